@@ -1,0 +1,471 @@
+"""The topology model: what the user configured in Azure, as frozen dataclasses.
+
+Class names follow ARM resource types without `PropertiesFormat`; fields are the snake_case of
+the ARM property names; enum values are verbatim ARM strings (`VirtualAppliance`, `Initiated`).
+References between resources are full lower-cased-for-lookup resource ids (`ResourceId`), kept
+with their original spelling for output. Addresses are `dataplane.net.Prefix`/`IPAddress`.
+
+Nothing here parses strings from users (the loaders do) and nothing here knows about packets.
+Changes (peering operations, address-space edits) build a new Topology: see control/peering.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields, replace
+from functools import cached_property
+
+from dataplane.net import IPAddress, Prefix
+
+# --- enums as ARM spells them -------------------------------------------------------------
+
+PEERING_STATES = ("Initiated", "Connected", "Disconnected")
+SYNC_LEVELS = ("FullyInSync", "RemoteNotInSync", "LocalNotInSync", "LocalAndRemoteNotInSync")
+DIRECTIONS = ("Inbound", "Outbound")
+ACCESSES = ("Allow", "Deny")
+PROTOCOLS = ("Tcp", "Udp", "Icmp", "Esp", "Ah", "*")
+USER_NEXT_HOP_TYPES = ("VirtualNetworkGateway", "VnetLocal", "Internet", "VirtualAppliance", "None")
+ANY = "*"
+
+
+def id_key(resource_id: str) -> str:
+    """ARM ids compare case-insensitively; this is the lookup key."""
+    return resource_id.lower()
+
+
+def id_name(resource_id: str) -> str:
+    """Last segment of a resource id (the resource's own name)."""
+    return resource_id.rstrip("/").rsplit("/", 1)[-1]
+
+
+def id_parts(resource_id: str) -> dict[str, str]:
+    """subscription and resourceGroup of an id ('' when absent)."""
+    segments = resource_id.strip("/").split("/")
+    out = {"subscription": "", "resourceGroup": ""}
+    for key, name in (("subscriptions", "subscription"), ("resourcegroups", "resourceGroup")):
+        lowered = [s.lower() for s in segments]
+        if key in lowered and lowered.index(key) + 1 < len(segments):
+            out[name] = segments[lowered.index(key) + 1]
+    return out
+
+
+# --- security --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PortRange:
+    """Inclusive port range; `*` is 0-65535 (azure-semantics.md 2.1)."""
+
+    low: int
+    high: int
+
+    def __str__(self) -> str:
+        return str(self.low) if self.low == self.high else f"{self.low}-{self.high}"
+
+
+ALL_PORTS = PortRange(0, 65535)
+
+# An address match in a security rule: a Prefix, "*" (any), or a service tag name as written.
+AddressMatch = Prefix | str
+
+
+@dataclass(frozen=True)
+class SecurityRule:
+    """Microsoft.Network/networkSecurityGroups/securityRules (azure-semantics.md 2.1)."""
+
+    name: str
+    priority: int
+    direction: str
+    access: str
+    protocol: str
+    source_address_prefixes: tuple[AddressMatch, ...] = (ANY,)
+    source_port_ranges: tuple[PortRange, ...] = (ALL_PORTS,)
+    destination_address_prefixes: tuple[AddressMatch, ...] = (ANY,)
+    destination_port_ranges: tuple[PortRange, ...] = (ALL_PORTS,)
+    source_application_security_groups: tuple[str, ...] = ()
+    destination_application_security_groups: tuple[str, ...] = ()
+    description: str = ""
+    is_default: bool = False
+
+
+@dataclass(frozen=True)
+class NetworkSecurityGroup:
+    id: str
+    name: str
+    location: str
+    security_rules: tuple[SecurityRule, ...] = ()
+    flush_connection: bool = False
+
+
+@dataclass(frozen=True)
+class ApplicationSecurityGroup:
+    id: str
+    name: str
+    location: str
+
+
+# --- routing ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Route:
+    """Microsoft.Network/routeTables/routes. address_prefix is a Prefix or a service tag."""
+
+    name: str
+    address_prefix: Prefix | str
+    next_hop_type: str
+    next_hop_ip_address: IPAddress | None = None
+
+
+@dataclass(frozen=True)
+class RouteTable:
+    id: str
+    name: str
+    location: str
+    routes: tuple[Route, ...] = ()
+    disable_bgp_route_propagation: bool = False
+
+
+# --- virtual networks --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Subnet:
+    id: str
+    name: str
+    address_prefixes: tuple[Prefix, ...]
+    network_security_group: str | None = None
+    route_table: str | None = None
+    service_endpoints: tuple[str, ...] = ()
+    raw_address_prefixes: tuple[str, ...] = ()  # as written, for InvalidCIDRNotation findings
+
+
+@dataclass(frozen=True)
+class VirtualNetworkPeering:
+    """Microsoft.Network/virtualNetworks/virtualNetworkPeerings: one link, owned by its VNet.
+
+    remote_address_space is the remote space this link has synced (what it routes to);
+    the remote VNet's current space may be larger until a sync (azure-semantics.md 4.3).
+    """
+
+    id: str
+    name: str
+    virtual_network: str  # id of the owning (local) VNet
+    remote_virtual_network: str
+    allow_virtual_network_access: bool = True
+    allow_forwarded_traffic: bool = False
+    allow_gateway_transit: bool = False
+    use_remote_gateways: bool = False
+    peering_state: str = "Initiated"
+    peering_sync_level: str = "FullyInSync"
+    remote_address_space: tuple[Prefix, ...] = ()
+    do_not_verify_remote_gateways: bool = False
+
+
+@dataclass(frozen=True)
+class VirtualNetwork:
+    id: str
+    name: str
+    location: str
+    address_space: tuple[Prefix, ...]
+    subnets: tuple[Subnet, ...] = ()
+    virtual_network_peerings: tuple[VirtualNetworkPeering, ...] = ()
+    classic: bool = False  # deployment model: classic (ASM) vs Resource Manager
+    raw_address_space: tuple[str, ...] = ()
+
+    def subnet(self, name: str) -> Subnet | None:
+        return next((s for s in self.subnets if s.name.lower() == name.lower()), None)
+
+
+# --- compute and interfaces ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class IPConfiguration:
+    name: str
+    subnet: str
+    private_ip_address: IPAddress | None
+    private_ip_allocation_method: str = "Dynamic"
+    primary: bool = True
+    application_security_groups: tuple[str, ...] = ()
+    load_balancer_backend_address_pools: tuple[str, ...] = ()
+    public_ip_address: str | None = None
+
+
+@dataclass(frozen=True)
+class NetworkInterface:
+    id: str
+    name: str
+    location: str
+    ip_configurations: tuple[IPConfiguration, ...]
+    network_security_group: str | None = None
+    enable_ip_forwarding: bool = False
+    enable_accelerated_networking: bool = False
+    virtual_machine: str | None = None
+
+    @property
+    def primary_ip(self) -> IPAddress | None:
+        primary = next((c for c in self.ip_configurations if c.primary), None)
+        chosen = primary or (self.ip_configurations[0] if self.ip_configurations else None)
+        return chosen.private_ip_address if chosen else None
+
+
+@dataclass(frozen=True)
+class VirtualMachine:
+    id: str
+    name: str
+    location: str
+    vm_size: str
+    network_interfaces: tuple[str, ...] = ()
+    egress_cap_bps: int | None = None  # explicit override of the size's bandwidth
+
+
+# --- gateways --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class VirtualNetworkGateway:
+    id: str
+    name: str
+    location: str
+    gateway_type: str  # "Vpn" | "ExpressRoute"
+    virtual_network: str  # id of the VNet whose GatewaySubnet holds it
+    sku: str = "VpnGw1"
+    vpn_type: str = "RouteBased"
+    enable_bgp: bool = False
+    active_active: bool = False
+
+
+@dataclass(frozen=True)
+class LocalNetworkGateway:
+    id: str
+    name: str
+    location: str
+    address_prefixes: tuple[Prefix, ...]  # localNetworkAddressSpace.addressPrefixes
+    gateway_ip_address: str = ""
+    bgp_peering_address: str = ""
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Microsoft.Network/connections: IPsec (to a local gateway), Vnet2Vnet or ExpressRoute."""
+
+    id: str
+    name: str
+    location: str
+    connection_type: str
+    virtual_network_gateway1: str
+    virtual_network_gateway2: str | None = None
+    local_network_gateway2: str | None = None
+    enable_bgp: bool = False
+
+
+# --- load balancers and firewalls --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FrontendIPConfiguration:
+    id: str
+    name: str
+    private_ip_address: IPAddress | None
+    subnet: str | None = None
+    public_ip_address: str | None = None
+
+
+@dataclass(frozen=True)
+class BackendAddressPool:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class LoadBalancingRule:
+    """protocol 'All' with ports 0 is an HA-ports rule."""
+
+    name: str
+    frontend_ip_configuration: str
+    backend_address_pool: str
+    protocol: str  # Tcp | Udp | All
+    frontend_port: int
+    backend_port: int
+    probe: str | None = None
+    enable_floating_ip: bool = False
+
+
+@dataclass(frozen=True)
+class LoadBalancer:
+    id: str
+    name: str
+    location: str
+    sku: str  # Basic | Standard
+    frontend_ip_configurations: tuple[FrontendIPConfiguration, ...] = ()
+    backend_address_pools: tuple[BackendAddressPool, ...] = ()
+    load_balancing_rules: tuple[LoadBalancingRule, ...] = ()
+
+
+@dataclass(frozen=True)
+class FirewallNetworkRule:
+    name: str
+    protocols: tuple[str, ...]  # TCP | UDP | ICMP | Any
+    source_addresses: tuple[AddressMatch, ...]
+    destination_addresses: tuple[AddressMatch, ...]
+    destination_ports: tuple[PortRange, ...]
+
+
+@dataclass(frozen=True)
+class FirewallRuleCollection:
+    name: str
+    priority: int
+    action: str  # Allow | Deny
+    rules: tuple[FirewallNetworkRule, ...] = ()
+
+
+@dataclass(frozen=True)
+class AzureFirewall:
+    """An Azure Firewall, modelled as an NVA with network rule collections."""
+
+    id: str
+    name: str
+    location: str
+    subnet: str | None  # the AzureFirewallSubnet
+    private_ip_address: IPAddress | None
+    network_rule_collections: tuple[FirewallRuleCollection, ...] = ()
+    threat_intel_mode: str = "Alert"
+
+
+# --- access control --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RoleAssignment:
+    """A principal's role at a scope (a resource id prefix). Roles: built-in names or custom."""
+
+    principal: str
+    role: str
+    scope: str
+    actions: tuple[str, ...] = ()  # for custom roles: the permitted actions
+
+
+@dataclass(frozen=True)
+class UnknownResource:
+    """A resource of a type the emulator does not model: kept and reported, never a crash."""
+
+    type: str
+    name: str
+    id: str
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Assumption:
+    """A documented choice where Azure is ambiguous; shown in outputs."""
+
+    key: str
+    text: str
+
+
+# --- the topology ----------------------------------------------------------------------------
+
+_COLLECTIONS = (
+    "virtual_networks", "network_security_groups", "application_security_groups",
+    "route_tables", "network_interfaces", "virtual_machines", "virtual_network_gateways",
+    "local_network_gateways", "connections", "load_balancers", "azure_firewalls",
+)
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Everything the user configured. Immutable: operations return a new Topology."""
+
+    virtual_networks: tuple[VirtualNetwork, ...] = ()
+    network_security_groups: tuple[NetworkSecurityGroup, ...] = ()
+    application_security_groups: tuple[ApplicationSecurityGroup, ...] = ()
+    route_tables: tuple[RouteTable, ...] = ()
+    network_interfaces: tuple[NetworkInterface, ...] = ()
+    virtual_machines: tuple[VirtualMachine, ...] = ()
+    virtual_network_gateways: tuple[VirtualNetworkGateway, ...] = ()
+    local_network_gateways: tuple[LocalNetworkGateway, ...] = ()
+    connections: tuple[Connection, ...] = ()
+    load_balancers: tuple[LoadBalancer, ...] = ()
+    azure_firewalls: tuple[AzureFirewall, ...] = ()
+    role_assignments: tuple[RoleAssignment, ...] = ()
+    unknown_resources: tuple[UnknownResource, ...] = ()
+    sources: tuple[str, ...] = field(default=(), compare=False)
+    # Findings the loaders made on the way (dangling refs, bad CIDRs), as (code, message, id).
+    load_findings: tuple[tuple[str, str, str], ...] = field(default=(), compare=False)
+
+    # -- lookups (cached: the topology is immutable) --
+
+    @cached_property
+    def _by_id(self) -> dict[str, object]:
+        index: dict[str, object] = {}
+        for name in _COLLECTIONS:
+            for item in getattr(self, name):
+                index[id_key(item.id)] = item
+        for vnet in self.virtual_networks:
+            for subnet in vnet.subnets:
+                index[id_key(subnet.id)] = subnet
+            for link in vnet.virtual_network_peerings:
+                index[id_key(link.id)] = link
+        return index
+
+    def get(self, resource_id: str | None) -> object | None:
+        return None if resource_id is None else self._by_id.get(id_key(resource_id))
+
+    def resources(self) -> Iterator[object]:
+        for name in _COLLECTIONS:
+            yield from getattr(self, name)
+
+    @cached_property
+    def _subnet_vnet(self) -> dict[str, VirtualNetwork]:
+        return {id_key(s.id): v for v in self.virtual_networks for s in v.subnets}
+
+    def vnet_of_subnet(self, subnet_id: str) -> VirtualNetwork | None:
+        return self._subnet_vnet.get(id_key(subnet_id))
+
+    def find(self, collection: str, name_or_id: str) -> object | None:
+        """A resource of `collection` by full id or by name as written (case-insensitive)."""
+        items = getattr(self, collection)
+        key = name_or_id.lower()
+        by_id = [i for i in items if i.id.lower() == key]
+        if by_id:
+            return by_id[0]
+        by_name = [i for i in items if i.name.lower() == key]
+        return by_name[0] if len(by_name) == 1 else None
+
+    def vnet(self, name_or_id: str) -> VirtualNetwork | None:
+        return self.find("virtual_networks", name_or_id)  # type: ignore[return-value]
+
+    def peerings(self) -> Iterator[VirtualNetworkPeering]:
+        for vnet in self.virtual_networks:
+            yield from vnet.virtual_network_peerings
+
+    def gateways_of(self, vnet_id: str) -> tuple[VirtualNetworkGateway, ...]:
+        key = id_key(vnet_id)
+        return tuple(g for g in self.virtual_network_gateways if id_key(g.virtual_network) == key)
+
+    def nics_in_subnet(self, subnet_id: str) -> tuple[NetworkInterface, ...]:
+        key = id_key(subnet_id)
+        return tuple(n for n in self.network_interfaces
+                     if any(id_key(c.subnet) == key for c in n.ip_configurations))
+
+    def vm_of_nic(self, nic: NetworkInterface) -> VirtualMachine | None:
+        for vm in self.virtual_machines:
+            if any(id_key(n) == id_key(nic.id) for n in vm.network_interfaces):
+                return vm
+        return self.get(nic.virtual_machine) if nic.virtual_machine else None  # type: ignore[return-value]
+
+    def with_vnet(self, vnet: VirtualNetwork) -> Topology:
+        """A new topology with `vnet` replacing the VNet of the same id (or added)."""
+        key = id_key(vnet.id)
+        others = [v for v in self.virtual_networks if id_key(v.id) != key]
+        if len(others) == len(self.virtual_networks):
+            return replace(self, virtual_networks=(*self.virtual_networks, vnet))
+        return replace(self, virtual_networks=tuple(
+            vnet if id_key(v.id) == key else v for v in self.virtual_networks))
+
+    def merged(self, other: Topology) -> Topology:
+        """Union of two topologies (several dump files); later ids replace earlier ones."""
+        values = {}
+        for f in fields(self):
+            if f.name in ("sources", "load_findings"):
+                values[f.name] = getattr(self, f.name) + getattr(other, f.name)
+                continue
+            combined: dict[str, object] = {}
+            for item in (*getattr(self, f.name), *getattr(other, f.name)):
+                combined[id_key(getattr(item, "id", "") or repr(item))] = item
+            values[f.name] = tuple(combined.values())
+        return Topology(**values)

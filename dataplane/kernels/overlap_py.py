@@ -4,7 +4,7 @@ Takes: `first`, `last`: equal-length sequences of non-negative ints (Python ints
 IPv6 works, or numpy integer arrays); interval k is [first[k], last[k]] inclusive, first <= last.
 Returns: (i, j), two int64 arrays of equal length: every index pair i < j whose intervals
 overlap, each exactly once, sorted by (i, j).
-Errors: ValueError when lengths differ or some first > last.
+Errors: ValueError when lengths differ, some first > last, or a bound is negative.
 Algorithm: sort by first; for each interval, walk forward while the next start <= its last.
 Every step of the inner walk emits a pair, so the cost is O(n log n + k) (+ O(k log k) to sort
 the output).
@@ -23,6 +23,8 @@ def overlap_pairs(first: Sequence[int], last: Sequence[int]) -> tuple[np.ndarray
     if len(firsts) != len(lasts):
         raise ValueError("first and last differ in length")
     for a, b in zip(firsts, lasts, strict=True):
+        if a < 0:
+            raise ValueError(f"negative interval bound {a}")
         if a > b:
             raise ValueError(f"interval with first > last: [{a}, {b}]")
     order = sorted(range(len(firsts)), key=lambda k: (firsts[k], k))

@@ -386,6 +386,8 @@ class Topology:
     sources: tuple[str, ...] = field(default=(), compare=False)
     # Findings the loaders made on the way (dangling refs, bad CIDRs), as (code, message, id).
     load_findings: tuple[tuple[str, str, str], ...] = field(default=(), compare=False)
+    # Choices made where Azure's behaviour is ambiguous or a value had to be derived.
+    assumptions: tuple[Assumption, ...] = field(default=(), compare=False)
 
     # -- lookups (cached: the topology is immutable) --
 
@@ -461,7 +463,7 @@ class Topology:
         """Union of two topologies (several dump files); later ids replace earlier ones."""
         values = {}
         for f in fields(self):
-            if f.name in ("sources", "load_findings"):
+            if f.name in ("sources", "load_findings", "assumptions"):
                 values[f.name] = getattr(self, f.name) + getattr(other, f.name)
                 continue
             combined: dict[str, object] = {}

@@ -1,0 +1,57 @@
+"""Error codes the validator and the peering lifecycle report, with where each comes from.
+
+Azure publishes no complete list (azure-semantics.md 4.6, "Not found"). Codes seen in real ARM
+responses are marked with their evidence; codes vnet-dataplane had to name itself are marked
+`ours` so nobody mistakes them for Azure's. `dataplane check --json` prints the code only.
+"""
+
+from __future__ import annotations
+
+AZURE = "seen in ARM responses"
+OURS = "named by vnet-dataplane (Azure's code not documented)"
+
+CODES: dict[str, str] = {
+    # VNets and subnets (azure-semantics.md 8, 4.6)
+    "NetcfgSubnetRangeOutsideVnet": AZURE,
+    "NetcfgSubnetRangesOverlap": AZURE,
+    "InvalidCIDRNotation": AZURE,
+    "VnetAddressSpaceReserved": OURS,
+    "VnetAddressSpaceOverlapsItself": OURS,
+    "SubnetPrefixLengthOutOfRange": OURS,
+    "AddressSpaceInUseBySubnets": OURS,
+    # NICs
+    "PrivateIPAddressNotInSubnet": OURS,
+    "PrivateIPAddressInReservedRange": AZURE,  # terraform-provider-azurerm#4225
+    "PrivateIPAddressIsAllocated": AZURE,  # acs-engine-terraform#10
+    "InvalidResourceReference": AZURE,
+    # NSGs (azure-semantics.md 2.1)
+    "SecurityRuleInvalidPriority": OURS,
+    "SecurityRuleConflict": AZURE,  # "Rules cannot have the same Priority and Direction."
+    # Routes (azure-semantics.md 3.3)
+    "NextHopIpAddressNotAllowed": OURS,
+    "NextHopIpAddressRequired": OURS,
+    # Peering (azure-semantics.md 4.4, 4.6)
+    "VnetAddressSpacesOverlap": AZURE,
+    "VnetAddressSpaceOverlapsWithAlreadyPeeredVnet": AZURE,
+    "AnotherPeeringAlreadyReferencesRemoteVnet": AZURE,
+    "RemotePeeringIsDisconnected": AZURE,
+    "RemoteVnetHasNoGateways": AZURE,
+    "ChangingRemoteVirtualNetworkNotAllowed": AZURE,
+    "UseRemoteGatewaysWithLocalGateway": OURS,
+    "MultiplePeeringsUseRemoteGateways": OURS,
+    "PeeringLimitReached": OURS,
+    "ClassicVnetsCannotPeer": OURS,
+    "PeeringLinkOnClassicVnet": OURS,
+    "AddressSpaceChangeWithClassicPeer": OURS,
+    "AuthorizationFailed": AZURE,
+    "LinkedAuthorizationFailed": AZURE,
+    # warnings
+    "PeeringNotConnected": OURS,
+    "PeeringNotInSync": OURS,
+    "GatewayTransitNotAllowedByRemote": OURS,
+    "GatewayTransitBasicSku": OURS,
+    "RemoteVnetNotInTopology": OURS,
+    "UnknownResourceType": OURS,
+}
+
+PEERING_LIMIT = 500  # azure-semantics.md 4.5

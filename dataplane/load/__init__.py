@@ -1,0 +1,113 @@
+"""The loader front door: `load(path_or_paths, parameters=None) -> Topology`.
+
+Recognises, by content rather than by name:
+- scenario YAML (.yaml/.yml): dataplane/load/scenario.py;
+- ARM deployment templates (a JSON object with `$schema` ...deploymentTemplate... or with
+  `resources` beside `parameters`/`variables`): evaluated by dataplane/load/arm/, with an
+  optional parameters file or dict;
+- resource dumps as `az ... -o json` and Resource Graph print them: a list of resources,
+  `{"value": [...]}`, `{"data": [...]}` or a single resource with `id` and `type`.
+Several paths (or a folder) are read into one list of resources and converted once, so a
+peering link in one file finds its counterpart in another. Every problem is an InputError
+naming the file, the resource and the property.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from dataplane.errors import InputError
+from dataplane.load.jsonfile import read_json
+from dataplane.load.resources import cidr_findings, resources_to_topology
+from dataplane.model import Assumption, Topology
+
+Parameters = dict[str, Any] | str | Path | None
+
+
+def _is_template(doc: Any) -> bool:
+    if not isinstance(doc, dict):
+        return False
+    schema = str(doc.get("$schema", "")).lower()
+    if "deploymenttemplate" in schema:
+        return True
+    return "resources" in doc and ("parameters" in doc or "variables" in doc
+                                   or "contentVersion" in doc)
+
+
+def _dump_resources(doc: Any, source: str) -> list[dict[str, Any]]:
+    if isinstance(doc, dict):
+        for key in ("value", "data"):
+            if isinstance(doc.get(key), list):
+                return _dump_resources(doc[key], source)
+        if "id" in doc and "type" in doc:
+            return [{**doc, "source": source}]
+        raise InputError("not an ARM template, a scenario or a resource dump (expected a list of "
+                         "resources, {\"value\": [...]}, or a template with $schema)", file=source)
+    if isinstance(doc, list):
+        out = []
+        for index, item in enumerate(doc):
+            if not isinstance(item, dict):
+                raise InputError(f"item #{index} of the resource list is not an object",
+                                 file=source)
+            out.append({**item, "source": source})
+        return out
+    raise InputError("expected a JSON object or list", file=source)
+
+
+def _files(path: Path) -> list[Path]:
+    if not path.exists():
+        raise InputError("file not found", file=str(path))
+    if not path.is_dir():
+        return [path]
+    files = sorted([*path.glob("*.json"), *path.glob("*.yaml"), *path.glob("*.yml")])
+    files = [f for f in files if not f.name.endswith(".parameters.json")]
+    if not files:
+        raise InputError("folder holds no .json or .yaml files", file=str(path))
+    return files
+
+
+def read_resources(path: Path, parameters: Parameters = None
+                   ) -> tuple[list[dict[str, Any]], tuple[Assumption, ...]]:
+    """One file -> the resolved resource dicts it holds, and the assumptions made reading it."""
+    if path.suffix.lower() in (".yaml", ".yml"):
+        from dataplane.load.scenario import scenario_resources
+
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise InputError(f"cannot read file: {error}", file=str(path)) from None
+        return scenario_resources(text, str(path)), ()
+    doc = read_json(path)
+    if _is_template(doc):
+        from dataplane.load.arm.template import evaluate_template
+
+        result = evaluate_template(path, parameters)
+        return list(result.resources), tuple(
+            Assumption(f"arm.{path.name}.{i}", text) for i, text in enumerate(result.assumptions))
+    if parameters is not None:
+        raise InputError("a parameters file only applies to ARM templates", file=str(path))
+    return _dump_resources(doc, str(path)), ()
+
+
+def load(paths: str | Path | Sequence[str | Path], parameters: Parameters = None) -> Topology:
+    """Load a topology from a file, a folder, or several files merged (see module doc)."""
+    items = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    if not items:
+        raise InputError("no input files given")
+    resources: list[dict[str, Any]] = []
+    assumptions: list[Assumption] = []
+    files = [f for item in items for f in _files(Path(item))]
+    for file in files:
+        found, noted = read_resources(file, parameters)
+        resources.extend(found)
+        assumptions.extend(noted)
+    source = ", ".join(str(f) for f in files)
+    topology = resources_to_topology(resources, source)
+    return replace(topology, sources=tuple(str(f) for f in files),
+                   load_findings=tuple(cidr_findings(topology)), assumptions=tuple(assumptions))
+
+
+__all__ = ["load", "read_resources"]

@@ -1,0 +1,646 @@
+"""Resolved ARM resources -> Topology: the one converter every loader ends in.
+
+Takes resource dicts as ARM and `az` print them: {"type", "name", "id", "location",
+"properties": {...}} (Resource Graph, templates after evaluation) or with the properties
+flattened into the top level (`az network vnet list -o json`). Child resources may be inline
+(subnets inside a VNet) or separate (`.../virtualNetworks/subnets`), and are merged by id.
+
+Emits a Topology. Every malformed property raises InputError naming the resource and the
+property path; references to resources that are not present become load findings
+(InvalidResourceReference), not crashes; unknown types are kept in `unknown_resources`.
+Peering state: a dump's `peeringState` is kept as Azure reported it; a template has none, so it
+is derived (a link with its counterpart present is Connected, alone it is Initiated;
+azure-semantics.md 4.2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from typing import Any
+
+from dataplane.errors import InputError
+from dataplane.model import (
+    ALL_PORTS,
+    ANY,
+    ApplicationSecurityGroup,
+    AzureFirewall,
+    BackendAddressPool,
+    Connection,
+    FirewallNetworkRule,
+    FirewallRuleCollection,
+    FrontendIPConfiguration,
+    IPConfiguration,
+    LoadBalancer,
+    LoadBalancingRule,
+    LocalNetworkGateway,
+    NetworkInterface,
+    NetworkSecurityGroup,
+    PortRange,
+    RoleAssignment,
+    Route,
+    RouteTable,
+    SecurityRule,
+    Subnet,
+    Topology,
+    UnknownResource,
+    VirtualMachine,
+    VirtualNetwork,
+    VirtualNetworkGateway,
+    VirtualNetworkPeering,
+    id_key,
+)
+from dataplane.net import IPAddress, Prefix, host_bits_fixed, parse_ip, parse_prefix
+
+NET = "microsoft.network/"
+SERVICE_TAG_ALIASES = {  # classic spellings (azure-semantics.md 2.3)
+    "internet": "Internet", "virtualnetwork": "VirtualNetwork",
+    "azureloadbalancer": "AzureLoadBalancer", "virtual_network": "VirtualNetwork",
+    "azure_loadbalancer": "AzureLoadBalancer",
+}
+# Built-in role definition GUIDs (Azure RBAC built-in roles) we recognise by id.
+BUILTIN_ROLES = {
+    "4d97b98b-1d4f-4787-a291-c67834d212e7": "Network Contributor",
+    "b34d265f-36f7-4a0d-a4d4-e158ca92e90f": "Classic Network Contributor",
+    "8e3af657-a8ff-443c-a75c-2fe8c4bcb635": "Owner",
+    "b24988ac-6180-42a0-ab88-20f7382dd24c": "Contributor",
+}
+
+
+class _Where:
+    """Location of the value being converted, for error messages."""
+
+    def __init__(self, resource: dict[str, Any], source: str) -> None:
+        self.resource = str(resource.get("name") or resource.get("id") or "?")
+        self.source = str(resource.get("source") or source)
+
+    def error(self, prop: str, message: str) -> InputError:
+        return InputError(message, file=self.source, resource=self.resource, property=prop)
+
+
+def _props(obj: Any) -> dict[str, Any]:
+    """ARM nests under 'properties'; az CLI flattens them. Accept both."""
+    if not isinstance(obj, dict):
+        return {}
+    inner = obj.get("properties")
+    return inner if isinstance(inner, dict) else obj
+
+
+def _get(obj: dict[str, Any], *names: str, default: Any = None) -> Any:
+    """Case-insensitive property lookup (ARM property names are case-insensitive)."""
+    lowered = {k.lower(): v for k, v in obj.items()} if isinstance(obj, dict) else {}
+    for name in names:
+        if name.lower() in lowered and lowered[name.lower()] is not None:
+            return lowered[name.lower()]
+    return default
+
+
+def _ref(value: Any) -> str | None:
+    """A sub-resource reference {"id": "..."} (or a bare id string) -> id."""
+    if isinstance(value, dict):
+        value = _get(value, "id")
+    return str(value) if value else None
+
+
+def _list(value: Any, where: _Where, prop: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise where.error(prop, f"expected a list, got {type(value).__name__}")
+    return value
+
+
+def _bool(value: Any, where: _Where, prop: str, default: bool = False) -> bool:
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise where.error(prop, f"expected true or false, got {value!r}")
+
+
+def _int(value: Any, where: _Where, prop: str) -> int:
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        return int(value)
+    except (TypeError, ValueError):
+        raise where.error(prop, f"expected an integer, got {value!r}") from None
+
+
+def _prefix(value: Any, where: _Where, prop: str) -> Prefix:
+    """Parse a prefix; host bits are masked here and reported by validation (InvalidCIDRNotation)."""
+    if not isinstance(value, str):
+        raise where.error(prop, f"expected an address prefix string, got {value!r}")
+    try:
+        return parse_prefix(value, strict=False)
+    except InputError as error:
+        raise where.error(prop, error.message) from None
+
+
+def _ip(value: Any, where: _Where, prop: str) -> IPAddress | None:
+    if value in (None, ""):
+        return None
+    try:
+        return parse_ip(value)
+    except InputError as error:
+        raise where.error(prop, error.message) from None
+
+
+def _prefixes(values: Any, where: _Where, prop: str) -> tuple[tuple[Prefix, ...], tuple[str, ...]]:
+    raw = [str(v) for v in _list(values, where, prop)]
+    return tuple(_prefix(v, where, f"{prop}[{i}]") for i, v in enumerate(raw)), tuple(raw)
+
+
+def address_match(value: str, where: _Where, prop: str) -> Prefix | str:
+    """'*' | service tag | CIDR | address -> model AddressMatch."""
+    text = str(value).strip()
+    if text in ("*", "Any", "any"):
+        return ANY
+    if text and (text[0].isdigit() or ":" in text):
+        return _prefix(text, where, prop)
+    return SERVICE_TAG_ALIASES.get(text.lower(), text)
+
+
+def port_ranges(values: Iterable[Any], where: _Where, prop: str) -> tuple[PortRange, ...]:
+    """'*', '80', '1000-2000', '80, 443' and lists of those -> PortRange tuple."""
+    out: list[PortRange] = []
+    for item in values:
+        for part in str(item).split(","):
+            part = part.strip()
+            if part in ("*", ""):
+                out.append(ALL_PORTS)
+                continue
+            low, _, high = part.partition("-")
+            try:
+                lo, hi = int(low), int(high or low)
+            except ValueError:
+                raise where.error(prop, f"'{part}' is not a port or port range") from None
+            if not (0 <= lo <= hi <= 65535):
+                raise where.error(prop, f"port range '{part}' is outside 0-65535")
+            out.append(PortRange(lo, hi))
+    return tuple(out) or (ALL_PORTS,)
+
+
+def _singular_or_plural(props: dict[str, Any], singular: str, plural: str) -> list[Any]:
+    """NSG rules carry `sourceAddressPrefix` or `sourceAddressPrefixes` (2.1 augmented rules)."""
+    many = _get(props, plural)
+    if many:
+        return list(many)
+    one = _get(props, singular)
+    return [one] if one not in (None, "") else []
+
+
+# --- per-type converters ------------------------------------------------------------------------
+
+
+def security_rule(raw: dict[str, Any], where: _Where, prop: str) -> SecurityRule:
+    p = _props(raw)
+    name = str(_get(raw, "name", default=""))
+    srcs = _singular_or_plural(p, "sourceAddressPrefix", "sourceAddressPrefixes")
+    dsts = _singular_or_plural(p, "destinationAddressPrefix", "destinationAddressPrefixes")
+    src_asgs = tuple(_ref(a) or "" for a in _get(p, "sourceApplicationSecurityGroups", default=[]))
+    dst_asgs = tuple(_ref(a) or ""
+                     for a in _get(p, "destinationApplicationSecurityGroups", default=[]))
+    protocol = str(_get(p, "protocol", default="*"))
+    canonical = {x.lower(): x for x in ("Tcp", "Udp", "Icmp", "Esp", "Ah", "*")}
+    canonical["any"] = "*"
+    if protocol.lower() not in canonical:
+        raise where.error(f"{prop}.protocol", f"unknown protocol '{protocol}'")
+    direction = str(_get(p, "direction", default=""))
+    access = str(_get(p, "access", default=""))
+    if direction.capitalize() not in ("Inbound", "Outbound"):
+        raise where.error(f"{prop}.direction", f"expected Inbound or Outbound, got '{direction}'")
+    if access.capitalize() not in ("Allow", "Deny"):
+        raise where.error(f"{prop}.access", f"expected Allow or Deny, got '{access}'")
+    return SecurityRule(
+        name=name,
+        priority=_int(_get(p, "priority"), where, f"{prop}.priority"),
+        direction=direction.capitalize(),
+        access=access.capitalize(),
+        protocol=canonical[protocol.lower()],
+        source_address_prefixes=tuple(
+            address_match(s, where, f"{prop}.sourceAddressPrefix") for s in srcs
+        ) or ((ANY,) if not src_asgs else ()),
+        source_port_ranges=port_ranges(
+            _singular_or_plural(p, "sourcePortRange", "sourcePortRanges"), where,
+            f"{prop}.sourcePortRange"),
+        destination_address_prefixes=tuple(
+            address_match(d, where, f"{prop}.destinationAddressPrefix") for d in dsts
+        ) or ((ANY,) if not dst_asgs else ()),
+        destination_port_ranges=port_ranges(
+            _singular_or_plural(p, "destinationPortRange", "destinationPortRanges"), where,
+            f"{prop}.destinationPortRange"),
+        source_application_security_groups=src_asgs,
+        destination_application_security_groups=dst_asgs,
+        description=str(_get(p, "description", default="")),
+    )
+
+
+def _subnet(raw: dict[str, Any], vnet_id: str, where: _Where, prop: str) -> Subnet:
+    p = _props(raw)
+    name = str(_get(raw, "name", default=""))
+    values = _get(p, "addressPrefixes") or ([_get(p, "addressPrefix")]
+                                           if _get(p, "addressPrefix") else [])
+    if not values:
+        raise where.error(f"{prop}.addressPrefix", f"subnet '{name}' has no address prefix")
+    prefixes, raw_text = _prefixes(values, where, f"{prop}.addressPrefix")
+    endpoints = tuple(str(_get(e, "service", default=e)) if isinstance(e, dict) else str(e)
+                      for e in _get(p, "serviceEndpoints", default=[]))
+    return Subnet(
+        id=_get(raw, "id") or f"{vnet_id}/subnets/{name}",
+        name=name,
+        address_prefixes=prefixes,
+        network_security_group=_ref(_get(p, "networkSecurityGroup")),
+        route_table=_ref(_get(p, "routeTable")),
+        service_endpoints=endpoints,
+        raw_address_prefixes=raw_text,
+    )
+
+
+def _peering(raw: dict[str, Any], vnet_id: str, where: _Where, prop: str) -> VirtualNetworkPeering:
+    p = _props(raw)
+    name = str(_get(raw, "name", default=""))
+    remote = _ref(_get(p, "remoteVirtualNetwork"))
+    if not remote:
+        raise where.error(f"{prop}.remoteVirtualNetwork.id", f"peering '{name}' names no remote VNet")
+    remote_space_obj = _get(p, "remoteAddressSpace") or _get(p, "remoteVirtualNetworkAddressSpace")
+    remote_space: tuple[Prefix, ...] = ()
+    if isinstance(remote_space_obj, dict) and _get(remote_space_obj, "addressPrefixes"):
+        remote_space, _ = _prefixes(_get(remote_space_obj, "addressPrefixes"), where,
+                                    f"{prop}.remoteAddressSpace.addressPrefixes")
+    return VirtualNetworkPeering(
+        id=_get(raw, "id") or f"{vnet_id}/virtualNetworkPeerings/{name}",
+        name=name,
+        virtual_network=vnet_id,
+        remote_virtual_network=remote,
+        allow_virtual_network_access=_bool(_get(p, "allowVirtualNetworkAccess"), where,
+                                           f"{prop}.allowVirtualNetworkAccess", True),
+        allow_forwarded_traffic=_bool(_get(p, "allowForwardedTraffic"), where,
+                                      f"{prop}.allowForwardedTraffic"),
+        allow_gateway_transit=_bool(_get(p, "allowGatewayTransit"), where,
+                                    f"{prop}.allowGatewayTransit"),
+        use_remote_gateways=_bool(_get(p, "useRemoteGateways"), where,
+                                  f"{prop}.useRemoteGateways"),
+        peering_state=str(_get(p, "peeringState", default="")),  # "" = derive later
+        peering_sync_level=str(_get(p, "peeringSyncLevel", default="FullyInSync")),
+        remote_address_space=remote_space,
+        do_not_verify_remote_gateways=_bool(_get(p, "doNotVerifyRemoteGateways"), where,
+                                            f"{prop}.doNotVerifyRemoteGateways"),
+    )
+
+
+def _vnet(raw: dict[str, Any], where: _Where, classic: bool = False) -> VirtualNetwork:
+    p = _props(raw)
+    vnet_id = raw["id"]
+    space, raw_space = _prefixes(_get(_get(p, "addressSpace", default={}), "addressPrefixes"),
+                                 where, "properties.addressSpace.addressPrefixes")
+    subnets = tuple(_subnet(s, vnet_id, where, f"properties.subnets[{i}]")
+                    for i, s in enumerate(_list(_get(p, "subnets"), where, "properties.subnets")))
+    links = tuple(_peering(s, vnet_id, where, f"properties.virtualNetworkPeerings[{i}]")
+                  for i, s in enumerate(_list(_get(p, "virtualNetworkPeerings"), where,
+                                              "properties.virtualNetworkPeerings")))
+    return VirtualNetwork(id=vnet_id, name=raw["name"], location=_location(raw),
+                          address_space=space, subnets=subnets, virtual_network_peerings=links,
+                          classic=classic, raw_address_space=raw_space)
+
+
+def _nsg(raw: dict[str, Any], where: _Where) -> NetworkSecurityGroup:
+    p = _props(raw)
+    rules = tuple(security_rule(r, where, f"properties.securityRules[{i}]")
+                  for i, r in enumerate(_list(_get(p, "securityRules"), where,
+                                              "properties.securityRules")))
+    return NetworkSecurityGroup(id=raw["id"], name=raw["name"], location=_location(raw),
+                                security_rules=rules,
+                                flush_connection=_bool(_get(p, "flushConnection"), where,
+                                                       "properties.flushConnection"))
+
+
+def _route(raw: dict[str, Any], where: _Where, prop: str) -> Route:
+    p = _props(raw)
+    hop = str(_get(p, "nextHopType", default=""))
+    canonical = {h.lower(): h for h in ("VirtualNetworkGateway", "VnetLocal", "Internet",
+                                        "VirtualAppliance", "None")}
+    if hop.lower() not in canonical:
+        raise where.error(f"{prop}.nextHopType", f"'{hop}' is not a next hop type a route can "
+                          "use (VirtualNetworkGateway, VnetLocal, Internet, VirtualAppliance, None)")
+    prefix_text = str(_get(p, "addressPrefix", default=""))
+    return Route(
+        name=str(_get(raw, "name", default="")),
+        address_prefix=address_match(prefix_text, where, f"{prop}.addressPrefix"),
+        next_hop_type=canonical[hop.lower()],
+        next_hop_ip_address=_ip(_get(p, "nextHopIpAddress"), where, f"{prop}.nextHopIpAddress"),
+    )
+
+
+def _route_table(raw: dict[str, Any], where: _Where) -> RouteTable:
+    p = _props(raw)
+    routes = tuple(_route(r, where, f"properties.routes[{i}]")
+                   for i, r in enumerate(_list(_get(p, "routes"), where, "properties.routes")))
+    return RouteTable(id=raw["id"], name=raw["name"], location=_location(raw), routes=routes,
+                      disable_bgp_route_propagation=_bool(
+                          _get(p, "disableBgpRoutePropagation"), where,
+                          "properties.disableBgpRoutePropagation"))
+
+
+def _ip_configuration(raw: dict[str, Any], where: _Where, prop: str, first: bool) -> IPConfiguration:
+    p = _props(raw)
+    subnet = _ref(_get(p, "subnet"))
+    if not subnet:
+        raise where.error(f"{prop}.subnet.id", "IP configuration names no subnet")
+    return IPConfiguration(
+        name=str(_get(raw, "name", default="ipconfig")),
+        subnet=subnet,
+        private_ip_address=_ip(_get(p, "privateIPAddress"), where, f"{prop}.privateIPAddress"),
+        private_ip_allocation_method=str(_get(p, "privateIPAllocationMethod", default="Dynamic")),
+        primary=_bool(_get(p, "primary"), where, f"{prop}.primary", first),
+        application_security_groups=tuple(
+            _ref(a) or "" for a in _get(p, "applicationSecurityGroups", default=[])),
+        load_balancer_backend_address_pools=tuple(
+            _ref(a) or "" for a in _get(p, "loadBalancerBackendAddressPools", default=[])),
+        public_ip_address=_ref(_get(p, "publicIPAddress")),
+    )
+
+
+def _nic(raw: dict[str, Any], where: _Where) -> NetworkInterface:
+    p = _props(raw)
+    configs = _list(_get(p, "ipConfigurations"), where, "properties.ipConfigurations")
+    if not configs:
+        raise where.error("properties.ipConfigurations", "network interface has no IP configuration")
+    return NetworkInterface(
+        id=raw["id"], name=raw["name"], location=_location(raw),
+        ip_configurations=tuple(
+            _ip_configuration(c, where, f"properties.ipConfigurations[{i}]", i == 0)
+            for i, c in enumerate(configs)),
+        network_security_group=_ref(_get(p, "networkSecurityGroup")),
+        enable_ip_forwarding=_bool(_get(p, "enableIPForwarding"), where,
+                                   "properties.enableIPForwarding"),
+        enable_accelerated_networking=_bool(_get(p, "enableAcceleratedNetworking"), where,
+                                            "properties.enableAcceleratedNetworking"),
+        virtual_machine=_ref(_get(p, "virtualMachine")),
+    )
+
+
+def _vm(raw: dict[str, Any], where: _Where) -> VirtualMachine:
+    p = _props(raw)
+    size = _get(_get(p, "hardwareProfile", default={}), "vmSize", default="")
+    nics = _get(_get(p, "networkProfile", default={}), "networkInterfaces", default=[])
+    cap = _get(raw, "egressCapBps")
+    return VirtualMachine(id=raw["id"], name=raw["name"], location=_location(raw),
+                          vm_size=str(size),
+                          network_interfaces=tuple(_ref(n) or "" for n in nics),
+                          egress_cap_bps=None if cap is None else _int(cap, where, "egressCapBps"))
+
+
+def _gateway(raw: dict[str, Any], where: _Where) -> VirtualNetworkGateway:
+    p = _props(raw)
+    configs = _get(p, "ipConfigurations", default=[])
+    subnet = next((_ref(_get(_props(c), "subnet")) for c in configs
+                   if _ref(_get(_props(c), "subnet"))), None)
+    if not subnet:
+        raise where.error("properties.ipConfigurations[0].properties.subnet.id",
+                          "gateway names no GatewaySubnet")
+    vnet_id = subnet.rsplit("/subnets/", 1)[0]
+    sku = _get(p, "sku", default=None) or _get(raw, "sku", default={})
+    return VirtualNetworkGateway(
+        id=raw["id"], name=raw["name"], location=_location(raw),
+        gateway_type=str(_get(p, "gatewayType", default="Vpn")), virtual_network=vnet_id,
+        sku=str(_get(sku, "name", default="VpnGw1")) if isinstance(sku, dict) else str(sku),
+        vpn_type=str(_get(p, "vpnType", default="RouteBased")),
+        enable_bgp=_bool(_get(p, "enableBgp"), where, "properties.enableBgp"),
+        active_active=_bool(_get(p, "activeActive"), where, "properties.activeActive"),
+    )
+
+
+def _local_gateway(raw: dict[str, Any], where: _Where) -> LocalNetworkGateway:
+    p = _props(raw)
+    space = _get(_get(p, "localNetworkAddressSpace", default={}), "addressPrefixes", default=[])
+    prefixes, _ = _prefixes(space, where, "properties.localNetworkAddressSpace.addressPrefixes")
+    bgp = _get(p, "bgpSettings", default={}) or {}
+    return LocalNetworkGateway(id=raw["id"], name=raw["name"], location=_location(raw),
+                               address_prefixes=prefixes,
+                               gateway_ip_address=str(_get(p, "gatewayIpAddress", default="")),
+                               bgp_peering_address=str(_get(bgp, "bgpPeeringAddress", default="")))
+
+
+def _connection(raw: dict[str, Any], where: _Where) -> Connection:
+    p = _props(raw)
+    gw1 = _ref(_get(p, "virtualNetworkGateway1"))
+    if not gw1:
+        raise where.error("properties.virtualNetworkGateway1.id", "connection names no gateway")
+    return Connection(id=raw["id"], name=raw["name"], location=_location(raw),
+                      connection_type=str(_get(p, "connectionType", default="IPsec")),
+                      virtual_network_gateway1=gw1,
+                      virtual_network_gateway2=_ref(_get(p, "virtualNetworkGateway2")),
+                      local_network_gateway2=_ref(_get(p, "localNetworkGateway2")),
+                      enable_bgp=_bool(_get(p, "enableBgp"), where, "properties.enableBgp"))
+
+
+def _load_balancer(raw: dict[str, Any], where: _Where) -> LoadBalancer:
+    p = _props(raw)
+    lb_id = raw["id"]
+    frontends = tuple(
+        FrontendIPConfiguration(
+            id=_get(f, "id") or f"{lb_id}/frontendIPConfigurations/{_get(f, 'name')}",
+            name=str(_get(f, "name", default="")),
+            private_ip_address=_ip(_get(_props(f), "privateIPAddress"), where,
+                                   f"properties.frontendIPConfigurations[{i}].privateIPAddress"),
+            subnet=_ref(_get(_props(f), "subnet")),
+            public_ip_address=_ref(_get(_props(f), "publicIPAddress")))
+        for i, f in enumerate(_get(p, "frontendIPConfigurations", default=[])))
+    pools = tuple(BackendAddressPool(
+        id=_get(b, "id") or f"{lb_id}/backendAddressPools/{_get(b, 'name')}",
+        name=str(_get(b, "name", default="")))
+        for b in _get(p, "backendAddressPools", default=[]))
+    rules = []
+    for i, r in enumerate(_get(p, "loadBalancingRules", default=[])):
+        rp = _props(r)
+        prop = f"properties.loadBalancingRules[{i}]"
+        rules.append(LoadBalancingRule(
+            name=str(_get(r, "name", default="")),
+            frontend_ip_configuration=_ref(_get(rp, "frontendIPConfiguration")) or "",
+            backend_address_pool=_ref(_get(rp, "backendAddressPool")) or "",
+            protocol=str(_get(rp, "protocol", default="All")),
+            frontend_port=_int(_get(rp, "frontendPort", default=0), where, f"{prop}.frontendPort"),
+            backend_port=_int(_get(rp, "backendPort", default=0), where, f"{prop}.backendPort"),
+            probe=_ref(_get(rp, "probe")),
+            enable_floating_ip=_bool(_get(rp, "enableFloatingIP"), where,
+                                     f"{prop}.enableFloatingIP")))
+    sku = _get(raw, "sku", default={})
+    return LoadBalancer(id=lb_id, name=raw["name"], location=_location(raw),
+                        sku=str(_get(sku, "name", default="Basic")) if isinstance(sku, dict)
+                        else str(sku),
+                        frontend_ip_configurations=frontends, backend_address_pools=pools,
+                        load_balancing_rules=tuple(rules))
+
+
+def _firewall(raw: dict[str, Any], where: _Where) -> AzureFirewall:
+    p = _props(raw)
+    configs = _get(p, "ipConfigurations", default=[])
+    first = _props(configs[0]) if configs else {}
+    collections = []
+    for i, c in enumerate(_get(p, "networkRuleCollections", default=[])):
+        cp = _props(c)
+        prop = f"properties.networkRuleCollections[{i}]"
+        rules = tuple(
+            FirewallNetworkRule(
+                name=str(_get(r, "name", default="")),
+                protocols=tuple(str(x) for x in _get(r, "protocols", default=["Any"])),
+                source_addresses=tuple(address_match(a, where, f"{prop}.rules[{j}].sourceAddresses")
+                                       for a in _get(r, "sourceAddresses", default=["*"])),
+                destination_addresses=tuple(
+                    address_match(a, where, f"{prop}.rules[{j}].destinationAddresses")
+                    for a in _get(r, "destinationAddresses", default=["*"])),
+                destination_ports=port_ranges(_get(r, "destinationPorts", default=["*"]), where,
+                                              f"{prop}.rules[{j}].destinationPorts"))
+            for j, r in enumerate(_get(cp, "rules", default=[])))
+        action = _get(cp, "action", default={})
+        collections.append(FirewallRuleCollection(
+            name=str(_get(c, "name", default="")),
+            priority=_int(_get(cp, "priority", default=100), where, f"{prop}.priority"),
+            action=str(_get(action, "type", default="Allow")) if isinstance(action, dict)
+            else str(action),
+            rules=rules))
+    return AzureFirewall(id=raw["id"], name=raw["name"], location=_location(raw),
+                         subnet=_ref(_get(first, "subnet")),
+                         private_ip_address=_ip(_get(first, "privateIPAddress"), where,
+                                                "properties.ipConfigurations[0].privateIPAddress"),
+                         network_rule_collections=tuple(collections),
+                         threat_intel_mode=str(_get(p, "threatIntelMode", default="Alert")))
+
+
+def _asg(raw: dict[str, Any], where: _Where) -> ApplicationSecurityGroup:
+    return ApplicationSecurityGroup(id=raw["id"], name=raw["name"], location=_location(raw))
+
+
+def _role_assignment(raw: dict[str, Any], where: _Where) -> RoleAssignment:
+    p = _props(raw)
+    definition = str(_get(p, "roleDefinitionId", default=_get(p, "roleDefinitionName", default="")))
+    role = BUILTIN_ROLES.get(definition.rsplit("/", 1)[-1].lower(), definition)
+    return RoleAssignment(principal=str(_get(p, "principalId", default="")), role=role,
+                          scope=str(_get(p, "scope", default=_get(raw, "scope", default=""))),
+                          actions=tuple(str(a) for a in _get(p, "actions", default=[])))
+
+
+def _location(raw: dict[str, Any]) -> str:
+    return str(raw.get("location") or "").replace(" ", "").lower()
+
+
+Converter = Callable[[dict[str, Any], _Where], object]
+TOP_LEVEL: dict[str, tuple[str, Converter]] = {
+    NET + "virtualnetworks": ("virtual_networks", _vnet),
+    NET + "networksecuritygroups": ("network_security_groups", _nsg),
+    NET + "applicationsecuritygroups": ("application_security_groups", _asg),
+    NET + "routetables": ("route_tables", _route_table),
+    NET + "networkinterfaces": ("network_interfaces", _nic),
+    "microsoft.compute/virtualmachines": ("virtual_machines", _vm),
+    NET + "virtualnetworkgateways": ("virtual_network_gateways", _gateway),
+    NET + "localnetworkgateways": ("local_network_gateways", _local_gateway),
+    NET + "connections": ("connections", _connection),
+    NET + "loadbalancers": ("load_balancers", _load_balancer),
+    NET + "azurefirewalls": ("azure_firewalls", _firewall),
+    "microsoft.classicnetwork/virtualnetworks": (
+        "virtual_networks", lambda raw, where: _vnet(raw, where, classic=True)),
+    "microsoft.authorization/roleassignments": ("role_assignments", _role_assignment),
+}
+# Child types merged into their parent's properties before conversion: type -> list property.
+CHILDREN = {
+    NET + "virtualnetworks/subnets": "subnets",
+    NET + "virtualnetworks/virtualnetworkpeerings": "virtualNetworkPeerings",
+    NET + "networksecuritygroups/securityrules": "securityRules",
+    NET + "routetables/routes": "routes",
+}
+
+
+def _merge_children(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Fold separate child resources into copies of their parents (by parent id)."""
+    parents: dict[str, dict[str, Any]] = {}
+    out: list[dict[str, Any]] = []
+    children: list[tuple[str, dict[str, Any]]] = []
+    for res in resources:
+        kind = str(res.get("type", "")).lower()
+        if kind in CHILDREN:
+            children.append((kind, res))
+            continue
+        copy = dict(res)
+        if isinstance(copy.get("properties"), dict):
+            copy["properties"] = dict(copy["properties"])
+        parents[id_key(str(copy.get("id", "")))] = copy
+        out.append(copy)
+    for kind, child in children:
+        parent_id = str(child.get("id", "")).rsplit("/", 2)[0]
+        parent = parents.get(id_key(parent_id))
+        if parent is None:
+            raise InputError(f"child resource of type {child.get('type')} has no parent "
+                             f"'{parent_id}' in the input", file=str(child.get("source", "")) or None,
+                             resource=str(child.get("name")), property="id")
+        holder = parent["properties"] if isinstance(parent.get("properties"), dict) else parent
+        prop = CHILDREN[kind]
+        existing = [c for c in holder.get(prop) or []
+                    if str(_get(c, "name", default="")).lower() != str(child.get("name")).lower()]
+        holder[prop] = [*existing, child]
+    return out
+
+
+def _derive_peerings(vnets: list[VirtualNetwork]) -> list[VirtualNetwork]:
+    """Fill peering state and remote space where the input does not carry them (4.2, 4.3)."""
+    by_id = {id_key(v.id): v for v in vnets}
+    out = []
+    for vnet in vnets:
+        links = []
+        for link in vnet.virtual_network_peerings:
+            remote = by_id.get(id_key(link.remote_virtual_network))
+            state = link.peering_state
+            if not state:
+                back = remote is not None and any(
+                    id_key(b.remote_virtual_network) == id_key(vnet.id)
+                    for b in remote.virtual_network_peerings)
+                state = "Connected" if back else "Initiated"
+            space = link.remote_address_space or (remote.address_space if remote else ())
+            links.append(replace(link, peering_state=state, remote_address_space=space))
+        out.append(replace(vnet, virtual_network_peerings=tuple(links)))
+    return out
+
+
+def resources_to_topology(resources: Iterable[dict[str, Any]], source: str = "") -> Topology:
+    """Convert resolved resource dicts (ARM-evaluated, az dump or scenario) into a Topology."""
+    collected: dict[str, list[object]] = {}
+    unknown: list[UnknownResource] = []
+    for index, raw in enumerate(_merge_children(list(resources))):
+        if not isinstance(raw, dict):
+            raise InputError(f"resource #{index} is not an object", file=source or None)
+        kind = str(raw.get("type", ""))
+        if not kind or not raw.get("name"):
+            raise InputError(f"resource #{index} has no 'type' or 'name'", file=source or None,
+                             resource=str(raw.get("name") or raw.get("id") or f"#{index}"))
+        if not raw.get("id"):
+            raise InputError("resource has no 'id' (az dumps and templates carry full ids)",
+                             file=source or None, resource=str(raw["name"]), property="id")
+        entry = TOP_LEVEL.get(kind.lower())
+        if entry is None:
+            unknown.append(UnknownResource(type=kind, name=str(raw["name"]), id=str(raw["id"]),
+                                           source=str(raw.get("source", source))))
+            continue
+        collection, convert = entry
+        collected.setdefault(collection, []).append(convert(raw, _Where(raw, source)))
+    vnets = _derive_peerings(collected.pop("virtual_networks", []))  # type: ignore[arg-type]
+    return Topology(virtual_networks=tuple(vnets),
+                    unknown_resources=tuple(unknown),
+                    sources=(source,) if source else (),
+                    **{k: tuple(v) for k, v in collected.items()})
+
+
+def cidr_findings(topology: Topology) -> list[tuple[str, str, str]]:
+    """Prefixes written with host bits set (InvalidCIDRNotation, azure-semantics.md 4.6)."""
+    out = []
+    for vnet in topology.virtual_networks:
+        texts = [(vnet.id, t) for t in vnet.raw_address_space]
+        texts += [(s.id, t) for s in vnet.subnets for t in s.raw_address_prefixes]
+        for rid, text in texts:
+            fixed = host_bits_fixed(text)
+            if fixed is not None:
+                out.append(("InvalidCIDRNotation",
+                            f"The address prefix {text} has an invalid CIDR notation. For the "
+                            f"given prefix length, the address prefix should be {fixed}.", rid))
+    return out

@@ -1,0 +1,429 @@
+"""Scenario YAML: a short, human-written topology for experiments (docs/scenario.md).
+
+Maps one-to-one onto ARM resources: each section below becomes the resource dicts ARM would
+hold (same ids, same property names), which `resources.resources_to_topology` converts. So a
+scenario and the equivalent template load to the same model.
+
+    vnets:       NAME: {region, address_space: [...], subnets: {NAME: PREFIX | {prefix, nsg,
+                 route_table, service_endpoints}}, gateway: {type, sku}, subscription, resource_group}
+    peerings:    - {between: [A, B], <options>}       both links (Connected)
+                 - {vnet: A, remote: B, <options>}     one link, A's side (Initiated until B's)
+                 options: allow_virtual_network_access, allow_forwarded_traffic,
+                          allow_gateway_transit, use_remote_gateways, name
+    nsgs:        NAME: {rules: [{name, priority, direction, access, protocol, source, destination,
+                 source_ports, destination_ports, source_asgs, destination_asgs}]}
+    asgs:        [NAME, ...]
+    route_tables: NAME: {disable_bgp_route_propagation, routes: [{name, prefix, next_hop, next_hop_ip}]}
+    vms:         NAME: {subnet: VNET/SUBNET, ip, size, nsg, asgs, ip_forwarding, region,
+                 egress_cap_bps, nics: [{subnet, ip, nsg, asgs, ip_forwarding}]}
+    on_premises: NAME: {prefixes: [...], gateway_ip, connect_to: VNET}
+    load_balancers: NAME: {sku, frontend: {subnet, ip}, backends: [VM, ...],
+                 rules: [{name, protocol, frontend_port, backend_port}]}
+    firewalls:   NAME: {subnet, ip, collections: [{name, priority, action, rules: [{name,
+                 protocols, source, destination, ports}]}]}
+    roles:       - {principal, role, scope: VNET | id, actions: [...]}
+
+Errors are InputError naming the file, the entry (resource) and the key (property).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dataplane.errors import InputError
+from dataplane.load.resources import resources_to_topology
+from dataplane.model import Topology
+
+DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+DEFAULT_RESOURCE_GROUP = "vnet-dataplane-rg"
+SECTIONS = ("name", "description", "subscription", "resource_group", "vnets", "peerings", "nsgs",
+            "asgs", "route_tables", "vms", "on_premises", "load_balancers", "firewalls", "roles")
+
+
+class _Builder:
+    def __init__(self, doc: dict[str, Any], source: str) -> None:
+        self.doc = doc
+        self.source = source
+        self.subscription = str(doc.get("subscription", DEFAULT_SUBSCRIPTION))
+        self.group = str(doc.get("resource_group", DEFAULT_RESOURCE_GROUP))
+        self.resources: list[dict[str, Any]] = []
+        self.vnet_scope: dict[str, tuple[str, str, str]] = {}  # name -> (sub, rg, region)
+        self.taken: dict[str, set[str]] = {}
+
+    # -- helpers --
+
+    def error(self, resource: str, prop: str, message: str) -> InputError:
+        return InputError(message, file=self.source, resource=resource, property=prop)
+
+    def rid(self, kind: str, name: str, sub: str | None = None, rg: str | None = None) -> str:
+        return (f"/subscriptions/{sub or self.subscription}/resourceGroups/{rg or self.group}"
+                f"/providers/{kind}/{name}")
+
+    def section(self, key: str) -> dict[str, Any]:
+        value = self.doc.get(key) or {}
+        if not isinstance(value, dict):
+            raise self.error(key, key, "expected a mapping of NAME: settings")
+        for name, body in value.items():
+            if body is not None and not isinstance(body, dict):
+                raise self.error(str(name), key, "expected a mapping of settings")
+        return {str(k): (v or {}) for k, v in value.items()}
+
+    def vnet_id(self, name: str, where: str, prop: str) -> str:
+        if name not in self.vnet_scope:
+            raise self.error(where, prop, f"unknown VNet '{name}' (define it under vnets:)")
+        sub, rg, _ = self.vnet_scope[name]
+        return self.rid("Microsoft.Network/virtualNetworks", name, sub, rg)
+
+    def subnet_id(self, path: Any, where: str, prop: str) -> str:
+        text = str(path or "")
+        vnet, sep, subnet = text.partition("/")
+        if not sep:
+            raise self.error(where, prop, f"'{text}' is not VNET/SUBNET")
+        vnet_body = self.section("vnets").get(vnet, {})
+        if subnet not in (vnet_body.get("subnets") or {}):
+            raise self.error(where, prop, f"VNet '{vnet}' has no subnet '{subnet}'")
+        return f"{self.vnet_id(vnet, where, prop)}/subnets/{subnet}"
+
+    def named(self, kind: str, section: str, name: Any, where: str, prop: str) -> dict[str, str]:
+        if name is None:
+            return {}
+        if str(name) not in self.section(section) and section != "asgs":
+            raise self.error(where, prop, f"unknown {section[:-1]} '{name}'")
+        return {"id": self.rid(kind, str(name))}
+
+    def add(self, kind: str, name: str, properties: dict[str, Any], *, rid: str | None = None,
+            location: str = "", **extra: Any) -> dict[str, Any]:
+        resource = {"type": kind, "name": name, "id": rid or self.rid(kind, name),
+                    "location": location, "properties": properties,
+                    "source": f"{self.source}#{name}", **extra}
+        self.resources.append(resource)
+        return resource
+
+    def allocate(self, subnet_id: str, prefix: str, requested: Any) -> str:
+        from dataplane.load.allocation import AddressAllocator
+
+        allocator = self.__dict__.setdefault("_allocator", AddressAllocator())
+        return allocator.allocate(prefix, None if requested is None else str(requested))
+
+    def subnet_prefix(self, subnet_id: str) -> str:
+        vnet, subnet = subnet_id.split("/virtualNetworks/")[1].split("/subnets/")
+        body = self.section("vnets")[vnet]["subnets"][subnet]
+        return str(body["prefix"] if isinstance(body, dict) else body)
+
+    # -- sections --
+
+    def vnets(self) -> None:
+        for name, body in self.section("vnets").items():
+            sub = str(body.get("subscription", self.subscription))
+            rg = str(body.get("resource_group", self.group))
+            region = str(body.get("region", body.get("location", "")))
+            if not region:
+                raise self.error(name, "region", "every VNet needs a region")
+            self.vnet_scope[name] = (sub, rg, region)
+        for name, body in self.section("vnets").items():
+            sub, rg, region = self.vnet_scope[name]
+            vid = self.rid("Microsoft.Network/virtualNetworks", name, sub, rg)
+            space = body.get("address_space")
+            if isinstance(space, str):
+                space = [space]
+            if not isinstance(space, list) or not space:
+                raise self.error(name, "address_space", "expected a list of address prefixes")
+            subnets = []
+            raw_subnets = body.get("subnets") or {}
+            if not isinstance(raw_subnets, dict):
+                raise self.error(name, "subnets", "expected a mapping NAME: PREFIX")
+            for sname, sbody in raw_subnets.items():
+                spec = sbody if isinstance(sbody, dict) else {"prefix": sbody}
+                if "prefix" not in spec:
+                    raise self.error(name, f"subnets.{sname}.prefix", "subnet needs a prefix")
+                props: dict[str, Any] = {"addressPrefix": str(spec["prefix"])}
+                where = f"{name}/{sname}"
+                if spec.get("nsg"):
+                    props["networkSecurityGroup"] = self.named(
+                        "Microsoft.Network/networkSecurityGroups", "nsgs", spec["nsg"], where, "nsg")
+                if spec.get("route_table"):
+                    props["routeTable"] = self.named(
+                        "Microsoft.Network/routeTables", "route_tables", spec["route_table"], where,
+                        "route_table")
+                if spec.get("service_endpoints"):
+                    props["serviceEndpoints"] = [{"service": s} for s in spec["service_endpoints"]]
+                subnets.append({"name": str(sname), "id": f"{vid}/subnets/{sname}",
+                                "properties": props})
+            classic = bool(body.get("classic", False))
+            kind = "Microsoft.ClassicNetwork/virtualNetworks" if classic else \
+                "Microsoft.Network/virtualNetworks"
+            self.add(kind, name, {"addressSpace": {"addressPrefixes": [str(p) for p in space]},
+                                  "subnets": subnets, "virtualNetworkPeerings": []},
+                     rid=vid, location=region)
+            gateway = body.get("gateway")
+            if gateway:
+                if "GatewaySubnet" not in raw_subnets:
+                    raise self.error(name, "gateway", "a gateway needs a subnet named GatewaySubnet")
+                gw_name = str(gateway.get("name", f"{name}-gw"))
+                self.add("Microsoft.Network/virtualNetworkGateways", gw_name, {
+                    "gatewayType": str(gateway.get("type", "Vpn")),
+                    "vpnType": str(gateway.get("vpn_type", "RouteBased")),
+                    "sku": {"name": str(gateway.get("sku", "VpnGw1"))},
+                    "enableBgp": bool(gateway.get("bgp", False)),
+                    "ipConfigurations": [{"name": "default", "properties": {
+                        "subnet": {"id": f"{vid}/subnets/GatewaySubnet"}}}],
+                }, rid=self.rid("Microsoft.Network/virtualNetworkGateways", gw_name, sub, rg),
+                    location=region)
+
+    OPTIONS = {"allow_virtual_network_access": "allowVirtualNetworkAccess",
+               "allow_forwarded_traffic": "allowForwardedTraffic",
+               "allow_gateway_transit": "allowGatewayTransit",
+               "use_remote_gateways": "useRemoteGateways"}
+
+    def peerings(self) -> None:
+        entries = self.doc.get("peerings") or []
+        if not isinstance(entries, list):
+            raise self.error("peerings", "peerings", "expected a list")
+        vnets = {r["name"]: r for r in self.resources if r["type"].endswith("virtualNetworks")}
+        for index, entry in enumerate(entries):
+            where = f"peerings[{index}]"
+            if not isinstance(entry, dict):
+                raise self.error(where, "peerings", "expected a mapping")
+            unknown = set(entry) - {"between", "vnet", "remote", "name", *self.OPTIONS}
+            if unknown:
+                raise self.error(where, sorted(unknown)[0], "unknown peering option")
+            if "between" in entry:
+                pair = entry["between"]
+                if not isinstance(pair, list) or len(pair) != 2:
+                    raise self.error(where, "between", "expected [VNET, VNET]")
+                links = [(str(pair[0]), str(pair[1])), (str(pair[1]), str(pair[0]))]
+            elif "vnet" in entry and "remote" in entry:
+                links = [(str(entry["vnet"]), str(entry["remote"]))]
+            else:
+                raise self.error(where, "between", "give between: [A, B] or vnet: A, remote: B")
+            for local, remote in links:
+                local_id = self.vnet_id(local, where, "vnet")
+                remote_id = self.vnet_id(remote, where, "remote")
+                link_name = str(entry.get("name") or f"{local}-to-{remote}")
+                props = {"remoteVirtualNetwork": {"id": remote_id},
+                         **{arm: bool(entry[key]) for key, arm in self.OPTIONS.items()
+                            if key in entry}}
+                props.setdefault("allowVirtualNetworkAccess", True)
+                vnets[local]["properties"]["virtualNetworkPeerings"].append({
+                    "name": link_name, "id": f"{local_id}/virtualNetworkPeerings/{link_name}",
+                    "properties": props})
+
+    def nsgs(self) -> None:
+        for name, body in self.section("nsgs").items():
+            rules = []
+            for index, rule in enumerate(body.get("rules") or []):
+                prop = f"rules[{index}]"
+                if not isinstance(rule, dict):
+                    raise self.error(name, prop, "expected a mapping")
+                missing = [k for k in ("name", "priority", "direction", "access") if k not in rule]
+                if missing:
+                    raise self.error(name, f"{prop}.{missing[0]}", "required key is missing")
+                props = {"priority": rule["priority"], "direction": rule["direction"],
+                         "access": rule["access"], "protocol": str(rule.get("protocol", "*"))}
+                for side in ("source", "destination"):
+                    addresses = rule.get(side, "*")
+                    props[f"{side}AddressPrefixes"] = (
+                        [str(a) for a in addresses] if isinstance(addresses, list)
+                        else [str(addresses)])
+                    ports = rule.get(f"{side}_ports", "*")
+                    props[f"{side}PortRanges"] = ([str(p) for p in ports]
+                                                  if isinstance(ports, list) else [str(ports)])
+                    asgs = rule.get(f"{side}_asgs")
+                    if asgs:
+                        props[f"{side}ApplicationSecurityGroups"] = [
+                            {"id": self.rid("Microsoft.Network/applicationSecurityGroups", a)}
+                            for a in asgs]
+                        if rule.get(side) is None:
+                            props[f"{side}AddressPrefixes"] = []
+                rules.append({"name": str(rule["name"]), "properties": props})
+            self.add("Microsoft.Network/networkSecurityGroups", name,
+                     {"securityRules": rules}, location=str(body.get("region", "")))
+
+    def asgs(self) -> None:
+        names = self.doc.get("asgs") or []
+        if not isinstance(names, list):
+            raise self.error("asgs", "asgs", "expected a list of names")
+        for name in names:
+            self.add("Microsoft.Network/applicationSecurityGroups", str(name), {})
+
+    def route_tables(self) -> None:
+        for name, body in self.section("route_tables").items():
+            routes = []
+            for index, route in enumerate(body.get("routes") or []):
+                prop = f"routes[{index}]"
+                if not isinstance(route, dict) or "prefix" not in route or "next_hop" not in route:
+                    raise self.error(name, prop, "a route needs prefix and next_hop")
+                props = {"addressPrefix": str(route["prefix"]),
+                         "nextHopType": str(route["next_hop"])}
+                if route.get("next_hop_ip") is not None:
+                    props["nextHopIpAddress"] = str(route["next_hop_ip"])
+                routes.append({"name": str(route.get("name", f"route{index}")),
+                               "properties": props})
+            self.add("Microsoft.Network/routeTables", name, {
+                "routes": routes,
+                "disableBgpRoutePropagation": bool(body.get("disable_bgp_route_propagation",
+                                                            False))})
+
+    def vms(self) -> None:
+        for name, body in self.section("vms").items():
+            nic_specs = body.get("nics") or [body]
+            nic_refs = []
+            region = str(body.get("region", ""))
+            for index, spec in enumerate(nic_specs):
+                subnet_id = self.subnet_id(spec.get("subnet"), name, f"nics[{index}].subnet")
+                vnet_name = subnet_id.split("/virtualNetworks/")[1].split("/")[0]
+                region = region or self.vnet_scope[vnet_name][2]
+                try:
+                    ip = self.allocate(subnet_id, self.subnet_prefix(subnet_id), spec.get("ip"))
+                except InputError as error:
+                    raise self.error(name, "ip", error.message) from None
+                nic_name = str(spec.get("nic_name", f"{name}-nic" + (str(index) if index else "")))
+                props: dict[str, Any] = {
+                    "ipConfigurations": [{"name": "ipconfig1", "properties": {
+                        "subnet": {"id": subnet_id}, "privateIPAddress": ip,
+                        "privateIPAllocationMethod": "Static" if spec.get("ip") else "Dynamic",
+                        "primary": True,
+                        "applicationSecurityGroups": [
+                            {"id": self.rid("Microsoft.Network/applicationSecurityGroups", a)}
+                            for a in spec.get("asgs") or []]}}],
+                    "enableIPForwarding": bool(spec.get("ip_forwarding", False)),
+                    "virtualMachine": {"id": self.rid("Microsoft.Compute/virtualMachines", name)},
+                }
+                if spec.get("nsg"):
+                    props["networkSecurityGroup"] = self.named(
+                        "Microsoft.Network/networkSecurityGroups", "nsgs", spec["nsg"], name, "nsg")
+                nic = self.add("Microsoft.Network/networkInterfaces", nic_name, props,
+                               location=region)
+                nic_refs.append({"id": nic["id"]})
+            extra = {}
+            if body.get("egress_cap_bps") is not None:
+                extra["egressCapBps"] = body["egress_cap_bps"]
+            self.add("Microsoft.Compute/virtualMachines", name, {
+                "hardwareProfile": {"vmSize": str(body.get("size", "Standard_D2s_v3"))},
+                "networkProfile": {"networkInterfaces": nic_refs}}, location=region, **extra)
+
+    def on_premises(self) -> None:
+        gateways = {r["id"].rsplit("/", 1)[-1]: r for r in self.resources
+                    if r["type"].endswith("virtualNetworkGateways")}
+        for name, body in self.section("on_premises").items():
+            prefixes = body.get("prefixes")
+            if not isinstance(prefixes, list) or not prefixes:
+                raise self.error(name, "prefixes", "expected a list of on-premises prefixes")
+            lng = self.add("Microsoft.Network/localNetworkGateways", name, {
+                "localNetworkAddressSpace": {"addressPrefixes": [str(p) for p in prefixes]},
+                "gatewayIpAddress": str(body.get("gateway_ip", "203.0.113.1"))})
+            if body.get("connect_to"):
+                vnet = str(body["connect_to"])
+                self.vnet_id(vnet, name, "connect_to")
+                gateway = next((g for g in gateways.values()
+                                if g["properties"]["ipConfigurations"][0]["properties"]["subnet"]
+                                ["id"].split("/virtualNetworks/")[1].split("/")[0] == vnet), None)
+                if gateway is None:
+                    raise self.error(name, "connect_to", f"VNet '{vnet}' has no gateway")
+                self.add("Microsoft.Network/connections", f"{vnet}-to-{name}", {
+                    "connectionType": str(body.get("connection_type", "IPsec")),
+                    "virtualNetworkGateway1": {"id": gateway["id"]},
+                    "localNetworkGateway2": {"id": lng["id"]}})
+
+    def load_balancers(self) -> None:
+        nics = {r["properties"]["virtualMachine"]["id"].rsplit("/", 1)[-1]: r
+                for r in self.resources if r["type"].endswith("networkInterfaces")}
+        for name, body in self.section("load_balancers").items():
+            lb_id = self.rid("Microsoft.Network/loadBalancers", name)
+            frontend = body.get("frontend") or {}
+            subnet_id = self.subnet_id(frontend.get("subnet"), name, "frontend.subnet")
+            ip = self.allocate(subnet_id, self.subnet_prefix(subnet_id), frontend.get("ip"))
+            pool_id = f"{lb_id}/backendAddressPools/backend"
+            for vm in body.get("backends") or []:
+                if str(vm) not in nics:
+                    raise self.error(name, "backends", f"unknown VM '{vm}'")
+                config = nics[str(vm)]["properties"]["ipConfigurations"][0]["properties"]
+                config.setdefault("loadBalancerBackendAddressPools", []).append({"id": pool_id})
+            rules = [{"name": str(r.get("name", f"rule{i}")), "properties": {
+                "frontendIPConfiguration": {"id": f"{lb_id}/frontendIPConfigurations/frontend"},
+                "backendAddressPool": {"id": pool_id},
+                "protocol": str(r.get("protocol", "All")),
+                "frontendPort": int(r.get("frontend_port", 0)),
+                "backendPort": int(r.get("backend_port", r.get("frontend_port", 0)))}}
+                for i, r in enumerate(body.get("rules") or [{"name": "ha-ports"}])]
+            self.add("Microsoft.Network/loadBalancers", name, {
+                "frontendIPConfigurations": [{"name": "frontend", "id":
+                                              f"{lb_id}/frontendIPConfigurations/frontend",
+                                              "properties": {"subnet": {"id": subnet_id},
+                                                             "privateIPAddress": ip}}],
+                "backendAddressPools": [{"name": "backend", "id": pool_id}],
+                "loadBalancingRules": rules}, rid=lb_id, sku={"name": str(body.get("sku",
+                                                                                   "Standard"))})
+
+    def firewalls(self) -> None:
+        for name, body in self.section("firewalls").items():
+            subnet_id = self.subnet_id(body.get("subnet"), name, "subnet")
+            ip = self.allocate(subnet_id, self.subnet_prefix(subnet_id), body.get("ip"))
+            collections = []
+            for c in body.get("collections") or []:
+                collections.append({"name": str(c.get("name", "collection")), "properties": {
+                    "priority": int(c.get("priority", 100)),
+                    "action": {"type": str(c.get("action", "Allow"))},
+                    "rules": [{"name": str(r.get("name", "rule")),
+                               "protocols": list(r.get("protocols", ["Any"])),
+                               "sourceAddresses": list(r.get("source", ["*"])),
+                               "destinationAddresses": list(r.get("destination", ["*"])),
+                               "destinationPorts": [str(p) for p in r.get("ports", ["*"])]}
+                              for r in c.get("rules") or []]}})
+            self.add("Microsoft.Network/azureFirewalls", name, {
+                "ipConfigurations": [{"name": "config", "properties": {
+                    "subnet": {"id": subnet_id}, "privateIPAddress": ip}}],
+                "networkRuleCollections": collections})
+
+    def roles(self) -> None:
+        for index, role in enumerate(self.doc.get("roles") or []):
+            where = f"roles[{index}]"
+            if not isinstance(role, dict) or "principal" not in role or "role" not in role:
+                raise self.error(where, "roles", "a role needs principal and role")
+            scope = str(role.get("scope", f"/subscriptions/{self.subscription}"))
+            if scope in self.vnet_scope:
+                scope = self.vnet_id(scope, where, "scope")
+            self.add("Microsoft.Authorization/roleAssignments", f"role{index}", {
+                "principalId": str(role["principal"]), "roleDefinitionName": str(role["role"]),
+                "scope": scope, "actions": list(role.get("actions") or [])},
+                rid=f"{scope}/providers/Microsoft.Authorization/roleAssignments/role{index}")
+
+
+def scenario_resources(text: str, source: str = "<scenario>") -> list[dict[str, Any]]:
+    """Parse scenario YAML text into the ARM resource dicts it stands for."""
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise InputError(f"malformed YAML{where}: {getattr(error, 'problem', error)}",
+                         file=source) from None
+    if not isinstance(doc, dict):
+        raise InputError("a scenario is a YAML mapping with a 'vnets:' section", file=source)
+    unknown = sorted(set(doc) - set(SECTIONS))
+    if unknown:
+        raise InputError(f"unknown section '{unknown[0]}' (known: {', '.join(SECTIONS)})",
+                         file=source, property=unknown[0])
+    builder = _Builder(doc, source)
+    for step in (builder.vnets, builder.peerings, builder.nsgs, builder.asgs,
+                 builder.route_tables, builder.vms, builder.on_premises, builder.load_balancers,
+                 builder.firewalls, builder.roles):
+        try:
+            step()
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise InputError(f"malformed {step.__name__} section: {error}", file=source,
+                             property=step.__name__) from None
+    return builder.resources
+
+
+def load_scenario_text(text: str, source: str = "<scenario>") -> Topology:
+    """Parse scenario YAML text into a Topology."""
+    return resources_to_topology(scenario_resources(text, source), source)
+
+
+def load_scenario(path: str | Path) -> Topology:
+    path = Path(path)
+    return load_scenario_text(path.read_text(encoding="utf-8"), str(path))

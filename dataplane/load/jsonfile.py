@@ -1,0 +1,95 @@
+"""Lenient JSON reading, as Azure Resource Manager accepts it.
+
+Expects: a path (or text plus the name of its source). Accepts what ARM's parser accepts beyond
+strict JSON: raw control characters (newlines, tabs) inside strings, `//` and `/* */` comments,
+trailing commas before `]` or `}`, and a UTF-8 byte-order mark.
+Emits: the plain Python value (dict, list, str, int, float, bool, None).
+Raises: InputError naming the file and `line:column` for malformed text or an unreadable file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from dataplane.errors import InputError
+
+
+def read_json(path: str | Path) -> object:
+    """Read and parse one JSON file leniently; InputError when it cannot be read or parsed."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputError("file not found", file=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read file: {exc}", file=str(path)) from None
+    return read_json_text(text, str(path))
+
+
+def read_json_text(text: str, source: str) -> object:
+    """Parse JSON text leniently; `source` names it in errors (a file name or '<stdin>')."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    cleaned = _blank_comments_and_trailing_commas(text, source)
+    try:
+        # strict=False lets raw control characters through inside strings, as ARM does.
+        return json.loads(cleaned, strict=False)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"malformed JSON at line {exc.lineno}:{exc.colno}: {exc.msg}", file=source
+        ) from None
+    except RecursionError:
+        raise InputError("malformed JSON: nested too deeply", file=source) from None
+
+
+def _position(text: str, index: int) -> str:
+    line = text.count("\n", 0, index) + 1
+    column = index - (text.rfind("\n", 0, index) + 1) + 1
+    return f"{line}:{column}"
+
+
+def _blank_comments_and_trailing_commas(text: str, source: str) -> str:
+    """The same text with comments and trailing commas replaced by spaces.
+
+    Replacing (not deleting) keeps every other character at its line and column, so the
+    strict parser's error positions still point into the user's file.
+    """
+    out = list(text)
+    i, n = 0, len(text)
+    last_comma = -1  # index of a comma not yet followed by a value
+    while i < n:
+        ch = text[i]
+        if ch == '"':
+            last_comma = -1
+            i += 1
+            while i < n and text[i] != '"':
+                i += 2 if text[i] == "\\" else 1
+            i += 1
+            continue
+        if ch == "/" and i + 1 < n and text[i + 1] == "/":
+            while i < n and text[i] != "\n":
+                out[i] = " "
+                i += 1
+            continue
+        if ch == "/" and i + 1 < n and text[i + 1] == "*":
+            end = text.find("*/", i + 2)
+            if end < 0:
+                raise InputError(
+                    f"malformed JSON at line {_position(text, i)}: unterminated comment",
+                    file=source,
+                )
+            for j in range(i, end + 2):
+                if out[j] != "\n":
+                    out[j] = " "
+            i = end + 2
+            continue
+        if ch == ",":
+            last_comma = i
+        elif ch in "]}":
+            if last_comma >= 0:
+                out[last_comma] = " "
+            last_comma = -1
+        elif not ch.isspace():
+            last_comma = -1
+        i += 1
+    return "".join(out)

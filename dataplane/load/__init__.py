@@ -21,7 +21,7 @@ from typing import Any
 
 from dataplane.errors import InputError
 from dataplane.load.jsonfile import read_json
-from dataplane.load.resources import cidr_findings, resources_to_topology
+from dataplane.load.resources import resources_to_topology
 from dataplane.model import Assumption, Topology
 
 Parameters = dict[str, Any] | str | Path | None
@@ -106,8 +106,7 @@ def load(paths: str | Path | Sequence[str | Path], parameters: Parameters = None
         assumptions.extend(noted)
     source = ", ".join(str(f) for f in files)
     topology = resources_to_topology(resources, source)
-    return replace(topology, sources=tuple(str(f) for f in files),
-                   load_findings=tuple(cidr_findings(topology)), assumptions=tuple(assumptions))
+    return replace(topology, sources=tuple(str(f) for f in files), assumptions=tuple(assumptions))
 
 
 __all__ = ["load", "read_resources"]

@@ -625,10 +625,11 @@ def resources_to_topology(resources: Iterable[dict[str, Any]], source: str = "")
         collection, convert = entry
         collected.setdefault(collection, []).append(convert(raw, _Where(raw, source)))
     vnets = _derive_peerings(collected.pop("virtual_networks", []))  # type: ignore[arg-type]
-    return Topology(virtual_networks=tuple(vnets),
-                    unknown_resources=tuple(unknown),
-                    sources=(source,) if source else (),
-                    **{k: tuple(v) for k, v in collected.items()})
+    topology = Topology(virtual_networks=tuple(vnets),
+                        unknown_resources=tuple(unknown),
+                        sources=(source,) if source else (),
+                        **{k: tuple(v) for k, v in collected.items()})
+    return replace(topology, load_findings=tuple(cidr_findings(topology)))
 
 
 def cidr_findings(topology: Topology) -> list[tuple[str, str, str]]:

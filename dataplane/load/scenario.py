@@ -98,7 +98,7 @@ class _Builder:
             location: str = "", **extra: Any) -> dict[str, Any]:
         resource = {"type": kind, "name": name, "id": rid or self.rid(kind, name),
                     "location": location, "properties": properties,
-                    "source": f"{self.source}#{name}", **extra}
+                    "source": self.source, **extra}
         self.resources.append(resource)
         return resource
 
@@ -106,7 +106,8 @@ class _Builder:
         from dataplane.load.allocation import AddressAllocator
 
         allocator = self.__dict__.setdefault("_allocator", AddressAllocator())
-        return allocator.allocate(prefix, None if requested is None else str(requested))
+        return allocator.allocate(prefix, None if requested is None else str(requested),
+                                  key=subnet_id)
 
     def subnet_prefix(self, subnet_id: str) -> str:
         vnet, subnet = subnet_id.split("/virtualNetworks/")[1].split("/subnets/")

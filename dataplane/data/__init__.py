@@ -1,0 +1,1 @@
+"""Package data: reference CSVs (latency, bandwidth, pricing) and the demo topology."""

@@ -18,16 +18,20 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import inspect
 import json
 import urllib.parse
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Protocol
 
 from dataplane.errors import InputError
 from dataplane.load.arm import ids
 from dataplane.load.arm.expressions import Node, evaluate, lookup, type_name
+
+UNSUPPORTED = "unsupported template function"
 
 
 class Scope(Protocol):
@@ -89,13 +93,17 @@ class FunctionContext:
         if "." in key:
             return self.scope.user_function(name, values)
         if key in EAGER:
-            return EAGER[key](self, *values)
+            function = EAGER[key]
+            try:
+                _signature(function).bind(self, *values)
+            except TypeError:
+                raise InputError(f"{name}() cannot take {len(values)} argument(s)") from None
+            return function(self, *values)
         if key.startswith("list"):
             raise InputError(
-                f"unsupported template function '{name}' (it reads secrets or runtime state "
-                "from Azure)"
+                f"{UNSUPPORTED} '{name}' (it reads secrets or runtime state from Azure)"
             )
-        raise InputError(f"unsupported template function '{name}'")
+        raise InputError(f"{UNSUPPORTED} '{name}'")
 
     def member(self, base: Any, name: str | int) -> Any:
         if isinstance(base, Unknown):
@@ -123,6 +131,11 @@ class FunctionContext:
 
     def value(self, node: Node) -> Any:
         return self.plain(evaluate(node, self))
+
+
+@cache
+def _signature(function: Callable[..., Any]) -> inspect.Signature:
+    return inspect.signature(function)
 
 
 def _step(name: str | int) -> str:

@@ -35,7 +35,7 @@ from dataplane.errors import InputError
 from dataplane.load.allocation import AddressAllocator
 from dataplane.load.arm import ids
 from dataplane.load.arm.expressions import evaluate, is_expression, literal_text, parse, type_name
-from dataplane.load.arm.functions import FunctionContext, Runtime
+from dataplane.load.arm.functions import UNSUPPORTED, FunctionContext, Runtime
 from dataplane.load.jsonfile import read_json
 
 DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
@@ -64,17 +64,22 @@ def evaluate_template(
     resource_group: str = "vnet-dataplane-rg",
     location: str = "westeurope",
     linked_templates: Mapping[str, str | Path] | None = None,
+    unsupported: str = "error",
 ) -> TemplateResult:
     """Evaluate the template at `path` as a deployment to `resource_group` would.
 
     `linked_templates` maps a templateLink.uri to a local copy of that template; any other
     remote link is an InputError naming the deployment resource.
+    `unsupported="skip"` moves a resource that needs an unsupported function (listKeys, ...)
+    into `skipped` (with the error as reason, and an assumption) instead of failing.
     """
+    if unsupported not in ("error", "skip"):
+        raise ValueError("unsupported must be 'error' or 'skip'")
     file = str(path)
     raw = read_json(path)
     if not isinstance(raw, Mapping) or "resources" not in raw:
         raise InputError("not an ARM deployment template (no 'resources')", file=file)
-    run = _Run(dict(linked_templates or {}))
+    run = _Run(dict(linked_templates or {}), skip_unsupported=unsupported == "skip")
     supplied = _supplied_parameters(parameters)
     at_subscription = "subscriptiondeploymenttemplate" in str(raw.get("$schema", "")).lower()
     template = _Template(
@@ -124,8 +129,9 @@ class _KeyVault:
 class _Run:
     """State shared by a template and its nested deployments."""
 
-    def __init__(self, linked: dict[str, str | Path]) -> None:
+    def __init__(self, linked: dict[str, str | Path], skip_unsupported: bool = False) -> None:
         self.linked = linked
+        self.skip_unsupported = skip_unsupported
         self.assumptions: list[str] = []
         self.allocator = AddressAllocator()
         self.templates: list[_Template] = []
@@ -434,7 +440,13 @@ class _Template:
                 resources.extend(inner)
                 skipped.extend(inner_skipped)
             else:
-                resources.append(inst.output())
+                try:
+                    resources.append(inst.output())
+                except InputError as exc:
+                    if not (self.run.skip_unsupported and UNSUPPORTED in exc.message):
+                        raise
+                    skipped.append(inst.skipped(exc.one_line()))
+                    self.note(f"{inst.describe()} was left out: {exc.message}")
         return resources, skipped
 
     def outputs(self) -> dict[str, Any]:

@@ -1,0 +1,104 @@
+"""`dataplane check` and `dataplane demo`: the JSON contract, exit statuses, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from dataplane.cli import main
+
+GOOD = """vnets:
+  hub: {region: westeurope, address_space: [10.0.0.0/16], subnets: {s: 10.0.1.0/24}}
+  spoke: {region: eastus, address_space: [10.1.0.0/16], subnets: {s: 10.1.1.0/24}}
+peerings:
+  - {vnet: hub, remote: spoke, name: hub-spoke, allow_forwarded_traffic: true}
+  - {vnet: spoke, remote: hub}
+"""
+
+
+def run(capsys, *argv):
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_check_json_contract(tmp_path, capsys):
+    path = tmp_path / "t.yaml"
+    path.write_text(GOOD)
+    status, out, _ = run(capsys, "check", str(path), "--json")
+    report = json.loads(out)
+    assert status == 0 and report["valid"] is True and report["errors"] == []
+    link = next(p for p in report["peerings"] if p["name"] == "hub-spoke")
+    assert link == {"vnet": "hub", "name": "hub-spoke", "remoteVnet": "spoke",
+                    "peeringState": "Connected", "peeringSyncLevel": "FullyInSync",
+                    "allowVirtualNetworkAccess": True, "allowForwardedTraffic": True,
+                    "allowGatewayTransit": False, "useRemoteGateways": False, "global": True}
+
+
+def test_check_errors_exit_1_with_codes(tmp_path, capsys):
+    path = tmp_path / "t.yaml"
+    path.write_text(GOOD.replace("10.1.1.0/24", "10.5.1.0/24"))
+    status, out, _ = run(capsys, "check", str(path), "--json")
+    report = json.loads(out)
+    assert status == 1 and report["valid"] is False
+    assert [e["code"] for e in report["errors"]] == ["NetcfgSubnetRangeOutsideVnet"]
+    assert report["errors"][0]["resource"].endswith("/virtualNetworks/spoke/subnets/s")
+
+
+def test_initiated_link_is_a_warning(tmp_path, capsys):
+    path = tmp_path / "t.yaml"
+    path.write_text(GOOD.replace("  - {vnet: spoke, remote: hub}\n", ""))
+    status, out, _ = run(capsys, "check", str(path), "--json")
+    report = json.loads(out)
+    assert status == 0
+    assert [w["code"] for w in report["warnings"]] == ["PeeringNotConnected"]
+    assert report["peerings"][0]["peeringState"] == "Initiated"
+
+
+@pytest.mark.parametrize("content, needle", [
+    (None, "file not found"),
+    ("{not json", "malformed JSON"),
+    ("vnets: {a: {address_space: [10.0.0.0/16]}}", "property 'region'"),
+])
+def test_unreadable_input_exits_2_with_one_line(tmp_path, capsys, content, needle):
+    path = tmp_path / ("t.json" if content and content.startswith("{") else "t.yaml")
+    if content is not None:
+        path.write_text(content)
+    status, out, err = run(capsys, "check", str(path))
+    assert status == 2 and out == ""
+    assert needle in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_text_output_lists_vnets_and_peerings(tmp_path, capsys):
+    path = tmp_path / "t.yaml"
+    path.write_text(GOOD)
+    status, out, _ = run(capsys, "check", str(path))
+    assert status == 0
+    assert "hub-spoke" in out and "Connected" in out and out.rstrip().endswith("VALID")
+
+
+def test_demo_runs_and_shows_lifecycle(capsys):
+    status, out, _ = run(capsys, "demo")
+    assert status == 0
+    assert "Disconnected" in out and "RemoteNotInSync" in out and "LocalNotInSync" in out
+    status, yaml_text, _ = run(capsys, "demo", "--show-yaml")
+    assert status == 0 and yaml_text.startswith("# The built-in demo")
+
+
+def test_every_command_has_help():
+    from dataplane.cli import build_parser
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices  # noqa: SLF001
+    assert {"check", "demo"} <= set(commands)
+    for name, sub in commands.items():
+        assert sub.format_help().startswith("usage: dataplane " + name)
+
+
+def test_console_script_entry_point():
+    """`python -m dataplane --help` works from a fresh interpreter (no traceback on import)."""
+    result = subprocess.run([sys.executable, "-m", "dataplane", "--help"], capture_output=True,
+                            text=True, check=False)
+    assert result.returncode == 0 and "check" in result.stdout

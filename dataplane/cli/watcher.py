@@ -1,0 +1,165 @@
+"""Network Watcher-style subcommands: routes, rules, next-hop, ip-flow-verify, explain.
+
+Each takes TOPOLOGY (as `check` does) and prints a readable table, or with --json the dict
+dataplane.watcher returns (Azure's shapes plus an "assumptions" list). Unknown names: one line
+on stderr, exit 2.
+  dataplane routes TOPOLOGY --nic NIC [--json]
+  dataplane rules TOPOLOGY --nic NIC [--json]
+  dataplane next-hop TOPOLOGY --vm VM --source-ip IP --dest-ip IP [--json]
+  dataplane ip-flow-verify TOPOLOGY --vm VM --direction Inbound|Outbound --protocol TCP|UDP
+                           --local IP:PORT --remote IP:PORT [--json]
+  dataplane explain TOPOLOGY --vm VM --to IP[:PORT] [--protocol P] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from dataplane import watcher
+from dataplane.cli._table import table
+from dataplane.cli.check import add_topology_arguments, load_topology
+
+
+def _emit(args: argparse.Namespace, result: dict[str, Any], text: str) -> int:
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        notes = result.get("assumptions", [])
+        print(text + ("\n\nAssumptions:\n" + "\n".join(f"  - {a}" for a in notes)
+                      if notes else ""))
+    return 0
+
+
+def _routes(args: argparse.Namespace) -> int:
+    result = watcher.effective_route_table(load_topology(args), args.nic)
+    rows = [(r["source"], r["state"], ", ".join(r["addressPrefix"]), r["nextHopType"],
+             ", ".join(r["nextHopIpAddress"]), "yes" if r["disableBgpRoutePropagation"] else "")
+            for r in result["value"]]
+    text = f"Effective routes of {args.nic}:\n" + table(
+        ["Source", "State", "Address prefix", "Next hop type", "Next hop IP",
+         "BGP propagation off"], rows)
+    return _emit(args, result, text)
+
+
+def _rules(args: argparse.Namespace) -> int:
+    result = watcher.effective_security_rules(load_topology(args), args.nic)
+    parts = [f"Effective security rules of {args.nic}:"]
+    if not result["value"]:
+        parts.append("  no NSG on the NIC or its subnet: all traffic allowed at the NSG layer")
+    for group in result["value"]:
+        (level, target), = group["association"].items()
+        parts.append(f"\nNSG {group['networkSecurityGroup']['id'].rsplit('/', 1)[-1]} "
+                     f"(associated with {level} {target['id'].rsplit('/', 1)[-1]}):")
+        parts.append(table(
+            ["Direction", "Priority", "Name", "Access", "Protocol", "Source", "Src ports",
+             "Destination", "Dst ports"],
+            [(r["direction"], r["priority"], r["name"], r["access"], r["protocol"],
+              _short(r["sourceAddressPrefixes"] + r["sourceApplicationSecurityGroups"]),
+              ",".join(r["sourcePortRanges"]),
+              _short(r["destinationAddressPrefixes"] + r["destinationApplicationSecurityGroups"]),
+              ",".join(r["destinationPortRanges"])) for r in group["effectiveSecurityRules"]]))
+        for tag, prefixes in group["tagMap"].items():
+            parts.append(f"  {tag} = {_short(prefixes, 8)}")
+    return _emit(args, result, "\n".join(parts))
+
+
+def _short(items: list[str], limit: int = 4) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f", ... ({len(items)} total)" if len(items) > limit else "")
+
+
+def _next_hop(args: argparse.Namespace) -> int:
+    result = watcher.next_hop(load_topology(args), args.vm, args.source_ip, args.dest_ip,
+                              args.nic)
+    text = table(["Next hop type", "Next hop IP", "Route table"], [
+        (result["nextHopType"], result["nextHopIpAddress"] or "-", result["routeTableId"])])
+    return _emit(args, result, text)
+
+
+def _ip_flow(args: argparse.Namespace) -> int:
+    result = watcher.ip_flow_verify(load_topology(args), args.vm, args.direction, args.protocol,
+                                    args.local, args.remote, args.nic)
+    text = f"Access: {result['access']}\nRule:   {result.get('ruleName', '(no NSG applies)')}"
+    return _emit(args, result, text)
+
+
+def _explain(args: argparse.Namespace) -> int:
+    result = watcher.explain(load_topology(args), args.vm, args.to, args.protocol)
+    flow = result["flow"]
+    lines = [f"Flow {flow['protocol']} {flow['sourceIp']}:{flow['sourcePort']} -> "
+             f"{flow['destinationIp']}:{flow['destinationPort']} from {flow['sourceVm']} "
+             f"({flow['sourceNic']})" + ("  [ports assumed]" if flow["portsAssumed"] else "")]
+    for i, hop in enumerate(result["hops"], 1):
+        lines.append(f"  {i}. {_describe(hop)}")
+    lines.append(f"=> {result['disposition']}: {result['reason']}")
+    return _emit(args, result, "\n".join(lines))
+
+
+def _describe(hop: dict[str, Any]) -> str:
+    step = hop["step"]
+    if step.startswith("nsg-"):
+        levels = "; ".join(f"{lv['level']} {lv['nsg'] or '(no NSG)'}: {lv['access']}"
+                           + (f" by {lv['rule']}" if lv["rule"] else "") for lv in hop["levels"])
+        return f"NSG {step[4:]} at {hop['at']}: {hop['access']} ({levels})"
+    if step == "route":
+        via = f" {hop['nextHopIpAddress']}" if hop.get("nextHopIpAddress") else ""
+        return (f"route at {hop['at']}: {hop.get('addressPrefix')} -> {hop['nextHopType']}{via}"
+                f" [{hop.get('routeTableId', 'System Route')}"
+                + (f" / {hop['routeName']}" if hop.get("routeName") else "") + "]")
+    if step == "peering":
+        extra = f"; {hop['note']}" if hop.get("note") else ""
+        fwd = " (forwarded traffic)" if hop.get("forwarded") else ""
+        return (f"peering {hop['from']} -> {hop['to']} via {hop['link']}/{hop['remoteLink']}"
+                f"{fwd}: {hop['result']}{extra}")
+    if step == "appliance":
+        rule = f" by {hop['rule']}" if hop.get("rule") else ""
+        return (f"appliance {hop.get('at', '?')} ({hop.get('kind', '?')}) at {hop['ip']}: "
+                f"{hop['result']}{rule}")
+    if step == "gateway":
+        where = hop.get("localNetworkGateway") or hop.get("connection") or hop.get("note", "")
+        return (f"gateway {hop.get('gateway', '-')}"
+                + (" (hub gateway, transit)" if hop.get("transit") else "")
+                + (f": {where}" if where else f": {hop.get('result', '')}"))
+    if step == "deliver":
+        return f"delivered to {hop['at']}" + (f" ({hop['vm']})" if hop.get("vm") else "")
+    return json.dumps(hop)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    def command(name: str, help_text: str, handler: Any) -> argparse.ArgumentParser:
+        parser = subparsers.add_parser(name, help=help_text, description=help_text)
+        add_topology_arguments(parser)
+        parser.add_argument("--json", action="store_true", help="print Azure-shaped JSON")
+        parser.set_defaults(handler=handler)
+        return parser
+
+    nic_help = "network interface name as written in the template, or its full resource id"
+    vm_help = "virtual machine name as written in the template, or its full resource id"
+    p = command("routes", "effective routes of a NIC (az network nic show-effective-route-table)",
+                _routes)
+    p.add_argument("--nic", required=True, help=nic_help)
+    p = command("rules", "effective security rules of a NIC (az network nic list-effective-nsg)",
+                _rules)
+    p.add_argument("--nic", required=True, help=nic_help)
+    p = command("next-hop", "next hop from a VM to an address (az network watcher show-next-hop)",
+                _next_hop)
+    p.add_argument("--vm", required=True, help=vm_help)
+    p.add_argument("--source-ip", required=True)
+    p.add_argument("--dest-ip", required=True)
+    p.add_argument("--nic", help="the VM's NIC when it has several (" + nic_help + ")")
+    p = command("ip-flow-verify",
+                "would NSGs allow this flow (az network watcher test-ip-flow)", _ip_flow)
+    p.add_argument("--vm", required=True, help=vm_help)
+    p.add_argument("--direction", required=True, choices=["Inbound", "Outbound"],
+                   type=lambda s: s.capitalize())
+    p.add_argument("--protocol", required=True, choices=["TCP", "UDP"], type=str.upper)
+    p.add_argument("--local", required=True, metavar="IP:PORT")
+    p.add_argument("--remote", required=True, metavar="IP:PORT")
+    p.add_argument("--nic", help="the VM's NIC when it has several (" + nic_help + ")")
+    p = command("explain", "walk one flow hop by hop: NSG out, route, peering, NVA, gateway, "
+                "NSG in", _explain)
+    p.add_argument("--vm", required=True, help=vm_help)
+    p.add_argument("--to", required=True, metavar="IP[:PORT]")
+    p.add_argument("--protocol", default="Tcp", help="Tcp (default), Udp, Icmp, Esp, Ah")

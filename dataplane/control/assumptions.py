@@ -1,0 +1,65 @@
+"""The control plane's documented choices where Azure's documents are ambiguous or silent.
+
+Takes nothing; emits `Assumption`s (key, text) that outputs list next to their answers and
+docs/control-plane.md explains. Sources: azure-semantics.md sections 2, 3, 4, 7.
+"""
+
+from __future__ import annotations
+
+from dataplane.model import Assumption
+
+_TEXTS = {
+    "virtualnetwork-default-routes":
+        "VirtualNetwork tag = VNet space + Connected peers whose link allows VNet access + "
+        "on-premises prefixes via its gateway (or the hub's, in transit) + UDR prefixes of its "
+        "subnets' route tables EXCEPT default routes (0.0.0.0/0); 'might also contain default "
+        "routes' is not taken literally (2.3).",
+    "no-nsg-inbound-internet":
+        "No NSG on the subnet nor the NIC allows the flow at the NSG layer (ip-flow-verify: "
+        "Allow without ruleName); the public IP SKU's own closed-by-default inbound is not "
+        "modelled (2.4).",
+    "vnet-access-tag-only":
+        "allowVirtualNetworkAccess=false on a link only removes the remote space from the "
+        "local VNet's VirtualNetwork tag; peering routes stay and explicit NSG rules can still "
+        "allow the traffic (manage-peering 2022, 2.3).",
+    "udr-default-removes-none-routes":
+        "A user route 0.0.0.0/0 to VirtualAppliance or VirtualNetworkGateway removes the None "
+        "routes (10/8, 100.64/10, 172.16/12, 192.168/16), as in the UDR overview's routing "
+        "example (3.4; doc-only).",
+    "service-tag-prefixes":
+        "Service tags other than VirtualNetwork/AzureLoadBalancer/Internet and service-endpoint "
+        "routes use a small representative prefix set per service, not Azure's published "
+        "ServiceTags file; unknown tags match nothing.",
+    "gateway-next-hop-ip":
+        "Gateway instance addresses are not modelled: VirtualNetworkGateway routes list "
+        "nextHopIpAddress [] and next-hop returns null.",
+    "ip-flow-rule-name":
+        "When both NSG levels allow, ip-flow-verify names the rule of the level evaluated "
+        "last (the NIC's inbound, the subnet's outbound); a Deny names the denying rule (7.1).",
+    "forwarded-traffic":
+        "allowForwardedTraffic on link B->A decides whether traffic entering B from A that "
+        "did not originate in A (forwarded by an NVA in A) is accepted (4.1 suggested "
+        "semantics).",
+    "ports-portless-protocols":
+        "Ports apply to TCP and UDP only; an ICMP/ESP/AH flow matches a rule's ports only "
+        "when the rule allows all ports (2.1).",
+    "next-hop-peering-names":
+        "next-hop reports peering next hops as VNetPeering / VNetGlobalPeering, the names "
+        "effective routes use (7.2 lists VirtualNetworkPeering for newer API versions).",
+    "equal-prefix-default-routes":
+        "At an equal prefix among default routes: VnetLocal/peering > service endpoint > "
+        "Internet/None; the loser stays listed as Invalid (3.1 adjustment generalised).",
+    "program-ipv4":
+        "The compiled Program tables cover IPv4; IPv6 routes and rules are answered by the "
+        "Python queries only.",
+    "stateful":
+        "NSG verdicts are for new flows; return traffic of an allowed flow is allowed without "
+        "rule evaluation (2.1).",
+}
+
+ASSUMPTIONS: dict[str, Assumption] = {k: Assumption(k, t) for k, t in _TEXTS.items()}
+
+
+def texts(*keys: str) -> list[str]:
+    """'key: text' lines for the given assumptions, for JSON and readable outputs."""
+    return [f"{k}: {ASSUMPTIONS[k].text}" for k in keys]

@@ -1,0 +1,174 @@
+"""Network Watcher-style queries over a Topology, returning plain dicts in Azure's shapes.
+
+Takes: a Topology and resource names as written in the template (or full ids), addresses as
+strings (parsed here, at the edge). Emits:
+* effective_route_table -> `az network nic show-effective-route-table`: {"value": [{"source",
+  "state", "addressPrefix", "nextHopType", "nextHopIpAddress", "disableBgpRoutePropagation"}]}
+* effective_security_rules -> `az network nic list-effective-nsg`: {"value": [{
+  "networkSecurityGroup", "association", "effectiveSecurityRules", "tagMap"}]}
+* next_hop -> `az network watcher show-next-hop`: {"nextHopType", "nextHopIpAddress",
+  "routeTableId"} ("System Route" unless a user route decided; azure-semantics.md 7.2)
+* ip_flow_verify -> `az network watcher test-ip-flow`: {"access", "ruleName"} (ruleName
+  omitted when no NSG applies; 7.1)
+* explain -> one flow walked hop by hop (control/explain.py).
+Every answer carries an "assumptions" list (control/assumptions.py). Unknown names raise
+InputError.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dataplane.control.assumptions import texts
+from dataplane.control.nsg import Flow, RuleCompiler, evaluate, protocol_number
+from dataplane.control.routes import effective_routes, lookup, nic_subnet
+from dataplane.errors import InputError
+from dataplane.model import NetworkInterface, Topology, VirtualMachine, id_key
+from dataplane.net import IPAddress, parse_ip
+
+
+def _find(topology: Topology, collection: str, what: str, name_or_id: str) -> Any:
+    found = topology.find(collection, name_or_id)
+    if found is not None:
+        return found
+    items = getattr(topology, collection)
+    same = [i for i in items if i.name.lower() == name_or_id.lower()]
+    if len(same) > 1:
+        raise InputError(f"{what} name '{name_or_id}' is ambiguous; give the full resource id "
+                         f"({', '.join(i.id for i in same)})")
+    known = ", ".join(sorted(i.name for i in items)) or "none"
+    raise InputError(f"unknown {what} '{name_or_id}' (known: {known})")
+
+
+def find_nic(topology: Topology, nic: str) -> NetworkInterface:
+    return _find(topology, "network_interfaces", "network interface", nic)
+
+
+def find_vm(topology: Topology, vm: str) -> VirtualMachine:
+    return _find(topology, "virtual_machines", "virtual machine", vm)
+
+
+def vm_nics(topology: Topology, vm: VirtualMachine) -> list[NetworkInterface]:
+    nics = [topology.get(n) for n in vm.network_interfaces]
+    out = [n for n in nics if isinstance(n, NetworkInterface)]
+    if not out:
+        out = [n for n in topology.network_interfaces
+               if n.virtual_machine and id_key(n.virtual_machine) == id_key(vm.id)]
+    if not out:
+        raise InputError(f"virtual machine '{vm.name}' has no network interface")
+    return out
+
+
+def nic_for(topology: Topology, vm: str, address: IPAddress | None = None,
+            nic: str | None = None) -> NetworkInterface:
+    """The VM's NIC holding `address` (targetNicResourceId when given, else the NIC whose IP
+    configuration has the address, else the primary NIC when no address is given)."""
+    machine = find_vm(topology, vm)
+    nics = vm_nics(topology, machine)
+    if nic is not None:
+        chosen = find_nic(topology, nic)
+        if all(id_key(n.id) != id_key(chosen.id) for n in nics):
+            raise InputError(f"network interface '{nic}' is not attached to '{machine.name}'")
+        nics = [chosen]
+    if address is None:
+        return nics[0]
+    for candidate in nics:
+        if any(c.private_ip_address == address for c in candidate.ip_configurations):
+            return candidate
+    raise InputError(f"{address} is not an address of virtual machine '{machine.name}'")
+
+
+def effective_route_table(topology: Topology, nic: str) -> dict[str, Any]:
+    interface = find_nic(topology, nic)
+    routes = effective_routes(topology, nic_subnet(topology, interface))
+    return {"value": [r.as_dict() for r in routes],
+            "assumptions": texts("udr-default-removes-none-routes", "service-tag-prefixes",
+                                 "gateway-next-hop-ip", "equal-prefix-default-routes")}
+
+
+def effective_security_rules(topology: Topology, nic: str) -> dict[str, Any]:
+    interface = find_nic(topology, nic)
+    compiler = RuleCompiler(topology)
+    security = compiler.nic_security(interface)
+    vnet = topology.vnet_of_subnet(nic_subnet(topology, interface).id)
+    assert vnet is not None
+    value = []
+    for eff in (security.subnet, security.interface):
+        if eff is None:
+            continue
+        assoc_key = "subnet" if eff.level == "subnet" else "networkInterface"
+        tags = sorted({m for r in (*eff.inbound, *eff.outbound)
+                       for m in (*r.rule.source_address_prefixes,
+                                 *r.rule.destination_address_prefixes)
+                       if isinstance(m, str) and m != "*"})
+        value.append({
+            "networkSecurityGroup": {"id": eff.nsg.id},
+            "association": {assoc_key: {"id": eff.association_id}},
+            "effectiveSecurityRules": [r.as_dict() for r in (*eff.inbound, *eff.outbound)],
+            "tagMap": {t: [str(p) for p in compiler.tags.resolve(vnet, t) or ()] for t in tags},
+        })
+    return {"value": value,
+            "assumptions": texts("virtualnetwork-default-routes", "vnet-access-tag-only",
+                                 "service-tag-prefixes", "no-nsg-inbound-internet")}
+
+
+def next_hop(topology: Topology, vm: str, source_ip: str, destination_ip: str,
+             nic: str | None = None) -> dict[str, Any]:
+    source = parse_ip(source_ip, what="source IP address")
+    destination = parse_ip(destination_ip, what="destination IP address")
+    interface = nic_for(topology, vm, source, nic)
+    route = lookup(effective_routes(topology, nic_subnet(topology, interface)), destination)
+    if route is None:
+        return {"nextHopType": "None", "nextHopIpAddress": None, "routeTableId": "System Route",
+                "assumptions": texts("next-hop-peering-names")}
+    return {
+        "nextHopType": route.next_hop_type,
+        "nextHopIpAddress": str(route.next_hop_ip[0]) if route.next_hop_ip else None,
+        "routeTableId": route.route_table_id if route.source == "User" else "System Route",
+        "assumptions": texts("next-hop-peering-names", "gateway-next-hop-ip"),
+    }
+
+
+def _endpoint(text: str, what: str) -> tuple[IPAddress, int]:
+    address, sep, port = str(text).rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise InputError(f"{what} '{text}' must be IP:PORT with a port 0-65535")
+    return parse_ip(address, what=f"{what} address"), int(port)
+
+
+def ip_flow_verify(topology: Topology, vm: str, direction: str, protocol: str, local: str,
+                   remote: str, nic: str | None = None) -> dict[str, Any]:
+    """`local`/`remote` are 'IP:PORT'. TCP and UDP only, like Azure (7.1)."""
+    if direction.lower() not in ("inbound", "outbound"):
+        raise InputError(f"direction must be Inbound or Outbound, not '{direction}'")
+    if protocol.lower() not in ("tcp", "udp"):
+        raise InputError(f"protocol must be TCP or UDP, not '{protocol}'")
+    direction = "Inbound" if direction.lower() == "inbound" else "Outbound"
+    local_ip, local_port = _endpoint(local, "local")
+    remote_ip, remote_port = _endpoint(remote, "remote")
+    interface = nic_for(topology, vm, local_ip, nic)
+    number = protocol_number(protocol)
+    flow = (Flow(number, remote_ip, remote_port, local_ip, local_port) if direction == "Inbound"
+            else Flow(number, local_ip, local_port, remote_ip, remote_port))
+    verdict = evaluate(RuleCompiler(topology).nic_security(interface), direction, flow)
+    out: dict[str, Any] = {"access": verdict.access}
+    if verdict.rule_name is not None:
+        out["ruleName"] = verdict.rule_name
+    out["assumptions"] = texts("ip-flow-rule-name", "no-nsg-inbound-internet", "stateful")
+    return out
+
+
+def explain(topology: Topology, vm: str, destination: str, protocol: str = "Tcp",
+            source_port: int | None = None) -> dict[str, Any]:
+    """One flow from the VM's primary NIC to 'IP' or 'IP:PORT', hop by hop."""
+    from dataplane.control.explain import walk
+
+    address, sep, port = destination.rpartition(":")
+    if sep and port.isdigit() and "." in address:
+        dest_ip, dest_port = parse_ip(address, what="destination address"), int(port)
+    else:
+        dest_ip, dest_port = parse_ip(destination, what="destination address"), None
+    if protocol.lower() not in ("tcp", "udp", "icmp", "esp", "ah"):
+        raise InputError(f"protocol must be Tcp, Udp, Icmp, Esp or Ah, not '{protocol}'")
+    interface = nic_for(topology, vm)
+    return walk(topology, interface, dest_ip, protocol_number(protocol), dest_port, source_port)

@@ -88,6 +88,7 @@ def evaluate_template(
         deployment_name=Path(file).stem.split(".")[0] or "deployment", supplied=supplied,
         default_resource_group=resource_group,
     )
+    template.check_parameters()
     resources, skipped = template.flatten()
     return TemplateResult(_dedupe(resources, run), tuple(skipped), tuple(run.assumptions), file)
 
@@ -222,6 +223,12 @@ class _Template:
                     raise InputError(f"parameter '{name}' is not declared by the template",
                                      file=file, property=f"parameters.{name}")
         run.templates.append(self)
+
+    def check_parameters(self) -> None:
+        """Resolve every parameter now, as ARM validates them before deploying anything."""
+        if self.outer is None:
+            for name, _ in self.params.values():
+                self.parameter(name)
 
     # ------------------------------------------------------------ Scope for functions
 
@@ -823,13 +830,15 @@ class _Instance:
         if rg is None:
             rg = parent.resource_group_name
         try:
-            return _Template(
+            child = _Template(
                 parent.run, raw, file=file, where=where, subscription_id=sub,
                 resource_group_name=rg, location=parent.location, deployment_name=name,
                 supplied=supplied if inner else {},
                 default_resource_group=parent.default_resource_group,
                 outer=None if inner else parent, deployment_properties=props,
             )
+            child.check_parameters()
+            return child
         except InputError as exc:
             raise exc.located(resource=name, property="properties.parameters") from None
 

@@ -19,7 +19,7 @@ import importlib
 import os
 from types import ModuleType
 
-KERNELS: tuple[str, ...] = ("overlap", "lpm", "acl", "flows")
+KERNELS: tuple[str, ...] = ("overlap", "lpm", "acl", "flows", "shaper")
 
 
 def _flag(name: str) -> str:

@@ -1,0 +1,83 @@
+"""Per-VM egress shaper, plain-Python twin: serialisation clock with a bounded queue.
+
+State: `last_depart_ns[vm]` (int64), carried between batches; `drops[vm]` counters.
+Per packet, in the order given (callers sort by arrival within a VM):
+  start_ns  = max(arrival_ns, last_depart_ns[vm])
+  wait_ns   = start_ns - arrival_ns                      (queueing delay)
+  if wait_ns > queue_ns[vm]: dropped (depart -1, clock unchanged, drops[vm] += 1)
+  else: depart_ns = start_ns + ceil(length_bytes * 8 * 1e9 / cap_bps[vm]); clock = depart_ns
+`cap_bps[vm] == 0` means unshaped: no serialisation time, never queued, never dropped.
+The queue bound is a delay (`queue_ns`); `queue_bytes` given to the constructor is converted at
+the VM's rate: queue_ns = ceil(queue_bytes * 8e9 / cap_bps) (a packet is dropped when the bytes
+already waiting ahead of it exceed the queue size).
+`shape(vm: int32[n], arrival_ns: int64[n], length_bytes: int32[n]) -> (depart_ns int64[n],
+dropped bool[n])`.
+Errors: ValueError on a VM index out of range, negative length, or mismatched columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+NS_PER_S = 1_000_000_000
+
+
+def queue_limits(cap_bps: np.ndarray, queue_bytes: int | Sequence[int] | np.ndarray
+                 ) -> np.ndarray:
+    cap = np.asarray(cap_bps, dtype=np.int64)
+    qb = np.broadcast_to(np.asarray(queue_bytes, dtype=np.int64), cap.shape)
+    if np.any(cap < 0) or np.any(qb < 0):
+        raise ValueError("cap_bps and queue_bytes must be >= 0")
+    out = np.full(cap.shape, np.iinfo(np.int64).max, dtype=np.int64)
+    shaped = cap > 0
+    out[shaped] = [-(-int(b) * 8 * NS_PER_S // int(c)) for b, c in
+                   zip(qb[shaped].tolist(), cap[shaped].tolist(), strict=True)]
+    return out
+
+
+def check_columns(n_vms: int, vm: np.ndarray, arrival_ns: np.ndarray, length_bytes: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    v = np.ascontiguousarray(vm, dtype=np.int32)
+    a = np.ascontiguousarray(arrival_ns, dtype=np.int64)
+    b = np.ascontiguousarray(length_bytes, dtype=np.int32)
+    if not v.shape == a.shape == b.shape or v.ndim != 1:
+        raise ValueError("vm, arrival_ns and length_bytes differ in length")
+    if v.size and (v.min() < 0 or v.max() >= n_vms):
+        raise ValueError("vm index out of range")
+    if b.size and b.min() < 0:
+        raise ValueError("negative packet length")
+    return v, a, b
+
+
+class ShaperPy:
+    """Serialisation clock per VM (the oracle)."""
+
+    def __init__(self, cap_bps: Sequence[int] | np.ndarray,
+                 queue_bytes: int | Sequence[int] | np.ndarray = 1 << 20) -> None:
+        self.cap_bps = np.array(cap_bps, dtype=np.int64)
+        self.queue_ns = queue_limits(self.cap_bps, queue_bytes)
+        self.last_depart_ns = np.full(self.cap_bps.shape, np.iinfo(np.int64).min, dtype=np.int64)
+        self.drops = np.zeros(self.cap_bps.shape, dtype=np.int64)
+
+    def shape(self, vm: np.ndarray, arrival_ns: np.ndarray, length_bytes: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+        v, a, b = check_columns(self.cap_bps.size, vm, arrival_ns, length_bytes)
+        depart = np.empty(v.size, dtype=np.int64)
+        dropped = np.zeros(v.size, dtype=bool)
+        for i, (m, t, nbytes) in enumerate(zip(v.tolist(), a.tolist(), b.tolist(), strict=True)):
+            cap = int(self.cap_bps[m])
+            if cap == 0:
+                depart[i] = t
+                continue
+            start = max(t, int(self.last_depart_ns[m]))
+            if start - t > int(self.queue_ns[m]):
+                dropped[i] = True
+                depart[i] = -1
+                self.drops[m] += 1
+                continue
+            d = start + -(-nbytes * 8 * NS_PER_S // cap)
+            depart[i] = d
+            self.last_depart_ns[m] = d
+        return depart, dropped

@@ -684,7 +684,3 @@ LAZY: dict[str, Callable[[FunctionContext, tuple[Node, ...]], Any]] = {
     "coalesce": coalesce,
 }
 
-
-def call_checked(ctx: FunctionContext, name: str, *values: Any) -> Any:
-    """Call an eager function by name with already-evaluated values (used by tests)."""
-    return EAGER[name.lower()](ctx, *values)

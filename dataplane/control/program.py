@@ -1,0 +1,405 @@
+"""The compiled Program: flat, versioned integer tables the packet pipeline and kernels read.
+
+Takes: a Topology. Emits: `Program`, numpy arrays only (IPv4; assumption `program-ipv4`):
+* routes, per subnet (CSR by `route_offsets`): the Active effective routes (routes.py) as
+  `route_prefix` (uint32), `route_length` (uint8), `route_nexthop` (int32 into the next-hop
+  table); and the same table flattened for batch LPM into disjoint intervals:
+  `lpm_keys` (int64, sorted, subnet << 32 | first address) -> `lpm_hops` (int32, -1 = no route),
+  so one `np.searchsorted` answers a batch of (subnet, destination) pairs;
+* next hops (deduplicated): `nh_type` (index into NEXT_HOP_TYPES), `nh_ip` (int64, -1 none),
+  `nh_route_table` (index into `route_table_ids`, -1 = "System Route"), `nh_vnet` (target VNet
+  of a peering hop, -1), `nh_gateway` (index into `gateway_ids`, -1);
+* security rule sets, one per (NSG, VNet) and direction, rules in priority order (CSR by
+  `ruleset_offsets`): `rule_priority`, `rule_allow`, `rule_protocol` (-1 any), `rule_name`
+  (index into `rule_names`), address sets as merged inclusive intervals (CSR `rule_src_off`
+  over `src_lo`/`src_hi`, same for dst) and port ranges (CSR `rule_sport_off` over
+  `sport_lo`/`sport_hi`, same for dport) with `rule_sport_all`/`rule_dport_all` flags;
+* NICs: `nic_subnet`, `nic_sets` (n, 4): [inbound subnet, inbound NIC, outbound NIC,
+  outbound subnet] rule-set indices in evaluation order (-1 = no NSG at that level, allow);
+  `addr_keys` (vnet << 32 | address, sorted) -> `addr_nic`.
+`version` is a hash of the topology: a configuration change builds a new Program.
+Semantics are routes.py (azure-semantics.md 3) and nsg.py (section 2); `lookup` and
+`evaluate` are the readable numpy reference for the kernels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dataplane.control.assumptions import ASSUMPTIONS
+from dataplane.control.nsg import EffectiveRule, RuleCompiler
+from dataplane.control.routes import EffectiveRoute, effective_routes, nic_subnet
+from dataplane.model import Assumption, NetworkSecurityGroup, Topology, VirtualNetwork, id_key
+from dataplane.net import Prefix
+
+NEXT_HOP_TYPES = ("None", "VnetLocal", "VNetPeering", "VNetGlobalPeering",
+                  "VirtualNetworkGateway", "Internet", "VirtualAppliance",
+                  "VirtualNetworkServiceEndpoint")
+_NH_CODE = {name: i for i, name in enumerate(NEXT_HOP_TYPES)}
+_SPACE = 1 << 32
+_ALL = ((0, _SPACE - 1),)
+
+
+def topology_version(topology: Topology) -> str:
+    """A stable hash of everything configured (sources and findings aside)."""
+    return hashlib.sha256(repr(topology).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, eq=False)
+class Program:
+    version: str
+    subnet_ids: tuple[str, ...]
+    vnet_ids: tuple[str, ...]
+    subnet_vnet: np.ndarray
+    route_offsets: np.ndarray
+    route_prefix: np.ndarray
+    route_length: np.ndarray
+    route_nexthop: np.ndarray
+    lpm_keys: np.ndarray
+    lpm_hops: np.ndarray
+    nh_type: np.ndarray
+    nh_ip: np.ndarray
+    nh_route_table: np.ndarray
+    nh_vnet: np.ndarray
+    nh_gateway: np.ndarray
+    route_table_ids: tuple[str, ...]
+    gateway_ids: tuple[str, ...]
+    ruleset_offsets: np.ndarray
+    ruleset_nsg: tuple[str, ...]
+    rule_priority: np.ndarray
+    rule_allow: np.ndarray
+    rule_protocol: np.ndarray
+    rule_name: np.ndarray
+    rule_names: tuple[str, ...]
+    rule_src_off: np.ndarray
+    src_lo: np.ndarray
+    src_hi: np.ndarray
+    rule_dst_off: np.ndarray
+    dst_lo: np.ndarray
+    dst_hi: np.ndarray
+    rule_sport_off: np.ndarray
+    sport_lo: np.ndarray
+    sport_hi: np.ndarray
+    rule_dport_off: np.ndarray
+    dport_lo: np.ndarray
+    dport_hi: np.ndarray
+    rule_sport_all: np.ndarray
+    rule_dport_all: np.ndarray
+    nic_ids: tuple[str, ...]
+    nic_subnet: np.ndarray
+    nic_sets: np.ndarray
+    addr_keys: np.ndarray
+    addr_nic: np.ndarray
+    assumptions: tuple[Assumption, ...] = field(default=())
+
+    # -- lookups --
+    def subnet_index(self, subnet_id: str) -> int:
+        return self._subnet_index[id_key(subnet_id)]
+
+    def nic_index(self, nic_id: str) -> int:
+        return self._nic_index[id_key(nic_id)]
+
+    @property
+    def _subnet_index(self) -> dict[str, int]:
+        cached = self.__dict__.get("_subnet_cache")
+        if cached is None:
+            cached = {id_key(s): i for i, s in enumerate(self.subnet_ids)}
+            object.__setattr__(self, "_subnet_cache", cached)
+        return cached
+
+    @property
+    def _nic_index(self) -> dict[str, int]:
+        cached = self.__dict__.get("_nic_cache")
+        if cached is None:
+            cached = {id_key(n): i for i, n in enumerate(self.nic_ids)}
+            object.__setattr__(self, "_nic_cache", cached)
+        return cached
+
+    def lookup(self, subnet: np.ndarray | int, destination: np.ndarray) -> np.ndarray:
+        """Batch longest-prefix match: next-hop index per packet (-1 = no route)."""
+        dst = np.asarray(destination, dtype=np.int64)
+        keys = (np.asarray(subnet, dtype=np.int64) << 32) | dst
+        at = np.searchsorted(self.lpm_keys, keys, side="right") - 1
+        return self.lpm_hops[at]
+
+    def classify(self, ruleset: int, protocol: np.ndarray, source: np.ndarray,
+                 source_port: np.ndarray, destination: np.ndarray,
+                 destination_port: np.ndarray) -> np.ndarray:
+        """First matching rule (global rule index) per packet of one rule set; -1 none."""
+        n = len(source)
+        out = np.full(n, -1, dtype=np.int64)
+        open_ = np.ones(n, dtype=bool)
+        proto = np.asarray(protocol)
+        ported = (proto == 6) | (proto == 17)
+        for r in range(int(self.ruleset_offsets[ruleset]), int(self.ruleset_offsets[ruleset + 1])):
+            m = open_.copy()
+            if self.rule_protocol[r] >= 0:
+                m &= proto == self.rule_protocol[r]
+            m &= _in_ranges(source, self.src_lo, self.src_hi, self.rule_src_off, r)
+            m &= _in_ranges(destination, self.dst_lo, self.dst_hi, self.rule_dst_off, r)
+            if not self.rule_sport_all[r]:
+                m &= ported & _in_ranges(source_port, self.sport_lo, self.sport_hi,
+                                         self.rule_sport_off, r)
+            if not self.rule_dport_all[r]:
+                m &= ported & _in_ranges(destination_port, self.dport_lo, self.dport_hi,
+                                         self.rule_dport_off, r)
+            out[m] = r
+            open_ &= ~m
+            if not open_.any():
+                break
+        return out
+
+    def evaluate(self, nic: int, direction: str, protocol: np.ndarray, source: np.ndarray,
+                 source_port: np.ndarray, destination: np.ndarray,
+                 destination_port: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """NSG verdict for new flows at one NIC: (allow bool, deciding rule index or -1)."""
+        n = len(source)
+        allow = np.ones(n, dtype=bool)
+        rule = np.full(n, -1, dtype=np.int64)
+        levels = self.nic_sets[nic, :2] if direction == "Inbound" else self.nic_sets[nic, 2:]
+        for ruleset in levels:
+            if ruleset < 0:
+                continue
+            open_ = allow.copy()
+            if not open_.any():
+                break
+            hit = self.classify(int(ruleset), *(np.asarray(a)[open_] for a in (
+                protocol, source, source_port, destination, destination_port)))
+            idx = np.flatnonzero(open_)
+            rule[idx] = hit
+            allow[idx] = (hit >= 0) & self.rule_allow[np.maximum(hit, 0)].astype(bool)
+        return allow, rule
+
+
+def _in_ranges(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, offsets: np.ndarray,
+               r: int) -> np.ndarray:
+    a, b = int(offsets[r]), int(offsets[r + 1])
+    if b == a:
+        return np.zeros(len(values), dtype=bool)
+    at = np.searchsorted(lo[a:b], values, side="right") - 1
+    return (at >= 0) & (values <= hi[a:b][np.maximum(at, 0)])
+
+
+def _intervals(prefixes: tuple[Prefix, ...]) -> list[tuple[int, int]]:
+    return _merge(sorted((p.first, p.last) for p in prefixes if p.version == 4))
+
+
+def lpm_intervals(routes: list[tuple[Prefix, int]]) -> list[tuple[int, int]]:
+    """Nested prefixes -> disjoint (first address, hop) runs covering 0..2^32-1 (-1 = none).
+    Active routes never share a prefix, so prefixes form a laminar family: one sweep."""
+    out: list[tuple[int, int]] = []
+
+    def emit(pos: int, hop: int) -> None:
+        if pos >= _SPACE:
+            return
+        if out and out[-1][0] == pos:
+            out.pop()
+        if not out or out[-1][1] != hop:
+            out.append((pos, hop))
+
+    stack: list[tuple[int, int]] = [(_SPACE, -1)]
+    emit(0, -1)
+    for prefix, hop in sorted(routes, key=lambda item: (item[0].first, -item[0].last)):
+        while stack[-1][0] <= prefix.first:
+            end, _ = stack.pop()
+            emit(end, stack[-1][1])
+        stack.append((prefix.last + 1, hop))
+        emit(prefix.first, hop)
+    while len(stack) > 1:
+        end, _ = stack.pop()
+        emit(end, stack[-1][1])
+    return out
+
+
+class _Builder:
+    def __init__(self, topology: Topology) -> None:
+        self.topology = topology
+        self.rules = RuleCompiler(topology)
+        self.next_hops: dict[tuple, int] = {}
+        self.route_tables: dict[str, int] = {}
+        self.gateways: dict[str, int] = {}
+        self.vnets = {id_key(v.id): i for i, v in enumerate(topology.virtual_networks)}
+        self.rulesets: dict[tuple[str, str, str], int] = {}
+        self.ruleset_nsg: list[str] = []
+        self.ruleset_rules: list[list[EffectiveRule]] = []
+
+    def next_hop(self, route: EffectiveRoute) -> int:
+        rt = -1
+        if route.source == "User" and route.route_table_id:
+            rt = self.route_tables.setdefault(id_key(route.route_table_id), len(self.route_tables))
+        gw = -1
+        if route.gateway:
+            gw = self.gateways.setdefault(route.gateway, len(self.gateways))
+        ip = route.next_hop_ip[0].value if route.next_hop_ip and \
+            route.next_hop_ip[0].version == 4 else -1
+        vnet = self.vnets.get(id_key(route.remote_vnet), -1) if route.remote_vnet else -1
+        key = (_NH_CODE[route.next_hop_type], ip, rt, vnet, gw)
+        return self.next_hops.setdefault(key, len(self.next_hops))
+
+    def ruleset(self, nsg_id: str | None, vnet: VirtualNetwork, direction: str) -> int:
+        nsg = self.topology.get(nsg_id) if nsg_id else None
+        if not isinstance(nsg, NetworkSecurityGroup):
+            return -1
+        key = (id_key(nsg.id), id_key(vnet.id), direction)
+        if key not in self.rulesets:
+            eff = self.rules.effective_nsg(nsg, vnet, "", "")
+            for d in ("Inbound", "Outbound"):
+                self.rulesets[(key[0], key[1], d)] = len(self.ruleset_rules)
+                self.ruleset_nsg.append(nsg.id)
+                self.ruleset_rules.append(list(eff.rules(d)))
+        return self.rulesets[key]
+
+
+def compile_program(topology: Topology) -> Program:
+    """Compile every subnet's routes, every (NSG, VNet) rule set and every NIC."""
+    b = _Builder(topology)
+    subnet_ids: list[str] = []
+    subnet_vnet: list[int] = []
+    offsets = [0]
+    prefixes: list[int] = []
+    lengths: list[int] = []
+    hops: list[int] = []
+    lpm_keys: list[int] = []
+    lpm_hops: list[int] = []
+    subnet_index: dict[str, int] = {}
+    for vi, vnet in enumerate(topology.virtual_networks):
+        for subnet in vnet.subnets:
+            si = len(subnet_ids)
+            subnet_index[id_key(subnet.id)] = si
+            subnet_ids.append(subnet.id)
+            subnet_vnet.append(vi)
+            active = [(r.address_prefix, b.next_hop(r))
+                      for r in effective_routes(topology, subnet)
+                      if r.active and r.address_prefix.version == 4]
+            for prefix, hop in active:
+                prefixes.append(prefix.network)
+                lengths.append(prefix.length)
+                hops.append(hop)
+            offsets.append(len(prefixes))
+            for start, hop in lpm_intervals(active):
+                lpm_keys.append((si << 32) | start)
+                lpm_hops.append(hop)
+
+    nic_ids: list[str] = []
+    nic_subnets: list[int] = []
+    nic_sets: list[list[int]] = []
+    addr: list[tuple[int, int]] = []
+    for ni, nic in enumerate(topology.network_interfaces):
+        try:
+            subnet = nic_subnet(topology, nic)
+        except KeyError:
+            subnet = None
+        vnet = topology.vnet_of_subnet(subnet.id) if subnet else None
+        nic_ids.append(nic.id)
+        if subnet is None or vnet is None:
+            nic_subnets.append(-1)
+            nic_sets.append([-1, -1, -1, -1])
+            continue
+        nic_subnets.append(subnet_index[id_key(subnet.id)])
+        nic_sets.append([b.ruleset(subnet.network_security_group, vnet, "Inbound"),
+                         b.ruleset(nic.network_security_group, vnet, "Inbound"),
+                         b.ruleset(nic.network_security_group, vnet, "Outbound"),
+                         b.ruleset(subnet.network_security_group, vnet, "Outbound")])
+        vi = b.vnets[id_key(vnet.id)]
+        for config in nic.ip_configurations:
+            ip = config.private_ip_address
+            if ip is not None and ip.version == 4:
+                addr.append(((vi << 32) | ip.value, ni))
+
+    columns = _rule_columns(b.ruleset_rules)
+    nh = sorted(b.next_hops.items(), key=lambda kv: kv[1])
+    addr.sort()
+    i64, i32 = np.int64, np.int32
+    return Program(
+        version=topology_version(topology),
+        subnet_ids=tuple(subnet_ids),
+        vnet_ids=tuple(v.id for v in topology.virtual_networks),
+        subnet_vnet=np.array(subnet_vnet, dtype=i32),
+        route_offsets=np.array(offsets, dtype=i64),
+        route_prefix=np.array(prefixes, dtype=np.uint32),
+        route_length=np.array(lengths, dtype=np.uint8),
+        route_nexthop=np.array(hops, dtype=i32),
+        lpm_keys=np.array(lpm_keys, dtype=i64),
+        lpm_hops=np.array(lpm_hops, dtype=i32),
+        nh_type=np.array([k[0] for k, _ in nh], dtype=np.uint8),
+        nh_ip=np.array([k[1] for k, _ in nh], dtype=i64),
+        nh_route_table=np.array([k[2] for k, _ in nh], dtype=i32),
+        nh_vnet=np.array([k[3] for k, _ in nh], dtype=i32),
+        nh_gateway=np.array([k[4] for k, _ in nh], dtype=i32),
+        route_table_ids=tuple(_ordered_ids(topology, b.route_tables)),
+        gateway_ids=tuple(sorted(b.gateways, key=b.gateways.__getitem__)),
+        ruleset_nsg=tuple(b.ruleset_nsg),
+        nic_ids=tuple(nic_ids),
+        nic_subnet=np.array(nic_subnets, dtype=i32),
+        nic_sets=np.array(nic_sets, dtype=i32).reshape(-1, 4),
+        addr_keys=np.array([k for k, _ in addr], dtype=i64),
+        addr_nic=np.array([n for _, n in addr], dtype=i32),
+        assumptions=(ASSUMPTIONS["program-ipv4"],),
+        **columns,
+    )
+
+
+def _ordered_ids(topology: Topology, index: dict[str, int]) -> list[str]:
+    by_key = {id_key(t.id): t.id for t in topology.route_tables}
+    return [by_key.get(k, k) for k in sorted(index, key=index.__getitem__)]
+
+
+def _rule_columns(rulesets: list[list[EffectiveRule]]) -> dict[str, object]:
+    offsets = [0]
+    names: dict[str, int] = {}
+    cols: dict[str, list[int]] = {k: [] for k in (
+        "rule_priority", "rule_allow", "rule_protocol", "rule_name", "rule_sport_all",
+        "rule_dport_all")}
+    spans: dict[str, tuple[list[int], list[int], list[int]]] = {
+        k: ([0], [], []) for k in ("src", "dst", "sport", "dport")}
+    for rules in rulesets:
+        for rule in rules:
+            cols["rule_priority"].append(rule.priority)
+            cols["rule_allow"].append(rule.access == "Allow")
+            cols["rule_protocol"].append(rule.protocol)
+            cols["rule_name"].append(names.setdefault(rule.name, len(names)))
+            sport = sorted((p.low, p.high) for p in rule.source_ports)
+            dport = sorted((p.low, p.high) for p in rule.destination_ports)
+            cols["rule_sport_all"].append(sport == [(0, 65535)])
+            cols["rule_dport_all"].append(dport == [(0, 65535)])
+            for key, values in (
+                    ("src", _ALL if rule.source_any else _intervals(rule.source_prefixes)),
+                    ("dst", _ALL if rule.destination_any else
+                     _intervals(rule.destination_prefixes)),
+                    ("sport", _merge(sport)), ("dport", _merge(dport))):
+                off, lo, hi = spans[key]
+                for a, z in values:
+                    lo.append(a)
+                    hi.append(z)
+                off.append(len(lo))
+        offsets.append(len(cols["rule_priority"]))
+    out: dict[str, object] = {
+        "ruleset_offsets": np.array(offsets, dtype=np.int64),
+        "rule_priority": np.array(cols["rule_priority"], dtype=np.int32),
+        "rule_allow": np.array(cols["rule_allow"], dtype=np.uint8),
+        "rule_protocol": np.array(cols["rule_protocol"], dtype=np.int16),
+        "rule_name": np.array(cols["rule_name"], dtype=np.int32),
+        "rule_names": tuple(sorted(names, key=names.__getitem__)),
+        "rule_sport_all": np.array(cols["rule_sport_all"], dtype=bool),
+        "rule_dport_all": np.array(cols["rule_dport_all"], dtype=bool),
+    }
+    for key, (off, lo, hi) in spans.items():
+        dtype = np.int64  # addresses fit uint32; int64 keeps comparisons with int64 inputs exact
+        prefix = "rule_" + key + "_off"
+        out[prefix] = np.array(off, dtype=np.int64)
+        out[f"{key}_lo"] = np.array(lo, dtype=dtype)
+        out[f"{key}_hi"] = np.array(hi, dtype=dtype)
+    return out
+
+
+def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[list[int]] = []
+    for lo, hi in spans:
+        if merged and lo <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    return [(lo, hi) for lo, hi in merged]

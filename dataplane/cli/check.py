@@ -15,6 +15,7 @@ from typing import Any
 
 from dataplane.cli._table import table
 from dataplane.control.validate import validate
+from dataplane.errors import InputError
 from dataplane.model import Topology, VirtualNetwork, id_name
 
 
@@ -24,12 +25,28 @@ def add_topology_arguments(parser: argparse.ArgumentParser) -> None:
                         help="ARM template, az JSON dump(s), scenario YAML, or a folder of them")
     parser.add_argument("--parameters", metavar="FILE",
                         help="ARM parameters file (deploymentParameters JSON)")
+    parser.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
+                        help="set one template parameter (overrides the file; VALUE is read as "
+                             "JSON when it parses, else as a string); repeatable")
 
 
 def load_topology(args: argparse.Namespace) -> Topology:
     from dataplane.load import load
+    from dataplane.load.arm.template import supplied_parameters
 
-    return load(args.topology, args.parameters)
+    parameters: object = args.parameters
+    if args.parameter:
+        values = dict(supplied_parameters(args.parameters))
+        for item in args.parameter:
+            name, sep, text = item.partition("=")
+            if not sep or not name:
+                raise InputError(f"--parameter expects NAME=VALUE, got '{item}'")
+            try:
+                values[name] = json.loads(text)
+            except json.JSONDecodeError:
+                values[name] = text
+        parameters = values
+    return load(args.topology, parameters)
 
 
 def peering_rows(topology: Topology) -> list[dict[str, Any]]:

@@ -21,10 +21,15 @@ from typing import Any
 
 from dataplane.errors import InputError
 from dataplane.load.jsonfile import read_json
-from dataplane.load.resources import resources_to_topology
+from dataplane.load.resources import CHILDREN, TOP_LEVEL, resources_to_topology
 from dataplane.model import Assumption, Topology
 
 Parameters = dict[str, Any] | str | Path | None
+
+
+def _is_modelled(resource_type: str) -> bool:
+    kind = resource_type.lower()
+    return kind in TOP_LEVEL or kind in CHILDREN
 
 
 def _is_template(doc: Any) -> bool:
@@ -84,7 +89,13 @@ def read_resources(path: Path, parameters: Parameters = None
     if _is_template(doc):
         from dataplane.load.arm.template import evaluate_template
 
-        result = evaluate_template(path, parameters)
+        # Resources needing functions we cannot evaluate offline (listKeys, ...) are skipped
+        # when we do not model their type (a VM extension's key); a modelled one is an error.
+        result = evaluate_template(path, parameters, unsupported="skip")
+        for skipped in result.skipped:
+            reason = str(skipped.get("reason", ""))
+            if "unsupported" in reason and _is_modelled(str(skipped.get("type", ""))):
+                raise InputError(reason)
         return list(result.resources), tuple(
             Assumption(f"arm.{path.name}.{i}", text) for i, text in enumerate(result.assumptions))
     if parameters is not None:

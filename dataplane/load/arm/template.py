@@ -80,7 +80,7 @@ def evaluate_template(
     if not isinstance(raw, Mapping) or "resources" not in raw:
         raise InputError("not an ARM deployment template (no 'resources')", file=file)
     run = _Run(dict(linked_templates or {}), skip_unsupported=unsupported == "skip")
-    supplied = _supplied_parameters(parameters)
+    supplied = supplied_parameters(parameters)
     at_subscription = "subscriptiondeploymenttemplate" in str(raw.get("$schema", "")).lower()
     template = _Template(
         run, raw, file=file, where="", subscription_id=subscription_id,
@@ -93,7 +93,7 @@ def evaluate_template(
     return TemplateResult(_dedupe(resources, run), tuple(skipped), tuple(run.assumptions), file)
 
 
-def _supplied_parameters(parameters: Mapping[str, Any] | str | Path | None) -> dict[str, Any]:
+def supplied_parameters(parameters: Mapping[str, Any] | str | Path | None) -> dict[str, Any]:
     if parameters is None:
         return {}
     if isinstance(parameters, str | Path):
@@ -821,7 +821,7 @@ class _Instance:
         inner = scope.lower() == "inner" or file != parent.file
         supplied: dict[str, Any] = {}
         if isinstance(props.get("parametersLink"), Mapping):
-            supplied.update(_supplied_parameters(
+            supplied.update(supplied_parameters(
                 self._local_link(props["parametersLink"], "parametersLink")))
         for key, entry in (props.get("parameters") or {}).items():
             supplied[key] = _parameter_entry(entry, parent.file, key)

@@ -19,7 +19,7 @@ import importlib
 import os
 from types import ModuleType
 
-KERNELS: tuple[str, ...] = ("overlap", "lpm", "acl", "flows", "shaper")
+KERNELS: tuple[str, ...] = ("overlap", "lpm", "acl", "flows", "shaper", "headers")
 
 
 def _flag(name: str) -> str:

@@ -1,0 +1,75 @@
+"""Dispositions: how every packet's journey ends, with a one-line reason.
+
+Takes nothing; emits `Disposition` (an IntEnum, stored as uint8 in the batch columns) and
+`REASONS` (one line per value). Every packet read ends in exactly one disposition, so
+read = delivered + left the network + dropped-with-reason + unparsed (+ unreadable records,
+counted by the capture reader). Azure sources: azure-semantics.md 2 (NSG), 3 (routes),
+4 (peering), 5 (VM bandwidth).
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class Disposition(IntEnum):
+    DELIVERED = 0
+    EXITS_INTERNET = 1
+    EXITS_ON_PREMISES = 2
+    DENIED_OUT = 3
+    DENIED_IN = 4
+    NO_ROUTE = 5
+    NULL_ROUTED = 6
+    PEERING_BLOCKED = 7
+    FORWARDING_BLOCKED = 8
+    SPOOFED = 9
+    LOOP = 10
+    SHAPER_DROP = 11
+    UNPARSED = 12
+    UNSUPPORTED = 13
+    UNMAPPED = 14
+    FIREWALL_DENIED = 15
+    NO_DESTINATION = 16
+    NEXT_HOP_UNREACHABLE = 17
+    IP_FORWARDING_DISABLED = 18
+    LB_NO_BACKEND = 19
+
+    @property
+    def reason(self) -> str:
+        return REASONS[self]
+
+    @property
+    def delivered(self) -> bool:
+        return self == Disposition.DELIVERED
+
+    @property
+    def exited(self) -> bool:
+        return self in (Disposition.EXITS_INTERNET, Disposition.EXITS_ON_PREMISES)
+
+
+REASONS: dict[Disposition, str] = {
+    Disposition.DELIVERED: "delivered to the destination NIC",
+    Disposition.EXITS_INTERNET: "left the virtual network towards the Internet (route Internet)",
+    Disposition.EXITS_ON_PREMISES: "left towards on-premises through a VPN/ExpressRoute gateway",
+    Disposition.DENIED_OUT: "denied by an outbound NSG rule (NIC or subnet level)",
+    Disposition.DENIED_IN: "denied by an inbound NSG rule (subnet or NIC level)",
+    Disposition.NO_ROUTE: "no effective route matches the destination",
+    Disposition.NULL_ROUTED: "the matching route has next hop None (dropped by Azure)",
+    Disposition.PEERING_BLOCKED: "the peering is not Connected on both links",
+    Disposition.FORWARDING_BLOCKED: "forwarded traffic refused: allowForwardedTraffic is off",
+    Disposition.SPOOFED: "source address is not the sending NIC's and IP forwarding is off",
+    Disposition.LOOP: "routing loop or hop limit exceeded between virtual appliances",
+    Disposition.SHAPER_DROP: "dropped by the VM's egress shaper (queue full at the size's cap)",
+    Disposition.UNPARSED: "the frame could not be parsed as IPv4/IPv6 (reason in the record)",
+    Disposition.UNSUPPORTED: "parsed but not emulated (IPv6 or a non-first IP fragment)",
+    Disposition.UNMAPPED: "the source address is not an emulated NIC (map it with --map)",
+    Disposition.FIREWALL_DENIED: "denied by the Azure Firewall (network rules, default deny)",
+    Disposition.NO_DESTINATION: "no NIC holds the destination address in the target VNet",
+    Disposition.NEXT_HOP_UNREACHABLE: "the VirtualAppliance next-hop address has no NIC",
+    Disposition.IP_FORWARDING_DISABLED: "the appliance NIC does not have IP forwarding enabled",
+    Disposition.LB_NO_BACKEND: "the internal load balancer frontend has no reachable backend",
+}
+
+DROPPED: frozenset[Disposition] = frozenset(
+    d for d in Disposition if d not in (Disposition.DELIVERED, Disposition.EXITS_INTERNET,
+                                        Disposition.EXITS_ON_PREMISES, Disposition.UNPARSED))

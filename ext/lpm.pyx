@@ -74,22 +74,42 @@ def build4(const uint32_t[::1] prefix, const uint8_t[::1] length, const int32_t[
     return status
 
 
+cdef extern from *:
+    void __builtin_prefetch(const void*) nogil
+
+
+DEF BLOCK = 32
+
+
 def lookup4(const int32_t[::1] root, const int32_t[::1] l2, const int32_t[::1] l3,
             const uint32_t[::1] addresses, int32_t[::1] out) -> None:
-    cdef Py_ssize_t n = addresses.shape[0], i
+    """Blocks of BLOCK addresses: pass 1 reads the root and prefetches the level-2 entries,
+    pass 2 resolves them, so the block's cache misses overlap."""
+    cdef Py_ssize_t n = addresses.shape[0], i, base, m
     cdef uint32_t a
     cdef int32_t v
+    cdef int32_t first[BLOCK]
     if out.shape[0] != n:
         raise ValueError("out must have one entry per address")
     with nogil:
-        for i in range(n):
-            a = addresses[i]
-            v = root[a >> 16]
-            if v <= -2:
-                v = l2[((-2 - v) << 8) | ((a >> 8) & 255)]
+        base = 0
+        while base < n:
+            m = n - base if n - base < BLOCK else BLOCK
+            for i in range(m):
+                a = addresses[base + i]
+                v = root[a >> 16]
+                first[i] = v
                 if v <= -2:
-                    v = l3[((-2 - v) << 8) | (a & 255)]
-            out[i] = v
+                    __builtin_prefetch(&l2[((-2 - v) << 8) | ((a >> 8) & 255)])
+            for i in range(m):
+                a = addresses[base + i]
+                v = first[i]
+                if v <= -2:
+                    v = l2[((-2 - v) << 8) | ((a >> 8) & 255)]
+                    if v <= -2:
+                        v = l3[((-2 - v) << 8) | (a & 255)]
+                out[base + i] = v
+            base += m
 
 
 def lookup6(const uint64_t[::1] mask_hi, const uint64_t[::1] mask_lo,

@@ -110,6 +110,11 @@ def _list(value: Any, where: _Where, prop: str) -> list[Any]:
     return value
 
 
+def _items(obj: dict[str, Any], name: str, where: _Where, at: str = "properties") -> list[Any]:
+    """The list-valued property `at.name` (absent = empty); anything else is an InputError."""
+    return _list(_get(obj, name), where, f"{at}.{name}")
+
+
 def _bool(value: Any, where: _Where, prop: str, default: bool = False) -> bool:
     if value is None:
         return default
@@ -200,9 +205,9 @@ def security_rule(raw: dict[str, Any], where: _Where, prop: str) -> SecurityRule
     name = str(_get(raw, "name", default=""))
     srcs = _singular_or_plural(p, "sourceAddressPrefix", "sourceAddressPrefixes")
     dsts = _singular_or_plural(p, "destinationAddressPrefix", "destinationAddressPrefixes")
-    src_asgs = tuple(_ref(a) or "" for a in _get(p, "sourceApplicationSecurityGroups", default=[]))
+    src_asgs = tuple(_ref(a) or "" for a in _items(p, "sourceApplicationSecurityGroups", where, prop))
     dst_asgs = tuple(_ref(a) or ""
-                     for a in _get(p, "destinationApplicationSecurityGroups", default=[]))
+                     for a in _items(p, "destinationApplicationSecurityGroups", where, prop))
     protocol = str(_get(p, "protocol", default="*"))
     canonical = {x.lower(): x for x in ("Tcp", "Udp", "Icmp", "Esp", "Ah", "*")}
     canonical["any"] = "*"
@@ -247,7 +252,7 @@ def _subnet(raw: dict[str, Any], vnet_id: str, where: _Where, prop: str) -> Subn
         raise where.error(f"{prop}.addressPrefix", f"subnet '{name}' has no address prefix")
     prefixes, raw_text = _prefixes(values, where, f"{prop}.addressPrefix")
     endpoints = tuple(str(_get(e, "service", default=e)) if isinstance(e, dict) else str(e)
-                      for e in _get(p, "serviceEndpoints", default=[]))
+                      for e in _items(p, "serviceEndpoints", where, prop))
     return Subnet(
         id=_get(raw, "id") or f"{vnet_id}/subnets/{name}",
         name=name,
@@ -356,9 +361,9 @@ def _ip_configuration(raw: dict[str, Any], where: _Where, prop: str, first: bool
         private_ip_allocation_method=str(_get(p, "privateIPAllocationMethod", default="Dynamic")),
         primary=_bool(_get(p, "primary"), where, f"{prop}.primary", first),
         application_security_groups=tuple(
-            _ref(a) or "" for a in _get(p, "applicationSecurityGroups", default=[])),
+            _ref(a) or "" for a in _items(p, "applicationSecurityGroups", where, prop)),
         load_balancer_backend_address_pools=tuple(
-            _ref(a) or "" for a in _get(p, "loadBalancerBackendAddressPools", default=[])),
+            _ref(a) or "" for a in _items(p, "loadBalancerBackendAddressPools", where, prop)),
         public_ip_address=_ref(_get(p, "publicIPAddress")),
     )
 
@@ -395,7 +400,7 @@ def _vm(raw: dict[str, Any], where: _Where) -> VirtualMachine:
 
 def _gateway(raw: dict[str, Any], where: _Where) -> VirtualNetworkGateway:
     p = _props(raw)
-    configs = _get(p, "ipConfigurations", default=[])
+    configs = _items(p, "ipConfigurations", where)
     subnet = next((_ref(_get(_props(c), "subnet")) for c in configs
                    if _ref(_get(_props(c), "subnet"))), None)
     if not subnet:
@@ -448,13 +453,13 @@ def _load_balancer(raw: dict[str, Any], where: _Where) -> LoadBalancer:
                                    f"properties.frontendIPConfigurations[{i}].privateIPAddress"),
             subnet=_ref(_get(_props(f), "subnet")),
             public_ip_address=_ref(_get(_props(f), "publicIPAddress")))
-        for i, f in enumerate(_get(p, "frontendIPConfigurations", default=[])))
+        for i, f in enumerate(_items(p, "frontendIPConfigurations", where)))
     pools = tuple(BackendAddressPool(
         id=_get(b, "id") or f"{lb_id}/backendAddressPools/{_get(b, 'name')}",
         name=str(_get(b, "name", default="")))
-        for b in _get(p, "backendAddressPools", default=[]))
+        for b in _items(p, "backendAddressPools", where))
     rules = []
-    for i, r in enumerate(_get(p, "loadBalancingRules", default=[])):
+    for i, r in enumerate(_items(p, "loadBalancingRules", where)):
         rp = _props(r)
         prop = f"properties.loadBalancingRules[{i}]"
         rules.append(LoadBalancingRule(
@@ -477,10 +482,10 @@ def _load_balancer(raw: dict[str, Any], where: _Where) -> LoadBalancer:
 
 def _firewall(raw: dict[str, Any], where: _Where) -> AzureFirewall:
     p = _props(raw)
-    configs = _get(p, "ipConfigurations", default=[])
+    configs = _items(p, "ipConfigurations", where)
     first = _props(configs[0]) if configs else {}
     collections = []
-    for i, c in enumerate(_get(p, "networkRuleCollections", default=[])):
+    for i, c in enumerate(_items(p, "networkRuleCollections", where)):
         cp = _props(c)
         prop = f"properties.networkRuleCollections[{i}]"
         rules = tuple(
@@ -494,7 +499,7 @@ def _firewall(raw: dict[str, Any], where: _Where) -> AzureFirewall:
                     for a in _get(r, "destinationAddresses", default=["*"])),
                 destination_ports=port_ranges(_get(r, "destinationPorts", default=["*"]), where,
                                               f"{prop}.rules[{j}].destinationPorts"))
-            for j, r in enumerate(_get(cp, "rules", default=[])))
+            for j, r in enumerate(_items(cp, "rules", where, prop)))
         action = _get(cp, "action", default={})
         collections.append(FirewallRuleCollection(
             name=str(_get(c, "name", default="")),
@@ -520,7 +525,7 @@ def _role_assignment(raw: dict[str, Any], where: _Where) -> RoleAssignment:
     role = BUILTIN_ROLES.get(definition.rsplit("/", 1)[-1].lower(), definition)
     return RoleAssignment(principal=str(_get(p, "principalId", default="")), role=role,
                           scope=str(_get(p, "scope", default=_get(raw, "scope", default=""))),
-                          actions=tuple(str(a) for a in _get(p, "actions", default=[])))
+                          actions=tuple(str(a) for a in _items(p, "actions", where)))
 
 
 def _location(raw: dict[str, Any]) -> str:

@@ -1,0 +1,377 @@
+"""The batch pipeline: packet columns through vectorised stages, a dispatcher over hops.
+
+Takes: a `Network` (compile.py; NSG tables from the control plane's Program) and `Columns`
+(numpy: ingress NIC, IPv4 src/dst, proto, ports, length, time_in ns; preset dispositions for
+packets the edge already decided: UNPARSED, UNSUPPORTED, UNMAPPED).
+Emits: disposition (uint8), deciding label index (int32 into `Labels`), node paths (n x H).
+Stages and drop reasons are those of reference.py (the oracle; same order, same labels):
+source/anti-spoofing, outbound NSG, then per hop: route (interval LPM by searchsorted over
+subnet << 32 | dst), peering matrices, appliance (NVA NSGs, IP forwarding, firewall rules),
+gateway/Internet exits, inbound NSG, delivery. Python loops over stages, hops, NICs and rules;
+numpy (and the kernels) loop over packets. Stateful NSGs: a packet whose reverse 5-tuple was
+delivered/left earlier (this batch or a previous one, kept in the flow-table kernel) skips
+NSG evaluation; within a batch this is solved by iterating to the least fixed point, which
+equals the sequential (reference) order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dataplane.control.nsg import ANY_PROTOCOL, protocol_number
+from dataplane.engine.compile import (
+    MAX_HOPS,
+    NH_APPLIANCE,
+    NH_GATEWAY,
+    NH_INTERNET,
+    NH_NONE,
+    NH_PEERING,
+    NH_SERVICE,
+    NH_VNETLOCAL,
+    Network,
+)
+from dataplane.engine.dispositions import Disposition as D
+from dataplane.engine.reference import _in
+from dataplane.kernels.flows import FlowKeys, FlowTable
+
+WIDTH = MAX_HOPS + 2
+UNDECIDED = 255
+
+
+@dataclass
+class Columns:
+    nic: np.ndarray      # int32, -1 = unmapped
+    src: np.ndarray      # int64 IPv4
+    dst: np.ndarray      # int64
+    proto: np.ndarray    # int16
+    sport: np.ndarray    # int32
+    dport: np.ndarray    # int32
+    length: np.ndarray   # int32 bytes on the wire
+    time_ns: np.ndarray  # int64
+    preset: np.ndarray   # uint8 disposition decided at the edge, UNDECIDED otherwise
+
+    def __len__(self) -> int:
+        return int(self.src.size)
+
+
+class Labels:
+    """Interned deciding-rule/route strings; columns carry indices."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.index: dict[str, int] = {}
+
+    def __call__(self, name: str) -> int:
+        i = self.index.get(name)
+        if i is None:
+            i = self.index[name] = len(self.names)
+            self.names.append(name)
+        return i
+
+
+class BatchPipeline:
+    def __init__(self, net: Network, flow_capacity: int = 1 << 20) -> None:
+        self.net = net
+        self.labels = Labels()
+        self.flows = FlowTable(flow_capacity)
+        p = net.program
+        self.route_label = np.array([self.labels(s) for s in net.route_labels], dtype=np.int32)
+        rs = np.searchsorted(p.ruleset_offsets, np.arange(p.rule_priority.size), side="right") - 1
+        self.rule_label = np.array(
+            [self.labels(f"nsg {p.ruleset_nsg[s].rsplit('/', 1)[-1]}/{p.rule_names[p.rule_name[r]]}")
+             for r, s in enumerate(rs.tolist())], dtype=np.int32)
+        nv = len(net.vnet_names)
+        self.peer_label = np.array([[self.labels(f"peering {net.vnet_names[a]}->{net.vnet_names[b]}")
+                                     for b in range(nv)] for a in range(nv)],
+                                   dtype=np.int32).reshape(nv, nv)
+        self.spoof_label = np.array([self.labels(f"anti-spoofing {net.node_names[i]}")
+                                     for i in range(len(net.nics))] + [0], dtype=np.int32)
+        self.fwd_label = np.array([self.labels(f"ip-forwarding {net.node_names[i]}")
+                                   for i in range(len(net.nics))] + [0], dtype=np.int32)
+        self.l_unmapped = self.labels("source address is not an emulated NIC")
+        self.l_noroute = self.labels("no route")
+        self.l_hoplimit = self.labels("hop limit")
+        self.l_edge = {d: self.labels(d.reason) for d in (D.UNPARSED, D.UNSUPPORTED)}
+        nic_keys = sorted((i << 32) | c.private_ip_address.value
+                          for i, nic in enumerate(net.nics) for c in nic.ip_configurations
+                          if c.private_ip_address is not None
+                          and c.private_ip_address.version == 4)
+        self.nic_ip_keys = np.array(nic_keys, dtype=np.int64)
+        self.forwarding = np.array([nic.enable_ip_forwarding for nic in net.nics] + [False])
+
+    # -- public --
+    def run(self, c: Columns) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        n = len(c)
+        key, rev = self._keys(c)
+        known = self._known(c)
+        est = known.copy()
+        while True:
+            disp, dec, nodes = self.decide(c, est)
+            passing = (disp == D.DELIVERED) | (disp == D.EXITS_INTERNET) | (
+                disp == D.EXITS_ON_PREMISES)
+            first = np.full(int(max(key.max(initial=-1), rev.max(initial=-1))) + 1,
+                            np.iinfo(np.int64).max, dtype=np.int64)
+            idx = np.arange(n, dtype=np.int64)
+            np.minimum.at(first, key[passing], idx[passing])
+            new = known | (first[rev] < idx)
+            if np.array_equal(new, est):
+                break
+            est = new
+        if passing.any():
+            self.flows.insert(self._flow_keys(c, passing),
+                              np.ones(int(passing.sum()), dtype=np.int64))
+        return disp, dec, nodes
+
+    def reset_state(self) -> None:
+        self.flows.clear()
+
+    # -- stateful helpers --
+    @staticmethod
+    def _ports(c: Columns) -> tuple[np.ndarray, np.ndarray]:
+        ported = (c.proto == 6) | (c.proto == 17)
+        return np.where(ported, c.sport, 0), np.where(ported, c.dport, 0)
+
+    def _keys(self, c: Columns) -> tuple[np.ndarray, np.ndarray]:
+        sp, dp = self._ports(c)
+        n = len(c)
+        both = np.zeros((2 * n, 5), dtype=np.int64)
+        both[:n] = np.stack([c.src, c.dst, c.proto, sp, dp], axis=1)
+        both[n:] = np.stack([c.dst, c.src, c.proto, dp, sp], axis=1)
+        if n == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        _, inv = np.unique(both, axis=0, return_inverse=True)
+        inv = inv.ravel()
+        return inv[:n], inv[n:]
+
+    def _flow_keys(self, c: Columns, mask: np.ndarray, reverse: bool = False) -> FlowKeys:
+        sp, dp = self._ports(c)
+        if reverse:
+            return FlowKeys.v4(c.dst[mask], c.src[mask], dp[mask], sp[mask], c.proto[mask])
+        return FlowKeys.v4(c.src[mask], c.dst[mask], sp[mask], dp[mask], c.proto[mask])
+
+    def _known(self, c: Columns) -> np.ndarray:
+        out = np.zeros(len(c), dtype=bool)
+        if len(self.flows) and len(c):
+            out = self.flows.lookup(self._flow_keys(c, np.ones(len(c), bool), True)) >= 0
+        return out
+
+    # -- the stages --
+    def decide(self, c: Columns, est: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        net = self.net
+        n = len(c)
+        disp = c.preset.copy()
+        dec = np.full(n, -1, dtype=np.int32)
+        nodes = np.full((n, WIDTH), -1, dtype=np.int32)
+        for d, lab in self.l_edge.items():
+            dec[disp == d] = lab
+        unmapped = (disp == UNDECIDED) & (c.nic < 0)
+        disp[unmapped] = D.UNMAPPED
+        dec[unmapped] = self.l_unmapped
+        active = disp == UNDECIDED
+        nodes[active, 0] = c.nic[active]
+
+        def end(mask_idx: np.ndarray, d: D, label: np.ndarray | int) -> None:
+            disp[mask_idx] = d
+            dec[mask_idx] = label
+            active[mask_idx] = False
+
+        # 1 source / anti-spoofing
+        idx = np.flatnonzero(active)
+        nic = c.nic[idx].astype(np.int64)
+        k = (nic << 32) | c.src[idx]
+        at = np.searchsorted(self.nic_ip_keys, k)
+        owns = (at < self.nic_ip_keys.size) & (
+            self.nic_ip_keys[np.minimum(at, self.nic_ip_keys.size - 1)] == k)
+        bad = ~owns & ~self.forwarding[nic]
+        end(idx[bad], D.SPOOFED, self.spoof_label[nic[bad]])
+        # 2 outbound NSG at the source NIC
+        self._nsg(c, est, active, c.nic, "Outbound", D.DENIED_OUT, dec, disp)
+        subnet = np.where(active, net.node_subnet[np.maximum(c.nic, 0)], -1)
+        pos = np.ones(n, dtype=np.int64)
+        for _ in range(MAX_HOPS):
+            idx = np.flatnonzero(active)
+            if idx.size == 0:
+                break
+            sub = subnet[idx].astype(np.int64)
+            at = np.searchsorted(net.route_keys, (sub << 32) | c.dst[idx], side="right") - 1
+            rid = net.route_ids[at]
+            none = rid < 0
+            end(idx[none], D.NO_ROUTE, self.l_noroute)
+            idx, rid, sub = idx[~none], rid[~none], sub[~none]
+            dec[idx] = self.route_label[rid]
+            nh = net.route_nh[rid]
+            vnet = net.program.subnet_vnet[sub]
+            end(idx[nh == NH_NONE], D.NULL_ROUTED, self.route_label[rid[nh == NH_NONE]])
+            m = (nh == NH_INTERNET) | (nh == NH_SERVICE)
+            nodes[idx[m], pos[idx[m]]] = net.internet_node
+            end(idx[m], D.EXITS_INTERNET, self.route_label[rid[m]])
+            m = nh == NH_GATEWAY
+            gw = net.route_gateway[rid]
+            g_ok = m & (gw >= 0)
+            end(idx[m & (gw < 0)], D.NO_ROUTE, self.route_label[rid[m & (gw < 0)]])
+            nodes[idx[g_ok], pos[idx[g_ok]]] = gw[g_ok]
+            end(idx[g_ok], D.EXITS_ON_PREMISES, self.route_label[rid[g_ok]])
+            # VnetLocal / peering
+            m = (nh == NH_VNETLOCAL) | (nh == NH_PEERING)
+            if m.any():
+                self._direct(c, est, idx[m], rid[m], vnet[m], nodes, pos, disp, dec, active)
+            # appliances
+            m = nh == NH_APPLIANCE
+            if m.any():
+                self._appliance(c, est, idx[m], rid[m], vnet[m], nodes, pos, subnet, disp,
+                                dec, active)
+        left = np.flatnonzero(active)
+        end(left, D.LOOP, self.l_hoplimit)
+        return disp, dec, nodes
+
+    def _cross(self, c: Columns, idx: np.ndarray, a: np.ndarray, b: np.ndarray,
+               disp: np.ndarray, dec: np.ndarray, active: np.ndarray) -> np.ndarray:
+        """Peering checks; returns the mask (over idx) of packets that may cross."""
+        net = self.net
+        diff = a != b
+        ok = ~diff | net.connected[a, b]
+        blocked = idx[~ok]
+        disp[blocked] = D.PEERING_BLOCKED
+        dec[blocked] = self.peer_label[a[~ok], b[~ok]]
+        active[blocked] = False
+        originated = np.zeros(idx.size, dtype=bool)
+        src = c.src[idx]
+        for v in np.unique(a[diff & ok]).tolist():
+            sel = a == v
+            lo, hi = net.vnet_lo[v], net.vnet_hi[v]
+            inside = ((src[sel, None] >= lo[None, :]) & (src[sel, None] <= hi[None, :])).any(1)
+            originated[sel] = inside
+        fwd_bad = diff & ok & ~originated & ~net.forward_ok[a, b]
+        disp[idx[fwd_bad]] = D.FORWARDING_BLOCKED
+        dec[idx[fwd_bad]] = self.peer_label[a[fwd_bad], b[fwd_bad]]
+        active[idx[fwd_bad]] = False
+        return ok & ~fwd_bad
+
+    def _owner(self, vnet: np.ndarray, dst: np.ndarray) -> np.ndarray:
+        p = self.net.program
+        k = (vnet.astype(np.int64) << 32) | dst
+        at = np.searchsorted(p.addr_keys, k)
+        atc = np.minimum(at, max(p.addr_keys.size - 1, 0))
+        hit = (at < p.addr_keys.size) & (p.addr_keys[atc] == k) if p.addr_keys.size else \
+            np.zeros(k.size, bool)
+        return np.where(hit, p.addr_nic[atc] if p.addr_keys.size else -1, -1)
+
+    def _direct(self, c, est, idx, rid, vnet, nodes, pos, disp, dec, active) -> None:
+        net = self.net
+        tv = net.route_vnet[rid]
+        target = self._owner(tv, c.dst[idx])
+        miss = target < 0
+        disp[idx[miss]] = D.NO_DESTINATION
+        active[idx[miss]] = False
+        idx, tv, vnet, target = idx[~miss], tv[~miss], vnet[~miss], target[~miss]
+        ok = self._cross(c, idx, vnet, tv, disp, dec, active)
+        idx, target = idx[ok], target[ok]
+        nodes[idx, pos[idx]] = target
+        tgt = np.full(len(c), -1, dtype=np.int32)
+        tgt[idx] = target
+        mask = np.zeros(len(c), bool)
+        mask[idx] = True
+        self._nsg(c, est, mask, tgt, "Inbound", D.DENIED_IN, dec, disp)
+        ok_idx = idx[mask[idx]]
+        disp[ok_idx] = D.DELIVERED
+        active[idx] = False
+
+    def _appliance(self, c, est, idx, rid, vnet, nodes, pos, subnet, disp, dec, active) -> None:
+        net = self.net
+        app = net.route_appliance[rid]
+        miss = app < 0
+        disp[idx[miss]] = D.NEXT_HOP_UNREACHABLE
+        active[idx[miss]] = False
+        idx, app, vnet = idx[~miss], app[~miss], vnet[~miss]
+        ok = self._cross(c, idx, vnet, net.node_vnet[app], disp, dec, active)
+        idx, app = idx[ok], app[ok]
+        cols = np.arange(WIDTH)[None, :]
+        seen = ((nodes[idx] == app[:, None]) & (cols >= 1) & (cols < pos[idx][:, None])).any(1)
+        disp[idx[seen]] = D.LOOP
+        active[idx[seen]] = False
+        idx, app = idx[~seen], app[~seen]
+        nodes[idx, pos[idx]] = app
+        pos[idx] += 1
+        is_fw = np.array([net.node_kind[a] == "firewall" for a in range(len(net.node_kind))])[app]
+        for f in np.unique(app[is_fw]).tolist():
+            sel = idx[app == f]
+            allow, label = self._firewall(c, sel, net.firewalls[f - len(net.nics)])
+            disp[sel[~allow]] = D.FIREWALL_DENIED
+            dec[sel[~allow]] = label[~allow]
+            active[sel[~allow]] = False
+        nic_idx = idx[~is_fw]
+        if nic_idx.size:
+            a = np.full(len(c), -1, dtype=np.int32)
+            a[nic_idx] = app[~is_fw]
+            mask = np.zeros(len(c), bool)
+            mask[nic_idx] = True
+            self._nsg(c, est, mask, a, "Inbound", D.DENIED_IN, dec, disp)
+            fwd_off = mask & (a >= 0) & ~self.forwarding[np.maximum(a, 0)] & (
+                disp == UNDECIDED)
+            disp[fwd_off] = D.IP_FORWARDING_DISABLED
+            dec[fwd_off] = self.fwd_label[a[fwd_off]]
+            mask &= ~fwd_off
+            self._nsg(c, est, mask, a, "Outbound", D.DENIED_OUT, dec, disp)
+            active[nic_idx] &= disp[nic_idx] == UNDECIDED
+        idx = idx[active[idx]]
+        subnet[idx] = net.node_subnet[nodes[idx, pos[idx] - 1]]
+        bad = subnet[idx] < 0
+        disp[idx[bad]] = D.NEXT_HOP_UNREACHABLE
+        active[idx[bad]] = False
+
+    def _firewall(self, c: Columns, sel: np.ndarray, fw) -> tuple[np.ndarray, np.ndarray]:
+        n = sel.size
+        allow = np.zeros(n, bool)
+        label = np.full(n, self.labels(f"firewall {fw.name}/default-deny"), dtype=np.int32)
+        open_ = np.ones(n, bool)
+        proto, src, dst, dport = c.proto[sel], c.src[sel], c.dst[sel], c.dport[sel]
+        for coll in sorted(fw.network_rule_collections, key=lambda x: x.priority):
+            for rule in coll.rules:
+                protos = {ANY_PROTOCOL if x.lower() == "any" else protocol_number(x)
+                          for x in rule.protocols}
+                m = open_.copy()
+                if ANY_PROTOCOL not in protos:
+                    m &= np.isin(proto, list(protos))
+                m &= _match(rule.source_addresses, src) & _match(rule.destination_addresses, dst)
+                ported = (proto == 6) | (proto == 17)
+                pm = np.zeros(n, bool)
+                for r in rule.destination_ports:
+                    pm |= (dport >= r.low) & (dport <= r.high)
+                m &= ~ported | pm
+                allow[m] = coll.action == "Allow"
+                label[m] = self.labels(f"firewall {fw.name}/{coll.name}/{rule.name}")
+                open_ &= ~m
+        return allow, label
+
+    def _nsg(self, c: Columns, est: np.ndarray, mask: np.ndarray, at_nic: np.ndarray,
+             direction: str, deny: D, dec: np.ndarray, disp: np.ndarray) -> None:
+        """Evaluate the NSGs of `at_nic` for packets in `mask` not established; deny -> drop.
+        Denied packets are removed from `mask` (in place)."""
+        p = self.net.program
+        todo = np.flatnonzero(mask & ~est)
+        if todo.size == 0:
+            return
+        nics = at_nic[todo]
+        for nic in np.unique(nics).tolist():
+            sel = todo[nics == nic]
+            allow, rule = p.evaluate(nic, direction, c.proto[sel], c.src[sel], c.sport[sel],
+                                     c.dst[sel], c.dport[sel])
+            denied = sel[~allow]
+            disp[denied] = deny
+            dec[denied] = self.rule_label[np.maximum(rule[~allow], 0)]
+            mask[denied] = False
+
+
+def _match(matches: tuple, values: np.ndarray) -> np.ndarray:
+    out = np.zeros(values.size, bool)
+    for m in matches:
+        if m == "*":
+            return np.ones(values.size, bool)
+        if hasattr(m, "first") and m.version == 4:
+            out |= (values >= m.first) & (values <= m.last)
+    return out
+
+
+__all__ = ["Columns", "BatchPipeline", "Labels", "UNDECIDED", "_in"]

@@ -1,0 +1,265 @@
+"""The engine's view of a topology: nodes, addresses, caps and the flat tables the batch
+pipeline reads.
+
+Takes: a Topology and a TimingParams. Emits `Network` with
+* nodes: every NIC (in topology order, the Program's order), then every Azure Firewall, then
+  every virtual network gateway, then the Internet exit: `node_names`, `node_vm` (shaper
+  index, -1 = unshaped), `node_region`, `node_cost_ns` (processing cost when a packet arrives:
+  NVA, firewall, gateway), `node_vnet`;
+* routes: per subnet the Active effective routes (control/routes.py) with one global id each,
+  flattened into the interval form (control/program.lpm_intervals) keyed
+  `subnet << 32 | address` so one searchsorted answers a batch; per route its next-hop code,
+  target VNet, appliance node, gateway node, and a label (`route_labels`);
+* peering matrices (VNet x VNet): both links Connected; the receiving link allows forwarded
+  traffic (assumption `forwarded-traffic`, azure-semantics.md 4.1);
+* latency matrix (region x region, ns, -1 = unknown pair) from dataplane.timing.
+The NSG tables are the control plane's compiled Program (control/program.py), used as is.
+IPv4 only (the Program's assumption `program-ipv4`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dataplane.control.program import Program, compile_program, lpm_intervals
+from dataplane.control.routes import EffectiveRoute, effective_routes, nic_subnet, reverse_link
+from dataplane.control.tags import NOT_INTERNET
+from dataplane.errors import InputError
+from dataplane.model import AzureFirewall, NetworkInterface, Subnet, Topology, id_key
+from dataplane.timing.bandwidth import vm_egress_caps
+from dataplane.timing.latency import LatencyTable, fold_region
+from dataplane.timing.params import TimingParams
+
+# next-hop codes of the engine's route table
+NH_NONE, NH_VNETLOCAL, NH_PEERING, NH_GATEWAY, NH_INTERNET, NH_APPLIANCE, NH_SERVICE = range(7)
+_NH = {"None": NH_NONE, "VnetLocal": NH_VNETLOCAL, "VNetPeering": NH_PEERING,
+       "VNetGlobalPeering": NH_PEERING, "VirtualNetworkGateway": NH_GATEWAY,
+       "Internet": NH_INTERNET, "VirtualAppliance": NH_APPLIANCE,
+       "VirtualNetworkServiceEndpoint": NH_SERVICE}
+MAX_HOPS = 8  # appliance hops before LOOP, as control/explain.py
+
+
+def route_label(topology: Topology, route: EffectiveRoute) -> str:
+    if route.source == "User" and route.route_table_id:
+        table = topology.get(route.route_table_id)
+        name = getattr(table, "name", route.route_table_id.rsplit("/", 1)[-1])
+        return f"route {name}/{route.route_name}"
+    return f"route System {route.address_prefix} {route.next_hop_type}"
+
+
+@dataclass(eq=False)
+class Network:
+    topology: Topology
+    params: TimingParams
+    program: Program
+    nics: tuple[NetworkInterface, ...]
+    firewalls: tuple[AzureFirewall, ...]
+    node_names: tuple[str, ...]
+    node_kind: tuple[str, ...]
+    node_vm: np.ndarray
+    node_region: np.ndarray
+    node_cost_ns: np.ndarray
+    node_vnet: np.ndarray
+    node_subnet: np.ndarray
+    vm_names: tuple[str, ...]
+    vm_cap_bps: np.ndarray
+    regions: tuple[str, ...]
+    latency_ns: np.ndarray
+    vnet_names: tuple[str, ...]
+    connected: np.ndarray
+    forward_ok: np.ndarray
+    vnet_lo: list[np.ndarray]
+    vnet_hi: list[np.ndarray]
+    route_keys: np.ndarray
+    route_ids: np.ndarray
+    route_nh: np.ndarray
+    route_vnet: np.ndarray
+    route_appliance: np.ndarray
+    route_gateway: np.ndarray
+    route_labels: tuple[str, ...]
+    routes_by_subnet: dict[str, tuple[EffectiveRoute, ...]]
+    route_index: dict[tuple[str, int], int]
+    internet_node: int
+    ip_nic: dict[int, int] = field(default_factory=dict)
+    not_internet: tuple = NOT_INTERNET
+
+    # -- lookups used at the edges (never per packet in the batch path) --
+    def nic_by_vm(self, name: str) -> int:
+        key = name.lower()
+        for i, nic in enumerate(self.nics):
+            vm = self.topology.vm_of_nic(nic)
+            if (vm is not None and vm.name.lower() == key) or nic.name.lower() == key:
+                return i
+        raise InputError(f"no VM or NIC named '{name}' in the topology")
+
+    def nic_ip(self, nic: int) -> int:
+        ip = self.nics[nic].primary_ip
+        if ip is None or ip.version != 4:
+            raise InputError(f"NIC {self.nics[nic].name} has no IPv4 address")
+        return ip.value
+
+    def latency(self, a_region: int, b_region: int) -> int:
+        v = int(self.latency_ns[a_region, b_region])
+        if v < 0:
+            raise InputError(f"no published latency from {self.regions[a_region]} to "
+                             f"{self.regions[b_region]}")
+        return v
+
+
+def build_network(topology: Topology, params: TimingParams | None = None) -> Network:
+    params = params or TimingParams()
+    program = compile_program(topology)
+    latency = LatencyTable(params)
+    caps = vm_egress_caps(topology)
+    vm_keys = [id_key(v.id) for v in topology.virtual_machines]
+    vm_index = {k: i for i, k in enumerate(vm_keys)}
+    vnet_index = {id_key(v.id): i for i, v in enumerate(topology.virtual_networks)}
+    subnet_index = {id_key(s): i for i, s in enumerate(program.subnet_ids)}
+    regions: list[str] = []
+
+    def region(name: str) -> int:
+        f = fold_region(name)
+        if f not in regions:
+            regions.append(f)
+        return regions.index(f)
+
+    names, kinds, nvm, nregion, ncost, nvnet, nsubnet = [], [], [], [], [], [], []
+    nics = topology.network_interfaces
+    ip_nic: dict[int, int] = {}
+    for i, nic in enumerate(nics):
+        vm = topology.vm_of_nic(nic)
+        try:
+            subnet: Subnet | None = nic_subnet(topology, nic)
+        except KeyError:
+            subnet = None
+        vnet = topology.vnet_of_subnet(subnet.id) if subnet else None
+        names.append(vm.name if vm is not None and len(vm.network_interfaces) <= 1 else nic.name)
+        kinds.append("nic")
+        nvm.append(vm_index.get(id_key(vm.id), -1) if vm is not None else -1)
+        nregion.append(region(vnet.location if vnet else nic.location))
+        ncost.append(params.nva_ns if nic.enable_ip_forwarding else 0)
+        nvnet.append(vnet_index[id_key(vnet.id)] if vnet else -1)
+        nsubnet.append(subnet_index[id_key(subnet.id)] if subnet else -1)
+        for config in nic.ip_configurations:
+            ip = config.private_ip_address
+            if ip is not None and ip.version == 4:
+                ip_nic.setdefault(ip.value, i)
+    firewalls = topology.azure_firewalls
+    for fw in firewalls:
+        sub = topology.get(fw.subnet) if fw.subnet else None
+        vnet = topology.vnet_of_subnet(sub.id) if isinstance(sub, Subnet) else None
+        names.append(fw.name)
+        kinds.append("firewall")
+        nvm.append(-1)
+        nregion.append(region(vnet.location if vnet else fw.location))
+        ncost.append(params.firewall_ns)
+        nvnet.append(vnet_index[id_key(vnet.id)] if vnet else -1)
+        nsubnet.append(subnet_index[id_key(sub.id)] if isinstance(sub, Subnet) else -1)
+    gateways = topology.virtual_network_gateways
+    gw_node = {}
+    for gw in gateways:
+        vnet = topology.get(gw.virtual_network)
+        gw_node[id_key(gw.id)] = len(names)
+        names.append(f"gateway {gw.name}")
+        kinds.append("gateway")
+        nvm.append(-1)
+        nregion.append(region(getattr(vnet, "location", gw.location)))
+        ncost.append(params.gateway_ns)
+        nvnet.append(vnet_index.get(id_key(gw.virtual_network), -1))
+        nsubnet.append(-1)
+    internet = len(names)
+    names.append("internet")
+    kinds.append("internet")
+    nvm.append(-1)
+    nregion.append(-1)
+    ncost.append(0)
+    nvnet.append(-1)
+    nsubnet.append(-1)
+
+    lat = np.full((len(regions), len(regions)), -1, dtype=np.int64)
+    for a, ra in enumerate(regions):
+        for b, rb in enumerate(regions):
+            try:
+                lat[a, b] = latency.one_way_ns(ra, rb)
+            except InputError:
+                lat[a, b] = -1
+
+    vnets = topology.virtual_networks
+    nv = len(vnets)
+    connected = np.zeros((nv, nv), dtype=bool)
+    forward_ok = np.zeros((nv, nv), dtype=bool)
+    for a, vnet in enumerate(vnets):
+        connected[a, a] = forward_ok[a, a] = True
+        for link in vnet.virtual_network_peerings:
+            b = vnet_index.get(id_key(link.remote_virtual_network))
+            back = reverse_link(topology, link)
+            if b is None or back is None:
+                continue
+            connected[a, b] = (link.peering_state == "Connected"
+                               and back.peering_state == "Connected")
+            forward_ok[a, b] = back.allow_forwarded_traffic  # 4.1: the receiving side's flag
+    vnet_lo = [np.array([p.first for p in v.address_space if p.version == 4], dtype=np.int64)
+               for v in vnets]
+    vnet_hi = [np.array([p.last for p in v.address_space if p.version == 4], dtype=np.int64)
+               for v in vnets]
+
+    # routes
+    keys: list[int] = []
+    ids: list[int] = []
+    rnh, rvnet, rapp, rgw, labels = [], [], [], [], []
+    by_subnet: dict[str, tuple[EffectiveRoute, ...]] = {}
+    route_index: dict[tuple[str, int], int] = {}
+    fw_by_ip = {fw.private_ip_address.value: len(nics) + i for i, fw in enumerate(firewalls)
+                if fw.private_ip_address is not None}
+    owner = {(int(nvnet[i]), ip.value): i for i, nic in enumerate(nics)
+             for c in nic.ip_configurations if (ip := c.private_ip_address) is not None}
+    for si, sid in enumerate(program.subnet_ids):
+        subnet = topology.get(sid)
+        vnet = topology.vnet_of_subnet(sid)
+        assert isinstance(subnet, Subnet) and vnet is not None
+        vi = vnet_index[id_key(vnet.id)]
+        rows = tuple(r for r in effective_routes(topology, subnet)
+                     if r.active and r.address_prefix.version == 4)
+        by_subnet[id_key(sid)] = rows
+        active = []
+        for k, r in enumerate(rows):
+            rid = len(labels)
+            route_index[(id_key(sid), k)] = rid
+            active.append((r.address_prefix, rid))
+            labels.append(route_label(topology, r))
+            rnh.append(_NH.get(r.next_hop_type, NH_NONE))
+            rvnet.append(vnet_index.get(id_key(r.remote_vnet), -1) if r.remote_vnet else vi)
+            rgw.append(gw_node.get(id_key(r.gateway), -1) if r.gateway else -1)
+            app = -1
+            if r.next_hop_type == "VirtualAppliance" and r.next_hop_ip:
+                ip = r.next_hop_ip[0].value
+                for vid in (vi, *(vnet_index.get(id_key(lk.remote_virtual_network), -1)
+                                  for lk in vnet.virtual_network_peerings)):
+                    if (vid, ip) in owner:
+                        app = owner[(vid, ip)]
+                        break
+                if app < 0:
+                    app = fw_by_ip.get(ip, -1)
+            rapp.append(app)
+        for start, hop in lpm_intervals(active):
+            keys.append((si << 32) | start)
+            ids.append(hop)
+
+    return Network(
+        topology=topology, params=params, program=program, nics=nics, firewalls=firewalls,
+        node_names=tuple(names), node_kind=tuple(kinds),
+        node_vm=np.array(nvm, dtype=np.int32), node_region=np.array(nregion, dtype=np.int32),
+        node_cost_ns=np.array(ncost, dtype=np.int64), node_vnet=np.array(nvnet, dtype=np.int32),
+        node_subnet=np.array(nsubnet, dtype=np.int32),
+        vm_names=tuple(v.name for v in topology.virtual_machines),
+        vm_cap_bps=np.array([caps[k] for k in vm_keys], dtype=np.int64),
+        regions=tuple(regions), latency_ns=lat, vnet_names=tuple(v.name for v in vnets),
+        connected=connected, forward_ok=forward_ok, vnet_lo=vnet_lo, vnet_hi=vnet_hi,
+        route_keys=np.array(keys, dtype=np.int64), route_ids=np.array(ids, dtype=np.int32),
+        route_nh=np.array(rnh, dtype=np.int8), route_vnet=np.array(rvnet, dtype=np.int32),
+        route_appliance=np.array(rapp, dtype=np.int32), route_gateway=np.array(rgw,
+                                                                                dtype=np.int32),
+        route_labels=tuple(labels), routes_by_subnet=by_subnet, route_index=route_index,
+        internet_node=internet, ip_nic=ip_nic)

@@ -1,0 +1,303 @@
+"""`Emulator(topology, seed=0, **timing)`: scapy packets and captures in, dispositions out.
+
+Takes: a Topology (dataplane.load), timing overrides (TimingParams fields, ns). Emits `Result`
+(results.py). `send(packets, source=None)` takes one scapy packet or a list (Ether or IP
+layer first); the ingress NIC is `source` (VM name) or the NIC owning the source address;
+packets are sent back to back from t=0 unless `times_ns` is given. `replay(paths, ...)`
+streams captures in batches (bounded memory: one batch of frames at a time; several captures
+merged by timestamp), maps capture endpoints (io/mapping.py), and runs the batch pipeline.
+Parse failures become UNPARSED (the parse status is kept), IPv6 and non-first fragments
+UNSUPPORTED (assumption program-ipv4; fragments are not reassembled).
+Deterministic: no randomness is used (the seed is kept for future sampling and reported).
+"""
+
+from __future__ import annotations
+
+import heapq
+import ipaddress
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dataplane.control.assumptions import texts
+from dataplane.engine.batch import UNDECIDED, BatchPipeline, Columns
+from dataplane.engine.compile import Network, build_network
+from dataplane.engine.dispositions import Disposition as D
+from dataplane.engine.reference import Packet, ReferencePipeline, flow_key
+from dataplane.engine.results import Result
+from dataplane.engine.timing_stage import apply_timing
+from dataplane.errors import InputError
+from dataplane.io.capture import CaptureStats, RecordBatch, read_batches
+from dataplane.io.mapping import AddressMap
+from dataplane.kernels.headers import ParseStatus, extract
+from dataplane.kernels.shaper import Shaper
+from dataplane.model import Topology
+from dataplane.timing.params import TimingParams
+
+ENGINE_ASSUMPTIONS = (
+    "engine-intra-region: one-way latency inside a region (and across regional peering) is "
+    "TimingParams.intra_region_ns (default 100 µs); Azure publishes none (azure-semantics 9).",
+    "engine-global: across regions one way = directed P50 RTT / 2 from azure-latency.csv (1).",
+    "engine-stateful: a flow is established by its first packet delivered or leaving the "
+    "network; later packets of the reverse 5-tuple skip every NSG (2.1). ICMP ignores type/code.",
+    "engine-ipv4: IPv6 packets and non-first IP fragments are UNSUPPORTED (not reassembled).",
+    "engine-time: capture timestamps going backwards are clamped to the previous packet's.",
+)
+
+
+class Emulator:
+    def __init__(self, topology: Topology, seed: int = 0, **timing: int) -> None:
+        self.topology = topology
+        self.seed = seed
+        self.params = TimingParams.from_kwargs(**timing)
+        self.net: Network = build_network(topology, self.params)
+        self.batch = BatchPipeline(self.net)
+        self.shaper = Shaper(self.net.vm_cap_bps, self.params.queue_bytes)
+        keys = sorted(self.net.ip_nic)
+        self._ip_keys = np.array(keys, dtype=np.int64)
+        self._ip_vals = np.array([self.net.ip_nic[k] for k in keys], dtype=np.int32)
+
+    def reset(self) -> None:
+        """Forget flow state and shaper clocks (a fresh run)."""
+        self.batch.reset_state()
+        self.shaper = Shaper(self.net.vm_cap_bps, self.params.queue_bytes)
+
+    def assumptions(self) -> list[str]:
+        return [*ENGINE_ASSUMPTIONS, *texts("forwarded-traffic", "vnet-access-tag-only")]
+
+    # -- address helpers --
+    def address_of(self, name_or_ip: str) -> int:
+        try:
+            return int(ipaddress.IPv4Address(name_or_ip))
+        except ValueError:
+            return self.net.nic_ip(self.net.nic_by_vm(name_or_ip))
+
+    def nic_of(self, src: np.ndarray) -> np.ndarray:
+        if self._ip_keys.size == 0:
+            return np.full(src.size, -1, dtype=np.int32)
+        at = np.searchsorted(self._ip_keys, src)
+        atc = np.minimum(at, self._ip_keys.size - 1)
+        return np.where(self._ip_keys[atc] == src, self._ip_vals[atc], -1).astype(np.int32)
+
+    # -- running --
+    def send(self, packets: Any, source: str | Sequence[str | None] | None = None,
+             times_ns: Sequence[int] | None = None) -> Result:
+        from scapy.layers.l2 import Ether
+
+        pkts = packets if isinstance(packets, (list, tuple)) else [packets]
+        frames, links = [], []
+        for p in pkts:
+            frames.append(bytes(p))
+            links.append(1 if isinstance(p, Ether) else 101)
+        rb = _record_batch(frames, links, times_ns)
+        sources = source if isinstance(source, (list, tuple)) else [source] * len(pkts)
+        nic_override = np.array([self.net.nic_by_vm(s) if s else -2 for s in sources],
+                                dtype=np.int32)
+        result = Result(self)
+        self._process(rb, 0, result, nic_override=nic_override, asap=times_ns is None)
+        return result
+
+    def replay(self, capture_paths: str | Path | Sequence[str | Path],
+               mapping: dict[str, str] | None = None,
+               subnet_mapping: dict[str, str] | None = None, auto_map: bool = True,
+               timing: str = "capture", speed: float = 1.0, batch: int = 65536,
+               keep: bool = True, progress: bool | None = None,
+               sink: Callable[[dict[str, np.ndarray], np.ndarray, RecordBatch], None] | None
+               = None) -> Result:
+        paths = [capture_paths] if isinstance(capture_paths, (str, Path)) else list(
+            capture_paths)
+        if timing not in ("capture", "asap"):
+            raise InputError(f"--timing must be 'capture' or 'asap', not '{timing}'")
+        if speed <= 0:
+            raise InputError("--speed must be positive")
+        amap = self.address_map(mapping, subnet_mapping, auto_map)
+        result = Result(self)
+        stats = [CaptureStats(str(p)) for p in paths]
+        result.captures = stats
+        self._amap = amap
+        self._clock: dict[str, int] = {}
+        total = sum(Path(p).stat().st_size for p in paths)
+        bar = _bar(total, progress)
+        for ci, rb in _merged(paths, stats, batch):
+            self._process(rb, ci, result, amap=amap, asap=timing == "asap", speed=speed,
+                          keep=keep, sink=sink)
+            if bar is not None:
+                bar.update(int(rb.buf.size + 16 * len(rb)))
+        if bar is not None:
+            bar.close()
+        result.mapping = amap.printable()
+        return result
+
+    def address_map(self, mapping: dict[str, str] | None, subnet_mapping: dict[str, str] | None,
+                    auto: bool) -> AddressMap:
+        names = []
+        for i, nic in enumerate(self.net.nics):
+            ip = nic.primary_ip
+            if ip is not None and ip.version == 4:
+                names.append((self.net.node_names[i], ip.value))
+        amap = AddressMap(names, auto=auto)
+        for cap, vm in (mapping or {}).items():
+            amap.add_host(cap, vm)
+        for cidr, target in (subnet_mapping or {}).items():
+            vnet_name, _, sub_name = target.partition("/")
+            vnet = self.topology.vnet(vnet_name)
+            sub = vnet.subnet(sub_name) if vnet else None
+            if sub is None or not sub.address_prefixes:
+                raise InputError(f"--map-subnet {cidr}={target}: no subnet {target}")
+            pre = sub.address_prefixes[0]
+            amap.add_subnet(cidr, pre.first, pre.size, target)
+        return amap
+
+    def _process(self, rb: RecordBatch, capture: int | np.ndarray, result: Result,
+                 amap: AddressMap | None = None, nic_override: np.ndarray | None = None,
+                 asap: bool = True, speed: float = 1.0, keep: bool = True,
+                 sink: Callable | None = None) -> None:
+        n = len(rb)
+        hc = _extract(rb)
+        status = hc.status.astype(np.uint8)
+        preset = np.full(n, UNDECIDED, dtype=np.uint8)
+        ok = status == ParseStatus.OK
+        first_frag = status == ParseStatus.NON_FIRST_FRAGMENT
+        v6 = hc.ip_version == 6
+        preset[~ok & ~first_frag] = D.UNPARSED
+        preset[(first_frag | (ok & v6)) & (preset == UNDECIDED)] = D.UNSUPPORTED
+        src = hc.src4.astype(np.int64)
+        dst = hc.dst4.astype(np.int64)
+        if amap is not None:
+            v4 = (preset == UNDECIDED)
+            ms, md = amap.apply(src[v4], dst[v4])
+            src[v4], dst[v4] = ms, md
+        nic = self.nic_of(src)
+        if nic_override is not None:
+            nic = np.where(nic_override >= 0, nic_override, nic).astype(np.int32)
+        if asap:
+            t = np.zeros(n, dtype=np.int64)
+        else:
+            t0 = self._clock.setdefault("t0", int(rb.time_ns[0]) if n else 0) \
+                if hasattr(self, "_clock") else int(rb.time_ns[0]) if n else 0
+            rel = ((rb.time_ns - t0) / speed).astype(np.int64) if speed != 1 else \
+                rb.time_ns - t0
+            last = self._clock.get("last", 0) if hasattr(self, "_clock") else 0
+            t = np.maximum.accumulate(np.maximum(rel, last)) if n else rel
+            if n and hasattr(self, "_clock"):
+                self._clock["last"] = int(t[-1])
+        cols = Columns(nic=nic, src=src, dst=dst, proto=hc.proto.astype(np.int16),
+                       sport=hc.sport.astype(np.int32), dport=hc.dport.astype(np.int32),
+                       length=rb.origlens.astype(np.int32), time_ns=t, preset=preset)
+        disp, dec, nodes = self.batch.run(cols)
+        tout, sdrop = apply_timing(self.net, self.shaper, nodes, t, cols.length)
+        disp[sdrop] = D.SHAPER_DROP
+        cap = np.full(n, capture, dtype=np.int32) if np.isscalar(capture) else capture
+        out = {"capture": cap, "record": rb.record, "time_in": t, "src": src, "dst": dst,
+               "proto": cols.proto, "sport": cols.sport, "dport": cols.dport,
+               "length": cols.length, "nic": nic, "disposition": disp, "deciding": dec,
+               "time_out": tout, "status": np.array([ParseStatus(s).name for s in range(8)],
+                                                    dtype=object)[status]}
+        result.add(out, nodes, keep=keep)
+        if sink is not None:
+            sink(out, nodes, rb)
+
+    # -- explanations --
+    def reference(self) -> ReferencePipeline:
+        return ReferencePipeline(self.net)
+
+    def explain_row(self, result: Result, i: int) -> dict[str, Any]:
+        c = result.columns
+        d = D(int(c["disposition"][i]))
+        row = result.row(i)
+        if c["nic"][i] < 0 or d in (D.UNPARSED, D.UNSUPPORTED):
+            return {**row, "hops": [], "reason": d.reason}
+        ref = ReferencePipeline(self.net)
+        passing = np.flatnonzero(np.isin(c["disposition"][:i], [
+            D.DELIVERED, D.EXITS_INTERNET, D.EXITS_ON_PREMISES]))
+        for j in passing.tolist():
+            ref.established.add(flow_key(self._packet(c, j)))
+        walk = ref.walk(self._packet(c, i))
+        return {**row, "reason": d.reason, "hops": walk.hops,
+                "legs": self.legs([int(x) for x in result.nodes[i] if x >= 0])}
+
+    def legs(self, path: list[int]) -> list[dict[str, Any]]:
+        net = self.net
+        out = []
+        for a, b in zip(path, path[1:], strict=False):
+            ra, rb_ = int(net.node_region[a]), int(net.node_region[b])
+            rb_ = ra if rb_ < 0 else rb_
+            out.append({"from": net.node_names[a], "to": net.node_names[b],
+                        "propagation_ns": net.latency(ra, rb_),
+                        "processing_ns": int(net.node_cost_ns[b]),
+                        "global": ra != rb_})
+        return out
+
+    @staticmethod
+    def _packet(c: dict[str, np.ndarray], j: int) -> Packet:
+        return Packet(int(c["nic"][j]), int(c["src"][j]), int(c["dst"][j]), int(c["proto"][j]),
+                      int(c["sport"][j]), int(c["dport"][j]), int(c["length"][j]),
+                      int(c["time_in"][j]))
+
+
+def _record_batch(frames: list[bytes], links: list[int], times: Sequence[int] | None
+                  ) -> RecordBatch:
+    caplens = np.array([len(f) for f in frames], dtype=np.int32)
+    offsets = np.zeros(len(frames), dtype=np.int64)
+    if len(frames) > 1:
+        np.cumsum(caplens[:-1], out=offsets[1:])
+    return RecordBatch(np.frombuffer(b"".join(frames), dtype=np.uint8).copy(), offsets,
+                       caplens, caplens.copy(), np.array(links, dtype=np.int32),
+                       np.array(times if times is not None else [0] * len(frames),
+                                dtype=np.int64), np.arange(len(frames), dtype=np.int64))
+
+
+def _extract(rb: RecordBatch) -> Any:
+    links = np.unique(rb.linktypes)
+    if links.size == 1:
+        return extract(rb.buf, rb.offsets, rb.caplens, int(links[0]))
+    from dataplane.kernels.headers_py import HeaderColumns
+    out = HeaderColumns.empty(len(rb))
+    for lt in links.tolist():
+        sel = np.flatnonzero(rb.linktypes == lt)
+        part = extract(rb.buf, rb.offsets[sel], rb.caplens[sel], lt)
+        for name, col in zip(out._fields, part, strict=True):
+            getattr(out, name)[sel] = col
+    return out
+
+
+def _merged(paths: list[str | Path], stats: list[CaptureStats], batch: int
+            ) -> Iterator[tuple[int | np.ndarray, RecordBatch]]:
+    if len(paths) == 1:
+        for rb in read_batches(paths[0], stats[0], batch):
+            yield 0, rb
+        return
+
+    def records(ci: int) -> Iterable[tuple[int, int, int, bytes, int, int]]:
+        for rb in read_batches(paths[ci], stats[ci], batch):
+            buf = rb.buf.tobytes()
+            for k in range(len(rb)):
+                o, n = int(rb.offsets[k]), int(rb.caplens[k])
+                yield (int(rb.time_ns[k]), ci, int(rb.record[k]), buf[o:o + n],
+                       int(rb.origlens[k]), int(rb.linktypes[k]))
+
+    chunk: list[tuple[int, int, int, bytes, int, int]] = []
+    for rec in heapq.merge(*(records(i) for i in range(len(paths))), key=lambda r: (r[0], r[1])):
+        chunk.append(rec)
+        if len(chunk) >= batch:
+            yield _rebatch(chunk)
+            chunk = []
+    if chunk:
+        yield _rebatch(chunk)
+
+
+def _rebatch(chunk: list[tuple[int, int, int, bytes, int, int]]
+             ) -> tuple[np.ndarray, RecordBatch]:
+    rb = _record_batch([r[3] for r in chunk], [r[5] for r in chunk], [r[0] for r in chunk])
+    rb.origlens = np.array([r[4] for r in chunk], dtype=np.int32)
+    rb.record = np.array([r[2] for r in chunk], dtype=np.int64)
+    return np.array([r[1] for r in chunk], dtype=np.int32), rb
+
+
+def _bar(total: int, progress: bool | None) -> Any:
+    if progress is False or (progress is None and total < 64 << 20):
+        return None
+    from tqdm import tqdm
+    return tqdm(total=total, unit="B", unit_scale=True, desc="replay")

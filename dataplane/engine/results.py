@@ -1,0 +1,229 @@
+"""Results of a send or replay: per-packet columns plus counters, built for pytest asserts.
+
+Takes: batches of decided packets (engine/emulator.py). Emits `Result` with
+`counts()` (by disposition name), `by_pair()` (source VM -> destination VM/exit),
+`by_rule()` (deciding rule/route), `latency_percentiles()` (delivered, ns, by regional vs
+global path), `peering_bytes()` (bytes per VNet pair crossed), `flow(src, dst, dport, proto)`
+("was it delivered, in what time?"), `explain(i)` (hop by hop, reference walk), `rows()`,
+`summary()` (summary.json shape) and `check_accounting()` (read = sum over dispositions +
+unreadable records).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from dataplane.engine.dispositions import Disposition as D
+
+_PROTO = {6: "TCP", 17: "UDP", 1: "ICMP"}
+COLS = ("capture", "record", "time_in", "src", "dst", "proto", "sport", "dport", "length",
+        "nic", "disposition", "deciding", "time_out", "status")
+
+
+@dataclass
+class FlowAnswer:
+    packets: int
+    delivered: int
+    dispositions: dict[str, int]
+    latency_ns: list[int]
+
+    @property
+    def was_delivered(self) -> bool:
+        return self.packets > 0 and self.delivered == self.packets
+
+    @property
+    def max_latency_ns(self) -> int | None:
+        return max(self.latency_ns) if self.latency_ns else None
+
+
+@dataclass
+class Result:
+    emulator: Any
+    columns: dict[str, np.ndarray] = field(default_factory=dict)
+    nodes: np.ndarray | None = None
+    captures: list[Any] = field(default_factory=list)  # CaptureStats
+    mapping: list[str] = field(default_factory=list)
+    totals: Counter = field(default_factory=Counter)
+    read: int = 0
+
+    def add(self, cols: dict[str, np.ndarray], nodes: np.ndarray, keep: bool = True) -> None:
+        self.read += int(cols["disposition"].size)
+        vals, cnt = np.unique(cols["disposition"], return_counts=True)
+        for v, c in zip(vals.tolist(), cnt.tolist(), strict=True):
+            self.totals[D(v).name] += c
+        if not keep:
+            return
+        if not self.columns:
+            self.columns = {k: cols[k].copy() for k in COLS}
+            self.nodes = nodes.copy()
+        else:
+            self.columns = {k: np.concatenate([self.columns[k], cols[k]]) for k in COLS}
+            self.nodes = np.concatenate([self.nodes, nodes])
+
+    def __len__(self) -> int:
+        return int(self.columns["disposition"].size) if self.columns else 0
+
+    # -- counters --
+    def counts(self) -> dict[str, int]:
+        return dict(sorted(self.totals.items()))
+
+    @property
+    def unreadable(self) -> int:
+        return sum(s.unreadable for s in self.captures)
+
+    def check_accounting(self) -> bool:
+        """read records = packets with a disposition; unreadable records counted apart."""
+        records = sum(s.records for s in self.captures) if self.captures else self.read
+        return records == sum(self.totals.values()) == self.read
+
+    def dispositions(self) -> list[D]:
+        return [D(v) for v in self.columns["disposition"].tolist()]
+
+    def _name(self, node: int) -> str:
+        return self.emulator.net.node_names[node] if node >= 0 else "-"
+
+    def endpoints(self, i: int) -> tuple[str, str]:
+        assert self.nodes is not None
+        row = self.nodes[i]
+        path = [int(x) for x in row if x >= 0]
+        if not path:
+            return "-", "-"
+        return self._name(path[0]), self._name(path[-1]) if len(path) > 1 else "-"
+
+    def by_pair(self) -> dict[str, dict[str, int]]:
+        out: dict[str, Counter] = {}
+        if self.nodes is None:
+            return {}
+        first = self.nodes[:, 0]
+        last = np.max(np.where(self.nodes >= 0, np.arange(self.nodes.shape[1]), -1), axis=1)
+        lastnode = self.nodes[np.arange(len(self)), np.maximum(last, 0)]
+        keys = np.stack([first, np.where(last > 0, lastnode, -1),
+                         self.columns["disposition"].astype(np.int32)], axis=1)
+        uniq, cnt = np.unique(keys, axis=0, return_counts=True)
+        for (a, b, d), c in zip(uniq.tolist(), cnt.tolist(), strict=True):
+            out.setdefault(f"{self._name(a)} -> {self._name(b)}", Counter())[D(d).name] += c
+        return {k: dict(v) for k, v in sorted(out.items())}
+
+    def by_rule(self) -> dict[str, int]:
+        dec = self.columns.get("deciding")
+        if dec is None:
+            return {}
+        uniq, cnt = np.unique(dec, return_counts=True)
+        names = self.emulator.batch.labels.names
+        return {(names[u] if u >= 0 else "-"): c for u, c in zip(uniq.tolist(), cnt.tolist(),
+                                                                 strict=True)}
+
+    def latencies(self) -> np.ndarray:
+        c = self.columns
+        ok = c["disposition"] == D.DELIVERED
+        return (c["time_out"][ok] - c["time_in"][ok]).astype(np.int64)
+
+    def latency_percentiles(self) -> dict[str, dict[str, int]]:
+        c = self.columns
+        if not c:
+            return {}
+        net = self.emulator.net
+        ok = np.flatnonzero(c["disposition"] == D.DELIVERED)
+        lat = c["time_out"][ok] - c["time_in"][ok]
+        regions = np.where(self.nodes[ok] >= 0, net.node_region[np.maximum(self.nodes[ok], 0)],
+                           -1)
+        first = regions[:, 0]
+        glob = ((regions != first[:, None]) & (regions >= 0)).any(axis=1)
+        out = {}
+        for name, sel in (("all", np.ones(ok.size, bool)), ("regional", ~glob),
+                          ("global", glob)):
+            v = lat[sel]
+            if v.size:
+                out[name] = {"count": int(v.size), **{
+                    f"p{q}": int(np.percentile(v, q, method="lower")) for q in (50, 90, 99)},
+                    "max": int(v.max())}
+        return out
+
+    def peering_bytes(self) -> dict[str, int]:
+        if self.nodes is None or not len(self):
+            return {}
+        net = self.emulator.net
+        out: Counter = Counter()
+        vn = np.where(self.nodes >= 0, net.node_vnet[np.maximum(self.nodes, 0)], -1)
+        moved = self.columns["disposition"] != D.UNMAPPED
+        for k in range(vn.shape[1] - 1):
+            a, b = vn[:, k], vn[:, k + 1]
+            m = moved & (a >= 0) & (b >= 0) & (a != b)
+            if not m.any():
+                continue
+            pairs = np.stack([a[m], b[m]], 1)
+            uniq, inv = np.unique(pairs, axis=0, return_inverse=True)
+            sums = np.bincount(inv.ravel(), weights=self.columns["length"][m])
+            for (x, y), s in zip(uniq.tolist(), sums.tolist(), strict=True):
+                out[f"{net.vnet_names[x]} -> {net.vnet_names[y]}"] += int(s)
+        return dict(sorted(out.items()))
+
+    def flow(self, src: str, dst: str, dport: int | None = None,
+             proto: str | int | None = None) -> FlowAnswer:
+        """All packets from src (VM name or IP) to dst (IP or VM name) [port, protocol]."""
+        em = self.emulator
+        c = self.columns
+        s, d = em.address_of(src), em.address_of(dst)
+        m = (c["src"] == s) & (c["dst"] == d)
+        if dport is not None:
+            m &= c["dport"] == dport
+        if proto is not None:
+            p = proto if isinstance(proto, int) else {"tcp": 6, "udp": 17, "icmp": 1}[
+                proto.lower()]
+            m &= c["proto"] == p
+        disp = c["disposition"][m]
+        lat = (c["time_out"][m] - c["time_in"][m])[disp == D.DELIVERED]
+        return FlowAnswer(int(m.sum()), int((disp == D.DELIVERED).sum()),
+                          dict(Counter(D(v).name for v in disp.tolist())), lat.tolist())
+
+    def row(self, i: int) -> dict[str, Any]:
+        c = self.columns
+        names = self.emulator.batch.labels.names
+        d = D(int(c["disposition"][i]))
+        path = [self._name(int(x)) for x in self.nodes[i] if x >= 0]
+        tin, tout = int(c["time_in"][i]), int(c["time_out"][i])
+        return {
+            "index": i, "capture": int(c["capture"][i]), "record": int(c["record"][i]),
+            "time_in_ns": tin,
+            "src": str(ipaddress.IPv4Address(int(c["src"][i]) & 0xFFFFFFFF)),
+            "dst": str(ipaddress.IPv4Address(int(c["dst"][i]) & 0xFFFFFFFF)),
+            "proto": _PROTO.get(int(c["proto"][i]), str(int(c["proto"][i]))),
+            "sport": int(c["sport"][i]), "dport": int(c["dport"][i]),
+            "length": int(c["length"][i]), "disposition": d.name,
+            "deciding": names[int(c["deciding"][i])] if c["deciding"][i] >= 0 else "",
+            "status": str(c["status"][i]) if "status" in c else "",
+            "hops": " > ".join(path),
+            "time_out_ns": tout if d == D.DELIVERED or d.exited else -1,
+            "latency_ns": tout - tin if (d == D.DELIVERED or d.exited) and tout >= 0 else -1,
+        }
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [self.row(i) for i in range(len(self))]
+
+    def explain(self, i: int) -> dict[str, Any]:
+        return self.emulator.explain_row(self, i)
+
+    def summary(self) -> dict[str, Any]:
+        em = self.emulator
+        return {
+            "read": self.read,
+            "unreadable_records": self.unreadable,
+            "accounting_ok": self.check_accounting(),
+            "dispositions": self.counts(),
+            "reasons": {k: D[k].reason for k in self.counts()},
+            "by_vm_pair": self.by_pair(),
+            "by_deciding_rule": self.by_rule(),
+            "latency_ns": self.latency_percentiles(),
+            "bytes_per_peering_link": self.peering_bytes(),
+            "shaper_drops_by_vm": {em.net.vm_names[v]: int(x) for v, x in
+                                   enumerate(em.shaper.drops.tolist()) if x},
+            "captures": [s.as_dict() for s in self.captures],
+            "address_map": self.mapping,
+            "timing": em.params.as_dict(),
+            "assumptions": em.assumptions(),
+        }

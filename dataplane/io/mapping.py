@@ -1,0 +1,99 @@
+"""Address mapping of capture endpoints onto emulated NICs, the way tcprewrite maps endpoints.
+
+Takes: explicit host maps (CAPTURE_IP=VM: the VM's primary address), subnet maps
+(CIDR=VNET/SUBNET: host offset kept, like tcprewrite --pnat), and `auto` (every other capture
+address, in order of first appearance as source or destination, gets the next emulated NIC
+not yet used; when NICs run out, addresses stay as they are). Emits: `AddressMap.apply(src,
+dst)` -> rewritten int64 columns (vectorised: sorted keys + searchsorted) and `printable()`
+lines ("capture 1.2.3.4 -> web1 10.1.1.4"). IPv4 only (the Program's assumption).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+import numpy as np
+
+from dataplane.errors import InputError
+
+
+class AddressMap:
+    def __init__(self, nic_ips: list[tuple[str, int]], auto: bool = True) -> None:
+        self.nic_ips = nic_ips  # (name, ip) in topology order
+        self.auto = auto
+        self.hosts: dict[int, int] = {}
+        self.names: dict[int, str] = {}
+        self.nets: list[tuple[int, int, int, str]] = []  # (first, last, target first, name)
+        self.order: list[int] = []
+        self.seen = np.zeros(0, dtype=np.int64)
+
+    def add_host(self, capture_ip: str, name: str) -> None:
+        try:
+            src = int(ipaddress.IPv4Address(capture_ip.strip()))
+        except ValueError:
+            raise InputError(f"--map {capture_ip}={name}: not an IPv4 address") from None
+        match = [ip for n, ip in self.nic_ips if n.lower() == name.lower()]
+        if not match:
+            raise InputError(f"--map {capture_ip}={name}: no VM named '{name}'")
+        self.hosts[src] = match[0]
+        self.names[src] = name
+        self.order.append(src)
+
+    def add_subnet(self, cidr: str, target_first: int, target_size: int, name: str) -> None:
+        try:
+            net = ipaddress.IPv4Network(cidr.strip(), strict=False)
+        except ValueError:
+            raise InputError(f"--map-subnet {cidr}: not an IPv4 prefix") from None
+        if net.num_addresses > target_size:
+            raise InputError(f"--map-subnet {cidr}={name}: the capture prefix is larger than "
+                             "the subnet")
+        self.nets.append((int(net.network_address), int(net.broadcast_address), target_first,
+                          name))
+
+    def _learn(self, src: np.ndarray, dst: np.ndarray) -> None:
+        both = np.empty(src.size * 2, dtype=np.int64)
+        both[0::2], both[1::2] = src, dst
+        uniq, first = np.unique(both, return_index=True)
+        new = ~np.isin(uniq, self.seen)
+        self.seen = np.union1d(self.seen, uniq)
+        free = [ip for _, ip in self.nic_ips if ip not in self.hosts.values()]
+        used_targets = set(self.hosts.values())
+        for addr in uniq[new][np.argsort(first[new], kind="stable")].tolist():
+            if addr in self.hosts or any(a <= addr <= b for a, b, _, _ in self.nets):
+                continue
+            if any(ip == addr for _, ip in self.nic_ips) and addr not in used_targets:
+                continue  # already an emulated address: keep it
+            free = [ip for ip in free if ip not in used_targets]
+            if not free:
+                break
+            target = free.pop(0)
+            used_targets.add(target)
+            self.hosts[addr] = target
+            self.names[addr] = next(n for n, ip in self.nic_ips if ip == target)
+            self.order.append(addr)
+
+    def apply(self, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.auto and src.size:
+            self._learn(src, dst)
+        return self._map(src), self._map(dst)
+
+    def _map(self, col: np.ndarray) -> np.ndarray:
+        out = col.astype(np.int64).copy()
+        for a, b, t, _ in self.nets:
+            m = (col >= a) & (col <= b)
+            out[m] = col[m] - a + t
+        if self.hosts:
+            keys = np.array(sorted(self.hosts), dtype=np.int64)
+            vals = np.array([self.hosts[k] for k in keys.tolist()], dtype=np.int64)
+            at = np.searchsorted(keys, col)
+            atc = np.minimum(at, keys.size - 1)
+            hit = keys[atc] == col
+            out[hit] = vals[atc[hit]]
+        return out
+
+    def printable(self) -> list[str]:
+        lines = [f"capture {ipaddress.IPv4Address(k)} -> {self.names[k]} "
+                 f"{ipaddress.IPv4Address(self.hosts[k])}" for k in self.order]
+        lines += [f"capture {ipaddress.IPv4Address(a)}-{ipaddress.IPv4Address(b)} -> {n} "
+                  f"(offset kept)" for a, b, _, n in self.nets]
+        return lines

@@ -230,7 +230,7 @@ class RuleCompiler:
                 parts.extend(self.tags.resolve(vnet, m) or ())  # unknown tag matches nothing
         for asg in asgs:
             parts.extend(self.asgs.get(id_key(asg), ()))
-        return False, summarize(parts)
+        return False, (summarize(parts) if len(parts) > 1 else tuple(parts))
 
     def expand(self, rule: SecurityRule, vnet: VirtualNetwork) -> EffectiveRule:
         src_any, src = self._side(vnet, rule.source_address_prefixes,

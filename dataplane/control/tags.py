@@ -22,7 +22,7 @@ Classic spellings (VIRTUAL_NETWORK, AZURE_LOADBALANCER, INTERNET) are accepted.
 from __future__ import annotations
 
 from dataplane.model import RouteTable, Topology, VirtualNetwork
-from dataplane.net import Prefix, parse_prefix, subtract, summarize
+from dataplane.net import Prefix, parse_prefix, summarize
 
 AZURE_LOAD_BALANCER = (parse_prefix("168.63.129.16/32"),)
 NOT_INTERNET = tuple(parse_prefix(p) for p in (
@@ -60,6 +60,28 @@ def service_prefixes(name: str) -> tuple[Prefix, ...]:
     return tuple(parse_prefix(p) for p in _SERVICE_TAG_PREFIXES.get(key, ()))
 
 
+def complement_v4(holes: list[Prefix]) -> tuple[Prefix, ...]:
+    """0.0.0.0/0 minus the IPv4 holes, as the minimal sorted prefix list (integers only)."""
+    spans = sorted((p.first, p.last) for p in holes if p.version == 4)
+    gaps: list[tuple[int, int]] = []
+    cursor = 0
+    for lo, hi in spans:
+        if lo > cursor:
+            gaps.append((cursor, lo - 1))
+        cursor = max(cursor, hi + 1)
+    if cursor <= 0xFFFFFFFF:
+        gaps.append((cursor, 0xFFFFFFFF))
+    out: list[Prefix] = []
+    for lo, hi in gaps:
+        while lo <= hi:
+            size = (lo & -lo).bit_length() - 1 if lo else 32
+            while (1 << size) > hi - lo + 1:
+                size -= 1
+            out.append(Prefix(4, lo, 32 - size))
+            lo += 1 << size
+    return tuple(out)
+
+
 def canonical_tag(name: str) -> str:
     key = name.lower()
     return _CLASSIC.get(key, key)
@@ -87,8 +109,7 @@ class TagResolver:
         if tag == "azureloadbalancer":
             return AZURE_LOAD_BALANCER
         if tag == "internet":
-            holes = [*NOT_INTERNET, *self.virtual_network(vnet)]
-            return subtract(parse_prefix("0.0.0.0/0"), holes)
+            return complement_v4([*NOT_INTERNET, *self.virtual_network(vnet)])
         found = service_prefixes(tag)
         return found or None
 

@@ -1,0 +1,134 @@
+"""Control plane at estate scale (issue 3): compile a large hub-and-spoke Topology to a Program
+and answer next-hop queries. Estate: 2 hubs with 500 spokes each (global peering between
+regions), 10,000 NICs, a 200-rule NSG and a route table (0.0.0.0/0 -> hub NVA) on every spoke,
+a VPN gateway with an on-premises site on each hub, gateway transit to the spokes.
+Run: python -m pytest bench/test_control_compile.py --benchmark-only
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dataplane import watcher
+from dataplane.control.program import compile_program
+from dataplane.model import (
+    Connection,
+    IPConfiguration,
+    LocalNetworkGateway,
+    NetworkInterface,
+    NetworkSecurityGroup,
+    PortRange,
+    Route,
+    RouteTable,
+    SecurityRule,
+    Subnet,
+    Topology,
+    VirtualMachine,
+    VirtualNetwork,
+    VirtualNetworkGateway,
+    VirtualNetworkPeering,
+)
+from dataplane.net import IPAddress, Prefix
+
+HUBS, SPOKES, NICS_PER_SPOKE, RULES = 2, 500, 10, 200
+RG = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network"
+
+
+def _p(a: int, b: int, c: int, d: int, length: int) -> Prefix:
+    return Prefix(4, (a << 24) | (b << 16) | (c << 8) | d, length)
+
+
+def _ip(a: int, b: int, c: int, d: int) -> IPAddress:
+    return IPAddress(4, (a << 24) | (b << 16) | (c << 8) | d)
+
+
+def estate() -> Topology:
+    vnets, nsgs, tables, nics, vms, gws, lngs, conns = [], [], [], [], [], [], [], []
+    regions = ("westeurope", "northeurope")
+    hub_ids = [f"{RG}/virtualNetworks/hub{h}" for h in range(HUBS)]
+    hub_links: list[list[VirtualNetworkPeering]] = [[] for _ in range(HUBS)]
+    for h in range(HUBS):
+        gw = VirtualNetworkGateway(f"{RG}/virtualNetworkGateways/gw{h}", f"gw{h}", regions[h],
+                                   "Vpn", hub_ids[h])
+        lng = LocalNetworkGateway(f"{RG}/localNetworkGateways/site{h}", f"site{h}", regions[h],
+                                  (_p(192, 168, h, 0, 24),))
+        gws.append(gw)
+        lngs.append(lng)
+        conns.append(Connection(f"{RG}/connections/c{h}", f"c{h}", regions[h], "IPsec", gw.id,
+                                local_network_gateway2=lng.id))
+    for h in range(HUBS):
+        for s in range(SPOKES):
+            n = h * SPOKES + s
+            space = _p(10, 4 + n // 256, n % 256, 0, 24)
+            vid = f"{RG}/virtualNetworks/spoke{n}"
+            nsg_id = f"{RG}/networkSecurityGroups/nsg{n}"
+            rules = tuple(SecurityRule(
+                f"r{k}", 100 + k, "Inbound" if k % 2 else "Outbound",
+                "Allow" if k % 3 else "Deny", ("Tcp", "Udp", "*")[k % 3],
+                ("VirtualNetwork",) if k % 7 == 0 else (_p(172, 16 + k % 16, k, 0, 24),),
+                destination_port_ranges=(PortRange(1000 + k, 1000 + k),)) for k in range(RULES))
+            nsgs.append(NetworkSecurityGroup(nsg_id, f"nsg{n}", regions[h], rules))
+            rt_id = f"{RG}/routeTables/rt{n}"
+            tables.append(RouteTable(rt_id, f"rt{n}", regions[h], (
+                Route("default", _p(0, 0, 0, 0, 0), "VirtualAppliance", _ip(10, h, 1, 4)),)))
+            subnet = Subnet(f"{vid}/subnets/default", "default", (space,), nsg_id, rt_id)
+            link = VirtualNetworkPeering(f"{vid}/virtualNetworkPeerings/to-hub", "to-hub", vid,
+                                         hub_ids[h], True, True, False, True, "Connected",
+                                         remote_address_space=(_p(10, h, 0, 0, 16),))
+            hub_links[h].append(VirtualNetworkPeering(
+                f"{hub_ids[h]}/virtualNetworkPeerings/to-spoke{n}", f"to-spoke{n}", hub_ids[h],
+                vid, True, True, True, False, "Connected", remote_address_space=(space,)))
+            vnets.append(VirtualNetwork(vid, f"spoke{n}", regions[h], (space,), (subnet,),
+                                        (link,)))
+            for k in range(NICS_PER_SPOKE):
+                nic_id = f"{RG}/networkInterfaces/nic{n}-{k}"
+                nics.append(NetworkInterface(nic_id, f"nic{n}-{k}", regions[h], (
+                    IPConfiguration("ip", subnet.id, _ip(10, 4 + n // 256, n % 256, 4 + k)),)))
+                vms.append(VirtualMachine(f"{RG}/virtualMachines/vm{n}-{k}", f"vm{n}-{k}",
+                                          regions[h], "Standard_D2s_v3", (nic_id,)))
+    for h in range(HUBS):
+        subnets = (Subnet(f"{hub_ids[h]}/subnets/nva", "nva", (_p(10, h, 1, 0, 24),)),
+                   Subnet(f"{hub_ids[h]}/subnets/GatewaySubnet", "GatewaySubnet",
+                          (_p(10, h, 255, 0, 27),)))
+        other = 1 - h
+        hub_links[h].append(VirtualNetworkPeering(
+            f"{hub_ids[h]}/virtualNetworkPeerings/to-hub{other}", f"to-hub{other}", hub_ids[h],
+            hub_ids[other], peering_state="Connected",
+            remote_address_space=(_p(10, other, 0, 0, 16),)))
+        vnets.append(VirtualNetwork(hub_ids[h], f"hub{h}", regions[h], (_p(10, h, 0, 0, 16),),
+                                    subnets, tuple(hub_links[h])))
+    return Topology(virtual_networks=tuple(vnets), network_security_groups=tuple(nsgs),
+                    route_tables=tuple(tables), network_interfaces=tuple(nics),
+                    virtual_machines=tuple(vms), virtual_network_gateways=tuple(gws),
+                    local_network_gateways=tuple(lngs), connections=tuple(conns))
+
+
+@pytest.fixture(scope="module")
+def topology() -> Topology:
+    return estate()
+
+
+@pytest.fixture(scope="module")
+def program(topology):
+    return compile_program(topology)
+
+
+def test_compile_estate(benchmark, topology):
+    assert len(topology.network_interfaces) == HUBS * SPOKES * NICS_PER_SPOKE
+    result = benchmark.pedantic(compile_program, args=(topology,), rounds=1, iterations=1)
+    assert len(result.nic_ids) == 10_000
+
+
+def test_next_hop_batch_10k(benchmark, program):
+    rng = np.random.default_rng(3)
+    subnets = program.nic_subnet[rng.integers(0, len(program.nic_ids), 10_000)].astype(np.int64)
+    dst = rng.integers(0, 1 << 32, 10_000, dtype=np.int64)
+    hops = benchmark(program.lookup, subnets, dst)
+    assert (hops >= 0).all()
+
+
+def test_next_hop_query_api_per_call(benchmark, topology):
+    """The Python query (`dataplane.watcher.next_hop`) one call at a time: the human path."""
+    benchmark.pedantic(watcher.next_hop, args=(topology, "vm7-3", "10.4.7.7", "10.1.2.3"),
+                       rounds=20, iterations=1)

@@ -7,7 +7,8 @@ scenario and the equivalent template load to the same model.
     vnets:       NAME: {region, address_space: [...], subnets: {NAME: PREFIX | {prefix, nsg,
                  route_table, service_endpoints}}, gateway: {type, sku}, subscription, resource_group}
     peerings:    - {between: [A, B], <options>}       both links (Connected)
-                 - {vnet: A, remote: B, <options>}     one link, A's side (Initiated until B's)
+                 - {vnet: A, remote: B, <options>}     one link, A's side (Initiated until B's);
+                                                       a later entry for the same pair refines it
                  options: allow_virtual_network_access, allow_forwarded_traffic,
                           allow_gateway_transit, use_remote_gateways, name
     nsgs:        NAME: {rules: [{name, priority, direction, access, protocol, source, destination,
@@ -203,14 +204,24 @@ class _Builder:
             for local, remote in links:
                 local_id = self.vnet_id(local, where, "vnet")
                 remote_id = self.vnet_id(remote, where, "remote")
+                options = {arm: bool(entry[key]) for key, arm in self.OPTIONS.items()
+                           if key in entry}
+                owned = vnets[local]["properties"]["virtualNetworkPeerings"]
+                # A later entry for the same VNet pair refines that link (a VNet has one link
+                # per remote, azure-semantics.md 4.6); it does not add a second one.
+                existing = next((x for x in owned if x["properties"]["remoteVirtualNetwork"]
+                                 ["id"] == remote_id), None)
+                if existing is not None:
+                    existing["properties"].update(options)
+                    if entry.get("name"):
+                        existing["name"] = str(entry["name"])
+                        existing["id"] = f"{local_id}/virtualNetworkPeerings/{entry['name']}"
+                    continue
                 link_name = str(entry.get("name") or f"{local}-to-{remote}")
-                props = {"remoteVirtualNetwork": {"id": remote_id},
-                         **{arm: bool(entry[key]) for key, arm in self.OPTIONS.items()
-                            if key in entry}}
-                props.setdefault("allowVirtualNetworkAccess", True)
-                vnets[local]["properties"]["virtualNetworkPeerings"].append({
+                owned.append({
                     "name": link_name, "id": f"{local_id}/virtualNetworkPeerings/{link_name}",
-                    "properties": props})
+                    "properties": {"remoteVirtualNetwork": {"id": remote_id},
+                                   "allowVirtualNetworkAccess": True, **options}})
 
     def nsgs(self) -> None:
         for name, body in self.section("nsgs").items():

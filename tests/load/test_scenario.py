@@ -166,3 +166,18 @@ def test_bad_scenarios_name_resource_and_property(text, resource, prop):
 def test_malformed_yaml_reports_line():
     with pytest.raises(InputError, match=r"malformed YAML at line 2, column 7"):
         load_scenario_text("vnets:\n  a: b: c\n", "x.yaml")
+
+
+def test_later_entry_refines_the_link_of_the_same_pair():
+    text = """vnets:
+  hub: {region: westeurope, address_space: [10.0.0.0/16]}
+  spoke: {region: westeurope, address_space: [10.1.0.0/16]}
+peerings:
+  - {between: [hub, spoke], allow_forwarded_traffic: true}
+  - {vnet: spoke, remote: hub, allow_forwarded_traffic: false, name: custom}
+"""
+    topo = load_scenario_text(text)
+    (spoke_link,) = topo.vnet("spoke").virtual_network_peerings
+    (hub_link,) = topo.vnet("hub").virtual_network_peerings
+    assert spoke_link.name == "custom" and not spoke_link.allow_forwarded_traffic
+    assert hub_link.allow_forwarded_traffic and spoke_link.peering_state == "Connected"

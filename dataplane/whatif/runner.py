@@ -85,7 +85,9 @@ def _packet(em: Any, src: str, dst: str, sport: int, dport: int, proto: str, len
         UDP(sport=sport, dport=dport)
     pkt = ip / l4
     pad = length - len(pkt)
-    return pkt / Raw(b"\0" * pad) if pad > 0 else pkt
+    # Raw IPv4 bytes, built once per flow: Emulator.send takes them as IP-layer frames
+    # (linktype RAW) and scapy's per-packet build is the slow part of a probe run.
+    return bytes(pkt / Raw(b"\0" * pad) if pad > 0 else pkt)
 
 
 def _is_vm(em: Any, name: str) -> bool:
@@ -182,14 +184,18 @@ def metric_throughput(ctx: Context) -> None:
         params[f.name] = (parallel, tcp)
         if p.disposition not in PASSED or not p.resources:
             continue
-        if f.protocol == "tcp":
-            w = window_limit_bps(tcp.window_bytes, p.rtt_ns)
-            m = mathis_bps(tcp.mss, p.rtt_ns, tcp.loss)
-            lim = min(w, m) / tcp.efficiency  # payload ceiling -> wire rate
-            kind = "window" if w <= m else "loss"
+        # wire rate the application offers (its rate is payload: TCP adds headers)
+        app = (f.rate_bps or math.inf) / parallel / (tcp.efficiency if f.protocol == "tcp"
+                                                      else 1.0)
+        if f.protocol == "udp" or (f.size_bytes is None and f.rate_bps is not None):
+            # a stream with a rate and no transfer size is application-limited
+            w = m = math.inf
         else:
-            lim = (f.rate_bps or math.inf) / parallel
-            kind = "offered rate"
+            w = window_limit_bps(tcp.window_bytes, p.rtt_ns) / tcp.efficiency
+            m = mathis_bps(tcp.mss, p.rtt_ns, tcp.loss) / tcp.efficiency
+            app = math.inf
+        lim = min(w, m, app)  # payload ceilings -> wire rate
+        kind = "window" if lim == w else "loss" if lim == m else "offered rate"
         for _ in range(parallel):
             limits.append(lim)
             uses.append(p.resources)
@@ -390,7 +396,12 @@ def run(spec: Spec, *, serial: bool = False, scheduler: str | None = None,
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    ctx = multiprocessing.get_context("spawn")
+    # forkserver: workers fork from a clean server that has imported the engine once (no fork
+    # of this process's threads, no per-worker import cost as with spawn).
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if ctx.get_start_method() == "forkserver":
+        ctx.set_forkserver_preload(["dataplane.whatif.runner", "dataplane.engine"])
     out: dict[int, dict[str, Any]] = {}
     bar = _bar(len(variants), progress, spec.name)
     with ProcessPoolExecutor(max_workers=min(workers, len(variants)), mp_context=ctx) as pool:

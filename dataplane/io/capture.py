@@ -2,11 +2,15 @@
 
 Takes: a capture path (classic pcap in either byte order, µs or ns; pcapng with SHB, IDB, EPB,
 SPB and obsolete PB blocks, per-interface link type and timestamp resolution).
-Emits: `read_batches(path, batch=...)` -> iterator of `RecordBatch` (frame bytes concatenated in
-one buffer, offsets, captured lengths, original lengths, link type per record, timestamps in
-integer ns, record index) and fills a `CaptureStats` as it goes: records read, unreadable
-records, and `damage` (a one-line message with the record index and file offset) when the file
-is damaged. Memory is bounded by the batch size; the file is read in chunks.
+Emits: `read_batches(path, batch=...)` -> iterator of `RecordBatch` (a uint8 buffer holding the
+frames, offsets of each frame in it -- record headers may sit between frames --, captured
+lengths, original lengths, link type per record, timestamps in integer ns, record index) and
+fills a `CaptureStats` as it goes: records read, unreadable records, and `damage` (a one-line
+message with the record index and file offset) when the file is damaged. The file is read in
+chunks into a window; the compiled scanner (kernels/pcapscan.py) walks the records of the
+window without per-record Python, and a batch's buffer is a view of the window (no copy).
+Memory is bounded by the batch size plus one chunk. Section headers, interface blocks and
+damage are handled here, in Python, once per block.
 Damage policy: a bad file header -> no records, damage set ("not a capture", "unsupported
 pcap version 1.4"). A record whose header or block is inconsistent (captured length beyond
 256 KiB or beyond the end of file, pcapng block length not a multiple of 4, too short, past
@@ -17,12 +21,15 @@ Timestamps are taken as written (they may go backwards); the engine decides what
 
 from __future__ import annotations
 
+import os
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from dataplane.kernels.pcapscan import MAX_BLOCK, ScanStatus, scan_pcap, scan_pcapng
 
 MAX_RECORD = 256 * 1024
 _CHUNK = 4 << 20
@@ -50,7 +57,7 @@ class CaptureStats:
 
 @dataclass
 class RecordBatch:
-    buf: np.ndarray          # uint8, frames back to back
+    buf: np.ndarray          # uint8 holding the frames (a view of the reader window)
     offsets: np.ndarray      # int64 start of each frame in buf
     caplens: np.ndarray      # int32
     origlens: np.ndarray     # int32
@@ -62,62 +69,68 @@ class RecordBatch:
         return int(self.offsets.size)
 
 
-class _Source:
-    """Chunked file reader keeping a bounded window."""
+class _Window:
+    """A bounded window of the file as a numpy array; refills keep the tail from `keep` on.
+
+    A refill builds a new array (never writes into the old one), so batches that are views of
+    an earlier window stay valid while their consumer holds them."""
 
     def __init__(self, path: Path) -> None:
         self.f = path.open("rb")
-        self.size = path.stat().st_size
-        self.data = b""
+        self.size = os.fstat(self.f.fileno()).st_size
+        self.data = np.empty(0, dtype=np.uint8)
         self.base = 0  # file offset of data[0]
+        self.eof = self.size == 0
 
-    def get(self, pos: int, n: int) -> bytes | None:
-        """n bytes at file offset pos, or None at/after the end of file."""
-        rel = pos - self.base
-        if rel + n > len(self.data):
-            self.f.seek(pos)
-            self.data = self.f.read(max(n, _CHUNK))
-            self.base = pos
-            rel = 0
-        out = self.data[rel:rel + n]
-        return out if len(out) == n else None
+    def fill(self, keep: int) -> int:
+        """Drop data[:keep], append the next chunk; returns the shift (keep)."""
+        tail = self.data[keep:]
+        new = np.empty(tail.size + _CHUNK, dtype=np.uint8)
+        new[:tail.size] = tail
+        view = memoryview(new)[tail.size:]
+        got = 0
+        while got < _CHUNK:
+            r = self.f.readinto(view[got:])
+            if not r:
+                break
+            got += r
+        self.base += keep
+        self.data = new[:tail.size + got]
+        self.eof = got < _CHUNK or self.base + self.data.size >= self.size
+        return keep
 
     def close(self) -> None:
         self.f.close()
 
 
-class _Batcher:
-    def __init__(self, batch: int) -> None:
-        self.batch = batch
-        self.reset()
+class _Batch:
+    """Columns of the batch being scanned (fresh arrays per batch: consumers may keep them)."""
 
-    def reset(self) -> None:
-        self.frames: list[bytes] = []
-        self.orig: list[int] = []
-        self.link: list[int] = []
-        self.ts: list[int] = []
-        self.idx: list[int] = []
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.offsets = np.empty(size, dtype=np.int64)
+        self.caplens = np.empty(size, dtype=np.int32)
+        self.origlens = np.empty(size, dtype=np.int32)
+        self.linktypes = np.empty(size, dtype=np.int32)
+        self.time_ns = np.empty(size, dtype=np.int64)
+        self.record = np.empty(size, dtype=np.int64)
+        self.count = 0
+        self.start = 0  # window position of the batch's first byte
 
-    def add(self, frame: bytes, orig: int, link: int, ts: int, idx: int) -> bool:
-        self.frames.append(frame)
-        self.orig.append(orig)
-        self.link.append(link)
-        self.ts.append(ts)
-        self.idx.append(idx)
-        return len(self.frames) >= self.batch
+    def took(self, n: int, idx: int, stats: CaptureStats) -> None:
+        self.record[self.count:self.count + n] = np.arange(idx, idx + n, dtype=np.int64)
+        self.count += n
+        stats.records += n
 
-    def flush(self) -> RecordBatch | None:
-        if not self.frames:
-            return None
-        caplens = np.fromiter((len(f) for f in self.frames), dtype=np.int32,
-                              count=len(self.frames))
-        offsets = np.zeros(caplens.size, dtype=np.int64)
-        np.cumsum(caplens[:-1], out=offsets[1:])
-        out = RecordBatch(np.frombuffer(b"".join(self.frames), dtype=np.uint8), offsets, caplens,
-                          np.array(self.orig, dtype=np.int32), np.array(self.link, dtype=np.int32),
-                          np.array(self.ts, dtype=np.int64), np.array(self.idx, dtype=np.int64))
-        self.reset()
-        return out
+    def shift(self, by: int) -> None:
+        self.offsets[:self.count] -= by
+        self.start -= by
+
+    def emit(self, data: np.ndarray, end: int) -> RecordBatch:
+        k, s = self.count, self.start
+        return RecordBatch(data[s:end], self.offsets[:k] - s, self.caplens[:k],
+                           self.origlens[:k], self.linktypes[:k], self.time_ns[:k],
+                           self.record[:k])
 
 
 def read_batches(path: str | Path, stats: CaptureStats | None = None,
@@ -125,29 +138,32 @@ def read_batches(path: str | Path, stats: CaptureStats | None = None,
     """Stream a capture in batches; `stats` is filled as records are read."""
     p = Path(path)
     stats = stats if stats is not None else CaptureStats(str(p))
-    src = _Source(p)
+    if batch < 1:
+        raise ValueError("batch must be >= 1")
+    win = _Window(p)
     try:
-        head = src.get(0, 4)
-        if head is None:
+        win.fill(0)
+        head = bytes(win.data[:4])
+        if len(head) < 4:
             stats.damage = "file shorter than a capture header"
             return
         if head in PCAP_MAGICS:
             stats.format = "pcap"
-            yield from _pcap(src, stats, batch)
+            yield from _pcap(win, stats, batch)
         elif head == PCAPNG_SHB:
             stats.format = "pcapng"
-            yield from _pcapng(src, stats, batch)
+            yield from _pcapng(win, stats, batch)
         else:
             stats.damage = f"not a pcap or pcapng file (magic {head.hex()})"
     finally:
-        src.close()
+        win.close()
 
 
-def _pcap(src: _Source, stats: CaptureStats, batch: int) -> Iterator[RecordBatch]:
-    hdr = src.get(0, 24)
-    if hdr is None:
+def _pcap(win: _Window, stats: CaptureStats, batch: int) -> Iterator[RecordBatch]:
+    if win.data.size < 24:
         stats.damage = "truncated pcap file header"
         return
+    hdr = bytes(win.data[:24])
     order, unit = PCAP_MAGICS[hdr[:4]]
     major, minor, _, _, snaplen, network = struct.unpack(order + "HHiIII", hdr[4:])
     if (major, minor) != (2, 4):
@@ -155,135 +171,170 @@ def _pcap(src: _Source, stats: CaptureStats, batch: int) -> Iterator[RecordBatch
         return
     link = network & 0x0FFFFFFF
     stats.linktypes.add(link)
-    rec = struct.Struct(order + "IIII")
-    b = _Batcher(batch)
-    pos, idx = 24, 0
+    big = order == ">"
+    b = _Batch(batch)
+    pos = b.start = 24
+    idx = 0
     while True:
-        rh = src.get(pos, 16)
-        if rh is None:
-            if pos < src.size:
-                stats.unreadable += 1
-                stats.damage = f"record {idx}: truncated record header at offset {pos}"
-            break
-        sec, frac, caplen, origlen = rec.unpack(rh)
-        if caplen > MAX_RECORD:
+        n, pos, st = scan_pcap(win.data, pos, big, unit, b.offsets, b.caplens, b.origlens,
+                               b.time_ns, b.count)
+        b.took(n, idx, stats)
+        idx += n
+        if st == ScanStatus.FULL:
+            b.linktypes[:] = link
+            yield b.emit(win.data, pos)
+            b = _Batch(batch)
+            b.start = pos
+            continue
+        if st in (ScanStatus.END, ScanStatus.PARTIAL) and not win.eof:
+            shift = win.fill(b.start)
+            pos -= shift
+            b.shift(shift)
+            continue
+        at = win.base + pos
+        if st == ScanStatus.PARTIAL:
+            stats.unreadable += 1
+            if win.data.size - pos < 16:
+                stats.damage = f"record {idx}: truncated record header at offset {at}"
+            else:
+                caplen = struct.unpack_from(order + "I", win.data, pos + 8)[0]
+                stats.damage = (f"record {idx}: captured length {caplen} runs past the end of "
+                                f"the file at offset {at}")
+        elif st == ScanStatus.TOO_LONG:
+            caplen = struct.unpack_from(order + "I", win.data, pos + 8)[0]
             stats.unreadable += 1
             stats.damage = (f"record {idx}: captured length {caplen} exceeds {MAX_RECORD} "
-                            f"at offset {pos}; stopped reading")
-            break
-        frame = src.get(pos + 16, caplen)
-        if frame is None:
-            stats.unreadable += 1
-            stats.damage = (f"record {idx}: captured length {caplen} runs past the end of the "
-                            f"file at offset {pos}")
-            break
-        stats.records += 1
-        if b.add(frame, origlen, link, sec * 1_000_000_000 + frac * unit, idx):
-            yield b.flush()  # type: ignore[misc]
-        pos += 16 + caplen
-        idx += 1
-    out = b.flush()
-    if out is not None:
-        yield out
+                            f"at offset {at}; stopped reading")
+        break
+    if b.count:
+        b.linktypes[:b.count] = link
+        yield b.emit(win.data, pos)
 
 
-def _pcapng(src: _Source, stats: CaptureStats, batch: int) -> Iterator[RecordBatch]:
-    b = _Batcher(batch)
-    pos, idx = 0, 0
+_NO_IFACE = (np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int64))
+
+
+def _pcapng(win: _Window, stats: CaptureStats, batch: int) -> Iterator[RecordBatch]:
+    b = _Batch(batch)
+    pos = b.start = 0
+    idx = 0
     order = "<"
     ifaces: list[tuple[int, int]] = []  # (linktype, ns per tick)
+    if_link, if_tick = _NO_IFACE
+
+    def need(n: int) -> bool:
+        """Make data[pos:pos + n] available (refilling the window); False at end of file."""
+        nonlocal pos
+        while win.data.size - pos < n and not win.eof:
+            shift = win.fill(b.start)
+            pos -= shift
+            b.shift(shift)
+        return win.data.size - pos >= n
+
+    def u32(at: int) -> int:
+        return struct.unpack_from(order + "I", win.data, at)[0]
+
+    def bad_length(blen: int) -> str:
+        return (f"block {idx} at offset {win.base + pos}: invalid block length {blen} "
+                f"(file size {win.size}); stopped reading")
+
     while True:
-        bh = src.get(pos, 8)
-        if bh is None:
-            if pos < src.size:
-                stats.unreadable += 1
-                stats.damage = f"block at offset {pos}: truncated block header"
+        n, pos, st = scan_pcapng(win.data, pos, order == ">", if_link, if_tick, b.offsets,
+                                 b.caplens, b.origlens, b.linktypes, b.time_ns, b.count)
+        b.took(n, idx, stats)
+        idx += n
+        if st == ScanStatus.FULL:
+            yield b.emit(win.data, pos)
+            b = _Batch(batch)
+            b.start = pos
+            continue
+        if st in (ScanStatus.END, ScanStatus.PARTIAL) and not win.eof:
+            need(win.data.size - pos + 1)
+            continue
+        at = win.base + pos
+        if st == ScanStatus.END:
             break
-        if bh[:4] == PCAPNG_SHB:
-            bom = src.get(pos + 8, 4)
+        if st == ScanStatus.PARTIAL:
+            stats.unreadable += 1
+            stats.damage = (f"block at offset {at}: truncated block header"
+                            if win.data.size - pos < 8 else bad_length(u32(pos + 4)))
+            break
+        if st == ScanStatus.BAD_LENGTH:
+            stats.unreadable += 1
+            stats.damage = bad_length(u32(pos + 4))
+            break
+        if st == ScanStatus.BAD_TRAILER:
+            stats.unreadable += 1
+            stats.damage = f"block at offset {at}: trailing length differs from {u32(pos + 4)}"
+            break
+        if st == ScanStatus.SECTION:
+            bom = bytes(win.data[pos + 8:pos + 12]) if need(12) else b""
             if bom == b"\x4d\x3c\x2b\x1a":
                 order = "<"
             elif bom == b"\x1a\x2b\x3c\x4d":
                 order = ">"
             else:
                 stats.unreadable += 1
-                stats.damage = f"section header at offset {pos}: bad byte-order magic"
+                stats.damage = f"section header at offset {win.base + pos}: bad byte-order magic"
                 break
             ifaces = []
-        btype, blen = struct.unpack(order + "II", bh)
-        if blen < 12 or blen % 4 or pos + blen > src.size or blen > MAX_RECORD + 64 * 1024:
-            stats.unreadable += 1
-            stats.damage = (f"block {idx} at offset {pos}: invalid block length {blen} "
-                            f"(file size {src.size}); stopped reading")
-            break
-        body = src.get(pos, blen)
-        assert body is not None
-        if struct.unpack(order + "I", body[-4:])[0] != blen:
-            stats.unreadable += 1
-            stats.damage = f"block at offset {pos}: trailing length differs from {blen}"
-            break
-        if btype == 0x0A0D0D0A:
+            if_link, if_tick = _NO_IFACE
+            blen = u32(pos + 4)
+            if blen < 12 or blen % 4 or blen > MAX_BLOCK or not need(blen):
+                stats.unreadable += 1
+                stats.damage = bad_length(blen)
+                break
+            at = win.base + pos
+            body = bytes(win.data[pos:pos + blen])
+            if struct.unpack(order + "I", body[-4:])[0] != blen:
+                stats.unreadable += 1
+                stats.damage = f"block at offset {at}: trailing length differs from {blen}"
+                break
             if blen < 28:
                 stats.unreadable += 1
-                stats.damage = f"section header at offset {pos}: too short ({blen})"
+                stats.damage = f"section header at offset {at}: too short ({blen})"
                 break
             major = struct.unpack(order + "H", body[12:14])[0]
             if major != 1:
-                stats.damage = f"unsupported pcapng major version {major} at offset {pos}"
+                stats.damage = f"unsupported pcapng major version {major} at offset {at}"
                 break
             damaged = _check_options(body[24:-4], order)
             if damaged:
                 stats.unreadable += 1
-                stats.damage = f"section header at offset {pos}: {damaged}"
+                stats.damage = f"section header at offset {at}: {damaged}"
                 break
-        elif btype == 1:  # Interface Description Block
+            pos += blen
+            continue
+        if st == ScanStatus.INTERFACE:  # Interface Description Block, framing checked
+            blen = u32(pos + 4)
             if blen < 20:
                 stats.unreadable += 1
-                stats.damage = f"interface block at offset {pos}: too short"
+                stats.damage = f"interface block at offset {at}: too short"
                 break
+            body = bytes(win.data[pos:pos + blen])
             link = struct.unpack(order + "H", body[8:10])[0]
             ifaces.append((link, _tsresol(body[16:-4], order)))
+            if_link = np.array([x[0] for x in ifaces], dtype=np.int32)
+            if_tick = np.array([x[1] for x in ifaces], dtype=np.int64)
             stats.linktypes.add(link)
-        elif btype in (6, 2):  # Enhanced Packet Block / obsolete Packet Block
-            if blen < 32:
-                stats.unreadable += 1
-                stats.damage = f"packet block at offset {pos}: too short"
-                break
-            if btype == 6:
-                iface, hi, lo, caplen, origlen = struct.unpack(order + "IIIII", body[8:28])
-            else:
-                iface, _drops, hi, lo, caplen, origlen = struct.unpack(order + "HHIIII",
-                                                                       body[8:28])
-            if iface >= len(ifaces) or 28 + caplen > blen - 4:
-                stats.unreadable += 1
-                stats.damage = (f"packet {idx} at offset {pos}: "
-                                + ("unknown interface" if iface >= len(ifaces)
-                                   else "captured length beyond its block"))
-                pos += blen
-                idx += 1
-                continue  # the block framing is intact: safe to continue
-            link, tick = ifaces[iface]
-            stats.records += 1
-            if b.add(body[28:28 + caplen], origlen, link, ((hi << 32) | lo) * tick, idx):
-                yield b.flush()  # type: ignore[misc]
-            idx += 1
-        elif btype == 3:  # Simple Packet Block: interface 0, no timestamp
-            if not ifaces:
-                stats.unreadable += 1
-                stats.damage = f"simple packet {idx} at offset {pos}: no interface"
-                pos += blen
-                idx += 1
-                continue
-            origlen = struct.unpack(order + "I", body[8:12])[0]
-            caplen = min(origlen, blen - 16)
-            stats.records += 1
-            if b.add(body[12:12 + caplen], origlen, ifaces[0][0], 0, idx):
-                yield b.flush()  # type: ignore[misc]
-            idx += 1
-        pos += blen
-    out = b.flush()
-    if out is not None:
-        yield out
+            pos += blen
+            continue
+        if st == ScanStatus.TOO_SHORT:
+            stats.unreadable += 1
+            stats.damage = f"packet block at offset {at}: too short"
+            break
+        # a bad packet in a well-framed block: counted, and reading goes on
+        stats.unreadable += 1
+        stats.damage = {
+            ScanStatus.UNKNOWN_INTERFACE: f"packet {idx} at offset {at}: unknown interface",
+            ScanStatus.CAPLEN_BEYOND_BLOCK:
+                f"packet {idx} at offset {at}: captured length beyond its block",
+            ScanStatus.NO_INTERFACE: f"simple packet {idx} at offset {at}: no interface",
+        }[ScanStatus(st)]
+        pos += u32(pos + 4)
+        idx += 1
+    if b.count:
+        yield b.emit(win.data, pos)
 
 
 def _options(data: bytes, order: str) -> Iterator[tuple[int, bytes]] | None:

@@ -19,7 +19,7 @@ import importlib
 import os
 from types import ModuleType
 
-KERNELS: tuple[str, ...] = ("overlap", "lpm", "acl", "flows", "shaper", "headers")
+KERNELS: tuple[str, ...] = ("overlap", "lpm", "acl", "flows", "shaper", "headers", "pcapscan")
 
 
 def _flag(name: str) -> str:

@@ -10,7 +10,8 @@ strings (parsed here, at the edge). Emits:
   "routeTableId"} ("System Route" unless a user route decided; azure-semantics.md 7.2)
 * ip_flow_verify -> `az network watcher test-ip-flow`: {"access", "ruleName"} (ruleName
   omitted when no NSG applies; 7.1)
-* explain -> one flow walked hop by hop (control/explain.py).
+* explain -> one flow walked hop by hop: the engine's reference walk for one packet
+  (engine/reference.py), rendered by control/explain.py.
 Every answer carries an "assumptions" list (control/assumptions.py). Unknown names raise
 InputError.
 """
@@ -160,15 +161,44 @@ def ip_flow_verify(topology: Topology, vm: str, direction: str, protocol: str, l
 
 def explain(topology: Topology, vm: str, destination: str, protocol: str = "Tcp",
             source_port: int | None = None) -> dict[str, Any]:
-    """One flow from the VM's primary NIC to 'IP' or 'IP:PORT', hop by hop."""
-    from dataplane.control.explain import walk
+    """One new flow from the VM's primary NIC to 'IP' or 'IP:PORT', hop by hop: the engine's
+    reference walk (engine/reference.py) for that one packet, rendered by control/explain.py.
+    IPv4 only (the engine's assumption program-ipv4)."""
+    from dataplane.control import explain as render
+    from dataplane.engine.compile import build_network
+    from dataplane.engine.ingress import INGRESS_ASSUMPTIONS
+    from dataplane.engine.loadbalancer import LB_ASSUMPTIONS
+    from dataplane.engine.reference import Packet, ReferencePipeline
 
     address, sep, port = destination.rpartition(":")
     if sep and port.isdigit() and "." in address:
         dest_ip, dest_port = parse_ip(address, what="destination address"), int(port)
+        if dest_port > 65535:
+            raise InputError(f"destination port {dest_port} is not 0-65535")
     else:
         dest_ip, dest_port = parse_ip(destination, what="destination address"), None
     if protocol.lower() not in ("tcp", "udp", "icmp", "esp", "ah"):
         raise InputError(f"protocol must be Tcp, Udp, Icmp, Esp or Ah, not '{protocol}'")
     interface = nic_for(topology, vm)
-    return walk(topology, interface, dest_ip, protocol_number(protocol), dest_port, source_port)
+    src_ip = interface.primary_ip
+    if src_ip is None:
+        raise InputError(f"{interface.name} has no private IP address")
+    if src_ip.version != 4 or dest_ip.version != 4:
+        raise InputError("explain walks IPv4 flows only (assumption program-ipv4)")
+    number = protocol_number(protocol)
+    ported = number in (6, 17)
+    dport = dest_port if dest_port is not None else (render.DEFAULT_PORT if ported else 0)
+    sport = source_port if source_port is not None else (render.EPHEMERAL_PORT if ported else 0)
+    net = build_network(topology, caps=False)
+    index = next(i for i, n in enumerate(net.nics) if id_key(n.id) == id_key(interface.id))
+    walk = ReferencePipeline(net).walk(Packet(index, src_ip.value, dest_ip.value, number,
+                                              sport, dport))
+    machine = topology.vm_of_nic(interface)
+    flow = render.flow_dict(machine.name if machine else None, interface.name, str(src_ip),
+                            str(dest_ip), number, sport, dport,
+                            dest_port is None and ported)
+    notes = texts("stateful", "forwarded-traffic", "vnet-access-tag-only",
+                  "no-nsg-inbound-internet") + [INGRESS_ASSUMPTIONS[2]]
+    if any(h["step"] == "loadbalancer" for h in walk.hops):
+        notes += list(LB_ASSUMPTIONS)
+    return render.render(flow, walk.hops, walk.disposition.name, walk.deciding, notes)

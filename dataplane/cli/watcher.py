@@ -20,6 +20,7 @@ from typing import Any
 from dataplane import watcher
 from dataplane.cli._table import table
 from dataplane.cli.check import add_topology_arguments, load_topology
+from dataplane.control.explain import describe
 
 
 def _emit(args: argparse.Namespace, result: dict[str, Any], text: str) -> int:
@@ -92,39 +93,10 @@ def _explain(args: argparse.Namespace) -> int:
              f"{flow['destinationIp']}:{flow['destinationPort']} from {flow['sourceVm']} "
              f"({flow['sourceNic']})" + ("  [ports assumed]" if flow["portsAssumed"] else "")]
     for i, hop in enumerate(result["hops"], 1):
-        lines.append(f"  {i}. {_describe(hop)}")
-    lines.append(f"=> {result['disposition']}: {result['reason']}")
+        lines.append(f"  {i}. {describe(hop)}")
+    lines.append(f"=> {result['disposition']}: {result['reason']}"
+                 + (f"  [decided by {result['deciding']}]" if result.get("deciding") else ""))
     return _emit(args, result, "\n".join(lines))
-
-
-def _describe(hop: dict[str, Any]) -> str:
-    step = hop["step"]
-    if step.startswith("nsg-"):
-        levels = "; ".join(f"{lv['level']} {lv['nsg'] or '(no NSG)'}: {lv['access']}"
-                           + (f" by {lv['rule']}" if lv["rule"] else "") for lv in hop["levels"])
-        return f"NSG {step[4:]} at {hop['at']}: {hop['access']} ({levels})"
-    if step == "route":
-        via = f" {hop['nextHopIpAddress']}" if hop.get("nextHopIpAddress") else ""
-        return (f"route at {hop['at']}: {hop.get('addressPrefix')} -> {hop['nextHopType']}{via}"
-                f" [{hop.get('routeTableId', 'System Route')}"
-                + (f" / {hop['routeName']}" if hop.get("routeName") else "") + "]")
-    if step == "peering":
-        extra = f"; {hop['note']}" if hop.get("note") else ""
-        fwd = " (forwarded traffic)" if hop.get("forwarded") else ""
-        return (f"peering {hop['from']} -> {hop['to']} via {hop['link']}/{hop['remoteLink']}"
-                f"{fwd}: {hop['result']}{extra}")
-    if step == "appliance":
-        rule = f" by {hop['rule']}" if hop.get("rule") else ""
-        return (f"appliance {hop.get('at', '?')} ({hop.get('kind', '?')}) at {hop['ip']}: "
-                f"{hop['result']}{rule}")
-    if step == "gateway":
-        where = hop.get("localNetworkGateway") or hop.get("connection") or hop.get("note", "")
-        return (f"gateway {hop.get('gateway', '-')}"
-                + (" (hub gateway, transit)" if hop.get("transit") else "")
-                + (f": {where}" if where else f": {hop.get('result', '')}"))
-    if step == "deliver":
-        return f"delivered to {hop['at']}" + (f" ({hop['vm']})" if hop.get("vm") else "")
-    return json.dumps(hop)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from dataplane.control.nsg import ANY_PROTOCOL, protocol_number
+from dataplane.engine import ingress as _ingress_stage  # semantics stage, see decide()
+from dataplane.engine import loadbalancer as _lb_stage  # semantics stage, see decide()
 from dataplane.engine.compile import (
     MAX_HOPS,
     NH_APPLIANCE,
@@ -190,6 +192,8 @@ class BatchPipeline:
         self._nsg(c, est, active, c.nic, "Outbound", D.DENIED_OUT, dec, disp)
         subnet = np.where(active, net.node_subnet[np.maximum(c.nic, 0)], -1)
         pos = np.ones(n, dtype=np.int64)
+        # >>> semantics stage owned by engine/ingress.py (on-premises/probe/Internet ingress)
+        _ingress_stage.enter_stage(self, c, est, disp, dec, nodes, pos, active, subnet)
         for _ in range(MAX_HOPS):
             idx = np.flatnonzero(active)
             if idx.size == 0:
@@ -203,6 +207,9 @@ class BatchPipeline:
             dec[idx] = self.route_label[rid]
             nh = net.route_nh[rid]
             vnet = net.program.subnet_vnet[sub]
+            # >>> semantics stage owned by engine/loadbalancer.py (ILB, Internet edge, transit)
+            idx, rid, sub, nh, vnet = _lb_stage.hop_stage(self, c, est, idx, rid, sub, nh, vnet,
+                                                          nodes, pos, disp, dec, active)
             end(idx[nh == NH_NONE], D.NULL_ROUTED, self.route_label[rid[nh == NH_NONE]])
             m = (nh == NH_INTERNET) | (nh == NH_SERVICE)
             nodes[idx[m], pos[idx[m]]] = net.internet_node

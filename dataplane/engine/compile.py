@@ -12,7 +12,17 @@ Takes: a Topology and a TimingParams. Emits `Network` with
   target VNet, appliance node, gateway node, and a label (`route_labels`);
 * peering matrices (VNet x VNet): both links Connected; the receiving link allows forwarded
   traffic (assumption `forwarded-traffic`, azure-semantics.md 4.1);
-* latency matrix (region x region, ns, -1 = unknown pair) from dataplane.timing.
+* latency matrix (region x region, ns, -1 = unknown pair) from dataplane.timing;
+* internal load balancers (engine/loadbalancer.py): `lb` frontends keyed (VNet, address);
+  `route_fe` the frontend a VirtualAppliance route's next-hop IP names (-1 otherwise), and per
+  (such route, backend NIC) a synthetic route id (`lb_synth`) whose appliance is that backend,
+  appended after the LPM routes (never found by lookup, same label);
+* the edges (engine/ingress.py): `ingress` (on-premises sites per gateway node, the gateway's
+  GatewaySubnet as entry subnet, the VNets each gateway serves through transit, addresses with
+  a public IP; sites also name the connection a gateway exit uses), `vnet_region`,
+  `node_is_gateway`, `peering_links` (link names for explanations).
+`build_network(..., caps=False)` skips the VM bandwidth caps (explain needs no timing, and a
+VM size without a published cap must not stop it).
 The NSG tables are the control plane's compiled Program (control/program.py), used as is.
 IPv4 only (the Program's assumption `program-ipv4`).
 """
@@ -26,6 +36,8 @@ import numpy as np
 from dataplane.control.program import Program, compile_program, lpm_intervals
 from dataplane.control.routes import EffectiveRoute, effective_routes, nic_subnet, reverse_link
 from dataplane.control.tags import NOT_INTERNET
+from dataplane.engine import ingress as _ingress
+from dataplane.engine import loadbalancer as _lb
 from dataplane.errors import InputError
 from dataplane.model import AzureFirewall, NetworkInterface, Subnet, Topology, id_key
 from dataplane.timing.bandwidth import vm_egress_caps
@@ -84,6 +96,13 @@ class Network:
     internet_node: int
     ip_nic: dict[int, int] = field(default_factory=dict)
     not_internet: tuple = NOT_INTERNET
+    vnet_region: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    node_is_gateway: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    lb: _lb.LBTables = field(default_factory=_lb.LBTables)
+    route_fe: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    lb_synth: dict[tuple[int, int], int] = field(default_factory=dict)
+    ingress: _ingress.IngressTables = field(default_factory=_ingress.IngressTables)
+    peering_links: dict[tuple[int, int], tuple[str, str]] = field(default_factory=dict)
 
     # -- lookups used at the edges (never per packet in the batch path) --
     def nic_by_vm(self, name: str) -> int:
@@ -108,11 +127,13 @@ class Network:
         return v
 
 
-def build_network(topology: Topology, params: TimingParams | None = None) -> Network:
+def build_network(topology: Topology, params: TimingParams | None = None,
+                  caps: bool = True) -> Network:
     params = params or TimingParams()
     program = compile_program(topology)
     latency = LatencyTable(params)
-    caps = vm_egress_caps(topology)
+    vm_caps = vm_egress_caps(topology) if caps else {
+        id_key(v.id): 0 for v in topology.virtual_machines}
     vm_keys = [id_key(v.id) for v in topology.virtual_machines]
     vm_index = {k: i for i, k in enumerate(vm_keys)}
     vnet_index = {id_key(v.id): i for i, v in enumerate(topology.virtual_networks)}
@@ -169,6 +190,8 @@ def build_network(topology: Topology, params: TimingParams | None = None) -> Net
         ncost.append(params.gateway_ns)
         nvnet.append(vnet_index.get(id_key(gw.virtual_network), -1))
         nsubnet.append(-1)
+    vnet_region = np.array([region(v.location) for v in topology.virtual_networks],
+                           dtype=np.int32)
     internet = len(names)
     names.append("internet")
     kinds.append("internet")
@@ -190,11 +213,14 @@ def build_network(topology: Topology, params: TimingParams | None = None) -> Net
     nv = len(vnets)
     connected = np.zeros((nv, nv), dtype=bool)
     forward_ok = np.zeros((nv, nv), dtype=bool)
+    links: dict[tuple[int, int], tuple[str, str]] = {}
     for a, vnet in enumerate(vnets):
         connected[a, a] = forward_ok[a, a] = True
         for link in vnet.virtual_network_peerings:
             b = vnet_index.get(id_key(link.remote_virtual_network))
             back = reverse_link(topology, link)
+            if b is not None:
+                links[(a, b)] = (link.name, back.name if back else "")
             if b is None or back is None:
                 continue
             connected[a, b] = (link.peering_state == "Connected"
@@ -215,6 +241,8 @@ def build_network(topology: Topology, params: TimingParams | None = None) -> Net
                 if fw.private_ip_address is not None}
     owner = {(int(nvnet[i]), ip.value): i for i, nic in enumerate(nics)
              for c in nic.ip_configurations if (ip := c.private_ip_address) is not None}
+    lb = _lb.build_tables(topology, vnet_index, set(owner))
+    rfe: list[int] = []
     for si, sid in enumerate(program.subnet_ids):
         subnet = topology.get(sid)
         vnet = topology.vnet_of_subnet(sid)
@@ -232,7 +260,7 @@ def build_network(topology: Topology, params: TimingParams | None = None) -> Net
             rnh.append(_NH.get(r.next_hop_type, NH_NONE))
             rvnet.append(vnet_index.get(id_key(r.remote_vnet), -1) if r.remote_vnet else vi)
             rgw.append(gw_node.get(id_key(r.gateway), -1) if r.gateway else -1)
-            app = -1
+            app = fe = -1
             if r.next_hop_type == "VirtualAppliance" and r.next_hop_ip:
                 ip = r.next_hop_ip[0].value
                 for vid in (vi, *(vnet_index.get(id_key(lk.remote_virtual_network), -1)
@@ -242,10 +270,30 @@ def build_network(topology: Topology, params: TimingParams | None = None) -> Net
                         break
                 if app < 0:
                     app = fw_by_ip.get(ip, -1)
+                if app < 0:  # an internal load balancer's frontend (loadbalancer.py)
+                    for vid in (vi, *(vnet_index.get(id_key(lk.remote_virtual_network), -1)
+                                      for lk in vnet.virtual_network_peerings)):
+                        if lb.at(vid, ip) >= 0:
+                            fe = lb.at(vid, ip)
+                            break
             rapp.append(app)
+            rfe.append(fe)
         for start, hop in lpm_intervals(active):
             keys.append((si << 32) | start)
             ids.append(hop)
+    lb_synth: dict[tuple[int, int], int] = {}
+    for rid in [i for i, f in enumerate(rfe) if f >= 0]:
+        backends = sorted({int(b) for rule in lb.frontends[rfe[rid]].rules
+                           for b in rule.backends.tolist()})
+        for b in backends:
+            lb_synth[(rid, b)] = len(labels)
+            labels.append(labels[rid])
+            rnh.append(NH_APPLIANCE)
+            rvnet.append(rvnet[rid])
+            rgw.append(-1)
+            rapp.append(b)
+            rfe.append(-1)
+    ing = _ingress.build_tables(topology, gw_node, vnet_index, subnet_index)
 
     return Network(
         topology=topology, params=params, program=program, nics=nics, firewalls=firewalls,
@@ -254,7 +302,7 @@ def build_network(topology: Topology, params: TimingParams | None = None) -> Net
         node_cost_ns=np.array(ncost, dtype=np.int64), node_vnet=np.array(nvnet, dtype=np.int32),
         node_subnet=np.array(nsubnet, dtype=np.int32),
         vm_names=tuple(v.name for v in topology.virtual_machines),
-        vm_cap_bps=np.array([caps[k] for k in vm_keys], dtype=np.int64),
+        vm_cap_bps=np.array([vm_caps[k] for k in vm_keys], dtype=np.int64),
         regions=tuple(regions), latency_ns=lat, vnet_names=tuple(v.name for v in vnets),
         connected=connected, forward_ok=forward_ok, vnet_lo=vnet_lo, vnet_hi=vnet_hi,
         route_keys=np.array(keys, dtype=np.int64), route_ids=np.array(ids, dtype=np.int32),
@@ -262,4 +310,7 @@ def build_network(topology: Topology, params: TimingParams | None = None) -> Net
         route_appliance=np.array(rapp, dtype=np.int32), route_gateway=np.array(rgw,
                                                                                 dtype=np.int32),
         route_labels=tuple(labels), routes_by_subnet=by_subnet, route_index=route_index,
-        internet_node=internet, ip_nic=ip_nic)
+        internet_node=internet, ip_nic=ip_nic, vnet_region=vnet_region,
+        node_is_gateway=np.array([k == "gateway" for k in kinds], dtype=bool), lb=lb,
+        route_fe=np.array(rfe, dtype=np.int32), lb_synth=lb_synth, ingress=ing,
+        peering_links=links)

@@ -4,7 +4,9 @@ Takes nothing; emits `Disposition` (an IntEnum, stored as uint8 in the batch col
 `REASONS` (one line per value). Every packet read ends in exactly one disposition, so
 read = delivered + left the network + dropped-with-reason + unparsed (+ unreadable records,
 counted by the capture reader). Azure sources: azure-semantics.md 2 (NSG), 3 (routes),
-4 (peering), 5 (VM bandwidth).
+4 (peering; 4.4 for LB_BASIC_GLOBAL), 5 (VM bandwidth). Load-balancer dispositions:
+engine/loadbalancer.py; edge and ingress ones (NON_ROUTABLE, TRANSIT_BLOCKED):
+engine/ingress.py.
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ class Disposition(IntEnum):
     NEXT_HOP_UNREACHABLE = 17
     IP_FORWARDING_DISABLED = 18
     LB_NO_BACKEND = 19
+    LB_NO_RULE = 20
+    LB_BASIC_GLOBAL = 21
+    NON_ROUTABLE = 22
+    TRANSIT_BLOCKED = 23
 
     @property
     def reason(self) -> str:
@@ -68,6 +74,13 @@ REASONS: dict[Disposition, str] = {
     Disposition.NEXT_HOP_UNREACHABLE: "the VirtualAppliance next-hop address has no NIC",
     Disposition.IP_FORWARDING_DISABLED: "the appliance NIC does not have IP forwarding enabled",
     Disposition.LB_NO_BACKEND: "the internal load balancer frontend has no reachable backend",
+    Disposition.LB_NO_RULE: "no load-balancing rule of the frontend matches the protocol/port",
+    Disposition.LB_BASIC_GLOBAL: "a Basic SKU load balancer frontend is not reachable across "
+                                 "global peering",
+    Disposition.NON_ROUTABLE: "an Internet route selected a non-routable (private/reserved) "
+                              "destination: dropped at the Azure edge",
+    Disposition.TRANSIT_BLOCKED: "from on-premises into a peered VNet that does not use this "
+                                 "gateway (no gateway transit)",
 }
 
 DROPPED: frozenset[Disposition] = frozenset(

@@ -4,8 +4,13 @@ Takes: a `Network` (compile.py) and packets as `Packet` tuples (ingress NIC inde
 IPv4 source/destination integers, protocol, ports, length, time_in ns), in time order.
 Emits per packet a `Walk`: disposition, deciding rule/route label, the node path (NIC, firewall,
 gateway, internet node ids) and detailed hop dicts for `explain`.
-Order (DESIGN.md pipeline; the same as control/explain.py so answers agree):
-1 source NIC, anti-spoofing unless enableIPForwarding (SPOOFED; UNMAPPED without a NIC);
+This walk is the only copy of the stage logic for explanations: `dataplane explain` /
+watcher.explain render its hops (control/explain.py), Result.explain shows them.
+Order (DESIGN.md pipeline):
+0 a source that is no emulated NIC: ingress (engine/ingress.py): on-premises through the VPN
+  gateway (routed with the GatewaySubnet's routes; TRANSIT_BLOCKED), the probe source
+  168.63.129.16 and the Internet (UNMAPPED, labelled, without a public IP); else UNMAPPED;
+1 source NIC, anti-spoofing unless enableIPForwarding (SPOOFED);
 2 outbound NSG, NIC then subnet (azure-semantics.md 2.4; DENIED_OUT); return traffic of an
   established flow skips every NSG (stateful, 2.1; assumption `stateful`);
 3 route: longest prefix match on the current subnet's effective routes (3.4; NO_ROUTE,
@@ -18,7 +23,11 @@ Order (DESIGN.md pipeline; the same as control/explain.py so answers agree):
   outbound NSG) or Azure Firewall (network rule collections, FIREWALL_DENIED), which forwards
   with its own subnet's routes; a revisited appliance or more than MAX_HOPS hops -> LOOP;
 6 gateway: VirtualNetworkGateway routes leave to on-premises (EXITS_ON_PREMISES), own or
-  transit gateway (4.4); Internet routes leave (EXITS_INTERNET);
+  transit gateway (4.4); Internet routes leave (EXITS_INTERNET) unless the destination is
+  not Internet space (NON_ROUTABLE, ingress.py assumption `internet-non-routable`);
+6b internal load balancers (engine/loadbalancer.py): a frontend destination is DNATed to a
+  backend (LB_NO_RULE, LB_NO_BACKEND, LB_BASIC_GLOBAL); an ILB frontend as next hop picks the
+  backend appliance;
 7 inbound NSG at the destination, subnet then NIC (DENIED_IN); delivery (DELIVERED).
 A flow is established (for return traffic) by its first packet that is delivered or leaves.
 Timing is not here: engine/timing_stage.py applies it to the node paths of both pipelines.
@@ -30,7 +39,9 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from dataplane.control.nsg import ANY_PROTOCOL, Flow, RuleCompiler, evaluate, protocol_number
-from dataplane.control.routes import lookup
+from dataplane.control.routes import EffectiveRoute, lookup
+from dataplane.engine import ingress
+from dataplane.engine import loadbalancer as lbm
 from dataplane.engine.compile import MAX_HOPS, Network
 from dataplane.engine.dispositions import Disposition as D
 from dataplane.model import AzureFirewall, Prefix, id_key
@@ -121,97 +132,205 @@ class ReferencePipeline:
     # -- one packet --
     def walk(self, p: Packet) -> Walk:
         net = self.net
+        state = reverse_key(p) in self.established
+        flow = Flow(p.proto, IPAddress(4, p.src), p.sport, IPAddress(4, p.dst), p.dport)
         if p.nic < 0:
-            return Walk(D.UNMAPPED, "source address is not an emulated NIC", [])
+            return self._ingress(p, state, flow)
         nic = net.nics[p.nic]
         w = Walk(D.DELIVERED, "", [p.nic])
         ips = {c.private_ip_address.value for c in nic.ip_configurations
                if c.private_ip_address is not None}
         if p.src not in ips and not nic.enable_ip_forwarding:
-            w.hops.append({"step": "source", "at": net.node_names[p.nic], "result": "spoofed"})
+            w.hops.append({"step": "source", "at": net.node_names[p.nic], "result": "Spoofed"})
             return self._end(w, D.SPOOFED, f"anti-spoofing {net.node_names[p.nic]}")
-        state = reverse_key(p) in self.established
-        flow = Flow(p.proto, IPAddress(4, p.src), p.sport, IPAddress(4, p.dst), p.dport)
-        w.hops.append({"step": "source", "at": net.node_names[p.nic], "established": state})
+        w.hops.append({"step": "source", "at": net.node_names[p.nic], "established": state,
+                       "result": "Allowed"})
         if not state and not self._nsg(w, p.nic, "Outbound", flow):
             return self._end(w, D.DENIED_OUT, w.deciding)
-        subnet = int(net.node_subnet[p.nic])
-        current = p.nic
+        return self._hops(w, p, int(net.node_subnet[p.nic]), p.nic, state, flow)
+
+    def _ingress(self, p: Packet, state: bool, flow: Flow) -> Walk:
+        """Sources that are no emulated NIC (engine/ingress.py)."""
+        net = self.net
+        kind, what = ingress.classify(net, p.src, p.dst)
+        if kind == "onprem":
+            gw = what.gateway_node
+            w = Walk(D.DELIVERED, "", [gw])
+            w.hops.append({"step": "ingress", "kind": "on-premises", "at": net.node_names[gw],
+                           "localNetworkGateway": what.site, "connection": what.connection,
+                           "prefix": what.prefix, "established": state})
+            return self._hops(w, p, net.ingress.entry_subnet[gw], gw, state, flow)
+        if kind == "probe":
+            w = Walk(D.DELIVERED, "", [what])
+            w.hops.append({"step": "ingress", "kind": "AzureLoadBalancer probe",
+                           "at": net.node_names[what], "established": state})
+            return self._deliver(w, p, what, state, flow, ingress.label_probe(), append=False)
+        if kind == "internet":
+            w = Walk(D.DELIVERED, "", [what])
+            exposed = p.dst in net.ingress.public or state
+            w.hops.append({"step": "ingress", "kind": "Internet", "at": net.node_names[what],
+                           "publicIp": p.dst in net.ingress.public, "established": state,
+                           "result": "Allowed" if exposed else "NotExposed"})
+            if not exposed:
+                w.nodes = []
+                return self._end(w, D.UNMAPPED, ingress.label_not_exposed(net, what))
+            return self._deliver(w, p, what, state, flow, ingress.label_internet(net, what),
+                                 append=False)
+        return Walk(D.UNMAPPED, "source address is not an emulated NIC", [])
+
+    def _hops(self, w: Walk, p: Packet, subnet: int, current: int, state: bool,
+              flow: Flow) -> Walk:
+        net = self.net
         visited: set[int] = set()
         for _ in range(MAX_HOPS):
+            via_gateway = bool(net.node_is_gateway[current])
             sid = id_key(net.program.subnet_ids[subnet])
             vnet = int(net.program.subnet_vnet[subnet])
             rows = net.routes_by_subnet[sid]
             route = lookup(rows, IPAddress(4, p.dst))
             if route is None:
-                w.hops.append({"step": "route", "at": net.node_names[current], "route": None})
+                w.hops.append({"step": "route", "at": self._subnet_name(subnet),
+                               "node": net.node_names[current], "route": None,
+                               "nextHopType": "None", "addressPrefix": None})
                 return self._end(w, D.NO_ROUTE, "no route")
             rid = net.route_index[(sid, rows.index(route))]
             label = net.route_labels[rid]
             w.deciding = label
-            w.hops.append({"step": "route", "at": net.node_names[current], "route": label})
+            w.hops.append(self._route_hop(subnet, current, route, label))
             kind = route.next_hop_type
+            if kind == "Internet" and net.ingress.nonroutable(p.dst):
+                w.hops.append({"step": "edge", "at": "internet", "result":
+                               "NonRoutableDestination", "destination": _ip(p.dst)})
+                return self._end(w, D.NON_ROUTABLE, label)
             if kind == "None":
                 return self._end(w, D.NULL_ROUTED, label)
             if kind in ("Internet", "VirtualNetworkServiceEndpoint"):
                 w.nodes.append(net.internet_node)
+                w.hops.append({"step": "exit", "at": "internet", "serviceEndpoint":
+                               kind == "VirtualNetworkServiceEndpoint"})
                 return self._end(w, D.EXITS_INTERNET, label)
             if kind == "VirtualNetworkGateway":
                 gw = int(net.route_gateway[rid])
+                hop: dict[str, Any] = {"step": "gateway", "transit": route.transit_link
+                                       is not None}
+                w.hops.append(hop)
                 if gw < 0:
+                    hop["result"] = "NoGateway"
                     return self._end(w, D.NO_ROUTE, label)
+                hop["at"] = net.node_names[gw]
+                site = net.ingress.exit_site(gw, p.dst)
+                if site is not None:
+                    hop.update(connection=site.connection, localNetworkGateway=site.site)
                 w.nodes.append(gw)
-                w.hops.append({"step": "gateway", "at": net.node_names[gw],
-                               "transit": route.transit_link is not None})
                 return self._end(w, D.EXITS_ON_PREMISES, label)
             if kind in ("VnetLocal", "VNetPeering", "VNetGlobalPeering"):
                 tv = int(net.route_vnet[rid])
                 target = self.owner.get((tv, p.dst))
                 if target is None:
-                    return self._end(w, D.NO_DESTINATION, label)
-                blocked = self._cross(w, vnet, tv, p)
+                    fe = net.lb.at(tv, p.dst)
+                    if fe < 0:
+                        w.hops.append({"step": "deliver", "at": None, "result":
+                                       "NoNicAtDestination"})
+                        return self._end(w, D.NO_DESTINATION, label)
+                    return self._frontend(w, p, net.lb.frontends[fe], vnet, current, state,
+                                          flow, via_gateway)
+                blocked = self._cross(w, vnet, tv, p, current if via_gateway else -1)
                 if blocked is not None:
                     return blocked
-                w.nodes.append(target)
-                if not state and not self._nsg(w, target, "Inbound", flow):
-                    return self._end(w, D.DENIED_IN, w.deciding)
-                w.hops.append({"step": "deliver", "at": net.node_names[target]})
-                return self._end(w, D.DELIVERED, label)
+                return self._deliver(w, p, target, state, flow, label)
             # VirtualAppliance
             app = int(net.route_appliance[rid])
+            fe = int(net.route_fe[rid])
+            if fe >= 0:
+                chosen = self._lb_next_hop(w, p, net.lb.frontends[fe], vnet)
+                if isinstance(chosen, Walk):
+                    return chosen
+                app = chosen
+            ip = str(route.next_hop_ip[0]) if route.next_hop_ip else None
             if app < 0:
+                w.hops.append({"step": "appliance", "ip": ip, "at": None,
+                               "result": "NextHopUnreachable"})
                 return self._end(w, D.NEXT_HOP_UNREACHABLE, label)
+            # an appliance (or ILB backend) in another VNet: ordinary peering checks, also
+            # from a gateway (transit applies to direct deliveries only; ingress.py)
             blocked = self._cross(w, vnet, int(net.node_vnet[app]), p)
             if blocked is not None:
                 return blocked
+            is_fw = net.node_kind[app] == "firewall"
+            hop = {"step": "appliance", "ip": ip, "at": net.node_names[app],
+                   "kind": "AzureFirewall" if is_fw else "NetworkInterface"}
             if app in visited:
-                w.hops.append({"step": "appliance", "at": net.node_names[app],
-                               "result": "loop"})
+                w.hops.append({**hop, "result": "RoutingLoop"})
                 return self._end(w, D.LOOP, label)
             visited.add(app)
             w.nodes.append(app)
-            if net.node_kind[app] == "firewall":
+            if is_fw:
                 fw = net.firewalls[app - len(net.nics)]
                 ok, rule = firewall_verdict(fw, p)
-                w.hops.append({"step": "firewall", "at": fw.name, "rule": rule,
-                               "result": "Allow" if ok else "Deny"})
+                w.hops.append({**hop, "rule": rule,
+                               "result": "Forwarded" if ok else "FirewallDenied"})
                 if not ok:
                     return self._end(w, D.FIREWALL_DENIED, rule)
             else:
                 if not state and not self._nsg(w, app, "Inbound", flow):
                     return self._end(w, D.DENIED_IN, w.deciding)
                 if not net.nics[app].enable_ip_forwarding:
+                    w.hops.append({**hop, "result": "IpForwardingDisabled"})
                     return self._end(w, D.IP_FORWARDING_DISABLED,
                                      f"ip-forwarding {net.node_names[app]}")
-                w.hops.append({"step": "appliance", "at": net.node_names[app],
-                               "result": "forwarded"})
+                w.hops.append({**hop, "result": "Forwarded"})
                 if not state and not self._nsg(w, app, "Outbound", flow):
                     return self._end(w, D.DENIED_OUT, w.deciding)
             subnet = int(net.node_subnet[app])
             current = app
             if subnet < 0:
                 return self._end(w, D.NEXT_HOP_UNREACHABLE, label)
+        w.hops.append({"step": "hop-limit", "result": "HopLimitExceeded"})
         return self._end(w, D.LOOP, "hop limit")
+
+    # -- load balancers (engine/loadbalancer.py) --
+    def _frontend(self, w: Walk, p: Packet, fe: lbm.Frontend, vnet: int, current: int,
+                  state: bool, flow: Flow, via_gateway: bool) -> Walk:
+        blocked = self._cross(w, vnet, fe.vnet, p, current if via_gateway else -1)
+        if blocked is not None:
+            return blocked
+        if lbm.basic_global(self.net, fe, vnet):
+            w.hops.append(lbm.lb_hop(self.net, fe, None, -1, p, "BasicSkuAcrossGlobalPeering"))
+            return self._end(w, D.LB_BASIC_GLOBAL, lbm.label_basic(fe))
+        drop, label, rule, k = lbm.choose(fe, p.proto, p.src, p.sport, p.dst, p.dport)
+        if drop is not None:
+            w.hops.append(lbm.lb_hop(self.net, fe, rule, k, p, drop.name))
+            return self._end(w, drop, label)
+        assert rule is not None
+        backend = int(rule.backends[k])
+        dst, dport = int(rule.backend_ips[k]), rule.translate_port(p.dport)
+        w.hops.append(lbm.lb_hop(self.net, fe, rule, k, p, "Balanced", (dst, dport)))
+        translated = Flow(p.proto, IPAddress(4, p.src), p.sport, IPAddress(4, dst), dport)
+        return self._deliver(w, p, backend, state, translated, label)
+
+    def _lb_next_hop(self, w: Walk, p: Packet, fe: lbm.Frontend, vnet: int) -> int | Walk:
+        if lbm.basic_global(self.net, fe, vnet):
+            w.hops.append(lbm.lb_hop(self.net, fe, None, -1, p, "BasicSkuAcrossGlobalPeering"))
+            return self._end(w, D.LB_BASIC_GLOBAL, lbm.label_basic(fe))
+        drop, label, rule, k = lbm.choose(fe, p.proto, p.src, p.sport, p.dst, p.dport)
+        w.hops.append(lbm.lb_hop(self.net, fe, rule, k, p,
+                                 drop.name if drop is not None else "NextHopBackend"))
+        if drop is not None:
+            return self._end(w, drop, label)
+        assert rule is not None
+        return int(rule.backends[k])
+
+    # -- shared steps --
+    def _deliver(self, w: Walk, p: Packet, target: int, state: bool, flow: Flow,
+                 label: str, append: bool = True) -> Walk:
+        if append:
+            w.nodes.append(target)
+        if not state and not self._nsg(w, target, "Inbound", flow):
+            return self._end(w, D.DENIED_IN, w.deciding)
+        vm = self.net.topology.vm_of_nic(self.net.nics[target])
+        w.hops.append({"step": "deliver", "at": self.net.node_names[target],
+                       "nic": self.net.nics[target].name, "vm": vm.name if vm else None})
+        return self._end(w, D.DELIVERED, label)
 
     def _nsg(self, w: Walk, nic: int, direction: str, flow: Flow) -> bool:
         sec = self.security[nic]
@@ -219,32 +338,68 @@ class ReferencePipeline:
             return True
         verdict = evaluate(sec, direction, flow)
         w.hops.append({"step": f"nsg-{direction.lower()}", "at": self.net.node_names[nic],
-                       "access": verdict.access, "rule": verdict.rule_name})
+                       "access": verdict.access, "rule": verdict.rule_name,
+                       "levels": [{"level": d.level,
+                                   "nsg": d.nsg.rsplit("/", 1)[-1] if d.nsg else None,
+                                   "access": d.access, "rule": d.rule}
+                                  for d in verdict.levels]})
         if verdict.access != "Allow":
             w.deciding = nsg_label(verdict)
             return False
         return True
 
-    def _cross(self, w: Walk, a: int, b: int, p: Packet) -> Walk | None:
+    def _cross(self, w: Walk, a: int, b: int, p: Packet, gateway: int = -1) -> Walk | None:
+        """Peering checks from VNet a into b. From a gateway (on-premises ingress) the VNet
+        must use that gateway through transit (ingress.py); otherwise both links Connected
+        and, for traffic not originating in a, allowForwardedTraffic (4.1, 4.2)."""
         net = self.net
         if a == b:
             return None
-        hop = {"step": "peering", "from": net.vnet_names[a], "to": net.vnet_names[b]}
+        link, back = net.peering_links.get((a, b), (None, None))
+        hop: dict[str, Any] = {"step": "peering", "from": net.vnet_names[a],
+                               "to": net.vnet_names[b], "link": link, "remoteLink": back or None}
         w.hops.append(hop)
+        if gateway >= 0:
+            hop.update(transit=True, gateway=net.node_names[gateway], forwarded=False)
+            if b not in net.ingress.serves.get(gateway, frozenset()):
+                hop["result"] = "GatewayTransitNotAllowed"
+                return self._end(w, D.TRANSIT_BLOCKED, ingress.label_transit(net, gateway, b))
+            hop["result"] = "Allowed"
+            return None
         label = f"peering {net.vnet_names[a]}->{net.vnet_names[b]}"
         if not net.connected[a, b]:
-            hop["result"] = "not connected"
+            hop["result"] = "PeeringNotConnected"
             return self._end(w, D.PEERING_BLOCKED, label)
         originated = any(lo <= p.src <= hi for lo, hi in zip(
             net.vnet_lo[a].tolist(), net.vnet_hi[a].tolist(), strict=True))
+        hop["forwarded"] = not originated
         if not originated and not net.forward_ok[a, b]:
-            hop["result"] = "forwarded traffic not allowed"
+            hop["result"] = "ForwardedTrafficNotAllowed"
             return self._end(w, D.FORWARDING_BLOCKED, label)
-        hop["result"] = "allowed"
+        hop["result"] = "Allowed"
         return None
+
+    def _subnet_name(self, subnet: int) -> str:
+        sid = self.net.program.subnet_ids[subnet]
+        parts = sid.split("/")
+        return f"{parts[-3]}/{parts[-1]}" if len(parts) >= 3 else sid
+
+    def _route_hop(self, subnet: int, current: int, route: EffectiveRoute,
+                   label: str) -> dict[str, Any]:
+        return {"step": "route", "at": self._subnet_name(subnet),
+                "node": self.net.node_names[current], "route": label,
+                "addressPrefix": str(route.address_prefix), "source": route.source,
+                "nextHopType": route.next_hop_type,
+                "nextHopIpAddress": str(route.next_hop_ip[0]) if route.next_hop_ip else None,
+                "routeTableId": route.route_table_id if route.source == "User"
+                else "System Route", "routeName": route.route_name or None}
 
     @staticmethod
     def _end(w: Walk, d: D, deciding: str) -> Walk:
         w.disposition = d
         w.deciding = deciding
         return w
+
+
+def _ip(v: int) -> str:
+    return ".".join(str((v >> s) & 255) for s in (24, 16, 8, 0))

@@ -1,0 +1,395 @@
+"""Internal load balancers: frontends, rules, backend choice; the reference helpers and the
+batch stage (called once per hop by engine/batch.py's dispatcher).
+
+Takes: a Topology (model.LoadBalancer, NIC ip configurations' loadBalancerBackendAddressPools)
+and the engine's VNet index. Emits `LBTables`: one `Frontend` per private frontend IP
+configuration keyed (VNet, address), its rules with their backend NICs.
+Semantics (issue 5; azure-semantics.md 4.4 for the SKU rule):
+* a packet whose destination is a frontend address (routed there as VnetLocal or over a
+  peering, so reachable from the VNet and from peered VNets) is matched against the rules in
+  order: protocol Tcp/Udp with frontendPort == destination port, protocol All with a port
+  (TCP or UDP), or HA ports (All, frontendPort 0: every protocol and port). No rule ->
+  LB_NO_RULE; a rule whose pool has no NIC -> LB_NO_BACKEND;
+* a Basic SKU frontend is not reachable across global peering (the sending VNet and the
+  frontend's VNet in different regions; 4.4) -> LB_BASIC_GLOBAL; Standard is;
+* the backend is `pool[flow_hash(5-tuple) % len(pool)]` (below); the destination address
+  becomes the backend NIC's address and, unless the rule is HA ports or its backendPort is 0,
+  the destination port becomes backendPort (DNAT; floating IP is not modelled); the inbound
+  NSG at the backend sees the translated 5-tuple and the packet is DELIVERED with the deciding
+  label "lb NAME/RULE";
+* a UDR whose VirtualAppliance next-hop IP is a frontend (an ILB in front of NVAs, the hub
+  design): the same rule match and hash choose a backend NVA, which then receives the packet
+  unchanged (no DNAT: the packet is not addressed to the frontend) and forwards it like any
+  appliance. compile.py gives every (route, backend) pair a synthetic route id so the batch
+  appliance stage runs unchanged;
+* the AzureLoadBalancer probe source 168.63.129.16 is an ingress source (engine/ingress.py),
+  allowed by the default rule AllowAzureLoadBalancerInBound (2.2).
+Hash (assumption `lb-hash`): Azure documents a 5-tuple hash (source/destination address and
+port, protocol) but not the function. We use a deterministic, symmetric one: the two
+endpoints (address << 16 | port; ports 0 for protocols other than TCP/UDP) are ordered, then
+mixed with the 32-bit MurmurHash3 finaliser (`_fmix`): h = fmix(fmix(fmix(lo_ip ^ proto) ^
+lo_port ^ hi_port << 16) ^ hi_ip). Symmetric, so a flow's reply through the same ILB reaches
+the same NVA (flow symmetry). `flow_hash` (Python ints) and `flow_hash_np` (numpy uint64)
+are the same function; the reference pipeline uses the first, the batch stage the second.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from dataplane.engine.dispositions import Disposition as D
+from dataplane.model import Topology, id_key
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dataplane.engine.compile import Network
+
+M32 = 0xFFFFFFFF
+PROTO_ALL = 0
+LB_ASSUMPTIONS = (
+    "lb-hash: the backend is pool[h % len(pool)] with h a symmetric MurmurHash3-finalised "
+    "hash of the 5-tuple (Azure documents a 5-tuple hash, not its function); a flow and its "
+    "reply pick the same backend.",
+    "lb-dnat: traffic to a frontend is DNATed to the backend address and backendPort (HA "
+    "ports keep the port); the backend's inbound NSG sees the translated 5-tuple; floating "
+    "IP, outbound rules and health-probe state are not modelled (every pool member is up).",
+    "lb-basic-global: a Basic SKU frontend is not reachable from a VNet in another region "
+    "(global peering, azure-semantics.md 4.4); Standard is.",
+)
+
+
+# -- the hash ------------------------------------------------------------------------------
+def _fmix(h: int) -> int:
+    h ^= h >> 16
+    h = (h * 0x85EBCA6B) & M32
+    h ^= h >> 13
+    h = (h * 0xC2B2AE35) & M32
+    h ^= h >> 16
+    return h
+
+
+def flow_hash(src: int, dst: int, proto: int, sport: int, dport: int) -> int:
+    if proto not in (6, 17):
+        sport = dport = 0
+    a, b = (src << 16) | sport, (dst << 16) | dport
+    lo, hi = (a, b) if a <= b else (b, a)
+    h = _fmix(((lo >> 16) ^ proto) & M32)
+    h = _fmix(h ^ (lo & 0xFFFF) ^ ((hi & 0xFFFF) << 16))
+    return _fmix(h ^ ((hi >> 16) & M32))
+
+
+def _fmix_np(h: np.ndarray) -> np.ndarray:
+    m = np.uint64(M32)
+    h = h ^ (h >> np.uint64(16))
+    h = (h * np.uint64(0x85EBCA6B)) & m
+    h = h ^ (h >> np.uint64(13))
+    h = (h * np.uint64(0xC2B2AE35)) & m
+    return h ^ (h >> np.uint64(16))
+
+
+def flow_hash_np(src: np.ndarray, dst: np.ndarray, proto: np.ndarray, sport: np.ndarray,
+                 dport: np.ndarray) -> np.ndarray:
+    u = np.uint64
+    ported = (proto == 6) | (proto == 17)
+    sp = np.where(ported, sport, 0).astype(u)
+    dp = np.where(ported, dport, 0).astype(u)
+    a = (src.astype(u) << u(16)) | sp
+    b = (dst.astype(u) << u(16)) | dp
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    h = _fmix_np(((lo >> u(16)) ^ proto.astype(u)) & u(M32))
+    h = _fmix_np(h ^ (lo & u(0xFFFF)) ^ ((hi & u(0xFFFF)) << u(16)))
+    return _fmix_np(h ^ ((hi >> u(16)) & u(M32)))
+
+
+# -- tables --------------------------------------------------------------------------------
+@dataclass
+class Rule:
+    name: str
+    proto: int          # 6, 17 or PROTO_ALL
+    frontend_port: int  # 0 with PROTO_ALL = HA ports
+    backend_port: int
+    backends: np.ndarray  # int32 NIC indices, topology order
+    backend_ips: np.ndarray  # int64 the pool ip configuration's address
+
+    @property
+    def ha_ports(self) -> bool:
+        return self.proto == PROTO_ALL and self.frontend_port == 0
+
+    def matches(self, proto: int, dport: int) -> bool:
+        if self.ha_ports:
+            return True
+        if self.proto == PROTO_ALL:
+            return proto in (6, 17) and dport == self.frontend_port
+        return proto == self.proto and dport == self.frontend_port
+
+    def matches_np(self, proto: np.ndarray, dport: np.ndarray) -> np.ndarray:
+        if self.ha_ports:
+            return np.ones(proto.size, bool)
+        if self.proto == PROTO_ALL:
+            return ((proto == 6) | (proto == 17)) & (dport == self.frontend_port)
+        return (proto == self.proto) & (dport == self.frontend_port)
+
+    def translate_port(self, dport: int) -> int:
+        return dport if self.ha_ports or not self.backend_port else self.backend_port
+
+    def translate_port_np(self, proto: np.ndarray, dport: np.ndarray) -> np.ndarray:
+        if self.ha_ports or not self.backend_port:
+            return dport
+        ported = (proto == 6) | (proto == 17)
+        return np.where(ported, self.backend_port, dport)
+
+
+@dataclass
+class Frontend:
+    lb: str
+    sku: str
+    vnet: int
+    ip: int
+    rules: list[Rule]
+
+    @property
+    def basic(self) -> bool:
+        return self.sku.lower() == "basic"
+
+    def rule_for(self, proto: int, dport: int) -> Rule | None:
+        return next((r for r in self.rules if r.matches(proto, dport)), None)
+
+
+@dataclass
+class LBTables:
+    frontends: list[Frontend] = field(default_factory=list)
+    by_key: dict[tuple[int, int], int] = field(default_factory=dict)
+    keys: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    vals: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+
+    def at(self, vnet: int, ip: int) -> int:
+        return self.by_key.get((vnet, ip), -1)
+
+    def at_np(self, vnet: np.ndarray, ip: np.ndarray) -> np.ndarray:
+        if self.keys.size == 0:
+            return np.full(ip.size, -1, np.int32)
+        k = (vnet.astype(np.int64) << 32) | ip.astype(np.int64)
+        at = np.minimum(np.searchsorted(self.keys, k), self.keys.size - 1)
+        return np.where((self.keys[at] == k) & (vnet >= 0), self.vals[at], -1)
+
+
+def build_tables(topology: Topology, vnet_index: dict[str, int],
+                 taken: set[tuple[int, int]]) -> LBTables:
+    """Frontends with a private address in a known VNet; `taken` (VNet, address) pairs held
+    by NICs win over a frontend with the same address (an invalid configuration)."""
+    nics = topology.network_interfaces
+    members: dict[str, list[tuple[int, int]]] = {}
+    for i, nic in enumerate(nics):
+        for config in nic.ip_configurations:
+            ip = config.private_ip_address
+            if ip is None or ip.version != 4:
+                continue
+            for pool in config.load_balancer_backend_address_pools:
+                members.setdefault(id_key(pool), []).append((i, ip.value))
+    out = LBTables()
+    for lb in topology.load_balancers:
+        for fe in lb.frontend_ip_configurations:
+            ip = fe.private_ip_address
+            if ip is None or ip.version != 4 or not fe.subnet:
+                continue
+            vnet = topology.vnet_of_subnet(fe.subnet)
+            vi = vnet_index.get(id_key(vnet.id), -1) if vnet is not None else -1
+            if vi < 0 or (vi, ip.value) in taken or (vi, ip.value) in out.by_key:
+                continue
+            rules = []
+            for r in lb.load_balancing_rules:
+                if id_key(r.frontend_ip_configuration) != id_key(fe.id):
+                    continue
+                pool = members.get(id_key(r.backend_address_pool), [])
+                proto = {"tcp": 6, "udp": 17}.get(r.protocol.lower(), PROTO_ALL)
+                rules.append(Rule(r.name, proto, int(r.frontend_port), int(r.backend_port),
+                                  np.array([m[0] for m in pool], dtype=np.int32),
+                                  np.array([m[1] for m in pool], dtype=np.int64)))
+            out.by_key[(vi, ip.value)] = len(out.frontends)
+            out.frontends.append(Frontend(lb.name, lb.sku or "Standard", vi, ip.value, rules))
+    keys = sorted(out.by_key)
+    out.keys = np.array([(v << 32) | a for v, a in keys], dtype=np.int64)
+    out.vals = np.array([out.by_key[k] for k in keys], dtype=np.int32)
+    return out
+
+
+# -- shared decisions (reference and batch read the same labels) ---------------------------
+def basic_global(net: Network, fe: Frontend, from_vnet: int) -> bool:
+    return fe.basic and from_vnet != fe.vnet and \
+        int(net.vnet_region[from_vnet]) != int(net.vnet_region[fe.vnet])
+
+
+def label_basic(fe: Frontend) -> str:
+    return f"lb {fe.lb}: Basic SKU frontend not reachable across global peering"
+
+
+def label_no_rule(fe: Frontend) -> str:
+    return f"lb {fe.lb}: no load-balancing rule matches"
+
+
+def label_no_backend(fe: Frontend, rule: Rule) -> str:
+    return f"lb {fe.lb}/{rule.name}: empty backend pool"
+
+
+def label_rule(fe: Frontend, rule: Rule) -> str:
+    return f"lb {fe.lb}/{rule.name}"
+
+
+def choose(fe: Frontend, proto: int, src: int, sport: int, dst: int, dport: int
+           ) -> tuple[D | None, str, Rule | None, int]:
+    """Reference: (drop disposition or None, label, rule, backend position in the pool)."""
+    rule = fe.rule_for(proto, dport)
+    if rule is None:
+        return D.LB_NO_RULE, label_no_rule(fe), None, -1
+    if rule.backends.size == 0:
+        return D.LB_NO_BACKEND, label_no_backend(fe, rule), rule, -1
+    k = flow_hash(src, dst, proto, sport, dport) % int(rule.backends.size)
+    return None, label_rule(fe, rule), rule, k
+
+
+def lb_hop(net: Network, fe: Frontend, rule: Rule | None, k: int, p: Any,
+           result: str, translated: tuple[int, int] | None = None) -> dict[str, Any]:
+    hop: dict[str, Any] = {"step": "loadbalancer", "at": fe.lb, "sku": fe.sku,
+                           "frontend": _ip(fe.ip), "rule": rule.name if rule else None,
+                           "result": result}
+    if rule is not None and k >= 0:
+        hop.update(backend=net.node_names[int(rule.backends[k])],
+                   backendIp=_ip(int(rule.backend_ips[k])), pool=int(rule.backends.size),
+                   hash=flow_hash(p.src, p.dst, p.proto, p.sport, p.dport))
+        if translated is not None:
+            hop["translated"] = {"destinationIp": _ip(translated[0]),
+                                 "destinationPort": translated[1]}
+    return hop
+
+
+def _ip(v: int) -> str:
+    return ".".join(str((v >> s) & 255) for s in (24, 16, 8, 0))
+
+
+# -- the batch stage -----------------------------------------------------------------------
+def hop_stage(bp: Any, c: Any, est: np.ndarray, idx: np.ndarray, rid: np.ndarray,
+              sub: np.ndarray, nh: np.ndarray, vnet: np.ndarray, nodes: np.ndarray,
+              pos: np.ndarray, disp: np.ndarray, dec: np.ndarray, active: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Called by the batch dispatcher right after the route lookup of each hop. Decides the
+    packets this module and engine/ingress.py own (Internet route to a non-routable address,
+    frontend destinations, gateway-ingress crossings into spokes) and rewrites the route id
+    of ILB next hops to the chosen backend's synthetic route. Returns the packets left for the
+    base stages (idx, rid, sub, nh, vnet filtered; rid rewritten)."""
+    from dataplane.engine import ingress
+    from dataplane.engine.compile import NH_APPLIANCE, NH_PEERING, NH_VNETLOCAL
+
+    net = bp.net
+    if idx.size == 0:
+        return idx, rid, sub, nh, vnet
+    keep = ingress.edge_stage(bp, c, idx, rid, nh, disp, dec, active)
+    direct = keep & ((nh == NH_VNETLOCAL) | (nh == NH_PEERING))
+    tv = net.route_vnet[rid]
+    prev = nodes[idx, pos[idx] - 1]
+    via_gw = net.node_is_gateway[np.maximum(prev, 0)] & (prev >= 0)
+    if net.lb.frontends and direct.any():
+        fe = np.where(direct, net.lb.at_np(tv, c.dst[idx]), -1)
+        m = fe >= 0
+        if m.any():
+            _frontends(bp, c, est, idx[m], fe[m], vnet[m], prev[m], via_gw[m], nodes, pos,
+                       disp, dec, active)
+            keep &= ~m
+    m = keep & direct & via_gw & (tv != vnet)
+    if m.any():
+        ingress.transit_stage(bp, c, est, idx[m], rid[m], vnet[m], tv[m], prev[m], nodes, pos,
+                              disp, dec, active)
+        keep &= ~m
+    m = keep & (nh == NH_APPLIANCE) & (net.route_fe[rid] >= 0)
+    if m.any():
+        rid = rid.copy()
+        ok = _next_hop(bp, c, idx, rid, vnet, m, disp, dec, active)
+        keep &= ~m | ok
+    return idx[keep], rid[keep], sub[keep], nh[keep], vnet[keep]
+
+
+def _frontends(bp: Any, c: Any, est: np.ndarray, idx: np.ndarray, fe: np.ndarray,
+               vnet: np.ndarray, prev: np.ndarray, via_gw: np.ndarray, nodes: np.ndarray,
+               pos: np.ndarray, disp: np.ndarray, dec: np.ndarray, active: np.ndarray) -> None:
+    from dataplane.engine import ingress
+
+    net = bp.net
+    for f in np.unique(fe).tolist():
+        front = net.lb.frontends[f]
+        s = fe == f
+        sel, sv, sp, sg = idx[s], vnet[s], prev[s], via_gw[s]
+        ok = ingress.cross_np(bp, c, sel, sv, np.full(sel.size, front.vnet, np.int32), sp, sg,
+                              disp, dec, active)
+        sel, sv = sel[ok], sv[ok]
+        if front.basic:
+            bad = np.array([basic_global(net, front, int(v)) for v in sv.tolist()], bool)
+            _end(sel[bad], D.LB_BASIC_GLOBAL, bp.labels(label_basic(front)), disp, dec, active)
+            sel = sel[~bad]
+        if sel.size == 0:
+            continue
+        proto, dport = c.proto[sel], c.dport[sel]
+        open_ = np.ones(sel.size, bool)
+        for rule in front.rules:
+            hit = open_ & rule.matches_np(proto, dport)
+            open_ &= ~hit
+            if not hit.any():
+                continue
+            rs = sel[hit]
+            if rule.backends.size == 0:
+                _end(rs, D.LB_NO_BACKEND, bp.labels(label_no_backend(front, rule)), disp, dec,
+                     active)
+                continue
+            h = flow_hash_np(c.src[rs], c.dst[rs], c.proto[rs], c.sport[rs], c.dport[rs])
+            k = (h % np.uint64(rule.backends.size)).astype(np.int64)
+            ingress.deliver_np(bp, c, est, rs, rule.backends[k], rule.backend_ips[k],
+                               rule.translate_port_np(c.proto[rs], c.dport[rs]),
+                               bp.labels(label_rule(front, rule)), nodes, pos, disp, dec,
+                               active)
+        _end(sel[open_], D.LB_NO_RULE, bp.labels(label_no_rule(front)), disp, dec, active)
+
+
+def _next_hop(bp: Any, c: Any, idx: np.ndarray, rid: np.ndarray, vnet: np.ndarray,
+              m: np.ndarray, disp: np.ndarray, dec: np.ndarray, active: np.ndarray
+              ) -> np.ndarray:
+    """ILB frontend as a UDR next hop: rewrite rid (in place) to the chosen backend's synthetic
+    route; returns the mask (over idx) of packets that continue as appliance traffic."""
+    net = bp.net
+    ok = np.zeros(idx.size, bool)
+    fe_of = net.route_fe[rid]
+    for f in np.unique(fe_of[m]).tolist():
+        front = net.lb.frontends[f]
+        s = np.flatnonzero(m & (fe_of == f))
+        if front.basic:
+            bad = np.array([basic_global(net, front, int(v)) for v in vnet[s].tolist()], bool)
+            _end(idx[s[bad]], D.LB_BASIC_GLOBAL, bp.labels(label_basic(front)), disp, dec,
+                 active)
+            s = s[~bad]
+        sel = idx[s]
+        open_ = np.ones(s.size, bool)
+        for rule in front.rules:
+            hit = open_ & rule.matches_np(c.proto[sel], c.dport[sel])
+            open_ &= ~hit
+            if not hit.any():
+                continue
+            if rule.backends.size == 0:
+                _end(sel[hit], D.LB_NO_BACKEND, bp.labels(label_no_backend(front, rule)), disp,
+                     dec, active)
+                continue
+            hs = s[hit]
+            rs = idx[hs]
+            h = flow_hash_np(c.src[rs], c.dst[rs], c.proto[rs], c.sport[rs], c.dport[rs])
+            k = (h % np.uint64(rule.backends.size)).astype(np.int64)
+            backend = rule.backends[k]
+            for j, (r, b) in enumerate(zip(rid[hs].tolist(), backend.tolist(), strict=True)):
+                rid[hs[j]] = net.lb_synth[(r, b)]
+            ok[hs] = True
+        _end(sel[open_], D.LB_NO_RULE, bp.labels(label_no_rule(front)), disp, dec, active)
+    return ok
+
+
+def _end(sel: np.ndarray, d: D, label: int, disp: np.ndarray, dec: np.ndarray,
+         active: np.ndarray) -> None:
+    disp[sel] = d
+    dec[sel] = label
+    active[sel] = False

@@ -109,13 +109,13 @@ def parse_rate(value: Any, source: str, path: str) -> float:
             raise err(source, path, "a rate must be positive")
         return float(value)
     text = str(value).strip()
+    m2 = re.match(r"^([0-9]*\.?[0-9]+)\s*([kKMGT]?)B/s$", text)  # bytes: capital B
+    if m2:
+        return float(m2.group(1)) * _UNITS[m2.group(2).lower()] * 8
     m = _RATE.match(text)
     if not m:
-        m2 = re.match(r"^\s*([0-9]*\.?[0-9]+)\s*([kmgt]?)B/s\s*$", text)
-        if not m2:
-            raise err(source, path, f"cannot read rate {value!r} (use '200Mbit/s', '5Gbps', "
-                                    "'100MB/s')")
-        return float(m2.group(1)) * _UNITS[m2.group(2).lower()] * 8
+        raise err(source, path, f"cannot read rate {value!r} (use '200Mbit/s', '5Gbps', "
+                                "'100MB/s')")
     scale = _UNITS[m.group(2).lower()]
     unit = m.group(3).lower()
     bits = 8 if unit == "bytes/s" else 1

@@ -186,7 +186,7 @@ def plot_throughput_vs_rtt(spec: Spec, rows: list[dict[str, Any]], path: Path) -
     hi = max(p[0] for p in pts) * 2
     x = np.geomspace(max(lo, 0.01), hi, 100)
     tcp = TcpParams()
-    ax.plot(x, 8 * tcp.window_bytes * tcp.efficiency / (x / 1e3) / 1e6, "k--", lw=1,
+    ax.plot(x, 8 * tcp.window_bytes / (x / 1e3) / 1e6, "k--", lw=1,
             label=f"window limit, Linux defaults (W = {tcp.window_bytes / 2**20:.0f} MiB)")
     ax.set_xscale("log")
     ax.set_yscale("log")

@@ -138,3 +138,26 @@ def test_cli(tmp_path, capsys):
                    "vary: {region: {spoke2: [mars]}}\n")
     assert main(["whatif", str(bad), "--out", str(tmp_path / "b")]) == 2
     assert "region.spoke2" in capsys.readouterr().err
+
+
+def test_capture_workload(tmp_path):
+    from scapy.layers.inet import IP, TCP
+    from scapy.utils import wrpcap
+
+    pkts = []
+    for i in range(20):
+        p = IP(src="172.16.0.1", dst="172.16.0.2") / TCP(sport=40000, dport=1433, flags="A")
+        p.time = 1_700_000_000 + i * 0.001
+        pkts.append(p)
+    wrpcap(str(tmp_path / "c.pcap"), pkts)
+    spec = parse_spec({"name": "cap", "base": "demo",
+                       "workload": {"capture": {"path": "c.pcap",
+                                                "map": {"172.16.0.1": "web1",
+                                                        "172.16.0.2": "db1"}}},
+                       "vary": {"region": {"spoke2": ["eastus", "westeurope"]}}},
+                      "s.yaml", tmp_path)
+    rows = run(spec, serial=True, progress=False)
+    assert [r["error"] for r in rows] == ["", ""]
+    assert rows[0]["capture.packets"] == 20
+    assert rows[0]["capture.p50_ms"] > 40 > rows[1]["capture.p50_ms"]
+    assert rows[0]["capture.monthly_usd"] > rows[1]["capture.monthly_usd"] > 0

@@ -57,6 +57,9 @@ class Columns:
     def __len__(self) -> int:
         return int(self.src.size)
 
+    def take(self, rows: np.ndarray) -> Columns:
+        return Columns(*(getattr(self, f)[rows] for f in self.__dataclass_fields__))
+
 
 class Labels:
     """Interned deciding-rule/route strings; columns carry indices."""
@@ -106,25 +109,56 @@ class BatchPipeline:
     # -- public --
     def run(self, c: Columns) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         n = len(c)
-        key, rev = self._keys(c)
-        known = self._known(c)
+        if n == 0:
+            return self.decide(c, np.zeros(0, dtype=bool))
+        fid, rid, m = self._flow_ids(c)
+        rows = np.arange(n, dtype=np.int64)
+        known = self._known(c, rid, m)
         est = known.copy()
+        disp = np.empty(n, dtype=np.uint8)
+        dec = np.empty(n, dtype=np.int32)
+        nodes = np.empty((n, WIDTH), dtype=np.int32)
+        self._decide_rows(c, est, rows, fid, m, disp, dec, nodes)
         while True:
-            disp, dec, nodes = self.decide(c, est)
             passing = (disp == D.DELIVERED) | (disp == D.EXITS_INTERNET) | (
                 disp == D.EXITS_ON_PREMISES)
-            first = np.full(int(max(key.max(initial=-1), rev.max(initial=-1))) + 1,
-                            np.iinfo(np.int64).max, dtype=np.int64)
-            idx = np.arange(n, dtype=np.int64)
-            np.minimum.at(first, key[passing], idx[passing])
-            new = known | (first[rev] < idx)
-            if np.array_equal(new, est):
+            first = np.full(m, n, dtype=np.int64)
+            np.minimum.at(first, fid[passing], rows[passing])
+            new = known | (first[rid] < rows)
+            changed = np.flatnonzero(new != est)
+            if changed.size == 0:
                 break
             est = new
-        if passing.any():
-            self.flows.insert(self._flow_keys(c, passing),
-                              np.ones(int(passing.sum()), dtype=np.int64))
+            # decide() is row-independent: re-deciding only the rows whose state changed gives
+            # the same arrays as deciding the whole batch again (the least fixed point).
+            self._decide_rows(c, est, changed, fid, m, disp, dec, nodes)
+        if passing.any():  # one insert per distinct flow, in order of first appearance
+            first = np.full(m, n, dtype=np.int64)
+            np.minimum.at(first, fid[passing], rows[passing])
+            ins = np.sort(first[first < n])
+            self.flows.insert(self._flow_keys(c, ins), np.ones(ins.size, dtype=np.int64))
         return disp, dec, nodes
+
+    def _decide_rows(self, c: Columns, est: np.ndarray, rows: np.ndarray, fid: np.ndarray,
+                     m: int, disp: np.ndarray, dec: np.ndarray, nodes: np.ndarray) -> None:
+        """decide() for `rows`, once per distinct (flow, est, nic, preset, raw ports): packets of
+        one flow get the same answer (decide reads nothing else), like a flow cache."""
+        k = rows.size
+        key = fid[rows] * 2 + est[rows]
+        rep = np.full(2 * m, k, dtype=np.int64)
+        local = np.arange(k, dtype=np.int64)
+        np.minimum.at(rep, key, local)
+        r = rep[key]
+        a, b = rows, rows[r]
+        same = ((c.nic[a] == c.nic[b]) & (c.preset[a] == c.preset[b])
+                & (c.sport[a] == c.sport[b]) & (c.dport[a] == c.dport[b]))
+        r[~same] = local[~same]  # rare: the same flow from another NIC or preset
+        reps = np.flatnonzero(r == local)
+        d, de, no = self.decide(c.take(rows[reps]), est[rows[reps]])
+        at = np.empty(k, dtype=np.int64)
+        at[reps] = np.arange(reps.size)
+        j = at[r]
+        disp[rows], dec[rows], nodes[rows] = d[j], de[j], no[j]
 
     def reset_state(self) -> None:
         self.flows.clear()
@@ -135,17 +169,34 @@ class BatchPipeline:
         ported = (c.proto == 6) | (c.proto == 17)
         return np.where(ported, c.sport, 0), np.where(ported, c.dport, 0)
 
-    def _keys(self, c: Columns) -> tuple[np.ndarray, np.ndarray]:
-        sp, dp = self._ports(c)
+    def _flow_ids(self, c: Columns) -> tuple[np.ndarray, np.ndarray, int]:
+        """Exact dense ids of each packet's 5-tuple (ports 0 unless TCP/UDP) and of its reverse:
+        (fwd ids, rev ids, number of ids). A 64-bit hash packed with the row number is sorted
+        once; hash groups are verified against the columns and a collision falls back to exact
+        row-wise unique ids."""
         n = len(c)
-        both = np.zeros((2 * n, 5), dtype=np.int64)
-        both[:n] = np.stack([c.src, c.dst, c.proto, sp, dp], axis=1)
-        both[n:] = np.stack([c.dst, c.src, c.proto, dp, sp], axis=1)
-        if n == 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        _, inv = np.unique(both, axis=0, return_inverse=True)
-        inv = inv.ravel()
-        return inv[:n], inv[n:]
+        sp, dp = self._ports(c)
+        cols = (np.concatenate([c.src, c.dst]), np.concatenate([c.dst, c.src]),
+                np.concatenate([c.proto, c.proto]), np.concatenate([sp, dp]),
+                np.concatenate([dp, sp]))
+        s_, d_, p_, sp_, dp_ = (x.astype(np.uint64) for x in cols)
+        h = _mix((s_ << np.uint64(32)) ^ d_,
+                 (p_ << np.uint64(40)) ^ (sp_ << np.uint64(20)) ^ dp_)
+        bits = np.uint64(max(1, int(2 * n - 1).bit_length()))
+        packed = (h >> bits) << bits | np.arange(2 * n, dtype=np.uint64)
+        packed.sort()
+        pos = (packed & ((np.uint64(1) << bits) - np.uint64(1))).astype(np.int64)
+        hs = packed >> bits
+        start = np.empty(2 * n, dtype=bool)
+        start[0] = True
+        np.not_equal(hs[1:], hs[:-1], out=start[1:])
+        ids = np.empty(2 * n, dtype=np.int64)
+        ids[pos] = np.cumsum(start) - 1
+        rep = pos[start][ids]  # first row of each id (sorted by hash, then row)
+        if not all(np.array_equal(x, x[rep]) for x in cols):  # a hash collision
+            _, inv = np.unique(np.stack(cols, axis=1), axis=0, return_inverse=True)
+            ids = inv.ravel().astype(np.int64)
+        return ids[:n], ids[n:], int(ids.max()) + 1
 
     def _flow_keys(self, c: Columns, mask: np.ndarray, reverse: bool = False) -> FlowKeys:
         sp, dp = self._ports(c)
@@ -153,11 +204,17 @@ class BatchPipeline:
             return FlowKeys.v4(c.dst[mask], c.src[mask], dp[mask], sp[mask], c.proto[mask])
         return FlowKeys.v4(c.src[mask], c.dst[mask], sp[mask], dp[mask], c.proto[mask])
 
-    def _known(self, c: Columns) -> np.ndarray:
-        out = np.zeros(len(c), dtype=bool)
-        if len(self.flows) and len(c):
-            out = self.flows.lookup(self._flow_keys(c, np.ones(len(c), bool), True)) >= 0
-        return out
+    def _known(self, c: Columns, rid: np.ndarray, m: int) -> np.ndarray:
+        """Packets whose reverse flow passed in an earlier batch (one probe per distinct flow)."""
+        n = len(c)
+        if not len(self.flows):
+            return np.zeros(n, dtype=bool)
+        first = np.full(m, n, dtype=np.int64)
+        np.minimum.at(first, rid, np.arange(n, dtype=np.int64))
+        probe = first[first < n]
+        hit = np.zeros(m, dtype=bool)
+        hit[rid[probe]] = self.flows.lookup(self._flow_keys(c, probe, True)) >= 0
+        return hit[rid]
 
     # -- the stages --
     def decide(self, c: Columns, est: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -369,6 +426,17 @@ class BatchPipeline:
             disp[denied] = deny
             dec[denied] = self.rule_label[np.maximum(rule[~allow], 0)]
             mask[denied] = False
+
+
+def _mix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """A 64-bit mix of two uint64 columns (multiply-xorshift; wraps modulo 2**64)."""
+    h = a * np.uint64(0x9E3779B97F4A7C15)
+    h ^= h >> np.uint64(29)
+    h += b * np.uint64(0xBF58476D1CE4E5B9)
+    h ^= h >> np.uint64(32)
+    h *= np.uint64(0x94D049BB133111EB)
+    h ^= h >> np.uint64(29)
+    return h
 
 
 def _match(matches: tuple, values: np.ndarray) -> np.ndarray:

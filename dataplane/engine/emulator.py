@@ -13,9 +13,8 @@ Deterministic: no randomness is used (the seed is kept for future sampling and r
 
 from __future__ import annotations
 
-import heapq
 import ipaddress
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +123,7 @@ class Emulator:
             self._process(rb, ci, result, amap=amap, asap=timing == "asap", speed=speed,
                           keep=keep, sink=sink)
             if bar is not None:
-                bar.update(int(rb.buf.size + 16 * len(rb)))
+                bar.update(int(rb.caplens.sum()) + 16 * len(rb))
         if bar is not None:
             bar.close()
         result.mapping = amap.printable()
@@ -193,8 +192,7 @@ class Emulator:
         out = {"capture": cap, "record": rb.record, "time_in": t, "src": src, "dst": dst,
                "proto": cols.proto, "sport": cols.sport, "dport": cols.dport,
                "length": cols.length, "nic": nic, "disposition": disp, "deciding": dec,
-               "time_out": tout, "status": np.array([ParseStatus(s).name for s in range(8)],
-                                                    dtype=object)[status]}
+               "time_out": tout, "status": _STATUS_NAMES[status]}
         result.add(out, nodes, keep=keep)
         if sink is not None:
             sink(out, nodes, rb)
@@ -249,10 +247,14 @@ def _record_batch(frames: list[bytes], links: list[int], times: Sequence[int] | 
                                 dtype=np.int64), np.arange(len(frames), dtype=np.int64))
 
 
+_STATUS_NAMES = np.array([s.name for s in ParseStatus], dtype=object)
+
+
 def _extract(rb: RecordBatch) -> Any:
-    links = np.unique(rb.linktypes)
-    if links.size == 1:
-        return extract(rb.buf, rb.offsets, rb.caplens, int(links[0]))
+    lt = rb.linktypes
+    if lt.size == 0 or (lt == lt[0]).all():
+        return extract(rb.buf, rb.offsets, rb.caplens, int(lt[0]) if lt.size else 1)
+    links = np.unique(lt)
     from dataplane.kernels.headers_py import HeaderColumns
     out = HeaderColumns.empty(len(rb))
     for lt in links.tolist():
@@ -265,35 +267,95 @@ def _extract(rb: RecordBatch) -> Any:
 
 def _merged(paths: list[str | Path], stats: list[CaptureStats], batch: int
             ) -> Iterator[tuple[int | np.ndarray, RecordBatch]]:
+    """Records of several captures merged by (timestamp, capture), in batches of `batch`.
+
+    The order is exactly heapq.merge's over the per-capture streams keyed by (time, capture),
+    which for timestamps that go backwards equals a stable sort by (running maximum of the
+    capture's timestamps, capture, position). Computed on columns: a capture's records are
+    released once no other capture can still produce a smaller key; frames stay in the
+    readers' buffers (a merged batch's buffer joins the buffers it draws from)."""
     if len(paths) == 1:
         for rb in read_batches(paths[0], stats[0], batch):
             yield 0, rb
         return
+    its = [read_batches(p, s, batch) for p, s in zip(paths, stats, strict=True)]
+    k = len(paths)
+    pend: list[tuple[RecordBatch, np.ndarray, int] | None] = [None] * k  # rb, eff keys, start
+    runmax = [np.iinfo(np.int64).min] * k
+    done = [False] * k
+    store: dict[int, RecordBatch] = {}
+    serial = 0
+    empty = np.zeros(0, dtype=np.int64)
+    carry: list[np.ndarray] = [empty, empty, empty]  # store id, row, capture (merged order)
+    while True:
+        for ci in range(k):
+            while not done[ci] and pend[ci] is None:
+                rb = next(its[ci], None)
+                if rb is None:
+                    done[ci] = True
+                elif len(rb):
+                    eff = np.maximum.accumulate(np.maximum(rb.time_ns, runmax[ci]))
+                    runmax[ci] = int(eff[-1])
+                    pend[ci] = (rb, eff, 0)
+        live = [(int(p[1][-1]), ci) for ci, p in enumerate(pend) if p is not None
+                and not done[ci]]
+        finished = all(done) and all(p is None for p in pend)
+        h_t, h_ci = min(live) if live else (np.iinfo(np.int64).max, k)
+        parts: list[list[np.ndarray]] = [[], [], [], []]
+        for ci, p in enumerate(pend):
+            if p is None:
+                continue
+            rb, eff, start = p
+            stop = int(np.searchsorted(eff, h_t, side="right" if ci <= h_ci else "left"))
+            if stop <= start:
+                continue
+            store[serial] = rb
+            for lst, x in zip(parts, (np.full(stop - start, serial, dtype=np.int64),
+                                      np.arange(start, stop, dtype=np.int64),
+                                      np.full(stop - start, ci, dtype=np.int64),
+                                      eff[start:stop]), strict=True):
+                lst.append(x)
+            serial += 1
+            pend[ci] = None if stop == eff.size else (rb, eff, stop)
+        if parts[0]:
+            sid, row, cis, key = (np.concatenate(x) for x in parts)
+            order = np.lexsort((np.arange(sid.size), cis, key))
+            carry = [np.concatenate([c, x[order]]) for c, x in zip(carry, (sid, row, cis),
+                                                                    strict=True)]
+        while carry[0].size >= batch or (finished and carry[0].size):
+            take = min(batch, carry[0].size)
+            yield _gather(store, *(x[:take] for x in carry))
+            carry = [x[take:] for x in carry]
+            keep = set(np.unique(carry[0]).tolist()) | {
+                sid_ for sid_, rb in store.items() if any(p is not None and p[0] is rb
+                                                          for p in pend)}
+            store = {sid_: rb for sid_, rb in store.items() if sid_ in keep}
+        if finished:
+            break
 
-    def records(ci: int) -> Iterable[tuple[int, int, int, bytes, int, int]]:
-        for rb in read_batches(paths[ci], stats[ci], batch):
-            buf = rb.buf.tobytes()
-            for k in range(len(rb)):
-                o, n = int(rb.offsets[k]), int(rb.caplens[k])
-                yield (int(rb.time_ns[k]), ci, int(rb.record[k]), buf[o:o + n],
-                       int(rb.origlens[k]), int(rb.linktypes[k]))
 
-    chunk: list[tuple[int, int, int, bytes, int, int]] = []
-    for rec in heapq.merge(*(records(i) for i in range(len(paths))), key=lambda r: (r[0], r[1])):
-        chunk.append(rec)
-        if len(chunk) >= batch:
-            yield _rebatch(chunk)
-            chunk = []
-    if chunk:
-        yield _rebatch(chunk)
-
-
-def _rebatch(chunk: list[tuple[int, int, int, bytes, int, int]]
-             ) -> tuple[np.ndarray, RecordBatch]:
-    rb = _record_batch([r[3] for r in chunk], [r[5] for r in chunk], [r[0] for r in chunk])
-    rb.origlens = np.array([r[4] for r in chunk], dtype=np.int32)
-    rb.record = np.array([r[2] for r in chunk], dtype=np.int64)
-    return np.array([r[1] for r in chunk], dtype=np.int32), rb
+def _gather(store: dict[int, RecordBatch], sid: np.ndarray, row: np.ndarray, ci: np.ndarray
+            ) -> tuple[np.ndarray, RecordBatch]:
+    """A RecordBatch of rows (store id, row) in the given order; frames are not copied one by
+    one: the batch's buffer joins the source buffers and offsets are shifted."""
+    used = np.unique(sid).tolist()
+    base, bufs, at = {}, [], 0
+    for u in used:
+        base[u] = at
+        bufs.append(store[u].buf)
+        at += store[u].buf.size
+    buf = np.concatenate(bufs) if len(bufs) > 1 else bufs[0]
+    n = sid.size
+    cols = {f: np.empty(n, dtype=t) for f, t in (
+        ("offsets", np.int64), ("caplens", np.int32), ("origlens", np.int32),
+        ("linktypes", np.int32), ("time_ns", np.int64), ("record", np.int64))}
+    for u in used:
+        m = sid == u
+        rb, r = store[u], row[m]
+        cols["offsets"][m] = rb.offsets[r] + base[u]
+        for f in ("caplens", "origlens", "linktypes", "time_ns", "record"):
+            cols[f][m] = getattr(rb, f)[r]
+    return ci.astype(np.int32), RecordBatch(buf, **cols)
 
 
 def _bar(total: int, progress: bool | None) -> Any:

@@ -44,26 +44,59 @@ class FlowAnswer:
 @dataclass
 class Result:
     emulator: Any
-    columns: dict[str, np.ndarray] = field(default_factory=dict)
-    nodes: np.ndarray | None = None
     captures: list[Any] = field(default_factory=list)  # CaptureStats
     mapping: list[str] = field(default_factory=list)
     totals: Counter = field(default_factory=Counter)
     read: int = 0
+    # batches as added; `columns` / `nodes` concatenate them once, on first access
+    _parts: list[tuple[dict[str, np.ndarray], np.ndarray]] = field(default_factory=list,
+                                                                    repr=False)
+    _columns: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _nodes: np.ndarray | None = field(default=None, repr=False)
 
     def add(self, cols: dict[str, np.ndarray], nodes: np.ndarray, keep: bool = True) -> None:
-        self.read += int(cols["disposition"].size)
-        vals, cnt = np.unique(cols["disposition"], return_counts=True)
-        for v, c in zip(vals.tolist(), cnt.tolist(), strict=True):
-            self.totals[D(v).name] += c
-        if not keep:
+        """Count a decided batch and keep its columns (not copied: callers hand over fresh
+        arrays and do not modify them afterwards)."""
+        disp = np.asarray(cols["disposition"])
+        self.read += int(disp.size)
+        cnt = np.bincount(disp.astype(np.intp, copy=False), minlength=1)
+        for v in np.flatnonzero(cnt).tolist():
+            self.totals[D(v).name] += int(cnt[v])
+        if keep:
+            self._parts.append(({k: cols[k] for k in COLS}, nodes))
+
+    def _gather(self) -> None:
+        if not self._parts:
             return
-        if not self.columns:
-            self.columns = {k: cols[k].copy() for k in COLS}
-            self.nodes = nodes.copy()
+        parts = self._parts
+        if self._columns:
+            parts = [(self._columns, self._nodes), *parts]
+        if len(parts) == 1:
+            self._columns, self._nodes = dict(parts[0][0]), parts[0][1]
         else:
-            self.columns = {k: np.concatenate([self.columns[k], cols[k]]) for k in COLS}
-            self.nodes = np.concatenate([self.nodes, nodes])
+            self._columns = {k: np.concatenate([p[0][k] for p in parts]) for k in COLS}
+            self._nodes = np.concatenate([p[1] for p in parts])
+        self._parts = []
+
+    @property
+    def columns(self) -> dict[str, np.ndarray]:
+        self._gather()
+        return self._columns
+
+    @columns.setter
+    def columns(self, value: dict[str, np.ndarray]) -> None:
+        self._parts = []
+        self._columns = value
+
+    @property
+    def nodes(self) -> np.ndarray | None:
+        self._gather()
+        return self._nodes
+
+    @nodes.setter
+    def nodes(self, value: np.ndarray | None) -> None:
+        self._gather()
+        self._nodes = value
 
     def __len__(self) -> int:
         return int(self.columns["disposition"].size) if self.columns else 0

@@ -136,7 +136,11 @@ class BatchPipeline:
             first = np.full(m, n, dtype=np.int64)
             np.minimum.at(first, fid[passing], rows[passing])
             ins = np.sort(first[first < n])
-            self.flows.insert(self._flow_keys(c, ins), np.ones(ins.size, dtype=np.int64))
+            keys = self._flow_keys(c, ins)
+            new = self.flows.lookup(keys) < 0  # flows already stored need no insert
+            if new.any():
+                self.flows.insert(FlowKeys(*(k[new] for k in keys)),
+                                  np.ones(int(new.sum()), dtype=np.int64))
         return disp, dec, nodes
 
     def _decide_rows(self, c: Columns, est: np.ndarray, rows: np.ndarray, fid: np.ndarray,
@@ -171,29 +175,37 @@ class BatchPipeline:
 
     def _flow_ids(self, c: Columns) -> tuple[np.ndarray, np.ndarray, int]:
         """Exact dense ids of each packet's 5-tuple (ports 0 unless TCP/UDP) and of its reverse:
-        (fwd ids, rev ids, number of ids). A 64-bit hash packed with the row number is sorted
-        once; hash groups are verified against the columns and a collision falls back to exact
-        row-wise unique ids."""
+        (fwd ids, rev ids, number of ids). The tuple is packed exactly into two 64-bit words
+        (addresses < 2**32, protocol < 256, ports < 2**16; otherwise exact row-wise unique
+        ids); a 64-bit hash of the words, packed with the row number, is sorted once, and each
+        hash group is verified against the words (a collision falls back to exact ids)."""
         n = len(c)
         sp, dp = self._ports(c)
-        cols = (np.concatenate([c.src, c.dst]), np.concatenate([c.dst, c.src]),
-                np.concatenate([c.proto, c.proto]), np.concatenate([sp, dp]),
-                np.concatenate([dp, sp]))
-        s_, d_, p_, sp_, dp_ = (x.astype(np.uint64) for x in cols)
-        h = _mix((s_ << np.uint64(32)) ^ d_,
-                 (p_ << np.uint64(40)) ^ (sp_ << np.uint64(20)) ^ dp_)
-        bits = np.uint64(max(1, int(2 * n - 1).bit_length()))
-        packed = (h >> bits) << bits | np.arange(2 * n, dtype=np.uint64)
-        packed.sort()
-        pos = (packed & ((np.uint64(1) << bits) - np.uint64(1))).astype(np.int64)
-        hs = packed >> bits
-        start = np.empty(2 * n, dtype=bool)
-        start[0] = True
-        np.not_equal(hs[1:], hs[:-1], out=start[1:])
-        ids = np.empty(2 * n, dtype=np.int64)
-        ids[pos] = np.cumsum(start) - 1
-        rep = pos[start][ids]  # first row of each id (sorted by hash, then row)
-        if not all(np.array_equal(x, x[rep]) for x in cols):  # a hash collision
+        u = np.uint64
+        s_, d_ = c.src.astype(u), c.dst.astype(u)
+        p_ = c.proto.astype(u) << u(32)
+        sp_, dp_ = sp.astype(u), dp.astype(u)
+        w1 = np.concatenate([(s_ << u(32)) | d_, (d_ << u(32)) | s_])
+        w2 = np.concatenate([p_ | (sp_ << u(16)) | dp_, p_ | (dp_ << u(16)) | sp_])
+        exact = bool(((s_ | d_) >> u(32) == 0).all() and ((sp_ | dp_) >> u(16) == 0).all()
+                     and (c.proto.astype(np.int64) >> 8 == 0).all())
+        if exact:
+            bits = u(max(1, int(2 * n - 1).bit_length()))
+            packed = (_mix(w1, w2) >> bits) << bits | np.arange(2 * n, dtype=u)
+            packed.sort()
+            pos = (packed & ((u(1) << bits) - u(1))).astype(np.int64)
+            hs = packed >> bits
+            start = np.empty(2 * n, dtype=bool)
+            start[0] = True
+            np.not_equal(hs[1:], hs[:-1], out=start[1:])
+            ids = np.empty(2 * n, dtype=np.int64)
+            ids[pos] = np.cumsum(start) - 1
+            rep = pos[start][ids]  # first row of each id (sorted by hash, then row)
+            exact = np.array_equal(w1, w1[rep]) and np.array_equal(w2, w2[rep])
+        if not exact:  # out-of-range columns or a hash collision
+            cols = (np.concatenate([c.src, c.dst]), np.concatenate([c.dst, c.src]),
+                    np.concatenate([c.proto, c.proto]), np.concatenate([sp, dp]),
+                    np.concatenate([dp, sp]))
             _, inv = np.unique(np.stack(cols, axis=1), axis=0, return_inverse=True)
             ids = inv.ravel().astype(np.int64)
         return ids[:n], ids[n:], int(ids.max()) + 1

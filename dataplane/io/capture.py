@@ -85,18 +85,19 @@ class _Window:
     def fill(self, keep: int) -> int:
         """Drop data[:keep], append the next chunk; returns the shift (keep)."""
         tail = self.data[keep:]
-        new = np.empty(tail.size + _CHUNK, dtype=np.uint8)
+        want = max(_CHUNK, tail.size)  # grows with the batch: copying stays linear
+        new = np.empty(tail.size + want, dtype=np.uint8)
         new[:tail.size] = tail
         view = memoryview(new)[tail.size:]
         got = 0
-        while got < _CHUNK:
+        while got < want:
             r = self.f.readinto(view[got:])
             if not r:
                 break
             got += r
         self.base += keep
         self.data = new[:tail.size + got]
-        self.eof = got < _CHUNK or self.base + self.data.size >= self.size
+        self.eof = got < want or self.base + self.data.size >= self.size
         return keep
 
     def close(self) -> None:

@@ -7,6 +7,13 @@ frames delivered to that VM stamped with their emulated arrival time, in process
 `dropped.pcapng` (every dropped/unparsed frame; each Enhanced Packet Block carries
 "DISPOSITION: reason; deciding" as its opt_comment). Link type per file: Ethernet unless the
 first frame written is raw IP.
+Frames are written as the emulated network carries them (`rewrite`): the IPv4 source and
+destination become the emulated addresses (the address map's rewrite, io/mapping.py) and, for
+a packet delivered through an internal load balancer's frontend, the backend's address and
+port (DNAT, engine/loadbalancer.py); the IPv4 header checksum is recomputed, the TCP/UDP
+checksum recomputed when the whole segment was captured and updated incrementally (RFC 1624)
+when it was truncated (a UDP checksum of 0 stays 0). Ethernet, 802.1Q/802.1ad tags and raw IP
+link types; other frames (IPv6, unparsed) are written unchanged.
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from dataplane.engine.dispositions import Disposition as D
+
+_ETHERNET, _RAW, _IPV4 = 1, (101, 228, 12, 14), 0x0800
 
 
 class _Pcap:
@@ -92,6 +101,11 @@ class ReplayWriter:
                 tout - tin if ok else -1, cols["status"][i]])
             o, n = int(rb.offsets[i]), int(rb.caplens[i])
             frame, orig, link = buf[o:o + n], int(rb.origlens[i]), int(rb.linktypes[i])
+            if d != D.UNPARSED and d != D.UNSUPPORTED:
+                dst, dport = t, int(cols["dport"][i])
+                if d == D.DELIVERED:
+                    dst, dport = self._translated(path[-1], int(cols["proto"][i]), t, dport)
+                frame = rewrite(frame, link, s, dst, dport, n == orig)
             if d == D.DELIVERED:
                 last = path[-1]
                 if last not in self.vm_files:
@@ -101,11 +115,106 @@ class ReplayWriter:
                 self.dropped.write(link, tin, frame, orig, f"{d.name}: {d.reason}; {dec}")
             self.index += 1
 
+    def _translated(self, last: int, proto: int, dst: int, dport: int) -> tuple[int, int]:
+        """The destination as the receiving NIC sees it: a frontend address is DNATed to the
+        backend's address and the rule's backend port (engine/loadbalancer.py)."""
+        net = self.em.net
+        if last >= len(net.nics) or net.ip_nic.get(dst) == last:
+            return dst, dport
+        fe = net.lb.at(int(net.node_vnet[last]), dst)
+        if fe < 0:
+            return dst, dport
+        front = net.lb.frontends[fe]
+        rule = front.rule_for(proto, dport)
+        if rule is None:
+            return dst, dport
+        hit = np.flatnonzero(rule.backends == last)
+        new_dst = int(rule.backend_ips[hit[0]]) if hit.size else dst
+        return new_dst, rule.translate_port(dport) if proto in (6, 17) else dport
+
     def close(self) -> None:
         self.csv_file.close()
         self.dropped.f.close()
         for f in self.vm_files.values():
             f.f.close()
+
+
+def _sum16(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\0"
+    total = int(np.frombuffer(data, dtype=">u2").astype(np.uint64).sum())
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return total
+
+
+def _csum(data: bytes) -> int:
+    return ~_sum16(data) & 0xFFFF
+
+
+def _update(csum: int, old: bytes, new: bytes) -> int:
+    """RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m') over the changed 16-bit words."""
+    total = ~csum & 0xFFFF
+    for k in range(0, len(old), 2):
+        total += (~int.from_bytes(old[k:k + 2], "big") & 0xFFFF) + int.from_bytes(
+            new[k:k + 2], "big")
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def rewrite(frame: bytes, link: int, src: int, dst: int, dport: int, complete: bool) -> bytes:
+    """The frame with IPv4 source/destination (and TCP/UDP destination port) replaced and the
+    checksums fixed; frames that are not IPv4 are returned unchanged."""
+    off = 0
+    if link == _ETHERNET:
+        if len(frame) < 14:
+            return frame
+        off, etype = 14, int.from_bytes(frame[12:14], "big")
+        while etype in (0x8100, 0x88A8, 0x9100) and len(frame) >= off + 4:
+            etype = int.from_bytes(frame[off + 2:off + 4], "big")
+            off += 4
+        if etype != _IPV4:
+            return frame
+    elif link not in _RAW:
+        return frame
+    if len(frame) < off + 20 or frame[off] >> 4 != 4:
+        return frame
+    ihl = (frame[off] & 15) * 4
+    if ihl < 20 or len(frame) < off + ihl:
+        return frame
+    out = bytearray(frame)
+    old_addr = bytes(out[off + 12:off + 20])
+    new_addr = src.to_bytes(4, "big") + dst.to_bytes(4, "big")
+    out[off + 12:off + 20] = new_addr
+    out[off + 10:off + 12] = b"\0\0"
+    out[off + 10:off + 12] = _csum(bytes(out[off:off + ihl])).to_bytes(2, "big")
+    proto = out[off + 9]
+    first_fragment = int.from_bytes(out[off + 6:off + 8], "big") & 0x1FFF == 0
+    l4 = off + ihl
+    if proto not in (6, 17) or not first_fragment:
+        return bytes(out)
+    cs_at = l4 + (16 if proto == 6 else 6)
+    if len(out) < cs_at + 2:
+        return bytes(out)
+    old_port = bytes(out[l4 + 2:l4 + 4])
+    new_port = dport.to_bytes(2, "big")
+    out[l4 + 2:l4 + 4] = new_port
+    old_cs = int.from_bytes(out[cs_at:cs_at + 2], "big")
+    if proto == 17 and old_cs == 0:
+        return bytes(out)  # UDP without checksum
+    total_len = int.from_bytes(out[off + 2:off + 4], "big")
+    seg_len = total_len - ihl
+    if complete and len(out) >= l4 + seg_len >= l4 + 8:
+        out[cs_at:cs_at + 2] = b"\0\0"
+        pseudo = new_addr + bytes([0, proto]) + seg_len.to_bytes(2, "big")
+        cs = _csum(pseudo + bytes(out[l4:l4 + seg_len]))
+        if proto == 17 and cs == 0:
+            cs = 0xFFFF
+    else:
+        cs = _update(old_cs, old_addr + old_port, new_addr + new_port)
+    out[cs_at:cs_at + 2] = cs.to_bytes(2, "big")
+    return bytes(out)
 
 
 def _ip(v: int) -> str:

@@ -4,12 +4,21 @@ The topology ships as package data (dataplane/data/demo.yaml); `--show-yaml` pri
 user can copy and edit it. The demo prints the VNets, the peerings with their states and the
 validation findings, then walks the peering lifecycle once (delete a link -> Disconnected;
 add an address prefix -> sync levels) so the control plane's behaviour is visible.
+Then the traffic section (`traffic`): scapy builds a short capture on the built-in topology
+(web through the internal load balancer, database through the hub NVA across global peering,
+on-premises both ways through the VPN gateway, Internet, NSG-blocked and transitive attempts,
+an unknown source, and a burst at web1's egress cap), `Emulator.replay` runs it, and a short report says
+what was delivered, what was dropped and why, latency regional vs global and the throughput at
+the VM cap. The replay outputs (packets.csv, summary.json, per-VM pcaps, dropped.pcapng) and
+the generated capture go to `--out` (default ./dataplane-demo).
 """
 
 from __future__ import annotations
 
 import argparse
 from importlib import resources
+from pathlib import Path
+from typing import Any
 
 from dataplane.cli._table import table
 from dataplane.cli.check import check_report, peering_rows, render_text
@@ -56,14 +65,140 @@ def run(args: argparse.Namespace) -> int:
     print("\n3. Sync the hub's link: both FullyInSync; the new prefix is now routable.")
     print(_states(synced))
     print("\nSee the topology with: dataplane demo --show-yaml")
+    traffic(topology, Path(args.out))
     return 0
+
+
+# (scenario, source VM or None for an outside source, src, dst, proto, sport, dport, count)
+_FLOWS: list[tuple[str, str | None, str, str, str, int, int, int]] = [
+    ("web: jumpbox -> web-ilb 10.1.1.100:443", "jumpbox", "10.0.2.4", "10.1.1.100", "tcp",
+     41000, 443, 24),
+    ("database: web1 -> db1:1433 via hub NVA (global)", "web1", "10.1.1.4", "10.2.1.4", "tcp",
+     42000, 1433, 12),
+    ("database replies: db1 -> web1", "db1", "10.2.1.4", "10.1.1.4", "tcp", 1433, 42000, 12),
+    ("on-premises in: branch -> web1:22 (transit)", None, "192.168.10.20", "10.1.1.4", "tcp",
+     43000, 22, 6),
+    ("on-premises out: web2 -> branch:443", "web2", "10.1.1.5", "192.168.10.20", "tcp", 44000,
+     443, 6),
+    ("internet: web1 -> 8.8.8.8:443 via NVA", "web1", "10.1.1.4", "8.8.8.8", "tcp", 45000, 443,
+     6),
+    ("blocked: web1 -> db1:22 (db-nsg)", "web1", "10.1.1.4", "10.2.1.4", "tcp", 46000, 22, 6),
+    ("blocked: web2 -> jumpbox:23 (shared-nsg)", "web2", "10.1.1.5", "10.0.2.4", "tcp", 46500,
+     23, 6),
+    ("blocked: branch -> db1:1433 (db-nsg)", None, "192.168.10.20", "10.2.1.4", "tcp", 47000,
+     1433, 6),
+    ("transitive: web1 -> 10.3.0.4 (peered with no one)", "web1", "10.1.1.4", "10.3.0.4",
+     "udp", 48000, 53, 6),
+    ("unknown source 10.1.1.99 (no NIC holds it)", None, "10.1.1.99", "10.2.1.4", "tcp", 49000,
+     1433, 6),
+]
+BURST = 600          # full-size frames from web1 back to back: below the 1 MiB queue bound
+BURST_BYTES = 1500
+
+
+def _packets() -> tuple[list[Any], list[str]]:
+    from scapy.layers.inet import IP, TCP, UDP
+    from scapy.layers.l2 import Ether
+
+    frames, labels = [], []
+    t = 1_700_000_000.0
+    for round_ in range(max(f[7] for f in _FLOWS)):
+        for name, _vm, src, dst, proto, sport, dport, count in _FLOWS:
+            if round_ >= count:
+                continue
+            sp = sport + round_ if "replies" not in name else sport
+            dp = dport if "replies" not in name else dport + round_
+            l4 = TCP(sport=sp, dport=dp, flags="S") if proto == "tcp" else UDP(
+                sport=sp, dport=dp)
+            pkt = Ether() / IP(src=src, dst=dst) / l4 / (b"x" * 64)
+            pkt.time = t
+            t += 0.001
+            frames.append(pkt)
+            labels.append(name)
+    t += 0.01
+    for _ in range(BURST):  # one flow, back to back: serialised at web1's cap
+        pkt = Ether() / IP(src="10.1.1.4", dst="10.2.1.4") / TCP(sport=50000, dport=1433) / (
+            b"b" * (BURST_BYTES - 54))
+        pkt.time = t
+        frames.append(pkt)
+        labels.append("burst: web1 -> db1:1433, 600 x 1500 B")
+    return frames, labels
+
+
+def traffic(topology: Topology, out: Path) -> None:
+    """Generate, replay and report the demo traffic; outputs in `out`."""
+    import json
+    from collections import Counter
+
+    from scapy.utils import wrpcap
+
+    from dataplane.engine import Emulator
+    from dataplane.io.writers import ReplayWriter
+
+    frames, labels = _packets()
+    out.mkdir(parents=True, exist_ok=True)
+    capture = out / "demo-traffic.pcap"
+    wrpcap(str(capture), frames)
+    em = Emulator(topology)
+    writer = ReplayWriter(out, em)
+    try:
+        result = em.replay(capture, auto_map=False, timing="capture", sink=writer)
+    finally:
+        writer.close()
+    summary = result.summary()
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    rows = result.rows()
+    print(f"\nTraffic: {len(frames)} packets built with scapy ({capture}), replayed through "
+          "the emulator:")
+    per: dict[str, Counter] = {}
+    ends: dict[str, Counter] = {}
+    for label, row in zip(labels, rows, strict=True):
+        per.setdefault(label, Counter())[row["disposition"]] += 1
+        if row["disposition"] == "DELIVERED":
+            ends.setdefault(label, Counter())[row["hops"].split(" > ")[-1]] += 1
+    lines = []
+    for label, counts in per.items():
+        outcome = ", ".join(f"{d} {n}" for d, n in counts.most_common())
+        where = ends.get(label)
+        if where and len(where) > 1:
+            outcome += " (" + ", ".join(f"{k} {v}" for k, v in sorted(where.items())) + ")"
+        example = next(r for lab, r in zip(labels, rows, strict=True) if lab == label)
+        lines.append((label, sum(counts.values()), outcome,
+                      example["deciding"] if example["disposition"] != "DELIVERED" or
+                      "lb " in example["deciding"] else example["hops"]))
+    print(table(["traffic", "packets", "outcome", "decided by / path"], lines))
+    print("\nDispositions:")
+    print(table(["disposition", "packets", "reason"],
+                [(k, v, summary["reasons"][k]) for k, v in summary["dispositions"].items()]))
+    lat = summary["latency_ns"]
+    print("\nLatency of delivered packets (one way, emulated):")
+    for kind in ("regional", "global"):
+        if kind in lat:
+            v = lat[kind]
+            print(f"  {kind:8s} p50 {v['p50'] / 1e6:8.3f} ms  p99 {v['p99'] / 1e6:8.3f} ms  "
+                  f"({v['count']} packets)")
+    burst = [r for lab, r in zip(labels, rows, strict=True) if lab.startswith("burst")
+             and r["disposition"] == "DELIVERED"]
+    if len(burst) > 1:
+        span = burst[-1]["time_out_ns"] - burst[0]["time_out_ns"]
+        bits = 8 * sum(r["length"] for r in burst[1:])
+        cap = int(em.net.vm_cap_bps[em.net.vm_names.index("web1")])
+        print(f"\nThroughput at web1's egress cap: {len(burst)} x {BURST_BYTES} B arrive over "
+              f"{span / 1e6:.3f} ms = {bits / span:.3f} Gbit/s (cap {cap / 1e9:g} Gbit/s)")
+    print(f"\nread {result.read} = sum of dispositions: {result.check_accounting()}; outputs "
+          f"in {out}/ (packets.csv, summary.json, one pcap per receiving VM with emulated "
+          "addresses and arrival times, dropped.pcapng with reasons)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "demo", help="run the built-in two-region hub-and-spoke demo",
         description="Load the built-in hub-and-spoke topology and show its VNets, peerings, "
-                    "validation findings and the peering lifecycle.")
+                    "validation findings and the peering lifecycle; then replay generated "
+                    "traffic through the emulator and report it.")
     parser.add_argument("--show-yaml", action="store_true",
                         help="print the demo topology (scenario YAML) and exit")
+    parser.add_argument("--out", default="dataplane-demo", metavar="DIR",
+                        help="folder for the traffic section's replay outputs "
+                             "(default ./dataplane-demo)")
     parser.set_defaults(handler=run)

@@ -1,7 +1,8 @@
 """`dataplane trace TOPOLOGY --from VM --to IP [--port N --protocol P]`: one flow both ways.
 
 Sends one synthetic packet from the VM to the address and, when it is delivered to a VM, the
-reply; prints each hop with the deciding rule or route and per-leg latency (propagation +
+reply from the VM that received it (behind an internal load balancer: the chosen backend, from
+its own address and the translated port, engine/loadbalancer.py); prints each hop with the deciding rule or route and per-leg latency (propagation +
 processing, ns), like Network Watcher's connection troubleshoot.
 """
 
@@ -48,7 +49,14 @@ def run(args: argparse.Namespace) -> int:
     out = em.send(packet(src_ip, dst_ip, 49152, args.port), source=args.source)
     answers = [out.explain(0)]
     if out.dispositions()[0] == Disposition.DELIVERED:
-        back = em.send(packet(dst_ip, src_ip, args.port, 49152), times_ns=[10**9])
+        receiver = out.row(0)["hops"].split(" > ")[-1]
+        reply_ip, reply_port = str(_ip(em.address_of(receiver))), args.port
+        for hop in answers[0]["hops"]:
+            if hop["step"] == "loadbalancer" and hop.get("translated"):
+                reply_ip = hop["translated"]["destinationIp"]
+                reply_port = hop["translated"]["destinationPort"]
+        back = em.send(packet(reply_ip, src_ip, reply_port, 49152), times_ns=[10**9],
+                       source=receiver)
         answers.append(back.explain(0))
     if args.json:
         print(json.dumps(answers, indent=2, default=str))

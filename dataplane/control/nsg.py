@@ -196,6 +196,37 @@ def _ports_match(ranges: tuple[PortRange, ...], port: int, protocol: int) -> boo
     return any(r.low <= port <= r.high for r in ranges)
 
 
+def match_key(matches: tuple) -> tuple:
+    """Address matches (Prefix or tag string) as plain tuples: hashed and compared in C."""
+    return tuple([m if m.__class__ is str else (m.version, m.network, m.length)
+                  for m in matches])
+
+
+def summarize_prefixes(prefixes: list[Prefix]) -> tuple[Prefix, ...]:
+    """`dataplane.net.summarize` on integers: merge the intervals of each family, then cut each
+    run into its maximal aligned blocks (the unique minimal prefix cover). Same result, without
+    building ipaddress objects (tests/control/test_compile_equivalence.py)."""
+    out: list[Prefix] = []
+    for version, bits in ((4, 32), (6, 128)):
+        spans = sorted((p.network, p.network + (1 << (bits - p.length)) - 1)
+                       for p in prefixes if p.version == version)
+        merged: list[list[int]] = []
+        for lo, hi in spans:
+            if merged and lo <= merged[-1][1] + 1:
+                if hi > merged[-1][1]:
+                    merged[-1][1] = hi
+            else:
+                merged.append([lo, hi])
+        for lo, hi in merged:
+            while lo <= hi:
+                size = (lo & -lo).bit_length() - 1 if lo else bits
+                while (1 << size) > hi - lo + 1:
+                    size -= 1
+                out.append(Prefix(version, lo, bits - size))
+                lo += 1 << size
+    return tuple(out)
+
+
 def asg_members(topology: Topology) -> dict[str, tuple[Prefix, ...]]:
     """ASG id key -> host prefixes of the IP configurations that are its members."""
     members: dict[str, list[Prefix]] = {}
@@ -217,6 +248,27 @@ class RuleCompiler:
         self.topology = topology
         self.tags = TagResolver(topology)
         self.asgs = asg_members(topology)
+        # (match_key, ASGs) -> expanded side, or -1 when a tag is named: then the side depends
+        # on the VNet and lives under (VNet key, (match_key, ASGs)). Prefixes and ASGs do not.
+        self._sides: dict[tuple, tuple[bool, tuple[Prefix, ...]] | int] = {}
+
+    def side(self, vnet: VirtualNetwork, matches: tuple, asgs: tuple[str, ...]
+             ) -> tuple[bool, tuple[Prefix, ...]]:
+        """One address side of a rule, expanded (tags for `vnet`, ASGs), memoised."""
+        key = (match_key(matches), asgs)
+        found = self._sides.get(key)
+        if found is None:
+            if any(m.__class__ is str and m != ANY for m in matches):
+                found = self._sides[key] = -1
+            else:
+                found = self._sides[key] = self._side(vnet, matches, asgs)
+                return found
+        if found == -1:
+            key = (vnet.id.lower(), key)
+            found = self._sides.get(key)
+            if found is None:
+                found = self._sides[key] = self._side(vnet, matches, asgs)
+        return found  # type: ignore[return-value]
 
     def _side(self, vnet: VirtualNetwork, matches: tuple, asgs: tuple[str, ...]
               ) -> tuple[bool, tuple[Prefix, ...]]:
@@ -230,13 +282,13 @@ class RuleCompiler:
                 parts.extend(self.tags.resolve(vnet, m) or ())  # unknown tag matches nothing
         for asg in asgs:
             parts.extend(self.asgs.get(id_key(asg), ()))
-        return False, (summarize(parts) if len(parts) > 1 else tuple(parts))
+        return False, (summarize_prefixes(parts) if len(parts) > 1 else tuple(parts))
 
     def expand(self, rule: SecurityRule, vnet: VirtualNetwork) -> EffectiveRule:
-        src_any, src = self._side(vnet, rule.source_address_prefixes,
-                                  rule.source_application_security_groups)
-        dst_any, dst = self._side(vnet, rule.destination_address_prefixes,
-                                  rule.destination_application_security_groups)
+        src_any, src = self.side(vnet, rule.source_address_prefixes,
+                                 rule.source_application_security_groups)
+        dst_any, dst = self.side(vnet, rule.destination_address_prefixes,
+                                 rule.destination_application_security_groups)
         kind = "defaultSecurityRules" if rule.is_default else "securityRules"
         return EffectiveRule(f"{kind}/{rule.name}", rule.priority, rule.direction, rule.access,
                              protocol_number(rule.protocol), src_any, src,

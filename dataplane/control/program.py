@@ -24,16 +24,35 @@ Semantics are routes.py (azure-semantics.md 3) and nsg.py (section 2); `lookup` 
 
 from __future__ import annotations
 
+import gc
 import hashlib
-from dataclasses import dataclass, field
+import marshal
+from dataclasses import dataclass, field, fields
+from itertools import chain
 
 import numpy as np
 
 from dataplane.control.assumptions import ASSUMPTIONS
-from dataplane.control.nsg import EffectiveRule, RuleCompiler
+from dataplane.control.nsg import (
+    DEFAULT_SECURITY_RULES,
+    EffectiveRule,
+    RuleCompiler,
+    match_key,
+    protocol_number,
+)
 from dataplane.control.routes import EffectiveRoute, effective_routes, nic_subnet
-from dataplane.model import Assumption, NetworkSecurityGroup, Topology, VirtualNetwork, id_key
-from dataplane.net import Prefix
+from dataplane.model import (
+    ALL_PORTS,
+    ANY,
+    Assumption,
+    NetworkSecurityGroup,
+    PortRange,
+    SecurityRule,
+    Topology,
+    VirtualNetwork,
+    id_key,
+)
+from dataplane.net import IPAddress, Prefix
 
 NEXT_HOP_TYPES = ("None", "VnetLocal", "VNetPeering", "VNetGlobalPeering",
                   "VirtualNetworkGateway", "Internet", "VirtualAppliance",
@@ -44,8 +63,59 @@ _ALL = ((0, _SPACE - 1),)
 
 
 def topology_version(topology: Topology) -> str:
-    """A stable hash of everything configured (sources and findings aside)."""
-    return hashlib.sha256(repr(topology).encode()).hexdigest()[:16]
+    """A stable hash of everything in the topology's fields (what `repr` shows): sha256 of a
+    canonical nested tuple (class name, field values...; addresses as integers) serialised
+    with marshal format 2 (no back-references, so equal values give equal bytes)."""
+    return hashlib.sha256(marshal.dumps(_canonical(topology), 2)).hexdigest()[:16]
+
+
+_ATOMS = frozenset({str, int, bool, float, type(None)})
+# Field annotations whose values repr() can take as they are (atoms, tuples of atoms).
+_RAW = frozenset({"str", "int", "bool", "float", "str | None", "int | None", "bool | None",
+                  "tuple[str, ...]", "tuple[int, ...]", "tuple[tuple[str, str, str], ...]"})
+_PREFIX = "(x.version, x.network, x.length) if x.__class__ is P else c(x)"
+_INLINE = {  # element conversions inlined for the bulky tuple fields
+    "tuple[Prefix, ...]": _PREFIX,
+    "tuple[AddressMatch, ...]": f"x if x.__class__ is str else ({_PREFIX})",
+    "tuple[PortRange, ...]": "(x.low, x.high) if x.__class__ is R else c(x)",
+}
+_ENCODERS: dict[type, object] = {}
+
+
+def _encoder(cls: type) -> object:
+    """A generated function: dataclass instance -> (class name, encoded fields...)."""
+    parts = [repr(cls.__qualname__)]
+    for f in fields(cls):
+        if not f.repr:
+            continue
+        ann = f.type if isinstance(f.type, str) else ""
+        if ann in _RAW:
+            parts.append(f"o.{f.name}")
+        elif ann in _INLINE:
+            parts.append(f"tuple([{_INLINE[ann]} for x in o.{f.name}])")
+        elif ann.startswith("tuple["):
+            parts.append(f"tuple([c(x) for x in o.{f.name}])")
+        else:
+            parts.append(f"c(o.{f.name})")
+    fn = eval(f"lambda o: ({', '.join(parts)},)",  # noqa: S307 (generated from field names)
+              {"c": _canonical, "P": Prefix, "R": PortRange})
+    _ENCODERS[cls] = fn
+    return fn
+
+
+def _canonical(obj: object) -> object:
+    t = obj.__class__
+    if t in _ATOMS:
+        return obj
+    if t is tuple or t is list:
+        return (t.__name__, *[_canonical(x) for x in obj])  # type: ignore[attr-defined]
+    if t is Prefix:
+        return ("Prefix", obj.version, obj.network, obj.length)  # type: ignore[attr-defined]
+    if t is IPAddress:
+        return ("IPAddress", obj.version, obj.value)  # type: ignore[attr-defined]
+    if hasattr(t, "__dataclass_fields__"):
+        return (_ENCODERS.get(t) or _encoder(t))(obj)  # type: ignore[operator]
+    return repr(obj)
 
 
 @dataclass(frozen=True, eq=False)
@@ -214,10 +284,95 @@ def lpm_intervals(routes: list[tuple[Prefix, int]]) -> list[tuple[int, int]]:
     return out
 
 
+class _RuleRows:
+    """Expanded rules as deduplicated rows, and their address/port spans as deduplicated
+    interval lists, so a rule shared by many (NSG, VNet) rule sets is built once.
+
+    A row: (name, priority, allow, protocol, src span, dst span, sport span, dport span,
+    sport all, dport all). Spans index `spans` (tuples of inclusive (lo, hi)). Address sides
+    that name no service tag do not depend on the VNet and are shared across VNets
+    (RuleCompiler.side). Same values as `RuleCompiler.effective_nsg` + `_rule_columns`
+    (tests/control/test_program_compile_equivalence.py)."""
+
+    def __init__(self, compiler: RuleCompiler) -> None:
+        self.compiler = compiler
+        self.rows: dict[tuple, int] = {}
+        self.spans: dict[tuple[tuple[int, int], ...], int] = {}
+        # (match_key, ASGs) -> span, or -1 when a tag is named: then per (VNet key, that key)
+        self._addr: dict[tuple, int] = {}
+        self._addr_vnet: dict[tuple, int] = {}
+        self._ports: dict[tuple, tuple[int, bool]] = {}
+        self._protocols: dict[str, int] = {}
+        self._ordered: dict[int, tuple[NetworkSecurityGroup, list[SecurityRule]]] = {}
+
+    def span(self, values: tuple[tuple[int, int], ...]) -> int:
+        return self.spans.setdefault(values, len(self.spans))
+
+    def _side_span(self, vnet: VirtualNetwork, matches: tuple, asgs: tuple[str, ...]) -> int:
+        any_, prefixes = self.compiler._side(vnet, matches, asgs)
+        return self.span(_ALL if any_ else tuple(_intervals(prefixes)))
+
+    def _address(self, vnet: VirtualNetwork, matches: tuple, asgs: tuple[str, ...]) -> int:
+        key = (match_key(matches), asgs)
+        found = self._addr.get(key)
+        if found is None:
+            if any(m.__class__ is str and m != ANY for m in matches):
+                found = self._addr[key] = -1
+            else:
+                found = self._addr[key] = self._side_span(vnet, matches, asgs)
+        if found < 0:
+            key = (vnet.id, key)
+            found = self._addr_vnet.get(key)
+            if found is None:
+                found = self._addr_vnet[key] = self._side_span(vnet, matches, asgs)
+        return found
+
+    def _port(self, ranges: tuple[PortRange, ...]) -> tuple[int, bool]:
+        key = tuple([(p.low, p.high) for p in ranges])
+        found = self._ports.get(key)
+        if found is None:
+            spans = sorted(key or ((ALL_PORTS.low, ALL_PORTS.high),))
+            found = self._ports[key] = (self.span(tuple(_merge(spans))), spans == [(0, 65535)])
+        return found
+
+    def _protocol(self, name: str) -> int:
+        found = self._protocols.get(name)
+        if found is None:
+            found = self._protocols[name] = protocol_number(name)
+        return found
+
+    def row(self, rule: SecurityRule, vnet: VirtualNetwork) -> int:
+        sport, sport_all = self._port(rule.source_port_ranges)
+        dport, dport_all = self._port(rule.destination_port_ranges)
+        key = ("defaultSecurityRules/" if rule.is_default else "securityRules/") + rule.name, \
+            rule.priority, rule.access == "Allow", self._protocol(rule.protocol), \
+            self._address(vnet, rule.source_address_prefixes,
+                          rule.source_application_security_groups), \
+            self._address(vnet, rule.destination_address_prefixes,
+                          rule.destination_application_security_groups), \
+            sport, dport, sport_all, dport_all
+        return self.rows.setdefault(key, len(self.rows))
+
+    def nsg(self, nsg: NetworkSecurityGroup, vnet: VirtualNetwork
+            ) -> tuple[list[int], list[int]]:
+        """(inbound rows, outbound rows) in priority order, as `RuleCompiler.effective_nsg`."""
+        entry = self._ordered.get(id(nsg))
+        if entry is None or entry[0] is not nsg:
+            custom = [r for r in nsg.security_rules if not r.is_default]
+            entry = self._ordered[id(nsg)] = (nsg, sorted(
+                (*custom, *DEFAULT_SECURITY_RULES), key=lambda r: r.priority))
+        row = self.row
+        rows = [(r.direction, row(r, vnet)) for r in entry[1]]
+        return ([i for d, i in rows if d == "Inbound"], [i for d, i in rows if d == "Outbound"])
+
+
 class _Builder:
-    def __init__(self, topology: Topology) -> None:
+    def __init__(self, topology: Topology, fast: bool = True) -> None:
         self.topology = topology
+        self.fast = fast
         self.rules = RuleCompiler(topology)
+        self.rows = _RuleRows(self.rules)
+        self.ruleset_rows: list[list[int]] = []
         self.next_hops: dict[tuple, int] = {}
         self.route_tables: dict[str, int] = {}
         self.gateways: dict[str, int] = {}
@@ -245,17 +400,41 @@ class _Builder:
             return -1
         key = (id_key(nsg.id), id_key(vnet.id), direction)
         if key not in self.rulesets:
-            eff = self.rules.effective_nsg(nsg, vnet, "", "")
-            for d in ("Inbound", "Outbound"):
-                self.rulesets[(key[0], key[1], d)] = len(self.ruleset_rules)
+            if self.fast:
+                sets = self.rows.nsg(nsg, vnet)
+            else:
+                eff = self.rules.effective_nsg(nsg, vnet, "", "")
+            for i, d in enumerate(("Inbound", "Outbound")):
+                self.rulesets[(key[0], key[1], d)] = len(self.ruleset_nsg)
                 self.ruleset_nsg.append(nsg.id)
-                self.ruleset_rules.append(list(eff.rules(d)))
+                if self.fast:
+                    self.ruleset_rows.append(sets[i])
+                else:
+                    self.ruleset_rules.append(list(eff.rules(d)))
         return self.rulesets[key]
 
 
 def compile_program(topology: Topology) -> Program:
     """Compile every subnet's routes, every (NSG, VNet) rule set and every NIC."""
-    b = _Builder(topology)
+    # Compiling allocates millions of small tuples and frees none of them until the end:
+    # the cyclic collector would rescan them all repeatedly for nothing.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _compile(topology, fast=True)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _compile_reference(topology: Topology) -> Program:
+    """The straightforward compile (one EffectiveRule per rule and rule set, columns built
+    rule by rule): the oracle for the deduplicated, vectorised rule columns."""
+    return _compile(topology, fast=False)
+
+
+def _compile(topology: Topology, fast: bool) -> Program:
+    b = _Builder(topology, fast)
     subnet_ids: list[str] = []
     subnet_vnet: list[int] = []
     offsets = [0]
@@ -309,7 +488,8 @@ def compile_program(topology: Topology) -> Program:
             if ip is not None and ip.version == 4:
                 addr.append(((vi << 32) | ip.value, ni))
 
-    columns = _rule_columns(b.ruleset_rules)
+    columns = (_row_columns(b.rows, b.ruleset_rows) if fast
+               else _rule_columns(b.ruleset_rules))
     nh = sorted(b.next_hops.items(), key=lambda kv: kv[1])
     addr.sort()
     i64, i32 = np.int64, np.int32
@@ -392,6 +572,53 @@ def _rule_columns(rulesets: list[list[EffectiveRule]]) -> dict[str, object]:
         out[prefix] = np.array(off, dtype=np.int64)
         out[f"{key}_lo"] = np.array(lo, dtype=dtype)
         out[f"{key}_hi"] = np.array(hi, dtype=dtype)
+    return out
+
+
+def _row_columns(rows: _RuleRows, rulesets: list[list[int]]) -> dict[str, object]:
+    """`_rule_columns` over deduplicated rows: gather per rule with numpy."""
+    i64 = np.int64
+    lens = np.fromiter((len(r) for r in rulesets), dtype=i64, count=len(rulesets))
+    offsets = np.zeros(len(rulesets) + 1, dtype=i64)
+    np.cumsum(lens, out=offsets[1:])
+    flat = np.fromiter(chain.from_iterable(rulesets), dtype=i64, count=int(offsets[-1]))
+    keys = list(rows.rows)
+    names: dict[str, int] = {}
+    row_name = np.fromiter((names.setdefault(k[0], len(names)) for k in keys), dtype=i64,
+                           count=len(keys))
+    table = np.array([k[1:] for k in keys], dtype=i64).reshape(len(keys), 9)
+    table = table[flat]
+    # Rule names numbered by first appearance in rule order, as `_rule_columns` does.
+    tmp = row_name[flat]
+    used, first = np.unique(tmp, return_index=True)
+    order = used[np.argsort(first, kind="stable")]
+    rank = np.zeros(len(names), dtype=i64)
+    rank[order] = np.arange(len(order), dtype=i64)
+    by_tmp = list(names)
+    out: dict[str, object] = {
+        "ruleset_offsets": offsets,
+        "rule_priority": table[:, 0].astype(np.int32),
+        "rule_allow": table[:, 1].astype(np.uint8),
+        "rule_protocol": table[:, 2].astype(np.int16),
+        "rule_name": rank[tmp].astype(np.int32),
+        "rule_names": tuple(by_tmp[t] for t in order),
+        "rule_sport_all": table[:, 7].astype(bool),
+        "rule_dport_all": table[:, 8].astype(bool),
+    }
+    spans = list(rows.spans)
+    span_len = np.fromiter((len(s) for s in spans), dtype=i64, count=len(spans))
+    span_start = np.zeros(len(spans) + 1, dtype=i64)
+    np.cumsum(span_len, out=span_start[1:])
+    bounds = np.array([v for s in spans for v in s], dtype=i64).reshape(-1, 2)
+    for key, col in (("src", 3), ("dst", 4), ("sport", 5), ("dport", 6)):
+        ids = table[:, col]
+        counts = span_len[ids]
+        off = np.zeros(len(ids) + 1, dtype=i64)
+        np.cumsum(counts, out=off[1:])
+        at = np.repeat(span_start[ids] - off[:-1], counts) + np.arange(off[-1], dtype=i64)
+        out[f"rule_{key}_off"] = off
+        out[f"{key}_lo"] = bounds[at, 0].copy()
+        out[f"{key}_hi"] = bounds[at, 1].copy()
     return out
 
 

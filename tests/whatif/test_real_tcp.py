@@ -1,0 +1,68 @@
+"""The TCP throughput model against real Linux TCP (dataplane/whatif/realtcp.py).
+
+Two network namespaces joined by a TUN delay relay at the case's RTT and a tbf shaper at the
+VM cap; iperf3 runs each case for 8 s and the receiver's goodput after 3 s of warm-up is
+compared with the model. About 50 s in all. Skipped (with the reason) when not root, without
+`ip netns`, /dev/net/tun or iperf3, or with VNET_SKIP_REAL_TCP=1.
+
+A window-limited case that misses the 15% band is an expected failure (xfail) only when the
+miss is the kernel's receive-window fraction and not the rig: the receiver advertised a window
+other than the model's rmem_max / 2 (Linux >= 6.6 sizes it as rcvbuf * payload/truesize,
+tcp_adv_win_scale is gone), and 8 * (that window) / RTT, the model's own formula with the
+real window, is within 15% of the measurement. docs/whatif.md ("Model vs real TCP") has the
+numbers.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+
+import pytest
+
+from dataplane.whatif import realtcp
+from dataplane.whatif.tcp import TcpParams
+
+TOL = 0.15
+
+_reason = "VNET_SKIP_REAL_TCP is set" if os.environ.get("VNET_SKIP_REAL_TCP") else None
+_reason = _reason or realtcp.unavailable()
+pytestmark = pytest.mark.skipif(_reason is not None, reason=f"real TCP comparison: {_reason}")
+
+CASES = realtcp.DEFAULT_CASES
+
+
+@pytest.fixture(scope="module")
+def rows() -> dict[str, realtcp.Row]:
+    got = realtcp.compare(CASES, duration=8.0, warmup=3.0)
+    return {r.case.name: r for r in got}
+
+
+def test_model_vs_measured_table(rows, capsys):
+    text = realtcp.table(list(rows.values()))
+    with capsys.disabled():
+        print(f"\nmodel vs real TCP (shaper: {next(iter(rows.values())).shaper}, "
+              f"kernel {platform.release()}):\n{text}")
+    assert len(rows) == len(CASES)
+    for r in rows.values():
+        assert r.measured.goodput_bps > 0
+        assert r.measured.relay.get("fwd", 0) > 0  # the data went through the relay
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.steady], ids=lambda c: c.name)
+def test_steady_state_agrees(rows, case):
+    r = rows[case.name]
+    msg = (f"{case.name}: model {r.model_bps / 1e6:.1f} Mbit/s ({r.limit}), measured "
+           f"{r.measured.goodput_bps / 1e6:.1f} Mbit/s, ratio {r.ratio:.3f}")
+    if r.agrees(TOL):
+        return
+    fraction = TcpParams().rcv_window_fraction
+    if (r.limit == "window" and abs(r.window_fraction / fraction - 1) > 0.05
+            and abs(r.measured.goodput_bps / r.advertised_window_bps - 1) <= TOL):
+        pytest.xfail(
+            f"{msg}; known model disagreement: the receiver advertised "
+            f"{r.measured.adv_window_bytes:.0f} B = {r.window_fraction:.3f} x rmem_max, the "
+            f"model assumes {fraction} (tcp_adv_win_scale=1; Linux >= 6.6 uses "
+            f"payload/truesize); with the real window the formula gives "
+            f"{r.advertised_window_bps / 1e6:.1f} Mbit/s")
+    pytest.fail(msg)

@@ -80,8 +80,8 @@ def test_text_output_lists_vnets_and_peerings(tmp_path, capsys):
     assert "hub-spoke" in out and "Connected" in out and out.rstrip().endswith("VALID")
 
 
-def test_demo_runs_and_shows_lifecycle(capsys):
-    status, out, _ = run(capsys, "demo")
+def test_demo_runs_and_shows_lifecycle(tmp_path, capsys):
+    status, out, _ = run(capsys, "demo", "--out", str(tmp_path / "demo-out"))
     assert status == 0
     assert "Disconnected" in out and "RemoteNotInSync" in out and "LocalNotInSync" in out
     status, yaml_text, _ = run(capsys, "demo", "--show-yaml")

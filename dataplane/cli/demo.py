@@ -6,7 +6,7 @@ validation findings, then walks the peering lifecycle once (delete a link -> Dis
 add an address prefix -> sync levels) so the control plane's behaviour is visible.
 Then the traffic section (`traffic`): scapy builds a short capture on the built-in topology
 (web through the internal load balancer, database through the hub NVA across global peering,
-on-premises both ways through the VPN gateway, Internet, NSG-blocked and transitive attempts,
+on-premises both ways through the VPN gateway, Internet, NSG-blocked flows, a private address outside every VNet,
 an unknown source, and a burst at web1's egress cap), `Emulator.replay` runs it, and a short report says
 what was delivered, what was dropped and why, latency regional vs global and the throughput at
 the VM cap. The replay outputs (packets.csv, summary.json, per-VM pcaps, dropped.pcapng) and
@@ -87,7 +87,7 @@ _FLOWS: list[tuple[str, str | None, str, str, str, int, int, int]] = [
      23, 6),
     ("blocked: branch -> db1:1433 (db-nsg)", None, "192.168.10.20", "10.2.1.4", "tcp", 47000,
      1433, 6),
-    ("transitive: web1 -> 10.3.0.4 (peered with no one)", "web1", "10.1.1.4", "10.3.0.4",
+    ("outside every VNet: web1 -> 10.3.0.4 (private, not VirtualNetwork)", "web1", "10.1.1.4", "10.3.0.4",
      "udp", 48000, 53, 6),
     ("unknown source 10.1.1.99 (no NIC holds it)", None, "10.1.1.99", "10.2.1.4", "tcp", 49000,
      1433, 6),

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dataplane.control.routes import nic_subnet
-from dataplane.control.tags import TagResolver
+from dataplane.control.tags import TagResolver, summarize_prefixes
 from dataplane.model import (
     ALL_PORTS,
     ANY,
@@ -31,7 +31,7 @@ from dataplane.model import (
     VirtualNetwork,
     id_key,
 )
-from dataplane.net import IPAddress, Prefix, summarize
+from dataplane.net import IPAddress, Prefix
 
 PROTOCOL_NUMBERS = {"tcp": 6, "udp": 17, "icmp": 1, "esp": 50, "ah": 51}
 ANY_PROTOCOL = -1
@@ -202,31 +202,6 @@ def match_key(matches: tuple) -> tuple:
                   for m in matches])
 
 
-def summarize_prefixes(prefixes: list[Prefix]) -> tuple[Prefix, ...]:
-    """`dataplane.net.summarize` on integers: merge the intervals of each family, then cut each
-    run into its maximal aligned blocks (the unique minimal prefix cover). Same result, without
-    building ipaddress objects (tests/control/test_compile_equivalence.py)."""
-    out: list[Prefix] = []
-    for version, bits in ((4, 32), (6, 128)):
-        spans = sorted((p.network, p.network + (1 << (bits - p.length)) - 1)
-                       for p in prefixes if p.version == version)
-        merged: list[list[int]] = []
-        for lo, hi in spans:
-            if merged and lo <= merged[-1][1] + 1:
-                if hi > merged[-1][1]:
-                    merged[-1][1] = hi
-            else:
-                merged.append([lo, hi])
-        for lo, hi in merged:
-            while lo <= hi:
-                size = (lo & -lo).bit_length() - 1 if lo else bits
-                while (1 << size) > hi - lo + 1:
-                    size -= 1
-                out.append(Prefix(version, lo, bits - size))
-                lo += 1 << size
-    return tuple(out)
-
-
 def asg_members(topology: Topology) -> dict[str, tuple[Prefix, ...]]:
     """ASG id key -> host prefixes of the IP configurations that are its members."""
     members: dict[str, list[Prefix]] = {}
@@ -238,7 +213,7 @@ def asg_members(topology: Topology) -> dict[str, tuple[Prefix, ...]]:
             host = Prefix(ip.version, ip.value, 32 if ip.version == 4 else 128)
             for asg in config.application_security_groups:
                 members.setdefault(id_key(asg), []).append(host)
-    return {k: summarize(v) for k, v in members.items()}
+    return {k: summarize_prefixes(v) for k, v in members.items()}
 
 
 class RuleCompiler:

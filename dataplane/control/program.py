@@ -304,6 +304,10 @@ class _RuleRows:
         self._ports: dict[tuple, tuple[int, bool]] = {}
         self._protocols: dict[str, int] = {}
         self._ordered: dict[int, tuple[NetworkSecurityGroup, list[SecurityRule]]] = {}
+        # rule as plain values -> row, or a negative id when it names a tag; then
+        # (VNet id, that id) -> row
+        self._static: dict[tuple, int] = {}
+        self._per_vnet: dict[tuple[str, int], int] = {}
 
     def span(self, values: tuple[tuple[int, int], ...]) -> int:
         return self.spans.setdefault(values, len(self.spans))
@@ -355,15 +359,59 @@ class _RuleRows:
 
     def nsg(self, nsg: NetworkSecurityGroup, vnet: VirtualNetwork
             ) -> tuple[list[int], list[int]]:
-        """(inbound rows, outbound rows) in priority order, as `RuleCompiler.effective_nsg`."""
+        """(inbound rows, outbound rows) in priority order, as `RuleCompiler.effective_nsg`.
+
+        The hot loop of a large compile (one pass per rule of every (NSG, VNet) pair): each
+        rule becomes a key of plain values (no dataclass hashing) looked up once; a rule that
+        names a service tag is then looked up again per VNet."""
         entry = self._ordered.get(id(nsg))
         if entry is None or entry[0] is not nsg:
             custom = [r for r in nsg.security_rules if not r.is_default]
             entry = self._ordered[id(nsg)] = (nsg, sorted(
                 (*custom, *DEFAULT_SECURITY_RULES), key=lambda r: r.priority))
-        row = self.row
-        rows = [(r.direction, row(r, vnet)) for r in entry[1]]
-        return ([i for d, i in rows if d == "Inbound"], [i for d, i in rows if d == "Outbound"])
+        static, static_get = self._static, self._static.get
+        per_vnet, per_vnet_get = self._per_vnet, self._per_vnet.get
+        vkey = vnet.id
+        inbound: list[int] = []
+        outbound: list[int] = []
+        for r in entry[1]:
+            s = r.source_address_prefixes
+            if len(s) == 1:
+                m = s[0]
+                sk = m if m.__class__ is str else (m.version, m.network, m.length)
+            else:
+                sk = match_key(s)
+            d = r.destination_address_prefixes
+            if len(d) == 1:
+                m = d[0]
+                dk = m if m.__class__ is str else (m.version, m.network, m.length)
+            else:
+                dk = match_key(d)
+            p = r.source_port_ranges
+            spk = (p[0].low, p[0].high) if len(p) == 1 else tuple([(x.low, x.high) for x in p])
+            p = r.destination_port_ranges
+            dpk = (p[0].low, p[0].high) if len(p) == 1 else tuple([(x.low, x.high) for x in p])
+            key = (r.name, r.priority, r.direction, r.access, r.protocol, r.is_default, sk, dk,
+                   spk, dpk, r.source_application_security_groups,
+                   r.destination_application_security_groups)
+            row = static_get(key)
+            if row is None:
+                if any(m.__class__ is str and m != ANY for m in (*s, *d)):
+                    row = static[key] = -1 - len(static)  # names a tag: per VNet
+                else:
+                    row = static[key] = self.row(r, vnet)
+            if row < 0:
+                at = (vkey, row)
+                found = per_vnet_get(at)
+                if found is None:
+                    found = per_vnet[at] = self.row(r, vnet)
+                row = found
+            direction = r.direction
+            if direction == "Inbound":
+                inbound.append(row)
+            elif direction == "Outbound":
+                outbound.append(row)
+        return inbound, outbound
 
 
 class _Builder:

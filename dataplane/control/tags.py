@@ -22,7 +22,7 @@ Classic spellings (VIRTUAL_NETWORK, AZURE_LOADBALANCER, INTERNET) are accepted.
 from __future__ import annotations
 
 from dataplane.model import RouteTable, Topology, VirtualNetwork
-from dataplane.net import Prefix, parse_prefix, summarize
+from dataplane.net import Prefix, parse_prefix
 
 AZURE_LOAD_BALANCER = (parse_prefix("168.63.129.16/32"),)
 NOT_INTERNET = tuple(parse_prefix(p) for p in (
@@ -82,6 +82,31 @@ def complement_v4(holes: list[Prefix]) -> tuple[Prefix, ...]:
     return tuple(out)
 
 
+def summarize_prefixes(prefixes: list[Prefix]) -> tuple[Prefix, ...]:
+    """`dataplane.net.summarize` on integers: merge the intervals of each family, then cut each
+    run into its maximal aligned blocks (the unique minimal prefix cover). Same result, without
+    building ipaddress objects (tests/control/test_compile_equivalence.py)."""
+    out: list[Prefix] = []
+    for version, bits in ((4, 32), (6, 128)):
+        spans = sorted((p.network, p.network + (1 << (bits - p.length)) - 1)
+                       for p in prefixes if p.version == version)
+        merged: list[list[int]] = []
+        for lo, hi in spans:
+            if merged and lo <= merged[-1][1] + 1:
+                if hi > merged[-1][1]:
+                    merged[-1][1] = hi
+            else:
+                merged.append([lo, hi])
+        for lo, hi in merged:
+            while lo <= hi:
+                size = (lo & -lo).bit_length() - 1 if lo else bits
+                while (1 << size) > hi - lo + 1:
+                    size -= 1
+                out.append(Prefix(version, lo, bits - size))
+                lo += 1 << size
+    return tuple(out)
+
+
 def canonical_tag(name: str) -> str:
     key = name.lower()
     return _CLASSIC.get(key, key)
@@ -129,4 +154,4 @@ class TagResolver:
                 parts.extend(r.address_prefix for r in table.routes
                              if isinstance(r.address_prefix, Prefix)
                              and r.address_prefix.length > 0)
-        return summarize(parts)
+        return summarize_prefixes(parts)

@@ -87,14 +87,17 @@ class Case:
 
 # Caps of 50-100 Mbit/s and RTTs of 20-80 ms: the Python relay sustains these rates with
 # room to spare on 2 cores (see docs/whatif.md), and the RTTs are the regional-to-global
-# peering range. Two window-limited cases (buffer maxima set so W = rmem/2 is below the BDP),
-# two cap-limited ones (Linux default buffers: W = 3 MiB, far above the BDP), and the shared
-# cap of the docs' "four windows on one sender" case, scaled down.
+# peering range. Two window-limited cases with the receive buffer binding (W = rmem_max / 2
+# below the BDP), one with the send buffer binding (W = wmem_max), two cap-limited ones (Linux
+# default buffers: W = 3 MiB, far above the BDP), and the shared cap of the docs' "four
+# windows on one sender" case, scaled down.
 DEFAULT_CASES: tuple[Case, ...] = (
     Case("bdp 512KiB/40ms", 100e6, 40.0, rmem_max=512 * KIB,
          note="window-limited: W = 256 KiB"),
     Case("bdp 1MiB/80ms", 100e6, 80.0, rmem_max=1 * MIB,
          note="window-limited: W = 512 KiB"),
+    Case("wmem 512KiB/80ms", 100e6, 80.0, wmem_max=512 * KIB,
+         note="window-limited by the send buffer: W = 512 KiB"),
     Case("cap 50M/20ms", 50e6, 20.0, note="cap-limited, Linux default buffers"),
     Case("cap 100M/80ms", 100e6, 80.0, note="cap-limited, Linux default buffers"),
     Case("4 flows share 100M/40ms", 100e6, 40.0, parallel=4, rmem_max=1 * MIB,
@@ -278,9 +281,11 @@ class Measured:
     retransmits: int
     relay: dict[str, Any] = field(default_factory=dict)
     per_flow_bps: list[float] = field(default_factory=list)
-    # the receive window the receiver advertised (the sender's snd_wnd in `ss -ti`), bytes,
-    # the median of samples taken each second of the steady state, averaged over connections
+    # From `ss -ti` on the sender, sampled each second of the steady state (median per
+    # connection, mean over connections): the window the receiver advertised (snd_wnd) and
+    # the data in flight (unacked segments * MSS), bytes.
     adv_window_bytes: float = math.nan
+    inflight_bytes: float = math.nan
 
 
 class Link:
@@ -367,14 +372,14 @@ class Link:
         server = subprocess.Popen(
             ["ip", "netns", "exec", self.ns_r, "iperf3", "-s", "-1", "-J", "-B", RECEIVER_ADDR,
              "-p", str(IPERF_PORT)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        samples: list[list[int]] = []
+        samples: list[list[tuple[int, int]]] = []
         done = threading.Event()
 
         def sample() -> None:
             if done.wait(warmup + 0.5):
                 return
             while True:
-                samples.append(self.snd_wnd())
+                samples.append(self.sender_windows())
                 if done.wait(1.0):
                     return
 
@@ -401,20 +406,24 @@ class Link:
         if client.returncode != 0:
             raise RuntimeError(f"iperf3 client failed: {client.stdout[-500:]} {client.stderr}")
         m = _parse(json.loads(srv_out), json.loads(client.stdout), warmup)
-        per_conn = [statistics.median(v) for v in zip(*[x for x in samples if x], strict=False)]
-        if per_conn:
-            m.adv_window_bytes = statistics.fmean(per_conn)
+        conns = list(zip(*[x for x in samples if x], strict=False))
+        if conns:
+            m.adv_window_bytes = statistics.fmean(
+                statistics.median(w for w, _ in c) for c in conns)
+            m.inflight_bytes = statistics.fmean(
+                statistics.median(f for _, f in c) for c in conns)
         return m
 
-    def snd_wnd(self) -> list[int]:
-        """The peer-advertised window of each data connection of the sender (bytes)."""
+    def sender_windows(self) -> list[tuple[int, int]]:
+        """(advertised window, bytes in flight) of each data connection of the sender."""
         out = self._ns(self.ns_s, "ss", "-tin", "state", "established", "dst", RECEIVER_ADDR,
                        check=False).stdout
-        wins = []
-        for acked, wnd in re.findall(r"bytes_acked:(\d+).*?snd_wnd:(\d+)", out):
-            if int(acked) > 1_000_000:  # not iperf3's control connection
-                wins.append(int(wnd))
-        return sorted(wins)
+        got = []
+        for line in out.splitlines():
+            f = {k: int(v) for k, v in re.findall(r"\b(\w+):(\d+)\b(?![./])", line)}
+            if f.get("bytes_acked", 0) > 1_000_000:  # not iperf3's control connection
+                got.append((f.get("snd_wnd", 0), f.get("unacked", 0) * f.get("mss", 0)))
+        return sorted(got)
 
 
 def _parse(srv: dict[str, Any], cli: dict[str, Any], warmup: float) -> Measured:
@@ -451,9 +460,20 @@ class Row:
         return self.measured.adv_window_bytes / self.case.rmem_max
 
     @property
-    def advertised_window_bps(self) -> float:
-        """8 W / RTT with the window the receiver really advertised (the model's formula)."""
-        return self.measured.adv_window_bytes * 8e3 / self.case.rtt_ms
+    def model_window_bytes(self) -> int:
+        from dataplane.whatif.tcp import TcpParams
+
+        return TcpParams(rmem_max=self.case.rmem_max, wmem_max=self.case.wmem_max).window_bytes
+
+    @property
+    def inflight_fraction(self) -> float:
+        """Bytes really in flight / the model's window W."""
+        return self.measured.inflight_bytes / self.model_window_bytes
+
+    @property
+    def inflight_bps(self) -> float:
+        """8 W / RTT (the model's formula) with W = the bytes really in flight."""
+        return self.measured.inflight_bytes * 8e3 / self.case.rtt_ms
 
     def agrees(self, tol: float) -> bool:
         return abs(self.ratio - 1.0) <= tol
@@ -474,8 +494,8 @@ def compare(cases: tuple[Case, ...] = DEFAULT_CASES, duration: float = 8.0, warm
 def table(rows: list[Row]) -> str:
     head = ("| case | cap Mbit/s | RTT ms | rmem/wmem max | flows | model Mbit/s (binds) | "
             "measured Mbit/s | measured/model | mean sRTT ms | retransmits | "
-            "advertised window (/ rmem_max) |")
-    lines = [head, "|" + "---|" * 11]
+            "advertised window (/ rmem_max) | in flight (/ model W) |")
+    lines = [head, "|" + "---|" * 12]
     for r in rows:
         c, m = r.case, r.measured
         lines.append(
@@ -483,7 +503,7 @@ def table(rows: list[Row]) -> str:
             f"{_size(c.rmem_max)}/{_size(c.wmem_max)} | {c.parallel} | "
             f"{r.model_bps / 1e6:.1f} ({r.limit}) | {m.goodput_bps / 1e6:.1f} | "
             f"{r.ratio:.3f} | {m.mean_rtt_ms:.1f} | {m.retransmits} | "
-            f"{_adv(r)} |")
+            f"{_adv(r)} | {_inflight(r)} |")
     return "\n".join(lines)
 
 
@@ -492,6 +512,13 @@ def _adv(r: Row) -> str:
     if math.isnan(w):
         return "-"
     return f"{w / KIB:.0f} KiB ({r.window_fraction:.3f})"
+
+
+def _inflight(r: Row) -> str:
+    w = r.measured.inflight_bytes
+    if math.isnan(w):
+        return "-"
+    return f"{w / KIB:.0f} KiB ({r.inflight_fraction:.3f})"
 
 
 def _size(n: int) -> str:

@@ -24,6 +24,8 @@ from dataplane.control.assumptions import texts
 from dataplane.engine.batch import UNDECIDED, BatchPipeline, Columns
 from dataplane.engine.compile import Network, build_network
 from dataplane.engine.dispositions import Disposition as D
+from dataplane.engine.ingress import INGRESS_ASSUMPTIONS
+from dataplane.engine.loadbalancer import LB_ASSUMPTIONS
 from dataplane.engine.reference import Packet, ReferencePipeline, flow_key
 from dataplane.engine.results import Result
 from dataplane.engine.timing_stage import apply_timing
@@ -64,7 +66,8 @@ class Emulator:
         self.shaper = Shaper(self.net.vm_cap_bps, self.params.queue_bytes)
 
     def assumptions(self) -> list[str]:
-        return [*ENGINE_ASSUMPTIONS, *texts("forwarded-traffic", "vnet-access-tag-only")]
+        return [*ENGINE_ASSUMPTIONS, *texts("forwarded-traffic", "vnet-access-tag-only"),
+                *LB_ASSUMPTIONS, *INGRESS_ASSUMPTIONS]
 
     # -- address helpers --
     def address_of(self, name_or_ip: str) -> int:
@@ -205,7 +208,7 @@ class Emulator:
         c = result.columns
         d = D(int(c["disposition"][i]))
         row = result.row(i)
-        if c["nic"][i] < 0 or d in (D.UNPARSED, D.UNSUPPORTED):
+        if d in (D.UNPARSED, D.UNSUPPORTED, D.UNMAPPED):
             return {**row, "hops": [], "reason": d.reason}
         ref = ReferencePipeline(self.net)
         passing = np.flatnonzero(np.isin(c["disposition"][:i], [

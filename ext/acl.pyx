@@ -9,9 +9,11 @@ over the boundaries (`*_bound`, first entry 0) and map it to a class (`*_cls`); 
 protocol map straight through 65536/256-entry class tables. The packet's rule set is the AND
 of five class vectors; the first set bit, found word by word with early exit, is the first
 matching rule. Cost per packet: two binary searches over <= 2R+1 boundaries plus <= 5W loads.
+`classify_bv6`: the same for IPv6: address boundaries and packet addresses as (hi, lo) uint64
+pairs, the binary search comparing 128-bit values as (hi, lo) pairs.
 `classify_linear`: the plain linear scan over flattened rule intervals (a compiled peer for
 benchmarks and a second oracle).
-Both write the rule index (or -1) per packet into `out`; no Python object is touched per packet.
+All write the rule index (or -1) per packet into `out`; no Python object is touched per packet.
 """
 
 from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
@@ -65,6 +67,73 @@ def classify_bv(const uint32_t[::1] src_bound, const int32_t[::1] src_cls,
         for i in range(n):
             a = &src_bits[src_cls[_row(&src_bound[0], nsb, src[i])], 0]
             b = &dst_bits[dst_cls[_row(&dst_bound[0], ndb, dst[i])], 0]
+            c = &sport_bits[sport_cls[sport[i]], 0]
+            d = &dport_bits[dport_cls[dport[i]], 0]
+            e = &proto_bits[proto_cls[proto[i]], 0]
+            res = -1
+            for w in range(W):
+                x = a[w] & b[w] & c[w] & d[w] & e[w]
+                if x:
+                    res = <int32_t>(w * 64 + __builtin_ctzll(x))
+                    break
+            out[i] = res
+
+
+cdef inline Py_ssize_t _row128(const uint64_t* bh, const uint64_t* bl, Py_ssize_t n,
+                               uint64_t xh, uint64_t xl) noexcept nogil:
+    """Largest k with (bh[k], bl[k]) <= (xh, xl) as 128-bit numbers ((0, 0) first, ascending)."""
+    cdef Py_ssize_t lo = 0, half, m
+    while n > 1:
+        half = n >> 1
+        m = lo + half
+        if bh[m] < xh or (bh[m] == xh and bl[m] <= xl):
+            lo = m
+        n -= half
+    return lo
+
+
+def classify_bv6(const uint64_t[::1] src_bound_hi, const uint64_t[::1] src_bound_lo,
+                 const int32_t[::1] src_cls,
+                 const uint64_t[::1] dst_bound_hi, const uint64_t[::1] dst_bound_lo,
+                 const int32_t[::1] dst_cls,
+                 const int32_t[::1] sport_cls, const int32_t[::1] dport_cls,
+                 const int32_t[::1] proto_cls,
+                 const uint64_t[:, ::1] src_bits, const uint64_t[:, ::1] dst_bits,
+                 const uint64_t[:, ::1] sport_bits, const uint64_t[:, ::1] dport_bits,
+                 const uint64_t[:, ::1] proto_bits,
+                 const uint64_t[::1] src_hi, const uint64_t[::1] src_lo,
+                 const uint64_t[::1] dst_hi, const uint64_t[::1] dst_lo,
+                 const uint16_t[::1] sport, const uint16_t[::1] dport,
+                 const uint8_t[::1] proto, int32_t[::1] out) -> None:
+    """`classify_bv` for 128-bit addresses: boundaries and packet addresses are (hi, lo) uint64
+    pairs (hi = top 64 bits), compared lexicographically in the binary search."""
+    cdef Py_ssize_t n = src_hi.shape[0], i, w
+    cdef Py_ssize_t W = src_bits.shape[1]
+    cdef Py_ssize_t nsb = src_bound_hi.shape[0], ndb = dst_bound_hi.shape[0]
+    cdef const uint64_t* a
+    cdef const uint64_t* b
+    cdef const uint64_t* c
+    cdef const uint64_t* d
+    cdef const uint64_t* e
+    cdef uint64_t x
+    cdef int32_t res
+    if not (src_lo.shape[0] == n and dst_hi.shape[0] == n and dst_lo.shape[0] == n
+            and sport.shape[0] == n and dport.shape[0] == n and proto.shape[0] == n
+            and out.shape[0] == n):
+        raise ValueError("packet columns differ in length")
+    if (sport_cls.shape[0] != 65536 or dport_cls.shape[0] != 65536 or proto_cls.shape[0] != 256
+            or nsb < 1 or ndb < 1 or src_bound_lo.shape[0] != nsb
+            or dst_bound_lo.shape[0] != ndb):
+        raise ValueError("malformed classifier tables")
+    if (dst_bits.shape[1] != W or sport_bits.shape[1] != W or dport_bits.shape[1] != W
+            or proto_bits.shape[1] != W):
+        raise ValueError("bit vectors differ in width")
+    with nogil:
+        for i in range(n):
+            a = &src_bits[src_cls[_row128(&src_bound_hi[0], &src_bound_lo[0], nsb,
+                                          src_hi[i], src_lo[i])], 0]
+            b = &dst_bits[dst_cls[_row128(&dst_bound_hi[0], &dst_bound_lo[0], ndb,
+                                          dst_hi[i], dst_lo[i])], 0]
             c = &sport_bits[sport_cls[sport[i]], 0]
             d = &dport_bits[dport_cls[dport[i]], 0]
             e = &proto_bits[proto_cls[proto[i]], 0]

@@ -9,6 +9,9 @@ set of inclusive intervals, or None for "any":
 An empty interval tuple matches nothing. A packet matches a rule when every dimension contains
 its value; the result is the index of the first matching rule, -1 when none matches.
 `classify(src, dst, sport, dport, proto) -> int32[n]` takes equal-length columns.
+`classify6(src_hi, src_lo, dst_hi, dst_lo, sport, dport, proto) -> int32[n]` (addr_bits=128 only):
+IPv6 addresses as uint64 halves (hi = top 64 bits), the column form of the packet pipeline;
+the compiled classifier (kernels/acl.py) has both methods with the same meaning.
 Errors: ValueError on an interval with first > last, out of its domain, or a bad protocol.
 """
 
@@ -64,6 +67,7 @@ class AclClassifierPy:
     """Linear first-match scan (the oracle). `addr_bits` is 32 (IPv4) or 128 (IPv6)."""
 
     def __init__(self, rules: Sequence[AclRule], addr_bits: int = 32) -> None:
+        self.addr_bits = int(addr_bits)
         self.rules = tuple(rules)
         self._rules = normalize(self.rules, addr_bits)
 
@@ -88,3 +92,33 @@ class AclClassifierPy:
             raise ValueError("packet columns differ in length")
         return np.array([self.classify_one(*row) for row in zip(*cols, strict=True)],
                         dtype=np.int32)
+
+    def classify6(self, src_hi: Sequence[int], src_lo: Sequence[int], dst_hi: Sequence[int],
+                  dst_lo: Sequence[int], sport: Sequence[int], dport: Sequence[int],
+                  proto: Sequence[int]) -> np.ndarray:
+        """IPv6 columns as uint64 halves; the rows are joined into 128-bit ints."""
+        if self.addr_bits != 128:
+            raise ValueError("classify6 needs a classifier built with addr_bits=128")
+        sh, sl, dh, dl, *rest = columns6(src_hi, src_lo, dst_hi, dst_lo, sport, dport, proto)
+        src = [(h << 64) | lo for h, lo in zip(sh.tolist(), sl.tolist(), strict=True)]
+        dst = [(h << 64) | lo for h, lo in zip(dh.tolist(), dl.tolist(), strict=True)]
+        return self.classify(src, dst, *rest)
+
+
+def check_addr_bits(addr_bits: int) -> int:
+    if addr_bits not in (32, 128):
+        raise ValueError(f"addr_bits must be 32 (IPv4) or 128 (IPv6), not {addr_bits}")
+    return int(addr_bits)
+
+
+def columns6(src_hi: Sequence[int], src_lo: Sequence[int], dst_hi: Sequence[int],
+             dst_lo: Sequence[int], sport: Sequence[int], dport: Sequence[int],
+             proto: Sequence[int]) -> tuple[np.ndarray, ...]:
+    """IPv6 packet columns as contiguous typed arrays; ValueError when lengths differ."""
+    cols = tuple(np.ascontiguousarray(c, dtype=t) for c, t in zip(
+        (src_hi, src_lo, dst_hi, dst_lo, sport, dport, proto),
+        (np.uint64, np.uint64, np.uint64, np.uint64, np.uint16, np.uint16, np.uint8),
+        strict=True))
+    if len({c.shape for c in cols}) != 1 or cols[0].ndim != 1:
+        raise ValueError("packet columns differ in length")
+    return cols

@@ -8,8 +8,10 @@ chunks of 256 int32 entries allocated only where longer prefixes exist. Entry en
 `build4` inserts prefixes in ascending length order (the wrapper passes that order), so a longer
 prefix always overwrites a shorter one; a new chunk inherits its parent entry. Returns 0, or -1
 when the chunk arrays given are too small (the wrapper sizes them exactly).
-IPv6: prefixes grouped by length, longest first; each group is a sorted (hi, lo) key array,
-searched by binary search after masking the address to the group's length.
+IPv6: prefixes grouped by length, longest first. `lookup6h` (used): each group is a hash table
+of its (hi, lo) keys (linear probing, load <= 1/2), probed after masking the address to the
+group's length, so a lookup costs one hash probe per length tried. `lookup6` (kept as a peer):
+each group is a sorted (hi, lo) key array searched by binary search.
 All loops run without the GIL; results are written to caller-provided int32 arrays.
 """
 
@@ -142,5 +144,80 @@ def lookup6(const uint64_t[::1] mask_hi, const uint64_t[::1] mask_lo,
                         b = m
                 if a < group_start[g + 1] and key_hi[a] == kh and key_lo[a] == kl:
                     res = next_hop[a]
+                    break
+            out[i] = res
+
+
+# ---- IPv6 by hashing: one open-addressing table per present prefix length ----
+# Slot s of group g lives at tab[4 * (off[g] + s) .. + 3] = (key hi, key lo, next hop, unused);
+# next hop EMPTY6 marks a free slot (next hops are < 2**31, and key (0, 0) is a valid /0 key).
+# Each group's table has a power-of-two size >= 2 * its key count (mask[g] = size - 1) and
+# uses linear probing, so a miss ends at the first free slot.
+
+cdef uint64_t EMPTY6 = 0xFFFFFFFFFFFFFFFFULL
+
+
+cdef inline uint64_t _h6(uint64_t hi, uint64_t lo) noexcept nogil:
+    cdef uint64_t z = (hi * 0x9E3779B97F4A7C15ULL) ^ ((lo ^ 0xD6E8FEB86659FD93ULL)
+                                                     * 0xBF58476D1CE4E5B9ULL)
+    z = (z ^ (z >> 32)) * 0x94D049BB133111EBULL
+    return z ^ (z >> 29)
+
+
+def build6h(const int64_t[::1] group_start, const uint64_t[::1] key_hi,
+            const uint64_t[::1] key_lo, const int32_t[::1] next_hop,
+            const int64_t[::1] off, const uint64_t[::1] mask, uint64_t[::1] tab) -> None:
+    """Fill the per-length hash tables (`tab` pre-filled with EMPTY6; keys distinct per group)."""
+    cdef Py_ssize_t groups = mask.shape[0], g, k
+    cdef uint64_t j, base
+    if group_start.shape[0] != groups + 1 or off.shape[0] != groups + 1:
+        raise ValueError("group arrays disagree")
+    if tab.shape[0] != 4 * off[groups] or group_start[groups] > key_hi.shape[0]:
+        raise ValueError("hash table size disagrees")
+    with nogil:
+        for g in range(groups):
+            base = <uint64_t>off[g]
+            for k in range(group_start[g], group_start[g + 1]):
+                j = _h6(key_hi[k], key_lo[k]) & mask[g]
+                while tab[4 * (base + j) + 2] != EMPTY6:
+                    j = (j + 1) & mask[g]
+                tab[4 * (base + j)] = key_hi[k]
+                tab[4 * (base + j) + 1] = key_lo[k]
+                tab[4 * (base + j) + 2] = <uint64_t>next_hop[k]
+
+
+def lookup6h(const uint64_t[::1] mask_hi, const uint64_t[::1] mask_lo,
+             const int64_t[::1] off, const uint64_t[::1] mask, const uint64_t[::1] tab,
+             const uint64_t[::1] hi, const uint64_t[::1] lo, int32_t[::1] out) -> None:
+    """Groups longest first: mask the address to the group's length, probe its hash table;
+    the first hit is the longest match."""
+    cdef Py_ssize_t n = hi.shape[0], groups = mask_hi.shape[0], i, g
+    cdef uint64_t kh, kl, j, base, v
+    cdef const uint64_t* s
+    cdef int32_t res
+    if lo.shape[0] != n or out.shape[0] != n:
+        raise ValueError("hi, lo and out differ in length")
+    if mask_lo.shape[0] != groups or mask.shape[0] != groups or off.shape[0] != groups + 1:
+        raise ValueError("group arrays disagree")
+    if tab.shape[0] != 4 * off[groups]:
+        raise ValueError("hash table size disagrees")
+    with nogil:
+        for i in range(n):
+            res = -1
+            for g in range(groups):
+                kh = hi[i] & mask_hi[g]
+                kl = lo[i] & mask_lo[g]
+                base = <uint64_t>off[g]
+                j = _h6(kh, kl) & mask[g]
+                while True:
+                    s = &tab[4 * (base + j)]
+                    v = s[2]
+                    if v == EMPTY6:
+                        break
+                    if s[0] == kh and s[1] == kl:
+                        res = <int32_t>v
+                        break
+                    j = (j + 1) & mask[g]
+                if res >= 0:
                     break
             out[i] = res

@@ -12,9 +12,11 @@ Errors: ValueError on bad lengths, host bits set, negative next hops, mismatched
 IPv4 structure: DIR-16-8-8 multibit trie (ext/lpm.pyx): a 256 KiB root indexed by the top 16
 bits, 1 KiB chunks for /17-/24 and /25-/32 detail allocated on demand, so a 1k-route Azure table
 costs ~0.3 MiB and a 500k-prefix BGP table ~tens of MiB; 1-3 dependent reads per lookup.
-IPv6 structure: one sorted (hi, lo) key array per prefix length present, probed longest first by
-binary search; Azure tables hold few distinct lengths (/0, /48, /56, /64, /128), so a lookup is
-a handful of binary searches.
+IPv6 structure: one hash table per prefix length present (open addressing, load <= 1/2, keys
+are the masked (hi, lo) pairs), probed longest first; Azure tables hold few distinct lengths
+(/0, /48, /56, /64, /128), so a lookup is a handful of hash probes. The sorted per-length key
+arrays are kept too: `Lpm6TableCompiled.lookup_batch_bsearch` answers by binary search (the
+previous structure, kept as a benchmark peer and second oracle).
 With DATAPLANE_PURE_PYTHON=1 (or no compiled module) these names are the dict-per-length twins
 from lpm_py.py, which have the same interface.
 """
@@ -91,7 +93,7 @@ class LpmTableCompiled:
 
 
 class Lpm6TableCompiled:
-    """IPv6 LPM: sorted keys per prefix length, longest first (compiled kernel)."""
+    """IPv6 LPM: a hash table per prefix length, longest first (compiled kernel)."""
 
     def __init__(self, prefixes: Sequence[int], lengths: Sequence[int],
                  next_hops: Sequence[int]) -> None:
@@ -139,8 +141,18 @@ class Lpm6TableCompiled:
         self._key_hi = np.ascontiguousarray(hi, dtype=np.uint64)
         self._key_lo = np.ascontiguousarray(lo, dtype=np.uint64)
         self._next_hop = np.ascontiguousarray(h, dtype=np.int32)
+        # one hash table per length: power-of-two size >= 2 * keys (>= 4), 4 uint64 per slot
+        counts = np.diff(self._group_start)
+        sizes = np.array([1 << max(2, int(2 * c - 1).bit_length()) for c in counts.tolist()],
+                         dtype=np.int64)
+        self._tab_off = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+        self._tab_mask = (sizes - 1).astype(np.uint64)
+        self._tab = np.full(4 * int(self._tab_off[-1]), np.uint64(0xFFFFFFFFFFFFFFFF),
+                            dtype=np.uint64)
+        _ext.build6h(self._group_start, self._key_hi, self._key_lo, self._next_hop,
+                     self._tab_off, self._tab_mask, self._tab)
         for a in (self._mask_hi, self._mask_lo, self._group_start, self._key_hi,
-                  self._key_lo, self._next_hop):
+                  self._key_lo, self._next_hop, self._tab_off, self._tab_mask, self._tab):
             _frozen(a)
 
     def __len__(self) -> int:
@@ -150,9 +162,22 @@ class Lpm6TableCompiled:
         hi = np.ascontiguousarray(hi, dtype=np.uint64)
         lo = np.ascontiguousarray(lo, dtype=np.uint64)
         out = np.empty(hi.shape[0], dtype=np.int32)
+        _ext.lookup6h(self._mask_hi, self._mask_lo, self._tab_off, self._tab_mask, self._tab,
+                      hi, lo, out)
+        return out
+
+    def lookup_batch_bsearch(self, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+        """Same answers by binary search per length (the previous structure; bench peer)."""
+        hi = np.ascontiguousarray(hi, dtype=np.uint64)
+        lo = np.ascontiguousarray(lo, dtype=np.uint64)
+        out = np.empty(hi.shape[0], dtype=np.int32)
         _ext.lookup6(self._mask_hi, self._mask_lo, self._group_start, self._key_hi,
                      self._key_lo, self._next_hop, hi, lo, out)
         return out
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in vars(self).values() if isinstance(a, np.ndarray))
 
     def lookup(self, address: int) -> int:
         hi, lo = split128([address])

@@ -133,3 +133,44 @@ def test_compiled_tables_are_immutable() -> None:
     t = LpmTableCompiled([0], [0], [1])
     with pytest.raises(ValueError):
         t._root[0] = 5
+
+
+# ---- IPv6 hash-per-length tables: against binary search, the twin, and many keys ----
+
+
+@need_ext("lpm")
+@given(routes(128, 60), st.randoms())
+def test_ipv6_hash_matches_binary_search_and_twin(table: list[tuple[int, int]], rnd) -> None:
+    rng = np.random.default_rng(rnd.getrandbits(32))
+    prefixes, lengths = [p for p, _ in table], [n for _, n in table]
+    hops = [int(x) for x in rng.integers(0, 2**31 - 1, len(table))]  # large hops too
+    fast = Lpm6TableCompiled(prefixes, lengths, hops)
+    twin = Lpm6TablePy(prefixes, lengths, hops)
+    ahi, alo = split128(probes(128, table, rng))
+    got = fast.lookup_batch(ahi, alo).tolist()
+    assert got == fast.lookup_batch_bsearch(ahi, alo).tolist()
+    assert got == twin.lookup_batch(ahi, alo).tolist()
+
+
+@need_ext("lpm")
+def test_ipv6_hash_many_keys_per_length() -> None:
+    """Thousands of /64s and /128s sharing high bits (long probe chains, wrap-around), the
+    all-zero key (0::/0 and ::/128) and the all-ones key."""
+    rng = np.random.default_rng(5)
+    base = 0x20010DB8 << 96
+    p64 = sorted({base | int(x) << 64 for x in rng.integers(0, 1 << 20, 3000)})
+    p128 = [base | int(x) for x in rng.integers(0, 1 << 40, 3000)]
+    prefixes = [0, 0, (1 << 128) - 1, *p64, *p128]
+    lengths = [0, 128, 128, *[64] * len(p64), *[128] * len(p128)]
+    hops = list(range(len(prefixes)))
+    fast = Lpm6TableCompiled(prefixes, lengths, hops)
+    twin = Lpm6TablePy(prefixes, lengths, hops)
+    addrs = [0, 1, (1 << 128) - 1, (1 << 128) - 2, *p128[:500], *(p | 7 for p in p64[:500]),
+             *(base | int(x) for x in rng.integers(0, 1 << 62, 500))]
+    ahi, alo = split128(addrs)
+    got = fast.lookup_batch(ahi, alo)
+    assert got.tolist() == twin.lookup_batch(ahi, alo).tolist()
+    assert got[:3].tolist() == [1, 0, 2]
+    assert len(fast) == len(twin)
+    empty = Lpm6TableCompiled([], [], [])
+    assert empty.lookup_batch(ahi, alo).tolist() == [-1] * len(addrs)

@@ -28,8 +28,9 @@ deleted (the TUN devices vanish with the relay's file descriptors). `unavailable
 reason the comparison cannot run here (not root, no `ip netns`, no /dev/net/tun, no iperf3),
 or None.
 
-CLI: `python -m dataplane.whatif.realtcp` runs the default cases and prints the table.
-The relay runs as `python realtcp.py relay ...` (this file by path, so it imports nothing
+CLI: `python -m dataplane.whatif.realtcp [--shaper auto|tbf|relay]` runs the default cases
+and prints the table.
+The relay runs as `python realtcp.py _relay ...` (this file by path, so it imports nothing
 from the package).
 """
 
@@ -327,7 +328,7 @@ class Link:
                 self._ns(ns, "sysctl", "-q", "-w", f"{key}={val}")
         one_way = int(c.rtt_ms * 1e6 / 2)
         bdp = int(c.cap_bps * c.rtt_ms / 1e3 / 8)
-        args = [sys.executable, os.path.abspath(__file__), "relay", self.ns_s, self.ns_r,
+        args = [sys.executable, os.path.abspath(__file__), "_relay", self.ns_s, self.ns_r,
                 str(one_way)]
         if self.shaper == "relay":
             args += [str(c.cap_bps), str(max(bdp, 64 * KIB))]
@@ -527,19 +528,27 @@ def _size(n: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] == "relay":
+    if argv and argv[0] == "_relay":  # the child process started by Link
         ns_a, ns_b, delay = argv[1], argv[2], int(argv[3])
         shape = float(argv[4]) if len(argv) > 4 else 0.0
         queue = int(argv[5]) if len(argv) > 5 else 0
         relay(ns_a, ns_b, delay, shape, queue)
         return 0
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m dataplane.whatif.realtcp",
+                                 description="The TCP throughput model against real TCP.")
+    ap.add_argument("--shaper", choices=("auto", "tbf", "relay"), default="auto",
+                    help="where the cap is enforced (auto: tbf when the kernel has it)")
+    ap.add_argument("--duration", type=float, default=8.0, help="iperf3 seconds per case")
+    ap.add_argument("--warmup", type=float, default=3.0, help="seconds left out of the mean")
+    args = ap.parse_args(argv)
     reason = unavailable()
     if reason:
         print(f"cannot run: {reason}", file=sys.stderr)
         return 2
-    shaper = argv[0] if argv else "auto"
-    rows = compare(shaper=shaper)
-    print(f"shaper: {rows[0].shaper}")
+    rows = compare(duration=args.duration, warmup=args.warmup, shaper=args.shaper)
+    print(f"shaper: {rows[0].shaper}, kernel {os.uname().release}")
     print(table(rows))
     for r in rows:
         print(f"{r.case.name}: per-flow Mbit/s "

@@ -49,9 +49,20 @@ def test_model_vs_measured_table(rows, capsys):
         assert r.measured.relay.get("fwd", 0) > 0  # the data went through the relay
 
 
+# Above this share of packets delayed > 1 ms beyond their RTT/2, the relay (the instrument) did
+# not keep time, e.g. on a machine loaded by other work: the run measured the rig, not TCP.
+MAX_LATE_FRACTION = 0.05
+
+
 @pytest.mark.parametrize("case", [c for c in CASES if c.steady], ids=lambda c: c.name)
 def test_steady_state_agrees(rows, case):
     r = rows[case.name]
+    relay = r.measured.relay
+    forwarded = relay.get("fwd", 0) + relay.get("rev", 0)
+    late = relay.get("late_1ms", 0) / forwarded if forwarded else 1.0
+    if late > MAX_LATE_FRACTION:
+        pytest.skip(f"{case.name}: the delay relay could not keep time here ({late:.1%} of "
+                    f"packets > 1 ms late): the comparison would measure the rig, not TCP")
     msg = (f"{case.name}: model {r.model_bps / 1e6:.1f} Mbit/s ({r.limit}), measured "
            f"{r.measured.goodput_bps / 1e6:.1f} Mbit/s, ratio {r.ratio:.3f}")
     if r.agrees(TOL):

@@ -12,6 +12,9 @@ numpy (and the kernels) loop over packets. Stateful NSGs: a packet whose reverse
 delivered/left earlier (this batch or a previous one, kept in the flow-table kernel) skips
 NSG evaluation; within a batch this is solved by iterating to the least fixed point, which
 equals the sequential (reference) order.
+Decision cache: decide() reads only (nic, src, dst, proto, sport, dport, preset, est) of a row,
+so its answer is stored per distinct such key (kernels/pipeline.py KeyIndex, kept across
+batches, cleared past `cache_limit` keys and by reset_state); only unseen keys are decided.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from dataplane.engine.compile import (
 from dataplane.engine.dispositions import Disposition as D
 from dataplane.engine.reference import _in
 from dataplane.kernels.flows import FlowKeys, FlowTable
+from dataplane.kernels.pipeline import KeyIndex
 
 WIDTH = MAX_HOPS + 2
 UNDECIDED = 255
@@ -77,10 +81,14 @@ class Labels:
 
 
 class BatchPipeline:
-    def __init__(self, net: Network, flow_capacity: int = 1 << 20) -> None:
+    def __init__(self, net: Network, flow_capacity: int = 1 << 20,
+                 cache_limit: int = 1 << 20) -> None:
         self.net = net
         self.labels = Labels()
         self.flows = FlowTable(flow_capacity)
+        self.cache = KeyIndex(6, 1 << 16)  # decision key -> row of the stores below
+        self.cache_limit = cache_limit
+        self._clear_cache()
         p = net.program
         self.route_label = np.array([self.labels(s) for s in net.route_labels], dtype=np.int32)
         rs = np.searchsorted(p.ruleset_offsets, np.arange(p.rule_priority.size), side="right") - 1
@@ -111,17 +119,16 @@ class BatchPipeline:
         n = len(c)
         if n == 0:
             return self.decide(c, np.zeros(0, dtype=bool))
+        if self.cache.size > self.cache_limit:  # bounded memory; decisions are recomputed
+            self._clear_cache()
         fid, rid, m = self._flow_ids(c)
         rows = np.arange(n, dtype=np.int64)
         known = self._known(c, rid, m)
         est = known.copy()
-        disp = np.empty(n, dtype=np.uint8)
-        dec = np.empty(n, dtype=np.int32)
-        nodes = np.empty((n, WIDTH), dtype=np.int32)
-        self._decide_rows(c, est, rows, fid, m, disp, dec, nodes)
+        dkeys, dhash = self._decision_keys(c)
+        ids = self._decisions(c, est, rows, dkeys, dhash)
         while True:
-            passing = (disp == D.DELIVERED) | (disp == D.EXITS_INTERNET) | (
-                disp == D.EXITS_ON_PREMISES)
+            passing = self._pass[ids]
             first = np.full(m, n, dtype=np.int64)
             np.minimum.at(first, fid[passing], rows[passing])
             new = known | (first[rid] < rows)
@@ -131,41 +138,68 @@ class BatchPipeline:
             est = new
             # decide() is row-independent: re-deciding only the rows whose state changed gives
             # the same arrays as deciding the whole batch again (the least fixed point).
-            self._decide_rows(c, est, changed, fid, m, disp, dec, nodes)
+            ids[changed] = self._decisions(c, est, changed, dkeys[changed], dhash[changed])
         if passing.any():  # one insert per distinct flow, in order of first appearance
-            first = np.full(m, n, dtype=np.int64)
-            np.minimum.at(first, fid[passing], rows[passing])
             ins = np.sort(first[first < n])
             keys = self._flow_keys(c, ins)
             new = self.flows.lookup(keys) < 0  # flows already stored need no insert
             if new.any():
                 self.flows.insert(FlowKeys(*(k[new] for k in keys)),
                                   np.ones(int(new.sum()), dtype=np.int64))
-        return disp, dec, nodes
+        return self._disp[ids], self._dec[ids], self._nodes[ids]
 
-    def _decide_rows(self, c: Columns, est: np.ndarray, rows: np.ndarray, fid: np.ndarray,
-                     m: int, disp: np.ndarray, dec: np.ndarray, nodes: np.ndarray) -> None:
-        """decide() for `rows`, once per distinct (flow, est, nic, preset, raw ports): packets of
-        one flow get the same answer (decide reads nothing else), like a flow cache."""
-        k = rows.size
-        key = fid[rows] * 2 + est[rows]
-        rep = np.full(2 * m, k, dtype=np.int64)
-        local = np.arange(k, dtype=np.int64)
-        np.minimum.at(rep, key, local)
-        r = rep[key]
-        a, b = rows, rows[r]
-        same = ((c.nic[a] == c.nic[b]) & (c.preset[a] == c.preset[b])
-                & (c.sport[a] == c.sport[b]) & (c.dport[a] == c.dport[b]))
-        r[~same] = local[~same]  # rare: the same flow from another NIC or preset
-        reps = np.flatnonzero(r == local)
-        d, de, no = self.decide(c.take(rows[reps]), est[rows[reps]])
-        at = np.empty(k, dtype=np.int64)
-        at[reps] = np.arange(reps.size)
-        j = at[r]
-        disp[rows], dec[rows], nodes[rows] = d[j], de[j], no[j]
+    # -- the decision cache --
+    @staticmethod
+    def _decision_keys(c: Columns) -> tuple[np.ndarray, np.ndarray]:
+        """Everything decide() reads of a row, as exact uint64 words (src, dst, proto, sport,
+        dport, nic << 9 | preset << 1; the est bit is or-ed in later) and a 64-bit hash."""
+        n = len(c)
+        k = np.empty((n, 6), dtype=np.int64)
+        k[:, 0], k[:, 1], k[:, 2], k[:, 3], k[:, 4] = c.src, c.dst, c.proto, c.sport, c.dport
+        k[:, 5] = (c.nic.astype(np.int64) << 9) | (c.preset.astype(np.int64) << 1)
+        u = k.view(np.uint64)
+        w2 = (u[:, 2] << np.uint64(48)) ^ (u[:, 3] << np.uint64(32)) ^ (
+            u[:, 4] << np.uint64(16)) ^ u[:, 5]
+        return u, _mix((u[:, 0] << np.uint64(32)) ^ u[:, 1], w2)
+
+    def _decisions(self, c: Columns, est: np.ndarray, rows: np.ndarray, dkeys: np.ndarray,
+                   dhash: np.ndarray) -> np.ndarray:
+        """Decision ids of `rows` (dkeys/dhash already restricted to them): rows with the same
+        key share one decide() (within this batch and across batches), since decide reads
+        nothing else; new keys are decided once, by their first row."""
+        e = est[rows].astype(np.uint64)
+        keys = dkeys | np.zeros((1, 6), np.uint64)  # a copy
+        keys[:, 5] |= e
+        ids, new = self.cache.index(dhash ^ (e * np.uint64(0x9E3779B97F4A7C15)), keys)
+        if new.any():
+            reps = rows[new]
+            self._store(*self.decide(c.take(reps), est[reps]))
+        return ids
+
+    def _store(self, disp: np.ndarray, dec: np.ndarray, nodes: np.ndarray) -> None:
+        lo, k = self._stored, disp.size
+        if lo + k > self._disp.size:
+            cap = max(2 * self._disp.size, lo + k)
+            self._disp = np.resize(self._disp, cap)
+            self._dec = np.resize(self._dec, cap)
+            self._pass = np.resize(self._pass, cap)
+            self._nodes = np.resize(self._nodes, (cap, WIDTH))
+        self._disp[lo:lo + k], self._dec[lo:lo + k], self._nodes[lo:lo + k] = disp, dec, nodes
+        self._pass[lo:lo + k] = (disp == D.DELIVERED) | (disp == D.EXITS_INTERNET) | (
+            disp == D.EXITS_ON_PREMISES)
+        self._stored = lo + k
+
+    def _clear_cache(self) -> None:
+        self.cache.clear()
+        self._stored = 0
+        self._disp = np.empty(1024, dtype=np.uint8)
+        self._dec = np.empty(1024, dtype=np.int32)
+        self._pass = np.empty(1024, dtype=bool)
+        self._nodes = np.empty((1024, WIDTH), dtype=np.int32)
 
     def reset_state(self) -> None:
         self.flows.clear()
+        self._clear_cache()
 
     # -- stateful helpers --
     @staticmethod
@@ -175,40 +209,20 @@ class BatchPipeline:
 
     def _flow_ids(self, c: Columns) -> tuple[np.ndarray, np.ndarray, int]:
         """Exact dense ids of each packet's 5-tuple (ports 0 unless TCP/UDP) and of its reverse:
-        (fwd ids, rev ids, number of ids). The tuple is packed exactly into two 64-bit words
-        (addresses < 2**32, protocol < 256, ports < 2**16; otherwise exact row-wise unique
-        ids); a 64-bit hash of the words, packed with the row number, is sorted once, and each
-        hash group is verified against the words (a collision falls back to exact ids)."""
+        (fwd ids, rev ids, number of ids), from one pass of the key-interning kernel over the
+        2n exact keys (a 64-bit hash of a two-word packing picks the slot; whole keys are
+        compared, so a collision costs time only)."""
         n = len(c)
         sp, dp = self._ports(c)
-        u = np.uint64
-        s_, d_ = c.src.astype(u), c.dst.astype(u)
-        p_ = c.proto.astype(u) << u(32)
-        sp_, dp_ = sp.astype(u), dp.astype(u)
-        w1 = np.concatenate([(s_ << u(32)) | d_, (d_ << u(32)) | s_])
-        w2 = np.concatenate([p_ | (sp_ << u(16)) | dp_, p_ | (dp_ << u(16)) | sp_])
-        exact = bool(((s_ | d_) >> u(32) == 0).all() and ((sp_ | dp_) >> u(16) == 0).all()
-                     and (c.proto.astype(np.int64) >> 8 == 0).all())
-        if exact:
-            bits = u(max(1, int(2 * n - 1).bit_length()))
-            packed = (_mix(w1, w2) >> bits) << bits | np.arange(2 * n, dtype=u)
-            packed.sort()
-            pos = (packed & ((u(1) << bits) - u(1))).astype(np.int64)
-            hs = packed >> bits
-            start = np.empty(2 * n, dtype=bool)
-            start[0] = True
-            np.not_equal(hs[1:], hs[:-1], out=start[1:])
-            ids = np.empty(2 * n, dtype=np.int64)
-            ids[pos] = np.cumsum(start) - 1
-            rep = pos[start][ids]  # first row of each id (sorted by hash, then row)
-            exact = np.array_equal(w1, w1[rep]) and np.array_equal(w2, w2[rep])
-        if not exact:  # out-of-range columns or a hash collision
-            cols = (np.concatenate([c.src, c.dst]), np.concatenate([c.dst, c.src]),
-                    np.concatenate([c.proto, c.proto]), np.concatenate([sp, dp]),
-                    np.concatenate([dp, sp]))
-            _, inv = np.unique(np.stack(cols, axis=1), axis=0, return_inverse=True)
-            ids = inv.ravel().astype(np.int64)
-        return ids[:n], ids[n:], int(ids.max()) + 1
+        k = np.empty((2 * n, 5), dtype=np.int64)
+        k[:n, 0], k[:n, 1], k[:n, 2], k[:n, 3], k[:n, 4] = c.src, c.dst, c.proto, sp, dp
+        k[n:, 0], k[n:, 1], k[n:, 2], k[n:, 3], k[n:, 4] = c.dst, c.src, c.proto, dp, sp
+        u = k.view(np.uint64)
+        w1 = (u[:, 0] << np.uint64(32)) ^ u[:, 1]
+        w2 = (u[:, 2] << np.uint64(32)) ^ (u[:, 3] << np.uint64(16)) ^ u[:, 4]
+        index = KeyIndex(5, 2 * n)
+        ids, _ = index.index(_mix(w1, w2), u)
+        return ids[:n], ids[n:], index.size
 
     def _flow_keys(self, c: Columns, mask: np.ndarray, reverse: bool = False) -> FlowKeys:
         sp, dp = self._ports(c)

@@ -19,7 +19,8 @@ import importlib
 import os
 from types import ModuleType
 
-KERNELS: tuple[str, ...] = ("overlap", "lpm", "acl", "flows", "shaper", "headers", "pcapscan")
+KERNELS: tuple[str, ...] = ("overlap", "lpm", "acl", "flows", "shaper", "headers", "pcapscan",
+                            "pipeline")
 
 
 def _flag(name: str) -> str:

@@ -1,0 +1,54 @@
+"""Key interning for the batch pipeline: exact multi-word keys -> dense ids, kept across calls.
+
+`KeyIndex(width, capacity=1024)` with `index(hashes, keys) -> (ids int64[n], new bool[n])`
+(ids in order of first appearance; new marks the row that created each id), `lookup(hashes,
+keys) -> int64[n]` (-1 missing), `size`, `clear()`. keys: uint64[n, width] (C-contiguous),
+hashes: uint64[n], any function of the key (collisions cost time, never correctness).
+Used by engine/batch.py for per-batch flow ids (instead of a sort) and for the cross-batch
+decision cache. Compiled: ext/pipeline.pyx (open addressing); twin: pipeline_py.KeyIndexPy.
+With DATAPLANE_PURE_PYTHON=1, `KeyIndex` wraps the twin.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dataplane.kernels import compiled
+from dataplane.kernels.pipeline_py import KeyIndexPy
+
+_ext = compiled("pipeline")
+
+
+class KeyIndex:
+    def __init__(self, width: int, capacity: int = 1024, twin: bool = False) -> None:
+        self._core = KeyIndexPy(width, capacity) if twin or _ext is None else \
+            _ext.KeyIndex(width, capacity)
+        self.width = width
+
+    @property
+    def size(self) -> int:
+        return int(self._core.size)
+
+    def clear(self) -> None:
+        self._core.clear()
+
+    def _cols(self, hashes: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        h = np.ascontiguousarray(hashes, dtype=np.uint64)
+        k = np.ascontiguousarray(keys, dtype=np.uint64).reshape(h.size, self.width)
+        return h, k
+
+    def index(self, hashes: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        h, k = self._cols(hashes, keys)
+        ids = np.empty(h.size, dtype=np.int64)
+        new = np.empty(h.size, dtype=np.uint8)
+        self._core.index(h, k, ids, new)
+        return ids, new.view(bool)
+
+    def lookup(self, hashes: np.ndarray, keys: np.ndarray) -> np.ndarray:
+        h, k = self._cols(hashes, keys)
+        ids = np.empty(h.size, dtype=np.int64)
+        self._core.lookup(h, k, ids)
+        return ids
+
+
+__all__ = ["KeyIndex", "KeyIndexPy"]

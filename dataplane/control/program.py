@@ -1,6 +1,10 @@
 """The compiled Program: flat, versioned integer tables the packet pipeline and kernels read.
 
-Takes: a Topology. Emits: `Program`, numpy arrays only (IPv4; assumption `program-ipv4`):
+Takes: a Topology. Emits: `Program`, numpy arrays only. IPv4 tables below; IPv6 has the same
+tables with 128-bit values as (n, 2) uint64 [top, bottom] halves (`route6_*`, `lpm6_*`,
+`nh_ip6`, `rule_src6_off`/`src6_*`, `rule_dst6_off`/`dst6_*`, `addr6*`; see the Program fields),
+read by `lookup6`, `classify6`, `evaluate6` (assumption `program-ipv6`; the packet engine is
+still IPv4-only, assumption `program-ipv4`):
 * routes, per subnet (CSR by `route_offsets`): the Active effective routes (routes.py) as
   `route_prefix` (uint32), `route_length` (uint8), `route_nexthop` (int32 into the next-hop
   table); and the same table flattened for batch LPM into disjoint intervals:
@@ -18,6 +22,10 @@ Takes: a Topology. Emits: `Program`, numpy arrays only (IPv4; assumption `progra
   outbound subnet] rule-set indices in evaluation order (-1 = no NSG at that level, allow);
   `addr_keys` (vnet << 32 | address, sorted) -> `addr_nic`.
 `version` is a hash of the topology: a configuration change builds a new Program.
+Compile cost at estate scale (bench/test_control_compile.py) is kept down by building each
+distinct rule once (`_RuleRows`: rules as plain-value keys; tag-free address sides shared
+across VNets) and gathering the rule columns with numpy; `_compile_reference` is the
+straightforward path kept as the oracle (tests/control/test_compile_equivalence.py).
 Semantics are routes.py (azure-semantics.md 3) and nsg.py (section 2); `lookup` and
 `evaluate` are the readable numpy reference for the kernels.
 """
@@ -58,8 +66,17 @@ NEXT_HOP_TYPES = ("None", "VnetLocal", "VNetPeering", "VNetGlobalPeering",
                   "VirtualNetworkGateway", "Internet", "VirtualAppliance",
                   "VirtualNetworkServiceEndpoint")
 _NH_CODE = {name: i for i, name in enumerate(NEXT_HOP_TYPES)}
+PROGRAM_IPV6 = Assumption(
+    "program-ipv6",
+    "The Program's IPv6 tables (lookup6, classify6, evaluate6) follow the Python queries: "
+    "the Internet and AzureLoadBalancer tags and the representative service-tag sets hold "
+    "IPv4 prefixes only, so they match no IPv6 address; VirtualNetwork includes IPv6 address "
+    "spaces, peers' IPv6 space, IPv6 user-route prefixes and on-premises IPv6 prefixes.")
 _SPACE = 1 << 32
 _ALL = ((0, _SPACE - 1),)
+_SPACE6 = 1 << 128
+_ALL6 = ((0, _SPACE6 - 1),)
+_U64 = (1 << 64) - 1
 
 
 def topology_version(topology: Topology) -> str:
@@ -164,6 +181,30 @@ class Program:
     addr_keys: np.ndarray
     addr_nic: np.ndarray
     assumptions: tuple[Assumption, ...] = field(default=())
+    # IPv6 (128-bit values as (n, 2) uint64 arrays: [:, 0] top 64 bits, [:, 1] bottom 64):
+    # the same per-subnet routes (CSR `route6_offsets`) and interval form (`lpm6_subnet`,
+    # `lpm6_first`, `lpm6_hops`, sorted by (subnet, first)); next hops with an IPv6 address
+    # (`nh_ip6`, valid where `nh_ip6_set`); per-rule IPv6 address sets (CSR `rule_src6_off`
+    # over `src6_lo`/`src6_hi`, same for dst) beside the IPv4 ones; NIC addresses
+    # (`addr6_vnet`, `addr6`, `addr6_nic`, sorted by (vnet, address)).
+    route6_offsets: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
+    route6_prefix: np.ndarray = field(default_factory=lambda: _u128([]))
+    route6_length: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
+    route6_nexthop: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    lpm6_subnet: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    lpm6_first: np.ndarray = field(default_factory=lambda: _u128([]))
+    lpm6_hops: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    nh_ip6: np.ndarray = field(default_factory=lambda: _u128([]))
+    nh_ip6_set: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    rule_src6_off: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
+    src6_lo: np.ndarray = field(default_factory=lambda: _u128([]))
+    src6_hi: np.ndarray = field(default_factory=lambda: _u128([]))
+    rule_dst6_off: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
+    dst6_lo: np.ndarray = field(default_factory=lambda: _u128([]))
+    dst6_hi: np.ndarray = field(default_factory=lambda: _u128([]))
+    addr6_vnet: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    addr6: np.ndarray = field(default_factory=lambda: _u128([]))
+    addr6_nic: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
 
     # -- lookups --
     def subnet_index(self, subnet_id: str) -> int:
@@ -195,6 +236,21 @@ class Program:
         at = np.searchsorted(self.lpm_keys, keys, side="right") - 1
         return self.lpm_hops[at]
 
+    def lookup6(self, subnet: np.ndarray | int, destination: np.ndarray) -> np.ndarray:
+        """IPv6 batch longest-prefix match: `destination` as (n, 2) uint64 [top, bottom]
+        halves (see `split128`); next-hop index per packet (-1 = no route)."""
+        dst = np.asarray(destination, dtype=np.uint64).reshape(-1, 2)
+        sub = np.broadcast_to(np.asarray(subnet, dtype=np.int64), (len(dst),))
+        keys = _be_keys(sub, dst[:, 0], dst[:, 1])
+        sorted_keys = self.__dict__.get("_lpm6_keys")
+        if sorted_keys is None:
+            sorted_keys = _be_keys(self.lpm6_subnet, self.lpm6_first[:, 0],
+                                   self.lpm6_first[:, 1])
+            object.__setattr__(self, "_lpm6_keys", sorted_keys)
+        at = np.searchsorted(sorted_keys, keys, side="right") - 1
+        out = self.lpm6_hops[np.maximum(at, 0)]
+        return np.where(at >= 0, out, -1).astype(np.int32)
+
     def classify(self, ruleset: int, protocol: np.ndarray, source: np.ndarray,
                  source_port: np.ndarray, destination: np.ndarray,
                  destination_port: np.ndarray) -> np.ndarray:
@@ -222,10 +278,56 @@ class Program:
                 break
         return out
 
+    def classify6(self, ruleset: int, protocol: np.ndarray, source: np.ndarray,
+                  source_port: np.ndarray, destination: np.ndarray,
+                  destination_port: np.ndarray) -> np.ndarray:
+        """`classify` for IPv6 flows: addresses as (n, 2) uint64 [top, bottom] halves."""
+        src = _be_keys(*np.asarray(source, dtype=np.uint64).reshape(-1, 2).T)
+        dst = _be_keys(*np.asarray(destination, dtype=np.uint64).reshape(-1, 2).T)
+        n = len(src)
+        out = np.full(n, -1, dtype=np.int64)
+        open_ = np.ones(n, dtype=bool)
+        proto = np.asarray(protocol)
+        ported = (proto == 6) | (proto == 17)
+        s_lo, s_hi, d_lo, d_hi = self._keys6()
+        for r in range(int(self.ruleset_offsets[ruleset]), int(self.ruleset_offsets[ruleset + 1])):
+            m = open_.copy()
+            if self.rule_protocol[r] >= 0:
+                m &= proto == self.rule_protocol[r]
+            m &= _in_ranges(src, s_lo, s_hi, self.rule_src6_off, r)
+            m &= _in_ranges(dst, d_lo, d_hi, self.rule_dst6_off, r)
+            if not self.rule_sport_all[r]:
+                m &= ported & _in_ranges(source_port, self.sport_lo, self.sport_hi,
+                                         self.rule_sport_off, r)
+            if not self.rule_dport_all[r]:
+                m &= ported & _in_ranges(destination_port, self.dport_lo, self.dport_hi,
+                                         self.rule_dport_off, r)
+            out[m] = r
+            open_ &= ~m
+            if not open_.any():
+                break
+        return out
+
+    def _keys6(self) -> tuple[np.ndarray, ...]:
+        cached = self.__dict__.get("_rule6_keys")
+        if cached is None:
+            cached = tuple(_be_keys(a[:, 0], a[:, 1]) for a in (
+                self.src6_lo, self.src6_hi, self.dst6_lo, self.dst6_hi))
+            object.__setattr__(self, "_rule6_keys", cached)
+        return cached
+
+    def evaluate6(self, nic: int, direction: str, protocol: np.ndarray, source: np.ndarray,
+                  source_port: np.ndarray, destination: np.ndarray,
+                  destination_port: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`evaluate` for IPv6 flows: addresses as (n, 2) uint64 [top, bottom] halves."""
+        return self.evaluate(nic, direction, protocol, source, source_port, destination,
+                             destination_port, _classify=self.classify6)
+
     def evaluate(self, nic: int, direction: str, protocol: np.ndarray, source: np.ndarray,
                  source_port: np.ndarray, destination: np.ndarray,
-                 destination_port: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                 destination_port: np.ndarray, _classify=None) -> tuple[np.ndarray, np.ndarray]:
         """NSG verdict for new flows at one NIC: (allow bool, deciding rule index or -1)."""
+        classify = _classify or self.classify
         n = len(source)
         allow = np.ones(n, dtype=bool)
         rule = np.full(n, -1, dtype=np.int64)
@@ -236,7 +338,7 @@ class Program:
             open_ = allow.copy()
             if not open_.any():
                 break
-            hit = self.classify(int(ruleset), *(np.asarray(a)[open_] for a in (
+            hit = classify(int(ruleset), *(np.asarray(a)[open_] for a in (
                 protocol, source, source_port, destination, destination_port)))
             idx = np.flatnonzero(open_)
             rule[idx] = hit
@@ -253,24 +355,49 @@ def _in_ranges(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, offsets: np.n
     return (at >= 0) & (values <= hi[a:b][np.maximum(at, 0)])
 
 
-def _intervals(prefixes: tuple[Prefix, ...]) -> list[tuple[int, int]]:
-    return _merge(sorted((p.first, p.last) for p in prefixes if p.version == 4))
+def _intervals(prefixes: tuple[Prefix, ...], version: int = 4) -> list[tuple[int, int]]:
+    return _merge(sorted((p.first, p.last) for p in prefixes if p.version == version))
 
 
-def lpm_intervals(routes: list[tuple[Prefix, int]]) -> list[tuple[int, int]]:
-    """Nested prefixes -> disjoint (first address, hop) runs covering 0..2^32-1 (-1 = none).
+def split128(values: list[int] | tuple[int, ...]) -> np.ndarray:
+    """128-bit integers -> (n, 2) uint64 [top 64 bits, bottom 64 bits]."""
+    return _u128(values)
+
+
+def _u128(values: list[int] | tuple[int, ...]) -> np.ndarray:
+    out = np.zeros((len(values), 2), dtype=np.uint64)
+    if len(values):
+        out[:, 0] = np.array([v >> 64 for v in values], dtype=np.uint64)
+        out[:, 1] = np.array([v & _U64 for v in values], dtype=np.uint64)
+    return out
+
+
+def _be_keys(*columns: np.ndarray) -> np.ndarray:
+    """Columns of non-negative integers (< 2**64) -> one fixed-width big-endian byte string
+    per row, which numpy orders (sort, searchsorted) as the tuple of the columns."""
+    n = len(columns[0])
+    packed = np.empty((n, len(columns)), dtype=">u8")
+    for i, column in enumerate(columns):
+        packed[:, i] = np.asarray(column).astype(np.uint64)
+    return packed.view(f"S{8 * len(columns)}").reshape(n)
+
+
+def lpm_intervals(routes: list[tuple[Prefix, int]], space: int = _SPACE
+                  ) -> list[tuple[int, int]]:
+    """Nested prefixes -> disjoint (first address, hop) runs covering 0..space-1 (-1 = none;
+    space 2^32 for IPv4, 2^128 for IPv6).
     Active routes never share a prefix, so prefixes form a laminar family: one sweep."""
     out: list[tuple[int, int]] = []
 
     def emit(pos: int, hop: int) -> None:
-        if pos >= _SPACE:
+        if pos >= space:
             return
         if out and out[-1][0] == pos:
             out.pop()
         if not out or out[-1][1] != hop:
             out.append((pos, hop))
 
-    stack: list[tuple[int, int]] = [(_SPACE, -1)]
+    stack: list[tuple[int, int]] = [(space, -1)]
     emit(0, -1)
     for prefix, hop in sorted(routes, key=lambda item: (item[0].first, -item[0].last)):
         while stack[-1][0] <= prefix.first:
@@ -289,7 +416,8 @@ class _RuleRows:
     interval lists, so a rule shared by many (NSG, VNet) rule sets is built once.
 
     A row: (name, priority, allow, protocol, src span, dst span, sport span, dport span,
-    sport all, dport all). Spans index `spans` (tuples of inclusive (lo, hi)). Address sides
+    sport all, dport all, IPv6 src span, IPv6 dst span). Spans index `spans` (tuples of
+    inclusive (lo, hi)); IPv6 address spans index `spans6`. Address sides
     that name no service tag do not depend on the VNet and are shared across VNets
     (RuleCompiler.side). Same values as `RuleCompiler.effective_nsg` + `_rule_columns`
     (tests/control/test_program_compile_equivalence.py)."""
@@ -298,9 +426,10 @@ class _RuleRows:
         self.compiler = compiler
         self.rows: dict[tuple, int] = {}
         self.spans: dict[tuple[tuple[int, int], ...], int] = {}
+        self.spans6: dict[tuple[tuple[int, int], ...], int] = {}
         # (match_key, ASGs) -> span, or -1 when a tag is named: then per (VNet key, that key)
-        self._addr: dict[tuple, int] = {}
-        self._addr_vnet: dict[tuple, int] = {}
+        self._addr: dict[tuple, tuple[int, int] | int] = {}
+        self._addr_vnet: dict[tuple, tuple[int, int]] = {}
         self._ports: dict[tuple, tuple[int, bool]] = {}
         self._protocols: dict[str, int] = {}
         self._ordered: dict[int, tuple[NetworkSecurityGroup, list[SecurityRule]]] = {}
@@ -312,11 +441,15 @@ class _RuleRows:
     def span(self, values: tuple[tuple[int, int], ...]) -> int:
         return self.spans.setdefault(values, len(self.spans))
 
-    def _side_span(self, vnet: VirtualNetwork, matches: tuple, asgs: tuple[str, ...]) -> int:
+    def _side_span(self, vnet: VirtualNetwork, matches: tuple, asgs: tuple[str, ...]
+                   ) -> tuple[int, int]:
         any_, prefixes = self.compiler._side(vnet, matches, asgs)
-        return self.span(_ALL if any_ else tuple(_intervals(prefixes)))
+        six = _ALL6 if any_ else tuple(_intervals(prefixes, 6))
+        return (self.span(_ALL if any_ else tuple(_intervals(prefixes))),
+                self.spans6.setdefault(six, len(self.spans6)))
 
-    def _address(self, vnet: VirtualNetwork, matches: tuple, asgs: tuple[str, ...]) -> int:
+    def _address(self, vnet: VirtualNetwork, matches: tuple, asgs: tuple[str, ...]
+                 ) -> tuple[int, int]:
         key = (match_key(matches), asgs)
         found = self._addr.get(key)
         if found is None:
@@ -324,12 +457,12 @@ class _RuleRows:
                 found = self._addr[key] = -1
             else:
                 found = self._addr[key] = self._side_span(vnet, matches, asgs)
-        if found < 0:
+        if found == -1:
             key = (vnet.id, key)
             found = self._addr_vnet.get(key)
             if found is None:
                 found = self._addr_vnet[key] = self._side_span(vnet, matches, asgs)
-        return found
+        return found  # type: ignore[return-value]
 
     def _port(self, ranges: tuple[PortRange, ...]) -> tuple[int, bool]:
         key = tuple([(p.low, p.high) for p in ranges])
@@ -348,13 +481,13 @@ class _RuleRows:
     def row(self, rule: SecurityRule, vnet: VirtualNetwork) -> int:
         sport, sport_all = self._port(rule.source_port_ranges)
         dport, dport_all = self._port(rule.destination_port_ranges)
+        src, src6 = self._address(vnet, rule.source_address_prefixes,
+                                  rule.source_application_security_groups)
+        dst, dst6 = self._address(vnet, rule.destination_address_prefixes,
+                                  rule.destination_application_security_groups)
         key = ("defaultSecurityRules/" if rule.is_default else "securityRules/") + rule.name, \
             rule.priority, rule.access == "Allow", self._protocol(rule.protocol), \
-            self._address(vnet, rule.source_address_prefixes,
-                          rule.source_application_security_groups), \
-            self._address(vnet, rule.destination_address_prefixes,
-                          rule.destination_application_security_groups), \
-            sport, dport, sport_all, dport_all
+            src, dst, sport, dport, sport_all, dport_all, src6, dst6
         return self.rows.setdefault(key, len(self.rows))
 
     def nsg(self, nsg: NetworkSecurityGroup, vnet: VirtualNetwork
@@ -429,7 +562,9 @@ class _Builder:
         self.ruleset_nsg: list[str] = []
         self.ruleset_rules: list[list[EffectiveRule]] = []
 
-    def next_hop(self, route: EffectiveRoute) -> int:
+    def next_hop(self, route: EffectiveRoute, ipv6: bool = False) -> int:
+        """Next-hop index (deduplicated). For IPv6 routes (`ipv6`, compiled after every IPv4
+        one so IPv4 indices do not move) an IPv6 next-hop address is part of the key."""
         rt = -1
         if route.source == "User" and route.route_table_id:
             rt = self.route_tables.setdefault(id_key(route.route_table_id), len(self.route_tables))
@@ -439,7 +574,9 @@ class _Builder:
         ip = route.next_hop_ip[0].value if route.next_hop_ip and \
             route.next_hop_ip[0].version == 4 else -1
         vnet = self.vnets.get(id_key(route.remote_vnet), -1) if route.remote_vnet else -1
-        key = (_NH_CODE[route.next_hop_type], ip, rt, vnet, gw)
+        key: tuple = (_NH_CODE[route.next_hop_type], ip, rt, vnet, gw)
+        if ipv6 and route.next_hop_ip and route.next_hop_ip[0].version == 6:
+            key = (*key, route.next_hop_ip[0].value)
         return self.next_hops.setdefault(key, len(self.next_hops))
 
     def ruleset(self, nsg_id: str | None, vnet: VirtualNetwork, direction: str) -> int:
@@ -492,15 +629,17 @@ def _compile(topology: Topology, fast: bool) -> Program:
     lpm_keys: list[int] = []
     lpm_hops: list[int] = []
     subnet_index: dict[str, int] = {}
+    routes6: list[list[EffectiveRoute]] = []
     for vi, vnet in enumerate(topology.virtual_networks):
         for subnet in vnet.subnets:
             si = len(subnet_ids)
             subnet_index[id_key(subnet.id)] = si
             subnet_ids.append(subnet.id)
             subnet_vnet.append(vi)
+            rows = effective_routes(topology, subnet)
             active = [(r.address_prefix, b.next_hop(r))
-                      for r in effective_routes(topology, subnet)
-                      if r.active and r.address_prefix.version == 4]
+                      for r in rows if r.active and r.address_prefix.version == 4]
+            routes6.append([r for r in rows if r.active and r.address_prefix.version == 6])
             for prefix, hop in active:
                 prefixes.append(prefix.network)
                 lengths.append(prefix.length)
@@ -509,11 +648,13 @@ def _compile(topology: Topology, fast: bool) -> Program:
             for start, hop in lpm_intervals(active):
                 lpm_keys.append((si << 32) | start)
                 lpm_hops.append(hop)
+    six = _routes6(b, routes6)
 
     nic_ids: list[str] = []
     nic_subnets: list[int] = []
     nic_sets: list[list[int]] = []
     addr: list[tuple[int, int]] = []
+    addr6: list[tuple[int, int, int]] = []
     for ni, nic in enumerate(topology.network_interfaces):
         try:
             subnet = nic_subnet(topology, nic)
@@ -535,12 +676,16 @@ def _compile(topology: Topology, fast: bool) -> Program:
             ip = config.private_ip_address
             if ip is not None and ip.version == 4:
                 addr.append(((vi << 32) | ip.value, ni))
+            elif ip is not None and ip.version == 6:
+                addr6.append((vi, ip.value, ni))
 
     columns = (_row_columns(b.rows, b.ruleset_rows) if fast
                else _rule_columns(b.ruleset_rules))
     nh = sorted(b.next_hops.items(), key=lambda kv: kv[1])
     addr.sort()
+    addr6.sort()
     i64, i32 = np.int64, np.int32
+    ip6 = [k[5] if len(k) > 5 else 0 for k, _ in nh]
     return Program(
         version=topology_version(topology),
         subnet_ids=tuple(subnet_ids),
@@ -565,9 +710,41 @@ def _compile(topology: Topology, fast: bool) -> Program:
         nic_sets=np.array(nic_sets, dtype=i32).reshape(-1, 4),
         addr_keys=np.array([k for k, _ in addr], dtype=i64),
         addr_nic=np.array([n for _, n in addr], dtype=i32),
-        assumptions=(ASSUMPTIONS["program-ipv4"],),
+        assumptions=(ASSUMPTIONS["program-ipv4"], PROGRAM_IPV6),
+        nh_ip6=_u128(ip6),
+        nh_ip6_set=np.array([len(k) > 5 for k, _ in nh], dtype=bool),
+        addr6_vnet=np.array([v for v, _, _ in addr6], dtype=i64),
+        addr6=_u128([a for _, a, _ in addr6]),
+        addr6_nic=np.array([n for _, _, n in addr6], dtype=i32),
+        **six,
         **columns,
     )
+
+
+def _routes6(b: _Builder, routes6: list[list[EffectiveRoute]]) -> dict[str, np.ndarray]:
+    """Per-subnet IPv6 route tables and their interval form (after every IPv4 next hop)."""
+    offsets, prefixes, lengths, hops = [0], [], [], []
+    subnets, firsts, lpm_hops = [], [], []
+    for si, rows in enumerate(routes6):
+        active = [(r.address_prefix, b.next_hop(r, ipv6=True)) for r in rows]
+        for prefix, hop in active:
+            prefixes.append(prefix.network)
+            lengths.append(prefix.length)
+            hops.append(hop)
+        offsets.append(len(prefixes))
+        for start, hop in lpm_intervals(active, _SPACE6):
+            subnets.append(si)
+            firsts.append(start)
+            lpm_hops.append(hop)
+    return {
+        "route6_offsets": np.array(offsets, dtype=np.int64),
+        "route6_prefix": _u128(prefixes),
+        "route6_length": np.array(lengths, dtype=np.uint8),
+        "route6_nexthop": np.array(hops, dtype=np.int32),
+        "lpm6_subnet": np.array(subnets, dtype=np.int64),
+        "lpm6_first": _u128(firsts),
+        "lpm6_hops": np.array(lpm_hops, dtype=np.int32),
+    }
 
 
 def _ordered_ids(topology: Topology, index: dict[str, int]) -> list[str]:
@@ -582,7 +759,7 @@ def _rule_columns(rulesets: list[list[EffectiveRule]]) -> dict[str, object]:
         "rule_priority", "rule_allow", "rule_protocol", "rule_name", "rule_sport_all",
         "rule_dport_all")}
     spans: dict[str, tuple[list[int], list[int], list[int]]] = {
-        k: ([0], [], []) for k in ("src", "dst", "sport", "dport")}
+        k: ([0], [], []) for k in ("src", "dst", "sport", "dport", "src6", "dst6")}
     for rules in rulesets:
         for rule in rules:
             cols["rule_priority"].append(rule.priority)
@@ -597,7 +774,11 @@ def _rule_columns(rulesets: list[list[EffectiveRule]]) -> dict[str, object]:
                     ("src", _ALL if rule.source_any else _intervals(rule.source_prefixes)),
                     ("dst", _ALL if rule.destination_any else
                      _intervals(rule.destination_prefixes)),
-                    ("sport", _merge(sport)), ("dport", _merge(dport))):
+                    ("sport", _merge(sport)), ("dport", _merge(dport)),
+                    ("src6", _ALL6 if rule.source_any else
+                     _intervals(rule.source_prefixes, 6)),
+                    ("dst6", _ALL6 if rule.destination_any else
+                     _intervals(rule.destination_prefixes, 6))):
                 off, lo, hi = spans[key]
                 for a, z in values:
                     lo.append(a)
@@ -618,8 +799,11 @@ def _rule_columns(rulesets: list[list[EffectiveRule]]) -> dict[str, object]:
         dtype = np.int64  # addresses fit uint32; int64 keeps comparisons with int64 inputs exact
         prefix = "rule_" + key + "_off"
         out[prefix] = np.array(off, dtype=np.int64)
-        out[f"{key}_lo"] = np.array(lo, dtype=dtype)
-        out[f"{key}_hi"] = np.array(hi, dtype=dtype)
+        if key.endswith("6"):
+            out[f"{key}_lo"], out[f"{key}_hi"] = _u128(lo), _u128(hi)
+        else:
+            out[f"{key}_lo"] = np.array(lo, dtype=dtype)
+            out[f"{key}_hi"] = np.array(hi, dtype=dtype)
     return out
 
 
@@ -634,7 +818,7 @@ def _row_columns(rows: _RuleRows, rulesets: list[list[int]]) -> dict[str, object
     names: dict[str, int] = {}
     row_name = np.fromiter((names.setdefault(k[0], len(names)) for k in keys), dtype=i64,
                            count=len(keys))
-    table = np.array([k[1:] for k in keys], dtype=i64).reshape(len(keys), 9)
+    table = np.array([k[1:] for k in keys], dtype=i64).reshape(len(keys), 11)
     table = table[flat]
     # Rule names numbered by first appearance in rule order, as `_rule_columns` does.
     tmp = row_name[flat]
@@ -653,20 +837,25 @@ def _row_columns(rows: _RuleRows, rulesets: list[list[int]]) -> dict[str, object
         "rule_sport_all": table[:, 7].astype(bool),
         "rule_dport_all": table[:, 8].astype(bool),
     }
-    spans = list(rows.spans)
-    span_len = np.fromiter((len(s) for s in spans), dtype=i64, count=len(spans))
-    span_start = np.zeros(len(spans) + 1, dtype=i64)
-    np.cumsum(span_len, out=span_start[1:])
-    bounds = np.array([v for s in spans for v in s], dtype=i64).reshape(-1, 2)
-    for key, col in (("src", 3), ("dst", 4), ("sport", 5), ("dport", 6)):
-        ids = table[:, col]
-        counts = span_len[ids]
-        off = np.zeros(len(ids) + 1, dtype=i64)
-        np.cumsum(counts, out=off[1:])
-        at = np.repeat(span_start[ids] - off[:-1], counts) + np.arange(off[-1], dtype=i64)
-        out[f"rule_{key}_off"] = off
-        out[f"{key}_lo"] = bounds[at, 0].copy()
-        out[f"{key}_hi"] = bounds[at, 1].copy()
+    for spans, columns in ((list(rows.spans), (("src", 3), ("dst", 4), ("sport", 5),
+                                                ("dport", 6))),
+                           (list(rows.spans6), (("src6", 9), ("dst6", 10)))):
+        span_len = np.fromiter((len(s) for s in spans), dtype=i64, count=len(spans))
+        span_start = np.zeros(len(spans) + 1, dtype=i64)
+        np.cumsum(span_len, out=span_start[1:])
+        flat_bounds = [v for s in spans for pair in s for v in pair]
+        six = columns[0][0] == "src6"
+        bounds = (_u128(flat_bounds).reshape(-1, 2, 2) if six
+                  else np.array(flat_bounds, dtype=i64).reshape(-1, 2))
+        for key, col in columns:
+            ids = table[:, col]
+            counts = span_len[ids]
+            off = np.zeros(len(ids) + 1, dtype=i64)
+            np.cumsum(counts, out=off[1:])
+            at = np.repeat(span_start[ids] - off[:-1], counts) + np.arange(off[-1], dtype=i64)
+            out[f"rule_{key}_off"] = off
+            out[f"{key}_lo"] = bounds[at, 0].copy()
+            out[f"{key}_hi"] = bounds[at, 1].copy()
     return out
 
 

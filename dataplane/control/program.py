@@ -100,22 +100,33 @@ _ENCODERS: dict[type, object] = {}
 
 
 def _encoder(cls: type) -> object:
-    """A generated function: dataclass instance -> (class name, encoded fields...)."""
+    """A generated function: dataclass instance -> (class name, encoded fields...). Tuple
+    fields of addresses and ports are converted inline, with a branch for the common
+    one-element tuple (same result as the comprehension, one call fewer)."""
+    lines = ["def encode(o):"]
     parts = [repr(cls.__qualname__)]
-    for f in fields(cls):
+    for i, f in enumerate(fields(cls)):
         if not f.repr:
             continue
         ann = f.type if isinstance(f.type, str) else ""
         if ann in _RAW:
             parts.append(f"o.{f.name}")
         elif ann in _INLINE:
-            parts.append(f"tuple([{_INLINE[ann]} for x in o.{f.name}])")
+            lines += [f"    v = o.{f.name}",
+                      "    if len(v) == 1:",
+                      "        x = v[0]",
+                      f"        f{i} = ({_INLINE[ann]},)",
+                      "    else:",
+                      f"        f{i} = tuple([{_INLINE[ann]} for x in v])"]
+            parts.append(f"f{i}")
         elif ann.startswith("tuple["):
             parts.append(f"tuple([c(x) for x in o.{f.name}])")
         else:
             parts.append(f"c(o.{f.name})")
-    fn = eval(f"lambda o: ({', '.join(parts)},)",  # noqa: S307 (generated from field names)
-              {"c": _canonical, "P": Prefix, "R": PortRange})
+    lines.append(f"    return ({', '.join(parts)},)")
+    namespace = {"c": _canonical, "P": Prefix, "R": PortRange}
+    exec("\n".join(lines), namespace)  # noqa: S102 (generated from the class's field names)
+    fn = namespace["encode"]
     _ENCODERS[cls] = fn
     return fn
 

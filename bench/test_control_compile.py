@@ -2,6 +2,8 @@
 and answer next-hop queries. Estate: 2 hubs with 500 spokes each (global peering between
 regions), 10,000 NICs, a 200-rule NSG and a route table (0.0.0.0/0 -> hub NVA) on every spoke,
 a VPN gateway with an on-premises site on each hub, gateway transit to the spokes.
+The dual-stack variant adds an IPv6 /48 to every VNet (and its peerings), a ::/0 user route to
+the hub NVA's IPv6 address and an IPv6 address on every NIC, for the Program's IPv6 tables.
 Run: python -m pytest bench/test_control_compile.py --benchmark-only
 """
 
@@ -43,7 +45,21 @@ def _ip(a: int, b: int, c: int, d: int) -> IPAddress:
     return IPAddress(4, (a << 24) | (b << 16) | (c << 8) | d)
 
 
-def estate() -> Topology:
+_DOC6 = 0x20010DB8 << 96  # 2001:db8::/32
+
+
+def _p6(site: int, subnet: int = -1) -> Prefix:
+    """2001:db8:SITE::/48, or 2001:db8:SITE:SUBNET::/64."""
+    if subnet < 0:
+        return Prefix(6, _DOC6 | (site << 80), 48)
+    return Prefix(6, _DOC6 | (site << 80) | (subnet << 64), 64)
+
+
+def _ip6(site: int, subnet: int, host: int) -> IPAddress:
+    return IPAddress(6, _DOC6 | (site << 80) | (subnet << 64) | host)
+
+
+def estate(dual_stack: bool = False) -> Topology:
     vnets, nsgs, tables, nics, vms, gws, lngs, conns = [], [], [], [], [], [], [], []
     regions = ("westeurope", "northeurope")
     hub_ids = [f"{RG}/virtualNetworks/hub{h}" for h in range(HUBS)]
@@ -61,6 +77,9 @@ def estate() -> Topology:
         for s in range(SPOKES):
             n = h * SPOKES + s
             space = _p(10, 4 + n // 256, n % 256, 0, 24)
+            spaces = (space, _p6(n)) if dual_stack else (space,)
+            hub_spaces = (_p(10, h, 0, 0, 16), _p6(0xF000 + h)) if dual_stack else \
+                (_p(10, h, 0, 0, 16),)
             vid = f"{RG}/virtualNetworks/spoke{n}"
             nsg_id = f"{RG}/networkSecurityGroups/nsg{n}"
             rules = tuple(SecurityRule(
@@ -70,21 +89,27 @@ def estate() -> Topology:
                 destination_port_ranges=(PortRange(1000 + k, 1000 + k),)) for k in range(RULES))
             nsgs.append(NetworkSecurityGroup(nsg_id, f"nsg{n}", regions[h], rules))
             rt_id = f"{RG}/routeTables/rt{n}"
-            tables.append(RouteTable(rt_id, f"rt{n}", regions[h], (
-                Route("default", _p(0, 0, 0, 0, 0), "VirtualAppliance", _ip(10, h, 1, 4)),)))
+            routes = (Route("default", _p(0, 0, 0, 0, 0), "VirtualAppliance", _ip(10, h, 1, 4)),)
+            if dual_stack:
+                routes += (Route("default6", Prefix(6, 0, 0), "VirtualAppliance",
+                                 _ip6(0xF000 + h, 1, 4)),)
+            tables.append(RouteTable(rt_id, f"rt{n}", regions[h], routes))
             subnet = Subnet(f"{vid}/subnets/default", "default", (space,), nsg_id, rt_id)
             link = VirtualNetworkPeering(f"{vid}/virtualNetworkPeerings/to-hub", "to-hub", vid,
                                          hub_ids[h], True, True, False, True, "Connected",
-                                         remote_address_space=(_p(10, h, 0, 0, 16),))
+                                         remote_address_space=hub_spaces)
             hub_links[h].append(VirtualNetworkPeering(
                 f"{hub_ids[h]}/virtualNetworkPeerings/to-spoke{n}", f"to-spoke{n}", hub_ids[h],
-                vid, True, True, True, False, "Connected", remote_address_space=(space,)))
-            vnets.append(VirtualNetwork(vid, f"spoke{n}", regions[h], (space,), (subnet,),
+                vid, True, True, True, False, "Connected", remote_address_space=spaces))
+            vnets.append(VirtualNetwork(vid, f"spoke{n}", regions[h], spaces, (subnet,),
                                         (link,)))
             for k in range(NICS_PER_SPOKE):
                 nic_id = f"{RG}/networkInterfaces/nic{n}-{k}"
-                nics.append(NetworkInterface(nic_id, f"nic{n}-{k}", regions[h], (
-                    IPConfiguration("ip", subnet.id, _ip(10, 4 + n // 256, n % 256, 4 + k)),)))
+                configs = (IPConfiguration("ip", subnet.id, _ip(10, 4 + n // 256, n % 256, 4 + k)),)
+                if dual_stack:
+                    configs += (IPConfiguration("ip6", subnet.id, _ip6(n, 0, 4 + k),
+                                                primary=False),)
+                nics.append(NetworkInterface(nic_id, f"nic{n}-{k}", regions[h], configs))
                 vms.append(VirtualMachine(f"{RG}/virtualMachines/vm{n}-{k}", f"vm{n}-{k}",
                                           regions[h], "Standard_D2s_v3", (nic_id,)))
     for h in range(HUBS):
@@ -92,11 +117,13 @@ def estate() -> Topology:
                    Subnet(f"{hub_ids[h]}/subnets/GatewaySubnet", "GatewaySubnet",
                           (_p(10, h, 255, 0, 27),)))
         other = 1 - h
+        hub_space = (_p(10, h, 0, 0, 16),) + ((_p6(0xF000 + h),) if dual_stack else ())
+        other_space = (_p(10, other, 0, 0, 16),) + ((_p6(0xF000 + other),) if dual_stack
+                                                     else ())
         hub_links[h].append(VirtualNetworkPeering(
             f"{hub_ids[h]}/virtualNetworkPeerings/to-hub{other}", f"to-hub{other}", hub_ids[h],
-            hub_ids[other], peering_state="Connected",
-            remote_address_space=(_p(10, other, 0, 0, 16),)))
-        vnets.append(VirtualNetwork(hub_ids[h], f"hub{h}", regions[h], (_p(10, h, 0, 0, 16),),
+            hub_ids[other], peering_state="Connected", remote_address_space=other_space))
+        vnets.append(VirtualNetwork(hub_ids[h], f"hub{h}", regions[h], hub_space,
                                     subnets, tuple(hub_links[h])))
     return Topology(virtual_networks=tuple(vnets), network_security_groups=tuple(nsgs),
                     route_tables=tuple(tables), network_interfaces=tuple(nics),
@@ -125,6 +152,27 @@ def test_next_hop_batch_10k(benchmark, program):
     subnets = program.nic_subnet[rng.integers(0, len(program.nic_ids), 10_000)].astype(np.int64)
     dst = rng.integers(0, 1 << 32, 10_000, dtype=np.int64)
     hops = benchmark(program.lookup, subnets, dst)
+    assert (hops >= 0).all()
+
+
+@pytest.fixture(scope="module")
+def dual_topology() -> Topology:
+    return estate(dual_stack=True)
+
+
+def test_compile_estate_dual_stack(benchmark, dual_topology):
+    result = benchmark.pedantic(compile_program, args=(dual_topology,), rounds=1, iterations=1)
+    assert len(result.addr6_nic) == 10_000
+
+
+def test_next_hop6_batch_10k(benchmark, dual_topology):
+    program = compile_program(dual_topology)
+    rng = np.random.default_rng(3)
+    subnets = program.nic_subnet[rng.integers(0, len(program.nic_ids), 10_000)].astype(np.int64)
+    dst = np.stack([rng.integers(0, 1 << 63, 10_000, dtype=np.int64).astype(np.uint64),
+                    rng.integers(0, 1 << 63, 10_000, dtype=np.int64).astype(np.uint64)], axis=1)
+    dst[::2, 0] = np.uint64(0x20010DB8 << 32)  # half inside 2001:db8::/32
+    hops = benchmark(program.lookup6, subnets, dst)
     assert (hops >= 0).all()
 
 

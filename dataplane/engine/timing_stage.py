@@ -10,24 +10,65 @@ unshaped), arrive = depart + one-way latency(sender region, receiver region) + r
 Legs are shaped in leg order (all first legs, then all second legs, ...), each sorted by its
 send time: an NVA's forwarded packets queue behind each other, not behind its own traffic
 sent later in the same batch (documented simplification).
+Cost: per leg, only the packets still travelling are touched (each path's last column is
+found once); latency + receiver cost come from one node x node table built once per Network (small
+networks; larger ones compute it per leg); the stable sort is skipped when the send times are
+already in order (the first leg of a replay).
 """
 
 from __future__ import annotations
+
+import weakref
 
 import numpy as np
 
 from dataplane.engine.compile import Network
 from dataplane.errors import InputError
 
+_LEG_TABLE_MAX_NODES = 2048
+_leg_tables: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _leg_cost(net: Network, send: np.ndarray, recv: np.ndarray) -> np.ndarray:
+    """One-way latency (sender region -> receiver region, the sender's for exits) plus the
+    receiver's processing cost, per leg; InputError when a pair has no published latency."""
+    nn = int(net.node_region.size)
+    table = _leg_tables.get(net) if nn <= _LEG_TABLE_MAX_NODES else None
+    if table is None and nn <= _LEG_TABLE_MAX_NODES:
+        rs = np.repeat(net.node_region.astype(np.int64), nn)
+        rr = np.tile(net.node_region.astype(np.int64), nn)
+        rr = np.where(rr < 0, rs, rr)
+        lat = net.latency_ns[rs, rr].astype(np.int64)
+        cost = np.where(lat < 0, -1, lat + np.tile(net.node_cost_ns.astype(np.int64), nn))
+        table = _leg_tables[net] = (cost.reshape(nn, nn), bool((lat < 0).any()))
+    if table is not None:
+        cost_tab, has_bad = table
+        out = cost_tab[send, recv]
+        if not has_bad or not (out < 0).any():
+            return out
+    rs = net.node_region[send]
+    rr = net.node_region[recv]
+    rr = np.where(rr < 0, rs, rr)
+    lat = net.latency_ns[rs, rr]
+    if (lat < 0).any():
+        bad = int(np.flatnonzero(lat < 0)[0])
+        raise InputError(f"no published latency from {net.regions[rs[bad]]} to "
+                         f"{net.regions[rr[bad]]} (azure-latency.csv)")
+    return lat + net.node_cost_ns[recv]
+
 
 def apply_timing(net: Network, shaper: object, nodes: np.ndarray, time_in: np.ndarray,
                  length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     n, width = nodes.shape
-    t = time_in.astype(np.int64).copy()
-    alive = np.ones(n, dtype=bool)
+    t = time_in.astype(np.int64)  # a copy
     dropped = np.zeros(n, dtype=bool)
+    has = nodes >= 0
+    last = (width - 1) - np.argmax(has[:, ::-1], axis=1)  # last node's column (any padding)
+    cand = np.flatnonzero(last >= 1)  # rows that may still have a leg k (superset)
     for k in range(width - 1):
-        idx = np.flatnonzero(alive & (nodes[:, k + 1] >= 0))
+        if k:
+            cand = cand[(last[cand] >= k + 1) & ~dropped[cand]]
+        idx = cand[has[cand, k + 1]]
         if idx.size == 0:
             break
         send = nodes[idx, k]
@@ -36,23 +77,18 @@ def apply_timing(net: Network, shaper: object, nodes: np.ndarray, time_in: np.nd
         shaped = vm >= 0
         if shaped.any():
             sidx = idx[shaped]
-            order = np.argsort(t[sidx], kind="stable")
-            sidx = sidx[order]
-            depart, drop = shaper.shape(vm[shaped][order].astype(np.int32), t[sidx],  # type: ignore[attr-defined]
+            svm = vm[shaped]
+            ts = t[sidx]
+            if ts.size > 1 and not (ts[1:] >= ts[:-1]).all():
+                order = np.argsort(ts, kind="stable")
+                sidx, svm, ts = sidx[order], svm[order], ts[order]
+            depart, drop = shaper.shape(svm.astype(np.int32), ts,  # type: ignore[attr-defined]
                                         length[sidx].astype(np.int32))
             t[sidx] = depart
-            dropped[sidx[drop]] = True
-            alive[sidx[drop]] = False
-        keep = alive[idx]
-        idx, send, recv = idx[keep], send[keep], recv[keep]
-        rs = net.node_region[send]
-        rr = net.node_region[recv]
-        rr = np.where(rr < 0, rs, rr)
-        lat = net.latency_ns[rs, rr]
-        if (lat < 0).any():
-            bad = int(np.flatnonzero(lat < 0)[0])
-            raise InputError(f"no published latency from {net.regions[rs[bad]]} to "
-                             f"{net.regions[rr[bad]]} (azure-latency.csv)")
-        t[idx] = t[idx] + lat + net.node_cost_ns[recv]
+            if drop.any():
+                dropped[sidx[drop]] = True
+                keep = ~dropped[idx]
+                idx, send, recv = idx[keep], send[keep], recv[keep]
+        t[idx] += _leg_cost(net, send, recv)
     t[dropped] = -1
     return t, dropped

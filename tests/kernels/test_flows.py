@@ -122,8 +122,12 @@ def test_slot_layout_is_one_cache_line() -> None:
     (slot,) = view[view["version"] != 0]
     assert (slot["src_hi"], slot["src_lo"], slot["dst_hi"], slot["dst_lo"]) == (1, 2, 3, 4)
     assert (slot["ports"], slot["proto"], slot["state"]) == ((5 << 16) | 6, 17, 42)
+    tags = t._core.tag_view()
+    assert tags.shape == (256,) and np.flatnonzero(tags).tolist() == np.flatnonzero(
+        view["version"]).tolist()
+    assert tags[view["version"] != 0][0] == 0x80 | (int(slot["hash"]) >> 57)
     t.clear()
-    assert not view["version"].any() and len(t) == 0 and t.refused == 0
+    assert not view["version"].any() and not tags.any() and len(t) == 0 and t.refused == 0
 
 
 @need_ext

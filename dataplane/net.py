@@ -23,7 +23,7 @@ class IPAddress:
     value: int
 
     def __str__(self) -> str:
-        return str(ipaddress.ip_address(self.value) if self.version == 4
+        return str(ipaddress.IPv4Address(self.value) if self.version == 4
                    else ipaddress.IPv6Address(self.value))
 
     def __repr__(self) -> str:
@@ -120,12 +120,17 @@ def host_bits_fixed(text: object) -> Prefix | None:
     return Prefix(parsed.version, int(parsed.network_address), parsed.prefixlen)
 
 
+def _network(prefix: Prefix) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    # By family, never by value: ::/64 has a value below 2**32 and is still IPv6.
+    cls = ipaddress.IPv4Network if prefix.version == 4 else ipaddress.IPv6Network
+    return cls((prefix.network, prefix.length))
+
+
 def summarize(prefixes: list[Prefix]) -> tuple[Prefix, ...]:
     """Collapse overlapping/adjacent prefixes into the minimal covering set (sorted)."""
     out: list[Prefix] = []
     for version in (4, 6):
-        nets = [ipaddress.ip_network((p.network, p.length)) for p in prefixes
-                if p.version == version]
+        nets = [_network(p) for p in prefixes if p.version == version]
         for net in ipaddress.collapse_addresses(nets):
             out.append(Prefix(version, int(net.network_address), net.prefixlen))
     return tuple(out)
@@ -133,9 +138,9 @@ def summarize(prefixes: list[Prefix]) -> tuple[Prefix, ...]:
 
 def subtract(universe: Prefix, holes: list[Prefix]) -> tuple[Prefix, ...]:
     """`universe` minus the given prefixes, as a minimal prefix list."""
-    remaining = [ipaddress.ip_network((universe.network, universe.length))]
+    remaining = [_network(universe)]
     for hole in summarize([h for h in holes if h.version == universe.version]):
-        hole_net = ipaddress.ip_network((hole.network, hole.length))
+        hole_net = _network(hole)
         nxt = []
         for net in remaining:
             if hole_net.supernet_of(net):

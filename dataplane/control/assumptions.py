@@ -50,8 +50,8 @@ _TEXTS = {
         "At an equal prefix among default routes: VnetLocal/peering > service endpoint > "
         "Internet/None; the loser stays listed as Invalid (3.1 adjustment generalised).",
     "program-ipv4":
-        "The compiled Program tables cover IPv4; IPv6 routes and rules are answered by the "
-        "Python queries only.",
+        "The compiled Program has IPv4 and IPv6 route and rule tables; the packet pipeline "
+        "runs IPv4 only (IPv6 packets end UNSUPPORTED).",
     "stateful":
         "NSG verdicts are for new flows; return traffic of an allowed flow is allowed without "
         "rule evaluation (2.1).",

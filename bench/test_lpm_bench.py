@@ -83,6 +83,13 @@ def test_lpm6_compiled(benchmark) -> None:
     benchmark.pedantic(t.lookup_batch, args=(V6_HI, V6_LO), rounds=5, iterations=1)
 
 
+def test_lpm6_compiled_bsearch(benchmark) -> None:
+    """The previous IPv6 structure (binary search per length) on the same table: peer."""
+    t = Lpm6TableCompiled(V6_PREFIXES, V6_LENGTHS, V6_HOPS)
+    benchmark.extra_info.update(ops=V6_N, unit="lookup")
+    benchmark.pedantic(t.lookup_batch_bsearch, args=(V6_HI, V6_LO), rounds=5, iterations=1)
+
+
 def test_lpm6_pytricia(benchmark) -> None:
     tri = pytricia.PyTricia(128)
     for p, n, h in zip(V6_PREFIXES, V6_LENGTHS, V6_HOPS, strict=True):

@@ -9,8 +9,8 @@ over the boundaries (`*_bound`, first entry 0) and map it to a class (`*_cls`); 
 protocol map straight through 65536/256-entry class tables. The packet's rule set is the AND
 of five class vectors; the first set bit, found word by word with early exit, is the first
 matching rule. Cost per packet: two binary searches over <= 2R+1 boundaries plus <= 5W loads.
-`classify_bv6`: the same for IPv6: address boundaries and packet addresses as (hi, lo) uint64
-pairs, the binary search comparing 128-bit values as (hi, lo) pairs.
+`classify_bv6`: the same for IPv6: address boundaries as interleaved (hi, lo) uint64 pairs (one
+cache line per search step), packet addresses as hi/lo columns, compared as (hi, lo) pairs.
 `classify_linear`: the plain linear scan over flattened rule intervals (a compiled peer for
 benchmarks and a second oracle).
 All write the rule index (or -1) per packet into `out`; no Python object is touched per packet.
@@ -79,23 +79,25 @@ def classify_bv(const uint32_t[::1] src_bound, const int32_t[::1] src_cls,
             out[i] = res
 
 
-cdef inline Py_ssize_t _row128(const uint64_t* bh, const uint64_t* bl, Py_ssize_t n,
-                               uint64_t xh, uint64_t xl) noexcept nogil:
-    """Largest k with (bh[k], bl[k]) <= (xh, xl) as 128-bit numbers ((0, 0) first, ascending)."""
+cdef inline Py_ssize_t _row128(const uint64_t* b, Py_ssize_t n, uint64_t xh,
+                               uint64_t xl) noexcept nogil:
+    """Largest k with (b[2k], b[2k+1]) <= (xh, xl) as 128-bit (hi, lo) numbers; the pairs are
+    interleaved so each step of the search reads one cache line, (0, 0) first, ascending."""
     cdef Py_ssize_t lo = 0, half, m
+    cdef uint64_t h
+    cdef bint le
     while n > 1:
         half = n >> 1
         m = lo + half
-        if bh[m] < xh or (bh[m] == xh and bl[m] <= xl):
-            lo = m
+        h = b[2 * m]
+        le = (h < xh) | ((h == xh) & (b[2 * m + 1] <= xl))  # no short circuit: cmov
+        lo = m if le else lo
         n -= half
     return lo
 
 
-def classify_bv6(const uint64_t[::1] src_bound_hi, const uint64_t[::1] src_bound_lo,
-                 const int32_t[::1] src_cls,
-                 const uint64_t[::1] dst_bound_hi, const uint64_t[::1] dst_bound_lo,
-                 const int32_t[::1] dst_cls,
+def classify_bv6(const uint64_t[:, ::1] src_bound, const int32_t[::1] src_cls,
+                 const uint64_t[:, ::1] dst_bound, const int32_t[::1] dst_cls,
                  const int32_t[::1] sport_cls, const int32_t[::1] dport_cls,
                  const int32_t[::1] proto_cls,
                  const uint64_t[:, ::1] src_bits, const uint64_t[:, ::1] dst_bits,
@@ -105,11 +107,11 @@ def classify_bv6(const uint64_t[::1] src_bound_hi, const uint64_t[::1] src_bound
                  const uint64_t[::1] dst_hi, const uint64_t[::1] dst_lo,
                  const uint16_t[::1] sport, const uint16_t[::1] dport,
                  const uint8_t[::1] proto, int32_t[::1] out) -> None:
-    """`classify_bv` for 128-bit addresses: boundaries and packet addresses are (hi, lo) uint64
-    pairs (hi = top 64 bits), compared lexicographically in the binary search."""
+    """`classify_bv` for 128-bit addresses: boundaries are rows (hi, lo) of an (n, 2) uint64
+    array, packet addresses (hi, lo) columns (hi = top 64 bits), compared as (hi, lo) pairs."""
     cdef Py_ssize_t n = src_hi.shape[0], i, w
     cdef Py_ssize_t W = src_bits.shape[1]
-    cdef Py_ssize_t nsb = src_bound_hi.shape[0], ndb = dst_bound_hi.shape[0]
+    cdef Py_ssize_t nsb = src_bound.shape[0], ndb = dst_bound.shape[0]
     cdef const uint64_t* a
     cdef const uint64_t* b
     cdef const uint64_t* c
@@ -122,18 +124,15 @@ def classify_bv6(const uint64_t[::1] src_bound_hi, const uint64_t[::1] src_bound
             and out.shape[0] == n):
         raise ValueError("packet columns differ in length")
     if (sport_cls.shape[0] != 65536 or dport_cls.shape[0] != 65536 or proto_cls.shape[0] != 256
-            or nsb < 1 or ndb < 1 or src_bound_lo.shape[0] != nsb
-            or dst_bound_lo.shape[0] != ndb):
+            or nsb < 1 or ndb < 1 or src_bound.shape[1] != 2 or dst_bound.shape[1] != 2):
         raise ValueError("malformed classifier tables")
     if (dst_bits.shape[1] != W or sport_bits.shape[1] != W or dport_bits.shape[1] != W
             or proto_bits.shape[1] != W):
         raise ValueError("bit vectors differ in width")
     with nogil:
         for i in range(n):
-            a = &src_bits[src_cls[_row128(&src_bound_hi[0], &src_bound_lo[0], nsb,
-                                          src_hi[i], src_lo[i])], 0]
-            b = &dst_bits[dst_cls[_row128(&dst_bound_hi[0], &dst_bound_lo[0], ndb,
-                                          dst_hi[i], dst_lo[i])], 0]
+            a = &src_bits[src_cls[_row128(&src_bound[0, 0], nsb, src_hi[i], src_lo[i])], 0]
+            b = &dst_bits[dst_cls[_row128(&dst_bound[0, 0], ndb, dst_hi[i], dst_lo[i])], 0]
             c = &sport_bits[sport_cls[sport[i]], 0]
             d = &dport_bits[dport_cls[dport[i]], 0]
             e = &proto_bits[proto_cls[proto[i]], 0]

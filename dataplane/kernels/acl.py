@@ -15,8 +15,9 @@ equivalence classes; ports and protocol by direct 65536/256-entry tables, addres
 search over the partition boundaries; the first set bit of the AND of five vectors is the answer
 (ext/acl.pyx). Build cost O(R * rows) bits per dimension (rows <= 2 * intervals + 1).
 `AclLinear`: the IPv4 interface over a compiled linear scan (benchmark peer).
-IPv6 structure: the same bit vectors; address boundaries are (hi, lo) uint64 pairs and the
-binary search compares (hi, lo) lexicographically (ext/acl.pyx `classify_bv6`).
+IPv6 structure: the same bit vectors; address boundaries are (hi, lo) uint64 pairs, stored
+interleaved, and the binary search compares (hi, lo) lexicographically (ext/acl.pyx
+`classify_bv6`).
 With DATAPLANE_PURE_PYTHON=1, `AclClassifier` is the twin (same signatures).
 Errors: ValueError on malformed rules (see acl_py) or mismatched packet columns.
 """
@@ -70,9 +71,9 @@ def _classes(member: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _partition128(rule_ivs: list[tuple[Interval, ...]], words: int
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """`_partition` over the 128-bit address space (Python-int intervals): boundaries as
-    (hi, lo) uint64 arrays, class per elementary interval, class bit vectors."""
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`_partition` over the 128-bit address space (Python-int intervals): boundaries as an
+    (n, 2) uint64 array of (hi, lo) rows, class per elementary interval, class bit vectors."""
     top = 1 << 128
     cuts = {0}
     for ivs in rule_ivs:
@@ -87,8 +88,7 @@ def _partition128(rule_ivs: list[tuple[Interval, ...]], words: int
             lo = bisect_left(bounds, a)
             hi = bisect_left(bounds, b + 1) if b + 1 < top else len(bounds)
             member[lo:hi, r] = True
-    bh, bl = split128(bounds)
-    return (bh, bl, *_classes(member))
+    return (np.ascontiguousarray(np.stack(split128(bounds), axis=1)), *_classes(member))
 
 
 def _direct(bounds: np.ndarray, cls: np.ndarray, domain: int) -> np.ndarray:
@@ -123,10 +123,10 @@ class AclClassifierCompiled:
             self._src_bound = sb.astype(np.uint32)
             self._dst_bound = db.astype(np.uint32)
         else:
-            (self._src_bound_hi, self._src_bound_lo, self._src_cls,
-             self._src_bits) = _partition128([r[0] for r in norm], words)
-            (self._dst_bound_hi, self._dst_bound_lo, self._dst_cls,
-             self._dst_bits) = _partition128([r[1] for r in norm], words)
+            self._src_bound, self._src_cls, self._src_bits = _partition128(
+                [r[0] for r in norm], words)
+            self._dst_bound, self._dst_cls, self._dst_bits = _partition128(
+                [r[1] for r in norm], words)
         tables = []
         for dim, domain in ((2, 65536), (3, 65536)):
             b, c, bits = _partition([r[dim] for r in norm], domain, words)
@@ -168,8 +168,7 @@ class AclClassifierCompiled:
             raise ValueError("classify6 needs a classifier built with addr_bits=128")
         cols = columns6(src_hi, src_lo, dst_hi, dst_lo, sport, dport, proto)
         out = np.empty(cols[0].shape[0], dtype=np.int32)
-        _ext.classify_bv6(self._src_bound_hi, self._src_bound_lo, self._src_cls,
-                          self._dst_bound_hi, self._dst_bound_lo, self._dst_cls,
+        _ext.classify_bv6(self._src_bound, self._src_cls, self._dst_bound, self._dst_cls,
                           self._sport_cls, self._dport_cls, self._proto_cls,
                           self._src_bits, self._dst_bits, self._sport_bits, self._dport_bits,
                           self._proto_bits, *cols, out)

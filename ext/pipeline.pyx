@@ -6,6 +6,7 @@ kernels/pipeline.py).
 of first appearance, kept across calls. `index(hashes, keys, ids, new) -> int`: for each row i
 in order, ids[i] = the key's id (a new id = `size` before it when unseen, new[i] = 1); returns
 the number of new ids. `lookup(hashes, keys, ids)`: ids or -1, nothing added. `clear()`.
+`export() -> (hashes uint64[size], keys uint64[size, width])`: copies, in id order.
 The caller supplies one 64-bit hash per row (any function of the key: equal keys must hash
 alike); slots are chosen from it, full keys are always compared, so collisions only cost time.
 Structure: open addressing, linear probing, load <= 1/2, keys stored row-major by id; the table
@@ -60,6 +61,11 @@ cdef class KeyIndex:
                 while self.slots[s] >= 0:
                     s = (s + 1) & self.mask
                 self.slots[s] = i
+
+    def export(self):
+        return (np.asarray(self.hstore)[:self.size].copy(),
+                np.asarray(self.store)[:self.size * self.width].reshape(
+                    self.size, self.width).copy())
 
     def clear(self) -> None:
         self.size = 0

@@ -9,12 +9,16 @@ source/anti-spoofing, outbound NSG, then per hop: route (interval LPM by searchs
 subnet << 32 | dst), peering matrices, appliance (NVA NSGs, IP forwarding, firewall rules),
 gateway/Internet exits, inbound NSG, delivery. Python loops over stages, hops, NICs and rules;
 numpy (and the kernels) loop over packets. Stateful NSGs: a packet whose reverse 5-tuple was
-delivered/left earlier (this batch or a previous one, kept in the flow-table kernel) skips
-NSG evaluation; within a batch this is solved by iterating to the least fixed point, which
-equals the sequential (reference) order.
+delivered/left earlier (this batch or a previous one) skips NSG evaluation; within a batch this
+is solved by iterating to the least fixed point, which equals the sequential (reference) order.
+Flow state: 5-tuples get ids from the key-interning kernel (kernels/pipeline.py KeyIndex, kept
+across batches) with one established flag per id; at most `flow_capacity` flows are stored
+(a full table refuses new flows, as the FlowTable kernel does); past `flow_limit` ids the index
+is compacted to the established flows.
 Decision cache: decide() reads only (nic, src, dst, proto, sport, dport, preset, est) of a row,
-so its answer is stored per distinct such key (kernels/pipeline.py KeyIndex, kept across
-batches, cleared past `cache_limit` keys and by reset_state); only unseen keys are decided.
+so its answer is stored per distinct such key (a second KeyIndex over flow id, raw ports, nic,
+preset, est; cleared past `cache_limit` keys, on compaction and by reset_state); only unseen
+keys are decided.
 """
 
 from __future__ import annotations
@@ -39,7 +43,6 @@ from dataplane.engine.compile import (
 )
 from dataplane.engine.dispositions import Disposition as D
 from dataplane.engine.reference import _in
-from dataplane.kernels.flows import FlowKeys, FlowTable
 from dataplane.kernels.pipeline import KeyIndex
 
 WIDTH = MAX_HOPS + 2
@@ -85,10 +88,13 @@ class BatchPipeline:
                  cache_limit: int = 1 << 20) -> None:
         self.net = net
         self.labels = Labels()
-        self.flows = FlowTable(flow_capacity)
-        self.cache = KeyIndex(6, 1 << 16)  # decision key -> row of the stores below
+        self.flow_capacity = flow_capacity
+        self.cache = KeyIndex(4, 1 << 16)  # decision key -> row of the stores below
         self.cache_limit = cache_limit
         self._clear_cache()
+        self.flow_index = KeyIndex(5, 1 << 16)  # 5-tuple -> flow id, kept across batches
+        self.flow_limit = 2 * flow_capacity + (1 << 16)
+        self._clear_flows()
         p = net.program
         self.route_label = np.array([self.labels(s) for s in net.route_labels], dtype=np.int32)
         rs = np.searchsorted(p.ruleset_offsets, np.arange(p.rule_priority.size), side="right") - 1
@@ -121,15 +127,19 @@ class BatchPipeline:
             return self.decide(c, np.zeros(0, dtype=bool))
         if self.cache.size > self.cache_limit:  # bounded memory; decisions are recomputed
             self._clear_cache()
-        fid, rid, m = self._flow_ids(c)
+        if self.flow_index.size > self.flow_limit:
+            self._compact_flows()
+        fid, rid = self._flow_ids(c)
         rows = np.arange(n, dtype=np.int64)
-        known = self._known(c, rid, m)
+        known = self._established[rid]  # the reverse flow passed in an earlier batch
         est = known.copy()
-        dkeys, dhash = self._decision_keys(c)
+        dkeys, dhash = self._decision_keys(c, fid)
         ids = self._decisions(c, est, rows, dkeys, dhash)
+        first = self._first
         while True:
             passing = self._pass[ids]
-            first = np.full(m, n, dtype=np.int64)
+            first[fid] = n
+            first[rid] = n
             np.minimum.at(first, fid[passing], rows[passing])
             new = known | (first[rid] < rows)
             changed = np.flatnonzero(new != est)
@@ -139,28 +149,32 @@ class BatchPipeline:
             # decide() is row-independent: re-deciding only the rows whose state changed gives
             # the same arrays as deciding the whole batch again (the least fixed point).
             ids[changed] = self._decisions(c, est, changed, dkeys[changed], dhash[changed])
-        if passing.any():  # one insert per distinct flow, in order of first appearance
-            ins = np.sort(first[first < n])
-            keys = self._flow_keys(c, ins)
-            new = self.flows.lookup(keys) < 0  # flows already stored need no insert
-            if new.any():
-                self.flows.insert(FlowKeys(*(k[new] for k in keys)),
-                                  np.ones(int(new.sum()), dtype=np.int64))
+        # store each passing flow once, in order of its first passing row; a full table
+        # refuses new flows (FlowTable semantics, Azure's per-VM flow limit)
+        g = fid[np.flatnonzero(passing & (first[fid] == rows))]
+        g = g[~self._established[g]]
+        room = self.flow_capacity - self._n_established
+        if g.size > room:
+            g = g[:max(room, 0)]
+        self._established[g] = True
+        self._n_established += int(g.size)
         return self._disp[ids], self._dec[ids], self._nodes[ids]
 
     # -- the decision cache --
     @staticmethod
-    def _decision_keys(c: Columns) -> tuple[np.ndarray, np.ndarray]:
-        """Everything decide() reads of a row, as exact uint64 words (src, dst, proto, sport,
-        dport, nic << 9 | preset << 1; the est bit is or-ed in later) and a 64-bit hash."""
+    def _decision_keys(c: Columns, fid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Everything decide() reads of a row, as exact uint64 words (flow id: the exact
+        5-tuple with ports 0 unless TCP/UDP; the raw ports; nic << 9 | preset << 1, the est bit
+        or-ed in later) and a 64-bit hash. Flow ids are kept with the cache (see
+        _compact_flows)."""
         n = len(c)
-        k = np.empty((n, 6), dtype=np.int64)
-        k[:, 0], k[:, 1], k[:, 2], k[:, 3], k[:, 4] = c.src, c.dst, c.proto, c.sport, c.dport
-        k[:, 5] = (c.nic.astype(np.int64) << 9) | (c.preset.astype(np.int64) << 1)
+        k = np.empty((n, 4), dtype=np.int64)
+        k[:, 0] = fid
+        k[:, 1] = c.sport
+        k[:, 2] = c.dport
+        k[:, 3] = (c.nic.astype(np.int64) << 9) | (c.preset.astype(np.int64) << 1)
         u = k.view(np.uint64)
-        w2 = (u[:, 2] << np.uint64(48)) ^ (u[:, 3] << np.uint64(32)) ^ (
-            u[:, 4] << np.uint64(16)) ^ u[:, 5]
-        return u, _mix((u[:, 0] << np.uint64(32)) ^ u[:, 1], w2)
+        return u, _mix(u[:, 0], (u[:, 1] << np.uint64(40)) ^ (u[:, 2] << np.uint64(20)) ^ u[:, 3])
 
     def _decisions(self, c: Columns, est: np.ndarray, rows: np.ndarray, dkeys: np.ndarray,
                    dhash: np.ndarray) -> np.ndarray:
@@ -168,8 +182,8 @@ class BatchPipeline:
         key share one decide() (within this batch and across batches), since decide reads
         nothing else; new keys are decided once, by their first row."""
         e = est[rows].astype(np.uint64)
-        keys = dkeys | np.zeros((1, 6), np.uint64)  # a copy
-        keys[:, 5] |= e
+        keys = dkeys.copy()
+        keys[:, 3] |= e
         ids, new = self.cache.index(dhash ^ (e * np.uint64(0x9E3779B97F4A7C15)), keys)
         if new.any():
             reps = rows[new]
@@ -198,7 +212,7 @@ class BatchPipeline:
         self._nodes = np.empty((1024, WIDTH), dtype=np.int32)
 
     def reset_state(self) -> None:
-        self.flows.clear()
+        self._clear_flows()
         self._clear_cache()
 
     # -- stateful helpers --
@@ -207,11 +221,11 @@ class BatchPipeline:
         ported = (c.proto == 6) | (c.proto == 17)
         return np.where(ported, c.sport, 0), np.where(ported, c.dport, 0)
 
-    def _flow_ids(self, c: Columns) -> tuple[np.ndarray, np.ndarray, int]:
-        """Exact dense ids of each packet's 5-tuple (ports 0 unless TCP/UDP) and of its reverse:
-        (fwd ids, rev ids, number of ids), from one pass of the key-interning kernel over the
-        2n exact keys (a 64-bit hash of a two-word packing picks the slot; whole keys are
-        compared, so a collision costs time only)."""
+    def _flow_ids(self, c: Columns) -> tuple[np.ndarray, np.ndarray]:
+        """Flow ids of each packet's 5-tuple (ports 0 unless TCP/UDP) and of its reverse, from
+        the key-interning kernel (exact keys; a 64-bit hash of a two-word packing picks the
+        slot, so a collision costs time only). Ids are kept across batches, with one
+        `_established` flag per id (the stateful flow table)."""
         n = len(c)
         sp, dp = self._ports(c)
         k = np.empty((2 * n, 5), dtype=np.int64)
@@ -220,27 +234,33 @@ class BatchPipeline:
         u = k.view(np.uint64)
         w1 = (u[:, 0] << np.uint64(32)) ^ u[:, 1]
         w2 = (u[:, 2] << np.uint64(32)) ^ (u[:, 3] << np.uint64(16)) ^ u[:, 4]
-        index = KeyIndex(5, 2 * n)
-        ids, _ = index.index(_mix(w1, w2), u)
-        return ids[:n], ids[n:], index.size
+        ids, _ = self.flow_index.index(_mix(w1, w2), u)
+        m = self.flow_index.size
+        if m > self._established.size:
+            cap = max(2 * self._established.size, m)
+            grown = np.zeros(cap, dtype=bool)
+            grown[:self._established.size] = self._established
+            self._established = grown
+            self._first = np.empty(cap, dtype=np.int64)
+        return ids[:n], ids[n:]
 
-    def _flow_keys(self, c: Columns, mask: np.ndarray, reverse: bool = False) -> FlowKeys:
-        sp, dp = self._ports(c)
-        if reverse:
-            return FlowKeys.v4(c.dst[mask], c.src[mask], dp[mask], sp[mask], c.proto[mask])
-        return FlowKeys.v4(c.src[mask], c.dst[mask], sp[mask], dp[mask], c.proto[mask])
+    def _clear_flows(self) -> None:
+        self.flow_index.clear()
+        self._established = np.zeros(1 << 16, dtype=bool)
+        self._first = np.empty(1 << 16, dtype=np.int64)  # scratch, reset where used
+        self._n_established = 0
 
-    def _known(self, c: Columns, rid: np.ndarray, m: int) -> np.ndarray:
-        """Packets whose reverse flow passed in an earlier batch (one probe per distinct flow)."""
-        n = len(c)
-        if not len(self.flows):
-            return np.zeros(n, dtype=bool)
-        first = np.full(m, n, dtype=np.int64)
-        np.minimum.at(first, rid, np.arange(n, dtype=np.int64))
-        probe = first[first < n]
-        hit = np.zeros(m, dtype=bool)
-        hit[rid[probe]] = self.flows.lookup(self._flow_keys(c, probe, True)) >= 0
-        return hit[rid]
+    def _compact_flows(self) -> None:
+        """Bounded memory: keep only the established flows' ids (renumbered; the decision
+        cache, keyed by flow id, is cleared)."""
+        h, k = self.flow_index.export()
+        keep = self._established[:h.size]
+        self.flow_index.clear()
+        self.flow_index.index(h[keep], k[keep])
+        self._established = np.zeros(max(1 << 16, 2 * int(keep.sum())), dtype=bool)
+        self._established[:int(keep.sum())] = True
+        self._first = np.empty(self._established.size, dtype=np.int64)
+        self._clear_cache()
 
     # -- the stages --
     def decide(self, c: Columns, est: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -2,7 +2,7 @@
 
 `KeyIndex(width, capacity=1024)` with `index(hashes, keys) -> (ids int64[n], new bool[n])`
 (ids in order of first appearance; new marks the row that created each id), `lookup(hashes,
-keys) -> int64[n]` (-1 missing), `size`, `clear()`. keys: uint64[n, width] (C-contiguous),
+keys) -> int64[n]` (-1 missing), `size`, `clear()`, `export() -> (hashes, keys)` (id order). keys: uint64[n, width] (C-contiguous),
 hashes: uint64[n], any function of the key (collisions cost time, never correctness).
 Used by engine/batch.py for per-batch flow ids (instead of a sort) and for the cross-batch
 decision cache. Compiled: ext/pipeline.pyx (open addressing); twin: pipeline_py.KeyIndexPy.
@@ -31,6 +31,11 @@ class KeyIndex:
 
     def clear(self) -> None:
         self._core.clear()
+
+    def export(self) -> tuple[np.ndarray, np.ndarray]:
+        h, k = self._core.export()
+        return np.asarray(h, dtype=np.uint64), np.asarray(k, dtype=np.uint64).reshape(
+            h.size, self.width)
 
     def _cols(self, hashes: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         h = np.ascontiguousarray(hashes, dtype=np.uint64)

@@ -26,7 +26,9 @@ def _run(idx: KeyIndex, rows: list, collide: bool):
     else:
         h = (keys * np.uint64(0x9E3779B97F4A7C15)).sum(axis=1, dtype=np.uint64)
     ids, new = idx.index(h, keys)
-    return ids.tolist(), new.tolist(), idx.lookup(h, keys).tolist(), idx.size
+    eh, ek = idx.export()
+    return (ids.tolist(), new.tolist(), idx.lookup(h, keys).tolist(), idx.size, eh.tolist(),
+            ek.tolist())
 
 
 @need_ext

@@ -225,7 +225,9 @@ class BatchPipeline:
         """Flow ids of each packet's 5-tuple (ports 0 unless TCP/UDP) and of its reverse, from
         the key-interning kernel (exact keys; a 64-bit hash of a two-word packing picks the
         slot, so a collision costs time only). Ids are kept across batches, with one
-        `_established` flag per id (the stateful flow table)."""
+        `_established` flag per id (the stateful flow table). Only forward tuples get ids; a
+        reverse tuple never seen forward gets the sentinel id (the arrays' last slot: never
+        established, never passing)."""
         n = len(c)
         sp, dp = self._ports(c)
         k = np.empty((2 * n, 5), dtype=np.int64)
@@ -234,15 +236,18 @@ class BatchPipeline:
         u = k.view(np.uint64)
         w1 = (u[:, 0] << np.uint64(32)) ^ u[:, 1]
         w2 = (u[:, 2] << np.uint64(32)) ^ (u[:, 3] << np.uint64(16)) ^ u[:, 4]
-        ids, _ = self.flow_index.index(_mix(w1, w2), u)
+        h = _mix(w1, w2)
+        fid, _ = self.flow_index.index(h[:n], u[:n])
+        rid = self.flow_index.lookup(h[n:], u[n:])
         m = self.flow_index.size
-        if m > self._established.size:
-            cap = max(2 * self._established.size, m)
+        if m + 1 > self._established.size:
+            cap = max(2 * self._established.size, m + 1)
             grown = np.zeros(cap, dtype=bool)
             grown[:self._established.size] = self._established
             self._established = grown
             self._first = np.empty(cap, dtype=np.int64)
-        return ids[:n], ids[n:]
+        rid[rid < 0] = self._established.size - 1
+        return fid, rid
 
     def _clear_flows(self) -> None:
         self.flow_index.clear()
@@ -255,10 +260,11 @@ class BatchPipeline:
         cache, keyed by flow id, is cleared)."""
         h, k = self.flow_index.export()
         keep = self._established[:h.size]
+        kept = int(keep.sum())
         self.flow_index.clear()
         self.flow_index.index(h[keep], k[keep])
-        self._established = np.zeros(max(1 << 16, 2 * int(keep.sum())), dtype=bool)
-        self._established[:int(keep.sum())] = True
+        self._established = np.zeros(max(1 << 16, 2 * kept + 1), dtype=bool)
+        self._established[:kept] = True
         self._first = np.empty(self._established.size, dtype=np.int64)
         self._clear_cache()
 

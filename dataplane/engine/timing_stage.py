@@ -11,7 +11,7 @@ Legs are shaped in leg order (all first legs, then all second legs, ...), each s
 send time: an NVA's forwarded packets queue behind each other, not behind its own traffic
 sent later in the same batch (documented simplification).
 Cost: per leg, only the packets still travelling are touched (each path's last column is
-found once); latency + receiver cost come from one node x node table built once per Network (small
+found once, on the transposed path matrix); latency + receiver cost come from one node x node table built once per Network (small
 networks; larger ones compute it per leg); the stable sort is skipped when the send times are
 already in order (the first leg of a replay).
 """
@@ -62,17 +62,19 @@ def apply_timing(net: Network, shaper: object, nodes: np.ndarray, time_in: np.nd
     n, width = nodes.shape
     t = time_in.astype(np.int64)  # a copy
     dropped = np.zeros(n, dtype=bool)
-    has = nodes >= 0
-    last = (width - 1) - np.argmax(has[:, ::-1], axis=1)  # last node's column (any padding)
+    cols = np.ascontiguousarray(nodes.T)  # one row per path position: cheap 1-d gathers
+    pos = np.arange(width, dtype=np.int8 if width < 128 else np.int32)[:, None]
+    last = ((cols >= 0).view(np.int8) * pos).max(axis=0)  # last node's column (0: none)
     cand = np.flatnonzero(last >= 1)  # rows that may still have a leg k (superset)
     for k in range(width - 1):
         if k:
             cand = cand[(last[cand] >= k + 1) & ~dropped[cand]]
-        idx = cand[has[cand, k + 1]]
+        recv = cols[k + 1][cand]
+        sel = recv >= 0
+        idx, recv = cand[sel], recv[sel]
         if idx.size == 0:
             break
-        send = nodes[idx, k]
-        recv = nodes[idx, k + 1]
+        send = cols[k][idx]
         vm = net.node_vm[send]
         shaped = vm >= 0
         if shaped.any():

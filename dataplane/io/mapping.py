@@ -3,9 +3,10 @@
 Takes: explicit host maps (CAPTURE_IP=VM: the VM's primary address), subnet maps
 (CIDR=VNET/SUBNET: host offset kept, like tcprewrite --pnat), and `auto` (every other capture
 address, in order of first appearance as source or destination, gets the next emulated NIC
-not yet used; when NICs run out, addresses stay as they are). Emits: `AddressMap.apply(src,
-dst)` -> rewritten int64 columns (vectorised: sorted keys + searchsorted) and `printable()`
-lines ("capture 1.2.3.4 -> web1 10.1.1.4"). IPv4 only (the Program's assumption).
+not yet used; when NICs run out, addresses stay as they are and later batches skip learning;
+each batch looks only at addresses not seen before). Emits: `AddressMap.apply(src, dst)` ->
+rewritten int64 columns (vectorised: sorted keys + searchsorted) and `printable()` lines
+("capture 1.2.3.4 -> web1 10.1.1.4"). IPv4 only (the Program's assumption).
 """
 
 from __future__ import annotations
@@ -51,14 +52,20 @@ class AddressMap:
                           name))
 
     def _learn(self, src: np.ndarray, dst: np.ndarray) -> None:
+        free = [ip for _, ip in self.nic_ips if ip not in self.hosts.values()]
+        if not free:  # every NIC is a target already: nothing more can be learned, ever
+            return
         both = np.empty(src.size * 2, dtype=np.int64)
         both[0::2], both[1::2] = src, dst
+        if self.seen.size:  # only addresses not seen in earlier batches (seen is sorted)
+            at = np.minimum(np.searchsorted(self.seen, both), self.seen.size - 1)
+            both = both[self.seen[at] != both]
+        if both.size == 0:
+            return
         uniq, first = np.unique(both, return_index=True)
-        new = ~np.isin(uniq, self.seen)
         self.seen = np.union1d(self.seen, uniq)
-        free = [ip for _, ip in self.nic_ips if ip not in self.hosts.values()]
         used_targets = set(self.hosts.values())
-        for addr in uniq[new][np.argsort(first[new], kind="stable")].tolist():
+        for addr in uniq[np.argsort(first, kind="stable")].tolist():
             if addr in self.hosts or any(a <= addr <= b for a, b, _, _ in self.nets):
                 continue
             if any(ip == addr for _, ip in self.nic_ips) and addr not in used_targets:

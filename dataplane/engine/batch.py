@@ -43,7 +43,7 @@ from dataplane.engine.compile import (
 )
 from dataplane.engine.dispositions import Disposition as D
 from dataplane.engine.reference import _in
-from dataplane.kernels.pipeline import KeyIndex
+from dataplane.kernels.pipeline import KeyIndex, flow_keys
 
 WIDTH = MAX_HOPS + 2
 UNDECIDED = 255
@@ -216,27 +216,15 @@ class BatchPipeline:
         self._clear_cache()
 
     # -- stateful helpers --
-    @staticmethod
-    def _ports(c: Columns) -> tuple[np.ndarray, np.ndarray]:
-        ported = (c.proto == 6) | (c.proto == 17)
-        return np.where(ported, c.sport, 0), np.where(ported, c.dport, 0)
-
     def _flow_ids(self, c: Columns) -> tuple[np.ndarray, np.ndarray]:
         """Flow ids of each packet's 5-tuple (ports 0 unless TCP/UDP) and of its reverse, from
-        the key-interning kernel (exact keys; a 64-bit hash of a two-word packing picks the
-        slot, so a collision costs time only). Ids are kept across batches, with one
+        the key-interning kernel (exact keys and their 64-bit hashes from `flow_keys`; the hash
+        picks the slot, so a collision costs time only). Ids are kept across batches, with one
         `_established` flag per id (the stateful flow table). Only forward tuples get ids; a
         reverse tuple never seen forward gets the sentinel id (the arrays' last slot: never
         established, never passing)."""
         n = len(c)
-        sp, dp = self._ports(c)
-        k = np.empty((2 * n, 5), dtype=np.int64)
-        k[:n, 0], k[:n, 1], k[:n, 2], k[:n, 3], k[:n, 4] = c.src, c.dst, c.proto, sp, dp
-        k[n:, 0], k[n:, 1], k[n:, 2], k[n:, 3], k[n:, 4] = c.dst, c.src, c.proto, dp, sp
-        u = k.view(np.uint64)
-        w1 = (u[:, 0] << np.uint64(32)) ^ u[:, 1]
-        w2 = (u[:, 2] << np.uint64(32)) ^ (u[:, 3] << np.uint64(16)) ^ u[:, 4]
-        h = _mix(w1, w2)
+        u, h = flow_keys(c.src, c.dst, c.proto, c.sport, c.dport)  # forward rows, then reverse
         fid, _ = self.flow_index.index(h[:n], u[:n])
         rid = self.flow_index.lookup(h[n:], u[n:])
         m = self.flow_index.size

@@ -4,6 +4,8 @@
 (ids in order of first appearance; new marks the row that created each id), `lookup(hashes,
 keys) -> int64[n]` (-1 missing), `size`, `clear()`, `export() -> (hashes, keys)` (id order). keys: uint64[n, width] (C-contiguous),
 hashes: uint64[n], any function of the key (collisions cost time, never correctness).
+`flow_keys(src, dst, proto, sport, dport, twin=False) -> (keys uint64[2n, 5], hashes uint64[2n])`:
+exact 5-tuple keys (ports 0 unless TCP/UDP) of the packets, then of their reverses, hashed.
 Used by engine/batch.py for per-batch flow ids (instead of a sort) and for the cross-batch
 decision cache. Compiled: ext/pipeline.pyx (open addressing); twin: pipeline_py.KeyIndexPy.
 With DATAPLANE_PURE_PYTHON=1, `KeyIndex` wraps the twin.
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dataplane.kernels import compiled
+from dataplane.kernels import compiled, pipeline_py
 from dataplane.kernels.pipeline_py import KeyIndexPy
 
 _ext = compiled("pipeline")
@@ -56,4 +58,17 @@ class KeyIndex:
         return ids
 
 
-__all__ = ["KeyIndex", "KeyIndexPy"]
+def flow_keys(src: np.ndarray, dst: np.ndarray, proto: np.ndarray, sport: np.ndarray,
+              dport: np.ndarray, twin: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    cols = (np.ascontiguousarray(src, dtype=np.int64), np.ascontiguousarray(dst, dtype=np.int64),
+            np.ascontiguousarray(proto, dtype=np.int16),
+            np.ascontiguousarray(sport, dtype=np.int32),
+            np.ascontiguousarray(dport, dtype=np.int32))
+    n = cols[0].size
+    keys = np.empty((2 * n, 5), dtype=np.uint64)
+    hashes = np.empty(2 * n, dtype=np.uint64)
+    (pipeline_py if twin or _ext is None else _ext).flow_keys(*cols, keys, hashes)
+    return keys, hashes
+
+
+__all__ = ["KeyIndex", "KeyIndexPy", "flow_keys"]

@@ -5,6 +5,10 @@ first appearance, kept across calls. `index(hashes, keys, ids, new) -> int` fill
 1 where row i created its id) and returns the number of new ids; `lookup(hashes, keys, ids)`
 fills ids or -1; `clear()`; `size`; `export() -> (hashes, keys)` in id order (copies). `hashes` (one uint64 per row) only matter to the compiled
 kernel's slot choice; the twin compares whole keys.
+`flow_keys(src, dst, proto, sport, dport, keys, hashes)`: 5-tuple keys (ports 0 unless TCP/UDP)
+of n packets in rows 0..n-1 and of their reverses in rows n..2n-1, as the int64 values' bits,
+and a 64-bit hash of each (multiply-xorshift mix of a two-word packing), written into `keys`
+(uint64[2n, 5]) and `hashes` (uint64[2n]).
 """
 
 from __future__ import annotations
@@ -62,3 +66,32 @@ class KeyIndexPy:
             raise ValueError("output column differs in length")
         get = self._ids.get
         ids[:] = [get(k, -1) for k in map(tuple, keys.tolist())]
+
+
+def _mix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """A 64-bit mix of two uint64 columns (multiply-xorshift; wraps modulo 2**64)."""
+    h = a * np.uint64(0x9E3779B97F4A7C15)
+    h ^= h >> np.uint64(29)
+    h += b * np.uint64(0xBF58476D1CE4E5B9)
+    h ^= h >> np.uint64(32)
+    h *= np.uint64(0x94D049BB133111EB)
+    h ^= h >> np.uint64(29)
+    return h
+
+
+def flow_keys(src: np.ndarray, dst: np.ndarray, proto: np.ndarray, sport: np.ndarray,
+              dport: np.ndarray, keys: np.ndarray, hashes: np.ndarray) -> None:
+    n = src.shape[0]
+    if not (dst.shape[0] == proto.shape[0] == sport.shape[0] == dport.shape[0] == n):
+        raise ValueError("columns differ in length")
+    if keys.shape != (2 * n, 5) or hashes.shape[0] != 2 * n:
+        raise ValueError("outputs must hold 2n rows of 5 words")
+    ported = (proto == 6) | (proto == 17)
+    sp = np.where(ported, sport, 0).astype(np.int64)
+    dp = np.where(ported, dport, 0).astype(np.int64)
+    k = keys.view(np.int64)
+    k[:n, 0], k[:n, 1], k[:n, 2], k[:n, 3], k[:n, 4] = src, dst, proto, sp, dp
+    k[n:, 0], k[n:, 1], k[n:, 2], k[n:, 3], k[n:, 4] = dst, src, proto, dp, sp
+    w1 = (keys[:, 0] << np.uint64(32)) ^ keys[:, 1]
+    w2 = (keys[:, 2] << np.uint64(32)) ^ (keys[:, 3] << np.uint64(16)) ^ keys[:, 4]
+    hashes[:] = _mix(w1, w2)

@@ -63,3 +63,24 @@ def test_worked_example(twin: bool) -> None:
     assert idx.lookup(big[:, 0] * np.uint64(3), big).tolist() == ids.tolist()
     with pytest.raises(ValueError):
         idx.index(zero[:3], keys)
+
+
+col = st.lists(st.tuples(st.sampled_from([0, 1, 2**31, 2**32 - 1, 2**40, -1, -(2**63)]),
+                         st.sampled_from([0, 9, 2**32 - 1, -5]),
+                         st.sampled_from([1, 6, 17, 58, 255, -1, 32767]),
+                         st.sampled_from([0, 80, 65535, 2**31 - 1, -7]),
+                         st.sampled_from([0, 443, 65535, -(2**31)])), max_size=30)
+
+
+@need_ext
+@settings(max_examples=100, deadline=None)
+@given(col)
+def test_flow_keys_compiled_matches_twin(rows) -> None:
+    from dataplane.kernels.pipeline import flow_keys
+    cols = [np.array([r[i] for r in rows], dtype=t) for i, t in enumerate(
+        (np.int64, np.int64, np.int16, np.int32, np.int32))]
+    k1, h1 = flow_keys(*cols)
+    k2, h2 = flow_keys(*cols, twin=True)
+    assert k1.tolist() == k2.tolist() and h1.tolist() == h2.tolist()
+    n = len(rows)
+    assert k1[n:, [1, 0, 2, 4, 3]].tolist() == k1[:n].tolist()  # reverse rows

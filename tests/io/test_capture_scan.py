@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import struct
 
+import legacy_reader  # tests/io is on sys.path under pytest's default (prepend) import mode
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from dataplane.io import capture
 from dataplane.kernels import pcapscan, pcapscan_py
-from tests.io import legacy_reader
 
 words = st.integers(0, 2**32 - 1)
 

@@ -266,28 +266,9 @@ class Program:
                  source_port: np.ndarray, destination: np.ndarray,
                  destination_port: np.ndarray) -> np.ndarray:
         """First matching rule (global rule index) per packet of one rule set; -1 none."""
-        n = len(source)
-        out = np.full(n, -1, dtype=np.int64)
-        open_ = np.ones(n, dtype=bool)
-        proto = np.asarray(protocol)
-        ported = (proto == 6) | (proto == 17)
-        for r in range(int(self.ruleset_offsets[ruleset]), int(self.ruleset_offsets[ruleset + 1])):
-            m = open_.copy()
-            if self.rule_protocol[r] >= 0:
-                m &= proto == self.rule_protocol[r]
-            m &= _in_ranges(source, self.src_lo, self.src_hi, self.rule_src_off, r)
-            m &= _in_ranges(destination, self.dst_lo, self.dst_hi, self.rule_dst_off, r)
-            if not self.rule_sport_all[r]:
-                m &= ported & _in_ranges(source_port, self.sport_lo, self.sport_hi,
-                                         self.rule_sport_off, r)
-            if not self.rule_dport_all[r]:
-                m &= ported & _in_ranges(destination_port, self.dport_lo, self.dport_hi,
-                                         self.rule_dport_off, r)
-            out[m] = r
-            open_ &= ~m
-            if not open_.any():
-                break
-        return out
+        return self._first_match(ruleset, protocol, source_port, destination_port,
+                                 (source, self.src_lo, self.src_hi, self.rule_src_off),
+                                 (destination, self.dst_lo, self.dst_hi, self.rule_dst_off))
 
     def classify6(self, ruleset: int, protocol: np.ndarray, source: np.ndarray,
                   source_port: np.ndarray, destination: np.ndarray,
@@ -295,18 +276,27 @@ class Program:
         """`classify` for IPv6 flows: addresses as (n, 2) uint64 [top, bottom] halves."""
         src = _be_keys(*np.asarray(source, dtype=np.uint64).reshape(-1, 2).T)
         dst = _be_keys(*np.asarray(destination, dtype=np.uint64).reshape(-1, 2).T)
-        n = len(src)
+        s_lo, s_hi, d_lo, d_hi = self._keys6()
+        return self._first_match(ruleset, protocol, source_port, destination_port,
+                                 (src, s_lo, s_hi, self.rule_src6_off),
+                                 (dst, d_lo, d_hi, self.rule_dst6_off))
+
+    def _first_match(self, ruleset: int, protocol: np.ndarray, source_port: np.ndarray,
+                     destination_port: np.ndarray, source: tuple, destination: tuple
+                     ) -> np.ndarray:
+        """The one first-match scan behind both families; an address side is
+        (values, range lows, range highs, per-rule offsets)."""
+        n = len(source[0])
         out = np.full(n, -1, dtype=np.int64)
         open_ = np.ones(n, dtype=bool)
         proto = np.asarray(protocol)
         ported = (proto == 6) | (proto == 17)
-        s_lo, s_hi, d_lo, d_hi = self._keys6()
         for r in range(int(self.ruleset_offsets[ruleset]), int(self.ruleset_offsets[ruleset + 1])):
             m = open_.copy()
             if self.rule_protocol[r] >= 0:
                 m &= proto == self.rule_protocol[r]
-            m &= _in_ranges(src, s_lo, s_hi, self.rule_src6_off, r)
-            m &= _in_ranges(dst, d_lo, d_hi, self.rule_dst6_off, r)
+            m &= _in_ranges(*source, r)
+            m &= _in_ranges(*destination, r)
             if not self.rule_sport_all[r]:
                 m &= ported & _in_ranges(source_port, self.sport_lo, self.sport_hi,
                                          self.rule_sport_off, r)

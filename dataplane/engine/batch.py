@@ -44,6 +44,7 @@ from dataplane.engine.compile import (
 from dataplane.engine.dispositions import Disposition as D
 from dataplane.engine.reference import _in
 from dataplane.kernels.pipeline import KeyIndex, flow_keys
+from dataplane.kernels.pipeline_py import mix64  # the one 64-bit column mix
 
 WIDTH = MAX_HOPS + 2
 UNDECIDED = 255
@@ -174,7 +175,7 @@ class BatchPipeline:
         k[:, 2] = c.dport
         k[:, 3] = (c.nic.astype(np.int64) << 9) | (c.preset.astype(np.int64) << 1)
         u = k.view(np.uint64)
-        return u, _mix(u[:, 0], (u[:, 1] << np.uint64(40)) ^ (u[:, 2] << np.uint64(20)) ^ u[:, 3])
+        return u, mix64(u[:, 0], (u[:, 1] << np.uint64(40)) ^ (u[:, 2] << np.uint64(20)) ^ u[:, 3])
 
     def _decisions(self, c: Columns, est: np.ndarray, rows: np.ndarray, dkeys: np.ndarray,
                    dhash: np.ndarray) -> np.ndarray:
@@ -466,17 +467,6 @@ class BatchPipeline:
             disp[denied] = deny
             dec[denied] = self.rule_label[np.maximum(rule[~allow], 0)]
             mask[denied] = False
-
-
-def _mix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """A 64-bit mix of two uint64 columns (multiply-xorshift; wraps modulo 2**64)."""
-    h = a * np.uint64(0x9E3779B97F4A7C15)
-    h ^= h >> np.uint64(29)
-    h += b * np.uint64(0xBF58476D1CE4E5B9)
-    h ^= h >> np.uint64(32)
-    h *= np.uint64(0x94D049BB133111EB)
-    h ^= h >> np.uint64(29)
-    return h
 
 
 def _match(matches: tuple, values: np.ndarray) -> np.ndarray:

@@ -68,7 +68,7 @@ class KeyIndexPy:
         ids[:] = [get(k, -1) for k in map(tuple, keys.tolist())]
 
 
-def _mix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def mix64(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """A 64-bit mix of two uint64 columns (multiply-xorshift; wraps modulo 2**64)."""
     h = a * np.uint64(0x9E3779B97F4A7C15)
     h ^= h >> np.uint64(29)
@@ -94,4 +94,4 @@ def flow_keys(src: np.ndarray, dst: np.ndarray, proto: np.ndarray, sport: np.nda
     k[n:, 0], k[n:, 1], k[n:, 2], k[n:, 3], k[n:, 4] = dst, src, proto, dp, sp
     w1 = (keys[:, 0] << np.uint64(32)) ^ keys[:, 1]
     w2 = (keys[:, 2] << np.uint64(32)) ^ (keys[:, 3] << np.uint64(16)) ^ keys[:, 4]
-    hashes[:] = _mix(w1, w2)
+    hashes[:] = mix64(w1, w2)

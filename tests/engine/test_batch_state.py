@@ -65,5 +65,5 @@ def test_hash_collisions_fall_back_to_exact_ids(demo_topology, case):
     """Every 5-tuple hashes alike: `_flow_ids` must notice and use exact ids."""
     pkts, split = case
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(batch_mod, "_mix", lambda a, b: np.zeros(a.shape, dtype=np.uint64))
+        mp.setattr(batch_mod, "mix64", lambda a, b: np.zeros(a.shape, dtype=np.uint64))
         _check(build_network(demo_topology), pkts, split)

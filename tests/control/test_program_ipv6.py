@@ -13,7 +13,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_compile_equivalence import assert_same_program
-from test_program_vs_reference import DEFAULT_RULES
+from test_program_vs_reference import ref_verdict
 from topo_factory import Builder
 
 from dataplane.control.program import (
@@ -179,45 +179,10 @@ def ref_match6(topo, vnet, spec, asgs, ip):
     return False  # Internet, AzureLoadBalancer: IPv4 only (assumption program-ipv6)
 
 
-def ref_level6(topo, vnet, nsg, direction, flow):
-    proto, src, sport, dst, dport = flow
-    names = {"Tcp": 6, "Udp": 17, "Icmp": 1}
-    rows = [(f"securityRules/{r.name}", r.priority, r.direction, r.access, r.protocol,
-             r.source_address_prefixes, r.source_application_security_groups,
-             [(p.low, p.high) for p in r.source_port_ranges], r.destination_address_prefixes,
-             r.destination_application_security_groups,
-             [(p.low, p.high) for p in r.destination_port_ranges]) for r in nsg.security_rules]
-    rows += [(f"defaultSecurityRules/{n}", pr, d, a, "*", (s,), (), [(0, 65535)], (t,), (),
-              [(0, 65535)]) for n, pr, d, a, s, t in DEFAULT_RULES]
-    for (name, _, d, access, protocol, s, sa, sp, t, ta, tp) in sorted(rows, key=lambda r: r[1]):
-        if d != direction or (protocol != "*" and names[protocol] != proto):
-            continue
-        if not ref_match6(topo, vnet, s, sa, src) or not ref_match6(topo, vnet, t, ta, dst):
-            continue
-        if proto in (6, 17):
-            if not any(lo <= sport <= hi for lo, hi in sp) or \
-                    not any(lo <= dport <= hi for lo, hi in tp):
-                continue
-        elif sp != [(0, 65535)] or tp != [(0, 65535)]:
-            continue
-        return access, name
-    raise AssertionError("the default deny rules always match")
-
-
 def ref_verdict6(topo, nic, direction, flow):
-    subnet = topo.get(nic.ip_configurations[0].subnet)
-    vnet = topo.vnet_of_subnet(subnet.id)
-    levels = [topo.get(subnet.network_security_group), topo.get(nic.network_security_group)]
-    if direction == "Outbound":
-        levels.reverse()
-    access, name = "Allow", None
-    for nsg in levels:
-        if nsg is None:
-            continue
-        access, name = ref_level6(topo, vnet, nsg, direction, flow)
-        if access == "Deny":
-            break
-    return access, name
+    """The IPv4 reference evaluator's rule walk with the IPv6 address matcher."""
+    return ref_verdict(topo, nic, direction, flow,
+                       match=lambda t, v, spec, ip, asgs: ref_match6(t, v, spec, asgs, ip))
 
 
 INTERESTING6 = ["2001:db8:0:1::4", "2001:db8:1:1::4", "2001:db8:1::9", "2001:db8:2:5::1",

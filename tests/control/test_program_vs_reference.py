@@ -146,15 +146,16 @@ def ref_rules(nsg):
     return sorted(rows, key=lambda r: r[1])
 
 
-def ref_level(topo, vnet, nsg, direction, flow):
+def ref_level(topo, vnet, nsg, direction, flow, match=None):
+    """First matching rule of one NSG; `match(topo, vnet, spec, ip, asgs)` decides an address
+    side (IPv4 here, IPv6 in test_program_ipv6.py)."""
+    match = match or ref_address_match
     proto, src, sport, dst, dport = flow
     names = {"Tcp": 6, "Udp": 17, "Icmp": 1, "Esp": 50, "Ah": 51}
     for (name, _, d, access, protocol, s, sa, sp, t, ta, tp) in ref_rules(nsg):
         if d != direction or (protocol != "*" and names[protocol] != proto):
             continue
-        if not ref_address_match(topo, vnet, s, src, sa):
-            continue
-        if not ref_address_match(topo, vnet, t, dst, ta):
+        if not match(topo, vnet, s, src, sa) or not match(topo, vnet, t, dst, ta):
             continue
         if proto in (6, 17):
             if not any(lo <= sport <= hi for lo, hi in sp) or \
@@ -166,7 +167,7 @@ def ref_level(topo, vnet, nsg, direction, flow):
     raise AssertionError("the default rules always match")
 
 
-def ref_verdict(topo, nic, direction, flow):
+def ref_verdict(topo, nic, direction, flow, match=None):
     subnet = topo.get(nic.ip_configurations[0].subnet)
     vnet = topo.vnet_of_subnet(subnet.id)
     levels = [topo.get(subnet.network_security_group), topo.get(nic.network_security_group)]
@@ -176,7 +177,7 @@ def ref_verdict(topo, nic, direction, flow):
     for nsg in levels:
         if nsg is None:
             continue
-        access, name = ref_level(topo, vnet, nsg, direction, flow)
+        access, name = ref_level(topo, vnet, nsg, direction, flow, match)
         if access == "Deny":
             break
     return access, name

@@ -5,9 +5,17 @@ and completion times. No topology, no engine: the runner feeds it the path the p
 
 Per sub-flow (one TCP connection) the steady-state rate is
     min(window limit, loss limit, fair share of every capacity on its path)
-* window limit  = 8 * W / RTT, W = min(rmem_max * rcv_window_fraction, wmem_max)
-  (Linux defaults: net.ipv4.tcp_rmem max 6 MiB, tcp_wmem max 4 MiB, tcp_adv_win_scale=1 so
-  half the receive buffer is advertised window; Documentation/networking/ip-sysctl.rst);
+* window limit  = 8 * W / RTT, W = min(tcp_win_from_space(rmem_max), wmem_max)
+  (Linux defaults: net.ipv4.tcp_rmem max 6 MiB, tcp_wmem max 4 MiB,
+  Documentation/networking/ip-sysctl.rst). tcp_win_from_space (include/net/tcp.h), the
+  share of the receive buffer advertised as window, depends on the kernel
+  (TcpParams.rcv_window_model):
+    "adv_win_scale" (Linux < 6.6): space - space >> tcp_adv_win_scale (scale 1: half);
+    "scaling_ratio" (Linux >= 6.6, commit dfa2f0483360 "tcp: get rid of
+      sysctl_tcp_adv_win_scale"): space * scaling_ratio >> 8, where scaling_ratio =
+      (skb->len << 8) / skb->truesize of a full-sized received segment
+      (tcp_measure_rcv_mss, net/ipv4/tcp_input.c): MSS / rx_truesize, 1448 / 2304 -> 160/256;
+  the send side is W = wmem_max (no documented formula for the payload share of sk_sndbuf);
 * loss limit    = 8 * MSS / RTT * sqrt(3 / (2 p))  (Mathis, Semke, Mahdavi, Ott 1997,
   "The macroscopic behavior of the TCP congestion avoidance algorithm", CCR 27(3); C = 1.22);
 * capacities    = sender VM egress cap (azure-semantics.md 5: metered on egress, per VM,
@@ -31,9 +39,18 @@ from dataclasses import dataclass, fields
 from dataplane.errors import InputError
 
 # Linux defaults (Documentation/networking/ip-sysctl.rst: tcp_rmem "4096 131072 6291456",
-# tcp_wmem "4096 16384 4194304", tcp_adv_win_scale 1 -> window = buffer / 2).
+# tcp_wmem "4096 16384 4194304"; before 6.6 also tcp_adv_win_scale 1 -> window = buffer / 2).
 LINUX_RMEM_MAX = 6 * 1024 * 1024
 LINUX_WMEM_MAX = 4 * 1024 * 1024
+# include/net/tcp.h: TCP_RMEM_TO_WIN_SCALE 8; scaling_ratio is a u8 fraction of 256.
+TCP_RMEM_TO_WIN_SCALE = 8
+# skb->truesize of one received full-sized segment at MTU 1500 (docs/whatif.md derives it):
+# the driver's per-packet receive buffer of 2048 bytes (half a 4 KiB page; kmalloc-2048 for
+# a copied 1500-byte frame), which holds the data and the skb_shared_info, plus the struct
+# sk_buff, 256 bytes after SKB_DATA_ALIGN on x86_64 (include/linux/skbuff.h SKB_TRUESIZE,
+# net/core/skbuff.c __build_skb_around / __alloc_skb). Driver-dependent: a parameter.
+RX_TRUESIZE_MTU1500 = 2048 + 256
+RCV_WINDOW_MODELS = ("adv_win_scale", "scaling_ratio")
 # Azure VM MTU 1500 (Azure docs "Configure MTU for Azure VMs": the default is 1500 bytes);
 # MSS 1500 - 20 (IPv4) - 20 (TCP) - 12 (timestamps option, Linux default) = 1448.
 DEFAULT_MTU = 1500
@@ -70,16 +87,53 @@ class TcpParams:
 
     rmem_max: int = LINUX_RMEM_MAX
     wmem_max: int = LINUX_WMEM_MAX
-    rcv_window_fraction: float = 0.5  # tcp_adv_win_scale = 1
+    # How the receiver turns its buffer into advertised window (module docstring). Default
+    # "scaling_ratio": Linux >= 6.6, what current Azure Linux images run (Ubuntu 24.04 LTS
+    # ships 6.8, Azure Linux 3.0 ships 6.6). "adv_win_scale" for older kernels (Ubuntu
+    # 22.04's 5.15).
+    rcv_window_model: str = "scaling_ratio"
+    tcp_adv_win_scale: int = 1  # "adv_win_scale" model: net.ipv4.tcp_adv_win_scale
+    rx_truesize: int = RX_TRUESIZE_MTU1500  # "scaling_ratio" model: bytes per received MSS
+    rcv_window_fraction: float | None = None  # explicit share of rmem_max; overrides the model
     mss: int = DEFAULT_MSS
     mtu: int = DEFAULT_MTU
     initial_window: int = 10  # segments, RFC 6928
     loss: float = 0.0  # packet loss probability for the Mathis term (0 = none)
     handshake: bool = True  # count the SYN / SYN-ACK round trip in completion times
 
+    def __post_init__(self) -> None:
+        if self.rcv_window_model not in RCV_WINDOW_MODELS:
+            raise InputError(f"rcv_window_model '{self.rcv_window_model}' is not one of "
+                             f"{', '.join(RCV_WINDOW_MODELS)}")
+        if self.rx_truesize <= 0:
+            raise InputError("rx_truesize must be positive")
+
+    @property
+    def scaling_ratio(self) -> int:
+        """tp->scaling_ratio as tcp_measure_rcv_mss sets it: (len << 8) / truesize, >= 1."""
+        return max(1, min(255, (self.mss << TCP_RMEM_TO_WIN_SCALE) // self.rx_truesize))
+
+    @property
+    def rcv_window_bytes(self) -> int:
+        """The largest window the receiver advertises: tcp_win_from_space(rmem_max)."""
+        space = self.rmem_max
+        if self.rcv_window_fraction is not None:
+            return int(space * self.rcv_window_fraction)
+        if self.rcv_window_model == "adv_win_scale":
+            # Linux < 6.6 include/net/tcp.h tcp_win_from_space
+            scale = self.tcp_adv_win_scale
+            return space >> -scale if scale <= 0 else space - (space >> scale)
+        # "scaling_ratio": Linux >= 6.6 include/net/tcp.h __tcp_win_from_space
+        return (space * self.scaling_ratio) >> TCP_RMEM_TO_WIN_SCALE
+
+    @property
+    def rcv_fraction(self) -> float:
+        """rcv_window_bytes / rmem_max."""
+        return self.rcv_window_bytes / self.rmem_max
+
     @property
     def window_bytes(self) -> int:
-        return int(min(self.rmem_max * self.rcv_window_fraction, self.wmem_max))
+        return int(min(self.rcv_window_bytes, self.wmem_max))
 
     @property
     def efficiency(self) -> float:

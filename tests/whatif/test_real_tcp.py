@@ -8,9 +8,11 @@ compared with the model. About 60 s in all. Skipped (with the reason) when not r
 A window-limited case that misses the 15% band is an expected failure (xfail) only when the
 rig explains the miss: the bytes really in flight (`ss`) differ from the model's W by more
 than 5%, and 8 * (bytes in flight) / RTT, the model's own formula with the real window, is
-within 15% of the measurement. On Linux >= 6.6 the receiver advertises rcvbuf *
-payload/truesize, not rmem_max / 2 (tcp_adv_win_scale is gone), and the send buffer holds
-less payload than wmem_max. docs/whatif.md ("Model vs real TCP") has the numbers.
+within 15% of the measurement. The model's receive window follows the kernel
+(TcpParams.rcv_window_model, default "scaling_ratio": Linux >= 6.6 advertises rcvbuf *
+payload/truesize); the send side takes W = wmem_max, but the send buffer holds less payload
+than that (truesize and unsent data count against sk_sndbuf), so the send-buffer case stays
+an expected failure. docs/whatif.md ("Model vs real TCP") has the numbers.
 """
 
 from __future__ import annotations
@@ -76,10 +78,11 @@ def test_steady_state_agrees(rows, case):
                    f"wmem_max; the model takes W = wmem_max, Linux charges skb overhead "
                    f"(truesize) and unsent data against the send buffer")
         else:
-            fraction = TcpParams().rcv_window_fraction
+            p = TcpParams()
             why = (f"the receiver advertised {r.measured.adv_window_bytes:.0f} B = "
-                   f"{r.window_fraction:.3f} x rmem_max, the model assumes {fraction} "
-                   f"(tcp_adv_win_scale=1; Linux >= 6.6 uses payload/truesize)")
+                   f"{r.window_fraction:.3f} x rmem_max, the model assumes "
+                   f"{p.rcv_fraction:.3f} (rcv_window_model={p.rcv_window_model}, "
+                   f"rx_truesize={p.rx_truesize})")
         pytest.xfail(f"{msg}; known model disagreement: {why}; with the window in flight the "
                      f"formula gives {r.inflight_bps / 1e6:.1f} Mbit/s")
     pytest.fail(msg)

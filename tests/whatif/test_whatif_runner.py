@@ -68,8 +68,9 @@ def test_global_tcp_default_buffers_vs_parallel(results):
     one = by(rows, "variant", "parallel.*=1 tcp.buffers=default")
     four = by(rows, "variant", "parallel.*=4 tcp.buffers=default")
     assert one["copy.limited_by"] == "window"
-    # 3 MiB / 84.3 ms RTT, goodput: 8 * 3145728 / 0.0843011 s = 298.5 Mbit/s
-    assert one["copy.throughput_mbps"] == pytest.approx(8 * 3145728 / 0.0843011 / 1e6, rel=1e-3)
+    # default window (6 MiB * 160 >> 8, whatif/tcp.py) / 84.3 ms RTT, goodput:
+    # 8 * 3932160 / 0.0843011 s = 373.1 Mbit/s
+    assert one["copy.throughput_mbps"] == pytest.approx(8 * 3932160 / 0.0843011 / 1e6, rel=1e-3)
     assert four["copy.limited_by"] == "cap vm:web1"
     assert four["copy.throughput_mbps"] == pytest.approx(1000 * 1448 / 1500, rel=1e-6)
     assert four["copy.completion_ms"] < one["copy.completion_ms"]

@@ -9,6 +9,7 @@ import pytest
 from dataplane.whatif.tcp import (
     LINUX_RMEM_MAX,
     LINUX_WMEM_MAX,
+    RX_TRUESIZE_MTU1500,
     TcpParams,
     completion_time_ns,
     flow_limit_bps,
@@ -21,16 +22,48 @@ from dataplane.whatif.tcp import (
 MS = 1_000_000
 
 
-def test_linux_default_window_is_half_rmem_max():
+def test_linux_default_window_is_scaling_ratio_of_rmem_max():
+    # Default model: Linux >= 6.6 (Ubuntu 24.04's 6.8). truesize of a received MSS at MTU 1500:
+    # 2048-byte receive buffer + 256-byte struct sk_buff = 2304. scaling_ratio =
+    # (1448 << 8) // 2304 = 370688 // 2304 = 160 (160.89 truncated, as the kernel's do_div).
+    # Window = (6291456 * 160) >> 8 = 3932160 B (3.75 MiB = 0.625 * rmem_max) < wmem_max 4 MiB.
     p = TcpParams()
     assert (LINUX_RMEM_MAX, LINUX_WMEM_MAX) == (6291456, 4194304)
-    assert p.window_bytes == 3 * 1024 * 1024  # min(6 MiB / 2, 4 MiB)
+    assert RX_TRUESIZE_MTU1500 == 2304
+    assert p.rcv_window_model == "scaling_ratio"
+    assert p.scaling_ratio == 160
+    assert p.window_bytes == 3932160
+    assert p.rcv_fraction == 0.625
     assert TcpParams(rmem_max=64 << 20, wmem_max=4 << 20).window_bytes == 4 << 20
+
+
+def test_pre_6_6_window_is_adv_win_scale():
+    # Linux < 6.6: window = space - space >> tcp_adv_win_scale; scale 1 (default) -> half,
+    # scale 2 -> three quarters, scale -1 -> space >> 1 (ip-sysctl.rst: "bytes/2^-scale").
+    p = TcpParams(rcv_window_model="adv_win_scale")
+    assert p.window_bytes == 3 * 1024 * 1024  # min(6 MiB / 2, 4 MiB)
+    q = TcpParams(rmem_max=1 << 20, rcv_window_model="adv_win_scale", tcp_adv_win_scale=2)
+    assert q.window_bytes == (1 << 20) - (1 << 18)
+    r = TcpParams(rmem_max=1 << 20, rcv_window_model="adv_win_scale", tcp_adv_win_scale=-1)
+    assert r.window_bytes == 1 << 19
+
+
+def test_scaling_ratio_follows_truesize_and_overrides():
+    # a driver with 4 KiB receive buffers: truesize 4096 + 256, ratio (1448 << 8) // 4352 = 85
+    p = TcpParams(rmem_max=1 << 20, rx_truesize=4096 + 256)
+    assert p.scaling_ratio == 85
+    assert p.window_bytes == ((1 << 20) * 85) >> 8
+    # an explicit fraction wins over either model
+    assert TcpParams(rcv_window_fraction=0.5).window_bytes == 3 * 1024 * 1024
+    with pytest.raises(Exception, match="rcv_window_model"):
+        TcpParams(rcv_window_model="bsd")
 
 
 def test_bdp_limited_flow():
     # 3 MiB window over 100 ms RTT: 8 * 3145728 / 0.1 s = 251.66 Mbit/s
     assert window_limit_bps(3 * 1024 * 1024, 100 * MS) == pytest.approx(251_658_240)
+    # the default window (3932160 B) over 100 ms: 8 * 3932160 / 0.1 s = 314.57 Mbit/s
+    assert flow_limit_bps(TcpParams(), 100 * MS) == pytest.approx(314_572_800)
     # the flow alone, caps far above: its rate is the window limit
     lim = flow_limit_bps(TcpParams(), 100 * MS)
     assert max_min_share([lim], [["vm:a"]], {"vm:a": 12.5e9}) == [pytest.approx(lim)]

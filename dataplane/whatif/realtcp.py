@@ -90,7 +90,7 @@ class Case:
 # room to spare on 2 cores (see docs/whatif.md), and the RTTs are the regional-to-global
 # peering range. Two window-limited cases with the receive buffer binding (W = rmem_max / 2
 # below the BDP), one with the send buffer binding (W = wmem_max), two cap-limited ones (Linux
-# default buffers: W = 3 MiB, far above the BDP), and the shared cap of the docs' "four
+# default buffers: W = 3.75 MiB, far above the BDP), and the shared cap of the docs' "four
 # windows on one sender" case, scaled down.
 DEFAULT_CASES: tuple[Case, ...] = (
     Case("bdp 512KiB/40ms", 100e6, 40.0, rmem_max=512 * KIB,
@@ -457,7 +457,7 @@ class Row:
 
     @property
     def window_fraction(self) -> float:
-        """Advertised window / rmem_max: the model takes rcv_window_fraction = 0.5."""
+        """Advertised window / rmem_max (the model: MSS/truesize = 0.625 on Linux >= 6.6)."""
         return self.measured.adv_window_bytes / self.case.rmem_max
 
     @property

@@ -7,7 +7,7 @@
     seed: 0                               # latency-probe arrivals (Poisson) per variant
     metrics: [latency, throughput, cost]  # default: all three
     timing: {nva_ns: 50000}               # TimingParams overrides (dataplane/timing)
-    tcp: {rmem_max: 6MiB, wmem_max: 4MiB, rcv_window_fraction: 0.5, mss: 1448, mtu: 1500,
+    tcp: {rmem_max: 6MiB, wmem_max: 4MiB, rcv_window_model: scaling_ratio, mss: 1448, mtu: 1500,
           initial_window: 10, loss: 0, handshake: true}          # whatif/tcp.py defaults
     cost: {hours_per_month: 730, zones: {swedencentral: Zone 1}}
     workload:
@@ -278,6 +278,17 @@ def tcp_value(key: str, value: Any, source: str, path: str) -> dict[str, Any]:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
             raise err(source, path, "expected a fraction in (0, 1]")
         return {key: float(value)}
+    if key == "rcv_window_model":
+        models = ("scaling_ratio", "adv_win_scale")
+        if value not in models:
+            raise err(source, path, f"expected one of {', '.join(models)}")
+        return {key: value}
+    if key == "tcp_adv_win_scale":
+        if isinstance(value, bool) or not isinstance(value, int) or not -31 <= value <= 31:
+            raise err(source, path, "expected an integer in -31..31 (net.ipv4.tcp_adv_win_scale)")
+        return {key: value}
+    if key == "rx_truesize":
+        return {key: _int(value, source, path, 1)}
     if key == "loss":
         return {key: _prob(value, source, path)}
     if key == "handshake":

@@ -100,3 +100,18 @@ def test_defaults():
     assert [v.name for v in spec.variants()] == ["base"]
     f = spec.flows[0]
     assert (f.rate_bps, f.parallel, f.packets, f.protocol) == (20e6, 1, 200, "tcp")
+
+
+def test_kernel_window_settings_parse_and_reject():
+    from dataplane.whatif.spec import tcp_value
+    from dataplane.whatif.tcp import TcpParams
+
+    assert tcp_value("rcv_window_model", "adv_win_scale", "s", "p") == {
+        "rcv_window_model": "adv_win_scale"}
+    params = TcpParams(**tcp_value("tcp_adv_win_scale", 2, "s", "p"),
+                       **tcp_value("rcv_window_model", "adv_win_scale", "s", "p"))
+    assert params.tcp_adv_win_scale == 2
+    for key, bad in (("rcv_window_model", "guess"), ("tcp_adv_win_scale", 1.5),
+                     ("rx_truesize", 0)):
+        with pytest.raises(InputError, match="vary.tcp"):
+            tcp_value(key, bad, "s.yaml", "vary.tcp[0]")

@@ -41,6 +41,7 @@ WHATIF_ASSUMPTIONS = (
 )
 
 
+
 def public_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
 
@@ -139,6 +140,14 @@ def _plt() -> Any:
     return plt
 
 
+def _save(fig: Any, path: Path) -> bool:
+    """Every plot ends the same way: lay out, write the PNG, free the figure."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    _plt().close(fig)
+    return True
+
+
 def plot_latency_cdf(rows: list[dict[str, Any]], path: Path) -> bool:
     import numpy as np
 
@@ -161,10 +170,7 @@ def plot_latency_cdf(rows: list[dict[str, Any]], path: Path) -> bool:
     ax.set_title("Latency CDF per variant (packet pipeline)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return True
+    return _save(fig, path)
 
 
 def plot_throughput_vs_rtt(spec: Spec, rows: list[dict[str, Any]], path: Path) -> bool:
@@ -187,7 +193,7 @@ def plot_throughput_vs_rtt(spec: Spec, rows: list[dict[str, Any]], path: Path) -
     x = np.geomspace(max(lo, 0.01), hi, 100)
     tcp = TcpParams()
     ax.plot(x, 8 * tcp.window_bytes / (x / 1e3) / 1e6, "k--", lw=1,
-            label=f"window limit, Linux defaults (W = {tcp.window_bytes / 2**20:.0f} MiB)")
+            label=f"window limit, Linux defaults (W = {tcp.window_bytes / 2**20:.2f} MiB)")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("RTT (ms)")
@@ -195,10 +201,7 @@ def plot_throughput_vs_rtt(spec: Spec, rows: list[dict[str, Any]], path: Path) -
     ax.set_title("Throughput vs RTT")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=6, loc="lower left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return True
+    return _save(fig, path)
 
 
 def plot_cost(rows: list[dict[str, Any]], path: Path) -> bool:
@@ -216,10 +219,7 @@ def plot_cost(rows: list[dict[str, Any]], path: Path) -> bool:
         ax.text(v, i, f" ${v:,.2f}", va="center", fontsize=7)
     ax.set_xlabel("projected monthly peering data-transfer cost (USD)")
     ax.set_title("Peering cost per variant (prices undated: see report)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return True
+    return _save(fig, path)
 
 
 def _html(spec: Spec, rows: list[dict[str, Any]], images: list[Path]) -> str:

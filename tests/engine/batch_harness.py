@@ -1,0 +1,64 @@
+"""Shared by the batch-state tests: random traffic over the demo's addresses (flows and their
+replies, some sent from a NIC other than the owner) and the batch == reference comparison
+over any batch split."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import numpy as np
+from hypothesis import strategies as st
+
+from dataplane.engine.batch import UNDECIDED, BatchPipeline, Columns
+from dataplane.engine.reference import Packet, ReferencePipeline
+
+IPS = [int(ipaddress.IPv4Address(a)) for a in (
+    "10.0.1.4", "10.0.2.4", "10.1.1.4", "10.1.1.5", "10.2.1.4", "192.168.3.3", "8.8.8.8")]
+flow = st.tuples(st.sampled_from(IPS), st.sampled_from(IPS), st.sampled_from([6, 17, 1]),
+                 st.sampled_from([22, 443, 1433, 40000]), st.sampled_from([23, 80, 1433, 40000]))
+
+
+@st.composite
+def traffic(draw, max_packets: int = 60, max_split: int = 60):
+    """(packets, batch size): packets are (src, dst, proto, sport, dport, nic choice)."""
+    flows = draw(st.lists(flow, min_size=1, max_size=6))
+    out = []
+    for _ in range(draw(st.integers(1, max_packets))):
+        s, d, p, sp, dp = draw(st.sampled_from(flows))
+        if draw(st.booleans()):  # the reply direction
+            s, d, sp, dp = d, s, dp, sp
+        out.append((s, d, p, sp, dp, draw(st.sampled_from([0, 0, 0, 1, 2]))))
+    return out, draw(st.integers(1, max_split))
+
+
+class CappedSet(set):
+    """The reference's established-flow set with the flow table's capacity rule."""
+
+    def __init__(self, cap: int) -> None:
+        super().__init__()
+        self.cap = cap
+
+    def add(self, key) -> None:
+        if key in self or len(self) < self.cap:
+            super().add(key)
+
+
+def assert_batch_matches_reference(net, pkts, split, bp: BatchPipeline | None = None,
+                                   cap: int | None = None) -> None:
+    packets = [Packet(net.ip_nic.get(s, -1) if k == 0 else (k - 1), s, d, p, sp, dp, 100, i)
+               for i, (s, d, p, sp, dp, k) in enumerate(pkts)]
+    ref = ReferencePipeline(net)
+    if cap is not None:
+        ref.established = CappedSet(cap)
+    walks = ref.run(packets)
+    bp = bp or BatchPipeline(net)
+    got = []
+    for lo in range(0, len(packets), split):
+        part = packets[lo:lo + split]
+        cols = Columns(*(np.array(x, dtype=t) for x, t in zip(zip(*part, strict=True), (
+            np.int32, np.int64, np.int64, np.int16, np.int32, np.int32, np.int32, np.int64),
+            strict=True)), preset=np.full(len(part), UNDECIDED, np.uint8))
+        disp, dec, nodes = bp.run(cols)
+        got += [(int(disp[i]), bp.labels.names[dec[i]] if dec[i] >= 0 else "",
+                 [int(x) for x in nodes[i] if x >= 0]) for i in range(len(part))]
+    assert got == [(int(w.disposition), w.deciding, w.nodes) for w in walks]

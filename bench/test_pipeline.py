@@ -30,7 +30,7 @@ import pytest
 
 import dataplane
 from dataplane.engine import Emulator
-from dataplane.engine.dispositions import Disposition as D
+from dataplane.dispositions import Disposition as D
 from dataplane.engine.reference import Packet, ReferencePipeline
 
 PACKETS = 1_000_000

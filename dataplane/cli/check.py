@@ -13,7 +13,7 @@ import argparse
 import json
 from typing import Any
 
-from dataplane.cli._table import table
+from dataplane.textable import table
 from dataplane.control.validate import validate
 from dataplane.errors import InputError
 from dataplane.model import Topology, VirtualNetwork, id_name

@@ -11,7 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
-from dataplane.cli._table import table
+from dataplane.textable import table
 from dataplane.errors import InputError
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from dataplane.cli._table import table
+from dataplane.textable import table
 from dataplane.errors import InputError
 
 

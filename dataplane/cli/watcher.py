@@ -18,7 +18,7 @@ import json
 from typing import Any
 
 from dataplane import watcher
-from dataplane.cli._table import table
+from dataplane.textable import table
 from dataplane.cli.check import add_topology_arguments, load_topology
 from dataplane.control.explain import describe
 

@@ -1,6 +1,6 @@
 """The packet pipeline: dispositions, reference and batch pipelines, the Emulator."""
 
-from dataplane.engine.dispositions import Disposition
+from dataplane.dispositions import Disposition
 from dataplane.engine.emulator import Emulator
 from dataplane.engine.results import Result
 

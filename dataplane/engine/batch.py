@@ -41,7 +41,7 @@ from dataplane.engine.compile import (
     NH_VNETLOCAL,
     Network,
 )
-from dataplane.engine.dispositions import Disposition as D
+from dataplane.dispositions import Disposition as D
 from dataplane.engine.reference import _in
 from dataplane.kernels.pipeline import KeyIndex, flow_keys
 from dataplane.kernels.pipeline_py import mix64  # the one 64-bit column mix

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dataplane.control.tags import NOT_INTERNET
-from dataplane.engine.dispositions import Disposition as D
+from dataplane.dispositions import Disposition as D
 from dataplane.model import LocalNetworkGateway, Topology, id_key
 
 if TYPE_CHECKING:  # pragma: no cover

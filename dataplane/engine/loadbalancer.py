@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dataplane.engine.dispositions import Disposition as D
+from dataplane.dispositions import Disposition as D
 from dataplane.model import Topology, id_key
 
 if TYPE_CHECKING:  # pragma: no cover

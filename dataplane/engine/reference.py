@@ -43,7 +43,7 @@ from dataplane.control.routes import EffectiveRoute, lookup
 from dataplane.engine import ingress
 from dataplane.engine import loadbalancer as lbm
 from dataplane.engine.compile import MAX_HOPS, Network
-from dataplane.engine.dispositions import Disposition as D
+from dataplane.dispositions import Disposition as D
 from dataplane.model import AzureFirewall, Prefix, id_key
 from dataplane.net import IPAddress
 

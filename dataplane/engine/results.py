@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from dataplane.engine.dispositions import Disposition as D
+from dataplane.dispositions import Disposition as D
 
 _PROTO = {6: "TCP", 17: "UDP", 1: "ICMP"}
 COLS = ("capture", "record", "time_in", "src", "dst", "proto", "sport", "dport", "length",

@@ -25,7 +25,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from dataplane.engine.dispositions import Disposition as D
+from dataplane.dispositions import Disposition as D
 
 _ETHERNET, _RAW, _IPV4 = 1, (101, 228, 12, 14), 0x0800
 

@@ -23,7 +23,8 @@ def fold_region(name: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _rtt_table() -> dict[tuple[str, str], float]:
+def rtt_table() -> dict[tuple[str, str], float]:
+    """Directed P50 RTT in ms keyed by (source, destination) folded region names (azure-latency.csv)."""
     text = resources.files("dataplane.data").joinpath("azure-latency.csv").read_text()
     out: dict[tuple[str, str], float] = {}
     for row in csv.DictReader(text.splitlines()):
@@ -38,7 +39,7 @@ class LatencyTable:
     def __init__(self, params: TimingParams | None = None,
                  rtt_ms: dict[tuple[str, str], float] | None = None) -> None:
         self.params = params or TimingParams()
-        self.rtt_ms = rtt_ms if rtt_ms is not None else _rtt_table()
+        self.rtt_ms = rtt_ms if rtt_ms is not None else rtt_table()
 
     def rtt_ns(self, source: str, destination: str) -> int:
         a, b = fold_region(source), fold_region(destination)

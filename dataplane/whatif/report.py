@@ -122,7 +122,7 @@ def summary_columns(spec: Spec, rows: list[dict[str, Any]]) -> list[str]:
 
 
 def summary_table(spec: Spec, rows: list[dict[str, Any]]) -> str:
-    from dataplane.cli._table import table
+    from dataplane.textable import table
 
     cols = summary_columns(spec, rows)
     body = [[_cell(r.get(c)) for c in cols] for r in public_rows(rows)]

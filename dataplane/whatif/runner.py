@@ -242,7 +242,7 @@ def metric_throughput(ctx: Context) -> None:
 
 def metric_latency(ctx: Context) -> None:
     """Pipeline-backed: Poisson probe packets per flow through the variant's Emulator."""
-    from dataplane.engine.dispositions import Disposition as D
+    from dataplane.dispositions import Disposition as D
 
     spec, em = ctx.spec, ctx.emulator
     pkts, times, sources, flow_of = [], [], [], []
@@ -295,7 +295,7 @@ def metric_latency(ctx: Context) -> None:
 
 
 def _capture_latency(ctx: Context, all_lat: list[np.ndarray], drops: dict[str, int]) -> None:
-    from dataplane.engine.dispositions import Disposition as D
+    from dataplane.dispositions import Disposition as D
 
     cap = ctx.spec.capture
     assert cap is not None

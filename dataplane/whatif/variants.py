@@ -50,9 +50,9 @@ def load_base(path: str) -> Topology:
 
 
 def known_regions() -> set[str]:
-    from dataplane.timing.latency import _rtt_table
+    from dataplane.timing.latency import rtt_table
 
-    return {a for a, _ in _rtt_table()} | {b for _, b in _rtt_table()}
+    return {a for a, _ in rtt_table()} | {b for _, b in rtt_table()}
 
 
 # -- helpers ---------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Plain-text tables for the terminal (no dependency, aligned columns, no colour)."""
+"""Plain-text tables for the terminal (no dependency, aligned columns, no colour); shared by cli and whatif."""
 
 from __future__ import annotations
 

@@ -29,8 +29,8 @@ import numpy as np
 import pytest
 
 import dataplane
-from dataplane.engine import Emulator
 from dataplane.dispositions import Disposition as D
+from dataplane.engine import Emulator
 from dataplane.engine.reference import Packet, ReferencePipeline
 
 PACKETS = 1_000_000

@@ -13,10 +13,10 @@ import argparse
 import json
 from typing import Any
 
-from dataplane.textable import table
 from dataplane.control.validate import validate
 from dataplane.errors import InputError
 from dataplane.model import Topology, VirtualNetwork, id_name
+from dataplane.textable import table
 
 
 def add_topology_arguments(parser: argparse.ArgumentParser) -> None:

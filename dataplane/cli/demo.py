@@ -20,11 +20,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from dataplane.textable import table
 from dataplane.cli.check import check_report, peering_rows, render_text
 from dataplane.control import peering
 from dataplane.load.scenario import load_scenario_text
 from dataplane.model import Topology
+from dataplane.textable import table
 
 DEMO_NAME = "demo.yaml"
 

@@ -11,8 +11,8 @@ import argparse
 import json
 from pathlib import Path
 
-from dataplane.textable import table
 from dataplane.errors import InputError
+from dataplane.textable import table
 
 
 def _pairs(items: list[str], flag: str) -> dict[str, str]:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from dataplane.textable import table
 from dataplane.errors import InputError
+from dataplane.textable import table
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -18,9 +18,9 @@ import json
 from typing import Any
 
 from dataplane import watcher
-from dataplane.textable import table
 from dataplane.cli.check import add_topology_arguments, load_topology
 from dataplane.control.explain import describe
+from dataplane.textable import table
 
 
 def _emit(args: argparse.Namespace, result: dict[str, Any], text: str) -> int:

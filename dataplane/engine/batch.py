@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dataplane.control.nsg import ANY_PROTOCOL, protocol_number
+from dataplane.dispositions import Disposition as D
 from dataplane.engine import ingress as _ingress_stage  # semantics stage, see decide()
 from dataplane.engine import loadbalancer as _lb_stage  # semantics stage, see decide()
 from dataplane.engine.compile import (
@@ -41,7 +42,6 @@ from dataplane.engine.compile import (
     NH_VNETLOCAL,
     Network,
 )
-from dataplane.dispositions import Disposition as D
 from dataplane.engine.reference import _in
 from dataplane.kernels.pipeline import KeyIndex, flow_keys
 from dataplane.kernels.pipeline_py import mix64  # the one 64-bit column mix

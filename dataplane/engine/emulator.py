@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 
 from dataplane.control.assumptions import texts
+from dataplane.dispositions import Disposition as D
 from dataplane.engine.batch import UNDECIDED, BatchPipeline, Columns
 from dataplane.engine.compile import Network, build_network
-from dataplane.dispositions import Disposition as D
 from dataplane.engine.ingress import INGRESS_ASSUMPTIONS
 from dataplane.engine.loadbalancer import LB_ASSUMPTIONS
 from dataplane.engine.reference import Packet, ReferencePipeline, flow_key

@@ -40,10 +40,10 @@ from typing import Any, NamedTuple
 
 from dataplane.control.nsg import ANY_PROTOCOL, Flow, RuleCompiler, evaluate, protocol_number
 from dataplane.control.routes import EffectiveRoute, lookup
+from dataplane.dispositions import Disposition as D
 from dataplane.engine import ingress
 from dataplane.engine import loadbalancer as lbm
 from dataplane.engine.compile import MAX_HOPS, Network
-from dataplane.dispositions import Disposition as D
 from dataplane.model import AzureFirewall, Prefix, id_key
 from dataplane.net import IPAddress
 

@@ -347,6 +347,8 @@ class UnknownResource:
     name: str
     id: str
     source: str = ""
+    # ids of the modelled resources it is connected to: control/caveats.py, load/related.py
+    related: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ strings (parsed here, at the edge). Emits:
   omitted when no NSG applies; 7.1)
 * explain -> one flow walked hop by hop: the engine's reference walk for one packet
   (engine/reference.py), rendered by control/explain.py.
-Every answer carries an "assumptions" list (control/assumptions.py). Unknown names raise
+Every answer carries an "assumptions" list (control/assumptions.py) and a "caveats" list: the
+unmodelled resources that can change this answer (control/caveats.py). Unknown names raise
 InputError.
 """
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from dataplane.control.assumptions import texts
+from dataplane.control.caveats import caveats_touching, topology_caveats
 from dataplane.control.nsg import Flow, RuleCompiler, evaluate, protocol_number
 from dataplane.control.routes import effective_routes, lookup, nic_subnet
 from dataplane.errors import InputError
@@ -79,12 +81,37 @@ def nic_for(topology: Topology, vm: str, address: IPAddress | None = None,
     raise InputError(f"{address} is not an address of virtual machine '{machine.name}'")
 
 
+def _nic_path(topology: Topology, interface: NetworkInterface) -> list[str]:
+    """The resource ids an answer about this NIC involves: the NIC, its VM, its subnets."""
+    return [interface.id, interface.virtual_machine or "",
+            *(c.subnet for c in interface.ip_configurations)]
+
+
+def caveats_for(topology: Topology, ids: list[str]) -> list[str]:
+    """Caveat texts of the unmodelled resources touching any of `ids` (control/caveats.py)."""
+    return [c.text for c in caveats_touching(topology_caveats(topology), ids)]
+
+
+def _named(topology: Topology, hops: list[dict[str, Any]]) -> list[str]:
+    """Ids of the resources an explained walk names (VMs, NICs, VNets, firewalls, gateways)."""
+    names = {str(v).lower() for hop in hops for v in hop.values() if isinstance(v, str)}
+    out = []
+    for collection in ("network_interfaces", "virtual_machines", "virtual_networks",
+                       "azure_firewalls", "virtual_network_gateways", "load_balancers"):
+        out += [item.id for item in getattr(topology, collection) if item.name.lower() in names]
+    for vm in topology.virtual_machines:
+        if vm.name.lower() in names:
+            out += list(vm.network_interfaces)
+    return out
+
+
 def effective_route_table(topology: Topology, nic: str) -> dict[str, Any]:
     interface = find_nic(topology, nic)
     routes = effective_routes(topology, nic_subnet(topology, interface))
     return {"value": [r.as_dict() for r in routes],
             "assumptions": texts("udr-default-removes-none-routes", "service-tag-prefixes",
-                                 "gateway-next-hop-ip", "equal-prefix-default-routes")}
+                                 "gateway-next-hop-ip", "equal-prefix-default-routes"),
+            "caveats": caveats_for(topology, _nic_path(topology, interface))}
 
 
 def effective_security_rules(topology: Topology, nic: str) -> dict[str, Any]:
@@ -110,7 +137,8 @@ def effective_security_rules(topology: Topology, nic: str) -> dict[str, Any]:
         })
     return {"value": value,
             "assumptions": texts("virtualnetwork-default-routes", "vnet-access-tag-only",
-                                 "service-tag-prefixes", "no-nsg-inbound-internet")}
+                                 "service-tag-prefixes", "no-nsg-inbound-internet"),
+            "caveats": caveats_for(topology, _nic_path(topology, interface))}
 
 
 def next_hop(topology: Topology, vm: str, source_ip: str, destination_ip: str,
@@ -119,14 +147,16 @@ def next_hop(topology: Topology, vm: str, source_ip: str, destination_ip: str,
     destination = parse_ip(destination_ip, what="destination IP address")
     interface = nic_for(topology, vm, source, nic)
     route = lookup(effective_routes(topology, nic_subnet(topology, interface)), destination)
+    caveats = caveats_for(topology, _nic_path(topology, interface))
     if route is None:
         return {"nextHopType": "None", "nextHopIpAddress": None, "routeTableId": "System Route",
-                "assumptions": texts("next-hop-peering-names")}
+                "assumptions": texts("next-hop-peering-names"), "caveats": caveats}
     return {
         "nextHopType": route.next_hop_type,
         "nextHopIpAddress": str(route.next_hop_ip[0]) if route.next_hop_ip else None,
         "routeTableId": route.route_table_id if route.source == "User" else "System Route",
         "assumptions": texts("next-hop-peering-names", "gateway-next-hop-ip"),
+        "caveats": caveats,
     }
 
 
@@ -156,6 +186,7 @@ def ip_flow_verify(topology: Topology, vm: str, direction: str, protocol: str, l
     if verdict.rule_name is not None:
         out["ruleName"] = verdict.rule_name
     out["assumptions"] = texts("ip-flow-rule-name", "no-nsg-inbound-internet", "stateful")
+    out["caveats"] = caveats_for(topology, _nic_path(topology, interface))
     return out
 
 
@@ -201,4 +232,7 @@ def explain(topology: Topology, vm: str, destination: str, protocol: str = "Tcp"
                   "no-nsg-inbound-internet") + [INGRESS_ASSUMPTIONS[2]]
     if any(h["step"] == "loadbalancer" for h in walk.hops):
         notes += list(LB_ASSUMPTIONS)
-    return render.render(flow, walk.hops, walk.disposition.name, walk.deciding, notes)
+    answer = render.render(flow, walk.hops, walk.disposition.name, walk.deciding, notes)
+    answer["caveats"] = caveats_for(topology, _nic_path(topology, interface)
+                                    + _named(topology, walk.hops))
+    return answer

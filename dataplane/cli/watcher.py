@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import textwrap
 from typing import Any
 
 from dataplane import watcher
@@ -23,13 +24,21 @@ from dataplane.control.explain import describe
 from dataplane.textable import table
 
 
+def _bullets(lines: list[str], mark: str) -> str:
+    """One wrapped bullet per line, 100 columns."""
+    return "\n".join(textwrap.fill(line, 100, initial_indent=f"  {mark} ",
+                                    subsequent_indent="    ") for line in lines)
+
+
 def _emit(args: argparse.Namespace, result: dict[str, Any], text: str) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        notes = result.get("assumptions", [])
-        print(text + ("\n\nAssumptions:\n" + "\n".join(f"  - {a}" for a in notes)
-                      if notes else ""))
+        caveats, notes = result.get("caveats", []), result.get("assumptions", [])
+        print(text
+              + ("\n\nCaveats (unmodelled resources that can change this answer):\n"
+                 + _bullets(caveats, "!") if caveats else "")
+              + ("\n\nAssumptions:\n" + _bullets(notes, "-") if notes else ""))
     return 0
 
 

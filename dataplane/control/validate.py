@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from dataplane.control.caveats import unknown_resource_message
 from dataplane.control.peering import back_link, link_findings
 from dataplane.errors import Finding
 from dataplane.kernels.overlap import overlap_pairs
@@ -229,9 +230,7 @@ def validate(topology: Topology) -> list[Finding]:
     findings += _reference_findings(topology)
     findings += _peering_findings(topology)
     for unknown in topology.unknown_resources:
-        findings.append(Finding("UnknownResourceType",
-                                f"Resource type {unknown.type} is not modelled; the resource "
-                                "is kept aside and does not affect the data plane.",
+        findings.append(Finding("UnknownResourceType", unknown_resource_message(unknown),
                                 unknown.id, "warning"))
     by_severity: dict[str, list[Finding]] = defaultdict(list)
     for finding in findings:

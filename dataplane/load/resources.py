@@ -20,6 +20,7 @@ from dataclasses import replace
 from typing import Any
 
 from dataplane.errors import InputError
+from dataplane.load.related import related_resources
 from dataplane.model import (
     ALL_PORTS,
     ANY,
@@ -612,7 +613,8 @@ def resources_to_topology(resources: Iterable[dict[str, Any]], source: str = "")
     """Convert resolved resource dicts (ARM-evaluated, az dump or scenario) into a Topology."""
     collected: dict[str, list[object]] = {}
     unknown: list[UnknownResource] = []
-    for index, raw in enumerate(_merge_children(list(resources))):
+    resources = list(resources)
+    for index, raw in enumerate(_merge_children(resources)):
         if not isinstance(raw, dict):
             raise InputError(f"resource #{index} is not an object", file=source or None)
         kind = str(raw.get("type", ""))
@@ -630,6 +632,8 @@ def resources_to_topology(resources: Iterable[dict[str, Any]], source: str = "")
         collection, convert = entry
         collected.setdefault(collection, []).append(convert(raw, _Where(raw, source)))
     vnets = _derive_peerings(collected.pop("virtual_networks", []))  # type: ignore[arg-type]
+    related = related_resources(resources, {id_key(u.id) for u in unknown})
+    unknown = [replace(u, related=related[id_key(u.id)]) for u in unknown]
     topology = Topology(virtual_networks=tuple(vnets),
                         unknown_resources=tuple(unknown),
                         sources=(source,) if source else (),

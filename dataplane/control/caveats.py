@@ -1,0 +1,118 @@
+"""Caveats: what a resource the model does not evaluate can change, and which answers it touches.
+
+Takes a Topology whose `unknown_resources` carry `related` (the modelled resources each one is
+connected to through references, computed by the loader). Emits:
+* `impact(resource_type)` -> (changes_verdicts, text): what a type of resource can change in
+  Azure's data plane. Only types listed in `NO_VERDICT_EFFECT` are said not to change a verdict,
+  each with its reason; every other type, listed or not, is assumed to change one.
+* `unknown_resource_message(unknown)` -> the `check` warning line for one unknown resource.
+* `topology_caveats(topology)` -> one `Caveat` per unknown resource that can change a verdict.
+* `caveats_touching(caveats, ids)` -> the caveats whose resources lie on a path (NIC, subnet,
+  VNet, firewall, gateway ids): the answers that must carry them.
+
+The project's rule (never silently wrong): a resource that can change a verdict is modelled, or
+every answer it touches carries a named caveat. A resource touches an answer when it is connected,
+directly or through other unmodelled resources, to a resource on that answer's path: a public IP
+touches the NIC it is attached to; a Virtual WAN hub connection touches the spoke VNet it
+connects; a Firewall Policy (and its rule collection groups) touches the firewalls that use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from dataplane.model import Topology, UnknownResource, id_key
+
+_N = "microsoft.network/"
+
+# Types that cannot change where a packet goes or whether it is allowed, with the reason.
+NO_VERDICT_EFFECT: dict[str, str] = {
+    "microsoft.compute/virtualmachines/extensions": "VM extensions install software inside the guest",
+    "microsoft.compute/disks": "managed disks are storage",
+    "microsoft.compute/availabilitysets": "placement of VMs, not their network",
+    "microsoft.operationalinsights/workspaces": "a log store",
+    "microsoft.insights/diagnosticsettings": "log routing",
+    "microsoft.network/networkwatchers": "a monitoring service",
+    "microsoft.network/ddosprotectionplans": (
+        "DDoS mitigation acts on attack traffic only, not on the verdicts emulated here"),
+    "microsoft.resources/deployments": "a deployment record (its resources are loaded themselves)",
+    "microsoft.managedidentity/userassignedidentities": "an identity, not a network resource",
+    "microsoft.keyvault/vaults": "a secret store (its own firewall is not on VNet paths emulated here)",
+}
+
+# What the verdict-changing types we know of can change (others get a generic text).
+IMPACT: dict[str, str] = {
+    _N + "publicipaddresses": "Internet-facing inbound and outbound answers (DNAT/SNAT, "
+                              "Standard SKU closed inbound) of what it is attached to",
+    _N + "natgateways": "outbound Internet source address and reachability of its subnets",
+    _N + "privateendpoints": "routes (/32 InterfaceEndpoint) and destinations in its VNet and peers",
+    _N + "firewallpolicies": "verdicts, DNAT and SNAT of the Azure Firewalls that use the policy",
+    _N + "firewallpolicies/rulecollectiongroups": "verdicts of the Azure Firewalls that use "
+                                                  "the policy",
+    _N + "ipgroups": "verdicts of firewall rules that name the IP group",
+    _N + "virtualwans": "routing of every VNet connected to its hubs",
+    _N + "virtualhubs": "routing of connected VNets (Virtual WAN hub or Route Server BGP routes)",
+    _N + "virtualhubs/hubroutetables": "routes of the VNet connections associated with the table",
+    _N + "virtualhubs/hubvirtualnetworkconnections": "routes of the connected VNet (hub "
+                                                     "routing, secured-hub firewall)",
+    _N + "virtualhubs/bgpconnections": "BGP-learned routes injected into the VNet",
+    _N + "applicationgateways": "reachability of its frontends and backends",
+    _N + "bastionhosts": "inbound management sessions to VMs",
+    _N + "privatednszones": "name resolution (which address a name reaches)",
+    _N + "networkmanagers": "security admin rules evaluated before NSGs; connectivity groups",
+    _N + "expressroutecircuits": "routes learned from on-premises over ExpressRoute",
+    _N + "vpngateways": "Virtual WAN site-to-site routes",
+    _N + "routefilters": "Microsoft peering routes over ExpressRoute",
+}
+
+
+def impact(resource_type: str) -> tuple[bool, str]:
+    """(changes_verdicts, what it changes or why it cannot) for an ARM resource type."""
+    kind = resource_type.lower()
+    if kind in NO_VERDICT_EFFECT:
+        return False, NO_VERDICT_EFFECT[kind]
+    return True, IMPACT.get(kind, "unknown: Azure may route, filter or translate traffic through it")
+
+
+@dataclass(frozen=True)
+class Caveat:
+    """A named caveat: `key` is stable for tests and tooling; `resources` are the modelled ids
+    (lower case) whose answers it touches; empty means it touches no modelled resource."""
+
+    key: str
+    text: str
+    resources: frozenset[str]
+
+
+def unknown_resource_message(unknown: UnknownResource) -> str:
+    changes, what = impact(unknown.type)
+    if not changes:
+        return (f"Resource type {unknown.type} is not modelled; it cannot change a verdict "
+                f"({what}).")
+    touched = ", ".join(sorted(r.rsplit("/", 1)[1] for r in unknown.related)) or "no modelled resource"
+    return (f"Resource type {unknown.type} is not modelled and can change verdicts ({what}); "
+            f"answers involving {touched} carry a caveat.")
+
+
+def topology_caveats(topology: Topology) -> tuple[Caveat, ...]:
+    out = []
+    for unknown in topology.unknown_resources:
+        changes, what = impact(unknown.type)
+        if changes:
+            out.append(Caveat(f"unmodelled:{unknown.type}:{unknown.name}",
+                              f"{unknown.type} '{unknown.name}' is not modelled; it can change "
+                              f"{what}",
+                              frozenset(id_key(r) for r in unknown.related)))
+    return tuple(out)
+
+
+def _covers(touched: str, on_path: str) -> bool:
+    """A VNet id covers its subnets (and their children)."""
+    return on_path == touched or on_path.startswith(touched + "/")
+
+
+def caveats_touching(caveats: Iterable[Caveat], ids: Iterable[str]) -> list[Caveat]:
+    """The caveats that touch any of `ids` (resource ids on an answer's path), in input order."""
+    path = [id_key(i) for i in ids if i]
+    return [c for c in caveats if any(_covers(t, p) for t in c.resources for p in path)]

@@ -1,0 +1,99 @@
+"""Unmodelled resources put named caveats on the answers they can change (control/caveats.py,
+load/related.py): never "does not affect the data plane" unless true, and scoped to the resources
+they are connected to. Inputs: the Firewall Manager secured-hub quickstart (Virtual WAN hub,
+Firewall Policy, a public IP on the jump VM's NIC) and small az-style dumps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import dataplane
+from dataplane import watcher
+from dataplane.control.caveats import caveats_touching, impact, topology_caveats
+from dataplane.control.validate import validate
+from dataplane.load.resources import resources_to_topology
+from dataplane.model import Topology
+
+SUB = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/"
+
+
+@pytest.fixture
+def secured_hub(real_dir: Path) -> Topology:
+    arm = real_dir / "arm"
+    return dataplane.load(arm / "aqt_fwm-docs-qs.azuredeploy.json",
+                          parameters=arm / "aqt_fwm-docs-qs.azuredeploy.parameters.json")
+
+
+def _related(topology: Topology, name: str) -> set[str]:
+    (unknown,) = [u for u in topology.unknown_resources if u.name == name]
+    return {r.rsplit("/", 1)[1] for r in unknown.related}
+
+
+def test_unmodelled_resources_reach_what_they_change(secured_hub: Topology) -> None:
+    # The hub connection changes the spoke's routes; the hub route table names the firewall.
+    assert _related(secured_hub, "hub-spoke") == {"Spoke-01", "AzfwTest"}
+    # The policy governs the firewall; its rule collection group reaches it through the policy.
+    assert _related(secured_hub, "Policy-01") == {"AzfwTest"}
+    assert _related(secured_hub, "DefaultApplicationRuleCollectionGroup") == {"AzfwTest"}
+    # The public IP is attached to the jump VM's NIC only.
+    assert _related(secured_hub, "publicIP-jump-srv") == {"netInterface-jump-srv"}
+
+
+def test_check_never_says_a_verdict_changing_resource_has_no_effect(secured_hub: Topology) -> None:
+    warnings = [f for f in validate(secured_hub) if f.code == "UnknownResourceType"]
+    assert len(warnings) == len(secured_hub.unknown_resources) == 7
+    for finding in warnings:
+        assert "does not affect" not in finding.message
+        assert "can change verdicts" in finding.message
+    hub = next(f for f in warnings if f.resource.endswith("/hubVirtualNetworkConnections/hub-spoke"))
+    assert "answers involving AzfwTest, Spoke-01 carry a caveat" in hub.message
+
+
+def test_answers_carry_only_the_caveats_that_touch_them(secured_hub: Topology) -> None:
+    workload = watcher.next_hop(secured_hub, "Workload-Srv", "10.0.1.4", "8.8.8.8")
+    jump = watcher.next_hop(secured_hub, "Jump-Srv", "10.0.2.4", "8.8.8.8")
+    assert workload["nextHopType"] == "Internet"
+    assert any("hubVirtualNetworkConnections 'hub-spoke'" in c for c in workload["caveats"])
+    # The jump VM's public IP touches the jump VM's answers, not the workload's.
+    assert any("publicIP-jump-srv" in c for c in jump["caveats"])
+    assert not any("publicIP-jump-srv" in c for c in workload["caveats"])
+    # Nothing here touches the policy except through the firewall, which no next-hop names.
+    assert not any("Policy-01" in c for c in workload["caveats"])
+    verify = watcher.ip_flow_verify(secured_hub, "Jump-Srv", "Inbound", "TCP", "10.0.2.4:3389",
+                                    "203.0.113.9:50000")
+    assert any("publicIP-jump-srv" in c for c in verify["caveats"])
+
+
+def _dump(*extra: dict) -> list[dict]:
+    vnet = {"type": "Microsoft.Network/virtualNetworks", "name": "v", "id": SUB + "Microsoft.Network/virtualNetworks/v",
+            "location": "westeurope",
+            "properties": {"addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
+                           "subnets": [{"name": "s", "id": SUB + "Microsoft.Network/virtualNetworks/v/subnets/s",
+                                        "properties": {"addressPrefix": "10.0.1.0/24"}}]}}
+    return [vnet, *extra]
+
+
+def test_a_type_that_cannot_change_a_verdict_says_why_and_carries_no_caveat() -> None:
+    extension = {"type": "Microsoft.Compute/virtualMachines/extensions", "name": "vm/ext",
+                 "id": SUB + "Microsoft.Compute/virtualMachines/vm/extensions/ext", "properties": {}}
+    topology = resources_to_topology(_dump(extension))
+    (finding,) = [f for f in validate(topology) if f.code == "UnknownResourceType"]
+    assert "cannot change a verdict (VM extensions install software inside the guest)" in finding.message
+    assert topology_caveats(topology) == ()
+
+
+def test_an_unknown_type_is_assumed_to_change_verdicts() -> None:
+    changes, what = impact("Contoso.Network/magicBoxes")
+    assert changes and "unknown" in what
+
+
+def test_a_caveat_on_a_vnet_covers_its_subnets() -> None:
+    nat = {"type": "Microsoft.Network/natGateways", "name": "nat", "id": SUB + "Microsoft.Network/natGateways/nat",
+           "properties": {"subnets": [{"id": SUB + "Microsoft.Network/virtualNetworks/v/subnets/s"}]}}
+    topology = resources_to_topology(_dump(nat))
+    (caveat,) = topology_caveats(topology)
+    assert caveat.key == "unmodelled:Microsoft.Network/natGateways:nat"
+    assert caveats_touching([caveat], [SUB + "Microsoft.Network/virtualNetworks/v/subnets/s"]) == [caveat]
+    assert caveats_touching([caveat], [SUB + "Microsoft.Network/virtualNetworks/v/subnets/other"]) == []

@@ -2,12 +2,13 @@
 """Header extraction kernel (twin: dataplane/kernels/headers_py.py, which holds the contract:
 columns, ParseStatus codes, FRAG_* values, link types).
 
-`extract(buf, offsets, caplens, linktype, <18 output columns in HeaderColumns order>)`: parses
+`extract(buf, offsets, caplens, linktype, <20 output columns in HeaderColumns order>)`: parses
 each frame buf[offsets[i] : offsets[i] + caplens[i]] (Ethernet with any number of VLAN tags, or
 raw IP), IPv4 with options and fragments, IPv6 with extension headers and fragments,
 TCP/UDP/SCTP/UDP-Lite ports, ICMP/ICMPv6 type and code. Every read is checked against the
 frame's captured end; records outside the buffer get BAD_RECORD. Runs without the GIL; writes
-one row per frame into the caller's zero-initialised columns (l3/l4 offsets initialised -1).
+one row per frame into the caller's zero-initialised columns (l3/l4/payload offsets
+initialised -1).
 """
 
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
@@ -49,7 +50,7 @@ cdef struct Row:
     uint16_t ethertype, sport, dport
     uint32_t src4, dst4, ip_len
     uint64_t src_hi, src_lo, dst_hi, dst_lo
-    int32_t l3_offset, l4_offset
+    int32_t l3_offset, l4_offset, payload_offset, payload_len
 
 
 cdef void _parse(const uint8_t* b, Py_ssize_t n, int linktype, Row* r) noexcept nogil:
@@ -184,6 +185,7 @@ cdef void _parse(const uint8_t* b, Py_ssize_t n, int linktype, Row* r) noexcept 
         r.sport = <uint16_t>_u16(b, p)
         r.dport = <uint16_t>_u16(b, p + 2)
         r.l4_offset = <int32_t>p
+        _payload(b, p, end, l3 + <Py_ssize_t>r.ip_len, proto, r)
     elif proto == 1 or proto == 58:
         if p + 2 > end:
             r.status = L4_TRUNCATED
@@ -193,13 +195,35 @@ cdef void _parse(const uint8_t* b, Py_ssize_t n, int linktype, Row* r) noexcept 
         r.l4_offset = <int32_t>p
 
 
+cdef inline void _payload(const uint8_t* b, Py_ssize_t p, Py_ssize_t end, Py_ssize_t wire_end,
+                          uint8_t proto, Row* r) noexcept nogil:
+    """Layer-4 payload: TCP after its data offset, UDP/UDP-Lite after 8 bytes; only when the
+    whole transport header was captured and fits the IP length."""
+    cdef Py_ssize_t hlen
+    if proto == 6:
+        if p + 13 > end:
+            return
+        hlen = (b[p + 12] >> 4) * 4
+        if hlen < 20:
+            return
+    elif proto == 17 or proto == 136:
+        hlen = 8
+    else:
+        return
+    if p + hlen > end or p + hlen > wire_end:
+        return
+    r.payload_offset = <int32_t>(p + hlen)
+    r.payload_len = <int32_t>(wire_end - p - hlen)
+
+
 def extract(const uint8_t[::1] buf, const int64_t[::1] offsets, const int32_t[::1] caplens,
             int linktype, uint8_t[::1] status, uint16_t[::1] ethertype, uint8_t[::1] vlan_count,
             uint8_t[::1] ip_version, uint32_t[::1] src4, uint32_t[::1] dst4,
             uint64_t[::1] src_hi, uint64_t[::1] src_lo, uint64_t[::1] dst_hi,
             uint64_t[::1] dst_lo, uint8_t[::1] proto, uint16_t[::1] sport, uint16_t[::1] dport,
             uint32_t[::1] ip_len, uint8_t[::1] frag, uint8_t[::1] ttl,
-            int32_t[::1] l3_offset, int32_t[::1] l4_offset) -> None:
+            int32_t[::1] l3_offset, int32_t[::1] l4_offset, int32_t[::1] payload_offset,
+            int32_t[::1] payload_len) -> None:
     cdef Py_ssize_t n = offsets.shape[0], size = buf.shape[0], i
     cdef const uint8_t* base = &buf[0] if size > 0 else NULL
     cdef int64_t o
@@ -208,7 +232,8 @@ def extract(const uint8_t[::1] buf, const int64_t[::1] offsets, const int32_t[::
     lengths = {status.shape[0], ethertype.shape[0], vlan_count.shape[0], ip_version.shape[0],
                src4.shape[0], dst4.shape[0], src_hi.shape[0], src_lo.shape[0], dst_hi.shape[0],
                dst_lo.shape[0], proto.shape[0], sport.shape[0], dport.shape[0], ip_len.shape[0],
-               frag.shape[0], ttl.shape[0], l3_offset.shape[0], l4_offset.shape[0]}
+               frag.shape[0], ttl.shape[0], l3_offset.shape[0], l4_offset.shape[0],
+               payload_offset.shape[0], payload_len.shape[0]}
     if lengths != {n}:
         raise ValueError("output columns must have one entry per frame")
     if caplens.shape[0] != n:
@@ -217,7 +242,7 @@ def extract(const uint8_t[::1] buf, const int64_t[::1] offsets, const int32_t[::
         for i in range(n):
             o = offsets[i]
             c = caplens[i]
-            r = Row(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -1, -1)
+            r = Row(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -1, -1, -1, 0)
             if o < 0 or c < 0 or o > size or c > size - o:
                 r.status = BAD_RECORD
             elif c == 0:
@@ -242,3 +267,5 @@ def extract(const uint8_t[::1] buf, const int64_t[::1] offsets, const int32_t[::
             ttl[i] = r.ttl
             l3_offset[i] = r.l3_offset
             l4_offset[i] = r.l4_offset
+            payload_offset[i] = r.payload_offset
+            payload_len[i] = r.payload_len

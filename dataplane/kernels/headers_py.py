@@ -16,6 +16,11 @@ Returns `HeaderColumns` (one entry per frame):
   frag       uint8  FRAG_NONE 0, FRAG_FIRST 1 (offset 0, more fragments), FRAG_LATER 2
   ttl        uint8  IPv4 TTL / IPv6 hop limit
   l3_offset, l4_offset int32  offsets of the IP and transport headers in the frame, -1 if none
+  payload_offset int32  offset of the layer-4 payload in the frame (TCP after its data offset,
+             UDP/UDP-Lite after 8 bytes), -1 when the whole transport header was not captured
+             or does not fit the IP length, or the protocol has no payload parsed here
+  payload_len int32  payload bytes per the IP length (may exceed what was captured: the captured
+             part is min(payload_len, caplen - payload_offset)); 0 when payload_offset is -1
 L3 fields are filled only when the IP header is valid; L4 fields only when status is OK. The
 transport header must lie within both the captured bytes and the IP length (so Ethernet padding
 is never read as ports). Nothing outside buf[offset : offset + caplen] is ever read.
@@ -56,6 +61,7 @@ COLUMNS: tuple[tuple[str, type], ...] = (
     ("src_hi", np.uint64), ("src_lo", np.uint64), ("dst_hi", np.uint64), ("dst_lo", np.uint64),
     ("proto", np.uint8), ("sport", np.uint16), ("dport", np.uint16), ("ip_len", np.uint32),
     ("frag", np.uint8), ("ttl", np.uint8), ("l3_offset", np.int32), ("l4_offset", np.int32),
+    ("payload_offset", np.int32), ("payload_len", np.int32),
 )
 
 
@@ -78,13 +84,15 @@ class HeaderColumns(NamedTuple):
     ttl: np.ndarray
     l3_offset: np.ndarray
     l4_offset: np.ndarray
+    payload_offset: np.ndarray
+    payload_len: np.ndarray
 
     @classmethod
     def empty(cls, n: int) -> HeaderColumns:
-        cols = [np.zeros(n, dtype=t) for _, t in COLUMNS]
-        cols[-1][:] = -1
-        cols[-2][:] = -1
-        return cls(*cols)
+        out = cls(*(np.zeros(n, dtype=t) for _, t in COLUMNS))
+        for column in (out.l3_offset, out.l4_offset, out.payload_offset):
+            column[:] = -1
+        return out
 
 
 def _u16(b: bytes, p: int) -> int:
@@ -207,12 +215,29 @@ def _parse(b: bytes, linktype: int) -> dict[str, int]:
             r["status"] = ParseStatus.L4_TRUNCATED
             return r
         r.update(sport=_u16(b, p), dport=_u16(b, p + 2), l4_offset=p)
+        r.update(_payload(b, p, end, l3 + r["ip_len"], proto))
     elif proto in ICMP_PROTOS:
         if p + 2 > end:
             r["status"] = ParseStatus.L4_TRUNCATED
             return r
         r.update(sport=b[p], dport=b[p + 1], l4_offset=p)
     return r
+
+
+def _payload(b: bytes, p: int, end: int, wire_end: int, proto: int) -> dict[str, int]:
+    """Layer-4 payload: TCP after its data offset, UDP/UDP-Lite after 8 bytes; only when the
+    whole transport header was captured and fits the IP length."""
+    if proto == 6:
+        if p + 13 > end or (b[p + 12] >> 4) * 4 < 20:
+            return {}
+        hlen = (b[p + 12] >> 4) * 4
+    elif proto in (17, 136):
+        hlen = 8
+    else:
+        return {}
+    if p + hlen > end or p + hlen > wire_end:
+        return {}
+    return {"payload_offset": p + hlen, "payload_len": wire_end - p - hlen}
 
 
 def extract(buf: bytes | bytearray | memoryview | np.ndarray, offsets: np.ndarray,

@@ -180,3 +180,33 @@ def test_empty_inputs() -> None:
     cols = extract(b"", np.array([0, 0]), np.array([0, 1]), 1)
     assert cols.status.tolist() == [ParseStatus.TRUNCATED, ParseStatus.BAD_RECORD]
     assert extract(b"", np.array([], dtype=np.int64), np.array([], dtype=np.int32), 1).status.size == 0
+
+
+def test_payload_offsets() -> None:
+    """Where the layer-4 payload starts (issue 12: the application-name kernel reads it)."""
+    options = [("MSS", 1460), ("NOP", None), ("WScale", 7)]
+    pkt = Ether() / IP() / TCP(sport=40000, dport=443, options=options) / b"\x16\x03\x01hello"
+    r, data = one(pkt), bytes(pkt)
+    assert r["l4_offset"] == 34 and r["payload_offset"] == 34 + len(bytes(TCP(options=options)))
+    assert data[r["payload_offset"]:r["payload_offset"] + r["payload_len"]] == b"\x16\x03\x01hello"
+
+    r = one(IPv6() / UDP(dport=53) / b"query", linktype=229)
+    assert (r["payload_offset"], r["payload_len"]) == (48, 5)
+
+    # Snaplen cut inside the payload: the offset stands, the length is the IP length's.
+    frame = bytes(Ether() / IP() / TCP() / (b"G" * 100))
+    cols = extract(frame, np.array([0]), np.array([60]), 1)
+    assert (int(cols.payload_offset[0]), int(cols.payload_len[0])) == (54, 100)
+
+    # Cut inside the TCP header, a data offset below 5, ICMP: no payload offset.
+    cols = extract(frame, np.array([0]), np.array([40]), 1)
+    assert int(cols.payload_offset[0]) == -1 and int(cols.payload_len[0]) == 0
+    bad = bytearray(frame)
+    bad[14 + 20 + 12] = 0x40
+    assert one_bytes(bytes(bad))["payload_offset"] == -1
+    assert one(Ether() / IP() / ICMP() / b"ping")["payload_offset"] == -1
+
+
+def one_bytes(data: bytes) -> dict[str, int]:
+    cols = extract(data, np.array([0]), np.array([len(data)]), 1)
+    return {name: int(col[0]) for name, col in zip(cols._fields, cols, strict=True)}

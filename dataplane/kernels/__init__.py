@@ -20,7 +20,7 @@ import os
 from types import ModuleType
 
 KERNELS: tuple[str, ...] = ("overlap", "lpm", "acl", "flows", "shaper", "headers", "pcapscan",
-                            "pipeline")
+                            "pipeline", "servername")
 
 
 def _flag(name: str) -> str:

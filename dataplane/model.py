@@ -325,6 +325,77 @@ class AzureFirewall:
     private_ip_address: IPAddress | None
     network_rule_collections: tuple[FirewallRuleCollection, ...] = ()
     threat_intel_mode: str = "Alert"
+    firewall_policy: str | None = None  # id of the Microsoft.Network/firewallPolicies
+
+
+# --- Firewall Policy (Microsoft.Network/firewallPolicies) and IP groups -----------------------
+
+@dataclass(frozen=True)
+class ApplicationProtocol:
+    protocol_type: str  # Http | Https | Mssql
+    port: int
+
+
+@dataclass(frozen=True)
+class FirewallPolicyRule:
+    """One rule of a policy rule collection: `rule_type` NetworkRule | ApplicationRule |
+    NatRule, fields named after the ARM properties (unused ones empty)."""
+
+    name: str
+    rule_type: str
+    ip_protocols: tuple[str, ...] = ()  # TCP | UDP | ICMP | Any
+    source_addresses: tuple[AddressMatch, ...] = ()
+    source_ip_groups: tuple[str, ...] = ()
+    destination_addresses: tuple[AddressMatch, ...] = ()
+    destination_ip_groups: tuple[str, ...] = ()
+    destination_fqdns: tuple[str, ...] = ()
+    destination_ports: tuple[PortRange, ...] = ()
+    target_fqdns: tuple[str, ...] = ()
+    fqdn_tags: tuple[str, ...] = ()
+    web_categories: tuple[str, ...] = ()
+    protocols: tuple[ApplicationProtocol, ...] = ()
+    translated_address: str = ""
+    translated_port: str = ""
+    translated_fqdn: str = ""
+    unresolved: tuple[str, ...] = ()  # values known only at deployment time, as written
+
+
+@dataclass(frozen=True)
+class FirewallPolicyRuleCollection:
+    """`collection_type` Filter (action Allow | Deny) or Nat (action Dnat)."""
+
+    name: str
+    priority: int
+    collection_type: str
+    action: str
+    rules: tuple[FirewallPolicyRule, ...] = ()
+
+
+@dataclass(frozen=True)
+class FirewallPolicyRuleCollectionGroup:
+    name: str
+    priority: int
+    rule_collections: tuple[FirewallPolicyRuleCollection, ...] = ()
+
+
+@dataclass(frozen=True)
+class FirewallPolicy:
+    id: str
+    name: str
+    location: str
+    rule_collection_groups: tuple[FirewallPolicyRuleCollectionGroup, ...] = ()
+    base_policy: str | None = None
+    threat_intel_mode: str = "Alert"
+    sku_tier: str = "Standard"
+    dns_proxy_enabled: bool = False
+
+
+@dataclass(frozen=True)
+class IpGroup:
+    id: str
+    name: str
+    location: str
+    ip_addresses: tuple[Prefix, ...] = ()
 
 
 # --- access control --------------------------------------------------------------------------
@@ -365,6 +436,7 @@ _COLLECTIONS = (
     "virtual_networks", "network_security_groups", "application_security_groups",
     "route_tables", "network_interfaces", "virtual_machines", "virtual_network_gateways",
     "local_network_gateways", "connections", "load_balancers", "azure_firewalls",
+    "firewall_policies", "ip_groups",
 )
 
 
@@ -383,6 +455,8 @@ class Topology:
     connections: tuple[Connection, ...] = ()
     load_balancers: tuple[LoadBalancer, ...] = ()
     azure_firewalls: tuple[AzureFirewall, ...] = ()
+    firewall_policies: tuple[FirewallPolicy, ...] = ()
+    ip_groups: tuple[IpGroup, ...] = ()
     role_assignments: tuple[RoleAssignment, ...] = ()
     unknown_resources: tuple[UnknownResource, ...] = ()
     sources: tuple[str, ...] = field(default=(), compare=False)

@@ -6,7 +6,8 @@ connected to through references, computed by the loader). Emits:
   Azure's data plane. Only types listed in `NO_VERDICT_EFFECT` are said not to change a verdict,
   each with its reason; every other type, listed or not, is assumed to change one.
 * `unknown_resource_message(unknown)` -> the `check` warning line for one unknown resource.
-* `topology_caveats(topology)` -> one `Caveat` per unknown resource that can change a verdict.
+* `topology_caveats(topology)` -> one `Caveat` per unknown resource that can change a verdict,
+  and one per thing a firewall's rules leave unevaluated (control/firewall_rules.py).
 * `caveats_touching(caveats, ids)` -> the caveats whose resources lie on a path (NIC, subnet,
   VNet, firewall, gateway ids): the answers that must carry them.
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from dataplane.control.firewall_rules import firewall_rules
 from dataplane.model import Topology, UnknownResource, id_key
 
 _N = "microsoft.network/"
@@ -96,7 +98,11 @@ def unknown_resource_message(unknown: UnknownResource) -> str:
 
 
 def topology_caveats(topology: Topology) -> tuple[Caveat, ...]:
-    out = []
+    """Unmodelled resources that can change a verdict, and what each firewall leaves
+    unevaluated (control/firewall_rules.py), each scoped to the resources it touches."""
+    out = [Caveat(f"firewall:{firewall.name}:{i}", text, frozenset({id_key(firewall.id)}))
+           for firewall in topology.azure_firewalls
+           for i, text in enumerate(firewall_rules(topology, firewall).caveats)]
     for unknown in topology.unknown_resources:
         changes, what = impact(unknown.type)
         if changes:

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from dataplane.control.firewall_rules import effective_firewall
 from dataplane.control.program import Program, compile_program, lpm_intervals
 from dataplane.control.routes import EffectiveRoute, effective_routes, nic_subnet, reverse_link
 from dataplane.control.tags import NOT_INTERNET
@@ -167,7 +168,8 @@ def build_network(topology: Topology, params: TimingParams | None = None,
             ip = config.private_ip_address
             if ip is not None and ip.version == 4:
                 ip_nic.setdefault(ip.value, i)
-    firewalls = topology.azure_firewalls
+    # Classic rules or a Firewall Policy, as the network rules Azure evaluates, in order.
+    firewalls = tuple(effective_firewall(topology, fw) for fw in topology.azure_firewalls)
     for fw in firewalls:
         sub = topology.get(fw.subnet) if fw.subnet else None
         vnet = topology.vnet_of_subnet(sub.id) if isinstance(sub, Subnet) else None

@@ -513,7 +513,8 @@ def _firewall(raw: dict[str, Any], where: _Where) -> AzureFirewall:
                          private_ip_address=_ip(_get(first, "privateIPAddress"), where,
                                                 "properties.ipConfigurations[0].privateIPAddress"),
                          network_rule_collections=tuple(collections),
-                         threat_intel_mode=str(_get(p, "threatIntelMode", default="Alert")))
+                         threat_intel_mode=str(_get(p, "threatIntelMode", default="Alert")),
+                         firewall_policy=_ref(_get(p, "firewallPolicy")))
 
 
 def _asg(raw: dict[str, Any], where: _Where) -> ApplicationSecurityGroup:
@@ -533,6 +534,9 @@ def _location(raw: dict[str, Any]) -> str:
     return str(raw.get("location") or "").replace(" ", "").lower()
 
 
+# Converters in their own files import the helpers above (so this import comes after them).
+from dataplane.load.firewall_policy import firewall_policy, ip_group  # noqa: E402
+
 Converter = Callable[[dict[str, Any], _Where], object]
 TOP_LEVEL: dict[str, tuple[str, Converter]] = {
     NET + "virtualnetworks": ("virtual_networks", _vnet),
@@ -546,6 +550,8 @@ TOP_LEVEL: dict[str, tuple[str, Converter]] = {
     NET + "connections": ("connections", _connection),
     NET + "loadbalancers": ("load_balancers", _load_balancer),
     NET + "azurefirewalls": ("azure_firewalls", _firewall),
+    NET + "firewallpolicies": ("firewall_policies", firewall_policy),
+    NET + "ipgroups": ("ip_groups", ip_group),
     "microsoft.classicnetwork/virtualnetworks": (
         "virtual_networks", lambda raw, where: _vnet(raw, where, classic=True)),
     "microsoft.authorization/roleassignments": ("role_assignments", _role_assignment),
@@ -556,6 +562,8 @@ CHILDREN = {
     NET + "virtualnetworks/virtualnetworkpeerings": "virtualNetworkPeerings",
     NET + "networksecuritygroups/securityrules": "securityRules",
     NET + "routetables/routes": "routes",
+    NET + "firewallpolicies/rulecollectiongroups": "ruleCollectionGroups",
+    NET + "firewallpolicies/rulegroups": "ruleGroups",  # the 2019-06-01 preview schema
 }
 
 

@@ -1,7 +1,7 @@
 """Unmodelled resources put named caveats on the answers they can change (control/caveats.py,
 load/related.py): never "does not affect the data plane" unless true, and scoped to the resources
 they are connected to. Inputs: the Firewall Manager secured-hub quickstart (Virtual WAN hub,
-Firewall Policy, a public IP on the jump VM's NIC) and small az-style dumps."""
+a public IP on the jump VM's NIC) and small az-style dumps."""
 
 from __future__ import annotations
 
@@ -34,16 +34,15 @@ def _related(topology: Topology, name: str) -> set[str]:
 def test_unmodelled_resources_reach_what_they_change(secured_hub: Topology) -> None:
     # The hub connection changes the spoke's routes; the hub route table names the firewall.
     assert _related(secured_hub, "hub-spoke") == {"Spoke-01", "AzfwTest"}
-    # The policy governs the firewall; its rule collection group reaches it through the policy.
-    assert _related(secured_hub, "Policy-01") == {"AzfwTest"}
-    assert _related(secured_hub, "DefaultApplicationRuleCollectionGroup") == {"AzfwTest"}
+    # The Virtual WAN itself reaches the spoke through its hub and the hub's connection.
+    assert _related(secured_hub, "VWan-01") == {"Spoke-01", "AzfwTest"}
     # The public IP is attached to the jump VM's NIC only.
     assert _related(secured_hub, "publicIP-jump-srv") == {"netInterface-jump-srv"}
 
 
 def test_check_never_says_a_verdict_changing_resource_has_no_effect(secured_hub: Topology) -> None:
     warnings = [f for f in validate(secured_hub) if f.code == "UnknownResourceType"]
-    assert len(warnings) == len(secured_hub.unknown_resources) == 7
+    assert len(warnings) == len(secured_hub.unknown_resources) == 5
     for finding in warnings:
         assert "does not affect" not in finding.message
         assert "can change verdicts" in finding.message
@@ -59,7 +58,7 @@ def test_answers_carry_only_the_caveats_that_touch_them(secured_hub: Topology) -
     # The jump VM's public IP touches the jump VM's answers, not the workload's.
     assert any("publicIP-jump-srv" in c for c in jump["caveats"])
     assert not any("publicIP-jump-srv" in c for c in workload["caveats"])
-    # Nothing here touches the policy except through the firewall, which no next-hop names.
+    # The policy's unevaluated application rules touch the firewall, which no next-hop names.
     assert not any("Policy-01" in c for c in workload["caveats"])
     verify = watcher.ip_flow_verify(secured_hub, "Jump-Srv", "Inbound", "TCP", "10.0.2.4:3389",
                                     "203.0.113.9:50000")

@@ -1,0 +1,214 @@
+"""Firewall Policy and IP group resources -> model (FirewallPolicy, IpGroup).
+
+Takes the resource dicts of `Microsoft.Network/firewallPolicies` (its `ruleCollectionGroups` or
+`ruleGroups` children already folded into its properties by resources._merge_children) and
+`Microsoft.Network/ipGroups`. Two schemas are read into one model:
+* current (API 2020-05-01 and later; "Azure Firewall Policy rule sets",
+  https://learn.microsoft.com/azure/firewall/policy-rule-sets): rule collection groups with a
+  priority, holding `FirewallPolicyFilterRuleCollection` (action Allow/Deny) and
+  `FirewallPolicyNatRuleCollection` (action DNAT) collections with a priority, holding rules of
+  `ruleType` NetworkRule, ApplicationRule or NatRule;
+* the 2019-06-01 preview still found in public templates: `firewallPolicies/ruleGroups` with
+  `FirewallPolicyFilterRule` (a priority, an action and `ruleConditions` of type
+  NetworkRuleCondition / ApplicationRuleCondition) and `FirewallPolicyNatRule` (one
+  `ruleCondition`, `translatedAddress`, `translatedPort`). Each such rule becomes a collection of
+  the current schema with the same priority and action, its conditions its rules.
+Values that a template can only know at deployment (the evaluator's `<runtime: ...>` text, e.g. a
+public IP's address) are kept in `unresolved`, never read as an address or a service tag.
+Errors name the file, the resource and the property.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from dataplane.errors import InputError
+from dataplane.load.resources import (
+    _get,
+    _int,
+    _items,
+    _location,
+    _props,
+    _ref,
+    _Where,
+    address_match,
+    port_ranges,
+)
+from dataplane.model import (
+    ApplicationProtocol,
+    FirewallPolicy,
+    FirewallPolicyRule,
+    FirewallPolicyRuleCollection,
+    FirewallPolicyRuleCollectionGroup,
+    IpGroup,
+    Prefix,
+)
+from dataplane.net import parse_prefix
+
+RUNTIME = "<runtime"
+
+
+def _strings(obj: dict[str, Any], name: str, where: _Where, at: str) -> tuple[str, ...]:
+    return tuple(str(v) for v in _items(obj, name, where, at))
+
+
+def _addresses(obj: dict[str, Any], name: str, where: _Where, at: str) -> tuple[tuple, tuple]:
+    """(addresses as AddressMatch, unresolved runtime texts)."""
+    known, unresolved = [], []
+    for i, value in enumerate(_items(obj, name, where, at)):
+        text = str(value)
+        if text.startswith(RUNTIME):
+            unresolved.append(text)
+        else:
+            known.append(address_match(text, where, f"{at}.{name}[{i}]"))
+    return tuple(known), tuple(unresolved)
+
+
+def _protocols(obj: dict[str, Any], where: _Where, at: str) -> tuple[ApplicationProtocol, ...]:
+    out = []
+    for i, item in enumerate(_items(obj, "protocols", where, at)):
+        if not isinstance(item, dict):
+            raise where.error(f"{at}.protocols[{i}]", "expected {protocolType, port}")
+        out.append(ApplicationProtocol(str(_get(item, "protocolType", default="")),
+                                       _int(_get(item, "port", default=0), where,
+                                            f"{at}.protocols[{i}].port")))
+    return tuple(out)
+
+
+def _rule(raw: dict[str, Any], rule_type: str, where: _Where, at: str) -> FirewallPolicyRule:
+    sources, unresolved_s = _addresses(raw, "sourceAddresses", where, at)
+    destinations, unresolved_d = _addresses(raw, "destinationAddresses", where, at)
+    ports = _items(raw, "destinationPorts", where, at)
+    translated = str(_get(raw, "translatedAddress", default=""))
+    unresolved = unresolved_s + unresolved_d + ((translated,) if translated.startswith(RUNTIME)
+                                                  else ())
+    return FirewallPolicyRule(
+        name=str(_get(raw, "name", default="")), rule_type=rule_type,
+        ip_protocols=_strings(raw, "ipProtocols", where, at),
+        source_addresses=sources, source_ip_groups=_strings(raw, "sourceIpGroups", where, at),
+        destination_addresses=destinations,
+        destination_ip_groups=_strings(raw, "destinationIpGroups", where, at),
+        destination_fqdns=_strings(raw, "destinationFqdns", where, at),
+        destination_ports=port_ranges(ports, where, f"{at}.destinationPorts") if ports else (),
+        target_fqdns=_strings(raw, "targetFqdns", where, at),
+        fqdn_tags=_strings(raw, "fqdnTags", where, at),
+        web_categories=_strings(raw, "webCategories", where, at),
+        protocols=_protocols(raw, where, at),
+        translated_address="" if translated.startswith(RUNTIME) else translated,
+        translated_port=str(_get(raw, "translatedPort", default="")),
+        translated_fqdn=str(_get(raw, "translatedFqdn", default="")),
+        unresolved=unresolved)
+
+
+_CURRENT_RULE_TYPES = {"networkrule": "NetworkRule", "applicationrule": "ApplicationRule",
+                       "natrule": "NatRule"}
+_CONDITION_TYPES = {"networkrulecondition": "NetworkRule",
+                    "applicationrulecondition": "ApplicationRule"}
+
+
+def _action(raw: dict[str, Any]) -> str:
+    action = _get(raw, "action", default={})
+    return str(_get(action, "type", default="") if isinstance(action, dict) else action)
+
+
+def _current_group(raw: dict[str, Any], where: _Where, at: str) -> FirewallPolicyRuleCollectionGroup:
+    props = _props(raw)
+    collections = []
+    for i, coll in enumerate(_items(props, "ruleCollections", where, f"{at}.properties")):
+        here = f"{at}.properties.ruleCollections[{i}]"
+        kind = str(_get(coll, "ruleCollectionType", default="")).lower()
+        nat = "nat" in kind
+        rules = []
+        for j, rule in enumerate(_items(coll, "rules", where, here)):
+            rule_type = _CURRENT_RULE_TYPES.get(str(_get(rule, "ruleType", default="")).lower())
+            if rule_type is None:
+                raise where.error(f"{here}.rules[{j}].ruleType",
+                                  "expected NetworkRule, ApplicationRule or NatRule, got "
+                                  f"{_get(rule, 'ruleType')!r}")
+            rules.append(_rule(rule, rule_type, where, f"{here}.rules[{j}]"))
+        collections.append(FirewallPolicyRuleCollection(
+            name=str(_get(coll, "name", default="")),
+            priority=_int(_get(coll, "priority", default=0), where, f"{here}.priority"),
+            collection_type="Nat" if nat else "Filter",
+            action="Dnat" if nat else (_action(coll) or "Allow"), rules=tuple(rules)))
+    return FirewallPolicyRuleCollectionGroup(
+        name=str(_get(raw, "name", default="")).rsplit("/", 1)[-1],
+        priority=_int(_get(props, "priority", default=0), where, f"{at}.properties.priority"),
+        rule_collections=tuple(collections))
+
+
+def _preview_group(raw: dict[str, Any], where: _Where, at: str) -> FirewallPolicyRuleCollectionGroup:
+    """2019-06-01 `ruleGroups`: each rule becomes a collection of the current schema."""
+    props = _props(raw)
+    collections = []
+    for i, rule in enumerate(_items(props, "rules", where, f"{at}.properties")):
+        here = f"{at}.properties.rules[{i}]"
+        kind = str(_get(rule, "ruleType", default="")).lower()
+        priority = _int(_get(rule, "priority", default=0), where, f"{here}.priority")
+        name = str(_get(rule, "name", default=""))
+        if kind == "firewallpolicynatrule":
+            condition = _get(rule, "ruleCondition", default={})
+            merged = {**condition, "name": name,
+                      "translatedAddress": _get(rule, "translatedAddress", default=""),
+                      "translatedPort": _get(rule, "translatedPort", default="")}
+            collections.append(FirewallPolicyRuleCollection(
+                name, priority, "Nat", "Dnat", (_rule(merged, "NatRule", where, here),)))
+        elif kind == "firewallpolicyfilterrule":
+            rules = []
+            for j, cond in enumerate(_items(rule, "ruleConditions", where, here)):
+                ctype = _CONDITION_TYPES.get(str(_get(cond, "ruleConditionType", default="")).lower())
+                if ctype is None:
+                    raise where.error(f"{here}.ruleConditions[{j}].ruleConditionType",
+                                      "expected NetworkRuleCondition or ApplicationRuleCondition")
+                rules.append(_rule(cond, ctype, where, f"{here}.ruleConditions[{j}]"))
+            collections.append(FirewallPolicyRuleCollection(name, priority, "Filter",
+                                                            _action(rule) or "Allow", tuple(rules)))
+        else:
+            raise where.error(f"{here}.ruleType", "expected FirewallPolicyFilterRule or "
+                              f"FirewallPolicyNatRule, got {_get(rule, 'ruleType')!r}")
+    return FirewallPolicyRuleCollectionGroup(
+        name=str(_get(raw, "name", default="")).rsplit("/", 1)[-1],
+        priority=_int(_get(props, "priority", default=0), where, f"{at}.properties.priority"),
+        rule_collections=tuple(collections))
+
+
+def firewall_policy(raw: dict[str, Any], where: _Where) -> FirewallPolicy:
+    p = _props(raw)
+    groups = [_current_group(g, where, f"properties.ruleCollectionGroups[{i}]")
+              for i, g in enumerate(_items(p, "ruleCollectionGroups", where))]
+    groups += [_preview_group(g, where, f"properties.ruleGroups[{i}]")
+               for i, g in enumerate(_items(p, "ruleGroups", where))]
+    sku = _get(p, "sku", default={})
+    dns = _get(p, "dnsSettings", default={})
+    return FirewallPolicy(
+        id=raw["id"], name=raw["name"], location=_location(raw),
+        rule_collection_groups=tuple(groups), base_policy=_ref(_get(p, "basePolicy")),
+        threat_intel_mode=str(_get(p, "threatIntelMode", default="Alert")),
+        sku_tier=str(_get(sku, "tier", default="Standard")) if isinstance(sku, dict) else "Standard",
+        dns_proxy_enabled=bool(_get(dns, "enableProxy", default=False))
+        if isinstance(dns, dict) else False)
+
+
+def _ip_group_entry(text: str, where: _Where, prop: str) -> list[Prefix]:
+    """An IP group entry: an address, a CIDR or a range 'first-last' ("IP Groups in Azure
+    Firewall", https://learn.microsoft.com/azure/firewall/ip-groups) -> prefixes."""
+    try:
+        if "-" in text:
+            first, last = (ipaddress.ip_address(part.strip()) for part in text.split("-", 1))
+            if first.version != last.version or int(first) > int(last):
+                raise ValueError
+            return [parse_prefix(str(n)) for n in ipaddress.summarize_address_range(first, last)]
+        return [parse_prefix(text, strict=False)]
+    except (ValueError, InputError):
+        raise where.error(prop, f"'{text}' is not an address, a CIDR prefix or a range "
+                                "first-last") from None
+
+
+def ip_group(raw: dict[str, Any], where: _Where) -> IpGroup:
+    p = _props(raw)
+    prefixes: list[Prefix] = []
+    for i, value in enumerate(_items(p, "ipAddresses", where)):
+        prefixes += _ip_group_entry(str(value).strip(), where, f"properties.ipAddresses[{i}]")
+    return IpGroup(id=raw["id"], name=raw["name"], location=_location(raw),
+                   ip_addresses=tuple(prefixes))

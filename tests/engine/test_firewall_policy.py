@@ -1,0 +1,186 @@
+"""Firewall Policy: loaded in both schemas, flattened into Azure's evaluation order, evaluated by
+the engine's firewall stage, and what it cannot evaluate named as caveats.
+
+Microsoft: "Azure Firewall rule processing logic" (https://learn.microsoft.com/azure/firewall/
+rule-processing: rule collection groups by priority, then rule collections by priority; parent
+policy first; DNAT, then network, then application rules; default deny) and "Azure Firewall
+Policy rule sets" (https://learn.microsoft.com/azure/firewall/policy-rule-sets)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from scapy.layers.inet import IP, TCP
+
+import dataplane
+from dataplane import watcher
+from dataplane.control.firewall_rules import firewall_rules, policy_chain
+from dataplane.engine import Emulator
+from dataplane.errors import InputError
+from dataplane.load.firewall_policy import firewall_policy, ip_group
+from dataplane.load.resources import _Where
+from dataplane.model import Topology
+
+RG = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Network/"
+
+HUB_AND_SPOKES = """
+vnets:
+  hub: {region: westeurope, address_space: [10.0.0.0/16], subnets: {AzureFirewallSubnet: 10.0.1.0/26}}
+  spoke1: {region: westeurope, address_space: [10.1.0.0/16], subnets: {app: {prefix: 10.1.1.0/24, route_table: to-fw}}}
+  spoke2: {region: westeurope, address_space: [10.2.0.0/16], subnets: {db: {prefix: 10.2.1.0/24, route_table: to-fw}}}
+peerings:
+  - {between: [hub, spoke1], allow_forwarded_traffic: true}
+  - {between: [hub, spoke2], allow_forwarded_traffic: true}
+route_tables:
+  to-fw: {routes: [{name: default, prefix: 0.0.0.0/0, next_hop: VirtualAppliance, next_hop_ip: 10.0.1.4}]}
+firewalls:
+  fw: {subnet: hub/AzureFirewallSubnet, ip: 10.0.1.4, collections: []}
+vms:
+  app1: {subnet: spoke1/app, ip: 10.1.1.4, size: Standard_D2s_v3}
+  db1: {subnet: spoke2/db, ip: 10.2.1.4, size: Standard_D2s_v3}
+"""
+
+
+def _policy(name: str, groups: list[dict], base: str | None = None, **props) -> dict:
+    properties = {"ruleCollectionGroups": groups, **props}
+    if base:
+        properties["basePolicy"] = {"id": RG + "firewallPolicies/" + base}
+    return {"type": "Microsoft.Network/firewallPolicies", "name": name,
+            "id": RG + "firewallPolicies/" + name, "location": "westeurope",
+            "properties": properties}
+
+
+def _group(name: str, priority: int, collections: list[dict]) -> dict:
+    return {"name": name, "properties": {"priority": priority, "ruleCollections": collections}}
+
+
+def _filter(name: str, priority: int, action: str, rules: list[dict]) -> dict:
+    return {"ruleCollectionType": "FirewallPolicyFilterRuleCollection", "name": name,
+            "priority": priority, "action": {"type": action}, "rules": rules}
+
+
+def _net(name: str, ports: list[str], src: list[str], dst: list[str], **extra) -> dict:
+    return {"ruleType": "NetworkRule", "name": name, "ipProtocols": ["TCP"],
+            "sourceAddresses": src, "destinationAddresses": dst, "destinationPorts": ports, **extra}
+
+
+def _with_policies(make_topology, *policies: dict, ip_groups: tuple[dict, ...] = ()) -> Topology:
+    """The hub and spokes with the firewall governed by the last policy given."""
+    topology = make_topology(HUB_AND_SPOKES)
+    loaded = tuple(firewall_policy(p, _Where(p, "test")) for p in policies)
+    groups = tuple(ip_group(g, _Where(g, "test")) for g in ip_groups)
+    (fw,) = topology.azure_firewalls
+    return replace(topology, firewall_policies=loaded, ip_groups=groups,
+                   azure_firewalls=(replace(fw, firewall_policy=loaded[-1].id),))
+
+
+def _verdicts(topology: Topology, *packets) -> list[tuple[str, str, str]]:
+    """(disposition, deciding label, hops) per packet."""
+    result = Emulator(topology).send(list(packets))
+    return [(row["disposition"], row["deciding"], row["hops"]) for row in result.rows()]
+
+
+ALLOW_443 = _policy("p", [_group("DefaultNetworkRuleCollectionGroup", 200, [
+    _filter("spoke1-to-spoke2", 100, "Allow", [_net("sql-over-tls", ["443"], ["10.1.0.0/16"],
+                                                    ["10.2.0.0/16"])])])])
+
+
+def test_policy_network_rule_allows_and_default_deny_names_itself(make_topology) -> None:
+    """The issue's smallest input: a policy-governed firewall no longer denies everything."""
+    topology = _with_policies(make_topology, ALLOW_443)
+    allowed, denied = _verdicts(topology,
+                                IP(src="10.1.1.4", dst="10.2.1.4") / TCP(sport=40000, dport=443),
+                                IP(src="10.1.1.4", dst="10.2.1.4") / TCP(sport=40001, dport=22))
+    assert allowed[0] == "DELIVERED" and allowed[2] == "app1 > fw > db1"
+    assert denied[:2] == ("FIREWALL_DENIED", "firewall fw/default-deny")
+
+
+def test_groups_then_collections_by_priority_parent_first() -> None:
+    parent = _policy("parent", [_group("late", 900, [
+        _filter("deny-all-22", 100, "Deny", [_net("d", ["22"], ["*"], ["*"])])])])
+    child = _policy("child", [
+        _group("g300", 300, [_filter("c200", 200, "Allow", [_net("a", ["22"], ["*"], ["*"])]),
+                             _filter("c100", 100, "Deny", [_net("b", ["22"], ["*"], ["*"])])]),
+        _group("g100", 100, [_filter("c900", 900, "Allow", [_net("e", ["80"], ["*"], ["*"])])])],
+        base="parent")
+    policies = tuple(firewall_policy(p, _Where(p, "t")) for p in (parent, child))
+    topology = Topology(firewall_policies=policies)
+    fw = dataplane.model.AzureFirewall(id=RG + "azureFirewalls/fw", name="fw", location="",
+                                       subnet=None, private_ip_address=None,
+                                       firewall_policy=policies[1].id)
+    assert [p.name for p in policy_chain(topology, fw)] == ["parent", "child"]
+    order = [c.name for c in firewall_rules(topology, fw).network_rule_collections]
+    assert order == ["late/deny-all-22", "g100/c900", "g300/c100", "g300/c200"]
+
+
+def test_base_policy_cycle_and_missing_policy_are_input_errors() -> None:
+    a = firewall_policy(_policy("a", [], base="b"), _Where({}, "t"))
+    b = firewall_policy(_policy("b", [], base="a"), _Where({}, "t"))
+    fw = dataplane.model.AzureFirewall(id="x", name="fw", location="", subnet=None,
+                                       private_ip_address=None, firewall_policy=a.id)
+    with pytest.raises(InputError, match="its own ancestor"):
+        policy_chain(Topology(firewall_policies=(a, b)), fw)
+    with pytest.raises(InputError, match="not in the input"):
+        policy_chain(Topology(firewall_policies=(a,)), fw)
+
+
+def test_ip_groups_fqdns_and_application_rules(make_topology) -> None:
+    group = {"type": "Microsoft.Network/ipGroups", "name": "spoke2-db", "id": RG + "ipGroups/spoke2-db",
+             "location": "westeurope", "properties": {"ipAddresses": ["10.2.1.0-10.2.1.7"]}}
+    policy = _policy("p", [_group("g", 200, [
+        _filter("nets", 100, "Allow", [
+            _net("by-group", ["1433"], ["10.1.0.0/16"], [], destinationIpGroups=[group["id"]]),
+            _net("by-fqdn", ["443"], ["10.1.0.0/16"], [], destinationFqdns=["db.contoso.com"])]),
+        _filter("web", 200, "Allow", [{"ruleType": "ApplicationRule", "name": "msft",
+                                       "sourceAddresses": ["*"], "targetFqdns": ["*.microsoft.com"],
+                                       "protocols": [{"protocolType": "Https", "port": 443}]}])])])
+    topology = _with_policies(make_topology, policy, ip_groups=(group,))
+    sql, tls = _verdicts(topology,
+                         IP(src="10.1.1.4", dst="10.2.1.4") / TCP(sport=40000, dport=1433),
+                         IP(src="10.1.1.4", dst="10.2.1.4") / TCP(sport=40001, dport=443))
+    assert sql[0] == "DELIVERED"  # 10.2.1.4 lies in the IP group's range 10.2.1.0-10.2.1.7
+    # The FQDN rule cannot match an address offline: never "any" (the old classic default).
+    assert tls[:2] == ("FIREWALL_DENIED", "firewall fw/default-deny")
+    caveats = firewall_rules(topology, topology.azure_firewalls[0]).caveats
+    assert any("db.contoso.com" in c and "DNS proxy" in c for c in caveats)
+    assert any("policy p/g/web: application rules" in c for c in caveats)
+    # The answers that cross the firewall carry them; explain names the firewall's caveats.
+    answer = watcher.explain(topology, "app1", "10.2.1.4:443")
+    assert any("db.contoso.com" in c for c in answer["caveats"])
+    unrelated = watcher.next_hop(topology, "app1", "10.1.1.4", "10.1.1.9")
+    assert not any("db.contoso.com" in c for c in unrelated["caveats"])
+
+
+def test_preview_schema_of_a_real_template(real_dir: Path) -> None:
+    """The 2019-06-01 `ruleGroups` schema (Azure-Network-Security netsec demo lab)."""
+    topology = dataplane.load(real_dir / "arm" / "ans_netsec-demo-lab-standard.AzNetSecdeploy.json")
+    (policy,) = topology.firewall_policies
+    assert [(g.name, g.priority) for g in policy.rule_collection_groups] == [
+        ("DefaultDnatRuleCollectionGroup", 100), ("DefaultNetworkRuleCollectionGroup", 200),
+        ("DefaultApplicationRuleCollectionGroup", 300)]
+    dnat = policy.rule_collection_groups[0].rule_collections[1]
+    assert (dnat.name, dnat.collection_type, dnat.rules[0].translated_address,
+            dnat.rules[0].translated_port) == ("VM-Win11", "Nat", "10.0.27.4", "3389")
+    assert dnat.rules[0].unresolved == ("<runtime: reference('SOCNSFWPIP').IpAddress>",)
+    (fw,) = topology.azure_firewalls
+    rules = firewall_rules(topology, fw)
+    assert [c.name for c in rules.network_rule_collections] == [
+        "DefaultNetworkRuleCollectionGroup/IntraVNETAccess"]
+    assert [r.name for r in rules.network_rule_collections[0].rules] == ["SMB", "RDP", "SSH"]
+    assert any("threat intelligence in Deny mode" in c for c in rules.caveats)
+    assert sum("DNAT rules" in c for c in rules.caveats) == 4
+
+
+def test_secured_hub_policy_of_the_firewall_manager_quickstart(real_dir: Path) -> None:
+    arm = real_dir / "arm"
+    topology = dataplane.load(arm / "aqt_fwm-docs-qs.azuredeploy.json",
+                              parameters=arm / "aqt_fwm-docs-qs.azuredeploy.parameters.json")
+    (fw,) = topology.azure_firewalls
+    rules = firewall_rules(topology, fw)
+    assert rules.network_rule_collections == ()
+    assert rules.caveats == (
+        "policy Policy-01/DefaultApplicationRuleCollectionGroup/RC-01: application rules (Allow, "
+        "decided by TLS SNI or HTTP Host after network rules) are not evaluated; flows they would "
+        "decide end at later rules or the default deny",)

@@ -304,6 +304,61 @@ class FirewallNetworkRule:
     source_addresses: tuple[AddressMatch, ...]
     destination_addresses: tuple[AddressMatch, ...]
     destination_ports: tuple[PortRange, ...]
+    source_ip_groups: tuple[str, ...] = ()  # ipGroups resource ids
+    destination_ip_groups: tuple[str, ...] = ()
+    destination_fqdns: tuple[str, ...] = ()  # resolved by the firewall's DNS proxy
+
+
+@dataclass(frozen=True)
+class FirewallNatRule:
+    """A classic DNAT rule (natRuleCollections): kept so answers can name it."""
+
+    name: str
+    protocols: tuple[str, ...]
+    source_addresses: tuple[AddressMatch, ...]
+    destination_addresses: tuple[str, ...]  # the firewall's public IP addresses, as written
+    destination_ports: tuple[str, ...]
+    translated_address: str | None
+    translated_port: str | None
+    source_ip_groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FirewallApplicationRule:
+    """A classic application rule (applicationRuleCollections): kept so answers can name it."""
+
+    name: str
+    source_addresses: tuple[AddressMatch, ...]
+    protocols: tuple[str, ...]  # "Http:80", "Https:443", "Mssql:1433"
+    target_fqdns: tuple[str, ...] = ()
+    fqdn_tags: tuple[str, ...] = ()
+    source_ip_groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FirewallNatRuleCollection:
+    name: str
+    priority: int
+    action: str  # Dnat | Snat
+    rules: tuple[FirewallNatRule, ...] = ()
+
+
+@dataclass(frozen=True)
+class FirewallApplicationRuleCollection:
+    name: str
+    priority: int
+    action: str  # Allow | Deny
+    rules: tuple[FirewallApplicationRule, ...] = ()
+
+
+@dataclass(frozen=True)
+class IpGroup:
+    """Microsoft.Network/ipGroups: a named set of addresses used by firewall rules."""
+
+    id: str
+    name: str
+    location: str
+    ip_addresses: tuple[Prefix, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -325,6 +380,9 @@ class AzureFirewall:
     private_ip_address: IPAddress | None
     network_rule_collections: tuple[FirewallRuleCollection, ...] = ()
     threat_intel_mode: str = "Alert"
+    nat_rule_collections: tuple[FirewallNatRuleCollection, ...] = ()
+    application_rule_collections: tuple[FirewallApplicationRuleCollection, ...] = ()
+    firewall_policy: str | None = None  # a Microsoft.Network/firewallPolicies id
 
 
 # --- access control --------------------------------------------------------------------------
@@ -362,7 +420,7 @@ class Assumption:
 _COLLECTIONS = (
     "virtual_networks", "network_security_groups", "application_security_groups",
     "route_tables", "network_interfaces", "virtual_machines", "virtual_network_gateways",
-    "local_network_gateways", "connections", "load_balancers", "azure_firewalls",
+    "local_network_gateways", "connections", "load_balancers", "azure_firewalls", "ip_groups",
 )
 
 
@@ -381,6 +439,7 @@ class Topology:
     connections: tuple[Connection, ...] = ()
     load_balancers: tuple[LoadBalancer, ...] = ()
     azure_firewalls: tuple[AzureFirewall, ...] = ()
+    ip_groups: tuple[IpGroup, ...] = ()
     role_assignments: tuple[RoleAssignment, ...] = ()
     unknown_resources: tuple[UnknownResource, ...] = ()
     sources: tuple[str, ...] = field(default=(), compare=False)

@@ -231,7 +231,8 @@ def validate(topology: Topology) -> list[Finding]:
     for unknown in topology.unknown_resources:
         findings.append(Finding("UnknownResourceType",
                                 f"Resource type {unknown.type} is not modelled; the resource "
-                                "is kept aside and does not affect the data plane.",
+                                "is kept aside, so answers for traffic it could carry, filter "
+                                "or translate do not account for it.",
                                 unknown.id, "warning"))
     by_severity: dict[str, list[Finding]] = defaultdict(list)
     for finding in findings:

@@ -304,6 +304,61 @@ class FirewallNetworkRule:
     source_addresses: tuple[AddressMatch, ...]
     destination_addresses: tuple[AddressMatch, ...]
     destination_ports: tuple[PortRange, ...]
+    source_ip_groups: tuple[str, ...] = ()  # ipGroups resource ids
+    destination_ip_groups: tuple[str, ...] = ()
+    destination_fqdns: tuple[str, ...] = ()  # resolved by the firewall's DNS proxy
+
+
+@dataclass(frozen=True)
+class FirewallNatRule:
+    """A classic DNAT rule (natRuleCollections): kept so answers can name it."""
+
+    name: str
+    protocols: tuple[str, ...]
+    source_addresses: tuple[AddressMatch, ...]
+    destination_addresses: tuple[str, ...]  # the firewall's public IP addresses, as written
+    destination_ports: tuple[str, ...]
+    translated_address: str | None
+    translated_port: str | None
+    source_ip_groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FirewallApplicationRule:
+    """A classic application rule (applicationRuleCollections): kept so answers can name it."""
+
+    name: str
+    source_addresses: tuple[AddressMatch, ...]
+    protocols: tuple[str, ...]  # "Http:80", "Https:443", "Mssql:1433"
+    target_fqdns: tuple[str, ...] = ()
+    fqdn_tags: tuple[str, ...] = ()
+    source_ip_groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FirewallNatRuleCollection:
+    name: str
+    priority: int
+    action: str  # Dnat | Snat
+    rules: tuple[FirewallNatRule, ...] = ()
+
+
+@dataclass(frozen=True)
+class FirewallApplicationRuleCollection:
+    name: str
+    priority: int
+    action: str  # Allow | Deny
+    rules: tuple[FirewallApplicationRule, ...] = ()
+
+
+@dataclass(frozen=True)
+class IpGroup:
+    """Microsoft.Network/ipGroups: a named set of addresses used by firewall rules."""
+
+    id: str
+    name: str
+    location: str
+    ip_addresses: tuple[Prefix, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -325,10 +380,12 @@ class AzureFirewall:
     private_ip_address: IPAddress | None
     network_rule_collections: tuple[FirewallRuleCollection, ...] = ()
     threat_intel_mode: str = "Alert"
-    firewall_policy: str | None = None  # id of the Microsoft.Network/firewallPolicies
+    nat_rule_collections: tuple[FirewallNatRuleCollection, ...] = ()
+    application_rule_collections: tuple[FirewallApplicationRuleCollection, ...] = ()
+    firewall_policy: str | None = None  # a Microsoft.Network/firewallPolicies id
 
 
-# --- Firewall Policy (Microsoft.Network/firewallPolicies) and IP groups -----------------------
+# --- Firewall Policy (Microsoft.Network/firewallPolicies) -----------------------
 
 @dataclass(frozen=True)
 class ApplicationProtocol:
@@ -388,14 +445,6 @@ class FirewallPolicy:
     threat_intel_mode: str = "Alert"
     sku_tier: str = "Standard"
     dns_proxy_enabled: bool = False
-
-
-@dataclass(frozen=True)
-class IpGroup:
-    id: str
-    name: str
-    location: str
-    ip_addresses: tuple[Prefix, ...] = ()
 
 
 # --- access control --------------------------------------------------------------------------

@@ -233,6 +233,7 @@ def explain(topology: Topology, vm: str, destination: str, protocol: str = "Tcp"
     if any(h["step"] == "loadbalancer" for h in walk.hops):
         notes += list(LB_ASSUMPTIONS)
     answer = render.render(flow, walk.hops, walk.disposition.name, walk.deciding, notes)
-    answer["caveats"] = caveats_for(topology, _nic_path(topology, interface)
-                                    + _named(topology, walk.hops))
+    answer["caveats"] = list(dict.fromkeys(
+        answer["caveats"] + caveats_for(topology, _nic_path(topology, interface)
+                                        + _named(topology, walk.hops))))
     return answer

@@ -6,8 +6,8 @@ connected to through references, computed by the loader). Emits:
   Azure's data plane. Only types listed in `NO_VERDICT_EFFECT` are said not to change a verdict,
   each with its reason; every other type, listed or not, is assumed to change one.
 * `unknown_resource_message(unknown)` -> the `check` warning line for one unknown resource.
-* `topology_caveats(topology)` -> one `Caveat` per unknown resource that can change a verdict,
-  and one per thing a firewall's rules leave unevaluated (control/firewall_rules.py).
+* `topology_caveats(topology)` -> one `Caveat` per unknown resource that can change a verdict
+  (what a firewall's rules leave unevaluated travels with the engine's firewall hops).
 * `caveats_touching(caveats, ids)` -> the caveats whose resources lie on a path (NIC, subnet,
   VNet, firewall, gateway ids): the answers that must carry them.
 
@@ -23,7 +23,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from dataplane.control.firewall_rules import firewall_rules
 from dataplane.model import Topology, UnknownResource, id_key
 
 _N = "microsoft.network/"
@@ -98,11 +97,9 @@ def unknown_resource_message(unknown: UnknownResource) -> str:
 
 
 def topology_caveats(topology: Topology) -> tuple[Caveat, ...]:
-    """Unmodelled resources that can change a verdict, and what each firewall leaves
-    unevaluated (control/firewall_rules.py), each scoped to the resources it touches."""
-    out = [Caveat(f"firewall:{firewall.name}:{i}", text, frozenset({id_key(firewall.id)}))
-           for firewall in topology.azure_firewalls
-           for i, text in enumerate(firewall_rules(topology, firewall).caveats)]
+    """Unmodelled resources that can change a verdict, each scoped to the resources it touches.
+    (What a firewall's rules leave unevaluated travels with the engine's firewall hops.)"""
+    out = []
     for unknown in topology.unknown_resources:
         changes, what = impact(unknown.type)
         if changes:

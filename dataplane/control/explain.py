@@ -5,7 +5,7 @@ by `dataplane.watcher.explain`, so explain and the emulator cannot disagree. Thi
 turns that walk into the explain answer. Takes: the walk's hop dicts, its disposition name
 (engine/dispositions.py) and deciding rule/route label, the flow. Emits a plain dict
 {"flow", "hops": [...], "disposition": Delivered | LeftNetwork | Dropped, "reason",
-"deciding", "engineDisposition", "assumptions"}; each hop names the rule or route that
+"deciding", "engineDisposition", "assumptions", "caveats"}; each hop names the rule or route that
 decided (route hops carry addressPrefix, nextHopType, nextHopIpAddress, routeTableId and
 routeName as `az network watcher show-next-hop` would; NSG hops the rule per level).
 Drop reasons (stable codes): NsgDenied, NextHopNone, NoGateway, NoNicAtDestination,
@@ -68,8 +68,10 @@ def render(flow: dict[str, Any], hops: list[dict[str, Any]], disposition: str, d
     """The explain answer. The source hop is shown only when it decided (anti-spoofing)."""
     shown = [h for h in hops if h["step"] != "source" or h.get("result") == "Spoofed"]
     result, reason = outcome(disposition, deciding, hops)
+    caveats = list(dict.fromkeys(c for h in hops for c in h.get("caveats", ())))
     return {"flow": flow, "hops": shown, "disposition": result, "reason": reason,
-            "deciding": deciding, "engineDisposition": disposition, "assumptions": assumptions}
+            "deciding": deciding, "engineDisposition": disposition, "assumptions": assumptions,
+            "caveats": caveats}
 
 
 def flow_dict(source_vm: str | None, source_nic: str, source_ip: str, destination_ip: str,
@@ -102,6 +104,8 @@ def describe(hop: dict[str, Any]) -> str:
                 f"{fwd}: {hop['result']}")
     if step == "appliance":
         rule = f" by {hop['rule']}" if hop.get("rule") else ""
+        if hop.get("session"):
+            rule = " by its session (a reply of a flow it allowed; stateful)"
         return (f"appliance {hop.get('at') or '?'} ({hop.get('kind', '?')}) at {hop['ip']}: "
                 f"{hop['result']}{rule}")
     if step == "gateway":
@@ -133,6 +137,10 @@ def describe(hop: dict[str, Any]) -> str:
         if not hop.get("at"):
             return f"no NIC holds the destination: {hop.get('result')}"
         return f"delivered to {hop['at']}" + (f" ({hop['vm']})" if hop.get("vm") else "")
+    if step == "nat":
+        o, t = hop["original"], hop["translated"]
+        return (f"{hop['kind']} at {hop['at']}: source {o['sourceIp']}:{o['sourcePort']} -> "
+                f"{t['sourceIp']}:{t['sourcePort']} (reply of a load-balanced flow)")
     if step == "source":
         return f"source {hop['at']}: {hop.get('result')}"
     return ", ".join(f"{k}={v}" for k, v in hop.items())

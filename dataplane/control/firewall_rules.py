@@ -2,10 +2,9 @@
 
 Takes a Topology and one AzureFirewall. Emits `FirewallRules`: the firewall's network rule
 collections flattened into evaluation order (each `FirewallRuleCollection.priority` is its
-position; names are `group/collection` for a policy), and the caveats for everything that can
-change the firewall's verdicts but is not evaluated here. `effective_firewall` returns the
-firewall with those collections, the form the engine's firewall stage consumes for both classic
-rules and a Firewall Policy (one evaluator serves both).
+position; names are `group/collection` for a policy), in the classic rules' shape, and the
+caveats for what a policy holds beyond network rules. The engine's firewall stage
+(engine/stages/firewall.py) compiles these for classic rules and a Firewall Policy alike.
 
 Azure's order ("Azure Firewall rule processing logic",
 https://learn.microsoft.com/azure/firewall/rule-processing, sections "Rule processing using
@@ -18,12 +17,10 @@ https://learn.microsoft.com/azure/firewall/policy-rule-sets):
   inherited from a parent policy (`basePolicy`) always come before the child's, whatever their
   priority ("Rule processing using Firewall Policy": "rules inherited from a parent policy always
   take precedence").
-Network rules match protocol, source (addresses and IP groups), destination (addresses and IP
-groups) and destination port. Not evaluated here, each a named caveat on the firewall's answers:
-DNAT rules (inbound translation), application rules (FQDN targets, decided by SNI/Host),
-network rules' destination FQDNs (resolved by the firewall's DNS proxy at run time), service tags
-in firewall rules, IP groups absent from the input, values known only at deployment, threat
-intelligence in Deny mode, and Premium IDPS/TLS inspection.
+Not evaluated, each a named caveat on the firewall's answers: DNAT rules (inbound translation),
+application rules (FQDN targets, decided by SNI/Host), values known only at deployment, threat
+intelligence in Deny mode, and Premium IDPS/TLS inspection (FQDNs, service tags and missing IP
+groups in network rules: the engine's firewall stage).
 """
 
 from __future__ import annotations
@@ -32,8 +29,6 @@ from dataclasses import dataclass, replace
 
 from dataplane.errors import InputError
 from dataplane.model import (
-    ANY,
-    AddressMatch,
     AzureFirewall,
     FirewallNetworkRule,
     FirewallPolicy,
@@ -51,107 +46,89 @@ class FirewallRules:
 
 
 def policy_chain(topology: Topology, firewall: AzureFirewall) -> list[FirewallPolicy]:
-    """The firewall's policy and its ancestors, the root-most parent first.
+    """The firewall's policy and its ancestors present in the input, the root-most parent
+    first (a policy missing from the input ends the chain: see `firewall_rules`).
 
-    Raises InputError when a policy named by the firewall or a `basePolicy` is missing from the
-    input, or when parents form a cycle."""
+    Raises InputError when parents form a cycle (ARM cannot deploy one)."""
     chain: list[FirewallPolicy] = []
     ref = firewall.firewall_policy
     seen: set[str] = set()
-    prop = "properties.firewallPolicy.id"
     while ref:
         if id_key(ref) in seen:
             raise InputError(f"firewall policy '{ref.rsplit('/', 1)[-1]}' is its own ancestor "
-                             "(basePolicy cycle)", resource=firewall.name, property=prop)
+                             "(basePolicy cycle)", resource=firewall.name,
+                             property="properties.firewallPolicy.id")
         seen.add(id_key(ref))
         policy = next((p for p in topology.firewall_policies if id_key(p.id) == id_key(ref)), None)
         if policy is None:
-            raise InputError(f"firewall policy '{ref}' is not in the input", resource=firewall.name,
-                             property=prop)
+            break
         chain.append(policy)
-        ref, prop = policy.base_policy, f"{policy.name}: properties.basePolicy.id"
+        ref = policy.base_policy
     return chain[::-1]
 
 
-def _expand(rule: FirewallPolicyRule, where: str, topology: Topology,
-            caveats: list[str]) -> FirewallNetworkRule:
-    groups = {id_key(g.id): g for g in topology.ip_groups}
+def _missing_policies(topology: Topology, firewall: AzureFirewall) -> list[str]:
+    known = {id_key(p.id) for p in topology.firewall_policies}
+    refs = [firewall.firewall_policy] + [p.base_policy for p in policy_chain(topology, firewall)]
+    return [r.rsplit("/", 1)[-1] for r in refs if r and id_key(r) not in known]
 
-    def side(addresses: tuple[AddressMatch, ...], ip_groups: tuple[str, ...],
-             what: str) -> tuple[AddressMatch, ...]:
-        out: list[AddressMatch] = []
-        for address in addresses:
-            if isinstance(address, str) and address != ANY:
-                caveats.append(f"{where}: service tag '{address}' in {what} is not resolved for "
-                               "firewall rules; the rule matches no address through it")
-            else:
-                out.append(address)
-        for ref in ip_groups:
-            group = groups.get(id_key(ref))
-            if group is None:
-                caveats.append(f"{where}: IP group '{ref.rsplit('/', 1)[-1]}' ({what}) is not in "
-                               "the input; the rule matches no address through it")
-            else:
-                out += group.ip_addresses
-        return tuple(out)
 
-    if rule.destination_fqdns:
-        caveats.append(f"{where}: destination FQDNs {', '.join(rule.destination_fqdns)} are "
-                       "resolved by the firewall's DNS proxy at run time and are not evaluated; "
-                       "the rule matches no address through them")
+def _network_rule(rule: FirewallPolicyRule, where: str, caveats: list[str]) -> FirewallNetworkRule:
+    """A policy network rule in the classic rule's shape (the engine's firewall stage resolves
+    IP groups and names FQDNs and service tags it cannot evaluate)."""
     if rule.unresolved:
-        caveats.append(f"{where}: {', '.join(rule.unresolved)} known only at deployment; "
+        caveats.append(f"firewall-runtime-value: {where}: {', '.join(rule.unresolved)} known only at deployment; "
                        "the rule matches no address through them")
     return FirewallNetworkRule(
         name=rule.name, protocols=rule.ip_protocols or ("Any",),
-        source_addresses=side(rule.source_addresses, rule.source_ip_groups, "source"),
-        destination_addresses=side(rule.destination_addresses, rule.destination_ip_groups,
-                                   "destination"),
-        destination_ports=rule.destination_ports)
+        source_addresses=rule.source_addresses, destination_addresses=rule.destination_addresses,
+        destination_ports=rule.destination_ports, source_ip_groups=rule.source_ip_groups,
+        destination_ip_groups=rule.destination_ip_groups, destination_fqdns=rule.destination_fqdns)
 
 
 def firewall_rules(topology: Topology, firewall: AzureFirewall) -> FirewallRules:
-    """The firewall's network rules in evaluation order, with caveats (see the module contract).
+    """The firewall's network rules in evaluation order, with caveats (see the module contract):
+    its policy chain's when the input holds its policy, else its classic rules (a policy named
+    but missing from the input is a caveat: its rules are not applied).
 
-    Raises InputError when the firewall names a policy that is not in the input."""
-    if not firewall.firewall_policy:
+    Raises InputError for a basePolicy cycle."""
+    caveats = [f"firewall-policy: firewall {firewall.name} uses Firewall Policy '{name}', which "
+               "is not in the input: its rules are not applied"
+               for name in _missing_policies(topology, firewall)]
+    chain = policy_chain(topology, firewall)
+    if not chain:
         ordered = sorted(firewall.network_rule_collections, key=lambda c: c.priority)
-        return FirewallRules(tuple(replace(c, priority=i) for i, c in enumerate(ordered)), ())
-    caveats: list[str] = []
+        return FirewallRules(tuple(replace(c, priority=i) for i, c in enumerate(ordered)),
+                             tuple(caveats))
     if firewall.network_rule_collections:
-        caveats.append(f"firewall {firewall.name} has both classic rules and a Firewall Policy; "
-                       "Azure uses the policy: the classic rules are ignored")
+        caveats.append(f"firewall-policy-and-classic: firewall {firewall.name} has classic rules "
+                       "and a Firewall Policy; the policy's rules are applied, the classic ones "
+                       "are not")
     out: list[FirewallRuleCollection] = []
-    for policy in policy_chain(topology, firewall):
+    for policy in chain:
         if policy.threat_intel_mode.lower() == "deny":
-            caveats.append(f"policy {policy.name}: threat intelligence in Deny mode drops flows "
+            caveats.append(f"firewall-threat-intel: policy {policy.name}: threat intelligence in Deny mode drops flows "
                            "to and from known-malicious addresses before any rule; not evaluated")
         if policy.sku_tier.lower() == "premium":
-            caveats.append(f"policy {policy.name}: Premium IDPS and TLS inspection can drop "
+            caveats.append(f"firewall-premium: policy {policy.name}: Premium IDPS and TLS inspection can drop "
                            "flows the rules allow; not evaluated")
         for group in sorted(policy.rule_collection_groups, key=lambda g: g.priority):
             for coll in sorted(group.rule_collections, key=lambda c: c.priority):
                 where = f"policy {policy.name}/{group.name}/{coll.name}"
                 if coll.collection_type == "Nat":
-                    caveats.append(f"{where}: DNAT rules (inbound to the firewall's public "
+                    caveats.append(f"firewall-policy-dnat: {where}: DNAT rules (inbound to the firewall's public "
                                    "addresses) are not applied")
                     continue
                 network = [r for r in coll.rules if r.rule_type == "NetworkRule"]
                 if len(network) < len(coll.rules):
-                    caveats.append(f"{where}: application rules ({coll.action}, decided by TLS "
+                    caveats.append(f"firewall-application-rules: {where}: application rules ({coll.action}, decided by TLS "
                                    "SNI or HTTP Host after network rules) are not evaluated; "
                                    "flows they would decide end at later rules or the default "
                                    "deny")
                 if network:
-                    rules = tuple(_expand(r, f"{where}/{r.name}", topology, caveats)
+                    rules = tuple(_network_rule(r, f"{where}/{r.name}", caveats)
                                   for r in network)
                     out.append(FirewallRuleCollection(name=f"{group.name}/{coll.name}",
                                                       priority=len(out), action=coll.action,
                                                       rules=rules))
     return FirewallRules(tuple(out), tuple(caveats))
-
-
-def effective_firewall(topology: Topology, firewall: AzureFirewall) -> AzureFirewall:
-    """The firewall with the network rule collections Azure evaluates, in order."""
-    return replace(firewall,
-                   network_rule_collections=firewall_rules(topology, firewall).network_rule_collections)

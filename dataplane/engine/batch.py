@@ -23,11 +23,10 @@ keys are decided.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from dataplane.control.nsg import ANY_PROTOCOL, protocol_number
 from dataplane.dispositions import Disposition as D
 from dataplane.engine import ingress as _ingress_stage  # semantics stage, see decide()
 from dataplane.engine import loadbalancer as _lb_stage  # semantics stage, see decide()
@@ -42,7 +41,9 @@ from dataplane.engine.compile import (
     NH_VNETLOCAL,
     Network,
 )
+from dataplane.engine.conntrack import BatchConnTrack, FirewallSets
 from dataplane.engine.reference import _in
+from dataplane.engine.stages.firewall import CompiledFirewall
 from dataplane.kernels.pipeline import KeyIndex, flow_keys
 from dataplane.kernels.pipeline_py import mix64  # the one 64-bit column mix
 
@@ -90,11 +91,16 @@ class BatchPipeline:
         self.net = net
         self.labels = Labels()
         self.flow_capacity = flow_capacity
-        self.cache = KeyIndex(4, 1 << 16)  # decision key -> row of the stores below
+        self.cache = KeyIndex(6, 1 << 16)  # decision key -> row of the stores below
         self.cache_limit = cache_limit
+        self.fwsets = FirewallSets(len(net.nics), len(net.firewalls))
         self._clear_cache()
         self.flow_index = KeyIndex(5, 1 << 16)  # 5-tuple -> flow id, kept across batches
         self.flow_limit = 2 * flow_capacity + (1 << 16)
+        self.ct = BatchConnTrack(flow_capacity)
+        self._pending: tuple | None = None
+        self.final: tuple = ()
+        self.openers = np.zeros(0, np.int64)
         self._clear_flows()
         p = net.program
         self.route_label = np.array([self.labels(s) for s in net.route_labels], dtype=np.int32)
@@ -122,145 +128,259 @@ class BatchPipeline:
         self.forwarding = np.array([nic.enable_ip_forwarding for nic in net.nics] + [False])
 
     # -- public --
-    def run(self, c: Columns) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def run(self, c: Columns, excluded: np.ndarray | None = None, commit: bool = True
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Decide a batch: (disposition uint8[n], deciding label int32[n], node paths
+        int32[n, WIDTH]); the final (translated) addresses and ports are left in
+        `self.final` (src, dst, sport, dport columns). Conntrack state (conntrack.py) is
+        solved in row order: each row reads the entries opened by earlier passing rows (this
+        batch or earlier ones); rows in `excluded` (shaper drops) open nothing. With
+        commit=False the openers are kept pending until `commit()` (the emulator commits
+        after the shaper)."""
         n = len(c)
         if n == 0:
-            return self.decide(c, np.zeros(0, dtype=bool))
+            disp, dec, nodes, *final = self.decide(c, *self._no_state(0))
+            self.final = tuple(final[:4])
+            self._pending = None
+            return disp, dec, nodes
         if self.cache.size > self.cache_limit:  # bounded memory; decisions are recomputed
             self._clear_cache()
         if self.flow_index.size > self.flow_limit:
             self._compact_flows()
-        fid, rid = self._flow_ids(c)
+        excl = np.zeros(n, bool) if excluded is None else excluded
+        fid, rid, rev = self._flow_ids(c)
+        ct = self.ct
         rows = np.arange(n, dtype=np.int64)
-        known = self._established[rid]  # the reverse flow passed in an earlier batch
-        est = known.copy()
-        dkeys, dhash = self._decision_keys(c, fid)
-        ids = self._decisions(c, est, rows, dkeys, dhash)
-        first = self._first
-        while True:
-            passing = self._pass[ids]
-            first[fid] = n
-            first[rid] = n
-            np.minimum.at(first, fid[passing], rows[passing])
-            new = known | (first[rid] < rows)
-            changed = np.flatnonzero(new != est)
+        known = ct.reply_entry[rid]  # replies of entries opened in earlier batches
+        state = self._entry_state(known)
+        dkeys = self._decision_keys(c, fid)
+        ids = self._decisions(c, state, rows, dkeys)
+        room = max(self.flow_capacity - ct.count, 0)
+        for _ in range(n + 1):  # row r is final after r+1 rounds; usually 1-3 rounds
+            op, tid, rid = self._openers(c, fid, rid, rev, ids, state[0], excl, room)
+            ent = known.copy()
+            scratch = self._scratch
+            scratch[tid] = n
+            scratch[rid] = n
+            np.minimum.at(scratch, tid, op)
+            cand = scratch[rid]
+            inner = (known < 0) & (cand < rows)
+            new = self._entry_state(ent, c, ids, inner, cand)
+            changed = np.flatnonzero(np.any([a != b for a, b in zip(new, state, strict=True)],
+                                            axis=0))
+            state = new
             if changed.size == 0:
                 break
-            est = new
-            # decide() is row-independent: re-deciding only the rows whose state changed gives
-            # the same arrays as deciding the whole batch again (the least fixed point).
-            ids[changed] = self._decisions(c, est, changed, dkeys[changed], dhash[changed])
-        # store each passing flow once, in order of its first passing row; a full table
-        # refuses new flows (FlowTable semantics, Azure's per-VM flow limit)
-        g = fid[np.flatnonzero(passing & (first[fid] == rows))]
-        g = g[~self._established[g]]
-        room = self.flow_capacity - self._n_established
-        if g.size > room:
-            g = g[:max(room, 0)]
-        self._established[g] = True
-        self._n_established += int(g.size)
+            ids[changed] = self._decisions(c, state, changed, dkeys[changed])
+        self._pending = (fid[op], tid, self._fwset[ids[op]],
+                         np.where(self._xlat[ids[op]], c.dst[op], -1),
+                         np.where(self._xlat[ids[op]], np.where(
+                             (c.proto[op] == 6) | (c.proto[op] == 17), c.dport[op], 0), -1))
+        self.final = (self._fsrc[ids], self._fdst[ids], self._fsport[ids], self._fdport[ids])
+        self.openers = op
+        if commit:
+            self.commit()
         return self._disp[ids], self._dec[ids], self._nodes[ids]
+
+    def commit(self) -> None:
+        """Open the entries of the last run's openers."""
+        if self._pending is not None:
+            self.ct.open(*self._pending)
+            self._pending = None
+
+    def entries(self) -> list[tuple[tuple[int, ...], tuple[int, ...], frozenset[int]]]:
+        """The committed conntrack entries as (original key, translated key, firewall
+        nodes), the reply-key owners first (re-committing them in this order into a
+        conntrack.ConnTrack gives the same reply lookups)."""
+        ct = self.ct
+        if ct.count == 0:
+            return []
+        _, keys = self.flow_index.export()
+        size = keys.shape[0]
+        k = keys.view(np.int64)
+        owner = ct.reply_entry[:size]
+        sets = {v: frozenset(k_) for k_, v in self.fwsets.ids.items()}
+        first, rest = [], []
+        for f in np.flatnonzero(ct.opened[:size]).tolist():
+            t = int(ct.translated_id[f])
+            row = (tuple(k[f].tolist()), tuple(k[t].tolist()), sets[int(ct.fwset[f])])
+            (first if int(owner[t]) == f else rest).append(row)
+        return first + rest
+
+    # -- conntrack state of rows --
+    def _no_state(self, n: int) -> tuple[np.ndarray, ...]:
+        return (np.zeros(n, bool), np.zeros(n, np.int32), np.full(n, -1, np.int64),
+                np.full(n, -1, np.int32))
+
+    def _entry_state(self, ent: np.ndarray, c: Columns | None = None,
+                     ids: np.ndarray | None = None, inner: np.ndarray | None = None,
+                     cand: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+        """(est, firewall-session set, un-NAT address, un-NAT port) of each row: from the
+        committed entry `ent` (>= 0), or for rows in `inner` from the in-batch opener row
+        `cand` (its decision's path and translation)."""
+        ct = self.ct
+        e = np.maximum(ent, 0)
+        has = ent >= 0
+        est, fws = has.copy(), np.where(has, ct.fwset[e], 0).astype(np.int32)
+        uip = np.where(has, ct.unnat_ip[e], -1)
+        uport = np.where(has, ct.unnat_port[e], -1).astype(np.int32)
+        if inner is not None and inner.any():
+            r = np.flatnonzero(inner)
+            o = cand[r]
+            d = ids[o]
+            est[r] = True
+            fws[r] = self._fwset[d]
+            x = self._xlat[d]
+            uip[r] = np.where(x, c.dst[o], -1)
+            ported = (c.proto[o] == 6) | (c.proto[o] == 17)
+            uport[r] = np.where(x, np.where(ported, c.dport[o], 0), -1)
+        return est, fws, uip, uport
+
+    def _openers(self, c: Columns, fid: np.ndarray, rid: np.ndarray, rev: tuple,
+                 ids: np.ndarray, est: np.ndarray, excl: np.ndarray, room: int
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Rows that open an entry (passing, not a reply, flow not yet open, first of their
+        flow, within the table's room; row order), the flow ids of their translated tuples,
+        and `rid` (re-looked-up when translated tuples got new ids)."""
+        n = fid.size
+        cand = self._pass[ids] & ~est & ~excl & ~self.ct.opened[fid]
+        first = self._scratch
+        first[fid] = n
+        np.minimum.at(first, fid[cand], np.flatnonzero(cand))
+        op = np.flatnonzero(cand & (first[fid] == np.arange(n)))[:room]
+        tid = fid[op].copy()
+        x = self._xlat[ids[op]]
+        if x.any():
+            xo = op[x]
+            d = ids[xo]
+            u, h = flow_keys(self._fsrc[d], self._fdst[d], c.proto[xo], self._fsport[d],
+                             self._fdport[d])
+            m = xo.size
+            t, new = self.flow_index.index(h[:m], u[:m])
+            tid[x] = t
+            if new.any():
+                self._grow_ids()
+                rid = self.flow_index.lookup(*rev)
+                rid[rid < 0] = self.ct.sentinel
+        return op, tid, rid
 
     # -- the decision cache --
     @staticmethod
-    def _decision_keys(c: Columns, fid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Everything decide() reads of a row, as exact uint64 words (flow id: the exact
-        5-tuple with ports 0 unless TCP/UDP; the raw ports; nic << 9 | preset << 1, the est bit
-        or-ed in later) and a 64-bit hash. Flow ids are kept with the cache (see
-        _compact_flows)."""
+    def _decision_keys(c: Columns, fid: np.ndarray) -> np.ndarray:
+        """The row part of a decision key as exact uint64 words (flow id: the exact 5-tuple
+        with ports 0 unless TCP/UDP; the raw ports; nic << 9 | preset << 1, the est bit
+        or-ed in later); words 4 and 5 take the row's conntrack state (`_decisions`).
+        Flow ids are kept with the cache (see _compact_flows)."""
         n = len(c)
-        k = np.empty((n, 4), dtype=np.int64)
+        k = np.zeros((n, 6), dtype=np.int64)
         k[:, 0] = fid
         k[:, 1] = c.sport
         k[:, 2] = c.dport
         k[:, 3] = (c.nic.astype(np.int64) << 9) | (c.preset.astype(np.int64) << 1)
-        u = k.view(np.uint64)
-        return u, mix64(u[:, 0], (u[:, 1] << np.uint64(40)) ^ (u[:, 2] << np.uint64(20)) ^ u[:, 3])
+        return k.view(np.uint64)
 
-    def _decisions(self, c: Columns, est: np.ndarray, rows: np.ndarray, dkeys: np.ndarray,
-                   dhash: np.ndarray) -> np.ndarray:
-        """Decision ids of `rows` (dkeys/dhash already restricted to them): rows with the same
-        key share one decide() (within this batch and across batches), since decide reads
-        nothing else; new keys are decided once, by their first row."""
-        e = est[rows].astype(np.uint64)
+    def _decisions(self, c: Columns, state: tuple[np.ndarray, ...], rows: np.ndarray,
+                   dkeys: np.ndarray) -> np.ndarray:
+        """Decision ids of `rows` (dkeys restricted to them). The key is everything decide()
+        reads of a row: its fields and its conntrack state (est bit, firewall-session set,
+        un-NAT address and port) -- never an entry id, so a cached answer is exact whatever
+        entry supplied the state. Rows with the same key share one decide() (within this
+        batch and across batches); new keys are decided once, by their first row."""
+        est, fws, uip, uport = (a[rows] for a in state)
         keys = dkeys.copy()
-        keys[:, 3] |= e
-        ids, new = self.cache.index(dhash ^ (e * np.uint64(0x9E3779B97F4A7C15)), keys)
+        keys[:, 3] |= est.astype(np.uint64)
+        keys[:, 4] = (fws.astype(np.uint64) << np.uint64(20)) | (uport + 1).astype(np.uint64)
+        keys[:, 5] = (uip + 1).astype(np.uint64)
+        h = mix64(keys[:, 0], (keys[:, 1] << np.uint64(40)) ^ (keys[:, 2] << np.uint64(20))
+                  ^ keys[:, 3])
+        h = mix64(h, keys[:, 4] ^ (keys[:, 5] << np.uint64(7)))
+        ids, new = self.cache.index(h, keys)
         if new.any():
             reps = rows[new]
-            self._store(*self.decide(c.take(reps), est[reps]))
+            self._store(*self.decide(c.take(reps), *(a[reps] for a in state)))
         return ids
 
-    def _store(self, disp: np.ndarray, dec: np.ndarray, nodes: np.ndarray) -> None:
+    _STORE = (("_disp", np.uint8), ("_dec", np.int32), ("_pass", bool), ("_fwset", np.int32),
+              ("_xlat", bool), ("_fsrc", np.int64), ("_fdst", np.int64),
+              ("_fsport", np.int32), ("_fdport", np.int32))
+
+    def _store(self, disp: np.ndarray, dec: np.ndarray, nodes: np.ndarray, src: np.ndarray,
+               dst: np.ndarray, sport: np.ndarray, dport: np.ndarray, xlat: np.ndarray
+               ) -> None:
         lo, k = self._stored, disp.size
         if lo + k > self._disp.size:
             cap = max(2 * self._disp.size, lo + k)
-            self._disp = np.resize(self._disp, cap)
-            self._dec = np.resize(self._dec, cap)
-            self._pass = np.resize(self._pass, cap)
+            for name, _ in self._STORE:
+                setattr(self, name, np.resize(getattr(self, name), cap))
             self._nodes = np.resize(self._nodes, (cap, WIDTH))
-        self._disp[lo:lo + k], self._dec[lo:lo + k], self._nodes[lo:lo + k] = disp, dec, nodes
-        self._pass[lo:lo + k] = (disp == D.DELIVERED) | (disp == D.EXITS_INTERNET) | (
+        s = slice(lo, lo + k)
+        self._disp[s], self._dec[s], self._nodes[s] = disp, dec, nodes
+        self._pass[s] = (disp == D.DELIVERED) | (disp == D.EXITS_INTERNET) | (
             disp == D.EXITS_ON_PREMISES)
+        self._fwset[s] = self.fwsets.of_paths(nodes)
+        self._xlat[s] = xlat
+        self._fsrc[s], self._fdst[s], self._fsport[s], self._fdport[s] = src, dst, sport, dport
         self._stored = lo + k
 
     def _clear_cache(self) -> None:
         self.cache.clear()
         self._stored = 0
-        self._disp = np.empty(1024, dtype=np.uint8)
-        self._dec = np.empty(1024, dtype=np.int32)
-        self._pass = np.empty(1024, dtype=bool)
+        for name, t in self._STORE:
+            setattr(self, name, np.empty(1024, dtype=t))
         self._nodes = np.empty((1024, WIDTH), dtype=np.int32)
 
     def reset_state(self) -> None:
         self._clear_flows()
         self._clear_cache()
 
-    # -- stateful helpers --
-    def _flow_ids(self, c: Columns) -> tuple[np.ndarray, np.ndarray]:
+    # -- flow ids --
+    def _flow_ids(self, c: Columns) -> tuple[np.ndarray, np.ndarray, tuple]:
         """Flow ids of each packet's 5-tuple (ports 0 unless TCP/UDP) and of its reverse, from
         the key-interning kernel (exact keys and their 64-bit hashes from `flow_keys`; the hash
-        picks the slot, so a collision costs time only). Ids are kept across batches, with one
-        `_established` flag per id (the stateful flow table). Only forward tuples get ids; a
-        reverse tuple never seen forward gets the sentinel id (the arrays' last slot: never
-        established, never passing)."""
+        picks the slot, so a collision costs time only). Ids are kept across batches; the
+        conntrack arrays (conntrack.BatchConnTrack) are indexed by them. Only forward (and
+        translated) tuples get ids; a reverse tuple never seen gets the sentinel id."""
         n = len(c)
         u, h = flow_keys(c.src, c.dst, c.proto, c.sport, c.dport)  # forward rows, then reverse
         fid, _ = self.flow_index.index(h[:n], u[:n])
-        rid = self.flow_index.lookup(h[n:], u[n:])
-        m = self.flow_index.size
-        if m + 1 > self._established.size:
-            cap = max(2 * self._established.size, m + 1)
-            grown = np.zeros(cap, dtype=bool)
-            grown[:self._established.size] = self._established
-            self._established = grown
-            self._first = np.empty(cap, dtype=np.int64)
-        rid[rid < 0] = self._established.size - 1
-        return fid, rid
+        rev = (h[n:], u[n:])
+        self._grow_ids()
+        rid = self.flow_index.lookup(*rev)
+        rid[rid < 0] = self.ct.sentinel
+        return fid, rid, rev
+
+    def _grow_ids(self) -> None:
+        self.ct.grow(self.flow_index.size)
+        if self._scratch.size < self.ct.opened.size:
+            self._scratch = np.empty(self.ct.opened.size, dtype=np.int64)
 
     def _clear_flows(self) -> None:
         self.flow_index.clear()
-        self._established = np.zeros(1 << 16, dtype=bool)
-        self._first = np.empty(1 << 16, dtype=np.int64)  # scratch, reset where used
-        self._n_established = 0
+        self.ct.clear()
+        self._scratch = np.empty(self.ct.opened.size, dtype=np.int64)  # reset where used
 
     def _compact_flows(self) -> None:
-        """Bounded memory: keep only the established flows' ids (renumbered; the decision
-        cache, keyed by flow id, is cleared)."""
+        """Bounded memory: keep only the ids conntrack needs (open flows and their translated
+        tuples; renumbered, the state follows); the decision cache is cleared (its keys
+        hold flow ids)."""
         h, k = self.flow_index.export()
-        keep = self._established[:h.size]
-        kept = int(keep.sum())
+        keep = self.ct.keep_mask(h.size)
         self.flow_index.clear()
         self.flow_index.index(h[keep], k[keep])
-        self._established = np.zeros(max(1 << 16, 2 * kept + 1), dtype=bool)
-        self._established[:kept] = True
-        self._first = np.empty(self._established.size, dtype=np.int64)
+        self.ct.renumber(keep)
+        self._scratch = np.empty(self.ct.opened.size, dtype=np.int64)
         self._clear_cache()
 
     # -- the stages --
-    def decide(self, c: Columns, est: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def decide(self, c: Columns, est: np.ndarray, fwset: np.ndarray, unnat_ip: np.ndarray,
+               unnat_port: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Rows in, (disposition, deciding label, node path, final src, dst, sport, dport,
+        translated flag) out; reads only the rows' fields and their conntrack state."""
         net = self.net
         n = len(c)
+        orig = (c.src, c.dst, c.sport, c.dport)
+        c = replace(c, src=c.src.copy(), dst=c.dst.copy(), sport=c.sport.copy(),
+                    dport=c.dport.copy())  # translations rewrite these from their hop on
         disp = c.preset.copy()
         dec = np.full(n, -1, dtype=np.int32)
         nodes = np.full((n, WIDTH), -1, dtype=np.int32)
@@ -288,6 +408,12 @@ class BatchPipeline:
         end(idx[bad], D.SPOOFED, self.spoof_label[nic[bad]])
         # 2 outbound NSG at the source NIC
         self._nsg(c, est, active, c.nic, "Outbound", D.DENIED_OUT, dec, disp)
+        # un-DNAT of a load-balanced flow's reply at its source host (conntrack.py)
+        m = active & (unnat_ip >= 0)
+        if m.any():
+            c.src[m] = unnat_ip[m]
+            ported = m & ((c.proto == 6) | (c.proto == 17))
+            c.sport[ported] = unnat_port[ported]
         subnet = np.where(active, net.node_subnet[np.maximum(c.nic, 0)], -1)
         pos = np.ones(n, dtype=np.int64)
         # >>> semantics stage owned by engine/ingress.py (on-premises/probe/Internet ingress)
@@ -325,11 +451,13 @@ class BatchPipeline:
             # appliances
             m = nh == NH_APPLIANCE
             if m.any():
-                self._appliance(c, est, idx[m], rid[m], vnet[m], nodes, pos, subnet, disp,
-                                dec, active)
+                self._appliance(c, est, fwset, idx[m], rid[m], vnet[m], nodes, pos, subnet,
+                                disp, dec, active)
         left = np.flatnonzero(active)
         end(left, D.LOOP, self.l_hoplimit)
-        return disp, dec, nodes
+        xlat = (c.src != orig[0]) | (c.dst != orig[1]) | (c.sport != orig[2]) | (
+            c.dport != orig[3])
+        return disp, dec, nodes, c.src, c.dst, c.sport, c.dport, xlat
 
     def _cross(self, c: Columns, idx: np.ndarray, a: np.ndarray, b: np.ndarray,
                disp: np.ndarray, dec: np.ndarray, active: np.ndarray) -> np.ndarray:
@@ -383,7 +511,8 @@ class BatchPipeline:
         disp[ok_idx] = D.DELIVERED
         active[idx] = False
 
-    def _appliance(self, c, est, idx, rid, vnet, nodes, pos, subnet, disp, dec, active) -> None:
+    def _appliance(self, c, est, fwset, idx, rid, vnet, nodes, pos, subnet, disp, dec,
+                   active) -> None:
         net = self.net
         app = net.route_appliance[rid]
         miss = app < 0
@@ -402,7 +531,9 @@ class BatchPipeline:
         is_fw = np.array([net.node_kind[a] == "firewall" for a in range(len(net.node_kind))])[app]
         for f in np.unique(app[is_fw]).tolist():
             sel = idx[app == f]
-            allow, label = self._firewall(c, sel, net.firewalls[f - len(net.nics)])
+            session = est[sel] & self.fwsets.has(fwset[sel], f)  # stateful: no evaluation
+            allow, label = self._firewall(c, sel, net.firewall_rules[f - len(net.nics)],
+                                          session)
             disp[sel[~allow]] = D.FIREWALL_DENIED
             dec[sel[~allow]] = label[~allow]
             active[sel[~allow]] = False
@@ -426,29 +557,13 @@ class BatchPipeline:
         disp[idx[bad]] = D.NEXT_HOP_UNREACHABLE
         active[idx[bad]] = False
 
-    def _firewall(self, c: Columns, sel: np.ndarray, fw) -> tuple[np.ndarray, np.ndarray]:
-        n = sel.size
-        allow = np.zeros(n, bool)
-        label = np.full(n, self.labels(f"firewall {fw.name}/default-deny"), dtype=np.int32)
-        open_ = np.ones(n, bool)
-        proto, src, dst, dport = c.proto[sel], c.src[sel], c.dst[sel], c.dport[sel]
-        for coll in sorted(fw.network_rule_collections, key=lambda x: x.priority):
-            for rule in coll.rules:
-                protos = {ANY_PROTOCOL if x.lower() == "any" else protocol_number(x)
-                          for x in rule.protocols}
-                m = open_.copy()
-                if ANY_PROTOCOL not in protos:
-                    m &= np.isin(proto, list(protos))
-                m &= _match(rule.source_addresses, src) & _match(rule.destination_addresses, dst)
-                ported = (proto == 6) | (proto == 17)
-                pm = np.zeros(n, bool)
-                for r in rule.destination_ports:
-                    pm |= (dport >= r.low) & (dport <= r.high)
-                m &= ~ported | pm
-                allow[m] = coll.action == "Allow"
-                label[m] = self.labels(f"firewall {fw.name}/{coll.name}/{rule.name}")
-                open_ &= ~m
-        return allow, label
+    def _firewall(self, c: Columns, sel: np.ndarray, fw: CompiledFirewall,
+                  session: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """stages/firewall.py's batch form; labels interned (sessions keep label -1)."""
+        allow, names, which = fw.decide_np(c.proto[sel], c.src[sel], c.dst[sel], c.dport[sel],
+                                           session)
+        ids = np.array([self.labels(x) for x in names], dtype=np.int32)
+        return allow, np.where(which >= 0, ids[np.maximum(which, 0)], -1)
 
     def _nsg(self, c: Columns, est: np.ndarray, mask: np.ndarray, at_nic: np.ndarray,
              direction: str, deny: D, dec: np.ndarray, disp: np.ndarray) -> None:
@@ -467,16 +582,6 @@ class BatchPipeline:
             disp[denied] = deny
             dec[denied] = self.rule_label[np.maximum(rule[~allow], 0)]
             mask[denied] = False
-
-
-def _match(matches: tuple, values: np.ndarray) -> np.ndarray:
-    out = np.zeros(values.size, bool)
-    for m in matches:
-        if m == "*":
-            return np.ones(values.size, bool)
-        if hasattr(m, "first") and m.version == 4:
-            out |= (values >= m.first) & (values <= m.last)
-    return out
 
 
 __all__ = ["Columns", "BatchPipeline", "Labels", "UNDECIDED", "_in"]

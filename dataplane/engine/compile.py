@@ -33,12 +33,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dataplane.control.firewall_rules import effective_firewall
 from dataplane.control.program import Program, compile_program, lpm_intervals
 from dataplane.control.routes import EffectiveRoute, effective_routes, nic_subnet, reverse_link
 from dataplane.control.tags import NOT_INTERNET
 from dataplane.engine import ingress as _ingress
 from dataplane.engine import loadbalancer as _lb
+from dataplane.engine.stages.firewall import CompiledFirewall, compile_firewall
 from dataplane.errors import InputError
 from dataplane.model import AzureFirewall, NetworkInterface, Subnet, Topology, id_key
 from dataplane.timing.bandwidth import vm_egress_caps
@@ -104,6 +104,16 @@ class Network:
     lb_synth: dict[tuple[int, int], int] = field(default_factory=dict)
     ingress: _ingress.IngressTables = field(default_factory=_ingress.IngressTables)
     peering_links: dict[tuple[int, int], tuple[str, str]] = field(default_factory=dict)
+    firewall_rules: tuple[CompiledFirewall, ...] = ()  # per firewall (stages/firewall.py)
+
+    def caveats_of(self, path: list[int]) -> list[str]:
+        """Named caveats of an answer whose node path is `path` (the firewalls it crossed)."""
+        first = len(self.nics)
+        out: list[str] = []
+        for node in path:
+            if first <= node < first + len(self.firewall_rules):
+                out += self.firewall_rules[node - first].caveats
+        return list(dict.fromkeys(out))
 
     # -- lookups used at the edges (never per packet in the batch path) --
     def nic_by_vm(self, name: str) -> int:
@@ -168,8 +178,7 @@ def build_network(topology: Topology, params: TimingParams | None = None,
             ip = config.private_ip_address
             if ip is not None and ip.version == 4:
                 ip_nic.setdefault(ip.value, i)
-    # Classic rules or a Firewall Policy, as the network rules Azure evaluates, in order.
-    firewalls = tuple(effective_firewall(topology, fw) for fw in topology.azure_firewalls)
+    firewalls = topology.azure_firewalls
     for fw in firewalls:
         sub = topology.get(fw.subnet) if fw.subnet else None
         vnet = topology.vnet_of_subnet(sub.id) if isinstance(sub, Subnet) else None
@@ -315,4 +324,5 @@ def build_network(topology: Topology, params: TimingParams | None = None,
         internet_node=internet, ip_nic=ip_nic, vnet_region=vnet_region,
         node_is_gateway=np.array([k == "gateway" for k in kinds], dtype=bool), lb=lb,
         route_fe=np.array(rfe, dtype=np.int32), lb_synth=lb_synth, ingress=ing,
-        peering_links=links)
+        peering_links=links,
+        firewall_rules=tuple(compile_firewall(topology, fw) for fw in firewalls))

@@ -24,6 +24,8 @@ from dataplane.control.assumptions import texts
 from dataplane.dispositions import Disposition as D
 from dataplane.engine.batch import UNDECIDED, BatchPipeline, Columns
 from dataplane.engine.compile import Network, build_network
+from dataplane.engine.conntrack import CONNTRACK_ASSUMPTIONS
+from dataplane.engine.conntrack import flow_key as _conn_key
 from dataplane.engine.ingress import INGRESS_ASSUMPTIONS
 from dataplane.engine.loadbalancer import LB_ASSUMPTIONS
 from dataplane.engine.reference import Packet, ReferencePipeline, flow_key
@@ -41,8 +43,10 @@ ENGINE_ASSUMPTIONS = (
     "engine-intra-region: one-way latency inside a region (and across regional peering) is "
     "TimingParams.intra_region_ns (default 100 µs); Azure publishes none (azure-semantics 9).",
     "engine-global: across regions one way = directed P50 RTT / 2 from azure-latency.csv (1).",
-    "engine-stateful: a flow is established by its first packet delivered or leaving the "
-    "network; later packets of the reverse 5-tuple skip every NSG (2.1). ICMP ignores type/code.",
+    "engine-stateful: a flow is opened in the connection-tracking table (engine/conntrack.py) "
+    "by its first packet that is delivered or leaves the network and is not shaper-dropped; "
+    "its replies (the reverse of its translated 5-tuple) skip every NSG (2.1). ICMP ignores "
+    "type/code.",
     "engine-ipv4: IPv6 packets and non-first IP fragments are UNSUPPORTED (not reassembled).",
     "engine-time: capture timestamps going backwards are clamped to the previous packet's.",
 )
@@ -67,7 +71,7 @@ class Emulator:
 
     def assumptions(self) -> list[str]:
         return [*ENGINE_ASSUMPTIONS, *texts("forwarded-traffic", "vnet-access-tag-only"),
-                *LB_ASSUMPTIONS, *INGRESS_ASSUMPTIONS]
+                *LB_ASSUMPTIONS, *INGRESS_ASSUMPTIONS, *CONNTRACK_ASSUMPTIONS]
 
     # -- address helpers --
     def address_of(self, name_or_ip: str) -> int:
@@ -97,7 +101,7 @@ class Emulator:
         sources = source if isinstance(source, (list, tuple)) else [source] * len(pkts)
         nic_override = np.array([self.net.nic_by_vm(s) if s else -2 for s in sources],
                                 dtype=np.int32)
-        result = Result(self)
+        result = Result(self, prior_entries=self.batch.entries())
         self._process(rb, 0, result, nic_override=nic_override, asap=times_ns is None)
         return result
 
@@ -115,7 +119,7 @@ class Emulator:
         if speed <= 0:
             raise InputError("--speed must be positive")
         amap = self.address_map(mapping, subnet_mapping, auto_map)
-        result = Result(self)
+        result = Result(self, prior_entries=self.batch.entries())
         stats = [CaptureStats(str(p)) for p in paths]
         result.captures = stats
         self._amap = amap
@@ -188,17 +192,38 @@ class Emulator:
         cols = Columns(nic=nic, src=src, dst=dst, proto=hc.proto.astype(np.int16),
                        sport=hc.sport.astype(np.int32), dport=hc.dport.astype(np.int32),
                        length=rb.origlens.astype(np.int32), time_ns=t, preset=preset)
-        disp, dec, nodes = self.batch.run(cols)
-        tout, sdrop = apply_timing(self.net, self.shaper, nodes, t, cols.length)
-        disp[sdrop] = D.SHAPER_DROP
+        disp, dec, nodes, tout, sdrop = self._decide_and_time(cols, t)
+        fsrc, fdst, fsport, fdport = self.batch.final
         cap = np.full(n, capture, dtype=np.int32) if np.isscalar(capture) else capture
         out = {"capture": cap, "record": rb.record, "time_in": t, "src": src, "dst": dst,
                "proto": cols.proto, "sport": cols.sport, "dport": cols.dport,
                "length": cols.length, "nic": nic, "disposition": disp, "deciding": dec,
-               "time_out": tout, "status": _STATUS_NAMES[status]}
+               "time_out": tout, "status": _STATUS_NAMES[status],
+               "final_src": fsrc, "final_dst": fdst, "final_sport": fsport,
+               "final_dport": fdport}
         result.add(out, nodes, keep=keep)
         if sink is not None:
             sink(out, nodes, rb)
+
+    def _decide_and_time(self, cols: Columns, t: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Decide, then shape; flows are committed only for packets the shaper kept
+        (conntrack.py, assumption shaper-no-state). When a flow's opener was shaper-dropped,
+        the batch is decided again without it (later replies in the batch are then new
+        flows) and re-timed from the shaper's state before the batch; at most 4 rounds."""
+        before = (self.shaper.last_depart_ns.copy(), self.shaper.drops.copy())
+        excluded = np.zeros(len(cols), bool)
+        for _ in range(4):
+            disp, dec, nodes = self.batch.run(cols, excluded=excluded, commit=False)
+            tout, sdrop = apply_timing(self.net, self.shaper, nodes, t, cols.length)
+            lost = self.batch.openers[sdrop[self.batch.openers]]
+            if lost.size == 0:
+                break
+            excluded[lost] = True
+            self.shaper.last_depart_ns[:] = before[0]
+            self.shaper.drops[:] = before[1]
+        self.batch.commit()
+        disp[sdrop] = D.SHAPER_DROP
+        return disp, dec, nodes, tout, sdrop
 
     # -- explanations --
     def reference(self) -> ReferencePipeline:
@@ -213,8 +238,15 @@ class Emulator:
         ref = ReferencePipeline(self.net)
         passing = np.flatnonzero(np.isin(c["disposition"][:i], [
             D.DELIVERED, D.EXITS_INTERNET, D.EXITS_ON_PREMISES]))
-        for j in passing.tolist():
-            ref.established.add(flow_key(self._packet(c, j)))
+        fws = self.net.node_kind
+        for original, translated, firewalls in result.prior_entries:  # before this run
+            ref.conntrack.commit(original, translated, firewalls)
+        for j in passing.tolist():  # the conntrack table as it stood before packet i
+            p = self._packet(c, j)
+            ref.conntrack.commit(flow_key(p), _conn_key(
+                int(c["final_src"][j]), int(c["final_dst"][j]), p.proto,
+                int(c["final_sport"][j]), int(c["final_dport"][j])), frozenset(
+                int(x) for x in result.nodes[j] if x >= 0 and fws[x] == "firewall"))
         walk = ref.walk(self._packet(c, i))
         return {**row, "reason": d.reason, "hops": walk.hops,
                 "legs": self.legs([int(x) for x in result.nodes[i] if x >= 0])}

@@ -342,8 +342,10 @@ def _frontends(bp: Any, c: Any, est: np.ndarray, idx: np.ndarray, fe: np.ndarray
                 continue
             h = flow_hash_np(c.src[rs], c.dst[rs], c.proto[rs], c.sport[rs], c.dport[rs])
             k = (h % np.uint64(rule.backends.size)).astype(np.int64)
-            ingress.deliver_np(bp, c, est, rs, rule.backends[k], rule.backend_ips[k],
-                               rule.translate_port_np(c.proto[rs], c.dport[rs]),
+            # DNAT: the packet carries the backend address and port from here on
+            c.dport[rs] = rule.translate_port_np(c.proto[rs], c.dport[rs])
+            c.dst[rs] = rule.backend_ips[k]
+            ingress.deliver_np(bp, c, est, rs, rule.backends[k], c.dst[rs], c.dport[rs],
                                bp.labels(label_rule(front, rule)), nodes, pos, disp, dec,
                                active)
         _end(sel[open_], D.LB_NO_RULE, bp.labels(label_no_rule(front)), disp, dec, active)

@@ -38,13 +38,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from dataplane.control.nsg import ANY_PROTOCOL, Flow, RuleCompiler, evaluate, protocol_number
+from dataplane.control.nsg import Flow, RuleCompiler, evaluate
 from dataplane.control.routes import EffectiveRoute, lookup
 from dataplane.dispositions import Disposition as D
 from dataplane.engine import ingress
 from dataplane.engine import loadbalancer as lbm
 from dataplane.engine.compile import MAX_HOPS, Network
-from dataplane.model import AzureFirewall, Prefix, id_key
+from dataplane.engine.conntrack import PASSING, ConnTrack, Entry
+from dataplane.engine.conntrack import flow_key as _key
+from dataplane.model import Prefix, id_key
 from dataplane.net import IPAddress
 
 
@@ -60,8 +62,7 @@ class Packet(NamedTuple):
 
 
 def flow_key(p: Packet) -> tuple[int, int, int, int, int]:
-    ported = p.proto in (6, 17)
-    return (p.src, p.dst, p.proto, p.sport if ported else 0, p.dport if ported else 0)
+    return _key(p.src, p.dst, p.proto, p.sport, p.dport)
 
 
 def reverse_key(p: Packet) -> tuple[int, int, int, int, int]:
@@ -75,6 +76,11 @@ class Walk:
     deciding: str
     nodes: list[int]
     hops: list[dict[str, Any]] = field(default_factory=list)
+    reply_of: Entry | None = None  # the tracked flow this packet answers (conntrack.py)
+    out: tuple[int, int, int, int] | None = None  # (src, dst, sport, dport) as it arrived
+
+    def firewalls(self, net: Network) -> frozenset[int]:
+        return frozenset(n for n in self.nodes if net.node_kind[n] == "firewall")
 
 
 def nsg_label(verdict: Any) -> str:
@@ -86,36 +92,18 @@ def nsg_label(verdict: Any) -> str:
     return f"nsg {nsg}/{verdict.rule_name}"
 
 
-def firewall_verdict(fw: AzureFirewall, p: Packet) -> tuple[bool, str]:
-    """Network rule collections by priority; first matching rule; default deny."""
-    for coll in sorted(fw.network_rule_collections, key=lambda c: c.priority):
-        for rule in coll.rules:
-            protos = {ANY_PROTOCOL if x.lower() == "any" else protocol_number(x)
-                      for x in rule.protocols}
-            if ANY_PROTOCOL not in protos and p.proto not in protos:
-                continue
-            if not _in(rule.source_addresses, p.src) or not _in(rule.destination_addresses,
-                                                               p.dst):
-                continue
-            if p.proto in (6, 17) and not any(r.low <= p.dport <= r.high
-                                              for r in rule.destination_ports):
-                continue
-            return coll.action == "Allow", f"firewall {fw.name}/{coll.name}/{rule.name}"
-    return False, f"firewall {fw.name}/default-deny"
-
-
 def _in(matches: tuple, value: int) -> bool:
     return any(m == "*" or (isinstance(m, Prefix) and m.version == 4
                             and m.first <= value <= m.last) for m in matches)
 
 
 class ReferencePipeline:
-    def __init__(self, net: Network) -> None:
+    def __init__(self, net: Network, capacity: int | None = None) -> None:
         self.net = net
         self.rules = RuleCompiler(net.topology)
         self.security = [self.rules.nic_security(n) if net.node_subnet[i] >= 0 else None
                          for i, n in enumerate(net.nics)]
-        self.established: set[tuple[int, int, int, int, int]] = set()
+        self.conntrack = ConnTrack(capacity)
         self.owner = {(int(net.node_vnet[i]), ip.value): i for i, nic in enumerate(net.nics)
                       for c in nic.ip_configurations
                       if (ip := c.private_ip_address) is not None and ip.version == 4}
@@ -124,20 +112,30 @@ class ReferencePipeline:
         out = []
         for p in packets:
             w = self.walk(p)
-            if w.disposition in (D.DELIVERED, D.EXITS_INTERNET, D.EXITS_ON_PREMISES):
-                self.established.add(flow_key(p))
+            self.commit(p, w)
             out.append(w)
         return out
+
+    def commit(self, p: Packet, w: Walk) -> None:
+        """Conntrack: a packet that survived its whole path opens its flow (conntrack.py);
+        callers that shape (the emulator) commit only packets the shaper kept."""
+        if w.disposition.name in PASSING:
+            src, dst, sport, dport = w.out or (p.src, p.dst, p.sport, p.dport)
+            self.conntrack.commit(flow_key(p), _key(src, dst, p.proto, sport, dport),
+                                  w.firewalls(self.net))
 
     # -- one packet --
     def walk(self, p: Packet) -> Walk:
         net = self.net
-        state = reverse_key(p) in self.established
+        entry = self.conntrack.reply_of(flow_key(p))
+        state = entry is not None
         flow = Flow(p.proto, IPAddress(4, p.src), p.sport, IPAddress(4, p.dst), p.dport)
         if p.nic < 0:
-            return self._ingress(p, state, flow)
+            w = self._ingress(p, state, flow, entry)
+            w.out = w.out or (p.src, p.dst, p.sport, p.dport)
+            return w
         nic = net.nics[p.nic]
-        w = Walk(D.DELIVERED, "", [p.nic])
+        w = Walk(D.DELIVERED, "", [p.nic], reply_of=entry, out=(p.src, p.dst, p.sport, p.dport))
         ips = {c.private_ip_address.value for c in nic.ip_configurations
                if c.private_ip_address is not None}
         if p.src not in ips and not nic.enable_ip_forwarding:
@@ -147,15 +145,23 @@ class ReferencePipeline:
                        "result": "Allowed"})
         if not state and not self._nsg(w, p.nic, "Outbound", flow):
             return self._end(w, D.DENIED_OUT, w.deciding)
+        unnat = entry.unnat() if entry is not None else None
+        if unnat is not None:  # a load-balanced flow's reply leaves from the frontend
+            w.hops.append({"step": "nat", "at": net.node_names[p.nic], "kind": "un-DNAT",
+                           "original": {"sourceIp": _ip(p.src), "sourcePort": p.sport},
+                           "translated": {"sourceIp": _ip(unnat[0]), "sourcePort": unnat[1]}})
+            p = p._replace(src=unnat[0], sport=unnat[1] if p.proto in (6, 17) else p.sport)
+            flow = Flow(p.proto, IPAddress(4, p.src), p.sport, IPAddress(4, p.dst), p.dport)
+            w.out = (p.src, p.dst, p.sport, p.dport)
         return self._hops(w, p, int(net.node_subnet[p.nic]), p.nic, state, flow)
 
-    def _ingress(self, p: Packet, state: bool, flow: Flow) -> Walk:
+    def _ingress(self, p: Packet, state: bool, flow: Flow, entry: Entry | None) -> Walk:
         """Sources that are no emulated NIC (engine/ingress.py)."""
         net = self.net
         kind, what = ingress.classify(net, p.src, p.dst)
         if kind == "onprem":
             gw = what.gateway_node
-            w = Walk(D.DELIVERED, "", [gw])
+            w = Walk(D.DELIVERED, "", [gw], reply_of=entry)
             w.hops.append({"step": "ingress", "kind": "on-premises", "at": net.node_names[gw],
                            "localNetworkGateway": what.site, "connection": what.connection,
                            "prefix": what.prefix, "established": state})
@@ -264,13 +270,16 @@ class ReferencePipeline:
                 return self._end(w, D.LOOP, label)
             visited.add(app)
             w.nodes.append(app)
-            if is_fw:
-                fw = net.firewalls[app - len(net.nics)]
-                ok, rule = firewall_verdict(fw, p)
-                w.hops.append({**hop, "rule": rule,
-                               "result": "Forwarded" if ok else "FirewallDenied"})
+            if is_fw:  # stages/firewall.py; a reply of a flow it allowed has a session
+                fw = net.firewall_rules[app - len(net.nics)]
+                session = w.reply_of is not None and app in w.reply_of.firewalls
+                ok, rule = fw.decide(p.proto, p.src, p.dst, p.dport, session)
+                w.hops.append({**hop, "rule": rule, "result": "Forwarded" if ok
+                               else "FirewallDenied", **({"session": "established"}
+                                                         if session else {}),
+                               **({"caveats": list(fw.caveats)} if fw.caveats else {})})
                 if not ok:
-                    return self._end(w, D.FIREWALL_DENIED, rule)
+                    return self._end(w, D.FIREWALL_DENIED, rule or fw.default_label)
             else:
                 if not state and not self._nsg(w, app, "Inbound", flow):
                     return self._end(w, D.DENIED_IN, w.deciding)
@@ -306,6 +315,7 @@ class ReferencePipeline:
         dst, dport = int(rule.backend_ips[k]), rule.translate_port(p.dport)
         w.hops.append(lbm.lb_hop(self.net, fe, rule, k, p, "Balanced", (dst, dport)))
         translated = Flow(p.proto, IPAddress(4, p.src), p.sport, IPAddress(4, dst), dport)
+        w.out = (p.src, dst, p.sport, dport)
         return self._deliver(w, p, backend, state, translated, label)
 
     def _lb_next_hop(self, w: Walk, p: Packet, fe: lbm.Frontend, vnet: int) -> int | Walk:

@@ -5,8 +5,11 @@ Takes: batches of decided packets (engine/emulator.py). Emits `Result` with
 `by_rule()` (deciding rule/route), `latency_percentiles()` (delivered, ns, by regional vs
 global path), `peering_bytes()` (bytes per VNet pair crossed), `flow(src, dst, dport, proto)`
 ("was it delivered, in what time?"), `explain(i)` (hop by hop, reference walk), `rows()`,
-`summary()` (summary.json shape) and `check_accounting()` (read = sum over dispositions +
-unreadable records).
+`summary()` (summary.json shape), `caveats()` (named caveat -> packets it touches) and
+`check_accounting()` (read = sum over dispositions + unreadable records).
+Columns: the packet as read (src, dst, sport, dport, ...) and as it arrived
+(`final_src`, `final_dst`, `final_sport`, `final_dport`: after load-balancer DNAT or a
+reply's un-DNAT, engine/conntrack.py) -- the writers read the final_* columns.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from dataplane.dispositions import Disposition as D
 
 _PROTO = {6: "TCP", 17: "UDP", 1: "ICMP"}
 COLS = ("capture", "record", "time_in", "src", "dst", "proto", "sport", "dport", "length",
-        "nic", "disposition", "deciding", "time_out", "status")
+        "nic", "disposition", "deciding", "time_out", "status", "final_src", "final_dst",
+        "final_sport", "final_dport")
 
 
 @dataclass
@@ -48,6 +52,9 @@ class Result:
     mapping: list[str] = field(default_factory=list)
     totals: Counter = field(default_factory=Counter)
     read: int = 0
+    # conntrack entries (original key, translated key, firewall nodes) before this run, in
+    # the order explain must re-open them (BatchPipeline.entries)
+    prior_entries: list[tuple] = field(default_factory=list, repr=False)
     # batches as added; `columns` / `nodes` concatenate them once, on first access
     _parts: list[tuple[dict[str, np.ndarray], np.ndarray]] = field(default_factory=list,
                                                                     repr=False)
@@ -233,7 +240,25 @@ class Result:
             "hops": " > ".join(path),
             "time_out_ns": tout if d == D.DELIVERED or d.exited else -1,
             "latency_ns": tout - tin if (d == D.DELIVERED or d.exited) and tout >= 0 else -1,
+            "final_src": str(ipaddress.IPv4Address(int(c["final_src"][i]) & 0xFFFFFFFF)),
+            "final_dst": str(ipaddress.IPv4Address(int(c["final_dst"][i]) & 0xFFFFFFFF)),
+            "final_sport": int(c["final_sport"][i]), "final_dport": int(c["final_dport"][i]),
+            "caveats": self.emulator.net.caveats_of([int(x) for x in self.nodes[i] if x >= 0]),
         }
+
+    def caveats(self) -> dict[str, int]:
+        """Named caveat -> packets whose answer it touches (the firewalls they crossed)."""
+        net = self.emulator.net
+        if self.nodes is None or not len(self) or not net.firewall_rules:
+            return {}
+        out: Counter = Counter()
+        first = len(net.nics)
+        for k, fw in enumerate(net.firewall_rules):
+            if fw.caveats:
+                hit = int((self.nodes == first + k).any(axis=1).sum())
+                for text in fw.caveats:
+                    out[text] += hit
+        return {k: v for k, v in out.items() if v}
 
     def rows(self) -> list[dict[str, Any]]:
         return [self.row(i) for i in range(len(self))]
@@ -259,4 +284,5 @@ class Result:
             "address_map": self.mapping,
             "timing": em.params.as_dict(),
             "assumptions": em.assumptions(),
+            "caveats": self.caveats(),
         }

@@ -1,8 +1,8 @@
-"""Firewall Policy and IP group resources -> model (FirewallPolicy, IpGroup).
+"""Firewall Policy resources -> model (FirewallPolicy).
 
 Takes the resource dicts of `Microsoft.Network/firewallPolicies` (its `ruleCollectionGroups` or
-`ruleGroups` children already folded into its properties by resources._merge_children) and
-`Microsoft.Network/ipGroups`. Two schemas are read into one model:
+`ruleGroups` children already folded into its properties by resources._merge_children). Two
+schemas are read into one model:
 * current (API 2020-05-01 and later; "Azure Firewall Policy rule sets",
   https://learn.microsoft.com/azure/firewall/policy-rule-sets): rule collection groups with a
   priority, holding `FirewallPolicyFilterRuleCollection` (action Allow/Deny) and
@@ -20,10 +20,8 @@ Errors name the file, the resource and the property.
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 
-from dataplane.errors import InputError
 from dataplane.load.resources import (
     _get,
     _int,
@@ -41,10 +39,7 @@ from dataplane.model import (
     FirewallPolicyRule,
     FirewallPolicyRuleCollection,
     FirewallPolicyRuleCollectionGroup,
-    IpGroup,
-    Prefix,
 )
-from dataplane.net import parse_prefix
 
 RUNTIME = "<runtime"
 
@@ -188,27 +183,3 @@ def firewall_policy(raw: dict[str, Any], where: _Where) -> FirewallPolicy:
         sku_tier=str(_get(sku, "tier", default="Standard")) if isinstance(sku, dict) else "Standard",
         dns_proxy_enabled=bool(_get(dns, "enableProxy", default=False))
         if isinstance(dns, dict) else False)
-
-
-def _ip_group_entry(text: str, where: _Where, prop: str) -> list[Prefix]:
-    """An IP group entry: an address, a CIDR or a range 'first-last' ("IP Groups in Azure
-    Firewall", https://learn.microsoft.com/azure/firewall/ip-groups) -> prefixes."""
-    try:
-        if "-" in text:
-            first, last = (ipaddress.ip_address(part.strip()) for part in text.split("-", 1))
-            if first.version != last.version or int(first) > int(last):
-                raise ValueError
-            return [parse_prefix(str(n)) for n in ipaddress.summarize_address_range(first, last)]
-        return [parse_prefix(text, strict=False)]
-    except (ValueError, InputError):
-        raise where.error(prop, f"'{text}' is not an address, a CIDR prefix or a range "
-                                "first-last") from None
-
-
-def ip_group(raw: dict[str, Any], where: _Where) -> IpGroup:
-    p = _props(raw)
-    prefixes: list[Prefix] = []
-    for i, value in enumerate(_items(p, "ipAddresses", where)):
-        prefixes += _ip_group_entry(str(value).strip(), where, f"properties.ipAddresses[{i}]")
-    return IpGroup(id=raw["id"], name=raw["name"], location=_location(raw),
-                   ip_addresses=tuple(prefixes))

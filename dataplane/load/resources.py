@@ -15,6 +15,7 @@ azure-semantics.md 4.2).
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
@@ -28,10 +29,15 @@ from dataplane.model import (
     AzureFirewall,
     BackendAddressPool,
     Connection,
+    FirewallApplicationRule,
+    FirewallApplicationRuleCollection,
+    FirewallNatRule,
+    FirewallNatRuleCollection,
     FirewallNetworkRule,
     FirewallRuleCollection,
     FrontendIPConfiguration,
     IPConfiguration,
+    IpGroup,
     LoadBalancer,
     LoadBalancingRule,
     LocalNetworkGateway,
@@ -481,7 +487,16 @@ def _load_balancer(raw: dict[str, Any], where: _Where) -> LoadBalancer:
                         load_balancing_rules=tuple(rules))
 
 
+def _strings(obj: dict[str, Any], name: str) -> tuple[str, ...]:
+    value = _get(obj, name, default=[])
+    return tuple(str(x) for x in (value if isinstance(value, list) else [value]))
+
+
 def _firewall(raw: dict[str, Any], where: _Where) -> AzureFirewall:
+    """Classic rule collections. A rule reads only what it names: a missing
+    destinationAddresses (a rule with destinationFqdns or IP groups instead) matches no
+    address, never "*" ("Azure Firewall rule processing logic",
+    https://learn.microsoft.com/azure/firewall/rule-processing)."""
     p = _props(raw)
     configs = _items(p, "ipConfigurations", where)
     first = _props(configs[0]) if configs else {}
@@ -494,12 +509,15 @@ def _firewall(raw: dict[str, Any], where: _Where) -> AzureFirewall:
                 name=str(_get(r, "name", default="")),
                 protocols=tuple(str(x) for x in _get(r, "protocols", default=["Any"])),
                 source_addresses=tuple(address_match(a, where, f"{prop}.rules[{j}].sourceAddresses")
-                                       for a in _get(r, "sourceAddresses", default=["*"])),
+                                       for a in _get(r, "sourceAddresses", default=[])),
                 destination_addresses=tuple(
                     address_match(a, where, f"{prop}.rules[{j}].destinationAddresses")
-                    for a in _get(r, "destinationAddresses", default=["*"])),
+                    for a in _get(r, "destinationAddresses", default=[])),
                 destination_ports=port_ranges(_get(r, "destinationPorts", default=["*"]), where,
-                                              f"{prop}.rules[{j}].destinationPorts"))
+                                              f"{prop}.rules[{j}].destinationPorts"),
+                source_ip_groups=_strings(r, "sourceIpGroups"),
+                destination_ip_groups=_strings(r, "destinationIpGroups"),
+                destination_fqdns=_strings(r, "destinationFqdns"))
             for j, r in enumerate(_items(cp, "rules", where, prop)))
         action = _get(cp, "action", default={})
         collections.append(FirewallRuleCollection(
@@ -508,13 +526,77 @@ def _firewall(raw: dict[str, Any], where: _Where) -> AzureFirewall:
             action=str(_get(action, "type", default="Allow")) if isinstance(action, dict)
             else str(action),
             rules=rules))
+    nat = []
+    for i, c in enumerate(_items(p, "natRuleCollections", where)):
+        cp = _props(c)
+        prop = f"properties.natRuleCollections[{i}]"
+        action = _get(cp, "action", default={})
+        nat.append(FirewallNatRuleCollection(
+            name=str(_get(c, "name", default="")),
+            priority=_int(_get(cp, "priority", default=100), where, f"{prop}.priority"),
+            action=str(_get(action, "type", default="Dnat")) if isinstance(action, dict)
+            else str(action),
+            rules=tuple(FirewallNatRule(
+                name=str(_get(r, "name", default="")),
+                protocols=_strings(r, "protocols"),
+                source_addresses=tuple(address_match(a, where, f"{prop}.rules[{j}].sourceAddresses")
+                                       for a in _get(r, "sourceAddresses", default=[])),
+                destination_addresses=_strings(r, "destinationAddresses"),
+                destination_ports=_strings(r, "destinationPorts"),
+                translated_address=_get(r, "translatedAddress"),
+                translated_port=_get(r, "translatedPort"),
+                source_ip_groups=_strings(r, "sourceIpGroups"))
+                for j, r in enumerate(_items(cp, "rules", where, prop)))))
+    app = []
+    for i, c in enumerate(_items(p, "applicationRuleCollections", where)):
+        cp = _props(c)
+        prop = f"properties.applicationRuleCollections[{i}]"
+        action = _get(cp, "action", default={})
+        app.append(FirewallApplicationRuleCollection(
+            name=str(_get(c, "name", default="")),
+            priority=_int(_get(cp, "priority", default=100), where, f"{prop}.priority"),
+            action=str(_get(action, "type", default="Allow")) if isinstance(action, dict)
+            else str(action),
+            rules=tuple(FirewallApplicationRule(
+                name=str(_get(r, "name", default="")),
+                source_addresses=tuple(address_match(a, where, f"{prop}.rules[{j}].sourceAddresses")
+                                       for a in _get(r, "sourceAddresses", default=[])),
+                protocols=tuple(f"{_get(x, 'protocolType', default='?')}:{_get(x, 'port', default='')}"
+                                if isinstance(x, dict) else str(x)
+                                for x in _get(r, "protocols", default=[])),
+                target_fqdns=_strings(r, "targetFqdns"),
+                fqdn_tags=_strings(r, "fqdnTags"),
+                source_ip_groups=_strings(r, "sourceIpGroups"))
+                for j, r in enumerate(_items(cp, "rules", where, prop)))))
     return AzureFirewall(id=raw["id"], name=raw["name"], location=_location(raw),
                          subnet=_ref(_get(first, "subnet")),
                          private_ip_address=_ip(_get(first, "privateIPAddress"), where,
                                                 "properties.ipConfigurations[0].privateIPAddress"),
                          network_rule_collections=tuple(collections),
                          threat_intel_mode=str(_get(p, "threatIntelMode", default="Alert")),
+                         nat_rule_collections=tuple(nat), application_rule_collections=tuple(app),
                          firewall_policy=_ref(_get(p, "firewallPolicy")))
+
+
+def _ip_group(raw: dict[str, Any], where: _Where) -> IpGroup:
+    """ipAddresses: addresses, CIDRs and ranges ("10.0.0.1-10.0.0.9", split into prefixes)."""
+    out: list[Prefix] = []
+    for i, a in enumerate(_list(_get(_props(raw), "ipAddresses", default=[]), where,
+                                "properties.ipAddresses")):
+        text = str(a).strip()
+        low, sep, high = text.partition("-")
+        if sep:
+            try:
+                nets = ipaddress.summarize_address_range(ipaddress.ip_address(low.strip()),
+                                                         ipaddress.ip_address(high.strip()))
+            except (ValueError, TypeError) as e:
+                raise where.error(f"properties.ipAddresses[{i}]",
+                                  f"'{text}' is not an address range ({e})") from None
+            out += [_prefix(str(n), where, f"properties.ipAddresses[{i}]") for n in nets]
+        else:
+            out.append(_prefix(text, where, f"properties.ipAddresses[{i}]"))
+    return IpGroup(id=raw["id"], name=raw["name"], location=_location(raw),
+                   ip_addresses=tuple(out))
 
 
 def _asg(raw: dict[str, Any], where: _Where) -> ApplicationSecurityGroup:
@@ -535,7 +617,7 @@ def _location(raw: dict[str, Any]) -> str:
 
 
 # Converters in their own files import the helpers above (so this import comes after them).
-from dataplane.load.firewall_policy import firewall_policy, ip_group  # noqa: E402
+from dataplane.load.firewall_policy import firewall_policy  # noqa: E402
 
 Converter = Callable[[dict[str, Any], _Where], object]
 TOP_LEVEL: dict[str, tuple[str, Converter]] = {
@@ -551,7 +633,7 @@ TOP_LEVEL: dict[str, tuple[str, Converter]] = {
     NET + "loadbalancers": ("load_balancers", _load_balancer),
     NET + "azurefirewalls": ("azure_firewalls", _firewall),
     NET + "firewallpolicies": ("firewall_policies", firewall_policy),
-    NET + "ipgroups": ("ip_groups", ip_group),
+    NET + "ipgroups": ("ip_groups", _ip_group),
     "microsoft.classicnetwork/virtualnetworks": (
         "virtual_networks", lambda raw, where: _vnet(raw, where, classic=True)),
     "microsoft.authorization/roleassignments": ("role_assignments", _role_assignment),

@@ -31,25 +31,11 @@ def traffic(draw, max_packets: int = 60, max_split: int = 60):
     return out, draw(st.integers(1, max_split))
 
 
-class CappedSet(set):
-    """The reference's established-flow set with the flow table's capacity rule."""
-
-    def __init__(self, cap: int) -> None:
-        super().__init__()
-        self.cap = cap
-
-    def add(self, key) -> None:
-        if key in self or len(self) < self.cap:
-            super().add(key)
-
-
 def assert_batch_matches_reference(net, pkts, split, bp: BatchPipeline | None = None,
                                    cap: int | None = None) -> None:
     packets = [Packet(net.ip_nic.get(s, -1) if k == 0 else (k - 1), s, d, p, sp, dp, 100, i)
                for i, (s, d, p, sp, dp, k) in enumerate(pkts)]
-    ref = ReferencePipeline(net)
-    if cap is not None:
-        ref.established = CappedSet(cap)
+    ref = ReferencePipeline(net, capacity=cap)
     walks = ref.run(packets)
     bp = bp or BatchPipeline(net)
     got = []
@@ -59,6 +45,8 @@ def assert_batch_matches_reference(net, pkts, split, bp: BatchPipeline | None = 
             np.int32, np.int64, np.int64, np.int16, np.int32, np.int32, np.int32, np.int64),
             strict=True)), preset=np.full(len(part), UNDECIDED, np.uint8))
         disp, dec, nodes = bp.run(cols)
+        fin = bp.final
         got += [(int(disp[i]), bp.labels.names[dec[i]] if dec[i] >= 0 else "",
-                 [int(x) for x in nodes[i] if x >= 0]) for i in range(len(part))]
-    assert got == [(int(w.disposition), w.deciding, w.nodes) for w in walks]
+                 [int(x) for x in nodes[i] if x >= 0], tuple(int(f[i]) for f in fin))
+                for i in range(len(part))]
+    assert got == [(int(w.disposition), w.deciding, w.nodes, w.out) for w in walks]

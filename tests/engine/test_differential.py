@@ -36,8 +36,8 @@ def _compare(net, pkts):
     disp, dec, nodes = bp.run(cols)
     for i, w in enumerate(walks):
         got = (int(disp[i]), bp.labels.names[dec[i]] if dec[i] >= 0 else "",
-               [int(x) for x in nodes[i] if x >= 0])
-        assert got == (int(w.disposition), w.deciding, w.nodes), (i, packets[i], w.hops)
+               [int(x) for x in nodes[i] if x >= 0], tuple(int(f[i]) for f in bp.final))
+        assert got == (int(w.disposition), w.deciding, w.nodes, w.out), (i, packets[i], w.hops)
 
 
 @given(flows)

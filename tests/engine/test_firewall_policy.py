@@ -18,8 +18,10 @@ import dataplane
 from dataplane import watcher
 from dataplane.control.firewall_rules import firewall_rules, policy_chain
 from dataplane.engine import Emulator
+from dataplane.engine.compile import build_network
 from dataplane.errors import InputError
-from dataplane.load.firewall_policy import firewall_policy, ip_group
+from dataplane.load.firewall_policy import firewall_policy
+from dataplane.load.resources import _ip_group as ip_group
 from dataplane.load.resources import _Where
 from dataplane.model import Topology
 
@@ -115,15 +117,16 @@ def test_groups_then_collections_by_priority_parent_first() -> None:
     assert order == ["late/deny-all-22", "g100/c900", "g300/c100", "g300/c200"]
 
 
-def test_base_policy_cycle_and_missing_policy_are_input_errors() -> None:
+def test_a_base_policy_cycle_is_an_input_error_a_missing_policy_a_caveat() -> None:
     a = firewall_policy(_policy("a", [], base="b"), _Where({}, "t"))
     b = firewall_policy(_policy("b", [], base="a"), _Where({}, "t"))
     fw = dataplane.model.AzureFirewall(id="x", name="fw", location="", subnet=None,
                                        private_ip_address=None, firewall_policy=a.id)
     with pytest.raises(InputError, match="its own ancestor"):
         policy_chain(Topology(firewall_policies=(a, b)), fw)
-    with pytest.raises(InputError, match="not in the input"):
-        policy_chain(Topology(firewall_policies=(a,)), fw)
+    missing = firewall_rules(Topology(firewall_policies=(a,)), fw)  # b, a's parent, absent
+    assert missing.caveats == ("firewall-policy: firewall fw uses Firewall Policy 'b', which is "
+                               "not in the input: its rules are not applied",)
 
 
 def test_ip_groups_fqdns_and_application_rules(make_topology) -> None:
@@ -143,9 +146,10 @@ def test_ip_groups_fqdns_and_application_rules(make_topology) -> None:
     assert sql[0] == "DELIVERED"  # 10.2.1.4 lies in the IP group's range 10.2.1.0-10.2.1.7
     # The FQDN rule cannot match an address offline: never "any" (the old classic default).
     assert tls[:2] == ("FIREWALL_DENIED", "firewall fw/default-deny")
-    caveats = firewall_rules(topology, topology.azure_firewalls[0]).caveats
+    caveats = build_network(topology, caps=False).firewall_rules[0].caveats
     assert any("db.contoso.com" in c and "DNS proxy" in c for c in caveats)
-    assert any("policy p/g/web: application rules" in c for c in caveats)
+    assert any("firewall-application-rules: policy p/g/web: application rules" in c
+               for c in caveats)
     # The answers that cross the firewall carry them; explain names the firewall's caveats.
     answer = watcher.explain(topology, "app1", "10.2.1.4:443")
     assert any("db.contoso.com" in c for c in answer["caveats"])
@@ -181,6 +185,7 @@ def test_secured_hub_policy_of_the_firewall_manager_quickstart(real_dir: Path) -
     rules = firewall_rules(topology, fw)
     assert rules.network_rule_collections == ()
     assert rules.caveats == (
-        "policy Policy-01/DefaultApplicationRuleCollectionGroup/RC-01: application rules (Allow, "
+        "firewall-application-rules: policy Policy-01/DefaultApplicationRuleCollectionGroup/RC-01:"
+        " application rules (Allow, "
         "decided by TLS SNI or HTTP Host after network rules) are not evaluated; flows they would "
         "decide end at later rules or the default deny",)

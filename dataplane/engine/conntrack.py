@@ -1,0 +1,246 @@
+"""The connection-tracking table: one entry per flow, keyed by its original and its translated
+5-tuple, holding the state every stage that owns per-flow state reads.
+
+Contract (reference form `ConnTrack`, batch form `BatchConnTrack`, equal by the differential
+tests in tests/engine):
+* A 5-tuple key is (src, dst, proto, sport, dport), ports 0 unless TCP/UDP (`flow_key`).
+* An entry is opened by the first packet of a flow that (a) survives the whole path -- it is
+  DELIVERED or leaves the network (EXITS_INTERNET, EXITS_ON_PREMISES) and is not dropped later
+  by the shaper (a SHAPER_DROP packet opens nothing) --, (b) is not itself a reply of an entry
+  and (c) whose original key has no entry yet. At most `capacity` entries (a full table refuses
+  new flows; Azure's per-VM flow limit is the motivation, the count is global here).
+* The entry holds: `original` (the key as the opener left its source), `translated` (the key
+  as it arrived: destination address/port rewritten by a load balancer's DNAT), `firewalls`
+  (the Azure Firewall nodes on its path: each holds a session) -- the NSG "established" state
+  is the entry's existence.
+* A packet is a *reply* of entry E when its own key equals reverse(E.translated). A reply:
+  skips every NSG (stateful NSGs: "Network security groups", https://learn.microsoft.com/
+  azure/virtual-network/network-security-groups-overview, "Security rules": return traffic
+  of an allowed flow needs no rule); passes each Azure Firewall in E.firewalls without rule
+  evaluation ("Azure Firewall Standard features", https://learn.microsoft.com/azure/firewall/
+  features, "Network traffic filtering rules": "Azure Firewall is fully stateful, so it can
+  distinguish legitimate packets for different types of connections"); and, when E was
+  translated, is un-NATed at its source host after the outbound NSG: its source becomes
+  E.original's destination address and port ("Azure Load Balancer components",
+  https://learn.microsoft.com/azure/load-balancer/components, "Frontend IP configuration":
+  the load balancer "maps traffic the other way around for the response traffic from the
+  VM").
+* When two entries would share a reply key (two flows translated onto the same tuple), the
+  earlier entry keeps it (assumption `conntrack-first-wins`).
+* Decision-cache rule (engine/batch.py): a cached decision is keyed by everything decide()
+  reads of a row -- the row's exact 5-tuple, raw ports, ingress NIC, edge preset AND the id
+  of the entry the row is a reply of (or none). Entries are immutable once opened, so the
+  entry id stands for all of its state (firewall sessions, un-NAT address); ids are renumbered
+  only by compaction, which clears the cache.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+Key = tuple[int, int, int, int, int]
+PASSING = frozenset({"DELIVERED", "EXITS_INTERNET", "EXITS_ON_PREMISES"})
+CONNTRACK_ASSUMPTIONS = (
+    "conntrack-first-wins: when two flows are translated onto the same 5-tuple, replies "
+    "belong to the earlier flow.",
+    "firewall-stateful: replies of a flow an Azure Firewall allowed pass that firewall "
+    "without rule evaluation (Azure Firewall features: stateful); a reply-shaped packet "
+    "without a session, or reaching a firewall the flow did not cross (asymmetric path), is "
+    "evaluated against the rules as a new flow (TCP flags are not modelled).",
+    "shaper-no-state: a packet dropped by a VM's egress shaper opens no flow; inside one "
+    "batch this is settled by re-deciding the batch without the dropped openers (bounded "
+    "to 4 rounds; exact per-packet time order is a separate issue).",
+)
+
+
+def flow_key(src: int, dst: int, proto: int, sport: int, dport: int) -> Key:
+    ported = proto in (6, 17)
+    return (src, dst, proto, sport if ported else 0, dport if ported else 0)
+
+
+def reverse(key: Key) -> Key:
+    s, d, p, sp, dp = key
+    return (d, s, p, dp, sp)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One tracked flow. `firewalls`: node ids (engine/compile.py) of the Azure Firewalls on
+    the opener's path."""
+
+    original: Key
+    translated: Key
+    firewalls: frozenset[int]
+
+    @property
+    def translated_flow(self) -> bool:
+        return self.original != self.translated
+
+    def unnat(self) -> tuple[int, int] | None:
+        """(address, port) a reply's source becomes, or None when nothing was translated."""
+        if not self.translated_flow:
+            return None
+        return self.original[1], self.original[4]
+
+
+class ConnTrack:
+    """Reference form: dicts, one packet at a time."""
+
+    def __init__(self, capacity: int | None = None) -> None:
+        self.capacity = capacity
+        self.by_original: dict[Key, Entry] = {}
+        self.by_reply: dict[Key, Entry] = {}
+
+    def __len__(self) -> int:
+        return len(self.by_original)
+
+    def reply_of(self, key: Key) -> Entry | None:
+        return self.by_reply.get(key)
+
+    def commit(self, original: Key, translated: Key, firewalls: frozenset[int]) -> None:
+        """Open an entry for a packet that survived its whole path (the caller checks the
+        disposition); replies and flows already tracked open nothing."""
+        if original in self.by_reply or original in self.by_original:
+            return
+        if self.capacity is not None and len(self.by_original) >= self.capacity:
+            return
+        e = Entry(original, translated, firewalls)
+        self.by_original[original] = e
+        self.by_reply.setdefault(reverse(translated), e)
+
+
+class FirewallSets:
+    """Interned sets of firewall node ids (batch form of Entry.firewalls): id 0 = empty."""
+
+    def __init__(self, first_fw: int, n_fw: int) -> None:
+        self.first_fw = first_fw
+        self.n_fw = n_fw
+        self.ids: dict[tuple[int, ...], int] = {(): 0}
+        self.member = np.zeros((1, max(n_fw, 1)), dtype=bool)  # set id x firewall index
+
+    def of_paths(self, nodes: np.ndarray) -> np.ndarray:
+        """int32[n]: the set id of the firewall nodes in each path row (n x H, -1 padded)."""
+        n = nodes.shape[0]
+        out = np.zeros(n, dtype=np.int32)
+        if self.n_fw == 0 or n == 0:
+            return out
+        is_fw = (nodes >= self.first_fw) & (nodes < self.first_fw + self.n_fw)
+        rows = np.flatnonzero(is_fw.any(1))
+        if rows.size == 0:
+            return out
+        marked = np.where(is_fw[rows], nodes[rows], -1)
+        marked.sort(axis=1)
+        uniq, inv = np.unique(marked, axis=0, return_inverse=True)
+        sids = np.array([self._intern(tuple(sorted({int(x) for x in u if x >= 0})))
+                         for u in uniq.tolist()], dtype=np.int32)
+        out[rows] = sids[inv.ravel()]
+        return out
+
+    def _intern(self, fws: tuple[int, ...]) -> int:
+        sid = self.ids.get(fws)
+        if sid is None:
+            sid = self.ids[fws] = len(self.ids)
+            row = np.zeros((1, self.member.shape[1]), dtype=bool)
+            row[0, [f - self.first_fw for f in fws]] = True
+            self.member = np.vstack([self.member, row])
+        return sid
+
+    def has(self, sids: np.ndarray, fw_node: int) -> np.ndarray:
+        return self.member[sids, fw_node - self.first_fw]
+
+
+class BatchConnTrack:
+    """Batch form: state arrays indexed by flow id (the engine's 5-tuple interning, kept
+    across batches; translated tuples get ids too).
+
+    `reply_entry[id]`: the entry (its opener's flow id) whose translated tuple has id `id`,
+    -1 none; a row whose reverse tuple has id r is a reply of `reply_entry[r]`.
+    `opened[fid]`: the flow's original key has an entry. Entry data by opener id:
+    `fwset` (FirewallSets id), `unnat_ip`/`unnat_port` (-1: not translated),
+    `translated_id` (the id of its translated tuple).
+    Arrays keep one spare last slot, the sentinel for "no id" (never an entry)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.clear()
+
+    def clear(self) -> None:
+        size = 1 << 16
+        self.reply_entry = np.full(size, -1, dtype=np.int64)
+        self.opened = np.zeros(size, dtype=bool)
+        self.fwset = np.zeros(size, dtype=np.int32)
+        self.unnat_ip = np.full(size, -1, dtype=np.int64)
+        self.unnat_port = np.full(size, -1, dtype=np.int32)
+        self.translated_id = np.full(size, -1, dtype=np.int64)
+        self.count = 0
+
+    @property
+    def sentinel(self) -> int:
+        return int(self.opened.size - 1)
+
+    def grow(self, ids: int) -> None:
+        """Room for flow ids 0..ids-1 plus the sentinel slot."""
+        if ids + 1 <= self.opened.size:
+            return
+        cap = max(2 * self.opened.size, ids + 1)
+        old = self.opened.size - 1  # the old sentinel slot becomes an ordinary id
+
+        def g(a: np.ndarray, fill: int | bool) -> np.ndarray:
+            out = np.full(cap, fill, dtype=a.dtype)
+            out[:old] = a[:old]
+            return out
+
+        self.reply_entry = g(self.reply_entry, -1)
+        self.opened = g(self.opened, False)
+        self.fwset = g(self.fwset, 0)
+        self.unnat_ip = g(self.unnat_ip, -1)
+        self.unnat_port = g(self.unnat_port, -1)
+        self.translated_id = g(self.translated_id, -1)
+
+    def open(self, fid: np.ndarray, tid: np.ndarray, fwset: np.ndarray,
+             unnat_ip: np.ndarray, unnat_port: np.ndarray) -> None:
+        """Open entries (rows in commit order; the caller has applied capacity and removed
+        replies and already-open flows). The earlier entry keeps a shared reply id."""
+        self.opened[fid] = True
+        self.fwset[fid] = fwset
+        self.unnat_ip[fid] = unnat_ip
+        self.unnat_port[fid] = unnat_port
+        self.translated_id[fid] = tid
+        free = self.reply_entry[tid] < 0
+        tid_f, fid_f = tid[free], fid[free]
+        _, first = np.unique(tid_f, return_index=True)  # the first row per reply id wins
+        self.reply_entry[tid_f[first]] = fid_f[first]
+        self.count += int(fid.size)
+
+    def keep_mask(self, size: int) -> np.ndarray:
+        """Flow ids compaction must keep: open entries and translated tuples of entries."""
+        keep = self.opened[:size].copy()
+        keep |= self.reply_entry[:size] >= 0
+        t = self.translated_id[:size][keep[:size]]
+        keep[t[t >= 0]] = True
+        return keep
+
+    def renumber(self, keep: np.ndarray) -> None:
+        """After compaction kept the ids in `keep` (in order): the state follows them."""
+        new_id = np.cumsum(keep) - 1
+        kept = int(keep.sum())
+        cap = max(1 << 16, 2 * kept + 1)
+        arrays = {}
+        for name, fill in (("opened", False), ("fwset", 0), ("unnat_ip", -1),
+                           ("unnat_port", -1), ("reply_entry", -1), ("translated_id", -1)):
+            a = getattr(self, name)
+            out = np.full(cap, fill, dtype=a.dtype)
+            out[:kept] = a[:keep.size][keep]
+            arrays[name] = out
+        for name in ("reply_entry", "translated_id"):
+            a = arrays[name]
+            has = a[:kept] >= 0
+            a[:kept][has] = new_id[a[:kept][has]]
+        for name, a in arrays.items():
+            setattr(self, name, a)
+
+
+__all__ = ["BatchConnTrack", "CONNTRACK_ASSUMPTIONS", "ConnTrack", "Entry", "FirewallSets",
+           "PASSING", "flow_key", "reverse"]

@@ -1,0 +1,133 @@
+"""Classic Azure Firewall rules read as written ("Azure Firewall rule processing logic",
+https://learn.microsoft.com/azure/firewall/rule-processing): a rule with destinationFqdns or IP
+groups instead of destinationAddresses never matches "any"; IP groups in the topology are
+evaluated; what cannot be evaluated (FQDNs, missing IP groups, NAT and application rule
+collections, a Firewall Policy) puts a named caveat on every answer crossing that firewall."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+from scapy.layers.inet import IP, TCP
+from test_conntrack import HUB_FW
+
+from dataplane.control.validate import validate
+from dataplane.engine import Disposition as D
+from dataplane.engine import Emulator
+from dataplane.load import read_resources
+from dataplane.load.resources import resources_to_topology
+
+SUB = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers"
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory) -> list[dict]:
+    path = tmp_path_factory.mktemp("fw") / "hub.yaml"
+    path.write_text(HUB_FW)
+    return read_resources(Path(path))[0]
+
+
+def with_firewall(base: list[dict], rule: dict, extra: list[dict] = (), **props) -> object:
+    resources = copy.deepcopy(base)
+    fw = next(r for r in resources if r["type"] == "Microsoft.Network/azureFirewalls")
+    fw["properties"]["networkRuleCollections"] = [{"name": "c", "properties": {
+        "priority": 100, "action": {"type": "Allow"}, "rules": [rule]}}]
+    fw["properties"].update(props)
+    return resources_to_topology([*resources, *extra], "test")
+
+
+def ip_group(name: str, addresses: list[str]) -> dict:
+    return {"type": "Microsoft.Network/ipGroups", "name": name, "location": "westeurope",
+            "id": f"{SUB}/Microsoft.Network/ipGroups/{name}",
+            "properties": {"ipAddresses": addresses}}
+
+
+def send(topology, src: str, dst: str, vm: str):
+    return Emulator(topology).send(IP(src=src, dst=dst) / TCP(sport=50000, dport=1433),
+                                   source=vm)
+
+
+def test_fqdn_rule_does_not_match_any_address_and_says_so(base):
+    topo = with_firewall(base, {"name": "sql-by-name", "protocols": ["TCP"],
+                                "sourceAddresses": ["10.1.0.0/16"],
+                                "destinationFqdns": ["sql.contoso.internal"],
+                                "destinationPorts": ["1433"]})
+    rule = topo.azure_firewalls[0].network_rule_collections[0].rules[0]
+    assert rule.destination_addresses == () and rule.destination_fqdns == (
+        "sql.contoso.internal",)
+    out = send(topo, "10.1.1.4", "10.2.1.4", "app1")
+    assert out.dispositions() == [D.FIREWALL_DENIED]  # was DELIVERED ("*" by default)
+    row = out.row(0)
+    assert row["deciding"] == "firewall fw/default-deny"
+    assert [c.split(":")[0] for c in row["caveats"]] == ["firewall-fqdn"]
+    assert "sql.contoso.internal" in row["caveats"][0]
+    assert list(out.summary()["caveats"].values()) == [1]
+
+
+def test_ip_groups_in_the_topology_are_evaluated(base):
+    groups = [ip_group("spoke1", ["10.1.1.0/24"]), ip_group("sql", ["10.2.1.1-10.2.1.10"])]
+    topo = with_firewall(base, {"name": "groups", "protocols": ["TCP"],
+                                "sourceIpGroups": [groups[0]["id"]],
+                                "destinationIpGroups": [groups[1]["id"]],
+                                "destinationPorts": ["1433"]}, groups)
+    assert [str(p) for p in topo.ip_groups[1].ip_addresses] == [
+        "10.2.1.1/32", "10.2.1.2/31", "10.2.1.4/30", "10.2.1.8/31", "10.2.1.10/32"]
+    out = send(topo, "10.1.1.4", "10.2.1.4", "app1")
+    assert out.dispositions() == [D.DELIVERED] and out.row(0)["caveats"] == []
+    # outside the destination group (10.2.1.11 is not in 10.2.1.1-10.2.1.10)
+    assert send(topo, "10.1.1.4", "10.2.1.11", "app1").dispositions() == [D.FIREWALL_DENIED]
+
+
+def test_missing_ip_group_matches_nothing_with_a_caveat(base):
+    topo = with_firewall(base, {"name": "ghost", "protocols": ["Any"],
+                                "sourceAddresses": ["*"],
+                                "destinationIpGroups": [f"{SUB}/Microsoft.Network/ipGroups/gone"],
+                                "destinationPorts": ["*"]})
+    out = send(topo, "10.1.1.4", "10.2.1.4", "app1")
+    assert out.dispositions() == [D.FIREWALL_DENIED]
+    assert out.row(0)["caveats"][0].startswith("firewall-ipgroup-missing:")
+    assert "'gone'" in out.row(0)["caveats"][0]
+
+
+def test_nat_application_collections_and_policy_are_loaded_and_named(base):
+    nat = [{"name": "inbound-rdp", "properties": {"priority": 100, "action": {"type": "Dnat"},
+            "rules": [{"name": "rdp", "protocols": ["TCP"], "sourceAddresses": ["*"],
+                       "destinationAddresses": ["52.1.2.3"], "destinationPorts": ["3389"],
+                       "translatedAddress": "10.2.1.4", "translatedPort": "3389"}]}}]
+    app = [{"name": "web-out", "properties": {"priority": 200, "action": {"type": "Allow"},
+            "rules": [{"name": "msft", "sourceAddresses": ["10.1.0.0/16"],
+                       "protocols": [{"protocolType": "Https", "port": 443}],
+                       "targetFqdns": ["*.microsoft.com"]}]}}]
+    rule = {"name": "sql", "protocols": ["TCP"], "sourceAddresses": ["10.1.0.0/16"],
+            "destinationAddresses": ["10.2.0.0/16"], "destinationPorts": ["1433"]}
+    topo = with_firewall(base, rule, natRuleCollections=nat, applicationRuleCollections=app,
+                         firewallPolicy={"id": f"{SUB}/Microsoft.Network/firewallPolicies/p1"})
+    fw = topo.azure_firewalls[0]
+    assert fw.nat_rule_collections[0].rules[0].translated_address == "10.2.1.4"
+    assert fw.application_rule_collections[0].rules[0].protocols == ("Https:443",)
+    assert fw.application_rule_collections[0].rules[0].target_fqdns == ("*.microsoft.com",)
+    out = send(topo, "10.1.1.4", "10.2.1.4", "app1")
+    assert out.dispositions() == [D.DELIVERED]
+    names = [c.split(":")[0] for c in out.row(0)["caveats"]]
+    assert names == ["firewall-policy", "firewall-nat-rules", "firewall-application-rules"]
+
+
+def test_answers_that_do_not_cross_the_firewall_carry_no_caveat(base):
+    topo = with_firewall(base, {"name": "x", "protocols": ["TCP"], "sourceAddresses": ["*"],
+                                "destinationFqdns": ["a.example"], "destinationPorts": ["1"]})
+    out = Emulator(topo).send(IP(src="10.1.1.4", dst="10.1.1.9") / TCP(sport=1, dport=2),
+                              source="app1")
+    assert out.dispositions() == [D.NO_DESTINATION] and out.row(0)["caveats"] == []
+    assert out.summary()["caveats"] == {}
+
+
+def test_check_never_calls_an_unmodelled_resource_harmless(base):
+    nat = {"type": "Microsoft.Network/natGateways", "name": "nat1", "location": "x",
+           "id": f"{SUB}/Microsoft.Network/natGateways/nat1", "properties": {}}
+    topo = resources_to_topology([*copy.deepcopy(base), nat], "test")
+    found = [f for f in validate(topo) if f.code == "UnknownResourceType"]
+    assert len(found) == 1 and "natGateways" in found[0].message
+    assert "does not affect" not in found[0].message
+    assert "can change verdicts" in found[0].message

@@ -26,7 +26,7 @@ IPs, principal ids, keys) become "<runtime: ...>" placeholders. Other address co
 from __future__ import annotations
 
 import copy as copylib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from dataplane.load.allocation import AddressAllocator
 from dataplane.load.arm import ids
 from dataplane.load.arm.expressions import evaluate, is_expression, literal_text, parse, type_name
 from dataplane.load.arm.functions import UNSUPPORTED, FunctionContext, Runtime
+from dataplane.load.confine import Confinement
 from dataplane.load.jsonfile import read_json
 
 DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
@@ -65,11 +66,18 @@ def evaluate_template(
     location: str = "westeurope",
     linked_templates: Mapping[str, str | Path] | None = None,
     unsupported: str = "error",
+    allow_paths: Sequence[str | Path] = (),
+    confinement: Confinement | None = None,
 ) -> TemplateResult:
     """Evaluate the template at `path` as a deployment to `resource_group` would.
 
-    `linked_templates` maps a templateLink.uri to a local copy of that template; any other
-    remote link is an InputError naming the deployment resource.
+    `linked_templates` maps a templateLink.uri to a local copy of that template (the caller
+    names it, so it is not confined); any other remote link is an InputError naming the
+    deployment resource.
+    Files the template names (templateLink / parametersLink relativePath, plain-path or
+    file:// uri) must resolve, symlinks first, inside the folder tree of `path` or one of
+    `allow_paths` (or `confinement`, which `load` passes for a folder input); else InputError
+    naming the template, the deployment resource, the property and the path.
     `unsupported="skip"` moves a resource that needs an unsupported function (listKeys, ...)
     into `skipped` (with the error as reason, and an assumption) instead of failing.
     """
@@ -79,7 +87,8 @@ def evaluate_template(
     raw = read_json(path)
     if not isinstance(raw, Mapping) or "resources" not in raw:
         raise InputError("not an ARM deployment template (no 'resources')", file=file)
-    run = _Run(dict(linked_templates or {}), skip_unsupported=unsupported == "skip")
+    run = _Run(dict(linked_templates or {}), skip_unsupported=unsupported == "skip",
+               confinement=confinement or Confinement.for_input(path, allow_paths))
     supplied = supplied_parameters(parameters)
     at_subscription = "subscriptiondeploymenttemplate" in str(raw.get("$schema", "")).lower()
     template = _Template(
@@ -130,8 +139,10 @@ class _KeyVault:
 class _Run:
     """State shared by a template and its nested deployments."""
 
-    def __init__(self, linked: dict[str, str | Path], skip_unsupported: bool = False) -> None:
+    def __init__(self, linked: dict[str, str | Path], skip_unsupported: bool = False,
+                 confinement: Confinement | None = None) -> None:
         self.linked = linked
+        self.confinement = confinement or Confinement((Path.cwd(),))
         self.skip_unsupported = skip_unsupported
         self.assumptions: list[str] = []
         self.allocator = AddressAllocator()
@@ -203,8 +214,11 @@ class _Template:
                  subscription_id: str, resource_group_name: str | None, location: str,
                  deployment_name: str, supplied: dict[str, Any],
                  default_resource_group: str, outer: _Template | None = None,
-                 deployment_properties: dict[str, Any] | None = None) -> None:
+                 deployment_properties: dict[str, Any] | None = None,
+                 links: tuple[str, ...] = ()) -> None:
         self.run, self.raw, self.file, self.where = run, raw, file, where
+        # the files of the templateLink chain that led here, this one last (cycle guard)
+        self.links = links or (str(Path(file).resolve()),)
         self.subscription_id = subscription_id
         self.resource_group_name = resource_group_name
         self.location = location
@@ -811,6 +825,7 @@ class _Instance:
             raw, file, where = raw_props["template"], parent.file, f"{self.path}.properties.template."
         elif isinstance(props.get("templateLink"), Mapping):
             file = self._local_link(props["templateLink"], "templateLink")
+            self._refuse_cycle(file)
             raw, where = read_json(file), ""
             if not isinstance(raw, Mapping):
                 raise InputError("not an ARM deployment template", file=file)
@@ -836,38 +851,62 @@ class _Instance:
                 supplied=supplied if inner else {},
                 default_resource_group=parent.default_resource_group,
                 outer=None if inner else parent, deployment_properties=props,
+                links=parent.links if file == parent.file else (*parent.links, file),
             )
             child.check_parameters()
             return child
         except InputError as exc:
             raise exc.located(resource=name, property="properties.parameters") from None
 
+    def _refuse_cycle(self, file: str) -> None:
+        """A template that links itself, or templates that link each other, never end."""
+        parent = self.template
+        if file not in parent.links:
+            return
+        prop = "properties.templateLink"
+        if file == parent.links[-1]:
+            raise InputError(f"the template links itself ('{Path(file).name}'): the deployment "
+                             "would never end", file=parent.file, resource=self.full_name(),
+                             property=prop)
+        cycle = " -> ".join(Path(f).name for f in (*parent.links[parent.links.index(file):],
+                                                    file))
+        raise InputError(f"linked templates link each other in a cycle ({cycle}): the "
+                         "deployment would never end", file=parent.file,
+                         resource=self.full_name(), property=prop)
+
     def _local_link(self, link: Mapping[str, Any], what: str) -> str:
+        """The confined local file a templateLink / parametersLink names."""
         parent = self.template
         base = Path(parent.file).parent
-        if isinstance(link.get("relativePath"), str):
-            candidate = base / link["relativePath"]
-            if candidate.is_file():
-                return str(candidate)
-            raise InputError(f"linked template '{link['relativePath']}' not found next to the "
-                             "template", file=parent.file, resource=self.full_name(),
-                             property=f"properties.{what}.relativePath")
+        relative = link.get("relativePath")
         uri = link.get("uri")
-        if not isinstance(uri, str):
+        if isinstance(relative, str):
+            prop, named = f"properties.{what}.relativePath", relative
+        elif isinstance(uri, str):
+            if uri in parent.run.linked:  # mapped by the caller: not confined
+                return str(parent.run.linked[uri])
+            prop, named = f"properties.{what}.uri", uri
+            if uri.lower().startswith("file://"):
+                named = uri[len("file://"):]
+            elif "://" in uri:
+                raise InputError(
+                    f"unsupported feature 'linked template URL': {uri} cannot be fetched "
+                    "offline; use a local file (relativePath) or pass "
+                    "linked_templates={uri: local path}",
+                    file=parent.file, resource=self.full_name(), property=prop)
+        else:
             raise InputError(f"a {what} needs a 'uri' or 'relativePath' (template specs are "
                              "not supported)", file=parent.file, resource=self.full_name(),
                              property=f"properties.{what}")
-        if uri in parent.run.linked:
-            return str(parent.run.linked[uri])
-        local = uri[len("file://"):] if uri.startswith("file://") else uri
-        if "://" not in local:
-            candidate = base / local
-            if candidate.is_file():
-                return str(candidate)
-        raise InputError(
-            f"unsupported feature 'linked template URL': {uri} cannot be fetched offline; "
-            "use a local file (relativePath) or pass linked_templates={uri: local path}",
-            file=parent.file, resource=self.full_name(), property=f"properties.{what}.uri")
+        if "\0" in named:
+            raise InputError(f"path {named!r} holds a NUL character", file=parent.file,
+                             resource=self.full_name(), property=prop)
+        candidate = parent.run.confinement.check(
+            base / named, file=parent.file, resource=self.full_name(), property=prop)
+        if not candidate.is_file():
+            raise InputError(f"linked file '{named}' not found next to the template",
+                             file=parent.file, resource=self.full_name(), property=prop)
+        return str(candidate)
 
 
 def _add_child_ids(properties: dict[str, Any], parent_id: str) -> None:

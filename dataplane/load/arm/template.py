@@ -26,6 +26,7 @@ IPs, principal ids, keys) become "<runtime: ...>" placeholders. Other address co
 from __future__ import annotations
 
 import copy as copylib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,17 @@ from dataplane.load.allocation import AddressAllocator
 from dataplane.load.arm import ids
 from dataplane.load.arm.expressions import evaluate, is_expression, literal_text, parse, type_name
 from dataplane.load.arm.functions import UNSUPPORTED, FunctionContext, Runtime
+from dataplane.load.arm.limits import (
+    MAX_DEPLOYMENT_DEPTH,
+    MAX_RESOURCE_BYTES,
+    MAX_RESOURCES,
+    MAX_TEMPLATE_BYTES,
+    Budget,
+    azure_limit,
+    budget_exceeded,
+    check_count,
+)
+from dataplane.load.arm.shape import check_template
 from dataplane.load.confine import Confinement
 from dataplane.load.jsonfile import read_json
 
@@ -84,7 +96,7 @@ def evaluate_template(
     if unsupported not in ("error", "skip"):
         raise ValueError("unsupported must be 'error' or 'skip'")
     file = str(path)
-    raw = read_json(path)
+    raw = read_json(path, max_bytes=MAX_TEMPLATE_BYTES)
     if not isinstance(raw, Mapping) or "resources" not in raw:
         raise InputError("not an ARM deployment template (no 'resources')", file=file)
     run = _Run(dict(linked_templates or {}), skip_unsupported=unsupported == "skip",
@@ -99,14 +111,33 @@ def evaluate_template(
     )
     template.check_parameters()
     resources, skipped = template.flatten()
+    _check_expanded_size(resources)
     return TemplateResult(_dedupe(resources, run), tuple(skipped), tuple(run.assumptions), file)
+
+
+def _check_expanded_size(resources: list[dict[str, Any]]) -> None:
+    """Azure's 1 MB per resource definition and 4 MB per template, after expansion."""
+    total = 0
+    for res in resources:
+        size = len(json.dumps(res, separators=(",", ":")))
+        total += size
+        if size > MAX_RESOURCE_BYTES:
+            file, _, where = str(res.get("source", "")).partition("#")
+            raise azure_limit(f"the resource definition is {size:,} bytes after expansion "
+                              f"(at most {MAX_RESOURCE_BYTES:,})").located(
+                file=file or None, resource=str(res.get("name")), property=where or None)
+        if total > MAX_TEMPLATE_BYTES:
+            file = str(res.get("source", "")).partition("#")[0]
+            raise azure_limit(f"the deployed resources exceed {MAX_TEMPLATE_BYTES:,} bytes "
+                              "after expansion").located(file=file or None,
+                                                         resource=str(res.get("name")))
 
 
 def supplied_parameters(parameters: Mapping[str, Any] | str | Path | None) -> dict[str, Any]:
     if parameters is None:
         return {}
     if isinstance(parameters, str | Path):
-        data = read_json(parameters)
+        data = read_json(parameters, max_bytes=MAX_TEMPLATE_BYTES)
         values = data.get("parameters") if isinstance(data, Mapping) else None
         if not isinstance(values, Mapping):
             raise InputError("not a deploymentParameters file (no 'parameters' object)",
@@ -145,6 +176,7 @@ class _Run:
         self.confinement = confinement or Confinement((Path.cwd(),))
         self.skip_unsupported = skip_unsupported
         self.assumptions: list[str] = []
+        self.budget = Budget()
         self.allocator = AddressAllocator()
         self.templates: list[_Template] = []
 
@@ -215,8 +247,14 @@ class _Template:
                  deployment_name: str, supplied: dict[str, Any],
                  default_resource_group: str, outer: _Template | None = None,
                  deployment_properties: dict[str, Any] | None = None,
-                 links: tuple[str, ...] = ()) -> None:
+                 links: tuple[str, ...] = (), depth: int = 0) -> None:
+        if depth > MAX_DEPLOYMENT_DEPTH:
+            raise budget_exceeded(f"deployments nested more than {MAX_DEPLOYMENT_DEPTH} deep")
+        if not where:  # a template file (inline templates are checked with their parent)
+            check_template(raw, file)
         self.run, self.raw, self.file, self.where = run, raw, file, where
+        self.depth = depth
+        self.budget = run.budget
         # the files of the templateLink chain that led here, this one last (cycle guard)
         self.links = links or (str(Path(file).resolve()),)
         self.subscription_id = subscription_id
@@ -413,12 +451,24 @@ class _Template:
                     raise InputError(f"copy count must be a whole number >= 0, got {count!r}",
                                      file=self.file, resource=str(decl.get("name")),
                                      property="copy.count")
+                try:
+                    check_count(count, "the copy count")
+                    if len(self._instances) + count > MAX_RESOURCES:
+                        raise azure_limit(f"more than {MAX_RESOURCES} resources including "
+                                          "copy count")
+                except InputError as exc:
+                    raise exc.located(file=self.file, resource=str(decl.get("name")),
+                                      property="copy.count") from None
                 for index in range(count):
                     inner = ctx.with_loop(name, index, resource=True).loops
                     inst = _Instance(self, decl, inner, parent, f"{where}#{index}")
                     self._instances.append(inst)
                     self._expand(decl.get("resources") or [], inst, f"{where}.resources", inner)
             else:
+                if len(self._instances) + 1 > MAX_RESOURCES:
+                    raise azure_limit(f"more than {MAX_RESOURCES} resources including copy "
+                                      "count").located(file=self.file,
+                                                       resource=str(decl.get("name")))
                 inst = _Instance(self, decl, loops, parent, where)
                 self._instances.append(inst)
                 self._expand(decl.get("resources") or [], inst, f"{where}.resources", loops)
@@ -535,6 +585,7 @@ class _Template:
         if isinstance(value, str):
             if not is_expression(value):
                 return literal_text(value)
+            ctx.budget.charge(1)
             try:
                 return ctx.plain(evaluate(parse(value), ctx))
             except InputError as exc:
@@ -563,6 +614,10 @@ class _Template:
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             raise InputError(f"copy count must be a whole number >= 0, got {count!r}",
                              property=f"{path}.count")
+        try:
+            check_count(count, "the copy count")
+        except InputError as exc:
+            raise exc.located(property=f"{path}.count") from None
         name = str(loop.get("name"))
         prefix = path.rsplit(".copy[", 1)[0]
         return [self.eval(loop.get("input"), ctx.with_loop(name, i),
@@ -826,7 +881,7 @@ class _Instance:
         elif isinstance(props.get("templateLink"), Mapping):
             file = self._local_link(props["templateLink"], "templateLink")
             self._refuse_cycle(file)
-            raw, where = read_json(file), ""
+            raw, where = read_json(file, max_bytes=MAX_TEMPLATE_BYTES), ""
             if not isinstance(raw, Mapping):
                 raise InputError("not an ARM deployment template", file=file)
         else:
@@ -852,6 +907,7 @@ class _Instance:
                 default_resource_group=parent.default_resource_group,
                 outer=None if inner else parent, deployment_properties=props,
                 links=parent.links if file == parent.file else (*parent.links, file),
+                depth=parent.depth + 1,
             )
             child.check_parameters()
             return child

@@ -1,4 +1,4 @@
-"""The loader front door: `load(path_or_paths, parameters=None) -> Topology`.
+"""The loader front door: `load(path_or_paths, parameters=None, *, allow_paths=()) -> Topology`.
 
 Recognises, by content rather than by name:
 - scenario YAML (.yaml/.yml): dataplane/load/scenario.py;
@@ -10,6 +10,9 @@ Recognises, by content rather than by name:
 Several paths (or a folder) are read into one list of resources and converted once, so a
 peering link in one file finds its counterpart in another. Every problem is an InputError
 naming the file, the resource and the property.
+Confinement (dataplane/load/confine.py): files a template names are read only from inside the
+folder tree of the input the user gave (the folder itself when a folder is given), or from
+`allow_paths`, the directories the user allows explicitly (`--allow-path DIR`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from dataplane.errors import InputError
+from dataplane.load.confine import Confinement
 from dataplane.load.jsonfile import read_json
 from dataplane.load.resources import CHILDREN, TOP_LEVEL, resources_to_topology
 from dataplane.model import Assumption, Topology
@@ -74,9 +78,13 @@ def _files(path: Path) -> list[Path]:
     return files
 
 
-def read_resources(path: Path, parameters: Parameters = None
+def read_resources(path: Path, parameters: Parameters = None, *,
+                   confinement: Confinement | None = None
                    ) -> tuple[list[dict[str, Any]], tuple[Assumption, ...]]:
-    """One file -> the resolved resource dicts it holds, and the assumptions made reading it."""
+    """One file -> the resolved resource dicts it holds, and the assumptions made reading it.
+
+    `confinement`: where files a template names may be read from (default: `path`'s folder).
+    """
     if path.suffix.lower() in (".yaml", ".yml"):
         from dataplane.load.scenario import scenario_resources
 
@@ -91,7 +99,8 @@ def read_resources(path: Path, parameters: Parameters = None
 
         # Resources needing functions we cannot evaluate offline (listKeys, ...) are skipped
         # when we do not model their type (a VM extension's key); a modelled one is an error.
-        result = evaluate_template(path, parameters, unsupported="skip")
+        result = evaluate_template(path, parameters, unsupported="skip",
+                                   confinement=confinement)
         for skipped in result.skipped:
             reason = str(skipped.get("reason", ""))
             if "unsupported" in reason and _is_modelled(str(skipped.get("type", ""))):
@@ -103,16 +112,23 @@ def read_resources(path: Path, parameters: Parameters = None
     return _dump_resources(doc, str(path)), ()
 
 
-def load(paths: str | Path | Sequence[str | Path], parameters: Parameters = None) -> Topology:
-    """Load a topology from a file, a folder, or several files merged (see module doc)."""
+def load(paths: str | Path | Sequence[str | Path], parameters: Parameters = None, *,
+         allow_paths: Sequence[str | Path] = ()) -> Topology:
+    """Load a topology from a file, a folder, or several files merged (see module doc).
+
+    `allow_paths`: extra directories files named by templates may be read from.
+    Raises InputError (one line: file, resource, property) for anything unreadable.
+    """
     items = [paths] if isinstance(paths, (str, Path)) else list(paths)
     if not items:
         raise InputError("no input files given")
     resources: list[dict[str, Any]] = []
     assumptions: list[Assumption] = []
-    files = [f for item in items for f in _files(Path(item))]
-    for file in files:
-        found, noted = read_resources(file, parameters)
+    inputs = [(f, Confinement.for_input(item, allow_paths))
+              for item in items for f in _files(Path(item))]
+    files = [f for f, _ in inputs]
+    for file, confinement in inputs:
+        found, noted = read_resources(file, parameters, confinement=confinement)
         resources.extend(found)
         assumptions.extend(noted)
     source = ", ".join(str(f) for f in files)

@@ -4,7 +4,11 @@ Expects: a path (or text plus the name of its source). Accepts what ARM's parser
 strict JSON: raw control characters (newlines, tabs) inside strings, `//` and `/* */` comments,
 trailing commas before `]` or `}`, and a UTF-8 byte-order mark.
 Emits: the plain Python value (dict, list, str, int, float, bool, None).
-Raises: InputError naming the file and `line:column` for malformed text or an unreadable file.
+Integers are 64-bit signed, as ARM's evaluator holds them (the bound is the project's choice,
+dataplane/load/arm/limits.py): a longer integer literal (say 5,000 digits) is an InputError,
+never Python's own "exceeds the limit" ValueError.
+Raises: InputError naming the file and `line:column` for malformed text or an unreadable file,
+or a file larger than `max_bytes`.
 """
 
 from __future__ import annotations
@@ -14,10 +18,31 @@ from pathlib import Path
 
 from dataplane.errors import InputError
 
+INT64_DIGITS = 19
 
-def read_json(path: str | Path) -> object:
-    """Read and parse one JSON file leniently; InputError when it cannot be read or parsed."""
+
+def parse_json_int(text: str) -> int:
+    """json's parse_int hook: a 64-bit integer, or InputError (never a 5,000-digit int)."""
+    digits = text.lstrip("-")
+    value = int(text) if len(digits) <= INT64_DIGITS else None
+    if value is None or not -(2**63) <= value < 2**63:
+        shown = text if len(text) <= 24 else f"{text[:12]}...({len(digits)} digits)"
+        raise _IntegerOutOfRange(shown)
+    return value
+
+
+class _IntegerOutOfRange(ValueError):
+    pass
+
+
+def read_json(path: str | Path, max_bytes: int | None = None) -> object:
+    """Read and parse one JSON file leniently; InputError when it cannot be read or parsed.
+
+    `max_bytes`: refuse a larger file (InputError naming the size) before reading it."""
     try:
+        if max_bytes is not None and Path(path).stat().st_size > max_bytes:
+            raise InputError(f"file is larger than {max_bytes:,} bytes (template limit)",
+                             file=str(path))
         text = Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise InputError("file not found", file=str(path)) from None
@@ -33,7 +58,9 @@ def read_json_text(text: str, source: str) -> object:
     cleaned = _blank_comments_and_trailing_commas(text, source)
     try:
         # strict=False lets raw control characters through inside strings, as ARM does.
-        return json.loads(cleaned, strict=False)
+        return json.loads(cleaned, strict=False, parse_int=parse_json_int)
+    except _IntegerOutOfRange as exc:
+        raise InputError(f"integer {exc} is outside the 64-bit range", file=source) from None
     except json.JSONDecodeError as exc:
         raise InputError(
             f"malformed JSON at line {exc.lineno}:{exc.colno}: {exc.msg}", file=source

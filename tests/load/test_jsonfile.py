@@ -50,7 +50,7 @@ def test_missing_file_and_unterminated_comment(tmp_path) -> None:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=12),
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=12),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
     max_leaves=20,
 )
@@ -60,3 +60,15 @@ json_values = st.recursive(
 def test_strict_json_reads_back_unchanged(value: object) -> None:
     assert read_json_text(json.dumps(value), "h") == value
     assert read_json_text(json.dumps(value, indent=2), "h") == value
+
+
+@pytest.mark.parametrize("literal", ["9" * 5000, str(2**63), str(-(2**63) - 1)])
+def test_integers_beyond_64_bits_are_an_input_error(literal: str) -> None:
+    """A 5,000-digit integer (issue 10) used to escape as Python's ValueError."""
+    with pytest.raises(InputError, match="outside the 64-bit range") as err:
+        read_json_text(f'{{"priority": {literal}}}', "big.json")
+    assert err.value.file == "big.json" and len(err.value.one_line()) < 200
+
+
+def test_64_bit_extremes_still_read() -> None:
+    assert read_json_text(f"[{2**63 - 1}, {-(2**63)}]", "x") == [2**63 - 1, -(2**63)]

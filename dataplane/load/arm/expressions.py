@@ -7,7 +7,9 @@ primary := 'string' (with '' for a quote) | integer | name '(' args ')' | ns '.'
 Emits: an AST (Literal, Call, Member, Index) and its value against an `EvalContext`, which
 supplies the functions (see functions.py) and the template state they read.
 Raises: InputError for syntax errors (with the column) and evaluation errors; the template
-evaluator adds the file, resource and property.
+evaluator adds the file, resource and property. Bounds (limits.py): an expression longer than
+Azure's 24,576 characters, an integer literal outside 64 bits, or calls nested deeper than
+MAX_EXPRESSION_DEPTH are InputErrors.
 """
 
 from __future__ import annotations
@@ -19,6 +21,14 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from dataplane.errors import InputError
+from dataplane.load.arm.limits import (
+    INT_MAX,
+    INT_MIN,
+    MAX_EXPRESSION_CHARS,
+    MAX_EXPRESSION_DEPTH,
+    azure_limit,
+    budget_exceeded,
+)
 
 
 @dataclass(frozen=True)
@@ -75,6 +85,9 @@ def parse(text: str) -> Node:
     """Parse an expression string including its outer brackets, e.g. "[concat('a', 'b')]"."""
     if not is_expression(text):
         raise InputError(f"not a template expression: {text!r}")
+    if len(text) > MAX_EXPRESSION_CHARS:
+        raise azure_limit(f"an expression of {len(text):,} characters (at most "
+                          f"{MAX_EXPRESSION_CHARS:,})")
     return _Parser(text[1:-1]).parse_all()
 
 
@@ -93,6 +106,7 @@ class _Parser:
             self.tokens.append((kind, match.group(kind), match.start(kind)))
             pos = match.end()
         self.i = 0
+        self.depth = 0
 
     def error(self, message: str, pos: int | None = None) -> InputError:
         if pos is None:
@@ -138,12 +152,21 @@ class _Parser:
         if self.peek(kind="string"):
             return Literal(self.take()[1:-1].replace("''", "'"))
         if self.peek(kind="number"):
-            return Literal(int(self.take()))
+            digits = self.take()
+            value = int(digits) if len(digits.lstrip("-")) <= 19 else None
+            if value is None or not INT_MIN <= value <= INT_MAX:
+                raise self.error("integer literal outside the 64-bit range", self.tokens[
+                    self.i - 1][2])
+            return Literal(value)
         name = self.take(kind="name")
         if self.peek("."):  # user-defined function: namespace.function(...)
             self.i += 1
             name = f"{name}.{self.take(kind='name')}"
         self.take("(")
+        self.depth += 1
+        if self.depth > MAX_EXPRESSION_DEPTH:
+            raise budget_exceeded(f"function calls nested more than {MAX_EXPRESSION_DEPTH} "
+                                  "deep")
         args: list[Node] = []
         if not self.peek(")"):
             args.append(self.expression())
@@ -151,6 +174,7 @@ class _Parser:
                 self.i += 1
                 args.append(self.expression())
         self.take(")")
+        self.depth -= 1
         return Call(name, tuple(args))
 
 

@@ -8,7 +8,11 @@ Emits: plain JSON data (str, int, bool, list, dict, None). `reference()` results
 principal id) yields an `Unknown` placeholder instead of failing; the placeholder becomes the
 string "<runtime: reference(...).path>" when used, and the evaluator records an assumption.
 Raises: InputError "unsupported template function 'X'" for list*/listKeys and any function not
-implemented here; InputError for wrong argument types and counts.
+implemented here; InputError for wrong argument types and counts; InputError from limits.py
+when a value would outgrow the evaluation bounds (checked before building values whose size an
+argument chooses: range, padLeft, format, replace, concat, join; and on every result).
+Integers are exact (div/mod never go through floats) and 64-bit (limits.py). Set functions
+(union, intersection) hash a canonical form of each item: linear, not quadratic.
 Follows: learn.microsoft.com/azure/azure-resource-manager/templates/template-functions.
 Not byte-identical to Azure: uniqueString (same shape: 13 chars of [a-z2-7], deterministic,
 different hash) and utcNow (a fixed instant, 2024-01-01T00:00:00Z, so runs are reproducible).
@@ -30,6 +34,8 @@ from typing import Any, Protocol
 from dataplane.errors import InputError
 from dataplane.load.arm import ids
 from dataplane.load.arm.expressions import Node, evaluate, lookup, type_name
+from dataplane.load.arm.limits import Budget, check_int, check_size
+from dataplane.load.jsonfile import parse_json_int
 
 UNSUPPORTED = "unsupported template function"
 
@@ -78,27 +84,37 @@ class Loop:
 class FunctionContext:
     """An expressions.EvalContext: dispatches calls and member access for one scope."""
 
-    def __init__(self, scope: Scope, loops: tuple[Loop, ...] = ()) -> None:
+    def __init__(self, scope: Scope, loops: tuple[Loop, ...] = (),
+                 budget: Budget | None = None) -> None:
         self.scope = scope
         self.loops = loops
+        # one work counter per evaluation: the scope's (template.py's run) when it has one
+        self.budget = budget or getattr(scope, "budget", None) or Budget()
 
     def with_loop(self, name: str, index: int, resource: bool = False) -> FunctionContext:
-        return FunctionContext(self.scope, (*self.loops, Loop(name, index, resource)))
+        return FunctionContext(self.scope, (*self.loops, Loop(name, index, resource)),
+                               self.budget)
 
     def call(self, name: str, args: tuple[Node, ...]) -> Any:
         key = name.lower()
+        self.budget.charge(1)
         if key in LAZY:
             return LAZY[key](self, args)
         values = [self.plain(evaluate(a, self)) for a in args]
         if "." in key:
-            return self.scope.user_function(name, values)
+            result = self.scope.user_function(name, values)
+            self.budget.charge_value(result, f"{name}()")
+            return result
         if key in EAGER:
             function = EAGER[key]
             try:
                 _signature(function).bind(self, *values)
             except TypeError:
                 raise InputError(f"{name}() cannot take {len(values)} argument(s)") from None
-            return function(self, *values)
+            result = function(self, *values)
+            if key not in ALREADY_WEIGHED:
+                self.budget.charge_value(result, f"{name}()")
+            return result
         if key.startswith("list"):
             raise InputError(
                 f"{UNSUPPORTED} '{name}' (it reads secrets or runtime state from Azure)"
@@ -194,7 +210,10 @@ def _equal(a: Any, b: Any) -> bool:
 def _format_item(value: Any, spec: str) -> str:
     if spec and isinstance(value, int) and not isinstance(value, bool):
         kind, digits = spec[0], spec[1:]
-        places = int(digits) if digits.isdigit() else None
+        places = int(digits) if digits.isdigit() and len(digits) <= 12 else None
+        if digits and places is None:
+            raise InputError(f"format specifier '{spec}' has a malformed width")
+        check_size(places or 0, f"format specifier '{spec}'")
         if kind in "Nn":
             return f"{value:,.{2 if places is None else places}f}"
         if kind in "Dd":
@@ -208,8 +227,11 @@ def _format_item(value: Any, spec: str) -> str:
 def format_(ctx: FunctionContext, template: Any, *values: Any) -> str:
     """.NET composite formatting: {0}, {1:N2}, {{ and }} for braces."""
     _want("format", template, str)
-    out, i = [], 0
+    out, i, size = [], 0, 0
     while i < len(template):
+        if out:
+            size += len(out[-1])
+            check_size(size, "format()")
         ch = template[i]
         if ch in "{}" and template[i : i + 2] == ch * 2:
             out.append(ch)
@@ -234,10 +256,30 @@ def format_(ctx: FunctionContext, template: Any, *values: Any) -> str:
 
 def concat(ctx: FunctionContext, *values: Any) -> Any:
     if values and all(isinstance(v, list) for v in values):
+        check_size(sum(len(v) for v in values), "concat()")
         return [item for v in values for item in v]
     if any(isinstance(v, list | Mapping) for v in values):
         raise InputError("concat() takes either only arrays or only strings and numbers")
-    return "".join(to_text(v) for v in values)
+    texts = [to_text(v) for v in values]
+    check_size(sum(len(t) for t in texts), "concat()")
+    return "".join(texts)
+
+
+def join(ctx: FunctionContext, items: Any, separator: Any) -> str:
+    _want("join", separator, str)
+    texts = [to_text(i) for i in _want("join", items, list)]
+    check_size(sum(len(t) for t in texts) + len(separator) * len(texts), "join()")
+    return separator.join(texts)
+
+
+def replace(ctx: FunctionContext, text: Any, old: Any, new: Any) -> str:
+    _want("replace", text, str)
+    _want("replace", old, str)
+    _want("replace", new, str)
+    if len(new) > len(old):
+        hits = text.count(old) if old else len(text) + 1
+        check_size(len(text) + hits * (len(new) - len(old)), "replace()")
+    return text.replace(old, new)
 
 
 def split(ctx: FunctionContext, text: Any, delimiter: Any) -> list[str]:
@@ -263,6 +305,7 @@ def pad_left(ctx: FunctionContext, value: Any, total: Any, char: Any = " ") -> s
     _want("padLeft", total, int)
     if not isinstance(char, str) or len(char) != 1:
         raise InputError("padLeft() needs a single padding character")
+    check_size(total, "padLeft()")
     return to_text(value).rjust(total, char)
 
 
@@ -343,6 +386,11 @@ def _merge(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _canonical(value: Any) -> str:
+    """A hashable stand-in for `value` under ARM equality (true and 1 differ; key order not)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
 def union(ctx: FunctionContext, *values: Any) -> Any:
     if values and all(isinstance(v, Mapping) for v in values):
         out: dict[str, Any] = {}
@@ -350,10 +398,12 @@ def union(ctx: FunctionContext, *values: Any) -> Any:
             out = _merge(out, v)
         return out
     if values and all(isinstance(v, list) for v in values):
-        seen: list[Any] = []
+        check_size(sum(len(v) for v in values), "union()")
+        seen: dict[str, Any] = {}
         for v in values:
-            seen.extend(x for x in v if not any(_equal(x, s) for s in seen))
-        return seen
+            for x in v:
+                seen.setdefault(_canonical(x), x)
+        return list(seen.values())
     raise InputError("union() takes either only arrays or only objects")
 
 
@@ -362,12 +412,13 @@ def intersection(ctx: FunctionContext, *values: Any) -> Any:
         return {k: v for k, v in values[0].items()
                 if all(k in o and _equal(o[k], v) for o in values[1:])}
     if values and all(isinstance(v, list) for v in values):
-        out: list[Any] = []
+        others = [{_canonical(y) for y in o} for o in values[1:]]
+        out: dict[str, Any] = {}
         for x in values[0]:
-            if all(any(_equal(x, y) for y in o) for o in values[1:]) and not any(
-                    _equal(x, s) for s in out):
-                out.append(x)
-        return out
+            key = _canonical(x)
+            if all(key in o for o in others):
+                out.setdefault(key, x)
+        return list(out.values())
     raise InputError("intersection() takes either only arrays or only objects")
 
 
@@ -381,22 +432,29 @@ def range_(ctx: FunctionContext, start: Any, count: Any) -> list[int]:
     _want("range", start, int)
     if _want("range", count, int) < 0:
         raise InputError("range() needs a count of zero or more")
+    check_size(count, "range()")
+    check_int(start + count, "range()")
     return list(range(start, start + count))
 
 
 def json_(ctx: FunctionContext, text: Any) -> Any:
     _want("json", text, str)
     try:
-        return json.loads(text, strict=False)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"json() cannot parse {text!r}: {exc.msg}") from None
+        return json.loads(text, strict=False, parse_int=parse_json_int)
+    except ValueError as exc:  # JSONDecodeError, or an integer beyond 64 bits
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else (
+            f"integer {exc} is outside the 64-bit range")
+        raise InputError(f"json() cannot parse {_short(text)}: {reason}") from None
 
 
 def int_(ctx: FunctionContext, value: Any) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
+    text = str(value).strip() if isinstance(value, str) else None
+    if text is None or len(text) > 20:
+        raise InputError(f"int() cannot convert {_short(value)}")
     try:
-        return int(str(value).strip())
+        return check_int(int(text), "int()")
     except ValueError:
         raise InputError(f"int() cannot convert {value!r}") from None
 
@@ -414,18 +472,38 @@ def _ints(name: str, *values: Any) -> tuple[int, ...]:
     return tuple(_want(name, v, int) for v in values)
 
 
+def _truncated_quotient(a: int, b: int) -> int:
+    """a / b rounded toward zero, exactly (no float: exact past 2**53)."""
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b > 0) else -q
+
+
 def div(ctx: FunctionContext, a: Any, b: Any) -> int:
     a, b = _ints("div", a, b)
     if b == 0:
         raise InputError("div() by zero")
-    return int(a / b)  # ARM truncates toward zero
+    return check_int(_truncated_quotient(a, b), "div()")  # ARM truncates toward zero
 
 
 def mod(ctx: FunctionContext, a: Any, b: Any) -> int:
     a, b = _ints("mod", a, b)
     if b == 0:
         raise InputError("mod() by zero")
-    return a - b * int(a / b)
+    return a - b * _truncated_quotient(a, b)
+
+
+def base64_to_string(ctx: FunctionContext, value: Any) -> str:
+    _want("base64ToString", value, str)
+    try:
+        return base64.b64decode(value, validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):  # binascii.Error is a ValueError
+        raise InputError(f"base64ToString() cannot decode {_short(value)}: not base64 of "
+                         "UTF-8 text") from None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _compare(name: str, op: Callable[[Any, Any], bool]) -> Callable[..., bool]:
@@ -644,8 +722,7 @@ EAGER: dict[str, Callable[..., Any]] = {
     "toupper": lambda ctx, v: _want("toUpper", v, str).upper(),
     "trim": lambda ctx, v: _want("trim", v, str).strip(),
     "split": split,
-    "join": lambda ctx, items, sep: _want("join", sep, str).join(
-        to_text(i) for i in _want("join", items, list)),
+    "join": join,
     "first": first,
     "last": last,
     "take": take,
@@ -656,8 +733,7 @@ EAGER: dict[str, Callable[..., Any]] = {
     "intersection": intersection,
     "contains": contains,
     "empty": empty,
-    "replace": lambda ctx, s, old, new: _want("replace", s, str).replace(
-        _want("replace", old, str), _want("replace", new, str)),
+    "replace": replace,
     "substring": substring,
     "indexof": lambda ctx, s, item: _index_of(ctx, s, item),
     "lastindexof": lambda ctx, s, item: _index_of(ctx, s, item, last=True),
@@ -674,8 +750,11 @@ EAGER: dict[str, Callable[..., Any]] = {
     "uricomponent": lambda ctx, v: urllib.parse.quote(_want("uriComponent", v, str), safe=""),
     "uricomponenttostring": lambda ctx, v: urllib.parse.unquote(_want("uriComponentToString", v, str)),
     "base64": lambda ctx, v: base64.b64encode(_want("base64", v, str).encode()).decode(),
-    "base64tostring": lambda ctx, v: base64.b64decode(_want("base64ToString", v, str)).decode(),
+    "base64tostring": base64_to_string,
 }
+# Results that are stored values, weighed when they were built: not weighed again.
+ALREADY_WEIGHED = frozenset({"parameters", "variables", "reference", "resourcegroup",
+                             "subscription", "deployment", "environment", "tenant"})
 
 LAZY: dict[str, Callable[[FunctionContext, tuple[Node, ...]], Any]] = {
     "if": if_,

@@ -26,7 +26,8 @@ IPs, principal ids, keys) become "<runtime: ...>" placeholders. Other address co
 from __future__ import annotations
 
 import copy as copylib
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,18 @@ from dataplane.load.allocation import AddressAllocator
 from dataplane.load.arm import ids
 from dataplane.load.arm.expressions import evaluate, is_expression, literal_text, parse, type_name
 from dataplane.load.arm.functions import UNSUPPORTED, FunctionContext, Runtime
+from dataplane.load.arm.limits import (
+    MAX_DEPLOYMENT_DEPTH,
+    MAX_RESOURCE_BYTES,
+    MAX_RESOURCES,
+    MAX_TEMPLATE_BYTES,
+    Budget,
+    azure_limit,
+    budget_exceeded,
+    check_count,
+)
+from dataplane.load.arm.shape import check_template
+from dataplane.load.confine import Confinement
 from dataplane.load.jsonfile import read_json
 
 DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
@@ -65,21 +78,29 @@ def evaluate_template(
     location: str = "westeurope",
     linked_templates: Mapping[str, str | Path] | None = None,
     unsupported: str = "error",
+    allow_paths: Sequence[str | Path] = (),
+    confinement: Confinement | None = None,
 ) -> TemplateResult:
     """Evaluate the template at `path` as a deployment to `resource_group` would.
 
-    `linked_templates` maps a templateLink.uri to a local copy of that template; any other
-    remote link is an InputError naming the deployment resource.
+    `linked_templates` maps a templateLink.uri to a local copy of that template (the caller
+    names it, so it is not confined); any other remote link is an InputError naming the
+    deployment resource.
+    Files the template names (templateLink / parametersLink relativePath, plain-path or
+    file:// uri) must resolve, symlinks first, inside the folder tree of `path` or one of
+    `allow_paths` (or `confinement`, which `load` passes for a folder input); else InputError
+    naming the template, the deployment resource, the property and the path.
     `unsupported="skip"` moves a resource that needs an unsupported function (listKeys, ...)
     into `skipped` (with the error as reason, and an assumption) instead of failing.
     """
     if unsupported not in ("error", "skip"):
         raise ValueError("unsupported must be 'error' or 'skip'")
     file = str(path)
-    raw = read_json(path)
+    raw = read_json(path, max_bytes=MAX_TEMPLATE_BYTES)
     if not isinstance(raw, Mapping) or "resources" not in raw:
         raise InputError("not an ARM deployment template (no 'resources')", file=file)
-    run = _Run(dict(linked_templates or {}), skip_unsupported=unsupported == "skip")
+    run = _Run(dict(linked_templates or {}), skip_unsupported=unsupported == "skip",
+               confinement=confinement or Confinement.for_input(path, allow_paths))
     supplied = supplied_parameters(parameters)
     at_subscription = "subscriptiondeploymenttemplate" in str(raw.get("$schema", "")).lower()
     template = _Template(
@@ -90,14 +111,33 @@ def evaluate_template(
     )
     template.check_parameters()
     resources, skipped = template.flatten()
+    _check_expanded_size(resources)
     return TemplateResult(_dedupe(resources, run), tuple(skipped), tuple(run.assumptions), file)
+
+
+def _check_expanded_size(resources: list[dict[str, Any]]) -> None:
+    """Azure's 1 MB per resource definition and 4 MB per template, after expansion."""
+    total = 0
+    for res in resources:
+        size = len(json.dumps(res, separators=(",", ":")))
+        total += size
+        if size > MAX_RESOURCE_BYTES:
+            file, _, where = str(res.get("source", "")).partition("#")
+            raise azure_limit(f"the resource definition is {size:,} bytes after expansion "
+                              f"(at most {MAX_RESOURCE_BYTES:,})").located(
+                file=file or None, resource=str(res.get("name")), property=where or None)
+        if total > MAX_TEMPLATE_BYTES:
+            file = str(res.get("source", "")).partition("#")[0]
+            raise azure_limit(f"the deployed resources exceed {MAX_TEMPLATE_BYTES:,} bytes "
+                              "after expansion").located(file=file or None,
+                                                         resource=str(res.get("name")))
 
 
 def supplied_parameters(parameters: Mapping[str, Any] | str | Path | None) -> dict[str, Any]:
     if parameters is None:
         return {}
     if isinstance(parameters, str | Path):
-        data = read_json(parameters)
+        data = read_json(parameters, max_bytes=MAX_TEMPLATE_BYTES)
         values = data.get("parameters") if isinstance(data, Mapping) else None
         if not isinstance(values, Mapping):
             raise InputError("not a deploymentParameters file (no 'parameters' object)",
@@ -130,10 +170,13 @@ class _KeyVault:
 class _Run:
     """State shared by a template and its nested deployments."""
 
-    def __init__(self, linked: dict[str, str | Path], skip_unsupported: bool = False) -> None:
+    def __init__(self, linked: dict[str, str | Path], skip_unsupported: bool = False,
+                 confinement: Confinement | None = None) -> None:
         self.linked = linked
+        self.confinement = confinement or Confinement((Path.cwd(),))
         self.skip_unsupported = skip_unsupported
         self.assumptions: list[str] = []
+        self.budget = Budget()
         self.allocator = AddressAllocator()
         self.templates: list[_Template] = []
 
@@ -203,8 +246,17 @@ class _Template:
                  subscription_id: str, resource_group_name: str | None, location: str,
                  deployment_name: str, supplied: dict[str, Any],
                  default_resource_group: str, outer: _Template | None = None,
-                 deployment_properties: dict[str, Any] | None = None) -> None:
+                 deployment_properties: dict[str, Any] | None = None,
+                 links: tuple[str, ...] = (), depth: int = 0) -> None:
+        if depth > MAX_DEPLOYMENT_DEPTH:
+            raise budget_exceeded(f"deployments nested more than {MAX_DEPLOYMENT_DEPTH} deep")
+        if not where:  # a template file (inline templates are checked with their parent)
+            check_template(raw, file)
         self.run, self.raw, self.file, self.where = run, raw, file, where
+        self.depth = depth
+        self.budget = run.budget
+        # the files of the templateLink chain that led here, this one last (cycle guard)
+        self.links = links or (str(Path(file).resolve()),)
         self.subscription_id = subscription_id
         self.resource_group_name = resource_group_name
         self.location = location
@@ -399,12 +451,24 @@ class _Template:
                     raise InputError(f"copy count must be a whole number >= 0, got {count!r}",
                                      file=self.file, resource=str(decl.get("name")),
                                      property="copy.count")
+                try:
+                    check_count(count, "the copy count")
+                    if len(self._instances) + count > MAX_RESOURCES:
+                        raise azure_limit(f"more than {MAX_RESOURCES} resources including "
+                                          "copy count")
+                except InputError as exc:
+                    raise exc.located(file=self.file, resource=str(decl.get("name")),
+                                      property="copy.count") from None
                 for index in range(count):
                     inner = ctx.with_loop(name, index, resource=True).loops
                     inst = _Instance(self, decl, inner, parent, f"{where}#{index}")
                     self._instances.append(inst)
                     self._expand(decl.get("resources") or [], inst, f"{where}.resources", inner)
             else:
+                if len(self._instances) + 1 > MAX_RESOURCES:
+                    raise azure_limit(f"more than {MAX_RESOURCES} resources including copy "
+                                      "count").located(file=self.file,
+                                                       resource=str(decl.get("name")))
                 inst = _Instance(self, decl, loops, parent, where)
                 self._instances.append(inst)
                 self._expand(decl.get("resources") or [], inst, f"{where}.resources", loops)
@@ -521,6 +585,7 @@ class _Template:
         if isinstance(value, str):
             if not is_expression(value):
                 return literal_text(value)
+            ctx.budget.charge(1)
             try:
                 return ctx.plain(evaluate(parse(value), ctx))
             except InputError as exc:
@@ -549,6 +614,10 @@ class _Template:
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             raise InputError(f"copy count must be a whole number >= 0, got {count!r}",
                              property=f"{path}.count")
+        try:
+            check_count(count, "the copy count")
+        except InputError as exc:
+            raise exc.located(property=f"{path}.count") from None
         name = str(loop.get("name"))
         prefix = path.rsplit(".copy[", 1)[0]
         return [self.eval(loop.get("input"), ctx.with_loop(name, i),
@@ -811,7 +880,8 @@ class _Instance:
             raw, file, where = raw_props["template"], parent.file, f"{self.path}.properties.template."
         elif isinstance(props.get("templateLink"), Mapping):
             file = self._local_link(props["templateLink"], "templateLink")
-            raw, where = read_json(file), ""
+            self._refuse_cycle(file)
+            raw, where = read_json(file, max_bytes=MAX_TEMPLATE_BYTES), ""
             if not isinstance(raw, Mapping):
                 raise InputError("not an ARM deployment template", file=file)
         else:
@@ -836,38 +906,63 @@ class _Instance:
                 supplied=supplied if inner else {},
                 default_resource_group=parent.default_resource_group,
                 outer=None if inner else parent, deployment_properties=props,
+                links=parent.links if file == parent.file else (*parent.links, file),
+                depth=parent.depth + 1,
             )
             child.check_parameters()
             return child
         except InputError as exc:
             raise exc.located(resource=name, property="properties.parameters") from None
 
+    def _refuse_cycle(self, file: str) -> None:
+        """A template that links itself, or templates that link each other, never end."""
+        parent = self.template
+        if file not in parent.links:
+            return
+        prop = "properties.templateLink"
+        if file == parent.links[-1]:
+            raise InputError(f"the template links itself ('{Path(file).name}'): the deployment "
+                             "would never end", file=parent.file, resource=self.full_name(),
+                             property=prop)
+        cycle = " -> ".join(Path(f).name for f in (*parent.links[parent.links.index(file):],
+                                                    file))
+        raise InputError(f"linked templates link each other in a cycle ({cycle}): the "
+                         "deployment would never end", file=parent.file,
+                         resource=self.full_name(), property=prop)
+
     def _local_link(self, link: Mapping[str, Any], what: str) -> str:
+        """The confined local file a templateLink / parametersLink names."""
         parent = self.template
         base = Path(parent.file).parent
-        if isinstance(link.get("relativePath"), str):
-            candidate = base / link["relativePath"]
-            if candidate.is_file():
-                return str(candidate)
-            raise InputError(f"linked template '{link['relativePath']}' not found next to the "
-                             "template", file=parent.file, resource=self.full_name(),
-                             property=f"properties.{what}.relativePath")
+        relative = link.get("relativePath")
         uri = link.get("uri")
-        if not isinstance(uri, str):
+        if isinstance(relative, str):
+            prop, named = f"properties.{what}.relativePath", relative
+        elif isinstance(uri, str):
+            if uri in parent.run.linked:  # mapped by the caller: not confined
+                return str(parent.run.linked[uri])
+            prop, named = f"properties.{what}.uri", uri
+            if uri.lower().startswith("file://"):
+                named = uri[len("file://"):]
+            elif "://" in uri:
+                raise InputError(
+                    f"unsupported feature 'linked template URL': {uri} cannot be fetched "
+                    "offline; use a local file (relativePath) or pass "
+                    "linked_templates={uri: local path}",
+                    file=parent.file, resource=self.full_name(), property=prop)
+        else:
             raise InputError(f"a {what} needs a 'uri' or 'relativePath' (template specs are "
                              "not supported)", file=parent.file, resource=self.full_name(),
                              property=f"properties.{what}")
-        if uri in parent.run.linked:
-            return str(parent.run.linked[uri])
-        local = uri[len("file://"):] if uri.startswith("file://") else uri
-        if "://" not in local:
-            candidate = base / local
-            if candidate.is_file():
-                return str(candidate)
-        raise InputError(
-            f"unsupported feature 'linked template URL': {uri} cannot be fetched offline; "
-            "use a local file (relativePath) or pass linked_templates={uri: local path}",
-            file=parent.file, resource=self.full_name(), property=f"properties.{what}.uri")
+        if "\0" in named:
+            raise InputError(f"path {named!r} holds a NUL character", file=parent.file,
+                             resource=self.full_name(), property=prop)
+        candidate = parent.run.confinement.check(
+            base / named, file=parent.file, resource=self.full_name(), property=prop)
+        if not candidate.is_file():
+            raise InputError(f"linked file '{named}' not found next to the template",
+                             file=parent.file, resource=self.full_name(), property=prop)
+        return str(candidate)
 
 
 def _add_child_ids(properties: dict[str, Any], parent_id: str) -> None:

@@ -20,7 +20,9 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 # ../shared/real holds public ARM templates and captures; absent on a user's fresh clone.
-REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real"
+# (VNET_DATAPLANE_REAL overrides it, for worktrees that sit elsewhere).
+REAL = Path(os.environ.get("VNET_DATAPLANE_REAL")
+            or Path(__file__).resolve().parents[1].parent / "shared" / "real")
 
 
 @pytest.fixture

@@ -9,11 +9,13 @@ from __future__ import annotations
 from dataplane.model import Assumption
 
 _TEXTS = {
-    "virtualnetwork-default-routes":
+    "virtualnetwork-udr-prefixes":
         "VirtualNetwork tag = VNet space + Connected peers whose link allows VNet access + "
-        "on-premises prefixes via its gateway (or the hub's, in transit) + UDR prefixes of its "
-        "subnets' route tables EXCEPT default routes (0.0.0.0/0); 'might also contain default "
-        "routes' is not taken literally (2.3).",
+        "on-premises prefixes via its gateway (or the hub's, in transit) + learned prefixes + "
+        "the host's virtual IP 168.63.129.16 + every user-route prefix, 0.0.0.0/0 included, of "
+        "the route table associated with the NIC's own subnet (other subnets' tables do not "
+        "count). 'This tag might also contain default routes' (service-tags-overview) taken "
+        "literally, per MicrosoftDocs/azure-docs#22178 and #124192 (user reports, 2019, 2024).",
     "no-nsg-inbound-internet":
         "No NSG on the subnet nor the NIC allows the flow at the NSG layer (ip-flow-verify: "
         "Allow without ruleName); the public IP SKU's own closed-by-default inbound is not "
@@ -27,9 +29,11 @@ _TEXTS = {
         "routes (10/8, 100.64/10, 172.16/12, 192.168/16), as in the UDR overview's routing "
         "example (3.4; doc-only).",
     "service-tag-prefixes":
-        "Service tags other than VirtualNetwork/AzureLoadBalancer/Internet and service-endpoint "
-        "routes use a small representative prefix set per service, not Azure's published "
-        "ServiceTags file; unknown tags match nothing.",
+        "Service tags other than VirtualNetwork/AzureLoadBalancer/Internet take their prefixes "
+        "from Microsoft's file when given (--service-tags FILE, VNET_DATAPLANE_SERVICE_TAGS); "
+        "otherwise from a small representative built-in set (regional forms share the global "
+        "set), and answers that use such a tag name it in a caveat. The same sets are the "
+        "service-endpoint routes. A tag name Azure does not have is a check error.",
     "gateway-next-hop-ip":
         "Gateway instance addresses are not modelled: VirtualNetworkGateway routes list "
         "nextHopIpAddress [] and next-hop returns null.",

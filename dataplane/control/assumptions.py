@@ -61,6 +61,10 @@ _TEXTS = {
     "program-ipv4":
         "The compiled Program has IPv4 and IPv6 route and rule tables; the packet pipeline "
         "runs IPv4 only (IPv6 packets end UNSUPPORTED).",
+    "platform-routes":
+        "Flows to the host's platform services (168.63.129.16 DNS/DHCP/WireServer, "
+        "169.254.169.254 IMDS) are answered by the host: user routes do not carry them; NSGs "
+        "judge them only when a rule names their service tag (control/hostservices.py).",
     "stateful":
         "NSG verdicts are for new flows; return traffic of an allowed flow is allowed without "
         "rule evaluation (2.1).",

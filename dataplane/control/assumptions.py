@@ -15,7 +15,9 @@ _TEXTS = {
         "the host's virtual IP 168.63.129.16 + every user-route prefix, 0.0.0.0/0 included, of "
         "the route table associated with the NIC's own subnet (other subnets' tables do not "
         "count). 'This tag might also contain default routes' (service-tags-overview) taken "
-        "literally, per MicrosoftDocs/azure-docs#22178 and #124192 (user reports, 2019, 2024).",
+        "literally, per MicrosoftDocs/azure-docs#22178 and #124192 (user reports, 2019, 2024). "
+        "Internet excludes the tag's specific prefixes but not a 0.0.0.0/0 (the tags overlap; "
+        "rule order decides).",
     "no-nsg-inbound-internet":
         "No NSG on the subnet nor the NIC allows the flow at the NSG layer (ip-flow-verify: "
         "Allow without ruleName); the public IP SKU's own closed-by-default inbound is not "

@@ -28,7 +28,11 @@ tags") and azure-semantics.md 2.3.
   associated with, not of other subnets).
 * AzureLoadBalancer: 168.63.129.16/32.
 * Internet: 0.0.0.0/0 minus non-public space (RFC 1918, RFC 6598, 0/8, 127/8, 169.254/16,
-  224/4, 240/4) minus the VirtualNetwork tag.
+  224/4, 240/4) minus the VirtualNetwork tag's prefixes other than a default route: a
+  0.0.0.0/0 user route puts everything in VirtualNetwork but leaves Internet as it was, so a
+  rule naming Internet still matches public addresses (the tags then overlap and rule order
+  decides, as MicrosoftDocs/azure-docs#22178 describes). Assumption
+  `virtualnetwork-udr-prefixes`.
 * Any other tag: the prefixes of the loaded file's entry of that exact name (regional forms
   such as Storage.WestEurope are their own entries there); without a file, a small
   REPRESENTATIVE built-in set for Storage, Sql, AzureKeyVault, AzureCosmosDB, EventHub,
@@ -192,8 +196,9 @@ class TagResolver:
             return self.virtual_network(scope)
         if tag == "azureloadbalancer":
             return AZURE_LOAD_BALANCER
-        if tag == "internet":
-            return complement_v4([*NOT_INTERNET, *self.virtual_network(scope)])
+        if tag == "internet":  # a default route in VirtualNetwork does not empty Internet
+            return complement_v4([*NOT_INTERNET, *(p for p in self.virtual_network(scope)
+                                                   if p.length > 0)])
         if tag in self._loaded:
             return summarize_prefixes(list(self._loaded[tag]))
         if not is_known_tag(tag, self.topology.service_tags):

@@ -128,7 +128,7 @@ def ref_address_match(topo, scope, spec, ip, asgs=()):
                                                 ref_virtual_network(topo, scope)):
                 return True
             if item == "Internet" and not any(address in n for n in NOT_INTERNET) and not any(
-                    address in n for n in ref_virtual_network(topo, scope)):
+                    address in n for n in ref_virtual_network(topo, scope) if n.prefixlen):
                 return True
             if item == "AzureLoadBalancer" and str(address) == "168.63.129.16":
                 return True

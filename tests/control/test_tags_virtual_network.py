@@ -56,6 +56,10 @@ def test_default_user_route_puts_everything_in_the_tag_of_its_subnet_only():
     assert [str(p) for p in resolver.resolve(TagScope(vnet, app.route_table),
                                              "VirtualNetwork")] == \
         ["10.120.0.0/16", "168.63.129.16/32"]
+    # Internet keeps the public space: the default route does not empty it
+    internet = resolver.resolve(TagScope(vnet, web.route_table), "Internet")
+    assert any(p.contains(parse_prefix("8.8.8.8/32")) for p in internet)
+    assert not any(p.contains(parse_prefix("10.120.1.4/32")) for p in internet)
 
 
 def test_learned_prefixes_join_the_tag():

@@ -83,3 +83,26 @@ def test_vm_caps_override_and_clear_the_caveat():
 def test_close_sizes_for_a_misspelt_size():
     assert "Standard_D2as_v5" in close_sizes("Standard_D2as_v6")
     assert close_sizes("Completely_Different") == []
+
+
+SIZES_SCENARIO = """
+vnets:
+  v: {region: westeurope, address_space: [10.0.0.0/16], subnets: {s: 10.0.1.0/24}}
+vms:
+  web1: {subnet: v/s, ip: 10.0.1.4, size: Standard_B2ms}
+  web2: {subnet: v/s, ip: 10.0.1.5, size: Standard_D2as_v5}
+"""
+
+
+def test_emulator_runs_with_an_unpublished_size():
+    """The issue's symptom: Emulator refused Standard_B2ms; now it runs at the stated default
+    and Standard_D2as_v5 at its published 12,500 Mbps."""
+    from dataplane.engine.emulator import Emulator
+    from dataplane.load.scenario import load_scenario_text
+
+    topology = load_scenario_text(SIZES_SCENARIO)
+    em = Emulator(topology)
+    caps = dict(zip(em.net.vm_names, em.net.vm_cap_bps.tolist(), strict=True))
+    assert caps == {"web1": DEFAULT_CAP_BPS, "web2": 12_500_000_000}
+    capped = Emulator(with_vm_caps(topology, {"web1": 3_000_000_000}))
+    assert capped.net.vm_cap_bps.tolist()[capped.net.vm_names.index("web1")] == 3_000_000_000

@@ -479,6 +479,17 @@ class Assumption:
     text: str
 
 
+@dataclass(frozen=True)
+class ServiceTagSet:
+    """Service tag prefixes read from Microsoft's published file (ServiceTags_Public_*.json or
+    `az network list-service-tags`): `tags` holds (name as published, prefixes) pairs."""
+
+    source: str
+    change_number: str
+    cloud: str
+    tags: tuple[tuple[str, tuple[Prefix, ...]], ...] = ()
+
+
 # --- the topology ----------------------------------------------------------------------------
 
 _COLLECTIONS = (
@@ -513,6 +524,8 @@ class Topology:
     load_findings: tuple[tuple[str, str, str], ...] = field(default=(), compare=False)
     # Choices made where Azure's behaviour is ambiguous or a value had to be derived.
     assumptions: tuple[Assumption, ...] = field(default=(), compare=False)
+    # Microsoft's service-tag file given by the user (control/servicetags.py); None: built-in.
+    service_tags: ServiceTagSet | None = None
 
     # -- lookups (cached: the topology is immutable) --
 

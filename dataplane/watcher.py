@@ -25,6 +25,7 @@ from dataplane.control.assumptions import texts
 from dataplane.control.caveats import caveats_touching, topology_caveats
 from dataplane.control.nsg import Flow, RuleCompiler, evaluate, protocol_number
 from dataplane.control.routes import effective_routes, lookup, nic_subnet
+from dataplane.control.tags import scope_of
 from dataplane.errors import InputError
 from dataplane.model import NetworkInterface, Topology, VirtualMachine, id_key
 from dataplane.net import IPAddress, parse_ip
@@ -118,8 +119,10 @@ def effective_security_rules(topology: Topology, nic: str) -> dict[str, Any]:
     interface = find_nic(topology, nic)
     compiler = RuleCompiler(topology)
     security = compiler.nic_security(interface)
-    vnet = topology.vnet_of_subnet(nic_subnet(topology, interface).id)
+    subnet = nic_subnet(topology, interface)
+    vnet = topology.vnet_of_subnet(subnet.id)
     assert vnet is not None
+    scope = scope_of(topology, vnet, subnet.id)
     value = []
     for eff in (security.subnet, security.interface):
         if eff is None:
@@ -133,12 +136,13 @@ def effective_security_rules(topology: Topology, nic: str) -> dict[str, Any]:
             "networkSecurityGroup": {"id": eff.nsg.id},
             "association": {assoc_key: {"id": eff.association_id}},
             "effectiveSecurityRules": [r.as_dict() for r in (*eff.inbound, *eff.outbound)],
-            "tagMap": {t: [str(p) for p in compiler.tags.resolve(vnet, t) or ()] for t in tags},
+            "tagMap": {t: [str(p) for p in compiler.tags.resolve(scope, t) or ()] for t in tags},
         })
-    return {"value": value,
-            "assumptions": texts("virtualnetwork-default-routes", "vnet-access-tag-only",
-                                 "service-tag-prefixes", "no-nsg-inbound-internet"),
-            "caveats": caveats_for(topology, _nic_path(topology, interface))}
+    out = {"value": value,
+           "assumptions": texts("virtualnetwork-udr-prefixes", "vnet-access-tag-only",
+                                "service-tag-prefixes", "no-nsg-inbound-internet"),
+           "caveats": caveats_for(topology, _nic_path(topology, interface))}
+    return _with_service_tags(out, topology, compiler)
 
 
 def next_hop(topology: Topology, vm: str, source_ip: str, destination_ip: str,
@@ -181,12 +185,26 @@ def ip_flow_verify(topology: Topology, vm: str, direction: str, protocol: str, l
     number = protocol_number(protocol)
     flow = (Flow(number, remote_ip, remote_port, local_ip, local_port) if direction == "Inbound"
             else Flow(number, local_ip, local_port, remote_ip, remote_port))
-    verdict = evaluate(RuleCompiler(topology).nic_security(interface), direction, flow)
+    compiler = RuleCompiler(topology)
+    verdict = evaluate(compiler.nic_security(interface), direction, flow)
     out: dict[str, Any] = {"access": verdict.access}
     if verdict.rule_name is not None:
         out["ruleName"] = verdict.rule_name
-    out["assumptions"] = texts("ip-flow-rule-name", "no-nsg-inbound-internet", "stateful")
+    out["assumptions"] = texts("ip-flow-rule-name", "no-nsg-inbound-internet", "stateful",
+                               "virtualnetwork-udr-prefixes")
     out["caveats"] = caveats_for(topology, _nic_path(topology, interface))
+    return _with_service_tags(out, topology, compiler)
+
+
+def _with_service_tags(out: dict[str, Any], topology: Topology, compiler: RuleCompiler
+                       ) -> dict[str, Any]:
+    """The service tags file's changeNumber, and a caveat per tag answered from the built-in
+    partial prefix set (control/tags.py)."""
+    loaded = topology.service_tags
+    if loaded is not None:
+        out["serviceTags"] = {"source": loaded.source, "changeNumber": loaded.change_number,
+                              "cloud": loaded.cloud}
+    out["caveats"] = out.get("caveats", []) + compiler.tags.caveats()
     return out
 
 

@@ -9,27 +9,38 @@ from __future__ import annotations
 from dataplane.model import Assumption
 
 _TEXTS = {
-    "virtualnetwork-default-routes":
+    "virtualnetwork-udr-prefixes":
         "VirtualNetwork tag = VNet space + Connected peers whose link allows VNet access + "
-        "on-premises prefixes via its gateway (or the hub's, in transit) + UDR prefixes of its "
-        "subnets' route tables EXCEPT default routes (0.0.0.0/0); 'might also contain default "
-        "routes' is not taken literally (2.3).",
+        "on-premises prefixes via its gateway (or the hub's, in transit) + learned prefixes + "
+        "the host's virtual IP 168.63.129.16 + every user-route prefix, 0.0.0.0/0 included, of "
+        "the route table associated with the NIC's own subnet (other subnets' tables do not "
+        "count). 'This tag might also contain default routes' (service-tags-overview) taken "
+        "literally, per MicrosoftDocs/azure-docs#22178 and #124192 (user reports, 2019, 2024). "
+        "Internet excludes the tag's specific prefixes but not a 0.0.0.0/0 (the tags overlap; "
+        "rule order decides).",
     "no-nsg-inbound-internet":
         "No NSG on the subnet nor the NIC allows the flow at the NSG layer (ip-flow-verify: "
         "Allow without ruleName); the public IP SKU's own closed-by-default inbound is not "
         "modelled (2.4).",
     "vnet-access-tag-only":
-        "allowVirtualNetworkAccess=false on a link only removes the remote space from the "
-        "local VNet's VirtualNetwork tag; peering routes stay and explicit NSG rules can still "
-        "allow the traffic (manage-peering 2022, 2.3).",
+        "allowVirtualNetworkAccess=false: the packet engine still treats it as the 2022 peering "
+        "page does (only the remote space leaves the local VNet's VirtualNetwork tag; peering "
+        "routes stay and explicit NSG rules can still allow the traffic); the control plane's "
+        "peering_access table (assumption vnet-access-blocks) is not yet read by the engine.",
+    "vnet-access-blocks":
+        "allowVirtualNetworkAccess=false on a link blocks new flows from its VNet to the remote "
+        "VNet (2018 peering page, REST spec; the 2022 page says it only changes the "
+        "VirtualNetwork tag). Older reading: VNET_DATAPLANE_PEERING_ACCESS=tag-only.",
     "udr-default-removes-none-routes":
         "A user route 0.0.0.0/0 to VirtualAppliance or VirtualNetworkGateway removes the None "
         "routes (10/8, 100.64/10, 172.16/12, 192.168/16), as in the UDR overview's routing "
         "example (3.4; doc-only).",
     "service-tag-prefixes":
-        "Service tags other than VirtualNetwork/AzureLoadBalancer/Internet and service-endpoint "
-        "routes use a small representative prefix set per service, not Azure's published "
-        "ServiceTags file; unknown tags match nothing.",
+        "Service tags other than VirtualNetwork/AzureLoadBalancer/Internet take their prefixes "
+        "from Microsoft's file when given (--service-tags FILE, VNET_DATAPLANE_SERVICE_TAGS); "
+        "otherwise from a small representative built-in set (regional forms share the global "
+        "set), and answers that use such a tag name it in a caveat. The same sets are the "
+        "service-endpoint routes. A tag name Azure does not have is a check error.",
     "gateway-next-hop-ip":
         "Gateway instance addresses are not modelled: VirtualNetworkGateway routes list "
         "nextHopIpAddress [] and next-hop returns null.",
@@ -52,6 +63,10 @@ _TEXTS = {
     "program-ipv4":
         "The compiled Program has IPv4 and IPv6 route and rule tables; the packet pipeline "
         "runs IPv4 only (IPv6 packets end UNSUPPORTED).",
+    "platform-routes":
+        "Flows to the host's platform services (168.63.129.16 DNS/DHCP/WireServer, "
+        "169.254.169.254 IMDS) are answered by the host: user routes do not carry them; NSGs "
+        "judge them only when a rule names their service tag (control/hostservices.py).",
     "stateful":
         "NSG verdicts are for new flows; return traffic of an allowed flow is allowed without "
         "rule evaluation (2.1).",

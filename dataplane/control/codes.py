@@ -27,6 +27,9 @@ CODES: dict[str, str] = {
     # NSGs (azure-semantics.md 2.1)
     "SecurityRuleInvalidPriority": OURS,
     "SecurityRuleConflict": AZURE,  # "Rules cannot have the same Priority and Direction."
+    # Platform names (control/platform.py)
+    "SecurityRuleInvalidAddressPrefix": AZURE,  # azure-powershell#391, #4557
+    "LocationNotAvailableForResourceType": AZURE,  # azure-service-operator#781
     # Routes (azure-semantics.md 3.3)
     "NextHopIpAddressNotAllowed": OURS,
     "NextHopIpAddressRequired": OURS,
@@ -52,6 +55,11 @@ CODES: dict[str, str] = {
     "GatewayTransitBasicSku": OURS,
     "RemoteVnetNotInTopology": OURS,
     "UnknownResourceType": OURS,
+    "ServiceTagPrefixesNotLoaded": OURS,
+    "RegionLatencyNotPublished": OURS,
+    "RegionPricingZoneMissing": OURS,
+    "VmSizeUnknown": OURS,
+    "VmSizeBandwidthNotPublished": OURS,
 }
 
 PEERING_LIMIT = 500  # azure-semantics.md 4.5

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dataplane.control.routes import nic_subnet
-from dataplane.control.tags import TagResolver, summarize_prefixes
+from dataplane.control.tags import TagResolver, scope_of, summarize_prefixes
 from dataplane.model import (
     ALL_PORTS,
     ANY,
@@ -283,13 +283,14 @@ class RuleCompiler:
         subnet = nic_subnet(self.topology, nic)
         vnet = self.topology.vnet_of_subnet(subnet.id)
         assert vnet is not None
+        scope = scope_of(self.topology, vnet, subnet.id)  # the VirtualNetwork tag's scope
         sub_nsg = self.topology.get(subnet.network_security_group)
         nic_nsg = self.topology.get(nic.network_security_group)
         return NicSecurity(
             nic,
-            self.effective_nsg(sub_nsg, vnet, "subnet", subnet.id)
+            self.effective_nsg(sub_nsg, scope, "subnet", subnet.id)
             if isinstance(sub_nsg, NetworkSecurityGroup) else None,
-            self.effective_nsg(nic_nsg, vnet, "networkInterface", nic.id)
+            self.effective_nsg(nic_nsg, scope, "networkInterface", nic.id)
             if isinstance(nic_nsg, NetworkSecurityGroup) else None)
 
 

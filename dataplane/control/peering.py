@@ -14,10 +14,14 @@ with Azure's code:
   and VNet2's link LocalNotInSync until VNet2's link is synced; traffic to the new prefixes
   follows the synced space (`remote_address_space`) only.
 The static rules (`link_findings`) are shared with `validate.py`.
+- peering_access: which VNet pairs new flows may cross (both links Connected; the sending
+  link's allowVirtualNetworkAccess, assumption `vnet-access-blocks`, switchable to the older
+  tag-only reading with VNET_DATAPLANE_PEERING_ACCESS=tag-only or `mode="tag-only"`).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 
 from dataplane.control.codes import PEERING_LIMIT
@@ -72,6 +76,25 @@ def peered_vnets(topology: Topology, vnet: VirtualNetwork) -> list[VirtualNetwor
     return list(out.values())
 
 
+def peered_spaces(topology: Topology, vnet: VirtualNetwork
+                  ) -> dict[str, tuple[str, tuple[Prefix, ...]]]:
+    """Address space held by each VNet peered with `vnet` (id key -> (id, prefixes)): the current
+    space of every VNet in `peered_vnets`, plus the synced `remote_address_space` of each of
+    `vnet`'s own links in any state. A Disconnected link keeps its remote space when the remote
+    VNet (or its link) was deleted, and Azure still refuses a new peer overlapping it
+    (VnetAddressSpaceOverlapsWithAlreadyPeeredVnet, azure-semantics.md 4.4, 4.6; "Virtual
+    network peering connections go into a Disconnected state when one virtual network peering
+    link is deleted", "Create, change, or delete a virtual network peering",
+    https://learn.microsoft.com/azure/virtual-network/virtual-network-manage-peering)."""
+    out = {id_key(third.id): (third.id, tuple(third.address_space))
+           for third in peered_vnets(topology, vnet)}
+    for link in vnet.virtual_network_peerings:
+        key = id_key(link.remote_virtual_network)
+        known = out.get(key, (link.remote_virtual_network, ()))
+        out[key] = (known[0], tuple(dict.fromkeys((*known[1], *link.remote_address_space))))
+    return out
+
+
 def link_findings(topology: Topology, vnet: VirtualNetwork, link: VirtualNetworkPeering
                   ) -> list[Finding]:
     """Everything Azure would reject about this link as configured (4.4, 4.5, 4.6)."""
@@ -96,14 +119,14 @@ def link_findings(topology: Topology, vnet: VirtualNetwork, link: VirtualNetwork
                  f"Cannot create or update peering {rid}. Virtual networks {vnet.id} and "
                  f"{remote.id} cannot be peered because their address spaces overlap. "
                  f"Overlapping address prefixes: {listed}")
-        for third in peered_vnets(topology, remote):
-            if id_key(third.id) == id_key(vnet.id):
+        for key, (third_id, space) in peered_spaces(topology, remote).items():
+            if key == id_key(vnet.id):
                 continue
-            if _overlaps(vnet.address_space, third.address_space):
+            if _overlaps(vnet.address_space, space):
                 fail("VnetAddressSpaceOverlapsWithAlreadyPeeredVnet",
                      f"Cannot create or update peering {rid}. Virtual networks cannot be peered "
                      f"because address space of the first virtual network {vnet.id} overlaps "
-                     f"with address space of third virtual network {third.id} already peered "
+                     f"with address space of third virtual network {third_id} already peered "
                      f"with the second virtual network {remote.id}.")
     same_remote = [other for other in vnet.virtual_network_peerings
                    if id_key(other.remote_virtual_network) == id_key(link.remote_virtual_network)
@@ -345,3 +368,48 @@ def sync_link(topology: Topology, vnet: str, name: str) -> Topology:
     remote = _vnet(topology, link.remote_virtual_network)
     return refresh_sync_levels(_put_link(topology, local,
                                          replace(link, remote_address_space=remote.address_space)))
+
+
+# --- traffic across a link -------------------------------------------------------------------
+
+PEERING_ACCESS_ENV = "VNET_DATAPLANE_PEERING_ACCESS"
+ACCESS_MODES = ("block", "tag-only")
+
+
+def peering_access_mode(mode: str | None = None) -> str:
+    """`mode`, else VNET_DATAPLANE_PEERING_ACCESS, else "block".
+
+    The evidence is split. "block": Microsoft's peering page of 2018 ("Create, change, or
+    delete a virtual network peering", https://learn.microsoft.com/azure/virtual-network/
+    virtual-network-manage-peering, MicrosoftDocs/azure-docs@016ebaf, "Allow virtual network
+    access": "When this setting is disabled, traffic doesn't flow between the peered virtual
+    networks") and the REST spec ("Whether the VMs in the local virtual network space would be
+    able to access the VMs in remote virtual network space"); the current page, as issue 13
+    reads it. "tag-only": the same page at MicrosoftDocs/azure-docs@8f5f443 ("Block all traffic
+    to the remote virtual network ... only changes the definition of the VirtualNetwork
+    service tag. It doesn't fully prevent traffic flow across the peer connection")."""
+    chosen = (mode or os.environ.get(PEERING_ACCESS_ENV, "") or "block").strip().lower()
+    if chosen not in ACCESS_MODES:
+        raise InputError(f"peering access mode '{chosen}' must be one of "
+                         f"{', '.join(ACCESS_MODES)}", property=PEERING_ACCESS_ENV)
+    return chosen
+
+
+def link_carries_traffic(topology: Topology, link: VirtualNetworkPeering,
+                         mode: str | None = None) -> bool:
+    """New flows from the link's VNet to its remote may cross: both links Connected (4.2)
+    and, in "block" mode, this (the sending VNet's) link allows virtual network access."""
+    back = back_link(topology, link)
+    if back is None or link.peering_state != "Connected" or back.peering_state != "Connected":
+        return False
+    return peering_access_mode(mode) == "tag-only" or link.allow_virtual_network_access
+
+
+def peering_access(topology: Topology, mode: str | None = None) -> dict[tuple[str, str], bool]:
+    """(sending VNet id key, receiving VNet id key) -> new flows may cross the peering; the
+    table the engine's peering stage is to read (engine/compile.py builds its `connected`
+    matrix from the link states alone today)."""
+    chosen = peering_access_mode(mode)
+    return {(id_key(vnet.id), id_key(link.remote_virtual_network)):
+            link_carries_traffic(topology, link, chosen)
+            for vnet in topology.virtual_networks for link in vnet.virtual_network_peerings}

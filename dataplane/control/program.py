@@ -49,6 +49,7 @@ from dataplane.control.nsg import (
     protocol_number,
 )
 from dataplane.control.routes import EffectiveRoute, effective_routes, nic_subnet
+from dataplane.control.tags import scope_of
 from dataplane.model import (
     ALL_PORTS,
     ANY,
@@ -668,10 +669,11 @@ def _compile(topology: Topology, fast: bool) -> Program:
             nic_sets.append([-1, -1, -1, -1])
             continue
         nic_subnets.append(subnet_index[id_key(subnet.id)])
-        nic_sets.append([b.ruleset(subnet.network_security_group, vnet, "Inbound"),
-                         b.ruleset(nic.network_security_group, vnet, "Inbound"),
-                         b.ruleset(nic.network_security_group, vnet, "Outbound"),
-                         b.ruleset(subnet.network_security_group, vnet, "Outbound")])
+        scope = scope_of(topology, vnet, subnet.id)  # rule sets per (NSG, tag scope)
+        nic_sets.append([b.ruleset(subnet.network_security_group, scope, "Inbound"),
+                         b.ruleset(nic.network_security_group, scope, "Inbound"),
+                         b.ruleset(nic.network_security_group, scope, "Outbound"),
+                         b.ruleset(subnet.network_security_group, scope, "Outbound")])
         vi = b.vnets[id_key(vnet.id)]
         for config in nic.ip_configurations:
             ip = config.private_ip_address

@@ -1,30 +1,58 @@
-"""Service tags, resolved from the topology for one VNet.
+"""Service tags, resolved for one tag scope (a VNet and the route table of the subnet whose
+NSG rules are expanded).
 
-Takes: a Topology, the VNet whose NSG is being evaluated, a tag name as written.
-Emits: a tuple of Prefix (summarized), or None for a tag this emulator does not know.
-Follows azure-semantics.md 2.3 (service-tags-overview, virtual-network-manage-peering).
+Takes: a Topology (with Microsoft's service-tag file when the user gave one, servicetags.py),
+a TagScope, a tag name as written; optionally `learned_prefixes` (VNet id -> prefixes learned
+over BGP or through gateway connections, for the bgp work to feed; they join that VNet's
+VirtualNetwork tag, like on-premises prefixes).
+Emits: a tuple of Prefix (summarized), or None for a tag name Azure does not have. Records
+in `partial` the tags answered from the built-in subset instead of a loaded file (outputs name
+them in a caveat, `caveats()`), and in `unknown` names that matched nothing.
+Follows Microsoft's "Azure service tags overview"
+(https://learn.microsoft.com/azure/virtual-network/service-tags-overview, "Available service
+tags") and azure-semantics.md 2.3.
 
-Supported tags:
-* VirtualNetwork: the VNet's address space, the synced space of every Connected peer whose
-  local link allows virtual network access, the on-premises prefixes reachable through its
-  own gateway or the hub's (transit), and the prefixes of user-defined routes in route tables
-  of its subnets except default routes (length 0). Assumption `virtualnetwork-default-routes`.
+* VirtualNetwork: "The virtual network address space ..., all connected on-premises address
+  spaces, peered virtual networks, virtual networks connected to a virtual network gateway,
+  the virtual IP address of the host, and address prefixes used on user-defined routes. This
+  tag might also contain default routes." Built as: the VNet's address space; the synced space
+  of every Connected peer whose local link allows virtual network access; on-premises prefixes
+  reachable through its own gateway or the hub's (transit) and `learned_prefixes`;
+  168.63.129.16/32 (the host's virtual IP, "What is IP address 168.63.129.16?",
+  https://learn.microsoft.com/azure/virtual-network/what-is-ip-address-168-63-129-16); and
+  every user-route prefix of the route table associated with the subnet of the NIC, 0.0.0.0/0
+  included. Assumption `virtualnetwork-udr-prefixes` (evidence: MicrosoftDocs/azure-docs#22178,
+  "If this route table contains UDRs ... or the default route (0.0.0.0/0) ... the prefix is
+  added to the VirtualNetwork Tag ... the VirtualNetwork Tag contains only one prefix:
+  0.0.0.0/0"; #124192: route-table destinations join the tag of the subnets the table is
+  associated with, not of other subnets).
 * AzureLoadBalancer: 168.63.129.16/32.
 * Internet: 0.0.0.0/0 minus non-public space (RFC 1918, RFC 6598, 0/8, 127/8, 169.254/16,
-  224/4, 240/4) minus the VirtualNetwork tag.
-* Storage, Sql, AzureKeyVault, AzureCosmosDB, EventHub, ServiceBus, AppService,
-  AzureContainerRegistry (regional forms such as Storage.WestEurope too): a small
-  REPRESENTATIVE prefix set per service, not Azure's published ServiceTags file. The same sets
-  are the service-endpoint routes. Assumption `service-tag-prefixes`.
+  224/4, 240/4) minus the VirtualNetwork tag's prefixes other than a default route: a
+  0.0.0.0/0 user route puts everything in VirtualNetwork but leaves Internet as it was, so a
+  rule naming Internet still matches public addresses (the tags then overlap and rule order
+  decides, as MicrosoftDocs/azure-docs#22178 describes). Assumption
+  `virtualnetwork-udr-prefixes`.
+* Any other tag: the prefixes of the loaded file's entry of that exact name (regional forms
+  such as Storage.WestEurope are their own entries there); without a file, a small
+  REPRESENTATIVE built-in set for Storage, Sql, AzureKeyVault, AzureCosmosDB, EventHub,
+  ServiceBus, AppService, AzureContainerRegistry (global and regional forms alike) and nothing
+  for the other known names: assumption `service-tag-prefixes`, the tag named in a caveat. The
+  same sets are the service-endpoint routes.
 Classic spellings (VIRTUAL_NETWORK, AZURE_LOADBALANCER, INTERNET) are accepted.
 """
 
 from __future__ import annotations
 
-from dataplane.model import RouteTable, Topology, VirtualNetwork
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from dataplane.control.servicetags import is_known_tag
+from dataplane.model import RouteTable, Topology, VirtualNetwork, id_key
 from dataplane.net import Prefix, parse_prefix
 
-AZURE_LOAD_BALANCER = (parse_prefix("168.63.129.16/32"),)
+HOST_VIRTUAL_IP = parse_prefix("168.63.129.16/32")
+AZURE_LOAD_BALANCER = (HOST_VIRTUAL_IP,)
 NOT_INTERNET = tuple(parse_prefix(p) for p in (
     "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
     "172.16.0.0/12", "192.168.0.0/16", "224.0.0.0/4", "240.0.0.0/4"))
@@ -50,6 +78,30 @@ SERVICE_ENDPOINT_TAGS = {
 }
 _CLASSIC = {"virtual_network": "virtualnetwork", "azure_loadbalancer": "azureloadbalancer",
             "internet": "internet"}
+
+
+@dataclass(frozen=True)
+class TagScope:
+    """What a VirtualNetwork tag depends on: the VNet and the route table of the subnet whose
+    NSG rules are expanded (None: no route table). `id` keys the compiled rule sets, so rule
+    sets that name a tag are built once per scope (NSG compile takes a TagScope wherever it
+    took a VNet: only `.id` and the resolver use it)."""
+
+    vnet: VirtualNetwork
+    route_table: str | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.vnet.id}|{id_key(self.route_table) if self.route_table else ''}"
+
+    @property
+    def name(self) -> str:
+        return self.vnet.name
+
+
+def scope_of(topology: Topology, vnet: VirtualNetwork, subnet_id: str | None) -> TagScope:
+    subnet = topology.get(subnet_id) if subnet_id else None
+    return TagScope(vnet, getattr(subnet, "route_table", None))
 
 
 def service_prefixes(name: str) -> tuple[Prefix, ...]:
@@ -113,45 +165,72 @@ def canonical_tag(name: str) -> str:
 
 
 class TagResolver:
-    """Resolves tags for the VNets of one topology, caching per VNet."""
+    """Resolves tags for the scopes of one topology, caching per scope."""
 
-    def __init__(self, topology: Topology) -> None:
+    def __init__(self, topology: Topology,
+                 learned_prefixes: Mapping[str, Sequence[Prefix]] | None = None) -> None:
         self.topology = topology
+        self.learned = {id_key(k): tuple(v) for k, v in (learned_prefixes or {}).items()}
         self._cache: dict[tuple[str, str], tuple[Prefix, ...] | None] = {}
+        self._loaded = {name.lower(): prefixes for name, prefixes in
+                        (topology.service_tags.tags if topology.service_tags else ())}
         self.unknown: set[str] = set()
+        self.partial: set[str] = set()
 
-    def resolve(self, vnet: VirtualNetwork, name: str) -> tuple[Prefix, ...] | None:
-        key = (vnet.id.lower(), canonical_tag(name))
+    def resolve(self, scope: TagScope | VirtualNetwork, name: str) -> tuple[Prefix, ...] | None:
+        if isinstance(scope, VirtualNetwork):
+            scope = TagScope(scope)
+        key = (scope.id.lower(), canonical_tag(name))
         if key not in self._cache:
-            self._cache[key] = self._resolve(vnet, key[1])
-            if self._cache[key] is None:
-                self.unknown.add(name)
-        return self._cache[key]
+            self._cache[key] = self._resolve(scope, key[1])
+        found = self._cache[key]
+        if found is None:
+            self.unknown.add(name)
+        elif key[1] not in ("virtualnetwork", "azureloadbalancer", "internet") \
+                and key[1] not in self._loaded:
+            self.partial.add(name)
+        return found
 
-    def _resolve(self, vnet: VirtualNetwork, tag: str) -> tuple[Prefix, ...] | None:
+    def _resolve(self, scope: TagScope, tag: str) -> tuple[Prefix, ...] | None:
         if tag == "virtualnetwork":
-            return self.virtual_network(vnet)
+            return self.virtual_network(scope)
         if tag == "azureloadbalancer":
             return AZURE_LOAD_BALANCER
-        if tag == "internet":
-            return complement_v4([*NOT_INTERNET, *self.virtual_network(vnet)])
-        found = service_prefixes(tag)
-        return found or None
+        if tag == "internet":  # a default route in VirtualNetwork does not empty Internet
+            return complement_v4([*NOT_INTERNET, *(p for p in self.virtual_network(scope)
+                                                   if p.length > 0)])
+        if tag in self._loaded:
+            return summarize_prefixes(list(self._loaded[tag]))
+        if not is_known_tag(tag, self.topology.service_tags):
+            return None
+        return service_prefixes(tag)
 
-    def virtual_network(self, vnet: VirtualNetwork) -> tuple[Prefix, ...]:
-        """2.3: VNet space + access-allowed Connected peers + on-premises + UDR prefixes."""
+    def virtual_network(self, scope: TagScope | VirtualNetwork) -> tuple[Prefix, ...]:
+        """2.3: VNet space + access-allowed Connected peers + on-premises and learned prefixes
+        + the host's virtual IP + the prefixes of the scope's route table (module header)."""
         from dataplane.control.routes import onprem_prefixes  # routes imports this module
 
-        topology = self.topology
-        parts: list[Prefix] = list(vnet.address_space)
+        if isinstance(scope, VirtualNetwork):
+            scope = TagScope(scope)
+        vnet, topology = scope.vnet, self.topology
+        parts: list[Prefix] = [*vnet.address_space, HOST_VIRTUAL_IP]
         for link in vnet.virtual_network_peerings:
             if link.peering_state == "Connected" and link.allow_virtual_network_access:
                 parts.extend(link.remote_address_space)
         parts.extend(onprem_prefixes(topology, vnet))
-        for subnet in vnet.subnets:
-            table = topology.get(subnet.route_table) if subnet.route_table else None
-            if isinstance(table, RouteTable):
-                parts.extend(r.address_prefix for r in table.routes
-                             if isinstance(r.address_prefix, Prefix)
-                             and r.address_prefix.length > 0)
+        parts.extend(self.learned.get(id_key(vnet.id), ()))
+        table = topology.get(scope.route_table) if scope.route_table else None
+        if isinstance(table, RouteTable):
+            parts.extend(r.address_prefix for r in table.routes
+                         if isinstance(r.address_prefix, Prefix))
         return summarize_prefixes(parts)
+
+    def caveats(self) -> list[str]:
+        """One line per tag answered from the built-in subset (no file loaded for it)."""
+        loaded = self.topology.service_tags
+        where = (f"not in the loaded file {loaded.source} (changeNumber {loaded.change_number})"
+                 if loaded else "no service tags file given (--service-tags FILE or "
+                 "VNET_DATAPLANE_SERVICE_TAGS)")
+        return [f"service-tag-prefixes-not-loaded: tag {name} uses the built-in partial prefix "
+                f"set ({where}); flows to its other addresses are judged as if outside it."
+                for name in sorted(self.partial)]

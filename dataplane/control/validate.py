@@ -5,6 +5,9 @@ Covers azure-semantics.md 8 (address spaces, subnets, reserved addresses and ran
 shared with control/peering.py) and dangling references. Errors make a topology invalid;
 warnings (links not Connected or not in sync, transit that will not work, unknown resource
 types) do not. Prefix overlap inside a VNet uses the compiled overlap kernel.
+Names Azure checks (platform.py): service tags in security rules (SecurityRuleInvalidAddressPrefix
+with the close names), locations (LocationNotAvailableForResourceType), and warnings for VM
+sizes without a published bandwidth and regions without latency or price data.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections import defaultdict
 
 from dataplane.control.caveats import unknown_resource_message
 from dataplane.control.peering import back_link, link_findings
+from dataplane.control.platform import platform_findings
 from dataplane.errors import Finding
 from dataplane.kernels.overlap import overlap_pairs
 from dataplane.model import NetworkSecurityGroup, Topology, VirtualNetwork, id_key
@@ -229,6 +233,7 @@ def validate(topology: Topology) -> list[Finding]:
     findings += _route_findings(topology)
     findings += _reference_findings(topology)
     findings += _peering_findings(topology)
+    findings += platform_findings(topology)
     for unknown in topology.unknown_resources:
         findings.append(Finding("UnknownResourceType", unknown_resource_message(unknown),
                                 unknown.id, "warning"))

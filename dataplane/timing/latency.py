@@ -15,11 +15,10 @@ from functools import lru_cache
 from importlib import resources
 
 from dataplane.errors import InputError
+from dataplane.regions import fold_region
 from dataplane.timing.params import TimingParams
 
-
-def fold_region(name: str) -> str:
-    return name.replace(" ", "").replace("-", "").lower()
+__all__ = ["LatencyTable", "fold_region", "rtt_table"]
 
 
 @lru_cache(maxsize=1)

@@ -9,8 +9,12 @@ monthly projections. Rules (section 6):
   receiving region's zone ingress rate ("outbound data transfer rates for Zone 1 and inbound
   data transfer rates for Zone 2 will be applicable");
 * a flow through a hub NVA crosses two peerings and pays both.
-Regions missing from region-zones.csv (the list is old: Sweden Central, Poland Central, ...)
-are an InputError unless the spec maps them (`cost: {zones: {REGION: Zone 1}}`).
+region-zones.csv covers every region of azure-latency.csv: the zones the pricing copy lists,
+and for the 15 newer regions it does not list (Sweden Central, Poland Central, West US 3, ...)
+a zone inferred from geography (Zone 1 North America and Europe, Zone 2 Asia Pacific, Zone 3
+South America, Africa, Middle East; column `basis`, assumption `pricing-zone-inferred`, named
+in PRICING_CAVEAT). Other regions are an InputError unless the spec maps them (`cost: {zones:
+{REGION: Zone 1}}`).
 Gateway data transfer is not modelled. GB = 10^9 bytes (assumption; Azure bills "per GB").
 Prices are undated, from a third-party copy of the pricing page (PRICING_CAVEAT, printed in
 every report).
@@ -29,12 +33,24 @@ from dataplane.timing.latency import fold_region
 
 HOURS_PER_MONTH = 730  # Azure's pricing calculator month
 GB = 1_000_000_000
+
+
+def inferred_zone_regions() -> list[str]:
+    """Regions whose pricing zone is inferred from geography, not listed by the source."""
+    text = resources.files("dataplane.data").joinpath("region-zones.csv").read_text()
+    return [r["region"] for r in csv.DictReader(text.splitlines())
+            if (r.get("basis") or "").startswith("NOT LISTED")]
+
+
 PRICING_CAVEAT = (
     "Peering prices from peering-pricing.csv (azure-semantics.md 6): regional $0.01/GB in and "
     "out; global Zone 1 $0.035, Zone 2 $0.09, Zone 3 $0.16 per GB, charged at both ends. "
     "Source: a third-party verbatim copy of azure.microsoft.com/pricing/details/virtual-network "
     "and the infracost golden test; date of prices NOT confirmed from the official page - "
-    "re-check before relying on them. Gateway data transfer is not included.")
+    "re-check before relying on them. Gateway data transfer is not included. "
+    "pricing-zone-inferred: the source lists no zone for " + ", ".join(inferred_zone_regions())
+    + "; their zone is inferred from geography (Zone 1 North America/Europe, Zone 2 Asia "
+    "Pacific, Zone 3 South America/Africa/Middle East).")
 
 
 @dataclass(frozen=True)

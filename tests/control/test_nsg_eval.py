@@ -147,12 +147,14 @@ def tag_topology(access: bool = True):
 def test_virtual_network_tag_from_topology():
     topo = tag_topology()
     tags = TagResolver(topo)
+    # 168.63.129.16: "the virtual IP address of the host" (service-tags-overview)
     assert [str(p) for p in tags.resolve(topo.vnet("hub"), "VirtualNetwork")] == \
-        ["10.0.0.0/15", "192.168.0.0/16"]
-    assert [str(p) for p in tags.resolve(topo.vnet("far"), "VIRTUAL_NETWORK")] == ["10.2.0.0/16"]
+        ["10.0.0.0/15", "168.63.129.16/32", "192.168.0.0/16"]
+    assert [str(p) for p in tags.resolve(topo.vnet("far"), "VIRTUAL_NETWORK")] == \
+        ["10.2.0.0/16", "168.63.129.16/32"]
     blocked = tag_topology(access=False)
     assert [str(p) for p in TagResolver(blocked).resolve(blocked.vnet("hub"), "VirtualNetwork")] \
-        == ["10.0.0.0/16", "192.168.0.0/16"]
+        == ["10.0.0.0/16", "168.63.129.16/32", "192.168.0.0/16"]
 
 
 @pytest.mark.parametrize("address,inside", [

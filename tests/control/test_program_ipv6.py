@@ -149,16 +149,16 @@ def ref_next_hop6(topo, subnet, dst):
     return best[2], best[3]
 
 
-def ref_virtual_network6(topo, vnet):
+def ref_virtual_network6(topo, scope):
+    """scope = (VNet, the NIC's subnet), as ref_virtual_network (IPv6 members only)."""
+    vnet, subnet = scope
     nets = v6(vnet.address_space)
     for link in vnet.virtual_network_peerings:
         if link.peering_state == "Connected" and link.allow_virtual_network_access:
             nets += v6(link.remote_address_space)
     nets += ref_onprem6(topo, vnet)
-    for subnet in vnet.subnets:
-        if subnet.route_table:
-            nets += [n for n in v6(r.address_prefix for r in topo.get(subnet.route_table).routes)
-                     if n.prefixlen > 0]
+    if subnet.route_table:
+        nets += v6(r.address_prefix for r in topo.get(subnet.route_table).routes)
     return nets
 
 

@@ -99,20 +99,22 @@ def ref_next_hop(topo, subnet, dst: ipaddress.IPv4Address):
     return best[2], best[3]
 
 
-def ref_virtual_network(topo, vnet):
-    nets = [net(p) for p in vnet.address_space]
+def ref_virtual_network(topo, scope):
+    """scope = (VNet, the NIC's subnet): the VNet space, Connected access-allowed peers,
+    on-premises, the host's virtual IP 168.63.129.16 and every user-route prefix (0.0.0.0/0
+    too) of the subnet's own route table (control/tags.py, `virtualnetwork-udr-prefixes`)."""
+    vnet, subnet = scope
+    nets = [net(p) for p in vnet.address_space] + [ipaddress.ip_network("168.63.129.16/32")]
     for link in vnet.virtual_network_peerings:
         if link.peering_state == "Connected" and link.allow_virtual_network_access:
             nets += [net(p) for p in link.remote_address_space]
     nets += ref_onprem(topo, vnet)
-    for subnet in vnet.subnets:
-        if subnet.route_table:
-            nets += [net(r.address_prefix) for r in topo.get(subnet.route_table).routes
-                     if net(r.address_prefix).prefixlen > 0]
+    if subnet.route_table:
+        nets += [net(r.address_prefix) for r in topo.get(subnet.route_table).routes]
     return nets
 
 
-def ref_address_match(topo, vnet, spec, ip, asgs=()):
+def ref_address_match(topo, scope, spec, ip, asgs=()):
     if asgs:
         return any(ip == c.private_ip_address.value and any(a in c.application_security_groups
                                                             for a in asgs)
@@ -123,10 +125,10 @@ def ref_address_match(topo, vnet, spec, ip, asgs=()):
         address = ipaddress.ip_address(ip)
         if isinstance(item, str):
             if item == "VirtualNetwork" and any(address in n for n in
-                                                ref_virtual_network(topo, vnet)):
+                                                ref_virtual_network(topo, scope)):
                 return True
             if item == "Internet" and not any(address in n for n in NOT_INTERNET) and not any(
-                    address in n for n in ref_virtual_network(topo, vnet)):
+                    address in n for n in ref_virtual_network(topo, scope) if n.prefixlen):
                 return True
             if item == "AzureLoadBalancer" and str(address) == "168.63.129.16":
                 return True
@@ -177,7 +179,7 @@ def ref_verdict(topo, nic, direction, flow, match=None):
     for nsg in levels:
         if nsg is None:
             continue
-        access, name = ref_level(topo, vnet, nsg, direction, flow, match)
+        access, name = ref_level(topo, (vnet, subnet), nsg, direction, flow, match)
         if access == "Deny":
             break
     return access, name

@@ -119,8 +119,10 @@ def test_effective_security_rules_shape(hub_spoke):
     names = [r["name"] for r in group["effectiveSecurityRules"]]
     assert names[0] == "securityRules/allow-http"
     assert "defaultSecurityRules/DenyAllOutBound" in names
-    # own space + hub + on-premises via transit + the UDR prefix 10.0.0.0/8 (not 0.0.0.0/0)
-    assert group["tagMap"]["VirtualNetwork"] == ["10.0.0.0/8", "192.168.0.0/16"]
+    # own space + hub + on-premises via transit + the host's virtual IP + the prefixes of the
+    # subnet's route table, whose 0.0.0.0/0 route makes the tag everything (assumption
+    # virtualnetwork-udr-prefixes; MicrosoftDocs/azure-docs#22178)
+    assert group["tagMap"]["VirtualNetwork"] == ["0.0.0.0/0"]
 
 
 def test_explain_spoke_to_spoke_through_hub_nva(hub_spoke):

@@ -109,8 +109,11 @@ def test_internet_ingress_needs_a_public_ip(demo_topology):
     # taken as already translated to the private address; web-nsg allows 443 from anywhere
     assert one(em, tcp("203.0.113.7", "10.1.1.4", 443)) == (
         "DELIVERED", "ingress internet to web1 (public IP)", "web1")
+    # web's route table sends 0.0.0.0/0 to the NVA, so its VirtualNetwork tag is 0.0.0.0/0 and
+    # AllowVnetInBound admits 3389 from the Internet (control/tags.py, assumption
+    # virtualnetwork-udr-prefixes; MicrosoftDocs/azure-docs#22178)
     assert one(em, tcp("203.0.113.7", "10.1.1.4", 3389))[:2] == (
-        "DENIED_IN", "nsg web-nsg/defaultSecurityRules/DenyAllInBound")
+        "DELIVERED", "ingress internet to web1 (public IP)")
     # a reply to a flow the VM opened comes back without a public IP
     em = Emulator(demo_topology)
     out = em.send([tcp("10.0.2.4", "8.8.8.8", 443, 41000), tcp("8.8.8.8", "10.0.2.4", 41000, 443)],

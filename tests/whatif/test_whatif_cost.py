@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from dataplane.errors import InputError
-from dataplane.whatif.cost import PRICING_CAVEAT, Pricing, monthly_bytes, path_usd_per_gb
+from dataplane.timing.latency import rtt_table
+from dataplane.whatif.cost import (
+    PRICING_CAVEAT,
+    Pricing,
+    inferred_zone_regions,
+    monthly_bytes,
+    path_usd_per_gb,
+)
 
 
 def test_regional_is_charged_at_both_ends():
@@ -35,9 +42,22 @@ def test_hub_path_pays_both_peerings():
 
 def test_unknown_region_needs_a_zone():
     with pytest.raises(InputError, match="cost: \\{zones"):
-        Pricing().crossing_usd_per_gb("swedencentral", "westeurope")
-    p = Pricing({"Sweden Central": "Zone 1"})
-    assert p.crossing_usd_per_gb("swedencentral", "westeurope") == pytest.approx(0.07)
+        Pricing().crossing_usd_per_gb("chilecentral", "westeurope")
+    p = Pricing({"Chile Central": "Zone 3"})
+    assert p.crossing_usd_per_gb("chilecentral", "westeurope") == pytest.approx(0.16 + 0.035)
+
+
+def test_every_latency_region_has_a_pricing_zone():
+    """Issue 13 item 5: whatif cost works for every region of the latency table."""
+    regions = {r[0] for r in rtt_table()}
+    assert len(regions) == 54
+    for region in regions:
+        assert Pricing().zone(region) in ("Zone 1", "Zone 2", "Zone 3"), region
+    # Sweden Central's zone is inferred (Europe -> Zone 1) and the caveat says so
+    assert Pricing().crossing_usd_per_gb("swedencentral", "westeurope") == pytest.approx(0.07)
+    assert "Sweden Central" in inferred_zone_regions()
+    assert "West Europe" not in inferred_zone_regions()
+    assert "Sweden Central" in PRICING_CAVEAT and "inferred" in PRICING_CAVEAT
 
 
 def test_monthly_projection_and_caveat():

@@ -326,21 +326,22 @@ class _Graph:
 
 
 def _export(sender: Speaker, key: str, rib: dict[Prefix, tuple[Path, ...]],
-            originated: list[Path], receiver_is_peer_router: bool) -> list[Path]:
+            originated: list[Path], same_vnet: bool) -> list[Path]:
     """What `sender` advertises over one BGP session (FAQ: its VNet prefixes, its local network
     gateways' prefixes, routes learned from other sessions except the default route and
-    routes overlapping its VNet). Between a Route Server and a gateway of the same VNet the
-    VNet's own space is not exchanged."""
-    asn = asn_of(sender)
-    out = [] if receiver_is_peer_router else [
-        Path(p.prefix, BGP, (asn,), (key,), p.vnet) for p in originated]
+    routes overlapping its VNet). Between a Route Server and a gateway of the same VNet
+    (branch-to-branch) the VNet's own space is not exchanged and no ASN is prepended: both
+    use 65515 ("Route Server support for ExpressRoute and Azure VPN": the VPN gateway's ASN
+    must be 65515)."""
+    asn = () if same_vnet else (asn_of(sender),)
+    out = [] if same_vnet else [Path(p.prefix, BGP, asn, (key,), p.vnet) for p in originated]
     space = [o.prefix for o in originated if o.prefix.length < o.prefix.bits]
     for paths in rib.values():
         for p in paths:
             if p.prefix.length == 0 or any(s.overlaps(p.prefix) for s in space):
                 continue
-            out.append(Path(p.prefix, BGP, (asn, *p.as_path), (key, *p.via), p.vnet, p.egress,
-                            p.next_hops))
+            out.append(Path(p.prefix, BGP, (*asn, *p.as_path), (key, *p.via), p.vnet,
+                            p.egress, p.next_hops))
     return out
 
 
@@ -367,7 +368,7 @@ def ribs(topology: Topology) -> dict[str, dict[Prefix, tuple[Path, ...]]]:
                 same_vnet = isinstance(sender, VirtualHub) != isinstance(speaker, VirtualHub)
                 for p in _export(sender, sender_key, rib[sender_key],
                                  graph.originated[sender_key], same_vnet):
-                    if own not in p.as_path and key not in p.via:
+                    if key not in p.via and (same_vnet or own not in p.as_path):
                         paths.append(p)
             new[key] = _best(paths)
             changed = changed or new[key] != rib[key]

@@ -166,13 +166,19 @@ def _service_endpoint_routes(subnet: Subnet) -> list[EffectiveRoute]:
 
 def _hidden(topology: Topology, vnet: VirtualNetwork) -> set[Prefix]:
     """Rows Azure never shows (docs/bgp.md, rules R1 and R2): gateway routes equal to the VNet's
-    own address space (VPN FAQ: routes "identical to your VNet prefixes will be rejected") or
-    to a Connected peer's synced space (VPN FAQ, "advertise-exact-prefixes": Azure "blocks or
-    filters the advertisement of any prefixes that match your virtual network (including
-    peered virtual networks) prefixes")."""
+    own address space (VPN FAQ, "BGP and routing": advertising "the same prefixes as any one
+    of your Virtual Network address prefixes will be blocked or filtered"), and, where gateway
+    transit is enabled on the link, equal to a Connected peer's synced space ("When gateway
+    transit is enabled: You cannot advertise the exact prefixes as your virtual network
+    (including peered virtual networks) prefixes"; without transit "the gateway does not
+    learn peered virtual network prefixes": such a row is listed, Invalid, rule R3)."""
     out = set(vnet.address_space)
     for link in vnet.virtual_network_peerings:
-        if link.peering_state == "Connected":
+        if link.peering_state != "Connected":
+            continue
+        back = reverse_link(topology, link)
+        if link.allow_gateway_transit or link.use_remote_gateways or (
+                back is not None and (back.allow_gateway_transit or back.use_remote_gateways)):
             out.update(link.remote_address_space)
     return out
 
@@ -210,8 +216,12 @@ def _gateway_routes(topology: Topology, vnet: VirtualNetwork) -> list[EffectiveR
         for prefix, paths in bgp.speaker_rib(topology, speaker).items():
             if prefix in hidden:
                 continue
-            # A Route Server programs its NVAs' routes itself; a gateway's copy is not used.
-            paths = tuple(p for p in paths if not (p.via and p.via[0] in rs_keys))
+            # Each speaker programs what it learned itself: a Route Server its NVAs' routes
+            # (not a gateway's, branch-to-branch), a gateway not its Route Server's copy.
+            if isinstance(speaker, VirtualHub):
+                paths = tuple(p for p in paths if not p.via)
+            else:
+                paths = tuple(p for p in paths if not (p.via and p.via[0] in rs_keys))
             if not paths:
                 continue
             rank = (kind, bgp._rank(paths[0]))

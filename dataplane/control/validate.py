@@ -2,7 +2,8 @@
 
 Covers azure-semantics.md 8 (address spaces, subnets, reserved addresses and ranges, sizes),
 2.1 (NSG priorities), 3.3 (next-hop IP only for VirtualAppliance), 4.4-4.6 (peering rules,
-shared with control/peering.py) and dangling references. Errors make a topology invalid;
+shared with control/peering.py), dangling references, and gateways/BGP/Route Server/
+ExpressRoute (control/bgp_validate.py). Errors make a topology invalid;
 warnings (links not Connected or not in sync, transit that will not work, unknown resource
 types) do not. Prefix overlap inside a VNet uses the compiled overlap kernel.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from dataplane.control.bgp_validate import bgp_findings
 from dataplane.control.peering import back_link, link_findings
 from dataplane.errors import Finding
 from dataplane.kernels.overlap import overlap_pairs
@@ -228,6 +230,7 @@ def validate(topology: Topology) -> list[Finding]:
     findings += _route_findings(topology)
     findings += _reference_findings(topology)
     findings += _peering_findings(topology)
+    findings += bgp_findings(topology)  # gateways, BGP, Route Server, ExpressRoute
     for unknown in topology.unknown_resources:
         findings.append(Finding("UnknownResourceType",
                                 f"Resource type {unknown.type} is not modelled; the resource "

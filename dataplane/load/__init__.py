@@ -10,6 +10,9 @@ Recognises, by content rather than by name:
 Several paths (or a folder) are read into one list of resources and converted once, so a
 peering link in one file finds its counterpart in another. Every problem is an InputError
 naming the file, the resource and the property.
+`bgp_routes`: the BGP sidecar (a JSON path or its parsed content; load/bgp_sidecar.py,
+docs/bgp-sidecar.md): routes NVAs, on-premises BGP peers and ExpressRoute circuits advertise;
+a scenario YAML's `bgp_routes:` key adds to it.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from dataplane.errors import InputError
+from dataplane.load.bgp_sidecar import Sidecar, read_bgp_sidecar, scenario_bgp_routes
 from dataplane.load.jsonfile import read_json
 from dataplane.load.resources import CHILDREN, TOP_LEVEL, resources_to_topology
 from dataplane.model import Assumption, Topology
@@ -103,8 +107,10 @@ def read_resources(path: Path, parameters: Parameters = None
     return _dump_resources(doc, str(path)), ()
 
 
-def load(paths: str | Path | Sequence[str | Path], parameters: Parameters = None) -> Topology:
-    """Load a topology from a file, a folder, or several files merged (see module doc)."""
+def load(paths: str | Path | Sequence[str | Path], parameters: Parameters = None,
+         bgp_routes: Sidecar = None) -> Topology:
+    """Load a topology from a file, a folder, or several files merged (see module doc);
+    `bgp_routes` is the BGP sidecar (path or parsed JSON)."""
     items = [paths] if isinstance(paths, (str, Path)) else list(paths)
     if not items:
         raise InputError("no input files given")
@@ -115,9 +121,14 @@ def load(paths: str | Path | Sequence[str | Path], parameters: Parameters = None
         found, noted = read_resources(file, parameters)
         resources.extend(found)
         assumptions.extend(noted)
+    advertisements = list(read_bgp_sidecar(bgp_routes))
+    for file in files:
+        if file.suffix.lower() in (".yaml", ".yml"):
+            advertisements += scenario_bgp_routes(file.read_text(encoding="utf-8"), str(file))
     source = ", ".join(str(f) for f in files)
     topology = resources_to_topology(resources, source)
-    return replace(topology, sources=tuple(str(f) for f in files), assumptions=tuple(assumptions))
+    return replace(topology, sources=tuple(str(f) for f in files), assumptions=tuple(assumptions),
+                   bgp_advertisements=tuple(advertisements))
 
 
 __all__ = ["load", "read_resources"]

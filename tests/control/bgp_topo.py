@@ -98,3 +98,11 @@ def three_vnets(bgp: bool = True, asns: tuple[int, int, int] = (65010, 65020, 65
                                           "GatewaySubnet": f"10.{i}.255.0/27"})
         arm.gateway(f"gw{name}", name, asn, bgp=bgp)
     return arm.vnet2vnet("gwA", "gwB", bgp=bgp).vnet2vnet("gwB", "gwC", bgp=bgp)
+
+
+def rs_hub_resources() -> list[dict[str, Any]]:
+    """A hub with a Route Server peering with two NVAs (10.0.2.4, 10.0.2.5), as resources."""
+    arm = Arm().vnet("hub", "10.0.0.0/16", {"s": "10.0.1.0/24", "nva": "10.0.2.0/24",
+                                           "RouteServerSubnet": "10.0.3.0/27"})
+    arm.route_server("rs", "hub", {"nva1": ("10.0.2.4", 65001), "nva2": ("10.0.2.5", 65001)})
+    return arm.resources

@@ -216,7 +216,34 @@ class VirtualMachine:
     egress_cap_bps: int | None = None  # explicit override of the size's bandwidth
 
 
-# --- gateways --------------------------------------------------------------------------------
+# --- gateways ---------------------------------------------------------------------------------
+
+AZURE_DEFAULT_ASN = 65515  # VPN gateways and Route Server (VPN FAQ, "BGP and routing")
+
+
+@dataclass(frozen=True)
+class IpConfigurationBgpPeeringAddress:
+    """bgpSettings.bgpPeeringAddresses[i]: one gateway instance (its IP configuration).
+
+    default_bgp_ip_addresses: the private address(es) Azure allocated in the GatewaySubnet;
+    custom_bgp_ip_addresses: APIPA (169.254.x.x) addresses the user set for this instance;
+    tunnel_ip_addresses: the instance's public address(es), when the input carries them."""
+
+    ipconfiguration_id: str = ""
+    default_bgp_ip_addresses: tuple[IPAddress, ...] = ()
+    custom_bgp_ip_addresses: tuple[IPAddress, ...] = ()
+    tunnel_ip_addresses: tuple[IPAddress, ...] = ()
+
+
+@dataclass(frozen=True)
+class BgpSettings:
+    """bgpSettings of a virtual network gateway or a local network gateway."""
+
+    asn: int = AZURE_DEFAULT_ASN
+    bgp_peering_address: tuple[IPAddress, ...] = ()  # "a" or "a,b" (active-active)
+    peer_weight: int = 0
+    bgp_peering_addresses: tuple[IpConfigurationBgpPeeringAddress, ...] = ()
+
 
 @dataclass(frozen=True)
 class VirtualNetworkGateway:
@@ -229,6 +256,8 @@ class VirtualNetworkGateway:
     vpn_type: str = "RouteBased"
     enable_bgp: bool = False
     active_active: bool = False
+    bgp_settings: BgpSettings | None = None  # None: not in the input (ASN 65515 applies)
+    ip_configurations: tuple[str, ...] = ()  # ipConfigurations[].name, in order
 
 
 @dataclass(frozen=True)
@@ -239,6 +268,7 @@ class LocalNetworkGateway:
     address_prefixes: tuple[Prefix, ...]  # localNetworkAddressSpace.addressPrefixes
     gateway_ip_address: str = ""
     bgp_peering_address: str = ""
+    bgp_settings: BgpSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -253,6 +283,54 @@ class Connection:
     virtual_network_gateway2: str | None = None
     local_network_gateway2: str | None = None
     enable_bgp: bool = False
+    peer: str | None = None  # ExpressRoute: the circuit (peer.id)
+
+
+# --- Route Server (and, later, Virtual WAN hubs) -------------------------------------------------
+
+@dataclass(frozen=True)
+class BgpConnection:
+    """Microsoft.Network/virtualHubs/bgpConnections: a BGP peer (an NVA) of the hub's router."""
+
+    id: str
+    name: str
+    peer_ip: IPAddress | None
+    peer_asn: int
+
+
+@dataclass(frozen=True)
+class VirtualHub:
+    """Microsoft.Network/virtualHubs. With an IP configuration in a VNet's RouteServerSubnet
+    and no `virtualWan` it is an Azure Route Server; with `virtual_wan` set it is a Virtual WAN
+    hub (not modelled yet: control/validate.py reports it). One class for both."""
+
+    id: str
+    name: str
+    location: str
+    subnet: str | None = None  # ipConfigurations[0].subnet (RouteServerSubnet)
+    virtual_wan: str | None = None
+    allow_branch_to_branch_traffic: bool = False
+    virtual_router_asn: int = AZURE_DEFAULT_ASN
+    virtual_router_ips: tuple[IPAddress, ...] = ()
+    bgp_connections: tuple[BgpConnection, ...] = ()
+
+    @property
+    def virtual_network(self) -> str | None:
+        return self.subnet.rsplit("/subnets/", 1)[0] if self.subnet else None
+
+
+@dataclass(frozen=True)
+class BgpAdvertisement:
+    """Routes a BGP peer outside ARM's view advertises (the BGP sidecar, docs/bgp-sidecar.md):
+    `peer` names a bgpConnection, a local network gateway, an ExpressRoute connection or
+    circuit (name or id) or a peer IP; `as_path` is the path as received (peer's ASN first
+    when empty: filled by control/bgp.py); `next_hop` overrides the peer's address."""
+
+    peer: str
+    prefixes: tuple[Prefix, ...]
+    as_path: tuple[int, ...] = ()
+    next_hop: IPAddress | None = None
+    source: str = ""
 
 
 # --- load balancers and firewalls --------------------------------------------------------------
@@ -497,6 +575,7 @@ _COLLECTIONS = (
     "route_tables", "network_interfaces", "virtual_machines", "virtual_network_gateways",
     "local_network_gateways", "connections", "load_balancers", "azure_firewalls",
     "firewall_policies", "ip_groups",
+    "virtual_hubs",
 )
 
 
@@ -517,6 +596,9 @@ class Topology:
     azure_firewalls: tuple[AzureFirewall, ...] = ()
     firewall_policies: tuple[FirewallPolicy, ...] = ()
     ip_groups: tuple[IpGroup, ...] = ()
+    virtual_hubs: tuple[VirtualHub, ...] = ()
+    # Routes BGP peers advertise that ARM does not hold (the BGP sidecar).
+    bgp_advertisements: tuple[BgpAdvertisement, ...] = ()
     role_assignments: tuple[RoleAssignment, ...] = ()
     unknown_resources: tuple[UnknownResource, ...] = ()
     sources: tuple[str, ...] = field(default=(), compare=False)

@@ -111,7 +111,9 @@ def effective_route_table(topology: Topology, nic: str) -> dict[str, Any]:
     routes = effective_routes(topology, nic_subnet(topology, interface))
     return {"value": [r.as_dict() for r in routes],
             "assumptions": texts("udr-default-removes-none-routes", "service-tag-prefixes",
-                                 "gateway-next-hop-ip", "equal-prefix-default-routes"),
+                                 "gateway-next-hop-ip", "gateway-instance-addresses",
+                                 "bgp-best-path", "none-route-172-16",
+                                 "equal-prefix-default-routes"),
             "caveats": caveats_for(topology, _nic_path(topology, interface))}
 
 

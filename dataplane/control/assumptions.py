@@ -42,8 +42,31 @@ _TEXTS = {
         "set), and answers that use such a tag name it in a caveat. The same sets are the "
         "service-endpoint routes. A tag name Azure does not have is a check error.",
     "gateway-next-hop-ip":
-        "Gateway instance addresses are not modelled: VirtualNetworkGateway routes list "
-        "nextHopIpAddress [] and next-hop returns null.",
+        "VirtualNetworkGateway rows carry a next-hop address per ECMP member: an active-active "
+        "VPN gateway's two instance (BGP) addresses, one row each; an active-standby VPN "
+        "gateway's public (tunnel) address when the input has it (real dumps show the public "
+        "address), else its BGP address (no public-address allocation exists yet); a Route "
+        "Server's NVA addresses; an ExpressRoute gateway's next hops as the BGP sidecar gives "
+        "them, else none (docs/bgp.md).",
+    "gateway-instance-addresses":
+        "Without bgpSettings in the input (templates), a gateway's BGP addresses are derived "
+        "from its GatewaySubnet: the last usable address for active-standby (the VPN FAQ's "
+        "10.12.255.30), the first two usable (.4, .5) for active-active and for a Route "
+        "Server's RouteServerSubnet; dumps' bgpPeeringAddresses are used as given.",
+    "bgp-best-path":
+        "A gateway keeps static (local network gateway) prefixes before BGP ones, then the "
+        "shortest AS path; equal paths are kept as ECMP; paths holding its own ASN are dropped. "
+        "A VNet prefers ExpressRoute, then VPN, then Route Server (NVA) routes for one prefix "
+        "(Route Server's default routing preference); weights and MED are not modelled.",
+    "vnet2vnet-bgp":
+        "A VNet-to-VNet tunnel needs both connection resources; it runs BGP when both carry "
+        "enableBgp and both gateways speak BGP (route-based, not Basic) with distinct ASNs; "
+        "with equal ASNs it carries no routes; without BGP each side learns the other VNet's "
+        "address space only.",
+    "none-route-172-16":
+        "The 172.16.0.0/12 None route is listed as Microsoft's udr-overview and REST example "
+        "show it; many recent real dumps omit it and list 25.x None routes instead, which are "
+        "not modelled (docs/bgp.md, R5).",
     "ip-flow-rule-name":
         "When both NSG levels allow, ip-flow-verify names the rule of the level evaluated "
         "last (the NIC's inbound, the subnet's outbound); a Deny names the denying rule (7.1).",

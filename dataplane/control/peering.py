@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 
+from dataplane.control.bgp import route_servers
 from dataplane.control.codes import PEERING_LIMIT
 from dataplane.errors import AzureError, Finding, InputError
 from dataplane.model import RoleAssignment, Topology, VirtualNetwork, VirtualNetworkPeering, id_key
@@ -147,7 +148,10 @@ def link_findings(topology: Topology, vnet: VirtualNetwork, link: VirtualNetwork
             fail("MultiplePeeringsUseRemoteGateways",
                  f"Only one peering of virtual network {vnet.id} can have UseRemoteGateway set; "
                  f"{others[0].name} already does.")
+        # A Route Server counts: "Use the remote virtual network's gateway or Route Server"
+        # (manage-peering; control/bgp.py).
         if (isinstance(remote, VirtualNetwork) and not topology.gateways_of(remote.id)
+                and not route_servers(topology, remote.id)
                 and not link.do_not_verify_remote_gateways):
             fail("RemoteVnetHasNoGateways",
                  f"Peering {rid} cannot have UseRemoteGateway flag set to true because remote "

@@ -12,7 +12,15 @@ still IPv4-only, assumption `program-ipv4`):
   so one `np.searchsorted` answers a batch of (subnet, destination) pairs;
 * next hops (deduplicated): `nh_type` (index into NEXT_HOP_TYPES), `nh_ip` (int64, -1 none),
   `nh_route_table` (index into `route_table_ids`, -1 = "System Route"), `nh_vnet` (target VNet
-  of a peering hop, -1), `nh_gateway` (index into `gateway_ids`, -1);
+  of a peering hop, or the destination VNet of a gateway route learned over VNet-to-VNet
+  connections, -1), `nh_gateway` (index into `gateway_ids`, -1);
+  gateway routes (control/bgp.py, docs/bgp.md) add: the ECMP group, CSR `nh_ecmp_off` over
+  `nh_ecmp_ip` (IPv4 next-hop addresses of the group's rows: a gateway's active-active
+  instances, a Route Server's NVAs; one per flow by the engine's symmetric flow hash, so a
+  flow and its reply pick the same one); the speakers a packet crosses after the local one,
+  CSR `nh_via_off` over `nh_via` (indices into `speaker_ids`: remote gateways of VNet-to-VNet
+  connections, a Route Server); `nh_egress` (index into `egress_ids`: the connection or
+  bgpConnection the packet leaves by at the last speaker, -1 when it ends in a VNet);
 * security rule sets, one per (NSG, VNet) and direction, rules in priority order (CSR by
   `ruleset_offsets`): `rule_priority`, `rule_allow`, `rule_protocol` (-1 any), `rule_name`
   (index into `rule_names`), address sets as merged inclusive intervals (CSR `rule_src_off`
@@ -73,6 +81,8 @@ PROGRAM_IPV6 = Assumption(
     "the Internet and AzureLoadBalancer tags and the representative service-tag sets hold "
     "IPv4 prefixes only, so they match no IPv6 address; VirtualNetwork includes IPv6 address "
     "spaces, peers' IPv6 space, IPv6 user-route prefixes and on-premises IPv6 prefixes.")
+BGP_ASSUMPTIONS = ("gateway-next-hop-ip", "gateway-instance-addresses", "bgp-best-path",
+                   "vnet2vnet-bgp")
 _SPACE = 1 << 32
 _ALL = ((0, _SPACE - 1),)
 _SPACE6 = 1 << 128
@@ -217,6 +227,14 @@ class Program:
     addr6_vnet: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     addr6: np.ndarray = field(default_factory=lambda: _u128([]))
     addr6_nic: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    # Gateway routes (module doc): ECMP groups, speakers crossed, exits.
+    nh_ecmp_off: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
+    nh_ecmp_ip: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    nh_via_off: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
+    nh_via: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    nh_egress: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    speaker_ids: tuple[str, ...] = ()
+    egress_ids: tuple[str, ...] = ()
 
     # -- lookups --
     def subnet_index(self, subnet_id: str) -> int:
@@ -559,14 +577,18 @@ class _Builder:
         self.next_hops: dict[tuple, int] = {}
         self.route_tables: dict[str, int] = {}
         self.gateways: dict[str, int] = {}
+        self.speakers: dict[str, int] = {}
+        self.egress: dict[str, int] = {}
         self.vnets = {id_key(v.id): i for i, v in enumerate(topology.virtual_networks)}
         self.rulesets: dict[tuple[str, str, str], int] = {}
         self.ruleset_nsg: list[str] = []
         self.ruleset_rules: list[list[EffectiveRule]] = []
 
-    def next_hop(self, route: EffectiveRoute, ipv6: bool = False) -> int:
+    def next_hop(self, route: EffectiveRoute, ipv6: bool = False,
+                 ecmp: tuple[IPAddress, ...] = ()) -> int:
         """Next-hop index (deduplicated). For IPv6 routes (`ipv6`, compiled after every IPv4
-        one so IPv4 indices do not move) an IPv6 next-hop address is part of the key."""
+        one so IPv4 indices do not move) an IPv6 next-hop address is part of the key. `ecmp`:
+        the next-hop addresses of the route's ECMP group (`fold_ecmp`)."""
         rt = -1
         if route.source == "User" and route.route_table_id:
             rt = self.route_tables.setdefault(id_key(route.route_table_id), len(self.route_tables))
@@ -575,8 +597,12 @@ class _Builder:
             gw = self.gateways.setdefault(route.gateway, len(self.gateways))
         ip = route.next_hop_ip[0].value if route.next_hop_ip and \
             route.next_hop_ip[0].version == 4 else -1
-        vnet = self.vnets.get(id_key(route.remote_vnet), -1) if route.remote_vnet else -1
-        key: tuple = (_NH_CODE[route.next_hop_type], ip, rt, vnet, gw)
+        target = route.remote_vnet or route.dest_vnet
+        vnet = self.vnets.get(id_key(target), -1) if target else -1
+        group = tuple(a.value for a in ecmp if a.version == 4)
+        via = tuple(self.speakers.setdefault(v, len(self.speakers)) for v in route.via)
+        egress = self.egress.setdefault(route.egress, len(self.egress)) if route.egress else -1
+        key: tuple = (_NH_CODE[route.next_hop_type], ip, rt, vnet, gw, group, via, egress)
         if ipv6 and route.next_hop_ip and route.next_hop_ip[0].version == 6:
             key = (*key, route.next_hop_ip[0].value)
         return self.next_hops.setdefault(key, len(self.next_hops))
@@ -639,9 +665,9 @@ def _compile(topology: Topology, fast: bool) -> Program:
             subnet_ids.append(subnet.id)
             subnet_vnet.append(vi)
             rows = effective_routes(topology, subnet)
-            active = [(r.address_prefix, b.next_hop(r))
-                      for r in rows if r.active and r.address_prefix.version == 4]
-            routes6.append([r for r in rows if r.active and r.address_prefix.version == 6])
+            active = [(r.address_prefix, b.next_hop(r, ecmp=group))
+                      for r, group in fold_ecmp(rows) if r.address_prefix.version == 4]
+            routes6.append([r for r, _ in fold_ecmp(rows) if r.address_prefix.version == 6])
             for prefix, hop in active:
                 prefixes.append(prefix.network)
                 lengths.append(prefix.length)
@@ -688,7 +714,7 @@ def _compile(topology: Topology, fast: bool) -> Program:
     addr.sort()
     addr6.sort()
     i64, i32 = np.int64, np.int32
-    ip6 = [k[5] if len(k) > 5 else 0 for k, _ in nh]
+    ip6 = [k[8] if len(k) > 8 else 0 for k, _ in nh]
     return Program(
         version=topology_version(topology),
         subnet_ids=tuple(subnet_ids),
@@ -713,15 +739,46 @@ def _compile(topology: Topology, fast: bool) -> Program:
         nic_sets=np.array(nic_sets, dtype=i32).reshape(-1, 4),
         addr_keys=np.array([k for k, _ in addr], dtype=i64),
         addr_nic=np.array([n for _, n in addr], dtype=i32),
-        assumptions=(ASSUMPTIONS["program-ipv4"], PROGRAM_IPV6),
+        assumptions=(ASSUMPTIONS["program-ipv4"], PROGRAM_IPV6, *(
+            ASSUMPTIONS[k] for k in BGP_ASSUMPTIONS
+            if topology.virtual_network_gateways or topology.virtual_hubs)),
         nh_ip6=_u128(ip6),
-        nh_ip6_set=np.array([len(k) > 5 for k, _ in nh], dtype=bool),
+        nh_ip6_set=np.array([len(k) > 8 for k, _ in nh], dtype=bool),
+        **_csr("nh_ecmp", [k[5] for k, _ in nh], i64),
+        **_csr("nh_via", [k[6] for k, _ in nh], i32),
+        nh_egress=np.array([k[7] for k, _ in nh], dtype=i32),
+        speaker_ids=tuple(sorted(b.speakers, key=b.speakers.__getitem__)),
+        egress_ids=tuple(sorted(b.egress, key=b.egress.__getitem__)),
         addr6_vnet=np.array([v for v, _, _ in addr6], dtype=i64),
         addr6=_u128([a for _, a, _ in addr6]),
         addr6_nic=np.array([n for _, _, n in addr6], dtype=i32),
         **six,
         **columns,
     )
+
+
+def fold_ecmp(rows: tuple[EffectiveRoute, ...]
+              ) -> list[tuple[EffectiveRoute, tuple[IPAddress, ...]]]:
+    """The Active rows, one per prefix: an ECMP group (rows of one prefix and `ecmp` key,
+    routes.py) becomes its first row with the next-hop addresses of all its rows."""
+    out: dict[Prefix, tuple[EffectiveRoute, list[IPAddress]]] = {}
+    for row in rows:
+        if not row.active:
+            continue
+        found = out.get(row.address_prefix)
+        if found is None:
+            out[row.address_prefix] = (row, list(row.next_hop_ip))
+        else:
+            found[1].extend(row.next_hop_ip)
+    return [(row, tuple(ips) if row.ecmp else ()) for row, ips in out.values()]
+
+
+def _csr(name: str, groups: list[tuple[int, ...]], dtype: type) -> dict[str, np.ndarray]:
+    """Per-next-hop lists as `<name>_off` (int64, n + 1) over `<name>_ip` / `<name>`."""
+    off = np.zeros(len(groups) + 1, dtype=np.int64)
+    np.cumsum([len(g) for g in groups], out=off[1:])
+    values = np.array([v for g in groups for v in g], dtype=dtype)
+    return {f"{name}_off": off, name if name == "nh_via" else f"{name}_ip": values}
 
 
 def _routes6(b: _Builder, routes6: list[list[EffectiveRoute]]) -> dict[str, np.ndarray]:

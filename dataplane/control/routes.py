@@ -6,25 +6,33 @@ shape of `az network nic show-effective-route-table` via `EffectiveRoute.as_dict
 Follows azure-semantics.md section 3 (udr-overview: system routes 3.1, optional default routes
 3.2, next-hop names 3.3, selection 3.4) and section 4 (peering states, gateway transit).
 
-Active routes never tie at a prefix, so the Active set is a plain longest-prefix-match table;
-`lookup` and the compiled Program (program.py) both rely on that.
+Active routes tie at a prefix only within one ECMP group (the next hops of one gateway or
+Route Server: active-active instances, several NVAs; their `ecmp` key); otherwise the Active
+set is a plain longest-prefix-match table. `lookup` returns the group's first row; the
+compiled Program (program.py) folds a group into one next hop with an ECMP address list.
+Gateway rows come from control/bgp.py; which rows Azure hides or marks Invalid: docs/bgp.md.
 """
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 
+from dataplane.control import bgp
+from dataplane.control.reach import (  # noqa: F401 (re-exported: engine, tags, tests)
+    GatewayReach,
+    reachable_gateways,
+    reverse_link,
+    same_region,
+)
 from dataplane.control.tags import service_prefixes
 from dataplane.model import (
-    LocalNetworkGateway,
     NetworkInterface,
     RouteTable,
     Subnet,
     Topology,
+    VirtualHub,
     VirtualNetwork,
     VirtualNetworkGateway,
-    VirtualNetworkPeering,
     id_key,
 )
 from dataplane.net import IPAddress, Prefix, parse_prefix
@@ -65,6 +73,16 @@ class EffectiveRoute:
     remote_vnet: str | None = None
     gateway: str | None = None  # the VirtualNetworkGateway a gateway route (or UDR) uses
     transit_link: str | None = None  # set when that gateway is the hub's (gateway transit)
+    # Gateway routes (control/bgp.py): the speaker that programmed the row (a gateway or a
+    # Route Server), the remote gateways a packet crosses, the destination VNet of a prefix
+    # learned over VNet-to-VNet, the connection or bgpConnection it leaves by, and the
+    # AS path. Rows of one prefix with the same `ecmp` key are equal-cost (all Active).
+    speaker: str | None = None
+    via: tuple[str, ...] = ()
+    dest_vnet: str | None = None
+    egress: str | None = None
+    as_path: tuple[int, ...] = ()
+    ecmp: str | None = None
 
     @property
     def active(self) -> bool:
@@ -81,129 +99,17 @@ class EffectiveRoute:
         }
 
 
-@dataclass(frozen=True)
-class GatewayReach:
-    """A gateway this VNet's subnets can use, and how (own, or the hub's through transit)."""
-
-    gateway: VirtualNetworkGateway
-    transit_link: VirtualNetworkPeering | None
-
-
-def same_region(a: str, b: str) -> bool:
-    return a.replace(" ", "").lower() == b.replace(" ", "").lower()
-
-
-# Per-topology memo (the Topology is immutable): indexes that turn per-VNet scans over every
-# peering link or gateway into dictionary lookups. Keyed by identity, dropped with the topology.
-_MEMO: dict[int, tuple[weakref.ref, dict]] = {}
-
-
-def _memo(topology: Topology) -> dict:
-    key = id(topology)
-    entry = _MEMO.get(key)
-    if entry is not None and entry[0]() is topology:
-        return entry[1]
-    store: dict = {}
-    _MEMO[key] = (weakref.ref(topology, lambda _ref, key=key: _MEMO.pop(key, None)), store)
-    return store
-
-
-def _gateways_by_vnet(topology: Topology) -> dict[str, tuple[VirtualNetworkGateway, ...]]:
-    memo = _memo(topology)
-    index = memo.get("gateways")
-    if index is None:
-        grouped: dict[str, list[VirtualNetworkGateway]] = {}
-        for g in topology.virtual_network_gateways:
-            grouped.setdefault(id_key(g.virtual_network), []).append(g)
-        index = memo["gateways"] = {k: tuple(v) for k, v in grouped.items()}
-    return index
-
-
-def _gateways_of(topology: Topology, vnet_id: str) -> tuple[VirtualNetworkGateway, ...]:
-    """`topology.gateways_of`, from an index."""
-    return _gateways_by_vnet(topology).get(id_key(vnet_id), ())
-
-
-def reverse_link(topology: Topology, link: VirtualNetworkPeering) -> VirtualNetworkPeering | None:
-    """The remote VNet's link back to the link's own VNet (None when absent)."""
-    remote = topology.get(link.remote_virtual_network)
-    if not isinstance(remote, VirtualNetwork):
-        return None
-    memo = _memo(topology)
-    # remote VNet object id -> (VNet, {remote-of-link key: first such link}); the VNet is kept
-    # so its id cannot be reused while the entry lives.
-    links = memo.setdefault("links", {})
-    entry = links.get(id(remote))
-    if entry is None or entry[0] is not remote:
-        index: dict[str, VirtualNetworkPeering] = {}
-        for r in remote.virtual_network_peerings:
-            index.setdefault(id_key(r.remote_virtual_network), r)
-        entry = links[id(remote)] = (remote, index)
-    return entry[1].get(id_key(link.virtual_network))
-
-
-def reachable_gateways(topology: Topology, vnet: VirtualNetwork) -> tuple[GatewayReach, ...]:
-    """The VNet's own gateways; without one, the hub's through gateway transit (4.1, 4.4):
-    the spoke link useRemoteGateways and the hub link allowGatewayTransit, both Connected.
-    VPN gateways of the Basic SKU do not offer transit (4.4). Memoised per VNet object."""
-    memo = _memo(topology).setdefault("reach", {})
-    entry = memo.get(id(vnet))
-    if entry is not None and entry[0] is vnet:
-        return entry[1]
-    found = _reachable_gateways(topology, vnet)
-    memo[id(vnet)] = (vnet, found)
-    return found
-
-
-def _reachable_gateways(topology: Topology, vnet: VirtualNetwork) -> tuple[GatewayReach, ...]:
-    own = _gateways_of(topology, vnet.id)
-    if own:
-        return tuple(GatewayReach(g, None) for g in own)
-    for link in vnet.virtual_network_peerings:
-        if not (link.use_remote_gateways and link.peering_state == "Connected"):
-            continue
-        back = reverse_link(topology, link)
-        if back is None or not back.allow_gateway_transit or back.peering_state != "Connected":
-            continue
-        hub_gateways = [g for g in _gateways_of(topology, link.remote_virtual_network)
-                        if not (g.gateway_type == "Vpn" and g.sku.lower() == "basic")]
-        if hub_gateways:
-            return tuple(GatewayReach(g, link) for g in hub_gateways)
-    return ()
-
-
 def gateway_prefixes(topology: Topology, gateway: VirtualNetworkGateway) -> tuple[Prefix, ...]:
-    """Prefixes a gateway learns from its connections: the local network gateway's address
-    space (IPsec) or the other VNet's space (Vnet2Vnet). BGP-learned routes beyond the local
-    network gateway's prefixes and ExpressRoute circuit routes are not modelled."""
-    out: list[Prefix] = []
-    key = id_key(gateway.id)
-    for conn in topology.connections:
-        ends = [id_key(conn.virtual_network_gateway1),
-                id_key(conn.virtual_network_gateway2 or "")]
-        if key not in ends:
-            continue
-        if conn.local_network_gateway2:
-            lng = topology.get(conn.local_network_gateway2)
-            if isinstance(lng, LocalNetworkGateway):
-                out.extend(lng.address_prefixes)
-        elif conn.virtual_network_gateway2:
-            other = conn.virtual_network_gateway2 if ends[0] == key else \
-                conn.virtual_network_gateway1
-            other_gw = topology.get(other)
-            if isinstance(other_gw, VirtualNetworkGateway):
-                other_vnet = topology.get(other_gw.virtual_network)
-                if isinstance(other_vnet, VirtualNetwork):
-                    out.extend(other_vnet.address_space)
-    return tuple(dict.fromkeys(out))
+    """Prefixes a gateway has learned (static and BGP, control/bgp.py), in RIB order."""
+    return tuple(bgp.speaker_rib(topology, gateway))
 
 
 def onprem_prefixes(topology: Topology, vnet: VirtualNetwork) -> tuple[Prefix, ...]:
-    """Every prefix reachable through the gateways this VNet can use."""
-    out: list[Prefix] = []
-    for reach in reachable_gateways(topology, vnet):
-        out.extend(gateway_prefixes(topology, reach.gateway))
-    return tuple(dict.fromkeys(out))
+    """Every prefix the VNet's subnets learn from gateways and Route Servers (the input of the
+    VirtualNetwork tag: "connected on-premises address spaces" and "virtual networks connected
+    to a virtual network gateway", azure-semantics.md 2.3); hidden rows excluded."""
+    rows = _gateway_routes(topology, vnet)
+    return tuple(dict.fromkeys(r.address_prefix for r in rows))
 
 
 def _system_routes(vnet: VirtualNetwork, table: RouteTable | None) -> list[EffectiveRoute]:
@@ -258,22 +164,94 @@ def _service_endpoint_routes(subnet: Subnet) -> list[EffectiveRoute]:
     return rows
 
 
+def _hidden(topology: Topology, vnet: VirtualNetwork) -> set[Prefix]:
+    """Rows Azure never shows (docs/bgp.md, rules R1 and R2): gateway routes equal to the VNet's
+    own address space (VPN FAQ, "BGP and routing": advertising "the same prefixes as any one
+    of your Virtual Network address prefixes will be blocked or filtered"), and, where gateway
+    transit is enabled on the link, equal to a Connected peer's synced space ("When gateway
+    transit is enabled: You cannot advertise the exact prefixes as your virtual network
+    (including peered virtual networks) prefixes"; without transit "the gateway does not
+    learn peered virtual network prefixes": such a row is listed, Invalid, rule R3)."""
+    out = set(vnet.address_space)
+    for link in vnet.virtual_network_peerings:
+        if link.peering_state != "Connected":
+            continue
+        back = reverse_link(topology, link)
+        if link.allow_gateway_transit or link.use_remote_gateways or (
+                back is not None and (back.allow_gateway_transit or back.use_remote_gateways)):
+            out.update(link.remote_address_space)
+    return out
+
+
+def _next_hops(topology: Topology, speaker: bgp.Speaker,
+               paths: tuple[bgp.Path, ...]) -> tuple[IPAddress | None, ...]:
+    """One entry per row (ECMP): a Route Server's and an ExpressRoute gateway's paths name their
+    next hops (the NVA, the circuit's edge); a VPN gateway's rows carry its instances'
+    addresses: both private addresses when active-active, else the public (tunnel) address
+    when the input has it, else the BGP address (assumption `gateway-next-hop-ip`)."""
+    if isinstance(speaker, VirtualHub) or speaker.gateway_type.lower() == "expressroute":
+        hops = tuple(dict.fromkeys(h for p in paths for h in p.next_hops))
+        return hops or (None,)
+    found = bgp.instances(topology, speaker)
+    if speaker.active_active and len(found) > 1:
+        return tuple(i.bgp_ip for i in found)
+    first = found[0] if found else None
+    return (first.public_ip or first.bgp_ip,) if first else (None,)
+
+
+_KIND = {"expressroute": 0, "vpn": 1}  # default routing preference (docs/bgp.md, R6)
+
+
 def _gateway_routes(topology: Topology, vnet: VirtualNetwork) -> list[EffectiveRoute]:
-    """3.2: prefixes from local network gateways behind the usable gateways, source
-    VirtualNetworkGateway. Gateway instance addresses are not modelled: nextHopIpAddress []."""
-    rows: dict[Prefix, EffectiveRoute] = {}
-    for reach in reachable_gateways(topology, vnet):
-        for prefix in gateway_prefixes(topology, reach.gateway):
-            rows.setdefault(prefix, EffectiveRoute(
-                SOURCE_GATEWAY, "Active", prefix, "VirtualNetworkGateway", origin=GATEWAY,
-                gateway=reach.gateway.id,
-                transit_link=reach.transit_link.id if reach.transit_link else None))
-    return list(rows.values())
+    """3.2: the routes the VNet's gateways and Route Servers learned (control/bgp.py), source
+    VirtualNetworkGateway, one row per next-hop address (ECMP); hidden rows left out."""
+    hidden = _hidden(topology, vnet)
+    reach = {id_key(r.gateway.id): r for r in reachable_gateways(topology, vnet)}
+    speakers = bgp.vnet_sources(topology, vnet)
+    rs_keys = {id_key(s.id) for s in speakers if isinstance(s, VirtualHub)}
+    best: dict[Prefix, tuple[tuple, bgp.Speaker, tuple[bgp.Path, ...]]] = {}
+    for speaker in speakers:
+        kind = 2 if isinstance(speaker, VirtualHub) else _KIND.get(
+            speaker.gateway_type.lower(), 1)
+        for prefix, paths in bgp.speaker_rib(topology, speaker).items():
+            if prefix in hidden:
+                continue
+            # Each speaker programs what it learned itself: a Route Server its NVAs' routes
+            # (not a gateway's, branch-to-branch), a gateway not its Route Server's copy.
+            if isinstance(speaker, VirtualHub):
+                paths = tuple(p for p in paths if not p.via)
+            else:
+                paths = tuple(p for p in paths if not (p.via and p.via[0] in rs_keys))
+            if not paths:
+                continue
+            rank = (kind, bgp._rank(paths[0]))
+            if prefix not in best or rank < best[prefix][0]:
+                best[prefix] = (rank, speaker, paths)
+    rows: list[EffectiveRoute] = []
+    for prefix, (_rank, speaker, paths) in best.items():
+        link = reach.get(id_key(speaker.id))
+        gateway = speaker.id if isinstance(speaker, VirtualNetworkGateway) else None
+        first = paths[0]
+        for ip in _next_hops(topology, speaker, paths):
+            rows.append(EffectiveRoute(
+                SOURCE_GATEWAY, "Active", prefix, "VirtualNetworkGateway",
+                (ip,) if ip is not None else (), origin=GATEWAY, gateway=gateway,
+                transit_link=link.transit_link.id if link and link.transit_link else None,
+                speaker=speaker.id, via=first.via, dest_vnet=first.vnet, egress=first.egress,
+                as_path=first.as_path, ecmp=speaker.id))
+    return rows
 
 
 def _user_routes(topology: Topology, vnet: VirtualNetwork,
                  table: RouteTable) -> list[EffectiveRoute]:
-    reach = reachable_gateways(topology, vnet)
+    """A user route to VirtualNetworkGateway uses a VPN gateway only: "You can't specify a
+    virtual network gateway created as type ExpressRoute in a user-defined route" (Microsoft
+    Learn, "Virtual network traffic routing", https://learn.microsoft.com/azure/
+    virtual-network/virtual-networks-udr-overview, "Custom routes"). With no VPN gateway the
+    row stays but names no gateway: its packets are not routed (validate: UserRouteToGateway-
+    WithoutVpnGateway)."""
+    reach = tuple(r for r in reachable_gateways(topology, vnet)
+                  if r.gateway.gateway_type.lower() == "vpn")
     rows = []
     for route in table.routes:
         prefixes = ((route.address_prefix,) if isinstance(route.address_prefix, Prefix)
@@ -299,7 +277,8 @@ def _with_state(row: EffectiveRoute, state: str) -> EffectiveRoute:
 
 def _select(rows: list[EffectiveRoute]) -> list[EffectiveRoute]:
     """3.4: at an equal prefix one row stays Active (precedence `_RANK`, first listed wins a
-    tie); gateway rows inside a VNet, peering or service-endpoint prefix are Invalid."""
+    tie), with the rows of its ECMP group (one speaker's next hops); gateway rows inside a
+    VNet, peering or service-endpoint prefix are Invalid."""
     best: dict[Prefix, int] = {}
     for i, row in enumerate(rows):
         j = best.get(row.address_prefix)
@@ -308,7 +287,9 @@ def _select(rows: list[EffectiveRoute]) -> list[EffectiveRoute]:
     shields = [r.address_prefix for r in rows if r.origin in _BEATS_SPECIFIC_BGP]
     out = []
     for i, row in enumerate(rows):
-        active = best[row.address_prefix] == i
+        winner = rows[best[row.address_prefix]]
+        active = best[row.address_prefix] == i or (
+            row.ecmp is not None and row.ecmp == winner.ecmp and row.origin == winner.origin)
         if active and row.origin == GATEWAY:
             active = not any(s.contains(row.address_prefix) for s in shields)
         out.append(_with_state(row, "Active" if active else "Invalid"))

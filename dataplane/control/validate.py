@@ -2,7 +2,8 @@
 
 Covers azure-semantics.md 8 (address spaces, subnets, reserved addresses and ranges, sizes),
 2.1 (NSG priorities), 3.3 (next-hop IP only for VirtualAppliance), 4.4-4.6 (peering rules,
-shared with control/peering.py) and dangling references. Errors make a topology invalid;
+shared with control/peering.py), dangling references, and gateways/BGP/Route Server/
+ExpressRoute (control/bgp_validate.py). Errors make a topology invalid;
 warnings (links not Connected or not in sync, transit that will not work, unknown resource
 types) do not. Prefix overlap inside a VNet uses the compiled overlap kernel.
 Names Azure checks (platform.py): service tags in security rules (SecurityRuleInvalidAddressPrefix
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from dataplane.control.bgp_validate import bgp_findings
 from dataplane.control.caveats import unknown_resource_message
 from dataplane.control.peering import back_link, link_findings
 from dataplane.control.platform import platform_findings
@@ -234,6 +236,7 @@ def validate(topology: Topology) -> list[Finding]:
     findings += _reference_findings(topology)
     findings += _peering_findings(topology)
     findings += platform_findings(topology)
+    findings += bgp_findings(topology)  # gateways, BGP, Route Server, ExpressRoute
     for unknown in topology.unknown_resources:
         findings.append(Finding("UnknownResourceType", unknown_resource_message(unknown),
                                 unknown.id, "warning"))

@@ -13,6 +13,10 @@ naming the file, the resource and the property.
 Confinement (dataplane/load/confine.py): files a template names are read only from inside the
 folder tree of the input the user gave (the folder itself when a folder is given), or from
 `allow_paths`, the directories the user allows explicitly (`--allow-path DIR`).
+
+`bgp_routes`: the BGP sidecar (a JSON path or its parsed content; load/bgp_sidecar.py,
+docs/bgp-sidecar.md): routes NVAs, on-premises BGP peers and ExpressRoute circuits advertise;
+a scenario YAML's `bgp_routes:` key adds to it.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from dataplane.errors import InputError
+from dataplane.load.bgp_sidecar import Sidecar, read_bgp_sidecar, scenario_bgp_routes
 from dataplane.load.confine import Confinement
 from dataplane.load.jsonfile import read_json
 from dataplane.load.resources import CHILDREN, TOP_LEVEL, resources_to_topology
@@ -113,10 +118,11 @@ def read_resources(path: Path, parameters: Parameters = None, *,
 
 
 def load(paths: str | Path | Sequence[str | Path], parameters: Parameters = None, *,
-         allow_paths: Sequence[str | Path] = ()) -> Topology:
+         bgp_routes: Sidecar = None, allow_paths: Sequence[str | Path] = ()) -> Topology:
     """Load a topology from a file, a folder, or several files merged (see module doc).
 
-    `allow_paths`: extra directories files named by templates may be read from.
+    `bgp_routes`: the BGP sidecar (path or parsed JSON). `allow_paths`: extra directories files
+    named by templates may be read from.
     Raises InputError (one line: file, resource, property) for anything unreadable.
     """
     items = [paths] if isinstance(paths, (str, Path)) else list(paths)
@@ -131,9 +137,14 @@ def load(paths: str | Path | Sequence[str | Path], parameters: Parameters = None
         found, noted = read_resources(file, parameters, confinement=confinement)
         resources.extend(found)
         assumptions.extend(noted)
+    advertisements = list(read_bgp_sidecar(bgp_routes))
+    for file in files:
+        if file.suffix.lower() in (".yaml", ".yml"):
+            advertisements += scenario_bgp_routes(file.read_text(encoding="utf-8"), str(file))
     source = ", ".join(str(f) for f in files)
     topology = resources_to_topology(resources, source)
-    return replace(topology, sources=tuple(str(f) for f in files), assumptions=tuple(assumptions))
+    return replace(topology, sources=tuple(str(f) for f in files), assumptions=tuple(assumptions),
+                   bgp_advertisements=tuple(advertisements))
 
 
 __all__ = ["load", "read_resources"]

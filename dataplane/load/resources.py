@@ -25,9 +25,12 @@ from dataplane.load.related import related_resources
 from dataplane.model import (
     ALL_PORTS,
     ANY,
+    AZURE_DEFAULT_ASN,
     ApplicationSecurityGroup,
     AzureFirewall,
     BackendAddressPool,
+    BgpConnection,
+    BgpSettings,
     Connection,
     FirewallApplicationRule,
     FirewallApplicationRuleCollection,
@@ -37,6 +40,7 @@ from dataplane.model import (
     FirewallRuleCollection,
     FrontendIPConfiguration,
     IPConfiguration,
+    IpConfigurationBgpPeeringAddress,
     IpGroup,
     LoadBalancer,
     LoadBalancingRule,
@@ -51,6 +55,7 @@ from dataplane.model import (
     Subnet,
     Topology,
     UnknownResource,
+    VirtualHub,
     VirtualMachine,
     VirtualNetwork,
     VirtualNetworkGateway,
@@ -405,6 +410,49 @@ def _vm(raw: dict[str, Any], where: _Where) -> VirtualMachine:
                           egress_cap_bps=None if cap is None else _int(cap, where, "egressCapBps"))
 
 
+def _ips(value: Any, where: _Where, prop: str) -> tuple[IPAddress, ...]:
+    """An address list, or one string of comma-separated addresses ("10.0.0.4,10.0.0.5").
+    A value the template knows only at deployment (`<runtime: ...>`, e.g. another gateway's BGP
+    address) is left out: the routes to it are then missing (BGP assumptions say so)."""
+    if isinstance(value, str) and value.startswith("<runtime"):
+        return ()
+    items = value.split(",") if isinstance(value, str) else _list(value, where, prop)
+    out = [_ip(str(v).strip(), where, f"{prop}[{i}]") for i, v in enumerate(items)
+           if not str(v).startswith("<runtime")]
+    return tuple(a for a in out if a is not None)
+
+
+def _bgp_settings(p: dict[str, Any], where: _Where) -> BgpSettings | None:
+    """properties.bgpSettings (None when absent): asn, bgpPeeringAddress, peerWeight and the
+    per-instance bgpPeeringAddresses (default, custom APIPA and tunnel addresses)."""
+    raw = _get(p, "bgpSettings")
+    if raw is None:
+        return None
+    prop = "properties.bgpSettings"
+    if not isinstance(raw, dict):
+        raise where.error(prop, f"expected an object, got {type(raw).__name__}")
+    asn = _get(raw, "asn")
+    instances = []
+    for i, item in enumerate(_items(raw, "bgpPeeringAddresses", where, prop)):
+        at = f"{prop}.bgpPeeringAddresses[{i}]"
+        if not isinstance(item, dict):
+            raise where.error(at, "expected an object")
+        instances.append(IpConfigurationBgpPeeringAddress(
+            ipconfiguration_id=str(_get(item, "ipconfigurationId", default="")),
+            default_bgp_ip_addresses=_ips(_get(item, "defaultBgpIpAddresses", default=[]),
+                                          where, f"{at}.defaultBgpIpAddresses"),
+            custom_bgp_ip_addresses=_ips(_get(item, "customBgpIpAddresses", default=[]),
+                                         where, f"{at}.customBgpIpAddresses"),
+            tunnel_ip_addresses=_ips(_get(item, "tunnelIpAddresses", default=[]), where,
+                                     f"{at}.tunnelIpAddresses")))
+    return BgpSettings(
+        asn=AZURE_DEFAULT_ASN if asn is None else _int(asn, where, f"{prop}.asn"),
+        bgp_peering_address=_ips(_get(raw, "bgpPeeringAddress", default=""), where,
+                                 f"{prop}.bgpPeeringAddress"),
+        peer_weight=_int(_get(raw, "peerWeight", default=0), where, f"{prop}.peerWeight"),
+        bgp_peering_addresses=tuple(instances))
+
+
 def _gateway(raw: dict[str, Any], where: _Where) -> VirtualNetworkGateway:
     p = _props(raw)
     configs = _items(p, "ipConfigurations", where)
@@ -422,6 +470,9 @@ def _gateway(raw: dict[str, Any], where: _Where) -> VirtualNetworkGateway:
         vpn_type=str(_get(p, "vpnType", default="RouteBased")),
         enable_bgp=_bool(_get(p, "enableBgp"), where, "properties.enableBgp"),
         active_active=_bool(_get(p, "activeActive"), where, "properties.activeActive"),
+        bgp_settings=_bgp_settings(p, where),
+        ip_configurations=tuple(str(_get(c, "name", default=f"ipconfig{i}"))
+                                for i, c in enumerate(configs)),
     )
 
 
@@ -433,7 +484,8 @@ def _local_gateway(raw: dict[str, Any], where: _Where) -> LocalNetworkGateway:
     return LocalNetworkGateway(id=raw["id"], name=raw["name"], location=_location(raw),
                                address_prefixes=prefixes,
                                gateway_ip_address=str(_get(p, "gatewayIpAddress", default="")),
-                               bgp_peering_address=str(_get(bgp, "bgpPeeringAddress", default="")))
+                               bgp_peering_address=str(_get(bgp, "bgpPeeringAddress", default="")),
+                               bgp_settings=_bgp_settings(p, where))
 
 
 def _connection(raw: dict[str, Any], where: _Where) -> Connection:
@@ -446,7 +498,36 @@ def _connection(raw: dict[str, Any], where: _Where) -> Connection:
                       virtual_network_gateway1=gw1,
                       virtual_network_gateway2=_ref(_get(p, "virtualNetworkGateway2")),
                       local_network_gateway2=_ref(_get(p, "localNetworkGateway2")),
-                      enable_bgp=_bool(_get(p, "enableBgp"), where, "properties.enableBgp"))
+                      enable_bgp=_bool(_get(p, "enableBgp"), where, "properties.enableBgp"),
+                      peer=_ref(_get(p, "peer")))
+
+
+def _virtual_hub(raw: dict[str, Any], where: _Where) -> VirtualHub:
+    """virtualHubs with ipConfigurations and bgpConnections (inline or as child resources)."""
+    p = _props(raw)
+    configs = _items(p, "ipConfigurations", where)
+    subnet = next((_ref(_get(_props(c), "subnet")) for c in configs
+                   if _ref(_get(_props(c), "subnet"))), None)
+    peers = []
+    for i, c in enumerate(_items(p, "bgpConnections", where)):
+        cp = _props(c)
+        at = f"properties.bgpConnections[{i}].properties"
+        name = str(_get(c, "name", default=f"bgpConnection{i}"))
+        peers.append(BgpConnection(
+            id=str(_get(c, "id", default="") or f"{raw['id']}/bgpConnections/{name}"),
+            name=name, peer_ip=_ip(_get(cp, "peerIp"), where, f"{at}.peerIp"),
+            peer_asn=_int(_get(cp, "peerAsn", default=0), where, f"{at}.peerAsn")))
+    asn = _get(p, "virtualRouterAsn")
+    return VirtualHub(
+        id=raw["id"], name=raw["name"], location=_location(raw), subnet=subnet,
+        virtual_wan=_ref(_get(p, "virtualWan")),
+        allow_branch_to_branch_traffic=_bool(_get(p, "allowBranchToBranchTraffic"), where,
+                                             "properties.allowBranchToBranchTraffic"),
+        virtual_router_asn=AZURE_DEFAULT_ASN if asn is None else _int(
+            asn, where, "properties.virtualRouterAsn"),
+        virtual_router_ips=_ips(_get(p, "virtualRouterIps", default=[]), where,
+                                "properties.virtualRouterIps"),
+        bgp_connections=tuple(peers))
 
 
 def _load_balancer(raw: dict[str, Any], where: _Where) -> LoadBalancer:
@@ -634,6 +715,7 @@ TOP_LEVEL: dict[str, tuple[str, Converter]] = {
     NET + "azurefirewalls": ("azure_firewalls", _firewall),
     NET + "firewallpolicies": ("firewall_policies", firewall_policy),
     NET + "ipgroups": ("ip_groups", _ip_group),
+    NET + "virtualhubs": ("virtual_hubs", _virtual_hub),
     "microsoft.classicnetwork/virtualnetworks": (
         "virtual_networks", lambda raw, where: _vnet(raw, where, classic=True)),
     "microsoft.authorization/roleassignments": ("role_assignments", _role_assignment),
@@ -646,6 +728,8 @@ CHILDREN = {
     NET + "routetables/routes": "routes",
     NET + "firewallpolicies/rulecollectiongroups": "ruleCollectionGroups",
     NET + "firewallpolicies/rulegroups": "ruleGroups",  # the 2019-06-01 preview schema
+    NET + "virtualhubs/ipconfigurations": "ipConfigurations",
+    NET + "virtualhubs/bgpconnections": "bgpConnections",
 }
 
 

@@ -23,6 +23,7 @@ scenario and the equivalent template load to the same model.
     firewalls:   NAME: {subnet, ip, collections: [{name, priority, action, rules: [{name,
                  protocols, source, destination, ports}]}]}
     roles:       - {principal, role, scope: VNET | id, actions: [...]}
+    bgp_routes:  - {peer, prefixes: [...], asPath, nextHop}   read by load/bgp_sidecar.py
 
 Errors are InputError naming the file, the entry (resource) and the key (property).
 """
@@ -41,7 +42,8 @@ from dataplane.model import Topology
 DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 DEFAULT_RESOURCE_GROUP = "vnet-dataplane-rg"
 SECTIONS = ("name", "description", "subscription", "resource_group", "vnets", "peerings", "nsgs",
-            "asgs", "route_tables", "vms", "on_premises", "load_balancers", "firewalls", "roles")
+            "asgs", "route_tables", "vms", "on_premises", "load_balancers", "firewalls", "roles",
+            "bgp_routes")
 
 
 class _Builder:

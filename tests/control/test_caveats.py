@@ -33,21 +33,21 @@ def _related(topology: Topology, name: str) -> set[str]:
 
 def test_unmodelled_resources_reach_what_they_change(secured_hub: Topology) -> None:
     # The hub connection changes the spoke's routes; the hub route table names the firewall.
-    assert _related(secured_hub, "hub-spoke") == {"Spoke-01", "AzfwTest"}
-    # The Virtual WAN itself reaches the spoke through its hub and the hub's connection.
-    assert _related(secured_hub, "VWan-01") == {"Spoke-01", "AzfwTest"}
+    assert _related(secured_hub, "hub-spoke") == {"Hub-01", "Spoke-01", "AzfwTest"}
+    # The Virtual WAN reaches its hub (a modelled VirtualHub that carries its own caveat).
+    assert _related(secured_hub, "VWan-01") == {"Hub-01"}
     # The public IP is attached to the jump VM's NIC only.
     assert _related(secured_hub, "publicIP-jump-srv") == {"netInterface-jump-srv"}
 
 
 def test_check_never_says_a_verdict_changing_resource_has_no_effect(secured_hub: Topology) -> None:
     warnings = [f for f in validate(secured_hub) if f.code == "UnknownResourceType"]
-    assert len(warnings) == len(secured_hub.unknown_resources) == 5
+    assert len(warnings) == len(secured_hub.unknown_resources) == 4
     for finding in warnings:
         assert "does not affect" not in finding.message
         assert "can change verdicts" in finding.message
     hub = next(f for f in warnings if f.resource.endswith("/hubVirtualNetworkConnections/hub-spoke"))
-    assert "answers involving AzfwTest, Spoke-01 carry a caveat" in hub.message
+    assert "answers involving AzfwTest, Hub-01, Spoke-01 carry a caveat" in hub.message
 
 
 def test_answers_carry_only_the_caveats_that_touch_them(secured_hub: Topology) -> None:

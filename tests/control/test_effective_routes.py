@@ -109,7 +109,10 @@ def test_udr_overview_subnet2():
         ("Default", "Active", "100.64.0.0/10", "None", []),
         ("Default", "Active", "172.16.0.0/12", "None", []),
         ("Default", "Active", "192.168.0.0/16", "None", []),
-        ("VirtualNetworkGateway", "Active", "10.10.0.0/16", "VirtualNetworkGateway", []),
+        # next hop: the gateway's BGP address, the last usable GatewaySubnet address
+        # (assumptions gateway-instance-addresses, gateway-next-hop-ip; docs/bgp.md)
+        ("VirtualNetworkGateway", "Active", "10.10.0.0/16", "VirtualNetworkGateway",
+         ["10.0.255.30"]),
     ]
     assert hop(topo, "vnet1", "Subnet2", "10.10.1.1") == "VirtualNetworkGateway"
     assert hop(topo, "vnet1", "Subnet2", "10.3.0.1") == "None"
@@ -162,8 +165,8 @@ def transit(*, use_remote: bool, allow_transit: bool, sku: str = "VpnGw1"):
 
 def test_gateway_transit_on_and_off():
     on = transit(use_remote=True, allow_transit=True).build()
-    assert ("VirtualNetworkGateway", "Active", "192.168.0.0/16", "VirtualNetworkGateway", []) \
-        in rows(on, "spoke1", "web")
+    assert ("VirtualNetworkGateway", "Active", "192.168.0.0/16", "VirtualNetworkGateway",
+            ["10.0.255.30"]) in rows(on, "spoke1", "web")
     assert ("Default", "Invalid", "192.168.0.0/16", "None", []) in rows(on, "spoke1", "web")
     assert hop(on, "spoke1", "web", "192.168.1.1") == "VirtualNetworkGateway"
     assert hop(on, "hub", "nva", "192.168.1.1") == "VirtualNetworkGateway"

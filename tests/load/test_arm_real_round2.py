@@ -45,7 +45,7 @@ def _modelled_ids(topology: Topology) -> set[str]:
     for field in ("virtual_networks", "network_security_groups", "route_tables",
                   "network_interfaces", "virtual_machines", "virtual_network_gateways",
                   "local_network_gateways", "connections", "load_balancers", "azure_firewalls",
-                  "firewall_policies", "ip_groups"):
+                  "firewall_policies", "ip_groups", "virtual_hubs"):
         ids |= {item.id.lower() for item in getattr(topology, field)}
     for vnet in topology.virtual_networks:
         ids |= {subnet.id.lower() for subnet in vnet.subnets}

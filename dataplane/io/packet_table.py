@@ -1,0 +1,149 @@
+"""Per-packet results as Arrow record batches, written as Parquet (pyarrow) and CSV (pyarrow's
+vectorised CSV writer): one row per packet, built from the batch columns without a Python
+object per packet.
+
+Columns (`COLUMNS`, camelCase as az prints keys): index, capture, record, timeInNs, sourceIp,
+destinationIp, protocol, sourcePort, destinationPort, length, disposition, deciding, hops,
+timeOutNs, latencyNs, parseStatus. timeOutNs and latencyNs are empty (null) for a packet that
+did not arrive (not delivered and not left the network). Strings with few distinct values
+(addresses, names, hop paths) are dictionary-encoded: each distinct value is formatted once per
+batch. A new column is one entry in `COLUMNS`: a name and a function of the batch (`Batch`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from dataplane.dispositions import Disposition as D
+
+PROTOCOL_NAMES = {6: "Tcp", 17: "Udp", 1: "Icmp", 58: "Icmpv6", 50: "Esp", 51: "Ah"}
+_DISPOSITIONS = pa.array([d.name for d in D])
+
+
+@dataclass
+class Batch:
+    """One decided batch as the table needs it."""
+
+    cols: dict[str, np.ndarray]
+    nodes: np.ndarray
+    first_index: int
+    node_names: tuple[str, ...]
+    labels: tuple[str, ...] | list[str]
+
+    @property
+    def size(self) -> int:
+        return int(self.cols["disposition"].size)
+
+
+def _dictionary(values: np.ndarray, render: Callable[[int], str]) -> pa.DictionaryArray:
+    uniq, inverse = np.unique(values, return_inverse=True)
+    return pa.DictionaryArray.from_arrays(
+        pa.array(inverse.astype(np.int32)), pa.array([render(v) for v in uniq.tolist()]))
+
+
+def _address(values: np.ndarray) -> pa.DictionaryArray:
+    return _dictionary(values.astype(np.int64) & 0xFFFFFFFF,
+                       lambda v: str(ipaddress.IPv4Address(v)))
+
+
+def _hops(b: Batch) -> pa.DictionaryArray:
+    """Hop paths 'web1 > nva1 > db1': each distinct path rendered once."""
+    nodes = np.ascontiguousarray(b.nodes.astype(np.int32))
+    if nodes.shape[1] == 0:
+        return _dictionary(np.zeros(b.size, np.int64), lambda _v: "")
+    rows = nodes.view(np.dtype((np.void, nodes.dtype.itemsize * nodes.shape[1]))).ravel()
+    uniq, inverse = np.unique(rows, return_inverse=True)
+    paths = uniq.view(np.int32).reshape(uniq.size, nodes.shape[1])
+    names = [" > ".join(b.node_names[x] for x in row if x >= 0) for row in paths.tolist()]
+    return pa.DictionaryArray.from_arrays(pa.array(inverse.astype(np.int32).ravel()),
+                                          pa.array(names))
+
+
+def _arrived(b: Batch) -> np.ndarray:
+    d = b.cols["disposition"]
+    return (d == D.DELIVERED) | (d == D.EXITS_INTERNET) | (d == D.EXITS_ON_PREMISES)
+
+
+def _time_out(b: Batch) -> pa.Array:
+    return pa.array(b.cols["time_out"].astype(np.int64), mask=~_arrived(b))
+
+
+def _latency(b: Batch) -> pa.Array:
+    c = b.cols
+    return pa.array((c["time_out"] - c["time_in"]).astype(np.int64), mask=~_arrived(b))
+
+
+def _protocol(b: Batch) -> pa.DictionaryArray:
+    return _dictionary(b.cols["proto"].astype(np.int64),
+                       lambda v: PROTOCOL_NAMES.get(v, str(v)))
+
+
+def _deciding(b: Batch) -> pa.DictionaryArray:
+    return _dictionary(b.cols["deciding"].astype(np.int64),
+                       lambda v: b.labels[v] if v >= 0 else "")
+
+
+def _status(b: Batch) -> pa.Array:
+    status = b.cols["status"]
+    return pa.array(status.tolist() if status.dtype == object else status).dictionary_encode()
+
+
+COLUMNS: tuple[tuple[str, Callable[[Batch], pa.Array]], ...] = (
+    ("index", lambda b: pa.array(np.arange(b.first_index, b.first_index + b.size))),
+    ("capture", lambda b: pa.array(b.cols["capture"].astype(np.int32))),
+    ("record", lambda b: pa.array(b.cols["record"].astype(np.int64))),
+    ("timeInNs", lambda b: pa.array(b.cols["time_in"].astype(np.int64))),
+    ("sourceIp", lambda b: _address(b.cols["src"])),
+    ("destinationIp", lambda b: _address(b.cols["dst"])),
+    ("protocol", _protocol),
+    ("sourcePort", lambda b: pa.array(b.cols["sport"].astype(np.int32))),
+    ("destinationPort", lambda b: pa.array(b.cols["dport"].astype(np.int32))),
+    ("length", lambda b: pa.array(b.cols["length"].astype(np.int32))),
+    ("disposition", lambda b: pa.DictionaryArray.from_arrays(
+        pa.array(b.cols["disposition"].astype(np.int32)), _DISPOSITIONS)),
+    ("deciding", _deciding),
+    ("hops", _hops),
+    ("timeOutNs", _time_out),
+    ("latencyNs", _latency),
+    ("parseStatus", _status),
+)
+
+
+def record_batch(batch: Batch) -> pa.RecordBatch:
+    return pa.RecordBatch.from_arrays([make(batch) for _, make in COLUMNS],
+                                      names=[name for name, _ in COLUMNS])
+
+
+class PacketTableWriter:
+    """Writes record batches to packets.parquet and/or packets.csv as they come."""
+
+    def __init__(self, parquet: Path | None, csv: Path | None) -> None:
+        self.parquet_path, self.csv_path = parquet, csv
+        self._parquet: pq.ParquetWriter | None = None
+        self._csv: pacsv.CSVWriter | None = None
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if self.parquet_path is not None:
+            if self._parquet is None:
+                self._parquet = pq.ParquetWriter(self.parquet_path, batch.schema)
+            self._parquet.write_batch(batch)
+        if self.csv_path is not None:
+            plain = pa.RecordBatch.from_arrays(
+                [c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c
+                 for c in batch.columns], names=batch.schema.names)
+            if self._csv is None:
+                self._csv = pacsv.CSVWriter(self.csv_path, plain.schema)
+            self._csv.write_batch(plain)
+
+    def close(self) -> None:
+        for writer in (self._parquet, self._csv):
+            if writer is not None:
+                writer.close()

@@ -26,9 +26,14 @@ from dataplane.cli.options import command, out_dir
 from dataplane.control import peering
 from dataplane.load.scenario import load_scenario_text
 from dataplane.model import Topology
-from dataplane.textable import duration, table
+from dataplane.textable import duration, fit, table
 
 DEMO_NAME = "demo.yaml"
+
+
+def say(text: str = "", end: str = "\n") -> None:
+    """print, with prose wrapped to the terminal (tables fit it already)."""
+    print(fit(text), end=end)
 
 
 def demo_text() -> str:
@@ -51,23 +56,23 @@ def run(args: argparse.Namespace) -> int:
         return 0
     out = out_dir("--out", args.out)
     topology = demo_topology()
-    print("vnet-dataplane demo: a two-region hub-and-spoke (hub and spoke1 in West Europe, "
+    say("vnet-dataplane demo: a two-region hub-and-spoke (hub and spoke1 in West Europe, "
           "spoke2 in East US,\nhub NVA 10.0.1.4, VPN gateway to the branch office "
           "192.168.0.0/16).\n")
-    print(render_text(topology, check_report(topology)))
-    print("\nPeering lifecycle (azure-semantics.md 4.2, 4.3):")
+    say(render_text(topology, check_report(topology)))
+    say("\nPeering lifecycle (azure-semantics.md 4.2, 4.3):")
     changed = peering.delete_link(topology, "hub", "hub-to-spoke2")
-    print("\n1. Delete hub's link to spoke2: spoke2's link goes Disconnected and carries no "
+    say("\n1. Delete hub's link to spoke2: spoke2's link goes Disconnected and carries no "
           "traffic.")
-    print(_states(changed))
+    say(_states(changed))
     grown = peering.add_address_prefix(topology, "spoke1", "10.11.0.0/16")
-    print("\n2. Add 10.11.0.0/16 to spoke1: spoke1's link is RemoteNotInSync, the hub's "
+    say("\n2. Add 10.11.0.0/16 to spoke1: spoke1's link is RemoteNotInSync, the hub's "
           "link LocalNotInSync.")
-    print(_states(grown))
+    say(_states(grown))
     synced = peering.sync_link(grown, "hub", "hub-to-spoke1")
-    print("\n3. Sync the hub's link: both FullyInSync; the new prefix is now routable.")
-    print(_states(synced))
-    print("\nSee the topology with: dataplane demo --show-yaml")
+    say("\n3. Sync the hub's link: both FullyInSync; the new prefix is now routable.")
+    say(_states(synced))
+    say("\nSee the topology with: dataplane demo --show-yaml")
     traffic(topology, out)
     return 0
 
@@ -149,7 +154,7 @@ def traffic(topology: Topology, out: Path) -> None:
         writer.close()
     summary = writer.write_summary(result)
     rows = result.rows()
-    print(f"\nTraffic: {len(frames)} packets built with scapy ({capture}), replayed through "
+    say(f"\nTraffic: {len(frames)} packets built with scapy ({capture}), replayed through "
           "the emulator:")
     per: dict[str, Counter] = {}
     ends: dict[str, Counter] = {}
@@ -167,16 +172,16 @@ def traffic(topology: Topology, out: Path) -> None:
         lines.append((label, sum(counts.values()), outcome,
                       example["deciding"] if example["disposition"] != "DELIVERED" or
                       "lb " in example["deciding"] else example["hops"]))
-    print(table(["traffic", "packets", "outcome", "decided by / path"], lines))
-    print("\nDispositions:")
-    print(table(["disposition", "packets", "reason"],
+    say(table(["traffic", "packets", "outcome", "decided by / path"], lines))
+    say("\nDispositions:")
+    say(table(["disposition", "packets", "reason"],
                 [(k, v, summary["reasons"][k]) for k, v in summary["dispositions"].items()]))
     lat = summary["latencyNs"]
-    print("\nLatency of delivered packets (one way, emulated):")
+    say("\nLatency of delivered packets (one way, emulated):")
     for kind in ("regional", "global"):
         if kind in lat:
             v = lat[kind]
-            print(f"  {kind:8s} p50 {duration(v['p50']):>9s}  p99 {duration(v['p99']):>9s}  "
+            say(f"  {kind:8s} p50 {duration(v['p50']):>9s}  p99 {duration(v['p99']):>9s}  "
                   f"({v['count']} packets)")
     burst = [r for lab, r in zip(labels, rows, strict=True) if lab.startswith("burst")
              and r["disposition"] == "DELIVERED"]
@@ -184,9 +189,9 @@ def traffic(topology: Topology, out: Path) -> None:
         span = burst[-1]["time_out_ns"] - burst[0]["time_out_ns"]
         bits = 8 * sum(r["length"] for r in burst[1:])
         cap = int(em.net.vm_cap_bps[em.net.vm_names.index("web1")])
-        print(f"\nThroughput at web1's egress cap: {len(burst)} x {BURST_BYTES} B arrive over "
+        say(f"\nThroughput at web1's egress cap: {len(burst)} x {BURST_BYTES} B arrive over "
               f"{span / 1e6:.3f} ms = {bits / span:.3f} Gbit/s (cap {cap / 1e9:g} Gbit/s)")
-    print(f"\nread {result.read} = sum of dispositions: {summary['accountingOk']}; outputs "
+    say(f"\nread {result.read} = sum of dispositions: {summary['accountingOk']}; outputs "
           f"in {out}/: {', '.join(summary['files'])} (one pcap per receiving VM with emulated "
           "addresses and arrival times, dropped.pcapng with reasons)")
 

@@ -14,7 +14,8 @@ Contract
   call when every input shares its parameters; `allow_paths=` passed only when given).
 - `emit(args, value, text)`: `-o json` prints `value` (after `--query`, JMESPath through the
   jmespath library, as az does), `-o tsv` prints az's tsv (one line per row, scalars only),
-  `-o table` (the default) prints `text`, or with `--query` a table of the query's result.
+  `-o table` (the default) prints `text` (prose wrapped to the terminal, tables fitted:
+  dataplane/textable.py), or with `--query` a table of the query's result.
 - Usage checks, run before any work: `out_dir(flag, path)` (a folder that is or can be made and
   written), `positive_finite(text)`, `protocol(text)` (one spelling: Tcp|Udp|Icmp|Esp|Ah|*,
   any case), `scheduler_reachable(flag, address)`. Each failure is an InputError naming the
@@ -36,7 +37,7 @@ from typing import Any, NoReturn
 
 from dataplane.errors import InputError
 from dataplane.model import Topology
-from dataplane.textable import table
+from dataplane.textable import fit, table
 
 OUTPUT_FORMATS = ("table", "json", "tsv")
 PROTOCOLS = {"tcp": "Tcp", "udp": "Udp", "icmp": "Icmp", "esp": "Esp", "ah": "Ah", "*": "*",
@@ -232,7 +233,7 @@ def emit(args: argparse.Namespace, value: Any, text: str | Callable[[], str]) ->
     elif query is not None:
         print(query_table(value))
     else:
-        print(text() if callable(text) else text)
+        print(fit(text() if callable(text) else text))
 
 
 def _scalar(value: Any) -> str:

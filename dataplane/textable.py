@@ -2,8 +2,8 @@
 colour); shared by cli and whatif.
 
 `table()` fits the terminal (`width()`: $COLUMNS, else 100): when the natural widths do not fit,
-the widest columns are narrowed and their cells wrap onto extra lines, at spaces, after ',' and
-after a '/' not followed by a digit (never inside a word or a prefix); when even that does not fit, each row is printed as a record
+the widest columns are narrowed and their cells wrap onto extra lines at spaces, or when that
+cannot fit, also after ',' and after a '/' not followed by a digit (never inside a prefix); when even that does not fit, each row is printed as a record
 ("header: value" lines).
 `fit()` wraps prose lines longer than the width, keeping their indent. `duration()` gives a
 nanosecond count with a unit.
@@ -16,23 +16,24 @@ import shutil
 import textwrap
 from collections.abc import Sequence
 
-_TOKEN = re.compile(r"(?:[^\s,/]|/(?=\d))*[/,]?\s*")  # a '/' before a digit (CIDR) holds
+_WORD = re.compile(r"\S*\s*")
+_PART = re.compile(r"(?:[^\s,/]|/(?=\d))*[/,]?\s*")  # a '/' before a digit (CIDR) holds
 
 
 def width() -> int:
     return shutil.get_terminal_size((100, 24)).columns
 
 
-def _tokens(cell: str) -> list[str]:
-    return [t for t in _TOKEN.findall(cell) if t]
+def _tokens(cell: str, token: re.Pattern[str]) -> list[str]:
+    return [t for t in token.findall(cell) if t]
 
 
-def _wrap(cell: str, w: int) -> list[str]:
-    """Greedy wrap at token ends (spaces, '/' and ','); a cell that fits stays one line."""
+def _wrap(cell: str, w: int, token: re.Pattern[str]) -> list[str]:
+    """Greedy wrap at token ends; a cell that fits stays one line."""
     if len(cell) <= w:
         return [cell]
     lines, line = [], ""
-    for token in _tokens(cell):
+    for token in _tokens(cell, token):
         if line and len(line + token.rstrip()) > w:
             lines.append(line.rstrip())
             line = ""
@@ -55,15 +56,18 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]], indent: str 
     cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
     columns = range(len(headers))
     natural = [max(len(row[i]) for row in cells) for i in columns]
-    floors = [max(len(t.rstrip()) for row in cells for t in _tokens(row[i]) or [""])
-              for i in columns]
     budget = (max_width or width()) - len(indent) - 2 * (len(headers) - 1)
-    widths = _narrowed(natural, floors, budget)
-    if sum(widths) > budget:
+    for token in (_WORD, _PART):  # break at spaces if that fits, else also after '/' and ','
+        floors = [max(len(t.rstrip()) for row in cells for t in _tokens(row[i], token) or [""])
+                  for i in columns]
+        widths = _narrowed(natural, floors, budget)
+        if sum(widths) <= budget:
+            break
+    else:
         return _records(cells, indent, max_width or width())
     lines = []
     for row in cells:
-        parts = [_wrap(c, w) for c, w in zip(row, widths, strict=True)]
+        parts = [_wrap(c, w, token) for c, w in zip(row, widths, strict=True)]
         for k in range(max(len(p) for p in parts)):
             lines.append(indent + "  ".join((p[k] if k < len(p) else "").ljust(w)
                                             for p, w in zip(parts, widths, strict=True)).rstrip())

@@ -140,14 +140,14 @@ def traffic(topology: Topology, out: Path) -> None:
     from scapy.utils import wrpcap
 
     from dataplane.engine import Emulator
-    from dataplane.io.writers import ReplayWriter
+    from dataplane.io.writers import Outputs, ReplayWriter
 
     frames, labels = _packets()
     out.mkdir(parents=True, exist_ok=True)
     capture = out / "demo-traffic.pcap"
     wrpcap(str(capture), frames)
     em = Emulator(topology)
-    writer = ReplayWriter(out, em)
+    writer = ReplayWriter(out, em, Outputs(csv=True))
     try:
         result = em.replay(capture, timing="capture", sink=writer)
     finally:

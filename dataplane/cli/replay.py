@@ -5,9 +5,12 @@ other input is topology (with its own --parameters/-p, cli/options.py). Usage is
 any work: --out a folder that can be written, --speed a finite positive number, captures
 readable. Addresses: a capture that already uses the topology's NIC addresses is replayed as it
 is; one taken elsewhere has its private addresses outside the topology mapped onto NICs
-(io/mapping.py); the map is printed. Writes summary.json, packets.parquet, packets.csv, one
-pcap per receiving VM (emulated arrival timestamps) and dropped.pcapng (reason in each
-packet's comment); --no-csv/--no-parquet/--no-pcaps/--no-dropped skip outputs (io/writers.py).
+(io/mapping.py); the map is printed. Writes summary.json, packets.parquet, one pcap per
+receiving VM (emulated arrival timestamps) and dropped.pcapng (reason in each packet's comment);
+--csv adds packets.csv (the same rows; off by default: it costs more than the engine itself);
+--no-parquet/--no-pcaps/--no-dropped skip outputs (io/writers.py). Memory stays bounded
+whatever the capture's size: outputs are written a batch at a time and summary.json comes from
+running aggregates.
 Exit 0 when the replay ran (drops are results, not errors), 2 on usage and input errors.
 """
 
@@ -48,8 +51,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--speed", type=positive_finite("--speed"), default=None, metavar="N",
                    help="replay capture timing N times faster (1e-6..1e6; implies --timing "
                         "capture)")
-    for name, what in (("csv", "packets.csv"), ("parquet", "packets.parquet"),
-                       ("pcaps", "the per-VM pcaps"), ("dropped", "dropped.pcapng")):
+    p.add_argument("--csv", action="store_true",
+                   help="also write packets.csv (the rows of packets.parquet as text)")
+    for name, what in (("parquet", "packets.parquet"), ("pcaps", "the per-VM pcaps"),
+                       ("dropped", "dropped.pcapng")):
         p.add_argument(f"--no-{name}", action="store_true", help=f"do not write {what}")
 
 
@@ -75,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         if path in captures and parameters is not None:
             raise InputError(f"--parameters/-p after {path}: a capture takes no parameters")
     out = out_dir("--out", args.out)
-    outputs = Outputs(csv=not args.no_csv, parquet=not args.no_parquet, pcaps=not args.no_pcaps,
+    outputs = Outputs(csv=args.csv, parquet=not args.no_parquet, pcaps=not args.no_pcaps,
                       dropped=not args.no_dropped)
     em = Emulator(load_inputs(args, topology_inputs))
     mapping = _pairs(args.map, "--map")
@@ -90,11 +95,11 @@ def run(args: argparse.Namespace) -> int:
     finally:
         writer.close()
     summary = writer.write_summary(result)
-    emit(args, summary, lambda: _text(summary, result, out))
+    emit(args, summary, lambda: _text(summary, out))
     return 0
 
 
-def _text(summary: dict, result: object, out: Path) -> str:
+def _text(summary: dict, out: Path) -> str:
     lines = [f"map: {line}" for line in summary["addressMap"]] or ["map: none"]
     for s in summary["captures"]:
         msg = f"{s['path']}: {s['records']} records"

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from dataplane.dispositions import Disposition as D
+from dataplane.io.paths import PathIndex
 
 SUB_BITS = 10
 SUB = 1 << SUB_BITS
@@ -93,40 +94,45 @@ class Aggregates:
                         for kind in ("all", "regional", "global")}
         self.latency_max = dict.fromkeys(self.latency, -1)
 
-    def add(self, cols: dict[str, np.ndarray], nodes: np.ndarray, last: np.ndarray) -> None:
-        """One decided batch; `last` is each packet's last node (-1 when it has no path)."""
+    def add(self, cols: dict[str, np.ndarray], paths: PathIndex) -> None:
+        """One decided batch, its hop paths grouped (io/paths.py): per-path work is done once
+        per distinct path."""
         disp = cols["disposition"].astype(np.int64)
         self.read += disp.size
         self.dispositions += np.bincount(disp, minlength=len(D))
         n_nodes = len(self.node_names) + 1
-        first = nodes[:, 0].astype(np.int64) if nodes.shape[1] else np.full(disp.size, -1)
-        hops = (nodes >= 0).sum(axis=1) if nodes.shape[1] else np.zeros(disp.size, np.int64)
-        end = np.where(hops > 1, last, -1)
-        self.pairs.add(((first + 1) * n_nodes + (end + 1)) * len(D) + disp)
+        p = paths.paths
+        hops = (p >= 0).sum(axis=1)
+        last = np.where(hops > 1, p[np.arange(p.shape[0]), np.maximum(hops - 1, 0)], -1)
+        pair = (p[:, 0].astype(np.int64) + 1) * n_nodes + (last + 1)
+        self.pairs.add(pair[paths.index] * len(D) + disp)
         self.rules.add(cols["deciding"].astype(np.int64) + 1)
-        self._peering(nodes, cols["length"], disp)
-        self._latency(cols, nodes, disp)
+        self._peering(paths, cols["length"], disp)
+        self._latency(cols, paths, disp)
 
-    def _peering(self, nodes: np.ndarray, length: np.ndarray, disp: np.ndarray) -> None:
-        if nodes.shape[1] < 2 or not self.vnet_names:
+    def _peering(self, paths: PathIndex, length: np.ndarray, disp: np.ndarray) -> None:
+        p = paths.paths
+        if p.shape[1] < 2 or not self.vnet_names:
             return
-        vn = np.where(nodes >= 0, self.node_vnet[np.maximum(nodes, 0)], -1).astype(np.int64)
-        moved = (disp != D.UNMAPPED)[:, None]
+        vn = np.where(p >= 0, self.node_vnet[np.maximum(p, 0)], -1).astype(np.int64)
         a, b = vn[:, :-1], vn[:, 1:]
-        m = moved & (a >= 0) & (b >= 0) & (a != b)
-        if m.any():
-            weights = np.broadcast_to(length[:, None], a.shape)[m].astype(np.float64)
-            self.peering.add(a[m] * len(self.vnet_names) + b[m], weights)
+        crossing = (a >= 0) & (b >= 0) & (a != b)
+        if not crossing.any():
+            return
+        moved = np.where(disp != D.UNMAPPED, length, 0).astype(np.float64)
+        per_path = np.bincount(paths.index, weights=moved, minlength=p.shape[0])
+        weights = np.broadcast_to(per_path[:, None], a.shape)[crossing]
+        self.peering.add(a[crossing] * len(self.vnet_names) + b[crossing], weights)
 
-    def _latency(self, cols: dict[str, np.ndarray], nodes: np.ndarray, disp: np.ndarray
+    def _latency(self, cols: dict[str, np.ndarray], paths: PathIndex, disp: np.ndarray
                  ) -> None:
         ok = np.flatnonzero(disp == D.DELIVERED)
         if not ok.size:
             return
         lat = (cols["time_out"][ok] - cols["time_in"][ok]).astype(np.int64)
-        path = nodes[ok]
-        regions = np.where(path >= 0, self.node_region[np.maximum(path, 0)], -1)
-        glob = ((regions != regions[:, :1]) & (regions >= 0)).any(axis=1)
+        p = paths.paths
+        regions = np.where(p >= 0, self.node_region[np.maximum(p, 0)], -1)
+        glob = ((regions != regions[:, :1]) & (regions >= 0)).any(axis=1)[paths.index[ok]]
         buckets = latency_bucket(lat)
         for kind, sel in (("all", slice(None)), ("regional", ~glob), ("global", glob)):
             chosen = buckets[sel]

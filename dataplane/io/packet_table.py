@@ -7,25 +7,30 @@ destinationIp, protocol, sourcePort, destinationPort, length, disposition, decid
 timeOutNs, latencyNs, parseStatus. timeOutNs and latencyNs are empty (null) for a packet that
 did not arrive (not delivered and not left the network). Strings with few distinct values
 (addresses, names, hop paths) are dictionary-encoded: each distinct value is formatted once per
-batch. A new column is one entry in `COLUMNS`: a name and a function of the batch (`Batch`).
+batch. Parquet is written uncompressed, without statistics, dictionary pages for those string
+columns only (the writer keeps up with the engine). A new column is one entry in `COLUMNS`: a name and a function of the batch (`Batch`).
 """
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from dataplane.dispositions import Disposition as D
+from dataplane.io.paths import PathIndex
+from dataplane.kernels.headers import ParseStatus
 
 PROTOCOL_NAMES = {6: "Tcp", 17: "Udp", 1: "Icmp", 58: "Icmpv6", 50: "Esp", 51: "Ah"}
 _DISPOSITIONS = pa.array([d.name for d in D])
+_STATUSES = pa.array([s.name for s in ParseStatus])
+_STATUS_CODE = {s.name: int(s) for s in ParseStatus}
 
 
 @dataclass
@@ -33,7 +38,7 @@ class Batch:
     """One decided batch as the table needs it."""
 
     cols: dict[str, np.ndarray]
-    nodes: np.ndarray
+    paths: PathIndex
     first_index: int
     node_names: tuple[str, ...]
     labels: tuple[str, ...] | list[str]
@@ -43,28 +48,31 @@ class Batch:
         return int(self.cols["disposition"].size)
 
 
+def _distinct(values: np.ndarray) -> tuple[np.ndarray, pa.Array]:
+    """(distinct values in first-seen order, each row's index among them): Arrow's hash
+    dictionary encoder, no sort."""
+    encoded = pc.dictionary_encode(pa.array(values))
+    return encoded.dictionary.to_numpy(zero_copy_only=False), encoded.indices
+
+
 def _dictionary(values: np.ndarray, render: Callable[[int], str]) -> pa.DictionaryArray:
-    uniq, inverse = np.unique(values, return_inverse=True)
-    return pa.DictionaryArray.from_arrays(
-        pa.array(inverse.astype(np.int32)), pa.array([render(v) for v in uniq.tolist()]))
+    distinct, indices = _distinct(values)
+    return pa.DictionaryArray.from_arrays(indices, pa.array([render(v) for v in
+                                                             distinct.tolist()]))
 
 
 def _address(values: np.ndarray) -> pa.DictionaryArray:
-    return _dictionary(values.astype(np.int64) & 0xFFFFFFFF,
-                       lambda v: str(ipaddress.IPv4Address(v)))
+    """Dotted quads: each distinct address formatted once, by Arrow (octets cast and joined)."""
+    distinct, indices = _distinct(values.astype(np.int64) & 0xFFFFFFFF)
+    octets = [pa.array(((distinct >> shift) & 255).astype(np.uint8)).cast(pa.string())
+              for shift in (24, 16, 8, 0)]
+    return pa.DictionaryArray.from_arrays(indices, pc.binary_join_element_wise(*octets, "."))
 
 
 def _hops(b: Batch) -> pa.DictionaryArray:
-    """Hop paths 'web1 > nva1 > db1': each distinct path rendered once."""
-    nodes = np.ascontiguousarray(b.nodes.astype(np.int32))
-    if nodes.shape[1] == 0:
-        return _dictionary(np.zeros(b.size, np.int64), lambda _v: "")
-    rows = nodes.view(np.dtype((np.void, nodes.dtype.itemsize * nodes.shape[1]))).ravel()
-    uniq, inverse = np.unique(rows, return_inverse=True)
-    paths = uniq.view(np.int32).reshape(uniq.size, nodes.shape[1])
-    names = [" > ".join(b.node_names[x] for x in row if x >= 0) for row in paths.tolist()]
-    return pa.DictionaryArray.from_arrays(pa.array(inverse.astype(np.int32).ravel()),
-                                          pa.array(names))
+    """Hop paths 'web1 > nva1 > db1': each distinct path rendered once (io/paths.py)."""
+    return pa.DictionaryArray.from_arrays(pa.array(b.paths.index.astype(np.int32)),
+                                          pa.array(b.paths.names(b.node_names)))
 
 
 def _arrived(b: Batch) -> np.ndarray:
@@ -91,9 +99,14 @@ def _deciding(b: Batch) -> pa.DictionaryArray:
                        lambda v: b.labels[v] if v >= 0 else "")
 
 
-def _status(b: Batch) -> pa.Array:
-    status = b.cols["status"]
-    return pa.array(status.tolist() if status.dtype == object else status).dictionary_encode()
+def _status(b: Batch) -> pa.DictionaryArray:
+    """Parse status names; only unparsed/unsupported rows can be other than OK."""
+    code = np.zeros(b.size, dtype=np.int32)
+    d = b.cols["disposition"]
+    odd = np.flatnonzero((d == D.UNPARSED) | (d == D.UNSUPPORTED))
+    if odd.size:
+        code[odd] = [_STATUS_CODE[str(name)] for name in b.cols["status"][odd].tolist()]
+    return pa.DictionaryArray.from_arrays(pa.array(code), _STATUSES)
 
 
 COLUMNS: tuple[tuple[str, Callable[[Batch], pa.Array]], ...] = (
@@ -133,7 +146,11 @@ class PacketTableWriter:
     def write(self, batch: pa.RecordBatch) -> None:
         if self.parquet_path is not None:
             if self._parquet is None:
-                self._parquet = pq.ParquetWriter(self.parquet_path, batch.schema)
+                self._parquet = pq.ParquetWriter(
+                    self.parquet_path, batch.schema, compression="none",
+                    use_dictionary=[f.name for f in batch.schema
+                                    if pa.types.is_dictionary(f.type)],
+                    write_statistics=False)
             self._parquet.write_batch(batch)
         if self.csv_path is not None:
             plain = pa.RecordBatch.from_arrays(

@@ -45,8 +45,10 @@ def _starts(lengths: np.ndarray) -> np.ndarray:
 
 def _put_words(out: np.ndarray, at: np.ndarray, words: np.ndarray) -> None:
     """Write rows of little-endian uint32 words at byte offsets `at`."""
-    raw = np.ascontiguousarray(words, dtype="<u4").view(np.uint8).reshape(at.size, -1)
-    out[at[:, None] + np.arange(raw.shape[1])] = raw
+    raw = np.ascontiguousarray(words, dtype="<u4").view(np.uint8).ravel()
+    size = 4 * words.shape[1]
+    copy_runs(raw, np.arange(at.size, dtype=np.int64) * size,
+              np.full(at.size, size, dtype=np.int64), out, at)
 
 
 def pcap_records(buf: np.ndarray, offsets: np.ndarray, caplens: np.ndarray,

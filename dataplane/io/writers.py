@@ -30,10 +30,13 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from dataplane.dispositions import Disposition as D
 from dataplane.io.aggregates import LATENCY_CAVEAT, Aggregates
 from dataplane.io.packet_table import Batch, PacketTableWriter, record_batch
+from dataplane.io.paths import PathIndex
 from dataplane.io.records import (
     comment_options,
     epb_records,
@@ -43,6 +46,7 @@ from dataplane.io.records import (
     pcapng_section_header,
 )
 from dataplane.io.rewrite import rewrite_frames
+from dataplane.kernels.headers import extract
 
 RESERVED = {"summary", "packets", "dropped"}
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -50,7 +54,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 @dataclass(frozen=True)
 class Outputs:
-    csv: bool = True
+    csv: bool = False
     parquet: bool = True
     pcaps: bool = True
     dropped: bool = True
@@ -109,15 +113,13 @@ class ReplayWriter:
     # -- the sink --
     def __call__(self, cols: dict[str, np.ndarray], nodes: np.ndarray, rb: Any) -> None:
         n = int(cols["disposition"].size)
-        hops = (nodes >= 0).sum(axis=1) if nodes.shape[1] else np.zeros(n, dtype=np.int64)
-        last = np.where(hops > 0, nodes[np.arange(n), np.maximum(hops - 1, 0)], -1) \
-            if nodes.shape[1] else np.full(n, -1)
-        self.aggregates.add(cols, nodes, last)
+        paths = PathIndex.of(nodes)
+        self.aggregates.add(cols, paths)
         if self.outputs.parquet or self.outputs.csv:
-            self.table.write(record_batch(Batch(cols, nodes, self.index, self.node_names,
+            self.table.write(record_batch(Batch(cols, paths, self.index, self.node_names,
                                                 self.labels)))
         if self.outputs.pcaps or self.outputs.dropped:
-            self._frames(cols, rb, last)
+            self._frames(cols, rb, paths.last)
         self.index += n
 
     def _frames(self, cols: dict[str, np.ndarray], rb: Any, last: np.ndarray) -> None:
@@ -125,16 +127,33 @@ class ReplayWriter:
         parsed = np.flatnonzero((disp != D.UNPARSED) & (disp != D.UNSUPPORTED))
         delivered = disp == D.DELIVERED
         dst, dport = self._translated(cols, last, delivered)
+        moved = parsed[self._changed(rb, parsed, cols["src"], dst, dport)]
         buf = rb.buf
-        if parsed.size:
-            buf, _ = rewrite_frames(rb.buf, rb.offsets[parsed], rb.caplens[parsed],
-                                    rb.linktypes[parsed], cols["src"][parsed], dst[parsed],
-                                    dport[parsed])
+        if moved.size:
+            buf, _ = rewrite_frames(rb.buf, rb.offsets[moved], rb.caplens[moved],
+                                    rb.linktypes[moved], cols["src"][moved], dst[moved],
+                                    dport[moved])
         if self.outputs.pcaps:
             self._pcaps(buf, rb, cols, last, np.flatnonzero(delivered))
         if self.outputs.dropped:
             exited = (disp == D.EXITS_INTERNET) | (disp == D.EXITS_ON_PREMISES)
             self._dropped(buf, rb, cols, np.flatnonzero(~delivered & ~exited))
+
+    @staticmethod
+    def _changed(rb: Any, rows: np.ndarray, src: np.ndarray, dst: np.ndarray,
+                 dport: np.ndarray) -> np.ndarray:
+        """Which of `rows` carry other addresses or port than captured (the compiled header
+        kernel reads the captured ones), so only those frames are rewritten."""
+        changed = np.zeros(rows.size, dtype=bool)
+        links = rb.linktypes[rows]
+        for link in np.unique(links).tolist():
+            sel = np.flatnonzero(links == link)
+            hc = extract(rb.buf, rb.offsets[rows[sel]], rb.caplens[rows[sel]], link)
+            r = rows[sel]
+            changed[sel] = ((hc.src4.astype(np.int64) != (src[r] & 0xFFFFFFFF))
+                            | (hc.dst4.astype(np.int64) != (dst[r] & 0xFFFFFFFF))
+                            | (hc.dport.astype(np.int64) != dport[r]))
+        return changed
 
     def _translated(self, cols: dict[str, np.ndarray], last: np.ndarray, delivered: np.ndarray
                     ) -> tuple[np.ndarray, np.ndarray]:
@@ -180,11 +199,8 @@ class ReplayWriter:
         if not rows.size:
             return
         receivers = last[rows]
-        order = np.argsort(receivers, kind="stable")
-        rows, receivers = rows[order], receivers[order]
-        bounds = np.flatnonzero(np.diff(receivers)) + 1
-        for group in np.split(rows, bounds):
-            node = int(last[group[0]])
+        for node in np.flatnonzero(np.bincount(receivers)).tolist():
+            group = rows[receivers == node]
             if node not in self.vm_files:
                 name = self.node_names[node]
                 file = safe_file_name(name, self._taken) + ".pcap"
@@ -212,17 +228,16 @@ class ReplayWriter:
         for link, i in self.interfaces.items():
             lookup[link] = i
         interface = lookup[links]
-        keys = np.stack([cols["disposition"][rows].astype(np.int64),
-                         cols["deciding"][rows].astype(np.int64)], axis=1)
-        uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
+        keys = cols["deciding"][rows].astype(np.int64) * 256 + cols["disposition"][rows]
+        encoded = pc.dictionary_encode(pa.array(keys))
+        inverse = encoded.indices.to_numpy().astype(np.int64)
         texts = []
-        for d, dec in uniq.tolist():
+        for dec, d in (divmod(k, 256) for k in encoded.dictionary.to_pylist()):
             disposition = D(d)
             label = self.labels[dec] if dec >= 0 else ""
             texts.append(f"{disposition.name}: {disposition.reason}; {label}")
         data = epb_records(buf, rb.offsets[rows], rb.caplens[rows], rb.origlens[rows],
-                           cols["time_in"][rows], interface, comment_options(texts),
-                           inverse.ravel())
+                           cols["time_in"][rows], interface, comment_options(texts), inverse)
         data.tofile(self.dropped)
 
     def close(self) -> None:
@@ -231,8 +246,8 @@ class ReplayWriter:
                 "capture", "record", "time_in", "src", "dst", "proto", "sport", "dport",
                 "length", "disposition", "deciding", "time_out")}
             empty["status"] = np.zeros(0, dtype=object)
-            self.table.write(record_batch(Batch(empty, np.zeros((0, 0), np.int32), 0,
-                                                self.node_names, self.labels)))
+            self.table.write(record_batch(Batch(empty, PathIndex.of(np.zeros((0, 1), np.int32)),
+                                                0, self.node_names, self.labels)))
         self.table.close()
         if self.outputs.dropped and self.dropped is None:
             self._dropped(np.zeros(0, np.uint8), None, {}, np.zeros(0, np.int64))

@@ -27,7 +27,8 @@ def _checksums_ok(pkt) -> bool:
     return fresh.chksum == ip.chksum and (l4 is None or fresh[l4].chksum == ip[l4].chksum)
 
 
-def test_demo_traffic_report_and_outputs(tmp_path, capsys):
+def test_demo_traffic_report_and_outputs(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")  # content checks: no wrapping (fitting: test_grammar)
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out)]) == 0
     text = capsys.readouterr().out

@@ -33,7 +33,7 @@ def demo_capture(tmp_path_factory):
 @pytest.mark.parametrize("flags", [[], ["--no-auto-map"]])
 def test_demo_capture_keeps_its_addresses(tmp_path, capsys, demo_capture, flags):
     out = tmp_path / "out"
-    assert main(["replay", DEMO, str(demo_capture), "--out", str(out), *flags]) == 0
+    assert main(["replay", DEMO, str(demo_capture), "--out", str(out), "--csv", *flags]) == 0
     printed = capsys.readouterr().out
     summary = json.loads((out / "summary.json").read_text())
     assert summary["dispositions"] == EXPECTED

@@ -45,7 +45,7 @@ def replayed(tmp_path_factory, demo_capture):
     """The demo capture replayed with every output on, and the engine's own result kept."""
     out = tmp_path_factory.mktemp("out")
     em = Emulator(demo_topology())
-    writer = ReplayWriter(out, em, Outputs())
+    writer = ReplayWriter(out, em, Outputs(csv=True))
     try:
         result = em.replay(demo_capture, sink=writer, batch=100)  # several batches
     finally:

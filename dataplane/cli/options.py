@@ -25,6 +25,7 @@ Contract
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import math
 import os
@@ -177,11 +178,18 @@ def load_inputs(args: argparse.Namespace,
     """The topology of the inputs, each read with its own parameters."""
     from dataplane import load
 
+    from dataplane.load import read_resources
+
     items = args.inputs if inputs is None else inputs
     extra = {"allow_paths": list(args.allow_paths)} if getattr(args, "allow_paths", None) \
         else {}
     distinct = {json.dumps(p, sort_keys=True, default=str) for _, p in items}
-    if len(distinct) == 1:
+    one_call = len(distinct) == 1
+    if extra and "allow_paths" not in inspect.signature(
+            load if one_call else read_resources).parameters:
+        raise InputError("--allow-path: this build's loader does not confine paths yet "
+                         "(dataplane.load has no allow_paths)")
+    if one_call:
         return load([path for path, _ in items], items[0][1], **extra)
     return _load_each(items, extra)
 

@@ -127,7 +127,11 @@ class ReplayWriter:
         parsed = np.flatnonzero((disp != D.UNPARSED) & (disp != D.UNSUPPORTED))
         delivered = disp == D.DELIVERED
         dst, dport = self._translated(cols, last, delivered)
-        moved = parsed[self._changed(rb, parsed, cols["src"], dst, dport)]
+        if self._identity_map():  # captured addresses kept: only translated frames change
+            moved = parsed[(dst[parsed] != cols["dst"][parsed])
+                           | (dport[parsed] != cols["dport"][parsed])]
+        else:
+            moved = parsed[self._changed(rb, parsed, cols["src"], dst, dport)]
         buf = rb.buf
         if moved.size:
             buf, _ = rewrite_frames(rb.buf, rb.offsets[moved], rb.caplens[moved],
@@ -138,6 +142,13 @@ class ReplayWriter:
         if self.outputs.dropped:
             exited = (disp == D.EXITS_INTERNET) | (disp == D.EXITS_ON_PREMISES)
             self._dropped(buf, rb, cols, np.flatnonzero(~delivered & ~exited))
+
+    def _identity_map(self) -> bool:
+        """True when the replay's address map moves no address (so far): no host or subnet
+        entry. An emulator without a readable map counts as not the identity."""
+        amap = getattr(self.em, "_amap", None)
+        return amap is not None and not getattr(amap, "hosts", True) and not getattr(
+            amap, "nets", True)
 
     @staticmethod
     def _changed(rb: Any, rows: np.ndarray, src: np.ndarray, dst: np.ndarray,

@@ -49,8 +49,9 @@ def test_every_command_takes_the_shared_options():
 def test_allow_path_reaches_load_only_when_given(monkeypatch, extra, expected):
     seen = {}
 
-    def fake_load(paths, parameters=None, **kwargs):
-        seen.update(kwargs)
+    def fake_load(paths, parameters=None, allow_paths=None):
+        if allow_paths is not None:
+            seen["allow_paths"] = allow_paths
         return real_load(paths, parameters)
 
     real_load = dataplane.load

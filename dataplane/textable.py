@@ -28,12 +28,12 @@ def _tokens(cell: str, token: re.Pattern[str]) -> list[str]:
     return [t for t in token.findall(cell) if t]
 
 
-def _wrap(cell: str, w: int, token: re.Pattern[str]) -> list[str]:
+def _wrap(cell: str, w: int, pattern: re.Pattern[str]) -> list[str]:
     """Greedy wrap at token ends; a cell that fits stays one line."""
     if len(cell) <= w:
         return [cell]
     lines, line = [], ""
-    for token in _tokens(cell, token):
+    for token in _tokens(cell, pattern):
         if line and len(line + token.rstrip()) > w:
             lines.append(line.rstrip())
             line = ""

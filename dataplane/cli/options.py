@@ -78,15 +78,17 @@ SHARED: tuple[Shared, ...] = (
 
 def command(subparsers: argparse._SubParsersAction, name: str, help_text: str,
             handler: Callable[[argparse.Namespace], int], inputs: str | None = "TOPOLOGY",
-            description: str | None = None) -> argparse.ArgumentParser:
+            description: str | None = None,
+            inputs_help: str = "ARM template, az JSON dump(s), scenario YAML, or a folder of "
+                               "them") -> argparse.ArgumentParser:
     """A subcommand with the shared options (and INPUT... positionals unless inputs=None)."""
     parser = subparsers.add_parser(name, help=help_text, description=description or help_text,
                                    formatter_class=argparse.RawDescriptionHelpFormatter,
                                    allow_abbrev=False)
     if inputs is not None:
         parser.add_argument("paths", nargs="+", metavar=inputs,
-                            help="ARM template, az JSON dump(s), scenario YAML, or a folder "
-                                 "of them; each may be followed by its own --parameters/-p")
+                            help=inputs_help + "; each may be followed by its own "
+                                               "--parameters/-p")
         parser.add_argument("--parameters", action="append", default=[], metavar="FILE",
                             help="ARM parameters file for the input it follows (before any "
                                  "input: for every template)")
@@ -177,7 +179,6 @@ def load_inputs(args: argparse.Namespace,
                 ) -> Topology:
     """The topology of the inputs, each read with its own parameters."""
     from dataplane import load
-
     from dataplane.load import read_resources
 
     items = args.inputs if inputs is None else inputs

@@ -39,7 +39,9 @@ def _pairs(items: list[str], flag: str) -> dict[str, str]:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = command(subparsers, "replay", "replay pcap/pcapng captures through a topology", run,
-                inputs="INPUT", description=__doc__)
+                inputs="INPUT", description=__doc__,
+                inputs_help="the topology (ARM template, az JSON dump(s), scenario YAML, or a "
+                            "folder of them), then the pcap/pcapng captures")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--map", action="append", default=[], metavar="CAPTURE_IP=VM",
                    help="replay a capture address as the VM's address; repeatable")

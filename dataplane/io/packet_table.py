@@ -4,7 +4,9 @@ object per packet.
 
 Columns (`COLUMNS`, camelCase as az prints keys): index, capture, record, timeInNs, sourceIp,
 destinationIp, protocol, sourcePort, destinationPort, length, disposition, deciding, hops,
-timeOutNs, latencyNs, parseStatus. timeOutNs and latencyNs are empty (null) for a packet that
+timeOutNs, latencyNs, parseStatus, and when the engine hands over translated addresses
+(`final_*` columns: NAT, load balancers; engine/conntrack.py) finalSourceIp,
+finalDestinationIp, finalSourcePort, finalDestinationPort. timeOutNs and latencyNs are empty (null) for a packet that
 did not arrive (not delivered and not left the network). Strings with few distinct values
 (addresses, names, hop paths) are dictionary-encoded: each distinct value is formatted once per
 batch. Parquet is written uncompressed, without statistics, dictionary pages for those string
@@ -109,30 +111,39 @@ def _status(b: Batch) -> pa.DictionaryArray:
     return pa.DictionaryArray.from_arrays(pa.array(code), _STATUSES)
 
 
-COLUMNS: tuple[tuple[str, Callable[[Batch], pa.Array]], ...] = (
-    ("index", lambda b: pa.array(np.arange(b.first_index, b.first_index + b.size))),
-    ("capture", lambda b: pa.array(b.cols["capture"].astype(np.int32))),
-    ("record", lambda b: pa.array(b.cols["record"].astype(np.int64))),
-    ("timeInNs", lambda b: pa.array(b.cols["time_in"].astype(np.int64))),
-    ("sourceIp", lambda b: _address(b.cols["src"])),
-    ("destinationIp", lambda b: _address(b.cols["dst"])),
-    ("protocol", _protocol),
-    ("sourcePort", lambda b: pa.array(b.cols["sport"].astype(np.int32))),
-    ("destinationPort", lambda b: pa.array(b.cols["dport"].astype(np.int32))),
-    ("length", lambda b: pa.array(b.cols["length"].astype(np.int32))),
-    ("disposition", lambda b: pa.DictionaryArray.from_arrays(
+# (name, the batch column it needs or None, builder)
+COLUMNS: tuple[tuple[str, str | None, Callable[[Batch], pa.Array]], ...] = (
+    ("index", None, lambda b: pa.array(np.arange(b.first_index, b.first_index + b.size))),
+    ("capture", None, lambda b: pa.array(b.cols["capture"].astype(np.int32))),
+    ("record", None, lambda b: pa.array(b.cols["record"].astype(np.int64))),
+    ("timeInNs", None, lambda b: pa.array(b.cols["time_in"].astype(np.int64))),
+    ("sourceIp", None, lambda b: _address(b.cols["src"])),
+    ("destinationIp", None, lambda b: _address(b.cols["dst"])),
+    ("protocol", None, _protocol),
+    ("sourcePort", None, lambda b: pa.array(b.cols["sport"].astype(np.int32))),
+    ("destinationPort", None, lambda b: pa.array(b.cols["dport"].astype(np.int32))),
+    ("length", None, lambda b: pa.array(b.cols["length"].astype(np.int32))),
+    ("disposition", None, lambda b: pa.DictionaryArray.from_arrays(
         pa.array(b.cols["disposition"].astype(np.int32)), _DISPOSITIONS)),
-    ("deciding", _deciding),
-    ("hops", _hops),
-    ("timeOutNs", _time_out),
-    ("latencyNs", _latency),
-    ("parseStatus", _status),
+    ("deciding", None, _deciding),
+    ("hops", None, _hops),
+    ("timeOutNs", None, _time_out),
+    ("latencyNs", None, _latency),
+    ("parseStatus", None, _status),
+    ("finalSourceIp", "final_src", lambda b: _address(b.cols["final_src"])),
+    ("finalDestinationIp", "final_dst", lambda b: _address(b.cols["final_dst"])),
+    ("finalSourcePort", "final_sport",
+     lambda b: pa.array(b.cols["final_sport"].astype(np.int32))),
+    ("finalDestinationPort", "final_dport",
+     lambda b: pa.array(b.cols["final_dport"].astype(np.int32))),
 )
 
 
 def record_batch(batch: Batch) -> pa.RecordBatch:
-    return pa.RecordBatch.from_arrays([make(batch) for _, make in COLUMNS],
-                                      names=[name for name, _ in COLUMNS])
+    chosen = [(name, make) for name, needs, make in COLUMNS
+              if needs is None or needs in batch.cols]
+    return pa.RecordBatch.from_arrays([make(batch) for _, make in chosen],
+                                      names=[name for name, _ in chosen])
 
 
 class PacketTableWriter:

@@ -1,13 +1,13 @@
 """Frames rewritten as the emulated network carries them, on columns (a batch at a time).
 
 Takes: frames as (buffer, offsets, caplens, linktypes) columns and, per frame, the IPv4
-source/destination and TCP/UDP destination port it should carry (the address map's rewrite,
-io/mapping.py; a load balancer's DNAT). Emits a copy of the buffer where every frame whose
+source/destination and TCP/UDP source/destination ports it should carry (the address map's
+rewrite, io/mapping.py; the engine's translations: load-balancer DNAT, reply un-DNAT, SNAT). Emits a copy of the buffer where every frame whose
 addresses or port change carries the new values: IPv4 source and destination replaced, the
 IPv4 header checksum and the TCP/UDP checksum updated incrementally over the changed words
 (RFC 1624 eqn. 3, so a truncated capture's checksum is right too; a UDP checksum of 0 stays
-0, a computed 0 becomes 0xFFFF, RFC 768). The destination port (and so the L4 checksum) is
-rewritten only in first fragments whose L4 checksum was captured. Frames that do not change,
+0, a computed 0 becomes 0xFFFF, RFC 768). The ports (and so the L4 checksum) are rewritten
+only in first fragments whose L4 checksum was captured. Frames that do not change,
 that are not IPv4 over Ethernet (with 802.1Q/802.1ad tags) or a raw-IP link type, or are too
 short, are left byte for byte as captured.
 `rewrite(frame, ...)` is the same for one frame (bytes in, bytes out).
@@ -79,10 +79,10 @@ def _put16(buf: np.ndarray, at: np.ndarray, value: np.ndarray) -> None:
 
 
 def rewrite_frames(buf: np.ndarray, offsets: np.ndarray, caplens: np.ndarray,
-                   linktypes: np.ndarray, src: np.ndarray, dst: np.ndarray, dport: np.ndarray
-                   ) -> tuple[np.ndarray, int]:
+                   linktypes: np.ndarray, src: np.ndarray, dst: np.ndarray, dport: np.ndarray,
+                   sport: np.ndarray | None = None) -> tuple[np.ndarray, int]:
     """(a buffer with the frames rewritten, how many frames changed); `buf` is not modified
-    (it is returned itself when no frame changes)."""
+    (it is returned itself when no frame changes). `sport` None keeps the source ports."""
     offsets = offsets.astype(np.int64)
     caplens = caplens.astype(np.int64)
     l3 = ipv4_offsets(buf, offsets, caplens, linktypes)
@@ -103,7 +103,12 @@ def rewrite_frames(buf: np.ndarray, offsets: np.ndarray, caplens: np.ndarray,
     old_port = np.zeros(rows.size, dtype=np.int64)
     old_port[ported] = _u16(buf, l4[ported] + 2)
     new_port = np.where(ported, dport[rows].astype(np.int64) & 0xFFFF, old_port)
-    changed = (old_src != new_src) | (old_dst != new_dst) | (old_port != new_port)
+    old_sport = np.zeros(rows.size, dtype=np.int64)
+    old_sport[ported] = _u16(buf, l4[ported])
+    new_sport = old_sport if sport is None else np.where(
+        ported, sport[rows].astype(np.int64) & 0xFFFF, old_sport)
+    changed = ((old_src != new_src) | (old_dst != new_dst) | (old_port != new_port)
+               | (old_sport != new_sport))
     if not changed.any():
         return buf, 0
     out = buf.copy()
@@ -118,19 +123,21 @@ def rewrite_frames(buf: np.ndarray, offsets: np.ndarray, caplens: np.ndarray,
     if p.size:
         old_cs = _u16(buf, cs_at[p])
         keep_zero = (proto[c][p] == 17) & (old_cs == 0)  # UDP without checksum
-        cs = _update(old_cs, [w[p] for w in old_addr] + [old_port[c][p]],
-                     [w[p] for w in new_addr] + [new_port[c][p]])
+        cs = _update(old_cs, [w[p] for w in old_addr] + [old_port[c][p], old_sport[c][p]],
+                     [w[p] for w in new_addr] + [new_port[c][p], new_sport[c][p]])
         cs = np.where((proto[c][p] == 17) & (cs == 0), 0xFFFF, cs)
         cs = np.where(keep_zero, 0, cs)
         _put16(out, l4[p] + 2, new_port[c][p])
+        _put16(out, l4[p], new_sport[c][p])
         _put16(out, cs_at[p], cs)
     return out, int(c.size)
 
 
-def rewrite(frame: bytes, link: int, src: int, dst: int, dport: int) -> bytes:
+def rewrite(frame: bytes, link: int, src: int, dst: int, dport: int,
+            sport: int | None = None) -> bytes:
     """One frame rewritten (see the module doc)."""
     buf = np.frombuffer(frame, dtype=np.uint8)
     out, _ = rewrite_frames(buf, np.zeros(1, np.int64), np.array([len(frame)]),
                             np.array([link]), np.array([src]), np.array([dst]),
-                            np.array([dport]))
+                            np.array([dport]), None if sport is None else np.array([sport]))
     return out.tobytes()

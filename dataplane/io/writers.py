@@ -15,9 +15,12 @@ else):
 - `summary.json`: running aggregates (io/aggregates.py) plus captures, address map, timing,
   assumptions, caveats, and the files written.
 `Outputs` switches each file off. Frames are written as the emulated network carries them
-(io/rewrite.py): the address map's source and destination and, for a packet delivered through
-an internal load balancer's frontend, the backend's address and port (DNAT,
-engine/loadbalancer.py); frames whose addresses do not change are written as captured.
+(io/rewrite.py): the address map's source and destination; a delivered packet as its receiver
+sees it: the engine's final (translated) addresses and ports when the batch carries them
+(`final_src`, `final_dst`, `final_sport`, `final_dport`: load-balancer DNAT, reply un-DNAT,
+SNAT; engine/conntrack.py), else the internal load balancer's DNAT looked up here
+(engine/loadbalancer.py). Frames whose addresses and ports do not change are written as
+captured.
 Link type per pcap: the first frame's written to it.
 """
 
@@ -126,17 +129,19 @@ class ReplayWriter:
         disp = cols["disposition"]
         parsed = np.flatnonzero((disp != D.UNPARSED) & (disp != D.UNSUPPORTED))
         delivered = disp == D.DELIVERED
-        dst, dport = self._translated(cols, last, delivered)
+        src, dst, sport, dport = self._as_received(cols, last, delivered)
         if self._identity_map():  # captured addresses kept: only translated frames change
-            moved = parsed[(dst[parsed] != cols["dst"][parsed])
+            moved = parsed[(src[parsed] != cols["src"][parsed])
+                           | (dst[parsed] != cols["dst"][parsed])
+                           | (sport[parsed] != cols["sport"][parsed])
                            | (dport[parsed] != cols["dport"][parsed])]
         else:
-            moved = parsed[self._changed(rb, parsed, cols["src"], dst, dport)]
+            moved = parsed[self._changed(rb, parsed, src, dst, sport, dport)]
         buf = rb.buf
         if moved.size:
             buf, _ = rewrite_frames(rb.buf, rb.offsets[moved], rb.caplens[moved],
-                                    rb.linktypes[moved], cols["src"][moved], dst[moved],
-                                    dport[moved])
+                                    rb.linktypes[moved], src[moved], dst[moved],
+                                    dport[moved], sport[moved])
         if self.outputs.pcaps:
             self._pcaps(buf, rb, cols, last, np.flatnonzero(delivered))
         if self.outputs.dropped:
@@ -150,9 +155,20 @@ class ReplayWriter:
         return amap is not None and not getattr(amap, "hosts", True) and not getattr(
             amap, "nets", True)
 
+    def _as_received(self, cols: dict[str, np.ndarray], last: np.ndarray,
+                     delivered: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(src, dst, sport, dport) of every packet as written: delivered ones as their
+        receiver sees them, the others as sent (after the address map)."""
+        src, dst, sport, dport = cols["src"], cols["dst"], cols["sport"], cols["dport"]
+        if "final_dst" not in cols:
+            dst, dport = self._translated(cols, last, delivered)
+            return src, dst, sport, dport
+        return tuple(np.where(delivered, cols[f"final_{k}"], cols[k]).astype(np.int64)
+                     for k in ("src", "dst", "sport", "dport"))
+
     @staticmethod
     def _changed(rb: Any, rows: np.ndarray, src: np.ndarray, dst: np.ndarray,
-                 dport: np.ndarray) -> np.ndarray:
+                 sport: np.ndarray, dport: np.ndarray) -> np.ndarray:
         """Which of `rows` carry other addresses or port than captured (the compiled header
         kernel reads the captured ones), so only those frames are rewritten."""
         changed = np.zeros(rows.size, dtype=bool)
@@ -163,7 +179,8 @@ class ReplayWriter:
             r = rows[sel]
             changed[sel] = ((hc.src4.astype(np.int64) != (src[r] & 0xFFFFFFFF))
                             | (hc.dst4.astype(np.int64) != (dst[r] & 0xFFFFFFFF))
-                            | (hc.dport.astype(np.int64) != dport[r]))
+                            | (hc.dport.astype(np.int64) != dport[r])
+                            | (hc.sport.astype(np.int64) != sport[r]))
         return changed
 
     def _translated(self, cols: dict[str, np.ndarray], last: np.ndarray, delivered: np.ndarray

@@ -1,14 +1,114 @@
-"""Plain-text tables for the terminal (no dependency, aligned columns, no colour); shared by cli and whatif."""
+"""Plain-text tables, prose and durations for the terminal (no dependency, aligned columns, no
+colour); shared by cli and whatif.
+
+`table()` fits the terminal (`width()`: $COLUMNS, else 100): when the natural widths do not fit,
+the widest columns are narrowed and their cells wrap onto extra lines at spaces, or when that
+cannot fit, also after ',' and after a '/' not followed by a digit (never inside a prefix); when even that does not fit, each row is printed as a record
+("header: value" lines).
+`fit()` wraps prose lines longer than the width, keeping their indent. `duration()` gives a
+nanosecond count with a unit.
+"""
 
 from __future__ import annotations
 
+import re
+import shutil
+import textwrap
 from collections.abc import Sequence
 
+_WORD = re.compile(r"\S*\s*")
+_PART = re.compile(r"(?:[^\s,/]|/(?=\d))*[/,]?\s*")  # a '/' before a digit (CIDR) holds
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[object]], indent: str = "  ") -> str:
+
+def width() -> int:
+    return shutil.get_terminal_size((100, 24)).columns
+
+
+def _tokens(cell: str, token: re.Pattern[str]) -> list[str]:
+    return [t for t in token.findall(cell) if t]
+
+
+def _wrap(cell: str, w: int, pattern: re.Pattern[str]) -> list[str]:
+    """Greedy wrap at token ends; a cell that fits stays one line."""
+    if len(cell) <= w:
+        return [cell]
+    lines, line = [], ""
+    for token in _tokens(cell, pattern):
+        if line and len(line + token.rstrip()) > w:
+            lines.append(line.rstrip())
+            line = ""
+        line += token
+    return [*lines, line.rstrip()]
+
+
+def _narrowed(natural: list[int], floors: list[int], budget: int) -> list[int]:
+    widths = list(natural)
+    while sum(widths) > budget:
+        shrinkable = [i for i in range(len(widths)) if widths[i] > floors[i]]
+        if not shrinkable:
+            break
+        widths[max(shrinkable, key=lambda i: widths[i] - floors[i])] -= 1
+    return widths
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]], indent: str = "  ",
+          max_width: int | None = None) -> str:
     cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    lines = [indent + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-             for row in cells]
-    lines.insert(1, indent + "  ".join("-" * w for w in widths))
+    columns = range(len(headers))
+    natural = [max(len(row[i]) for row in cells) for i in columns]
+    budget = (max_width or width()) - len(indent) - 2 * (len(headers) - 1)
+    for token in (_WORD, _PART):  # break at spaces if that fits, else also after '/' and ','
+        floors = [max(len(t.rstrip()) for row in cells for t in _tokens(row[i], token) or [""])
+                  for i in columns]
+        widths = _narrowed(natural, floors, budget)
+        if sum(widths) <= budget:
+            break
+    else:
+        return _records(cells, indent, max_width or width())
+    lines = []
+    for row in cells:
+        parts = [_wrap(c, w, token) for c, w in zip(row, widths, strict=True)]
+        for k in range(max(len(p) for p in parts)):
+            lines.append(indent + "  ".join((p[k] if k < len(p) else "").ljust(w)
+                                            for p, w in zip(parts, widths, strict=True)).rstrip())
+        if row is cells[0]:
+            lines.append(indent + "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def _records(cells: list[list[str]], indent: str, limit: int) -> str:
+    """Rows too wide for any table: one block per row, a 'header: value' line per column."""
+    headers, rows = cells[0], cells[1:]
+    pad = max(len(h) for h in headers)
+    out = []
+    for n, row in enumerate(rows, 1):
+        out.append(f"{indent}-- {n} --")
+        for h, c in zip(headers, row, strict=True):
+            out.append(fit(f"{indent}{h.ljust(pad)}  {c}", limit))
+    return "\n".join(out)
+
+
+def fit(text: str, max_width: int | None = None) -> str:
+    """Prose lines longer than the width wrapped, continuation lines indented past the
+    line's own indent (and past a leading '- ')."""
+    limit = max_width or width()
+    out = []
+    for line in text.split("\n"):
+        if len(line) <= limit:
+            out.append(line)
+            continue
+        lead = len(line) - len(line.lstrip())
+        hang = " " * (lead + (2 if line.lstrip().startswith("- ") else 4))
+        out.extend(textwrap.wrap(line, limit, initial_indent="", subsequent_indent=hang,
+                                 break_on_hyphens=False) or [line])
+    return "\n".join(out)
+
+
+def duration(ns: int | float) -> str:
+    """A duration for people, three significant digits: '850 ns', '101 µs', '46.1 ms', '1.25 s'."""
+    value = float(ns)
+    for unit, scale in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
+        if abs(value) >= scale:
+            scaled = value / scale
+            return f"{scaled:.3g} {unit}" if abs(scaled) < 1000 else f"{scaled:.0f} {unit}"
+    return f"{int(value)} ns"

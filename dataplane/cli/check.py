@@ -1,4 +1,4 @@
-"""`dataplane check TOPOLOGY... [--parameters FILE] [--json]`: load and validate.
+"""`dataplane check TOPOLOGY [--parameters FILE] [TOPOLOGY ...] [-o json]`: load and validate.
 
 Exit status: 0 valid, 1 the topology has errors, 2 the input cannot be read. JSON shape (the
 contract other tools build on): {"valid", "errors": [{"code", "message", "resource"}],
@@ -10,43 +10,12 @@ contract other tools build on): {"valid", "errors": [{"code", "message", "resour
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
+from dataplane.cli.options import command, emit, load_inputs
 from dataplane.control.validate import validate
-from dataplane.errors import InputError
 from dataplane.model import Topology, VirtualNetwork, id_name
 from dataplane.textable import table
-
-
-def add_topology_arguments(parser: argparse.ArgumentParser) -> None:
-    """The topology inputs every command takes (one or more files, optional parameters)."""
-    parser.add_argument("topology", nargs="+", metavar="TOPOLOGY",
-                        help="ARM template, az JSON dump(s), scenario YAML, or a folder of them")
-    parser.add_argument("--parameters", metavar="FILE",
-                        help="ARM parameters file (deploymentParameters JSON)")
-    parser.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
-                        help="set one template parameter (overrides the file; VALUE is read as "
-                             "JSON when it parses, else as a string); repeatable")
-
-
-def load_topology(args: argparse.Namespace) -> Topology:
-    from dataplane.load import load
-    from dataplane.load.arm.template import supplied_parameters
-
-    parameters: object = args.parameters
-    if args.parameter:
-        values = dict(supplied_parameters(args.parameters))
-        for item in args.parameter:
-            name, sep, text = item.partition("=")
-            if not sep or not name:
-                raise InputError(f"--parameter expects NAME=VALUE, got '{item}'")
-            try:
-                values[name] = json.loads(text)
-            except json.JSONDecodeError:
-                values[name] = text
-        parameters = values
-    return load(args.topology, parameters)
 
 
 def peering_rows(topology: Topology) -> list[dict[str, Any]]:
@@ -118,21 +87,14 @@ def render_text(topology: Topology, report: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    topology = load_topology(args)
+    topology = load_inputs(args)
     report = check_report(topology)
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        print(render_text(topology, report))
+    emit(args, report, lambda: render_text(topology, report))
     return 0 if report["valid"] else 1
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "check", help="load a topology and validate it as Azure would",
-        description="Load a topology (ARM template, az JSON dumps, scenario YAML) and report "
-                    "Azure's validation errors, warnings and the peering links with their "
-                    "states. Exit 0 valid, 1 errors found, 2 unreadable input.")
-    add_topology_arguments(parser)
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.set_defaults(handler=run)
+    command(subparsers, "check", "load a topology and validate it as Azure would", run,
+            description="Load a topology (ARM template, az JSON dumps, scenario YAML) and "
+                        "report Azure's validation errors, warnings and the peering links with "
+                        "their states. Exit 0 valid, 1 errors found, 2 unreadable input.")

@@ -6,11 +6,12 @@ validation findings, then walks the peering lifecycle once (delete a link -> Dis
 add an address prefix -> sync levels) so the control plane's behaviour is visible.
 Then the traffic section (`traffic`): scapy builds a short capture on the built-in topology
 (web through the internal load balancer, database through the hub NVA across global peering,
-on-premises both ways through the VPN gateway, Internet, NSG-blocked flows, a private address outside every VNet,
-an unknown source, and a burst at web1's egress cap), `Emulator.replay` runs it, and a short report says
-what was delivered, what was dropped and why, latency regional vs global and the throughput at
-the VM cap. The replay outputs (packets.csv, summary.json, per-VM pcaps, dropped.pcapng) and
-the generated capture go to `--out` (default ./dataplane-demo).
+on-premises both ways through the VPN gateway, Internet, NSG-blocked flows, a private address
+outside every VNet, an unknown source, and a burst at web1's egress cap), `Emulator.replay`
+runs it, and a short report says what was delivered, what was dropped and why, latency
+regional vs global and the throughput at the VM cap. The replay outputs (summary.json,
+packets.parquet, packets.csv, per-VM pcaps, dropped.pcapng: io/writers.py) and the generated
+capture go to `--out` (default ./dataplane-demo), checked writable before anything runs.
 """
 
 from __future__ import annotations
@@ -21,12 +22,18 @@ from pathlib import Path
 from typing import Any
 
 from dataplane.cli.check import check_report, peering_rows, render_text
+from dataplane.cli.options import command, out_dir
 from dataplane.control import peering
 from dataplane.load.scenario import load_scenario_text
 from dataplane.model import Topology
-from dataplane.textable import table
+from dataplane.textable import duration, fit, table
 
 DEMO_NAME = "demo.yaml"
+
+
+def say(text: str = "", end: str = "\n") -> None:
+    """print, with prose wrapped to the terminal (tables fit it already)."""
+    print(fit(text), end=end)
 
 
 def demo_text() -> str:
@@ -47,25 +54,26 @@ def run(args: argparse.Namespace) -> int:
     if args.show_yaml:
         print(demo_text(), end="")
         return 0
+    out = out_dir("--out", args.out)
     topology = demo_topology()
-    print("vnet-dataplane demo: a two-region hub-and-spoke (hub and spoke1 in West Europe, "
+    say("vnet-dataplane demo: a two-region hub-and-spoke (hub and spoke1 in West Europe, "
           "spoke2 in East US,\nhub NVA 10.0.1.4, VPN gateway to the branch office "
           "192.168.0.0/16).\n")
-    print(render_text(topology, check_report(topology)))
-    print("\nPeering lifecycle (azure-semantics.md 4.2, 4.3):")
+    say(render_text(topology, check_report(topology)))
+    say("\nPeering lifecycle (azure-semantics.md 4.2, 4.3):")
     changed = peering.delete_link(topology, "hub", "hub-to-spoke2")
-    print("\n1. Delete hub's link to spoke2: spoke2's link goes Disconnected and carries no "
+    say("\n1. Delete hub's link to spoke2: spoke2's link goes Disconnected and carries no "
           "traffic.")
-    print(_states(changed))
+    say(_states(changed))
     grown = peering.add_address_prefix(topology, "spoke1", "10.11.0.0/16")
-    print("\n2. Add 10.11.0.0/16 to spoke1: spoke1's link is RemoteNotInSync, the hub's "
+    say("\n2. Add 10.11.0.0/16 to spoke1: spoke1's link is RemoteNotInSync, the hub's "
           "link LocalNotInSync.")
-    print(_states(grown))
+    say(_states(grown))
     synced = peering.sync_link(grown, "hub", "hub-to-spoke1")
-    print("\n3. Sync the hub's link: both FullyInSync; the new prefix is now routable.")
-    print(_states(synced))
-    print("\nSee the topology with: dataplane demo --show-yaml")
-    traffic(topology, Path(args.out))
+    say("\n3. Sync the hub's link: both FullyInSync; the new prefix is now routable.")
+    say(_states(synced))
+    say("\nSee the topology with: dataplane demo --show-yaml")
+    traffic(topology, out)
     return 0
 
 
@@ -87,8 +95,8 @@ _FLOWS: list[tuple[str, str | None, str, str, str, int, int, int]] = [
      23, 6),
     ("blocked: branch -> db1:1433 (db-nsg)", None, "192.168.10.20", "10.2.1.4", "tcp", 47000,
      1433, 6),
-    ("outside every VNet: web1 -> 10.3.0.4 (private, not VirtualNetwork)", "web1", "10.1.1.4", "10.3.0.4",
-     "udp", 48000, 53, 6),
+    ("outside every VNet: web1 -> 10.3.0.4 (private; the hub's None route)", "web1", "10.1.1.4",
+     "10.3.0.4", "udp", 48000, 53, 6),
     ("unknown source 10.1.1.99 (no NIC holds it)", None, "10.1.1.99", "10.2.1.4", "tcp", 49000,
      1433, 6),
 ]
@@ -127,28 +135,26 @@ def _packets() -> tuple[list[Any], list[str]]:
 
 def traffic(topology: Topology, out: Path) -> None:
     """Generate, replay and report the demo traffic; outputs in `out`."""
-    import json
     from collections import Counter
 
     from scapy.utils import wrpcap
 
     from dataplane.engine import Emulator
-    from dataplane.io.writers import ReplayWriter
+    from dataplane.io.writers import Outputs, ReplayWriter
 
     frames, labels = _packets()
     out.mkdir(parents=True, exist_ok=True)
     capture = out / "demo-traffic.pcap"
     wrpcap(str(capture), frames)
     em = Emulator(topology)
-    writer = ReplayWriter(out, em)
+    writer = ReplayWriter(out, em, Outputs(csv=True))
     try:
-        result = em.replay(capture, auto_map=False, timing="capture", sink=writer)
+        result = em.replay(capture, timing="capture", sink=writer)
     finally:
         writer.close()
-    summary = result.summary()
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    summary = writer.write_summary(result)
     rows = result.rows()
-    print(f"\nTraffic: {len(frames)} packets built with scapy ({capture}), replayed through "
+    say(f"\nTraffic: {len(frames)} packets built with scapy ({capture}), replayed through "
           "the emulator:")
     per: dict[str, Counter] = {}
     ends: dict[str, Counter] = {}
@@ -166,16 +172,16 @@ def traffic(topology: Topology, out: Path) -> None:
         lines.append((label, sum(counts.values()), outcome,
                       example["deciding"] if example["disposition"] != "DELIVERED" or
                       "lb " in example["deciding"] else example["hops"]))
-    print(table(["traffic", "packets", "outcome", "decided by / path"], lines))
-    print("\nDispositions:")
-    print(table(["disposition", "packets", "reason"],
+    say(table(["traffic", "packets", "outcome", "decided by / path"], lines))
+    say("\nDispositions:")
+    say(table(["disposition", "packets", "reason"],
                 [(k, v, summary["reasons"][k]) for k, v in summary["dispositions"].items()]))
-    lat = summary["latency_ns"]
-    print("\nLatency of delivered packets (one way, emulated):")
+    lat = summary["latencyNs"]
+    say("\nLatency of delivered packets (one way, emulated):")
     for kind in ("regional", "global"):
         if kind in lat:
             v = lat[kind]
-            print(f"  {kind:8s} p50 {v['p50'] / 1e6:8.3f} ms  p99 {v['p99'] / 1e6:8.3f} ms  "
+            say(f"  {kind:8s} p50 {duration(v['p50']):>9s}  p99 {duration(v['p99']):>9s}  "
                   f"({v['count']} packets)")
     burst = [r for lab, r in zip(labels, rows, strict=True) if lab.startswith("burst")
              and r["disposition"] == "DELIVERED"]
@@ -183,16 +189,16 @@ def traffic(topology: Topology, out: Path) -> None:
         span = burst[-1]["time_out_ns"] - burst[0]["time_out_ns"]
         bits = 8 * sum(r["length"] for r in burst[1:])
         cap = int(em.net.vm_cap_bps[em.net.vm_names.index("web1")])
-        print(f"\nThroughput at web1's egress cap: {len(burst)} x {BURST_BYTES} B arrive over "
+        say(f"\nThroughput at web1's egress cap: {len(burst)} x {BURST_BYTES} B arrive over "
               f"{span / 1e6:.3f} ms = {bits / span:.3f} Gbit/s (cap {cap / 1e9:g} Gbit/s)")
-    print(f"\nread {result.read} = sum of dispositions: {result.check_accounting()}; outputs "
-          f"in {out}/ (packets.csv, summary.json, one pcap per receiving VM with emulated "
+    say(f"\nread {result.read} = sum of dispositions: {summary['accountingOk']}; outputs "
+          f"in {out}/: {', '.join(summary['files'])} (one pcap per receiving VM with emulated "
           "addresses and arrival times, dropped.pcapng with reasons)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "demo", help="run the built-in two-region hub-and-spoke demo",
+    parser = command(
+        subparsers, "demo", "run the built-in two-region hub-and-spoke demo", run, inputs=None,
         description="Load the built-in hub-and-spoke topology and show its VNets, peerings, "
                     "validation findings and the peering lifecycle; then replay generated "
                     "traffic through the emulator and report it.")
@@ -201,4 +207,3 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", default="dataplane-demo", metavar="DIR",
                         help="folder for the traffic section's replay outputs "
                              "(default ./dataplane-demo)")
-    parser.set_defaults(handler=run)

@@ -1,18 +1,30 @@
-"""`dataplane replay TOPOLOGY CAPTURE... --out DIR`: replay captures through the emulator.
+"""`dataplane replay TOPOLOGY... CAPTURE... --out DIR`: replay captures through the emulator.
 
-Writes packets.csv, summary.json, one pcap per receiving VM (emulated arrival timestamps) and
-dropped.pcapng (reason in each packet's comment); prints the address map, damage messages and
-counts. Exit 0 when the replay ran (drops are results, not errors), 2 on input errors.
+Inputs are told apart by content: pcap/pcapng files (by their magic number) are captures, every
+other input is topology (with its own --parameters/-p, cli/options.py). Usage is checked before
+any work: --out a folder that can be written, --speed a finite positive number, captures
+readable. Addresses: a capture that already uses the topology's NIC addresses is replayed as it
+is; one taken elsewhere has its private addresses outside the topology mapped onto NICs
+(io/mapping.py); the map is printed. Writes summary.json, packets.parquet, one pcap per
+receiving VM (emulated arrival timestamps) and dropped.pcapng (reason in each packet's comment);
+--csv adds packets.csv (the same rows; off by default: it costs more than the engine itself);
+--no-parquet/--no-pcaps/--no-dropped skip outputs (io/writers.py). Memory stays bounded
+whatever the capture's size: outputs are written a batch at a time and summary.json comes from
+running aggregates.
+Exit 0 when the replay ran (drops are results, not errors), 2 on usage and input errors.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
+from dataplane.cli.options import command, emit, load_inputs, out_dir, positive_finite
 from dataplane.errors import InputError
 from dataplane.textable import table
+
+CAPTURE_MAGICS = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1",
+                  b"\xa1\xb2\x3c\x4d", b"\x0a\x0d\x0d\x0a")
 
 
 def _pairs(items: list[str], flag: str) -> dict[str, str]:
@@ -26,50 +38,79 @@ def _pairs(items: list[str], flag: str) -> dict[str, str]:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("replay", help="replay pcap/pcapng captures through a topology",
-                              description=__doc__)
-    p.add_argument("topology", metavar="TOPOLOGY")
-    p.add_argument("captures", nargs="+", metavar="CAPTURE")
-    p.add_argument("--out", required=True, metavar="DIR")
-    p.add_argument("--map", action="append", default=[], metavar="CAPTURE_IP=VM")
-    p.add_argument("--map-subnet", action="append", default=[], metavar="CIDR=VNET/SUBNET")
+    p = command(subparsers, "replay", "replay pcap/pcapng captures through a topology", run,
+                inputs="INPUT", description=__doc__,
+                inputs_help="the topology (ARM template, az JSON dump(s), scenario YAML, or a "
+                            "folder of them), then the pcap/pcapng captures")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--map", action="append", default=[], metavar="CAPTURE_IP=VM",
+                   help="replay a capture address as the VM's address; repeatable")
+    p.add_argument("--map-subnet", action="append", default=[], metavar="CIDR=VNET/SUBNET",
+                   help="replay a capture prefix inside a subnet (host offset kept)")
     p.add_argument("--no-auto-map", action="store_true",
-                   help="do not map other capture addresses onto VMs by order of appearance")
+                   help="never map capture addresses onto VMs by order of appearance")
     p.add_argument("--timing", choices=("capture", "asap"), default="capture")
-    p.add_argument("--speed", type=float, default=None,
-                   help="replay capture timing N times faster (implies --timing capture)")
-    p.set_defaults(handler=run)
+    p.add_argument("--speed", type=positive_finite("--speed"), default=None, metavar="N",
+                   help="replay capture timing N times faster (1e-6..1e6; implies --timing "
+                        "capture)")
+    p.add_argument("--csv", action="store_true",
+                   help="also write packets.csv (the rows of packets.parquet as text)")
+    for name, what in (("parquet", "packets.parquet"), ("pcaps", "the per-VM pcaps"),
+                       ("dropped", "dropped.pcapng")):
+        p.add_argument(f"--no-{name}", action="store_true", help=f"do not write {what}")
+
+
+def is_capture(path: str) -> bool:
+    file = Path(path)
+    if not file.is_file():
+        return False
+    with file.open("rb") as f:
+        return f.read(4) in CAPTURE_MAGICS
 
 
 def run(args: argparse.Namespace) -> int:
     from dataplane.engine import Emulator
-    from dataplane.io.writers import ReplayWriter
-    from dataplane.load import load
+    from dataplane.io.writers import Outputs, ReplayWriter
 
-    for c in args.captures:
-        if not Path(c).is_file():
-            raise InputError(f"{c}: no such capture file")
-    em = Emulator(load(args.topology))
-    writer = ReplayWriter(Path(args.out), em)
+    captures = [path for path, _ in args.inputs if is_capture(path)]
+    topology_inputs = [item for item in args.inputs if not is_capture(item[0])]
+    if not captures:
+        raise InputError("replay needs at least one capture (pcap or pcapng) among the inputs")
+    if not topology_inputs:
+        raise InputError("replay needs a topology input before the captures")
+    for path, parameters in args.inputs:
+        if path in captures and parameters is not None:
+            raise InputError(f"--parameters/-p after {path}: a capture takes no parameters")
+    out = out_dir("--out", args.out)
+    outputs = Outputs(csv=args.csv, parquet=not args.no_parquet, pcaps=not args.no_pcaps,
+                      dropped=not args.no_dropped)
+    em = Emulator(load_inputs(args, topology_inputs))
+    mapping = _pairs(args.map, "--map")
+    subnets = _pairs(args.map_subnet, "--map-subnet")
+    em.address_map(mapping, subnets, auto=False)  # unknown VM/subnet names: before any work
+    writer = ReplayWriter(out, em, outputs)
     try:
-        result = em.replay(args.captures, mapping=_pairs(args.map, "--map"),
-                           subnet_mapping=_pairs(args.map_subnet, "--map-subnet"),
+        result = em.replay(captures, mapping=mapping, subnet_mapping=subnets,
                            auto_map=not args.no_auto_map,
                            timing="capture" if args.speed else args.timing,
-                           speed=args.speed or 1.0, sink=writer)
+                           speed=args.speed or 1.0, sink=writer, keep=False)
     finally:
         writer.close()
-    summary = result.summary()
-    (Path(args.out) / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    for line in result.mapping:
-        print(f"map: {line}")
-    for s in result.captures:
-        msg = f"{s.path}: {s.records} records"
-        if s.damage:
-            msg += f"; damaged: {s.damage} ({s.unreadable} unreadable record(s) counted)"
-        print(msg)
-    rows = [(k, v, summary["reasons"][k]) for k, v in summary["dispositions"].items()]
-    print(table(["disposition", "packets", "reason"], rows))
-    print(f"read {result.read} = sum of dispositions: {result.check_accounting()}; "
-          f"outputs in {args.out}")
+    summary = writer.write_summary(result)
+    emit(args, summary, lambda: _text(summary, out))
     return 0
+
+
+def _text(summary: dict, out: Path) -> str:
+    lines = [f"map: {line}" for line in summary["addressMap"]] or ["map: none"]
+    for s in summary["captures"]:
+        msg = f"{s['path']}: {s['records']} records"
+        if s.get("damage"):
+            msg += f"; damaged: {s['damage']} ({s['unreadable']} unreadable record(s) counted)"
+        lines.append(msg)
+    rows = [(k, v, summary["reasons"][k]) for k, v in summary["dispositions"].items()]
+    lines.append(table(["disposition", "packets", "reason"], rows))
+    lines += [f"caveat: {c}" for c in summary["caveats"]]
+    lines.append(f"read {summary['read']} = sum of dispositions: {summary['accountingOk']}; "
+                 f"outputs in {out}: {', '.join(summary['files'])}")
+    return "\n".join(lines)

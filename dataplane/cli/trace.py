@@ -1,79 +1,132 @@
-"""`dataplane trace TOPOLOGY --from VM --to IP [--port N --protocol P]`: one flow both ways.
+"""`dataplane trace TOPOLOGY --vm VM --to IP[:PORT] [--port N] [--protocol P]`: one flow, both ways.
 
-Sends one synthetic packet from the VM to the address and, when it is delivered to a VM, the
-reply from the VM that received it (behind an internal load balancer: the chosen backend, from
-its own address and the translated port, engine/loadbalancer.py); prints each hop with the deciding rule or route and per-leg latency (propagation +
-processing, ns), like Network Watcher's connection troubleshoot.
+Sends one synthetic packet from the VM to the address (or VM name) and, when it is delivered to
+a VM, the reply from the VM that received it (behind an internal load balancer: the chosen
+backend, from its own address and the translated port, engine/loadbalancer.py). Both packets go
+through the engine in one run, the reply one second after the request, so the reply meets the
+state the request left (NSGs are stateful: an allowed flow's reply passes, azure-semantics 2.1)
+and the hop-by-hop explanation (the engine's reference walk, as `explain`) sees that same state.
+Prints each hop with the deciding rule or route and, for a packet that arrived, its latency
+and per-leg propagation and processing (µs/ms), like Network Watcher's connection
+troubleshoot. A packet that was dropped shows where and why, and no latency.
+-o json: [{"direction", "sourceVm", "sourceIp", "destinationIp", "protocol", "sourcePort",
+"destinationPort", "disposition", "reason", "deciding", "hops", "latencyNs" (arrived only),
+"legs": [{"from", "to", "propagationNs", "processingNs", "global"}] (arrived only)}].
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import ipaddress
+from typing import Any
 
+from dataplane.cli.options import command, emit, load_inputs, protocol
 from dataplane.errors import InputError
-from dataplane.textable import table
+from dataplane.textable import duration, table
+
+REPLY_AFTER_NS = 10**9
+CLIENT_PORT = 49152
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("trace", help="trace one flow hop by hop, both ways",
-                              description=__doc__)
-    p.add_argument("topology", metavar="TOPOLOGY")
-    p.add_argument("--from", dest="source", required=True, metavar="VM")
-    p.add_argument("--to", dest="destination", required=True, metavar="IP")
-    p.add_argument("--port", type=int, default=80)
-    p.add_argument("--protocol", default="Tcp", choices=("Tcp", "Udp", "Icmp", "tcp", "udp",
-                                                          "icmp"))
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=run)
+    p = command(subparsers, "trace", "trace one flow hop by hop, both ways", run,
+                description=__doc__)
+    p.add_argument("--vm", "--from", dest="vm", required=True, metavar="VM",
+                   help="the sending virtual machine (--from is the old spelling)")
+    p.add_argument("--to", required=True, metavar="IP[:PORT]",
+                   help="destination address (or VM name), optionally with the port")
+    p.add_argument("--port", type=int, default=None,
+                   help="destination port (default 80, or the port given in --to)")
+    p.add_argument("--protocol", default="Tcp", type=protocol, choices=("Tcp", "Udp", "Icmp"),
+                   help="Tcp (default), Udp or Icmp (any case)")
+
+
+def _destination(args: argparse.Namespace) -> tuple[str, int]:
+    host, sep, port_text = args.to.rpartition(":")
+    if not sep:
+        host, port_text = args.to, ""
+    if port_text and not port_text.isdigit():
+        raise InputError(f"--to {args.to}: the port must be a number")
+    port = args.port if args.port is not None else int(port_text or 80)
+    if not 0 <= port <= 65535:
+        raise InputError(f"--port {port}: must be 0..65535")
+    return host, port
 
 
 def run(args: argparse.Namespace) -> int:
     from scapy.layers.inet import ICMP, IP, TCP, UDP
 
-    from dataplane.engine import Disposition, Emulator
-    from dataplane.load import load
+    from dataplane.dispositions import Disposition
+    from dataplane.engine import Emulator
 
-    em = Emulator(load(args.topology))
-    src_ip = str(_ip(em.address_of(args.source)))
-    dst_ip = str(_ip(em.address_of(args.destination)))
-    proto = args.protocol.lower()
-    if not 0 <= args.port <= 65535:
-        raise InputError("--port must be 0..65535")
+    host, port = _destination(args)
+    em = Emulator(load_inputs(args))
+    src_ip = str(ipaddress.IPv4Address(em.address_of(args.vm)))
+    dst_ip = str(ipaddress.IPv4Address(em.address_of(host)))
 
-    def packet(s: str, d: str, sport: int, dport: int):
-        l4 = TCP(sport=sport, dport=dport) if proto == "tcp" else (
-            UDP(sport=sport, dport=dport) if proto == "udp" else ICMP())
+    def packet(s: str, d: str, sport: int, dport: int) -> Any:
+        l4 = {"Tcp": lambda: TCP(sport=sport, dport=dport, flags="S"),
+              "Udp": lambda: UDP(sport=sport, dport=dport), "Icmp": ICMP}[args.protocol]()
         return IP(src=s, dst=d) / l4
 
-    out = em.send(packet(src_ip, dst_ip, 49152, args.port), source=args.source)
-    answers = [out.explain(0)]
-    if out.dispositions()[0] == Disposition.DELIVERED:
-        receiver = out.row(0)["hops"].split(" > ")[-1]
-        reply_ip, reply_port = str(_ip(em.address_of(receiver))), args.port
-        for hop in answers[0]["hops"]:
+    request = packet(src_ip, dst_ip, CLIENT_PORT, port)
+    first = em.send(request, source=args.vm)
+    packets, sources = [request], [args.vm]
+    if first.dispositions()[0] == Disposition.DELIVERED:
+        receiver = first.row(0)["hops"].split(" > ")[-1]
+        reply_ip, reply_port = str(ipaddress.IPv4Address(em.address_of(receiver))), port
+        for hop in first.explain(0)["hops"]:
             if hop["step"] == "loadbalancer" and hop.get("translated"):
                 reply_ip = hop["translated"]["destinationIp"]
                 reply_port = hop["translated"]["destinationPort"]
-        back = em.send(packet(reply_ip, src_ip, reply_port, 49152), times_ns=[10**9],
-                       source=receiver)
-        answers.append(back.explain(0))
-    if args.json:
-        print(json.dumps(answers, indent=2, default=str))
-        return 0
-    for title, a in zip(("forward", "return"), answers, strict=False):
-        print(f"{title}: {a['src']} -> {a['dst']} {a['proto']} {a['dport']}: "
-              f"{a['disposition']} ({a['deciding']}); latency {a['latency_ns']} ns")
-        rows = [(h.get("step"), h.get("at", f"{h.get('from')}->{h.get('to')}"),
-                 h.get("route") or h.get("rule") or "", h.get("result", h.get("access", "")))
-                for h in a["hops"]]
-        print(table(["step", "at", "rule/route", "result"], rows))
-        legs = [(g["from"], g["to"], g["propagation_ns"], g["processing_ns"],
-                 "global" if g["global"] else "regional") for g in a.get("legs", [])]
-        if legs:
-            print(table(["from", "to", "propagation ns", "processing ns", "path"], legs))
+        packets.append(packet(reply_ip, src_ip, reply_port, CLIENT_PORT))
+        sources.append(receiver)
+    em.reset()  # one run with both packets: the reply meets the request's state
+    both = em.send(packets, source=sources, times_ns=[0, REPLY_AFTER_NS][:len(packets)])
+    answers = [_answer(direction, both.explain(i), vm)
+               for i, (direction, vm) in enumerate(zip(("forward", "return"), sources,
+                                                       strict=False))]
+    emit(args, answers, lambda: _text(answers))
     return 0
 
 
-def _ip(v: int) -> str:
-    return ".".join(str((v >> s) & 255) for s in (24, 16, 8, 0))
+def _answer(direction: str, explained: dict[str, Any], vm: str) -> dict[str, Any]:
+    arrived = explained["disposition"] == "DELIVERED" or explained["disposition"].startswith(
+        "EXITS_")
+    out = {"direction": direction, "sourceVm": vm, "sourceIp": explained["src"],
+           "destinationIp": explained["dst"], "protocol": explained["proto"],
+           "sourcePort": explained["sport"], "destinationPort": explained["dport"],
+           "disposition": explained["disposition"], "reason": explained["reason"],
+           "deciding": explained["deciding"], "hops": explained["hops"]}
+    if arrived and explained["latency_ns"] >= 0:
+        out["latencyNs"] = explained["latency_ns"]
+        out["legs"] = [{"from": g["from"], "to": g["to"], "propagationNs": g["propagation_ns"],
+                        "processingNs": g["processing_ns"], "global": g["global"]}
+                       for g in explained.get("legs", [])]
+    return out
+
+
+def _hop_rows(hops: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+    return [(str(h.get("step", "")), str(h.get("at") or f"{h.get('from')}->{h.get('to')}"),
+             str(h.get("route") or h.get("rule") or ""),
+             str(h.get("result", h.get("access", "")))) for h in hops]
+
+
+def _text(answers: list[dict[str, Any]]) -> str:
+    parts = []
+    for a in answers:
+        head = (f"{a['direction']}: {a['sourceIp']} -> {a['destinationIp']} {a['protocol']} "
+                f"{a['destinationPort']}: {a['disposition']}"
+                + (f" ({a['deciding']})" if a["deciding"] else ""))
+        if "latencyNs" in a:
+            head += f"; latency {duration(a['latencyNs'])}"
+        else:
+            head += f"; {a['reason']}"
+        parts += [head, table(["step", "at", "rule/route", "result"], _hop_rows(a["hops"]))]
+        if a.get("legs"):
+            parts.append(table(["from", "to", "propagation", "processing", "path"], [
+                (g["from"], g["to"], duration(g["propagationNs"]), duration(g["processingNs"]),
+                 "global" if g["global"] else "regional") for g in a["legs"]]))
+    if len(answers) == 1:
+        parts.append("return: not sent (the request was not delivered to a VM)")
+    return "\n".join(parts)

@@ -1,25 +1,25 @@
 """Network Watcher-style subcommands: routes, rules, next-hop, ip-flow-verify, explain.
 
-Each takes TOPOLOGY (as `check` does) and prints a readable table, or with --json the dict
-dataplane.watcher returns (Azure's shapes plus an "assumptions" list). Unknown names: one line
-on stderr, exit 2.
-  dataplane routes TOPOLOGY --nic NIC [--json]
-  dataplane rules TOPOLOGY --nic NIC [--json]
-  dataplane next-hop TOPOLOGY --vm VM --source-ip IP --dest-ip IP [--json]
-  dataplane ip-flow-verify TOPOLOGY --vm VM --direction Inbound|Outbound --protocol TCP|UDP
-                           --local IP:PORT --remote IP:PORT [--json]
-  dataplane explain TOPOLOGY --vm VM --to IP[:PORT] [--protocol P] [--json]
+Each takes TOPOLOGY... (as `check` does, cli/options.py) and prints a readable table, or with
+-o json the dict dataplane.watcher returns (Azure's shapes plus an "assumptions" list; --query
+and -o tsv as az). Unknown names: one line on stderr, exit 2.
+  dataplane routes TOPOLOGY --nic NIC
+  dataplane rules TOPOLOGY --nic NIC
+  dataplane next-hop TOPOLOGY --vm VM --source-ip IP --dest-ip IP
+  dataplane ip-flow-verify TOPOLOGY --vm VM --direction Inbound|Outbound --protocol Tcp|Udp
+                           --local IP:PORT --remote IP:PORT
+  dataplane explain TOPOLOGY --vm VM --to IP[:PORT] [--protocol P]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import textwrap
 from typing import Any
 
 from dataplane import watcher
-from dataplane.cli.check import add_topology_arguments, load_topology
+from dataplane.cli.options import command, emit, protocol
+from dataplane.cli.options import load_inputs as load_topology
 from dataplane.control.explain import describe
 from dataplane.textable import table
 
@@ -31,14 +31,11 @@ def _bullets(lines: list[str], mark: str) -> str:
 
 
 def _emit(args: argparse.Namespace, result: dict[str, Any], text: str) -> int:
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        caveats, notes = result.get("caveats", []), result.get("assumptions", [])
-        print(text
-              + ("\n\nCaveats (unmodelled resources that can change this answer):\n"
-                 + _bullets(caveats, "!") if caveats else "")
-              + ("\n\nAssumptions:\n" + _bullets(notes, "-") if notes else ""))
+    caveats, notes = result.get("caveats", []), result.get("assumptions", [])
+    emit(args, result, text
+         + ("\n\nCaveats (what the model leaves out that can change this answer):\n"
+            + _bullets(caveats, "!") if caveats else "")
+         + ("\n\nAssumptions:\n" + _bullets(notes, "-") if notes else ""))
     return 0
 
 
@@ -89,7 +86,8 @@ def _next_hop(args: argparse.Namespace) -> int:
 
 
 def _ip_flow(args: argparse.Namespace) -> int:
-    result = watcher.ip_flow_verify(load_topology(args), args.vm, args.direction, args.protocol,
+    result = watcher.ip_flow_verify(load_topology(args), args.vm, args.direction,
+                                    args.protocol.upper(),
                                     args.local, args.remote, args.nic)
     text = f"Access: {result['access']}\nRule:   {result.get('ruleName', '(no NSG applies)')}"
     return _emit(args, result, text)
@@ -109,38 +107,33 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    def command(name: str, help_text: str, handler: Any) -> argparse.ArgumentParser:
-        parser = subparsers.add_parser(name, help=help_text, description=help_text)
-        add_topology_arguments(parser)
-        parser.add_argument("--json", action="store_true", help="print Azure-shaped JSON")
-        parser.set_defaults(handler=handler)
-        return parser
-
     nic_help = "network interface name as written in the template, or its full resource id"
     vm_help = "virtual machine name as written in the template, or its full resource id"
-    p = command("routes", "effective routes of a NIC (az network nic show-effective-route-table)",
-                _routes)
+    p = command(subparsers, "routes",
+                "effective routes of a NIC (az network nic show-effective-route-table)", _routes)
     p.add_argument("--nic", required=True, help=nic_help)
-    p = command("rules", "effective security rules of a NIC (az network nic list-effective-nsg)",
-                _rules)
+    p = command(subparsers, "rules",
+                "effective security rules of a NIC (az network nic list-effective-nsg)", _rules)
     p.add_argument("--nic", required=True, help=nic_help)
-    p = command("next-hop", "next hop from a VM to an address (az network watcher show-next-hop)",
-                _next_hop)
+    p = command(subparsers, "next-hop",
+                "next hop from a VM to an address (az network watcher show-next-hop)", _next_hop)
     p.add_argument("--vm", required=True, help=vm_help)
     p.add_argument("--source-ip", required=True)
     p.add_argument("--dest-ip", required=True)
     p.add_argument("--nic", help="the VM's NIC when it has several (" + nic_help + ")")
-    p = command("ip-flow-verify",
+    p = command(subparsers, "ip-flow-verify",
                 "would NSGs allow this flow (az network watcher test-ip-flow)", _ip_flow)
     p.add_argument("--vm", required=True, help=vm_help)
     p.add_argument("--direction", required=True, choices=["Inbound", "Outbound"],
                    type=lambda s: s.capitalize())
-    p.add_argument("--protocol", required=True, choices=["TCP", "UDP"], type=str.upper)
+    p.add_argument("--protocol", required=True, choices=["Tcp", "Udp"], type=protocol,
+                   help="Tcp or Udp (any case)")
     p.add_argument("--local", required=True, metavar="IP:PORT")
     p.add_argument("--remote", required=True, metavar="IP:PORT")
     p.add_argument("--nic", help="the VM's NIC when it has several (" + nic_help + ")")
-    p = command("explain", "walk one flow hop by hop: NSG out, route, peering, NVA, gateway, "
-                "NSG in", _explain)
+    p = command(subparsers, "explain", "walk one flow hop by hop: NSG out, route, peering, "
+                "NVA, gateway, NSG in", _explain)
     p.add_argument("--vm", required=True, help=vm_help)
     p.add_argument("--to", required=True, metavar="IP[:PORT]")
-    p.add_argument("--protocol", default="Tcp", help="Tcp (default), Udp, Icmp, Esp, Ah")
+    p.add_argument("--protocol", default="Tcp", type=protocol,
+                   help="Tcp (default), Udp, Icmp, Esp, Ah (any case)")

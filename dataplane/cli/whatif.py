@@ -5,19 +5,21 @@ each one (its own compiled Program and packet pipeline; TCP throughput and peeri
 models) in parallel on the local cores, and writes results.csv, results.json, PNG plots and a
 self-contained report.html to DIR. The spec format is in dataplane/whatif/spec.py and
 docs/whatif.md; examples in examples/whatif/. Exit 0 when the run completed (variants Azure
-rejects are rows with an error), 2 on spec errors.
+rejects are rows with an error), 2 on usage and spec errors, checked before any variant runs
+(--out writable, --scheduler answering within a few seconds).
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+
+from dataplane.cli.options import command, out_dir, scheduler_reachable
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "whatif", help="run a what-if experiment (variants, latency, throughput, cost)",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command(subparsers, "whatif",
+                "run a what-if experiment (variants, latency, throughput, cost)", run,
+                inputs=None, description=__doc__)
     p.add_argument("spec", metavar="SPEC.yaml", help="the experiment spec")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--scheduler", metavar="ADDR", default=None,
@@ -29,7 +31,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="worker processes (default: the number of cores)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,12 +44,14 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--serial and --scheduler exclude each other")
     if args.workers is not None and args.workers < 1:
         raise InputError("--workers must be at least 1")
+    out = out_dir("--out", args.out)
+    scheduler_reachable("--scheduler", args.scheduler)
     spec = load_spec(args.spec)
     variants = spec.variants()
     print(f"{spec.name}: {len(variants)} variant(s), base {spec.base}")
     rows = run_spec(spec, serial=args.serial, scheduler=args.scheduler, workers=args.workers,
                     progress=not args.quiet)
-    paths = write_report(spec, rows, Path(args.out), plots=not args.no_plots)
+    paths = write_report(spec, rows, out, plots=not args.no_plots)
     print(summary_table(spec, rows))
     if "cost" in spec.metrics:
         print(f"note: {PRICING_CAVEAT}")

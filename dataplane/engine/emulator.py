@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from dataplane.control.assumptions import texts
+from dataplane.control.spoken import spoken_ranges
 from dataplane.dispositions import Disposition as D
 from dataplane.engine.batch import UNDECIDED, BatchPipeline, Columns
 from dataplane.engine.compile import Network, build_network
@@ -143,7 +144,7 @@ class Emulator:
             ip = nic.primary_ip
             if ip is not None and ip.version == 4:
                 names.append((self.net.node_names[i], ip.value))
-        amap = AddressMap(names, auto=auto)
+        amap = AddressMap(names, auto=auto, spoken=spoken_ranges(self.topology))
         for cap, vm in (mapping or {}).items():
             amap.add_host(cap, vm)
         for cidr, target in (subnet_mapping or {}).items():

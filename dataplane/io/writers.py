@@ -1,221 +1,321 @@
-"""Replay outputs: packets.csv rows, one pcap per receiving VM, dropped.pcapng with reasons.
+"""Replay outputs, written a batch at a time from columns, in memory that does not grow with the
+capture: per-VM pcaps, dropped.pcapng, packets.parquet / packets.csv, summary.json.
 
-Takes: decided batches (the Emulator's sink: columns, node paths, the RecordBatch frames).
-Emits in DIR: `packets.csv` (one row per packet: index, capture, record, time in, 5-tuple,
-disposition, deciding rule/route, hops, time out, latency), `<vm>.pcap` (nanosecond pcap,
-frames delivered to that VM stamped with their emulated arrival time, in processing order),
-`dropped.pcapng` (every dropped/unparsed frame; each Enhanced Packet Block carries
-"DISPOSITION: reason; deciding" as its opt_comment). Link type per file: Ethernet unless the
-first frame written is raw IP.
-Frames are written as the emulated network carries them (`rewrite`): the IPv4 source and
-destination become the emulated addresses (the address map's rewrite, io/mapping.py) and, for
-a packet delivered through an internal load balancer's frontend, the backend's address and
-port (DNAT, engine/loadbalancer.py); the IPv4 header checksum is recomputed, the TCP/UDP
-checksum recomputed when the whole segment was captured and updated incrementally (RFC 1624)
-when it was truncated (a UDP checksum of 0 stays 0). Ethernet, 802.1Q/802.1ad tags and raw IP
-link types; other frames (IPv6, unparsed) are written unchanged.
+Takes: decided batches (the Emulator's sink: columns, node paths, the RecordBatch frames) and
+the emulator (its network's names, the address map, assumptions). Emits in `out` (and nowhere
+else):
+- `<vm>.pcap` per receiving VM: nanosecond pcap, frames delivered to that VM stamped with their
+  emulated arrival time, in processing order (io/records.py; arrival times >= 2^32 s are
+  clamped and counted as a caveat). File names come from resource names sanitised
+  (`safe_file_name`: letters, digits, '.', '_' and '-'; never a path) and de-duplicated
+  case-insensitively; the VM -> file map is summary.json's `pcapFiles`.
+- `dropped.pcapng`: every dropped and unparsed frame, its Enhanced Packet Block's opt_comment
+  "DISPOSITION: reason; deciding"; one interface per link type.
+- `packets.parquet` / `packets.csv`: one row per packet (io/packet_table.py).
+- `summary.json`: running aggregates (io/aggregates.py) plus captures, address map, timing,
+  assumptions, caveats, and the files written.
+`Outputs` switches each file off. Frames are written as the emulated network carries them
+(io/rewrite.py): the address map's source and destination; a delivered packet as its receiver
+sees it: the engine's final (translated) addresses and ports when the batch carries them
+(`final_src`, `final_dst`, `final_sport`, `final_dport`: load-balancer DNAT, reply un-DNAT,
+SNAT; engine/conntrack.py), else the internal load balancer's DNAT looked up here
+(engine/loadbalancer.py). Frames whose addresses and ports do not change are written as
+captured.
+Link type per pcap: the first frame's written to it.
 """
 
 from __future__ import annotations
 
-import csv
-import struct
+import json
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from dataplane.dispositions import Disposition as D
+from dataplane.io.aggregates import LATENCY_CAVEAT, Aggregates
+from dataplane.io.packet_table import Batch, PacketTableWriter, record_batch
+from dataplane.io.paths import PathIndex
+from dataplane.io.records import (
+    comment_options,
+    epb_records,
+    pcap_header,
+    pcap_records,
+    pcapng_interface_block,
+    pcapng_section_header,
+)
+from dataplane.io.rewrite import rewrite_frames
+from dataplane.kernels.headers import extract
 
-_ETHERNET, _RAW, _IPV4 = 1, (101, 228, 12, 14), 0x0800
+RESERVED = {"summary", "packets", "dropped"}
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-class _Pcap:
+@dataclass(frozen=True)
+class Outputs:
+    csv: bool = False
+    parquet: bool = True
+    pcaps: bool = True
+    dropped: bool = True
+
+
+def safe_file_name(name: str, taken: set[str]) -> str:
+    """A file name stem for a resource name: no separators, no leading dots, not reserved,
+    not in `taken` (compared case-insensitively; the result is added to it)."""
+    stem = _UNSAFE.sub("_", name).strip("._-")[:100] or "vm"
+    if stem.lower() in RESERVED:
+        stem += "-vm"
+    candidate, n = stem, 1
+    while candidate.lower() in taken:
+        n += 1
+        candidate = f"{stem}-{n}"
+    taken.add(candidate.lower())
+    return candidate
+
+
+def _inside(out: Path, name: str) -> Path:
+    path = out / name
+    if path.resolve().parent != out.resolve():
+        raise ValueError(f"refusing to write {name!r} outside {out}")  # unreachable by design
+    return path
+
+
+class _PcapFile:
     def __init__(self, path: Path, linktype: int) -> None:
-        self.f: BinaryIO = path.open("wb")
-        self.f.write(struct.pack("<IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, 262144, linktype))
-
-    def write(self, t_ns: int, frame: bytes, orig: int) -> None:
-        t_ns = max(t_ns, 0)
-        self.f.write(struct.pack("<IIII", t_ns // 10**9, t_ns % 10**9, len(frame), orig))
-        self.f.write(frame)
-
-
-class _Pcapng:
-    def __init__(self, path: Path) -> None:
-        self.f: BinaryIO = path.open("wb")
-        self.f.write(struct.pack("<IIIHHqI", 0x0A0D0D0A, 28, 0x1A2B3C4D, 1, 0, -1, 28))
-        self.ifaces: dict[int, int] = {}
-
-    def iface(self, linktype: int) -> int:
-        if linktype not in self.ifaces:
-            opt = struct.pack("<HHB3x", 9, 1, 9) + struct.pack("<HH", 0, 0)  # ns resolution
-            blen = 20 + len(opt)
-            self.f.write(struct.pack("<IIHHI", 1, blen, linktype, 0, 0) + opt
-                         + struct.pack("<I", blen))
-            self.ifaces[linktype] = len(self.ifaces)
-        return self.ifaces[linktype]
-
-    def write(self, linktype: int, t_ns: int, frame: bytes, orig: int, comment: str) -> None:
-        i = self.iface(linktype)
-        t_ns = max(t_ns, 0)
-        pad = b"\0" * (-len(frame) % 4)
-        c = comment.encode()[:60000]
-        opt = struct.pack("<HH", 1, len(c)) + c + b"\0" * (-len(c) % 4) + struct.pack("<HH", 0, 0)
-        blen = 32 + len(frame) + len(pad) + len(opt)
-        self.f.write(struct.pack("<IIIIIII", 6, blen, i, t_ns >> 32, t_ns & 0xFFFFFFFF,
-                                 len(frame), orig) + frame + pad + opt + struct.pack("<I", blen))
+        self.file: BinaryIO = path.open("wb")
+        self.file.write(pcap_header(linktype))
 
 
 class ReplayWriter:
-    def __init__(self, out: Path, result_ref: Any) -> None:
+    def __init__(self, out: Path, emulator: Any, outputs: Outputs = Outputs()) -> None:
         self.out = out
         out.mkdir(parents=True, exist_ok=True)
-        self.em = result_ref
-        self.csv_file = (out / "packets.csv").open("w", newline="")
-        self.csv = csv.writer(self.csv_file)
-        self.csv.writerow(["index", "capture", "record", "time_in_ns", "src", "dst", "proto",
-                           "sport", "dport", "length", "disposition", "deciding", "hops",
-                           "time_out_ns", "latency_ns", "parse_status"])
-        self.vm_files: dict[int, _Pcap] = {}
-        self.dropped = _Pcapng(out / "dropped.pcapng")
+        self.em = emulator
+        self.outputs = outputs
+        net = emulator.net
+        self.node_names: tuple[str, ...] = tuple(net.node_names)
+        self.labels = emulator.batch.labels.names
+        self.aggregates = Aggregates(self.node_names, net.node_region, net.node_vnet,
+                                     tuple(net.vnet_names), self.labels)
+        self.table = PacketTableWriter(
+            _inside(out, "packets.parquet") if outputs.parquet else None,
+            _inside(out, "packets.csv") if outputs.csv else None)
+        self.vm_files: dict[int, _PcapFile] = {}
+        self.pcap_names: dict[str, str] = {}
+        self._taken: set[str] = set(RESERVED)
+        self.dropped: BinaryIO | None = None
+        self.interfaces: dict[int, int] = {}
+        self.comments: dict[tuple[int, int], int] = {}
+        self.clamped = 0
         self.index = 0
 
+    # -- the sink --
     def __call__(self, cols: dict[str, np.ndarray], nodes: np.ndarray, rb: Any) -> None:
-        net = self.em.net
-        names = self.em.batch.labels.names
-        buf = rb.buf.tobytes()
-        disp = cols["disposition"]
-        for i in range(disp.size):
-            d = D(int(disp[i]))
-            path = [int(x) for x in nodes[i] if x >= 0]
-            tin, tout = int(cols["time_in"][i]), int(cols["time_out"][i])
-            ok = d == D.DELIVERED or d.exited
-            dec = names[int(cols["deciding"][i])] if cols["deciding"][i] >= 0 else ""
-            s, t = int(cols["src"][i]), int(cols["dst"][i])
-            self.csv.writerow([
-                self.index, int(cols["capture"][i]), int(cols["record"][i]), tin,
-                _ip(s), _ip(t), int(cols["proto"][i]), int(cols["sport"][i]),
-                int(cols["dport"][i]), int(cols["length"][i]), d.name, dec,
-                " > ".join(net.node_names[x] for x in path), tout if ok else -1,
-                tout - tin if ok else -1, cols["status"][i]])
-            o, n = int(rb.offsets[i]), int(rb.caplens[i])
-            frame, orig, link = buf[o:o + n], int(rb.origlens[i]), int(rb.linktypes[i])
-            if d != D.UNPARSED and d != D.UNSUPPORTED:
-                dst, dport = t, int(cols["dport"][i])
-                if d == D.DELIVERED:
-                    dst, dport = self._translated(path[-1], int(cols["proto"][i]), t, dport)
-                frame = rewrite(frame, link, s, dst, dport, n == orig)
-            if d == D.DELIVERED:
-                last = path[-1]
-                if last not in self.vm_files:
-                    self.vm_files[last] = _Pcap(self.out / f"{net.node_names[last]}.pcap", link)
-                self.vm_files[last].write(tout, frame, orig)
-            elif not d.exited:
-                self.dropped.write(link, tin, frame, orig, f"{d.name}: {d.reason}; {dec}")
-            self.index += 1
+        n = int(cols["disposition"].size)
+        paths = PathIndex.of(nodes)
+        self.aggregates.add(cols, paths)
+        if self.outputs.parquet or self.outputs.csv:
+            self.table.write(record_batch(Batch(cols, paths, self.index, self.node_names,
+                                                self.labels)))
+        if self.outputs.pcaps or self.outputs.dropped:
+            self._frames(cols, rb, paths.last)
+        self.index += n
 
-    def _translated(self, last: int, proto: int, dst: int, dport: int) -> tuple[int, int]:
+    def _frames(self, cols: dict[str, np.ndarray], rb: Any, last: np.ndarray) -> None:
+        disp = cols["disposition"]
+        parsed = np.flatnonzero((disp != D.UNPARSED) & (disp != D.UNSUPPORTED))
+        delivered = disp == D.DELIVERED
+        src, dst, sport, dport = self._as_received(cols, last, delivered)
+        if self._identity_map():  # captured addresses kept: only translated frames change
+            moved = parsed[(src[parsed] != cols["src"][parsed])
+                           | (dst[parsed] != cols["dst"][parsed])
+                           | (sport[parsed] != cols["sport"][parsed])
+                           | (dport[parsed] != cols["dport"][parsed])]
+        else:
+            moved = parsed[self._changed(rb, parsed, src, dst, sport, dport)]
+        buf = rb.buf
+        if moved.size:
+            buf, _ = rewrite_frames(rb.buf, rb.offsets[moved], rb.caplens[moved],
+                                    rb.linktypes[moved], src[moved], dst[moved],
+                                    dport[moved], sport[moved])
+        if self.outputs.pcaps:
+            self._pcaps(buf, rb, cols, last, np.flatnonzero(delivered))
+        if self.outputs.dropped:
+            exited = (disp == D.EXITS_INTERNET) | (disp == D.EXITS_ON_PREMISES)
+            self._dropped(buf, rb, cols, np.flatnonzero(~delivered & ~exited))
+
+    def _identity_map(self) -> bool:
+        """True when the replay's address map moves no address (so far): no host or subnet
+        entry. An emulator without a readable map counts as not the identity."""
+        amap = getattr(self.em, "_amap", None)
+        return amap is not None and not getattr(amap, "hosts", True) and not getattr(
+            amap, "nets", True)
+
+    def _as_received(self, cols: dict[str, np.ndarray], last: np.ndarray,
+                     delivered: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(src, dst, sport, dport) of every packet as written: delivered ones as their
+        receiver sees them, the others as sent (after the address map)."""
+        src, dst, sport, dport = cols["src"], cols["dst"], cols["sport"], cols["dport"]
+        if "final_dst" not in cols:
+            dst, dport = self._translated(cols, last, delivered)
+            return src, dst, sport, dport
+        return tuple(np.where(delivered, cols[f"final_{k}"], cols[k]).astype(np.int64)
+                     for k in ("src", "dst", "sport", "dport"))
+
+    @staticmethod
+    def _changed(rb: Any, rows: np.ndarray, src: np.ndarray, dst: np.ndarray,
+                 sport: np.ndarray, dport: np.ndarray) -> np.ndarray:
+        """Which of `rows` carry other addresses or port than captured (the compiled header
+        kernel reads the captured ones), so only those frames are rewritten."""
+        changed = np.zeros(rows.size, dtype=bool)
+        links = rb.linktypes[rows]
+        for link in np.unique(links).tolist():
+            sel = np.flatnonzero(links == link)
+            hc = extract(rb.buf, rb.offsets[rows[sel]], rb.caplens[rows[sel]], link)
+            r = rows[sel]
+            changed[sel] = ((hc.src4.astype(np.int64) != (src[r] & 0xFFFFFFFF))
+                            | (hc.dst4.astype(np.int64) != (dst[r] & 0xFFFFFFFF))
+                            | (hc.dport.astype(np.int64) != dport[r])
+                            | (hc.sport.astype(np.int64) != sport[r]))
+        return changed
+
+    def _translated(self, cols: dict[str, np.ndarray], last: np.ndarray, delivered: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
         """The destination as the receiving NIC sees it: a frontend address is DNATed to the
-        backend's address and the rule's backend port (engine/loadbalancer.py)."""
+        backend's address and the rule's backend port (engine/loadbalancer.py). Looked up once
+        per distinct (receiver, protocol, destination, port)."""
+        dst, dport = cols["dst"], cols["dport"]
         net = self.em.net
-        if last >= len(net.nics) or net.ip_nic.get(dst) == last:
+        nic_ip = np.full(len(net.nics), -1, dtype=np.int64)
+        for ip, nic in net.ip_nic.items():
+            if nic < nic_ip.size:
+                nic_ip[nic] = ip
+        at_nic = delivered & (last >= 0) & (last < nic_ip.size)
+        rows = np.flatnonzero(at_nic)
+        rows = rows[nic_ip[last[rows]] != dst[rows]]
+        if not rows.size:
             return dst, dport
-        fe = net.lb.at(int(net.node_vnet[last]), dst)
+        dst, dport = dst.copy(), dport.copy()
+        keys = np.stack([last[rows], cols["proto"][rows].astype(np.int64),
+                         dst[rows].astype(np.int64), dport[rows].astype(np.int64)], axis=1)
+        uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
+        inverse = inverse.ravel()
+        for k, (node, proto, address, port) in enumerate(uniq.tolist()):
+            new_dst, new_port = self._dnat(node, proto, address, port)
+            hit = rows[inverse == k]
+            dst[hit], dport[hit] = new_dst, new_port
+        return dst, dport
+
+    def _dnat(self, node: int, proto: int, address: int, port: int) -> tuple[int, int]:
+        net = self.em.net
+        fe = net.lb.at(int(net.node_vnet[node]), address)
         if fe < 0:
-            return dst, dport
-        front = net.lb.frontends[fe]
-        rule = front.rule_for(proto, dport)
+            return address, port
+        rule = net.lb.frontends[fe].rule_for(proto, port)
         if rule is None:
-            return dst, dport
-        hit = np.flatnonzero(rule.backends == last)
-        new_dst = int(rule.backend_ips[hit[0]]) if hit.size else dst
-        return new_dst, rule.translate_port(dport) if proto in (6, 17) else dport
+            return address, port
+        hit = np.flatnonzero(rule.backends == node)
+        new_dst = int(rule.backend_ips[hit[0]]) if hit.size else address
+        return new_dst, rule.translate_port(port) if proto in (6, 17) else port
+
+    def _pcaps(self, buf: np.ndarray, rb: Any, cols: dict[str, np.ndarray], last: np.ndarray,
+               rows: np.ndarray) -> None:
+        if not rows.size:
+            return
+        receivers = last[rows]
+        for node in np.flatnonzero(np.bincount(receivers)).tolist():
+            group = rows[receivers == node]
+            if node not in self.vm_files:
+                name = self.node_names[node]
+                file = safe_file_name(name, self._taken) + ".pcap"
+                self.vm_files[node] = _PcapFile(_inside(self.out, file),
+                                                int(rb.linktypes[group[0]]))
+                self.pcap_names[name] = file
+            data, clamped = pcap_records(buf, rb.offsets[group], rb.caplens[group],
+                                         rb.origlens[group], cols["time_out"][group])
+            self.clamped += clamped
+            data.tofile(self.vm_files[node].file)
+
+    def _dropped(self, buf: np.ndarray, rb: Any, cols: dict[str, np.ndarray],
+                 rows: np.ndarray) -> None:
+        if self.dropped is None:
+            self.dropped = _inside(self.out, "dropped.pcapng").open("wb")
+            self.dropped.write(pcapng_section_header())
+        if not rows.size:
+            return
+        links = rb.linktypes[rows]
+        for link in np.unique(links).tolist():
+            if link not in self.interfaces:
+                self.dropped.write(pcapng_interface_block(link))
+                self.interfaces[link] = len(self.interfaces)
+        lookup = np.zeros(max(self.interfaces) + 1, dtype=np.int64)
+        for link, i in self.interfaces.items():
+            lookup[link] = i
+        interface = lookup[links]
+        keys = cols["deciding"][rows].astype(np.int64) * 256 + cols["disposition"][rows]
+        encoded = pc.dictionary_encode(pa.array(keys))
+        inverse = encoded.indices.to_numpy().astype(np.int64)
+        texts = []
+        for dec, d in (divmod(k, 256) for k in encoded.dictionary.to_pylist()):
+            disposition = D(d)
+            label = self.labels[dec] if dec >= 0 else ""
+            texts.append(f"{disposition.name}: {disposition.reason}; {label}")
+        data = epb_records(buf, rb.offsets[rows], rb.caplens[rows], rb.origlens[rows],
+                           cols["time_in"][rows], interface, comment_options(texts), inverse)
+        data.tofile(self.dropped)
 
     def close(self) -> None:
-        self.csv_file.close()
-        self.dropped.f.close()
+        if self.index == 0 and (self.outputs.parquet or self.outputs.csv):
+            empty = {k: np.zeros(0, dtype=np.int64) for k in (
+                "capture", "record", "time_in", "src", "dst", "proto", "sport", "dport",
+                "length", "disposition", "deciding", "time_out")}
+            empty["status"] = np.zeros(0, dtype=object)
+            self.table.write(record_batch(Batch(empty, PathIndex.of(np.zeros((0, 1), np.int32)),
+                                                0, self.node_names, self.labels)))
+        self.table.close()
+        if self.outputs.dropped and self.dropped is None:
+            self._dropped(np.zeros(0, np.uint8), None, {}, np.zeros(0, np.int64))
+        if self.dropped is not None:
+            self.dropped.close()
         for f in self.vm_files.values():
-            f.f.close()
+            f.file.close()
 
+    # -- summary.json --
+    def caveats(self) -> list[str]:
+        out = [LATENCY_CAVEAT]
+        if self.clamped:
+            out.append(f"{self.clamped} arrival time(s) outside the classic pcap range "
+                       "(0 .. 2^32 s) were clamped into it in the per-VM pcaps; dropped.pcapng "
+                       "and packets.parquet hold the exact nanoseconds")
+        return out
 
-def _sum16(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    total = int(np.frombuffer(data, dtype=">u2").astype(np.uint64).sum())
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return total
+    def files(self) -> list[str]:
+        names = ["summary.json"]
+        names += [f for f, on in (("packets.parquet", self.outputs.parquet),
+                                  ("packets.csv", self.outputs.csv),
+                                  ("dropped.pcapng", self.outputs.dropped)) if on]
+        return names + sorted(self.pcap_names.values())
 
-
-def _csum(data: bytes) -> int:
-    return ~_sum16(data) & 0xFFFF
-
-
-def _update(csum: int, old: bytes, new: bytes) -> int:
-    """RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m') over the changed 16-bit words."""
-    total = ~csum & 0xFFFF
-    for k in range(0, len(old), 2):
-        total += (~int.from_bytes(old[k:k + 2], "big") & 0xFFFF) + int.from_bytes(
-            new[k:k + 2], "big")
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
-
-
-def rewrite(frame: bytes, link: int, src: int, dst: int, dport: int, complete: bool) -> bytes:
-    """The frame with IPv4 source/destination (and TCP/UDP destination port) replaced and the
-    checksums fixed; frames that are not IPv4 are returned unchanged."""
-    off = 0
-    if link == _ETHERNET:
-        if len(frame) < 14:
-            return frame
-        off, etype = 14, int.from_bytes(frame[12:14], "big")
-        while etype in (0x8100, 0x88A8, 0x9100) and len(frame) >= off + 4:
-            etype = int.from_bytes(frame[off + 2:off + 4], "big")
-            off += 4
-        if etype != _IPV4:
-            return frame
-    elif link not in _RAW:
-        return frame
-    if len(frame) < off + 20 or frame[off] >> 4 != 4:
-        return frame
-    ihl = (frame[off] & 15) * 4
-    if ihl < 20 or len(frame) < off + ihl:
-        return frame
-    out = bytearray(frame)
-    old_addr = bytes(out[off + 12:off + 20])
-    new_addr = src.to_bytes(4, "big") + dst.to_bytes(4, "big")
-    out[off + 12:off + 20] = new_addr
-    out[off + 10:off + 12] = b"\0\0"
-    out[off + 10:off + 12] = _csum(bytes(out[off:off + ihl])).to_bytes(2, "big")
-    proto = out[off + 9]
-    first_fragment = int.from_bytes(out[off + 6:off + 8], "big") & 0x1FFF == 0
-    l4 = off + ihl
-    if proto not in (6, 17) or not first_fragment:
-        return bytes(out)
-    cs_at = l4 + (16 if proto == 6 else 6)
-    if len(out) < cs_at + 2:
-        return bytes(out)
-    old_port = bytes(out[l4 + 2:l4 + 4])
-    new_port = dport.to_bytes(2, "big")
-    out[l4 + 2:l4 + 4] = new_port
-    old_cs = int.from_bytes(out[cs_at:cs_at + 2], "big")
-    if proto == 17 and old_cs == 0:
-        return bytes(out)  # UDP without checksum
-    total_len = int.from_bytes(out[off + 2:off + 4], "big")
-    seg_len = total_len - ihl
-    if complete and len(out) >= l4 + seg_len >= l4 + 8:
-        out[cs_at:cs_at + 2] = b"\0\0"
-        pseudo = new_addr + bytes([0, proto]) + seg_len.to_bytes(2, "big")
-        cs = _csum(pseudo + bytes(out[l4:l4 + seg_len]))
-        if proto == 17 and cs == 0:
-            cs = 0xFFFF
-    else:
-        cs = _update(old_cs, old_addr + old_port, new_addr + new_port)
-    out[cs_at:cs_at + 2] = cs.to_bytes(2, "big")
-    return bytes(out)
-
-
-def _ip(v: int) -> str:
-    return ".".join(str((v >> s) & 255) for s in (24, 16, 8, 0))
+    def write_summary(self, result: Any) -> dict[str, Any]:
+        """summary.json from the running aggregates and the replay's result counters."""
+        em = self.em
+        summary = {
+            **self.aggregates.as_dict(),
+            "unreadableRecords": result.unreadable,
+            "accountingOk": result.check_accounting() and self.aggregates.read == result.read,
+            "shaperDropsByVm": {em.net.vm_names[v]: int(x) for v, x in
+                                enumerate(em.shaper.drops.tolist()) if x},
+            "captures": [s.as_dict() for s in result.captures],
+            "addressMap": list(result.mapping),
+            "timing": em.params.as_dict(),
+            "assumptions": em.assumptions(),
+            "caveats": self.caveats(),
+            "files": self.files(),
+            "pcapFiles": dict(sorted(self.pcap_names.items())),
+        }
+        _inside(self.out, "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        return summary

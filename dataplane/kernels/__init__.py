@@ -11,16 +11,19 @@ Contract
 - `EXPECT_COMPILED` is True unless DATAPLANE_PURE_PYTHON=1 or DATAPLANE_REQUIRE_COMPILED=0;
   tests/kernels/test_dispatch.py fails when compiled kernels were expected but not loaded.
   Users without a C compiler set DATAPLANE_REQUIRE_COMPILED=0 to run the suite on the twins.
+- A process that falls back without being asked (neither variable set) says so once, on
+  stderr, with the reason and the fix (`FALLBACK_NOTICE`); asking for the twins is silent.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import sys
 from types import ModuleType
 
 KERNELS: tuple[str, ...] = ("overlap", "lpm", "acl", "flows", "shaper", "headers", "pcapscan",
-                            "pipeline", "servername")
+                            "pipeline", "records", "servername")
 
 
 def _flag(name: str) -> str:
@@ -44,6 +47,23 @@ if not PURE_PYTHON:
 COMPILED: bool = not PURE_PYTHON and len(_MODULES) == len(KERNELS)
 
 
+def fallback_notice() -> str | None:
+    """The one-line notice for an unrequested fallback, or None (all compiled, or asked)."""
+    if not LOAD_ERRORS or not EXPECT_COMPILED:
+        return None
+    missing = ", ".join(sorted(LOAD_ERRORS))
+    reason = next(iter(LOAD_ERRORS.values()))
+    return (f"dataplane: compiled kernels not loaded ({missing}: {reason}); running on the "
+            "plain-Python twins, about 1000x slower. Fix: build them with `pip install -e .` "
+            "in the source tree (or `pip install .` and run from outside it, so the installed "
+            "package is imported); set DATAPLANE_PURE_PYTHON=1 to use the twins on purpose.")
+
+
+FALLBACK_NOTICE: str | None = fallback_notice()
+if FALLBACK_NOTICE is not None:  # module code runs once per process: said once
+    print(FALLBACK_NOTICE, file=sys.stderr)
+
+
 def compiled(name: str) -> ModuleType | None:
     """The compiled module for kernel `name`, or None when the twin is in use."""
     if name not in KERNELS:
@@ -51,4 +71,5 @@ def compiled(name: str) -> ModuleType | None:
     return _MODULES.get(name)
 
 
-__all__ = ["COMPILED", "EXPECT_COMPILED", "KERNELS", "LOAD_ERRORS", "PURE_PYTHON", "compiled"]
+__all__ = ["COMPILED", "EXPECT_COMPILED", "FALLBACK_NOTICE", "KERNELS", "LOAD_ERRORS",
+           "PURE_PYTHON", "compiled", "fallback_notice"]

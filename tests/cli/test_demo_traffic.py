@@ -11,7 +11,7 @@ from scapy.layers.l2 import Dot1Q, Ether
 from scapy.utils import rdpcap, wrpcap
 
 from dataplane.cli import main
-from dataplane.io.writers import rewrite
+from dataplane.io.rewrite import rewrite
 
 
 def _checksums_ok(pkt) -> bool:
@@ -27,7 +27,8 @@ def _checksums_ok(pkt) -> bool:
     return fresh.chksum == ip.chksum and (l4 is None or fresh[l4].chksum == ip[l4].chksum)
 
 
-def test_demo_traffic_report_and_outputs(tmp_path, capsys):
+def test_demo_traffic_report_and_outputs(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")  # content checks: no wrapping (fitting: test_grammar)
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out)]) == 0
     text = capsys.readouterr().out
@@ -40,7 +41,7 @@ def test_demo_traffic_report_and_outputs(tmp_path, capsys):
         assert needle in traffic, needle
     assert "= 1.000 Gbit/s (cap 1 Gbit/s)" in traffic  # Standard_D2s_v3 serialisation
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["accounting_ok"] and summary["dispositions"]["DELIVERED"] > 600
+    assert summary["accountingOk"] and summary["dispositions"]["DELIVERED"] > 600
     rows = list(csv.DictReader((out / "packets.csv").open()))
     assert len(rows) == summary["read"] == len(rdpcap(str(out / "demo-traffic.pcap")))
     assert (out / "dropped.pcapng").stat().st_size > 0
@@ -81,12 +82,12 @@ def test_replay_pcaps_carry_the_mapped_addresses(tmp_path, capsys):
 def test_rewrite_fixes_checksums_full_and_truncated():
     pkt = Ether() / IP(src="1.2.3.4", dst="5.6.7.8") / TCP(sport=1, dport=2) / (b"z" * 301)
     frame = bytes(pkt)
-    new = rewrite(frame, 1, 0x0A000104, 0x0A020104, 1433, True)
+    new = rewrite(frame, 1, 0x0A000104, 0x0A020104, 1433)
     assert _checksums_ok(Ether(new)) and Ether(new)[TCP].dport == 1433
     # a truncated capture: the TCP checksum is updated incrementally (RFC 1624) and equals
     # the full recomputation of the untruncated packet
-    cut = rewrite(frame[:60], 1, 0x0A000104, 0x0A020104, 1433, False)
+    cut = rewrite(frame[:60], 1, 0x0A000104, 0x0A020104, 1433)
     assert cut[:60] == new[:60]
     udp0 = bytes(Ether() / IP(src="1.2.3.4", dst="5.6.7.8") / UDP(sport=1, dport=2, chksum=0))
-    assert Ether(rewrite(udp0, 1, 1, 2, 2, True))[UDP].chksum == 0  # no checksum stays none
-    assert rewrite(b"\x00" * 10, 1, 1, 2, 3, True) == b"\x00" * 10
+    assert Ether(rewrite(udp0, 1, 1, 2, 2))[UDP].chksum == 0  # no checksum stays none
+    assert rewrite(b"\x00" * 10, 1, 1, 2, 3) == b"\x00" * 10

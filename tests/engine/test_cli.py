@@ -14,7 +14,7 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_trace_both_ways():
-    p = _run("trace", DEMO, "--from", "web1", "--to", "10.2.1.4", "--port", "1433")
+    p = _run("trace", DEMO, "--vm", "web1", "--to", "10.2.1.4", "--port", "1433")
     assert p.returncode == 0, p.stderr
     assert "forward:" in p.stdout and "return:" in p.stdout and "global" in p.stdout
 
@@ -22,10 +22,10 @@ def test_trace_both_ways():
 def test_replay_outputs(tmp_path, real_dir):
     out = tmp_path / "out"
     p = _run("replay", DEMO, str(real_dir / "pcap" / "tcpreplay__test.pcap"), "--out", str(out),
-             "--timing", "asap")
+             "--timing", "asap", "--csv")
     assert p.returncode == 0, p.stderr
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["accounting_ok"] and summary["read"] == 179
+    assert summary["accountingOk"] and summary["read"] == 179
     assert (out / "packets.csv").read_text().count("\n") == 180
     assert (out / "dropped.pcapng").exists()
 

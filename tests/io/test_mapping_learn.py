@@ -1,6 +1,7 @@
 """Automatic endpoint mapping (io/mapping.py) == the straightforward learner it replaced (kept
 here as the oracle): same hosts, names and order over several batches, with explicit host and
-subnet maps and emulated addresses in the capture."""
+subnet maps, spoken ranges and emulated addresses in the capture; plus the rule that decides
+auto-mapping once (a capture that uses the topology's NIC addresses is never auto-mapped)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,14 @@ NICS = [("a", 100), ("b", 101), ("c", 102), ("d", 103)]
 
 class _Oracle(AddressMap):
     def _learn(self, src, dst):
+        if not self.decided:
+            self.decided = True
+            nics = {ip for _, ip in self.nic_ips}
+            if any(int(a) in nics for a in [*src.tolist(), *dst.tolist()]):
+                self.auto = False
+                self.notes.append("off")
+                return
+            self.notes.append("on")
         both = np.empty(src.size * 2, dtype=np.int64)
         both[0::2], both[1::2] = src, dst
         uniq, first = np.unique(both, return_index=True)
@@ -24,6 +33,9 @@ class _Oracle(AddressMap):
         used_targets = set(self.hosts.values())
         for addr in uniq[new][np.argsort(first[new], kind="stable")].tolist():
             if addr in self.hosts or any(a <= addr <= b for a, b, _, _ in self.nets):
+                continue
+            if not any(a <= addr <= b for a, b in self.mappable) or any(
+                    a <= addr <= b for a, b in self.spoken):
                 continue
             if any(ip == addr for _, ip in self.nic_ips) and addr not in used_targets:
                 continue
@@ -37,16 +49,18 @@ class _Oracle(AddressMap):
             self.order.append(addr)
 
 
-addr = st.sampled_from([100, 101, 102, 103, 5, 6, 7, 8, 9, 200, 201])
+addr = st.sampled_from([100, 101, 102, 103, 5, 6, 7, 8, 9, 200, 201, 300, 301])
+SPOKEN = [(7, 7, "VNet x"), (300, 310, "on-premises y")]
+MAPPABLE = ((0, 9), (100, 299))
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(st.lists(st.tuples(addr, addr), max_size=8), max_size=5), st.booleans(),
        st.booleans())
 def test_learn_matches_oracle(batches, host_map, subnet_map) -> None:
     maps = []
     for cls in (AddressMap, _Oracle):
-        m = cls(NICS)
+        m = cls(NICS, spoken=SPOKEN, mappable=MAPPABLE)
         if host_map:
             m.add_host("0.0.0.6", "b")
         if subnet_map:
@@ -56,5 +70,20 @@ def test_learn_matches_oracle(batches, host_map, subnet_map) -> None:
             src = np.array([x for x, _ in b], dtype=np.int64)
             dst = np.array([y for _, y in b], dtype=np.int64)
             outs.append([c.tolist() for c in m.apply(src, dst)])
-        maps.append((outs, m.order, m.hosts, m.names, m.printable()))
+        maps.append((outs, m.order, m.hosts, m.names, m.printable()[len(m.notes):], m.auto))
     assert maps[0] == maps[1]
+
+
+def test_capture_speaking_nic_addresses_is_not_auto_mapped() -> None:
+    m = AddressMap(NICS, spoken=SPOKEN, mappable=MAPPABLE)
+    src, dst = m.apply(np.array([5, 100]), np.array([6, 8]))
+    assert (src.tolist(), dst.tolist()) == ([5, 100], [6, 8])
+    assert not m.auto and m.printable()[0].startswith("auto-map off")
+
+
+def test_foreign_capture_maps_private_outside_spoken_only() -> None:
+    m = AddressMap(NICS, spoken=SPOKEN, mappable=MAPPABLE)
+    src, dst = m.apply(np.array([5, 7, 300, 400]), np.array([6, 6, 5, 9]))
+    # 5 -> a, 6 -> b, 9 -> c; 7 (spoken), 300 (spoken) and 400 (not mappable) stay
+    assert src.tolist() == [100, 7, 300, 400] and dst.tolist() == [101, 101, 100, 102]
+    assert m.printable()[0].startswith("auto-map on")

@@ -1,0 +1,339 @@
+"""One grammar for every command: shared options, inputs with their own parameters, output.
+
+Contract
+- `command(subparsers, name, help, handler, inputs=...)` makes a subcommand that takes the
+  shared options (`SHARED`, added to every command at once: `--allow-path DIR`, `-o/--output
+  json|table|tsv`, `--query JMESPATH`, `--json`), and, unless `inputs=None`, positional INPUT
+  files. A flag another issue adds goes into `SHARED` once and appears on every command.
+- Inputs pair with the parameters that follow them, as `az deployment ... --parameters` does
+  per template: `a.json --parameters a.params.json -p size=3 b.json` gives a.json its own
+  parameters file and `size`, b.json none. `--parameters`/`-p` before any input apply to every
+  template input. `parse_args(parser, argv)` parses the subcommand with argparse's intermixed
+  parsing and records the pairing in `args.inputs` [(path, parameters or None)].
+- `load_inputs(args, paths=None)` loads the topology from `args.inputs` (one `dataplane.load`
+  call when every input shares its parameters; `allow_paths=` passed only when given).
+- `emit(args, value, text)`: `-o json` prints `value` (after `--query`, JMESPath through the
+  jmespath library, as az does), `-o tsv` prints az's tsv (one line per row, scalars only),
+  `-o table` (the default) prints `text` (prose wrapped to the terminal, tables fitted:
+  dataplane/textable.py), or with `--query` a table of the query's result.
+- Usage checks, run before any work: `out_dir(flag, path)` (a folder that is or can be made and
+  written), `positive_finite(text)`, `protocol(text)` (one spelling: Tcp|Udp|Icmp|Esp|Ah|*,
+  any case), `scheduler_reachable(flag, address)`. Each failure is an InputError naming the
+  flag: one line, exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import math
+import os
+import socket
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+from dataplane.errors import InputError
+from dataplane.model import Topology
+from dataplane.textable import fit, table
+
+OUTPUT_FORMATS = ("table", "json", "tsv")
+PROTOCOLS = {"tcp": "Tcp", "udp": "Udp", "icmp": "Icmp", "esp": "Esp", "ah": "Ah", "*": "*",
+             "any": "*"}
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line (the usage is in --help), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+@dataclass(frozen=True)
+class Shared:
+    """One option every command takes: argparse's add_argument arguments."""
+
+    flags: tuple[str, ...]
+    options: dict[str, Any]
+
+
+SHARED: tuple[Shared, ...] = (
+    Shared(("--allow-path",), dict(
+        action="append", default=[], metavar="DIR", dest="allow_paths",
+        help="also read files an input names (linked templates, parameter files) inside DIR; "
+             "repeatable (default: only inside each input's own folder)")),
+    Shared(("-o", "--output"), dict(
+        choices=OUTPUT_FORMATS, default="table",
+        help="output format, as az: table (default, readable), json, tsv")),
+    Shared(("--query",), dict(
+        metavar="JMESPATH", default=None,
+        help="JMESPath query over the JSON answer, as az --query (implies -o json unless "
+             "-o is given)")),
+    Shared(("--json",), dict(action="store_true", help="same as -o json")),
+)
+
+
+def command(subparsers: argparse._SubParsersAction, name: str, help_text: str,
+            handler: Callable[[argparse.Namespace], int], inputs: str | None = "TOPOLOGY",
+            description: str | None = None,
+            inputs_help: str = "ARM template, az JSON dump(s), scenario YAML, or a folder of "
+                               "them") -> argparse.ArgumentParser:
+    """A subcommand with the shared options (and INPUT... positionals unless inputs=None)."""
+    parser = subparsers.add_parser(name, help=help_text, description=description or help_text,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter,
+                                   allow_abbrev=False)
+    if inputs is not None:
+        parser.add_argument("paths", nargs="+", metavar=inputs,
+                            help=inputs_help + "; each may be followed by its own "
+                                               "--parameters/-p")
+        parser.add_argument("--parameters", action="append", default=[], metavar="FILE",
+                            help="ARM parameters file for the input it follows (before any "
+                                 "input: for every template)")
+        parser.add_argument("-p", "--parameter", action="append", default=[],
+                            metavar="NAME=VALUE",
+                            help="one template parameter for the input it follows (VALUE is "
+                                 "read as JSON when it parses, else as a string); repeatable")
+    for shared in SHARED:
+        parser.add_argument(*shared.flags, **shared.options)
+    parser.set_defaults(handler=handler, _has_inputs=inputs is not None)
+    return parser
+
+
+# -- parsing: inputs paired with the parameters that follow them --
+
+def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
+    args = parser.parse_intermixed_args(list(argv))
+    if getattr(args, "_has_inputs", False):
+        args.inputs = _paired_inputs(parser, list(argv), args.paths)
+    if args.json and args.output == "table":
+        args.output = "json"
+    if args.query is not None:
+        _compile_query(args.query)
+        if "-o" not in argv and "--output" not in argv and not any(
+                a.startswith("--output=") for a in argv):
+            args.output = "json"
+    return args
+
+
+def _paired_inputs(parser: argparse.ArgumentParser, argv: list[str], paths: list[str]
+                   ) -> list[tuple[str, dict[str, Any] | str | None]]:
+    """Walk argv as argparse did, attaching each --parameters/-p to the input before it."""
+    actions = parser._option_string_actions
+    files: dict[int, str] = {}
+    values: dict[int, list[str]] = {}
+    seen = 0  # positionals so far
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if token == "--":
+            seen += len(argv) - i - 1
+            break
+        flag, eq, inline = token.partition("=")
+        action = actions.get(flag if token.startswith("--") else token)
+        if action is None and token.startswith("-") and not token.startswith("--") \
+                and len(token) > 2:
+            action, inline, eq = actions.get(token[:2]), token[2:], "="
+        if action is None:
+            if not token.startswith("-") or token == "-":
+                seen += 1
+            i += 1
+            continue
+        takes = 0 if action.nargs == 0 else 1
+        value = inline if eq else (argv[i + 1] if takes and i + 1 < len(argv) else "")
+        if action.dest == "parameters":
+            if seen - 1 in files:
+                raise InputError(f"--parameters {value}: the input {paths[seen - 1]} has a "
+                                 f"parameters file already")
+            files[seen - 1] = value
+        elif action.dest == "parameter":
+            values.setdefault(seen - 1, []).append(value)
+        i += 1 + (takes if not eq else 0)
+    out: list[tuple[str, dict[str, Any] | str | None]] = []
+    for index, path in enumerate(paths):
+        file = files.get(index, files.get(-1))
+        pairs = values.get(-1, []) + values.get(index, [])
+        out.append((path, _parameters(file, pairs) if pairs else file))
+    return out
+
+
+def _parameters(file: str | None, pairs: list[str]) -> dict[str, Any]:
+    from dataplane.load.arm.template import supplied_parameters
+
+    values = dict(supplied_parameters(file))
+    for item in pairs:
+        name, sep, text = item.partition("=")
+        if not sep or not name:
+            raise InputError(f"--parameter expects NAME=VALUE, got '{item}'")
+        try:
+            values[name] = json.loads(text)
+        except json.JSONDecodeError:
+            values[name] = text
+    return values
+
+
+def load_inputs(args: argparse.Namespace,
+                inputs: list[tuple[str, dict[str, Any] | str | None]] | None = None
+                ) -> Topology:
+    """The topology of the inputs, each read with its own parameters."""
+    from dataplane import load
+    from dataplane.load import read_resources
+
+    items = args.inputs if inputs is None else inputs
+    extra = {"allow_paths": list(args.allow_paths)} if getattr(args, "allow_paths", None) \
+        else {}
+    distinct = {json.dumps(p, sort_keys=True, default=str) for _, p in items}
+    one_call = len(distinct) == 1
+    if extra and "allow_paths" not in inspect.signature(
+            load if one_call else read_resources).parameters:
+        raise InputError("--allow-path: this build's loader does not confine paths yet "
+                         "(dataplane.load has no allow_paths)")
+    if one_call:
+        return load([path for path, _ in items], items[0][1], **extra)
+    return _load_each(items, extra)
+
+
+def _load_each(items: list[tuple[str, Any]], extra: dict[str, Any]) -> Topology:
+    """Inputs with different parameters: each file read with its own, converted once (so a
+    peering in one file finds its counterpart in another), as dataplane.load does."""
+    from dataclasses import replace
+
+    from dataplane.load import _files, read_resources
+    from dataplane.load.resources import resources_to_topology
+
+    resources: list[dict[str, Any]] = []
+    assumptions = []
+    files = []
+    for path, parameters in items:
+        for file in _files(Path(path)):
+            found, noted = read_resources(file, parameters, **extra)
+            resources += found
+            assumptions += noted
+            files.append(str(file))
+    topology = resources_to_topology(resources, ", ".join(files))
+    return replace(topology, sources=tuple(files), assumptions=tuple(assumptions))
+
+
+# -- output, as az prints it --
+
+def _compile_query(text: str) -> Any:
+    import jmespath
+    from jmespath.exceptions import JMESPathError
+
+    try:
+        return jmespath.compile(text)
+    except JMESPathError as error:
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise InputError(f"--query {text!r}: not a JMESPath expression ({first})") from None
+
+
+def emit(args: argparse.Namespace, value: Any, text: str | Callable[[], str]) -> None:
+    """Print the answer in the chosen format (see the module doc)."""
+    query = getattr(args, "query", None)
+    if query is not None:
+        value = _compile_query(query).search(value)
+    fmt = getattr(args, "output", "table")
+    if fmt == "json":
+        print(json.dumps(value, indent=2, default=str))
+    elif fmt == "tsv":
+        print(tsv(value))
+    elif query is not None:
+        print(query_table(value))
+    else:
+        print(fit(text() if callable(text) else text))
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value)
+    return "" if value is None else str(value)
+
+
+def tsv(value: Any) -> str:
+    """az's tsv: a list gives one line per item; an object one line of its scalar values in
+    key order (nested objects and lists are left out); a scalar itself."""
+    rows = value if isinstance(value, list) else [value]
+    lines = []
+    for row in rows:
+        if isinstance(row, dict):
+            lines.append("\t".join(_scalar(v) for v in row.values()
+                                   if not isinstance(v, (dict, list))))
+        elif isinstance(row, list):
+            lines.append("\t".join(_scalar(v) for v in row if not isinstance(v, (dict, list))))
+        else:
+            lines.append(_scalar(row))
+    return "\n".join(lines)
+
+
+def query_table(value: Any) -> str:
+    """A query's result as a table: objects give columns by key (scalars only)."""
+    rows = value if isinstance(value, list) else [value]
+    if rows and all(isinstance(r, dict) for r in rows):
+        keys = [k for k in rows[0] if not isinstance(rows[0][k], (dict, list))]
+        return table(keys, [[_scalar(r.get(k)) for k in keys] for r in rows])
+    return table(["Result"], [[json.dumps(r) if isinstance(r, (dict, list)) else _scalar(r)]
+                              for r in rows])
+
+
+# -- usage checks (before any work) --
+
+def out_dir(flag: str, path: str | Path) -> Path:
+    """`path` as an output folder: it is one or can be made, and a file can be written in it."""
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{flag} {folder}: exists and is not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise InputError(f"{flag} {folder}: cannot write there ({error.strerror or error})"
+                         ) from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(f"{flag} {folder}: cannot write there (permission denied)")
+    return folder
+
+
+def positive_finite(flag: str, low: float = 1e-6, high: float = 1e6
+                    ) -> Callable[[str], float]:
+    """An argparse type: a finite number in [low, high]."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not math.isfinite(value) or not low <= value <= high:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} must be a finite number from {low:g} to {high:g}")
+        return value
+    parse.__name__ = flag
+    return parse
+
+
+def protocol(text: str) -> str:
+    """An argparse type: one protocol spelling everywhere (Azure's: Tcp, Udp, Icmp, ...)."""
+    found = PROTOCOLS.get(text.strip().lower())
+    if found is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a protocol (Tcp, Udp, Icmp, Esp, Ah or *; any case)")
+    return found
+
+
+def scheduler_reachable(flag: str, address: str | None, timeout_s: float = 3.0) -> None:
+    """A tcp://HOST:PORT scheduler answers within `timeout_s`; 'local' and None pass."""
+    if address is None or address == "local":
+        return
+    scheme, sep, rest = address.partition("://")
+    host, colon, port = rest.rpartition(":")
+    if not sep or scheme not in ("tcp", "tls") or not colon or not port.isdigit():
+        raise InputError(f"{flag} {address}: expected tcp://HOST:PORT or 'local'")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+            pass
+    except OSError as error:
+        reason = "no answer" if isinstance(error, TimeoutError) else (error.strerror or
+                                                                      str(error))
+        raise InputError(f"{flag} {address}: no scheduler reachable within {timeout_s:g} s "
+                         f"({reason})") from None

@@ -1,0 +1,177 @@
+"""Per-packet results as Arrow record batches, written as Parquet (pyarrow) and CSV (pyarrow's
+vectorised CSV writer): one row per packet, built from the batch columns without a Python
+object per packet.
+
+Columns (`COLUMNS`, camelCase as az prints keys): index, capture, record, timeInNs, sourceIp,
+destinationIp, protocol, sourcePort, destinationPort, length, disposition, deciding, hops,
+timeOutNs, latencyNs, parseStatus, and when the engine hands over translated addresses
+(`final_*` columns: NAT, load balancers; engine/conntrack.py) finalSourceIp,
+finalDestinationIp, finalSourcePort, finalDestinationPort. timeOutNs and latencyNs are empty (null) for a packet that
+did not arrive (not delivered and not left the network). Strings with few distinct values
+(addresses, names, hop paths) are dictionary-encoded: each distinct value is formatted once per
+batch. Parquet is written uncompressed, without statistics, dictionary pages for those string
+columns only (the writer keeps up with the engine). A new column is one entry in `COLUMNS`: a name and a function of the batch (`Batch`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from dataplane.dispositions import Disposition as D
+from dataplane.io.paths import PathIndex
+from dataplane.kernels.headers import ParseStatus
+
+PROTOCOL_NAMES = {6: "Tcp", 17: "Udp", 1: "Icmp", 58: "Icmpv6", 50: "Esp", 51: "Ah"}
+_DISPOSITIONS = pa.array([d.name for d in D])
+_STATUSES = pa.array([s.name for s in ParseStatus])
+_STATUS_CODE = {s.name: int(s) for s in ParseStatus}
+
+
+@dataclass
+class Batch:
+    """One decided batch as the table needs it."""
+
+    cols: dict[str, np.ndarray]
+    paths: PathIndex
+    first_index: int
+    node_names: tuple[str, ...]
+    labels: tuple[str, ...] | list[str]
+
+    @property
+    def size(self) -> int:
+        return int(self.cols["disposition"].size)
+
+
+def _distinct(values: np.ndarray) -> tuple[np.ndarray, pa.Array]:
+    """(distinct values in first-seen order, each row's index among them): Arrow's hash
+    dictionary encoder, no sort."""
+    encoded = pc.dictionary_encode(pa.array(values))
+    return encoded.dictionary.to_numpy(zero_copy_only=False), encoded.indices
+
+
+def _dictionary(values: np.ndarray, render: Callable[[int], str]) -> pa.DictionaryArray:
+    distinct, indices = _distinct(values)
+    return pa.DictionaryArray.from_arrays(indices, pa.array([render(v) for v in
+                                                             distinct.tolist()]))
+
+
+def _address(values: np.ndarray) -> pa.DictionaryArray:
+    """Dotted quads: each distinct address formatted once, by Arrow (octets cast and joined)."""
+    distinct, indices = _distinct(values.astype(np.int64) & 0xFFFFFFFF)
+    octets = [pa.array(((distinct >> shift) & 255).astype(np.uint8)).cast(pa.string())
+              for shift in (24, 16, 8, 0)]
+    return pa.DictionaryArray.from_arrays(indices, pc.binary_join_element_wise(*octets, "."))
+
+
+def _hops(b: Batch) -> pa.DictionaryArray:
+    """Hop paths 'web1 > nva1 > db1': each distinct path rendered once (io/paths.py)."""
+    return pa.DictionaryArray.from_arrays(pa.array(b.paths.index.astype(np.int32)),
+                                          pa.array(b.paths.names(b.node_names)))
+
+
+def _arrived(b: Batch) -> np.ndarray:
+    d = b.cols["disposition"]
+    return (d == D.DELIVERED) | (d == D.EXITS_INTERNET) | (d == D.EXITS_ON_PREMISES)
+
+
+def _time_out(b: Batch) -> pa.Array:
+    return pa.array(b.cols["time_out"].astype(np.int64), mask=~_arrived(b))
+
+
+def _latency(b: Batch) -> pa.Array:
+    c = b.cols
+    return pa.array((c["time_out"] - c["time_in"]).astype(np.int64), mask=~_arrived(b))
+
+
+def _protocol(b: Batch) -> pa.DictionaryArray:
+    return _dictionary(b.cols["proto"].astype(np.int64),
+                       lambda v: PROTOCOL_NAMES.get(v, str(v)))
+
+
+def _deciding(b: Batch) -> pa.DictionaryArray:
+    return _dictionary(b.cols["deciding"].astype(np.int64),
+                       lambda v: b.labels[v] if v >= 0 else "")
+
+
+def _status(b: Batch) -> pa.DictionaryArray:
+    """Parse status names; only unparsed/unsupported rows can be other than OK."""
+    code = np.zeros(b.size, dtype=np.int32)
+    d = b.cols["disposition"]
+    odd = np.flatnonzero((d == D.UNPARSED) | (d == D.UNSUPPORTED))
+    if odd.size:
+        code[odd] = [_STATUS_CODE[str(name)] for name in b.cols["status"][odd].tolist()]
+    return pa.DictionaryArray.from_arrays(pa.array(code), _STATUSES)
+
+
+# (name, the batch column it needs or None, builder)
+COLUMNS: tuple[tuple[str, str | None, Callable[[Batch], pa.Array]], ...] = (
+    ("index", None, lambda b: pa.array(np.arange(b.first_index, b.first_index + b.size))),
+    ("capture", None, lambda b: pa.array(b.cols["capture"].astype(np.int32))),
+    ("record", None, lambda b: pa.array(b.cols["record"].astype(np.int64))),
+    ("timeInNs", None, lambda b: pa.array(b.cols["time_in"].astype(np.int64))),
+    ("sourceIp", None, lambda b: _address(b.cols["src"])),
+    ("destinationIp", None, lambda b: _address(b.cols["dst"])),
+    ("protocol", None, _protocol),
+    ("sourcePort", None, lambda b: pa.array(b.cols["sport"].astype(np.int32))),
+    ("destinationPort", None, lambda b: pa.array(b.cols["dport"].astype(np.int32))),
+    ("length", None, lambda b: pa.array(b.cols["length"].astype(np.int32))),
+    ("disposition", None, lambda b: pa.DictionaryArray.from_arrays(
+        pa.array(b.cols["disposition"].astype(np.int32)), _DISPOSITIONS)),
+    ("deciding", None, _deciding),
+    ("hops", None, _hops),
+    ("timeOutNs", None, _time_out),
+    ("latencyNs", None, _latency),
+    ("parseStatus", None, _status),
+    ("finalSourceIp", "final_src", lambda b: _address(b.cols["final_src"])),
+    ("finalDestinationIp", "final_dst", lambda b: _address(b.cols["final_dst"])),
+    ("finalSourcePort", "final_sport",
+     lambda b: pa.array(b.cols["final_sport"].astype(np.int32))),
+    ("finalDestinationPort", "final_dport",
+     lambda b: pa.array(b.cols["final_dport"].astype(np.int32))),
+)
+
+
+def record_batch(batch: Batch) -> pa.RecordBatch:
+    chosen = [(name, make) for name, needs, make in COLUMNS
+              if needs is None or needs in batch.cols]
+    return pa.RecordBatch.from_arrays([make(batch) for _, make in chosen],
+                                      names=[name for name, _ in chosen])
+
+
+class PacketTableWriter:
+    """Writes record batches to packets.parquet and/or packets.csv as they come."""
+
+    def __init__(self, parquet: Path | None, csv: Path | None) -> None:
+        self.parquet_path, self.csv_path = parquet, csv
+        self._parquet: pq.ParquetWriter | None = None
+        self._csv: pacsv.CSVWriter | None = None
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if self.parquet_path is not None:
+            if self._parquet is None:
+                self._parquet = pq.ParquetWriter(
+                    self.parquet_path, batch.schema, compression="none",
+                    use_dictionary=[f.name for f in batch.schema
+                                    if pa.types.is_dictionary(f.type)],
+                    write_statistics=False)
+            self._parquet.write_batch(batch)
+        if self.csv_path is not None:
+            plain = pa.RecordBatch.from_arrays(
+                [c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c
+                 for c in batch.columns], names=batch.schema.names)
+            if self._csv is None:
+                self._csv = pacsv.CSVWriter(self.csv_path, plain.schema)
+            self._csv.write_batch(plain)
+
+    def close(self) -> None:
+        for writer in (self._parquet, self._csv):
+            if writer is not None:
+                writer.close()

@@ -1,0 +1,120 @@
+"""Usage mistakes end in one line naming the flag, exit status 2, no traceback, before any work
+(issue 18, item 3): --out, --scheduler, --speed; the shared grammar's own mistakes."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from importlib import resources
+
+import pytest
+
+DEMO = str(resources.files("dataplane.data").joinpath("demo.yaml"))
+SPEC = """name: t
+base: demo
+metrics: [latency]
+workload: {flows: [{from: web1, to: db1, port: 1433, size: 1MB, rate: 1Mbit/s}]}
+vary: {region: {spoke2: [eastus, westeurope]}}
+"""
+
+
+def _run(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dataplane", *args], capture_output=True,
+                          text=True, timeout=120, cwd=cwd)
+
+
+def _one_line_usage_error(p: subprocess.CompletedProcess, flag: str) -> None:
+    assert p.returncode == 2, (p.stdout, p.stderr)
+    assert "Traceback" not in p.stderr
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and flag in lines[0], p.stderr
+
+
+@pytest.fixture(scope="module")
+def capture(tmp_path_factory):
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether
+    from scapy.utils import wrpcap
+
+    path = tmp_path_factory.mktemp("cap") / "c.pcap"
+    wrpcap(str(path), [Ether() / IP(src="10.1.1.4", dst="10.2.1.4") / TCP(dport=1433)])
+    return path
+
+
+@pytest.fixture
+def a_file(tmp_path):
+    path = tmp_path / "existing-file"
+    path.write_text("x")
+    return path
+
+
+def test_replay_out_is_a_file(capture, a_file):
+    p = _run("replay", DEMO, str(capture), "--out", str(a_file))
+    _one_line_usage_error(p, "--out")
+    assert a_file.read_text() == "x"
+
+
+def test_replay_out_cannot_be_made(capture, a_file):
+    p = _run("replay", DEMO, str(capture), "--out", str(a_file / "sub"))
+    _one_line_usage_error(p, "--out")
+
+
+def test_demo_out_is_a_file(a_file):
+    p = _run("demo", "--out", str(a_file))
+    _one_line_usage_error(p, "--out")
+    assert p.stdout == ""  # checked before the demo printed anything
+
+
+def test_whatif_out_checked_before_variants_run(tmp_path, a_file):
+    spec = tmp_path / "s.yaml"
+    spec.write_text(SPEC)
+    p = _run("whatif", str(spec), "--out", str(a_file), "--serial", "--quiet")
+    _one_line_usage_error(p, "--out")
+    assert "variant" not in p.stdout
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_whatif_scheduler_unreachable(tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text(SPEC)
+    p = _run("whatif", str(spec), "--out", str(tmp_path / "o"), "--quiet",
+             "--scheduler", f"tcp://127.0.0.1:{_closed_port()}")
+    _one_line_usage_error(p, "--scheduler")
+
+
+def test_whatif_scheduler_malformed(tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text(SPEC)
+    p = _run("whatif", str(spec), "--out", str(tmp_path / "o"), "--scheduler", "tcp://nohost")
+    _one_line_usage_error(p, "--scheduler")
+
+
+@pytest.mark.parametrize("speed", ["0", "-2", "nan", "inf", "1e-9", "abc"])
+def test_replay_speed_positive_finite(tmp_path, capture, speed):
+    p = _run("replay", DEMO, str(capture), "--out", str(tmp_path / "o"), "--speed", speed)
+    _one_line_usage_error(p, "--speed")
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["check", DEMO, "--query", "[?"], "--query"),
+    (["check", DEMO, "-o", "xml"], "--output"),
+    (["explain", DEMO, "--vm", "web1", "--to", "10.2.1.4", "--protocol", "gre"], "--protocol"),
+    (["trace", DEMO, "--vm", "web1", "--to", "10.2.1.4", "--protocol", "esp"], "--protocol"),
+    (["check", DEMO, "-p", "novalue"], "--parameter"),
+    (["trace", DEMO, "--vm", "web1", "--to", "10.2.1.4:x"], "--to"),
+])
+def test_grammar_mistakes(argv, flag):
+    _one_line_usage_error(_run(*argv), flag)
+
+
+def test_replay_needs_a_capture_and_a_topology(tmp_path, capture):
+    _one_line_usage_error(_run("replay", DEMO, "--out", str(tmp_path / "o")), "capture")
+    _one_line_usage_error(_run("replay", str(capture), "--out", str(tmp_path / "o")),
+                          "topology")

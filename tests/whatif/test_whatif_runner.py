@@ -54,7 +54,7 @@ def test_spoke2_move_answers_latency_and_bill(results):
     _, rows = results["spoke2-to-westeurope"]
     today = by(rows, "set.region.spoke2", "eastus")
     moved = by(rows, "set.region.spoke2", "westeurope")
-    # West Europe <-> East US P50 RTT is 83/85 ms (azure-semantics.md 1): one way ~42 ms
+    # West Europe <-> East US P50 RTT is 83/85 ms (docs/azure-behaviour.md §1): one way ~42 ms
     assert 40 < today["latency_p50_ms"] < 45
     assert moved["latency_p99_ms"] < 1
     assert today["queries-web1.peerings"] == "spoke1->hub (regional) ; hub->spoke2 (global)"

@@ -176,7 +176,9 @@ def figure_throughput_vs_rtt(spec: Spec, rows: list[dict[str, Any]]) -> Any:
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for rtt, thr, variant, flow, _ in pts:
         i, j = variants.index(variant), flows.index(flow)
-        ax.scatter([rtt], [thr], marker=MARKERS[i % len(MARKERS)], s=60, facecolors="none",
+        # hollow, one shape per variant, shrinking per flow: equal points show as rings
+        ax.scatter([rtt], [thr], marker=MARKERS[i % len(MARKERS)], s=max(25, 110 - 35 * j),
+                   facecolors="none",
                    edgecolors=colors[j % len(colors)], linewidths=1.5,
                    label=f"{labels[variant]} / {flow}")
     x = np.geomspace(min(rtts) / 2, max(rtts) * 2, 100)

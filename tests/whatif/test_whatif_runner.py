@@ -3,34 +3,19 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import yaml
+from whatif_examples import EXAMPLES, example_results, small
 
 from dataplane.whatif.report import write_report
 from dataplane.whatif.runner import run
 from dataplane.whatif.spec import parse_spec
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "whatif"
-
-
-def small(path: Path, packets: int = 20):
-    """An example spec with a small latency-probe workload (the models are unchanged)."""
-    doc = yaml.safe_load(path.read_text())
-    doc["workload"]["packets"] = packets
-    for f in doc["workload"]["flows"]:
-        f.pop("packets", None)
-    return parse_spec(doc, str(path), path.parent)
-
 
 @pytest.fixture(scope="module")
 def results():
-    out = {}
-    for path in sorted(EXAMPLES.glob("*.yaml")):
-        spec = small(path)
-        out[path.stem] = (spec, run(spec, serial=True, progress=False))
-    return out
+    return example_results()
 
 
 def test_every_example_runs(results, tmp_path):

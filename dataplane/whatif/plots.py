@@ -10,9 +10,13 @@ Conventions every figure follows (tests/whatif/test_whatif_plots.py checks them)
   with gid "target" on the figure that shows that quantity;
 * the TCP window curve is labelled with the window the model computed (TcpParams), not a
   constant.
-Figures: latency_cdf (per variant, all probe packets), throughput (total goodput per variant,
-stacked by flow: the chart for "which size carries X"), throughput_vs_rtt (per flow and variant
-against the window limit; only when the RTTs differ), cost (monthly peering cost per variant).
+* variants are labelled by the values of the settings they vary, the settings named in the
+  axis or legend title (variant_axis): `Standard_D4s_v3` under `vm_size.nva1`.
+Figures: latency_cdf (per variant, all probe packets; one linear panel per latency range, so
+0.2 ms and 42 ms variants are both readable; identical curves merged into one labelled
+entry), throughput (total goodput per variant, stacked by flow: the chart for "which size
+carries X"), throughput_vs_rtt (per flow and variant against the window limit; only when the
+RTTs differ), cost (monthly peering cost per variant).
 """
 
 from __future__ import annotations
@@ -71,47 +75,89 @@ def target_line(ax: Any, value: float, label: str, vertical: bool) -> None:
     line.set_gid("target")
 
 
-def short_labels(names: Sequence[str]) -> list[str]:
-    """Variant names without the words every variant shares (kept whole if nothing is left)."""
+def variant_axis(names: Sequence[str]) -> tuple[list[str], str]:
+    """Short labels for variants, and the axis title they need.
+
+    Words every variant shares are dropped (a single case's name). When what is left is the
+    same settings in every variant (`kind.target=value` words, same keys in the same order),
+    the labels are the values and the title names the settings: `Standard_D4s_v3` under
+    `vm_size.nva1`. Otherwise the labels are the remaining words, titled "variant"."""
     words = [n.split() for n in names]
     common = set.intersection(*(set(w) for w in words)) if len(words) > 1 else set()
-    out = [" ".join(w for w in ws if w not in common) for ws in words]
-    return [o or n for o, n in zip(out, names, strict=True)]
+    left = [[w for w in ws if w not in common] or ws for ws in words]
+    keys = {tuple(w.partition("=")[0] for w in ws) for ws in left}
+    if len(keys) == 1 and all("=" in w for ws in left for w in ws):
+        return ([" · ".join(w.partition("=")[2] for w in ws) for ws in left],
+                " · ".join(next(iter(keys))))
+    return [" ".join(ws) for ws in left], "variant"
 
 
-def _use_log(values: Sequence[float]) -> bool:
-    positive = [v for v in values if v > 0]
-    return bool(positive) and max(positive) / min(positive) >= 10
+def latency_panels(series: list[tuple[str, Any]]) -> list[list[tuple[str, Any]]]:
+    """Series grouped into panels of similar latency: a new panel starts where the next
+    series (by its median) lies beyond 3x the largest latency of the panel so far, so a
+    0.2 ms and a 42 ms cluster each get a linear axis of their own."""
+    import numpy as np
+
+    ordered = sorted(series, key=lambda s: float(np.median(s[1])))
+    panels: list[list[tuple[str, Any]]] = []
+    for item in ordered:
+        if panels and float(np.median(item[1])) <= 3 * max(float(s[-1]) for _, s in panels[-1]):
+            panels[-1].append(item)
+        else:
+            panels.append([item])
+    return panels
 
 
 def figure_latency_cdf(rows: list[dict[str, Any]], target_ms: float | None = None) -> Any:
+    """Per-variant CDF of every probe's one-way latency; one linear panel per latency cluster;
+    variants with identical samples share one curve (their labels joined)."""
     import numpy as np
 
-    series = [(r["variant"], np.sort(np.array([x for v in (r.get("_samples") or {}).values()
-                                               for x in v])))
-              for r in rows]
-    series = [(n, s) for n, s in series if s.size]
-    if not series:
+    names, title = variant_axis([r["variant"] for r in rows])
+    curves: dict[bytes, tuple[list[str], Any]] = {}
+    for r, label in zip(rows, names, strict=True):
+        s = np.sort(np.array([x for v in (r.get("_samples") or {}).values() for x in v],
+                             dtype=float))
+        if s.size:
+            curves.setdefault(s.tobytes(), ([], s))[0].append(label)
+    if not curves:
         return None
+    series = [(labels[0] if len(labels) == 1 else "all variants (identical samples)"
+               if len(labels) == len(rows) else ", ".join(labels) + " (identical samples)", s)
+              for labels, s in curves.values()]
+    panels = latency_panels(series)
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(9, 4.5))
-    labels = short_labels([n for n, _ in series])
-    for (_, s), label in zip(series, labels, strict=True):
-        ax.step(s, np.arange(1, s.size + 1) / s.size, where="post", label=label)
-    if target_ms is not None:
-        target_line(ax, target_ms, f"target p99 ≤ {plain_number(target_ms)} ms", vertical=True)
-    log = _use_log([float(s[0]) for _, s in series] + [float(s[-1]) for _, s in series])
-    if log:
-        ax.set_xscale("log")
-    plain_ticks(ax.xaxis, log)
-    plain_ticks(ax.yaxis, False)
-    ax.set_xlabel("one-way latency (ms" + (", log scale)" if log else ")"))
-    ax.set_ylabel("fraction of probe packets")
-    ax.set_ylim(0, 1.02)
-    ax.set_title("Latency per variant (cumulative distribution)")
-    ax.grid(True, which="both", alpha=0.3)
-    legend_outside(ax, title="variant")
+    fig, axes = plt.subplots(1, len(panels), figsize=(9 + 1.5 * (len(panels) - 1), 4.5),
+                             sharey=True, squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    order = [label for label, _ in series]
+    for ax, panel in zip(axes[0], panels, strict=True):
+        for label, s in panel:
+            ax.step(s, np.arange(1, s.size + 1) / s.size, where="post", label=label,
+                    color=colors[order.index(label) % len(colors)])
+        lo, hi = float(panel[0][1][0]), max(float(s[-1]) for _, s in panel)
+        if target_ms is not None and lo / 3 <= target_ms <= hi * 3:
+            target_line(ax, target_ms, f"target p99 ≤ {plain_number(target_ms)} ms",
+                        vertical=True)
+        plain_ticks(ax.xaxis, False)
+        ax.xaxis.set_major_locator(_few_ticks())
+        ax.set_xlabel("one-way latency (ms)")
+        ax.grid(True, alpha=0.3)
+    axes[0][0].set_ylabel("fraction of probe packets")
+    axes[0][0].set_ylim(0, 1.02)
+    plain_ticks(axes[0][0].yaxis, False)
+    fig.suptitle("Latency per variant (cumulative distribution"
+                 + (", one panel per latency range)" if len(panels) > 1 else ")"))
+    handles = [h for ax in axes[0] for h in ax.get_legend_handles_labels()[0]]
+    labels = [lb for ax in axes[0] for lb in ax.get_legend_handles_labels()[1]]
+    legend_outside(axes[0][-1], handles=handles, labels=labels, title=title)
     return fig
+
+
+def _few_ticks() -> Any:
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(nbins=4)
 
 
 def _unit(max_mbps: float) -> tuple[float, str]:
@@ -138,11 +184,14 @@ def figure_throughput(spec: Spec, rows: list[dict[str, Any]],
         ax.barh(range(len(rows)), seg, left=left, label=flow, height=0.6)
         left = [a + b for a, b in zip(left, seg, strict=True)]
     for i, total in enumerate(totals):
-        ax.text(total / scale, i, f"  {plain_number(total / scale)}", va="center", fontsize=8)
+        ax.text(total / scale, i, f" {plain_number(total / scale)}", va="center", fontsize=8,
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
     if target_bps is not None:
         target_line(ax, target_bps / 1e6 / scale,
                     f"target ≥ {plain_number(target_bps / 1e6 / scale)} {unit}", vertical=True)
-    ax.set_yticks(range(len(rows)), short_labels([r["variant"] for r in rows]), fontsize=8)
+    labels, title = variant_axis([r["variant"] for r in rows])
+    ax.set_yticks(range(len(rows)), labels, fontsize=8)
+    ax.set_ylabel(title)
     ax.invert_yaxis()
     ax.set_xlim(0, top / scale * 1.15)
     plain_ticks(ax.xaxis, False)
@@ -171,7 +220,8 @@ def figure_throughput_vs_rtt(spec: Spec, rows: list[dict[str, Any]]) -> Any:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(9, 4.8))
     variants = list(dict.fromkeys(p[2] for p in pts))
-    labels = dict(zip(variants, short_labels(variants), strict=True))
+    short, title = variant_axis(variants)
+    labels = dict(zip(variants, short, strict=True))
     flows = list(dict.fromkeys(p[3] for p in pts))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for rtt, thr, variant, flow, _ in pts:
@@ -193,7 +243,7 @@ def figure_throughput_vs_rtt(spec: Spec, rows: list[dict[str, Any]]) -> Any:
     ax.set_ylabel("modelled TCP goodput (Mbit/s, log scale)")
     ax.set_title("Throughput against round-trip time, per flow")
     ax.grid(True, which="major", alpha=0.3)
-    legend_outside(ax, title="variant / flow")
+    legend_outside(ax, title=f"{title} / flow")
     return fig
 
 
@@ -205,7 +255,9 @@ def figure_cost(rows: list[dict[str, Any]], target_usd: float | None = None) -> 
     plt = _plt()
     fig, ax = plt.subplots(figsize=(9, 0.55 * len(vals) + 1.8))
     ax.barh(range(len(vals)), [v for _, v in vals], color="#4a7ab5", height=0.6)
-    ax.set_yticks(range(len(vals)), short_labels([n for n, _ in vals]), fontsize=8)
+    labels, title = variant_axis([n for n, _ in vals])
+    ax.set_yticks(range(len(vals)), labels, fontsize=8)
+    ax.set_ylabel(title)
     ax.invert_yaxis()
     for i, (_, v) in enumerate(vals):
         ax.text(v, i, f"  ${v:,.2f}", va="center", fontsize=8)

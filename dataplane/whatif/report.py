@@ -203,7 +203,9 @@ def _table(cols: list[str], rows: list[dict[str, Any]]) -> str:
     head = "".join("<th>" + html.escape(c).replace(".", ".<wbr>") + "</th>" for c in cols)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(_cell(r.get(c))))}</td>"
                                     for c in cols) + "</tr>" for r in public_rows(rows))
-    return f'<div class="scroll"><table><tr>{head}</tr>{body}</table></div>'
+    hint = (f'<p class="hint">{len(cols)} columns: the table scrolls sideways in its box; '
+            "every column is in results.csv.</p>" if len(cols) > 8 else "")
+    return f'{hint}<div class="scroll"><table><tr>{head}</tr>{body}</table></div>'
 
 
 CSS = """body{font-family:sans-serif;margin:2em auto;max-width:1200px;padding:0 1em}
@@ -211,7 +213,7 @@ CSS = """body{font-family:sans-serif;margin:2em auto;max-width:1200px;padding:0 
 table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:3px 6px}
 th{background:#eee;text-align:left;vertical-align:bottom;min-width:4em;max-width:12em}
 td{white-space:nowrap}img{max-width:100%}.caveat{background:#fff4d6;padding:.6em}
-.target{background:#e8f5e9;padding:.6em}"""
+.target{background:#e8f5e9;padding:.6em}.hint{color:#555;font-size:12px;margin:.2em 0}"""
 
 
 def _html(spec: Spec, rows: list[dict[str, Any]], images: list[Path]) -> str:

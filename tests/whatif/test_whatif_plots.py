@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+import numpy as np
 import pytest
 from whatif_examples import example_results
 
@@ -49,17 +50,52 @@ def test_legends_lie_outside_the_data_area(results):
     checked = 0
     for name, fig_name, fig in drawn_figures(results):
         renderer = fig.canvas.get_renderer()
-        for ax in fig.axes:
-            legend = ax.get_legend()
-            if legend is None:
-                continue
-            box, data = legend.get_window_extent(renderer), ax.get_window_extent(renderer)
-            outside = (box.x0 >= data.x1 or box.x1 <= data.x0 or box.y0 >= data.y1
-                       or box.y1 <= data.y0)
-            assert outside, f"{name}/{fig_name}: legend {box} overlaps the axes {data}"
+        legends = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+        for legend in legends:
+            box = legend.get_window_extent(renderer)
+            for ax in fig.axes:  # outside every panel's data area, not only its own
+                data = ax.get_window_extent(renderer)
+                outside = (box.x0 >= data.x1 or box.x1 <= data.x0 or box.y0 >= data.y1
+                           or box.y1 <= data.y0)
+                assert outside, f"{name}/{fig_name}: legend {box} overlaps the axes {data}"
             checked += 1
         plots._plt().close(fig)
     assert checked >= 8
+
+
+def test_every_latency_curve_is_visible_in_its_panel(results):
+    """hub-nva-vs-direct: four variants at ~0.1, ~0.27, ~42.5 and ~42.67 ms; each curve spans
+    a visible part of its panel's x range and has its own legend entry."""
+    spec, rows = results["hub-nva-vs-direct"]
+    fig = plots.FIGURES["latency_cdf.png"](spec, rows)
+    assert len(fig.axes) == 2
+    curves = [(ax, line) for ax in fig.axes for line in ax.get_lines() if line.get_gid() is None]
+    assert len(curves) == len(rows) == 4
+    for ax, line in curves:
+        lo, hi = ax.get_xlim()
+        x = line.get_xdata()
+        assert lo <= min(x) and max(x) <= hi
+        assert line.get_label() in [t.get_text() for t in fig.axes[-1].get_legend().get_texts()]
+        # apart from every other curve of its panel by a tenth of the panel's width at least
+        for other in ax.get_lines():
+            if other is not line and other.get_gid() is None:
+                gap = abs(float(np.median(x)) - float(np.median(other.get_xdata())))
+                assert gap > 0.1 * (hi - lo)
+    plots._plt().close(fig)
+    # identical samples (global-tcp-parallel varies only TCP settings) share one entry
+    spec, rows = results["global-tcp-parallel"]
+    fig = plots.FIGURES["latency_cdf.png"](spec, rows)
+    texts = [t.get_text() for t in fig.axes[-1].get_legend().get_texts()]
+    assert texts == ["all variants (identical samples)"]
+    plots._plt().close(fig)
+
+
+def test_variant_labels_are_the_values_under_the_settings_name():
+    labels, title = plots.variant_axis(["regional vm_size.nva1=Standard_D4s_v3",
+                                        "regional vm_size.nva1=Standard_F4s_v2"])
+    assert labels == ["Standard_D4s_v3", "Standard_F4s_v2"] and title == "vm_size.nva1"
+    labels, title = plots.variant_axis(["a x.y=1", "b x.y=2 z.w=3"])
+    assert labels == ["a x.y=1", "b x.y=2 z.w=3"] and title == "variant"
 
 
 def test_tick_labels_are_plain_numbers(results):

@@ -79,6 +79,8 @@ EXAMPLES = sorted((ROOT / "examples").rglob("*.py"))
 
 def test_the_readme_has_runnable_blocks():
     assert len(SHELL) >= 3 and len(PYTHON) >= 2
+    # a block in another language would be skipped silently: write it as sh or python
+    assert {lang for lang, _ in FENCE.findall(TEXT)} <= {"sh", "python"}
 
 
 @pytest.mark.parametrize("block", SHELL, ids=[f"sh{i}" for i in range(len(SHELL))])

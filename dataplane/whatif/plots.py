@@ -148,9 +148,11 @@ def figure_latency_cdf(rows: list[dict[str, Any]], target_ms: float | None = Non
     plain_ticks(axes[0][0].yaxis, False)
     fig.suptitle("Latency per variant (cumulative distribution"
                  + (", one panel per latency range)" if len(panels) > 1 else ")"))
-    handles = [h for ax in axes[0] for h in ax.get_legend_handles_labels()[0]]
-    labels = [lb for ax in axes[0] for lb in ax.get_legend_handles_labels()[1]]
-    legend_outside(axes[0][-1], handles=handles, labels=labels, title=title)
+    entries = {lb: h for ax in axes[0] for h, lb in zip(*ax.get_legend_handles_labels(),
+                                                         strict=True)}
+    ordered = sorted(entries, key=lambda lb: order.index(lb) if lb in order else len(order))
+    legend_outside(axes[0][-1], handles=[entries[lb] for lb in ordered], labels=ordered,
+                   title=title)
     return fig
 
 
@@ -224,11 +226,14 @@ def figure_throughput_vs_rtt(spec: Spec, rows: list[dict[str, Any]]) -> Any:
     labels = dict(zip(variants, short, strict=True))
     flows = list(dict.fromkeys(p[3] for p in pts))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    n = len(variants) * len(flows)
     for rtt, thr, variant, flow, _ in pts:
         i, j = variants.index(variant), flows.index(flow)
-        # hollow, one shape per variant, shrinking per flow: equal points show as rings
-        ax.scatter([rtt], [thr], marker=MARKERS[i % len(MARKERS)], s=max(25, 110 - 35 * j),
-                   facecolors="none",
+        # hollow, a shape per variant, a colour per flow, every series a size of its own:
+        # points that coincide (same RTT and goodput) show as concentric rings
+        k = i * len(flows) + j
+        ax.scatter([rtt], [thr], marker=MARKERS[i % len(MARKERS)],
+                   s=20 + 140 * (1 - k / (n - 1)) if n > 1 else 60, facecolors="none",
                    edgecolors=colors[j % len(colors)], linewidths=1.5,
                    label=f"{labels[variant]} / {flow}")
     x = np.geomspace(min(rtts) / 2, max(rtts) * 2, 100)

@@ -14,7 +14,7 @@ Conventions every figure follows (tests/whatif/test_whatif_plots.py checks them)
   axis or legend title (variant_axis): `Standard_D4s_v3` under `vm_size.nva1`.
 Figures: latency_cdf (per variant, all probe packets; one linear panel per latency range, so
 0.2 ms and 42 ms variants are both readable; identical curves merged into one labelled
-entry), throughput (total goodput per variant, stacked by flow: the chart for "which size
+entry), throughput (total goodput per variant, stacked by flow, with what limits it: "which size
 carries X"), throughput_vs_rtt (per flow and variant against the window limit; only when the
 RTTs differ), cost (monthly peering cost per variant).
 """
@@ -185,8 +185,11 @@ def figure_throughput(spec: Spec, rows: list[dict[str, Any]],
         seg = [vs[j] / scale for vs in values]
         ax.barh(range(len(rows)), seg, left=left, label=flow, height=0.6)
         left = [a + b for a, b in zip(left, seg, strict=True)]
-    for i, total in enumerate(totals):
-        ax.text(total / scale, i, f" {plain_number(total / scale)}", va="center", fontsize=8,
+    for i, (r, total) in enumerate(zip(rows, totals, strict=True)):
+        limits = dict.fromkeys(str(r.get(f"{f}.limited_by") or "") for f in flows)
+        why = ", ".join(x for x in limits if x)
+        ax.text(total / scale, i, f" {plain_number(total / scale)}"
+                + (f" (limit: {why})" if why else ""), va="center", fontsize=7,
                 bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
     if target_bps is not None:
         target_line(ax, target_bps / 1e6 / scale,
@@ -195,7 +198,7 @@ def figure_throughput(spec: Spec, rows: list[dict[str, Any]],
     ax.set_yticks(range(len(rows)), labels, fontsize=8)
     ax.set_ylabel(title)
     ax.invert_yaxis()
-    ax.set_xlim(0, top / scale * 1.15)
+    ax.set_xlim(0, top / scale * 1.45)  # room for the value and what limits it
     plain_ticks(ax.xaxis, False)
     ax.set_xlabel(f"modelled TCP goodput, all flows ({unit})")
     ax.set_title("Throughput per variant")

@@ -12,7 +12,7 @@ model's goodput and the goodput iperf3 measured between two network namespaces:
   them to the other after RTT/2. Packets keep their order (a FIFO with one constant delay).
   This kernel has no netem, and a TUN relay needs nothing beyond /dev/net/tun.
 * The shaper is `tc qdisc tbf` at the cap on the sender's TUN device, which is the VM's egress
-  (azure-semantics.md 5: the cap is metered on egress). tbf counts IP bytes, the model's wire
+  (docs/azure-behaviour.md §5: the cap is metered on egress). tbf counts IP bytes, the model's wire
   bytes (MTU 1500, MSS 1448). Without tbf the relay shapes instead: a FIFO link at the cap
   (virtual clock, departure = max(arrival, previous departure) + size / cap) with a drop-tail
   queue of one bandwidth-delay product.

@@ -4,10 +4,12 @@ Takes: the Spec and the rows from runner.run (one per variant). Emits, in the ou
 * results.csv / results.json: one row per variant (inputs `set.*`, per-flow path, RTT,
   throughput, limit, completion time, latency percentiles, cost; drops by reason `drops.*`);
   results.json adds the spec, the assumptions, the pricing caveat and the latency samples;
-* latency_cdf.png (per variant, all probe packets), throughput_vs_rtt.png (per flow and
-  variant, with the window-limit curve W/RTT for the default Linux buffers), cost.png (monthly
-  peering cost per variant); matplotlib's Agg backend, no display needed;
-* report.html: one self-contained page (plots embedded as base64 PNG);
+* the figures of whatif/plots.py as PNG: latency_cdf.png, throughput.png,
+  throughput_vs_rtt.png (when the flows' RTTs differ), cost.png;
+* report.html: one self-contained page (plots embedded as base64 PNG; tables scroll
+  sideways inside their own box when wider than the page); the spec's targets and which
+  variants meet them; the assumptions, with the TCP window stated from the model (TcpParams
+  of every variant), never from a constant;
 and `summary_table(rows)` for the terminal.
 """
 
@@ -21,6 +23,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from dataplane.whatif import plots as figures
 from dataplane.whatif.cost import PRICING_CAVEAT
 from dataplane.whatif.spec import Spec
 from dataplane.whatif.tcp import TcpParams
@@ -28,18 +31,62 @@ from dataplane.whatif.tcp import TcpParams
 WHATIF_ASSUMPTIONS = (
     "whatif-concurrent: all workload flows run at the same time and share the caps on their "
     "paths max-min fairly (sender VM egress cap, NVA VM egress caps, gateway SKU throughput).",
-    "whatif-nva-cap: an NVA forwards within its own VM size's egress cap (azure-semantics.md "
-    "5: egress is metered for all traffic leaving the VM); CPU limits are not modelled.",
+    "whatif-nva-cap: an NVA forwards within its own VM size's egress cap (bandwidth is metered "
+    "on egress for all traffic leaving a VM: Microsoft Learn 'Virtual machine network "
+    "bandwidth', https://learn.microsoft.com/azure/virtual-network/"
+    "virtual-machine-network-throughput; docs/azure-behaviour.md §5); CPU limits are not "
+    "modelled.",
     "whatif-gateway-sku: VPN gateway SKUs take Microsoft's Generation1 aggregate throughput "
-    "benchmarks (VpnGw1 650 Mbit/s, VpnGw2 1 Gbit/s, VpnGw3 1.25 Gbit/s; VpnGw4/5 Gen2).",
-    "whatif-tcp-linux: window = min(tcp_rmem max x 0.5, tcp_wmem max) with Linux defaults "
-    "6 MiB / 4 MiB (ip-sysctl.rst), MSS 1448 at MTU 1500, initial window 10 (RFC 6928).",
-    "whatif-cost: a flow pays every peering its path crosses, at both ends (section 6); "
-    "return traffic is a separate flow; GB = 10^9 bytes; a month = 730 hours.",
+    "benchmarks (VpnGw1 650 Mbit/s, VpnGw2 1 Gbit/s, VpnGw3 1.25 Gbit/s; VpnGw4/5 Gen2; "
+    "https://learn.microsoft.com/azure/vpn-gateway/about-gateway-skus, docs/azure-behaviour.md "
+    "§10).",
+    "whatif-cost: a flow pays every peering its path crosses, at both ends (Azure 'Virtual "
+    "Network pricing', https://azure.microsoft.com/pricing/details/virtual-network/; "
+    "docs/azure-behaviour.md §6); return traffic is a separate flow; GB = 10^9 bytes; a month "
+    "= 730 hours.",
     "whatif-probes: latency probes are Poisson arrivals at the flow's rate (10 Mbit/s when "
     "none is given), the same arrival times in every variant (common random numbers).",
 )
 
+
+def _mib(n: float) -> str:
+    return f"{n / 2**20:g} MiB"
+
+
+def window_text(tcp: TcpParams) -> str:
+    """How the model turns buffers into the TCP window, with the factors it used."""
+    if tcp.rcv_window_fraction is not None:
+        how = "fixed share (rcv_window_fraction)"
+    elif tcp.rcv_window_model == "adv_win_scale":
+        how = f"Linux < 6.6: tcp_adv_win_scale {tcp.tcp_adv_win_scale}"
+    else:
+        how = (f"Linux >= 6.6: scaling_ratio {tcp.scaling_ratio}/256 = MSS {tcp.mss} // "
+               f"rx_truesize {tcp.rx_truesize}")
+    return (f"W = min({tcp.rcv_fraction:.3f} x tcp_rmem max {_mib(tcp.rmem_max)}, tcp_wmem max "
+            f"{_mib(tcp.wmem_max)}) = {_mib(tcp.window_bytes)} ({how})")
+
+
+def tcp_settings(spec: Spec) -> list[TcpParams]:
+    """The distinct TcpParams the runner uses over every variant and TCP flow of the spec."""
+    from dataplane.whatif.variants import flow_params
+
+    found = [flow_params(spec, v, f)[1] for v in spec.variants() for f in spec.flows
+             if f.protocol == "tcp"]
+    return list(dict.fromkeys(found)) or [spec.tcp]
+
+
+def tcp_assumption(spec: Spec) -> str:
+    first = tcp_settings(spec)[0]
+    return ("whatif-tcp-linux: each TCP connection's window is the receive window the kernel "
+            "advertises (tcp_win_from_space of tcp_rmem max) capped by tcp_wmem max; "
+            f"Linux defaults tcp_rmem max 6 MiB, tcp_wmem max 4 MiB (ip-sysctl.rst); MSS "
+            f"{first.mss} at MTU {first.mtu}, initial window {first.initial_window} (RFC 6928); "
+            "docs/whatif.md derives it. Windows used: "
+            + "; ".join(window_text(t) for t in tcp_settings(spec)) + ".")
+
+
+def assumptions(spec: Spec) -> list[str]:
+    return [*WHATIF_ASSUMPTIONS, tcp_assumption(spec), *_engine_assumptions()]
 
 
 def public_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -89,7 +136,8 @@ def results_document(spec: Spec, rows: list[dict[str, Any]]) -> dict[str, Any]:
                  "tcp": TcpParams().__dict__ | spec.tcp.__dict__,
                  "timing_overrides": dict(spec.timing)},
         "pricing_caveat": PRICING_CAVEAT,
-        "assumptions": list(WHATIF_ASSUMPTIONS) + _engine_assumptions(),
+        "targets": dict(spec.targets),
+        "assumptions": assumptions(spec),
         "rows": public_rows(rows),
         "latency_samples_ms": {r["variant"]: r.get("_samples", {}) for r in rows},
     })
@@ -129,124 +177,68 @@ def summary_table(spec: Spec, rows: list[dict[str, Any]]) -> str:
     return table(cols, body)
 
 
-# -- plots --------------------------------------------------------------------------------------
+# -- report -------------------------------------------------------------------------------------
 
-def _plt() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig: Any, path: Path) -> bool:
-    """Every plot ends the same way: lay out, write the PNG, free the figure."""
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    _plt().close(fig)
-    return True
-
-
-def plot_latency_cdf(rows: list[dict[str, Any]], path: Path) -> bool:
-    import numpy as np
-
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    drawn = False
-    for r in rows:
-        samples = [x for v in (r.get("_samples") or {}).values() for x in v]
-        if not samples:
-            continue
-        v = np.sort(np.array(samples))
-        ax.step(v, np.arange(1, v.size + 1) / v.size, where="post", label=r["variant"])
-        drawn = True
-    if not drawn:
-        plt.close(fig)
-        return False
-    ax.set_xscale("log")
-    ax.set_xlabel("one-way latency (ms, log scale)")
-    ax.set_ylabel("fraction of probe packets")
-    ax.set_title("Latency CDF per variant (packet pipeline)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
-    return _save(fig, path)
+def target_verdicts(spec: Spec, rows: list[dict[str, Any]]) -> list[str]:
+    """One sentence per target of the spec: which variants meet it."""
+    checks = {"throughput": ("throughput_mbps_total", lambda v, t: v * 1e6 >= t,
+                             lambda t: f"total goodput at least {figures.plain_number(t / 1e6)} "
+                                       "Mbit/s"),
+              "latency": ("latency_p99_ms", lambda v, t: v <= t,
+                          lambda t: f"p99 one-way latency at most {figures.plain_number(t)} ms"),
+              "cost": ("monthly_cost_usd", lambda v, t: v <= t,
+                       lambda t: f"monthly peering cost at most ${t:,.2f}")}
+    out = []
+    for name, target in spec.targets:
+        column, ok, words = checks[name]
+        met = [r["variant"] for r in rows if isinstance(r.get(column), (int, float))
+               and math.isfinite(r[column]) and ok(r[column], target)]
+        out.append(f"Target: {words(target)} ({column}). Met by: "
+                   + (", ".join(met) if met else "no variant") + ".")
+    return out
 
 
-def plot_throughput_vs_rtt(spec: Spec, rows: list[dict[str, Any]], path: Path) -> bool:
-    import numpy as np
-
-    plt = _plt()
-    pts = []
-    for r in rows:
-        for f in spec.flows:
-            rtt, thr = r.get(f"{f.name}.rtt_ms"), r.get(f"{f.name}.throughput_mbps")
-            if rtt and thr is not None and math.isfinite(thr):
-                pts.append((rtt, thr, f"{r['variant']} / {f.name}"))
-    if not pts:
-        return False
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    for rtt, thr, label in pts:
-        ax.scatter([rtt], [thr], label=label, s=30)
-    lo = min(p[0] for p in pts) / 2
-    hi = max(p[0] for p in pts) * 2
-    x = np.geomspace(max(lo, 0.01), hi, 100)
-    tcp = TcpParams()
-    ax.plot(x, 8 * tcp.window_bytes / (x / 1e3) / 1e6, "k--", lw=1,
-            label=f"window limit, Linux defaults (W = {tcp.window_bytes / 2**20:.2f} MiB)")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("RTT (ms)")
-    ax.set_ylabel("modelled TCP goodput (Mbit/s)")
-    ax.set_title("Throughput vs RTT")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=6, loc="lower left")
-    return _save(fig, path)
+def _table(cols: list[str], rows: list[dict[str, Any]]) -> str:
+    """A table in its own sideways-scrolling box; headers may break after each dot."""
+    head = "".join("<th>" + html.escape(c).replace(".", ".<wbr>") + "</th>" for c in cols)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(_cell(r.get(c))))}</td>"
+                                    for c in cols) + "</tr>" for r in public_rows(rows))
+    hint = (f'<p class="hint">{len(cols)} columns: the table scrolls sideways in its box; '
+            "every column is in results.csv.</p>" if len(cols) > 8 else "")
+    return f'{hint}<div class="scroll"><table><tr>{head}</tr>{body}</table></div>'
 
 
-def plot_cost(rows: list[dict[str, Any]], path: Path) -> bool:
-    vals = [(r["variant"], r.get("monthly_cost_usd")) for r in rows]
-    vals = [(n, v) for n, v in vals if isinstance(v, (int, float))]
-    if not vals:
-        return False
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(8, 0.5 * len(vals) + 1.5))
-    names = [n for n, _ in vals]
-    ax.barh(range(len(vals)), [v for _, v in vals], color="#4a7ab5")
-    ax.set_yticks(range(len(vals)), names, fontsize=7)
-    ax.invert_yaxis()
-    for i, (_, v) in enumerate(vals):
-        ax.text(v, i, f" ${v:,.2f}", va="center", fontsize=7)
-    ax.set_xlabel("projected monthly peering data-transfer cost (USD)")
-    ax.set_title("Peering cost per variant (prices undated: see report)")
-    return _save(fig, path)
+CSS = """body{font-family:sans-serif;margin:2em auto;max-width:1200px;padding:0 1em}
+.scroll{overflow-x:auto;max-width:100%;border:1px solid #ddd}
+table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:3px 6px}
+th{background:#eee;text-align:left;vertical-align:bottom;min-width:4em;max-width:12em}
+td{white-space:nowrap}img{max-width:100%}.caveat{background:#fff4d6;padding:.6em}
+.target{background:#e8f5e9;padding:.6em}.hint{color:#555;font-size:12px;margin:.2em 0}"""
 
 
 def _html(spec: Spec, rows: list[dict[str, Any]], images: list[Path]) -> str:
-    cols = summary_columns(spec, rows)
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(_cell(r.get(c))))}</td>"
-                                    for c in cols) + "</tr>" for r in public_rows(rows))
     imgs = "".join(
         f'<figure><img alt="{html.escape(p.stem)}" src="data:image/png;base64,'
         f'{base64.b64encode(p.read_bytes()).decode()}"><figcaption>{html.escape(p.name)}'
         "</figcaption></figure>" for p in images)
-    assumptions = "".join(f"<li>{html.escape(a)}</li>" for a in
-                          (*WHATIF_ASSUMPTIONS, *_engine_assumptions()))
+    targets = "".join(f'<p class="target">{html.escape(v)}</p>'
+                      for v in target_verdicts(spec, rows))
+    windows = "".join(f"<li>{html.escape(window_text(t))}</li>" for t in tcp_settings(spec))
+    items = "".join(f"<li>{html.escape(a)}</li>" for a in assumptions(spec))
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>what-if: {html.escape(spec.name)}</title>
-<style>body{{font-family:sans-serif;margin:2em;max-width:1200px}}
-table{{border-collapse:collapse;font-size:12px}}td,th{{border:1px solid #ccc;padding:3px 6px}}
-th{{background:#eee}}img{{max-width:100%}}.caveat{{background:#fff4d6;padding:.6em}}</style>
+<style>{CSS}</style>
 </head><body>
 <h1>what-if: {html.escape(spec.name)}</h1>
 <p>{html.escape(spec.description)}</p>
 <p>Base topology: <code>{html.escape(spec.base)}</code>; seed {spec.seed};
 {len(rows)} variant(s). Full rows: results.csv / results.json.</p>
-<h2>Summary</h2><table><tr>{head}</tr>{body}</table>
+{targets}
+<h2>Summary</h2>{_table(summary_columns(spec, rows), rows)}
+<p>TCP window used by the model (from TcpParams, per distinct setting):</p><ul>{windows}</ul>
 <h2>Plots</h2>{imgs}
 <h2>Pricing</h2><p class="caveat">{html.escape(PRICING_CAVEAT)}</p>
-<h2>Assumptions</h2><ul>{assumptions}</ul>
+<h2>Assumptions</h2><ul>{items}</ul>
 </body></html>
 """
 
@@ -259,11 +251,10 @@ def write_report(spec: Spec, rows: list[dict[str, Any]], out: Path,
     written[1].write_text(json.dumps(results_document(spec, rows), indent=1) + "\n")
     images: list[Path] = []
     if plots:
-        for name, fn in (("latency_cdf.png", lambda p: plot_latency_cdf(rows, p)),
-                         ("throughput_vs_rtt.png",
-                          lambda p: plot_throughput_vs_rtt(spec, rows, p)),
-                         ("cost.png", lambda p: plot_cost(rows, p))):
-            if fn(out / name):
+        for name, draw in figures.FIGURES.items():
+            fig = draw(spec, rows)
+            if fig is not None:
+                figures.save(fig, out / name)
                 images.append(out / name)
     report = out / "report.html"
     report.write_text(_html(spec, rows, images))

@@ -40,6 +40,10 @@
     cases:                                # listed variants (each crossed with vary)
       - {name: today}
       - {name: moved, region: {spoke2: westeurope}}
+    targets:                              # what the question asks for: a line on the plot,
+      throughput: 5Gbit/s                 #   total goodput of all flows, at least
+      latency: 10ms                       #   p99 one-way latency of all probes, at most
+      cost: 2000                          #   monthly peering cost in USD, at most
 
 Sizes: integers (bytes) or "64KiB", "10MB", "1.5GB"; rates: bit/s or "200Mbit/s", "5Gbps",
 "100MB/s". Every error is an InputError naming the spec file and the key path.
@@ -64,7 +68,8 @@ METRICS = ("latency", "throughput", "cost")
 KINDS = ("region", "vm_size", "peering", "routing", "gateway_sku", "parallel", "tcp", "timing",
          "loss")
 TOP_KEYS = ("name", "description", "base", "seed", "metrics", "timing", "tcp", "cost",
-            "workload", "vary", "cases")
+            "workload", "vary", "cases", "targets")
+TARGETS = ("throughput", "latency", "cost")  # bit/s (at least), ms (at most), USD (at most)
 FLOW_KEYS = ("name", "from", "to", "port", "protocol", "rate", "monthly", "size", "parallel",
              "packet_bytes", "packets", "extra_rtt_ms", "loss")
 PEERING_OPTIONS = ("allow_virtual_network_access", "allow_forwarded_traffic",
@@ -76,6 +81,8 @@ _UNITS = {"": 1, "b": 1, "k": 1e3, "kb": 1e3, "m": 1e6, "mb": 1e6, "g": 1e9, "gb
 _RATE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([kmgt]?)(bit/s|bps|b/s|bytes/s)"
                    r"\s*$", re.I)
 _SIZE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([a-z]*)\s*$", re.I)
+_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(ms|us|µs|s)?\s*$")
+_TO_MS = {None: 1.0, "ms": 1.0, "us": 1e-3, "µs": 1e-3, "s": 1e3}
 
 
 class SpecError(InputError):
@@ -123,6 +130,30 @@ def parse_rate(value: Any, source: str, path: str) -> float:
     if rate <= 0:
         raise err(source, path, "a rate must be positive")
     return rate
+
+
+def parse_ms(value: Any, source: str, path: str) -> float:
+    """Milliseconds from a number (ms) or '10ms', '500us', '0.2s'."""
+    m = None if isinstance(value, bool) else _DURATION.match(str(value))
+    if m is None or float(m.group(1)) <= 0:
+        raise err(source, path, f"cannot read duration {value!r} (use '10ms', '500us', '0.2s')")
+    return float(m.group(1)) * _TO_MS[m.group(2)]
+
+
+def _targets(doc: Any, source: str) -> tuple[tuple[str, float], ...]:
+    body = _mapping(doc, source, "targets")
+    _unknown(body, TARGETS, source, "targets")
+    out = []
+    if "throughput" in body:
+        out.append(("throughput", parse_rate(body["throughput"], source, "targets.throughput")))
+    if "latency" in body:
+        out.append(("latency", parse_ms(body["latency"], source, "targets.latency")))
+    if "cost" in body:
+        usd = body["cost"]
+        if isinstance(usd, bool) or not isinstance(usd, (int, float)) or usd <= 0:
+            raise err(source, "targets.cost", "expected a positive number of USD per month")
+        out.append(("cost", float(usd)))
+    return tuple(out)
 
 
 def _int(value: Any, source: str, path: str, low: int = 0) -> int:
@@ -224,6 +255,10 @@ class Spec:
     capture: CaptureSpec | None = None
     axes: tuple[tuple[Setting, ...], ...] = ()  # each axis: its alternative settings
     cases: tuple[tuple[str, tuple[Setting, ...]], ...] = (("base", ()),)
+    targets: tuple[tuple[str, float], ...] = ()  # (TARGETS name, bit/s | ms | USD)
+
+    def target(self, name: str) -> float | None:
+        return dict(self.targets).get(name)
 
     def variants(self) -> list[Variant]:
         out = []
@@ -497,7 +532,8 @@ def parse_spec(doc: dict[str, Any], source: str = "<spec>", base_dir: Path | Non
                 zones=tuple(sorted((str(k), str(v)) for k, v in zones.items())),
                 hours_per_month=float(hours), flows=flows, capture=capture,
                 axes=_axes(doc.get("vary"), flows, source),
-                cases=_cases(doc.get("cases"), flows, source))
+                cases=_cases(doc.get("cases"), flows, source),
+                targets=_targets(doc.get("targets"), source))
     if check_topology:
         from dataplane.whatif.variants import load_base, validate
 

@@ -18,7 +18,7 @@ Per sub-flow (one TCP connection) the steady-state rate is
   the send side is W = wmem_max (no documented formula for the payload share of sk_sndbuf);
 * loss limit    = 8 * MSS / RTT * sqrt(3 / (2 p))  (Mathis, Semke, Mahdavi, Ott 1997,
   "The macroscopic behavior of the TCP congestion avoidance algorithm", CCR 27(3); C = 1.22);
-* capacities    = sender VM egress cap (azure-semantics.md 5: metered on egress, per VM,
+* capacities    = sender VM egress cap (docs/azure-behaviour.md §5: metered on egress, per VM,
   shared by all its flows), the egress cap of every NVA VM the path crosses (an NVA's
   forwarded traffic leaves through its own NICs, so it counts against its size's cap,
   section 5), the gateway SKU's aggregate throughput (GATEWAY_SKU_BPS). Peering adds no

@@ -5,7 +5,7 @@ Takes: the base Topology (immutable, dataplane/model.py) and a Variant's Setting
 parallelism, loss and TCP parameters; timing overrides). Kinds:
 * region      move a VNet to a region: the VNet, its VMs, NICs and gateways take the new
               location; its peerings become global or regional by the regions alone
-              (control/routes.py marks VNetGlobalPeering; azure-semantics.md 1, 6, 9);
+              (control/routes.py marks VNetGlobalPeering; docs/azure-behaviour.md §1, §6, §9);
 * vm_size     a VM's size (its egress cap follows the size, section 5; an explicit
               egress_cap_bps override is dropped);
 * peering     options on both links of a VNet pair, through control/peering.update_link

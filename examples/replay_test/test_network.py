@@ -1,10 +1,14 @@
+from pathlib import Path
+
 from scapy.all import IP, TCP, wrpcap
 
 import dataplane
 
+TOPOLOGY = Path(__file__).parent.parent / "inputs" / "hub-spoke.yaml"   # examples/inputs/
 
-def test_web_reaches_database_through_the_hub_firewall(tmp_path):
-    topology = dataplane.load("hub-spoke.yaml")
+
+def test_web_reaches_database_through_the_hub_nva(tmp_path):
+    topology = dataplane.load(TOPOLOGY)
     emulator = dataplane.Emulator(topology)
     capture = tmp_path / "web.pcap"
     wrpcap(str(capture), [IP(src="10.1.1.4", dst="10.2.1.4") / TCP(sport=40000 + i, dport=1433)
@@ -19,6 +23,6 @@ def test_web_reaches_database_through_the_hub_firewall(tmp_path):
 
 
 def test_telnet_from_web_is_blocked():
-    emulator = dataplane.Emulator(dataplane.load("hub-spoke.yaml"))
+    emulator = dataplane.Emulator(dataplane.load(TOPOLOGY))
     result = emulator.send(IP(src="10.1.1.4", dst="10.0.2.4") / TCP(dport=23))
     assert result.dispositions()[0].name == "DENIED_IN"

@@ -3,34 +3,19 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import yaml
+from whatif_examples import EXAMPLES, example_results, small
 
 from dataplane.whatif.report import write_report
 from dataplane.whatif.runner import run
 from dataplane.whatif.spec import parse_spec
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "whatif"
-
-
-def small(path: Path, packets: int = 20):
-    """An example spec with a small latency-probe workload (the models are unchanged)."""
-    doc = yaml.safe_load(path.read_text())
-    doc["workload"]["packets"] = packets
-    for f in doc["workload"]["flows"]:
-        f.pop("packets", None)
-    return parse_spec(doc, str(path), path.parent)
-
 
 @pytest.fixture(scope="module")
 def results():
-    out = {}
-    for path in sorted(EXAMPLES.glob("*.yaml")):
-        spec = small(path)
-        out[path.stem] = (spec, run(spec, serial=True, progress=False))
-    return out
+    return example_results()
 
 
 def test_every_example_runs(results, tmp_path):
@@ -54,7 +39,7 @@ def test_spoke2_move_answers_latency_and_bill(results):
     _, rows = results["spoke2-to-westeurope"]
     today = by(rows, "set.region.spoke2", "eastus")
     moved = by(rows, "set.region.spoke2", "westeurope")
-    # West Europe <-> East US P50 RTT is 83/85 ms (azure-semantics.md 1): one way ~42 ms
+    # West Europe <-> East US P50 RTT is 83/85 ms (docs/azure-behaviour.md §1): one way ~42 ms
     assert 40 < today["latency_p50_ms"] < 45
     assert moved["latency_p99_ms"] < 1
     assert today["queries-web1.peerings"] == "spoke1->hub (regional) ; hub->spoke2 (global)"

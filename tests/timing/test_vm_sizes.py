@@ -49,7 +49,7 @@ def test_every_row_names_its_page_and_date():
         assert row["source_ms_date"].strip(), row
     series = {r["series"] for r in rows}
     assert {"Bv1", "Dsv4", "Dv5", "Dasv5", "Ddsv5", "Esv4", "Ev5", "Edsv5", "Fsv2", "Lsv3",
-            "NCasT4_v3", "DSv2"} <= series
+            "NCasT4_v3", "DSv2", "Dv3", "Av2"} <= series
 
 
 def topo(*vms: tuple[str, str]) -> Topology:

@@ -13,7 +13,8 @@ still IPv4-only, assumption `program-ipv4`):
 * next hops (deduplicated): `nh_type` (index into NEXT_HOP_TYPES), `nh_ip` (int64, -1 none),
   `nh_route_table` (index into `route_table_ids`, -1 = "System Route"), `nh_vnet` (target VNet
   of a peering hop, -1), `nh_gateway` (index into `gateway_ids`, -1);
-* security rule sets, one per (NSG, VNet) and direction, rules in priority order (CSR by
+* security rule sets, one per (NSG, tag scope) and direction (a tag scope is a VNet and the
+  route table of the NIC's subnet, control/tags.TagScope), rules in priority order (CSR by
   `ruleset_offsets`): `rule_priority`, `rule_allow`, `rule_protocol` (-1 any), `rule_name`
   (index into `rule_names`), address sets as merged inclusive intervals (CSR `rule_src_off`
   over `src_lo`/`src_hi`, same for dst) and port ranges (CSR `rule_sport_off` over

@@ -1,7 +1,9 @@
 """vnet-dataplane: a packet-level emulator of the Azure virtual-network data plane.
 
-Public entry points: `load(path, parameters=None) -> Topology`, `Emulator(topology)` (the
-packet pipeline: dataplane/engine) and the model classes.
+Public entry points: `load(path, parameters=None) -> Topology`,
+`with_platform_inputs(topology, service_tags=FILE, vm_caps={VM: bps})` (Microsoft's service
+tags file, per-VM egress caps), `Emulator(topology)` (the packet pipeline: dataplane/engine)
+and the model classes.
 (`dataplane.load` is the function; its implementation lives in the subpackage of the same
 name, imported here first so the attribute stays the function.)
 """
@@ -9,11 +11,12 @@ name, imported here first so the attribute stays the function.)
 from dataplane.errors import AzureError, DataplaneError, Finding, InputError
 from dataplane.load import load
 from dataplane.model import Topology
+from dataplane.platform_inputs import with_platform_inputs
 
 __version__ = "0.1.0"
 
 __all__ = ["AzureError", "DataplaneError", "Emulator", "Finding", "InputError", "Topology",
-           "load", "__version__"]
+           "load", "with_platform_inputs", "__version__"]
 
 
 def __getattr__(name: str) -> object:

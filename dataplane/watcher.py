@@ -249,7 +249,8 @@ def explain(topology: Topology, vm: str, destination: str, protocol: str = "Tcp"
                             str(dest_ip), number, sport, dport,
                             dest_port is None and ported)
     notes = texts("stateful", "forwarded-traffic", "vnet-access-tag-only",
-                  "no-nsg-inbound-internet") + [INGRESS_ASSUMPTIONS[2]]
+                  "no-nsg-inbound-internet", "virtualnetwork-udr-prefixes",
+                  "service-tag-prefixes") + [INGRESS_ASSUMPTIONS[2]]
     if any(h["step"] == "loadbalancer" for h in walk.hops):
         notes += list(LB_ASSUMPTIONS)
     answer = render.render(flow, walk.hops, walk.disposition.name, walk.deciding, notes)

@@ -217,7 +217,10 @@ def asg_members(topology: Topology) -> dict[str, tuple[Prefix, ...]]:
 
 
 class RuleCompiler:
-    """Expands NSGs for VNets of one topology; caches tag and ASG resolution."""
+    """Expands NSGs for the tag scopes (VNet + subnet route table, tags.TagScope) of one
+    topology; caches tag and ASG resolution. Where a parameter says `vnet`, a TagScope or a
+    VirtualNetwork (scope without route table) is accepted: only `.id` and the tag resolver
+    read it."""
 
     def __init__(self, topology: Topology) -> None:
         self.topology = topology

@@ -21,7 +21,8 @@ still IPv4-only, assumption `program-ipv4`):
   CSR `nh_via_off` over `nh_via` (indices into `speaker_ids`: remote gateways of VNet-to-VNet
   connections, a Route Server); `nh_egress` (index into `egress_ids`: the connection or
   bgpConnection the packet leaves by at the last speaker, -1 when it ends in a VNet);
-* security rule sets, one per (NSG, VNet) and direction, rules in priority order (CSR by
+* security rule sets, one per (NSG, tag scope) and direction (a tag scope is a VNet and the
+  route table of the NIC's subnet, control/tags.TagScope), rules in priority order (CSR by
   `ruleset_offsets`): `rule_priority`, `rule_allow`, `rule_protocol` (-1 any), `rule_name`
   (index into `rule_names`), address sets as merged inclusive intervals (CSR `rule_src_off`
   over `src_lo`/`src_hi`, same for dst) and port ranges (CSR `rule_sport_off` over

@@ -45,11 +45,12 @@ def test_every_row_names_its_page_and_date():
     rows = list(csv.DictReader(text.splitlines()))
     assert len(rows) > 100
     for row in rows:
-        assert row["source_path"].startswith("MicrosoftDocs/azure-docs:articles/"), row
+        assert row["source_path"].startswith(("MicrosoftDocs/azure-docs:articles/",
+                                              "learn.microsoft.com/azure/")), row
         assert row["source_ms_date"].strip(), row
     series = {r["series"] for r in rows}
     assert {"Bv1", "Dsv4", "Dv5", "Dasv5", "Ddsv5", "Esv4", "Ev5", "Edsv5", "Fsv2", "Lsv3",
-            "NCasT4_v3", "DSv2"} <= series
+            "NCasT4_v3", "DSv2", "Dv3", "Av2", "M"} <= series
 
 
 def topo(*vms: tuple[str, str]) -> Topology:
@@ -106,3 +107,20 @@ def test_emulator_runs_with_an_unpublished_size():
     assert caps == {"web1": DEFAULT_CAP_BPS, "web2": 12_500_000_000}
     capped = Emulator(with_vm_caps(topology, {"web1": 3_000_000_000}))
     assert capped.net.vm_cap_bps.tolist()[capped.net.vm_names.index("web1")] == 3_000_000_000
+
+
+def test_platform_inputs_in_one_call(tmp_path):
+    """dataplane.with_platform_inputs: what --service-tags FILE and --vm-cap VM=BPS call."""
+    import json
+
+    from dataplane import with_platform_inputs
+
+    tags = tmp_path / "ServiceTags_Public.json"
+    tags.write_text(json.dumps({"changeNumber": 9, "cloud": "Public", "values": [
+        {"name": "Storage", "properties": {"addressPrefixes": ["20.60.0.0/16"]}}]}))
+    t = with_platform_inputs(topo(("web1", "Standard_B2ms")), service_tags=tags,
+                             vm_caps=["web1=4e9"])
+    assert t.service_tags.change_number == "9"
+    assert list(vm_egress_caps(t).values()) == [4_000_000_000]
+    same = with_platform_inputs(topo(("web1", "Standard_B2ms")), vm_caps={"web1": 4_000_000_000})
+    assert list(vm_egress_caps(same).values()) == [4_000_000_000]

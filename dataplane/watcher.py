@@ -24,6 +24,7 @@ from typing import Any
 from dataplane.control.assumptions import texts
 from dataplane.control.caveats import caveats_touching, topology_caveats
 from dataplane.control.nsg import Flow, RuleCompiler, evaluate, protocol_number
+from dataplane.control.peering import access_assumption
 from dataplane.control.routes import effective_routes, lookup, nic_subnet
 from dataplane.control.tags import scope_of
 from dataplane.errors import InputError
@@ -141,7 +142,7 @@ def effective_security_rules(topology: Topology, nic: str) -> dict[str, Any]:
             "tagMap": {t: [str(p) for p in compiler.tags.resolve(scope, t) or ()] for t in tags},
         })
     out = {"value": value,
-           "assumptions": texts("virtualnetwork-udr-prefixes", "vnet-access-tag-only",
+           "assumptions": texts("virtualnetwork-udr-prefixes", access_assumption(),
                                 "service-tag-prefixes", "no-nsg-inbound-internet"),
            "caveats": caveats_for(topology, _nic_path(topology, interface))}
     return _with_service_tags(out, topology, compiler)
@@ -248,7 +249,7 @@ def explain(topology: Topology, vm: str, destination: str, protocol: str = "Tcp"
     flow = render.flow_dict(machine.name if machine else None, interface.name, str(src_ip),
                             str(dest_ip), number, sport, dport,
                             dest_port is None and ported)
-    notes = texts("stateful", "forwarded-traffic", "vnet-access-tag-only",
+    notes = texts("stateful", "forwarded-traffic", access_assumption(),
                   "no-nsg-inbound-internet", "virtualnetwork-udr-prefixes",
                   "service-tag-prefixes") + [INGRESS_ASSUMPTIONS[2]]
     if any(h["step"] == "loadbalancer" for h in walk.hops):

@@ -23,14 +23,14 @@ _TEXTS = {
         "Allow without ruleName); the public IP SKU's own closed-by-default inbound is not "
         "modelled (2.4).",
     "vnet-access-tag-only":
-        "allowVirtualNetworkAccess=false: the packet engine still treats it as the 2022 peering "
-        "page does (only the remote space leaves the local VNet's VirtualNetwork tag; peering "
-        "routes stay and explicit NSG rules can still allow the traffic); the control plane's "
-        "peering_access table (assumption vnet-access-blocks) is not yet read by the engine.",
+        "allowVirtualNetworkAccess=false read as the 2022 peering page does (only the remote "
+        "space leaves the local VNet's VirtualNetwork tag; peering routes stay and explicit NSG "
+        "rules can still allow the traffic): VNET_DATAPLANE_PEERING_ACCESS=tag-only.",
     "vnet-access-blocks":
-        "allowVirtualNetworkAccess=false on a link blocks new flows from its VNet to the remote "
-        "VNet (2018 peering page, REST spec; the 2022 page says it only changes the "
-        "VirtualNetwork tag). Older reading: VNET_DATAPLANE_PEERING_ACCESS=tag-only.",
+        "allowVirtualNetworkAccess=false on either link of a peering stops traffic between the "
+        "two VNets, both ways, replies included (2018 peering page: 'traffic doesn't flow "
+        "between the peered virtual networks'; REST spec; the 2022 page says it only changes "
+        "the VirtualNetwork tag: VNET_DATAPLANE_PEERING_ACCESS=tag-only).",
     "udr-default-removes-none-routes":
         "A user route 0.0.0.0/0 to VirtualAppliance or VirtualNetworkGateway removes the None "
         "routes (10/8, 100.64/10, 172.16/12, 192.168/16), as in the UDR overview's routing "

@@ -399,6 +399,11 @@ def peering_access_mode(mode: str | None = None) -> str:
     return chosen
 
 
+def access_assumption(mode: str | None = None) -> str:
+    """The assumption key that states how allowVirtualNetworkAccess=false is read."""
+    return "vnet-access-tag-only" if peering_access_mode(mode) == "tag-only" else "vnet-access-blocks"
+
+
 def link_carries_traffic(topology: Topology, link: VirtualNetworkPeering,
                          mode: str | None = None) -> bool:
     """New flows from the link's VNet to its remote may cross: both links Connected (4.2)

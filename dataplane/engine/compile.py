@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from dataplane.control.peering import peering_access
 from dataplane.control.program import Program, compile_program, lpm_intervals
 from dataplane.control.routes import EffectiveRoute, effective_routes, nic_subnet, reverse_link
 from dataplane.control.tags import NOT_INTERNET
@@ -225,6 +226,7 @@ def build_network(topology: Topology, params: TimingParams | None = None,
     connected = np.zeros((nv, nv), dtype=bool)
     forward_ok = np.zeros((nv, nv), dtype=bool)
     links: dict[tuple[int, int], tuple[str, str]] = {}
+    access = peering_access(topology)  # allowVirtualNetworkAccess (control/peering.py)
     for a, vnet in enumerate(vnets):
         connected[a, a] = forward_ok[a, a] = True
         for link in vnet.virtual_network_peerings:
@@ -234,8 +236,14 @@ def build_network(topology: Topology, params: TimingParams | None = None,
                 links[(a, b)] = (link.name, back.name if back else "")
             if b is None or back is None:
                 continue
+            # Both links Connected, and neither blocks virtual network access: "traffic
+            # doesn't flow between the peered virtual networks" (assumption vnet-access-blocks).
             connected[a, b] = (link.peering_state == "Connected"
-                               and back.peering_state == "Connected")
+                               and back.peering_state == "Connected"
+                               and access.get((id_key(vnet.id), id_key(link.remote_virtual_network)),
+                                              False)
+                               and access.get((id_key(link.remote_virtual_network), id_key(vnet.id)),
+                                              False))
             forward_ok[a, b] = back.allow_forwarded_traffic  # 4.1: the receiving side's flag
     vnet_lo = [np.array([p.first for p in v.address_space if p.version == 4], dtype=np.int64)
                for v in vnets]

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from dataplane.control.assumptions import texts
+from dataplane.control.peering import access_assumption
 from dataplane.control.spoken import spoken_ranges
 from dataplane.dispositions import Disposition as D
 from dataplane.engine.batch import UNDECIDED, BatchPipeline, Columns
@@ -71,7 +72,7 @@ class Emulator:
         self.shaper = Shaper(self.net.vm_cap_bps, self.params.queue_bytes)
 
     def assumptions(self) -> list[str]:
-        return [*ENGINE_ASSUMPTIONS, *texts("forwarded-traffic", "vnet-access-tag-only"),
+        return [*ENGINE_ASSUMPTIONS, *texts("forwarded-traffic", access_assumption()),
                 *LB_ASSUMPTIONS, *INGRESS_ASSUMPTIONS, *CONNTRACK_ASSUMPTIONS]
 
     # -- address helpers --

@@ -17,8 +17,9 @@ Order (DESIGN.md pipeline):
   NULL_ROUTED for next hop None);
 4 peering: both links Connected (4.2; PEERING_BLOCKED); traffic not originating in the
   sending VNet needs allowForwardedTraffic on the receiving link (4.1; FORWARDING_BLOCKED);
-  allowVirtualNetworkAccess only changes the VirtualNetwork tag (control assumption
-  `vnet-access-tag-only`), so it is seen through NSG rules only;
+  allowVirtualNetworkAccess=false on either link stops traffic both ways (PEERING_BLOCKED;
+  control/peering.peering_access, assumption `vnet-access-blocks`; `vnet-access-tag-only`
+  reads it as a tag change only);
 5 VirtualAppliance: the packet is delivered to the NVA NIC (inbound NSG, IP forwarding,
   outbound NSG) or Azure Firewall (network rule collections, FIREWALL_DENIED), which forwards
   with its own subnet's routes; a revisited appliance or more than MAX_HOPS hops -> LOOP;

@@ -291,8 +291,20 @@ def _gateway_block(topology: Topology, vnet: VirtualNetwork
     reach = reachable_gateways(topology, vnet)
     link = reach[0].transit_link.id if reach and reach[0].transit_link else None
     template, prefixes = _speaker_rows(topology, bgp.vnet_sources(topology, vnet))
-    rows = [row if link is None or row.gateway is None else _copy(row, transit_link=link)
-            for prefix, row in template if prefix not in hidden]
+    if link is None:
+        rows = [row for prefix, row in template if prefix not in hidden]
+    else:  # `_copy` inlined: hundreds of rows per spoke
+        rows = []
+        new = object.__new__
+        for prefix, row in template:
+            if prefix in hidden:
+                continue
+            if row.gateway is not None:
+                fields = row.__dict__.copy()
+                fields["transit_link"] = link
+                row = new(EffectiveRoute)
+                object.__setattr__(row, "__dict__", fields)
+            rows.append(row)
     memo[id(vnet)] = (vnet, (rows, prefixes))
     return rows, prefixes
 
@@ -365,9 +377,12 @@ def _select(rows: list[EffectiveRoute], block: tuple[int, int, frozenset[Prefix]
         if lo <= i < hi:
             active = not (beaten and p in beaten)
             if active:
-                last = p.network + (1 << ((32 if p.version == 4 else 128) - p.length)) - 1
-                active = not any(v == p.version and a <= p.network and last <= z
-                                 for v, a, z in shields)
+                version, first = p.version, p.network
+                last = first + (1 << ((32 if version == 4 else 128) - p.length)) - 1
+                for v, a, z in shields:
+                    if v == version and a <= first and last <= z:
+                        active = False
+                        break
         else:
             winner = rows[best[p]]
             active = best[p] == i or (

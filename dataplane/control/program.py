@@ -81,7 +81,7 @@ PROGRAM_IPV6 = Assumption(
     "IPv4 prefixes only, so they match no IPv6 address; VirtualNetwork includes IPv6 address "
     "spaces, peers' IPv6 space, IPv6 user-route prefixes and on-premises IPv6 prefixes.")
 BGP_ASSUMPTIONS = ("gateway-next-hop-ip", "gateway-instance-addresses", "bgp-best-path",
-                   "vnet2vnet-bgp")
+                   "bgp-peer-host-routes", "vnet2vnet-bgp")
 _SPACE = 1 << 32
 _ALL = ((0, _SPACE - 1),)
 _SPACE6 = 1 << 128

@@ -58,6 +58,11 @@ _TEXTS = {
         "shortest AS path; equal paths are kept as ECMP; paths holding its own ASN are dropped. "
         "A VNet prefers ExpressRoute, then VPN, then Route Server (NVA) routes for one prefix "
         "(Route Server's default routing preference); weights and MED are not modelled.",
+    "bgp-peer-host-routes":
+        "The /32 route to each BGP peer's address (a local network gateway's "
+        "bgpPeeringAddress over a BGP IPsec connection, a remote gateway's BGP addresses over "
+        "VNet-to-VNet BGP) is programmed into the VNet like a learned route; the VPN FAQ says "
+        "the gateway adds it 'internally' and real dumps show such rows (docs/bgp.md).",
     "vnet2vnet-bgp":
         "A VNet-to-VNet tunnel needs both connection resources; it runs BGP when both carry "
         "enableBgp and both gateways speak BGP (route-based, not Basic) with distinct ASNs; "

@@ -40,6 +40,7 @@ Best path: static before BGP, then the shortest AS path; equal paths are all kep
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 from dataplane.control.reach import (
@@ -335,14 +336,39 @@ def _export(sender: Speaker, key: str, rib: dict[Prefix, tuple[Path, ...]],
     must be 65515)."""
     asn = () if same_vnet else (asn_of(sender),)
     out = [] if same_vnet else [Path(p.prefix, BGP, asn, (key,), p.vnet) for p in originated]
-    space = [o.prefix for o in originated if o.prefix.length < o.prefix.bits]
+    space = _merged([o.prefix for o in originated if o.prefix.length < o.prefix.bits])
     for paths in rib.values():
         for p in paths:
-            if p.prefix.length == 0 or any(s.overlaps(p.prefix) for s in space):
+            if p.prefix.length == 0 or _overlaps_any(p.prefix, space):
                 continue
             out.append(Path(p.prefix, BGP, (*asn, *p.as_path), (key, *p.via), p.vnet,
                             p.egress, p.next_hops))
     return out
+
+
+def _merged(prefixes: list[Prefix]) -> dict[int, tuple[list[int], list[int]]]:
+    """Per address family, the prefixes as disjoint sorted intervals (starts, ends)."""
+    out: dict[int, tuple[list[int], list[int]]] = {}
+    for version in {p.version for p in prefixes}:
+        starts: list[int] = []
+        ends: list[int] = []
+        for first, last in sorted((p.first, p.last) for p in prefixes if p.version == version):
+            if ends and first <= ends[-1] + 1:
+                ends[-1] = max(ends[-1], last)
+            else:
+                starts.append(first)
+                ends.append(last)
+        out[version] = (starts, ends)
+    return out
+
+
+def _overlaps_any(prefix: Prefix, merged: dict[int, tuple[list[int], list[int]]]) -> bool:
+    found = merged.get(prefix.version)
+    if not found:
+        return False
+    starts, ends = found
+    at = bisect.bisect_right(starts, prefix.last) - 1
+    return at >= 0 and ends[at] >= prefix.first
 
 
 def host_prefix(address: IPAddress) -> Prefix:

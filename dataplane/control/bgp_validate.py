@@ -22,12 +22,7 @@ connection carries no traffic, with the reason. Sources, Microsoft Learn:
 
 from __future__ import annotations
 
-from dataplane.control.bgp import (
-    is_route_server,
-    route_servers,
-    speaks_bgp,
-    vnet2vnet_pairs,
-)
+from dataplane.control.bgp import is_route_server, speaks_bgp, vnet2vnet_pairs
 from dataplane.control.reach import reachable_gateways
 from dataplane.errors import Finding
 from dataplane.model import (
@@ -206,5 +201,3 @@ def _sidecar_findings(topology: Topology) -> list[Finding]:
                     "they are ignored.", a.peer, "warning")
             for a in topology.bgp_advertisements if a.peer.lower() not in names]
 
-
-__all__ = ["bgp_findings", "route_servers"]

@@ -83,7 +83,7 @@ PROGRAM_IPV6 = Assumption(
     "IPv4 prefixes only, so they match no IPv6 address; VirtualNetwork includes IPv6 address "
     "spaces, peers' IPv6 space, IPv6 user-route prefixes and on-premises IPv6 prefixes.")
 BGP_ASSUMPTIONS = ("gateway-next-hop-ip", "gateway-instance-addresses", "bgp-best-path",
-                   "vnet2vnet-bgp")
+                   "bgp-peer-host-routes", "vnet2vnet-bgp")
 _SPACE = 1 << 32
 _ALL = ((0, _SPACE - 1),)
 _SPACE6 = 1 << 128
@@ -407,8 +407,10 @@ def lpm_intervals(routes: list[tuple[Prefix, int]], space: int = _SPACE
                   ) -> list[tuple[int, int]]:
     """Nested prefixes -> disjoint (first address, hop) runs covering 0..space-1 (-1 = none;
     space 2^32 for IPv4, 2^128 for IPv6).
-    Active routes never share a prefix, so prefixes form a laminar family: one sweep."""
-    out: list[tuple[int, int]] = []
+    Active routes never share a prefix, so prefixes form a laminar family: one sweep over
+    (first, -end) in integers (a VNet can hold hundreds of gateway routes)."""
+    out: list[tuple[int, int]] = [(0, -1)]
+    bits = space.bit_length() - 1
 
     def emit(pos: int, hop: int) -> None:
         if pos >= space:
@@ -419,13 +421,14 @@ def lpm_intervals(routes: list[tuple[Prefix, int]], space: int = _SPACE
             out.append((pos, hop))
 
     stack: list[tuple[int, int]] = [(space, -1)]
-    emit(0, -1)
-    for prefix, hop in sorted(routes, key=lambda item: (item[0].first, -item[0].last)):
-        while stack[-1][0] <= prefix.first:
+    spans = sorted([(p.network, -(p.network + (1 << (bits - p.length))), hop)
+                    for p, hop in routes])
+    for first, neg_end, hop in spans:
+        while stack[-1][0] <= first:
             end, _ = stack.pop()
             emit(end, stack[-1][1])
-        stack.append((prefix.last + 1, hop))
-        emit(prefix.first, hop)
+        stack.append((-neg_end, hop))
+        emit(first, hop)
     while len(stack) > 1:
         end, _ = stack.pop()
         emit(end, stack[-1][1])
@@ -580,6 +583,7 @@ class _Builder:
         self.gateways: dict[str, int] = {}
         self.speakers: dict[str, int] = {}
         self.egress: dict[str, int] = {}
+        self.bgp_hops: dict[tuple[int, bool], int] = {}
         self.vnets = {id_key(v.id): i for i, v in enumerate(topology.virtual_networks)}
         self.rulesets: dict[tuple[str, str, str], int] = {}
         self.ruleset_nsg: list[str] = []
@@ -590,6 +594,16 @@ class _Builder:
         """Next-hop index (deduplicated). For IPv6 routes (`ipv6`, compiled after every IPv4
         one so IPv4 indices do not move) an IPv6 next-hop address is part of the key. `ecmp`:
         the next-hop addresses of the route's ECMP group (`fold_ecmp`)."""
+        if route.hop_key:  # a gateway row group shared by many subnets: compile it once
+            key = (route.hop_key, ipv6)
+            found = self.bgp_hops.get(key)
+            if found is None:
+                found = self.bgp_hops[key] = self._next_hop(route, ipv6, ecmp)
+            return found
+        return self._next_hop(route, ipv6, ecmp)
+
+    def _next_hop(self, route: EffectiveRoute, ipv6: bool,
+                  ecmp: tuple[IPAddress, ...]) -> int:
         rt = -1
         if route.source == "User" and route.route_table_id:
             rt = self.route_tables.setdefault(id_key(route.route_table_id), len(self.route_tables))
@@ -658,17 +672,17 @@ def _compile(topology: Topology, fast: bool) -> Program:
     lpm_keys: list[int] = []
     lpm_hops: list[int] = []
     subnet_index: dict[str, int] = {}
-    routes6: list[list[EffectiveRoute]] = []
+    routes6: list[list[tuple[EffectiveRoute, tuple[IPAddress, ...]]]] = []
     for vi, vnet in enumerate(topology.virtual_networks):
         for subnet in vnet.subnets:
             si = len(subnet_ids)
             subnet_index[id_key(subnet.id)] = si
             subnet_ids.append(subnet.id)
             subnet_vnet.append(vi)
-            rows = effective_routes(topology, subnet)
+            folded = fold_ecmp(effective_routes(topology, subnet))
             active = [(r.address_prefix, b.next_hop(r, ecmp=group))
-                      for r, group in fold_ecmp(rows) if r.address_prefix.version == 4]
-            routes6.append([r for r, _ in fold_ecmp(rows) if r.address_prefix.version == 6])
+                      for r, group in folded if r.address_prefix.version == 4]
+            routes6.append([(r, g) for r, g in folded if r.address_prefix.version == 6])
             for prefix, hop in active:
                 prefixes.append(prefix.network)
                 lengths.append(prefix.length)
@@ -760,18 +774,23 @@ def _compile(topology: Topology, fast: bool) -> Program:
 
 def fold_ecmp(rows: tuple[EffectiveRoute, ...]
               ) -> list[tuple[EffectiveRoute, tuple[IPAddress, ...]]]:
-    """The Active rows, one per prefix: an ECMP group (rows of one prefix and `ecmp` key,
-    routes.py) becomes its first row with the next-hop addresses of all its rows."""
-    out: dict[Prefix, tuple[EffectiveRoute, list[IPAddress]]] = {}
+    """The Active rows, one per prefix: an ECMP group (consecutive rows of one prefix and
+    `ecmp` key, routes.py) becomes its first row with the next-hop addresses of all its rows."""
+    out: list[tuple[EffectiveRoute, tuple[IPAddress, ...]]] = []
+    head: EffectiveRoute | None = None
     for row in rows:
         if not row.active:
             continue
-        found = out.get(row.address_prefix)
-        if found is None:
-            out[row.address_prefix] = (row, list(row.next_hop_ip))
+        if row.ecmp is None:
+            out.append((row, ()))
+            head = None
+        elif head is not None and row.ecmp == head.ecmp and \
+                row.address_prefix is head.address_prefix:  # one group shares its Prefix
+            out[-1] = (head, out[-1][1] + row.next_hop_ip)
         else:
-            found[1].extend(row.next_hop_ip)
-    return [(row, tuple(ips) if row.ecmp else ()) for row, ips in out.values()]
+            head = row
+            out.append((row, row.next_hop_ip))
+    return out
 
 
 def _csr(name: str, groups: list[tuple[int, ...]], dtype: type) -> dict[str, np.ndarray]:
@@ -782,12 +801,13 @@ def _csr(name: str, groups: list[tuple[int, ...]], dtype: type) -> dict[str, np.
     return {f"{name}_off": off, name if name == "nh_via" else f"{name}_ip": values}
 
 
-def _routes6(b: _Builder, routes6: list[list[EffectiveRoute]]) -> dict[str, np.ndarray]:
+def _routes6(b: _Builder, routes6: list[list[tuple[EffectiveRoute, tuple[IPAddress, ...]]]]
+             ) -> dict[str, np.ndarray]:
     """Per-subnet IPv6 route tables and their interval form (after every IPv4 next hop)."""
     offsets, prefixes, lengths, hops = [0], [], [], []
     subnets, firsts, lpm_hops = [], [], []
     for si, rows in enumerate(routes6):
-        active = [(r.address_prefix, b.next_hop(r, ipv6=True)) for r in rows]
+        active = [(r.address_prefix, b.next_hop(r, ipv6=True, ecmp=g)) for r, g in rows]
         for prefix, hop in active:
             prefixes.append(prefix.network)
             lengths.append(prefix.length)

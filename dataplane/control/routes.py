@@ -15,16 +15,18 @@ Gateway rows come from control/bgp.py; which rows Azure hides or marks Invalid: 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import itertools
+from dataclasses import dataclass, field
 
 from dataplane.control import bgp
 from dataplane.control.reach import (  # noqa: F401 (re-exported: engine, tags, tests)
     GatewayReach,
+    _memo,
     reachable_gateways,
     reverse_link,
     same_region,
 )
-from dataplane.control.tags import service_prefixes
+from dataplane.control.tags import service_prefixes, summarize_prefixes
 from dataplane.model import (
     NetworkInterface,
     RouteTable,
@@ -83,6 +85,9 @@ class EffectiveRoute:
     egress: str | None = None
     as_path: tuple[int, ...] = ()
     ecmp: str | None = None
+    # One number per (speaker set, prefix) group of gateway rows, shared by every VNet that
+    # receives it: program.py compiles such a group's next hop once (0: not a gateway row).
+    hop_key: int = field(default=0, compare=False, repr=False)
 
     @property
     def active(self) -> bool:
@@ -107,9 +112,22 @@ def gateway_prefixes(topology: Topology, gateway: VirtualNetworkGateway) -> tupl
 def onprem_prefixes(topology: Topology, vnet: VirtualNetwork) -> tuple[Prefix, ...]:
     """Every prefix the VNet's subnets learn from gateways and Route Servers (the input of the
     VirtualNetwork tag: "connected on-premises address spaces" and "virtual networks connected
-    to a virtual network gateway", azure-semantics.md 2.3); hidden rows excluded."""
-    rows = _gateway_routes(topology, vnet)
-    return tuple(dict.fromkeys(r.address_prefix for r in rows))
+    to a virtual network gateway", azure-semantics.md 2.3), summarized. Hidden rows are
+    excluded; they equal the VNet's space or a peer's, which the tag holds anyway, so the
+    speakers' summarized set (shared by all their VNets) is returned unless a hidden prefix
+    is a peer's the tag leaves out (allowVirtualNetworkAccess false)."""
+    rows, prefixes = _gateway_block(topology, vnet)
+    in_tag = set(vnet.address_space)
+    for link in vnet.virtual_network_peerings:
+        if link.peering_state == "Connected" and link.allow_virtual_network_access:
+            in_tag.update(link.remote_address_space)
+    if all(p in in_tag for p in _hidden(topology, vnet) if p in prefixes):
+        memo = _memo(topology).setdefault("summarized", {})
+        found = memo.get(id(prefixes))
+        if found is None or found[0] is not prefixes:
+            found = memo[id(prefixes)] = (prefixes, summarize_prefixes(list(prefixes)))
+        return found[1]
+    return summarize_prefixes([r.address_prefix for r in rows])
 
 
 def _system_routes(vnet: VirtualNetwork, table: RouteTable | None) -> list[EffectiveRoute]:
@@ -202,20 +220,25 @@ def _next_hops(topology: Topology, speaker: bgp.Speaker,
 _KIND = {"expressroute": 0, "vpn": 1}  # default routing preference (docs/bgp.md, R6)
 
 
-def _gateway_routes(topology: Topology, vnet: VirtualNetwork) -> list[EffectiveRoute]:
-    """3.2: the routes the VNet's gateways and Route Servers learned (control/bgp.py), source
-    VirtualNetworkGateway, one row per next-hop address (ECMP); hidden rows left out."""
-    hidden = _hidden(topology, vnet)
-    reach = {id_key(r.gateway.id): r for r in reachable_gateways(topology, vnet)}
-    speakers = bgp.vnet_sources(topology, vnet)
+_HOP_KEYS = itertools.count(1)
+
+
+def _speaker_rows(topology: Topology, speakers: tuple[bgp.Speaker, ...]
+                  ) -> tuple[list[tuple[Prefix, EffectiveRoute]], frozenset[Prefix]]:
+    """The rows a set of speakers programs, before a VNet's own filter (memoised per set: all
+    spokes of a hub share them). Per prefix the best speaker (ExpressRoute, VPN, then Route
+    Server; then the shortest path), one row per next-hop address (ECMP)."""
+    key = ("speaker-rows", *(id_key(s.id) for s in speakers))
+    memo = _memo(topology)
+    found = memo.get(key)
+    if found is not None:
+        return found
     rs_keys = {id_key(s.id) for s in speakers if isinstance(s, VirtualHub)}
     best: dict[Prefix, tuple[tuple, bgp.Speaker, tuple[bgp.Path, ...]]] = {}
     for speaker in speakers:
         kind = 2 if isinstance(speaker, VirtualHub) else _KIND.get(
             speaker.gateway_type.lower(), 1)
         for prefix, paths in bgp.speaker_rib(topology, speaker).items():
-            if prefix in hidden:
-                continue
             # Each speaker programs what it learned itself: a Route Server its NVAs' routes
             # (not a gateway's, branch-to-branch), a gateway not its Route Server's copy.
             if isinstance(speaker, VirtualHub):
@@ -227,19 +250,72 @@ def _gateway_routes(topology: Topology, vnet: VirtualNetwork) -> list[EffectiveR
             rank = (kind, bgp._rank(paths[0]))
             if prefix not in best or rank < best[prefix][0]:
                 best[prefix] = (rank, speaker, paths)
-    rows: list[EffectiveRoute] = []
+    hops_of: dict[str, tuple[IPAddress | None, ...]] = {}
+    rows: list[tuple[Prefix, EffectiveRoute]] = []
     for prefix, (_rank, speaker, paths) in best.items():
-        link = reach.get(id_key(speaker.id))
         gateway = speaker.id if isinstance(speaker, VirtualNetworkGateway) else None
         first = paths[0]
-        for ip in _next_hops(topology, speaker, paths):
-            rows.append(EffectiveRoute(
+        if gateway is not None:
+            hops = hops_of.get(gateway)
+            if hops is None:
+                hops = hops_of[gateway] = _next_hops(topology, speaker, paths)
+        else:
+            hops = _next_hops(topology, speaker, paths)
+        hop_key = next(_HOP_KEYS)
+        for ip in hops:
+            rows.append((prefix, EffectiveRoute(
                 SOURCE_GATEWAY, "Active", prefix, "VirtualNetworkGateway",
                 (ip,) if ip is not None else (), origin=GATEWAY, gateway=gateway,
-                transit_link=link.transit_link.id if link and link.transit_link else None,
                 speaker=speaker.id, via=first.via, dest_vnet=first.vnet, egress=first.egress,
-                as_path=first.as_path, ecmp=speaker.id))
-    return rows
+                as_path=first.as_path, ecmp=speaker.id, hop_key=hop_key)))
+    found = memo[key] = (rows, frozenset(best))
+    return found
+
+
+def _gateway_routes(topology: Topology, vnet: VirtualNetwork) -> list[EffectiveRoute]:
+    return _gateway_block(topology, vnet)[0]
+
+
+def _gateway_block(topology: Topology, vnet: VirtualNetwork
+                   ) -> tuple[list[EffectiveRoute], frozenset[Prefix]]:
+    """3.2: the routes the VNet's gateways and Route Servers learned (control/bgp.py), source
+    VirtualNetworkGateway, one row per next-hop address (ECMP); hidden rows left out
+    (`_hidden`). Memoised per VNet; the rows are shared with the other VNets of the same
+    speakers unless they ride on a transit link (then copied with its id). Also returns the
+    speakers' prefix set (a superset of the rows' prefixes) for `_select`."""
+    memo = _memo(topology).setdefault("gateway-rows", {})
+    entry = memo.get(id(vnet))
+    if entry is not None and entry[0] is vnet:
+        return entry[1]
+    hidden = _hidden(topology, vnet)
+    reach = reachable_gateways(topology, vnet)
+    link = reach[0].transit_link.id if reach and reach[0].transit_link else None
+    template, prefixes = _speaker_rows(topology, bgp.vnet_sources(topology, vnet))
+    if link is None:
+        rows = [row for prefix, row in template if prefix not in hidden]
+    else:  # `_copy` inlined: hundreds of rows per spoke
+        rows = []
+        new = object.__new__
+        for prefix, row in template:
+            if prefix in hidden:
+                continue
+            if row.gateway is not None:
+                fields = row.__dict__.copy()
+                fields["transit_link"] = link
+                row = new(EffectiveRoute)
+                object.__setattr__(row, "__dict__", fields)
+            rows.append(row)
+    memo[id(vnet)] = (vnet, (rows, prefixes))
+    return rows, prefixes
+
+
+def _copy(row: EffectiveRoute, **changes: object) -> EffectiveRoute:
+    """`dataclasses.replace` without re-running the frozen __init__ (hundreds of thousands of
+    gateway rows at estate scale: bench/test_control_compile.py)."""
+    out = object.__new__(EffectiveRoute)
+    out.__dict__.update(row.__dict__)
+    out.__dict__.update(changes)
+    return out
 
 
 def _user_routes(topology: Topology, vnet: VirtualNetwork,
@@ -272,27 +348,53 @@ def _user_routes(topology: Topology, vnet: VirtualNetwork,
 def _with_state(row: EffectiveRoute, state: str) -> EffectiveRoute:
     if row.state == state:
         return row
-    return EffectiveRoute(**{**row.__dict__, "state": state})
+    return _copy(row, state=state)
 
 
-def _select(rows: list[EffectiveRoute]) -> list[EffectiveRoute]:
+def _select(rows: list[EffectiveRoute], block: tuple[int, int, frozenset[Prefix]] = (0, 0,
+            frozenset())) -> list[EffectiveRoute]:
     """3.4: at an equal prefix one row stays Active (precedence `_RANK`, first listed wins a
     tie), with the rows of its ECMP group (one speaker's next hops); gateway rows inside a
-    VNet, peering or service-endpoint prefix are Invalid."""
+    VNet, peering or service-endpoint prefix are Invalid.
+
+    `block`: rows[lo:hi] are the gateway rows (unique prefixes but for ECMP groups, all in
+    `prefixes`); they are decided against the few other rows without a dictionary entry
+    each, since a VNet can receive hundreds of them."""
+    lo, hi, gw_prefixes = block
     best: dict[Prefix, int] = {}
-    for i, row in enumerate(rows):
+    for i in (*range(lo), *range(hi, len(rows))):
+        row = rows[i]
         j = best.get(row.address_prefix)
         if j is None or _RANK[row.origin] > _RANK[rows[j].origin]:
             best[row.address_prefix] = i
-    shields = [r.address_prefix for r in rows if r.origin in _BEATS_SPECIFIC_BGP]
+    shields = [(r.address_prefix.version, r.address_prefix.first, r.address_prefix.last)
+               for r in rows if r.origin in _BEATS_SPECIFIC_BGP]
+    beaten = {p for p, j in best.items() if p in gw_prefixes
+              and _RANK[rows[j].origin] > _RANK[GATEWAY]}
     out = []
     for i, row in enumerate(rows):
-        winner = rows[best[row.address_prefix]]
-        active = best[row.address_prefix] == i or (
-            row.ecmp is not None and row.ecmp == winner.ecmp and row.origin == winner.origin)
-        if active and row.origin == GATEWAY:
-            active = not any(s.contains(row.address_prefix) for s in shields)
-        out.append(_with_state(row, "Active" if active else "Invalid"))
+        p = row.address_prefix
+        if lo <= i < hi:
+            active = not (beaten and p in beaten)
+            if active:
+                version, first = p.version, p.network
+                last = first + (1 << ((32 if version == 4 else 128) - p.length)) - 1
+                for v, a, z in shields:
+                    if v == version and a <= first and last <= z:
+                        active = False
+                        break
+        else:
+            winner = rows[best[p]]
+            active = best[p] == i or (
+                row.ecmp is not None and row.ecmp == winner.ecmp and row.origin == winner.origin)
+            if active and _RANK[row.origin] < _RANK[GATEWAY] and p in gw_prefixes and any(
+                    rows[k].address_prefix == p for k in range(lo, hi)):
+                active = False
+            if active and row.origin == GATEWAY:
+                active = not any(v == p.version and a <= p.first and p.last <= z
+                                 for v, a, z in shields)
+        out.append(row if row.state == ("Active" if active else "Invalid")
+                   else _with_state(row, "Active" if active else "Invalid"))
     return out
 
 
@@ -312,11 +414,14 @@ def effective_routes(topology: Topology, subnet: Subnet | str) -> tuple[Effectiv
     rows[len(vnet.address_space):len(vnet.address_space)] = _peering_routes(topology, vnet)
     rows += _service_endpoint_routes(subnet)
     # 3.4: disableBgpRoutePropagation drops gateway (BGP and static) routes for this subnet.
+    block: tuple[int, int, frozenset[Prefix]] = (0, 0, frozenset())
     if table is None or not table.disable_bgp_route_propagation:
-        rows += _gateway_routes(topology, vnet)
+        gateway_rows, prefixes = _gateway_block(topology, vnet)
+        block = (len(rows), len(rows) + len(gateway_rows), prefixes)
+        rows += gateway_rows
     if table is not None:
         rows += _user_routes(topology, vnet, table)
-    return tuple(_select(rows))
+    return tuple(_select(rows, block))
 
 
 def nic_subnet(topology: Topology, nic: NetworkInterface) -> Subnet:

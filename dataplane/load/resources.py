@@ -410,15 +410,18 @@ def _vm(raw: dict[str, Any], where: _Where) -> VirtualMachine:
                           egress_cap_bps=None if cap is None else _int(cap, where, "egressCapBps"))
 
 
+RUNTIME = "<runtime:"  # a value only Azure knows at deployment (load/arm/functions.py)
+
+
 def _ips(value: Any, where: _Where, prop: str) -> tuple[IPAddress, ...]:
     """An address list, or one string of comma-separated addresses ("10.0.0.4,10.0.0.5").
-    A value the template knows only at deployment (`<runtime: ...>`, e.g. another gateway's BGP
-    address) is left out: the routes to it are then missing (BGP assumptions say so)."""
-    if isinstance(value, str) and value.startswith("<runtime"):
+    A template's runtime placeholder (reference(gateway).bgpSettings.bgpPeeringAddress) is an
+    address not known offline: left out (the evaluator reports it as an assumption)."""
+    if isinstance(value, str) and value.startswith(RUNTIME):
         return ()
     items = value.split(",") if isinstance(value, str) else _list(value, where, prop)
     out = [_ip(str(v).strip(), where, f"{prop}[{i}]") for i, v in enumerate(items)
-           if not str(v).startswith("<runtime")]
+           if not str(v).startswith(RUNTIME)]
     return tuple(a for a in out if a is not None)
 
 
@@ -445,8 +448,9 @@ def _bgp_settings(p: dict[str, Any], where: _Where) -> BgpSettings | None:
                                          where, f"{at}.customBgpIpAddresses"),
             tunnel_ip_addresses=_ips(_get(item, "tunnelIpAddresses", default=[]), where,
                                      f"{at}.tunnelIpAddresses")))
+    known = asn is not None and not str(asn).startswith(RUNTIME)  # else Azure's default
     return BgpSettings(
-        asn=AZURE_DEFAULT_ASN if asn is None else _int(asn, where, f"{prop}.asn"),
+        asn=_int(asn, where, f"{prop}.asn") if known else AZURE_DEFAULT_ASN,
         bgp_peering_address=_ips(_get(raw, "bgpPeeringAddress", default=""), where,
                                  f"{prop}.bgpPeeringAddress"),
         peer_weight=_int(_get(raw, "peerWeight", default=0), where, f"{prop}.peerWeight"),

@@ -5,7 +5,8 @@ hold (same ids, same property names), which `resources.resources_to_topology` co
 scenario and the equivalent template load to the same model.
 
     vnets:       NAME: {region, address_space: [...], subnets: {NAME: PREFIX | {prefix, nsg,
-                 route_table, service_endpoints}}, gateway: {type, sku}, subscription, resource_group}
+                 route_table, service_endpoints}}, gateway: {type, sku, bgp, asn, active_active},
+                 subscription, resource_group}
     peerings:    - {between: [A, B], <options>}       both links (Connected)
                  - {vnet: A, remote: B, <options>}     one link, A's side (Initiated until B's);
                                                        a later entry for the same pair refines it
@@ -17,7 +18,7 @@ scenario and the equivalent template load to the same model.
     route_tables: NAME: {disable_bgp_route_propagation, routes: [{name, prefix, next_hop, next_hop_ip}]}
     vms:         NAME: {subnet: VNET/SUBNET, ip, size, nsg, asgs, ip_forwarding, region,
                  egress_cap_bps, nics: [{subnet, ip, nsg, asgs, ip_forwarding}]}
-    on_premises: NAME: {prefixes: [...], gateway_ip, connect_to: VNET}
+    on_premises: NAME: {prefixes: [...], gateway_ip, connect_to: VNET, asn, bgp_ip, bgp}
     load_balancers: NAME: {sku, frontend: {subnet, ip}, backends: [VM, ...],
                  rules: [{name, protocol, frontend_port, backend_port}]}
     firewalls:   NAME: {subnet, ip, collections: [{name, priority, action, rules: [{name,
@@ -172,6 +173,8 @@ class _Builder:
                     "vpnType": str(gateway.get("vpn_type", "RouteBased")),
                     "sku": {"name": str(gateway.get("sku", "VpnGw1"))},
                     "enableBgp": bool(gateway.get("bgp", False)),
+                    "activeActive": bool(gateway.get("active_active", False)),
+                    **({"bgpSettings": {"asn": gateway["asn"]}} if "asn" in gateway else {}),
                     "ipConfigurations": [{"name": "default", "properties": {
                         "subnet": {"id": f"{vid}/subnets/GatewaySubnet"}}}],
                 }, rid=self.rid("Microsoft.Network/virtualNetworkGateways", gw_name, sub, rg),
@@ -328,7 +331,9 @@ class _Builder:
                 raise self.error(name, "prefixes", "expected a list of on-premises prefixes")
             lng = self.add("Microsoft.Network/localNetworkGateways", name, {
                 "localNetworkAddressSpace": {"addressPrefixes": [str(p) for p in prefixes]},
-                "gatewayIpAddress": str(body.get("gateway_ip", "203.0.113.1"))})
+                "gatewayIpAddress": str(body.get("gateway_ip", "203.0.113.1")),
+                **({"bgpSettings": {"asn": body["asn"], "bgpPeeringAddress": body.get("bgp_ip")}}
+                   if "asn" in body else {})})
             if body.get("connect_to"):
                 vnet = str(body["connect_to"])
                 self.vnet_id(vnet, name, "connect_to")
@@ -339,6 +344,7 @@ class _Builder:
                     raise self.error(name, "connect_to", f"VNet '{vnet}' has no gateway")
                 self.add("Microsoft.Network/connections", f"{vnet}-to-{name}", {
                     "connectionType": str(body.get("connection_type", "IPsec")),
+                    "enableBgp": bool(body.get("bgp", "asn" in body)),
                     "virtualNetworkGateway1": {"id": gateway["id"]},
                     "localNetworkGateway2": {"id": lng["id"]}})
 

@@ -8,7 +8,7 @@ quickstarts/microsoft.network/vnet-transitive-bgp)."""
 
 from __future__ import annotations
 
-from bgp_topo import Arm, peering, three_vnets
+from bgp_topo import RG, Arm, peering, three_vnets
 
 from dataplane.control import bgp
 from dataplane.control.program import compile_program
@@ -205,3 +205,42 @@ def test_bgp_never_beats_vnet_or_peering_routes():
     assert ("10.0.0.0/8", "Active", ["10.0.255.30"]) in rows  # wider: legitimate
     assert hop(topo, "hub", "10.0.1.9").next_hop_type == "VnetLocal"
     assert hop(topo, "hub", "10.7.0.1").next_hop_type == "VirtualNetworkGateway"
+
+
+def test_learned_prefixes_join_the_virtualnetwork_tag():
+    """service-tags-overview: VirtualNetwork holds "all connected on-premises address spaces"
+    and "virtual networks connected to a virtual network gateway": C's space (learned through
+    B) is in A's tag, through the one tag builder (control/tags.py)."""
+    from dataplane.control.tags import TagResolver
+
+    topo = three_vnets().build()
+    tag = TagResolver(topo).resolve(topo.vnet("A"), "VirtualNetwork")
+    assert any(p.contains_address(parse_ip("10.2.1.4")) for p in tag)
+    off = three_vnets(bgp=False).build()
+    tag = TagResolver(off).resolve(off.vnet("A"), "VirtualNetwork")
+    assert not any(p.contains_address(parse_ip("10.2.1.4")) for p in tag)
+
+
+def test_expressroute_preferred_over_vpn_for_one_prefix():
+    """Assumption bgp-best-path: ExpressRoute, then VPN, then Route Server routes for one
+    prefix (Route Server's default routing preference "ExpressRoute")."""
+    from dataclasses import replace
+
+    from dataplane.model import BgpAdvertisement
+    from dataplane.net import parse_prefix
+
+    arm = Arm().vnet("hub", "10.0.0.0/16", {"s": "10.0.1.0/24",
+                                           "GatewaySubnet": "10.0.255.0/27"})
+    arm.gateway("vpn", "hub", 65010).site("branch", "vpn", [], asn=65050, bgp_ip="172.31.0.1")
+    arm.gateway("er", "hub", gateway_type="ExpressRoute", sku="Standard")
+    arm.add("connections", "er-conn", {"connectionType": "ExpressRoute",
+                                        "virtualNetworkGateway1": {"id": f"{RG}/"
+                                                                   "virtualNetworkGateways/er"},
+                                        "peer": {"id": "circuit1"}})
+    prefix = (parse_prefix("172.20.0.0/16"),)
+    topo = replace(arm.build(), bgp_advertisements=(
+        BgpAdvertisement("branch", prefix, (65050,)),
+        BgpAdvertisement("circuit1", prefix, (12076, 65050, 65051), parse_ip("10.3.129.92"))))
+    route = hop(topo, "hub", "172.20.1.1")
+    assert route.speaker.endswith("/virtualNetworkGateways/er")
+    assert [str(i) for i in route.next_hop_ip] == ["10.3.129.92"]

@@ -66,11 +66,17 @@ def test_scenario_key(tmp_path):
         "    region: westeurope\n"
         "    address_space: [10.0.0.0/16]\n"
         "    subnets: {s: 10.0.1.0/24, GatewaySubnet: 10.0.255.0/27}\n"
-        "    gateway: {bgp: true}\n"
+        "    gateway: {bgp: true, asn: 65010}\n"
         "on_premises:\n"
-        "  branch: {prefixes: [192.168.0.0/16], connect_to: hub}\n"
+        "  branch: {prefixes: [192.168.0.0/16], connect_to: hub, asn: 65050,\n"
+        "           bgp_ip: 172.31.0.1}\n"
         "bgp_routes:\n"
         "  - {peer: branch, prefixes: [172.20.0.0/16]}\n")
     topo = load(scenario)
     assert [a.peer for a in topo.bgp_advertisements] == ["branch"]
     assert [str(p) for p in topo.bgp_advertisements[0].prefixes] == ["172.20.0.0/16"]
+    route = lookup(effective_routes(topo, topo.vnet("hub").subnet("s")),
+                   parse_ip("172.20.1.1"))
+    assert route.as_path == (65050,) and route.next_hop_type == "VirtualNetworkGateway"
+    assert lookup(effective_routes(topo, topo.vnet("hub").subnet("s")),
+                  parse_ip("172.31.0.1")).address_prefix.length == 32  # the peer's host route

@@ -3,7 +3,8 @@ colour); shared by cli and whatif.
 
 `table()` fits the terminal (`width()`: $COLUMNS, else 100): when the natural widths do not fit,
 the widest columns are narrowed and their cells wrap onto extra lines at spaces, or when that
-cannot fit, also after ',' and after a '/' not followed by a digit (never inside a prefix); when even that does not fit, each row is printed as a record
+cannot fit, also after ',', '>', and a '/' or '.' not followed by a digit (never inside a
+prefix, a number or a name_with_underscores); when even that does not fit, each row is printed as a record
 ("header: value" lines).
 `fit()` wraps prose lines longer than the width, keeping their indent. `duration()` gives a
 nanosecond count with a unit.
@@ -17,7 +18,9 @@ import textwrap
 from collections.abc import Sequence
 
 _WORD = re.compile(r"\S*\s*")
-_PART = re.compile(r"(?:[^\s,/]|/(?=\d))*[/,]?\s*")  # a '/' before a digit (CIDR) holds
+# breaks after '/', ',', '>' and a '.' before a letter; '/' and '.' before a digit hold
+# (prefixes, numbers); names_with_underscores stay whole
+_PART = re.compile(r"(?:[^\s,/>.]|[/.](?=\d))*(?:[/,>]|\.(?=[A-Za-z]))?\s*")
 
 
 def width() -> int:

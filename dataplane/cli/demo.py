@@ -24,6 +24,7 @@ from typing import Any
 from dataplane.cli.check import check_report, peering_rows, render_text
 from dataplane.cli.options import command, out_dir
 from dataplane.control import peering
+from dataplane.errors import InputError
 from dataplane.load.scenario import load_scenario_text
 from dataplane.model import Topology
 from dataplane.textable import duration, fit, table
@@ -54,6 +55,9 @@ def run(args: argparse.Namespace) -> int:
     if args.show_yaml:
         print(demo_text(), end="")
         return 0
+    if args.output != "table" or args.query is not None:
+        raise InputError("--output/--query: the demo prints a walk-through; its results are "
+                         "in --out (summary.json, packets.parquet)")
     out = out_dir("--out", args.out)
     topology = demo_topology()
     say("vnet-dataplane demo: a two-region hub-and-spoke (hub and spoke1 in West Europe, "

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import argparse
 
-from dataplane.cli.options import command, out_dir, scheduler_reachable
+from dataplane.cli.options import command, emit, out_dir, scheduler_reachable
+from dataplane.textable import fit
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,9 +35,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+
     from dataplane.errors import InputError
     from dataplane.whatif.cost import PRICING_CAVEAT
-    from dataplane.whatif.report import summary_table, write_report
+    from dataplane.whatif.report import public_rows, summary_table, write_report
     from dataplane.whatif.runner import run as run_spec
     from dataplane.whatif.spec import load_spec
 
@@ -48,15 +51,21 @@ def run(args: argparse.Namespace) -> int:
     scheduler_reachable("--scheduler", args.scheduler)
     spec = load_spec(args.spec)
     variants = spec.variants()
-    print(f"{spec.name}: {len(variants)} variant(s), base {spec.base}")
+    # with -o json/tsv or --query the rows go to stdout, the narration to stderr
+    narrate = sys.stdout if args.output == "table" and args.query is None else sys.stderr
+
+    def say(text: str) -> None:
+        print(fit(text), file=narrate)
+
+    say(f"{spec.name}: {len(variants)} variant(s), base {spec.base}")
     rows = run_spec(spec, serial=args.serial, scheduler=args.scheduler, workers=args.workers,
                     progress=not args.quiet)
     paths = write_report(spec, rows, out, plots=not args.no_plots)
-    print(summary_table(spec, rows))
+    emit(args, public_rows(rows), lambda: summary_table(spec, rows))
     if "cost" in spec.metrics:
-        print(f"note: {PRICING_CAVEAT}")
+        say(f"note: {PRICING_CAVEAT}")
     errors = sum(1 for r in rows if r.get("error"))
     if errors:
-        print(f"{errors} variant(s) were rejected (see the error column)")
-    print("wrote " + ", ".join(str(p) for p in paths))
+        say(f"{errors} variant(s) were rejected (see the error column)")
+    say("wrote " + ", ".join(str(p) for p in paths))
     return 0

@@ -154,6 +154,12 @@ class PacketTableWriter:
         self._parquet: pq.ParquetWriter | None = None
         self._csv: pacsv.CSVWriter | None = None
 
+    @property
+    def started(self) -> bool:
+        """True once a file was opened (an empty replay still gets its files, with the
+        columns)."""
+        return self._parquet is not None or self._csv is not None
+
     def write(self, batch: pa.RecordBatch) -> None:
         if self.parquet_path is not None:
             if self._parquet is None:

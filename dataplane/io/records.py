@@ -32,6 +32,9 @@ def pcapng_section_header() -> bytes:
 
 
 def pcapng_interface_block(linktype: int) -> bytes:
+    """An IDB for a pcap link-type field: its low 16 bits are the link type (libpcap's FCS and
+    reserved bits above them have no place in a pcapng LinkType)."""
+    linktype &= 0xFFFF
     opt = struct.pack("<HHB3x", 9, 1, 9) + struct.pack("<HH", 0, 0)  # if_tsresol: ns
     length = 20 + len(opt)
     return struct.pack("<IIHHI", 1, length, linktype, 0, 0) + opt + struct.pack("<I", length)

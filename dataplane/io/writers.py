@@ -252,10 +252,9 @@ class ReplayWriter:
             if link not in self.interfaces:
                 self.dropped.write(pcapng_interface_block(link))
                 self.interfaces[link] = len(self.interfaces)
-        lookup = np.zeros(max(self.interfaces) + 1, dtype=np.int64)
-        for link, i in self.interfaces.items():
-            lookup[link] = i
-        interface = lookup[links]
+        kinds, which = np.unique(links, return_inverse=True)
+        interface = np.array([self.interfaces[k] for k in kinds.tolist()],
+                             dtype=np.int64)[which.ravel()]
         keys = cols["deciding"][rows].astype(np.int64) * 256 + cols["disposition"][rows]
         encoded = pc.dictionary_encode(pa.array(keys))
         inverse = encoded.indices.to_numpy().astype(np.int64)
@@ -269,7 +268,7 @@ class ReplayWriter:
         data.tofile(self.dropped)
 
     def close(self) -> None:
-        if self.index == 0 and (self.outputs.parquet or self.outputs.csv):
+        if not self.table.started and (self.outputs.parquet or self.outputs.csv):
             empty = {k: np.zeros(0, dtype=np.int64) for k in (
                 "capture", "record", "time_in", "src", "dst", "proto", "sport", "dport",
                 "length", "disposition", "deciding", "time_out")}

@@ -179,3 +179,25 @@ def test_table_layouts():
     assert "nsg x/securityRules/deny-vnet-in" in wide  # wrapped at spaces, the label kept
     records = table([f"c{i}" for i in range(20)], [["v" * 9] * 20], max_width=60)
     assert records.splitlines()[0].strip() == "-- 1 --" and len(records.splitlines()) == 21
+
+
+WHATIF = """name: g
+base: demo
+metrics: [cost, throughput, latency]
+workload: {flows: [{from: web1, to: db1, port: 1433, size: 1MB, rate: 1Mbit/s}]}
+vary: {region: {spoke2: [eastus, westeurope]}}
+"""
+
+
+def test_whatif_rows_as_json_and_its_table_fits(capsys, monkeypatch, tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text(WHATIF)
+    base = ["whatif", str(spec), "--serial", "--quiet", "--no-plots"]
+    assert main([*base, "--out", str(tmp_path / "a"), "-o", "json"]) == 0
+    out, err = capsys.readouterr()
+    rows = json.loads(out)
+    assert len(rows) == 2 and "2 variant(s)" in err
+    monkeypatch.setenv("COLUMNS", "100")
+    assert main([*base, "--out", str(tmp_path / "b")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert max(len(line) for line in lines) <= 100

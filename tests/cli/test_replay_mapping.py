@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from importlib import resources
 
 import pytest
@@ -48,3 +49,30 @@ def test_demo_capture_keeps_its_addresses(tmp_path, capsys, demo_capture, flags)
                 row["disposition"])
     assert rows[("10.1.1.99", "10.2.1.4")] == {"UNMAPPED"}
     assert rows[("10.1.1.4", "10.3.0.4")] == {"NULL_ROUTED"}
+
+
+def test_foreign_capture_maps_only_private_addresses_outside_the_topology(tmp_path, capsys):
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether
+    from scapy.utils import wrpcap
+
+    flows = [("172.20.0.5", "172.20.0.6"), ("172.20.0.5", "8.8.8.8"),
+             ("10.1.1.99", "172.20.0.6"), ("172.20.0.6", "10.3.0.4")]
+    capture = tmp_path / "elsewhere.pcap"
+    wrpcap(str(capture), [Ether() / IP(src=s, dst=d) / TCP(dport=443) for s, d in flows])
+    out = tmp_path / "out"
+    assert main(["replay", DEMO, str(capture), "--out", str(out), "--csv"]) == 0
+    printed = capsys.readouterr().out
+    assert "auto-map on" in printed
+    mapped = re.findall(r"map: capture (\S+) -> (\S+) (\S+)", printed)
+    # private and outside every VNet, LB frontend and on-premises prefix, in order of
+    # appearance; 8.8.8.8 (public) and 10.1.1.99 (spoke1's space) stay themselves
+    assert [m[0] for m in mapped] == ["172.20.0.5", "172.20.0.6", "10.3.0.4"]
+    assert {m[2] for m in mapped} <= {"10.0.1.4", "10.0.2.4", "10.1.1.4", "10.1.1.5",
+                                      "10.2.1.4"}
+    with (out / "packets.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    by_flow = [(r["sourceIp"], r["destinationIp"]) for r in rows]
+    new = {m[0]: m[2] for m in mapped}
+    assert by_flow == [(new.get(s, s), new.get(d, d)) for s, d in flows]
+    assert ("10.1.1.99" in {s for s, _ in by_flow}) and "8.8.8.8" in {d for _, d in by_flow}

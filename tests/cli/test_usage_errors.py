@@ -109,6 +109,7 @@ def test_replay_speed_positive_finite(tmp_path, capture, speed):
     (["trace", DEMO, "--vm", "web1", "--to", "10.2.1.4", "--protocol", "esp"], "--protocol"),
     (["check", DEMO, "-p", "novalue"], "--parameter"),
     (["trace", DEMO, "--vm", "web1", "--to", "10.2.1.4:x"], "--to"),
+    (["demo", "-o", "json"], "--output"),
 ])
 def test_grammar_mistakes(argv, flag):
     _one_line_usage_error(_run(*argv), flag)

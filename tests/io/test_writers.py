@@ -243,3 +243,22 @@ def test_final_addresses_from_the_engine_are_written(tmp_path, demo_capture):
     for pkt, (row, _) in zip(got, delivered, strict=True):
         assert pkt[IP].src == row["finalSourceIp"] and pkt[TCP].sport == row["finalSourcePort"]
         assert _checksums_ok(bytes(pkt))
+
+
+def test_link_type_with_fcs_bits(tmp_path):
+    """A pcap link-type field with libpcap's FCS bits set (tcpdump's bootp_asan.pcap): the
+    frames still reach dropped.pcapng, whose interface carries the low 16 bits."""
+    buf, offsets, lens = _frames(2)
+    data, _ = pcap_records(buf, offsets, lens, lens, np.array([1, 2]) * 10**9)
+    capture = tmp_path / "fcs.pcap"
+    capture.write_bytes(pcap_header(0x14000001) + data.tobytes())
+    out = tmp_path / "out"
+    assert main(["replay", demo_topology_file(tmp_path), str(capture), "--out", str(out)]) == 0
+    (batch,) = read_batches(out / "dropped.pcapng")
+    assert len(batch) == 2 and set(batch.linktypes.tolist()) == {1}
+
+
+def demo_topology_file(tmp_path) -> str:
+    path = tmp_path / "demo.yaml"
+    path.write_text(demo_text())
+    return str(path)

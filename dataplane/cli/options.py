@@ -2,7 +2,8 @@
 
 Contract
 - `command(subparsers, name, help, handler, inputs=...)` makes a subcommand that takes the
-  shared options (`SHARED`, added to every command at once: `--allow-path DIR`, `-o/--output
+  shared options (`SHARED`, added to every command at once: `--allow-path DIR`, `--bgp-routes
+  FILE`, `--service-tags FILE`, `--vm-cap VM=BPS`, `-o/--output
   json|table|tsv`, `--query JMESPATH`, `--json`), and, unless `inputs=None`, positional INPUT
   files. A flag another issue adds goes into `SHARED` once and appears on every command.
 - Inputs pair with the parameters that follow them, as `az deployment ... --parameters` does
@@ -11,7 +12,7 @@ Contract
   template input. `parse_args(parser, argv)` parses the subcommand with argparse's intermixed
   parsing and records the pairing in `args.inputs` [(path, parameters or None)].
 - `load_inputs(args, paths=None)` loads the topology from `args.inputs` (one `dataplane.load`
-  call when every input shares its parameters; `allow_paths=` passed only when given).
+  call, each input with its own parameters) and applies the shared inputs.
 - `emit(args, value, text)`: `-o json` prints `value` (after `--query`, JMESPath through the
   jmespath library, as az does), `-o tsv` prints az's tsv (one line per row, scalars only),
   `-o table` (the default) prints `text` (prose wrapped to the terminal, tables fitted:
@@ -25,7 +26,6 @@ Contract
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import math
 import os
@@ -65,6 +65,19 @@ SHARED: tuple[Shared, ...] = (
         action="append", default=[], metavar="DIR", dest="allow_paths",
         help="also read files an input names (linked templates, parameter files) inside DIR; "
              "repeatable (default: only inside each input's own folder)")),
+    Shared(("--bgp-routes",), dict(
+        metavar="FILE", default=None, dest="bgp_routes",
+        help="routes BGP peers advertise that ARM does not hold (Route Server NVAs, on-premises "
+             "BGP peers, ExpressRoute circuits): the JSON sidecar of docs/bgp-sidecar.md")),
+    Shared(("--service-tags",), dict(
+        metavar="FILE", default=None, dest="service_tags",
+        help="Microsoft's service tags file (ServiceTags_Public_*.json or az network "
+             "list-service-tags -o json); default: $VNET_DATAPLANE_SERVICE_TAGS, else a small "
+             "built-in subset with a caveat on answers that use it")),
+    Shared(("--vm-cap",), dict(
+        action="append", default=[], metavar="VM=BPS", dest="vm_caps",
+        help="a VM's egress cap in bits per second (overrides its size's published bandwidth); "
+             "repeatable")),
     Shared(("-o", "--output"), dict(
         choices=OUTPUT_FORMATS, default="table",
         help="output format, as az: table (default, readable), json, tsv")),
@@ -177,43 +190,15 @@ def _parameters(file: str | None, pairs: list[str]) -> dict[str, Any]:
 def load_inputs(args: argparse.Namespace,
                 inputs: list[tuple[str, dict[str, Any] | str | None]] | None = None
                 ) -> Topology:
-    """The topology of the inputs, each read with its own parameters."""
-    from dataplane import load
-    from dataplane.load import read_resources
+    """The topology of the inputs, each read with its own parameters, with the shared inputs
+    (--allow-path, --bgp-routes, --service-tags, --vm-cap) applied."""
+    from dataplane import load, with_platform_inputs
 
     items = args.inputs if inputs is None else inputs
-    extra = {"allow_paths": list(args.allow_paths)} if getattr(args, "allow_paths", None) \
-        else {}
-    distinct = {json.dumps(p, sort_keys=True, default=str) for _, p in items}
-    one_call = len(distinct) == 1
-    if extra and "allow_paths" not in inspect.signature(
-            load if one_call else read_resources).parameters:
-        raise InputError("--allow-path: this build's loader does not confine paths yet "
-                         "(dataplane.load has no allow_paths)")
-    if one_call:
-        return load([path for path, _ in items], items[0][1], **extra)
-    return _load_each(items, extra)
-
-
-def _load_each(items: list[tuple[str, Any]], extra: dict[str, Any]) -> Topology:
-    """Inputs with different parameters: each file read with its own, converted once (so a
-    peering in one file finds its counterpart in another), as dataplane.load does."""
-    from dataclasses import replace
-
-    from dataplane.load import _files, read_resources
-    from dataplane.load.resources import resources_to_topology
-
-    resources: list[dict[str, Any]] = []
-    assumptions = []
-    files = []
-    for path, parameters in items:
-        for file in _files(Path(path)):
-            found, noted = read_resources(file, parameters, **extra)
-            resources += found
-            assumptions += noted
-            files.append(str(file))
-    topology = resources_to_topology(resources, ", ".join(files))
-    return replace(topology, sources=tuple(files), assumptions=tuple(assumptions))
+    topology = load(list(items), bgp_routes=getattr(args, "bgp_routes", None),
+                    allow_paths=list(getattr(args, "allow_paths", None) or ()))
+    return with_platform_inputs(topology, service_tags=getattr(args, "service_tags", None),
+                                vm_caps=getattr(args, "vm_caps", None) or ())
 
 
 # -- output, as az prints it --

@@ -117,24 +117,30 @@ def read_resources(path: Path, parameters: Parameters = None, *,
     return _dump_resources(doc, str(path)), ()
 
 
-def load(paths: str | Path | Sequence[str | Path], parameters: Parameters = None, *,
+Input = str | Path | tuple[str | Path, Parameters]
+
+
+def load(paths: Input | Sequence[Input], parameters: Parameters = None, *,
          bgp_routes: Sidecar = None, allow_paths: Sequence[str | Path] = ()) -> Topology:
     """Load a topology from a file, a folder, or several files merged (see module doc).
 
-    `bgp_routes`: the BGP sidecar (path or parsed JSON). `allow_paths`: extra directories files
-    named by templates may be read from.
+    An input is a path, or a (path, parameters) pair for a template that takes its own
+    parameters (as `az deployment ... --parameters` per template); `parameters` applies to
+    every input given as a bare path. `bgp_routes`: the BGP sidecar (path or parsed JSON).
+    `allow_paths`: extra directories files named by templates may be read from.
     Raises InputError (one line: file, resource, property) for anything unreadable.
     """
-    items = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    items = [paths] if isinstance(paths, (str, Path, tuple)) else list(paths)
     if not items:
         raise InputError("no input files given")
+    pairs = [item if isinstance(item, tuple) else (item, parameters) for item in items]
     resources: list[dict[str, Any]] = []
     assumptions: list[Assumption] = []
-    inputs = [(f, Confinement.for_input(item, allow_paths))
-              for item in items for f in _files(Path(item))]
-    files = [f for f, _ in inputs]
-    for file, confinement in inputs:
-        found, noted = read_resources(file, parameters, confinement=confinement)
+    inputs = [(f, own, Confinement.for_input(item, allow_paths))
+              for item, own in pairs for f in _files(Path(item))]
+    files = [f for f, _, _ in inputs]
+    for file, own, confinement in inputs:
+        found, noted = read_resources(file, own, confinement=confinement)
         resources.extend(found)
         assumptions.extend(noted)
     advertisements = list(read_bgp_sidecar(bgp_routes))

@@ -43,21 +43,31 @@ def test_every_command_takes_the_shared_options():
         assert flags <= set(sub._option_string_actions), name  # noqa: SLF001
 
 
-@pytest.mark.parametrize("extra, expected", [([], {}),
-                                             (["--allow-path", "/x", "--allow-path", "/y"],
-                                              {"allow_paths": ["/x", "/y"]})])
-def test_allow_path_reaches_load_only_when_given(monkeypatch, extra, expected):
+@pytest.mark.parametrize("extra, expected", [
+    ([], {"allow_paths": [], "bgp_routes": None}),
+    (["--allow-path", "/x", "--allow-path", "/y", "--bgp-routes", "r.json"],
+     {"allow_paths": ["/x", "/y"], "bgp_routes": "r.json"})])
+def test_shared_inputs_reach_load(monkeypatch, extra, expected):
     seen = {}
 
-    def fake_load(paths, parameters=None, allow_paths=None):
-        if allow_paths is not None:
-            seen["allow_paths"] = allow_paths
+    def fake_load(paths, parameters=None, **shared):
+        seen.update(shared)
         return real_load(paths, parameters)
 
     real_load = dataplane.load
     monkeypatch.setattr(dataplane, "load", fake_load)
     load_inputs(_args(["check", DEMO, *extra]))
     assert seen == expected
+
+
+def test_vm_cap_and_service_tags_reach_the_topology(tmp_path):
+    tags = tmp_path / "tags.json"
+    tags.write_text(json.dumps({"changeNumber": 7, "cloud": "Public", "values": [
+        {"name": "Storage", "properties": {"addressPrefixes": ["20.60.0.0/16"]}}]}))
+    topology = load_inputs(_args(["check", DEMO, "--vm-cap", "web1=2000000000",
+                                  "--service-tags", str(tags)]))
+    assert {vm.name: vm.egress_cap_bps for vm in topology.virtual_machines}["web1"] == 2_000_000_000
+    assert topology.service_tags is not None and topology.service_tags.change_number == "7"
 
 
 def test_each_input_has_its_own_parameters(tmp_path):

@@ -1,0 +1,146 @@
+"""Azure Firewall application rules: which rule decides a flow, given the name it asks for.
+
+Takes a Topology and an AzureFirewall. `application_rules` flattens the firewall's application
+rules into evaluation order: its classic `applicationRuleCollections` by priority, or, when the
+input holds its Firewall Policy, the policy chain's ApplicationRule rules (parent policy first,
+then rule collection groups and collections by priority: control/firewall_rules.py has the same
+order for network rules). `decide(rules, source, protocol, port, name)` returns the first rule
+that matches, or None (the firewall then denies by default, "Azure Firewall rule processing
+logic", https://learn.microsoft.com/azure/firewall/rule-processing: application rules are
+evaluated after network rules; no match -> deny).
+
+A rule matches when a source matches (addresses or IP groups), one of its protocol:port pairs is
+the flow's (`Http` for an HTTP/1.x Host header, `Https` for a TLS server name, `Mssql` for the
+SQL pre-login), and a target FQDN matches the name ("Azure Firewall FAQ",
+https://learn.microsoft.com/azure/firewall/firewall-faq, "How do wildcards work in target URLs
+and target FQDNs in application rules?": a wildcard only at the left; `*.contoso.com` matches
+any subdomain, several levels deep, but not `contoso.com` itself; `*contoso.com` matches both
+and also `mycontoso.com`; `*` matches every name). Names compare case-insensitively, a trailing
+dot and a `:port` after an HTTP host are dropped.
+Not evaluated (each named in `caveats`, the rule then matches no name through it): FQDN tags
+(their FQDN lists are Microsoft's and change), web categories, target URLs (Premium TLS
+inspection), service tags and IP groups missing from the input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from dataplane.control.firewall_rules import policy_chain
+from dataplane.model import ANY, AzureFirewall, Prefix, Topology, id_key
+
+
+@dataclass(frozen=True)
+class ApplicationRule:
+    """One application rule in evaluation order; `label` is firewall/collection/rule."""
+
+    label: str
+    allow: bool
+    sources: tuple[Prefix | str, ...]
+    protocols: tuple[tuple[str, int], ...]  # (http | https | mssql, port)
+    target_fqdns: tuple[str, ...]
+    caveats: tuple[str, ...] = ()
+
+
+def fqdn_matches(pattern: str, name: str) -> bool:
+    """The firewall FAQ's wildcard rule (see the module contract)."""
+    pattern, name = pattern.strip().rstrip(".").lower(), name.strip().rstrip(".").lower()
+    if pattern == "*":
+        return True
+    if pattern.startswith("*"):
+        suffix = pattern[1:]
+        return name.endswith(suffix) and (len(name) > len(suffix) or not suffix.startswith("."))
+    return name == pattern
+
+
+def request_name(name: str, protocol: str) -> str:
+    """The name a rule matches: an HTTP Host without its port (RFC 9110 7.2)."""
+    text = name.strip()
+    if protocol.lower() == "http" and not text.startswith("[") and text.count(":") == 1:
+        text = text.split(":", 1)[0]
+    return text
+
+
+def _protocol(text: str) -> tuple[str, int] | None:
+    kind, _, port = text.partition(":")
+    return (kind.strip().lower(), int(port)) if port.strip().isdigit() else None
+
+
+def _sources(topology: Topology, addresses: Iterable, groups: Iterable[str], where: str,
+             caveats: list[str]) -> tuple[Prefix | str, ...]:
+    by_id = {id_key(g.id): g for g in topology.ip_groups}
+    out: list[Prefix | str] = []
+    for address in addresses:
+        if isinstance(address, Prefix) or address == ANY:
+            out.append(address)
+        else:
+            caveats.append(f"{where}: source '{address}' (a service tag) is not resolved")
+    for ref in groups:
+        group = by_id.get(id_key(ref))
+        if group is None:
+            caveats.append(f"{where}: IP group '{ref.rsplit('/', 1)[-1]}' is not in the input")
+        else:
+            out += group.ip_addresses
+    return tuple(out)
+
+
+def _unevaluated(where: str, tags: Iterable[str], categories: Iterable[str] = (),
+                 urls: Iterable[str] = ()) -> list[str]:
+    out = []
+    if tags := list(tags):
+        out.append(f"{where}: FQDN tags {', '.join(tags)} are not evaluated (Microsoft's lists)")
+    if categories := list(categories):
+        out.append(f"{where}: web categories {', '.join(categories)} are not evaluated")
+    if urls := list(urls):
+        out.append(f"{where}: target URLs need Premium TLS inspection; not evaluated")
+    return out
+
+
+def application_rules(topology: Topology, firewall: AzureFirewall) -> tuple[ApplicationRule, ...]:
+    """The firewall's application rules in evaluation order (see the module contract)."""
+    out: list[ApplicationRule] = []
+    chain = policy_chain(topology, firewall)
+    if not chain:
+        for coll in sorted(firewall.application_rule_collections, key=lambda c: c.priority):
+            for rule in coll.rules:
+                where = f"firewall {firewall.name}/{coll.name}/{rule.name}"
+                caveats = _unevaluated(where, rule.fqdn_tags)
+                sources = _sources(topology, rule.source_addresses, rule.source_ip_groups, where,
+                                   caveats)
+                protocols = tuple(p for p in map(_protocol, rule.protocols) if p)
+                out.append(ApplicationRule(where, coll.action.lower() == "allow", sources,
+                                           protocols, rule.target_fqdns, tuple(caveats)))
+        return tuple(out)
+    for policy in chain:
+        for group in sorted(policy.rule_collection_groups, key=lambda g: g.priority):
+            for coll in sorted(group.rule_collections, key=lambda c: c.priority):
+                for rule in coll.rules:
+                    if rule.rule_type != "ApplicationRule":
+                        continue
+                    where = f"firewall {firewall.name}/{group.name}/{coll.name}/{rule.name}"
+                    caveats = _unevaluated(where, rule.fqdn_tags, rule.web_categories)
+                    sources = _sources(topology, rule.source_addresses, rule.source_ip_groups,
+                                       where, caveats)
+                    protocols = tuple((p.protocol_type.lower(), p.port) for p in rule.protocols)
+                    out.append(ApplicationRule(where, coll.action.lower() == "allow", sources,
+                                               protocols, rule.target_fqdns, tuple(caveats)))
+    return tuple(out)
+
+
+def _source_matches(sources: tuple[Prefix | str, ...], address: int, version: int) -> bool:
+    return any(s == ANY or (isinstance(s, Prefix) and s.version == version
+                            and s.first <= address <= s.last) for s in sources)
+
+
+def decide(rules: Iterable[ApplicationRule], source: int, protocol: str, port: int, name: str,
+           version: int = 4) -> ApplicationRule | None:
+    """The first rule matching a flow from `source` (an integer address of IP `version`) that
+    asks for `name` over `protocol` (Http | Https | Mssql) to `port`; None when none does."""
+    wanted = (protocol.lower(), port)
+    asked = request_name(name, protocol)
+    for rule in rules:
+        if (wanted in rule.protocols and _source_matches(rule.sources, source, version)
+                and any(fqdn_matches(target, asked) for target in rule.target_fqdns)):
+            return rule
+    return None

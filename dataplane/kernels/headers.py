@@ -19,6 +19,7 @@ from dataplane.kernels.headers_py import (
     ParseStatus,
 )
 from dataplane.kernels.headers_py import extract as extract_py
+from dataplane.kernels.slices import compiled_args
 
 _ext = compiled("headers")
 
@@ -27,12 +28,7 @@ def extract_compiled(buf: bytes | bytearray | memoryview | np.ndarray, offsets: 
                      caplens: np.ndarray, linktype: int) -> HeaderColumns:
     if _ext is None:
         raise RuntimeError("compiled header kernel not loaded")
-    data = np.frombuffer(buf, dtype=np.uint8) if not isinstance(buf, np.ndarray) else buf
-    data = np.ascontiguousarray(data, dtype=np.uint8).ravel()
-    off = np.ascontiguousarray(offsets, dtype=np.int64)
-    cap = np.ascontiguousarray(caplens, dtype=np.int32)
-    if off.shape != cap.shape or off.ndim != 1:
-        raise ValueError("offsets and caplens differ in length")
+    data, off, cap = compiled_args(buf, offsets, caplens)
     out = HeaderColumns.empty(off.shape[0])
     _ext.extract(data, off, cap, int(linktype), *out)
     return out

@@ -33,6 +33,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from dataplane.kernels.slices import records
+
 FRAG_NONE, FRAG_FIRST, FRAG_LATER = 0, 1, 2
 VLAN_TPIDS = (0x8100, 0x88A8, 0x9100)
 PORT_PROTOS = (6, 17, 132, 136)
@@ -242,16 +244,11 @@ def _payload(b: bytes, p: int, end: int, wire_end: int, proto: int) -> dict[str,
 
 def extract(buf: bytes | bytearray | memoryview | np.ndarray, offsets: np.ndarray,
             caplens: np.ndarray, linktype: int) -> HeaderColumns:
-    data = bytes(buf)
-    off = np.asarray(offsets, dtype=np.int64).tolist()
-    cap = np.asarray(caplens, dtype=np.int32).tolist()
-    if len(off) != len(cap):
-        raise ValueError("offsets and caplens differ in length")
-    out = HeaderColumns.empty(len(off))
-    for i, (o, c) in enumerate(zip(off, cap, strict=True)):
-        if o < 0 or c < 0 or o + c > len(data):
+    out = HeaderColumns.empty(len(offsets))
+    for i, frame in records(buf, offsets, caplens):
+        if frame is None:
             out.status[i] = ParseStatus.BAD_RECORD
             continue
-        for name, value in _parse(data[o:o + c], int(linktype)).items():
+        for name, value in _parse(frame, int(linktype)).items():
             getattr(out, name)[i] = value
     return out

@@ -13,6 +13,7 @@ import numpy as np
 from dataplane.kernels import compiled
 from dataplane.kernels.servername_py import NameKind, ServerNameColumns
 from dataplane.kernels.servername_py import server_names as server_names_py
+from dataplane.kernels.slices import compiled_args
 
 _ext = compiled("servername")
 
@@ -21,12 +22,7 @@ def server_names_compiled(buf: bytes | bytearray | memoryview | np.ndarray, offs
                           lengths: np.ndarray) -> ServerNameColumns:
     if _ext is None:
         raise RuntimeError("compiled server-name kernel not loaded")
-    data = np.frombuffer(buf, dtype=np.uint8) if not isinstance(buf, np.ndarray) else buf
-    data = np.ascontiguousarray(data, dtype=np.uint8).ravel()
-    off = np.ascontiguousarray(offsets, dtype=np.int64)
-    size = np.ascontiguousarray(lengths, dtype=np.int32)
-    if off.shape != size.shape or off.ndim != 1:
-        raise ValueError("offsets and lengths differ in length")
+    data, off, size = compiled_args(buf, offsets, lengths)
     out = ServerNameColumns.empty(off.shape[0])
     _ext.server_names(data, off, size, *out)
     return out

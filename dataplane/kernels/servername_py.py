@@ -31,6 +31,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from dataplane.kernels.slices import records
+
 MAX_TLS_RECORD = 16384 + 2048  # RFC 8446 5.2: TLSCiphertext length limit (2^14 + 2048)
 MAX_METHOD = 16
 
@@ -196,19 +198,14 @@ def _one(b: bytes) -> tuple[int, int, int, int]:
 
 def server_names(buf: bytes | bytearray | memoryview | np.ndarray, offsets: np.ndarray,
                  lengths: np.ndarray) -> ServerNameColumns:
-    data = bytes(buf)
-    off = np.asarray(offsets, dtype=np.int64).tolist()
-    size = np.asarray(lengths, dtype=np.int32).tolist()
-    if len(off) != len(size):
-        raise ValueError("offsets and lengths differ in length")
-    out = ServerNameColumns.empty(len(off))
-    for i, (o, c) in enumerate(zip(off, size, strict=True)):
-        if o < 0 or c < 0 or o + c > len(data):
+    out = ServerNameColumns.empty(len(offsets))
+    for i, payload in records(buf, offsets, lengths):
+        if payload is None:
             out.kind[i] = NameKind.BAD_RECORD
             continue
-        kind, start, length, needed = _one(data[o:o + c])
+        kind, start, length, needed = _one(payload)
         out.kind[i] = kind
-        out.name_offset[i] = o + start if start >= 0 else -1
+        out.name_offset[i] = int(offsets[i]) + start if start >= 0 else -1
         out.name_len[i] = length
         out.needed_len[i] = needed
     return out

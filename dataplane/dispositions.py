@@ -3,7 +3,7 @@
 Takes nothing; emits `Disposition` (an IntEnum, stored as uint8 in the batch columns) and
 `REASONS` (one line per value). Every packet read ends in exactly one disposition, so
 read = delivered + left the network + dropped-with-reason + unparsed (+ unreadable records,
-counted by the capture reader). Azure sources: azure-semantics.md 2 (NSG), 3 (routes),
+counted by the capture reader). Azure sources: docs/azure-behaviour.md §2 (NSG), 3 (routes),
 4 (peering; 4.4 for LB_BASIC_GLOBAL), 5 (VM bandwidth). Load-balancer dispositions:
 engine/loadbalancer.py; edge and ingress ones (NON_ROUTABLE, TRANSIT_BLOCKED):
 engine/ingress.py.

@@ -90,7 +90,7 @@ def parse_prefix(text: object, *, strict: bool = True) -> Prefix:
     """'10.0.0.0/16' -> Prefix. A bare address is a host prefix (/32 or /128).
 
     strict=True rejects host bits with Azure's InvalidCIDRNotation wording
-    (azure-semantics.md 4.6); strict=False masks them away.
+    (docs/azure-behaviour.md §4.6); strict=False masks them away.
     """
     raw = str(text).strip()
     try:

@@ -7,7 +7,7 @@ strings (parsed here, at the edge). Emits:
 * effective_security_rules -> `az network nic list-effective-nsg`: {"value": [{
   "networkSecurityGroup", "association", "effectiveSecurityRules", "tagMap"}]}
 * next_hop -> `az network watcher show-next-hop`: {"nextHopType", "nextHopIpAddress",
-  "routeTableId"} ("System Route" unless a user route decided; azure-semantics.md 7.2)
+  "routeTableId"} ("System Route" unless a user route decided; docs/azure-behaviour.md §7.2)
 * ip_flow_verify -> `az network watcher test-ip-flow`: {"access", "ruleName"} (ruleName
   omitted when no NSG applies; 7.1)
 * explain -> one flow walked hop by hop: the engine's reference walk for one packet

@@ -19,7 +19,8 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
-# ../shared/real holds public ARM templates and captures; absent on a user's fresh clone.
+# The workspace's shared real inputs (public ARM templates and captures, beside the repository;
+# absent on a user's fresh clone).
 # DATAPLANE_SHARED_REAL points elsewhere (a git worktree sits one folder deeper than main).
 REAL = Path(os.environ.get("DATAPLANE_SHARED_REAL")
             or Path(__file__).resolve().parents[1].parent / "shared" / "real")
@@ -28,5 +29,5 @@ REAL = Path(os.environ.get("DATAPLANE_SHARED_REAL")
 @pytest.fixture
 def real_dir() -> Path:
     if not REAL.is_dir():
-        pytest.skip("../shared/real is not present")
+        pytest.skip(f"the shared real inputs are not present ({REAL})")
     return REAL

@@ -32,26 +32,15 @@ FILE_NAME = re.compile(r"(?<![\w/.:-])((?:[\w.-]+/)*[\w.-]+\.md)\b")
 # replaces those citations with docs/azure-behaviour.md sections or Microsoft URLs. Strict:
 # a file that stops citing it makes its case XPASS and fail, so the entry gets removed.
 STILL_CITING = {
-    "dataplane/cli/demo.py", "dataplane/control/assumptions.py", "dataplane/control/codes.py",
-    "dataplane/control/nsg.py", "dataplane/control/peering.py", "dataplane/control/program.py",
-    "dataplane/control/routes.py", "dataplane/control/tags.py", "dataplane/control/validate.py",
-    "dataplane/dispositions.py", "dataplane/engine/compile.py", "dataplane/engine/emulator.py",
-    "dataplane/engine/ingress.py", "dataplane/engine/loadbalancer.py",
-    "dataplane/engine/reference.py", "dataplane/engine/timing_stage.py", "dataplane/errors.py",
-    "dataplane/load/allocation.py", "dataplane/load/resources.py", "dataplane/load/scenario.py",
-    "dataplane/model.py", "dataplane/net.py", "dataplane/timing/bandwidth.py",
-    "dataplane/timing/latency.py", "dataplane/timing/params.py", "dataplane/watcher.py",
-    "dataplane/whatif/cost.py",
-    "tests/conftest.py", "tests/control/test_effective_routes.py",
-    "tests/control/test_explain_engine.py", "tests/control/test_nsg_eval.py",
-    "tests/control/test_peering_lifecycle.py", "tests/control/test_program_ipv6.py",
-    "tests/control/test_program_vs_reference.py", "tests/control/test_watcher_queries.py",
+    "dataplane/engine/compile.py", "dataplane/engine/emulator.py", "dataplane/engine/ingress.py",
+    "dataplane/engine/loadbalancer.py", "dataplane/engine/reference.py",
+    "dataplane/engine/timing_stage.py", "dataplane/errors.py", "dataplane/load/allocation.py",
+    "dataplane/load/resources.py", "dataplane/load/scenario.py", "dataplane/model.py",
     "tests/engine/test_lb.py", "tests/engine/test_scenarios.py", "tests/load/test_arm_real.py",
-    "tests/load/test_real_templates_model.py", "tests/whatif/test_whatif_cost.py",
+    "tests/load/test_real_templates_model.py",
 }
 # Assumption texts (module-level constants) that still cite it, by defining module.
-TEXTS_STILL_CITING = {"dataplane.engine.emulator", "dataplane.engine.loadbalancer",
-                      "dataplane.whatif.cost"}
+TEXTS_STILL_CITING = {"dataplane.engine.emulator", "dataplane.engine.loadbalancer"}
 
 
 def repository_files() -> list[Path]:

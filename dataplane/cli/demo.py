@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
           "spoke2 in East US,\nhub NVA 10.0.1.4, VPN gateway to the branch office "
           "192.168.0.0/16).\n")
     say(render_text(topology, check_report(topology)))
-    say("\nPeering lifecycle (azure-semantics.md 4.2, 4.3):")
+    say("\nPeering lifecycle (docs/azure-behaviour.md §4.2, 4.3):")
     changed = peering.delete_link(topology, "hub", "hub-to-spoke2")
     say("\n1. Delete hub's link to spoke2: spoke2's link goes Disconnected and carries no "
           "traffic.")

@@ -1,7 +1,7 @@
 """The control plane's documented choices where Azure's documents are ambiguous or silent.
 
 Takes nothing; emits `Assumption`s (key, text) that outputs list next to their answers and
-docs/control-plane.md explains. Sources: azure-semantics.md sections 2, 3, 4, 7.
+docs/control-plane.md explains. Sources: docs/azure-behaviour.md sections 2, 3, 4, 7.
 """
 
 from __future__ import annotations

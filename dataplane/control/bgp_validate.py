@@ -14,7 +14,7 @@ connection carries no traffic, with the reason. Sources, Microsoft Learn:
   azure/expressroute/expressroute-howto-coexist-resource-manager), "Limits and limitations":
   route-based VPN gateway only, not Basic; GatewaySubnet /27 or larger; one VPN and one
   ExpressRoute gateway per VNet (limits: "1 VPN gateway and 1 ExpressRoute gateway per VNet",
-  azure-semantics.md 4.5);
+  docs/azure-behaviour.md §4.5);
 * "Azure Route Server support for ExpressRoute and Azure VPN" (https://learn.microsoft.com/
   azure/route-server/expressroute-vpn-support): the VPN gateway must be active-active with ASN
   65515.

@@ -1,6 +1,6 @@
 """Error codes the validator and the peering lifecycle report, with where each comes from.
 
-Azure publishes no complete list (azure-semantics.md 4.6, "Not found"). Codes seen in real ARM
+Azure publishes no complete list (docs/azure-behaviour.md §4.6, "Not found"). Codes seen in real ARM
 responses are marked with their evidence; codes vnet-dataplane had to name itself are marked
 `ours` so nobody mistakes them for Azure's. `dataplane check --json` prints the code only.
 """
@@ -11,7 +11,7 @@ AZURE = "seen in ARM responses"
 OURS = "named by vnet-dataplane (Azure's code not documented)"
 
 CODES: dict[str, str] = {
-    # VNets and subnets (azure-semantics.md 8, 4.6)
+    # VNets and subnets (docs/azure-behaviour.md §8, 4.6)
     "NetcfgSubnetRangeOutsideVnet": AZURE,
     "NetcfgSubnetRangesOverlap": AZURE,
     "InvalidCIDRNotation": AZURE,
@@ -24,16 +24,16 @@ CODES: dict[str, str] = {
     "PrivateIPAddressInReservedRange": AZURE,  # terraform-provider-azurerm#4225
     "PrivateIPAddressIsAllocated": AZURE,  # acs-engine-terraform#10
     "InvalidResourceReference": AZURE,
-    # NSGs (azure-semantics.md 2.1)
+    # NSGs (docs/azure-behaviour.md §2.1)
     "SecurityRuleInvalidPriority": OURS,
     "SecurityRuleConflict": AZURE,  # "Rules cannot have the same Priority and Direction."
     # Platform names (control/platform.py)
     "SecurityRuleInvalidAddressPrefix": AZURE,  # azure-powershell#391, #4557
     "LocationNotAvailableForResourceType": AZURE,  # azure-service-operator#781
-    # Routes (azure-semantics.md 3.3)
+    # Routes (docs/azure-behaviour.md §3.3)
     "NextHopIpAddressNotAllowed": OURS,
     "NextHopIpAddressRequired": OURS,
-    # Peering (azure-semantics.md 4.4, 4.6)
+    # Peering (docs/azure-behaviour.md §4.4, 4.6)
     "VnetAddressSpacesOverlap": AZURE,
     "VnetAddressSpaceOverlapsWithAlreadyPeeredVnet": AZURE,
     "AnotherPeeringAlreadyReferencesRemoteVnet": AZURE,
@@ -76,4 +76,4 @@ CODES: dict[str, str] = {
     "VmSizeBandwidthNotPublished": OURS,
 }
 
-PEERING_LIMIT = 500  # azure-semantics.md 4.5
+PEERING_LIMIT = 500  # docs/azure-behaviour.md §4.5

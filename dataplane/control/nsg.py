@@ -3,7 +3,7 @@
 Takes: a Topology and a NIC (plus, to evaluate, a `Flow`: protocol number, addresses, ports).
 Emits: `NicSecurity` (the subnet-level and NIC-level `EffectiveNsg`, each with its rules sorted
 by priority, tags and ASGs expanded to prefixes) and `Verdict` (access, deciding rule name,
-per-level decisions). Follows azure-semantics.md section 2: rule properties (2.1), the six
+per-level decisions). Follows docs/azure-behaviour.md section 2: rule properties (2.1), the six
 default rules (2.2), service tags (2.3, see tags.py), evaluation order (2.4): inbound subnet
 NSG then NIC NSG, outbound NIC NSG then subnet NSG; first match by priority; every level must
 allow; no NSG at a level allows at that level.

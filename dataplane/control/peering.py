@@ -1,4 +1,4 @@
-"""The VNet peering lifecycle, validated as Azure validates it (azure-semantics.md section 4).
+"""The VNet peering lifecycle, validated as Azure validates it (docs/azure-behaviour.md section 4).
 
 Each VNet owns its link. Operations take a Topology and return a new one, or raise AzureError
 with Azure's code:
@@ -83,7 +83,7 @@ def peered_spaces(topology: Topology, vnet: VirtualNetwork
     space of every VNet in `peered_vnets`, plus the synced `remote_address_space` of each of
     `vnet`'s own links in any state. A Disconnected link keeps its remote space when the remote
     VNet (or its link) was deleted, and Azure still refuses a new peer overlapping it
-    (VnetAddressSpaceOverlapsWithAlreadyPeeredVnet, azure-semantics.md 4.4, 4.6; "Virtual
+    (VnetAddressSpaceOverlapsWithAlreadyPeeredVnet, docs/azure-behaviour.md §4.4, 4.6; "Virtual
     network peering connections go into a Disconnected state when one virtual network peering
     link is deleted", "Create, change, or delete a virtual network peering",
     https://learn.microsoft.com/azure/virtual-network/virtual-network-manage-peering)."""

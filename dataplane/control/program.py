@@ -35,7 +35,7 @@ Compile cost at estate scale (bench/test_control_compile.py) is kept down by bui
 distinct rule once (`_RuleRows`: rules as plain-value keys; tag-free address sides shared
 across VNets) and gathering the rule columns with numpy; `_compile_reference` is the
 straightforward path kept as the oracle (tests/control/test_compile_equivalence.py).
-Semantics are routes.py (azure-semantics.md 3) and nsg.py (section 2); `lookup` and
+Semantics are routes.py (docs/azure-behaviour.md §3) and nsg.py (section 2); `lookup` and
 `evaluate` are the readable numpy reference for the kernels.
 """
 

@@ -1,7 +1,7 @@
 """Which gateways a VNet's subnets use, and which VNets use a hub's gateways (gateway transit).
 
 Takes: a Topology. Emits: `GatewayReach` tuples (the VNet's own gateways, or the hub's through
-gateway transit), the reverse peering link, the spokes of a hub. Follows azure-semantics.md 4.1
+gateway transit), the reverse peering link, the spokes of a hub. Follows docs/azure-behaviour.md §4.1
 and 4.4 (useRemoteGateways / allowGatewayTransit, both links Connected; no transit through a
 Basic VPN gateway). Indexes are memoised per (immutable) Topology object.
 """

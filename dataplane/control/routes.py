@@ -3,7 +3,7 @@
 Takes: a Topology and a subnet (or NIC). Emits: a tuple of `EffectiveRoute`, one address prefix
 per row, in the order Default, VirtualNetworkGateway, User; each Active or Invalid, with the
 shape of `az network nic show-effective-route-table` via `EffectiveRoute.as_dict()`.
-Follows azure-semantics.md section 3 (udr-overview: system routes 3.1, optional default routes
+Follows docs/azure-behaviour.md section 3 (udr-overview: system routes 3.1, optional default routes
 3.2, next-hop names 3.3, selection 3.4) and section 4 (peering states, gateway transit).
 
 Active routes tie at a prefix only within one ECMP group (the next hops of one gateway or
@@ -112,7 +112,7 @@ def gateway_prefixes(topology: Topology, gateway: VirtualNetworkGateway) -> tupl
 def onprem_prefixes(topology: Topology, vnet: VirtualNetwork) -> tuple[Prefix, ...]:
     """Every prefix the VNet's subnets learn from gateways and Route Servers (the input of the
     VirtualNetwork tag: "connected on-premises address spaces" and "virtual networks connected
-    to a virtual network gateway", azure-semantics.md 2.3), summarized. Hidden rows are
+    to a virtual network gateway", docs/azure-behaviour.md §2.3), summarized. Hidden rows are
     excluded; they equal the VNet's space or a peer's, which the tag holds anyway, so the
     speakers' summarized set (shared by all their VNets) is returned unless a hidden prefix
     is a peer's the tag leaves out (allowVirtualNetworkAccess false)."""

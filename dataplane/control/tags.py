@@ -10,7 +10,7 @@ in `partial` the tags answered from the built-in subset instead of a loaded file
 them in a caveat, `caveats()`), and in `unknown` names that matched nothing.
 Follows Microsoft's "Azure service tags overview"
 (https://learn.microsoft.com/azure/virtual-network/service-tags-overview, "Available service
-tags") and azure-semantics.md 2.3.
+tags") and docs/azure-behaviour.md §2.3.
 
 * VirtualNetwork: "The virtual network address space ..., all connected on-premises address
   spaces, peered virtual networks, virtual networks connected to a virtual network gateway,

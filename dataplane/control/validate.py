@@ -1,6 +1,6 @@
 """Validation: what Azure would reject in a topology, as Findings with Azure's codes.
 
-Covers azure-semantics.md 8 (address spaces, subnets, reserved addresses and ranges, sizes),
+Covers docs/azure-behaviour.md §8 (address spaces, subnets, reserved addresses and ranges, sizes),
 2.1 (NSG priorities), 3.3 (next-hop IP only for VirtualAppliance), 4.4-4.6 (peering rules,
 shared with control/peering.py), dangling references, and gateways/BGP/Route Server/
 ExpressRoute (control/bgp_validate.py). Errors make a topology invalid;
@@ -24,7 +24,7 @@ from dataplane.kernels.overlap import overlap_pairs
 from dataplane.model import NetworkSecurityGroup, Topology, VirtualNetwork, id_key
 from dataplane.net import Prefix, parse_prefix
 
-# Ranges a VNet cannot use (azure-semantics.md 8, "Cannot add").
+# Ranges a VNet cannot use (docs/azure-behaviour.md §8, "Cannot add").
 RESERVED_RANGES = tuple(parse_prefix(p) for p in (
     "224.0.0.0/4", "255.255.255.255/32", "127.0.0.0/8", "169.254.0.0/16", "168.63.129.16/32"))
 SUBNET_V4_MIN_LENGTH, SUBNET_V4_MAX_LENGTH = 2, 29  # "/29 smallest, /2 largest"
@@ -106,7 +106,7 @@ def _nic_findings(topology: Topology) -> list[Finding]:
                                    f"{address}, which is not in subnet '{subnet.name}'.", nic.id))
                 continue
             offset = address.value - prefix.first
-            if offset < 4 or address.value == prefix.last:  # azure-semantics.md 8: 5 reserved
+            if offset < 4 or address.value == prefix.last:  # docs/azure-behaviour.md §8: 5 reserved
                 out.append(Finding("PrivateIPAddressInReservedRange",
                                    f"Private static IP address {address} falls within reserved "
                                    f"IP range of subnet prefix {prefix}.", nic.id))
@@ -126,7 +126,7 @@ def _nsg_findings(nsg: NetworkSecurityGroup) -> list[Finding]:
     seen: dict[tuple[int, str], str] = {}
     for rule in nsg.security_rules:
         rid = f"{nsg.id}/securityRules/{rule.name}"
-        if not 100 <= rule.priority <= 4096:  # azure-semantics.md 2.1
+        if not 100 <= rule.priority <= 4096:  # docs/azure-behaviour.md §2.1
             out.append(Finding("SecurityRuleInvalidPriority",
                                f"Security rule {rule.name} has invalid priority {rule.priority}; "
                                "priority must be between 100 and 4096.", rid))

@@ -1,7 +1,7 @@
 """One-way propagation latency between regions, integer nanoseconds.
 
 Takes: azure-latency.csv (package data; directed P50 RTT in ms by region display name,
-azure-semantics.md 1) and TimingParams. Emits `LatencyTable.one_way_ns(src, dst)`:
+docs/azure-behaviour.md §1) and TimingParams. Emits `LatencyTable.one_way_ns(src, dst)`:
 same region (also regional peering, section 9) -> params.intra_region_ns; different regions ->
 directed RTT(src -> dst) / 2, exactly `rtt_ms * 500_000` ns. A pair missing from the table is
 an InputError naming both regions. Model locations ("westeurope") and CSV display names

@@ -1,7 +1,7 @@
 """Timing parameters with documented defaults (integer nanoseconds).
 
 Takes keyword overrides (Emulator(..., **timing)); emits `TimingParams`. Azure publishes no
-intra-region VM-to-VM latency (azure-semantics.md 9, "Not found"); regional peering adds none
+intra-region VM-to-VM latency (docs/azure-behaviour.md §9, "Not found"); regional peering adds none
 (section 9: "the same latency as if they were within the same virtual network"). Defaults:
 * intra_region_ns = 100_000 (100 µs one way, 200 µs RTT): a typical same-zone VM pair with
   accelerated networking is measured at 0.1-0.3 ms RTT; between zones Azure targets < 2 ms RTT

@@ -1,4 +1,4 @@
-"""Peering data-transfer cost (azure-semantics.md 6).
+"""Peering data-transfer cost (docs/azure-behaviour.md §6).
 
 Takes: peering-pricing.csv and region-zones.csv (package data, read with importlib.resources)
 and the VNet-to-VNet crossings of a flow's path with the VNets' regions. Emits USD per GB and
@@ -43,7 +43,7 @@ def inferred_zone_regions() -> list[str]:
 
 
 PRICING_CAVEAT = (
-    "Peering prices from peering-pricing.csv (azure-semantics.md 6): regional $0.01/GB in and "
+    "Peering prices from peering-pricing.csv (docs/azure-behaviour.md §6): regional $0.01/GB in and "
     "out; global Zone 1 $0.035, Zone 2 $0.09, Zone 3 $0.16 per GB, charged at both ends. "
     "Source: a third-party verbatim copy of azure.microsoft.com/pricing/details/virtual-network "
     "and the infracost golden test; date of prices NOT confirmed from the official page - "

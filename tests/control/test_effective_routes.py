@@ -1,4 +1,4 @@
-"""Effective routes: Azure's documented examples (azure-semantics.md 3) and peering semantics (4)."""
+"""Effective routes: Azure's documented examples (docs/azure-behaviour.md §3) and peering semantics (4)."""
 
 from __future__ import annotations
 

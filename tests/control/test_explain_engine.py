@@ -55,7 +55,7 @@ def test_private_destination_on_internet_route_is_dropped_at_the_edge():
                                                       "route rt/private-to-internet")
     assert _engine(topo, "src", "8.8.8.8", 443)[0] == "EXITS_INTERNET"
     assert watcher.explain(topo, "src", "8.8.8.8:443")["disposition"] == "LeftNetwork"
-    # 10.9.0.1 hits the None system route first (azure-semantics.md 3.1)
+    # 10.9.0.1 hits the None system route first (docs/azure-behaviour.md §3.1)
     out = watcher.explain(topo, "src", "10.9.0.1")
     assert (out["disposition"], out["reason"]) == ("Dropped", "NextHopNone")
 

@@ -1,4 +1,4 @@
-"""NSG evaluation: how-it-works walkthrough, ASG example, tags (azure-semantics.md 2)."""
+"""NSG evaluation: how-it-works walkthrough, ASG example, tags (docs/azure-behaviour.md §2)."""
 
 from __future__ import annotations
 

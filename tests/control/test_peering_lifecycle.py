@@ -1,4 +1,4 @@
-"""The peering state machine (azure-semantics.md 4.2-4.6): states, rejections with Azure's
+"""The peering state machine (docs/azure-behaviour.md §4.2-4.6): states, rejections with Azure's
 codes, sync levels after address-space edits, permissions and classic VNets."""
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ def test_peering_limit(topo, monkeypatch):
 
 
 def test_sync_levels_follow_the_powershell_scenario_test(topo):
-    """Azure PowerShell Test-SyncVirtualNetworkPeering (azure-semantics.md 4.3)."""
+    """Azure PowerShell Test-SyncVirtualNetworkPeering (docs/azure-behaviour.md §4.3)."""
     t = peering.create_link(peering.create_link(topo, "vnet1", "vnet2", "peer1"),
                             "vnet2", "vnet1", "peer2")
     t = peering.add_address_prefix(t, "vnet1", "10.99.0.0/16")

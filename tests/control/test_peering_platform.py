@@ -7,7 +7,7 @@ peering" (the other link goes Disconnected) and "Allow virtual network access" /
 remote virtual network" (2018 wording: "When this setting is disabled, traffic doesn't flow
 between the peered virtual networks"; 2022 wording: "only changes the definition of the
 VirtualNetwork service tag"). ARM's VnetAddressSpaceOverlapsWithAlreadyPeeredVnet
-(azure-semantics.md 4.6).
+(docs/azure-behaviour.md §4.6).
 """
 
 from __future__ import annotations

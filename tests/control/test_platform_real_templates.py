@@ -1,6 +1,6 @@
-"""`check` on every real template in ../shared/real/arm reports no error from the platform
-names (service tags, locations, VM sizes, regions): these templates deploy on Azure, so an
-error there would be ours, not theirs. Required parameters without a value get a dummy of
+"""`check` on every real template of the shared real inputs (tests/conftest.py REAL, arm/)
+reports no error from the platform names (service tags, locations, VM sizes, regions): these
+templates deploy on Azure, so an error there would be ours, not theirs. Required parameters without a value get a dummy of
 their declared type (names and passwords do not reach the data plane)."""
 
 from __future__ import annotations

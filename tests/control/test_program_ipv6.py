@@ -1,5 +1,5 @@
 """Property tests for the Program's IPv6 tables (lookup6, evaluate6) against a simple reference
-written with the ipaddress module and linear scans (azure-semantics.md sections 2 and 3, and the
+written with the ipaddress module and linear scans (docs/azure-behaviour.md sections 2 and 3, and the
 Program's assumption `program-ipv6`: Internet, AzureLoadBalancer and service tags hold IPv4
 prefixes only). Dual-stack random topologies: IPv4 behaviour is covered by
 test_program_vs_reference.py and must not move (checked here too on the same topologies).

@@ -1,6 +1,6 @@
 """Property tests: the compiled Program against a deliberately simple reference evaluator.
 
-The reference is written straight from azure-semantics.md sections 2 and 3 with the ipaddress
+The reference is written straight from docs/azure-behaviour.md sections 2 and 3 with the ipaddress
 module and linear scans; it shares no code with dataplane.control except the representative
 service-endpoint prefixes (a data table, not logic).
 """
@@ -22,7 +22,7 @@ RESERVED = [NET(p) for p in ("10.0.0.0/8", "100.64.0.0/10", "172.16.0.0/12", "19
 NOT_INTERNET = [NET(p) for p in ("0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8",
                                  "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16",
                                  "224.0.0.0/4", "240.0.0.0/4")]
-DEFAULT_RULES = [  # azure-semantics.md 2.2
+DEFAULT_RULES = [  # docs/azure-behaviour.md §2.2
     ("AllowVnetInBound", 65000, "Inbound", "Allow", "VirtualNetwork", "VirtualNetwork"),
     ("AllowAzureLoadBalancerInBound", 65001, "Inbound", "Allow", "AzureLoadBalancer", "*"),
     ("DenyAllInBound", 65500, "Inbound", "Deny", "*", "*"),

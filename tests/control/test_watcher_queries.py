@@ -1,4 +1,4 @@
-"""Network Watcher-style queries and CLI: shapes from azure-semantics.md 7, quickstart examples."""
+"""Network Watcher-style queries and CLI: shapes from docs/azure-behaviour.md §7, quickstart examples."""
 
 from __future__ import annotations
 

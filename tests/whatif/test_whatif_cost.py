@@ -1,4 +1,4 @@
-"""Peering cost: regional vs global zones, charged at both ends (azure-semantics.md 6)."""
+"""Peering cost: regional vs global zones, charged at both ends (docs/azure-behaviour.md §6)."""
 
 from __future__ import annotations
 

@@ -20,6 +20,7 @@ from dataclasses import replace
 from typing import Any
 
 from dataplane.errors import InputError
+from dataplane.load.shapes import check_shape
 from dataplane.model import (
     ALL_PORTS,
     ANY,
@@ -622,6 +623,7 @@ def resources_to_topology(resources: Iterable[dict[str, Any]], source: str = "")
         if not raw.get("id"):
             raise InputError("resource has no 'id' (az dumps and templates carry full ids)",
                              file=source or None, resource=str(raw["name"]), property="id")
+        check_shape(raw, source)  # kinds of every property read below (shapes.py)
         entry = TOP_LEVEL.get(kind.lower())
         if entry is None:
             unknown.append(UnknownResource(type=kind, name=str(raw["name"]), id=str(raw["id"]),

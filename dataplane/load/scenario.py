@@ -21,7 +21,7 @@ scenario and the equivalent template load to the same model.
     load_balancers: NAME: {sku, frontend: {subnet, ip}, backends: [VM, ...],
                  rules: [{name, protocol, frontend_port, backend_port}]}
     firewalls:   NAME: {subnet, ip, collections: [{name, priority, action, rules: [{name,
-                 protocols, source, destination, ports}]}]}
+                 protocols, source, destination, ports}]}]}  (rule fields: a value or a list)
     roles:       - {principal, role, scope: VNET | id, actions: [...]}
 
 Errors are InputError naming the file, the entry (resource) and the key (property).
@@ -42,6 +42,16 @@ DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 DEFAULT_RESOURCE_GROUP = "vnet-dataplane-rg"
 SECTIONS = ("name", "description", "subscription", "resource_group", "vnets", "peerings", "nsgs",
             "asgs", "route_tables", "vms", "on_premises", "load_balancers", "firewalls", "roles")
+
+
+def one_or_many(value: Any) -> list[str]:
+    """A list of values, or one value standing for a one-element list (`source: 10.1.0.0/16`
+    means `source: [10.1.0.0/16]`, as in NSG rules; never read character by character)."""
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    if isinstance(value, dict):
+        raise TypeError(f"expected a value or a list of values, got a mapping {value!r}")
+    return [str(value)]
 
 
 class _Builder:
@@ -380,10 +390,10 @@ class _Builder:
                     "priority": int(c.get("priority", 100)),
                     "action": {"type": str(c.get("action", "Allow"))},
                     "rules": [{"name": str(r.get("name", "rule")),
-                               "protocols": list(r.get("protocols", ["Any"])),
-                               "sourceAddresses": list(r.get("source", ["*"])),
-                               "destinationAddresses": list(r.get("destination", ["*"])),
-                               "destinationPorts": [str(p) for p in r.get("ports", ["*"])]}
+                               "protocols": one_or_many(r.get("protocols", "Any")),
+                               "sourceAddresses": one_or_many(r.get("source", "*")),
+                               "destinationAddresses": one_or_many(r.get("destination", "*")),
+                               "destinationPorts": one_or_many(r.get("ports", "*"))}
                               for r in c.get("rules") or []]}})
             self.add("Microsoft.Network/azureFirewalls", name, {
                 "ipConfigurations": [{"name": "config", "properties": {

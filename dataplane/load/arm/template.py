@@ -50,6 +50,7 @@ from dataplane.load.arm.limits import (
 from dataplane.load.arm.shape import check_template
 from dataplane.load.confine import Confinement
 from dataplane.load.jsonfile import read_json
+from dataplane.load.shapes import check_shape
 
 DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 DEFAULT_TENANT = "00000000-0000-0000-0000-000000000001"
@@ -545,7 +546,7 @@ class _Template:
         wanted = []
         for inst in self.ordered():
             if inst.kind() in ALLOCATING and inst.deployed():
-                for n, ipc in enumerate(inst.body().get("properties", {}).get(
+                for n, ipc in enumerate(inst.checked_body().get("properties", {}).get(
                         "ipConfigurations") or []):
                     props = ipc.get("properties") if isinstance(ipc, Mapping) else None
                     subnet = (props or {}).get("subnet")
@@ -820,6 +821,14 @@ class _Instance:
         except InputError as exc:
             raise self.located(exc) from None
 
+    def checked_body(self) -> dict[str, Any]:
+        """body() whose properties have the kinds the evaluator reads (shapes.py)."""
+        body = self.body()
+        check_shape({"type": self.own_type(), "name": self.display_name(),
+                     "properties": body.get("properties"), "source": self.template.file},
+                    self.template.file)
+        return body
+
     def subnets(self) -> list[Any]:
         """A VNet's inline subnets, evaluating only them (the rest may wait on addresses)."""
         if "body" in self.memo.values and self.memo.values["body"] is not _BUSY:
@@ -871,7 +880,7 @@ class _Instance:
         return self.memo.get("child", f"deployment '{self.display_name()}'", self._child)
 
     def _child(self) -> _Template:
-        body = self.body()
+        body = self.checked_body()
         props = body.get("properties") or {}
         parent = self.template
         name = self.full_name()

@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from dataplane.errors import InputError
+from dataplane.load.arm.placeholders import marker, read_by_model
+from dataplane.load.arm.template import required_parameter
 from dataplane.load.confine import Confinement
 from dataplane.load.jsonfile import read_json
 from dataplane.load.resources import CHILDREN, TOP_LEVEL, resources_to_topology
@@ -80,8 +82,9 @@ def _files(path: Path) -> list[Path]:
 
 def read_resources(path: Path, parameters: Parameters = None, *,
                    confinement: Confinement | None = None
-                   ) -> tuple[list[dict[str, Any]], tuple[Assumption, ...]]:
-    """One file -> the resolved resource dicts it holds, and the assumptions made reading it.
+                   ) -> tuple[list[dict[str, Any]], tuple[Assumption, ...], tuple[str, ...]]:
+    """One file -> the resolved resource dicts it holds, the assumptions made reading it and
+    the template parameters a placeholder stands for (arm/placeholders.py).
 
     `confinement`: where files a template names may be read from (default: `path`'s folder).
     """
@@ -92,7 +95,7 @@ def read_resources(path: Path, parameters: Parameters = None, *,
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
             raise InputError(f"cannot read file: {error}", file=str(path)) from None
-        return scenario_resources(text, str(path)), ()
+        return scenario_resources(text, str(path)), (), ()
     doc = read_json(path)
     if _is_template(doc):
         from dataplane.load.arm.template import evaluate_template
@@ -100,16 +103,17 @@ def read_resources(path: Path, parameters: Parameters = None, *,
         # Resources needing functions we cannot evaluate offline (listKeys, ...) are skipped
         # when we do not model their type (a VM extension's key); a modelled one is an error.
         result = evaluate_template(path, parameters, unsupported="skip",
-                                   confinement=confinement)
+                                   confinement=confinement, stand_in_parameters=True)
         for skipped in result.skipped:
             reason = str(skipped.get("reason", ""))
             if "unsupported" in reason and _is_modelled(str(skipped.get("type", ""))):
                 raise InputError(reason)
         return list(result.resources), tuple(
-            Assumption(f"arm.{path.name}.{i}", text) for i, text in enumerate(result.assumptions))
+            Assumption(f"arm.{path.name}.{i}", text) for i, text in enumerate(result.assumptions)
+        ), tuple(name for name, _ in result.placeholders)
     if parameters is not None:
         raise InputError("a parameters file only applies to ARM templates", file=str(path))
-    return _dump_resources(doc, str(path)), ()
+    return _dump_resources(doc, str(path)), (), ()
 
 
 def load(paths: str | Path | Sequence[str | Path], parameters: Parameters = None, *,
@@ -127,12 +131,26 @@ def load(paths: str | Path | Sequence[str | Path], parameters: Parameters = None
     inputs = [(f, Confinement.for_input(item, allow_paths))
               for item in items for f in _files(Path(item))]
     files = [f for f, _ in inputs]
+    stand_ins: dict[str, str] = {}  # parameter -> template file
     for file, confinement in inputs:
-        found, noted = read_resources(file, parameters, confinement=confinement)
+        found, noted, placeholders = read_resources(file, parameters, confinement=confinement)
         resources.extend(found)
         assumptions.extend(noted)
+        stand_ins.update({name: str(file) for name in placeholders})
     source = ", ".join(str(f) for f in files)
-    topology = resources_to_topology(resources, source)
+    try:
+        topology = resources_to_topology(resources, source)
+    except InputError as error:
+        names = [n for n in stand_ins if marker(n).lower() in error.one_line().lower()]
+        if not names:
+            raise
+        raise required_parameter(names[0], stand_ins[names[0]],
+                                 f"the model reads it ({error.one_line()})") from None
+    used = read_by_model(topology, stand_ins)
+    if used is not None:
+        name, resource, where = used
+        raise required_parameter(name, stand_ins[name], f"the model reads it (resource "
+                                 f"'{resource}', {where}), so it shapes the network")
     return replace(topology, sources=tuple(str(f) for f in files), assumptions=tuple(assumptions))
 
 

@@ -80,6 +80,13 @@ class _Builder:
         for name, body in value.items():
             if body is not None and not isinstance(body, dict):
                 raise self.error(str(name), key, "expected a mapping of settings")
+            # A name becomes the last segment of an ARM id (and of output file names): Azure's
+            # naming rules forbid '/' and '\\' in these resources ("Naming rules and
+            # restrictions for Azure resources", learn.microsoft.com/azure/azure-resource-manager/
+            # management/resource-name-rules, Microsoft.Network and Microsoft.Compute).
+            if not str(name).strip() or any(c in str(name) for c in "/\\\0"):
+                raise self.error(str(name), key, f"'{name}' is not a valid resource name (empty, "
+                                 "or holds '/', '\\' or NUL)")
         return {str(k): (v or {}) for k, v in value.items()}
 
     def vnet_id(self, name: str, where: str, prop: str) -> str:

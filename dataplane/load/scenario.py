@@ -442,7 +442,7 @@ def scenario_resources(text: str, source: str = "<scenario>") -> list[dict[str, 
                  builder.firewalls, builder.roles):
         try:
             step()
-        except (KeyError, TypeError, ValueError, AttributeError) as error:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as error:
             raise InputError(f"malformed {step.__name__} section: {error}", file=source,
                              property=step.__name__) from None
     return builder.resources

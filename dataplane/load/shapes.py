@@ -17,6 +17,7 @@ Properties the model ignores are not checked (Azure validates them, we do not re
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -125,6 +126,8 @@ def _walk(value: Any, shape: Shape, path: str, top: bool = False
             return path, f"expected a single value, got {_kind(value)}"
         if isinstance(value, int) and not _INT64[0] <= value <= _INT64[1]:
             return path, f"integer {_short(value)} is outside the 64-bit range"
+        if isinstance(value, float) and not math.isfinite(value):
+            return path, f"expected a finite number, got {value!r}"
         return None
     if shape == REF:
         if isinstance(value, Mapping):

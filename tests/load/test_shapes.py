@@ -148,3 +148,14 @@ nsgs:
         load_scenario_text(text, "s.yaml")
     assert err.value.resource == "n" and "64-bit" in err.value.message
     assert err.value.property == "properties.securityRules[0].properties.priority"
+
+
+def test_scenario_infinite_priority_is_one_line() -> None:
+    text = BASE + """
+nsgs:
+  n:
+    rules: [{name: r, priority: .inf, direction: Inbound, access: Allow}]
+"""
+    with pytest.raises(InputError) as err:
+        load_scenario_text(text, "s.yaml")
+    assert err.value.resource == "n" and "finite" in err.value.message

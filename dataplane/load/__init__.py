@@ -128,8 +128,13 @@ def load(paths: str | Path | Sequence[str | Path], parameters: Parameters = None
         raise InputError("no input files given")
     resources: list[dict[str, Any]] = []
     assumptions: list[Assumption] = []
-    inputs = [(f, Confinement.for_input(item, allow_paths))
-              for item in items for f in _files(Path(item))]
+    inputs = []
+    for item in items:
+        confinement = Confinement.for_input(item, allow_paths)
+        for file in _files(Path(item)):
+            if Path(item).is_dir():  # a folder's entries (symlinks too) stay in its tree
+                confinement.check(file, file=str(file), resource="", property="")
+            inputs.append((file, confinement))
     files = [f for f, _ in inputs]
     stand_ins: dict[str, str] = {}  # parameter -> template file
     for file, confinement in inputs:

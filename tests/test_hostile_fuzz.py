@@ -239,3 +239,47 @@ def test_check_survives_mutated_inputs_long(tmp_path_factory: pytest.TempPathFac
 def test_replay_survives_mutated_captures_long(tmp_path_factory: pytest.TempPathFactory,
                                                capture: bytes) -> None:
     _replay_one(tmp_path_factory, capture)
+
+
+# ---------------------------------------------------------------- the CLI reproducers
+
+
+def test_replay_of_a_file_that_is_not_a_capture_exits_2(tmp_path: Path) -> None:
+    cap = tmp_path / "notes.pcap"
+    cap.write_text("these are my notes, not a capture\n")
+    status, out, err = run_cli(["replay", str(DEMO), str(cap), "--out", str(tmp_path / "o")])
+    assert_clean(status, out, err, tmp_path, (2,))
+    assert "not a pcap or pcapng file" in err and str(cap) in err
+
+
+def test_replay_of_bootp_asan_completes_as_ethernet(tmp_path: Path) -> None:
+    [path] = [p for p in _real("pcap", "tcpdump__bootp_asan.pcap")] or [None]
+    if path is None:
+        pytest.skip("../shared/real is not present")
+    out = tmp_path / "o"
+    status, stdout, stderr = run_cli(["replay", str(DEMO), str(path), "--out", str(out)])
+    assert_clean(status, stdout, stderr, tmp_path, (0,))
+    [stats] = json.loads((out / "summary.json").read_text())["captures"]
+    assert stats["linktypes"] == [1] and stats["records"] == 1
+
+
+def test_check_refuses_a_parameters_link_outside_the_folder(tmp_path: Path) -> None:
+    (tmp_path / "outside.parameters.json").write_text(json.dumps(
+        {"parameters": {"secret": {"value": "s3cr3t-value"}}}))
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "child.json").write_text(json.dumps({
+        "$schema": "https://schema.management.azure.com/schemas/2019-04-01/"
+                   "deploymentTemplate.json#",
+        "parameters": {"secret": {"type": "string"}}, "resources": [],
+        "outputs": {"o": {"type": "string", "value": "[parameters('secret')]"}}}))
+    top = tmp_path / "sub" / "t.json"
+    top.write_text(json.dumps({
+        "$schema": "https://schema.management.azure.com/schemas/2019-04-01/"
+                   "deploymentTemplate.json#", "resources": [{
+                       "type": "Microsoft.Resources/deployments", "apiVersion": "2022-09-01",
+                       "name": "inner", "properties": {
+                           "mode": "Incremental", "templateLink": {"relativePath": "child.json"},
+                           "parametersLink": {"relativePath": "../outside.parameters.json"}}}]}))
+    status, out, err = run_cli(["check", str(top)])
+    assert_clean(status, out, err, tmp_path, (2,))
+    assert "properties.parametersLink.relativePath" in err and "s3cr3t" not in out + err

@@ -147,6 +147,9 @@ def _walk(value: Any, shape: Shape, path: str, top: bool = False
         return None
     if not isinstance(value, Mapping):
         return path, f"expected an object, got {_kind(value)}"
+    inner = value.get("properties")
+    if inner is not None and not isinstance(inner, Mapping):
+        return f"{path}.properties".lstrip("."), f"expected an object, got {_kind(inner)}"
     checks = shape if top else {**shape, "id": SCALAR, "name": SCALAR}
     for key, inner in checks.items():
         present, item, written = _lookup(value, key)

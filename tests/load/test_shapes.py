@@ -45,6 +45,9 @@ def failure(path: Path, **kwargs: Any) -> InputError:
     ("Microsoft.Network/virtualNetworks", {"subnets": [{"name": "s", "id": {"x": 1}}]},
      "properties.subnets[0].id", "expected a single value"),
     ("Microsoft.Network/virtualNetworks", "text", "properties", "expected an object"),
+    ("Microsoft.Network/networkInterfaces", {"ipConfigurations": [{"name": "c",
+                                                                   "properties": ["x"]}]},
+     "properties.ipConfigurations[0].properties", "expected an object, got list"),
 ])
 def test_dump_values_of_the_wrong_kind(tmp_path: Path, kind: str, properties: Any, prop: str,
                                        wanted: str) -> None:

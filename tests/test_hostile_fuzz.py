@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from dataplane.cli import main
@@ -215,6 +215,35 @@ def test_replay_survives_mutated_captures(tmp_path_factory: pytest.TempPathFacto
     _replay_one(tmp_path_factory, capture)
 
 
+# A known gap in another owner's code, left out of this fuzz by its exact text (reported to the
+# lead): dataplane/timing/bandwidth.py (platform, issue 13) raises InputError for a VM size
+# missing from vm-bandwidth.csv naming the resource and property but not the input file.
+KNOWN_GAP_UNKNOWN_VM_SIZE = "is not in vm-bandwidth.csv; set egress_cap_bps on the VM"
+
+
+def _replay_topology(tmp_path_factory: pytest.TempPathFactory,
+                     mutated: tuple[str, str, Any]) -> None:
+    """A mutated topology (template, dump or scenario) replaying the demo's frames."""
+    folder = tmp_path_factory.mktemp("topology")
+    path = _write(folder, *mutated)
+    cap = folder / "in.pcap"
+    cap.write_bytes(CAPTURES[0])
+    out = folder / "out"
+    status, stdout, stderr = run_cli(["replay", str(path), str(cap), "--out", str(out)])
+    assume(not (status == 2 and KNOWN_GAP_UNKNOWN_VM_SIZE in stderr and str(folder) not in stderr))
+    assert_clean(status, stdout, stderr, folder, (0, 2))
+    assert {p.name for p in folder.iterdir()} <= {path.name, "in.pcap", "out"}
+    if status == 0:
+        assert "= sum of dispositions: True" in stdout
+
+
+@check_examples(FAST_REPLAY)
+@given(mutated=mutated_inputs())
+def test_replay_survives_mutated_topologies(tmp_path_factory: pytest.TempPathFactory,
+                                            mutated: tuple[str, str, Any]) -> None:
+    _replay_topology(tmp_path_factory, mutated)
+
+
 # ---------------------------------------------------------------- the long profile
 
 
@@ -231,6 +260,14 @@ def _long_profile_only_when_selected(request: pytest.FixtureRequest) -> None:
 def test_check_survives_mutated_inputs_long(tmp_path_factory: pytest.TempPathFactory,
                                             mutated: tuple[str, str, Any]) -> None:
     _check_one(tmp_path_factory, mutated)
+
+
+@pytest.mark.fuzz_long
+@check_examples(LONG_REPLAY)
+@given(mutated=mutated_inputs())
+def test_replay_survives_mutated_topologies_long(tmp_path_factory: pytest.TempPathFactory,
+                                                 mutated: tuple[str, str, Any]) -> None:
+    _replay_topology(tmp_path_factory, mutated)
 
 
 @pytest.mark.fuzz_long

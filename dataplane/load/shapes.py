@@ -23,10 +23,10 @@ from typing import Any
 
 from dataplane.errors import InputError
 
-SCALAR, REF = "scalar", "ref"
+SCALAR, TEXT, REF = "scalar", "text", "ref"
 SCALARS = [SCALAR]          # a list of scalars
 REFS = [REF]                # a list of sub-resource references
-Shape = str | list | dict   # SCALAR | REF | [item shape] | {property: shape} (an object)
+Shape = str | list | dict   # SCALAR | TEXT | REF | [item shape] | {property: shape} (an object)
 
 _PREFIXES = {"addressPrefixes": SCALARS}
 _SUBNET = {"addressPrefix": SCALAR, "addressPrefixes": SCALARS, "networkSecurityGroup": REF,
@@ -85,7 +85,7 @@ SHAPES: dict[str, dict[str, Shape]] = {
                                         "parameters": dict, "parametersLink": dict,
                                         "templateLink": dict, "template": dict},
 }
-_TOP = {"id": SCALAR, "name": SCALAR, "type": SCALAR, "location": SCALAR}
+_TOP = {"id": TEXT, "name": TEXT, "type": TEXT, "location": SCALAR}
 _INT64 = (-(2**63), 2**63 - 1)
 
 
@@ -129,6 +129,9 @@ def _walk(value: Any, shape: Shape, path: str, top: bool = False
         if isinstance(value, float) and not math.isfinite(value):
             return path, f"expected a finite number, got {value!r}"
         return None
+    if shape == TEXT:
+        return None if isinstance(value, str) else (path, f"expected a string, got "
+                                                           f"{_kind(value)}")
     if shape == REF:
         if isinstance(value, Mapping):
             return _walk(value.get("id"), SCALAR, f"{path}.id")
@@ -150,7 +153,7 @@ def _walk(value: Any, shape: Shape, path: str, top: bool = False
     inner = value.get("properties")
     if inner is not None and not isinstance(inner, Mapping):
         return f"{path}.properties".lstrip("."), f"expected an object, got {_kind(inner)}"
-    checks = shape if top else {**shape, "id": SCALAR, "name": SCALAR}
+    checks = shape if top else {**shape, "id": TEXT, "name": SCALAR}
     for key, inner in checks.items():
         present, item, written = _lookup(value, key)
         if present:

@@ -43,8 +43,10 @@ def failure(path: Path, **kwargs: Any) -> InputError:
      "properties.networkRuleCollections[0].properties.rules[0].sourceAddresses",
      "expected a list, got string '10.0.0.0/8'"),
     ("Microsoft.Network/virtualNetworks", {"subnets": [{"name": "s", "id": {"x": 1}}]},
-     "properties.subnets[0].id", "expected a single value"),
+     "properties.subnets[0].id", "expected a string, got object"),
     ("Microsoft.Network/virtualNetworks", "text", "properties", "expected an object"),
+    ("Microsoft.Network/virtualNetworks", {"subnets": [{"name": "s", "id": True}]},
+     "properties.subnets[0].id", "expected a string, got bool True"),
     ("Microsoft.Network/networkInterfaces", {"ipConfigurations": [{"name": "c",
                                                                    "properties": ["x"]}]},
      "properties.ipConfigurations[0].properties", "expected an object, got list"),
@@ -65,6 +67,13 @@ def test_dump_priority_beyond_64_bits_is_refused_while_reading(tmp_path: Path) -
         "securityRules": [{"name": "r", "properties": {"priority": 2**63}}]}})
     e = failure(path)
     assert e.file == str(path) and "9223372036854775808 is outside the 64-bit range" in e.message
+
+
+def test_top_level_id_must_be_a_string(tmp_path: Path) -> None:
+    """Found by the long fuzz profile: `"id": true` reached id_key()."""
+    e = failure(dump(tmp_path, {"type": "Microsoft.Network/virtualNetworks", "name": "v",
+                                "id": True, "properties": {}}))
+    assert (e.resource, e.property) == ("v", "id") and "expected a string" in e.message
 
 
 def test_flattened_az_form_is_checked_too(tmp_path: Path) -> None:

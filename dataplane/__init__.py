@@ -1,6 +1,6 @@
 """vnet-dataplane: a packet-level emulator of the Azure virtual-network data plane.
 
-Public entry points: `load(path, parameters=None, *, allow_paths=()) -> Topology`, `Emulator(topology)` (the
+Public entry points: `load(path, parameters=None) -> Topology`, `Emulator(topology)` (the
 packet pipeline: dataplane/engine) and the model classes.
 (`dataplane.load` is the function; its implementation lives in the subpackage of the same
 name, imported here first so the attribute stays the function.)

@@ -143,6 +143,15 @@ def load(paths: str | Path | Sequence[str | Path], parameters: Parameters = None
         assumptions.extend(noted)
         stand_ins.update({name: str(file) for name in placeholders})
     source = ", ".join(str(f) for f in files)
+    topology = _topology_without_placeholders(resources, source, stand_ins)
+    return replace(topology, sources=tuple(str(f) for f in files), assumptions=tuple(assumptions))
+
+
+def _topology_without_placeholders(resources: list[dict[str, Any]], source: str,
+                                   stand_ins: dict[str, str]) -> Topology:
+    """resources_to_topology, proving the model reads no parameter placeholder
+    (arm/placeholders.py): one it reads shapes the network, so it is a required parameter
+    (InputError naming the template, the parameter and where the model reads it)."""
     try:
         topology = resources_to_topology(resources, source)
     except InputError as error:
@@ -156,7 +165,7 @@ def load(paths: str | Path | Sequence[str | Path], parameters: Parameters = None
         name, resource, where = used
         raise required_parameter(name, stand_ins[name], f"the model reads it (resource "
                                  f"'{resource}', {where}), so it shapes the network")
-    return replace(topology, sources=tuple(str(f) for f in files), assumptions=tuple(assumptions))
+    return topology
 
 
 __all__ = ["load", "read_resources"]

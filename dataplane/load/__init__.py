@@ -23,8 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from dataplane.errors import InputError
-from dataplane.load.arm.placeholders import marker, read_by_model
-from dataplane.load.arm.template import required_parameter
+from dataplane.load.arm.placeholders import names_in, required_parameter
 from dataplane.load.confine import Confinement
 from dataplane.load.jsonfile import read_json
 from dataplane.load.resources import CHILDREN, TOP_LEVEL, resources_to_topology
@@ -81,13 +80,17 @@ def _files(path: Path) -> list[Path]:
 
 
 def read_resources(path: Path, parameters: Parameters = None, *,
+                   allow_paths: Sequence[str | Path] = (),
                    confinement: Confinement | None = None
-                   ) -> tuple[list[dict[str, Any]], tuple[Assumption, ...], tuple[str, ...]]:
-    """One file -> the resolved resource dicts it holds, the assumptions made reading it and
-    the template parameters a placeholder stands for (arm/placeholders.py).
+                   ) -> tuple[list[dict[str, Any]], tuple[Assumption, ...]]:
+    """One file -> the resolved resource dicts it holds, and the assumptions made reading it.
 
-    `confinement`: where files a template names may be read from (default: `path`'s folder).
+    Files a template names are read from `path`'s folder tree or `allow_paths` (or
+    `confinement`, which `load` passes for a folder input). Template parameters no analysis
+    needs get placeholders (arm/placeholders.py); resources_to_topology refuses a model that
+    reads one.
     """
+    confinement = confinement or Confinement.for_input(path, allow_paths)
     if path.suffix.lower() in (".yaml", ".yml"):
         from dataplane.load.scenario import scenario_resources
 
@@ -95,7 +98,7 @@ def read_resources(path: Path, parameters: Parameters = None, *,
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
             raise InputError(f"cannot read file: {error}", file=str(path)) from None
-        return scenario_resources(text, str(path)), (), ()
+        return scenario_resources(text, str(path)), ()
     doc = read_json(path)
     if _is_template(doc):
         from dataplane.load.arm.template import evaluate_template
@@ -109,11 +112,10 @@ def read_resources(path: Path, parameters: Parameters = None, *,
             if "unsupported" in reason and _is_modelled(str(skipped.get("type", ""))):
                 raise InputError(reason)
         return list(result.resources), tuple(
-            Assumption(f"arm.{path.name}.{i}", text) for i, text in enumerate(result.assumptions)
-        ), tuple(name for name, _ in result.placeholders)
+            Assumption(f"arm.{path.name}.{i}", text) for i, text in enumerate(result.assumptions))
     if parameters is not None:
         raise InputError("a parameters file only applies to ARM templates", file=str(path))
-    return _dump_resources(doc, str(path)), (), ()
+    return _dump_resources(doc, str(path)), ()
 
 
 def load(paths: str | Path | Sequence[str | Path], parameters: Parameters = None, *,
@@ -136,36 +138,26 @@ def load(paths: str | Path | Sequence[str | Path], parameters: Parameters = None
                 confinement.check(file, file=str(file), resource="", property="")
             inputs.append((file, confinement))
     files = [f for f, _ in inputs]
-    stand_ins: dict[str, str] = {}  # parameter -> template file
     for file, confinement in inputs:
-        found, noted, placeholders = read_resources(file, parameters, confinement=confinement)
+        found, noted = read_resources(file, parameters, confinement=confinement)
         resources.extend(found)
         assumptions.extend(noted)
-        stand_ins.update({name: str(file) for name in placeholders})
     source = ", ".join(str(f) for f in files)
-    topology = _topology_without_placeholders(resources, source, stand_ins)
+    topology = _topology_without_placeholders(resources, source)
     return replace(topology, sources=tuple(str(f) for f in files), assumptions=tuple(assumptions))
 
 
-def _topology_without_placeholders(resources: list[dict[str, Any]], source: str,
-                                   stand_ins: dict[str, str]) -> Topology:
-    """resources_to_topology, proving the model reads no parameter placeholder
-    (arm/placeholders.py): one it reads shapes the network, so it is a required parameter
-    (InputError naming the template, the parameter and where the model reads it)."""
+def _topology_without_placeholders(resources: list[dict[str, Any]], source: str) -> Topology:
+    """resources_to_topology, where a conversion error caused by a parameter placeholder
+    (a prefix that is '<parameter ... not given>') reads as the missing required parameter."""
     try:
-        topology = resources_to_topology(resources, source)
+        return resources_to_topology(resources, source)
     except InputError as error:
-        names = [n for n in stand_ins if marker(n).lower() in error.one_line().lower()]
+        names = names_in(error.one_line())
         if not names:
             raise
-        raise required_parameter(names[0], stand_ins[names[0]],
+        raise required_parameter(names[0], error.file or source,
                                  f"the model reads it ({error.one_line()})") from None
-    used = read_by_model(topology, stand_ins)
-    if used is not None:
-        name, resource, where = used
-        raise required_parameter(name, stand_ins[name], f"the model reads it (resource "
-                                 f"'{resource}', {where}), so it shapes the network")
-    return topology
 
 
 __all__ = ["load", "read_resources"]

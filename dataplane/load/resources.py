@@ -20,6 +20,7 @@ from dataclasses import replace
 from typing import Any
 
 from dataplane.errors import InputError
+from dataplane.load.arm.placeholders import refuse_read_placeholders
 from dataplane.load.shapes import check_shape
 from dataplane.model import (
     ALL_PORTS,
@@ -613,7 +614,8 @@ def resources_to_topology(resources: Iterable[dict[str, Any]], source: str = "")
     """Convert resolved resource dicts (ARM-evaluated, az dump or scenario) into a Topology."""
     collected: dict[str, list[object]] = {}
     unknown: list[UnknownResource] = []
-    for index, raw in enumerate(_merge_children(list(resources))):
+    resources = list(resources)
+    for index, raw in enumerate(_merge_children(resources)):
         if not isinstance(raw, dict):
             raise InputError(f"resource #{index} is not an object", file=source or None)
         kind = str(raw.get("type", ""))
@@ -636,6 +638,7 @@ def resources_to_topology(resources: Iterable[dict[str, Any]], source: str = "")
                         unknown_resources=tuple(unknown),
                         sources=(source,) if source else (),
                         **{k: tuple(v) for k, v in collected.items()})
+    refuse_read_placeholders(topology, resources, source)  # arm/placeholders.py
     return replace(topology, load_findings=tuple(cidr_findings(topology)))
 
 

@@ -9,9 +9,9 @@ network, so they stay required).
 Then `found_in(value)` names the parameters whose marker a value holds, and `note_decision`
 records a parameter whose marker went into a function whose result no longer shows it
 (equals, length, if conditions, ...): the parameter decided something, so it is required.
-The loader (dataplane/load/__init__.py) checks the converted model: a marker anywhere in it
-means the parameter shapes the network, and loading fails with "required parameter 'X' has no
-value" naming where the model reads it; otherwise the printed assumption stands: the parameter
+The converter (resources.py, `refuse_read_placeholders`) checks the model it built: a marker
+anywhere in it means the parameter shapes the network, and loading fails with "required
+parameter 'X' has no value" naming where the model reads it; otherwise the printed assumption stands: the parameter
 is read only by properties the model ignores (credentials, images, DNS labels, ...).
 Choice (Microsoft is silent, this is ours): secure parameters always get a placeholder, as
 before; Azure itself never lets a deployment run without them.
@@ -19,15 +19,31 @@ before; Azure itself never lets a deployment run without them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
+from dataplane.errors import InputError
+
 PLACEHOLDER_KINDS = ("securestring", "secureobject", "string", "object")
+_MARKER = re.compile(r"<parameter '([^'<>]+)' not given>", re.IGNORECASE)
 
 
 def marker(name: str) -> str:
     return f"<parameter '{name}' not given>"
+
+
+def names_in(text: str) -> list[str]:
+    """The parameters whose placeholder `text` holds (as written there)."""
+    return _MARKER.findall(text)
+
+
+def required_parameter(name: str, file: str | None, why: str) -> InputError:
+    """The error of a parameter without value that the analysis needs."""
+    return InputError(f"required parameter '{name}' has no value (give it in the parameters "
+                      f"file or as a parameter): {why}", file=file,
+                      property=f"parameters.{name}")
 
 
 @dataclass
@@ -81,40 +97,53 @@ def texts_of(value: Any) -> Iterable[str]:
 _NOT_READ = ("unknown_resources", "sources", "load_findings", "assumptions")
 
 
-def read_by_model(topology: Any, names: Iterable[str]) -> tuple[str, str, str] | None:
-    """(parameter, resource name, field path) of the first placeholder marker the model holds.
+def read_by_model(topology: Any) -> tuple[str, str, str] | None:
+    """(parameter, resource name, field path) of the first placeholder the model holds.
 
     `topology` is a dataplane.model.Topology; every field of every modelled resource is
-    searched (names, ids, prefixes, rules, ...), so a marker found means the parameter
+    searched (names, ids, prefixes, rules, ...), so a placeholder found means the parameter
     shapes the network."""
-    wanted = {marker(n).lower(): n for n in names}
-    if not wanted:
-        return None
     for collection in fields(topology):
         if collection.name in _NOT_READ:
             continue
         for item in getattr(topology, collection.name):
-            found = _search(item, wanted, "")
+            found = _search(item, "")
             if found is not None:
                 return found[0], str(getattr(item, "name", "?")), found[1]
     return None
 
 
-def _search(value: Any, wanted: dict[str, str], path: str) -> tuple[str, str] | None:
+def refuse_read_placeholders(topology: Any, resources: Iterable[Mapping[str, Any]],
+                             source: str) -> None:
+    """InputError "required parameter 'X' has no value" when the model reads a placeholder
+    (named with the template that declared it, the resource and the model field)."""
+    used = read_by_model(topology)
+    if used is None:
+        return
+    name, resource, where = used
+    files = [str(r.get("source", "")).partition("#")[0] for r in resources
+             if isinstance(r, Mapping) and r.get("name") == resource]
+    raise required_parameter(name, files[0] if files and files[0] else source or None,
+                             f"the model reads it (resource '{resource}', {where}), so it "
+                             "shapes the network")
+
+
+def _search(value: Any, path: str) -> tuple[str, str] | None:
     if isinstance(value, str):
-        lowered = value.lower()
-        return next(((name, path) for key, name in wanted.items() if key in lowered), None)
+        names = names_in(value)
+        return (names[0], path) if names else None
     if is_dataclass(value) and not isinstance(value, type):
         for f in fields(value):
-            found = _search(getattr(value, f.name), wanted, f"{path}.{f.name}".lstrip("."))
+            found = _search(getattr(value, f.name), f"{path}.{f.name}".lstrip("."))
             if found is not None:
                 return found
     elif isinstance(value, tuple | list):
         for i, item in enumerate(value):
-            found = _search(item, wanted, f"{path}[{i}]")
+            found = _search(item, f"{path}[{i}]")
             if found is not None:
                 return found
     return None
 
 
-__all__ = ["PLACEHOLDER_KINDS", "Placeholders", "marker", "read_by_model", "texts_of"]
+__all__ = ["PLACEHOLDER_KINDS", "Placeholders", "marker", "names_in", "read_by_model",
+           "refuse_read_placeholders", "required_parameter", "texts_of"]

@@ -50,7 +50,7 @@ from dataplane.load.arm.limits import (
     budget_exceeded,
     check_count,
 )
-from dataplane.load.arm.placeholders import Placeholders, marker
+from dataplane.load.arm.placeholders import Placeholders, marker, required_parameter
 from dataplane.load.arm.shape import check_template
 from dataplane.load.confine import Confinement
 from dataplane.load.jsonfile import read_json
@@ -132,13 +132,6 @@ def evaluate_template(
     _check_expanded_size(resources)
     return TemplateResult(_dedupe(resources, run), tuple(skipped), tuple(run.assumptions), file,
                           tuple((n, marker(n)) for n in run.placeholders.names.values()))
-
-
-def required_parameter(name: str, file: str | None, why: str) -> InputError:
-    """The error of a parameter without value that the analysis needs."""
-    return InputError(f"required parameter '{name}' has no value (give it in the parameters "
-                      f"file or as a parameter): {why}", file=file,
-                      property=f"parameters.{name}")
 
 
 def _required_instead(exc: InputError, placeholders: Placeholders, file: str) -> InputError:

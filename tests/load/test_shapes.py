@@ -171,3 +171,12 @@ nsgs:
     with pytest.raises(InputError) as err:
         load_scenario_text(text, "s.yaml")
     assert err.value.resource == "n" and "finite" in err.value.message
+
+
+def test_nic_with_null_properties_in_a_template(tmp_path: Path) -> None:
+    """Found by the long fuzz profile: `"properties": null` on a NIC reached the allocator."""
+    kind = "Microsoft.Network/networkInterfaces"
+    path = template(tmp_path, resources=[{"type": kind, "apiVersion": "2023-09-01",
+                                          "name": "nic", "properties": None}])
+    result = evaluate_template(path)
+    assert [r["name"] for r in result.resources] == ["nic"]

@@ -578,7 +578,7 @@ class _Template:
         wanted = []
         for inst in self.ordered():
             if inst.kind() in ALLOCATING and inst.deployed():
-                for n, ipc in enumerate(inst.checked_body().get("properties", {}).get(
+                for n, ipc in enumerate((inst.checked_body().get("properties") or {}).get(
                         "ipConfigurations") or []):
                     props = ipc.get("properties") if isinstance(ipc, Mapping) else None
                     subnet = (props or {}).get("subnet")
@@ -864,7 +864,7 @@ class _Instance:
     def subnets(self) -> list[Any]:
         """A VNet's inline subnets, evaluating only them (the rest may wait on addresses)."""
         if "body" in self.memo.values and self.memo.values["body"] is not _BUSY:
-            return list(self.body().get("properties", {}).get("subnets") or [])
+            return list((self.checked_body().get("properties") or {}).get("subnets") or [])
         raw = self.decl.get("properties")
         if not isinstance(raw, Mapping):
             return []

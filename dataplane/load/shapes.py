@@ -100,6 +100,13 @@ def check_shape(raw: Mapping[str, Any], source: str) -> None:
     if properties is not None and not isinstance(properties, Mapping):
         raise InputError(f"expected an object, got {_kind(properties)}", file=file,
                          resource=resource, property="properties")
+    name = raw.get("name")
+    if isinstance(name, str) and (not name.strip() or any(c in name for c in "/\\\0")):
+        # "Naming rules and restrictions for Azure resources" (learn.microsoft.com/azure/
+        # azure-resource-manager/management/resource-name-rules): no '/' or '\\' in the names
+        # of these resources; a dump's name is the id's last segment.
+        raise InputError(f"'{name}' is not a valid resource name (empty, or holds '/', '\\' "
+                         "or NUL)", file=file, resource=resource, property="name")
     problem = _walk(raw, {**_TOP, **shape}, "", top=True)
     if problem is not None:
         where, message = problem

@@ -180,3 +180,13 @@ def test_nic_with_null_properties_in_a_template(tmp_path: Path) -> None:
                                           "name": "nic", "properties": None}])
     result = evaluate_template(path)
     assert [r["name"] for r in result.resources] == ["nic"]
+
+
+@pytest.mark.parametrize("name", ["../../X", "/abs/X", "a\\b", " "])
+def test_dump_resource_names_azure_forbids(tmp_path: Path, name: str) -> None:
+    """Issue 10 point 2's names: refused at the edge (output names are also sanitised by the
+    writers, which the command-line issue owns)."""
+    kind = "Microsoft.Compute/virtualMachines"
+    e = failure(dump(tmp_path, {"type": kind, "name": name, "id": f"{RG}{kind}/x",
+                                "properties": {}}))
+    assert e.property == "name" and "not a valid resource name" in e.message

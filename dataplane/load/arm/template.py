@@ -856,7 +856,7 @@ class _Instance:
     def checked_body(self) -> dict[str, Any]:
         """body() whose properties have the kinds the evaluator reads (shapes.py)."""
         body = self.body()
-        check_shape({"type": self.own_type(), "name": self.display_name(),
+        check_shape({"type": self.own_type(), "name": self.display_name().rsplit("/", 1)[-1],
                      "properties": body.get("properties"), "source": self.template.file},
                     self.template.file)
         return body

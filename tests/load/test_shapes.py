@@ -190,3 +190,12 @@ def test_dump_resource_names_azure_forbids(tmp_path: Path, name: str) -> None:
     e = failure(dump(tmp_path, {"type": kind, "name": name, "id": f"{RG}{kind}/x",
                                 "properties": {}}))
     assert e.property == "name" and "not a valid resource name" in e.message
+
+
+def test_parameter_default_error_names_the_file(tmp_path: Path) -> None:
+    """Found by the long fuzz profile: a defaultValue reading an undeclared parameter."""
+    path = template(tmp_path, parameters={"a": {"type": "string",
+                                                "defaultValue": "[parameters('b')]"}})
+    with pytest.raises(InputError) as err:
+        evaluate_template(path)
+    assert (err.value.file, err.value.property) == (str(path), "parameters.a.defaultValue")

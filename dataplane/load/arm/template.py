@@ -123,8 +123,8 @@ def evaluate_template(
     try:
         template.check_parameters()
         resources, skipped = template.flatten()
-    except InputError as exc:
-        raise _required_instead(exc, run.placeholders, file) from None
+    except InputError as exc:  # a message without a file is about this template
+        raise _required_instead(exc.located(file=file), run.placeholders, file) from None
     if run.placeholders.decided:
         name = run.placeholders.decided[0]
         raise required_parameter(name, file, "the template compares or tests it (a condition, "
@@ -953,7 +953,8 @@ class _Instance:
             child.check_parameters()
             return child
         except InputError as exc:
-            raise exc.located(resource=name, property="properties.parameters") from None
+            raise exc.located(file=parent.file, resource=name,
+                              property="properties.parameters") from None
 
     def _refuse_cycle(self, file: str) -> None:
         """A template that links itself, or templates that link each other, never end."""

@@ -16,6 +16,8 @@ cdef enum:
     MAX_BLOCK = 262144 + 65536
     I32_MAX = 2147483647
 
+cdef int64_t I64_MAX = 9223372036854775807
+
 cdef enum:  # ScanStatus in the twin
     FULL = 0
     END = 1
@@ -41,6 +43,15 @@ cdef inline uint16_t rd16(const uint8_t* p, bint big) noexcept nogil:
     if big:
         return <uint16_t>((<uint16_t>p[0] << 8) | p[1])
     return <uint16_t>((<uint16_t>p[1] << 8) | p[0])
+
+
+cdef inline int64_t ticks_to_ns(uint64_t ticks, int64_t tick) noexcept nogil:
+    """ticks * tick ns, saturating at 2**63 - 1 (a time past year 2262 is clamped, not wrapped)."""
+    if tick <= 0:
+        return 0
+    if ticks > <uint64_t>I64_MAX / <uint64_t>tick:
+        return I64_MAX
+    return <int64_t>(ticks * <uint64_t>tick)
 
 
 cdef inline int32_t sat32(uint32_t v) noexcept nogil:
@@ -160,7 +171,7 @@ def scan_pcapng(const uint8_t[::1] buf, int64_t pos, bint big_endian,
                 caplens[row] = <int32_t>caplen
                 origlens[row] = sat32(origlen)
                 linktypes[row] = if_link[iface]
-                time_ns[row] = <int64_t>(((<uint64_t>hi << 32) | lo) * <uint64_t>if_tick[iface])
+                time_ns[row] = ticks_to_ns(((<uint64_t>hi << 32) | lo), if_tick[iface])
                 row += 1
             elif btype == 3:
                 if nif == 0:

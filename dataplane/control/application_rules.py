@@ -120,6 +120,9 @@ def application_rules(topology: Topology, firewall: AzureFirewall) -> tuple[Appl
                         continue
                     where = f"firewall {firewall.name}/{group.name}/{coll.name}/{rule.name}"
                     caveats = _unevaluated(where, rule.fqdn_tags, rule.web_categories)
+                    if rule.unresolved:
+                        caveats.append(f"{where}: {', '.join(rule.unresolved)} not known "
+                                       "offline; the rule matches nothing through them")
                     sources = _sources(topology, rule.source_addresses, rule.source_ip_groups,
                                        where, caveats)
                     protocols = tuple((p.protocol_type.lower(), p.port) for p in rule.protocols)

@@ -11,8 +11,15 @@ chunks into a window; the compiled scanner (kernels/pcapscan.py) walks the recor
 window without per-record Python, and a batch's buffer is a view of the window (no copy).
 Memory is bounded by the batch size plus one chunk. Section headers, interface blocks and
 damage are handled here, in Python, once per block.
-Damage policy: a bad file header -> no records, damage set ("not a capture", "unsupported
-pcap version 1.4"). A record whose header or block is inconsistent (captured length beyond
+Not a capture: a file whose first bytes are neither a pcap nor a pcapng magic (or shorter than
+one) raises InputError naming the file (exit status 2), before any record is read.
+Link type (classic pcap): read as libpcap does (LT_LINKTYPE: the low 16 bits); the upper bits
+carry the FCS length (LT_FCS_LENGTH_PRESENT 0x04000000, length in 16-bit words in the top 4
+bits), kept in `CaptureStats.fcs_bytes`, and reserved bits, ignored. So tcpdump's
+bootp_asan.pcap (0x04000001) reads as Ethernet (1).
+Timestamps: pcap seconds are 32-bit (up to 2106, fits int64 ns); pcapng 64-bit tick counts
+beyond 2**63 - 1 ns (year 2262) are clamped there and counted in `timestamps_clamped`.
+Damage policy: a bad file header -> no records, damage set ("unsupported pcap version 1.4"). A record whose header or block is inconsistent (captured length beyond
 256 KiB or beyond the end of file, pcapng block length not a multiple of 4, too short, past
 the end of file, trailing length mismatch) cannot be resynchronised safely: it is counted as
 one unreadable record and reading stops there; records before it are replayed.
@@ -29,9 +36,11 @@ from pathlib import Path
 
 import numpy as np
 
+from dataplane.errors import InputError
 from dataplane.kernels.pcapscan import MAX_BLOCK, ScanStatus, scan_pcap, scan_pcapng
 
 MAX_RECORD = 256 * 1024
+_I64_MAX = 2**63 - 1
 _CHUNK = 4 << 20
 PCAP_MAGICS = {
     b"\xd4\xc3\xb2\xa1": ("<", 1_000), b"\xa1\xb2\xc3\xd4": (">", 1_000),
@@ -48,11 +57,14 @@ class CaptureStats:
     unreadable: int = 0    # damaged records counted, not replayed
     damage: str | None = None
     linktypes: set[int] = field(default_factory=set)
+    fcs_bytes: int = 0           # FCS bytes at the end of each frame (pcap link-type field)
+    timestamps_clamped: int = 0  # pcapng times past 2**63 - 1 ns, clamped there
 
     def as_dict(self) -> dict[str, object]:
         return {"path": self.path, "format": self.format, "records": self.records,
                 "unreadable": self.unreadable, "damage": self.damage,
-                "linktypes": sorted(self.linktypes)}
+                "linktypes": sorted(self.linktypes), "fcsBytes": self.fcs_bytes,
+                "timestampsClamped": self.timestamps_clamped}
 
 
 @dataclass
@@ -146,16 +158,14 @@ def read_batches(path: str | Path, stats: CaptureStats | None = None,
         win.fill(0)
         head = bytes(win.data[:4])
         if len(head) < 4:
-            stats.damage = "file shorter than a capture header"
-            return
-        if head in PCAP_MAGICS:
-            stats.format = "pcap"
-            yield from _pcap(win, stats, batch)
-        elif head == PCAPNG_SHB:
-            stats.format = "pcapng"
-            yield from _pcapng(win, stats, batch)
-        else:
-            stats.damage = f"not a pcap or pcapng file (magic {head.hex()})"
+            raise InputError("file shorter than a capture header", file=str(p))
+        if head not in PCAP_MAGICS and head != PCAPNG_SHB:
+            raise InputError(f"not a pcap or pcapng file (magic {head.hex()})", file=str(p))
+        stats.format = "pcap" if head in PCAP_MAGICS else "pcapng"
+        reader = _pcap if head in PCAP_MAGICS else _pcapng
+        for rb in reader(win, stats, batch):
+            stats.timestamps_clamped += int(np.count_nonzero(rb.time_ns == _I64_MAX))
+            yield rb
     finally:
         win.close()
 
@@ -170,7 +180,11 @@ def _pcap(win: _Window, stats: CaptureStats, batch: int) -> Iterator[RecordBatch
     if (major, minor) != (2, 4):
         stats.damage = f"unsupported pcap version {major}.{minor} (only 2.4 is defined)"
         return
-    link = network & 0x0FFFFFFF
+    # libpcap's LT_LINKTYPE / LT_FCS_LENGTH (pcap/pcap.h); the same split is in the IETF
+    # pcap draft (draft-ietf-opsawg-pcap, "LinkType and additional information").
+    link = network & 0xFFFF
+    if network & 0x04000000:
+        stats.fcs_bytes = ((network >> 28) & 0xF) * 2
     stats.linktypes.add(link)
     big = order == ">"
     b = _Batch(batch)

@@ -17,7 +17,8 @@ columns are full or it meets something it does not handle. It never reads outsid
   are skipped after their framing is checked; Section Header and Interface Description blocks
   stop the scan for the caller to handle.
 Columns: offsets int64, caplens int32, origlens int32 (saturating at 2**31 - 1), linktypes
-int32, time_ns int64 (wraps modulo 2**64 like the C kernel, never raises).
+int32, time_ns int64 (classic pcap: seconds are 32-bit, so every time fits; pcapng: 64-bit
+ticks times ns per tick saturate at 2**63 - 1, past year 2262, in both forms; never raises).
 `count` rows were written at first..first+count-1; `pos` is where scanning stopped (the start
 of the record/block named by `status`, or the end of the last record read).
 
@@ -41,6 +42,7 @@ import numpy as np
 MAX_RECORD = 256 * 1024
 MAX_BLOCK = MAX_RECORD + 64 * 1024
 _I32_MAX = 2**31 - 1
+I64_MAX = 2**63 - 1
 _U64 = (1 << 64) - 1
 
 
@@ -57,6 +59,11 @@ class ScanStatus(IntEnum):
     UNKNOWN_INTERFACE = 9
     CAPLEN_BEYOND_BLOCK = 10
     NO_INTERFACE = 11
+
+
+def _ticks_to_ns(ticks: int, tick: int) -> int:
+    """ticks * tick ns, saturating at 2**63 - 1 (past year 2262: clamped, never wrapped)."""
+    return 0 if tick <= 0 else min(ticks * tick, I64_MAX)
 
 
 def _wrap64(v: int) -> int:
@@ -138,7 +145,7 @@ def scan_pcapng(buf: np.ndarray, pos: int, big_endian: bool, if_link: np.ndarray
             caplens[row] = caplen
             origlens[row] = min(origlen, _I32_MAX)
             linktypes[row] = if_link[iface]
-            time_ns[row] = _wrap64(((hi << 32) | lo) * int(if_tick[iface]))
+            time_ns[row] = _ticks_to_ns((hi << 32) | lo, int(if_tick[iface]))
             row += 1
         elif btype == 3:
             if nif == 0:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from dataplane.errors import InputError
+from dataplane.load.arm.placeholders import names_in, required_parameter
 from dataplane.load.bgp_sidecar import Sidecar, read_bgp_sidecar, scenario_bgp_routes
 from dataplane.load.confine import Confinement
 from dataplane.load.jsonfile import read_json
@@ -84,12 +85,17 @@ def _files(path: Path) -> list[Path]:
 
 
 def read_resources(path: Path, parameters: Parameters = None, *,
+                   allow_paths: Sequence[str | Path] = (),
                    confinement: Confinement | None = None
                    ) -> tuple[list[dict[str, Any]], tuple[Assumption, ...]]:
     """One file -> the resolved resource dicts it holds, and the assumptions made reading it.
 
-    `confinement`: where files a template names may be read from (default: `path`'s folder).
+    Files a template names are read from `path`'s folder tree or `allow_paths` (or
+    `confinement`, which `load` passes for a folder input). Template parameters no analysis
+    needs get placeholders (arm/placeholders.py); resources_to_topology refuses a model that
+    reads one.
     """
+    confinement = confinement or Confinement.for_input(path, allow_paths)
     if path.suffix.lower() in (".yaml", ".yml"):
         from dataplane.load.scenario import scenario_resources
 
@@ -105,7 +111,7 @@ def read_resources(path: Path, parameters: Parameters = None, *,
         # Resources needing functions we cannot evaluate offline (listKeys, ...) are skipped
         # when we do not model their type (a VM extension's key); a modelled one is an error.
         result = evaluate_template(path, parameters, unsupported="skip",
-                                   confinement=confinement)
+                                   confinement=confinement, stand_in_parameters=True)
         for skipped in result.skipped:
             reason = str(skipped.get("reason", ""))
             if "unsupported" in reason and _is_modelled(str(skipped.get("type", ""))):
@@ -136,8 +142,13 @@ def load(paths: Input | Sequence[Input], parameters: Parameters = None, *,
     pairs = [item if isinstance(item, tuple) else (item, parameters) for item in items]
     resources: list[dict[str, Any]] = []
     assumptions: list[Assumption] = []
-    inputs = [(f, own, Confinement.for_input(item, allow_paths))
-              for item, own in pairs for f in _files(Path(item))]
+    inputs = []
+    for item, own in pairs:
+        confinement = Confinement.for_input(item, allow_paths)
+        for file in _files(Path(item)):
+            if Path(item).is_dir():  # a folder's entries (symlinks too) stay in its tree
+                confinement.check(file, file=str(file), resource="", property="")
+            inputs.append((file, own, confinement))
     files = [f for f, _, _ in inputs]
     for file, own, confinement in inputs:
         found, noted = read_resources(file, own, confinement=confinement)
@@ -148,9 +159,22 @@ def load(paths: Input | Sequence[Input], parameters: Parameters = None, *,
         if file.suffix.lower() in (".yaml", ".yml"):
             advertisements += scenario_bgp_routes(file.read_text(encoding="utf-8"), str(file))
     source = ", ".join(str(f) for f in files)
-    topology = resources_to_topology(resources, source)
+    topology = _topology_without_placeholders(resources, source)
     return replace(topology, sources=tuple(str(f) for f in files), assumptions=tuple(assumptions),
                    bgp_advertisements=tuple(advertisements))
+
+
+def _topology_without_placeholders(resources: list[dict[str, Any]], source: str) -> Topology:
+    """resources_to_topology, where a conversion error caused by a parameter placeholder
+    (a prefix that is '<parameter ... not given>') reads as the missing required parameter."""
+    try:
+        return resources_to_topology(resources, source)
+    except InputError as error:
+        names = names_in(error.one_line())
+        if not names:
+            raise
+        raise required_parameter(names[0], error.file or source,
+                                 f"the model reads it ({error.one_line()})") from None
 
 
 __all__ = ["load", "read_resources"]

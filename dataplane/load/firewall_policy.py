@@ -14,7 +14,9 @@ schemas are read into one model:
   `ruleCondition`, `translatedAddress`, `translatedPort`). Each such rule becomes a collection of
   the current schema with the same priority and action, its conditions its rules.
 Values that a template can only know at deployment (the evaluator's `<runtime: ...>` text, e.g. a
-public IP's address) are kept in `unresolved`, never read as an address or a service tag.
+public IP's address) or builds from a parameter given no value (load/arm/placeholders.py: an
+FQDN made of an Application Gateway's name, say) are kept in `unresolved`, never read as an
+address, a service tag or a name: answers name them in a caveat.
 Errors name the file, the resource and the property.
 """
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dataplane.load.arm.placeholders import names_in
 from dataplane.load.resources import (
     _get,
     _int,
@@ -44,8 +47,20 @@ from dataplane.model import (
 RUNTIME = "<runtime"
 
 
+def _unknown(text: str) -> bool:
+    """A value known only at deployment, or built from a parameter given no value."""
+    return text.startswith(RUNTIME) or bool(names_in(text))
+
+
 def _strings(obj: dict[str, Any], name: str, where: _Where, at: str) -> tuple[str, ...]:
     return tuple(str(v) for v in _items(obj, name, where, at))
+
+
+def _names(obj: dict[str, Any], name: str, where: _Where, at: str
+           ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(FQDNs known offline, the unknown ones as written)."""
+    values = _strings(obj, name, where, at)
+    return (tuple(v for v in values if not _unknown(v)), tuple(v for v in values if _unknown(v)))
 
 
 def _addresses(obj: dict[str, Any], name: str, where: _Where, at: str) -> tuple[tuple, tuple]:
@@ -53,7 +68,7 @@ def _addresses(obj: dict[str, Any], name: str, where: _Where, at: str) -> tuple[
     known, unresolved = [], []
     for i, value in enumerate(_items(obj, name, where, at)):
         text = str(value)
-        if text.startswith(RUNTIME):
+        if _unknown(text):
             unresolved.append(text)
         else:
             known.append(address_match(text, where, f"{at}.{name}[{i}]"))
@@ -76,21 +91,23 @@ def _rule(raw: dict[str, Any], rule_type: str, where: _Where, at: str) -> Firewa
     destinations, unresolved_d = _addresses(raw, "destinationAddresses", where, at)
     ports = _items(raw, "destinationPorts", where, at)
     translated = str(_get(raw, "translatedAddress", default=""))
-    unresolved = unresolved_s + unresolved_d + ((translated,) if translated.startswith(RUNTIME)
-                                                  else ())
+    targets, unresolved_t = _names(raw, "targetFqdns", where, at)
+    fqdns, unresolved_f = _names(raw, "destinationFqdns", where, at)
+    unresolved = (unresolved_s + unresolved_d + unresolved_t + unresolved_f
+                  + ((translated,) if _unknown(translated) else ()))
     return FirewallPolicyRule(
         name=str(_get(raw, "name", default="")), rule_type=rule_type,
         ip_protocols=_strings(raw, "ipProtocols", where, at),
         source_addresses=sources, source_ip_groups=_strings(raw, "sourceIpGroups", where, at),
         destination_addresses=destinations,
         destination_ip_groups=_strings(raw, "destinationIpGroups", where, at),
-        destination_fqdns=_strings(raw, "destinationFqdns", where, at),
+        destination_fqdns=fqdns,
         destination_ports=port_ranges(ports, where, f"{at}.destinationPorts") if ports else (),
-        target_fqdns=_strings(raw, "targetFqdns", where, at),
+        target_fqdns=targets,
         fqdn_tags=_strings(raw, "fqdnTags", where, at),
         web_categories=_strings(raw, "webCategories", where, at),
         protocols=_protocols(raw, where, at),
-        translated_address="" if translated.startswith(RUNTIME) else translated,
+        translated_address="" if _unknown(translated) else translated,
         translated_port=str(_get(raw, "translatedPort", default="")),
         translated_fqdn=str(_get(raw, "translatedFqdn", default="")),
         unresolved=unresolved)

@@ -35,6 +35,21 @@ class _IntegerOutOfRange(ValueError):
     pass
 
 
+class _NotFinite(ValueError):
+    pass
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise _NotFinite(text[:24])
+    return value
+
+
+def _no_constant(text: str) -> float:
+    raise _NotFinite(text)
+
+
 def read_json(path: str | Path, max_bytes: int | None = None) -> object:
     """Read and parse one JSON file leniently; InputError when it cannot be read or parsed.
 
@@ -58,9 +73,13 @@ def read_json_text(text: str, source: str) -> object:
     cleaned = _blank_comments_and_trailing_commas(text, source)
     try:
         # strict=False lets raw control characters through inside strings, as ARM does.
-        return json.loads(cleaned, strict=False, parse_int=parse_json_int)
+        return json.loads(cleaned, strict=False, parse_int=parse_json_int,
+                          parse_float=_finite_float, parse_constant=_no_constant)
     except _IntegerOutOfRange as exc:
         raise InputError(f"integer {exc} is outside the 64-bit range", file=source) from None
+    except _NotFinite as exc:
+        raise InputError(f"{exc} is not a JSON number (NaN and infinities are not allowed)",
+                         file=source) from None
     except json.JSONDecodeError as exc:
         raise InputError(
             f"malformed JSON at line {exc.lineno}:{exc.colno}: {exc.msg}", file=source

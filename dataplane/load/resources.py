@@ -21,7 +21,9 @@ from dataclasses import replace
 from typing import Any
 
 from dataplane.errors import InputError
+from dataplane.load.arm.placeholders import refuse_read_placeholders
 from dataplane.load.related import related_resources
+from dataplane.load.shapes import check_shape
 from dataplane.model import (
     ALL_PORTS,
     ANY,
@@ -802,6 +804,7 @@ def resources_to_topology(resources: Iterable[dict[str, Any]], source: str = "")
         if not raw.get("id"):
             raise InputError("resource has no 'id' (az dumps and templates carry full ids)",
                              file=source or None, resource=str(raw["name"]), property="id")
+        check_shape(raw, source)  # kinds of every property read below (shapes.py)
         entry = TOP_LEVEL.get(kind.lower())
         if entry is None:
             unknown.append(UnknownResource(type=kind, name=str(raw["name"]), id=str(raw["id"]),
@@ -816,6 +819,7 @@ def resources_to_topology(resources: Iterable[dict[str, Any]], source: str = "")
                         unknown_resources=tuple(unknown),
                         sources=(source,) if source else (),
                         **{k: tuple(v) for k, v in collected.items()})
+    refuse_read_placeholders(topology, resources, source)  # arm/placeholders.py
     return replace(topology, load_findings=tuple(cidr_findings(topology)))
 
 

@@ -22,7 +22,7 @@ scenario and the equivalent template load to the same model.
     load_balancers: NAME: {sku, frontend: {subnet, ip}, backends: [VM, ...],
                  rules: [{name, protocol, frontend_port, backend_port}]}
     firewalls:   NAME: {subnet, ip, collections: [{name, priority, action, rules: [{name,
-                 protocols, source, destination, ports}]}]}
+                 protocols, source, destination, ports}]}]}  (rule fields: a value or a list)
     roles:       - {principal, role, scope: VNET | id, actions: [...]}
     bgp_routes:  - {peer, prefixes: [...], asPath, nextHop}   read by load/bgp_sidecar.py
 
@@ -45,6 +45,16 @@ DEFAULT_RESOURCE_GROUP = "vnet-dataplane-rg"
 SECTIONS = ("name", "description", "subscription", "resource_group", "vnets", "peerings", "nsgs",
             "asgs", "route_tables", "vms", "on_premises", "load_balancers", "firewalls", "roles",
             "bgp_routes")
+
+
+def one_or_many(value: Any) -> list[str]:
+    """A list of values, or one value standing for a one-element list (`source: 10.1.0.0/16`
+    means `source: [10.1.0.0/16]`, as in NSG rules; never read character by character)."""
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    if isinstance(value, dict):
+        raise TypeError(f"expected a value or a list of values, got a mapping {value!r}")
+    return [str(value)]
 
 
 class _Builder:
@@ -73,6 +83,13 @@ class _Builder:
         for name, body in value.items():
             if body is not None and not isinstance(body, dict):
                 raise self.error(str(name), key, "expected a mapping of settings")
+            # A name becomes the last segment of an ARM id (and of output file names): Azure's
+            # naming rules forbid '/' and '\\' in these resources ("Naming rules and
+            # restrictions for Azure resources", learn.microsoft.com/azure/azure-resource-manager/
+            # management/resource-name-rules, Microsoft.Network and Microsoft.Compute).
+            if not str(name).strip() or any(c in str(name) for c in "/\\\0"):
+                raise self.error(str(name), key, f"'{name}' is not a valid resource name (empty, "
+                                 "or holds '/', '\\' or NUL)")
         return {str(k): (v or {}) for k, v in value.items()}
 
     def vnet_id(self, name: str, where: str, prop: str) -> str:
@@ -388,10 +405,10 @@ class _Builder:
                     "priority": int(c.get("priority", 100)),
                     "action": {"type": str(c.get("action", "Allow"))},
                     "rules": [{"name": str(r.get("name", "rule")),
-                               "protocols": list(r.get("protocols", ["Any"])),
-                               "sourceAddresses": list(r.get("source", ["*"])),
-                               "destinationAddresses": list(r.get("destination", ["*"])),
-                               "destinationPorts": [str(p) for p in r.get("ports", ["*"])]}
+                               "protocols": one_or_many(r.get("protocols", "Any")),
+                               "sourceAddresses": one_or_many(r.get("source", "*")),
+                               "destinationAddresses": one_or_many(r.get("destination", "*")),
+                               "destinationPorts": one_or_many(r.get("ports", "*"))}
                               for r in c.get("rules") or []]}})
             self.add("Microsoft.Network/azureFirewalls", name, {
                 "ipConfigurations": [{"name": "config", "properties": {
@@ -433,7 +450,7 @@ def scenario_resources(text: str, source: str = "<scenario>") -> list[dict[str, 
                  builder.firewalls, builder.roles):
         try:
             step()
-        except (KeyError, TypeError, ValueError, AttributeError) as error:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as error:
             raise InputError(f"malformed {step.__name__} section: {error}", file=source,
                              property=step.__name__) from None
     return builder.resources

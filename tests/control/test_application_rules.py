@@ -110,3 +110,14 @@ def test_fqdn_tags_are_named_not_guessed() -> None:
     assert flat.caveats == ("firewall fw/updates/wu: FQDN tags WindowsUpdate are not evaluated "
                             "(Microsoft's lists)",)
     assert decide((flat,), _ip("10.1.1.4"), "Https", 443, "download.windowsupdate.com") is None
+
+
+def test_a_target_fqdn_built_from_a_parameter_without_value_is_named(real_dir: Path) -> None:
+    """ans_netsec-workshop builds an application rule's FQDN from appGwAfdName, which has no
+    value: the template still loads, and the rule names the unknown FQDN instead of guessing."""
+    topology = dataplane.load(real_dir / "arm" / "ans_netsec-workshop.labdeployment.json")
+    held = [(fw, rule) for fw in topology.azure_firewalls for rule in application_rules(topology, fw)
+            if any("appGwAfdName" in c for c in rule.caveats)]
+    assert held, "the rule with the placeholder FQDN carries a caveat"
+    for _, rule in held:
+        assert not any("appGwAfdName" in target for target in rule.target_fqdns)

@@ -216,3 +216,16 @@ def test_deployments_nested_too_deep(tmp_path: Path) -> None:
     path.write_text(json.dumps(inner))
     e = error_of(path)
     assert "nested more than 16 deep" in e.message and e.resource is not None
+
+
+def test_public_templates_need_under_one_percent_of_the_work_budget(
+        real_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The budget is generous: every public template evaluates within 1% of it."""
+    monkeypatch.setattr(limits, "MAX_WORK", limits.MAX_WORK // 100)
+    for path in sorted((real_dir / "arm").glob("*.json")):
+        if path.name.endswith(".parameters.json") or path.name.startswith("restapispec"):
+            continue
+        try:
+            evaluate_template(path, unsupported="skip", stand_in_parameters=True)
+        except InputError as error:
+            assert "budget" not in error.message and "limit" not in error.message, path.name

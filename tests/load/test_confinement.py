@@ -138,3 +138,13 @@ def test_allowed_path_must_be_a_directory(tmp_path: Path) -> None:
     top = write(tmp_path / "t.json", CHILD)
     with pytest.raises(InputError, match="not a directory"):
         load(top, parameters={"prefix": "10.0.0.0/16"}, allow_paths=[tmp_path / "missing"])
+
+
+def test_folder_entry_symlinked_outside_is_refused(tmp_path: Path) -> None:
+    outside = write(tmp_path / "elsewhere" / "secret.json", CHILD)
+    (tmp_path / "topo").mkdir()
+    (tmp_path / "topo" / "t.json").symlink_to(outside)
+    with pytest.raises(InputError) as err:
+        load(tmp_path / "topo")
+    assert "outside the input's folder tree" in err.value.message
+    assert err.value.file == str(tmp_path / "topo" / "t.json")

@@ -72,3 +72,9 @@ def test_integers_beyond_64_bits_are_an_input_error(literal: str) -> None:
 
 def test_64_bit_extremes_still_read() -> None:
     assert read_json_text(f"[{2**63 - 1}, {-(2**63)}]", "x") == [2**63 - 1, -(2**63)]
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_non_finite_numbers_are_an_input_error(literal: str) -> None:
+    with pytest.raises(InputError, match="not a JSON number"):
+        read_json_text(f'{{"priority": {literal}}}', "f.json")

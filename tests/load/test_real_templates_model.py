@@ -70,6 +70,11 @@ def test_remote_linked_template_is_a_precise_error(real_dir):
     assert "linked template URL" in info.value.message
 
 
-def test_missing_parameter_is_named(real_dir):
-    with pytest.raises(InputError, match="winVmUser"):
-        load(real_dir / "arm" / "aqt_demos_hub-and-spoke-sandbox.azuredeploy.json")
+def test_credentials_do_not_block_loading(real_dir):
+    """Issue 18 item 5: the VM user, password and DNS label are read only by properties the
+    model ignores; placeholders stand for them, each with a printed assumption."""
+    topology = load(real_dir / "arm" / "aqt_demos_hub-and-spoke-sandbox.azuredeploy.json")
+    texts = " ".join(a.text for a in topology.assumptions)
+    for name in ("winVmUser", "winVmPassword", "winVmDnsPrefix"):
+        assert f"parameter '{name}' has no value; the placeholder" in texts
+    assert topology.virtual_networks

@@ -35,6 +35,7 @@ from dataplane.errors import InputError
 from dataplane.load.arm import ids
 from dataplane.load.arm.expressions import Node, evaluate, lookup, type_name
 from dataplane.load.arm.limits import Budget, check_int, check_size
+from dataplane.load.arm.placeholders import texts_of
 from dataplane.load.jsonfile import parse_json_int
 
 UNSUPPORTED = "unsupported template function"
@@ -114,12 +115,23 @@ class FunctionContext:
             result = function(self, *values)
             if key not in ALREADY_WEIGHED:
                 self.budget.charge_value(result, f"{name}()")
+                self._watch_placeholders(values, result)
             return result
         if key.startswith("list"):
             raise InputError(
                 f"{UNSUPPORTED} '{name}' (it reads secrets or runtime state from Azure)"
             )
         raise InputError(f"{UNSUPPORTED} '{name}'")
+
+    def _watch_placeholders(self, values: list[Any], result: Any) -> None:
+        """A parameter placeholder consumed by a function whose result no longer shows it
+        decided something (placeholders.py): record it."""
+        placeholders = getattr(self.scope, "placeholders", None)
+        if placeholders is None or not placeholders.names:
+            return
+        texts = [t for v in values for t in texts_of(v)]
+        if any(placeholders.found_in(t) for t in texts):
+            placeholders.note_decision(texts, " ".join(texts_of(result)))
 
     def member(self, base: Any, name: str | int) -> Any:
         if isinstance(base, Unknown):

@@ -16,7 +16,10 @@ Raises: InputError naming the file, the resource (its name, evaluated when possi
 property path (e.g. properties.subnets[0].properties.addressPrefix) for every problem.
 Follows: learn.microsoft.com/azure/azure-resource-manager/templates/ (syntax, copy, condition,
 child resources, linked and nested templates, scope of nested-template expressions).
-Assumptions it makes (and reports): secure parameters without a value get a placeholder;
+Assumptions it makes (and reports): secure parameters, and string or object parameters,
+without a value get a placeholder (placeholders.py; `TemplateResult.placeholders` lists them so
+the loader can prove the model never reads them; a placeholder that decides a comparison or a
+condition, or that makes evaluation fail, is reported as the missing required parameter);
 dynamic private IPs of NICs and Azure Firewalls are the lowest free host of their subnet in
 deployment order (statics reserved first); runtime-only values read via reference() (public
 IPs, principal ids, keys) become "<runtime: ...>" placeholders. Other address consumers
@@ -47,9 +50,11 @@ from dataplane.load.arm.limits import (
     budget_exceeded,
     check_count,
 )
+from dataplane.load.arm.placeholders import Placeholders, marker, required_parameter
 from dataplane.load.arm.shape import check_template
 from dataplane.load.confine import Confinement
 from dataplane.load.jsonfile import read_json
+from dataplane.load.shapes import check_shape
 
 DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 DEFAULT_TENANT = "00000000-0000-0000-0000-000000000001"
@@ -67,6 +72,7 @@ class TemplateResult:
     skipped: tuple[dict[str, Any], ...]
     assumptions: tuple[str, ...]
     source: str
+    placeholders: tuple[tuple[str, str], ...] = ()  # (parameter name, marker text)
 
 
 def evaluate_template(
@@ -80,6 +86,7 @@ def evaluate_template(
     unsupported: str = "error",
     allow_paths: Sequence[str | Path] = (),
     confinement: Confinement | None = None,
+    stand_in_parameters: bool = False,
 ) -> TemplateResult:
     """Evaluate the template at `path` as a deployment to `resource_group` would.
 
@@ -90,6 +97,9 @@ def evaluate_template(
     file:// uri) must resolve, symlinks first, inside the folder tree of `path` or one of
     `allow_paths` (or `confinement`, which `load` passes for a folder input); else InputError
     naming the template, the deployment resource, the property and the path.
+    Secure parameters without a value get a placeholder; `stand_in_parameters=True` (what
+    `dataplane.load` passes, then proves the model never reads them) gives string and object
+    parameters one too, listed in `TemplateResult.placeholders` (arm/placeholders.py).
     `unsupported="skip"` moves a resource that needs an unsupported function (listKeys, ...)
     into `skipped` (with the error as reason, and an assumption) instead of failing.
     """
@@ -100,7 +110,8 @@ def evaluate_template(
     if not isinstance(raw, Mapping) or "resources" not in raw:
         raise InputError("not an ARM deployment template (no 'resources')", file=file)
     run = _Run(dict(linked_templates or {}), skip_unsupported=unsupported == "skip",
-               confinement=confinement or Confinement.for_input(path, allow_paths))
+               confinement=confinement or Confinement.for_input(path, allow_paths),
+               stand_in_parameters=stand_in_parameters)
     supplied = supplied_parameters(parameters)
     at_subscription = "subscriptiondeploymenttemplate" in str(raw.get("$schema", "")).lower()
     template = _Template(
@@ -109,10 +120,26 @@ def evaluate_template(
         deployment_name=Path(file).stem.split(".")[0] or "deployment", supplied=supplied,
         default_resource_group=resource_group,
     )
-    template.check_parameters()
-    resources, skipped = template.flatten()
+    try:
+        template.check_parameters()
+        resources, skipped = template.flatten()
+    except InputError as exc:  # a message without a file is about this template
+        raise _required_instead(exc.located(file=file), run.placeholders, file) from None
+    if run.placeholders.decided:
+        name = run.placeholders.decided[0]
+        raise required_parameter(name, file, "the template compares or tests it (a condition, "
+                                 "equals, length, ...), so its value decides what is deployed")
     _check_expanded_size(resources)
-    return TemplateResult(_dedupe(resources, run), tuple(skipped), tuple(run.assumptions), file)
+    return TemplateResult(_dedupe(resources, run), tuple(skipped), tuple(run.assumptions), file,
+                          tuple((n, marker(n)) for n in run.placeholders.names.values()))
+
+
+def _required_instead(exc: InputError, placeholders: Placeholders, file: str) -> InputError:
+    """An evaluation error caused by a placeholder is the missing parameter's error."""
+    names = placeholders.found_in(exc.one_line())
+    if not names:
+        return exc
+    return required_parameter(names[0], file, f"evaluation needs it ({exc.one_line()})")
 
 
 def _check_expanded_size(resources: list[dict[str, Any]]) -> None:
@@ -171,12 +198,14 @@ class _Run:
     """State shared by a template and its nested deployments."""
 
     def __init__(self, linked: dict[str, str | Path], skip_unsupported: bool = False,
-                 confinement: Confinement | None = None) -> None:
+                 confinement: Confinement | None = None,
+                 stand_in_parameters: bool = False) -> None:
         self.linked = linked
         self.confinement = confinement or Confinement((Path.cwd(),))
         self.skip_unsupported = skip_unsupported
         self.assumptions: list[str] = []
         self.budget = Budget()
+        self.placeholders = Placeholders(plain_too=stand_in_parameters)
         self.allocator = AddressAllocator()
         self.templates: list[_Template] = []
 
@@ -255,6 +284,7 @@ class _Template:
         self.run, self.raw, self.file, self.where = run, raw, file, where
         self.depth = depth
         self.budget = run.budget
+        self.placeholders = run.placeholders
         # the files of the templateLink chain that led here, this one last (cycle guard)
         self.links = links or (str(Path(file).resolve()),)
         self.subscription_id = subscription_id
@@ -312,9 +342,12 @@ class _Template:
                 value = value.text
         elif "defaultValue" in decl:
             value = self.eval(decl["defaultValue"], self.ctx(), f"{where}.defaultValue")
-        elif kind in ("securestring", "secureobject"):
-            value = f"<secure parameter '{name}'>" if kind == "securestring" else {}
-            self.note(f"secure parameter '{name}' has no value; a placeholder stands for it")
+        elif (stand_in := self.run.placeholders.stand_in(name, kind)) is not None:
+            secure = "secure " if kind.startswith("secure") else ""
+            self.note(f"{secure}parameter '{name}' has no value; the placeholder '{marker(name)}'"
+                      " stands for it (the analysis reads no property that uses it: "
+                      "credentials, images, DNS labels and the like)")
+            return stand_in
         else:
             raise InputError(f"required parameter '{name}' has no value (give it in the "
                              "parameters file or as a parameter)", file=self.file,
@@ -545,7 +578,7 @@ class _Template:
         wanted = []
         for inst in self.ordered():
             if inst.kind() in ALLOCATING and inst.deployed():
-                for n, ipc in enumerate(inst.body().get("properties", {}).get(
+                for n, ipc in enumerate((inst.checked_body().get("properties") or {}).get(
                         "ipConfigurations") or []):
                     props = ipc.get("properties") if isinstance(ipc, Mapping) else None
                     subnet = (props or {}).get("subnet")
@@ -820,10 +853,18 @@ class _Instance:
         except InputError as exc:
             raise self.located(exc) from None
 
+    def checked_body(self) -> dict[str, Any]:
+        """body() whose properties have the kinds the evaluator reads (shapes.py)."""
+        body = self.body()
+        check_shape({"type": self.own_type(), "name": self.display_name().rsplit("/", 1)[-1],
+                     "properties": body.get("properties"), "source": self.template.file},
+                    self.template.file)
+        return body
+
     def subnets(self) -> list[Any]:
         """A VNet's inline subnets, evaluating only them (the rest may wait on addresses)."""
         if "body" in self.memo.values and self.memo.values["body"] is not _BUSY:
-            return list(self.body().get("properties", {}).get("subnets") or [])
+            return list((self.checked_body().get("properties") or {}).get("subnets") or [])
         raw = self.decl.get("properties")
         if not isinstance(raw, Mapping):
             return []
@@ -871,7 +912,7 @@ class _Instance:
         return self.memo.get("child", f"deployment '{self.display_name()}'", self._child)
 
     def _child(self) -> _Template:
-        body = self.body()
+        body = self.checked_body()
         props = body.get("properties") or {}
         parent = self.template
         name = self.full_name()
@@ -912,7 +953,8 @@ class _Instance:
             child.check_parameters()
             return child
         except InputError as exc:
-            raise exc.located(resource=name, property="properties.parameters") from None
+            raise exc.located(file=parent.file, resource=name,
+                              property="properties.parameters") from None
 
     def _refuse_cycle(self, file: str) -> None:
         """A template that links itself, or templates that link each other, never end."""

@@ -91,7 +91,8 @@ class BatchPipeline:
         self.net = net
         self.labels = Labels()
         self.flow_capacity = flow_capacity
-        self.cache = KeyIndex(6, 1 << 16)  # decision key -> row of the stores below
+        self.cache = KeyIndex(4, 1 << 16)  # decision key -> row of the stores below
+        self.states = KeyIndex(3, 1 << 10)  # conntrack state -> id (decision-key word)
         self.cache_limit = cache_limit
         self.fwsets = FirewallSets(len(net.nics), len(net.firewalls))
         self._clear_cache()
@@ -99,8 +100,10 @@ class BatchPipeline:
         self.flow_limit = 2 * flow_capacity + (1 << 16)
         self.ct = BatchConnTrack(flow_capacity)
         self._pending: tuple | None = None
+        self._prep: tuple | None = None  # the last batch's flow ids and decision keys
         self.final: tuple = ()
         self.openers = np.zeros(0, np.int64)
+        self.depended_on = np.zeros(0, np.int64)
         self._clear_flows()
         p = net.program
         self.route_label = np.array([self.labels(s) for s in net.route_labels], dtype=np.int32)
@@ -143,44 +146,66 @@ class BatchPipeline:
             self.final = tuple(final[:4])
             self._pending = None
             return disp, dec, nodes
-        if self.cache.size > self.cache_limit:  # bounded memory; decisions are recomputed
-            self._clear_cache()
-        if self.flow_index.size > self.flow_limit:
-            self._compact_flows()
         excl = np.zeros(n, bool) if excluded is None else excluded
-        fid, rid, rev = self._flow_ids(c)
+        warm = None
+        if self._prep is not None and self._prep[0] is c:  # a re-run of the same batch
+            fid, rid, rev, dkeys, warm = self._prep[1:]
+        else:
+            if self.cache.size > self.cache_limit:  # bounded memory; decisions recomputed
+                self._clear_cache()
+            if self.flow_index.size > self.flow_limit:
+                self._compact_flows()
+            fid, rid, rev = self._flow_ids(c)
+            dkeys = self._decision_keys(c, fid)
         ct = self.ct
         rows = np.arange(n, dtype=np.int64)
         known = ct.reply_entry[rid]  # replies of entries opened in earlier batches
-        state = self._entry_state(known)
-        dkeys = self._decision_keys(c, fid)
-        ids = self._decisions(c, state, rows, dkeys)
+        base = self._entry_state(known)
+        if warm is None:
+            state, prev_inner = base, np.zeros(0, np.int64)
+            ids = self._decisions(c, state, rows, dkeys)
+        else:  # start from the last run's answer: the iteration converges from any start
+            ids, state, prev_inner = warm
         room = max(self.flow_capacity - ct.count, 0)
         for _ in range(n + 1):  # row r is final after r+1 rounds; usually 1-3 rounds
             op, tid, rid = self._openers(c, fid, rid, rev, ids, state[0], excl, room)
-            ent = known.copy()
             scratch = self._scratch
             scratch[tid] = n
             scratch[rid] = n
             np.minimum.at(scratch, tid, op)
             cand = scratch[rid]
-            inner = (known < 0) & (cand < rows)
-            new = self._entry_state(ent, c, ids, inner, cand)
-            changed = np.flatnonzero(np.any([a != b for a, b in zip(new, state, strict=True)],
-                                            axis=0))
-            state = new
+            inner = np.flatnonzero((cand < rows) & (known < 0))
+            depends = cand[inner]
+            touched = np.union1d(prev_inner, inner)
+            if touched.size == 0:
+                break
+            new = self._inner_state(base, c, ids, inner, depends)
+            changed = touched[np.any([a[touched] != b[touched] for a, b in zip(
+                new, state, strict=True)], axis=0)]
+            state, prev_inner = new, inner
             if changed.size == 0:
                 break
             ids[changed] = self._decisions(c, state, changed, dkeys[changed])
+        # rid may hold new ids (translated tuples); ids/state warm-start a re-run
+        self._prep = (c, fid, rid, rev, dkeys, (ids.copy(), state, prev_inner))
         self._pending = (fid[op], tid, self._fwset[ids[op]],
                          np.where(self._xlat[ids[op]], c.dst[op], -1),
                          np.where(self._xlat[ids[op]], np.where(
                              (c.proto[op] == 6) | (c.proto[op] == 17), c.dport[op], 0), -1))
         self.final = (self._fsrc[ids], self._fdst[ids], self._fsport[ids], self._fdport[ids])
         self.openers = op
+        self.depended_on = np.unique(depends)  # opener rows whose entry later rows read
         if commit:
             self.commit()
         return self._disp[ids], self._dec[ids], self._nodes[ids]
+
+    def drop_openers(self, rows: np.ndarray) -> None:
+        """Withdraw pending openers (rows of the last run) no later row depended on."""
+        if self._pending is None or rows.size == 0:
+            return
+        keep = ~np.isin(self.openers, rows)
+        self._pending = tuple(a[keep] for a in self._pending)
+        self.openers = self.openers[keep]
 
     def commit(self) -> None:
         """Open the entries of the last run's openers."""
@@ -212,28 +237,32 @@ class BatchPipeline:
         return (np.zeros(n, bool), np.zeros(n, np.int32), np.full(n, -1, np.int64),
                 np.full(n, -1, np.int32))
 
-    def _entry_state(self, ent: np.ndarray, c: Columns | None = None,
-                     ids: np.ndarray | None = None, inner: np.ndarray | None = None,
-                     cand: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
-        """(est, firewall-session set, un-NAT address, un-NAT port) of each row: from the
-        committed entry `ent` (>= 0), or for rows in `inner` from the in-batch opener row
-        `cand` (its decision's path and translation)."""
+    def _entry_state(self, ent: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(est, firewall-session set, un-NAT address, un-NAT port) of each row from the
+        committed entry `ent` it answers (-1: none)."""
         ct = self.ct
-        e = np.maximum(ent, 0)
-        has = ent >= 0
-        est, fws = has.copy(), np.where(has, ct.fwset[e], 0).astype(np.int32)
-        uip = np.where(has, ct.unnat_ip[e], -1)
-        uport = np.where(has, ct.unnat_port[e], -1).astype(np.int32)
-        if inner is not None and inner.any():
-            r = np.flatnonzero(inner)
-            o = cand[r]
-            d = ids[o]
+        est, fws, uip, uport = self._no_state(ent.size)
+        r = np.flatnonzero(ent >= 0)
+        if r.size:
+            e = ent[r]
             est[r] = True
-            fws[r] = self._fwset[d]
-            x = self._xlat[d]
-            uip[r] = np.where(x, c.dst[o], -1)
-            ported = (c.proto[o] == 6) | (c.proto[o] == 17)
-            uport[r] = np.where(x, np.where(ported, c.dport[o], 0), -1)
+            fws[r], uip[r], uport[r] = ct.fwset[e], ct.unnat_ip[e], ct.unnat_port[e]
+        return est, fws, uip, uport
+
+    def _inner_state(self, base: tuple[np.ndarray, ...], c: Columns, ids: np.ndarray,
+                     rows: np.ndarray, opener: np.ndarray) -> tuple[np.ndarray, ...]:
+        """`base` with rows answering an in-batch opener row (`opener`, per row) given that
+        opener's state: its decision's firewall set and translation."""
+        if rows.size == 0:
+            return base
+        est, fws, uip, uport = (a.copy() for a in base)
+        d = ids[opener]
+        est[rows] = True
+        fws[rows] = self._fwset[d]
+        x = self._xlat[d]
+        uip[rows] = np.where(x, c.dst[opener], -1)
+        ported = (c.proto[opener] == 6) | (c.proto[opener] == 17)
+        uport[rows] = np.where(x, np.where(ported, c.dport[opener], 0), -1)
         return est, fws, uip, uport
 
     def _openers(self, c: Columns, fid: np.ndarray, rid: np.ndarray, rev: tuple,
@@ -267,33 +296,42 @@ class BatchPipeline:
     # -- the decision cache --
     @staticmethod
     def _decision_keys(c: Columns, fid: np.ndarray) -> np.ndarray:
-        """The row part of a decision key as exact uint64 words (flow id: the exact 5-tuple
-        with ports 0 unless TCP/UDP; the raw ports; nic << 9 | preset << 1, the est bit
-        or-ed in later); words 4 and 5 take the row's conntrack state (`_decisions`).
-        Flow ids are kept with the cache (see _compact_flows)."""
+        """The row part of a decision key as exact uint64 words: the flow id (the exact
+        5-tuple, ports 0 unless TCP/UDP), the raw ports (sport << 32 | dport, both int32),
+        nic << 9 | preset << 1 (the est bit or-ed in later) and the row's conntrack state id
+        (0: none; filled by `_decisions`). Flow ids are kept with the cache (see
+        _compact_flows)."""
         n = len(c)
-        k = np.zeros((n, 6), dtype=np.int64)
+        k = np.zeros((n, 4), dtype=np.int64)
         k[:, 0] = fid
-        k[:, 1] = c.sport
-        k[:, 2] = c.dport
-        k[:, 3] = (c.nic.astype(np.int64) << 9) | (c.preset.astype(np.int64) << 1)
+        k[:, 1] = (c.sport.astype(np.int64) << 32) | (c.dport.astype(np.int64) & 0xFFFFFFFF)
+        k[:, 2] = (c.nic.astype(np.int64) << 9) | (c.preset.astype(np.int64) << 1)
         return k.view(np.uint64)
 
     def _decisions(self, c: Columns, state: tuple[np.ndarray, ...], rows: np.ndarray,
                    dkeys: np.ndarray) -> np.ndarray:
         """Decision ids of `rows` (dkeys restricted to them). The key is everything decide()
-        reads of a row: its fields and its conntrack state (est bit, firewall-session set,
-        un-NAT address and port) -- never an entry id, so a cached answer is exact whatever
-        entry supplied the state. Rows with the same key share one decide() (within this
-        batch and across batches); new keys are decided once, by their first row."""
-        est, fws, uip, uport = (a[rows] for a in state)
-        keys = dkeys.copy()
-        keys[:, 3] |= est.astype(np.uint64)
-        keys[:, 4] = (fws.astype(np.uint64) << np.uint64(20)) | (uport + 1).astype(np.uint64)
-        keys[:, 5] = (uip + 1).astype(np.uint64)
-        h = mix64(keys[:, 0], (keys[:, 1] << np.uint64(40)) ^ (keys[:, 2] << np.uint64(20))
-                  ^ keys[:, 3])
-        h = mix64(h, keys[:, 4] ^ (keys[:, 5] << np.uint64(7)))
+        reads of a row: its fields and its conntrack state (est bit, and the interned
+        (firewall-session set, un-NAT address, un-NAT port) as a state id) -- never an entry
+        id, so a cached answer is exact whatever entry supplied the state. Rows with the
+        same key share one decide() (within this batch and across batches); new keys are
+        decided once, by their first row."""
+        est = state[0][rows]
+        keys = dkeys  # rows without state: est bit and state id are 0 already
+        st = np.flatnonzero(est)
+        if st.size:
+            r = rows[st]
+            words = np.empty((st.size, 3), dtype=np.int64)
+            words[:, 0] = state[1][r]
+            words[:, 1] = state[2][r]
+            words[:, 2] = state[3][r]
+            u = words.view(np.uint64)
+            sid, _ = self.states.index(mix64(u[:, 0] ^ (u[:, 2] << np.uint64(32)), u[:, 1]), u)
+            keys = dkeys.copy()
+            keys[st, 2] |= np.uint64(1)
+            keys[st, 3] = (sid + 1).astype(np.uint64)
+        h = mix64(keys[:, 0] ^ (keys[:, 3] << np.uint64(40)),
+                  keys[:, 1] ^ (keys[:, 2] << np.uint64(17)))
         ids, new = self.cache.index(h, keys)
         if new.any():
             reps = rows[new]
@@ -324,6 +362,7 @@ class BatchPipeline:
 
     def _clear_cache(self) -> None:
         self.cache.clear()
+        self.states.clear()
         self._stored = 0
         for name, t in self._STORE:
             setattr(self, name, np.empty(1024, dtype=t))
@@ -355,6 +394,7 @@ class BatchPipeline:
             self._scratch = np.empty(self.ct.opened.size, dtype=np.int64)
 
     def _clear_flows(self) -> None:
+        self._prep = None
         self.flow_index.clear()
         self.ct.clear()
         self._scratch = np.empty(self.ct.opened.size, dtype=np.int64)  # reset where used
@@ -363,6 +403,7 @@ class BatchPipeline:
         """Bounded memory: keep only the ids conntrack needs (open flows and their translated
         tuples; renumbered, the state follows); the decision cache is cleared (its keys
         hold flow ids)."""
+        self._prep = None
         h, k = self.flow_index.export()
         keep = self.ct.keep_mask(h.size)
         self.flow_index.clear()

@@ -207,16 +207,18 @@ class Emulator:
 
     def _decide_and_time(self, cols: Columns, t: np.ndarray) -> tuple[np.ndarray, ...]:
         """Decide, then shape; flows are committed only for packets the shaper kept
-        (conntrack.py, assumption shaper-no-state). When a flow's opener was shaper-dropped,
-        the batch is decided again without it (later replies in the batch are then new
-        flows) and re-timed from the shaper's state before the batch; at most 4 rounds."""
+        (conntrack.py, assumption shaper-no-state). A shaper-dropped opener is withdrawn;
+        when later rows of the batch read its state, the batch is decided again without it
+        (those rows are then new flows) and re-timed from the shaper's state before the
+        batch; at most 4 rounds."""
         before = (self.shaper.last_depart_ns.copy(), self.shaper.drops.copy())
         excluded = np.zeros(len(cols), bool)
-        for _ in range(4):
+        for round_ in range(4):
             disp, dec, nodes = self.batch.run(cols, excluded=excluded, commit=False)
             tout, sdrop = apply_timing(self.net, self.shaper, nodes, t, cols.length)
             lost = self.batch.openers[sdrop[self.batch.openers]]
-            if lost.size == 0:
+            if round_ == 3 or not np.isin(lost, self.batch.depended_on).any():
+                self.batch.drop_openers(lost)  # no later row read their state: no re-run
                 break
             excluded[lost] = True
             self.shaper.last_depart_ns[:] = before[0]

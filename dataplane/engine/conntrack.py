@@ -130,11 +130,19 @@ class FirewallSets:
         rows = np.flatnonzero(is_fw.any(1))
         if rows.size == 0:
             return out
-        marked = np.where(is_fw[rows], nodes[rows], -1)
-        marked.sort(axis=1)
-        uniq, inv = np.unique(marked, axis=0, return_inverse=True)
-        sids = np.array([self._intern(tuple(sorted({int(x) for x in u if x >= 0})))
-                         for u in uniq.tolist()], dtype=np.int32)
+        if self.n_fw <= 62:  # one bit per firewall: distinct sets by a 1-d unique
+            f = is_fw[rows]
+            bits = np.where(f, np.left_shift(np.int64(1), np.where(f, nodes[rows] - self.first_fw,
+                                                                   0)), 0)
+            uniq, inv = np.unique(np.bitwise_or.reduce(bits, axis=1), return_inverse=True)
+            sets = [tuple(self.first_fw + b for b in range(self.n_fw) if (int(u) >> b) & 1)
+                    for u in uniq.tolist()]
+        else:
+            marked = np.where(is_fw[rows], nodes[rows], -1)
+            marked.sort(axis=1)
+            uniq, inv = np.unique(marked, axis=0, return_inverse=True)
+            sets = [tuple(sorted({int(x) for x in u if x >= 0})) for u in uniq.tolist()]
+        sids = np.array([self._intern(fws) for fws in sets], dtype=np.int32)
         out[rows] = sids[inv.ravel()]
         return out
 

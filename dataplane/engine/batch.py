@@ -43,6 +43,7 @@ from dataplane.engine.compile import (
 )
 from dataplane.engine.conntrack import BatchConnTrack, FirewallSets
 from dataplane.engine.reference import _in
+from dataplane.engine.stages import nat
 from dataplane.engine.stages.firewall import CompiledFirewall
 from dataplane.kernels.pipeline import KeyIndex, flow_keys
 from dataplane.kernels.pipeline_py import mix64  # the one 64-bit column mix
@@ -452,9 +453,7 @@ class BatchPipeline:
         # un-DNAT of a load-balanced flow's reply at its source host (conntrack.py)
         m = active & (unnat_ip >= 0)
         if m.any():
-            c.src[m] = unnat_ip[m]
-            ported = m & ((c.proto == 6) | (c.proto == 17))
-            c.sport[ported] = unnat_port[ported]
+            nat.unnat_np(c, m, unnat_ip, unnat_port)
         subnet = np.where(active, net.node_subnet[np.maximum(c.nic, 0)], -1)
         pos = np.ones(n, dtype=np.int64)
         # >>> semantics stage owned by engine/ingress.py (on-premises/probe/Internet ingress)

@@ -46,6 +46,7 @@ from dataplane.engine import loadbalancer as lbm
 from dataplane.engine.compile import MAX_HOPS, Network
 from dataplane.engine.conntrack import PASSING, ConnTrack, Entry
 from dataplane.engine.conntrack import flow_key as _key
+from dataplane.engine.stages import nat
 from dataplane.model import Prefix, id_key
 from dataplane.net import IPAddress
 
@@ -147,10 +148,8 @@ class ReferencePipeline:
             return self._end(w, D.DENIED_OUT, w.deciding)
         unnat = entry.unnat() if entry is not None else None
         if unnat is not None:  # a load-balanced flow's reply leaves from the frontend
-            w.hops.append({"step": "nat", "at": net.node_names[p.nic], "kind": "un-DNAT",
-                           "original": {"sourceIp": _ip(p.src), "sourcePort": p.sport},
-                           "translated": {"sourceIp": _ip(unnat[0]), "sourcePort": unnat[1]}})
-            p = p._replace(src=unnat[0], sport=unnat[1] if p.proto in (6, 17) else p.sport)
+            p, hop = nat.unnat(p, net.node_names[p.nic], *unnat)
+            w.hops.append(hop)
             flow = Flow(p.proto, IPAddress(4, p.src), p.sport, IPAddress(4, p.dst), p.dport)
             w.out = (p.src, p.dst, p.sport, p.dport)
         return self._hops(w, p, int(net.node_subnet[p.nic]), p.nic, state, flow)
@@ -312,10 +311,11 @@ class ReferencePipeline:
             return self._end(w, drop, label)
         assert rule is not None
         backend = int(rule.backends[k])
-        dst, dport = int(rule.backend_ips[k]), rule.translate_port(p.dport)
-        w.hops.append(lbm.lb_hop(self.net, fe, rule, k, p, "Balanced", (dst, dport)))
-        translated = Flow(p.proto, IPAddress(4, p.src), p.sport, IPAddress(4, dst), dport)
-        w.out = (p.src, dst, p.sport, dport)
+        w.hops.append(lbm.lb_hop(self.net, fe, rule, k, p, "Balanced", (
+            int(rule.backend_ips[k]), rule.translate_port(p.dport))))
+        q = nat.dnat(p, int(rule.backend_ips[k]), rule.translate_port(p.dport))
+        translated = Flow(q.proto, IPAddress(4, q.src), q.sport, IPAddress(4, q.dst), q.dport)
+        w.out = (q.src, q.dst, q.sport, q.dport)
         return self._deliver(w, p, backend, state, translated, label)
 
     def _lb_next_hop(self, w: Walk, p: Packet, fe: lbm.Frontend, vnet: int) -> int | Walk:

@@ -43,7 +43,7 @@ from dataplane.engine.compile import (
 )
 from dataplane.engine.conntrack import BatchConnTrack, FirewallSets
 from dataplane.engine.reference import _in
-from dataplane.engine.stages import nat
+from dataplane.engine.stages import nat, nsg
 from dataplane.engine.stages.firewall import CompiledFirewall
 from dataplane.kernels.pipeline import KeyIndex, flow_keys
 from dataplane.kernels.pipeline_py import mix64  # the one 64-bit column mix
@@ -607,21 +607,9 @@ class BatchPipeline:
 
     def _nsg(self, c: Columns, est: np.ndarray, mask: np.ndarray, at_nic: np.ndarray,
              direction: str, deny: D, dec: np.ndarray, disp: np.ndarray) -> None:
-        """Evaluate the NSGs of `at_nic` for packets in `mask` not established; deny -> drop.
-        Denied packets are removed from `mask` (in place)."""
-        p = self.net.program
-        todo = np.flatnonzero(mask & ~est)
-        if todo.size == 0:
-            return
-        nics = at_nic[todo]
-        for nic in np.unique(nics).tolist():
-            sel = todo[nics == nic]
-            allow, rule = p.evaluate(nic, direction, c.proto[sel], c.src[sel], c.sport[sel],
-                                     c.dst[sel], c.dport[sel])
-            denied = sel[~allow]
-            disp[denied] = deny
-            dec[denied] = self.rule_label[np.maximum(rule[~allow], 0)]
-            mask[denied] = False
+        """stages/nsg.py's batch form; denied packets leave `mask` (in place)."""
+        nsg.decide_np(self.net.program, self.rule_label, c, est, mask, at_nic, direction,
+                      deny, dec, disp)
 
 
 __all__ = ["Columns", "BatchPipeline", "Labels", "UNDECIDED", "_in"]

@@ -38,7 +38,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from dataplane.control.nsg import Flow, RuleCompiler, evaluate
+from dataplane.control.nsg import Flow, RuleCompiler
 from dataplane.control.routes import EffectiveRoute, lookup
 from dataplane.dispositions import Disposition as D
 from dataplane.engine import ingress
@@ -46,7 +46,7 @@ from dataplane.engine import loadbalancer as lbm
 from dataplane.engine.compile import MAX_HOPS, Network
 from dataplane.engine.conntrack import PASSING, ConnTrack, Entry
 from dataplane.engine.conntrack import flow_key as _key
-from dataplane.engine.stages import nat
+from dataplane.engine.stages import nat, nsg
 from dataplane.model import Prefix, id_key
 from dataplane.net import IPAddress
 
@@ -82,15 +82,6 @@ class Walk:
 
     def firewalls(self, net: Network) -> frozenset[int]:
         return frozenset(n for n in self.nodes if net.node_kind[n] == "firewall")
-
-
-def nsg_label(verdict: Any) -> str:
-    last = verdict.levels[-1] if verdict.levels else None
-    for d in verdict.levels:
-        if d.access == "Deny":
-            last = d
-    nsg = last.nsg.rsplit("/", 1)[-1] if last and last.nsg else "-"
-    return f"nsg {nsg}/{verdict.rule_name}"
 
 
 def _in(matches: tuple, value: int) -> bool:
@@ -343,20 +334,14 @@ class ReferencePipeline:
         return self._end(w, D.DELIVERED, label)
 
     def _nsg(self, w: Walk, nic: int, direction: str, flow: Flow) -> bool:
-        sec = self.security[nic]
-        if sec is None:
-            return True
-        verdict = evaluate(sec, direction, flow)
-        w.hops.append({"step": f"nsg-{direction.lower()}", "at": self.net.node_names[nic],
-                       "access": verdict.access, "rule": verdict.rule_name,
-                       "levels": [{"level": d.level,
-                                   "nsg": d.nsg.rsplit("/", 1)[-1] if d.nsg else None,
-                                   "access": d.access, "rule": d.rule}
-                                  for d in verdict.levels]})
-        if verdict.access != "Allow":
-            w.deciding = nsg_label(verdict)
-            return False
-        return True
+        """stages/nsg.py's reference form; its hop is recorded, a deny decides."""
+        ok, hop, label = nsg.decide(self.security[nic], self.net.node_names[nic], direction,
+                                    flow)
+        if hop is not None:
+            w.hops.append(hop)
+        if not ok:
+            w.deciding = label or ""
+        return ok
 
     def _cross(self, w: Walk, a: int, b: int, p: Packet, gateway: int = -1) -> Walk | None:
         """Peering checks from VNet a into b. From a gateway (on-premises ingress) the VNet

@@ -43,7 +43,7 @@ from dataplane.engine.compile import (
 )
 from dataplane.engine.conntrack import BatchConnTrack, FirewallSets
 from dataplane.engine.reference import _in
-from dataplane.engine.stages import nat, nsg
+from dataplane.engine.stages import nat, nsg, peering
 from dataplane.engine.stages.firewall import CompiledFirewall
 from dataplane.kernels.pipeline import KeyIndex, flow_keys
 from dataplane.kernels.pipeline_py import mix64  # the one 64-bit column mix
@@ -501,26 +501,11 @@ class BatchPipeline:
 
     def _cross(self, c: Columns, idx: np.ndarray, a: np.ndarray, b: np.ndarray,
                disp: np.ndarray, dec: np.ndarray, active: np.ndarray) -> np.ndarray:
-        """Peering checks; returns the mask (over idx) of packets that may cross."""
-        net = self.net
-        diff = a != b
-        ok = ~diff | net.connected[a, b]
-        blocked = idx[~ok]
-        disp[blocked] = D.PEERING_BLOCKED
-        dec[blocked] = self.peer_label[a[~ok], b[~ok]]
-        active[blocked] = False
-        originated = np.zeros(idx.size, dtype=bool)
-        src = c.src[idx]
-        for v in np.unique(a[diff & ok]).tolist():
-            sel = a == v
-            lo, hi = net.vnet_lo[v], net.vnet_hi[v]
-            inside = ((src[sel, None] >= lo[None, :]) & (src[sel, None] <= hi[None, :])).any(1)
-            originated[sel] = inside
-        fwd_bad = diff & ok & ~originated & ~net.forward_ok[a, b]
-        disp[idx[fwd_bad]] = D.FORWARDING_BLOCKED
-        dec[idx[fwd_bad]] = self.peer_label[a[fwd_bad], b[fwd_bad]]
-        active[idx[fwd_bad]] = False
-        return ok & ~fwd_bad
+        """stages/peering.py's batch form for packets not entering from a gateway; returns
+        the mask (over idx) of packets that may cross."""
+        none = np.zeros(idx.size, bool)
+        return peering.decide_np(self.net, self.labels, self.peer_label, c.src[idx], idx, a, b,
+                                 np.full(idx.size, -1), none, disp, dec, active)
 
     def _owner(self, vnet: np.ndarray, dst: np.ndarray) -> np.ndarray:
         p = self.net.program

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dataplane.dispositions import Disposition as D
-from dataplane.engine.stages import nat
+from dataplane.engine.stages import nat, peering
 from dataplane.model import Topology, id_key
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -320,8 +320,9 @@ def _frontends(bp: Any, c: Any, est: np.ndarray, idx: np.ndarray, fe: np.ndarray
         front = net.lb.frontends[f]
         s = fe == f
         sel, sv, sp, sg = idx[s], vnet[s], prev[s], via_gw[s]
-        ok = ingress.cross_np(bp, c, sel, sv, np.full(sel.size, front.vnet, np.int32), sp, sg,
-                              disp, dec, active)
+        ok = peering.decide_np(net, bp.labels, bp.peer_label, c.src[sel], sel, sv,
+                               np.full(sel.size, front.vnet, np.int32), sp, sg, disp, dec,
+                               active)
         sel, sv = sel[ok], sv[ok]
         if front.basic:
             bad = np.array([basic_global(net, front, int(v)) for v in sv.tolist()], bool)

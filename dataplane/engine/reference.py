@@ -46,7 +46,7 @@ from dataplane.engine import loadbalancer as lbm
 from dataplane.engine.compile import MAX_HOPS, Network
 from dataplane.engine.conntrack import PASSING, ConnTrack, Entry
 from dataplane.engine.conntrack import flow_key as _key
-from dataplane.engine.stages import nat, nsg
+from dataplane.engine.stages import nat, nsg, peering
 from dataplane.model import Prefix, id_key
 from dataplane.net import IPAddress
 
@@ -344,35 +344,12 @@ class ReferencePipeline:
         return ok
 
     def _cross(self, w: Walk, a: int, b: int, p: Packet, gateway: int = -1) -> Walk | None:
-        """Peering checks from VNet a into b. From a gateway (on-premises ingress) the VNet
-        must use that gateway through transit (ingress.py); otherwise both links Connected
-        and, for traffic not originating in a, allowForwardedTraffic (4.1, 4.2)."""
-        net = self.net
-        if a == b:
-            return None
-        link, back = net.peering_links.get((a, b), (None, None))
-        hop: dict[str, Any] = {"step": "peering", "from": net.vnet_names[a],
-                               "to": net.vnet_names[b], "link": link, "remoteLink": back or None}
-        w.hops.append(hop)
-        if gateway >= 0:
-            hop.update(transit=True, gateway=net.node_names[gateway], forwarded=False)
-            if b not in net.ingress.serves.get(gateway, frozenset()):
-                hop["result"] = "GatewayTransitNotAllowed"
-                return self._end(w, D.TRANSIT_BLOCKED, ingress.label_transit(net, gateway, b))
-            hop["result"] = "Allowed"
-            return None
-        label = f"peering {net.vnet_names[a]}->{net.vnet_names[b]}"
-        if not net.connected[a, b]:
-            hop["result"] = "PeeringNotConnected"
-            return self._end(w, D.PEERING_BLOCKED, label)
-        originated = any(lo <= p.src <= hi for lo, hi in zip(
-            net.vnet_lo[a].tolist(), net.vnet_hi[a].tolist(), strict=True))
-        hop["forwarded"] = not originated
-        if not originated and not net.forward_ok[a, b]:
-            hop["result"] = "ForwardedTrafficNotAllowed"
-            return self._end(w, D.FORWARDING_BLOCKED, label)
-        hop["result"] = "Allowed"
-        return None
+        """stages/peering.py's reference form (from VNet a into b; `gateway`: the on-premises
+        gateway the packet entered at, -1 otherwise)."""
+        drop, hop = peering.decide(self.net, a, b, p.src, gateway)
+        if hop is not None:
+            w.hops.append(hop)
+        return None if drop is None else self._end(w, *drop)
 
     def _subnet_name(self, subnet: int) -> str:
         sid = self.net.program.subnet_ids[subnet]

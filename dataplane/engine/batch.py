@@ -54,8 +54,15 @@ UNDECIDED = 255
 
 @dataclass
 class Columns:
+    """Packet columns, dual-stack: every packet carries its family and both addresses as two
+    64-bit halves (as the header kernel extracts them: IPv4 in the low half, high half 0);
+    `src`/`dst` repeat the IPv4 addresses (0 for other families) for the IPv4 stages. IPv6
+    packets are decided at the edge (preset UNSUPPORTED) until the IPv6 issue fills the
+    stages; flow and decision keys are IPv4 keys (IPv6 rows never reach a stage nor open a
+    flow: their answer is their preset, their final addresses their own)."""
+
     nic: np.ndarray      # int32, -1 = unmapped
-    src: np.ndarray      # int64 IPv4
+    src: np.ndarray      # int64 IPv4 source (0 when not IPv4)
     dst: np.ndarray      # int64
     proto: np.ndarray    # int16
     sport: np.ndarray    # int32
@@ -63,6 +70,21 @@ class Columns:
     length: np.ndarray   # int32 bytes on the wire
     time_ns: np.ndarray  # int64
     preset: np.ndarray   # uint8 disposition decided at the edge, UNDECIDED otherwise
+    family: np.ndarray | None = None  # uint8 4 | 6 (0: no IP header); default all 4
+    src_hi: np.ndarray | None = None  # uint64 high half of the source (0 for IPv4)
+    src_lo: np.ndarray | None = None  # uint64 low half (the IPv4 address for IPv4)
+    dst_hi: np.ndarray | None = None
+    dst_lo: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        n = self.src.size
+        if self.family is None:
+            self.family = np.full(n, 4, dtype=np.uint8)
+        for half, v4 in (("src_hi", None), ("dst_hi", None), ("src_lo", self.src),
+                         ("dst_lo", self.dst)):
+            if getattr(self, half) is None:
+                setattr(self, half, np.zeros(n, dtype=np.uint64) if v4 is None
+                        else v4.astype(np.uint64))
 
     def __len__(self) -> int:
         return int(self.src.size)
@@ -194,6 +216,10 @@ class BatchPipeline:
                          np.where(self._xlat[ids[op]], np.where(
                              (c.proto[op] == 6) | (c.proto[op] == 17), c.dport[op], 0), -1))
         self.final = (self._fsrc[ids], self._fdst[ids], self._fsport[ids], self._fdport[ids])
+        edge = np.flatnonzero(c.preset != UNDECIDED)  # decided at the edge: untranslated
+        if edge.size:
+            for f, col in zip(self.final, (c.src, c.dst, c.sport, c.dport), strict=True):
+                f[edge] = col[edge]
         self.openers = op
         self.depended_on = np.unique(depends)  # opener rows whose entry later rows read
         if commit:

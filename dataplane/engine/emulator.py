@@ -176,6 +176,7 @@ class Emulator:
             ms, md = amap.apply(src[v4], dst[v4])
             src[v4], dst[v4] = ms, md
         nic = self.nic_of(src)
+        nic[hc.ip_version != 4] = -1  # an IPv6 packet maps by its own addresses (IPv6 issue)
         if nic_override is not None:
             nic = np.where(nic_override >= 0, nic_override, nic).astype(np.int32)
         if asap:
@@ -191,7 +192,12 @@ class Emulator:
                 self._clock["last"] = int(t[-1])
         cols = Columns(nic=nic, src=src, dst=dst, proto=hc.proto.astype(np.int16),
                        sport=hc.sport.astype(np.int32), dport=hc.dport.astype(np.int32),
-                       length=rb.origlens.astype(np.int32), time_ns=t, preset=preset)
+                       length=rb.origlens.astype(np.int32), time_ns=t, preset=preset,
+                       family=hc.ip_version, src_hi=hc.src_hi, src_lo=hc.src_lo,
+                       dst_hi=hc.dst_hi, dst_lo=hc.dst_lo)
+        if amap is not None:  # mapped IPv4 addresses: the low halves follow
+            cols.src_lo = np.where(hc.ip_version == 4, src.astype(np.uint64), hc.src_lo)
+            cols.dst_lo = np.where(hc.ip_version == 4, dst.astype(np.uint64), hc.dst_lo)
         disp, dec, nodes, tout, sdrop = self._decide_and_time(cols, t)
         fsrc, fdst, fsport, fdport = self.batch.final
         cap = np.full(n, capture, dtype=np.int32) if np.isscalar(capture) else capture
@@ -200,7 +206,8 @@ class Emulator:
                "length": cols.length, "nic": nic, "disposition": disp, "deciding": dec,
                "time_out": tout, "status": _STATUS_NAMES[status],
                "final_src": fsrc, "final_dst": fdst, "final_sport": fsport,
-               "final_dport": fdport}
+               "final_dport": fdport, "family": cols.family, "src_hi": cols.src_hi,
+               "src_lo": cols.src_lo, "dst_hi": cols.dst_hi, "dst_lo": cols.dst_lo}
         result.add(out, nodes, keep=keep)
         if sink is not None:
             sink(out, nodes, rb)

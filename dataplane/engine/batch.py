@@ -1,24 +1,30 @@
 """The batch pipeline: packet columns through vectorised stages, a dispatcher over hops.
 
 Takes: a `Network` (compile.py; NSG tables from the control plane's Program) and `Columns`
-(numpy: ingress NIC, IPv4 src/dst, proto, ports, length, time_in ns; preset dispositions for
-packets the edge already decided: UNPARSED, UNSUPPORTED, UNMAPPED).
-Emits: disposition (uint8), deciding label index (int32 into `Labels`), node paths (n x H).
+(numpy, dual-stack: ingress NIC, family and addresses, proto, ports, length, time_in ns;
+preset dispositions for packets the edge already decided: UNPARSED, UNSUPPORTED, UNMAPPED).
+Emits: disposition (uint8), deciding label index (int32 into `Labels`), node paths (n x H) and
+`final` (src, dst, sport, dport after translation).
 Stages and drop reasons are those of reference.py (the oracle; same order, same labels):
-source/anti-spoofing, outbound NSG, then per hop: route (interval LPM by searchsorted over
-subnet << 32 | dst), peering matrices, appliance (NVA NSGs, IP forwarding, firewall rules),
-gateway/Internet exits, inbound NSG, delivery. Python loops over stages, hops, NICs and rules;
-numpy (and the kernels) loop over packets. Stateful NSGs: a packet whose reverse 5-tuple was
-delivered/left earlier (this batch or a previous one) skips NSG evaluation; within a batch this
-is solved by iterating to the least fixed point, which equals the sequential (reference) order.
-Flow state: 5-tuples get ids from the key-interning kernel (kernels/pipeline.py KeyIndex, kept
-across batches) with one established flag per id; at most `flow_capacity` flows are stored
-(a full table refuses new flows, as the FlowTable kernel does); past `flow_limit` ids the index
-is compacted to the established flows.
-Decision cache: decide() reads only (nic, src, dst, proto, sport, dport, preset, est) of a row,
-so its answer is stored per distinct such key (a second KeyIndex over flow id, raw ports, nic,
-preset, est; cleared past `cache_limit` keys, on compaction and by reset_state); only unseen
-keys are decided.
+source/anti-spoofing, outbound NSG (stages/nsg.py), un-DNAT of replies (stages/nat.py), then
+per hop: route (interval LPM by searchsorted over subnet << 32 | dst), peering
+(stages/peering.py), appliance (NVA NSGs, IP forwarding; Azure Firewall: stages/firewall.py),
+load balancers and edges (loadbalancer.py, ingress.py), gateway/Internet exits, inbound NSG,
+delivery. Python loops over stages, hops, NICs and rules; numpy (and the kernels) loop over
+packets.
+State: the connection-tracking table (conntrack.py, batch form `BatchConnTrack`): 5-tuples
+(and translated tuples) get ids from the key-interning kernel (kernels/pipeline.py KeyIndex,
+kept across batches); a row answering an entry reads its state (NSGs skipped, firewall
+sessions, un-DNAT). Within a batch the state is solved in row order by iterating every row's
+state from the current decisions of earlier rows until nothing changes: each row depends only
+on earlier rows, so row r is exact after r + 1 rounds and the fixed point is the sequential
+(reference) answer. At most `flow_capacity` entries (a full table refuses new flows, in row
+order); past `flow_limit` ids the index is compacted to the ids the entries need.
+Decision cache: decide() reads only a row's (nic, src, dst, proto, sport, dport, preset) and
+its conntrack state (est, firewall-session set, un-NAT address and port); its answer is stored
+per distinct key (flow id, raw ports, nic/preset/est, interned state id -- the rule written
+down in conntrack.py), cleared past `cache_limit` keys, on compaction and by reset_state; only
+unseen keys are decided.
 """
 
 from __future__ import annotations

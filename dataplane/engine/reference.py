@@ -20,8 +20,9 @@ Order (DESIGN.md pipeline):
   allowVirtualNetworkAccess only changes the VirtualNetwork tag (control assumption
   `vnet-access-tag-only`), so it is seen through NSG rules only;
 5 VirtualAppliance: the packet is delivered to the NVA NIC (inbound NSG, IP forwarding,
-  outbound NSG) or Azure Firewall (network rule collections, FIREWALL_DENIED), which forwards
-  with its own subnet's routes; a revisited appliance or more than MAX_HOPS hops -> LOOP;
+  outbound NSG) or Azure Firewall (stages/firewall.py: classic network rule collections,
+  stateful sessions, FIREWALL_DENIED), which forwards with its own subnet's routes; a
+  revisited appliance or more than MAX_HOPS hops -> LOOP;
 6 gateway: VirtualNetworkGateway routes leave to on-premises (EXITS_ON_PREMISES), own or
   transit gateway (4.4); Internet routes leave (EXITS_INTERNET) unless the destination is
   not Internet space (NON_ROUTABLE, ingress.py assumption `internet-non-routable`);
@@ -29,7 +30,10 @@ Order (DESIGN.md pipeline):
   backend (LB_NO_RULE, LB_NO_BACKEND, LB_BASIC_GLOBAL); an ILB frontend as next hop picks the
   backend appliance;
 7 inbound NSG at the destination, subnet then NIC (DENIED_IN); delivery (DELIVERED).
-A flow is established (for return traffic) by its first packet that is delivered or leaves.
+State: the connection-tracking table (conntrack.py, reference form `ConnTrack`): `run`
+commits each packet that survives its whole path; a packet answering a tracked flow skips the
+NSGs, passes the firewalls holding its session and is un-DNATed at its source (stages/nat.py)
+when the flow was load-balanced. Stages with both forms live in engine/stages/.
 Timing is not here: engine/timing_stage.py applies it to the node paths of both pipelines.
 """
 

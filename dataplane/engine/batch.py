@@ -49,7 +49,7 @@ from dataplane.engine.compile import (
 )
 from dataplane.engine.conntrack import BatchConnTrack, FirewallSets
 from dataplane.engine.reference import _in
-from dataplane.engine.stages import nat, nsg, peering
+from dataplane.engine.stages import nat, nsg, peering, source
 from dataplane.engine.stages.firewall import CompiledFirewall
 from dataplane.kernels.pipeline import KeyIndex, flow_keys
 from dataplane.kernels.pipeline_py import mix64  # the one 64-bit column mix
@@ -144,7 +144,7 @@ class BatchPipeline:
         self.peer_label = np.array([[self.labels(f"peering {net.vnet_names[a]}->{net.vnet_names[b]}")
                                      for b in range(nv)] for a in range(nv)],
                                    dtype=np.int32).reshape(nv, nv)
-        self.spoof_label = np.array([self.labels(f"anti-spoofing {net.node_names[i]}")
+        self.spoof_label = np.array([self.labels(source.label(net, i))
                                      for i in range(len(net.nics))] + [0], dtype=np.int32)
         self.fwd_label = np.array([self.labels(f"ip-forwarding {net.node_names[i]}")
                                    for i in range(len(net.nics))] + [0], dtype=np.int32)
@@ -152,11 +152,7 @@ class BatchPipeline:
         self.l_noroute = self.labels("no route")
         self.l_hoplimit = self.labels("hop limit")
         self.l_edge = {d: self.labels(d.reason) for d in (D.UNPARSED, D.UNSUPPORTED)}
-        nic_keys = sorted((i << 32) | c.private_ip_address.value
-                          for i, nic in enumerate(net.nics) for c in nic.ip_configurations
-                          if c.private_ip_address is not None
-                          and c.private_ip_address.version == 4)
-        self.nic_ip_keys = np.array(nic_keys, dtype=np.int64)
+        self.nic_ip_keys = source.nic_address_keys(net.nics)
         self.forwarding = np.array([nic.enable_ip_forwarding for nic in net.nics] + [False])
 
     # -- public --
@@ -474,11 +470,7 @@ class BatchPipeline:
         # 1 source / anti-spoofing
         idx = np.flatnonzero(active)
         nic = c.nic[idx].astype(np.int64)
-        k = (nic << 32) | c.src[idx]
-        at = np.searchsorted(self.nic_ip_keys, k)
-        owns = (at < self.nic_ip_keys.size) & (
-            self.nic_ip_keys[np.minimum(at, self.nic_ip_keys.size - 1)] == k)
-        bad = ~owns & ~self.forwarding[nic]
+        bad = source.decide_np(self.nic_ip_keys, self.forwarding, nic, c.src[idx])
         end(idx[bad], D.SPOOFED, self.spoof_label[nic[bad]])
         # 2 outbound NSG at the source NIC
         self._nsg(c, est, active, c.nic, "Outbound", D.DENIED_OUT, dec, disp)

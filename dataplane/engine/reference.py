@@ -50,7 +50,7 @@ from dataplane.engine import loadbalancer as lbm
 from dataplane.engine.compile import MAX_HOPS, Network
 from dataplane.engine.conntrack import PASSING, ConnTrack, Entry
 from dataplane.engine.conntrack import flow_key as _key
-from dataplane.engine.stages import nat, nsg, peering
+from dataplane.engine.stages import nat, nsg, peering, source
 from dataplane.model import Prefix, id_key
 from dataplane.net import IPAddress
 
@@ -130,15 +130,11 @@ class ReferencePipeline:
             w = self._ingress(p, state, flow, entry)
             w.out = w.out or (p.src, p.dst, p.sport, p.dport)
             return w
-        nic = net.nics[p.nic]
         w = Walk(D.DELIVERED, "", [p.nic], reply_of=entry, out=(p.src, p.dst, p.sport, p.dport))
-        ips = {c.private_ip_address.value for c in nic.ip_configurations
-               if c.private_ip_address is not None}
-        if p.src not in ips and not nic.enable_ip_forwarding:
-            w.hops.append({"step": "source", "at": net.node_names[p.nic], "result": "Spoofed"})
-            return self._end(w, D.SPOOFED, f"anti-spoofing {net.node_names[p.nic]}")
-        w.hops.append({"step": "source", "at": net.node_names[p.nic], "established": state,
-                       "result": "Allowed"})
+        ok, hop = source.decide(net, p.nic, p.src, state)
+        w.hops.append(hop)
+        if not ok:
+            return self._end(w, D.SPOOFED, source.label(net, p.nic))
         if not state and not self._nsg(w, p.nic, "Outbound", flow):
             return self._end(w, D.DENIED_OUT, w.deciding)
         unnat = entry.unnat() if entry is not None else None

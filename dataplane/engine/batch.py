@@ -51,6 +51,7 @@ from dataplane.engine.conntrack import BatchConnTrack, FirewallSets
 from dataplane.engine.reference import _in
 from dataplane.engine.stages import nat, nsg, peering, source
 from dataplane.engine.stages.firewall import CompiledFirewall
+from dataplane.errors import InputError
 from dataplane.kernels.pipeline import KeyIndex, flow_keys
 from dataplane.kernels.pipeline_py import mix64  # the one 64-bit column mix
 
@@ -242,12 +243,22 @@ class BatchPipeline:
             self.ct.open(*self._pending)
             self._pending = None
 
-    def entries(self) -> list[tuple[tuple[int, ...], tuple[int, ...], frozenset[int]]]:
-        """The committed conntrack entries as (original key, translated key, firewall
-        nodes), the reply-key owners first (re-committing them in this order into a
-        conntrack.ConnTrack gives the same reply lookups)."""
+    def mark(self) -> tuple[int, int]:
+        """The conntrack table as it stands now: (generation, entries opened)."""
+        return self.ct.generation, self.ct.count
+
+    def entries(self, mark: tuple[int, int] | None = None
+                ) -> list[tuple[tuple[int, ...], tuple[int, ...], frozenset[int]]]:
+        """The committed conntrack entries (those opened before `mark`, when given) as
+        (original key, translated key, firewall nodes), the reply-key owners first
+        (re-committing them in this order into a conntrack.ConnTrack gives the same reply
+        lookups). InputError when the table was reset since the mark."""
         ct = self.ct
-        if ct.count == 0:
+        if mark is not None and mark[0] != ct.generation:
+            raise InputError("the emulator's flow state was reset after this result was "
+                             "made; explain it before reset() or send it again")
+        limit = ct.count if mark is None else mark[1]
+        if limit == 0:
             return []
         _, keys = self.flow_index.export()
         size = keys.shape[0]
@@ -255,7 +266,7 @@ class BatchPipeline:
         owner = ct.reply_entry[:size]
         sets = {v: frozenset(k_) for k_, v in self.fwsets.ids.items()}
         first, rest = [], []
-        for f in np.flatnonzero(ct.opened[:size]).tolist():
+        for f in np.flatnonzero(ct.opened[:size] & (ct.seq[:size] < limit)).tolist():
             t = int(ct.translated_id[f])
             row = (tuple(k[f].tolist()), tuple(k[t].tolist()), sets[int(ct.fwset[f])])
             (first if int(owner[t]) == f else rest).append(row)

@@ -101,7 +101,7 @@ class Emulator:
         sources = source if isinstance(source, (list, tuple)) else [source] * len(pkts)
         nic_override = np.array([self.net.nic_by_vm(s) if s else -2 for s in sources],
                                 dtype=np.int32)
-        result = Result(self, prior_entries=self.batch.entries())
+        result = Result(self, conntrack_mark=self.batch.mark())
         self._process(rb, 0, result, nic_override=nic_override, asap=times_ns is None)
         return result
 
@@ -119,7 +119,7 @@ class Emulator:
         if speed <= 0:
             raise InputError("--speed must be positive")
         amap = self.address_map(mapping, subnet_mapping, auto_map)
-        result = Result(self, prior_entries=self.batch.entries())
+        result = Result(self, conntrack_mark=self.batch.mark())
         stats = [CaptureStats(str(p)) for p in paths]
         result.captures = stats
         self._amap = amap
@@ -248,7 +248,7 @@ class Emulator:
         passing = np.flatnonzero(np.isin(c["disposition"][:i], [
             D.DELIVERED, D.EXITS_INTERNET, D.EXITS_ON_PREMISES]))
         fws = self.net.node_kind
-        for original, translated, firewalls in result.prior_entries:  # before this run
+        for original, translated, firewalls in self.batch.entries(result.conntrack_mark):
             ref.conntrack.commit(original, translated, firewalls)
         for j in passing.tolist():  # the conntrack table as it stood before packet i
             p = self._packet(c, j)

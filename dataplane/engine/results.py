@@ -54,9 +54,9 @@ class Result:
     mapping: list[str] = field(default_factory=list)
     totals: Counter = field(default_factory=Counter)
     read: int = 0
-    # conntrack entries (original key, translated key, firewall nodes) before this run, in
-    # the order explain must re-open them (BatchPipeline.entries)
-    prior_entries: list[tuple] = field(default_factory=list, repr=False)
+    # the conntrack table as this run found it (BatchPipeline.mark): explain re-opens the
+    # entries that existed then
+    conntrack_mark: tuple[int, int] | None = field(default=None, repr=False)
     # batches as added; `columns` / `nodes` concatenate them once, on first access
     _parts: list[tuple[dict[str, np.ndarray], np.ndarray]] = field(default_factory=list,
                                                                     repr=False)

@@ -178,3 +178,20 @@ def test_dual_stack_columns_carry_ipv6_addresses(load):
     assert (int(c["src_hi"][0]) << 64 | int(c["src_lo"][0])) == 0x20010DB8 << 96 | 1
     assert (int(c["src_hi"][1]), int(c["src_lo"][1])) == (0, 0x0A010104)
     assert r4["src"] == "10.1.1.4"
+
+
+def test_explain_uses_the_flow_state_its_run_found(load):
+    """A result's explanation re-opens the flows that existed when it ran, not later ones;
+    after reset() that state is gone and explain says so instead of guessing."""
+    from dataplane.errors import InputError
+
+    em = Emulator(load(HUB_FW))
+    early = em.send(tcp(*REPLY), source="db1")  # before the forward flow: denied
+    em.send(tcp(*FWD), source="app1")
+    late = em.send(tcp(*REPLY), source="db1")
+    assert early.dispositions() == [D.FIREWALL_DENIED] and late.dispositions() == [D.DELIVERED]
+    assert early.explain(0)["hops"][-1]["result"] == "FirewallDenied"
+    assert late.explain(0)["hops"][-1]["step"] == "deliver"
+    em.reset()
+    with pytest.raises(InputError, match="reset"):
+        late.explain(0)

@@ -50,6 +50,7 @@ from dataplane.engine.compile import (
 from dataplane.engine.conntrack import BatchConnTrack, FirewallSets
 from dataplane.engine.reference import _in
 from dataplane.engine.stages import nat, nsg, peering, source
+from dataplane.engine.stages import route as routing
 from dataplane.engine.stages.firewall import CompiledFirewall
 from dataplane.errors import InputError
 from dataplane.kernels.pipeline import KeyIndex, flow_keys
@@ -150,7 +151,7 @@ class BatchPipeline:
         self.fwd_label = np.array([self.labels(f"ip-forwarding {net.node_names[i]}")
                                    for i in range(len(net.nics))] + [0], dtype=np.int32)
         self.l_unmapped = self.labels("source address is not an emulated NIC")
-        self.l_noroute = self.labels("no route")
+        self.l_noroute = self.labels(routing.NO_ROUTE_LABEL)
         self.l_hoplimit = self.labels("hop limit")
         self.l_edge = {d: self.labels(d.reason) for d in (D.UNPARSED, D.UNSUPPORTED)}
         self.nic_ip_keys = source.nic_address_keys(net.nics)
@@ -498,8 +499,7 @@ class BatchPipeline:
             if idx.size == 0:
                 break
             sub = subnet[idx].astype(np.int64)
-            at = np.searchsorted(net.route_keys, (sub << 32) | c.dst[idx], side="right") - 1
-            rid = net.route_ids[at]
+            rid = routing.decide_np(net, sub, c.dst[idx])  # stages/route.py
             none = rid < 0
             end(idx[none], D.NO_ROUTE, self.l_noroute)
             idx, rid, sub = idx[~none], rid[~none], sub[~none]

@@ -43,7 +43,6 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from dataplane.control.nsg import Flow, RuleCompiler
-from dataplane.control.routes import EffectiveRoute, lookup
 from dataplane.dispositions import Disposition as D
 from dataplane.engine import ingress
 from dataplane.engine import loadbalancer as lbm
@@ -51,7 +50,8 @@ from dataplane.engine.compile import MAX_HOPS, Network
 from dataplane.engine.conntrack import PASSING, ConnTrack, Entry
 from dataplane.engine.conntrack import flow_key as _key
 from dataplane.engine.stages import nat, nsg, peering, source
-from dataplane.model import Prefix, id_key
+from dataplane.engine.stages import route as routing
+from dataplane.model import Prefix
 from dataplane.net import IPAddress
 
 
@@ -180,19 +180,13 @@ class ReferencePipeline:
         visited: set[int] = set()
         for _ in range(MAX_HOPS):
             via_gateway = bool(net.node_is_gateway[current])
-            sid = id_key(net.program.subnet_ids[subnet])
             vnet = int(net.program.subnet_vnet[subnet])
-            rows = net.routes_by_subnet[sid]
-            route = lookup(rows, IPAddress(4, p.dst))
+            rid, route, hop = routing.decide(net, subnet, current, p.dst)  # stages/route.py
+            w.hops.append(hop)
             if route is None:
-                w.hops.append({"step": "route", "at": self._subnet_name(subnet),
-                               "node": net.node_names[current], "route": None,
-                               "nextHopType": "None", "addressPrefix": None})
-                return self._end(w, D.NO_ROUTE, "no route")
-            rid = net.route_index[(sid, rows.index(route))]
+                return self._end(w, D.NO_ROUTE, routing.NO_ROUTE_LABEL)
             label = net.route_labels[rid]
             w.deciding = label
-            w.hops.append(self._route_hop(subnet, current, route, label))
             kind = route.next_hop_type
             if kind == "Internet" and net.ingress.nonroutable(p.dst):
                 w.hops.append({"step": "edge", "at": "internet", "result":
@@ -350,21 +344,6 @@ class ReferencePipeline:
         if hop is not None:
             w.hops.append(hop)
         return None if drop is None else self._end(w, *drop)
-
-    def _subnet_name(self, subnet: int) -> str:
-        sid = self.net.program.subnet_ids[subnet]
-        parts = sid.split("/")
-        return f"{parts[-3]}/{parts[-1]}" if len(parts) >= 3 else sid
-
-    def _route_hop(self, subnet: int, current: int, route: EffectiveRoute,
-                   label: str) -> dict[str, Any]:
-        return {"step": "route", "at": self._subnet_name(subnet),
-                "node": self.net.node_names[current], "route": label,
-                "addressPrefix": str(route.address_prefix), "source": route.source,
-                "nextHopType": route.next_hop_type,
-                "nextHopIpAddress": str(route.next_hop_ip[0]) if route.next_hop_ip else None,
-                "routeTableId": route.route_table_id if route.source == "User"
-                else "System Route", "routeName": route.route_name or None}
 
     @staticmethod
     def _end(w: Walk, d: D, deciding: str) -> Walk:

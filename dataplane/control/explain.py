@@ -17,6 +17,7 @@ GatewayTransitNotAllowed.
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 EPHEMERAL_PORT = 49152
@@ -106,8 +107,14 @@ def describe(hop: dict[str, Any]) -> str:
         rule = f" by {hop['rule']}" if hop.get("rule") else ""
         if hop.get("session"):
             rule = " by its session (a reply of a flow it allowed; stateful)"
-        return (f"appliance {hop.get('at') or '?'} ({hop.get('kind', '?')}) at {hop['ip']}: "
+        text = (f"appliance {hop.get('at') or '?'} ({hop.get('kind', '?')}) at {hop['ip']}: "
                 f"{hop['result']}{rule}")
+        # the caveats of this firewall, one indented, wrapped line block each (never silent)
+        for caveat in hop.get("caveats", ()):
+            text += "\n" + textwrap.fill(f"caveat {caveat}", width=92, initial_indent=" " * 5,
+                                          break_on_hyphens=False,
+                                          subsequent_indent=" " * 7)
+        return text
     if step == "gateway":
         where = hop.get("localNetworkGateway")
         return (f"gateway {hop.get('at', '-')}"

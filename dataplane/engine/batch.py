@@ -1,24 +1,30 @@
 """The batch pipeline: packet columns through vectorised stages, a dispatcher over hops.
 
 Takes: a `Network` (compile.py; NSG tables from the control plane's Program) and `Columns`
-(numpy: ingress NIC, IPv4 src/dst, proto, ports, length, time_in ns; preset dispositions for
-packets the edge already decided: UNPARSED, UNSUPPORTED, UNMAPPED).
-Emits: disposition (uint8), deciding label index (int32 into `Labels`), node paths (n x H).
+(numpy, dual-stack: ingress NIC, family and addresses, proto, ports, length, time_in ns;
+preset dispositions for packets the edge already decided: UNPARSED, UNSUPPORTED, UNMAPPED).
+Emits: disposition (uint8), deciding label index (int32 into `Labels`), node paths (n x H) and
+`final` (src, dst, sport, dport after translation).
 Stages and drop reasons are those of reference.py (the oracle; same order, same labels):
-source/anti-spoofing, outbound NSG, then per hop: route (interval LPM by searchsorted over
-subnet << 32 | dst), peering matrices, appliance (NVA NSGs, IP forwarding, firewall rules),
-gateway/Internet exits, inbound NSG, delivery. Python loops over stages, hops, NICs and rules;
-numpy (and the kernels) loop over packets. Stateful NSGs: a packet whose reverse 5-tuple was
-delivered/left earlier (this batch or a previous one) skips NSG evaluation; within a batch this
-is solved by iterating to the least fixed point, which equals the sequential (reference) order.
-Flow state: 5-tuples get ids from the key-interning kernel (kernels/pipeline.py KeyIndex, kept
-across batches) with one established flag per id; at most `flow_capacity` flows are stored
-(a full table refuses new flows, as the FlowTable kernel does); past `flow_limit` ids the index
-is compacted to the established flows.
-Decision cache: decide() reads only (nic, src, dst, proto, sport, dport, preset, est) of a row,
-so its answer is stored per distinct such key (a second KeyIndex over flow id, raw ports, nic,
-preset, est; cleared past `cache_limit` keys, on compaction and by reset_state); only unseen
-keys are decided.
+source/anti-spoofing, outbound NSG (stages/nsg.py), un-DNAT of replies (stages/nat.py), then
+per hop: route (interval LPM by searchsorted over subnet << 32 | dst), peering
+(stages/peering.py), appliance (NVA NSGs, IP forwarding; Azure Firewall: stages/firewall.py),
+load balancers and edges (loadbalancer.py, ingress.py), gateway/Internet exits, inbound NSG,
+delivery. Python loops over stages, hops, NICs and rules; numpy (and the kernels) loop over
+packets.
+State: the connection-tracking table (conntrack.py, batch form `BatchConnTrack`): 5-tuples
+(and translated tuples) get ids from the key-interning kernel (kernels/pipeline.py KeyIndex,
+kept across batches); a row answering an entry reads its state (NSGs skipped, firewall
+sessions, un-DNAT). Within a batch the state is solved in row order by iterating every row's
+state from the current decisions of earlier rows until nothing changes: each row depends only
+on earlier rows, so row r is exact after r + 1 rounds and the fixed point is the sequential
+(reference) answer. At most `flow_capacity` entries (a full table refuses new flows, in row
+order); past `flow_limit` ids the index is compacted to the ids the entries need.
+Decision cache: decide() reads only a row's (nic, src, dst, proto, sport, dport, preset) and
+its conntrack state (est, firewall-session set, un-NAT address and port); its answer is stored
+per distinct key (flow id, raw ports, nic/preset/est, interned state id -- the rule written
+down in conntrack.py), cleared past `cache_limit` keys, on compaction and by reset_state; only
+unseen keys are decided.
 """
 
 from __future__ import annotations
@@ -43,7 +49,10 @@ from dataplane.engine.compile import (
 )
 from dataplane.engine.conntrack import BatchConnTrack, FirewallSets
 from dataplane.engine.reference import _in
+from dataplane.engine.stages import nat, nsg, peering, source
+from dataplane.engine.stages import route as routing
 from dataplane.engine.stages.firewall import CompiledFirewall
+from dataplane.errors import InputError
 from dataplane.kernels.pipeline import KeyIndex, flow_keys
 from dataplane.kernels.pipeline_py import mix64  # the one 64-bit column mix
 
@@ -53,8 +62,15 @@ UNDECIDED = 255
 
 @dataclass
 class Columns:
+    """Packet columns, dual-stack: every packet carries its family and both addresses as two
+    64-bit halves (as the header kernel extracts them: IPv4 in the low half, high half 0);
+    `src`/`dst` repeat the IPv4 addresses (0 for other families) for the IPv4 stages. IPv6
+    packets are decided at the edge (preset UNSUPPORTED) until the IPv6 issue fills the
+    stages; flow and decision keys are IPv4 keys (IPv6 rows never reach a stage nor open a
+    flow: their answer is their preset, their final addresses their own)."""
+
     nic: np.ndarray      # int32, -1 = unmapped
-    src: np.ndarray      # int64 IPv4
+    src: np.ndarray      # int64 IPv4 source (0 when not IPv4)
     dst: np.ndarray      # int64
     proto: np.ndarray    # int16
     sport: np.ndarray    # int32
@@ -62,6 +78,21 @@ class Columns:
     length: np.ndarray   # int32 bytes on the wire
     time_ns: np.ndarray  # int64
     preset: np.ndarray   # uint8 disposition decided at the edge, UNDECIDED otherwise
+    family: np.ndarray | None = None  # uint8 4 | 6 (0: no IP header); default all 4
+    src_hi: np.ndarray | None = None  # uint64 high half of the source (0 for IPv4)
+    src_lo: np.ndarray | None = None  # uint64 low half (the IPv4 address for IPv4)
+    dst_hi: np.ndarray | None = None
+    dst_lo: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        n = self.src.size
+        if self.family is None:
+            self.family = np.full(n, 4, dtype=np.uint8)
+        for half, v4 in (("src_hi", None), ("dst_hi", None), ("src_lo", self.src),
+                         ("dst_lo", self.dst)):
+            if getattr(self, half) is None:
+                setattr(self, half, np.zeros(n, dtype=np.uint64) if v4 is None
+                        else v4.astype(np.uint64))
 
     def __len__(self) -> int:
         return int(self.src.size)
@@ -91,7 +122,8 @@ class BatchPipeline:
         self.net = net
         self.labels = Labels()
         self.flow_capacity = flow_capacity
-        self.cache = KeyIndex(6, 1 << 16)  # decision key -> row of the stores below
+        self.cache = KeyIndex(4, 1 << 16)  # decision key -> row of the stores below
+        self.states = KeyIndex(3, 1 << 10)  # conntrack state -> id (decision-key word)
         self.cache_limit = cache_limit
         self.fwsets = FirewallSets(len(net.nics), len(net.firewalls))
         self._clear_cache()
@@ -99,8 +131,10 @@ class BatchPipeline:
         self.flow_limit = 2 * flow_capacity + (1 << 16)
         self.ct = BatchConnTrack(flow_capacity)
         self._pending: tuple | None = None
+        self._prep: tuple | None = None  # the last batch's flow ids and decision keys
         self.final: tuple = ()
         self.openers = np.zeros(0, np.int64)
+        self.depended_on = np.zeros(0, np.int64)
         self._clear_flows()
         p = net.program
         self.route_label = np.array([self.labels(s) for s in net.route_labels], dtype=np.int32)
@@ -112,19 +146,15 @@ class BatchPipeline:
         self.peer_label = np.array([[self.labels(f"peering {net.vnet_names[a]}->{net.vnet_names[b]}")
                                      for b in range(nv)] for a in range(nv)],
                                    dtype=np.int32).reshape(nv, nv)
-        self.spoof_label = np.array([self.labels(f"anti-spoofing {net.node_names[i]}")
+        self.spoof_label = np.array([self.labels(source.label(net, i))
                                      for i in range(len(net.nics))] + [0], dtype=np.int32)
         self.fwd_label = np.array([self.labels(f"ip-forwarding {net.node_names[i]}")
                                    for i in range(len(net.nics))] + [0], dtype=np.int32)
         self.l_unmapped = self.labels("source address is not an emulated NIC")
-        self.l_noroute = self.labels("no route")
+        self.l_noroute = self.labels(routing.NO_ROUTE_LABEL)
         self.l_hoplimit = self.labels("hop limit")
         self.l_edge = {d: self.labels(d.reason) for d in (D.UNPARSED, D.UNSUPPORTED)}
-        nic_keys = sorted((i << 32) | c.private_ip_address.value
-                          for i, nic in enumerate(net.nics) for c in nic.ip_configurations
-                          if c.private_ip_address is not None
-                          and c.private_ip_address.version == 4)
-        self.nic_ip_keys = np.array(nic_keys, dtype=np.int64)
+        self.nic_ip_keys = source.nic_address_keys(net.nics)
         self.forwarding = np.array([nic.enable_ip_forwarding for nic in net.nics] + [False])
 
     # -- public --
@@ -143,44 +173,70 @@ class BatchPipeline:
             self.final = tuple(final[:4])
             self._pending = None
             return disp, dec, nodes
-        if self.cache.size > self.cache_limit:  # bounded memory; decisions are recomputed
-            self._clear_cache()
-        if self.flow_index.size > self.flow_limit:
-            self._compact_flows()
         excl = np.zeros(n, bool) if excluded is None else excluded
-        fid, rid, rev = self._flow_ids(c)
+        warm = None
+        if self._prep is not None and self._prep[0] is c:  # a re-run of the same batch
+            fid, rid, rev, dkeys, warm = self._prep[1:]
+        else:
+            if self.cache.size > self.cache_limit:  # bounded memory; decisions recomputed
+                self._clear_cache()
+            if self.flow_index.size > self.flow_limit:
+                self._compact_flows()
+            fid, rid, rev = self._flow_ids(c)
+            dkeys = self._decision_keys(c, fid)
         ct = self.ct
         rows = np.arange(n, dtype=np.int64)
         known = ct.reply_entry[rid]  # replies of entries opened in earlier batches
-        state = self._entry_state(known)
-        dkeys = self._decision_keys(c, fid)
-        ids = self._decisions(c, state, rows, dkeys)
+        base = self._entry_state(known)
+        if warm is None:
+            state, prev_inner = base, np.zeros(0, np.int64)
+            ids = self._decisions(c, state, rows, dkeys)
+        else:  # start from the last run's answer: the iteration converges from any start
+            ids, state, prev_inner = warm
         room = max(self.flow_capacity - ct.count, 0)
         for _ in range(n + 1):  # row r is final after r+1 rounds; usually 1-3 rounds
             op, tid, rid = self._openers(c, fid, rid, rev, ids, state[0], excl, room)
-            ent = known.copy()
             scratch = self._scratch
             scratch[tid] = n
             scratch[rid] = n
             np.minimum.at(scratch, tid, op)
             cand = scratch[rid]
-            inner = (known < 0) & (cand < rows)
-            new = self._entry_state(ent, c, ids, inner, cand)
-            changed = np.flatnonzero(np.any([a != b for a, b in zip(new, state, strict=True)],
-                                            axis=0))
-            state = new
+            inner = np.flatnonzero((cand < rows) & (known < 0))
+            depends = cand[inner]
+            touched = np.union1d(prev_inner, inner)
+            if touched.size == 0:
+                break
+            new = self._inner_state(base, c, ids, inner, depends)
+            changed = touched[np.any([a[touched] != b[touched] for a, b in zip(
+                new, state, strict=True)], axis=0)]
+            state, prev_inner = new, inner
             if changed.size == 0:
                 break
             ids[changed] = self._decisions(c, state, changed, dkeys[changed])
+        # rid may hold new ids (translated tuples); ids/state warm-start a re-run
+        self._prep = (c, fid, rid, rev, dkeys, (ids.copy(), state, prev_inner))
         self._pending = (fid[op], tid, self._fwset[ids[op]],
                          np.where(self._xlat[ids[op]], c.dst[op], -1),
                          np.where(self._xlat[ids[op]], np.where(
                              (c.proto[op] == 6) | (c.proto[op] == 17), c.dport[op], 0), -1))
         self.final = (self._fsrc[ids], self._fdst[ids], self._fsport[ids], self._fdport[ids])
+        edge = np.flatnonzero(c.preset != UNDECIDED)  # decided at the edge: untranslated
+        if edge.size:
+            for f, col in zip(self.final, (c.src, c.dst, c.sport, c.dport), strict=True):
+                f[edge] = col[edge]
         self.openers = op
+        self.depended_on = np.unique(depends)  # opener rows whose entry later rows read
         if commit:
             self.commit()
         return self._disp[ids], self._dec[ids], self._nodes[ids]
+
+    def drop_openers(self, rows: np.ndarray) -> None:
+        """Withdraw pending openers (rows of the last run) no later row depended on."""
+        if self._pending is None or rows.size == 0:
+            return
+        keep = ~np.isin(self.openers, rows)
+        self._pending = tuple(a[keep] for a in self._pending)
+        self.openers = self.openers[keep]
 
     def commit(self) -> None:
         """Open the entries of the last run's openers."""
@@ -188,12 +244,22 @@ class BatchPipeline:
             self.ct.open(*self._pending)
             self._pending = None
 
-    def entries(self) -> list[tuple[tuple[int, ...], tuple[int, ...], frozenset[int]]]:
-        """The committed conntrack entries as (original key, translated key, firewall
-        nodes), the reply-key owners first (re-committing them in this order into a
-        conntrack.ConnTrack gives the same reply lookups)."""
+    def mark(self) -> tuple[int, int]:
+        """The conntrack table as it stands now: (generation, entries opened)."""
+        return self.ct.generation, self.ct.count
+
+    def entries(self, mark: tuple[int, int] | None = None
+                ) -> list[tuple[tuple[int, ...], tuple[int, ...], frozenset[int]]]:
+        """The committed conntrack entries (those opened before `mark`, when given) as
+        (original key, translated key, firewall nodes), the reply-key owners first
+        (re-committing them in this order into a conntrack.ConnTrack gives the same reply
+        lookups). InputError when the table was reset since the mark."""
         ct = self.ct
-        if ct.count == 0:
+        if mark is not None and mark[0] != ct.generation:
+            raise InputError("the emulator's flow state was reset after this result was "
+                             "made; explain it before reset() or send it again")
+        limit = ct.count if mark is None else mark[1]
+        if limit == 0:
             return []
         _, keys = self.flow_index.export()
         size = keys.shape[0]
@@ -201,7 +267,7 @@ class BatchPipeline:
         owner = ct.reply_entry[:size]
         sets = {v: frozenset(k_) for k_, v in self.fwsets.ids.items()}
         first, rest = [], []
-        for f in np.flatnonzero(ct.opened[:size]).tolist():
+        for f in np.flatnonzero(ct.opened[:size] & (ct.seq[:size] < limit)).tolist():
             t = int(ct.translated_id[f])
             row = (tuple(k[f].tolist()), tuple(k[t].tolist()), sets[int(ct.fwset[f])])
             (first if int(owner[t]) == f else rest).append(row)
@@ -212,28 +278,32 @@ class BatchPipeline:
         return (np.zeros(n, bool), np.zeros(n, np.int32), np.full(n, -1, np.int64),
                 np.full(n, -1, np.int32))
 
-    def _entry_state(self, ent: np.ndarray, c: Columns | None = None,
-                     ids: np.ndarray | None = None, inner: np.ndarray | None = None,
-                     cand: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
-        """(est, firewall-session set, un-NAT address, un-NAT port) of each row: from the
-        committed entry `ent` (>= 0), or for rows in `inner` from the in-batch opener row
-        `cand` (its decision's path and translation)."""
+    def _entry_state(self, ent: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(est, firewall-session set, un-NAT address, un-NAT port) of each row from the
+        committed entry `ent` it answers (-1: none)."""
         ct = self.ct
-        e = np.maximum(ent, 0)
-        has = ent >= 0
-        est, fws = has.copy(), np.where(has, ct.fwset[e], 0).astype(np.int32)
-        uip = np.where(has, ct.unnat_ip[e], -1)
-        uport = np.where(has, ct.unnat_port[e], -1).astype(np.int32)
-        if inner is not None and inner.any():
-            r = np.flatnonzero(inner)
-            o = cand[r]
-            d = ids[o]
+        est, fws, uip, uport = self._no_state(ent.size)
+        r = np.flatnonzero(ent >= 0)
+        if r.size:
+            e = ent[r]
             est[r] = True
-            fws[r] = self._fwset[d]
-            x = self._xlat[d]
-            uip[r] = np.where(x, c.dst[o], -1)
-            ported = (c.proto[o] == 6) | (c.proto[o] == 17)
-            uport[r] = np.where(x, np.where(ported, c.dport[o], 0), -1)
+            fws[r], uip[r], uport[r] = ct.fwset[e], ct.unnat_ip[e], ct.unnat_port[e]
+        return est, fws, uip, uport
+
+    def _inner_state(self, base: tuple[np.ndarray, ...], c: Columns, ids: np.ndarray,
+                     rows: np.ndarray, opener: np.ndarray) -> tuple[np.ndarray, ...]:
+        """`base` with rows answering an in-batch opener row (`opener`, per row) given that
+        opener's state: its decision's firewall set and translation."""
+        if rows.size == 0:
+            return base
+        est, fws, uip, uport = (a.copy() for a in base)
+        d = ids[opener]
+        est[rows] = True
+        fws[rows] = self._fwset[d]
+        x = self._xlat[d]
+        uip[rows] = np.where(x, c.dst[opener], -1)
+        ported = (c.proto[opener] == 6) | (c.proto[opener] == 17)
+        uport[rows] = np.where(x, np.where(ported, c.dport[opener], 0), -1)
         return est, fws, uip, uport
 
     def _openers(self, c: Columns, fid: np.ndarray, rid: np.ndarray, rev: tuple,
@@ -267,33 +337,42 @@ class BatchPipeline:
     # -- the decision cache --
     @staticmethod
     def _decision_keys(c: Columns, fid: np.ndarray) -> np.ndarray:
-        """The row part of a decision key as exact uint64 words (flow id: the exact 5-tuple
-        with ports 0 unless TCP/UDP; the raw ports; nic << 9 | preset << 1, the est bit
-        or-ed in later); words 4 and 5 take the row's conntrack state (`_decisions`).
-        Flow ids are kept with the cache (see _compact_flows)."""
+        """The row part of a decision key as exact uint64 words: the flow id (the exact
+        5-tuple, ports 0 unless TCP/UDP), the raw ports (sport << 32 | dport, both int32),
+        nic << 9 | preset << 1 (the est bit or-ed in later) and the row's conntrack state id
+        (0: none; filled by `_decisions`). Flow ids are kept with the cache (see
+        _compact_flows)."""
         n = len(c)
-        k = np.zeros((n, 6), dtype=np.int64)
+        k = np.zeros((n, 4), dtype=np.int64)
         k[:, 0] = fid
-        k[:, 1] = c.sport
-        k[:, 2] = c.dport
-        k[:, 3] = (c.nic.astype(np.int64) << 9) | (c.preset.astype(np.int64) << 1)
+        k[:, 1] = (c.sport.astype(np.int64) << 32) | (c.dport.astype(np.int64) & 0xFFFFFFFF)
+        k[:, 2] = (c.nic.astype(np.int64) << 9) | (c.preset.astype(np.int64) << 1)
         return k.view(np.uint64)
 
     def _decisions(self, c: Columns, state: tuple[np.ndarray, ...], rows: np.ndarray,
                    dkeys: np.ndarray) -> np.ndarray:
         """Decision ids of `rows` (dkeys restricted to them). The key is everything decide()
-        reads of a row: its fields and its conntrack state (est bit, firewall-session set,
-        un-NAT address and port) -- never an entry id, so a cached answer is exact whatever
-        entry supplied the state. Rows with the same key share one decide() (within this
-        batch and across batches); new keys are decided once, by their first row."""
-        est, fws, uip, uport = (a[rows] for a in state)
-        keys = dkeys.copy()
-        keys[:, 3] |= est.astype(np.uint64)
-        keys[:, 4] = (fws.astype(np.uint64) << np.uint64(20)) | (uport + 1).astype(np.uint64)
-        keys[:, 5] = (uip + 1).astype(np.uint64)
-        h = mix64(keys[:, 0], (keys[:, 1] << np.uint64(40)) ^ (keys[:, 2] << np.uint64(20))
-                  ^ keys[:, 3])
-        h = mix64(h, keys[:, 4] ^ (keys[:, 5] << np.uint64(7)))
+        reads of a row: its fields and its conntrack state (est bit, and the interned
+        (firewall-session set, un-NAT address, un-NAT port) as a state id) -- never an entry
+        id, so a cached answer is exact whatever entry supplied the state. Rows with the
+        same key share one decide() (within this batch and across batches); new keys are
+        decided once, by their first row."""
+        est = state[0][rows]
+        keys = dkeys  # rows without state: est bit and state id are 0 already
+        st = np.flatnonzero(est)
+        if st.size:
+            r = rows[st]
+            words = np.empty((st.size, 3), dtype=np.int64)
+            words[:, 0] = state[1][r]
+            words[:, 1] = state[2][r]
+            words[:, 2] = state[3][r]
+            u = words.view(np.uint64)
+            sid, _ = self.states.index(mix64(u[:, 0] ^ (u[:, 2] << np.uint64(32)), u[:, 1]), u)
+            keys = dkeys.copy()
+            keys[st, 2] |= np.uint64(1)
+            keys[st, 3] = (sid + 1).astype(np.uint64)
+        h = mix64(keys[:, 0] ^ (keys[:, 3] << np.uint64(40)),
+                  keys[:, 1] ^ (keys[:, 2] << np.uint64(17)))
         ids, new = self.cache.index(h, keys)
         if new.any():
             reps = rows[new]
@@ -324,6 +403,7 @@ class BatchPipeline:
 
     def _clear_cache(self) -> None:
         self.cache.clear()
+        self.states.clear()
         self._stored = 0
         for name, t in self._STORE:
             setattr(self, name, np.empty(1024, dtype=t))
@@ -355,6 +435,7 @@ class BatchPipeline:
             self._scratch = np.empty(self.ct.opened.size, dtype=np.int64)
 
     def _clear_flows(self) -> None:
+        self._prep = None
         self.flow_index.clear()
         self.ct.clear()
         self._scratch = np.empty(self.ct.opened.size, dtype=np.int64)  # reset where used
@@ -363,6 +444,7 @@ class BatchPipeline:
         """Bounded memory: keep only the ids conntrack needs (open flows and their translated
         tuples; renumbered, the state follows); the decision cache is cleared (its keys
         hold flow ids)."""
+        self._prep = None
         h, k = self.flow_index.export()
         keep = self.ct.keep_mask(h.size)
         self.flow_index.clear()
@@ -400,20 +482,14 @@ class BatchPipeline:
         # 1 source / anti-spoofing
         idx = np.flatnonzero(active)
         nic = c.nic[idx].astype(np.int64)
-        k = (nic << 32) | c.src[idx]
-        at = np.searchsorted(self.nic_ip_keys, k)
-        owns = (at < self.nic_ip_keys.size) & (
-            self.nic_ip_keys[np.minimum(at, self.nic_ip_keys.size - 1)] == k)
-        bad = ~owns & ~self.forwarding[nic]
+        bad = source.decide_np(self.nic_ip_keys, self.forwarding, nic, c.src[idx])
         end(idx[bad], D.SPOOFED, self.spoof_label[nic[bad]])
         # 2 outbound NSG at the source NIC
         self._nsg(c, est, active, c.nic, "Outbound", D.DENIED_OUT, dec, disp)
         # un-DNAT of a load-balanced flow's reply at its source host (conntrack.py)
         m = active & (unnat_ip >= 0)
         if m.any():
-            c.src[m] = unnat_ip[m]
-            ported = m & ((c.proto == 6) | (c.proto == 17))
-            c.sport[ported] = unnat_port[ported]
+            nat.unnat_np(c, m, unnat_ip, unnat_port)
         subnet = np.where(active, net.node_subnet[np.maximum(c.nic, 0)], -1)
         pos = np.ones(n, dtype=np.int64)
         # >>> semantics stage owned by engine/ingress.py (on-premises/probe/Internet ingress)
@@ -423,8 +499,7 @@ class BatchPipeline:
             if idx.size == 0:
                 break
             sub = subnet[idx].astype(np.int64)
-            at = np.searchsorted(net.route_keys, (sub << 32) | c.dst[idx], side="right") - 1
-            rid = net.route_ids[at]
+            rid = routing.decide_np(net, sub, c.dst[idx])  # stages/route.py
             none = rid < 0
             end(idx[none], D.NO_ROUTE, self.l_noroute)
             idx, rid, sub = idx[~none], rid[~none], sub[~none]
@@ -461,26 +536,11 @@ class BatchPipeline:
 
     def _cross(self, c: Columns, idx: np.ndarray, a: np.ndarray, b: np.ndarray,
                disp: np.ndarray, dec: np.ndarray, active: np.ndarray) -> np.ndarray:
-        """Peering checks; returns the mask (over idx) of packets that may cross."""
-        net = self.net
-        diff = a != b
-        ok = ~diff | net.connected[a, b]
-        blocked = idx[~ok]
-        disp[blocked] = D.PEERING_BLOCKED
-        dec[blocked] = self.peer_label[a[~ok], b[~ok]]
-        active[blocked] = False
-        originated = np.zeros(idx.size, dtype=bool)
-        src = c.src[idx]
-        for v in np.unique(a[diff & ok]).tolist():
-            sel = a == v
-            lo, hi = net.vnet_lo[v], net.vnet_hi[v]
-            inside = ((src[sel, None] >= lo[None, :]) & (src[sel, None] <= hi[None, :])).any(1)
-            originated[sel] = inside
-        fwd_bad = diff & ok & ~originated & ~net.forward_ok[a, b]
-        disp[idx[fwd_bad]] = D.FORWARDING_BLOCKED
-        dec[idx[fwd_bad]] = self.peer_label[a[fwd_bad], b[fwd_bad]]
-        active[idx[fwd_bad]] = False
-        return ok & ~fwd_bad
+        """stages/peering.py's batch form for packets not entering from a gateway; returns
+        the mask (over idx) of packets that may cross."""
+        none = np.zeros(idx.size, bool)
+        return peering.decide_np(self.net, self.labels, self.peer_label, c.src[idx], idx, a, b,
+                                 np.full(idx.size, -1), none, disp, dec, active)
 
     def _owner(self, vnet: np.ndarray, dst: np.ndarray) -> np.ndarray:
         p = self.net.program
@@ -567,21 +627,9 @@ class BatchPipeline:
 
     def _nsg(self, c: Columns, est: np.ndarray, mask: np.ndarray, at_nic: np.ndarray,
              direction: str, deny: D, dec: np.ndarray, disp: np.ndarray) -> None:
-        """Evaluate the NSGs of `at_nic` for packets in `mask` not established; deny -> drop.
-        Denied packets are removed from `mask` (in place)."""
-        p = self.net.program
-        todo = np.flatnonzero(mask & ~est)
-        if todo.size == 0:
-            return
-        nics = at_nic[todo]
-        for nic in np.unique(nics).tolist():
-            sel = todo[nics == nic]
-            allow, rule = p.evaluate(nic, direction, c.proto[sel], c.src[sel], c.sport[sel],
-                                     c.dst[sel], c.dport[sel])
-            denied = sel[~allow]
-            disp[denied] = deny
-            dec[denied] = self.rule_label[np.maximum(rule[~allow], 0)]
-            mask[denied] = False
+        """stages/nsg.py's batch form; denied packets leave `mask` (in place)."""
+        nsg.decide_np(self.net.program, self.rule_label, c, est, mask, at_nic, direction,
+                      deny, dec, disp)
 
 
 __all__ = ["Columns", "BatchPipeline", "Labels", "UNDECIDED", "_in"]

@@ -130,11 +130,19 @@ class FirewallSets:
         rows = np.flatnonzero(is_fw.any(1))
         if rows.size == 0:
             return out
-        marked = np.where(is_fw[rows], nodes[rows], -1)
-        marked.sort(axis=1)
-        uniq, inv = np.unique(marked, axis=0, return_inverse=True)
-        sids = np.array([self._intern(tuple(sorted({int(x) for x in u if x >= 0})))
-                         for u in uniq.tolist()], dtype=np.int32)
+        if self.n_fw <= 62:  # one bit per firewall: distinct sets by a 1-d unique
+            f = is_fw[rows]
+            bits = np.where(f, np.left_shift(np.int64(1), np.where(f, nodes[rows] - self.first_fw,
+                                                                   0)), 0)
+            uniq, inv = np.unique(np.bitwise_or.reduce(bits, axis=1), return_inverse=True)
+            sets = [tuple(self.first_fw + b for b in range(self.n_fw) if (int(u) >> b) & 1)
+                    for u in uniq.tolist()]
+        else:
+            marked = np.where(is_fw[rows], nodes[rows], -1)
+            marked.sort(axis=1)
+            uniq, inv = np.unique(marked, axis=0, return_inverse=True)
+            sets = [tuple(sorted({int(x) for x in u if x >= 0})) for u in uniq.tolist()]
+        sids = np.array([self._intern(fws) for fws in sets], dtype=np.int32)
         out[rows] = sids[inv.ravel()]
         return out
 
@@ -159,7 +167,8 @@ class BatchConnTrack:
     -1 none; a row whose reverse tuple has id r is a reply of `reply_entry[r]`.
     `opened[fid]`: the flow's original key has an entry. Entry data by opener id:
     `fwset` (FirewallSets id), `unnat_ip`/`unnat_port` (-1: not translated),
-    `translated_id` (the id of its translated tuple).
+    `translated_id` (the id of its translated tuple), `seq` (opening order; with
+    `generation`, bumped by clear(), a mark (generation, count) names the table as it stood).
     Arrays keep one spare last slot, the sentinel for "no id" (never an entry)."""
 
     def __init__(self, capacity: int) -> None:
@@ -167,6 +176,7 @@ class BatchConnTrack:
         self.clear()
 
     def clear(self) -> None:
+        self.generation = getattr(self, "generation", 0) + 1  # a reset invalidates marks
         size = 1 << 16
         self.reply_entry = np.full(size, -1, dtype=np.int64)
         self.opened = np.zeros(size, dtype=bool)
@@ -174,6 +184,7 @@ class BatchConnTrack:
         self.unnat_ip = np.full(size, -1, dtype=np.int64)
         self.unnat_port = np.full(size, -1, dtype=np.int32)
         self.translated_id = np.full(size, -1, dtype=np.int64)
+        self.seq = np.full(size, -1, dtype=np.int64)  # opening order of each entry
         self.count = 0
 
     @property
@@ -198,6 +209,7 @@ class BatchConnTrack:
         self.unnat_ip = g(self.unnat_ip, -1)
         self.unnat_port = g(self.unnat_port, -1)
         self.translated_id = g(self.translated_id, -1)
+        self.seq = g(self.seq, -1)
 
     def open(self, fid: np.ndarray, tid: np.ndarray, fwset: np.ndarray,
              unnat_ip: np.ndarray, unnat_port: np.ndarray) -> None:
@@ -208,6 +220,7 @@ class BatchConnTrack:
         self.unnat_ip[fid] = unnat_ip
         self.unnat_port[fid] = unnat_port
         self.translated_id[fid] = tid
+        self.seq[fid] = self.count + np.arange(fid.size)
         free = self.reply_entry[tid] < 0
         tid_f, fid_f = tid[free], fid[free]
         _, first = np.unique(tid_f, return_index=True)  # the first row per reply id wins
@@ -229,7 +242,8 @@ class BatchConnTrack:
         cap = max(1 << 16, 2 * kept + 1)
         arrays = {}
         for name, fill in (("opened", False), ("fwset", 0), ("unnat_ip", -1),
-                           ("unnat_port", -1), ("reply_entry", -1), ("translated_id", -1)):
+                           ("unnat_port", -1), ("reply_entry", -1), ("translated_id", -1),
+                           ("seq", -1)):
             a = getattr(self, name)
             out = np.full(cap, fill, dtype=a.dtype)
             out[:kept] = a[:keep.size][keep]

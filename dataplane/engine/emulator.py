@@ -103,7 +103,7 @@ class Emulator:
         sources = source if isinstance(source, (list, tuple)) else [source] * len(pkts)
         nic_override = np.array([self.net.nic_by_vm(s) if s else -2 for s in sources],
                                 dtype=np.int32)
-        result = Result(self, prior_entries=self.batch.entries())
+        result = Result(self, conntrack_mark=self.batch.mark())
         self._process(rb, 0, result, nic_override=nic_override, asap=times_ns is None)
         return result
 
@@ -121,7 +121,7 @@ class Emulator:
         if speed <= 0:
             raise InputError("--speed must be positive")
         amap = self.address_map(mapping, subnet_mapping, auto_map)
-        result = Result(self, prior_entries=self.batch.entries())
+        result = Result(self, conntrack_mark=self.batch.mark())
         stats = [CaptureStats(str(p)) for p in paths]
         result.captures = stats
         self._amap = amap
@@ -178,6 +178,7 @@ class Emulator:
             ms, md = amap.apply(src[v4], dst[v4])
             src[v4], dst[v4] = ms, md
         nic = self.nic_of(src)
+        nic[hc.ip_version != 4] = -1  # an IPv6 packet maps by its own addresses (IPv6 issue)
         if nic_override is not None:
             nic = np.where(nic_override >= 0, nic_override, nic).astype(np.int32)
         if asap:
@@ -193,7 +194,12 @@ class Emulator:
                 self._clock["last"] = int(t[-1])
         cols = Columns(nic=nic, src=src, dst=dst, proto=hc.proto.astype(np.int16),
                        sport=hc.sport.astype(np.int32), dport=hc.dport.astype(np.int32),
-                       length=rb.origlens.astype(np.int32), time_ns=t, preset=preset)
+                       length=rb.origlens.astype(np.int32), time_ns=t, preset=preset,
+                       family=hc.ip_version, src_hi=hc.src_hi, src_lo=hc.src_lo,
+                       dst_hi=hc.dst_hi, dst_lo=hc.dst_lo)
+        if amap is not None:  # mapped IPv4 addresses: the low halves follow
+            cols.src_lo = np.where(hc.ip_version == 4, src.astype(np.uint64), hc.src_lo)
+            cols.dst_lo = np.where(hc.ip_version == 4, dst.astype(np.uint64), hc.dst_lo)
         disp, dec, nodes, tout, sdrop = self._decide_and_time(cols, t)
         fsrc, fdst, fsport, fdport = self.batch.final
         cap = np.full(n, capture, dtype=np.int32) if np.isscalar(capture) else capture
@@ -202,23 +208,26 @@ class Emulator:
                "length": cols.length, "nic": nic, "disposition": disp, "deciding": dec,
                "time_out": tout, "status": _STATUS_NAMES[status],
                "final_src": fsrc, "final_dst": fdst, "final_sport": fsport,
-               "final_dport": fdport}
+               "final_dport": fdport, "family": cols.family, "src_hi": cols.src_hi,
+               "src_lo": cols.src_lo, "dst_hi": cols.dst_hi, "dst_lo": cols.dst_lo}
         result.add(out, nodes, keep=keep)
         if sink is not None:
             sink(out, nodes, rb)
 
     def _decide_and_time(self, cols: Columns, t: np.ndarray) -> tuple[np.ndarray, ...]:
         """Decide, then shape; flows are committed only for packets the shaper kept
-        (conntrack.py, assumption shaper-no-state). When a flow's opener was shaper-dropped,
-        the batch is decided again without it (later replies in the batch are then new
-        flows) and re-timed from the shaper's state before the batch; at most 4 rounds."""
+        (conntrack.py, assumption shaper-no-state). A shaper-dropped opener is withdrawn;
+        when later rows of the batch read its state, the batch is decided again without it
+        (those rows are then new flows) and re-timed from the shaper's state before the
+        batch; at most 4 rounds."""
         before = (self.shaper.last_depart_ns.copy(), self.shaper.drops.copy())
         excluded = np.zeros(len(cols), bool)
-        for _ in range(4):
+        for round_ in range(4):
             disp, dec, nodes = self.batch.run(cols, excluded=excluded, commit=False)
             tout, sdrop = apply_timing(self.net, self.shaper, nodes, t, cols.length)
             lost = self.batch.openers[sdrop[self.batch.openers]]
-            if lost.size == 0:
+            if round_ == 3 or not np.isin(lost, self.batch.depended_on).any():
+                self.batch.drop_openers(lost)  # no later row read their state: no re-run
                 break
             excluded[lost] = True
             self.shaper.last_depart_ns[:] = before[0]
@@ -241,7 +250,7 @@ class Emulator:
         passing = np.flatnonzero(np.isin(c["disposition"][:i], [
             D.DELIVERED, D.EXITS_INTERNET, D.EXITS_ON_PREMISES]))
         fws = self.net.node_kind
-        for original, translated, firewalls in result.prior_entries:  # before this run
+        for original, translated, firewalls in self.batch.entries(result.conntrack_mark):
             ref.conntrack.commit(original, translated, firewalls)
         for j in passing.tolist():  # the conntrack table as it stood before packet i
             p = self._packet(c, j)

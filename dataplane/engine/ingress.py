@@ -45,6 +45,7 @@ import numpy as np
 
 from dataplane.control.tags import NOT_INTERNET
 from dataplane.dispositions import Disposition as D
+from dataplane.engine.stages import peering
 from dataplane.model import LocalNetworkGateway, Topology, id_key
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -170,10 +171,6 @@ def label_not_exposed(net: Network, nic: int) -> str:
     return f"ingress internet: {net.node_names[nic]} has no public IP (source not mapped)"
 
 
-def label_transit(net: Network, gw: int, vnet: int) -> str:
-    return f"{net.node_names[gw]}: no gateway transit to {net.vnet_names[vnet]}"
-
-
 # -- batch stages --------------------------------------------------------------------------
 def enter_stage(bp: Any, c: Any, est: np.ndarray, disp: np.ndarray, dec: np.ndarray,
                 nodes: np.ndarray, pos: np.ndarray, active: np.ndarray, subnet: np.ndarray
@@ -261,45 +258,6 @@ def net_nonroutable(net: Network, ip: np.ndarray) -> np.ndarray:
     return net.ingress.nonroutable_np(ip)
 
 
-def cross_np(bp: Any, c: Any, idx: np.ndarray, a: np.ndarray, b: np.ndarray, prev: np.ndarray,
-             via_gw: np.ndarray, disp: np.ndarray, dec: np.ndarray, active: np.ndarray
-             ) -> np.ndarray:
-    """Peering checks from VNet a to b, the same as reference._cross: packets entering from a
-    gateway need gateway transit into b; others need both links Connected and, when not
-    originating in a, allowForwardedTraffic. Returns the mask of packets that may cross."""
-    net = bp.net
-    diff = a != b
-    ok = np.ones(idx.size, bool)
-    g = diff & via_gw
-    for j in np.flatnonzero(g).tolist():
-        gw = int(prev[j])
-        if int(b[j]) not in net.ingress.serves.get(gw, frozenset()):
-            ok[j] = False
-            disp[idx[j]] = D.TRANSIT_BLOCKED
-            dec[idx[j]] = bp.labels(label_transit(net, gw, int(b[j])))
-            active[idx[j]] = False
-    p = diff & ~via_gw
-    if p.any():
-        conn = net.connected[a, b]
-        bad = p & ~conn
-        disp[idx[bad]] = D.PEERING_BLOCKED
-        dec[idx[bad]] = bp.peer_label[a[bad], b[bad]]
-        active[idx[bad]] = False
-        ok &= ~bad
-        src = c.src[idx]
-        originated = np.zeros(idx.size, bool)
-        for v in np.unique(a[p & conn]).tolist():
-            s = a == v
-            lo, hi = net.vnet_lo[v], net.vnet_hi[v]
-            originated[s] = ((src[s, None] >= lo[None, :]) & (src[s, None] <= hi[None, :])).any(1)
-        fwd = p & conn & ~originated & ~net.forward_ok[a, b]
-        disp[idx[fwd]] = D.FORWARDING_BLOCKED
-        dec[idx[fwd]] = bp.peer_label[a[fwd], b[fwd]]
-        active[idx[fwd]] = False
-        ok &= ~fwd
-    return ok
-
-
 def deliver_np(bp: Any, c: Any, est: np.ndarray, sel: np.ndarray, target: np.ndarray,
                dst: np.ndarray, dport: np.ndarray, label: int, nodes: np.ndarray,
                pos: np.ndarray, disp: np.ndarray, dec: np.ndarray, active: np.ndarray) -> None:
@@ -336,7 +294,8 @@ def transit_stage(bp: Any, c: Any, est: np.ndarray, idx: np.ndarray, rid: np.nda
     disp[idx[miss]] = D.NO_DESTINATION
     active[idx[miss]] = False
     idx, rid, a, b, prev, target = (x[~miss] for x in (idx, rid, a, b, prev, target))
-    ok = cross_np(bp, c, idx, a, b, prev, np.ones(idx.size, bool), disp, dec, active)
+    ok = peering.decide_np(bp.net, bp.labels, bp.peer_label, c.src[idx], idx, a, b, prev,
+                           np.ones(idx.size, bool), disp, dec, active)
     idx, rid, target = idx[ok], rid[ok], target[ok]
     deliver_np(bp, c, est, idx, target.astype(np.int32), c.dst[idx], c.dport[idx],
                0, nodes, pos, disp, dec, active)

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dataplane.dispositions import Disposition as D
+from dataplane.engine.stages import nat, peering
 from dataplane.model import Topology, id_key
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -319,8 +320,9 @@ def _frontends(bp: Any, c: Any, est: np.ndarray, idx: np.ndarray, fe: np.ndarray
         front = net.lb.frontends[f]
         s = fe == f
         sel, sv, sp, sg = idx[s], vnet[s], prev[s], via_gw[s]
-        ok = ingress.cross_np(bp, c, sel, sv, np.full(sel.size, front.vnet, np.int32), sp, sg,
-                              disp, dec, active)
+        ok = peering.decide_np(net, bp.labels, bp.peer_label, c.src[sel], sel, sv,
+                               np.full(sel.size, front.vnet, np.int32), sp, sg, disp, dec,
+                               active)
         sel, sv = sel[ok], sv[ok]
         if front.basic:
             bad = np.array([basic_global(net, front, int(v)) for v in sv.tolist()], bool)
@@ -343,8 +345,8 @@ def _frontends(bp: Any, c: Any, est: np.ndarray, idx: np.ndarray, fe: np.ndarray
             h = flow_hash_np(c.src[rs], c.dst[rs], c.proto[rs], c.sport[rs], c.dport[rs])
             k = (h % np.uint64(rule.backends.size)).astype(np.int64)
             # DNAT: the packet carries the backend address and port from here on
-            c.dport[rs] = rule.translate_port_np(c.proto[rs], c.dport[rs])
-            c.dst[rs] = rule.backend_ips[k]
+            nat.dnat_np(c, rs, rule.backend_ips[k], rule.translate_port_np(c.proto[rs],
+                                                                           c.dport[rs]))
             ingress.deliver_np(bp, c, est, rs, rule.backends[k], c.dst[rs], c.dport[rs],
                                bp.labels(label_rule(front, rule)), nodes, pos, disp, dec,
                                active)

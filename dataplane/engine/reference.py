@@ -21,8 +21,9 @@ Order (DESIGN.md pipeline):
   control/peering.peering_access, assumption `vnet-access-blocks`; `vnet-access-tag-only`
   reads it as a tag change only);
 5 VirtualAppliance: the packet is delivered to the NVA NIC (inbound NSG, IP forwarding,
-  outbound NSG) or Azure Firewall (network rule collections, FIREWALL_DENIED), which forwards
-  with its own subnet's routes; a revisited appliance or more than MAX_HOPS hops -> LOOP;
+  outbound NSG) or Azure Firewall (stages/firewall.py: classic network rule collections,
+  stateful sessions, FIREWALL_DENIED), which forwards with its own subnet's routes; a
+  revisited appliance or more than MAX_HOPS hops -> LOOP;
 6 gateway: VirtualNetworkGateway routes leave to on-premises (EXITS_ON_PREMISES), own or
   transit gateway (4.4); Internet routes leave (EXITS_INTERNET) unless the destination is
   not Internet space (NON_ROUTABLE, ingress.py assumption `internet-non-routable`);
@@ -30,7 +31,10 @@ Order (DESIGN.md pipeline):
   backend (LB_NO_RULE, LB_NO_BACKEND, LB_BASIC_GLOBAL); an ILB frontend as next hop picks the
   backend appliance;
 7 inbound NSG at the destination, subnet then NIC (DENIED_IN); delivery (DELIVERED).
-A flow is established (for return traffic) by its first packet that is delivered or leaves.
+State: the connection-tracking table (conntrack.py, reference form `ConnTrack`): `run`
+commits each packet that survives its whole path; a packet answering a tracked flow skips the
+NSGs, passes the firewalls holding its session and is un-DNATed at its source (stages/nat.py)
+when the flow was load-balanced. Stages with both forms live in engine/stages/.
 Timing is not here: engine/timing_stage.py applies it to the node paths of both pipelines.
 """
 
@@ -39,15 +43,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from dataplane.control.nsg import Flow, RuleCompiler, evaluate
-from dataplane.control.routes import EffectiveRoute, lookup
+from dataplane.control.nsg import Flow, RuleCompiler
 from dataplane.dispositions import Disposition as D
 from dataplane.engine import ingress
 from dataplane.engine import loadbalancer as lbm
 from dataplane.engine.compile import MAX_HOPS, Network
 from dataplane.engine.conntrack import PASSING, ConnTrack, Entry
 from dataplane.engine.conntrack import flow_key as _key
-from dataplane.model import Prefix, id_key
+from dataplane.engine.stages import nat, nsg, peering, source
+from dataplane.engine.stages import route as routing
+from dataplane.model import Prefix
 from dataplane.net import IPAddress
 
 
@@ -82,15 +87,6 @@ class Walk:
 
     def firewalls(self, net: Network) -> frozenset[int]:
         return frozenset(n for n in self.nodes if net.node_kind[n] == "firewall")
-
-
-def nsg_label(verdict: Any) -> str:
-    last = verdict.levels[-1] if verdict.levels else None
-    for d in verdict.levels:
-        if d.access == "Deny":
-            last = d
-    nsg = last.nsg.rsplit("/", 1)[-1] if last and last.nsg else "-"
-    return f"nsg {nsg}/{verdict.rule_name}"
 
 
 def _in(matches: tuple, value: int) -> bool:
@@ -135,23 +131,17 @@ class ReferencePipeline:
             w = self._ingress(p, state, flow, entry)
             w.out = w.out or (p.src, p.dst, p.sport, p.dport)
             return w
-        nic = net.nics[p.nic]
         w = Walk(D.DELIVERED, "", [p.nic], reply_of=entry, out=(p.src, p.dst, p.sport, p.dport))
-        ips = {c.private_ip_address.value for c in nic.ip_configurations
-               if c.private_ip_address is not None}
-        if p.src not in ips and not nic.enable_ip_forwarding:
-            w.hops.append({"step": "source", "at": net.node_names[p.nic], "result": "Spoofed"})
-            return self._end(w, D.SPOOFED, f"anti-spoofing {net.node_names[p.nic]}")
-        w.hops.append({"step": "source", "at": net.node_names[p.nic], "established": state,
-                       "result": "Allowed"})
+        ok, hop = source.decide(net, p.nic, p.src, state)
+        w.hops.append(hop)
+        if not ok:
+            return self._end(w, D.SPOOFED, source.label(net, p.nic))
         if not state and not self._nsg(w, p.nic, "Outbound", flow):
             return self._end(w, D.DENIED_OUT, w.deciding)
         unnat = entry.unnat() if entry is not None else None
         if unnat is not None:  # a load-balanced flow's reply leaves from the frontend
-            w.hops.append({"step": "nat", "at": net.node_names[p.nic], "kind": "un-DNAT",
-                           "original": {"sourceIp": _ip(p.src), "sourcePort": p.sport},
-                           "translated": {"sourceIp": _ip(unnat[0]), "sourcePort": unnat[1]}})
-            p = p._replace(src=unnat[0], sport=unnat[1] if p.proto in (6, 17) else p.sport)
+            p, hop = nat.unnat(p, net.node_names[p.nic], *unnat)
+            w.hops.append(hop)
             flow = Flow(p.proto, IPAddress(4, p.src), p.sport, IPAddress(4, p.dst), p.dport)
             w.out = (p.src, p.dst, p.sport, p.dport)
         return self._hops(w, p, int(net.node_subnet[p.nic]), p.nic, state, flow)
@@ -191,19 +181,13 @@ class ReferencePipeline:
         visited: set[int] = set()
         for _ in range(MAX_HOPS):
             via_gateway = bool(net.node_is_gateway[current])
-            sid = id_key(net.program.subnet_ids[subnet])
             vnet = int(net.program.subnet_vnet[subnet])
-            rows = net.routes_by_subnet[sid]
-            route = lookup(rows, IPAddress(4, p.dst))
+            rid, route, hop = routing.decide(net, subnet, current, p.dst)  # stages/route.py
+            w.hops.append(hop)
             if route is None:
-                w.hops.append({"step": "route", "at": self._subnet_name(subnet),
-                               "node": net.node_names[current], "route": None,
-                               "nextHopType": "None", "addressPrefix": None})
-                return self._end(w, D.NO_ROUTE, "no route")
-            rid = net.route_index[(sid, rows.index(route))]
+                return self._end(w, D.NO_ROUTE, routing.NO_ROUTE_LABEL)
             label = net.route_labels[rid]
             w.deciding = label
-            w.hops.append(self._route_hop(subnet, current, route, label))
             kind = route.next_hop_type
             if kind == "Internet" and net.ingress.nonroutable(p.dst):
                 w.hops.append({"step": "edge", "at": "internet", "result":
@@ -313,10 +297,11 @@ class ReferencePipeline:
             return self._end(w, drop, label)
         assert rule is not None
         backend = int(rule.backends[k])
-        dst, dport = int(rule.backend_ips[k]), rule.translate_port(p.dport)
-        w.hops.append(lbm.lb_hop(self.net, fe, rule, k, p, "Balanced", (dst, dport)))
-        translated = Flow(p.proto, IPAddress(4, p.src), p.sport, IPAddress(4, dst), dport)
-        w.out = (p.src, dst, p.sport, dport)
+        w.hops.append(lbm.lb_hop(self.net, fe, rule, k, p, "Balanced", (
+            int(rule.backend_ips[k]), rule.translate_port(p.dport))))
+        q = nat.dnat(p, int(rule.backend_ips[k]), rule.translate_port(p.dport))
+        translated = Flow(q.proto, IPAddress(4, q.src), q.sport, IPAddress(4, q.dst), q.dport)
+        w.out = (q.src, q.dst, q.sport, q.dport)
         return self._deliver(w, p, backend, state, translated, label)
 
     def _lb_next_hop(self, w: Walk, p: Packet, fe: lbm.Frontend, vnet: int) -> int | Walk:
@@ -344,66 +329,22 @@ class ReferencePipeline:
         return self._end(w, D.DELIVERED, label)
 
     def _nsg(self, w: Walk, nic: int, direction: str, flow: Flow) -> bool:
-        sec = self.security[nic]
-        if sec is None:
-            return True
-        verdict = evaluate(sec, direction, flow)
-        w.hops.append({"step": f"nsg-{direction.lower()}", "at": self.net.node_names[nic],
-                       "access": verdict.access, "rule": verdict.rule_name,
-                       "levels": [{"level": d.level,
-                                   "nsg": d.nsg.rsplit("/", 1)[-1] if d.nsg else None,
-                                   "access": d.access, "rule": d.rule}
-                                  for d in verdict.levels]})
-        if verdict.access != "Allow":
-            w.deciding = nsg_label(verdict)
-            return False
-        return True
+        """stages/nsg.py's reference form; its hop is recorded, a deny decides."""
+        ok, hop, label = nsg.decide(self.security[nic], self.net.node_names[nic], direction,
+                                    flow)
+        if hop is not None:
+            w.hops.append(hop)
+        if not ok:
+            w.deciding = label or ""
+        return ok
 
     def _cross(self, w: Walk, a: int, b: int, p: Packet, gateway: int = -1) -> Walk | None:
-        """Peering checks from VNet a into b. From a gateway (on-premises ingress) the VNet
-        must use that gateway through transit (ingress.py); otherwise both links Connected
-        and, for traffic not originating in a, allowForwardedTraffic (4.1, 4.2)."""
-        net = self.net
-        if a == b:
-            return None
-        link, back = net.peering_links.get((a, b), (None, None))
-        hop: dict[str, Any] = {"step": "peering", "from": net.vnet_names[a],
-                               "to": net.vnet_names[b], "link": link, "remoteLink": back or None}
-        w.hops.append(hop)
-        if gateway >= 0:
-            hop.update(transit=True, gateway=net.node_names[gateway], forwarded=False)
-            if b not in net.ingress.serves.get(gateway, frozenset()):
-                hop["result"] = "GatewayTransitNotAllowed"
-                return self._end(w, D.TRANSIT_BLOCKED, ingress.label_transit(net, gateway, b))
-            hop["result"] = "Allowed"
-            return None
-        label = f"peering {net.vnet_names[a]}->{net.vnet_names[b]}"
-        if not net.connected[a, b]:
-            hop["result"] = "PeeringNotConnected"
-            return self._end(w, D.PEERING_BLOCKED, label)
-        originated = any(lo <= p.src <= hi for lo, hi in zip(
-            net.vnet_lo[a].tolist(), net.vnet_hi[a].tolist(), strict=True))
-        hop["forwarded"] = not originated
-        if not originated and not net.forward_ok[a, b]:
-            hop["result"] = "ForwardedTrafficNotAllowed"
-            return self._end(w, D.FORWARDING_BLOCKED, label)
-        hop["result"] = "Allowed"
-        return None
-
-    def _subnet_name(self, subnet: int) -> str:
-        sid = self.net.program.subnet_ids[subnet]
-        parts = sid.split("/")
-        return f"{parts[-3]}/{parts[-1]}" if len(parts) >= 3 else sid
-
-    def _route_hop(self, subnet: int, current: int, route: EffectiveRoute,
-                   label: str) -> dict[str, Any]:
-        return {"step": "route", "at": self._subnet_name(subnet),
-                "node": self.net.node_names[current], "route": label,
-                "addressPrefix": str(route.address_prefix), "source": route.source,
-                "nextHopType": route.next_hop_type,
-                "nextHopIpAddress": str(route.next_hop_ip[0]) if route.next_hop_ip else None,
-                "routeTableId": route.route_table_id if route.source == "User"
-                else "System Route", "routeName": route.route_name or None}
+        """stages/peering.py's reference form (from VNet a into b; `gateway`: the on-premises
+        gateway the packet entered at, -1 otherwise)."""
+        drop, hop = peering.decide(self.net, a, b, p.src, gateway)
+        if hop is not None:
+            w.hops.append(hop)
+        return None if drop is None else self._end(w, *drop)
 
     @staticmethod
     def _end(w: Walk, d: D, deciding: str) -> Walk:

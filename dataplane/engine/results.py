@@ -7,7 +7,9 @@ global path), `peering_bytes()` (bytes per VNet pair crossed), `flow(src, dst, d
 ("was it delivered, in what time?"), `explain(i)` (hop by hop, reference walk), `rows()`,
 `summary()` (summary.json shape), `caveats()` (named caveat -> packets it touches) and
 `check_accounting()` (read = sum over dispositions + unreadable records).
-Columns: the packet as read (src, dst, sport, dport, ...) and as it arrived
+Columns: the packet as read (src, dst: IPv4, 0 otherwise; family 4 | 6 with the addresses
+as 64-bit halves src_hi/src_lo, dst_hi/dst_lo for both families; sport, dport, ...) and as it
+arrived
 (`final_src`, `final_dst`, `final_sport`, `final_dport`: after load-balancer DNAT or a
 reply's un-DNAT, engine/conntrack.py) -- the writers read the final_* columns.
 """
@@ -26,7 +28,7 @@ from dataplane.dispositions import Disposition as D
 _PROTO = {6: "TCP", 17: "UDP", 1: "ICMP"}
 COLS = ("capture", "record", "time_in", "src", "dst", "proto", "sport", "dport", "length",
         "nic", "disposition", "deciding", "time_out", "status", "final_src", "final_dst",
-        "final_sport", "final_dport")
+        "final_sport", "final_dport", "family", "src_hi", "src_lo", "dst_hi", "dst_lo")
 
 
 @dataclass
@@ -52,9 +54,9 @@ class Result:
     mapping: list[str] = field(default_factory=list)
     totals: Counter = field(default_factory=Counter)
     read: int = 0
-    # conntrack entries (original key, translated key, firewall nodes) before this run, in
-    # the order explain must re-open them (BatchPipeline.entries)
-    prior_entries: list[tuple] = field(default_factory=list, repr=False)
+    # the conntrack table as this run found it (BatchPipeline.mark): explain re-opens the
+    # entries that existed then
+    conntrack_mark: tuple[int, int] | None = field(default=None, repr=False)
     # batches as added; `columns` / `nodes` concatenate them once, on first access
     _parts: list[tuple[dict[str, np.ndarray], np.ndarray]] = field(default_factory=list,
                                                                     repr=False)
@@ -230,8 +232,7 @@ class Result:
         return {
             "index": i, "capture": int(c["capture"][i]), "record": int(c["record"][i]),
             "time_in_ns": tin,
-            "src": str(ipaddress.IPv4Address(int(c["src"][i]) & 0xFFFFFFFF)),
-            "dst": str(ipaddress.IPv4Address(int(c["dst"][i]) & 0xFFFFFFFF)),
+            "src": _address(c, "src", i), "dst": _address(c, "dst", i),
             "proto": _PROTO.get(int(c["proto"][i]), str(int(c["proto"][i]))),
             "sport": int(c["sport"][i]), "dport": int(c["dport"][i]),
             "length": int(c["length"][i]), "disposition": d.name,
@@ -240,8 +241,7 @@ class Result:
             "hops": " > ".join(path),
             "time_out_ns": tout if d == D.DELIVERED or d.exited else -1,
             "latency_ns": tout - tin if (d == D.DELIVERED or d.exited) and tout >= 0 else -1,
-            "final_src": str(ipaddress.IPv4Address(int(c["final_src"][i]) & 0xFFFFFFFF)),
-            "final_dst": str(ipaddress.IPv4Address(int(c["final_dst"][i]) & 0xFFFFFFFF)),
+            "final_src": _address(c, "final_src", i), "final_dst": _address(c, "final_dst", i),
             "final_sport": int(c["final_sport"][i]), "final_dport": int(c["final_dport"][i]),
             "caveats": self.emulator.net.caveats_of([int(x) for x in self.nodes[i] if x >= 0]),
         }
@@ -286,3 +286,12 @@ class Result:
             "assumptions": em.assumptions(),
             "caveats": self.caveats(),
         }
+
+
+def _address(c: dict[str, np.ndarray], which: str, i: int) -> str:
+    """The packet's address as text, IPv6 from its halves."""
+    if int(c["family"][i]) == 6:  # decided at the edge: final == as read
+        side = "src" if which.endswith("src") else "dst"
+        return str(ipaddress.IPv6Address((int(c[f"{side}_hi"][i]) << 64)
+                                         | int(c[f"{side}_lo"][i])))
+    return str(ipaddress.IPv4Address(int(c[which][i]) & 0xFFFFFFFF))

@@ -1,8 +1,7 @@
 """Decision cache and persistent flow ids == reference: the bounded-memory paths (cache cleared,
 flow ids compacted to the established flows between batches) and the flow-table capacity
-(a full table refuses new flows, like FlowTable: the reference with a capped established set;
-one packet per batch, since within a batch a flow that passed earlier in the same batch counts
-even when the table is full -- the behaviour the FlowTable version had, kept)."""
+(a full table refuses new flows, like FlowTable: the reference with a capped conntrack table;
+within a batch too, for any batch split: openers past the table's room open nothing)."""
 
 from __future__ import annotations
 
@@ -29,6 +28,7 @@ def test_cache_clear_and_flow_compaction(demo_topology, case, cache_limit, flow_
 @settings(max_examples=40, deadline=None)
 @given(traffic(max_packets=40, max_split=12), st.integers(0, 3))
 def test_full_flow_table_refuses_new_flows(demo_topology, case, cap):
-    pkts, _ = case
+    pkts, split = case
     net = build_network(demo_topology)
-    assert_batch_matches_reference(net, pkts, 1, BatchPipeline(net, flow_capacity=cap), cap=cap)
+    assert_batch_matches_reference(net, pkts, split, BatchPipeline(net, flow_capacity=cap),
+                                   cap=cap)

@@ -158,3 +158,40 @@ def test_ilb_reply_leaves_from_frontend_and_passes_outbound_nsg(load):
 def _ip(v) -> str:
     import ipaddress
     return str(ipaddress.IPv4Address(int(v)))
+
+
+def test_dual_stack_columns_carry_ipv6_addresses(load):
+    """IPv6 packets stay UNSUPPORTED (the IPv6 issue fills the stages) but their columns carry
+    the family and both addresses as 64-bit halves; IPv4 rows carry theirs in the low half."""
+    from scapy.layers.inet import UDP
+    from scapy.layers.inet6 import IPv6
+
+    em = Emulator(load(HUB_FW))
+    out = em.send([IPv6(src="2001:db8::1", dst="fd00::10:0:1:4") / UDP(sport=1, dport=53),
+                   tcp(*FWD)], source=[None, "app1"])
+    assert out.dispositions() == [D.UNSUPPORTED, D.DELIVERED]
+    r6, r4 = out.row(0), out.row(1)
+    assert (r6["src"], r6["dst"], r6["final_src"]) == ("2001:db8::1", "fd00::10:0:1:4",
+                                                       "2001:db8::1")
+    c = out.columns
+    assert c["family"].tolist() == [6, 4]
+    assert (int(c["src_hi"][0]) << 64 | int(c["src_lo"][0])) == 0x20010DB8 << 96 | 1
+    assert (int(c["src_hi"][1]), int(c["src_lo"][1])) == (0, 0x0A010104)
+    assert r4["src"] == "10.1.1.4"
+
+
+def test_explain_uses_the_flow_state_its_run_found(load):
+    """A result's explanation re-opens the flows that existed when it ran, not later ones;
+    after reset() that state is gone and explain says so instead of guessing."""
+    from dataplane.errors import InputError
+
+    em = Emulator(load(HUB_FW))
+    early = em.send(tcp(*REPLY), source="db1")  # before the forward flow: denied
+    em.send(tcp(*FWD), source="app1")
+    late = em.send(tcp(*REPLY), source="db1")
+    assert early.dispositions() == [D.FIREWALL_DENIED] and late.dispositions() == [D.DELIVERED]
+    assert early.explain(0)["hops"][-1]["result"] == "FirewallDenied"
+    assert late.explain(0)["hops"][-1]["step"] == "deliver"
+    em.reset()
+    with pytest.raises(InputError, match="reset"):
+        late.explain(0)

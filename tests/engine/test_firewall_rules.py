@@ -131,3 +131,24 @@ def test_check_never_calls_an_unmodelled_resource_harmless(base):
     assert len(found) == 1 and "natGateways" in found[0].message
     assert "does not affect" not in found[0].message
     assert "can change verdicts" in found[0].message
+
+
+def test_explain_names_the_caveat_at_the_firewall_hop(base):
+    """`dataplane explain` (JSON and text) carries the firewall's caveats at its hop."""
+    from dataplane import watcher
+    from dataplane.control.explain import describe
+
+    app = [{"name": "web-out", "properties": {"priority": 200, "action": {"type": "Allow"},
+            "rules": [{"name": "msft", "sourceAddresses": ["10.1.0.0/16"],
+                       "protocols": [{"protocolType": "Https", "port": 443}],
+                       "targetFqdns": ["*.microsoft.com"]}]}}]
+    rule = {"name": "sql", "protocols": ["TCP"], "sourceAddresses": ["10.1.0.0/16"],
+            "destinationAddresses": ["10.2.0.0/16"], "destinationPorts": ["1433"]}
+    topo = with_firewall(base, rule, applicationRuleCollections=app)
+    out = watcher.explain(topo, "app1", "10.2.1.4:1433")
+    assert out["disposition"] == "Delivered"
+    assert [c.split(":")[0] for c in out["caveats"]] == ["firewall-application-rules"]
+    fw_hop = next(h for h in out["hops"] if h["step"] == "appliance")
+    lines = describe(fw_hop).splitlines()
+    assert lines[1].strip().startswith("caveat firewall-application-rules:")
+    assert "(web-out)" in describe(fw_hop) and max(len(x) for x in lines[1:]) <= 92

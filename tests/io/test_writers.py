@@ -138,8 +138,31 @@ def test_safe_file_names(name, stem):
     assert [safe_file_name(name, taken) for _ in range(3)] == [stem, f"{stem}-2", f"{stem}-3"]
 
 
-@pytest.mark.parametrize("name, file", [("../../X", "X.pcap"), ("/abs/X", "abs_X.pcap")])
-def test_hostile_vm_names_stay_inside_out(tmp_path, demo_capture, name, file):
+@pytest.mark.parametrize("name", ["../../X", "/abs/X"])
+def test_hostile_vm_names_are_refused_before_anything_is_written(tmp_path, capsys, demo_capture,
+                                                                   name):
+    """Issue 10's reproducer: the loader refuses the name (Azure forbids '/' in names), one line,
+    exit 2, and nothing is written anywhere."""
+    text = demo_text().replace("  db1: {", f'  "{name}": {{')
+    topo = tmp_path / "work" / "t.yaml"
+    topo.parent.mkdir()
+    topo.write_text(text)
+    out = tmp_path / "work" / "a" / "b" / "out"
+    before = set(tmp_path.rglob("*"))
+    assert main(["replay", str(topo), str(demo_capture), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"'{name}' is not a valid resource name" in err[0]
+    assert set(tmp_path.rglob("*")) - before <= {out, out.parent, out.parent.parent}
+    assert not any(out.rglob("*")) if out.exists() else True
+    assert not Path("/abs/X.pcap").exists()
+
+
+@pytest.mark.parametrize("name, file", [("..", "vm.pcap"), ("dropped", "dropped-vm.pcap"),
+                                        ("a:b*c?", "a_b_c.pcap")])
+def test_unsafe_file_names_from_valid_vm_names_stay_inside_out(tmp_path, demo_capture, name,
+                                                               file):
+    """Names Azure accepts but a file system does not like are sanitised inside --out, and the
+    name -> file map is in summary.json."""
     text = demo_text().replace("  db1: {", f'  "{name}": {{')
     topo = tmp_path / "work" / "t.yaml"
     topo.parent.mkdir()
@@ -149,7 +172,6 @@ def test_hostile_vm_names_stay_inside_out(tmp_path, demo_capture, name, file):
     assert main(["replay", str(topo), str(demo_capture), "--out", str(out)]) == 0
     written = set(tmp_path.rglob("*")) - before
     assert all(out in p.parents or p == out or p in out.parents for p in written), written
-    assert not Path("/abs/X.pcap").exists()
     summary = json.loads((out / "summary.json").read_text())
     assert summary["pcapFiles"][name] == file
     received = sum(counts.get("DELIVERED", 0) for pair, counts in summary["byVmPair"].items()

@@ -1,0 +1,70 @@
+"""Stage: network security groups at a NIC -- reference and batch forms side by side.
+
+Contract. Takes a NIC index, a direction ("Inbound" | "Outbound") and packets with their
+conntrack state (engine/conntrack.py). A packet that answers a tracked flow (`est`) skips the
+NSGs ("Network security groups", https://learn.microsoft.com/azure/virtual-network/
+network-security-groups-overview, "Security rules": return traffic of an allowed flow is
+allowed). Others are evaluated NIC then subnet outbound, subnet then NIC inbound
+(azure-semantics.md 2.4; "How network security groups filter network traffic",
+https://learn.microsoft.com/azure/virtual-network/network-security-group-how-it-works): the
+reference form with the control plane's rule-by-rule evaluator (it returns the hop dict
+`explain` renders, with each level's rule), the batch form with the compiled Program
+(control/program.py); the two evaluators are kept equal by the control plane's tests.
+Emits allow/deny and, on deny, the deciding label "nsg NSG/RULE".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from dataplane.control.nsg import Flow, evaluate
+
+
+def nsg_label(verdict: Any) -> str:
+    last = verdict.levels[-1] if verdict.levels else None
+    for d in verdict.levels:
+        if d.access == "Deny":
+            last = d
+    nsg = last.nsg.rsplit("/", 1)[-1] if last and last.nsg else "-"
+    return f"nsg {nsg}/{verdict.rule_name}"
+
+
+# -- reference form --------------------------------------------------------------------------
+def decide(security: Any, at: str, direction: str, flow: Flow
+           ) -> tuple[bool, dict[str, Any] | None, str | None]:
+    """(allowed, hop or None when the NIC has no security context, deny label or None)."""
+    if security is None:
+        return True, None, None
+    verdict = evaluate(security, direction, flow)
+    hop = {"step": f"nsg-{direction.lower()}", "at": at, "access": verdict.access,
+           "rule": verdict.rule_name,
+           "levels": [{"level": d.level, "nsg": d.nsg.rsplit("/", 1)[-1] if d.nsg else None,
+                       "access": d.access, "rule": d.rule} for d in verdict.levels]}
+    if verdict.access != "Allow":
+        return False, hop, nsg_label(verdict)
+    return True, hop, None
+
+
+# -- batch form ------------------------------------------------------------------------------
+def decide_np(program: Any, rule_label: np.ndarray, c: Any, est: np.ndarray, mask: np.ndarray,
+              at_nic: np.ndarray, direction: str, deny: int, dec: np.ndarray,
+              disp: np.ndarray) -> None:
+    """Rows in `mask` and not `est` are evaluated at `at_nic` (per row); denied rows get
+    `deny` and their rule's label and leave `mask` (in place)."""
+    todo = np.flatnonzero(mask & ~est)
+    if todo.size == 0:
+        return
+    nics = at_nic[todo]
+    for nic in np.unique(nics).tolist():
+        sel = todo[nics == nic]
+        allow, rule = program.evaluate(nic, direction, c.proto[sel], c.src[sel], c.sport[sel],
+                                       c.dst[sel], c.dport[sel])
+        denied = sel[~allow]
+        disp[denied] = deny
+        dec[denied] = rule_label[np.maximum(rule[~allow], 0)]
+        mask[denied] = False
+
+
+__all__ = ["decide", "decide_np", "nsg_label"]

@@ -70,7 +70,7 @@ class Finding:
 
 
 class AzureError(DataplaneError):
-    """An operation Azure rejects; `code` is Azure's error code (azure-semantics.md 4.6, 8)."""
+    """An operation Azure rejects; `code` is Azure's error code (docs/azure-behaviour.md §4.6, 8)."""
 
     def __init__(self, code: str, message: str, resource: str = "") -> None:
         self.code = code

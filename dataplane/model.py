@@ -53,7 +53,7 @@ def id_parts(resource_id: str) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class PortRange:
-    """Inclusive port range; `*` is 0-65535 (azure-semantics.md 2.1)."""
+    """Inclusive port range; `*` is 0-65535 (docs/azure-behaviour.md §2.1)."""
 
     low: int
     high: int
@@ -70,7 +70,7 @@ AddressMatch = Prefix | str
 
 @dataclass(frozen=True)
 class SecurityRule:
-    """Microsoft.Network/networkSecurityGroups/securityRules (azure-semantics.md 2.1)."""
+    """Microsoft.Network/networkSecurityGroups/securityRules (docs/azure-behaviour.md §2.1)."""
 
     name: str
     priority: int
@@ -142,7 +142,7 @@ class VirtualNetworkPeering:
     """Microsoft.Network/virtualNetworks/virtualNetworkPeerings: one link, owned by its VNet.
 
     remote_address_space is the remote space this link has synced (what it routes to);
-    the remote VNet's current space may be larger until a sync (azure-semantics.md 4.3).
+    the remote VNet's current space may be larger until a sync (docs/azure-behaviour.md §4.3).
     """
 
     id: str

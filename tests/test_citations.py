@@ -31,16 +31,9 @@ FILE_NAME = re.compile(r"(?<![\w/.:-])((?:[\w.-]+/)*[\w.-]+\.md)\b")
 # that still cite the workspace digest at this branch's last commit; the lead's final pass
 # replaces those citations with docs/azure-behaviour.md sections or Microsoft URLs. Strict:
 # a file that stops citing it makes its case XPASS and fail, so the entry gets removed.
-STILL_CITING = {
-    "dataplane/engine/compile.py", "dataplane/engine/emulator.py", "dataplane/engine/ingress.py",
-    "dataplane/engine/loadbalancer.py", "dataplane/engine/reference.py",
-    "dataplane/engine/timing_stage.py", "dataplane/errors.py", "dataplane/load/allocation.py",
-    "dataplane/load/resources.py", "dataplane/load/scenario.py", "dataplane/model.py",
-    "tests/engine/test_lb.py", "tests/engine/test_scenarios.py", "tests/load/test_arm_real.py",
-    "tests/load/test_real_templates_model.py",
-}
+STILL_CITING: set[str] = set()
 # Assumption texts (module-level constants) that still cite it, by defining module.
-TEXTS_STILL_CITING = {"dataplane.engine.emulator", "dataplane.engine.loadbalancer"}
+TEXTS_STILL_CITING: set[str] = set()
 
 
 def repository_files() -> list[Path]:

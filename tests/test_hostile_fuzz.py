@@ -292,7 +292,7 @@ def test_replay_of_a_file_that_is_not_a_capture_exits_2(tmp_path: Path) -> None:
 def test_replay_of_bootp_asan_completes_as_ethernet(tmp_path: Path) -> None:
     [path] = [p for p in _real("pcap", "tcpdump__bootp_asan.pcap")] or [None]
     if path is None:
-        pytest.skip("../shared/real is not present")
+        pytest.skip("the shared real inputs are not present")
     out = tmp_path / "o"
     status, stdout, stderr = run_cli(["replay", str(DEMO), str(path), "--out", str(out)])
     assert_clean(status, stdout, stderr, tmp_path, (0,))

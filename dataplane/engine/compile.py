@@ -11,7 +11,7 @@ Takes: a Topology and a TimingParams. Emits `Network` with
   `subnet << 32 | address` so one searchsorted answers a batch; per route its next-hop code,
   target VNet, appliance node, gateway node, and a label (`route_labels`);
 * peering matrices (VNet x VNet): both links Connected; the receiving link allows forwarded
-  traffic (assumption `forwarded-traffic`, azure-semantics.md 4.1);
+  traffic (assumption `forwarded-traffic`, docs/azure-behaviour.md §4.1);
 * latency matrix (region x region, ns, -1 = unknown pair) from dataplane.timing;
 * internal load balancers (engine/loadbalancer.py): `lb` frontends keyed (VNet, address);
   `route_fe` the frontend a VirtualAppliance route's next-hop IP names (-1 otherwise), and per

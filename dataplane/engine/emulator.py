@@ -43,7 +43,7 @@ from dataplane.timing.params import TimingParams
 
 ENGINE_ASSUMPTIONS = (
     "engine-intra-region: one-way latency inside a region (and across regional peering) is "
-    "TimingParams.intra_region_ns (default 100 µs); Azure publishes none (azure-semantics 9).",
+    "TimingParams.intra_region_ns (default 100 µs); Azure publishes none (docs/azure-behaviour.md §9).",
     "engine-global: across regions one way = directed P50 RTT / 2 from azure-latency.csv (1).",
     "engine-stateful: a flow is opened in the connection-tracking table (engine/conntrack.py) "
     "by its first packet that is delivered or leaves the network and is not shaper-dropped; "

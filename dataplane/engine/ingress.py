@@ -8,7 +8,7 @@ same tables and labels. A packet whose source is no emulated NIC is classified, 
 1 on-premises: the source lies in a LocalNetworkGateway's prefixes behind a connection of a
   VPN/ExpressRoute gateway (first such connection in topology order). It enters at that
   gateway and is routed with the effective routes of its VNet's GatewaySubnet (so UDRs on
-  the GatewaySubnet, e.g. to a hub NVA or an ILB, apply; azure-semantics.md 3.2, 3.4). From the
+  the GatewaySubnet, e.g. to a hub NVA or an ILB, apply; docs/azure-behaviour.md §3.2, 3.4). From the
   gateway it may cross a peering only into a VNet that uses this gateway through gateway
   transit (spoke link useRemoteGateways + hub link allowGatewayTransit, both Connected; 4.1,
   4.4), otherwise TRANSIT_BLOCKED (Azure does not advertise that VNet to on-premises);

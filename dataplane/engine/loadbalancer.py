@@ -4,7 +4,7 @@ batch stage (called once per hop by engine/batch.py's dispatcher).
 Takes: a Topology (model.LoadBalancer, NIC ip configurations' loadBalancerBackendAddressPools)
 and the engine's VNet index. Emits `LBTables`: one `Frontend` per private frontend IP
 configuration keyed (VNet, address), its rules with their backend NICs.
-Semantics (issue 5; azure-semantics.md 4.4 for the SKU rule):
+Semantics (issue 5; docs/azure-behaviour.md §4.4 for the SKU rule):
 * a packet whose destination is a frontend address (routed there as VnetLocal or over a
   peering, so reachable from the VNet and from peered VNets) is matched against the rules in
   order: protocol Tcp/Udp with frontendPort == destination port, protocol All with a port
@@ -57,7 +57,7 @@ LB_ASSUMPTIONS = (
     "ports keep the port); the backend's inbound NSG sees the translated 5-tuple; floating "
     "IP, outbound rules and health-probe state are not modelled (every pool member is up).",
     "lb-basic-global: a Basic SKU frontend is not reachable from a VNet in another region "
-    "(global peering, azure-semantics.md 4.4); Standard is.",
+    "(global peering, docs/azure-behaviour.md §4.4); Standard is.",
 )
 
 

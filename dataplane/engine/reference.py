@@ -11,7 +11,7 @@ Order (DESIGN.md pipeline):
   gateway (routed with the GatewaySubnet's routes; TRANSIT_BLOCKED), the probe source
   168.63.129.16 and the Internet (UNMAPPED, labelled, without a public IP); else UNMAPPED;
 1 source NIC, anti-spoofing unless enableIPForwarding (SPOOFED);
-2 outbound NSG, NIC then subnet (azure-semantics.md 2.4; DENIED_OUT); return traffic of an
+2 outbound NSG, NIC then subnet (docs/azure-behaviour.md §2.4; DENIED_OUT); return traffic of an
   established flow skips every NSG (stateful, 2.1; assumption `stateful`);
 3 route: longest prefix match on the current subnet's effective routes (3.4; NO_ROUTE,
   NULL_ROUTED for next hop None);

@@ -1,7 +1,7 @@
 """Timing stage: node paths -> departure at each sender's shaper and arrival times, integer ns.
 
 Takes: the Network, a Shaper (dataplane.kernels.shaper: one clock per VM, cap from the VM
-size, azure-semantics.md 5), the node path matrix (n x H, -1 padded), time_in, frame length.
+size, docs/azure-behaviour.md §5), the node path matrix (n x H, -1 padded), time_in, frame length.
 Emits: time_out (arrival at the last node reached; time_in for packets that never left their
 source; -1 for shaper drops) and a shaper-drop mask. For each leg sender -> receiver:
 depart = shaper(sender VM, t) (`max(t, last_depart) + bits / cap`; firewalls and gateways are

@@ -2,7 +2,7 @@
 
 Expects: a subnet prefix ("10.0.1.0/24") and, for a static assignment, the requested address.
 Emits: the address as text. Azure reserves the first four addresses of every subnet (network,
-default gateway, two for DNS) and the last (broadcast) (azure-semantics.md, "reserved
+default gateway, two for DNS) and the last (broadcast) (docs/azure-behaviour.md, "reserved
 addresses"); a dynamic request gets the lowest address that is neither reserved nor taken, so
 the first NIC or firewall in a fresh subnet gets .4, the next .5, and so on.
 A requested (static) address is recorded as taken and returned unchecked: whether it lies in

@@ -10,7 +10,7 @@ property path; references to resources that are not present become load findings
 (InvalidResourceReference), not crashes; unknown types are kept in `unknown_resources`.
 Peering state: a dump's `peeringState` is kept as Azure reported it; a template has none, so it
 is derived (a link with its counterpart present is Connected, alone it is Initiated;
-azure-semantics.md 4.2).
+docs/azure-behaviour.md §4.2).
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ from dataplane.model import (
 from dataplane.net import IPAddress, Prefix, host_bits_fixed, parse_ip, parse_prefix
 
 NET = "microsoft.network/"
-SERVICE_TAG_ALIASES = {  # classic spellings (azure-semantics.md 2.3)
+SERVICE_TAG_ALIASES = {  # classic spellings (docs/azure-behaviour.md §2.3)
     "internet": "Internet", "virtualnetwork": "VirtualNetwork",
     "azureloadbalancer": "AzureLoadBalancer", "virtual_network": "VirtualNetwork",
     "azure_loadbalancer": "AzureLoadBalancer",
@@ -824,7 +824,7 @@ def resources_to_topology(resources: Iterable[dict[str, Any]], source: str = "")
 
 
 def cidr_findings(topology: Topology) -> list[tuple[str, str, str]]:
-    """Prefixes written with host bits set (InvalidCIDRNotation, azure-semantics.md 4.6)."""
+    """Prefixes written with host bits set (InvalidCIDRNotation, docs/azure-behaviour.md §4.6)."""
     out = []
     for vnet in topology.virtual_networks:
         texts = [(vnet.id, t) for t in vnet.raw_address_space]

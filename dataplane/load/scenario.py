@@ -230,7 +230,7 @@ class _Builder:
                            if key in entry}
                 owned = vnets[local]["properties"]["virtualNetworkPeerings"]
                 # A later entry for the same VNet pair refines that link (a VNet has one link
-                # per remote, azure-semantics.md 4.6); it does not add a second one.
+                # per remote, docs/azure-behaviour.md §4.6); it does not add a second one.
                 existing = next((x for x in owned if x["properties"]["remoteVirtualNetwork"]
                                  ["id"] == remote_id), None)
                 if existing is not None:

@@ -1,6 +1,6 @@
 """Internal load balancers (issue 5): frontend DNAT with backend port, HA ports ILB as the next
-hop of a UDR in front of NVAs, 5-tuple hash, Basic SKU across global peering (azure-semantics.md
-4.4), the AzureLoadBalancer probe source; reference == batch on an ILB topology."""
+hop of a UDR in front of NVAs, 5-tuple hash, Basic SKU across global peering (docs/azure-behaviour.md
+§4.4), the AzureLoadBalancer probe source; reference == batch on an ILB topology."""
 
 from __future__ import annotations
 

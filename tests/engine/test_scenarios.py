@@ -1,4 +1,4 @@
-"""Documented behaviours with scapy packets through the Emulator (azure-semantics.md 1-5, 9)."""
+"""Documented behaviours with scapy packets through the Emulator (docs/azure-behaviour.md §1-5, 9)."""
 
 from __future__ import annotations
 

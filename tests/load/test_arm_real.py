@@ -1,5 +1,5 @@
-"""Every real template in ../shared/real/arm either evaluates (and we check what it deploys)
-or fails with an InputError that names the resource, the property and the feature."""
+"""Every real template of the shared real inputs (arm/) either evaluates (and we check what it
+deploys) or fails with an InputError that names the resource, the property and the feature."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Every real template in ../shared/real/arm loads through the front door into a valid model,
-or fails with an error naming resource, property and feature (end to end: evaluator ->
+"""Every real template of the shared real inputs (arm/) loads through the front door into a
+valid model, or fails with an error naming resource, property and feature (end to end: evaluator ->
 converter -> validation)."""
 
 from __future__ import annotations

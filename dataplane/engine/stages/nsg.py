@@ -5,7 +5,7 @@ conntrack state (engine/conntrack.py). A packet that answers a tracked flow (`es
 NSGs ("Network security groups", https://learn.microsoft.com/azure/virtual-network/
 network-security-groups-overview, "Security rules": return traffic of an allowed flow is
 allowed). Others are evaluated NIC then subnet outbound, subnet then NIC inbound
-(azure-semantics.md 2.4; "How network security groups filter network traffic",
+(docs/azure-behaviour.md §2.4; "How network security groups filter network traffic",
 https://learn.microsoft.com/azure/virtual-network/network-security-group-how-it-works): the
 reference form with the control plane's rule-by-rule evaluator (it returns the hop dict
 `explain` renders, with each level's rule), the batch form with the compiled Program

@@ -60,12 +60,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         p.add_argument(f"--no-{name}", action="store_true", help=f"do not write {what}")
 
 
+CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".dmp")
+
+
 def is_capture(path: str) -> bool:
+    """A file that starts like a pcap or pcapng. A path named like a capture that is missing
+    or is not one is an InputError naming it (one line, exit 2), not a topology input."""
     file = Path(path)
+    named_like_one = file.suffix.lower() in CAPTURE_SUFFIXES
     if not file.is_file():
+        if named_like_one:
+            raise InputError("capture file not found", file=path)
         return False
     with file.open("rb") as f:
-        return f.read(4) in CAPTURE_MAGICS
+        head = f.read(4)
+    if head in CAPTURE_MAGICS:
+        return True
+    if named_like_one:
+        raise InputError(f"not a pcap or pcapng capture (it starts with bytes {head.hex() or 'none'})",
+                         file=path)
+    return False
 
 
 def run(args: argparse.Namespace) -> int:

@@ -10,6 +10,8 @@ from importlib import resources
 
 import pytest
 
+from dataplane.cli import main
+
 DEMO = str(resources.files("dataplane.data").joinpath("demo.yaml"))
 SPEC = """name: t
 base: demo
@@ -119,3 +121,18 @@ def test_replay_needs_a_capture_and_a_topology(tmp_path, capture):
     _one_line_usage_error(_run("replay", DEMO, "--out", str(tmp_path / "o")), "capture")
     _one_line_usage_error(_run("replay", str(capture), "--out", str(tmp_path / "o")),
                           "topology")
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"hello, not a capture", "not a pcap or pcapng capture"),
+    (None, "capture file not found"),
+])
+def test_a_bad_capture_is_named(tmp_path, capsys, content, message):
+    capture = tmp_path / "traffic.pcap"
+    if content is not None:
+        capture.write_bytes(content)
+    demo = str(resources.files("dataplane.data").joinpath("demo.yaml"))
+    assert main(["replay", demo, str(capture), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(capture) in err[0] and message in err[0]
+    assert "Traceback" not in err[0] and not (tmp_path / "out").exists()

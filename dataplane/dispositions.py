@@ -39,6 +39,7 @@ class Disposition(IntEnum):
     LB_BASIC_GLOBAL = 21
     NON_ROUTABLE = 22
     TRANSIT_BLOCKED = 23
+    BLOCKED_IN_VNET = 24
 
     @property
     def reason(self) -> str:
@@ -81,6 +82,8 @@ REASONS: dict[Disposition, str] = {
                               "destination: dropped at the Azure edge",
     Disposition.TRANSIT_BLOCKED: "from on-premises into a peered VNet that does not use this "
                                  "gateway (no gateway transit)",
+    Disposition.BLOCKED_IN_VNET: "multicast, broadcast, IP-in-IP and GRE are blocked within "
+                                 "virtual networks (Azure Virtual Network FAQ)",
 }
 
 DROPPED: frozenset[Disposition] = frozenset(

@@ -35,7 +35,7 @@ _DROP_CODES = {
     "SPOOFED": "Spoofed", "LB_NO_RULE": "LoadBalancerNoRule",
     "LB_NO_BACKEND": "LoadBalancerNoBackend",
     "LB_BASIC_GLOBAL": "BasicLoadBalancerAcrossGlobalPeering",
-    "TRANSIT_BLOCKED": "GatewayTransitNotAllowed",
+    "TRANSIT_BLOCKED": "GatewayTransitNotAllowed", "BLOCKED_IN_VNET": "BlockedInVirtualNetwork",
 }
 
 

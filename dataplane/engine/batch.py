@@ -484,6 +484,13 @@ class BatchPipeline:
         nic = c.nic[idx].astype(np.int64)
         bad = source.decide_np(self.nic_ip_keys, self.forwarding, nic, c.src[idx])
         end(idx[bad], D.SPOOFED, self.spoof_label[nic[bad]])
+        # what a VNet does not carry (multicast, broadcast, IP-in-IP, GRE)
+        idx = np.flatnonzero(active)
+        kind = source.blocked_np(c.dst[idx], c.proto[idx])
+        for k, name in enumerate(source.BLOCKED_KINDS):
+            hit = idx[kind == k]
+            if hit.size:
+                end(hit, D.BLOCKED_IN_VNET, self.labels(source.blocked_label(name)))
         # 2 outbound NSG at the source NIC
         self._nsg(c, est, active, c.nic, "Outbound", D.DENIED_OUT, dec, disp)
         # un-DNAT of a load-balanced flow's reply at its source host (conntrack.py)

@@ -136,6 +136,10 @@ class ReferencePipeline:
         w.hops.append(hop)
         if not ok:
             return self._end(w, D.SPOOFED, source.label(net, p.nic))
+        kind = source.blocked(p.dst, p.proto)
+        if kind is not None:
+            hop["result"] = f"Blocked ({kind})"
+            return self._end(w, D.BLOCKED_IN_VNET, source.blocked_label(kind))
         if not state and not self._nsg(w, p.nic, "Outbound", flow):
             return self._end(w, D.DENIED_OUT, w.deciding)
         unnat = entry.unnat() if entry is not None else None

@@ -178,3 +178,12 @@ def test_secured_hub_loads_the_spoke_its_vms_and_the_jump_route(secured_hub) -> 
     assert [f.code for f in validate(topology) if f.severity == "error"] == []
     _assert_nothing_vanishes(result, topology)
 
+
+
+def test_the_resource_group_location_is_an_assumption(real_dir: Path) -> None:
+    """Templates default `location` to resourceGroup().location: the region we pick is printed."""
+    template, parameters = _paths(real_dir, "aqt_vnet-to-vnet-peering.azuredeploy")
+    topology = dataplane.load(template, parameters=parameters)
+    assert any("resourceGroup() is the resource group 'vnet-dataplane-rg' in 'westeurope'" in a.text
+               for a in topology.assumptions)
+    assert {v.location for v in topology.virtual_networks} == {"westeurope"}

@@ -378,6 +378,9 @@ class _Template:
     def resource_group(self) -> dict[str, Any]:
         if self.resource_group_name is None:
             raise InputError("resourceGroup() is not available in a subscription-scope template")
+        self.note(f"resourceGroup() is the resource group '{self.resource_group_name}' in "
+                  f"'{self.location}' (ARM would use the group deployed to; the region decides "
+                  "latency, price and which peerings are global)")
         return {
             "id": ids.scope_prefix(self.subscription_id, self.resource_group_name),
             "name": self.resource_group_name,

@@ -77,7 +77,7 @@ def is_capture(path: str) -> bool:
     if head in CAPTURE_MAGICS:
         return True
     if named_like_one:
-        raise InputError(f"not a pcap or pcapng capture (it starts with bytes {head.hex() or 'none'})",
+        raise InputError(f"not a pcap or pcapng file (it starts with bytes {head.hex() or 'none'})",
                          file=path)
     return False
 

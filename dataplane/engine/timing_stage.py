@@ -52,8 +52,12 @@ def _leg_cost(net: Network, send: np.ndarray, recv: np.ndarray) -> np.ndarray:
     lat = net.latency_ns[rs, rr]
     if (lat < 0).any():
         bad = int(np.flatnonzero(lat < 0)[0])
-        raise InputError(f"no published latency from {net.regions[rs[bad]]} to "
-                         f"{net.regions[rr[bad]]} (azure-latency.csv)")
+        a, b = int(send[bad]), int(recv[bad])
+        raise InputError(f"no published latency from {net.node_names[a]} (region "
+                         f"'{net.regions[rs[bad]]}') to {net.node_names[b]} (region "
+                         f"'{net.regions[rr[bad]]}') in azure-latency.csv",
+                         file=", ".join(net.topology.sources) or None,
+                         resource=net.node_names[a], property="location")
     return lat + net.node_cost_ns[recv]
 
 

@@ -34,6 +34,7 @@ from dataplane.load.resources import (
     _ref,
     _Where,
     address_match,
+    firewall_protocols,
     port_ranges,
 )
 from dataplane.model import (
@@ -97,7 +98,8 @@ def _rule(raw: dict[str, Any], rule_type: str, where: _Where, at: str) -> Firewa
                   + ((translated,) if _unknown(translated) else ()))
     return FirewallPolicyRule(
         name=str(_get(raw, "name", default="")), rule_type=rule_type,
-        ip_protocols=_strings(raw, "ipProtocols", where, at),
+        ip_protocols=firewall_protocols(_get(raw, "ipProtocols", default=[]), where,
+                                        f"{at}.ipProtocols"),
         source_addresses=sources, source_ip_groups=_strings(raw, "sourceIpGroups", where, at),
         destination_addresses=destinations,
         destination_ip_groups=_strings(raw, "destinationIpGroups", where, at),

@@ -182,6 +182,22 @@ def address_match(value: str, where: _Where, prop: str) -> Prefix | str:
     return SERVICE_TAG_ALIASES.get(text.lower(), text)
 
 
+FIREWALL_PROTOCOLS = {"tcp": "TCP", "udp": "UDP", "icmp": "ICMP", "any": "Any"}
+
+
+def firewall_protocols(values: Any, where: _Where, prop: str) -> tuple[str, ...]:
+    """A firewall network rule's protocols: TCP, UDP, ICMP or Any (ARM's AzureFirewallNetwork
+    RuleProtocol / FirewallPolicyRuleNetworkProtocol enums), in any case."""
+    out = []
+    for i, value in enumerate(_list(values, where, prop)):
+        name = FIREWALL_PROTOCOLS.get(str(value).strip().lower())
+        if name is None:
+            raise where.error(f"{prop}[{i}]", f"firewall protocol {value!r} is not TCP, UDP, ICMP "
+                                               "or Any")
+        out.append(name)
+    return tuple(out)
+
+
 def port_ranges(values: Iterable[Any], where: _Where, prop: str) -> tuple[PortRange, ...]:
     """'*', '80', '1000-2000', '80, 443' and lists of those -> PortRange tuple."""
     out: list[PortRange] = []
@@ -594,7 +610,8 @@ def _firewall(raw: dict[str, Any], where: _Where) -> AzureFirewall:
         rules = tuple(
             FirewallNetworkRule(
                 name=str(_get(r, "name", default="")),
-                protocols=tuple(str(x) for x in _get(r, "protocols", default=["Any"])),
+                protocols=firewall_protocols(_get(r, "protocols", default=["Any"]), where,
+                                             f"{prop}.rules[{j}].protocols"),
                 source_addresses=tuple(address_match(a, where, f"{prop}.rules[{j}].sourceAddresses")
                                        for a in _get(r, "sourceAddresses", default=[])),
                 destination_addresses=tuple(

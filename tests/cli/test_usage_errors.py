@@ -124,7 +124,7 @@ def test_replay_needs_a_capture_and_a_topology(tmp_path, capture):
 
 
 @pytest.mark.parametrize(("content", "message"), [
-    (b"hello, not a capture", "not a pcap or pcapng capture"),
+    (b"hello, not a capture", "not a pcap or pcapng file"),
     (None, "capture file not found"),
 ])
 def test_a_bad_capture_is_named(tmp_path, capsys, content, message):

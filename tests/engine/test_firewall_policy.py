@@ -189,3 +189,13 @@ def test_secured_hub_policy_of_the_firewall_manager_quickstart(real_dir: Path) -
         " application rules (Allow, "
         "decided by TLS SNI or HTTP Host after network rules) are not evaluated; flows they would "
         "decide end at later rules or the default deny",)
+
+
+def test_a_rule_protocol_azure_does_not_have_is_named() -> None:
+    policy = _policy("p", [_group("g", 200, [_filter("c", 100, "Allow", [
+        {**_net("r", ["80"], ["*"], ["*"]), "ipProtocols": ["None"]}])])])
+    with pytest.raises(InputError) as err:
+        firewall_policy(policy, _Where(policy, "policy.json"))
+    assert err.value.property == ("properties.ruleCollectionGroups[0].properties.ruleCollections[0]"
+                                  ".rules[0].ipProtocols[0]")
+    assert "'None' is not TCP, UDP, ICMP or Any" in str(err.value)

@@ -99,6 +99,11 @@ def read_resources(path: Path, parameters: Parameters = None, *,
     if path.suffix.lower() in (".yaml", ".yml"):
         from dataplane.load.scenario import scenario_resources
 
+        if parameters is not None:
+            raise InputError("parameters (--parameters FILE, -p NAME=VALUE) only apply to ARM "
+                             "templates; give them after the template they belong to",
+                             file=str(path))
+
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:

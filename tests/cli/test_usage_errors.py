@@ -136,3 +136,10 @@ def test_a_bad_capture_is_named(tmp_path, capsys, content, message):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(capture) in err[0] and message in err[0]
     assert "Traceback" not in err[0] and not (tmp_path / "out").exists()
+
+
+def test_parameters_given_to_a_scenario_are_refused(tmp_path, capsys):
+    demo = str(resources.files("dataplane.data").joinpath("demo.yaml"))
+    assert main(["check", demo, "--parameters", str(tmp_path / "missing.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "only apply to ARM templates" in err[0] and demo in err[0]

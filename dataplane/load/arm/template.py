@@ -992,8 +992,9 @@ class _Instance:
             elif "://" in uri:
                 raise InputError(
                     f"unsupported feature 'linked template URL': {uri} cannot be fetched "
-                    "offline; use a local file (relativePath) or pass "
-                    "linked_templates={uri: local path}",
+                    "offline; save it beside the template and link it by "
+                    "templateLink.relativePath (or, from Python, evaluate_template("
+                    "linked_templates={uri: local path}))",
                     file=parent.file, resource=self.full_name(), property=prop)
         else:
             raise InputError(f"a {what} needs a 'uri' or 'relativePath' (template specs are "

@@ -28,6 +28,7 @@ from dataplane.model import (
     ALL_PORTS,
     ANY,
     AZURE_DEFAULT_ASN,
+    AddressMatch,
     ApplicationSecurityGroup,
     AzureFirewall,
     BackendAddressPool,
@@ -603,82 +604,72 @@ def _firewall(raw: dict[str, Any], where: _Where) -> AzureFirewall:
     p = _props(raw)
     configs = _items(p, "ipConfigurations", where)
     first = _props(configs[0]) if configs else {}
-    collections = []
-    for i, c in enumerate(_items(p, "networkRuleCollections", where)):
-        cp = _props(c)
-        prop = f"properties.networkRuleCollections[{i}]"
-        rules = tuple(
-            FirewallNetworkRule(
-                name=str(_get(r, "name", default="")),
-                protocols=firewall_protocols(_get(r, "protocols", default=["Any"]), where,
-                                             f"{prop}.rules[{j}].protocols"),
-                source_addresses=tuple(address_match(a, where, f"{prop}.rules[{j}].sourceAddresses")
-                                       for a in _get(r, "sourceAddresses", default=[])),
-                destination_addresses=tuple(
-                    address_match(a, where, f"{prop}.rules[{j}].destinationAddresses")
-                    for a in _get(r, "destinationAddresses", default=[])),
-                destination_ports=port_ranges(_get(r, "destinationPorts", default=["*"]), where,
-                                              f"{prop}.rules[{j}].destinationPorts"),
-                source_ip_groups=_strings(r, "sourceIpGroups"),
-                destination_ip_groups=_strings(r, "destinationIpGroups"),
-                destination_fqdns=_strings(r, "destinationFqdns"))
-            for j, r in enumerate(_items(cp, "rules", where, prop)))
-        action = _get(cp, "action", default={})
-        collections.append(FirewallRuleCollection(
-            name=str(_get(c, "name", default="")),
-            priority=_int(_get(cp, "priority", default=100), where, f"{prop}.priority"),
-            action=str(_get(action, "type", default="Allow")) if isinstance(action, dict)
-            else str(action),
-            rules=rules))
-    nat = []
-    for i, c in enumerate(_items(p, "natRuleCollections", where)):
-        cp = _props(c)
-        prop = f"properties.natRuleCollections[{i}]"
-        action = _get(cp, "action", default={})
-        nat.append(FirewallNatRuleCollection(
-            name=str(_get(c, "name", default="")),
-            priority=_int(_get(cp, "priority", default=100), where, f"{prop}.priority"),
-            action=str(_get(action, "type", default="Dnat")) if isinstance(action, dict)
-            else str(action),
-            rules=tuple(FirewallNatRule(
-                name=str(_get(r, "name", default="")),
-                protocols=_strings(r, "protocols"),
-                source_addresses=tuple(address_match(a, where, f"{prop}.rules[{j}].sourceAddresses")
-                                       for a in _get(r, "sourceAddresses", default=[])),
-                destination_addresses=_strings(r, "destinationAddresses"),
-                destination_ports=_strings(r, "destinationPorts"),
-                translated_address=_get(r, "translatedAddress"),
-                translated_port=_get(r, "translatedPort"),
-                source_ip_groups=_strings(r, "sourceIpGroups"))
-                for j, r in enumerate(_items(cp, "rules", where, prop)))))
-    app = []
-    for i, c in enumerate(_items(p, "applicationRuleCollections", where)):
-        cp = _props(c)
-        prop = f"properties.applicationRuleCollections[{i}]"
-        action = _get(cp, "action", default={})
-        app.append(FirewallApplicationRuleCollection(
-            name=str(_get(c, "name", default="")),
-            priority=_int(_get(cp, "priority", default=100), where, f"{prop}.priority"),
-            action=str(_get(action, "type", default="Allow")) if isinstance(action, dict)
-            else str(action),
-            rules=tuple(FirewallApplicationRule(
-                name=str(_get(r, "name", default="")),
-                source_addresses=tuple(address_match(a, where, f"{prop}.rules[{j}].sourceAddresses")
-                                       for a in _get(r, "sourceAddresses", default=[])),
-                protocols=tuple(f"{_get(x, 'protocolType', default='?')}:{_get(x, 'port', default='')}"
-                                if isinstance(x, dict) else str(x)
-                                for x in _get(r, "protocols", default=[])),
-                target_fqdns=_strings(r, "targetFqdns"),
-                fqdn_tags=_strings(r, "fqdnTags"),
-                source_ip_groups=_strings(r, "sourceIpGroups"))
-                for j, r in enumerate(_items(cp, "rules", where, prop)))))
+
+    def sources(r: dict[str, Any], at: str) -> tuple[AddressMatch, ...]:
+        return tuple(address_match(a, where, f"{at}.sourceAddresses")
+                     for a in _get(r, "sourceAddresses", default=[]))
+
+    def network(r: dict[str, Any], at: str) -> FirewallNetworkRule:
+        return FirewallNetworkRule(
+            name=str(_get(r, "name", default="")),
+            protocols=firewall_protocols(_get(r, "protocols", default=["Any"]), where,
+                                         f"{at}.protocols"),
+            source_addresses=sources(r, at),
+            destination_addresses=tuple(address_match(a, where, f"{at}.destinationAddresses")
+                                        for a in _get(r, "destinationAddresses", default=[])),
+            destination_ports=port_ranges(_get(r, "destinationPorts", default=["*"]), where,
+                                          f"{at}.destinationPorts"),
+            source_ip_groups=_strings(r, "sourceIpGroups"),
+            destination_ip_groups=_strings(r, "destinationIpGroups"),
+            destination_fqdns=_strings(r, "destinationFqdns"))
+
+    def nat_rule(r: dict[str, Any], at: str) -> FirewallNatRule:
+        return FirewallNatRule(
+            name=str(_get(r, "name", default="")), protocols=_strings(r, "protocols"),
+            source_addresses=sources(r, at),
+            destination_addresses=_strings(r, "destinationAddresses"),
+            destination_ports=_strings(r, "destinationPorts"),
+            translated_address=_get(r, "translatedAddress"),
+            translated_port=_get(r, "translatedPort"), source_ip_groups=_strings(r, "sourceIpGroups"))
+
+    def application(r: dict[str, Any], at: str) -> FirewallApplicationRule:
+        return FirewallApplicationRule(
+            name=str(_get(r, "name", default="")), source_addresses=sources(r, at),
+            protocols=tuple(f"{_get(x, 'protocolType', default='?')}:{_get(x, 'port', default='')}"
+                            if isinstance(x, dict) else str(x)
+                            for x in _get(r, "protocols", default=[])),
+            target_fqdns=_strings(r, "targetFqdns"), fqdn_tags=_strings(r, "fqdnTags"),
+            source_ip_groups=_strings(r, "sourceIpGroups"))
+
+    def collections(key: str, kind: Callable[..., Any], default_action: str,
+                    rule: Callable[[dict[str, Any], str], Any]) -> tuple[Any, ...]:
+        """A classic rule-collection list: name, priority, action and rules, as ARM has them."""
+        out = []
+        for i, c in enumerate(_items(p, key, where)):
+            cp = _props(c)
+            prop = f"properties.{key}[{i}]"
+            action = _get(cp, "action", default={})
+            out.append(kind(
+                name=str(_get(c, "name", default="")),
+                priority=_int(_get(cp, "priority", default=100), where, f"{prop}.priority"),
+                action=str(_get(action, "type", default=default_action))
+                if isinstance(action, dict) else str(action),
+                rules=tuple(rule(r, f"{prop}.rules[{j}]")
+                            for j, r in enumerate(_items(cp, "rules", where, prop)))))
+        return tuple(out)
+
+    network_collections = collections("networkRuleCollections", FirewallRuleCollection, "Allow",
+                                      network)
+    nat = collections("natRuleCollections", FirewallNatRuleCollection, "Dnat", nat_rule)
+    app = collections("applicationRuleCollections", FirewallApplicationRuleCollection, "Allow",
+                      application)
     return AzureFirewall(id=raw["id"], name=raw["name"], location=_location(raw),
                          subnet=_ref(_get(first, "subnet")),
                          private_ip_address=_ip(_get(first, "privateIPAddress"), where,
                                                 "properties.ipConfigurations[0].privateIPAddress"),
-                         network_rule_collections=tuple(collections),
+                         network_rule_collections=network_collections,
                          threat_intel_mode=str(_get(p, "threatIntelMode", default="Alert")),
-                         nat_rule_collections=tuple(nat), application_rule_collections=tuple(app),
+                         nat_rule_collections=nat, application_rule_collections=app,
                          firewall_policy=_ref(_get(p, "firewallPolicy")))
 
 

@@ -138,17 +138,21 @@ def test_safe_file_names(name, stem):
     assert [safe_file_name(name, taken) for _ in range(3)] == [stem, f"{stem}-2", f"{stem}-3"]
 
 
+def _demo_with_vm_named(tmp_path: Path, name: str) -> tuple[Path, Path, set[Path]]:
+    """The demo topology with db1 renamed, an --out folder three levels down, and what the
+    temporary folder held before the run."""
+    topo = tmp_path / "work" / "t.yaml"
+    topo.parent.mkdir()
+    topo.write_text(demo_text().replace("  db1: {", f'  "{name}": {{'))
+    return topo, tmp_path / "work" / "a" / "b" / "out", set(tmp_path.rglob("*"))
+
+
 @pytest.mark.parametrize("name", ["../../X", "/abs/X"])
 def test_hostile_vm_names_are_refused_before_anything_is_written(tmp_path, capsys, demo_capture,
                                                                    name):
     """Issue 10's reproducer: the loader refuses the name (Azure forbids '/' in names), one line,
     exit 2, and nothing is written anywhere."""
-    text = demo_text().replace("  db1: {", f'  "{name}": {{')
-    topo = tmp_path / "work" / "t.yaml"
-    topo.parent.mkdir()
-    topo.write_text(text)
-    out = tmp_path / "work" / "a" / "b" / "out"
-    before = set(tmp_path.rglob("*"))
+    topo, out, before = _demo_with_vm_named(tmp_path, name)
     assert main(["replay", str(topo), str(demo_capture), "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"'{name}' is not a valid resource name" in err[0]
@@ -163,12 +167,7 @@ def test_unsafe_file_names_from_valid_vm_names_stay_inside_out(tmp_path, demo_ca
                                                                file):
     """Names Azure accepts but a file system does not like are sanitised inside --out, and the
     name -> file map is in summary.json."""
-    text = demo_text().replace("  db1: {", f'  "{name}": {{')
-    topo = tmp_path / "work" / "t.yaml"
-    topo.parent.mkdir()
-    topo.write_text(text)
-    out = tmp_path / "work" / "a" / "b" / "out"
-    before = set(tmp_path.rglob("*"))
+    topo, out, before = _demo_with_vm_named(tmp_path, name)
     assert main(["replay", str(topo), str(demo_capture), "--out", str(out)]) == 0
     written = set(tmp_path.rglob("*")) - before
     assert all(out in p.parents or p == out or p in out.parents for p in written), written

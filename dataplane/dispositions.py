@@ -40,6 +40,7 @@ class Disposition(IntEnum):
     NON_ROUTABLE = 22
     TRANSIT_BLOCKED = 23
     BLOCKED_IN_VNET = 24
+    EXITS_PLATFORM = 25
 
     @property
     def reason(self) -> str:
@@ -51,7 +52,12 @@ class Disposition(IntEnum):
 
     @property
     def exited(self) -> bool:
-        return self in (Disposition.EXITS_INTERNET, Disposition.EXITS_ON_PREMISES)
+        return self in EXITED
+
+    @property
+    def passed(self) -> bool:
+        """Delivered or left the network: the packet was not dropped."""
+        return self in PASSED
 
 
 REASONS: dict[Disposition, str] = {
@@ -84,8 +90,14 @@ REASONS: dict[Disposition, str] = {
                                  "gateway (no gateway transit)",
     Disposition.BLOCKED_IN_VNET: "multicast, broadcast, IP-in-IP and GRE are blocked within "
                                  "virtual networks (Azure Virtual Network FAQ)",
+    Disposition.EXITS_PLATFORM: "answered by Azure's host (DNS, DHCP, WireServer, IMDS at "
+                                "168.63.129.16 / 169.254.169.254): no NSG unless it names the "
+                                "service's tag, no user route",
 }
 
+EXITED: frozenset[Disposition] = frozenset({
+    Disposition.EXITS_INTERNET, Disposition.EXITS_ON_PREMISES, Disposition.EXITS_PLATFORM})
+PASSED: frozenset[Disposition] = EXITED | {Disposition.DELIVERED}
+PASSED_CODES: tuple[int, ...] = tuple(sorted(int(d) for d in PASSED))  # for np.isin over columns
 DROPPED: frozenset[Disposition] = frozenset(
-    d for d in Disposition if d not in (Disposition.DELIVERED, Disposition.EXITS_INTERNET,
-                                        Disposition.EXITS_ON_PREMISES, Disposition.UNPARSED))
+    d for d in Disposition if d not in PASSED and d != Disposition.UNPARSED)

@@ -249,7 +249,7 @@ def explain(topology: Topology, vm: str, destination: str, protocol: str = "Tcp"
     flow = render.flow_dict(machine.name if machine else None, interface.name, str(src_ip),
                             str(dest_ip), number, sport, dport,
                             dest_port is None and ported)
-    notes = texts("stateful", "forwarded-traffic", access_assumption(),
+    notes = texts("stateful", "forwarded-traffic", access_assumption(), "platform-routes",
                   "no-nsg-inbound-internet", "virtualnetwork-udr-prefixes",
                   "service-tag-prefixes") + [INGRESS_ASSUMPTIONS[2]]
     if any(h["step"] == "loadbalancer" for h in walk.hops):

@@ -51,6 +51,10 @@ def outcome(disposition: str, deciding: str, hops: list[dict[str, Any]]) -> tupl
         if last.get("exit", {}).get("serviceEndpoint"):
             return "LeftNetwork", "to an Azure service over its service endpoint"
         return "LeftNetwork", "to the Internet"
+    if disposition == "EXITS_PLATFORM":
+        hop = last.get("platform", {})
+        return "LeftNetwork", (f"answered by Azure's host: {hop.get('service', '?')} at "
+                               f"{hop.get('address', '?')} (no NSG, no user route)")
     if disposition == "EXITS_ON_PREMISES":
         gw = last.get("gateway", {})
         if gw.get("localNetworkGateway"):
@@ -148,6 +152,8 @@ def describe(hop: dict[str, Any]) -> str:
         o, t = hop["original"], hop["translated"]
         return (f"{hop['kind']} at {hop['at']}: source {o['sourceIp']}:{o['sourcePort']} -> "
                 f"{t['sourceIp']}:{t['sourcePort']} (reply of a load-balanced flow)")
+    if step == "platform":
+        return f"{hop['service']} at {hop['address']}: answered by Azure's host"
     if step == "source":
         return f"source {hop['at']}: {hop.get('result')}"
     return ", ".join(f"{k}={v}" for k, v in hop.items())

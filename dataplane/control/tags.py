@@ -67,6 +67,11 @@ _SERVICE_TAG_PREFIXES: dict[str, tuple[str, ...]] = {
     "servicebus": ("20.38.152.0/21",),
     "appservice": ("20.40.0.0/20",),
     "azurecontainerregistry": ("20.37.96.0/21",),
+    # the platform services' own addresses ("What is IP address 168.63.129.16?",
+    # https://learn.microsoft.com/azure/virtual-network/what-is-ip-address-168-63-129-16; IMDS:
+    # https://learn.microsoft.com/azure/virtual-machines/instance-metadata-service)
+    "azureplatformdns": ("168.63.129.16/32",),
+    "azureplatformimds": ("169.254.169.254/32",),
 }
 # serviceEndpoints names -> the tag that describes the same service.
 SERVICE_ENDPOINT_TAGS = {

@@ -33,6 +33,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from dataplane.dispositions import PASSED_CODES
 from dataplane.dispositions import Disposition as D
 from dataplane.engine import ingress as _ingress_stage  # semantics stage, see decide()
 from dataplane.engine import loadbalancer as _lb_stage  # semantics stage, see decide()
@@ -49,7 +50,7 @@ from dataplane.engine.compile import (
 )
 from dataplane.engine.conntrack import BatchConnTrack, FirewallSets
 from dataplane.engine.reference import _in
-from dataplane.engine.stages import nat, nsg, peering, source
+from dataplane.engine.stages import nat, nsg, peering, platform, source
 from dataplane.engine.stages import route as routing
 from dataplane.engine.stages.firewall import CompiledFirewall
 from dataplane.errors import InputError
@@ -155,6 +156,7 @@ class BatchPipeline:
         self.l_hoplimit = self.labels("hop limit")
         self.l_edge = {d: self.labels(d.reason) for d in (D.UNPARSED, D.UNSUPPORTED)}
         self.nic_ip_keys = source.nic_address_keys(net.nics)
+        self.nic_tags = platform.tags_per_nic(net)
         self.forwarding = np.array([nic.enable_ip_forwarding for nic in net.nics] + [False])
 
     # -- public --
@@ -394,8 +396,7 @@ class BatchPipeline:
             self._nodes = np.resize(self._nodes, (cap, WIDTH))
         s = slice(lo, lo + k)
         self._disp[s], self._dec[s], self._nodes[s] = disp, dec, nodes
-        self._pass[s] = (disp == D.DELIVERED) | (disp == D.EXITS_INTERNET) | (
-            disp == D.EXITS_ON_PREMISES)
+        self._pass[s] = np.isin(disp, PASSED_CODES)
         self._fwset[s] = self.fwsets.of_paths(nodes)
         self._xlat[s] = xlat
         self._fsrc[s], self._fdst[s], self._fsport[s], self._fdport[s] = src, dst, sport, dport
@@ -491,6 +492,14 @@ class BatchPipeline:
             hit = idx[kind == k]
             if hit.size:
                 end(hit, D.BLOCKED_IN_VNET, self.labels(source.blocked_label(name)))
+        # Azure's host services (DNS, DHCP, WireServer, IMDS): answered by the host
+        idx = np.flatnonzero(active)
+        which = platform.decide_np(c.dst[idx], c.proto[idx], c.dport[idx], c.nic[idx],
+                                   self.nic_tags)
+        for k, service in enumerate(platform.OUTBOUND):
+            hit = idx[which == k]
+            if hit.size:
+                end(hit, D.EXITS_PLATFORM, self.labels(platform.label(service)))
         # 2 outbound NSG at the source NIC
         self._nsg(c, est, active, c.nic, "Outbound", D.DENIED_OUT, dec, disp)
         # un-DNAT of a load-balanced flow's reply at its source host (conntrack.py)

@@ -40,8 +40,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dataplane.dispositions import PASSED
+
 Key = tuple[int, int, int, int, int]
-PASSING = frozenset({"DELIVERED", "EXITS_INTERNET", "EXITS_ON_PREMISES"})
+PASSING = frozenset(d.name for d in PASSED)
 CONNTRACK_ASSUMPTIONS = (
     "conntrack-first-wins: when two flows are translated onto the same 5-tuple, replies "
     "belong to the earlier flow.",

@@ -23,6 +23,7 @@ import numpy as np
 from dataplane.control.assumptions import texts
 from dataplane.control.peering import access_assumption
 from dataplane.control.spoken import spoken_ranges
+from dataplane.dispositions import PASSED_CODES
 from dataplane.dispositions import Disposition as D
 from dataplane.engine.batch import UNDECIDED, BatchPipeline, Columns
 from dataplane.engine.compile import Network, build_network
@@ -32,6 +33,7 @@ from dataplane.engine.ingress import INGRESS_ASSUMPTIONS
 from dataplane.engine.loadbalancer import LB_ASSUMPTIONS
 from dataplane.engine.reference import Packet, ReferencePipeline, flow_key
 from dataplane.engine.results import Result
+from dataplane.engine.stages.platform import PLATFORM_ASSUMPTIONS
 from dataplane.engine.timing_stage import apply_timing
 from dataplane.errors import InputError
 from dataplane.io.capture import CaptureStats, RecordBatch, read_batches
@@ -72,8 +74,10 @@ class Emulator:
         self.shaper = Shaper(self.net.vm_cap_bps, self.params.queue_bytes)
 
     def assumptions(self) -> list[str]:
-        return [*ENGINE_ASSUMPTIONS, *texts("forwarded-traffic", access_assumption()),
-                *LB_ASSUMPTIONS, *INGRESS_ASSUMPTIONS, *CONNTRACK_ASSUMPTIONS]
+        return [*ENGINE_ASSUMPTIONS, *texts("forwarded-traffic", access_assumption(),
+                                            "platform-routes"),
+                *LB_ASSUMPTIONS, *INGRESS_ASSUMPTIONS, *CONNTRACK_ASSUMPTIONS,
+                *PLATFORM_ASSUMPTIONS]
 
     # -- address helpers --
     def address_of(self, name_or_ip: str) -> int:
@@ -247,8 +251,7 @@ class Emulator:
         if d in (D.UNPARSED, D.UNSUPPORTED, D.UNMAPPED):
             return {**row, "hops": [], "reason": d.reason}
         ref = ReferencePipeline(self.net)
-        passing = np.flatnonzero(np.isin(c["disposition"][:i], [
-            D.DELIVERED, D.EXITS_INTERNET, D.EXITS_ON_PREMISES]))
+        passing = np.flatnonzero(np.isin(c["disposition"][:i], PASSED_CODES))
         fws = self.net.node_kind
         for original, translated, firewalls in self.batch.entries(result.conntrack_mark):
             ref.conntrack.commit(original, translated, firewalls)

@@ -50,7 +50,7 @@ from dataplane.engine import loadbalancer as lbm
 from dataplane.engine.compile import MAX_HOPS, Network
 from dataplane.engine.conntrack import PASSING, ConnTrack, Entry
 from dataplane.engine.conntrack import flow_key as _key
-from dataplane.engine.stages import nat, nsg, peering, source
+from dataplane.engine.stages import nat, nsg, peering, platform, source
 from dataplane.engine.stages import route as routing
 from dataplane.model import Prefix
 from dataplane.net import IPAddress
@@ -100,6 +100,7 @@ class ReferencePipeline:
         self.rules = RuleCompiler(net.topology)
         self.security = [self.rules.nic_security(n) if net.node_subnet[i] >= 0 else None
                          for i, n in enumerate(net.nics)]
+        self.nic_tags = platform.tags_per_nic(net)
         self.conntrack = ConnTrack(capacity)
         self.owner = {(int(net.node_vnet[i]), ip.value): i for i, nic in enumerate(net.nics)
                       for c in nic.ip_configurations
@@ -140,6 +141,12 @@ class ReferencePipeline:
         if kind is not None:
             hop["result"] = f"Blocked ({kind})"
             return self._end(w, D.BLOCKED_IN_VNET, source.blocked_label(kind))
+        service = platform.decide(p.dst, p.proto, p.dport, self.nic_tags[p.nic])
+        if service is not None:
+            w.hops.append({"step": "platform", "at": net.node_names[p.nic],
+                           "service": service.name, "address": str(service.address),
+                           "result": "AnsweredByHost"})
+            return self._end(w, D.EXITS_PLATFORM, platform.label(service))
         if not state and not self._nsg(w, p.nic, "Outbound", flow):
             return self._end(w, D.DENIED_OUT, w.deciding)
         unnat = entry.unnat() if entry is not None else None

@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from dataplane.dispositions import PASSED_CODES
 from dataplane.dispositions import Disposition as D
 from dataplane.io.paths import PathIndex
 from dataplane.kernels.headers import ParseStatus
@@ -79,7 +80,7 @@ def _hops(b: Batch) -> pa.DictionaryArray:
 
 def _arrived(b: Batch) -> np.ndarray:
     d = b.cols["disposition"]
-    return (d == D.DELIVERED) | (d == D.EXITS_INTERNET) | (d == D.EXITS_ON_PREMISES)
+    return np.isin(d, PASSED_CODES)
 
 
 def _time_out(b: Batch) -> pa.Array:

@@ -36,6 +36,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dataplane.dispositions import PASSED_CODES
 from dataplane.dispositions import Disposition as D
 from dataplane.io.aggregates import LATENCY_CAVEAT, Aggregates
 from dataplane.io.packet_table import Batch, PacketTableWriter, record_batch
@@ -145,8 +146,7 @@ class ReplayWriter:
         if self.outputs.pcaps:
             self._pcaps(buf, rb, cols, last, np.flatnonzero(delivered))
         if self.outputs.dropped:
-            exited = (disp == D.EXITS_INTERNET) | (disp == D.EXITS_ON_PREMISES)
-            self._dropped(buf, rb, cols, np.flatnonzero(~delivered & ~exited))
+            self._dropped(buf, rb, cols, np.flatnonzero(~np.isin(disp, PASSED_CODES)))
 
     def _identity_map(self) -> bool:
         """True when the replay's address map moves no address (so far): no host or subnet

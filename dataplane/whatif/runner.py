@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from dataplane.dispositions import PASSED as PASSED_DISPOSITIONS
+from dataplane.dispositions import PASSED_CODES
 from dataplane.errors import DataplaneError
 from dataplane.whatif.cost import Pricing, monthly_bytes
 from dataplane.whatif.spec import Spec, Variant
@@ -38,7 +40,7 @@ from dataplane.whatif.tcp import (
 )
 from dataplane.whatif.variants import apply, flow_params, load_base, timing_overrides
 
-PASSED = ("DELIVERED", "EXITS_INTERNET", "EXITS_ON_PREMISES")
+PASSED = tuple(sorted(d.name for d in PASSED_DISPOSITIONS))
 
 
 @dataclass
@@ -242,7 +244,6 @@ def metric_throughput(ctx: Context) -> None:
 
 def metric_latency(ctx: Context) -> None:
     """Pipeline-backed: Poisson probe packets per flow through the variant's Emulator."""
-    from dataplane.dispositions import Disposition as D
 
     spec, em = ctx.spec, ctx.emulator
     pkts, times, sources, flow_of = [], [], [], []
@@ -269,7 +270,7 @@ def metric_latency(ctx: Context) -> None:
         c = result.columns
         fidx = np.array([flow_of[j] for j in order])
         disp = c["disposition"]
-        passed = np.isin(disp, [D.DELIVERED, D.EXITS_INTERNET, D.EXITS_ON_PREMISES])
+        passed = np.isin(disp, PASSED_CODES)
         lat = (c["time_out"] - c["time_in"]).astype(np.float64)
         for name, n in result.counts().items():
             if name not in PASSED:
@@ -295,7 +296,6 @@ def metric_latency(ctx: Context) -> None:
 
 
 def _capture_latency(ctx: Context, all_lat: list[np.ndarray], drops: dict[str, int]) -> None:
-    from dataplane.dispositions import Disposition as D
 
     cap = ctx.spec.capture
     assert cap is not None
@@ -307,7 +307,7 @@ def _capture_latency(ctx: Context, all_lat: list[np.ndarray], drops: dict[str, i
     c = result.columns
     if not c:
         return
-    passed = np.isin(c["disposition"], [D.DELIVERED, D.EXITS_INTERNET, D.EXITS_ON_PREMISES])
+    passed = np.isin(c["disposition"], PASSED_CODES)
     v = (c["time_out"] - c["time_in"])[passed].astype(np.float64)
     ctx.row["capture.packets"] = int(result.read)
     if v.size:

@@ -1,0 +1,99 @@
+"""Stage: Azure's platform services at the source NIC -- reference and batch forms side by side.
+
+Contract. A packet a VM sends to a host service (control/hostservices.py: DNS, DHCP and
+WireServer at 168.63.129.16, IMDS at 169.254.169.254, each on its protocols and ports) is
+answered by the host: EXITS_PLATFORM, labelled "host service NAME (ADDRESS)". It is not judged by
+the VM's NSGs unless one of their rules names the service's own tag (AzurePlatformDNS,
+AzurePlatformIMDS), and no user route carries it ("Network security groups",
+https://learn.microsoft.com/azure/virtual-network/network-security-groups-overview, "Azure
+platform considerations"; "What is IP address 168.63.129.16?",
+https://learn.microsoft.com/azure/virtual-network/what-is-ip-address-168-63-129-16; the user
+route part is assumption `platform-routes`). A NIC whose NSG rules name such a tag goes the
+ordinary way (NSG out, routes) for that service. The host's replies come back from outside the
+VNet and are not emulated (assumption `platform-replies`).
+Reference form `decide`: one packet -> the service or None. Batch form `decide_np`: rows ->
+index into `OUTBOUND` or -1. `governed(security)`: the service tags a NIC's NSG rules name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from dataplane.control.hostservices import SERVICES, HostService
+from dataplane.control.nsg import RuleCompiler
+
+OUTBOUND: tuple[HostService, ...] = tuple(s for s in SERVICES if s.direction == "Outbound")
+PLATFORM_ASSUMPTIONS = (
+    "platform-replies: a host service's answer (DNS, IMDS, ...) comes from outside the VNet and "
+    "is not emulated; the VM's request ends EXITS_PLATFORM.",
+)
+
+
+def governed(security: Any) -> frozenset[str]:
+    """Lower-case service tags named by any rule of the NIC's NSGs (either level, either
+    direction): the services whose traffic those NSGs then judge."""
+    if security is None:
+        return frozenset()
+    names: set[str] = set()
+    for level in (security.subnet, security.interface):
+        if level is None:
+            continue
+        for r in (*level.inbound, *level.outbound):
+            for m in (*r.rule.source_address_prefixes, *r.rule.destination_address_prefixes):
+                if isinstance(m, str):
+                    names.add(m.lower())
+    return frozenset(names)
+
+
+def tags_per_nic(net: Any) -> list[frozenset[str]]:
+    """`governed` for every NIC of a compiled Network (engine/compile.py); cheap when no NSG
+    names a platform service's tag (the usual case)."""
+    wanted = {s.service_tag.lower() for s in OUTBOUND if s.service_tag}
+    named = {m.lower() for nsg in net.topology.network_security_groups for r in nsg.security_rules
+             for m in (*r.source_address_prefixes, *r.destination_address_prefixes)
+             if isinstance(m, str)}
+    if not wanted & named:
+        return [frozenset()] * len(net.nics)
+    compiler = RuleCompiler(net.topology)
+    return [governed(compiler.nic_security(nic)) if net.node_subnet[i] >= 0 else frozenset()
+            for i, nic in enumerate(net.nics)]
+
+
+def label(service: HostService) -> str:
+    return f"host service {service.name} ({service.address})"
+
+
+def _exempt(service: HostService, tags: frozenset[str]) -> bool:
+    return service.nsg_exempt and (service.service_tag or "").lower() not in tags
+
+
+# -- reference form --------------------------------------------------------------------------
+def decide(dst: int, proto: int, dport: int, tags: frozenset[str]) -> HostService | None:
+    """The host service an IPv4 packet reaches, when it is answered by the host."""
+    for service in OUTBOUND:
+        if (service.address.value == dst and proto in service.protocols
+                and (not service.ports or dport in service.ports) and _exempt(service, tags)):
+            return service
+    return None
+
+
+# -- batch form ------------------------------------------------------------------------------
+def decide_np(dst: np.ndarray, proto: np.ndarray, dport: np.ndarray, nic: np.ndarray,
+              nic_tags: list[frozenset[str]]) -> np.ndarray:
+    """Per row, the index into OUTBOUND of the host service answering it, or -1."""
+    out = np.full(dst.size, -1, dtype=np.int8)
+    for i, service in enumerate(OUTBOUND):
+        m = (out < 0) & (dst == service.address.value) & np.isin(proto, service.protocols)
+        if service.ports:
+            m &= np.isin(dport, service.ports)
+        if m.any():
+            exempt = np.array([_exempt(service, nic_tags[k]) for k in range(len(nic_tags))], bool)
+            m &= exempt[nic]
+        out[m] = i
+    return out
+
+
+__all__ = ["OUTBOUND", "PLATFORM_ASSUMPTIONS", "decide", "decide_np", "governed", "label",
+           "tags_per_nic"]

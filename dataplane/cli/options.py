@@ -31,6 +31,7 @@ import math
 import os
 import socket
 import tempfile
+import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,7 +96,9 @@ def command(subparsers: argparse._SubParsersAction, name: str, help_text: str,
             inputs_help: str = "ARM template, az JSON dump(s), scenario YAML, or a folder of "
                                "them") -> argparse.ArgumentParser:
     """A subcommand with the shared options (and INPUT... positionals unless inputs=None)."""
-    parser = subparsers.add_parser(name, help=help_text, description=description or help_text,
+    text = "\n".join(textwrap.fill(line, 100, subsequent_indent=line[:len(line) - len(line.lstrip())])
+                     if len(line) > 100 else line for line in (description or help_text).splitlines())
+    parser = subparsers.add_parser(name, help=help_text, description=text,
                                    formatter_class=argparse.RawDescriptionHelpFormatter,
                                    allow_abbrev=False)
     if inputs is not None:

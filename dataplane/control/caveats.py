@@ -40,6 +40,10 @@ NO_VERDICT_EFFECT: dict[str, str] = {
     "microsoft.resources/deployments": "a deployment record (its resources are loaded themselves)",
     "microsoft.managedidentity/userassignedidentities": "an identity, not a network resource",
     "microsoft.keyvault/vaults": "a secret store (its own firewall is not on VNet paths emulated here)",
+    "microsoft.operationsmanagement/solutions": "a monitoring solution",
+    "microsoft.operationalinsights/workspaces/datasources": "a log source setting",
+    "microsoft.insights/components": "an Application Insights resource",
+    "microsoft.insights/actiongroups": "alert routing",
 }
 
 # What the verdict-changing types we know of can change (others get a generic text).
@@ -61,6 +65,9 @@ IMPACT: dict[str, str] = {
     _N + "applicationgateways": "reachability of its frontends and backends",
     _N + "bastionhosts": "inbound management sessions to VMs",
     _N + "privatednszones": "name resolution (which address a name reaches)",
+    _N + "privatednszones/virtualnetworklinks": "name resolution in the linked VNet",
+    "microsoft.storage/storageaccounts": "whether its own firewall (networkAcls, private "
+                                         "endpoints) admits traffic that reaches the service",
     _N + "networkmanagers": "security admin rules evaluated before NSGs; connectivity groups",
     _N + "expressroutecircuits": "routes learned from on-premises over ExpressRoute",
     _N + "vpngateways": "Virtual WAN site-to-site routes",
@@ -89,11 +96,13 @@ class Caveat:
 def unknown_resource_message(unknown: UnknownResource) -> str:
     changes, what = impact(unknown.type)
     if not changes:
-        return (f"Resource type {unknown.type} is not modelled; it cannot change a verdict "
-                f"({what}).")
-    touched = ", ".join(sorted(r.rsplit("/", 1)[1] for r in unknown.related)) or "no modelled resource"
-    return (f"Resource type {unknown.type} is not modelled and can change verdicts ({what}); "
-            f"answers involving {touched} carry a caveat.")
+        return (f"Resource type {unknown.type} ('{unknown.name}') is not modelled; it cannot "
+                f"change a verdict ({what}).")
+    touched = ", ".join(sorted(r.rsplit("/", 1)[1] for r in unknown.related))
+    whom = (f"answers involving {touched} carry a caveat" if touched
+            else "no modelled resource refers to it, so no answer names it")
+    return (f"Resource type {unknown.type} ('{unknown.name}') is not modelled and can change "
+            f"verdicts ({what}); {whom}.")
 
 
 def topology_caveats(topology: Topology) -> tuple[Caveat, ...]:

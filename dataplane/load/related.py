@@ -56,6 +56,7 @@ def related_resources(resources: Iterable[dict[str, Any]],
         own = id_key(str(raw["id"]))
         for text in _strings(raw.get("properties")):
             if _ID.match(text):
+                spelled.setdefault(id_key(text), text)
                 other = _owner(id_key(text), known)
                 if other != own:
                     edges[own].add(other)

@@ -163,7 +163,10 @@ def label_probe() -> str:
     return "probe AzureLoadBalancer 168.63.129.16"
 
 
-def label_internet(net: Network, nic: int) -> str:
+def label_internet(net: Network, nic: int, reply: bool = False) -> str:
+    """`reply`: the address has no public IP; only a reply of a flow the VM opened gets in."""
+    if reply:
+        return f"ingress internet to {net.node_names[nic]} (reply of a flow it opened)"
     return f"ingress internet to {net.node_names[nic]} (public IP)"
 
 
@@ -225,18 +228,21 @@ def enter_stage(bp: Any, c: Any, est: np.ndarray, disp: np.ndarray, dec: np.ndar
                    dec, active)
     if internet.any():
         p, t = sel[internet], target[internet]
-        exposed = np.isin(c.dst[p], np.array(sorted(ing.public), np.int64)) | est[p]
+        public = np.isin(c.dst[p], np.array(sorted(ing.public), np.int64))
+        exposed = public | est[p]
         closed = p[~exposed]
         for nic in np.unique(t[~exposed]).tolist():
             q = closed[t[~exposed] == nic]  # stays UNMAPPED, with the reason as its label
             dec[q] = bp.labels(label_not_exposed(net, nic))
-        ok, tok = p[exposed], t[exposed]
-        for nic in np.unique(tok).tolist():
-            q = ok[tok == nic]
-            nodes[q, 0] = nic
-            deliver_np(bp, c, est, q, np.full(q.size, nic, np.int32), c.dst[q], c.dport[q],
-                       bp.labels(label_internet(net, nic)), nodes,
-                       np.zeros(c.src.size, np.int64), disp, dec, active)
+        for reply in (False, True):
+            pick = exposed & (public != reply)
+            ok, tok = p[pick], t[pick]
+            for nic in np.unique(tok).tolist():
+                q = ok[tok == nic]
+                nodes[q, 0] = nic
+                deliver_np(bp, c, est, q, np.full(q.size, nic, np.int32), c.dst[q], c.dport[q],
+                           bp.labels(label_internet(net, nic, reply)), nodes,
+                           np.zeros(c.src.size, np.int64), disp, dec, active)
 
 
 def edge_stage(bp: Any, c: Any, idx: np.ndarray, rid: np.ndarray, nh: np.ndarray,

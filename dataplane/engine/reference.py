@@ -182,7 +182,8 @@ class ReferencePipeline:
             if not exposed:
                 w.nodes = []
                 return self._end(w, D.UNMAPPED, ingress.label_not_exposed(net, what))
-            return self._deliver(w, p, what, state, flow, ingress.label_internet(net, what),
+            return self._deliver(w, p, what, state, flow,
+                                 ingress.label_internet(net, what, p.dst not in net.ingress.public),
                                  append=False)
         return Walk(D.UNMAPPED, "source address is not an emulated NIC", [])
 

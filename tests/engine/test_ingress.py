@@ -119,3 +119,5 @@ def test_internet_ingress_needs_a_public_ip(demo_topology):
     out = em.send([tcp("10.0.2.4", "8.8.8.8", 443, 41000), tcp("8.8.8.8", "10.0.2.4", 41000, 443)],
                   source=["jumpbox", None])
     assert out.dispositions() == [D.EXITS_INTERNET, D.DELIVERED]
+    # jumpbox has no public IP: the label says why the reply got in
+    assert out.row(1)["deciding"] == "ingress internet to jumpbox (reply of a flow it opened)"

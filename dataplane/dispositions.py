@@ -41,6 +41,7 @@ class Disposition(IntEnum):
     TRANSIT_BLOCKED = 23
     BLOCKED_IN_VNET = 24
     EXITS_PLATFORM = 25
+    LB_HAIRPIN = 26
 
     @property
     def reason(self) -> str:
@@ -90,6 +91,8 @@ REASONS: dict[Disposition, str] = {
                                  "gateway (no gateway transit)",
     Disposition.BLOCKED_IN_VNET: "multicast, broadcast, IP-in-IP and GRE are blocked within "
                                  "virtual networks (Azure Virtual Network FAQ)",
+    Disposition.LB_HAIRPIN: "a backend's flow to its own internal load balancer's frontend was "
+                            "mapped back to itself: Azure fails it (Load Balancer limitations)",
     Disposition.EXITS_PLATFORM: "answered by Azure's host (DNS, DHCP, WireServer, IMDS at "
                                 "168.63.129.16 / 169.254.169.254): no NSG unless it names the "
                                 "service's tag, no user route",

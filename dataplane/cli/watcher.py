@@ -27,11 +27,14 @@ from dataplane.textable import table
 def _bullets(lines: list[str], mark: str) -> str:
     """One wrapped bullet per line, 100 columns."""
     return "\n".join(textwrap.fill(line, 100, initial_indent=f"  {mark} ",
-                                    subsequent_indent="    ") for line in lines)
+                                    subsequent_indent="    ", break_long_words=False,
+                                    break_on_hyphens=False) for line in lines)
 
 
 def _emit(args: argparse.Namespace, result: dict[str, Any], text: str) -> int:
     caveats, notes = result.get("caveats", []), result.get("assumptions", [])
+    printed = " ".join(text.split())
+    caveats = [c for c in caveats if " ".join(c.split()) not in printed]  # not twice
     emit(args, result, text
          + ("\n\nCaveats (what the model leaves out that can change this answer):\n"
             + _bullets(caveats, "!") if caveats else "")

@@ -36,6 +36,7 @@ _DROP_CODES = {
     "LB_NO_BACKEND": "LoadBalancerNoBackend",
     "LB_BASIC_GLOBAL": "BasicLoadBalancerAcrossGlobalPeering",
     "TRANSIT_BLOCKED": "GatewayTransitNotAllowed", "BLOCKED_IN_VNET": "BlockedInVirtualNetwork",
+    "LB_HAIRPIN": "LoadBalancerHairpin",
 }
 
 

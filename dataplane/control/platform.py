@@ -98,8 +98,9 @@ def _location_findings(topology: Topology) -> list[Finding]:
                 close = close_regions(location)
                 hint = f" Close names: {', '.join(close)}." if close else ""
                 out.append(Finding("LocationNotAvailableForResourceType",
-                                   f"The provided location '{location}' is not available for "
-                                   f"resource type '{resource_type}'.{hint}", resource.id))
+                                   f"The provided location '{location}' of '{resource.name}' is "
+                                   f"not available for resource type '{resource_type}'.{hint}",
+                                   resource.id))
     for vnet in topology.virtual_networks:
         if region(vnet.location) is None:
             continue

@@ -12,6 +12,11 @@ Semantics (issue 5; docs/azure-behaviour.md §4.4 for the SKU rule):
   LB_NO_RULE; a rule whose pool has no NIC -> LB_NO_BACKEND;
 * a Basic SKU frontend is not reachable across global peering (the sending VNet and the
   frontend's VNet in different regions; 4.4) -> LB_BASIC_GLOBAL; Standard is;
+* a backend VM's own flow to the frontend that the hash maps back to that VM fails:
+  LB_HAIRPIN ("Azure Load Balancer components", https://learn.microsoft.com/azure/
+  load-balancer/components, "Limitations": "if an outbound flow from a VM in the backend pool
+  attempts a flow to frontend of the internal Load Balancer in which pool it resides and is
+  mapped back to itself, both legs of the flow don't match and the flow fails");
 * the backend is `pool[flow_hash(5-tuple) % len(pool)]` (below); the destination address
   becomes the backend NIC's address and, unless the rule is HA ports or its backendPort is 0,
   the destination port becomes backendPort (DNAT; floating IP is not modelled); the inbound
@@ -234,6 +239,10 @@ def label_no_backend(fe: Frontend, rule: Rule) -> str:
     return f"lb {fe.lb}/{rule.name}: empty backend pool"
 
 
+def label_hairpin(fe: Frontend, rule: Rule) -> str:
+    return f"lb {fe.lb}/{rule.name}: mapped back to the sending backend (hairpin)"
+
+
 def label_rule(fe: Frontend, rule: Rule) -> str:
     return f"lb {fe.lb}/{rule.name}"
 
@@ -344,6 +353,12 @@ def _frontends(bp: Any, c: Any, est: np.ndarray, idx: np.ndarray, fe: np.ndarray
                 continue
             h = flow_hash_np(c.src[rs], c.dst[rs], c.proto[rs], c.sport[rs], c.dport[rs])
             k = (h % np.uint64(rule.backends.size)).astype(np.int64)
+            # a backend's own flow mapped back to itself fails (module contract, hairpin)
+            hair = rule.backends[k] == c.nic[rs]
+            if hair.any():
+                _end(rs[hair], D.LB_HAIRPIN, bp.labels(label_hairpin(front, rule)), disp, dec,
+                     active)
+                rs, k = rs[~hair], k[~hair]
             # DNAT: the packet carries the backend address and port from here on
             nat.dnat_np(c, rs, rule.backend_ips[k], rule.translate_port_np(c.proto[rs],
                                                                            c.dport[rs]))

@@ -309,6 +309,9 @@ class ReferencePipeline:
             return self._end(w, drop, label)
         assert rule is not None
         backend = int(rule.backends[k])
+        if backend == p.nic:  # mapped back to the sending backend (loadbalancer.py, hairpin)
+            w.hops.append(lbm.lb_hop(self.net, fe, rule, k, p, "Hairpin"))
+            return self._end(w, D.LB_HAIRPIN, lbm.label_hairpin(fe, rule))
         w.hops.append(lbm.lb_hop(self.net, fe, rule, k, p, "Balanced", (
             int(rule.backend_ips[k]), rule.translate_port(p.dport))))
         q = nat.dnat(p, int(rule.backend_ips[k]), rule.translate_port(p.dport))

@@ -24,6 +24,7 @@ import numpy as np
 
 from dataplane.engine.compile import Network
 from dataplane.errors import InputError
+from dataplane.timing.latency import rtt_table
 
 _LEG_TABLE_MAX_NODES = 2048
 _leg_tables: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -53,11 +54,14 @@ def _leg_cost(net: Network, send: np.ndarray, recv: np.ndarray) -> np.ndarray:
     if (lat < 0).any():
         bad = int(np.flatnonzero(lat < 0)[0])
         a, b = int(send[bad]), int(recv[bad])
+        # blame the end whose region the table lacks (the receiver when both are known)
+        known = {x for pair in rtt_table() for x in pair}
+        culprit = a if net.regions[rs[bad]] not in known else b
         raise InputError(f"no published latency from {net.node_names[a]} (region "
                          f"'{net.regions[rs[bad]]}') to {net.node_names[b]} (region "
                          f"'{net.regions[rr[bad]]}') in azure-latency.csv",
                          file=", ".join(net.topology.sources) or None,
-                         resource=net.node_names[a], property="location")
+                         resource=net.node_names[culprit], property="location")
     return lat + net.node_cost_ns[recv]
 
 

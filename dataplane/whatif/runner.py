@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -374,7 +375,9 @@ def evaluate_indexed(args: tuple[Spec, Variant]) -> dict[str, Any]:
 def _bar(total: int, progress: bool, desc: str) -> Any:
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit="variant", disable=not progress)
+    # a progress bar only on a terminal: redirected output stays line-oriented
+    return tqdm(total=total, desc=desc, unit="variant",
+                disable=not progress or not sys.stderr.isatty())
 
 
 def run(spec: Spec, *, serial: bool = False, scheduler: str | None = None,

@@ -15,7 +15,8 @@ from dataplane.engine.reference import Packet, ReferencePipeline
 IPS = [int(ipaddress.IPv4Address(a)) for a in (
     "10.0.1.4", "10.0.2.4", "10.1.1.4", "10.1.1.5", "10.2.1.4", "192.168.3.3", "8.8.8.8",
     "224.0.0.251", "255.255.255.255",  # blocked within VNets (stages/source.py)
-    "168.63.129.16", "169.254.169.254")]  # Azure's host services (stages/platform.py)
+    "168.63.129.16", "169.254.169.254",  # Azure's host services (stages/platform.py)
+    "10.1.1.100")]  # the ILB frontend: web1/web2 reaching it may hairpin (loadbalancer.py)
 flow = st.tuples(st.sampled_from(IPS), st.sampled_from(IPS), st.sampled_from([6, 17, 1, 47]),
                  st.sampled_from([22, 443, 1433, 40000]), st.sampled_from([23, 53, 80, 1433, 40000]))
 

@@ -202,8 +202,10 @@ class TagResolver:
         if tag == "azureloadbalancer":
             return AZURE_LOAD_BALANCER
         if tag == "internet":  # a default route in VirtualNetwork does not empty Internet
-            return complement_v4([*NOT_INTERNET, *(p for p in self.virtual_network(scope)
-                                                   if p.length > 0)])
+            # (and the host's address stays out of Internet even when a 0.0.0.0/0 user route
+            # summarises it into the VirtualNetwork tag's 0.0.0.0/0)
+            return complement_v4([*NOT_INTERNET, HOST_VIRTUAL_IP,
+                                  *(p for p in self.virtual_network(scope) if p.length > 0)])
         if tag in self._loaded:
             return summarize_prefixes(list(self._loaded[tag]))
         if not is_known_tag(tag, self.topology.service_tags):

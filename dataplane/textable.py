@@ -103,7 +103,7 @@ def fit(text: str, max_width: int | None = None) -> str:
         lead = len(line) - len(line.lstrip())
         hang = " " * (lead + (2 if line.lstrip().startswith("- ") else 4))
         out.extend(textwrap.wrap(line, limit, initial_indent="", subsequent_indent=hang,
-                                 break_on_hyphens=False, break_long_words=False) or [line])
+                                 break_on_hyphens=False) or [line])
     return "\n".join(out)
 
 

@@ -27,8 +27,8 @@ from dataplane.textable import table
 def _bullets(lines: list[str], mark: str) -> str:
     """One wrapped bullet per line, 100 columns."""
     return "\n".join(textwrap.fill(line, 100, initial_indent=f"  {mark} ",
-                                    subsequent_indent="    ", break_long_words=False,
-                                    break_on_hyphens=False) for line in lines)
+                                    subsequent_indent="    ", break_on_hyphens=False)
+                     for line in lines)
 
 
 def _emit(args: argparse.Namespace, result: dict[str, Any], text: str) -> int:

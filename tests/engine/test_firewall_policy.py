@@ -8,9 +8,11 @@ Policy rule sets" (https://learn.microsoft.com/azure/firewall/policy-rule-sets).
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 from scapy.layers.inet import IP, TCP
 
@@ -144,8 +146,10 @@ def test_ip_groups_fqdns_and_application_rules(make_topology) -> None:
                          IP(src="10.1.1.4", dst="10.2.1.4") / TCP(sport=40000, dport=1433),
                          IP(src="10.1.1.4", dst="10.2.1.4") / TCP(sport=40001, dport=443))
     assert sql[0] == "DELIVERED"  # 10.2.1.4 lies in the IP group's range 10.2.1.0-10.2.1.7
-    # The FQDN rule cannot match an address offline: never "any" (the old classic default).
-    assert tls[:2] == ("FIREWALL_DENIED", "firewall fw/default-deny")
+    # The FQDN rule cannot match an address offline: never "any" (the old classic default);
+    # the application rule on 443 could still allow it by its server name: said, not guessed.
+    assert tls[:2] == ("FIREWALL_DENIED", "firewall fw/default-deny (application rule g/web/msft "
+                                          "may allow it: not evaluated)")
     caveats = build_network(topology, caps=False).firewall_rules[0].caveats
     assert any("db.contoso.com" in c and "DNS proxy" in c for c in caveats)
     assert any("firewall-application-rules: policy p/g/web: application rules" in c
@@ -199,3 +203,28 @@ def test_a_rule_protocol_azure_does_not_have_is_named() -> None:
     assert err.value.property == ("properties.ruleCollectionGroups[0].properties.ruleCollections[0]"
                                   ".rules[0].ipProtocols[0]")
     assert "'None' is not TCP, UDP, ICMP or Any" in str(err.value)
+
+
+def test_default_deny_names_an_application_rule_that_may_allow(real_dir: Path) -> None:
+    """Until application rules are evaluated on packets (issue 12), a TCP flow on an Allow
+    application rule's port from its sources is not a firm deny: the label names the rule."""
+    topology = dataplane.load(real_dir / "arm" / "ans_netsec-demo-lab-standard.AzNetSecdeploy.json")
+    net = build_network(topology, caps=False)
+    (fw,) = net.firewall_rules
+    src = int(ipaddress.ip_address("10.0.27.4"))
+    dst = int(ipaddress.ip_address("13.107.21.200"))
+    allowed, label = fw.decide(6, src, dst, 443, False)
+    assert not allowed and label == (
+        "firewall SOC-NS-FW/default-deny (application rule DefaultApplicationRuleCollectionGroup/"
+        "Internet-Access/SearchEngineAccess may allow it: not evaluated)")
+    assert fw.decide(6, src, dst, 22, False) == (False, "firewall SOC-NS-FW/default-deny")
+    assert fw.decide(17, src, dst, 443, False) == (False, "firewall SOC-NS-FW/default-deny")
+    # the batch form gives the same labels row by row
+    ports = np.array([443, 22, 80, 443], np.int64)
+    protos = np.array([6, 6, 6, 17], np.int64)
+    n = ports.size
+    allow, labels, which = fw.decide_np(protos, np.full(n, src), np.full(n, dst), ports,
+                                        np.zeros(n, bool))
+    assert [labels[i] for i in which] == [fw.decide(int(p), src, dst, int(d), False)[1]
+                                          for p, d in zip(protos, ports, strict=True)]
+    assert not allow.any()

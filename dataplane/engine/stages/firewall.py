@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dataplane.control.application_rules import application_rules
 from dataplane.control.firewall_rules import firewall_rules
 from dataplane.control.nsg import ANY_PROTOCOL, protocol_number
 from dataplane.model import AzureFirewall, Prefix, Topology, id_key
@@ -78,14 +79,37 @@ class FirewallRule:
 
 
 @dataclass(frozen=True)
+class MayAllow:
+    """An Allow application rule, as far as it can be judged without the name a flow asks for:
+    TCP, its source intervals and its ports (control/application_rules.py)."""
+
+    label: str
+    src_lo: np.ndarray
+    src_hi: np.ndarray
+    ports: np.ndarray
+
+    def matches(self, proto: int, src: int, dport: int) -> bool:
+        return proto == 6 and bool(((self.src_lo <= src) & (src <= self.src_hi)).any()) \
+            and dport in self.ports
+
+    def matches_np(self, proto: np.ndarray, src: np.ndarray, dport: np.ndarray) -> np.ndarray:
+        return (proto == 6) & _within(src, self.src_lo, self.src_hi) & np.isin(dport, self.ports)
+
+
+@dataclass(frozen=True)
 class CompiledFirewall:
     name: str
     rules: tuple[FirewallRule, ...]
     caveats: tuple[str, ...]
+    may_allow: tuple[MayAllow, ...] = ()
 
     @property
     def default_label(self) -> str:
         return f"firewall {self.name}/default-deny"
+
+    def undecided_label(self, rule: MayAllow) -> str:
+        """Default deny where an application rule could still allow the flow (issue 12)."""
+        return f"{self.default_label} (application rule {rule.label} may allow it: not evaluated)"
 
     # -- reference form --
     def decide(self, proto: int, src: int, dst: int, dport: int, session: bool
@@ -96,6 +120,9 @@ class CompiledFirewall:
         for rule in self.rules:
             if rule.matches(proto, src, dst, dport):
                 return rule.allow, rule.label
+        for app in self.may_allow:
+            if app.matches(proto, src, dport):
+                return False, self.undecided_label(app)
         return False, self.default_label
 
     # -- batch form --
@@ -116,6 +143,14 @@ class CompiledFirewall:
                 allow[m] = rule.allow
                 which[m] = len(labels)
                 labels.append(rule.label)
+                open_ &= ~m
+        for app in self.may_allow:
+            if not open_.any():
+                break
+            m = open_ & app.matches_np(proto, src, dport)
+            if m.any():
+                which[m] = len(labels)
+                labels.append(self.undecided_label(app))
                 open_ &= ~m
         return allow, labels, which
 
@@ -180,7 +215,17 @@ def compile_firewall(topology: Topology, fw: AzureFirewall) -> CompiledFirewall:
         caveats.append(f"firewall-application-rules: firewall {fw.name} has application rule "
                        f"collections ({names}), processed after network rules and not "
                        "evaluated here: a packet denied by default could be allowed by them")
-    return CompiledFirewall(fw.name, tuple(rules), tuple(dict.fromkeys(caveats)))
+    may_allow = []
+    for app in application_rules(topology, fw):
+        if not app.allow:
+            continue
+        lo, hi = intervals(tuple(a for a in app.sources), (), app.label)
+        ports = np.array(sorted({port for _, port in app.protocols}), dtype=np.int32)
+        if lo.size and ports.size and app.target_fqdns:
+            may_allow.append(MayAllow(app.label.removeprefix(f"firewall {fw.name}/"), lo, hi,
+                                      ports))
+    return CompiledFirewall(fw.name, tuple(rules), tuple(dict.fromkeys(caveats)),
+                            tuple(may_allow))
 
 
 def _within(v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -189,4 +234,5 @@ def _within(v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return ((v[:, None] >= lo[None, :]) & (v[:, None] <= hi[None, :])).any(1)
 
 
-__all__ = ["FIREWALL_ASSUMPTIONS", "CompiledFirewall", "FirewallRule", "compile_firewall"]
+__all__ = ["FIREWALL_ASSUMPTIONS", "CompiledFirewall", "FirewallRule", "MayAllow",
+           "compile_firewall"]

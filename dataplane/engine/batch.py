@@ -156,7 +156,7 @@ class BatchPipeline:
         self.l_hoplimit = self.labels("hop limit")
         self.l_edge = {d: self.labels(d.reason) for d in (D.UNPARSED, D.UNSUPPORTED)}
         self.nic_ip_keys = source.nic_address_keys(net.nics)
-        self.nic_tags = platform.tags_per_nic(net)
+        self.platform_exempt = platform.exempt_table(platform.tags_per_nic(net))
         self.forwarding = np.array([nic.enable_ip_forwarding for nic in net.nics] + [False])
 
     # -- public --
@@ -495,7 +495,7 @@ class BatchPipeline:
         # Azure's host services (DNS, DHCP, WireServer, IMDS): answered by the host
         idx = np.flatnonzero(active)
         which = platform.decide_np(c.dst[idx], c.proto[idx], c.dport[idx], c.nic[idx],
-                                   self.nic_tags)
+                                   self.platform_exempt)
         for k, service in enumerate(platform.OUTBOUND):
             hit = idx[which == k]
             if hit.size:

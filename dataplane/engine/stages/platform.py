@@ -12,7 +12,7 @@ route part is assumption `platform-routes`). A NIC whose NSG rules name such a t
 ordinary way (NSG out, routes) for that service. The host's replies come back from outside the
 VNet and are not emulated (assumption `platform-replies`).
 Reference form `decide`: one packet -> the service or None. Batch form `decide_np`: rows ->
-index into `OUTBOUND` or -1. `governed(security)`: the service tags a NIC's NSG rules name.
+index into `OUTBOUND` or -1, with the per-NIC exemptions tabled once (`exempt_table`). `governed(security)`: the service tags a NIC's NSG rules name.
 """
 
 from __future__ import annotations
@@ -80,20 +80,27 @@ def decide(dst: int, proto: int, dport: int, tags: frozenset[str]) -> HostServic
 
 
 # -- batch form ------------------------------------------------------------------------------
+def exempt_table(nic_tags: list[frozenset[str]]) -> np.ndarray:
+    """bool[len(OUTBOUND), n_nics]: whether each service's traffic from each NIC skips its NSGs
+    (the same `_exempt` rule as the reference form), built once per Network."""
+    return np.array([[_exempt(service, tags) for tags in nic_tags] for service in OUTBOUND],
+                    dtype=bool).reshape(len(OUTBOUND), len(nic_tags))
+
+
 def decide_np(dst: np.ndarray, proto: np.ndarray, dport: np.ndarray, nic: np.ndarray,
-              nic_tags: list[frozenset[str]]) -> np.ndarray:
-    """Per row, the index into OUTBOUND of the host service answering it, or -1."""
+              exempt: np.ndarray) -> np.ndarray:
+    """Per row, the index into OUTBOUND of the host service answering it, or -1; `exempt`
+    from `exempt_table`."""
     out = np.full(dst.size, -1, dtype=np.int8)
     for i, service in enumerate(OUTBOUND):
         m = (out < 0) & (dst == service.address.value) & np.isin(proto, service.protocols)
         if service.ports:
             m &= np.isin(dport, service.ports)
         if m.any():
-            exempt = np.array([_exempt(service, nic_tags[k]) for k in range(len(nic_tags))], bool)
-            m &= exempt[nic]
+            m &= exempt[i][nic]
         out[m] = i
     return out
 
 
-__all__ = ["OUTBOUND", "PLATFORM_ASSUMPTIONS", "decide", "decide_np", "governed", "label",
-           "tags_per_nic"]
+__all__ = ["OUTBOUND", "PLATFORM_ASSUMPTIONS", "decide", "decide_np", "exempt_table", "governed",
+           "label", "tags_per_nic"]

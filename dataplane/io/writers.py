@@ -16,11 +16,9 @@ else):
   assumptions, caveats, and the files written.
 `Outputs` switches each file off. Frames are written as the emulated network carries them
 (io/rewrite.py): the address map's source and destination; a delivered packet as its receiver
-sees it: the engine's final (translated) addresses and ports when the batch carries them
-(`final_src`, `final_dst`, `final_sport`, `final_dport`: load-balancer DNAT, reply un-DNAT,
-SNAT; engine/conntrack.py), else the internal load balancer's DNAT looked up here
-(engine/loadbalancer.py). Frames whose addresses and ports do not change are written as
-captured.
+sees it: the engine's final (translated) addresses and ports (`final_src`, `final_dst`,
+`final_sport`, `final_dport`: load-balancer DNAT, reply un-DNAT; engine/conntrack.py), never
+derived again here. Frames whose addresses and ports do not change are written as captured.
 Link type per pcap: the first frame's written to it.
 """
 
@@ -159,10 +157,6 @@ class ReplayWriter:
                      delivered: np.ndarray) -> tuple[np.ndarray, ...]:
         """(src, dst, sport, dport) of every packet as written: delivered ones as their
         receiver sees them, the others as sent (after the address map)."""
-        src, dst, sport, dport = cols["src"], cols["dst"], cols["sport"], cols["dport"]
-        if "final_dst" not in cols:
-            dst, dport = self._translated(cols, last, delivered)
-            return src, dst, sport, dport
         return tuple(np.where(delivered, cols[f"final_{k}"], cols[k]).astype(np.int64)
                      for k in ("src", "dst", "sport", "dport"))
 
@@ -182,45 +176,6 @@ class ReplayWriter:
                             | (hc.dport.astype(np.int64) != dport[r])
                             | (hc.sport.astype(np.int64) != sport[r]))
         return changed
-
-    def _translated(self, cols: dict[str, np.ndarray], last: np.ndarray, delivered: np.ndarray
-                    ) -> tuple[np.ndarray, np.ndarray]:
-        """The destination as the receiving NIC sees it: a frontend address is DNATed to the
-        backend's address and the rule's backend port (engine/loadbalancer.py). Looked up once
-        per distinct (receiver, protocol, destination, port)."""
-        dst, dport = cols["dst"], cols["dport"]
-        net = self.em.net
-        nic_ip = np.full(len(net.nics), -1, dtype=np.int64)
-        for ip, nic in net.ip_nic.items():
-            if nic < nic_ip.size:
-                nic_ip[nic] = ip
-        at_nic = delivered & (last >= 0) & (last < nic_ip.size)
-        rows = np.flatnonzero(at_nic)
-        rows = rows[nic_ip[last[rows]] != dst[rows]]
-        if not rows.size:
-            return dst, dport
-        dst, dport = dst.copy(), dport.copy()
-        keys = np.stack([last[rows], cols["proto"][rows].astype(np.int64),
-                         dst[rows].astype(np.int64), dport[rows].astype(np.int64)], axis=1)
-        uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
-        inverse = inverse.ravel()
-        for k, (node, proto, address, port) in enumerate(uniq.tolist()):
-            new_dst, new_port = self._dnat(node, proto, address, port)
-            hit = rows[inverse == k]
-            dst[hit], dport[hit] = new_dst, new_port
-        return dst, dport
-
-    def _dnat(self, node: int, proto: int, address: int, port: int) -> tuple[int, int]:
-        net = self.em.net
-        fe = net.lb.at(int(net.node_vnet[node]), address)
-        if fe < 0:
-            return address, port
-        rule = net.lb.frontends[fe].rule_for(proto, port)
-        if rule is None:
-            return address, port
-        hit = np.flatnonzero(rule.backends == node)
-        new_dst = int(rule.backend_ips[hit[0]]) if hit.size else address
-        return new_dst, rule.translate_port(port) if proto in (6, 17) else port
 
     def _pcaps(self, buf: np.ndarray, rb: Any, cols: dict[str, np.ndarray], last: np.ndarray,
                rows: np.ndarray) -> None:

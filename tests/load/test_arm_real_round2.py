@@ -67,11 +67,16 @@ def _assert_nothing_vanishes(result: TemplateResult, topology: Topology) -> None
 
 # --- VNet-to-VNet with transitive BGP ----------------------------------------------------------
 
-@pytest.fixture
-def transitive(real_dir: Path) -> tuple[TemplateResult, Topology]:
-    template, parameters = _paths(real_dir, TRANSITIVE)
+def _evaluated_and_loaded(real_dir: Path, stem: str) -> tuple[TemplateResult, Topology]:
+    """What ARM would deploy (the evaluator) and what we model (the front door)."""
+    template, parameters = _paths(real_dir, stem)
     return (evaluate_template(template, parameters),
             dataplane.load(template, parameters=parameters))
+
+
+@pytest.fixture
+def transitive(real_dir: Path) -> tuple[TemplateResult, Topology]:
+    return _evaluated_and_loaded(real_dir, TRANSITIVE)
 
 
 def test_transitive_bgp_deploys_three_vnets_with_bgp_gateways(transitive) -> None:
@@ -121,9 +126,7 @@ def test_transitive_bgp_loads_valid_and_keeps_public_ips_aside(transitive) -> No
 
 @pytest.fixture
 def secured_hub(real_dir: Path) -> tuple[TemplateResult, Topology]:
-    template, parameters = _paths(real_dir, SECURED_HUB)
-    return (evaluate_template(template, parameters),
-            dataplane.load(template, parameters=parameters))
+    return _evaluated_and_loaded(real_dir, SECURED_HUB)
 
 
 def test_secured_hub_deploys_a_policy_governed_firewall_in_a_virtual_wan_hub(secured_hub) -> None:

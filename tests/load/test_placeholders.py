@@ -66,6 +66,23 @@ def test_a_parameter_the_model_reads_stays_required(tmp_path: Path) -> None:
     assert "the model reads it" in e.message and "\n" not in e.one_line()
 
 
+def test_every_parameter_the_model_reads_is_named_in_one_run(tmp_path: Path) -> None:
+    """Two parameters shape the network: one line names both, so one run lists what to give."""
+    declared = {"hubName": {"type": "string"}, "spokeName": {"type": "string"}}
+    path = template(tmp_path, declared, [vnet("[parameters('hubName')]"),
+                                         vnet("[parameters('spokeName')]", "10.1.0.0/16")])
+    with pytest.raises(InputError) as err:
+        load(path)
+    e = err.value
+    assert e.property == "parameters.hubName"
+    assert "required parameter 'hubName' has no value" in e.message
+    assert "also 'spokeName'" in e.message and "\n" not in e.one_line()
+    with pytest.raises(InputError) as err:
+        load(path, {"hubName": "hub"})
+    assert "parameter 'spokeName' has no value" in err.value.message
+    assert "also" not in err.value.message
+
+
 def test_a_parameter_read_as_an_address_prefix_stays_required(tmp_path: Path) -> None:
     path = template(tmp_path, {"prefix": {"type": "string"}}, [vnet(prefix="[parameters('prefix')]")])
     with pytest.raises(InputError, match="required parameter 'prefix' has no value"):

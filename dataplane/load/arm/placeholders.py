@@ -101,55 +101,55 @@ _HELD_APART = ("unresolved",)
 _NOT_READ = ("unknown_resources", "sources", "load_findings", "assumptions")
 
 
-def read_by_model(topology: Any) -> tuple[str, str, str] | None:
-    """(parameter, resource name, field path) of the first placeholder the model holds.
+def read_by_model(topology: Any) -> list[tuple[str, str, str]]:
+    """[(parameter, resource name, field path)] of the placeholders the model holds, one per
+    parameter (its first reader), in the order the model holds them.
 
     `topology` is a dataplane.model.Topology; every field of every modelled resource is
     searched (names, ids, prefixes, rules, ...), so a placeholder found means the parameter
     shapes the network."""
+    found: dict[str, tuple[str, str, str]] = {}
     for collection in fields(topology):
         if collection.name in _NOT_READ:
             continue
         value = getattr(topology, collection.name)  # a collection, or one optional object
         for item in value if isinstance(value, tuple) else (() if value is None else (value,)):
-            found = _search(item, "")
-            if found is not None:
-                return found[0], str(getattr(item, "name", "?")), found[1]
-    return None
+            for name, path in _search(item, ""):
+                found.setdefault(name, (name, str(getattr(item, "name", "?")), path))
+    return list(found.values())
 
 
 def refuse_read_placeholders(topology: Any, resources: Iterable[Mapping[str, Any]],
                              source: str) -> None:
     """InputError "required parameter 'X' has no value" when the model reads a placeholder
-    (named with the template that declared it, the resource and the model field)."""
+    (named with the template that declared it, the resource and the model field); every other
+    parameter the model reads without a value is named in the same line, so one run lists
+    them all."""
     used = read_by_model(topology)
-    if used is None:
+    if not used:
         return
-    name, resource, where = used
+    name, resource, where = used[0]
     files = [str(r.get("source", "")).partition("#")[0] for r in resources
              if isinstance(r, Mapping) and r.get("name") == resource]
+    others = "".join(f"; also '{n}' (resource '{r}', {w})" for n, r, w in used[1:])
     raise required_parameter(name, files[0] if files and files[0] else source or None,
                              f"the model reads it (resource '{resource}', {where}), so it "
-                             "shapes the network")
+                             f"shapes the network{others}")
 
 
-def _search(value: Any, path: str) -> tuple[str, str] | None:
+def _search(value: Any, path: str) -> list[tuple[str, str]]:
+    """[(parameter, field path)] of every placeholder inside `value`."""
     if isinstance(value, str):
-        names = names_in(value)
-        return (names[0], path) if names else None
+        return [(name, path) for name in names_in(value)]
+    found: list[tuple[str, str]] = []
     if is_dataclass(value) and not isinstance(value, type):
         for f in fields(value):
-            if f.name in _HELD_APART:
-                continue
-            found = _search(getattr(value, f.name), f"{path}.{f.name}".lstrip("."))
-            if found is not None:
-                return found
+            if f.name not in _HELD_APART:
+                found += _search(getattr(value, f.name), f"{path}.{f.name}".lstrip("."))
     elif isinstance(value, tuple | list):
         for i, item in enumerate(value):
-            found = _search(item, f"{path}[{i}]")
-            if found is not None:
-                return found
-    return None
+            found += _search(item, f"{path}[{i}]")
+    return found
 
 
 __all__ = ["PLACEHOLDER_KINDS", "Placeholders", "marker", "names_in", "read_by_model",

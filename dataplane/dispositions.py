@@ -5,7 +5,7 @@ Takes nothing; emits `Disposition` (an IntEnum, stored as uint8 in the batch col
 read = delivered + left the network + dropped-with-reason + unparsed (+ unreadable records,
 counted by the capture reader). Azure sources: docs/azure-behaviour.md §2 (NSG), 3 (routes),
 4 (peering; 4.4 for LB_BASIC_GLOBAL), 5 (VM bandwidth). Load-balancer dispositions:
-engine/loadbalancer.py; edge and ingress ones (NON_ROUTABLE, TRANSIT_BLOCKED):
+engine/stages/loadbalancer.py; edge and ingress ones (NON_ROUTABLE, TRANSIT_BLOCKED):
 engine/ingress.py.
 """
 

@@ -219,8 +219,8 @@ def explain(topology: Topology, vm: str, destination: str, protocol: str = "Tcp"
     from dataplane.control import explain as render
     from dataplane.engine.compile import build_network
     from dataplane.engine.ingress import INGRESS_ASSUMPTIONS
-    from dataplane.engine.loadbalancer import LB_ASSUMPTIONS
     from dataplane.engine.reference import Packet, ReferencePipeline
+    from dataplane.engine.stages.loadbalancer import LB_ASSUMPTIONS
 
     address, sep, port = destination.rpartition(":")
     if sep and port.isdigit() and "." in address:

@@ -2,7 +2,7 @@
 
 Sends one synthetic packet from the VM to the address (or VM name) and, when it is delivered to
 a VM, the reply from the VM that received it (behind an internal load balancer: the chosen
-backend, from its own address and the translated port, engine/loadbalancer.py). Both packets go
+backend, from its own address and the translated port, engine/stages/loadbalancer.py). Both packets go
 through the engine in one run, the reply one second after the request, so the reply meets the
 state the request left (NSGs are stateful: an allowed flow's reply passes, docs/azure-behaviour.md §2.1)
 and the hop-by-hop explanation (the engine's reference walk, as `explain`) sees that same state.

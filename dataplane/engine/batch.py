@@ -7,11 +7,12 @@ Emits: disposition (uint8), deciding label index (int32 into `Labels`), node pat
 `final` (src, dst, sport, dport after translation).
 Stages and drop reasons are those of reference.py (the oracle; same order, same labels):
 source/anti-spoofing, outbound NSG (stages/nsg.py), un-DNAT of replies (stages/nat.py), then
-per hop: route (interval LPM by searchsorted over subnet << 32 | dst), peering
-(stages/peering.py), appliance (NVA NSGs, IP forwarding; Azure Firewall: stages/firewall.py),
-load balancers and edges (loadbalancer.py, ingress.py), gateway/Internet exits, inbound NSG,
-delivery. Python loops over stages, hops, NICs and rules; numpy (and the kernels) loop over
-packets.
+per hop: route (stages/route.py), peering (stages/peering.py), appliance (stages/appliance.py:
+NVA NSGs, IP forwarding; Azure Firewall: stages/firewall.py), load balancers
+(stages/loadbalancer.py) and edges (ingress.py), gateway/Internet exits, inbound NSG and
+delivery (stages/deliver.py). This module is the dispatcher: it owns movement (which rows go
+to which stage next); the stages never call each other. Python loops over stages, hops, NICs
+and rules; numpy (and the kernels) loop over packets.
 State: the connection-tracking table (conntrack.py, batch form `BatchConnTrack`): 5-tuples
 (and translated tuples) get ids from the key-interning kernel (kernels/pipeline.py KeyIndex,
 kept across batches); a row answering an entry reads its state (NSGs skipped, firewall
@@ -36,7 +37,6 @@ import numpy as np
 from dataplane.dispositions import PASSED_CODES
 from dataplane.dispositions import Disposition as D
 from dataplane.engine import ingress as _ingress_stage  # semantics stage, see decide()
-from dataplane.engine import loadbalancer as _lb_stage  # semantics stage, see decide()
 from dataplane.engine.compile import (
     MAX_HOPS,
     NH_APPLIANCE,
@@ -50,7 +50,8 @@ from dataplane.engine.compile import (
 )
 from dataplane.engine.conntrack import BatchConnTrack, FirewallSets
 from dataplane.engine.reference import _in
-from dataplane.engine.stages import nat, nsg, peering, platform, source
+from dataplane.engine.stages import appliance, deliver, nat, nsg, peering, platform, source
+from dataplane.engine.stages import loadbalancer as lb
 from dataplane.engine.stages import route as routing
 from dataplane.engine.stages.firewall import CompiledFirewall
 from dataplane.errors import InputError
@@ -149,7 +150,7 @@ class BatchPipeline:
                                    dtype=np.int32).reshape(nv, nv)
         self.spoof_label = np.array([self.labels(source.label(net, i))
                                      for i in range(len(net.nics))] + [0], dtype=np.int32)
-        self.fwd_label = np.array([self.labels(f"ip-forwarding {net.node_names[i]}")
+        self.fwd_label = np.array([self.labels(appliance.label_forwarding(net, i))
                                    for i in range(len(net.nics))] + [0], dtype=np.int32)
         self.l_unmapped = self.labels("source address is not an emulated NIC")
         self.l_noroute = self.labels(routing.NO_ROUTE_LABEL)
@@ -158,6 +159,7 @@ class BatchPipeline:
         self.nic_ip_keys = source.nic_address_keys(net.nics)
         self.platform_exempt = platform.exempt_table(platform.tags_per_nic(net))
         self.forwarding = np.array([nic.enable_ip_forwarding for nic in net.nics] + [False])
+        self.is_firewall = appliance.firewall_nodes(net)
 
     # -- public --
     def run(self, c: Columns, excluded: np.ndarray | None = None, commit: bool = True
@@ -522,9 +524,8 @@ class BatchPipeline:
             dec[idx] = self.route_label[rid]
             nh = net.route_nh[rid]
             vnet = net.program.subnet_vnet[sub]
-            # >>> semantics stage owned by engine/loadbalancer.py (ILB, Internet edge, transit)
-            idx, rid, sub, nh, vnet = _lb_stage.hop_stage(self, c, est, idx, rid, sub, nh, vnet,
-                                                          nodes, pos, disp, dec, active)
+            idx, rid, sub, nh, vnet = self._hop_stages(c, est, idx, rid, sub, nh, vnet,
+                                                       nodes, pos, disp, dec, active)
             end(idx[nh == NH_NONE], D.NULL_ROUTED, self.route_label[rid[nh == NH_NONE]])
             m = (nh == NH_INTERNET) | (nh == NH_SERVICE)
             nodes[idx[m], pos[idx[m]]] = net.internet_node
@@ -567,6 +568,73 @@ class BatchPipeline:
             np.zeros(k.size, bool)
         return np.where(hit, p.addr_nic[atc] if p.addr_keys.size else -1, -1)
 
+    def _hop_stages(self, c: Columns, est: np.ndarray, idx: np.ndarray, rid: np.ndarray,
+                    sub: np.ndarray, nh: np.ndarray, vnet: np.ndarray, nodes: np.ndarray,
+                    pos: np.ndarray, disp: np.ndarray, dec: np.ndarray, active: np.ndarray
+                    ) -> tuple[np.ndarray, ...]:
+        """Right after each hop's route lookup: the Internet edge (non-routable destination),
+        load-balancer frontends (peering, stages/loadbalancer.py, DNAT, delivery),
+        gateway-ingress crossings into spokes (transit) and ILB next hops (route id rewritten
+        to the chosen backend's synthetic route). Returns the rows left for the base stages
+        (idx, rid, sub, nh, vnet filtered)."""
+        net = self.net
+        if idx.size == 0:
+            return idx, rid, sub, nh, vnet
+        # >>> semantics stage owned by engine/ingress.py (Internet edge)
+        keep = _ingress_stage.edge_stage(self, c, idx, rid, nh, disp, dec, active)
+        direct = keep & ((nh == NH_VNETLOCAL) | (nh == NH_PEERING))
+        tv = net.route_vnet[rid]
+        prev = nodes[idx, pos[idx] - 1]
+        via_gw = net.node_is_gateway[np.maximum(prev, 0)] & (prev >= 0)
+        if net.lb.frontends and direct.any():
+            fe = np.where(direct, net.lb.at_np(tv, c.dst[idx]), -1)
+            m = fe >= 0
+            if m.any():
+                self._frontends(c, est, idx[m], fe[m], vnet[m], prev[m], via_gw[m], nodes,
+                                pos, disp, dec, active)
+                keep &= ~m
+        m = keep & direct & via_gw & (tv != vnet)
+        if m.any():
+            # >>> semantics stage owned by engine/ingress.py (gateway transit)
+            _ingress_stage.transit_stage(self, c, est, idx[m], rid[m], vnet[m], tv[m], prev[m],
+                                         nodes, pos, disp, dec, active)
+            keep &= ~m
+        m = keep & (nh == NH_APPLIANCE) & (net.route_fe[rid] >= 0)
+        if m.any():
+            rid = rid.copy()
+            ok = lb.next_hop_np(net, self.labels, c, idx, rid, vnet, m, disp, dec, active)
+            keep &= ~m | ok
+        return idx[keep], rid[keep], sub[keep], nh[keep], vnet[keep]
+
+    def _frontends(self, c, est, sel, fe, vnet, prev, via_gw, nodes, pos, disp, dec,
+                   active) -> None:
+        """Rows addressed to ILB frontends: peering into the frontend's VNet, the load
+        balancer's choice, DNAT (the packet carries the backend's address from here on),
+        delivery at the backend."""
+        net = self.net
+        fvnet = np.array([f.vnet for f in net.lb.frontends], np.int32)[fe]
+        ok = peering.decide_np(net, self.labels, self.peer_label, c.src[sel], sel, vnet, fvnet,
+                               prev, via_gw, disp, dec, active)
+        rows, backend, ip, port, label = lb.frontends_np(net, self.labels, c, sel[ok], fe[ok],
+                                                         vnet[ok], disp, dec, active)
+        nat.dnat_np(c, rows, ip, port)
+        self.deliver(c, est, rows, backend, label, nodes, pos, disp, dec, active)
+
+    def deliver(self, c: Columns, est: np.ndarray, sel: np.ndarray, target: np.ndarray,
+                 label: np.ndarray | int, nodes: np.ndarray, pos: np.ndarray, disp: np.ndarray,
+                 dec: np.ndarray, active: np.ndarray) -> None:
+        """Movement into destination NICs `target` (aligned with rows `sel`): the path's last
+        node, the inbound NSG there (stages/nsg.py; skipped for tracked flows), delivery with
+        `label` (stages/deliver.py). Also the edges' way in (engine/ingress.py)."""
+        deliver.arrive_np(sel, target, nodes, pos)
+        n = len(c)
+        mask = np.zeros(n, bool)
+        mask[sel] = True
+        at = np.full(n, -1, dtype=np.int32)
+        at[sel] = target
+        self._nsg(c, est, mask, at, "Inbound", D.DENIED_IN, dec, disp)
+        deliver.decide_np(sel, mask[sel], label, disp, dec, active)
+
     def _direct(self, c, est, idx, rid, vnet, nodes, pos, disp, dec, active) -> None:
         net = self.net
         tv = net.route_vnet[rid]
@@ -574,21 +642,16 @@ class BatchPipeline:
         miss = target < 0
         disp[idx[miss]] = D.NO_DESTINATION
         active[idx[miss]] = False
-        idx, tv, vnet, target = idx[~miss], tv[~miss], vnet[~miss], target[~miss]
+        idx, rid, tv, vnet, target = idx[~miss], rid[~miss], tv[~miss], vnet[~miss], target[~miss]
         ok = self._cross(c, idx, vnet, tv, disp, dec, active)
-        idx, target = idx[ok], target[ok]
-        nodes[idx, pos[idx]] = target
-        tgt = np.full(len(c), -1, dtype=np.int32)
-        tgt[idx] = target
-        mask = np.zeros(len(c), bool)
-        mask[idx] = True
-        self._nsg(c, est, mask, tgt, "Inbound", D.DENIED_IN, dec, disp)
-        ok_idx = idx[mask[idx]]
-        disp[ok_idx] = D.DELIVERED
-        active[idx] = False
+        self.deliver(c, est, idx[ok], target[ok], self.route_label[rid[ok]], nodes, pos, disp,
+                      dec, active)
 
     def _appliance(self, c, est, fwset, idx, rid, vnet, nodes, pos, subnet, disp, dec,
                    active) -> None:
+        """Movement through appliances (stages/appliance.py): peering into the appliance's
+        VNet, the loop check, then an Azure Firewall's rules (stages/firewall.py) or a NIC's
+        inbound NSG, IP forwarding and outbound NSG; survivors continue in its subnet."""
         net = self.net
         app = net.route_appliance[rid]
         miss = app < 0
@@ -597,14 +660,13 @@ class BatchPipeline:
         idx, app, vnet = idx[~miss], app[~miss], vnet[~miss]
         ok = self._cross(c, idx, vnet, net.node_vnet[app], disp, dec, active)
         idx, app = idx[ok], app[ok]
-        cols = np.arange(WIDTH)[None, :]
-        seen = ((nodes[idx] == app[:, None]) & (cols >= 1) & (cols < pos[idx][:, None])).any(1)
+        seen = appliance.loop_np(nodes, pos, idx, app)
         disp[idx[seen]] = D.LOOP
         active[idx[seen]] = False
         idx, app = idx[~seen], app[~seen]
         nodes[idx, pos[idx]] = app
         pos[idx] += 1
-        is_fw = np.array([net.node_kind[a] == "firewall" for a in range(len(net.node_kind))])[app]
+        is_fw = self.is_firewall[app]
         for f in np.unique(app[is_fw]).tolist():
             sel = idx[app == f]
             session = est[sel] & self.fwsets.has(fwset[sel], f)  # stateful: no evaluation
@@ -620,7 +682,7 @@ class BatchPipeline:
             mask = np.zeros(len(c), bool)
             mask[nic_idx] = True
             self._nsg(c, est, mask, a, "Inbound", D.DENIED_IN, dec, disp)
-            fwd_off = mask & (a >= 0) & ~self.forwarding[np.maximum(a, 0)] & (
+            fwd_off = mask & (a >= 0) & ~appliance.forwards_np(self.forwarding, a) & (
                 disp == UNDECIDED)
             disp[fwd_off] = D.IP_FORWARDING_DISABLED
             dec[fwd_off] = self.fwd_label[a[fwd_off]]
@@ -628,7 +690,7 @@ class BatchPipeline:
             self._nsg(c, est, mask, a, "Outbound", D.DENIED_OUT, dec, disp)
             active[nic_idx] &= disp[nic_idx] == UNDECIDED
         idx = idx[active[idx]]
-        subnet[idx] = net.node_subnet[nodes[idx, pos[idx] - 1]]
+        subnet[idx] = appliance.next_subnet_np(net, nodes[idx, pos[idx] - 1])
         bad = subnet[idx] < 0
         disp[idx[bad]] = D.NEXT_HOP_UNREACHABLE
         active[idx[bad]] = False

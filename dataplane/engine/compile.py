@@ -13,7 +13,7 @@ Takes: a Topology and a TimingParams. Emits `Network` with
 * peering matrices (VNet x VNet): both links Connected; the receiving link allows forwarded
   traffic (assumption `forwarded-traffic`, docs/azure-behaviour.md §4.1);
 * latency matrix (region x region, ns, -1 = unknown pair) from dataplane.timing;
-* internal load balancers (engine/loadbalancer.py): `lb` frontends keyed (VNet, address);
+* internal load balancers (engine/stages/loadbalancer.py): `lb` frontends keyed (VNet, address);
   `route_fe` the frontend a VirtualAppliance route's next-hop IP names (-1 otherwise), and per
   (such route, backend NIC) a synthetic route id (`lb_synth`) whose appliance is that backend,
   appended after the LPM routes (never found by lookup, same label);
@@ -38,7 +38,7 @@ from dataplane.control.program import Program, compile_program, lpm_intervals
 from dataplane.control.routes import EffectiveRoute, effective_routes, nic_subnet, reverse_link
 from dataplane.control.tags import NOT_INTERNET
 from dataplane.engine import ingress as _ingress
-from dataplane.engine import loadbalancer as _lb
+from dataplane.engine.stages import loadbalancer as _lb
 from dataplane.engine.stages.firewall import CompiledFirewall, compile_firewall
 from dataplane.errors import InputError
 from dataplane.model import AzureFirewall, NetworkInterface, Subnet, Topology, id_key

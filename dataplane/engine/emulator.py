@@ -30,9 +30,9 @@ from dataplane.engine.compile import Network, build_network
 from dataplane.engine.conntrack import CONNTRACK_ASSUMPTIONS
 from dataplane.engine.conntrack import flow_key as _conn_key
 from dataplane.engine.ingress import INGRESS_ASSUMPTIONS
-from dataplane.engine.loadbalancer import LB_ASSUMPTIONS
 from dataplane.engine.reference import Packet, ReferencePipeline, flow_key
 from dataplane.engine.results import Result
+from dataplane.engine.stages.loadbalancer import LB_ASSUMPTIONS
 from dataplane.engine.stages.platform import PLATFORM_ASSUMPTIONS
 from dataplane.engine.timing_stage import apply_timing
 from dataplane.errors import InputError

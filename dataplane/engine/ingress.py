@@ -3,7 +3,8 @@ balancer's probe address, and Internet routes that select a non-routable destina
 
 Takes: a Topology and the engine's node/VNet/subnet indices (compile.py). Emits
 `IngressTables` and the batch stages the dispatcher calls (`enter_stage` once per batch,
-`edge_stage`/`transit_stage` per hop through loadbalancer.hop_stage); reference.py uses the
+`edge_stage`/`transit_stage` per hop; delivery through the dispatcher's `deliver`,
+stages/deliver.py); reference.py uses the
 same tables and labels. A packet whose source is no emulated NIC is classified, in order:
 1 on-premises: the source lies in a LocalNetworkGateway's prefixes behind a connection of a
   VPN/ExpressRoute gateway (first such connection in topology order). It enters at that
@@ -223,9 +224,8 @@ def enter_stage(bp: Any, c: Any, est: np.ndarray, disp: np.ndarray, dec: np.ndar
     if probe.any():
         p = sel[probe]
         nodes[p, 0] = target[probe]
-        deliver_np(bp, c, est, p, target[probe], c.dst[p], c.dport[p],
-                   bp.labels(label_probe()), nodes, np.zeros(c.src.size, np.int64), disp,
-                   dec, active)
+        bp.deliver(c, est, p, target[probe], bp.labels(label_probe()), nodes,
+                   np.zeros(c.src.size, np.int64), disp, dec, active)
     if internet.any():
         p, t = sel[internet], target[internet]
         public = np.isin(c.dst[p], np.array(sorted(ing.public), np.int64))
@@ -240,7 +240,7 @@ def enter_stage(bp: Any, c: Any, est: np.ndarray, disp: np.ndarray, dec: np.ndar
             for nic in np.unique(tok).tolist():
                 q = ok[tok == nic]
                 nodes[q, 0] = nic
-                deliver_np(bp, c, est, q, np.full(q.size, nic, np.int32), c.dst[q], c.dport[q],
+                bp.deliver(c, est, q, np.full(q.size, nic, np.int32),
                            bp.labels(label_internet(net, nic, reply)), nodes,
                            np.zeros(c.src.size, np.int64), disp, dec, active)
 
@@ -264,26 +264,6 @@ def net_nonroutable(net: Network, ip: np.ndarray) -> np.ndarray:
     return net.ingress.nonroutable_np(ip)
 
 
-def deliver_np(bp: Any, c: Any, est: np.ndarray, sel: np.ndarray, target: np.ndarray,
-               dst: np.ndarray, dport: np.ndarray, label: int, nodes: np.ndarray,
-               pos: np.ndarray, disp: np.ndarray, dec: np.ndarray, active: np.ndarray) -> None:
-    """Inbound NSG (subnet, NIC) at `target` on the (possibly translated) 5-tuple unless the
-    flow is established, then DELIVERED with `label`; the target is the path's last node."""
-    program = bp.net.program
-    nodes[sel, pos[sel]] = target
-    disp[sel] = D.DELIVERED
-    dec[sel] = label
-    active[sel] = False
-    new = ~est[sel]
-    for nic in np.unique(target[new]).tolist():
-        m = new & (target == nic)
-        q = sel[m]
-        allow, rule = program.evaluate(nic, "Inbound", c.proto[q], c.src[q], c.sport[q],
-                                       dst[m], dport[m])
-        disp[q[~allow]] = D.DENIED_IN
-        dec[q[~allow]] = bp.rule_label[np.maximum(rule[~allow], 0)]
-
-
 def transit_stage(bp: Any, c: Any, est: np.ndarray, idx: np.ndarray, rid: np.ndarray,
                   a: np.ndarray, b: np.ndarray, prev: np.ndarray, nodes: np.ndarray,
                   pos: np.ndarray, disp: np.ndarray, dec: np.ndarray, active: np.ndarray
@@ -303,6 +283,5 @@ def transit_stage(bp: Any, c: Any, est: np.ndarray, idx: np.ndarray, rid: np.nda
     ok = peering.decide_np(bp.net, bp.labels, bp.peer_label, c.src[idx], idx, a, b, prev,
                            np.ones(idx.size, bool), disp, dec, active)
     idx, rid, target = idx[ok], rid[ok], target[ok]
-    deliver_np(bp, c, est, idx, target.astype(np.int32), c.dst[idx], c.dport[idx],
-               0, nodes, pos, disp, dec, active)
+    bp.deliver(c, est, idx, target.astype(np.int32), 0, nodes, pos, disp, dec, active)
     dec[idx[disp[idx] == D.DELIVERED]] = bp.route_label[rid[disp[idx] == D.DELIVERED]]

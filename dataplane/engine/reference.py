@@ -27,7 +27,7 @@ Order (DESIGN.md pipeline):
 6 gateway: VirtualNetworkGateway routes leave to on-premises (EXITS_ON_PREMISES), own or
   transit gateway (4.4); Internet routes leave (EXITS_INTERNET) unless the destination is
   not Internet space (NON_ROUTABLE, ingress.py assumption `internet-non-routable`);
-6b internal load balancers (engine/loadbalancer.py): a frontend destination is DNATed to a
+6b internal load balancers (stages/loadbalancer.py): a frontend destination is DNATed to a
   backend (LB_NO_RULE, LB_NO_BACKEND, LB_BASIC_GLOBAL); an ILB frontend as next hop picks the
   backend appliance;
 7 inbound NSG at the destination, subnet then NIC (DENIED_IN); delivery (DELIVERED).
@@ -46,11 +46,11 @@ from typing import Any, NamedTuple
 from dataplane.control.nsg import Flow, RuleCompiler
 from dataplane.dispositions import Disposition as D
 from dataplane.engine import ingress
-from dataplane.engine import loadbalancer as lbm
 from dataplane.engine.compile import MAX_HOPS, Network
 from dataplane.engine.conntrack import PASSING, ConnTrack, Entry
 from dataplane.engine.conntrack import flow_key as _key
-from dataplane.engine.stages import nat, nsg, peering, platform, source
+from dataplane.engine.stages import appliance, deliver, nat, nsg, peering, platform, source
+from dataplane.engine.stages import loadbalancer as lbm
 from dataplane.engine.stages import route as routing
 from dataplane.model import Prefix
 from dataplane.net import IPAddress
@@ -241,33 +241,31 @@ class ReferencePipeline:
                 if blocked is not None:
                     return blocked
                 return self._deliver(w, p, target, state, flow, label)
-            # VirtualAppliance
+            # VirtualAppliance (stages/appliance.py)
             app = int(net.route_appliance[rid])
             fe = int(net.route_fe[rid])
-            if fe >= 0:
-                chosen = self._lb_next_hop(w, p, net.lb.frontends[fe], vnet)
-                if isinstance(chosen, Walk):
-                    return chosen
-                app = chosen
+            if fe >= 0:  # an ILB frontend as next hop picks the backend appliance
+                choice = lbm.decide_next_hop(net, net.lb.frontends[fe], vnet, p)
+                w.hops.append(choice.hop)
+                if choice.drop is not None:
+                    return self._end(w, *choice.drop)
+                app = choice.backend
             ip = str(route.next_hop_ip[0]) if route.next_hop_ip else None
             if app < 0:
-                w.hops.append({"step": "appliance", "ip": ip, "at": None,
-                               "result": "NextHopUnreachable"})
+                w.hops.append(appliance.unreachable_hop(ip))
                 return self._end(w, D.NEXT_HOP_UNREACHABLE, label)
             # an appliance (or ILB backend) in another VNet: ordinary peering checks, also
             # from a gateway (transit applies to direct deliveries only; ingress.py)
             blocked = self._cross(w, vnet, int(net.node_vnet[app]), p)
             if blocked is not None:
                 return blocked
-            is_fw = net.node_kind[app] == "firewall"
-            hop = {"step": "appliance", "ip": ip, "at": net.node_names[app],
-                   "kind": "AzureFirewall" if is_fw else "NetworkInterface"}
-            if app in visited:
-                w.hops.append({**hop, "result": "RoutingLoop"})
-                return self._end(w, D.LOOP, label)
+            looped, hop = appliance.enter(net, app, ip, visited)
+            if looped is not None:
+                w.hops.append(hop)
+                return self._end(w, looped, label)
             visited.add(app)
             w.nodes.append(app)
-            if is_fw:  # stages/firewall.py; a reply of a flow it allowed has a session
+            if appliance.is_firewall(net, app):  # stages/firewall.py; replies have a session
                 fw = net.firewall_rules[app - len(net.nics)]
                 session = w.reply_of is not None and app in w.reply_of.firewalls
                 ok, rule = fw.decide(p.proto, p.src, p.dst, p.dport, session)
@@ -280,68 +278,50 @@ class ReferencePipeline:
             else:
                 if not state and not self._nsg(w, app, "Inbound", flow):
                     return self._end(w, D.DENIED_IN, w.deciding)
-                if not net.nics[app].enable_ip_forwarding:
+                if not appliance.forwards(net, app):
                     w.hops.append({**hop, "result": "IpForwardingDisabled"})
                     return self._end(w, D.IP_FORWARDING_DISABLED,
-                                     f"ip-forwarding {net.node_names[app]}")
+                                     appliance.label_forwarding(net, app))
                 w.hops.append({**hop, "result": "Forwarded"})
                 if not state and not self._nsg(w, app, "Outbound", flow):
                     return self._end(w, D.DENIED_OUT, w.deciding)
-            subnet = int(net.node_subnet[app])
+            subnet = appliance.next_subnet(net, app)
             current = app
             if subnet < 0:
                 return self._end(w, D.NEXT_HOP_UNREACHABLE, label)
         w.hops.append({"step": "hop-limit", "result": "HopLimitExceeded"})
         return self._end(w, D.LOOP, "hop limit")
 
-    # -- load balancers (engine/loadbalancer.py) --
+    # -- load balancers (stages/loadbalancer.py) --
     def _frontend(self, w: Walk, p: Packet, fe: lbm.Frontend, vnet: int, current: int,
                   state: bool, flow: Flow, via_gateway: bool) -> Walk:
+        """Peering into the frontend's VNet, the load balancer's choice, DNAT (stages/nat.py),
+        delivery at the backend."""
         blocked = self._cross(w, vnet, fe.vnet, p, current if via_gateway else -1)
         if blocked is not None:
             return blocked
-        if lbm.basic_global(self.net, fe, vnet):
-            w.hops.append(lbm.lb_hop(self.net, fe, None, -1, p, "BasicSkuAcrossGlobalPeering"))
-            return self._end(w, D.LB_BASIC_GLOBAL, lbm.label_basic(fe))
-        drop, label, rule, k = lbm.choose(fe, p.proto, p.src, p.sport, p.dst, p.dport)
-        if drop is not None:
-            w.hops.append(lbm.lb_hop(self.net, fe, rule, k, p, drop.name))
-            return self._end(w, drop, label)
-        assert rule is not None
-        backend = int(rule.backends[k])
-        if backend == p.nic:  # mapped back to the sending backend (loadbalancer.py, hairpin)
-            w.hops.append(lbm.lb_hop(self.net, fe, rule, k, p, "Hairpin"))
-            return self._end(w, D.LB_HAIRPIN, lbm.label_hairpin(fe, rule))
-        w.hops.append(lbm.lb_hop(self.net, fe, rule, k, p, "Balanced", (
-            int(rule.backend_ips[k]), rule.translate_port(p.dport))))
-        q = nat.dnat(p, int(rule.backend_ips[k]), rule.translate_port(p.dport))
+        choice = lbm.decide_frontend(self.net, fe, vnet, p)
+        w.hops.append(choice.hop)
+        if choice.drop is not None:
+            return self._end(w, *choice.drop)
+        assert choice.to is not None
+        q = nat.dnat(p, *choice.to)
         translated = Flow(q.proto, IPAddress(4, q.src), q.sport, IPAddress(4, q.dst), q.dport)
         w.out = (q.src, q.dst, q.sport, q.dport)
-        return self._deliver(w, p, backend, state, translated, label)
-
-    def _lb_next_hop(self, w: Walk, p: Packet, fe: lbm.Frontend, vnet: int) -> int | Walk:
-        if lbm.basic_global(self.net, fe, vnet):
-            w.hops.append(lbm.lb_hop(self.net, fe, None, -1, p, "BasicSkuAcrossGlobalPeering"))
-            return self._end(w, D.LB_BASIC_GLOBAL, lbm.label_basic(fe))
-        drop, label, rule, k = lbm.choose(fe, p.proto, p.src, p.sport, p.dst, p.dport)
-        w.hops.append(lbm.lb_hop(self.net, fe, rule, k, p,
-                                 drop.name if drop is not None else "NextHopBackend"))
-        if drop is not None:
-            return self._end(w, drop, label)
-        assert rule is not None
-        return int(rule.backends[k])
+        return self._deliver(w, p, choice.backend, state, translated, choice.label)
 
     # -- shared steps --
     def _deliver(self, w: Walk, p: Packet, target: int, state: bool, flow: Flow,
                  label: str, append: bool = True) -> Walk:
+        """Into a destination NIC: its inbound NSG (stages/nsg.py), delivery
+        (stages/deliver.py)."""
         if append:
             w.nodes.append(target)
         if not state and not self._nsg(w, target, "Inbound", flow):
             return self._end(w, D.DENIED_IN, w.deciding)
-        vm = self.net.topology.vm_of_nic(self.net.nics[target])
-        w.hops.append({"step": "deliver", "at": self.net.node_names[target],
-                       "nic": self.net.nics[target].name, "vm": vm.name if vm else None})
-        return self._end(w, D.DELIVERED, label)
+        done, hop = deliver.decide(self.net, target)
+        w.hops.append(hop)
+        return self._end(w, done, label)
 
     def _nsg(self, w: Walk, nic: int, direction: str, flow: Flow) -> bool:
         """stages/nsg.py's reference form; its hop is recorded, a deny decides."""

@@ -1,5 +1,5 @@
-"""Shared by the batch-state tests: random traffic over the demo's addresses (flows and their
-replies, some sent from a NIC other than the owner) and the batch == reference comparison
+"""Shared by the batch-state tests: random traffic over the demo's (or a given topology's)
+addresses (flows and their replies, some sent from a NIC other than the owner) and the batch == reference comparison
 over any batch split."""
 
 from __future__ import annotations
@@ -17,14 +17,20 @@ IPS = [int(ipaddress.IPv4Address(a)) for a in (
     "224.0.0.251", "255.255.255.255",  # blocked within VNets (stages/source.py)
     "168.63.129.16", "169.254.169.254",  # Azure's host services (stages/platform.py)
     "10.1.1.100")]  # the ILB frontend: web1/web2 reaching it may hairpin (loadbalancer.py)
-flow = st.tuples(st.sampled_from(IPS), st.sampled_from(IPS), st.sampled_from([6, 17, 1, 47]),
-                 st.sampled_from([22, 443, 1433, 40000]), st.sampled_from([23, 53, 80, 1433, 40000]))
+
+
+def flows_over(ips: list[int], ports: tuple[list[int], list[int]] = (
+        [22, 443, 1433, 40000], [23, 53, 80, 1433, 40000])) -> st.SearchStrategy:
+    return st.tuples(st.sampled_from(ips), st.sampled_from(ips), st.sampled_from([6, 17, 1, 47]),
+                     st.sampled_from(ports[0]), st.sampled_from(ports[1]))
 
 
 @st.composite
-def traffic(draw, max_packets: int = 60, max_split: int = 60):
-    """(packets, batch size): packets are (src, dst, proto, sport, dport, nic choice)."""
-    flows = draw(st.lists(flow, min_size=1, max_size=6))
+def traffic(draw, max_packets: int = 60, max_split: int = 60,
+            flow: st.SearchStrategy | None = None):
+    """(packets, batch size): packets are (src, dst, proto, sport, dport, nic choice); flows
+    over the demo's addresses unless `flow` (see `flows_over`) is given."""
+    flows = draw(st.lists(flow if flow is not None else flows_over(IPS), min_size=1, max_size=6))
     out = []
     for _ in range(draw(st.integers(1, max_packets))):
         s, d, p, sp, dp = draw(st.sampled_from(flows))

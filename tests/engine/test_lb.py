@@ -17,7 +17,7 @@ from dataplane import watcher
 from dataplane.engine import Disposition as D
 from dataplane.engine import Emulator
 from dataplane.engine.compile import build_network
-from dataplane.engine.loadbalancer import flow_hash, flow_hash_np
+from dataplane.engine.stages.loadbalancer import flow_hash, flow_hash_np
 
 LB_TOPO = """
 vnets:

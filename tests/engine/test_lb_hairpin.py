@@ -8,7 +8,7 @@ from __future__ import annotations
 from scapy.layers.inet import IP, TCP
 
 from dataplane.engine import Emulator
-from dataplane.engine.loadbalancer import flow_hash
+from dataplane.engine.stages.loadbalancer import flow_hash
 
 
 def test_hairpin_fails_only_when_the_hash_picks_the_sender(demo_topology) -> None:

@@ -1,5 +1,12 @@
-"""Internal load balancers: frontends, rules, backend choice; the reference helpers and the
-batch stage (called once per hop by engine/batch.py's dispatcher).
+"""Stage: internal load balancers -- reference and batch forms side by side.
+
+Frontends, rules, backend choice. The dispatchers (engine/reference.py, engine/batch.py) run
+the peering stage into the frontend's VNet before this stage and, for a balanced packet, the
+nat stage (DNAT to the chosen backend) and the deliver stage after it; this stage only
+decides (drop or backend) and never calls another stage.
+Reference forms: `decide_frontend` (a packet addressed to a frontend) and `decide_next_hop`
+(a UDR whose next hop is a frontend) -> `Choice`. Batch forms: `frontends_np` and
+`next_hop_np` over rows, drops written into the disposition/label columns.
 
 Takes: a Topology (model.LoadBalancer, NIC ip configurations' loadBalancerBackendAddressPools)
 and the engine's VNet index. Emits `LBTables`: one `Frontend` per private frontend IP
@@ -41,12 +48,11 @@ are the same function; the reference pipeline uses the first, the batch stage th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from dataplane.dispositions import Disposition as D
-from dataplane.engine.stages import nat, peering
 from dataplane.model import Topology, id_key
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -278,102 +284,105 @@ def _ip(v: int) -> str:
     return ".".join(str((v >> s) & 255) for s in (24, 16, 8, 0))
 
 
-# -- the batch stage -----------------------------------------------------------------------
-def hop_stage(bp: Any, c: Any, est: np.ndarray, idx: np.ndarray, rid: np.ndarray,
-              sub: np.ndarray, nh: np.ndarray, vnet: np.ndarray, nodes: np.ndarray,
-              pos: np.ndarray, disp: np.ndarray, dec: np.ndarray, active: np.ndarray
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Called by the batch dispatcher right after the route lookup of each hop. Decides the
-    packets this module and engine/ingress.py own (Internet route to a non-routable address,
-    frontend destinations, gateway-ingress crossings into spokes) and rewrites the route id
-    of ILB next hops to the chosen backend's synthetic route. Returns the packets left for the
-    base stages (idx, rid, sub, nh, vnet filtered; rid rewritten)."""
-    from dataplane.engine import ingress
-    from dataplane.engine.compile import NH_APPLIANCE, NH_PEERING, NH_VNETLOCAL
+# -- reference form --------------------------------------------------------------------------
+class Choice(NamedTuple):
+    """A load balancer's answer for one packet: `drop` (disposition, label) or None; `label`
+    the deciding label when balanced; `hop` what explain renders; `backend` the chosen NIC
+    (-1 on a drop); `to` (backend address, port) the DNAT sets (None: no translation)."""
 
-    net = bp.net
-    if idx.size == 0:
-        return idx, rid, sub, nh, vnet
-    keep = ingress.edge_stage(bp, c, idx, rid, nh, disp, dec, active)
-    direct = keep & ((nh == NH_VNETLOCAL) | (nh == NH_PEERING))
-    tv = net.route_vnet[rid]
-    prev = nodes[idx, pos[idx] - 1]
-    via_gw = net.node_is_gateway[np.maximum(prev, 0)] & (prev >= 0)
-    if net.lb.frontends and direct.any():
-        fe = np.where(direct, net.lb.at_np(tv, c.dst[idx]), -1)
-        m = fe >= 0
-        if m.any():
-            _frontends(bp, c, est, idx[m], fe[m], vnet[m], prev[m], via_gw[m], nodes, pos,
-                       disp, dec, active)
-            keep &= ~m
-    m = keep & direct & via_gw & (tv != vnet)
-    if m.any():
-        ingress.transit_stage(bp, c, est, idx[m], rid[m], vnet[m], tv[m], prev[m], nodes, pos,
-                              disp, dec, active)
-        keep &= ~m
-    m = keep & (nh == NH_APPLIANCE) & (net.route_fe[rid] >= 0)
-    if m.any():
-        rid = rid.copy()
-        ok = _next_hop(bp, c, idx, rid, vnet, m, disp, dec, active)
-        keep &= ~m | ok
-    return idx[keep], rid[keep], sub[keep], nh[keep], vnet[keep]
+    drop: tuple[D, str] | None
+    label: str
+    hop: dict[str, Any]
+    backend: int
+    to: tuple[int, int] | None
 
 
-def _frontends(bp: Any, c: Any, est: np.ndarray, idx: np.ndarray, fe: np.ndarray,
-               vnet: np.ndarray, prev: np.ndarray, via_gw: np.ndarray, nodes: np.ndarray,
-               pos: np.ndarray, disp: np.ndarray, dec: np.ndarray, active: np.ndarray) -> None:
-    from dataplane.engine import ingress
+def decide_frontend(net: Network, fe: Frontend, from_vnet: int, p: Any) -> Choice:
+    """A packet (any NamedTuple with nic, src, dst, proto, sport, dport) addressed to frontend
+    `fe` from VNet `from_vnet`: SKU rule, rule match, backend hash, hairpin."""
+    if basic_global(net, fe, from_vnet):
+        return Choice((D.LB_BASIC_GLOBAL, label_basic(fe)), "", lb_hop(
+            net, fe, None, -1, p, "BasicSkuAcrossGlobalPeering"), -1, None)
+    drop, label, rule, k = choose(fe, p.proto, p.src, p.sport, p.dst, p.dport)
+    if drop is not None:
+        return Choice((drop, label), "", lb_hop(net, fe, rule, k, p, drop.name), -1, None)
+    assert rule is not None
+    backend = int(rule.backends[k])
+    if backend == p.nic:  # mapped back to the sending backend (module contract, hairpin)
+        return Choice((D.LB_HAIRPIN, label_hairpin(fe, rule)), "", lb_hop(
+            net, fe, rule, k, p, "Hairpin"), -1, None)
+    to = (int(rule.backend_ips[k]), rule.translate_port(p.dport))
+    return Choice(None, label, lb_hop(net, fe, rule, k, p, "Balanced", to), backend, to)
 
-    net = bp.net
+
+def decide_next_hop(net: Network, fe: Frontend, from_vnet: int, p: Any) -> Choice:
+    """A UDR whose VirtualAppliance next hop is frontend `fe`: the backend appliance the
+    packet goes to, unchanged (no DNAT)."""
+    if basic_global(net, fe, from_vnet):
+        return Choice((D.LB_BASIC_GLOBAL, label_basic(fe)), "", lb_hop(
+            net, fe, None, -1, p, "BasicSkuAcrossGlobalPeering"), -1, None)
+    drop, label, rule, k = choose(fe, p.proto, p.src, p.sport, p.dst, p.dport)
+    hop = lb_hop(net, fe, rule, k, p, drop.name if drop is not None else "NextHopBackend")
+    if drop is not None:
+        return Choice((drop, label), "", hop, -1, None)
+    assert rule is not None
+    return Choice(None, label, hop, int(rule.backends[k]), None)
+
+
+# -- batch form ------------------------------------------------------------------------------
+def frontends_np(net: Network, labels: Any, c: Any, sel: np.ndarray, fe: np.ndarray,
+                 from_vnet: np.ndarray, disp: np.ndarray, dec: np.ndarray, active: np.ndarray
+                 ) -> tuple[np.ndarray, ...]:
+    """Rows `sel` (indices into the columns `c`) addressed to frontends `fe` from VNets
+    `from_vnet` (aligned). Drops (LB_BASIC_GLOBAL, LB_NO_RULE, LB_NO_BACKEND, LB_HAIRPIN) are
+    written into disp/dec/active; returns the balanced rows with their backend NIC (int32),
+    DNAT address (int64) and port (int32), and deciding label index (int32), aligned."""
+    out: list[tuple[np.ndarray, ...]] = []
     for f in np.unique(fe).tolist():
         front = net.lb.frontends[f]
         s = fe == f
-        sel, sv, sp, sg = idx[s], vnet[s], prev[s], via_gw[s]
-        ok = peering.decide_np(net, bp.labels, bp.peer_label, c.src[sel], sel, sv,
-                               np.full(sel.size, front.vnet, np.int32), sp, sg, disp, dec,
-                               active)
-        sel, sv = sel[ok], sv[ok]
+        rows_f, sv = sel[s], from_vnet[s]
         if front.basic:
             bad = np.array([basic_global(net, front, int(v)) for v in sv.tolist()], bool)
-            _end(sel[bad], D.LB_BASIC_GLOBAL, bp.labels(label_basic(front)), disp, dec, active)
-            sel = sel[~bad]
-        if sel.size == 0:
+            _end(rows_f[bad], D.LB_BASIC_GLOBAL, labels(label_basic(front)), disp, dec, active)
+            rows_f = rows_f[~bad]
+        if rows_f.size == 0:
             continue
-        proto, dport = c.proto[sel], c.dport[sel]
-        open_ = np.ones(sel.size, bool)
+        proto, dport = c.proto[rows_f], c.dport[rows_f]
+        open_ = np.ones(rows_f.size, bool)
         for rule in front.rules:
             hit = open_ & rule.matches_np(proto, dport)
             open_ &= ~hit
             if not hit.any():
                 continue
-            rs = sel[hit]
+            rs = rows_f[hit]
             if rule.backends.size == 0:
-                _end(rs, D.LB_NO_BACKEND, bp.labels(label_no_backend(front, rule)), disp, dec,
+                _end(rs, D.LB_NO_BACKEND, labels(label_no_backend(front, rule)), disp, dec,
                      active)
                 continue
             h = flow_hash_np(c.src[rs], c.dst[rs], c.proto[rs], c.sport[rs], c.dport[rs])
             k = (h % np.uint64(rule.backends.size)).astype(np.int64)
-            # a backend's own flow mapped back to itself fails (module contract, hairpin)
-            hair = rule.backends[k] == c.nic[rs]
+            hair = rule.backends[k] == c.nic[rs]  # a backend's own flow mapped back to it
             if hair.any():
-                _end(rs[hair], D.LB_HAIRPIN, bp.labels(label_hairpin(front, rule)), disp, dec,
+                _end(rs[hair], D.LB_HAIRPIN, labels(label_hairpin(front, rule)), disp, dec,
                      active)
                 rs, k = rs[~hair], k[~hair]
-            # DNAT: the packet carries the backend address and port from here on
-            nat.dnat_np(c, rs, rule.backend_ips[k], rule.translate_port_np(c.proto[rs],
-                                                                           c.dport[rs]))
-            ingress.deliver_np(bp, c, est, rs, rule.backends[k], c.dst[rs], c.dport[rs],
-                               bp.labels(label_rule(front, rule)), nodes, pos, disp, dec,
-                               active)
-        _end(sel[open_], D.LB_NO_RULE, bp.labels(label_no_rule(front)), disp, dec, active)
+            out.append((rs, rule.backends[k].astype(np.int32), rule.backend_ips[k],
+                        rule.translate_port_np(c.proto[rs], c.dport[rs]).astype(np.int32),
+                        np.full(rs.size, labels(label_rule(front, rule)), np.int32)))
+        _end(rows_f[open_], D.LB_NO_RULE, labels(label_no_rule(front)), disp, dec, active)
+    if not out:
+        return (np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int64),
+                np.zeros(0, np.int32), np.zeros(0, np.int32))
+    return tuple(np.concatenate(cols) for cols in zip(*out, strict=True))
 
 
-def _next_hop(bp: Any, c: Any, idx: np.ndarray, rid: np.ndarray, vnet: np.ndarray,
-              m: np.ndarray, disp: np.ndarray, dec: np.ndarray, active: np.ndarray
-              ) -> np.ndarray:
-    """ILB frontend as a UDR next hop: rewrite rid (in place) to the chosen backend's synthetic
-    route; returns the mask (over idx) of packets that continue as appliance traffic."""
-    net = bp.net
+def next_hop_np(net: Network, labels: Any, c: Any, idx: np.ndarray, rid: np.ndarray,
+                vnet: np.ndarray, m: np.ndarray, disp: np.ndarray, dec: np.ndarray,
+                active: np.ndarray) -> np.ndarray:
+    """An ILB frontend as a UDR next hop, rows idx[m]: rewrite `rid` (in place) to the chosen
+    backend's synthetic route (compile.py `lb_synth`); drops written; returns the mask (over
+    idx) of rows that continue as appliance traffic."""
     ok = np.zeros(idx.size, bool)
     fe_of = net.route_fe[rid]
     for f in np.unique(fe_of[m]).tolist():
@@ -381,8 +390,7 @@ def _next_hop(bp: Any, c: Any, idx: np.ndarray, rid: np.ndarray, vnet: np.ndarra
         s = np.flatnonzero(m & (fe_of == f))
         if front.basic:
             bad = np.array([basic_global(net, front, int(v)) for v in vnet[s].tolist()], bool)
-            _end(idx[s[bad]], D.LB_BASIC_GLOBAL, bp.labels(label_basic(front)), disp, dec,
-                 active)
+            _end(idx[s[bad]], D.LB_BASIC_GLOBAL, labels(label_basic(front)), disp, dec, active)
             s = s[~bad]
         sel = idx[s]
         open_ = np.ones(s.size, bool)
@@ -392,7 +400,7 @@ def _next_hop(bp: Any, c: Any, idx: np.ndarray, rid: np.ndarray, vnet: np.ndarra
             if not hit.any():
                 continue
             if rule.backends.size == 0:
-                _end(sel[hit], D.LB_NO_BACKEND, bp.labels(label_no_backend(front, rule)), disp,
+                _end(sel[hit], D.LB_NO_BACKEND, labels(label_no_backend(front, rule)), disp,
                      dec, active)
                 continue
             hs = s[hit]
@@ -403,7 +411,7 @@ def _next_hop(bp: Any, c: Any, idx: np.ndarray, rid: np.ndarray, vnet: np.ndarra
             for j, (r, b) in enumerate(zip(rid[hs].tolist(), backend.tolist(), strict=True)):
                 rid[hs[j]] = net.lb_synth[(r, b)]
             ok[hs] = True
-        _end(sel[open_], D.LB_NO_RULE, bp.labels(label_no_rule(front)), disp, dec, active)
+        _end(sel[open_], D.LB_NO_RULE, labels(label_no_rule(front)), disp, dec, active)
     return ok
 
 
@@ -412,3 +420,8 @@ def _end(sel: np.ndarray, d: D, label: int, disp: np.ndarray, dec: np.ndarray,
     disp[sel] = d
     dec[sel] = label
     active[sel] = False
+
+
+__all__ = ["LB_ASSUMPTIONS", "Choice", "Frontend", "LBTables", "Rule", "basic_global",
+           "build_tables", "choose", "decide_frontend", "decide_next_hop", "flow_hash",
+           "flow_hash_np", "frontends_np", "lb_hop", "next_hop_np"]

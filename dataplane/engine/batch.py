@@ -9,7 +9,7 @@ Stages and drop reasons are those of reference.py (the oracle; same order, same 
 source/anti-spoofing, outbound NSG (stages/nsg.py), un-DNAT of replies (stages/nat.py), then
 per hop: route (interval LPM by searchsorted over subnet << 32 | dst), peering
 (stages/peering.py), appliance (NVA NSGs, IP forwarding; Azure Firewall: stages/firewall.py),
-load balancers and edges (loadbalancer.py, ingress.py), gateway/Internet exits, inbound NSG,
+load balancers and edges (loadbalancer.py, stages/gateway.py), gateway/Internet exits, inbound NSG,
 delivery. Python loops over stages, hops, NICs and rules; numpy (and the kernels) loop over
 packets.
 State: the connection-tracking table (conntrack.py, batch form `BatchConnTrack`): 5-tuples
@@ -35,12 +35,10 @@ import numpy as np
 
 from dataplane.dispositions import PASSED_CODES
 from dataplane.dispositions import Disposition as D
-from dataplane.engine import ingress as _ingress_stage  # semantics stage, see decide()
 from dataplane.engine import loadbalancer as _lb_stage  # semantics stage, see decide()
 from dataplane.engine.compile import (
     MAX_HOPS,
     NH_APPLIANCE,
-    NH_GATEWAY,
     NH_INTERNET,
     NH_NONE,
     NH_PEERING,
@@ -50,6 +48,7 @@ from dataplane.engine.compile import (
 )
 from dataplane.engine.conntrack import BatchConnTrack, FirewallSets
 from dataplane.engine.reference import _in
+from dataplane.engine.stages import gateway as _gateway_stage  # semantics stage, see decide()
 from dataplane.engine.stages import nat, nsg, peering, platform, source
 from dataplane.engine.stages import route as routing
 from dataplane.engine.stages.firewall import CompiledFirewall
@@ -508,17 +507,22 @@ class BatchPipeline:
             nat.unnat_np(c, m, unnat_ip, unnat_port)
         subnet = np.where(active, net.node_subnet[np.maximum(c.nic, 0)], -1)
         pos = np.ones(n, dtype=np.int64)
-        # >>> semantics stage owned by engine/ingress.py (on-premises/probe/Internet ingress)
-        _ingress_stage.enter_stage(self, c, est, disp, dec, nodes, pos, active, subnet)
+        # >>> semantics stage owned by stages/gateway.py (on-premises/probe/Internet ingress)
+        _gateway_stage.enter_stage(self, c, est, disp, dec, nodes, pos, active, subnet)
         for _ in range(MAX_HOPS):
             idx = np.flatnonzero(active)
             if idx.size == 0:
                 break
+            long = pos[idx] > MAX_HOPS  # gateways crossed count as path nodes (gateway.py)
+            end(idx[long], D.LOOP, self.l_hoplimit)
+            idx = idx[~long]
             sub = subnet[idx].astype(np.int64)
             rid = routing.decide_np(net, sub, c.dst[idx])  # stages/route.py
             none = rid < 0
             end(idx[none], D.NO_ROUTE, self.l_noroute)
             idx, rid, sub = idx[~none], rid[~none], sub[~none]
+            # >>> stages/gateway.py: one of equal-cost gateway rows per flow
+            rid = _gateway_stage.ecmp_np(net, c, idx, rid, nodes[idx, pos[idx] - 1])
             dec[idx] = self.route_label[rid]
             nh = net.route_nh[rid]
             vnet = net.program.subnet_vnet[sub]
@@ -529,12 +533,10 @@ class BatchPipeline:
             m = (nh == NH_INTERNET) | (nh == NH_SERVICE)
             nodes[idx[m], pos[idx[m]]] = net.internet_node
             end(idx[m], D.EXITS_INTERNET, self.route_label[rid[m]])
-            m = nh == NH_GATEWAY
-            gw = net.route_gateway[rid]
-            g_ok = m & (gw >= 0)
-            end(idx[m & (gw < 0)], D.NO_ROUTE, self.route_label[rid[m & (gw < 0)]])
-            nodes[idx[g_ok], pos[idx[g_ok]]] = gw[g_ok]
-            end(idx[g_ok], D.EXITS_ON_PREMISES, self.route_label[rid[g_ok]])
+            # >>> stages/gateway.py: gateway rows (on-premises, VNet-to-VNet), NVA egress
+            keep = _gateway_stage.hop_np(self, c, idx, rid, nh, nodes, pos, subnet, disp, dec,
+                                         active)
+            idx, rid, nh, vnet = idx[keep], rid[keep], nh[keep], vnet[keep]
             # VnetLocal / peering
             m = (nh == NH_VNETLOCAL) | (nh == NH_PEERING)
             if m.any():

@@ -27,7 +27,7 @@ Semantics (issue 5; docs/azure-behaviour.md §4.4 for the SKU rule):
   unchanged (no DNAT: the packet is not addressed to the frontend) and forwards it like any
   appliance. compile.py gives every (route, backend) pair a synthetic route id so the batch
   appliance stage runs unchanged;
-* the AzureLoadBalancer probe source 168.63.129.16 is an ingress source (engine/ingress.py),
+* the AzureLoadBalancer probe source 168.63.129.16 is an ingress source (stages/gateway.py),
   allowed by the default rule AllowAzureLoadBalancerInBound (2.2).
 Hash (assumption `lb-hash`): Azure documents a 5-tuple hash (source/destination address and
 port, protocol) but not the function. We use a deterministic, symmetric one: the two
@@ -284,17 +284,17 @@ def hop_stage(bp: Any, c: Any, est: np.ndarray, idx: np.ndarray, rid: np.ndarray
               pos: np.ndarray, disp: np.ndarray, dec: np.ndarray, active: np.ndarray
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Called by the batch dispatcher right after the route lookup of each hop. Decides the
-    packets this module and engine/ingress.py own (Internet route to a non-routable address,
+    packets this module and stages/gateway.py own (Internet route to a non-routable address,
     frontend destinations, gateway-ingress crossings into spokes) and rewrites the route id
     of ILB next hops to the chosen backend's synthetic route. Returns the packets left for the
     base stages (idx, rid, sub, nh, vnet filtered; rid rewritten)."""
-    from dataplane.engine import ingress
     from dataplane.engine.compile import NH_APPLIANCE, NH_PEERING, NH_VNETLOCAL
+    from dataplane.engine.stages import gateway
 
     net = bp.net
     if idx.size == 0:
         return idx, rid, sub, nh, vnet
-    keep = ingress.edge_stage(bp, c, idx, rid, nh, disp, dec, active)
+    keep = gateway.edge_stage(bp, c, idx, rid, nh, disp, dec, active)
     direct = keep & ((nh == NH_VNETLOCAL) | (nh == NH_PEERING))
     tv = net.route_vnet[rid]
     prev = nodes[idx, pos[idx] - 1]
@@ -308,7 +308,7 @@ def hop_stage(bp: Any, c: Any, est: np.ndarray, idx: np.ndarray, rid: np.ndarray
             keep &= ~m
     m = keep & direct & via_gw & (tv != vnet)
     if m.any():
-        ingress.transit_stage(bp, c, est, idx[m], rid[m], vnet[m], tv[m], prev[m], nodes, pos,
+        gateway.transit_stage(bp, c, est, idx[m], rid[m], vnet[m], tv[m], prev[m], nodes, pos,
                               disp, dec, active)
         keep &= ~m
     m = keep & (nh == NH_APPLIANCE) & (net.route_fe[rid] >= 0)

@@ -320,7 +320,7 @@ def build_network(topology: Topology, params: TimingParams | None = None,
             rfe.append(-1)
     ing = _gateway.build_tables(topology, gw_node, vnet_index, subnet_index)
     ing.routes = _gateway.build_routes(topology, ing, gw_node, vnet_index, gateway_rows,
-                                       len(labels))
+                                       len(labels), lb_synth)
 
     return Network(
         topology=topology, params=params, program=program, nics=nics, firewalls=firewalls,

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from gateway_topo import Arm, deny_inbound_from, nic, peering, three_vnets, vm
+from gateway_topo import RG, Arm, deny_inbound_from, nic, peering, three_vnets, vm
 from scapy.layers.inet import IP, TCP
 
 from dataplane import watcher
@@ -262,3 +262,25 @@ def test_route_server_next_hop_is_an_appliance_hop_with_its_checks():
     em = _route_server(forwarding=False)
     assert one(em, tcp("10.0.1.10", "192.0.2.9"), "vm")[0] == "IP_FORWARDING_DISABLED"
 
+
+
+def test_expressroute_prefixes_from_the_sidecar_leave_and_enter_by_the_circuit_connection():
+    """ExpressRoute: the circuit's prefixes (sidecar, docs/bgp-sidecar.md) are learned by the
+    ExpressRoute gateway; packets to them leave by the ExpressRoute connection, packets from
+    them enter at that gateway."""
+    arm = Arm().vnet("A", "10.0.0.0/16", {"s": "10.0.1.0/24", "GatewaySubnet": "10.0.255.0/27"})
+    arm.gateway("er", "A", gateway_type="ExpressRoute", sku="Standard")
+    arm.add("connections", "er-conn", {
+        "connectionType": "ExpressRoute",
+        "virtualNetworkGateway1": {"id": f"{RG}/virtualNetworkGateways/er"},
+        "peer": {"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/"
+                       "expressRouteCircuits/circuit1"}})
+    nic(arm, "a", "A", "s", "10.0.1.4")
+    em = Emulator(replace(arm.build(), bgp_advertisements=(
+        BgpAdvertisement("er-conn", (parse_prefix("10.50.0.0/16"),)),)))
+    out = em.send(tcp("10.0.1.4", "10.50.1.1"), source="a")
+    assert (out.row(0)["disposition"], out.row(0)["hops"]) == ("EXITS_ON_PREMISES", "a > gateway er")
+    hop = next(h for h in em.explain_row(out, 0)["hops"] if h["step"] == "gateway")
+    assert (hop["connection"], hop["localNetworkGateway"]) == ("er-conn", "circuit1")
+    assert one(em, tcp("10.50.1.1", "10.0.1.4"), None)[::2] == ("DELIVERED", "gateway er > a")
+    assert one(em, tcp("10.0.1.4", "10.51.1.1"), "a")[0] == "NULL_ROUTED"  # not announced

@@ -236,10 +236,12 @@ def to_nva(route: EffectiveRoute) -> bool:
 
 def build_routes(topology: Topology, tables: IngressTables, gateway_nodes: dict[str, int],
                  vnet_index: dict[str, int], rows: list[tuple[int, int, EffectiveRoute]],
-                 route_count: int) -> GatewayRoutes:
+                 route_count: int, lb_synth: dict[tuple[int, int], int]) -> GatewayRoutes:
     """`rows`: (subnet index, engine route id, row) of every Active route (compile.py).
     Gateway rows of one prefix in one subnet with the same `ecmp` key (one speaker) form an
-    equal-cost group, in row order."""
+    equal-cost group, in row order. `lb_synth`: (route id, backend) -> the synthetic route id
+    of a next hop behind an internal load balancer (a Route Server next-hop IP may be a
+    frontend, "Next hop IP support in Azure Route Server"): it keeps its route's kind."""
     names = egress_names(topology)
     groups: dict[tuple[int, object, str], list[int]] = {}
     via: list[list[int]] = [[] for _ in range(route_count)]
@@ -266,6 +268,8 @@ def build_routes(topology: Topology, tables: IngressTables, gateway_nodes: dict[
             last = via[rid][-1] if via[rid] else gateway_nodes.get(id_key(route.gateway or ""),
                                                                   -1)
             entry[rid] = tables.entry_subnet.get(last, -1)
+    for (rid, _backend), synth in lb_synth.items():
+        nva[synth], egress[synth] = nva[rid], egress[rid]
     flat = [m for rid in range(route_count) for m in group_of.get(rid, (rid,))]
     off = np.cumsum([0] + [len(group_of.get(rid, (rid,))) for rid in range(route_count)],
                     dtype=np.int64)

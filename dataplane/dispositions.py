@@ -6,7 +6,7 @@ read = delivered + left the network + dropped-with-reason + unparsed (+ unreadab
 counted by the capture reader). Azure sources: docs/azure-behaviour.md §2 (NSG), 3 (routes),
 4 (peering; 4.4 for LB_BASIC_GLOBAL), 5 (VM bandwidth). Load-balancer dispositions:
 engine/stages/loadbalancer.py; edge and ingress ones (NON_ROUTABLE, TRANSIT_BLOCKED):
-engine/ingress.py.
+engine/stages/gateway.py.
 """
 
 from __future__ import annotations

@@ -218,8 +218,8 @@ def explain(topology: Topology, vm: str, destination: str, protocol: str = "Tcp"
     IPv4 only (the engine's assumption program-ipv4)."""
     from dataplane.control import explain as render
     from dataplane.engine.compile import build_network
-    from dataplane.engine.ingress import INGRESS_ASSUMPTIONS
     from dataplane.engine.reference import Packet, ReferencePipeline
+    from dataplane.engine.stages.gateway import GATEWAY_ASSUMPTIONS, INGRESS_ASSUMPTIONS
     from dataplane.engine.stages.loadbalancer import LB_ASSUMPTIONS
 
     address, sep, port = destination.rpartition(":")
@@ -254,6 +254,8 @@ def explain(topology: Topology, vm: str, destination: str, protocol: str = "Tcp"
                   "service-tag-prefixes") + [INGRESS_ASSUMPTIONS[2]]
     if any(h["step"] == "loadbalancer" for h in walk.hops):
         notes += list(LB_ASSUMPTIONS)
+    if any(h["step"] == "gateway" or h.get("ecmp") for h in walk.hops):
+        notes += list(GATEWAY_ASSUMPTIONS)
     answer = render.render(flow, walk.hops, walk.disposition.name, walk.deciding, notes)
     answer["caveats"] = list(dict.fromkeys(
         answer["caveats"] + caveats_for(topology, _nic_path(topology, interface)

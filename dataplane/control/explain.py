@@ -61,6 +61,8 @@ def outcome(disposition: str, deciding: str, hops: list[dict[str, Any]]) -> tupl
         if gw.get("localNetworkGateway"):
             return "LeftNetwork", (f"to on-premises '{gw['localNetworkGateway']}' over "
                                    f"'{gw['connection']}'")
+        if gw.get("connection"):
+            return "LeftNetwork", f"through '{gw.get('at', '?')}' over '{gw['connection']}'"
         return "LeftNetwork", f"through gateway '{gw.get('at', '?')}' (no site prefix matched)"
     if disposition == "NO_ROUTE" and last.get("gateway", {}).get("result") == "NoGateway":
         return "Dropped", "NoGateway"
@@ -98,6 +100,8 @@ def describe(hop: dict[str, Any]) -> str:
         return f"NSG {step[4:]} at {hop['at']}: {hop['access']} ({levels})"
     if step == "route":
         via = f" {hop['nextHopIpAddress']}" if hop.get("nextHopIpAddress") else ""
+        if hop.get("ecmp"):  # one of equal-cost rows, by flow hash (stages/gateway.py)
+            via += f" (equal-cost {hop['ecmp']})"
         return (f"route at {hop['at']}: {hop.get('addressPrefix')} -> {hop['nextHopType']}{via}"
                 f" [{hop.get('routeTableId') or 'System Route'}"
                 + (f" / {hop['routeName']}" if hop.get("routeName") else "") + "]")
@@ -122,10 +126,17 @@ def describe(hop: dict[str, Any]) -> str:
         return text
     if step == "gateway":
         where = hop.get("localNetworkGateway")
-        return (f"gateway {hop.get('at', '-')}"
+        text = (f"gateway {hop.get('at', '-')}"
+                + (f" (instance {hop['instance']})" if hop.get("instance") else "")
                 + (" (hub gateway, transit)" if hop.get("transit") else "")
-                + (f": to {where} over {hop['connection']}" if where
-                   else f": {hop.get('result', 'no site prefix matched')}"))
+                + "".join(f" > {name}" for name in hop.get("via", ())))
+        if hop.get("toVnet"):
+            return f"{text}: {hop['result']} into {hop['toVnet']}"
+        if where:
+            return f"{text}: to {where} over {hop['connection']}"
+        if hop.get("connection"):
+            return f"{text}: {hop.get('result', 'leaves')} over {hop['connection']}"
+        return f"{text}: {hop.get('result', 'no site prefix matched')}"
     if step == "loadbalancer":
         text = (f"load balancer {hop['at']} ({hop['sku']}) frontend {hop['frontend']}"
                 + (f" rule {hop['rule']}" if hop.get("rule") else "") + f": {hop['result']}")

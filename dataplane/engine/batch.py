@@ -9,10 +9,11 @@ Stages and drop reasons are those of reference.py (the oracle; same order, same 
 source/anti-spoofing, outbound NSG (stages/nsg.py), un-DNAT of replies (stages/nat.py), then
 per hop: route (stages/route.py), peering (stages/peering.py), appliance (stages/appliance.py:
 NVA NSGs, IP forwarding; Azure Firewall: stages/firewall.py), load balancers
-(stages/loadbalancer.py) and edges (ingress.py), gateway/Internet exits, inbound NSG and
-delivery (stages/deliver.py). This module is the dispatcher: it owns movement (which rows go
-to which stage next); the stages never call each other. Python loops over stages, hops, NICs
-and rules; numpy (and the kernels) loop over packets.
+(stages/loadbalancer.py), edges and gateways (stages/gateway.py: on-premises, VNet-to-VNet,
+Route Server NVAs, Internet edge), inbound NSG and delivery (stages/deliver.py). This module
+is the dispatcher: it owns movement (which rows go to which stage next); the stages never
+call each other. Python loops over stages, hops, NICs and rules; numpy (and the kernels) loop
+over packets.
 State: the connection-tracking table (conntrack.py, batch form `BatchConnTrack`): 5-tuples
 (and translated tuples) get ids from the key-interning kernel (kernels/pipeline.py KeyIndex,
 kept across batches); a row answering an entry reads its state (NSGs skipped, firewall
@@ -36,11 +37,9 @@ import numpy as np
 
 from dataplane.dispositions import PASSED_CODES
 from dataplane.dispositions import Disposition as D
-from dataplane.engine import ingress as _ingress_stage  # semantics stage, see decide()
 from dataplane.engine.compile import (
     MAX_HOPS,
     NH_APPLIANCE,
-    NH_GATEWAY,
     NH_INTERNET,
     NH_NONE,
     NH_PEERING,
@@ -51,6 +50,7 @@ from dataplane.engine.compile import (
 from dataplane.engine.conntrack import BatchConnTrack, FirewallSets
 from dataplane.engine.reference import _in
 from dataplane.engine.stages import appliance, deliver, nat, nsg, peering, platform, source
+from dataplane.engine.stages import gateway as _gateway_stage  # semantics stage, see decide()
 from dataplane.engine.stages import loadbalancer as lb
 from dataplane.engine.stages import route as routing
 from dataplane.engine.stages.firewall import CompiledFirewall
@@ -510,17 +510,22 @@ class BatchPipeline:
             nat.unnat_np(c, m, unnat_ip, unnat_port)
         subnet = np.where(active, net.node_subnet[np.maximum(c.nic, 0)], -1)
         pos = np.ones(n, dtype=np.int64)
-        # >>> semantics stage owned by engine/ingress.py (on-premises/probe/Internet ingress)
-        _ingress_stage.enter_stage(self, c, est, disp, dec, nodes, pos, active, subnet)
+        # >>> semantics stage owned by stages/gateway.py (on-premises/probe/Internet ingress)
+        _gateway_stage.enter_stage(self, c, est, disp, dec, nodes, pos, active, subnet)
         for _ in range(MAX_HOPS):
             idx = np.flatnonzero(active)
             if idx.size == 0:
                 break
+            long = pos[idx] > MAX_HOPS  # gateways crossed count as path nodes (gateway.py)
+            end(idx[long], D.LOOP, self.l_hoplimit)
+            idx = idx[~long]
             sub = subnet[idx].astype(np.int64)
             rid = routing.decide_np(net, sub, c.dst[idx])  # stages/route.py
             none = rid < 0
             end(idx[none], D.NO_ROUTE, self.l_noroute)
             idx, rid, sub = idx[~none], rid[~none], sub[~none]
+            # >>> stages/gateway.py: one of equal-cost gateway rows per flow
+            rid = _gateway_stage.ecmp_np(net, c, idx, rid, nodes[idx, pos[idx] - 1])
             dec[idx] = self.route_label[rid]
             nh = net.route_nh[rid]
             vnet = net.program.subnet_vnet[sub]
@@ -530,12 +535,10 @@ class BatchPipeline:
             m = (nh == NH_INTERNET) | (nh == NH_SERVICE)
             nodes[idx[m], pos[idx[m]]] = net.internet_node
             end(idx[m], D.EXITS_INTERNET, self.route_label[rid[m]])
-            m = nh == NH_GATEWAY
-            gw = net.route_gateway[rid]
-            g_ok = m & (gw >= 0)
-            end(idx[m & (gw < 0)], D.NO_ROUTE, self.route_label[rid[m & (gw < 0)]])
-            nodes[idx[g_ok], pos[idx[g_ok]]] = gw[g_ok]
-            end(idx[g_ok], D.EXITS_ON_PREMISES, self.route_label[rid[g_ok]])
+            # >>> stages/gateway.py: gateway rows (on-premises, VNet-to-VNet), NVA egress
+            keep = _gateway_stage.hop_np(self, c, idx, rid, nh, nodes, pos, subnet, disp, dec,
+                                         active)
+            idx, rid, nh, vnet = idx[keep], rid[keep], nh[keep], vnet[keep]
             # VnetLocal / peering
             m = (nh == NH_VNETLOCAL) | (nh == NH_PEERING)
             if m.any():
@@ -580,8 +583,8 @@ class BatchPipeline:
         net = self.net
         if idx.size == 0:
             return idx, rid, sub, nh, vnet
-        # >>> semantics stage owned by engine/ingress.py (Internet edge)
-        keep = _ingress_stage.edge_stage(self, c, idx, rid, nh, disp, dec, active)
+        # >>> stages/gateway.py (Internet edge)
+        keep = _gateway_stage.edge_stage(self, c, idx, rid, nh, disp, dec, active)
         direct = keep & ((nh == NH_VNETLOCAL) | (nh == NH_PEERING))
         tv = net.route_vnet[rid]
         prev = nodes[idx, pos[idx] - 1]
@@ -595,8 +598,8 @@ class BatchPipeline:
                 keep &= ~m
         m = keep & direct & via_gw & (tv != vnet)
         if m.any():
-            # >>> semantics stage owned by engine/ingress.py (gateway transit)
-            _ingress_stage.transit_stage(self, c, est, idx[m], rid[m], vnet[m], tv[m], prev[m],
+            # >>> stages/gateway.py (gateway transit)
+            _gateway_stage.transit_stage(self, c, est, idx[m], rid[m], vnet[m], tv[m], prev[m],
                                          nodes, pos, disp, dec, active)
             keep &= ~m
         m = keep & (nh == NH_APPLIANCE) & (net.route_fe[rid] >= 0)
@@ -625,7 +628,7 @@ class BatchPipeline:
                  dec: np.ndarray, active: np.ndarray) -> None:
         """Movement into destination NICs `target` (aligned with rows `sel`): the path's last
         node, the inbound NSG there (stages/nsg.py; skipped for tracked flows), delivery with
-        `label` (stages/deliver.py). Also the edges' way in (engine/ingress.py)."""
+        `label` (stages/deliver.py). Also the edges' way in (stages/gateway.py)."""
         deliver.arrive_np(sel, target, nodes, pos)
         n = len(c)
         mask = np.zeros(n, bool)

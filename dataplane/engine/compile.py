@@ -17,10 +17,12 @@ Takes: a Topology and a TimingParams. Emits `Network` with
   `route_fe` the frontend a VirtualAppliance route's next-hop IP names (-1 otherwise), and per
   (such route, backend NIC) a synthetic route id (`lb_synth`) whose appliance is that backend,
   appended after the LPM routes (never found by lookup, same label);
-* the edges (engine/ingress.py): `ingress` (on-premises sites per gateway node, the gateway's
+* the edges (engine/stages/gateway.py): `ingress` (on-premises sites per gateway node, the gateway's
   GatewaySubnet as entry subnet, the VNets each gateway serves through transit, addresses with
   a public IP; sites also name the connection a gateway exit uses), `vnet_region`,
-  `node_is_gateway`, `peering_links` (link names for explanations).
+  `node_is_gateway`, `peering_links` (link names for explanations); gateway routes
+  (`ingress.routes`, stages/gateway.GatewayRoutes: ECMP groups, gateways crossed, VNet-to-VNet
+  destinations); a Route Server row (next hop the NVA) compiles as a VirtualAppliance hop.
 `build_network(..., caps=False)` skips the VM bandwidth caps (explain needs no timing, and a
 VM size without a published cap must not stop it).
 The NSG tables are the control plane's compiled Program (control/program.py), used as is.
@@ -37,7 +39,7 @@ from dataplane.control.peering import peering_access
 from dataplane.control.program import Program, compile_program, lpm_intervals
 from dataplane.control.routes import EffectiveRoute, effective_routes, nic_subnet, reverse_link
 from dataplane.control.tags import NOT_INTERNET
-from dataplane.engine import ingress as _ingress
+from dataplane.engine.stages import gateway as _gateway
 from dataplane.engine.stages import loadbalancer as _lb
 from dataplane.engine.stages.firewall import CompiledFirewall, compile_firewall
 from dataplane.errors import InputError
@@ -103,7 +105,7 @@ class Network:
     lb: _lb.LBTables = field(default_factory=_lb.LBTables)
     route_fe: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     lb_synth: dict[tuple[int, int], int] = field(default_factory=dict)
-    ingress: _ingress.IngressTables = field(default_factory=_ingress.IngressTables)
+    ingress: _gateway.IngressTables = field(default_factory=_gateway.IngressTables)
     peering_links: dict[tuple[int, int], tuple[str, str]] = field(default_factory=dict)
     firewall_rules: tuple[CompiledFirewall, ...] = ()  # per firewall (stages/firewall.py)
 
@@ -262,6 +264,7 @@ def build_network(topology: Topology, params: TimingParams | None = None,
              for c in nic.ip_configurations if (ip := c.private_ip_address) is not None}
     lb = _lb.build_tables(topology, vnet_index, set(owner))
     rfe: list[int] = []
+    gateway_rows: list[tuple[int, int, EffectiveRoute]] = []  # stages/gateway.py
     for si, sid in enumerate(program.subnet_ids):
         subnet = topology.get(sid)
         vnet = topology.vnet_of_subnet(sid)
@@ -276,11 +279,14 @@ def build_network(topology: Topology, params: TimingParams | None = None,
             route_index[(id_key(sid), k)] = rid
             active.append((r.address_prefix, rid))
             labels.append(route_label(topology, r))
-            rnh.append(_NH.get(r.next_hop_type, NH_NONE))
+            nva = _gateway.to_nva(r)  # a Route Server row: to the NVA, as VirtualAppliance
+            rnh.append(NH_APPLIANCE if nva else _NH.get(r.next_hop_type, NH_NONE))
+            if r.speaker is not None:
+                gateway_rows.append((si, rid, r))
             rvnet.append(vnet_index.get(id_key(r.remote_vnet), -1) if r.remote_vnet else vi)
             rgw.append(gw_node.get(id_key(r.gateway), -1) if r.gateway else -1)
             app = fe = -1
-            if r.next_hop_type == "VirtualAppliance" and r.next_hop_ip:
+            if (r.next_hop_type == "VirtualAppliance" or nva) and r.next_hop_ip:
                 ip = r.next_hop_ip[0].value
                 for vid in (vi, *(vnet_index.get(id_key(lk.remote_virtual_network), -1)
                                   for lk in vnet.virtual_network_peerings)):
@@ -312,7 +318,9 @@ def build_network(topology: Topology, params: TimingParams | None = None,
             rgw.append(-1)
             rapp.append(b)
             rfe.append(-1)
-    ing = _ingress.build_tables(topology, gw_node, vnet_index, subnet_index)
+    ing = _gateway.build_tables(topology, gw_node, vnet_index, subnet_index)
+    ing.routes = _gateway.build_routes(topology, ing, gw_node, vnet_index, gateway_rows,
+                                       len(labels), lb_synth)
 
     return Network(
         topology=topology, params=params, program=program, nics=nics, firewalls=firewalls,

@@ -29,9 +29,9 @@ from dataplane.engine.batch import UNDECIDED, BatchPipeline, Columns
 from dataplane.engine.compile import Network, build_network
 from dataplane.engine.conntrack import CONNTRACK_ASSUMPTIONS
 from dataplane.engine.conntrack import flow_key as _conn_key
-from dataplane.engine.ingress import INGRESS_ASSUMPTIONS
 from dataplane.engine.reference import Packet, ReferencePipeline, flow_key
 from dataplane.engine.results import Result
+from dataplane.engine.stages.gateway import GATEWAY_ASSUMPTIONS, INGRESS_ASSUMPTIONS
 from dataplane.engine.stages.loadbalancer import LB_ASSUMPTIONS
 from dataplane.engine.stages.platform import PLATFORM_ASSUMPTIONS
 from dataplane.engine.timing_stage import apply_timing
@@ -76,7 +76,8 @@ class Emulator:
     def assumptions(self) -> list[str]:
         return [*ENGINE_ASSUMPTIONS, *texts("forwarded-traffic", access_assumption(),
                                             "platform-routes"),
-                *LB_ASSUMPTIONS, *INGRESS_ASSUMPTIONS, *CONNTRACK_ASSUMPTIONS,
+                *LB_ASSUMPTIONS, *INGRESS_ASSUMPTIONS, *GATEWAY_ASSUMPTIONS,
+                *CONNTRACK_ASSUMPTIONS,
                 *PLATFORM_ASSUMPTIONS]
 
     # -- address helpers --

@@ -7,7 +7,7 @@ gateway, internet node ids) and detailed hop dicts for `explain`.
 This walk is the only copy of the stage logic for explanations: `dataplane explain` /
 watcher.explain render its hops (control/explain.py), Result.explain shows them.
 Order (DESIGN.md pipeline):
-0 a source that is no emulated NIC: ingress (engine/ingress.py): on-premises through the VPN
+0 a source that is no emulated NIC: ingress (stages/gateway.py): on-premises through the VPN
   gateway (routed with the GatewaySubnet's routes; TRANSIT_BLOCKED), the probe source
   168.63.129.16 and the Internet (UNMAPPED, labelled, without a public IP); else UNMAPPED;
 1 source NIC, anti-spoofing unless enableIPForwarding (SPOOFED);
@@ -24,9 +24,12 @@ Order (DESIGN.md pipeline):
   outbound NSG) or Azure Firewall (stages/firewall.py: classic network rule collections,
   stateful sessions, FIREWALL_DENIED), which forwards with its own subnet's routes; a
   revisited appliance or more than MAX_HOPS hops -> LOOP;
-6 gateway: VirtualNetworkGateway routes leave to on-premises (EXITS_ON_PREMISES), own or
-  transit gateway (4.4); Internet routes leave (EXITS_INTERNET) unless the destination is
-  not Internet space (NON_ROUTABLE, ingress.py assumption `internet-non-routable`);
+6 gateway (stages/gateway.py): one of equal-cost gateway rows per flow (symmetric flow hash);
+  VirtualNetworkGateway routes leave to on-premises (EXITS_ON_PREMISES), own or transit
+  gateway (4.4), or cross the gateways of VNet-to-VNet connections into the remote VNet (routed
+  there from its GatewaySubnet); a Route Server row goes to its NVA as VirtualAppliance does;
+  Internet routes leave (EXITS_INTERNET) unless the destination is not Internet space
+  (NON_ROUTABLE, stages/gateway.py assumption `internet-non-routable`);
 6b internal load balancers (stages/loadbalancer.py): a frontend destination is DNATed to a
   backend (LB_NO_RULE, LB_NO_BACKEND, LB_BASIC_GLOBAL); an ILB frontend as next hop picks the
   backend appliance;
@@ -45,11 +48,19 @@ from typing import Any, NamedTuple
 
 from dataplane.control.nsg import Flow, RuleCompiler
 from dataplane.dispositions import Disposition as D
-from dataplane.engine import ingress
 from dataplane.engine.compile import MAX_HOPS, Network
 from dataplane.engine.conntrack import PASSING, ConnTrack, Entry
 from dataplane.engine.conntrack import flow_key as _key
-from dataplane.engine.stages import appliance, deliver, nat, nsg, peering, platform, source
+from dataplane.engine.stages import (
+    appliance,
+    deliver,
+    gateway,
+    nat,
+    nsg,
+    peering,
+    platform,
+    source,
+)
 from dataplane.engine.stages import loadbalancer as lbm
 from dataplane.engine.stages import route as routing
 from dataplane.model import Prefix
@@ -158,9 +169,9 @@ class ReferencePipeline:
         return self._hops(w, p, int(net.node_subnet[p.nic]), p.nic, state, flow)
 
     def _ingress(self, p: Packet, state: bool, flow: Flow, entry: Entry | None) -> Walk:
-        """Sources that are no emulated NIC (engine/ingress.py)."""
+        """Sources that are no emulated NIC (stages/gateway.py)."""
         net = self.net
-        kind, what = ingress.classify(net, p.src, p.dst)
+        kind, what = gateway.classify(net, p.src, p.dst)
         if kind == "onprem":
             gw = what.gateway_node
             w = Walk(D.DELIVERED, "", [gw], reply_of=entry)
@@ -172,7 +183,7 @@ class ReferencePipeline:
             w = Walk(D.DELIVERED, "", [what])
             w.hops.append({"step": "ingress", "kind": "AzureLoadBalancer probe",
                            "at": net.node_names[what], "established": state})
-            return self._deliver(w, p, what, state, flow, ingress.label_probe(), append=False)
+            return self._deliver(w, p, what, state, flow, gateway.label_probe(), append=False)
         if kind == "internet":
             w = Walk(D.DELIVERED, "", [what])
             exposed = p.dst in net.ingress.public or state
@@ -181,9 +192,9 @@ class ReferencePipeline:
                            "result": "Allowed" if exposed else "NotExposed"})
             if not exposed:
                 w.nodes = []
-                return self._end(w, D.UNMAPPED, ingress.label_not_exposed(net, what))
+                return self._end(w, D.UNMAPPED, gateway.label_not_exposed(net, what))
             return self._deliver(w, p, what, state, flow,
-                                 ingress.label_internet(net, what, p.dst not in net.ingress.public),
+                                 gateway.label_internet(net, what, p.dst not in net.ingress.public),
                                  append=False)
         return Walk(D.UNMAPPED, "source address is not an emulated NIC", [])
 
@@ -192,12 +203,15 @@ class ReferencePipeline:
         net = self.net
         visited: set[int] = set()
         for _ in range(MAX_HOPS):
+            if len(w.nodes) > MAX_HOPS:  # gateways crossed count as path nodes (gateway.py)
+                break
             via_gateway = bool(net.node_is_gateway[current])
             vnet = int(net.program.subnet_vnet[subnet])
             rid, route, hop = routing.decide(net, subnet, current, p.dst)  # stages/route.py
             w.hops.append(hop)
             if route is None:
                 return self._end(w, D.NO_ROUTE, routing.NO_ROUTE_LABEL)
+            rid, route = gateway.ecmp(net, rid, route, hop, current, p)
             label = net.route_labels[rid]
             w.deciding = label
             kind = route.next_hop_type
@@ -212,20 +226,14 @@ class ReferencePipeline:
                 w.hops.append({"step": "exit", "at": "internet", "serviceEndpoint":
                                kind == "VirtualNetworkServiceEndpoint"})
                 return self._end(w, D.EXITS_INTERNET, label)
-            if kind == "VirtualNetworkGateway":
-                gw = int(net.route_gateway[rid])
-                hop: dict[str, Any] = {"step": "gateway", "transit": route.transit_link
-                                       is not None}
+            if kind == "VirtualNetworkGateway" and not net.ingress.routes.to_nva[rid]:
+                end, path, entry, hop = gateway.cross(net, rid, route, p.dst, len(w.nodes))
                 w.hops.append(hop)
-                if gw < 0:
-                    hop["result"] = "NoGateway"
-                    return self._end(w, D.NO_ROUTE, label)
-                hop["at"] = net.node_names[gw]
-                site = net.ingress.exit_site(gw, p.dst)
-                if site is not None:
-                    hop.update(connection=site.connection, localNetworkGateway=site.site)
-                w.nodes.append(gw)
-                return self._end(w, D.EXITS_ON_PREMISES, label)
+                w.nodes += path
+                if end is not None:
+                    return self._end(w, *end)
+                subnet, current = entry, path[-1]
+                continue
             if kind in ("VnetLocal", "VNetPeering", "VNetGlobalPeering"):
                 tv = int(net.route_vnet[rid])
                 target = self.owner.get((tv, p.dst))
@@ -251,11 +259,15 @@ class ReferencePipeline:
                     return self._end(w, *choice.drop)
                 app = choice.backend
             ip = str(route.next_hop_ip[0]) if route.next_hop_ip else None
+            leaves = gateway.nva_exit(net, rid, app, current)
+            if leaves is not None:
+                w.hops.append(leaves)
+                return self._end(w, D.EXITS_ON_PREMISES, label)
             if app < 0:
                 w.hops.append(appliance.unreachable_hop(ip))
                 return self._end(w, D.NEXT_HOP_UNREACHABLE, label)
             # an appliance (or ILB backend) in another VNet: ordinary peering checks, also
-            # from a gateway (transit applies to direct deliveries only; ingress.py)
+            # from a gateway (transit applies to direct deliveries only; stages/gateway.py)
             blocked = self._cross(w, vnet, int(net.node_vnet[app]), p)
             if blocked is not None:
                 return blocked

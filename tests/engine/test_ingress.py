@@ -1,4 +1,4 @@
-"""Traffic entering the emulated network (engine/ingress.py): from on-premises through the VPN
+"""Traffic entering the emulated network (engine/stages/gateway.py): from on-premises through the VPN
 gateway (GatewaySubnet routes, gateway transit to spokes), the Internet (public IPs are
 references only: delivered when the IP configuration has one) and stateful replies."""
 

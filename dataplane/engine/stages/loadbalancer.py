@@ -34,7 +34,7 @@ Semantics (issue 5; docs/azure-behaviour.md §4.4 for the SKU rule):
   unchanged (no DNAT: the packet is not addressed to the frontend) and forwards it like any
   appliance. compile.py gives every (route, backend) pair a synthetic route id so the batch
   appliance stage runs unchanged;
-* the AzureLoadBalancer probe source 168.63.129.16 is an ingress source (engine/ingress.py),
+* the AzureLoadBalancer probe source 168.63.129.16 is an ingress source (stages/gateway.py),
   allowed by the default rule AllowAzureLoadBalancerInBound (2.2).
 Hash (assumption `lb-hash`): Azure documents a 5-tuple hash (source/destination address and
 port, protocol) but not the function. We use a deterministic, symmetric one: the two

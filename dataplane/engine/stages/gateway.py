@@ -1,0 +1,582 @@
+"""Stage: the network's gateways and edges -- reference and batch forms side by side.
+
+Contract. Takes a Topology, the engine's node/VNet/subnet indices and its route rows
+(compile.py); emits `IngressTables` (on-premises sites, entry subnets, gateway transit, public
+addresses, and `GatewayRoutes`: what each gateway route does beyond the local gateway). Forms:
+* ingress -- a packet whose source is no emulated NIC is classified, in order:
+  1 on-premises: the source lies in a prefix behind a connection of a VPN/ExpressRoute gateway
+    (a local network gateway's static prefixes, then the prefixes the gateway learned over BGP
+    from that connection: control/bgp.py, the sidecar; first in that order wins). It enters at
+    that gateway and is routed with the effective routes of its VNet's GatewaySubnet (UDRs on
+    the GatewaySubnet apply; docs/azure-behaviour.md §3.2, 3.4). From the gateway it may cross
+    a peering only into a VNet that uses this gateway through gateway transit (spoke link
+    useRemoteGateways + hub link allowGatewayTransit, both Connected; 4.1, 4.4), otherwise
+    TRANSIT_BLOCKED; allowForwardedTraffic is not required for gateway transit. No NSG
+    applies at the gateway; the destination's inbound NSG does. Without a GatewaySubnet in
+    the model the packet stays UNMAPPED.
+  2 the AzureLoadBalancer probe source 168.63.129.16 (2.3) to an emulated NIC address: the
+    destination's inbound NSG decides (default rule AllowAzureLoadBalancerInBound, 2.2).
+  3 the Internet (a public source outside every VNet) to an emulated NIC address: taken as
+    already translated (NSGs run after inbound NAT, 2.1); delivered through the NIC's inbound
+    NSG only when the IP configuration holding the address has a public IP attached, or as
+    the reply of a flow the VM opened; otherwise UNMAPPED, labelled "no public IP".
+  Anything else stays UNMAPPED. Reference: `classify`; batch: `enter_stage` (once per batch).
+* Internet edge (assumption `internet-non-routable`): a route with next hop Internet that
+  selects a non-Internet destination (control/tags.NOT_INTERNET) is dropped at Azure's edge:
+  NON_ROUTABLE. Batch: `edge_stage`; reference: `IngressTables.nonroutable`.
+* transit: from a gateway over a peering route into a spoke (batch `transit_stage`; the
+  reference form is stages/peering.decide with the gateway node).
+* gateway routes (next hop VirtualNetworkGateway; control/bgp.py, docs/bgp.md "What the
+  engine's gateway stage must do"). Reference `ecmp` / batch `ecmp_np`, right after the route
+  lookup: rows of one prefix programmed by one speaker are equal-cost (one per active-active
+  instance, one per Route Server NVA); a flow picks one by the load balancers' symmetric flow
+  hash (`flow_hash`), so a flow and its reply pick the same; an NVA sending to a prefix it
+  advertises itself picks its own row. Reference `cross` / batch `hop_np`, for a gateway row:
+  the packet enters the local gateway, then every remote gateway the route was learned
+  through (VNet-to-VNet connections; each gateway node charges its cost in timing), and
+  - the prefix is an Azure VNet's space (learned over VNet-to-VNet): it enters that VNet at
+    the last gateway and is routed with its GatewaySubnet's routes, so the remote VNet's
+    routes and its NSGs apply (assumption `vnet-to-vnet-entry`);
+  - otherwise it leaves to on-premises (EXITS_ON_PREMISES) by the route's connection (the
+    BGP-learned egress; a user route names no connection: the site prefix decides as before);
+  - no local gateway (a user route to VirtualNetworkGateway without a VPN gateway): NO_ROUTE;
+  - a node path longer than the engine's width: LOOP ("hop limit").
+  A Route Server row (next hop the NVA) is compiled as a VirtualAppliance hop to that NVA;
+  at the NVA itself the same prefix leaves through it (EXITS_ON_PREMISES, assumption
+  `route-server-nva-egress`).
+Microsoft pages: "About BGP and VPN Gateway" (https://learn.microsoft.com/azure/vpn-gateway/
+vpn-gateway-bgp-overview, "transit routing"); "About VPN gateway transit for virtual network
+peering" (https://learn.microsoft.com/azure/vpn-gateway/vpn-gateway-peering-gateway-transit:
+"Connectivity available on the VPN gateway, including S2S, P2S, and VNet-to-VNet connections,
+applies to all three virtual networks"); "About active-active mode VPN gateways"
+(https://learn.microsoft.com/azure/vpn-gateway/about-active-active-gateways, "Active-active
+mode design": both instances carry traffic); "Quickstart: Create and configure Route Server"
+(https://learn.microsoft.com/azure/route-server/quickstart-configure-route-server-portal: Route
+Server "will learn routes from the NVA and program them on the virtual machines").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from dataplane.control import bgp
+from dataplane.control.routes import EffectiveRoute
+from dataplane.control.tags import NOT_INTERNET
+from dataplane.dispositions import Disposition as D
+from dataplane.engine.stages import peering
+from dataplane.engine.stages.loadbalancer import flow_hash, flow_hash_np
+from dataplane.model import LocalNetworkGateway, Topology, id_key
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dataplane.engine.compile import Network
+
+PROBE_IP = (168 << 24) | (63 << 16) | (129 << 8) | 16
+INGRESS_ASSUMPTIONS = (
+    "ingress-onprem: a packet from a local network gateway's prefixes enters at the VPN "
+    "gateway and is routed with the GatewaySubnet's routes; it reaches a peered VNet only "
+    "through gateway transit (useRemoteGateways/allowGatewayTransit), without needing "
+    "allowForwardedTraffic.",
+    "ingress-internet: public IP addresses are not modelled; a packet from the Internet to a "
+    "VM's private address is taken as already translated and is delivered only when that IP "
+    "configuration has a public IP (else it stays UNMAPPED, labelled 'no public IP'), or "
+    "when it answers a flow the VM opened.",
+    "internet-non-routable: a route with next hop Internet that selects a non-Internet "
+    "destination (RFC 1918, RFC 6598, loopback, link-local, multicast) is dropped at the "
+    "Azure edge (NON_ROUTABLE).",
+)
+GATEWAY_ASSUMPTIONS = (
+    "vnet-to-vnet-entry: a packet over a VNet-to-VNet connection (a prefix learned from another "
+    "VNet's gateway) crosses every gateway on the learned path, each charging its cost, and "
+    "enters the destination VNet at its gateway, routed with that VNet's GatewaySubnet routes; "
+    "the destination's NSGs apply, no NSG applies at the gateways.",
+    "gateway-ecmp: equal-cost gateway rows (active-active instances, Route Server NVAs) are "
+    "chosen per flow by the symmetric flow hash of the load balancers (lb-hash): a flow and its "
+    "reply pick the same instance; Azure documents that both instances carry traffic, not how "
+    "a flow is assigned.",
+    "route-server-nva-egress: a packet reaching, over a Route Server route, the NVA that "
+    "advertised the prefix leaves the emulated network through that NVA (its tunnels are "
+    "outside the model: EXITS_ON_PREMISES, named by the bgpConnection).",
+)
+
+
+@dataclass
+class Site:
+    prefix_first: int
+    prefix_last: int
+    gateway_node: int
+    connection: str
+    site: str
+    prefix: str
+
+
+@dataclass
+class GatewayRoutes:
+    """Per engine route id (compile.py; arrays sized to the route count): the ECMP group
+    (CSR `group_off` over `group_rid`: the member route ids, the route alone when it has no
+    peers), the remote gateway nodes crossed after the local gateway (CSR `via_off` over
+    `via_node`), the destination VNet index of a VNet-to-VNet prefix (`dest_vnet`, -1) and the
+    subnet it enters there (`entry_subnet`, that gateway's GatewaySubnet, -1), the egress
+    connection and site names (`egress`, `site`; None), and Route Server rows (`to_nva`)."""
+
+    group_off: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
+    group_rid: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    via_off: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
+    via_node: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    dest_vnet: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    entry_subnet: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    to_nva: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    egress: tuple[str | None, ...] = ()
+    site: tuple[str | None, ...] = ()
+    members: dict[int, EffectiveRoute] = field(default_factory=dict)  # rid -> its row
+
+    def group(self, rid: int) -> list[int]:
+        return self.group_rid[self.group_off[rid]:self.group_off[rid + 1]].tolist()
+
+    def via(self, rid: int) -> list[int]:
+        return self.via_node[self.via_off[rid]:self.via_off[rid + 1]].tolist()
+
+
+@dataclass
+class IngressTables:
+    sites: list[Site] = field(default_factory=list)
+    entry_subnet: dict[int, int] = field(default_factory=dict)   # gateway node -> subnet
+    serves: dict[int, frozenset[int]] = field(default_factory=dict)  # gateway node -> VNets
+    public: frozenset[int] = frozenset()   # private addresses with a public IP attached
+    routes: GatewayRoutes = field(default_factory=GatewayRoutes)
+    nonroutable_lo: np.ndarray = field(default_factory=lambda: np.array(
+        [p.first for p in NOT_INTERNET], np.int64))
+    nonroutable_hi: np.ndarray = field(default_factory=lambda: np.array(
+        [p.last for p in NOT_INTERNET], np.int64))
+
+    def site_of(self, src: int) -> Site | None:
+        return next((s for s in self.sites if s.prefix_first <= src <= s.prefix_last), None)
+
+    def exit_site(self, gateway_node: int, dst: int) -> Site | None:
+        return next((s for s in self.sites if s.gateway_node == gateway_node
+                     and s.prefix_first <= dst <= s.prefix_last), None)
+
+    def nonroutable(self, ip: int) -> bool:
+        return bool(((self.nonroutable_lo <= ip) & (ip <= self.nonroutable_hi)).any())
+
+    def nonroutable_np(self, ip: np.ndarray) -> np.ndarray:
+        return ((ip[:, None] >= self.nonroutable_lo[None, :])
+                & (ip[:, None] <= self.nonroutable_hi[None, :])).any(1)
+
+
+def build_tables(topology: Topology, gateway_nodes: dict[str, int],
+                 vnet_index: dict[str, int], subnet_index: dict[str, int]) -> IngressTables:
+    from dataplane.control.routes import reachable_gateways
+
+    out = IngressTables()
+    for conn in topology.connections:
+        node = gateway_nodes.get(id_key(conn.virtual_network_gateway1))
+        site = topology.get(conn.local_network_gateway2) if conn.local_network_gateway2 \
+            else None
+        if node is None or not isinstance(site, LocalNetworkGateway):
+            continue
+        for prefix in site.address_prefixes:
+            if prefix.version == 4:
+                out.sites.append(Site(prefix.first, prefix.last, node, conn.name, site.name,
+                                      str(prefix)))
+    names = egress_names(topology)
+    for gw in topology.virtual_network_gateways:  # BGP-learned on-premises prefixes
+        node = gateway_nodes[id_key(gw.id)]
+        for prefix, paths in bgp.speaker_rib(topology, gw).items():
+            path = next((q for q in paths if q.egress and not q.via and q.kind == bgp.BGP), None)
+            if path is not None and prefix.version == 4:
+                conn, where = names.get(id_key(path.egress), (path.egress, None))
+                out.sites.append(Site(prefix.first, prefix.last, node, conn, where or conn,
+                                      str(prefix)))
+    for gw in topology.virtual_network_gateways:
+        node = gateway_nodes[id_key(gw.id)]
+        vnet = topology.get(gw.virtual_network)
+        for sub in getattr(vnet, "subnets", ()):
+            if sub.name.lower() == "gatewaysubnet" and id_key(sub.id) in subnet_index:
+                out.entry_subnet[node] = subnet_index[id_key(sub.id)]
+        served = set()
+        for v in topology.virtual_networks:
+            if any(id_key(r.gateway.id) == id_key(gw.id) for r in reachable_gateways(topology, v)):
+                served.add(vnet_index[id_key(v.id)])
+        out.serves[node] = frozenset(served)
+    out.public = frozenset(
+        c.private_ip_address.value for nic in topology.network_interfaces
+        for c in nic.ip_configurations
+        if c.public_ip_address and c.private_ip_address is not None
+        and c.private_ip_address.version == 4)
+    return out
+
+
+def egress_names(topology: Topology) -> dict[str, tuple[str, str | None]]:
+    """Egress id (a connection, a Route Server's bgpConnection) -> (its name, the site: the
+    local network gateway, the ExpressRoute circuit or the NVA's address; None)."""
+    out: dict[str, tuple[str, str | None]] = {}
+    for conn in topology.connections:
+        site = topology.get(conn.local_network_gateway2) if conn.local_network_gateway2 \
+            else None
+        where = site.name if isinstance(site, LocalNetworkGateway) else (
+            conn.peer.rstrip("/").rsplit("/", 1)[-1] if conn.peer else None)
+        out[id_key(conn.id)] = (conn.name, where)
+    for hub in topology.virtual_hubs:
+        for peer in hub.bgp_connections:
+            out[id_key(peer.id)] = (peer.name, str(peer.peer_ip) if peer.peer_ip else None)
+    return out
+
+
+def to_nva(route: EffectiveRoute) -> bool:
+    """A Route Server row: next hop type VirtualNetworkGateway, programmed by a Route Server
+    (no local gateway), naming the NVA as its next-hop address; the engine sends it to that
+    NVA like a VirtualAppliance route (compile.py)."""
+    return route.next_hop_type == "VirtualNetworkGateway" and route.gateway is None \
+        and route.speaker is not None and bool(route.next_hop_ip)
+
+
+def build_routes(topology: Topology, tables: IngressTables, gateway_nodes: dict[str, int],
+                 vnet_index: dict[str, int], rows: list[tuple[int, int, EffectiveRoute]],
+                 route_count: int, lb_synth: dict[tuple[int, int], int]) -> GatewayRoutes:
+    """`rows`: (subnet index, engine route id, row) of every Active route (compile.py).
+    Gateway rows of one prefix in one subnet with the same `ecmp` key (one speaker) form an
+    equal-cost group, in row order. `lb_synth`: (route id, backend) -> the synthetic route id
+    of a next hop behind an internal load balancer (a Route Server next-hop IP may be a
+    frontend, "Next hop IP support in Azure Route Server"): it keeps its route's kind."""
+    names = egress_names(topology)
+    groups: dict[tuple[int, object, str], list[int]] = {}
+    via: list[list[int]] = [[] for _ in range(route_count)]
+    dest = np.full(route_count, -1, np.int32)
+    entry = np.full(route_count, -1, np.int32)
+    nva = np.zeros(route_count, bool)
+    egress: list[str | None] = [None] * route_count
+    site: list[str | None] = [None] * route_count
+    members: dict[int, EffectiveRoute] = {}
+    group_of: dict[int, list[int]] = {}
+    for subnet, rid, route in rows:
+        if route.next_hop_type != "VirtualNetworkGateway" or route.speaker is None:
+            continue
+        nva[rid] = to_nva(route)
+        members[rid] = route
+        group = groups.setdefault((subnet, route.address_prefix, route.ecmp or str(rid)), [])
+        group.append(rid)
+        group_of[rid] = group
+        via[rid] = [gateway_nodes[k] for k in route.via if k in gateway_nodes]
+        if route.egress:
+            egress[rid], site[rid] = names.get(id_key(route.egress), (route.egress, None))
+        if route.dest_vnet is not None:
+            dest[rid] = vnet_index.get(id_key(route.dest_vnet), -1)
+            last = via[rid][-1] if via[rid] else gateway_nodes.get(id_key(route.gateway or ""),
+                                                                  -1)
+            entry[rid] = tables.entry_subnet.get(last, -1)
+    for (rid, _backend), synth in lb_synth.items():
+        nva[synth], egress[synth] = nva[rid], egress[rid]
+    flat = [m for rid in range(route_count) for m in group_of.get(rid, (rid,))]
+    off = np.cumsum([0] + [len(group_of.get(rid, (rid,))) for rid in range(route_count)],
+                    dtype=np.int64)
+    via_off = np.cumsum([0] + [len(v) for v in via], dtype=np.int64)
+    return GatewayRoutes(
+        group_off=off, group_rid=np.array(flat, np.int32),
+        via_off=via_off, via_node=np.array([n for v in via for n in v], np.int32),
+        dest_vnet=dest, entry_subnet=entry, to_nva=nva, egress=tuple(egress), site=tuple(site),
+        members=members)
+
+
+# -- reference helpers ---------------------------------------------------------------------
+def classify(net: Network, src: int, dst: int) -> tuple[str, Any]:
+    """('onprem', Site) | ('probe', nic) | ('internet', nic) | ('unmapped', None)."""
+    ing = net.ingress
+    site = ing.site_of(src)
+    if site is not None:
+        return ("onprem", site) if site.gateway_node in ing.entry_subnet else ("unmapped", None)
+    target = net.ip_nic.get(dst, -1)
+    if target < 0:
+        return "unmapped", None
+    if src == PROBE_IP:
+        return "probe", target
+    if not ing.nonroutable(src) and not _in_vnets(net, src):
+        return "internet", target
+    return "unmapped", None
+
+
+def _in_vnets(net: Network, ip: int) -> bool:
+    return any(bool(((lo <= ip) & (ip <= hi)).any()) for lo, hi in zip(
+        net.vnet_lo, net.vnet_hi, strict=True))
+
+
+def label_probe() -> str:
+    return "probe AzureLoadBalancer 168.63.129.16"
+
+
+def label_internet(net: Network, nic: int, reply: bool = False) -> str:
+    """`reply`: the address has no public IP; only a reply of a flow the VM opened gets in."""
+    if reply:
+        return f"ingress internet to {net.node_names[nic]} (reply of a flow it opened)"
+    return f"ingress internet to {net.node_names[nic]} (public IP)"
+
+
+def label_not_exposed(net: Network, nic: int) -> str:
+    return f"ingress internet: {net.node_names[nic]} has no public IP (source not mapped)"
+
+
+# -- batch stages --------------------------------------------------------------------------
+def enter_stage(bp: Any, c: Any, est: np.ndarray, disp: np.ndarray, dec: np.ndarray,
+                nodes: np.ndarray, pos: np.ndarray, active: np.ndarray, subnet: np.ndarray
+                ) -> None:
+    """Once per batch, before the hop loop: packets marked UNMAPPED are classified; on-premises
+    ones become active at their gateway with the GatewaySubnet as current subnet; probe and
+    Internet ones are decided here (inbound NSG at the destination)."""
+    net = bp.net
+    ing = net.ingress
+    un = np.flatnonzero(disp == D.UNMAPPED)
+    if un.size == 0:
+        return
+    src = c.src[un]
+    gw = np.full(un.size, -1, np.int64)
+    for s in reversed(ing.sites):  # the first site in topology order wins
+        if s.gateway_node in ing.entry_subnet:
+            gw[(src >= s.prefix_first) & (src <= s.prefix_last)] = s.gateway_node
+        else:
+            gw[(src >= s.prefix_first) & (src <= s.prefix_last)] = -2
+    m = gw >= 0
+    if m.any():
+        sel = un[m]
+        disp[sel] = 255  # UNDECIDED (batch.py)
+        dec[sel] = -1
+        active[sel] = True
+        nodes[sel, 0] = gw[m]
+        subnet[sel] = np.array([ing.entry_subnet[int(g)] for g in gw[m].tolist()], np.int64)
+        pos[sel] = 1
+    rest = gw == -1
+    if not rest.any():
+        return
+    ips = np.array(sorted(net.ip_nic), dtype=np.int64)
+    vals = np.array([net.ip_nic[k] for k in ips.tolist()], dtype=np.int32)
+    sel = un[rest]
+    if ips.size == 0:
+        return
+    at = np.minimum(np.searchsorted(ips, c.dst[sel]), ips.size - 1)
+    target = np.where(ips[at] == c.dst[sel], vals[at], -1)
+    s_src = c.src[sel]
+    probe = (target >= 0) & (s_src == PROBE_IP)
+    public_src = ~ing.nonroutable_np(s_src)
+    for lo, hi in zip(net.vnet_lo, net.vnet_hi, strict=True):
+        if lo.size:
+            public_src &= ~((s_src[:, None] >= lo[None, :]) & (s_src[:, None] <= hi[None, :])
+                            ).any(1)
+    internet = (target >= 0) & ~probe & public_src
+    if probe.any():
+        p = sel[probe]
+        nodes[p, 0] = target[probe]
+        bp.deliver(c, est, p, target[probe], bp.labels(label_probe()), nodes,
+                   np.zeros(c.src.size, np.int64), disp, dec, active)
+    if internet.any():
+        p, t = sel[internet], target[internet]
+        public = np.isin(c.dst[p], np.array(sorted(ing.public), np.int64))
+        exposed = public | est[p]
+        closed = p[~exposed]
+        for nic in np.unique(t[~exposed]).tolist():
+            q = closed[t[~exposed] == nic]  # stays UNMAPPED, with the reason as its label
+            dec[q] = bp.labels(label_not_exposed(net, nic))
+        for reply in (False, True):
+            pick = exposed & (public != reply)
+            ok, tok = p[pick], t[pick]
+            for nic in np.unique(tok).tolist():
+                q = ok[tok == nic]
+                nodes[q, 0] = nic
+                bp.deliver(c, est, q, np.full(q.size, nic, np.int32),
+                           bp.labels(label_internet(net, nic, reply)), nodes,
+                           np.zeros(c.src.size, np.int64), disp, dec, active)
+
+
+def edge_stage(bp: Any, c: Any, idx: np.ndarray, rid: np.ndarray, nh: np.ndarray,
+               disp: np.ndarray, dec: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """Internet route to a non-routable destination -> NON_ROUTABLE; returns keep (over idx)."""
+    from dataplane.engine.compile import NH_INTERNET
+
+    m = nh == NH_INTERNET
+    if m.any():
+        m[m] = net_nonroutable(bp.net, c.dst[idx[m]])
+        sel = idx[m]
+        disp[sel] = D.NON_ROUTABLE
+        dec[sel] = bp.route_label[rid[m]]
+        active[sel] = False
+    return ~m
+
+
+def net_nonroutable(net: Network, ip: np.ndarray) -> np.ndarray:
+    return net.ingress.nonroutable_np(ip)
+
+
+def transit_stage(bp: Any, c: Any, est: np.ndarray, idx: np.ndarray, rid: np.ndarray,
+                  a: np.ndarray, b: np.ndarray, prev: np.ndarray, nodes: np.ndarray,
+                  pos: np.ndarray, disp: np.ndarray, dec: np.ndarray, active: np.ndarray
+                  ) -> None:
+    """From a gateway (on-premises ingress) over a peering route into another VNet."""
+    program = bp.net.program
+    k = (b.astype(np.int64) << 32) | c.dst[idx]
+    if program.addr_keys.size:
+        at = np.minimum(np.searchsorted(program.addr_keys, k), program.addr_keys.size - 1)
+        target = np.where(program.addr_keys[at] == k, program.addr_nic[at], -1)
+    else:
+        target = np.full(idx.size, -1)
+    miss = target < 0
+    disp[idx[miss]] = D.NO_DESTINATION
+    active[idx[miss]] = False
+    idx, rid, a, b, prev, target = (x[~miss] for x in (idx, rid, a, b, prev, target))
+    ok = peering.decide_np(bp.net, bp.labels, bp.peer_label, c.src[idx], idx, a, b, prev,
+                           np.ones(idx.size, bool), disp, dec, active)
+    idx, rid, target = idx[ok], rid[ok], target[ok]
+    bp.deliver(c, est, idx, target.astype(np.int32), 0, nodes, pos, disp, dec, active)
+    dec[idx[disp[idx] == D.DELIVERED]] = bp.route_label[rid[disp[idx] == D.DELIVERED]]
+
+
+# -- gateway routes: ECMP choice ---------------------------------------------------------------
+def _own(net: Network, members: list[int], current: int) -> int:
+    """Index of the member whose NVA is the current node (an NVA sending to a prefix it
+    advertises keeps it), -1 when none."""
+    return next((k for k, m in enumerate(members) if int(net.route_appliance[m]) == current), -1)
+
+
+def ecmp(net: Network, rid: int, route: EffectiveRoute, hop: dict[str, Any], current: int,
+         p: Any) -> tuple[int, EffectiveRoute]:
+    """Reference form: the member of `rid`'s equal-cost group this flow takes (route id and
+    row); the route hop is updated to name it. `p`: the packet (src, dst, proto, ports)."""
+    members = net.ingress.routes.group(rid)
+    if len(members) <= 1:
+        return rid, route
+    k = _own(net, members, current)
+    if k < 0:
+        k = flow_hash(p.src, p.dst, p.proto, p.sport, p.dport) % len(members)
+    chosen = net.ingress.routes.members[members[k]]
+    hop.update(route=net.route_labels[members[k]], ecmp=f"{k + 1} of {len(members)}",
+               nextHopIpAddress=str(chosen.next_hop_ip[0]) if chosen.next_hop_ip else None)
+    return members[k], chosen
+
+
+def ecmp_np(net: Network, c: Any, idx: np.ndarray, rid: np.ndarray, current: np.ndarray
+            ) -> np.ndarray:
+    """Batch form: route ids (over idx) rewritten to the chosen group member."""
+    r = net.ingress.routes
+    size = r.group_off[rid + 1] - r.group_off[rid]
+    m = size > 1
+    if not m.any():
+        return rid
+    out = rid.copy()
+    rows = idx[m]
+    h = flow_hash_np(c.src[rows], c.dst[rows], c.proto[rows], c.sport[rows], c.dport[rows])
+    first = r.group_off[rid[m]]
+    k = (h % size[m].astype(np.uint64)).astype(np.int64)
+    found = np.zeros(rows.size, bool)
+    for j in range(int(size[m].max())):  # the NVA's own row first
+        within = ~found & (j < size[m])
+        cand = r.group_rid[np.where(within, first + j, first)]
+        own = within & (net.route_appliance[cand] == current[m])
+        k[own] = j
+        found |= own
+    out[m] = r.group_rid[first + k]
+    return out
+
+
+# -- gateway routes: crossing the gateways -----------------------------------------------------
+def cross(net: Network, rid: int, route: EffectiveRoute, dst: int, path_len: int
+          ) -> tuple[tuple[D, str] | None, list[int], int, dict[str, Any]]:
+    """Reference form for a gateway row (not a Route Server row): (the end (disposition,
+    label) or None to continue, the gateway nodes appended to the path, the subnet the packet
+    continues in (-1 when it ends), the hop dict). `path_len`: nodes on the path so far."""
+    from dataplane.engine.compile import MAX_HOPS
+
+    r = net.ingress.routes
+    label = net.route_labels[rid]
+    gw = int(net.route_gateway[rid])
+    hop: dict[str, Any] = {"step": "gateway", "transit": route.transit_link is not None}
+    if gw < 0:
+        hop["result"] = "NoGateway"
+        return (D.NO_ROUTE, label), [], -1, hop
+    hop["at"] = net.node_names[gw]
+    if route.next_hop_ip:
+        hop["instance"] = str(route.next_hop_ip[0])
+    path = [gw, *r.via(rid)] if rid in r.members else [gw]
+    if len(path) > 1:
+        hop["via"] = [net.node_names[n] for n in path[1:]]
+    if path_len + len(path) >= MAX_HOPS + 2:
+        hop["result"] = "HopLimitExceeded"
+        return (D.LOOP, "hop limit"), [], -1, hop
+    dest = int(r.dest_vnet[rid]) if rid in r.members else -1
+    if dest >= 0:
+        hop["toVnet"] = net.vnet_names[dest]
+        entry = int(r.entry_subnet[rid])
+        hop["result"] = "VnetToVnet" if entry >= 0 else "NoGatewaySubnet"
+        if entry < 0:
+            return (D.NEXT_HOP_UNREACHABLE, label), path, -1, hop
+        return None, path, entry, hop
+    if rid in r.members and r.egress[rid]:
+        hop["connection"] = r.egress[rid]
+        if r.site[rid]:
+            hop["localNetworkGateway"] = r.site[rid]
+    else:  # a user route to the gateway: the site prefix names the connection
+        site = net.ingress.exit_site(gw, dst)
+        if site is not None:
+            hop.update(connection=site.connection, localNetworkGateway=site.site)
+    return (D.EXITS_ON_PREMISES, label), path, -1, hop
+
+
+def nva_exit(net: Network, rid: int, app: int, current: int) -> dict[str, Any] | None:
+    """Reference form of `route-server-nva-egress`: the hop when a Route Server row leads the
+    packet to the NVA it is at (it leaves through it), else None."""
+    r = net.ingress.routes
+    if app < 0 or app != current or not bool(r.to_nva[rid]):
+        return None
+    return {"step": "gateway", "at": net.node_names[app], "kind": "RouteServerPeer",
+            "connection": r.egress[rid], "result": "LeavesThroughNva"}
+
+
+def hop_np(bp: Any, c: Any, idx: np.ndarray, rid: np.ndarray, nh: np.ndarray,
+           nodes: np.ndarray, pos: np.ndarray, subnet: np.ndarray, disp: np.ndarray,
+           dec: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """Batch form of `cross` (rows whose next-hop code is the gateway's) and of `nva_exit`;
+    returns the mask (over idx) of rows left to the other stages. Rows entering a VNet over
+    VNet-to-VNet stay active in its GatewaySubnet at the last gateway."""
+    from dataplane.engine.compile import NH_GATEWAY
+
+    net = bp.net
+    r = net.ingress.routes
+    width = nodes.shape[1]
+    keep = np.ones(idx.size, bool)
+    current = nodes[idx, pos[idx] - 1]
+    app = net.route_appliance[rid]
+    out = r.to_nva[rid] & (app >= 0) & (app == current)
+    if out.any():
+        _stop(idx[out], D.EXITS_ON_PREMISES, bp.route_label[rid[out]], disp, dec, active)
+        keep &= ~out
+    m = nh == NH_GATEWAY
+    if not m.any():
+        return keep
+    keep &= ~m
+    gw = net.route_gateway[rid]
+    none = m & (gw < 0)
+    _stop(idx[none], D.NO_ROUTE, bp.route_label[rid[none]], disp, dec, active)
+    m &= gw >= 0
+    nvia = r.via_off[rid + 1] - r.via_off[rid]
+    over = m & (pos[idx] + 1 + nvia >= width)
+    _stop(idx[over], D.LOOP, bp.l_hoplimit, disp, dec, active)
+    m &= ~over
+    sel, srid = idx[m], rid[m]
+    nodes[sel, pos[sel]] = gw[m]
+    for j in range(int(nvia[m].max()) if m.any() else 0):
+        has = nvia[m] > j
+        nodes[sel[has], pos[sel[has]] + 1 + j] = r.via_node[r.via_off[srid[has]] + j]
+    pos[sel] += 1 + nvia[m]
+    dest = r.dest_vnet[srid] >= 0
+    entry = r.entry_subnet[srid]
+    _stop(sel[~dest], D.EXITS_ON_PREMISES, bp.route_label[srid[~dest]], disp, dec, active)
+    lost = dest & (entry < 0)
+    _stop(sel[lost], D.NEXT_HOP_UNREACHABLE, bp.route_label[srid[lost]], disp, dec, active)
+    go = dest & (entry >= 0)
+    subnet[sel[go]] = entry[go]
+    return keep
+
+
+def _stop(sel: np.ndarray, d: D, label: np.ndarray | int, disp: np.ndarray, dec: np.ndarray,
+          active: np.ndarray) -> None:
+    disp[sel] = d
+    dec[sel] = label
+    active[sel] = False

@@ -148,3 +148,21 @@ def test_ipv6_learner_equals_ipv4_learner(batches, host_map, subnet_map) -> None
     assert [k - BASE for k in six.order6] == four.order
     assert six.auto == four.auto
     assert {k - BASE: v - BASE for k, v in six.hosts6.items()} == four.hosts
+
+
+def test_dual_stack_topology_spoken_ipv6_ranges_stay() -> None:
+    from pathlib import Path
+
+    from dataplane.control.spoken import spoken_ranges
+    from dataplane.load import load
+
+    topology = load(Path(__file__).parents[1] / "load" / "fixtures" / "arm" /
+                    "dual_stack_minimal.json")
+    assert spoken_ranges(topology, 6) == [VNET6[:2] + ("VNet VNET",)]
+    assert spoken_ranges(topology) == [(int(ipaddress.IPv4Address("10.0.0.0")),
+                                        int(ipaddress.IPv4Address("10.0.255.255")), "VNet VNET")]
+    nics6 = [(n.name, c.private_ip_address.value) for n in topology.network_interfaces
+             for c in n.ip_configurations if c.private_ip_address_version == "IPv6"]
+    m = AddressMap([], nic_ips6=nics6, spoken6=spoken_ranges(topology, 6))
+    src, dst = run6(m, [("fd12::1", "ace:cab:deca:deed::77")])
+    assert (src, dst) == (["ace:cab:deca:deed::4"], ["ace:cab:deca:deed::77"])

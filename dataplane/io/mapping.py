@@ -45,6 +45,8 @@ PRIVATE_RANGES: tuple[tuple[int, int], ...] = tuple(
 _ULA = ipaddress.IPv6Network("fc00::/7")
 MAPPABLE6: tuple[tuple[int, int], ...] = (
     (int(_ULA.network_address), int(_ULA.broadcast_address)),)
+IPV6_NOT_MAPPED = ("an IPv6 map, kept for the release whose packet engine decides IPv6 (IPv6 "
+                   "packets end UNSUPPORTED today)")
 _PAIR = np.dtype([("hi", np.uint64), ("lo", np.uint64)])
 _LOW64 = (1 << 64) - 1
 
@@ -91,6 +93,9 @@ class AddressMap:
         self.order: list[int] = []
         self.seen = np.zeros(0, dtype=np.int64)
         # IPv6: the same state with Python-int addresses
+        # None: the caller does not map IPv6 yet (the engine decides IPv6 in a later release):
+        # IPv6 --map/--map-subnet entries are then noted, not applied (and not an error).
+        self.maps_ipv6 = nic_ips6 is not None
         self.nic_ips6 = list(nic_ips6 or [])
         self.spoken6 = [(a, b) for a, b, _ in (spoken6 or [])]
         self.mappable6 = mappable6
@@ -109,6 +114,9 @@ class AddressMap:
         except ValueError:
             raise InputError(f"--map {capture_ip}={name}: not an IP address") from None
         six = parsed.version == 6
+        if six and not self.maps_ipv6:
+            self.notes.append(f"--map {capture_ip}={name}: {IPV6_NOT_MAPPED}")
+            return
         pool = self.nic_ips6 if six else self.nic_ips
         match = [ip for n, ip in pool if n.lower() == name.lower()]
         if not match:
@@ -123,14 +131,18 @@ class AddressMap:
         order.append(int(parsed))
 
     def add_subnet(self, cidr: str, target_first: int, target_size: int, name: str,
-                   target_version: int = 4) -> None:
+                   target_version: int | None = None) -> None:
         """CIDR=VNET/SUBNET: the capture prefix onto the subnet's prefix of the same IP version
-        (target_first/target_size of that prefix, `target_version` its version), offset kept."""
+        (target_first/target_size of that prefix, `target_version` its version; None: an
+        IPv4 prefix from a caller that does not map IPv6 yet), offset kept."""
         try:
             net = ipaddress.ip_network(cidr.strip(), strict=False)
         except ValueError:
             raise InputError(f"--map-subnet {cidr}: not an IP prefix") from None
-        if net.version != target_version:
+        if net.version == 6 and target_version is None and not self.maps_ipv6:
+            self.notes.append(f"--map-subnet {cidr}={name}: {IPV6_NOT_MAPPED}")
+            return
+        if net.version != (target_version or 4):
             raise InputError(f"--map-subnet {cidr}={name}: an IPv{net.version} capture prefix "
                              f"needs the subnet's IPv{net.version} prefix")
         if net.num_addresses > target_size:

@@ -166,3 +166,30 @@ def test_dual_stack_topology_spoken_ipv6_ranges_stay() -> None:
     m = AddressMap([], nic_ips6=nics6, spoken6=spoken_ranges(topology, 6))
     src, dst = run6(m, [("fd12::1", "ace:cab:deca:deed::77")])
     assert (src, dst) == (["ace:cab:deca:deed::4"], ["ace:cab:deca:deed::77"])
+
+
+def test_replay_with_an_ipv6_map_notes_it_and_runs(tmp_path, capsys) -> None:
+    """Until the engine decides IPv6, `replay --map IPv6=VM` is kept as a note, not an error
+    (and not a misleading 'VM has no IPv6 address'); IPv6 packets stay UNSUPPORTED."""
+    import json
+    from pathlib import Path
+
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.inet6 import IPv6
+    from scapy.layers.l2 import Ether
+    from scapy.utils import wrpcap
+
+    from dataplane.cli import main
+
+    dual = Path(__file__).parents[1] / "load" / "fixtures" / "arm" / "dual_stack_minimal.json"
+    capture = tmp_path / "dual.pcap"
+    wrpcap(str(capture), [Ether() / IP(src="10.0.0.4", dst="10.0.0.5") / TCP(dport=22),
+                          Ether() / IPv6(src="fd00::5", dst="ace:cab:deca:deed::5") / TCP(dport=22)])
+    out = tmp_path / "out"
+    assert main(["replay", str(dual), str(capture), "--out", str(out), "--map", "fd00::5=VM0",
+                 "--map-subnet", "fd00:9::/64=VNET/DualStackSubnet"]) == 0
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "--map fd00::5=VM0: an IPv6 map, kept for the release" in printed
+    assert "--map-subnet fd00:9::/64=VNET/DualStackSubnet: an IPv6 map" in printed
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["dispositions"] == {"DELIVERED": 1, "UNSUPPORTED": 1}

@@ -163,14 +163,15 @@ def next_hop(topology: Topology, vm: str, source_ip: str, destination_ip: str,
     interface = nic_for(topology, vm, source, nic)
     route = lookup(effective_routes(topology, nic_subnet(topology, interface)), destination)
     caveats = caveats_for(topology, _nic_path(topology, interface))
+    family = texts("next-hop-ipv6") if destination.version == 6 else []
     if route is None:
         return {"nextHopType": "None", "nextHopIpAddress": None, "routeTableId": "System Route",
-                "assumptions": texts("next-hop-peering-names"), "caveats": caveats}
+                "assumptions": texts("next-hop-peering-names") + family, "caveats": caveats}
     return {
         "nextHopType": route.next_hop_type,
         "nextHopIpAddress": str(route.next_hop_ip[0]) if route.next_hop_ip else None,
         "routeTableId": route.route_table_id if route.source == "User" else "System Route",
-        "assumptions": texts("next-hop-peering-names", "gateway-next-hop-ip"),
+        "assumptions": texts("next-hop-peering-names", "gateway-next-hop-ip") + family,
         "caveats": caveats,
     }
 

@@ -108,6 +108,10 @@ _TEXTS = {
         "Azure's IP flow verify accepts IPv4 addresses only (ip-flow-verify-overview); this "
         "answer for an IPv6 flow goes beyond it: the same NSG evaluation with the IPv6 parts "
         "of the tags (internet-tag-ipv6, azureloadbalancer-ipv6).",
+    "next-hop-ipv6":
+        "next-hop answers IPv6 from the NIC's IPv6 effective routes (::/0 Internet, the IPv6 "
+        "address space VnetLocal, IPv6 user routes); Microsoft's next-hop overview does not say "
+        "whether Azure's next hop takes IPv6 addresses.",
     "stateful":
         "NSG verdicts are for new flows; return traffic of an allowed flow is allowed without "
         "rule evaluation (2.1).",

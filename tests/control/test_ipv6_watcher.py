@@ -120,6 +120,31 @@ def test_next_hop_ipv6(dual) -> None:
     assert [r["nextHopType"] for r in (internet, local, outside)] == [
         "Internet", "VnetLocal", "Internet"]
     assert internet["routeTableId"] == "System Route"
+    assert any(a.startswith("next-hop-ipv6:") for a in internet["assumptions"])
+    ipv4 = watcher.next_hop(dual, "VM0", "10.0.0.4", "8.8.8.8")
+    assert not any(a.startswith("next-hop-ipv6:") for a in ipv4["assumptions"])
+
+
+def test_next_hop_ipv6_user_route(tmp_path: Path) -> None:
+    """An IPv6 user route to an NVA decides IPv6 next hops (the route table id is returned, as
+    Microsoft's next-hop overview says for user-defined routes)."""
+    doc = json.loads(DUAL.read_text())
+    doc["resources"].insert(0, {
+        "type": "Microsoft.Network/routeTables", "apiVersion": "2023-09-01", "name": "rt6",
+        "location": "eastus2", "properties": {"routes": [{"name": "v6-default", "properties": {
+            "addressPrefix": "::/0", "nextHopType": "VirtualAppliance",
+            "nextHopIpAddress": "ace:cab:deca:deed::5"}}]}})
+    vnet = next(r for r in doc["resources"] if r["type"].endswith("virtualNetworks"))
+    vnet["properties"]["subnets"][0]["properties"]["routeTable"] = {
+        "id": "[resourceId('Microsoft.Network/routeTables', 'rt6')]"}
+    path = tmp_path / "udr6.json"
+    path.write_text(json.dumps(doc))
+    topology = load(path)
+    hop = watcher.next_hop(topology, "VM0", VM0_V6, "2001:4860:4860::8888")
+    assert (hop["nextHopType"], hop["nextHopIpAddress"]) == ("VirtualAppliance",
+                                                            "ace:cab:deca:deed::5")
+    assert hop["routeTableId"].endswith("/routeTables/rt6")
+    assert watcher.next_hop(topology, "VM0", "10.0.0.4", "8.8.8.8")["nextHopType"] == "Internet"
 
 
 @pytest.mark.parametrize("text, port_required, expected", [

@@ -131,3 +131,19 @@ def test_engine_address_maps_take_each_nics_ipv4_address() -> None:
                                                         ("VM1", parse_ip("10.0.0.5").value)]
     result = em.send(IP(src="10.0.0.4", dst="10.0.0.5") / TCP(dport=22, flags="S"), source="VM0")
     assert result.dispositions()[0] == Disposition.DELIVERED
+
+
+def test_scenario_vm_with_an_ipv6_address_gets_an_ipv6_configuration() -> None:
+    from dataplane.load.scenario import load_scenario_text
+
+    topology = load_scenario_text("""
+vnets:
+  v: {region: westeurope, address_space: [10.0.0.0/16, 'fd00:1::/48'],
+      subnets: {s: {prefix: 'fd00:1:0:1::/64'}, t: {prefix: 10.0.1.0/24}}}
+vms:
+  a: {subnet: v/s, ip: 'fd00:1:0:1::9', size: Standard_D2s_v3}
+  b: {subnet: v/t, size: Standard_D2s_v3}
+""")
+    assert [(str(c.private_ip_address), c.private_ip_address_version)
+            for n in topology.network_interfaces for c in n.ip_configurations] == [
+        ("fd00:1:0:1::9", "IPv6"), ("10.0.1.4", "IPv4")]

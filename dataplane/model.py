@@ -186,6 +186,7 @@ class IPConfiguration:
     application_security_groups: tuple[str, ...] = ()
     load_balancer_backend_address_pools: tuple[str, ...] = ()
     public_ip_address: str | None = None
+    private_ip_address_version: str = "IPv4"  # privateIPAddressVersion: IPv4 | IPv6
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,13 @@ strings (parsed here, at the edge). Emits:
   omitted when no NSG applies; 7.1)
 * explain -> one flow walked hop by hop: the engine's reference walk for one packet
   (engine/reference.py), rendered by control/explain.py.
+IPv6: next_hop, ip_flow_verify and the route/rule tables answer IPv6 flows of a dual-stack NIC
+(an IPv6 endpoint is written [ADDRESS]:PORT; local and remote addresses of one family). Azure's
+own IP flow verify takes IPv4 addresses only ("IP flow verify overview",
+https://learn.microsoft.com/azure/network-watcher/ip-flow-verify-overview): ours goes beyond it
+and says so (assumption ip-flow-verify-ipv6). explain on an IPv6 flow answers in one line that
+the packet engine decides IPv6 in a later release (`IPV6_ENGINE_LATER`; disposition
+UNSUPPORTED, the engine's own answer for IPv6 packets; not a usage error, so no exit 2).
 Every answer carries an "assumptions" list (control/assumptions.py) and a "caveats" list: the
 unmodelled resources that can change this answer (control/caveats.py). Unknown names raise
 InputError.
@@ -152,26 +159,69 @@ def next_hop(topology: Topology, vm: str, source_ip: str, destination_ip: str,
              nic: str | None = None) -> dict[str, Any]:
     source = parse_ip(source_ip, what="source IP address")
     destination = parse_ip(destination_ip, what="destination IP address")
+    _same_family(source, destination, "next-hop")
     interface = nic_for(topology, vm, source, nic)
     route = lookup(effective_routes(topology, nic_subnet(topology, interface)), destination)
     caveats = caveats_for(topology, _nic_path(topology, interface))
+    family = texts("next-hop-ipv6") if destination.version == 6 else []
     if route is None:
         return {"nextHopType": "None", "nextHopIpAddress": None, "routeTableId": "System Route",
-                "assumptions": texts("next-hop-peering-names"), "caveats": caveats}
+                "assumptions": texts("next-hop-peering-names") + family, "caveats": caveats}
     return {
         "nextHopType": route.next_hop_type,
         "nextHopIpAddress": str(route.next_hop_ip[0]) if route.next_hop_ip else None,
         "routeTableId": route.route_table_id if route.source == "User" else "System Route",
-        "assumptions": texts("next-hop-peering-names", "gateway-next-hop-ip"),
+        "assumptions": texts("next-hop-peering-names", "gateway-next-hop-ip") + family,
         "caveats": caveats,
     }
 
 
+IPV6_ENGINE_LATER = ("IPv6 flows are decided by the packet engine in a later release (issue "
+                     "17); today ip-flow-verify, next-hop, routes and rules answer IPv6 from "
+                     "the control plane.")
+
+
+def parse_endpoint(text: str, what: str, *, port_required: bool
+                   ) -> tuple[IPAddress, int | None]:
+    """'IP', 'IP:PORT', '[IPv6]' or '[IPv6]:PORT' -> (address, port or None).
+
+    A bare IPv6 address never carries a port ('2001:db8::1:443' is itself an IPv6 address):
+    write [ADDRESS]:PORT (RFC 3986 host syntax). Raises InputError naming `what`."""
+    raw = str(text).strip()
+    usage = f"{what} '{text}' must be IP:PORT (IPv6: [ADDRESS]:PORT) with a port 0-65535"
+    if raw.startswith("["):
+        inner, close, rest = raw[1:].partition("]")
+        if not close or (rest and not rest.startswith(":")):
+            raise InputError(usage)
+        address = parse_ip(inner, what=f"{what} address")
+        if address.version != 6:
+            raise InputError(f"{what} '{text}': brackets are for IPv6 addresses only")
+        port_text = rest[1:] if rest else None
+    elif raw.count(":") > 1:
+        address, port_text = parse_ip(raw, what=f"{what} address"), None
+    else:
+        host, sep, port_text = raw.rpartition(":")
+        address = parse_ip(host if sep else raw, what=f"{what} address")
+        port_text = port_text if sep else None
+    if port_text is None:
+        if port_required:
+            raise InputError(usage)
+        return address, None
+    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise InputError(usage)
+    return address, int(port_text)
+
+
+def _same_family(first: IPAddress, second: IPAddress, what: str) -> None:
+    if first.version != second.version:
+        raise InputError(f"{what}: {first} and {second} are of different IP versions (IPv4 and "
+                         "IPv6 flows are separate)")
+
+
 def _endpoint(text: str, what: str) -> tuple[IPAddress, int]:
-    address, sep, port = str(text).rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise InputError(f"{what} '{text}' must be IP:PORT with a port 0-65535")
-    return parse_ip(address, what=f"{what} address"), int(port)
+    address, port = parse_endpoint(text, what, port_required=True)
+    assert port is not None
+    return address, port
 
 
 def ip_flow_verify(topology: Topology, vm: str, direction: str, protocol: str, local: str,
@@ -184,6 +234,7 @@ def ip_flow_verify(topology: Topology, vm: str, direction: str, protocol: str, l
     direction = "Inbound" if direction.lower() == "inbound" else "Outbound"
     local_ip, local_port = _endpoint(local, "local")
     remote_ip, remote_port = _endpoint(remote, "remote")
+    _same_family(local_ip, remote_ip, "ip-flow-verify")
     interface = nic_for(topology, vm, local_ip, nic)
     number = protocol_number(protocol)
     flow = (Flow(number, remote_ip, remote_port, local_ip, local_port) if direction == "Inbound"
@@ -195,6 +246,9 @@ def ip_flow_verify(topology: Topology, vm: str, direction: str, protocol: str, l
         out["ruleName"] = verdict.rule_name
     out["assumptions"] = texts("ip-flow-rule-name", "no-nsg-inbound-internet", "stateful",
                                "virtualnetwork-udr-prefixes")
+    if local_ip.version == 6:
+        out["assumptions"] += texts("ip-flow-verify-ipv6", "internet-tag-ipv6",
+                                    "azureloadbalancer-ipv6")
     out["caveats"] = caveats_for(topology, _nic_path(topology, interface))
     return _with_service_tags(out, topology, compiler)
 
@@ -213,34 +267,33 @@ def _with_service_tags(out: dict[str, Any], topology: Topology, compiler: RuleCo
 
 def explain(topology: Topology, vm: str, destination: str, protocol: str = "Tcp",
             source_port: int | None = None) -> dict[str, Any]:
-    """One new flow from the VM's primary NIC to 'IP' or 'IP:PORT', hop by hop: the engine's
-    reference walk (engine/reference.py) for that one packet, rendered by control/explain.py.
-    IPv4 only (the engine's assumption program-ipv4)."""
+    """One new flow from the VM's primary NIC to 'IP', 'IP:PORT' or '[IPv6]:PORT', hop by hop:
+    the engine's reference walk (engine/reference.py) for that one packet, rendered by
+    control/explain.py. An IPv6 destination gets `ipv6_not_yet` (the engine is IPv4 only,
+    assumption program-ipv4)."""
     from dataplane.control import explain as render
     from dataplane.engine.compile import build_network
     from dataplane.engine.reference import Packet, ReferencePipeline
     from dataplane.engine.stages.gateway import GATEWAY_ASSUMPTIONS, INGRESS_ASSUMPTIONS
     from dataplane.engine.stages.loadbalancer import LB_ASSUMPTIONS
 
-    address, sep, port = destination.rpartition(":")
-    if sep and port.isdigit() and "." in address:
-        dest_ip, dest_port = parse_ip(address, what="destination address"), int(port)
-        if dest_port > 65535:
-            raise InputError(f"destination port {dest_port} is not 0-65535")
-    else:
-        dest_ip, dest_port = parse_ip(destination, what="destination address"), None
+    dest_ip, dest_port = parse_endpoint(destination, "destination", port_required=False)
     if protocol.lower() not in ("tcp", "udp", "icmp", "esp", "ah"):
         raise InputError(f"protocol must be Tcp, Udp, Icmp, Esp or Ah, not '{protocol}'")
     interface = nic_for(topology, vm)
-    src_ip = interface.primary_ip
-    if src_ip is None:
-        raise InputError(f"{interface.name} has no private IP address")
-    if src_ip.version != 4 or dest_ip.version != 4:
-        raise InputError("explain walks IPv4 flows only (assumption program-ipv4)")
     number = protocol_number(protocol)
     ported = number in (6, 17)
     dport = dest_port if dest_port is not None else (render.DEFAULT_PORT if ported else 0)
     sport = source_port if source_port is not None else (render.EPHEMERAL_PORT if ported else 0)
+    if dest_ip.version == 6:
+        machine = topology.vm_of_nic(interface)
+        flow = render.flow_dict(machine.name if machine else None, interface.name,
+                                str(ipv6_source(interface)), str(dest_ip), number, sport, dport,
+                                dest_port is None and ported)
+        return ipv6_not_yet(flow, caveats_for(topology, _nic_path(topology, interface)))
+    src_ip = interface.primary_ip
+    if src_ip is None or src_ip.version != 4:
+        raise InputError(f"{interface.name} has no private IPv4 address")
     net = build_network(topology, caps=False)
     index = next(i for i, n in enumerate(net.nics) if id_key(n.id) == id_key(interface.id))
     walk = ReferencePipeline(net).walk(Packet(index, src_ip.value, dest_ip.value, number,
@@ -261,3 +314,23 @@ def explain(topology: Topology, vm: str, destination: str, protocol: str = "Tcp"
         answer["caveats"] + caveats_for(topology, _nic_path(topology, interface)
                                         + _named(topology, walk.hops))))
     return answer
+
+
+def ipv6_source(interface: NetworkInterface) -> IPAddress:
+    """The NIC's IPv6 address (its first IPv6 ip configuration): the source of an IPv6 flow
+    from a dual-stack NIC (a packet's family selects its ip configuration)."""
+    found = next((c.private_ip_address for c in interface.ip_configurations
+                  if c.private_ip_address is not None and c.private_ip_address.version == 6),
+                 None)
+    if found is None:
+        raise InputError(f"{interface.name} has no IPv6 ip configuration (privateIPAddressVersion "
+                         "IPv6), so it sends no IPv6 flow")
+    return found
+
+
+def ipv6_not_yet(flow: dict[str, Any], caveats: list[str]) -> dict[str, Any]:
+    """The one-line answer `explain` and `trace` give for an IPv6 flow: disposition
+    UNSUPPORTED (what the engine answers for IPv6 packets), reason IPV6_ENGINE_LATER, no hops."""
+    return {"flow": flow, "hops": [], "disposition": "UNSUPPORTED",
+            "reason": IPV6_ENGINE_LATER, "deciding": None, "engineDisposition": "UNSUPPORTED",
+            "assumptions": texts("program-ipv4"), "caveats": caveats}

@@ -53,12 +53,34 @@ def _destination(args: argparse.Namespace) -> tuple[str, int]:
     return host, port
 
 
+def _ipv6(args: argparse.Namespace) -> int:
+    """An IPv6 destination: one line, the packet engine decides IPv6 in a later release
+    (dataplane/watcher.py, ipv6_not_yet; exit 0: not a usage mistake)."""
+    from dataplane.watcher import explain, parse_endpoint
+
+    address, port = parse_endpoint(args.to, "--to", port_required=False)
+    port = args.port if args.port is not None else port
+    to = f"[{address}]" + (f":{port}" if port is not None else "")
+    got = explain(load_inputs(args), args.vm, to, args.protocol)
+    flow = got["flow"]
+    answer = {"direction": "forward", "sourceVm": flow["sourceVm"], "sourceIp": flow["sourceIp"],
+              "destinationIp": flow["destinationIp"], "protocol": flow["protocol"],
+              "sourcePort": flow["sourcePort"], "destinationPort": flow["destinationPort"],
+              "disposition": got["disposition"], "reason": got["reason"], "deciding": None,
+              "hops": []}
+    emit(args, [answer], lambda: f"forward: {answer['sourceIp']} -> {answer['destinationIp']} "
+         f"{answer['protocol']} {answer['destinationPort']}: UNSUPPORTED; {answer['reason']}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from scapy.layers.inet import ICMP, IP, TCP, UDP
 
     from dataplane.dispositions import Disposition
     from dataplane.engine import Emulator
 
+    if args.to.startswith("[") or args.to.count(":") > 1:
+        return _ipv6(args)
     host, port = _destination(args)
     em = Emulator(load_inputs(args))
     src_ip = str(ipaddress.IPv4Address(em.address_of(args.vm)))

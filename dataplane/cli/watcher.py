@@ -9,6 +9,9 @@ and -o tsv as az). Unknown names: one line on stderr, exit 2.
   dataplane ip-flow-verify TOPOLOGY --vm VM --direction Inbound|Outbound --protocol Tcp|Udp
                            --local IP:PORT --remote IP:PORT
   dataplane explain TOPOLOGY --vm VM --to IP[:PORT] [--protocol P]
+IPv6 addresses are accepted everywhere (an IPv6 endpoint with a port: [ADDRESS]:PORT); Azure's
+own IP flow verify takes IPv4 only, ours goes beyond it (dataplane/watcher.py). explain on IPv6
+prints the one-line answer that the packet engine decides IPv6 in a later release (exit 0).
 """
 
 from __future__ import annotations
@@ -96,16 +99,24 @@ def _ip_flow(args: argparse.Namespace) -> int:
     return _emit(args, result, text)
 
 
+def endpoint_text(ip: str, port: int) -> str:
+    """'10.0.0.4:80', '[2001:db8::4]:80'."""
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
 def _explain(args: argparse.Namespace) -> int:
     result = watcher.explain(load_topology(args), args.vm, args.to, args.protocol)
     flow = result["flow"]
-    lines = [f"Flow {flow['protocol']} {flow['sourceIp']}:{flow['sourcePort']} -> "
-             f"{flow['destinationIp']}:{flow['destinationPort']} from {flow['sourceVm']} "
-             f"({flow['sourceNic']})" + ("  [ports assumed]" if flow["portsAssumed"] else "")]
+    lines = [f"Flow {flow['protocol']} {endpoint_text(flow['sourceIp'], flow['sourcePort'])} -> "
+             f"{endpoint_text(flow['destinationIp'], flow['destinationPort'])} from "
+             f"{flow['sourceVm']} ({flow['sourceNic']})"
+             + ("  [ports assumed]" if flow["portsAssumed"] else "")]
     for i, hop in enumerate(result["hops"], 1):
         lines.append(f"  {i}. {describe(hop)}")
-    lines.append(f"=> {result['disposition']}: {result['reason']}"
-                 + (f"  [decided by {result['deciding']}]" if result.get("deciding") else ""))
+    lines.append(textwrap.fill(
+        f"=> {result['disposition']}: {result['reason']}"
+        + (f"  [decided by {result['deciding']}]" if result.get("deciding") else ""),
+        100, subsequent_indent="   ", break_on_hyphens=False))
     return _emit(args, result, "\n".join(lines))
 
 
@@ -121,22 +132,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = command(subparsers, "next-hop",
                 "next hop from a VM to an address (az network watcher show-next-hop)", _next_hop)
     p.add_argument("--vm", required=True, help=vm_help)
-    p.add_argument("--source-ip", required=True)
-    p.add_argument("--dest-ip", required=True)
+    p.add_argument("--source-ip", required=True, help="IPv4 or IPv6 address of the VM")
+    p.add_argument("--dest-ip", required=True, help="IPv4 or IPv6 address (same family)")
     p.add_argument("--nic", help="the VM's NIC when it has several (" + nic_help + ")")
     p = command(subparsers, "ip-flow-verify",
-                "would NSGs allow this flow (az network watcher test-ip-flow)", _ip_flow)
+                "would NSGs allow this flow (az network watcher test-ip-flow; IPv6 too, where "
+                "Azure's takes IPv4 only)", _ip_flow)
     p.add_argument("--vm", required=True, help=vm_help)
     p.add_argument("--direction", required=True, choices=["Inbound", "Outbound"],
                    type=lambda s: s.capitalize())
     p.add_argument("--protocol", required=True, choices=["Tcp", "Udp"], type=protocol,
                    help="Tcp or Udp (any case)")
-    p.add_argument("--local", required=True, metavar="IP:PORT")
-    p.add_argument("--remote", required=True, metavar="IP:PORT")
+    p.add_argument("--local", required=True, metavar="IP:PORT",
+                   help="the VM's address and port; IPv6 as [ADDRESS]:PORT (Azure's IP flow "
+                   "verify takes IPv4 only: IPv6 answers go beyond it)")
+    p.add_argument("--remote", required=True, metavar="IP:PORT",
+                   help="the other end, same IP version as --local")
     p.add_argument("--nic", help="the VM's NIC when it has several (" + nic_help + ")")
     p = command(subparsers, "explain", "walk one flow hop by hop: NSG out, route, peering, "
                 "NVA, gateway, NSG in", _explain)
     p.add_argument("--vm", required=True, help=vm_help)
-    p.add_argument("--to", required=True, metavar="IP[:PORT]")
+    p.add_argument("--to", required=True, metavar="IP[:PORT]",
+                   help="destination; IPv6 as ADDRESS or [ADDRESS]:PORT (IPv6 flows: the "
+                   "packet engine decides them in a later release, said in one line)")
     p.add_argument("--protocol", default="Tcp", type=protocol,
                    help="Tcp (default), Udp, Icmp, Esp, Ah (any case)")

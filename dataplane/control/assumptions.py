@@ -95,6 +95,23 @@ _TEXTS = {
         "Flows to the host's platform services (168.63.129.16 DNS/DHCP/WireServer, "
         "169.254.169.254 IMDS) are answered by the host: user routes do not carry them; NSGs "
         "judge them only when a rule names their service tag (control/hostservices.py).",
+    "internet-tag-ipv6":
+        "Internet tag, IPv6 part: the global unicast space 2000::/3 minus the VirtualNetwork "
+        "tag's IPv6 prefixes (other than ::/0); unique-local fc00::/7, link-local fe80::/10, "
+        "multicast and ::/8 are outside it, as RFC 1918 is for IPv4. Microsoft's "
+        "service-tags-overview defines Internet without listing IPv6 ranges.",
+    "azureloadbalancer-ipv6":
+        "AzureLoadBalancer tag, IPv6 part: fe80::1234:5678:9abc/128, the source of IPv6 "
+        "health probes seen on Azure hosts (cilium/cilium#25242); Microsoft's health-probe page "
+        "names only 168.63.129.16.",
+    "ip-flow-verify-ipv6":
+        "Azure's IP flow verify accepts IPv4 addresses only (ip-flow-verify-overview); this "
+        "answer for an IPv6 flow goes beyond it: the same NSG evaluation with the IPv6 parts "
+        "of the tags (internet-tag-ipv6, azureloadbalancer-ipv6).",
+    "next-hop-ipv6":
+        "next-hop answers IPv6 from the NIC's IPv6 effective routes (::/0 Internet, the IPv6 "
+        "address space VnetLocal, IPv6 user routes); Microsoft's next-hop overview does not say "
+        "whether Azure's next hop takes IPv6 addresses.",
     "stateful":
         "NSG verdicts are for new flows; return traffic of an allowed flow is allowed without "
         "rule evaluation (2.1).",

@@ -79,9 +79,11 @@ _NH_CODE = {name: i for i, name in enumerate(NEXT_HOP_TYPES)}
 PROGRAM_IPV6 = Assumption(
     "program-ipv6",
     "The Program's IPv6 tables (lookup6, classify6, evaluate6) follow the Python queries: "
-    "the Internet and AzureLoadBalancer tags and the representative service-tag sets hold "
-    "IPv4 prefixes only, so they match no IPv6 address; VirtualNetwork includes IPv6 address "
-    "spaces, peers' IPv6 space, IPv6 user-route prefixes and on-premises IPv6 prefixes.")
+    "Internet holds 2000::/3 minus the VirtualNetwork tag's IPv6 prefixes (internet-tag-ipv6), "
+    "AzureLoadBalancer fe80::1234:5678:9abc (azureloadbalancer-ipv6), a loaded service-tag "
+    "file's IPv6 prefixes count, the representative built-in service-tag sets are IPv4 only; "
+    "VirtualNetwork includes IPv6 address spaces, peers' IPv6 space, IPv6 user-route prefixes "
+    "and on-premises IPv6 prefixes.")
 BGP_ASSUMPTIONS = ("gateway-next-hop-ip", "gateway-instance-addresses", "bgp-best-path",
                    "bgp-peer-host-routes", "vnet2vnet-bgp")
 _SPACE = 1 << 32

@@ -26,14 +26,27 @@ tags") and docs/azure-behaviour.md §2.3.
   added to the VirtualNetwork Tag ... the VirtualNetwork Tag contains only one prefix:
   0.0.0.0/0"; #124192: route-table destinations join the tag of the subnets the table is
   associated with, not of other subnets).
-* AzureLoadBalancer: 168.63.129.16/32.
-* Internet: 0.0.0.0/0 minus non-public space (RFC 1918, RFC 6598, 0/8, 127/8, 169.254/16,
-  224/4, 240/4) minus the VirtualNetwork tag's prefixes other than a default route: a
-  0.0.0.0/0 user route puts everything in VirtualNetwork but leaves Internet as it was, so a
-  rule naming Internet still matches public addresses (the tags then overlap and rule order
-  decides, as MicrosoftDocs/azure-docs#22178 describes). Assumption
-  `virtualnetwork-udr-prefixes`.
-* Any other tag: the prefixes of the loaded file's entry of that exact name (regional forms
+* AzureLoadBalancer: 168.63.129.16/32 ("Azure Load Balancer health probes",
+  https://learn.microsoft.com/azure/load-balancer/load-balancer-custom-probe-overview, "Probe
+  source IP address") and, for IPv6, fe80::1234:5678:9abc/128: Microsoft's page names no IPv6
+  probe source; that address is the one IPv6 probes arrive from in a capture on an Azure host
+  (cilium/cilium#25242). Assumption `azureloadbalancer-ipv6`.
+* Internet: IPv4: 0.0.0.0/0 minus non-public space (RFC 1918, RFC 6598, 0/8, 127/8,
+  169.254/16, 224/4, 240/4) minus the VirtualNetwork tag's prefixes other than a default
+  route: a 0.0.0.0/0 user route puts everything in VirtualNetwork but leaves Internet as it
+  was, so a rule naming Internet still matches public addresses (the tags then overlap and
+  rule order decides, as MicrosoftDocs/azure-docs#22178 describes). Assumption
+  `virtualnetwork-udr-prefixes`. IPv6: the global unicast space 2000::/3 minus the
+  VirtualNetwork tag's IPv6 prefixes other than ::/0 (assumption `internet-tag-ipv6`: the
+  tag's definition, "the IP address space that's outside the virtual network and reachable
+  by the public internet" (service-tags-overview, "Available service tags"), read for IPv6;
+  unique-local fc00::/7, link-local fe80::/10, multicast ff00::/8 and ::/8 stay outside, as
+  RFC 1918 does for IPv4). Microsoft's dual-stack tutorials reach the IPv6 Internet through
+  the default rule AllowInternetOutBound alone ("Create an Azure Virtual Machine with a
+  dual-stack network using the Azure portal",
+  https://learn.microsoft.com/azure/virtual-network/ip-services/create-vm-dual-stack-ipv6-portal).
+* Any other tag: the prefixes of the loaded file's entry of that exact name, IPv4 and IPv6
+  alike (Microsoft's file lists both families under one name; regional forms
   such as Storage.WestEurope are their own entries there); without a file, a small
   REPRESENTATIVE built-in set for Storage, Sql, AzureKeyVault, AzureCosmosDB, EventHub,
   ServiceBus, AppService, AzureContainerRegistry (global and regional forms alike) and nothing
@@ -49,10 +62,12 @@ from dataclasses import dataclass
 
 from dataplane.control.servicetags import is_known_tag
 from dataplane.model import RouteTable, Topology, VirtualNetwork, id_key
-from dataplane.net import Prefix, parse_prefix
+from dataplane.net import Prefix, parse_prefix, subtract
 
 HOST_VIRTUAL_IP = parse_prefix("168.63.129.16/32")
-AZURE_LOAD_BALANCER = (HOST_VIRTUAL_IP,)
+LOAD_BALANCER_PROBE_V6 = parse_prefix("fe80::1234:5678:9abc/128")  # azureloadbalancer-ipv6
+AZURE_LOAD_BALANCER = (HOST_VIRTUAL_IP, LOAD_BALANCER_PROBE_V6)
+GLOBAL_UNICAST_V6 = parse_prefix("2000::/3")  # internet-tag-ipv6
 NOT_INTERNET = tuple(parse_prefix(p) for p in (
     "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
     "172.16.0.0/12", "192.168.0.0/16", "224.0.0.0/4", "240.0.0.0/4"))
@@ -204,8 +219,9 @@ class TagResolver:
         if tag == "internet":  # a default route in VirtualNetwork does not empty Internet
             # (and the host's address stays out of Internet even when a 0.0.0.0/0 user route
             # summarises it into the VirtualNetwork tag's 0.0.0.0/0)
-            return complement_v4([*NOT_INTERNET, HOST_VIRTUAL_IP,
-                                  *(p for p in self.virtual_network(scope) if p.length > 0)])
+            inside = [p for p in self.virtual_network(scope) if p.length > 0]
+            return complement_v4([*NOT_INTERNET, HOST_VIRTUAL_IP, *inside]) + subtract(
+                GLOBAL_UNICAST_V6, [p for p in inside if p.version == 6])
         if tag in self._loaded:
             return summarize_prefixes(list(self._loaded[tag]))
         if not is_known_tag(tag, self.topology.service_tags):

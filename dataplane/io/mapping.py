@@ -12,7 +12,18 @@ next emulated NIC not yet used; public addresses and spoken ranges stay themselv
 run out, addresses stay as they are and later batches skip learning; each batch looks only at
 addresses not seen before. Emits: `AddressMap.apply(src, dst)` -> rewritten int64 columns
 (vectorised: sorted keys + searchsorted) and `printable()` lines (the decision, then
-"capture 1.2.3.4 -> web1 10.1.1.4"). IPv4 only (the Program's assumption).
+"capture 1.2.3.4 -> web1 10.1.1.4").
+IPv6 follows the same rule with its own pools: explicit host maps (`add_host` with an IPv6
+capture address: the VM's IPv6 address, `nic_ips6`) and subnet maps (`add_subnet` with an IPv6
+prefix onto the subnet's IPv6 prefix, `target_version=6`); auto-mapping moves only unique-local
+addresses (fc00::/7, RFC 4193: IPv6's private space, `MAPPABLE6`) outside every spoken IPv6
+range (`spoken6`) onto NICs' IPv6 addresses, in order of first appearance; link-local
+(fe80::/10, neighbour discovery), multicast and global addresses stay themselves. The decision
+to auto-map is one for both families: `apply_dual` decides on a batch's IPv4 and IPv6 addresses
+together (any NIC address of either family in the first batch: no auto-mapping at all);
+`apply`/`apply6` alone decide on their own family when they see the first batch. IPv6
+addresses travel as (hi, lo) uint64 halves (the header kernel's columns); `apply6` maps the
+batch's distinct addresses in Python (integers) and scatters them back with numpy.
 """
 
 from __future__ import annotations
@@ -31,6 +42,28 @@ def _range(cidr: str) -> tuple[int, int]:
 
 PRIVATE_RANGES: tuple[tuple[int, int], ...] = tuple(
     _range(c) for c in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"))
+_ULA = ipaddress.IPv6Network("fc00::/7")
+MAPPABLE6: tuple[tuple[int, int], ...] = (
+    (int(_ULA.network_address), int(_ULA.broadcast_address)),)
+IPV6_NOT_MAPPED = ("an IPv6 map, kept for the release whose packet engine decides IPv6 (IPv6 "
+                   "packets end UNSUPPORTED today)")
+_PAIR = np.dtype([("hi", np.uint64), ("lo", np.uint64)])
+_LOW64 = (1 << 64) - 1
+
+
+def _text(version: int, value: int) -> str:
+    return str(ipaddress.ip_address(value) if version == 4 else ipaddress.IPv6Address(value))
+
+
+def _distinct6(hi: np.ndarray, lo: np.ndarray) -> tuple[list[int], np.ndarray, np.ndarray]:
+    """The distinct addresses of (hi, lo) columns as ints (sorted), the index of each row's
+    address among them, and the row of each one's first appearance."""
+    pairs = np.empty(hi.size, dtype=_PAIR)
+    pairs["hi"], pairs["lo"] = hi, lo
+    uniq, first, inverse = np.unique(pairs, return_index=True, return_inverse=True)
+    values = [(h << 64) | v for h, v in zip(uniq["hi"].tolist(), uniq["lo"].tolist(),
+                                            strict=True)]
+    return values, inverse.reshape(-1), first
 
 
 def _within(addrs: np.ndarray, ranges: list[tuple[int, int]] | tuple[tuple[int, int], ...]
@@ -44,7 +77,10 @@ def _within(addrs: np.ndarray, ranges: list[tuple[int, int]] | tuple[tuple[int, 
 class AddressMap:
     def __init__(self, nic_ips: list[tuple[str, int]], auto: bool = True,
                  spoken: list[tuple[int, int, str]] | None = None,
-                 mappable: tuple[tuple[int, int], ...] = PRIVATE_RANGES) -> None:
+                 mappable: tuple[tuple[int, int], ...] = PRIVATE_RANGES, *,
+                 nic_ips6: list[tuple[str, int]] | None = None,
+                 spoken6: list[tuple[int, int, str]] | None = None,
+                 mappable6: tuple[tuple[int, int], ...] = MAPPABLE6) -> None:
         self.nic_ips = nic_ips  # (name, ip) in topology order
         self.auto = auto
         self.spoken = [(a, b) for a, b, _ in (spoken or [])]
@@ -56,46 +92,88 @@ class AddressMap:
         self.nets: list[tuple[int, int, int, str]] = []  # (first, last, target first, name)
         self.order: list[int] = []
         self.seen = np.zeros(0, dtype=np.int64)
+        # IPv6: the same state with Python-int addresses
+        # None: the caller does not map IPv6 yet (the engine decides IPv6 in a later release):
+        # IPv6 --map/--map-subnet entries are then noted, not applied (and not an error).
+        self.maps_ipv6 = nic_ips6 is not None
+        self.nic_ips6 = list(nic_ips6 or [])
+        self.spoken6 = [(a, b) for a, b, _ in (spoken6 or [])]
+        self.mappable6 = mappable6
+        self.hosts6: dict[int, int] = {}
+        self.names6: dict[int, str] = {}
+        self.nets6: list[tuple[int, int, int, str]] = []
+        self.order6: list[int] = []
+        self.seen6: set[int] = set()
 
     def add_host(self, capture_ip: str, name: str) -> None:
+        """CAPTURE_IP=VM: an IPv4 capture address onto the VM's IPv4 address, an IPv6 one
+        (bare or in brackets) onto the VM's IPv6 address."""
+        text = capture_ip.strip().removeprefix("[").removesuffix("]")
         try:
-            src = int(ipaddress.IPv4Address(capture_ip.strip()))
+            parsed = ipaddress.ip_address(text)
         except ValueError:
-            raise InputError(f"--map {capture_ip}={name}: not an IPv4 address") from None
-        match = [ip for n, ip in self.nic_ips if n.lower() == name.lower()]
+            raise InputError(f"--map {capture_ip}={name}: not an IP address") from None
+        six = parsed.version == 6
+        if six and not self.maps_ipv6:
+            self.notes.append(f"--map {capture_ip}={name}: {IPV6_NOT_MAPPED}")
+            return
+        pool = self.nic_ips6 if six else self.nic_ips
+        match = [ip for n, ip in pool if n.lower() == name.lower()]
         if not match:
-            raise InputError(f"--map {capture_ip}={name}: no VM named '{name}'")
-        self.hosts[src] = match[0]
-        self.names[src] = name
-        self.order.append(src)
+            known = any(n.lower() == name.lower() for n, _ in (*self.nic_ips, *self.nic_ips6))
+            raise InputError(f"--map {capture_ip}={name}: " + (
+                f"VM '{name}' has no IPv{parsed.version} address" if known
+                else f"no VM named '{name}'"))
+        hosts, names, order = ((self.hosts6, self.names6, self.order6) if six
+                               else (self.hosts, self.names, self.order))
+        hosts[int(parsed)] = match[0]
+        names[int(parsed)] = name
+        order.append(int(parsed))
 
-    def add_subnet(self, cidr: str, target_first: int, target_size: int, name: str) -> None:
+    def add_subnet(self, cidr: str, target_first: int, target_size: int, name: str,
+                   target_version: int | None = None) -> None:
+        """CIDR=VNET/SUBNET: the capture prefix onto the subnet's prefix of the same IP version
+        (target_first/target_size of that prefix, `target_version` its version; None: an
+        IPv4 prefix from a caller that does not map IPv6 yet), offset kept."""
         try:
-            net = ipaddress.IPv4Network(cidr.strip(), strict=False)
+            net = ipaddress.ip_network(cidr.strip(), strict=False)
         except ValueError:
-            raise InputError(f"--map-subnet {cidr}: not an IPv4 prefix") from None
+            raise InputError(f"--map-subnet {cidr}: not an IP prefix") from None
+        if net.version == 6 and target_version is None and not self.maps_ipv6:
+            self.notes.append(f"--map-subnet {cidr}={name}: {IPV6_NOT_MAPPED}")
+            return
+        if net.version != (target_version or 4):
+            raise InputError(f"--map-subnet {cidr}={name}: an IPv{net.version} capture prefix "
+                             f"needs the subnet's IPv{net.version} prefix")
         if net.num_addresses > target_size:
             raise InputError(f"--map-subnet {cidr}={name}: the capture prefix is larger than "
                              "the subnet")
-        self.nets.append((int(net.network_address), int(net.broadcast_address), target_first,
-                          name))
+        (self.nets6 if net.version == 6 else self.nets).append(
+            (int(net.network_address), int(net.broadcast_address), target_first, name))
 
     def _decide(self, src: np.ndarray, dst: np.ndarray) -> None:
         """Auto-map only a capture that uses none of the topology's NIC addresses."""
-        self.decided = True
         nics = np.array(sorted(ip for _, ip in self.nic_ips), dtype=np.int64)
         both = np.concatenate([src, dst])
         known = both[np.isin(both, nics)]
-        if known.size:
+        self._decided(_text(4, int(known[0])) if known.size else None)
+
+    def _decided(self, known: str | None) -> None:
+        self.decided = True
+        if known is not None:
             self.auto = False
             self.notes.append(
                 f"auto-map off: the capture already uses the topology's NIC addresses (first "
-                f"batch: {ipaddress.IPv4Address(int(known[0]))}, ...); --map moves an address")
+                f"batch: {known}, ...); --map moves an address")
         else:
             self.notes.append(
                 "auto-map on: the capture uses none of the topology's NIC addresses; its "
                 "private addresses outside every VNet, load-balancer frontend and on-premises "
                 "prefix are mapped onto NICs in order of appearance (public ones stay)")
+
+    def _known6(self, values: list[int]) -> str | None:
+        nics = {ip for _, ip in self.nic_ips6}
+        return next((_text(6, v) for v in values if v in nics), None)
 
     def _learn(self, src: np.ndarray, dst: np.ndarray) -> None:
         if not self.decided:
@@ -150,10 +228,90 @@ class AddressMap:
             out[hit] = vals[atc[hit]]
         return out
 
+    # -- IPv6 --------------------------------------------------------------------------------
+
+    def apply6(self, src_hi: np.ndarray, src_lo: np.ndarray, dst_hi: np.ndarray,
+               dst_lo: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """IPv6 source and destination columns as (hi, lo) uint64 halves -> the mapped halves
+        (new arrays; unmapped addresses unchanged)."""
+        src = _distinct6(np.asarray(src_hi, np.uint64), np.asarray(src_lo, np.uint64))
+        dst = _distinct6(np.asarray(dst_hi, np.uint64), np.asarray(dst_lo, np.uint64))
+        if self.auto and src[1].size:
+            if not self.decided:
+                self._decided(self._known6(src[0] + dst[0]))
+            if self.auto:
+                self._learn6(src, dst)
+        return (*self._map6(src), *self._map6(dst))
+
+    def apply_dual(self, src: np.ndarray, dst: np.ndarray, src_hi: np.ndarray,
+                   src_lo: np.ndarray, dst_hi: np.ndarray, dst_lo: np.ndarray
+                   ) -> tuple[np.ndarray, ...]:
+        """One batch's IPv4 rows (src, dst int64) and IPv6 rows (halves): the auto-map
+        decision is taken once on both families together, then each is mapped.
+        Returns (src, dst, src_hi, src_lo, dst_hi, dst_lo)."""
+        if self.auto and not self.decided and (src.size or src_hi.size):
+            nics = np.array(sorted(ip for _, ip in self.nic_ips), dtype=np.int64)
+            both = np.concatenate([src, dst]).astype(np.int64)
+            known4 = both[np.isin(both, nics)]
+            six = (_distinct6(np.asarray(src_hi, np.uint64), np.asarray(src_lo, np.uint64))[0]
+                   + _distinct6(np.asarray(dst_hi, np.uint64), np.asarray(dst_lo, np.uint64))[0])
+            self._decided(_text(4, int(known4[0])) if known4.size else self._known6(six))
+        return (*self.apply(src, dst), *self.apply6(src_hi, src_lo, dst_hi, dst_lo))
+
+    def _learn6(self, src: tuple[list[int], np.ndarray, np.ndarray],
+                dst: tuple[list[int], np.ndarray, np.ndarray]) -> None:
+        """The IPv4 learner's rule on IPv6 integers: new unique-local addresses outside spoken
+        ranges, by first appearance (sources of the batch before destinations of the same
+        row: rows interleaved as in `_learn`), onto the next free NIC IPv6 address."""
+        firsts: dict[int, int] = {}
+        for (values, _, first), side in ((src, 0), (dst, 1)):
+            for value, row in zip(values, first.tolist(), strict=True):
+                key = 2 * row + side
+                if value not in firsts or key < firsts[value]:
+                    firsts[value] = key
+        used = set(self.hosts6.values())
+        nics = [ip for _, ip in self.nic_ips6]
+        for value in sorted(firsts, key=firsts.__getitem__):
+            if value in self.seen6:
+                continue
+            self.seen6.add(value)
+            if (value in self.hosts6 or not any(a <= value <= b for a, b in self.mappable6)
+                    or any(a <= value <= b for a, b in self.spoken6)
+                    or any(a <= value <= b for a, b, _, _ in self.nets6)):
+                continue
+            if value in nics and value not in used:
+                continue  # already an emulated address: keep it
+            free = [ip for ip in nics if ip not in used]
+            if not free:
+                break
+            used.add(free[0])
+            self.hosts6[value] = free[0]
+            self.names6[value] = next(n for n, ip in self.nic_ips6 if ip == free[0])
+            self.order6.append(value)
+
+    def _one6(self, value: int) -> int:
+        if value in self.hosts6:
+            return self.hosts6[value]
+        for first, last, target, _ in self.nets6:
+            if first <= value <= last:
+                return value - first + target
+        return value
+
+    def _map6(self, distinct: tuple[list[int], np.ndarray, np.ndarray]
+              ) -> tuple[np.ndarray, np.ndarray]:
+        values, inverse, _ = distinct
+        mapped = [self._one6(v) for v in values]
+        hi = np.array([v >> 64 for v in mapped], dtype=np.uint64)
+        lo = np.array([v & _LOW64 for v in mapped], dtype=np.uint64)
+        return hi[inverse], lo[inverse]
+
     def printable(self) -> list[str]:
         lines = list(self.notes)
-        lines += [f"capture {ipaddress.IPv4Address(k)} -> {self.names[k]} "
-                 f"{ipaddress.IPv4Address(self.hosts[k])}" for k in self.order]
-        lines += [f"capture {ipaddress.IPv4Address(a)}-{ipaddress.IPv4Address(b)} -> {n} "
-                  f"(offset kept)" for a, b, _, n in self.nets]
+        for version, order, names, hosts, nets in (
+                (4, self.order, self.names, self.hosts, self.nets),
+                (6, self.order6, self.names6, self.hosts6, self.nets6)):
+            lines += [f"capture {_text(version, k)} -> {names[k]} {_text(version, hosts[k])}"
+                      for k in order]
+            lines += [f"capture {_text(version, a)}-{_text(version, b)} -> {n} (offset kept)"
+                      for a, b, _, n in nets]
         return lines

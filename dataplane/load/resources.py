@@ -380,15 +380,34 @@ def _route_table(raw: dict[str, Any], where: _Where) -> RouteTable:
                           "properties.disableBgpRoutePropagation"))
 
 
+def _ip_version(p: dict[str, Any], address: IPAddress | None, where: _Where, prop: str) -> str:
+    """privateIPAddressVersion (IPv4 when absent, as ARM defaults it) and its agreement with
+    the address: an IPv6 configuration holds an IPv6 address ("Create an Azure Virtual
+    Machine with a dual-stack network using the Azure CLI",
+    https://learn.microsoft.com/azure/virtual-network/ip-services/create-vm-dual-stack-ipv6-cli,
+    "Create IPv6 IP configuration")."""
+    raw = _get(p, "privateIPAddressVersion", default="IPv4")
+    version = {"ipv4": "IPv4", "ipv6": "IPv6"}.get(str(raw).lower())
+    if version is None:
+        raise where.error(f"{prop}.privateIPAddressVersion", f"'{raw}' is not IPv4 or IPv6")
+    if address is not None and address.version != int(version[-1]):
+        raise where.error(f"{prop}.privateIPAddress",
+                          f"{address} is not an {version} address (privateIPAddressVersion "
+                          f"{version})")
+    return version
+
+
 def _ip_configuration(raw: dict[str, Any], where: _Where, prop: str, first: bool) -> IPConfiguration:
     p = _props(raw)
     subnet = _ref(_get(p, "subnet"))
     if not subnet:
         raise where.error(f"{prop}.subnet.id", "IP configuration names no subnet")
+    address = _ip(_get(p, "privateIPAddress"), where, f"{prop}.privateIPAddress")
     return IPConfiguration(
         name=str(_get(raw, "name", default="ipconfig")),
         subnet=subnet,
-        private_ip_address=_ip(_get(p, "privateIPAddress"), where, f"{prop}.privateIPAddress"),
+        private_ip_address=address,
+        private_ip_address_version=_ip_version(p, address, where, prop),
         private_ip_allocation_method=str(_get(p, "privateIPAllocationMethod", default="Dynamic")),
         primary=_bool(_get(p, "primary"), where, f"{prop}.primary", first),
         application_security_groups=tuple(

@@ -319,6 +319,7 @@ class _Builder:
                     "ipConfigurations": [{"name": "ipconfig1", "properties": {
                         "subnet": {"id": subnet_id}, "privateIPAddress": ip,
                         "privateIPAllocationMethod": "Static" if spec.get("ip") else "Dynamic",
+                        "privateIPAddressVersion": "IPv6" if ":" in str(ip) else "IPv4",
                         "primary": True,
                         "applicationSecurityGroups": [
                             {"id": self.rid("Microsoft.Network/applicationSecurityGroups", a)}

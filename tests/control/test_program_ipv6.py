@@ -1,6 +1,7 @@
 """Property tests for the Program's IPv6 tables (lookup6, evaluate6) against a simple reference
 written with the ipaddress module and linear scans (docs/azure-behaviour.md sections 2 and 3, and the
-Program's assumption `program-ipv6`: Internet, AzureLoadBalancer and service tags hold IPv4
+Program's assumption `program-ipv6`: Internet holds 2000::/3 minus the VirtualNetwork tag's
+IPv6 prefixes, AzureLoadBalancer fe80::1234:5678:9abc, the built-in service-tag sets IPv4
 prefixes only). Dual-stack random topologies: IPv4 behaviour is covered by
 test_program_vs_reference.py and must not move (checked here too on the same topologies).
 """
@@ -174,9 +175,15 @@ def ref_match6(topo, vnet, spec, asgs, ip):
         if item == "VirtualNetwork" and any(address in n for n in
                                             ref_virtual_network6(topo, vnet)):
             return True
+        if item == "Internet" and address in NET6("2000::/3") and not any(
+                address in n for n in ref_virtual_network6(topo, vnet) if n.prefixlen > 0):
+            return True
+        if item == "AzureLoadBalancer" and address == ipaddress.IPv6Address(
+                "fe80::1234:5678:9abc"):
+            return True
         if not isinstance(item, str) and item.version == 6 and address in NET6(str(item)):
             return True
-    return False  # Internet, AzureLoadBalancer: IPv4 only (assumption program-ipv6)
+    return False
 
 
 def ref_verdict6(topo, nic, direction, flow):
@@ -187,7 +194,7 @@ def ref_verdict6(topo, nic, direction, flow):
 
 INTERESTING6 = ["2001:db8:0:1::4", "2001:db8:1:1::4", "2001:db8:1::9", "2001:db8:2:5::1",
                 "2001:db8:3::1", "2001:db8:9::1", "2001:db8:ffff::1", "2600:1::1", "2a00::1",
-                "::1", "fe80::1"]
+                "::1", "fe80::1", "fe80::1234:5678:9abc", "fd00::1"]
 addresses6 = st.one_of(
     st.sampled_from(INTERESTING6).map(lambda a: int(ipaddress.IPv6Address(a))),
     st.integers(0, 2**128 - 1))

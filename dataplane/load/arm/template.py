@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from dataplane.errors import InputError
-from dataplane.load.allocation import AddressAllocator
+from dataplane.load.allocation import IPV6_ALLOCATION_ASSUMPTION, AddressAllocator, ip_version
 from dataplane.load.arm import ids
 from dataplane.load.arm.expressions import evaluate, is_expression, literal_text, parse, type_name
 from dataplane.load.arm.functions import UNSUPPORTED, FunctionContext, Runtime
@@ -213,8 +213,9 @@ class _Run:
         if text not in self.assumptions:
             self.assumptions.append(text)
 
-    def subnet_prefix(self, subnet_id: str) -> str | None:
-        """The address prefix of a subnet declared anywhere in this run, by id."""
+    def subnet_prefix(self, subnet_id: str, version: int = 4) -> str | None:
+        """The subnet's first address prefix of that IP version (4 or 6), declared anywhere in
+        this run, by id."""
         wanted = subnet_id.lower()
         vnet_id, _, subnet_name = wanted.rpartition("/subnets/")
         for template in list(self.templates):
@@ -228,21 +229,22 @@ class _Run:
                 if own not in (wanted, vnet_id) or not inst.deployed():
                     continue
                 if own == wanted:
-                    return _first_prefix(inst.body().get("properties", {}))
+                    return _first_prefix(inst.body().get("properties", {}), version)
                 if own == vnet_id:
                     for subnet in inst.subnets():
                         if isinstance(subnet, Mapping) and str(subnet.get("name", "")).lower() == subnet_name:
-                            return _first_prefix(subnet.get("properties", {}))
+                            return _first_prefix(subnet.get("properties", {}), version)
         return None
 
 
-def _first_prefix(props: Any) -> str | None:
+def _first_prefix(props: Any, version: int = 4) -> str | None:
+    """addressPrefix, then addressPrefixes in order: the first one of that IP version."""
     if not isinstance(props, Mapping):
         return None
-    if isinstance(props.get("addressPrefix"), str):
-        return props["addressPrefix"]
     prefixes = props.get("addressPrefixes")
-    return prefixes[0] if isinstance(prefixes, list) and prefixes else None
+    written = [props.get("addressPrefix"), *(prefixes if isinstance(prefixes, list) else [])]
+    return next((p for p in written if isinstance(p, str) and (":" in p) == (version == 6)),
+                None)
 
 
 _BUSY = object()  # memo marker: evaluation in progress (the recursion guard)
@@ -595,11 +597,15 @@ class _Template:
                     continue
                 if not static_pass and address:
                     continue
-                prefix = self.run.subnet_prefix(subnet_id)
+                # An IPv6 configuration takes its address from the subnet's IPv6 prefix and
+                # leaves the IPv4 pool alone (allocation.py, "ip_version").
+                version = ip_version(props)
+                prefix = self.run.subnet_prefix(subnet_id, version)
                 if prefix is None:
+                    family = "an IPv6 prefix" if version == 6 else "an IPv4 prefix"
                     self.note(f"{inst.describe()} ipConfiguration '{ipc.get('name')}': subnet "
-                              f"{subnet_id} is not declared in the template, so no private IP "
-                              "was assigned")
+                              f"{subnet_id} is not declared in the template with {family}, so "
+                              "no private IP was assigned")
                     continue
                 try:
                     got = self.run.allocator.allocate(prefix, address if static_pass else None,
@@ -611,7 +617,10 @@ class _Template:
                     inst.allocated[n] = got
                     self.note(f"{inst.describe()} ipConfiguration '{ipc.get('name')}': dynamic "
                               f"private IP {got} assumed (lowest free address of subnet "
-                              f"{prefix} after Azure's 4 reserved, in deployment order)")
+                              f"{prefix} after Azure's 4 reserved, in deployment order"
+                              + (", IPv6 pool" if version == 6 else "") + ")")
+                    if version == 6:
+                        self.note(IPV6_ALLOCATION_ASSUMPTION)
         return True
 
     # ------------------------------------------------------------ evaluation of JSON values

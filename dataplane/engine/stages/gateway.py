@@ -133,6 +133,10 @@ class GatewayRoutes:
     site: tuple[str | None, ...] = ()
     members: dict[int, EffectiveRoute] = field(default_factory=dict)  # rid -> its row
 
+    @property
+    def has_groups(self) -> bool:
+        return self.group_rid.size > self.group_off.size - 1
+
     def group(self, rid: int) -> list[int]:
         return self.group_rid[self.group_off[rid]:self.group_off[rid + 1]].tolist()
 
@@ -455,16 +459,20 @@ def ecmp(net: Network, rid: int, route: EffectiveRoute, hop: dict[str, Any], cur
     return members[k], chosen
 
 
-def ecmp_np(net: Network, c: Any, idx: np.ndarray, rid: np.ndarray, current: np.ndarray
-            ) -> np.ndarray:
-    """Batch form: route ids (over idx) rewritten to the chosen group member."""
+def ecmp_np(net: Network, c: Any, idx: np.ndarray, rid: np.ndarray, nodes: np.ndarray,
+            pos: np.ndarray) -> np.ndarray:
+    """Batch form: route ids (over idx) rewritten to the chosen group member; `nodes`/`pos`
+    give each row's current node (the last on its path)."""
     r = net.ingress.routes
+    if not r.has_groups:
+        return rid
     size = r.group_off[rid + 1] - r.group_off[rid]
     m = size > 1
     if not m.any():
         return rid
     out = rid.copy()
     rows = idx[m]
+    current = nodes[rows, pos[rows] - 1]
     h = flow_hash_np(c.src[rows], c.dst[rows], c.proto[rows], c.sport[rows], c.dport[rows])
     first = r.group_off[rid[m]]
     k = (h % size[m].astype(np.uint64)).astype(np.int64)
@@ -472,7 +480,7 @@ def ecmp_np(net: Network, c: Any, idx: np.ndarray, rid: np.ndarray, current: np.
     for j in range(int(size[m].max())):  # the NVA's own row first
         within = ~found & (j < size[m])
         cand = r.group_rid[np.where(within, first + j, first)]
-        own = within & (net.route_appliance[cand] == current[m])
+        own = within & (net.route_appliance[cand] == current)
         k[own] = j
         found |= own
     out[m] = r.group_rid[first + k]
@@ -544,12 +552,12 @@ def hop_np(bp: Any, c: Any, idx: np.ndarray, rid: np.ndarray, nh: np.ndarray,
     r = net.ingress.routes
     width = nodes.shape[1]
     keep = np.ones(idx.size, bool)
-    current = nodes[idx, pos[idx] - 1]
-    app = net.route_appliance[rid]
-    out = r.to_nva[rid] & (app >= 0) & (app == current)
-    if out.any():
-        _stop(idx[out], D.EXITS_ON_PREMISES, bp.route_label[rid[out]], disp, dec, active)
-        keep &= ~out
+    out = r.to_nva[rid] if r.to_nva.size and r.to_nva.any() else None
+    if out is not None and out.any():
+        app = net.route_appliance[rid[out]]
+        here = np.flatnonzero(out)[(app >= 0) & (app == nodes[idx[out], pos[idx[out]] - 1])]
+        _stop(idx[here], D.EXITS_ON_PREMISES, bp.route_label[rid[here]], disp, dec, active)
+        keep[here] = False
     m = nh == NH_GATEWAY
     if not m.any():
         return keep

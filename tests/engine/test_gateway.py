@@ -120,6 +120,34 @@ def test_explain_names_the_gateways_crossed_within_100_columns():
     assert all(len(line) <= 96 for line in lines)  # printed after "  N. "
 
 
+def _with_spoke(transit: bool) -> Emulator:
+    """The smallest input plus spoke D peered with C, using C's gateway when `transit`."""
+    arm = three_vnets()
+    arm.resources = [r for r in arm.resources if r["name"] != "C"]
+    arm.vnet("C", "10.2.0.0/16", {"s": "10.2.1.0/24", "GatewaySubnet": "10.2.255.0/27"},
+             [peering("C", "D", allowGatewayTransit=True)])
+    arm.vnet("D", "10.3.0.0/16", {"s": "10.3.1.0/24"},
+             [peering("D", "C", useRemoteGateways=transit)])
+    smallest(arm)
+    nic(arm, "d", "D", "s", "10.3.1.4")
+    return Emulator(arm.build())
+
+
+def test_a_reaches_a_spoke_that_uses_c_gateway_through_transit():
+    """Gateway transit: "Connectivity available on the VPN gateway, including S2S, P2S, and
+    VNet-to-VNet connections, applies to all three virtual networks" (About VPN gateway transit
+    for virtual network peering): C's gateway advertises spoke D over BGP; the packet crosses
+    the gateways, enters C and takes the peering into D (gateway transit, no forwarding flag)."""
+    em = _with_spoke(transit=True)
+    assert one(em, tcp("10.0.1.4", "10.3.1.4"), "a") == (
+        "DELIVERED", "route System 10.3.0.0/16 VNetPeering",
+        "a > gateway gwA > gateway gwB > gateway gwC > d")
+    assert one(em, tcp("10.3.1.4", "10.0.1.4", 50000, 22), "d")[::2] == (
+        "DELIVERED", "d > gateway gwC > gateway gwB > gateway gwA > a")
+    # without transit the spoke is not advertised: A has no route to it
+    assert one(_with_spoke(transit=False), tcp("10.0.1.4", "10.3.1.4"), "a")[0] == "NULL_ROUTED"
+
+
 # -- the transitive-BGP quickstart (real template) --------------------------------------------
 
 def test_transitive_bgp_quickstart_vm_in_vnet1_reaches_vm_in_vnet3(real_dir):

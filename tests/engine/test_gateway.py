@@ -309,6 +309,7 @@ def test_expressroute_prefixes_from_the_sidecar_leave_and_enter_by_the_circuit_c
     out = em.send(tcp("10.0.1.4", "10.50.1.1"), source="a")
     assert (out.row(0)["disposition"], out.row(0)["hops"]) == ("EXITS_ON_PREMISES", "a > gateway er")
     hop = next(h for h in em.explain_row(out, 0)["hops"] if h["step"] == "gateway")
-    assert (hop["connection"], hop["localNetworkGateway"]) == ("er-conn", "circuit1")
+    assert (hop["connection"], hop["expressRouteCircuit"]) == ("er-conn", "circuit1")
+    assert "localNetworkGateway" not in hop
     assert one(em, tcp("10.50.1.1", "10.0.1.4"), None)[::2] == ("DELIVERED", "gateway er > a")
     assert one(em, tcp("10.0.1.4", "10.51.1.1"), "a")[0] == "NULL_ROUTED"  # not announced

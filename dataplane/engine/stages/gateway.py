@@ -111,6 +111,7 @@ class Site:
     connection: str
     site: str
     prefix: str
+    site_key: str = "localNetworkGateway"  # or "expressRouteCircuit" (hop dict key)
 
 
 @dataclass
@@ -130,7 +131,7 @@ class GatewayRoutes:
     entry_subnet: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     to_nva: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     egress: tuple[str | None, ...] = ()
-    site: tuple[str | None, ...] = ()
+    site: tuple[Where, ...] = ()
     members: dict[int, EffectiveRoute] = field(default_factory=dict)  # rid -> its row
 
     @property
@@ -193,8 +194,9 @@ def build_tables(topology: Topology, gateway_nodes: dict[str, int],
             path = next((q for q in paths if q.egress and not q.via and q.kind == bgp.BGP), None)
             if path is not None and prefix.version == 4:
                 conn, where = names.get(id_key(path.egress), (path.egress, None))
-                out.sites.append(Site(prefix.first, prefix.last, node, conn, where or conn,
-                                      str(prefix)))
+                key, name = where or ("localNetworkGateway", conn)
+                out.sites.append(Site(prefix.first, prefix.last, node, conn, name, str(prefix),
+                                      key))
     for gw in topology.virtual_network_gateways:
         node = gateway_nodes[id_key(gw.id)]
         vnet = topology.get(gw.virtual_network)
@@ -214,19 +216,25 @@ def build_tables(topology: Topology, gateway_nodes: dict[str, int],
     return out
 
 
-def egress_names(topology: Topology) -> dict[str, tuple[str, str | None]]:
-    """Egress id (a connection, a Route Server's bgpConnection) -> (its name, the site: the
-    local network gateway, the ExpressRoute circuit or the NVA's address; None)."""
-    out: dict[str, tuple[str, str | None]] = {}
+Where = tuple[str, str] | None  # (hop dict key, name) of what lies beyond a connection
+
+
+def egress_names(topology: Topology) -> dict[str, tuple[str, Where]]:
+    """Egress id (a connection, a Route Server's bgpConnection) -> (its name, what lies
+    beyond: ("localNetworkGateway", name), ("expressRouteCircuit", name), ("peerIp",
+    address) of an NVA, or None)."""
+    out: dict[str, tuple[str, Where]] = {}
     for conn in topology.connections:
         site = topology.get(conn.local_network_gateway2) if conn.local_network_gateway2 \
             else None
-        where = site.name if isinstance(site, LocalNetworkGateway) else (
-            conn.peer.rstrip("/").rsplit("/", 1)[-1] if conn.peer else None)
+        where: Where = ("localNetworkGateway", site.name) if isinstance(
+            site, LocalNetworkGateway) else ("expressRouteCircuit", conn.peer.rstrip("/").rsplit(
+                "/", 1)[-1]) if conn.peer else None
         out[id_key(conn.id)] = (conn.name, where)
     for hub in topology.virtual_hubs:
         for peer in hub.bgp_connections:
-            out[id_key(peer.id)] = (peer.name, str(peer.peer_ip) if peer.peer_ip else None)
+            out[id_key(peer.id)] = (peer.name, ("peerIp", str(peer.peer_ip))
+                                    if peer.peer_ip else None)
     return out
 
 
@@ -253,7 +261,7 @@ def build_routes(topology: Topology, tables: IngressTables, gateway_nodes: dict[
     entry = np.full(route_count, -1, np.int32)
     nva = np.zeros(route_count, bool)
     egress: list[str | None] = [None] * route_count
-    site: list[str | None] = [None] * route_count
+    site: list[Where] = [None] * route_count
     members: dict[int, EffectiveRoute] = {}
     group_of: dict[int, list[int]] = {}
     for subnet, rid, route in rows:
@@ -521,12 +529,13 @@ def cross(net: Network, rid: int, route: EffectiveRoute, dst: int, path_len: int
         return None, path, entry, hop
     if rid in r.members and r.egress[rid]:
         hop["connection"] = r.egress[rid]
-        if r.site[rid]:
-            hop["localNetworkGateway"] = r.site[rid]
+        where = r.site[rid]
+        if where is not None:
+            hop[where[0]] = where[1]
     else:  # a user route to the gateway: the site prefix names the connection
         site = net.ingress.exit_site(gw, dst)
         if site is not None:
-            hop.update(connection=site.connection, localNetworkGateway=site.site)
+            hop.update({"connection": site.connection, site.site_key: site.site})
     return (D.EXITS_ON_PREMISES, label), path, -1, hop
 
 

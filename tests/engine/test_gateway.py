@@ -313,3 +313,33 @@ def test_expressroute_prefixes_from_the_sidecar_leave_and_enter_by_the_circuit_c
     assert "localNetworkGateway" not in hop
     assert one(em, tcp("10.50.1.1", "10.0.1.4"), None)[::2] == ("DELIVERED", "gateway er > a")
     assert one(em, tcp("10.0.1.4", "10.51.1.1"), "a")[0] == "NULL_ROUTED"  # not announced
+
+
+def test_route_server_branch_to_branch_on_premises_reaches_an_nva_prefix():
+    """"Azure Route Server support for ExpressRoute and Azure VPN"
+    (https://learn.microsoft.com/azure/route-server/expressroute-vpn-support): with
+    allowBranchToBranchTraffic the VPN gateway (active-active, AS 65515) and the Route Server
+    exchange routes. A packet from the branch to a prefix the NVAs announce enters at the
+    gateway, is routed from the GatewaySubnet to an NVA (the Route Server's row) and leaves
+    through it; the NVA reaches the branch through the gateway's connection."""
+    arm = Arm().vnet("hub", "10.0.0.0/16", {"s": "10.0.1.0/24", "nva": "10.0.2.0/24",
+                                           "RouteServerSubnet": "10.0.3.0/27",
+                                           "GatewaySubnet": "10.0.255.0/27"})
+    arm.route_server("rs", "hub", {"nva1": ("10.0.2.4", 65001), "nva2": ("10.0.2.5", 65001)},
+                     branch_to_branch=True)
+    arm.gateway("gw", "hub", 65515, active_active=True)
+    arm.site("branch", "gw", ["192.168.0.0/16"], asn=65050, bgp_ip="192.168.255.1")
+    nic(arm, "nva1", "hub", "nva", "10.0.2.4", forwarding=True)
+    nic(arm, "nva2", "hub", "nva", "10.0.2.5", forwarding=True)
+    anycast = (parse_prefix("192.0.2.0/24"),)
+    em = Emulator(replace(arm.build(), bgp_advertisements=(
+        BgpAdvertisement("nva1", anycast), BgpAdvertisement("nva2", anycast))))
+    disposition, _, hops = one(em, tcp("192.168.1.10", "192.0.2.9"), None)
+    assert disposition == "EXITS_ON_PREMISES"
+    assert hops in ("gateway gw > nva1", "gateway gw > nva2")
+    out = em.send(tcp("10.0.2.4", "192.168.1.10"), source="nva1")
+    assert (out.row(0)["disposition"], out.row(0)["hops"]) == ("EXITS_ON_PREMISES",
+                                                               "nva1 > gateway gw")
+    hop = next(h for h in em.explain_row(out, 0)["hops"] if h["step"] == "gateway")
+    assert (hop["connection"], hop["localNetworkGateway"]) == ("gw-to-branch", "branch")
+    assert hop["instance"] in ("10.0.255.4", "10.0.255.5")  # active-active: either instance

@@ -58,8 +58,8 @@ def outcome(disposition: str, deciding: str, hops: list[dict[str, Any]]) -> tupl
                                f"{hop.get('address', '?')} (no NSG, no user route)")
     if disposition == "EXITS_ON_PREMISES":
         gw = last.get("gateway", {})
-        if gw.get("localNetworkGateway"):
-            return "LeftNetwork", (f"to on-premises '{gw['localNetworkGateway']}' over "
+        if site_of(gw):
+            return "LeftNetwork", (f"to on-premises '{site_of(gw)}' over "
                                    f"'{gw['connection']}'")
         if gw.get("connection"):
             return "LeftNetwork", f"through '{gw.get('at', '?')}' over '{gw['connection']}'"
@@ -88,6 +88,12 @@ def flow_dict(source_vm: str | None, source_nic: str, source_ip: str, destinatio
             "destinationIp": destination_ip,
             "protocol": PROTOCOL_NAMES.get(protocol, str(protocol)),
             "sourcePort": sport, "destinationPort": dport, "portsAssumed": ports_assumed}
+
+
+def site_of(hop: dict[str, Any]) -> str | None:
+    """The on-premises end a gateway or ingress hop names: a local network gateway or an
+    ExpressRoute circuit (engine/stages/gateway.py)."""
+    return hop.get("localNetworkGateway") or hop.get("expressRouteCircuit")
 
 
 def describe(hop: dict[str, Any]) -> str:
@@ -125,7 +131,7 @@ def describe(hop: dict[str, Any]) -> str:
                                           subsequent_indent=" " * 7)
         return text
     if step == "gateway":
-        where = hop.get("localNetworkGateway")
+        where = site_of(hop)
         text = (f"gateway {hop.get('at', '-')}"
                 + (f" (instance {hop['instance']})" if hop.get("instance") else "")
                 + (" (hub gateway, transit)" if hop.get("transit") else "")
@@ -148,8 +154,7 @@ def describe(hop: dict[str, Any]) -> str:
             text += f", destination now {t['destinationIp']}:{t['destinationPort']}"
         return text
     if step == "ingress":
-        where = (f" from {hop['localNetworkGateway']} over {hop['connection']}"
-                 if hop.get("localNetworkGateway") else "")
+        where = (f" from {site_of(hop)} over {hop['connection']}" if site_of(hop) else "")
         return f"enters from {hop['kind']}{where} at {hop['at']}"
     if step == "edge":
         return f"Azure edge: {hop['result']} ({hop['destination']})"

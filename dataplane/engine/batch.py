@@ -525,7 +525,7 @@ class BatchPipeline:
             end(idx[none], D.NO_ROUTE, self.l_noroute)
             idx, rid, sub = idx[~none], rid[~none], sub[~none]
             # >>> stages/gateway.py: one of equal-cost gateway rows per flow
-            rid = _gateway_stage.ecmp_np(net, c, idx, rid, nodes[idx, pos[idx] - 1])
+            rid = _gateway_stage.ecmp_np(net, c, idx, rid, nodes, pos)
             dec[idx] = self.route_label[rid]
             nh = net.route_nh[rid]
             vnet = net.program.subnet_vnet[sub]

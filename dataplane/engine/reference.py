@@ -176,7 +176,7 @@ class ReferencePipeline:
             gw = what.gateway_node
             w = Walk(D.DELIVERED, "", [gw], reply_of=entry)
             w.hops.append({"step": "ingress", "kind": "on-premises", "at": net.node_names[gw],
-                           "localNetworkGateway": what.site, "connection": what.connection,
+                           what.site_key: what.site, "connection": what.connection,
                            "prefix": what.prefix, "established": state})
             return self._hops(w, p, net.ingress.entry_subnet[gw], gw, state, flow)
         if kind == "probe":

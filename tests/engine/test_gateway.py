@@ -120,6 +120,34 @@ def test_explain_names_the_gateways_crossed_within_100_columns():
     assert all(len(line) <= 96 for line in lines)  # printed after "  N. "
 
 
+def _with_spoke(transit: bool) -> Emulator:
+    """The smallest input plus spoke D peered with C, using C's gateway when `transit`."""
+    arm = three_vnets()
+    arm.resources = [r for r in arm.resources if r["name"] != "C"]
+    arm.vnet("C", "10.2.0.0/16", {"s": "10.2.1.0/24", "GatewaySubnet": "10.2.255.0/27"},
+             [peering("C", "D", allowGatewayTransit=True)])
+    arm.vnet("D", "10.3.0.0/16", {"s": "10.3.1.0/24"},
+             [peering("D", "C", useRemoteGateways=transit)])
+    smallest(arm)
+    nic(arm, "d", "D", "s", "10.3.1.4")
+    return Emulator(arm.build())
+
+
+def test_a_reaches_a_spoke_that_uses_c_gateway_through_transit():
+    """Gateway transit: "Connectivity available on the VPN gateway, including S2S, P2S, and
+    VNet-to-VNet connections, applies to all three virtual networks" (About VPN gateway transit
+    for virtual network peering): C's gateway advertises spoke D over BGP; the packet crosses
+    the gateways, enters C and takes the peering into D (gateway transit, no forwarding flag)."""
+    em = _with_spoke(transit=True)
+    assert one(em, tcp("10.0.1.4", "10.3.1.4"), "a") == (
+        "DELIVERED", "route System 10.3.0.0/16 VNetPeering",
+        "a > gateway gwA > gateway gwB > gateway gwC > d")
+    assert one(em, tcp("10.3.1.4", "10.0.1.4", 50000, 22), "d")[::2] == (
+        "DELIVERED", "d > gateway gwC > gateway gwB > gateway gwA > a")
+    # without transit the spoke is not advertised: A has no route to it
+    assert one(_with_spoke(transit=False), tcp("10.0.1.4", "10.3.1.4"), "a")[0] == "NULL_ROUTED"
+
+
 # -- the transitive-BGP quickstart (real template) --------------------------------------------
 
 def test_transitive_bgp_quickstart_vm_in_vnet1_reaches_vm_in_vnet3(real_dir):
@@ -281,6 +309,37 @@ def test_expressroute_prefixes_from_the_sidecar_leave_and_enter_by_the_circuit_c
     out = em.send(tcp("10.0.1.4", "10.50.1.1"), source="a")
     assert (out.row(0)["disposition"], out.row(0)["hops"]) == ("EXITS_ON_PREMISES", "a > gateway er")
     hop = next(h for h in em.explain_row(out, 0)["hops"] if h["step"] == "gateway")
-    assert (hop["connection"], hop["localNetworkGateway"]) == ("er-conn", "circuit1")
+    assert (hop["connection"], hop["expressRouteCircuit"]) == ("er-conn", "circuit1")
+    assert "localNetworkGateway" not in hop
     assert one(em, tcp("10.50.1.1", "10.0.1.4"), None)[::2] == ("DELIVERED", "gateway er > a")
     assert one(em, tcp("10.0.1.4", "10.51.1.1"), "a")[0] == "NULL_ROUTED"  # not announced
+
+
+def test_route_server_branch_to_branch_on_premises_reaches_an_nva_prefix():
+    """"Azure Route Server support for ExpressRoute and Azure VPN"
+    (https://learn.microsoft.com/azure/route-server/expressroute-vpn-support): with
+    allowBranchToBranchTraffic the VPN gateway (active-active, AS 65515) and the Route Server
+    exchange routes. A packet from the branch to a prefix the NVAs announce enters at the
+    gateway, is routed from the GatewaySubnet to an NVA (the Route Server's row) and leaves
+    through it; the NVA reaches the branch through the gateway's connection."""
+    arm = Arm().vnet("hub", "10.0.0.0/16", {"s": "10.0.1.0/24", "nva": "10.0.2.0/24",
+                                           "RouteServerSubnet": "10.0.3.0/27",
+                                           "GatewaySubnet": "10.0.255.0/27"})
+    arm.route_server("rs", "hub", {"nva1": ("10.0.2.4", 65001), "nva2": ("10.0.2.5", 65001)},
+                     branch_to_branch=True)
+    arm.gateway("gw", "hub", 65515, active_active=True)
+    arm.site("branch", "gw", ["192.168.0.0/16"], asn=65050, bgp_ip="192.168.255.1")
+    nic(arm, "nva1", "hub", "nva", "10.0.2.4", forwarding=True)
+    nic(arm, "nva2", "hub", "nva", "10.0.2.5", forwarding=True)
+    anycast = (parse_prefix("192.0.2.0/24"),)
+    em = Emulator(replace(arm.build(), bgp_advertisements=(
+        BgpAdvertisement("nva1", anycast), BgpAdvertisement("nva2", anycast))))
+    disposition, _, hops = one(em, tcp("192.168.1.10", "192.0.2.9"), None)
+    assert disposition == "EXITS_ON_PREMISES"
+    assert hops in ("gateway gw > nva1", "gateway gw > nva2")
+    out = em.send(tcp("10.0.2.4", "192.168.1.10"), source="nva1")
+    assert (out.row(0)["disposition"], out.row(0)["hops"]) == ("EXITS_ON_PREMISES",
+                                                               "nva1 > gateway gw")
+    hop = next(h for h in em.explain_row(out, 0)["hops"] if h["step"] == "gateway")
+    assert (hop["connection"], hop["localNetworkGateway"]) == ("gw-to-branch", "branch")
+    assert hop["instance"] in ("10.0.255.4", "10.0.255.5")  # active-active: either instance

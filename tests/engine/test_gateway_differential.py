@@ -10,7 +10,7 @@ import ipaddress
 from dataclasses import replace
 
 from batch_harness import assert_batch_matches_reference
-from gateway_topo import Arm, deny_inbound_from, nic
+from gateway_topo import Arm, deny_inbound_from, nic, peering
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -18,7 +18,7 @@ from dataplane.engine.compile import build_network
 from dataplane.model import BgpAdvertisement
 from dataplane.net import parse_prefix
 
-ADDRS = ["10.0.1.4", "10.1.1.4", "10.2.1.4", "10.2.2.4", "10.2.2.5", "10.1.255.30",
+ADDRS = ["10.0.1.4", "10.1.1.4", "10.2.1.4", "10.2.2.4", "10.2.2.5", "10.1.255.30", "10.3.1.4",
          "10.2.255.4", "172.20.1.1", "172.21.1.1", "192.0.2.9", "198.51.100.9", "10.9.0.1"]
 IPS = [int(ipaddress.IPv4Address(a)) for a in ADDRS]
 flow = st.tuples(st.sampled_from(IPS), st.sampled_from(IPS), st.sampled_from([6, 17, 1]),
@@ -38,23 +38,27 @@ def traffic(draw):
 
 
 def topology(bgp_ab: bool, bgp_bc: bool, asns: tuple[int, int, int], active: tuple[bool, ...],
-             forwarding: bool, c_nsg: bool):
+             forwarding: bool, c_nsg: bool, spoke_transit: bool = True):
     """A <-> B <-> C over VNet-to-VNet connections; A has a site 'branch' announcing
     172.20.0.0/16 over BGP; C hosts a Route Server whose NVAs (10.2.2.4/.5) announce
-    192.0.2.0/24; C's hub peers with no one else."""
+    192.0.2.0/24; spoke D (10.3.0.0/16) peers with C and uses C's gateway when
+    `spoke_transit`."""
     arm = Arm()
     for i, name in enumerate("ABC"):
         subnets = {"s": f"10.{i}.1.0/24", "GatewaySubnet": f"10.{i}.255.0/27"}
         if name == "C":
             subnets |= {"nva": "10.2.2.0/24", "RouteServerSubnet": "10.2.3.0/27"}
-        arm.vnet(name, f"10.{i}.0.0/16", subnets)
+        arm.vnet(name, f"10.{i}.0.0/16", subnets,
+                 [peering("C", "D", allowGatewayTransit=True)] if name == "C" else [])
         arm.gateway(f"gw{name}", name, asns[i], active_active=active[i])
+    arm.vnet("D", "10.3.0.0/16", {"s": "10.3.1.0/24"},
+             [peering("D", "C", useRemoteGateways=spoke_transit)])
     arm.vnet2vnet("gwA", "gwB", bgp=bgp_ab).vnet2vnet("gwB", "gwC", bgp=bgp_bc)
     arm.site("branch", "gwA", ["192.168.0.0/16"], asn=65050, bgp_ip="192.168.255.1")
     arm.route_server("rs", "C", {"nva1": ("10.2.2.4", 65001), "nva2": ("10.2.2.5", 65001)})
     if c_nsg:
         deny_inbound_from(arm, "c-nsg", "10.0.0.0/16")
-    for i, name in enumerate("abc"):
+    for i, name in enumerate("abcd"):
         nic(arm, name, name.upper(), "s", f"10.{i}.1.4",
             nsg="c-nsg" if c_nsg and name == "c" else None)
     nic(arm, "nva1", "C", "nva", "10.2.2.4", forwarding=forwarding)
@@ -69,7 +73,8 @@ def topology(bgp_ab: bool, bgp_bc: bool, asns: tuple[int, int, int], active: tup
     "bgp_ab": st.booleans(), "bgp_bc": st.booleans(),
     "asns": st.tuples(*[st.sampled_from([65010, 65020]) for _ in range(3)]),
     "active": st.tuples(st.booleans(), st.booleans(), st.booleans()),
-    "forwarding": st.booleans(), "c_nsg": st.booleans()}), traffic())
+    "forwarding": st.booleans(), "c_nsg": st.booleans(), "spoke_transit": st.booleans()}),
+    traffic())
 def test_gateway_routes_batch_equals_reference(params, data):
     pkts, split = data
     assert_batch_matches_reference(build_network(topology(**params)), pkts, split)

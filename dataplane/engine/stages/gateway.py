@@ -110,6 +110,7 @@ class Site:
     connection: str
     site: str
     prefix: str
+    site_key: str = "localNetworkGateway"  # or "expressRouteCircuit" (hop dict key)
 
 
 @dataclass
@@ -129,8 +130,12 @@ class GatewayRoutes:
     entry_subnet: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     to_nva: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     egress: tuple[str | None, ...] = ()
-    site: tuple[str | None, ...] = ()
+    site: tuple[Where, ...] = ()
     members: dict[int, EffectiveRoute] = field(default_factory=dict)  # rid -> its row
+
+    @property
+    def has_groups(self) -> bool:
+        return self.group_rid.size > self.group_off.size - 1
 
     def group(self, rid: int) -> list[int]:
         return self.group_rid[self.group_off[rid]:self.group_off[rid + 1]].tolist()
@@ -188,8 +193,9 @@ def build_tables(topology: Topology, gateway_nodes: dict[str, int],
             path = next((q for q in paths if q.egress and not q.via and q.kind == bgp.BGP), None)
             if path is not None and prefix.version == 4:
                 conn, where = names.get(id_key(path.egress), (path.egress, None))
-                out.sites.append(Site(prefix.first, prefix.last, node, conn, where or conn,
-                                      str(prefix)))
+                key, name = where or ("localNetworkGateway", conn)
+                out.sites.append(Site(prefix.first, prefix.last, node, conn, name, str(prefix),
+                                      key))
     for gw in topology.virtual_network_gateways:
         node = gateway_nodes[id_key(gw.id)]
         vnet = topology.get(gw.virtual_network)
@@ -209,19 +215,25 @@ def build_tables(topology: Topology, gateway_nodes: dict[str, int],
     return out
 
 
-def egress_names(topology: Topology) -> dict[str, tuple[str, str | None]]:
-    """Egress id (a connection, a Route Server's bgpConnection) -> (its name, the site: the
-    local network gateway, the ExpressRoute circuit or the NVA's address; None)."""
-    out: dict[str, tuple[str, str | None]] = {}
+Where = tuple[str, str] | None  # (hop dict key, name) of what lies beyond a connection
+
+
+def egress_names(topology: Topology) -> dict[str, tuple[str, Where]]:
+    """Egress id (a connection, a Route Server's bgpConnection) -> (its name, what lies
+    beyond: ("localNetworkGateway", name), ("expressRouteCircuit", name), ("peerIp",
+    address) of an NVA, or None)."""
+    out: dict[str, tuple[str, Where]] = {}
     for conn in topology.connections:
         site = topology.get(conn.local_network_gateway2) if conn.local_network_gateway2 \
             else None
-        where = site.name if isinstance(site, LocalNetworkGateway) else (
-            conn.peer.rstrip("/").rsplit("/", 1)[-1] if conn.peer else None)
+        where: Where = ("localNetworkGateway", site.name) if isinstance(
+            site, LocalNetworkGateway) else ("expressRouteCircuit", conn.peer.rstrip("/").rsplit(
+                "/", 1)[-1]) if conn.peer else None
         out[id_key(conn.id)] = (conn.name, where)
     for hub in topology.virtual_hubs:
         for peer in hub.bgp_connections:
-            out[id_key(peer.id)] = (peer.name, str(peer.peer_ip) if peer.peer_ip else None)
+            out[id_key(peer.id)] = (peer.name, ("peerIp", str(peer.peer_ip))
+                                    if peer.peer_ip else None)
     return out
 
 
@@ -248,7 +260,7 @@ def build_routes(topology: Topology, tables: IngressTables, gateway_nodes: dict[
     entry = np.full(route_count, -1, np.int32)
     nva = np.zeros(route_count, bool)
     egress: list[str | None] = [None] * route_count
-    site: list[str | None] = [None] * route_count
+    site: list[Where] = [None] * route_count
     members: dict[int, EffectiveRoute] = {}
     group_of: dict[int, list[int]] = {}
     for subnet, rid, route in rows:
@@ -452,16 +464,20 @@ def ecmp(net: Network, rid: int, route: EffectiveRoute, hop: dict[str, Any], cur
     return members[k], chosen
 
 
-def ecmp_np(net: Network, c: Any, idx: np.ndarray, rid: np.ndarray, current: np.ndarray
-            ) -> np.ndarray:
-    """Batch form: route ids (over idx) rewritten to the chosen group member."""
+def ecmp_np(net: Network, c: Any, idx: np.ndarray, rid: np.ndarray, nodes: np.ndarray,
+            pos: np.ndarray) -> np.ndarray:
+    """Batch form: route ids (over idx) rewritten to the chosen group member; `nodes`/`pos`
+    give each row's current node (the last on its path)."""
     r = net.ingress.routes
+    if not r.has_groups:
+        return rid
     size = r.group_off[rid + 1] - r.group_off[rid]
     m = size > 1
     if not m.any():
         return rid
     out = rid.copy()
     rows = idx[m]
+    current = nodes[rows, pos[rows] - 1]
     h = flow_hash_np(c.src[rows], c.dst[rows], c.proto[rows], c.sport[rows], c.dport[rows])
     first = r.group_off[rid[m]]
     k = (h % size[m].astype(np.uint64)).astype(np.int64)
@@ -469,7 +485,7 @@ def ecmp_np(net: Network, c: Any, idx: np.ndarray, rid: np.ndarray, current: np.
     for j in range(int(size[m].max())):  # the NVA's own row first
         within = ~found & (j < size[m])
         cand = r.group_rid[np.where(within, first + j, first)]
-        own = within & (net.route_appliance[cand] == current[m])
+        own = within & (net.route_appliance[cand] == current)
         k[own] = j
         found |= own
     out[m] = r.group_rid[first + k]
@@ -510,12 +526,13 @@ def cross(net: Network, rid: int, route: EffectiveRoute, dst: int, path_len: int
         return None, path, entry, hop
     if rid in r.members and r.egress[rid]:
         hop["connection"] = r.egress[rid]
-        if r.site[rid]:
-            hop["localNetworkGateway"] = r.site[rid]
+        where = r.site[rid]
+        if where is not None:
+            hop[where[0]] = where[1]
     else:  # a user route to the gateway: the site prefix names the connection
         site = net.ingress.exit_site(gw, dst)
         if site is not None:
-            hop.update(connection=site.connection, localNetworkGateway=site.site)
+            hop.update({"connection": site.connection, site.site_key: site.site})
     return (D.EXITS_ON_PREMISES, label), path, -1, hop
 
 
@@ -541,12 +558,12 @@ def hop_np(bp: Any, c: Any, idx: np.ndarray, rid: np.ndarray, nh: np.ndarray,
     r = net.ingress.routes
     width = nodes.shape[1]
     keep = np.ones(idx.size, bool)
-    current = nodes[idx, pos[idx] - 1]
-    app = net.route_appliance[rid]
-    out = r.to_nva[rid] & (app >= 0) & (app == current)
-    if out.any():
-        _stop(idx[out], D.EXITS_ON_PREMISES, bp.route_label[rid[out]], disp, dec, active)
-        keep &= ~out
+    out = r.to_nva[rid] if r.to_nva.size and r.to_nva.any() else None
+    if out is not None and out.any():
+        app = net.route_appliance[rid[out]]
+        here = np.flatnonzero(out)[(app >= 0) & (app == nodes[idx[out], pos[idx[out]] - 1])]
+        _stop(idx[here], D.EXITS_ON_PREMISES, bp.route_label[rid[here]], disp, dec, active)
+        keep[here] = False
     m = nh == NH_GATEWAY
     if not m.any():
         return keep

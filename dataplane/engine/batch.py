@@ -55,7 +55,7 @@ from dataplane.engine.stages import loadbalancer as lb
 from dataplane.engine.stages import route as routing
 from dataplane.engine.stages.firewall import CompiledFirewall
 from dataplane.errors import InputError
-from dataplane.kernels.pipeline import KeyIndex, flow_keys
+from dataplane.kernels.pipeline import KEY_WORDS, KeyIndex, flow_keys, key_fields
 from dataplane.kernels.pipeline_py import mix64  # the one 64-bit column mix
 
 WIDTH = MAX_HOPS + 2
@@ -129,7 +129,7 @@ class BatchPipeline:
         self.cache_limit = cache_limit
         self.fwsets = FirewallSets(len(net.nics), len(net.firewalls))
         self._clear_cache()
-        self.flow_index = KeyIndex(5, 1 << 16)  # 5-tuple -> flow id, kept across batches
+        self.flow_index = KeyIndex(KEY_WORDS, 1 << 16)  # 5-tuple -> flow id, across batches
         self.flow_limit = 2 * flow_capacity + (1 << 16)
         self.ct = BatchConnTrack(flow_capacity)
         self._pending: tuple | None = None
@@ -267,7 +267,8 @@ class BatchPipeline:
             return []
         _, keys = self.flow_index.export()
         size = keys.shape[0]
-        k = keys.view(np.int64)
+        _, _, src, _, dst, proto, sport, dport = key_fields(keys)  # IPv4 entries only
+        k = np.stack([src.astype(np.int64), dst.astype(np.int64), proto, sport, dport], axis=1)
         owner = ct.reply_entry[:size]
         sets = {v: frozenset(k_) for k_, v in self.fwsets.ids.items()}
         first, rest = [], []
@@ -327,8 +328,8 @@ class BatchPipeline:
         if x.any():
             xo = op[x]
             d = ids[xo]
-            u, h = flow_keys(self._fsrc[d], self._fdst[d], c.proto[xo], self._fsport[d],
-                             self._fdport[d])
+            u, h = flow_keys(c.family[xo], c.src_hi[xo], self._fsrc[d], c.dst_hi[xo],
+                             self._fdst[d], c.proto[xo], self._fsport[d], self._fdport[d])
             m = xo.size
             t, new = self.flow_index.index(h[:m], u[:m])
             tid[x] = t
@@ -424,7 +425,8 @@ class BatchPipeline:
         conntrack arrays (conntrack.BatchConnTrack) are indexed by them. Only forward (and
         translated) tuples get ids; a reverse tuple never seen gets the sentinel id."""
         n = len(c)
-        u, h = flow_keys(c.src, c.dst, c.proto, c.sport, c.dport)  # forward rows, then reverse
+        u, h = flow_keys(c.family, c.src_hi, c.src_lo, c.dst_hi, c.dst_lo, c.proto, c.sport,
+                         c.dport)  # forward rows, then reverse
         fid, _ = self.flow_index.index(h[:n], u[:n])
         rev = (h[n:], u[n:])
         self._grow_ids()

@@ -46,6 +46,7 @@ from typing import Any, NamedTuple
 from dataplane.control.nsg import Flow, RuleCompiler
 from dataplane.dispositions import Disposition as D
 from dataplane.engine import ingress
+from dataplane.engine.addresses import NicAddresses
 from dataplane.engine.compile import MAX_HOPS, Network
 from dataplane.engine.conntrack import PASSING, ConnTrack, Entry
 from dataplane.engine.conntrack import flow_key as _key
@@ -102,9 +103,7 @@ class ReferencePipeline:
                          for i, n in enumerate(net.nics)]
         self.nic_tags = platform.tags_per_nic(net)
         self.conntrack = ConnTrack(capacity)
-        self.owner = {(int(net.node_vnet[i]), ip.value): i for i, nic in enumerate(net.nics)
-                      for c in nic.ip_configurations
-                      if (ip := c.private_ip_address) is not None and ip.version == 4}
+        self.addresses = NicAddresses(net.nics, net.node_vnet)
 
     def run(self, packets: list[Packet]) -> list[Walk]:
         out = []
@@ -228,8 +227,8 @@ class ReferencePipeline:
                 return self._end(w, D.EXITS_ON_PREMISES, label)
             if kind in ("VnetLocal", "VNetPeering", "VNetGlobalPeering"):
                 tv = int(net.route_vnet[rid])
-                target = self.owner.get((tv, p.dst))
-                if target is None:
+                target = self.addresses.owner(tv, IPAddress(4, p.dst))
+                if target < 0:
                     fe = net.lb.at(tv, p.dst)
                     if fe < 0:
                         w.hops.append({"step": "deliver", "at": None, "result":

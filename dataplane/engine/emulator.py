@@ -32,6 +32,7 @@ from dataplane.engine.conntrack import flow_key as _conn_key
 from dataplane.engine.ingress import INGRESS_ASSUMPTIONS
 from dataplane.engine.reference import Packet, ReferencePipeline, flow_key
 from dataplane.engine.results import Result
+from dataplane.engine.stages.appliance import APPLIANCE_ASSUMPTIONS
 from dataplane.engine.stages.loadbalancer import LB_ASSUMPTIONS
 from dataplane.engine.stages.platform import PLATFORM_ASSUMPTIONS
 from dataplane.engine.timing_stage import apply_timing
@@ -77,7 +78,7 @@ class Emulator:
         return [*ENGINE_ASSUMPTIONS, *texts("forwarded-traffic", access_assumption(),
                                             "platform-routes"),
                 *LB_ASSUMPTIONS, *INGRESS_ASSUMPTIONS, *CONNTRACK_ASSUMPTIONS,
-                *PLATFORM_ASSUMPTIONS]
+                *PLATFORM_ASSUMPTIONS, *APPLIANCE_ASSUMPTIONS]
 
     # -- address helpers --
     def address_of(self, name_or_ip: str) -> int:

@@ -9,15 +9,16 @@ the number of new ids. `lookup(hashes, keys, ids)`: ids or -1, nothing added. `c
 `export() -> (hashes uint64[size], keys uint64[size, width])`: copies, in id order.
 The caller supplies one 64-bit hash per row (any function of the key: equal keys must hash
 alike); slots are chosen from it, full keys are always compared, so collisions only cost time.
-`flow_keys(src, dst, proto, sport, dport, keys, hashes)`: the exact 5-tuple keys of n packets
-and of their reverses (2n rows of 5 words) with their hashes, in one pass (see below).
+`flow_keys(family, src_hi, src_lo, dst_hi, dst_lo, proto, sport, dport, keys, hashes)`: the
+exact dual-stack 5-tuple keys of n packets and of their reverses (2n rows of 6 words) with
+their hashes, in one pass (see below).
 Structure: open addressing, linear probing, load <= 1/2, keys stored row-major by id; the table
 grows before a call (to hold every row of it), so the loops run without the GIL.
 """
 
 import numpy as np
 
-from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint64_t
+from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 
 
 cdef class KeyIndex:
@@ -140,6 +141,10 @@ cdef class KeyIndex:
                 ids[i] = id_
 
 
+cdef uint64_t _K1 = <uint64_t>0xC2B2AE3D27D4EB4FULL
+cdef uint64_t _K2 = <uint64_t>0x165667B19E3779F9ULL
+
+
 cdef inline uint64_t _mix(uint64_t a, uint64_t b) noexcept nogil:
     cdef uint64_t h = a * <uint64_t>0x9E3779B97F4A7C15ULL
     h ^= h >> 29
@@ -150,40 +155,51 @@ cdef inline uint64_t _mix(uint64_t a, uint64_t b) noexcept nogil:
     return h
 
 
-def flow_keys(const int64_t[::1] src, const int64_t[::1] dst, const int16_t[::1] proto,
-              const int32_t[::1] sport, const int32_t[::1] dport, uint64_t[:, ::1] keys,
-              uint64_t[::1] hashes) -> None:
-    """Rows 0..n-1: (src, dst, proto, sport, dport), rows n..2n-1 the reverse (dst, src, proto,
-    dport, sport); ports 0 unless proto is 6 or 17; words are the int64 values' bits. hashes:
-    mix((w0 << 32) ^ w1, (w2 << 32) ^ (w3 << 16) ^ w4), as the twin computes it."""
-    cdef Py_ssize_t n = src.shape[0], i, r
-    cdef uint64_t s, d, p, sp, dp
-    if not (dst.shape[0] == n and proto.shape[0] == n and sport.shape[0] == n
+def flow_keys(const uint8_t[::1] family, const uint64_t[::1] src_hi,
+              const uint64_t[::1] src_lo, const uint64_t[::1] dst_hi,
+              const uint64_t[::1] dst_lo, const int16_t[::1] proto, const int32_t[::1] sport,
+              const int32_t[::1] dport, uint64_t[:, ::1] keys, uint64_t[::1] hashes) -> None:
+    """Dual-stack 5-tuple keys, 6 exact words per row: (src_hi, src_lo, dst_hi, dst_lo,
+    family << 32 | proto's 16 bits, sport << 32 | dport's 32 bits); ports 0 unless proto is 6
+    or 17. Rows 0..n-1 the packets, rows n..2n-1 their reverses (addresses and ports
+    swapped). An IPv4 key (family 4) never equals an IPv6 one (family 6), whatever the
+    halves. hashes: mix(w1, w2) with w1 = (src_lo << 32) ^ dst_lo ^ src_hi * K1 ^ dst_hi * K2
+    and w2 = word5 ^ (word4 << 16) (wrapping), as the twin computes it."""
+    cdef Py_ssize_t n = src_lo.shape[0], i, r
+    cdef uint64_t sh, sl, dh, dl, meta, sp, dp
+    if not (family.shape[0] == n and src_hi.shape[0] == n and dst_hi.shape[0] == n
+            and dst_lo.shape[0] == n and proto.shape[0] == n and sport.shape[0] == n
             and dport.shape[0] == n):
         raise ValueError("columns differ in length")
-    if keys.shape[0] != 2 * n or keys.shape[1] != 5 or hashes.shape[0] != 2 * n:
-        raise ValueError("outputs must hold 2n rows of 5 words")
+    if keys.shape[0] != 2 * n or keys.shape[1] != 6 or hashes.shape[0] != 2 * n:
+        raise ValueError("outputs must hold 2n rows of 6 words")
     with nogil:
         for i in range(n):
-            s = <uint64_t>src[i]
-            d = <uint64_t>dst[i]
-            p = <uint64_t><int64_t>proto[i]
+            sh = src_hi[i]
+            sl = src_lo[i]
+            dh = dst_hi[i]
+            dl = dst_lo[i]
+            meta = (<uint64_t>family[i] << 32) | <uint64_t><uint16_t>proto[i]
             if proto[i] == 6 or proto[i] == 17:
-                sp = <uint64_t><int64_t>sport[i]
-                dp = <uint64_t><int64_t>dport[i]
+                sp = <uint64_t><uint32_t>sport[i]
+                dp = <uint64_t><uint32_t>dport[i]
             else:
                 sp = 0
                 dp = 0
-            keys[i, 0] = s
-            keys[i, 1] = d
-            keys[i, 2] = p
-            keys[i, 3] = sp
-            keys[i, 4] = dp
-            hashes[i] = _mix((s << 32) ^ d, (p << 32) ^ (sp << 16) ^ dp)
+            keys[i, 0] = sh
+            keys[i, 1] = sl
+            keys[i, 2] = dh
+            keys[i, 3] = dl
+            keys[i, 4] = meta
+            keys[i, 5] = (sp << 32) | dp
+            hashes[i] = _mix((sl << 32) ^ dl ^ (sh * _K1) ^ (dh * _K2),
+                             ((sp << 32) | dp) ^ (meta << 16))
             r = n + i
-            keys[r, 0] = d
-            keys[r, 1] = s
-            keys[r, 2] = p
-            keys[r, 3] = dp
-            keys[r, 4] = sp
-            hashes[r] = _mix((d << 32) ^ s, (p << 32) ^ (dp << 16) ^ sp)
+            keys[r, 0] = dh
+            keys[r, 1] = dl
+            keys[r, 2] = sh
+            keys[r, 3] = sl
+            keys[r, 4] = meta
+            keys[r, 5] = (dp << 32) | sp
+            hashes[r] = _mix((dl << 32) ^ sl ^ (dh * _K1) ^ (sh * _K2),
+                             ((dp << 32) | sp) ^ (meta << 16))

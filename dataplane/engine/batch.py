@@ -37,6 +37,7 @@ import numpy as np
 
 from dataplane.dispositions import PASSED_CODES
 from dataplane.dispositions import Disposition as D
+from dataplane.engine.addresses import NicAddresses
 from dataplane.engine.compile import (
     MAX_HOPS,
     NH_APPLIANCE,
@@ -55,7 +56,7 @@ from dataplane.engine.stages import loadbalancer as lb
 from dataplane.engine.stages import route as routing
 from dataplane.engine.stages.firewall import CompiledFirewall
 from dataplane.errors import InputError
-from dataplane.kernels.pipeline import KeyIndex, flow_keys
+from dataplane.kernels.pipeline import KEY_WORDS, KeyIndex, flow_keys, key_fields
 from dataplane.kernels.pipeline_py import mix64  # the one 64-bit column mix
 
 WIDTH = MAX_HOPS + 2
@@ -129,7 +130,7 @@ class BatchPipeline:
         self.cache_limit = cache_limit
         self.fwsets = FirewallSets(len(net.nics), len(net.firewalls))
         self._clear_cache()
-        self.flow_index = KeyIndex(5, 1 << 16)  # 5-tuple -> flow id, kept across batches
+        self.flow_index = KeyIndex(KEY_WORDS, 1 << 16)  # 5-tuple -> flow id, across batches
         self.flow_limit = 2 * flow_capacity + (1 << 16)
         self.ct = BatchConnTrack(flow_capacity)
         self._pending: tuple | None = None
@@ -160,6 +161,7 @@ class BatchPipeline:
         self.platform_exempt = platform.exempt_table(platform.tags_per_nic(net))
         self.forwarding = np.array([nic.enable_ip_forwarding for nic in net.nics] + [False])
         self.is_firewall = appliance.firewall_nodes(net)
+        self.addresses = NicAddresses(net.nics, net.node_vnet)
 
     # -- public --
     def run(self, c: Columns, excluded: np.ndarray | None = None, commit: bool = True
@@ -267,7 +269,8 @@ class BatchPipeline:
             return []
         _, keys = self.flow_index.export()
         size = keys.shape[0]
-        k = keys.view(np.int64)
+        _, _, src, _, dst, proto, sport, dport = key_fields(keys)  # IPv4 entries only
+        k = np.stack([src.astype(np.int64), dst.astype(np.int64), proto, sport, dport], axis=1)
         owner = ct.reply_entry[:size]
         sets = {v: frozenset(k_) for k_, v in self.fwsets.ids.items()}
         first, rest = [], []
@@ -327,8 +330,8 @@ class BatchPipeline:
         if x.any():
             xo = op[x]
             d = ids[xo]
-            u, h = flow_keys(self._fsrc[d], self._fdst[d], c.proto[xo], self._fsport[d],
-                             self._fdport[d])
+            u, h = flow_keys(c.family[xo], c.src_hi[xo], self._fsrc[d], c.dst_hi[xo],
+                             self._fdst[d], c.proto[xo], self._fsport[d], self._fdport[d])
             m = xo.size
             t, new = self.flow_index.index(h[:m], u[:m])
             tid[x] = t
@@ -424,7 +427,8 @@ class BatchPipeline:
         conntrack arrays (conntrack.BatchConnTrack) are indexed by them. Only forward (and
         translated) tuples get ids; a reverse tuple never seen gets the sentinel id."""
         n = len(c)
-        u, h = flow_keys(c.src, c.dst, c.proto, c.sport, c.dport)  # forward rows, then reverse
+        u, h = flow_keys(c.family, c.src_hi, c.src_lo, c.dst_hi, c.dst_lo, c.proto, c.sport,
+                         c.dport)  # forward rows, then reverse
         fid, _ = self.flow_index.index(h[:n], u[:n])
         rev = (h[n:], u[n:])
         self._grow_ids()
@@ -563,13 +567,10 @@ class BatchPipeline:
                                  np.full(idx.size, -1), none, disp, dec, active)
 
     def _owner(self, vnet: np.ndarray, dst: np.ndarray) -> np.ndarray:
-        p = self.net.program
-        k = (vnet.astype(np.int64) << 32) | dst
-        at = np.searchsorted(p.addr_keys, k)
-        atc = np.minimum(at, max(p.addr_keys.size - 1, 0))
-        hit = (at < p.addr_keys.size) & (p.addr_keys[atc] == k) if p.addr_keys.size else \
-            np.zeros(k.size, bool)
-        return np.where(hit, p.addr_nic[atc] if p.addr_keys.size else -1, -1)
+        """The NIC holding each IPv4 destination in its VNet (engine/addresses.py; the rows
+        reaching the stages are IPv4 until the IPv6 issue: family 4, high half 0)."""
+        return self.addresses.owner_np(vnet, np.full(dst.size, 4, np.uint8),
+                                       np.zeros(dst.size, np.uint64), dst)
 
     def _hop_stages(self, c: Columns, est: np.ndarray, idx: np.ndarray, rid: np.ndarray,
                     sub: np.ndarray, nh: np.ndarray, vnet: np.ndarray, nodes: np.ndarray,

@@ -28,10 +28,11 @@ tests in tests/engine):
 * When two entries would share a reply key (two flows translated onto the same tuple), the
   earlier entry keeps it (assumption `conntrack-first-wins`).
 * Decision-cache rule (engine/batch.py): a cached decision is keyed by everything decide()
-  reads of a row -- the row's exact 5-tuple, raw ports, ingress NIC, edge preset AND the id
-  of the entry the row is a reply of (or none). Entries are immutable once opened, so the
-  entry id stands for all of its state (firewall sessions, un-NAT address); ids are renumbered
-  only by compaction, which clears the cache.
+  reads of a row -- the row's exact 5-tuple (its flow id), raw ports, ingress NIC, edge
+  preset -- and, for a row answering an entry, the est bit and the id of the interned state
+  the entry gives it (firewall-session set, un-NAT address, un-NAT port), never the entry id:
+  two rows with the same fields and the same state share one answer whichever entry supplied
+  it. Flow ids are renumbered only by compaction, which clears the cache.
 """
 
 from __future__ import annotations

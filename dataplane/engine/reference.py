@@ -48,6 +48,7 @@ from typing import Any, NamedTuple
 
 from dataplane.control.nsg import Flow, RuleCompiler
 from dataplane.dispositions import Disposition as D
+from dataplane.engine.addresses import NicAddresses
 from dataplane.engine.compile import MAX_HOPS, Network
 from dataplane.engine.conntrack import PASSING, ConnTrack, Entry
 from dataplane.engine.conntrack import flow_key as _key
@@ -113,9 +114,7 @@ class ReferencePipeline:
                          for i, n in enumerate(net.nics)]
         self.nic_tags = platform.tags_per_nic(net)
         self.conntrack = ConnTrack(capacity)
-        self.owner = {(int(net.node_vnet[i]), ip.value): i for i, nic in enumerate(net.nics)
-                      for c in nic.ip_configurations
-                      if (ip := c.private_ip_address) is not None and ip.version == 4}
+        self.addresses = NicAddresses(net.nics, net.node_vnet)
 
     def run(self, packets: list[Packet]) -> list[Walk]:
         out = []
@@ -236,8 +235,8 @@ class ReferencePipeline:
                 continue
             if kind in ("VnetLocal", "VNetPeering", "VNetGlobalPeering"):
                 tv = int(net.route_vnet[rid])
-                target = self.owner.get((tv, p.dst))
-                if target is None:
+                target = self.addresses.owner(tv, IPAddress(4, p.dst))
+                if target < 0:
                     fe = net.lb.at(tv, p.dst)
                     if fe < 0:
                         w.hops.append({"step": "deliver", "at": None, "result":

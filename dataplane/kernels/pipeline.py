@@ -4,8 +4,11 @@
 (ids in order of first appearance; new marks the row that created each id), `lookup(hashes,
 keys) -> int64[n]` (-1 missing), `size`, `clear()`, `export() -> (hashes, keys)` (id order). keys: uint64[n, width] (C-contiguous),
 hashes: uint64[n], any function of the key (collisions cost time, never correctness).
-`flow_keys(src, dst, proto, sport, dport, twin=False) -> (keys uint64[2n, 5], hashes uint64[2n])`:
-exact 5-tuple keys (ports 0 unless TCP/UDP) of the packets, then of their reverses, hashed.
+`flow_keys(family, src_hi, src_lo, dst_hi, dst_lo, proto, sport, dport, twin=False) ->
+(keys uint64[2n, 6], hashes uint64[2n])`: exact dual-stack 5-tuple keys (family, both 64-bit
+halves of each address as the header kernel extracts them -- IPv4 in the low half --, ports 0
+unless TCP/UDP) of the packets, then of their reverses, hashed; an IPv4 tuple never collides
+with an IPv6 one. `key_fields(keys)` unpacks them.
 Used by engine/batch.py for per-batch flow ids (instead of a sort) and for the cross-batch
 decision cache. Compiled: ext/pipeline.pyx (open addressing); twin: pipeline_py.KeyIndexPy.
 With DATAPLANE_PURE_PYTHON=1, `KeyIndex` wraps the twin.
@@ -19,6 +22,7 @@ from dataplane.kernels import compiled, pipeline_py
 from dataplane.kernels.pipeline_py import KeyIndexPy
 
 _ext = compiled("pipeline")
+KEY_WORDS = 6  # a flow key's words (see flow_keys)
 
 
 class KeyIndex:
@@ -58,17 +62,31 @@ class KeyIndex:
         return ids
 
 
-def flow_keys(src: np.ndarray, dst: np.ndarray, proto: np.ndarray, sport: np.ndarray,
-              dport: np.ndarray, twin: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    cols = (np.ascontiguousarray(src, dtype=np.int64), np.ascontiguousarray(dst, dtype=np.int64),
+def flow_keys(family: np.ndarray, src_hi: np.ndarray, src_lo: np.ndarray, dst_hi: np.ndarray,
+              dst_lo: np.ndarray, proto: np.ndarray, sport: np.ndarray, dport: np.ndarray,
+              twin: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    cols = (np.ascontiguousarray(family, dtype=np.uint8),
+            *(np.ascontiguousarray(a, dtype=np.uint64) for a in (src_hi, src_lo, dst_hi,
+                                                                  dst_lo)),
             np.ascontiguousarray(proto, dtype=np.int16),
             np.ascontiguousarray(sport, dtype=np.int32),
             np.ascontiguousarray(dport, dtype=np.int32))
     n = cols[0].size
-    keys = np.empty((2 * n, 5), dtype=np.uint64)
+    keys = np.empty((2 * n, KEY_WORDS), dtype=np.uint64)
     hashes = np.empty(2 * n, dtype=np.uint64)
     (pipeline_py if twin or _ext is None else _ext).flow_keys(*cols, keys, hashes)
     return keys, hashes
 
 
-__all__ = ["KeyIndex", "KeyIndexPy", "flow_keys"]
+def key_fields(keys: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The fields of flow keys (uint64[n, 6]): (family uint8, src_hi, src_lo, dst_hi, dst_lo
+    uint64, proto int16, sport int32, dport int32), the inverse of `flow_keys`' packing."""
+    k = np.asarray(keys, dtype=np.uint64)
+    u = np.uint64
+    return ((k[:, 4] >> u(32)).astype(np.uint8), k[:, 0], k[:, 1], k[:, 2], k[:, 3],
+            (k[:, 4] & u(0xFFFF)).astype(np.uint16).view(np.int16),
+            (k[:, 5] >> u(32)).astype(np.uint32).view(np.int32),
+            (k[:, 5] & u(0xFFFFFFFF)).astype(np.uint32).view(np.int32))
+
+
+__all__ = ["KEY_WORDS", "KeyIndex", "KeyIndexPy", "flow_keys", "key_fields"]

@@ -5,10 +5,12 @@ first appearance, kept across calls. `index(hashes, keys, ids, new) -> int` fill
 1 where row i created its id) and returns the number of new ids; `lookup(hashes, keys, ids)`
 fills ids or -1; `clear()`; `size`; `export() -> (hashes, keys)` in id order (copies). `hashes` (one uint64 per row) only matter to the compiled
 kernel's slot choice; the twin compares whole keys.
-`flow_keys(src, dst, proto, sport, dport, keys, hashes)`: 5-tuple keys (ports 0 unless TCP/UDP)
-of n packets in rows 0..n-1 and of their reverses in rows n..2n-1, as the int64 values' bits,
-and a 64-bit hash of each (multiply-xorshift mix of a two-word packing), written into `keys`
-(uint64[2n, 5]) and `hashes` (uint64[2n]).
+`flow_keys(family, src_hi, src_lo, dst_hi, dst_lo, proto, sport, dport, keys, hashes)`:
+dual-stack 5-tuple keys of n packets in rows 0..n-1 and of their reverses in rows n..2n-1, 6
+exact words each: (src_hi, src_lo, dst_hi, dst_lo, family << 32 | proto's 16 bits,
+sport << 32 | dport's 32 bits), ports 0 unless TCP/UDP; an IPv4 key never equals an IPv6 key
+(the family word). A 64-bit hash of each (multiply-xorshift mix of two words, see
+ext/pipeline.pyx), written into `keys` (uint64[2n, 6]) and `hashes` (uint64[2n]).
 """
 
 from __future__ import annotations
@@ -79,19 +81,28 @@ def mix64(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return h
 
 
-def flow_keys(src: np.ndarray, dst: np.ndarray, proto: np.ndarray, sport: np.ndarray,
-              dport: np.ndarray, keys: np.ndarray, hashes: np.ndarray) -> None:
-    n = src.shape[0]
-    if not (dst.shape[0] == proto.shape[0] == sport.shape[0] == dport.shape[0] == n):
+K1 = np.uint64(0xC2B2AE3D27D4EB4F)
+K2 = np.uint64(0x165667B19E3779F9)
+
+
+def flow_keys(family: np.ndarray, src_hi: np.ndarray, src_lo: np.ndarray, dst_hi: np.ndarray,
+              dst_lo: np.ndarray, proto: np.ndarray, sport: np.ndarray, dport: np.ndarray,
+              keys: np.ndarray, hashes: np.ndarray) -> None:
+    n = src_lo.shape[0]
+    if not all(a.shape[0] == n for a in (family, src_hi, dst_hi, dst_lo, proto, sport, dport)):
         raise ValueError("columns differ in length")
-    if keys.shape != (2 * n, 5) or hashes.shape[0] != 2 * n:
-        raise ValueError("outputs must hold 2n rows of 5 words")
+    if keys.shape != (2 * n, 6) or hashes.shape[0] != 2 * n:
+        raise ValueError("outputs must hold 2n rows of 6 words")
+    u = np.uint64
     ported = (proto == 6) | (proto == 17)
-    sp = np.where(ported, sport, 0).astype(np.int64)
-    dp = np.where(ported, dport, 0).astype(np.int64)
-    k = keys.view(np.int64)
-    k[:n, 0], k[:n, 1], k[:n, 2], k[:n, 3], k[:n, 4] = src, dst, proto, sp, dp
-    k[n:, 0], k[n:, 1], k[n:, 2], k[n:, 3], k[n:, 4] = dst, src, proto, dp, sp
-    w1 = (keys[:, 0] << np.uint64(32)) ^ keys[:, 1]
-    w2 = (keys[:, 2] << np.uint64(32)) ^ (keys[:, 3] << np.uint64(16)) ^ keys[:, 4]
-    hashes[:] = mix64(w1, w2)
+    sp = np.where(ported, sport.astype(np.int64) & 0xFFFFFFFF, 0).astype(u)
+    dp = np.where(ported, dport.astype(np.int64) & 0xFFFFFFFF, 0).astype(u)
+    meta = (family.astype(u) << u(32)) | (proto.astype(np.int64) & 0xFFFF).astype(u)
+    for rows, (ah, al, bh, bl, pa, pb) in ((slice(0, n), (src_hi, src_lo, dst_hi, dst_lo, sp, dp)),
+                                           (slice(n, 2 * n), (dst_hi, dst_lo, src_hi, src_lo,
+                                                              dp, sp))):
+        k = keys[rows]
+        k[:, 0], k[:, 1], k[:, 2], k[:, 3] = ah, al, bh, bl
+        k[:, 4] = meta
+        k[:, 5] = (pa << u(32)) | pb
+        hashes[rows] = mix64((al << u(32)) ^ bl ^ (ah * K1) ^ (bh * K2), k[:, 5] ^ (meta << u(16)))

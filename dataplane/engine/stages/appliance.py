@@ -5,8 +5,10 @@ or Azure Firewall holding the next-hop IP address ("Virtual network traffic rout
 https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview, "Custom
 routes": "Virtual appliance ... the next hop IP address"); the appliance then forwards it with
 the routes of its own subnet. This stage decides what is the appliance's own:
-* no NIC or firewall holds the next-hop address -> NEXT_HOP_UNREACHABLE (the route's label;
-  Azure drops it: the same page, "the next hop ... must be reachable");
+* no NIC or firewall holds the next-hop address -> NEXT_HOP_UNREACHABLE (the route's label).
+  Microsoft does not document what happens to traffic routed to an address nothing holds;
+  we drop it there (assumption `nva-unreachable`, APPLIANCE_ASSUMPTIONS, printed with
+  results);
 * an appliance already on this packet's path -> LOOP (the route's label; the dispatcher's hop
   limit catches longer cycles);
 * a NIC appliance forwards a packet not addressed to itself only with IP forwarding enabled
@@ -31,6 +33,12 @@ from typing import Any
 import numpy as np
 
 from dataplane.dispositions import Disposition as D
+
+APPLIANCE_ASSUMPTIONS = (
+    "nva-unreachable: a VirtualAppliance route whose next-hop address no NIC, Azure Firewall "
+    "or internal load balancer frontend holds drops the packet (NEXT_HOP_UNREACHABLE); "
+    "Microsoft does not document this case.",
+)
 
 
 def label_forwarding(net: Any, app: int) -> str:
@@ -91,5 +99,5 @@ def next_subnet_np(net: Any, app: np.ndarray) -> np.ndarray:
     return net.node_subnet[app]
 
 
-__all__ = ["enter", "firewall_nodes", "forwards", "forwards_np", "is_firewall",
+__all__ = ["APPLIANCE_ASSUMPTIONS", "enter", "firewall_nodes", "forwards", "forwards_np", "is_firewall",
            "label_forwarding", "loop_np", "next_subnet", "next_subnet_np", "unreachable_hop"]

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from dataplane.model import Topology, UnknownResource, id_key
+from dataplane.model import PublicIPAddress, Topology, UnknownResource, id_key
 
 _N = "microsoft.network/"
 
@@ -105,10 +105,50 @@ def unknown_resource_message(unknown: UnknownResource) -> str:
             f"verdicts ({what}); {whom}.")
 
 
-def topology_caveats(topology: Topology) -> tuple[Caveat, ...]:
-    """Unmodelled resources that can change a verdict, each scoped to the resources it touches.
-    (What a firewall's rules leave unevaluated travels with the engine's firewall hops.)"""
+def edge_caveats(topology: Topology) -> tuple[Caveat, ...]:
+    """The public edge the loader models but the packet engine does not translate yet (issue
+    14, engine part): a public IP on a NIC or a load-balancer frontend (inbound DNAT, Standard
+    SKU closed inbound, outbound SNAT) touches that NIC or the load balancer's backend NICs; a
+    NAT gateway touches its subnets. Routes (private endpoints) and the outbound method
+    (control/outbound.py) are modelled and carry no caveat."""
     out = []
+    text = ("public IP {name} ({sku}) is modelled for routes and outbound answers, but the "
+            "packet engine does not yet apply its inbound DNAT (Standard: closed until an NSG "
+            "allows) nor the outbound SNAT to it")
+    for nic in topology.network_interfaces:
+        for config in nic.ip_configurations:
+            pip = topology.get(config.public_ip_address)
+            if isinstance(pip, PublicIPAddress):
+                out.append(Caveat(f"public-edge:{pip.name}", text.format(name=pip.name,
+                                                                         sku=pip.sku),
+                                  frozenset({id_key(nic.id)})))
+    for lb in topology.load_balancers:
+        pools = {id_key(p.id) for p in lb.backend_address_pools}
+        backends = frozenset(id_key(n.id) for n in topology.network_interfaces
+                             if any(id_key(a) in pools for c in n.ip_configurations
+                                    for a in c.load_balancer_backend_address_pools))
+        for frontend in lb.frontend_ip_configurations:
+            pip = topology.get(frontend.public_ip_address)
+            if isinstance(pip, PublicIPAddress):
+                out.append(Caveat(f"public-edge:{pip.name}", text.format(name=pip.name,
+                                                                         sku=pip.sku)
+                                  + f" (frontend of load balancer {lb.name})",
+                                  backends | {id_key(lb.id)}))
+    for nat in topology.nat_gateways:
+        subnets = frozenset(id_key(s.id) for v in topology.virtual_networks for s in v.subnets
+                            if s.nat_gateway and id_key(s.nat_gateway) == id_key(nat.id))
+        out.append(Caveat(f"public-edge:{nat.name}",
+                          f"NAT gateway {nat.name} is the outbound method of its subnets "
+                          "(control/outbound.py), but the packet engine does not yet apply "
+                          "its SNAT", subnets))
+    return tuple(out)
+
+
+def topology_caveats(topology: Topology) -> tuple[Caveat, ...]:
+    """Unmodelled resources that can change a verdict, each scoped to the resources it touches,
+    and the modelled public edge the engine does not translate yet (`edge_caveats`).
+    (What a firewall's rules leave unevaluated travels with the engine's firewall hops.)"""
+    out = list(edge_caveats(topology))
     for unknown in topology.unknown_resources:
         changes, what = impact(unknown.type)
         if changes:

@@ -45,7 +45,8 @@ def _modelled_ids(topology: Topology) -> set[str]:
     for field in ("virtual_networks", "network_security_groups", "route_tables",
                   "network_interfaces", "virtual_machines", "virtual_network_gateways",
                   "local_network_gateways", "connections", "load_balancers", "azure_firewalls",
-                  "firewall_policies", "ip_groups", "virtual_hubs"):
+                  "firewall_policies", "ip_groups", "virtual_hubs", "public_ip_addresses",
+                  "nat_gateways", "private_endpoints"):
         ids |= {item.id.lower() for item in getattr(topology, field)}
     for vnet in topology.virtual_networks:
         ids |= {subnet.id.lower() for subnet in vnet.subnets}
@@ -113,12 +114,12 @@ def test_transitive_bgp_connects_a_b_and_b_c_but_never_a_c(transitive) -> None:
     assert all(g.enable_bgp and g.vpn_type == "RouteBased" for g in topology.virtual_network_gateways)
 
 
-def test_transitive_bgp_loads_valid_and_keeps_public_ips_aside(transitive) -> None:
+def test_transitive_bgp_loads_valid_and_models_its_public_ips(transitive) -> None:
     result, topology = transitive
     assert [f.code for f in validate(topology) if f.severity == "error"] == []
     assert not any(vnet.virtual_network_peerings for vnet in topology.virtual_networks)
-    assert sorted(u.type for u in topology.unknown_resources) == [
-        "Microsoft.Network/publicIPAddresses"] * 3
+    assert topology.unknown_resources == ()
+    assert len(topology.public_ip_addresses) == 3
     _assert_nothing_vanishes(result, topology)
 
 

@@ -95,6 +95,14 @@ _TEXTS = {
         "Flows to the host's platform services (168.63.129.16 DNS/DHCP/WireServer, "
         "169.254.169.254 IMDS) are answered by the host: user routes do not carry them; NSGs "
         "judge them only when a rule names their service tag (control/hostservices.py).",
+    "private-endpoint-route-scope":
+        "A private endpoint's /32 InterfaceEndpoint route is in every subnet of its VNet and of "
+        "the VNets directly peered (Connected) with it, not in a peer's peers nor behind a "
+        "gateway (Microsoft names the /32 route but not its scope; field notes and peering's "
+        "non-transitivity). A user route in the source subnet's table invalidates it only when "
+        "the endpoint's subnet has privateEndpointNetworkPolicies Enabled or RouteTableEnabled "
+        "and the route is at least as long as the endpoint VNet's address space "
+        "(disable-private-endpoint-network-policy).",
     "stateful":
         "NSG verdicts are for new flows; return traffic of an allowed flow is allowed without "
         "rule evaluation (2.1).",

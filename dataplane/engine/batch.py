@@ -40,6 +40,7 @@ from dataplane.engine import loadbalancer as _lb_stage  # semantics stage, see d
 from dataplane.engine.compile import (
     MAX_HOPS,
     NH_APPLIANCE,
+    NH_ENDPOINT,
     NH_GATEWAY,
     NH_INTERNET,
     NH_NONE,
@@ -50,7 +51,7 @@ from dataplane.engine.compile import (
 )
 from dataplane.engine.conntrack import BatchConnTrack, FirewallSets
 from dataplane.engine.reference import _in
-from dataplane.engine.stages import nat, nsg, peering, platform, source
+from dataplane.engine.stages import nat, nsg, peering, platform, public_edge, source
 from dataplane.engine.stages import route as routing
 from dataplane.engine.stages.firewall import CompiledFirewall
 from dataplane.errors import InputError
@@ -535,6 +536,11 @@ class BatchPipeline:
             end(idx[m & (gw < 0)], D.NO_ROUTE, self.route_label[rid[m & (gw < 0)]])
             nodes[idx[g_ok], pos[idx[g_ok]]] = gw[g_ok]
             end(idx[g_ok], D.EXITS_ON_PREMISES, self.route_label[rid[g_ok]])
+            m = nh == NH_ENDPOINT  # stages/public_edge.py (a private endpoint's /32)
+            if m.any():
+                ok = self._cross(c, idx[m], vnet[m], net.route_vnet[rid[m]], disp, dec, active)
+                public_edge.reach_np(end, D.PRIVATE_ENDPOINT, idx[m][ok], rid[m][ok],
+                                     self.route_label)
             # VnetLocal / peering
             m = (nh == NH_VNETLOCAL) | (nh == NH_PEERING)
             if m.any():

@@ -50,7 +50,7 @@ from dataplane.engine import loadbalancer as lbm
 from dataplane.engine.compile import MAX_HOPS, Network
 from dataplane.engine.conntrack import PASSING, ConnTrack, Entry
 from dataplane.engine.conntrack import flow_key as _key
-from dataplane.engine.stages import nat, nsg, peering, platform, source
+from dataplane.engine.stages import nat, nsg, peering, platform, public_edge, source
 from dataplane.engine.stages import route as routing
 from dataplane.model import Prefix
 from dataplane.net import IPAddress
@@ -226,6 +226,13 @@ class ReferencePipeline:
                     hop.update(connection=site.connection, localNetworkGateway=site.site)
                 w.nodes.append(gw)
                 return self._end(w, D.EXITS_ON_PREMISES, label)
+            if kind == "InterfaceEndpoint":  # stages/public_edge.py
+                blocked = self._cross(w, vnet, int(net.route_vnet[rid]), p,
+                                      current if via_gateway else -1)
+                if blocked is not None:
+                    return blocked
+                w.hops.append(public_edge.reach(route, label))
+                return self._end(w, D.PRIVATE_ENDPOINT, label)
             if kind in ("VnetLocal", "VNetPeering", "VNetGlobalPeering"):
                 tv = int(net.route_vnet[rid])
                 target = self.owner.get((tv, p.dst))

@@ -43,6 +43,8 @@ class Disposition(IntEnum):
     EXITS_PLATFORM = 25
     LB_HAIRPIN = 26
     PRIVATE_ENDPOINT = 27
+    PUBLIC_IP_CLOSED = 28
+    NO_OUTBOUND_ACCESS = 29
 
     @property
     def reason(self) -> str:
@@ -96,6 +98,10 @@ REASONS: dict[Disposition, str] = {
                             "mapped back to itself: Azure fails it (Load Balancer limitations)",
     Disposition.PRIVATE_ENDPOINT: "reached a private endpoint: handed to the private link "
                                   "service it names (the service itself is not emulated)",
+    Disposition.PUBLIC_IP_CLOSED: "to a Standard public IP with no NSG on its NIC or subnet: "
+                                  "closed to inbound traffic",
+    Disposition.NO_OUTBOUND_ACCESS: "a new flow to the Internet from a private subnet "
+                                    "(defaultOutboundAccess false) with no outbound method",
     Disposition.EXITS_PLATFORM: "answered by Azure's host (DNS, DHCP, WireServer, IMDS at "
                                 "168.63.129.16 / 169.254.169.254): no NSG unless it names the "
                                 "service's tag, no user route",

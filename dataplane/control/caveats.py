@@ -107,14 +107,19 @@ def unknown_resource_message(unknown: UnknownResource) -> str:
 
 def edge_caveats(topology: Topology) -> tuple[Caveat, ...]:
     """The public edge the loader models but the packet engine does not translate yet (issue
-    14, engine part): a public IP on a NIC or a load-balancer frontend (inbound DNAT, Standard
-    SKU closed inbound, outbound SNAT) touches that NIC or the load balancer's backend NICs; a
-    NAT gateway touches its subnets. Routes (private endpoints) and the outbound method
-    (control/outbound.py) are modelled and carry no caveat."""
+    14, engine part): outbound SNAT (packets keep their private source; `next-hop` and
+    `routes` show the address) of a NIC's public IP, a NAT gateway (touching its subnets) and
+    a public load balancer, whose frontends also take no inbound traffic in the engine
+    (touching its backend NICs). Modelled, no caveat: private endpoint routes and packets,
+    inbound DNAT to a NIC's public IP with Standard closed / Basic open, the outbound method
+    (control/outbound.py) and a private subnet's missing outbound access."""
     out = []
-    text = ("public IP {name} ({sku}) is modelled for routes and outbound answers, but the "
-            "packet engine does not yet apply its inbound DNAT (Standard: closed until an NSG "
-            "allows) nor the outbound SNAT to it")
+    text = ("public IP {name} ({sku}): packets leaving for the Internet keep their private "
+            "source address in the engine's output; Azure translates it to this public IP "
+            "(dataplane next-hop shows the address)")
+    lb_text = ("public IP {name} ({sku}), frontend of load balancer {lb}: its load-balancing, "
+               "inbound NAT and outbound rules are not applied to packets by the engine (inbound "
+               "to it stays unmapped, outbound keeps the private source)")
     for nic in topology.network_interfaces:
         for config in nic.ip_configurations:
             pip = topology.get(config.public_ip_address)
@@ -130,17 +135,16 @@ def edge_caveats(topology: Topology) -> tuple[Caveat, ...]:
         for frontend in lb.frontend_ip_configurations:
             pip = topology.get(frontend.public_ip_address)
             if isinstance(pip, PublicIPAddress):
-                out.append(Caveat(f"public-edge:{pip.name}", text.format(name=pip.name,
-                                                                         sku=pip.sku)
-                                  + f" (frontend of load balancer {lb.name})",
-                                  backends | {id_key(lb.id)}))
+                out.append(Caveat(f"public-edge:{pip.name}", lb_text.format(
+                    name=pip.name, sku=pip.sku, lb=lb.name), backends | {id_key(lb.id)}))
     for nat in topology.nat_gateways:
         subnets = frozenset(id_key(s.id) for v in topology.virtual_networks for s in v.subnets
                             if s.nat_gateway and id_key(s.nat_gateway) == id_key(nat.id))
         out.append(Caveat(f"public-edge:{nat.name}",
                           f"NAT gateway {nat.name} is the outbound method of its subnets "
-                          "(control/outbound.py), but the packet engine does not yet apply "
-                          "its SNAT", subnets))
+                          "(control/outbound.py): packets leaving for the Internet keep their "
+                          "private source address in the engine's output (Azure translates "
+                          "it to the NAT gateway's public IP)", subnets))
     return tuple(out)
 
 

@@ -39,14 +39,19 @@ API version, and existing VNets keep default outbound access.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
+from dataplane.control.assumptions import ASSUMPTIONS
 from dataplane.control.public_addresses import ALLOCATION, chosen_here, public_address
+from dataplane.control.routes import EffectiveRoute
 from dataplane.model import (
     Assumption,
     LoadBalancer,
     NatGateway,
     NetworkInterface,
+    PrivateEndpoint,
     PublicIPAddress,
     Subnet,
     Topology,
@@ -168,3 +173,36 @@ def outbound_access(topology: Topology, nic: NetworkInterface) -> Outbound:
     return Outbound(chosen.method, chosen.resource, chosen.rule, chosen.public_addresses,
                     tuple(dict.fromkeys(names)), (ALLOCATION,) if allocated else (),
                     chosen.public_ips)
+
+
+def _lines(assumptions: Iterable[Assumption]) -> list[str]:
+    return [f"{a.key}: {a.text}" for a in dict.fromkeys(assumptions)]
+
+
+def edge_assumptions(routes: Iterable[EffectiveRoute], outbound: Outbound) -> list[str]:
+    """'key: text' lines for a route listing: the outbound method's assumptions and, when a
+    private endpoint row is listed, `private-endpoint-route-scope`."""
+    scope = [ASSUMPTIONS["private-endpoint-route-scope"]] if any(
+        r.private_endpoint for r in routes) else []
+    return _lines([*outbound.assumptions, *scope])
+
+
+def edge_next_hop(topology: Topology, nic: NetworkInterface, route: EffectiveRoute,
+                  answer: dict[str, Any]) -> dict[str, Any]:
+    """`answer` (a next-hop dict) with `outbound` when the next hop is Internet, and
+    `privateEndpoint` ({id, privateLinkServiceId, groupIds}) when it is InterfaceEndpoint;
+    their assumptions appended."""
+    if route.next_hop_type == "Internet":
+        outbound = outbound_access(topology, nic)
+        answer["outbound"] = outbound.as_dict()
+        answer["assumptions"] = answer["assumptions"] + _lines(outbound.assumptions)
+    endpoint = topology.get(route.private_endpoint)
+    if isinstance(endpoint, PrivateEndpoint):
+        first = (endpoint.private_link_service_connections or (None,))[0]
+        answer["privateEndpoint"] = {
+            "id": endpoint.id,
+            "privateLinkServiceId": first.private_link_service_id if first else None,
+            "groupIds": list(first.group_ids) if first else []}
+        answer["assumptions"] = answer["assumptions"] + _lines(
+            [ASSUMPTIONS["private-endpoint-route-scope"]])
+    return answer

@@ -509,6 +509,13 @@ class BatchPipeline:
             nat.unnat_np(c, m, unnat_ip, unnat_port)
         subnet = np.where(active, net.node_subnet[np.maximum(c.nic, 0)], -1)
         pos = np.ones(n, dtype=np.int64)
+        # DNAT to an instance public IP's private address (stages/public_edge.py)
+        rows = np.flatnonzero((disp == D.UNMAPPED) & (c.nic < 0))  # no emulated source NIC
+        if rows.size:
+            shut, which = public_edge.inbound_np(net, c, rows, est)
+            for k in np.unique(which).tolist():
+                end(shut[which == k], D.PUBLIC_IP_CLOSED,
+                    self.labels(public_edge.closed_label(public_edge.tables(net).names[k])))
         # >>> semantics stage owned by engine/ingress.py (on-premises/probe/Internet ingress)
         _ingress_stage.enter_stage(self, c, est, disp, dec, nodes, pos, active, subnet)
         for _ in range(MAX_HOPS):
@@ -527,6 +534,16 @@ class BatchPipeline:
             idx, rid, sub, nh, vnet = _lb_stage.hop_stage(self, c, est, idx, rid, sub, nh, vnet,
                                                           nodes, pos, disp, dec, active)
             end(idx[nh == NH_NONE], D.NULL_ROUTED, self.route_label[rid[nh == NH_NONE]])
+            m = nh == NH_INTERNET  # a new flow without outbound access (stages/public_edge.py)
+            if m.any():
+                shut = public_edge.exit_np(net, idx[m], nodes[idx[m], pos[idx[m]] - 1], est)
+                for i in idx[m][shut].tolist():
+                    node = int(nodes[i, pos[i] - 1])
+                    end(np.array([i]), D.NO_OUTBOUND_ACCESS, self.labels(
+                        public_edge.tables(net).no_outbound_label[node]))
+                keep = np.ones(idx.size, bool)
+                keep[np.flatnonzero(m)[shut]] = False
+                idx, rid, sub, nh, vnet = idx[keep], rid[keep], sub[keep], nh[keep], vnet[keep]
             m = (nh == NH_INTERNET) | (nh == NH_SERVICE)
             nodes[idx[m], pos[idx[m]]] = net.internet_node
             end(idx[m], D.EXITS_INTERNET, self.route_label[rid[m]])

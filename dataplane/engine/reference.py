@@ -129,7 +129,16 @@ class ReferencePipeline:
         state = entry is not None
         flow = Flow(p.proto, IPAddress(4, p.src), p.sport, IPAddress(4, p.dst), p.dport)
         if p.nic < 0:
+            p, edge, shut = public_edge.inbound(net, p, state)  # DNAT to a public IP's NIC
+            if shut:
+                w = Walk(D.DELIVERED, "", [], reply_of=entry,
+                         out=(p.src, p.dst, p.sport, p.dport))
+                w.hops.append(edge)
+                return self._end(w, D.PUBLIC_IP_CLOSED, shut)
+            flow = Flow(p.proto, IPAddress(4, p.src), p.sport, IPAddress(4, p.dst), p.dport)
             w = self._ingress(p, state, flow, entry)
+            if edge is not None:
+                w.hops.insert(0, edge)
             w.out = w.out or (p.src, p.dst, p.sport, p.dport)
             return w
         w = Walk(D.DELIVERED, "", [p.nic], reply_of=entry, out=(p.src, p.dst, p.sport, p.dport))
@@ -207,6 +216,10 @@ class ReferencePipeline:
                 return self._end(w, D.NON_ROUTABLE, label)
             if kind == "None":
                 return self._end(w, D.NULL_ROUTED, label)
+            shut = public_edge.no_outbound(net, current, state) if kind == "Internet" else ""
+            if shut:  # stages/public_edge.py: a private subnet without outbound method
+                w.hops.append({"step": "exit", "at": "internet", "result": "NoOutboundAccess"})
+                return self._end(w, D.NO_OUTBOUND_ACCESS, shut)
             if kind in ("Internet", "VirtualNetworkServiceEndpoint"):
                 w.nodes.append(net.internet_node)
                 w.hops.append({"step": "exit", "at": "internet", "serviceEndpoint":

@@ -60,9 +60,10 @@ def _edge_lines(result: dict[str, Any]) -> str:
     if out:
         via = out["method"] + (f" {out['resourceId'].rsplit('/', 1)[-1]}" if out.get(
             "resourceId") else "") + (f"/{out['rule']}" if out.get("rule") else "")
-        source = ", ".join(out["publicIpAddresses"]) or (
-            "no public address" if out["method"] == "None" else "address not known offline")
-        lines.append(f"Outbound to the Internet: {via} (source {source})")
+        source = ("source " + ", ".join(out["publicIpAddresses"]) if out["publicIpAddresses"]
+                  else "private subnet: no outbound access" if out["method"] == "None"
+                  else "source: an address Microsoft owns, not known offline")
+        lines.append(f"Outbound to the Internet: {via} ({source})")
         if out.get("overrides"):
             lines.append(f"  overrides: {', '.join(out['overrides'])}")
     endpoint = result.get("privateEndpoint")

@@ -115,8 +115,8 @@ def edge_caveats(topology: Topology) -> tuple[Caveat, ...]:
     (control/outbound.py) and a private subnet's missing outbound access."""
     out = []
     text = ("public IP {name} ({sku}): packets leaving for the Internet keep their private "
-            "source address in the engine's output; Azure translates it to this public IP "
-            "(dataplane next-hop shows the address)")
+            "source address in the engine's output where Azure translates it (to this address "
+            "unless a NAT gateway wins; dataplane next-hop shows which)")
     lb_text = ("public IP {name} ({sku}), frontend of load balancer {lb}: its load-balancing, "
                "inbound NAT and outbound rules are not applied to packets by the engine (inbound "
                "to it stays unmapped, outbound keeps the private source)")

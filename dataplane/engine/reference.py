@@ -223,7 +223,10 @@ class ReferencePipeline:
             if kind in ("Internet", "VirtualNetworkServiceEndpoint"):
                 w.nodes.append(net.internet_node)
                 w.hops.append({"step": "exit", "at": "internet", "serviceEndpoint":
-                               kind == "VirtualNetworkServiceEndpoint"})
+                               kind == "VirtualNetworkServiceEndpoint",
+                               **({"outbound": public_edge.outbound_text(net, current)}
+                                  if kind == "Internet" and public_edge.outbound_text(
+                                      net, current) else {})})
                 return self._end(w, D.EXITS_INTERNET, label)
             if kind == "VirtualNetworkGateway":
                 gw = int(net.route_gateway[rid])

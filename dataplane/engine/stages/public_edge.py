@@ -100,6 +100,7 @@ class EdgeTables:
     names: tuple[str, ...]
     no_outbound: np.ndarray  # bool per node
     no_outbound_label: tuple[str, ...]  # per node ('' where access exists)
+    outbound_text: tuple[str, ...]  # per node: 'Method name (addresses)' for explain
 
 
 _TABLES: weakref.WeakKeyDictionary[Any, EdgeTables] = weakref.WeakKeyDictionary()
@@ -127,17 +128,25 @@ def tables(net: Any) -> EdgeTables:
     rows.sort()
     n_nodes = len(net.node_names)
     no_out = np.zeros(n_nodes, dtype=bool)
-    labels = [""] * n_nodes
+    labels, texts = [""] * n_nodes, [""] * n_nodes
     for i, nic in enumerate(net.nics):
-        if net.node_subnet[i] >= 0 and outbound_access(topology, nic).method == NONE:
+        if net.node_subnet[i] < 0:
+            continue
+        out = outbound_access(topology, nic)
+        if out.method == NONE:
             no_out[i] = True
             labels[i] = outbound_label(topology, nic)
+        name = f" {out.resource.rsplit('/', 1)[-1]}" if out.resource else ""
+        addresses = ", ".join(str(a) for a in out.public_addresses) or "address not known"
+        texts[i] = (f"{out.method}{name} ({addresses}; the engine keeps the private source)"
+                    if out.method != NONE else "")
     found = EdgeTables(
         public_keys=np.array([r[0] for r in rows], dtype=np.int64),
         private=np.array([r[1] for r in rows], dtype=np.int64),
         nic=np.array([r[2] for r in rows], dtype=np.int32),
         closed=np.array([r[3] for r in rows], dtype=bool),
-        names=tuple(r[4] for r in rows), no_outbound=no_out, no_outbound_label=tuple(labels))
+        names=tuple(r[4] for r in rows), no_outbound=no_out, no_outbound_label=tuple(labels),
+        outbound_text=tuple(texts))
     _TABLES[net] = found
     return found
 
@@ -177,6 +186,12 @@ def inbound(net: Any, p: Any, established: bool) -> tuple[Any, dict[str, Any] | 
     return p._replace(dst=int(t.private[row])), hop, ""
 
 
+def outbound_text(net: Any, node: int) -> str:
+    """'Method resource (addresses; ...)' of the outbound method at `node`, '' if none."""
+    t = tables(net)
+    return t.outbound_text[node] if 0 <= node < len(t.outbound_text) else ""
+
+
 def no_outbound(net: Any, node: int, established: bool) -> str:
     """The NO_OUTBOUND_ACCESS label of a new flow leaving `node` for the Internet, or ''."""
     t = tables(net)
@@ -213,4 +228,4 @@ def _ip(v: int) -> str:
 
 
 __all__ = ["EdgeTables", "closed_label", "endpoint_label", "exit_np", "inbound", "inbound_np",
-           "no_outbound", "outbound_label", "reach", "reach_np", "tables"]
+           "no_outbound", "outbound_label", "outbound_text", "reach", "reach_np", "tables"]

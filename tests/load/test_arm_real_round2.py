@@ -114,12 +114,13 @@ def test_transitive_bgp_connects_a_b_and_b_c_but_never_a_c(transitive) -> None:
     assert all(g.enable_bgp and g.vpn_type == "RouteBased" for g in topology.virtual_network_gateways)
 
 
-def test_transitive_bgp_loads_valid_and_models_its_public_ips(transitive) -> None:
+def test_transitive_bgp_loads_valid_and_keeps_public_ips_aside(transitive) -> None:
     result, topology = transitive
     assert [f.code for f in validate(topology) if f.severity == "error"] == []
     assert not any(vnet.virtual_network_peerings for vnet in topology.virtual_networks)
-    assert topology.unknown_resources == ()
-    assert len(topology.public_ip_addresses) == 3
+    # the gateways' public IPs: no modelled use yet (load/resources.py PUBLIC_IP_USERS)
+    assert sorted(u.type for u in topology.unknown_resources) == [
+        "Microsoft.Network/publicIPAddresses"] * 3
     _assert_nothing_vanishes(result, topology)
 
 

@@ -162,3 +162,15 @@ def test_the_scenario_keys_build_the_same_model() -> None:
     assert [str(a) for a in pe.private_ip_addresses] == ["10.0.2.4"]
     assert topology.virtual_networks[0].subnet("pe").private_endpoint_network_policies == "Enabled"
     assert topology.network_interfaces[0].ip_configurations[0].public_ip_address.endswith("/vm-ip")
+
+
+def test_a_public_ip_only_a_firewall_uses_stays_unknown_until_issue_11_models_it() -> None:
+    firewall = {"type": "Microsoft.Network/azureFirewalls", "name": "fw", "id": SUB + "azureFirewalls/fw",
+                "location": "westeurope",
+                "properties": {"ipConfigurations": [{"name": "c", "properties": {
+                    "subnet": {"id": VNET + "/subnets/s"}, "privateIPAddress": "10.0.1.4",
+                    "publicIPAddress": {"id": SUB + "publicIPAddresses/fw-ip"}}}]}}
+    topology = resources_to_topology([_vnet(), firewall, _pip("fw-ip", sku="Standard")])
+    assert topology.public_ip_addresses == ()
+    (unknown,) = topology.unknown_resources
+    assert unknown.name == "fw-ip" and unknown.related == (SUB + "azureFirewalls/fw",)

@@ -174,3 +174,32 @@ def test_a_public_ip_only_a_firewall_uses_stays_unknown_until_issue_11_models_it
     assert topology.public_ip_addresses == ()
     (unknown,) = topology.unknown_resources
     assert unknown.name == "fw-ip" and unknown.related == (SUB + "azureFirewalls/fw",)
+
+
+def test_az_dumps_with_flattened_properties() -> None:
+    """`az network public-ip list`, `az network nat gateway list`, `az network private-endpoint
+    list` print properties at the top level; the NIC of a dumped endpoint gives its address."""
+    pip = {"type": "Microsoft.Network/publicIPAddresses", "name": "p", "id": SUB + "publicIPAddresses/p",
+           "location": "westeurope", "sku": {"name": "Standard", "tier": "Regional"},
+           "ipAddress": "20.1.2.3", "publicIPAllocationMethod": "Static", "publicIPAddressVersion": "IPv4"}
+    nat = {"type": "Microsoft.Network/natGateways", "name": "nat", "id": SUB + "natGateways/nat",
+           "location": "westeurope", "sku": {"name": "Standard"}, "idleTimeoutInMinutes": 10,
+           "publicIpAddresses": [{"id": SUB + "publicIPAddresses/p", "resourceGroup": "rg"}]}
+    pe_nic = {"type": "Microsoft.Network/networkInterfaces", "name": "pe.nic.1", "id": SUB + "networkInterfaces/pe.nic.1",
+              "location": "westeurope", "ipConfigurations": [{"name": "privateEndpointIpConfig",
+                                                              "privateIPAddress": "10.0.1.7",
+                                                              "subnet": {"id": VNET + "/subnets/s"}}],
+              "privateEndpoint": {"id": SUB + "privateEndpoints/pe"}}
+    pe = {"type": "Microsoft.Network/privateEndpoints", "name": "pe", "id": SUB + "privateEndpoints/pe",
+          "location": "westeurope", "subnet": {"id": VNET + "/subnets/s"},
+          "networkInterfaces": [{"id": SUB + "networkInterfaces/pe.nic.1"}],
+          "privateLinkServiceConnections": [{"name": "c", "privateLinkServiceId": "/subscriptions/x/"
+                                             "resourceGroups/y/providers/Microsoft.KeyVault/vaults/kv",
+                                             "groupIds": ["vault"]}], "customDnsConfigs": []}
+    topology = resources_to_topology([_vnet(natGateway={"id": SUB + "natGateways/nat"}), pip, nat, pe_nic, pe])
+    assert str(topology.public_ip_addresses[0].ip_address) == "20.1.2.3"
+    assert topology.nat_gateways[0].idle_timeout_in_minutes == 10
+    (endpoint,) = topology.private_endpoints
+    assert [str(a) for a in endpoint.private_ip_addresses] == ["10.0.1.7"]
+    assert endpoint.target.endswith("vaults/kv (vault)")
+    assert "private-endpoint-address" not in [a.key for a in topology.assumptions]

@@ -81,3 +81,15 @@ def test_the_cli_prints_the_outbound_method_within_100_columns() -> None:
     assert "overrides: InstancePublicIP app-pip" in out
     assert "public-address-allocation" in out
     assert max(len(line) for line in out.splitlines()) <= 100
+
+
+def test_check_lists_the_public_addresses_and_their_source() -> None:
+    from dataplane.cli.check import check_report
+
+    topology = dataplane.load(str(TEMPLATE))
+    report = check_report(topology)
+    rows = {p["name"]: p for p in report["publicIpAddresses"]}
+    assert set(rows) == {"app-pip", "lb-pip", "nat-pip"}
+    assert all(p["chosenOffline"] and POOL_V4.contains_address(parse_ip(p["ipAddress"]))
+               for p in rows.values())
+    assert any(a.startswith("Public IP resources without an ipAddress") for a in report["assumptions"])

@@ -37,6 +37,7 @@ _DROP_CODES = {
     "LB_BASIC_GLOBAL": "BasicLoadBalancerAcrossGlobalPeering",
     "TRANSIT_BLOCKED": "GatewayTransitNotAllowed", "BLOCKED_IN_VNET": "BlockedInVirtualNetwork",
     "LB_HAIRPIN": "LoadBalancerHairpin",
+    "PUBLIC_IP_CLOSED": "StandardPublicIpClosedToInbound", "NO_OUTBOUND_ACCESS": "NoOutboundAccess",
 }
 
 

@@ -42,6 +42,9 @@ class Disposition(IntEnum):
     BLOCKED_IN_VNET = 24
     EXITS_PLATFORM = 25
     LB_HAIRPIN = 26
+    PRIVATE_ENDPOINT = 27
+    PUBLIC_IP_CLOSED = 28
+    NO_OUTBOUND_ACCESS = 29
 
     @property
     def reason(self) -> str:
@@ -93,13 +96,20 @@ REASONS: dict[Disposition, str] = {
                                  "virtual networks (Azure Virtual Network FAQ)",
     Disposition.LB_HAIRPIN: "a backend's flow to its own internal load balancer's frontend was "
                             "mapped back to itself: Azure fails it (Load Balancer limitations)",
+    Disposition.PRIVATE_ENDPOINT: "reached a private endpoint: handed to the private link "
+                                  "service it names (the service itself is not emulated)",
+    Disposition.PUBLIC_IP_CLOSED: "to a Standard public IP with no NSG on its NIC or subnet: "
+                                  "closed to inbound traffic",
+    Disposition.NO_OUTBOUND_ACCESS: "a new flow to the Internet from a private subnet "
+                                    "(defaultOutboundAccess false) with no outbound method",
     Disposition.EXITS_PLATFORM: "answered by Azure's host (DNS, DHCP, WireServer, IMDS at "
                                 "168.63.129.16 / 169.254.169.254): no NSG unless it names the "
                                 "service's tag, no user route",
 }
 
 EXITED: frozenset[Disposition] = frozenset({
-    Disposition.EXITS_INTERNET, Disposition.EXITS_ON_PREMISES, Disposition.EXITS_PLATFORM})
+    Disposition.EXITS_INTERNET, Disposition.EXITS_ON_PREMISES, Disposition.EXITS_PLATFORM,
+    Disposition.PRIVATE_ENDPOINT})
 PASSED: frozenset[Disposition] = EXITED | {Disposition.DELIVERED}
 PASSED_CODES: tuple[int, ...] = tuple(sorted(int(d) for d in PASSED))  # for np.isin over columns
 DROPPED: frozenset[Disposition] = frozenset(

@@ -135,6 +135,12 @@ class Subnet:
     route_table: str | None = None
     service_endpoints: tuple[str, ...] = ()
     raw_address_prefixes: tuple[str, ...] = ()  # as written, for InvalidCIDRNotation findings
+    nat_gateway: str | None = None  # a Microsoft.Network/natGateways id
+    # Disabled | Enabled | NetworkSecurityGroupEnabled | RouteTableEnabled (ARM's default:
+    # Disabled): whether NSGs and route tables apply to the private endpoints in the subnet.
+    private_endpoint_network_policies: str = "Disabled"
+    # None: not in the input (control/outbound.py decides and says so as an assumption).
+    default_outbound_access: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -363,6 +369,35 @@ class LoadBalancingRule:
     backend_port: int
     probe: str | None = None
     enable_floating_ip: bool = False
+    disable_outbound_snat: bool = False
+
+
+@dataclass(frozen=True)
+class InboundNatRule:
+    """loadBalancers/inboundNatRules: frontend port -> one backend ip configuration's port
+    (`backend_ip_configuration`, a NIC ipConfiguration id), or, in the pool form, a frontend
+    port range spread over a backend pool (`backend_address_pool`)."""
+
+    name: str
+    frontend_ip_configuration: str
+    protocol: str  # Tcp | Udp | All
+    frontend_port: int
+    backend_port: int
+    backend_ip_configuration: str | None = None
+    backend_address_pool: str | None = None
+    frontend_port_range_start: int = 0
+    frontend_port_range_end: int = 0
+
+
+@dataclass(frozen=True)
+class OutboundRule:
+    """loadBalancers/outboundRules: SNAT of a backend pool to the frontends' public IPs."""
+
+    name: str
+    frontend_ip_configurations: tuple[str, ...]
+    backend_address_pool: str
+    protocol: str = "All"  # Tcp | Udp | All
+    allocated_outbound_ports: int = 0  # 0: Azure's default allocation
 
 
 @dataclass(frozen=True)
@@ -374,6 +409,79 @@ class LoadBalancer:
     frontend_ip_configurations: tuple[FrontendIPConfiguration, ...] = ()
     backend_address_pools: tuple[BackendAddressPool, ...] = ()
     load_balancing_rules: tuple[LoadBalancingRule, ...] = ()
+    inbound_nat_rules: tuple[InboundNatRule, ...] = ()
+    outbound_rules: tuple[OutboundRule, ...] = ()
+
+    @property
+    def public(self) -> bool:
+        """A public load balancer: a frontend with a public IP (else internal)."""
+        return any(f.public_ip_address for f in self.frontend_ip_configurations)
+
+
+# --- the public edge and Private Link -------------------------------------------------------
+
+@dataclass(frozen=True)
+class PublicIPAddress:
+    """Microsoft.Network/publicIPAddresses. `ip_address` is the address when the input carries
+    it (az dumps, exports); a template's is allocated at deployment, so None here and
+    control/public_addresses.py assigns one (a named assumption)."""
+
+    id: str
+    name: str
+    location: str
+    sku: str = "Basic"  # Basic | Standard (ARM's default when sku is absent: Basic)
+    public_ip_address_version: str = "IPv4"  # IPv4 | IPv6
+    public_ip_allocation_method: str = "Dynamic"  # Static | Dynamic
+    ip_address: IPAddress | None = None
+    public_ip_prefix: str | None = None
+
+
+@dataclass(frozen=True)
+class NatGateway:
+    """Microsoft.Network/natGateways: outbound SNAT for the subnets that name it."""
+
+    id: str
+    name: str
+    location: str
+    sku: str = "Standard"
+    public_ip_addresses: tuple[str, ...] = ()
+    public_ip_prefixes: tuple[str, ...] = ()
+    idle_timeout_in_minutes: int = 4
+
+
+@dataclass(frozen=True)
+class PrivateLinkServiceConnection:
+    """privateLinkServiceConnections[] / manualPrivateLinkServiceConnections[] of an endpoint:
+    the target resource (a PaaS resource or a privateLinkServices id) and its sub-resources."""
+
+    name: str
+    private_link_service_id: str
+    group_ids: tuple[str, ...] = ()
+    manual: bool = False
+
+
+@dataclass(frozen=True)
+class PrivateEndpoint:
+    """Microsoft.Network/privateEndpoints: a NIC Azure creates in `subnet` with
+    `private_ip_addresses` (from the input, or allocated by the loader: assumption
+    `private-endpoint-address`), reaching the targets of its connections."""
+
+    id: str
+    name: str
+    location: str
+    subnet: str
+    private_ip_addresses: tuple[IPAddress, ...] = ()
+    network_interfaces: tuple[str, ...] = ()
+    private_link_service_connections: tuple[PrivateLinkServiceConnection, ...] = ()
+
+    @property
+    def target(self) -> str:
+        """The private link service (or PaaS resource) id, with its group ids: for answers."""
+        if not self.private_link_service_connections:
+            return ""
+        first = self.private_link_service_connections[0]
+        groups = f" ({', '.join(first.group_ids)})" if first.group_ids else ""
+        return first.private_link_service_id + groups
 
 
 @dataclass(frozen=True)
@@ -576,7 +684,7 @@ _COLLECTIONS = (
     "route_tables", "network_interfaces", "virtual_machines", "virtual_network_gateways",
     "local_network_gateways", "connections", "load_balancers", "azure_firewalls",
     "firewall_policies", "ip_groups",
-    "virtual_hubs",
+    "virtual_hubs", "public_ip_addresses", "nat_gateways", "private_endpoints",
 )
 
 
@@ -598,6 +706,9 @@ class Topology:
     firewall_policies: tuple[FirewallPolicy, ...] = ()
     ip_groups: tuple[IpGroup, ...] = ()
     virtual_hubs: tuple[VirtualHub, ...] = ()
+    public_ip_addresses: tuple[PublicIPAddress, ...] = ()
+    nat_gateways: tuple[NatGateway, ...] = ()
+    private_endpoints: tuple[PrivateEndpoint, ...] = ()
     # Routes BGP peers advertise that ARM does not hold (the BGP sidecar).
     bgp_advertisements: tuple[BgpAdvertisement, ...] = ()
     role_assignments: tuple[RoleAssignment, ...] = ()

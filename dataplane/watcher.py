@@ -31,6 +31,7 @@ from typing import Any
 from dataplane.control.assumptions import texts
 from dataplane.control.caveats import caveats_touching, topology_caveats
 from dataplane.control.nsg import Flow, RuleCompiler, evaluate, protocol_number
+from dataplane.control.outbound import edge_assumptions, edge_next_hop, outbound_access
 from dataplane.control.peering import access_assumption
 from dataplane.control.routes import effective_routes, lookup, nic_subnet
 from dataplane.control.tags import scope_of
@@ -117,11 +118,14 @@ def _named(topology: Topology, hops: list[dict[str, Any]]) -> list[str]:
 def effective_route_table(topology: Topology, nic: str) -> dict[str, Any]:
     interface = find_nic(topology, nic)
     routes = effective_routes(topology, nic_subnet(topology, interface))
+    outbound = outbound_access(topology, interface)  # control/outbound.py (issue 14)
     return {"value": [r.as_dict() for r in routes],
+            "outbound": outbound.as_dict(),
             "assumptions": texts("udr-default-removes-none-routes", "service-tag-prefixes",
                                  "gateway-next-hop-ip", "gateway-instance-addresses",
                                  "bgp-best-path", "none-route-172-16",
-                                 "equal-prefix-default-routes"),
+                                 "equal-prefix-default-routes")
+            + edge_assumptions(routes, outbound),
             "caveats": caveats_for(topology, _nic_path(topology, interface))}
 
 
@@ -167,13 +171,14 @@ def next_hop(topology: Topology, vm: str, source_ip: str, destination_ip: str,
     if route is None:
         return {"nextHopType": "None", "nextHopIpAddress": None, "routeTableId": "System Route",
                 "assumptions": texts("next-hop-peering-names") + family, "caveats": caveats}
-    return {
+    out = {
         "nextHopType": route.next_hop_type,
         "nextHopIpAddress": str(route.next_hop_ip[0]) if route.next_hop_ip else None,
         "routeTableId": route.route_table_id if route.source == "User" else "System Route",
         "assumptions": texts("next-hop-peering-names", "gateway-next-hop-ip") + family,
         "caveats": caveats,
     }
+    return edge_next_hop(topology, interface, route, out)  # control/outbound.py (issue 14)
 
 
 IPV6_ENGINE_LATER = ("IPv6 flows are decided by the packet engine in a later release (issue "

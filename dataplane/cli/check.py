@@ -4,7 +4,8 @@ Exit status: 0 valid, 1 the topology has errors, 2 the input cannot be read. JSO
 contract other tools build on): {"valid", "errors": [{"code", "message", "resource"}],
 "warnings": [...], "peerings": [{"vnet", "name", "remoteVnet", "peeringState",
 "peeringSyncLevel", "allowVirtualNetworkAccess", "allowForwardedTraffic",
-"allowGatewayTransit", "useRemoteGateways", "global"}], "unknownResources", "assumptions"}.
+"allowGatewayTransit", "useRemoteGateways", "global"}], "publicIpAddresses": [{"name",
+"sku", "ipAddress", "chosenOffline"}], "unknownResources", "assumptions"}.
 """
 
 from __future__ import annotations
@@ -13,6 +14,11 @@ import argparse
 from typing import Any
 
 from dataplane.cli.options import command, emit, load_inputs
+from dataplane.control.public_addresses import (
+    chosen_here,
+    public_address,
+    public_address_assumptions,
+)
 from dataplane.control.validate import validate
 from dataplane.model import Topology, VirtualNetwork, id_name
 from dataplane.textable import table
@@ -47,9 +53,13 @@ def check_report(topology: Topology) -> dict[str, Any]:
         "errors": errors,
         "warnings": [f.as_dict() for f in findings if f.severity == "warning"],
         "peerings": peering_rows(topology),
+        "publicIpAddresses": [  # control/public_addresses.py
+            {"name": p.name, "sku": p.sku, "ipAddress": str(public_address(topology, p)),
+             "chosenOffline": chosen_here(topology, p.id)} for p in topology.public_ip_addresses],
         "unknownResources": [{"type": u.type, "name": u.name, "id": u.id}
                              for u in topology.unknown_resources],
-        "assumptions": [a.text for a in topology.assumptions],
+        "assumptions": [a.text for a in (*topology.assumptions,
+                                         *public_address_assumptions(topology))],
     }
 
 
@@ -71,11 +81,17 @@ def render_text(topology: Topology, report: dict[str, Any]) -> str:
             for p in report["peerings"]]))
     else:
         parts.append("  (none)")
+    if report["publicIpAddresses"]:
+        parts += ["", "Public IP addresses:", table(["name", "SKU", "address", "source"], [
+            (p["name"], p["sku"], p["ipAddress"], "chosen offline" if p["chosenOffline"]
+             else "input") for p in report["publicIpAddresses"]])]
     counts = (f"{len(topology.network_interfaces)} NICs, {len(topology.virtual_machines)} VMs, "
               f"{len(topology.network_security_groups)} NSGs, {len(topology.route_tables)} route "
               f"tables, {len(topology.local_network_gateways)} on-premises networks, "
               f"{len(topology.load_balancers)} load balancers, "
-              f"{len(topology.azure_firewalls)} firewalls")
+              f"{len(topology.azure_firewalls)} firewalls, "
+              f"{len(topology.nat_gateways)} NAT gateways, "
+              f"{len(topology.private_endpoints)} private endpoints")
     parts += ["", f"Resources: {counts}"]
     for title, key in (("Errors", "errors"), ("Warnings", "warnings")):
         parts += ["", f"{title}: {len(report[key])}"]

@@ -53,7 +53,29 @@ def _routes(args: argparse.Namespace) -> int:
     text = f"Effective routes of {args.nic}:\n" + table(
         ["Source", "State", "Address prefix", "Next hop type", "Next hop IP",
          "BGP propagation off"], rows)
-    return _emit(args, result, text)
+    return _emit(args, result, text + _edge_lines(result))
+
+
+def _edge_lines(result: dict[str, Any]) -> str:
+    """The outbound method and the private endpoint of an answer (control/outbound.py)."""
+    lines = []
+    out = result.get("outbound")
+    if out:
+        via = out["method"] + (f" {out['resourceId'].rsplit('/', 1)[-1]}" if out.get(
+            "resourceId") else "") + (f"/{out['rule']}" if out.get("rule") else "")
+        source = ("source " + ", ".join(out["publicIpAddresses"]) if out["publicIpAddresses"]
+                  else "private subnet: no outbound access" if out["method"] == "None"
+                  else "source: an address Microsoft owns, not known offline")
+        lines.append(f"Outbound to the Internet: {via} ({source})")
+        if out.get("overrides"):
+            lines.append(f"  overrides: {', '.join(out['overrides'])}")
+    endpoint = result.get("privateEndpoint")
+    if endpoint:
+        groups = f" ({', '.join(endpoint['groupIds'])})" if endpoint["groupIds"] else ""
+        lines.append(f"Private endpoint {endpoint['id'].rsplit('/', 1)[-1]} -> "
+                     f"{endpoint['privateLinkServiceId']}{groups}")
+    return "".join("\n" + textwrap.fill(line, 100, subsequent_indent="    ",
+                                         break_on_hyphens=False) for line in lines)
 
 
 def _rules(args: argparse.Namespace) -> int:
@@ -88,7 +110,7 @@ def _next_hop(args: argparse.Namespace) -> int:
                               args.nic)
     text = table(["Next hop type", "Next hop IP", "Route table"], [
         (result["nextHopType"], result["nextHopIpAddress"] or "-", result["routeTableId"])])
-    return _emit(args, result, text)
+    return _emit(args, result, text + _edge_lines(result))
 
 
 def _ip_flow(args: argparse.Namespace) -> int:

@@ -112,6 +112,14 @@ _TEXTS = {
         "next-hop answers IPv6 from the NIC's IPv6 effective routes (::/0 Internet, the IPv6 "
         "address space VnetLocal, IPv6 user routes); Microsoft's next-hop overview does not say "
         "whether Azure's next hop takes IPv6 addresses.",
+    "private-endpoint-route-scope":
+        "A private endpoint's /32 InterfaceEndpoint route is in every subnet of its VNet and of "
+        "the VNets directly peered (Connected) with it, not in a peer's peers nor behind a "
+        "gateway (Microsoft names the /32 route but not its scope; field notes and peering's "
+        "non-transitivity). A user route in the source subnet's table invalidates it only when "
+        "the endpoint's subnet has privateEndpointNetworkPolicies Enabled or RouteTableEnabled "
+        "and the route is at least as long as the endpoint VNet's address space "
+        "(disable-private-endpoint-network-policy).",
     "stateful":
         "NSG verdicts are for new flows; return traffic of an allowed flow is allowed without "
         "rule evaluation (2.1).",

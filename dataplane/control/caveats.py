@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from dataplane.model import Topology, UnknownResource, id_key
+from dataplane.model import PublicIPAddress, Topology, UnknownResource, id_key
 
 _N = "microsoft.network/"
 
@@ -105,10 +105,54 @@ def unknown_resource_message(unknown: UnknownResource) -> str:
             f"verdicts ({what}); {whom}.")
 
 
-def topology_caveats(topology: Topology) -> tuple[Caveat, ...]:
-    """Unmodelled resources that can change a verdict, each scoped to the resources it touches.
-    (What a firewall's rules leave unevaluated travels with the engine's firewall hops.)"""
+def edge_caveats(topology: Topology) -> tuple[Caveat, ...]:
+    """The public edge the loader models but the packet engine does not translate yet (issue
+    14, engine part): outbound SNAT (packets keep their private source; `next-hop` and
+    `routes` show the address) of a NIC's public IP, a NAT gateway (touching its subnets) and
+    a public load balancer, whose frontends also take no inbound traffic in the engine
+    (touching its backend NICs). Modelled, no caveat: private endpoint routes and packets,
+    inbound DNAT to a NIC's public IP with Standard closed / Basic open, the outbound method
+    (control/outbound.py) and a private subnet's missing outbound access."""
     out = []
+    text = ("public IP {name} ({sku}): packets leaving for the Internet keep their private "
+            "source address in the engine's output where Azure translates it (to this address "
+            "unless a NAT gateway wins; dataplane next-hop shows which)")
+    lb_text = ("public IP {name} ({sku}), frontend of load balancer {lb}: its load-balancing, "
+               "inbound NAT and outbound rules are not applied to packets by the engine (inbound "
+               "to it stays unmapped, outbound keeps the private source)")
+    for nic in topology.network_interfaces:
+        for config in nic.ip_configurations:
+            pip = topology.get(config.public_ip_address)
+            if isinstance(pip, PublicIPAddress):
+                out.append(Caveat(f"public-edge:{pip.name}", text.format(name=pip.name,
+                                                                         sku=pip.sku),
+                                  frozenset({id_key(nic.id)})))
+    for lb in topology.load_balancers:
+        pools = {id_key(p.id) for p in lb.backend_address_pools}
+        backends = frozenset(id_key(n.id) for n in topology.network_interfaces
+                             if any(id_key(a) in pools for c in n.ip_configurations
+                                    for a in c.load_balancer_backend_address_pools))
+        for frontend in lb.frontend_ip_configurations:
+            pip = topology.get(frontend.public_ip_address)
+            if isinstance(pip, PublicIPAddress):
+                out.append(Caveat(f"public-edge:{pip.name}", lb_text.format(
+                    name=pip.name, sku=pip.sku, lb=lb.name), backends | {id_key(lb.id)}))
+    for nat in topology.nat_gateways:
+        subnets = frozenset(id_key(s.id) for v in topology.virtual_networks for s in v.subnets
+                            if s.nat_gateway and id_key(s.nat_gateway) == id_key(nat.id))
+        out.append(Caveat(f"public-edge:{nat.name}",
+                          f"NAT gateway {nat.name} is the outbound method of its subnets "
+                          "(control/outbound.py): packets leaving for the Internet keep their "
+                          "private source address in the engine's output (Azure translates "
+                          "it to the NAT gateway's public IP)", subnets))
+    return tuple(out)
+
+
+def topology_caveats(topology: Topology) -> tuple[Caveat, ...]:
+    """Unmodelled resources that can change a verdict, each scoped to the resources it touches,
+    and the modelled public edge the engine does not translate yet (`edge_caveats`).
+    (What a firewall's rules leave unevaluated travels with the engine's firewall hops.)"""
+    out = list(edge_caveats(topology))
     for unknown in topology.unknown_resources:
         changes, what = impact(unknown.type)
         if changes:

@@ -37,6 +37,7 @@ _DROP_CODES = {
     "LB_BASIC_GLOBAL": "BasicLoadBalancerAcrossGlobalPeering",
     "TRANSIT_BLOCKED": "GatewayTransitNotAllowed", "BLOCKED_IN_VNET": "BlockedInVirtualNetwork",
     "LB_HAIRPIN": "LoadBalancerHairpin",
+    "PUBLIC_IP_CLOSED": "StandardPublicIpClosedToInbound", "NO_OUTBOUND_ACCESS": "NoOutboundAccess",
 }
 
 
@@ -52,6 +53,8 @@ def outcome(disposition: str, deciding: str, hops: list[dict[str, Any]]) -> tupl
         if last.get("exit", {}).get("serviceEndpoint"):
             return "LeftNetwork", "to an Azure service over its service endpoint"
         return "LeftNetwork", "to the Internet"
+    if disposition == "PRIVATE_ENDPOINT":  # engine/stages/public_edge.py
+        return "LeftNetwork", f"to {last.get('private-endpoint', {}).get('privateLinkService')}"
     if disposition == "EXITS_PLATFORM":
         hop = last.get("platform", {})
         return "LeftNetwork", (f"answered by Azure's host: {hop.get('service', '?')} at "
@@ -159,12 +162,22 @@ def describe(hop: dict[str, Any]) -> str:
     if step == "edge":
         return f"Azure edge: {hop['result']} ({hop['destination']})"
     if step == "exit":
+        if hop.get("result") == "NoOutboundAccess":
+            return "no outbound access to the Internet (private subnet, no outbound method)"
         return "leaves to the Internet" + (" (service endpoint)" if hop.get("serviceEndpoint")
-                                           else "")
+                                           else "") + (f", outbound {hop['outbound']}"
+                                                       if hop.get("outbound") else "")
+    if step == "private-endpoint":
+        return f"reaches {hop['privateLinkService']}"
     if step == "deliver":
         if not hop.get("at"):
             return f"no NIC holds the destination: {hop.get('result')}"
         return f"delivered to {hop['at']}" + (f" ({hop['vm']})" if hop.get("vm") else "")
+    if step == "nat" and "destinationIp" in hop["original"]:  # public IP DNAT (public_edge)
+        o, t = hop["original"], hop["translated"]
+        return (f"{hop['kind']} {hop['at']}: destination {o['destinationIp']} -> "
+                f"{t['destinationIp']}" + (" closed: Standard SKU, no NSG allows it"
+                                           if hop.get("result") == "ClosedToInbound" else ""))
     if step == "nat":
         o, t = hop["original"], hop["translated"]
         return (f"{hop['kind']} at {hop['at']}: source {o['sourceIp']}:{o['sourcePort']} -> "

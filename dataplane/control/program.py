@@ -74,7 +74,7 @@ from dataplane.net import IPAddress, Prefix
 
 NEXT_HOP_TYPES = ("None", "VnetLocal", "VNetPeering", "VNetGlobalPeering",
                   "VirtualNetworkGateway", "Internet", "VirtualAppliance",
-                  "VirtualNetworkServiceEndpoint")
+                  "VirtualNetworkServiceEndpoint", "InterfaceEndpoint")
 _NH_CODE = {name: i for i, name in enumerate(NEXT_HOP_TYPES)}
 PROGRAM_IPV6 = Assumption(
     "program-ipv6",

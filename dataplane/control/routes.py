@@ -52,10 +52,14 @@ DEFAULT_V6 = parse_prefix("::/0")
 # Origins: how a row came to be (not an Azure field; used for precedence and explain).
 VNET, PEERING, INTERNET, NONE, SERVICE_ENDPOINT, GATEWAY, USER = (
     "vnet", "peering", "internet", "none", "service_endpoint", "gateway", "user")
+# A private endpoint's /32 (next hop type InterfaceEndpoint), and the same row invalidated by
+# a user route while the endpoint's subnet has network policies for route tables.
+INTERFACE_ENDPOINT, OVERRIDDEN_ENDPOINT = "interface_endpoint", "overridden_endpoint"
 
 # Equal-prefix precedence (3.4): User > BGP > System, except that VNet/peering system routes
 # beat BGP routes and service-endpoint routes cannot be overridden, even by a route table.
-_RANK = {SERVICE_ENDPOINT: 5, USER: 4, VNET: 3, PEERING: 3, GATEWAY: 2, INTERNET: 1, NONE: 1}
+_RANK = {SERVICE_ENDPOINT: 5, USER: 4, VNET: 3, PEERING: 3, INTERFACE_ENDPOINT: 3, GATEWAY: 2,
+         INTERNET: 1, NONE: 1, OVERRIDDEN_ENDPOINT: 0}
 # 3.4: these system routes win against BGP routes even when the BGP route is more specific.
 _BEATS_SPECIFIC_BGP = (VNET, PEERING, SERVICE_ENDPOINT)
 
@@ -85,6 +89,7 @@ class EffectiveRoute:
     egress: str | None = None
     as_path: tuple[int, ...] = ()
     ecmp: str | None = None
+    private_endpoint: str | None = None  # the Microsoft.Network/privateEndpoints id
     # One number per (speaker set, prefix) group of gateway rows, shared by every VNet that
     # receives it: program.py compiles such a group's next hop once (0: not a gateway row).
     hop_key: int = field(default=0, compare=False, repr=False)
@@ -179,6 +184,54 @@ def _service_endpoint_routes(subnet: Subnet) -> list[EffectiveRoute]:
         for prefix in service_prefixes(service):
             rows.append(EffectiveRoute(SOURCE_DEFAULT, "Active", prefix,
                                        "VirtualNetworkServiceEndpoint", origin=SERVICE_ENDPOINT))
+    return rows
+
+
+def _private_endpoint_routes(topology: Topology, vnet: VirtualNetwork,
+                             table: RouteTable | None) -> list[EffectiveRoute]:
+    """A /32 per private endpoint address, next hop type InterfaceEndpoint, in the endpoint's
+    VNet and in the VNets with a Connected peering to it, never further. Microsoft names "the
+    /32 default route propagated by the private endpoint" ("Manage network policies for
+    private endpoints", https://learn.microsoft.com/azure/private-link/
+    disable-private-endpoint-network-policy) but not where it propagates; the scope is
+    assumption `private-endpoint-route-scope` (field notes: "Private Link reality bite #2",
+    blog.cloudtrooper.net, 2025: routes "in the VNet where they are located and in the
+    peered VNets"; peering is not transitive: "Virtual network peering",
+    https://learn.microsoft.com/azure/virtual-network/virtual-network-peering-overview).
+
+    A user route of `table` overrides (invalidates) the /32 only while the endpoint's subnet
+    has network policies for route tables (privateEndpointNetworkPolicies Enabled or
+    RouteTableEnabled) and the user route's prefix length is at least that of the endpoint
+    VNet's address space holding the address: a 0.0.0.0/0 never does ("Manage network
+    policies for private endpoints", https://learn.microsoft.com/azure/private-link/
+    disable-private-endpoint-network-policy, first section and "Important"). Without the
+    policy a less specific user route loses to the /32 by longest prefix match; a /32 user
+    route for the same address wins at the equal prefix (User before Default, 3.4)."""
+    if not topology.private_endpoints:
+        return []
+    homes = {id_key(vnet.id)} | {id_key(link.remote_virtual_network)
+                                 for link in vnet.virtual_network_peerings
+                                 if link.peering_state == "Connected"}
+    user = [r.address_prefix for r in (table.routes if table else ())
+            if isinstance(r.address_prefix, Prefix)]
+    rows = []
+    for endpoint in topology.private_endpoints:
+        home = topology.vnet_of_subnet(endpoint.subnet)
+        subnet = topology.get(endpoint.subnet)
+        if home is None or id_key(home.id) not in homes or not isinstance(subnet, Subnet):
+            continue
+        policy = subnet.private_endpoint_network_policies in ("Enabled", "RouteTableEnabled")
+        for address in endpoint.private_ip_addresses:
+            host = Prefix(address.version, address.value, 32 if address.version == 4 else 128)
+            space = max((p.length for p in home.address_space if p.contains_address(address)),
+                        default=host.length)
+            overridden = policy and any(
+                p.contains_address(address) and space <= p.length < host.length for p in user)
+            rows.append(EffectiveRoute(
+                SOURCE_DEFAULT, "Active", host, "InterfaceEndpoint",
+                origin=OVERRIDDEN_ENDPOINT if overridden else INTERFACE_ENDPOINT,
+                remote_vnet=None if home is vnet else home.id,
+                private_endpoint=endpoint.id))
     return rows
 
 
@@ -364,6 +417,8 @@ def _select(rows: list[EffectiveRoute], block: tuple[int, int, frozenset[Prefix]
     best: dict[Prefix, int] = {}
     for i in (*range(lo), *range(hi, len(rows))):
         row = rows[i]
+        if row.origin == OVERRIDDEN_ENDPOINT:
+            continue  # listed, never selected
         j = best.get(row.address_prefix)
         if j is None or _RANK[row.origin] > _RANK[rows[j].origin]:
             best[row.address_prefix] = i
@@ -383,6 +438,8 @@ def _select(rows: list[EffectiveRoute], block: tuple[int, int, frozenset[Prefix]
                     if v == version and a <= first and last <= z:
                         active = False
                         break
+        elif row.origin == OVERRIDDEN_ENDPOINT:
+            active = False
         else:
             winner = rows[best[p]]
             active = best[p] == i or (
@@ -413,6 +470,7 @@ def effective_routes(topology: Topology, subnet: Subnet | str) -> tuple[Effectiv
     rows = _system_routes(vnet, table)
     rows[len(vnet.address_space):len(vnet.address_space)] = _peering_routes(topology, vnet)
     rows += _service_endpoint_routes(subnet)
+    rows += _private_endpoint_routes(topology, vnet, table)
     # 3.4: disableBgpRoutePropagation drops gateway (BGP and static) routes for this subnet.
     block: tuple[int, int, frozenset[Prefix]] = (0, 0, frozenset())
     if table is None or not table.disable_bgp_route_propagation:

@@ -41,6 +41,7 @@ from dataplane.engine.addresses import NicAddresses
 from dataplane.engine.compile import (
     MAX_HOPS,
     NH_APPLIANCE,
+    NH_ENDPOINT,
     NH_INTERNET,
     NH_NONE,
     NH_PEERING,
@@ -50,7 +51,16 @@ from dataplane.engine.compile import (
 )
 from dataplane.engine.conntrack import BatchConnTrack, FirewallSets
 from dataplane.engine.reference import _in
-from dataplane.engine.stages import appliance, deliver, nat, nsg, peering, platform, source
+from dataplane.engine.stages import (
+    appliance,
+    deliver,
+    nat,
+    nsg,
+    peering,
+    platform,
+    public_edge,
+    source,
+)
 from dataplane.engine.stages import gateway as _gateway_stage  # semantics stage, see decide()
 from dataplane.engine.stages import loadbalancer as lb
 from dataplane.engine.stages import route as routing
@@ -514,6 +524,13 @@ class BatchPipeline:
             nat.unnat_np(c, m, unnat_ip, unnat_port)
         subnet = np.where(active, net.node_subnet[np.maximum(c.nic, 0)], -1)
         pos = np.ones(n, dtype=np.int64)
+        # DNAT to an instance public IP's private address (stages/public_edge.py)
+        rows = np.flatnonzero((disp == D.UNMAPPED) & (c.nic < 0))  # no emulated source NIC
+        if rows.size:
+            shut, which = public_edge.inbound_np(net, c, rows, est)
+            for k in np.unique(which).tolist():
+                end(shut[which == k], D.PUBLIC_IP_CLOSED,
+                    self.labels(public_edge.closed_label(public_edge.tables(net).names[k])))
         # >>> semantics stage owned by stages/gateway.py (on-premises/probe/Internet ingress)
         _gateway_stage.enter_stage(self, c, est, disp, dec, nodes, pos, active, subnet)
         for _ in range(MAX_HOPS):
@@ -536,6 +553,16 @@ class BatchPipeline:
             idx, rid, sub, nh, vnet = self._hop_stages(c, est, idx, rid, sub, nh, vnet,
                                                        nodes, pos, disp, dec, active)
             end(idx[nh == NH_NONE], D.NULL_ROUTED, self.route_label[rid[nh == NH_NONE]])
+            m = nh == NH_INTERNET  # a new flow without outbound access (stages/public_edge.py)
+            if m.any():
+                shut = public_edge.exit_np(net, idx[m], nodes[idx[m], pos[idx[m]] - 1], est)
+                for i in idx[m][shut].tolist():
+                    node = int(nodes[i, pos[i] - 1])
+                    end(np.array([i]), D.NO_OUTBOUND_ACCESS, self.labels(
+                        public_edge.tables(net).no_outbound_label[node]))
+                keep = np.ones(idx.size, bool)
+                keep[np.flatnonzero(m)[shut]] = False
+                idx, rid, sub, nh, vnet = idx[keep], rid[keep], sub[keep], nh[keep], vnet[keep]
             m = (nh == NH_INTERNET) | (nh == NH_SERVICE)
             nodes[idx[m], pos[idx[m]]] = net.internet_node
             end(idx[m], D.EXITS_INTERNET, self.route_label[rid[m]])
@@ -543,6 +570,11 @@ class BatchPipeline:
             keep = _gateway_stage.hop_np(self, c, idx, rid, nh, nodes, pos, subnet, disp, dec,
                                          active)
             idx, rid, nh, vnet = idx[keep], rid[keep], nh[keep], vnet[keep]
+            m = nh == NH_ENDPOINT  # stages/public_edge.py (a private endpoint's /32)
+            if m.any():
+                ok = self._cross(c, idx[m], vnet[m], net.route_vnet[rid[m]], disp, dec, active)
+                public_edge.reach_np(end, D.PRIVATE_ENDPOINT, idx[m][ok], rid[m][ok],
+                                     self.route_label)
             # VnetLocal / peering
             m = (nh == NH_VNETLOCAL) | (nh == NH_PEERING)
             if m.any():

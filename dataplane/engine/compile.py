@@ -42,6 +42,7 @@ from dataplane.control.tags import NOT_INTERNET
 from dataplane.engine.stages import gateway as _gateway
 from dataplane.engine.stages import loadbalancer as _lb
 from dataplane.engine.stages.firewall import CompiledFirewall, compile_firewall
+from dataplane.engine.stages.public_edge import endpoint_label
 from dataplane.errors import InputError
 from dataplane.model import AzureFirewall, NetworkInterface, Subnet, Topology, id_key
 from dataplane.timing.bandwidth import vm_egress_caps
@@ -50,10 +51,11 @@ from dataplane.timing.params import TimingParams
 
 # next-hop codes of the engine's route table
 NH_NONE, NH_VNETLOCAL, NH_PEERING, NH_GATEWAY, NH_INTERNET, NH_APPLIANCE, NH_SERVICE = range(7)
+NH_ENDPOINT = 7  # a private endpoint's /32 (stages/public_edge.py)
 _NH = {"None": NH_NONE, "VnetLocal": NH_VNETLOCAL, "VNetPeering": NH_PEERING,
        "VNetGlobalPeering": NH_PEERING, "VirtualNetworkGateway": NH_GATEWAY,
        "Internet": NH_INTERNET, "VirtualAppliance": NH_APPLIANCE,
-       "VirtualNetworkServiceEndpoint": NH_SERVICE}
+       "VirtualNetworkServiceEndpoint": NH_SERVICE, "InterfaceEndpoint": NH_ENDPOINT}
 MAX_HOPS = 8  # appliance hops before LOOP, as control/explain.py
 
 
@@ -62,6 +64,8 @@ def route_label(topology: Topology, route: EffectiveRoute) -> str:
         table = topology.get(route.route_table_id)
         name = getattr(table, "name", route.route_table_id.rsplit("/", 1)[-1])
         return f"route {name}/{route.route_name}"
+    if route.private_endpoint:
+        return endpoint_label(topology, route)  # stages/public_edge.py
     return f"route System {route.address_prefix} {route.next_hop_type}"
 
 

@@ -60,6 +60,7 @@ from dataplane.engine.stages import (
     nsg,
     peering,
     platform,
+    public_edge,
     source,
 )
 from dataplane.engine.stages import loadbalancer as lbm
@@ -139,7 +140,16 @@ class ReferencePipeline:
         state = entry is not None
         flow = Flow(p.proto, IPAddress(4, p.src), p.sport, IPAddress(4, p.dst), p.dport)
         if p.nic < 0:
+            p, edge, shut = public_edge.inbound(net, p, state)  # DNAT to a public IP's NIC
+            if shut:
+                w = Walk(D.DELIVERED, "", [], reply_of=entry,
+                         out=(p.src, p.dst, p.sport, p.dport))
+                w.hops.append(edge)
+                return self._end(w, D.PUBLIC_IP_CLOSED, shut)
+            flow = Flow(p.proto, IPAddress(4, p.src), p.sport, IPAddress(4, p.dst), p.dport)
             w = self._ingress(p, state, flow, entry)
+            if edge is not None:
+                w.hops.insert(0, edge)
             w.out = w.out or (p.src, p.dst, p.sport, p.dport)
             return w
         w = Walk(D.DELIVERED, "", [p.nic], reply_of=entry, out=(p.src, p.dst, p.sport, p.dport))
@@ -220,10 +230,17 @@ class ReferencePipeline:
                 return self._end(w, D.NON_ROUTABLE, label)
             if kind == "None":
                 return self._end(w, D.NULL_ROUTED, label)
+            shut = public_edge.no_outbound(net, current, state) if kind == "Internet" else ""
+            if shut:  # stages/public_edge.py: a private subnet without outbound method
+                w.hops.append({"step": "exit", "at": "internet", "result": "NoOutboundAccess"})
+                return self._end(w, D.NO_OUTBOUND_ACCESS, shut)
             if kind in ("Internet", "VirtualNetworkServiceEndpoint"):
                 w.nodes.append(net.internet_node)
                 w.hops.append({"step": "exit", "at": "internet", "serviceEndpoint":
-                               kind == "VirtualNetworkServiceEndpoint"})
+                               kind == "VirtualNetworkServiceEndpoint",
+                               **({"outbound": public_edge.outbound_text(net, current)}
+                                  if kind == "Internet" and public_edge.outbound_text(
+                                      net, current) else {})})
                 return self._end(w, D.EXITS_INTERNET, label)
             if kind == "VirtualNetworkGateway" and not net.ingress.routes.to_nva[rid]:
                 end, path, entry, hop = gateway.cross(net, rid, route, p.dst, len(w.nodes))
@@ -233,6 +250,13 @@ class ReferencePipeline:
                     return self._end(w, *end)
                 subnet, current = entry, path[-1]
                 continue
+            if kind == "InterfaceEndpoint":  # stages/public_edge.py
+                blocked = self._cross(w, vnet, int(net.route_vnet[rid]), p,
+                                      current if via_gateway else -1)
+                if blocked is not None:
+                    return blocked
+                w.hops.append(public_edge.reach(route, label))
+                return self._end(w, D.PRIVATE_ENDPOINT, label)
             if kind in ("VnetLocal", "VNetPeering", "VNetGlobalPeering"):
                 tv = int(net.route_vnet[rid])
                 target = self.addresses.owner(tv, IPAddress(4, p.dst))

@@ -165,7 +165,8 @@ def load(paths: Input | Sequence[Input], parameters: Parameters = None, *,
             advertisements += scenario_bgp_routes(file.read_text(encoding="utf-8"), str(file))
     source = ", ".join(str(f) for f in files)
     topology = _topology_without_placeholders(resources, source)
-    return replace(topology, sources=tuple(str(f) for f in files), assumptions=tuple(assumptions),
+    return replace(topology, sources=tuple(str(f) for f in files),
+                   assumptions=(*assumptions, *topology.assumptions),  # + the converter's
                    bgp_advertisements=tuple(advertisements))
 
 

@@ -44,6 +44,15 @@ def _owner(reference: str, known: set[str]) -> str:
     return reference
 
 
+def referenced_ids(resources: Iterable[dict[str, Any]], kinds: Iterable[str]) -> set[str]:
+    """Lower-cased ids referenced from the properties of the resources of the given types
+    (lower-cased ARM types): which public IPs a modelled resource uses."""
+    wanted = set(kinds)
+    return {id_key(text) for r in resources
+            if isinstance(r, dict) and str(r.get("type", "")).lower() in wanted
+            for text in _strings(r.get("properties", r)) if _ID.match(text)}
+
+
 def related_resources(resources: Iterable[dict[str, Any]],
                       unmodelled: set[str]) -> dict[str, tuple[str, ...]]:
     """{unmodelled id (lower case): sorted ids (as written) of the modelled resources it is

@@ -22,7 +22,7 @@ from typing import Any
 
 from dataplane.errors import InputError
 from dataplane.load.arm.placeholders import refuse_read_placeholders
-from dataplane.load.related import related_resources
+from dataplane.load.related import referenced_ids, related_resources
 from dataplane.load.shapes import check_shape
 from dataplane.model import (
     ALL_PORTS,
@@ -42,6 +42,7 @@ from dataplane.model import (
     FirewallNetworkRule,
     FirewallRuleCollection,
     FrontendIPConfiguration,
+    InboundNatRule,
     IPConfiguration,
     IpConfigurationBgpPeeringAddress,
     IpGroup,
@@ -50,6 +51,7 @@ from dataplane.model import (
     LocalNetworkGateway,
     NetworkInterface,
     NetworkSecurityGroup,
+    OutboundRule,
     PortRange,
     RoleAssignment,
     Route,
@@ -292,7 +294,28 @@ def _subnet(raw: dict[str, Any], vnet_id: str, where: _Where, prop: str) -> Subn
         route_table=_ref(_get(p, "routeTable")),
         service_endpoints=endpoints,
         raw_address_prefixes=raw_text,
+        nat_gateway=_ref(_get(p, "natGateway")),
+        private_endpoint_network_policies=_network_policies(
+            _get(p, "privateEndpointNetworkPolicies"), where,
+            f"{prop}.privateEndpointNetworkPolicies"),
+        default_outbound_access=None if _get(p, "defaultOutboundAccess") is None else _bool(
+            _get(p, "defaultOutboundAccess"), where, f"{prop}.defaultOutboundAccess"),
     )
+
+
+NETWORK_POLICIES = ("Disabled", "Enabled", "NetworkSecurityGroupEnabled", "RouteTableEnabled")
+
+
+def _network_policies(value: Any, where: _Where, prop: str) -> str:
+    """privateEndpointNetworkPolicies (default Disabled: "Manage network policies for private
+    endpoints", https://learn.microsoft.com/azure/private-link/disable-private-endpoint-
+    network-policy: "By default, network policies are disabled for a subnet")."""
+    if value in (None, ""):
+        return "Disabled"
+    found = next((v for v in NETWORK_POLICIES if v.lower() == str(value).lower()), None)
+    if found is None:
+        raise where.error(prop, f"expected one of {', '.join(NETWORK_POLICIES)}, got {value!r}")
+    return found
 
 
 def _peering(raw: dict[str, Any], vnet_id: str, where: _Where, prop: str) -> VirtualNetworkPeering:
@@ -601,13 +624,44 @@ def _load_balancer(raw: dict[str, Any], where: _Where) -> LoadBalancer:
             backend_port=_int(_get(rp, "backendPort", default=0), where, f"{prop}.backendPort"),
             probe=_ref(_get(rp, "probe")),
             enable_floating_ip=_bool(_get(rp, "enableFloatingIP"), where,
-                                     f"{prop}.enableFloatingIP")))
+                                     f"{prop}.enableFloatingIP"),
+            disable_outbound_snat=_bool(_get(rp, "disableOutboundSnat"), where,
+                                        f"{prop}.disableOutboundSnat")))
+    nat_rules = []
+    for i, r in enumerate(_items(p, "inboundNatRules", where)):
+        rp = _props(r)
+        prop = f"properties.inboundNatRules[{i}]"
+        nat_rules.append(InboundNatRule(
+            name=str(_get(r, "name", default="")),
+            frontend_ip_configuration=_ref(_get(rp, "frontendIPConfiguration")) or "",
+            protocol=str(_get(rp, "protocol", default="Tcp")),
+            frontend_port=_int(_get(rp, "frontendPort", default=0), where, f"{prop}.frontendPort"),
+            backend_port=_int(_get(rp, "backendPort", default=0), where, f"{prop}.backendPort"),
+            backend_ip_configuration=_ref(_get(rp, "backendIPConfiguration")),
+            backend_address_pool=_ref(_get(rp, "backendAddressPool")),
+            frontend_port_range_start=_int(_get(rp, "frontendPortRangeStart", default=0), where,
+                                           f"{prop}.frontendPortRangeStart"),
+            frontend_port_range_end=_int(_get(rp, "frontendPortRangeEnd", default=0), where,
+                                         f"{prop}.frontendPortRangeEnd")))
+    outbound = []
+    for i, r in enumerate(_items(p, "outboundRules", where)):
+        rp = _props(r)
+        prop = f"properties.outboundRules[{i}]"
+        outbound.append(OutboundRule(
+            name=str(_get(r, "name", default="")),
+            frontend_ip_configurations=tuple(
+                _ref(f) or "" for f in _items(rp, "frontendIPConfigurations", where, prop)),
+            backend_address_pool=_ref(_get(rp, "backendAddressPool")) or "",
+            protocol=str(_get(rp, "protocol", default="All")),
+            allocated_outbound_ports=_int(_get(rp, "allocatedOutboundPorts", default=0), where,
+                                          f"{prop}.allocatedOutboundPorts")))
     sku = _get(raw, "sku", default={})
     return LoadBalancer(id=lb_id, name=raw["name"], location=_location(raw),
                         sku=str(_get(sku, "name", default="Basic")) if isinstance(sku, dict)
                         else str(sku),
                         frontend_ip_configurations=frontends, backend_address_pools=pools,
-                        load_balancing_rules=tuple(rules))
+                        load_balancing_rules=tuple(rules), inbound_nat_rules=tuple(nat_rules),
+                        outbound_rules=tuple(outbound))
 
 
 def _strings(obj: dict[str, Any], name: str) -> tuple[str, ...]:
@@ -732,6 +786,12 @@ def _location(raw: dict[str, Any]) -> str:
 
 # Converters in their own files import the helpers above (so this import comes after them).
 from dataplane.load.firewall_policy import firewall_policy  # noqa: E402
+from dataplane.load.public_edge import (  # noqa: E402
+    nat_gateway,
+    private_endpoint,
+    private_endpoint_addresses,
+    public_ip_address,
+)
 
 Converter = Callable[[dict[str, Any], _Where], object]
 TOP_LEVEL: dict[str, tuple[str, Converter]] = {
@@ -749,10 +809,18 @@ TOP_LEVEL: dict[str, tuple[str, Converter]] = {
     NET + "firewallpolicies": ("firewall_policies", firewall_policy),
     NET + "ipgroups": ("ip_groups", _ip_group),
     NET + "virtualhubs": ("virtual_hubs", _virtual_hub),
+    NET + "publicipaddresses": ("public_ip_addresses", public_ip_address),
+    NET + "natgateways": ("nat_gateways", nat_gateway),
+    NET + "privateendpoints": ("private_endpoints", private_endpoint),
     "microsoft.classicnetwork/virtualnetworks": (
         "virtual_networks", lambda raw, where: _vnet(raw, where, classic=True)),
     "microsoft.authorization/roleassignments": ("role_assignments", _role_assignment),
 }
+# Types whose public IPs the model uses (control/outbound.py, engine/stages/public_edge.py);
+# a public IP only other types use stays unknown. Issues 11 and 16 add azureFirewalls and
+# virtualNetworkGateways here when their engines use the addresses.
+PUBLIC_IP_USERS = frozenset({NET + "networkinterfaces", NET + "loadbalancers",
+                             NET + "natgateways"})
 # Child types merged into their parent's properties before conversion: type -> list property.
 CHILDREN = {
     NET + "virtualnetworks/subnets": "subnets",
@@ -821,7 +889,12 @@ def resources_to_topology(resources: Iterable[dict[str, Any]], source: str = "")
     collected: dict[str, list[object]] = {}
     unknown: list[UnknownResource] = []
     resources = list(resources)
-    for index, raw in enumerate(_merge_children(resources)):
+    merged = _merge_children(resources)
+    # A public IP none of PUBLIC_IP_USERS uses (a Bastion's, an Application Gateway's, a
+    # firewall's or a gateway's until issues 11 and 16 model them) stays an unknown resource
+    # with its named caveat on the resources it is attached to.
+    used = referenced_ids(merged, PUBLIC_IP_USERS)
+    for index, raw in enumerate(merged):
         if not isinstance(raw, dict):
             raise InputError(f"resource #{index} is not an object", file=source or None)
         kind = str(raw.get("type", ""))
@@ -833,6 +906,8 @@ def resources_to_topology(resources: Iterable[dict[str, Any]], source: str = "")
                              file=source or None, resource=str(raw["name"]), property="id")
         check_shape(raw, source)  # kinds of every property read below (shapes.py)
         entry = TOP_LEVEL.get(kind.lower())
+        if kind.lower() == NET + "publicipaddresses" and id_key(str(raw["id"])) not in used:
+            entry = None
         if entry is None:
             unknown.append(UnknownResource(type=kind, name=str(raw["name"]), id=str(raw["id"]),
                                            source=str(raw.get("source", source))))
@@ -847,6 +922,7 @@ def resources_to_topology(resources: Iterable[dict[str, Any]], source: str = "")
                         sources=(source,) if source else (),
                         **{k: tuple(v) for k, v in collected.items()})
     refuse_read_placeholders(topology, resources, source)  # arm/placeholders.py
+    topology = private_endpoint_addresses(topology)  # load/public_edge.py
     return replace(topology, load_findings=tuple(cidr_findings(topology)))
 
 

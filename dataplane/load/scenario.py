@@ -5,7 +5,8 @@ hold (same ids, same property names), which `resources.resources_to_topology` co
 scenario and the equivalent template load to the same model.
 
     vnets:       NAME: {region, address_space: [...], subnets: {NAME: PREFIX | {prefix, nsg,
-                 route_table, service_endpoints}}, gateway: {type, sku, bgp, asn, active_active},
+                 route_table, service_endpoints, nat_gateway, private_endpoint_network_policies,
+                 default_outbound_access}}, gateway: {type, sku, bgp, asn, active_active},
                  subscription, resource_group}
     peerings:    - {between: [A, B], <options>}       both links (Connected)
                  - {vnet: A, remote: B, <options>}     one link, A's side (Initiated until B's);
@@ -17,10 +18,16 @@ scenario and the equivalent template load to the same model.
     asgs:        [NAME, ...]
     route_tables: NAME: {disable_bgp_route_propagation, routes: [{name, prefix, next_hop, next_hop_ip}]}
     vms:         NAME: {subnet: VNET/SUBNET, ip, size, nsg, asgs, ip_forwarding, region,
-                 egress_cap_bps, nics: [{subnet, ip, nsg, asgs, ip_forwarding}]}
+                 egress_cap_bps, public_ip, nics: [{subnet, ip, nsg, asgs, ip_forwarding,
+                 public_ip}]}
+    public_ips:  NAME: {sku (Standard), version (IPv4), address}
+    nat_gateways: NAME: {public_ips: [...]}
+    private_endpoints: NAME: {subnet: VNET/SUBNET, ip, target: RESOURCE ID, group_ids: [...]}
     on_premises: NAME: {prefixes: [...], gateway_ip, connect_to: VNET, asn, bgp_ip, bgp}
-    load_balancers: NAME: {sku, frontend: {subnet, ip}, backends: [VM, ...],
-                 rules: [{name, protocol, frontend_port, backend_port}]}
+    load_balancers: NAME: {sku, frontend: {subnet, ip} | {public_ip}, backends: [VM, ...],
+                 rules: [{name, protocol, frontend_port, backend_port, disable_outbound_snat}],
+                 outbound_rules: [{name, protocol}], inbound_nat_rules: [{name, vm, protocol,
+                 frontend_port, backend_port}]}
     firewalls:   NAME: {subnet, ip, collections: [{name, priority, action, rules: [{name,
                  protocols, source, destination, ports}]}]}  (rule fields: a value or a list)
     roles:       - {principal, role, scope: VNET | id, actions: [...]}
@@ -44,7 +51,8 @@ DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 DEFAULT_RESOURCE_GROUP = "vnet-dataplane-rg"
 SECTIONS = ("name", "description", "subscription", "resource_group", "vnets", "peerings", "nsgs",
             "asgs", "route_tables", "vms", "on_premises", "load_balancers", "firewalls", "roles",
-            "bgp_routes")
+            "bgp_routes", "public_ips", "nat_gateways", "private_endpoints")
+PIP = "Microsoft.Network/publicIPAddresses"
 
 
 def one_or_many(value: Any) -> list[str]:
@@ -172,6 +180,15 @@ class _Builder:
                         "route_table")
                 if spec.get("service_endpoints"):
                     props["serviceEndpoints"] = [{"service": s} for s in spec["service_endpoints"]]
+                if spec.get("nat_gateway"):
+                    props["natGateway"] = self.named("Microsoft.Network/natGateways",
+                                                     "nat_gateways", spec["nat_gateway"], where,
+                                                     "nat_gateway")
+                if spec.get("private_endpoint_network_policies") is not None:
+                    props["privateEndpointNetworkPolicies"] = str(
+                        spec["private_endpoint_network_policies"])
+                if spec.get("default_outbound_access") is not None:
+                    props["defaultOutboundAccess"] = spec["default_outbound_access"]
                 subnets.append({"name": str(sname), "id": f"{vid}/subnets/{sname}",
                                 "properties": props})
             classic = bool(body.get("classic", False))
@@ -323,7 +340,10 @@ class _Builder:
                         "primary": True,
                         "applicationSecurityGroups": [
                             {"id": self.rid("Microsoft.Network/applicationSecurityGroups", a)}
-                            for a in spec.get("asgs") or []]}}],
+                            for a in spec.get("asgs") or []],
+                        **({"publicIPAddress": self.named(PIP, "public_ips", spec["public_ip"],
+                                                          name, "public_ip")}
+                           if spec.get("public_ip") else {})}}],
                     "enableIPForwarding": bool(spec.get("ip_forwarding", False)),
                     "virtualMachine": {"id": self.rid("Microsoft.Compute/virtualMachines", name)},
                 }
@@ -372,8 +392,14 @@ class _Builder:
         for name, body in self.section("load_balancers").items():
             lb_id = self.rid("Microsoft.Network/loadBalancers", name)
             frontend = body.get("frontend") or {}
-            subnet_id = self.subnet_id(frontend.get("subnet"), name, "frontend.subnet")
-            ip = self.allocate(subnet_id, self.subnet_prefix(subnet_id), frontend.get("ip"))
+            frontend_id = f"{lb_id}/frontendIPConfigurations/frontend"
+            if frontend.get("public_ip"):
+                frontend_props: dict[str, Any] = {"publicIPAddress": self.named(
+                    PIP, "public_ips", frontend["public_ip"], name, "frontend.public_ip")}
+            else:
+                subnet_id = self.subnet_id(frontend.get("subnet"), name, "frontend.subnet")
+                frontend_props = {"subnet": {"id": subnet_id}, "privateIPAddress": self.allocate(
+                    subnet_id, self.subnet_prefix(subnet_id), frontend.get("ip"))}
             pool_id = f"{lb_id}/backendAddressPools/backend"
             for vm in body.get("backends") or []:
                 if str(vm) not in nics:
@@ -381,20 +407,70 @@ class _Builder:
                 config = nics[str(vm)]["properties"]["ipConfigurations"][0]["properties"]
                 config.setdefault("loadBalancerBackendAddressPools", []).append({"id": pool_id})
             rules = [{"name": str(r.get("name", f"rule{i}")), "properties": {
-                "frontendIPConfiguration": {"id": f"{lb_id}/frontendIPConfigurations/frontend"},
+                "frontendIPConfiguration": {"id": frontend_id},
                 "backendAddressPool": {"id": pool_id},
                 "protocol": str(r.get("protocol", "All")),
                 "frontendPort": int(r.get("frontend_port", 0)),
-                "backendPort": int(r.get("backend_port", r.get("frontend_port", 0)))}}
+                "backendPort": int(r.get("backend_port", r.get("frontend_port", 0))),
+                "disableOutboundSnat": bool(r.get("disable_outbound_snat", False))}}
                 for i, r in enumerate(body.get("rules") or [{"name": "ha-ports"}])]
+            outbound = [{"name": str(r.get("name", f"outbound{i}")), "properties": {
+                "frontendIPConfigurations": [{"id": frontend_id}],
+                "backendAddressPool": {"id": pool_id},
+                "protocol": str(r.get("protocol", "All"))}}
+                for i, r in enumerate(body.get("outbound_rules") or [])]
+            nat_rules = []
+            for i, r in enumerate(body.get("inbound_nat_rules") or []):
+                vm = str(r.get("vm"))
+                if vm not in nics:
+                    raise self.error(name, f"inbound_nat_rules[{i}].vm", f"unknown VM '{vm}'")
+                nic = nics[vm]
+                config = nic["properties"]["ipConfigurations"][0]
+                nat_rules.append({"name": str(r.get("name", f"nat{i}")), "properties": {
+                    "frontendIPConfiguration": {"id": frontend_id},
+                    "backendIPConfiguration": {"id": f"{nic['id']}/ipConfigurations/"
+                                                     f"{config['name']}"},
+                    "protocol": str(r.get("protocol", "Tcp")),
+                    "frontendPort": int(r.get("frontend_port", 0)),
+                    "backendPort": int(r.get("backend_port", r.get("frontend_port", 0)))}})
             self.add("Microsoft.Network/loadBalancers", name, {
-                "frontendIPConfigurations": [{"name": "frontend", "id":
-                                              f"{lb_id}/frontendIPConfigurations/frontend",
-                                              "properties": {"subnet": {"id": subnet_id},
-                                                             "privateIPAddress": ip}}],
+                "frontendIPConfigurations": [{"name": "frontend", "id": frontend_id,
+                                              "properties": frontend_props}],
                 "backendAddressPools": [{"name": "backend", "id": pool_id}],
-                "loadBalancingRules": rules}, rid=lb_id, sku={"name": str(body.get("sku",
-                                                                                   "Standard"))})
+                "loadBalancingRules": rules, "outboundRules": outbound,
+                "inboundNatRules": nat_rules}, rid=lb_id,
+                sku={"name": str(body.get("sku", "Standard"))})
+
+    def public_ips(self) -> None:
+        for name, body in self.section("public_ips").items():
+            props: dict[str, Any] = {
+                "publicIPAddressVersion": str(body.get("version", "IPv4")),
+                "publicIPAllocationMethod": "Static"}
+            if body.get("address"):
+                props["ipAddress"] = str(body["address"])
+            self.add(PIP, name, props, sku={"name": str(body.get("sku", "Standard"))})
+
+    def nat_gateways(self) -> None:
+        for name, body in self.section("nat_gateways").items():
+            self.add("Microsoft.Network/natGateways", name, {"publicIpAddresses": [
+                self.named(PIP, "public_ips", a, name, "public_ips")
+                for a in body.get("public_ips") or []]}, sku={"name": "Standard"})
+
+    def private_endpoints(self) -> None:
+        for name, body in self.section("private_endpoints").items():
+            subnet_id = self.subnet_id(body.get("subnet"), name, "subnet")
+            target = str(body.get("target") or "")
+            if not target:
+                raise self.error(name, "target", "a private endpoint needs the id of its "
+                                 "target resource (target)")
+            ip = self.allocate(subnet_id, self.subnet_prefix(subnet_id), body.get("ip"))
+            self.add("Microsoft.Network/privateEndpoints", name, {
+                "subnet": {"id": subnet_id},
+                "ipConfigurations": [{"name": "ipconfig", "properties": {
+                    "privateIPAddress": ip}}],
+                "privateLinkServiceConnections": [{"name": name, "properties": {
+                    "privateLinkServiceId": target,
+                    "groupIds": [str(g) for g in body.get("group_ids") or []]}}]})
 
     def firewalls(self) -> None:
         for name, body in self.section("firewalls").items():
@@ -447,8 +523,9 @@ def scenario_resources(text: str, source: str = "<scenario>") -> list[dict[str, 
                          file=source, property=unknown[0])
     builder = _Builder(doc, source)
     for step in (builder.vnets, builder.peerings, builder.nsgs, builder.asgs,
-                 builder.route_tables, builder.vms, builder.on_premises, builder.load_balancers,
-                 builder.firewalls, builder.roles):
+                 builder.route_tables, builder.public_ips, builder.nat_gateways, builder.vms,
+                 builder.on_premises, builder.load_balancers, builder.firewalls,
+                 builder.private_endpoints, builder.roles):
         try:
             step()
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as error:

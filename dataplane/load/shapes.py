@@ -30,7 +30,8 @@ Shape = str | list | dict   # SCALAR | TEXT | REF | [item shape] | {property: sh
 
 _PREFIXES = {"addressPrefixes": SCALARS}
 _SUBNET = {"addressPrefix": SCALAR, "addressPrefixes": SCALARS, "networkSecurityGroup": REF,
-           "routeTable": REF, "serviceEndpoints": list}
+           "routeTable": REF, "serviceEndpoints": list, "natGateway": REF,
+           "privateEndpointNetworkPolicies": SCALAR, "defaultOutboundAccess": SCALAR}
 _PEERING = {"remoteVirtualNetwork": REF, "remoteAddressSpace": _PREFIXES,
             "remoteVirtualNetworkAddressSpace": _PREFIXES, "peeringState": SCALAR,
             "peeringSyncLevel": SCALAR}
@@ -74,7 +75,25 @@ SHAPES: dict[str, dict[str, Shape]] = {
         "backendAddressPools": [{}],
         "loadBalancingRules": [{"frontendIPConfiguration": REF, "backendAddressPool": REF,
                                 "probe": REF, "protocol": SCALAR, "frontendPort": SCALAR,
-                                "backendPort": SCALAR}]},
+                                "backendPort": SCALAR, "disableOutboundSnat": SCALAR}],
+        "inboundNatRules": [{"frontendIPConfiguration": REF, "protocol": SCALAR,
+                             "frontendPort": SCALAR, "backendPort": SCALAR,
+                             "backendIPConfiguration": REF, "backendAddressPool": REF,
+                             "frontendPortRangeStart": SCALAR, "frontendPortRangeEnd": SCALAR}],
+        "outboundRules": [{"frontendIPConfigurations": REFS, "backendAddressPool": REF,
+                           "protocol": SCALAR, "allocatedOutboundPorts": SCALAR}]},
+    NET + "publicipaddresses": {"sku": {"name": SCALAR}, "publicIPAddressVersion": SCALAR,
+                                "publicIPAllocationMethod": SCALAR, "ipAddress": SCALAR,
+                                "publicIPPrefix": REF},
+    NET + "natgateways": {"publicIpAddresses": REFS, "publicIpPrefixes": REFS,
+                          "idleTimeoutInMinutes": SCALAR},
+    NET + "privateendpoints": {
+        "subnet": REF, "networkInterfaces": REFS,
+        "ipConfigurations": [{"privateIPAddress": SCALAR}],
+        "customDnsConfigs": [{"ipAddresses": SCALARS}],
+        "privateLinkServiceConnections": [{"privateLinkServiceId": SCALAR, "groupIds": SCALARS}],
+        "manualPrivateLinkServiceConnections": [{"privateLinkServiceId": SCALAR,
+                                                 "groupIds": SCALARS}]},
     NET + "azurefirewalls": {"ipConfigurations": [{"subnet": REF, "privateIPAddress": SCALAR}],
                              "networkRuleCollections": [{"priority": SCALAR,
                                                          "rules": [_FIREWALL_RULE]}],

@@ -36,13 +36,16 @@ def test_unmodelled_resources_reach_what_they_change(secured_hub: Topology) -> N
     assert _related(secured_hub, "hub-spoke") == {"Hub-01", "Spoke-01", "AzfwTest"}
     # The Virtual WAN reaches its hub (a modelled VirtualHub that carries its own caveat).
     assert _related(secured_hub, "VWan-01") == {"Hub-01"}
-    # The public IP is attached to the jump VM's NIC only.
-    assert _related(secured_hub, "publicIP-jump-srv") == {"netInterface-jump-srv"}
+    # The public IP is modelled now; until the engine translates it, its caveat touches the
+    # jump VM's NIC only.
+    assert [p.name for p in secured_hub.public_ip_addresses] == ["publicIP-jump-srv"]
+    (edge,) = [c for c in topology_caveats(secured_hub) if c.key == "public-edge:publicIP-jump-srv"]
+    assert {r.rsplit("/", 1)[1] for r in edge.resources} == {"netinterface-jump-srv"}
 
 
 def test_check_never_says_a_verdict_changing_resource_has_no_effect(secured_hub: Topology) -> None:
     warnings = [f for f in validate(secured_hub) if f.code == "UnknownResourceType"]
-    assert len(warnings) == len(secured_hub.unknown_resources) == 4
+    assert len(warnings) == len(secured_hub.unknown_resources) == 3
     for finding in warnings:
         assert "does not affect" not in finding.message
         assert "can change verdicts" in finding.message
@@ -89,10 +92,10 @@ def test_an_unknown_type_is_assumed_to_change_verdicts() -> None:
 
 
 def test_a_caveat_on_a_vnet_covers_its_subnets() -> None:
-    nat = {"type": "Microsoft.Network/natGateways", "name": "nat", "id": SUB + "Microsoft.Network/natGateways/nat",
+    nat = {"type": "Microsoft.Network/bastionHosts", "name": "nat", "id": SUB + "Microsoft.Network/bastionHosts/nat",
            "properties": {"subnets": [{"id": SUB + "Microsoft.Network/virtualNetworks/v/subnets/s"}]}}
     topology = resources_to_topology(_dump(nat))
     (caveat,) = topology_caveats(topology)
-    assert caveat.key == "unmodelled:Microsoft.Network/natGateways:nat"
+    assert caveat.key == "unmodelled:Microsoft.Network/bastionHosts:nat"
     assert caveats_touching([caveat], [SUB + "Microsoft.Network/virtualNetworks/v/subnets/s"]) == [caveat]
     assert caveats_touching([caveat], [SUB + "Microsoft.Network/virtualNetworks/v/subnets/other"]) == []

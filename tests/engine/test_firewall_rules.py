@@ -124,11 +124,11 @@ def test_answers_that_do_not_cross_the_firewall_carry_no_caveat(base):
 
 
 def test_check_never_calls_an_unmodelled_resource_harmless(base):
-    nat = {"type": "Microsoft.Network/natGateways", "name": "nat1", "location": "x",
-           "id": f"{SUB}/Microsoft.Network/natGateways/nat1", "properties": {}}
+    nat = {"type": "Microsoft.Network/bastionHosts", "name": "nat1", "location": "x",
+           "id": f"{SUB}/Microsoft.Network/bastionHosts/nat1", "properties": {}}
     topo = resources_to_topology([*copy.deepcopy(base), nat], "test")
     found = [f for f in validate(topo) if f.code == "UnknownResourceType"]
-    assert len(found) == 1 and "natGateways" in found[0].message
+    assert len(found) == 1 and "bastionHosts" in found[0].message
     assert "does not affect" not in found[0].message
     assert "can change verdicts" in found[0].message
 

@@ -1,0 +1,231 @@
+"""Stage: the public edge -- private endpoints, public IPs inbound, outbound access (both forms).
+
+Contract. Takes a packet whose Active route (stages/route.py) has next hop type
+InterfaceEndpoint (control/routes.py: a private endpoint's /32 in its VNet and directly peered
+VNets). Ends it with Disposition.PRIVATE_ENDPOINT, deciding label `endpoint_label`: the
+endpoint and the private link resource it reaches (privateLinkServiceId and groupIds), as
+"What is a private endpoint?" (https://learn.microsoft.com/azure/private-link/
+private-endpoint-overview, "Private endpoint properties") describes the connection. What the
+service then does (its own firewall, the service's answer) is outside the virtual network and
+not emulated; name resolution (private DNS zones) is out of scope: the packet's destination
+address is taken as written.
+Network security groups: with privateEndpointNetworkPolicies Disabled (the default) the
+endpoint's subnet NSG does not apply to it ("Manage network policies for private endpoints",
+https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy). When
+the policy is enabled for NSGs and the subnet has one, that NSG is not evaluated here yet: the
+label says so (a named caveat on every such packet).
+Reference form `reach` (one packet, a hop dict for explain); batch form `reach_np` (the
+packets of one hop whose next hop code is NH_ENDPOINT). Peering checks on the way to an
+endpoint in a peered VNet are the caller's (the same as for any peered destination).
+
+Inbound to an instance public IP (`inbound`, `inbound_np`): a packet from outside every VNet
+whose destination is the address of a public IP on a NIC's IP configuration
+(control/public_addresses.py) is DNATed to that configuration's private address; replies are
+un-NATed by the connection table (engine/conntrack.py, the load balancer's mechanism). NSGs
+then decide as for any Internet packet (they run after inbound NAT: "Network security
+groups", https://learn.microsoft.com/azure/virtual-network/network-security-groups-overview,
+"Security rules"). A Standard public IP is closed to inbound until an NSG allows it: with no
+NSG on the NIC nor its subnet the packet ends PUBLIC_IP_CLOSED; a Basic one is open ("Public
+IP addresses", https://learn.microsoft.com/azure/virtual-network/ip-services/
+public-ip-addresses, "SKU": Standard "secure by default and closed to inbound traffic",
+Basic "open by default"). A packet addressed to the private address directly is the ingress
+stage's (engine/ingress.py, "taken as already translated").
+Outbound (`outbound_label`, `exit_np`): a new flow leaving for the Internet from a NIC whose
+outbound method (control/outbound.py) is `None` -- a private subnet, nothing explicit -- ends
+NO_OUTBOUND_ACCESS ("Default outbound access in Azure", https://learn.microsoft.com/azure/
+virtual-network/ip-services/default-outbound-access). The source is not rewritten to the
+outbound address yet: conntrack keys replies by the translated tuple, and a reply captured at
+the VM carries the private address (left undone, issue 14; control/caveats.py names it and
+`dataplane next-hop` shows the address).
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dataplane.control.outbound import NONE, outbound_access
+from dataplane.control.public_addresses import public_address
+from dataplane.control.routes import EffectiveRoute
+from dataplane.model import PrivateEndpoint, PublicIPAddress, Subnet, Topology
+
+NSG_POLICIES = ("Enabled", "NetworkSecurityGroupEnabled")
+
+
+def endpoint_label(topology: Topology, route: EffectiveRoute) -> str:
+    """'private endpoint NAME -> TARGET (groupIds)' for a route with `private_endpoint` set,
+    plus the NSG caveat when the endpoint's subnet applies an NSG the engine does not
+    evaluate here."""
+    endpoint = topology.get(route.private_endpoint)
+    if not isinstance(endpoint, PrivateEndpoint):
+        return f"route System {route.address_prefix} InterfaceEndpoint"
+    text = f"private endpoint {endpoint.name} -> {endpoint.target or 'no connection'}"
+    subnet = topology.get(endpoint.subnet)
+    if (isinstance(subnet, Subnet) and subnet.network_security_group
+            and subnet.private_endpoint_network_policies in NSG_POLICIES):
+        text += (f" (caveat: NSG {subnet.network_security_group.rsplit('/', 1)[-1]} of its "
+                 "subnet applies to the endpoint and is not evaluated)")
+    return text
+
+
+# -- reference form --------------------------------------------------------------------------
+def reach(route: EffectiveRoute, label: str) -> dict[str, Any]:
+    """The explain hop of a packet handed to a private endpoint."""
+    return {"step": "private-endpoint", "at": route.private_endpoint,
+            "result": "PrivateEndpoint", "privateLinkService": label}
+
+
+# -- batch form ------------------------------------------------------------------------------
+def reach_np(end: Callable[[np.ndarray, Any, np.ndarray], None], disposition: Any,
+             idx: np.ndarray, rid: np.ndarray, route_label: np.ndarray) -> None:
+    """End packets `idx` (at routes `rid`) with `disposition` and their endpoint labels."""
+    if idx.size:
+        end(idx, disposition, route_label[rid])
+
+
+@dataclass(frozen=True)
+class EdgeTables:
+    """Per compiled network: instance public IPs sorted by address (`public_keys`), their
+    private address, NIC node, closed flag (Standard without any NSG) and name; per node,
+    whether a new Internet-bound flow leaving it has no outbound access (`no_outbound`)."""
+
+    public_keys: np.ndarray  # int64, sorted
+    private: np.ndarray  # int64
+    nic: np.ndarray  # int32 node
+    closed: np.ndarray  # bool
+    names: tuple[str, ...]
+    no_outbound: np.ndarray  # bool per node
+    no_outbound_label: tuple[str, ...]  # per node ('' where access exists)
+    outbound_text: tuple[str, ...]  # per node: 'Method name (addresses)' for explain
+
+
+_TABLES: weakref.WeakKeyDictionary[Any, EdgeTables] = weakref.WeakKeyDictionary()
+
+
+def tables(net: Any) -> EdgeTables:
+    """The public-edge tables of a compiled Network (engine/compile.py), built once."""
+    found = _TABLES.get(net)
+    if found is not None:
+        return found
+    topology = net.topology
+    rows = []
+    for i, nic in enumerate(net.nics):
+        for config in nic.ip_configurations:
+            pip = topology.get(config.public_ip_address)
+            address = public_address(topology, pip) if isinstance(pip, PublicIPAddress) else None
+            if address is None or address.version != 4 or config.private_ip_address is None \
+                    or config.private_ip_address.version != 4:
+                continue
+            subnet = topology.get(config.subnet)
+            guarded = bool(nic.network_security_group) or bool(
+                isinstance(subnet, Subnet) and subnet.network_security_group)
+            rows.append((address.value, config.private_ip_address.value, i,
+                         pip.sku == "Standard" and not guarded, pip.name))  # type: ignore[union-attr]
+    rows.sort()
+    n_nodes = len(net.node_names)
+    no_out = np.zeros(n_nodes, dtype=bool)
+    labels, texts = [""] * n_nodes, [""] * n_nodes
+    for i, nic in enumerate(net.nics):
+        if net.node_subnet[i] < 0:
+            continue
+        out = outbound_access(topology, nic)
+        if out.method == NONE:
+            no_out[i] = True
+            labels[i] = outbound_label(topology, nic)
+        name = f" {out.resource.rsplit('/', 1)[-1]}" if out.resource else ""
+        addresses = ", ".join(str(a) for a in out.public_addresses) or "address not known"
+        texts[i] = (f"{out.method}{name} ({addresses}; the engine keeps the private source)"
+                    if out.method != NONE else "")
+    found = EdgeTables(
+        public_keys=np.array([r[0] for r in rows], dtype=np.int64),
+        private=np.array([r[1] for r in rows], dtype=np.int64),
+        nic=np.array([r[2] for r in rows], dtype=np.int32),
+        closed=np.array([r[3] for r in rows], dtype=bool),
+        names=tuple(r[4] for r in rows), no_outbound=no_out, no_outbound_label=tuple(labels),
+        outbound_text=tuple(texts))
+    _TABLES[net] = found
+    return found
+
+
+def closed_label(name: str) -> str:
+    return f"public IP {name} (Standard): closed to inbound, no NSG allows it"
+
+
+def outbound_label(topology: Topology, nic: Any) -> str:
+    config = next((c for c in nic.ip_configurations if c.primary), nic.ip_configurations[0])
+    return (f"outbound none: subnet {config.subnet.rsplit('/', 1)[-1]} is private "
+            "(defaultOutboundAccess false) and no NAT gateway, public IP or load balancer "
+            "gives it outbound access")
+
+
+def _find(t: EdgeTables, dst: np.ndarray) -> np.ndarray:
+    """Row of t.public_keys holding each dst (-1 where none)."""
+    if t.public_keys.size == 0:
+        return np.full(dst.size, -1, dtype=np.int64)
+    at = np.searchsorted(t.public_keys, dst)
+    atc = np.minimum(at, t.public_keys.size - 1)
+    return np.where(t.public_keys[atc] == dst, atc, -1)
+
+
+# -- reference form (inbound, outbound) --------------------------------------------------------
+def inbound(net: Any, p: Any, established: bool) -> tuple[Any, dict[str, Any] | None, str]:
+    """(packet, hop or None, closed label or ''): DNAT of a packet to an instance public IP."""
+    t = tables(net)
+    row = int(_find(t, np.array([p.dst], dtype=np.int64))[0])
+    if row < 0:
+        return p, None, ""
+    hop = {"step": "nat", "at": t.names[row], "kind": "DNAT (public IP)",
+           "original": {"destinationIp": _ip(p.dst)},
+           "translated": {"destinationIp": _ip(int(t.private[row]))}}
+    if t.closed[row] and not established:
+        return p, {**hop, "result": "ClosedToInbound"}, closed_label(t.names[row])
+    return p._replace(dst=int(t.private[row])), hop, ""
+
+
+def outbound_text(net: Any, node: int) -> str:
+    """'Method resource (addresses; ...)' of the outbound method at `node`, '' if none."""
+    t = tables(net)
+    return t.outbound_text[node] if 0 <= node < len(t.outbound_text) else ""
+
+
+def no_outbound(net: Any, node: int, established: bool) -> str:
+    """The NO_OUTBOUND_ACCESS label of a new flow leaving `node` for the Internet, or ''."""
+    t = tables(net)
+    if established or node >= t.no_outbound.size or not t.no_outbound[node]:
+        return ""
+    return t.no_outbound_label[node]
+
+
+# -- batch form (inbound, outbound) -------------------------------------------------------------
+def inbound_np(net: Any, c: Any, rows: np.ndarray, est: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """DNAT in place of `rows` (indices of packets from no NIC) addressed to a public IP;
+    returns (indices ending PUBLIC_IP_CLOSED, their public IP row for the label)."""
+    t = tables(net)
+    if t.public_keys.size == 0:
+        return rows[:0], rows[:0]
+    found = _find(t, c.dst[rows])
+    hit = found >= 0
+    closed = hit & t.closed[np.maximum(found, 0)] & ~est[rows]
+    go = hit & ~closed
+    c.dst[rows[go]] = t.private[found[go]]
+    return rows[closed], found[closed]
+
+
+def exit_np(net: Any, idx: np.ndarray, node: np.ndarray, est: np.ndarray) -> np.ndarray:
+    """Mask over `idx` (packets leaving for the Internet from `node`) of new flows without
+    outbound access."""
+    t = tables(net)
+    return (node >= 0) & t.no_outbound[np.maximum(node, 0)] & ~est[idx]
+
+
+def _ip(v: int) -> str:
+    return ".".join(str((v >> s) & 255) for s in (24, 16, 8, 0))
+
+
+__all__ = ["EdgeTables", "closed_label", "endpoint_label", "exit_np", "inbound", "inbound_np",
+           "no_outbound", "outbound_label", "outbound_text", "reach", "reach_np", "tables"]

@@ -26,9 +26,10 @@ same way (its prefix range is not known offline either).
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from dataplane.control.reach import _memo
-from dataplane.model import Assumption, PublicIPAddress, Topology, id_key
+from dataplane.model import Assumption, PublicIPAddress, Subnet, Topology, id_key
 from dataplane.net import IPAddress, Prefix, parse_prefix
 
 POOL_V4: Prefix = parse_prefix("198.18.0.0/15")
@@ -89,6 +90,20 @@ def chosen_here(topology: Topology, public_ip: str) -> bool:
     """True when the address of `public_ip` was chosen by this module (not in the input)."""
     entry = _plan(topology).get(id_key(public_ip))
     return bool(entry and entry[1])
+
+
+def closed_to_inbound(topology: Topology, nic: Any, config: Any) -> bool:
+    """True when `config` (an IP configuration of `nic`) has a Standard public IP and neither
+    the NIC nor its subnet has an NSG: Standard public IPs are "secure by default and closed to
+    inbound traffic" until an NSG allows it ("Public IP addresses",
+    https://learn.microsoft.com/azure/virtual-network/ip-services/public-ip-addresses, "SKU");
+    Basic ones are open."""
+    pip = topology.get(config.public_ip_address) if config.public_ip_address else None
+    if not isinstance(pip, PublicIPAddress) or pip.sku != "Standard":
+        return False
+    subnet = topology.get(config.subnet) if config.subnet else None
+    return not (nic.network_security_group
+                or (isinstance(subnet, Subnet) and subnet.network_security_group))
 
 
 def public_address_assumptions(topology: Topology) -> tuple[Assumption, ...]:

@@ -194,6 +194,11 @@ class ReferencePipeline:
                            "at": net.node_names[what], "established": state})
             return self._deliver(w, p, what, state, flow, gateway.label_probe(), append=False)
         if kind == "internet":
+            if not state and p.dst in net.ingress.closed:  # taken as translated: still closed
+                w = Walk(D.DELIVERED, "", [])
+                w.hops.append({"step": "ingress", "kind": "Internet", "at": net.node_names[what],
+                               "publicIp": True, "result": "ClosedToInbound"})
+                return self._end(w, D.PUBLIC_IP_CLOSED, net.ingress.closed[p.dst])
             w = Walk(D.DELIVERED, "", [what])
             exposed = p.dst in net.ingress.public or state
             w.hops.append({"step": "ingress", "kind": "Internet", "at": net.node_names[what],

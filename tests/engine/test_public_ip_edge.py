@@ -66,6 +66,19 @@ def test_standard_opens_with_an_nsg_rule_and_is_dnated() -> None:
     assert _from_internet(emulator, dport=22).dispositions() == [D.DENIED_IN]
 
 
+def test_a_capture_after_translation_meets_the_same_closed_rule() -> None:
+    """A capture taken at the VM holds the private address (NSGs run after inbound NAT): a
+    Standard public IP without an NSG is closed to it too; an NSG rule or Basic opens it."""
+    packet = IP(src="198.51.100.7", dst="10.0.1.4") / TCP(sport=50000, dport=443)
+    closed = Emulator(_topology("Standard")).send(packet)
+    assert closed.dispositions() == [D.PUBLIC_IP_CLOSED]
+    assert closed.row(0)["deciding"] == ("public IP web-ip (Standard): closed to inbound, "
+                                         "no NSG allows it")
+    assert Emulator(_topology("Standard", nsg="443")).send(packet).dispositions() == [
+        D.DELIVERED]
+    assert Emulator(_topology("Basic")).send(packet).dispositions() == [D.DELIVERED]
+
+
 def test_basic_is_open_without_nsg() -> None:
     out = _from_internet(Emulator(_topology("Basic")))
     assert out.dispositions() == [D.DELIVERED]

@@ -63,11 +63,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dataplane.control import bgp
+from dataplane.control.public_addresses import closed_to_inbound
 from dataplane.control.routes import EffectiveRoute
 from dataplane.control.tags import NOT_INTERNET
 from dataplane.dispositions import Disposition as D
 from dataplane.engine.stages import peering
 from dataplane.engine.stages.loadbalancer import flow_hash, flow_hash_np
+from dataplane.engine.stages.public_edge import closed_label
 from dataplane.model import LocalNetworkGateway, Topology, id_key
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -79,10 +81,12 @@ INGRESS_ASSUMPTIONS = (
     "gateway and is routed with the GatewaySubnet's routes; it reaches a peered VNet only "
     "through gateway transit (useRemoteGateways/allowGatewayTransit), without needing "
     "allowForwardedTraffic.",
-    "ingress-internet: public IP addresses are not modelled; a packet from the Internet to a "
-    "VM's private address is taken as already translated and is delivered only when that IP "
-    "configuration has a public IP (else it stays UNMAPPED, labelled 'no public IP'), or "
-    "when it answers a flow the VM opened.",
+    "ingress-internet: a packet from the Internet to an instance public IP is DNATed to its "
+    "private address (stages/public_edge.py); one addressed to a VM's private address is taken "
+    "as captured after that translation: it gets in only when that IP configuration has a "
+    "public IP (else it stays UNMAPPED, labelled 'no public IP') or when it answers a flow the "
+    "VM opened, and a Standard public IP without an NSG on the NIC or subnet is closed "
+    "(PUBLIC_IP_CLOSED) either way.",
     "internet-non-routable: a route with next hop Internet that selects a non-Internet "
     "destination (RFC 1918, RFC 6598, loopback, link-local, multicast) is dropped at the "
     "Azure edge (NON_ROUTABLE).",
@@ -150,6 +154,7 @@ class IngressTables:
     entry_subnet: dict[int, int] = field(default_factory=dict)   # gateway node -> subnet
     serves: dict[int, frozenset[int]] = field(default_factory=dict)  # gateway node -> VNets
     public: frozenset[int] = frozenset()   # private addresses with a public IP attached
+    closed: dict[int, str] = field(default_factory=dict)  # of those, closed: address -> label
     routes: GatewayRoutes = field(default_factory=GatewayRoutes)
     nonroutable_lo: np.ndarray = field(default_factory=lambda: np.array(
         [p.first for p in NOT_INTERNET], np.int64))
@@ -212,6 +217,11 @@ def build_tables(topology: Topology, gateway_nodes: dict[str, int],
         for c in nic.ip_configurations
         if c.public_ip_address and c.private_ip_address is not None
         and c.private_ip_address.version == 4)
+    out.closed = {  # Standard public IP, no NSG: closed also when captured as translated
+        c.private_ip_address.value: closed_label(str(c.public_ip_address).rsplit("/", 1)[-1])
+        for nic in topology.network_interfaces for c in nic.ip_configurations
+        if c.private_ip_address is not None and c.private_ip_address.version == 4
+        and closed_to_inbound(topology, nic, c)}
     return out
 
 
@@ -383,6 +393,12 @@ def enter_stage(bp: Any, c: Any, est: np.ndarray, disp: np.ndarray, dec: np.ndar
     if internet.any():
         p, t = sel[internet], target[internet]
         public = np.isin(c.dst[p], np.array(sorted(ing.public), np.int64))
+        shut = ~est[p] & np.isin(c.dst[p], np.array(sorted(ing.closed), np.int64))
+        for address in np.unique(c.dst[p[shut]]).tolist():
+            q = p[shut & (c.dst[p] == address)]
+            disp[q] = D.PUBLIC_IP_CLOSED
+            dec[q] = bp.labels(ing.closed[address])
+        p, t, public = p[~shut], t[~shut], public[~shut]
         exposed = public | est[p]
         closed = p[~exposed]
         for nic in np.unique(t[~exposed]).tolist():

@@ -29,7 +29,7 @@ NSG on the NIC nor its subnet the packet ends PUBLIC_IP_CLOSED; a Basic one is o
 IP addresses", https://learn.microsoft.com/azure/virtual-network/ip-services/
 public-ip-addresses, "SKU": Standard "secure by default and closed to inbound traffic",
 Basic "open by default"). A packet addressed to the private address directly is the ingress
-stage's (engine/ingress.py, "taken as already translated").
+stage's (stages/gateway.py, "taken as already translated"; the same closed rule applies there).
 Outbound (`outbound_label`, `exit_np`): a new flow leaving for the Internet from a NIC whose
 outbound method (control/outbound.py) is `None` -- a private subnet, nothing explicit -- ends
 NO_OUTBOUND_ACCESS ("Default outbound access in Azure", https://learn.microsoft.com/azure/
@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 
 from dataplane.control.outbound import NONE, outbound_access
-from dataplane.control.public_addresses import public_address
+from dataplane.control.public_addresses import closed_to_inbound, public_address
 from dataplane.control.routes import EffectiveRoute
 from dataplane.model import PrivateEndpoint, PublicIPAddress, Subnet, Topology
 
@@ -120,11 +120,8 @@ def tables(net: Any) -> EdgeTables:
             if address is None or address.version != 4 or config.private_ip_address is None \
                     or config.private_ip_address.version != 4:
                 continue
-            subnet = topology.get(config.subnet)
-            guarded = bool(nic.network_security_group) or bool(
-                isinstance(subnet, Subnet) and subnet.network_security_group)
             rows.append((address.value, config.private_ip_address.value, i,
-                         pip.sku == "Standard" and not guarded, pip.name))  # type: ignore[union-attr]
+                         closed_to_inbound(topology, nic, config), pip.name))  # type: ignore[union-attr]
     rows.sort()
     n_nodes = len(net.node_names)
     no_out = np.zeros(n_nodes, dtype=bool)

@@ -42,6 +42,7 @@ class Disposition(IntEnum):
     BLOCKED_IN_VNET = 24
     EXITS_PLATFORM = 25
     LB_HAIRPIN = 26
+    FIREWALL_NAME_UNKNOWN = 27
 
     @property
     def reason(self) -> str:
@@ -93,6 +94,9 @@ REASONS: dict[Disposition, str] = {
                                  "virtual networks (Azure Virtual Network FAQ)",
     Disposition.LB_HAIRPIN: "a backend's flow to its own internal load balancer's frontend was "
                             "mapped back to itself: Azure fails it (Load Balancer limitations)",
+    Disposition.FIREWALL_NAME_UNKNOWN: "not decided: an Azure Firewall application rule could "
+                                       "allow this flow, but its server name (TLS SNI / HTTP "
+                                       "Host) is not known (reason in the label)",
     Disposition.EXITS_PLATFORM: "answered by Azure's host (DNS, DHCP, WireServer, IMDS at "
                                 "168.63.129.16 / 169.254.169.254): no NSG unless it names the "
                                 "service's tag, no user route",

@@ -212,14 +212,19 @@ def _with_service_tags(out: dict[str, Any], topology: Topology, compiler: RuleCo
 
 
 def explain(topology: Topology, vm: str, destination: str, protocol: str = "Tcp",
-            source_port: int | None = None) -> dict[str, Any]:
+            source_port: int | None = None, sni: str | None = None,
+            host: str | None = None) -> dict[str, Any]:
     """One new flow from the VM's primary NIC to 'IP' or 'IP:PORT', hop by hop: the engine's
     reference walk (engine/reference.py) for that one packet, rendered by control/explain.py.
-    IPv4 only (the engine's assumption program-ipv4)."""
+    `sni` / `host`: the server name the flow asks for (TLS SNI / HTTP Host), read by Azure
+    Firewall application rules (engine/stages/firewall.py); without either, a flow an
+    application rule could allow ends FIREWALL_NAME_UNKNOWN. IPv4 only (the engine's
+    assumption program-ipv4). InputError for bad input (both sni and host included)."""
     from dataplane.control import explain as render
     from dataplane.engine.compile import build_network
     from dataplane.engine.ingress import INGRESS_ASSUMPTIONS
     from dataplane.engine.loadbalancer import LB_ASSUMPTIONS
+    from dataplane.engine.payload import synthetic
     from dataplane.engine.reference import Packet, ReferencePipeline
 
     address, sep, port = destination.rpartition(":")
@@ -243,8 +248,12 @@ def explain(topology: Topology, vm: str, destination: str, protocol: str = "Tcp"
     sport = source_port if source_port is not None else (render.EPHEMERAL_PORT if ported else 0)
     net = build_network(topology, caps=False)
     index = next(i for i, n in enumerate(net.nics) if id_key(n.id) == id_key(interface.id))
+    try:
+        name = synthetic(sni, host)
+    except ValueError as e:
+        raise InputError(str(e)) from None
     walk = ReferencePipeline(net).walk(Packet(index, src_ip.value, dest_ip.value, number,
-                                              sport, dport))
+                                              sport, dport, server_name=name))
     machine = topology.vm_of_nic(interface)
     flow = render.flow_dict(machine.name if machine else None, interface.name, str(src_ip),
                             str(dest_ip), number, sport, dport,

@@ -18,7 +18,7 @@ import textwrap
 from typing import Any
 
 from dataplane import watcher
-from dataplane.cli.options import command, emit, protocol
+from dataplane.cli.options import APPLICATION_RULE_HINT, command, emit, protocol
 from dataplane.cli.options import load_inputs as load_topology
 from dataplane.control.explain import describe
 from dataplane.textable import table
@@ -97,7 +97,8 @@ def _ip_flow(args: argparse.Namespace) -> int:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    result = watcher.explain(load_topology(args), args.vm, args.to, args.protocol)
+    result = watcher.explain(load_topology(args), args.vm, args.to, args.protocol,
+                             sni=args.sni, host=args.host)
     flow = result["flow"]
     lines = [f"Flow {flow['protocol']} {flow['sourceIp']}:{flow['sourcePort']} -> "
              f"{flow['destinationIp']}:{flow['destinationPort']} from {flow['sourceVm']} "
@@ -106,6 +107,8 @@ def _explain(args: argparse.Namespace) -> int:
         lines.append(f"  {i}. {describe(hop)}")
     lines.append(f"=> {result['disposition']}: {result['reason']}"
                  + (f"  [decided by {result['deciding']}]" if result.get("deciding") else ""))
+    if result["disposition"] == "FIREWALL_NAME_UNKNOWN":
+        lines.append(APPLICATION_RULE_HINT)
     return _emit(args, result, "\n".join(lines))
 
 

@@ -31,8 +31,10 @@ from dataplane.engine.conntrack import CONNTRACK_ASSUMPTIONS
 from dataplane.engine.conntrack import flow_key as _conn_key
 from dataplane.engine.ingress import INGRESS_ASSUMPTIONS
 from dataplane.engine.loadbalancer import LB_ASSUMPTIONS
+from dataplane.engine.payload import PAYLOAD_ASSUMPTIONS
 from dataplane.engine.reference import Packet, ReferencePipeline, flow_key
 from dataplane.engine.results import Result
+from dataplane.engine.stages.firewall import FIREWALL_ASSUMPTIONS
 from dataplane.engine.stages.platform import PLATFORM_ASSUMPTIONS
 from dataplane.engine.timing_stage import apply_timing
 from dataplane.errors import InputError
@@ -77,7 +79,7 @@ class Emulator:
         return [*ENGINE_ASSUMPTIONS, *texts("forwarded-traffic", access_assumption(),
                                             "platform-routes"),
                 *LB_ASSUMPTIONS, *INGRESS_ASSUMPTIONS, *CONNTRACK_ASSUMPTIONS,
-                *PLATFORM_ASSUMPTIONS]
+                *PLATFORM_ASSUMPTIONS, *FIREWALL_ASSUMPTIONS, *PAYLOAD_ASSUMPTIONS]
 
     # -- address helpers --
     def address_of(self, name_or_ip: str) -> int:
@@ -200,7 +202,8 @@ class Emulator:
                        sport=hc.sport.astype(np.int32), dport=hc.dport.astype(np.int32),
                        length=rb.origlens.astype(np.int32), time_ns=t, preset=preset,
                        family=hc.ip_version, src_hi=hc.src_hi, src_lo=hc.src_lo,
-                       dst_hi=hc.dst_hi, dst_lo=hc.dst_lo)
+                       dst_hi=hc.dst_hi, dst_lo=hc.dst_lo,
+                       server_name=self.batch.flow_names.observe_batch(rb, hc, src, dst))
         if amap is not None:  # mapped IPv4 addresses: the low halves follow
             cols.src_lo = np.where(hc.ip_version == 4, src.astype(np.uint64), hc.src_lo)
             cols.dst_lo = np.where(hc.ip_version == 4, dst.astype(np.uint64), hc.dst_lo)
@@ -213,7 +216,8 @@ class Emulator:
                "time_out": tout, "status": _STATUS_NAMES[status],
                "final_src": fsrc, "final_dst": fdst, "final_sport": fsport,
                "final_dport": fdport, "family": cols.family, "src_hi": cols.src_hi,
-               "src_lo": cols.src_lo, "dst_hi": cols.dst_hi, "dst_lo": cols.dst_lo}
+               "src_lo": cols.src_lo, "dst_hi": cols.dst_hi, "dst_lo": cols.dst_lo,
+               "server_name": cols.server_name}
         result.add(out, nodes, keep=keep)
         if sink is not None:
             sink(out, nodes, rb)
@@ -277,11 +281,11 @@ class Emulator:
                         "global": ra != rb_})
         return out
 
-    @staticmethod
-    def _packet(c: dict[str, np.ndarray], j: int) -> Packet:
+    def _packet(self, c: dict[str, np.ndarray], j: int) -> Packet:
         return Packet(int(c["nic"][j]), int(c["src"][j]), int(c["dst"][j]), int(c["proto"][j]),
                       int(c["sport"][j]), int(c["dport"][j]), int(c["length"][j]),
-                      int(c["time_in"][j]))
+                      int(c["time_in"][j]),
+                      self.batch.flow_names.table.names[int(c["server_name"][j])])
 
 
 def _record_batch(frames: list[bytes], links: list[int], times: Sequence[int] | None

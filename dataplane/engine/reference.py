@@ -50,6 +50,7 @@ from dataplane.engine import loadbalancer as lbm
 from dataplane.engine.compile import MAX_HOPS, Network
 from dataplane.engine.conntrack import PASSING, ConnTrack, Entry
 from dataplane.engine.conntrack import flow_key as _key
+from dataplane.engine.payload import NOT_SEEN, FlowName
 from dataplane.engine.stages import nat, nsg, peering, platform, source
 from dataplane.engine.stages import route as routing
 from dataplane.model import Prefix
@@ -65,6 +66,7 @@ class Packet(NamedTuple):
     dport: int
     length: int = 64
     time_ns: int = 0
+    server_name: FlowName = NOT_SEEN  # its flow's (engine/payload.py; application rules)
 
 
 def flow_key(p: Packet) -> tuple[int, int, int, int, int]:
@@ -270,13 +272,17 @@ class ReferencePipeline:
             if is_fw:  # stages/firewall.py; a reply of a flow it allowed has a session
                 fw = net.firewall_rules[app - len(net.nics)]
                 session = w.reply_of is not None and app in w.reply_of.firewalls
-                ok, rule = fw.decide(p.proto, p.src, p.dst, p.dport, session)
-                w.hops.append({**hop, "rule": rule, "result": "Forwarded" if ok
-                               else "FirewallDenied", **({"session": "established"}
-                                                         if session else {}),
+                v = fw.decide(p.proto, p.src, p.dst, p.dport, session, p.server_name)
+                ok, rule = v.allowed, v.label
+                w.hops.append({**hop, "rule": rule, "result": "Forwarded" if ok else
+                               "ServerNameUnknown" if v.unknown else "FirewallDenied",
+                               **({"session": "established"} if session else {}),
+                               **({"serverName": p.server_name.describe()} if p.proto == 6
+                                  and fw.app_rules and not session else {}),
                                **({"caveats": list(fw.caveats)} if fw.caveats else {})})
                 if not ok:
-                    return self._end(w, D.FIREWALL_DENIED, rule or fw.default_label)
+                    return self._end(w, D.FIREWALL_NAME_UNKNOWN if v.unknown else
+                                     D.FIREWALL_DENIED, rule or fw.default_label)
             else:
                 if not state and not self._nsg(w, app, "Inbound", flow):
                     return self._end(w, D.DENIED_IN, w.deciding)

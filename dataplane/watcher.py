@@ -225,7 +225,7 @@ def explain(topology: Topology, vm: str, destination: str, protocol: str = "Tcp"
     from dataplane.engine.ingress import INGRESS_ASSUMPTIONS
     from dataplane.engine.loadbalancer import LB_ASSUMPTIONS
     from dataplane.engine.payload import synthetic
-    from dataplane.engine.reference import Packet, ReferencePipeline
+    from dataplane.engine.reference import Packet, ReferencePipeline, flow_key
 
     address, sep, port = destination.rpartition(":")
     if sep and port.isdigit() and "." in address:
@@ -252,8 +252,10 @@ def explain(topology: Topology, vm: str, destination: str, protocol: str = "Tcp"
         name = synthetic(sni, host)
     except ValueError as e:
         raise InputError(str(e)) from None
-    walk = ReferencePipeline(net).walk(Packet(index, src_ip.value, dest_ip.value, number,
-                                              sport, dport, server_name=name))
+    packet = Packet(index, src_ip.value, dest_ip.value, number, sport, dport)
+    reference = ReferencePipeline(net)
+    reference.server_names[flow_key(packet)] = name
+    walk = reference.walk(packet)
     machine = topology.vm_of_nic(interface)
     flow = render.flow_dict(machine.name if machine else None, interface.name, str(src_ip),
                             str(dest_ip), number, sport, dport,

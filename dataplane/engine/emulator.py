@@ -265,7 +265,10 @@ class Emulator:
                 int(c["final_src"][j]), int(c["final_dst"][j]), p.proto,
                 int(c["final_sport"][j]), int(c["final_dport"][j])), frozenset(
                 int(x) for x in result.nodes[j] if x >= 0 and fws[x] == "firewall"))
-        walk = ref.walk(self._packet(c, i))
+        p = self._packet(c, i)
+        ref.server_names[flow_key(p)] = self.batch.flow_names.table.names[
+            int(c["server_name"][i])]
+        walk = ref.walk(p)
         return {**row, "reason": d.reason, "hops": walk.hops,
                 "legs": self.legs([int(x) for x in result.nodes[i] if x >= 0])}
 
@@ -281,11 +284,11 @@ class Emulator:
                         "global": ra != rb_})
         return out
 
-    def _packet(self, c: dict[str, np.ndarray], j: int) -> Packet:
+    @staticmethod
+    def _packet(c: dict[str, np.ndarray], j: int) -> Packet:
         return Packet(int(c["nic"][j]), int(c["src"][j]), int(c["dst"][j]), int(c["proto"][j]),
                       int(c["sport"][j]), int(c["dport"][j]), int(c["length"][j]),
-                      int(c["time_in"][j]),
-                      self.batch.flow_names.table.names[int(c["server_name"][j])])
+                      int(c["time_in"][j]))
 
 
 def _record_batch(frames: list[bytes], links: list[int], times: Sequence[int] | None

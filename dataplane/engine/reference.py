@@ -66,7 +66,6 @@ class Packet(NamedTuple):
     dport: int
     length: int = 64
     time_ns: int = 0
-    server_name: FlowName = NOT_SEEN  # its flow's (engine/payload.py; application rules)
 
 
 def flow_key(p: Packet) -> tuple[int, int, int, int, int]:
@@ -104,6 +103,8 @@ class ReferencePipeline:
                          for i, n in enumerate(net.nics)]
         self.nic_tags = platform.tags_per_nic(net)
         self.conntrack = ConnTrack(capacity)
+        self.server_names: dict[tuple[int, ...], FlowName] = {}  # flow_key -> its name
+        self._name = NOT_SEEN
         self.owner = {(int(net.node_vnet[i]), ip.value): i for i, nic in enumerate(net.nics)
                       for c in nic.ip_configurations
                       if (ip := c.private_ip_address) is not None and ip.version == 4}
@@ -127,6 +128,7 @@ class ReferencePipeline:
     # -- one packet --
     def walk(self, p: Packet) -> Walk:
         net = self.net
+        self._name = self.server_names.get(flow_key(p), NOT_SEEN)  # as it was sent
         entry = self.conntrack.reply_of(flow_key(p))
         state = entry is not None
         flow = Flow(p.proto, IPAddress(4, p.src), p.sport, IPAddress(4, p.dst), p.dport)
@@ -272,12 +274,13 @@ class ReferencePipeline:
             if is_fw:  # stages/firewall.py; a reply of a flow it allowed has a session
                 fw = net.firewall_rules[app - len(net.nics)]
                 session = w.reply_of is not None and app in w.reply_of.firewalls
-                v = fw.decide(p.proto, p.src, p.dst, p.dport, session, p.server_name)
+                name = self._name  # its flow's server name (engine/payload.py)
+                v = fw.decide(p.proto, p.src, p.dst, p.dport, session, name)
                 ok, rule = v.allowed, v.label
                 w.hops.append({**hop, "rule": rule, "result": "Forwarded" if ok else
                                "ServerNameUnknown" if v.unknown else "FirewallDenied",
                                **({"session": "established"} if session else {}),
-                               **({"serverName": p.server_name.describe()} if p.proto == 6
+                               **({"serverName": name.describe()} if p.proto == 6
                                   and fw.app_rules and not session else {}),
                                **({"caveats": list(fw.caveats)} if fw.caveats else {})})
                 if not ok:

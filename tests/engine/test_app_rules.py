@@ -105,6 +105,11 @@ def _firewall_rule(result, i: int) -> str:
 def _run(topology: Topology, packets: list) -> list[tuple[str, str]]:
     """(disposition, the firewall's rule for a packet it passed, else the deciding label)."""
     result = Emulator(topology).send(packets, times_ns=[i * 1000 for i in range(len(packets))])
+    verdicts = {"FIREWALL_DENIED": "FirewallDenied", "FIREWALL_NAME_UNKNOWN": "ServerNameUnknown",
+                "DELIVERED": "Forwarded"}
+    for i, row in enumerate(result.rows()):  # the reference walk's firewall agrees with the batch
+        hop = next(h for h in result.explain(i)["hops"] if h.get("kind") == "AzureFirewall")
+        assert hop["result"] == verdicts[row["disposition"]]
     return [(r["disposition"], _firewall_rule(result, i) if r["disposition"] == "DELIVERED"
              else r["deciding"]) for i, r in enumerate(result.rows())]
 

@@ -30,6 +30,7 @@ of its first payload for the whole replay (a later connection reusing it is not 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -75,7 +76,7 @@ class FlowName(NamedTuple):
     @property
     def protocol(self) -> str:
         """'https' (TLS SNI), 'http' (HTTP Host) or '' (no name)."""
-        return _KNOWN.get(NameKind(self.kind), "")
+        return _KNOWN.get(self.kind, "")  # IntEnum keys hash as their ints
 
     @property
     def absent(self) -> bool:
@@ -189,22 +190,22 @@ def _settle(kind: int, name: bytes, size: int, needed: int, cut: bool, seq_end: 
     return _Reassembly(data, seq_end)
 
 
-def _parse(data: bytes, cut: bool, seq_end: int) -> FlowName | _Reassembly:
-    got = server_names_py(data, np.zeros(1, np.int64), np.array([len(data)], np.int32))
+def _parse(data: bytes, cut: bool, seq_end: int, parse: Callable = server_names_py
+           ) -> FlowName | _Reassembly:
+    got = parse(data, np.zeros(1, np.int64), np.array([len(data)], np.int32))
     o, n = int(got.name_offset[0]), int(got.name_len[0])
     return _settle(int(got.kind[0]), data[o:o + n] if o >= 0 else b"", len(data),
                    int(got.needed_len[0]), cut, seq_end, data)
 
 
-def _step(state: _Reassembly | None, segment: bytes, seq: int, wire_len: int
-          ) -> FlowName | _Reassembly:
+def _step(state: _Reassembly | None, segment: bytes, seq: int, wire_len: int,
+          parse: Callable = server_names_py) -> FlowName | _Reassembly:
     """One more payload segment of a flow whose name is not settled (the plain form's every
-    segment; the batch form's continuations)."""
+    segment, parsed by the plain twin; the batch form's continuations, by the kernel)."""
     if state is not None and seq != state.next_seq:
         return FlowName(NameKind.INCOMPLETE, "", OUT_OF_ORDER)
     data = segment if state is None else state.data + segment
-    return _parse(data, len(segment) < wire_len,
-                  (seq + wire_len) & 0xFFFFFFFF)
+    return _parse(data, len(segment) < wire_len, (seq + wire_len) & 0xFFFFFFFF, parse)
 
 
 def _pending(r: FlowName | _Reassembly) -> FlowName:
@@ -245,6 +246,7 @@ class FlowNames:
         self.index = KeyIndex(5, 1 << 12)
         self.name_of = np.zeros(1 << 12, dtype=np.int32)  # flow id -> name id (0: not seen)
         self.pending: dict[int, _Reassembly] = {}
+        self._by_bytes: dict[tuple[int, bytes], int] = {}  # (kind, name bytes) -> name id
         self._pending_id = self.table.intern(FlowName(NameKind.INCOMPLETE, "", PENDING))
 
     def reset(self) -> None:
@@ -285,16 +287,29 @@ class FlowNames:
         _, first = np.unique(fid[fresh], return_index=True)
         first = fresh[np.sort(first)]
         got = server_names(p.buf, p.start[first], p.captured[first])
-        buf = p.buf
-        for j, row in enumerate(first.tolist()):
-            kind, o, ln = int(got.kind[j]), int(got.name_offset[j]), int(got.name_len[j])
+        buf, table, by_bytes = p.buf, self.table, self._by_bytes
+        kinds, offs, lens = got.kind.tolist(), got.name_offset.tolist(), got.name_len.tolist()
+        fids = fid[first].tolist()
+        ids = np.empty(first.size, dtype=np.int32)
+        for j, kind in enumerate(kinds):
+            if kind in _KNOWN:  # the common case, kept lean: names interned by their bytes
+                key = (kind, buf[offs[j]:offs[j] + lens[j]].tobytes())
+                i = by_bytes.get(key)
+                if i is None:
+                    i = by_bytes[key] = table.intern(FlowName(kind, key[1].decode(
+                        "ascii", "backslashreplace")))
+                ids[j] = i
+                continue
+            row, o = int(first[j]), offs[j]
             size, start = int(p.captured[row]), int(p.start[row])
-            incomplete = kind == NameKind.INCOMPLETE
-            r = _settle(kind, buf[o:o + ln].tobytes() if o >= 0 else b"", size,
+            r = _settle(kind, buf[o:o + lens[j]].tobytes() if o >= 0 else b"", size,
                         int(got.needed_len[j]), size < int(p.wire_len[row]),
                         (int(p.seq[row]) + int(p.wire_len[row])) & 0xFFFFFFFF,
-                        buf[start:start + size].tobytes() if incomplete else b"")
-            self._record(int(fid[row]), r)
+                        buf[start:start + size].tobytes() if kind == NameKind.INCOMPLETE else b"")
+            if isinstance(r, _Reassembly):
+                self.pending[fids[j]] = r
+            ids[j] = table.intern(_pending(r))
+        self.name_of[fid[first]] = ids
         return first
 
     def _continue(self, p: PayloadColumns, fid: np.ndarray, rows: np.ndarray,
@@ -310,7 +325,8 @@ class FlowNames:
                 continue
             start = int(p.start[row])
             self._record(f, _step(self.pending.pop(f), p.buf[start:start + int(
-                p.captured[row])].tobytes(), int(p.seq[row]), int(p.wire_len[row])))
+                p.captured[row])].tobytes(), int(p.seq[row]), int(p.wire_len[row]),
+                server_names))
 
     def _record(self, f: int, r: FlowName | _Reassembly) -> None:
         if isinstance(r, _Reassembly):

@@ -51,7 +51,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dataplane.control.application_rules import application_rules, fqdn_matches, request_name
+from dataplane.control.application_rules import (
+    FqdnMatcher,
+    application_rules,
+    normal_name,
+    request_name,
+)
 from dataplane.control.firewall_rules import firewall_rules
 from dataplane.control.nsg import ANY_PROTOCOL, protocol_number
 from dataplane.engine.payload import NOT_SEEN, FlowName
@@ -127,7 +132,7 @@ class AppRule:
     https_ports: np.ndarray  # int32
     http_ports: np.ndarray
     mssql_ports: np.ndarray
-    targets: tuple[str, ...]
+    targets: FqdnMatcher
     opaque: bool = False
 
     def ports(self, protocol: str) -> np.ndarray:
@@ -140,8 +145,7 @@ class AppRule:
 
     def names(self, name: FlowName) -> bool:
         """Whether a target FQDN matches the flow's (known) name."""
-        asked = request_name(name.name, name.protocol)
-        return any(fqdn_matches(t, asked) for t in self.targets)
+        return self.targets(request_name(name.name, name.protocol))
 
     def source(self, src: int) -> bool:
         return bool(((self.src_lo <= src) & (src <= self.src_hi)).any())
@@ -251,6 +255,7 @@ class CompiledFirewall:
         for i, fn in flow.items():
             kind[i] = {"https": 1, "http": 2}.get(fn.protocol, 3 if fn.absent else 0)
         k = np.where(tcp, kind[np.where(tcp, ids, 0)], -1)
+        asked = {i: normal_name(fn.name, fn.protocol) for i, fn in flow.items() if fn.protocol}
         for code, protocol in ((1, "https"), (2, "http")):
             rows = tcp & (k == code)
             for app in self.app_rules if rows.any() else ():
@@ -261,8 +266,8 @@ class CompiledFirewall:
                     settle(m, False, self.unknown_label(app, OPAQUE), True)
                     continue
                 named = np.zeros(kind.size, bool)
-                for i, fn in flow.items():
-                    named[i] = fn.protocol == protocol and app.names(fn)
+                for i in np.unique(ids[m]).tolist():  # names of the rows still open only
+                    named[i] = app.targets.normal(asked[i])
                 if (m := m & named[ids * rows]).any():
                     settle(m, app.allow, app.label)
             if (m := open_ & rows).any():
@@ -348,7 +353,8 @@ def compile_firewall(topology: Topology, fw: AzureFirewall) -> CompiledFirewall:
         ports = {kind: np.array(sorted({port for k, port in app.protocols if k == kind}),
                                 dtype=np.int32) for kind in ("https", "http", "mssql")}
         app_rules.append(AppRule(app.label, app.allow, lo, hi, ports["https"], ports["http"],
-                                 ports["mssql"], app.target_fqdns, bool(app.caveats)))
+                                 ports["mssql"], FqdnMatcher(app.target_fqdns),
+                                 bool(app.caveats)))
     if app_rules:
         caveats.append(APPLICATION_SNAT_CAVEAT.format(name=fw.name))
     return CompiledFirewall(fw.name, tuple(rules), tuple(dict.fromkeys(caveats)),

@@ -646,7 +646,7 @@ class BatchPipeline:
         """stages/firewall.py's batch form; labels interned (sessions keep label -1)."""
         allow, names, which, unknown = fw.decide_np(
             c.proto[sel], c.src[sel], c.dst[sel], c.dport[sel], session, c.server_name[sel],
-            self.flow_names.table.names)
+            self.flow_names.table)
         ids = np.array([self.labels(x) for x in names], dtype=np.int32)
         return allow, np.where(which >= 0, ids[np.maximum(which, 0)], -1), unknown
 

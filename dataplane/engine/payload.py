@@ -30,12 +30,13 @@ of its first payload for the whole replay (a later connection reusing it is not 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 
+from dataplane.control.application_rules import normal_name
 from dataplane.io.capture import RecordBatch
 from dataplane.kernels.pipeline import KeyIndex, flow_keys
 from dataplane.kernels.servername import NameKind, server_names
@@ -125,18 +126,37 @@ def first_payload(sni: str | None = None, host: str | None = None) -> bytes:
         servernames=[ServerName(servername=sni.encode("ascii"))])])]))
 
 
-class NameTable:
-    """Interned FlowNames; id 0 is NOT_SEEN."""
+UNKNOWN, HTTPS, HTTP, ABSENT = 0, 1, 2, 3  # NameTable.codes
 
-    def __init__(self) -> None:
-        self.names: list[FlowName] = [NOT_SEEN]
-        self._ids: dict[FlowName, int] = {NOT_SEEN: 0}
+
+class NameTable:
+    """Interned FlowNames; id 0 is NOT_SEEN. Per id, computed once: `codes` (int8: UNKNOWN,
+    HTTPS, HTTP or ABSENT) and `asked` (the name application rules compare, normalised:
+    control/application_rules.normal_name; '' without one)."""
+
+    def __init__(self, names: Iterable[FlowName] = ()) -> None:
+        self.names: list[FlowName] = []
+        self.asked: list[str] = []
+        self._codes = np.zeros(64, dtype=np.int8)
+        self._ids: dict[FlowName, int] = {}
+        for name in (NOT_SEEN, *names):
+            self.intern(name)
+
+    @property
+    def codes(self) -> np.ndarray:
+        return self._codes[:len(self.names)]
 
     def intern(self, name: FlowName) -> int:
         i = self._ids.get(name)
         if i is None:
             i = self._ids[name] = len(self.names)
             self.names.append(name)
+            protocol = name.protocol
+            self.asked.append(normal_name(name.name, protocol) if protocol else "")
+            if i >= self._codes.size:
+                self._codes = np.resize(self._codes, 2 * self._codes.size)
+            self._codes[i] = {"https": HTTPS, "http": HTTP}.get(
+                protocol, ABSENT if name.absent else UNKNOWN)
         return i
 
 

@@ -32,7 +32,7 @@ from test_firewall_policy import HUB_AND_SPOKES, _filter, _group, _net, _policy
 from dataplane import watcher
 from dataplane.engine import Emulator
 from dataplane.engine.compile import build_network
-from dataplane.engine.payload import REASSEMBLY_LIMIT_BYTES, FlowName, synthetic
+from dataplane.engine.payload import REASSEMBLY_LIMIT_BYTES, FlowName, NameTable, synthetic
 from dataplane.kernels.servername_py import NameKind
 from dataplane.load.firewall_policy import firewall_policy
 from dataplane.load.resources import _Where
@@ -271,8 +271,10 @@ def test_batch_and_reference_forms_agree(make_topology, rows) -> None:
     dst = np.full(len(rows), int.from_bytes(bytes([10, 2, 1, 4]), "big"), np.int64)
     dport = np.array([r[2] for r in rows], np.int64)
     ids = np.array([r[3] for r in rows], np.int32)
+    table = NameTable(FLOW_NAMES)
+    ids = np.array([table.intern(FLOW_NAMES[i]) for i in ids], np.int32)
     allow, labels, which, unknown = fw.decide_np(proto, src, dst, dport, np.zeros(len(rows), bool),
-                                                 ids, FLOW_NAMES)
+                                                 ids, table)
     for i, r in enumerate(rows):
         v = fw.decide(r[0], int(src[i]), int(dst[i]), r[2], False, FLOW_NAMES[r[3]])
         assert (bool(allow[i]), labels[which[i]], bool(unknown[i])) == (

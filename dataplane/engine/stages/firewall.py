@@ -46,7 +46,6 @@ values known only at deployment).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,12 +53,11 @@ import numpy as np
 from dataplane.control.application_rules import (
     FqdnMatcher,
     application_rules,
-    normal_name,
     request_name,
 )
 from dataplane.control.firewall_rules import firewall_rules
 from dataplane.control.nsg import ANY_PROTOCOL, protocol_number
-from dataplane.engine.payload import NOT_SEEN, FlowName
+from dataplane.engine.payload import ABSENT, HTTP, HTTPS, NOT_SEEN, UNKNOWN, FlowName, NameTable
 from dataplane.model import AzureFirewall, Prefix, Topology, id_key
 
 OPAQUE = "the rule names FQDN tags, web categories or deployment-time values (not evaluated)"
@@ -219,11 +217,11 @@ class CompiledFirewall:
     # -- batch form --
     def decide_np(self, proto: np.ndarray, src: np.ndarray, dst: np.ndarray, dport: np.ndarray,
                   session: np.ndarray, name_id: np.ndarray | None = None,
-                  names: Sequence[FlowName] = (NOT_SEEN,)
+                  names: NameTable | None = None
                   ) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray]:
         """(allowed bool[n], labels, label index int32[n] into labels (-1 for sessions),
-        unknown bool[n]); `name_id` int32[n] indexes `names` (engine/payload.py NameTable;
-        None: every flow NOT_SEEN)."""
+        unknown bool[n]); `name_id` int32[n]: each row's flow name in `names`
+        (engine/payload.py NameTable; None: every flow NOT_SEEN)."""
         n = proto.size
         allow = session.copy()
         unknown = np.zeros(n, bool)
@@ -248,15 +246,10 @@ class CompiledFirewall:
         tcp = open_ & (proto == 6)
         if not self.app_rules or not tcp.any():
             return allow, labels, which, unknown
+        table = names if names is not None else NameTable()
         ids = np.zeros(n, np.int64) if name_id is None else name_id.astype(np.int64)
-        distinct = np.unique(ids[tcp]).tolist()
-        flow = {i: names[i] for i in distinct}
-        kind = np.zeros(max(distinct) + 1, np.int8)  # 1 https, 2 http, 3 absent, 0 unknown
-        for i, fn in flow.items():
-            kind[i] = {"https": 1, "http": 2}.get(fn.protocol, 3 if fn.absent else 0)
-        k = np.where(tcp, kind[np.where(tcp, ids, 0)], -1)
-        asked = {i: normal_name(fn.name, fn.protocol) for i, fn in flow.items() if fn.protocol}
-        for code, protocol in ((1, "https"), (2, "http")):
+        k = np.where(tcp, table.codes[np.where(tcp, ids, 0)], -1)  # NameTable.codes
+        for code, protocol in ((HTTPS, "https"), (HTTP, "http")):
             rows = tcp & (k == code)
             for app in self.app_rules if rows.any() else ():
                 m = open_ & rows & np.isin(dport, app.ports(protocol))
@@ -265,29 +258,27 @@ class CompiledFirewall:
                 if app.opaque:
                     settle(m, False, self.unknown_label(app, OPAQUE), True)
                     continue
-                named = np.zeros(kind.size, bool)
-                for i in np.unique(ids[m]).tolist():  # names of the rows still open only
-                    named[i] = app.targets.normal(asked[i])
-                if (m := m & named[ids * rows]).any():
+                hit = [i for i in np.unique(ids[m]).tolist() if app.targets.normal(
+                    table.asked[i])]  # only the names of rows still open
+                if hit and (m := m & np.isin(ids, hit)).any():
                     settle(m, app.allow, app.label)
             if (m := open_ & rows).any():
                 settle(m, False, self.unmatched_label)
-        absent = open_ & (k == 3)
+        absent = open_ & (k == ABSENT)
         for app in self.app_rules if absent.any() else ():
             m = absent & open_ & np.isin(dport, app.mssql_ports)
             if app.allow and (m := m & app.source_np(src)).any():
                 settle(m, False, self.unknown_label(app, MSSQL), True)
-        for i, fn in flow.items():
-            if fn.absent and (m := absent & open_ & (ids == i)).any():
-                settle(m, False, self.absent_label(fn))
-        undecided = open_ & (k == 0)
+        for i in np.unique(ids[absent & open_]).tolist():
+            settle(absent & open_ & (ids == i), False, self.absent_label(table.names[i]))
+        undecided = open_ & (k == UNKNOWN)
         for app in self.app_rules if undecided.any() else ():
             m = undecided & open_ & np.isin(dport, app.all_ports)
             if not app.allow or not (m := m & app.source_np(src)).any():
                 continue
-            for i, fn in flow.items():
-                if fn.unknown and (mi := m & (ids == i)).any():
-                    settle(mi, False, self.unknown_label(app, fn.describe()), True)
+            for i in np.unique(ids[m]).tolist():
+                settle(m & (ids == i), False, self.unknown_label(app, table.names[i].describe()),
+                       True)
         return allow, labels, which, unknown
 
 

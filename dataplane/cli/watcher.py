@@ -107,7 +107,7 @@ def _explain(args: argparse.Namespace) -> int:
         lines.append(f"  {i}. {describe(hop)}")
     lines.append(f"=> {result['disposition']}: {result['reason']}"
                  + (f"  [decided by {result['deciding']}]" if result.get("deciding") else ""))
-    if result["disposition"] == "FIREWALL_NAME_UNKNOWN":
+    if result["engineDisposition"] == "FIREWALL_NAME_UNKNOWN":
         lines.append(APPLICATION_RULE_HINT)
     return _emit(args, result, "\n".join(lines))
 

@@ -280,8 +280,8 @@ class ReferencePipeline:
                 w.hops.append({**hop, "rule": rule, "result": "Forwarded" if ok else
                                "ServerNameUnknown" if v.unknown else "FirewallDenied",
                                **({"session": "established"} if session else {}),
-                               **({"serverName": name.describe()} if p.proto == 6
-                                  and fw.app_rules and not session else {}),
+                               **({"serverName": name.describe()} if p.proto == 6 and
+                                  fw.app_rules and not session and not name.unknown else {}),
                                **({"caveats": list(fw.caveats)} if fw.caveats else {})})
                 if not ok:
                     return self._end(w, D.FIREWALL_NAME_UNKNOWN if v.unknown else

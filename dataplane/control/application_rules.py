@@ -27,6 +27,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
+
 from dataplane.control.firewall_rules import policy_chain
 from dataplane.model import ANY, AzureFirewall, Prefix, Topology, id_key
 
@@ -54,16 +56,20 @@ class FqdnMatcher:
         self.suffixes = tuple(p[1:] for p in norm if p.startswith("*") and p != "*")
 
     def __call__(self, name: str) -> bool:
-        return self.normal(_normal(name))
+        return bool(self.normal(np.array([_normal(name)]))[0])
 
-    def normal(self, name: str) -> bool:
-        """As calling it, for a name already stripped of spaces and a trailing dot and
-        lower-cased (`normal_name`)."""
-        if self.any or name in self.exact:
-            return True
-        return name.endswith(self.suffixes) and any(
-            name.endswith(s) and (len(name) > len(s) or not s.startswith("."))
-            for s in self.suffixes)
+    def normal(self, names: np.ndarray) -> np.ndarray:
+        """bool[n]: which of `names` (a numpy str array, each already stripped of spaces and
+        a trailing dot and lower-cased: `normal_name`) a target matches."""
+        if self.any:
+            return np.ones(names.size, bool)
+        out = np.isin(names, list(self.exact)) if self.exact else np.zeros(names.size, bool)
+        for suffix in self.suffixes:  # "*.x" needs a label before ".x"; "*x" matches x too
+            hit = np.strings.endswith(names, suffix)
+            if suffix.startswith("."):
+                hit &= np.strings.str_len(names) > len(suffix)
+            out |= hit
+        return out
 
 
 def _normal(text: str) -> str:

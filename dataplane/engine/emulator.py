@@ -34,7 +34,7 @@ from dataplane.engine.loadbalancer import LB_ASSUMPTIONS
 from dataplane.engine.payload import PAYLOAD_ASSUMPTIONS
 from dataplane.engine.reference import Packet, ReferencePipeline, flow_key
 from dataplane.engine.results import Result
-from dataplane.engine.stages.firewall import FIREWALL_ASSUMPTIONS
+from dataplane.engine.stages.firewall import FIREWALL_ASSUMPTIONS, application_ports
 from dataplane.engine.stages.platform import PLATFORM_ASSUMPTIONS
 from dataplane.engine.timing_stage import apply_timing
 from dataplane.errors import InputError
@@ -65,6 +65,7 @@ class Emulator:
         self.params = TimingParams.from_kwargs(**timing)
         self.net: Network = build_network(topology, self.params)
         self.batch = BatchPipeline(self.net)
+        self._app_ports = application_ports(self.net.firewall_rules)  # where names are read
         self.shaper = Shaper(self.net.vm_cap_bps, self.params.queue_bytes)
         keys = sorted(self.net.ip_nic)
         self._ip_keys = np.array(keys, dtype=np.int64)
@@ -203,7 +204,8 @@ class Emulator:
                        length=rb.origlens.astype(np.int32), time_ns=t, preset=preset,
                        family=hc.ip_version, src_hi=hc.src_hi, src_lo=hc.src_lo,
                        dst_hi=hc.dst_hi, dst_lo=hc.dst_lo,
-                       server_name=self.batch.flow_names.observe_batch(rb, hc, src, dst))
+                       server_name=self.batch.flow_names.observe_batch(rb, hc, src, dst,
+                                                                       self._app_ports))
         if amap is not None:  # mapped IPv4 addresses: the low halves follow
             cols.src_lo = np.where(hc.ip_version == 4, src.astype(np.uint64), hc.src_lo)
             cols.dst_lo = np.where(hc.ip_version == 4, dst.astype(np.uint64), hc.dst_lo)

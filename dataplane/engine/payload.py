@@ -127,6 +127,7 @@ def first_payload(sni: str | None = None, host: str | None = None) -> bytes:
 
 
 UNKNOWN, HTTPS, HTTP, ABSENT = 0, 1, 2, 3  # NameTable.codes
+_CODES = {"https": HTTPS, "http": HTTP}
 
 
 class NameTable:
@@ -151,12 +152,11 @@ class NameTable:
         if i is None:
             i = self._ids[name] = len(self.names)
             self.names.append(name)
-            protocol = name.protocol
+            protocol = _KNOWN.get(name.kind, "")
             self.asked.append(normal_name(name.name, protocol) if protocol else "")
             if i >= self._codes.size:
                 self._codes = np.resize(self._codes, 2 * self._codes.size)
-            self._codes[i] = {"https": HTTPS, "http": HTTP}.get(
-                protocol, ABSENT if name.absent else UNKNOWN)
+            self._codes[i] = _CODES.get(protocol, ABSENT if name.absent else UNKNOWN)
         return i
 
 
@@ -272,11 +272,15 @@ class FlowNames:
     def reset(self) -> None:
         self.__init__()  # type: ignore[misc]
 
-    def observe_batch(self, rb: RecordBatch, hc: object, src: np.ndarray, dst: np.ndarray
-                      ) -> np.ndarray:
+    def observe_batch(self, rb: RecordBatch, hc: object, src: np.ndarray, dst: np.ndarray,
+                      ports: np.ndarray) -> np.ndarray:
         """int32[n] name ids of a capture batch's packets (`src`/`dst`: as the engine keys
-        them, mapped); 0 for every packet that is not parsed IPv4 TCP."""
-        tcp = np.flatnonzero((hc.status == 0) & (hc.ip_version == 4) & (hc.proto == 6))  # type: ignore[attr-defined]
+        them, mapped); only parsed IPv4 TCP packets to one of `ports` (the ports application
+        rules name: stages/firewall.py application_ports) are read, every other packet is 0."""
+        if ports.size == 0:
+            return np.zeros(len(rb), dtype=np.int32)
+        tcp = np.flatnonzero((hc.status == 0) & (hc.ip_version == 4) & (hc.proto == 6)  # type: ignore[attr-defined]
+                             & np.isin(hc.dport, ports))  # type: ignore[attr-defined]
         out = np.zeros(len(rb), dtype=np.int32)
         if tcp.size:
             p = payload_columns(rb, hc)

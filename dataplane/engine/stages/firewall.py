@@ -258,9 +258,9 @@ class CompiledFirewall:
                 if app.opaque:
                     settle(m, False, self.unknown_label(app, OPAQUE), True)
                     continue
-                hit = [i for i in np.unique(ids[m]).tolist() if app.targets.normal(
-                    table.asked[i])]  # only the names of rows still open
-                if hit and (m := m & np.isin(ids, hit)).any():
+                seen = np.unique(ids[m])  # only the names of rows still open
+                hit = seen[app.targets.normal(np.array([table.asked[i] for i in seen.tolist()]))]
+                if hit.size and (m := m & np.isin(ids, hit)).any():
                     settle(m, app.allow, app.label)
             if (m := open_ & rows).any():
                 settle(m, False, self.unmatched_label)
@@ -352,6 +352,13 @@ def compile_firewall(topology: Topology, fw: AzureFirewall) -> CompiledFirewall:
                             tuple(app_rules))
 
 
+def application_ports(firewalls: tuple[CompiledFirewall, ...]) -> np.ndarray:
+    """int32 destination ports any application rule of these firewalls names: the only TCP
+    flows whose server name can change a verdict (engine/payload.py reads only those)."""
+    ports = [app.all_ports for fw in firewalls for app in fw.app_rules]
+    return np.unique(np.concatenate(ports)).astype(np.int32) if ports else np.zeros(0, np.int32)
+
+
 def _within(v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     if lo.size == 0:
         return np.zeros(v.size, bool)
@@ -359,5 +366,6 @@ def _within(v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 
 
 __all__ = ["APPLICATION_SNAT_CAVEAT", "FIREWALL_ASSUMPTIONS", "AppRule", "CompiledFirewall",
+           "application_ports",
            "FirewallRule", "Verdict",
            "compile_firewall"]

@@ -25,7 +25,11 @@ A first payload that is complete but holds no name (TLS without SNI, HTTP withou
 neither TLS nor HTTP) is *absent*: the flow carries no name Azure Firewall could match.
 Assumptions (PAYLOAD_ASSUMPTIONS): the first payload segment in capture order starts the flow's
 byte stream (a lost or reordered first segment is read as it comes); a 5-tuple keeps the name
-of its first payload for the whole replay (a later connection reusing it is not told apart).
+of its first payload for the whole replay (a later connection reusing it is not told apart);
+names are known from the batch holding the first payload on (replay batches are decided one
+after the other: a flow's packets in an earlier batch, its handshake cut off by a batch
+boundary, carry no name and end FIREWALL_NAME_UNKNOWN where an application rule could allow
+the flow).
 """
 
 from __future__ import annotations
@@ -57,7 +61,9 @@ PAYLOAD_ASSUMPTIONS = (
     f"payload; segments split in order are reassembled up to {REASSEMBLY_LIMIT_BYTES} bytes; the "
     "flow's first payload segment in capture order is taken as the start of its byte stream (a "
     "lost or reordered first segment is read as it comes); a 5-tuple keeps that name for the "
-    "whole replay (engine/payload.py).",
+    "whole replay; a flow's packets in a batch before the one holding its first payload (replay "
+    "batches: 65,536 packets by default) are decided without the name (FIREWALL_NAME_UNKNOWN "
+    "where an application rule could allow the flow) (engine/payload.py).",
 )
 
 _KNOWN = {NameKind.TLS_SNI: "https", NameKind.HTTP_HOST: "http"}

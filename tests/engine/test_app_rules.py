@@ -279,3 +279,20 @@ def test_batch_and_reference_forms_agree(make_topology, rows) -> None:
         v = fw.decide(r[0], int(src[i]), int(dst[i]), r[2], False, FLOW_NAMES[r[3]])
         assert (bool(allow[i]), labels[which[i]], bool(unknown[i])) == (
             v.allowed, v.label, v.unknown)
+
+
+def test_classic_collections_by_priority_a_deny_rule_first(make_topology) -> None:
+    """Classic applicationRuleCollections: collections by priority, the first matching rule
+    decides, Deny included ("Azure Firewall rule processing logic", "Rule processing by using
+    classic rules")."""
+    def topology(deny_priority: int) -> Topology:
+        return make_topology(HUB_AND_SPOKES.replace("collections: []}", f"""collections: [],
+      application_collections: [
+        {{name: block-contoso, priority: {deny_priority}, action: Deny, rules: [
+          {{name: all-contoso, source: 10.1.0.0/16, protocols: Https:443, fqdns: "*.contoso.com"}}]}},
+        {{name: web, priority: 200, action: Allow, rules: [
+          {{name: www, source: 10.1.0.0/16, protocols: Https:443, fqdns: www.contoso.com}}]}}]}}"""))
+    flow = _flow(client_hello("www.contoso.com"))
+    assert _run(topology(100), flow)[0] == ("FIREWALL_DENIED",
+                                            "firewall fw/block-contoso/all-contoso")
+    assert _run(topology(300), flow)[0] == ("DELIVERED", "firewall fw/web/www")

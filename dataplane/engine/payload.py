@@ -317,23 +317,18 @@ class FlowNames:
         _, first = np.unique(fid[fresh], return_index=True)
         first = fresh[np.sort(first)]
         got = server_names(p.buf, p.start[first], p.captured[first])
-        buf, table, by_bytes = p.buf, self.table, self._by_bytes
-        kinds, offs, lens = got.kind.tolist(), got.name_offset.tolist(), got.name_len.tolist()
-        fids = fid[first].tolist()
+        buf, table = p.buf, self.table
         ids = np.empty(first.size, dtype=np.int32)
-        for j, kind in enumerate(kinds):
-            if kind in _KNOWN:  # the common case, kept lean: names interned by their bytes
-                key = (kind, buf[offs[j]:offs[j] + lens[j]].tobytes())
-                i = by_bytes.get(key)
-                if i is None:
-                    i = by_bytes[key] = table.intern(FlowName(kind, key[1].decode(
-                        "ascii", "backslashreplace")))
-                ids[j] = i
-                continue
-            row, o = int(first[j]), offs[j]
+        named = (got.kind == NameKind.TLS_SNI) | (got.kind == NameKind.HTTP_HOST)
+        if named.any():  # the common case, on columns: names interned by their bytes
+            ids[named] = self._intern_named(buf, got.kind[named], got.name_offset[named],
+                                            got.name_len[named])
+        fids = fid[first].tolist()
+        for j in np.flatnonzero(~named).tolist():
+            row, o, kind = int(first[j]), int(got.name_offset[j]), int(got.kind[j])
             size, start = int(p.captured[row]), int(p.start[row])
-            r = _settle(kind, buf[o:o + lens[j]].tobytes() if o >= 0 else b"", size,
-                        int(got.needed_len[j]), size < int(p.wire_len[row]),
+            r = _settle(kind, buf[o:o + int(got.name_len[j])].tobytes() if o >= 0 else b"",
+                        size, int(got.needed_len[j]), size < int(p.wire_len[row]),
                         (int(p.seq[row]) + int(p.wire_len[row])) & 0xFFFFFFFF,
                         buf[start:start + size].tobytes() if kind == NameKind.INCOMPLETE else b"")
             if isinstance(r, _Reassembly):
@@ -341,6 +336,28 @@ class FlowNames:
             ids[j] = table.intern(_pending(r))
         self.name_of[fid[first]] = ids
         return first
+
+    def _intern_named(self, buf: np.ndarray, kinds: np.ndarray, offsets: np.ndarray,
+                      lengths: np.ndarray) -> np.ndarray:
+        """Name ids of names at buf[offsets : offsets + lengths]: the bytes gathered in one
+        go, each distinct (kind, bytes) interned once (the same FlowName as `_settle`'s)."""
+        lengths = lengths.astype(np.int64)
+        ends = np.cumsum(lengths)
+        begins = ends - lengths
+        blob = buf[np.repeat(offsets - begins, lengths) + np.arange(int(ends[-1]))].tobytes()
+        pieces = [blob[a:b] for a, b in zip(begins.tolist(), ends.tolist(), strict=True)]
+        keys = list(zip(kinds.tolist(), pieces, strict=True))
+        by_bytes = self._by_bytes
+        out = [by_bytes.get(k) for k in keys]
+        for j, i in enumerate(out):
+            if i is None:
+                k = keys[j]
+                i = by_bytes.get(k)
+                if i is None:
+                    i = by_bytes[k] = self.table.intern(FlowName(k[0], k[1].decode(
+                        "ascii", "backslashreplace")))
+                out[j] = i
+        return np.array(out, dtype=np.int32)
 
     def _continue(self, p: PayloadColumns, fid: np.ndarray, rows: np.ndarray,
                   done: np.ndarray) -> None:

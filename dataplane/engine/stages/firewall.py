@@ -249,6 +249,8 @@ class CompiledFirewall:
         table = names if names is not None else NameTable()
         ids = np.zeros(n, np.int64) if name_id is None else name_id.astype(np.int64)
         k = np.where(tcp, table.codes[np.where(tcp, ids, 0)], -1)  # NameTable.codes
+        named = np.unique(ids[(k == HTTPS) | (k == HTTP)])  # their names, as one str array
+        asked = np.array([table.asked[i] for i in named.tolist()] or [""])
         for code, protocol in ((HTTPS, "https"), (HTTP, "http")):
             rows = tcp & (k == code)
             for app in self.app_rules if rows.any() else ():
@@ -259,7 +261,7 @@ class CompiledFirewall:
                     settle(m, False, self.unknown_label(app, OPAQUE), True)
                     continue
                 seen = np.unique(ids[m])  # only the names of rows still open
-                hit = seen[app.targets.normal(np.array([table.asked[i] for i in seen.tolist()]))]
+                hit = seen[app.targets.normal(asked[np.searchsorted(named, seen)])]
                 if hit.size and (m := m & np.isin(ids, hit)).any():
                     settle(m, app.allow, app.label)
             if (m := open_ & rows).any():

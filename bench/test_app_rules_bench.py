@@ -138,7 +138,7 @@ def _replay(path: Path, topology) -> dict:
 def test_replay_half_https(benchmark, setup, rules: str) -> None:
     path, n, topologies = setup
     benchmark.extra_info.update(ops=n, unit="packet")
-    counts = benchmark.pedantic(_replay, args=(path, topologies[rules]), rounds=5, iterations=1,
+    counts = benchmark.pedantic(_replay, args=(path, topologies[rules]), rounds=9, iterations=1,
                                 warmup_rounds=1)
     # the same verdicts both ways: every packet delivered (the 443 half by SNI in `application`)
     assert counts.get("DELIVERED") == n, counts

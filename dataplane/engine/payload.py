@@ -154,16 +154,29 @@ class NameTable:
         return self._codes[:len(self.names)]
 
     def intern(self, name: FlowName) -> int:
-        i = self._ids.get(name)
-        if i is None:
-            i = self._ids[name] = len(self.names)
-            self.names.append(name)
-            protocol = _KNOWN.get(name.kind, "")
-            self.asked.append(normal_name(name.name, protocol) if protocol else "")
-            if i >= self._codes.size:
-                self._codes = np.resize(self._codes, 2 * self._codes.size)
-            self._codes[i] = _CODES.get(protocol, ABSENT if name.absent else UNKNOWN)
-        return i
+        return self.intern_many([name])[0]
+
+    def intern_many(self, names: list[FlowName]) -> list[int]:
+        """Ids of `names`, the new ones appended in order (their codes and normalised names
+        computed together)."""
+        ids, new = [], []
+        for name in names:
+            i = self._ids.get(name)
+            if i is None:
+                i = self._ids[name] = len(self.names)
+                self.names.append(name)
+                new.append(name)
+            ids.append(i)
+        if new:
+            start, stop = len(self.asked), len(self.names)
+            protocols = [_KNOWN.get(name.kind, "") for name in new]
+            self.asked += [normal_name(n.name, p) if p else ""
+                           for n, p in zip(new, protocols, strict=True)]
+            if stop > self._codes.size:
+                self._codes = np.resize(self._codes, max(2 * self._codes.size, stop))
+            self._codes[start:stop] = [_CODES.get(p, ABSENT if n.absent else UNKNOWN)
+                                       for n, p in zip(new, protocols, strict=True)]
+        return ids
 
 
 class PayloadColumns(NamedTuple):
@@ -349,14 +362,11 @@ class FlowNames:
         keys = list(zip(kinds.tolist(), pieces, strict=True))
         by_bytes = self._by_bytes
         out = [by_bytes.get(k) for k in keys]
-        for j, i in enumerate(out):
-            if i is None:
-                k = keys[j]
-                i = by_bytes.get(k)
-                if i is None:
-                    i = by_bytes[k] = self.table.intern(FlowName(k[0], k[1].decode(
-                        "ascii", "backslashreplace")))
-                out[j] = i
+        fresh = list(dict.fromkeys(k for k, i in zip(keys, out, strict=True) if i is None))
+        if fresh:  # each new (kind, bytes) once, in order
+            by_bytes.update(zip(fresh, self.table.intern_many([FlowName(
+                k, b.decode("ascii", "backslashreplace")) for k, b in fresh]), strict=True))
+            out = [by_bytes[k] for k in keys]
         return np.array(out, dtype=np.int32)
 
     def _continue(self, p: PayloadColumns, fid: np.ndarray, rows: np.ndarray,

@@ -187,17 +187,20 @@ class PayloadColumns(NamedTuple):
     seq: np.ndarray        # int64 TCP sequence number of the payload's first byte
 
 
-def payload_columns(rb: RecordBatch, hc: object) -> PayloadColumns:
-    """Per packet of `rb` (header kernel columns `hc`): its TCP payload, when it has one
-    (parsed IPv4/IPv6 TCP, payload_len > 0, at least one byte captured)."""
-    off = hc.payload_offset.astype(np.int64)  # type: ignore[attr-defined]
-    wire = hc.payload_len.astype(np.int32)  # type: ignore[attr-defined]
-    l4 = hc.l4_offset.astype(np.int64)  # type: ignore[attr-defined]
-    captured = np.clip(rb.caplens.astype(np.int64) - off, 0, wire).astype(np.int32)
-    has = (hc.status == 0) & (hc.proto == 6) & (off >= 0) & (wire > 0) & (captured > 0)  # type: ignore[attr-defined]
-    start = np.where(has, rb.offsets + off, -1)
-    seq = np.zeros(len(rb), dtype=np.int64)
-    at = rb.offsets[has] + l4[has] + 4
+def payload_columns(rb: RecordBatch, hc: object, rows: np.ndarray | None = None
+                    ) -> PayloadColumns:
+    """Per packet of `rb` (header kernel columns `hc`; only `rows` of them when given): its TCP
+    payload, when it has one (parsed IPv4/IPv6 TCP, payload_len > 0, one byte captured)."""
+    pick = slice(None) if rows is None else rows
+    off = hc.payload_offset[pick].astype(np.int64)  # type: ignore[attr-defined]
+    wire = hc.payload_len[pick].astype(np.int32)  # type: ignore[attr-defined]
+    frame = rb.offsets[pick]
+    captured = np.clip(rb.caplens[pick].astype(np.int64) - off, 0, wire).astype(np.int32)
+    has = ((hc.status[pick] == 0) & (hc.proto[pick] == 6) & (off >= 0) & (wire > 0)  # type: ignore[attr-defined]
+           & (captured > 0))
+    start = np.where(has, frame + off, -1)
+    seq = np.zeros(off.size, dtype=np.int64)
+    at = frame[has] + hc.l4_offset[pick][has].astype(np.int64) + 4  # type: ignore[attr-defined]
     for k in range(4):
         seq[has] = (seq[has] << 8) | rb.buf[at + k]
     return PayloadColumns(rb.buf, start, np.where(has, captured, 0).astype(np.int32),
@@ -302,9 +305,8 @@ class FlowNames:
                              & np.isin(hc.dport, ports))  # type: ignore[attr-defined]
         out = np.zeros(len(rb), dtype=np.int32)
         if tcp.size:
-            p = payload_columns(rb, hc)
-            out[tcp] = self.observe(PayloadColumns(p.buf, *(a[tcp] for a in p[1:])), src[tcp],
-                                    dst[tcp], hc.sport[tcp], hc.dport[tcp])  # type: ignore[attr-defined]
+            out[tcp] = self.observe(payload_columns(rb, hc, tcp), src[tcp], dst[tcp],
+                                    hc.sport[tcp], hc.dport[tcp])  # type: ignore[attr-defined]
         return out
 
     def observe(self, p: PayloadColumns, src: np.ndarray, dst: np.ndarray, sport: np.ndarray,
@@ -359,7 +361,12 @@ class FlowNames:
         begins = ends - lengths
         blob = buf[np.repeat(offsets - begins, lengths) + np.arange(int(ends[-1]))].tobytes()
         pieces = [blob[a:b] for a, b in zip(begins.tolist(), ends.tolist(), strict=True)]
-        keys = list(zip(kinds.tolist(), pieces, strict=True))
+        return np.array(self._ids_of(list(zip(kinds.tolist(), pieces, strict=True))),
+                        dtype=np.int32)
+
+    def _ids_of(self, keys: list[tuple[int, bytes]]) -> list[int]:
+        """Name ids of (kind, name bytes) keys, each new one interned once (the same FlowName
+        as `_settle`'s)."""
         by_bytes = self._by_bytes
         out = [by_bytes.get(k) for k in keys]
         fresh = list(dict.fromkeys(k for k, i in zip(keys, out, strict=True) if i is None))
@@ -367,6 +374,7 @@ class FlowNames:
             by_bytes.update(zip(fresh, self.table.intern_many([FlowName(
                 k, b.decode("ascii", "backslashreplace")) for k, b in fresh]), strict=True))
             out = [by_bytes[k] for k in keys]
+        return out
         return np.array(out, dtype=np.int32)
 
     def _continue(self, p: PayloadColumns, fid: np.ndarray, rows: np.ndarray,

@@ -1,7 +1,7 @@
 """Per TCP flow, the server name its first payload asks for (TLS SNI or HTTP/1.x Host): plain
 and batch forms side by side, state kept across batches.
 
-Contract. `payload_columns(rb, hc)` cuts a capture batch (io/capture.py RecordBatch and the
+Contract. `payload_columns(rb, hc, rows)` cuts a capture batch (io/capture.py RecordBatch and the
 header kernel's columns) into `PayloadColumns`: per packet the TCP payload's start in the
 batch buffer, the bytes captured, the bytes on the wire and the TCP sequence number.
 `FlowNames.observe(p, src, dst, sport, dport)` (batch form) and `FlowNamesReference.observe`

@@ -45,6 +45,7 @@ class Disposition(IntEnum):
     PRIVATE_ENDPOINT = 27
     PUBLIC_IP_CLOSED = 28
     NO_OUTBOUND_ACCESS = 29
+    FIREWALL_NAME_UNKNOWN = 30
 
     @property
     def reason(self) -> str:
@@ -102,6 +103,9 @@ REASONS: dict[Disposition, str] = {
                                   "closed to inbound traffic",
     Disposition.NO_OUTBOUND_ACCESS: "a new flow to the Internet from a private subnet "
                                     "(defaultOutboundAccess false) with no outbound method",
+    Disposition.FIREWALL_NAME_UNKNOWN: "not decided: an Azure Firewall application rule could "
+                                       "allow this flow, but its server name (TLS SNI / HTTP "
+                                       "Host) is not known (reason in the label)",
     Disposition.EXITS_PLATFORM: "answered by Azure's host (DNS, DHCP, WireServer, IMDS at "
                                 "168.63.129.16 / 169.254.169.254): no NSG unless it names the "
                                 "service's tag, no user route",

@@ -271,14 +271,19 @@ def _with_service_tags(out: dict[str, Any], topology: Topology, compiler: RuleCo
 
 
 def explain(topology: Topology, vm: str, destination: str, protocol: str = "Tcp",
-            source_port: int | None = None) -> dict[str, Any]:
+            source_port: int | None = None, sni: str | None = None,
+            host: str | None = None) -> dict[str, Any]:
     """One new flow from the VM's primary NIC to 'IP', 'IP:PORT' or '[IPv6]:PORT', hop by hop:
     the engine's reference walk (engine/reference.py) for that one packet, rendered by
-    control/explain.py. An IPv6 destination gets `ipv6_not_yet` (the engine is IPv4 only,
-    assumption program-ipv4)."""
+    control/explain.py. `sni` / `host`: the server name the flow asks for (TLS SNI / HTTP
+    Host), read by Azure Firewall application rules (engine/stages/firewall.py); without
+    either, a flow an application rule could allow ends FIREWALL_NAME_UNKNOWN. An IPv6
+    destination gets `ipv6_not_yet` (the engine is IPv4 only, assumption program-ipv4).
+    InputError for bad input (both sni and host included)."""
     from dataplane.control import explain as render
     from dataplane.engine.compile import build_network
-    from dataplane.engine.reference import Packet, ReferencePipeline
+    from dataplane.engine.payload import synthetic
+    from dataplane.engine.reference import Packet, ReferencePipeline, flow_key
     from dataplane.engine.stages.gateway import GATEWAY_ASSUMPTIONS, INGRESS_ASSUMPTIONS
     from dataplane.engine.stages.loadbalancer import LB_ASSUMPTIONS
 
@@ -301,8 +306,14 @@ def explain(topology: Topology, vm: str, destination: str, protocol: str = "Tcp"
         raise InputError(f"{interface.name} has no private IPv4 address")
     net = build_network(topology, caps=False)
     index = next(i for i, n in enumerate(net.nics) if id_key(n.id) == id_key(interface.id))
-    walk = ReferencePipeline(net).walk(Packet(index, src_ip.value, dest_ip.value, number,
-                                              sport, dport))
+    try:
+        name = synthetic(sni, host)
+    except ValueError as e:
+        raise InputError(str(e)) from None
+    packet = Packet(index, src_ip.value, dest_ip.value, number, sport, dport)
+    reference = ReferencePipeline(net)
+    reference.server_names[flow_key(packet)] = name
+    walk = reference.walk(packet)
     machine = topology.vm_of_nic(interface)
     flow = render.flow_dict(machine.name if machine else None, interface.name, str(src_ip),
                             str(dest_ip), number, sport, dport,

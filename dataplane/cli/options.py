@@ -87,7 +87,17 @@ SHARED: tuple[Shared, ...] = (
         help="JMESPath query over the JSON answer, as az --query (implies -o json unless "
              "-o is given)")),
     Shared(("--json",), dict(action="store_true", help="same as -o json")),
+    Shared(("--sni",), dict(
+        metavar="NAME", default=None,
+        help="explain/trace: the TLS server name (SNI) the flow asks for, read by Azure "
+             "Firewall application rules (Https)")),
+    Shared(("--host",), dict(
+        metavar="NAME", default=None,
+        help="explain/trace: the HTTP Host the flow asks for, read by Azure Firewall "
+             "application rules (Http)")),
 )
+APPLICATION_RULE_HINT = ("an Azure Firewall application rule would decide this flow by its "
+                         "server name: give --sni NAME (Https) or --host NAME (Http)")
 
 
 def command(subparsers: argparse._SubParsersAction, name: str, help_text: str,

@@ -1,4 +1,10 @@
-"""`dataplane trace TOPOLOGY --vm VM --to IP[:PORT] [--port N] [--protocol P]`: one flow, both ways.
+"""`dataplane trace TOPOLOGY --vm VM --to IP[:PORT] [--port N] [--protocol P] [--sni NAME | --host NAME]`:
+one flow, both ways.
+
+With --sni (--host) the request carries a TLS 1.2 ClientHello with that server name (an HTTP/1.1
+GET with that Host) as its payload, so Azure Firewall application rules decide it as they would
+the real flow (engine/payload.py, engine/stages/firewall.py); without either, a flow an
+application rule could allow ends FIREWALL_NAME_UNKNOWN and the output says so.
 
 Sends one synthetic packet from the VM to the address (or VM name) and, when it is delivered to
 a VM, the reply from the VM that received it (behind an internal load balancer: the chosen
@@ -20,7 +26,7 @@ import argparse
 import ipaddress
 from typing import Any
 
-from dataplane.cli.options import command, emit, load_inputs, protocol
+from dataplane.cli.options import APPLICATION_RULE_HINT, command, emit, load_inputs, protocol
 from dataplane.errors import InputError
 from dataplane.textable import duration, table
 
@@ -78,20 +84,27 @@ def run(args: argparse.Namespace) -> int:
 
     from dataplane.dispositions import Disposition
     from dataplane.engine import Emulator
+    from dataplane.engine.payload import first_payload
 
     if args.to.startswith("[") or args.to.count(":") > 1:
         return _ipv6(args)
     host, port = _destination(args)
+    if (args.sni or args.host) and args.protocol != "Tcp":
+        raise InputError("--sni and --host name the server of a TCP flow: use --protocol Tcp")
+    try:
+        payload = first_payload(args.sni, args.host)
+    except ValueError as e:
+        raise InputError(str(e)) from None
     em = Emulator(load_inputs(args))
     src_ip = str(ipaddress.IPv4Address(em.address_of(args.vm)))
     dst_ip = str(ipaddress.IPv4Address(em.address_of(host)))
 
-    def packet(s: str, d: str, sport: int, dport: int) -> Any:
-        l4 = {"Tcp": lambda: TCP(sport=sport, dport=dport, flags="S"),
+    def packet(s: str, d: str, sport: int, dport: int, data: bytes = b"") -> Any:
+        l4 = {"Tcp": lambda: TCP(sport=sport, dport=dport, flags="PA" if data else "S"),
               "Udp": lambda: UDP(sport=sport, dport=dport), "Icmp": ICMP}[args.protocol]()
-        return IP(src=s, dst=d) / l4
+        return IP(src=s, dst=d) / l4 / data if data else IP(src=s, dst=d) / l4
 
-    request = packet(src_ip, dst_ip, CLIENT_PORT, port)
+    request = packet(src_ip, dst_ip, CLIENT_PORT, port, payload)
     first = em.send(request, source=args.vm)
     packets, sources = [request], [args.vm]
     if first.dispositions()[0] == Disposition.DELIVERED:
@@ -151,4 +164,6 @@ def _text(answers: list[dict[str, Any]]) -> str:
                  "global" if g["global"] else "regional") for g in a["legs"]]))
     if len(answers) == 1:
         parts.append("return: not sent (the request was not delivered to a VM)")
+    if answers[0]["disposition"] == "FIREWALL_NAME_UNKNOWN":
+        parts.append(APPLICATION_RULE_HINT)
     return "\n".join(parts)

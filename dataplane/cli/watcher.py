@@ -21,7 +21,7 @@ import textwrap
 from typing import Any
 
 from dataplane import watcher
-from dataplane.cli.options import command, emit, protocol
+from dataplane.cli.options import APPLICATION_RULE_HINT, command, emit, protocol
 from dataplane.cli.options import load_inputs as load_topology
 from dataplane.control.explain import describe
 from dataplane.textable import table
@@ -127,7 +127,8 @@ def endpoint_text(ip: str, port: int) -> str:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    result = watcher.explain(load_topology(args), args.vm, args.to, args.protocol)
+    result = watcher.explain(load_topology(args), args.vm, args.to, args.protocol,
+                             sni=args.sni, host=args.host)
     flow = result["flow"]
     lines = [f"Flow {flow['protocol']} {endpoint_text(flow['sourceIp'], flow['sourcePort'])} -> "
              f"{endpoint_text(flow['destinationIp'], flow['destinationPort'])} from "
@@ -139,6 +140,8 @@ def _explain(args: argparse.Namespace) -> int:
         f"=> {result['disposition']}: {result['reason']}"
         + (f"  [decided by {result['deciding']}]" if result.get("deciding") else ""),
         100, subsequent_indent="   ", break_on_hyphens=False))
+    if result["engineDisposition"] == "FIREWALL_NAME_UNKNOWN":
+        lines.append(APPLICATION_RULE_HINT)
     return _emit(args, result, "\n".join(lines))
 
 

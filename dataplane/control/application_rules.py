@@ -27,6 +27,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
+
 from dataplane.control.firewall_rules import policy_chain
 from dataplane.model import ANY, AzureFirewall, Prefix, Topology, id_key
 
@@ -43,15 +45,45 @@ class ApplicationRule:
     caveats: tuple[str, ...] = ()
 
 
+class FqdnMatcher:
+    """A rule's target FQDNs compiled once: `matcher(name)` is whether any target matches the
+    name by the firewall FAQ's wildcard rule (see the module contract)."""
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        norm = [_normal(p) for p in patterns]
+        self.any = "*" in norm
+        self.exact = frozenset(p for p in norm if not p.startswith("*"))
+        self.suffixes = tuple(p[1:] for p in norm if p.startswith("*") and p != "*")
+
+    def __call__(self, name: str) -> bool:
+        return bool(self.normal(np.array([_normal(name)]))[0])
+
+    def normal(self, names: np.ndarray) -> np.ndarray:
+        """bool[n]: which of `names` (a numpy str array, each already stripped of spaces and
+        a trailing dot and lower-cased: `normal_name`) a target matches."""
+        if self.any:
+            return np.ones(names.size, bool)
+        out = np.isin(names, list(self.exact)) if self.exact else np.zeros(names.size, bool)
+        for suffix in self.suffixes:  # "*.x" needs a label before ".x"; "*x" matches x too
+            hit = np.strings.endswith(names, suffix)
+            if suffix.startswith("."):
+                hit &= np.strings.str_len(names) > len(suffix)
+            out |= hit
+        return out
+
+
+def _normal(text: str) -> str:
+    return text.strip().rstrip(".").lower()
+
+
+def normal_name(name: str, protocol: str) -> str:
+    """The name a rule compares: `request_name`, stripped, no trailing dot, lower case."""
+    return _normal(request_name(name, protocol))
+
+
 def fqdn_matches(pattern: str, name: str) -> bool:
-    """The firewall FAQ's wildcard rule (see the module contract)."""
-    pattern, name = pattern.strip().rstrip(".").lower(), name.strip().rstrip(".").lower()
-    if pattern == "*":
-        return True
-    if pattern.startswith("*"):
-        suffix = pattern[1:]
-        return name.endswith(suffix) and (len(name) > len(suffix) or not suffix.startswith("."))
-    return name == pattern
+    """The firewall FAQ's wildcard rule for one target (see the module contract)."""
+    return FqdnMatcher((pattern,))(name)
 
 
 def request_name(name: str, protocol: str) -> str:
@@ -144,6 +176,6 @@ def decide(rules: Iterable[ApplicationRule], source: int, protocol: str, port: i
     asked = request_name(name, protocol)
     for rule in rules:
         if (wanted in rule.protocols and _source_matches(rule.sources, source, version)
-                and any(fqdn_matches(target, asked) for target in rule.target_fqdns)):
+                and FqdnMatcher(rule.target_fqdns)(asked)):
             return rule
     return None

@@ -4,7 +4,8 @@ The walk itself is the engine's reference pipeline (engine/reference.py), run fo
 by `dataplane.watcher.explain`, so explain and the emulator cannot disagree. This module only
 turns that walk into the explain answer. Takes: the walk's hop dicts, its disposition name
 (engine/dispositions.py) and deciding rule/route label, the flow. Emits a plain dict
-{"flow", "hops": [...], "disposition": Delivered | LeftNetwork | Dropped, "reason",
+{"flow", "hops": [...], "disposition": Delivered | LeftNetwork | Dropped | Undecided (an Azure
+Firewall application rule needs the flow's server name: --sni / --host), "reason",
 "deciding", "engineDisposition", "assumptions", "caveats"}; each hop names the rule or route that
 decided (route hops carry addressPrefix, nextHopType, nextHopIpAddress, routeTableId and
 routeName as `az network watcher show-next-hop` would; NSG hops the rule per level).
@@ -69,6 +70,8 @@ def outcome(disposition: str, deciding: str, hops: list[dict[str, Any]]) -> tupl
         return "LeftNetwork", f"through gateway '{gw.get('at', '?')}' (no site prefix matched)"
     if disposition == "NO_ROUTE" and last.get("gateway", {}).get("result") == "NoGateway":
         return "Dropped", "NoGateway"
+    if disposition == "FIREWALL_NAME_UNKNOWN":
+        return "Undecided", "FirewallServerNameUnknown"
     if disposition == "LOOP" and deciding == "hop limit":
         return "Dropped", "HopLimitExceeded"
     return "Dropped", _DROP_CODES.get(disposition, disposition)
@@ -125,8 +128,9 @@ def describe(hop: dict[str, Any]) -> str:
         rule = f" by {hop['rule']}" if hop.get("rule") else ""
         if hop.get("session"):
             rule = " by its session (a reply of a flow it allowed; stateful)"
+        name = f" [{hop['serverName']}]" if hop.get("serverName") else ""
         text = (f"appliance {hop.get('at') or '?'} ({hop.get('kind', '?')}) at {hop['ip']}: "
-                f"{hop['result']}{rule}")
+                f"{hop['result']}{rule}{name}")
         # the caveats of this firewall, one indented, wrapped line block each (never silent)
         for caveat in hop.get("caveats", ()):
             text += "\n" + textwrap.fill(f"caveat {caveat}", width=92, initial_indent=" " * 5,

@@ -17,8 +17,10 @@ https://learn.microsoft.com/azure/firewall/policy-rule-sets):
   inherited from a parent policy (`basePolicy`) always come before the child's, whatever their
   priority ("Rule processing using Firewall Policy": "rules inherited from a parent policy always
   take precedence").
+Application rules are flattened in the same order by control/application_rules.py and
+evaluated by the engine's firewall stage after network rules.
 Not evaluated, each a named caveat on the firewall's answers: DNAT rules (inbound translation),
-application rules (FQDN targets, decided by SNI/Host), values known only at deployment, threat
+values known only at deployment, threat
 intelligence in Deny mode, and Premium IDPS/TLS inspection (FQDNs, service tags and missing IP
 groups in network rules: the engine's firewall stage).
 """
@@ -120,11 +122,6 @@ def firewall_rules(topology: Topology, firewall: AzureFirewall) -> FirewallRules
                                    "addresses) are not applied")
                     continue
                 network = [r for r in coll.rules if r.rule_type == "NetworkRule"]
-                if len(network) < len(coll.rules):
-                    caveats.append(f"firewall-application-rules: {where}: application rules ({coll.action}, decided by TLS "
-                                   "SNI or HTTP Host after network rules) are not evaluated; "
-                                   "flows they would decide end at later rules or the default "
-                                   "deny")
                 if network:
                     rules = tuple(_network_rule(r, f"{where}/{r.name}", caveats)
                                   for r in network)

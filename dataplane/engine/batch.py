@@ -50,6 +50,7 @@ from dataplane.engine.compile import (
     Network,
 )
 from dataplane.engine.conntrack import BatchConnTrack, FirewallSets
+from dataplane.engine.payload import FlowNames
 from dataplane.engine.reference import _in
 from dataplane.engine.stages import (
     appliance,
@@ -96,9 +97,12 @@ class Columns:
     src_lo: np.ndarray | None = None  # uint64 low half (the IPv4 address for IPv4)
     dst_hi: np.ndarray | None = None
     dst_lo: np.ndarray | None = None
+    server_name: np.ndarray | None = None  # int32 flow name id (engine/payload.py); 0 unknown
 
     def __post_init__(self) -> None:
         n = self.src.size
+        if self.server_name is None:
+            self.server_name = np.zeros(n, dtype=np.int32)
         if self.family is None:
             self.family = np.full(n, 4, dtype=np.uint8)
         for half, v4 in (("src_hi", None), ("dst_hi", None), ("src_lo", self.src),
@@ -139,6 +143,7 @@ class BatchPipeline:
         self.states = KeyIndex(3, 1 << 10)  # conntrack state -> id (decision-key word)
         self.cache_limit = cache_limit
         self.fwsets = FirewallSets(len(net.nics), len(net.firewalls))
+        self.flow_names = FlowNames()  # server names of flows (engine/payload.py)
         self._clear_cache()
         self.flow_index = KeyIndex(KEY_WORDS, 1 << 16)  # 5-tuple -> flow id, across batches
         self.flow_limit = 2 * flow_capacity + (1 << 16)
@@ -364,6 +369,7 @@ class BatchPipeline:
         k[:, 0] = fid
         k[:, 1] = (c.sport.astype(np.int64) << 32) | (c.dport.astype(np.int64) & 0xFFFFFFFF)
         k[:, 2] = (c.nic.astype(np.int64) << 9) | (c.preset.astype(np.int64) << 1)
+        k[:, 3] = c.server_name.astype(np.int64) << 32  # the state id is or-ed in below
         return k.view(np.uint64)
 
     def _decisions(self, c: Columns, state: tuple[np.ndarray, ...], rows: np.ndarray,
@@ -387,8 +393,8 @@ class BatchPipeline:
             sid, _ = self.states.index(mix64(u[:, 0] ^ (u[:, 2] << np.uint64(32)), u[:, 1]), u)
             keys = dkeys.copy()
             keys[st, 2] |= np.uint64(1)
-            keys[st, 3] = (sid + 1).astype(np.uint64)
-        h = mix64(keys[:, 0] ^ (keys[:, 3] << np.uint64(40)),
+            keys[st, 3] |= (sid + 1).astype(np.uint64)
+        h = mix64(keys[:, 0] ^ (keys[:, 3] << np.uint64(40)) ^ (keys[:, 3] >> np.uint64(32)),
                   keys[:, 1] ^ (keys[:, 2] << np.uint64(17)))
         ids, new = self.cache.index(h, keys)
         if new.any():
@@ -426,6 +432,7 @@ class BatchPipeline:
         self._nodes = np.empty((1024, WIDTH), dtype=np.int32)
 
     def reset_state(self) -> None:
+        self.flow_names.reset()
         self._clear_flows()
         self._clear_cache()
 
@@ -706,9 +713,10 @@ class BatchPipeline:
         for f in np.unique(app[is_fw]).tolist():
             sel = idx[app == f]
             session = est[sel] & self.fwsets.has(fwset[sel], f)  # stateful: no evaluation
-            allow, label = self._firewall(c, sel, net.firewall_rules[f - len(net.nics)],
-                                          session)
-            disp[sel[~allow]] = D.FIREWALL_DENIED
+            allow, label, unknown = self._firewall(c, sel, net.firewall_rules[f - len(net.nics)],
+                                                   session)
+            disp[sel[~allow]] = np.where(unknown[~allow], D.FIREWALL_NAME_UNKNOWN,
+                                         D.FIREWALL_DENIED)
             dec[sel[~allow]] = label[~allow]
             active[sel[~allow]] = False
         nic_idx = idx[~is_fw]
@@ -732,12 +740,13 @@ class BatchPipeline:
         active[idx[bad]] = False
 
     def _firewall(self, c: Columns, sel: np.ndarray, fw: CompiledFirewall,
-                  session: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                  session: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """stages/firewall.py's batch form; labels interned (sessions keep label -1)."""
-        allow, names, which = fw.decide_np(c.proto[sel], c.src[sel], c.dst[sel], c.dport[sel],
-                                           session)
+        allow, names, which, unknown = fw.decide_np(
+            c.proto[sel], c.src[sel], c.dst[sel], c.dport[sel], session, c.server_name[sel],
+            self.flow_names.table)
         ids = np.array([self.labels(x) for x in names], dtype=np.int32)
-        return allow, np.where(which >= 0, ids[np.maximum(which, 0)], -1)
+        return allow, np.where(which >= 0, ids[np.maximum(which, 0)], -1), unknown
 
     def _nsg(self, c: Columns, est: np.ndarray, mask: np.ndarray, at_nic: np.ndarray,
              direction: str, deny: D, dec: np.ndarray, disp: np.ndarray) -> None:

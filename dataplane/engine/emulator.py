@@ -29,9 +29,11 @@ from dataplane.engine.batch import UNDECIDED, BatchPipeline, Columns
 from dataplane.engine.compile import Network, build_network
 from dataplane.engine.conntrack import CONNTRACK_ASSUMPTIONS
 from dataplane.engine.conntrack import flow_key as _conn_key
+from dataplane.engine.payload import PAYLOAD_ASSUMPTIONS
 from dataplane.engine.reference import Packet, ReferencePipeline, flow_key
 from dataplane.engine.results import Result
 from dataplane.engine.stages.appliance import APPLIANCE_ASSUMPTIONS
+from dataplane.engine.stages.firewall import FIREWALL_ASSUMPTIONS, application_ports
 from dataplane.engine.stages.gateway import GATEWAY_ASSUMPTIONS, INGRESS_ASSUMPTIONS
 from dataplane.engine.stages.loadbalancer import LB_ASSUMPTIONS
 from dataplane.engine.stages.platform import PLATFORM_ASSUMPTIONS
@@ -64,6 +66,7 @@ class Emulator:
         self.params = TimingParams.from_kwargs(**timing)
         self.net: Network = build_network(topology, self.params)
         self.batch = BatchPipeline(self.net)
+        self._app_ports = application_ports(self.net.firewall_rules)  # where names are read
         self.shaper = Shaper(self.net.vm_cap_bps, self.params.queue_bytes)
         keys = sorted(self.net.ip_nic)
         self._ip_keys = np.array(keys, dtype=np.int64)
@@ -78,7 +81,8 @@ class Emulator:
         return [*ENGINE_ASSUMPTIONS, *texts("forwarded-traffic", access_assumption(),
                                             "platform-routes"),
                 *LB_ASSUMPTIONS, *INGRESS_ASSUMPTIONS, *GATEWAY_ASSUMPTIONS,
-                *CONNTRACK_ASSUMPTIONS, *PLATFORM_ASSUMPTIONS, *APPLIANCE_ASSUMPTIONS]
+                *CONNTRACK_ASSUMPTIONS, *PLATFORM_ASSUMPTIONS, *APPLIANCE_ASSUMPTIONS,
+                *FIREWALL_ASSUMPTIONS, *PAYLOAD_ASSUMPTIONS]
 
     # -- address helpers --
     def address_of(self, name_or_ip: str) -> int:
@@ -201,7 +205,9 @@ class Emulator:
                        sport=hc.sport.astype(np.int32), dport=hc.dport.astype(np.int32),
                        length=rb.origlens.astype(np.int32), time_ns=t, preset=preset,
                        family=hc.ip_version, src_hi=hc.src_hi, src_lo=hc.src_lo,
-                       dst_hi=hc.dst_hi, dst_lo=hc.dst_lo)
+                       dst_hi=hc.dst_hi, dst_lo=hc.dst_lo,
+                       server_name=self.batch.flow_names.observe_batch(rb, hc, src, dst,
+                                                                       self._app_ports))
         if amap is not None:  # mapped IPv4 addresses: the low halves follow
             cols.src_lo = np.where(hc.ip_version == 4, src.astype(np.uint64), hc.src_lo)
             cols.dst_lo = np.where(hc.ip_version == 4, dst.astype(np.uint64), hc.dst_lo)
@@ -214,7 +220,8 @@ class Emulator:
                "time_out": tout, "status": _STATUS_NAMES[status],
                "final_src": fsrc, "final_dst": fdst, "final_sport": fsport,
                "final_dport": fdport, "family": cols.family, "src_hi": cols.src_hi,
-               "src_lo": cols.src_lo, "dst_hi": cols.dst_hi, "dst_lo": cols.dst_lo}
+               "src_lo": cols.src_lo, "dst_hi": cols.dst_hi, "dst_lo": cols.dst_lo,
+               "server_name": cols.server_name}
         result.add(out, nodes, keep=keep)
         if sink is not None:
             sink(out, nodes, rb)
@@ -262,7 +269,10 @@ class Emulator:
                 int(c["final_src"][j]), int(c["final_dst"][j]), p.proto,
                 int(c["final_sport"][j]), int(c["final_dport"][j])), frozenset(
                 int(x) for x in result.nodes[j] if x >= 0 and fws[x] == "firewall"))
-        walk = ref.walk(self._packet(c, i))
+        p = self._packet(c, i)
+        ref.server_names[flow_key(p)] = self.batch.flow_names.table.names[
+            int(c["server_name"][i])]
+        walk = ref.walk(p)
         return {**row, "reason": d.reason, "hops": walk.hops,
                 "legs": self.legs([int(x) for x in result.nodes[i] if x >= 0])}
 

@@ -52,6 +52,7 @@ from dataplane.engine.addresses import NicAddresses
 from dataplane.engine.compile import MAX_HOPS, Network
 from dataplane.engine.conntrack import PASSING, ConnTrack, Entry
 from dataplane.engine.conntrack import flow_key as _key
+from dataplane.engine.payload import NOT_SEEN, FlowName
 from dataplane.engine.stages import (
     appliance,
     deliver,
@@ -116,6 +117,8 @@ class ReferencePipeline:
         self.nic_tags = platform.tags_per_nic(net)
         self.conntrack = ConnTrack(capacity)
         self.addresses = NicAddresses(net.nics, net.node_vnet)
+        self.server_names: dict[tuple[int, ...], FlowName] = {}  # flow_key -> its name
+        self._name = NOT_SEEN
 
     def run(self, packets: list[Packet]) -> list[Walk]:
         out = []
@@ -136,6 +139,7 @@ class ReferencePipeline:
     # -- one packet --
     def walk(self, p: Packet) -> Walk:
         net = self.net
+        self._name = self.server_names.get(flow_key(p), NOT_SEEN)  # as it was sent
         entry = self.conntrack.reply_of(flow_key(p))
         state = entry is not None
         flow = Flow(p.proto, IPAddress(4, p.src), p.sport, IPAddress(4, p.dst), p.dport)
@@ -308,13 +312,18 @@ class ReferencePipeline:
             if appliance.is_firewall(net, app):  # stages/firewall.py; replies have a session
                 fw = net.firewall_rules[app - len(net.nics)]
                 session = w.reply_of is not None and app in w.reply_of.firewalls
-                ok, rule = fw.decide(p.proto, p.src, p.dst, p.dport, session)
-                w.hops.append({**hop, "rule": rule, "result": "Forwarded" if ok
-                               else "FirewallDenied", **({"session": "established"}
-                                                         if session else {}),
+                name = self._name  # its flow's server name (engine/payload.py)
+                v = fw.decide(p.proto, p.src, p.dst, p.dport, session, name)
+                ok, rule = v.allowed, v.label
+                w.hops.append({**hop, "rule": rule, "result": "Forwarded" if ok else
+                               "ServerNameUnknown" if v.unknown else "FirewallDenied",
+                               **({"session": "established"} if session else {}),
+                               **({"serverName": name.describe()} if p.proto == 6 and
+                                  fw.app_rules and not session and not name.unknown else {}),
                                **({"caveats": list(fw.caveats)} if fw.caveats else {})})
                 if not ok:
-                    return self._end(w, D.FIREWALL_DENIED, rule or fw.default_label)
+                    return self._end(w, D.FIREWALL_NAME_UNKNOWN if v.unknown else
+                                     D.FIREWALL_DENIED, rule or fw.default_label)
             else:
                 if not state and not self._nsg(w, app, "Inbound", flow):
                     return self._end(w, D.DENIED_IN, w.deciding)

@@ -28,7 +28,8 @@ from dataplane.dispositions import Disposition as D
 _PROTO = {6: "TCP", 17: "UDP", 1: "ICMP"}
 COLS = ("capture", "record", "time_in", "src", "dst", "proto", "sport", "dport", "length",
         "nic", "disposition", "deciding", "time_out", "status", "final_src", "final_dst",
-        "final_sport", "final_dport", "family", "src_hi", "src_lo", "dst_hi", "dst_lo")
+        "final_sport", "final_dport", "family", "src_hi", "src_lo", "dst_hi", "dst_lo",
+        "server_name")
 
 
 @dataclass

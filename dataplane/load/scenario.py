@@ -29,7 +29,9 @@ scenario and the equivalent template load to the same model.
                  outbound_rules: [{name, protocol}], inbound_nat_rules: [{name, vm, protocol,
                  frontend_port, backend_port}]}
     firewalls:   NAME: {subnet, ip, collections: [{name, priority, action, rules: [{name,
-                 protocols, source, destination, ports}]}]}  (rule fields: a value or a list)
+                 protocols, source, destination, ports}]}],
+                 application_collections: [{name, priority, action, rules: [{name, source,
+                 protocols ("Https:443"), fqdns}]}]}  (rule fields: a value or a list)
     roles:       - {principal, role, scope: VNET | id, actions: [...]}
     bgp_routes:  - {peer, prefixes: [...], asPath, nextHop}   read by load/bgp_sidecar.py
 
@@ -487,10 +489,30 @@ class _Builder:
                                "destinationAddresses": one_or_many(r.get("destination", "*")),
                                "destinationPorts": one_or_many(r.get("ports", "*"))}
                               for r in c.get("rules") or []]}})
+            applications = []
+            for c in body.get("application_collections") or []:
+                applications.append({"name": str(c.get("name", "collection")), "properties": {
+                    "priority": int(c.get("priority", 100)),
+                    "action": {"type": str(c.get("action", "Allow"))},
+                    "rules": [{"name": str(r.get("name", "rule")),
+                               "sourceAddresses": one_or_many(r.get("source", "*")),
+                               "protocols": [self.app_protocol(x, name) for x in one_or_many(
+                                   r.get("protocols", "Https:443"))],
+                               "targetFqdns": one_or_many(r.get("fqdns", []))}
+                              for r in c.get("rules") or []]}})
             self.add("Microsoft.Network/azureFirewalls", name, {
                 "ipConfigurations": [{"name": "config", "properties": {
                     "subnet": {"id": subnet_id}, "privateIPAddress": ip}}],
-                "networkRuleCollections": collections})
+                "networkRuleCollections": collections,
+                **({"applicationRuleCollections": applications} if applications else {})})
+
+    def app_protocol(self, text: str, firewall: str) -> dict[str, Any]:
+        """'Https:443' -> an application rule's protocol (Http, Https or Mssql with a port)."""
+        kind, _, port = text.partition(":")
+        if kind.strip().lower() not in ("http", "https", "mssql") or not port.strip().isdigit():
+            raise self.error(firewall, "application_collections",
+                             f"protocol '{text}' must be Http:PORT, Https:PORT or Mssql:PORT")
+        return {"protocolType": kind.strip().capitalize(), "port": int(port)}
 
     def roles(self) -> None:
         for index, role in enumerate(self.doc.get("roles") or []):

@@ -21,6 +21,7 @@ from dataplane import watcher
 from dataplane.control.firewall_rules import firewall_rules, policy_chain
 from dataplane.engine import Emulator
 from dataplane.engine.compile import build_network
+from dataplane.engine.stages.firewall import Verdict
 from dataplane.errors import InputError
 from dataplane.load.firewall_policy import firewall_policy
 from dataplane.load.resources import _ip_group as ip_group
@@ -147,13 +148,14 @@ def test_ip_groups_fqdns_and_application_rules(make_topology) -> None:
                          IP(src="10.1.1.4", dst="10.2.1.4") / TCP(sport=40001, dport=443))
     assert sql[0] == "DELIVERED"  # 10.2.1.4 lies in the IP group's range 10.2.1.0-10.2.1.7
     # The FQDN rule cannot match an address offline: never "any" (the old classic default);
-    # the application rule on 443 could still allow it by its server name: said, not guessed.
-    assert tls[:2] == ("FIREWALL_DENIED", "firewall fw/default-deny (application rule g/web/msft "
-                                          "may allow it: not evaluated)")
+    # the application rule on 443 could still allow it by its server name, and a lone SYN
+    # carries none: said, not guessed (issue 12).
+    assert tls[:2] == ("FIREWALL_NAME_UNKNOWN", "firewall fw: application rule g/web/msft may "
+                       "allow it; server name unknown: no payload of this flow is in the "
+                       "capture (yet)")
     caveats = build_network(topology, caps=False).firewall_rules[0].caveats
     assert any("db.contoso.com" in c and "DNS proxy" in c for c in caveats)
-    assert any("firewall-application-rules: policy p/g/web: application rules" in c
-               for c in caveats)
+    assert any(c.startswith("firewall-application-snat: firewall fw:") for c in caveats)
     # The answers that cross the firewall carry them; explain names the firewall's caveats.
     answer = watcher.explain(topology, "app1", "10.2.1.4:443")
     assert any("db.contoso.com" in c for c in answer["caveats"])
@@ -188,11 +190,10 @@ def test_secured_hub_policy_of_the_firewall_manager_quickstart(real_dir: Path) -
     (fw,) = topology.azure_firewalls
     rules = firewall_rules(topology, fw)
     assert rules.network_rule_collections == ()
-    assert rules.caveats == (
-        "firewall-application-rules: policy Policy-01/DefaultApplicationRuleCollectionGroup/RC-01:"
-        " application rules (Allow, "
-        "decided by TLS SNI or HTTP Host after network rules) are not evaluated; flows they would "
-        "decide end at later rules or the default deny",)
+    assert rules.caveats == ()  # its application rules are evaluated by the firewall stage
+    (compiled,) = build_network(topology, caps=False).firewall_rules
+    assert [r.label.split("/")[-2] for r in compiled.app_rules] == ["RC-01"] * len(
+        compiled.app_rules) and compiled.app_rules
 
 
 def test_a_rule_protocol_azure_does_not_have_is_named() -> None:
@@ -206,25 +207,27 @@ def test_a_rule_protocol_azure_does_not_have_is_named() -> None:
 
 
 def test_default_deny_names_an_application_rule_that_may_allow(real_dir: Path) -> None:
-    """Until application rules are evaluated on packets (issue 12), a TCP flow on an Allow
-    application rule's port from its sources is not a firm deny: the label names the rule."""
+    """A TCP flow on an Allow application rule's port from its sources whose server name is
+    not known is not a firm deny: FIREWALL_NAME_UNKNOWN, the label names the rule (issue 12)."""
     topology = dataplane.load(real_dir / "arm" / "ans_netsec-demo-lab-standard.AzNetSecdeploy.json")
     net = build_network(topology, caps=False)
     (fw,) = net.firewall_rules
     src = int(ipaddress.ip_address("10.0.27.4"))
     dst = int(ipaddress.ip_address("13.107.21.200"))
-    allowed, label = fw.decide(6, src, dst, 443, False)
-    assert not allowed and label == (
-        "firewall SOC-NS-FW/default-deny (application rule DefaultApplicationRuleCollectionGroup/"
-        "Internet-Access/SearchEngineAccess may allow it: not evaluated)")
-    assert fw.decide(6, src, dst, 22, False) == (False, "firewall SOC-NS-FW/default-deny")
-    assert fw.decide(17, src, dst, 443, False) == (False, "firewall SOC-NS-FW/default-deny")
+    v = fw.decide(6, src, dst, 443, False)
+    assert (v.allowed, v.unknown) == (False, True) and v.label == (
+        "firewall SOC-NS-FW: application rule DefaultApplicationRuleCollectionGroup/"
+        "Internet-Access/SearchEngineAccess may allow it; server name unknown: no payload of "
+        "this flow is in the capture (yet)")
+    assert fw.decide(6, src, dst, 22, False) == Verdict(False, "firewall SOC-NS-FW/default-deny")
+    assert fw.decide(17, src, dst, 443, False) == Verdict(False, "firewall SOC-NS-FW/default-deny")
     # the batch form gives the same labels row by row
     ports = np.array([443, 22, 80, 443], np.int64)
     protos = np.array([6, 6, 6, 17], np.int64)
     n = ports.size
-    allow, labels, which = fw.decide_np(protos, np.full(n, src), np.full(n, dst), ports,
-                                        np.zeros(n, bool))
-    assert [labels[i] for i in which] == [fw.decide(int(p), src, dst, int(d), False)[1]
-                                          for p, d in zip(protos, ports, strict=True)]
+    allow, labels, which, unknown = fw.decide_np(protos, np.full(n, src), np.full(n, dst), ports,
+                                                 np.zeros(n, bool))
+    want = [fw.decide(int(p), src, dst, int(d), False) for p, d in zip(protos, ports, strict=True)]
+    assert [labels[i] for i in which] == [w.label for w in want]
+    assert unknown.tolist() == [w.unknown for w in want]
     assert not allow.any()

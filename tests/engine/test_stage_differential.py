@@ -174,11 +174,11 @@ def test_firewall_reference_equals_batch(fw_net, drawn):
     fw = fw_net.firewall_rules[0]
     a = np.array([r[:4] for r in drawn], np.int64)
     session = np.array([r[4] for r in drawn])
-    allow, names, which = fw.decide_np(a[:, 0], a[:, 1], a[:, 2], a[:, 3], session)
+    allow, names, which, unknown = fw.decide_np(a[:, 0], a[:, 1], a[:, 2], a[:, 3], session)
     for i, (proto, src, dst, dport, sess) in enumerate(drawn):
-        ok, rule = fw.decide(proto, src, dst, dport, sess)
-        assert ok == bool(allow[i])
-        assert rule == (names[which[i]] if which[i] >= 0 else None)
+        verdict = fw.decide(proto, src, dst, dport, sess)
+        assert verdict.allowed == bool(allow[i]) and verdict.unknown == bool(unknown[i])
+        assert verdict.label == (names[which[i]] if which[i] >= 0 else None)
 
 
 @settings(max_examples=60, deadline=None)

@@ -16,15 +16,32 @@ match -> deny. A rule matches when its protocol (TCP, UDP, ICMP, Any), a source 
 the addresses of its `sourceIpGroups`), a destination (addresses, `destinationIpGroups`,
 `destinationFqdns`) and, for TCP/UDP, a destination port match. A rule reads only what it
 names: no address defaults to "*".
+Application rules (policy ApplicationRule rules and classic `applicationRuleCollections`,
+control/application_rules.py) come after network rules: a network rule match stops processing
+("Azure Firewall rule processing logic", https://learn.microsoft.com/azure/firewall-manager/
+rule-processing, "Network rules and applications rules": network rules first, "if a match is
+found in network rules, then application rules aren't processed"; then, for HTTP/HTTPS,
+application rules; no match -> denied by default). A TCP flow no network
+rule decides is matched, in order, on its source, its protocol:port (Https for a TLS server
+name, Http for an HTTP Host) and a target FQDN against its server name (engine/payload.py; FQDN
+wildcards per the Azure Firewall FAQ); the first match decides, else deny. When the name is
+not known (`FlowName.unknown`: not in the capture, cut, split beyond the limit; no --sni/--host
+for a synthetic flow) and an Allow application rule could match the flow's source and port,
+the verdict is `unknown` (disposition FIREWALL_NAME_UNKNOWN), naming the rule: never a guess.
+A rule naming what is not evaluated (FQDN tags, web categories, deployment-time values) that
+could match makes the verdict unknown too. A complete first payload without a name (TLS
+without SNI, HTTP without Host, neither) is denied (assumption firewall-app-no-name).
+Handshake (assumption firewall-app-handshake): Azure Firewall's proxy completes the TCP
+handshake before it reads the name; the emulator gives every packet of the flow, SYN,
+SYN-ACK and ACK included, the flow's verdict, so outputs (packets.csv, per-VM pcaps) agree.
 What cannot be evaluated matches nothing and puts a named caveat on every answer that crosses
 this firewall (never silence): FQDNs in network rules (resolved by the firewall's DNS proxy;
 "Azure Firewall Standard features", "FQDN in network rules"), IP groups absent from the
 topology, service tags in destinations, NAT (DNAT) rule collections (DNAT from the
-firewall's public addresses is not modelled yet), application rule collections (evaluated
-after network rules, "Azure Firewall rule processing logic"; not evaluated yet: a packet
-denied by default here could be allowed by them), and what a Firewall Policy holds beyond
-network rules (control/firewall_rules.py: DNAT, application rules, threat intelligence in
-Deny mode, Premium inspection, values known only at deployment).
+firewall's public addresses is not modelled yet), the SNAT of application-rule traffic
+(APPLICATION_SNAT_CAVEAT), and what a Firewall Policy holds beyond its rules
+(control/firewall_rules.py: DNAT, threat intelligence in Deny mode, Premium inspection,
+values known only at deployment).
 """
 
 from __future__ import annotations
@@ -33,17 +50,39 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dataplane.control.application_rules import application_rules
+from dataplane.control.application_rules import (
+    FqdnMatcher,
+    application_rules,
+    request_name,
+)
 from dataplane.control.firewall_rules import firewall_rules
 from dataplane.control.nsg import ANY_PROTOCOL, protocol_number
+from dataplane.engine.payload import ABSENT, HTTP, HTTPS, NOT_SEEN, UNKNOWN, FlowName, NameTable
 from dataplane.model import AzureFirewall, Prefix, Topology, id_key
+
+OPAQUE = "the rule names FQDN tags, web categories or deployment-time values (not evaluated)"
+MSSQL = "the SQL pre-login of an Mssql rule is not parsed"
+APPLICATION_SNAT_CAVEAT = (
+    "firewall-application-snat: firewall {name}: a flow an application rule allows is always "
+    "SNATed through the firewall's transparent proxy, whatever the destination ('Azure "
+    "Firewall SNAT private IP address ranges', https://learn.microsoft.com/azure/firewall/"
+    "snat-private-range): the destination sees one of the firewall's addresses, not the "
+    "client's. The translated source is not modelled yet (public addresses: "
+    "control/public_addresses.py, in progress): the destination's NSGs are evaluated with the "
+    "client's address")
 
 FIREWALL_ASSUMPTIONS = (
     "firewall-classic: classic network rule collections are evaluated by priority, first "
     "match, default deny (Azure Firewall rule processing logic); a Firewall Policy's network "
     "rules likewise, parent policy first, then rule collection groups and collections by "
     "priority; caveats name what is not evaluated (FQDNs, missing IP groups, service tags, "
-    "NAT and application rules, threat intelligence in Deny mode).",
+    "NAT rules, threat intelligence in Deny mode).",
+    "firewall-app-handshake: a TCP flow an application rule decides is decided as a whole: "
+    "its handshake packets (which Azure Firewall's proxy answers before it reads the server "
+    "name) carry the verdict of the flow's first payload (engine/payload.py).",
+    "firewall-app-no-name: a flow whose complete first payload holds no server name (TLS "
+    "without SNI, HTTP without Host, neither TLS nor HTTP) matches no application rule and is "
+    "denied (Microsoft documents matching on SNI and Host only).",
 )
 
 
@@ -79,21 +118,48 @@ class FirewallRule:
 
 
 @dataclass(frozen=True)
-class MayAllow:
-    """An Allow application rule, as far as it can be judged without the name a flow asks for:
-    TCP, its source intervals and its ports (control/application_rules.py)."""
+class AppRule:
+    """An application rule compiled (control/application_rules.py): its source intervals,
+    ports per protocol, target FQDNs; `opaque` when it names what is not evaluated (FQDN tags,
+    web categories, values known only at deployment)."""
 
     label: str
+    allow: bool
     src_lo: np.ndarray
     src_hi: np.ndarray
-    ports: np.ndarray
+    https_ports: np.ndarray  # int32
+    http_ports: np.ndarray
+    mssql_ports: np.ndarray
+    targets: FqdnMatcher
+    opaque: bool = False
 
-    def matches(self, proto: int, src: int, dport: int) -> bool:
-        return proto == 6 and bool(((self.src_lo <= src) & (src <= self.src_hi)).any()) \
-            and dport in self.ports
+    def ports(self, protocol: str) -> np.ndarray:
+        return {"https": self.https_ports, "http": self.http_ports,
+                "mssql": self.mssql_ports}[protocol]
 
-    def matches_np(self, proto: np.ndarray, src: np.ndarray, dport: np.ndarray) -> np.ndarray:
-        return (proto == 6) & _within(src, self.src_lo, self.src_hi) & np.isin(dport, self.ports)
+    @property
+    def all_ports(self) -> np.ndarray:
+        return np.concatenate((self.https_ports, self.http_ports, self.mssql_ports))
+
+    def names(self, name: FlowName) -> bool:
+        """Whether a target FQDN matches the flow's (known) name."""
+        return self.targets(request_name(name.name, name.protocol))
+
+    def source(self, src: int) -> bool:
+        return bool(((self.src_lo <= src) & (src <= self.src_hi)).any())
+
+    def source_np(self, src: np.ndarray) -> np.ndarray:
+        return _within(src, self.src_lo, self.src_hi)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The firewall's answer for one packet: `unknown` when an application rule could allow
+    the flow and its server name is not known (disposition FIREWALL_NAME_UNKNOWN)."""
+
+    allowed: bool
+    label: str | None
+    unknown: bool = False
 
 
 @dataclass(frozen=True)
@@ -101,58 +167,121 @@ class CompiledFirewall:
     name: str
     rules: tuple[FirewallRule, ...]
     caveats: tuple[str, ...]
-    may_allow: tuple[MayAllow, ...] = ()
+    app_rules: tuple[AppRule, ...] = ()
 
     @property
     def default_label(self) -> str:
         return f"firewall {self.name}/default-deny"
 
-    def undecided_label(self, rule: MayAllow) -> str:
-        """Default deny where an application rule could still allow the flow (issue 12)."""
-        return f"{self.default_label} (application rule {rule.label} may allow it: not evaluated)"
+    @property
+    def unmatched_label(self) -> str:
+        return f"{self.default_label} (no application rule matches the flow's server name)"
+
+    def absent_label(self, name: FlowName) -> str:
+        return f"{self.default_label} (first payload is {name.describe()}: no application " \
+               "rule can match it)"
+
+    def unknown_label(self, rule: AppRule, why: str) -> str:
+        return f"firewall {self.name}: application rule {rule.label.removeprefix(f'firewall {self.name}/')} " \
+               f"may allow it; {why}"
 
     # -- reference form --
-    def decide(self, proto: int, src: int, dst: int, dport: int, session: bool
-               ) -> tuple[bool, str | None]:
-        """(allowed, deciding rule label; None for a session)."""
+    def decide(self, proto: int, src: int, dst: int, dport: int, session: bool,
+               name: FlowName = NOT_SEEN) -> Verdict:
+        """The verdict for one packet; `name` is its flow's (engine/payload.py)."""
         if session:
-            return True, None
+            return Verdict(True, None)
         for rule in self.rules:
             if rule.matches(proto, src, dst, dport):
-                return rule.allow, rule.label
-        for app in self.may_allow:
-            if app.matches(proto, src, dport):
-                return False, self.undecided_label(app)
-        return False, self.default_label
+                return Verdict(rule.allow, rule.label)
+        if proto != 6 or not self.app_rules:
+            return Verdict(False, self.default_label)
+        if name.protocol:
+            for app in self.app_rules:  # in order; an opaque rule that may match: unknown
+                if dport in app.ports(name.protocol) and app.source(src):
+                    if app.opaque:
+                        return Verdict(False, self.unknown_label(app, OPAQUE), True)
+                    if app.names(name):
+                        return Verdict(app.allow, app.label)
+            return Verdict(False, self.unmatched_label)
+        if name.absent:
+            for app in self.app_rules:
+                if app.allow and dport in app.mssql_ports and app.source(src):
+                    return Verdict(False, self.unknown_label(app, MSSQL), True)
+            return Verdict(False, self.absent_label(name))
+        for app in self.app_rules:
+            if app.allow and dport in app.all_ports and app.source(src):
+                return Verdict(False, self.unknown_label(app, name.describe()), True)
+        return Verdict(False, self.default_label)
 
     # -- batch form --
     def decide_np(self, proto: np.ndarray, src: np.ndarray, dst: np.ndarray, dport: np.ndarray,
-                  session: np.ndarray) -> tuple[np.ndarray, list[str], np.ndarray]:
-        """(allowed bool[n], labels, label index int32[n] into labels; -1 for sessions)."""
+                  session: np.ndarray, name_id: np.ndarray | None = None,
+                  names: NameTable | None = None
+                  ) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray]:
+        """(allowed bool[n], labels, label index int32[n] into labels (-1 for sessions),
+        unknown bool[n]); `name_id` int32[n]: each row's flow name in `names`
+        (engine/payload.py NameTable; None: every flow NOT_SEEN)."""
         n = proto.size
         allow = session.copy()
+        unknown = np.zeros(n, bool)
         which = np.full(n, -1, dtype=np.int32)
         open_ = ~session
         labels = [self.default_label]
         which[open_] = 0
+
+        def settle(m: np.ndarray, allowed: bool, label: str, undecided: bool = False) -> None:
+            allow[m] = allowed
+            unknown[m] = undecided
+            which[m] = len(labels)
+            labels.append(label)
+            open_[m] = False
+
         for rule in self.rules:
             if not open_.any():
                 break
             m = open_ & rule.matches_np(proto, src, dst, dport)
             if m.any():
-                allow[m] = rule.allow
-                which[m] = len(labels)
-                labels.append(rule.label)
-                open_ &= ~m
-        for app in self.may_allow:
-            if not open_.any():
-                break
-            m = open_ & app.matches_np(proto, src, dport)
-            if m.any():
-                which[m] = len(labels)
-                labels.append(self.undecided_label(app))
-                open_ &= ~m
-        return allow, labels, which
+                settle(m, rule.allow, rule.label)
+        tcp = open_ & (proto == 6)
+        if not self.app_rules or not tcp.any():
+            return allow, labels, which, unknown
+        table = names if names is not None else NameTable()
+        ids = np.zeros(n, np.int64) if name_id is None else name_id.astype(np.int64)
+        k = np.where(tcp, table.codes[np.where(tcp, ids, 0)], -1)  # NameTable.codes
+        named = np.unique(ids[(k == HTTPS) | (k == HTTP)])  # their names, as one str array
+        asked = np.array([table.asked[i] for i in named.tolist()] or [""])
+        for code, protocol in ((HTTPS, "https"), (HTTP, "http")):
+            rows = tcp & (k == code)
+            for app in self.app_rules if rows.any() else ():
+                m = open_ & rows & np.isin(dport, app.ports(protocol))
+                if not (m := m & app.source_np(src)).any():
+                    continue
+                if app.opaque:
+                    settle(m, False, self.unknown_label(app, OPAQUE), True)
+                    continue
+                seen = np.unique(ids[m])  # only the names of rows still open
+                hit = seen[app.targets.normal(asked[np.searchsorted(named, seen)])]
+                if hit.size and (m := m & np.isin(ids, hit)).any():
+                    settle(m, app.allow, app.label)
+            if (m := open_ & rows).any():
+                settle(m, False, self.unmatched_label)
+        absent = open_ & (k == ABSENT)
+        for app in self.app_rules if absent.any() else ():
+            m = absent & open_ & np.isin(dport, app.mssql_ports)
+            if app.allow and (m := m & app.source_np(src)).any():
+                settle(m, False, self.unknown_label(app, MSSQL), True)
+        for i in np.unique(ids[absent & open_]).tolist():
+            settle(absent & open_ & (ids == i), False, self.absent_label(table.names[i]))
+        undecided = open_ & (k == UNKNOWN)
+        for app in self.app_rules if undecided.any() else ():
+            m = undecided & open_ & np.isin(dport, app.all_ports)
+            if not app.allow or not (m := m & app.source_np(src)).any():
+                continue
+            for i in np.unique(ids[m]).tolist():
+                settle(m & (ids == i), False, self.unknown_label(app, table.names[i].describe()),
+                       True)
+        return allow, labels, which, unknown
 
 
 def compile_firewall(topology: Topology, fw: AzureFirewall) -> CompiledFirewall:
@@ -210,22 +339,26 @@ def compile_firewall(topology: Topology, fw: AzureFirewall) -> CompiledFirewall:
         names = ", ".join(c.name for c in fw.nat_rule_collections)
         caveats.append(f"firewall-nat-rules: firewall {fw.name} has NAT rule collections "
                        f"({names}); DNAT from its public addresses is not modelled")
-    if fw.application_rule_collections:
-        names = ", ".join(c.name for c in fw.application_rule_collections)
-        caveats.append(f"firewall-application-rules: firewall {fw.name} has application rule "
-                       f"collections ({names}), processed after network rules and not "
-                       "evaluated here: a packet denied by default could be allowed by them")
-    may_allow = []
+    app_rules = []
     for app in application_rules(topology, fw):
-        if not app.allow:
-            continue
+        caveats.extend(app.caveats)
         lo, hi = intervals(tuple(a for a in app.sources), (), app.label)
-        ports = np.array(sorted({port for _, port in app.protocols}), dtype=np.int32)
-        if lo.size and ports.size and app.target_fqdns:
-            may_allow.append(MayAllow(app.label.removeprefix(f"firewall {fw.name}/"), lo, hi,
-                                      ports))
+        ports = {kind: np.array(sorted({port for k, port in app.protocols if k == kind}),
+                                dtype=np.int32) for kind in ("https", "http", "mssql")}
+        app_rules.append(AppRule(app.label, app.allow, lo, hi, ports["https"], ports["http"],
+                                 ports["mssql"], FqdnMatcher(app.target_fqdns),
+                                 bool(app.caveats)))
+    if app_rules:
+        caveats.append(APPLICATION_SNAT_CAVEAT.format(name=fw.name))
     return CompiledFirewall(fw.name, tuple(rules), tuple(dict.fromkeys(caveats)),
-                            tuple(may_allow))
+                            tuple(app_rules))
+
+
+def application_ports(firewalls: tuple[CompiledFirewall, ...]) -> np.ndarray:
+    """int32 destination ports any application rule of these firewalls names: the only TCP
+    flows whose server name can change a verdict (engine/payload.py reads only those)."""
+    ports = [app.all_ports for fw in firewalls for app in fw.app_rules]
+    return np.unique(np.concatenate(ports)).astype(np.int32) if ports else np.zeros(0, np.int32)
 
 
 def _within(v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -234,5 +367,7 @@ def _within(v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return ((v[:, None] >= lo[None, :]) & (v[:, None] <= hi[None, :])).any(1)
 
 
-__all__ = ["FIREWALL_ASSUMPTIONS", "CompiledFirewall", "FirewallRule", "MayAllow",
+__all__ = ["APPLICATION_SNAT_CAVEAT", "FIREWALL_ASSUMPTIONS", "AppRule", "CompiledFirewall",
+           "application_ports",
+           "FirewallRule", "Verdict",
            "compile_firewall"]

@@ -1,0 +1,123 @@
+"""Per-flow first payload (engine/payload.py): the batch form (compiled kernel, key interning)
+and the plain form give every packet the same server name, batch after batch; split
+ClientHellos are reassembled in sequence up to the documented limit, the rest is named."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scapy.layers.tls.extensions import ServerName, TLS_Ext_ServerName
+from scapy.layers.tls.handshake import TLSClientHello
+from scapy.layers.tls.record import TLS
+
+from dataplane.engine.payload import (
+    OUT_OF_ORDER,
+    PENDING,
+    SNAPLEN_CUT,
+    FlowName,
+    FlowNames,
+    FlowNamesReference,
+    PayloadColumns,
+    first_payload,
+)
+from dataplane.kernels.servername_py import NameKind
+
+
+def hello(name: str) -> bytes:
+    return bytes(TLS(msg=[TLSClientHello(ext=[TLS_Ext_ServerName(servernames=[ServerName(
+        servername=name.encode())])])]))
+
+
+PAYLOADS = [hello("www.contoso.com"), hello("a.b"), b"GET / HTTP/1.1\r\nHost: x.example\r\n\r\n",
+            b"GET / HTTP/1.1\r\nUser-Agent: y\r\n\r\n", b"\x16\x03\x01\x00", b"SSH-2.0-x\r\n",
+            b"\x16\x03\x01\x40\x06\x01"]
+
+
+def _columns(segments: list[tuple[int, bytes, int, int]]) -> tuple[PayloadColumns, np.ndarray]:
+    """(flow, bytes captured, bytes on the wire, seq) per packet -> columns and flow ids."""
+    buf, start = bytearray(), []
+    for _, data, _, _ in segments:
+        start.append(len(buf) if data else -1)
+        buf += data
+    cols = PayloadColumns(np.frombuffer(bytes(buf) or b"\0", np.uint8),
+                          np.array(start, np.int64),
+                          np.array([len(d) for _, d, _, _ in segments], np.int32),
+                          np.array([w for _, _, w, _ in segments], np.int32),
+                          np.array([q for *_, q in segments], np.int64))
+    return cols, np.array([f for f, *_ in segments], np.int64)
+
+
+def _both(batches: list[list[tuple[int, bytes, int, int]]]) -> tuple[list, list]:
+    batch, plain = FlowNames(), FlowNamesReference()
+    got, want = [], []
+    for segments in batches:
+        cols, flow = _columns(segments)
+        key = (flow + 0x0A010100, np.full(flow.size, 0x0A020104), 40000 + flow,
+               np.full(flow.size, 443))
+        got += [batch.table.names[i] for i in batch.observe(cols, *key).tolist()]
+        want += plain.observe(cols, *key)
+    return got, want
+
+
+@st.composite
+def traffic(draw) -> list[list[tuple[int, bytes, int, int]]]:
+    """Flows whose first payload is one of PAYLOADS, cut into segments (some captured short,
+    some out of sequence, some packets without payload), interleaved, in one or two batches."""
+    packets: list[tuple[int, bytes, int, int]] = []
+    for flow in range(draw(st.integers(1, 5))):
+        data = draw(st.sampled_from(PAYLOADS))
+        cuts = sorted(draw(st.sets(st.integers(1, max(len(data) - 1, 1)), max_size=3)))
+        seq = draw(st.integers(0, 2**32 - 1))
+        pieces = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
+        for piece in pieces:
+            if not piece:
+                continue
+            short = draw(st.booleans()) and draw(st.booleans())
+            captured = piece[:max(1, len(piece) // 2)] if short else piece
+            bump = draw(st.sampled_from([0, 0, 0, 7]))
+            packets.append((flow, captured, len(piece), (seq + bump) & 0xFFFFFFFF))
+            seq = (seq + len(piece)) & 0xFFFFFFFF
+        packets.append((flow, b"", 0, 0))  # a packet of the flow without payload
+    order = draw(st.permutations(range(len(packets))))
+    # keep each flow's own segments in their order, interleave flows
+    by_flow: dict[int, list] = {}
+    for p in packets:
+        by_flow.setdefault(p[0], []).append(p)
+    mixed = [by_flow[packets[i][0]].pop(0) for i in order]
+    at = draw(st.integers(0, len(mixed)))
+    return [mixed[:at], mixed[at:]]
+
+
+@settings(max_examples=150, deadline=None)
+@given(traffic())
+def test_batch_and_plain_forms_agree(batches) -> None:
+    got, want = _both(batches)
+    assert got == want
+
+
+def test_a_split_hello_across_batches_and_every_packet_of_the_flow() -> None:
+    data = hello("www.contoso.com")
+    got, _ = _both([[(0, b"", 0, 0), (0, data[:30], 30, 100)],
+                    [(0, data[30:], len(data) - 30, 130), (0, b"", 0, 0)]])
+    pending = FlowName(NameKind.INCOMPLETE, "", PENDING)
+    sni = FlowName(NameKind.TLS_SNI, "www.contoso.com")
+    assert got == [pending, pending, sni, sni]  # the second batch's packets know the name
+
+
+def test_cut_and_out_of_order_segments_are_named() -> None:
+    data = hello("www.contoso.com")
+    cut, _ = _both([[(0, data[:20], len(data), 1)]])
+    gap, _ = _both([[(0, data[:30], 30, 1), (0, data[30:], len(data) - 30, 99)]])
+    assert cut == [FlowName(NameKind.INCOMPLETE, "", SNAPLEN_CUT)]
+    assert gap == [FlowName(NameKind.INCOMPLETE, "", OUT_OF_ORDER)] * 2
+
+
+def test_synthetic_first_payloads_parse_back() -> None:
+    for payload, name in ((first_payload(sni="www.contoso.com"), FlowName(NameKind.TLS_SNI,
+                                                                         "www.contoso.com")),
+                          (first_payload(host="api.contoso.com"), FlowName(NameKind.HTTP_HOST,
+                                                                          "api.contoso.com"))):
+        got, _ = _both([[(0, payload, len(payload), 5)]])
+        assert got == [name]
+    assert first_payload() == b""

@@ -53,6 +53,7 @@ from dataplane.engine.reference import _in
 from dataplane.engine.stages import nat, nsg, peering, platform, source
 from dataplane.engine.stages import route as routing
 from dataplane.engine.stages.firewall import CompiledFirewall
+from dataplane.engine.vnet_pairs import PeerLabels
 from dataplane.errors import InputError
 from dataplane.kernels.pipeline import KeyIndex, flow_keys
 from dataplane.kernels.pipeline_py import mix64  # the one 64-bit column mix
@@ -143,10 +144,7 @@ class BatchPipeline:
         self.rule_label = np.array(
             [self.labels(f"nsg {p.ruleset_nsg[s].rsplit('/', 1)[-1]}/{p.rule_names[p.rule_name[r]]}")
              for r, s in enumerate(rs.tolist())], dtype=np.int32)
-        nv = len(net.vnet_names)
-        self.peer_label = np.array([[self.labels(f"peering {net.vnet_names[a]}->{net.vnet_names[b]}")
-                                     for b in range(nv)] for a in range(nv)],
-                                   dtype=np.int32).reshape(nv, nv)
+        self.peer_label = PeerLabels(net, self.labels)  # "peering A->B", made on demand
         self.spoof_label = np.array([self.labels(source.label(net, i))
                                      for i in range(len(net.nics))] + [0], dtype=np.int32)
         self.fwd_label = np.array([self.labels(f"ip-forwarding {net.node_names[i]}")

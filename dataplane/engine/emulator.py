@@ -34,7 +34,7 @@ from dataplane.engine.loadbalancer import LB_ASSUMPTIONS
 from dataplane.engine.reference import Packet, ReferencePipeline, flow_key
 from dataplane.engine.results import Result
 from dataplane.engine.stages.platform import PLATFORM_ASSUMPTIONS
-from dataplane.engine.timing_stage import apply_timing
+from dataplane.engine.timing_stage import settled_rows, time_paths
 from dataplane.errors import InputError
 from dataplane.io.capture import CaptureStats, RecordBatch, read_batches
 from dataplane.io.mapping import AddressMap
@@ -53,6 +53,9 @@ ENGINE_ASSUMPTIONS = (
     "type/code.",
     "engine-ipv4: IPv6 packets and non-first IP fragments are UNSUPPORTED (not reassembled).",
     "engine-time: capture timestamps going backwards are clamped to the previous packet's.",
+    "engine-order: every leg of every packet is shaped in the order packets reach the sender "
+    "(time, then packet order), whatever the batch size; with --timing asap every packet "
+    "starts at t = 0 and each batch is timed as one burst after the previous batches.",
 )
 
 
@@ -67,11 +70,13 @@ class Emulator:
         keys = sorted(self.net.ip_nic)
         self._ip_keys = np.array(keys, dtype=np.int64)
         self._ip_vals = np.array([self.net.ip_nic[k] for k in keys], dtype=np.int32)
+        self._held: _Held | None = None  # rows whose timing waits for the next batch
 
     def reset(self) -> None:
         """Forget flow state and shaper clocks (a fresh run)."""
         self.batch.reset_state()
         self.shaper = Shaper(self.net.vm_cap_bps, self.params.queue_bytes)
+        self._held = None
 
     def assumptions(self) -> list[str]:
         return [*ENGINE_ASSUMPTIONS, *texts("forwarded-traffic", access_assumption(),
@@ -108,6 +113,7 @@ class Emulator:
         nic_override = np.array([self.net.nic_by_vm(s) if s else -2 for s in sources],
                                 dtype=np.int32)
         result = Result(self, conntrack_mark=self.batch.mark())
+        self._held = None
         self._process(rb, 0, result, nic_override=nic_override, asap=times_ns is None)
         return result
 
@@ -132,11 +138,13 @@ class Emulator:
         self._clock: dict[str, int] = {}
         total = sum(Path(p).stat().st_size for p in paths)
         bar = _bar(total, progress)
+        self._held = None
         for ci, rb in _merged(paths, stats, batch):
             self._process(rb, ci, result, amap=amap, asap=timing == "asap", speed=speed,
-                          keep=keep, sink=sink)
+                          keep=keep, sink=sink, more=timing == "capture")
             if bar is not None:
                 bar.update(int(rb.caplens.sum()) + 16 * len(rb))
+        self._finish(result, keep, sink, None)  # the rows held for the next batch
         if bar is not None:
             bar.close()
         result.mapping = amap.printable()
@@ -165,7 +173,12 @@ class Emulator:
     def _process(self, rb: RecordBatch, capture: int | np.ndarray, result: Result,
                  amap: AddressMap | None = None, nic_override: np.ndarray | None = None,
                  asap: bool = True, speed: float = 1.0, keep: bool = True,
-                 sink: Callable | None = None) -> None:
+                 sink: Callable | None = None, more: bool = False) -> None:
+        """Decide and time one batch of records. With `more` (a replay in capture time:
+        later batches start no earlier than this one's last packet), the trailing rows whose
+        legs may still interleave with the next batch's packets are held and decided again
+        with it (timing_stage.settled_rows): the answers do not depend on where batches
+        split. Without it the batch is final."""
         n = len(rb)
         hc = _extract(rb)
         status = hc.status.astype(np.uint8)
@@ -204,31 +217,66 @@ class Emulator:
         if amap is not None:  # mapped IPv4 addresses: the low halves follow
             cols.src_lo = np.where(hc.ip_version == 4, src.astype(np.uint64), hc.src_lo)
             cols.dst_lo = np.where(hc.ip_version == 4, dst.astype(np.uint64), hc.dst_lo)
-        disp, dec, nodes, tout, sdrop = self._decide_and_time(cols, t)
-        fsrc, fdst, fsport, fdport = self.batch.final
         cap = np.full(n, capture, dtype=np.int32) if np.isscalar(capture) else capture
-        out = {"capture": cap, "record": rb.record, "time_in": t, "src": src, "dst": dst,
-               "proto": cols.proto, "sport": cols.sport, "dport": cols.dport,
-               "length": cols.length, "nic": nic, "disposition": disp, "deciding": dec,
-               "time_out": tout, "status": _STATUS_NAMES[status],
+        given = {"capture": cap, "record": rb.record, "time_in": t, "src": src, "dst": dst,
+                 "proto": cols.proto, "sport": cols.sport, "dport": cols.dport,
+                 "length": cols.length, "nic": nic, "status": _STATUS_NAMES[status],
+                 "family": cols.family, "src_hi": cols.src_hi, "src_lo": cols.src_lo,
+                 "dst_hi": cols.dst_hi, "dst_lo": cols.dst_lo}
+        if self._held is not None:  # the previous batch's unsettled rows go first
+            cols, given, rb = self._held.joined(cols, given, rb)
+            self._held = None
+        horizon = int(t[-1]) if more and n else None
+        self._finish(result, keep, sink, horizon, cols, given, rb)
+
+    def _finish(self, result: Result, keep: bool, sink: Callable | None, horizon: int | None,
+                cols: Columns | None = None, given: dict[str, np.ndarray] | None = None,
+                rb: RecordBatch | None = None) -> None:
+        """Decide and time rows (the held ones when none are given), hand the settled ones
+        to `result` and `sink`, hold the rest (none when `horizon` is None)."""
+        if cols is None:
+            if self._held is None:
+                return
+            cols, given, rb = self._held.cols, self._held.given, self._held.records
+            self._held = None
+        assert given is not None and rb is not None
+        n = len(cols)
+        if n == 0:
+            return
+        disp, dec, nodes, tout, ready = self._decide_and_time(cols, given["time_in"], horizon)
+        fsrc, fdst, fsport, fdport = self.batch.final
+        out = {**given, "disposition": disp, "deciding": dec, "time_out": tout,
                "final_src": fsrc, "final_dst": fdst, "final_sport": fsport,
-               "final_dport": fdport, "family": cols.family, "src_hi": cols.src_hi,
-               "src_lo": cols.src_lo, "dst_hi": cols.dst_hi, "dst_lo": cols.dst_lo}
+               "final_dport": fdport}
+        if ready < n:
+            self._held = _Held(cols.take(np.arange(ready, n)),
+                               {k: v[ready:] for k, v in given.items()},
+                               _take_records(rb, slice(ready, n)))
+            out = {k: v[:ready] for k, v in out.items()}
+            nodes, rb = nodes[:ready], _take_records(rb, slice(0, ready))
+        if ready == 0:
+            return
         result.add(out, nodes, keep=keep)
         if sink is not None:
             sink(out, nodes, rb)
 
-    def _decide_and_time(self, cols: Columns, t: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Decide, then shape; flows are committed only for packets the shaper kept
+    def _decide_and_time(self, cols: Columns, t: np.ndarray, horizon: int | None
+                         ) -> tuple[np.ndarray, ...]:
+        """Decide, then shape every leg in event order (timing_stage.py); returns the
+        settled row count last. Flows are committed only for packets the shaper kept
         (conntrack.py, assumption shaper-no-state). A shaper-dropped opener is withdrawn;
         when later rows of the batch read its state, the batch is decided again without it
         (those rows are then new flows) and re-timed from the shaper's state before the
-        batch; at most 4 rounds."""
+        batch; at most 4 rounds. Rows after the settled ones (`settled_rows` with `horizon`)
+        open nothing and leave the shaper as it was: it is re-run over the settled rows
+        alone (their shaped legs all come before any later row's, so their answers are
+        unchanged)."""
         before = (self.shaper.last_depart_ns.copy(), self.shaper.drops.copy())
         excluded = np.zeros(len(cols), bool)
         for round_ in range(4):
             disp, dec, nodes = self.batch.run(cols, excluded=excluded, commit=False)
-            tout, sdrop = apply_timing(self.net, self.shaper, nodes, t, cols.length)
+            times = time_paths(self.net, self.shaper, nodes, t, cols.length)
+            sdrop = times.dropped
             lost = self.batch.openers[sdrop[self.batch.openers]]
             if round_ == 3 or not np.isin(lost, self.batch.depended_on).any():
                 self.batch.drop_openers(lost)  # no later row read their state: no re-run
@@ -236,9 +284,21 @@ class Emulator:
             excluded[lost] = True
             self.shaper.last_depart_ns[:] = before[0]
             self.shaper.drops[:] = before[1]
+        n = len(cols)
+        tout = times.time_out_ns
+        ready = settled_rows(t, times.last_shaped_ns, horizon)
+        if ready < n:
+            self.batch.drop_openers(np.arange(ready, n))
+            self.shaper.last_depart_ns[:] = before[0]
+            self.shaper.drops[:] = before[1]
+            again = time_paths(self.net, self.shaper, nodes[:ready], t[:ready],
+                               cols.length[:ready])
+            tout, sdrop = again.time_out_ns, again.dropped
+            disp, dec, nodes = disp[:ready], dec[:ready], nodes[:ready]
         self.batch.commit()
+        disp = disp.copy()
         disp[sdrop] = D.SHAPER_DROP
-        return disp, dec, nodes, tout, sdrop
+        return disp, dec, nodes, tout, ready
 
     # -- explanations --
     def reference(self) -> ReferencePipeline:
@@ -282,6 +342,32 @@ class Emulator:
         return Packet(int(c["nic"][j]), int(c["src"][j]), int(c["dst"][j]), int(c["proto"][j]),
                       int(c["sport"][j]), int(c["dport"][j]), int(c["length"][j]),
                       int(c["time_in"][j]))
+
+
+class _Held:
+    """Rows decided but not yet settled (their legs may interleave with the next batch):
+    their packet columns, the given output columns and their records."""
+
+    def __init__(self, cols: Columns, given: dict[str, np.ndarray], records: RecordBatch
+                 ) -> None:
+        self.cols, self.given, self.records = cols, given, records
+
+    def joined(self, cols: Columns, given: dict[str, np.ndarray], rb: RecordBatch
+               ) -> tuple[Columns, dict[str, np.ndarray], RecordBatch]:
+        """These rows, then the next batch's."""
+        both = Columns(*(np.concatenate([getattr(self.cols, f), getattr(cols, f)])
+                         for f in Columns.__dataclass_fields__))
+        out = {k: np.concatenate([v, given[k]]) for k, v in self.given.items()}
+        n0 = len(self.records)
+        sid = np.repeat(np.array([0, 1], dtype=np.int64), [n0, len(rb)])
+        row = np.concatenate([np.arange(n0), np.arange(len(rb))]).astype(np.int64)
+        _, records = _gather({0: self.records, 1: rb}, sid, row, sid)
+        return both, out, records
+
+
+def _take_records(rb: RecordBatch, rows: slice) -> RecordBatch:
+    return RecordBatch(rb.buf, rb.offsets[rows], rb.caplens[rows], rb.origlens[rows],
+                       rb.linktypes[rows], rb.time_ns[rows], rb.record[rows])
 
 
 def _record_batch(frames: list[bytes], links: list[int], times: Sequence[int] | None

@@ -1,29 +1,35 @@
 """Timing stage: node paths -> departure at each sender's shaper and arrival times, integer ns.
 
 Takes: the Network, a Shaper (dataplane.kernels.shaper: one clock per VM, cap from the VM
-size, docs/azure-behaviour.md §5), the node path matrix (n x H, -1 padded), time_in, frame length.
-Emits: time_out (arrival at the last node reached; time_in for packets that never left their
-source; -1 for shaper drops) and a shaper-drop mask. For each leg sender -> receiver:
-depart = shaper(sender VM, t) (`max(t, last_depart) + bits / cap`; firewalls and gateways are
-unshaped), arrive = depart + one-way latency(sender region, receiver region) + receiver cost
-(NVA / firewall / gateway, TimingParams). Exits (Internet) use the sender's region.
-Legs are shaped in leg order (all first legs, then all second legs, ...), each sorted by its
-send time: an NVA's forwarded packets queue behind each other, not behind its own traffic
-sent later in the same batch (documented simplification).
-Cost: per leg, only the packets still travelling are touched (each path's last column is
-found once, on the transposed path matrix); latency + receiver cost come from one node x node table built once per Network (small
-networks; larger ones compute it per leg); the stable sort is skipped when the send times are
-already in order (the first leg of a replay).
+size, docs/azure-behaviour.md §5), the node path matrix (n x H, -1 padded: a path is its
+nodes up to the first -1), time_in, frame length.
+Emits (`time_paths` -> PathTimes): time_out (arrival at the last node reached; time_in for
+packets that never left their source; -1 for shaper drops), a shaper-drop mask and
+last_shaped (the time each packet last reached a shaped sender: after it, the packet no longer
+touches shaper state). For each leg sender -> receiver: depart = shaper(sender VM, t)
+(`max(t, last_depart) + bits / cap`; firewalls and gateways are unshaped), arrive = depart +
+one-way latency(sender region, receiver region) + receiver cost (NVA / firewall / gateway,
+TimingParams). Exits (Internet) use the sender's region.
+Order: exact per packet. Every leg of every packet is shaped in event order, keyed by (the
+time the packet reaches the sender, row, leg) -- the kernel keeps a heap of each packet's next
+leg (kernels/shaper.py shape_paths) -- so an NVA's forwarded packet queues only behind packets
+that reached the NVA before it, never behind the NVA's own later traffic. The emulator makes
+the answer independent of batch boundaries by holding back the rows whose legs may still
+interleave with the next batch (emulator.py, `settled_rows`).
+Cost: latency + receiver cost come from one node x node table built once per Network (small
+networks; larger ones compute it per leg); one heap operation per leg.
 """
 
 from __future__ import annotations
 
 import weakref
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from dataplane.engine.compile import Network
 from dataplane.errors import InputError
+from dataplane.kernels.shaper_py import NO_LEG, UNSHAPED
 from dataplane.timing.latency import rtt_table
 
 _LEG_TABLE_MAX_NODES = 2048
@@ -65,40 +71,54 @@ def _leg_cost(net: Network, send: np.ndarray, recv: np.ndarray) -> np.ndarray:
     return lat + net.node_cost_ns[recv]
 
 
-def apply_timing(net: Network, shaper: object, nodes: np.ndarray, time_in: np.ndarray,
-                 length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+class PathTimes(NamedTuple):
+    """Per row: arrival at the last node (int64 ns, -1 dropped), shaper drop, last shaped
+    event time (int64 ns; time_in when the path touches no shaper)."""
+
+    time_out_ns: np.ndarray
+    dropped: np.ndarray
+    last_shaped_ns: np.ndarray
+
+
+def time_paths(net: Network, shaper: Any, nodes: np.ndarray, time_in: np.ndarray,
+               length: np.ndarray) -> PathTimes:
+    """Shape and time every path (n x H node matrix) in event order; updates the shaper's
+    clocks and drop counters. InputError when a leg has no published latency."""
     n, width = nodes.shape
-    t = time_in.astype(np.int64)  # a copy
-    dropped = np.zeros(n, dtype=bool)
-    cols = np.ascontiguousarray(nodes.T)  # one row per path position: cheap 1-d gathers
-    pos = np.arange(width, dtype=np.int8 if width < 128 else np.int32)[:, None]
-    last = ((cols >= 0).view(np.int8) * pos).max(axis=0)  # last node's column (0: none)
-    cand = np.flatnonzero(last >= 1)  # rows that may still have a leg k (superset)
-    for k in range(width - 1):
-        if k:
-            cand = cand[(last[cand] >= k + 1) & ~dropped[cand]]
-        recv = cols[k + 1][cand]
-        sel = recv >= 0
-        idx, recv = cand[sel], recv[sel]
-        if idx.size == 0:
-            break
-        send = cols[k][idx]
-        vm = net.node_vm[send]
-        shaped = vm >= 0
-        if shaped.any():
-            sidx = idx[shaped]
-            svm = vm[shaped]
-            ts = t[sidx]
-            if ts.size > 1 and not (ts[1:] >= ts[:-1]).all():
-                order = np.argsort(ts, kind="stable")
-                sidx, svm, ts = sidx[order], svm[order], ts[order]
-            depart, drop = shaper.shape(svm.astype(np.int32), ts,  # type: ignore[attr-defined]
-                                        length[sidx].astype(np.int32))
-            t[sidx] = depart
-            if drop.any():
-                dropped[sidx[drop]] = True
-                keep = ~dropped[idx]
-                idx, send, recv = idx[keep], send[keep], recv[keep]
-        t[idx] += _leg_cost(net, send, recv)
-    t[dropped] = -1
-    return t, dropped
+    on_path = np.logical_and.accumulate(nodes >= 0, axis=1)
+    leg = on_path[:, 1:]  # leg k: node k -> node k+1
+    leg_vm = np.full((n, max(width - 1, 0)), NO_LEG, dtype=np.int32)
+    leg_cost = np.zeros(leg_vm.shape, dtype=np.int64)
+    if leg.any():
+        send, recv = nodes[:, :-1][leg], nodes[:, 1:][leg]
+        leg_vm[leg] = np.maximum(net.node_vm[send], UNSHAPED)
+        leg_cost[leg] = _leg_cost(net, send, recv)
+    return PathTimes(*shaper.shape_paths(leg_vm, leg_cost, time_in, length))
+
+
+def apply_timing(net: Network, shaper: Any, nodes: np.ndarray, time_in: np.ndarray,
+                 length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(time_out_ns, dropped) of `time_paths`."""
+    times = time_paths(net, shaper, nodes, time_in, length)
+    return times.time_out_ns, times.dropped
+
+
+def settled_rows(time_in: np.ndarray, last_shaped: np.ndarray, horizon_ns: int | None) -> int:
+    """How many leading rows are final whatever rows follow: the largest r such that every
+    shaped event of rows [0, r) comes before row r's first (last_shaped <= time_in[r], ties
+    go to the lower row) and before `horizon_ns` (the earliest time a later batch can start:
+    this batch's last time_in; None when no rows follow). Needs time_in non-decreasing.
+    Rows [0, r) then read and write shaper state before any later row does, so their answers
+    and the shaper state after them are those of one run over the whole stream."""
+    n = int(time_in.size)
+    limit = np.empty(n + 1, dtype=np.int64)
+    limit[:n] = time_in
+    limit[n] = np.iinfo(np.int64).max if horizon_ns is None else horizon_ns
+    if horizon_ns is not None:
+        limit[:n] = np.minimum(limit[:n], horizon_ns)
+    seen = np.empty(n + 1, dtype=np.int64)
+    seen[0] = np.iinfo(np.int64).min
+    if n:
+        np.maximum.accumulate(last_shaped, out=seen[1:])
+    ok = np.flatnonzero(seen <= limit)
+    return int(ok[-1])

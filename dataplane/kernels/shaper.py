@@ -6,7 +6,10 @@ dropped: bool[n])`. depart = max(arrival, last_depart[vm]) + ceil(bits * 1e9 / c
 packet whose queueing delay would exceed the VM's queue (queue_bytes at cap_bps, kept as
 `queue_ns`) is dropped: depart -1, flagged, counted in `drops[vm]`. cap_bps 0 = unshaped.
 State (`last_depart_ns`, `drops`) carries over between batches; packets are taken in the order
-given, so sort each VM's packets by arrival first. See shaper_py for the full contract.
+given, so sort each VM's packets by arrival first. `shape_paths(leg_vm: int32[n, L],
+leg_cost_ns: int64[n, L], time_in_ns: int64[n], length_bytes: int32[n]) -> (time_out_ns,
+dropped, last_shaped_ns)` shapes whole paths in event order (every leg in the order packets
+reach their senders). See shaper_py for the full contract.
 With DATAPLANE_PURE_PYTHON=1, `Shaper` is the twin (shaper_py.ShaperPy).
 """
 
@@ -15,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from dataplane.kernels import compiled
-from dataplane.kernels.shaper_py import ShaperPy, check_columns
+from dataplane.kernels.shaper_py import ShaperPy, check_columns, check_paths
 
 _ext = compiled("shaper")
 
@@ -34,6 +37,22 @@ class ShaperCompiled(ShaperPy):
                       depart, dropped) != 0:
             raise ValueError("vm index out of range")
         return depart, dropped.view(bool)
+
+    def shape_paths(self, leg_vm: np.ndarray, leg_cost_ns: np.ndarray, time_in_ns: np.ndarray,
+                    length_bytes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if _ext is None:
+            raise RuntimeError("compiled shaper kernel not loaded")
+        v, c, t, b = check_paths(self.cap_bps.size, leg_vm, leg_cost_ns, time_in_ns,
+                                 length_bytes)
+        n = t.size
+        out = np.empty(n, dtype=np.int64)
+        dropped = np.empty(n, dtype=np.uint8)
+        last_shaped = np.empty(n, dtype=np.int64)
+        if _ext.shape_paths(self.cap_bps, self.queue_ns, self.last_depart_ns, self.drops,
+                            v.reshape(-1), c.reshape(-1), t, b, out, dropped,
+                            last_shaped) != 0:
+            raise ValueError("vm index out of range")
+        return out, dropped.view(bool), last_shaped
 
 
 Shaper: type = ShaperCompiled if _ext is not None else ShaperPy

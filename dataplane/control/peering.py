@@ -104,11 +104,11 @@ def link_findings(topology: Topology, vnet: VirtualNetwork, link: VirtualNetwork
                  f"{remote.id} cannot be peered because their address spaces overlap. "
                  f"Overlapping address prefixes: {listed}")
         spaces, space_index = index.peered_spaces(remote)
-        hits = {space_index.entries[n][0] for prefix in vnet.address_space
-                for n in space_index.overlapping(prefix)}
-        hits.discard(id_key(vnet.id))
-        for key, (third_id, _) in spaces.items():  # in peered_spaces order
-            if key in hits:
+        hits = sorted({n for prefix in vnet.address_space
+                       for n in space_index.overlapping(prefix)})  # entries: spaces order
+        for key in dict.fromkeys(space_index.entries[n][0] for n in hits):
+            third_id = spaces[key][0]
+            if key != id_key(vnet.id):
                 fail("VnetAddressSpaceOverlapsWithAlreadyPeeredVnet",
                      f"Cannot create or update peering {rid}. Virtual networks cannot be peered "
                      f"because address space of the first virtual network {vnet.id} overlaps "

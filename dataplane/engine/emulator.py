@@ -8,6 +8,10 @@ streams captures in batches (bounded memory: one batch of frames at a time; seve
 merged by timestamp), maps capture endpoints (io/mapping.py), and runs the batch pipeline.
 Parse failures become UNPARSED (the parse status is kept), IPv6 and non-first fragments
 UNSUPPORTED (assumption program-ipv4; fragments are not reassembled).
+Time order: every leg is shaped in the order packets reach its sender (timing_stage.py); in a
+capture-time replay the trailing rows of a batch whose legs may still meet the next batch's
+packets are held and decided again with it, so answers, shaper clocks and flows do not depend
+on the batch size (tests/engine/test_time_order.py).
 Deterministic: no randomness is used (the seed is kept for future sampling and reported).
 """
 

@@ -8,11 +8,12 @@ ceil(bytes * 8e9 / cap_bps[vm]) and last_depart[vm] = depart. cap_bps == 0: depa
 Updates `last_depart_ns` and `drops` in place. Integer nanoseconds throughout; returns -1 when a
 vm index is out of range (checked before any state changes), else 0.
 
-`shape_paths(cap_bps, queue_ns, last_depart_ns, drops, leg_vm, leg_cost_ns, time_in_ns,
-length_bytes, time_out_ns, dropped, last_shaped_ns)`: whole paths (leg_vm/leg_cost_ns n x L,
-flattened row-major; -1 unshaped sender, -2 no leg) in event order: a binary heap keyed
-(time the packet reaches the sender, row, leg) -- the contract of ShaperPy.shape_paths.
-Returns -1 when a vm index is out of range (checked first), else 0.
+`advance(cap_bps, queue_ns, last_depart_ns, drops, leg_vm, leg_cost_ns, length_bytes,
+start_leg, start_ns, horizon_ns, time_out_ns, leg, done, dropped)`: paths (leg_vm/leg_cost_ns
+n x L, flattened row-major; -1 unshaped sender, -2 no leg) from each row's start leg in event
+order up to horizon_ns: a binary heap keyed (time the packet reaches the sender, row, leg) --
+the contract of ShaperPy.advance. Returns -1 when a vm index is out of range (checked
+first), else 0.
 """
 
 from libc.stdlib cimport free, malloc
@@ -67,14 +68,16 @@ cdef inline bint _before(int64_t ta, int64_t ia, int64_t tb, int64_t ib) noexcep
     return ta < tb or (ta == tb and ia < ib)
 
 
-def shape_paths(const int64_t[::1] cap_bps, const int64_t[::1] queue_ns,
-                int64_t[::1] last_depart_ns, int64_t[::1] drops, const int32_t[::1] leg_vm,
-                const int64_t[::1] leg_cost_ns, const int64_t[::1] time_in_ns,
-                const int32_t[::1] length_bytes, int64_t[::1] time_out_ns, uint8_t[::1] dropped,
-                int64_t[::1] last_shaped_ns) -> int:
-    cdef Py_ssize_t n = time_in_ns.shape[0], nv = cap_bps.shape[0], i, k, width
+def advance(const int64_t[::1] cap_bps, const int64_t[::1] queue_ns,
+            int64_t[::1] last_depart_ns, int64_t[::1] drops, const int32_t[::1] leg_vm,
+            const int64_t[::1] leg_cost_ns, const int32_t[::1] length_bytes,
+            const int32_t[::1] start_leg, const int64_t[::1] start_ns, int64_t horizon_ns,
+            int64_t[::1] time_out_ns, int32_t[::1] leg, uint8_t[::1] done,
+            uint8_t[::1] dropped) -> int:
+    cdef Py_ssize_t n = start_ns.shape[0], nv = cap_bps.shape[0], i, k, width
     if not (length_bytes.shape[0] == n and time_out_ns.shape[0] == n and dropped.shape[0] == n
-            and last_shaped_ns.shape[0] == n and leg_cost_ns.shape[0] == leg_vm.shape[0]):
+            and done.shape[0] == n and leg.shape[0] == n and start_leg.shape[0] == n
+            and leg_cost_ns.shape[0] == leg_vm.shape[0]):
         raise ValueError("packet columns differ in length")
     if not (queue_ns.shape[0] == nv and last_depart_ns.shape[0] == nv and drops.shape[0] == nv):
         raise ValueError("per-VM arrays differ in length")
@@ -97,13 +100,14 @@ def shape_paths(const int64_t[::1] cap_bps, const int64_t[::1] queue_ns,
     cdef Py_ssize_t j
     with nogil:
         for i in range(n):
-            time_out_ns[i] = time_in_ns[i]
-            last_shaped_ns[i] = time_in_ns[i]
+            time_out_ns[i] = start_ns[i]
+            leg[i] = -1
+            done[i] = 1
             dropped[i] = 0
-            if width and leg_vm[i * width] != -2:
-                # push (time_in, i * width)
-                t = time_in_ns[i]
-                key = i * width
+            j = start_leg[i]
+            if 0 <= j < width and leg_vm[i * width + j] != -2:
+                t = start_ns[i]
+                key = i * width + j
                 pos = size
                 size += 1
                 while pos > 0:
@@ -115,10 +119,9 @@ def shape_paths(const int64_t[::1] cap_bps, const int64_t[::1] queue_ns,
                     pos = parent
                 ht[pos] = t
                 hk[pos] = key
-        while size > 0:
+        while size > 0 and ht[0] <= horizon_ns:
             now = ht[0]
             key = hk[0]
-            # pop: move the last entry down from the root
             size -= 1
             if size > 0:
                 t = ht[size]
@@ -144,13 +147,13 @@ def shape_paths(const int64_t[::1] cap_bps, const int64_t[::1] queue_ns,
             depart = now
             if m >= 0 and cap_bps[m] > 0:
                 cap = cap_bps[m]
-                last_shaped_ns[i] = now
                 start = last_depart_ns[m]
                 if start < now:
                     start = now
                 if start - now > queue_ns[m]:
                     dropped[i] = 1
                     time_out_ns[i] = -1
+                    leg[i] = <int32_t>j
                     drops[m] += 1
                     continue
                 bits = <int64_t>length_bytes[i] * 8
@@ -172,6 +175,11 @@ def shape_paths(const int64_t[::1] cap_bps, const int64_t[::1] queue_ns,
                 hk[pos] = key
             else:
                 time_out_ns[i] = t
+        for k in range(size):  # still travelling at the horizon
+            i = hk[k] // width
+            done[i] = 0
+            time_out_ns[i] = ht[k]
+            leg[i] = <int32_t>(hk[k] - i * width)
     free(ht)
     free(hk)
     return 0

@@ -30,7 +30,7 @@ from dataplane.control.spoken import spoken_ranges
 from dataplane.dispositions import PASSED_CODES
 from dataplane.dispositions import Disposition as D
 from dataplane.engine.batch import UNDECIDED, BatchPipeline, Columns
-from dataplane.engine.compile import Network, build_network
+from dataplane.engine.compile import MAX_HOPS, Network, build_network
 from dataplane.engine.conntrack import CONNTRACK_ASSUMPTIONS
 from dataplane.engine.conntrack import flow_key as _conn_key
 from dataplane.engine.ingress import INGRESS_ASSUMPTIONS
@@ -38,7 +38,7 @@ from dataplane.engine.loadbalancer import LB_ASSUMPTIONS
 from dataplane.engine.reference import Packet, ReferencePipeline, flow_key
 from dataplane.engine.results import Result
 from dataplane.engine.stages.platform import PLATFORM_ASSUMPTIONS
-from dataplane.engine.timing_stage import settled_rows, time_paths
+from dataplane.engine.timing_stage import leg_tables
 from dataplane.errors import InputError
 from dataplane.io.capture import CaptureStats, RecordBatch, read_batches
 from dataplane.io.mapping import AddressMap
@@ -52,7 +52,9 @@ ENGINE_ASSUMPTIONS = (
     "TimingParams.intra_region_ns (default 100 µs); Azure publishes none (docs/azure-behaviour.md §9).",
     "engine-global: across regions one way = directed P50 RTT / 2 from azure-latency.csv (1).",
     "engine-stateful: a flow is opened in the connection-tracking table (engine/conntrack.py) "
-    "by its first packet that is delivered or leaves the network and is not shaper-dropped; "
+    "by its first packet that is delivered or leaves the network (or is dropped by a "
+    "forwarding NVA's shaper after leaving its source) and is not dropped by its source VM's "
+    "shaper; "
     "its replies (the reverse of its translated 5-tuple) skip every NSG (2.1). ICMP ignores "
     "type/code.",
     "engine-ipv4: IPv6 packets and non-first IP fragments are UNSUPPORTED (not reassembled).",
@@ -227,35 +229,37 @@ class Emulator:
                  "length": cols.length, "nic": nic, "status": _STATUS_NAMES[status],
                  "family": cols.family, "src_hi": cols.src_hi, "src_lo": cols.src_lo,
                  "dst_hi": cols.dst_hi, "dst_lo": cols.dst_lo}
-        if self._held is not None:  # the previous batch's unsettled rows go first
-            cols, given, rb = self._held.joined(cols, given, rb)
-            self._held = None
         horizon = int(t[-1]) if more and n else None
         self._finish(result, keep, sink, horizon, cols, given, rb)
 
     def _finish(self, result: Result, keep: bool, sink: Callable | None, horizon: int | None,
                 cols: Columns | None = None, given: dict[str, np.ndarray] | None = None,
                 rb: RecordBatch | None = None) -> None:
-        """Decide and time rows (the held ones when none are given), hand the settled ones
-        to `result` and `sink`, hold the rest (none when `horizon` is None)."""
-        if cols is None:
+        """Decide new rows (none: only finish the held ones), shape every leg of the held
+        packets still travelling and of the new ones in event order up to `horizon` (None:
+        to the end), then hand the finished rows to `result` and `sink` in row order and hold
+        the rest (from the first row still travelling) for the next batch."""
+        if cols is None:  # the end: finish the held rows
             if self._held is None:
                 return
-            cols, given, rb = self._held.cols, self._held.given, self._held.records
-            self._held = None
+            cols = self._held.no_rows
+            given = {k: self._held.out[k][:0] for k in self._held.given_keys}
+            rb = _take_records(self._held.records, slice(0, 0))
         assert given is not None and rb is not None
-        n = len(cols)
-        if n == 0:
-            return
-        disp, dec, nodes, tout, ready = self._decide_and_time(cols, given["time_in"], horizon)
-        fsrc, fdst, fsport, fdport = self.batch.final
-        out = {**given, "disposition": disp, "deciding": dec, "time_out": tout,
-               "final_src": fsrc, "final_dst": fdst, "final_sport": fsport,
-               "final_dport": fdport}
-        if ready < n:
-            self._held = _Held(cols.take(np.arange(ready, n)),
-                               {k: v[ready:] for k, v in given.items()},
-                               _take_records(rb, slice(ready, n)))
+        held = self._held
+        self._held = None
+        out, nodes, ways = self._decide_and_time(cols, given, held, horizon)
+        if held is not None:
+            out = {k: np.concatenate([held.out[k], v]) for k, v in out.items()}
+            nodes = np.concatenate([held.nodes, nodes])
+            rb = _joined_records(held.records, rb)
+        waiting = np.flatnonzero(~ways.done)
+        ready = int(waiting[0]) if waiting.size else len(out["disposition"])
+        if ready < len(out["disposition"]):
+            rest = slice(ready, None)
+            self._held = _Held({k: v[rest] for k, v in out.items()}, nodes[rest],
+                               _take_records(rb, rest), ways.take(rest),
+                               cols.take(np.zeros(0, np.int64)), tuple(given))
             out = {k: v[:ready] for k, v in out.items()}
             nodes, rb = nodes[:ready], _take_records(rb, slice(0, ready))
         if ready == 0:
@@ -264,45 +268,64 @@ class Emulator:
         if sink is not None:
             sink(out, nodes, rb)
 
-    def _decide_and_time(self, cols: Columns, t: np.ndarray, horizon: int | None
-                         ) -> tuple[np.ndarray, ...]:
-        """Decide, then shape every leg in event order (timing_stage.py); returns the
-        settled row count last. Flows are committed only for packets the shaper kept
-        (conntrack.py, assumption shaper-no-state). A shaper-dropped opener is withdrawn;
+    def _decide_and_time(self, cols: Columns, given: dict[str, np.ndarray],
+                         held: _Held | None, horizon: int | None
+                         ) -> tuple[dict[str, np.ndarray], np.ndarray, _Ways]:
+        """Decide the new rows, then shape in event order (timing_stage.py) the held packets
+        still travelling and the new ones, up to `horizon`. Returns the new rows' output
+        columns, their node paths, and the travel state of held + new rows (the held rows'
+        output columns are updated in place). A flow is opened unless its opener is dropped by
+        its source VM's shaper (its first leg, shaped at its own time, so always within its
+        batch; conntrack.py, assumption shaper-no-state): such an opener is withdrawn, and
         when later rows of the batch read its state, the batch is decided again without it
-        (those rows are then new flows) and re-timed from the shaper's state before the
-        batch; at most 4 rounds. Rows after the settled ones (`settled_rows` with `horizon`)
-        open nothing and leave the shaper as it was: it is re-run over the settled rows
-        alone (their shaped legs all come before any later row's, so their answers are
-        unchanged)."""
+        (those rows are then new flows) and re-shaped from the state before the batch; at
+        most 4 rounds."""
+        t = given["time_in"]
         before = (self.shaper.last_depart_ns.copy(), self.shaper.drops.copy())
         excluded = np.zeros(len(cols), bool)
+        old = held.ways.moving() if held is not None else _Ways.empty()
+        n = len(cols)
         for round_ in range(4):
-            disp, dec, nodes = self.batch.run(cols, excluded=excluded, commit=False)
-            times = time_paths(self.net, self.shaper, nodes, t, cols.length)
-            sdrop = times.dropped
-            lost = self.batch.openers[sdrop[self.batch.openers]]
+            if n:
+                disp, dec, nodes = self.batch.run(cols, excluded=excluded, commit=False)
+            else:
+                disp, dec = np.zeros(0, np.uint8), np.zeros(0, np.int32)
+                nodes = np.zeros((0, MAX_LEGS + 1), np.int32)
+            new = _Ways.start(self.net, nodes, t, cols.length)
+            ways = old.then(new)
+            ways.advance(self.shaper, horizon)
+            if n == 0:
+                break
+            first_drop = (ways.dropped & (ways.leg == 0))[old.size:]
+            lost = self.batch.openers[first_drop[self.batch.openers]]
             if round_ == 3 or not np.isin(lost, self.batch.depended_on).any():
                 self.batch.drop_openers(lost)  # no later row read their state: no re-run
                 break
             excluded[lost] = True
             self.shaper.last_depart_ns[:] = before[0]
             self.shaper.drops[:] = before[1]
-        n = len(cols)
-        tout = times.time_out_ns
-        ready = settled_rows(t, times.last_shaped_ns, horizon)
-        if ready < n:
-            self.batch.drop_openers(np.arange(ready, n))
-            self.shaper.last_depart_ns[:] = before[0]
-            self.shaper.drops[:] = before[1]
-            again = time_paths(self.net, self.shaper, nodes[:ready], t[:ready],
-                               cols.length[:ready])
-            tout, sdrop = again.time_out_ns, again.dropped
-            disp, dec, nodes = disp[:ready], dec[:ready], nodes[:ready]
-        self.batch.commit()
-        disp = disp.copy()
-        disp[sdrop] = D.SHAPER_DROP
-        return disp, dec, nodes, tout, ready
+        if n:
+            self.batch.commit()
+            fsrc, fdst, fsport, fdport = self.batch.final
+        else:
+            fsrc, fdst = np.zeros(0, np.int64), np.zeros(0, np.int64)
+            fsport, fdport = np.zeros(0, np.int32), np.zeros(0, np.int32)
+        out = {**given, "disposition": disp.copy(), "deciding": dec, "time_out": t.copy(),
+               "final_src": fsrc, "final_dst": fdst, "final_sport": fsport,
+               "final_dport": fdport}
+        if held is not None:  # the held rows that were travelling
+            rows = np.flatnonzero(~held.ways.done)
+            finished = ways.done[:old.size]
+            held.out["time_out"][rows] = ways.time_ns[:old.size]
+            gone = rows[finished & ways.dropped[:old.size]]
+            held.out["disposition"][gone] = D.SHAPER_DROP
+            held.ways.update(rows, ways.take(slice(0, old.size)))
+        mine = ways.take(slice(old.size, None))
+        out["time_out"][:] = mine.time_ns
+        out["disposition"][mine.done & mine.dropped] = D.SHAPER_DROP
+        if held is not None:
+            mine = held.ways.then(mine)
+        return out, nodes, mine
 
     # -- explanations --
     def reference(self) -> ReferencePipeline:
@@ -348,30 +371,79 @@ class Emulator:
                       int(c["time_in"][j]))
 
 
+class _Ways:
+    """Where packets are on their paths: per row its legs (sender VM, cost; timing_stage
+    leg_tables), frame length, next leg and the time it reaches it (for a finished row: its
+    arrival, -1 when dropped, and the leg it was dropped at), done and dropped flags."""
+
+    def __init__(self, leg_vm: np.ndarray, leg_cost: np.ndarray, length: np.ndarray,
+                 leg: np.ndarray, time_ns: np.ndarray, done: np.ndarray,
+                 dropped: np.ndarray) -> None:
+        self.leg_vm, self.leg_cost, self.length = leg_vm, leg_cost, length
+        self.leg, self.time_ns, self.done, self.dropped = leg, time_ns, done, dropped
+
+    _FIELDS = ("leg_vm", "leg_cost", "length", "leg", "time_ns", "done", "dropped")
+
+    @property
+    def size(self) -> int:
+        return int(self.leg.size)
+
+    @classmethod
+    def empty(cls) -> _Ways:
+        return cls(np.zeros((0, MAX_LEGS), np.int32), np.zeros((0, MAX_LEGS), np.int64),
+                   np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int64),
+                   np.zeros(0, bool), np.zeros(0, bool))
+
+    @classmethod
+    def start(cls, net: Network, nodes: np.ndarray, time_in: np.ndarray, length: np.ndarray
+              ) -> _Ways:
+        leg_vm, leg_cost = leg_tables(net, nodes)
+        n = time_in.size
+        return cls(leg_vm, leg_cost, length.astype(np.int32), np.zeros(n, np.int32),
+                   time_in.astype(np.int64), np.zeros(n, bool), np.zeros(n, bool))
+
+    def take(self, rows: Any) -> _Ways:
+        return _Ways(*(getattr(self, f)[rows] for f in self._FIELDS))
+
+    def then(self, other: _Ways) -> _Ways:
+        return _Ways(*(np.concatenate([getattr(self, f), getattr(other, f)])
+                       for f in self._FIELDS))
+
+    def moving(self) -> _Ways:
+        return self.take(np.flatnonzero(~self.done))
+
+    def update(self, rows: np.ndarray, other: _Ways) -> None:
+        for f in self._FIELDS:
+            getattr(self, f)[rows] = getattr(other, f)
+
+    def advance(self, shaper: Any, horizon: int | None) -> None:
+        """Shape the rows not done, in event order, up to `horizon` (kernels/shaper.py)."""
+        out, leg, done, dropped = shaper.advance(self.leg_vm, self.leg_cost, self.time_ns,
+                                                 self.length, self.leg, self.time_ns,
+                                                 horizon)
+        self.time_ns, self.leg, self.done, self.dropped = out, leg, done, dropped
+
+
 class _Held:
-    """Rows decided but not yet settled (their legs may interleave with the next batch):
-    their packet columns, the given output columns and their records."""
+    """Rows decided but not yet handed out (from the first row still travelling on): their
+    output columns, node paths, records and travel state."""
 
-    def __init__(self, cols: Columns, given: dict[str, np.ndarray], records: RecordBatch
-                 ) -> None:
-        self.cols, self.given, self.records = cols, given, records
-
-    def joined(self, cols: Columns, given: dict[str, np.ndarray], rb: RecordBatch
-               ) -> tuple[Columns, dict[str, np.ndarray], RecordBatch]:
-        """These rows, then the next batch's."""
-        both = Columns(*(np.concatenate([getattr(self.cols, f), getattr(cols, f)])
-                         for f in Columns.__dataclass_fields__))
-        out = {k: np.concatenate([v, given[k]]) for k, v in self.given.items()}
-        n0 = len(self.records)
-        sid = np.repeat(np.array([0, 1], dtype=np.int64), [n0, len(rb)])
-        row = np.concatenate([np.arange(n0), np.arange(len(rb))]).astype(np.int64)
-        _, records = _gather({0: self.records, 1: rb}, sid, row, sid)
-        return both, out, records
+    def __init__(self, out: dict[str, np.ndarray], nodes: np.ndarray, records: RecordBatch,
+                 ways: _Ways, no_rows: Columns, given_keys: tuple[str, ...]) -> None:
+        self.out, self.nodes, self.records, self.ways = out, nodes, records, ways
+        self.no_rows, self.given_keys = no_rows, given_keys  # (empty columns: their types)
 
 
 def _take_records(rb: RecordBatch, rows: slice) -> RecordBatch:
     return RecordBatch(rb.buf, rb.offsets[rows], rb.caplens[rows], rb.origlens[rows],
                        rb.linktypes[rows], rb.time_ns[rows], rb.record[rows])
+
+
+def _joined_records(a: RecordBatch, b: RecordBatch) -> RecordBatch:
+    """The records of a, then b."""
+    sid = np.repeat(np.array([0, 1], dtype=np.int64), [len(a), len(b)])
+    row = np.concatenate([np.arange(len(a)), np.arange(len(b))]).astype(np.int64)
+    return _gather({0: a, 1: b}, sid, row, sid)[1]
 
 
 def _record_batch(frames: list[bytes], links: list[int], times: Sequence[int] | None
@@ -386,6 +458,7 @@ def _record_batch(frames: list[bytes], links: list[int], times: Sequence[int] | 
                                 dtype=np.int64), np.arange(len(frames), dtype=np.int64))
 
 
+MAX_LEGS = MAX_HOPS + 1  # node paths are MAX_HOPS + 2 wide (batch.WIDTH)
 _STATUS_NAMES = np.array([s.name for s in ParseStatus], dtype=object)
 
 

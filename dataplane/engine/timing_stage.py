@@ -3,10 +3,10 @@
 Takes: the Network, a Shaper (dataplane.kernels.shaper: one clock per VM, cap from the VM
 size, docs/azure-behaviour.md §5), the node path matrix (n x H, -1 padded: a path is its
 nodes up to the first -1), time_in, frame length.
-Emits (`time_paths` -> PathTimes): time_out (arrival at the last node reached; time_in for
-packets that never left their source; -1 for shaper drops), a shaper-drop mask and
-last_shaped (the time each packet last reached a shaped sender: after it, the packet no longer
-touches shaper state). For each leg sender -> receiver: depart = shaper(sender VM, t)
+Emits (`apply_timing`): time_out (arrival at the last node reached; time_in for packets that
+never left their source; -1 for shaper drops) and a shaper-drop mask; `leg_tables` gives the
+per-leg sender VM and cost the shaper's `advance` takes (the emulator carries packets still
+travelling at a batch's end into the next batch with it). For each leg sender -> receiver: depart = shaper(sender VM, t)
 (`max(t, last_depart) + bits / cap`; firewalls and gateways are unshaped), arrive = depart +
 one-way latency(sender region, receiver region) + receiver cost (NVA / firewall / gateway,
 TimingParams). Exits (Internet) use the sender's region.
@@ -14,8 +14,8 @@ Order: exact per packet. Every leg of every packet is shaped in event order, key
 time the packet reaches the sender, row, leg) -- the kernel keeps a heap of each packet's next
 leg (kernels/shaper.py shape_paths) -- so an NVA's forwarded packet queues only behind packets
 that reached the NVA before it, never behind the NVA's own later traffic. The emulator makes
-the answer independent of batch boundaries by holding back the rows whose legs may still
-interleave with the next batch (emulator.py, `settled_rows`).
+the answer independent of batch boundaries: it shapes events up to the batch's last
+timestamp and carries the legs still to come into the next batch (emulator.py).
 Cost: latency + receiver cost come from one node x node table built once per Network (small
 networks; larger ones compute it per leg); one heap operation per leg.
 """
@@ -23,7 +23,7 @@ networks; larger ones compute it per leg); one heap operation per leg.
 from __future__ import annotations
 
 import weakref
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
@@ -71,54 +71,25 @@ def _leg_cost(net: Network, send: np.ndarray, recv: np.ndarray) -> np.ndarray:
     return lat + net.node_cost_ns[recv]
 
 
-class PathTimes(NamedTuple):
-    """Per row: arrival at the last node (int64 ns, -1 dropped), shaper drop, last shaped
-    event time (int64 ns; time_in when the path touches no shaper)."""
-
-    time_out_ns: np.ndarray
-    dropped: np.ndarray
-    last_shaped_ns: np.ndarray
-
-
-def time_paths(net: Network, shaper: Any, nodes: np.ndarray, time_in: np.ndarray,
-               length: np.ndarray) -> PathTimes:
-    """Shape and time every path (n x H node matrix) in event order; updates the shaper's
-    clocks and drop counters. InputError when a leg has no published latency."""
+def leg_tables(net: Network, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(leg_vm int32[n, H-1], leg_cost_ns int64[n, H-1]) of node paths: leg k is node k ->
+    node k+1; its sender's VM (-1 unshaped: firewall, gateway, exit; -2 no leg: the path
+    ended) and its one-way latency plus the receiver's cost. InputError when a leg has no
+    published latency."""
     n, width = nodes.shape
     on_path = np.logical_and.accumulate(nodes >= 0, axis=1)
-    leg = on_path[:, 1:]  # leg k: node k -> node k+1
+    leg = on_path[:, 1:]
     leg_vm = np.full((n, max(width - 1, 0)), NO_LEG, dtype=np.int32)
     leg_cost = np.zeros(leg_vm.shape, dtype=np.int64)
     if leg.any():
         send, recv = nodes[:, :-1][leg], nodes[:, 1:][leg]
         leg_vm[leg] = np.maximum(net.node_vm[send], UNSHAPED)
         leg_cost[leg] = _leg_cost(net, send, recv)
-    return PathTimes(*shaper.shape_paths(leg_vm, leg_cost, time_in, length))
+    return leg_vm, leg_cost
 
 
 def apply_timing(net: Network, shaper: Any, nodes: np.ndarray, time_in: np.ndarray,
                  length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(time_out_ns, dropped) of `time_paths`."""
-    times = time_paths(net, shaper, nodes, time_in, length)
-    return times.time_out_ns, times.dropped
-
-
-def settled_rows(time_in: np.ndarray, last_shaped: np.ndarray, horizon_ns: int | None) -> int:
-    """How many leading rows are final whatever rows follow: the largest r such that every
-    shaped event of rows [0, r) comes before row r's first (last_shaped <= time_in[r], ties
-    go to the lower row) and before `horizon_ns` (the earliest time a later batch can start:
-    this batch's last time_in; None when no rows follow). Needs time_in non-decreasing.
-    Rows [0, r) then read and write shaper state before any later row does, so their answers
-    and the shaper state after them are those of one run over the whole stream."""
-    n = int(time_in.size)
-    limit = np.empty(n + 1, dtype=np.int64)
-    limit[:n] = time_in
-    limit[n] = np.iinfo(np.int64).max if horizon_ns is None else horizon_ns
-    if horizon_ns is not None:
-        limit[:n] = np.minimum(limit[:n], horizon_ns)
-    seen = np.empty(n + 1, dtype=np.int64)
-    seen[0] = np.iinfo(np.int64).min
-    if n:
-        np.maximum.accumulate(last_shaped, out=seen[1:])
-    ok = np.flatnonzero(seen <= limit)
-    return int(ok[-1])
+    """Shape and time every path (n x H node matrix) in event order, to the end: (time_out_ns
+    int64[n], -1 when dropped; dropped bool[n]); updates the shaper's clocks and drops."""
+    return shaper.shape_paths(*leg_tables(net, nodes), time_in, length)  # type: ignore[no-any-return]

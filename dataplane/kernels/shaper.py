@@ -8,8 +8,9 @@ packet whose queueing delay would exceed the VM's queue (queue_bytes at cap_bps,
 State (`last_depart_ns`, `drops`) carries over between batches; packets are taken in the order
 given, so sort each VM's packets by arrival first. `shape_paths(leg_vm: int32[n, L],
 leg_cost_ns: int64[n, L], time_in_ns: int64[n], length_bytes: int32[n]) -> (time_out_ns,
-dropped, last_shaped_ns)` shapes whole paths in event order (every leg in the order packets
-reach their senders). See shaper_py for the full contract.
+dropped)` shapes whole paths in event order (every leg in the order packets reach their
+senders); `advance(..., start_leg, start_ns, horizon_ns)` does it from given legs up to a
+horizon (shaper_py has the contract). See shaper_py for the full contract.
 With DATAPLANE_PURE_PYTHON=1, `Shaper` is the twin (shaper_py.ShaperPy).
 """
 
@@ -38,21 +39,26 @@ class ShaperCompiled(ShaperPy):
             raise ValueError("vm index out of range")
         return depart, dropped.view(bool)
 
-    def shape_paths(self, leg_vm: np.ndarray, leg_cost_ns: np.ndarray, time_in_ns: np.ndarray,
-                    length_bytes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def advance(self, leg_vm: np.ndarray, leg_cost_ns: np.ndarray, time_in_ns: np.ndarray,
+                length_bytes: np.ndarray, start_leg: np.ndarray, start_ns: np.ndarray,
+                horizon_ns: int | None) -> tuple[np.ndarray, ...]:
         if _ext is None:
             raise RuntimeError("compiled shaper kernel not loaded")
-        v, c, t, b = check_paths(self.cap_bps.size, leg_vm, leg_cost_ns, time_in_ns,
+        v, c, _, b = check_paths(self.cap_bps.size, leg_vm, leg_cost_ns, time_in_ns,
                                  length_bytes)
-        n = t.size
+        n = b.size
         out = np.empty(n, dtype=np.int64)
+        leg = np.empty(n, dtype=np.int32)
+        done = np.empty(n, dtype=np.uint8)
         dropped = np.empty(n, dtype=np.uint8)
-        last_shaped = np.empty(n, dtype=np.int64)
-        if _ext.shape_paths(self.cap_bps, self.queue_ns, self.last_depart_ns, self.drops,
-                            v.reshape(-1), c.reshape(-1), t, b, out, dropped,
-                            last_shaped) != 0:
+        limit = np.iinfo(np.int64).max if horizon_ns is None else int(horizon_ns)
+        if _ext.advance(self.cap_bps, self.queue_ns, self.last_depart_ns, self.drops,
+                        v.reshape(-1), c.reshape(-1), b,
+                        np.ascontiguousarray(start_leg, dtype=np.int32),
+                        np.ascontiguousarray(start_ns, dtype=np.int64), limit, out, leg, done,
+                        dropped) != 0:
             raise ValueError("vm index out of range")
-        return out, dropped.view(bool), last_shaped
+        return out, leg, done.view(bool), dropped.view(bool)
 
 
 Shaper: type = ShaperCompiled if _ext is not None else ShaperPy

@@ -88,20 +88,3 @@ def test_timing_matches_oracle(demo_topology, data, queue, sorted_in) -> None:
         assert got[0].tolist() == want[0].tolist()
         assert got[1].tolist() == want[1].tolist()
         assert fast.last_depart_ns.tolist() == slow.last_depart_ns.tolist()
-
-
-@settings(max_examples=200, deadline=None)
-@given(time_in=st.lists(st.integers(0, 50), max_size=12).map(sorted),
-       extra=st.lists(st.integers(0, 60), max_size=12), horizon=st.none() | st.integers(0, 60))
-def test_settled_rows_is_the_longest_prefix_before_every_later_row(time_in, extra, horizon):
-    t = np.array(time_in, dtype=np.int64)
-    last = t + np.array((extra + [0] * len(time_in))[:len(time_in)], dtype=np.int64)
-    r = timing_stage.settled_rows(t, last, horizon)
-    end = np.iinfo(np.int64).max if horizon is None else horizon
-
-    def ok(k):  # rows [0, k) shape before row k starts and before the horizon
-        limit = min(int(t[k]), end) if k < t.size else end
-        return all(int(x) <= limit for x in last[:k])
-
-    assert ok(r)
-    assert not any(ok(k) for k in range(r + 1, t.size + 1))

@@ -258,7 +258,7 @@ class Emulator:
         if ready < len(out["disposition"]):
             rest = slice(ready, None)
             self._held = _Held({k: v[rest] for k, v in out.items()}, nodes[rest],
-                               _take_records(rb, rest), ways.take(rest),
+                               _compact_records(rb, rest), ways.take(rest),
                                cols.take(np.zeros(0, np.int64)), tuple(given))
             out = {k: v[:ready] for k, v in out.items()}
             nodes, rb = nodes[:ready], _take_records(rb, slice(0, ready))
@@ -437,6 +437,19 @@ class _Held:
 def _take_records(rb: RecordBatch, rows: slice) -> RecordBatch:
     return RecordBatch(rb.buf, rb.offsets[rows], rb.caplens[rows], rb.origlens[rows],
                        rb.linktypes[rows], rb.time_ns[rows], rb.record[rows])
+
+
+def _compact_records(rb: RecordBatch, rows: slice) -> RecordBatch:
+    """`rows` with their frames copied into a buffer of their own (held rows must not keep
+    the whole batch's buffer alive, nor make the next join copy it)."""
+    part = _take_records(rb, rows)
+    lengths = part.caplens.astype(np.int64)
+    starts = np.zeros(lengths.size, dtype=np.int64)
+    if lengths.size > 1:
+        np.cumsum(lengths[:-1], out=starts[1:])
+    index = np.repeat(part.offsets - starts, lengths) + np.arange(int(lengths.sum()))
+    return RecordBatch(rb.buf[index], starts, part.caplens, part.origlens, part.linktypes,
+                       part.time_ns, part.record)
 
 
 def _joined_records(a: RecordBatch, b: RecordBatch) -> RecordBatch:

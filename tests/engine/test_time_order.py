@@ -143,11 +143,19 @@ def test_any_batch_split_gives_the_same_answers_and_state(demo_topology, tmp_pat
                                                           batch, queue):
     capture = tmp_path / "c.pcap"
     _write(capture, packets)
-    runs = []
+    runs, frames = [], []
     for b in (65536, batch):
         em = Emulator(demo_topology, queue_bytes=queue)
-        runs.append((em, em.replay(capture, auto_map=False, batch=b)))
+        seen: list = []  # what a sink (the replay writers) receives: record, frame, arrival
+
+        def sink(cols, nodes, rb, seen=seen):
+            seen += [(int(r), bytes(rb.buf[o:o + c]), int(t)) for r, o, c, t in zip(
+                cols["record"], rb.offsets, rb.caplens, cols["time_out"], strict=True)]
+        runs.append((em, em.replay(capture, auto_map=False, batch=b, sink=sink)))
+        frames.append(seen)
     (em0, r0), (em1, r1) = runs
+    assert frames[1] == frames[0]
+    assert [r for r, _, _ in frames[0]] == list(range(len(packets)))
     assert r1.read == r0.read == len(packets)
     want, got = _columns(em0, r0), _columns(em1, r1)
     for key, col in want.items():

@@ -77,14 +77,16 @@ def leg_tables(net: Network, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     ended) and its one-way latency plus the receiver's cost. InputError when a leg has no
     published latency."""
     n, width = nodes.shape
-    on_path = np.logical_and.accumulate(nodes >= 0, axis=1)
-    leg = on_path[:, 1:]
     leg_vm = np.full((n, max(width - 1, 0)), NO_LEG, dtype=np.int32)
     leg_cost = np.zeros(leg_vm.shape, dtype=np.int64)
-    if leg.any():
-        send, recv = nodes[:, :-1][leg], nodes[:, 1:][leg]
-        leg_vm[leg] = np.maximum(net.node_vm[send], UNSHAPED)
-        leg_cost[leg] = _leg_cost(net, send, recv)
+    used = int(np.count_nonzero((nodes >= 0).any(axis=0)))  # paths are short: look at those
+    if used < 2:
+        return leg_vm, leg_cost
+    part = nodes[:, :used]
+    leg = np.logical_and.accumulate(part >= 0, axis=1)[:, 1:]
+    send, recv = part[:, :-1][leg], part[:, 1:][leg]
+    leg_vm[:, :used - 1][leg] = np.maximum(net.node_vm[send], UNSHAPED)
+    leg_cost[:, :used - 1][leg] = _leg_cost(net, send, recv)
     return leg_vm, leg_cost
 
 

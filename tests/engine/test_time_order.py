@@ -8,11 +8,9 @@ answers and the same state (shaper clocks and drops, conntrack flows with their 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scapy.layers.inet import IP, TCP, UDP
@@ -22,7 +20,6 @@ from dataplane.dispositions import Disposition as D
 from dataplane.engine import Emulator
 from dataplane.io.records import pcap_header, pcap_records
 
-REAL = Path(os.environ.get("DATAPLANE_SHARED_REAL", "/work/shared/real")) / "pcap"
 S = 1_000_000_000
 
 
@@ -75,29 +72,28 @@ def _same_everywhere(topology, capture: Path, mapping: dict[str, str]):
     return em0, r0
 
 
-ERSPAN = REAL / "tcpdump__erspan-type-i-4.pcap"
-DHCP = REAL / "tcpdump__dhcpv4v6-rfc5970-rfc8572.pcap"
+ERSPAN = "pcap/tcpdump__erspan-type-i-4.pcap"
+DHCP = "pcap/tcpdump__dhcpv4v6-rfc5970-rfc8572.pcap"
 
 
-@pytest.mark.skipif(not ERSPAN.exists(), reason="shared real captures not present")
-def test_erspan_capture_same_answers_for_every_batch_size(demo_topology):
+def test_erspan_capture_same_answers_for_every_batch_size(demo_topology, real_dir):
     # GRE 20.1.1.1 -> 30.1.1.2 (96), OSPF multicast from 30.1.1.1 and 40.1.1.1 (8 each),
     # 7 frames without IP. GRE and multicast are blocked inside a VNet (Azure Virtual Network
     # FAQ, stages/source.py), so nothing queues here: the answers are those of the source stage.
     mapping = {"20.1.1.1": "web1", "30.1.1.2": "nva1", "30.1.1.1": "web2", "40.1.1.1": "db1"}
-    _, r = _same_everywhere(demo_topology, ERSPAN, mapping)
+    _, r = _same_everywhere(demo_topology, real_dir / ERSPAN, mapping)
     counts = {D(k).name: v for k, v in zip(*np.unique(r.columns["disposition"],
                                                        return_counts=True), strict=True)}
     assert counts == {"BLOCKED_IN_VNET": 112, "UNPARSED": 7}
 
 
-@pytest.mark.skipif(not DHCP.exists(), reason="shared real captures not present")
-def test_dhcp_capture_latency_is_the_same_for_every_batch_size(demo_topology):
+def test_dhcp_capture_latency_is_the_same_for_every_batch_size(demo_topology, real_dir):
     """10.10.0.2 -> 10.10.0.4 (DHCP server -> client, UDP 67 -> 68, 2 packets) pinned to
     web1 -> web2: through nva1 by the spoke's route for its own prefix.
     Latency = web1's serialisation + one-way intra-region latency + the NVA's cost + nva1's
     serialisation + latency again: nothing else is in flight, so any batch split agrees."""
-    em, r = _same_everywhere(demo_topology, DHCP, {"10.10.0.2": "web1", "10.10.0.4": "web2"})
+    em, r = _same_everywhere(demo_topology, real_dir / DHCP,
+                             {"10.10.0.2": "web1", "10.10.0.4": "web2"})
     c = r.columns
     rows = np.flatnonzero(c["disposition"] == D.DELIVERED)
     assert rows.size == 2

@@ -13,7 +13,6 @@ from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 
 cdef enum:
     MAX_RECORD = 262144
-    MAX_BLOCK = 262144 + 65536
     I32_MAX = 2147483647
 
 cdef int64_t I64_MAX = 9223372036854775807
@@ -135,7 +134,7 @@ def scan_pcapng(const uint8_t[::1] buf, int64_t pos, bint big_endian,
                 break
             btype = rd32(p, big_endian)
             blen = rd32(p + 4, big_endian)
-            if blen < 12 or blen % 4 != 0 or blen > MAX_BLOCK:
+            if blen < 12 or blen % 4 != 0:  # any 32-bit length the format allows
                 status = BAD_LENGTH
                 break
             if pos + <int64_t>blen > end:

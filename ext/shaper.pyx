@@ -7,7 +7,16 @@ drops[vm] += 1) when start - arrival > queue_ns[vm]; else depart = start +
 ceil(bytes * 8e9 / cap_bps[vm]) and last_depart[vm] = depart. cap_bps == 0: depart = arrival.
 Updates `last_depart_ns` and `drops` in place. Integer nanoseconds throughout; returns -1 when a
 vm index is out of range (checked before any state changes), else 0.
+
+`advance(cap_bps, queue_ns, last_depart_ns, drops, leg_vm, leg_cost_ns, length_bytes,
+start_leg, start_ns, horizon_ns, time_out_ns, leg, done, dropped)`: paths (leg_vm/leg_cost_ns
+n x L, flattened row-major; -1 unshaped sender, -2 no leg) from each row's start leg in event
+order up to horizon_ns: a binary heap keyed (time the packet reaches the sender, row, leg) --
+the contract of ShaperPy.advance. Returns -1 when a vm index is out of range (checked
+first), else 0.
 """
+
+from libc.stdlib cimport free, malloc
 
 from libc.stdint cimport int32_t, int64_t, uint8_t
 
@@ -52,4 +61,125 @@ def shape(const int64_t[::1] cap_bps, const int64_t[::1] queue_ns, int64_t[::1] 
             start += (bits * 1000000000 + cap - 1) // cap
             depart_ns[i] = start
             last_depart_ns[m] = start
+    return 0
+
+
+cdef inline bint _before(int64_t ta, int64_t ia, int64_t tb, int64_t ib) noexcept nogil:
+    return ta < tb or (ta == tb and ia < ib)
+
+
+def advance(const int64_t[::1] cap_bps, const int64_t[::1] queue_ns,
+            int64_t[::1] last_depart_ns, int64_t[::1] drops, const int32_t[::1] leg_vm,
+            const int64_t[::1] leg_cost_ns, const int32_t[::1] length_bytes,
+            const int32_t[::1] start_leg, const int64_t[::1] start_ns, int64_t horizon_ns,
+            int64_t[::1] time_out_ns, int32_t[::1] leg, uint8_t[::1] done,
+            uint8_t[::1] dropped) -> int:
+    cdef Py_ssize_t n = start_ns.shape[0], nv = cap_bps.shape[0], i, k, width
+    if not (length_bytes.shape[0] == n and time_out_ns.shape[0] == n and dropped.shape[0] == n
+            and done.shape[0] == n and leg.shape[0] == n and start_leg.shape[0] == n
+            and leg_cost_ns.shape[0] == leg_vm.shape[0]):
+        raise ValueError("packet columns differ in length")
+    if not (queue_ns.shape[0] == nv and last_depart_ns.shape[0] == nv and drops.shape[0] == nv):
+        raise ValueError("per-VM arrays differ in length")
+    width = leg_vm.shape[0] // n if n else 0
+    if width * n != leg_vm.shape[0]:
+        raise ValueError("leg columns are not n x L")
+    for k in range(leg_vm.shape[0]):
+        if leg_vm[k] < -2 or leg_vm[k] >= nv:
+            return -1
+    # the heap holds one pending leg per row: key (time, row * width + leg)
+    cdef int64_t *ht = <int64_t *> malloc((n + 1) * sizeof(int64_t))
+    cdef int64_t *hk = <int64_t *> malloc((n + 1) * sizeof(int64_t))
+    if ht == NULL or hk == NULL:
+        free(ht)
+        free(hk)
+        raise MemoryError()
+    cdef Py_ssize_t size = 0, pos, child, parent
+    cdef int64_t t, key, now, depart, start, cap, bits
+    cdef int32_t m
+    cdef Py_ssize_t j
+    with nogil:
+        for i in range(n):
+            time_out_ns[i] = start_ns[i]
+            leg[i] = -1
+            done[i] = 1
+            dropped[i] = 0
+            j = start_leg[i]
+            if 0 <= j < width and leg_vm[i * width + j] != -2:
+                t = start_ns[i]
+                key = i * width + j
+                pos = size
+                size += 1
+                while pos > 0:
+                    parent = (pos - 1) >> 1
+                    if not _before(t, key, ht[parent], hk[parent]):
+                        break
+                    ht[pos] = ht[parent]
+                    hk[pos] = hk[parent]
+                    pos = parent
+                ht[pos] = t
+                hk[pos] = key
+        while size > 0 and ht[0] <= horizon_ns:
+            now = ht[0]
+            key = hk[0]
+            size -= 1
+            if size > 0:
+                t = ht[size]
+                k = hk[size]
+                pos = 0
+                while True:
+                    child = 2 * pos + 1
+                    if child >= size:
+                        break
+                    if child + 1 < size and _before(ht[child + 1], hk[child + 1], ht[child],
+                                                    hk[child]):
+                        child += 1
+                    if not _before(ht[child], hk[child], t, k):
+                        break
+                    ht[pos] = ht[child]
+                    hk[pos] = hk[child]
+                    pos = child
+                ht[pos] = t
+                hk[pos] = k
+            i = key // width
+            j = key - i * width
+            m = leg_vm[key]
+            depart = now
+            if m >= 0 and cap_bps[m] > 0:
+                cap = cap_bps[m]
+                start = last_depart_ns[m]
+                if start < now:
+                    start = now
+                if start - now > queue_ns[m]:
+                    dropped[i] = 1
+                    time_out_ns[i] = -1
+                    leg[i] = <int32_t>j
+                    drops[m] += 1
+                    continue
+                bits = <int64_t>length_bytes[i] * 8
+                depart = start + (bits * 1000000000 + cap - 1) // cap
+                last_depart_ns[m] = depart
+            t = depart + leg_cost_ns[key]
+            if j + 1 < width and leg_vm[key + 1] != -2:
+                key = key + 1
+                pos = size
+                size += 1
+                while pos > 0:
+                    parent = (pos - 1) >> 1
+                    if not _before(t, key, ht[parent], hk[parent]):
+                        break
+                    ht[pos] = ht[parent]
+                    hk[pos] = hk[parent]
+                    pos = parent
+                ht[pos] = t
+                hk[pos] = key
+            else:
+                time_out_ns[i] = t
+        for k in range(size):  # still travelling at the horizon
+            i = hk[k] // width
+            done[i] = 0
+            time_out_ns[i] = ht[k]
+            leg[i] = <int32_t>(hk[k] - i * width)
+    free(ht)
+    free(hk)
     return 0

@@ -26,6 +26,7 @@ from dataclasses import replace
 
 from dataplane.control.bgp import route_servers
 from dataplane.control.codes import PEERING_LIMIT
+from dataplane.control.peering_index import peering_index
 from dataplane.errors import AzureError, Finding, InputError
 from dataplane.model import RoleAssignment, Topology, VirtualNetwork, VirtualNetworkPeering, id_key
 from dataplane.net import Prefix, host_bits_fixed, parse_prefix
@@ -55,26 +56,13 @@ def _overlaps(a: tuple[Prefix, ...], b: tuple[Prefix, ...]) -> list[tuple[Prefix
 
 def back_link(topology: Topology, link: VirtualNetworkPeering) -> VirtualNetworkPeering | None:
     """The remote VNet's link pointing back at this link's VNet, if any."""
-    remote = topology.get(link.remote_virtual_network)
-    if not isinstance(remote, VirtualNetwork):
-        return None
-    return next((b for b in remote.virtual_network_peerings
-                 if id_key(b.remote_virtual_network) == id_key(link.virtual_network)), None)
+    return peering_index(topology).back_link(link)
 
 
 def peered_vnets(topology: Topology, vnet: VirtualNetwork) -> list[VirtualNetwork]:
-    """VNets linked with `vnet` in either direction (any state but Disconnected)."""
-    out: dict[str, VirtualNetwork] = {}
-    for other in topology.virtual_networks:
-        if id_key(other.id) == id_key(vnet.id):
-            continue
-        linked = any(id_key(link.remote_virtual_network) == id_key(other.id)
-                     for link in vnet.virtual_network_peerings) or any(
-            id_key(link.remote_virtual_network) == id_key(vnet.id)
-            and link.peering_state != "Disconnected" for link in other.virtual_network_peerings)
-        if linked:
-            out[id_key(other.id)] = other
-    return list(out.values())
+    """VNets linked with `vnet` in either direction (any state but Disconnected), in
+    topology order (control/peering_index.py: O(peers) after one linear build)."""
+    return peering_index(topology).peered_vnets(vnet)
 
 
 def peered_spaces(topology: Topology, vnet: VirtualNetwork
@@ -87,13 +75,7 @@ def peered_spaces(topology: Topology, vnet: VirtualNetwork
     network peering connections go into a Disconnected state when one virtual network peering
     link is deleted", "Create, change, or delete a virtual network peering",
     https://learn.microsoft.com/azure/virtual-network/virtual-network-manage-peering)."""
-    out = {id_key(third.id): (third.id, tuple(third.address_space))
-           for third in peered_vnets(topology, vnet)}
-    for link in vnet.virtual_network_peerings:
-        key = id_key(link.remote_virtual_network)
-        known = out.get(key, (link.remote_virtual_network, ()))
-        out[key] = (known[0], tuple(dict.fromkeys((*known[1], *link.remote_address_space))))
-    return out
+    return dict(peering_index(topology).peered_spaces(vnet)[0])
 
 
 def link_findings(topology: Topology, vnet: VirtualNetwork, link: VirtualNetworkPeering
@@ -102,6 +84,7 @@ def link_findings(topology: Topology, vnet: VirtualNetwork, link: VirtualNetwork
     out: list[Finding] = []
     remote = topology.get(link.remote_virtual_network)
     rid = link.id
+    index = peering_index(topology)
 
     def fail(code: str, message: str) -> None:
         out.append(Finding(code, message, rid))
@@ -120,18 +103,20 @@ def link_findings(topology: Topology, vnet: VirtualNetwork, link: VirtualNetwork
                  f"Cannot create or update peering {rid}. Virtual networks {vnet.id} and "
                  f"{remote.id} cannot be peered because their address spaces overlap. "
                  f"Overlapping address prefixes: {listed}")
-        for key, (third_id, space) in peered_spaces(topology, remote).items():
-            if key == id_key(vnet.id):
-                continue
-            if _overlaps(vnet.address_space, space):
+        spaces, space_index = index.peered_spaces(remote)
+        hits = sorted({n for prefix in vnet.address_space
+                       for n in space_index.overlapping(prefix)})  # entries: spaces order
+        for key in dict.fromkeys(space_index.entries[n][0] for n in hits):
+            third_id = spaces[key][0]
+            if key != id_key(vnet.id):
                 fail("VnetAddressSpaceOverlapsWithAlreadyPeeredVnet",
                      f"Cannot create or update peering {rid}. Virtual networks cannot be peered "
                      f"because address space of the first virtual network {vnet.id} overlaps "
                      f"with address space of third virtual network {third_id} already peered "
                      f"with the second virtual network {remote.id}.")
-    same_remote = [other for other in vnet.virtual_network_peerings
-                   if id_key(other.remote_virtual_network) == id_key(link.remote_virtual_network)
-                   and id_key(other.id) != id_key(link.id)]
+    same_remote = [other for other in index.links_to.get(
+        (id_key(vnet.id), id_key(link.remote_virtual_network)), [])
+                   if id_key(other.id) != id_key(link.id)]
     if same_remote:
         fail("AnotherPeeringAlreadyReferencesRemoteVnet",
              "Peering already references remote virtual network. Cannot add another peering "
@@ -142,8 +127,8 @@ def link_findings(topology: Topology, vnet: VirtualNetwork, link: VirtualNetwork
             fail("UseRemoteGatewaysWithLocalGateway",
                  f"Peering {rid} cannot have UseRemoteGateway flag set to true because virtual "
                  f"network {vnet.id} already has a gateway.")
-        others = [o for o in vnet.virtual_network_peerings
-                  if o.use_remote_gateways and id_key(o.id) != id_key(link.id)]
+        others = [o for o in index.remote_gateway_links.get(id_key(vnet.id), [])[:2]
+                  if id_key(o.id) != id_key(link.id)]
         if others:
             fail("MultiplePeeringsUseRemoteGateways",
                  f"Only one peering of virtual network {vnet.id} can have UseRemoteGateway set; "
@@ -157,9 +142,15 @@ def link_findings(topology: Topology, vnet: VirtualNetwork, link: VirtualNetwork
                  f"Peering {rid} cannot have UseRemoteGateway flag set to true because remote "
                  f"virtual network {remote.id} referenced by the peering does not have any "
                  "gateways.")
-    if len(vnet.virtual_network_peerings) > PEERING_LIMIT:
+    # "Virtual network peerings per virtual network: 500" ("Azure subscription and service
+    # limits, quotas, and constraints", https://learn.microsoft.com/azure/azure-resource-manager/
+    # management/azure-subscription-service-limits, "Networking limits"): Azure refuses the
+    # 501st link and every one after it, so each link past the limit is an error.
+    at = index.link_position.get(id(link), len(vnet.virtual_network_peerings) - 1)
+    if at >= PEERING_LIMIT:
         fail("PeeringLimitReached", f"Virtual network {vnet.id} has "
-             f"{len(vnet.virtual_network_peerings)} peerings; the limit is {PEERING_LIMIT}.")
+             f"{len(vnet.virtual_network_peerings)} peerings; the limit is {PEERING_LIMIT} "
+             f"and this is link {at + 1}.")
     return out
 
 

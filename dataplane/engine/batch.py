@@ -66,6 +66,7 @@ from dataplane.engine.stages import gateway as _gateway_stage  # semantics stage
 from dataplane.engine.stages import loadbalancer as lb
 from dataplane.engine.stages import route as routing
 from dataplane.engine.stages.firewall import CompiledFirewall
+from dataplane.engine.vnet_pairs import PeerLabels
 from dataplane.errors import InputError
 from dataplane.kernels.pipeline import KEY_WORDS, KeyIndex, flow_keys, key_fields
 from dataplane.kernels.pipeline_py import mix64  # the one 64-bit column mix
@@ -160,10 +161,7 @@ class BatchPipeline:
         self.rule_label = np.array(
             [self.labels(f"nsg {p.ruleset_nsg[s].rsplit('/', 1)[-1]}/{p.rule_names[p.rule_name[r]]}")
              for r, s in enumerate(rs.tolist())], dtype=np.int32)
-        nv = len(net.vnet_names)
-        self.peer_label = np.array([[self.labels(f"peering {net.vnet_names[a]}->{net.vnet_names[b]}")
-                                     for b in range(nv)] for a in range(nv)],
-                                   dtype=np.int32).reshape(nv, nv)
+        self.peer_label = PeerLabels(net, self.labels)  # "peering A->B", made on demand
         self.spoof_label = np.array([self.labels(source.label(net, i))
                                      for i in range(len(net.nics))] + [0], dtype=np.int32)
         self.fwd_label = np.array([self.labels(appliance.label_forwarding(net, i))
@@ -246,7 +244,13 @@ class BatchPipeline:
             for f, col in zip(self.final, (c.src, c.dst, c.sport, c.dport), strict=True):
                 f[edge] = col[edge]
         self.openers = op
-        self.depended_on = np.unique(depends)  # opener rows whose entry later rows read
+        # opener rows whose entry later rows read, or whose flow has later rows in the batch
+        # (were the opener withdrawn, the next of them would open the flow)
+        _, inv = np.unique(fid, return_inverse=True)
+        last = np.full(inv.max() + 1 if n else 0, -1, np.int64)
+        np.maximum.at(last, inv, rows)
+        again = op[last[inv[op]] > op]
+        self.depended_on = np.union1d(depends, again)
         if commit:
             self.commit()
         return self._disp[ids], self._dec[ids], self._nodes[ids]

@@ -43,6 +43,7 @@ from dataplane.engine.stages import gateway as _gateway
 from dataplane.engine.stages import loadbalancer as _lb
 from dataplane.engine.stages.firewall import CompiledFirewall, compile_firewall
 from dataplane.engine.stages.public_edge import endpoint_label
+from dataplane.engine.vnet_pairs import VnetPairs
 from dataplane.errors import InputError
 from dataplane.model import AzureFirewall, NetworkInterface, Subnet, Topology, id_key
 from dataplane.timing.bandwidth import vm_egress_caps
@@ -88,8 +89,8 @@ class Network:
     regions: tuple[str, ...]
     latency_ns: np.ndarray
     vnet_names: tuple[str, ...]
-    connected: np.ndarray
-    forward_ok: np.ndarray
+    connected: VnetPairs  # [a, b]: both links Connected (a == b: True); never dense
+    forward_ok: VnetPairs  # [a, b]: b's link to a allows forwarded traffic
     vnet_lo: list[np.ndarray]
     vnet_hi: list[np.ndarray]
     route_keys: np.ndarray
@@ -229,8 +230,8 @@ def build_network(topology: Topology, params: TimingParams | None = None,
 
     vnets = topology.virtual_networks
     nv = len(vnets)
-    connected = np.zeros((nv, nv), dtype=bool)
-    forward_ok = np.zeros((nv, nv), dtype=bool)
+    connected: dict[tuple[int, int], bool] = {}
+    forward_ok: dict[tuple[int, int], bool] = {}
     links: dict[tuple[int, int], tuple[str, str]] = {}
     access = peering_access(topology)  # allowVirtualNetworkAccess (control/peering.py)
     for a, vnet in enumerate(vnets):
@@ -335,7 +336,7 @@ def build_network(topology: Topology, params: TimingParams | None = None,
         vm_names=tuple(v.name for v in topology.virtual_machines),
         vm_cap_bps=np.array([vm_caps[k] for k in vm_keys], dtype=np.int64),
         regions=tuple(regions), latency_ns=lat, vnet_names=tuple(v.name for v in vnets),
-        connected=connected, forward_ok=forward_ok, vnet_lo=vnet_lo, vnet_hi=vnet_hi,
+        connected=VnetPairs(connected, nv), forward_ok=VnetPairs(forward_ok, nv), vnet_lo=vnet_lo, vnet_hi=vnet_hi,
         route_keys=np.array(keys, dtype=np.int64), route_ids=np.array(ids, dtype=np.int32),
         route_nh=np.array(rnh, dtype=np.int8), route_vnet=np.array(rvnet, dtype=np.int32),
         route_appliance=np.array(rapp, dtype=np.int32), route_gateway=np.array(rgw,

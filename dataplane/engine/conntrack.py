@@ -5,8 +5,8 @@ Contract (reference form `ConnTrack`, batch form `BatchConnTrack`, equal by the 
 tests in tests/engine):
 * A 5-tuple key is (src, dst, proto, sport, dport), ports 0 unless TCP/UDP (`flow_key`).
 * An entry is opened by the first packet of a flow that (a) survives the whole path -- it is
-  DELIVERED or leaves the network (EXITS_INTERNET, EXITS_ON_PREMISES) and is not dropped later
-  by the shaper (a SHAPER_DROP packet opens nothing) --, (b) is not itself a reply of an entry
+  DELIVERED or leaves the network (EXITS_INTERNET, EXITS_ON_PREMISES) and is not dropped by
+  its source VM's shaper (a drop at a forwarding NVA's shaper later keeps the flow) --, (b) is not itself a reply of an entry
   and (c) whose original key has no entry yet. At most `capacity` entries (a full table refuses
   new flows; Azure's per-VM flow limit is the motivation, the count is global here).
 * The entry holds: `original` (the key as the opener left its source), `translated` (the key
@@ -52,9 +52,11 @@ CONNTRACK_ASSUMPTIONS = (
     "without rule evaluation (Azure Firewall features: stateful); a reply-shaped packet "
     "without a session, or reaching a firewall the flow did not cross (asymmetric path), is "
     "evaluated against the rules as a new flow (TCP flags are not modelled).",
-    "shaper-no-state: a packet dropped by a VM's egress shaper opens no flow; inside one "
-    "batch this is settled by re-deciding the batch without the dropped openers (bounded "
-    "to 4 rounds; exact per-packet time order is a separate issue).",
+    "shaper-no-state: a packet dropped by its source VM's egress shaper opens no flow; one "
+    "dropped later by a forwarding NVA's shaper keeps the flow its source host recorded when "
+    "it left (so state never waits for a later packet's fate, whatever the batch size); "
+    "inside one batch this is settled by re-deciding the batch without the dropped openers "
+    "(bounded to 4 rounds).",
 )
 
 

@@ -8,6 +8,10 @@ streams captures in batches (bounded memory: one batch of frames at a time; seve
 merged by timestamp), maps capture endpoints (io/mapping.py), and runs the batch pipeline.
 Parse failures become UNPARSED (the parse status is kept), IPv6 and non-first fragments
 UNSUPPORTED (assumption program-ipv4; fragments are not reassembled).
+Time order: every leg is shaped in the order packets reach its sender (timing_stage.py); in a
+capture-time replay the trailing rows of a batch whose legs may still meet the next batch's
+packets are held and decided again with it, so answers, shaper clocks and flows do not depend
+on the batch size (tests/engine/test_time_order.py).
 Deterministic: no randomness is used (the seed is kept for future sampling and reported).
 """
 
@@ -26,7 +30,7 @@ from dataplane.control.spoken import spoken_ranges
 from dataplane.dispositions import PASSED_CODES
 from dataplane.dispositions import Disposition as D
 from dataplane.engine.batch import UNDECIDED, BatchPipeline, Columns
-from dataplane.engine.compile import Network, build_network
+from dataplane.engine.compile import MAX_HOPS, Network, build_network
 from dataplane.engine.conntrack import CONNTRACK_ASSUMPTIONS
 from dataplane.engine.conntrack import flow_key as _conn_key
 from dataplane.engine.payload import PAYLOAD_ASSUMPTIONS
@@ -37,7 +41,7 @@ from dataplane.engine.stages.firewall import FIREWALL_ASSUMPTIONS, application_p
 from dataplane.engine.stages.gateway import GATEWAY_ASSUMPTIONS, INGRESS_ASSUMPTIONS
 from dataplane.engine.stages.loadbalancer import LB_ASSUMPTIONS
 from dataplane.engine.stages.platform import PLATFORM_ASSUMPTIONS
-from dataplane.engine.timing_stage import apply_timing
+from dataplane.engine.timing_stage import leg_tables
 from dataplane.errors import InputError
 from dataplane.io.capture import CaptureStats, RecordBatch, read_batches
 from dataplane.io.mapping import AddressMap
@@ -51,11 +55,16 @@ ENGINE_ASSUMPTIONS = (
     "TimingParams.intra_region_ns (default 100 µs); Azure publishes none (docs/azure-behaviour.md §9).",
     "engine-global: across regions one way = directed P50 RTT / 2 from azure-latency.csv (1).",
     "engine-stateful: a flow is opened in the connection-tracking table (engine/conntrack.py) "
-    "by its first packet that is delivered or leaves the network and is not shaper-dropped; "
+    "by its first packet that is delivered or leaves the network (or is dropped by a "
+    "forwarding NVA's shaper after leaving its source) and is not dropped by its source VM's "
+    "shaper; "
     "its replies (the reverse of its translated 5-tuple) skip every NSG (2.1). ICMP ignores "
     "type/code.",
     "engine-ipv4: IPv6 packets and non-first IP fragments are UNSUPPORTED (not reassembled).",
     "engine-time: capture timestamps going backwards are clamped to the previous packet's.",
+    "engine-order: every leg of every packet is shaped in the order packets reach the sender "
+    "(time, then packet order), whatever the batch size; with --timing asap every packet "
+    "starts at t = 0 and each batch is timed as one burst after the previous batches.",
 )
 
 
@@ -71,11 +80,13 @@ class Emulator:
         keys = sorted(self.net.ip_nic)
         self._ip_keys = np.array(keys, dtype=np.int64)
         self._ip_vals = np.array([self.net.ip_nic[k] for k in keys], dtype=np.int32)
+        self._held: _Held | None = None  # rows whose timing waits for the next batch
 
     def reset(self) -> None:
         """Forget flow state and shaper clocks (a fresh run)."""
         self.batch.reset_state()
         self.shaper = Shaper(self.net.vm_cap_bps, self.params.queue_bytes)
+        self._held = None
 
     def assumptions(self) -> list[str]:
         return [*ENGINE_ASSUMPTIONS, *texts("forwarded-traffic", access_assumption(),
@@ -113,6 +124,7 @@ class Emulator:
         nic_override = np.array([self.net.nic_by_vm(s) if s else -2 for s in sources],
                                 dtype=np.int32)
         result = Result(self, conntrack_mark=self.batch.mark())
+        self._held = None
         self._process(rb, 0, result, nic_override=nic_override, asap=times_ns is None)
         return result
 
@@ -137,11 +149,13 @@ class Emulator:
         self._clock: dict[str, int] = {}
         total = sum(Path(p).stat().st_size for p in paths)
         bar = _bar(total, progress)
+        self._held = None
         for ci, rb in _merged(paths, stats, batch):
             self._process(rb, ci, result, amap=amap, asap=timing == "asap", speed=speed,
-                          keep=keep, sink=sink)
+                          keep=keep, sink=sink, more=timing == "capture")
             if bar is not None:
                 bar.update(int(rb.caplens.sum()) + 16 * len(rb))
+        self._finish(result, keep, sink, None)  # the rows held for the next batch
         if bar is not None:
             bar.close()
         result.mapping = amap.printable()
@@ -170,7 +184,12 @@ class Emulator:
     def _process(self, rb: RecordBatch, capture: int | np.ndarray, result: Result,
                  amap: AddressMap | None = None, nic_override: np.ndarray | None = None,
                  asap: bool = True, speed: float = 1.0, keep: bool = True,
-                 sink: Callable | None = None) -> None:
+                 sink: Callable | None = None, more: bool = False) -> None:
+        """Decide and time one batch of records. With `more` (a replay in capture time:
+        later batches start no earlier than this one's last packet), the trailing rows whose
+        legs may still interleave with the next batch's packets are held and decided again
+        with it (timing_stage.settled_rows): the answers do not depend on where batches
+        split. Without it the batch is final."""
         n = len(rb)
         hc = _extract(rb)
         status = hc.status.astype(np.uint8)
@@ -211,42 +230,109 @@ class Emulator:
         if amap is not None:  # mapped IPv4 addresses: the low halves follow
             cols.src_lo = np.where(hc.ip_version == 4, src.astype(np.uint64), hc.src_lo)
             cols.dst_lo = np.where(hc.ip_version == 4, dst.astype(np.uint64), hc.dst_lo)
-        disp, dec, nodes, tout, sdrop = self._decide_and_time(cols, t)
-        fsrc, fdst, fsport, fdport = self.batch.final
         cap = np.full(n, capture, dtype=np.int32) if np.isscalar(capture) else capture
-        out = {"capture": cap, "record": rb.record, "time_in": t, "src": src, "dst": dst,
-               "proto": cols.proto, "sport": cols.sport, "dport": cols.dport,
-               "length": cols.length, "nic": nic, "disposition": disp, "deciding": dec,
-               "time_out": tout, "status": _STATUS_NAMES[status],
-               "final_src": fsrc, "final_dst": fdst, "final_sport": fsport,
-               "final_dport": fdport, "family": cols.family, "src_hi": cols.src_hi,
-               "src_lo": cols.src_lo, "dst_hi": cols.dst_hi, "dst_lo": cols.dst_lo,
-               "server_name": cols.server_name}
+        given = {"capture": cap, "record": rb.record, "time_in": t, "src": src, "dst": dst,
+                 "proto": cols.proto, "sport": cols.sport, "dport": cols.dport,
+                 "length": cols.length, "nic": nic, "status": _STATUS_NAMES[status],
+                 "family": cols.family, "src_hi": cols.src_hi, "src_lo": cols.src_lo,
+                 "dst_hi": cols.dst_hi, "dst_lo": cols.dst_lo, "server_name": cols.server_name}
+        horizon = int(t[-1]) if more and n else None
+        self._finish(result, keep, sink, horizon, cols, given, rb)
+
+    def _finish(self, result: Result, keep: bool, sink: Callable | None, horizon: int | None,
+                cols: Columns | None = None, given: dict[str, np.ndarray] | None = None,
+                rb: RecordBatch | None = None) -> None:
+        """Decide new rows (none: only finish the held ones), shape every leg of the held
+        packets still travelling and of the new ones in event order up to `horizon` (None:
+        to the end), then hand the finished rows to `result` and `sink` in row order and hold
+        the rest (from the first row still travelling) for the next batch."""
+        if cols is None:  # the end: finish the held rows
+            if self._held is None:
+                return
+            cols = self._held.no_rows
+            given = {k: self._held.out[k][:0] for k in self._held.given_keys}
+            rb = _take_records(self._held.records, slice(0, 0))
+        assert given is not None and rb is not None
+        held = self._held
+        self._held = None
+        out, nodes, ways = self._decide_and_time(cols, given, held, horizon)
+        if held is not None:
+            out = {k: np.concatenate([held.out[k], v]) for k, v in out.items()}
+            nodes = np.concatenate([held.nodes, nodes])
+            rb = _joined_records(held.records, rb)
+        waiting = np.flatnonzero(~ways.done)
+        ready = int(waiting[0]) if waiting.size else len(out["disposition"])
+        if ready < len(out["disposition"]):
+            rest = slice(ready, None)
+            self._held = _Held({k: v[rest] for k, v in out.items()}, nodes[rest],
+                               _compact_records(rb, rest), ways.take(rest),
+                               cols.take(np.zeros(0, np.int64)), tuple(given))
+            out = {k: v[:ready] for k, v in out.items()}
+            nodes, rb = nodes[:ready], _take_records(rb, slice(0, ready))
+        if ready == 0:
+            return
         result.add(out, nodes, keep=keep)
         if sink is not None:
             sink(out, nodes, rb)
 
-    def _decide_and_time(self, cols: Columns, t: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Decide, then shape; flows are committed only for packets the shaper kept
-        (conntrack.py, assumption shaper-no-state). A shaper-dropped opener is withdrawn;
+    def _decide_and_time(self, cols: Columns, given: dict[str, np.ndarray],
+                         held: _Held | None, horizon: int | None
+                         ) -> tuple[dict[str, np.ndarray], np.ndarray, _Ways]:
+        """Decide the new rows, then shape in event order (timing_stage.py) the held packets
+        still travelling and the new ones, up to `horizon`. Returns the new rows' output
+        columns, their node paths, and the travel state of held + new rows (the held rows'
+        output columns are updated in place). A flow is opened unless its opener is dropped by
+        its source VM's shaper (its first leg, shaped at its own time, so always within its
+        batch; conntrack.py, assumption shaper-no-state): such an opener is withdrawn, and
         when later rows of the batch read its state, the batch is decided again without it
-        (those rows are then new flows) and re-timed from the shaper's state before the
-        batch; at most 4 rounds."""
+        (those rows are then new flows) and re-shaped from the state before the batch; at
+        most 4 rounds."""
+        t = given["time_in"]
         before = (self.shaper.last_depart_ns.copy(), self.shaper.drops.copy())
         excluded = np.zeros(len(cols), bool)
+        old = held.ways.moving() if held is not None else _Ways.empty()
+        n = len(cols)
         for round_ in range(4):
-            disp, dec, nodes = self.batch.run(cols, excluded=excluded, commit=False)
-            tout, sdrop = apply_timing(self.net, self.shaper, nodes, t, cols.length)
-            lost = self.batch.openers[sdrop[self.batch.openers]]
+            if n:
+                disp, dec, nodes = self.batch.run(cols, excluded=excluded, commit=False)
+            else:
+                disp, dec = np.zeros(0, np.uint8), np.zeros(0, np.int32)
+                nodes = np.zeros((0, MAX_LEGS + 1), np.int32)
+            new = _Ways.start(self.net, nodes, t, cols.length)
+            ways = old.then(new)
+            ways.advance(self.shaper, horizon)
+            if n == 0:
+                break
+            first_drop = (ways.dropped & (ways.leg == 0))[old.size:]
+            lost = self.batch.openers[first_drop[self.batch.openers]]
             if round_ == 3 or not np.isin(lost, self.batch.depended_on).any():
                 self.batch.drop_openers(lost)  # no later row read their state: no re-run
                 break
             excluded[lost] = True
             self.shaper.last_depart_ns[:] = before[0]
             self.shaper.drops[:] = before[1]
-        self.batch.commit()
-        disp[sdrop] = D.SHAPER_DROP
-        return disp, dec, nodes, tout, sdrop
+        if n:
+            self.batch.commit()
+            fsrc, fdst, fsport, fdport = self.batch.final
+        else:
+            fsrc, fdst = np.zeros(0, np.int64), np.zeros(0, np.int64)
+            fsport, fdport = np.zeros(0, np.int32), np.zeros(0, np.int32)
+        out = {**given, "disposition": disp.copy(), "deciding": dec, "time_out": t.copy(),
+               "final_src": fsrc, "final_dst": fdst, "final_sport": fsport,
+               "final_dport": fdport}
+        if held is not None:  # the held rows that were travelling
+            rows = np.flatnonzero(~held.ways.done)
+            finished = ways.done[:old.size]
+            held.out["time_out"][rows] = ways.time_ns[:old.size]
+            gone = rows[finished & ways.dropped[:old.size]]
+            held.out["disposition"][gone] = D.SHAPER_DROP
+            held.ways.update(rows, ways.take(slice(0, old.size)))
+        mine = ways.take(slice(old.size, None))
+        out["time_out"][:] = mine.time_ns
+        out["disposition"][mine.done & mine.dropped] = D.SHAPER_DROP
+        if held is not None:
+            mine = held.ways.then(mine)
+        return out, nodes, mine
 
     # -- explanations --
     def reference(self) -> ReferencePipeline:
@@ -295,6 +381,94 @@ class Emulator:
                       int(c["time_in"][j]))
 
 
+class _Ways:
+    """Where packets are on their paths: per row its legs (sender VM, cost; timing_stage
+    leg_tables), frame length, next leg and the time it reaches it (for a finished row: its
+    arrival, -1 when dropped, and the leg it was dropped at), done and dropped flags."""
+
+    def __init__(self, leg_vm: np.ndarray, leg_cost: np.ndarray, length: np.ndarray,
+                 leg: np.ndarray, time_ns: np.ndarray, done: np.ndarray,
+                 dropped: np.ndarray) -> None:
+        self.leg_vm, self.leg_cost, self.length = leg_vm, leg_cost, length
+        self.leg, self.time_ns, self.done, self.dropped = leg, time_ns, done, dropped
+
+    _FIELDS = ("leg_vm", "leg_cost", "length", "leg", "time_ns", "done", "dropped")
+
+    @property
+    def size(self) -> int:
+        return int(self.leg.size)
+
+    @classmethod
+    def empty(cls) -> _Ways:
+        return cls(np.zeros((0, MAX_LEGS), np.int32), np.zeros((0, MAX_LEGS), np.int64),
+                   np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int64),
+                   np.zeros(0, bool), np.zeros(0, bool))
+
+    @classmethod
+    def start(cls, net: Network, nodes: np.ndarray, time_in: np.ndarray, length: np.ndarray
+              ) -> _Ways:
+        leg_vm, leg_cost = leg_tables(net, nodes)
+        n = time_in.size
+        return cls(leg_vm, leg_cost, length.astype(np.int32), np.zeros(n, np.int32),
+                   time_in.astype(np.int64), np.zeros(n, bool), np.zeros(n, bool))
+
+    def take(self, rows: Any) -> _Ways:
+        return _Ways(*(getattr(self, f)[rows] for f in self._FIELDS))
+
+    def then(self, other: _Ways) -> _Ways:
+        return _Ways(*(np.concatenate([getattr(self, f), getattr(other, f)])
+                       for f in self._FIELDS))
+
+    def moving(self) -> _Ways:
+        return self.take(np.flatnonzero(~self.done))
+
+    def update(self, rows: np.ndarray, other: _Ways) -> None:
+        for f in self._FIELDS:
+            getattr(self, f)[rows] = getattr(other, f)
+
+    def advance(self, shaper: Any, horizon: int | None) -> None:
+        """Shape the rows not done, in event order, up to `horizon` (kernels/shaper.py)."""
+        out, leg, done, dropped = shaper.advance(self.leg_vm, self.leg_cost, self.time_ns,
+                                                 self.length, self.leg, self.time_ns,
+                                                 horizon)
+        self.time_ns, self.leg, self.done, self.dropped = out, leg, done, dropped
+
+
+class _Held:
+    """Rows decided but not yet handed out (from the first row still travelling on): their
+    output columns, node paths, records and travel state."""
+
+    def __init__(self, out: dict[str, np.ndarray], nodes: np.ndarray, records: RecordBatch,
+                 ways: _Ways, no_rows: Columns, given_keys: tuple[str, ...]) -> None:
+        self.out, self.nodes, self.records, self.ways = out, nodes, records, ways
+        self.no_rows, self.given_keys = no_rows, given_keys  # (empty columns: their types)
+
+
+def _take_records(rb: RecordBatch, rows: slice) -> RecordBatch:
+    return RecordBatch(rb.buf, rb.offsets[rows], rb.caplens[rows], rb.origlens[rows],
+                       rb.linktypes[rows], rb.time_ns[rows], rb.record[rows])
+
+
+def _compact_records(rb: RecordBatch, rows: slice) -> RecordBatch:
+    """`rows` with their frames copied into a buffer of their own (held rows must not keep
+    the whole batch's buffer alive, nor make the next join copy it)."""
+    part = _take_records(rb, rows)
+    lengths = part.caplens.astype(np.int64)
+    starts = np.zeros(lengths.size, dtype=np.int64)
+    if lengths.size > 1:
+        np.cumsum(lengths[:-1], out=starts[1:])
+    index = np.repeat(part.offsets - starts, lengths) + np.arange(int(lengths.sum()))
+    return RecordBatch(rb.buf[index], starts, part.caplens, part.origlens, part.linktypes,
+                       part.time_ns, part.record)
+
+
+def _joined_records(a: RecordBatch, b: RecordBatch) -> RecordBatch:
+    """The records of a, then b."""
+    sid = np.repeat(np.array([0, 1], dtype=np.int64), [len(a), len(b)])
+    row = np.concatenate([np.arange(len(a)), np.arange(len(b))]).astype(np.int64)
+    return _gather({0: a, 1: b}, sid, row, sid)[1]
+
+
 def _record_batch(frames: list[bytes], links: list[int], times: Sequence[int] | None
                   ) -> RecordBatch:
     caplens = np.array([len(f) for f in frames], dtype=np.int32)
@@ -307,6 +481,7 @@ def _record_batch(frames: list[bytes], links: list[int], times: Sequence[int] | 
                                 dtype=np.int64), np.arange(len(frames), dtype=np.int64))
 
 
+MAX_LEGS = MAX_HOPS + 1  # node paths are MAX_HOPS + 2 wide (batch.WIDTH)
 _STATUS_NAMES = np.array([s.name for s in ParseStatus], dtype=object)
 
 

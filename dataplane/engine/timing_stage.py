@@ -1,29 +1,35 @@
 """Timing stage: node paths -> departure at each sender's shaper and arrival times, integer ns.
 
 Takes: the Network, a Shaper (dataplane.kernels.shaper: one clock per VM, cap from the VM
-size, docs/azure-behaviour.md §5), the node path matrix (n x H, -1 padded), time_in, frame length.
-Emits: time_out (arrival at the last node reached; time_in for packets that never left their
-source; -1 for shaper drops) and a shaper-drop mask. For each leg sender -> receiver:
-depart = shaper(sender VM, t) (`max(t, last_depart) + bits / cap`; firewalls and gateways are
-unshaped), arrive = depart + one-way latency(sender region, receiver region) + receiver cost
-(NVA / firewall / gateway, TimingParams). Exits (Internet) use the sender's region.
-Legs are shaped in leg order (all first legs, then all second legs, ...), each sorted by its
-send time: an NVA's forwarded packets queue behind each other, not behind its own traffic
-sent later in the same batch (documented simplification).
-Cost: per leg, only the packets still travelling are touched (each path's last column is
-found once, on the transposed path matrix); latency + receiver cost come from one node x node table built once per Network (small
-networks; larger ones compute it per leg); the stable sort is skipped when the send times are
-already in order (the first leg of a replay).
+size, docs/azure-behaviour.md §5), the node path matrix (n x H, -1 padded: a path is its
+nodes up to the first -1), time_in, frame length.
+Emits (`apply_timing`): time_out (arrival at the last node reached; time_in for packets that
+never left their source; -1 for shaper drops) and a shaper-drop mask; `leg_tables` gives the
+per-leg sender VM and cost the shaper's `advance` takes (the emulator carries packets still
+travelling at a batch's end into the next batch with it). For each leg sender -> receiver: depart = shaper(sender VM, t)
+(`max(t, last_depart) + bits / cap`; firewalls and gateways are unshaped), arrive = depart +
+one-way latency(sender region, receiver region) + receiver cost (NVA / firewall / gateway,
+TimingParams). Exits (Internet) use the sender's region.
+Order: exact per packet. Every leg of every packet is shaped in event order, keyed by (the
+time the packet reaches the sender, row, leg) -- the kernel keeps a heap of each packet's next
+leg (kernels/shaper.py shape_paths) -- so an NVA's forwarded packet queues only behind packets
+that reached the NVA before it, never behind the NVA's own later traffic. The emulator makes
+the answer independent of batch boundaries: it shapes events up to the batch's last
+timestamp and carries the legs still to come into the next batch (emulator.py).
+Cost: latency + receiver cost come from one node x node table built once per Network (small
+networks; larger ones compute it per leg); one heap operation per leg.
 """
 
 from __future__ import annotations
 
 import weakref
+from typing import Any
 
 import numpy as np
 
 from dataplane.engine.compile import Network
 from dataplane.errors import InputError
+from dataplane.kernels.shaper_py import NO_LEG, UNSHAPED
 from dataplane.timing.latency import rtt_table
 
 _LEG_TABLE_MAX_NODES = 2048
@@ -65,40 +71,27 @@ def _leg_cost(net: Network, send: np.ndarray, recv: np.ndarray) -> np.ndarray:
     return lat + net.node_cost_ns[recv]
 
 
-def apply_timing(net: Network, shaper: object, nodes: np.ndarray, time_in: np.ndarray,
-                 length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def leg_tables(net: Network, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(leg_vm int32[n, H-1], leg_cost_ns int64[n, H-1]) of node paths: leg k is node k ->
+    node k+1; its sender's VM (-1 unshaped: firewall, gateway, exit; -2 no leg: the path
+    ended) and its one-way latency plus the receiver's cost. InputError when a leg has no
+    published latency."""
     n, width = nodes.shape
-    t = time_in.astype(np.int64)  # a copy
-    dropped = np.zeros(n, dtype=bool)
-    cols = np.ascontiguousarray(nodes.T)  # one row per path position: cheap 1-d gathers
-    pos = np.arange(width, dtype=np.int8 if width < 128 else np.int32)[:, None]
-    last = ((cols >= 0).view(np.int8) * pos).max(axis=0)  # last node's column (0: none)
-    cand = np.flatnonzero(last >= 1)  # rows that may still have a leg k (superset)
-    for k in range(width - 1):
-        if k:
-            cand = cand[(last[cand] >= k + 1) & ~dropped[cand]]
-        recv = cols[k + 1][cand]
-        sel = recv >= 0
-        idx, recv = cand[sel], recv[sel]
-        if idx.size == 0:
-            break
-        send = cols[k][idx]
-        vm = net.node_vm[send]
-        shaped = vm >= 0
-        if shaped.any():
-            sidx = idx[shaped]
-            svm = vm[shaped]
-            ts = t[sidx]
-            if ts.size > 1 and not (ts[1:] >= ts[:-1]).all():
-                order = np.argsort(ts, kind="stable")
-                sidx, svm, ts = sidx[order], svm[order], ts[order]
-            depart, drop = shaper.shape(svm.astype(np.int32), ts,  # type: ignore[attr-defined]
-                                        length[sidx].astype(np.int32))
-            t[sidx] = depart
-            if drop.any():
-                dropped[sidx[drop]] = True
-                keep = ~dropped[idx]
-                idx, send, recv = idx[keep], send[keep], recv[keep]
-        t[idx] += _leg_cost(net, send, recv)
-    t[dropped] = -1
-    return t, dropped
+    leg_vm = np.full((n, max(width - 1, 0)), NO_LEG, dtype=np.int32)
+    leg_cost = np.zeros(leg_vm.shape, dtype=np.int64)
+    used = int(np.count_nonzero((nodes >= 0).any(axis=0)))  # paths are short: look at those
+    if used < 2:
+        return leg_vm, leg_cost
+    part = nodes[:, :used]
+    leg = np.logical_and.accumulate(part >= 0, axis=1)[:, 1:]
+    send, recv = part[:, :-1][leg], part[:, 1:][leg]
+    leg_vm[:, :used - 1][leg] = np.maximum(net.node_vm[send], UNSHAPED)
+    leg_cost[:, :used - 1][leg] = _leg_cost(net, send, recv)
+    return leg_vm, leg_cost
+
+
+def apply_timing(net: Network, shaper: Any, nodes: np.ndarray, time_in: np.ndarray,
+                 length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Shape and time every path (n x H node matrix) in event order, to the end: (time_out_ns
+    int64[n], -1 when dropped; dropped bool[n]); updates the shaper's clocks and drops."""
+    return shaper.shape_paths(*leg_tables(net, nodes), time_in, length)  # type: ignore[no-any-return]

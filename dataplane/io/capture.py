@@ -21,7 +21,8 @@ Timestamps: pcap seconds are 32-bit (up to 2106, fits int64 ns); pcapng 64-bit t
 beyond 2**63 - 1 ns (year 2262) are clamped there and counted in `timestamps_clamped`.
 Damage policy: a bad file header -> no records, damage set ("unsupported pcap version 1.4"). A record whose header or block is inconsistent (captured length beyond
 256 KiB or beyond the end of file, pcapng block length not a multiple of 4, too short, past
-the end of file, trailing length mismatch) cannot be resynchronised safely: it is counted as
+the end of file, trailing length mismatch; any other 32-bit pcapng block length is valid,
+however large) cannot be resynchronised safely: it is counted as
 one unreadable record and reading stops there; records before it are replayed.
 Timestamps are taken as written (they may go backwards); the engine decides what to do.
 """
@@ -37,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from dataplane.errors import InputError
-from dataplane.kernels.pcapscan import MAX_BLOCK, ScanStatus, scan_pcap, scan_pcapng
+from dataplane.kernels.pcapscan import ScanStatus, scan_pcap, scan_pcapng
 
 MAX_RECORD = 256 * 1024
 _I64_MAX = 2**63 - 1
@@ -295,7 +296,7 @@ def _pcapng(win: _Window, stats: CaptureStats, batch: int) -> Iterator[RecordBat
             ifaces = []
             if_link, if_tick = _NO_IFACE
             blen = u32(pos + 4)
-            if blen < 12 or blen % 4 or blen > MAX_BLOCK or not need(blen):
+            if blen < 12 or blen % 4 or not need(blen):
                 stats.unreadable += 1
                 stats.damage = bad_length(blen)
                 break

@@ -19,7 +19,9 @@ else):
 sees it: the engine's final (translated) addresses and ports (`final_src`, `final_dst`,
 `final_sport`, `final_dport`: load-balancer DNAT, reply un-DNAT; engine/conntrack.py), never
 derived again here. Frames whose addresses and ports do not change are written as captured.
-Link type per pcap: the first frame's written to it.
+Link type: a classic pcap holds one, so a VM receiving frames of several link types (a pcapng
+with mixed interfaces) gets one pcap per link type: `<vm>.pcap` for the first,
+`<vm>.linktype<N>.pcap` for each other (summary.json `pcapFilesByLinkType`).
 """
 
 from __future__ import annotations
@@ -103,8 +105,9 @@ class ReplayWriter:
         self.table = PacketTableWriter(
             _inside(out, "packets.parquet") if outputs.parquet else None,
             _inside(out, "packets.csv") if outputs.csv else None)
-        self.vm_files: dict[int, _PcapFile] = {}
-        self.pcap_names: dict[str, str] = {}
+        self.vm_files: dict[tuple[int, int], _PcapFile] = {}  # (node, link type) -> file
+        self.pcap_names: dict[str, str] = {}  # VM -> its first pcap
+        self.pcap_links: dict[str, dict[str, str]] = {}  # VM -> link type -> pcap
         self._taken: set[str] = set(RESERVED)
         self.dropped: BinaryIO | None = None
         self.interfaces: dict[int, int] = {}
@@ -179,21 +182,28 @@ class ReplayWriter:
 
     def _pcaps(self, buf: np.ndarray, rb: Any, cols: dict[str, np.ndarray], last: np.ndarray,
                rows: np.ndarray) -> None:
+        """Delivered frames into their receiver's pcap: one file per (VM, link type), since a
+        classic pcap holds one link type (the first link type a VM receives names the file
+        `<vm>.pcap`, later ones `<vm>.linktype<N>.pcap`)."""
         if not rows.size:
             return
-        receivers = last[rows]
-        for node in np.flatnonzero(np.bincount(receivers)).tolist():
-            group = rows[receivers == node]
-            if node not in self.vm_files:
+        receivers = last[rows].astype(np.int64)
+        links = rb.linktypes[rows].astype(np.int64)
+        keys = np.unique(np.stack([receivers, links], axis=1), axis=0)
+        for node, link in keys.tolist():
+            group = rows[(receivers == node) & (links == link)]
+            if (node, link) not in self.vm_files:
                 name = self.node_names[node]
-                file = safe_file_name(name, self._taken) + ".pcap"
-                self.vm_files[node] = _PcapFile(_inside(self.out, file),
-                                                int(rb.linktypes[group[0]]))
-                self.pcap_names[name] = file
+                base = safe_file_name(name, self._taken) if name not in self.pcap_names else \
+                    safe_file_name(f"{self.pcap_names[name][:-5]}.linktype{link}", self._taken)
+                file = base + ".pcap"
+                self.vm_files[(node, link)] = _PcapFile(_inside(self.out, file), link)
+                self.pcap_names.setdefault(name, file)
+                self.pcap_links.setdefault(name, {})[str(link)] = file
             data, clamped = pcap_records(buf, rb.offsets[group], rb.caplens[group],
                                          rb.origlens[group], cols["time_out"][group])
             self.clamped += clamped
-            data.tofile(self.vm_files[node].file)
+            data.tofile(self.vm_files[(node, link)].file)
 
     def _dropped(self, buf: np.ndarray, rb: Any, cols: dict[str, np.ndarray],
                  rows: np.ndarray) -> None:
@@ -252,7 +262,7 @@ class ReplayWriter:
         names += [f for f, on in (("packets.parquet", self.outputs.parquet),
                                   ("packets.csv", self.outputs.csv),
                                   ("dropped.pcapng", self.outputs.dropped)) if on]
-        return names + sorted(self.pcap_names.values())
+        return names + sorted(f for links in self.pcap_links.values() for f in links.values())
 
     def write_summary(self, result: Any) -> dict[str, Any]:
         """summary.json from the running aggregates and the replay's result counters."""
@@ -270,6 +280,7 @@ class ReplayWriter:
             "caveats": self.caveats(),
             "files": self.files(),
             "pcapFiles": dict(sorted(self.pcap_names.items())),
+            "pcapFilesByLinkType": dict(sorted(self.pcap_links.items())),
         }
         _inside(self.out, "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         return summary

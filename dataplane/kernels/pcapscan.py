@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from dataplane.kernels import compiled
-from dataplane.kernels.pcapscan_py import MAX_BLOCK, MAX_RECORD, ScanStatus
+from dataplane.kernels.pcapscan_py import MAX_RECORD, ScanStatus
 from dataplane.kernels.pcapscan_py import scan_pcap as scan_pcap_py
 from dataplane.kernels.pcapscan_py import scan_pcapng as scan_pcapng_py
 
@@ -44,5 +44,5 @@ def scan_pcapng_compiled(buf: np.ndarray, pos: int, big_endian: bool, if_link: n
 scan_pcap = scan_pcap_compiled if _ext is not None else scan_pcap_py
 scan_pcapng = scan_pcapng_compiled if _ext is not None else scan_pcapng_py
 
-__all__ = ["MAX_BLOCK", "MAX_RECORD", "ScanStatus", "scan_pcap", "scan_pcap_compiled",
+__all__ = ["MAX_RECORD", "ScanStatus", "scan_pcap", "scan_pcap_compiled",
            "scan_pcap_py", "scan_pcapng", "scan_pcapng_compiled", "scan_pcapng_py"]

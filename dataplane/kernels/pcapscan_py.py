@@ -24,8 +24,11 @@ of the record/block named by `status`, or the end of the last record read).
 
 Status (`ScanStatus`): FULL the columns are full; END pos == len(buf) (clean record boundary);
 PARTIAL the record/block at pos does not fit in buf (refill, or damage at end of file);
-TOO_LONG pcap caplen > MAX_RECORD; BAD_LENGTH pcapng block length < 12, not a multiple of 4
-or > MAX_BLOCK; BAD_TRAILER trailing block length differs; SECTION an SHB starts at pos
+TOO_LONG pcap caplen > MAX_RECORD; BAD_LENGTH pcapng block length < 12 or not a multiple of
+4 (any other 32-bit length is valid: "PCAP Next Generation (pcapng) Capture File Format",
+https://www.ietf.org/archive/id/draft-ietf-opsawg-pcapng-02.html, section 3.1 "Block Total
+Length"; a large block, e.g. a Decryption Secrets Block with a TLS key log, is no damage);
+BAD_TRAILER trailing block length differs; SECTION an SHB starts at pos
 (framing not checked: the caller reads its byte order); INTERFACE an IDB at pos (framing
 checked); TOO_SHORT a packet block shorter than 32 bytes; UNKNOWN_INTERFACE / CAPLEN_BEYOND_BLOCK
 an EPB/PB whose interface is undefined or whose caplen overruns its block; NO_INTERFACE an SPB
@@ -40,7 +43,6 @@ from enum import IntEnum
 import numpy as np
 
 MAX_RECORD = 256 * 1024
-MAX_BLOCK = MAX_RECORD + 64 * 1024
 _I32_MAX = 2**31 - 1
 I64_MAX = 2**63 - 1
 _U64 = (1 << 64) - 1
@@ -121,7 +123,7 @@ def scan_pcapng(buf: np.ndarray, pos: int, big_endian: bool, if_link: np.ndarray
             return row - first, pos, ScanStatus.SECTION
         btype = u32.unpack_from(data, pos)[0]
         blen = u32.unpack_from(data, pos + 4)[0]
-        if blen < 12 or blen % 4 or blen > MAX_BLOCK:
+        if blen < 12 or blen % 4:
             return row - first, pos, ScanStatus.BAD_LENGTH
         if pos + blen > end:
             return row - first, pos, ScanStatus.PARTIAL
@@ -161,4 +163,4 @@ def scan_pcapng(buf: np.ndarray, pos: int, big_endian: bool, if_link: np.ndarray
         pos += blen
 
 
-__all__ = ["MAX_BLOCK", "MAX_RECORD", "ScanStatus", "scan_pcap", "scan_pcapng"]
+__all__ = ["MAX_RECORD", "ScanStatus", "scan_pcap", "scan_pcapng"]

@@ -115,7 +115,8 @@ def _keys(value, path=""):
 
 
 CAMEL = re.compile(r"^[a-z][A-Za-z0-9]*$")
-DATA_KEYED = ("byVmPair", "byDecidingRule", "bytesPerPeeringLink", "pcapFiles", "dispositions",
+DATA_KEYED = ("byVmPair", "byDecidingRule", "bytesPerPeeringLink", "pcapFiles",
+              "pcapFilesByLinkType", "dispositions",
               "reasons", "shaperDropsByVm", "timing", "tagMap", "latencyNs")
 
 

@@ -1,5 +1,7 @@
-"""Timing stage == the straightforward per-leg version (kept here as the oracle): random paths
-(gaps and -1 senders included), unsorted send times, shaper drops, state across batches."""
+"""Timing stage == a naive event-order oracle kept here: every leg of every packet shaped in
+the order packets reach the sender (time, row, leg), found by scanning all pending legs for the
+smallest key (no heap). Random paths (gaps and -1 senders included), unsorted send times,
+shaper drops, state across batches; plus `settled_rows` against its definition."""
 
 from __future__ import annotations
 
@@ -15,35 +17,39 @@ from dataplane.kernels.shaper import Shaper
 
 def _oracle(net, shaper, nodes, time_in, length):
     n, width = nodes.shape
-    t = time_in.astype(np.int64).copy()
-    alive = np.ones(n, dtype=bool)
-    dropped = np.zeros(n, dtype=bool)
-    for k in range(width - 1):
-        idx = np.flatnonzero(alive & (nodes[:, k + 1] >= 0))
-        if idx.size == 0:
-            break
-        send, recv = nodes[idx, k], nodes[idx, k + 1]
-        vm = net.node_vm[send]
-        shaped = vm >= 0
-        if shaped.any():
-            sidx = idx[shaped]
-            order = np.argsort(t[sidx], kind="stable")
-            sidx = sidx[order]
-            depart, drop = shaper.shape(vm[shaped][order].astype(np.int32), t[sidx],
-                                        length[sidx].astype(np.int32))
-            t[sidx] = depart
-            dropped[sidx[drop]] = True
-            alive[sidx[drop]] = False
-        keep = alive[idx]
-        idx, send, recv = idx[keep], send[keep], recv[keep]
-        rs, rr = net.node_region[send], net.node_region[recv]
-        rr = np.where(rr < 0, rs, rr)
-        lat = net.latency_ns[rs, rr]
-        if (lat < 0).any():
+    path = [[] for _ in range(n)]
+    for i in range(n):
+        for k in range(width):
+            if nodes[i, k] < 0:
+                break
+            path[i].append(int(nodes[i, k]))
+    out = [int(x) for x in time_in]
+    dropped = [False] * n
+    pending = {i: (int(time_in[i]), 0) for i in range(n) if len(path[i]) > 1}
+    while pending:
+        i = min(pending, key=lambda r: (pending[r][0], r, pending[r][1]))
+        now, k = pending.pop(i)
+        send, recv = path[i][k], path[i][k + 1]
+        vm = int(net.node_vm[send])
+        depart = now
+        if vm >= 0:
+            d, x = shaper.shape(np.array([vm], np.int32), np.array([now], np.int64),
+                                np.array([length[i]], np.int32))
+            if x[0]:
+                dropped[i], out[i] = True, -1
+                continue
+            depart = int(d[0])
+        rs, rr = int(net.node_region[send]), int(net.node_region[recv])
+        rr = rs if rr < 0 else rr
+        lat = int(net.latency_ns[rs, rr])
+        if lat < 0:
             raise InputError("no published latency")
-        t[idx] = t[idx] + lat + net.node_cost_ns[recv]
-    t[dropped] = -1
-    return t, dropped
+        arrive = depart + lat + int(net.node_cost_ns[recv])
+        if k + 2 < len(path[i]):
+            pending[i] = (arrive, k + 1)
+        else:
+            out[i] = arrive
+    return np.array(out, dtype=np.int64), np.array(dropped)
 
 
 @st.composite

@@ -67,8 +67,8 @@ def decide_np(net: Any, labels: Any, peer_label: np.ndarray, src: np.ndarray, id
               disp: np.ndarray, dec: np.ndarray, active: np.ndarray) -> np.ndarray:
     """Rows `idx` (source addresses `src`, aligned) from VNets a to b; `via_gw` rows entered
     at gateway node `prev`. Drops are written into disp/dec/active; returns the mask (over
-    idx) of rows that cross. `labels` interns strings, `peer_label` is the VNet x VNet label
-    index matrix."""
+    idx) of rows that cross. `labels` interns strings, `peer_label[a, b]` gives label indices
+    for aligned VNet index arrays (engine/vnet_pairs.py PeerLabels: made on demand)."""
     diff = a != b
     ok = np.ones(idx.size, bool)
     g = diff & via_gw

@@ -29,6 +29,7 @@ IPs, principal ids, keys) become "<runtime: ...>" placeholders. Other address co
 from __future__ import annotations
 
 import copy as copylib
+import heapq
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -512,26 +513,63 @@ class _Template:
                 self._expand(decl.get("resources") or [], inst, f"{where}.resources", loops)
 
     def ordered(self) -> list[_Instance]:
-        """Deployment order: template order, each resource after what it dependsOn."""
-        instances = [i for i in self.instances()]
+        """Deployment order: template order, each resource after what it dependsOn (the
+        lowest-positioned ready resource first; a dependency cycle, which ARM rejects, keeps
+        template order). O((resources + dependsOn entries) log resources): dependsOn targets
+        are resolved through one name/id index (`find`'s rules: instance order, deployed
+        first) and the ready resources wait in a heap."""
+        instances = self.instances()
+        count = len(instances)
         position = {id(inst): n for n, inst in enumerate(instances)}
-        after: dict[int, set[int]] = {n: set() for n in range(len(instances))}
+        by_id: dict[str, list[_Instance]] = {}
+        by_name: dict[str, list[_Instance]] = {}
+        for inst in instances:
+            for table, key in ((by_id, inst.id), (by_name, inst.full_name)):
+                try:
+                    table.setdefault(key().lower(), []).append(inst)
+                except InputError:
+                    continue
+
+        def target_of(dep: str) -> _Instance | None:
+            wanted = dep.strip().lower()
+            matches = (by_id if wanted.startswith("/") else by_name).get(wanted, [])
+            deployed = [m for m in matches if m.deployed()]
+            return (deployed or matches or [None])[0]
+
+        waiting = [0] * count  # unplaced resources each one waits for
+        dependents: list[list[int]] = [[] for _ in range(count)]
         for n, inst in enumerate(instances):
+            after: set[int] = set()
             for dep in inst.depends_on():
-                target = self.find(dep)
+                target = target_of(dep)
                 if target is not None and target is not inst:
-                    after[n].add(position[id(target)])
+                    after.add(position[id(target)])
             if inst.parent is not None:
-                after[n].add(position[id(inst.parent)])
+                after.add(position[id(inst.parent)])
+            after.discard(n)
+            waiting[n] = len(after)
+            for m in after:
+                dependents[m].append(n)
+        ready = [n for n in range(count) if waiting[n] == 0]
+        heapq.heapify(ready)
+        placed = [False] * count
         done: list[int] = []
-        placed: set[int] = set()
-        while len(done) < len(instances):
-            ready = [n for n in range(len(instances))
-                     if n not in placed and after[n] <= placed]
-            if not ready:  # a dependency cycle: ARM rejects it; keep template order
-                ready = [min(n for n in range(len(instances)) if n not in placed)]
-            done.append(ready[0])
-            placed.add(ready[0])
+        scan = 0  # lowest position possibly unplaced (for cycles)
+        while len(done) < count:
+            if ready:
+                n = heapq.heappop(ready)
+                if placed[n]:
+                    continue
+            else:  # a dependency cycle: ARM rejects it; keep template order
+                while placed[scan]:
+                    scan += 1
+                n = scan
+            placed[n] = True
+            done.append(n)
+            for m in dependents[n]:
+                waiting[m] -= 1
+                if waiting[m] == 0 and not placed[m]:
+                    heapq.heappush(ready, m)
         return [instances[n] for n in done]
 
     def flatten(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -41,6 +41,7 @@ from dataplane.io.mapping import AddressMap
 from dataplane.kernels.headers import ParseStatus, extract
 from dataplane.kernels.shaper import Shaper
 from dataplane.model import Topology
+from dataplane.timing.firewall_capacity import firewall_cap_caveats
 from dataplane.timing.params import TimingParams
 
 ENGINE_ASSUMPTIONS = (
@@ -78,7 +79,7 @@ class Emulator:
                                             "platform-routes"),
                 *LB_ASSUMPTIONS, *INGRESS_ASSUMPTIONS, *GATEWAY_ASSUMPTIONS,
                 *CONNTRACK_ASSUMPTIONS,
-                *PLATFORM_ASSUMPTIONS]
+                *PLATFORM_ASSUMPTIONS, *firewall_cap_caveats(self.topology)]
 
     # -- address helpers --
     def address_of(self, name_or_ip: str) -> int:

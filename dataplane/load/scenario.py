@@ -21,8 +21,9 @@ scenario and the equivalent template load to the same model.
     on_premises: NAME: {prefixes: [...], gateway_ip, connect_to: VNET, asn, bgp_ip, bgp}
     load_balancers: NAME: {sku, frontend: {subnet, ip}, backends: [VM, ...],
                  rules: [{name, protocol, frontend_port, backend_port}]}
-    firewalls:   NAME: {subnet, ip, collections: [{name, priority, action, rules: [{name,
-                 protocols, source, destination, ports}]}]}  (rule fields: a value or a list)
+    firewalls:   NAME: {subnet, ip, sku (Basic | Standard | Premium), collections: [{name,
+                 priority, action, rules: [{name, protocols, source, destination, ports}]}]}
+                 (rule fields: a value or a list)
     roles:       - {principal, role, scope: VNET | id, actions: [...]}
     bgp_routes:  - {peer, prefixes: [...], asPath, nextHop}   read by load/bgp_sidecar.py
 
@@ -411,10 +412,13 @@ class _Builder:
                                "destinationAddresses": one_or_many(r.get("destination", "*")),
                                "destinationPorts": one_or_many(r.get("ports", "*"))}
                               for r in c.get("rules") or []]}})
-            self.add("Microsoft.Network/azureFirewalls", name, {
+            props: dict[str, Any] = {
                 "ipConfigurations": [{"name": "config", "properties": {
                     "subnet": {"id": subnet_id}, "privateIPAddress": ip}}],
-                "networkRuleCollections": collections})
+                "networkRuleCollections": collections}
+            if body.get("sku") is not None:  # the tier: Basic | Standard | Premium
+                props["sku"] = {"name": "AZFW_VNet", "tier": str(body["sku"])}
+            self.add("Microsoft.Network/azureFirewalls", name, props)
 
     def roles(self) -> None:
         for index, role in enumerate(self.doc.get("roles") or []):

@@ -86,7 +86,11 @@ def tcp_assumption(spec: Spec) -> str:
 
 
 def assumptions(spec: Spec) -> list[str]:
-    return [*WHATIF_ASSUMPTIONS, tcp_assumption(spec), *_engine_assumptions()]
+    from dataplane.timing.firewall_capacity import firewall_assumption
+    from dataplane.whatif.variants import load_base
+
+    firewall = [firewall_assumption()] if load_base(spec.base).azure_firewalls else []
+    return [*WHATIF_ASSUMPTIONS, tcp_assumption(spec), *firewall, *_engine_assumptions()]
 
 
 def public_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

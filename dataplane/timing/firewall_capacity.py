@@ -108,7 +108,7 @@ def capacity(sku_tier: str, tls_inspection: bool = False,
 class FirewallProfile:
     firewall: str  # name
     sku_tier: str
-    tier_from: str  # "firewall sku.tier" | "policy sku.tier" | "assumed"
+    tier_from: str  # "the firewall's sku.tier" | "the policy's sku.tier" | "assumed"
     capacity: FirewallCapacity
 
 
@@ -123,9 +123,10 @@ def firewall_profile(topology: Topology, fw: AzureFirewall) -> FirewallProfile:
     """Tier, TLS inspection and IDPS mode of one firewall and its capacity row."""
     policy = _policy(topology, fw)
     if fw.sku_tier is not None:
-        tier, source, prop = fw.sku_tier, "firewall sku.tier", "properties.sku.tier"
+        tier, source, prop = fw.sku_tier, "the firewall's sku.tier", "properties.sku.tier"
     elif policy is not None and policy.sku_tier_given:
-        tier, source, prop = policy.sku_tier, "policy sku.tier", "policy properties.sku.tier"
+        tier, source, prop = (policy.sku_tier, "the policy's sku.tier",
+                              f"firewallPolicies/{policy.name} properties.sku.tier")
     else:
         tier, source, prop = DEFAULT_TIER, "assumed", ""
     tls = bool(policy and policy.tls_inspection)
@@ -176,7 +177,7 @@ def firewall_cap_caveats(topology: Topology) -> list[str]:
             extra = (f", TLS inspection {'on' if c.tls_inspection else 'off'}, IDPS "
                      f"{c.idps_mode}")
         out.append(f"firewall-throughput: Azure Firewall {fw.name} ({c.sku_tier}{extra}, "
-                   f"tier from {p.tier_from}): egress shaped at {c.aggregate_bps / 1e9:g} Gbps "
+                   f"tier: {p.tier_from}): egress shaped at {c.aggregate_bps / 1e9:g} Gbps "
                    f"(the deployment before autoscale; {c.aggregate_max_bps / 1e9:g} Gbps after "
                    f"scale-out, which takes 5-7 minutes), one TCP connection at most "
                    f"{c.single_connection_bps / 1e9:g} Gbps ({PAGE}, sections 'Performance "

@@ -85,7 +85,7 @@ def test_tier_from_the_firewall_then_the_policy_then_assumed(load):
     topo = load(hub("Premium"))
     (fw,) = topo.azure_firewalls
     assert fw.sku_tier == "Premium"
-    assert firewall_profile(topo, fw).tier_from == "firewall sku.tier"
+    assert firewall_profile(topo, fw).tier_from == "the firewall's sku.tier"
     assert firewall_egress_caps(topo) == {dataplane.model.id_key(fw.id): 18_000_000_000}
 
     bare = load(hub(None))
@@ -103,7 +103,7 @@ def test_tier_from_the_firewall_then_the_policy_then_assumed(load):
     with_policy = replace(bare, firewall_policies=(policy,), azure_firewalls=(
         replace(fw, firewall_policy=policy.id),))
     prof = firewall_profile(with_policy, with_policy.azure_firewalls[0])
-    assert (prof.sku_tier, prof.tier_from) == ("Basic", "policy sku.tier")
+    assert (prof.sku_tier, prof.tier_from) == ("Basic", "the policy's sku.tier")
     assert not any(c.startswith("firewall-sku-default") for c in firewall_cap_caveats(with_policy))
 
 
@@ -165,3 +165,19 @@ def test_a_basic_firewall_paces_a_burst_slower_than_premium(load):
     assert basic[-1] - basic[0] >= (n - 1) * spacing_ns - n
     assert premium[-1] - premium[0] < (n - 1) * spacing_ns // 10
     assert any("firewall-throughput" in a for a in Emulator(load(hub("Basic"))).assumptions())
+
+
+def test_real_templates_tiers(real_dir):
+    """Public templates: a Premium firewall whose Premium policy has TLS inspection and IDPS in
+    Alert mode (600 Mbit/s per connection), and a firewall that names no tier anywhere."""
+    workshop = dataplane.load(str(real_dir / "arm" / "ans_netsec-workshop.labdeployment.json"))
+    (fw,) = workshop.azure_firewalls
+    prof = firewall_profile(workshop, fw)
+    assert (prof.sku_tier, prof.tier_from) == ("Premium", "the firewall's sku.tier")
+    assert (prof.capacity.tls_inspection, prof.capacity.idps_mode) == (True, "Alert")
+    assert prof.capacity.single_connection_bps == 600_000_000
+    dns = dataplane.load(str(real_dir / "arm" / "ans_azfw-dns-proxy-hub-spoke.azuredeploy.json"))
+    (fw,) = dns.azure_firewalls
+    assert firewall_profile(dns, fw).tier_from == "assumed"
+    assert any(c.startswith("firewall-sku-default: Azure Firewall HubFirewall")
+               for c in firewall_cap_caveats(dns))

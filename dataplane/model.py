@@ -570,6 +570,7 @@ class AzureFirewall:
     nat_rule_collections: tuple[FirewallNatRuleCollection, ...] = ()
     application_rule_collections: tuple[FirewallApplicationRuleCollection, ...] = ()
     firewall_policy: str | None = None  # a Microsoft.Network/firewallPolicies id
+    sku_tier: str | None = None  # properties.sku.tier; None: not in the input
 
 
 # --- Firewall Policy (Microsoft.Network/firewallPolicies) -----------------------
@@ -632,6 +633,9 @@ class FirewallPolicy:
     threat_intel_mode: str = "Alert"
     sku_tier: str = "Standard"
     dns_proxy_enabled: bool = False
+    sku_tier_given: bool = False  # properties.sku.tier present in the input
+    intrusion_detection_mode: str | None = None  # properties.intrusionDetection.mode
+    tls_inspection: bool = False  # properties.transportSecurity.certificateAuthority set
 
 
 # --- access control --------------------------------------------------------------------------

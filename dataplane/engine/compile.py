@@ -4,8 +4,10 @@ pipeline reads.
 Takes: a Topology and a TimingParams. Emits `Network` with
 * nodes: every NIC (in topology order, the Program's order), then every Azure Firewall, then
   every virtual network gateway, then the Internet exit: `node_names`, `node_vm` (shaper
-  index, -1 = unshaped), `node_region`, `node_cost_ns` (processing cost when a packet arrives:
-  NVA, firewall, gateway), `node_vnet`;
+  index, -1 = unshaped; shaper slots are the VMs, then the Azure Firewalls at their SKU's
+  cap, timing/firewall_capacity.py; `vm_names` / `vm_cap_bps` name and cap every slot),
+  `node_region`, `node_cost_ns` (processing cost when a packet arrives: NVA, firewall,
+  gateway), `node_vnet`;
 * routes: per subnet the Active effective routes (control/routes.py) with one global id each,
   flattened into the interval form (control/program.lpm_intervals) keyed
   `subnet << 32 | address` so one searchsorted answers a batch; per route its next-hop code,
@@ -47,6 +49,7 @@ from dataplane.engine.vnet_pairs import VnetPairs
 from dataplane.errors import InputError
 from dataplane.model import AzureFirewall, NetworkInterface, Subnet, Topology, id_key
 from dataplane.timing.bandwidth import vm_egress_caps
+from dataplane.timing.firewall_capacity import firewall_egress_caps
 from dataplane.timing.latency import LatencyTable, fold_region
 from dataplane.timing.params import TimingParams
 
@@ -154,6 +157,10 @@ def build_network(topology: Topology, params: TimingParams | None = None,
     vm_caps = vm_egress_caps(topology) if caps else {
         id_key(v.id): 0 for v in topology.virtual_machines}
     vm_keys = [id_key(v.id) for v in topology.virtual_machines]
+    # fwperf hook: each Azure Firewall is one more shaper slot after the VMs, capped per SKU
+    # (timing/firewall_capacity.py); its slot carries the firewall's name in vm_names.
+    fw_caps = firewall_egress_caps(topology) if caps else {
+        id_key(f.id): 0 for f in topology.azure_firewalls}
     vm_index = {k: i for i, k in enumerate(vm_keys)}
     vnet_index = {id_key(v.id): i for i, v in enumerate(topology.virtual_networks)}
     subnet_index = {id_key(s): i for i, s in enumerate(program.subnet_ids)}
@@ -192,7 +199,7 @@ def build_network(topology: Topology, params: TimingParams | None = None,
         vnet = topology.vnet_of_subnet(sub.id) if isinstance(sub, Subnet) else None
         names.append(fw.name)
         kinds.append("firewall")
-        nvm.append(-1)
+        nvm.append(len(vm_keys) + firewalls.index(fw))  # fwperf hook: the firewall's shaper
         nregion.append(region(vnet.location if vnet else fw.location))
         ncost.append(params.firewall_ns)
         nvnet.append(vnet_index[id_key(vnet.id)] if vnet else -1)
@@ -333,8 +340,10 @@ def build_network(topology: Topology, params: TimingParams | None = None,
         node_vm=np.array(nvm, dtype=np.int32), node_region=np.array(nregion, dtype=np.int32),
         node_cost_ns=np.array(ncost, dtype=np.int64), node_vnet=np.array(nvnet, dtype=np.int32),
         node_subnet=np.array(nsubnet, dtype=np.int32),
-        vm_names=tuple(v.name for v in topology.virtual_machines),
-        vm_cap_bps=np.array([vm_caps[k] for k in vm_keys], dtype=np.int64),
+        vm_names=tuple(v.name for v in topology.virtual_machines) + tuple(
+            f.name for f in firewalls),
+        vm_cap_bps=np.array([vm_caps[k] for k in vm_keys] + [
+            fw_caps[id_key(f.id)] for f in firewalls], dtype=np.int64),
         regions=tuple(regions), latency_ns=lat, vnet_names=tuple(v.name for v in vnets),
         connected=VnetPairs(connected, nv), forward_ok=VnetPairs(forward_ok, nv), vnet_lo=vnet_lo, vnet_hi=vnet_hi,
         route_keys=np.array(keys, dtype=np.int64), route_ids=np.array(ids, dtype=np.int32),

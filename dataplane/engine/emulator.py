@@ -48,6 +48,7 @@ from dataplane.io.mapping import AddressMap
 from dataplane.kernels.headers import ParseStatus, extract
 from dataplane.kernels.shaper import Shaper
 from dataplane.model import Topology
+from dataplane.timing.firewall_capacity import firewall_cap_caveats
 from dataplane.timing.params import TimingParams
 
 ENGINE_ASSUMPTIONS = (
@@ -93,7 +94,8 @@ class Emulator:
                                             "platform-routes"),
                 *LB_ASSUMPTIONS, *INGRESS_ASSUMPTIONS, *GATEWAY_ASSUMPTIONS,
                 *CONNTRACK_ASSUMPTIONS, *PLATFORM_ASSUMPTIONS, *APPLIANCE_ASSUMPTIONS,
-                *FIREWALL_ASSUMPTIONS, *PAYLOAD_ASSUMPTIONS]
+                *FIREWALL_ASSUMPTIONS, *PAYLOAD_ASSUMPTIONS,
+                *firewall_cap_caveats(self.topology)]
 
     # -- address helpers --
     def address_of(self, name_or_ip: str) -> int:

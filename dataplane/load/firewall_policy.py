@@ -201,4 +201,15 @@ def firewall_policy(raw: dict[str, Any], where: _Where) -> FirewallPolicy:
         threat_intel_mode=str(_get(p, "threatIntelMode", default="Alert")),
         sku_tier=str(_get(sku, "tier", default="Standard")) if isinstance(sku, dict) else "Standard",
         dns_proxy_enabled=bool(_get(dns, "enableProxy", default=False))
-        if isinstance(dns, dict) else False)
+        if isinstance(dns, dict) else False,
+        sku_tier_given=isinstance(sku, dict) and _get(sku, "tier") is not None,
+        intrusion_detection_mode=_idps_mode(p),
+        tls_inspection=_get(_get(p, "transportSecurity", default={}) or {},
+                            "certificateAuthority") is not None)
+
+
+def _idps_mode(p: dict[str, Any]) -> str | None:
+    """`properties.intrusionDetection.mode` (Off | Alert | Deny; Premium only), None if absent."""
+    idps = _get(p, "intrusionDetection", default={})
+    mode = _get(idps, "mode") if isinstance(idps, dict) else None
+    return None if mode is None else str(mode)

@@ -743,7 +743,19 @@ def _firewall(raw: dict[str, Any], where: _Where) -> AzureFirewall:
                          network_rule_collections=network_collections,
                          threat_intel_mode=str(_get(p, "threatIntelMode", default="Alert")),
                          nat_rule_collections=nat, application_rule_collections=app,
-                         firewall_policy=_ref(_get(p, "firewallPolicy")))
+                         firewall_policy=_ref(_get(p, "firewallPolicy")),
+                         sku_tier=_sku_tier(p, raw, where))
+
+
+def _sku_tier(p: dict[str, Any], raw: dict[str, Any], where: _Where) -> str | None:
+    """`properties.sku.tier` (az dumps may put `sku` beside the properties); None when absent."""
+    sku = _get(p, "sku", default=None) or _get(raw, "sku", default=None)
+    if sku is None:
+        return None
+    if not isinstance(sku, dict):
+        raise where.error("properties.sku", f"expected an object with a tier, got {sku!r}")
+    tier = _get(sku, "tier", default=None)
+    return None if tier is None else str(tier)
 
 
 def _ip_group(raw: dict[str, Any], where: _Where) -> IpGroup:

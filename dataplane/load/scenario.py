@@ -28,8 +28,8 @@ scenario and the equivalent template load to the same model.
                  rules: [{name, protocol, frontend_port, backend_port, disable_outbound_snat}],
                  outbound_rules: [{name, protocol}], inbound_nat_rules: [{name, vm, protocol,
                  frontend_port, backend_port}]}
-    firewalls:   NAME: {subnet, ip, collections: [{name, priority, action, rules: [{name,
-                 protocols, source, destination, ports}]}],
+    firewalls:   NAME: {subnet, ip, sku (Basic | Standard | Premium), collections: [{name,
+                 priority, action, rules: [{name, protocols, source, destination, ports}]}],
                  application_collections: [{name, priority, action, rules: [{name, source,
                  protocols ("Https:443"), fqdns}]}]}  (rule fields: a value or a list)
     roles:       - {principal, role, scope: VNET | id, actions: [...]}
@@ -500,11 +500,14 @@ class _Builder:
                                    r.get("protocols", "Https:443"))],
                                "targetFqdns": one_or_many(r.get("fqdns", []))}
                               for r in c.get("rules") or []]}})
-            self.add("Microsoft.Network/azureFirewalls", name, {
+            props: dict[str, Any] = {
                 "ipConfigurations": [{"name": "config", "properties": {
                     "subnet": {"id": subnet_id}, "privateIPAddress": ip}}],
                 "networkRuleCollections": collections,
-                **({"applicationRuleCollections": applications} if applications else {})})
+                **({"applicationRuleCollections": applications} if applications else {})}
+            if body.get("sku") is not None:  # the tier: Basic | Standard | Premium
+                props["sku"] = {"name": "AZFW_VNet", "tier": str(body["sku"])}
+            self.add("Microsoft.Network/azureFirewalls", name, props)
 
     def app_protocol(self, text: str, firewall: str) -> dict[str, Any]:
         """'Https:443' -> an application rule's protocol (Http, Https or Mssql with a port)."""

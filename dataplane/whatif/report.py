@@ -30,7 +30,8 @@ from dataplane.whatif.tcp import TcpParams
 
 WHATIF_ASSUMPTIONS = (
     "whatif-concurrent: all workload flows run at the same time and share the caps on their "
-    "paths max-min fairly (sender VM egress cap, NVA VM egress caps, gateway SKU throughput).",
+    "paths max-min fairly (sender VM egress cap, NVA VM egress caps, gateway SKU throughput, "
+    "Azure Firewall SKU throughput).",
     "whatif-nva-cap: an NVA forwards within its own VM size's egress cap (bandwidth is metered "
     "on egress for all traffic leaving a VM: Microsoft Learn 'Virtual machine network "
     "bandwidth', https://learn.microsoft.com/azure/virtual-network/"
@@ -86,7 +87,11 @@ def tcp_assumption(spec: Spec) -> str:
 
 
 def assumptions(spec: Spec) -> list[str]:
-    return [*WHATIF_ASSUMPTIONS, tcp_assumption(spec), *_engine_assumptions()]
+    from dataplane.timing.firewall_capacity import firewall_assumption
+    from dataplane.whatif.variants import load_base
+
+    firewall = [firewall_assumption()] if load_base(spec.base).azure_firewalls else []
+    return [*WHATIF_ASSUMPTIONS, tcp_assumption(spec), *firewall, *_engine_assumptions()]
 
 
 def public_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -30,6 +30,7 @@ import numpy as np
 from dataplane.dispositions import PASSED as PASSED_DISPOSITIONS
 from dataplane.dispositions import PASSED_CODES
 from dataplane.errors import DataplaneError
+from dataplane.timing.firewall_capacity import firewall_profile
 from dataplane.whatif.cost import Pricing, monthly_bytes
 from dataplane.whatif.spec import Spec, Variant
 from dataplane.whatif.tcp import (
@@ -51,8 +52,10 @@ class PathInfo:
     one_way_ns: int
     rtt_ns: int
     sender: str | None
-    resources: list[str]  # capacity names crossed: vm:NAME (sender, NVAs), gw:NAME
+    resources: list[str]  # capacity names crossed: vm:NAME (sender, NVAs), gw:NAME, fw:NAME
     crossings: list[tuple[str, str, str, str]]  # (vnet a, region a, vnet b, region b)
+    # the lowest single-TCP-connection figure of the Azure Firewalls crossed (bit/s)
+    connection_cap_bps: float = math.inf
 
 
 @dataclass
@@ -114,10 +117,17 @@ def probe_paths(ctx_spec: Spec, em: Any) -> tuple[dict[str, PathInfo], dict[str,
     result = em.send(pkts, source=sources, times_ns=times)
     rows = result.rows()
     em.reset()
+    nvm = len(topo.virtual_machines)  # shaper slots after the VMs are firewalls (engine)
     caps: dict[str, float] = {f"vm:{n}": float(c) for n, c in
-                              zip(net.vm_names, net.vm_cap_bps.tolist(), strict=True)}
+                              zip(net.vm_names[:nvm], net.vm_cap_bps[:nvm].tolist(),
+                                  strict=True)}
     for gw in topo.virtual_network_gateways:
         caps[f"gw:{gw.name}"] = float(gateway_cap_bps(gw.sku))
+    per_connection: dict[str, float] = {}
+    for fw in topo.azure_firewalls:
+        cap = firewall_profile(topo, fw).capacity
+        caps[f"fw:{fw.name}"] = float(cap.aggregate_bps)
+        per_connection[f"fw:{fw.name}"] = float(cap.single_connection_bps)
     vnets = topo.virtual_networks
     out: dict[str, PathInfo] = {}
     k = 0
@@ -143,6 +153,8 @@ def probe_paths(ctx_spec: Spec, em: Any) -> tuple[dict[str, PathInfo], dict[str,
                 res.append(f"vm:{net.vm_names[net.node_vm[n]]}")  # an NVA forwards it
             elif kind == "gateway":
                 res.append(f"gw:{net.node_names[n].removeprefix('gateway ')}")
+            elif kind == "firewall":
+                res.append(f"fw:{net.node_names[n]}")
         crossings = []
         vn = [int(net.node_vnet[n]) for n in nodes]
         for a, b in zip(vn, vn[1:], strict=False):
@@ -150,7 +162,9 @@ def probe_paths(ctx_spec: Spec, em: Any) -> tuple[dict[str, PathInfo], dict[str,
                 crossings.append((vnets[a].name, vnets[a].location, vnets[b].name,
                                   vnets[b].location))
         out[f.name] = PathInfo(fwd["disposition"], fwd["hops"].split(" > "), one_way, rtt,
-                               sender, res, crossings)
+                               sender, res, crossings,
+                               min([per_connection[r] for r in res if r in per_connection],
+                                   default=math.inf))
     return out, caps
 
 
@@ -197,8 +211,13 @@ def metric_throughput(ctx: Context) -> None:
             w = window_limit_bps(tcp.window_bytes, p.rtt_ns) / tcp.efficiency
             m = mathis_bps(tcp.mss, p.rtt_ns, tcp.loss) / tcp.efficiency
             app = math.inf
-        lim = min(w, m, app)  # payload ceilings -> wire rate
-        kind = "window" if lim == w else "loss" if lim == m else "offered rate"
+        # one TCP connection through an Azure Firewall: the SKU's single-connection figure
+        # ("Azure Firewall performance", section "Throughput for single connections",
+        # timing/firewall_capacity.py); UDP streams are not limited by it (not published)
+        conn = p.connection_cap_bps if f.protocol == "tcp" else math.inf
+        lim = min(w, m, app, conn)  # payload ceilings -> wire rate
+        kind = ("window" if lim == w else "loss" if lim == m else "offered rate" if lim == app
+                else "firewall connection")
         for _ in range(parallel):
             limits.append(lim)
             uses.append(p.resources)
@@ -353,6 +372,13 @@ def evaluate(spec: Spec, variant: Variant) -> dict[str, Any]:
         topo = apply(load_base(spec.base), variant.settings)
         em = Emulator(topo, seed=spec.seed, **timing_overrides(spec, variant))
         paths, caps = probe_paths(spec, em) if spec.flows else ({}, {})
+        for fw in topo.azure_firewalls:  # the SKU the throughput metric used
+            prof = firewall_profile(topo, fw)
+            row[f"firewall.{fw.name}.sku_tier"] = prof.sku_tier + (
+                " (assumed)" if prof.tier_from == "assumed" else "")
+            row[f"firewall.{fw.name}.cap_mbps"] = _mbps(prof.capacity.aggregate_bps)
+            row[f"firewall.{fw.name}.connection_mbps"] = _mbps(
+                prof.capacity.single_connection_bps)
         ctx = Context(spec, variant, em, paths, caps, row)
         for f in spec.flows:
             p = paths[f.name]

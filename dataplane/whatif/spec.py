@@ -33,6 +33,7 @@
       peering:     {"hub,spoke2": [{allow_forwarded_traffic: false}]}   # both links
       routing:     {"spoke1,spoke2": [nva1, direct]}       # via an NVA (UDRs) or peered
       gateway_sku: {hub: [VpnGw1, VpnGw2]}                 # VNet or gateway name
+      firewall_sku: {fw: [Basic, Standard, Premium]}       # Azure Firewall name: its tier
       parallel:    [1, 4]                                  # or {FLOW: [...]}
       tcp:         {buffers: [default, 16MiB]}             # or any tcp field
       timing:      {nva_ns: [50000, 200000]}
@@ -65,8 +66,8 @@ from dataplane.timing.params import TimingParams
 from dataplane.whatif.tcp import TcpParams
 
 METRICS = ("latency", "throughput", "cost")
-KINDS = ("region", "vm_size", "peering", "routing", "gateway_sku", "parallel", "tcp", "timing",
-         "loss")
+KINDS = ("region", "vm_size", "peering", "routing", "gateway_sku", "firewall_sku", "parallel",
+         "tcp", "timing", "loss")
 TOP_KEYS = ("name", "description", "base", "seed", "metrics", "timing", "tcp", "cost",
             "workload", "vary", "cases", "targets")
 TARGETS = ("throughput", "latency", "cost")  # bit/s (at least), ms (at most), USD (at most)
@@ -371,7 +372,7 @@ def _flow(doc: Any, i: int, source: str, default_packets: int) -> FlowSpec:
 def _setting(kind: str, target: str, value: Any, spec_flows: tuple[FlowSpec, ...], source: str,
              path: str) -> Setting:
     """Type-check one value; topology references are checked by variants.validate."""
-    if kind in ("region", "vm_size", "gateway_sku", "routing"):
+    if kind in ("region", "vm_size", "gateway_sku", "firewall_sku", "routing"):
         if not isinstance(value, str) or not value:
             raise err(source, path, f"expected a name, not {value!r}")
     elif kind == "peering":

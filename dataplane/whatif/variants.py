@@ -19,6 +19,8 @@ parallelism, loss and TCP parameters; timing overrides). Kinds:
               deleted and UDRs for B's space (and A's) with next hop VirtualAppliance at the
               NVA's address added to A's (B's) subnets;
 * gateway_sku the SKU of a VNet's (or a named) virtual network gateway;
+* firewall_sku the tier (Basic | Standard | Premium) of a named Azure Firewall
+              (`properties.sku.tier`; its throughput follows, timing/firewall_capacity.py);
 * parallel, loss, tcp, timing: not topology; read by the runner.
 """
 
@@ -36,10 +38,11 @@ from dataplane.model import (
     VirtualNetwork,
     id_key,
 )
+from dataplane.timing.firewall_capacity import TIERS as FIREWALL_TIERS
 from dataplane.whatif.spec import FlowSpec, Setting, Spec, Variant, tcp_value
 from dataplane.whatif.tcp import GATEWAY_SKU_BPS, TcpParams
 
-TOPOLOGY_KINDS = ("region", "vm_size", "peering", "routing", "gateway_sku")
+TOPOLOGY_KINDS = ("region", "vm_size", "peering", "routing", "gateway_sku", "firewall_sku")
 
 
 @lru_cache(maxsize=8)
@@ -145,6 +148,15 @@ def set_gateway_sku(topo: Topology, target: str, sku: str) -> Topology:
         for g in topo.virtual_network_gateways))
 
 
+def set_firewall_sku(topo: Topology, target: str, tier: str) -> Topology:
+    """The named Azure Firewall with `sku.tier` = tier (its policy is left as it is)."""
+    if topo.find("azure_firewalls", target) is None:
+        raise InputError(f"no Azure Firewall named '{target}'")
+    return replace(topo, azure_firewalls=tuple(
+        replace(f, sku_tier=tier) if f.name.lower() == target.lower() else f
+        for f in topo.azure_firewalls))
+
+
 def _edit_tables(topo: Topology, vnet: VirtualNetwork, suffix: str, edit) -> Topology:
     """Give each route-table-carrying subnet of `vnet` its own copy of the table, edited.
 
@@ -233,6 +245,8 @@ def apply(topo: Topology, settings: tuple[Setting, ...]) -> Topology:
                     else route_via(topo, s.target, s.value))
         elif s.kind == "gateway_sku":
             topo = set_gateway_sku(topo, s.target, s.value)
+        elif s.kind == "firewall_sku":
+            topo = set_firewall_sku(topo, s.target, s.value)
     return topo
 
 
@@ -320,4 +334,10 @@ def validate(spec: Spec, base: Topology) -> None:
             vnet = base.vnet(s.target)
             if not gw and (vnet is None or not base.gateways_of(vnet.id)):
                 raise fail(s, f"'{s.target}' is neither a gateway nor a VNet with one")
+        elif s.kind == "firewall_sku":
+            if s.value.lower() not in {t.lower() for t in FIREWALL_TIERS}:
+                raise fail(s, f"unknown Azure Firewall tier '{s.value}' (known: "
+                              f"{', '.join(FIREWALL_TIERS)})")
+            if base.find("azure_firewalls", s.target) is None:
+                raise fail(s, f"no Azure Firewall named '{s.target}' in the base topology")
 

@@ -20,7 +20,7 @@ def results():
 
 def test_every_example_runs(results, tmp_path):
     assert set(results) == {"spoke2-to-westeurope", "global-tcp-parallel", "hub-nva-vs-direct",
-                            "nva-size-5g"}
+                            "nva-size-5g", "firewall-sku"}
     for name, (spec, rows) in results.items():
         assert rows and all(r["error"] == "" for r in rows), name
         files = write_report(spec, rows, tmp_path / name)

@@ -46,6 +46,7 @@ class Disposition(IntEnum):
     PUBLIC_IP_CLOSED = 28
     NO_OUTBOUND_ACCESS = 29
     FIREWALL_NAME_UNKNOWN = 30
+    NAT_OUTBOUND_ONLY = 31
 
     @property
     def reason(self) -> str:
@@ -106,6 +107,8 @@ REASONS: dict[Disposition, str] = {
     Disposition.FIREWALL_NAME_UNKNOWN: "not decided: an Azure Firewall application rule could "
                                        "allow this flow, but its server name (TLS SNI / HTTP "
                                        "Host) is not known (reason in the label)",
+    Disposition.NAT_OUTBOUND_ONLY: "unsolicited from the Internet to a NAT gateway's public "
+                                   "address: NAT gateway is outbound only",
     Disposition.EXITS_PLATFORM: "answered by Azure's host (DNS, DHCP, WireServer, IMDS at "
                                 "168.63.129.16 / 169.254.169.254): no NSG unless it names the "
                                 "service's tag, no user route",

@@ -107,23 +107,26 @@ def unknown_resource_message(unknown: UnknownResource) -> str:
 
 def edge_caveats(topology: Topology) -> tuple[Caveat, ...]:
     """The public edge the loader models but the packet engine does not translate yet (issue
-    14, engine part): outbound SNAT (packets keep their private source; `next-hop` and
-    `routes` show the address) of a NIC's public IP, a NAT gateway (touching its subnets) and
-    a public load balancer, whose frontends also take no inbound traffic in the engine
+    14, engine part): outbound SNAT to a public IP on a NIC's secondary IP configuration or an
+    IPv6 one (the engine translates the primary configuration's IPv4 source only), and a
+    public load balancer, whose frontends also take no inbound traffic in the engine
     (touching its backend NICs). Modelled, no caveat: private endpoint routes and packets,
     inbound DNAT to a NIC's public IP with Standard closed / Basic open, the outbound method
-    (control/outbound.py) and a private subnet's missing outbound access."""
+    (control/outbound.py), outbound SNAT of a NAT gateway and a primary configuration's
+    public IP (engine/stages/public_edge.py) and a private subnet's missing outbound access."""
     out = []
-    text = ("public IP {name} ({sku}): packets leaving for the Internet keep their private "
-            "source address in the engine's output where Azure translates it (to this address "
-            "unless a NAT gateway wins; dataplane next-hop shows which)")
+    text = ("public IP {name} ({sku}) on a secondary IP configuration or IPv6: packets leaving "
+            "for the Internet from that address are not source-translated by the engine")
     lb_text = ("public IP {name} ({sku}), frontend of load balancer {lb}: its load-balancing, "
                "inbound NAT and outbound rules are not applied to packets by the engine (inbound "
                "to it stays unmapped, outbound keeps the private source)")
     for nic in topology.network_interfaces:
         for config in nic.ip_configurations:
             pip = topology.get(config.public_ip_address)
-            if isinstance(pip, PublicIPAddress):
+            primary = config is next((c for c in nic.ip_configurations if c.primary),
+                                     nic.ip_configurations[0])
+            if isinstance(pip, PublicIPAddress) and (
+                    not primary or pip.public_ip_address_version == "IPv6"):
                 out.append(Caveat(f"public-edge:{pip.name}", text.format(name=pip.name,
                                                                          sku=pip.sku),
                                   frozenset({id_key(nic.id)})))
@@ -137,14 +140,6 @@ def edge_caveats(topology: Topology) -> tuple[Caveat, ...]:
             if isinstance(pip, PublicIPAddress):
                 out.append(Caveat(f"public-edge:{pip.name}", lb_text.format(
                     name=pip.name, sku=pip.sku, lb=lb.name), backends | {id_key(lb.id)}))
-    for nat in topology.nat_gateways:
-        subnets = frozenset(id_key(s.id) for v in topology.virtual_networks for s in v.subnets
-                            if s.nat_gateway and id_key(s.nat_gateway) == id_key(nat.id))
-        out.append(Caveat(f"public-edge:{nat.name}",
-                          f"NAT gateway {nat.name} is the outbound method of its subnets "
-                          "(control/outbound.py): packets leaving for the Internet keep their "
-                          "private source address in the engine's output (Azure translates "
-                          "it to the NAT gateway's public IP)", subnets))
     return tuple(out)
 
 

@@ -49,7 +49,7 @@ from dataplane.engine.compile import (
     NH_VNETLOCAL,
     Network,
 )
-from dataplane.engine.conntrack import BatchConnTrack, FirewallSets
+from dataplane.engine.conntrack import UNSNAT, BatchConnTrack, FirewallSets
 from dataplane.engine.payload import FlowNames
 from dataplane.engine.reference import _in
 from dataplane.engine.stages import (
@@ -216,9 +216,11 @@ class BatchPipeline:
         for _ in range(n + 1):  # row r is final after r+1 rounds; usually 1-3 rounds
             op, tid, rid = self._openers(c, fid, rid, rev, ids, state[0], excl, room)
             scratch = self._scratch
-            scratch[tid] = n
+            also = op[self._unnat_of(c, ids, op)[0] >= UNSNAT]  # SNAT: reverse(original) too
+            keys, by = np.concatenate([tid, fid[also]]), np.concatenate([op, also])
+            scratch[keys] = n
             scratch[rid] = n
-            np.minimum.at(scratch, tid, op)
+            np.minimum.at(scratch, keys, by)
             cand = scratch[rid]
             inner = np.flatnonzero((cand < rows) & (known < 0))
             depends = cand[inner]
@@ -234,10 +236,7 @@ class BatchPipeline:
             ids[changed] = self._decisions(c, state, changed, dkeys[changed])
         # rid may hold new ids (translated tuples); ids/state warm-start a re-run
         self._prep = (c, fid, rid, rev, dkeys, (ids.copy(), state, prev_inner))
-        self._pending = (fid[op], tid, self._fwset[ids[op]],
-                         np.where(self._xlat[ids[op]], c.dst[op], -1),
-                         np.where(self._xlat[ids[op]], np.where(
-                             (c.proto[op] == 6) | (c.proto[op] == 17), c.dport[op], 0), -1))
+        self._pending = (fid[op], tid, self._fwset[ids[op]], *self._unnat_of(c, ids, op))
         self.final = (self._fsrc[ids], self._fdst[ids], self._fsport[ids], self._fdport[ids])
         edge = np.flatnonzero(c.preset != UNDECIDED)  # decided at the edge: untranslated
         if edge.size:
@@ -326,11 +325,21 @@ class BatchPipeline:
         d = ids[opener]
         est[rows] = True
         fws[rows] = self._fwset[d]
-        x = self._xlat[d]
-        uip[rows] = np.where(x, c.dst[opener], -1)
-        ported = (c.proto[opener] == 6) | (c.proto[opener] == 17)
-        uport[rows] = np.where(x, np.where(ported, c.dport[opener], 0), -1)
+        uip[rows], uport[rows] = self._unnat_of(c, ids, opener)
         return est, fws, uip, uport
+
+    def _unnat_of(self, c: Columns, ids: np.ndarray, rows: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """(un-NAT address int64, port int32) of the entries opener `rows` open
+        (conntrack.py): a DNATed flow's original destination, a SNATed flow's original source
+        or-ed with UNSNAT, -1 when nothing was translated; ports 0 unless TCP/UDP."""
+        d = ids[rows]
+        ported = (c.proto[rows] == 6) | (c.proto[rows] == 17)
+        dn = (self._fdst[d] != c.dst[rows]) | (self._fdport[d] != c.dport[rows])
+        sn = ~dn & ((self._fsrc[d] != c.src[rows]) | (self._fsport[d] != c.sport[rows]))
+        ip = np.where(dn, c.dst[rows], np.where(sn, c.src[rows] | UNSNAT, -1))
+        port = np.where(dn, c.dport[rows], np.where(sn, c.sport[rows], -1))
+        return ip.astype(np.int64), np.where(ported | (port < 0), port, 0).astype(np.int32)
 
     def _openers(self, c: Columns, fid: np.ndarray, rid: np.ndarray, rev: tuple,
                  ids: np.ndarray, est: np.ndarray, excl: np.ndarray, room: int
@@ -530,9 +539,13 @@ class BatchPipeline:
         # 2 outbound NSG at the source NIC
         self._nsg(c, est, active, c.nic, "Outbound", D.DENIED_OUT, dec, disp)
         # un-DNAT of a load-balanced flow's reply at its source host (conntrack.py)
-        m = active & (unnat_ip >= 0)
+        m = active & (unnat_ip >= 0) & (unnat_ip < UNSNAT)
         if m.any():
             nat.unnat_np(c, m, unnat_ip, unnat_port)
+        # un-SNAT of a source-translated flow's reply from outside (conntrack.py)
+        m = (disp == D.UNMAPPED) & (c.nic < 0) & (unnat_ip >= UNSNAT)
+        if m.any():
+            nat.unsnat_np(c, m, unnat_ip & (UNSNAT - 1), unnat_port)
         subnet = np.where(active, net.node_subnet[np.maximum(c.nic, 0)], -1)
         pos = np.ones(n, dtype=np.int64)
         # DNAT to an instance public IP's private address (stages/public_edge.py)
@@ -542,6 +555,12 @@ class BatchPipeline:
             for k in np.unique(which).tolist():
                 end(shut[which == k], D.PUBLIC_IP_CLOSED,
                     self.labels(public_edge.closed_label(public_edge.tables(net).names[k])))
+            rows = rows[disp[rows] == D.UNMAPPED]
+            shut, which = public_edge.outbound_only_np(net, c, rows, est)
+            for k in np.unique(which).tolist():
+                end(shut[which == k], D.NAT_OUTBOUND_ONLY, self.labels(
+                    public_edge.outbound_only_label(
+                        public_edge.tables(net).outbound_only_names[k])))
         # >>> semantics stage owned by stages/gateway.py (on-premises/probe/Internet ingress)
         _gateway_stage.enter_stage(self, c, est, disp, dec, nodes, pos, active, subnet)
         for _ in range(MAX_HOPS):
@@ -574,6 +593,9 @@ class BatchPipeline:
                 keep = np.ones(idx.size, bool)
                 keep[np.flatnonzero(m)[shut]] = False
                 idx, rid, sub, nh, vnet = idx[keep], rid[keep], sub[keep], nh[keep], vnet[keep]
+            m = nh == NH_INTERNET  # a new flow takes its outbound source (public_edge.py)
+            if m.any():
+                public_edge.snat_np(net, c, idx[m], nodes[idx[m], pos[idx[m]] - 1], est)
             m = (nh == NH_INTERNET) | (nh == NH_SERVICE)
             nodes[idx[m], pos[idx[m]]] = net.internet_node
             end(idx[m], D.EXITS_INTERNET, self.route_label[rid[m]])

@@ -25,6 +25,13 @@ tests in tests/engine):
   https://learn.microsoft.com/azure/load-balancer/components, "Frontend IP configuration":
   the load balancer "maps traffic the other way around for the response traffic from the
   VM").
+* Source translation (SNAT, engine/stages/public_edge.py): an entry whose source was translated
+  (a NAT gateway's or an instance public IP's address) un-SNATs its replies arriving from
+  outside the VNets: their destination becomes E.original's source address and port. Such an
+  entry also answers replies keyed by reverse(E.original) -- a reply captured at the VM, after
+  Azure translated it back (assumption `snat-capture-at-vm`). A flow translated both ways
+  un-DNATs only (no flow is: SNAT applies to new flows leaving for the Internet). Batch form:
+  the un-NAT address carries `UNSNAT` (bit 40) when the restored field is the destination.
 * When two entries would share a reply key (two flows translated onto the same tuple), the
   earlier entry keeps it (assumption `conntrack-first-wins`).
 * Decision-cache rule (engine/batch.py): a cached decision is keyed by everything decide()
@@ -45,6 +52,7 @@ from dataplane.dispositions import PASSED
 
 Key = tuple[int, int, int, int, int]
 PASSING = frozenset(d.name for d in PASSED)
+SNAT_PORT_FIRST, SNAT_PORT_COUNT = 1024, 65536 - 1024  # engine/stages/public_edge.py
 CONNTRACK_ASSUMPTIONS = (
     "conntrack-first-wins: when two flows are translated onto the same 5-tuple, replies "
     "belong to the earlier flow.",
@@ -57,7 +65,19 @@ CONNTRACK_ASSUMPTIONS = (
     "it left (so state never waits for a later packet's fate, whatever the batch size); "
     "inside one batch this is settled by re-deciding the batch without the dropped openers "
     "(bounded to 4 rounds).",
+    "snat-capture-at-vm: a reply whose destination is already the private address of a "
+    "source-translated (SNAT) flow -- captured at the VM, after Azure translated it back -- is "
+    "the reply of that flow (delivered as established), as is one to its public address:port.",
+    "snat-port: a new flow leaving for the Internet through a NAT gateway, a load balancer "
+    "outbound rule or a load-balancing rule takes the method's first public address and the "
+    f"SNAT port {SNAT_PORT_FIRST} + hash(original 5-tuple) mod {SNAT_PORT_COUNT} (Azure "
+    "allocates ports from a pool that cannot be known offline; port exhaustion is not "
+    "modelled; two flows on one translated tuple: conntrack-first-wins); an instance public IP "
+    "keeps the port; default outbound access keeps the private source (its address is "
+    "Microsoft's); a packet an appliance or firewall forwards to the Internet keeps the "
+    "source it arrived with.",
 )
+UNSNAT = 1 << 40  # batch form: flags an un-NAT address that restores the destination
 
 
 def flow_key(src: int, dst: int, proto: int, sport: int, dport: int) -> Key:
@@ -83,11 +103,23 @@ class Entry:
     def translated_flow(self) -> bool:
         return self.original != self.translated
 
+    @property
+    def dnat(self) -> bool:
+        return self.original[1::3] != self.translated[1::3]
+
+    @property
+    def snat(self) -> bool:
+        return not self.dnat and self.original[0::3] != self.translated[0::3]
+
     def unnat(self) -> tuple[int, int] | None:
-        """(address, port) a reply's source becomes, or None when nothing was translated."""
-        if not self.translated_flow:
-            return None
-        return self.original[1], self.original[4]
+        """(address, port) a reply's source becomes (leaving its host), or None when the
+        destination was not translated."""
+        return (self.original[1], self.original[4]) if self.dnat else None
+
+    def unsnat(self) -> tuple[int, int] | None:
+        """(address, port) a reply's destination becomes (arriving from outside), or None
+        when the source was not translated."""
+        return (self.original[0], self.original[3]) if self.snat else None
 
 
 class ConnTrack:
@@ -114,6 +146,8 @@ class ConnTrack:
         e = Entry(original, translated, firewalls)
         self.by_original[original] = e
         self.by_reply.setdefault(reverse(translated), e)
+        if e.snat:  # a reply captured at the VM, already translated back
+            self.by_reply.setdefault(reverse(original), e)
 
 
 class FirewallSets:
@@ -226,11 +260,16 @@ class BatchConnTrack:
         self.unnat_port[fid] = unnat_port
         self.translated_id[fid] = tid
         self.seq[fid] = self.count + np.arange(fid.size)
+        snat = np.flatnonzero(unnat_ip >= UNSNAT)  # also answer reverse(original) (un-SNAT)
+        order = np.argsort(np.concatenate([2 * np.arange(fid.size), 2 * snat + 1]),
+                           kind="stable")
+        tid = np.concatenate([tid, fid[snat]])[order]
+        fid = np.concatenate([fid, fid[snat]])[order]
         free = self.reply_entry[tid] < 0
         tid_f, fid_f = tid[free], fid[free]
         _, first = np.unique(tid_f, return_index=True)  # the first row per reply id wins
         self.reply_entry[tid_f[first]] = fid_f[first]
-        self.count += int(fid.size)
+        self.count += int(fid.size - snat.size)
 
     def keep_mask(self, size: int) -> np.ndarray:
         """Flow ids compaction must keep: open entries and translated tuples of entries."""
@@ -262,4 +301,4 @@ class BatchConnTrack:
 
 
 __all__ = ["BatchConnTrack", "CONNTRACK_ASSUMPTIONS", "ConnTrack", "Entry", "FirewallSets",
-           "PASSING", "flow_key", "reverse"]
+           "PASSING", "UNSNAT", "flow_key", "reverse"]

@@ -144,16 +144,23 @@ class ReferencePipeline:
         state = entry is not None
         flow = Flow(p.proto, IPAddress(4, p.src), p.sport, IPAddress(4, p.dst), p.dport)
         if p.nic < 0:
+            unsnat = entry.unsnat() if entry is not None else None
+            back = None
+            if unsnat is not None and (p.dst, p.dport) != unsnat:  # a SNATed flow's reply
+                p, back = nat.unsnat(p, *unsnat)
             p, edge, shut = public_edge.inbound(net, p, state)  # DNAT to a public IP's NIC
             if shut:
                 w = Walk(D.DELIVERED, "", [], reply_of=entry,
                          out=(p.src, p.dst, p.sport, p.dport))
                 w.hops.append(edge)
-                return self._end(w, D.PUBLIC_IP_CLOSED, shut)
+                return self._end(w, D.NAT_OUTBOUND_ONLY if edge["result"] == "OutboundOnly"
+                                 else D.PUBLIC_IP_CLOSED, shut)
             flow = Flow(p.proto, IPAddress(4, p.src), p.sport, IPAddress(4, p.dst), p.dport)
             w = self._ingress(p, state, flow, entry)
             if edge is not None:
                 w.hops.insert(0, edge)
+            if back is not None:
+                w.hops.insert(0, back)
             w.out = w.out or (p.src, p.dst, p.sport, p.dport)
             return w
         w = Walk(D.DELIVERED, "", [p.nic], reply_of=entry, out=(p.src, p.dst, p.sport, p.dport))
@@ -243,6 +250,11 @@ class ReferencePipeline:
             if shut:  # stages/public_edge.py: a private subnet without outbound method
                 w.hops.append({"step": "exit", "at": "internet", "result": "NoOutboundAccess"})
                 return self._end(w, D.NO_OUTBOUND_ACCESS, shut)
+            if kind == "Internet":  # a new flow takes its outbound source (public_edge.py)
+                p, hop = public_edge.snat(net, current, p, state)
+                if hop is not None:
+                    w.hops.append(hop)
+                    w.out = (p.src, p.dst, p.sport, p.dport)
             if kind in ("Internet", "VirtualNetworkServiceEndpoint"):
                 w.nodes.append(net.internet_node)
                 w.hops.append({"step": "exit", "at": "internet", "serviceEndpoint":

@@ -5,6 +5,9 @@ Contract. A translated packet carries its new addresses from that hop on: every 
 `final_sport`, `final_dport`) see them; explain prints the translation at its hop.
 * DNAT (`dnat`, `dnat_np`): the destination address and port become the chosen backend's
   (the load-balancer stage chooses; ports change only for TCP/UDP).
+* un-SNAT (`unsnat`, `unsnat_np`): a reply of a source-translated flow (a NAT gateway's or a
+  public IP's address, engine/stages/public_edge.py) arriving from the Internet takes the
+  flow's original source address and port as its destination, before the ingress stage.
 * un-DNAT (`unnat`, `unnat_np`): a reply of a translated flow (engine/conntrack.py) leaves
   its source host with the source address and port of the flow's original destination (the
   frontend), applied after the outbound NSG ("Azure Load Balancer components",
@@ -34,6 +37,15 @@ def unnat(p: Any, at: str, address: int, port: int) -> tuple[Any, dict[str, Any]
     return p._replace(src=address, sport=port if _ported(p.proto) else p.sport), hop
 
 
+def unsnat(p: Any, address: int, port: int) -> tuple[Any, dict[str, Any]]:
+    """A reply of a source-translated flow (engine/stages/public_edge.py) arriving from the
+    Internet: its destination becomes the flow's original source address and port."""
+    hop = {"step": "nat", "at": "internet", "kind": "un-SNAT",
+           "original": {"destinationIp": _ip(p.dst), "destinationPort": p.dport},
+           "translated": {"destinationIp": _ip(address), "destinationPort": port}}
+    return p._replace(dst=address, dport=port if _ported(p.proto) else p.dport), hop
+
+
 def dnat(p: Any, address: int, port: int) -> Any:
     return p._replace(dst=address, dport=port if _ported(p.proto) else p.dport)
 
@@ -44,6 +56,13 @@ def unnat_np(c: Any, rows: np.ndarray, address: np.ndarray, port: np.ndarray) ->
     c.src[rows] = address[rows]
     ported = rows & ((c.proto == 6) | (c.proto == 17))
     c.sport[ported] = port[ported]
+
+
+def unsnat_np(c: Any, rows: np.ndarray, address: np.ndarray, port: np.ndarray) -> None:
+    """Rows (bool mask) take destination `address`/`port` (per-row columns)."""
+    c.dst[rows] = address[rows]
+    ported = rows & ((c.proto == 6) | (c.proto == 17))
+    c.dport[ported] = port[ported]
 
 
 def dnat_np(c: Any, rows: np.ndarray, address: np.ndarray, port: np.ndarray) -> None:
@@ -57,4 +76,4 @@ def _ip(v: int) -> str:
     return ".".join(str((v >> s) & 255) for s in (24, 16, 8, 0))
 
 
-__all__ = ["dnat", "dnat_np", "unnat", "unnat_np"]
+__all__ = ["dnat", "dnat_np", "unnat", "unnat_np", "unsnat", "unsnat_np"]

@@ -177,15 +177,20 @@ def describe(hop: dict[str, Any]) -> str:
         if not hop.get("at"):
             return f"no NIC holds the destination: {hop.get('result')}"
         return f"delivered to {hop['at']}" + (f" ({hop['vm']})" if hop.get("vm") else "")
-    if step == "nat" and "destinationIp" in hop["original"]:  # public IP DNAT (public_edge)
+    if step == "nat" and hop.get("result") == "OutboundOnly":  # public_edge: NAT gateway
+        return f"{hop['kind']} {hop['at']}: outbound only, no flow to answer"
+    if step == "nat" and "destinationIp" in hop["original"]:  # public IP DNAT, un-SNAT
         o, t = hop["original"], hop["translated"]
-        return (f"{hop['kind']} {hop['at']}: destination {o['destinationIp']} -> "
-                f"{t['destinationIp']}" + (" closed: Standard SKU, no NSG allows it"
-                                           if hop.get("result") == "ClosedToInbound" else ""))
-    if step == "nat":
+        port = (f":{o['destinationPort']} -> {t['destinationIp']}:{t['destinationPort']}"
+                if "destinationPort" in o else f" -> {t['destinationIp']}")
+        return (f"{hop['kind']} {hop['at']}: destination {o['destinationIp']}{port}" + (
+            " closed: Standard SKU, no NSG allows it"
+            if hop.get("result") == "ClosedToInbound" else ""))
+    if step == "nat":  # un-DNAT of a load-balanced flow's reply, SNAT (public_edge)
         o, t = hop["original"], hop["translated"]
+        why = " (reply of a load-balanced flow)" if hop["kind"] == "un-DNAT" else ""
         return (f"{hop['kind']} at {hop['at']}: source {o['sourceIp']}:{o['sourcePort']} -> "
-                f"{t['sourceIp']}:{t['sourcePort']} (reply of a load-balanced flow)")
+                f"{t['sourceIp']}:{t['sourcePort']}{why}")
     if step == "platform":
         return f"{hop['service']} at {hop['address']}: answered by Azure's host"
     if step == "source":

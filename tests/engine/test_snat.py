@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scapy.layers.inet import ICMP, IP, TCP, UDP
 
+from dataplane.control.explain import describe
 from dataplane.dispositions import Disposition as D
 from dataplane.engine import Emulator
 from dataplane.engine.stages.public_edge import snat_port_np
@@ -145,12 +146,19 @@ def test_the_reply_to_the_instance_public_ip_is_delivered_though_standard_is_clo
     assert new.dispositions() == [D.PUBLIC_IP_CLOSED]
 
 
-def test_explain_shows_the_translation() -> None:
+def test_explain_shows_the_translations() -> None:
     emulator = Emulator(_topology(nat=True))
     out = _out(emulator)
-    hops = out.explain(0)
-    text = str(hops)
-    assert "SNAT" in text and NAT_IP in text
+    port = int(out.row(0)["final_sport"])
+    lines = [describe(h) for h in out.explain(0)["hops"]]
+    assert any(line.startswith("SNAT at ") and line.endswith(f"10.0.1.4:40000 -> {NAT_IP}:{port}")
+               for line in lines), lines
+    reply = emulator.send(IP(src="8.8.8.8", dst=NAT_IP) / TCP(sport=443, dport=port))
+    lines = [describe(h) for h in reply.explain(0)["hops"]]
+    assert f"un-SNAT internet: destination {NAT_IP}:{port} -> 10.0.1.4:40000" in lines, lines
+    stray = emulator.send(IP(src="8.8.8.8", dst=NAT_IP) / TCP(sport=443, dport=port + 1))
+    lines = [describe(h) for h in stray.explain(0)["hops"]]
+    assert lines == ["NAT gateway nat: outbound only, no flow to answer"]
 
 
 def test_icmp_and_udp_are_translated_too() -> None:

@@ -141,9 +141,10 @@ def _blank_comments_and_trailing_commas(text: str, source: str) -> str:
                 f"malformed JSON at line {_position(text, m.start())}: unterminated comment",
                 file=source,
             )
-        parts.append(text[done:m.start()])
-        parts.append(_NOT_NEWLINE.sub(" ", m.group()) if kind == "block"
-                     else " " * (m.end() - m.start()))
-        done = m.end()
+        start, end = m.span()
+        parts.append(text[done:start])
+        parts.append(_NOT_NEWLINE.sub(" ", m.group()) if kind == "block" and "\n" in m.group()
+                     else " " * (end - start))
+        done = end
     parts.append(text[done:])
     return "".join(parts)

@@ -9,9 +9,13 @@ merged by timestamp), maps capture endpoints (io/mapping.py), and runs the batch
 Parse failures become UNPARSED (the parse status is kept), IPv6 and non-first fragments
 UNSUPPORTED (assumption program-ipv4; fragments are not reassembled).
 Time order: every leg is shaped in the order packets reach its sender (timing_stage.py); in a
-capture-time replay the trailing rows of a batch whose legs may still meet the next batch's
-packets are held and decided again with it, so answers, shaper clocks and flows do not depend
-on the batch size (tests/engine/test_time_order.py).
+capture-time replay a batch is shaped up to its last timestamp, and its rows still travelling
+then keep their decisions and carry their remaining legs into the next batch, where those legs
+are shaped in time order with the new packets' legs; the rows are handed out (in row order)
+once finished. So answers, shaper clocks and flows do not depend on the batch size
+(tests/engine/test_time_order.py). Each row keeps its pre-shaper `decision` and the leg a
+shaper dropped it at (`shaper_drop_leg`, results.py): explain_row rebuilds the flow table
+from them as the replay built it (assumption shaper-no-state, conntrack.py).
 Deterministic: no randomness is used (the seed is kept for future sampling and reported).
 """
 
@@ -27,7 +31,6 @@ import numpy as np
 from dataplane.control.assumptions import texts
 from dataplane.control.peering import access_assumption
 from dataplane.control.spoken import spoken_ranges
-from dataplane.dispositions import PASSED_CODES
 from dataplane.dispositions import Disposition as D
 from dataplane.engine.batch import UNDECIDED, BatchPipeline, Columns
 from dataplane.engine.compile import MAX_HOPS, Network, build_network
@@ -35,7 +38,7 @@ from dataplane.engine.conntrack import CONNTRACK_ASSUMPTIONS
 from dataplane.engine.conntrack import flow_key as _conn_key
 from dataplane.engine.payload import PAYLOAD_ASSUMPTIONS
 from dataplane.engine.reference import Packet, ReferencePipeline, flow_key
-from dataplane.engine.results import Result
+from dataplane.engine.results import NOT_SHAPER_DROPPED, Result, opened_flows
 from dataplane.engine.stages.appliance import APPLIANCE_ASSUMPTIONS
 from dataplane.engine.stages.firewall import FIREWALL_ASSUMPTIONS, application_ports
 from dataplane.engine.stages.gateway import GATEWAY_ASSUMPTIONS, INGRESS_ASSUMPTIONS
@@ -188,10 +191,12 @@ class Emulator:
                  asap: bool = True, speed: float = 1.0, keep: bool = True,
                  sink: Callable | None = None, more: bool = False) -> None:
         """Decide and time one batch of records. With `more` (a replay in capture time:
-        later batches start no earlier than this one's last packet), the trailing rows whose
-        legs may still interleave with the next batch's packets are held and decided again
-        with it (timing_stage.settled_rows): the answers do not depend on where batches
-        split. Without it the batch is final."""
+        later batches start no earlier than this one's last packet), legs are shaped only up
+        to this batch's last timestamp: from the first row still travelling then, the rows
+        are held with their decisions and the legs they have still to go (`_Held`), and the
+        next batch shapes those legs in time order with its own (`_finish`); held rows are
+        never decided again, so the answers do not depend on where batches split. Without
+        `more` every leg is shaped to the end and the batch is final."""
         n = len(rb)
         hc = _extract(rb)
         status = hc.status.astype(np.uint8)
@@ -321,17 +326,21 @@ class Emulator:
             fsport, fdport = np.zeros(0, np.int32), np.zeros(0, np.int32)
         out = {**given, "disposition": disp.copy(), "deciding": dec, "time_out": t.copy(),
                "final_src": fsrc, "final_dst": fdst, "final_sport": fsport,
-               "final_dport": fdport}
+               "final_dport": fdport, "decision": disp,
+               "shaper_drop_leg": np.full(n, NOT_SHAPER_DROPPED, np.int8)}
         if held is not None:  # the held rows that were travelling
             rows = np.flatnonzero(~held.ways.done)
             finished = ways.done[:old.size]
             held.out["time_out"][rows] = ways.time_ns[:old.size]
-            gone = rows[finished & ways.dropped[:old.size]]
-            held.out["disposition"][gone] = D.SHAPER_DROP
+            lost = finished & ways.dropped[:old.size]
+            held.out["disposition"][rows[lost]] = D.SHAPER_DROP
+            held.out["shaper_drop_leg"][rows[lost]] = ways.leg[:old.size][lost]
             held.ways.update(rows, ways.take(slice(0, old.size)))
         mine = ways.take(slice(old.size, None))
         out["time_out"][:] = mine.time_ns
-        out["disposition"][mine.done & mine.dropped] = D.SHAPER_DROP
+        lost = mine.done & mine.dropped
+        out["disposition"][lost] = D.SHAPER_DROP
+        out["shaper_drop_leg"][lost] = mine.leg[lost]
         if held is not None:
             mine = held.ways.then(mine)
         return out, nodes, mine
@@ -347,11 +356,10 @@ class Emulator:
         if d in (D.UNPARSED, D.UNSUPPORTED, D.UNMAPPED):
             return {**row, "hops": [], "reason": d.reason}
         ref = ReferencePipeline(self.net)
-        passing = np.flatnonzero(np.isin(c["disposition"][:i], PASSED_CODES))
         fws = self.net.node_kind
         for original, translated, firewalls in self.batch.entries(result.conntrack_mark):
             ref.conntrack.commit(original, translated, firewalls)
-        for j in passing.tolist():  # the conntrack table as it stood before packet i
+        for j in opened_flows(c, i).tolist():  # the conntrack table as it stood before packet i
             p = self._packet(c, j)
             ref.conntrack.commit(flow_key(p), _conn_key(
                 int(c["final_src"][j]), int(c["final_dst"][j]), p.proto,
@@ -361,8 +369,13 @@ class Emulator:
         ref.server_names[flow_key(p)] = self.batch.flow_names.table.names[
             int(c["server_name"][i])]
         walk = ref.walk(p)
+        path = [int(x) for x in result.nodes[i] if x >= 0]
+        leg = int(c["shaper_drop_leg"][i])
         return {**row, "reason": d.reason, "hops": walk.hops,
-                "legs": self.legs([int(x) for x in result.nodes[i] if x >= 0])}
+                "decision": walk.disposition.name,
+                "shaper_drop": None if leg < 0 else {"leg": leg,
+                                                     "at": self.net.node_names[path[leg]]},
+                "legs": self.legs(path)}
 
     def legs(self, path: list[int]) -> list[dict[str, Any]]:
         net = self.net

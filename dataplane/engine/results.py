@@ -12,6 +12,10 @@ as 64-bit halves src_hi/src_lo, dst_hi/dst_lo for both families; sport, dport, .
 arrived
 (`final_src`, `final_dst`, `final_sport`, `final_dport`: after load-balancer DNAT or a
 reply's un-DNAT, engine/conntrack.py) -- the writers read the final_* columns.
+Timing columns: `decision` (the disposition code the decision stages gave, before the shaper:
+a SHAPER_DROP row keeps what it would have been) and `shaper_drop_leg` (int8: the leg whose
+sender's shaper dropped the packet, 0 = its source VM, k = the k-th node on its path;
+NOT_SHAPER_DROPPED otherwise). `opened_flows` reads them to rebuild the flow table.
 """
 
 from __future__ import annotations
@@ -23,13 +27,24 @@ from typing import Any
 
 import numpy as np
 
+from dataplane.dispositions import PASSED_CODES
 from dataplane.dispositions import Disposition as D
 
 _PROTO = {6: "TCP", 17: "UDP", 1: "ICMP"}
 COLS = ("capture", "record", "time_in", "src", "dst", "proto", "sport", "dport", "length",
         "nic", "disposition", "deciding", "time_out", "status", "final_src", "final_dst",
         "final_sport", "final_dport", "family", "src_hi", "src_lo", "dst_hi", "dst_lo",
-        "server_name")
+        "server_name", "decision", "shaper_drop_leg")
+NOT_SHAPER_DROPPED = -1  # shaper_drop_leg of a packet no shaper dropped
+
+
+def opened_flows(columns: dict[str, np.ndarray], before: int) -> np.ndarray:
+    """Rows (int64, ascending) before row `before` that open their flow in the conntrack
+    table when no entry holds it yet (engine/conntrack.py): passing by the decision stages
+    and not dropped by their source VM's shaper -- a drop at a forwarding NVA's shaper keeps
+    the flow (assumption shaper-no-state)."""
+    passed = np.isin(columns["decision"][:before], PASSED_CODES)
+    return np.flatnonzero(passed & (columns["shaper_drop_leg"][:before] != 0))
 
 
 @dataclass

@@ -1,15 +1,18 @@
 """Timing stage: node paths -> departure at each sender's shaper and arrival times, integer ns.
 
-Takes: the Network, a Shaper (dataplane.kernels.shaper: one clock per VM, cap from the VM
-size, docs/azure-behaviour.md §5), the node path matrix (n x H, -1 padded: a path is its
+Takes: the Network, a Shaper (dataplane.kernels.shaper: one clock per shaper slot -- the
+VMs, cap from the VM size, docs/azure-behaviour.md §5, then the Azure Firewalls), the node path matrix (n x H, -1 padded: a path is its
 nodes up to the first -1), time_in, frame length.
 Emits (`apply_timing`): time_out (arrival at the last node reached; time_in for packets that
 never left their source; -1 for shaper drops) and a shaper-drop mask; `leg_tables` gives the
 per-leg sender VM and cost the shaper's `advance` takes (the emulator carries packets still
-travelling at a batch's end into the next batch with it). For each leg sender -> receiver: depart = shaper(sender VM, t)
-(`max(t, last_depart) + bits / cap`; firewalls and gateways are unshaped), arrive = depart +
-one-way latency(sender region, receiver region) + receiver cost (NVA / firewall / gateway,
-TimingParams). Exits (Internet) use the sender's region.
+travelling at a batch's end into the next batch with it). For each leg sender -> receiver:
+depart = shaper(sender's slot, t) (`max(t, last_depart) + bits / cap`; a VM at its size's cap,
+an Azure Firewall at its SKU's throughput, timing/firewall_capacity.py; virtual network
+gateways and the Internet edge are unshaped: depart = t), arrive = depart + one-way
+latency(sender region, receiver region) + receiver cost (NVA / firewall / gateway,
+TimingParams). Exits (Internet) use the sender's region. A packet a shaper drops stops there:
+its time_out is -1 and the leg is kept (the emulator's `shaper_drop_leg`, 0 = its source VM).
 Order: exact per packet. Every leg of every packet is shaped in event order, keyed by (the
 time the packet reaches the sender, row, leg) -- the kernel keeps a heap of each packet's next
 leg (kernels/shaper.py shape_paths) -- so an NVA's forwarded packet queues only behind packets
@@ -73,8 +76,8 @@ def _leg_cost(net: Network, send: np.ndarray, recv: np.ndarray) -> np.ndarray:
 
 def leg_tables(net: Network, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(leg_vm int32[n, H-1], leg_cost_ns int64[n, H-1]) of node paths: leg k is node k ->
-    node k+1; its sender's VM (-1 unshaped: firewall, gateway, exit; -2 no leg: the path
-    ended) and its one-way latency plus the receiver's cost. InputError when a leg has no
+    node k+1; its sender's shaper slot (a VM or an Azure Firewall; -1 unshaped: gateway,
+    Internet edge; -2 no leg: the path ended) and its one-way latency plus the receiver's cost. InputError when a leg has no
     published latency."""
     n, width = nodes.shape
     leg_vm = np.full((n, max(width - 1, 0)), NO_LEG, dtype=np.int32)

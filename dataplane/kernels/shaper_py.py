@@ -17,7 +17,7 @@ length_bytes: int32[n]) -> (time_out_ns int64[n], dropped bool[n])`: whole paths
 order; `advance(..., start_leg, start_ns, horizon_ns)` the same from given legs up to a
 horizon (rows still travelling at the horizon come back with their next event). Row i's leg j leaves its sender at the packet's arrival there
 (leg 0: time_in_ns[i]); leg_vm[i, j] is the sender's VM (shaped as above), -1 for an unshaped
-sender (firewall, gateway: depart = arrival), -2 for no leg (the path ended). The leg arrives
+sender (gateway, Internet edge: depart = arrival; an Azure Firewall has a slot of its own), -2 for no leg (the path ended). The leg arrives
 at depart + leg_cost_ns[i, j]; time_out is the arrival of the last leg (time_in for a path
 without legs, -1 when dropped). Shaped legs are taken in the order of the key (time the
 packet reaches the sender, row, leg) across all rows -- the order the packets reach the
@@ -49,7 +49,7 @@ def queue_limits(cap_bps: np.ndarray, queue_bytes: int | Sequence[int] | np.ndar
 
 
 NO_LEG = -2  # leg_vm: the path ended before this leg
-UNSHAPED = -1  # leg_vm: the sender has no shaper (firewall, gateway, Internet edge)
+UNSHAPED = -1  # leg_vm: the sender has no shaper (gateway, Internet edge)
 
 
 def check_paths(n_vms: int, leg_vm: np.ndarray, leg_cost_ns: np.ndarray, time_in_ns: np.ndarray,

@@ -2,7 +2,10 @@
 
 Expects: a path (or text plus the name of its source). Accepts what ARM's parser accepts beyond
 strict JSON: raw control characters (newlines, tabs) inside strings, `//` and `/* */` comments,
-trailing commas before `]` or `}`, and a UTF-8 byte-order mark.
+trailing commas before `]` or `}`, and a UTF-8 byte-order mark. Comments: "Understand the
+structure and syntax of ARM templates", https://learn.microsoft.com/azure/azure-resource-manager/
+templates/syntax, "Comments". Assumption json-trailing-commas: that page is silent on trailing
+commas; they are accepted (a comma followed only by whitespace and comments before `]`/`}`).
 Emits: the plain Python value (dict, list, str, int, float, bool, None).
 Integers are 64-bit signed, as ARM's evaluator holds them (the bound is the project's choice,
 dataplane/load/arm/limits.py): a longer integer literal (say 5,000 digits) is an InputError,
@@ -14,6 +17,7 @@ or a file larger than `max_bytes`.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from dataplane.errors import InputError
@@ -94,48 +98,53 @@ def _position(text: str, index: int) -> str:
     return f"{line}:{column}"
 
 
+# One scan, left to right; everything but comments and trailing commas is skipped in long runs.
+# A string runs to its closing quote (any character may be escaped, raw control characters
+# included) or to the end of the text; `//` and `/*` inside it are text. A comma is trailing
+# when only whitespace and comments stand between it and `]` or `}` (possessive and atomic:
+# a comment, once read, is never re-read shorter, so a `]` inside it is not taken).
+_STRING = r'"(?:[^"\\]++|\\.)*+(?:"|\\?\Z)'
+_TRAILING = r"(?=(?:\s|//[^\n]*+|(?>/\*.*?\*/))*+[\]}])"
+_TOKENS = re.compile(rf"""
+    (?P<skip>(?:[^"/,]++|{_STRING}|,(?!{_TRAILING})|/(?![/*]))++)
+  | (?P<line>//[^\n]*+)
+  | (?P<block>/\*.*?\*/)
+  | (?P<open>/\*)
+  | (?P<comma>,)
+""", re.VERBOSE | re.DOTALL)
+_MAYBE_TRAILING = re.compile(r",\s*[\]}]")
+_NOT_NEWLINE = re.compile(r"[^\n]")
+
+
 def _blank_comments_and_trailing_commas(text: str, source: str) -> str:
-    """The same text with comments and trailing commas replaced by spaces.
+    """The same text with comments and trailing commas replaced by spaces (newlines inside a
+    block comment are kept), or InputError naming `line:column` of an unterminated `/*`.
 
     Replacing (not deleting) keeps every other character at its line and column, so the
-    strict parser's error positions still point into the user's file.
+    strict parser's error positions still point into the user's file. Linear in the text:
+    one regular-expression scan; Python work only per comment and trailing comma.
+    What ARM accepts: "Understand the structure and syntax of ARM templates",
+    https://learn.microsoft.com/azure/azure-resource-manager/templates/syntax, "Comments":
+    `//` and `/* */` comments. Trailing commas are not mentioned there; they are accepted
+    (assumption json-trailing-commas in the module docstring).
     """
-    out = list(text)
-    i, n = 0, len(text)
-    last_comma = -1  # index of a comma not yet followed by a value
-    while i < n:
-        ch = text[i]
-        if ch == '"':
-            last_comma = -1
-            i += 1
-            while i < n and text[i] != '"':
-                i += 2 if text[i] == "\\" else 1
-            i += 1
+    if "/" not in text and _MAYBE_TRAILING.search(text) is None:
+        return text  # no comment and no trailing comma can be present
+    parts: list[str] = []
+    done = 0
+    for m in _TOKENS.finditer(text):
+        kind = m.lastgroup
+        if kind == "skip":
             continue
-        if ch == "/" and i + 1 < n and text[i + 1] == "/":
-            while i < n and text[i] != "\n":
-                out[i] = " "
-                i += 1
-            continue
-        if ch == "/" and i + 1 < n and text[i + 1] == "*":
-            end = text.find("*/", i + 2)
-            if end < 0:
-                raise InputError(
-                    f"malformed JSON at line {_position(text, i)}: unterminated comment",
-                    file=source,
-                )
-            for j in range(i, end + 2):
-                if out[j] != "\n":
-                    out[j] = " "
-            i = end + 2
-            continue
-        if ch == ",":
-            last_comma = i
-        elif ch in "]}":
-            if last_comma >= 0:
-                out[last_comma] = " "
-            last_comma = -1
-        elif not ch.isspace():
-            last_comma = -1
-        i += 1
-    return "".join(out)
+        if kind == "open":
+            raise InputError(
+                f"malformed JSON at line {_position(text, m.start())}: unterminated comment",
+                file=source,
+            )
+        start, end = m.span()
+        parts.append(text[done:start])
+        parts.append(_NOT_NEWLINE.sub(" ", m.group()) if kind == "block" and "\n" in m.group()
+                     else " " * (end - start))
+        done = end
+    parts.append(text[done:])
+    return "".join(parts)

@@ -92,8 +92,10 @@ def _partition128(rule_ivs: list[tuple[Interval, ...]], words: int
 
 
 def _direct(bounds: np.ndarray, cls: np.ndarray, domain: int) -> np.ndarray:
-    rows = np.searchsorted(bounds, np.arange(domain, dtype=np.uint64), side="right") - 1
-    return np.ascontiguousarray(cls[rows], dtype=np.int32)
+    """Class per value 0..domain-1: each elementary interval's class repeated over its length
+    (bounds ascending from 0)."""
+    lengths = np.diff(np.append(bounds.astype(np.int64), domain))
+    return np.ascontiguousarray(np.repeat(cls, lengths), dtype=np.int32)
 
 
 def _columns(src: np.ndarray, dst: np.ndarray, sport: np.ndarray, dport: np.ndarray,

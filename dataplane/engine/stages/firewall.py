@@ -47,9 +47,11 @@ values known only at deployment).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
+from dataplane.acl import AclClassifier, AclRule
 from dataplane.control.application_rules import (
     FqdnMatcher,
     application_rules,
@@ -107,14 +109,6 @@ class FirewallRule:
             return False
         return proto not in (6, 17) or bool(
             ((self.port_lo <= dport) & (dport <= self.port_hi)).any())
-
-    def matches_np(self, proto: np.ndarray, src: np.ndarray, dst: np.ndarray,
-                   dport: np.ndarray) -> np.ndarray:
-        m = np.ones(proto.size, bool) if ANY_PROTOCOL in self.protocols else np.isin(
-            proto, list(self.protocols))
-        m &= _within(src, self.src_lo, self.src_hi) & _within(dst, self.dst_lo, self.dst_hi)
-        ported = (proto == 6) | (proto == 17)
-        return m & (~ported | _within(dport, self.port_lo, self.port_hi))
 
 
 @dataclass(frozen=True)
@@ -185,6 +179,21 @@ class CompiledFirewall:
         return f"firewall {self.name}: application rule {rule.label.removeprefix(f'firewall {self.name}/')} " \
                f"may allow it; {why}"
 
+    @cached_property
+    def _network_classifier(self) -> tuple[AclClassifier, np.ndarray]:
+        return network_rule_classifier(self.rules)
+
+    def classify(self, proto: np.ndarray, src: np.ndarray, dst: np.ndarray, dport: np.ndarray
+                 ) -> np.ndarray:
+        """int32[n]: the index in `rules` of each row's first matching network rule, -1 when
+        none matches (the batch form of `FirewallRule.matches` over all rules in order).
+        Columns of n IPv4 packets: proto, src/dst (integer addresses), destination port."""
+        classifier, owner = self._network_classifier
+        ported = ((proto == 6) | (proto == 17)).astype(np.uint16)  # the sport column: see below
+        first = classifier.classify(src.astype(np.uint32), dst.astype(np.uint32), ported,
+                                    dport.astype(np.uint16), proto.astype(np.uint8))
+        return owner[first]  # owner[-1] is -1: no match
+
     # -- reference form --
     def decide(self, proto: int, src: int, dst: int, dport: int, session: bool,
                name: FlowName = NOT_SEEN) -> Verdict:
@@ -237,12 +246,13 @@ class CompiledFirewall:
             labels.append(label)
             open_[m] = False
 
-        for rule in self.rules:
-            if not open_.any():
-                break
-            m = open_ & rule.matches_np(proto, src, dst, dport)
-            if m.any():
-                settle(m, rule.allow, rule.label)
+        rows = np.flatnonzero(open_)
+        if self.rules and rows.size:  # every network rule at once, first match (see classify)
+            hit = np.full(n, -1, np.int32)
+            hit[rows] = self.classify(proto[rows], src[rows], dst[rows], dport[rows])
+            for r in np.unique(hit[rows]).tolist():
+                if r >= 0:
+                    settle(hit == r, self.rules[r].allow, self.rules[r].label)
         tcp = open_ & (proto == 6)
         if not self.app_rules or not tcp.any():
             return allow, labels, which, unknown
@@ -354,6 +364,35 @@ def compile_firewall(topology: Topology, fw: AzureFirewall) -> CompiledFirewall:
                             tuple(app_rules))
 
 
+def network_rule_classifier(rules: tuple[FirewallRule, ...]
+                            ) -> tuple[AclClassifier, np.ndarray]:
+    """The network rules as one first-match classifier (dataplane/acl.py, the NSGs' compiled
+    bit-vector classifier; its plain-Python twin under DATAPLANE_PURE_PYTHON=1) and `owner`
+    int32[k + 1]: the firewall rule each classifier rule came from. A firewall rule names a set of
+    protocols and checks ports only for TCP and UDP, so it becomes one classifier rule per
+    protocol, in its place in the order; the classifier's source-port dimension carries
+    whether the packet is TCP/UDP (1) or not (0; firewall rules never name source ports),
+    which lets protocol Any check ports on TCP/UDP rows only. Empty address or port sets match
+    nothing, as in `FirewallRule.matches`. `owner` ends with -1, so `owner[first]` maps the
+    classifier's -1 (no match) to -1."""
+    acl: list[AclRule] = []
+    owner: list[int] = []
+    for i, rule in enumerate(rules):
+        src = tuple(zip(rule.src_lo.tolist(), rule.src_hi.tolist(), strict=True))
+        dst = tuple(zip(rule.dst_lo.tolist(), rule.dst_hi.tolist(), strict=True))
+        ports = tuple((max(lo, 0), min(hi, 65535)) for lo, hi in zip(
+            rule.port_lo.tolist(), rule.port_hi.tolist(), strict=True)
+            if max(lo, 0) <= min(hi, 65535))  # the part a port can be in
+        if ANY_PROTOCOL in rule.protocols:
+            forms = [AclRule(src, dst, ((1, 1),), ports), AclRule(src, dst, ((0, 0),))]
+        else:
+            forms = [AclRule(src, dst, None, ports if p in (6, 17) else None, p)
+                     for p in sorted(rule.protocols) if 0 <= p <= 255]
+        acl += forms
+        owner += [i] * len(forms)
+    return AclClassifier(acl), np.array(owner + [-1], dtype=np.int32)
+
+
 def application_ports(firewalls: tuple[CompiledFirewall, ...]) -> np.ndarray:
     """int32 destination ports any application rule of these firewalls names: the only TCP
     flows whose server name can change a verdict (engine/payload.py reads only those)."""
@@ -368,6 +407,6 @@ def _within(v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 
 
 __all__ = ["APPLICATION_SNAT_CAVEAT", "FIREWALL_ASSUMPTIONS", "AppRule", "CompiledFirewall",
-           "application_ports",
+           "application_ports", "network_rule_classifier",
            "FirewallRule", "Verdict",
            "compile_firewall"]

@@ -11,13 +11,16 @@ vpn-gateway-bgp-overview, "transit routing")."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from batch_harness import assert_batch_matches_reference
-from gateway_topo import RG, Arm, nic, three_vnets
+from gateway_topo import RG, Arm, deny_inbound_from, nic, three_vnets
 from scapy.layers.inet import IP, TCP
 
 from dataplane.engine import Emulator
 from dataplane.engine.compile import MAX_HOPS, build_network
-from dataplane.net import parse_ip
+from dataplane.model import BgpAdvertisement
+from dataplane.net import parse_ip, parse_prefix
 
 
 def tcp(src: str, dst: str):
@@ -116,4 +119,50 @@ def test_long_gateway_paths_and_user_routes_batch_equals_reference():
                 for d in range(n)] + [(parse_ip(f"10.{n - 1}.1.4").value,
                                        parse_ip("10.0.1.4").value, 6, 22, 50000, 0)]
         for split in (1, 3, len(pkts)):
+            assert_batch_matches_reference(net, pkts, split)
+
+
+def remote_route_server(*, forwarding: bool = True, nva_nsg: bool = False) -> Emulator:
+    """A <-> C over BGP VNet-to-VNet; C's Route Server (allowBranchToBranchTraffic, gateway
+    active-active AS 65515: "Azure Route Server support for ExpressRoute and Azure VPN",
+    https://learn.microsoft.com/azure/route-server/expressroute-vpn-support) learns
+    192.0.2.0/24 from NVAs nva1/nva2 and passes it to C's gateway, which advertises it to A."""
+    arm = Arm().vnet("A", "10.0.0.0/16", {"s": "10.0.1.0/24", "GatewaySubnet": "10.0.255.0/27"})
+    arm.vnet("C", "10.2.0.0/16", {"nva": "10.2.2.0/24", "RouteServerSubnet": "10.2.3.0/27",
+                                  "GatewaySubnet": "10.2.255.0/27"})
+    arm.gateway("gwA", "A", 65010).gateway("gwC", "C", 65515, active_active=True)
+    arm.vnet2vnet("gwA", "gwC")
+    arm.route_server("rs", "C", {"nva1": ("10.2.2.4", 65001), "nva2": ("10.2.2.5", 65001)},
+                     branch_to_branch=True)
+    if nva_nsg:
+        deny_inbound_from(arm, "nva-nsg", "10.0.0.0/16")
+    nic(arm, "a", "A", "s", "10.0.1.4")
+    for k in (1, 2):
+        nic(arm, f"nva{k}", "C", "nva", f"10.2.2.{3 + k}", forwarding=forwarding,
+            nsg="nva-nsg" if nva_nsg else None)
+    anycast = (parse_prefix("192.0.2.0/24"),)
+    return Emulator(replace(arm.build(), bgp_advertisements=(
+        BgpAdvertisement("nva1", anycast), BgpAdvertisement("nva2", anycast))))
+
+
+def test_a_remote_route_server_prefix_is_reached_through_the_remote_nva():
+    em = remote_route_server()
+    disposition, _, hops = one(em, tcp("10.0.1.4", "192.0.2.9"), "a")
+    assert disposition == "EXITS_ON_PREMISES"
+    assert hops in ("a > gateway gwA > gateway gwC > nva1", "a > gateway gwA > gateway gwC > nva2")
+
+
+def test_the_remote_nvas_nsg_and_ip_forwarding_apply():
+    assert one(remote_route_server(nva_nsg=True), tcp("10.0.1.4", "192.0.2.9"), "a")[0] == (
+        "DENIED_IN")
+    assert one(remote_route_server(forwarding=False), tcp("10.0.1.4", "192.0.2.9"), "a")[0] == (
+        "IP_FORWARDING_DISABLED")
+
+
+def test_remote_route_server_batch_equals_reference():
+    for kw in ({}, {"nva_nsg": True}, {"forwarding": False}):
+        net = remote_route_server(**kw).net
+        pkts = [(parse_ip("10.0.1.4").value, parse_ip("192.0.2.9").value, 6, 40000 + k, 443, 0)
+                for k in range(8)]
+        for split in (1, 8):
             assert_batch_matches_reference(net, pkts, split)

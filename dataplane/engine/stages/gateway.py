@@ -100,6 +100,9 @@ GATEWAY_ASSUMPTIONS = (
     "chosen per flow by the symmetric flow hash of the load balancers (lb-hash): a flow and its "
     "reply pick the same instance; Azure documents that both instances carry traffic, not how "
     "a flow is assigned.",
+    "remote-route-server-nva: a prefix a remote VNet's Route Server learned from an NVA is "
+    "reached over VNet-to-VNet by entering that VNet at its gateway and following the Route "
+    "Server's row to the NVA (its NSGs and IP forwarding apply), where it leaves as below.",
     "route-server-nva-egress: a packet reaching, over a Route Server route, the NVA that "
     "advertised the prefix leaves the emulated network through that NVA (its tunnels are "
     "outside the model: EXITS_ON_PREMISES, named by the bgpConnection).",
@@ -169,6 +172,7 @@ class IngressTables:
     sites: list[Site] = field(default_factory=list)
     entry_subnet: dict[int, int] = field(default_factory=dict)   # gateway node -> subnet
     serves: dict[int, frozenset[int]] = field(default_factory=dict)  # gateway node -> VNets
+    gateway_vnet: dict[int, int] = field(default_factory=dict)  # gateway node -> its VNet
     public: frozenset[int] = frozenset()   # private addresses with a public IP attached
     closed: dict[int, str] = field(default_factory=dict)  # of those, closed: address -> label
     routes: GatewayRoutes = field(default_factory=GatewayRoutes)
@@ -227,6 +231,7 @@ def build_tables(topology: Topology, gateway_nodes: dict[str, int],
     for gw in topology.virtual_network_gateways:
         node = gateway_nodes[id_key(gw.id)]
         vnet = topology.get(gw.virtual_network)
+        out.gateway_vnet[node] = vnet_index.get(id_key(gw.virtual_network), -1)
         for sub in getattr(vnet, "subnets", ()):
             if sub.name.lower() == "gatewaysubnet" and id_key(sub.id) in subnet_index:
                 out.entry_subnet[node] = subnet_index[id_key(sub.id)]
@@ -238,7 +243,7 @@ def build_tables(topology: Topology, gateway_nodes: dict[str, int],
     for gw in topology.virtual_network_gateways:
         node = gateway_nodes[id_key(gw.id)]
         out.learned[node] = _learned(bgp.speaker_rib(topology, gw), names, gateway_nodes,
-                                     vnet_index, out.entry_subnet)
+                                     vnet_index, out)
     out.public = frozenset(
         c.private_ip_address.value for nic in topology.network_interfaces
         for c in nic.ip_configurations
@@ -257,7 +262,7 @@ Where = tuple[str, str] | None  # (hop dict key, name) of what lies beyond a con
 
 def _learned(rib: dict[Any, tuple[bgp.Path, ...]], names: dict[str, tuple[str, Where]],
              gateway_nodes: dict[str, int], vnet_index: dict[str, int],
-             entry_subnet: dict[int, int]) -> tuple[Learned, ...]:
+             tables: IngressTables) -> tuple[Learned, ...]:
     """A gateway's learned IPv4 paths (remote VNets over VNet-to-VNet, on-premises sites),
     most specific first; its own VNet's space (no crossing, no egress) is left out."""
     out = []
@@ -266,12 +271,26 @@ def _learned(rib: dict[Any, tuple[bgp.Path, ...]], names: dict[str, tuple[str, W
         if path is None or prefix.version != 4 or not (path.via or path.egress):
             continue
         via = tuple(gateway_nodes[k] for k in path.via if k in gateway_nodes)
-        dest = vnet_index.get(id_key(path.vnet), -1) if path.vnet else -1
-        entry = entry_subnet.get(via[-1], -1) if dest >= 0 and via else -1
         egress, where = names.get(id_key(path.egress), (path.egress, None)) if path.egress \
             else (None, None)
+        dest = vnet_index.get(id_key(path.vnet), -1) if path.vnet else -1
+        dest, entry = _destination(tables, via, dest, where)
         out.append(Learned(prefix.first, prefix.last, via, dest, entry, egress, where))
     return tuple(out)
+
+
+def _destination(tables: IngressTables, via: tuple[int, ...] | list[int], dest_vnet: int,
+                 where: Where) -> tuple[int, int]:
+    """(destination VNet, entry subnet) of a path crossing remote gateways `via`: the VNet
+    whose space the prefix is, or, for a prefix a remote VNet's Route Server learned from an
+    NVA (`where` names a peerIp), that remote VNet: the packet enters it at its GatewaySubnet
+    and follows the Route Server's row to the NVA, whose NSGs and IP forwarding apply
+    (assumption `remote-route-server-nva`). (-1, -1): none (it leaves at the last gateway)."""
+    if via and dest_vnet < 0 and where is not None and where[0] == "peerIp":
+        dest_vnet = tables.gateway_vnet.get(via[-1], -1)
+    if dest_vnet < 0 or not via:
+        return dest_vnet, -1
+    return dest_vnet, tables.entry_subnet.get(via[-1], -1)
 
 
 def egress_names(topology: Topology) -> dict[str, tuple[str, Where]]:
@@ -330,11 +349,14 @@ def build_routes(topology: Topology, tables: IngressTables, gateway_nodes: dict[
         via[rid] = [gateway_nodes[k] for k in route.via if k in gateway_nodes]
         if route.egress:
             egress[rid], site[rid] = names.get(id_key(route.egress), (route.egress, None))
-        if route.dest_vnet is not None:
+        if route.dest_vnet is not None and not via[rid]:  # the local gateway's own VNet
             dest[rid] = vnet_index.get(id_key(route.dest_vnet), -1)
-            last = via[rid][-1] if via[rid] else gateway_nodes.get(id_key(route.gateway or ""),
-                                                                  -1)
+            last = gateway_nodes.get(id_key(route.gateway or ""), -1)
             entry[rid] = tables.entry_subnet.get(last, -1)
+        elif not nva[rid]:
+            dest[rid], entry[rid] = _destination(
+                tables, via[rid], vnet_index.get(id_key(route.dest_vnet), -1)
+                if route.dest_vnet is not None else -1, site[rid])
     for (rid, _backend), synth in lb_synth.items():
         nva[synth], egress[synth] = nva[rid], egress[rid]
     flat = [m for rid in range(route_count) for m in group_of.get(rid, (rid,))]

@@ -37,8 +37,14 @@ addresses, and `GatewayRoutes`: what each gateway route does beyond the local ga
   - the prefix is an Azure VNet's space (learned over VNet-to-VNet): it enters that VNet at
     the last gateway and is routed with its GatewaySubnet's routes, so the remote VNet's
     routes and its NSGs apply (assumption `vnet-to-vnet-entry`);
+  - a prefix a remote VNet's Route Server learned from an NVA: it enters that VNet at the
+    last gateway and follows the Route Server's row to the NVA (assumption
+    `remote-route-server-nva`);
   - otherwise it leaves to on-premises (EXITS_ON_PREMISES) by the route's connection (the
-    BGP-learned egress; a user route names no connection: the site prefix decides as before);
+    BGP-learned egress);
+  a user route to the gateway (no path of its own) follows what the gateway learned
+  (`IngressTables.learned_at`, batch `_crossings`), else a static site prefix names the
+  connection;
   - no local gateway (a user route to VirtualNetworkGateway without a VPN gateway): NO_ROUTE;
   - a node path longer than the engine's width: LOOP ("hop limit").
   A Route Server row (next hop the NVA) is compiled as a VirtualAppliance hop to that NVA;
@@ -191,7 +197,10 @@ class IngressTables:
                      and s.prefix_first <= dst <= s.prefix_last), None)
 
     def learned_at(self, gateway_node: int, dst: int) -> Learned | None:
-        """The most specific learned path of `gateway_node` holding `dst`, None when none."""
+        """The most specific learned path of `gateway_node` holding `dst`, None when none: where
+        the gateway forwards a packet a user route sent to it ("Virtual network traffic
+        routing", https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview,
+        "User-defined", next hop "Virtual network gateway")."""
         return next((x for x in self.learned.get(gateway_node, ())
                      if x.prefix_first <= dst <= x.prefix_last), None)
 

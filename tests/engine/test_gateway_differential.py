@@ -10,7 +10,7 @@ import ipaddress
 from dataclasses import replace
 
 from batch_harness import assert_batch_matches_reference
-from gateway_topo import Arm, deny_inbound_from, nic, peering
+from gateway_topo import RG, Arm, deny_inbound_from, nic, peering
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -38,11 +38,13 @@ def traffic(draw):
 
 
 def topology(bgp_ab: bool, bgp_bc: bool, asns: tuple[int, int, int], active: tuple[bool, ...],
-             forwarding: bool, c_nsg: bool, spoke_transit: bool = True):
+             forwarding: bool, c_nsg: bool, spoke_transit: bool = True,
+             udr_to_gateway: bool = False):
     """A <-> B <-> C over VNet-to-VNet connections; A has a site 'branch' announcing
     172.20.0.0/16 over BGP; C hosts a Route Server whose NVAs (10.2.2.4/.5) announce
     192.0.2.0/24; spoke D (10.3.0.0/16) peers with C and uses C's gateway when
-    `spoke_transit`."""
+    `spoke_transit`; with `udr_to_gateway` A's subnet 's' sends 10.2.1.0/24 and 172.20.0.0/16
+    to its gateway by a user route."""
     arm = Arm()
     for i, name in enumerate("ABC"):
         subnets = {"s": f"10.{i}.1.0/24", "GatewaySubnet": f"10.{i}.255.0/27"}
@@ -58,6 +60,12 @@ def topology(bgp_ab: bool, bgp_bc: bool, asns: tuple[int, int, int], active: tup
     arm.route_server("rs", "C", {"nva1": ("10.2.2.4", 65001), "nva2": ("10.2.2.5", 65001)})
     if c_nsg:
         deny_inbound_from(arm, "c-nsg", "10.0.0.0/16")
+    if udr_to_gateway:
+        arm.add("routeTables", "rt", {"routes": [{"name": f"to-gw{k}", "properties": {
+            "addressPrefix": prefix, "nextHopType": "VirtualNetworkGateway"}}
+            for k, prefix in enumerate(("10.2.1.0/24", "172.20.0.0/16"))]})
+        a = next(r for r in arm.resources if r["name"] == "A")
+        a["properties"]["subnets"][0]["properties"]["routeTable"] = {"id": f"{RG}/routeTables/rt"}
     for i, name in enumerate("abcd"):
         nic(arm, name, name.upper(), "s", f"10.{i}.1.4",
             nsg="c-nsg" if c_nsg and name == "c" else None)
@@ -73,7 +81,8 @@ def topology(bgp_ab: bool, bgp_bc: bool, asns: tuple[int, int, int], active: tup
     "bgp_ab": st.booleans(), "bgp_bc": st.booleans(),
     "asns": st.tuples(*[st.sampled_from([65010, 65020]) for _ in range(3)]),
     "active": st.tuples(st.booleans(), st.booleans(), st.booleans()),
-    "forwarding": st.booleans(), "c_nsg": st.booleans(), "spoke_transit": st.booleans()}),
+    "forwarding": st.booleans(), "c_nsg": st.booleans(), "spoke_transit": st.booleans(),
+    "udr_to_gateway": st.booleans()}),
     traffic())
 def test_gateway_routes_batch_equals_reference(params, data):
     pkts, split = data

@@ -37,8 +37,14 @@ addresses, and `GatewayRoutes`: what each gateway route does beyond the local ga
   - the prefix is an Azure VNet's space (learned over VNet-to-VNet): it enters that VNet at
     the last gateway and is routed with its GatewaySubnet's routes, so the remote VNet's
     routes and its NSGs apply (assumption `vnet-to-vnet-entry`);
+  - a prefix a remote VNet's Route Server learned from an NVA: it enters that VNet at the
+    last gateway and follows the Route Server's row to the NVA (assumption
+    `remote-route-server-nva`);
   - otherwise it leaves to on-premises (EXITS_ON_PREMISES) by the route's connection (the
-    BGP-learned egress; a user route names no connection: the site prefix decides as before);
+    BGP-learned egress);
+  a user route to the gateway (no path of its own) follows what the gateway learned
+  (`IngressTables.learned_at`, batch `_crossings`), else a static site prefix names the
+  connection;
   - no local gateway (a user route to VirtualNetworkGateway without a VPN gateway): NO_ROUTE;
   - a node path longer than the engine's width: LOOP ("hop limit").
   A Route Server row (next hop the NVA) is compiled as a VirtualAppliance hop to that NVA;
@@ -100,6 +106,9 @@ GATEWAY_ASSUMPTIONS = (
     "chosen per flow by the symmetric flow hash of the load balancers (lb-hash): a flow and its "
     "reply pick the same instance; Azure documents that both instances carry traffic, not how "
     "a flow is assigned.",
+    "remote-route-server-nva: a prefix a remote VNet's Route Server learned from an NVA is "
+    "reached over VNet-to-VNet by entering that VNet at its gateway and following the Route "
+    "Server's row to the NVA (its NSGs and IP forwarding apply), where it leaves as below.",
     "route-server-nva-egress: a packet reaching, over a Route Server route, the NVA that "
     "advertised the prefix leaves the emulated network through that NVA (its tunnels are "
     "outside the model: EXITS_ON_PREMISES, named by the bgpConnection).",
@@ -115,6 +124,21 @@ class Site:
     site: str
     prefix: str
     site_key: str = "localNetworkGateway"  # or "expressRouteCircuit" (hop dict key)
+
+
+@dataclass(frozen=True)
+class Learned:
+    """A prefix a gateway learned from another speaker (its best path, control/bgp.py): the
+    remote gateway nodes crossed after it (`via`), the destination VNet index and its entry
+    subnet (-1: the prefix is not a VNet's space) and the egress connection's name and site."""
+
+    prefix_first: int
+    prefix_last: int
+    via: tuple[int, ...]
+    dest_vnet: int
+    entry_subnet: int
+    egress: str | None
+    site: Where
 
 
 @dataclass
@@ -133,6 +157,7 @@ class GatewayRoutes:
     dest_vnet: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     entry_subnet: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     to_nva: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    learned_row: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # a BGP row
     egress: tuple[str | None, ...] = ()
     site: tuple[Where, ...] = ()
     members: dict[int, EffectiveRoute] = field(default_factory=dict)  # rid -> its row
@@ -153,9 +178,12 @@ class IngressTables:
     sites: list[Site] = field(default_factory=list)
     entry_subnet: dict[int, int] = field(default_factory=dict)   # gateway node -> subnet
     serves: dict[int, frozenset[int]] = field(default_factory=dict)  # gateway node -> VNets
+    gateway_vnet: dict[int, int] = field(default_factory=dict)  # gateway node -> its VNet
     public: frozenset[int] = frozenset()   # private addresses with a public IP attached
     closed: dict[int, str] = field(default_factory=dict)  # of those, closed: address -> label
     routes: GatewayRoutes = field(default_factory=GatewayRoutes)
+    # gateway node -> what it learned, most specific first (user routes to the gateway follow it)
+    learned: dict[int, tuple[Learned, ...]] = field(default_factory=dict)
     nonroutable_lo: np.ndarray = field(default_factory=lambda: np.array(
         [p.first for p in NOT_INTERNET], np.int64))
     nonroutable_hi: np.ndarray = field(default_factory=lambda: np.array(
@@ -167,6 +195,14 @@ class IngressTables:
     def exit_site(self, gateway_node: int, dst: int) -> Site | None:
         return next((s for s in self.sites if s.gateway_node == gateway_node
                      and s.prefix_first <= dst <= s.prefix_last), None)
+
+    def learned_at(self, gateway_node: int, dst: int) -> Learned | None:
+        """The most specific learned path of `gateway_node` holding `dst`, None when none: where
+        the gateway forwards a packet a user route sent to it ("Virtual network traffic
+        routing", https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview,
+        "User-defined", next hop "Virtual network gateway")."""
+        return next((x for x in self.learned.get(gateway_node, ())
+                     if x.prefix_first <= dst <= x.prefix_last), None)
 
     def nonroutable(self, ip: int) -> bool:
         return bool(((self.nonroutable_lo <= ip) & (ip <= self.nonroutable_hi)).any())
@@ -204,6 +240,7 @@ def build_tables(topology: Topology, gateway_nodes: dict[str, int],
     for gw in topology.virtual_network_gateways:
         node = gateway_nodes[id_key(gw.id)]
         vnet = topology.get(gw.virtual_network)
+        out.gateway_vnet[node] = vnet_index.get(id_key(gw.virtual_network), -1)
         for sub in getattr(vnet, "subnets", ()):
             if sub.name.lower() == "gatewaysubnet" and id_key(sub.id) in subnet_index:
                 out.entry_subnet[node] = subnet_index[id_key(sub.id)]
@@ -212,6 +249,10 @@ def build_tables(topology: Topology, gateway_nodes: dict[str, int],
             if any(id_key(r.gateway.id) == id_key(gw.id) for r in reachable_gateways(topology, v)):
                 served.add(vnet_index[id_key(v.id)])
         out.serves[node] = frozenset(served)
+    for gw in topology.virtual_network_gateways:
+        node = gateway_nodes[id_key(gw.id)]
+        out.learned[node] = _learned(bgp.speaker_rib(topology, gw), names, gateway_nodes,
+                                     vnet_index, out)
     out.public = frozenset(
         c.private_ip_address.value for nic in topology.network_interfaces
         for c in nic.ip_configurations
@@ -226,6 +267,39 @@ def build_tables(topology: Topology, gateway_nodes: dict[str, int],
 
 
 Where = tuple[str, str] | None  # (hop dict key, name) of what lies beyond a connection
+
+
+def _learned(rib: dict[Any, tuple[bgp.Path, ...]], names: dict[str, tuple[str, Where]],
+             gateway_nodes: dict[str, int], vnet_index: dict[str, int],
+             tables: IngressTables) -> tuple[Learned, ...]:
+    """A gateway's learned IPv4 paths (remote VNets over VNet-to-VNet, on-premises sites),
+    most specific first; its own VNet's space (no crossing, no egress) is left out."""
+    out = []
+    for prefix, paths in sorted(rib.items(), key=lambda kv: -kv[0].length):
+        path = paths[0] if paths else None
+        if path is None or prefix.version != 4 or not (path.via or path.egress):
+            continue
+        via = tuple(gateway_nodes[k] for k in path.via if k in gateway_nodes)
+        egress, where = names.get(id_key(path.egress), (path.egress, None)) if path.egress \
+            else (None, None)
+        dest = vnet_index.get(id_key(path.vnet), -1) if path.vnet else -1
+        dest, entry = _destination(tables, via, dest, where)
+        out.append(Learned(prefix.first, prefix.last, via, dest, entry, egress, where))
+    return tuple(out)
+
+
+def _destination(tables: IngressTables, via: tuple[int, ...] | list[int], dest_vnet: int,
+                 where: Where) -> tuple[int, int]:
+    """(destination VNet, entry subnet) of a path crossing remote gateways `via`: the VNet
+    whose space the prefix is, or, for a prefix a remote VNet's Route Server learned from an
+    NVA (`where` names a peerIp), that remote VNet: the packet enters it at its GatewaySubnet
+    and follows the Route Server's row to the NVA, whose NSGs and IP forwarding apply
+    (assumption `remote-route-server-nva`). (-1, -1): none (it leaves at the last gateway)."""
+    if via and dest_vnet < 0 and where is not None and where[0] == "peerIp":
+        dest_vnet = tables.gateway_vnet.get(via[-1], -1)
+    if dest_vnet < 0 or not via:
+        return dest_vnet, -1
+    return dest_vnet, tables.entry_subnet.get(via[-1], -1)
 
 
 def egress_names(topology: Topology) -> dict[str, tuple[str, Where]]:
@@ -284,11 +358,14 @@ def build_routes(topology: Topology, tables: IngressTables, gateway_nodes: dict[
         via[rid] = [gateway_nodes[k] for k in route.via if k in gateway_nodes]
         if route.egress:
             egress[rid], site[rid] = names.get(id_key(route.egress), (route.egress, None))
-        if route.dest_vnet is not None:
+        if route.dest_vnet is not None and not via[rid]:  # the local gateway's own VNet
             dest[rid] = vnet_index.get(id_key(route.dest_vnet), -1)
-            last = via[rid][-1] if via[rid] else gateway_nodes.get(id_key(route.gateway or ""),
-                                                                  -1)
+            last = gateway_nodes.get(id_key(route.gateway or ""), -1)
             entry[rid] = tables.entry_subnet.get(last, -1)
+        elif not nva[rid]:
+            dest[rid], entry[rid] = _destination(
+                tables, via[rid], vnet_index.get(id_key(route.dest_vnet), -1)
+                if route.dest_vnet is not None else -1, site[rid])
     for (rid, _backend), synth in lb_synth.items():
         nva[synth], egress[synth] = nva[rid], egress[rid]
     flat = [m for rid in range(route_count) for m in group_of.get(rid, (rid,))]
@@ -298,8 +375,9 @@ def build_routes(topology: Topology, tables: IngressTables, gateway_nodes: dict[
     return GatewayRoutes(
         group_off=off, group_rid=np.array(flat, np.int32),
         via_off=via_off, via_node=np.array([n for v in via for n in v], np.int32),
-        dest_vnet=dest, entry_subnet=entry, to_nva=nva, egress=tuple(egress), site=tuple(site),
-        members=members)
+        dest_vnet=dest, entry_subnet=entry, to_nva=nva,
+        learned_row=np.isin(np.arange(route_count), np.array(sorted(members), np.int64)),
+        egress=tuple(egress), site=tuple(site), members=members)
 
 
 # -- reference helpers ---------------------------------------------------------------------
@@ -526,26 +604,29 @@ def cross(net: Network, rid: int, route: EffectiveRoute, dst: int, path_len: int
     hop["at"] = net.node_names[gw]
     if route.next_hop_ip:
         hop["instance"] = str(route.next_hop_ip[0])
-    path = [gw, *r.via(rid)] if rid in r.members else [gw]
+    if rid in r.members:
+        path, dest = [gw, *r.via(rid)], int(r.dest_vnet[rid])
+        entry, egress, where = int(r.entry_subnet[rid]), r.egress[rid], r.site[rid]
+    else:  # a user route to the gateway: the gateway forwards by what it learned
+        found = net.ingress.learned_at(gw, dst)
+        path, dest, entry, egress, where = ([gw], -1, -1, None, None) if found is None else (
+            [gw, *found.via], found.dest_vnet, found.entry_subnet, found.egress, found.site)
     if len(path) > 1:
         hop["via"] = [net.node_names[n] for n in path[1:]]
     if path_len + len(path) >= MAX_HOPS + 2:
         hop["result"] = "HopLimitExceeded"
         return (D.LOOP, "hop limit"), [], -1, hop
-    dest = int(r.dest_vnet[rid]) if rid in r.members else -1
     if dest >= 0:
         hop["toVnet"] = net.vnet_names[dest]
-        entry = int(r.entry_subnet[rid])
         hop["result"] = "VnetToVnet" if entry >= 0 else "NoGatewaySubnet"
         if entry < 0:
             return (D.NEXT_HOP_UNREACHABLE, label), path, -1, hop
         return None, path, entry, hop
-    if rid in r.members and r.egress[rid]:
-        hop["connection"] = r.egress[rid]
-        where = r.site[rid]
+    if egress:
+        hop["connection"] = egress
         if where is not None:
             hop[where[0]] = where[1]
-    else:  # a user route to the gateway: the site prefix names the connection
+    else:  # a static site prefix names the connection
         site = net.ingress.exit_site(gw, dst)
         if site is not None:
             hop.update({"connection": site.connection, site.site_key: site.site})
@@ -588,24 +669,52 @@ def hop_np(bp: Any, c: Any, idx: np.ndarray, rid: np.ndarray, nh: np.ndarray,
     none = m & (gw < 0)
     _stop(idx[none], D.NO_ROUTE, bp.route_label[rid[none]], disp, dec, active)
     m &= gw >= 0
-    nvia = r.via_off[rid + 1] - r.via_off[rid]
-    over = m & (pos[idx] + 1 + nvia >= width)
-    _stop(idx[over], D.LOOP, bp.l_hoplimit, disp, dec, active)
-    m &= ~over
-    sel, srid = idx[m], rid[m]
-    nodes[sel, pos[sel]] = gw[m]
-    for j in range(int(nvia[m].max()) if m.any() else 0):
-        has = nvia[m] > j
-        nodes[sel[has], pos[sel[has]] + 1 + j] = r.via_node[r.via_off[srid[has]] + j]
-    pos[sel] += 1 + nvia[m]
-    dest = r.dest_vnet[srid] >= 0
-    entry = r.entry_subnet[srid]
+    sel, srid, sgw = idx[m], rid[m], gw[m]
+    nvia, vias, dest, entry = _crossings(net, srid, sgw, c.dst[sel])
+    over = pos[sel] + 1 + nvia >= width
+    _stop(sel[over], D.LOOP, bp.l_hoplimit, disp, dec, active)
+    sel, srid, sgw, nvia, vias, dest, entry = (
+        x[~over] for x in (sel, srid, sgw, nvia, vias, dest, entry))
+    nodes[sel, pos[sel]] = sgw
+    for j in range(vias.shape[1]):
+        has = nvia > j
+        nodes[sel[has], pos[sel[has]] + 1 + j] = vias[has, j]
+    pos[sel] += 1 + nvia
+    dest = dest >= 0
     _stop(sel[~dest], D.EXITS_ON_PREMISES, bp.route_label[srid[~dest]], disp, dec, active)
     lost = dest & (entry < 0)
     _stop(sel[lost], D.NEXT_HOP_UNREACHABLE, bp.route_label[srid[lost]], disp, dec, active)
     go = dest & (entry >= 0)
     subnet[sel[go]] = entry[go]
     return keep
+
+
+def _crossings(net: Network, rid: np.ndarray, gw: np.ndarray, dst: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Batch form of the path choice in `cross`, per row of a gateway route `rid` at local
+    gateway node `gw` to address `dst`: (remote gateways crossed (n,), their nodes (n, k),
+    destination VNet (n,), entry subnet (n,)); a user route follows what the gateway learned
+    (`IngressTables.learned_at`)."""
+    r = net.ingress.routes
+    nvia = (r.via_off[rid + 1] - r.via_off[rid]).astype(np.int64)
+    dest = r.dest_vnet[rid].astype(np.int64)
+    entry = r.entry_subnet[rid].astype(np.int64)
+    user = ~r.learned_row[rid]
+    at = np.unique(gw[user]).tolist()
+    widest = max([int(nvia.max()) if nvia.size else 0]
+                 + [len(x.via) for g in at for x in net.ingress.learned.get(g, ())])
+    vias = np.zeros((rid.size, widest), np.int64)
+    for j in range(int(nvia.max()) if nvia.size else 0):
+        has = nvia > j
+        vias[has, j] = r.via_node[r.via_off[rid[has]] + j]
+    done = ~user
+    for g in at:
+        for x in net.ingress.learned.get(g, ()):  # most specific first
+            hit = ~done & (gw == g) & (dst >= x.prefix_first) & (dst <= x.prefix_last)
+            nvia[hit], dest[hit], entry[hit] = len(x.via), x.dest_vnet, x.entry_subnet
+            vias[np.ix_(hit, np.arange(len(x.via)))] = np.array(x.via, np.int64)
+            done |= hit
+    return nvia, vias, dest, entry
 
 
 def _stop(sel: np.ndarray, d: D, label: np.ndarray | int, disp: np.ndarray, dec: np.ndarray,

@@ -350,6 +350,13 @@ class Emulator:
         return ReferencePipeline(self.net)
 
     def explain_row(self, result: Result, i: int) -> dict[str, Any]:
+        """Row `i` of `result` hop by hop: `result.row(i)` plus `hops` (the reference walk,
+        engine/reference.py, over the flow table as it stood before row i: the entries the
+        run started with, then every earlier row that opened a flow, results.opened_flows),
+        `decision` (the walk's disposition: what the stages decide before the shaper),
+        `shaper_drop` ({"leg": k, "at": sender node name} for a SHAPER_DROP, else None) and
+        `legs` (propagation and processing ns per leg). InputError when the emulator's flow
+        state was reset after the result was made."""
         c = result.columns
         d = D(int(c["disposition"][i]))
         row = result.row(i)

@@ -109,17 +109,18 @@ def edge_caveats(topology: Topology) -> tuple[Caveat, ...]:
     """The public edge the loader models but the packet engine does not translate yet (issue
     14, engine part): outbound SNAT (packets keep their private source; `next-hop` and
     `routes` show the address) of a NIC's public IP, a NAT gateway (touching its subnets) and
-    a public load balancer, whose frontends also take no inbound traffic in the engine
-    (touching its backend NICs). Modelled, no caveat: private endpoint routes and packets,
+    a public load balancer (touching its backend NICs; its inbound rules are modelled,
+    engine/stages/loadbalancer.py). Modelled, no caveat: private endpoint routes and packets,
     inbound DNAT to a NIC's public IP with Standard closed / Basic open, the outbound method
     (control/outbound.py) and a private subnet's missing outbound access."""
     out = []
     text = ("public IP {name} ({sku}): packets leaving for the Internet keep their private "
             "source address in the engine's output where Azure translates it (to this address "
             "unless a NAT gateway wins; dataplane next-hop shows which)")
-    lb_text = ("public IP {name} ({sku}), frontend of load balancer {lb}: its load-balancing, "
-               "inbound NAT and outbound rules are not applied to packets by the engine (inbound "
-               "to it stays unmapped, outbound keeps the private source)")
+    lb_text = ("public IP {name} ({sku}), frontend of load balancer {lb}: inbound "
+               "load-balancing and inbound NAT rules are applied (engine/stages/loadbalancer.py);"
+               " its outbound rules are not: packets leaving for the Internet keep their "
+               "private source; floating IP is not modelled")
     for nic in topology.network_interfaces:
         for config in nic.ip_configurations:
             pip = topology.get(config.public_ip_address)

@@ -15,16 +15,19 @@
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import replace
 
 from batch_harness import assert_batch_matches_reference
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scapy.layers.inet import IP, TCP
 
+from dataplane.control.caveats import edge_caveats
 from dataplane.dispositions import Disposition as D
 from dataplane.engine import Emulator
 from dataplane.engine.stages.loadbalancer import flow_hash
 from dataplane.load.scenario import load_scenario_text
+from dataplane.model import InboundNatRule
 
 FRONTEND = "20.0.0.50"
 CLIENT = "198.51.100.7"
@@ -145,3 +148,31 @@ flows = st.tuples(st.sampled_from(IPS), st.sampled_from(IPS), st.sampled_from([6
 def test_reference_equals_batch_with_a_public_lb(sku, nsg, pkts, split) -> None:
     net = Emulator(_topology(sku, nsg)).net
     assert_batch_matches_reference(net, pkts, split)
+
+
+def _with_pool_nat_rule(topology):
+    """The V2 (pool) form of an inbound NAT rule, as ARM writes it: frontend ports
+    60000..60001 over the backend pool, backend port 22."""
+    lb = topology.load_balancers[0]
+    rule = InboundNatRule("ssh-pool", lb.frontend_ip_configurations[0].id, "Tcp", 0, 22,
+                          backend_address_pool=lb.backend_address_pools[0].id,
+                          frontend_port_range_start=60000, frontend_port_range_end=60001)
+    lb = replace(lb, inbound_nat_rules=(*lb.inbound_nat_rules, rule))
+    return replace(topology, load_balancers=(lb,))
+
+
+def test_pool_form_nat_rule_gives_each_member_one_port() -> None:
+    """Assumption lb-nat-pool-order: port start+i to the i-th pool member (web1, web2); a port
+    past the pool's size matches no rule."""
+    emulator = Emulator(_with_pool_nat_rule(_topology("Basic")))
+    got = [(r["final_dst"], r["final_dport"]) for r in
+           (_send(emulator, dport=port).row(0) for port in (60000, 60001))]
+    assert got == [("10.0.1.4", 22), ("10.0.1.5", 22)]
+    assert _send(emulator, dport=60002).dispositions() == [D.LB_NO_RULE]
+
+
+def test_the_caveat_no_longer_says_inbound_is_unmodelled() -> None:
+    texts = [c.text for c in edge_caveats(_topology()) if c.key == "public-edge:lb-ip"]
+    assert len(texts) == 1
+    assert "inbound load-balancing and inbound NAT rules are applied" in texts[0]
+    assert "outbound rules are not" in texts[0]

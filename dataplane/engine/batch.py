@@ -538,7 +538,7 @@ class BatchPipeline:
         # a public load balancer's frontend: rule, DNAT, delivery (stages/loadbalancer.py)
         rows = np.flatnonzero((disp == D.UNMAPPED) & (c.nic < 0))  # no emulated source NIC
         if rows.size and net.lb.public_keys.size:
-            rows_lb, backend, ip, port, label = lb.public_np(net, self.labels, c, rows, est,
+            rows_lb, backend, ip, port, label = lb.public_np(net, self.labels, c, rows[~est[rows]],
                                                              disp, dec, active)
             nat.dnat_np(c, rows_lb, ip, port)
             self.deliver(c, est, rows_lb, backend, label, nodes, np.zeros(n, np.int64), disp,

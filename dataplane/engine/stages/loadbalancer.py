@@ -420,12 +420,14 @@ def decide_frontend(net: Network, fe: Frontend, from_vnet: int, p: Any) -> Choic
     return Choice(None, label, lb_hop(net, fe, rule, k, p, "Balanced", to), backend, to)
 
 
-def decide_public(net: Network, fe: Frontend, p: Any, established: bool) -> Choice:
-    """A packet from outside every VNet to public frontend `fe` (module docstring): the rule
+def decide_public(net: Network, fe: Frontend, p: Any) -> Choice:
+    """A new flow from outside every VNet to public frontend `fe` (module docstring): the rule
     match and hash of `decide_frontend`, then the SKU's inbound default (PUBLIC_IP_CLOSED for
-    a new flow to an unguarded backend of a Standard frontend)."""
+    an unguarded backend of a Standard frontend). A packet answering a tracked flow (the reply
+    to a flow SNATed to this address) is the connection table's, not the dispatchers' call
+    here."""
     choice = decide_frontend(net, fe, fe.vnet, p)
-    if choice.drop is None and not established and closed_to(net, fe, choice.backend):
+    if choice.drop is None and closed_to(net, fe, choice.backend):
         return Choice((D.PUBLIC_IP_CLOSED, label_closed(fe)), "",
                       {**choice.hop, "result": "ClosedToInbound"}, -1, None)
     return choice
@@ -493,9 +495,9 @@ def frontends_np(net: Network, labels: Any, c: Any, sel: np.ndarray, fe: np.ndar
     return tuple(np.concatenate(cols) for cols in zip(*out, strict=True))
 
 
-def public_np(net: Network, labels: Any, c: Any, rows: np.ndarray, est: np.ndarray,
-              disp: np.ndarray, dec: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Rows `rows` (packets from no emulated NIC) addressed to a public frontend: drops
+def public_np(net: Network, labels: Any, c: Any, rows: np.ndarray, disp: np.ndarray,
+              dec: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Rows `rows` (new flows from no emulated NIC) addressed to a public frontend: drops
     (LB_NO_RULE, LB_NO_BACKEND, PUBLIC_IP_CLOSED) written into disp/dec; returns the balanced
     rows with their backend NIC (int32), DNAT address (int64) and port (int32), and deciding
     label index (int32), aligned -- the dispatcher translates and delivers them."""
@@ -509,7 +511,7 @@ def public_np(net: Network, labels: Any, c: Any, rows: np.ndarray, est: np.ndarr
                                                  active)
     of = net.lb.at_public_np(c.dst[out])
     basic = np.array([net.lb.frontends[f].basic for f in of.tolist()], bool)
-    shut = ~basic & ~net.lb.nic_guarded[backend] & ~est[out]
+    shut = ~basic & ~net.lb.nic_guarded[backend]
     for f in np.unique(of[shut]).tolist():
         _end(out[shut & (of == f)], D.PUBLIC_IP_CLOSED, labels(label_closed(
             net.lb.frontends[f])), disp, dec, active)

@@ -1,4 +1,4 @@
-"""Stage: internal load balancers -- reference and batch forms side by side.
+"""Stage: internal and public load balancers -- reference and batch forms side by side.
 
 Frontends, rules, backend choice. The dispatchers (engine/reference.py, engine/batch.py) run
 the peering stage into the frontend's VNet before this stage and, for a balanced packet, the

@@ -109,17 +109,19 @@ def edge_caveats(topology: Topology) -> tuple[Caveat, ...]:
     """The public edge the loader models but the packet engine does not translate yet (issue
     14, engine part): outbound SNAT to a public IP on a NIC's secondary IP configuration or an
     IPv6 one (the engine translates the primary configuration's IPv4 source only), and a
-    public load balancer, whose frontends also take no inbound traffic in the engine
-    (touching its backend NICs). Modelled, no caveat: private endpoint routes and packets,
+    public load balancer's floating IP (touching its backend NICs; its inbound load-balancing
+    and NAT rules and its outbound SNAT are modelled, engine/stages/loadbalancer.py and
+    stages/public_edge.py). Modelled, no caveat: private endpoint routes and packets,
     inbound DNAT to a NIC's public IP with Standard closed / Basic open, the outbound method
     (control/outbound.py), outbound SNAT of a NAT gateway and a primary configuration's
     public IP (engine/stages/public_edge.py) and a private subnet's missing outbound access."""
     out = []
     text = ("public IP {name} ({sku}) on a secondary IP configuration or IPv6: packets leaving "
             "for the Internet from that address are not source-translated by the engine")
-    lb_text = ("public IP {name} ({sku}), frontend of load balancer {lb}: its load-balancing, "
-               "inbound NAT and outbound rules are not applied to packets by the engine (inbound "
-               "to it stays unmapped, outbound keeps the private source)")
+    lb_text = ("public IP {name} ({sku}), frontend of load balancer {lb}: inbound "
+               "load-balancing and inbound NAT rules are applied (engine/stages/loadbalancer.py)"
+               " and outbound SNAT to it (stages/public_edge.py); floating IP, probe state and "
+               "a frontend reached from inside a VNet are not modelled")
     for nic in topology.network_interfaces:
         for config in nic.ip_configurations:
             pip = topology.get(config.public_ip_address)

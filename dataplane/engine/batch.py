@@ -548,8 +548,16 @@ class BatchPipeline:
             nat.unsnat_np(c, m, unnat_ip & (UNSNAT - 1), unnat_port)
         subnet = np.where(active, net.node_subnet[np.maximum(c.nic, 0)], -1)
         pos = np.ones(n, dtype=np.int64)
-        # DNAT to an instance public IP's private address (stages/public_edge.py)
+        # a public load balancer's frontend: rule, DNAT, delivery (stages/loadbalancer.py)
         rows = np.flatnonzero((disp == D.UNMAPPED) & (c.nic < 0))  # no emulated source NIC
+        if rows.size and net.lb.public_keys.size:
+            rows_lb, backend, ip, port, label = lb.public_np(net, self.labels, c, rows[~est[rows]],
+                                                             disp, dec, active)
+            nat.dnat_np(c, rows_lb, ip, port)
+            self.deliver(c, est, rows_lb, backend, label, nodes, np.zeros(n, np.int64), disp,
+                         dec, active)
+            rows = np.flatnonzero((disp == D.UNMAPPED) & (c.nic < 0))
+        # DNAT to an instance public IP's private address (stages/public_edge.py)
         if rows.size:
             shut, which = public_edge.inbound_np(net, c, rows, est)
             for k in np.unique(which).tolist():

@@ -143,6 +143,8 @@ class ReferencePipeline:
         entry = self.conntrack.reply_of(flow_key(p))
         state = entry is not None
         flow = Flow(p.proto, IPAddress(4, p.src), p.sport, IPAddress(4, p.dst), p.dport)
+        if p.nic < 0 and not state and net.lb.at_public(p.dst) >= 0:  # stages/loadbalancer.py
+            return self._public_frontend(p, net.lb.frontends[net.lb.at_public(p.dst)])
         if p.nic < 0:
             unsnat = entry.unsnat() if entry is not None else None
             back = None
@@ -370,6 +372,21 @@ class ReferencePipeline:
         translated = Flow(q.proto, IPAddress(4, q.src), q.sport, IPAddress(4, q.dst), q.dport)
         w.out = (q.src, q.dst, q.sport, q.dport)
         return self._deliver(w, p, choice.backend, state, translated, choice.label)
+
+    def _public_frontend(self, p: Packet, fe: lbm.Frontend) -> Walk:
+        """A new flow from outside every VNet to a public LB frontend: the load balancer's
+        choice and SKU default, DNAT (stages/nat.py), delivery at the backend; its replies are
+        un-NATed at the backend (walk)."""
+        w = Walk(D.DELIVERED, "", [], out=(p.src, p.dst, p.sport, p.dport))
+        choice = lbm.decide_public(self.net, fe, p)
+        w.hops.append(choice.hop)
+        if choice.drop is not None:
+            return self._end(w, *choice.drop)
+        assert choice.to is not None
+        q = nat.dnat(p, *choice.to)
+        translated = Flow(q.proto, IPAddress(4, q.src), q.sport, IPAddress(4, q.dst), q.dport)
+        w.out = (q.src, q.dst, q.sport, q.dport)
+        return self._deliver(w, p, choice.backend, False, translated, choice.label)
 
     # -- shared steps --
     def _deliver(self, w: Walk, p: Packet, target: int, state: bool, flow: Flow,

@@ -1,4 +1,4 @@
-"""Stage: internal load balancers -- reference and batch forms side by side.
+"""Stage: internal and public load balancers -- reference and batch forms side by side.
 
 Frontends, rules, backend choice. The dispatchers (engine/reference.py, engine/batch.py) run
 the peering stage into the frontend's VNet before this stage and, for a balanced packet, the
@@ -35,7 +35,29 @@ Semantics (issue 5; docs/azure-behaviour.md §4.4 for the SKU rule):
   appliance. compile.py gives every (route, backend) pair a synthetic route id so the batch
   appliance stage runs unchanged;
 * the AzureLoadBalancer probe source 168.63.129.16 is an ingress source (stages/gateway.py),
-  allowed by the default rule AllowAzureLoadBalancerInBound (2.2).
+  allowed by the default rule AllowAzureLoadBalancerInBound (2.2); a probe reaches a backend
+  of a public load balancer the same way ("Azure Load Balancer health probes",
+  https://learn.microsoft.com/azure/load-balancer/load-balancer-custom-probe-overview, "Probe
+  source IP address": probes come from 168.63.129.16, which an NSG must not block).
+Public load balancers (issue 14): a frontend with a public IP (control/public_addresses.py
+gives its address) is reached from outside every VNet (a packet from no emulated NIC; the
+dispatchers call `decide_public` / `public_np` before the instance public IP DNAT). Its rules
+are the load-balancing rules and the inbound NAT rules of that frontend ("Inbound NAT rules",
+https://learn.microsoft.com/azure/load-balancer/inbound-nat-rules, "Inbound NAT rule V1": a
+frontend port forwarded to one virtual machine's backend port; "V2": a frontend port range
+over a backend pool, one port per instance). The pool form of an inbound
+NAT rule (frontendPortRangeStart..End over a backend pool) gives the pool's members, in
+topology order, the frontend ports start, start+1, ... up to the range's end (assumption
+`lb-nat-pool-order`: Azure assigns the ports to instances but does not document the order).
+Same hash, DNAT and rule match as internal frontends; then the backend's inbound NSG decides.
+SKU ("Azure Load Balancer SKUs", https://learn.microsoft.com/azure/load-balancer/skus,
+"SKU comparison", Secure by default: Standard is "closed to inbound flows unless allowed by a
+network security group", Basic is "open by default"): a new flow balanced by a Standard
+frontend to a backend without an NSG on its NIC nor its subnet ends PUBLIC_IP_CLOSED; Basic
+delivers it (the backend's NSG, when present, still decides; Basic was retired on 30 September
+2025 but still reads in old templates). Replies are un-NATed by the
+connection table: they leave from the frontend address and port (engine/conntrack.py).
+Floating IP and outbound rules in packets are not modelled here (control/caveats.py).
 Hash (assumption `lb-hash`): Azure documents a 5-tuple hash (source/destination address and
 port, protocol) but not the function. We use a deterministic, symmetric one: the two
 endpoints (address << 16 | port; ports 0 for protocols other than TCP/UDP) are ordered, then
@@ -52,8 +74,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from dataplane.control.public_addresses import public_address
 from dataplane.dispositions import Disposition as D
-from dataplane.model import Topology, id_key
+from dataplane.model import Subnet, Topology, id_key
 
 if TYPE_CHECKING:  # pragma: no cover
     from dataplane.engine.compile import Network
@@ -67,6 +90,9 @@ LB_ASSUMPTIONS = (
     "lb-dnat: traffic to a frontend is DNATed to the backend address and backendPort (HA "
     "ports keep the port); the backend's inbound NSG sees the translated 5-tuple; floating "
     "IP, outbound rules and health-probe state are not modelled (every pool member is up).",
+    "lb-nat-pool-order: an inbound NAT rule in the pool form (frontendPortRangeStart..End "
+    "over a backend pool) maps frontend port start+i to the i-th pool member in topology order "
+    "(Azure assigns one port per instance, the order is not documented).",
     "lb-basic-global: a Basic SKU frontend is not reachable from a VNet in another region "
     "(global peering, docs/azure-behaviour.md §4.4); Standard is.",
 )
@@ -175,9 +201,24 @@ class LBTables:
     by_key: dict[tuple[int, int], int] = field(default_factory=dict)
     keys: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     vals: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    # public frontends (vnet -1): public address -> frontend index, sorted arrays for batches
+    by_public: dict[int, int] = field(default_factory=dict)
+    public_keys: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    public_vals: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    nic_guarded: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # NSG on NIC/subnet
 
     def at(self, vnet: int, ip: int) -> int:
         return self.by_key.get((vnet, ip), -1)
+
+    def at_public(self, ip: int) -> int:
+        """The public frontend answering on address `ip`, -1 when none."""
+        return self.by_public.get(ip, -1)
+
+    def at_public_np(self, ip: np.ndarray) -> np.ndarray:
+        if self.public_keys.size == 0:
+            return np.full(ip.size, -1, np.int32)
+        at = np.minimum(np.searchsorted(self.public_keys, ip), self.public_keys.size - 1)
+        return np.where(self.public_keys[at] == ip, self.public_vals[at], -1).astype(np.int32)
 
     def at_np(self, vnet: np.ndarray, ip: np.ndarray) -> np.ndarray:
         if self.keys.size == 0:
@@ -224,7 +265,61 @@ def build_tables(topology: Topology, vnet_index: dict[str, int],
     keys = sorted(out.by_key)
     out.keys = np.array([(v << 32) | a for v, a in keys], dtype=np.int64)
     out.vals = np.array([out.by_key[k] for k in keys], dtype=np.int32)
+    _public_frontends(topology, members, out)
     return out
+
+
+def _rule(name: str, protocol: str, frontend_port: int, backend_port: int,
+          pool: list[tuple[int, int]]) -> Rule:
+    proto = {"tcp": 6, "udp": 17}.get(protocol.lower(), PROTO_ALL)
+    return Rule(name, proto, int(frontend_port), int(backend_port),
+                np.array([m[0] for m in pool], dtype=np.int32),
+                np.array([m[1] for m in pool], dtype=np.int64))
+
+
+def _public_frontends(topology: Topology, members: dict[str, list[tuple[int, int]]],
+                      out: LBTables) -> None:
+    """Frontends with an IPv4 public IP: load-balancing rules, then inbound NAT rules (one
+    backend each; the pool form one Rule per member, module docstring)."""
+    nics = topology.network_interfaces
+    configs: dict[str, tuple[int, int]] = {}
+    guarded = np.zeros(len(nics), bool)
+    for i, nic in enumerate(nics):
+        for config in nic.ip_configurations:
+            ip = config.private_ip_address
+            if ip is not None and ip.version == 4:
+                configs[id_key(f"{nic.id}/ipConfigurations/{config.name}")] = (i, ip.value)
+            subnet = topology.get(config.subnet) if config.subnet else None
+            guarded[i] |= bool(nic.network_security_group) or (
+                isinstance(subnet, Subnet) and bool(subnet.network_security_group))
+    out.nic_guarded = guarded
+    for lb in topology.load_balancers:
+        for fe in lb.frontend_ip_configurations:
+            address = public_address(topology, fe.public_ip_address)
+            if address is None or address.version != 4 or address.value in out.by_public:
+                continue
+            mine = [r for r in lb.load_balancing_rules
+                    if id_key(r.frontend_ip_configuration) == id_key(fe.id)]
+            rules = [_rule(r.name, r.protocol, r.frontend_port, r.backend_port,
+                           members.get(id_key(r.backend_address_pool), [])) for r in mine]
+            for r in lb.inbound_nat_rules:
+                if id_key(r.frontend_ip_configuration) != id_key(fe.id):
+                    continue
+                if r.backend_ip_configuration:
+                    one = configs.get(id_key(r.backend_ip_configuration))
+                    rules.append(_rule(r.name, r.protocol, r.frontend_port, r.backend_port,
+                                       [one] if one else []))
+                elif r.backend_address_pool:
+                    pool = members.get(id_key(r.backend_address_pool), [])
+                    span = r.frontend_port_range_end - r.frontend_port_range_start + 1
+                    rules += [_rule(r.name, r.protocol, r.frontend_port_range_start + k,
+                                    r.backend_port, [m]) for k, m in enumerate(pool[:span])]
+            out.by_public[address.value] = len(out.frontends)
+            out.frontends.append(Frontend(lb.name, lb.sku or "Standard", -1, address.value,
+                                          rules))
+    keys = sorted(out.by_public)
+    out.public_keys = np.array(keys, dtype=np.int64)
+    out.public_vals = np.array([out.by_public[k] for k in keys], dtype=np.int32)
 
 
 # -- shared decisions (reference and batch read the same labels) ---------------------------
@@ -251,6 +346,16 @@ def label_hairpin(fe: Frontend, rule: Rule) -> str:
 
 def label_rule(fe: Frontend, rule: Rule) -> str:
     return f"lb {fe.lb}/{rule.name}"
+
+
+def label_closed(fe: Frontend) -> str:
+    return (f"lb {fe.lb} (Standard): closed to inbound, no NSG on the backend's NIC or "
+            "subnet allows it")
+
+
+def closed_to(net: Network, fe: Frontend, backend: int) -> bool:
+    """A Standard public frontend's new flow to a backend without any NSG (module docstring)."""
+    return fe.vnet < 0 and not fe.basic and not bool(net.lb.nic_guarded[backend])
 
 
 def choose(fe: Frontend, proto: int, src: int, sport: int, dst: int, dport: int
@@ -315,6 +420,19 @@ def decide_frontend(net: Network, fe: Frontend, from_vnet: int, p: Any) -> Choic
     return Choice(None, label, lb_hop(net, fe, rule, k, p, "Balanced", to), backend, to)
 
 
+def decide_public(net: Network, fe: Frontend, p: Any) -> Choice:
+    """A new flow from outside every VNet to public frontend `fe` (module docstring): the rule
+    match and hash of `decide_frontend`, then the SKU's inbound default (PUBLIC_IP_CLOSED for
+    an unguarded backend of a Standard frontend). A packet answering a tracked flow (the reply
+    to a flow SNATed to this address) is the connection table's, not the dispatchers' call
+    here."""
+    choice = decide_frontend(net, fe, fe.vnet, p)
+    if choice.drop is None and closed_to(net, fe, choice.backend):
+        return Choice((D.PUBLIC_IP_CLOSED, label_closed(fe)), "",
+                      {**choice.hop, "result": "ClosedToInbound"}, -1, None)
+    return choice
+
+
 def decide_next_hop(net: Network, fe: Frontend, from_vnet: int, p: Any) -> Choice:
     """A UDR whose VirtualAppliance next hop is frontend `fe`: the backend appliance the
     packet goes to, unchanged (no DNAT)."""
@@ -377,6 +495,30 @@ def frontends_np(net: Network, labels: Any, c: Any, sel: np.ndarray, fe: np.ndar
     return tuple(np.concatenate(cols) for cols in zip(*out, strict=True))
 
 
+def public_np(net: Network, labels: Any, c: Any, rows: np.ndarray, disp: np.ndarray,
+              dec: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Rows `rows` (new flows from no emulated NIC) addressed to a public frontend: drops
+    (LB_NO_RULE, LB_NO_BACKEND, PUBLIC_IP_CLOSED) written into disp/dec; returns the balanced
+    rows with their backend NIC (int32), DNAT address (int64) and port (int32), and deciding
+    label index (int32), aligned -- the dispatcher translates and delivers them."""
+    fe = net.lb.at_public_np(c.dst[rows])
+    sel, fe = rows[fe >= 0], fe[fe >= 0]
+    if sel.size == 0:
+        return (sel, np.zeros(0, np.int32), np.zeros(0, np.int64), np.zeros(0, np.int32),
+                np.zeros(0, np.int32))
+    out, backend, ip, port, label = frontends_np(net, labels, c, sel, fe,
+                                                 np.full(sel.size, -1, np.int32), disp, dec,
+                                                 active)
+    of = net.lb.at_public_np(c.dst[out])
+    basic = np.array([net.lb.frontends[f].basic for f in of.tolist()], bool)
+    shut = ~basic & ~net.lb.nic_guarded[backend]
+    for f in np.unique(of[shut]).tolist():
+        _end(out[shut & (of == f)], D.PUBLIC_IP_CLOSED, labels(label_closed(
+            net.lb.frontends[f])), disp, dec, active)
+    keep = ~shut
+    return out[keep], backend[keep], ip[keep], port[keep], label[keep]
+
+
 def next_hop_np(net: Network, labels: Any, c: Any, idx: np.ndarray, rid: np.ndarray,
                 vnet: np.ndarray, m: np.ndarray, disp: np.ndarray, dec: np.ndarray,
                 active: np.ndarray) -> np.ndarray:
@@ -423,5 +565,6 @@ def _end(sel: np.ndarray, d: D, label: int, disp: np.ndarray, dec: np.ndarray,
 
 
 __all__ = ["LB_ASSUMPTIONS", "Choice", "Frontend", "LBTables", "Rule", "basic_global",
-           "build_tables", "choose", "decide_frontend", "decide_next_hop", "flow_hash",
+           "build_tables", "choose", "closed_to", "decide_frontend", "decide_next_hop",
+           "decide_public", "label_closed", "public_np", "flow_hash",
            "flow_hash_np", "frontends_np", "lb_hop", "next_hop_np"]

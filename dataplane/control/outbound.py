@@ -187,6 +187,12 @@ def edge_assumptions(routes: Iterable[EffectiveRoute], outbound: Outbound) -> li
     return _lines([*outbound.assumptions, *scope])
 
 
+IPV6_OUTBOUND_CAVEAT = (
+    "IPv6 outbound is not modelled: the method shown is the IPv4 precedence; which IPv6 "
+    "public addresses or load-balancer frontends give this NIC IPv6 Internet access is not "
+    "evaluated (issue 17)")
+
+
 def edge_next_hop(topology: Topology, nic: NetworkInterface, route: EffectiveRoute,
                   answer: dict[str, Any]) -> dict[str, Any]:
     """`answer` (a next-hop dict) with `outbound` when the next hop is Internet, and
@@ -196,6 +202,8 @@ def edge_next_hop(topology: Topology, nic: NetworkInterface, route: EffectiveRou
         outbound = outbound_access(topology, nic)
         answer["outbound"] = outbound.as_dict()
         answer["assumptions"] = answer["assumptions"] + _lines(outbound.assumptions)
+        if route.address_prefix.version == 6:  # the precedence above is the IPv4 one
+            answer["caveats"] = [*answer.get("caveats", []), IPV6_OUTBOUND_CAVEAT]
     endpoint = topology.get(route.private_endpoint)
     if isinstance(endpoint, PrivateEndpoint):
         first = (endpoint.private_link_service_connections or (None,))[0]

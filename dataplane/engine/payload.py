@@ -377,7 +377,6 @@ class FlowNames:
                 k, b.decode("ascii", "backslashreplace")) for k, b in fresh]), strict=True))
             out = [by_bytes[k] for k in keys]
         return out
-        return np.array(out, dtype=np.int32)
 
     def _continue(self, p: PayloadColumns, fid: np.ndarray, rows: np.ndarray,
                   done: np.ndarray) -> None:

@@ -123,6 +123,9 @@ def test_next_hop_ipv6(dual) -> None:
     assert any(a.startswith("next-hop-ipv6:") for a in internet["assumptions"])
     ipv4 = watcher.next_hop(dual, "VM0", "10.0.0.4", "8.8.8.8")
     assert not any(a.startswith("next-hop-ipv6:") for a in ipv4["assumptions"])
+    # the outbound method shown is the IPv4 precedence: an IPv6 Internet answer says so
+    assert any(c.startswith("IPv6 outbound is not modelled") for c in internet["caveats"])
+    assert not any(c.startswith("IPv6 outbound") for c in ipv4["caveats"])
 
 
 def test_next_hop_ipv6_user_route(tmp_path: Path) -> None:

@@ -48,6 +48,7 @@ import yaml
 from dataplane.errors import InputError
 from dataplane.load.resources import resources_to_topology
 from dataplane.model import Topology
+from dataplane.net import parse_prefix
 
 DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 DEFAULT_RESOURCE_GROUP = "vnet-dataplane-rg"
@@ -171,6 +172,10 @@ class _Builder:
                 spec = sbody if isinstance(sbody, dict) else {"prefix": sbody}
                 if "prefix" not in spec:
                     raise self.error(name, f"subnets.{sname}.prefix", "subnet needs a prefix")
+                try:  # parsed here so a bad prefix names its subnet, not a VM placed in it
+                    parse_prefix(str(spec["prefix"]))
+                except InputError as error:
+                    raise self.error(name, f"subnets.{sname}.prefix", error.message) from None
                 props: dict[str, Any] = {"addressPrefix": str(spec["prefix"])}
                 where = f"{name}/{sname}"
                 if spec.get("nsg"):

@@ -151,6 +151,9 @@ firewalls:
      "priority: 100, direction: Sideways, access: Allow}]}}", "n",
      "properties.securityRules[0].direction"),
     ("vnetz: {}", None, "vnetz"),
+    # a bad subnet prefix names the subnet, not the VM placed in it (new-user trial)
+    ("vnets: {a: {region: x, address_space: [10.0.0.0/16], subnets: {web: 10.0.1.0/33}}}\n"
+     "vms: {vm1: {subnet: a/web}}", "a", "subnets.web.prefix"),
 ])
 def test_bad_scenarios_name_resource_and_property(text, resource, prop):
     with pytest.raises(InputError) as info:

@@ -363,7 +363,18 @@ class ReferencePipeline:
         blocked = self._cross(w, vnet, fe.vnet, p, current if via_gateway else -1)
         if blocked is not None:
             return blocked
-        choice = lbm.decide_frontend(self.net, fe, vnet, p)
+        return self._balanced(w, p, lbm.decide_frontend(self.net, fe, vnet, p), state)
+
+    def _public_frontend(self, p: Packet, fe: lbm.Frontend) -> Walk:
+        """A new flow from outside every VNet to a public LB frontend: the load balancer's
+        choice and SKU default, DNAT (stages/nat.py), delivery at the backend; its replies are
+        un-NATed at the backend (walk)."""
+        w = Walk(D.DELIVERED, "", [], out=(p.src, p.dst, p.sport, p.dport))
+        return self._balanced(w, p, lbm.decide_public(self.net, fe, p), False)
+
+    def _balanced(self, w: Walk, p: Packet, choice: lbm.Choice, state: bool) -> Walk:
+        """A load balancer's choice: its drop, or DNAT (stages/nat.py) and delivery at the
+        backend with the translated 5-tuple."""
         w.hops.append(choice.hop)
         if choice.drop is not None:
             return self._end(w, *choice.drop)
@@ -372,21 +383,6 @@ class ReferencePipeline:
         translated = Flow(q.proto, IPAddress(4, q.src), q.sport, IPAddress(4, q.dst), q.dport)
         w.out = (q.src, q.dst, q.sport, q.dport)
         return self._deliver(w, p, choice.backend, state, translated, choice.label)
-
-    def _public_frontend(self, p: Packet, fe: lbm.Frontend) -> Walk:
-        """A new flow from outside every VNet to a public LB frontend: the load balancer's
-        choice and SKU default, DNAT (stages/nat.py), delivery at the backend; its replies are
-        un-NATed at the backend (walk)."""
-        w = Walk(D.DELIVERED, "", [], out=(p.src, p.dst, p.sport, p.dport))
-        choice = lbm.decide_public(self.net, fe, p)
-        w.hops.append(choice.hop)
-        if choice.drop is not None:
-            return self._end(w, *choice.drop)
-        assert choice.to is not None
-        q = nat.dnat(p, *choice.to)
-        translated = Flow(q.proto, IPAddress(4, q.src), q.sport, IPAddress(4, q.dst), q.dport)
-        w.out = (q.src, q.dst, q.sport, q.dport)
-        return self._deliver(w, p, choice.backend, False, translated, choice.label)
 
     # -- shared steps --
     def _deliver(self, w: Walk, p: Packet, target: int, state: bool, flow: Flow,

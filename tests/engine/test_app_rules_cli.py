@@ -15,31 +15,18 @@ import pytest
 from scapy.layers.inet import IP, TCP
 from scapy.utils import rdpcap, wrpcap
 from test_app_rules import client_hello
+from test_firewall_policy import HUB_AND_SPOKES
 
 from dataplane.cli import main
 
-YAML = """
-vnets:
-  hub: {region: westeurope, address_space: [10.0.0.0/16], subnets: {AzureFirewallSubnet: 10.0.1.0/26}}
-  spoke1: {region: westeurope, address_space: [10.1.0.0/16], subnets: {app: {prefix: 10.1.1.0/24, route_table: to-fw}}}
-  spoke2: {region: westeurope, address_space: [10.2.0.0/16], subnets: {db: {prefix: 10.2.1.0/24, route_table: to-fw}}}
-peerings:
-  - {between: [hub, spoke1], allow_forwarded_traffic: true}
-  - {between: [hub, spoke2], allow_forwarded_traffic: true}
-route_tables:
-  to-fw: {routes: [{name: default, prefix: 0.0.0.0/0, next_hop: VirtualAppliance, next_hop_ip: 10.0.1.4}]}
-firewalls:
-  fw:
+# the hub and spokes of the firewall-policy tests, with one classic application rule collection
+YAML = HUB_AND_SPOKES.replace("fw: {subnet: hub/AzureFirewallSubnet, ip: 10.0.1.4, collections: []}", """fw:
     subnet: hub/AzureFirewallSubnet
     ip: 10.0.1.4
     collections: []
     application_collections:
       - {name: web, priority: 200, action: Allow, rules: [
-          {name: contoso, source: 10.1.0.0/16, protocols: [Https:443, "Http:80"], fqdns: [www.contoso.com]}]}
-vms:
-  app1: {subnet: spoke1/app, ip: 10.1.1.4, size: Standard_D2s_v3}
-  db1: {subnet: spoke2/db, ip: 10.2.1.4, size: Standard_D2s_v3}
-"""
+          {name: contoso, source: 10.1.0.0/16, protocols: [Https:443, "Http:80"], fqdns: [www.contoso.com]}]}""")
 
 
 @pytest.fixture()

@@ -175,7 +175,9 @@ def next_hop(topology: Topology, vm: str, source_ip: str, destination_ip: str,
         "nextHopType": route.next_hop_type,
         "nextHopIpAddress": str(route.next_hop_ip[0]) if route.next_hop_ip else None,
         "routeTableId": route.route_table_id if route.source == "User" else "System Route",
-        "assumptions": texts("next-hop-peering-names", "gateway-next-hop-ip") + family,
+        "assumptions": texts("next-hop-peering-names", *(
+            ("gateway-next-hop-ip",) if route.next_hop_type == "VirtualNetworkGateway" else ())
+        ) + family,
         "caveats": caveats,
     }
     return edge_next_hop(topology, interface, route, out)  # control/outbound.py (issue 14)

@@ -126,6 +126,8 @@ def test_next_hop_ipv6(dual) -> None:
     # the outbound method shown is the IPv4 precedence: an IPv6 Internet answer says so
     assert any(c.startswith("IPv6 outbound is not modelled") for c in internet["caveats"])
     assert not any(c.startswith("IPv6 outbound") for c in ipv4["caveats"])
+    # no gateway on the path: the gateway next-hop assumption does not apply, so is not printed
+    assert not any(a.startswith("gateway-next-hop-ip") for a in ipv4["assumptions"])
 
 
 def test_next_hop_ipv6_user_route(tmp_path: Path) -> None:

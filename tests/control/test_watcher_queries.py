@@ -98,6 +98,16 @@ def test_next_hop_user_route_and_peering(hub_spoke):
     assert out["nextHopType"] == "VNetGlobalPeering" and out["routeTableId"] == "System Route"
 
 
+def test_next_hop_prints_the_gateway_assumption_only_for_gateway_next_hops(hub_spoke):
+    def keys(out):
+        return [a.split(":")[0] for a in out["assumptions"]]
+    to_gateway = watcher.next_hop(hub_spoke, "web1", "10.1.1.4", "192.168.1.9")
+    assert to_gateway["nextHopType"] == "VirtualNetworkGateway"
+    assert "gateway-next-hop-ip" in keys(to_gateway)
+    to_nva = watcher.next_hop(hub_spoke, "web1", "10.1.1.4", "10.2.1.4")
+    assert "gateway-next-hop-ip" not in keys(to_nva)
+
+
 def test_names_or_ids_and_errors(hub_spoke):
     nic = hub_spoke.find("network_interfaces", "web1-nic")
     by_name = watcher.effective_route_table(hub_spoke, "web1-nic")

@@ -173,7 +173,7 @@ class _Builder:
                 if "prefix" not in spec:
                     raise self.error(name, f"subnets.{sname}.prefix", "subnet needs a prefix")
                 try:  # parsed here so a bad prefix names its subnet, not a VM placed in it
-                    parse_prefix(str(spec["prefix"]))
+                    parse_prefix(str(spec["prefix"]), strict=False)  # host bits: validate.py
                 except InputError as error:
                     raise self.error(name, f"subnets.{sname}.prefix", error.message) from None
                 props: dict[str, Any] = {"addressPrefix": str(spec["prefix"])}

@@ -219,7 +219,8 @@ class TagResolver:
         if tag == "internet":  # a default route in VirtualNetwork does not empty Internet
             # (and the host's address stays out of Internet even when a 0.0.0.0/0 user route
             # summarises it into the VirtualNetwork tag's 0.0.0.0/0)
-            inside = [p for p in self.virtual_network(scope) if p.length > 0]
+            inside = summarize_prefixes([p for p in self._virtual_network_parts(scope)
+                                         if p.length > 0])  # not merged into a /0 first
             return complement_v4([*NOT_INTERNET, HOST_VIRTUAL_IP, *inside]) + subtract(
                 GLOBAL_UNICAST_V6, [p for p in inside if p.version == 6])
         if tag in self._loaded:
@@ -231,6 +232,10 @@ class TagResolver:
     def virtual_network(self, scope: TagScope | VirtualNetwork) -> tuple[Prefix, ...]:
         """2.3: VNet space + access-allowed Connected peers + on-premises and learned prefixes
         + the host's virtual IP + the prefixes of the scope's route table (module header)."""
+        return summarize_prefixes(self._virtual_network_parts(scope))
+
+    def _virtual_network_parts(self, scope: TagScope | VirtualNetwork) -> list[Prefix]:
+        """The VirtualNetwork tag's members as listed (not summarised)."""
         from dataplane.control.routes import onprem_prefixes  # routes imports this module
 
         if isinstance(scope, VirtualNetwork):
@@ -246,7 +251,7 @@ class TagResolver:
         if isinstance(table, RouteTable):
             parts.extend(r.address_prefix for r in table.routes
                          if isinstance(r.address_prefix, Prefix))
-        return summarize_prefixes(parts)
+        return parts
 
     def caveats(self) -> list[str]:
         """One line per tag answered from the built-in subset (no file loaded for it)."""

@@ -68,6 +68,21 @@ cdef inline bint _before(int64_t ta, int64_t ia, int64_t tb, int64_t ib) noexcep
     return ta < tb or (ta == tb and ia < ib)
 
 
+cdef inline void _push(int64_t *ht, int64_t *hk, Py_ssize_t size, int64_t t,
+                       int64_t key) noexcept nogil:
+    """Push (t, key) onto the binary min-heap of `size` entries (order: _before)."""
+    cdef Py_ssize_t pos = size, parent
+    while pos > 0:
+        parent = (pos - 1) >> 1
+        if not _before(t, key, ht[parent], hk[parent]):
+            break
+        ht[pos] = ht[parent]
+        hk[pos] = hk[parent]
+        pos = parent
+    ht[pos] = t
+    hk[pos] = key
+
+
 def advance(const int64_t[::1] cap_bps, const int64_t[::1] queue_ns,
             int64_t[::1] last_depart_ns, int64_t[::1] drops, const int32_t[::1] leg_vm,
             const int64_t[::1] leg_cost_ns, const int32_t[::1] length_bytes,
@@ -106,19 +121,8 @@ def advance(const int64_t[::1] cap_bps, const int64_t[::1] queue_ns,
             dropped[i] = 0
             j = start_leg[i]
             if 0 <= j < width and leg_vm[i * width + j] != -2:
-                t = start_ns[i]
-                key = i * width + j
-                pos = size
+                _push(ht, hk, size, start_ns[i], i * width + j)
                 size += 1
-                while pos > 0:
-                    parent = (pos - 1) >> 1
-                    if not _before(t, key, ht[parent], hk[parent]):
-                        break
-                    ht[pos] = ht[parent]
-                    hk[pos] = hk[parent]
-                    pos = parent
-                ht[pos] = t
-                hk[pos] = key
         while size > 0 and ht[0] <= horizon_ns:
             now = ht[0]
             key = hk[0]
@@ -161,18 +165,8 @@ def advance(const int64_t[::1] cap_bps, const int64_t[::1] queue_ns,
                 last_depart_ns[m] = depart
             t = depart + leg_cost_ns[key]
             if j + 1 < width and leg_vm[key + 1] != -2:
-                key = key + 1
-                pos = size
+                _push(ht, hk, size, t, key + 1)
                 size += 1
-                while pos > 0:
-                    parent = (pos - 1) >> 1
-                    if not _before(t, key, ht[parent], hk[parent]):
-                        break
-                    ht[pos] = ht[parent]
-                    hk[pos] = hk[parent]
-                    pos = parent
-                ht[pos] = t
-                hk[pos] = key
             else:
                 time_out_ns[i] = t
         for k in range(size):  # still travelling at the horizon

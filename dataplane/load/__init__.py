@@ -84,11 +84,19 @@ def _files(path: Path) -> list[Path]:
     return files
 
 
+def _is_scenario(path: Path) -> bool:
+    return path.suffix.lower() in (".yaml", ".yml")
+
+
 def read_resources(path: Path, parameters: Parameters = None, *,
                    allow_paths: Sequence[str | Path] = (),
-                   confinement: Confinement | None = None
+                   confinement: Confinement | None = None,
+                   others: Sequence[dict[str, Any]] = ()
                    ) -> tuple[list[dict[str, Any]], tuple[Assumption, ...]]:
     """One file -> the resolved resource dicts it holds, and the assumptions made reading it.
+
+    `others`: resource dicts of the run's other inputs, where a scenario's VNET/SUBNET
+    references may point (load/other_inputs.py).
 
     Files a template names are read from `path`'s folder tree or `allow_paths` (or
     `confinement`, which `load` passes for a folder input). Template parameters no analysis
@@ -96,7 +104,8 @@ def read_resources(path: Path, parameters: Parameters = None, *,
     reads one.
     """
     confinement = confinement or Confinement.for_input(path, allow_paths)
-    if path.suffix.lower() in (".yaml", ".yml"):
+    if _is_scenario(path):
+        from dataplane.load.other_inputs import OtherInputs
         from dataplane.load.scenario import scenario_resources
 
         if parameters is not None:
@@ -108,7 +117,7 @@ def read_resources(path: Path, parameters: Parameters = None, *,
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
             raise InputError(f"cannot read file: {error}", file=str(path)) from None
-        return scenario_resources(text, str(path)), ()
+        return scenario_resources(text, str(path), OtherInputs.of(others)), ()
     doc = read_json(path)
     if _is_template(doc):
         from dataplane.load.arm.template import evaluate_template
@@ -155,13 +164,16 @@ def load(paths: Input | Sequence[Input], parameters: Parameters = None, *,
                 confinement.check(file, file=str(file), resource="", property="")
             inputs.append((file, own, confinement))
     files = [f for f, _, _ in inputs]
-    for file, own, confinement in inputs:
-        found, noted = read_resources(file, own, confinement=confinement)
+    # Scenarios last, so a scenario's VNET/SUBNET reference finds a subnet another input of
+    # this run defines (load/other_inputs.py): test VMs added to a VM-less template.
+    for file, own, confinement in sorted(inputs, key=lambda i: _is_scenario(i[0])):
+        found, noted = read_resources(file, own, confinement=confinement,
+                                      others=resources if _is_scenario(file) else ())
         resources.extend(found)
         assumptions.extend(noted)
     advertisements = list(read_bgp_sidecar(bgp_routes))
     for file in files:
-        if file.suffix.lower() in (".yaml", ".yml"):
+        if _is_scenario(file):
             advertisements += scenario_bgp_routes(file.read_text(encoding="utf-8"), str(file))
     source = ", ".join(str(f) for f in files)
     topology = _topology_without_placeholders(resources, source)

@@ -46,6 +46,7 @@ from typing import Any
 import yaml
 
 from dataplane.errors import InputError
+from dataplane.load.other_inputs import OtherInputs, Subnet
 from dataplane.load.resources import resources_to_topology
 from dataplane.model import Topology
 from dataplane.net import parse_prefix
@@ -69,14 +70,18 @@ def one_or_many(value: Any) -> list[str]:
 
 
 class _Builder:
-    def __init__(self, doc: dict[str, Any], source: str) -> None:
+    def __init__(self, doc: dict[str, Any], source: str,
+                 others: OtherInputs | None = None) -> None:
         self.doc = doc
         self.source = source
+        self.others = others or OtherInputs()
         self.subscription = str(doc.get("subscription", DEFAULT_SUBSCRIPTION))
         self.group = str(doc.get("resource_group", DEFAULT_RESOURCE_GROUP))
         self.resources: list[dict[str, Any]] = []
         self.vnet_scope: dict[str, tuple[str, str, str]] = {}  # name -> (sub, rg, region)
         self.taken: dict[str, set[str]] = {}
+        self._other_subnets: dict[str, Subnet] = {}  # id -> a subnet of another input
+        self._reserved: set[str] = set()  # other inputs' subnets whose addresses are taken
 
     # -- helpers --
 
@@ -114,8 +119,19 @@ class _Builder:
         vnet, sep, subnet = text.partition("/")
         if not sep:
             raise self.error(where, prop, f"'{text}' is not VNET/SUBNET")
-        vnet_body = self.section("vnets").get(vnet, {})
-        if subnet not in (vnet_body.get("subnets") or {}):
+        vnets = self.section("vnets")
+        if vnet not in vnets:  # a subnet another input of this run defines
+            try:
+                other = self.others.subnet(vnet, subnet)
+            except LookupError as error:
+                raise self.error(where, prop, str(error)) from None
+            if other is not None:
+                self._other_subnets[other.id] = other
+                return other.id
+            if vnet not in self.others.vnets:
+                raise self.error(where, prop, f"unknown VNet '{vnet}' (define it under vnets: "
+                                 "or give the template or dump that defines it in the same run)")
+        if subnet not in (vnets.get(vnet, {}).get("subnets") or {}):
             raise self.error(where, prop, f"VNet '{vnet}' has no subnet '{subnet}'")
         return f"{self.vnet_id(vnet, where, prop)}/subnets/{subnet}"
 
@@ -138,10 +154,21 @@ class _Builder:
         from dataplane.load.allocation import AddressAllocator
 
         allocator = self.__dict__.setdefault("_allocator", AddressAllocator())
+        if subnet_id in self._other_subnets and subnet_id not in self._reserved:
+            self._reserved.add(subnet_id)  # what the other inputs hold there is taken
+            for address in self.others.taken(subnet_id):
+                allocator.allocate(prefix, address, key=subnet_id)
         return allocator.allocate(prefix, None if requested is None else str(requested),
                                   key=subnet_id)
 
+    def subnet_region(self, subnet_id: str) -> str:
+        if subnet_id in self._other_subnets:
+            return self._other_subnets[subnet_id].region
+        return self.vnet_scope[subnet_id.split("/virtualNetworks/")[1].split("/")[0]][2]
+
     def subnet_prefix(self, subnet_id: str) -> str:
+        if subnet_id in self._other_subnets:
+            return self._other_subnets[subnet_id].prefix
         vnet, subnet = subnet_id.split("/virtualNetworks/")[1].split("/subnets/")
         body = self.section("vnets")[vnet]["subnets"][subnet]
         return str(body["prefix"] if isinstance(body, dict) else body)
@@ -332,8 +359,7 @@ class _Builder:
             region = str(body.get("region", ""))
             for index, spec in enumerate(nic_specs):
                 subnet_id = self.subnet_id(spec.get("subnet"), name, f"nics[{index}].subnet")
-                vnet_name = subnet_id.split("/virtualNetworks/")[1].split("/")[0]
-                region = region or self.vnet_scope[vnet_name][2]
+                region = region or self.subnet_region(subnet_id)
                 try:
                     ip = self.allocate(subnet_id, self.subnet_prefix(subnet_id), spec.get("ip"))
                 except InputError as error:
@@ -536,8 +562,14 @@ class _Builder:
                 rid=f"{scope}/providers/Microsoft.Authorization/roleAssignments/role{index}")
 
 
-def scenario_resources(text: str, source: str = "<scenario>") -> list[dict[str, Any]]:
-    """Parse scenario YAML text into the ARM resource dicts it stands for."""
+def scenario_resources(text: str, source: str = "<scenario>",
+                       others: OtherInputs | None = None) -> list[dict[str, Any]]:
+    """Parse scenario YAML text into the ARM resource dicts it stands for.
+
+    `others`: the VNets and subnets the run's other inputs define (load/other_inputs.py); a
+    VNET/SUBNET reference (vms, firewalls, load balancer frontends, private endpoints) that the
+    scenario's own vnets: do not hold resolves there, so test VMs can be added to a template's
+    subnets (docs/scenario.md, "Adding test VMs to a template")."""
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as error:
@@ -551,7 +583,7 @@ def scenario_resources(text: str, source: str = "<scenario>") -> list[dict[str, 
     if unknown:
         raise InputError(f"unknown section '{unknown[0]}' (known: {', '.join(SECTIONS)})",
                          file=source, property=unknown[0])
-    builder = _Builder(doc, source)
+    builder = _Builder(doc, source, others)
     for step in (builder.vnets, builder.peerings, builder.nsgs, builder.asgs,
                  builder.route_tables, builder.public_ips, builder.nat_gateways, builder.vms,
                  builder.on_premises, builder.load_balancers, builder.firewalls,

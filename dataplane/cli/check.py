@@ -4,8 +4,17 @@ Exit status: 0 valid, 1 the topology has errors, 2 the input cannot be read. JSO
 contract other tools build on): {"valid", "errors": [{"code", "message", "resource"}],
 "warnings": [...], "peerings": [{"vnet", "name", "remoteVnet", "peeringState",
 "peeringSyncLevel", "allowVirtualNetworkAccess", "allowForwardedTraffic",
-"allowGatewayTransit", "useRemoteGateways", "global"}], "publicIpAddresses": [{"name",
-"sku", "ipAddress", "chosenOffline"}], "unknownResources", "assumptions"}.
+"allowGatewayTransit", "useRemoteGateways", "global"}], "virtualNetworks": [{"name",
+"location", "addressSpace": {"addressPrefixes"}, "subnets": [{"name", "addressPrefix" |
+"addressPrefixes"}], "virtualNetworkGateways": [{"name", "gatewayType", "vpnType", "sku",
+"activeActive", "enableBgp", "bgpSettings": {"asn", "bgpPeeringAddress"} | null}]}],
+"connections": [{"name", "connectionType", "enableBgp", "virtualNetworkGateway1": {"id"},
+"virtualNetworkGateway2" | "localNetworkGateway2" | "peer": {"id"}}], "routeServers": [{"name",
+"virtualRouterAsn", "virtualRouterIps", "bgpConnections": [{"name", "peerIp", "peerAsn"}]}],
+"bgpAdvertisements": [{"peer", "prefixes", "asPath", "nextHop"}], "publicIpAddresses":
+[{"name", "sku", "ipAddress", "chosenOffline"}], "unknownResources", "assumptions"}.
+Keys are az's (az network vnet / vnet-gateway / vpn-connection show; a subnet with one prefix
+has addressPrefix, with several addressPrefixes, as az prints them).
 """
 
 from __future__ import annotations
@@ -20,7 +29,15 @@ from dataplane.control.public_addresses import (
     public_address_assumptions,
 )
 from dataplane.control.validate import validate
-from dataplane.model import Topology, VirtualNetwork, id_name
+from dataplane.model import (
+    AZURE_DEFAULT_ASN,
+    BgpSettings,
+    Connection,
+    Topology,
+    VirtualNetwork,
+    VirtualNetworkGateway,
+    id_name,
+)
 from dataplane.textable import table
 
 
@@ -45,6 +62,58 @@ def peering_rows(topology: Topology) -> list[dict[str, Any]]:
     return rows
 
 
+def _bgp_settings(settings: BgpSettings | None) -> dict[str, Any] | None:
+    if settings is None:
+        return None
+    return {"asn": settings.asn,
+            "bgpPeeringAddress": ",".join(map(str, settings.bgp_peering_address))}
+
+
+def _gateway(gateway: VirtualNetworkGateway) -> dict[str, Any]:
+    return {"name": gateway.name, "gatewayType": gateway.gateway_type,
+            "vpnType": gateway.vpn_type, "sku": gateway.sku,
+            "activeActive": gateway.active_active, "enableBgp": gateway.enable_bgp,
+            "bgpSettings": _bgp_settings(gateway.bgp_settings)}
+
+
+def vnet_rows(topology: Topology) -> list[dict[str, Any]]:
+    """The VNets as `az network vnet show` names their parts, with their gateways."""
+    def subnet(s: Any) -> dict[str, Any]:
+        prefixes = [str(p) for p in s.address_prefixes]
+        return {"name": s.name, **({"addressPrefix": prefixes[0]} if len(prefixes) == 1
+                                   else {"addressPrefixes": prefixes})}
+    return [{"name": v.name, "location": v.location,
+             "addressSpace": {"addressPrefixes": [str(p) for p in v.address_space]},
+             "subnets": [subnet(s) for s in v.subnets],
+             "virtualNetworkGateways": [_gateway(g) for g in topology.gateways_of(v.id)]}
+            for v in topology.virtual_networks]
+
+
+def _connection(c: Connection) -> dict[str, Any]:
+    other = ({"virtualNetworkGateway2": {"id": c.virtual_network_gateway2}}
+             if c.virtual_network_gateway2 else
+             {"localNetworkGateway2": {"id": c.local_network_gateway2}}
+             if c.local_network_gateway2 else {"peer": {"id": c.peer}} if c.peer else {})
+    return {"name": c.name, "connectionType": c.connection_type, "enableBgp": c.enable_bgp,
+            "virtualNetworkGateway1": {"id": c.virtual_network_gateway1}, **other}
+
+
+def bgp_rows(topology: Topology) -> dict[str, list[dict[str, Any]]]:
+    """Route Servers with their BGP peers, and the sidecar's advertised routes."""
+    return {
+        "routeServers": [{"name": h.name, "virtualRouterAsn": h.virtual_router_asn,
+                          "virtualRouterIps": [str(i) for i in h.virtual_router_ips],
+                          "bgpConnections": [{"name": b.name, "peerIp": str(b.peer_ip or ""),
+                                              "peerAsn": b.peer_asn}
+                                             for b in h.bgp_connections]}
+                         for h in topology.virtual_hubs if h.virtual_wan is None],
+        "bgpAdvertisements": [{"peer": a.peer, "prefixes": [str(p) for p in a.prefixes],
+                               "asPath": list(a.as_path),
+                               "nextHop": str(a.next_hop) if a.next_hop else None}
+                              for a in topology.bgp_advertisements],
+    }
+
+
 def check_report(topology: Topology) -> dict[str, Any]:
     findings = validate(topology)
     errors = [f.as_dict() for f in findings if f.severity == "error"]
@@ -53,6 +122,9 @@ def check_report(topology: Topology) -> dict[str, Any]:
         "errors": errors,
         "warnings": [f.as_dict() for f in findings if f.severity == "warning"],
         "peerings": peering_rows(topology),
+        "virtualNetworks": vnet_rows(topology),
+        "connections": [_connection(c) for c in topology.connections],
+        **bgp_rows(topology),
         "publicIpAddresses": [  # control/public_addresses.py
             {"name": p.name, "sku": p.sku, "ipAddress": str(public_address(topology, p)),
              "chosenOffline": chosen_here(topology, p.id)} for p in topology.public_ip_addresses],
@@ -63,14 +135,24 @@ def check_report(topology: Topology) -> dict[str, Any]:
     }
 
 
+def _gateway_text(g: dict[str, Any]) -> str:
+    bgp = g["bgpSettings"]
+    return (f"{g['name']} ({g['gatewayType']} {g['sku']}"
+            + (", active-active" if g["activeActive"] else "")
+            + (f", BGP AS{bgp['asn'] if bgp else AZURE_DEFAULT_ASN}"
+               + (f" {bgp['bgpPeeringAddress']}" if bgp and bgp["bgpPeeringAddress"] else "")
+               if g["enableBgp"] else "") + ")")
+
+
 def render_text(topology: Topology, report: dict[str, Any]) -> str:
     yes = {True: "yes", False: "no", None: "?"}
     parts = [f"Topology: {', '.join(topology.sources) or '<memory>'}", "", "Virtual networks:"]
     parts.append(table(["VNet", "region", "address space", "subnets", "gateway"], [
-        (v.name, v.location, ", ".join(map(str, v.address_space)),
-         ", ".join(f"{s.name} {','.join(map(str, s.address_prefixes))}" for s in v.subnets),
-         ", ".join(f"{g.name} ({g.gateway_type} {g.sku})" for g in topology.gateways_of(v.id)))
-        for v in topology.virtual_networks]))
+        (v["name"], v["location"], ", ".join(v["addressSpace"]["addressPrefixes"]),
+         ", ".join(f"{s['name']} {s.get('addressPrefix') or ','.join(s['addressPrefixes'])}"
+                   for s in v["subnets"]),
+         ", ".join(_gateway_text(g) for g in v["virtualNetworkGateways"]))
+        for v in report["virtualNetworks"]]))
     parts += ["", "Peerings:"]
     if report["peerings"]:
         parts.append(table(["VNet", "link", "remote", "state", "sync", "access", "forwarded",
@@ -81,6 +163,27 @@ def render_text(topology: Topology, report: dict[str, Any]) -> str:
             for p in report["peerings"]]))
     else:
         parts.append("  (none)")
+    parts += ["", "Connections:"]
+    if report["connections"]:
+        parts.append(table(["connection", "type", "gateway", "to", "BGP"], [
+            (c["name"], c["connectionType"], id_name(c["virtualNetworkGateway1"]["id"]),
+             next((f"{id_name(c[k]['id'])} ({what})" for k, what in (
+                 ("virtualNetworkGateway2", "VNet gateway"),
+                 ("localNetworkGateway2", "local network gateway"),
+                 ("peer", "ExpressRoute circuit")) if k in c), "-"),
+             yes[c["enableBgp"]]) for c in report["connections"]]))
+    else:
+        parts.append("  (none)")
+    if report["routeServers"]:
+        parts += ["", "Route Servers:", table(["Route Server", "ASN", "router IPs", "BGP peers"], [
+            (h["name"], h["virtualRouterAsn"], ", ".join(h["virtualRouterIps"]),
+             ", ".join(f"{b['name']} {b['peerIp']} AS{b['peerAsn']}" for b in h["bgpConnections"])
+             or "(none)") for h in report["routeServers"]])]
+    if report["bgpAdvertisements"]:
+        parts += ["", "BGP routes advertised (--bgp-routes, bgp_routes:):", table(
+            ["peer", "prefixes", "AS path", "next hop"], [
+                (a["peer"], ", ".join(a["prefixes"]), " ".join(map(str, a["asPath"])) or "-",
+                 a["nextHop"] or "-") for a in report["bgpAdvertisements"]])]
     if report["publicIpAddresses"]:
         parts += ["", "Public IP addresses:", table(["name", "SKU", "address", "source"], [
             (p["name"], p["sku"], p["ipAddress"], "chosen offline" if p["chosenOffline"]
@@ -112,5 +215,6 @@ def run(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     command(subparsers, "check", "load a topology and validate it as Azure would", run,
             description="Load a topology (ARM template, az JSON dumps, scenario YAML) and "
-                        "report Azure's validation errors, warnings and the peering links with "
-                        "their states. Exit 0 valid, 1 errors found, 2 unreadable input.")
+                        "report Azure's validation errors, warnings, the VNets with their "
+                        "gateways (BGP settings), the peering links with their states, the "
+                        "gateway connections and BGP peers. Exit 0 valid, 1 errors found, 2 unreadable input.")

@@ -102,3 +102,55 @@ def test_console_script_entry_point():
     result = subprocess.run([sys.executable, "-m", "dataplane", "--help"], capture_output=True,
                             text=True, check=False)
     assert result.returncode == 0 and "check" in result.stdout
+
+
+BGP = """vnets:
+  hub:
+    region: westeurope
+    address_space: [10.0.0.0/16]
+    subnets: {GatewaySubnet: 10.0.255.0/27, app: {prefix: 10.0.1.0/24}}
+    gateway: {type: Vpn, sku: VpnGw1, bgp: true, asn: 65010}
+on_premises:
+  branch: {prefixes: [192.168.10.0/24], gateway_ip: 203.0.113.10, connect_to: hub, asn: 65020,
+           bgp_ip: 192.168.10.1}
+bgp_routes:
+  - {peer: branch, prefixes: [192.168.20.0/24], asPath: [65020, 65030]}
+"""
+
+
+def test_check_lists_vnets_connections_and_bgp(tmp_path, capsys):
+    """New-user trial: check showed no connections or BGP; -o json had no virtualNetworks or
+    connections. Keys as az prints them (vnet show, vnet-gateway show, vpn-connection show)."""
+    path = tmp_path / "t.yaml"
+    path.write_text(BGP)
+    status, out, _ = run(capsys, "check", str(path), "-o", "json")
+    report = json.loads(out)
+    assert status == 0
+    hub, = report["virtualNetworks"]
+    assert hub["addressSpace"] == {"addressPrefixes": ["10.0.0.0/16"]}
+    assert {"name": "app", "addressPrefix": "10.0.1.0/24"} in hub["subnets"]
+    gateway, = hub["virtualNetworkGateways"]
+    assert (gateway["gatewayType"], gateway["enableBgp"], gateway["bgpSettings"]["asn"]) == (
+        "Vpn", True, 65010)
+    connection, = report["connections"]
+    assert connection["connectionType"] == "IPsec" and connection["enableBgp"] is True
+    assert connection["virtualNetworkGateway1"]["id"].endswith("/hub-gw")
+    assert connection["localNetworkGateway2"]["id"].endswith("/branch")
+    assert report["bgpAdvertisements"] == [{"peer": "branch", "prefixes": ["192.168.20.0/24"],
+                                            "asPath": [65020, 65030], "nextHop": None}]
+    status, text, _ = run(capsys, "check", str(path))
+    assert "hub-gw (Vpn VpnGw1, BGP" in text and "AS65010)" in text  # the cell may wrap
+    lines = text.splitlines()
+    row = next(line for line in lines[lines.index("Connections:"):] if "hub-to-branch" in line)
+    assert "IPsec" in row and "branch (local network gateway)" in row and row.split()[-1] == "yes"
+    assert "192.168.20.0/24" in text and "65020 65030" in text
+    assert max(len(line) for line in lines) <= 100
+
+
+def test_check_without_connections_says_none(tmp_path, capsys):
+    path = tmp_path / "t.yaml"
+    path.write_text(GOOD)
+    _, text, _ = run(capsys, "check", str(path))
+    lines = text.splitlines()
+    assert lines[lines.index("Connections:") + 1] == "  (none)"
+    assert json.loads(run(capsys, "check", str(path), "--json")[1])["connections"] == []

@@ -3,8 +3,10 @@
 Inputs are told apart by content: pcap/pcapng files (by their magic number) are captures, every
 other input is topology (with its own --parameters/-p, cli/options.py). Usage is checked before
 any work: --out a folder that can be written, --speed a finite positive number, captures
-readable. Addresses: a capture that already uses the topology's NIC addresses is replayed as it
-is; one taken elsewhere has its private addresses outside the topology mapped onto NICs
+readable with intact file headers (a capture damaged at its file header is one line naming it,
+exit 2; damage further in is counted and reported, exit 0). Addresses: a capture that already
+uses the topology's NIC addresses is replayed as it is; one taken elsewhere has its private
+addresses outside the topology mapped onto NICs
 (io/mapping.py); the map is printed. Writes summary.json, packets.parquet, one pcap per
 receiving VM (emulated arrival timestamps) and dropped.pcapng (reason in each packet's comment);
 --csv adds packets.csv (the same rows; off by default: it costs more than the engine itself);
@@ -84,6 +86,7 @@ def is_capture(path: str) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     from dataplane.engine import Emulator
+    from dataplane.io.capture import check_file_header
     from dataplane.io.writers import Outputs, ReplayWriter
 
     captures = [path for path, _ in args.inputs if is_capture(path)]
@@ -95,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
     for path, parameters in args.inputs:
         if path in captures and parameters is not None:
             raise InputError(f"--parameters/-p after {path}: a capture takes no parameters")
+    for path in captures:  # a damaged file header: nothing of it would replay (exit 2)
+        check_file_header(path)
     out = out_dir("--out", args.out)
     outputs = Outputs(csv=args.csv, parquet=not args.no_parquet, pcaps=not args.no_pcaps,
                       dropped=not args.no_dropped)

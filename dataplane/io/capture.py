@@ -19,7 +19,11 @@ bits), kept in `CaptureStats.fcs_bytes`, and reserved bits, ignored. So tcpdump'
 bootp_asan.pcap (0x04000001) reads as Ethernet (1).
 Timestamps: pcap seconds are 32-bit (up to 2106, fits int64 ns); pcapng 64-bit tick counts
 beyond 2**63 - 1 ns (year 2262) are clamped there and counted in `timestamps_clamped`.
-Damage policy: a bad file header -> no records, damage set ("unsupported pcap version 1.4"). A record whose header or block is inconsistent (captured length beyond
+Damage policy: a bad file header (the pcap global header; pcapng: the first section header
+block) -> no records, damage set ("unsupported pcap version 1.4") and `header_damaged` True;
+`check_file_header(path)` raises that as an InputError naming the file, which `dataplane
+replay` does for every capture before any work (exit 2: nothing of that file would replay).
+A record whose header or block is inconsistent (captured length beyond
 256 KiB or beyond the end of file, pcapng block length not a multiple of 4, too short, past
 the end of file, trailing length mismatch; any other 32-bit pcapng block length is valid,
 however large) cannot be resynchronised safely: it is counted as
@@ -60,6 +64,7 @@ class CaptureStats:
     linktypes: set[int] = field(default_factory=set)
     fcs_bytes: int = 0           # FCS bytes at the end of each frame (pcap link-type field)
     timestamps_clamped: int = 0  # pcapng times past 2**63 - 1 ns, clamped there
+    header_damaged: bool = False  # the damage is in the file header: nothing was readable
 
     def as_dict(self) -> dict[str, object]:
         return {"path": self.path, "format": self.format, "records": self.records,
@@ -171,15 +176,30 @@ def read_batches(path: str | Path, stats: CaptureStats | None = None,
         win.close()
 
 
+def check_file_header(path: str | Path) -> None:
+    """Raise InputError (naming the file) when the capture's file header is damaged or the
+    file is not a capture; reads the header and at most one record."""
+    stats = CaptureStats(str(path))
+    batches = read_batches(path, stats, batch=1)
+    try:
+        next(batches, None)
+    finally:
+        batches.close()
+    if stats.header_damaged:
+        raise InputError(f"capture damaged at its file header: {stats.damage}; no packet in "
+                         "it can be read", file=str(path))
+
+
 def _pcap(win: _Window, stats: CaptureStats, batch: int) -> Iterator[RecordBatch]:
     if win.data.size < 24:
-        stats.damage = "truncated pcap file header"
+        stats.damage, stats.header_damaged = "truncated pcap file header", True
         return
     hdr = bytes(win.data[:24])
     order, unit = PCAP_MAGICS[hdr[:4]]
     major, minor, _, _, snaplen, network = struct.unpack(order + "HHiIII", hdr[4:])
     if (major, minor) != (2, 4):
         stats.damage = f"unsupported pcap version {major}.{minor} (only 2.4 is defined)"
+        stats.header_damaged = True
         return
     # libpcap's LT_LINKTYPE / LT_FCS_LENGTH (pcap/pcap.h); the same split is in the IETF
     # pcap draft (draft-ietf-opsawg-pcap, "LinkType and additional information").
@@ -237,6 +257,7 @@ def _pcapng(win: _Window, stats: CaptureStats, batch: int) -> Iterator[RecordBat
     order = "<"
     ifaces: list[tuple[int, int]] = []  # (linktype, ns per tick)
     if_link, if_tick = _NO_IFACE
+    sections = 0  # section header blocks read whole (the first one is the file header)
 
     def need(n: int) -> bool:
         """Make data[pos:pos + n] available (refilling the window); False at end of file."""
@@ -319,6 +340,7 @@ def _pcapng(win: _Window, stats: CaptureStats, batch: int) -> Iterator[RecordBat
                 stats.unreadable += 1
                 stats.damage = f"section header at offset {at}: {damaged}"
                 break
+            sections += 1
             pos += blen
             continue
         if st == ScanStatus.INTERFACE:  # Interface Description Block, framing checked
@@ -349,6 +371,7 @@ def _pcapng(win: _Window, stats: CaptureStats, batch: int) -> Iterator[RecordBat
         }[ScanStatus(st)]
         pos += u32(pos + 4)
         idx += 1
+    stats.header_damaged = stats.damage is not None and sections == 0
     if b.count:
         yield b.emit(win.data, pos)
 

@@ -8,7 +8,15 @@ Auto-mapping is for captures taken elsewhere: it is decided once, on the first b
 batch holds any of the topology's NIC addresses, the capture speaks the topology and nothing is
 auto-mapped. Otherwise every capture address that is private (RFC 1918, RFC 6598: `mappable`)
 and outside every spoken range, in order of first appearance as source or destination, gets the
-next emulated NIC not yet used; public addresses and spoken ranges stay themselves. When NICs
+next emulated NIC not yet used; public addresses and spoken ranges stay themselves, and so does
+an address at an Azure-reserved position (`reserved_position`): auto-mapping stands a capture
+host for a NIC, and Azure gives no NIC the first four addresses of a subnet or its last (the
+broadcast) ("Azure Virtual Network frequently asked questions (FAQ)",
+https://learn.microsoft.com/azure/virtual-network/virtual-networks-faq, "Are there any
+restrictions on using IP addresses within these subnets?" under "What address ranges can I use
+in my virtual networks?"). The capture's own subnets are unknown: assumption
+`auto-map-reserved` takes each address's /24 (x.x.x.0-3 and x.x.x.255 stay, so a capture's
+directed broadcast never becomes unicast to a VM); they are listed in `printable()`. When NICs
 run out, addresses stay as they are and later batches skip learning; each batch looks only at
 addresses not seen before. Emits: `AddressMap.apply(src, dst)` -> rewritten int64 columns
 (vectorised: sorted keys + searchsorted) and `printable()` lines (the decision, then
@@ -45,6 +53,19 @@ PRIVATE_RANGES: tuple[tuple[int, int], ...] = tuple(
 _ULA = ipaddress.IPv6Network("fc00::/7")
 MAPPABLE6: tuple[tuple[int, int], ...] = (
     (int(_ULA.network_address), int(_ULA.broadcast_address)),)
+AUTO_MAP_RESERVED = (
+    "auto-map-reserved: a capture address at offset 0-3 or 255 of its /24 is not auto-mapped "
+    "(Azure reserves a subnet's first four addresses and its last; the capture's own subnets "
+    "are unknown, a /24 is taken): it stays as captured")
+
+
+def reserved_position(addresses: np.ndarray) -> np.ndarray:
+    """True where an IPv4 address sits at offset 0-3 or 255 of its /24 (Azure-reserved in a
+    /24 subnet: network, default gateway, two DNS, broadcast)."""
+    host = np.asarray(addresses, dtype=np.int64) & 0xFF
+    return (host < 4) | (host == 255)
+
+
 IPV6_NOT_MAPPED = ("an IPv6 map, kept for the release whose packet engine decides IPv6 (IPv6 "
                    "packets end UNSUPPORTED today)")
 _PAIR = np.dtype([("hi", np.uint64), ("lo", np.uint64)])
@@ -91,6 +112,7 @@ class AddressMap:
         self.names: dict[int, str] = {}
         self.nets: list[tuple[int, int, int, str]] = []  # (first, last, target first, name)
         self.order: list[int] = []
+        self.reserved_kept: list[int] = []  # capture addresses auto-map left (AUTO_MAP_RESERVED)
         self.seen = np.zeros(0, dtype=np.int64)
         # IPv6: the same state with Python-int addresses
         # None: the caller does not map IPv6 yet (the engine decides IPv6 in a later release):
@@ -104,6 +126,12 @@ class AddressMap:
         self.nets6: list[tuple[int, int, int, str]] = []
         self.order6: list[int] = []
         self.seen6: set[int] = set()
+
+    def moves_no_ipv4_address(self) -> bool:
+        """True while the map has no IPv4 host or subnet entry: the replay's IPv4 frames keep
+        their captured addresses (IPv6 packets are not rewritten: the engine leaves them
+        UNSUPPORTED today)."""
+        return not (self.hosts or self.nets)
 
     def add_host(self, capture_ip: str, name: str) -> None:
         """CAPTURE_IP=VM: an IPv4 capture address onto the VM's IPv4 address, an IPv6 one
@@ -193,6 +221,7 @@ class AddressMap:
         uniq, first = np.unique(both, return_index=True)
         self.seen = np.union1d(self.seen, uniq)
         movable = _within(uniq, self.mappable) & ~_within(uniq, self.spoken)
+        reserved = set(uniq[movable & reserved_position(uniq)].tolist())
         uniq, first = uniq[movable], first[movable]
         used_targets = set(self.hosts.values())
         for addr in uniq[np.argsort(first, kind="stable")].tolist():
@@ -200,6 +229,9 @@ class AddressMap:
                 continue
             if any(ip == addr for _, ip in self.nic_ips) and addr not in used_targets:
                 continue  # already an emulated address: keep it
+            if addr in reserved:  # AUTO_MAP_RESERVED
+                self.reserved_kept.append(addr)
+                continue
             free = [ip for ip in free if ip not in used_targets]
             if not free:
                 break
@@ -314,4 +346,9 @@ class AddressMap:
                       for k in order]
             lines += [f"capture {_text(version, a)}-{_text(version, b)} -> {n} (offset kept)"
                       for a, b, _, n in nets]
+        if self.reserved_kept:
+            shown = ", ".join(_text(4, a) for a in sorted(self.reserved_kept)[:8])
+            more = len(self.reserved_kept) - 8
+            lines.append(f"not auto-mapped: {shown}" + (f" and {more} more" if more > 0 else "")
+                         + f" ({AUTO_MAP_RESERVED})")
         return lines

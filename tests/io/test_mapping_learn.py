@@ -5,6 +5,8 @@ auto-mapping once (a capture that uses the topology's NIC addresses is never aut
 
 from __future__ import annotations
 
+import ipaddress
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -24,6 +26,8 @@ class _Oracle(AddressMap):
                 self.notes.append("off")
                 return
             self.notes.append("on")
+        if not [ip for _, ip in self.nic_ips if ip not in self.hosts.values()]:
+            return  # every NIC taken: learning (and listing reserved addresses) has ended
         both = np.empty(src.size * 2, dtype=np.int64)
         both[0::2], both[1::2] = src, dst
         uniq, first = np.unique(both, return_index=True)
@@ -39,6 +43,9 @@ class _Oracle(AddressMap):
                 continue
             if any(ip == addr for _, ip in self.nic_ips) and addr not in used_targets:
                 continue
+            if addr % 256 in (0, 1, 2, 3, 255):  # Azure-reserved offsets of the /24
+                self.reserved_kept.append(addr)
+                continue
             free = [ip for ip in free if ip not in used_targets]
             if not free:
                 break
@@ -49,7 +56,7 @@ class _Oracle(AddressMap):
             self.order.append(addr)
 
 
-addr = st.sampled_from([100, 101, 102, 103, 5, 6, 7, 8, 9, 200, 201, 300, 301])
+addr = st.sampled_from([100, 101, 102, 103, 5, 6, 7, 8, 9, 200, 201, 300, 301, 2, 255, 256])
 SPOKEN = [(7, 7, "VNet x"), (300, 310, "on-premises y")]
 MAPPABLE = ((0, 9), (100, 299))
 
@@ -87,3 +94,18 @@ def test_foreign_capture_maps_private_outside_spoken_only() -> None:
     # 5 -> a, 6 -> b, 9 -> c; 7 (spoken), 300 (spoken) and 400 (not mappable) stay
     assert src.tolist() == [100, 7, 300, 400] and dst.tolist() == [101, 101, 100, 102]
     assert m.printable()[0].startswith("auto-map on")
+
+
+def test_azure_reserved_positions_are_not_auto_mapped() -> None:
+    """New-user trial: a capture's 192.168.1.255 (a directed broadcast) was mapped onto a VM.
+    Offsets 0-3 and 255 of a /24 stay as captured and are listed (auto-map-reserved)."""
+    ip = [int(ipaddress.IPv4Address(a)) for a in (
+        "192.168.1.10", "192.168.1.255", "192.168.1.1", "192.168.1.11", "10.9.0.0")]
+    nics = [("a", ip[0] + 1000), ("b", ip[0] + 1001), ("c", ip[0] + 1002)]
+    m = AddressMap(nics, mappable=((ip[4], ip[1]),))
+    src, dst = m.apply(np.array([ip[0], ip[2], ip[4]]), np.array([ip[1], ip[3], ip[3]]))
+    assert src.tolist() == [nics[0][1], ip[2], ip[4]]  # .10 -> a; .1 and 10.9.0.0 stay
+    assert dst.tolist() == [ip[1], nics[1][1], nics[1][1]]  # .255 stays; .11 -> b
+    last = m.printable()[-1]
+    assert last.startswith("not auto-mapped: 10.9.0.0, 192.168.1.1, 192.168.1.255 (")
+    assert "auto-map-reserved" in last

@@ -81,7 +81,10 @@ REASONS: dict[Disposition, str] = {
     Disposition.SHAPER_DROP: "dropped by the VM's egress shaper (queue full at the size's cap)",
     Disposition.UNPARSED: "the frame could not be parsed as IPv4/IPv6 (reason in the record)",
     Disposition.UNSUPPORTED: "parsed but not emulated (IPv6 or a non-first IP fragment)",
-    Disposition.UNMAPPED: "the source address is not an emulated NIC (map it with --map)",
+    Disposition.UNMAPPED: "the source is not an emulated NIC and nothing admits it (label "
+                          "says which): an Internet packet gets in only to a public IP or as "
+                          "the reply to a flow a VM opened; a private capture address outside "
+                          "the topology is placed on a VM with --map or --map-subnet",
     Disposition.FIREWALL_DENIED: "denied by the Azure Firewall (network rules, default deny)",
     Disposition.NO_DESTINATION: "no NIC holds the destination address in the target VNet",
     Disposition.NEXT_HOP_UNREACHABLE: "the VirtualAppliance next-hop address has no NIC",

@@ -76,3 +76,20 @@ def test_foreign_capture_maps_only_private_addresses_outside_the_topology(tmp_pa
     new = {m[0]: m[2] for m in mapped}
     assert by_flow == [(new.get(s, s), new.get(d, d)) for s, d in flows]
     assert ("10.1.1.99" in {s for s, _ in by_flow}) and "8.8.8.8" in {d for _, d in by_flow}
+
+
+def test_an_internet_reply_to_a_dropped_flow_names_the_real_cause(tmp_path, capsys):
+    """New-user trial: an Internet packet to a VM with no public IP that answers no flow the VM
+    opened said 'map it with --map' (mapping is for private capture addresses)."""
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether
+    from scapy.utils import wrpcap
+
+    capture = tmp_path / "reply.pcap"
+    wrpcap(str(capture), [Ether() / IP(src="8.8.8.8", dst="10.1.1.4")
+                          / TCP(sport=443, dport=45000, flags="SA")])
+    assert main(["replay", DEMO, str(capture), "--out", str(tmp_path / "out")]) == 0
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "UNMAPPED 1" in printed and "map it with --map" not in printed
+    assert "an Internet packet gets in only to a public IP or as the reply to a flow a VM" \
+           " opened" in printed

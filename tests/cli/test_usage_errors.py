@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import json
 import socket
+import struct
 import subprocess
 import sys
 from importlib import resources
@@ -123,9 +125,18 @@ def test_replay_needs_a_capture_and_a_topology(tmp_path, capture):
                           "topology")
 
 
+PCAP_RECORD = struct.pack("<IIII", 1, 0, 54, 54) + bytes(54)
+
+
 @pytest.mark.parametrize(("content", "message"), [
     (b"hello, not a capture", "not a pcap or pcapng file"),
     (None, "capture file not found"),
+    # new-user trial: a capture damaged at its file header replayed nothing with exit 0
+    (struct.pack("<IHHiIII", 0xA1B2C3D4, 1, 4, 0, 0, 65535, 1) + PCAP_RECORD,
+     "damaged at its file header: unsupported pcap version 1.4"),
+    (b"\xd4\xc3\xb2\xa1" + bytes(10), "damaged at its file header: truncated pcap file header"),
+    (b"\x0a\x0d\x0d\x0a" + struct.pack("<I", 30) + bytes(22),
+     "damaged at its file header: section header at offset 0: bad byte-order magic"),
 ])
 def test_a_bad_capture_is_named(tmp_path, capsys, content, message):
     capture = tmp_path / "traffic.pcap"
@@ -136,6 +147,24 @@ def test_a_bad_capture_is_named(tmp_path, capsys, content, message):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(capture) in err[0] and message in err[0]
     assert "Traceback" not in err[0] and not (tmp_path / "out").exists()
+
+
+def test_real_capture_damaged_at_its_header_is_exit_2(real_dir, tmp_path, capsys):
+    capture = real_dir / "pcap" / "libpcap__pcap-invalid-version-1.pcap"
+    assert main(["replay", DEMO, str(capture), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and capture.name in err[0] and "file header" in err[0]
+
+
+def test_damage_after_the_file_header_still_replays(tmp_path, capsys):
+    """A damaged record further in is counted and reported; the records before it replay."""
+    capture = tmp_path / "t.pcap"
+    capture.write_bytes(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
+                        + PCAP_RECORD + PCAP_RECORD[:10])
+    assert main(["replay", DEMO, str(capture), "--out", str(tmp_path / "out"), "-o",
+                 "json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["read"] == 1 and "record 1" in summary["captures"][0]["damage"]
 
 
 def test_parameters_given_to_a_scenario_are_refused(tmp_path, capsys):

@@ -295,7 +295,8 @@ def explain(topology: Topology, vm: str, destination: str, protocol: str = "Tcp"
     interface = nic_for(topology, vm)
     number = protocol_number(protocol)
     ported = number in (6, 17)
-    dport = dest_port if dest_port is not None else (render.DEFAULT_PORT if ported else 0)
+    default = render.HTTPS_PORT if sni else render.DEFAULT_PORT
+    dport = dest_port if dest_port is not None else (default if ported else 0)
     sport = source_port if source_port is not None else (render.EPHEMERAL_PORT if ported else 0)
     if dest_ip.version == 6:
         machine = topology.vm_of_nic(interface)

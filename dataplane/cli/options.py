@@ -5,7 +5,8 @@ Contract
   shared options (`SHARED`, added to every command at once: `--allow-path DIR`, `--bgp-routes
   FILE`, `--service-tags FILE`, `--vm-cap VM=BPS`, `-o/--output
   json|table|tsv`, `--query JMESPATH`, `--json`), and, unless `inputs=None`, positional INPUT
-  files. A flag another issue adds goes into `SHARED` once and appears on every command.
+  files. `server_name_options(parser)` adds --sni/--host (validated DNS names) to
+  the commands that send a synthetic flow (explain, trace) only. A flag another issue adds goes into `SHARED` once and appears on every command.
 - Inputs pair with the parameters that follow them, as `az deployment ... --parameters` does
   per template: `a.json --parameters a.params.json -p size=3 b.json` gives a.json its own
   parameters file and `size`, b.json none. `--parameters`/`-p` before any input apply to every
@@ -29,6 +30,7 @@ import argparse
 import json
 import math
 import os
+import re
 import socket
 import tempfile
 import textwrap
@@ -87,17 +89,49 @@ SHARED: tuple[Shared, ...] = (
         help="JMESPath query over the JSON answer, as az --query (implies -o json unless "
              "-o is given)")),
     Shared(("--json",), dict(action="store_true", help="same as -o json")),
-    Shared(("--sni",), dict(
-        metavar="NAME", default=None,
-        help="explain/trace: the TLS server name (SNI) the flow asks for, read by Azure "
-             "Firewall application rules (Https)")),
-    Shared(("--host",), dict(
-        metavar="NAME", default=None,
-        help="explain/trace: the HTTP Host the flow asks for, read by Azure Firewall "
-             "application rules (Http)")),
 )
 APPLICATION_RULE_HINT = ("an Azure Firewall application rule would decide this flow by its "
                          "server name: give --sni NAME (Https) or --host NAME (Http)")
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)\Z")
+
+
+def server_name(flag: str) -> Callable[[str], str]:
+    """An argparse type: a DNS host name as TLS SNI carries it (RFC 6066 section 3: "the
+    fully qualified DNS hostname", ASCII, no trailing dot) and HTTP Host names it (RFC 9110
+    section 7.2; --host may add :PORT). Labels of letters, digits, '-' (not first or last)
+    and '_' (found in real names), 1-63 characters; 253 in all (RFC 1035 section 2.3.4)."""
+    def parse(text: str) -> str:
+        name, colon, port = text.rpartition(":") if flag == "--host" else ("", "", "")
+        name = name if colon else text
+        if colon and not (port.isdigit() and 0 < int(port) <= 65535):
+            raise argparse.ArgumentTypeError(f"{text!r}: the port after ':' must be 1-65535")
+        if not name or len(name) > 253 or not all(_LABEL.match(label)
+                                                  for label in name.split(".")):
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a DNS host name (labels of letters, digits, '-' and '_', "
+                "separated by dots, as in www.example.com)")
+        return text
+    parse.__name__ = flag
+    return parse
+
+
+def server_name_options(parser: argparse.ArgumentParser) -> None:
+    """--sni / --host, for the commands that send a synthetic flow (explain, trace); giving
+    both is refused by engine/payload.synthetic ("give --sni or --host, not both")."""
+    parser.add_argument("--sni", metavar="NAME", default=None, type=server_name("--sni"),
+                       help="the TLS server name (SNI) the flow asks for, read by Azure "
+                            "Firewall application rules (Https); the port defaults to 443")
+    parser.add_argument("--host", metavar="NAME", default=None, type=server_name("--host"),
+                       help="the HTTP Host the flow asks for, read by Azure Firewall "
+                            "application rules (Http); the port defaults to 80")
+
+
+def default_port(sni: str | None) -> int:
+    """The destination port of a synthetic flow given none: 443 with --sni (HTTPS), else 80
+    (the same defaults as dataplane.watcher.explain)."""
+    from dataplane.control.explain import DEFAULT_PORT, HTTPS_PORT
+
+    return HTTPS_PORT if sni else DEFAULT_PORT
 
 
 def command(subparsers: argparse._SubParsersAction, name: str, help_text: str,

@@ -26,7 +26,15 @@ import argparse
 import ipaddress
 from typing import Any
 
-from dataplane.cli.options import APPLICATION_RULE_HINT, command, emit, load_inputs, protocol
+from dataplane.cli.options import (
+    APPLICATION_RULE_HINT,
+    command,
+    default_port,
+    emit,
+    load_inputs,
+    protocol,
+    server_name_options,
+)
 from dataplane.errors import InputError
 from dataplane.textable import duration, table
 
@@ -42,9 +50,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--to", required=True, metavar="IP[:PORT]",
                    help="destination address (or VM name), optionally with the port")
     p.add_argument("--port", type=int, default=None,
-                   help="destination port (default 80, or the port given in --to)")
+                   help="destination port (default: the port given in --to, else 443 with "
+                        "--sni, else 80)")
     p.add_argument("--protocol", default="Tcp", type=protocol, choices=("Tcp", "Udp", "Icmp"),
                    help="Tcp (default), Udp or Icmp (any case)")
+    server_name_options(p)
 
 
 def _destination(args: argparse.Namespace) -> tuple[str, int]:
@@ -53,7 +63,7 @@ def _destination(args: argparse.Namespace) -> tuple[str, int]:
         host, port_text = args.to, ""
     if port_text and not port_text.isdigit():
         raise InputError(f"--to {args.to}: the port must be a number")
-    port = args.port if args.port is not None else int(port_text or 80)
+    port = args.port if args.port is not None else int(port_text or default_port(args.sni))
     if not 0 <= port <= 65535:
         raise InputError(f"--port {port}: must be 0..65535")
     return host, port
@@ -67,7 +77,7 @@ def _ipv6(args: argparse.Namespace) -> int:
     address, port = parse_endpoint(args.to, "--to", port_required=False)
     port = args.port if args.port is not None else port
     to = f"[{address}]" + (f":{port}" if port is not None else "")
-    got = explain(load_inputs(args), args.vm, to, args.protocol)
+    got = explain(load_inputs(args), args.vm, to, args.protocol, sni=args.sni, host=args.host)
     flow = got["flow"]
     answer = {"direction": "forward", "sourceVm": flow["sourceVm"], "sourceIp": flow["sourceIp"],
               "destinationIp": flow["destinationIp"], "protocol": flow["protocol"],

@@ -8,7 +8,7 @@ and -o tsv as az). Unknown names: one line on stderr, exit 2.
   dataplane next-hop TOPOLOGY --vm VM --source-ip IP --dest-ip IP
   dataplane ip-flow-verify TOPOLOGY --vm VM --direction Inbound|Outbound --protocol Tcp|Udp
                            --local IP:PORT --remote IP:PORT
-  dataplane explain TOPOLOGY --vm VM --to IP[:PORT] [--protocol P]
+  dataplane explain TOPOLOGY --vm VM --to IP[:PORT] [--protocol P] [--sni NAME | --host NAME]
 IPv6 addresses are accepted everywhere (an IPv6 endpoint with a port: [ADDRESS]:PORT); Azure's
 own IP flow verify takes IPv4 only, ours goes beyond it (dataplane/watcher.py). explain on IPv6
 prints the one-line answer that the packet engine decides IPv6 in a later release (exit 0).
@@ -21,7 +21,13 @@ import textwrap
 from typing import Any
 
 from dataplane import watcher
-from dataplane.cli.options import APPLICATION_RULE_HINT, command, emit, protocol
+from dataplane.cli.options import (
+    APPLICATION_RULE_HINT,
+    command,
+    emit,
+    protocol,
+    server_name_options,
+)
 from dataplane.cli.options import load_inputs as load_topology
 from dataplane.control.explain import describe
 from dataplane.textable import table
@@ -182,3 +188,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "packet engine decides them in a later release, said in one line)")
     p.add_argument("--protocol", default="Tcp", type=protocol,
                    help="Tcp (default), Udp, Icmp, Esp, Ah (any case)")
+    server_name_options(p)

@@ -23,6 +23,7 @@ from typing import Any
 
 EPHEMERAL_PORT = 49152
 DEFAULT_PORT = 80
+HTTPS_PORT = 443  # a flow asking a TLS server name (--sni) given no port: HTTPS's
 PROTOCOL_NAMES = {6: "Tcp", 17: "Udp", 1: "Icmp", 50: "Esp", 51: "Ah"}
 
 _DROP_CODES = {

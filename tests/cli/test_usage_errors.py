@@ -119,6 +119,13 @@ def test_grammar_mistakes(argv, flag):
     _one_line_usage_error(_run(*argv), flag)
 
 
+@pytest.mark.parametrize(("flag", "value"), [("--allow-path", "/tmp"), ("--vm-cap", "web1=1e9")])
+def test_the_demo_refuses_flags_it_cannot_apply(flag, value):
+    """The demo runs its built-in topology: flags naming other inputs are refused (new-user
+    trial: --allow-path was silently ignored)."""
+    _one_line_usage_error(_run("demo", flag, value), flag)
+
+
 def test_replay_needs_a_capture_and_a_topology(tmp_path, capture):
     _one_line_usage_error(_run("replay", DEMO, "--out", str(tmp_path / "o")), "capture")
     _one_line_usage_error(_run("replay", str(capture), "--out", str(tmp_path / "o")),

@@ -58,6 +58,13 @@ def run(args: argparse.Namespace) -> int:
     if args.output != "table" or args.query is not None:
         raise InputError("--output/--query: the demo prints a walk-through; its results are "
                          "in --out (summary.json, packets.parquet)")
+    ignored = [flag for flag, given in (
+        ("--allow-path", args.allow_paths), ("--bgp-routes", args.bgp_routes),
+        ("--service-tags", args.service_tags), ("--vm-cap", args.vm_caps)) if given]
+    if ignored:
+        raise InputError(f"{ignored[0]}: the demo runs its built-in topology only (see it with "
+                         "--show-yaml; give a copy to check, explain, trace or replay with "
+                         f"{ignored[0]})")
     out = out_dir("--out", args.out)
     topology = demo_topology()
     say("vnet-dataplane demo: a two-region hub-and-spoke (hub and spoke1 in West Europe, "

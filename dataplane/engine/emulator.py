@@ -85,6 +85,13 @@ class Emulator:
         self._ip_keys = np.array(keys, dtype=np.int64)
         self._ip_vals = np.array([self.net.ip_nic[k] for k in keys], dtype=np.int32)
         self._held: _Held | None = None  # rows whose timing waits for the next batch
+        self._amap: AddressMap | None = None
+
+    @property
+    def replay_map(self) -> AddressMap | None:
+        """The address map of the replay running (or last run); None before any replay.
+        io/writers.py asks it `moves_no_ipv4_address()`."""
+        return self._amap
 
     def reset(self) -> None:
         """Forget flow state and shaper clocks (a fresh run)."""

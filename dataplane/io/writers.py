@@ -150,11 +150,10 @@ class ReplayWriter:
             self._dropped(buf, rb, cols, np.flatnonzero(~np.isin(disp, PASSED_CODES)))
 
     def _identity_map(self) -> bool:
-        """True when the replay's address map moves no address (so far): no host or subnet
-        entry. An emulator without a readable map counts as not the identity."""
-        amap = getattr(self.em, "_amap", None)
-        return amap is not None and not getattr(amap, "hosts", True) and not getattr(
-            amap, "nets", True)
+        """True when the replay's address map moves no IPv4 address (so far): no host or
+        subnet entry. An emulator without a map (Emulator.replay_map) is not the identity."""
+        amap = getattr(self.em, "replay_map", None)
+        return amap is not None and amap.moves_no_ipv4_address()
 
     def _as_received(self, cols: dict[str, np.ndarray], last: np.ndarray,
                      delivered: np.ndarray) -> tuple[np.ndarray, ...]:

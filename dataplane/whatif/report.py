@@ -90,7 +90,8 @@ def assumptions(spec: Spec) -> list[str]:
     from dataplane.timing.firewall_capacity import firewall_assumption
     from dataplane.whatif.variants import load_base
 
-    firewall = [firewall_assumption()] if load_base(spec.base).azure_firewalls else []
+    base = load_base(spec.base, spec.allow_paths)
+    firewall = [firewall_assumption()] if base.azure_firewalls else []
     return [*WHATIF_ASSUMPTIONS, tcp_assumption(spec), *firewall, *_engine_assumptions()]
 
 

@@ -369,7 +369,7 @@ def evaluate(spec: Spec, variant: Variant) -> dict[str, Any]:
         row[f"set.{s.key}"] = s.text().split("=", 1)[1]
     row["error"] = ""
     try:
-        topo = apply(load_base(spec.base), variant.settings)
+        topo = apply(load_base(spec.base, spec.allow_paths), variant.settings)
         em = Emulator(topo, seed=spec.seed, **timing_overrides(spec, variant))
         paths, caps = probe_paths(spec, em) if spec.flows else ({}, {})
         for fw in topo.azure_firewalls:  # the SKU the throughput metric used

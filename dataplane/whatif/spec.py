@@ -257,6 +257,7 @@ class Spec:
     axes: tuple[tuple[Setting, ...], ...] = ()  # each axis: its alternative settings
     cases: tuple[tuple[str, tuple[Setting, ...]], ...] = (("base", ()),)
     targets: tuple[tuple[str, float], ...] = ()  # (TARGETS name, bit/s | ms | USD)
+    allow_paths: tuple[str, ...] = ()  # --allow-path: where the base may read linked files
 
     def target(self, name: str) -> float | None:
         return dict(self.targets).get(name)
@@ -458,8 +459,9 @@ def _cases(doc: Any, flows: tuple[FlowSpec, ...], source: str
 
 
 def parse_spec(doc: dict[str, Any], source: str = "<spec>", base_dir: Path | None = None,
-               check_topology: bool = True) -> Spec:
-    """Validate a spec document. With check_topology, loads the base and checks targets."""
+               check_topology: bool = True, allow_paths: tuple[str, ...] = ()) -> Spec:
+    """Validate a spec document. With check_topology, loads the base and checks targets.
+    `allow_paths`: folders the base template may read linked files from (--allow-path)."""
     if not isinstance(doc, dict):
         raise err(source, "", "the spec must be a YAML mapping")
     _unknown(doc, TOP_KEYS, source, "")
@@ -534,15 +536,16 @@ def parse_spec(doc: dict[str, Any], source: str = "<spec>", base_dir: Path | Non
                 hours_per_month=float(hours), flows=flows, capture=capture,
                 axes=_axes(doc.get("vary"), flows, source),
                 cases=_cases(doc.get("cases"), flows, source),
-                targets=_targets(doc.get("targets"), source))
+                targets=_targets(doc.get("targets"), source), allow_paths=tuple(allow_paths))
     if check_topology:
         from dataplane.whatif.variants import load_base, validate
 
-        validate(spec, load_base(spec.base))
+        validate(spec, load_base(spec.base, spec.allow_paths))
     return spec
 
 
-def load_spec(path: str | Path, check_topology: bool = True) -> Spec:
+def load_spec(path: str | Path, check_topology: bool = True,
+              allow_paths: tuple[str, ...] = ()) -> Spec:
     p = Path(path)
     if not p.is_file():
         raise InputError(f"{p}: no such spec file")
@@ -550,4 +553,4 @@ def load_spec(path: str | Path, check_topology: bool = True) -> Spec:
         doc = yaml.safe_load(p.read_text())
     except yaml.YAMLError as e:
         raise InputError(f"not valid YAML: {e}", file=str(p)) from None
-    return parse_spec(doc, str(p), p.parent.resolve(), check_topology)
+    return parse_spec(doc, str(p), p.parent.resolve(), check_topology, allow_paths)

@@ -46,10 +46,11 @@ TOPOLOGY_KINDS = ("region", "vm_size", "peering", "routing", "gateway_sku", "fir
 
 
 @lru_cache(maxsize=8)
-def load_base(path: str) -> Topology:
+def load_base(path: str, allow_paths: tuple[str, ...] = ()) -> Topology:
+    """The spec's base topology; `allow_paths`: the run's --allow-path folders."""
     from dataplane.load import load
 
-    return load(path)
+    return load(path, allow_paths=allow_paths)
 
 
 def known_regions() -> set[str]:

@@ -93,3 +93,21 @@ def test_an_internet_reply_to_a_dropped_flow_names_the_real_cause(tmp_path, caps
     assert "UNMAPPED 1" in printed and "map it with --map" not in printed
     assert "an Internet packet gets in only to a public IP or as the reply to a flow a VM" \
            " opened" in printed
+
+
+def test_the_emulator_exposes_the_replay_map(tmp_path):
+    """io/writers.py reads Emulator.replay_map (was the private Emulator._amap)."""
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether
+    from scapy.utils import wrpcap
+
+    import dataplane
+    from dataplane.engine import Emulator
+    from dataplane.io.mapping import AddressMap
+
+    em = Emulator(dataplane.load(DEMO))
+    assert em.replay_map is None
+    capture = tmp_path / "c.pcap"
+    wrpcap(str(capture), [Ether() / IP(src="172.20.0.5", dst="172.20.0.6") / TCP(dport=443)])
+    em.replay(capture, timing="asap")
+    assert isinstance(em.replay_map, AddressMap) and not em.replay_map.moves_no_ipv4_address()

@@ -114,6 +114,14 @@ def test_replay_speed_positive_finite(tmp_path, capture, speed):
     (["check", DEMO, "-p", "novalue"], "--parameter"),
     (["trace", DEMO, "--vm", "web1", "--to", "10.2.1.4:x"], "--to"),
     (["demo", "-o", "json"], "--output"),
+    # new-user trial: --sni/--host belong to explain and trace only, and take DNS names
+    (["explain", DEMO, "--vm", "web1", "--to", "10.2.1.4", "--sni", "bad name!"], "--sni"),
+    (["trace", DEMO, "--vm", "web1", "--to", "10.2.1.4", "--host", "a..example.com"],
+     "--host"),
+    (["trace", DEMO, "--vm", "web1", "--to", "10.2.1.4", "--host", "example.com:0"], "--host"),
+    (["explain", DEMO, "--vm", "web1", "--to", "10.2.1.4", "--sni", "a.com", "--host",
+      "b.com"], "--host"),
+    (["check", DEMO, "--sni", "example.com"], "--sni"),
 ])
 def test_grammar_mistakes(argv, flag):
     _one_line_usage_error(_run(*argv), flag)

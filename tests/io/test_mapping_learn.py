@@ -109,3 +109,14 @@ def test_azure_reserved_positions_are_not_auto_mapped() -> None:
     last = m.printable()[-1]
     assert last.startswith("not auto-mapped: 10.9.0.0, 192.168.1.1, 192.168.1.255 (")
     assert "auto-map-reserved" in last
+
+
+def test_moves_no_ipv4_address_until_an_entry_exists() -> None:
+    """What io/writers.py asks the replay's map (Emulator.replay_map), not its private state."""
+    m = AddressMap(NICS, auto=False)
+    assert m.moves_no_ipv4_address()
+    m.add_subnet("0.0.0.0/30", 100, 4, "v/s")
+    assert not m.moves_no_ipv4_address()
+    learned = AddressMap(NICS, spoken=SPOKEN, mappable=MAPPABLE)
+    learned.apply(np.array([5]), np.array([6]))
+    assert not learned.moves_no_ipv4_address() and learned.hosts == {5: 100, 6: 101}

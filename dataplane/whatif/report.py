@@ -180,13 +180,14 @@ def summary_table(spec: Spec, rows: list[dict[str, Any]]) -> str:
 
     cols = summary_columns(spec, rows)
     body = [[_cell(r.get(c)) for c in cols] for r in public_rows(rows)]
-    return table(cols, body)
+    return "\n".join([table(cols, body), *target_verdicts(spec, rows)])
 
 
 # -- report -------------------------------------------------------------------------------------
 
 def target_verdicts(spec: Spec, rows: list[dict[str, Any]]) -> list[str]:
-    """One sentence per target of the spec: which variants meet it."""
+    """One sentence per target of the spec: which variants meet it, which do not, and which
+    have no value to compare (a variant Azure rejects, a metric not measured)."""
     checks = {"throughput": ("throughput_mbps_total", lambda v, t: v * 1e6 >= t,
                              lambda t: f"total goodput at least {figures.plain_number(t / 1e6)} "
                                        "Mbit/s"),
@@ -197,10 +198,15 @@ def target_verdicts(spec: Spec, rows: list[dict[str, Any]]) -> list[str]:
     out = []
     for name, target in spec.targets:
         column, ok, words = checks[name]
-        met = [r["variant"] for r in rows if isinstance(r.get(column), (int, float))
-               and math.isfinite(r[column]) and ok(r[column], target)]
+        valued = [r for r in rows if isinstance(r.get(column), (int, float))
+                  and not isinstance(r.get(column), bool) and math.isfinite(r[column])]
+        met = [r["variant"] for r in valued if ok(r[column], target)]
+        missed = [r["variant"] for r in valued if not ok(r[column], target)]
+        unknown = [r["variant"] for r in rows if all(r is not v for v in valued)]
         out.append(f"Target: {words(target)} ({column}). Met by: "
-                   + (", ".join(met) if met else "no variant") + ".")
+                   + (", ".join(met) if met else "no variant") + ". Not met by: "
+                   + (", ".join(missed) if missed else "no variant") + "."
+                   + (f" No value: {', '.join(unknown)}." if unknown else ""))
     return out
 
 

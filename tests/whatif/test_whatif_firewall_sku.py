@@ -88,3 +88,19 @@ def test_report_shows_the_firewall_variation(firewall_sku, tmp_path):
     assert pixels.shape == (2400, 1400)
     # not blank: text and plots drawn (a share of dark pixels, many grey levels)
     assert (pixels < 128).mean() > 0.01 and len(np.unique(pixels)) > 50
+
+
+def test_terminal_summary_says_which_tiers_meet_the_target(firewall_sku):
+    """New-user trial: the terminal report of a firewall_sku variation did not say, per
+    target, which variants meet it (only report.html did)."""
+    from dataplane.textable import fit
+    from dataplane.whatif.report import summary_table
+
+    spec, rows = firewall_sku
+    text = fit(summary_table(spec, rows), 100)
+    assert max(len(line) for line in text.splitlines()) <= 100
+    verdict = " ".join(text[text.index("Target: "):].split())
+    met = [r["variant"] for r in rows if r["throughput_mbps_total"] * 1e6 >= 5e9]
+    missed = [r["variant"] for r in rows if r["throughput_mbps_total"] * 1e6 < 5e9]
+    assert met and missed  # the example separates the tiers
+    assert f"Met by: {', '.join(met)}. Not met by: {', '.join(missed)}." in verdict

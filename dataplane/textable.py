@@ -6,7 +6,8 @@ the widest columns are narrowed and their cells wrap onto extra lines at spaces,
 cannot fit, also after ',', '>', and a '/' or '.' not followed by a digit (never inside a
 prefix, a number or a name_with_underscores); when even that does not fit, each row is printed as a record
 ("header: value" lines).
-`fit()` wraps prose lines longer than the width, keeping their indent. `duration()` gives a
+`fit()` wraps prose lines longer than the width at spaces, keeping their indent; a word longer
+than the width (a resource id) breaks like a table cell, after '/' (never mid-name). `duration()` gives a
 nanosecond count with a unit.
 """
 
@@ -102,9 +103,20 @@ def fit(text: str, max_width: int | None = None) -> str:
             continue
         lead = len(line) - len(line.lstrip())
         hang = " " * (lead + (2 if line.lstrip().startswith("- ") else 4))
-        out.extend(textwrap.wrap(line, limit, initial_indent="", subsequent_indent=hang,
-                                 break_on_hyphens=False) or [line])
+        for wrapped in textwrap.wrap(line, limit, initial_indent="", subsequent_indent=hang,
+                                     break_on_hyphens=False, break_long_words=False) or [line]:
+            out.extend(_long_word(wrapped, limit, hang))
     return "\n".join(out)
+
+
+def _long_word(line: str, limit: int, hang: str) -> list[str]:
+    """A line still too long holds a word longer than the width (a resource id, a URL): it
+    breaks after '/', ',', '>' or a '.' before a letter (`_PART`), never inside a name."""
+    if len(line) <= limit:
+        return [line]
+    lead = line[:len(line) - len(line.lstrip())]  # never longer than `hang`
+    pieces = _wrap(line.lstrip(), max(limit - len(hang), 1), _PART)
+    return [lead + pieces[0], *(hang + piece for piece in pieces[1:])]
 
 
 def duration(ns: int | float) -> str:

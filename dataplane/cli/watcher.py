@@ -36,7 +36,8 @@ from dataplane.textable import table
 def _bullets(lines: list[str], mark: str) -> str:
     """One wrapped bullet per line, 100 columns."""
     return "\n".join(textwrap.fill(line, 100, initial_indent=f"  {mark} ",
-                                    subsequent_indent="    ", break_on_hyphens=False)
+                                    subsequent_indent="    ", break_on_hyphens=False,
+                                    break_long_words=False)  # ids: fit() breaks at '/'
                      for line in lines)
 
 
@@ -81,7 +82,8 @@ def _edge_lines(result: dict[str, Any]) -> str:
         lines.append(f"Private endpoint {endpoint['id'].rsplit('/', 1)[-1]} -> "
                      f"{endpoint['privateLinkServiceId']}{groups}")
     return "".join("\n" + textwrap.fill(line, 100, subsequent_indent="    ",
-                                         break_on_hyphens=False) for line in lines)
+                                         break_on_hyphens=False, break_long_words=False)
+                   for line in lines)
 
 
 def _rules(args: argparse.Namespace) -> int:
@@ -145,7 +147,7 @@ def _explain(args: argparse.Namespace) -> int:
     lines.append(textwrap.fill(
         f"=> {result['disposition']}: {result['reason']}"
         + (f"  [decided by {result['deciding']}]" if result.get("deciding") else ""),
-        100, subsequent_indent="   ", break_on_hyphens=False))
+        100, subsequent_indent="   ", break_on_hyphens=False, break_long_words=False))
     if result["engineDisposition"] == "FIREWALL_NAME_UNKNOWN":
         lines.append(APPLICATION_RULE_HINT)
     return _emit(args, result, "\n".join(lines))

@@ -140,7 +140,8 @@ def describe(hop: dict[str, Any]) -> str:
         return text
     if step == "gateway":
         where = site_of(hop)
-        text = (f"gateway {hop.get('at', '-')}"
+        # node names already say "gateway NAME" (engine/compile.py): not "gateway gateway"
+        text = (f"gateway {str(hop.get('at', '-')).removeprefix('gateway ')}"
                 + (f" (instance {hop['instance']})" if hop.get("instance") else "")
                 + (" (hub gateway, transit)" if hop.get("transit") else "")
                 + "".join(f" > {name}" for name in hop.get("via", ())))

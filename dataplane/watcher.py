@@ -119,9 +119,14 @@ def effective_route_table(topology: Topology, nic: str) -> dict[str, Any]:
     interface = find_nic(topology, nic)
     routes = effective_routes(topology, nic_subnet(topology, interface))
     outbound = outbound_access(topology, interface)  # control/outbound.py (issue 14)
-    return {"value": [r.as_dict() for r in routes],
+    value = [r.as_dict() for r in routes]
+    default_udr = any(r["source"] == "User" and r["nextHopType"] in (
+        "VirtualAppliance", "VirtualNetworkGateway") and any(
+        p in ("0.0.0.0/0", "::/0") for p in r["addressPrefix"]) for r in value)
+    return {"value": value,
             "outbound": outbound.as_dict(),
-            "assumptions": texts("udr-default-removes-none-routes", "service-tag-prefixes",
+            "assumptions": texts(*(("udr-default-removes-none-routes",) if default_udr else ()),
+                                 "service-tag-prefixes",
                                  "gateway-next-hop-ip", "gateway-instance-addresses",
                                  "bgp-best-path", "none-route-172-16",
                                  "equal-prefix-default-routes")
@@ -326,13 +331,26 @@ def explain(topology: Topology, vm: str, destination: str, protocol: str = "Tcp"
                   "service-tag-prefixes") + [INGRESS_ASSUMPTIONS[2]]
     if any(h["step"] == "loadbalancer" for h in walk.hops):
         notes += list(LB_ASSUMPTIONS)
-    if any(h["step"] == "gateway" or h.get("ecmp") for h in walk.hops):
-        notes += list(GATEWAY_ASSUMPTIONS)
+    notes += gateway_notes(walk.hops, GATEWAY_ASSUMPTIONS)
     answer = render.render(flow, walk.hops, walk.disposition.name, walk.deciding, notes)
     answer["caveats"] = list(dict.fromkeys(
         answer["caveats"] + caveats_for(topology, _nic_path(topology, interface)
                                         + _named(topology, walk.hops))))
     return answer
+
+
+def gateway_notes(hops: list[dict[str, Any]], notes: tuple[str, ...]) -> list[str]:
+    """The gateway assumptions (engine/stages/gateway.py GATEWAY_ASSUMPTIONS, each "key: text")
+    this walk used: VNet-to-VNet entry when a gateway hop entered a VNet, ECMP when a row was
+    chosen among equal-cost ones, the Route Server NVA ones when a hop left through an NVA a
+    Route Server learned from (the remote form after a VNet-to-VNet entry)."""
+    entered = next((i for i, h in enumerate(hops) if h.get("result") == "VnetToVnet"), None)
+    nva = [i for i, h in enumerate(hops) if h.get("kind") == "RouteServerPeer"]
+    used = {"vnet-to-vnet-entry": entered is not None,
+            "gateway-ecmp": any(h.get("ecmp") for h in hops),
+            "remote-route-server-nva": entered is not None and any(i > entered for i in nva),
+            "route-server-nva-egress": bool(nva)}
+    return [text for text in notes if used.get(text.split(":", 1)[0], True)]
 
 
 def ipv6_source(interface: NetworkInterface) -> IPAddress:

@@ -5,9 +5,12 @@ them; --sni defaults to HTTPS's port."""
 
 from __future__ import annotations
 
+import json
 import re
 from importlib import resources
 from pathlib import Path
+
+import pytest
 
 from dataplane.cli import main
 
@@ -45,3 +48,23 @@ def test_resource_ids_break_only_after_a_slash(capsys):
                          joined), joined
 
 
+def test_gateway_assumptions_only_when_used(capsys):
+    """No Route Server and no active-active gateway in the demo: route-server-nva-egress and
+    gateway-ecmp do not apply to web2 -> branch; vnet-to-vnet-entry neither."""
+    assert main(["explain", DEMO, "--vm", "web2", "--to", "192.168.10.20:443", "-o",
+                 "json"]) == 0
+    keys = {a.split(":", 1)[0] for a in json.loads(capsys.readouterr().out)["assumptions"]}
+    assert not keys & {"route-server-nva-egress", "gateway-ecmp", "remote-route-server-nva",
+                       "vnet-to-vnet-entry"}, keys
+
+
+@pytest.mark.parametrize(("nic", "expected"), [("web1-nic", True), ("jumpbox-nic", False)])
+def test_udr_default_assumption_only_with_a_default_user_route(capsys, nic, expected):
+    """routes prints udr-default-removes-none-routes only where a user route 0.0.0.0/0 to an
+    appliance or gateway exists (spoke1's via-nva table; the hub's jumpbox subnet has none)."""
+    assert main(["routes", DEMO, "--nic", nic, "-o", "json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    has_default = any(r["source"] == "User" and "0.0.0.0/0" in r["addressPrefix"]
+                      for r in answer["value"])
+    assert has_default is expected
+    assert ("udr-default-removes-none-routes" in " ".join(answer["assumptions"])) is expected

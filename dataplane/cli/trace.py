@@ -72,6 +72,7 @@ def _destination(args: argparse.Namespace) -> tuple[str, int]:
 def _ipv6(args: argparse.Namespace) -> int:
     """An IPv6 destination: one line, the packet engine decides IPv6 in a later release
     (dataplane/watcher.py, ipv6_not_yet; exit 0: not a usage mistake)."""
+    from dataplane.cli.watcher import port_assumed
     from dataplane.watcher import explain, parse_endpoint
 
     address, port = parse_endpoint(args.to, "--to", port_required=False)
@@ -84,8 +85,10 @@ def _ipv6(args: argparse.Namespace) -> int:
               "sourcePort": flow["sourcePort"], "destinationPort": flow["destinationPort"],
               "disposition": got["disposition"], "reason": got["reason"], "deciding": None,
               "hops": []}
-    emit(args, [answer], lambda: f"forward: {answer['sourceIp']} -> {answer['destinationIp']} "
-         f"{answer['protocol']} {answer['destinationPort']}: UNSUPPORTED; {answer['reason']}")
+    head = (f"forward: {answer['sourceIp']} -> {answer['destinationIp']} {answer['protocol']} "
+            f"{answer['destinationPort']}: UNSUPPORTED; {answer['reason']}")
+    emit(args, [answer], lambda: head + ("\n" + port_assumed(args.to, flow)
+                                         if flow["portsAssumed"] else ""))
     return 0
 
 

@@ -134,14 +134,28 @@ def endpoint_text(ip: str, port: int) -> str:
     return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
+def port_assumed(to: str, flow: dict[str, Any]) -> str:
+    """The line saying which destination port was assumed and how to give one. An IPv6
+    address is never split at its last colon ('fd00::5:22' is one address, RFC 4291 text
+    form); a port goes after brackets, as in URLs (RFC 3986 host syntax)."""
+    example = (f"[{flow['destinationIp']}]:PORT" if ":" in flow["destinationIp"]
+               else f"{flow['destinationIp']}:PORT")
+    read = (f"'{to}' is read as the IPv6 address {flow['destinationIp']}; "
+            if ":" in flow["destinationIp"] and not to.strip().startswith("[") else "")
+    return textwrap.fill(f"  ({read}destination port {flow['destinationPort']} assumed: give "
+                         f"another as --to {example})", 100, subsequent_indent="   ",
+                         break_on_hyphens=False, break_long_words=False)
+
+
 def _explain(args: argparse.Namespace) -> int:
     result = watcher.explain(load_topology(args), args.vm, args.to, args.protocol,
                              sni=args.sni, host=args.host)
     flow = result["flow"]
     lines = [f"Flow {flow['protocol']} {endpoint_text(flow['sourceIp'], flow['sourcePort'])} -> "
              f"{endpoint_text(flow['destinationIp'], flow['destinationPort'])} from "
-             f"{flow['sourceVm']} ({flow['sourceNic']})"
-             + ("  [ports assumed]" if flow["portsAssumed"] else "")]
+             f"{flow['sourceVm']} ({flow['sourceNic']})"]
+    if flow["portsAssumed"]:
+        lines.append(port_assumed(args.to, flow))
     for i, hop in enumerate(result["hops"], 1):
         lines.append(f"  {i}. {describe(hop)}")
     lines.append(textwrap.fill(

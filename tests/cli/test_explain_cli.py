@@ -25,6 +25,53 @@ def _explain(capsys, *argv: str) -> str:
     return out
 
 
+def test_bare_ipv6_with_a_trailing_group_is_the_address(capsys):
+    """fd00:db8:50:1::5:22 is one IPv6 address (never address fd00:db8:50:1::5, port 22)."""
+    out = _explain(capsys, str(DUAL), "--vm", "VM0", "--to", "fd00:db8:50:1::5:22")
+    flat = " ".join(out.split())
+    assert "-> [fd00:db8:50:1::5:22]:80 " in flat
+    assert ("'fd00:db8:50:1::5:22' is read as the IPv6 address fd00:db8:50:1::5:22; destination "
+            "port 80 assumed: give another as --to [fd00:db8:50:1::5:22]:PORT") in flat
+    assert main(["explain", str(DUAL), "--vm", "VM0", "--to", "[fd00:db8:50:1::5]:22",
+                 "-o", "json"]) == 0
+    flow = json.loads(capsys.readouterr().out)["flow"]
+    assert (flow["destinationIp"], flow["destinationPort"], flow["portsAssumed"]) == (
+        "fd00:db8:50:1::5", 22, False)
+
+
+def test_trace_says_the_same_for_a_bare_ipv6_address(capsys):
+    assert main(["trace", str(DUAL), "--vm", "VM0", "--to", "fd00:db8:50:1::5:22"]) == 0
+    flat = " ".join(capsys.readouterr().out.split())
+    assert "-> fd00:db8:50:1::5:22 Tcp 80:" in flat
+    assert "destination port 80 assumed: give another as --to [fd00:db8:50:1::5:22]:PORT" in flat
+
+
+def test_ipv4_without_a_port_says_which_port_was_assumed(capsys):
+    out = _explain(capsys, DEMO, "--vm", "web1", "--to", "10.2.1.4")
+    assert "(destination port 80 assumed: give another as --to 10.2.1.4:PORT)" in out
+    assert "assumed" not in _explain(capsys, DEMO, "--vm", "web1", "--to", "10.2.1.4:1433")
+
+
+def test_sni_defaults_to_the_https_port(capsys):
+    assert main(["explain", DEMO, "--vm", "web1", "--to", "8.8.8.8", "--sni", "example.com",
+                 "-o", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["flow"]["destinationPort"] == 443
+    assert main(["explain", DEMO, "--vm", "web1", "--to", "8.8.8.8", "--host", "example.com",
+                 "-o", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["flow"]["destinationPort"] == 80
+    assert main(["trace", DEMO, "--vm", "web1", "--to", "8.8.8.8", "--sni", "example.com",
+                 "-o", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["destinationPort"] == 443
+
+
+def test_sni_and_host_are_only_on_explain_and_trace(capsys):
+    from dataplane.cli import build_parser
+
+    commands = build_parser()._subparsers._group_actions[0].choices  # noqa: SLF001
+    having = {name for name, sub in commands.items() if "--sni" in sub.format_help()}
+    assert having == {"explain", "trace"}
+
+
 def test_gateway_hop_reads_once(capsys):
     """web2 -> the branch office crosses the hub's VPN gateway: 'gateway hub-gw', once."""
     out = _explain(capsys, DEMO, "--vm", "web2", "--to", "192.168.10.20:443")

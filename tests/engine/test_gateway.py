@@ -110,7 +110,7 @@ def test_explain_names_the_gateways_crossed_within_100_columns():
     lines = [describe(h) for h in answer["hops"]]
     assert lines[1:] == [
         "route at A/s: 10.2.0.0/16 -> VirtualNetworkGateway 10.0.255.30 [System Route]",
-        "gateway gateway gwA (instance 10.0.255.30) > gateway gwB > gateway gwC: VnetToVnet "
+        "gateway gwA (instance 10.0.255.30) > gateway gwB > gateway gwC: VnetToVnet "
         "into C",
         "route at C/GatewaySubnet: 10.2.0.0/16 -> VnetLocal [System Route]",
         "NSG inbound at c: Allow (subnet (no NSG): Allow; networkInterface (no NSG): Allow)",

@@ -39,7 +39,7 @@ CHILD = {"$schema": SCHEMA, "contentVersion": "1.0.0.0", "resources": [
 TOP = {"$schema": SCHEMA, "contentVersion": "1.0.0.0", "resources": [
     {"type": "Microsoft.Resources/deployments", "apiVersion": "2022-09-01", "name": "inner",
      "properties": {"mode": "Incremental",
-                    "templateLink": {"relativePath": "../shared/child.json"}}}]}
+                    "templateLink": {"relativePath": "../linked/child.json"}}}]}
 SPEC = """name: linked
 base: base/top.json
 metrics: [latency]
@@ -49,9 +49,9 @@ workload: {flows: [{from: a, to: b, port: 443, size: 1MB, rate: 10Mbit/s}]}
 
 @pytest.fixture
 def spec(tmp_path: Path) -> Path:
-    (tmp_path / "shared").mkdir()
+    (tmp_path / "linked").mkdir()
     (tmp_path / "base").mkdir()
-    (tmp_path / "shared" / "child.json").write_text(json.dumps(CHILD))
+    (tmp_path / "linked" / "child.json").write_text(json.dumps(CHILD))
     (tmp_path / "base" / "top.json").write_text(json.dumps(TOP))
     path = tmp_path / "spec.yaml"
     path.write_text(SPEC)
@@ -62,13 +62,13 @@ def test_the_base_reads_linked_files_only_where_allowed(spec: Path):
     with pytest.raises(InputError) as error:
         load_spec(spec)
     assert "child.json" in error.value.one_line()
-    loaded = load_spec(spec, allow_paths=(str(spec.parent / "shared"),))
-    assert loaded.allow_paths == (str(spec.parent / "shared"),)
+    loaded = load_spec(spec, allow_paths=(str(spec.parent / "linked"),))
+    assert loaded.allow_paths == (str(spec.parent / "linked"),)
 
 
 def test_whatif_cli_passes_allow_path(spec: Path, tmp_path: Path, capsys):
     out = tmp_path / "out"
     assert main(["whatif", str(spec), "--out", str(out), "--serial", "--quiet", "--no-plots",
-                 "--allow-path", str(spec.parent / "shared"), "-o", "json"]) == 0
+                 "--allow-path", str(spec.parent / "linked"), "-o", "json"]) == 0
     (row,) = json.loads(capsys.readouterr().out)
     assert row["error"] == "" and row["latency_p50_ms"] > 0

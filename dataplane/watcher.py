@@ -328,7 +328,9 @@ def explain(topology: Topology, vm: str, destination: str, protocol: str = "Tcp"
                             dest_port is None and ported)
     notes = texts("stateful", "forwarded-traffic", access_assumption(), "platform-routes",
                   "no-nsg-inbound-internet", "virtualnetwork-udr-prefixes",
-                  "service-tag-prefixes") + [INGRESS_ASSUMPTIONS[2]]
+                  "service-tag-prefixes")
+    if any(h.get("nextHopType") == "Internet" for h in walk.hops):  # the edge's decision
+        notes.append(INGRESS_ASSUMPTIONS[2])  # internet-non-routable
     if any(h["step"] == "loadbalancer" for h in walk.hops):
         notes += list(LB_ASSUMPTIONS)
     notes += gateway_notes(walk.hops, GATEWAY_ASSUMPTIONS)

@@ -115,3 +115,14 @@ def test_udr_default_assumption_only_with_a_default_user_route(capsys, nic, expe
                       for r in answer["value"])
     assert has_default is expected
     assert ("udr-default-removes-none-routes" in " ".join(answer["assumptions"])) is expected
+
+
+@pytest.mark.parametrize(("to", "expected"), [("8.8.8.8:443", True), ("10.2.1.4:1433", False)])
+def test_internet_non_routable_only_after_an_internet_route(capsys, to, expected):
+    """web1 -> 8.8.8.8 leaves by the hub's Internet route (the edge decides whether the
+    destination is routable); web1 -> db1 meets no Internet route."""
+    assert main(["explain", DEMO, "--vm", "web1", "--to", to, "-o", "json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert any(h.get("nextHopType") == "Internet" for h in answer["hops"]) is expected
+    keys = {a.split(":", 1)[0] for a in answer["assumptions"]}
+    assert ("internet-non-routable" in keys) is expected

@@ -48,9 +48,9 @@ from typing import Any, NamedTuple
 
 from dataplane.control.nsg import Flow, RuleCompiler
 from dataplane.dispositions import Disposition as D
+from dataplane.engine import fragments
 from dataplane.engine.addresses import NicAddresses
 from dataplane.engine.compile import MAX_HOPS, Network
-from dataplane.engine import fragments
 from dataplane.engine.conntrack import PASSING, ConnTrack, Entry, FragmentChains
 from dataplane.engine.conntrack import flow_key as _key
 from dataplane.engine.payload import NOT_SEEN, FlowName

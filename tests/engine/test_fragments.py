@@ -269,3 +269,45 @@ def test_afs_capture_fragments_are_decided_by_real_stages(demo_topology, real_di
                 f["disposition"], f["deciding"], f["hops"])
             checked += 1
     assert checked == 149
+
+
+def _real(real_dir: Path, name: str) -> Path:
+    return Path(os.environ.get("DATAPLANE_SHARED_REAL") or real_dir) / "pcap" / name
+
+
+def test_dns_edns_ecs_ipv4_fragments_follow_their_first_fragments(demo_topology,
+                                                                  real_dir: Path):
+    """zeek__dns-edns-ecs: 4 IPv4 datagrams of 2 fragments each (193.24.227.238 to Internet
+    resolvers), mapped onto web1: each second fragment has its first fragment's answer."""
+    em = Emulator(demo_topology)
+    out = em.replay(_real(real_dir, "zeek__dns-edns-ecs.pcap"),
+                    mapping={"193.24.227.238": "web1"})
+    assert out.check_accounting()
+    rows = out.rows()
+    later = [i for i, r in enumerate(rows) if r["status"] == "NON_FIRST_FRAGMENT"]
+    assert len(later) == 4
+    for i in later:
+        first = max(j for j in range(i) if rows[j]["dst"] == rows[i]["dst"]
+                    and rows[j]["status"] == "OK")
+        assert rows[i]["disposition"] not in ("UNSUPPORTED", "UNMAPPED",
+                                              "FRAGMENT_OUT_OF_ORDER")
+        assert (rows[i]["disposition"], rows[i]["deciding"]) == (
+            rows[first]["disposition"], rows[first]["deciding"])
+    assert em.batch.fragments.counts["completed"] == 4
+
+
+def test_ipv6_fragmented_dns_lone_last_fragment_is_out_of_order(demo_topology, real_dir: Path):
+    """zeek__ipv6-fragmented-dns: datagram 0x1 has only its last fragment in the capture
+    (FRAGMENT_OUT_OF_ORDER, no chain); datagram 0x2's later fragments follow its first (the
+    IPv6 first fragment's answer is the engine's IPv6 answer until the IPv6 stages merge:
+    tests/engine/test_fragments_ipv6_captures.py checks the end-to-end answer)."""
+    em = Emulator(demo_topology)
+    out = em.replay(_real(real_dir, "zeek__ipv6-fragmented-dns.pcap"))
+    rows = out.rows()
+    assert out.check_accounting()
+    assert [r["disposition"] == "FRAGMENT_OUT_OF_ORDER" for r in rows] == [
+        False, False, False, True, False, False, False, False]
+    assert rows[3]["deciding"] == order_label("no-chain")
+    assert rows[6]["disposition"] == rows[7]["disposition"] == rows[5]["disposition"]
+    assert em.batch.fragments.counts == {"opened": 1, "completed": 1, "expired": 0,
+                                         "outOfOrder": 1, "refused": 0}

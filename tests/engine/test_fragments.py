@@ -311,3 +311,12 @@ def test_ipv6_fragmented_dns_lone_last_fragment_is_out_of_order(demo_topology, r
     assert rows[6]["disposition"] == rows[7]["disposition"] == rows[5]["disposition"]
     assert em.batch.fragments.counts == {"opened": 1, "completed": 1, "expired": 0,
                                          "outOfOrder": 1, "refused": 0}
+
+
+def test_explain_names_the_fragment_chain(demo):
+    out = demo.send(datagram("10.0.2.4", "10.1.1.4", 96))
+    first, later = demo.explain_row(out, 0), demo.explain_row(out, 1)
+    assert first["hops"] and "fragment" not in first
+    assert later["hops"] == [] and "fragment chain" in later["fragment"]
+    assert later["disposition"] == first["disposition"] == "DELIVERED"
+    assert any(a.startswith("fragment-order:") for a in demo.assumptions())

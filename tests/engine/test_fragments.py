@@ -8,7 +8,6 @@ AFS capture replayed with an address map."""
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 
@@ -233,6 +232,10 @@ def test_ipv6_fragments_follow_their_first_fragment_or_drop_out_of_order(demo):
 
 
 # -- a real capture ------------------------------------------------------------------------------
+def _real(real_dir: Path, name: str) -> Path:
+    return real_dir / "pcap" / name
+
+
 AFS_MAP = {"131.151.1.146": "jumpbox", "131.151.32.21": "web1", "131.151.1.59": "web2"}
 
 
@@ -241,9 +244,8 @@ def test_afs_capture_fragments_are_decided_by_real_stages(demo_topology, real_di
     """tcpdump__afs: 200 IPv4 fragments of 51 AFS datagrams (UDP 131.151.1.146 ->
     131.151.32.21), in order: every first fragment goes through the stages and its later
     fragments take its answer, whatever the batch size."""
-    path = Path(os.environ.get("DATAPLANE_SHARED_REAL") or real_dir) / "pcap" / "tcpdump__afs.pcap"
     em = Emulator(demo_topology)
-    out = em.replay(path, mapping=AFS_MAP, batch=batch)
+    out = em.replay(_real(real_dir, "tcpdump__afs.pcap"), mapping=AFS_MAP, batch=batch)
     assert out.check_accounting()
     c = out.columns
     rows = out.rows()
@@ -269,10 +271,6 @@ def test_afs_capture_fragments_are_decided_by_real_stages(demo_topology, real_di
                 f["disposition"], f["deciding"], f["hops"])
             checked += 1
     assert checked == 149
-
-
-def _real(real_dir: Path, name: str) -> Path:
-    return Path(os.environ.get("DATAPLANE_SHARED_REAL") or real_dir) / "pcap" / name
 
 
 def test_dns_edns_ecs_ipv4_fragments_follow_their_first_fragments(demo_topology,
@@ -320,3 +318,24 @@ def test_explain_names_the_fragment_chain(demo):
     assert later["hops"] == [] and "fragment chain" in later["fragment"]
     assert later["disposition"] == first["disposition"] == "DELIVERED"
     assert any(a.startswith("fragment-order:") for a in demo.assumptions())
+
+
+def test_expiry_does_not_depend_on_the_batch_split(demo_topology):
+    a, b, c = datagram("10.0.2.4", "10.1.1.4", 97)
+    t = FragmentChains().timeout_ns
+    times = [0, t + 1, t + 2]
+    whole = Emulator(demo_topology).send([a, b, c], times_ns=times)
+    em = Emulator(demo_topology)
+    parts = [em.send([f], times_ns=[x]).row(0) for f, x in zip([a, b, c], times, strict=True)]
+    assert [r["disposition"] for r in whole.rows()] == [r["disposition"] for r in parts] == [
+        "DELIVERED", "FRAGMENT_OUT_OF_ORDER", "FRAGMENT_OUT_OF_ORDER"]
+
+
+def test_a_truncated_first_fragment_leaves_its_datagram_unsupported(demo):
+    """A first fragment whose transport header was not captured is UNPARSED; its later
+    fragments are parsed but cannot be decided: UNSUPPORTED, not out of order."""
+    a, b, c = datagram("10.0.2.4", "10.1.1.4", 98)
+    cut = IP(bytes(a)[:22])
+    out = demo.send([cut, b, c])
+    assert [r["disposition"] for r in out.rows()] == ["UNPARSED", "UNSUPPORTED", "UNSUPPORTED"]
+    assert out.check_accounting()

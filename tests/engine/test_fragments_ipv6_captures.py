@@ -10,7 +10,6 @@ one dual-stack VNet, a /64 subnet per captured IPv6 host, an NSG admitting DNS.
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 
@@ -69,7 +68,7 @@ def ipv6_engine(dual_stack):
 
 
 def _capture(real_dir: Path, name: str) -> Path:
-    return Path(os.environ.get("DATAPLANE_SHARED_REAL") or real_dir) / "pcap" / name
+    return real_dir / "pcap" / name
 
 
 def test_ipv6_fragmented_dns(ipv6_engine, real_dir: Path):

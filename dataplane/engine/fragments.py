@@ -142,9 +142,13 @@ def first_fragment(fr: FragmentRules, net: Network, disposition: D, label: str,
     return None
 
 
+FOLLOWER_OF = np.arange(256, dtype=np.uint8)  # first fragment's disposition -> a follower's
+FOLLOWER_OF[D.UNPARSED] = D.UNSUPPORTED  # parsed, but its first fragment could not be decided
+
+
 def follower(disposition: D) -> D:
-    """What a later fragment takes from its first fragment's disposition."""
-    return D.UNSUPPORTED if disposition == D.UNPARSED else disposition
+    """What a later fragment takes from its first fragment's disposition (FOLLOWER_OF)."""
+    return D(int(FOLLOWER_OF[disposition]))
 
 
 # -- reference form ------------------------------------------------------------------------
@@ -312,15 +316,18 @@ def follow_np(plan: EdgePlan, net: Network, labels: Any, disp: np.ndarray, dec: 
         dec[plan.decided] = plan.decided_label
         nodes[plan.decided] = -1
     fsrc, fdst = final[0], final[1]
-    for r, j, o in zip(plan.follow_rows.tolist(), plan.follow_from.tolist(),
-                       plan.follow_outcome, strict=True):
-        if j >= 0:
-            o = Outcome(int(disp[j]), int(dec[j]), nodes[j], int(fsrc[j]), int(fdst[j]))
-        assert o is not None
-        disp[r] = follower(D(o.disposition))
-        dec[r] = o.label
-        nodes[r] = o.nodes
-        fsrc[r], fdst[r] = o.src, o.dst
+    here = plan.follow_from >= 0  # first fragment in this batch: copy its row
+    r, j = plan.follow_rows[here], plan.follow_from[here]
+    disp[r], dec[r], nodes[r], fsrc[r], fdst[r] = disp[j], dec[j], nodes[j], fsrc[j], fdst[j]
+    before = [o for o, h in zip(plan.follow_outcome, here.tolist(), strict=True) if not h]
+    if before:  # first fragment in an earlier batch: its chain's committed outcome
+        r = plan.follow_rows[~here]
+        disp[r] = [o.disposition for o in before]  # type: ignore[union-attr]
+        dec[r] = [o.label for o in before]  # type: ignore[union-attr]
+        nodes[r] = np.stack([o.nodes for o in before])  # type: ignore[union-attr]
+        fsrc[r] = [o.src for o in before]  # type: ignore[union-attr]
+        fdst[r] = [o.dst for o in before]  # type: ignore[union-attr]
+    disp[plan.follow_rows] = FOLLOWER_OF[disp[plan.follow_rows]]
     return plan.first_rows[plan.first_drop]
 
 
@@ -334,5 +341,5 @@ def commit_np(plan: EdgePlan, disp: np.ndarray, dec: np.ndarray, nodes: np.ndarr
 
 
 __all__ = ["FRAGMENT_ASSUMPTIONS", "FRAGMENT_DROPS", "FRAGMENT_EXPLAINED", "STATE_FULL_LABEL", "EdgePlan", "Fragment", "FragmentRules",
-           "Outcome", "commit_np", "default_outbound_label", "edge_np", "first_fragment",
+           "FOLLOWER_OF", "Outcome", "commit_np", "default_outbound_label", "edge_np", "first_fragment",
            "follow_np", "follower", "order_label", "rules", "walk"]

@@ -92,6 +92,12 @@ FRAGMENT_DROPS = frozenset({D.FRAGMENT_OUT_OF_ORDER, D.LB_FRAGMENT, D.FRAGMENT_D
                             D.FRAGMENT_STATE_FULL})
 FRAGMENT_EXPLAINED = ("decided by its datagram's fragment chain (engine/fragments.py): a later "
                       "fragment takes its first fragment's answer, path and deciding label")
+HOST_FRAGMENT_BYTES = 1400
+HOST_FRAGMENTATION_CAVEAT = (
+    "host-fragmentation-not-modelled: packets over 1,400 bytes keep the size the capture has; "
+    "a 2019 revision of 'TCP/IP performance tuning for Azure VMs' (https://learn.microsoft.com/"
+    "azure/virtual-network/virtual-network-tcpip-performance-tuning, 'Azure and VM MTU') said "
+    "the Azure host fragments at 1,400 bytes; the current page no longer does.")
 STATE_FULL_LABEL = "fragment-state: the sending NIC's fragment chains are at their bound"
 
 
@@ -340,6 +346,7 @@ def commit_np(plan: EdgePlan, disp: np.ndarray, dec: np.ndarray, nodes: np.ndarr
                                 int(final[1][r]))
 
 
-__all__ = ["FRAGMENT_ASSUMPTIONS", "FRAGMENT_DROPS", "FRAGMENT_EXPLAINED", "STATE_FULL_LABEL", "EdgePlan", "Fragment", "FragmentRules",
+__all__ = ["FRAGMENT_ASSUMPTIONS", "FRAGMENT_DROPS", "FRAGMENT_EXPLAINED",
+           "HOST_FRAGMENTATION_CAVEAT", "HOST_FRAGMENT_BYTES", "STATE_FULL_LABEL", "EdgePlan", "Fragment", "FragmentRules",
            "FOLLOWER_OF", "Outcome", "commit_np", "default_outbound_label", "edge_np", "first_fragment",
            "follow_np", "follower", "order_label", "rules", "walk"]

@@ -27,7 +27,7 @@ from dataplane.engine.conntrack import (
     FragmentChains,
     fragment_key,
 )
-from dataplane.engine.fragments import STATE_FULL_LABEL, order_label
+from dataplane.engine.fragments import HOST_FRAGMENTATION_CAVEAT, STATE_FULL_LABEL, order_label
 
 
 def datagram(src: str, dst: str, ident: int, dport: int = 7000, size: int = 3000,
@@ -339,3 +339,9 @@ def test_a_truncated_first_fragment_leaves_its_datagram_unsupported(demo):
     out = demo.send([cut, b, c])
     assert [r["disposition"] for r in out.rows()] == ["UNPARSED", "UNSUPPORTED", "UNSUPPORTED"]
     assert out.check_accounting()
+
+
+def test_packets_over_1400_bytes_carry_the_host_fragmentation_caveat(demo):
+    out = demo.send(datagram("10.0.2.4", "10.1.1.4", 99))  # 1500, 1500, 68 bytes
+    assert [HOST_FRAGMENTATION_CAVEAT in r["caveats"] for r in out.rows()] == [True, True, False]
+    assert out.caveats()[HOST_FRAGMENTATION_CAVEAT] == 2

@@ -309,14 +309,23 @@ def follow_np(plan: EdgePlan, net: Network, labels: Any, disp: np.ndarray, dec: 
     their first fragment's answer. Returns the first-fragment rows it dropped (their flows
     must not open: the emulator withdraws them like shaper drops)."""
     fr = rules(net)
-    names = labels.names
-    for i, r in enumerate(plan.first_rows.tolist()):
-        path = [int(x) for x in nodes[r] if x >= 0]
-        drop = first_fragment(fr, net, D(int(disp[r])), names[int(dec[r])] if dec[r] >= 0
-                              else "", path)
-        plan.first_drop[i] = drop is not None
-        if drop is not None:
-            disp[r], dec[r] = drop[0], labels(drop[1])
+    first = plan.first_rows
+    if first.size:  # candidates by columns; first_fragment (shared with walk) decides them
+        path = nodes[first]
+        length = (path >= 0).sum(axis=1)
+        exit_node = path[np.arange(first.size), np.maximum(length - 2, 0)]
+        port_rules = np.array([labels(x) for x in sorted(fr.port_rule_labels)], np.int32)
+        maybe = (((disp[first] == D.DELIVERED) & np.isin(dec[first], port_rules))
+                 | ((disp[first] == D.EXITS_INTERNET) & (length >= 2)
+                    & fr.default_outbound[exit_node]))
+        names = labels.names
+        for i in np.flatnonzero(maybe).tolist():
+            r = int(first[i])
+            drop = first_fragment(fr, net, D(int(disp[r])), names[int(dec[r])],
+                                  [int(x) for x in nodes[r] if x >= 0])
+            plan.first_drop[i] = drop is not None
+            if drop is not None:
+                disp[r], dec[r] = drop[0], labels(drop[1])
     if plan.decided.size:
         disp[plan.decided] = plan.decided_disp
         dec[plan.decided] = plan.decided_label
@@ -341,9 +350,12 @@ def commit_np(plan: EdgePlan, disp: np.ndarray, dec: np.ndarray, nodes: np.ndarr
               final: tuple[np.ndarray, ...]) -> None:
     """Batch commit step: the chains opened by this batch's first fragments record their
     answers (after follow_np) as their outcome, for later fragments in later batches."""
-    for r, chain in zip(plan.first_rows.tolist(), plan.first_chains, strict=True):
-        chain.outcome = Outcome(int(disp[r]), int(dec[r]), nodes[r].copy(), int(final[0][r]),
-                                int(final[1][r]))
+    r = plan.first_rows
+    paths = nodes[r]  # one copy for the batch; each outcome holds a row of it
+    for chain, d, lab, path, src, dst in zip(plan.first_chains, disp[r].tolist(),
+                                              dec[r].tolist(), paths, final[0][r].tolist(),
+                                              final[1][r].tolist(), strict=True):
+        chain.outcome = Outcome(d, lab, path, src, dst)
 
 
 __all__ = ["FRAGMENT_ASSUMPTIONS", "FRAGMENT_DROPS", "FRAGMENT_EXPLAINED",

@@ -47,6 +47,10 @@ class Disposition(IntEnum):
     NO_OUTBOUND_ACCESS = 29
     FIREWALL_NAME_UNKNOWN = 30
     NAT_OUTBOUND_ONLY = 31
+    FRAGMENT_OUT_OF_ORDER = 32
+    LB_FRAGMENT = 33
+    FRAGMENT_DEFAULT_OUTBOUND = 34
+    FRAGMENT_STATE_FULL = 35
 
     @property
     def reason(self) -> str:
@@ -80,7 +84,8 @@ REASONS: dict[Disposition, str] = {
     Disposition.LOOP: "routing loop or hop limit exceeded between virtual appliances",
     Disposition.SHAPER_DROP: "dropped by the VM's egress shaper (queue full at the size's cap)",
     Disposition.UNPARSED: "the frame could not be parsed as IPv4/IPv6 (reason in the record)",
-    Disposition.UNSUPPORTED: "parsed but not emulated (IPv6 or a non-first IP fragment)",
+    Disposition.UNSUPPORTED: "parsed but not emulated (IPv6, or a fragment whose first "
+                             "fragment was not emulated)",
     Disposition.UNMAPPED: "the source is not an emulated NIC and nothing admits it (label "
                           "says which): an Internet packet gets in only to a public IP or as "
                           "the reply to a flow a VM opened; a private capture address outside "
@@ -112,6 +117,22 @@ REASONS: dict[Disposition, str] = {
                                        "Host) is not known (reason in the label)",
     Disposition.NAT_OUTBOUND_ONLY: "unsolicited from the Internet to a NAT gateway's public "
                                    "address: NAT gateway is outbound only",
+    # engine/fragments.py: "TCP/IP performance tuning for Azure VMs", https://learn.microsoft.com/
+    # azure/virtual-network/virtual-network-tcpip-performance-tuning, "Azure and fragmentation"
+    Disposition.FRAGMENT_OUT_OF_ORDER: "an IP fragment out of its datagram's transmission order "
+                                       "(before its first fragment, a gap, a repeat or an "
+                                       "overlap): Azure drops out-of-order fragments",
+    # "Azure Load Balancer components", https://learn.microsoft.com/azure/load-balancer/
+    # components, "Limitations"
+    Disposition.LB_FRAGMENT: "a fragmented datagram on a port-specific load-balancing rule: "
+                             "only HA ports rules forward IP fragments",
+    # "Default outbound access in Azure", https://learn.microsoft.com/azure/virtual-network/
+    # ip-services/default-outbound-access, "Constraints"
+    Disposition.FRAGMENT_DEFAULT_OUTBOUND: "a fragmented datagram leaving through default "
+                                           "outbound access, which does not support fragments",
+    Disposition.FRAGMENT_STATE_FULL: "an IP fragment needing a new fragment chain while its "
+                                     "NIC's chains are at their bound (assumption "
+                                     "fragment-state)",
     Disposition.EXITS_PLATFORM: "answered by Azure's host (DNS, DHCP, WireServer, IMDS at "
                                 "168.63.129.16 / 169.254.169.254): no NSG unless it names the "
                                 "service's tag, no user route",

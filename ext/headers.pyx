@@ -2,9 +2,9 @@
 """Header extraction kernel (twin: dataplane/kernels/headers_py.py, which holds the contract:
 columns, ParseStatus codes, FRAG_* values, link types).
 
-`extract(buf, offsets, caplens, linktype, <20 output columns in HeaderColumns order>)`: parses
+`extract(buf, offsets, caplens, linktype, <24 output columns in HeaderColumns order>)`: parses
 each frame buf[offsets[i] : offsets[i] + caplens[i]] (Ethernet with any number of VLAN tags, or
-raw IP), IPv4 with options and fragments, IPv6 with extension headers and fragments,
+raw IP), IPv4 with options and fragments, IPv6 with extension headers and fragments (fragment id, offset, more flag, length),
 TCP/UDP/SCTP/UDP-Lite ports, ICMP/ICMPv6 type and code. Every read is checked against the
 frame's captured end; records outside the buffer get BAD_RECORD. Runs without the GIL; writes
 one row per frame into the caller's zero-initialised columns (l3/l4/payload offsets
@@ -46,9 +46,9 @@ cdef inline bint _is_ext(uint8_t nh) noexcept nogil:
 
 
 cdef struct Row:
-    uint8_t status, vlan_count, ip_version, proto, frag, ttl
-    uint16_t ethertype, sport, dport
-    uint32_t src4, dst4, ip_len
+    uint8_t status, vlan_count, ip_version, proto, frag, ttl, frag_more
+    uint16_t ethertype, sport, dport, frag_offset, frag_len
+    uint32_t src4, dst4, ip_len, frag_id
     uint64_t src_hi, src_lo, dst_hi, dst_lo
     int32_t l3_offset, l4_offset, payload_offset, payload_len
 
@@ -57,7 +57,7 @@ cdef void _parse(const uint8_t* b, Py_ssize_t n, int linktype, Row* r) noexcept 
     cdef Py_ssize_t p = 0, l3, end, hlen
     cdef uint32_t et, total, payload, offset
     cdef int version, vlans = 0
-    cdef uint8_t proto, frag = 0
+    cdef uint8_t proto, frag = 0, more
     if linktype == 1:
         if n < 14:
             r.status = TRUNCATED
@@ -126,11 +126,17 @@ cdef void _parse(const uint8_t* b, Py_ssize_t n, int linktype, Row* r) noexcept 
         r.ttl = b[l3 + 8]
         r.l3_offset = <int32_t>l3
         offset = _u16(b, l3 + 6) & 0x1FFF
+        more = (b[l3 + 6] >> 5) & 1
         if offset:
             frag = FRAG_LATER
-        elif (b[l3 + 6] >> 5) & 1:
+        elif more:
             frag = FRAG_FIRST
         r.frag = frag
+        if frag != 0:
+            r.frag_id = _u16(b, l3 + 4)
+            r.frag_offset = <uint16_t>offset
+            r.frag_more = more
+            r.frag_len = <uint16_t>(total - hlen)
         end = l3 + (total if total < n - l3 else n - l3)
         p = l3 + hlen
     else:
@@ -160,10 +166,16 @@ cdef void _parse(const uint8_t* b, Py_ssize_t n, int linktype, Row* r) noexcept 
                 return
             if proto == 44:
                 offset = _u16(b, p + 2) >> 3
+                more = b[p + 3] & 1
                 if offset:
                     frag = FRAG_LATER
-                elif b[p + 3] & 1:
+                elif more:
                     frag = FRAG_FIRST
+                if offset or more:
+                    r.frag_id = _u32(b, p + 4)
+                    r.frag_offset = <uint16_t>offset
+                    r.frag_more = more
+                    r.frag_len = <uint16_t>(l3 + 40 + payload - p - 8)
                 hlen = 8
             elif proto == 51:
                 hlen = (<Py_ssize_t>b[p + 1] + 2) * 4
@@ -223,7 +235,8 @@ def extract(const uint8_t[::1] buf, const int64_t[::1] offsets, const int32_t[::
             uint64_t[::1] dst_lo, uint8_t[::1] proto, uint16_t[::1] sport, uint16_t[::1] dport,
             uint32_t[::1] ip_len, uint8_t[::1] frag, uint8_t[::1] ttl,
             int32_t[::1] l3_offset, int32_t[::1] l4_offset, int32_t[::1] payload_offset,
-            int32_t[::1] payload_len) -> None:
+            int32_t[::1] payload_len, uint32_t[::1] frag_id, uint16_t[::1] frag_offset,
+            uint8_t[::1] frag_more, uint16_t[::1] frag_len) -> None:
     cdef Py_ssize_t n = offsets.shape[0], size = buf.shape[0], i
     cdef const uint8_t* base = &buf[0] if size > 0 else NULL
     cdef int64_t o
@@ -233,7 +246,8 @@ def extract(const uint8_t[::1] buf, const int64_t[::1] offsets, const int32_t[::
                src4.shape[0], dst4.shape[0], src_hi.shape[0], src_lo.shape[0], dst_hi.shape[0],
                dst_lo.shape[0], proto.shape[0], sport.shape[0], dport.shape[0], ip_len.shape[0],
                frag.shape[0], ttl.shape[0], l3_offset.shape[0], l4_offset.shape[0],
-               payload_offset.shape[0], payload_len.shape[0]}
+               payload_offset.shape[0], payload_len.shape[0], frag_id.shape[0],
+               frag_offset.shape[0], frag_more.shape[0], frag_len.shape[0]}
     if lengths != {n}:
         raise ValueError("output columns must have one entry per frame")
     if caplens.shape[0] != n:
@@ -242,7 +256,7 @@ def extract(const uint8_t[::1] buf, const int64_t[::1] offsets, const int32_t[::
         for i in range(n):
             o = offsets[i]
             c = caplens[i]
-            r = Row(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -1, -1, -1, 0)
+            r = Row(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -1, -1, -1, 0)
             if o < 0 or c < 0 or o > size or c > size - o:
                 r.status = BAD_RECORD
             elif c == 0:
@@ -269,3 +283,7 @@ def extract(const uint8_t[::1] buf, const int64_t[::1] offsets, const int32_t[::
             l4_offset[i] = r.l4_offset
             payload_offset[i] = r.payload_offset
             payload_len[i] = r.payload_len
+            frag_id[i] = r.frag_id
+            frag_offset[i] = r.frag_offset
+            frag_more[i] = r.frag_more
+            frag_len[i] = r.frag_len

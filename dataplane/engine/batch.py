@@ -49,7 +49,7 @@ from dataplane.engine.compile import (
     NH_VNETLOCAL,
     Network,
 )
-from dataplane.engine.conntrack import UNSNAT, BatchConnTrack, FirewallSets
+from dataplane.engine.conntrack import UNSNAT, BatchConnTrack, FirewallSets, FragmentChains
 from dataplane.engine.payload import FlowNames
 from dataplane.engine.reference import _in
 from dataplane.engine.stages import (
@@ -149,6 +149,7 @@ class BatchPipeline:
         self.flow_index = KeyIndex(KEY_WORDS, 1 << 16)  # 5-tuple -> flow id, across batches
         self.flow_limit = 2 * flow_capacity + (1 << 16)
         self.ct = BatchConnTrack(flow_capacity)
+        self.fragments = FragmentChains()  # fragment chains (engine/fragments.py, emulator)
         self._pending: tuple | None = None
         self._prep: tuple | None = None  # the last batch's flow ids and decision keys
         self.final: tuple = ()
@@ -445,6 +446,7 @@ class BatchPipeline:
         self._nodes = np.empty((1024, WIDTH), dtype=np.int32)
 
     def reset_state(self) -> None:
+        self.fragments.clear()
         self.flow_names.reset()
         self._clear_flows()
         self._clear_cache()

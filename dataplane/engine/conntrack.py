@@ -300,5 +300,123 @@ class BatchConnTrack:
             setattr(self, name, a)
 
 
-__all__ = ["BatchConnTrack", "CONNTRACK_ASSUMPTIONS", "ConnTrack", "Entry", "FirewallSets",
-           "PASSING", "UNSNAT", "flow_key", "reverse"]
+# -- fragment chains (issue 17; engine/fragments.py runs them, docs/fragments.md section 3) ----
+FRAGMENT_TIMEOUT_NS = 30 * 10**9  # assumption fragment-state (Linux's ipfrag_time default)
+FRAGMENT_CHAINS_MAX = 4096  # per NIC (assumption fragment-state)
+OPENS, FOLLOWS, OUT_OF_ORDER, STATE_FULL = 0, 1, 2, 3  # FragmentChains.step verdicts
+ORDER_REASONS = {
+    "no-chain": "no chain: its first fragment was not seen (or the chain ended)",
+    "gap": "a gap: it starts after the end of the datagram's last accepted fragment",
+    "overlap": "a repeat or an overlap: it starts before the end of the last accepted fragment",
+    "closed": "its datagram's chain was already out of order",
+    "first-again": "a first fragment for a datagram whose chain is already open",
+}
+FragKey = tuple[int, int, int, int, int, int, int]
+
+
+def fragment_key(family: int, src_hi: int, src_lo: int, dst_hi: int, dst_lo: int, proto: int,
+                 frag_id: int) -> FragKey:
+    """The datagram a fragment belongs to: (family, source halves, destination halves,
+    protocol, identification) -- IPv4 (RFC 791); IPv6 keys without the protocol (RFC 8200
+    section 4.5: source, destination, identification), so proto is 0 there."""
+    return (family, src_hi, src_lo, dst_hi, dst_lo, proto if family == 4 else 0, frag_id)
+
+
+@dataclass
+class Chain:
+    """One datagram's fragment chain: the NIC it is counted against, the offset (8-byte
+    units) the next in-order fragment must start at (-1: closed out of order), when it expires
+    (ns, FRAGMENT_TIMEOUT_NS after its last fragment) and `outcome`: the first fragment's
+    answer as the caller's form records it (engine/fragments.py), None while unknown."""
+
+    nic: int
+    next_offset: int
+    expires_ns: int
+    outcome: object = None
+
+
+class FragmentChains:
+    """Fragment chains, one table for both forms (reference and batch run the same `step`
+    over fragments in packet order: a fragment's verdict depends on every earlier fragment of
+    its datagram, never on a stage). Bounded like the flow table: at most `chains_max` chains
+    per NIC; a chain ends when its last fragment (more-fragments clear) is accepted, or
+    `timeout_ns` after its latest fragment. `counts`: opened, completed, expired, closed out of
+    order, refused (table full)."""
+
+    def __init__(self, chains_max: int = FRAGMENT_CHAINS_MAX,
+                 timeout_ns: int = FRAGMENT_TIMEOUT_NS) -> None:
+        self.chains_max = chains_max
+        self.timeout_ns = timeout_ns
+        self.clear()
+
+    def clear(self) -> None:
+        self.chains: dict[FragKey, Chain] = {}
+        self.per_nic: dict[int, int] = {}
+        self.counts = {"opened": 0, "completed": 0, "expired": 0, "outOfOrder": 0,
+                       "refused": 0}
+
+    def __len__(self) -> int:
+        return len(self.chains)
+
+    def _drop(self, key: FragKey, why: str) -> None:
+        ch = self.chains.pop(key)
+        self.per_nic[ch.nic] -= 1
+        self.counts[why] += 1
+
+    def _live(self, key: FragKey, now_ns: int) -> Chain | None:
+        ch = self.chains.get(key)
+        if ch is not None and ch.expires_ns < now_ns:
+            self._drop(key, "expired")
+            return None
+        return ch
+
+    def _room(self, nic: int, now_ns: int) -> bool:
+        if self.per_nic.get(nic, 0) < self.chains_max:
+            return True
+        for key in [k for k, ch in self.chains.items() if ch.expires_ns < now_ns]:
+            self._drop(key, "expired")
+        return self.per_nic.get(nic, 0) < self.chains_max
+
+    def _open(self, key: FragKey, nic: int, next_offset: int, now_ns: int) -> Chain:
+        ch = self.chains[key] = Chain(nic, next_offset, now_ns + self.timeout_ns)
+        self.per_nic[nic] = self.per_nic.get(nic, 0) + 1
+        if next_offset < 0:
+            self.counts["outOfOrder"] += 1
+        else:
+            self.counts["opened"] += 1
+        return ch
+
+    def step(self, key: FragKey, nic: int, first: bool, offset: int, length: int, more: bool,
+             now_ns: int) -> tuple[int, str, Chain | None]:
+        """One fragment, in packet order: (verdict, out-of-order reason or '', chain).
+        OPENS: a first fragment opened `chain` (the caller records its outcome); FOLLOWS: a
+        later fragment in order, it takes chain.outcome (the chain ends if it was the last);
+        OUT_OF_ORDER (reason in ORDER_REASONS): the chain is closed and stays until it
+        expires, so the datagram's later fragments drop the same way; STATE_FULL: it needed a
+        new chain and its NIC has `chains_max`."""
+        ch = self._live(key, now_ns)
+        if ch is None:
+            if not self._room(nic, now_ns):
+                self.counts["refused"] += 1
+                return STATE_FULL, "", None
+            if first:
+                return OPENS, "", self._open(key, nic, length // 8, now_ns)
+            return OUT_OF_ORDER, "no-chain", self._open(key, nic, -1, now_ns)
+        ch.expires_ns = now_ns + self.timeout_ns
+        if ch.next_offset < 0:
+            return OUT_OF_ORDER, "closed", ch
+        if first or offset != ch.next_offset:
+            reason = "first-again" if first else "gap" if offset > ch.next_offset else "overlap"
+            ch.next_offset = -1
+            self.counts["outOfOrder"] += 1
+            return OUT_OF_ORDER, reason, ch
+        ch.next_offset = offset + length // 8
+        if not more:
+            self._drop(key, "completed")
+        return FOLLOWS, "", ch
+
+
+__all__ = ["BatchConnTrack", "CONNTRACK_ASSUMPTIONS", "Chain", "ConnTrack", "Entry",
+           "FOLLOWS", "FRAGMENT_CHAINS_MAX", "FRAGMENT_TIMEOUT_NS", "FirewallSets",
+           "FragmentChains", "OPENS", "ORDER_REASONS", "OUT_OF_ORDER", "PASSING", "STATE_FULL",
+           "UNSNAT", "fragment_key", "flow_key", "reverse"]

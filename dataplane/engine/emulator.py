@@ -6,8 +6,9 @@ layer first); the ingress NIC is `source` (VM name) or the NIC owning the source
 packets are sent back to back from t=0 unless `times_ns` is given. `replay(paths, ...)`
 streams captures in batches (bounded memory: one batch of frames at a time; several captures
 merged by timestamp), maps capture endpoints (io/mapping.py), and runs the batch pipeline.
-Parse failures become UNPARSED (the parse status is kept), IPv6 and non-first fragments
-UNSUPPORTED (assumption program-ipv4; fragments are not reassembled).
+Parse failures become UNPARSED (the parse status is kept), IPv6 packets UNSUPPORTED
+(assumption engine-ipv4); IP fragments follow their chains (engine/fragments.py: the edge step
+before the batch pipeline, its answers written after each run, the commit step with the flows).
 Time order: every leg is shaped in the order packets reach its sender (timing_stage.py); in a
 capture-time replay a batch is shaped up to its last timestamp, and its rows still travelling
 then keep their decisions and carry their remaining legs into the next batch, where those legs
@@ -36,6 +37,15 @@ from dataplane.engine.batch import UNDECIDED, BatchPipeline, Columns
 from dataplane.engine.compile import MAX_HOPS, Network, build_network
 from dataplane.engine.conntrack import CONNTRACK_ASSUMPTIONS
 from dataplane.engine.conntrack import flow_key as _conn_key
+from dataplane.engine.fragments import (
+    FRAGMENT_ASSUMPTIONS,
+    FRAGMENT_DROPS,
+    FRAGMENT_EXPLAINED,
+    EdgePlan,
+    commit_np,
+    edge_np,
+    follow_np,
+)
 from dataplane.engine.payload import PAYLOAD_ASSUMPTIONS
 from dataplane.engine.reference import Packet, ReferencePipeline, flow_key
 from dataplane.engine.results import NOT_SHAPER_DROPPED, Result, opened_flows
@@ -64,7 +74,8 @@ ENGINE_ASSUMPTIONS = (
     "shaper; "
     "its replies (the reverse of its translated 5-tuple) skip every NSG (2.1). ICMP ignores "
     "type/code.",
-    "engine-ipv4: IPv6 packets and non-first IP fragments are UNSUPPORTED (not reassembled).",
+    "engine-ipv4: IPv6 packets are UNSUPPORTED (their fragments follow the first fragment's "
+    "answer: UNSUPPORTED).",
     "engine-time: capture timestamps going backwards are clamped to the previous packet's.",
     "engine-order: every leg of every packet is shaped in the order packets reach the sender "
     "(time, then packet order), whatever the batch size; with --timing asap every packet "
@@ -86,6 +97,7 @@ class Emulator:
         self._ip_vals = np.array([self.net.ip_nic[k] for k in keys], dtype=np.int32)
         self._held: _Held | None = None  # rows whose timing waits for the next batch
         self._amap: AddressMap | None = None
+        self._frag_plan = EdgePlan.empty()  # the fragment edge step of the batch being decided
 
     @property
     def replay_map(self) -> AddressMap | None:
@@ -104,7 +116,7 @@ class Emulator:
                                             "platform-routes"),
                 *LB_ASSUMPTIONS, *INGRESS_ASSUMPTIONS, *GATEWAY_ASSUMPTIONS,
                 *CONNTRACK_ASSUMPTIONS, *PLATFORM_ASSUMPTIONS, *APPLIANCE_ASSUMPTIONS,
-                *FIREWALL_ASSUMPTIONS, *PAYLOAD_ASSUMPTIONS,
+                *FIREWALL_ASSUMPTIONS, *PAYLOAD_ASSUMPTIONS, *FRAGMENT_ASSUMPTIONS,
                 *firewall_cap_caveats(self.topology)]
 
     # -- address helpers --
@@ -209,14 +221,14 @@ class Emulator:
         status = hc.status.astype(np.uint8)
         preset = np.full(n, UNDECIDED, dtype=np.uint8)
         ok = status == ParseStatus.OK
-        first_frag = status == ParseStatus.NON_FIRST_FRAGMENT
+        later_frag = status == ParseStatus.NON_FIRST_FRAGMENT  # engine/fragments.py decides
         v6 = hc.ip_version == 6
-        preset[~ok & ~first_frag] = D.UNPARSED
-        preset[(first_frag | (ok & v6)) & (preset == UNDECIDED)] = D.UNSUPPORTED
+        preset[~ok & ~later_frag] = D.UNPARSED
+        preset[ok & v6] = D.UNSUPPORTED
         src = hc.src4.astype(np.int64)
         dst = hc.dst4.astype(np.int64)
         if amap is not None:
-            v4 = (preset == UNDECIDED)
+            v4 = (preset == UNDECIDED) & (hc.ip_version == 4)
             ms, md = amap.apply(src[v4], dst[v4])
             src[v4], dst[v4] = ms, md
         nic = self.nic_of(src)
@@ -244,6 +256,8 @@ class Emulator:
         if amap is not None:  # mapped IPv4 addresses: the low halves follow
             cols.src_lo = np.where(hc.ip_version == 4, src.astype(np.uint64), hc.src_lo)
             cols.dst_lo = np.where(hc.ip_version == 4, dst.astype(np.uint64), hc.dst_lo)
+        self._frag_plan = edge_np(self.batch.fragments, self.batch.labels, cols, hc,
+                                  rb.time_ns, UNDECIDED)
         cap = np.full(n, capture, dtype=np.int32) if np.isscalar(capture) else capture
         given = {"capture": cap, "record": rb.record, "time_in": t, "src": src, "dst": dst,
                  "proto": cols.proto, "sport": cols.sport, "dport": cols.dport,
@@ -309,6 +323,8 @@ class Emulator:
         for round_ in range(4):
             if n:
                 disp, dec, nodes = self.batch.run(cols, excluded=excluded, commit=False)
+                frag_drop = follow_np(self._frag_plan, self.net, self.batch.labels, disp, dec,
+                                      nodes, self.batch.final)
             else:
                 disp, dec = np.zeros(0, np.uint8), np.zeros(0, np.int32)
                 nodes = np.zeros((0, MAX_LEGS + 1), np.int32)
@@ -318,6 +334,7 @@ class Emulator:
             if n == 0:
                 break
             first_drop = (ways.dropped & (ways.leg == 0))[old.size:]
+            first_drop[frag_drop] = True  # a dropped first fragment opens no flow either
             lost = self.batch.openers[first_drop[self.batch.openers]]
             if round_ == 3 or not np.isin(lost, self.batch.depended_on).any():
                 self.batch.drop_openers(lost)  # no later row read their state: no re-run
@@ -328,6 +345,7 @@ class Emulator:
         if n:
             self.batch.commit()
             fsrc, fdst, fsport, fdport = self.batch.final
+            commit_np(self._frag_plan, disp, dec, nodes, self.batch.final)
         else:
             fsrc, fdst = np.zeros(0, np.int64), np.zeros(0, np.int64)
             fsport, fdport = np.zeros(0, np.int32), np.zeros(0, np.int32)
@@ -369,6 +387,8 @@ class Emulator:
         row = result.row(i)
         if d in (D.UNPARSED, D.UNSUPPORTED, D.UNMAPPED):
             return {**row, "hops": [], "reason": d.reason}
+        if d in FRAGMENT_DROPS or c["status"][i] == ParseStatus.NON_FIRST_FRAGMENT.name:
+            return {**row, "hops": [], "reason": d.reason, "fragment": FRAGMENT_EXPLAINED}
         ref = ReferencePipeline(self.net)
         fws = self.net.node_kind
         for original, translated, firewalls in self.batch.entries(result.conntrack_mark):

@@ -48,9 +48,10 @@ from typing import Any, NamedTuple
 
 from dataplane.control.nsg import Flow, RuleCompiler
 from dataplane.dispositions import Disposition as D
+from dataplane.engine import fragments
 from dataplane.engine.addresses import NicAddresses
 from dataplane.engine.compile import MAX_HOPS, Network
-from dataplane.engine.conntrack import PASSING, ConnTrack, Entry
+from dataplane.engine.conntrack import PASSING, ConnTrack, Entry, FragmentChains
 from dataplane.engine.conntrack import flow_key as _key
 from dataplane.engine.payload import NOT_SEEN, FlowName
 from dataplane.engine.stages import (
@@ -116,6 +117,7 @@ class ReferencePipeline:
                          for i, n in enumerate(net.nics)]
         self.nic_tags = platform.tags_per_nic(net)
         self.conntrack = ConnTrack(capacity)
+        self.fragments = FragmentChains()  # fragment chains (engine/fragments.py)
         self.addresses = NicAddresses(net.nics, net.node_vnet)
         self.server_names: dict[tuple[int, ...], FlowName] = {}  # flow_key -> its name
         self._name = NOT_SEEN
@@ -127,6 +129,12 @@ class ReferencePipeline:
             self.commit(p, w)
             out.append(w)
         return out
+
+    def send(self, p: Packet, frag: fragments.Fragment | None = None) -> Walk:
+        """One packet that may be an IP fragment (`frag`: its fragment fields) through the
+        fragment edge step, the stages and the commit step (engine/fragments.py); the flow is
+        committed as by run()."""
+        return fragments.walk(self, self.fragments, p, frag)
 
     def commit(self, p: Packet, w: Walk) -> None:
         """Conntrack: a packet that survived its whole path opens its flow (conntrack.py);

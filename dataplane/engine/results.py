@@ -29,6 +29,7 @@ import numpy as np
 
 from dataplane.dispositions import PASSED_CODES
 from dataplane.dispositions import Disposition as D
+from dataplane.engine.fragments import HOST_FRAGMENT_BYTES, HOST_FRAGMENTATION_CAVEAT
 
 _PROTO = {6: "TCP", 17: "UDP", 1: "ICMP"}
 COLS = ("capture", "record", "time_in", "src", "dst", "proto", "sport", "dport", "length",
@@ -259,15 +260,18 @@ class Result:
             "latency_ns": tout - tin if (d == D.DELIVERED or d.exited) and tout >= 0 else -1,
             "final_src": _address(c, "final_src", i), "final_dst": _address(c, "final_dst", i),
             "final_sport": int(c["final_sport"][i]), "final_dport": int(c["final_dport"][i]),
-            "caveats": self.emulator.net.caveats_of([int(x) for x in self.nodes[i] if x >= 0]),
+            "caveats": self.emulator.net.caveats_of([int(x) for x in self.nodes[i] if x >= 0])
+            + ([HOST_FRAGMENTATION_CAVEAT] if c["length"][i] > HOST_FRAGMENT_BYTES else []),
         }
 
     def caveats(self) -> dict[str, int]:
-        """Named caveat -> packets whose answer it touches (the firewalls they crossed)."""
+        """Named caveat -> packets whose answer it touches (the firewalls they crossed; packets
+        over 1,400 bytes: engine/fragments.py HOST_FRAGMENTATION_CAVEAT)."""
         net = self.emulator.net
-        if self.nodes is None or not len(self) or not net.firewall_rules:
+        if self.nodes is None or not len(self):
             return {}
         out: Counter = Counter()
+        out[HOST_FRAGMENTATION_CAVEAT] = int((self.columns["length"] > HOST_FRAGMENT_BYTES).sum())
         first = len(net.nics)
         for k, fw in enumerate(net.firewall_rules):
             if fw.caveats:

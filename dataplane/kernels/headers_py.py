@@ -21,6 +21,16 @@ Returns `HeaderColumns` (one entry per frame):
              or does not fit the IP length, or the protocol has no payload parsed here
   payload_len int32  payload bytes per the IP length (may exceed what was captured: the captured
              part is min(payload_len, caplen - payload_offset)); 0 when payload_offset is -1
+  frag_id    uint32 fragments only (frag != FRAG_NONE): IPv4 identification (16 bits), IPv6
+             fragment header identification (32 bits); 0 otherwise
+  frag_offset uint16 fragments only: fragment offset in 8-byte units (13 bits)
+  frag_more  uint8  fragments only: the more-fragments flag (1: not the datagram's last)
+  frag_len   uint16 fragments only: bytes of the datagram this fragment carries per the IP
+             length (IPv4 total length - header length; IPv6: payload after the fragment
+             header), so the next in-order fragment starts at frag_offset + frag_len // 8
+IPv6: the fragment columns come from the fragment header in the extension chain (an atomic
+fragment, offset 0 and M clear, is no fragment, RFC 8200 section 4.5); with several fragment
+headers the last one parsed counts.
 L3 fields are filled only when the IP header is valid; L4 fields only when status is OK. The
 transport header must lie within both the captured bytes and the IP length (so Ethernet padding
 is never read as ports). Nothing outside buf[offset : offset + caplen] is ever read.
@@ -63,7 +73,8 @@ COLUMNS: tuple[tuple[str, type], ...] = (
     ("src_hi", np.uint64), ("src_lo", np.uint64), ("dst_hi", np.uint64), ("dst_lo", np.uint64),
     ("proto", np.uint8), ("sport", np.uint16), ("dport", np.uint16), ("ip_len", np.uint32),
     ("frag", np.uint8), ("ttl", np.uint8), ("l3_offset", np.int32), ("l4_offset", np.int32),
-    ("payload_offset", np.int32), ("payload_len", np.int32),
+    ("payload_offset", np.int32), ("payload_len", np.int32), ("frag_id", np.uint32),
+    ("frag_offset", np.uint16), ("frag_more", np.uint8), ("frag_len", np.uint16),
 )
 
 
@@ -88,6 +99,10 @@ class HeaderColumns(NamedTuple):
     l4_offset: np.ndarray
     payload_offset: np.ndarray
     payload_len: np.ndarray
+    frag_id: np.ndarray
+    frag_offset: np.ndarray
+    frag_more: np.ndarray
+    frag_len: np.ndarray
 
     @classmethod
     def empty(cls, n: int) -> HeaderColumns:
@@ -170,6 +185,9 @@ def _parse(b: bytes, linktype: int) -> dict[str, int]:
             frag = FRAG_LATER
         elif more:
             frag = FRAG_FIRST
+        if frag != FRAG_NONE:
+            r.update(frag_id=_u16(b, l3 + 4), frag_offset=offset, frag_more=more,
+                     frag_len=total - hlen)
         r.update(ip_version=4, src4=src, dst4=dst, src_lo=src, dst_lo=dst, proto=proto,
                  ip_len=total, ttl=b[l3 + 8], l3_offset=l3, frag=frag)
         end = l3 + min(total, n - l3)
@@ -195,10 +213,14 @@ def _parse(b: bytes, linktype: int) -> dict[str, int]:
                 return r
             if proto == EXT_FRAG:
                 offset = _u16(b, p + 2) >> 3
+                more = b[p + 3] & 1
                 if offset:
                     frag = FRAG_LATER
-                elif b[p + 3] & 1:
+                elif more:
                     frag = FRAG_FIRST
+                if offset or more:
+                    r.update(frag_id=int.from_bytes(b[p + 4:p + 8], "big"), frag_offset=offset,
+                             frag_more=more, frag_len=l3 + 40 + payload - p - 8)
                 hlen = 8
             elif proto == EXT_AH:
                 hlen = (b[p + 1] + 2) * 4

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scapy.layers.inet import ICMP, IP, TCP, UDP
+from scapy.layers.inet import ICMP, IP, TCP, UDP, fragment
 from scapy.layers.inet6 import (
     ICMPv6EchoRequest,
     IPv6,
@@ -58,15 +58,17 @@ def ip_packet(draw: st.DrawFn):
         opts = draw(st.sampled_from([b"", b"\x01\x01\x01\x00", b"\x00" * 8]))
         pkt = IP(src=draw(st.sampled_from(["0.0.0.0", "10.0.0.1", "255.255.255.255"])),
                  dst="192.168.1.2", ttl=draw(st.integers(0, 255)), options=opts,
-                 flags=draw(st.sampled_from([0, 1, 2])), frag=draw(st.sampled_from([0, 0, 1, 8191])))
+                 flags=draw(st.sampled_from([0, 1, 2])), frag=draw(st.sampled_from([0, 0, 1, 8191])),
+                 id=draw(st.sampled_from([0, 1, 0xBEEF, 0xFFFF])))
         upper = draw(l4(False))
     else:
         pkt = IPv6(src="2001:db8::1", dst=draw(st.sampled_from(["::", "ff02::1", "2001:db8:ffff::9"])),
                    hlim=draw(st.integers(0, 255)))
         for ext in draw(st.lists(st.sampled_from(["hbh", "dst", "rt", "frag", "ah"]), max_size=3)):
             if ext == "frag":
-                pkt = pkt / IPv6ExtHdrFragment(offset=draw(st.sampled_from([0, 0, 5])),
-                                               m=draw(st.integers(0, 1)))
+                pkt = pkt / IPv6ExtHdrFragment(offset=draw(st.sampled_from([0, 0, 5, 8191])),
+                                               m=draw(st.integers(0, 1)),
+                                               id=draw(st.sampled_from([0, 7, 0xFFFFFFFF])))
             else:
                 pkt = pkt / {"hbh": IPv6ExtHdrHopByHop, "dst": IPv6ExtHdrDestOpt,
                              "rt": IPv6ExtHdrRouting, "ah": lambda: AH(icv=b"\x00" * 12)}[ext]()
@@ -174,6 +176,47 @@ def test_ground_truth_examples() -> None:
     # IP total length shorter than the captured frame: padding is not read as ports
     padded = bytes(Ether() / IP(proto=6, len=20)) + bytes(30)
     assert one(padded)["status"] == ParseStatus.L4_TRUNCATED
+
+
+def frag_fields(r: dict[str, int]) -> tuple[int, int, int, int, int]:
+    return r["frag"], r["frag_id"], r["frag_offset"], r["frag_more"], r["frag_len"]
+
+
+def test_fragment_columns_ipv4() -> None:
+    """Identification, offset (8-byte units), more-fragments flag and the bytes carried."""
+    data = bytes(IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=7000, dport=7001) / (b"z" * 3000))
+    frags = fragment(IP(data), fragsize=1480)
+    rows = [one(Ether() / f) for f in frags]
+    assert [frag_fields(r)[0] for r in rows] == [FRAG_FIRST, FRAG_LATER, FRAG_LATER]
+    ident = IP(data).id
+    assert [r["frag_id"] for r in rows] == [ident] * 3
+    assert [r["frag_offset"] for r in rows] == [0, 185, 370]
+    assert [r["frag_more"] for r in rows] == [1, 1, 0]
+    assert [r["frag_len"] for r in rows] == [1480, 1480, 3008 - 2960]
+    # the next in-order fragment starts where this one ends
+    assert rows[0]["frag_offset"] + rows[0]["frag_len"] // 8 == rows[1]["frag_offset"]
+    # options move the header, not the carried length
+    r = one(Ether() / IP(id=0x1234, flags=1, options=b"\x01\x01\x01\x00") / UDP() / b"ab")
+    assert frag_fields(r) == (FRAG_FIRST, 0x1234, 0, 1, 8 + 2)
+    # not a fragment: all four are 0, whatever the identification and DF
+    assert frag_fields(one(Ether() / IP(id=99, flags=2) / UDP()))[1:] == (0, 0, 0, 0)
+
+
+def test_fragment_columns_ipv6() -> None:
+    """The fragment header inside an extension chain: 32-bit id; the length is the bytes
+    after the fragment header; an atomic fragment (offset 0, M clear) is no fragment."""
+    r = one(IPv6() / IPv6ExtHdrHopByHop() / IPv6ExtHdrFragment(offset=0, m=1, id=0xDEADBEEF)
+            / UDP(sport=53, dport=9) / (b"q" * 16), linktype=229)
+    assert frag_fields(r) == (FRAG_FIRST, 0xDEADBEEF, 0, 1, 8 + 16)
+    r = one(Ether() / IPv6() / IPv6ExtHdrFragment(offset=181, m=0, id=1, nh=17) / (b"w" * 40))
+    assert frag_fields(r) == (FRAG_LATER, 1, 181, 0, 40)
+    assert r["status"] == ParseStatus.NON_FIRST_FRAGMENT
+    r = one(Ether() / IPv6() / IPv6ExtHdrFragment(offset=0, m=0, id=5) / UDP())
+    assert frag_fields(r) == (FRAG_NONE, 0, 0, 0, 0)
+    # a destination-options header after the fragment header travels inside the fragment
+    r = one(Ether() / IPv6() / IPv6ExtHdrFragment(offset=0, m=1, id=2) / IPv6ExtHdrDestOpt()
+            / UDP(), linktype=1)
+    assert frag_fields(r) == (FRAG_FIRST, 2, 0, 1, 8 + 8)
 
 
 def test_empty_inputs() -> None:

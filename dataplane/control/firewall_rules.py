@@ -186,13 +186,13 @@ def _address(text: str, topology: Topology, where: str, firewall: str, prop: str
                        "the rule matches no address through it")
         return []
     try:
-        p = parse_prefix(text if "/" in text or "-" in text else text, strict=False)
-    except ValueError:
+        p = parse_prefix(text, strict=False)
+    except InputError:
         if "-" in text:  # a range a-b
             lo, _, hi = text.partition("-")
             try:
                 a, b = parse_prefix(lo.strip()), parse_prefix(hi.strip())
-            except ValueError:
+            except InputError:
                 raise InputError(f"DNAT address '{text}' is not an address, prefix or range",
                                  resource=firewall, property=prop) from None
             return [(a.first, b.last)] if a.version == b.version == 4 else []

@@ -61,9 +61,9 @@ def _ranges(values: tuple[str, ...], firewall: str, prop: str) -> tuple[tuple[in
                 continue  # "always SNAT": no destination is private
             try:
                 p = parse_prefix(text if "/" in text else f"{text}/32", strict=False)
-            except ValueError as e:
+            except InputError as e:
                 raise InputError(f"SNAT private range {text!r} is not an IPv4 prefix or address "
-                                 f"({e})", resource=firewall, property=prop) from None
+                                 f"({e.message})", resource=firewall, property=prop) from None
             if p.version == 4:
                 out.append((p.first, p.last))
     return tuple(sorted(set(out)))

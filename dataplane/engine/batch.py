@@ -754,9 +754,8 @@ class BatchPipeline:
             nodes[rows, pos[rows]] = fw + len(net.nics)
             pos[rows] += 1
             self._firewall_dnat(c, rows, fw, subnet, disp, dec, active)
-            miss &= ~m
-        disp[idx[miss]] = D.NO_DESTINATION
-        active[idx[miss]] = False
+        disp[idx[miss & ~m]] = D.NO_DESTINATION
+        active[idx[miss & ~m]] = False
         idx, rid, tv, vnet, target = idx[~miss], rid[~miss], tv[~miss], vnet[~miss], target[~miss]
         ok = self._cross(c, idx, vnet, tv, disp, dec, active)
         self.deliver(c, est, idx[ok], target[ok], self.route_label[rid[ok]], nodes, pos, disp,

@@ -33,12 +33,16 @@ HUB = """
 vnets:
   hub: {region: westeurope, address_space: [10.0.0.0/16], subnets: {AzureFirewallSubnet: 10.0.1.0/26}}
   spoke1: {region: westeurope, address_space: [10.1.0.0/16], subnets: {app: {prefix: 10.1.1.0/24, route_table: to-fw}}}
-  spoke2: {region: westeurope, address_space: [10.2.0.0/16], subnets: {db: {prefix: 10.2.1.0/24, route_table: to-fw, nsg: db-nsg}}}
+  spoke2: {region: westeurope, address_space: [10.2.0.0/16], subnets: {db: {prefix: 10.2.1.0/24, route_table: all-to-fw, nsg: db-nsg}}}
 peerings:
   - {between: [hub, spoke1], allow_forwarded_traffic: true}
   - {between: [hub, spoke2], allow_forwarded_traffic: true}
 route_tables:
   to-fw: {routes: [{name: default, prefix: 0.0.0.0/0, next_hop: VirtualAppliance, next_hop_ip: 10.0.1.4}]}
+  all-to-fw:
+    routes:
+      - {name: default, prefix: 0.0.0.0/0, next_hop: VirtualAppliance, next_hop_ip: 10.0.1.4}
+      - {name: fw-itself, prefix: 10.0.1.4/32, next_hop: VirtualAppliance, next_hop_ip: 10.0.1.4}
 nsgs:
   db-nsg:
     rules:
@@ -54,6 +58,11 @@ firewalls:
       - {name: out, priority: 100, rules: [{name: tls-sql, protocols: [TCP, UDP], source: 10.1.0.0/16, destination: "*", ports: [443, 1433]}]}
     nat_collections:
       - {name: in, priority: 100, rules: [{name: rdp, protocols: TCP, source: "*", destination: 203.0.113.10, ports: 53389, translated_address: 10.2.1.4, translated_port: 3389}]}
+      - name: private
+        priority: 200
+        rules:
+          - {name: sql-from-app, protocols: TCP, source: 10.1.0.0/16, destination: 10.0.1.4, ports: 11433, translated_address: 10.2.1.4, translated_port: 1433}
+          - {name: sql-from-db, protocols: TCP, source: 10.2.0.0/16, destination: 10.0.1.4, ports: 11434, translated_address: 10.1.1.4, translated_port: 1433}
     SNAT
 vms:
   app1: {subnet: spoke1/app, ip: 10.1.1.4, size: Standard_D2s_v3}
@@ -112,6 +121,23 @@ def test_explain_prints_the_translation_at_the_firewall_hop(make_topology) -> No
     assert hop["original"]["destinationIp"] == FW_PUBLIC
     assert hop["translated"]["destinationIp"] == "10.2.1.4"
     assert hop["translated"]["sourceIp"] in INSTANCES
+
+
+def test_private_ip_dnat_by_peering_route_and_through_a_route(make_topology) -> None:
+    """DNAT to the firewall's private address (Standard/Premium): reached directly (the hub's
+    peering route) or as a UDR's next hop; a source no rule names is denied."""
+    topology = _hub(make_topology)
+    direct, other, routed = _rows(
+        topology, IP(src="10.1.1.4", dst="10.0.1.4") / TCP(sport=40000, dport=11433),
+        IP(src="10.1.1.4", dst="10.0.1.4") / TCP(sport=40001, dport=11434),
+        IP(src="10.2.1.4", dst="10.0.1.4") / TCP(sport=40002, dport=11434),
+        source=["app1", "app1", "db1"])
+    assert (direct["disposition"], direct["hops"], direct["final_dst"], direct["final_dport"]) \
+        == ("DELIVERED", "app1 > fw > db1", "10.2.1.4", 1433)
+    assert (other["disposition"], other["deciding"]) == (
+        "FIREWALL_DENIED", "firewall fw/default-deny (no DNAT rule matches)")
+    assert (routed["disposition"], routed["hops"], routed["final_dst"]) == (
+        "DELIVERED", "db1 > fw > app1", "10.1.1.4")
 
 
 def _snat_of(topology, dst: str, dport: int, proto=TCP) -> tuple[str, str]:
@@ -201,7 +227,10 @@ def _flows(net) -> list[tuple]:
                (ip("10.1.1.4"), ip("8.8.8.8"), 6, 40000, 443),
                (ip("10.1.1.4"), ip("8.8.8.8"), 17, 40001, 1433),
                (ip("10.1.1.4"), ip("10.2.1.4"), 6, 40002, 1433),
-               (ip("10.1.1.4"), ip("10.2.1.4"), 6, 40003, 22)]
+               (ip("10.1.1.4"), ip("10.2.1.4"), 6, 40003, 22),
+               (ip("10.1.1.4"), ip("10.0.1.4"), 6, 40004, 11433),  # private DNAT, peering route
+               (ip("10.1.1.4"), ip("10.0.1.4"), 6, 40005, 11434),  # no rule for this source
+               (ip("10.2.1.4"), ip("10.0.1.4"), 6, 40006, 11434)]  # private DNAT through a UDR
     out = [(*f, 0) for f in forward]
     for f in forward:
         (w,) = ReferencePipeline(net).run([Packet(net.ip_nic.get(f[0], -1), *f)])

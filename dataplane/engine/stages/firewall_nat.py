@@ -231,6 +231,26 @@ def compile_nat(topology: Topology, fw: AzureFirewall) -> FirewallNat:
         caveats.append(f"firewall-dnat-no-public-ip: firewall {fw.name} has DNAT rules and no "
                        "public IP in the input; only its private address can be a DNAT "
                        "destination")
+    held = {c.private_ip_address.value for n in topology.network_interfaces
+            for c in n.ip_configurations if c.private_ip_address is not None} | {
+        f.private_ip_address.value for lb in topology.load_balancers
+        for f in lb.frontend_ip_configurations if f.private_ip_address is not None} | {
+        f.private_ip_address.value for f in topology.azure_firewalls
+        if f.private_ip_address is not None}
+    others = {f.private_ip_address.value: f.name for f in topology.azure_firewalls
+              if f.private_ip_address is not None and f.name != fw.name}
+    for r in found.rules:
+        if r.translated_address in others:
+            caveats.append(f"firewall-dnat-chain: {r.label} translates to firewall "
+                           f"{others[r.translated_address]}, which translates again: the "
+                           "replies of such flows are un-translated in one step at the replying "
+                           "host, not firewall by firewall (where address spaces overlap they "
+                           "reach the wrong VM)")
+        if r.translated_address is not None and r.translated_address not in held:
+            caveats.append(f"firewall-dnat-target: {r.label} translates to {_ip(r.translated_address)}, "
+                           "which no emulated NIC, load balancer or firewall holds (an Application "
+                           "Gateway or another resource not modelled): its flows end where the "
+                           "routes leave them")
     return FirewallNat(fw.name, private, np.array(public, dtype=np.int64), instances,
                        snat_ranges(topology, fw), found.rules, tuple(caveats))
 

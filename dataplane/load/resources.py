@@ -848,9 +848,9 @@ TOP_LEVEL: dict[str, tuple[str, Converter]] = {
         "virtual_networks", lambda raw, where: _vnet(raw, where, classic=True)),
     "microsoft.authorization/roleassignments": ("role_assignments", _role_assignment),
 }
-# Types whose public IPs the model uses (control/outbound.py, engine/stages/public_edge.py);
-# a public IP only other types use stays unknown. Issues 11 and 16 add azureFirewalls and
-# virtualNetworkGateways here when their engines use the addresses.
+# Types whose public IPs the model uses (control/outbound.py, engine/stages/public_edge.py,
+# engine/stages/firewall_nat.py); a public IP only other types use stays unknown. Issue 16
+# adds virtualNetworkGateways here when its engine uses the addresses.
 PUBLIC_IP_USERS = frozenset({NET + "networkinterfaces", NET + "loadbalancers",
                              NET + "natgateways", NET + "azurefirewalls"})
 # Child types merged into their parent's properties before conversion: type -> list property.
@@ -923,7 +923,7 @@ def resources_to_topology(resources: Iterable[dict[str, Any]], source: str = "")
     resources = list(resources)
     merged = _merge_children(resources)
     # A public IP none of PUBLIC_IP_USERS uses (a Bastion's, an Application Gateway's, a
-    # firewall's or a gateway's until issues 11 and 16 model them) stays an unknown resource
+    # gateway's until issue 16 models them) stays an unknown resource
     # with its named caveat on the resources it is attached to.
     used = referenced_ids(merged, PUBLIC_IP_USERS)
     for index, raw in enumerate(merged):

@@ -36,7 +36,14 @@ instances)") at the AzureFirewallSubnet addresses right after the firewall's pri
 the instance, the public address (Azure "randomly selects the source public IP address", same
 page) and the port are functions of the flow's original 5-tuple (a 64-bit mix), so a flow gets
 the same translation in every batch split. Port exhaustion is not modelled (named in the
-assumption).
+assumption: the connection table keeps no flow end, so a count of its flows is no count of
+ports in use).
+Replies (assumption `firewall-unsnat-at-source`, engine/conntrack.py `source_restore`): a reply
+to an instance address is restored at its sending host (destination: the flow's original
+source; source: the original destination when DNATed) and routed from there, not through the
+firewall node; a reply from the Internet to a public address:port is un-SNATed at the Internet
+edge. A flow two firewalls translated in turn (chained private DNAT) is restored in one step:
+caveat `firewall-dnat-chain`.
 """
 
 from __future__ import annotations
@@ -57,14 +64,17 @@ INSTANCES = 2  # Microsoft's minimum instance count (module contract)
 PORT_FIRST, PORT_COUNT = 1024, 65536 - 1024
 FIREWALL_NAT_ASSUMPTIONS = (
     "firewall-dnat-snat: a flow an Azure Firewall DNATs also has its source translated to one "
-    "of the firewall's instance addresses in AzureFirewallSubnet, so the backend's replies "
-    "return through the firewall (engine/stages/firewall_nat.py).",
+    "of the firewall's instance addresses in AzureFirewallSubnet (in Azure this brings the "
+    "backend's replies back to the firewall; here see firewall-unsnat-at-source); Microsoft's "
+    "rule-processing page does not say it (engine/stages/firewall_nat.py).",
     "firewall-instance-address: an Azure Firewall has two instances (Microsoft's minimum) at "
     "the AzureFirewallSubnet addresses right after its private address; the instance, the "
     "public address and the SNAT port of a flow are functions of its original 5-tuple, the "
     "same in every batch split (Azure chooses them at run time).",
     "firewall-snat-port: SNAT port exhaustion (2,496 ports per public IP per instance, 'Scale "
-    "SNAT ports with Azure NAT Gateway') is not modelled.",
+    "SNAT ports with Azure NAT Gateway') is not modelled: the connection table keeps no flow "
+    "end (no TCP state, no idle timeout), so counting its flows would drop flows Azure had "
+    "closed.",
     "firewall-unsnat-at-source: the reply of a flow an Azure Firewall SNATed to an instance "
     "address is un-translated at its sending host (its destination becomes the flow's original "
     "source) and routed from there; one to a firewall public address is un-translated at the "

@@ -251,3 +251,37 @@ def test_reference_equals_batch_with_firewall_translations(make_topology, snat, 
     pkts = data.draw(st.lists(st.sampled_from(flows), min_size=1, max_size=30))
     split = data.draw(st.integers(1, 30))
     assert_batch_matches_reference(net, pkts, split)
+
+
+def test_replay_outputs_show_the_translated_addresses(make_topology, tmp_path) -> None:
+    """packets.csv and the per-VM pcaps carry what the next hop sees: the DNATed packet reaches
+    db1 from a firewall instance address; db1's reply leaves from the public address."""
+    import csv
+
+    from scapy.utils import rdpcap, wrpcap
+
+    from dataplane.cli import main
+
+    topo = tmp_path / "hub.yaml"
+    topo.write_text(HUB.replace("    SNAT\n", ""))
+    net = build_network(_hub(make_topology), caps=False)
+    ip = lambda a: int(ipaddress.IPv4Address(a))  # noqa: E731
+    (walk,) = ReferencePipeline(net).run([Packet(-1, ip(CLIENT), ip(FW_PUBLIC), 6, 50000, 53389)])
+    src, _, sport, _ = walk.out
+    packets = [IP(src=CLIENT, dst=FW_PUBLIC) / TCP(sport=50000, dport=53389, flags="S"),
+               IP(src="10.2.1.4", dst=str(ipaddress.IPv4Address(src))) / TCP(
+                   sport=3389, dport=sport, flags="SA")]
+    for i, p in enumerate(packets):
+        p.time = 1 + i / 1000
+    wrpcap(str(tmp_path / "in.pcap"), packets)
+    out = tmp_path / "out"
+    assert main(["replay", str(topo), str(tmp_path / "in.pcap"), "--out", str(out), "--csv",
+                 "--no-auto-map"]) == 0
+    rows = list(csv.DictReader((out / "packets.csv").open()))
+    assert [r["disposition"] for r in rows] == ["DELIVERED", "EXITS_INTERNET"]
+    assert (rows[0]["finalSourceIp"], rows[0]["finalDestinationIp"]) == (
+        str(ipaddress.IPv4Address(src)), "10.2.1.4")
+    assert (rows[1]["finalSourceIp"], rows[1]["finalDestinationIp"]) == (FW_PUBLIC, CLIENT)
+    (at_db,) = [p for p in rdpcap(str(out / "db1.pcap")) if p[IP].dst == "10.2.1.4"]
+    assert (at_db[IP].src, at_db[TCP].sport, at_db[TCP].dport) == (
+        str(ipaddress.IPv4Address(src)), sport, 3389)

@@ -285,3 +285,23 @@ def test_replay_outputs_show_the_translated_addresses(make_topology, tmp_path) -
     (at_db,) = [p for p in rdpcap(str(out / "db1.pcap")) if p[IP].dst == "10.2.1.4"]
     assert (at_db[IP].src, at_db[TCP].sport, at_db[TCP].dport) == (
         str(ipaddress.IPv4Address(src)), sport, 3389)
+
+
+def test_trace_answers_the_translated_request_and_prints_the_translation(tmp_path, capsys) -> None:
+    """`dataplane trace` sends the reply to the request as it arrived (from db1 to the firewall
+    instance address:port) and prints each translation in the hop table."""
+    import json
+
+    from dataplane.cli import main
+
+    topo = tmp_path / "hub.yaml"
+    topo.write_text(HUB.replace("    SNAT\n", ""))
+    assert main(["trace", str(topo), "--vm", "app1", "--to", "10.0.1.4:11433", "-o", "json"]) == 0
+    forward, back = json.loads(capsys.readouterr().out)
+    assert forward["disposition"] == "DELIVERED" and back["disposition"] == "DELIVERED"
+    assert back["sourceIp"] == "10.2.1.4" and back["destinationIp"] in INSTANCES and back["hops"][-1]["at"] == "app1"
+    assert main(["trace", str(topo), "--vm", "app1", "--to", "10.0.1.4:11433"]) == 0
+    text = capsys.readouterr().out
+    assert "DNAT (firewall) 10.0.1.4:11433 -> 10.2.1.4:1433, 10.1.1.4:49152 ->" in " ".join(
+        text.split())
+    assert max(len(line) for line in text.splitlines()) <= 100

@@ -305,3 +305,23 @@ def test_trace_answers_the_translated_request_and_prints_the_translation(tmp_pat
     assert "DNAT (firewall) 10.0.1.4:11433 -> 10.2.1.4:1433, 10.1.1.4:49152 ->" in " ".join(
         text.split())
     assert max(len(line) for line in text.splitlines()) <= 100
+
+
+def test_forced_tunnelling_snats_to_an_instance_address(make_topology) -> None:
+    """"If you've enabled forced tunneling, Internet-bound traffic is SNATed to one of the
+    firewall's private IP addresses in AzureFirewallSubnet" (snat-private-range): the
+    firewall's subnet sends 0.0.0.0/0 to an NVA, so the SNAT source is an instance address,
+    not the public IP."""
+    text = HUB.replace("    SNAT\n", "").replace(
+        "subnets: {AzureFirewallSubnet: 10.0.1.0/26}",
+        "subnets: {AzureFirewallSubnet: {prefix: 10.0.1.0/26, route_table: tunnel}, "
+        "nva: 10.0.2.0/24}").replace(
+        "route_tables:\n", "route_tables:\n  tunnel: {routes: [{name: onprem, prefix: 0.0.0.0/0, "
+        "next_hop: VirtualAppliance, next_hop_ip: 10.0.2.4}]}\n").replace(
+        "vms:\n", "vms:\n  nva1: {subnet: hub/nva, ip: 10.0.2.4, size: Standard_D2s_v3, "
+        "ip_forwarding: true}\n")
+    topology = make_topology(text)
+    (row,) = _rows(topology, IP(src="10.1.1.4", dst="8.8.8.8") / TCP(sport=40000, dport=443),
+                   source="app1")
+    assert (row["disposition"], row["hops"]) == ("EXITS_INTERNET", "app1 > fw > nva1 > internet")
+    assert row["final_src"] in INSTANCES

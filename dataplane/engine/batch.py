@@ -177,6 +177,7 @@ class BatchPipeline:
         self.is_firewall = appliance.firewall_nodes(net)
         self.addresses = NicAddresses(net.nics, net.node_vnet)
         self.fw_public, self.fw_private = firewall_nat.address_owners(net)  # stages/firewall_nat
+        self.fw_instance = firewall_nat.instance_owners(net)
 
     # -- public --
     def run(self, c: Columns, excluded: np.ndarray | None = None, commit: bool = True
@@ -573,6 +574,25 @@ class BatchPipeline:
             pos[rows] = 2
             disp[rows], dec[rows], active[rows] = UNDECIDED, -1, True
             self._firewall_dnat(c, rows, fw, subnet, disp, dec, active)
+        # replies to a firewall's own address return through it (restored above; firewall_nat)
+        rows = np.flatnonzero((disp == D.UNMAPPED) & (c.nic < 0) & est)
+        rows, fw = self._reply_firewall(rows, orig[1], fwset, self.fw_public)
+        if rows.size:
+            nodes[rows, 0] = net.internet_node
+            nodes[rows, 1] = fw + len(net.nics)
+            pos[rows] = 2
+            disp[rows], dec[rows], active[rows] = UNDECIDED, -1, True
+            subnet[rows] = appliance.next_subnet_np(net, fw + len(net.nics))
+        rows, fw = self._reply_firewall(np.flatnonzero(active & est & (c.nic >= 0)), orig[1],
+                                        fwset, self.fw_instance)
+        if rows.size:
+            node = fw + len(net.nics)
+            ok = self._cross(c, rows, net.node_vnet[c.nic[rows]], net.node_vnet[node], disp, dec,
+                             active)
+            rows, node = rows[ok], node[ok]
+            nodes[rows, 1] = node
+            pos[rows] = 2
+            subnet[rows] = appliance.next_subnet_np(net, node)
         # a public load balancer's frontend: rule, DNAT, delivery (stages/loadbalancer.py)
         rows = np.flatnonzero((disp == D.UNMAPPED) & (c.nic < 0))  # no emulated source NIC
         if rows.size and net.lb.public_keys.size:
@@ -656,6 +676,19 @@ class BatchPipeline:
         xlat = (c.src != orig[0]) | (c.dst != orig[1]) | (c.sport != orig[2]) | (
             c.dport != orig[3])
         return disp, dec, nodes, c.src, c.dst, c.sport, c.dport, xlat
+
+    def _reply_firewall(self, rows: np.ndarray, dst: np.ndarray, fwset: np.ndarray,
+                        owners: dict[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, firewall index) of the replies among `rows` addressed (`dst`, as sent) to a
+        firewall's address in `owners` whose session they hold (reference._reply_firewall)."""
+        if rows.size == 0 or not owners:
+            return rows[:0], np.zeros(0, np.int64)
+        fw = firewall_nat.owner_np(owners, dst[rows]).astype(np.int64)
+        keep = fw >= 0
+        for f in np.unique(fw[keep]).tolist():
+            m = fw == f
+            keep[m] = self.fwsets.has(fwset[rows[m]], f + len(self.net.nics))
+        return rows[keep], fw[keep]
 
     def _cross(self, c: Columns, idx: np.ndarray, a: np.ndarray, b: np.ndarray,
                disp: np.ndarray, dec: np.ndarray, active: np.ndarray) -> np.ndarray:

@@ -117,7 +117,7 @@ class Entry:
         return (self.original[1], self.original[4]) if self.dnat else None
 
     def source_restore(self) -> tuple[int, int] | None:
-        """(address, port) a reply's destination becomes at its sending host when the flow's
+        """(address, port) a reply's destination becomes when the flow's
         source was translated (an Azure Firewall's SNAT or DNAT source translation,
         engine/stages/firewall_nat.py), or None."""
         return (self.original[0], self.original[3]) \

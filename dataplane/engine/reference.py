@@ -121,6 +121,7 @@ class ReferencePipeline:
         self.server_names: dict[tuple[int, ...], FlowName] = {}  # flow_key -> its name
         self._name = NOT_SEEN
         self.fw_public, self.fw_private = firewall_nat.address_owners(net)  # address -> firewall
+        self.fw_instance = firewall_nat.instance_owners(net)
 
     def run(self, packets: list[Packet]) -> list[Walk]:
         out = []
@@ -159,8 +160,19 @@ class ReferencePipeline:
         if p.nic < 0:
             unsnat = entry.unsnat() if entry is not None else None
             back = None
+            fw_at = self._reply_firewall(entry, p.dst, self.fw_public)
             if unsnat is not None and (p.dst, p.dport) != unsnat:  # a SNATed flow's reply
-                p, back = nat.unsnat(p, *unsnat)
+                p, back = nat.unsnat(p, *unsnat, **(
+                    {"at": net.firewall_rules[fw_at].name} if fw_at >= 0 else {}))
+            if fw_at >= 0:  # to a firewall's public address: restored there, routed on
+                node = fw_at + len(net.nics)
+                w = Walk(D.DELIVERED, "", [net.internet_node, node], reply_of=entry,
+                         out=(p.src, p.dst, p.sport, p.dport))
+                if back is not None:
+                    w.hops.append(back)
+                flow = Flow(p.proto, IPAddress(4, p.src), p.sport, IPAddress(4, p.dst), p.dport)
+                return self._hops(w, p, appliance.next_subnet(net, node), node, True, flow,
+                                  {node})
             p, edge, shut = public_edge.inbound(net, p, state)  # DNAT to a public IP's NIC
             if shut:
                 w = Walk(D.DELIVERED, "", [], reply_of=entry,
@@ -193,19 +205,34 @@ class ReferencePipeline:
             return self._end(w, D.EXITS_PLATFORM, platform.label(service))
         if not state and not self._nsg(w, p.nic, "Outbound", flow):
             return self._end(w, D.DENIED_OUT, w.deciding)
+        fw_at = self._reply_firewall(entry, p.dst, self.fw_instance)
+        at = net.firewall_rules[fw_at].name if fw_at >= 0 else net.node_names[p.nic]
         unnat = entry.unnat() if entry is not None else None
         if unnat is not None:  # a load-balanced flow's reply leaves from the frontend
-            p, hop = nat.unnat(p, net.node_names[p.nic], *unnat)
+            p, hop = nat.unnat(p, at, *unnat)
             w.hops.append(hop)
             flow = Flow(p.proto, IPAddress(4, p.src), p.sport, IPAddress(4, p.dst), p.dport)
             w.out = (p.src, p.dst, p.sport, p.dport)
         restore = entry.source_restore() if entry is not None else None
         if restore is not None and (p.dst, p.dport) != restore:  # a firewall-translated source
-            p, hop = nat.unsnat(p, *restore, at=net.node_names[p.nic])
+            p, hop = nat.unsnat(p, *restore, at=at)
             w.hops.append(hop)
             flow = Flow(p.proto, IPAddress(4, p.src), p.sport, IPAddress(4, p.dst), p.dport)
             w.out = (p.src, p.dst, p.sport, p.dport)
+        if fw_at >= 0:  # to a firewall's instance address: restored there, routed on
+            node = fw_at + len(net.nics)
+            blocked = self._cross(w, int(net.node_vnet[p.nic]), int(net.node_vnet[node]), p)
+            if blocked is not None:
+                return blocked
+            w.nodes.append(node)
+            return self._hops(w, p, appliance.next_subnet(net, node), node, state, flow, {node})
         return self._hops(w, p, int(net.node_subnet[p.nic]), p.nic, state, flow)
+
+    def _reply_firewall(self, entry: Entry | None, dst: int, owners: dict[int, int]) -> int:
+        """The firewall (index) a reply addressed to `dst` returns to: one whose address it is
+        (`owners`) and that holds the flow's session; -1 otherwise (stages/firewall_nat.py)."""
+        f = owners.get(dst, -1) if entry is not None else -1
+        return f if f >= 0 and f + len(self.net.nics) in entry.firewalls else -1
 
     def _ingress(self, p: Packet, state: bool, flow: Flow, entry: Entry | None) -> Walk:
         """Sources that are no emulated NIC (stages/gateway.py)."""

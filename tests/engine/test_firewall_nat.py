@@ -4,7 +4,7 @@ rule-processing: DNAT rules first; a DNAT rule implicitly allows the translated 
 "Azure Firewall SNAT private IP address ranges" (https://learn.microsoft.com/azure/firewall/
 snat-private-range: network rules SNAT outside IANA RFC 1918 / RFC 6598; 0.0.0.0/0 never,
 255.255.255.255/32 always; application rules always). Assumptions exercised: firewall-dnat-snat,
-firewall-instance-address, firewall-unsnat-at-source (engine/stages/firewall_nat.py)."""
+firewall-instance-address, firewall-reply-return (engine/stages/firewall_nat.py)."""
 
 from __future__ import annotations
 
@@ -153,9 +153,10 @@ def test_snat_default_private_ranges(make_topology) -> None:
     assert _snat_of(topology, "10.2.1.4", 1433) == ("DELIVERED", "10.1.1.4")
 
 
-def test_snat_always_and_the_reply_is_untranslated_at_its_host(make_topology) -> None:
+def test_snat_always_and_the_reply_returns_through_the_firewall(make_topology) -> None:
     """Classic additionalProperties Network.SNAT.PrivateRanges = 255.255.255.255/32: always
-    SNAT, so db1 sees an instance address; its reply reaches app1 at app1's own address."""
+    SNAT, so db1 sees an instance address; its reply goes to that firewall, which restores
+    app1's address and port (assumption firewall-reply-return)."""
     topology = _hub(make_topology, "255.255.255.255/32")
     assert topology.azure_firewalls[0].snat_private_ranges == ("255.255.255.255/32",)
     em = Emulator(topology)

@@ -38,12 +38,12 @@ page) and the port are functions of the flow's original 5-tuple (a 64-bit mix), 
 the same translation in every batch split. Port exhaustion is not modelled (named in the
 assumption: the connection table keeps no flow end, so a count of its flows is no count of
 ports in use).
-Replies (assumption `firewall-unsnat-at-source`, engine/conntrack.py `source_restore`): a reply
-to an instance address is restored at its sending host (destination: the flow's original
-source; source: the original destination when DNATed) and routed from there, not through the
-firewall node; a reply from the Internet to a public address:port is un-SNATed at the Internet
-edge. A flow two firewalls translated in turn (chained private DNAT) is restored in one step:
-caveat `firewall-dnat-chain`.
+Replies (assumption `firewall-reply-return`, engine/conntrack.py `source_restore`): a reply
+addressed to an instance address or a public address of a firewall holding the flow's session
+goes to that firewall, is restored there (destination: the flow's original source; source: the
+original destination when DNATed) and is routed on from the firewall's subnet, so its path and
+timing include the firewall. A flow two firewalls translated in turn (chained private DNAT) is
+restored in one step at the first firewall it returns to: caveat `firewall-dnat-chain`.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ PORT_FIRST, PORT_COUNT = 1024, 65536 - 1024
 FIREWALL_NAT_ASSUMPTIONS = (
     "firewall-dnat-snat: a flow an Azure Firewall DNATs also has its source translated to one "
     "of the firewall's instance addresses in AzureFirewallSubnet (in Azure this brings the "
-    "backend's replies back to the firewall; here see firewall-unsnat-at-source); Microsoft's "
+    "backend's replies back to the firewall; here see firewall-reply-return); Microsoft's "
     "rule-processing page does not say it (engine/stages/firewall_nat.py).",
     "firewall-instance-address: an Azure Firewall has two instances (Microsoft's minimum) at "
     "the AzureFirewallSubnet addresses right after its private address; the instance, the "
@@ -75,10 +75,11 @@ FIREWALL_NAT_ASSUMPTIONS = (
     "SNAT ports with Azure NAT Gateway') is not modelled: the connection table keeps no flow "
     "end (no TCP state, no idle timeout), so counting its flows would drop flows Azure had "
     "closed.",
-    "firewall-unsnat-at-source: the reply of a flow an Azure Firewall SNATed to an instance "
-    "address is un-translated at its sending host (its destination becomes the flow's original "
-    "source) and routed from there; one to a firewall public address is un-translated at the "
-    "Internet edge (the public-edge mechanism).",
+    "firewall-reply-return: a reply addressed to a firewall's own address (an instance "
+    "address its SNAT or DNAT used, or a public address) of a flow whose session it holds "
+    "goes to that firewall (peering checked, no route lookup at the sender), is restored there "
+    "from the connection table in one step (destination: the flow's original source; source: "
+    "its original destination when DNATed) and routed on from the firewall's subnet.",
 )
 
 
@@ -195,6 +196,16 @@ def address_owners(net: Any) -> tuple[dict[int, int], dict[int, int]]:
     return public, private
 
 
+def instance_owners(net: Any) -> dict[int, int]:
+    """{instance address: firewall index} of a compiled Network's firewalls (the addresses
+    their SNAT and DNAT source translation use; replies to them go to that firewall)."""
+    out: dict[int, int] = {}
+    for i, fw in enumerate(net.firewall_rules):
+        for a in fw.nat.instances.tolist():
+            out.setdefault(int(a), i)
+    return out
+
+
 def owner_np(owners: dict[int, int], dst: np.ndarray) -> np.ndarray:
     """int32[n]: the firewall index owning each destination (`address_owners`), -1 none."""
     if not owners:
@@ -253,9 +264,9 @@ def compile_nat(topology: Topology, fw: AzureFirewall) -> FirewallNat:
         if r.translated_address in others:
             caveats.append(f"firewall-dnat-chain: {r.label} translates to firewall "
                            f"{others[r.translated_address]}, which translates again: the "
-                           "replies of such flows are un-translated in one step at the replying "
-                           "host, not firewall by firewall (where address spaces overlap they "
-                           "reach the wrong VM)")
+                           "replies of such flows are restored in one step at the first "
+                           "firewall they return to, not firewall by firewall (where address "
+                           "spaces overlap they reach the wrong VM)")
         if r.translated_address is not None and r.translated_address not in held:
             caveats.append(f"firewall-dnat-target: {r.label} translates to {_ip(r.translated_address)}, "
                            "which no emulated NIC, load balancer or firewall holds (an Application "
@@ -270,4 +281,4 @@ def _ip(v: int) -> str:
 
 
 __all__ = ["FIREWALL_NAT_ASSUMPTIONS", "FirewallNat", "address_owners", "compile_nat",
-           "dnat_hop", "owner_np", "snat_hop"]
+           "dnat_hop", "instance_owners", "owner_np", "snat_hop"]

@@ -49,6 +49,7 @@ restored in one step at the first firewall it returns to: caveat `firewall-dnat-
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -95,10 +96,13 @@ class FirewallNat:
     rules: tuple[DnatRule, ...]
     caveats: tuple[str, ...]
 
-    @property
+    @cached_property
     def addresses(self) -> np.ndarray:
-        """The destinations a DNAT rule can name: public addresses and the private one."""
-        own = self.public.tolist() + ([self.private] if self.private >= 0 else [])
+        """The destinations the DNAT rules decide: the public addresses, and the private one
+        when a DNAT rule names it (other traffic to the private address, such as DNS proxy
+        queries, is not DNAT's; address_owners keeps the same rule)."""
+        named = self.private >= 0 and any(self.private in r.destinations for r in self.rules)
+        own = self.public.tolist() + ([self.private] if named else [])
         return np.array(sorted(set(own)), dtype=np.int64)
 
     # -- reference form --

@@ -571,6 +571,9 @@ class AzureFirewall:
     application_rule_collections: tuple[FirewallApplicationRuleCollection, ...] = ()
     firewall_policy: str | None = None  # a Microsoft.Network/firewallPolicies id
     sku_tier: str | None = None  # properties.sku.tier; None: not in the input
+    public_ip_addresses: tuple[str, ...] = ()  # ipConfigurations[].publicIPAddress ids, in order
+    # additionalProperties["Network.SNAT.PrivateRanges"] split at commas; (): not set
+    snat_private_ranges: tuple[str, ...] = ()
 
 
 # --- Firewall Policy (Microsoft.Network/firewallPolicies) -----------------------
@@ -636,6 +639,7 @@ class FirewallPolicy:
     sku_tier_given: bool = False  # properties.sku.tier present in the input
     intrusion_detection_mode: str | None = None  # properties.intrusionDetection.mode
     tls_inspection: bool = False  # properties.transportSecurity.certificateAuthority set
+    snat_private_ranges: tuple[str, ...] = ()  # properties.snat.privateRanges; (): not set
 
 
 # --- access control --------------------------------------------------------------------------

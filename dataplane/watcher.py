@@ -291,6 +291,7 @@ def explain(topology: Topology, vm: str, destination: str, protocol: str = "Tcp"
     from dataplane.engine.compile import build_network
     from dataplane.engine.payload import synthetic
     from dataplane.engine.reference import Packet, ReferencePipeline, flow_key
+    from dataplane.engine.stages.firewall_nat import FIREWALL_NAT_ASSUMPTIONS
     from dataplane.engine.stages.gateway import GATEWAY_ASSUMPTIONS, INGRESS_ASSUMPTIONS
     from dataplane.engine.stages.loadbalancer import LB_ASSUMPTIONS
 
@@ -334,6 +335,8 @@ def explain(topology: Topology, vm: str, destination: str, protocol: str = "Tcp"
     if any(h["step"] == "loadbalancer" for h in walk.hops):
         notes += list(LB_ASSUMPTIONS)
     notes += gateway_notes(walk.hops, GATEWAY_ASSUMPTIONS)
+    if any(h["step"] == "nat" and "(firewall" in h.get("kind", "") for h in walk.hops):
+        notes += list(FIREWALL_NAT_ASSUMPTIONS)  # engine/stages/firewall_nat.py
     answer = render.render(flow, walk.hops, walk.disposition.name, walk.deciding, notes)
     answer["caveats"] = list(dict.fromkeys(
         answer["caveats"] + caveats_for(topology, _nic_path(topology, interface)

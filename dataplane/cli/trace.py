@@ -121,13 +121,12 @@ def run(args: argparse.Namespace) -> int:
     first = em.send(request, source=args.vm)
     packets, sources = [request], [args.vm]
     if first.dispositions()[0] == Disposition.DELIVERED:
-        receiver = first.row(0)["hops"].split(" > ")[-1]
-        reply_ip, reply_port = str(ipaddress.IPv4Address(em.address_of(receiver))), port
-        for hop in first.explain(0)["hops"]:
-            if hop["step"] == "loadbalancer" and hop.get("translated"):
-                reply_ip = hop["translated"]["destinationIp"]
-                reply_port = hop["translated"]["destinationPort"]
-        packets.append(packet(reply_ip, src_ip, reply_port, CLIENT_PORT))
+        row = first.row(0)
+        receiver = row["hops"].split(" > ")[-1]
+        # the request as it arrived (a load balancer's or an Azure Firewall's translation,
+        # engine/stages/nat.py, firewall_nat.py): the reply answers that 5-tuple
+        packets.append(packet(row["final_dst"], row["final_src"], row["final_dport"],
+                              row["final_sport"]))
         sources.append(receiver)
     em.reset()  # one run with both packets: the reply meets the request's state
     both = em.send(packets, source=sources, times_ns=[0, REPLY_AFTER_NS][:len(packets)])
@@ -157,7 +156,18 @@ def _answer(direction: str, explained: dict[str, Any], vm: str) -> dict[str, Any
 def _hop_rows(hops: list[dict[str, Any]]) -> list[tuple[str, ...]]:
     return [(str(h.get("step", "")), str(h.get("at") or f"{h.get('from')}->{h.get('to')}"),
              str(h.get("route") or h.get("rule") or ""),
-             str(h.get("result", h.get("access", "")))) for h in hops]
+             _translation(h) or str(h.get("result", h.get("access", "")))) for h in hops]
+
+
+def _translation(hop: dict[str, Any]) -> str:
+    """'KIND a:p -> b:q[, c:r -> d:s]' for a translation hop (step nat), else ''."""
+    o, t = hop.get("original"), hop.get("translated")
+    if hop.get("step") != "nat" or not o or not t:
+        return ""
+    sides = [f"{o[k + 'Ip']}:{o.get(k + 'Port', '')} -> {t[k + 'Ip']}:{t.get(k + 'Port', '')}"
+             .replace(": ->", " ->").rstrip(":")
+             for k in ("destination", "source") if k + "Ip" in o and k + "Ip" in t]
+    return f"{hop.get('kind', 'NAT')} " + ", ".join(sides)
 
 
 def _text(answers: list[dict[str, Any]]) -> str:

@@ -181,6 +181,13 @@ def describe(hop: dict[str, Any]) -> str:
         return f"delivered to {hop['at']}" + (f" ({hop['vm']})" if hop.get("vm") else "")
     if step == "nat" and hop.get("result") == "OutboundOnly":  # public_edge: NAT gateway
         return f"{hop['kind']} {hop['at']}: outbound only, no flow to answer"
+    if step == "nat" and hop.get("kind") == "DNAT (firewall)":  # engine/stages/firewall_nat.py
+        if hop.get("rule") is None:
+            return f"{hop['kind']} {hop['at']}: no DNAT rule matches"
+        o, t = hop["original"], hop["translated"]
+        return (f"{hop['kind']} {hop['at']} by {hop['rule']}: destination {o['destinationIp']}:"
+                f"{o['destinationPort']} -> {t['destinationIp']}:{t['destinationPort']}, source "
+                f"{o['sourceIp']}:{o['sourcePort']} -> {t['sourceIp']}:{t['sourcePort']}")
     if step == "nat" and "destinationIp" in hop["original"]:  # public IP DNAT, un-SNAT
         o, t = hop["original"], hop["translated"]
         port = (f":{o['destinationPort']} -> {t['destinationIp']}:{t['destinationPort']}"

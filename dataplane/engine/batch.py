@@ -55,6 +55,7 @@ from dataplane.engine.reference import _in
 from dataplane.engine.stages import (
     appliance,
     deliver,
+    firewall_nat,
     nat,
     nsg,
     peering,
@@ -141,7 +142,7 @@ class BatchPipeline:
         self.labels = Labels()
         self.flow_capacity = flow_capacity
         self.cache = KeyIndex(4, 1 << 16)  # decision key -> row of the stores below
-        self.states = KeyIndex(3, 1 << 10)  # conntrack state -> id (decision-key word)
+        self.states = KeyIndex(4, 1 << 10)  # conntrack state -> id (decision-key word)
         self.cache_limit = cache_limit
         self.fwsets = FirewallSets(len(net.nics), len(net.firewalls))
         self.flow_names = FlowNames()  # server names of flows (engine/payload.py)
@@ -176,6 +177,8 @@ class BatchPipeline:
         self.forwarding = np.array([nic.enable_ip_forwarding for nic in net.nics] + [False])
         self.is_firewall = appliance.firewall_nodes(net)
         self.addresses = NicAddresses(net.nics, net.node_vnet)
+        self.fw_public, self.fw_private = firewall_nat.address_owners(net)  # stages/firewall_nat
+        self.fw_instance = firewall_nat.instance_owners(net)
 
     # -- public --
     def run(self, c: Columns, excluded: np.ndarray | None = None, commit: bool = True
@@ -302,19 +305,20 @@ class BatchPipeline:
     # -- conntrack state of rows --
     def _no_state(self, n: int) -> tuple[np.ndarray, ...]:
         return (np.zeros(n, bool), np.zeros(n, np.int32), np.full(n, -1, np.int64),
-                np.full(n, -1, np.int32))
+                np.full(n, -1, np.int32), np.full(n, -1, np.int64))
 
     def _entry_state(self, ent: np.ndarray) -> tuple[np.ndarray, ...]:
-        """(est, firewall-session set, un-NAT address, un-NAT port) of each row from the
-        committed entry `ent` it answers (-1: none)."""
+        """(est, firewall-session set, un-NAT address, un-NAT port, source restore) of each
+        row from the committed entry `ent` it answers (-1: none)."""
         ct = self.ct
-        est, fws, uip, uport = self._no_state(ent.size)
+        est, fws, uip, uport, usrc = self._no_state(ent.size)
         r = np.flatnonzero(ent >= 0)
         if r.size:
             e = ent[r]
             est[r] = True
             fws[r], uip[r], uport[r] = ct.fwset[e], ct.unnat_ip[e], ct.unnat_port[e]
-        return est, fws, uip, uport
+            usrc[r] = ct.usrc[e]
+        return est, fws, uip, uport, usrc
 
     def _inner_state(self, base: tuple[np.ndarray, ...], c: Columns, ids: np.ndarray,
                      rows: np.ndarray, opener: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -322,25 +326,31 @@ class BatchPipeline:
         opener's state: its decision's firewall set and translation."""
         if rows.size == 0:
             return base
-        est, fws, uip, uport = (a.copy() for a in base)
+        est, fws, uip, uport, usrc = (a.copy() for a in base)
         d = ids[opener]
         est[rows] = True
         fws[rows] = self._fwset[d]
-        uip[rows], uport[rows] = self._unnat_of(c, ids, opener)
-        return est, fws, uip, uport
+        uip[rows], uport[rows], usrc[rows] = self._unnat_of(c, ids, opener)
+        return est, fws, uip, uport, usrc
 
     def _unnat_of(self, c: Columns, ids: np.ndarray, rows: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray]:
-        """(un-NAT address int64, port int32) of the entries opener `rows` open
-        (conntrack.py): a DNATed flow's original destination, a SNATed flow's original source
-        or-ed with UNSNAT, -1 when nothing was translated; ports 0 unless TCP/UDP."""
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(un-NAT address int64, port int32, source restore int64) of the entries opener
+        `rows` open (conntrack.py): a DNATed flow's original destination, a SNATed flow's
+        original source or-ed with UNSNAT, -1 when nothing was translated; ports 0 unless
+        TCP/UDP; the source restore (conntrack.Entry.source_restore) is the original source
+        address << 16 | port whenever the source was translated, else -1."""
         d = ids[rows]
         ported = (c.proto[rows] == 6) | (c.proto[rows] == 17)
         dn = (self._fdst[d] != c.dst[rows]) | (self._fdport[d] != c.dport[rows])
         sn = ~dn & ((self._fsrc[d] != c.src[rows]) | (self._fsport[d] != c.sport[rows]))
         ip = np.where(dn, c.dst[rows], np.where(sn, c.src[rows] | UNSNAT, -1))
         port = np.where(dn, c.dport[rows], np.where(sn, c.sport[rows], -1))
-        return ip.astype(np.int64), np.where(ported | (port < 0), port, 0).astype(np.int32)
+        moved = (self._fsrc[d] != c.src[rows]) | (self._fsport[d] != c.sport[rows])
+        usrc = np.where(moved, (c.src[rows].astype(np.int64) << 16)
+                        | np.where(ported, c.sport[rows], 0), -1)
+        return (ip.astype(np.int64), np.where(ported | (port < 0), port, 0).astype(np.int32),
+                usrc.astype(np.int64))
 
     def _openers(self, c: Columns, fid: np.ndarray, rid: np.ndarray, rev: tuple,
                  ids: np.ndarray, est: np.ndarray, excl: np.ndarray, room: int
@@ -399,12 +409,14 @@ class BatchPipeline:
         st = np.flatnonzero(est)
         if st.size:
             r = rows[st]
-            words = np.empty((st.size, 3), dtype=np.int64)
+            words = np.empty((st.size, 4), dtype=np.int64)
             words[:, 0] = state[1][r]
             words[:, 1] = state[2][r]
             words[:, 2] = state[3][r]
+            words[:, 3] = state[4][r]
             u = words.view(np.uint64)
-            sid, _ = self.states.index(mix64(u[:, 0] ^ (u[:, 2] << np.uint64(32)), u[:, 1]), u)
+            sid, _ = self.states.index(mix64(u[:, 0] ^ (u[:, 2] << np.uint64(32)), u[:, 1]
+                                             ^ mix64(u[:, 3], u[:, 0])), u)
             keys = dkeys.copy()
             keys[st, 2] |= np.uint64(1)
             keys[st, 3] |= (sid + 1).astype(np.uint64)
@@ -494,7 +506,7 @@ class BatchPipeline:
 
     # -- the stages --
     def decide(self, c: Columns, est: np.ndarray, fwset: np.ndarray, unnat_ip: np.ndarray,
-               unnat_port: np.ndarray) -> tuple[np.ndarray, ...]:
+               unnat_port: np.ndarray, usrc: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
         """Rows in, (disposition, deciding label, node path, final src, dst, sport, dport,
         translated flag) out; reads only the rows' fields and their conntrack state."""
         net = self.net
@@ -544,12 +556,45 @@ class BatchPipeline:
         m = active & (unnat_ip >= 0) & (unnat_ip < UNSNAT)
         if m.any():
             nat.unnat_np(c, m, unnat_ip, unnat_port)
+        # a firewall-translated source restored at the reply's sending host (conntrack.py)
+        m = active & (usrc >= 0) if usrc is not None else active & False
+        if m.any():
+            nat.unsnat_np(c, m, usrc >> 16, (usrc & 0xFFFF).astype(np.int32))
         # un-SNAT of a source-translated flow's reply from outside (conntrack.py)
         m = (disp == D.UNMAPPED) & (c.nic < 0) & (unnat_ip >= UNSNAT)
         if m.any():
             nat.unsnat_np(c, m, unnat_ip & (UNSNAT - 1), unnat_port)
         subnet = np.where(active, net.node_subnet[np.maximum(c.nic, 0)], -1)
         pos = np.ones(n, dtype=np.int64)
+        # a new flow to an Azure Firewall's public address: its DNAT rules (firewall_nat.py)
+        rows = np.flatnonzero((disp == D.UNMAPPED) & (c.nic < 0) & ~est)
+        if rows.size and self.fw_public:
+            fw = firewall_nat.owner_np(self.fw_public, c.dst[rows])
+            rows, fw = rows[fw >= 0], fw[fw >= 0]
+            nodes[rows, 0] = net.internet_node
+            nodes[rows, 1] = fw + len(net.nics)
+            pos[rows] = 2
+            disp[rows], dec[rows], active[rows] = UNDECIDED, -1, True
+            self._firewall_dnat(c, rows, fw, subnet, disp, dec, active)
+        # replies to a firewall's own address return through it (restored above; firewall_nat)
+        rows = np.flatnonzero((disp == D.UNMAPPED) & (c.nic < 0) & est)
+        rows, fw = self._reply_firewall(rows, orig[1], fwset, self.fw_public)
+        if rows.size:
+            nodes[rows, 0] = net.internet_node
+            nodes[rows, 1] = fw + len(net.nics)
+            pos[rows] = 2
+            disp[rows], dec[rows], active[rows] = UNDECIDED, -1, True
+            subnet[rows] = appliance.next_subnet_np(net, fw + len(net.nics))
+        rows, fw = self._reply_firewall(np.flatnonzero(active & est & (c.nic >= 0)), orig[1],
+                                        fwset, self.fw_instance)
+        if rows.size:
+            node = fw + len(net.nics)
+            ok = self._cross(c, rows, net.node_vnet[c.nic[rows]], net.node_vnet[node], disp, dec,
+                             active)
+            rows, node = rows[ok], node[ok]
+            nodes[rows, 1] = node
+            pos[rows] = 2
+            subnet[rows] = appliance.next_subnet_np(net, node)
         # a public load balancer's frontend: rule, DNAT, delivery (stages/loadbalancer.py)
         rows = np.flatnonzero((disp == D.UNMAPPED) & (c.nic < 0))  # no emulated source NIC
         if rows.size and net.lb.public_keys.size:
@@ -621,7 +666,8 @@ class BatchPipeline:
             # VnetLocal / peering
             m = (nh == NH_VNETLOCAL) | (nh == NH_PEERING)
             if m.any():
-                self._direct(c, est, idx[m], rid[m], vnet[m], nodes, pos, disp, dec, active)
+                self._direct(c, est, idx[m], rid[m], vnet[m], nodes, pos, disp, dec, active,
+                             subnet)
             # appliances
             m = nh == NH_APPLIANCE
             if m.any():
@@ -632,6 +678,19 @@ class BatchPipeline:
         xlat = (c.src != orig[0]) | (c.dst != orig[1]) | (c.sport != orig[2]) | (
             c.dport != orig[3])
         return disp, dec, nodes, c.src, c.dst, c.sport, c.dport, xlat
+
+    def _reply_firewall(self, rows: np.ndarray, dst: np.ndarray, fwset: np.ndarray,
+                        owners: dict[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, firewall index) of the replies among `rows` addressed (`dst`, as sent) to a
+        firewall's address in `owners` whose session they hold (reference._reply_firewall)."""
+        if rows.size == 0 or not owners:
+            return rows[:0], np.zeros(0, np.int64)
+        fw = firewall_nat.owner_np(owners, dst[rows]).astype(np.int64)
+        keep = fw >= 0
+        for f in np.unique(fw[keep]).tolist():
+            m = fw == f
+            keep[m] = self.fwsets.has(fwset[rows[m]], f + len(self.net.nics))
+        return rows[keep], fw[keep]
 
     def _cross(self, c: Columns, idx: np.ndarray, a: np.ndarray, b: np.ndarray,
                disp: np.ndarray, dec: np.ndarray, active: np.ndarray) -> np.ndarray:
@@ -714,13 +773,24 @@ class BatchPipeline:
         self._nsg(c, est, mask, at, "Inbound", D.DENIED_IN, dec, disp)
         deliver.decide_np(sel, mask[sel], label, disp, dec, active)
 
-    def _direct(self, c, est, idx, rid, vnet, nodes, pos, disp, dec, active) -> None:
+    def _direct(self, c, est, idx, rid, vnet, nodes, pos, disp, dec, active, subnet) -> None:
         net = self.net
         tv = net.route_vnet[rid]
         target = self._owner(tv, c.dst[idx])
         miss = target < 0
-        disp[idx[miss]] = D.NO_DESTINATION
-        active[idx[miss]] = False
+        fw = firewall_nat.owner_np(self.fw_private, c.dst[idx]) if self.fw_private else \
+            np.full(idx.size, -1, np.int32)
+        m = miss & ~est[idx] & (fw >= 0)  # private-IP DNAT at a firewall (firewall_nat.py)
+        if m.any():
+            rows, fw = idx[m], fw[m]
+            ok = self._cross(c, rows, vnet[m], net.node_vnet[fw + len(net.nics)], disp, dec,
+                             active)
+            rows, fw = rows[ok], fw[ok]
+            nodes[rows, pos[rows]] = fw + len(net.nics)
+            pos[rows] += 1
+            self._firewall_dnat(c, rows, fw, subnet, disp, dec, active)
+        disp[idx[miss & ~m]] = D.NO_DESTINATION
+        active[idx[miss & ~m]] = False
         idx, rid, tv, vnet, target = idx[~miss], rid[~miss], tv[~miss], vnet[~miss], target[~miss]
         ok = self._cross(c, idx, vnet, tv, disp, dec, active)
         self.deliver(c, est, idx[ok], target[ok], self.route_label[rid[ok]], nodes, pos, disp,
@@ -748,13 +818,28 @@ class BatchPipeline:
         is_fw = self.is_firewall[app]
         for f in np.unique(app[is_fw]).tolist():
             sel = idx[app == f]
+            fw = net.firewall_rules[f - len(net.nics)]
+            own = ~est[sel] & np.isin(c.dst[sel], fw.nat.addresses)  # DNAT rules come first
+            if own.any():
+                self._firewall_dnat(c, sel[own], np.full(int(own.sum()), f - len(net.nics)),
+                                    subnet, disp, dec, active)
+                sel = sel[~own]
             session = est[sel] & self.fwsets.has(fwset[sel], f)  # stateful: no evaluation
-            allow, label, unknown = self._firewall(c, sel, net.firewall_rules[f - len(net.nics)],
-                                                   session)
+            allow, label, unknown, application = self._firewall(c, sel, fw, session)
             disp[sel[~allow]] = np.where(unknown[~allow], D.FIREWALL_NAME_UNKNOWN,
                                          D.FIREWALL_DENIED)
             dec[sel[~allow]] = label[~allow]
             active[sel[~allow]] = False
+            new = allow & ~session  # SNAT of allowed new flows (stages/firewall_nat.py)
+            snat = new & fw.nat.needs_snat_np(c.dst[sel], application)
+            if snat.any():
+                rows = sel[snat]
+                fw_subnet = np.full(rows.size, appliance.next_subnet(net, f), np.int64)
+                rid = routing.decide_np(net, fw_subnet, c.dst[rows])
+                internet = (rid >= 0) & (net.route_nh[np.maximum(rid, 0)] == NH_INTERNET)
+                c.src[rows], c.sport[rows] = fw.nat.snat_np(
+                    internet, c.src[rows], c.dst[rows], c.proto[rows], c.sport[rows],
+                    c.dport[rows])
         nic_idx = idx[~is_fw]
         if nic_idx.size:
             a = np.full(len(c), -1, dtype=np.int32)
@@ -776,13 +861,47 @@ class BatchPipeline:
         active[idx[bad]] = False
 
     def _firewall(self, c: Columns, sel: np.ndarray, fw: CompiledFirewall,
-                  session: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """stages/firewall.py's batch form; labels interned (sessions keep label -1)."""
+                  session: np.ndarray) -> tuple[np.ndarray, ...]:
+        """stages/firewall.py's batch form; labels interned (sessions keep label -1); the
+        last column tells the rows an application rule decided."""
         allow, names, which, unknown = fw.decide_np(
             c.proto[sel], c.src[sel], c.dst[sel], c.dport[sel], session, c.server_name[sel],
             self.flow_names.table)
         ids = np.array([self.labels(x) for x in names], dtype=np.int32)
-        return allow, np.where(which >= 0, ids[np.maximum(which, 0)], -1), unknown
+        return (allow, np.where(which >= 0, ids[np.maximum(which, 0)], -1), unknown,
+                fw.application_np(names, which))
+
+    def _firewall_dnat(self, c: Columns, rows: np.ndarray, fw: np.ndarray, subnet: np.ndarray,
+                       disp: np.ndarray, dec: np.ndarray, active: np.ndarray) -> None:
+        """New flows at firewall `fw` (index per row; the firewall is the rows' last path node)
+        addressed to its own address: its DNAT rules (stages/firewall_nat.py); a match
+        translates destination and source and continues in the firewall's subnet, no match is
+        the firewall's default deny."""
+        net = self.net
+        for f in np.unique(fw).tolist():
+            sel = rows[fw == f]
+            cf = net.firewall_rules[f]
+            rule = cf.nat.dnat_np(c.proto[sel], c.src[sel], c.dst[sel], c.dport[sel], cf.groups)
+            miss = sel[rule < 0]
+            disp[miss] = D.FIREWALL_DENIED
+            dec[miss] = self.labels(cf.no_dnat_label)
+            active[miss] = False
+            sel, rule = sel[rule >= 0], rule[rule >= 0]
+            if sel.size == 0:
+                continue
+            address, port = cf.nat.snat_np(np.zeros(sel.size, bool), c.src[sel], c.dst[sel],
+                                           c.proto[sel], c.sport[sel], c.dport[sel])
+            to = np.array([r.translated_address or 0 for r in cf.nat.rules], dtype=np.int64)
+            to_port = np.array([r.translated_port for r in cf.nat.rules], dtype=np.int32)
+            nat.dnat_np(c, sel, to[rule], to_port[rule])
+            ported = (c.proto[sel] == 6) | (c.proto[sel] == 17)
+            c.src[sel] = address
+            c.sport[sel] = np.where(ported, port, c.sport[sel])
+            dec[sel] = np.array([self.labels(r.label) for r in cf.nat.rules], np.int32)[rule]
+            subnet[sel] = appliance.next_subnet(net, f + len(net.nics))
+            bad = sel[subnet[sel] < 0]
+            disp[bad] = D.NEXT_HOP_UNREACHABLE
+            active[bad] = False
 
     def _nsg(self, c: Columns, est: np.ndarray, mask: np.ndarray, at_nic: np.ndarray,
              direction: str, deny: D, dec: np.ndarray, disp: np.ndarray) -> None:

@@ -116,6 +116,13 @@ class Entry:
         destination was not translated."""
         return (self.original[1], self.original[4]) if self.dnat else None
 
+    def source_restore(self) -> tuple[int, int] | None:
+        """(address, port) a reply's destination becomes when the flow's
+        source was translated (an Azure Firewall's SNAT or DNAT source translation,
+        engine/stages/firewall_nat.py), or None."""
+        return (self.original[0], self.original[3]) \
+            if self.original[0::3] != self.translated[0::3] else None
+
     def unsnat(self) -> tuple[int, int] | None:
         """(address, port) a reply's destination becomes (arriving from outside), or None
         when the source was not translated."""
@@ -224,6 +231,7 @@ class BatchConnTrack:
         self.unnat_port = np.full(size, -1, dtype=np.int32)
         self.translated_id = np.full(size, -1, dtype=np.int64)
         self.seq = np.full(size, -1, dtype=np.int64)  # opening order of each entry
+        self.usrc = np.full(size, -1, dtype=np.int64)  # Entry.source_restore: addr << 16 | port
         self.count = 0
 
     @property
@@ -249,12 +257,16 @@ class BatchConnTrack:
         self.unnat_port = g(self.unnat_port, -1)
         self.translated_id = g(self.translated_id, -1)
         self.seq = g(self.seq, -1)
+        self.usrc = g(self.usrc, -1)
 
     def open(self, fid: np.ndarray, tid: np.ndarray, fwset: np.ndarray,
-             unnat_ip: np.ndarray, unnat_port: np.ndarray) -> None:
+             unnat_ip: np.ndarray, unnat_port: np.ndarray,
+             usrc: np.ndarray | None = None) -> None:
         """Open entries (rows in commit order; the caller has applied capacity and removed
-        replies and already-open flows). The earlier entry keeps a shared reply id."""
+        replies and already-open flows). The earlier entry keeps a shared reply id.
+        `usrc`: the source restore of each (original source address << 16 | port, -1)."""
         self.opened[fid] = True
+        self.usrc[fid] = -1 if usrc is None else usrc
         self.fwset[fid] = fwset
         self.unnat_ip[fid] = unnat_ip
         self.unnat_port[fid] = unnat_port
@@ -287,7 +299,7 @@ class BatchConnTrack:
         arrays = {}
         for name, fill in (("opened", False), ("fwset", 0), ("unnat_ip", -1),
                            ("unnat_port", -1), ("reply_entry", -1), ("translated_id", -1),
-                           ("seq", -1)):
+                           ("seq", -1), ("usrc", -1)):
             a = getattr(self, name)
             out = np.full(cap, fill, dtype=a.dtype)
             out[:kept] = a[:keep.size][keep]

@@ -51,6 +51,7 @@ from dataplane.engine.reference import Packet, ReferencePipeline, flow_key
 from dataplane.engine.results import NOT_SHAPER_DROPPED, Result, opened_flows
 from dataplane.engine.stages.appliance import APPLIANCE_ASSUMPTIONS
 from dataplane.engine.stages.firewall import FIREWALL_ASSUMPTIONS, application_ports
+from dataplane.engine.stages.firewall_nat import FIREWALL_NAT_ASSUMPTIONS
 from dataplane.engine.stages.gateway import GATEWAY_ASSUMPTIONS, INGRESS_ASSUMPTIONS
 from dataplane.engine.stages.loadbalancer import LB_ASSUMPTIONS
 from dataplane.engine.stages.platform import PLATFORM_ASSUMPTIONS
@@ -116,7 +117,8 @@ class Emulator:
                                             "platform-routes"),
                 *LB_ASSUMPTIONS, *INGRESS_ASSUMPTIONS, *GATEWAY_ASSUMPTIONS,
                 *CONNTRACK_ASSUMPTIONS, *PLATFORM_ASSUMPTIONS, *APPLIANCE_ASSUMPTIONS,
-                *FIREWALL_ASSUMPTIONS, *PAYLOAD_ASSUMPTIONS, *FRAGMENT_ASSUMPTIONS,
+                *FIREWALL_ASSUMPTIONS, *FIREWALL_NAT_ASSUMPTIONS, *PAYLOAD_ASSUMPTIONS,
+                *FRAGMENT_ASSUMPTIONS,
                 *firewall_cap_caveats(self.topology)]
 
     # -- address helpers --

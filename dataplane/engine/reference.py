@@ -57,6 +57,7 @@ from dataplane.engine.payload import NOT_SEEN, FlowName
 from dataplane.engine.stages import (
     appliance,
     deliver,
+    firewall_nat,
     gateway,
     nat,
     nsg,
@@ -121,6 +122,8 @@ class ReferencePipeline:
         self.addresses = NicAddresses(net.nics, net.node_vnet)
         self.server_names: dict[tuple[int, ...], FlowName] = {}  # flow_key -> its name
         self._name = NOT_SEEN
+        self.fw_public, self.fw_private = firewall_nat.address_owners(net)  # address -> firewall
+        self.fw_instance = firewall_nat.instance_owners(net)
 
     def run(self, packets: list[Packet]) -> list[Walk]:
         out = []
@@ -151,13 +154,33 @@ class ReferencePipeline:
         entry = self.conntrack.reply_of(flow_key(p))
         state = entry is not None
         flow = Flow(p.proto, IPAddress(4, p.src), p.sport, IPAddress(4, p.dst), p.dport)
+        if p.nic < 0 and not state and p.dst in self.fw_public:  # stages/firewall_nat.py
+            w = Walk(D.DELIVERED, "", [net.internet_node], out=(p.src, p.dst, p.sport, p.dport))
+            fw_at = self.fw_public[p.dst]
+            step = self._firewall_dnat(w, p, fw_at)
+            if isinstance(step, Walk):
+                return step
+            q, subnet, translated = step
+            node = fw_at + len(net.nics)
+            return self._hops(w, q, subnet, node, False, translated, {node})
         if p.nic < 0 and not state and net.lb.at_public(p.dst) >= 0:  # stages/loadbalancer.py
             return self._public_frontend(p, net.lb.frontends[net.lb.at_public(p.dst)])
         if p.nic < 0:
             unsnat = entry.unsnat() if entry is not None else None
             back = None
+            fw_at = self._reply_firewall(entry, p.dst, self.fw_public)
             if unsnat is not None and (p.dst, p.dport) != unsnat:  # a SNATed flow's reply
-                p, back = nat.unsnat(p, *unsnat)
+                p, back = nat.unsnat(p, *unsnat, **(
+                    {"at": net.firewall_rules[fw_at].name} if fw_at >= 0 else {}))
+            if fw_at >= 0:  # to a firewall's public address: restored there, routed on
+                node = fw_at + len(net.nics)
+                w = Walk(D.DELIVERED, "", [net.internet_node, node], reply_of=entry,
+                         out=(p.src, p.dst, p.sport, p.dport))
+                if back is not None:
+                    w.hops.append(back)
+                flow = Flow(p.proto, IPAddress(4, p.src), p.sport, IPAddress(4, p.dst), p.dport)
+                return self._hops(w, p, appliance.next_subnet(net, node), node, True, flow,
+                                  {node})
             p, edge, shut = public_edge.inbound(net, p, state)  # DNAT to a public IP's NIC
             if shut:
                 w = Walk(D.DELIVERED, "", [], reply_of=entry,
@@ -190,13 +213,34 @@ class ReferencePipeline:
             return self._end(w, D.EXITS_PLATFORM, platform.label(service))
         if not state and not self._nsg(w, p.nic, "Outbound", flow):
             return self._end(w, D.DENIED_OUT, w.deciding)
+        fw_at = self._reply_firewall(entry, p.dst, self.fw_instance)
+        at = net.firewall_rules[fw_at].name if fw_at >= 0 else net.node_names[p.nic]
         unnat = entry.unnat() if entry is not None else None
         if unnat is not None:  # a load-balanced flow's reply leaves from the frontend
-            p, hop = nat.unnat(p, net.node_names[p.nic], *unnat)
+            p, hop = nat.unnat(p, at, *unnat)
             w.hops.append(hop)
             flow = Flow(p.proto, IPAddress(4, p.src), p.sport, IPAddress(4, p.dst), p.dport)
             w.out = (p.src, p.dst, p.sport, p.dport)
+        restore = entry.source_restore() if entry is not None else None
+        if restore is not None and (p.dst, p.dport) != restore:  # a firewall-translated source
+            p, hop = nat.unsnat(p, *restore, at=at)
+            w.hops.append(hop)
+            flow = Flow(p.proto, IPAddress(4, p.src), p.sport, IPAddress(4, p.dst), p.dport)
+            w.out = (p.src, p.dst, p.sport, p.dport)
+        if fw_at >= 0:  # to a firewall's instance address: restored there, routed on
+            node = fw_at + len(net.nics)
+            blocked = self._cross(w, int(net.node_vnet[p.nic]), int(net.node_vnet[node]), p)
+            if blocked is not None:
+                return blocked
+            w.nodes.append(node)
+            return self._hops(w, p, appliance.next_subnet(net, node), node, state, flow, {node})
         return self._hops(w, p, int(net.node_subnet[p.nic]), p.nic, state, flow)
+
+    def _reply_firewall(self, entry: Entry | None, dst: int, owners: dict[int, int]) -> int:
+        """The firewall (index) a reply addressed to `dst` returns to: one whose address it is
+        (`owners`) and that holds the flow's session; -1 otherwise (stages/firewall_nat.py)."""
+        f = owners.get(dst, -1) if entry is not None else -1
+        return f if f >= 0 and f + len(self.net.nics) in entry.firewalls else -1
 
     def _ingress(self, p: Packet, state: bool, flow: Flow, entry: Entry | None) -> Walk:
         """Sources that are no emulated NIC (stages/gateway.py)."""
@@ -234,9 +278,10 @@ class ReferencePipeline:
         return Walk(D.UNMAPPED, "source address is not an emulated NIC", [])
 
     def _hops(self, w: Walk, p: Packet, subnet: int, current: int, state: bool,
-              flow: Flow) -> Walk:
+              flow: Flow, visited: set[int] | None = None) -> Walk:
+        """The hop loop from `current` in `subnet`; `visited`: appliances already entered."""
         net = self.net
-        visited: set[int] = set()
+        visited = set() if visited is None else visited
         for _ in range(MAX_HOPS):
             if len(w.nodes) > MAX_HOPS:  # gateways crossed count as path nodes (gateway.py)
                 break
@@ -291,6 +336,20 @@ class ReferencePipeline:
             if kind in ("VnetLocal", "VNetPeering", "VNetGlobalPeering"):
                 tv = int(net.route_vnet[rid])
                 target = self.addresses.owner(tv, IPAddress(4, p.dst))
+                fw_at = self.fw_private.get(p.dst, -1) if target < 0 and not state and not (
+                    via_gateway and tv != vnet) else -1  # (gateway transit: stages/gateway.py)
+                if fw_at >= 0:  # private-IP DNAT at the firewall (stages/firewall_nat.py)
+                    blocked = self._cross(w, vnet, int(net.node_vnet[fw_at + len(net.nics)]), p)
+                    if blocked is not None:
+                        return blocked
+                    w.nodes.append(fw_at + len(net.nics))
+                    step = self._firewall_dnat(w, p, fw_at)
+                    if isinstance(step, Walk):
+                        return step
+                    p, subnet, flow = step
+                    current = fw_at + len(net.nics)
+                    visited.add(current)
+                    continue
                 if target < 0:
                     fe = net.lb.at(tv, p.dst)
                     if fe < 0:
@@ -334,6 +393,14 @@ class ReferencePipeline:
             if appliance.is_firewall(net, app):  # stages/firewall.py; replies have a session
                 fw = net.firewall_rules[app - len(net.nics)]
                 session = w.reply_of is not None and app in w.reply_of.firewalls
+                if not state and p.dst in fw.nat.addresses.tolist():  # DNAT rules come first
+                    w.hops.append({**hop, "result": "Forwarded"})
+                    step = self._firewall_dnat(w, p, app - len(net.nics))
+                    if isinstance(step, Walk):
+                        return step
+                    p, subnet, flow = step
+                    current = app
+                    continue
                 name = self._name  # its flow's server name (engine/payload.py)
                 v = fw.decide(p.proto, p.src, p.dst, p.dport, session, name)
                 ok, rule = v.allowed, v.label
@@ -346,6 +413,8 @@ class ReferencePipeline:
                 if not ok:
                     return self._end(w, D.FIREWALL_NAME_UNKNOWN if v.unknown else
                                      D.FIREWALL_DENIED, rule or fw.default_label)
+                if not session:  # SNAT of an allowed new flow (stages/firewall_nat.py)
+                    p, flow = self._firewall_snat(w, p, app, v.label in fw.app_labels, flow)
             else:
                 if not state and not self._nsg(w, app, "Inbound", flow):
                     return self._end(w, D.DENIED_IN, w.deciding)
@@ -362,6 +431,56 @@ class ReferencePipeline:
                 return self._end(w, D.NEXT_HOP_UNREACHABLE, label)
         w.hops.append({"step": "hop-limit", "result": "HopLimitExceeded"})
         return self._end(w, D.LOOP, "hop limit")
+
+    # -- Azure Firewall translation (stages/firewall_nat.py) --
+    def _firewall_snat(self, w: Walk, p: Packet, app: int, application: bool, flow: Flow
+                       ) -> tuple[Packet, Flow]:
+        """A new flow the firewall allowed: SNAT when its destination is outside the private
+        ranges (or always for an application rule), to a public address when the firewall's
+        subnet routes the destination to the Internet, else to an instance address."""
+        net = self.net
+        fwn = net.firewall_rules[app - len(net.nics)].nat
+        if not fwn.needs_snat(p.dst, application):
+            return p, flow
+        _, route, _ = routing.decide(net, appliance.next_subnet(net, app), app, p.dst)
+        internet = route is not None and route.next_hop_type == "Internet"
+        address, port = fwn.snat_source(internet, p.src, p.dst, p.proto, p.sport, p.dport)
+        w.hops.append(firewall_nat.snat_hop(fwn, p, address, port, application))
+        p = p._replace(src=address, sport=port)
+        w.out = (p.src, p.dst, p.sport, p.dport)
+        return p, Flow(p.proto, IPAddress(4, p.src), p.sport, IPAddress(4, p.dst), p.dport)
+
+    def _firewall_dnat(self, w: Walk, p: Packet, fw_index: int
+                       ) -> Walk | tuple[Packet, int, Flow]:
+        """A new flow to one of firewall `fw_index`'s own addresses (the firewall node is the
+        path's last node): its DNAT rules in order; a match translates the destination (and
+        the source to an instance address) and returns (packet, the firewall's subnet, flow)
+        to route on; no match ends the walk with the firewall's default deny."""
+        net = self.net
+        fw = net.firewall_rules[fw_index]
+        node = len(net.nics) + fw_index
+        if w.nodes[-1] != node:
+            w.nodes.append(node)
+        i = fw.nat.dnat(p.proto, p.src, p.dst, p.dport, fw.groups)
+        if i < 0:
+            w.hops.append({"step": "nat", "at": fw.name, "kind": "DNAT (firewall)",
+                           "rule": None, "result": "FirewallDenied",
+                           **({"caveats": list(fw.caveats)} if fw.caveats else {})})
+            return self._end(w, D.FIREWALL_DENIED, fw.no_dnat_label)
+        rule = fw.nat.rules[i]
+        address, port = fw.nat.snat_source(False, p.src, p.dst, p.proto, p.sport, p.dport)
+        q = nat.dnat(p, rule.translated_address, rule.translated_port)._replace(
+            src=address, sport=port)
+        w.hops.append({**firewall_nat.dnat_hop(fw.nat, rule, p, (q.src, q.dst, q.sport, q.dport)),
+                       "result": "Forwarded",
+                       **({"caveats": list(fw.caveats)} if fw.caveats else {})})
+        w.out = (q.src, q.dst, q.sport, q.dport)
+        w.deciding = rule.label
+        flow = Flow(q.proto, IPAddress(4, q.src), q.sport, IPAddress(4, q.dst), q.dport)
+        subnet = appliance.next_subnet(net, node)
+        if subnet < 0:
+            return self._end(w, D.NEXT_HOP_UNREACHABLE, rule.label)
+        return q, subnet, flow
 
     # -- load balancers (stages/loadbalancer.py) --
     def _frontend(self, w: Walk, p: Packet, fe: lbm.Frontend, vnet: int, current: int,

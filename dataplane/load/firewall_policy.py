@@ -205,7 +205,22 @@ def firewall_policy(raw: dict[str, Any], where: _Where) -> FirewallPolicy:
         sku_tier_given=isinstance(sku, dict) and _get(sku, "tier") is not None,
         intrusion_detection_mode=_idps_mode(p),
         tls_inspection=_get(_get(p, "transportSecurity", default={}) or {},
-                            "certificateAuthority") is not None)
+                            "certificateAuthority") is not None,
+        snat_private_ranges=_snat_ranges(p, where))
+
+
+def _snat_ranges(p: dict[str, Any], where: _Where) -> tuple[str, ...]:
+    """`properties.snat.privateRanges` (a list of "IANAPrivateRanges", prefixes, addresses);
+    () when the policy does not set it (an empty list: the default) (control/firewall_snat.py reads the values)."""
+    snat = _get(p, "snat", default={}) or {}
+    if not isinstance(snat, dict):
+        raise where.error("properties.snat", f"expected an object, got {snat!r}")
+    ranges = _get(snat, "privateRanges", default=None)
+    if ranges is None:
+        return ()
+    if not isinstance(ranges, list):
+        raise where.error("properties.snat.privateRanges", f"expected a list, got {ranges!r}")
+    return tuple(str(x).strip() for x in ranges)
 
 
 def _idps_mode(p: dict[str, Any]) -> str | None:

@@ -744,7 +744,27 @@ def _firewall(raw: dict[str, Any], where: _Where) -> AzureFirewall:
                          threat_intel_mode=str(_get(p, "threatIntelMode", default="Alert")),
                          nat_rule_collections=nat, application_rule_collections=app,
                          firewall_policy=_ref(_get(p, "firewallPolicy")),
-                         sku_tier=_sku_tier(p, raw, where))
+                         sku_tier=_sku_tier(p, raw, where),
+                         public_ip_addresses=tuple(
+                             ref for c in configs
+                             if (ref := _ref(_get(_props(c), "publicIPAddress"))) is not None),
+                         snat_private_ranges=_snat_ranges(p, where))
+
+
+def _snat_ranges(p: dict[str, Any], where: _Where) -> tuple[str, ...]:
+    """Classic `additionalProperties["Network.SNAT.PrivateRanges"]`: a comma-separated string
+    ("IANAPrivateRanges", prefixes, addresses); () when the firewall does not set it
+    (control/firewall_snat.py reads the values)."""
+    extra = _get(p, "additionalProperties", default={}) or {}
+    if not isinstance(extra, dict):
+        raise where.error("properties.additionalProperties", f"expected an object, got {extra!r}")
+    value = next((v for k, v in extra.items() if k.lower() == "network.snat.privateranges"), None)
+    if value is None:
+        return ()
+    if not isinstance(value, str):
+        raise where.error('properties.additionalProperties["Network.SNAT.PrivateRanges"]',
+                          f"expected a comma-separated string, got {value!r}")
+    return tuple(x.strip() for x in value.split(",") if x.strip())
 
 
 def _sku_tier(p: dict[str, Any], raw: dict[str, Any], where: _Where) -> str | None:
@@ -828,11 +848,11 @@ TOP_LEVEL: dict[str, tuple[str, Converter]] = {
         "virtual_networks", lambda raw, where: _vnet(raw, where, classic=True)),
     "microsoft.authorization/roleassignments": ("role_assignments", _role_assignment),
 }
-# Types whose public IPs the model uses (control/outbound.py, engine/stages/public_edge.py);
-# a public IP only other types use stays unknown. Issues 11 and 16 add azureFirewalls and
-# virtualNetworkGateways here when their engines use the addresses.
+# Types whose public IPs the model uses (control/outbound.py, engine/stages/public_edge.py,
+# engine/stages/firewall_nat.py); a public IP only other types use stays unknown. Issue 16
+# adds virtualNetworkGateways here when its engine uses the addresses.
 PUBLIC_IP_USERS = frozenset({NET + "networkinterfaces", NET + "loadbalancers",
-                             NET + "natgateways"})
+                             NET + "natgateways", NET + "azurefirewalls"})
 # Child types merged into their parent's properties before conversion: type -> list property.
 CHILDREN = {
     NET + "virtualnetworks/subnets": "subnets",
@@ -903,7 +923,7 @@ def resources_to_topology(resources: Iterable[dict[str, Any]], source: str = "")
     resources = list(resources)
     merged = _merge_children(resources)
     # A public IP none of PUBLIC_IP_USERS uses (a Bastion's, an Application Gateway's, a
-    # firewall's or a gateway's until issues 11 and 16 model them) stays an unknown resource
+    # gateway's until issue 16 models them) stays an unknown resource
     # with its named caveat on the resources it is attached to.
     used = referenced_ids(merged, PUBLIC_IP_USERS)
     for index, raw in enumerate(merged):

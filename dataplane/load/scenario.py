@@ -31,7 +31,10 @@ scenario and the equivalent template load to the same model.
     firewalls:   NAME: {subnet, ip, sku (Basic | Standard | Premium), collections: [{name,
                  priority, action, rules: [{name, protocols, source, destination, ports}]}],
                  application_collections: [{name, priority, action, rules: [{name, source,
-                 protocols ("Https:443"), fqdns}]}]}  (rule fields: a value or a list)
+                 protocols ("Https:443"), fqdns}]}], public_ips: [NAME, ...] (its
+                 ipConfigurations' publicIPAddress, in order), nat_collections: [{name,
+                 priority, rules: [{name, protocols, source, destination, ports,
+                 translated_address, translated_port}]}], snat_private_ranges: [...]}
     roles:       - {principal, role, scope: VNET | id, actions: [...]}
     bgp_routes:  - {peer, prefixes: [...], asPath, nextHop}   read by load/bgp_sidecar.py
 
@@ -531,11 +534,31 @@ class _Builder:
                                    r.get("protocols", "Https:443"))],
                                "targetFqdns": one_or_many(r.get("fqdns", []))}
                               for r in c.get("rules") or []]}})
+            nats = [{"name": str(c.get("name", "collection")), "properties": {
+                "priority": int(c.get("priority", 100)), "action": {"type": "Dnat"},
+                "rules": [{"name": str(r.get("name", "rule")),
+                           "protocols": one_or_many(r.get("protocols", "TCP")),
+                           "sourceAddresses": one_or_many(r.get("source", "*")),
+                           "destinationAddresses": one_or_many(r.get("destination", [])),
+                           "destinationPorts": one_or_many(r.get("ports", [])),
+                           "translatedAddress": str(r.get("translated_address", "")),
+                           "translatedPort": str(r.get("translated_port", ""))}
+                          for r in c.get("rules") or []]}}
+                for c in body.get("nat_collections") or []]
+            pips = [self.named(PIP, "public_ips", p, name, "public_ips")
+                    for p in one_or_many(body.get("public_ips", []))]
+            configs = [{"name": f"config{i}" if i else "config", "properties": {
+                **({"subnet": {"id": subnet_id}, "privateIPAddress": ip} if i == 0 else {}),
+                **({"publicIPAddress": pips[i]} if i < len(pips) else {})}}
+                for i in range(max(1, len(pips)))]
             props: dict[str, Any] = {
-                "ipConfigurations": [{"name": "config", "properties": {
-                    "subnet": {"id": subnet_id}, "privateIPAddress": ip}}],
+                "ipConfigurations": configs,
                 "networkRuleCollections": collections,
-                **({"applicationRuleCollections": applications} if applications else {})}
+                **({"applicationRuleCollections": applications} if applications else {}),
+                **({"natRuleCollections": nats} if nats else {})}
+            if body.get("snat_private_ranges") is not None:
+                props["additionalProperties"] = {"Network.SNAT.PrivateRanges": ", ".join(
+                    str(x) for x in one_or_many(body["snat_private_ranges"]))}
             if body.get("sku") is not None:  # the tier: Basic | Standard | Premium
                 props["sku"] = {"name": "AZFW_VNet", "tier": str(body["sku"])}
             self.add("Microsoft.Network/azureFirewalls", name, props)

@@ -246,9 +246,20 @@ def test_explain_takes_a_server_name_and_says_when_one_is_needed(make_topology) 
     assert http["disposition"] == "Delivered"
 
 
-def test_application_rules_carry_the_snat_caveat(make_topology) -> None:
+def test_application_rules_always_snat(make_topology) -> None:
+    """Issue 12 item 6 ("Azure Firewall SNAT private IP address ranges",
+    https://learn.microsoft.com/azure/firewall/snat-private-range: "Application rules are
+    always SNATed"): a flow an application rule allows reaches a private destination from a
+    firewall instance address; one a network rule allows keeps its source (RFC 1918)."""
     (fw,) = build_network(_topology(make_topology), caps=False).firewall_rules
-    assert any(c.startswith("firewall-application-snat: firewall fw:") for c in fw.caveats)
+    assert not any(c.startswith("firewall-application-snat") for c in fw.caveats)
+    app = watcher.explain(_topology(make_topology), "app1", f"{DB}:443", sni="www.contoso.com")
+    net = watcher.explain(_topology(make_topology), "app1", f"{DB}:8443")
+    snat = [h for h in app["hops"] if h.get("kind", "").startswith("SNAT (firewall")]
+    assert app["disposition"] == "Delivered" and len(snat) == 1
+    assert snat[0]["translated"]["sourceIp"] in ("10.0.1.5", "10.0.1.6")  # fw is 10.0.1.4
+    assert net["disposition"] == "Delivered"
+    assert not [h for h in net["hops"] if h.get("kind", "").startswith("SNAT")]
 
 
 NAMES = ["www.contoso.com", "acct.blob.core.windows.net", "blob.core.windows.net",

@@ -18,7 +18,7 @@ from scapy.layers.inet import IP, TCP
 
 import dataplane
 from dataplane import watcher
-from dataplane.control.firewall_rules import firewall_rules, policy_chain
+from dataplane.control.firewall_rules import firewall_rules, nat_rules, policy_chain
 from dataplane.engine import Emulator
 from dataplane.engine.compile import build_network
 from dataplane.engine.stages.firewall import Verdict
@@ -155,7 +155,6 @@ def test_ip_groups_fqdns_and_application_rules(make_topology) -> None:
                        "capture (yet)")
     caveats = build_network(topology, caps=False).firewall_rules[0].caveats
     assert any("db.contoso.com" in c and "DNS proxy" in c for c in caveats)
-    assert any(c.startswith("firewall-application-snat: firewall fw:") for c in caveats)
     # The answers that cross the firewall carry them; explain names the firewall's caveats.
     answer = watcher.explain(topology, "app1", "10.2.1.4:443")
     assert any("db.contoso.com" in c for c in answer["caveats"])
@@ -180,7 +179,11 @@ def test_preview_schema_of_a_real_template(real_dir: Path) -> None:
         "DefaultNetworkRuleCollectionGroup/IntraVNETAccess"]
     assert [r.name for r in rules.network_rule_collections[0].rules] == ["SMB", "RDP", "SSH"]
     assert any("threat intelligence in Deny mode" in c for c in rules.caveats)
-    assert sum("DNAT rules" in c for c in rules.caveats) == 4
+    assert not any("DNAT" in c for c in rules.caveats)  # DNAT rules are applied (issue 11)
+    dnat = nat_rules(topology, fw)
+    assert [r.label.rsplit("/", 1)[-1] for r in dnat.rules] == [
+        "APPGW-WEBAPP", "VM-Win11", "VM-Kali", "VM-Win2019"]
+    assert sum(c.startswith("firewall-dnat-runtime-address:") for c in dnat.caveats) == 4
 
 
 def test_secured_hub_policy_of_the_firewall_manager_quickstart(real_dir: Path) -> None:

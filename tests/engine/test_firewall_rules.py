@@ -111,8 +111,9 @@ def test_nat_application_collections_and_policy_are_loaded_and_named(base):
     out = send(topo, "10.1.1.4", "10.2.1.4", "app1")
     assert out.dispositions() == [D.DELIVERED]
     names = [c.split(":")[0] for c in out.row(0)["caveats"]]
-    # application rules are evaluated now (issue 12); what is left unmodelled is their SNAT
-    assert names == ["firewall-policy", "firewall-nat-rules", "firewall-application-snat"]
+    # application rules are evaluated (issue 12) and SNATed, DNAT rules applied (issue 11);
+    # the DNAT rule names an address the firewall does not hold in the input: said
+    assert names == ["firewall-policy", "firewall-dnat-no-public-ip"]
 
 
 def test_answers_that_do_not_cross_the_firewall_carry_no_caveat(base):
@@ -148,8 +149,12 @@ def test_explain_names_the_caveat_at_the_firewall_hop(base):
     topo = with_firewall(base, rule, applicationRuleCollections=app)
     out = watcher.explain(topo, "app1", "10.2.1.4:1433")
     assert out["disposition"] == "Delivered"
-    assert [c.split(":")[0] for c in out["caveats"]] == ["firewall-application-snat"]
+    assert out["caveats"] == []  # application-rule SNAT is modelled now (issue 12 item 6)
+    rule["destinationFqdns"] = ["db.contoso.com"]
+    out = watcher.explain(with_firewall(base, rule, applicationRuleCollections=app), "app1",
+                          "10.2.1.4:1433")
+    assert [c.split(":")[0] for c in out["caveats"]] == ["firewall-fqdn"]
     fw_hop = next(h for h in out["hops"] if h["step"] == "appliance")
     lines = describe(fw_hop).splitlines()
-    assert lines[1].strip().startswith("caveat firewall-application-snat:")
-    assert "firewall fw:" in describe(fw_hop) and max(len(x) for x in lines[1:]) <= 92
+    assert lines[1].strip().startswith("caveat firewall-fqdn:")
+    assert "firewall fw " in describe(fw_hop) and max(len(x) for x in lines[1:]) <= 92

@@ -164,16 +164,18 @@ def test_the_scenario_keys_build_the_same_model() -> None:
     assert topology.network_interfaces[0].ip_configurations[0].public_ip_address.endswith("/vm-ip")
 
 
-def test_a_public_ip_only_a_firewall_uses_stays_unknown_until_issue_11_models_it() -> None:
+def test_a_firewalls_public_ip_is_modelled_since_issue_11() -> None:
+    """Issue 11: an Azure Firewall's public IPs are DNAT destinations and SNAT sources
+    (engine/stages/firewall_nat.py), so they are modelled, in ipConfigurations order."""
     firewall = {"type": "Microsoft.Network/azureFirewalls", "name": "fw", "id": SUB + "azureFirewalls/fw",
                 "location": "westeurope",
                 "properties": {"ipConfigurations": [{"name": "c", "properties": {
                     "subnet": {"id": VNET + "/subnets/s"}, "privateIPAddress": "10.0.1.4",
                     "publicIPAddress": {"id": SUB + "publicIPAddresses/fw-ip"}}}]}}
     topology = resources_to_topology([_vnet(), firewall, _pip("fw-ip", sku="Standard")])
-    assert topology.public_ip_addresses == ()
-    (unknown,) = topology.unknown_resources
-    assert unknown.name == "fw-ip" and unknown.related == (SUB + "azureFirewalls/fw",)
+    assert [p.name for p in topology.public_ip_addresses] == ["fw-ip"]
+    assert topology.unknown_resources == ()
+    assert topology.azure_firewalls[0].public_ip_addresses == (SUB + "publicIPAddresses/fw-ip",)
 
 
 def test_az_dumps_with_flattened_properties() -> None:

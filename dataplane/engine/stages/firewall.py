@@ -37,11 +37,12 @@ SYN-ACK and ACK included, the flow's verdict, so outputs (packets.csv, per-VM pc
 What cannot be evaluated matches nothing and puts a named caveat on every answer that crosses
 this firewall (never silence): FQDNs in network rules (resolved by the firewall's DNS proxy;
 "Azure Firewall Standard features", "FQDN in network rules"), IP groups absent from the
-topology, service tags in destinations, NAT (DNAT) rule collections (DNAT from the
-firewall's public addresses is not modelled yet), the SNAT of application-rule traffic
-(APPLICATION_SNAT_CAVEAT), and what a Firewall Policy holds beyond its rules
-(control/firewall_rules.py: DNAT, threat intelligence in Deny mode, Premium inspection,
-values known only at deployment).
+topology, service tags in destinations, and what a Firewall Policy holds beyond its rules
+(control/firewall_rules.py: threat intelligence in Deny mode, Premium inspection, values
+known only at deployment).
+Translation (DNAT rules first, SNAT of allowed flows; `nat`) is engine/stages/firewall_nat.py;
+the dispatchers apply it around this stage's verdict (`application_np` tells which verdicts
+came from an application rule: those are always SNATed).
 """
 
 from __future__ import annotations
@@ -60,19 +61,11 @@ from dataplane.control.application_rules import (
 from dataplane.control.firewall_rules import firewall_rules
 from dataplane.control.nsg import ANY_PROTOCOL, protocol_number
 from dataplane.engine.payload import ABSENT, HTTP, HTTPS, NOT_SEEN, UNKNOWN, FlowName, NameTable
+from dataplane.engine.stages.firewall_nat import FirewallNat, compile_nat
 from dataplane.model import AzureFirewall, Prefix, Topology, id_key
 
 OPAQUE = "the rule names FQDN tags, web categories or deployment-time values (not evaluated)"
 MSSQL = "the SQL pre-login of an Mssql rule is not parsed"
-APPLICATION_SNAT_CAVEAT = (
-    "firewall-application-snat: firewall {name}: a flow an application rule allows is always "
-    "SNATed through the firewall's transparent proxy, whatever the destination ('Azure "
-    "Firewall SNAT private IP address ranges', https://learn.microsoft.com/azure/firewall/"
-    "snat-private-range): the destination sees one of the firewall's addresses, not the "
-    "client's. The translated source is not modelled yet (public addresses: "
-    "control/public_addresses.py, in progress): the destination's NSGs are evaluated with the "
-    "client's address")
-
 FIREWALL_ASSUMPTIONS = (
     "firewall-classic: classic network rule collections are evaluated by priority, first "
     "match, default deny (Azure Firewall rule processing logic); a Firewall Policy's network "
@@ -162,6 +155,25 @@ class CompiledFirewall:
     rules: tuple[FirewallRule, ...]
     caveats: tuple[str, ...]
     app_rules: tuple[AppRule, ...] = ()
+    nat: FirewallNat | None = None  # DNAT rules, SNAT (stages/firewall_nat.py)
+    ip_groups: tuple[tuple[str, tuple[tuple[int, int], ...]], ...] = ()  # (id key, intervals)
+
+    @cached_property
+    def groups(self) -> dict[str, tuple[tuple[int, int], ...]]:
+        return dict(self.ip_groups)
+
+    @cached_property
+    def app_labels(self) -> frozenset[str]:
+        return frozenset(a.label for a in self.app_rules)
+
+    def application_np(self, labels: list[str], which: np.ndarray) -> np.ndarray:
+        """bool[n]: rows whose verdict (decide_np's labels / which) is an application rule's."""
+        is_app = np.array([x in self.app_labels for x in labels] + [False])
+        return is_app[np.where(which >= 0, which, len(labels))]
+
+    @property
+    def no_dnat_label(self) -> str:
+        return f"{self.default_label} (no DNAT rule matches)"
 
     @property
     def default_label(self) -> str:
@@ -345,10 +357,6 @@ def compile_firewall(topology: Topology, fw: AzureFirewall) -> CompiledFirewall:
                 s_lo, s_hi, d_lo, d_hi,
                 np.array([p.low for p in r.destination_ports], dtype=np.int32),
                 np.array([p.high for p in r.destination_ports], dtype=np.int32)))
-    if fw.nat_rule_collections:
-        names = ", ".join(c.name for c in fw.nat_rule_collections)
-        caveats.append(f"firewall-nat-rules: firewall {fw.name} has NAT rule collections "
-                       f"({names}); DNAT from its public addresses is not modelled")
     app_rules = []
     for app in application_rules(topology, fw):
         caveats.extend(app.caveats)
@@ -358,10 +366,12 @@ def compile_firewall(topology: Topology, fw: AzureFirewall) -> CompiledFirewall:
         app_rules.append(AppRule(app.label, app.allow, lo, hi, ports["https"], ports["http"],
                                  ports["mssql"], FqdnMatcher(app.target_fqdns),
                                  bool(app.caveats)))
-    if app_rules:
-        caveats.append(APPLICATION_SNAT_CAVEAT.format(name=fw.name))
+    nat = compile_nat(topology, fw)
+    caveats += nat.caveats
+    ip_groups = tuple((id_key(g.id), tuple((p.first, p.last) for p in g.ip_addresses
+                                           if p.version == 4)) for g in topology.ip_groups)
     return CompiledFirewall(fw.name, tuple(rules), tuple(dict.fromkeys(caveats)),
-                            tuple(app_rules))
+                            tuple(app_rules), nat, ip_groups)
 
 
 def network_rule_classifier(rules: tuple[FirewallRule, ...]
@@ -406,7 +416,7 @@ def _within(v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return ((v[:, None] >= lo[None, :]) & (v[:, None] <= hi[None, :])).any(1)
 
 
-__all__ = ["APPLICATION_SNAT_CAVEAT", "FIREWALL_ASSUMPTIONS", "AppRule", "CompiledFirewall",
+__all__ = ["FIREWALL_ASSUMPTIONS", "AppRule", "CompiledFirewall",
            "application_ports", "network_rule_classifier",
            "FirewallRule", "Verdict",
            "compile_firewall"]

@@ -37,10 +37,11 @@ def unnat(p: Any, at: str, address: int, port: int) -> tuple[Any, dict[str, Any]
     return p._replace(src=address, sport=port if _ported(p.proto) else p.sport), hop
 
 
-def unsnat(p: Any, address: int, port: int) -> tuple[Any, dict[str, Any]]:
+def unsnat(p: Any, address: int, port: int, at: str = "internet") -> tuple[Any, dict[str, Any]]:
     """A reply of a source-translated flow (engine/stages/public_edge.py) arriving from the
-    Internet: its destination becomes the flow's original source address and port."""
-    hop = {"step": "nat", "at": "internet", "kind": "un-SNAT",
+    Internet, or (`at` its sending NIC) of a flow an Azure Firewall translated
+    (engine/stages/firewall_nat.py): its destination becomes the flow's original source."""
+    hop = {"step": "nat", "at": at, "kind": "un-SNAT",
            "original": {"destinationIp": _ip(p.dst), "destinationPort": p.dport},
            "translated": {"destinationIp": _ip(address), "destinationPort": port}}
     return p._replace(dst=address, dport=port if _ported(p.proto) else p.dport), hop

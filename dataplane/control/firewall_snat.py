@@ -1,0 +1,91 @@
+"""Which destinations an Azure Firewall SNATs: its private IP address ranges, in every form.
+
+Takes a Topology and one AzureFirewall. Emits `SnatRanges`: the destination intervals (IPv4
+integers, inclusive) the firewall does NOT SNAT for network-rule traffic, where they came from
+and the caveats of values it cannot read.
+
+Microsoft's page: "Azure Firewall SNAT private IP address ranges",
+https://learn.microsoft.com/azure/firewall/snat-private-range:
+* by default network-rule traffic is not SNATed when the destination is in a private range per
+  IANA RFC 1918 (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16) or the shared address space of
+  IANA RFC 6598 (100.64.0.0/10); every other destination is SNATed;
+* `0.0.0.0/0` as a private range: never SNAT network-rule traffic; `255.255.255.255/32`:
+  always SNAT (no destination is private);
+* the keyword `IANAPrivateRanges` stands for the default ranges inside a custom list (a custom
+  list without it replaces them);
+* application rules are always SNATed (transparent proxy), whatever these ranges say
+  (engine/stages/firewall_nat.py).
+Forms read: a Firewall Policy's `properties.snat.privateRanges` (the firewall's policy, else
+the nearest ancestor that sets it -- assumption `firewall-snat-inherited`: Microsoft does not
+say whether a child policy inherits its parent's SNAT settings); classic
+`properties.additionalProperties["Network.SNAT.PrivateRanges"]` (comma-separated) when the
+firewall has no policy in the input. `autoLearnPrivateRanges` (learned from Azure Route Server)
+is not modelled. An empty list is the default (IANAPrivateRanges).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dataplane.control.firewall_rules import policy_chain
+from dataplane.errors import InputError
+from dataplane.model import AzureFirewall, Topology
+from dataplane.net import parse_prefix
+
+IANA_PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
+PAGE = ("'Azure Firewall SNAT private IP address ranges', "
+        "https://learn.microsoft.com/azure/firewall/snat-private-range")
+
+
+@dataclass(frozen=True)
+class SnatRanges:
+    """`intervals`: (first, last) IPv4 integers not SNATed for network rules (empty: always
+    SNAT); `source`: the property they came from ('default' when none is set); `written`: the
+    values as the input has them."""
+
+    intervals: tuple[tuple[int, int], ...]
+    source: str
+    written: tuple[str, ...]
+    caveats: tuple[str, ...] = ()
+
+    def private(self, address: int) -> bool:
+        """True when network-rule traffic to `address` (IPv4 integer) keeps its source."""
+        return any(lo <= address <= hi for lo, hi in self.intervals)
+
+
+def _ranges(values: tuple[str, ...], firewall: str, prop: str) -> tuple[tuple[int, int], ...]:
+    out: list[tuple[int, int]] = []
+    for v in values:
+        for text in (IANA_PRIVATE_RANGES if v.lower() == "ianaprivateranges" else (v,)):
+            if text == "255.255.255.255/32" or text == "255.255.255.255":
+                continue  # "always SNAT": no destination is private
+            try:
+                p = parse_prefix(text if "/" in text else f"{text}/32", strict=False)
+            except InputError as e:
+                raise InputError(f"SNAT private range {text!r} is not an IPv4 prefix or address "
+                                 f"({e.message})", resource=firewall, property=prop) from None
+            if p.version == 4:
+                out.append((p.first, p.last))
+    return tuple(sorted(set(out)))
+
+
+def snat_ranges(topology: Topology, firewall: AzureFirewall) -> SnatRanges:
+    """The firewall's SNAT private ranges (module contract). Raises InputError naming the
+    firewall and property for a value that is neither a prefix, an address nor
+    IANAPrivateRanges."""
+    chain = policy_chain(topology, firewall)  # root-most first
+    if chain:
+        for policy in reversed(chain):  # the firewall's own policy first
+            if policy.snat_private_ranges:
+                prop = f"policy {policy.name} properties.snat.privateRanges"
+                return SnatRanges(_ranges(policy.snat_private_ranges, firewall.name, prop),
+                                  prop, policy.snat_private_ranges)
+    elif firewall.snat_private_ranges:
+        prop = 'properties.additionalProperties["Network.SNAT.PrivateRanges"]'
+        return SnatRanges(_ranges(firewall.snat_private_ranges, firewall.name, prop), prop,
+                          firewall.snat_private_ranges)
+    return SnatRanges(_ranges(("IANAPrivateRanges",), firewall.name, ""), "default",
+                      ("IANAPrivateRanges",))
+
+
+__all__ = ["IANA_PRIVATE_RANGES", "PAGE", "SnatRanges", "snat_ranges"]

@@ -1,0 +1,288 @@
+"""Stage: Azure Firewall address translation (DNAT and SNAT) -- reference and batch forms.
+
+Contract. Takes one firewall's `FirewallNat` (built once by `compile_nat` from the topology:
+its DNAT rules in processing order, control/firewall_rules.py `nat_rules`; its public
+addresses, control/public_addresses.py; its SNAT private ranges, control/firewall_snat.py; its
+instance addresses) and packets at that firewall. Emits translations; the dispatchers
+(engine/reference.py, engine/batch.py) move the packets and the connection table
+(engine/conntrack.py) un-translates the replies.
+
+DNAT (`dnat`, `dnat_np`): a new flow whose destination is one of the firewall's addresses is
+matched against the DNAT rules in order, first match ("Azure Firewall rule processing logic",
+https://learn.microsoft.com/azure/firewall/rule-processing, "Rule processing using classic
+rules" and "Rule processing using Firewall Policy": DNAT rules are processed first, before
+network and application rules; a DNAT rule "implicitly" adds the network rule that allows the
+translated traffic, so a DNAT-matched flow needs no network rule). A match translates the
+destination to the rule's translated address and port. No match: the firewall's default deny.
+DNAT source (assumption `firewall-dnat-snat`): the DNATed flow's source is also translated to
+one of the firewall's instance addresses in the AzureFirewallSubnet (port from the flow hash),
+so that the backend's replies return through the firewall whatever its subnet's routes; field
+notes and Microsoft's answers describe this, the rule-processing page does not say it; it is
+this emulator's choice, printed with every answer crossing a firewall with DNAT rules.
+SNAT (`snat_source`, `snat_np`): a new flow a network rule allows is SNATed when its
+destination is outside the firewall's private ranges; one an application rule allows is
+always SNATed ("Azure Firewall SNAT private IP address ranges",
+https://learn.microsoft.com/azure/firewall/snat-private-range: network rules are not SNATed
+to IANA RFC 1918 / RFC 6598 destinations; "Application rules are always SNATed using a
+transparent proxy"; Internet-bound traffic through forced tunnelling and non-private ranges are
+SNATed "to one of the firewall's private IP addresses in AzureFirewallSubnet"). The new source
+is a firewall public address when the firewall's subnet routes the destination to the Internet
+and the firewall has a public IP; otherwise an instance address.
+Addresses and ports (assumptions `firewall-instance-address`, `firewall-snat-port`): two
+instances (Microsoft's minimum, "Scale SNAT ports with Azure NAT Gateway",
+https://learn.microsoft.com/azure/firewall/integrate-with-nat-gateway: "2,496 SNAT ports per
+public IP address configured per backend virtual machine scale set instance (Minimum of two
+instances)") at the AzureFirewallSubnet addresses right after the firewall's private address;
+the instance, the public address (Azure "randomly selects the source public IP address", same
+page) and the port are functions of the flow's original 5-tuple (a 64-bit mix), so a flow gets
+the same translation in every batch split. Port exhaustion is not modelled (named in the
+assumption: the connection table keeps no flow end, so a count of its flows is no count of
+ports in use).
+Replies (assumption `firewall-reply-return`, engine/conntrack.py `source_restore`): a reply
+addressed to an instance address or a public address of a firewall holding the flow's session
+goes to that firewall, is restored there (destination: the flow's original source; source: the
+original destination when DNATed) and is routed on from the firewall's subnet, so its path and
+timing include the firewall. A flow two firewalls translated in turn (chained private DNAT) is
+restored in one step at the first firewall it returns to: caveat `firewall-dnat-chain`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from dataplane.control.firewall_rules import DnatRule, nat_rules
+from dataplane.control.firewall_snat import SnatRanges, snat_ranges
+from dataplane.control.nsg import ANY_PROTOCOL
+from dataplane.control.public_addresses import public_address
+from dataplane.kernels.pipeline_py import mix64
+from dataplane.model import AzureFirewall, Topology, id_key
+
+INSTANCES = 2  # Microsoft's minimum instance count (module contract)
+PORT_FIRST, PORT_COUNT = 1024, 65536 - 1024
+FIREWALL_NAT_ASSUMPTIONS = (
+    "firewall-dnat-snat: a flow an Azure Firewall DNATs also has its source translated to one "
+    "of the firewall's instance addresses in AzureFirewallSubnet (in Azure this brings the "
+    "backend's replies back to the firewall; here see firewall-reply-return); Microsoft's "
+    "rule-processing page does not say it (engine/stages/firewall_nat.py).",
+    "firewall-instance-address: an Azure Firewall has two instances (Microsoft's minimum) at "
+    "the AzureFirewallSubnet addresses right after its private address; the instance, the "
+    "public address and the SNAT port of a flow are functions of its original 5-tuple, the "
+    "same in every batch split (Azure chooses them at run time).",
+    "firewall-snat-port: SNAT port exhaustion (2,496 ports per public IP per instance, 'Scale "
+    "SNAT ports with Azure NAT Gateway') is not modelled: the connection table keeps no flow "
+    "end (no TCP state, no idle timeout), so counting its flows would drop flows Azure had "
+    "closed.",
+    "firewall-reply-return: a reply addressed to a firewall's own address (an instance "
+    "address its SNAT or DNAT used, or a public address) of a flow whose session it holds "
+    "goes to that firewall (peering checked, no route lookup at the sender), is restored there "
+    "from the connection table in one step (destination: the flow's original source; source: "
+    "its original destination when DNATed) and routed on from the firewall's subnet.",
+)
+
+
+@dataclass(frozen=True)
+class FirewallNat:
+    """One firewall's translation tables. Addresses are IPv4 integers (int64 arrays)."""
+
+    name: str
+    private: int  # the firewall's private address (-1: unknown)
+    public: np.ndarray  # its public addresses, in ipConfigurations order
+    instances: np.ndarray  # INSTANCES instance addresses (empty without a private address)
+    ranges: SnatRanges
+    rules: tuple[DnatRule, ...]
+    caveats: tuple[str, ...]
+
+    @cached_property
+    def addresses(self) -> np.ndarray:
+        """The destinations the DNAT rules decide: the public addresses, and the private one
+        when a DNAT rule names it (other traffic to the private address, such as DNS proxy
+        queries, is not DNAT's; address_owners keeps the same rule)."""
+        named = self.private >= 0 and any(self.private in r.destinations for r in self.rules)
+        own = self.public.tolist() + ([self.private] if named else [])
+        return np.array(sorted(set(own)), dtype=np.int64)
+
+    # -- reference form --
+    def dnat(self, proto: int, src: int, dst: int, dport: int,
+             groups: dict[str, tuple[tuple[int, int], ...]]) -> int:
+        """Index in `rules` of the first DNAT rule matching the packet, -1 when none."""
+        for i, r in enumerate(self.rules):
+            if r.translated_address is None or dst not in r.destinations:
+                continue
+            if ANY_PROTOCOL not in r.protocols and proto not in r.protocols:
+                continue
+            if proto in (6, 17) and not any(lo <= dport <= hi for lo, hi in r.ports):
+                continue
+            sources = r.sources + tuple(x for g in r.source_ip_groups
+                                        for x in groups.get(id_key(g), ()))
+            if any(lo <= src <= hi for lo, hi in sources):
+                return i
+        return -1
+
+    def snat_source(self, internet: bool, src: int, dst: int, proto: int, sport: int,
+                    dport: int) -> tuple[int, int]:
+        """(address, port) a translated flow leaves the firewall with (module contract)."""
+        addr, port = self.snat_np(np.array([internet]), *(np.array([v], dtype=np.int64) for v in
+                                                          (src, dst, proto, sport, dport)))
+        return int(addr[0]), int(port[0])
+
+    def needs_snat(self, dst: int, application: bool) -> bool:
+        return bool(application or not self.ranges.private(dst)) and self.instances.size > 0
+
+    # -- batch form --
+    def dnat_np(self, proto: np.ndarray, src: np.ndarray, dst: np.ndarray, dport: np.ndarray,
+                groups: dict[str, tuple[tuple[int, int], ...]]) -> np.ndarray:
+        """int32[n]: the first matching DNAT rule per row, -1 when none."""
+        out = np.full(proto.size, -1, dtype=np.int32)
+        for i, r in enumerate(self.rules):
+            open_ = out < 0
+            if r.translated_address is None or not open_.any():
+                continue
+            m = open_ & np.isin(dst, np.array(r.destinations, dtype=np.int64))
+            if ANY_PROTOCOL not in r.protocols:
+                m &= np.isin(proto, np.array(sorted(r.protocols), dtype=np.int64))
+            ported = (proto == 6) | (proto == 17)
+            in_port = np.zeros(proto.size, bool)
+            for lo, hi in r.ports:
+                in_port |= (dport >= lo) & (dport <= hi)
+            m &= ~ported | in_port
+            sources = r.sources + tuple(x for g in r.source_ip_groups
+                                        for x in groups.get(id_key(g), ()))
+            in_src = np.zeros(proto.size, bool)
+            for lo, hi in sources:
+                in_src |= (src >= lo) & (src <= hi)
+            out[m & in_src] = i
+        return out
+
+    def needs_snat_np(self, dst: np.ndarray, application: np.ndarray) -> np.ndarray:
+        if self.instances.size == 0:
+            return np.zeros(dst.size, bool)
+        private = np.zeros(dst.size, bool)
+        for lo, hi in self.ranges.intervals:
+            private |= (dst >= lo) & (dst <= hi)
+        return application | ~private
+
+    def snat_np(self, internet: np.ndarray, src: np.ndarray, dst: np.ndarray, proto: np.ndarray,
+                sport: np.ndarray, dport: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(address int64[n], port int32[n]): the translated source of each original 5-tuple;
+        a public address where `internet` and the firewall has one, else an instance address;
+        the port kept for protocols without ports."""
+        u = np.uint64
+        a = (np.asarray(src).astype(u) << u(32)) | np.asarray(dst).astype(u)
+        b = (np.asarray(proto).astype(u) << u(32)) | (np.asarray(sport).astype(u) << u(16)) ^ \
+            np.asarray(dport).astype(u)
+        h = mix64(a, b)
+        port = (PORT_FIRST + (h >> u(8)) % u(PORT_COUNT)).astype(np.int32)
+        ported = (proto == 6) | (proto == 17)
+        port = np.where(ported, port, np.asarray(sport)).astype(np.int32)
+        inst = self.instances[(h % u(INSTANCES)).astype(np.int64)] if self.instances.size else \
+            np.full(src.size, -1, np.int64)
+        if self.public.size:
+            pub = self.public[(h % u(self.public.size)).astype(np.int64)]
+            return np.where(internet, pub, inst).astype(np.int64), port
+        return inst.astype(np.int64), port
+
+
+def address_owners(net: Any) -> tuple[dict[int, int], dict[int, int]]:
+    """({public address: firewall index}, {private address: firewall index}) of a compiled
+    Network's firewalls (engine/compile.py `firewall_rules`); a private address only when one
+    of that firewall's DNAT rules names it (private-IP DNAT)."""
+    public: dict[int, int] = {}
+    private: dict[int, int] = {}
+    for i, fw in enumerate(net.firewall_rules):
+        for a in fw.nat.public.tolist():
+            public.setdefault(int(a), i)
+        if fw.nat.private >= 0 and any(fw.nat.private in r.destinations for r in fw.nat.rules):
+            private.setdefault(fw.nat.private, i)
+    return public, private
+
+
+def instance_owners(net: Any) -> dict[int, int]:
+    """{instance address: firewall index} of a compiled Network's firewalls (the addresses
+    their SNAT and DNAT source translation use; replies to them go to that firewall)."""
+    out: dict[int, int] = {}
+    for i, fw in enumerate(net.firewall_rules):
+        for a in fw.nat.instances.tolist():
+            out.setdefault(int(a), i)
+    return out
+
+
+def owner_np(owners: dict[int, int], dst: np.ndarray) -> np.ndarray:
+    """int32[n]: the firewall index owning each destination (`address_owners`), -1 none."""
+    if not owners:
+        return np.full(dst.size, -1, np.int32)
+    keys = np.array(sorted(owners), dtype=np.int64)
+    vals = np.array([owners[k] for k in keys.tolist()], dtype=np.int32)
+    at = np.minimum(np.searchsorted(keys, dst), keys.size - 1)
+    return np.where(keys[at] == dst, vals[at], -1).astype(np.int32)
+
+
+def dnat_hop(fw: FirewallNat, rule: DnatRule, p: Any, to: tuple[int, int, int, int]
+             ) -> dict[str, Any]:
+    """The explain hop of a DNAT at the firewall (to: new src, dst, sport, dport)."""
+    return {"step": "nat", "at": fw.name, "kind": "DNAT (firewall)", "rule": rule.label,
+            "original": {"sourceIp": _ip(p.src), "sourcePort": p.sport,
+                         "destinationIp": _ip(p.dst), "destinationPort": p.dport},
+            "translated": {"sourceIp": _ip(to[0]), "sourcePort": to[2],
+                           "destinationIp": _ip(to[1]), "destinationPort": to[3]}}
+
+
+def snat_hop(fw: FirewallNat, p: Any, address: int, port: int, application: bool
+             ) -> dict[str, Any]:
+    """The explain hop of a SNAT at the firewall."""
+    return {"step": "nat", "at": fw.name, "kind": "SNAT (firewall" +
+            (", application rule)" if application else ")"),
+            "original": {"sourceIp": _ip(p.src), "sourcePort": p.sport},
+            "translated": {"sourceIp": _ip(address), "sourcePort": port}}
+
+
+def compile_nat(topology: Topology, fw: AzureFirewall) -> FirewallNat:
+    """The firewall's translation tables (module contract). Raises InputError (from
+    control/firewall_rules.py, control/firewall_snat.py) for values that cannot be read."""
+    public = []
+    for ref in fw.public_ip_addresses:
+        address = public_address(topology, ref)
+        if address is not None and address.version == 4:
+            public.append(address.value)
+    private = fw.private_ip_address.value if fw.private_ip_address is not None else -1
+    instances = np.array([private + 1 + k for k in range(INSTANCES)] if private >= 0 else [],
+                         dtype=np.int64)
+    found = nat_rules(topology, fw)
+    caveats = list(found.caveats)
+    if found.rules and not public:
+        caveats.append(f"firewall-dnat-no-public-ip: firewall {fw.name} has DNAT rules and no "
+                       "public IP in the input; only its private address can be a DNAT "
+                       "destination")
+    held = {c.private_ip_address.value for n in topology.network_interfaces
+            for c in n.ip_configurations if c.private_ip_address is not None} | {
+        f.private_ip_address.value for lb in topology.load_balancers
+        for f in lb.frontend_ip_configurations if f.private_ip_address is not None} | {
+        f.private_ip_address.value for f in topology.azure_firewalls
+        if f.private_ip_address is not None}
+    others = {f.private_ip_address.value: f.name for f in topology.azure_firewalls
+              if f.private_ip_address is not None and f.name != fw.name}
+    for r in found.rules:
+        if r.translated_address in others:
+            caveats.append(f"firewall-dnat-chain: {r.label} translates to firewall "
+                           f"{others[r.translated_address]}, which translates again: the "
+                           "replies of such flows are restored in one step at the first "
+                           "firewall they return to, not firewall by firewall (where address "
+                           "spaces overlap they reach the wrong VM)")
+        if r.translated_address is not None and r.translated_address not in held:
+            caveats.append(f"firewall-dnat-target: {r.label} translates to {_ip(r.translated_address)}, "
+                           "which no emulated NIC, load balancer or firewall holds (an Application "
+                           "Gateway or another resource not modelled): its flows end where the "
+                           "routes leave them")
+    return FirewallNat(fw.name, private, np.array(public, dtype=np.int64), instances,
+                       snat_ranges(topology, fw), found.rules, tuple(caveats))
+
+
+def _ip(v: int) -> str:
+    return ".".join(str((v >> s) & 255) for s in (24, 16, 8, 0))
+
+
+__all__ = ["FIREWALL_NAT_ASSUMPTIONS", "FirewallNat", "address_owners", "compile_nat",
+           "dnat_hop", "instance_owners", "owner_np", "snat_hop"]

@@ -1,0 +1,328 @@
+"""Azure Firewall DNAT and SNAT (issue 11; issue 12 item 6), from Microsoft's pages:
+"Azure Firewall rule processing logic" (https://learn.microsoft.com/azure/firewall/
+rule-processing: DNAT rules first; a DNAT rule implicitly allows the translated traffic) and
+"Azure Firewall SNAT private IP address ranges" (https://learn.microsoft.com/azure/firewall/
+snat-private-range: network rules SNAT outside IANA RFC 1918 / RFC 6598; 0.0.0.0/0 never,
+255.255.255.255/32 always; application rules always). Assumptions exercised: firewall-dnat-snat,
+firewall-instance-address, firewall-reply-return (engine/stages/firewall_nat.py)."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import replace
+
+import pytest
+from batch_harness import assert_batch_matches_reference
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scapy.layers.inet import IP, TCP, UDP
+
+from dataplane.control.firewall_snat import snat_ranges
+from dataplane.engine import Emulator
+from dataplane.engine.compile import build_network
+from dataplane.engine.reference import Packet, ReferencePipeline
+from dataplane.errors import InputError
+from dataplane.load.firewall_policy import firewall_policy
+from dataplane.load.resources import _Where
+
+RG = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Network/"
+FW_PUBLIC, CLIENT = "203.0.113.10", "198.51.100.7"
+INSTANCES = ("10.0.1.5", "10.0.1.6")  # the firewall is 10.0.1.4 (firewall-instance-address)
+
+HUB = """
+vnets:
+  hub: {region: westeurope, address_space: [10.0.0.0/16], subnets: {AzureFirewallSubnet: 10.0.1.0/26}}
+  spoke1: {region: westeurope, address_space: [10.1.0.0/16], subnets: {app: {prefix: 10.1.1.0/24, route_table: to-fw}}}
+  spoke2: {region: westeurope, address_space: [10.2.0.0/16], subnets: {db: {prefix: 10.2.1.0/24, route_table: all-to-fw, nsg: db-nsg}}}
+peerings:
+  - {between: [hub, spoke1], allow_forwarded_traffic: true}
+  - {between: [hub, spoke2], allow_forwarded_traffic: true}
+route_tables:
+  to-fw: {routes: [{name: default, prefix: 0.0.0.0/0, next_hop: VirtualAppliance, next_hop_ip: 10.0.1.4}]}
+  all-to-fw:
+    routes:
+      - {name: default, prefix: 0.0.0.0/0, next_hop: VirtualAppliance, next_hop_ip: 10.0.1.4}
+      - {name: fw-itself, prefix: 10.0.1.4/32, next_hop: VirtualAppliance, next_hop_ip: 10.0.1.4}
+nsgs:
+  db-nsg:
+    rules:
+      - {name: rdp-from-firewall, priority: 100, direction: Inbound, access: Allow, protocol: Tcp, source: 10.0.1.0/26, destination: "*", ports: 3389}
+public_ips:
+  fw-ip: {address: 203.0.113.10}
+firewalls:
+  fw:
+    subnet: hub/AzureFirewallSubnet
+    ip: 10.0.1.4
+    public_ips: [fw-ip]
+    collections:
+      - {name: out, priority: 100, rules: [{name: tls-sql, protocols: [TCP, UDP], source: 10.1.0.0/16, destination: "*", ports: [443, 1433]}]}
+    nat_collections:
+      - {name: in, priority: 100, rules: [{name: rdp, protocols: TCP, source: "*", destination: 203.0.113.10, ports: 53389, translated_address: 10.2.1.4, translated_port: 3389}]}
+      - name: private
+        priority: 200
+        rules:
+          - {name: sql-from-app, protocols: TCP, source: 10.1.0.0/16, destination: 10.0.1.4, ports: 11433, translated_address: 10.2.1.4, translated_port: 1433}
+          - {name: sql-from-db, protocols: TCP, source: 10.2.0.0/16, destination: 10.0.1.4, ports: 11434, translated_address: 10.1.1.4, translated_port: 1433}
+    SNAT
+vms:
+  app1: {subnet: spoke1/app, ip: 10.1.1.4, size: Standard_D2s_v3}
+  db1: {subnet: spoke2/db, ip: 10.2.1.4, size: Standard_D2s_v3}
+"""
+
+
+def _hub(make_topology, snat: str = ""):
+    return make_topology(HUB.replace("    SNAT\n", f"    snat_private_ranges: {snat}\n"
+                                     if snat else ""))
+
+
+def _rows(topology, *packets, source=None):
+    result = Emulator(topology).send(list(packets), source=source)
+    return [result.row(i) for i in range(len(packets))]
+
+
+def test_dnat_then_network_rules_translation_and_reply(make_topology) -> None:
+    """Internet -> firewall public IP:53389 is DNATed to db1:3389 although no network rule
+    allows 3389 (DNAT first; its implicit network rule); db1's NSG, which allows RDP only from
+    AzureFirewallSubnet, sees the firewall instance address (DNAT source translation); the
+    reply leaves from the public IP:port to the client (un-translated through conntrack)."""
+    topology = _hub(make_topology)
+    inbound = IP(src=CLIENT, dst=FW_PUBLIC) / TCP(sport=50000, dport=53389)
+    (first,) = _rows(topology, inbound)
+    assert (first["disposition"], first["hops"]) == ("DELIVERED", "internet > fw > db1")
+    assert first["final_dst"] == "10.2.1.4" and first["final_sport"] != 50000
+    assert first["final_src"] in INSTANCES and first["final_dport"] == 3389
+    em = Emulator(topology)
+    em.send(inbound)
+    reply = IP(src="10.2.1.4", dst=first["final_src"]) / TCP(sport=3389,
+                                                              dport=first["final_sport"])
+    back = em.send(reply, source="db1").row(0)
+    assert (back["disposition"], back["hops"]) == ("EXITS_INTERNET", "db1 > fw > internet")
+    assert (back["final_src"], back["final_sport"], back["final_dst"], back["final_dport"]) == (
+        FW_PUBLIC, 53389, CLIENT, 50000)
+
+
+def test_no_dnat_rule_is_the_default_deny_and_the_nsg_would_deny_the_client(make_topology) -> None:
+    topology = _hub(make_topology)
+    other_port, = _rows(topology, IP(src=CLIENT, dst=FW_PUBLIC) / TCP(sport=50000, dport=22))
+    assert (other_port["disposition"], other_port["deciding"]) == (
+        "FIREWALL_DENIED", "firewall fw/default-deny (no DNAT rule matches)")
+    # Without the source translation db1's NSG would deny the client: the rule is what passes
+    direct = Emulator(topology).send(IP(src=CLIENT, dst="10.2.1.4") / TCP(sport=1, dport=3389))
+    assert direct.row(0)["disposition"] != "DELIVERED"
+
+
+def test_explain_prints_the_translation_at_the_firewall_hop(make_topology) -> None:
+    topology = _hub(make_topology)
+    net = build_network(topology, caps=False)
+    ip = lambda a: int(ipaddress.IPv4Address(a))  # noqa: E731
+    (walk,) = ReferencePipeline(net).run([Packet(-1, ip(CLIENT), ip(FW_PUBLIC), 6, 50000, 53389)])
+    (hop,) = [h for h in walk.hops if h.get("kind") == "DNAT (firewall)"]
+    assert hop["rule"] == "firewall fw/in/rdp" and hop["at"] == "fw"
+    assert hop["original"]["destinationIp"] == FW_PUBLIC
+    assert hop["translated"]["destinationIp"] == "10.2.1.4"
+    assert hop["translated"]["sourceIp"] in INSTANCES
+
+
+def test_private_ip_dnat_by_peering_route_and_through_a_route(make_topology) -> None:
+    """DNAT to the firewall's private address (Standard/Premium): reached directly (the hub's
+    peering route) or as a UDR's next hop; a source no rule names is denied."""
+    topology = _hub(make_topology)
+    direct, other, routed = _rows(
+        topology, IP(src="10.1.1.4", dst="10.0.1.4") / TCP(sport=40000, dport=11433),
+        IP(src="10.1.1.4", dst="10.0.1.4") / TCP(sport=40001, dport=11434),
+        IP(src="10.2.1.4", dst="10.0.1.4") / TCP(sport=40002, dport=11434),
+        source=["app1", "app1", "db1"])
+    assert (direct["disposition"], direct["hops"], direct["final_dst"], direct["final_dport"]) \
+        == ("DELIVERED", "app1 > fw > db1", "10.2.1.4", 1433)
+    assert (other["disposition"], other["deciding"]) == (
+        "FIREWALL_DENIED", "firewall fw/default-deny (no DNAT rule matches)")
+    assert (routed["disposition"], routed["hops"], routed["final_dst"]) == (
+        "DELIVERED", "db1 > fw > app1", "10.1.1.4")
+
+
+def _snat_of(topology, dst: str, dport: int, proto=TCP) -> tuple[str, str]:
+    (row,) = _rows(topology, IP(src="10.1.1.4", dst=dst) / proto(sport=40000, dport=dport),
+                   source="app1")
+    return row["disposition"], row["final_src"]
+
+
+def test_snat_default_private_ranges(make_topology) -> None:
+    """Internet-bound: the firewall's public IP; RFC 1918: the client's own address."""
+    topology = _hub(make_topology)
+    assert _snat_of(topology, "8.8.8.8", 443) == ("EXITS_INTERNET", FW_PUBLIC)
+    assert _snat_of(topology, "10.2.1.4", 1433) == ("DELIVERED", "10.1.1.4")
+
+
+def test_snat_always_and_the_reply_returns_through_the_firewall(make_topology) -> None:
+    """Classic additionalProperties Network.SNAT.PrivateRanges = 255.255.255.255/32: always
+    SNAT, so db1 sees an instance address; its reply goes to that firewall, which restores
+    app1's address and port (assumption firewall-reply-return)."""
+    topology = _hub(make_topology, "255.255.255.255/32")
+    assert topology.azure_firewalls[0].snat_private_ranges == ("255.255.255.255/32",)
+    em = Emulator(topology)
+    out = em.send(IP(src="10.1.1.4", dst="10.2.1.4") / TCP(sport=40000, dport=1433),
+                  source="app1").row(0)
+    assert out["disposition"] == "DELIVERED" and out["final_src"] in INSTANCES
+    back = em.send(IP(src="10.2.1.4", dst=out["final_src"]) / TCP(
+        sport=1433, dport=out["final_sport"]), source="db1").row(0)
+    assert (back["disposition"], back["final_dst"], back["final_dport"]) == (
+        "DELIVERED", "10.1.1.4", 40000)
+    assert back["hops"] == "db1 > fw > app1"
+
+
+def test_snat_never(make_topology) -> None:
+    topology = _hub(make_topology, "0.0.0.0/0")
+    assert _snat_of(topology, "8.8.8.8", 443) == ("EXITS_INTERNET", "10.1.1.4")
+
+
+def test_udp_snat_takes_a_port_too(make_topology) -> None:
+    disposition, source = _snat_of(_hub(make_topology), "8.8.8.8", 443, UDP)
+    assert (disposition, source) == ("EXITS_INTERNET", FW_PUBLIC)
+
+
+def _policy(snat: dict | None) -> dict:
+    props = {"ruleCollectionGroups": [], **({"snat": snat} if snat is not None else {})}
+    return {"type": "Microsoft.Network/firewallPolicies", "name": "p", "location": "westeurope",
+            "id": RG + "firewallPolicies/p", "properties": props}
+
+
+@pytest.mark.parametrize(("snat", "private", "public"), [
+    (None, ["10.9.9.9", "172.31.0.1", "192.168.5.5", "100.64.0.1"], ["20.1.1.1", "172.32.0.1"]),
+    ({"privateRanges": ["IANAPrivateRanges", "20.0.0.0/8"]}, ["20.1.1.1", "10.1.1.1"],
+     ["21.1.1.1"]),
+    ({"privateRanges": ["20.0.0.0/8"]}, ["20.1.1.1"], ["10.1.1.1"]),  # replaces the default
+    ({"privateRanges": ["0.0.0.0/0"]}, ["8.8.8.8", "10.1.1.1"], []),
+    ({"privateRanges": ["255.255.255.255/32"]}, [], ["10.1.1.1", "8.8.8.8"]),
+    ({"privateRanges": ["20.1.2.3"]}, ["20.1.2.3"], ["20.1.2.4"]),  # a single address
+])
+def test_policy_private_ranges(make_topology, snat, private, public) -> None:
+    topology = _hub(make_topology)
+    policy = firewall_policy(_policy(snat), _Where({}, "t"))
+    (fw,) = topology.azure_firewalls
+    fw = replace(fw, firewall_policy=policy.id)
+    ranges = snat_ranges(replace(topology, firewall_policies=(policy,)), fw)
+    assert ranges.source == ("default" if snat is None else
+                             "policy p properties.snat.privateRanges")
+    for a in private:
+        assert ranges.private(int(ipaddress.IPv4Address(a))), a
+    for a in public:
+        assert not ranges.private(int(ipaddress.IPv4Address(a))), a
+
+
+def test_policy_ranges_win_over_classic_and_a_bad_range_names_its_property(make_topology) -> None:
+    topology = _hub(make_topology, "255.255.255.255/32")
+    policy = firewall_policy(_policy({"privateRanges": ["IANAPrivateRanges"]}), _Where({}, "t"))
+    (fw,) = topology.azure_firewalls
+    both = snat_ranges(replace(topology, firewall_policies=(policy,)),
+                       replace(fw, firewall_policy=policy.id))
+    assert both.private(int(ipaddress.IPv4Address("10.2.1.4")))
+    with pytest.raises(InputError, match="Network.SNAT.PrivateRanges"):
+        snat_ranges(topology, replace(fw, snat_private_ranges=("10.0.0.0/33",)))
+
+
+def _flows(net) -> list[tuple]:
+    """Forward flows of the hub, and the replies to their translated tuples (as the reference
+    translates them, each flow on its own), as (src, dst, proto, sport, dport, nic choice)."""
+    ip = lambda a: int(ipaddress.IPv4Address(a))  # noqa: E731
+    forward = [(ip(CLIENT), ip(FW_PUBLIC), 6, 50000, 53389), (ip(CLIENT), ip(FW_PUBLIC), 6, 50001, 22),
+               (ip("10.1.1.4"), ip("8.8.8.8"), 6, 40000, 443),
+               (ip("10.1.1.4"), ip("8.8.8.8"), 17, 40001, 1433),
+               (ip("10.1.1.4"), ip("10.2.1.4"), 6, 40002, 1433),
+               (ip("10.1.1.4"), ip("10.2.1.4"), 6, 40003, 22),
+               (ip("10.1.1.4"), ip("10.0.1.4"), 6, 40004, 11433),  # private DNAT, peering route
+               (ip("10.1.1.4"), ip("10.0.1.4"), 6, 40005, 11434),  # no rule for this source
+               (ip("10.2.1.4"), ip("10.0.1.4"), 6, 40006, 11434)]  # private DNAT through a UDR
+    out = [(*f, 0) for f in forward]
+    for f in forward:
+        (w,) = ReferencePipeline(net).run([Packet(net.ip_nic.get(f[0], -1), *f)])
+        if w.out is not None:
+            s, d, sp, dp = w.out
+            out.append((d, s, f[2], dp, sp, 0))
+    return out
+
+
+@pytest.mark.parametrize("snat", ["", "255.255.255.255/32"])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_reference_equals_batch_with_firewall_translations(make_topology, snat, data) -> None:
+    """Random sequences of DNAT, SNAT and reply packets, any batch split: the batch pipeline
+    gives the reference's disposition, deciding label, path and translated addresses."""
+    net = build_network(_hub(make_topology, snat), caps=False)
+    flows = _flows(net)
+    pkts = data.draw(st.lists(st.sampled_from(flows), min_size=1, max_size=30))
+    split = data.draw(st.integers(1, 30))
+    assert_batch_matches_reference(net, pkts, split)
+
+
+def test_replay_outputs_show_the_translated_addresses(make_topology, tmp_path) -> None:
+    """packets.csv and the per-VM pcaps carry what the next hop sees: the DNATed packet reaches
+    db1 from a firewall instance address; db1's reply leaves from the public address."""
+    import csv
+
+    from scapy.utils import rdpcap, wrpcap
+
+    from dataplane.cli import main
+
+    topo = tmp_path / "hub.yaml"
+    topo.write_text(HUB.replace("    SNAT\n", ""))
+    net = build_network(_hub(make_topology), caps=False)
+    ip = lambda a: int(ipaddress.IPv4Address(a))  # noqa: E731
+    (walk,) = ReferencePipeline(net).run([Packet(-1, ip(CLIENT), ip(FW_PUBLIC), 6, 50000, 53389)])
+    src, _, sport, _ = walk.out
+    packets = [IP(src=CLIENT, dst=FW_PUBLIC) / TCP(sport=50000, dport=53389, flags="S"),
+               IP(src="10.2.1.4", dst=str(ipaddress.IPv4Address(src))) / TCP(
+                   sport=3389, dport=sport, flags="SA")]
+    for i, p in enumerate(packets):
+        p.time = 1 + i / 1000
+    wrpcap(str(tmp_path / "in.pcap"), packets)
+    out = tmp_path / "out"
+    assert main(["replay", str(topo), str(tmp_path / "in.pcap"), "--out", str(out), "--csv",
+                 "--no-auto-map"]) == 0
+    rows = list(csv.DictReader((out / "packets.csv").open()))
+    assert [r["disposition"] for r in rows] == ["DELIVERED", "EXITS_INTERNET"]
+    assert (rows[0]["finalSourceIp"], rows[0]["finalDestinationIp"]) == (
+        str(ipaddress.IPv4Address(src)), "10.2.1.4")
+    assert (rows[1]["finalSourceIp"], rows[1]["finalDestinationIp"]) == (FW_PUBLIC, CLIENT)
+    (at_db,) = [p for p in rdpcap(str(out / "db1.pcap")) if p[IP].dst == "10.2.1.4"]
+    assert (at_db[IP].src, at_db[TCP].sport, at_db[TCP].dport) == (
+        str(ipaddress.IPv4Address(src)), sport, 3389)
+
+
+def test_trace_answers_the_translated_request_and_prints_the_translation(tmp_path, capsys) -> None:
+    """`dataplane trace` sends the reply to the request as it arrived (from db1 to the firewall
+    instance address:port) and prints each translation in the hop table."""
+    import json
+
+    from dataplane.cli import main
+
+    topo = tmp_path / "hub.yaml"
+    topo.write_text(HUB.replace("    SNAT\n", ""))
+    assert main(["trace", str(topo), "--vm", "app1", "--to", "10.0.1.4:11433", "-o", "json"]) == 0
+    forward, back = json.loads(capsys.readouterr().out)
+    assert forward["disposition"] == "DELIVERED" and back["disposition"] == "DELIVERED"
+    assert back["sourceIp"] == "10.2.1.4" and back["destinationIp"] in INSTANCES and back["hops"][-1]["at"] == "app1"
+    assert main(["trace", str(topo), "--vm", "app1", "--to", "10.0.1.4:11433"]) == 0
+    text = capsys.readouterr().out
+    assert "DNAT (firewall) 10.0.1.4:11433 -> 10.2.1.4:1433, 10.1.1.4:49152 ->" in " ".join(
+        text.split())
+    assert max(len(line) for line in text.splitlines()) <= 100
+
+
+def test_forced_tunnelling_snats_to_an_instance_address(make_topology) -> None:
+    """"If you've enabled forced tunneling, Internet-bound traffic is SNATed to one of the
+    firewall's private IP addresses in AzureFirewallSubnet" (snat-private-range): the
+    firewall's subnet sends 0.0.0.0/0 to an NVA, so the SNAT source is an instance address,
+    not the public IP."""
+    text = HUB.replace("    SNAT\n", "").replace(
+        "subnets: {AzureFirewallSubnet: 10.0.1.0/26}",
+        "subnets: {AzureFirewallSubnet: {prefix: 10.0.1.0/26, route_table: tunnel}, "
+        "nva: 10.0.2.0/24}").replace(
+        "route_tables:\n", "route_tables:\n  tunnel: {routes: [{name: onprem, prefix: 0.0.0.0/0, "
+        "next_hop: VirtualAppliance, next_hop_ip: 10.0.2.4}]}\n").replace(
+        "vms:\n", "vms:\n  nva1: {subnet: hub/nva, ip: 10.0.2.4, size: Standard_D2s_v3, "
+        "ip_forwarding: true}\n")
+    topology = make_topology(text)
+    (row,) = _rows(topology, IP(src="10.1.1.4", dst="8.8.8.8") / TCP(sport=40000, dport=443),
+                   source="app1")
+    assert (row["disposition"], row["hops"]) == ("EXITS_INTERNET", "app1 > fw > nva1 > internet")
+    assert row["final_src"] in INSTANCES

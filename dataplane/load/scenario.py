@@ -153,7 +153,16 @@ class _Builder:
         self.resources.append(resource)
         return resource
 
-    def allocate(self, subnet_id: str, prefix: str, requested: Any) -> str:
+    def allocate(self, subnet_id: str, prefix: str, requested: Any, *, resource: str,
+                 prop: str) -> str:
+        """The address `requested` (static) or the lowest free one in the subnet; a bad or
+        taken request is an InputError naming the file, `resource` and `prop`."""
+        try:
+            return self._allocate(subnet_id, prefix, requested)
+        except InputError as error:
+            raise self.error(resource, prop, error.message) from None
+
+    def _allocate(self, subnet_id: str, prefix: str, requested: Any) -> str:
         from dataplane.load.allocation import AddressAllocator
 
         allocator = self.__dict__.setdefault("_allocator", AddressAllocator())
@@ -363,10 +372,9 @@ class _Builder:
             for index, spec in enumerate(nic_specs):
                 subnet_id = self.subnet_id(spec.get("subnet"), name, f"nics[{index}].subnet")
                 region = region or self.subnet_region(subnet_id)
-                try:
-                    ip = self.allocate(subnet_id, self.subnet_prefix(subnet_id), spec.get("ip"))
-                except InputError as error:
-                    raise self.error(name, "ip", error.message) from None
+                ip = self.allocate(subnet_id, self.subnet_prefix(subnet_id), spec.get("ip"),
+                                   resource=name, prop=f"nics[{index}].ip" if "nics" in body
+                                   else "ip")
                 nic_name = str(spec.get("nic_name", f"{name}-nic" + (str(index) if index else "")))
                 props: dict[str, Any] = {
                     "ipConfigurations": [{"name": "ipconfig1", "properties": {
@@ -435,7 +443,8 @@ class _Builder:
             else:
                 subnet_id = self.subnet_id(frontend.get("subnet"), name, "frontend.subnet")
                 frontend_props = {"subnet": {"id": subnet_id}, "privateIPAddress": self.allocate(
-                    subnet_id, self.subnet_prefix(subnet_id), frontend.get("ip"))}
+                    subnet_id, self.subnet_prefix(subnet_id), frontend.get("ip"), resource=name,
+                    prop="frontend.ip")}
             pool_id = f"{lb_id}/backendAddressPools/backend"
             for vm in body.get("backends") or []:
                 if str(vm) not in nics:
@@ -499,7 +508,8 @@ class _Builder:
             if not target:
                 raise self.error(name, "target", "a private endpoint needs the id of its "
                                  "target resource (target)")
-            ip = self.allocate(subnet_id, self.subnet_prefix(subnet_id), body.get("ip"))
+            ip = self.allocate(subnet_id, self.subnet_prefix(subnet_id), body.get("ip"),
+                               resource=name, prop="ip")
             self.add("Microsoft.Network/privateEndpoints", name, {
                 "subnet": {"id": subnet_id},
                 "ipConfigurations": [{"name": "ipconfig", "properties": {
@@ -511,7 +521,8 @@ class _Builder:
     def firewalls(self) -> None:
         for name, body in self.section("firewalls").items():
             subnet_id = self.subnet_id(body.get("subnet"), name, "subnet")
-            ip = self.allocate(subnet_id, self.subnet_prefix(subnet_id), body.get("ip"))
+            ip = self.allocate(subnet_id, self.subnet_prefix(subnet_id), body.get("ip"),
+                               resource=name, prop="ip")
             collections = []
             for c in body.get("collections") or []:
                 collections.append({"name": str(c.get("name", "collection")), "properties": {

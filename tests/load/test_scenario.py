@@ -154,6 +154,16 @@ firewalls:
     # a bad subnet prefix names the subnet, not the VM placed in it (new-user trial)
     ("vnets: {a: {region: x, address_space: [10.0.0.0/16], subnets: {web: 10.0.1.0/33}}}\n"
      "vms: {vm1: {subnet: a/web}}", "a", "subnets.web.prefix"),
+    # a bad requested address names its owner and property, whatever owns it (hostile fuzz)
+    ("vnets: {a: {region: x, address_space: [10.0.0.0/16], subnets: {web: 10.0.1.0/24}}}\n"
+     "vms: {vm1: {subnet: a/web}}\n"
+     "load_balancers: {lb: {frontend: {subnet: a/web, ip: [10.0.1.100]}, backends: [vm1]}}",
+     "lb", "frontend.ip"),
+    ("vnets: {a: {region: x, address_space: [10.0.0.0/16], subnets: {web: 10.0.1.0/24}}}\n"
+     "vms: {vm1: {nics: [{subnet: a/web}, {subnet: a/web, ip: 10.9.9.300}]}}",
+     "vm1", "nics[1].ip"),
+    ("vnets: {a: {region: x, address_space: [10.0.0.0/16], subnets: {AzureFirewallSubnet: "
+     "10.0.2.0/26}}}\nfirewalls: {fw: {subnet: a/AzureFirewallSubnet, ip: nope}}", "fw", "ip"),
 ])
 def test_bad_scenarios_name_resource_and_property(text, resource, prop):
     with pytest.raises(InputError) as info:

@@ -17,9 +17,18 @@ and target FQDNs in application rules?": a wildcard only at the left; `*.contoso
 any subdomain, several levels deep, but not `contoso.com` itself; `*contoso.com` matches both
 and also `mycontoso.com`; `*` matches every name). Names compare case-insensitively, a trailing
 dot and a `:port` after an HTTP host are dropped.
-Not evaluated (each named in `caveats`, the rule then matches no name through it): FQDN tags
-(their FQDN lists are Microsoft's and change), web categories, target URLs (Premium TLS
-inspection), service tags and IP groups missing from the input.
+Not evaluated (each a named caveat in `caveats`; the firewall stage then answers "unknown",
+naming it, wherever the rule could decide a flow): FQDN tags ("Azure Firewall FQDN tags",
+https://learn.microsoft.com/azure/firewall/fqdn-tags, "Current FQDN tags": Microsoft maintains
+the FQDNs of each tag and changes them; customers cannot see or set them -- no table is kept
+here, since a dated copy would silently go stale), web categories and target URLs ("Azure
+Firewall Premium features", https://learn.microsoft.com/azure/firewall/premium-features, "Web
+categories", "URL filtering": URL paths are seen only through TLS inspection), service tags
+and IP groups missing from the input. `notes`: what does not change which rule matches but
+can change the outcome, said on every answer crossing the firewall: `terminateTLS` (Premium
+TLS inspection: the firewall terminates the TLS session and IDPS may drop what the rule
+allows; same page, "TLS inspection"). MSSQL: a rule's Mssql:port pairs are kept; the SQL
+pre-login is not parsed (the firewall stage names it where such a rule could allow a flow).
 """
 
 from __future__ import annotations
@@ -42,7 +51,14 @@ class ApplicationRule:
     sources: tuple[Prefix | str, ...]
     protocols: tuple[tuple[str, int], ...]  # (http | https | mssql, port)
     target_fqdns: tuple[str, ...]
-    caveats: tuple[str, ...] = ()
+    caveats: tuple[str, ...] = ()  # what the rule names and is not evaluated (module contract)
+    notes: tuple[str, ...] = ()  # said on every answer, the match unchanged (terminateTLS)
+
+    @property
+    def unevaluated(self) -> str:
+        """What of this rule is not evaluated, short, without the rule's name and the page
+        ('' when all is): each caveat is 'name: where: what (page)'."""
+        return "; ".join(c.split(": ", 2)[-1].split(" (", 1)[0] for c in self.caveats)
 
 
 class FqdnMatcher:
@@ -107,26 +123,46 @@ def _sources(topology: Topology, addresses: Iterable, groups: Iterable[str], whe
         if isinstance(address, Prefix) or address == ANY:
             out.append(address)
         else:
-            caveats.append(f"{where}: source '{address}' (a service tag) is not resolved")
+            caveats.append(f"firewall-service-tag: {where}: source '{address}', a service "
+                           "tag, is not resolved")
     for ref in groups:
         group = by_id.get(id_key(ref))
         if group is None:
-            caveats.append(f"{where}: IP group '{ref.rsplit('/', 1)[-1]}' is not in the input")
+            caveats.append(f"firewall-ipgroup-missing: {where}: IP group "
+                           f"'{ref.rsplit('/', 1)[-1]}' is not in the input")
         else:
             out += group.ip_addresses
     return tuple(out)
 
 
+FQDN_TAGS_PAGE = ("'Azure Firewall FQDN tags', https://learn.microsoft.com/azure/firewall/"
+                  "fqdn-tags, 'Current FQDN tags'")
+PREMIUM_PAGE = ("'Azure Firewall Premium features', https://learn.microsoft.com/azure/firewall/"
+                "premium-features")
+
+
 def _unevaluated(where: str, tags: Iterable[str], categories: Iterable[str] = (),
                  urls: Iterable[str] = ()) -> list[str]:
+    """Named caveats, one per kind of target the rule names and the emulator cannot match."""
     out = []
     if tags := list(tags):
-        out.append(f"{where}: FQDN tags {', '.join(tags)} are not evaluated (Microsoft's lists)")
+        out.append(f"firewall-fqdn-tag: {where}: FQDN tags {', '.join(tags)} are not "
+                   f"evaluated (their FQDNs are Microsoft's and change: {FQDN_TAGS_PAGE})")
     if categories := list(categories):
-        out.append(f"{where}: web categories {', '.join(categories)} are not evaluated")
+        out.append(f"firewall-web-category: {where}: web categories {', '.join(categories)} "
+                   f"are not evaluated ({PREMIUM_PAGE}, 'Web categories')")
     if urls := list(urls):
-        out.append(f"{where}: target URLs need Premium TLS inspection; not evaluated")
+        out.append(f"firewall-target-url: {where}: target URLs {', '.join(urls)} are not "
+                   f"evaluated (URL paths need Premium TLS inspection: {PREMIUM_PAGE}, "
+                   "'URL filtering')")
     return out
+
+
+def _tls_note(where: str, terminate: bool) -> tuple[str, ...]:
+    return (f"firewall-tls-inspection: {where}: terminateTLS: Premium TLS inspection "
+            "terminates the flow's TLS at the firewall and IDPS may act on the decrypted "
+            f"traffic; neither is modelled, the rule matches on the server name only "
+            f"({PREMIUM_PAGE}, 'TLS inspection')",) if terminate else ()
 
 
 def application_rules(topology: Topology, firewall: AzureFirewall) -> tuple[ApplicationRule, ...]:
@@ -151,15 +187,18 @@ def application_rules(topology: Topology, firewall: AzureFirewall) -> tuple[Appl
                     if rule.rule_type != "ApplicationRule":
                         continue
                     where = f"firewall {firewall.name}/{group.name}/{coll.name}/{rule.name}"
-                    caveats = _unevaluated(where, rule.fqdn_tags, rule.web_categories)
+                    caveats = _unevaluated(where, rule.fqdn_tags, rule.web_categories,
+                                           rule.target_urls)
                     if rule.unresolved:
-                        caveats.append(f"{where}: {', '.join(rule.unresolved)} not known "
-                                       "offline; the rule matches nothing through them")
+                        caveats.append(f"firewall-runtime-value: {where}: "
+                                       f"{', '.join(rule.unresolved)} not known offline; the "
+                                       "rule matches nothing through them")
                     sources = _sources(topology, rule.source_addresses, rule.source_ip_groups,
                                        where, caveats)
                     protocols = tuple((p.protocol_type.lower(), p.port) for p in rule.protocols)
                     out.append(ApplicationRule(where, coll.action.lower() == "allow", sources,
-                                               protocols, rule.target_fqdns, tuple(caveats)))
+                                               protocols, rule.target_fqdns, tuple(caveats),
+                                               _tls_note(where, rule.terminate_tls)))
     return tuple(out)
 
 

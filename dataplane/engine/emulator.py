@@ -36,7 +36,7 @@ from dataplane.engine.batch import UNDECIDED, BatchPipeline, Columns
 from dataplane.engine.compile import MAX_HOPS, Network, build_network
 from dataplane.engine.conntrack import CONNTRACK_ASSUMPTIONS
 from dataplane.engine.conntrack import flow_key as _conn_key
-from dataplane.engine.payload import PAYLOAD_ASSUMPTIONS
+from dataplane.engine.payload import NAME_WAIT_NS, PAYLOAD_ASSUMPTIONS
 from dataplane.engine.reference import Packet, ReferencePipeline, flow_key
 from dataplane.engine.results import NOT_SHAPER_DROPPED, Result, opened_flows
 from dataplane.engine.stages.appliance import APPLIANCE_ASSUMPTIONS
@@ -85,12 +85,17 @@ class Emulator:
         self._ip_keys = np.array(keys, dtype=np.int64)
         self._ip_vals = np.array([self.net.ip_nic[k] for k in keys], dtype=np.int32)
         self._held: _Held | None = None  # rows whose timing waits for the next batch
+        self._waiting: _Rows | None = None  # rows whose server name waits (engine/payload.py)
+        self.name_wait_ns = NAME_WAIT_NS
+        self._heard_ns = np.iinfo(np.int64).min  # the capture clock (names: payload.py)
 
     def reset(self) -> None:
         """Forget flow state and shaper clocks (a fresh run)."""
         self.batch.reset_state()
         self.shaper = Shaper(self.net.vm_cap_bps, self.params.queue_bytes)
         self._held = None
+        self._waiting = None
+        self._heard_ns = np.iinfo(np.int64).min
 
     def assumptions(self) -> list[str]:
         return [*ENGINE_ASSUMPTIONS, *texts("forwarded-traffic", access_assumption(),
@@ -129,7 +134,7 @@ class Emulator:
         nic_override = np.array([self.net.nic_by_vm(s) if s else -2 for s in sources],
                                 dtype=np.int32)
         result = Result(self, conntrack_mark=self.batch.mark())
-        self._held = None
+        self._held = self._waiting = None
         self._process(rb, 0, result, nic_override=nic_override, asap=times_ns is None)
         return result
 
@@ -154,12 +159,13 @@ class Emulator:
         self._clock: dict[str, int] = {}
         total = sum(Path(p).stat().st_size for p in paths)
         bar = _bar(total, progress)
-        self._held = None
+        self._held = self._waiting = None
         for ci, rb in _merged(paths, stats, batch):
             self._process(rb, ci, result, amap=amap, asap=timing == "asap", speed=speed,
-                          keep=keep, sink=sink, more=timing == "capture")
+                          keep=keep, sink=sink, more=timing == "capture", wait=True)
             if bar is not None:
                 bar.update(int(rb.caplens.sum()) + 16 * len(rb))
+        self._decide_ready(result, keep, sink, None, None)  # rows still waiting for names
         self._finish(result, keep, sink, None)  # the rows held for the next batch
         if bar is not None:
             bar.close()
@@ -189,8 +195,12 @@ class Emulator:
     def _process(self, rb: RecordBatch, capture: int | np.ndarray, result: Result,
                  amap: AddressMap | None = None, nic_override: np.ndarray | None = None,
                  asap: bool = True, speed: float = 1.0, keep: bool = True,
-                 sink: Callable | None = None, more: bool = False) -> None:
-        """Decide and time one batch of records. With `more` (a replay in capture time:
+                 sink: Callable | None = None, more: bool = False, wait: bool = False) -> None:
+        """Decide and time one batch of records. With `wait` (a replay: more batches may
+        follow), a packet whose flow's server name may still come (FlowNames.waiting) is held
+        undecided with every packet after it, and decided with a later batch (`_Rows`,
+        `_decide_ready`): names, hence verdicts, do not depend on where batches split
+        (engine/payload.py, NAME_WAIT_NS). With `more` (a replay in capture time:
         later batches start no earlier than this one's last packet), legs are shaped only up
         to this batch's last timestamp: from the first row still travelling then, the rows
         are held with their decisions and the legs they have still to go (`_Held`), and the
@@ -227,13 +237,15 @@ class Emulator:
             t = np.maximum.accumulate(np.maximum(rel, last)) if n else rel
             if n and hasattr(self, "_clock"):
                 self._clock["last"] = int(t[-1])
+        heard = np.maximum.accumulate(np.maximum(rb.time_ns, self._heard_ns)) if n else \
+            rb.time_ns
+        if n:
+            self._heard_ns = int(heard[-1])
         cols = Columns(nic=nic, src=src, dst=dst, proto=hc.proto.astype(np.int16),
                        sport=hc.sport.astype(np.int32), dport=hc.dport.astype(np.int32),
                        length=rb.origlens.astype(np.int32), time_ns=t, preset=preset,
                        family=hc.ip_version, src_hi=hc.src_hi, src_lo=hc.src_lo,
-                       dst_hi=hc.dst_hi, dst_lo=hc.dst_lo,
-                       server_name=self.batch.flow_names.observe_batch(rb, hc, src, dst,
-                                                                       self._app_ports))
+                       dst_hi=hc.dst_hi, dst_lo=hc.dst_lo)
         if amap is not None:  # mapped IPv4 addresses: the low halves follow
             cols.src_lo = np.where(hc.ip_version == 4, src.astype(np.uint64), hc.src_lo)
             cols.dst_lo = np.where(hc.ip_version == 4, dst.astype(np.uint64), hc.dst_lo)
@@ -243,8 +255,38 @@ class Emulator:
                  "length": cols.length, "nic": nic, "status": _STATUS_NAMES[status],
                  "family": cols.family, "src_hi": cols.src_hi, "src_lo": cols.src_lo,
                  "dst_hi": cols.dst_hi, "dst_lo": cols.dst_lo, "server_name": cols.server_name}
-        horizon = int(t[-1]) if more and n else None
-        self._finish(result, keep, sink, horizon, cols, given, rb)
+        flows = self.batch.flow_names.observe_batch(rb, hc, src, dst, self._app_ports, heard)
+        rows = _Rows(cols, given, rb, flows, heard + self.name_wait_ns)
+        if self._waiting is not None:
+            rows = self._waiting.then(rows)
+            self._waiting = None
+        self._decide_ready(result, keep, sink, rows, self._heard_ns if wait else None, more)
+
+    def _decide_ready(self, result: Result, keep: bool, sink: Callable | None,
+                      rows: _Rows | None, heard_ns: int | None, more: bool = False) -> None:
+        """Give `rows` (None: the rows still waiting, at the end of a replay) their server
+        names and decide and time them (`_finish`), up to the first row that must wait for
+        its name while the capture read so far ends at the clock `heard_ns` (None: none
+        waits); that row and the rest wait in `self._waiting`. The rows decided are shaped up
+        to the last one's time when `more` (the same as a batch ending there)."""
+        if rows is None:
+            rows, self._waiting = self._waiting, None
+            if rows is None:
+                return
+        names = self.batch.flow_names
+        n = len(rows.flows)
+        ready = n
+        if heard_ns is not None:
+            late = np.flatnonzero(names.waiting(rows.flows, rows.deadline_ns, heard_ns))
+            ready = int(late[0]) if late.size else n
+        if ready < n:
+            self._waiting = rows.take(slice(ready, None), compact=True)
+            rows = rows.take(slice(0, ready))
+        if ready == 0:
+            return
+        rows.cols.server_name[:] = names.names_at(rows.flows, rows.deadline_ns)
+        horizon = int(rows.given["time_in"][-1]) if more else None
+        self._finish(result, keep, sink, horizon, rows.cols, rows.given, rows.records)
 
     def _finish(self, result: Result, keep: bool, sink: Callable | None, horizon: int | None,
                 cols: Columns | None = None, given: dict[str, np.ndarray] | None = None,
@@ -454,6 +496,33 @@ class _Ways:
                                                  self.length, self.leg, self.time_ns,
                                                  horizon)
         self.time_ns, self.leg, self.done, self.dropped = out, leg, done, dropped
+
+
+class _Rows:
+    """Rows not decided yet: their engine columns (`cols`; `given`, whose "server_name" is
+    `cols.server_name` itself), records, flow ids in the name state (payload.FlowNames; -1:
+    not read) and the capture clock up to which each waits for its name."""
+
+    def __init__(self, cols: Columns, given: dict[str, np.ndarray], records: RecordBatch,
+                 flows: np.ndarray, deadline_ns: np.ndarray) -> None:
+        self.cols, self.given, self.records = cols, given, records
+        self.flows, self.deadline_ns = flows, deadline_ns
+
+    def take(self, rows: slice, compact: bool = False) -> _Rows:
+        """`rows`; with `compact` their frames copied into a buffer of their own."""
+        cols = self.cols.take(np.arange(len(self.cols))[rows])
+        given = {**{k: v[rows] for k, v in self.given.items()}, "server_name": cols.server_name}
+        records = (_compact_records if compact else _take_records)(self.records, rows)
+        return _Rows(cols, given, records, self.flows[rows], self.deadline_ns[rows])
+
+    def then(self, other: _Rows) -> _Rows:
+        cols = Columns(*(np.concatenate([getattr(self.cols, f), getattr(other.cols, f)])
+                         for f in self.cols.__dataclass_fields__))
+        given = {**{k: np.concatenate([self.given[k], v]) for k, v in other.given.items()},
+                 "server_name": cols.server_name}
+        return _Rows(cols, given, _joined_records(self.records, other.records),
+                     np.concatenate([self.flows, other.flows]),
+                     np.concatenate([self.deadline_ns, other.deadline_ns]))
 
 
 class _Held:

@@ -12,6 +12,7 @@ from scapy.layers.tls.handshake import TLSClientHello
 from scapy.layers.tls.record import TLS
 
 from dataplane.engine.payload import (
+    NOT_SEEN,
     OUT_OF_ORDER,
     PENDING,
     SNAPLEN_CUT,
@@ -121,3 +122,49 @@ def test_synthetic_first_payloads_parse_back() -> None:
         got, _ = _both([[(0, payload, len(payload), 5)]])
         assert got == [name]
     assert first_payload() == b""
+
+
+@settings(max_examples=100, deadline=None)
+@given(traffic(), st.data())
+def test_names_at_a_deadline_agree_and_follow_the_rule(batches, data) -> None:
+    """Both forms stamp packets with a capture clock; a packet's name at a deadline is the
+    settled name when the flow settled by then, PENDING when its first payload began by
+    then, else NOT_SEEN (payload.py "When a packet learns its name"), batch after batch."""
+    batch, plain, stepper = FlowNames(), FlowNamesReference(), FlowNamesReference()
+    clock = 0
+    got, want, rule = [], [], []
+    settled: dict[int, tuple[int, FlowName]] = {}
+    began: dict[int, int] = {}
+    for segments in batches:
+        cols, flow = _columns(segments)
+        times = []
+        for _ in segments:
+            clock += data.draw(st.sampled_from([0, 1, 5]))
+            times.append(clock)
+        t = np.array(times, np.int64)
+        key = (flow + 0x0A010100, np.full(flow.size, 0x0A020104), 40000 + flow,
+               np.full(flow.size, 443))
+        after = plain.observe(cols, *key, t)
+        fid = batch.flows(cols, *key, t)
+        assert len(after) == len(segments)
+        for i, f in enumerate(flow.tolist()):  # the rule, one packet at a time
+            (now,) = stepper.observe(PayloadColumns(*(c if j == 0 else c[i:i + 1]
+                                                      for j, c in enumerate(cols))),
+                                     *(k[i:i + 1] for k in key))
+            if cols.start[i] >= 0:
+                began.setdefault(f, times[i])
+            if f not in settled and now != NOT_SEEN and now.missing != PENDING:
+                settled[f] = (times[i], now)
+        deadline = t + np.array([data.draw(st.sampled_from([0, 2, 10])) for _ in segments],
+                                np.int64)
+        got += [batch.table.names[i] for i in batch.names_at(fid, deadline).tolist()]
+        want += plain.names_at(*key, deadline)
+        for f, d in zip(flow.tolist(), deadline.tolist(), strict=True):
+            if f in settled and settled[f][0] <= d:
+                rule.append(settled[f][1])
+            elif f in began and began[f] <= d:
+                rule.append(FlowName(NameKind.INCOMPLETE, "", PENDING))
+            else:
+                rule.append(NOT_SEEN)
+    assert got == want
+    assert want == rule

@@ -62,7 +62,6 @@ from dataplane.control.nsg import ANY_PROTOCOL, protocol_number
 from dataplane.engine.payload import ABSENT, HTTP, HTTPS, NOT_SEEN, UNKNOWN, FlowName, NameTable
 from dataplane.model import AzureFirewall, Prefix, Topology, id_key
 
-OPAQUE = "the rule names FQDN tags, web categories or deployment-time values (not evaluated)"
 MSSQL = "the SQL pre-login of an Mssql rule is not parsed"
 APPLICATION_SNAT_CAVEAT = (
     "firewall-application-snat: firewall {name}: a flow an application rule allows is always "
@@ -125,7 +124,7 @@ class AppRule:
     http_ports: np.ndarray
     mssql_ports: np.ndarray
     targets: FqdnMatcher
-    opaque: bool = False
+    opaque: str = ""  # what the rule names and is not evaluated ('' when all is)
 
     def ports(self, protocol: str) -> np.ndarray:
         return {"https": self.https_ports, "http": self.http_ports,
@@ -209,7 +208,7 @@ class CompiledFirewall:
             for app in self.app_rules:  # in order; an opaque rule that may match: unknown
                 if dport in app.ports(name.protocol) and app.source(src):
                     if app.opaque:
-                        return Verdict(False, self.unknown_label(app, OPAQUE), True)
+                        return Verdict(False, self.unknown_label(app, app.opaque), True)
                     if app.names(name):
                         return Verdict(app.allow, app.label)
             return Verdict(False, self.unmatched_label)
@@ -268,7 +267,7 @@ class CompiledFirewall:
                 if not (m := m & app.source_np(src)).any():
                     continue
                 if app.opaque:
-                    settle(m, False, self.unknown_label(app, OPAQUE), True)
+                    settle(m, False, self.unknown_label(app, app.opaque), True)
                     continue
                 seen = np.unique(ids[m])  # only the names of rows still open
                 hit = seen[app.targets.normal(asked[np.searchsorted(named, seen)])]
@@ -351,13 +350,13 @@ def compile_firewall(topology: Topology, fw: AzureFirewall) -> CompiledFirewall:
                        f"({names}); DNAT from its public addresses is not modelled")
     app_rules = []
     for app in application_rules(topology, fw):
-        caveats.extend(app.caveats)
+        caveats.extend((*app.caveats, *app.notes))
         lo, hi = intervals(tuple(a for a in app.sources), (), app.label)
         ports = {kind: np.array(sorted({port for k, port in app.protocols if k == kind}),
                                 dtype=np.int32) for kind in ("https", "http", "mssql")}
         app_rules.append(AppRule(app.label, app.allow, lo, hi, ports["https"], ports["http"],
                                  ports["mssql"], FqdnMatcher(app.target_fqdns),
-                                 bool(app.caveats)))
+                                 app.unevaluated))
     if app_rules:
         caveats.append(APPLICATION_SNAT_CAVEAT.format(name=fw.name))
     return CompiledFirewall(fw.name, tuple(rules), tuple(dict.fromkeys(caveats)),

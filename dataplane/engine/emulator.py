@@ -16,6 +16,12 @@ once finished. So answers, shaper clocks and flows do not depend on the batch si
 (tests/engine/test_time_order.py). Each row keeps its pre-shaper `decision` and the leg a
 shaper dropped it at (`shaper_drop_leg`, results.py): explain_row rebuilds the flow table
 from them as the replay built it (assumption shaper-no-state, conntrack.py).
+Server names (application rules, engine/payload.py): a packet carries the name its flow has
+NAME_WAIT_NS of capture time after it; a replay holds a packet whose flow's name may still
+come, and every packet after it, undecided (`_Rows`, `_decide_ready`) until the capture read
+passes that time or ends, so a flow's handshake in one batch and its ClientHello in the next
+get the same verdict, whatever the batch size (tests/engine/test_app_rules_batches.py). Memory:
+the rows held for names span at most NAME_WAIT_NS of capture time (plus the shaper's).
 Deterministic: no randomness is used (the seed is kept for future sampling and reported).
 """
 

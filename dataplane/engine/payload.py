@@ -193,7 +193,7 @@ class NameTable:
                            for n, p in zip(new, protocols, strict=True)]
             if stop > self._codes.size:
                 self._codes = np.resize(self._codes, max(2 * self._codes.size, stop))
-            self._codes[start:stop] = [_CODES.get(p, ABSENT if n.absent else UNKNOWN)
+            self._codes[start:stop] = [_CODES[p] if p else ABSENT if n.absent else UNKNOWN
                                        for n, p in zip(new, protocols, strict=True)]
         return ids
 
@@ -463,13 +463,11 @@ class FlowNames:
         """Name ids of (kind, name bytes) keys, each new one interned once (the same FlowName
         as `_settle`'s)."""
         by_bytes = self._by_bytes
-        out = [by_bytes.get(k) for k in keys]
-        fresh = list(dict.fromkeys(k for k, i in zip(keys, out, strict=True) if i is None))
+        fresh = [k for k in dict.fromkeys(keys) if k not in by_bytes]
         if fresh:  # each new (kind, bytes) once, in order
             by_bytes.update(zip(fresh, self.table.intern_many([FlowName(
                 k, b.decode("ascii", "backslashreplace")) for k, b in fresh]), strict=True))
-            out = [by_bytes[k] for k in keys]
-        return out
+        return [by_bytes[k] for k in keys]
 
     def _continue(self, p: PayloadColumns, fid: np.ndarray, rows: np.ndarray,
                   done: np.ndarray, t: np.ndarray) -> None:

@@ -27,8 +27,12 @@ categories", "URL filtering": URL paths are seen only through TLS inspection), s
 and IP groups missing from the input. `notes`: what does not change which rule matches but
 can change the outcome, said on every answer crossing the firewall: `terminateTLS` (Premium
 TLS inspection: the firewall terminates the TLS session and IDPS may drop what the rule
-allows; same page, "TLS inspection"). MSSQL: a rule's Mssql:port pairs are kept; the SQL
-pre-login is not parsed (the firewall stage names it where such a rule could allow a flow).
+allows; same page, "TLS inspection"); `Mssql:port` pairs (caveat firewall-mssql): the pairs
+are kept but the SQL pre-login is not parsed, so the firewall stage answers "unknown", naming
+it, where such a rule could allow a flow ("Configure Azure Firewall application rules with SQL
+FQDNs", https://learn.microsoft.com/azure/firewall/sql-fqdn-filtering: SQL FQDN filtering
+works in proxy mode only, port 1433 by default; redirect-mode connections need the Sql
+service tag in network rules).
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ class ApplicationRule:
     protocols: tuple[tuple[str, int], ...]  # (http | https | mssql, port)
     target_fqdns: tuple[str, ...]
     caveats: tuple[str, ...] = ()  # what the rule names and is not evaluated (module contract)
-    notes: tuple[str, ...] = ()  # said on every answer, the match unchanged (terminateTLS)
+    notes: tuple[str, ...] = ()  # said on every answer, the match unchanged (TLS, MSSQL)
 
     @property
     def unevaluated(self) -> str:
@@ -158,11 +162,22 @@ def _unevaluated(where: str, tags: Iterable[str], categories: Iterable[str] = ()
     return out
 
 
-def _tls_note(where: str, terminate: bool) -> tuple[str, ...]:
-    return (f"firewall-tls-inspection: {where}: terminateTLS: Premium TLS inspection "
-            "terminates the flow's TLS at the firewall and IDPS may act on the decrypted "
-            f"traffic; neither is modelled, the rule matches on the server name only "
-            f"({PREMIUM_PAGE}, 'TLS inspection')",) if terminate else ()
+def _notes(where: str, terminate: bool, protocols: Iterable[tuple[str, int]]
+           ) -> tuple[str, ...]:
+    """Named caveats that leave which rule matches as modelled (module contract)."""
+    out = []
+    if terminate:
+        out.append(f"firewall-tls-inspection: {where}: terminateTLS: Premium TLS inspection "
+                   "terminates the flow's TLS at the firewall and IDPS may act on the "
+                   "decrypted traffic; neither is modelled, the rule matches on the server "
+                   f"name only ({PREMIUM_PAGE}, 'TLS inspection')")
+    if ports := sorted({port for kind, port in protocols if kind == "mssql"}):
+        out.append(f"firewall-mssql: {where}: Mssql:{', Mssql:'.join(map(str, ports))}: the SQL "
+                   "pre-login is not parsed; a flow this rule could allow there is "
+                   "FIREWALL_NAME_UNKNOWN (SQL FQDN filtering works in proxy mode only: "
+                   "'Configure Azure Firewall application rules with SQL FQDNs', "
+                   "https://learn.microsoft.com/azure/firewall/sql-fqdn-filtering)")
+    return tuple(out)
 
 
 def application_rules(topology: Topology, firewall: AzureFirewall) -> tuple[ApplicationRule, ...]:
@@ -178,7 +193,8 @@ def application_rules(topology: Topology, firewall: AzureFirewall) -> tuple[Appl
                                    caveats)
                 protocols = tuple(p for p in map(_protocol, rule.protocols) if p)
                 out.append(ApplicationRule(where, coll.action.lower() == "allow", sources,
-                                           protocols, rule.target_fqdns, tuple(caveats)))
+                                           protocols, rule.target_fqdns, tuple(caveats),
+                                           _notes(where, False, protocols)))
         return tuple(out)
     for policy in chain:
         for group in sorted(policy.rule_collection_groups, key=lambda g: g.priority):
@@ -198,7 +214,7 @@ def application_rules(topology: Topology, firewall: AzureFirewall) -> tuple[Appl
                     protocols = tuple((p.protocol_type.lower(), p.port) for p in rule.protocols)
                     out.append(ApplicationRule(where, coll.action.lower() == "allow", sources,
                                                protocols, rule.target_fqdns, tuple(caveats),
-                                               _tls_note(where, rule.terminate_tls)))
+                                               _notes(where, rule.terminate_tls, protocols)))
     return tuple(out)
 
 

@@ -334,3 +334,20 @@ def test_terminate_tls_is_said_and_the_name_still_decides(make_topology) -> None
     plain = _topology(make_topology, _premium_rule(targets=["www.contoso.com"]))
     (fw,) = build_network(plain, caps=False).firewall_rules
     assert not any(c.startswith("firewall-tls-inspection") for c in fw.caveats)
+
+
+def test_an_mssql_rule_is_unknown_and_named(make_topology) -> None:
+    """Mssql:1433 pairs: the SQL pre-login is not parsed; a flow the rule could allow is
+    FIREWALL_NAME_UNKNOWN and the firewall's caveats name it (firewall-mssql)."""
+    topology = _topology(make_topology, _policy("p", [_group("apps", 100, [_filter(
+        "sql", 100, "Allow", [_app("db", ["sql1.database.windows.net"], [("Mssql", 1433)])])])]))
+    prelogin = bytes([0x12, 0x01, 0x00, 0x2F, 0x00, 0x00, 0x01, 0x00]) + bytes(39)  # TDS header
+    rows = _run(topology, _flow(prelogin, dport=1433))
+    assert rows[0] == ("FIREWALL_NAME_UNKNOWN", "firewall fw: application rule apps/sql/db may allow "
+                       "it; the SQL pre-login of an Mssql rule is not parsed")
+    (fw,) = build_network(topology, caps=False).firewall_rules
+    (said,) = [c for c in fw.caveats if c.startswith("firewall-mssql: ")]
+    assert said.startswith("firewall-mssql: firewall fw/apps/sql/db: Mssql:1433: the SQL "
+                           "pre-login is not parsed")
+    # a port the rule does not name: a firm default deny, no caveat needed for it
+    assert _run(topology, _flow(prelogin, dport=1434, sport=40001))[0][0] == "FIREWALL_DENIED"

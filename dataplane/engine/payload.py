@@ -120,6 +120,7 @@ class FlowName(NamedTuple):
 
 
 NOT_SEEN = FlowName(NameKind.NO_PAYLOAD, "", NOT_IN_CAPTURE)
+WAITING = FlowName(NameKind.INCOMPLETE, "", PENDING)  # first payload begun, name not settled
 
 
 def synthetic(sni: str | None = None, host: str | None = None) -> FlowName:
@@ -270,7 +271,7 @@ def _step(state: _Reassembly | None, segment: bytes, seq: int, wire_len: int,
 
 
 def _pending(r: FlowName | _Reassembly) -> FlowName:
-    return r if isinstance(r, FlowName) else FlowName(NameKind.INCOMPLETE, "", PENDING)
+    return r if isinstance(r, FlowName) else WAITING
 
 
 def _stage_at(settled_at: np.ndarray | int, first_at: np.ndarray | int,
@@ -323,7 +324,7 @@ class FlowNamesReference:
             stage = int(_stage_at(self.settled_at.get(key, NEVER),
                                   self.first_at.get(key, NEVER), deadline))
             out.append(self.settled[key] if stage == 2 else NOT_SEEN if stage == 0 else
-                       FlowName(NameKind.INCOMPLETE, "", PENDING))
+                       WAITING)
         return out
 
 
@@ -346,7 +347,7 @@ class FlowNames:
         self.settled_at = np.full(1 << 12, NEVER, dtype=np.int64)
         self.pending: dict[int, _Reassembly] = {}
         self._by_bytes: dict[tuple[int, bytes], int] = {}  # (kind, name bytes) -> name id
-        self._pending_id = self.table.intern(FlowName(NameKind.INCOMPLETE, "", PENDING))
+        self._pending_id = self.table.intern(WAITING)
 
     def reset(self) -> None:
         self.__init__()  # type: ignore[misc]

@@ -17,11 +17,12 @@ once finished. So answers, shaper clocks and flows do not depend on the batch si
 shaper dropped it at (`shaper_drop_leg`, results.py): explain_row rebuilds the flow table
 from them as the replay built it (assumption shaper-no-state, conntrack.py).
 Server names (application rules, engine/payload.py): a packet carries the name its flow has
-NAME_WAIT_NS of capture time after it; a replay holds a packet whose flow's name may still
-come, and every packet after it, undecided (`_Rows`, `_decide_ready`) until the capture read
-passes that time or ends, so a flow's handshake in one batch and its ClientHello in the next
-get the same verdict, whatever the batch size (tests/engine/test_app_rules_batches.py). Memory:
-the rows held for names span at most NAME_WAIT_NS of capture time (plus the shaper's).
+NAME_WAIT_NS of capture time or NAME_WAIT_PACKETS packets after it, whichever comes first; a
+replay holds a packet whose flow's name may still come, and every packet after it, undecided
+(`_Rows`, `_decide_ready`) until the capture read passes that point or ends, so a flow's
+handshake in one batch and its ClientHello in the next get the same verdict, whatever the
+batch size (tests/engine/test_app_rules_batches.py). Memory: at most NAME_WAIT_PACKETS rows
+are held for names (plus the shaper's).
 Deterministic: no randomness is used (the seed is kept for future sampling and reported).
 """
 
@@ -42,7 +43,7 @@ from dataplane.engine.batch import UNDECIDED, BatchPipeline, Columns
 from dataplane.engine.compile import MAX_HOPS, Network, build_network
 from dataplane.engine.conntrack import CONNTRACK_ASSUMPTIONS
 from dataplane.engine.conntrack import flow_key as _conn_key
-from dataplane.engine.payload import NAME_WAIT_NS, PAYLOAD_ASSUMPTIONS
+from dataplane.engine.payload import NAME_WAIT_NS, NAME_WAIT_PACKETS, PAYLOAD_ASSUMPTIONS
 from dataplane.engine.reference import Packet, ReferencePipeline, flow_key
 from dataplane.engine.results import NOT_SHAPER_DROPPED, Result, opened_flows
 from dataplane.engine.stages.appliance import APPLIANCE_ASSUMPTIONS
@@ -92,8 +93,9 @@ class Emulator:
         self._ip_vals = np.array([self.net.ip_nic[k] for k in keys], dtype=np.int32)
         self._held: _Held | None = None  # rows whose timing waits for the next batch
         self._waiting: _Rows | None = None  # rows whose server name waits (engine/payload.py)
-        self.name_wait_ns = NAME_WAIT_NS
+        self.name_wait_ns, self.name_wait_packets = NAME_WAIT_NS, NAME_WAIT_PACKETS
         self._heard_ns = np.iinfo(np.int64).min  # the capture clock (names: payload.py)
+        self._read = 0  # packets read so far (their positions, names: payload.py)
 
     def reset(self) -> None:
         """Forget flow state and shaper clocks (a fresh run)."""
@@ -102,6 +104,7 @@ class Emulator:
         self._held = None
         self._waiting = None
         self._heard_ns = np.iinfo(np.int64).min
+        self._read = 0
 
     def assumptions(self) -> list[str]:
         return [*ENGINE_ASSUMPTIONS, *texts("forwarded-traffic", access_assumption(),
@@ -245,8 +248,10 @@ class Emulator:
                 self._clock["last"] = int(t[-1])
         heard = np.maximum.accumulate(np.maximum(rb.time_ns, self._heard_ns)) if n else \
             rb.time_ns
+        position = np.arange(self._read, self._read + n, dtype=np.int64)
         if n:
             self._heard_ns = int(heard[-1])
+            self._read += n
         cols = Columns(nic=nic, src=src, dst=dst, proto=hc.proto.astype(np.int16),
                        sport=hc.sport.astype(np.int32), dport=hc.dport.astype(np.int32),
                        length=rb.origlens.astype(np.int32), time_ns=t, preset=preset,
@@ -261,8 +266,10 @@ class Emulator:
                  "length": cols.length, "nic": nic, "status": _STATUS_NAMES[status],
                  "family": cols.family, "src_hi": cols.src_hi, "src_lo": cols.src_lo,
                  "dst_hi": cols.dst_hi, "dst_lo": cols.dst_lo, "server_name": cols.server_name}
-        flows = self.batch.flow_names.observe_batch(rb, hc, src, dst, self._app_ports, heard)
-        rows = _Rows(cols, given, rb, flows, heard + self.name_wait_ns)
+        flows = self.batch.flow_names.observe_batch(rb, hc, src, dst, self._app_ports, heard,
+                                                    position)
+        rows = _Rows(cols, given, rb, flows, heard + self.name_wait_ns,
+                     position + self.name_wait_packets)
         if self._waiting is not None:
             rows = self._waiting.then(rows)
             self._waiting = None
@@ -283,14 +290,16 @@ class Emulator:
         n = len(rows.flows)
         ready = n
         if heard_ns is not None:
-            late = np.flatnonzero(names.waiting(rows.flows, rows.deadline_ns, heard_ns))
+            late = np.flatnonzero(names.waiting(rows.flows, rows.deadline_ns,
+                                                rows.deadline_position, heard_ns, self._read))
             ready = int(late[0]) if late.size else n
         if ready < n:
             self._waiting = rows.take(slice(ready, None), compact=True)
             rows = rows.take(slice(0, ready))
         if ready == 0:
             return
-        rows.cols.server_name[:] = names.names_at(rows.flows, rows.deadline_ns)
+        rows.cols.server_name[:] = names.names_at(rows.flows, rows.deadline_ns,
+                                                  rows.deadline_position)
         horizon = int(rows.given["time_in"][-1]) if more else None
         self._finish(result, keep, sink, horizon, rows.cols, rows.given, rows.records)
 
@@ -507,19 +516,22 @@ class _Ways:
 class _Rows:
     """Rows not decided yet: their engine columns (`cols`; `given`, whose "server_name" is
     `cols.server_name` itself), records, flow ids in the name state (payload.FlowNames; -1:
-    not read) and the capture clock up to which each waits for its name."""
+    not read) and the capture clock and position up to which each waits for its name."""
 
     def __init__(self, cols: Columns, given: dict[str, np.ndarray], records: RecordBatch,
-                 flows: np.ndarray, deadline_ns: np.ndarray) -> None:
+                 flows: np.ndarray, deadline_ns: np.ndarray, deadline_position: np.ndarray
+                 ) -> None:
         self.cols, self.given, self.records = cols, given, records
-        self.flows, self.deadline_ns = flows, deadline_ns
+        self.flows, self.deadline_ns, self.deadline_position = flows, deadline_ns, \
+            deadline_position
 
     def take(self, rows: slice, compact: bool = False) -> _Rows:
         """`rows`; with `compact` their frames copied into a buffer of their own."""
         cols = self.cols.take(np.arange(len(self.cols))[rows])
         given = {**{k: v[rows] for k, v in self.given.items()}, "server_name": cols.server_name}
         records = (_compact_records if compact else _take_records)(self.records, rows)
-        return _Rows(cols, given, records, self.flows[rows], self.deadline_ns[rows])
+        return _Rows(cols, given, records, self.flows[rows], self.deadline_ns[rows],
+                     self.deadline_position[rows])
 
     def then(self, other: _Rows) -> _Rows:
         cols = Columns(*(np.concatenate([getattr(self.cols, f), getattr(other.cols, f)])
@@ -527,8 +539,8 @@ class _Rows:
         given = {**{k: np.concatenate([self.given[k], v]) for k, v in other.given.items()},
                  "server_name": cols.server_name}
         return _Rows(cols, given, _joined_records(self.records, other.records),
-                     np.concatenate([self.flows, other.flows]),
-                     np.concatenate([self.deadline_ns, other.deadline_ns]))
+                     *(np.concatenate([getattr(self, k), getattr(other, k)])
+                       for k in ("flows", "deadline_ns", "deadline_position")))
 
 
 class _Held:

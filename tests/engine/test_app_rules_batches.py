@@ -5,6 +5,7 @@ that comes later than the wait leaves the earlier packets unknown, at any batch 
 
 from __future__ import annotations
 
+import itertools
 import struct
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 from test_app_rules import _flow, _topology, client_hello
 
 from dataplane.engine import Emulator
-from dataplane.engine.payload import NAME_WAIT_NS
+from dataplane.engine.payload import NAME_WAIT_NS, NAME_WAIT_PACKETS
 
 COLUMNS = ("disposition", "deciding", "server_name", "final_src", "final_sport", "time_out")
 
@@ -29,9 +30,9 @@ def _pcap(path: Path, packets: list, times_ns: list[int]) -> Path:
 
 
 def _replay(topology, path: Path, batch: int, wait_ns: int = NAME_WAIT_NS,
-            timing: str = "capture") -> list[tuple]:
+            timing: str = "capture", wait_packets: int = NAME_WAIT_PACKETS) -> list[tuple]:
     em = Emulator(topology)
-    em.name_wait_ns = wait_ns
+    em.name_wait_ns, em.name_wait_packets = wait_ns, wait_packets
     result = em.replay(path, auto_map=False, batch=batch, timing=timing, progress=False)
     assert result.check_accounting()
     names = em.batch.flow_names.table.names
@@ -61,8 +62,12 @@ def test_a_name_later_than_the_wait_leaves_the_earlier_packets_unknown(
     # SYN, SYN-ACK, ACK at 0-2 µs; the ClientHello 10 µs later than the SYN's wait
     times = [0, 1000, 2000, 12_000, 13_000]
     path = _pcap(tmp_path / "late.pcap", packets, times)
-    for batch in (1, 2, 1 << 16):
-        rows = _replay(topology, path, batch=batch, wait_ns=4000)
+    in_time = [0, 1000, 2000, 3000, 4000]
+    # the same by the packet bound 0: the ClientHello comes 1 packet after the ACK
+    by_count = _pcap(tmp_path / "count.pcap", packets, in_time)
+    for batch, (capture, wait_ns, bound) in itertools.product(
+            (1, 2, 1 << 16), ((path, 4000, NAME_WAIT_PACKETS), (by_count, NAME_WAIT_NS, 0))):
+        rows = _replay(topology, capture, batch=batch, wait_ns=wait_ns, wait_packets=bound)
         # SYN and ACK: unknown; the SYN-ACK: no session opened, denied
         assert [r[0] for r in rows[:3]] == ["FIREWALL_NAME_UNKNOWN", "FIREWALL_DENIED",
                                             "FIREWALL_NAME_UNKNOWN"]
@@ -103,14 +108,20 @@ def capture(draw) -> tuple[list, list[int]]:
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                  HealthCheck.function_scoped_fixture])
-@given(capture(), st.integers(1, 7), st.sampled_from(["capture", "asap"]))
+@given(capture(), st.integers(1, 7), st.sampled_from(["capture", "asap"]),
+       st.sampled_from([2, 4, NAME_WAIT_PACKETS]))
 def test_answers_do_not_depend_on_the_batch_size(make_topology, tmp_path: Path, traffic,
-                                                 batch: int, timing: str) -> None:
+                                                 batch: int, timing: str, packets_bound: int
+                                                 ) -> None:
+    """Both bounds of the wait (5 µs of capture time, or 2 / 4 / the default number of
+    packets) give the same answers at any batch size."""
     packets, times = traffic
     topology = _topology(make_topology)
     path = _pcap(tmp_path / "mix.pcap", packets, times)
-    one = _replay(topology, path, batch=1 << 16, wait_ns=5000, timing=timing)
-    cut = _replay(topology, path, batch=batch, wait_ns=5000, timing=timing)
+    one = _replay(topology, path, batch=1 << 16, wait_ns=5000, timing=timing,
+                  wait_packets=packets_bound)
+    cut = _replay(topology, path, batch=batch, wait_ns=5000, timing=timing,
+                  wait_packets=packets_bound)
     if timing == "asap":  # asap times each batch as a burst: compare the verdicts only
         one, cut = [r[:5] for r in one], [r[:5] for r in cut]
     assert cut == one

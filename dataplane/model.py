@@ -602,6 +602,8 @@ class FirewallPolicyRule:
     fqdn_tags: tuple[str, ...] = ()
     web_categories: tuple[str, ...] = ()
     protocols: tuple[ApplicationProtocol, ...] = ()
+    target_urls: tuple[str, ...] = ()  # Premium URL filtering (ApplicationRule targetUrls)
+    terminate_tls: bool = False  # Premium TLS inspection (ApplicationRule terminateTLS)
     translated_address: str = ""
     translated_port: str = ""
     translated_fqdn: str = ""

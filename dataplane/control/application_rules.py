@@ -17,9 +17,22 @@ and target FQDNs in application rules?": a wildcard only at the left; `*.contoso
 any subdomain, several levels deep, but not `contoso.com` itself; `*contoso.com` matches both
 and also `mycontoso.com`; `*` matches every name). Names compare case-insensitively, a trailing
 dot and a `:port` after an HTTP host are dropped.
-Not evaluated (each named in `caveats`, the rule then matches no name through it): FQDN tags
-(their FQDN lists are Microsoft's and change), web categories, target URLs (Premium TLS
-inspection), service tags and IP groups missing from the input.
+Not evaluated (each a named caveat in `caveats`; the firewall stage then answers "unknown",
+naming it, wherever the rule could decide a flow): FQDN tags ("Azure Firewall FQDN tags",
+https://learn.microsoft.com/azure/firewall/fqdn-tags, "Current FQDN tags": Microsoft maintains
+the FQDNs of each tag and changes them; customers cannot see or set them -- no table is kept
+here, since a dated copy would silently go stale), web categories and target URLs ("Azure
+Firewall Premium features", https://learn.microsoft.com/azure/firewall/premium-features, "Web
+categories", "URL filtering": URL paths are seen only through TLS inspection), service tags
+and IP groups missing from the input. `notes`: what does not change which rule matches but
+can change the outcome, said on every answer crossing the firewall: `terminateTLS` (Premium
+TLS inspection: the firewall terminates the TLS session and IDPS may drop what the rule
+allows; same page, "TLS inspection"); `Mssql:port` pairs (caveat firewall-mssql): the pairs
+are kept but the SQL pre-login is not parsed, so the firewall stage answers "unknown", naming
+it, where such a rule could allow a flow ("Configure Azure Firewall application rules with SQL
+FQDNs", https://learn.microsoft.com/azure/firewall/sql-fqdn-filtering: SQL FQDN filtering
+works in proxy mode only, port 1433 by default; redirect-mode connections need the Sql
+service tag in network rules).
 """
 
 from __future__ import annotations
@@ -42,7 +55,14 @@ class ApplicationRule:
     sources: tuple[Prefix | str, ...]
     protocols: tuple[tuple[str, int], ...]  # (http | https | mssql, port)
     target_fqdns: tuple[str, ...]
-    caveats: tuple[str, ...] = ()
+    caveats: tuple[str, ...] = ()  # what the rule names and is not evaluated (module contract)
+    notes: tuple[str, ...] = ()  # said on every answer, the match unchanged (TLS, MSSQL)
+
+    @property
+    def unevaluated(self) -> str:
+        """What of this rule is not evaluated, short, without the rule's name and the page
+        ('' when all is): each caveat is 'name: where: what (page)'."""
+        return "; ".join(c.split(": ", 2)[-1].split(" (", 1)[0] for c in self.caveats)
 
 
 class FqdnMatcher:
@@ -107,26 +127,57 @@ def _sources(topology: Topology, addresses: Iterable, groups: Iterable[str], whe
         if isinstance(address, Prefix) or address == ANY:
             out.append(address)
         else:
-            caveats.append(f"{where}: source '{address}' (a service tag) is not resolved")
+            caveats.append(f"firewall-service-tag: {where}: source '{address}', a service "
+                           "tag, is not resolved")
     for ref in groups:
         group = by_id.get(id_key(ref))
         if group is None:
-            caveats.append(f"{where}: IP group '{ref.rsplit('/', 1)[-1]}' is not in the input")
+            caveats.append(f"firewall-ipgroup-missing: {where}: IP group "
+                           f"'{ref.rsplit('/', 1)[-1]}' is not in the input")
         else:
             out += group.ip_addresses
     return tuple(out)
 
 
+FQDN_TAGS_PAGE = ("'Azure Firewall FQDN tags', https://learn.microsoft.com/azure/firewall/"
+                  "fqdn-tags, 'Current FQDN tags'")
+PREMIUM_PAGE = ("'Azure Firewall Premium features', https://learn.microsoft.com/azure/firewall/"
+                "premium-features")
+
+
 def _unevaluated(where: str, tags: Iterable[str], categories: Iterable[str] = (),
                  urls: Iterable[str] = ()) -> list[str]:
+    """Named caveats, one per kind of target the rule names and the emulator cannot match."""
     out = []
     if tags := list(tags):
-        out.append(f"{where}: FQDN tags {', '.join(tags)} are not evaluated (Microsoft's lists)")
+        out.append(f"firewall-fqdn-tag: {where}: FQDN tags {', '.join(tags)} are not "
+                   f"evaluated (their FQDNs are Microsoft's and change: {FQDN_TAGS_PAGE})")
     if categories := list(categories):
-        out.append(f"{where}: web categories {', '.join(categories)} are not evaluated")
+        out.append(f"firewall-web-category: {where}: web categories {', '.join(categories)} "
+                   f"are not evaluated ({PREMIUM_PAGE}, 'Web categories')")
     if urls := list(urls):
-        out.append(f"{where}: target URLs need Premium TLS inspection; not evaluated")
+        out.append(f"firewall-target-url: {where}: target URLs {', '.join(urls)} are not "
+                   f"evaluated (URL paths need Premium TLS inspection: {PREMIUM_PAGE}, "
+                   "'URL filtering')")
     return out
+
+
+def _notes(where: str, terminate: bool, protocols: Iterable[tuple[str, int]]
+           ) -> tuple[str, ...]:
+    """Named caveats that leave which rule matches as modelled (module contract)."""
+    out = []
+    if terminate:
+        out.append(f"firewall-tls-inspection: {where}: terminateTLS: Premium TLS inspection "
+                   "terminates the flow's TLS at the firewall and IDPS may act on the "
+                   "decrypted traffic; neither is modelled, the rule matches on the server "
+                   f"name only ({PREMIUM_PAGE}, 'TLS inspection')")
+    if ports := sorted({port for kind, port in protocols if kind == "mssql"}):
+        out.append(f"firewall-mssql: {where}: Mssql:{', Mssql:'.join(map(str, ports))}: the SQL "
+                   "pre-login is not parsed; a flow this rule could allow there is "
+                   "FIREWALL_NAME_UNKNOWN (SQL FQDN filtering works in proxy mode only: "
+                   "'Configure Azure Firewall application rules with SQL FQDNs', "
+                   "https://learn.microsoft.com/azure/firewall/sql-fqdn-filtering)")
+    return tuple(out)
 
 
 def application_rules(topology: Topology, firewall: AzureFirewall) -> tuple[ApplicationRule, ...]:
@@ -142,7 +193,8 @@ def application_rules(topology: Topology, firewall: AzureFirewall) -> tuple[Appl
                                    caveats)
                 protocols = tuple(p for p in map(_protocol, rule.protocols) if p)
                 out.append(ApplicationRule(where, coll.action.lower() == "allow", sources,
-                                           protocols, rule.target_fqdns, tuple(caveats)))
+                                           protocols, rule.target_fqdns, tuple(caveats),
+                                           _notes(where, False, protocols)))
         return tuple(out)
     for policy in chain:
         for group in sorted(policy.rule_collection_groups, key=lambda g: g.priority):
@@ -151,15 +203,18 @@ def application_rules(topology: Topology, firewall: AzureFirewall) -> tuple[Appl
                     if rule.rule_type != "ApplicationRule":
                         continue
                     where = f"firewall {firewall.name}/{group.name}/{coll.name}/{rule.name}"
-                    caveats = _unevaluated(where, rule.fqdn_tags, rule.web_categories)
+                    caveats = _unevaluated(where, rule.fqdn_tags, rule.web_categories,
+                                           rule.target_urls)
                     if rule.unresolved:
-                        caveats.append(f"{where}: {', '.join(rule.unresolved)} not known "
-                                       "offline; the rule matches nothing through them")
+                        caveats.append(f"firewall-runtime-value: {where}: "
+                                       f"{', '.join(rule.unresolved)} not known offline; the "
+                                       "rule matches nothing through them")
                     sources = _sources(topology, rule.source_addresses, rule.source_ip_groups,
                                        where, caveats)
                     protocols = tuple((p.protocol_type.lower(), p.port) for p in rule.protocols)
                     out.append(ApplicationRule(where, coll.action.lower() == "allow", sources,
-                                               protocols, rule.target_fqdns, tuple(caveats)))
+                                               protocols, rule.target_fqdns, tuple(caveats),
+                                               _notes(where, rule.terminate_tls, protocols)))
     return tuple(out)
 
 

@@ -17,6 +17,13 @@ once finished. So answers, shaper clocks and flows do not depend on the batch si
 (tests/engine/test_time_order.py). Each row keeps its pre-shaper `decision` and the leg a
 shaper dropped it at (`shaper_drop_leg`, results.py): explain_row rebuilds the flow table
 from them as the replay built it (assumption shaper-no-state, conntrack.py).
+Server names (application rules, engine/payload.py): a packet carries the name its flow has
+NAME_WAIT_NS of capture time or NAME_WAIT_PACKETS packets after it, whichever comes first; a
+replay holds a packet whose flow's name may still come, and every packet after it, undecided
+(`_Rows`, `_decide_ready`) until the capture read passes that point or ends, so a flow's
+handshake in one batch and its ClientHello in the next get the same verdict, whatever the
+batch size (tests/engine/test_app_rules_batches.py). Memory: at most NAME_WAIT_PACKETS rows
+are held for names (plus the shaper's).
 Deterministic: no randomness is used (the seed is kept for future sampling and reported).
 """
 
@@ -25,6 +32,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -46,7 +54,7 @@ from dataplane.engine.fragments import (
     edge_np,
     follow_np,
 )
-from dataplane.engine.payload import PAYLOAD_ASSUMPTIONS
+from dataplane.engine.payload import NAME_WAIT_NS, NAME_WAIT_PACKETS, PAYLOAD_ASSUMPTIONS
 from dataplane.engine.reference import Packet, ReferencePipeline, flow_key
 from dataplane.engine.results import NOT_SHAPER_DROPPED, Result, opened_flows
 from dataplane.engine.stages.appliance import APPLIANCE_ASSUMPTIONS
@@ -99,6 +107,10 @@ class Emulator:
         self._held: _Held | None = None  # rows whose timing waits for the next batch
         self._amap: AddressMap | None = None
         self._frag_plan = EdgePlan.empty()  # the fragment edge step of the batch being decided
+        self._waiting: _Rows | None = None  # rows whose server name waits (engine/payload.py)
+        self.name_wait_ns, self.name_wait_packets = NAME_WAIT_NS, NAME_WAIT_PACKETS
+        self._heard_ns = np.iinfo(np.int64).min  # the capture clock (names: payload.py)
+        self._read = 0  # packets read so far (their positions, names: payload.py)
 
     @property
     def replay_map(self) -> AddressMap | None:
@@ -111,6 +123,9 @@ class Emulator:
         self.batch.reset_state()
         self.shaper = Shaper(self.net.vm_cap_bps, self.params.queue_bytes)
         self._held = None
+        self._waiting = None
+        self._heard_ns = np.iinfo(np.int64).min
+        self._read = 0
 
     def assumptions(self) -> list[str]:
         return [*ENGINE_ASSUMPTIONS, *texts("forwarded-traffic", access_assumption(),
@@ -150,7 +165,7 @@ class Emulator:
         nic_override = np.array([self.net.nic_by_vm(s) if s else -2 for s in sources],
                                 dtype=np.int32)
         result = Result(self, conntrack_mark=self.batch.mark())
-        self._held = None
+        self._held = self._waiting = None
         self._process(rb, 0, result, nic_override=nic_override, asap=times_ns is None)
         return result
 
@@ -175,12 +190,13 @@ class Emulator:
         self._clock: dict[str, int] = {}
         total = sum(Path(p).stat().st_size for p in paths)
         bar = _bar(total, progress)
-        self._held = None
+        self._held = self._waiting = None
         for ci, rb in _merged(paths, stats, batch):
             self._process(rb, ci, result, amap=amap, asap=timing == "asap", speed=speed,
-                          keep=keep, sink=sink, more=timing == "capture")
+                          keep=keep, sink=sink, more=timing == "capture", wait=True)
             if bar is not None:
                 bar.update(int(rb.caplens.sum()) + 16 * len(rb))
+        self._decide_ready(result, keep, sink, None, None)  # rows still waiting for names
         self._finish(result, keep, sink, None)  # the rows held for the next batch
         if bar is not None:
             bar.close()
@@ -210,8 +226,12 @@ class Emulator:
     def _process(self, rb: RecordBatch, capture: int | np.ndarray, result: Result,
                  amap: AddressMap | None = None, nic_override: np.ndarray | None = None,
                  asap: bool = True, speed: float = 1.0, keep: bool = True,
-                 sink: Callable | None = None, more: bool = False) -> None:
-        """Decide and time one batch of records. With `more` (a replay in capture time:
+                 sink: Callable | None = None, more: bool = False, wait: bool = False) -> None:
+        """Decide and time one batch of records. With `wait` (a replay: more batches may
+        follow), a packet whose flow's server name may still come (FlowNames.waiting) is held
+        undecided with every packet after it, and decided with a later batch (`_Rows`,
+        `_decide_ready`): names, hence verdicts, do not depend on where batches split
+        (engine/payload.py, NAME_WAIT_NS). With `more` (a replay in capture time:
         later batches start no earlier than this one's last packet), legs are shaped only up
         to this batch's last timestamp: from the first row still travelling then, the rows
         are held with their decisions and the legs they have still to go (`_Held`), and the
@@ -248,26 +268,68 @@ class Emulator:
             t = np.maximum.accumulate(np.maximum(rel, last)) if n else rel
             if n and hasattr(self, "_clock"):
                 self._clock["last"] = int(t[-1])
+        heard = np.maximum.accumulate(np.maximum(rb.time_ns, self._heard_ns)) if n else \
+            rb.time_ns
+        position = np.arange(self._read, self._read + n, dtype=np.int64)
+        if n:
+            self._heard_ns = int(heard[-1])
+            self._read += n
         cols = Columns(nic=nic, src=src, dst=dst, proto=hc.proto.astype(np.int16),
                        sport=hc.sport.astype(np.int32), dport=hc.dport.astype(np.int32),
                        length=rb.origlens.astype(np.int32), time_ns=t, preset=preset,
                        family=hc.ip_version, src_hi=hc.src_hi, src_lo=hc.src_lo,
-                       dst_hi=hc.dst_hi, dst_lo=hc.dst_lo,
-                       server_name=self.batch.flow_names.observe_batch(rb, hc, src, dst,
-                                                                       self._app_ports))
+                       dst_hi=hc.dst_hi, dst_lo=hc.dst_lo)
         if amap is not None:  # mapped IPv4 addresses: the low halves follow
             cols.src_lo = np.where(hc.ip_version == 4, src.astype(np.uint64), hc.src_lo)
             cols.dst_lo = np.where(hc.ip_version == 4, dst.astype(np.uint64), hc.dst_lo)
-        self._frag_plan = edge_np(self.batch.fragments, self.batch.labels, cols, hc,
-                                  rb.time_ns, UNDECIDED)
         cap = np.full(n, capture, dtype=np.int32) if np.isscalar(capture) else capture
         given = {"capture": cap, "record": rb.record, "time_in": t, "src": src, "dst": dst,
                  "proto": cols.proto, "sport": cols.sport, "dport": cols.dport,
                  "length": cols.length, "nic": nic, "status": _STATUS_NAMES[status],
                  "family": cols.family, "src_hi": cols.src_hi, "src_lo": cols.src_lo,
                  "dst_hi": cols.dst_hi, "dst_lo": cols.dst_lo, "server_name": cols.server_name}
-        horizon = int(t[-1]) if more and n else None
-        self._finish(result, keep, sink, horizon, cols, given, rb)
+        flows = self.batch.flow_names.observe_batch(rb, hc, src, dst, self._app_ports, heard,
+                                                    position)
+        rows = _Rows(cols, given, rb, flows, heard + self.name_wait_ns,
+                     position + self.name_wait_packets,
+                     {k: getattr(hc, k) for k in _FRAGMENT_COLUMNS})
+        if self._waiting is not None:
+            rows = self._waiting.then(rows)
+            self._waiting = None
+        self._decide_ready(result, keep, sink, rows, self._heard_ns if wait else None, more)
+
+    def _decide_ready(self, result: Result, keep: bool, sink: Callable | None,
+                      rows: _Rows | None, heard_ns: int | None, more: bool = False) -> None:
+        """Give `rows` (None: the rows still waiting, at the end of a replay) their server
+        names and decide and time them (`_finish`), up to the first row that must wait for
+        its name while the capture read so far ends at the clock `heard_ns` (None: none
+        waits); that row and the rest wait in `self._waiting`. The rows decided are shaped up
+        to the last one's time when `more` (the same as a batch ending there)."""
+        if rows is None:
+            rows, self._waiting = self._waiting, None
+            if rows is None:
+                return
+        names = self.batch.flow_names
+        n = len(rows.flows)
+        ready = n
+        if heard_ns is not None:
+            late = np.flatnonzero(names.waiting(rows.flows, rows.deadline_ns,
+                                                rows.deadline_position, heard_ns, self._read))
+            ready = int(late[0]) if late.size else n
+        if ready < n:
+            self._waiting = rows.take(slice(ready, None), compact=True)
+            rows = rows.take(slice(0, ready))
+        if ready == 0:
+            return
+        rows.cols.server_name[:] = names.names_at(rows.flows, rows.deadline_ns,
+                                                  rows.deadline_position)
+        # The fragment edge step runs on the rows decided now, in capture order (rows that
+        # wait for names are stepped when they are decided: engine/fragments.py)
+        self._frag_plan = edge_np(self.batch.fragments, self.batch.labels, rows.cols,
+                                  SimpleNamespace(**rows.fragment), rows.records.time_ns,
+                                  UNDECIDED)
+        horizon = int(rows.given["time_in"][-1]) if more else None
+        self._finish(result, keep, sink, horizon, rows.cols, rows.given, rows.records)
 
     def _finish(self, result: Result, keep: bool, sink: Callable | None, horizon: int | None,
                 cols: Columns | None = None, given: dict[str, np.ndarray] | None = None,
@@ -483,6 +545,44 @@ class _Ways:
                                                  self.length, self.leg, self.time_ns,
                                                  horizon)
         self.time_ns, self.leg, self.done, self.dropped = out, leg, done, dropped
+
+
+_FRAGMENT_COLUMNS = ("frag", "frag_id", "frag_offset", "frag_more", "frag_len")
+
+
+class _Rows:
+    """Rows not decided yet: their engine columns (`cols`; `given`, whose "server_name" is
+    `cols.server_name` itself), records, flow ids in the name state (payload.FlowNames; -1:
+    not read), the capture clock and position up to which each waits for its name, and the
+    header kernel's fragment columns (`fragment`: _FRAGMENT_COLUMNS, for engine/fragments.py)."""
+
+    def __init__(self, cols: Columns, given: dict[str, np.ndarray], records: RecordBatch,
+                 flows: np.ndarray, deadline_ns: np.ndarray, deadline_position: np.ndarray,
+                 fragment: dict[str, np.ndarray]) -> None:
+        self.cols, self.given, self.records = cols, given, records
+        self.flows, self.deadline_ns, self.deadline_position = flows, deadline_ns, \
+            deadline_position
+        self.fragment = fragment
+
+    def take(self, rows: slice, compact: bool = False) -> _Rows:
+        """`rows`; with `compact` their frames copied into a buffer of their own."""
+        cols = self.cols.take(np.arange(len(self.cols))[rows])
+        given = {**{k: v[rows] for k, v in self.given.items()}, "server_name": cols.server_name}
+        records = (_compact_records if compact else _take_records)(self.records, rows)
+        return _Rows(cols, given, records, self.flows[rows], self.deadline_ns[rows],
+                     self.deadline_position[rows],
+                     {k: v[rows] for k, v in self.fragment.items()})
+
+    def then(self, other: _Rows) -> _Rows:
+        cols = Columns(*(np.concatenate([getattr(self.cols, f), getattr(other.cols, f)])
+                         for f in self.cols.__dataclass_fields__))
+        given = {**{k: np.concatenate([self.given[k], v]) for k, v in other.given.items()},
+                 "server_name": cols.server_name}
+        return _Rows(cols, given, _joined_records(self.records, other.records),
+                     *(np.concatenate([getattr(self, k), getattr(other, k)])
+                       for k in ("flows", "deadline_ns", "deadline_position")),
+                     {k: np.concatenate([v, other.fragment[k]])
+                      for k, v in self.fragment.items()})
 
 
 class _Held:

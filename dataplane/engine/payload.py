@@ -23,13 +23,24 @@ segment out of order or retransmitted, more than the limit, a ClientHello contin
 second TLS record, a malformed handshake, a flow whose payload is not (yet) in the capture.
 A first payload that is complete but holds no name (TLS without SNI, HTTP without Host,
 neither TLS nor HTTP) is *absent*: the flow carries no name Azure Firewall could match.
+When a packet learns its name (the rule that makes a flow's verdict independent of how the
+replay is cut into batches): every observed packet is stamped with the capture clock (the
+running maximum of capture timestamps, ns) and its position in the capture (packets read
+before it); a packet stamped (t, i) carries the name its flow has once the capture has been
+read up to t + `NAME_WAIT_NS` and up to position i + `NAME_WAIT_PACKETS`, whichever comes
+first -- the settled name when the packet that settled it lies within both, else PENDING when
+the flow's first payload does, else NOT_SEEN -- or, at the end of the capture, what the flow
+has then (`FlowNames.names_at` / `FlowNamesReference.names_at`, one rule: `_stage_at`).
+`FlowNames.waiting` says which packets cannot know yet (the replay holds them, and every
+packet after them, undecided until they can: engine/emulator.py; at most NAME_WAIT_PACKETS
+packets are held for names). So a flow's handshake, in a batch before its ClientHello,
+carries the ClientHello's name, and a name that comes later than either bound after a packet
+leaves that packet unknown (FIREWALL_NAME_UNKNOWN where an application rule could allow it),
+whatever the batch size.
 Assumptions (PAYLOAD_ASSUMPTIONS): the first payload segment in capture order starts the flow's
 byte stream (a lost or reordered first segment is read as it comes); a 5-tuple keeps the name
 of its first payload for the whole replay (a later connection reusing it is not told apart);
-names are known from the batch holding the first payload on (replay batches are decided one
-after the other: a flow's packets in an earlier batch, its handshake cut off by a batch
-boundary, carry no name and end FIREWALL_NAME_UNKNOWN where an application rule could allow
-the flow).
+the name wait above.
 """
 
 from __future__ import annotations
@@ -47,6 +58,13 @@ from dataplane.kernels.servername import NameKind, server_names
 from dataplane.kernels.servername_py import server_names as server_names_py
 
 REASSEMBLY_LIMIT_BYTES = 5 + (1 << 14)  # RFC 8446 5.1: TLSPlaintext.length <= 2^14
+# How long (capture time) a packet of a flow waits for the flow's name: a client sends its
+# ClientHello / request right after the handshake (one round trip, well under a second);
+# Microsoft documents no wait of the firewall's proxy. Chosen, and stated in PAYLOAD_ASSUMPTIONS.
+NAME_WAIT_NS = 1_000_000_000
+# ... and at most this many packets of the capture (bounds the rows a replay holds for names).
+NAME_WAIT_PACKETS = 1 << 18
+NEVER = np.iinfo(np.int64).max  # a time not (yet) reached
 
 SNAPLEN_CUT = "the capture cut the first payload (snaplen) before the server name"
 OUT_OF_ORDER = "a segment of the first payload is out of order or retransmitted"
@@ -61,9 +79,15 @@ PAYLOAD_ASSUMPTIONS = (
     f"payload; segments split in order are reassembled up to {REASSEMBLY_LIMIT_BYTES} bytes; the "
     "flow's first payload segment in capture order is taken as the start of its byte stream (a "
     "lost or reordered first segment is read as it comes); a 5-tuple keeps that name for the "
-    "whole replay; a flow's packets in a batch before the one holding its first payload (replay "
-    "batches: 65,536 packets by default) are decided without the name (FIREWALL_NAME_UNKNOWN "
-    "where an application rule could allow the flow) (engine/payload.py).",
+    "whole replay (engine/payload.py).",
+    f"payload-name-wait: every packet of a flow (its handshake too) carries the name the flow "
+    f"has {NAME_WAIT_NS // 1_000_000} ms of capture time or {NAME_WAIT_PACKETS:,} packets of "
+    "the capture after the packet, whichever comes first (or at the end of the capture), "
+    "whatever the replay's batch size: the replay holds a packet undecided until then; a name "
+    "first seen later leaves the earlier packets FIREWALL_NAME_UNKNOWN where an "
+    "application rule could allow the flow (Microsoft documents no wait of the firewall's "
+    "proxy; chosen: a client sends its first payload one round trip after the handshake) "
+    "(engine/payload.py NAME_WAIT_NS).",
 )
 
 _KNOWN = {NameKind.TLS_SNI: "https", NameKind.HTTP_HOST: "http"}
@@ -101,6 +125,7 @@ class FlowName(NamedTuple):
 
 
 NOT_SEEN = FlowName(NameKind.NO_PAYLOAD, "", NOT_IN_CAPTURE)
+WAITING = FlowName(NameKind.INCOMPLETE, "", PENDING)  # first payload begun, name not settled
 
 
 def synthetic(sni: str | None = None, host: str | None = None) -> FlowName:
@@ -174,7 +199,7 @@ class NameTable:
                            for n, p in zip(new, protocols, strict=True)]
             if stop > self._codes.size:
                 self._codes = np.resize(self._codes, max(2 * self._codes.size, stop))
-            self._codes[start:stop] = [_CODES.get(p, ABSENT if n.absent else UNKNOWN)
+            self._codes[start:stop] = [_CODES[p] if p else ABSENT if n.absent else UNKNOWN
                                        for n, p in zip(new, protocols, strict=True)]
         return ids
 
@@ -251,7 +276,19 @@ def _step(state: _Reassembly | None, segment: bytes, seq: int, wire_len: int,
 
 
 def _pending(r: FlowName | _Reassembly) -> FlowName:
-    return r if isinstance(r, FlowName) else FlowName(NameKind.INCOMPLETE, "", PENDING)
+    return r if isinstance(r, FlowName) else WAITING
+
+
+Stamp = tuple  # (capture clock ns, position in the capture): where a flow's name changed
+
+
+def _stage_at(settled: Stamp, first: Stamp, deadline: Stamp) -> np.ndarray:
+    """The one rule of both forms (module contract): per packet, 2 when its flow's name
+    settled within the `deadline` (time, position), 1 when its first payload began within it
+    (PENDING), 0 (NOT_SEEN) else. Stamps and deadlines: pairs of ints or int64 arrays."""
+    def within(at: Stamp) -> np.ndarray:
+        return (at[0] <= deadline[0]) & (at[1] <= deadline[1])
+    return np.where(within(settled), 2, np.where(within(first), 1, 0))
 
 
 class FlowNamesReference:
@@ -260,75 +297,152 @@ class FlowNamesReference:
     def __init__(self) -> None:
         self.settled: dict[tuple[int, ...], FlowName] = {}
         self.pending: dict[tuple[int, ...], _Reassembly] = {}
+        self.first_at: dict[tuple[int, ...], Stamp] = {}  # the first payload's stamp
+        self.settled_at: dict[tuple[int, ...], Stamp] = {}
 
     def observe(self, p: PayloadColumns, src: np.ndarray, dst: np.ndarray, sport: np.ndarray,
-                dport: np.ndarray) -> list[FlowName]:
-        keys = list(zip(src.tolist(), dst.tolist(), sport.tolist(), dport.tolist(), strict=True))
+                dport: np.ndarray, time_ns: np.ndarray | None = None,
+                position: np.ndarray | None = None) -> list[FlowName]:
+        """Per packet, its flow's name after the whole batch; `time_ns`, `position`: each
+        packet's stamp (capture clock, position in the capture; default 0)."""
+        keys = _keys(src, dst, sport, dport)
+        times = list(zip(*(([0] * len(keys)) if a is None else a.tolist()
+                           for a in (time_ns, position)), strict=True))
         buf = p.buf.tobytes()
         for i, key in enumerate(keys):
             start = int(p.start[i])
             if start < 0 or key in self.settled:
                 continue
+            self.first_at.setdefault(key, times[i])
             r = _step(self.pending.pop(key, None), buf[start:start + int(p.captured[i])],
                       int(p.seq[i]), int(p.wire_len[i]))
             if isinstance(r, FlowName):
                 self.settled[key] = r
+                self.settled_at[key] = times[i]
             else:
                 self.pending[key] = r
-        return [self.settled[k] if k in self.settled else
-                _pending(self.pending[k]) if k in self.pending else NOT_SEEN for k in keys]
+        return [self._now(k) for k in keys]
+
+    def _now(self, key: tuple[int, ...]) -> FlowName:
+        return self.settled[key] if key in self.settled else _pending(
+            self.pending[key]) if key in self.pending else NOT_SEEN
+
+    def names_at(self, src: np.ndarray, dst: np.ndarray, sport: np.ndarray, dport: np.ndarray,
+                 deadline_ns: np.ndarray, deadline_position: np.ndarray) -> list[FlowName]:
+        """Per packet, its flow's name as it stood at its deadline (module contract)."""
+        out = []
+        never = (NEVER, NEVER)
+        for key, deadline in zip(_keys(src, dst, sport, dport), zip(
+                deadline_ns.tolist(), deadline_position.tolist(), strict=True), strict=True):
+            stage = int(_stage_at(self.settled_at.get(key, never),
+                                  self.first_at.get(key, never), deadline))
+            out.append(self.settled[key] if stage == 2 else NOT_SEEN if stage == 0 else
+                       WAITING)
+        return out
+
+
+def _keys(src: np.ndarray, dst: np.ndarray, sport: np.ndarray, dport: np.ndarray
+          ) -> list[tuple[int, ...]]:
+    return list(zip(src.tolist(), dst.tolist(), sport.tolist(), dport.tolist(), strict=True))
 
 
 class FlowNames:
     """Batch form: flows interned by the key kernel (kernels/pipeline.py), first payloads
-    through the compiled server-name kernel, only split ones continued in Python."""
+    through the compiled server-name kernel, only split ones continued in Python. Per flow id:
+    its name id (`name_of`), the stamp (capture clock, position) of its first payload
+    (`first_at`, `first_pos`) and of the packet that settled its name (`settled_at`,
+    `settled_pos`; NEVER while not settled)."""
 
     def __init__(self) -> None:
         self.table = NameTable()
         self.index = KeyIndex(KEY_WORDS, 1 << 12)
         self.name_of = np.zeros(1 << 12, dtype=np.int32)  # flow id -> name id (0: not seen)
+        self.first_at = np.full(1 << 12, NEVER, dtype=np.int64)
+        self.settled_at = np.full(1 << 12, NEVER, dtype=np.int64)
+        self.first_pos = np.full(1 << 12, NEVER, dtype=np.int64)
+        self.settled_pos = np.full(1 << 12, NEVER, dtype=np.int64)
         self.pending: dict[int, _Reassembly] = {}
         self._by_bytes: dict[tuple[int, bytes], int] = {}  # (kind, name bytes) -> name id
-        self._pending_id = self.table.intern(FlowName(NameKind.INCOMPLETE, "", PENDING))
+        self._pending_id = self.table.intern(WAITING)
 
     def reset(self) -> None:
         self.__init__()  # type: ignore[misc]
 
     def observe_batch(self, rb: RecordBatch, hc: object, src: np.ndarray, dst: np.ndarray,
-                      ports: np.ndarray) -> np.ndarray:
-        """int32[n] name ids of a capture batch's packets (`src`/`dst`: as the engine keys
-        them, mapped); only parsed IPv4 TCP packets to one of `ports` (the ports application
-        rules name: stages/firewall.py application_ports) are read, every other packet is 0."""
+                      ports: np.ndarray, time_ns: np.ndarray | None = None,
+                      position: np.ndarray | None = None) -> np.ndarray:
+        """int64[n] flow ids (into this object's state; -1: not read) of a capture batch's
+        packets (`src`/`dst`: as the engine keys them, mapped; `time_ns`, `position`: each
+        packet's stamp, default 0); only parsed IPv4 TCP packets to one of `ports` (the
+        ports application rules name: stages/firewall.py application_ports) are read. Their
+        names: `names_at`."""
+        out = np.full(len(rb), -1, dtype=np.int64)
         if ports.size == 0:
-            return np.zeros(len(rb), dtype=np.int32)
+            return out
         tcp = np.flatnonzero((hc.status == 0) & (hc.ip_version == 4) & (hc.proto == 6)  # type: ignore[attr-defined]
                              & np.isin(hc.dport, ports))  # type: ignore[attr-defined]
-        out = np.zeros(len(rb), dtype=np.int32)
         if tcp.size:
-            out[tcp] = self.observe(payload_columns(rb, hc, tcp), src[tcp], dst[tcp],
-                                    hc.sport[tcp], hc.dport[tcp])  # type: ignore[attr-defined]
+            out[tcp] = self.flows(payload_columns(rb, hc, tcp), src[tcp], dst[tcp],
+                                  hc.sport[tcp], hc.dport[tcp],  # type: ignore[attr-defined]
+                                  *(None if a is None else a[tcp] for a in (time_ns, position)))
         return out
 
     def observe(self, p: PayloadColumns, src: np.ndarray, dst: np.ndarray, sport: np.ndarray,
-                dport: np.ndarray) -> np.ndarray:
-        """int32[n] name ids into `self.table` (see the module contract)."""
+                dport: np.ndarray, time_ns: np.ndarray | None = None,
+                position: np.ndarray | None = None) -> np.ndarray:
+        """int32[n] name ids into `self.table`: each packet's flow's name after the whole
+        batch (see the module contract)."""
+        return self.name_of[self.flows(p, src, dst, sport, dport, time_ns, position)]
+
+    def flows(self, p: PayloadColumns, src: np.ndarray, dst: np.ndarray, sport: np.ndarray,
+              dport: np.ndarray, time_ns: np.ndarray | None = None,
+              position: np.ndarray | None = None) -> np.ndarray:
+        """Read the packets (in order); int64[n] their flow ids."""
         n = src.size
         zero = np.zeros(n, np.uint64)  # IPv4 flows: family 4, high halves 0
         keys, hashes = flow_keys(np.full(n, 4, np.uint8), zero, src, zero, dst,
                                  np.full(n, 6, np.int16), sport, dport)
         fid, _ = self.index.index(hashes[:n], keys[:n])
         if self.name_of.size < self.index.size:
-            self.name_of = np.resize(self.name_of, max(2 * self.name_of.size, self.index.size))
-            self.name_of[self.name_of.size // 2:] = 0
+            size = max(2 * self.name_of.size, self.index.size)
+            old = self.name_of.size
+            self.name_of = np.resize(self.name_of, size)
+            self.name_of[old:] = 0
+            for column in ("first_at", "settled_at", "first_pos", "settled_pos"):
+                grown = np.full(size, NEVER, dtype=np.int64)
+                grown[:old] = getattr(self, column)
+                setattr(self, column, grown)
         open_ = (p.start >= 0) & ((self.name_of[fid] == 0) | (self.name_of[fid] == self._pending_id))
         rows = np.flatnonzero(open_)
         if rows.size:
-            done = self._first_segments(p, fid, rows)
-            self._continue(p, fid, rows, done)
-        return self.name_of[fid]
+            t = tuple(np.zeros(n, np.int64) if a is None else a.astype(np.int64)
+                      for a in (time_ns, position))
+            done = self._first_segments(p, fid, rows, t)
+            self._continue(p, fid, rows, done, t)
+        return fid
 
-    def _first_segments(self, p: PayloadColumns, fid: np.ndarray, rows: np.ndarray
-                        ) -> np.ndarray:
+    def names_at(self, fid: np.ndarray, deadline_ns: np.ndarray,
+                 deadline_position: np.ndarray) -> np.ndarray:
+        """int32[n] name ids: each packet's flow (`fid` from `flows`/`observe_batch`, -1: no
+        name read) as it stood at its deadline (capture clock, position; module contract)."""
+        f = np.maximum(fid, 0)
+        stage = np.where(fid >= 0, _stage_at(
+            (self.settled_at[f], self.settled_pos[f]), (self.first_at[f], self.first_pos[f]),
+            (deadline_ns, deadline_position)), 0)
+        return np.where(stage == 2, self.name_of[f],
+                        np.where(stage == 1, self._pending_id, 0)).astype(np.int32)
+
+    def waiting(self, fid: np.ndarray, deadline_ns: np.ndarray, deadline_position: np.ndarray,
+                heard_ns: int, read: int) -> np.ndarray:
+        """bool[n]: packets whose name is not settled yet and whose deadline the capture read
+        so far (`read` packets, up to the clock `heard_ns`: later packets may still carry that
+        time) has not passed; they cannot know their name yet."""
+        f = np.maximum(fid, 0)
+        return ((fid >= 0) & (self.settled_at[f] == NEVER) & (deadline_ns >= heard_ns)
+                & (deadline_position >= read))
+
+    def _first_segments(self, p: PayloadColumns, fid: np.ndarray, rows: np.ndarray,
+                        t: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         """The compiled kernel on each new flow's first payload segment; returns those rows."""
         fresh = rows[self.name_of[fid[rows]] == 0]
         _, first = np.unique(fid[fresh], return_index=True)
@@ -351,7 +465,12 @@ class FlowNames:
             if isinstance(r, _Reassembly):
                 self.pending[fids[j]] = r
             ids[j] = table.intern(_pending(r))
-        self.name_of[fid[first]] = ids
+        flows = fid[first]
+        self.name_of[flows] = ids
+        self.first_at[flows], self.first_pos[flows] = t[0][first], t[1][first]
+        settled = ids != self._pending_id
+        at = first[settled]
+        self.settled_at[flows[settled]], self.settled_pos[flows[settled]] = t[0][at], t[1][at]
         return first
 
     def _intern_named(self, buf: np.ndarray, kinds: np.ndarray, offsets: np.ndarray,
@@ -370,16 +489,14 @@ class FlowNames:
         """Name ids of (kind, name bytes) keys, each new one interned once (the same FlowName
         as `_settle`'s)."""
         by_bytes = self._by_bytes
-        out = [by_bytes.get(k) for k in keys]
-        fresh = list(dict.fromkeys(k for k, i in zip(keys, out, strict=True) if i is None))
+        fresh = [k for k in dict.fromkeys(keys) if k not in by_bytes]
         if fresh:  # each new (kind, bytes) once, in order
             by_bytes.update(zip(fresh, self.table.intern_many([FlowName(
                 k, b.decode("ascii", "backslashreplace")) for k, b in fresh]), strict=True))
-            out = [by_bytes[k] for k in keys]
-        return out
+        return [by_bytes[k] for k in keys]
 
     def _continue(self, p: PayloadColumns, fid: np.ndarray, rows: np.ndarray,
-                  done: np.ndarray) -> None:
+                  done: np.ndarray, t: tuple[np.ndarray, np.ndarray]) -> None:
         """Later segments of flows still pending, in capture order."""
         if not self.pending:
             return
@@ -390,15 +507,14 @@ class FlowNames:
             if f not in self.pending:
                 continue
             start = int(p.start[row])
-            self._record(f, _step(self.pending.pop(f), p.buf[start:start + int(
-                p.captured[row])].tobytes(), int(p.seq[row]), int(p.wire_len[row]),
-                server_names))
+            r = _step(self.pending.pop(f), p.buf[start:start + int(p.captured[row])].tobytes(),
+                      int(p.seq[row]), int(p.wire_len[row]), server_names)
+            if isinstance(r, _Reassembly):
+                self.pending[f] = r
+            else:
+                self.settled_at[f], self.settled_pos[f] = t[0][row], t[1][row]
+            self.name_of[f] = self.table.intern(_pending(r))
 
-    def _record(self, f: int, r: FlowName | _Reassembly) -> None:
-        if isinstance(r, _Reassembly):
-            self.pending[f] = r
-        self.name_of[f] = self.table.intern(_pending(r))
 
-
-__all__ = ["NOT_SEEN", "PAYLOAD_ASSUMPTIONS", "REASSEMBLY_LIMIT_BYTES", "FlowName", "FlowNames",
+__all__ = ["NAME_WAIT_NS", "NAME_WAIT_PACKETS", "NOT_SEEN", "PAYLOAD_ASSUMPTIONS", "REASSEMBLY_LIMIT_BYTES", "FlowName", "FlowNames",
            "FlowNamesReference", "NameTable", "first_payload", "PayloadColumns", "payload_columns", "synthetic"]

@@ -6,7 +6,9 @@ Columns (`COLUMNS`, camelCase as az prints keys): index, capture, record, timeIn
 destinationIp, protocol, sourcePort, destinationPort, length, disposition, deciding, hops,
 timeOutNs, latencyNs, parseStatus, and when the engine hands over translated addresses
 (`final_*` columns: NAT, load balancers; engine/conntrack.py) finalSourceIp,
-finalDestinationIp, finalSourcePort, finalDestinationPort. timeOutNs and latencyNs are empty (null) for a packet that
+finalDestinationIp, finalSourcePort, finalDestinationPort, and serverName (the TLS SNI or HTTP
+Host the packet's flow asked for, as Azure Firewall's application rules read it:
+engine/payload.py; empty when the flow has none, or none is known). timeOutNs and latencyNs are empty (null) for a packet that
 did not arrive (not delivered and not left the network). Strings with few distinct values
 (addresses, names, hop paths) are dictionary-encoded: each distinct value is formatted once per
 batch. Parquet is written uncompressed, without statistics, dictionary pages for those string
@@ -15,7 +17,7 @@ columns only (the writer keeps up with the engine). A new column is one entry in
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +47,7 @@ class Batch:
     first_index: int
     node_names: tuple[str, ...]
     labels: tuple[str, ...] | list[str]
+    server_names: Sequence[str] = ()  # name id -> the name asked ('' for none)
 
     @property
     def size(self) -> int:
@@ -102,6 +105,11 @@ def _deciding(b: Batch) -> pa.DictionaryArray:
                        lambda v: b.labels[v] if v >= 0 else "")
 
 
+def _server_name(b: Batch) -> pa.DictionaryArray:
+    return _dictionary(b.cols["server_name"].astype(np.int64),
+                       lambda v: b.server_names[v] if v < len(b.server_names) else "")
+
+
 def _status(b: Batch) -> pa.DictionaryArray:
     """Parse status names; only unparsed/unsupported rows can be other than OK."""
     code = np.zeros(b.size, dtype=np.int32)
@@ -137,6 +145,7 @@ COLUMNS: tuple[tuple[str, str | None, Callable[[Batch], pa.Array]], ...] = (
      lambda b: pa.array(b.cols["final_sport"].astype(np.int32))),
     ("finalDestinationPort", "final_dport",
      lambda b: pa.array(b.cols["final_dport"].astype(np.int32))),
+    ("serverName", "server_name", _server_name),
 )
 
 

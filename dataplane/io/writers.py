@@ -122,10 +122,16 @@ class ReplayWriter:
         self.aggregates.add(cols, paths)
         if self.outputs.parquet or self.outputs.csv:
             self.table.write(record_batch(Batch(cols, paths, self.index, self.node_names,
-                                                self.labels)))
+                                                self.labels, self._server_names())))
         if self.outputs.pcaps or self.outputs.dropped:
             self._frames(cols, rb, paths.last)
         self.index += n
+
+    def _server_names(self) -> list[str]:
+        """Per name id of the emulator's flow names (engine/payload.py NameTable), the name
+        a flow asked for ('' when none is known: packets.csv's serverName)."""
+        table = self.em.batch.flow_names.table
+        return [n.name if n.protocol else "" for n in table.names]
 
     def _frames(self, cols: dict[str, np.ndarray], rb: Any, last: np.ndarray) -> None:
         disp = cols["disposition"]

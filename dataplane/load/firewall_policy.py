@@ -109,6 +109,8 @@ def _rule(raw: dict[str, Any], rule_type: str, where: _Where, at: str) -> Firewa
         fqdn_tags=_strings(raw, "fqdnTags", where, at),
         web_categories=_strings(raw, "webCategories", where, at),
         protocols=_protocols(raw, where, at),
+        target_urls=_strings(raw, "targetUrls", where, at),
+        terminate_tls=str(_get(raw, "terminateTLS", default=False)).lower() == "true",
         translated_address="" if _unknown(translated) else translated,
         translated_port=str(_get(raw, "translatedPort", default="")),
         translated_fqdn=str(_get(raw, "translatedFqdn", default="")),

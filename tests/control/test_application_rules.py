@@ -107,8 +107,11 @@ def test_fqdn_tags_are_named_not_guessed() -> None:
                        private_ip_address=None, application_rule_collections=(
                            FirewallApplicationRuleCollection("updates", 100, "Allow", (rule,)),))
     (flat,) = application_rules(Topology(azure_firewalls=(fw,)), fw)
-    assert flat.caveats == ("firewall fw/updates/wu: FQDN tags WindowsUpdate are not evaluated "
-                            "(Microsoft's lists)",)
+    (caveat,) = flat.caveats
+    assert caveat.startswith("firewall-fqdn-tag: firewall fw/updates/wu: FQDN tags WindowsUpdate "
+                             "are not evaluated (their FQDNs are Microsoft's and change: 'Azure "
+                             "Firewall FQDN tags', https://learn.microsoft.com/azure/firewall/")
+    assert flat.unevaluated == "FQDN tags WindowsUpdate are not evaluated"
     assert decide((flat,), _ip("10.1.1.4"), "Https", 443, "download.windowsupdate.com") is None
 
 

@@ -307,3 +307,58 @@ def test_classic_collections_by_priority_a_deny_rule_first(make_topology) -> Non
     assert _run(topology(100), flow)[0] == ("FIREWALL_DENIED",
                                             "firewall fw/block-contoso/all-contoso")
     assert _run(topology(300), flow)[0] == ("DELIVERED", "firewall fw/web/www")
+
+
+def _premium_rule(**extra) -> dict:
+    return _policy("p", [_group("apps", 100, [_filter("web", 100, "Allow", [
+        _app("premium", extra.pop("targets", []), [("Https", 443)], **extra)])])])
+
+
+def test_target_urls_web_categories_and_tags_are_unknown_and_say_which(make_topology) -> None:
+    """Premium URL filtering and web categories, FQDN tags: not evaluated; a flow such a rule
+    could allow is FIREWALL_NAME_UNKNOWN naming what is not evaluated, and the firewall's
+    caveats cite Microsoft's page ("Azure Firewall Premium features", "URL filtering")."""
+    hello = _flow(client_hello("www.contoso.com"))
+    for extra, said in (({"targetUrls": ["www.contoso.com/a/c"]},
+                         "target URLs www.contoso.com/a/c are not evaluated"),
+                        ({"webCategories": ["Gambling"]},
+                         "web categories Gambling are not evaluated"),
+                        ({"fqdnTags": ["WindowsUpdate"]},
+                         "FQDN tags WindowsUpdate are not evaluated")):
+        topology = _topology(make_topology, _premium_rule(**extra))
+        rows = _run(topology, hello)
+        assert rows[0] == ("FIREWALL_NAME_UNKNOWN",
+                           f"firewall fw: application rule apps/web/premium may allow it; {said}")
+        (fw,) = build_network(topology, caps=False).firewall_rules
+        named = [c for c in fw.caveats if said in c]
+        assert len(named) == 1 and "https://learn.microsoft.com/azure/firewall/" in named[0]
+
+
+def test_terminate_tls_is_said_and_the_name_still_decides(make_topology) -> None:
+    topology = _topology(make_topology, _premium_rule(targets=["www.contoso.com"],
+                                                      terminateTLS=True))
+    assert _run(topology, _flow(client_hello("www.contoso.com")))[0] == (
+        "DELIVERED", "firewall fw/apps/web/premium")
+    (fw,) = build_network(topology, caps=False).firewall_rules
+    assert any(c.startswith("firewall-tls-inspection: firewall fw/apps/web/premium: "
+                            "terminateTLS") for c in fw.caveats)
+    plain = _topology(make_topology, _premium_rule(targets=["www.contoso.com"]))
+    (fw,) = build_network(plain, caps=False).firewall_rules
+    assert not any(c.startswith("firewall-tls-inspection") for c in fw.caveats)
+
+
+def test_an_mssql_rule_is_unknown_and_named(make_topology) -> None:
+    """Mssql:1433 pairs: the SQL pre-login is not parsed; a flow the rule could allow is
+    FIREWALL_NAME_UNKNOWN and the firewall's caveats name it (firewall-mssql)."""
+    topology = _topology(make_topology, _policy("p", [_group("apps", 100, [_filter(
+        "sql", 100, "Allow", [_app("db", ["sql1.database.windows.net"], [("Mssql", 1433)])])])]))
+    prelogin = bytes([0x12, 0x01, 0x00, 0x2F, 0x00, 0x00, 0x01, 0x00]) + bytes(39)  # TDS header
+    rows = _run(topology, _flow(prelogin, dport=1433))
+    assert rows[0] == ("FIREWALL_NAME_UNKNOWN", "firewall fw: application rule apps/sql/db may allow "
+                       "it; the SQL pre-login of an Mssql rule is not parsed")
+    (fw,) = build_network(topology, caps=False).firewall_rules
+    (said,) = [c for c in fw.caveats if c.startswith("firewall-mssql: ")]
+    assert said.startswith("firewall-mssql: firewall fw/apps/sql/db: Mssql:1433: the SQL "
+                           "pre-login is not parsed")
+    # a port the rule does not name: a firm default deny, no caveat needed for it
+    assert _run(topology, _flow(prelogin, dport=1434, sport=40001))[0][0] == "FIREWALL_DENIED"

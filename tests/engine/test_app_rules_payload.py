@@ -12,6 +12,7 @@ from scapy.layers.tls.handshake import TLSClientHello
 from scapy.layers.tls.record import TLS
 
 from dataplane.engine.payload import (
+    NOT_SEEN,
     OUT_OF_ORDER,
     PENDING,
     SNAPLEN_CUT,
@@ -121,3 +122,58 @@ def test_synthetic_first_payloads_parse_back() -> None:
         got, _ = _both([[(0, payload, len(payload), 5)]])
         assert got == [name]
     assert first_payload() == b""
+
+
+@settings(max_examples=100, deadline=None)
+@given(traffic(), st.data())
+def test_names_at_a_deadline_agree_and_follow_the_rule(batches, data) -> None:
+    """Both forms stamp packets with (capture clock, position); a packet's name at a
+    deadline (time, position) is the settled name when the packet that settled it lies within
+    both, PENDING when the flow's first payload does, else NOT_SEEN (payload.py "When a packet
+    learns its name"), batch after batch."""
+    batch, plain, stepper = FlowNames(), FlowNamesReference(), FlowNamesReference()
+    clock, read = 0, 0
+    got, want, rule = [], [], []
+    settled: dict[int, tuple[tuple[int, int], FlowName]] = {}
+    began: dict[int, tuple[int, int]] = {}
+    for segments in batches:
+        cols, flow = _columns(segments)
+        times = []
+        for _ in segments:
+            clock += data.draw(st.sampled_from([0, 1, 5]))
+            times.append(clock)
+        t = np.array(times, np.int64)
+        pos = np.arange(read, read + len(segments), dtype=np.int64)
+        read += len(segments)
+        key = (flow + 0x0A010100, np.full(flow.size, 0x0A020104), 40000 + flow,
+               np.full(flow.size, 443))
+        after = plain.observe(cols, *key, t, pos)
+        fid = batch.flows(cols, *key, t, pos)
+        assert len(after) == len(segments)
+        for i, f in enumerate(flow.tolist()):  # the rule, one packet at a time
+            (now,) = stepper.observe(PayloadColumns(*(c if j == 0 else c[i:i + 1]
+                                                      for j, c in enumerate(cols))),
+                                     *(k[i:i + 1] for k in key))
+            stamp = (times[i], int(pos[i]))
+            if cols.start[i] >= 0:
+                began.setdefault(f, stamp)
+            if f not in settled and now != NOT_SEEN and now.missing != PENDING:
+                settled[f] = (stamp, now)
+        deadline = t + np.array([data.draw(st.sampled_from([0, 2, 10])) for _ in segments],
+                                np.int64)
+        deadline_pos = pos + np.array([data.draw(st.sampled_from([0, 1, 3, 50]))
+                                       for _ in segments], np.int64)
+        got += [batch.table.names[i] for i in batch.names_at(fid, deadline, deadline_pos)]
+        want += plain.names_at(*key, deadline, deadline_pos)
+
+        def within(stamp: tuple[int, int], d: int, q: int) -> bool:
+            return stamp[0] <= d and stamp[1] <= q
+        for f, d, q in zip(flow.tolist(), deadline.tolist(), deadline_pos.tolist(), strict=True):
+            if f in settled and within(settled[f][0], d, q):
+                rule.append(settled[f][1])
+            elif f in began and within(began[f], d, q):
+                rule.append(FlowName(NameKind.INCOMPLETE, "", PENDING))
+            else:
+                rule.append(NOT_SEEN)
+    assert got == want
+    assert want == rule

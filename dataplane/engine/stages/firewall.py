@@ -64,7 +64,6 @@ from dataplane.engine.payload import ABSENT, HTTP, HTTPS, NOT_SEEN, UNKNOWN, Flo
 from dataplane.engine.stages.firewall_nat import FirewallNat, compile_nat
 from dataplane.model import AzureFirewall, Prefix, Topology, id_key
 
-OPAQUE = "the rule names FQDN tags, web categories or deployment-time values (not evaluated)"
 MSSQL = "the SQL pre-login of an Mssql rule is not parsed"
 FIREWALL_ASSUMPTIONS = (
     "firewall-classic: classic network rule collections are evaluated by priority, first "
@@ -118,7 +117,7 @@ class AppRule:
     http_ports: np.ndarray
     mssql_ports: np.ndarray
     targets: FqdnMatcher
-    opaque: bool = False
+    opaque: str = ""  # what the rule names and is not evaluated ('' when all is)
 
     def ports(self, protocol: str) -> np.ndarray:
         return {"https": self.https_ports, "http": self.http_ports,
@@ -221,7 +220,7 @@ class CompiledFirewall:
             for app in self.app_rules:  # in order; an opaque rule that may match: unknown
                 if dport in app.ports(name.protocol) and app.source(src):
                     if app.opaque:
-                        return Verdict(False, self.unknown_label(app, OPAQUE), True)
+                        return Verdict(False, self.unknown_label(app, app.opaque), True)
                     if app.names(name):
                         return Verdict(app.allow, app.label)
             return Verdict(False, self.unmatched_label)
@@ -280,7 +279,7 @@ class CompiledFirewall:
                 if not (m := m & app.source_np(src)).any():
                     continue
                 if app.opaque:
-                    settle(m, False, self.unknown_label(app, OPAQUE), True)
+                    settle(m, False, self.unknown_label(app, app.opaque), True)
                     continue
                 seen = np.unique(ids[m])  # only the names of rows still open
                 hit = seen[app.targets.normal(asked[np.searchsorted(named, seen)])]
@@ -359,13 +358,13 @@ def compile_firewall(topology: Topology, fw: AzureFirewall) -> CompiledFirewall:
                 np.array([p.high for p in r.destination_ports], dtype=np.int32)))
     app_rules = []
     for app in application_rules(topology, fw):
-        caveats.extend(app.caveats)
+        caveats.extend((*app.caveats, *app.notes))
         lo, hi = intervals(tuple(a for a in app.sources), (), app.label)
         ports = {kind: np.array(sorted({port for k, port in app.protocols if k == kind}),
                                 dtype=np.int32) for kind in ("https", "http", "mssql")}
         app_rules.append(AppRule(app.label, app.allow, lo, hi, ports["https"], ports["http"],
                                  ports["mssql"], FqdnMatcher(app.target_fqdns),
-                                 bool(app.caveats)))
+                                 app.unevaluated))
     nat = compile_nat(topology, fw)
     caveats += nat.caveats
     ip_groups = tuple((id_key(g.id), tuple((p.first, p.last) for p in g.ip_addresses

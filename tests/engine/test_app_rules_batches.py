@@ -159,5 +159,7 @@ def test_packets_csv_and_the_vm_pcap_agree_across_batches(make_topology, tmp_pat
     to_db = [r for r in rows if r["disposition"] == "DELIVERED" and r["destinationIp"] == "10.2.1.4"]
     received = rdpcap(str(out / "db1.pcap"))
     assert len(received) == len(to_db) == 6  # the allowed flow's 3 + 8443's 3 client packets
+    # application rules always SNAT (issue 12 item 6): the pcap holds what db1 receives, the
+    # translated source port, which packets.csv gives as finalSourcePort
     assert sorted(p["TCP"].sport for p in received) == sorted(
-        int(r["sourcePort"]) for r in to_db)
+        int(r["finalSourcePort"]) for r in to_db)

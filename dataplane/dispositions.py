@@ -47,6 +47,7 @@ class Disposition(IntEnum):
     NO_OUTBOUND_ACCESS = 29
     FIREWALL_NAME_UNKNOWN = 30
     NAT_OUTBOUND_ONLY = 31
+    IPV6_NOT_MODELLED = 40  # v6 (issue 17): the lead renumbers on merge
 
     @property
     def reason(self) -> str:
@@ -109,6 +110,9 @@ REASONS: dict[Disposition, str] = {
                                        "Host) is not known (reason in the label)",
     Disposition.NAT_OUTBOUND_ONLY: "unsolicited from the Internet to a NAT gateway's public "
                                    "address: NAT gateway is outbound only",
+    Disposition.IPV6_NOT_MODELLED: "not decided: an IPv6 packet reached a part the emulator "
+                                   "models for IPv4 only (Azure Firewall IPv6 preview, an IPv6 "
+                                   "load-balancer frontend, a gateway; named in the label)",
     Disposition.EXITS_PLATFORM: "answered by Azure's host (DNS, DHCP, WireServer, IMDS at "
                                 "168.63.129.16 / 169.254.169.254): no NSG unless it names the "
                                 "service's tag, no user route",

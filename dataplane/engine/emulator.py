@@ -6,8 +6,10 @@ layer first); the ingress NIC is `source` (VM name) or the NIC owning the source
 packets are sent back to back from t=0 unless `times_ns` is given. `replay(paths, ...)`
 streams captures in batches (bounded memory: one batch of frames at a time; several captures
 merged by timestamp), maps capture endpoints (io/mapping.py), and runs the batch pipeline.
-Parse failures become UNPARSED (the parse status is kept), IPv6 and non-first fragments
-UNSUPPORTED (assumption program-ipv4; fragments are not reassembled).
+Parse failures become UNPARSED (the parse status is kept), non-first fragments UNSUPPORTED
+(fragments are not reassembled); IPv6 packets go through the stages like IPv4 ones (issue 17,
+assumption engine-ipv6, engine/stages/ipv6.py), their ingress NIC the one holding their IPv6
+source, the address map mapping IPv6 endpoints too (io/mapping.py apply_dual).
 Time order: every leg is shaped in the order packets reach its sender (timing_stage.py); in a
 capture-time replay a batch is shaped up to its last timestamp, and its rows still travelling
 then keep their decisions and carry their remaining legs into the next batch, where those legs
@@ -31,6 +33,7 @@ import numpy as np
 from dataplane.control.assumptions import texts
 from dataplane.control.peering import access_assumption
 from dataplane.control.spoken import spoken_ranges
+from dataplane.engine.stages.ipv6 import ENGINE_IPV6_ASSUMPTION
 from dataplane.dispositions import Disposition as D
 from dataplane.engine.batch import UNDECIDED, BatchPipeline, Columns
 from dataplane.engine.compile import MAX_HOPS, Network, build_network
@@ -64,7 +67,7 @@ ENGINE_ASSUMPTIONS = (
     "shaper; "
     "its replies (the reverse of its translated 5-tuple) skip every NSG (2.1). ICMP ignores "
     "type/code.",
-    "engine-ipv4: IPv6 packets and non-first IP fragments are UNSUPPORTED (not reassembled).",
+    ENGINE_IPV6_ASSUMPTION,
     "engine-time: capture timestamps going backwards are clamped to the previous packet's.",
     "engine-order: every leg of every packet is shaped in the order packets reach the sender "
     "(time, then packet order), whatever the batch size; with --timing asap every packet "
@@ -82,6 +85,12 @@ class Emulator:
         self._app_ports = application_ports(self.net.firewall_rules)  # where names are read
         self.shaper = Shaper(self.net.vm_cap_bps, self.params.queue_bytes)
         keys = sorted(self.net.ip_nic)
+        self._ip6_nic: dict[int, int] = {}  # IPv6 private address -> NIC (first owner)
+        for i, nic in enumerate(self.net.nics):
+            for config in nic.ip_configurations:
+                ip = config.private_ip_address
+                if ip is not None and ip.version == 6:
+                    self._ip6_nic.setdefault(ip.value, i)
         self._ip_keys = np.array(keys, dtype=np.int64)
         self._ip_vals = np.array([self.net.ip_nic[k] for k in keys], dtype=np.int32)
         self._held: _Held | None = None  # rows whose timing waits for the next batch
@@ -113,6 +122,17 @@ class Emulator:
         at = np.searchsorted(self._ip_keys, src)
         atc = np.minimum(at, self._ip_keys.size - 1)
         return np.where(self._ip_keys[atc] == src, self._ip_vals[atc], -1).astype(np.int32)
+
+    def nic_of6(self, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+        """The NIC holding each IPv6 source (uint64 halves), -1 where none."""
+        out = np.full(hi.size, -1, dtype=np.int32)
+        if hi.size == 0 or not self._ip6_nic:
+            return out
+        pairs = np.stack([hi, lo], axis=1)
+        distinct, inverse = np.unique(pairs, axis=0, return_inverse=True)
+        owner = np.array([self._ip6_nic.get(int(h) << 64 | int(lo_), -1)
+                          for h, lo_ in distinct.tolist()], dtype=np.int32)
+        return owner[inverse.ravel()]
 
     # -- running --
     def send(self, packets: Any, source: str | Sequence[str | None] | None = None,
@@ -173,7 +193,11 @@ class Emulator:
             ip = nic.primary_ip
             if ip is not None and ip.version == 4:
                 names.append((self.net.node_names[i], ip.value))
-        amap = AddressMap(names, auto=auto, spoken=spoken_ranges(self.topology))
+        names6 = [(self.net.node_names[i], c.private_ip_address.value)
+                  for i, nic in enumerate(self.net.nics) for c in nic.ip_configurations
+                  if c.private_ip_address is not None and c.private_ip_address.version == 6]
+        amap = AddressMap(names, auto=auto, spoken=spoken_ranges(self.topology),
+                          nic_ips6=names6, spoken6=spoken_ranges(self.topology, 6))
         for cap, vm in (mapping or {}).items():
             amap.add_host(cap, vm)
         for cidr, target in (subnet_mapping or {}).items():
@@ -182,8 +206,13 @@ class Emulator:
             sub = vnet.subnet(sub_name) if vnet else None
             if sub is None or not sub.address_prefixes:
                 raise InputError(f"--map-subnet {cidr}={target}: no subnet {target}")
-            pre = sub.address_prefixes[0]
-            amap.add_subnet(cidr, pre.first, pre.size, target)
+            six = ":" in cidr  # an IPv6 capture prefix maps onto the subnet's IPv6 prefix
+            pre = next((p for p in sub.address_prefixes if p.version == (6 if six else 4)),
+                       None)
+            if pre is None:
+                raise InputError(f"--map-subnet {cidr}={target}: subnet {target} has no "
+                                 f"IPv{6 if six else 4} prefix")
+            amap.add_subnet(cidr, pre.first, pre.size, target, pre.version)
         return amap
 
     def _process(self, rb: RecordBatch, capture: int | np.ndarray, result: Result,
@@ -205,15 +234,21 @@ class Emulator:
         first_frag = status == ParseStatus.NON_FIRST_FRAGMENT
         v6 = hc.ip_version == 6
         preset[~ok & ~first_frag] = D.UNPARSED
-        preset[(first_frag | (ok & v6)) & (preset == UNDECIDED)] = D.UNSUPPORTED
+        preset[first_frag & (preset == UNDECIDED)] = D.UNSUPPORTED
         src = hc.src4.astype(np.int64)
         dst = hc.dst4.astype(np.int64)
-        if amap is not None:
-            v4 = (preset == UNDECIDED)
-            ms, md = amap.apply(src[v4], dst[v4])
+        src_hi, src_lo, dst_hi, dst_lo = hc.src_hi, hc.src_lo, hc.dst_hi, hc.dst_lo
+        go = preset == UNDECIDED
+        v4, s6 = go & ~v6, go & v6
+        if amap is not None:  # io/mapping.py: both families, one auto-map decision
+            src_hi, src_lo, dst_hi, dst_lo = (a.copy() for a in (src_hi, src_lo, dst_hi, dst_lo))
+            ms, md, shi, slo, dhi, dlo = amap.apply_dual(
+                src[v4], dst[v4], src_hi[s6], src_lo[s6], dst_hi[s6], dst_lo[s6])
             src[v4], dst[v4] = ms, md
+            src_hi[s6], src_lo[s6], dst_hi[s6], dst_lo[s6] = shi, slo, dhi, dlo
         nic = self.nic_of(src)
-        nic[hc.ip_version != 4] = -1  # an IPv6 packet maps by its own addresses (IPv6 issue)
+        nic[hc.ip_version != 4] = -1
+        nic[s6] = self.nic_of6(src_hi[s6], src_lo[s6])  # an IPv6 packet by its IPv6 source
         if nic_override is not None:
             nic = np.where(nic_override >= 0, nic_override, nic).astype(np.int32)
         if asap:
@@ -230,13 +265,13 @@ class Emulator:
         cols = Columns(nic=nic, src=src, dst=dst, proto=hc.proto.astype(np.int16),
                        sport=hc.sport.astype(np.int32), dport=hc.dport.astype(np.int32),
                        length=rb.origlens.astype(np.int32), time_ns=t, preset=preset,
-                       family=hc.ip_version, src_hi=hc.src_hi, src_lo=hc.src_lo,
-                       dst_hi=hc.dst_hi, dst_lo=hc.dst_lo,
+                       family=hc.ip_version, src_hi=src_hi, src_lo=src_lo,
+                       dst_hi=dst_hi, dst_lo=dst_lo,
                        server_name=self.batch.flow_names.observe_batch(rb, hc, src, dst,
                                                                        self._app_ports))
         if amap is not None:  # mapped IPv4 addresses: the low halves follow
-            cols.src_lo = np.where(hc.ip_version == 4, src.astype(np.uint64), hc.src_lo)
-            cols.dst_lo = np.where(hc.ip_version == 4, dst.astype(np.uint64), hc.dst_lo)
+            cols.src_lo = np.where(hc.ip_version == 4, src.astype(np.uint64), src_lo)
+            cols.dst_lo = np.where(hc.ip_version == 4, dst.astype(np.uint64), dst_lo)
         cap = np.full(n, capture, dtype=np.int32) if np.isscalar(capture) else capture
         given = {"capture": cap, "record": rb.record, "time_in": t, "src": src, "dst": dst,
                  "proto": cols.proto, "sport": cols.sport, "dport": cols.dport,

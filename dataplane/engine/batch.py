@@ -63,8 +63,8 @@ from dataplane.engine.stages import (
     public_edge,
     source,
 )
-from dataplane.engine.stages import ipv6 as _ipv6
 from dataplane.engine.stages import gateway as _gateway_stage  # semantics stage, see decide()
+from dataplane.engine.stages import ipv6 as _ipv6
 from dataplane.engine.stages import loadbalancer as lb
 from dataplane.engine.stages import route as routing
 from dataplane.engine.stages.firewall import CompiledFirewall

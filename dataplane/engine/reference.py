@@ -65,8 +65,8 @@ from dataplane.engine.stages import (
     source,
 )
 from dataplane.engine.stages import loadbalancer as lbm
-from dataplane.engine.stages.ipv6 import firewall_ipv6_label, ipv6_label
 from dataplane.engine.stages import route as routing
+from dataplane.engine.stages.ipv6 import firewall_ipv6_label, ipv6_label
 from dataplane.model import Prefix
 from dataplane.net import IPAddress
 

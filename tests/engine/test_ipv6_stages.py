@@ -1,0 +1,173 @@
+"""IPv6 packets through each engine stage, both forms (issue 17): the reference walk is the
+oracle, every case also runs through the batch pipeline (ipv6_harness.compare).
+
+Microsoft's pages behind the expectations:
+* "IPv6 for Azure Virtual Network", https://learn.microsoft.com/azure/virtual-network/
+  ip-services/ipv6-overview: dual-stack VNets and subnets, NSG rules and user-defined routes
+  for IPv6, VNet peering carries IPv6;
+* "Create an Azure Virtual Machine with a dual-stack network using the Azure portal",
+  https://learn.microsoft.com/azure/virtual-network/ip-services/create-vm-dual-stack-ipv6-portal:
+  a VM with one IPv4 and one IPv6 ip configuration reaches the IPv6 Internet with no outbound
+  rule (the default AllowInternetOutBound);
+* "Azure Virtual Network frequently asked questions", https://learn.microsoft.com/azure/
+  virtual-network/virtual-networks-faq, "What protocols can I use within VNets?": multicast is
+  blocked (ff00::/8 for IPv6);
+* "Create, change, or delete a network interface", https://learn.microsoft.com/azure/
+  virtual-network/virtual-network-network-interface, "Enable or disable IP forwarding".
+Neighbour discovery: Microsoft documents none; assumption ipv6-nd-host (stages/platform.py).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dataplane.dispositions import Disposition as D
+from dataplane.engine.compile import build_network
+from dataplane.engine.reference import Packet
+
+sys.path.insert(0, str(Path(__file__).parent))
+from ipv6_harness import compare  # noqa: E402
+from ipv6_topo import A1, A1_4, A2, B1, B1_4, NVA, topo, v6  # noqa: E402
+
+TCP, UDP, ICMPV6 = 6, 17, 58
+A1N, A2N, NVAN, B1N = 0, 1, 2, 3  # NIC indices (topology order)
+
+
+@pytest.fixture(scope="module")
+def net(make_topology):
+    return build_network(make_topology(topo()))
+
+
+def _one(net, packet: Packet) -> tuple[str, str, list[int]]:
+    (w,) = compare(net, [packet])
+    return w.disposition.name, w.deciding, w.nodes
+
+
+def test_ipv6_route_through_the_nva_while_ipv4_goes_direct(net) -> None:
+    # the UDR is an IPv6 prefix: only IPv6 packets take the NVA (route stage, IPv6 LPM)
+    assert _one(net, Packet(A1N, A1, B1, TCP, 40000, 443, family=6)) == (
+        "DELIVERED", "route System fd00:db8:1::/48 VNetPeering", [A1N, NVAN, B1N])
+    assert _one(net, Packet(A1N, A1_4, B1_4, TCP, 40000, 443)) == (
+        "DELIVERED", "route System 10.1.0.0/16 VNetPeering", [A1N, B1N])
+
+
+def test_longer_ipv6_system_route_wins_over_a_shorter_udr(make_topology) -> None:
+    # a /40 UDR is shorter than the peering's /48 system route: the peering route wins
+    wide = build_network(make_topology(topo(udr_prefix="fd00:db8::/40")))
+    assert _one(wide, Packet(A1N, A1, B1, TCP, 40000, 443, family=6)) == (
+        "DELIVERED", "route System fd00:db8:1::/48 VNetPeering", [A1N, B1N])
+    # ... and it carries what no system route holds: IPv6 beyond both VNets goes to the NVA
+    # (the UDR prefix joins the VirtualNetwork tag, so the default NSG rules allow it), whose
+    # subnet has no route for it but ::/0 Internet: unique-local space is not routed there
+    got = _one(wide, Packet(A1N, A1, v6("fd00:db8:ff::1"), TCP, 40000, 443, family=6))
+    assert got == ("NON_ROUTABLE", "route System ::/0 Internet", [A1N, NVAN])
+
+
+def test_ipv6_nsg_rules_do_not_touch_ipv4(net) -> None:
+    assert _one(net, Packet(B1N, B1, A1, TCP, 40000, 22, family=6)) == (
+        "DENIED_IN", "nsg n1/securityRules/deny-ssh6", [B1N, A1N])
+    assert _one(net, Packet(B1N, B1_4, A1_4, TCP, 40000, 22))[0] == "DELIVERED"
+    assert _one(net, Packet(A1N, A1, B1, UDP, 40000, 53, family=6)) == (
+        "DENIED_OUT", "nsg n1/securityRules/deny-udp6", [A1N])
+    assert _one(net, Packet(A1N, A1_4, B1_4, UDP, 40000, 53))[0] == "DELIVERED"
+
+
+def test_anti_spoofing_by_family(net) -> None:
+    # a2's IPv6 address from a1: spoofed; a1's IPv6 address sent as itself: fine
+    assert _one(net, Packet(A1N, A2, B1, TCP, 40000, 443, family=6)) == (
+        "SPOOFED", "anti-spoofing a1", [A1N])
+    # the NVA forwards (IP forwarding on): it may send a1's IPv6 address
+    assert _one(net, Packet(NVAN, A1, B1, TCP, 40000, 443, family=6))[0] == "DELIVERED"
+
+
+def test_ip_forwarding_off_stops_the_ipv6_nva(make_topology) -> None:
+    off = build_network(make_topology(topo(ipf=False)))
+    assert _one(off, Packet(A1N, A1, B1, TCP, 40000, 443, family=6)) == (
+        "IP_FORWARDING_DISABLED", "ip-forwarding nva", [A1N, NVAN])
+
+
+def test_forwarded_ipv6_needs_allow_forwarded_traffic(make_topology) -> None:
+    # b1 -> a1 is direct (no UDR in the spoke); a1 -> b1 crosses from the NVA in the hub with
+    # a1's (hub) source: originated in the hub, so allowForwardedTraffic is not needed
+    closed = build_network(make_topology(topo(fwd=False)))
+    assert _one(closed, Packet(A1N, A1, B1, TCP, 40000, 443, family=6))[0] == "DELIVERED"
+    # a source outside the hub's IPv6 space, forwarded by the NVA: needs it
+    got = _one(closed, Packet(NVAN, v6("fd00:db8:9::1"), B1, TCP, 40000, 443, family=6))
+    assert got == ("FORWARDING_BLOCKED", "peering hub->spoke", [NVAN])
+
+
+def test_ipv6_internet_egress_and_non_routable(net) -> None:
+    # Microsoft's dual-stack tutorial: a VM reaches the IPv6 Internet with no outbound rule
+    assert _one(net, Packet(A1N, A1, v6("2001:4860:4860::8888"), TCP, 40000, 443, family=6)) \
+        == ("EXITS_INTERNET", "route System ::/0 Internet", [A1N, net.internet_node])
+
+
+def test_neighbour_discovery_answered_by_host_other_multicast_blocked(net) -> None:
+    ns = Packet(A1N, A1, v6("ff02::1:ff00:5"), ICMPV6, 135, 0, family=6)
+    assert _one(net, ns) == ("EXITS_PLATFORM",
+                             "host service IPv6 neighbour discovery (neighbour solicitation)",
+                             [A1N])
+    rs = Packet(A1N, v6("fe80::4"), v6("ff02::2"), ICMPV6, 133, 0, family=6)
+    assert _one(net, rs)[0] == "SPOOFED"  # the link-local source is no configured address
+    rs_own = Packet(A1N, A1, v6("ff02::2"), ICMPV6, 133, 0, family=6)
+    assert _one(net, rs_own)[1] == "host service IPv6 neighbour discovery (router solicitation)"
+    mld = Packet(A1N, A1, v6("ff02::16"), ICMPV6, 143, 0, family=6)
+    assert _one(net, mld) == ("BLOCKED_IN_VNET", "blocked in VNet: multicast", [A1N])
+    echo = Packet(A1N, A1, B1, ICMPV6, 128, 0, family=6)  # echo request: routed as usual
+    assert _one(net, echo)[0] == "DELIVERED"
+
+
+def test_no_nic_at_an_ipv6_address_of_the_vnet(net) -> None:
+    assert _one(net, Packet(A1N, A1, v6("fd00:db8:0:1::99"), TCP, 40000, 443, family=6)) == (
+        "NO_DESTINATION", "route System fd00:db8::/48 VnetLocal", [A1N])
+
+
+def test_ipv6_from_outside_is_unmapped_with_its_label(net) -> None:
+    name, label, nodes = _one(net, Packet(-1, v6("2001:db8::1"), A1, TCP, 40000, 22, family=6))
+    assert (name, nodes) == ("UNMAPPED", []) and "IPv6" in label
+
+
+def test_ipv6_reply_skips_the_nsg_and_ipv4_tuple_never_answers_it(net) -> None:
+    fwd = Packet(A1N, A1, B1, TCP, 40000, 22, family=6)
+    reply = Packet(B1N, B1, A1, TCP, 22, 40000, family=6, time_ns=1)
+    walks = compare(net, [fwd, reply], split=1)
+    assert [w.disposition for w in walks] == [D.DELIVERED, D.DELIVERED]
+    assert walks[1].reply_of is not None
+    # the same tuple in IPv4 with the low bits of the IPv6 addresses opens nothing for IPv6
+    low = Packet(A1N, A1 & 0xFFFFFFFF, B1 & 0xFFFFFFFF, TCP, 40000, 22)
+    assert compare(net, [low])[0].disposition == D.SPOOFED
+
+
+# -- reference == batch on random dual-stack traffic --------------------------------------
+ADDRS6 = [A1, A2, NVA, B1, v6("2001:4860:4860::8888"), v6("fd00:db8:0:1::99"),
+          v6("fd00:db8:9::1"), v6("ff02::1:ff00:5"), v6("fc00::1")]
+ADDRS4 = [A1_4, B1_4, 0x0A000205, 0x08080808]
+packet6 = st.builds(lambda n, s, d, pr, sp, dp: Packet(n, s, d, pr, sp, dp, family=6),
+                    st.integers(-1, 3), st.sampled_from(ADDRS6), st.sampled_from(ADDRS6),
+                    st.sampled_from([TCP, UDP, ICMPV6]), st.sampled_from([22, 135, 40000]),
+                    st.sampled_from([0, 22, 53, 443, 40000]))
+packet4 = st.builds(lambda n, s, d, pr, sp, dp: Packet(n, s, d, pr, sp, dp, family=4),
+                    st.integers(-1, 3), st.sampled_from(ADDRS4), st.sampled_from(ADDRS4),
+                    st.sampled_from([TCP, UDP]), st.sampled_from([22, 40000]),
+                    st.sampled_from([22, 443, 40000]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.one_of(packet6, packet4), min_size=1, max_size=30),
+       st.fixed_dictionaries({"fwd": st.booleans(), "ipf": st.booleans(),
+                              "udr_prefix": st.sampled_from(["fd00:db8:1::/48", "::/0",
+                                                             "fd00:db8::/40"]),
+                              "spoke_region": st.sampled_from(["westeurope", "eastus"])}),
+       st.integers(1, 7))
+def test_dual_stack_batch_equals_reference(make_topology, packets, params, split) -> None:
+    net = build_network(make_topology(topo(**params)))
+    # the sender is the NIC holding the source half the time (no spoofing)
+    owner = {A1: A1N, A2: A2N, NVA: NVAN, B1: B1N, A1_4: A1N, B1_4: B1N}
+    packets = [p._replace(nic=owner.get(p.src, -1), time_ns=i) if p.nic == -1 and i % 2
+               else p._replace(time_ns=i) for i, p in enumerate(packets)]
+    compare(net, packets, split)

@@ -72,7 +72,7 @@ def _ipv6(args: argparse.Namespace) -> int:
     answer = {"direction": "forward", "sourceVm": flow["sourceVm"], "sourceIp": flow["sourceIp"],
               "destinationIp": flow["destinationIp"], "protocol": flow["protocol"],
               "sourcePort": flow["sourcePort"], "destinationPort": flow["destinationPort"],
-              "disposition": got["disposition"], "reason": got["reason"],
+              "disposition": got["engineDisposition"], "reason": got["reason"],
               "deciding": got["deciding"], "hops": got["hops"]}
     emit(args, [answer], lambda: f"forward: {answer['sourceIp']} -> {answer['destinationIp']} "
          f"{answer['protocol']} {answer['destinationPort']}: {answer['disposition']}; "

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 
-import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
+from ipv6_harness import columns
 
-from dataplane.engine.batch import UNDECIDED, BatchPipeline, Columns
+from dataplane.engine.batch import BatchPipeline
 from dataplane.engine.compile import build_network
 from dataplane.engine.reference import Packet, ReferencePipeline
 
@@ -29,9 +29,7 @@ def _compare(net, pkts):
     # half the time the packet comes from the NIC owning its source (no spoofing)
     packets = [p._replace(nic=net.ip_nic.get(p.src, -1)) if p.nic == -1 else p for p in packets]
     walks = ReferencePipeline(net).run(packets)
-    cols = Columns(*(np.array(x, dtype=t) for x, t in zip(zip(*packets, strict=True), (
-        np.int32, np.int64, np.int64, np.int16, np.int32, np.int32, np.int32, np.int64),
-        strict=True)), preset=np.full(len(packets), UNDECIDED, np.uint8))
+    cols = columns(packets)  # ipv6_harness.py: dual-stack columns of Packets
     bp = BatchPipeline(net)
     disp, dec, nodes = bp.run(cols)
     for i, w in enumerate(walks):

@@ -19,20 +19,15 @@ Neighbour discovery: Microsoft documents none; assumption ipv6-nd-host (stages/p
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from ipv6_harness import compare
+from ipv6_topo import A1, A1_4, A2, B1, B1_4, NVA, topo, v6
 
 from dataplane.dispositions import Disposition as D
 from dataplane.engine.compile import build_network
 from dataplane.engine.reference import Packet
-
-sys.path.insert(0, str(Path(__file__).parent))
-from ipv6_harness import compare  # noqa: E402
-from ipv6_topo import A1, A1_4, A2, B1, B1_4, NVA, topo, v6  # noqa: E402
 
 TCP, UDP, ICMPV6 = 6, 17, 58
 A1N, A2N, NVAN, B1N = 0, 1, 2, 3  # NIC indices (topology order)

@@ -594,6 +594,8 @@ class BatchPipeline:
         _gateway_stage.enter_stage(self, c, est, disp, dec, nodes, pos, active, subnet)
         disp[outside6] = D.UNMAPPED  # IPv6 from outside the VNets (reference.py, engine-ipv6)
         dec[outside6] = self.l_ingress6
+        if outside6.any():  # ... but a tracked flow's reply reaches its NIC (no NSG: stateful)
+            self._ingress6(c, est, np.flatnonzero(outside6 & est), nodes, disp, dec, active)
         for _ in range(MAX_HOPS):
             idx = np.flatnonzero(active)
             if idx.size == 0:
@@ -715,6 +717,20 @@ class BatchPipeline:
             ok = lb.next_hop_np(net, self.labels, c, idx, rid, vnet, m, disp, dec, active)
             keep &= ~m | ok
         return idx[keep], rid[keep], sub[keep], nh[keep], vnet[keep]
+
+    def _ingress6(self, c: Columns, est: np.ndarray, rows: np.ndarray, nodes: np.ndarray,
+                  disp: np.ndarray, dec: np.ndarray, active: np.ndarray) -> None:
+        """IPv6 replies of tracked flows from outside the VNets: delivered to the NIC holding
+        the destination (reference.py `_ingress6`)."""
+        net = self.net
+        target = np.array([net.ip6_nic.get(int(h) << 64 | int(lo_), -1) for h, lo_ in zip(
+            c.dst_hi[rows].tolist(), c.dst_lo[rows].tolist(), strict=True)], dtype=np.int32)
+        for nic in np.unique(target[target >= 0]).tolist():
+            q = rows[target == nic]
+            nodes[q, 0] = nic
+            self.deliver(c, est, q, np.full(q.size, nic, np.int32),
+                         self.labels(_gateway_stage.label_internet(net, nic, True)), nodes,
+                         np.zeros(len(c), np.int64), disp, dec, active)
 
     def _edge6(self, c: Columns, idx: np.ndarray, rid: np.ndarray, nh: np.ndarray, six: np.ndarray,
                nodes: np.ndarray, pos: np.ndarray, disp: np.ndarray, dec: np.ndarray,

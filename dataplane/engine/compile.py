@@ -129,6 +129,7 @@ class Network:
     route6: dict[int, Any] = field(default_factory=dict)  # subnet -> Lpm6Table (global ids)
     vnet_space6: tuple[tuple[tuple[int, int], ...], ...] = ()  # per VNet IPv6 (first, last)
     lb6_frontends: dict[tuple[int, int], str] = field(default_factory=dict)  # (VNet, IPv6)
+    ip6_nic: dict[int, int] = field(default_factory=dict)  # IPv6 private address -> NIC
 
     def caveats_of(self, path: list[int]) -> list[str]:
         """Named caveats of an answer whose node path is `path` (the firewalls it crossed)."""
@@ -381,6 +382,7 @@ def build_network(topology: Topology, params: TimingParams | None = None,
         node_is_gateway=np.array([k == "gateway" for k in kinds], dtype=bool), lb=lb,
         route_fe=np.array(rfe, dtype=np.int32), lb_synth=lb_synth, ingress=ing,
         peering_links=links, route6=route6,
+        ip6_nic={ip: nic for (_, ip), nic in reversed(list(owner6.items()))},
         vnet_space6=tuple(tuple((p.first, p.last) for p in v.address_space if p.version == 6)
                           for v in vnets),
         lb6_frontends=_lb6_frontends(topology, vnet_index),

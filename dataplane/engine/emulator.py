@@ -85,12 +85,7 @@ class Emulator:
         self._app_ports = application_ports(self.net.firewall_rules)  # where names are read
         self.shaper = Shaper(self.net.vm_cap_bps, self.params.queue_bytes)
         keys = sorted(self.net.ip_nic)
-        self._ip6_nic: dict[int, int] = {}  # IPv6 private address -> NIC (first owner)
-        for i, nic in enumerate(self.net.nics):
-            for config in nic.ip_configurations:
-                ip = config.private_ip_address
-                if ip is not None and ip.version == 6:
-                    self._ip6_nic.setdefault(ip.value, i)
+        self._ip6_nic = self.net.ip6_nic  # IPv6 private address -> NIC (first owner)
         self._ip_keys = np.array(keys, dtype=np.int64)
         self._ip_vals = np.array([self.net.ip_nic[k] for k in keys], dtype=np.int32)
         self._held: _Held | None = None  # rows whose timing waits for the next batch

@@ -103,7 +103,7 @@ def _flow(p: Packet) -> Flow:
 
 
 IPV6_INGRESS_LABEL = ("IPv6 source is not an emulated NIC (IPv6 ingress from on-premises or "
-                      "the Internet is not modelled)")
+                      "the Internet is not modelled, replies of tracked flows aside)")
 
 
 def reverse_key(p: Packet) -> tuple[int, int, int, int, int]:
@@ -165,7 +165,7 @@ class ReferencePipeline:
         state = entry is not None
         flow = _flow(p)
         if p.nic < 0 and p.family == 6:  # engine assumption `engine-ipv6`
-            return Walk(D.UNMAPPED, IPV6_INGRESS_LABEL, [])
+            return self._ingress6(p, entry, flow)
         if p.nic < 0 and not state and net.lb.at_public(p.dst) >= 0:  # stages/loadbalancer.py
             return self._public_frontend(p, net.lb.frontends[net.lb.at_public(p.dst)])
         if p.nic < 0:
@@ -218,6 +218,20 @@ class ReferencePipeline:
             flow = _flow(p)
             w.out = (p.src, p.dst, p.sport, p.dport)
         return self._hops(w, p, int(net.node_subnet[p.nic]), p.nic, state, flow)
+
+    def _ingress6(self, p: Packet, entry: Entry | None, flow: Flow) -> Walk:
+        """An IPv6 packet from outside the VNets: a reply of a tracked flow is delivered to
+        the NIC holding its destination (no NSG: stateful); anything else is UNMAPPED
+        (IPv6 ingress is not modelled, stages/ipv6.py)."""
+        net = self.net
+        target = net.ip6_nic.get(p.dst, -1) if entry is not None else -1
+        if target < 0:
+            return Walk(D.UNMAPPED, IPV6_INGRESS_LABEL, [])
+        w = Walk(D.DELIVERED, "", [target], reply_of=entry, out=(p.src, p.dst, p.sport, p.dport))
+        w.hops.append({"step": "ingress", "kind": "Internet", "at": net.node_names[target],
+                       "established": True, "result": "Allowed"})
+        return self._deliver(w, p, target, True, flow, gateway.label_internet(net, target, True),
+                             append=False)
 
     def _ingress(self, p: Packet, state: bool, flow: Flow, entry: Entry | None) -> Walk:
         """Sources that are no emulated NIC (stages/gateway.py)."""

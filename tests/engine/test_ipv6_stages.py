@@ -122,9 +122,17 @@ def test_no_nic_at_an_ipv6_address_of_the_vnet(net) -> None:
         "NO_DESTINATION", "route System fd00:db8::/48 VnetLocal", [A1N])
 
 
-def test_ipv6_from_outside_is_unmapped_with_its_label(net) -> None:
+def test_ipv6_from_outside_is_unmapped_unless_it_answers_a_tracked_flow(net) -> None:
     name, label, nodes = _one(net, Packet(-1, v6("2001:db8::1"), A1, TCP, 40000, 22, family=6))
     assert (name, nodes) == ("UNMAPPED", []) and "IPv6" in label
+    google = v6("2001:4860:4860::8888")
+    out = Packet(A1N, A1, google, TCP, 40000, 443, family=6)
+    back = Packet(-1, google, A1, TCP, 443, 40000, family=6, time_ns=1)
+    other = Packet(-1, google, A1, TCP, 443, 40001, family=6, time_ns=2)  # no such flow
+    walks = compare(net, [out, back, other], split=2)
+    assert [(w.disposition.name, w.nodes) for w in walks] == [
+        ("EXITS_INTERNET", [A1N, net.internet_node]), ("DELIVERED", [A1N]), ("UNMAPPED", [])]
+    assert walks[1].deciding == "ingress internet to a1 (reply of a flow it opened)"
 
 
 def test_ipv6_reply_skips_the_nsg_and_ipv4_tuple_never_answers_it(net) -> None:

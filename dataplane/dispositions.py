@@ -81,7 +81,7 @@ REASONS: dict[Disposition, str] = {
     Disposition.LOOP: "routing loop or hop limit exceeded between virtual appliances",
     Disposition.SHAPER_DROP: "dropped by the VM's egress shaper (queue full at the size's cap)",
     Disposition.UNPARSED: "the frame could not be parsed as IPv4/IPv6 (reason in the record)",
-    Disposition.UNSUPPORTED: "parsed but not emulated (IPv6 or a non-first IP fragment)",
+    Disposition.UNSUPPORTED: "parsed but not emulated (a non-first IP fragment: not reassembled)",
     Disposition.UNMAPPED: "the source address is not an emulated NIC (map it with --map)",
     Disposition.FIREWALL_DENIED: "denied by the Azure Firewall (network rules, default deny)",
     Disposition.NO_DESTINATION: "no NIC holds the destination address in the target VNet",

@@ -21,7 +21,8 @@ scenario and the equivalent template load to the same model.
                  egress_cap_bps, public_ip, nics: [{subnet, ip, ip6, nsg, asgs, ip_forwarding,
                  public_ip}]}
                  (dual-stack: `prefix6` a subnet's IPv6 prefix, `ip6` a second ip configuration
-                 with privateIPAddressVersion IPv6 in it, "auto" for a dynamic one)
+                 with privateIPAddressVersion IPv6 in it, "auto" for a dynamic one; `asgs`
+                 then apply to both ip configurations)
     public_ips:  NAME: {sku (Standard), version (IPv4), address}
     nat_gateways: NAME: {public_ips: [...]}
     private_endpoints: NAME: {subnet: VNET/SUBNET, ip, target: RESOURCE ID, group_ids: [...]}
@@ -157,10 +158,13 @@ class _Builder:
             ip = self.allocate(subnet_id + "#v6", str(prefix6), wanted)
         except InputError as error:
             raise self.error(vm, "ip6", error.message) from None
-        return [{"name": "ipconfig-v6", "properties": {
+        return [{"name": "ipconfig-v6", "properties": {  # the VM's ASGs on both configurations
             "subnet": {"id": subnet_id}, "privateIPAddress": ip,
             "privateIPAllocationMethod": "Dynamic" if wanted is None else "Static",
-            "privateIPAddressVersion": "IPv6", "primary": False}}]
+            "privateIPAddressVersion": "IPv6", "primary": False,
+            "applicationSecurityGroups": [
+                {"id": self.rid("Microsoft.Network/applicationSecurityGroups", a)}
+                for a in spec.get("asgs") or []]}}]
 
     def subnet_prefix(self, subnet_id: str) -> str:
         vnet, subnet = subnet_id.split("/virtualNetworks/")[1].split("/subnets/")

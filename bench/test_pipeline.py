@@ -202,7 +202,7 @@ def dual_capture(tmp_path_factory) -> Path:
                         ipv6_share=DUAL_SHARE)
 
 
-DUAL_SHARE = 0.4  # of the TCP/UDP flows; about half of the packets (printed)
+DUAL_SHARE = 0.5  # of the TCP/UDP flows; about half of the packets (printed)
 
 
 def test_replay_compiled_dual_stack(benchmark, dual_topology, dual_capture, capture) -> None:

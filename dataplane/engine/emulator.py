@@ -52,6 +52,8 @@ from dataplane.errors import InputError
 from dataplane.io.capture import CaptureStats, RecordBatch, read_batches
 from dataplane.io.mapping import AddressMap
 from dataplane.kernels.headers import ParseStatus, extract
+from dataplane.kernels.pipeline import KeyIndex
+from dataplane.kernels.pipeline_py import mix64
 from dataplane.kernels.shaper import Shaper
 from dataplane.model import Topology
 from dataplane.timing.firewall_capacity import firewall_cap_caveats
@@ -75,6 +77,17 @@ ENGINE_ASSUMPTIONS = (
 )
 
 
+LOW64 = (1 << 64) - 1
+
+
+def _keys6(hi: np.ndarray, lo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(hash, exact key words) of IPv6 addresses for the key-interning kernel."""
+    k = np.empty((hi.size, 2), dtype=np.uint64)
+    k[:, 0] = hi
+    k[:, 1] = lo
+    return mix64(k[:, 0], k[:, 1]), k
+
+
 class Emulator:
     def __init__(self, topology: Topology, seed: int = 0, **timing: int) -> None:
         self.topology = topology
@@ -85,7 +98,12 @@ class Emulator:
         self._app_ports = application_ports(self.net.firewall_rules)  # where names are read
         self.shaper = Shaper(self.net.vm_cap_bps, self.params.queue_bytes)
         keys = sorted(self.net.ip_nic)
-        self._ip6_nic = self.net.ip6_nic  # IPv6 private address -> NIC (first owner)
+        six = list(self.net.ip6_nic.items())  # IPv6 private address -> NIC (first owner)
+        self._ip6_index = KeyIndex(2, max(2 * len(six), 16))
+        self._ip6_vals = np.array([nic for _, nic in six], dtype=np.int32)
+        if six:
+            self._ip6_index.index(*_keys6(np.array([a >> 64 for a, _ in six], np.uint64),
+                                          np.array([a & LOW64 for a, _ in six], np.uint64)))
         self._ip_keys = np.array(keys, dtype=np.int64)
         self._ip_vals = np.array([self.net.ip_nic[k] for k in keys], dtype=np.int32)
         self._held: _Held | None = None  # rows whose timing waits for the next batch
@@ -120,14 +138,10 @@ class Emulator:
 
     def nic_of6(self, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
         """The NIC holding each IPv6 source (uint64 halves), -1 where none."""
-        out = np.full(hi.size, -1, dtype=np.int32)
-        if hi.size == 0 or not self._ip6_nic:
-            return out
-        pairs = np.stack([hi, lo], axis=1)
-        distinct, inverse = np.unique(pairs, axis=0, return_inverse=True)
-        owner = np.array([self._ip6_nic.get(int(h) << 64 | int(lo_), -1)
-                          for h, lo_ in distinct.tolist()], dtype=np.int32)
-        return owner[inverse.ravel()]
+        if hi.size == 0 or self._ip6_vals.size == 0:
+            return np.full(hi.size, -1, dtype=np.int32)
+        ids = self._ip6_index.lookup(*_keys6(hi, lo))  # the key-interning kernel
+        return np.where(ids >= 0, self._ip6_vals[np.maximum(ids, 0)], -1).astype(np.int32)
 
     # -- running --
     def send(self, packets: Any, source: str | Sequence[str | None] | None = None,
@@ -235,12 +249,14 @@ class Emulator:
         src_hi, src_lo, dst_hi, dst_lo = hc.src_hi, hc.src_lo, hc.dst_hi, hc.dst_lo
         go = preset == UNDECIDED
         v4, s6 = go & ~v6, go & v6
-        if amap is not None:  # io/mapping.py: both families, one auto-map decision
+        if amap is not None and (amap.auto or amap.hosts6 or amap.nets6):  # io/mapping.py:
             src_hi, src_lo, dst_hi, dst_lo = (a.copy() for a in (src_hi, src_lo, dst_hi, dst_lo))
-            ms, md, shi, slo, dhi, dlo = amap.apply_dual(
+            ms, md, shi, slo, dhi, dlo = amap.apply_dual(  # both families, one auto-map rule
                 src[v4], dst[v4], src_hi[s6], src_lo[s6], dst_hi[s6], dst_lo[s6])
             src[v4], dst[v4] = ms, md
             src_hi[s6], src_lo[s6], dst_hi[s6], dst_lo[s6] = shi, slo, dhi, dlo
+        elif amap is not None:  # nothing maps IPv6 addresses: the IPv4 map alone
+            src[v4], dst[v4] = amap.apply(src[v4], dst[v4])
         nic = self.nic_of(src)
         nic[hc.ip_version != 4] = -1
         nic[s6] = self.nic_of6(src_hi[s6], src_lo[s6])  # an IPv6 packet by its IPv6 source

@@ -41,6 +41,20 @@ def originated6(net: Any, vnet: int, src: int) -> bool:
     return any(lo <= src <= hi for lo, hi in net.vnet_space6[vnet])
 
 
+def originated6_np(space: Any, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+    """`originated6` per row for one VNet's IPv6 (first, last) ranges; addresses as uint64
+    halves, compared as (hi, lo) pairs."""
+    hi, lo = np.asarray(hi, np.uint64), np.asarray(lo, np.uint64)
+    out = np.zeros(hi.size, bool)
+    mask = (1 << 64) - 1
+    for first, last in space:
+        fh, fl = np.uint64(first >> 64), np.uint64(first & mask)
+        lh, ll = np.uint64(last >> 64), np.uint64(last & mask)
+        out |= (((hi > fh) | ((hi == fh) & (lo >= fl)))
+                & ((hi < lh) | ((hi == lh) & (lo <= ll))))
+    return out
+
+
 def decide(net: Any, a: int, b: int, src: int, gateway: int = -1, family: int = 4
            ) -> tuple[tuple[D, str] | None, dict[str, Any] | None]:
     if a == b:
@@ -105,8 +119,10 @@ def decide_np(net: Any, labels: Any, peer_label: np.ndarray, src: np.ndarray, id
             originated[s] = ((src[s, None] >= first[None, :])
                              & (src[s, None] <= last[None, :])).any(1)
         if six is not None and six.any():
-            for j in np.flatnonzero(six & p & conn).tolist():
-                originated[j] = originated6(net, int(a[j]), (int(hi[j]) << 64) | int(lo[j]))
+            m6 = six & p & conn
+            for v in np.unique(a[m6]).tolist():
+                s = m6 & (a == v)
+                originated[s] = originated6_np(net.vnet_space6[v], hi[s], lo[s])
         fwd = p & conn & ~originated & ~net.forward_ok[a, b]
         disp[idx[fwd]] = D.FORWARDING_BLOCKED
         dec[idx[fwd]] = peer_label[a[fwd], b[fwd]]

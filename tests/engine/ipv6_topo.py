@@ -65,3 +65,5 @@ def v4(text: str) -> int:
 A1, A2, NVA, B1 = (v6(a) for a in ("fd00:db8:0:1::4", "fd00:db8:0:1::5", "fd00:db8:0:2::4",
                                    "fd00:db8:1:1::4"))
 A1_4, A2_4, NVA_4, B1_4 = (v4(a) for a in ("10.0.1.4", "10.0.1.5", "10.0.2.4", "10.1.1.4"))
+A1N, A2N, NVAN, B1N = 0, 1, 2, 3  # NIC indices (topology order)
+TCP, UDP, ICMPV6 = 6, 17, 58

@@ -414,7 +414,7 @@ class Emulator:
             ref.conntrack.commit(original, translated, firewalls)
         for j in opened_flows(c, i).tolist():  # the conntrack table as it stood before packet i
             p = self._packet(c, j)
-            ref.conntrack.commit(flow_key(p), _conn_key(
+            ref.conntrack.commit(flow_key(p), flow_key(p) if p.family == 6 else _conn_key(
                 int(c["final_src"][j]), int(c["final_dst"][j]), p.proto,
                 int(c["final_sport"][j]), int(c["final_dport"][j])), frozenset(
                 int(x) for x in result.nodes[j] if x >= 0 and fws[x] == "firewall"))
@@ -444,9 +444,15 @@ class Emulator:
 
     @staticmethod
     def _packet(c: dict[str, np.ndarray], j: int) -> Packet:
-        return Packet(int(c["nic"][j]), int(c["src"][j]), int(c["dst"][j]), int(c["proto"][j]),
-                      int(c["sport"][j]), int(c["dport"][j]), int(c["length"][j]),
-                      int(c["time_in"][j]))
+        """Row j as a reference Packet (IPv6 rows: addresses from their halves; an IPv6 row
+        is never translated, so its final addresses are these)."""
+        family = int(c["family"][j])
+        src, dst = (int(c["src"][j]), int(c["dst"][j])) if family != 6 else (
+            int(c["src_hi"][j]) << 64 | int(c["src_lo"][j]),
+            int(c["dst_hi"][j]) << 64 | int(c["dst_lo"][j]))
+        return Packet(int(c["nic"][j]), src, dst, int(c["proto"][j]), int(c["sport"][j]),
+                      int(c["dport"][j]), int(c["length"][j]), int(c["time_in"][j]),
+                      family=6 if family == 6 else 4)
 
 
 class _Ways:

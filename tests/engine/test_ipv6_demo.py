@@ -48,3 +48,23 @@ def test_dual_stack_demo_command(tmp_path, capsys) -> None:
     assert max(len(line) for line in out.splitlines()) <= 100
     assert main(["demo", "--dual-stack", "--show-yaml"]) == 0
     assert "prefix6" in capsys.readouterr().out
+
+
+def test_explain_row_of_ipv6_replay_rows(tmp_path) -> None:
+    """Result.explain on IPv6 rows rebuilds the IPv6 packet and the flow table before it: the
+    reply over IPv6 is explained as answering its tracked flow (NSGs skipped)."""
+    from scapy.utils import wrpcap
+
+    frames, labels = demo.packets()
+    capture = tmp_path / "d.pcap"
+    wrpcap(str(capture), frames)
+    result = Emulator(demo.demo_topology()).replay(capture, mapping=demo.CAPTURE_MAP,
+                                                   auto_map=False)
+    first = labels.index("sql over IPv6: web1 -> db1:1433 via hub NVA")
+    reply = labels.index("its replies: db1 -> web1")
+    forward = result.explain(first)
+    assert forward["decision"] == "DELIVERED"
+    assert [h["step"] for h in forward["hops"]][:2] == ["source", "nsg-outbound"]
+    back = result.explain(reply)
+    assert back["decision"] == "DELIVERED"
+    assert not any(h["step"].startswith("nsg") for h in back["hops"])  # stateful reply

@@ -139,3 +139,44 @@ def test_ipv6_reply_skips_the_nsg_and_ipv4_tuple_never_answers_it(net) -> None:
     # the same tuple in IPv4 with the low bits of the IPv6 addresses opens nothing for IPv6
     low = Packet(A1N, A1 & 0xFFFFFFFF, B1 & 0xFFFFFFFF, TCP, 40000, 22)
     assert compare(net, [low])[0].disposition == D.SPOOFED
+
+
+def test_ipv6_load_balancer_frontend_is_named_not_guessed(make_topology) -> None:
+    """The load-balancer stage compiles IPv4 frontends: an IPv6 frontend ends
+    IPV6_NOT_MODELLED naming the load balancer (stages/ipv6.py), never NO_DESTINATION."""
+    text = topo() + """load_balancers:
+  ilb6: {sku: Standard, frontend: {subnet: spoke/s, ip: "fd00:db8:1:1::100"}, backends: [b1],
+         rules: [{name: https, protocol: Tcp, frontend_port: 443, backend_port: 443}]}
+"""
+    lbnet = build_network(make_topology(text))
+    assert _one(lbnet, Packet(A1N, A1, v6("fd00:db8:1:1::100"), TCP, 40000, 443, family=6)) == (
+        "IPV6_NOT_MODELLED", "IPv6 through load balancer ilb6 IPv6 frontend: not modelled",
+        [A1N, NVAN])
+    # a free IPv6 address of the same subnet is still NO_DESTINATION
+    assert _one(lbnet, Packet(A1N, A1, v6("fd00:db8:1:1::101"), TCP, 40000, 443,
+                              family=6))[0] == "NO_DESTINATION"
+
+
+def test_dual_stack_tutorial_vm_reaches_the_ipv6_internet_through_the_emulator() -> None:
+    """"Create an Azure Virtual Machine with a dual-stack network using the Azure portal"
+    (https://learn.microsoft.com/azure/virtual-network/ip-services/
+    create-vm-dual-stack-ipv6-portal): the VM's IPv6 ip configuration reaches the IPv6
+    Internet (route ::/0 Internet, the default AllowInternetOutBound); its IPv4 one the IPv4
+    Internet. Scapy packets through Emulator.send, the IPv6 source NIC found by its address."""
+    from pathlib import Path
+
+    from scapy.layers.inet import IP
+    from scapy.layers.inet import TCP as TCP_
+    from scapy.layers.inet6 import IPv6
+
+    from dataplane.engine import Emulator
+    from dataplane.load import load
+
+    dual = Path(__file__).parents[1] / "load" / "fixtures" / "arm" / "dual_stack_minimal.json"
+    em = Emulator(load(dual))
+    out = em.send([IPv6(src="ace:cab:deca:deed::4", dst="2001:4860:4860::8888") / TCP_(
+        sport=50000, dport=443), IP(src="10.0.0.4", dst="8.8.8.8") / TCP_(sport=50000,
+                                                                          dport=443)])
+    assert out.dispositions() == [D.EXITS_INTERNET, D.EXITS_INTERNET]
+    assert out.row(0)["deciding"] == "route System ::/0 Internet"
+    assert out.row(0)["hops"].split(" > ")[0] == "VM0"

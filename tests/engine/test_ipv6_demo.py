@@ -8,6 +8,7 @@ from collections import Counter
 
 from dataplane.cli import demo_dual_stack as demo
 from dataplane.cli import main
+from dataplane.dispositions import Disposition as D
 from dataplane.engine import Emulator
 
 
@@ -68,3 +69,25 @@ def test_explain_row_of_ipv6_replay_rows(tmp_path) -> None:
     back = result.explain(reply)
     assert back["decision"] == "DELIVERED"
     assert not any(h["step"].startswith("nsg") for h in back["hops"])  # stateful reply
+
+
+def test_ipv6_flow_state_carries_across_results_and_explains() -> None:
+    """An IPv6 flow opened by one send is exported by the batch table (entries(): IPv6
+    addresses tagged, reference.V6_TAG) and a later result's reply is explained as its reply."""
+    from scapy.layers.inet import TCP
+    from scapy.layers.inet6 import IPv6
+
+    from dataplane.engine.reference import V6_TAG
+
+    em = Emulator(demo.demo_topology())
+    web, db = "fd00:db8:1:1::4", "fd00:db8:2:1::4"
+    first = em.send(IPv6(src=web, dst=db) / TCP(sport=41000, dport=1433))
+    back = em.send(IPv6(src=db, dst=web) / TCP(sport=1433, dport=41000))
+    assert first.dispositions() == back.dispositions() == [D.DELIVERED]
+    (entry,) = em.batch.entries()
+    assert entry[0][0] & V6_TAG and entry[0][2:] == (6, 41000, 1433)
+    hops = back.explain(0)["hops"]
+    assert not any(h["step"].startswith("nsg") for h in hops)  # a reply: no NSG evaluated
+    unsolicited = em.send(IPv6(src=db, dst=web) / TCP(sport=1433, dport=41001))
+    steps = [h["step"] for h in unsolicited.explain(0)["hops"]]
+    assert "nsg-outbound" in steps and "nsg-inbound" in steps  # a new flow: NSGs evaluated

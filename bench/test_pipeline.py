@@ -4,6 +4,10 @@ compiled pipeline vs a scapy-per-packet peer doing the same work on a smaller sa
 Run (about a minute):
     pytest bench/test_pipeline.py -p no:cacheprovider --benchmark-json /tmp/pipe.json -s
 
+Dual-stack variant (`test_replay_compiled_dual_stack`, issue 17): the demo made dual-stack
+(`dual_stack_demo`) and a 1M-packet capture with DUAL_SHARE of its TCP/UDP flows as IPv6,
+replayed alternately with the IPv4-only capture through the same topology in one run; prints
+the IPv6 packet share and the ratio (target >= 0.8).
 Firewall-hub variant (`test_replay_compiled_firewall_hub`): the same capture through the demo
 with its hub NVA replaced by an Azure Firewall (classic network rules, stateful sessions).
 Ours: `Emulator(demo).replay(capture, auto_map=False)` -- read + scan (pcapscan), header
@@ -20,6 +24,7 @@ The capture (~140 MB) is generated into a temp dir by captures/gen_hub_spoke.py 
 from __future__ import annotations
 
 import importlib.util
+import ipaddress
 import itertools
 import math
 import platform
@@ -147,6 +152,88 @@ def test_replay_compiled_firewall_hub(benchmark, firewall_topology, capture) -> 
                                 **_machine())
     print(f"\ncompiled replay, firewall hub: {PACKETS / benchmark.stats.stats.mean:,.0f} "
           f"packets/s wall (mean of 3); {result.counts()}")
+
+
+# -- dual-stack variant (issue 17) --------------------------------------------------------
+def _prefix6(text: str) -> str:
+    """An IPv4 prefix as the dual-stack capture's map writes its addresses (gen.map6): a
+    private /L becomes a /(40 + L) (/24 -> /64), 0.0.0.0/0 becomes ::/0."""
+    net = ipaddress.IPv4Network(text)
+    if net.prefixlen == 0:
+        return "::/0"
+    return f"{ipaddress.IPv6Address(gen.map6(int(net.network_address)))}/{40 + net.prefixlen}"
+
+
+def dual_stack_demo(text: str) -> str:
+    """The demo topology made dual-stack with gen.map6: every subnet gets the IPv6 /64 of its
+    /24, every VNet the /56 of its /16, every VM its mapped IPv6 address, every user route an
+    IPv6 twin (mapped prefix and next hop)."""
+    import yaml
+
+    doc = yaml.safe_load(text)
+    for vnet in doc["vnets"].values():
+        vnet["address_space"] += [_prefix6(p) for p in vnet["address_space"]]
+        for name, sub in list(vnet["subnets"].items()):
+            spec = sub if isinstance(sub, dict) else {"prefix": sub}
+            if ipaddress.IPv4Network(spec["prefix"]).prefixlen == 24:
+                spec["prefix6"] = _prefix6(spec["prefix"])
+            vnet["subnets"][name] = spec
+    for table in doc["route_tables"].values():
+        table["routes"] += [{**r, "name": r["name"] + "-v6", "prefix": _prefix6(r["prefix"]),
+                             **({"next_hop_ip": str(ipaddress.IPv6Address(gen.map6(int(
+                                 ipaddress.IPv4Address(r["next_hop_ip"])))))}
+                                if r.get("next_hop_ip") else {})} for r in table["routes"]]
+    for vm in doc["vms"].values():
+        vm["ip6"] = str(ipaddress.IPv6Address(gen.map6(int(ipaddress.IPv4Address(vm["ip"])))))
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+@pytest.fixture(scope="module")
+def dual_topology(tmp_path_factory):
+    text = resources.files("dataplane.data").joinpath("demo.yaml").read_text()
+    path = tmp_path_factory.mktemp("dual") / "demo-dual.yaml"
+    path.write_text(dual_stack_demo(text))
+    return dataplane.load(str(path))
+
+
+@pytest.fixture(scope="module")
+def dual_capture(tmp_path_factory) -> Path:
+    return gen.generate(tmp_path_factory.mktemp("pipe") / "dual_1m.pcap", PACKETS,
+                        ipv6_share=DUAL_SHARE)
+
+
+DUAL_SHARE = 0.5  # of the TCP/UDP flows; about half of the packets (printed)
+
+
+def test_replay_compiled_dual_stack(benchmark, dual_topology, dual_capture, capture) -> None:
+    """The dual-stack capture and the IPv4-only one through the same dual-stack topology,
+    alternated round by round in one run (ratio target >= 0.8)."""
+    em = Emulator(dual_topology)
+    times: dict[str, list[float]] = {"dual": [], "ipv4": []}
+
+    def one(kind: str, path: Path):
+        em.reset()
+        t0 = time.perf_counter()
+        r = em.replay(path, auto_map=False, progress=False)
+        times[kind].append(time.perf_counter() - t0)
+        return r
+
+    def run():
+        one("ipv4", capture)
+        return one("dual", dual_capture)
+
+    result = benchmark.pedantic(run, rounds=3, iterations=1, warmup_rounds=0)
+    assert result.read == PACKETS and result.check_accounting()
+    family = np.concatenate([b for b in [result.columns["family"]]])
+    share = float(np.mean(family == 6))
+    ratio = min(times["ipv4"]) / min(times["dual"])
+    benchmark.extra_info.update(ops=PACKETS, unit="packet", counts=result.counts(),
+                                ipv6_packet_share=share, ipv4_seconds=times["ipv4"],
+                                dual_seconds=times["dual"], ratio_best=ratio, **_machine())
+    print(f"\ndual-stack replay ({share:.0%} IPv6 packets): best "
+          f"{PACKETS / min(times['dual']):,.0f} packets/s vs IPv4-only "
+          f"{PACKETS / min(times['ipv4']):,.0f} on the same topology: ratio {ratio:.2f} "
+          f"(best of 3 alternated rounds); {result.counts()}")
 
 
 def scapy_peer(em: Emulator, path: Path) -> dict[str, int]:

@@ -11,6 +11,10 @@ timestamps, Ethernet, snaplen 128 by default (origlen keeps the on-the-wire size
   web -> branch 192.168.0.0/16 (gateway transit), jumpbox -> web TCP 23/22 (NSG denies)
   db1 -> web UDP (denied), ICMP echo, ARP (UNPARSED), IPv6 UDP (UNSUPPORTED).
 Endpoints are the demo's own addresses: replay with `auto_map=False` (no remapping needed).
+Dual-stack (`ipv6_share`, default 0): that share of the TCP/UDP flows is sent as IPv6, each
+IPv4 address a.b.c.d written as `map6` gives it: private ones as fd00:0:0:aabb:cc00::dd (a /24
+subnet becomes a /64, a /16 VNet a /56), public ones as 2001:db8::a.b.c.d (global unicast);
+bench/test_pipeline.py builds the matching dual-stack demo topology with the same map.
 """
 
 from __future__ import annotations
@@ -40,6 +44,16 @@ KINDS = {
     "inet_web": (3, 6), "web_branch": (4, 17), "jump_telnet": (2, 6), "db_udp": (2, 17),
     "icmp": (2, 1), "arp": (2, 0), "ipv6": (2, 17),
 }
+
+
+PRIVATE = ((_ip("10.0.0.0"), _ip("10.255.255.255")), (_ip("192.168.0.0"), _ip("192.168.255.255")))
+
+
+def map6(v4: int) -> int:
+    """The IPv6 address the dual-stack capture writes for IPv4 address `v4` (see above)."""
+    if any(lo <= v4 <= hi for lo, hi in PRIVATE):
+        return (0xFD00 << 112) | ((v4 >> 8) << 64) | (v4 & 0xFF)
+    return (0x20010DB8 << 96) | v4
 
 
 def _flows(rng: np.random.Generator, nflows: int) -> dict[str, np.ndarray]:
@@ -88,6 +102,19 @@ def _be(mat: np.ndarray, col: int, width: int, values: np.ndarray, rows: np.ndar
             np.uint8)
 
 
+def _put6(mat: np.ndarray, col: int, v4: np.ndarray, rows: np.ndarray) -> None:
+    """The 16 bytes of `map6(v4)` per row at column `col` (vectorised)."""
+    private = np.zeros(rows.size, bool)
+    for lo, hi in PRIVATE:
+        private |= (v4 >= lo) & (v4 <= hi)
+    p, g = rows[private], rows[~private]
+    mat[p, col] = 0xFD
+    _be(mat, col + 5, 3, v4[private] >> 8, p)
+    _be(mat, col + 15, 1, v4[private] & 0xFF, p)
+    _be(mat, col, 4, np.full(g.size, 0x20010DB8), g)
+    _be(mat, col + 12, 4, v4[~private], g)
+
+
 def _frames(f: dict[str, np.ndarray], fid: np.ndarray, orig: np.ndarray, snap: int
             ) -> tuple[np.ndarray, np.ndarray]:
     """Frame matrix (n, snap) and caplens for packets of flows `fid`."""
@@ -99,7 +126,8 @@ def _frames(f: dict[str, np.ndarray], fid: np.ndarray, orig: np.ndarray, snap: i
     mat[:, 6:12] = np.frombuffer(MAC_A, np.uint8)
     arp = kind == names.index("arp")
     v6 = kind == names.index("ipv6")
-    v4 = ~arp & ~v6
+    dual = f["six"][fid]  # dual-stack flows sent as IPv6 (`ipv6_share`)
+    v4 = ~arp & ~v6 & ~dual
     rows = np.flatnonzero(v4)
     proto = f["proto"][fid]
     # IPv4
@@ -143,16 +171,35 @@ def _frames(f: dict[str, np.ndarray], fid: np.ndarray, orig: np.ndarray, snap: i
     _be(mat, 54, 2, f["sport"][fid][rows], rows)
     _be(mat, 56, 2, f["dport"][fid][rows], rows)
     _be(mat, 58, 2, orig[rows] - 54, rows)
+    # dual-stack flows as IPv6 (TCP or UDP; addresses by map6)
+    rows = np.flatnonzero(dual)
+    mat[rows, 12], mat[rows, 13] = 0x86, 0xDD
+    mat[rows, 14] = 0x60
+    _be(mat, 18, 2, orig[rows] - 54, rows)
+    mat[rows, 20] = proto[rows]
+    mat[rows, 21] = 64
+    _put6(mat, 22, f["src"][fid][rows], rows)
+    _put6(mat, 38, f["dst"][fid][rows], rows)
+    _be(mat, 54, 2, f["sport"][fid][rows], rows)
+    _be(mat, 56, 2, f["dport"][fid][rows], rows)
+    tcp = rows[proto[rows] == 6]
+    mat[tcp, 66] = 0x50
+    mat[tcp, 67] = 0x18  # PSH ACK
+    _be(mat, 68, 2, np.full(tcp.size, 64240), tcp)
+    udp = rows[proto[rows] == 17]
+    _be(mat, 58, 2, orig[udp] - 54, udp)
     caplen = np.minimum(orig, snap)
     return mat, caplen
 
 
 def generate(path: str | Path, packets: int = 1_000_000, seed: int = 7, snaplen: int = 128,
-             flows: int | None = None, chunk: int = 200_000) -> Path:
+             flows: int | None = None, chunk: int = 200_000, ipv6_share: float = 0.0) -> Path:
     """Write the capture; returns its path."""
     rng = np.random.default_rng(seed)
     nflows = flows if flows is not None else max(1, packets // 12)
     f = _flows(rng, nflows)
+    ported = np.isin(f["proto"], (6, 17)) & (f["kind"] != list(f["names"]).index("ipv6"))
+    f["six"] = ported & (np.random.default_rng(seed + 1).random(nflows) < ipv6_share)
     # Zipf-like flow popularity: a few elephants, many mice
     weight = 1.0 / np.arange(1, nflows + 1) ** 0.8
     weight /= weight.sum()
@@ -169,7 +216,8 @@ def generate(path: str | Path, packets: int = 1_000_000, seed: int = 7, snaplen:
             big = rng.random(n) < 0.4
             orig = np.where(big, 1514, rng.integers(60, 600, n)).astype(np.int64)
             orig[kind == names.index("arp")] = 60
-            orig[kind == names.index("ipv6")] = np.maximum(orig[kind == names.index("ipv6")], 62)
+            six = (kind == names.index("ipv6")) | f["six"][fid]
+            orig[six] = np.maximum(orig[six], 82)
             mat, caplen = _frames(f, fid, orig, snaplen)
             gaps = rng.exponential(10.0, n).astype(np.int64)  # ~100k packets/s on average
             ts = t + np.cumsum(gaps)

@@ -51,6 +51,7 @@ class Disposition(IntEnum):
     LB_FRAGMENT = 33
     FRAGMENT_DEFAULT_OUTBOUND = 34
     FRAGMENT_STATE_FULL = 35
+    IPV6_NOT_MODELLED = 36
 
     @property
     def reason(self) -> str:
@@ -84,8 +85,8 @@ REASONS: dict[Disposition, str] = {
     Disposition.LOOP: "routing loop or hop limit exceeded between virtual appliances",
     Disposition.SHAPER_DROP: "dropped by the VM's egress shaper (queue full at the size's cap)",
     Disposition.UNPARSED: "the frame could not be parsed as IPv4/IPv6 (reason in the record)",
-    Disposition.UNSUPPORTED: "parsed but not emulated (IPv6, or a fragment whose first "
-                             "fragment was not emulated)",
+    Disposition.UNSUPPORTED: "parsed but not emulated (a non-first IP fragment whose first "
+                             "fragment was not emulated: not reassembled)",
     Disposition.UNMAPPED: "the source is not an emulated NIC and nothing admits it (label "
                           "says which): an Internet packet gets in only to a public IP or as "
                           "the reply to a flow a VM opened; a private capture address outside "
@@ -133,6 +134,9 @@ REASONS: dict[Disposition, str] = {
     Disposition.FRAGMENT_STATE_FULL: "an IP fragment needing a new fragment chain while its "
                                      "NIC's chains are at their bound (assumption "
                                      "fragment-state)",
+    Disposition.IPV6_NOT_MODELLED: "not decided: an IPv6 packet reached a part the emulator "
+                                   "models for IPv4 only (Azure Firewall IPv6 preview, an IPv6 "
+                                   "load-balancer frontend, a gateway; named in the label)",
     Disposition.EXITS_PLATFORM: "answered by Azure's host (DNS, DHCP, WireServer, IMDS at "
                                 "168.63.129.16 / 169.254.169.254): no NSG unless it names the "
                                 "service's tag, no user route",

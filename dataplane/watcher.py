@@ -16,9 +16,9 @@ IPv6: next_hop, ip_flow_verify and the route/rule tables answer IPv6 flows of a 
 (an IPv6 endpoint is written [ADDRESS]:PORT; local and remote addresses of one family). Azure's
 own IP flow verify takes IPv4 addresses only ("IP flow verify overview",
 https://learn.microsoft.com/azure/network-watcher/ip-flow-verify-overview): ours goes beyond it
-and says so (assumption ip-flow-verify-ipv6). explain on an IPv6 flow answers in one line that
-the packet engine decides IPv6 in a later release (`IPV6_ENGINE_LATER`; disposition
-UNSUPPORTED, the engine's own answer for IPv6 packets; not a usage error, so no exit 2).
+and says so (assumption ip-flow-verify-ipv6). explain on an IPv6 flow walks the packet from
+the NIC's IPv6 ip configuration through the engine's stages like an IPv4 one (issue 17,
+assumption engine-ipv6).
 Every answer carries an "assumptions" list (control/assumptions.py) and a "caveats" list: the
 unmodelled resources that can change this answer (control/caveats.py). Unknown names raise
 InputError.
@@ -188,11 +188,6 @@ def next_hop(topology: Topology, vm: str, source_ip: str, destination_ip: str,
     return edge_next_hop(topology, interface, route, out)  # control/outbound.py (issue 14)
 
 
-IPV6_ENGINE_LATER = ("IPv6 flows are decided by the packet engine in a later release (issue "
-                     "17); today ip-flow-verify, next-hop, routes and rules answer IPv6 from "
-                     "the control plane.")
-
-
 def parse_endpoint(text: str, what: str, *, port_required: bool
                    ) -> tuple[IPAddress, int | None]:
     """'IP', 'IP:PORT', '[IPv6]' or '[IPv6]:PORT' -> (address, port or None).
@@ -285,7 +280,8 @@ def explain(topology: Topology, vm: str, destination: str, protocol: str = "Tcp"
     control/explain.py. `sni` / `host`: the server name the flow asks for (TLS SNI / HTTP
     Host), read by Azure Firewall application rules (engine/stages/firewall.py); without
     either, a flow an application rule could allow ends FIREWALL_NAME_UNKNOWN. An IPv6
-    destination gets `ipv6_not_yet` (the engine is IPv4 only, assumption program-ipv4).
+    destination leaves from the NIC's IPv6 ip configuration (`ipv6_source`) and is walked by
+    the same stages (issue 17; assumption engine-ipv6).
     InputError for bad input (both sni and host included)."""
     from dataplane.control import explain as render
     from dataplane.engine.compile import build_network
@@ -293,6 +289,7 @@ def explain(topology: Topology, vm: str, destination: str, protocol: str = "Tcp"
     from dataplane.engine.reference import Packet, ReferencePipeline, flow_key
     from dataplane.engine.stages.firewall_nat import FIREWALL_NAT_ASSUMPTIONS
     from dataplane.engine.stages.gateway import GATEWAY_ASSUMPTIONS, INGRESS_ASSUMPTIONS
+    from dataplane.engine.stages.ipv6 import ENGINE_IPV6_ASSUMPTION
     from dataplane.engine.stages.loadbalancer import LB_ASSUMPTIONS
 
     dest_ip, dest_port = parse_endpoint(destination, "destination", port_required=False)
@@ -305,21 +302,19 @@ def explain(topology: Topology, vm: str, destination: str, protocol: str = "Tcp"
     dport = dest_port if dest_port is not None else (default if ported else 0)
     sport = source_port if source_port is not None else (render.EPHEMERAL_PORT if ported else 0)
     if dest_ip.version == 6:
-        machine = topology.vm_of_nic(interface)
-        flow = render.flow_dict(machine.name if machine else None, interface.name,
-                                str(ipv6_source(interface)), str(dest_ip), number, sport, dport,
-                                dest_port is None and ported)
-        return ipv6_not_yet(flow, caveats_for(topology, _nic_path(topology, interface)))
-    src_ip = interface.primary_ip
-    if src_ip is None or src_ip.version != 4:
-        raise InputError(f"{interface.name} has no private IPv4 address")
+        src_ip = ipv6_source(interface)
+    else:
+        src_ip = interface.primary_ip
+        if src_ip is None or src_ip.version != 4:
+            raise InputError(f"{interface.name} has no private IPv4 address")
     net = build_network(topology, caps=False)
     index = next(i for i, n in enumerate(net.nics) if id_key(n.id) == id_key(interface.id))
     try:
         name = synthetic(sni, host)
     except ValueError as e:
         raise InputError(str(e)) from None
-    packet = Packet(index, src_ip.value, dest_ip.value, number, sport, dport)
+    packet = Packet(index, src_ip.value, dest_ip.value, number, sport, dport,
+                    family=dest_ip.version)
     reference = ReferencePipeline(net)
     reference.server_names[flow_key(packet)] = name
     walk = reference.walk(packet)
@@ -337,6 +332,8 @@ def explain(topology: Topology, vm: str, destination: str, protocol: str = "Tcp"
     notes += gateway_notes(walk.hops, GATEWAY_ASSUMPTIONS)
     if any(h["step"] == "nat" and "(firewall" in h.get("kind", "") for h in walk.hops):
         notes += list(FIREWALL_NAT_ASSUMPTIONS)  # engine/stages/firewall_nat.py
+    if dest_ip.version == 6:
+        notes += [ENGINE_IPV6_ASSUMPTION]
     answer = render.render(flow, walk.hops, walk.disposition.name, walk.deciding, notes)
     answer["caveats"] = list(dict.fromkeys(
         answer["caveats"] + caveats_for(topology, _nic_path(topology, interface)
@@ -370,9 +367,3 @@ def ipv6_source(interface: NetworkInterface) -> IPAddress:
     return found
 
 
-def ipv6_not_yet(flow: dict[str, Any], caveats: list[str]) -> dict[str, Any]:
-    """The one-line answer `explain` and `trace` give for an IPv6 flow: disposition
-    UNSUPPORTED (what the engine answers for IPv6 packets), reason IPV6_ENGINE_LATER, no hops."""
-    return {"flow": flow, "hops": [], "disposition": "UNSUPPORTED",
-            "reason": IPV6_ENGINE_LATER, "deciding": None, "engineDisposition": "UNSUPPORTED",
-            "assumptions": texts("program-ipv4"), "caveats": caveats}

@@ -52,6 +52,13 @@ def _states(topology: Topology) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.dual_stack:  # v6 hook (issue 17): the dual-stack demo, cli/demo_dual_stack.py
+        from dataplane.cli import demo_dual_stack
+
+        if args.output != "table" or args.query is not None:
+            raise InputError("--output/--query: the demo prints a walk-through")
+        return demo_dual_stack.run(Path(args.out) if args.show_yaml else out_dir(
+            "--out", args.out), args.show_yaml)
     if args.show_yaml:
         print(demo_text(), end="")
         return 0
@@ -213,6 +220,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Load the built-in hub-and-spoke topology and show its VNets, peerings, "
                     "validation findings and the peering lifecycle; then replay generated "
                     "traffic through the emulator and report it.")
+    parser.add_argument("--dual-stack", action="store_true",
+                        help="the dual-stack demo instead: IPv4 and IPv6 traffic through a "
+                             "hub NVA, with an explicit address map")
     parser.add_argument("--show-yaml", action="store_true",
                         help="print the demo topology (scenario YAML) and exit")
     parser.add_argument("--out", default="dataplane-demo", metavar="DIR",

@@ -70,8 +70,8 @@ def _destination(args: argparse.Namespace) -> tuple[str, int]:
 
 
 def _ipv6(args: argparse.Namespace) -> int:
-    """An IPv6 destination: one line, the packet engine decides IPv6 in a later release
-    (dataplane/watcher.py, ipv6_not_yet; exit 0: not a usage mistake)."""
+    """An IPv6 destination: the forward packet walked by the engine's stages (dataplane/
+    watcher.py explain; issue 17), one line with its disposition and deciding rule/route."""
     from dataplane.cli.watcher import port_assumed
     from dataplane.watcher import explain, parse_endpoint
 
@@ -83,10 +83,11 @@ def _ipv6(args: argparse.Namespace) -> int:
     answer = {"direction": "forward", "sourceVm": flow["sourceVm"], "sourceIp": flow["sourceIp"],
               "destinationIp": flow["destinationIp"], "protocol": flow["protocol"],
               "sourcePort": flow["sourcePort"], "destinationPort": flow["destinationPort"],
-              "disposition": got["disposition"], "reason": got["reason"], "deciding": None,
-              "hops": []}
+              "disposition": got["engineDisposition"], "reason": got["reason"],
+              "deciding": got["deciding"], "hops": got["hops"]}
     head = (f"forward: {answer['sourceIp']} -> {answer['destinationIp']} {answer['protocol']} "
-            f"{answer['destinationPort']}: UNSUPPORTED; {answer['reason']}")
+            f"{answer['destinationPort']}: {answer['disposition']}; "
+            f"{answer['deciding'] or answer['reason']}")
     emit(args, [answer], lambda: head + ("\n" + port_assumed(args.to, flow)
                                          if flow["portsAssumed"] else ""))
     return 0

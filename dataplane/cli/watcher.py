@@ -10,8 +10,8 @@ and -o tsv as az). Unknown names: one line on stderr, exit 2.
                            --local IP:PORT --remote IP:PORT
   dataplane explain TOPOLOGY --vm VM --to IP[:PORT] [--protocol P] [--sni NAME | --host NAME]
 IPv6 addresses are accepted everywhere (an IPv6 endpoint with a port: [ADDRESS]:PORT); Azure's
-own IP flow verify takes IPv4 only, ours goes beyond it (dataplane/watcher.py). explain on IPv6
-prints the one-line answer that the packet engine decides IPv6 in a later release (exit 0).
+own IP flow verify takes IPv4 only, ours goes beyond it (dataplane/watcher.py). explain walks
+IPv6 flows through the engine's stages like IPv4 ones (issue 17).
 """
 
 from __future__ import annotations

@@ -42,6 +42,7 @@ from dataplane.engine.compile import (
     MAX_HOPS,
     NH_APPLIANCE,
     NH_ENDPOINT,
+    NH_GATEWAY,
     NH_INTERNET,
     NH_NONE,
     NH_PEERING,
@@ -51,7 +52,7 @@ from dataplane.engine.compile import (
 )
 from dataplane.engine.conntrack import UNSNAT, BatchConnTrack, FirewallSets, FragmentChains
 from dataplane.engine.payload import FlowNames
-from dataplane.engine.reference import _in
+from dataplane.engine.reference import IPV6_INGRESS_LABEL, V6_TAG, _in
 from dataplane.engine.stages import (
     appliance,
     deliver,
@@ -64,6 +65,7 @@ from dataplane.engine.stages import (
     source,
 )
 from dataplane.engine.stages import gateway as _gateway_stage  # semantics stage, see decide()
+from dataplane.engine.stages import ipv6 as _ipv6
 from dataplane.engine.stages import loadbalancer as lb
 from dataplane.engine.stages import route as routing
 from dataplane.engine.stages.firewall import CompiledFirewall
@@ -80,10 +82,10 @@ UNDECIDED = 255
 class Columns:
     """Packet columns, dual-stack: every packet carries its family and both addresses as two
     64-bit halves (as the header kernel extracts them: IPv4 in the low half, high half 0);
-    `src`/`dst` repeat the IPv4 addresses (0 for other families) for the IPv4 stages. IPv6
-    packets are decided at the edge (preset UNSUPPORTED) until the IPv6 issue fills the
-    stages; flow and decision keys are IPv4 keys (IPv6 rows never reach a stage nor open a
-    flow: their answer is their preset, their final addresses their own)."""
+    `src`/`dst` repeat the IPv4 addresses (0 for other families) for the IPv4 stages; IPv6
+    rows are decided by the stages on their halves (issue 17; stages/ipv6.py names what is
+    not modelled). IPv6 addresses are never translated (no IPv6 NAT is modelled), so an IPv6
+    row's final addresses are its own."""
 
     nic: np.ndarray      # int32, -1 = unmapped
     src: np.ndarray      # int64 IPv4 source (0 when not IPv4)
@@ -179,6 +181,9 @@ class BatchPipeline:
         self.addresses = NicAddresses(net.nics, net.node_vnet)
         self.fw_public, self.fw_private = firewall_nat.address_owners(net)  # stages/firewall_nat
         self.fw_instance = firewall_nat.instance_owners(net)
+        self.own6 = source.NicOwn6(net.nics)
+        self.l_ingress6 = self.labels(IPV6_INGRESS_LABEL)
+        self.l_gateway6 = self.labels(_ipv6.ipv6_label("virtual network gateway"))
 
     # -- public --
     def run(self, c: Columns, excluded: np.ndarray | None = None, commit: bool = True
@@ -291,8 +296,13 @@ class BatchPipeline:
             return []
         _, keys = self.flow_index.export()
         size = keys.shape[0]
-        _, _, src, _, dst, proto, sport, dport = key_fields(keys)  # IPv4 entries only
-        k = np.stack([src.astype(np.int64), dst.astype(np.int64), proto, sport, dport], axis=1)
+        family, shi, slo, dhi, dlo, proto, sport, dport = key_fields(keys)
+        k = np.stack([slo.astype(np.int64), dst_ := dlo.astype(np.int64), proto, sport, dport],
+                     axis=1).astype(object)
+        for f in np.flatnonzero(family == 6).tolist():  # reference.flow_key's IPv6 form
+            k[f, 0] = (int(shi[f]) << 64 | int(slo[f])) | V6_TAG
+            k[f, 1] = (int(dhi[f]) << 64 | int(dlo[f])) | V6_TAG
+        del dst_
         owner = ct.reply_entry[:size]
         sets = {v: frozenset(k_) for k_, v in self.fwsets.ids.items()}
         first, rest = [], []
@@ -519,6 +529,9 @@ class BatchPipeline:
         nodes = np.full((n, WIDTH), -1, dtype=np.int32)
         for d, lab in self.l_edge.items():
             dec[disp == d] = lab
+        six = c.family == 6
+        outside6 = (disp == UNDECIDED) & (c.nic < 0) & six  # UNMAPPED after the edges below
+        disp[outside6] = D.IPV6_NOT_MODELLED
         unmapped = (disp == UNDECIDED) & (c.nic < 0)
         disp[unmapped] = D.UNMAPPED
         dec[unmapped] = self.l_unmapped
@@ -533,15 +546,23 @@ class BatchPipeline:
         # 1 source / anti-spoofing
         idx = np.flatnonzero(active)
         nic = c.nic[idx].astype(np.int64)
-        bad = source.decide_np(self.nic_ip_keys, self.forwarding, nic, c.src[idx])
+        bad = source.decide_np(self.nic_ip_keys, self.forwarding, nic, c.src[idx], six[idx],
+                               self.own6, c.src_hi[idx], c.src_lo[idx])
         end(idx[bad], D.SPOOFED, self.spoof_label[nic[bad]])
         # what a VNet does not carry (multicast, broadcast, IP-in-IP, GRE)
         idx = np.flatnonzero(active)
-        kind = source.blocked_np(c.dst[idx], c.proto[idx])
+        kind = source.blocked_np(c.dst[idx], c.proto[idx], six[idx], c.dst_hi[idx],
+                                 c.sport[idx])
         for k, name in enumerate(source.BLOCKED_KINDS):
             hit = idx[kind == k]
             if hit.size:
                 end(hit, D.BLOCKED_IN_VNET, self.labels(source.blocked_label(name)))
+        # IPv6 neighbour discovery: answered by the host (stages/platform.py, ipv6-nd-host)
+        idx = np.flatnonzero(active & six)
+        if idx.size:
+            idx = idx[platform.nd_np(six[idx], c.proto[idx], c.sport[idx])]
+            for t in np.unique(c.sport[idx]).tolist():
+                end(idx[c.sport[idx] == t], D.EXITS_PLATFORM, self.labels(platform.nd_label(t)))
         # Azure's host services (DNS, DHCP, WireServer, IMDS): answered by the host
         idx = np.flatnonzero(active)
         which = platform.decide_np(c.dst[idx], c.proto[idx], c.dport[idx], c.nic[idx],
@@ -618,6 +639,10 @@ class BatchPipeline:
                         public_edge.tables(net).outbound_only_names[k])))
         # >>> semantics stage owned by stages/gateway.py (on-premises/probe/Internet ingress)
         _gateway_stage.enter_stage(self, c, est, disp, dec, nodes, pos, active, subnet)
+        disp[outside6] = D.UNMAPPED  # IPv6 from outside the VNets (reference.py, engine-ipv6)
+        dec[outside6] = self.l_ingress6
+        if outside6.any():  # ... but a tracked flow's reply reaches its NIC (no NSG: stateful)
+            self._ingress6(c, est, np.flatnonzero(outside6 & est), nodes, disp, dec, active)
         for _ in range(MAX_HOPS):
             idx = np.flatnonzero(active)
             if idx.size == 0:
@@ -626,7 +651,8 @@ class BatchPipeline:
             end(idx[long], D.LOOP, self.l_hoplimit)
             idx = idx[~long]
             sub = subnet[idx].astype(np.int64)
-            rid = routing.decide_np(net, sub, c.dst[idx])  # stages/route.py
+            rid = routing.decide_np(net, sub, c.dst[idx], six[idx], c.dst_hi[idx],
+                                    c.dst_lo[idx])  # stages/route.py
             none = rid < 0
             end(idx[none], D.NO_ROUTE, self.l_noroute)
             idx, rid, sub = idx[~none], rid[~none], sub[~none]
@@ -698,13 +724,16 @@ class BatchPipeline:
         the mask (over idx) of packets that may cross."""
         none = np.zeros(idx.size, bool)
         return peering.decide_np(self.net, self.labels, self.peer_label, c.src[idx], idx, a, b,
-                                 np.full(idx.size, -1), none, disp, dec, active)
+                                 np.full(idx.size, -1), none, disp, dec, active,
+                                 c.family[idx] == 6, c.src_hi[idx], c.src_lo[idx])
 
-    def _owner(self, vnet: np.ndarray, dst: np.ndarray) -> np.ndarray:
-        """The NIC holding each IPv4 destination in its VNet (engine/addresses.py; the rows
-        reaching the stages are IPv4 until the IPv6 issue: family 4, high half 0)."""
-        return self.addresses.owner_np(vnet, np.full(dst.size, 4, np.uint8),
-                                       np.zeros(dst.size, np.uint64), dst)
+    def _owner(self, c: Columns, idx: np.ndarray, vnet: np.ndarray) -> np.ndarray:
+        """The NIC holding each row's destination in its VNet (engine/addresses.py): IPv4
+        rows by `dst` (translations rewrite it), IPv6 rows by their halves."""
+        fam = c.family[idx]
+        six = fam == 6
+        lo = np.where(six, c.dst_lo[idx], c.dst[idx].astype(np.uint64))
+        return self.addresses.owner_np(vnet, fam, np.where(six, c.dst_hi[idx], 0), lo)
 
     def _hop_stages(self, c: Columns, est: np.ndarray, idx: np.ndarray, rid: np.ndarray,
                     sub: np.ndarray, nh: np.ndarray, vnet: np.ndarray, nodes: np.ndarray,
@@ -718,8 +747,14 @@ class BatchPipeline:
         net = self.net
         if idx.size == 0:
             return idx, rid, sub, nh, vnet
+        keep = np.ones(idx.size, bool)
+        six = c.family[idx] == 6
+        if six.any():  # IPv6 Internet edge and gateways (public_edge.py, stages/ipv6.py)
+            keep = self._edge6(c, idx, rid, nh, six, nodes, pos, disp, dec, active)
         # >>> stages/gateway.py (Internet edge)
-        keep = _gateway_stage.edge_stage(self, c, idx, rid, nh, disp, dec, active)
+        if keep.any():
+            keep[keep] = _gateway_stage.edge_stage(self, c, idx[keep], rid[keep], nh[keep],
+                                                   disp, dec, active)
         direct = keep & ((nh == NH_VNETLOCAL) | (nh == NH_PEERING))
         tv = net.route_vnet[rid]
         prev = nodes[idx, pos[idx] - 1]
@@ -743,6 +778,42 @@ class BatchPipeline:
             ok = lb.next_hop_np(net, self.labels, c, idx, rid, vnet, m, disp, dec, active)
             keep &= ~m | ok
         return idx[keep], rid[keep], sub[keep], nh[keep], vnet[keep]
+
+    def _ingress6(self, c: Columns, est: np.ndarray, rows: np.ndarray, nodes: np.ndarray,
+                  disp: np.ndarray, dec: np.ndarray, active: np.ndarray) -> None:
+        """IPv6 replies of tracked flows from outside the VNets: delivered to the NIC holding
+        the destination (reference.py `_ingress6`)."""
+        net = self.net
+        target = np.array([net.ip6_nic.get(int(h) << 64 | int(lo_), -1) for h, lo_ in zip(
+            c.dst_hi[rows].tolist(), c.dst_lo[rows].tolist(), strict=True)], dtype=np.int32)
+        for nic in np.unique(target[target >= 0]).tolist():
+            q = rows[target == nic]
+            nodes[q, 0] = nic
+            self.deliver(c, est, q, np.full(q.size, nic, np.int32),
+                         self.labels(_gateway_stage.label_internet(net, nic, True)), nodes,
+                         np.zeros(len(c), np.int64), disp, dec, active)
+
+    def _edge6(self, c: Columns, idx: np.ndarray, rid: np.ndarray, nh: np.ndarray, six: np.ndarray,
+               nodes: np.ndarray, pos: np.ndarray, disp: np.ndarray, dec: np.ndarray,
+               active: np.ndarray) -> np.ndarray:
+        """IPv6 rows of one hop whose route leaves the VNet: Internet (NON_ROUTABLE outside
+        2000::/3, else EXITS_INTERNET keeping the source; stages/public_edge.py) and gateway
+        rows (IPV6_NOT_MODELLED, stages/ipv6.py). Returns keep (over idx)."""
+        net = self.net
+        c_hi = c.dst_hi[idx]
+        out = six & (nh == NH_INTERNET)
+        bad = out & public_edge.nonroutable6_np(c_hi)
+        disp[idx[bad]] = D.NON_ROUTABLE
+        dec[idx[bad]] = self.route_label[rid[bad]]
+        ok = out & ~bad
+        nodes[idx[ok], pos[idx[ok]]] = net.internet_node
+        disp[idx[ok]] = D.EXITS_INTERNET
+        dec[idx[ok]] = self.route_label[rid[ok]]
+        gw = six & (nh == NH_GATEWAY)
+        disp[idx[gw]] = D.IPV6_NOT_MODELLED
+        dec[idx[gw]] = self.l_gateway6
+        active[idx[out | gw]] = False
+        return ~(out | gw)
 
     def _frontends(self, c, est, sel, fe, vnet, prev, via_gw, nodes, pos, disp, dec,
                    active) -> None:
@@ -776,11 +847,11 @@ class BatchPipeline:
     def _direct(self, c, est, idx, rid, vnet, nodes, pos, disp, dec, active, subnet) -> None:
         net = self.net
         tv = net.route_vnet[rid]
-        target = self._owner(tv, c.dst[idx])
+        target = self._owner(c, idx, tv)
         miss = target < 0
         fw = firewall_nat.owner_np(self.fw_private, c.dst[idx]) if self.fw_private else \
             np.full(idx.size, -1, np.int32)
-        m = miss & ~est[idx] & (fw >= 0)  # private-IP DNAT at a firewall (firewall_nat.py)
+        m = miss & ~est[idx] & (fw >= 0) & (c.family[idx] == 4)  # private-IP DNAT (firewall_nat)
         if m.any():
             rows, fw = idx[m], fw[m]
             ok = self._cross(c, rows, vnet[m], net.node_vnet[fw + len(net.nics)], disp, dec,
@@ -791,6 +862,12 @@ class BatchPipeline:
             self._firewall_dnat(c, rows, fw, subnet, disp, dec, active)
         disp[idx[miss & ~m]] = D.NO_DESTINATION
         active[idx[miss & ~m]] = False
+        for j in np.flatnonzero(miss & (c.family[idx] == 6)).tolist():  # stages/ipv6.py
+            i = int(idx[j])
+            name = net.lb6_frontends.get((int(tv[j]), int(c.dst_hi[i]) << 64 | int(c.dst_lo[i])))
+            if name is not None:
+                disp[i] = D.IPV6_NOT_MODELLED
+                dec[i] = self.labels(_ipv6.ipv6_label(f"load balancer {name} IPv6 frontend"))
         idx, rid, tv, vnet, target = idx[~miss], rid[~miss], tv[~miss], vnet[~miss], target[~miss]
         ok = self._cross(c, idx, vnet, tv, disp, dec, active)
         self.deliver(c, est, idx[ok], target[ok], self.route_label[rid[ok]], nodes, pos, disp,
@@ -816,8 +893,15 @@ class BatchPipeline:
         nodes[idx, pos[idx]] = app
         pos[idx] += 1
         is_fw = self.is_firewall[app]
-        for f in np.unique(app[is_fw]).tolist():
-            sel = idx[app == f]
+        fw6 = is_fw & (c.family[idx] == 6)  # Azure Firewall IPv6 is a preview (stages/ipv6.py)
+        for f in np.unique(app[fw6]).tolist():
+            sel = idx[fw6 & (app == f)]
+            disp[sel] = D.IPV6_NOT_MODELLED
+            dec[sel] = self.labels(_ipv6.firewall_ipv6_label(net, f))
+            active[sel] = False
+        fw4 = is_fw & ~fw6
+        for f in np.unique(app[fw4]).tolist():
+            sel = idx[fw4 & (app == f)]
             fw = net.firewall_rules[f - len(net.nics)]
             own = ~est[sel] & np.isin(c.dst[sel], fw.nat.addresses)  # DNAT rules come first
             if own.any():

@@ -10,7 +10,9 @@ Takes: a Topology and a TimingParams. Emits `Network` with
   gateway), `node_vnet`;
 * routes: per subnet the Active effective routes (control/routes.py) with one global id each,
   flattened into the interval form (control/program.lpm_intervals) keyed
-  `subnet << 32 | address` so one searchsorted answers a batch; per route its next-hop code,
+  `subnet << 32 | address` so one searchsorted answers a batch of IPv4 rows; the IPv6 routes
+  get global ids after the subnet's IPv4 ones and one IPv6 LPM table per subnet (`route6`,
+  kernels/lpm.py Lpm6Table: prefix -> global route id); per route its next-hop code,
   target VNet, appliance node, gateway node, and a label (`route_labels`);
 * peering matrices (VNet x VNet): both links Connected; the receiving link allows forwarded
   traffic (assumption `forwarded-traffic`, docs/azure-behaviour.md §4.1);
@@ -27,13 +29,20 @@ Takes: a Topology and a TimingParams. Emits `Network` with
   destinations); a Route Server row (next hop the NVA) compiles as a VirtualAppliance hop.
 `build_network(..., caps=False)` skips the VM bandwidth caps (explain needs no timing, and a
 VM size without a published cap must not stop it).
-The NSG tables are the control plane's compiled Program (control/program.py), used as is.
-IPv4 only (the Program's assumption `program-ipv4`).
+The NSG tables are the control plane's compiled Program (control/program.py), used as is
+(its IPv6 rule sets through `Program.evaluate6`).
+Dual-stack (issue 17): IPv6 effective routes (`route6`), VNets' IPv6 address spaces
+(`vnet_space6`, for the peering stage's "originated in the VNet" test) and IPv6 next-hop
+addresses of VirtualAppliance routes (a NIC of the VNet or a peer holding that IPv6 address).
+Internal load balancers, Azure Firewalls and gateways are compiled for IPv4 only: the IPv6
+rows that reach them end IPV6_NOT_MODELLED with a label naming them (`lb6_frontends` lists
+the IPv6 frontends so such a packet is named, never NO_DESTINATION).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -47,6 +56,7 @@ from dataplane.engine.stages.firewall import CompiledFirewall, compile_firewall
 from dataplane.engine.stages.public_edge import endpoint_label
 from dataplane.engine.vnet_pairs import VnetPairs
 from dataplane.errors import InputError
+from dataplane.kernels.lpm import Lpm6Table
 from dataplane.model import AzureFirewall, NetworkInterface, Subnet, Topology, id_key
 from dataplane.timing.bandwidth import vm_egress_caps
 from dataplane.timing.firewall_capacity import firewall_egress_caps
@@ -116,6 +126,10 @@ class Network:
     ingress: _gateway.IngressTables = field(default_factory=_gateway.IngressTables)
     peering_links: dict[tuple[int, int], tuple[str, str]] = field(default_factory=dict)
     firewall_rules: tuple[CompiledFirewall, ...] = ()  # per firewall (stages/firewall.py)
+    route6: dict[int, Any] = field(default_factory=dict)  # subnet -> Lpm6Table (global ids)
+    vnet_space6: tuple[tuple[tuple[int, int], ...], ...] = ()  # per VNet IPv6 (first, last)
+    lb6_frontends: dict[tuple[int, int], str] = field(default_factory=dict)  # (VNet, IPv6)
+    ip6_nic: dict[int, int] = field(default_factory=dict)  # IPv6 private address -> NIC
 
     def caveats_of(self, path: list[int]) -> list[str]:
         """Named caveats of an answer whose node path is `path` (the firewalls it crossed)."""
@@ -273,23 +287,33 @@ def build_network(topology: Topology, params: TimingParams | None = None,
     fw_by_ip = {fw.private_ip_address.value: len(nics) + i for i, fw in enumerate(firewalls)
                 if fw.private_ip_address is not None}
     owner = {(int(nvnet[i]), ip.value): i for i, nic in enumerate(nics)
-             for c in nic.ip_configurations if (ip := c.private_ip_address) is not None}
+             for c in nic.ip_configurations if (ip := c.private_ip_address) is not None
+             and ip.version == 4}
+    owner6 = {(int(nvnet[i]), ip.value): i for i, nic in enumerate(nics)
+              for c in nic.ip_configurations if (ip := c.private_ip_address) is not None
+              and ip.version == 6}
     lb = _lb.build_tables(topology, vnet_index, set(owner))
     rfe: list[int] = []
+    route6: dict[int, Any] = {}
     gateway_rows: list[tuple[int, int, EffectiveRoute]] = []  # stages/gateway.py
     for si, sid in enumerate(program.subnet_ids):
         subnet = topology.get(sid)
         vnet = topology.vnet_of_subnet(sid)
         assert isinstance(subnet, Subnet) and vnet is not None
         vi = vnet_index[id_key(vnet.id)]
-        rows = tuple(r for r in effective_routes(topology, subnet)
-                     if r.active and r.address_prefix.version == 4)
+        every = [r for r in effective_routes(topology, subnet) if r.active]
+        rows = tuple(r for r in every if r.address_prefix.version == 4) + tuple(
+            r for r in every if r.address_prefix.version == 6)  # IPv4 ids first
         by_subnet[id_key(sid)] = rows
         active = []
+        six: list[tuple[int, int, int]] = []
         for k, r in enumerate(rows):
             rid = len(labels)
             route_index[(id_key(sid), k)] = rid
-            active.append((r.address_prefix, rid))
+            if r.address_prefix.version == 4:
+                active.append((r.address_prefix, rid))
+            else:
+                six.append((r.address_prefix.network, r.address_prefix.length, rid))
             labels.append(route_label(topology, r))
             nva = _gateway.to_nva(r)  # a Route Server row: to the NVA, as VirtualAppliance
             rnh.append(NH_APPLIANCE if nva else _NH.get(r.next_hop_type, NH_NONE))
@@ -300,14 +324,15 @@ def build_network(topology: Topology, params: TimingParams | None = None,
             app = fe = -1
             if (r.next_hop_type == "VirtualAppliance" or nva) and r.next_hop_ip:
                 ip = r.next_hop_ip[0].value
+                held = owner if r.next_hop_ip[0].version == 4 else owner6
                 for vid in (vi, *(vnet_index.get(id_key(lk.remote_virtual_network), -1)
                                   for lk in vnet.virtual_network_peerings)):
-                    if (vid, ip) in owner:
-                        app = owner[(vid, ip)]
+                    if (vid, ip) in held:
+                        app = held[(vid, ip)]
                         break
-                if app < 0:
+                if app < 0 and r.next_hop_ip[0].version == 4:
                     app = fw_by_ip.get(ip, -1)
-                if app < 0:  # an internal load balancer's frontend (loadbalancer.py)
+                if app < 0 and r.next_hop_ip[0].version == 4:  # an ILB frontend (loadbalancer.py)
                     for vid in (vi, *(vnet_index.get(id_key(lk.remote_virtual_network), -1)
                                       for lk in vnet.virtual_network_peerings)):
                         if lb.at(vid, ip) >= 0:
@@ -318,6 +343,8 @@ def build_network(topology: Topology, params: TimingParams | None = None,
         for start, hop in lpm_intervals(active):
             keys.append((si << 32) | start)
             ids.append(hop)
+        if six:  # kernels/lpm.py: IPv6 longest-prefix match, next hop = global route id
+            route6[si] = Lpm6Table(*zip(*six, strict=True))
     lb_synth: dict[tuple[int, int], int] = {}
     for rid in [i for i, f in enumerate(rfe) if f >= 0]:
         backends = sorted({int(b) for rule in lb.frontends[rfe[rid]].rules
@@ -354,5 +381,22 @@ def build_network(topology: Topology, params: TimingParams | None = None,
         internet_node=internet, ip_nic=ip_nic, vnet_region=vnet_region,
         node_is_gateway=np.array([k == "gateway" for k in kinds], dtype=bool), lb=lb,
         route_fe=np.array(rfe, dtype=np.int32), lb_synth=lb_synth, ingress=ing,
-        peering_links=links,
+        peering_links=links, route6=route6,
+        ip6_nic={ip: nic for (_, ip), nic in reversed(list(owner6.items()))},
+        vnet_space6=tuple(tuple((p.first, p.last) for p in v.address_space if p.version == 6)
+                          for v in vnets),
+        lb6_frontends=_lb6_frontends(topology, vnet_index),
         firewall_rules=tuple(compile_firewall(topology, fw) for fw in firewalls))
+
+
+def _lb6_frontends(topology: Topology, vnet_index: dict[str, int]) -> dict[tuple[int, int], str]:
+    """(VNet index, IPv6 address) -> load balancer name of every private IPv6 frontend (the
+    load-balancer stage compiles IPv4 frontends only; these are named, not modelled)."""
+    out: dict[tuple[int, int], str] = {}
+    for lb in topology.load_balancers:
+        for fe in lb.frontend_ip_configurations:
+            ip = fe.private_ip_address
+            vnet = topology.vnet_of_subnet(fe.subnet) if fe.subnet else None
+            if ip is not None and ip.version == 6 and vnet is not None:
+                out.setdefault((vnet_index[id_key(vnet.id)], ip.value), lb.name)
+    return out

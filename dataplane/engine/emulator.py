@@ -6,9 +6,11 @@ layer first); the ingress NIC is `source` (VM name) or the NIC owning the source
 packets are sent back to back from t=0 unless `times_ns` is given. `replay(paths, ...)`
 streams captures in batches (bounded memory: one batch of frames at a time; several captures
 merged by timestamp), maps capture endpoints (io/mapping.py), and runs the batch pipeline.
-Parse failures become UNPARSED (the parse status is kept), IPv6 packets UNSUPPORTED
-(assumption engine-ipv4); IP fragments follow their chains (engine/fragments.py: the edge step
-before the batch pipeline, its answers written after each run, the commit step with the flows).
+Parse failures become UNPARSED (the parse status is kept); IPv6 packets go through the stages
+like IPv4 ones (issue 17, assumption engine-ipv6, engine/stages/ipv6.py), their ingress NIC the
+one holding their IPv6 source, the address map mapping IPv6 endpoints too (io/mapping.py
+apply_dual); IP fragments follow their chains (engine/fragments.py: the edge step before the
+batch pipeline, its answers written after each run, the commit step with the flows).
 Time order: every leg is shaped in the order packets reach its sender (timing_stage.py); in a
 capture-time replay a batch is shaped up to its last timestamp, and its rows still travelling
 then keep their decisions and carry their remaining legs into the next batch, where those legs
@@ -61,6 +63,7 @@ from dataplane.engine.stages.appliance import APPLIANCE_ASSUMPTIONS
 from dataplane.engine.stages.firewall import FIREWALL_ASSUMPTIONS, application_ports
 from dataplane.engine.stages.firewall_nat import FIREWALL_NAT_ASSUMPTIONS
 from dataplane.engine.stages.gateway import GATEWAY_ASSUMPTIONS, INGRESS_ASSUMPTIONS
+from dataplane.engine.stages.ipv6 import ENGINE_IPV6_ASSUMPTION
 from dataplane.engine.stages.loadbalancer import LB_ASSUMPTIONS
 from dataplane.engine.stages.platform import PLATFORM_ASSUMPTIONS
 from dataplane.engine.timing_stage import leg_tables
@@ -68,6 +71,8 @@ from dataplane.errors import InputError
 from dataplane.io.capture import CaptureStats, RecordBatch, read_batches
 from dataplane.io.mapping import AddressMap
 from dataplane.kernels.headers import ParseStatus, extract
+from dataplane.kernels.pipeline import KeyIndex
+from dataplane.kernels.pipeline_py import mix64
 from dataplane.kernels.shaper import Shaper
 from dataplane.model import Topology
 from dataplane.timing.firewall_capacity import firewall_cap_caveats
@@ -83,13 +88,23 @@ ENGINE_ASSUMPTIONS = (
     "shaper; "
     "its replies (the reverse of its translated 5-tuple) skip every NSG (2.1). ICMP ignores "
     "type/code.",
-    "engine-ipv4: IPv6 packets are UNSUPPORTED (their fragments follow the first fragment's "
-    "answer: UNSUPPORTED).",
+    ENGINE_IPV6_ASSUMPTION,
     "engine-time: capture timestamps going backwards are clamped to the previous packet's.",
     "engine-order: every leg of every packet is shaped in the order packets reach the sender "
     "(time, then packet order), whatever the batch size; with --timing asap every packet "
     "starts at t = 0 and each batch is timed as one burst after the previous batches.",
 )
+
+
+LOW64 = (1 << 64) - 1
+
+
+def _keys6(hi: np.ndarray, lo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(hash, exact key words) of IPv6 addresses for the key-interning kernel."""
+    k = np.empty((hi.size, 2), dtype=np.uint64)
+    k[:, 0] = hi
+    k[:, 1] = lo
+    return mix64(k[:, 0], k[:, 1]), k
 
 
 class Emulator:
@@ -102,6 +117,12 @@ class Emulator:
         self._app_ports = application_ports(self.net.firewall_rules)  # where names are read
         self.shaper = Shaper(self.net.vm_cap_bps, self.params.queue_bytes)
         keys = sorted(self.net.ip_nic)
+        six = list(self.net.ip6_nic.items())  # IPv6 private address -> NIC (first owner)
+        self._ip6_index = KeyIndex(2, max(2 * len(six), 16))
+        self._ip6_vals = np.array([nic for _, nic in six], dtype=np.int32)
+        if six:
+            self._ip6_index.index(*_keys6(np.array([a >> 64 for a, _ in six], np.uint64),
+                                          np.array([a & LOW64 for a, _ in six], np.uint64)))
         self._ip_keys = np.array(keys, dtype=np.int64)
         self._ip_vals = np.array([self.net.ip_nic[k] for k in keys], dtype=np.int32)
         self._held: _Held | None = None  # rows whose timing waits for the next batch
@@ -149,6 +170,13 @@ class Emulator:
         at = np.searchsorted(self._ip_keys, src)
         atc = np.minimum(at, self._ip_keys.size - 1)
         return np.where(self._ip_keys[atc] == src, self._ip_vals[atc], -1).astype(np.int32)
+
+    def nic_of6(self, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+        """The NIC holding each IPv6 source (uint64 halves), -1 where none."""
+        if hi.size == 0 or self._ip6_vals.size == 0:
+            return np.full(hi.size, -1, dtype=np.int32)
+        ids = self._ip6_index.lookup(*_keys6(hi, lo))  # the key-interning kernel
+        return np.where(ids >= 0, self._ip6_vals[np.maximum(ids, 0)], -1).astype(np.int32)
 
     # -- running --
     def send(self, packets: Any, source: str | Sequence[str | None] | None = None,
@@ -210,7 +238,11 @@ class Emulator:
             ip = nic.primary_ip
             if ip is not None and ip.version == 4:
                 names.append((self.net.node_names[i], ip.value))
-        amap = AddressMap(names, auto=auto, spoken=spoken_ranges(self.topology))
+        names6 = [(self.net.node_names[i], c.private_ip_address.value)
+                  for i, nic in enumerate(self.net.nics) for c in nic.ip_configurations
+                  if c.private_ip_address is not None and c.private_ip_address.version == 6]
+        amap = AddressMap(names, auto=auto, spoken=spoken_ranges(self.topology),
+                          nic_ips6=names6, spoken6=spoken_ranges(self.topology, 6))
         for cap, vm in (mapping or {}).items():
             amap.add_host(cap, vm)
         for cidr, target in (subnet_mapping or {}).items():
@@ -219,8 +251,13 @@ class Emulator:
             sub = vnet.subnet(sub_name) if vnet else None
             if sub is None or not sub.address_prefixes:
                 raise InputError(f"--map-subnet {cidr}={target}: no subnet {target}")
-            pre = sub.address_prefixes[0]
-            amap.add_subnet(cidr, pre.first, pre.size, target)
+            six = ":" in cidr  # an IPv6 capture prefix maps onto the subnet's IPv6 prefix
+            pre = next((p for p in sub.address_prefixes if p.version == (6 if six else 4)),
+                       None)
+            if pre is None:
+                raise InputError(f"--map-subnet {cidr}={target}: subnet {target} has no "
+                                 f"IPv{6 if six else 4} prefix")
+            amap.add_subnet(cidr, pre.first, pre.size, target, pre.version)
         return amap
 
     def _process(self, rb: RecordBatch, capture: int | np.ndarray, result: Result,
@@ -246,15 +283,22 @@ class Emulator:
         later_frag = status == ParseStatus.NON_FIRST_FRAGMENT  # engine/fragments.py decides
         v6 = hc.ip_version == 6
         preset[~ok & ~later_frag] = D.UNPARSED
-        preset[ok & v6] = D.UNSUPPORTED
         src = hc.src4.astype(np.int64)
         dst = hc.dst4.astype(np.int64)
-        if amap is not None:
-            v4 = (preset == UNDECIDED) & (hc.ip_version == 4)
-            ms, md = amap.apply(src[v4], dst[v4])
+        src_hi, src_lo, dst_hi, dst_lo = hc.src_hi, hc.src_lo, hc.dst_hi, hc.dst_lo
+        go = preset == UNDECIDED
+        v4, s6 = go & ~v6, go & v6
+        if amap is not None and (amap.auto or amap.hosts6 or amap.nets6):  # io/mapping.py:
+            src_hi, src_lo, dst_hi, dst_lo = (a.copy() for a in (src_hi, src_lo, dst_hi, dst_lo))
+            ms, md, shi, slo, dhi, dlo = amap.apply_dual(  # both families, one auto-map rule
+                src[v4], dst[v4], src_hi[s6], src_lo[s6], dst_hi[s6], dst_lo[s6])
             src[v4], dst[v4] = ms, md
+            src_hi[s6], src_lo[s6], dst_hi[s6], dst_lo[s6] = shi, slo, dhi, dlo
+        elif amap is not None:  # nothing maps IPv6 addresses: the IPv4 map alone
+            src[v4], dst[v4] = amap.apply(src[v4], dst[v4])
         nic = self.nic_of(src)
-        nic[hc.ip_version != 4] = -1  # an IPv6 packet maps by its own addresses (IPv6 issue)
+        nic[hc.ip_version != 4] = -1
+        nic[s6] = self.nic_of6(src_hi[s6], src_lo[s6])  # an IPv6 packet by its IPv6 source
         if nic_override is not None:
             nic = np.where(nic_override >= 0, nic_override, nic).astype(np.int32)
         if asap:
@@ -277,11 +321,11 @@ class Emulator:
         cols = Columns(nic=nic, src=src, dst=dst, proto=hc.proto.astype(np.int16),
                        sport=hc.sport.astype(np.int32), dport=hc.dport.astype(np.int32),
                        length=rb.origlens.astype(np.int32), time_ns=t, preset=preset,
-                       family=hc.ip_version, src_hi=hc.src_hi, src_lo=hc.src_lo,
-                       dst_hi=hc.dst_hi, dst_lo=hc.dst_lo)
+                       family=hc.ip_version, src_hi=src_hi, src_lo=src_lo,
+                       dst_hi=dst_hi, dst_lo=dst_lo)
         if amap is not None:  # mapped IPv4 addresses: the low halves follow
-            cols.src_lo = np.where(hc.ip_version == 4, src.astype(np.uint64), hc.src_lo)
-            cols.dst_lo = np.where(hc.ip_version == 4, dst.astype(np.uint64), hc.dst_lo)
+            cols.src_lo = np.where(hc.ip_version == 4, src.astype(np.uint64), src_lo)
+            cols.dst_lo = np.where(hc.ip_version == 4, dst.astype(np.uint64), dst_lo)
         cap = np.full(n, capture, dtype=np.int32) if np.isscalar(capture) else capture
         given = {"capture": cap, "record": rb.record, "time_in": t, "src": src, "dst": dst,
                  "proto": cols.proto, "sport": cols.sport, "dport": cols.dport,
@@ -459,7 +503,7 @@ class Emulator:
             ref.conntrack.commit(original, translated, firewalls)
         for j in opened_flows(c, i).tolist():  # the conntrack table as it stood before packet i
             p = self._packet(c, j)
-            ref.conntrack.commit(flow_key(p), _conn_key(
+            ref.conntrack.commit(flow_key(p), flow_key(p) if p.family == 6 else _conn_key(
                 int(c["final_src"][j]), int(c["final_dst"][j]), p.proto,
                 int(c["final_sport"][j]), int(c["final_dport"][j])), frozenset(
                 int(x) for x in result.nodes[j] if x >= 0 and fws[x] == "firewall"))
@@ -489,9 +533,15 @@ class Emulator:
 
     @staticmethod
     def _packet(c: dict[str, np.ndarray], j: int) -> Packet:
-        return Packet(int(c["nic"][j]), int(c["src"][j]), int(c["dst"][j]), int(c["proto"][j]),
-                      int(c["sport"][j]), int(c["dport"][j]), int(c["length"][j]),
-                      int(c["time_in"][j]))
+        """Row j as a reference Packet (IPv6 rows: addresses from their halves; an IPv6 row
+        is never translated, so its final addresses are these)."""
+        family = int(c["family"][j])
+        src, dst = (int(c["src"][j]), int(c["dst"][j])) if family != 6 else (
+            int(c["src_hi"][j]) << 64 | int(c["src_lo"][j]),
+            int(c["dst_hi"][j]) << 64 | int(c["dst_lo"][j]))
+        return Packet(int(c["nic"][j]), src, dst, int(c["proto"][j]), int(c["sport"][j]),
+                      int(c["dport"][j]), int(c["length"][j]), int(c["time_in"][j]),
+                      family=6 if family == 6 else 4)
 
 
 class _Ways:

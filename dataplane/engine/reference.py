@@ -50,7 +50,7 @@ from dataplane.control.nsg import Flow, RuleCompiler
 from dataplane.dispositions import Disposition as D
 from dataplane.engine import fragments
 from dataplane.engine.addresses import NicAddresses
-from dataplane.engine.compile import MAX_HOPS, Network
+from dataplane.engine.compile import MAX_HOPS, NH_GATEWAY, Network
 from dataplane.engine.conntrack import PASSING, ConnTrack, Entry, FragmentChains
 from dataplane.engine.conntrack import flow_key as _key
 from dataplane.engine.payload import NOT_SEEN, FlowName
@@ -68,11 +68,14 @@ from dataplane.engine.stages import (
 )
 from dataplane.engine.stages import loadbalancer as lbm
 from dataplane.engine.stages import route as routing
+from dataplane.engine.stages.ipv6 import firewall_ipv6_label, ipv6_label
 from dataplane.model import Prefix
 from dataplane.net import IPAddress
 
 
 class Packet(NamedTuple):
+    """One packet; `src`/`dst` are address integers of `family` (4: 32-bit, 6: 128-bit)."""
+
     nic: int
     src: int
     dst: int
@@ -81,10 +84,28 @@ class Packet(NamedTuple):
     dport: int
     length: int = 64
     time_ns: int = 0
+    family: int = 4
+
+
+V6_TAG = 1 << 128  # or-ed into IPv6 addresses in flow keys: never equal to an IPv4 value
 
 
 def flow_key(p: Packet) -> tuple[int, int, int, int, int]:
+    """The conntrack key (conntrack.flow_key); IPv6 addresses carry V6_TAG so an IPv6 tuple
+    never shares a key with an IPv4 one (the batch form's family word)."""
+    if p.family == 6:
+        return _key(p.src | V6_TAG, p.dst | V6_TAG, p.proto, p.sport, p.dport)
     return _key(p.src, p.dst, p.proto, p.sport, p.dport)
+
+
+def _flow(p: Packet) -> Flow:
+    """The NSG evaluator's view of a packet (control/nsg.py), either family."""
+    return Flow(p.proto, IPAddress(p.family, p.src), p.sport, IPAddress(p.family, p.dst),
+                p.dport)
+
+
+IPV6_INGRESS_LABEL = ("IPv6 source is not an emulated NIC (IPv6 ingress from on-premises or "
+                      "the Internet is not modelled, replies of tracked flows aside)")
 
 
 def reverse_key(p: Packet) -> tuple[int, int, int, int, int]:
@@ -144,8 +165,8 @@ class ReferencePipeline:
         callers that shape (the emulator) commit only packets the shaper kept."""
         if w.disposition.name in PASSING:
             src, dst, sport, dport = w.out or (p.src, p.dst, p.sport, p.dport)
-            self.conntrack.commit(flow_key(p), _key(src, dst, p.proto, sport, dport),
-                                  w.firewalls(self.net))
+            self.conntrack.commit(flow_key(p), flow_key(p._replace(
+                src=src, dst=dst, sport=sport, dport=dport)), w.firewalls(self.net))
 
     # -- one packet --
     def walk(self, p: Packet) -> Walk:
@@ -153,8 +174,10 @@ class ReferencePipeline:
         self._name = self.server_names.get(flow_key(p), NOT_SEEN)  # as it was sent
         entry = self.conntrack.reply_of(flow_key(p))
         state = entry is not None
-        flow = Flow(p.proto, IPAddress(4, p.src), p.sport, IPAddress(4, p.dst), p.dport)
-        if p.nic < 0 and not state and p.dst in self.fw_public:  # stages/firewall_nat.py
+        flow = _flow(p)
+        if p.nic < 0 and p.family == 6:  # engine assumption `engine-ipv6`
+            return self._ingress6(p, entry, flow)
+        if p.nic < 0 and p.family == 4 and not state and p.dst in self.fw_public:  # stages/firewall_nat.py
             w = Walk(D.DELIVERED, "", [net.internet_node], out=(p.src, p.dst, p.sport, p.dport))
             fw_at = self.fw_public[p.dst]
             step = self._firewall_dnat(w, p, fw_at)
@@ -188,7 +211,7 @@ class ReferencePipeline:
                 w.hops.append(edge)
                 return self._end(w, D.NAT_OUTBOUND_ONLY if edge["result"] == "OutboundOnly"
                                  else D.PUBLIC_IP_CLOSED, shut)
-            flow = Flow(p.proto, IPAddress(4, p.src), p.sport, IPAddress(4, p.dst), p.dport)
+            flow = _flow(p)
             w = self._ingress(p, state, flow, entry)
             if edge is not None:
                 w.hops.insert(0, edge)
@@ -197,15 +220,21 @@ class ReferencePipeline:
             w.out = w.out or (p.src, p.dst, p.sport, p.dport)
             return w
         w = Walk(D.DELIVERED, "", [p.nic], reply_of=entry, out=(p.src, p.dst, p.sport, p.dport))
-        ok, hop = source.decide(net, p.nic, p.src, state)
+        ok, hop = source.decide(net, p.nic, p.src, state, p.family)
         w.hops.append(hop)
         if not ok:
             return self._end(w, D.SPOOFED, source.label(net, p.nic))
-        kind = source.blocked(p.dst, p.proto)
+        kind = source.blocked(p.dst, p.proto, p.family, p.sport)
         if kind is not None:
             hop["result"] = f"Blocked ({kind})"
             return self._end(w, D.BLOCKED_IN_VNET, source.blocked_label(kind))
-        service = platform.decide(p.dst, p.proto, p.dport, self.nic_tags[p.nic])
+        if platform.is_nd(p.family, p.proto, p.sport):  # stages/platform.py, ipv6-nd-host
+            w.hops.append({"step": "platform", "at": net.node_names[p.nic],
+                           "service": "IPv6 neighbour discovery",
+                           "message": platform.ND_KINDS[p.sport], "result": "AnsweredByHost"})
+            return self._end(w, D.EXITS_PLATFORM, platform.nd_label(p.sport))
+        service = platform.decide(p.dst, p.proto, p.dport, self.nic_tags[p.nic]) \
+            if p.family == 4 else None
         if service is not None:
             w.hops.append({"step": "platform", "at": net.node_names[p.nic],
                            "service": service.name, "address": str(service.address),
@@ -219,7 +248,7 @@ class ReferencePipeline:
         if unnat is not None:  # a load-balanced flow's reply leaves from the frontend
             p, hop = nat.unnat(p, at, *unnat)
             w.hops.append(hop)
-            flow = Flow(p.proto, IPAddress(4, p.src), p.sport, IPAddress(4, p.dst), p.dport)
+            flow = _flow(p)
             w.out = (p.src, p.dst, p.sport, p.dport)
         restore = entry.source_restore() if entry is not None else None
         if restore is not None and (p.dst, p.dport) != restore:  # a firewall-translated source
@@ -241,6 +270,20 @@ class ReferencePipeline:
         (`owners`) and that holds the flow's session; -1 otherwise (stages/firewall_nat.py)."""
         f = owners.get(dst, -1) if entry is not None else -1
         return f if f >= 0 and f + len(self.net.nics) in entry.firewalls else -1
+
+    def _ingress6(self, p: Packet, entry: Entry | None, flow: Flow) -> Walk:
+        """An IPv6 packet from outside the VNets: a reply of a tracked flow is delivered to
+        the NIC holding its destination (no NSG: stateful); anything else is UNMAPPED
+        (IPv6 ingress is not modelled, stages/ipv6.py)."""
+        net = self.net
+        target = net.ip6_nic.get(p.dst, -1) if entry is not None else -1
+        if target < 0:
+            return Walk(D.UNMAPPED, IPV6_INGRESS_LABEL, [])
+        w = Walk(D.DELIVERED, "", [target], reply_of=entry, out=(p.src, p.dst, p.sport, p.dport))
+        w.hops.append({"step": "ingress", "kind": "Internet", "at": net.node_names[target],
+                       "established": True, "result": "Allowed"})
+        return self._deliver(w, p, target, True, flow, gateway.label_internet(net, target, True),
+                             append=False)
 
     def _ingress(self, p: Packet, state: bool, flow: Flow, entry: Entry | None) -> Walk:
         """Sources that are no emulated NIC (stages/gateway.py)."""
@@ -287,7 +330,7 @@ class ReferencePipeline:
                 break
             via_gateway = bool(net.node_is_gateway[current])
             vnet = int(net.program.subnet_vnet[subnet])
-            rid, route, hop = routing.decide(net, subnet, current, p.dst)  # stages/route.py
+            rid, route, hop = routing.decide(net, subnet, current, p.dst, p.family)  # route.py
             w.hops.append(hop)
             if route is None:
                 return self._end(w, D.NO_ROUTE, routing.NO_ROUTE_LABEL)
@@ -295,18 +338,21 @@ class ReferencePipeline:
             label = net.route_labels[rid]
             w.deciding = label
             kind = route.next_hop_type
-            if kind == "Internet" and net.ingress.nonroutable(p.dst):
+            if kind == "Internet" and (public_edge.nonroutable6(p.dst) if p.family == 6
+                                       else net.ingress.nonroutable(p.dst)):
                 w.hops.append({"step": "edge", "at": "internet", "result":
-                               "NonRoutableDestination", "destination": _ip(p.dst)})
+                               "NonRoutableDestination",
+                               "destination": str(IPAddress(p.family, p.dst))})
                 return self._end(w, D.NON_ROUTABLE, label)
             if kind == "None":
                 return self._end(w, D.NULL_ROUTED, label)
-            shut = public_edge.no_outbound(net, current, state) if kind == "Internet" else ""
+            shut = public_edge.no_outbound(net, current, state) if (
+                kind == "Internet" and p.family == 4) else ""
             if shut:  # stages/public_edge.py: a private subnet without outbound method
                 w.hops.append({"step": "exit", "at": "internet", "result": "NoOutboundAccess"})
                 return self._end(w, D.NO_OUTBOUND_ACCESS, shut)
-            if kind == "Internet":  # a new flow takes its outbound source (public_edge.py)
-                p, hop = public_edge.snat(net, current, p, state)
+            if kind == "Internet" and p.family == 4:  # a new flow's outbound source
+                p, hop = public_edge.snat(net, current, p, state)  # stages/public_edge.py
                 if hop is not None:
                     w.hops.append(hop)
                     w.out = (p.src, p.dst, p.sport, p.dport)
@@ -315,9 +361,14 @@ class ReferencePipeline:
                 w.hops.append({"step": "exit", "at": "internet", "serviceEndpoint":
                                kind == "VirtualNetworkServiceEndpoint",
                                **({"outbound": public_edge.outbound_text(net, current)}
-                                  if kind == "Internet" and public_edge.outbound_text(
-                                      net, current) else {})})
+                                  if kind == "Internet" and p.family == 4 and
+                                  public_edge.outbound_text(net, current) else {}),
+                               **({"assumption": public_edge.IPV6_EGRESS}
+                                  if p.family == 6 else {})})
                 return self._end(w, D.EXITS_INTERNET, label)
+            if p.family == 6 and int(net.route_nh[rid]) == NH_GATEWAY:  # gateways: IPv4 only
+                w.hops.append({"step": "gateway", "result": "IPv6NotModelled"})
+                return self._end(w, D.IPV6_NOT_MODELLED, ipv6_label("virtual network gateway"))
             if kind == "VirtualNetworkGateway" and not net.ingress.routes.to_nva[rid]:
                 end, path, entry, hop = gateway.cross(net, rid, route, p.dst, len(w.nodes))
                 w.hops.append(hop)
@@ -335,9 +386,10 @@ class ReferencePipeline:
                 return self._end(w, D.PRIVATE_ENDPOINT, label)
             if kind in ("VnetLocal", "VNetPeering", "VNetGlobalPeering"):
                 tv = int(net.route_vnet[rid])
-                target = self.addresses.owner(tv, IPAddress(4, p.dst))
-                fw_at = self.fw_private.get(p.dst, -1) if target < 0 and not state and not (
-                    via_gateway and tv != vnet) else -1  # (gateway transit: stages/gateway.py)
+                target = self.addresses.owner(tv, IPAddress(p.family, p.dst))
+                fw_at = self.fw_private.get(p.dst, -1) if (
+                    target < 0 and p.family == 4 and not state
+                    and not (via_gateway and tv != vnet)) else -1  # (transit: stages/gateway.py)
                 if fw_at >= 0:  # private-IP DNAT at the firewall (stages/firewall_nat.py)
                     blocked = self._cross(w, vnet, int(net.node_vnet[fw_at + len(net.nics)]), p)
                     if blocked is not None:
@@ -350,6 +402,14 @@ class ReferencePipeline:
                     current = fw_at + len(net.nics)
                     visited.add(current)
                     continue
+                if target < 0 and p.family == 6 and (tv, p.dst) in net.lb6_frontends:
+                    w.hops.append({"step": "load-balancer", "result": "IPv6NotModelled"})
+                    return self._end(w, D.IPV6_NOT_MODELLED, ipv6_label(
+                        f"load balancer {net.lb6_frontends[(tv, p.dst)]} IPv6 frontend"))
+                if target < 0 and p.family == 6:
+                    w.hops.append({"step": "deliver", "at": None, "result":
+                                   "NoNicAtDestination"})
+                    return self._end(w, D.NO_DESTINATION, label)
                 if target < 0:
                     fe = net.lb.at(tv, p.dst)
                     if fe < 0:
@@ -390,6 +450,9 @@ class ReferencePipeline:
                 return self._end(w, looped, label)
             visited.add(app)
             w.nodes.append(app)
+            if appliance.is_firewall(net, app) and p.family == 6:  # IPv6 rules: preview
+                w.hops.append({**hop, "result": "IPv6NotModelled"})
+                return self._end(w, D.IPV6_NOT_MODELLED, firewall_ipv6_label(net, app))
             if appliance.is_firewall(net, app):  # stages/firewall.py; replies have a session
                 fw = net.firewall_rules[app - len(net.nics)]
                 session = w.reply_of is not None and app in w.reply_of.firewalls
@@ -507,7 +570,7 @@ class ReferencePipeline:
             return self._end(w, *choice.drop)
         assert choice.to is not None
         q = nat.dnat(p, *choice.to)
-        translated = Flow(q.proto, IPAddress(4, q.src), q.sport, IPAddress(4, q.dst), q.dport)
+        translated = _flow(q)
         w.out = (q.src, q.dst, q.sport, q.dport)
         return self._deliver(w, p, choice.backend, state, translated, choice.label)
 
@@ -537,7 +600,7 @@ class ReferencePipeline:
     def _cross(self, w: Walk, a: int, b: int, p: Packet, gateway: int = -1) -> Walk | None:
         """stages/peering.py's reference form (from VNet a into b; `gateway`: the on-premises
         gateway the packet entered at, -1 otherwise)."""
-        drop, hop = peering.decide(self.net, a, b, p.src, gateway)
+        drop, hop = peering.decide(self.net, a, b, p.src, gateway, p.family)
         if hop is not None:
             w.hops.append(hop)
         return None if drop is None else self._end(w, *drop)

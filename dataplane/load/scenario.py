@@ -4,7 +4,7 @@ Maps one-to-one onto ARM resources: each section below becomes the resource dict
 hold (same ids, same property names), which `resources.resources_to_topology` converts. So a
 scenario and the equivalent template load to the same model.
 
-    vnets:       NAME: {region, address_space: [...], subnets: {NAME: PREFIX | {prefix, nsg,
+    vnets:       NAME: {region, address_space: [...], subnets: {NAME: PREFIX | {prefix, prefix6, nsg,
                  route_table, service_endpoints, nat_gateway, private_endpoint_network_policies,
                  default_outbound_access}}, gateway: {type, sku, bgp, asn, active_active},
                  subscription, resource_group}
@@ -17,9 +17,12 @@ scenario and the equivalent template load to the same model.
                  source_ports, destination_ports, source_asgs, destination_asgs}]}
     asgs:        [NAME, ...]
     route_tables: NAME: {disable_bgp_route_propagation, routes: [{name, prefix, next_hop, next_hop_ip}]}
-    vms:         NAME: {subnet: VNET/SUBNET, ip, size, nsg, asgs, ip_forwarding, region,
-                 egress_cap_bps, public_ip, nics: [{subnet, ip, nsg, asgs, ip_forwarding,
+    vms:         NAME: {subnet: VNET/SUBNET, ip, ip6, size, nsg, asgs, ip_forwarding, region,
+                 egress_cap_bps, public_ip, nics: [{subnet, ip, ip6, nsg, asgs, ip_forwarding,
                  public_ip}]}
+                 (dual-stack: `prefix6` a subnet's IPv6 prefix, `ip6` a second ip configuration
+                 with privateIPAddressVersion IPv6 in it, "auto" for a dynamic one; `asgs`
+                 then apply to both ip configurations)
     public_ips:  NAME: {sku (Standard), version (IPv4), address}
     nat_gateways: NAME: {public_ips: [...]}
     private_endpoints: NAME: {subnet: VNET/SUBNET, ip, target: RESOURCE ID, group_ids: [...]}
@@ -178,6 +181,25 @@ class _Builder:
             return self._other_subnets[subnet_id].region
         return self.vnet_scope[subnet_id.split("/virtualNetworks/")[1].split("/")[0]][2]
 
+    def ipv6_config(self, vm: str, subnet_id: str, spec: dict[str, Any]) -> list[dict[str, Any]]:
+        """A NIC's IPv6 ip configuration (`ip6`: an address or "auto"), or none."""
+        if not spec.get("ip6"):
+            return []
+        vnet, subnet = subnet_id.split("/virtualNetworks/")[1].split("/subnets/")
+        body = self.section("vnets")[vnet]["subnets"][subnet]
+        prefix6 = body.get("prefix6") if isinstance(body, dict) else None
+        if not prefix6:
+            raise self.error(vm, "ip6", f"subnet {vnet}/{subnet} has no prefix6")
+        wanted = None if str(spec["ip6"]).lower() == "auto" else spec["ip6"]
+        ip = self.allocate(subnet_id + "#v6", str(prefix6), wanted, resource=vm, prop="ip6")
+        return [{"name": "ipconfig-v6", "properties": {  # the VM's ASGs on both configurations
+            "subnet": {"id": subnet_id}, "privateIPAddress": ip,
+            "privateIPAllocationMethod": "Dynamic" if wanted is None else "Static",
+            "privateIPAddressVersion": "IPv6", "primary": False,
+            "applicationSecurityGroups": [
+                {"id": self.rid("Microsoft.Network/applicationSecurityGroups", a)}
+                for a in spec.get("asgs") or []]}}]
+
     def subnet_prefix(self, subnet_id: str) -> str:
         if subnet_id in self._other_subnets:
             return self._other_subnets[subnet_id].prefix
@@ -216,6 +238,12 @@ class _Builder:
                 except InputError as error:
                     raise self.error(name, f"subnets.{sname}.prefix", error.message) from None
                 props: dict[str, Any] = {"addressPrefix": str(spec["prefix"])}
+                if spec.get("prefix6"):  # dual-stack: both prefixes (ARM addressPrefixes)
+                    try:
+                        parse_prefix(str(spec["prefix6"]), strict=False)
+                    except InputError as error:
+                        raise self.error(name, f"subnets.{sname}.prefix6", error.message) from None
+                    props = {"addressPrefixes": [str(spec["prefix"]), str(spec["prefix6"])]}
                 where = f"{name}/{sname}"
                 if spec.get("nsg"):
                     props["networkSecurityGroup"] = self.named(
@@ -387,7 +415,8 @@ class _Builder:
                             for a in spec.get("asgs") or []],
                         **({"publicIPAddress": self.named(PIP, "public_ips", spec["public_ip"],
                                                           name, "public_ip")}
-                           if spec.get("public_ip") else {})}}],
+                           if spec.get("public_ip") else {})}},
+                        *self.ipv6_config(name, subnet_id, spec)],
                     "enableIPForwarding": bool(spec.get("ip_forwarding", False)),
                     "virtualMachine": {"id": self.rid("Microsoft.Compute/virtualMachines", name)},
                 }

@@ -8,7 +8,7 @@ so the Internet tag carries IPv6 (assumption internet-tag-ipv6); AzureLoadBalanc
 IPv6 probe source (azureloadbalancer-ipv6); a loaded service-tag file's IPv6 prefixes count.
 Azure's IP flow verify takes IPv4 only ("IP flow verify overview",
 https://learn.microsoft.com/azure/network-watcher/ip-flow-verify-overview): ours answers IPv6
-and says it goes beyond it. explain/trace on IPv6 answer in one line, exit 0.
+and says it goes beyond it. explain/trace walk IPv6 flows through the engine's stages.
 """
 
 from __future__ import annotations
@@ -178,27 +178,32 @@ def test_mixed_families_are_refused(dual) -> None:
         watcher.next_hop(dual, "VM0", "10.0.0.4", "2001:4860:4860::8888")
 
 
-def test_explain_ipv6_is_one_line_answer(dual, capsys) -> None:
+def test_explain_ipv6_walks_the_engine_to_the_ipv6_internet(dual, capsys) -> None:
+    # the dual-stack tutorial's VM reaches the IPv6 Internet: route ::/0 Internet, allowed by
+    # the default AllowInternetOutBound (issue 17: the engine decides IPv6 packets)
     got = watcher.explain(dual, "VM0", "[2001:4860:4860::8888]:443")
-    assert (got["disposition"], got["hops"], got["reason"]) == (
-        "UNSUPPORTED", [], watcher.IPV6_ENGINE_LATER)
+    assert (got["engineDisposition"], got["disposition"], got["deciding"]) == (
+        "EXITS_INTERNET", "LeftNetwork", "route System ::/0 Internet")
+    assert [h["step"] for h in got["hops"]] == ["nsg-outbound", "route", "exit"]
     assert (got["flow"]["sourceIp"], got["flow"]["destinationPort"]) == (VM0_V6, 443)
+    assert any(a.startswith("engine-ipv6:") for a in got["assumptions"])
     assert main(["explain", str(DUAL), "--vm", "VM0", "--to", "2001:4860:4860::8888"]) == 0
     out = capsys.readouterr().out
-    assert "=> UNSUPPORTED: IPv6 flows are decided by the packet engine in a later release" \
-        in " ".join(out.split())
+    assert "=> LeftNetwork: to the Internet  [decided by route System ::/0 Internet]" in out
+    assert "=> UNSUPPORTED" not in out
     assert max(len(line) for line in out.splitlines()) <= 100
 
 
-def test_trace_ipv6_is_one_line_answer_exit_0(capsys) -> None:
+def test_trace_ipv6_decides_the_forward_packet(capsys) -> None:
     assert main(["trace", str(DUAL), "--vm", "VM0", "--to", "[2001:4860:4860::8888]:443",
                  "-o", "json"]) == 0
     (answer,) = json.loads(capsys.readouterr().out)
     assert (answer["disposition"], answer["destinationPort"], answer["sourceIp"],
-            answer["hops"]) == ("UNSUPPORTED", 443, VM0_V6, [])
+            answer["deciding"]) == ("EXITS_INTERNET", 443, VM0_V6, "route System ::/0 Internet")
+    assert answer["hops"]
     assert main(["trace", str(DUAL), "--vm", "VM0", "--to", "2001:4860:4860::8888"]) == 0
     text = capsys.readouterr().out
-    assert text.startswith(f"forward: {VM0_V6} -> 2001:4860:4860::8888 Tcp 80: UNSUPPORTED;")
+    assert text.startswith(f"forward: {VM0_V6} -> 2001:4860:4860::8888 Tcp 80: EXITS_INTERNET;")
 
 
 def test_ipv6_flow_from_ipv4_only_nic_is_a_usage_error(tmp_path: Path, capsys) -> None:

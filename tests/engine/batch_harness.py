@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import ipaddress
 
-import numpy as np
 from hypothesis import strategies as st
+from ipv6_harness import columns
 
-from dataplane.engine.batch import UNDECIDED, BatchPipeline, Columns
+from dataplane.engine.batch import BatchPipeline
 from dataplane.engine.reference import Packet, ReferencePipeline
 
 IPS = [int(ipaddress.IPv4Address(a)) for a in (
@@ -50,9 +50,7 @@ def assert_batch_matches_reference(net, pkts, split, bp: BatchPipeline | None = 
     got = []
     for lo in range(0, len(packets), split):
         part = packets[lo:lo + split]
-        cols = Columns(*(np.array(x, dtype=t) for x, t in zip(zip(*part, strict=True), (
-            np.int32, np.int64, np.int64, np.int16, np.int32, np.int32, np.int32, np.int64),
-            strict=True)), preset=np.full(len(part), UNDECIDED, np.uint8))
+        cols = columns(part)  # ipv6_harness.py: dual-stack columns of Packets
         disp, dec, nodes = bp.run(cols)
         fin = bp.final
         got += [(int(disp[i]), bp.labels.names[dec[i]] if dec[i] >= 0 else "",

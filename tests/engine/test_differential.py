@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import ipaddress
 
-import numpy as np
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from ipv6_harness import columns, compare
+from ipv6_topo import A1, A1_4, A1N, A2, A2N, B1, B1_4, B1N, ICMPV6, NVA, NVAN, TCP, UDP, topo, v6
 
-from dataplane.engine.batch import UNDECIDED, BatchPipeline, Columns
+from dataplane.engine.batch import BatchPipeline
 from dataplane.engine.compile import build_network
 from dataplane.engine.reference import Packet, ReferencePipeline
 
@@ -29,9 +30,7 @@ def _compare(net, pkts):
     # half the time the packet comes from the NIC owning its source (no spoofing)
     packets = [p._replace(nic=net.ip_nic.get(p.src, -1)) if p.nic == -1 else p for p in packets]
     walks = ReferencePipeline(net).run(packets)
-    cols = Columns(*(np.array(x, dtype=t) for x, t in zip(zip(*packets, strict=True), (
-        np.int32, np.int64, np.int64, np.int16, np.int32, np.int32, np.int32, np.int64),
-        strict=True)), preset=np.full(len(packets), UNDECIDED, np.uint8))
+    cols = columns(packets)  # ipv6_harness.py: dual-stack columns of Packets
     bp = BatchPipeline(net)
     disp, dec, nodes = bp.run(cols)
     for i, w in enumerate(walks):
@@ -90,3 +89,36 @@ def test_random_topologies(make_topology, params, pkts):
         text = text.replace(", next_hop_ip: 10.0.1.4}", "}")
     topo = make_topology(text)
     _compare(build_network(topo), pkts)
+
+
+# -- dual-stack (issue 17): IPv6 and IPv4 traffic on dual-stack topologies ------------------
+# The hub/spoke of ipv6_topo.py drawn with its options (forwarded traffic, IP forwarding, the
+# IPv6 UDR's prefix, the spoke's region); packets of both families, from the NIC holding the
+# source half the time; batches split at random (state carried across them).
+ADDRS6 = [A1, A2, NVA, B1, v6("2001:4860:4860::8888"), v6("fd00:db8:0:1::99"),
+          v6("fd00:db8:9::1"), v6("ff02::1:ff00:5"), v6("fc00::1")]
+ADDRS4 = [A1_4, B1_4, 0x0A000205, 0x08080808]
+packet6 = st.builds(lambda n, s, d, pr, sp, dp: Packet(n, s, d, pr, sp, dp, family=6),
+                    st.integers(-1, 3), st.sampled_from(ADDRS6), st.sampled_from(ADDRS6),
+                    st.sampled_from([TCP, UDP, ICMPV6]), st.sampled_from([22, 135, 40000]),
+                    st.sampled_from([0, 22, 53, 443, 40000]))
+packet4 = st.builds(lambda n, s, d, pr, sp, dp: Packet(n, s, d, pr, sp, dp, family=4),
+                    st.integers(-1, 3), st.sampled_from(ADDRS4), st.sampled_from(ADDRS4),
+                    st.sampled_from([TCP, UDP]), st.sampled_from([22, 40000]),
+                    st.sampled_from([22, 443, 40000]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.one_of(packet6, packet4), min_size=1, max_size=30),
+       st.fixed_dictionaries({"fwd": st.booleans(), "ipf": st.booleans(),
+                              "udr_prefix": st.sampled_from(["fd00:db8:1::/48", "::/0",
+                                                             "fd00:db8::/40"]),
+                              "spoke_region": st.sampled_from(["westeurope", "eastus"])}),
+       st.integers(1, 7))
+def test_dual_stack_batch_equals_reference(make_topology, packets, params, split) -> None:
+    net = build_network(make_topology(topo(**params)))
+    # the sender is the NIC holding the source half the time (no spoofing)
+    owner = {A1: A1N, A2: A2N, NVA: NVAN, B1: B1N, A1_4: A1N, B1_4: B1N}
+    packets = [p._replace(nic=owner.get(p.src, -1), time_ns=i) if p.nic == -1 and i % 2
+               else p._replace(time_ns=i) for i, p in enumerate(packets)]
+    compare(net, packets, split)

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from ipv6_harness import columns
 from test_lb import LB_IPS, LB_TOPO
 from test_stateful_differential import TOPO as FW_TOPO
 
@@ -50,10 +51,7 @@ rows = st.lists(st.tuples(st.integers(-1, 6), st.sampled_from(LB_IPS), st.sample
 
 
 def _columns(packets: list[Packet]) -> Columns:
-    cols = list(zip(*packets, strict=True))
-    return Columns(*(np.array(x, dtype=t) for x, t in zip(cols, (
-        np.int32, np.int64, np.int64, np.int16, np.int32, np.int32, np.int32, np.int64),
-        strict=True)), preset=np.full(len(packets), UNDECIDED, np.uint8))
+    return columns(packets)  # ipv6_harness.py: dual-stack columns of Packets
 
 
 def _blank(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -168,9 +168,10 @@ def test_dual_stack_topology_spoken_ipv6_ranges_stay() -> None:
     assert (src, dst) == (["ace:cab:deca:deed::4"], ["ace:cab:deca:deed::77"])
 
 
-def test_replay_with_an_ipv6_map_notes_it_and_runs(tmp_path, capsys) -> None:
-    """Until the engine decides IPv6, `replay --map IPv6=VM` is kept as a note, not an error
-    (and not a misleading 'VM has no IPv6 address'); IPv6 packets stay UNSUPPORTED."""
+def test_replay_with_an_ipv6_map_maps_and_decides_ipv6(tmp_path, capsys) -> None:
+    """`replay --map IPv6=VM` and an IPv6 --map-subnet are applied (issue 17: the engine
+    decides IPv6 packets, Emulator.address_map passes the NICs' IPv6 addresses): the IPv6
+    packet leaves VM0's IPv6 address and is delivered at VM1's."""
     import json
     from pathlib import Path
 
@@ -189,7 +190,8 @@ def test_replay_with_an_ipv6_map_notes_it_and_runs(tmp_path, capsys) -> None:
     assert main(["replay", str(dual), str(capture), "--out", str(out), "--map", "fd00::5=VM0",
                  "--map-subnet", "fd00:9::/64=VNET/DualStackSubnet"]) == 0
     printed = " ".join(capsys.readouterr().out.split())
-    assert "--map fd00::5=VM0: an IPv6 map, kept for the release" in printed
-    assert "--map-subnet fd00:9::/64=VNET/DualStackSubnet: an IPv6 map" in printed
+    assert "map: capture fd00::5 -> VM0 ace:cab:deca:deed::4" in printed
+    assert "fd00:9::-fd00:9::ffff:ffff:ffff:ffff -> VNET/DualStackSubnet" in printed
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["dispositions"] == {"DELIVERED": 1, "UNSUPPORTED": 1}
+    assert summary["dispositions"] == {"DELIVERED": 2}
+    assert (out / "VM1.pcap").exists()

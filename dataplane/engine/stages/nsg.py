@@ -11,6 +11,10 @@ reference form with the control plane's rule-by-rule evaluator (it returns the h
 `explain` renders, with each level's rule), the batch form with the compiled Program
 (control/program.py); the two evaluators are kept equal by the control plane's tests.
 Emits allow/deny and, on deny, the deciding label "nsg NSG/RULE".
+Dual-stack: IPv6 rows are classified on the Program's IPv6 rule tables (`evaluate6`: IPv6
+prefixes, service tags with their IPv6 ranges, ASG members' IPv6 addresses; "Network security
+groups", "Security rules": a rule's prefixes may be IPv4 or IPv6), the same rules in the same
+order as IPv4 rows, so one rule label serves both.
 """
 
 from __future__ import annotations
@@ -57,14 +61,28 @@ def decide_np(program: Any, rule_label: np.ndarray, c: Any, est: np.ndarray, mas
     if todo.size == 0:
         return
     nics = at_nic[todo]
+    six = c.family[todo] == 6
     for nic in np.unique(nics).tolist():
-        sel = todo[nics == nic]
+        at = nics == nic
+        for sel, v6 in ((todo[at & ~six], False), (todo[at & six], True)):
+            if sel.size:
+                _apply(program, rule_label, c, sel, nic, direction, v6, deny, dec, disp, mask)
+
+
+def _apply(program: Any, rule_label: np.ndarray, c: Any, sel: np.ndarray, nic: int,
+           direction: str, v6: bool, deny: int, dec: np.ndarray, disp: np.ndarray,
+           mask: np.ndarray) -> None:
+    if v6:
+        allow, rule = program.evaluate6(
+            nic, direction, c.proto[sel], np.stack([c.src_hi[sel], c.src_lo[sel]], axis=1),
+            c.sport[sel], np.stack([c.dst_hi[sel], c.dst_lo[sel]], axis=1), c.dport[sel])
+    else:
         allow, rule = program.evaluate(nic, direction, c.proto[sel], c.src[sel], c.sport[sel],
                                        c.dst[sel], c.dport[sel])
-        denied = sel[~allow]
-        disp[denied] = deny
-        dec[denied] = rule_label[np.maximum(rule[~allow], 0)]
-        mask[denied] = False
+    denied = sel[~allow]
+    disp[denied] = deny
+    dec[denied] = rule_label[np.maximum(rule[~allow], 0)]
+    mask[denied] = False
 
 
 __all__ = ["decide", "decide_np", "nsg_label"]

@@ -11,6 +11,8 @@ peering", https://learn.microsoft.com/azure/virtual-network/virtual-network-peer
 receiving side (FORWARDING_BLOCKED; "Create, change, or delete a virtual network peering",
 https://learn.microsoft.com/azure/virtual-network/virtual-network-manage-peering, "Allow
 forwarded traffic"), both labelled "peering A->B".
+Dual-stack: an IPv6 source originates in a when it lies in a's IPv6 address space
+(`Network.vnet_space6`); an IPv4 source in its IPv4 space.
 Reference form `decide` returns the drop (disposition, label) or None and the hop dict
 `explain` renders; batch form `decide_np` writes drops into the columns and returns the mask
 of rows that cross.
@@ -34,7 +36,26 @@ def label_peering(net: Any, a: int, b: int) -> str:
 
 
 # -- reference form --------------------------------------------------------------------------
-def decide(net: Any, a: int, b: int, src: int, gateway: int = -1
+def originated6(net: Any, vnet: int, src: int) -> bool:
+    """The IPv6 address `src` lies in VNet `vnet`'s IPv6 address space."""
+    return any(lo <= src <= hi for lo, hi in net.vnet_space6[vnet])
+
+
+def originated6_np(space: Any, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+    """`originated6` per row for one VNet's IPv6 (first, last) ranges; addresses as uint64
+    halves, compared as (hi, lo) pairs."""
+    hi, lo = np.asarray(hi, np.uint64), np.asarray(lo, np.uint64)
+    out = np.zeros(hi.size, bool)
+    mask = (1 << 64) - 1
+    for first, last in space:
+        fh, fl = np.uint64(first >> 64), np.uint64(first & mask)
+        lh, ll = np.uint64(last >> 64), np.uint64(last & mask)
+        out |= (((hi > fh) | ((hi == fh) & (lo >= fl)))
+                & ((hi < lh) | ((hi == lh) & (lo <= ll))))
+    return out
+
+
+def decide(net: Any, a: int, b: int, src: int, gateway: int = -1, family: int = 4
            ) -> tuple[tuple[D, str] | None, dict[str, Any] | None]:
     if a == b:
         return None, None
@@ -51,8 +72,9 @@ def decide(net: Any, a: int, b: int, src: int, gateway: int = -1
     if not net.connected[a, b]:
         hop["result"] = "PeeringNotConnected"
         return (D.PEERING_BLOCKED, label_peering(net, a, b)), hop
-    originated = any(lo <= src <= hi for lo, hi in zip(
-        net.vnet_lo[a].tolist(), net.vnet_hi[a].tolist(), strict=True))
+    originated = originated6(net, a, src) if family == 6 else any(
+        lo <= src <= hi for lo, hi in zip(net.vnet_lo[a].tolist(), net.vnet_hi[a].tolist(),
+                                          strict=True))
     hop["forwarded"] = not originated
     if not originated and not net.forward_ok[a, b]:
         hop["result"] = "ForwardedTrafficNotAllowed"
@@ -64,8 +86,11 @@ def decide(net: Any, a: int, b: int, src: int, gateway: int = -1
 # -- batch form ------------------------------------------------------------------------------
 def decide_np(net: Any, labels: Any, peer_label: np.ndarray, src: np.ndarray, idx: np.ndarray,
               a: np.ndarray, b: np.ndarray, prev: np.ndarray, via_gw: np.ndarray,
-              disp: np.ndarray, dec: np.ndarray, active: np.ndarray) -> np.ndarray:
-    """Rows `idx` (source addresses `src`, aligned) from VNets a to b; `via_gw` rows entered
+              disp: np.ndarray, dec: np.ndarray, active: np.ndarray,
+              six: np.ndarray | None = None, hi: np.ndarray | None = None,
+              lo: np.ndarray | None = None) -> np.ndarray:
+    """Rows `idx` (source addresses `src`, aligned; rows in the mask `six` are IPv6 with
+    sources (`hi`, `lo`) uint64 halves) from VNets a to b; `via_gw` rows entered
     at gateway node `prev`. Drops are written into disp/dec/active; returns the mask (over
     idx) of rows that cross. `labels` interns strings, `peer_label[a, b]` gives label indices
     for aligned VNet index arrays (engine/vnet_pairs.py PeerLabels: made on demand)."""
@@ -90,8 +115,14 @@ def decide_np(net: Any, labels: Any, peer_label: np.ndarray, src: np.ndarray, id
         originated = np.zeros(idx.size, bool)
         for v in np.unique(a[p & conn]).tolist():
             s = a == v
-            lo, hi = net.vnet_lo[v], net.vnet_hi[v]
-            originated[s] = ((src[s, None] >= lo[None, :]) & (src[s, None] <= hi[None, :])).any(1)
+            first, last = net.vnet_lo[v], net.vnet_hi[v]
+            originated[s] = ((src[s, None] >= first[None, :])
+                             & (src[s, None] <= last[None, :])).any(1)
+        if six is not None and six.any():
+            m6 = six & p & conn
+            for v in np.unique(a[m6]).tolist():
+                s = m6 & (a == v)
+                originated[s] = originated6_np(net.vnet_space6[v], hi[s], lo[s])
         fwd = p & conn & ~originated & ~net.forward_ok[a, b]
         disp[idx[fwd]] = D.FORWARDING_BLOCKED
         dec[idx[fwd]] = peer_label[a[fwd], b[fwd]]
@@ -100,4 +131,4 @@ def decide_np(net: Any, labels: Any, peer_label: np.ndarray, src: np.ndarray, id
     return ok
 
 
-__all__ = ["decide", "decide_np", "label_peering", "label_transit"]
+__all__ = ["decide", "decide_np", "originated6", "label_peering", "label_transit"]

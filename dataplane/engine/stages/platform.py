@@ -11,6 +11,15 @@ https://learn.microsoft.com/azure/virtual-network/what-is-ip-address-168-63-129-
 route part is assumption `platform-routes`). A NIC whose NSG rules name such a tag goes the
 ordinary way (NSG out, routes) for that service. The host's replies come back from outside the
 VNet and are not emulated (assumption `platform-replies`).
+IPv6: Azure's host services have IPv4 addresses only (168.63.129.16, 169.254.169.254; the
+pages above name no IPv6 address), so no IPv6 packet reaches them: an IPv6 packet is routed
+like any other. IPv6 neighbour discovery (ICMPv6 types 133-137: router and neighbour
+solicitations and advertisements, redirects; RFC 4861, link-local, never forwarded) is
+answered or consumed by the host: EXITS_PLATFORM, labelled "host service IPv6 neighbour
+discovery (KIND)". Microsoft documents no neighbour-discovery behaviour for Azure VNets; this
+is assumption `ipv6-nd-host` (the host is a VM's only link neighbour, as for ARP; "IPv6 for
+Azure Virtual Network", https://learn.microsoft.com/azure/virtual-network/ip-services/
+ipv6-overview, says nothing of ND).
 Reference form `decide`: one packet -> the service or None. Batch form `decide_np`: rows ->
 index into `OUTBOUND` or -1, with the per-NIC exemptions tabled once (`exempt_table`). `governed(security)`: the service tags a NIC's NSG rules name.
 """
@@ -28,7 +37,29 @@ OUTBOUND: tuple[HostService, ...] = tuple(s for s in SERVICES if s.direction == 
 PLATFORM_ASSUMPTIONS = (
     "platform-replies: a host service's answer (DNS, IMDS, ...) comes from outside the VNet and "
     "is not emulated; the VM's request ends EXITS_PLATFORM.",
+    "ipv6-nd-host: IPv6 neighbour discovery (ICMPv6 133-137) from a VM is answered or consumed "
+    "by the Azure host (Microsoft documents none; the host is the VM's only link neighbour, as "
+    "for ARP); it ends EXITS_PLATFORM and is never forwarded.",
 )
+ICMPV6 = 58
+ND_KINDS: dict[int, str] = {133: "router solicitation", 134: "router advertisement",
+                            135: "neighbour solicitation", 136: "neighbour advertisement",
+                            137: "redirect"}
+ND_FIRST, ND_LAST = 133, 137
+
+
+def is_nd(family: int, proto: int, icmp_type: int) -> bool:
+    """An IPv6 neighbour-discovery message (ICMPv6 type in the header's sport column)."""
+    return family == 6 and proto == ICMPV6 and ND_FIRST <= icmp_type <= ND_LAST
+
+
+def nd_np(six: np.ndarray, proto: np.ndarray, icmp_type: np.ndarray) -> np.ndarray:
+    """bool[n]: `is_nd` per row (`six`: IPv6 rows)."""
+    return six & (proto == ICMPV6) & (icmp_type >= ND_FIRST) & (icmp_type <= ND_LAST)
+
+
+def nd_label(icmp_type: int) -> str:
+    return f"host service IPv6 neighbour discovery ({ND_KINDS[icmp_type]})"
 
 
 def governed(security: Any) -> frozenset[str]:
@@ -102,5 +133,5 @@ def decide_np(dst: np.ndarray, proto: np.ndarray, dport: np.ndarray, nic: np.nda
     return out
 
 
-__all__ = ["OUTBOUND", "PLATFORM_ASSUMPTIONS", "decide", "decide_np", "exempt_table", "governed",
+__all__ = ["ND_KINDS", "OUTBOUND", "PLATFORM_ASSUMPTIONS", "is_nd", "nd_label", "nd_np", "decide", "decide_np", "exempt_table", "governed",
            "label", "tags_per_nic"]

@@ -1,10 +1,7 @@
 """IPv6 fragments of real captures decided end to end (issue 17, "Done when"): the first
 fragment goes through the IPv6 stages, its later fragments follow it (engine/fragments.py).
 
-Guarded: the IPv6 stages are another engineer's work (issue 17, IPv6 part); until they merge,
-every IPv6 packet ends UNSUPPORTED and these tests skip (the guard sends one tiny IPv6 packet
-between two emulated NICs and skips while its answer is UNSUPPORTED). The lead removes the
-guard after merging. The topology holds the captures' own addresses (no address map needed):
+The topology holds the captures' own addresses (no address map needed):
 one dual-stack VNet, a /64 subnet per captured IPv6 host, an NSG admitting DNS.
 """
 
@@ -14,8 +11,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from scapy.layers.inet import UDP
-from scapy.layers.inet6 import IPv6
 
 from dataplane.dispositions import Disposition as D
 from dataplane.engine import Emulator
@@ -54,16 +49,8 @@ def dual_stack():
     return load_scenario_text(SCENARIO)
 
 
-def _engine_decides_ipv6(topology) -> bool:
-    out = Emulator(topology).send(IPv6(src=CLIENT_B, dst=RESOLVER_B) / UDP(sport=5353, dport=53),
-                                  source="client-b")
-    return out.row(0)["disposition"] != D.UNSUPPORTED.name
-
-
 @pytest.fixture
 def ipv6_engine(dual_stack):
-    if not _engine_decides_ipv6(dual_stack):
-        pytest.skip("the engine does not decide IPv6 packets yet (IPv6 stages, issue 17)")
     return dual_stack
 
 

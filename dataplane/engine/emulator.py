@@ -49,6 +49,7 @@ from dataplane.errors import InputError
 from dataplane.io.capture import CaptureStats, RecordBatch, read_batches
 from dataplane.io.mapping import AddressMap
 from dataplane.kernels.headers import ParseStatus, extract
+from dataplane.kernels.records import copy_runs
 from dataplane.kernels.shaper import Shaper
 from dataplane.model import Topology
 from dataplane.timing.firewall_capacity import firewall_cap_caveats
@@ -252,34 +253,40 @@ class Emulator:
         """Decide new rows (none: only finish the held ones), shape every leg of the held
         packets still travelling and of the new ones in event order up to `horizon` (None:
         to the end), then hand the finished rows to `result` and `sink` in row order and hold
-        the rest (from the first row still travelling) for the next batch."""
+        the rest (from the first row still travelling) for the next batch. Records (frames)
+        are carried only for a sink: nothing else reads them."""
         if cols is None:  # the end: finish the held rows
             if self._held is None:
                 return
             cols = self._held.no_rows
             given = {k: self._held.out[k][:0] for k in self._held.given_keys}
-            rb = _take_records(self._held.records, slice(0, 0))
-        assert given is not None and rb is not None
+            rb = None if self._held.records is None else _take_records(self._held.records,
+                                                                       slice(0, 0))
+        assert given is not None
+        if sink is None:
+            rb = None
         held = self._held
         self._held = None
         out, nodes, ways = self._decide_and_time(cols, given, held, horizon)
         if held is not None:
             out = {k: np.concatenate([held.out[k], v]) for k, v in out.items()}
             nodes = np.concatenate([held.nodes, nodes])
-            rb = _joined_records(held.records, rb)
+            if rb is not None:
+                rb = _joined_records(held.records, rb)
         waiting = np.flatnonzero(~ways.done)
         ready = int(waiting[0]) if waiting.size else len(out["disposition"])
         if ready < len(out["disposition"]):
             rest = slice(ready, None)
             self._held = _Held({k: v[rest] for k, v in out.items()}, nodes[rest],
-                               _compact_records(rb, rest), ways.take(rest),
-                               cols.take(np.zeros(0, np.int64)), tuple(given))
+                               None if rb is None else _compact_records(rb, rest),
+                               ways.take(rest), cols.take(np.zeros(0, np.int64)), tuple(given))
             out = {k: v[:ready] for k, v in out.items()}
-            nodes, rb = nodes[:ready], _take_records(rb, slice(0, ready))
+            nodes = nodes[:ready]
+            rb = None if rb is None else _take_records(rb, slice(0, ready))
         if ready == 0:
             return
         result.add(out, nodes, keep=keep)
-        if sink is not None:
+        if sink is not None and rb is not None:
             sink(out, nodes, rb)
 
     def _decide_and_time(self, cols: Columns, given: dict[str, np.ndarray],
@@ -458,10 +465,11 @@ class _Ways:
 
 class _Held:
     """Rows decided but not yet handed out (from the first row still travelling on): their
-    output columns, node paths, records and travel state."""
+    output columns, node paths, records (None without a sink) and travel state."""
 
-    def __init__(self, out: dict[str, np.ndarray], nodes: np.ndarray, records: RecordBatch,
-                 ways: _Ways, no_rows: Columns, given_keys: tuple[str, ...]) -> None:
+    def __init__(self, out: dict[str, np.ndarray], nodes: np.ndarray,
+                 records: RecordBatch | None, ways: _Ways, no_rows: Columns,
+                 given_keys: tuple[str, ...]) -> None:
         self.out, self.nodes, self.records, self.ways = out, nodes, records, ways
         self.no_rows, self.given_keys = no_rows, given_keys  # (empty columns: their types)
 
@@ -479,8 +487,9 @@ def _compact_records(rb: RecordBatch, rows: slice) -> RecordBatch:
     starts = np.zeros(lengths.size, dtype=np.int64)
     if lengths.size > 1:
         np.cumsum(lengths[:-1], out=starts[1:])
-    index = np.repeat(part.offsets - starts, lengths) + np.arange(int(lengths.sum()))
-    return RecordBatch(rb.buf[index], starts, part.caplens, part.origlens, part.linktypes,
+    buf = np.empty(int(lengths.sum()), dtype=np.uint8)
+    copy_runs(rb.buf, part.offsets, lengths, buf, starts)
+    return RecordBatch(buf, starts, part.caplens, part.origlens, part.linktypes,
                        part.time_ns, part.record)
 
 

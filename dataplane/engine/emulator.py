@@ -51,6 +51,7 @@ from dataplane.io.mapping import AddressMap
 from dataplane.kernels.headers import ParseStatus, extract
 from dataplane.kernels.records import copy_runs
 from dataplane.kernels.shaper import Shaper
+from dataplane.kernels.shaper_py import NO_LEG
 from dataplane.model import Topology
 from dataplane.timing.firewall_capacity import firewall_cap_caveats
 from dataplane.timing.params import TimingParams
@@ -429,7 +430,7 @@ class _Ways:
 
     @classmethod
     def empty(cls) -> _Ways:
-        return cls(np.zeros((0, MAX_LEGS), np.int32), np.zeros((0, MAX_LEGS), np.int64),
+        return cls(np.zeros((0, 0), np.int32), np.zeros((0, 0), np.int64),
                    np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int64),
                    np.zeros(0, bool), np.zeros(0, bool))
 
@@ -445,14 +446,19 @@ class _Ways:
         return _Ways(*(getattr(self, f)[rows] for f in self._FIELDS))
 
     def then(self, other: _Ways) -> _Ways:
-        return _Ways(*(np.concatenate([getattr(self, f), getattr(other, f)])
-                       for f in self._FIELDS))
+        """self's rows, then other's; leg tables padded with no-leg columns to the wider."""
+        width = max(self.leg_vm.shape[1], other.leg_vm.shape[1])
+        legs = [np.concatenate([_pad(getattr(a, f), width, fill) for a in (self, other)])
+                for f, fill in (("leg_vm", NO_LEG), ("leg_cost", 0))]
+        return _Ways(*legs, *(np.concatenate([getattr(self, f), getattr(other, f)])
+                              for f in self._FIELDS[2:]))
 
     def moving(self) -> _Ways:
         return self.take(np.flatnonzero(~self.done))
 
     def update(self, rows: np.ndarray, other: _Ways) -> None:
-        for f in self._FIELDS:
+        """Travel state of `rows` from `other` (the same packets: their legs are the same)."""
+        for f in self._FIELDS[3:]:
             getattr(self, f)[rows] = getattr(other, f)
 
     def advance(self, shaper: Any, horizon: int | None) -> None:
@@ -461,6 +467,15 @@ class _Ways:
                                                  self.length, self.leg, self.time_ns,
                                                  horizon)
         self.time_ns, self.leg, self.done, self.dropped = out, leg, done, dropped
+
+
+def _pad(legs: np.ndarray, width: int, fill: int) -> np.ndarray:
+    """A leg table widened to `width` columns with `fill` (no leg)."""
+    if legs.shape[1] == width:
+        return legs
+    out = np.full((legs.shape[0], width), fill, dtype=legs.dtype)
+    out[:, :legs.shape[1]] = legs
+    return out
 
 
 class _Held:

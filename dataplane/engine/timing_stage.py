@@ -75,21 +75,23 @@ def _leg_cost(net: Network, send: np.ndarray, recv: np.ndarray) -> np.ndarray:
 
 
 def leg_tables(net: Network, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(leg_vm int32[n, H-1], leg_cost_ns int64[n, H-1]) of node paths: leg k is node k ->
+    """(leg_vm int32[n, L], leg_cost_ns int64[n, L]) of node paths (n x H): leg k is node k ->
     node k+1; its sender's shaper slot (a VM or an Azure Firewall; -1 unshaped: gateway,
-    Internet edge; -2 no leg: the path ended) and its one-way latency plus the receiver's cost. InputError when a leg has no
-    published latency."""
-    n, width = nodes.shape
-    leg_vm = np.full((n, max(width - 1, 0)), NO_LEG, dtype=np.int32)
-    leg_cost = np.zeros(leg_vm.shape, dtype=np.int64)
+    Internet edge; -2 no leg: the path ended) and its one-way latency plus the receiver's
+    cost. L is the number of legs of the longest path (at most H-1): columns past it would
+    hold no leg. InputError when a leg has no published latency."""
+    n = nodes.shape[0]
     used = int(np.count_nonzero((nodes >= 0).any(axis=0)))  # paths are short: look at those
-    if used < 2:
+    legs = max(used - 1, 0)
+    leg_vm = np.full((n, legs), NO_LEG, dtype=np.int32)
+    leg_cost = np.zeros(leg_vm.shape, dtype=np.int64)
+    if legs == 0:
         return leg_vm, leg_cost
     part = nodes[:, :used]
     leg = np.logical_and.accumulate(part >= 0, axis=1)[:, 1:]
     send, recv = part[:, :-1][leg], part[:, 1:][leg]
-    leg_vm[:, :used - 1][leg] = np.maximum(net.node_vm[send], UNSHAPED)
-    leg_cost[:, :used - 1][leg] = _leg_cost(net, send, recv)
+    leg_vm[leg] = np.maximum(net.node_vm[send], UNSHAPED)
+    leg_cost[leg] = _leg_cost(net, send, recv)
     return leg_vm, leg_cost
 
 

@@ -11,8 +11,11 @@ vm index is out of range (checked before any state changes), else 0.
 `advance(cap_bps, queue_ns, last_depart_ns, drops, leg_vm, leg_cost_ns, length_bytes,
 start_leg, start_ns, horizon_ns, time_out_ns, leg, done, dropped)`: paths (leg_vm/leg_cost_ns
 n x L, flattened row-major; -1 unshaped sender, -2 no leg) from each row's start leg in event
-order up to horizon_ns: a binary heap keyed (time the packet reaches the sender, row, leg) --
-the contract of ShaperPy.advance. Returns -1 when a vm index is out of range (checked
+order up to horizon_ns, keyed (time the packet reaches the sender, row, leg) -- the contract of
+ShaperPy.advance. The start legs that come already in key order (a replay's new rows: time_in
+ascending) wait in a sorted queue; the others and every later leg in a binary heap, so the heap
+holds only packets in flight; each event is the smaller of the two heads (same order as one
+heap). Returns -1 when a vm index is out of range (checked
 first), else 0.
 """
 
@@ -102,14 +105,19 @@ def advance(const int64_t[::1] cap_bps, const int64_t[::1] queue_ns,
     for k in range(leg_vm.shape[0]):
         if leg_vm[k] < -2 or leg_vm[k] >= nv:
             return -1
-    # the heap holds one pending leg per row: key (time, row * width + leg)
+    # pending legs, one per row, key (time, row * width + leg): start legs already in key
+    # order wait in the queue qt/qk (read from qpos), every other pending leg in the heap ht/hk
     cdef int64_t *ht = <int64_t *> malloc((n + 1) * sizeof(int64_t))
     cdef int64_t *hk = <int64_t *> malloc((n + 1) * sizeof(int64_t))
-    if ht == NULL or hk == NULL:
+    cdef int64_t *qt = <int64_t *> malloc((n + 1) * sizeof(int64_t))
+    cdef int64_t *qk = <int64_t *> malloc((n + 1) * sizeof(int64_t))
+    if ht == NULL or hk == NULL or qt == NULL or qk == NULL:
         free(ht)
         free(hk)
+        free(qt)
+        free(qk)
         raise MemoryError()
-    cdef Py_ssize_t size = 0, pos, child, parent
+    cdef Py_ssize_t size = 0, pos, child, parent, qn = 0, qpos = 0
     cdef int64_t t, key, now, depart, start, cap, bits
     cdef int32_t m
     cdef Py_ssize_t j
@@ -121,30 +129,46 @@ def advance(const int64_t[::1] cap_bps, const int64_t[::1] queue_ns,
             dropped[i] = 0
             j = start_leg[i]
             if 0 <= j < width and leg_vm[i * width + j] != -2:
-                _push(ht, hk, size, start_ns[i], i * width + j)
-                size += 1
-        while size > 0 and ht[0] <= horizon_ns:
-            now = ht[0]
-            key = hk[0]
-            size -= 1
-            if size > 0:
-                t = ht[size]
-                k = hk[size]
-                pos = 0
-                while True:
-                    child = 2 * pos + 1
-                    if child >= size:
-                        break
-                    if child + 1 < size and _before(ht[child + 1], hk[child + 1], ht[child],
-                                                    hk[child]):
-                        child += 1
-                    if not _before(ht[child], hk[child], t, k):
-                        break
-                    ht[pos] = ht[child]
-                    hk[pos] = hk[child]
-                    pos = child
-                ht[pos] = t
-                hk[pos] = k
+                if qn == 0 or _before(qt[qn - 1], qk[qn - 1], start_ns[i], i * width + j):
+                    qt[qn] = start_ns[i]
+                    qk[qn] = i * width + j
+                    qn += 1
+                else:
+                    _push(ht, hk, size, start_ns[i], i * width + j)
+                    size += 1
+        while True:
+            if qpos < qn and (size == 0 or _before(qt[qpos], qk[qpos], ht[0], hk[0])):
+                now = qt[qpos]
+                if now > horizon_ns:
+                    break
+                key = qk[qpos]
+                qpos += 1
+            elif size > 0:
+                now = ht[0]
+                if now > horizon_ns:
+                    break
+                key = hk[0]
+                size -= 1
+                if size > 0:
+                    t = ht[size]
+                    k = hk[size]
+                    pos = 0
+                    while True:
+                        child = 2 * pos + 1
+                        if child >= size:
+                            break
+                        if child + 1 < size and _before(ht[child + 1], hk[child + 1], ht[child],
+                                                        hk[child]):
+                            child += 1
+                        if not _before(ht[child], hk[child], t, k):
+                            break
+                        ht[pos] = ht[child]
+                        hk[pos] = hk[child]
+                        pos = child
+                    ht[pos] = t
+                    hk[pos] = k
+            else:
+                break
             i = key // width
             j = key - i * width
             m = leg_vm[key]
@@ -174,6 +198,13 @@ def advance(const int64_t[::1] cap_bps, const int64_t[::1] queue_ns,
             done[i] = 0
             time_out_ns[i] = ht[k]
             leg[i] = <int32_t>(hk[k] - i * width)
+        for k in range(qpos, qn):
+            i = qk[k] // width
+            done[i] = 0
+            time_out_ns[i] = qt[k]
+            leg[i] = <int32_t>(qk[k] - i * width)
+    free(qt)
+    free(qk)
     free(ht)
     free(hk)
     return 0

@@ -73,7 +73,9 @@ from dataplane.io.mapping import AddressMap
 from dataplane.kernels.headers import ParseStatus, extract
 from dataplane.kernels.pipeline import KeyIndex
 from dataplane.kernels.pipeline_py import mix64
+from dataplane.kernels.records import copy_runs
 from dataplane.kernels.shaper import Shaper
+from dataplane.kernels.shaper_py import NO_LEG
 from dataplane.model import Topology
 from dataplane.timing.firewall_capacity import firewall_cap_caveats
 from dataplane.timing.params import TimingParams
@@ -381,34 +383,40 @@ class Emulator:
         """Decide new rows (none: only finish the held ones), shape every leg of the held
         packets still travelling and of the new ones in event order up to `horizon` (None:
         to the end), then hand the finished rows to `result` and `sink` in row order and hold
-        the rest (from the first row still travelling) for the next batch."""
+        the rest (from the first row still travelling) for the next batch. Records (frames)
+        are carried only for a sink: nothing else reads them."""
         if cols is None:  # the end: finish the held rows
             if self._held is None:
                 return
             cols = self._held.no_rows
             given = {k: self._held.out[k][:0] for k in self._held.given_keys}
-            rb = _take_records(self._held.records, slice(0, 0))
-        assert given is not None and rb is not None
+            rb = None if self._held.records is None else _take_records(self._held.records,
+                                                                       slice(0, 0))
+        assert given is not None
+        if sink is None:
+            rb = None
         held = self._held
         self._held = None
         out, nodes, ways = self._decide_and_time(cols, given, held, horizon)
         if held is not None:
             out = {k: np.concatenate([held.out[k], v]) for k, v in out.items()}
             nodes = np.concatenate([held.nodes, nodes])
-            rb = _joined_records(held.records, rb)
+            if rb is not None:
+                rb = _joined_records(held.records, rb)
         waiting = np.flatnonzero(~ways.done)
         ready = int(waiting[0]) if waiting.size else len(out["disposition"])
         if ready < len(out["disposition"]):
             rest = slice(ready, None)
             self._held = _Held({k: v[rest] for k, v in out.items()}, nodes[rest],
-                               _compact_records(rb, rest), ways.take(rest),
-                               cols.take(np.zeros(0, np.int64)), tuple(given))
+                               None if rb is None else _compact_records(rb, rest),
+                               ways.take(rest), cols.take(np.zeros(0, np.int64)), tuple(given))
             out = {k: v[:ready] for k, v in out.items()}
-            nodes, rb = nodes[:ready], _take_records(rb, slice(0, ready))
+            nodes = nodes[:ready]
+            rb = None if rb is None else _take_records(rb, slice(0, ready))
         if ready == 0:
             return
         result.add(out, nodes, keep=keep)
-        if sink is not None:
+        if sink is not None and rb is not None:
             sink(out, nodes, rb)
 
     def _decide_and_time(self, cols: Columns, given: dict[str, np.ndarray],
@@ -563,7 +571,7 @@ class _Ways:
 
     @classmethod
     def empty(cls) -> _Ways:
-        return cls(np.zeros((0, MAX_LEGS), np.int32), np.zeros((0, MAX_LEGS), np.int64),
+        return cls(np.zeros((0, 0), np.int32), np.zeros((0, 0), np.int64),
                    np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int64),
                    np.zeros(0, bool), np.zeros(0, bool))
 
@@ -579,14 +587,19 @@ class _Ways:
         return _Ways(*(getattr(self, f)[rows] for f in self._FIELDS))
 
     def then(self, other: _Ways) -> _Ways:
-        return _Ways(*(np.concatenate([getattr(self, f), getattr(other, f)])
-                       for f in self._FIELDS))
+        """self's rows, then other's; leg tables padded with no-leg columns to the wider."""
+        width = max(self.leg_vm.shape[1], other.leg_vm.shape[1])
+        legs = [np.concatenate([_pad(getattr(a, f), width, fill) for a in (self, other)])
+                for f, fill in (("leg_vm", NO_LEG), ("leg_cost", 0))]
+        return _Ways(*legs, *(np.concatenate([getattr(self, f), getattr(other, f)])
+                              for f in self._FIELDS[2:]))
 
     def moving(self) -> _Ways:
         return self.take(np.flatnonzero(~self.done))
 
     def update(self, rows: np.ndarray, other: _Ways) -> None:
-        for f in self._FIELDS:
+        """Travel state of `rows` from `other` (the same packets: their legs are the same)."""
+        for f in self._FIELDS[3:]:
             getattr(self, f)[rows] = getattr(other, f)
 
     def advance(self, shaper: Any, horizon: int | None) -> None:
@@ -595,6 +608,15 @@ class _Ways:
                                                  self.length, self.leg, self.time_ns,
                                                  horizon)
         self.time_ns, self.leg, self.done, self.dropped = out, leg, done, dropped
+
+
+def _pad(legs: np.ndarray, width: int, fill: int) -> np.ndarray:
+    """A leg table widened to `width` columns with `fill` (no leg)."""
+    if legs.shape[1] == width:
+        return legs
+    out = np.full((legs.shape[0], width), fill, dtype=legs.dtype)
+    out[:, :legs.shape[1]] = legs
+    return out
 
 
 _FRAGMENT_COLUMNS = ("frag", "frag_id", "frag_offset", "frag_more", "frag_len")
@@ -637,10 +659,11 @@ class _Rows:
 
 class _Held:
     """Rows decided but not yet handed out (from the first row still travelling on): their
-    output columns, node paths, records and travel state."""
+    output columns, node paths, records (None without a sink) and travel state."""
 
-    def __init__(self, out: dict[str, np.ndarray], nodes: np.ndarray, records: RecordBatch,
-                 ways: _Ways, no_rows: Columns, given_keys: tuple[str, ...]) -> None:
+    def __init__(self, out: dict[str, np.ndarray], nodes: np.ndarray,
+                 records: RecordBatch | None, ways: _Ways, no_rows: Columns,
+                 given_keys: tuple[str, ...]) -> None:
         self.out, self.nodes, self.records, self.ways = out, nodes, records, ways
         self.no_rows, self.given_keys = no_rows, given_keys  # (empty columns: their types)
 
@@ -658,8 +681,9 @@ def _compact_records(rb: RecordBatch, rows: slice) -> RecordBatch:
     starts = np.zeros(lengths.size, dtype=np.int64)
     if lengths.size > 1:
         np.cumsum(lengths[:-1], out=starts[1:])
-    index = np.repeat(part.offsets - starts, lengths) + np.arange(int(lengths.sum()))
-    return RecordBatch(rb.buf[index], starts, part.caplens, part.origlens, part.linktypes,
+    buf = np.empty(int(lengths.sum()), dtype=np.uint8)
+    copy_runs(rb.buf, part.offsets, lengths, buf, starts)
+    return RecordBatch(buf, starts, part.caplens, part.origlens, part.linktypes,
                        part.time_ns, part.record)
 
 

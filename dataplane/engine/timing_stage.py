@@ -32,6 +32,7 @@ import numpy as np
 
 from dataplane.engine.compile import Network
 from dataplane.errors import InputError
+from dataplane.kernels import legs as legs_kernel
 from dataplane.kernels.shaper_py import NO_LEG, UNSHAPED
 from dataplane.timing.latency import rtt_table
 
@@ -39,18 +40,27 @@ _LEG_TABLE_MAX_NODES = 2048
 _leg_tables: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _leg_cost(net: Network, send: np.ndarray, recv: np.ndarray) -> np.ndarray:
-    """One-way latency (sender region -> receiver region, the sender's for exits) plus the
-    receiver's processing cost, per leg; InputError when a pair has no published latency."""
+def _leg_table(net: Network) -> tuple[np.ndarray, bool] | None:
+    """(node x node leg cost int64, -1 where no latency is published; whether any pair
+    lacks one), built once per Network; None above _LEG_TABLE_MAX_NODES nodes."""
     nn = int(net.node_region.size)
-    table = _leg_tables.get(net) if nn <= _LEG_TABLE_MAX_NODES else None
-    if table is None and nn <= _LEG_TABLE_MAX_NODES:
+    if nn > _LEG_TABLE_MAX_NODES:
+        return None
+    table = _leg_tables.get(net)
+    if table is None:
         rs = np.repeat(net.node_region.astype(np.int64), nn)
         rr = np.tile(net.node_region.astype(np.int64), nn)
         rr = np.where(rr < 0, rs, rr)
         lat = net.latency_ns[rs, rr].astype(np.int64)
         cost = np.where(lat < 0, -1, lat + np.tile(net.node_cost_ns.astype(np.int64), nn))
         table = _leg_tables[net] = (cost.reshape(nn, nn), bool((lat < 0).any()))
+    return table  # type: ignore[no-any-return]
+
+
+def _leg_cost(net: Network, send: np.ndarray, recv: np.ndarray) -> np.ndarray:
+    """One-way latency (sender region -> receiver region, the sender's for exits) plus the
+    receiver's processing cost, per leg; InputError when a pair has no published latency."""
+    table = _leg_table(net)
     if table is not None:
         cost_tab, has_bad = table
         out = cost_tab[send, recv]
@@ -75,21 +85,27 @@ def _leg_cost(net: Network, send: np.ndarray, recv: np.ndarray) -> np.ndarray:
 
 
 def leg_tables(net: Network, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(leg_vm int32[n, H-1], leg_cost_ns int64[n, H-1]) of node paths: leg k is node k ->
+    """(leg_vm int32[n, L], leg_cost_ns int64[n, L]) of node paths (n x H): leg k is node k ->
     node k+1; its sender's shaper slot (a VM or an Azure Firewall; -1 unshaped: gateway,
-    Internet edge; -2 no leg: the path ended) and its one-way latency plus the receiver's cost. InputError when a leg has no
-    published latency."""
-    n, width = nodes.shape
-    leg_vm = np.full((n, max(width - 1, 0)), NO_LEG, dtype=np.int32)
-    leg_cost = np.zeros(leg_vm.shape, dtype=np.int64)
+    Internet edge; -2 no leg: the path ended) and its one-way latency plus the receiver's
+    cost. L is the number of legs of the longest path (at most H-1): columns past it would
+    hold no leg. InputError when a leg has no published latency. Compiled (kernels/legs.py)
+    when the network's node x node cost table is complete."""
+    table = _leg_table(net)
+    if table is not None and not table[1]:
+        return legs_kernel.leg_tables(nodes, net.node_vm, table[0])
+    n = nodes.shape[0]
     used = int(np.count_nonzero((nodes >= 0).any(axis=0)))  # paths are short: look at those
-    if used < 2:
+    legs = max(used - 1, 0)
+    leg_vm = np.full((n, legs), NO_LEG, dtype=np.int32)
+    leg_cost = np.zeros(leg_vm.shape, dtype=np.int64)
+    if legs == 0:
         return leg_vm, leg_cost
     part = nodes[:, :used]
     leg = np.logical_and.accumulate(part >= 0, axis=1)[:, 1:]
     send, recv = part[:, :-1][leg], part[:, 1:][leg]
-    leg_vm[:, :used - 1][leg] = np.maximum(net.node_vm[send], UNSHAPED)
-    leg_cost[:, :used - 1][leg] = _leg_cost(net, send, recv)
+    leg_vm[leg] = np.maximum(net.node_vm[send], UNSHAPED)
+    leg_cost[leg] = _leg_cost(net, send, recv)
     return leg_vm, leg_cost
 
 

@@ -23,7 +23,7 @@ import sys
 from types import ModuleType
 
 KERNELS: tuple[str, ...] = ("overlap", "lpm", "acl", "flows", "shaper", "headers", "pcapscan",
-                            "pipeline", "records", "servername")
+                            "pipeline", "records", "servername", "legs")
 
 
 def _flag(name: str) -> str:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from dataplane.cli.check import check_report, peering_rows, render_text
+from dataplane.cli.demo_traffic import interleaved
 from dataplane.cli.options import command, out_dir
 from dataplane.control import peering
 from dataplane.errors import InputError
@@ -126,21 +127,14 @@ def _packets() -> tuple[list[Any], list[str]]:
     from scapy.layers.inet import IP, TCP, UDP
     from scapy.layers.l2 import Ether
 
-    frames, labels = [], []
-    t = 1_700_000_000.0
-    for round_ in range(max(f[7] for f in _FLOWS)):
-        for name, _vm, src, dst, proto, sport, dport, count in _FLOWS:
-            if round_ >= count:
-                continue
-            sp = sport + round_ if "replies" not in name else sport
-            dp = dport if "replies" not in name else dport + round_
-            l4 = TCP(sport=sp, dport=dp, flags="S") if proto == "tcp" else UDP(
-                sport=sp, dport=dp)
-            pkt = Ether() / IP(src=src, dst=dst) / l4 / (b"x" * 64)
-            pkt.time = t
-            t += 0.001
-            frames.append(pkt)
-            labels.append(name)
+    def frame(flow: tuple[Any, ...], round_: int) -> Any:
+        name, _vm, src, dst, proto, sport, dport, _count = flow
+        sp = sport + round_ if "replies" not in name else sport
+        dp = dport if "replies" not in name else dport + round_
+        l4 = TCP(sport=sp, dport=dp, flags="S") if proto == "tcp" else UDP(sport=sp, dport=dp)
+        return Ether() / IP(src=src, dst=dst) / l4 / (b"x" * 64)
+
+    frames, labels, t = interleaved(_FLOWS, frame)
     t += 0.01
     for _ in range(BURST):  # one flow, back to back: serialised at web1's cap
         pkt = Ether() / IP(src="10.1.1.4", dst="10.2.1.4") / TCP(sport=50000, dport=1433) / (

@@ -19,6 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from dataplane.cli.demo_traffic import interleaved
 from dataplane.load.scenario import load_scenario_text
 from dataplane.model import Topology
 from dataplane.textable import fit, table
@@ -57,28 +58,19 @@ def packets() -> tuple[list[Any], list[str]]:
     from scapy.layers.inet6 import ICMPv6MLReport2, ICMPv6ND_NS, IPv6
     from scapy.layers.l2 import Ether
 
-    frames, labels = [], []
-    t = 1_700_000_000.0
-    for round_ in range(max(f[7] for f in FLOWS)):
-        for name, family, src, dst, proto, sport, dport, count in FLOWS:
-            if round_ >= count:
-                continue
-            ip = IPv6(src=src, dst=dst) if family == 6 else IP(src=src, dst=dst)
-            if proto == "tcp":
-                reply = name.startswith("its replies")
-                l4 = TCP(sport=sport, dport=dport + round_ if reply else dport,
-                         flags="SA" if reply else "S")
-                if not reply:
-                    l4.sport = sport + round_
-                frame = Ether(src=AZURE_MAC, dst=AZURE_MAC) / ip / l4
-            elif sport == 135:
-                frame = Ether(src=AZURE_MAC, dst=AZURE_MAC) / ip / ICMPv6ND_NS(tgt=DB6)
-            else:
-                frame = Ether(src=AZURE_MAC, dst=AZURE_MAC) / ip / ICMPv6MLReport2()  # type 143
-            frame.time = t
-            t += 0.001
-            frames.append(frame)
-            labels.append(name)
+    def frame(flow: tuple[Any, ...], round_: int) -> Any:
+        name, family, src, dst, proto, sport, dport, _count = flow
+        ip = IPv6(src=src, dst=dst) if family == 6 else IP(src=src, dst=dst)
+        if proto == "tcp":
+            reply = name.startswith("its replies")
+            l4 = TCP(sport=sport if reply else sport + round_,
+                     dport=dport + round_ if reply else dport, flags="SA" if reply else "S")
+            return Ether(src=AZURE_MAC, dst=AZURE_MAC) / ip / l4
+        if sport == 135:
+            return Ether(src=AZURE_MAC, dst=AZURE_MAC) / ip / ICMPv6ND_NS(tgt=DB6)
+        return Ether(src=AZURE_MAC, dst=AZURE_MAC) / ip / ICMPv6MLReport2()  # type 143
+
+    frames, labels, _end_s = interleaved(FLOWS, frame)
     return frames, labels
 
 

@@ -1,0 +1,32 @@
+"""The demos' captures: flows interleaved round by round, one frame per flow and round.
+
+Contract: `interleaved(flows, frame)` takes flows as tuples whose first item is the traffic name
+and last item its packet count; round r sends the r-th packet of every flow that still has one,
+built by `frame(flow, r)` (a scapy frame); frames are 1 ms apart from `start_s`. Returns the
+frames, each frame's traffic name, and the time after the last frame (seconds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+DEMO_START_S = 1_700_000_000.0
+FRAME_GAP_S = 0.001
+
+
+def interleaved(flows: Sequence[tuple[Any, ...]], frame: Callable[[tuple[Any, ...], int], Any],
+                start_s: float = DEMO_START_S) -> tuple[list[Any], list[str], float]:
+    frames: list[Any] = []
+    names: list[str] = []
+    t = start_s
+    for round_ in range(max((f[-1] for f in flows), default=0)):
+        for flow in flows:
+            if round_ >= flow[-1]:
+                continue
+            packet = frame(flow, round_)
+            packet.time = t
+            t += FRAME_GAP_S
+            frames.append(packet)
+            names.append(flow[0])
+    return frames, names, t

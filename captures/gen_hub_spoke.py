@@ -115,6 +115,19 @@ def _put6(mat: np.ndarray, col: int, v4: np.ndarray, rows: np.ndarray) -> None:
     _be(mat, col + 12, 4, v4[~private], g)
 
 
+def _transport(mat: np.ndarray, at: int, f: dict[str, np.ndarray], fid: np.ndarray,
+               proto: np.ndarray, orig: np.ndarray, rows: np.ndarray) -> None:
+    """The TCP (PSH ACK, 20-byte header) or UDP header of `rows` starting at byte `at`."""
+    _be(mat, at, 2, f["sport"][fid][rows], rows)
+    _be(mat, at + 2, 2, f["dport"][fid][rows], rows)
+    tcp = rows[proto[rows] == 6]
+    mat[tcp, at + 12] = 0x50
+    mat[tcp, at + 13] = 0x18  # PSH ACK
+    _be(mat, at + 14, 2, np.full(tcp.size, 64240), tcp)
+    udp = rows[proto[rows] == 17]
+    _be(mat, at + 4, 2, orig[udp] - at, udp)
+
+
 def _frames(f: dict[str, np.ndarray], fid: np.ndarray, orig: np.ndarray, snap: int
             ) -> tuple[np.ndarray, np.ndarray]:
     """Frame matrix (n, snap) and caplens for packets of flows `fid`."""
@@ -142,14 +155,7 @@ def _frames(f: dict[str, np.ndarray], fid: np.ndarray, orig: np.ndarray, snap: i
     _be(mat, 30, 4, f["dst"][fid][rows], rows)
     ck = _csum(mat[rows, 14:34])
     _be(mat, 24, 2, ck, rows)
-    _be(mat, 34, 2, f["sport"][fid][rows], rows)
-    _be(mat, 36, 2, f["dport"][fid][rows], rows)
-    tcp = rows[proto[rows] == 6]
-    mat[tcp, 46] = 0x50
-    mat[tcp, 47] = 0x18  # PSH ACK
-    _be(mat, 48, 2, np.full(tcp.size, 64240), tcp)
-    udp = rows[proto[rows] == 17]
-    _be(mat, 38, 2, orig[udp] - 34, udp)
+    _transport(mat, 34, f, fid, proto, orig, rows)
     # ARP request
     rows = np.flatnonzero(arp)
     mat[rows, 0:6] = 0xFF
@@ -180,14 +186,7 @@ def _frames(f: dict[str, np.ndarray], fid: np.ndarray, orig: np.ndarray, snap: i
     mat[rows, 21] = 64
     _put6(mat, 22, f["src"][fid][rows], rows)
     _put6(mat, 38, f["dst"][fid][rows], rows)
-    _be(mat, 54, 2, f["sport"][fid][rows], rows)
-    _be(mat, 56, 2, f["dport"][fid][rows], rows)
-    tcp = rows[proto[rows] == 6]
-    mat[tcp, 66] = 0x50
-    mat[tcp, 67] = 0x18  # PSH ACK
-    _be(mat, 68, 2, np.full(tcp.size, 64240), tcp)
-    udp = rows[proto[rows] == 17]
-    _be(mat, 58, 2, orig[udp] - 54, udp)
+    _transport(mat, 54, f, fid, proto, orig, rows)
     caplen = np.minimum(orig, snap)
     return mat, caplen
 

@@ -77,8 +77,10 @@ FIREWALL_NAT_ASSUMPTIONS = (
     "same in every batch split (Azure chooses them at run time).",
     "firewall-snat-port: SNAT port exhaustion (2,496 ports per public IP per instance, 'Scale "
     "SNAT ports with Azure NAT Gateway') is not modelled: the connection table keeps no flow "
-    "end (no TCP state, no idle timeout), so counting its flows would drop flows Azure had "
-    "closed.",
+    "end (no TCP state, no idle timeout; Azure Firewall closes TCP connections idle for 4 "
+    "minutes north-south, 'Understanding Azure Firewall TCP session management and idle "
+    "timeout behavior', https://learn.microsoft.com/azure/firewall/tcp-session-behavior), so "
+    "counting its flows would drop flows Azure had closed.",
     "firewall-reply-return: a reply addressed to a firewall's own address (an instance "
     "address its SNAT or DNAT used, or a public address) of a flow whose session it holds "
     "goes to that firewall (peering checked, no route lookup at the sender), is restored there "

@@ -84,10 +84,17 @@ def test_private_ip_dnat_replies_return_to_vm1_through_both_firewalls(overlapped
     first = em.send(IP(src="192.168.0.4", dst="10.10.0.4") / TCP(sport=40000, dport=80),
                     source="win-vm-1").row(0)
     assert any(c.startswith("firewall-dnat-chain:") for c in first["caveats"])
-    reply = em.send(IP(src="192.168.0.4", dst=first["final_src"]) / TCP(
-        sport=80, dport=first["final_sport"]), source="win-vm-2").row(0)
+    result = em.send(IP(src="192.168.0.4", dst=first["final_src"]) / TCP(
+        sport=80, dport=first["final_sport"]), source="win-vm-2")
+    reply = result.row(0)
     assert (reply["disposition"], reply["hops"]) == (
         "DELIVERED", "win-vm-2 > azfw-hub-vnet-2 > azfw-hub-vnet-1 > win-vm-1")
+    assert (reply["final_src"], reply["final_sport"], reply["final_dst"], reply["final_dport"]) \
+        == ("10.10.0.4", 80, "192.168.0.4", 40000)
+    # explained hop by hop: each firewall undoes its own translation
+    hops = em.explain_row(result, 0)["hops"]
+    assert [h["at"] for h in hops if h["step"] == "nat"] == ["azfw-hub-vnet-2",
+                                                              "azfw-hub-vnet-1"]
 
 
 def _chained_flows(net) -> list[tuple]:

@@ -608,6 +608,10 @@ class BatchPipeline:
             subnet[rows] = appliance.next_subnet_np(net, fw + len(net.nics))
         rows, fw = self._reply_firewall(np.flatnonzero(active & est & (c.nic >= 0)), orig[1],
                                         fwset, self.fw_instance)
+        chains = self._chains(c, est, fwset, unnat_ip, unnat_port, usrc)
+        for i, f in zip(rows.tolist(), fw.tolist(), strict=True):
+            if f in chains.get(i, {}):  # chained DNAT: this firewall undoes its own only
+                self._restore(c, i, chains[i][f])
         if rows.size:
             node = fw + len(net.nics)
             ok = self._cross(c, rows, net.node_vnet[c.nic[rows]], net.node_vnet[node], disp, dec,
@@ -693,6 +697,7 @@ class BatchPipeline:
             m = (nh == NH_VNETLOCAL) | (nh == NH_PEERING)
             if m.any():
                 self._direct(c, est, idx[m], rid[m], vnet[m], nodes, pos, disp, dec, active,
+                             chains,
                              subnet)
             # appliances
             m = nh == NH_APPLIANCE
@@ -704,6 +709,33 @@ class BatchPipeline:
         xlat = (c.src != orig[0]) | (c.dst != orig[1]) | (c.sport != orig[2]) | (
             c.dport != orig[3])
         return disp, dec, nodes, c.src, c.dst, c.sport, c.dport, xlat
+
+    def _chains(self, c: Columns, est: np.ndarray, fwset: np.ndarray, unnat_ip: np.ndarray,
+                unnat_port: np.ndarray, usrc: np.ndarray | None
+                ) -> dict[int, dict[int, tuple[int, int, int, int, int]]]:
+        """{row: stages/firewall_nat.py `dnat_chain`} of the replies of flows two or more
+        firewalls DNATed in turn; the original key comes from the row's state (un-NAT
+        address/port: the original destination; source restore: the original source), so
+        the answer is a function of the decision key (reference._chain)."""
+        if usrc is None or len(self.net.firewall_rules) < 2:
+            return {}
+        rows = np.flatnonzero(est & (unnat_ip >= 0) & (unnat_ip < UNSNAT) & (usrc >= 0)
+                              & (c.family == 4))
+        out = {}
+        for r in rows.tolist():
+            fws = frozenset(np.flatnonzero(self.fwsets.member[fwset[r]]).tolist())
+            original = (int(usrc[r]) >> 16, int(unnat_ip[r]), int(c.proto[r]),
+                        int(usrc[r]) & 0xFFFF, int(unnat_port[r]))
+            chain = firewall_nat.dnat_chain(self.net.firewall_rules, self.fw_public,
+                                            self.fw_private, original, fws)
+            if chain:
+                out[r] = chain
+        return out
+
+    @staticmethod
+    def _restore(c: Columns, row: int, key: tuple[int, int, int, int, int]) -> None:
+        """Row `row` becomes reverse(`key`) (reference._restore; chains are TCP/UDP)."""
+        c.src[row], c.dst[row], c.sport[row], c.dport[row] = key[1], key[0], key[4], key[3]
 
     def _reply_firewall(self, rows: np.ndarray, dst: np.ndarray, fwset: np.ndarray,
                         owners: dict[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -844,11 +876,31 @@ class BatchPipeline:
         self._nsg(c, est, mask, at, "Inbound", D.DENIED_IN, dec, disp)
         deliver.decide_np(sel, mask[sel], label, disp, dec, active)
 
-    def _direct(self, c, est, idx, rid, vnet, nodes, pos, disp, dec, active, subnet) -> None:
+    def _direct(self, c, est, idx, rid, vnet, nodes, pos, disp, dec, active, chains,
+                subnet) -> None:
         net = self.net
         tv = net.route_vnet[rid]
         target = self._owner(c, idx, tv)
         miss = target < 0
+        chained = np.zeros(idx.size, bool)  # a chained flow's reply: on to the next firewall
+        if chains:
+            back = firewall_nat.owner_np(self.fw_instance, c.dst[idx]) if self.fw_instance \
+                else np.full(idx.size, -1, np.int32)
+            for j in np.flatnonzero(miss & est[idx] & (back >= 0)).tolist():
+                i, node = int(idx[j]), int(back[j]) + len(net.nics)
+                chained[j] = int(back[j]) in chains.get(i, {}) and not (
+                    nodes[i, :pos[i]] == node).any()
+            rows, fw = idx[chained], back[chained].astype(np.int64)
+            ok = self._cross(c, rows, vnet[chained], net.node_vnet[fw + len(net.nics)], disp,
+                             dec, active)
+            for i, f in zip(rows[ok].tolist(), fw[ok].tolist(), strict=True):
+                nodes[i, pos[i]] = f + len(net.nics)
+                pos[i] += 1
+                self._restore(c, i, chains[i][f])
+                subnet[i] = appliance.next_subnet(net, f + len(net.nics))
+                if subnet[i] < 0:
+                    disp[i] = D.NEXT_HOP_UNREACHABLE
+                    active[i] = False
         fw = firewall_nat.owner_np(self.fw_private, c.dst[idx]) if self.fw_private else \
             np.full(idx.size, -1, np.int32)
         m = miss & ~est[idx] & (fw >= 0) & (c.family[idx] == 4)  # private-IP DNAT (firewall_nat)
@@ -860,6 +912,7 @@ class BatchPipeline:
             nodes[rows, pos[rows]] = fw + len(net.nics)
             pos[rows] += 1
             self._firewall_dnat(c, rows, fw, subnet, disp, dec, active)
+        m |= chained
         disp[idx[miss & ~m]] = D.NO_DESTINATION
         active[idx[miss & ~m]] = False
         for j in np.flatnonzero(miss & (c.family[idx] == 6)).tolist():  # stages/ipv6.py

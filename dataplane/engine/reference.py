@@ -244,13 +244,17 @@ class ReferencePipeline:
             return self._end(w, D.DENIED_OUT, w.deciding)
         fw_at = self._reply_firewall(entry, p.dst, self.fw_instance)
         at = net.firewall_rules[fw_at].name if fw_at >= 0 else net.node_names[p.nic]
-        unnat = entry.unnat() if entry is not None else None
+        chain = self._chain(entry) if fw_at >= 0 else {}
+        unnat = entry.unnat() if entry is not None and fw_at not in chain else None
+        if fw_at in chain:  # chained DNAT: this firewall undoes its own translation only
+            p, hop = self._restore(w, p, at, chain[fw_at])
+            flow = _flow(p)
         if unnat is not None:  # a load-balanced flow's reply leaves from the frontend
             p, hop = nat.unnat(p, at, *unnat)
             w.hops.append(hop)
             flow = _flow(p)
             w.out = (p.src, p.dst, p.sport, p.dport)
-        restore = entry.source_restore() if entry is not None else None
+        restore = entry.source_restore() if entry is not None and fw_at not in chain else None
         if restore is not None and (p.dst, p.dport) != restore:  # a firewall-translated source
             p, hop = nat.unsnat(p, *restore, at=at)
             w.hops.append(hop)
@@ -264,6 +268,27 @@ class ReferencePipeline:
             w.nodes.append(node)
             return self._hops(w, p, appliance.next_subnet(net, node), node, state, flow, {node})
         return self._hops(w, p, int(net.node_subnet[p.nic]), p.nic, state, flow)
+
+    def _chain(self, entry: Entry | None) -> dict[int, tuple[int, int, int, int, int]]:
+        """stages/firewall_nat.py `dnat_chain` of a tracked IPv4 flow ({} when not chained)."""
+        if entry is None or any(v >= V6_TAG for v in entry.original[:2]):
+            return {}
+        first = len(self.net.nics)
+        return firewall_nat.dnat_chain(self.net.firewall_rules, self.fw_public, self.fw_private,
+                                       entry.original,
+                                       frozenset(n - first for n in entry.firewalls))
+
+    @staticmethod
+    def _restore(w: Walk, p: Packet, at: str, key: tuple[int, int, int, int, int]
+                 ) -> tuple[Packet, dict[str, Any]]:
+        """A chained flow's reply at firewall `at` becomes reverse(`key`), the tuple that
+        firewall received (stages/firewall_nat.py `dnat_chain`)."""
+        hop = firewall_nat.restore_hop(at, p, key)
+        w.hops.append(hop)
+        p = p._replace(src=key[1], dst=key[0], sport=key[4] if p.proto in (6, 17) else p.sport,
+                       dport=key[3] if p.proto in (6, 17) else p.dport)
+        w.out = (p.src, p.dst, p.sport, p.dport)
+        return p, hop
 
     def _reply_firewall(self, entry: Entry | None, dst: int, owners: dict[int, int]) -> int:
         """The firewall (index) a reply addressed to `dst` returns to: one whose address it is
@@ -390,6 +415,22 @@ class ReferencePipeline:
                 fw_at = self.fw_private.get(p.dst, -1) if (
                     target < 0 and p.family == 4 and not state
                     and not (via_gateway and tv != vnet)) else -1  # (transit: stages/gateway.py)
+                back = self._reply_firewall(w.reply_of, p.dst, self.fw_instance) if (
+                    target < 0 and state and p.family == 4) else -1
+                chain = self._chain(w.reply_of) if back >= 0 else {}
+                if back in chain and back + len(net.nics) not in visited:
+                    node = back + len(net.nics)  # a chained flow's reply: the next firewall
+                    blocked = self._cross(w, vnet, int(net.node_vnet[node]), p)
+                    if blocked is not None:
+                        return blocked
+                    w.nodes.append(node)
+                    p, _ = self._restore(w, p, net.firewall_rules[back].name, chain[back])
+                    flow = _flow(p)
+                    subnet, current = appliance.next_subnet(net, node), node
+                    visited.add(current)
+                    if subnet < 0:
+                        return self._end(w, D.NEXT_HOP_UNREACHABLE, label)
+                    continue
                 if fw_at >= 0:  # private-IP DNAT at the firewall (stages/firewall_nat.py)
                     blocked = self._cross(w, vnet, int(net.node_vnet[fw_at + len(net.nics)]), p)
                     if blocked is not None:

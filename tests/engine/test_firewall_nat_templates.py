@@ -14,14 +14,20 @@ the verdict their authors intended (issue 11), with the caveats named.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import pytest
+from batch_harness import assert_batch_matches_reference
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from scapy.layers.inet import IP, TCP
 
 import dataplane
 from dataplane.control.public_addresses import public_address
 from dataplane.engine import Emulator
+from dataplane.engine.compile import build_network
+from dataplane.engine.reference import Packet, ReferencePipeline
 
 CLIENT = "198.51.100.7"
 
@@ -73,20 +79,75 @@ def test_private_ip_dnat_between_overlapping_spokes(overlapped) -> None:
     assert "default-deny (no DNAT rule matches)" in rows[5]["deciding"]
 
 
-@pytest.mark.xfail(strict=True, reason="left undone: a flow two firewalls translated in turn "
-                   "(chained private DNAT) is restored in one step at the first firewall its "
-                   "reply returns to (firewall 2; assumption firewall-reply-return), not "
-                   "firewall by firewall; with the overlapping spokes VM2's reply then goes "
-                   "back to VM2 (caveat firewall-dnat-chain on the forward answers)")
 def test_private_ip_dnat_replies_return_to_vm1_through_both_firewalls(overlapped) -> None:
     em = Emulator(overlapped)
     first = em.send(IP(src="192.168.0.4", dst="10.10.0.4") / TCP(sport=40000, dport=80),
                     source="win-vm-1").row(0)
     assert any(c.startswith("firewall-dnat-chain:") for c in first["caveats"])
-    reply = em.send(IP(src="192.168.0.4", dst=first["final_src"]) / TCP(
-        sport=80, dport=first["final_sport"]), source="win-vm-2").row(0)
+    result = em.send(IP(src="192.168.0.4", dst=first["final_src"]) / TCP(
+        sport=80, dport=first["final_sport"]), source="win-vm-2")
+    reply = result.row(0)
     assert (reply["disposition"], reply["hops"]) == (
         "DELIVERED", "win-vm-2 > azfw-hub-vnet-2 > azfw-hub-vnet-1 > win-vm-1")
+    assert (reply["final_src"], reply["final_sport"], reply["final_dst"], reply["final_dport"]) \
+        == ("10.10.0.4", 80, "192.168.0.4", 40000)
+    # explained hop by hop: each firewall undoes its own translation
+    hops = em.explain_row(result, 0)["hops"]
+    assert [h["at"] for h in hops if h["step"] == "nat"] == ["azfw-hub-vnet-2",
+                                                              "azfw-hub-vnet-1"]
+
+
+def _chained_flows(net) -> list[tuple]:
+    """VM1's flows through both firewalls (and one through firewall 1 only) with the replies
+    to their translated tuples, as (src, dst, proto, sport, dport, nic index + 1)."""
+    ip = lambda a: int(ipaddress.IPv4Address(a))  # noqa: E731
+    vm1, vm2 = net.node_names.index("win-vm-1"), net.node_names.index("win-vm-2")
+    vm3 = net.node_names.index("win-vm-3")
+    forward = [(ip("192.168.0.4"), ip("10.10.0.4"), 6, 40000 + k, port)
+               for k, port in enumerate((80, 53388, 8080, 22))] + [
+        (ip("192.168.0.4"), ip("10.10.0.4"), 17, 40010, 80)]
+    out = [(*f, vm1 + 1) for f in forward]
+    for f in forward:
+        (w,) = ReferencePipeline(net).run([Packet(vm1, *f)])
+        if w.out is not None and w.disposition.name == "DELIVERED":
+            s, d, sp, dp = w.out
+            sender = {"win-vm-2": vm2, "win-vm-3": vm3}[net.node_names[w.nodes[-1]]]
+            out.append((d, s, f[2], dp, sp, sender + 1))
+            out.append((d, s, f[2], dp, sp, vm1 + 1))  # the same tuple from the wrong VM
+    return out
+
+
+def test_chained_dnat_reply_is_restored_firewall_by_firewall(overlapped) -> None:
+    """Reference form: firewall 2 restores the tuple firewall 1 sent it (source 10.10.2.4:80,
+    destination firewall 1's instance address), firewall 1 restores VM1's own tuple."""
+    net = build_network(overlapped)
+    rp = ReferencePipeline(net)
+    vm1, vm2 = net.node_names.index("win-vm-1"), net.node_names.index("win-vm-2")
+    ip = lambda a: int(ipaddress.IPv4Address(a))  # noqa: E731
+    (w,) = rp.run([Packet(vm1, ip("192.168.0.4"), ip("10.10.0.4"), 6, 40000, 80)])
+    s, d, sp, dp = w.out
+    (r,) = rp.run([Packet(vm2, d, s, 6, dp, sp)])
+    restores = [h for h in r.hops if h.get("kind") == "restore (firewall, chained DNAT)"]
+    assert [h["at"] for h in restores] == ["azfw-hub-vnet-2", "azfw-hub-vnet-1"]
+    middle = restores[0]["translated"]
+    assert (middle["sourceIp"], middle["sourcePort"]) == ("10.10.2.4", 80)
+    assert middle["destinationIp"] in ("10.10.0.5", "10.10.0.6")  # firewall 1's instances
+    assert restores[1]["original"] == middle
+    assert restores[1]["translated"] == {"sourceIp": "10.10.0.4", "sourcePort": 80,
+                                         "destinationIp": "192.168.0.4", "destinationPort": 40000}
+    assert (r.disposition.name, r.out) == ("DELIVERED", (ip("10.10.0.4"), ip("192.168.0.4"), 80,
+                                                        40000))
+
+
+@settings(max_examples=20, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_chained_dnat_reference_equals_batch(overlapped, data) -> None:
+    """Random sequences of chained-DNAT flows and replies, any batch split: both forms agree."""
+    net = build_network(overlapped, caps=False)
+    flows = _chained_flows(net)
+    pkts = data.draw(st.lists(st.sampled_from(flows), min_size=1, max_size=24))
+    assert_batch_matches_reference(net, pkts, data.draw(st.integers(1, 24)))
 
 
 def test_single_firewall_dnat_reply_leaves_from_the_public_address(overlapped) -> None:

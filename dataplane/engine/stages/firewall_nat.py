@@ -42,8 +42,11 @@ Replies (assumption `firewall-reply-return`, engine/conntrack.py `source_restore
 addressed to an instance address or a public address of a firewall holding the flow's session
 goes to that firewall, is restored there (destination: the flow's original source; source: the
 original destination when DNATed) and is routed on from the firewall's subnet, so its path and
-timing include the firewall. A flow two firewalls translated in turn (chained private DNAT) is
-restored in one step at the first firewall it returns to: caveat `firewall-dnat-chain`.
+timing include the firewall. A TCP/UDP flow two or more firewalls DNATed in turn (chained
+private DNAT) is restored firewall by firewall (`dnat_chain`): each firewall rewrites the reply
+into the reverse of the tuple it received, so the reply goes on to the previous firewall's
+instance address and is restored there, back to the original source (caveat
+`firewall-dnat-chain` names the modelling on the forward answers).
 """
 
 from __future__ import annotations
@@ -74,13 +77,18 @@ FIREWALL_NAT_ASSUMPTIONS = (
     "same in every batch split (Azure chooses them at run time).",
     "firewall-snat-port: SNAT port exhaustion (2,496 ports per public IP per instance, 'Scale "
     "SNAT ports with Azure NAT Gateway') is not modelled: the connection table keeps no flow "
-    "end (no TCP state, no idle timeout), so counting its flows would drop flows Azure had "
-    "closed.",
+    "end (no TCP state, no idle timeout; Azure Firewall closes TCP connections idle for 4 "
+    "minutes north-south, 'Understanding Azure Firewall TCP session management and idle "
+    "timeout behavior', https://learn.microsoft.com/azure/firewall/tcp-session-behavior), so "
+    "counting its flows would drop flows Azure had closed.",
     "firewall-reply-return: a reply addressed to a firewall's own address (an instance "
     "address its SNAT or DNAT used, or a public address) of a flow whose session it holds "
     "goes to that firewall (peering checked, no route lookup at the sender), is restored there "
-    "from the connection table in one step (destination: the flow's original source; source: "
-    "its original destination when DNATed) and routed on from the firewall's subnet.",
+    "from the connection table (destination: the flow's original source; source: its original "
+    "destination when DNATed) and routed on from the firewall's subnet; a TCP/UDP flow "
+    "several firewalls DNATed in turn is restored firewall by firewall, each undoing its own "
+    "translation (recomputed from the original 5-tuple), the reply passing each firewall's "
+    "instance address on its way back.",
 )
 
 
@@ -220,6 +228,54 @@ def owner_np(owners: dict[int, int], dst: np.ndarray) -> np.ndarray:
     return np.where(keys[at] == dst, vals[at], -1).astype(np.int32)
 
 
+def dnat_chain(firewalls: Any, public: dict[int, int], private: dict[int, int],
+               original: tuple[int, int, int, int, int], session_fw: frozenset[int]
+               ) -> dict[int, tuple[int, int, int, int, int]]:
+    """{firewall index: the flow's 5-tuple (src, dst, proto, sport, dport; ports 0 unless
+    TCP/UDP) as it arrived at that firewall} for a TCP/UDP flow two or more firewalls DNATed
+    in turn (chained private-IP DNAT); {} for a flow at most one firewall DNATed (its replies
+    are restored from the connection table's original key in one step) and for other
+    protocols (caveat `firewall-dnat-chain`).
+
+    `firewalls`: a compiled Network's `firewall_rules` (`.nat`, `.groups`); `public`/`private`:
+    `address_owners`; `session_fw`: the firewall indexes holding the flow's session. The chain
+    is recomputed from the original 5-tuple with the same functions the forward walk uses
+    (`FirewallNat.dnat`, `snat_source`): every firewall's choice is a function of the tuple it
+    received, so each hop's tuple is known without storing it (assumption
+    `firewall-reply-return`: a reply is restored firewall by firewall, each firewall undoing
+    its own translation, as each Azure Firewall keeps its own session)."""
+    out: dict[int, tuple[int, int, int, int, int]] = {}
+    key = original
+    if original[2] not in (6, 17):  # keys drop the ports the forward hash read: not chained
+        return out
+    while True:
+        src, dst, proto, sport, dport = key
+        f = public.get(dst, private.get(dst, -1))
+        if f < 0 or f not in session_fw or f in out:
+            break
+        fw = firewalls[f]
+        i = fw.nat.dnat(proto, src, dst, dport, fw.groups)
+        if i < 0:
+            break
+        out[f] = key
+        rule = fw.nat.rules[i]
+        address, port = fw.nat.snat_source(False, src, dst, proto, sport, dport)
+        ported = proto in (6, 17)
+        key = (address, int(rule.translated_address), proto, port if ported else 0,
+               rule.translated_port if ported else 0)
+    return out if len(out) > 1 else {}
+
+
+def restore_hop(at: str, p: Any, key: tuple[int, int, int, int, int]) -> dict[str, Any]:
+    """The explain hop of a chained flow's reply restored at firewall `at` to reverse(`key`)
+    (`dnat_chain`): source and destination both change."""
+    return {"step": "nat", "at": at, "kind": "restore (firewall, chained DNAT)",
+            "original": {"sourceIp": _ip(p.src), "sourcePort": p.sport,
+                         "destinationIp": _ip(p.dst), "destinationPort": p.dport},
+            "translated": {"sourceIp": _ip(key[1]), "sourcePort": key[4],
+                           "destinationIp": _ip(key[0]), "destinationPort": key[3]}}
+
+
 def dnat_hop(fw: FirewallNat, rule: DnatRule, p: Any, to: tuple[int, int, int, int]
              ) -> dict[str, Any]:
     """The explain hop of a DNAT at the firewall (to: new src, dst, sport, dport)."""
@@ -268,9 +324,11 @@ def compile_nat(topology: Topology, fw: AzureFirewall) -> FirewallNat:
         if r.translated_address in others:
             caveats.append(f"firewall-dnat-chain: {r.label} translates to firewall "
                            f"{others[r.translated_address]}, which translates again: the "
-                           "replies of such flows are restored in one step at the first "
-                           "firewall they return to, not firewall by firewall (where address "
-                           "spaces overlap they reach the wrong VM)")
+                           "replies of such TCP/UDP flows are restored firewall by firewall, "
+                           "each firewall's translation recomputed from the flow's original "
+                           "5-tuple (assumption firewall-reply-return); replies of other "
+                           "protocols are restored in one step at the first firewall they "
+                           "return to")
         if r.translated_address is not None and r.translated_address not in held:
             caveats.append(f"firewall-dnat-target: {r.label} translates to {_ip(r.translated_address)}, "
                            "which no emulated NIC, load balancer or firewall holds (an Application "
@@ -285,4 +343,4 @@ def _ip(v: int) -> str:
 
 
 __all__ = ["FIREWALL_NAT_ASSUMPTIONS", "FirewallNat", "address_owners", "compile_nat",
-           "dnat_hop", "instance_owners", "owner_np", "snat_hop"]
+           "dnat_chain", "dnat_hop", "instance_owners", "owner_np", "restore_hop", "snat_hop"]

@@ -91,7 +91,9 @@ REASONS: dict[Disposition, str] = {
                           "says which): an Internet packet gets in only to a public IP or as "
                           "the reply to a flow a VM opened; a private capture address outside "
                           "the topology is placed on a VM with --map or --map-subnet",
-    Disposition.FIREWALL_DENIED: "denied by the Azure Firewall (network rules, default deny)",
+    Disposition.FIREWALL_DENIED: "denied by the Azure Firewall (a Deny rule collection, or "
+                                 "no DNAT, network or application rule allows it: the label "
+                                 "names which)",
     Disposition.NO_DESTINATION: "no NIC holds the destination address in the target VNet",
     Disposition.NEXT_HOP_UNREACHABLE: "the VirtualAppliance next-hop address has no NIC",
     Disposition.IP_FORWARDING_DISABLED: "the appliance NIC does not have IP forwarding enabled",

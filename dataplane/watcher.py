@@ -313,6 +313,9 @@ def explain(topology: Topology, vm: str, destination: str, protocol: str = "Tcp"
         name = synthetic(sni, host)
     except ValueError as e:
         raise InputError(str(e)) from None
+    if (sni or host) and number != 6:  # application rules read TLS/HTTP over TCP only
+        raise InputError(f"--{'sni' if sni else 'host'} names a TLS or HTTP server: it needs "
+                         f"--protocol Tcp (got {protocol})")
     packet = Packet(index, src_ip.value, dest_ip.value, number, sport, dport,
                     family=dest_ip.version)
     reference = ReferencePipeline(net)

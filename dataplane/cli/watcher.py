@@ -200,8 +200,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                 "NVA, gateway, NSG in", _explain)
     p.add_argument("--vm", required=True, help=vm_help)
     p.add_argument("--to", required=True, metavar="IP[:PORT]",
-                   help="destination; IPv6 as ADDRESS or [ADDRESS]:PORT (IPv6 flows: the "
-                   "packet engine decides them in a later release, said in one line)")
+                   help="destination; IPv6 as ADDRESS or [ADDRESS]:PORT (a bare address "
+                   "takes the default port: 443 with --sni, else 80)")
     p.add_argument("--protocol", default="Tcp", type=protocol,
                    help="Tcp (default), Udp, Icmp, Esp, Ah (any case)")
     server_name_options(p)

@@ -34,6 +34,8 @@ from dataplane.load.resources import (
     _ref,
     _Where,
     address_match,
+    application_protocol,
+    firewall_action,
     firewall_protocols,
     port_ranges,
 )
@@ -81,7 +83,8 @@ def _protocols(obj: dict[str, Any], where: _Where, at: str) -> tuple[Application
     for i, item in enumerate(_items(obj, "protocols", where, at)):
         if not isinstance(item, dict):
             raise where.error(f"{at}.protocols[{i}]", "expected {protocolType, port}")
-        out.append(ApplicationProtocol(str(_get(item, "protocolType", default="")),
+        out.append(ApplicationProtocol(application_protocol(
+            _get(item, "protocolType", default=""), where, f"{at}.protocols[{i}].protocolType"),
                                        _int(_get(item, "port", default=0), where,
                                             f"{at}.protocols[{i}].port")))
     return tuple(out)
@@ -123,9 +126,12 @@ _CONDITION_TYPES = {"networkrulecondition": "NetworkRule",
                     "applicationrulecondition": "ApplicationRule"}
 
 
-def _action(raw: dict[str, Any]) -> str:
+def _action(raw: dict[str, Any], where: _Where, at: str) -> str:
+    """A filter collection's (or preview filter rule's) action: Allow or Deny (Allow when
+    absent); anything else is an InputError, as Azure rejects it."""
     action = _get(raw, "action", default={})
-    return str(_get(action, "type", default="") if isinstance(action, dict) else action)
+    value = _get(action, "type", default="") if isinstance(action, dict) else action
+    return firewall_action(value or "Allow", ("Allow", "Deny"), where, f"{at}.action.type")
 
 
 def _current_group(raw: dict[str, Any], where: _Where, at: str) -> FirewallPolicyRuleCollectionGroup:
@@ -147,7 +153,7 @@ def _current_group(raw: dict[str, Any], where: _Where, at: str) -> FirewallPolic
             name=str(_get(coll, "name", default="")),
             priority=_int(_get(coll, "priority", default=0), where, f"{here}.priority"),
             collection_type="Nat" if nat else "Filter",
-            action="Dnat" if nat else (_action(coll) or "Allow"), rules=tuple(rules)))
+            action="Dnat" if nat else _action(coll, where, here), rules=tuple(rules)))
     return FirewallPolicyRuleCollectionGroup(
         name=str(_get(raw, "name", default="")).rsplit("/", 1)[-1],
         priority=_int(_get(props, "priority", default=0), where, f"{at}.properties.priority"),
@@ -179,7 +185,8 @@ def _preview_group(raw: dict[str, Any], where: _Where, at: str) -> FirewallPolic
                                       "expected NetworkRuleCondition or ApplicationRuleCondition")
                 rules.append(_rule(cond, ctype, where, f"{here}.ruleConditions[{j}]"))
             collections.append(FirewallPolicyRuleCollection(name, priority, "Filter",
-                                                            _action(rule) or "Allow", tuple(rules)))
+                                                            _action(rule, where, here),
+                                                            tuple(rules)))
         else:
             raise where.error(f"{here}.ruleType", "expected FirewallPolicyFilterRule or "
                               f"FirewallPolicyNatRule, got {_get(rule, 'ruleType')!r}")

@@ -186,6 +186,29 @@ def address_match(value: str, where: _Where, prop: str) -> Prefix | str:
 
 
 FIREWALL_PROTOCOLS = {"tcp": "TCP", "udp": "UDP", "icmp": "ICMP", "any": "Any"}
+# Rule-collection actions and application-rule protocols as ARM's enums have them
+# (AzureFirewallRCActionType Allow/Deny, AzureFirewallNatRCActionType Dnat/Snat,
+# FirewallPolicyFilterRuleCollectionActionType Allow/Deny; AzureFirewallApplicationRule
+# ProtocolType / FirewallPolicyRuleApplicationProtocolType Http/Https/Mssql): Azure rejects
+# anything else at deployment, so a typo here is an input error, never a silent deny.
+FIREWALL_ACTIONS = {"allow": "Allow", "deny": "Deny", "dnat": "Dnat", "snat": "Snat"}
+APPLICATION_PROTOCOLS = {"http": "Http", "https": "Https", "mssql": "Mssql"}
+
+
+def firewall_action(value: Any, allowed: tuple[str, ...], where: _Where, prop: str) -> str:
+    """A rule collection's action in Azure's spelling; InputError naming `prop` otherwise."""
+    name = FIREWALL_ACTIONS.get(str(value).strip().lower())
+    if name not in allowed:
+        raise where.error(prop, f"action {value!r} is not {' or '.join(allowed)}")
+    return name
+
+
+def application_protocol(value: Any, where: _Where, prop: str) -> str:
+    """An application rule's protocolType (Http, Https, Mssql); InputError otherwise."""
+    name = APPLICATION_PROTOCOLS.get(str(value).strip().lower())
+    if name is None:
+        raise where.error(prop, f"application protocol {value!r} is not Http, Https or Mssql")
+    return name
 
 
 def firewall_protocols(values: Any, where: _Where, prop: str) -> tuple[str, ...]:
@@ -705,35 +728,45 @@ def _firewall(raw: dict[str, Any], where: _Where) -> AzureFirewall:
             translated_address=_get(r, "translatedAddress"),
             translated_port=_get(r, "translatedPort"), source_ip_groups=_strings(r, "sourceIpGroups"))
 
+    def app_protocol(x: Any, at: str) -> str:
+        """'Https:443' from {protocolType, port} (a plain string as written)."""
+        if not isinstance(x, dict):
+            return str(x)
+        kind = application_protocol(_get(x, "protocolType", default=""), where,
+                                    f"{at}.protocolType")
+        return f"{kind}:{_get(x, 'port', default='')}"
+
     def application(r: dict[str, Any], at: str) -> FirewallApplicationRule:
         return FirewallApplicationRule(
             name=str(_get(r, "name", default="")), source_addresses=sources(r, at),
-            protocols=tuple(f"{_get(x, 'protocolType', default='?')}:{_get(x, 'port', default='')}"
-                            if isinstance(x, dict) else str(x)
-                            for x in _get(r, "protocols", default=[])),
+            protocols=tuple(app_protocol(x, f"{at}.protocols[{i}]")
+                            for i, x in enumerate(_get(r, "protocols", default=[]))),
             target_fqdns=_strings(r, "targetFqdns"), fqdn_tags=_strings(r, "fqdnTags"),
             source_ip_groups=_strings(r, "sourceIpGroups"))
 
     def collections(key: str, kind: Callable[..., Any], default_action: str,
-                    rule: Callable[[dict[str, Any], str], Any]) -> tuple[Any, ...]:
+                    rule: Callable[[dict[str, Any], str], Any],
+                    actions: tuple[str, ...] = ("Allow", "Deny")) -> tuple[Any, ...]:
         """A classic rule-collection list: name, priority, action and rules, as ARM has them."""
         out = []
         for i, c in enumerate(_items(p, key, where)):
             cp = _props(c)
             prop = f"properties.{key}[{i}]"
             action = _get(cp, "action", default={})
+            action = _get(action, "type", default=default_action) \
+                if isinstance(action, dict) else action
             out.append(kind(
                 name=str(_get(c, "name", default="")),
                 priority=_int(_get(cp, "priority", default=100), where, f"{prop}.priority"),
-                action=str(_get(action, "type", default=default_action))
-                if isinstance(action, dict) else str(action),
+                action=firewall_action(action, actions, where, f"{prop}.properties.action.type"),
                 rules=tuple(rule(r, f"{prop}.rules[{j}]")
                             for j, r in enumerate(_items(cp, "rules", where, prop)))))
         return tuple(out)
 
     network_collections = collections("networkRuleCollections", FirewallRuleCollection, "Allow",
                                       network)
-    nat = collections("natRuleCollections", FirewallNatRuleCollection, "Dnat", nat_rule)
+    nat = collections("natRuleCollections", FirewallNatRuleCollection, "Dnat", nat_rule,
+                      ("Dnat", "Snat"))
     app = collections("applicationRuleCollections", FirewallApplicationRuleCollection, "Allow",
                       application)
     return AzureFirewall(id=raw["id"], name=raw["name"], location=_location(raw),

@@ -127,6 +127,14 @@ def test_grammar_mistakes(argv, flag):
     _one_line_usage_error(_run(*argv), flag)
 
 
+@pytest.mark.parametrize("protocol", ["Udp", "Icmp"])
+def test_a_server_name_needs_tcp(protocol):
+    """Application rules read TLS/HTTP over TCP: --sni with another protocol is a mistake,
+    not something to ignore (new-user trial)."""
+    _one_line_usage_error(_run("explain", DEMO, "--vm", "web1", "--to", "10.2.1.4", "--sni",
+                               "a.example.com", "--protocol", protocol), "--sni")
+
+
 @pytest.mark.parametrize(("flag", "value"), [("--allow-path", "/tmp"), ("--vm-cap", "web1=1e9")])
 def test_the_demo_refuses_flags_it_cannot_apply(flag, value):
     """The demo runs its built-in topology: flags naming other inputs are refused (new-user

@@ -209,6 +209,42 @@ def test_a_rule_protocol_azure_does_not_have_is_named() -> None:
     assert "'None' is not TCP, UDP, ICMP or Any" in str(err.value)
 
 
+def test_an_action_or_application_protocol_azure_does_not_have_is_named() -> None:
+    """Azure rejects these enum values at deployment; a typo must not become a silent deny or
+    a rule that never matches (new-user trial: action 'Alow', protocolType 'Htps')."""
+    typo_action = _policy("p", [_group("g", 200, [_filter("c", 100, "Alow", [
+        _net("r", ["80"], ["*"], ["*"])])])])
+    with pytest.raises(InputError) as err:
+        firewall_policy(typo_action, _Where(typo_action, "policy.json"))
+    assert err.value.property == ("properties.ruleCollectionGroups[0].properties"
+                                  ".ruleCollections[0].action.type")
+    assert "'Alow' is not Allow or Deny" in str(err.value)
+    typo_protocol = _policy("p", [_group("g", 200, [_filter("c", 100, "Allow", [
+        {"ruleType": "ApplicationRule", "name": "web", "sourceAddresses": ["*"],
+         "protocols": [{"protocolType": "Htps", "port": 443}], "targetFqdns": ["x.com"]}])])])
+    with pytest.raises(InputError) as err:
+        firewall_policy(typo_protocol, _Where(typo_protocol, "policy.json"))
+    assert err.value.property.endswith(".rules[0].protocols[0].protocolType")
+    assert "'Htps' is not Http, Https or Mssql" in str(err.value)
+    # the same spellings in any case load as Azure writes them
+    fine = _policy("p", [_group("g", 200, [_filter("c", 100, "deny", [
+        {"ruleType": "ApplicationRule", "name": "web", "sourceAddresses": ["*"],
+         "protocols": [{"protocolType": "HTTPS", "port": 443}], "targetFqdns": ["x.com"]}])])])
+    loaded = firewall_policy(fine, _Where(fine, "policy.json"))
+    collection = loaded.rule_collection_groups[0].rule_collections[0]
+    assert collection.action == "Deny"
+    assert collection.rules[0].protocols[0].protocol_type == "Https"
+
+
+def test_a_classic_collection_action_typo_is_named(make_topology) -> None:
+    text = HUB_AND_SPOKES.replace("collections: []}", "collections: [{name: c, priority: 100, "
+                            "action: Alow, rules: [{name: r, protocols: TCP, ports: '443'}]}]}")
+    with pytest.raises(InputError) as err:
+        make_topology(text)
+    assert err.value.resource == "fw"
+    assert err.value.property == "properties.networkRuleCollections[0].properties.action.type"
+
+
 def test_default_deny_names_an_application_rule_that_may_allow(real_dir: Path) -> None:
     """A TCP flow on an Allow application rule's port from its sources whose server name is
     not known is not a firm deny: FIREWALL_NAME_UNKNOWN, the label names the rule (issue 12)."""

@@ -246,7 +246,7 @@ class ReferencePipeline:
         at = net.firewall_rules[fw_at].name if fw_at >= 0 else net.node_names[p.nic]
         unnat = entry.unnat() if entry is not None else None
         if unnat is not None:  # a load-balanced flow's reply leaves from the frontend
-            p, hop = nat.unnat(p, at, *unnat)
+            p, hop = nat.unnat(p, at, unnat[0] & (V6_TAG - 1), unnat[1], p.family)
             w.hops.append(hop)
             flow = _flow(p)
             w.out = (p.src, p.dst, p.sport, p.dport)
@@ -402,10 +402,9 @@ class ReferencePipeline:
                     current = fw_at + len(net.nics)
                     visited.add(current)
                     continue
-                if target < 0 and p.family == 6 and (tv, p.dst) in net.lb6_frontends:
-                    w.hops.append({"step": "load-balancer", "result": "IPv6NotModelled"})
-                    return self._end(w, D.IPV6_NOT_MODELLED, ipv6_label(
-                        f"load balancer {net.lb6_frontends[(tv, p.dst)]} IPv6 frontend"))
+                if target < 0 and p.family == 6 and net.lb.at6(tv, p.dst) >= 0:  # dual-stack ILB
+                    return self._frontend(w, p, net.lb.frontends[net.lb.at6(tv, p.dst)], vnet,
+                                          current, state, flow, via_gateway)
                 if target < 0 and p.family == 6:
                     w.hops.append({"step": "deliver", "at": None, "result":
                                    "NoNicAtDestination"})

@@ -475,11 +475,17 @@ class _Builder:
                     subnet_id, self.subnet_prefix(subnet_id), frontend.get("ip"), resource=name,
                     prop="frontend.ip")}
             pool_id = f"{lb_id}/backendAddressPools/backend"
+            six = ":" in str(frontend.get("ip") or "")  # an IPv6 frontend: IPv6 pool members
             for vm in body.get("backends") or []:
                 if str(vm) not in nics:
                     raise self.error(name, "backends", f"unknown VM '{vm}'")
-                config = nics[str(vm)]["properties"]["ipConfigurations"][0]["properties"]
-                config.setdefault("loadBalancerBackendAddressPools", []).append({"id": pool_id})
+                configs = [c["properties"] for c in nics[str(vm)]["properties"]["ipConfigurations"]
+                           if (c["properties"].get("privateIPAddressVersion") == "IPv6") == six]
+                if not configs:
+                    raise self.error(name, "backends", f"VM '{vm}' has no IPv6 ip configuration "
+                                     "(ip6) for the IPv6 frontend")
+                configs[0].setdefault("loadBalancerBackendAddressPools", []).append(
+                    {"id": pool_id})
             rules = [{"name": str(r.get("name", f"rule{i}")), "properties": {
                 "frontendIPConfiguration": {"id": frontend_id},
                 "backendAddressPool": {"id": pool_id},

@@ -182,3 +182,35 @@ def test_ipv6_ilb_batch_equals_reference(net, packets, split) -> None:
             flows += [Packet(n, a, A1, p.proto, port, p.sport, family=6)
                       for n, a in ((B1N, B1), (B2N, B2))]
     compare(net, [p._replace(time_ns=i) for i, p in enumerate(flows)], split)
+
+
+def test_emulator_rows_and_packet_table_show_the_ipv6_translation(make_topology) -> None:
+    """Emulator.send (scapy packets): the result row's final addresses and packets.csv's
+    finalDestinationIp / finalSourceIp carry the backend's and the frontend's IPv6 address;
+    explain walks the reply un-DNATed."""
+    from scapy.layers.inet import TCP as TCP_
+    from scapy.layers.inet6 import IPv6
+
+    from dataplane.engine import Emulator
+    from dataplane.io.packet_table import Batch, record_batch
+    from dataplane.io.paths import PathIndex
+
+    em = Emulator(make_topology(lb_topo()))
+    sport = _flow_to(em.net, FE, TCP, 443, B2N)
+    out = em.send([IPv6(src="fd00:db8:0:1::4", dst="fd00:db8:1:1::100") / TCP_(
+        sport=sport, dport=443), IPv6(src="fd00:db8:1:1::5", dst="fd00:db8:0:1::4") / TCP_(
+        sport=8443, dport=sport)])
+    assert out.dispositions() == [D.DELIVERED, D.DELIVERED]
+    first, reply = out.row(0), out.row(1)
+    assert (first["dst"], first["final_dst"], first["final_dport"]) == (
+        "fd00:db8:1:1::100", "fd00:db8:1:1::5", 8443)
+    assert (reply["src"], reply["final_src"], reply["final_sport"]) == (
+        "fd00:db8:1:1::5", "fd00:db8:1:1::100", 443)
+    cols = out.columns
+    table = record_batch(Batch(cols, PathIndex.of(out.nodes), 0, em.net.node_names,
+                               em.batch.labels.names)).to_pydict()
+    assert table["finalDestinationIp"] == ["fd00:db8:1:1::5", "fd00:db8:0:1::4"]
+    assert table["finalSourceIp"] == ["fd00:db8:0:1::4", "fd00:db8:1:1::100"]
+    assert table["sourceIp"] == ["fd00:db8:0:1::4", "fd00:db8:1:1::5"]
+    hops = em.explain_row(out, 1)["hops"]
+    assert any(h.get("kind") == "un-DNAT" for h in hops)

@@ -933,12 +933,19 @@ class BatchPipeline:
         nodes[idx, pos[idx]] = app
         pos[idx] += 1
         is_fw = self.is_firewall[app]
-        fw6 = is_fw & (c.family[idx] == 6)  # Azure Firewall IPv6 is a preview (stages/ipv6.py)
+        fw6 = is_fw & (c.family[idx] == 6)  # network rules only: a preview (stages/firewall.py)
         for f in np.unique(app[fw6]).tolist():
             sel = idx[fw6 & (app == f)]
-            disp[sel] = D.IPV6_NOT_MODELLED
-            dec[sel] = self.labels(_ipv6.firewall_ipv6_label(net, f))
-            active[sel] = False
+            fw = net.firewall_rules[f - len(net.nics)]
+            session = est[sel] & self.fwsets.has(fwset[sel], f)
+            allow, names, which, nm = fw.decide6_np(
+                c.proto[sel], c.src_hi[sel], c.src_lo[sel], c.dst_hi[sel], c.dst_lo[sel],
+                c.dport[sel], session)
+            ids = np.array([self.labels(x) for x in names], dtype=np.int32)
+            deny = sel[~allow]
+            disp[deny] = np.where(nm[~allow], D.IPV6_NOT_MODELLED, D.FIREWALL_DENIED)
+            dec[deny] = ids[np.maximum(which[~allow], 0)]
+            active[deny] = False
         fw4 = is_fw & ~fw6
         for f in np.unique(app[fw4]).tolist():
             sel = idx[fw4 & (app == f)]

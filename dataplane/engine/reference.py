@@ -68,7 +68,7 @@ from dataplane.engine.stages import (
 )
 from dataplane.engine.stages import loadbalancer as lbm
 from dataplane.engine.stages import route as routing
-from dataplane.engine.stages.ipv6 import firewall_ipv6_label, ipv6_label
+from dataplane.engine.stages.ipv6 import ipv6_label
 from dataplane.model import Prefix
 from dataplane.net import IPAddress
 
@@ -449,10 +449,11 @@ class ReferencePipeline:
                 return self._end(w, looped, label)
             visited.add(app)
             w.nodes.append(app)
-            if appliance.is_firewall(net, app) and p.family == 6:  # IPv6 rules: preview
-                w.hops.append({**hop, "result": "IPv6NotModelled"})
-                return self._end(w, D.IPV6_NOT_MODELLED, firewall_ipv6_label(net, app))
-            if appliance.is_firewall(net, app):  # stages/firewall.py; replies have a session
+            if appliance.is_firewall(net, app) and p.family == 6:  # network rules (preview)
+                stop = self._firewall6(w, p, app, hop)
+                if stop is not None:
+                    return stop
+            elif appliance.is_firewall(net, app):  # stages/firewall.py; replies have a session
                 fw = net.firewall_rules[app - len(net.nics)]
                 session = w.reply_of is not None and app in w.reply_of.firewalls
                 if not state and p.dst in fw.nat.addresses.tolist():  # DNAT rules come first
@@ -493,6 +494,22 @@ class ReferencePipeline:
                 return self._end(w, D.NEXT_HOP_UNREACHABLE, label)
         w.hops.append({"step": "hop-limit", "result": "HopLimitExceeded"})
         return self._end(w, D.LOOP, "hop limit")
+
+    def _firewall6(self, w: Walk, p: Packet, app: int, hop: dict[str, Any]) -> Walk | None:
+        """An IPv6 packet at a dual-stack Azure Firewall: its network rules, sessions as for
+        IPv4, no translation (stages/firewall.py `decide6`); the ended walk, or None when it
+        is forwarded."""
+        fw = self.net.firewall_rules[app - len(self.net.nics)]
+        session = w.reply_of is not None and app in w.reply_of.firewalls
+        v = fw.decide6(p.proto, p.src, p.dst, p.dport, session)
+        w.hops.append({**hop, "rule": v.label, "result": "Forwarded" if v.allowed else
+                       "IPv6NotModelled" if v.not_modelled else "FirewallDenied",
+                       **({"session": "established"} if session else {}),
+                       **({"caveats": list(fw.caveats)} if fw.caveats else {})})
+        if v.allowed:
+            return None
+        return self._end(w, D.IPV6_NOT_MODELLED if v.not_modelled else D.FIREWALL_DENIED,
+                         v.label or fw.default_label)
 
     # -- Azure Firewall translation (stages/firewall_nat.py) --
     def _firewall_snat(self, w: Walk, p: Packet, app: int, application: bool, flow: Flow

@@ -31,7 +31,7 @@ scenario and the equivalent template load to the same model.
                  rules: [{name, protocol, frontend_port, backend_port, disable_outbound_snat}],
                  outbound_rules: [{name, protocol}], inbound_nat_rules: [{name, vm, protocol,
                  frontend_port, backend_port}]}
-    firewalls:   NAME: {subnet, ip, sku (Basic | Standard | Premium), collections: [{name,
+    firewalls:   NAME: {subnet, ip, ip6, sku (Basic | Standard | Premium), collections: [{name,
                  priority, action, rules: [{name, protocols, source, destination, ports}]}],
                  application_collections: [{name, priority, action, rules: [{name, source,
                  protocols ("Https:443"), fqdns}]}], public_ips: [NAME, ...] (its
@@ -597,6 +597,7 @@ class _Builder:
                 **({"subnet": {"id": subnet_id}, "privateIPAddress": ip} if i == 0 else {}),
                 **({"publicIPAddress": pips[i]} if i < len(pips) else {})}}
                 for i in range(max(1, len(pips)))]
+            configs += self.ipv6_config(name, subnet_id, body)  # `ip6`: dual stack (preview)
             props: dict[str, Any] = {
                 "ipConfigurations": configs,
                 "networkRuleCollections": collections,

@@ -621,7 +621,7 @@ def next_hop_np(net: Network, labels: Any, c: Any, idx: np.ndarray, rid: np.ndar
                 continue
             hs = s[hit]
             rs = idx[hs]
-            h = flow_hash_np(c.src[rs], c.dst[rs], c.proto[rs], c.sport[rs], c.dport[rs])
+            h = rows_hash_np(front, c, rs)
             k = (h % np.uint64(rule.backends.size)).astype(np.int64)
             backend = rule.backends[k]
             for j, (r, b) in enumerate(zip(rid[hs].tolist(), backend.tolist(), strict=True)):

@@ -188,6 +188,7 @@ class BatchPipeline:
         self.own6 = source.NicOwn6(net.nics)
         self.l_ingress6 = self.labels(IPV6_INGRESS_LABEL)
         self.l_gateway6 = self.labels(_ipv6.ipv6_label("virtual network gateway"))
+        self.fw_own6 = _ipv6.firewall_own6(net.firewalls)
 
     # -- public --
     def run(self, c: Columns, excluded: np.ndarray | None = None, commit: bool = True
@@ -908,6 +909,13 @@ class BatchPipeline:
             self._firewall_dnat(c, rows, fw, subnet, disp, dec, active)
         disp[idx[miss & ~m]] = D.NO_DESTINATION
         active[idx[miss & ~m]] = False
+        if self.fw_own6:  # IPv6 to a dual-stack firewall's own address (stages/ipv6.py)
+            for j in np.flatnonzero(miss & (c.family[idx] == 6)).tolist():
+                i = int(idx[j])
+                f = self.fw_own6.get(int(c.dst_hi[i]) << 64 | int(c.dst_lo[i]), -1)
+                if f >= 0 and int(net.node_vnet[f + len(net.nics)]) == int(tv[j]):
+                    disp[i] = D.IPV6_NOT_MODELLED
+                    dec[i] = self.labels(_ipv6.firewall_own6_label(net.firewalls[f].name))
         idx, rid, tv, vnet, target = idx[~miss], rid[~miss], tv[~miss], vnet[~miss], target[~miss]
         ok = self._cross(c, idx, vnet, tv, disp, dec, active)
         self.deliver(c, est, idx[ok], target[ok], self.route_label[rid[ok]], nodes, pos, disp,

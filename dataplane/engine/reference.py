@@ -68,7 +68,7 @@ from dataplane.engine.stages import (
 )
 from dataplane.engine.stages import loadbalancer as lbm
 from dataplane.engine.stages import route as routing
-from dataplane.engine.stages.ipv6 import ipv6_label
+from dataplane.engine.stages.ipv6 import firewall_own6, firewall_own6_label, ipv6_label
 from dataplane.model import Prefix
 from dataplane.net import IPAddress
 
@@ -145,6 +145,7 @@ class ReferencePipeline:
         self._name = NOT_SEEN
         self.fw_public, self.fw_private = firewall_nat.address_owners(net)  # address -> firewall
         self.fw_instance = firewall_nat.instance_owners(net)
+        self.fw_own6 = firewall_own6(net.firewalls)  # dual-stack firewalls (stages/ipv6.py)
 
     def run(self, packets: list[Packet]) -> list[Walk]:
         out = []
@@ -405,6 +406,11 @@ class ReferencePipeline:
                 if target < 0 and p.family == 6 and net.lb.at6(tv, p.dst) >= 0:  # dual-stack ILB
                     return self._frontend(w, p, net.lb.frontends[net.lb.at6(tv, p.dst)], vnet,
                                           current, state, flow, via_gateway)
+                fw6 = self.fw_own6.get(p.dst, -1) if p.family == 6 else -1
+                if target < 0 and fw6 >= 0 and int(net.node_vnet[fw6 + len(net.nics)]) == tv:
+                    name = net.firewalls[fw6].name
+                    w.hops.append({"step": "firewall", "at": name, "result": "IPv6NotModelled"})
+                    return self._end(w, D.IPV6_NOT_MODELLED, firewall_own6_label(name))
                 if target < 0 and p.family == 6:
                     w.hops.append({"step": "deliver", "at": None, "result":
                                    "NoNicAtDestination"})

@@ -150,7 +150,7 @@ def test_ipv4_only_firewall_has_no_preview_caveat_and_ipv6_route_is_unreachable(
     assert _one(net, Packet(AN, A, B, TCP, 40000, 443, family=6))[0] == D.NEXT_HOP_UNREACHABLE
 
 
-ADDRS = [A, B, v6("fd00:db8:2:1::9"), v6("fd00:db8:1:1::9")]
+ADDRS = [A, B, v6("fd00:db8:2:1::9"), v6("fd00:db8:1:1::9"), v6("fd00:db8:0:f::4")]
 packet6 = st.builds(lambda n, s, d, pr, sp, dp: Packet(n, s, d, pr, sp, dp, family=6),
                     st.sampled_from([AN, BN]), st.sampled_from(ADDRS), st.sampled_from(ADDRS),
                     st.sampled_from([TCP, UDP, 58]), st.sampled_from([22, 53, 443, 40000]),
@@ -172,3 +172,12 @@ def test_ipv6_firewall_batch_equals_reference(net, packets, split) -> None:
         flows += [p, p._replace(nic=BN if p.nic == AN else AN, src=p.dst, dst=p.src,
                                 sport=p.dport, dport=p.sport)]
     compare(net, [p._replace(time_ns=i) for i, p in enumerate(flows)], split)
+
+
+def test_ipv6_to_the_firewalls_own_address_is_named(net) -> None:
+    d, label, nodes = _one(net, Packet(AN, A, v6("fd00:db8:0:f::4"), TCP, 40000, 443, family=6))
+    assert (d, label) == (D.IPV6_NOT_MODELLED, "azure firewall fw: IPv6 to its own address "
+                          "(DNAT rules, preview) not modelled")
+    # a free IPv6 address of the firewall's subnet stays NO_DESTINATION
+    assert _one(net, Packet(AN, A, v6("fd00:db8:0:f::5"), TCP, 40000, 443, family=6))[0] == \
+        D.NO_DESTINATION

@@ -214,3 +214,18 @@ def test_emulator_rows_and_packet_table_show_the_ipv6_translation(make_topology)
     assert table["sourceIp"] == ["fd00:db8:0:1::4", "fd00:db8:1:1::5"]
     hops = em.explain_row(out, 1)["hops"]
     assert any(h.get("kind") == "un-DNAT" for h in hops)
+
+
+def test_ipv6_frontend_as_udr_next_hop_picks_the_backend_nva(make_topology) -> None:
+    """An IPv6 UDR whose VirtualAppliance next hop is an IPv6 ILB frontend (HA ports in front
+    of NVAs, the hub design): the backend NVA receives the packet unchanged (no DNAT)."""
+    text = topo().replace('next_hop_ip: "fd00:db8:0:2::4"', 'next_hop_ip: "fd00:db8:0:2::100"')
+    text += """load_balancers:
+  nvalb6: {sku: Standard, frontend: {subnet: hub/nva, ip: "fd00:db8:0:2::100"}, backends: [nva]}
+"""
+    hub = build_network(make_topology(text))
+    (w,) = compare(hub, [Packet(A1N, A1, B1, TCP, 40000, 443, family=6)])
+    assert (w.disposition, w.nodes) == (D.DELIVERED, [A1N, NVAN, B1N])
+    assert w.out in (None, (A1, B1, 40000, 443))
+    hop = next(h for h in w.hops if h["step"] == "loadbalancer")
+    assert (hop["at"], hop["result"], hop["backend"]) == ("nvalb6", "NextHopBackend", "nva")

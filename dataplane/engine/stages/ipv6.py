@@ -12,6 +12,8 @@ proxy; every answer crossing a dual-stack firewall carries caveat firewall-ipv6-
 What is not modelled ends IPV6_NOT_MODELLED with a label naming it, never a guessed verdict:
 * an IPv6 TCP flow at the firewall that no network rule decides and an application rule's
   port names ("azure firewall NAME: IPv6 through application rules not modelled ...");
+* an IPv6 packet addressed to a dual-stack firewall's own IPv6 address (where DNAT rules
+  would apply; the page lists network rules and DNS proxy only): `firewall_own6_label`;
 * a VirtualNetworkGateway route for an IPv6 destination (stages/gateway.py is IPv4).
 A firewall without an IPv6 address (IPv4 only) is no next hop for IPv6 routes
 (NEXT_HOP_UNREACHABLE). IPv6 packets from sources that are no emulated NIC (on-premises, the Internet) stay UNMAPPED
@@ -35,4 +37,15 @@ def ipv6_label(what: str) -> str:
     return f"IPv6 through {what}: not modelled"
 
 
-__all__ = ["ENGINE_IPV6_ASSUMPTION", "ipv6_label"]
+def firewall_own6_label(name: str) -> str:
+    return f"azure firewall {name}: IPv6 to its own address (DNAT rules, preview) not modelled"
+
+
+def firewall_own6(firewalls: tuple) -> dict[int, int]:
+    """IPv6 private address -> firewall index of the dual-stack firewalls (model.AzureFirewall
+    `private_ip_address6`)."""
+    return {fw.private_ip_address6.value: i for i, fw in enumerate(firewalls)
+            if fw.private_ip_address6 is not None}
+
+
+__all__ = ["ENGINE_IPV6_ASSUMPTION", "firewall_own6", "firewall_own6_label", "ipv6_label"]

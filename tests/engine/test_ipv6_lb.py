@@ -229,3 +229,47 @@ def test_ipv6_frontend_as_udr_next_hop_picks_the_backend_nva(make_topology) -> N
     assert w.out in (None, (A1, B1, 40000, 443))
     hop = next(h for h in w.hops if h["step"] == "loadbalancer")
     assert (hop["at"], hop["result"], hop["backend"]) == ("nvalb6", "NextHopBackend", "nva")
+
+
+def test_replay_writes_ipv6_translations_into_pcaps_and_csv(make_topology, tmp_path) -> None:
+    """A replayed IPv6 flow through the ILB: the backend's pcap holds the request with the
+    backend's IPv6 address and port (checksums still valid), a1's pcap the reply from the
+    frontend; packets.csv names them (io/rewrite.py rewrite_frames6)."""
+    import csv
+
+    from scapy.layers.inet import TCP as TCP_
+    from scapy.layers.inet6 import IPv6
+    from scapy.layers.l2 import Ether
+    from scapy.utils import rdpcap, wrpcap
+
+    from dataplane.engine import Emulator
+    from dataplane.io.writers import Outputs, ReplayWriter
+
+    em = Emulator(make_topology(lb_topo()))
+    sport = _flow_to(em.net, FE, TCP, 443, B2N)
+    req = Ether() / IPv6(src="fd00:db8:0:1::4", dst="fd00:db8:1:1::100") / TCP_(
+        sport=sport, dport=443, flags="S")
+    rep = Ether() / IPv6(src="fd00:db8:1:1::5", dst="fd00:db8:0:1::4") / TCP_(
+        sport=8443, dport=sport, flags="SA")
+    req.time, rep.time = 1.0, 1.5
+    cap = tmp_path / "in.pcap"
+    wrpcap(str(cap), [req, rep])
+    out = tmp_path / "out"
+    writer = ReplayWriter(out, em, Outputs(csv=True))
+    try:
+        result = em.replay(cap, sink=writer)
+    finally:
+        writer.close()
+    summary = writer.write_summary(result)
+    assert result.dispositions() == [D.DELIVERED, D.DELIVERED]
+    (got,) = rdpcap(str(out / summary["pcapFiles"]["b2"]))
+    assert (got[IPv6].dst, got[TCP_].dport) == ("fd00:db8:1:1::5", 8443)
+    fresh = Ether(bytes(got))  # recompute the checksum: the rewritten one must equal it
+    del fresh[TCP_].chksum
+    assert Ether(bytes(fresh))[TCP_].chksum == got[TCP_].chksum
+    (back,) = rdpcap(str(out / summary["pcapFiles"]["a1"]))
+    assert (back[IPv6].src, back[TCP_].sport) == ("fd00:db8:1:1::100", 443)
+    rows = list(csv.DictReader((out / "packets.csv").open()))
+    assert [(r["destinationIp"], r["finalDestinationIp"]) for r in rows] == [
+        ("fd00:db8:1:1::100", "fd00:db8:1:1::5"), ("fd00:db8:0:1::4", "fd00:db8:0:1::4")]
+    assert rows[1]["finalSourceIp"] == "fd00:db8:1:1::100"

@@ -275,8 +275,8 @@ class BatchPipeline:
         `fdst`, engine/address_handles.py); IPv6 rows' `fsrc`/`fdst` are reset to 0 (the
         IPv4 columns' value for other families)."""
         six = c.family == 6
-        if not six.any() or not self.addr6.index:
-            return c.src_hi, c.src_lo, c.dst_hi, c.dst_lo
+        if not six.any() or not self.addr6.index:  # copies: callers write followers' rows
+            return tuple(a.copy() for a in (c.src_hi, c.src_lo, c.dst_hi, c.dst_lo))
         shi, slo = self.addr6.halves_np(np.where(six, fsrc, 0), c.src_hi, c.src_lo)
         dhi, dlo = self.addr6.halves_np(np.where(six, fdst, 0), c.dst_hi, c.dst_lo)
         fsrc[six] = 0

@@ -432,7 +432,7 @@ class Emulator:
             if n:
                 disp, dec, nodes = self.batch.run(cols, excluded=excluded, commit=False)
                 frag_drop = follow_np(self._frag_plan, self.net, self.batch.labels, disp, dec,
-                                      nodes, self.batch.final)
+                                      nodes, self.batch.final, self.batch.final6)
             else:
                 disp, dec = np.zeros(0, np.uint8), np.zeros(0, np.int32)
                 nodes = np.zeros((0, MAX_LEGS + 1), np.int32)

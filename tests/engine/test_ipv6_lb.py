@@ -273,3 +273,25 @@ def test_replay_writes_ipv6_translations_into_pcaps_and_csv(make_topology, tmp_p
     assert [(r["destinationIp"], r["finalDestinationIp"]) for r in rows] == [
         ("fd00:db8:1:1::100", "fd00:db8:1:1::5"), ("fd00:db8:0:1::4", "fd00:db8:0:1::4")]
     assert rows[1]["finalSourceIp"] == "fd00:db8:1:1::100"
+
+
+def test_ipv6_fragments_follow_the_first_fragments_translation(make_topology) -> None:
+    """An IPv6 datagram fragmented in three through the HA-ports frontend: the followers
+    take their first fragment's decision and its DNAT (final destination = the backend)."""
+    from scapy.layers.inet import TCP as TCP_
+    from scapy.layers.inet6 import IPv6, IPv6ExtHdrFragment, fragment6
+
+    from dataplane.engine import Emulator
+
+    em = Emulator(make_topology(lb_topo()))
+    datagram = IPv6(src="fd00:db8:0:1::4", dst="fd00:db8:1:1::101") / IPv6ExtHdrFragment() / \
+        TCP_(sport=5000, dport=9999) / (b"x" * 3000)
+    frags = fragment6(datagram, 1280)
+    assert len(frags) == 3
+    out = em.send(frags)
+    rows = [out.row(i) for i in range(3)]
+    assert {r["deciding"] for r in rows} == {"lb ilb6ha/ha-ports"}
+    backend = rows[0]["final_dst"]
+    assert backend in ("fd00:db8:1:1::4", "fd00:db8:1:1::5")
+    assert [r["final_dst"] for r in rows] == [backend] * 3
+    assert all(r["hops"].endswith("b1" if backend.endswith("::4") else "b2") for r in rows)

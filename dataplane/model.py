@@ -567,6 +567,8 @@ class AzureFirewall:
     private_ip_address: IPAddress | None
     network_rule_collections: tuple[FirewallRuleCollection, ...] = ()
     threat_intel_mode: str = "Alert"
+    # the IPv6 privateIPAddress of a dual-stack firewall's ip configurations (preview), or None
+    private_ip_address6: IPAddress | None = None
     nat_rule_collections: tuple[FirewallNatRuleCollection, ...] = ()
     application_rule_collections: tuple[FirewallApplicationRuleCollection, ...] = ()
     firewall_policy: str | None = None  # a Microsoft.Network/firewallPolicies id

@@ -6,7 +6,8 @@ GET with that Host) as its payload, so Azure Firewall application rules decide i
 the real flow (engine/payload.py, engine/stages/firewall.py); without either, a flow an
 application rule could allow ends FIREWALL_NAME_UNKNOWN and the output says so.
 
-Sends one synthetic packet from the VM to the address (or VM name) and, when it is delivered to
+Sends one synthetic packet from the VM to the address (or VM name; an IPv6 address as
+'[IPv6]:PORT', leaving from the VM's IPv6 ip configuration, issue 17) and, when it is delivered to
 a VM, the reply from the VM that received it (behind an internal load balancer: the chosen
 backend, from its own address and the translated port, engine/stages/loadbalancer.py). Both packets go
 through the engine in one run, the reply one second after the request, so the reply meets the
@@ -69,54 +70,53 @@ def _destination(args: argparse.Namespace) -> tuple[str, int]:
     return host, port
 
 
-def _ipv6(args: argparse.Namespace) -> int:
-    """An IPv6 destination: the forward packet walked by the engine's stages (dataplane/
-    watcher.py explain; issue 17), one line with its disposition and deciding rule/route."""
-    from dataplane.cli.watcher import port_assumed
-    from dataplane.watcher import explain, parse_endpoint
+def _destination6(args: argparse.Namespace) -> tuple[str, int, bool]:
+    """An IPv6 --to ('[IPv6]', '[IPv6]:PORT' or a bare IPv6 address, never split at its last
+    colon: dataplane/watcher.py parse_endpoint) -> (address, port, port assumed)."""
+    from dataplane.watcher import parse_endpoint
 
     address, port = parse_endpoint(args.to, "--to", port_required=False)
-    port = args.port if args.port is not None else port
-    to = f"[{address}]" + (f":{port}" if port is not None else "")
-    got = explain(load_inputs(args), args.vm, to, args.protocol, sni=args.sni, host=args.host)
-    flow = got["flow"]
-    answer = {"direction": "forward", "sourceVm": flow["sourceVm"], "sourceIp": flow["sourceIp"],
-              "destinationIp": flow["destinationIp"], "protocol": flow["protocol"],
-              "sourcePort": flow["sourcePort"], "destinationPort": flow["destinationPort"],
-              "disposition": got["engineDisposition"], "reason": got["reason"],
-              "deciding": got["deciding"], "hops": got["hops"]}
-    head = (f"forward: {answer['sourceIp']} -> {answer['destinationIp']} {answer['protocol']} "
-            f"{answer['destinationPort']}: {answer['disposition']}; "
-            f"{answer['deciding'] or answer['reason']}")
-    emit(args, [answer], lambda: head + ("\n" + port_assumed(args.to, flow)
-                                         if flow["portsAssumed"] else ""))
-    return 0
+    if args.port is not None:
+        port = args.port
+    assumed = port is None
+    port = int(default_port(args.sni)) if port is None else port
+    if not 0 <= port <= 65535:
+        raise InputError(f"--port {port}: must be 0..65535")
+    return str(address), port, assumed
 
 
 def run(args: argparse.Namespace) -> int:
     from scapy.layers.inet import ICMP, IP, TCP, UDP
+    from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6
 
+    from dataplane.cli.watcher import port_assumed
     from dataplane.dispositions import Disposition
     from dataplane.engine import Emulator
     from dataplane.engine.payload import first_payload
+    from dataplane.watcher import ipv6_source, nic_for
 
-    if args.to.startswith("[") or args.to.count(":") > 1:
-        return _ipv6(args)
-    host, port = _destination(args)
+    six = args.to.startswith("[") or args.to.count(":") > 1  # IPv6 (issue 17)
+    host, port, assumed = _destination6(args) if six else (*_destination(args), False)
     if (args.sni or args.host) and args.protocol != "Tcp":
         raise InputError("--sni and --host name the server of a TCP flow: use --protocol Tcp")
     try:
         payload = first_payload(args.sni, args.host)
     except ValueError as e:
         raise InputError(str(e)) from None
-    em = Emulator(load_inputs(args))
-    src_ip = str(ipaddress.IPv4Address(em.address_of(args.vm)))
-    dst_ip = str(ipaddress.IPv4Address(em.address_of(host)))
+    topology = load_inputs(args)
+    em = Emulator(topology)
+    if six:  # the VM's IPv6 ip configuration sends it (a packet's family selects it)
+        src_ip, dst_ip = str(ipv6_source(nic_for(topology, args.vm))), host
+    else:
+        src_ip = str(ipaddress.IPv4Address(em.address_of(args.vm)))
+        dst_ip = str(ipaddress.IPv4Address(em.address_of(host)))
 
     def packet(s: str, d: str, sport: int, dport: int, data: bytes = b"") -> Any:
+        icmp = ICMPv6EchoRequest if six else ICMP
         l4 = {"Tcp": lambda: TCP(sport=sport, dport=dport, flags="PA" if data else "S"),
-              "Udp": lambda: UDP(sport=sport, dport=dport), "Icmp": ICMP}[args.protocol]()
-        return IP(src=s, dst=d) / l4 / data if data else IP(src=s, dst=d) / l4
+              "Udp": lambda: UDP(sport=sport, dport=dport), "Icmp": icmp}[args.protocol]()
+        l3 = IPv6(src=s, dst=d) if six else IP(src=s, dst=d)
+        return l3 / l4 / data if data else l3 / l4
 
     request = packet(src_ip, dst_ip, CLIENT_PORT, port, payload)
     first = em.send(request, source=args.vm)
@@ -134,7 +134,8 @@ def run(args: argparse.Namespace) -> int:
     answers = [_answer(direction, both.explain(i), vm)
                for i, (direction, vm) in enumerate(zip(("forward", "return"), sources,
                                                        strict=False))]
-    emit(args, answers, lambda: _text(answers))
+    note = "\n" + port_assumed(args.to, answers[0]) if assumed else ""
+    emit(args, answers, lambda: _text(answers) + note)
     return 0
 
 
@@ -165,10 +166,18 @@ def _translation(hop: dict[str, Any]) -> str:
     o, t = hop.get("original"), hop.get("translated")
     if hop.get("step") != "nat" or not o or not t:
         return ""
-    sides = [f"{o[k + 'Ip']}:{o.get(k + 'Port', '')} -> {t[k + 'Ip']}:{t.get(k + 'Port', '')}"
-             .replace(": ->", " ->").rstrip(":")
+    sides = [f"{_endpoint(o[k + 'Ip'], o.get(k + 'Port'))} -> "
+             f"{_endpoint(t[k + 'Ip'], t.get(k + 'Port'))}"
              for k in ("destination", "source") if k + "Ip" in o and k + "Ip" in t]
     return f"{hop.get('kind', 'NAT')} " + ", ".join(sides)
+
+
+def _endpoint(ip: str, port: Any) -> str:
+    """'a:p', '[IPv6]:p' (RFC 3986 host syntax: an IPv6 address is never split at a colon),
+    or the bare address when there is no port."""
+    if port in (None, ""):
+        return ip
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
 def _text(answers: list[dict[str, Any]]) -> str:

@@ -37,6 +37,7 @@ import numpy as np
 
 from dataplane.dispositions import PASSED_CODES
 from dataplane.dispositions import Disposition as D
+from dataplane.engine.address_handles import Ipv6Handles
 from dataplane.engine.addresses import NicAddresses
 from dataplane.engine.compile import (
     MAX_HOPS,
@@ -84,8 +85,9 @@ class Columns:
     64-bit halves (as the header kernel extracts them: IPv4 in the low half, high half 0);
     `src`/`dst` repeat the IPv4 addresses (0 for other families) for the IPv4 stages; IPv6
     rows are decided by the stages on their halves (issue 17; stages/ipv6.py names what is
-    not modelled). IPv6 addresses are never translated (no IPv6 NAT is modelled), so an IPv6
-    row's final addresses are its own."""
+    not modelled). IPv6 addresses are translated only by an ILB's IPv6 frontend (DNAT, un-DNAT
+    of replies): the rewritten halves, and a handle in `src`/`dst` (engine/address_handles.py);
+    `BatchPipeline.final6` gives the final IPv6 halves."""
 
     nic: np.ndarray      # int32, -1 = unmapped
     src: np.ndarray      # int64 IPv4 source (0 when not IPv4)
@@ -156,6 +158,8 @@ class BatchPipeline:
         self._pending: tuple | None = None
         self._prep: tuple | None = None  # the last batch's flow ids and decision keys
         self.final: tuple = ()
+        self.final6: tuple = ()  # uint64 (src_hi, src_lo, dst_hi, dst_lo) after translation
+        self.addr6 = Ipv6Handles()  # translated IPv6 addresses in int64 columns
         self.openers = np.zeros(0, np.int64)
         self.depended_on = np.zeros(0, np.int64)
         self._clear_flows()
@@ -184,6 +188,7 @@ class BatchPipeline:
         self.own6 = source.NicOwn6(net.nics)
         self.l_ingress6 = self.labels(IPV6_INGRESS_LABEL)
         self.l_gateway6 = self.labels(_ipv6.ipv6_label("virtual network gateway"))
+        self.fw_own6 = _ipv6.firewall_own6(net.firewalls)
 
     # -- public --
     def run(self, c: Columns, excluded: np.ndarray | None = None, commit: bool = True
@@ -199,6 +204,7 @@ class BatchPipeline:
         if n == 0:
             disp, dec, nodes, *final = self.decide(c, *self._no_state(0))
             self.final = tuple(final[:4])
+            self.final6 = (c.src_hi, c.src_lo, c.dst_hi, c.dst_lo)
             self._pending = None
             return disp, dec, nodes
         excl = np.zeros(n, bool) if excluded is None else excluded
@@ -251,6 +257,7 @@ class BatchPipeline:
         if edge.size:
             for f, col in zip(self.final, (c.src, c.dst, c.sport, c.dport), strict=True):
                 f[edge] = col[edge]
+        self.final6 = self._final6(c, self.final[0], self.final[1])
         self.openers = op
         # opener rows whose entry later rows read, or whose flow has later rows in the batch
         # (were the opener withdrawn, the next of them would open the flow)
@@ -262,6 +269,19 @@ class BatchPipeline:
         if commit:
             self.commit()
         return self._disp[ids], self._dec[ids], self._nodes[ids]
+
+    def _final6(self, c: Columns, fsrc: np.ndarray, fdst: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The final addresses as uint64 halves (IPv6 translations are handles in `fsrc`/
+        `fdst`, engine/address_handles.py); IPv6 rows' `fsrc`/`fdst` are reset to 0 (the
+        IPv4 columns' value for other families)."""
+        six = c.family == 6
+        if not six.any() or not self.addr6.index:  # copies: callers write followers' rows
+            return tuple(a.copy() for a in (c.src_hi, c.src_lo, c.dst_hi, c.dst_lo))
+        shi, slo = self.addr6.halves_np(np.where(six, fsrc, 0), c.src_hi, c.src_lo)
+        dhi, dlo = self.addr6.halves_np(np.where(six, fdst, 0), c.dst_hi, c.dst_lo)
+        fsrc[six] = 0
+        fdst[six] = 0
+        return shi, slo, dhi, dlo
 
     def drop_openers(self, rows: np.ndarray) -> None:
         """Withdraw pending openers (rows of the last run) no later row depended on."""
@@ -354,9 +374,16 @@ class BatchPipeline:
         ported = (c.proto[rows] == 6) | (c.proto[rows] == 17)
         dn = (self._fdst[d] != c.dst[rows]) | (self._fdport[d] != c.dport[rows])
         sn = ~dn & ((self._fsrc[d] != c.src[rows]) | (self._fsport[d] != c.sport[rows]))
-        ip = np.where(dn, c.dst[rows], np.where(sn, c.src[rows] | UNSNAT, -1))
+        dst = c.dst[rows]
+        six = c.family[rows] == 6  # IPv6: only a load balancer's DNAT translates (handles)
+        if six.any():
+            sn &= ~six
+            m = six & dn
+            dst = dst.copy()
+            dst[m] = self.addr6.handle_np(c.dst_hi[rows[m]], c.dst_lo[rows[m]])
+        ip = np.where(dn, dst, np.where(sn, c.src[rows] | UNSNAT, -1))
         port = np.where(dn, c.dport[rows], np.where(sn, c.sport[rows], -1))
-        moved = (self._fsrc[d] != c.src[rows]) | (self._fsport[d] != c.sport[rows])
+        moved = ~six & ((self._fsrc[d] != c.src[rows]) | (self._fsport[d] != c.sport[rows]))
         usrc = np.where(moved, (c.src[rows].astype(np.int64) << 16)
                         | np.where(ported, c.sport[rows], 0), -1)
         return (ip.astype(np.int64), np.where(ported | (port < 0), port, 0).astype(np.int32),
@@ -379,8 +406,13 @@ class BatchPipeline:
         if x.any():
             xo = op[x]
             d = ids[xo]
-            u, h = flow_keys(c.family[xo], c.src_hi[xo], self._fsrc[d], c.dst_hi[xo],
-                             self._fdst[d], c.proto[xo], self._fsport[d], self._fdport[d])
+            shi, slo = self.addr6.halves_np(self._fsrc[d], c.src_hi[xo], self._fsrc[d])
+            dhi, dlo = self.addr6.halves_np(self._fdst[d], c.dst_hi[xo], self._fdst[d])
+            six = c.family[xo] == 6  # untranslated IPv6 halves stay the row's own
+            slo = np.where(six & ~self.addr6.is_handle(self._fsrc[d]), c.src_lo[xo], slo)
+            dlo = np.where(six & ~self.addr6.is_handle(self._fdst[d]), c.dst_lo[xo], dlo)
+            u, h = flow_keys(c.family[xo], shi, slo, dhi, dlo, c.proto[xo], self._fsport[d],
+                             self._fdport[d])
             m = xo.size
             t, new = self.flow_index.index(h[:m], u[:m])
             tid[x] = t
@@ -523,7 +555,9 @@ class BatchPipeline:
         n = len(c)
         orig = (c.src, c.dst, c.sport, c.dport)
         c = replace(c, src=c.src.copy(), dst=c.dst.copy(), sport=c.sport.copy(),
-                    dport=c.dport.copy())  # translations rewrite these from their hop on
+                    dport=c.dport.copy(), src_hi=c.src_hi.copy(), src_lo=c.src_lo.copy(),
+                    dst_hi=c.dst_hi.copy(), dst_lo=c.dst_lo.copy())  # translations rewrite
+        # these from their hop on (IPv6 translations: handles + halves, address_handles.py)
         disp = c.preset.copy()
         dec = np.full(n, -1, dtype=np.int32)
         nodes = np.full((n, WIDTH), -1, dtype=np.int32)
@@ -577,6 +611,10 @@ class BatchPipeline:
         m = active & (unnat_ip >= 0) & (unnat_ip < UNSNAT)
         if m.any():
             nat.unnat_np(c, m, unnat_ip, unnat_port)
+            m6 = m & six  # an IPv6 frontend's address back from its handle
+            if m6.any():
+                c.src_hi[m6], c.src_lo[m6] = self.addr6.halves_np(unnat_ip[m6], c.src_hi[m6],
+                                                                  c.src_lo[m6])
         # a firewall-translated source restored at the reply's sending host (conntrack.py)
         m = active & (usrc >= 0) if usrc is not None else active & False
         if m.any():
@@ -793,6 +831,9 @@ class BatchPipeline:
         via_gw = net.node_is_gateway[np.maximum(prev, 0)] & (prev >= 0)
         if net.lb.frontends and direct.any():
             fe = np.where(direct, net.lb.at_np(tv, c.dst[idx]), -1)
+            m6 = direct & six & (self._owner(c, idx, tv) < 0) if net.lb.by_key6 else six & False
+            if m6.any():  # IPv6 frontends of dual-stack ILBs (stages/loadbalancer.py)
+                fe[m6] = net.lb.at6_np(tv[m6], c.dst_hi[idx[m6]], c.dst_lo[idx[m6]])
             m = fe >= 0
             if m.any():
                 self._frontends(c, est, idx[m], fe[m], vnet[m], prev[m], via_gw[m], nodes,
@@ -855,9 +896,15 @@ class BatchPipeline:
         net = self.net
         fvnet = np.array([f.vnet for f in net.lb.frontends], np.int32)[fe]
         ok = peering.decide_np(net, self.labels, self.peer_label, c.src[sel], sel, vnet, fvnet,
-                               prev, via_gw, disp, dec, active)
-        rows, backend, ip, port, label = lb.frontends_np(net, self.labels, c, sel[ok], fe[ok],
-                                                         vnet[ok], disp, dec, active)
+                               prev, via_gw, disp, dec, active, c.family[sel] == 6,
+                               c.src_hi[sel], c.src_lo[sel])
+        rows, backend, ip, port, label, hi, lo = lb.frontends_np(
+            net, self.labels, c, sel[ok], fe[ok], vnet[ok], disp, dec, active)
+        six = c.family[rows] == 6  # IPv6 DNAT: the backend's halves, its handle in `dst`
+        if six.any():
+            ip = ip.copy()
+            ip[six] = self.addr6.handle_np(hi[six], lo[six])
+            c.dst_hi[rows[six]], c.dst_lo[rows[six]] = hi[six], lo[six]
         nat.dnat_np(c, rows, ip, port)
         self.deliver(c, est, rows, backend, label, nodes, pos, disp, dec, active)
 
@@ -915,12 +962,13 @@ class BatchPipeline:
         m |= chained
         disp[idx[miss & ~m]] = D.NO_DESTINATION
         active[idx[miss & ~m]] = False
-        for j in np.flatnonzero(miss & (c.family[idx] == 6)).tolist():  # stages/ipv6.py
-            i = int(idx[j])
-            name = net.lb6_frontends.get((int(tv[j]), int(c.dst_hi[i]) << 64 | int(c.dst_lo[i])))
-            if name is not None:
-                disp[i] = D.IPV6_NOT_MODELLED
-                dec[i] = self.labels(_ipv6.ipv6_label(f"load balancer {name} IPv6 frontend"))
+        if self.fw_own6:  # IPv6 to a dual-stack firewall's own address (stages/ipv6.py)
+            for j in np.flatnonzero(miss & (c.family[idx] == 6)).tolist():
+                i = int(idx[j])
+                f = self.fw_own6.get(int(c.dst_hi[i]) << 64 | int(c.dst_lo[i]), -1)
+                if f >= 0 and int(net.node_vnet[f + len(net.nics)]) == int(tv[j]):
+                    disp[i] = D.IPV6_NOT_MODELLED
+                    dec[i] = self.labels(_ipv6.firewall_own6_label(net.firewalls[f].name))
         idx, rid, tv, vnet, target = idx[~miss], rid[~miss], tv[~miss], vnet[~miss], target[~miss]
         ok = self._cross(c, idx, vnet, tv, disp, dec, active)
         self.deliver(c, est, idx[ok], target[ok], self.route_label[rid[ok]], nodes, pos, disp,
@@ -946,12 +994,19 @@ class BatchPipeline:
         nodes[idx, pos[idx]] = app
         pos[idx] += 1
         is_fw = self.is_firewall[app]
-        fw6 = is_fw & (c.family[idx] == 6)  # Azure Firewall IPv6 is a preview (stages/ipv6.py)
+        fw6 = is_fw & (c.family[idx] == 6)  # network rules only: a preview (stages/firewall.py)
         for f in np.unique(app[fw6]).tolist():
             sel = idx[fw6 & (app == f)]
-            disp[sel] = D.IPV6_NOT_MODELLED
-            dec[sel] = self.labels(_ipv6.firewall_ipv6_label(net, f))
-            active[sel] = False
+            fw = net.firewall_rules[f - len(net.nics)]
+            session = est[sel] & self.fwsets.has(fwset[sel], f)
+            allow, names, which, nm = fw.decide6_np(
+                c.proto[sel], c.src_hi[sel], c.src_lo[sel], c.dst_hi[sel], c.dst_lo[sel],
+                c.dport[sel], session)
+            ids = np.array([self.labels(x) for x in names], dtype=np.int32)
+            deny = sel[~allow]
+            disp[deny] = np.where(nm[~allow], D.IPV6_NOT_MODELLED, D.FIREWALL_DENIED)
+            dec[deny] = ids[np.maximum(which[~allow], 0)]
+            active[deny] = False
         fw4 = is_fw & ~fw6
         for f in np.unique(app[fw4]).tolist():
             sel = idx[fw4 & (app == f)]

@@ -34,9 +34,10 @@ The NSG tables are the control plane's compiled Program (control/program.py), us
 Dual-stack (issue 17): IPv6 effective routes (`route6`), VNets' IPv6 address spaces
 (`vnet_space6`, for the peering stage's "originated in the VNet" test) and IPv6 next-hop
 addresses of VirtualAppliance routes (a NIC of the VNet or a peer holding that IPv6 address).
-Internal load balancers, Azure Firewalls and gateways are compiled for IPv4 only: the IPv6
-rows that reach them end IPV6_NOT_MODELLED with a label naming them (`lb6_frontends` lists
-the IPv6 frontends so such a packet is named, never NO_DESTINATION).
+Internal load balancers' IPv6 frontends (`LBTables.by_key6`) and a dual-stack firewall's
+IPv6 address (a next hop of IPv6 routes) are compiled too; gateways are IPv4 only (the IPv6
+rows that reach them end IPV6_NOT_MODELLED, stages/ipv6.py; `lb6_frontends` names every IPv6
+frontend).
 """
 
 from __future__ import annotations
@@ -284,8 +285,8 @@ def build_network(topology: Topology, params: TimingParams | None = None,
     rnh, rvnet, rapp, rgw, labels = [], [], [], [], []
     by_subnet: dict[str, tuple[EffectiveRoute, ...]] = {}
     route_index: dict[tuple[str, int], int] = {}
-    fw_by_ip = {fw.private_ip_address.value: len(nics) + i for i, fw in enumerate(firewalls)
-                if fw.private_ip_address is not None}
+    fw_by_ip = {ip.value: len(nics) + i for i, fw in enumerate(firewalls)  # either family
+                for ip in (fw.private_ip_address, fw.private_ip_address6) if ip is not None}
     owner = {(int(nvnet[i]), ip.value): i for i, nic in enumerate(nics)
              for c in nic.ip_configurations if (ip := c.private_ip_address) is not None
              and ip.version == 4}
@@ -330,13 +331,14 @@ def build_network(topology: Topology, params: TimingParams | None = None,
                     if (vid, ip) in held:
                         app = held[(vid, ip)]
                         break
-                if app < 0 and r.next_hop_ip[0].version == 4:
+                if app < 0:  # a firewall's private address (IPv6: its dual-stack address)
                     app = fw_by_ip.get(ip, -1)
-                if app < 0 and r.next_hop_ip[0].version == 4:  # an ILB frontend (loadbalancer.py)
+                if app < 0:  # an ILB frontend of the route's family (loadbalancer.py)
+                    at = lb.at if r.next_hop_ip[0].version == 4 else lb.at6
                     for vid in (vi, *(vnet_index.get(id_key(lk.remote_virtual_network), -1)
                                       for lk in vnet.virtual_network_peerings)):
-                        if lb.at(vid, ip) >= 0:
-                            fe = lb.at(vid, ip)
+                        if at(vid, ip) >= 0:
+                            fe = at(vid, ip)
                             break
             rapp.append(app)
             rfe.append(fe)

@@ -440,7 +440,7 @@ class Emulator:
             if n:
                 disp, dec, nodes = self.batch.run(cols, excluded=excluded, commit=False)
                 frag_drop = follow_np(self._frag_plan, self.net, self.batch.labels, disp, dec,
-                                      nodes, self.batch.final)
+                                      nodes, self.batch.final, self.batch.final6)
             else:
                 disp, dec = np.zeros(0, np.uint8), np.zeros(0, np.int32)
                 nodes = np.zeros((0, MAX_LEGS + 1), np.int32)
@@ -461,13 +461,17 @@ class Emulator:
         if n:
             self.batch.commit()
             fsrc, fdst, fsport, fdport = self.batch.final
+            final6 = self.batch.final6  # IPv6 halves (an ILB's IPv6 DNAT), batch.py
             commit_np(self._frag_plan, disp, dec, nodes, self.batch.final)
         else:
             fsrc, fdst = np.zeros(0, np.int64), np.zeros(0, np.int64)
             fsport, fdport = np.zeros(0, np.int32), np.zeros(0, np.int32)
+            final6 = tuple(np.zeros(0, np.uint64) for _ in range(4))
         out = {**given, "disposition": disp.copy(), "deciding": dec, "time_out": t.copy(),
                "final_src": fsrc, "final_dst": fdst, "final_sport": fsport,
                "final_dport": fdport, "decision": disp,
+               **dict(zip(("final_src_hi", "final_src_lo", "final_dst_hi", "final_dst_lo"),
+                          (np.asarray(a, np.uint64).copy() for a in final6), strict=True)),
                "shaper_drop_leg": np.full(n, NOT_SHAPER_DROPPED, np.int8)}
         if held is not None:  # the held rows that were travelling
             rows = np.flatnonzero(~held.ways.done)
@@ -511,7 +515,11 @@ class Emulator:
             ref.conntrack.commit(original, translated, firewalls)
         for j in opened_flows(c, i).tolist():  # the conntrack table as it stood before packet i
             p = self._packet(c, j)
-            ref.conntrack.commit(flow_key(p), flow_key(p) if p.family == 6 else _conn_key(
+            ref.conntrack.commit(flow_key(p), flow_key(p._replace(
+                src=int(c["final_src_hi"][j]) << 64 | int(c["final_src_lo"][j]),
+                dst=int(c["final_dst_hi"][j]) << 64 | int(c["final_dst_lo"][j]),
+                sport=int(c["final_sport"][j]), dport=int(c["final_dport"][j])))
+                if p.family == 6 else _conn_key(
                 int(c["final_src"][j]), int(c["final_dst"][j]), p.proto,
                 int(c["final_sport"][j]), int(c["final_dport"][j])), frozenset(
                 int(x) for x in result.nodes[j] if x >= 0 and fws[x] == "firewall"))

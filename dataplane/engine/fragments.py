@@ -302,9 +302,11 @@ def edge_np(chains: FragmentChains, labels: Any, c: Any, hc: Any, time_ns: np.nd
 
 
 def follow_np(plan: EdgePlan, net: Network, labels: Any, disp: np.ndarray, dec: np.ndarray,
-              nodes: np.ndarray, final: tuple[np.ndarray, ...]) -> np.ndarray:
+              nodes: np.ndarray, final: tuple[np.ndarray, ...],
+              final6: tuple[np.ndarray, ...] = ()) -> np.ndarray:
     """Batch: after BatchPipeline.run, write the plan into its answers in place (disp, dec,
-    nodes, final src/dst): first fragments turned into drops (LB_FRAGMENT,
+    nodes, final src/dst; `final6` the IPv6 halves, BatchPipeline.final6: a follower in the
+    same batch takes its first fragment's, an IPv6 ILB's translation): first fragments turned into drops (LB_FRAGMENT,
     FRAGMENT_DEFAULT_OUTBOUND), edge drops with their labels and empty paths, followers with
     their first fragment's answer. Returns the first-fragment rows it dropped (their flows
     must not open: the emulator withdraws them like shaper drops)."""
@@ -334,6 +336,8 @@ def follow_np(plan: EdgePlan, net: Network, labels: Any, disp: np.ndarray, dec: 
     here = plan.follow_from >= 0  # first fragment in this batch: copy its row
     r, j = plan.follow_rows[here], plan.follow_from[here]
     disp[r], dec[r], nodes[r], fsrc[r], fdst[r] = disp[j], dec[j], nodes[j], fsrc[j], fdst[j]
+    for half in final6:
+        half[r] = half[j]
     before = [o for o, h in zip(plan.follow_outcome, here.tolist(), strict=True) if not h]
     if before:  # first fragment in an earlier batch: its chain's committed outcome
         r = plan.follow_rows[~here]

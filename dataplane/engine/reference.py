@@ -68,7 +68,7 @@ from dataplane.engine.stages import (
 )
 from dataplane.engine.stages import loadbalancer as lbm
 from dataplane.engine.stages import route as routing
-from dataplane.engine.stages.ipv6 import firewall_ipv6_label, ipv6_label
+from dataplane.engine.stages.ipv6 import firewall_own6, firewall_own6_label, ipv6_label
 from dataplane.model import Prefix
 from dataplane.net import IPAddress
 
@@ -145,6 +145,7 @@ class ReferencePipeline:
         self._name = NOT_SEEN
         self.fw_public, self.fw_private = firewall_nat.address_owners(net)  # address -> firewall
         self.fw_instance = firewall_nat.instance_owners(net)
+        self.fw_own6 = firewall_own6(net.firewalls)  # dual-stack firewalls (stages/ipv6.py)
 
     def run(self, packets: list[Packet]) -> list[Walk]:
         out = []
@@ -250,7 +251,7 @@ class ReferencePipeline:
             p, hop = self._restore(w, p, at, chain[fw_at])
             flow = _flow(p)
         if unnat is not None:  # a load-balanced flow's reply leaves from the frontend
-            p, hop = nat.unnat(p, at, *unnat)
+            p, hop = nat.unnat(p, at, unnat[0] & (V6_TAG - 1), unnat[1], p.family)
             w.hops.append(hop)
             flow = _flow(p)
             w.out = (p.src, p.dst, p.sport, p.dport)
@@ -443,10 +444,14 @@ class ReferencePipeline:
                     current = fw_at + len(net.nics)
                     visited.add(current)
                     continue
-                if target < 0 and p.family == 6 and (tv, p.dst) in net.lb6_frontends:
-                    w.hops.append({"step": "load-balancer", "result": "IPv6NotModelled"})
-                    return self._end(w, D.IPV6_NOT_MODELLED, ipv6_label(
-                        f"load balancer {net.lb6_frontends[(tv, p.dst)]} IPv6 frontend"))
+                if target < 0 and p.family == 6 and net.lb.at6(tv, p.dst) >= 0:  # dual-stack ILB
+                    return self._frontend(w, p, net.lb.frontends[net.lb.at6(tv, p.dst)], vnet,
+                                          current, state, flow, via_gateway)
+                fw6 = self.fw_own6.get(p.dst, -1) if p.family == 6 else -1
+                if target < 0 and fw6 >= 0 and int(net.node_vnet[fw6 + len(net.nics)]) == tv:
+                    name = net.firewalls[fw6].name
+                    w.hops.append({"step": "firewall", "at": name, "result": "IPv6NotModelled"})
+                    return self._end(w, D.IPV6_NOT_MODELLED, firewall_own6_label(name))
                 if target < 0 and p.family == 6:
                     w.hops.append({"step": "deliver", "at": None, "result":
                                    "NoNicAtDestination"})
@@ -491,10 +496,11 @@ class ReferencePipeline:
                 return self._end(w, looped, label)
             visited.add(app)
             w.nodes.append(app)
-            if appliance.is_firewall(net, app) and p.family == 6:  # IPv6 rules: preview
-                w.hops.append({**hop, "result": "IPv6NotModelled"})
-                return self._end(w, D.IPV6_NOT_MODELLED, firewall_ipv6_label(net, app))
-            if appliance.is_firewall(net, app):  # stages/firewall.py; replies have a session
+            if appliance.is_firewall(net, app) and p.family == 6:  # network rules (preview)
+                stop = self._firewall6(w, p, app, hop)
+                if stop is not None:
+                    return stop
+            elif appliance.is_firewall(net, app):  # stages/firewall.py; replies have a session
                 fw = net.firewall_rules[app - len(net.nics)]
                 session = w.reply_of is not None and app in w.reply_of.firewalls
                 if not state and p.dst in fw.nat.addresses.tolist():  # DNAT rules come first
@@ -535,6 +541,22 @@ class ReferencePipeline:
                 return self._end(w, D.NEXT_HOP_UNREACHABLE, label)
         w.hops.append({"step": "hop-limit", "result": "HopLimitExceeded"})
         return self._end(w, D.LOOP, "hop limit")
+
+    def _firewall6(self, w: Walk, p: Packet, app: int, hop: dict[str, Any]) -> Walk | None:
+        """An IPv6 packet at a dual-stack Azure Firewall: its network rules, sessions as for
+        IPv4, no translation (stages/firewall.py `decide6`); the ended walk, or None when it
+        is forwarded."""
+        fw = self.net.firewall_rules[app - len(self.net.nics)]
+        session = w.reply_of is not None and app in w.reply_of.firewalls
+        v = fw.decide6(p.proto, p.src, p.dst, p.dport, session)
+        w.hops.append({**hop, "rule": v.label, "result": "Forwarded" if v.allowed else
+                       "IPv6NotModelled" if v.not_modelled else "FirewallDenied",
+                       **({"session": "established"} if session else {}),
+                       **({"caveats": list(fw.caveats)} if fw.caveats else {})})
+        if v.allowed:
+            return None
+        return self._end(w, D.IPV6_NOT_MODELLED if v.not_modelled else D.FIREWALL_DENIED,
+                         v.label or fw.default_label)
 
     # -- Azure Firewall translation (stages/firewall_nat.py) --
     def _firewall_snat(self, w: Walk, p: Packet, app: int, application: bool, flow: Flow

@@ -35,7 +35,8 @@ _PROTO = {6: "TCP", 17: "UDP", 1: "ICMP"}
 COLS = ("capture", "record", "time_in", "src", "dst", "proto", "sport", "dport", "length",
         "nic", "disposition", "deciding", "time_out", "status", "final_src", "final_dst",
         "final_sport", "final_dport", "family", "src_hi", "src_lo", "dst_hi", "dst_lo",
-        "server_name", "decision", "shaper_drop_leg")
+        "server_name", "decision", "shaper_drop_leg", "final_src_hi", "final_src_lo",
+        "final_dst_hi", "final_dst_lo")
 NOT_SHAPER_DROPPED = -1  # shaper_drop_leg of a packet no shaper dropped
 
 
@@ -310,8 +311,7 @@ class Result:
 
 def _address(c: dict[str, np.ndarray], which: str, i: int) -> str:
     """The packet's address as text, IPv6 from its halves."""
-    if int(c["family"][i]) == 6:  # decided at the edge: final == as read
-        side = "src" if which.endswith("src") else "dst"
-        return str(ipaddress.IPv6Address((int(c[f"{side}_hi"][i]) << 64)
-                                         | int(c[f"{side}_lo"][i])))
+    if int(c["family"][i]) == 6:  # final_*: after an IPv6 ILB's DNAT / un-DNAT (halves)
+        return str(ipaddress.IPv6Address((int(c[f"{which}_hi"][i]) << 64)
+                                         | int(c[f"{which}_lo"][i])))
     return str(ipaddress.IPv4Address(int(c[which][i]) & 0xFFFFFFFF))

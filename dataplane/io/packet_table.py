@@ -17,6 +17,7 @@ columns only (the writer keeps up with the engine). A new column is one entry in
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +76,31 @@ def _address(values: np.ndarray) -> pa.DictionaryArray:
     return pa.DictionaryArray.from_arrays(indices, pc.binary_join_element_wise(*octets, "."))
 
 
+def _address_of(b: Batch, which: str) -> pa.DictionaryArray:
+    """Column `which` (src, dst, final_src, final_dst) as text: IPv4 rows dotted quads,
+    IPv6 rows from their 64-bit halves (`which`_hi / _lo; final_*: after an ILB's IPv6
+    DNAT or un-DNAT, engine/batch.py final6)."""
+    six = b.cols["family"] == 6 if "family" in b.cols else np.zeros(b.size, bool)
+    if not six.any() or f"{which}_hi" not in b.cols:
+        return _address(b.cols[which])
+    values = b.cols[which].astype(np.int64) & 0xFFFFFFFF
+    codes = np.where(six, -1, values).astype(object)
+    hi, lo = b.cols[f"{which}_hi"], b.cols[f"{which}_lo"]
+    for r in np.flatnonzero(six).tolist():
+        codes[r] = int(hi[r]) << 64 | int(lo[r]) | 1 << 128  # never an IPv4 value
+    texts: dict[int, int] = {}
+    names: list[str] = []
+    index = np.empty(b.size, np.int32)
+    for r, v in enumerate(codes.tolist()):
+        at = texts.get(v)
+        if at is None:
+            at = texts[v] = len(names)
+            names.append(str(ipaddress.IPv6Address(v & (1 << 128) - 1)) if v >> 128
+                         else str(ipaddress.IPv4Address(v)))
+        index[r] = at
+    return pa.DictionaryArray.from_arrays(pa.array(index), pa.array(names))
+
+
 def _hops(b: Batch) -> pa.DictionaryArray:
     """Hop paths 'web1 > nva1 > db1': each distinct path rendered once (io/paths.py)."""
     return pa.DictionaryArray.from_arrays(pa.array(b.paths.index.astype(np.int32)),
@@ -126,8 +152,8 @@ COLUMNS: tuple[tuple[str, str | None, Callable[[Batch], pa.Array]], ...] = (
     ("capture", None, lambda b: pa.array(b.cols["capture"].astype(np.int32))),
     ("record", None, lambda b: pa.array(b.cols["record"].astype(np.int64))),
     ("timeInNs", None, lambda b: pa.array(b.cols["time_in"].astype(np.int64))),
-    ("sourceIp", None, lambda b: _address(b.cols["src"])),
-    ("destinationIp", None, lambda b: _address(b.cols["dst"])),
+    ("sourceIp", None, lambda b: _address_of(b, "src")),
+    ("destinationIp", None, lambda b: _address_of(b, "dst")),
     ("protocol", None, _protocol),
     ("sourcePort", None, lambda b: pa.array(b.cols["sport"].astype(np.int32))),
     ("destinationPort", None, lambda b: pa.array(b.cols["dport"].astype(np.int32))),
@@ -139,8 +165,8 @@ COLUMNS: tuple[tuple[str, str | None, Callable[[Batch], pa.Array]], ...] = (
     ("timeOutNs", None, _time_out),
     ("latencyNs", None, _latency),
     ("parseStatus", None, _status),
-    ("finalSourceIp", "final_src", lambda b: _address(b.cols["final_src"])),
-    ("finalDestinationIp", "final_dst", lambda b: _address(b.cols["final_dst"])),
+    ("finalSourceIp", "final_src", lambda b: _address_of(b, "final_src")),
+    ("finalDestinationIp", "final_dst", lambda b: _address_of(b, "final_dst")),
     ("finalSourcePort", "final_sport",
      lambda b: pa.array(b.cols["final_sport"].astype(np.int32))),
     ("finalDestinationPort", "final_dport",

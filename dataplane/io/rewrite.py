@@ -11,6 +11,13 @@ only in first fragments whose L4 checksum was captured. Frames that do not chang
 that are not IPv4 over Ethernet (with 802.1Q/802.1ad tags) or a raw-IP link type, or are too
 short, are left byte for byte as captured.
 `rewrite(frame, ...)` is the same for one frame (bytes in, bytes out).
+IPv6 (`rewrite_frames6`, issue 17): frames whose IPv6 header is followed directly by TCP, UDP
+or ICMPv6 carry the given source/destination (as uint64 halves: the address map's, or the
+engine's translation: an internal load balancer's IPv6 DNAT, its replies' un-DNAT) and, for
+TCP/UDP, ports; the L4 checksum (its pseudo-header holds both addresses, RFC 8200 §8.1) is
+updated incrementally over the changed words. A frame with IPv6 extension headers before
+its L4 header is left as captured and counted (`rewrite_frames6`'s second value), so the
+writer names it as a caveat.
 """
 
 from __future__ import annotations
@@ -141,3 +148,82 @@ def rewrite(frame: bytes, link: int, src: int, dst: int, dport: int,
                             np.array([link]), np.array([src]), np.array([dst]),
                             np.array([dport]), None if sport is None else np.array([sport]))
     return out.tobytes()
+
+
+def ipv6_offsets(buf: np.ndarray, offsets: np.ndarray, caplens: np.ndarray,
+                 linktypes: np.ndarray) -> np.ndarray:
+    """Offset of each frame's IPv6 header inside the frame, or -1 (not IPv6 / too short)."""
+    n = offsets.size
+    l3 = np.full(n, -1, dtype=np.int64)
+    l3[np.isin(linktypes, RAW_IP_LINKTYPES)] = 0
+    eth = np.flatnonzero((linktypes == ETHERNET) & (caplens >= 14))
+    at = np.full(eth.size, 14, dtype=np.int64)
+    etype = _u16(buf, offsets[eth] + 12)
+    for _ in range(MAX_VLAN_TAGS):
+        tagged = np.isin(etype, VLAN_TYPES) & (caplens[eth] >= at + 4)
+        if not tagged.any():
+            break
+        etype[tagged] = _u16(buf, offsets[eth[tagged]] + at[tagged] + 2)
+        at[tagged] += 4
+    l3[eth[etype == 0x86DD]] = at[etype == 0x86DD]
+    ok = np.flatnonzero(l3 >= 0)
+    ok = ok[caplens[ok] >= l3[ok] + 40]
+    good = np.zeros(n, dtype=bool)
+    good[ok] = buf[offsets[ok] + l3[ok]] >> 4 == 6
+    return np.where(good, l3, -1)
+
+
+def _words6(hi: np.ndarray, lo: np.ndarray) -> list[np.ndarray]:
+    """The eight 16-bit words of 128-bit addresses given as uint64 halves (int64 values)."""
+    return [((half >> np.uint64(s)) & np.uint64(0xFFFF)).astype(np.int64)
+            for half in (hi.astype(np.uint64), lo.astype(np.uint64)) for s in (48, 32, 16, 0)]
+
+
+def rewrite_frames6(buf: np.ndarray, offsets: np.ndarray, caplens: np.ndarray,
+                    linktypes: np.ndarray, src_hi: np.ndarray, src_lo: np.ndarray,
+                    dst_hi: np.ndarray, dst_lo: np.ndarray, dport: np.ndarray,
+                    sport: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """(a buffer with the IPv6 frames rewritten, frames changed, frames that should change
+    but carry extension headers and were left as captured); `buf` is not modified."""
+    offsets = offsets.astype(np.int64)
+    caplens = caplens.astype(np.int64)
+    l3 = ipv6_offsets(buf, offsets, caplens, linktypes)
+    rows = np.flatnonzero(l3 >= 0)
+    ip = offsets[rows] + l3[rows]
+    old = [_u16(buf, ip + 8 + 2 * k) for k in range(16)]
+    new = _words6(src_hi[rows], src_lo[rows]) + _words6(dst_hi[rows], dst_lo[rows])
+    nh = buf[ip + 6]
+    l4 = ip + 40
+    end = offsets[rows] + caplens[rows]
+    ported = ((nh == 6) | (nh == 17)) & (end >= l4 + np.where(nh == 6, 18, 8))
+    old_dport = np.zeros(rows.size, np.int64)
+    old_sport = np.zeros(rows.size, np.int64)
+    old_dport[ported] = _u16(buf, l4[ported] + 2)
+    old_sport[ported] = _u16(buf, l4[ported])
+    new_dport = np.where(ported, dport[rows].astype(np.int64) & 0xFFFF, old_dport)
+    new_sport = np.where(ported, sport[rows].astype(np.int64) & 0xFFFF, old_sport)
+    changed = np.any([a != b for a, b in zip(old, new, strict=True)], axis=0) | (
+        old_dport != new_dport) | (old_sport != new_sport) if rows.size else np.zeros(0, bool)
+    known = (nh == 6) | (nh == 17) | (nh == 58)
+    skipped = int((changed & ~known).sum())
+    c = np.flatnonzero(changed & known)
+    if c.size == 0:
+        return buf, 0, skipped
+    out = buf.copy()
+    for k in range(16):
+        _put16(out, ip[c] + 8 + 2 * k, new[k][c])
+    cs_at = l4[c] + np.where(nh[c] == 6, 16, np.where(nh[c] == 17, 6, 2))
+    has_cs = end[c] >= cs_at + 2
+    p = c[has_cs]
+    cs_at = cs_at[has_cs]
+    old_cs = _u16(buf, cs_at)
+    cs = _update(old_cs, [w[p] for w in old] + [old_dport[p], old_sport[p]],
+                 [w[p] for w in new] + [new_dport[p], new_sport[p]])
+    udp = nh[p] == 17
+    cs = np.where(udp & (cs == 0), 0xFFFF, cs)
+    cs = np.where(udp & (old_cs == 0), 0, cs)
+    _put16(out, cs_at, cs)
+    q = c[ported[c]]
+    _put16(out, l4[q] + 2, new_dport[q])
+    _put16(out, l4[q], new_sport[q])
+    return out, int(c.size), skipped

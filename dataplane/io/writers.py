@@ -49,7 +49,7 @@ from dataplane.io.records import (
     pcapng_interface_block,
     pcapng_section_header,
 )
-from dataplane.io.rewrite import rewrite_frames
+from dataplane.io.rewrite import rewrite_frames, rewrite_frames6
 from dataplane.kernels.headers import extract
 
 RESERVED = {"summary", "packets", "dropped"}
@@ -113,6 +113,7 @@ class ReplayWriter:
         self.interfaces: dict[int, int] = {}
         self.comments: dict[tuple[int, int], int] = {}
         self.clamped = 0
+        self.unrewritten6 = 0  # IPv6 frames with extension headers left as captured
         self.index = 0
 
     # -- the sink --
@@ -150,6 +151,14 @@ class ReplayWriter:
             buf, _ = rewrite_frames(rb.buf, rb.offsets[moved], rb.caplens[moved],
                                     rb.linktypes[moved], src[moved], dst[moved],
                                     dport[moved], sport[moved])
+        six = parsed[cols["family"][parsed] == 6] if "family" in cols else parsed[:0]
+        if six.size:  # IPv6 frames: the address map's and the engine's (ILB) addresses
+            halves = [np.where(delivered, cols[f"final_{k}"], cols[k])[six] for k in (
+                "src_hi", "src_lo", "dst_hi", "dst_lo")]
+            buf, _, skipped = rewrite_frames6(buf, rb.offsets[six], rb.caplens[six],
+                                              rb.linktypes[six], *halves, dport[six],
+                                              sport[six])
+            self.unrewritten6 += skipped
         if self.outputs.pcaps:
             self._pcaps(buf, rb, cols, last, np.flatnonzero(delivered))
         if self.outputs.dropped:
@@ -260,6 +269,10 @@ class ReplayWriter:
             out.append(f"{self.clamped} arrival time(s) outside the classic pcap range "
                        "(0 .. 2^32 s) were clamped into it in the per-VM pcaps; dropped.pcapng "
                        "and packets.parquet hold the exact nanoseconds")
+        if self.unrewritten6:
+            out.append(f"{self.unrewritten6} IPv6 frame(s) with extension headers before their "
+                       "L4 header were written with their captured addresses and ports, not "
+                       "the mapped or translated ones (packets.parquet holds those)")
         return out
 
     def files(self) -> list[str]:

@@ -769,10 +769,15 @@ def _firewall(raw: dict[str, Any], where: _Where) -> AzureFirewall:
                       ("Dnat", "Snat"))
     app = collections("applicationRuleCollections", FirewallApplicationRuleCollection, "Allow",
                       application)
+    # a dual-stack firewall (preview, "Deploy Azure Firewall in dual stack mode (preview)",
+    # https://learn.microsoft.com/azure/firewall/deploy-dual-stack-firewall): the first IPv4
+    # and the first IPv6 privateIPAddress of its ip configurations
+    private = [a for i, c in enumerate(configs) if (a := _ip(_get(_props(c), "privateIPAddress"),
+               where, f"properties.ipConfigurations[{i}].privateIPAddress")) is not None]
     return AzureFirewall(id=raw["id"], name=raw["name"], location=_location(raw),
                          subnet=_ref(_get(first, "subnet")),
-                         private_ip_address=_ip(_get(first, "privateIPAddress"), where,
-                                                "properties.ipConfigurations[0].privateIPAddress"),
+                         private_ip_address=next((a for a in private if a.version == 4), None),
+                         private_ip_address6=next((a for a in private if a.version == 6), None),
                          network_rule_collections=network_collections,
                          threat_intel_mode=str(_get(p, "threatIntelMode", default="Alert")),
                          nat_rule_collections=nat, application_rule_collections=app,

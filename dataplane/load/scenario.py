@@ -31,7 +31,7 @@ scenario and the equivalent template load to the same model.
                  rules: [{name, protocol, frontend_port, backend_port, disable_outbound_snat}],
                  outbound_rules: [{name, protocol}], inbound_nat_rules: [{name, vm, protocol,
                  frontend_port, backend_port}]}
-    firewalls:   NAME: {subnet, ip, sku (Basic | Standard | Premium), collections: [{name,
+    firewalls:   NAME: {subnet, ip, ip6, sku (Basic | Standard | Premium), collections: [{name,
                  priority, action, rules: [{name, protocols, source, destination, ports}]}],
                  application_collections: [{name, priority, action, rules: [{name, source,
                  protocols ("Https:443"), fqdns}]}], public_ips: [NAME, ...] (its
@@ -475,11 +475,17 @@ class _Builder:
                     subnet_id, self.subnet_prefix(subnet_id), frontend.get("ip"), resource=name,
                     prop="frontend.ip")}
             pool_id = f"{lb_id}/backendAddressPools/backend"
+            six = ":" in str(frontend.get("ip") or "")  # an IPv6 frontend: IPv6 pool members
             for vm in body.get("backends") or []:
                 if str(vm) not in nics:
                     raise self.error(name, "backends", f"unknown VM '{vm}'")
-                config = nics[str(vm)]["properties"]["ipConfigurations"][0]["properties"]
-                config.setdefault("loadBalancerBackendAddressPools", []).append({"id": pool_id})
+                configs = [c["properties"] for c in nics[str(vm)]["properties"]["ipConfigurations"]
+                           if (c["properties"].get("privateIPAddressVersion") == "IPv6") == six]
+                if not configs:
+                    raise self.error(name, "backends", f"VM '{vm}' has no IPv6 ip configuration "
+                                     "(ip6) for the IPv6 frontend")
+                configs[0].setdefault("loadBalancerBackendAddressPools", []).append(
+                    {"id": pool_id})
             rules = [{"name": str(r.get("name", f"rule{i}")), "properties": {
                 "frontendIPConfiguration": {"id": frontend_id},
                 "backendAddressPool": {"id": pool_id},
@@ -591,6 +597,7 @@ class _Builder:
                 **({"subnet": {"id": subnet_id}, "privateIPAddress": ip} if i == 0 else {}),
                 **({"publicIPAddress": pips[i]} if i < len(pips) else {})}}
                 for i in range(max(1, len(pips)))]
+            configs += self.ipv6_config(name, subnet_id, body)  # `ip6`: dual stack (preview)
             props: dict[str, Any] = {
                 "ipConfigurations": configs,
                 "networkRuleCollections": collections,

@@ -42,7 +42,7 @@ def test_bare_ipv6_with_a_trailing_group_is_the_address(capsys):
 def test_trace_says_the_same_for_a_bare_ipv6_address(capsys):
     assert main(["trace", str(DUAL), "--vm", "VM0", "--to", "fd00:db8:50:1::5:22"]) == 0
     flat = " ".join(capsys.readouterr().out.split())
-    assert "-> fd00:db8:50:1::5:22 Tcp 80:" in flat
+    assert "-> fd00:db8:50:1::5:22 TCP 80:" in flat  # the IPv4 trace's format (issue 17)
     assert "destination port 80 assumed: give another as --to [fd00:db8:50:1::5:22]:PORT" in flat
 
 

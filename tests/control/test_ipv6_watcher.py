@@ -203,7 +203,10 @@ def test_trace_ipv6_decides_the_forward_packet(capsys) -> None:
     assert answer["hops"]
     assert main(["trace", str(DUAL), "--vm", "VM0", "--to", "2001:4860:4860::8888"]) == 0
     text = capsys.readouterr().out
-    assert text.startswith(f"forward: {VM0_V6} -> 2001:4860:4860::8888 Tcp 80: EXITS_INTERNET;")
+    # the IPv4 trace's format (issue 17: IPv6 trace sends both ways like IPv4)
+    assert text.startswith(f"forward: {VM0_V6} -> 2001:4860:4860::8888 TCP 80: EXITS_INTERNET "
+                           "(route System ::/0")
+    assert "return: not sent" in text  # the Internet is no VM: no reply
 
 
 def test_ipv6_flow_from_ipv4_only_nic_is_a_usage_error(tmp_path: Path, capsys) -> None:

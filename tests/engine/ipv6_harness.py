@@ -32,7 +32,7 @@ def columns(packets: list[Packet]) -> Columns:
 
 def compare(net, packets: list[Packet], split: int | None = None) -> list:
     """Reference walks == batch answers (disposition, deciding label, node path; final
-    addresses for IPv4 rows), the batch run in chunks of `split` rows (state carried)."""
+    addresses of both families: IPv4 in `final`, IPv6 halves in `final6`), the batch run in chunks of `split` rows (state carried)."""
     walks = ReferencePipeline(net).run(packets)
     bp = BatchPipeline(net)
     split = split or len(packets)
@@ -46,6 +46,10 @@ def compare(net, packets: list[Packet], split: int | None = None) -> list:
             assert got == (int(w.disposition), w.deciding, w.nodes), (start + j, p, w.hops)
             if p.family == 4:
                 assert tuple(int(f[j]) for f in bp.final) == w.out, (start + j, p)
-            else:  # IPv6 is never translated: the batch keeps the IPv6 row's own halves
-                assert w.out in (None, (p.src, p.dst, p.sport, p.dport)), (start + j, p)
+            else:  # IPv6 final addresses as halves (a dual-stack ILB's DNAT / un-DNAT)
+                shi, slo, dhi, dlo = (int(f[j]) for f in bp.final6)
+                got6 = (shi << 64 | slo, dhi << 64 | dlo, int(bp.final[2][j]),
+                        int(bp.final[3][j]))
+                assert got6 == (w.out or (p.src, p.dst, p.sport, p.dport)), (start + j, p)
+                assert (int(bp.final[0][j]), int(bp.final[1][j])) == (0, 0), (start + j, p)
     return walks

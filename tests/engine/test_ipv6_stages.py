@@ -141,17 +141,16 @@ def test_ipv6_reply_skips_the_nsg_and_ipv4_tuple_never_answers_it(net) -> None:
     assert compare(net, [low])[0].disposition == D.SPOOFED
 
 
-def test_ipv6_load_balancer_frontend_is_named_not_guessed(make_topology) -> None:
-    """The load-balancer stage compiles IPv4 frontends: an IPv6 frontend ends
-    IPV6_NOT_MODELLED naming the load balancer (stages/ipv6.py), never NO_DESTINATION."""
+def test_ipv6_load_balancer_frontend_balances(make_topology) -> None:
+    """An IPv6 ILB frontend balances to its backends' IPv6 addresses (test_ipv6_lb.py has
+    the cases); a free IPv6 address of the subnet stays NO_DESTINATION."""
     text = topo() + """load_balancers:
   ilb6: {sku: Standard, frontend: {subnet: spoke/s, ip: "fd00:db8:1:1::100"}, backends: [b1],
          rules: [{name: https, protocol: Tcp, frontend_port: 443, backend_port: 443}]}
 """
     lbnet = build_network(make_topology(text))
     assert _one(lbnet, Packet(A1N, A1, v6("fd00:db8:1:1::100"), TCP, 40000, 443, family=6)) == (
-        "IPV6_NOT_MODELLED", "IPv6 through load balancer ilb6 IPv6 frontend: not modelled",
-        [A1N, NVAN])
+        "DELIVERED", "lb ilb6/https", [A1N, NVAN, B1N])
     # a free IPv6 address of the same subnet is still NO_DESTINATION
     assert _one(lbnet, Packet(A1N, A1, v6("fd00:db8:1:1::101"), TCP, 40000, 443,
                               family=6))[0] == "NO_DESTINATION"

@@ -69,8 +69,8 @@ def test_load_balancer_frontend_reference_equals_batch(lb_net, drawn):
     disp, dec, active = _blank(len(c))
     labels = Labels()
     sel = np.arange(len(c))
-    got_rows, backend, to_ip, to_port, label = lb.frontends_np(net, labels, c, sel, fe, vnet, disp,
-                                                               dec, active)
+    got_rows, backend, to_ip, to_port, label, _, _ = lb.frontends_np(
+        net, labels, c, sel, fe, vnet, disp, dec, active)  # (+ IPv6 halves of the DNAT)
     balanced = {int(r): j for j, r in enumerate(got_rows.tolist())}
     for i, p in enumerate(packets):
         choice = lb.decide_frontend(net, net.lb.frontends[int(fe[i])], int(vnet[i]), p)

@@ -40,6 +40,17 @@ this firewall (never silence): FQDNs in network rules (resolved by the firewall'
 topology, service tags in destinations, and what a Firewall Policy holds beyond its rules
 (control/firewall_rules.py: threat intelligence in Deny mode, Premium inspection, values
 known only at deployment).
+IPv6 (issue 17): Microsoft documents IPv6 on Azure Firewall as a preview ("Deploy Azure
+Firewall in dual stack mode (preview)", https://learn.microsoft.com/azure/firewall/
+deploy-dual-stack-firewall, "Supported scenarios and limitations": dual stack only, "Azure
+Firewall fully supports IPv6 traffic in network rules", DNS proxy). IPv6 packets at the
+firewall (`decide6`, `decide6_np`; addresses as 128-bit ints / uint64 halves) are matched
+against the same network rules in the same order on their IPv6 prefixes (`src6`, `dst6`;
+"*" is every IPv6 address), sessions allowed as for IPv4; no match: default deny. An IPv6 TCP
+flow no network rule decides whose port an application rule names ends IPV6_NOT_MODELLED
+(`ipv6_app_label`: application rules are not documented for IPv6); IPv6 flows are not
+translated (no SNAT modelled). A dual-stack firewall (an IPv6 private address) carries the
+caveat `firewall-ipv6-preview` on every answer that crosses it (`IPV6_PREVIEW_CAVEAT`).
 Translation (DNAT rules first, SNAT of allowed flows; `nat`) is engine/stages/firewall_nat.py;
 the dispatchers apply it around this stage's verdict (`application_np` tells which verdicts
 came from an application rule: those are always SNATed).
@@ -65,6 +76,14 @@ from dataplane.engine.stages.firewall_nat import FirewallNat, compile_nat
 from dataplane.model import AzureFirewall, Prefix, Topology, id_key
 
 MSSQL = "the SQL pre-login of an Mssql rule is not parsed"
+ALL6 = ((0, (1 << 128) - 1),)  # "*" in an IPv6 row
+M64 = (1 << 64) - 1
+IPV6_PREVIEW_CAVEAT = (
+    "firewall-ipv6-preview: firewall {name} is dual stack; Azure Firewall IPv6 support is a "
+    "preview (Deploy Azure Firewall in dual stack mode (preview), "
+    "https://learn.microsoft.com/azure/firewall/deploy-dual-stack-firewall): IPv6 packets are "
+    "decided by its network rules only (application and DNAT rules: IPV6_NOT_MODELLED) and "
+    "leave without source translation")
 FIREWALL_ASSUMPTIONS = (
     "firewall-classic: classic network rule collections are evaluated by priority, first "
     "match, default deny (Azure Firewall rule processing logic); a Firewall Policy's network "
@@ -91,16 +110,35 @@ class FirewallRule:
     dst_hi: np.ndarray
     port_lo: np.ndarray  # int32 destination port ranges
     port_hi: np.ndarray
+    src6: tuple[tuple[int, int], ...] = ()  # IPv6 (first, last) intervals (128-bit ints)
+    dst6: tuple[tuple[int, int], ...] = ()
 
-    def matches(self, proto: int, src: int, dst: int, dport: int) -> bool:
+    def _service(self, proto: int, dport: int) -> bool:
         if ANY_PROTOCOL not in self.protocols and proto not in self.protocols:
             return False
+        return proto not in (6, 17) or bool(
+            ((self.port_lo <= dport) & (dport <= self.port_hi)).any())
+
+    def matches(self, proto: int, src: int, dst: int, dport: int) -> bool:
         if not ((self.src_lo <= src) & (src <= self.src_hi)).any():
             return False
         if not ((self.dst_lo <= dst) & (dst <= self.dst_hi)).any():
             return False
-        return proto not in (6, 17) or bool(
-            ((self.port_lo <= dport) & (dport <= self.port_hi)).any())
+        return self._service(proto, dport)
+
+    def matches6(self, proto: int, src: int, dst: int, dport: int) -> bool:
+        """`matches` for an IPv6 packet (128-bit addresses) on the IPv6 intervals."""
+        return any(a <= src <= b for a, b in self.src6) and \
+            any(a <= dst <= b for a, b in self.dst6) and self._service(proto, dport)
+
+    def matches6_np(self, proto: np.ndarray, shi: np.ndarray, slo: np.ndarray,
+                    dhi: np.ndarray, dlo: np.ndarray, dport: np.ndarray) -> np.ndarray:
+        """`matches6` over rows (addresses as uint64 halves)."""
+        m = _in6_np(shi, slo, self.src6) & _in6_np(dhi, dlo, self.dst6)
+        if ANY_PROTOCOL not in self.protocols:
+            m &= np.isin(proto, sorted(self.protocols))
+        ported = (proto == 6) | (proto == 17)
+        return m & (~ported | _within(dport, self.port_lo, self.port_hi))
 
 
 @dataclass(frozen=True)
@@ -146,6 +184,7 @@ class Verdict:
     allowed: bool
     label: str | None
     unknown: bool = False
+    not_modelled: bool = False  # IPv6 through application rules (IPV6_NOT_MODELLED)
 
 
 @dataclass(frozen=True)
@@ -189,6 +228,50 @@ class CompiledFirewall:
     def unknown_label(self, rule: AppRule, why: str) -> str:
         return f"firewall {self.name}: application rule {rule.label.removeprefix(f'firewall {self.name}/')} " \
                f"may allow it; {why}"
+
+    @property
+    def ipv6_app_label(self) -> str:
+        return (f"azure firewall {self.name}: IPv6 through application rules not modelled "
+                "(preview: IPv6 in network rules only)")
+
+    def _ipv6_app(self, dport: int) -> bool:
+        return any(dport in app.all_ports for app in self.app_rules)
+
+    def decide6(self, proto: int, src: int, dst: int, dport: int, session: bool) -> Verdict:
+        """The verdict for one IPv6 packet (128-bit addresses; module docstring)."""
+        if session:
+            return Verdict(True, None)
+        for rule in self.rules:
+            if rule.matches6(proto, src, dst, dport):
+                return Verdict(rule.allow, rule.label)
+        if proto == 6 and self._ipv6_app(dport):
+            return Verdict(False, self.ipv6_app_label, not_modelled=True)
+        return Verdict(False, self.default_label)
+
+    def decide6_np(self, proto: np.ndarray, shi: np.ndarray, slo: np.ndarray, dhi: np.ndarray,
+                   dlo: np.ndarray, dport: np.ndarray, session: np.ndarray
+                   ) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray]:
+        """Batch `decide6`: (allowed bool[n], labels, label index int32[n] into labels (-1
+        for sessions), not-modelled bool[n])."""
+        n = proto.size
+        allow = session.copy()
+        which = np.where(session, -1, 0).astype(np.int32)
+        labels = [self.default_label, self.ipv6_app_label]
+        open_ = ~session
+        for rule in self.rules:
+            if not open_.any():
+                break
+            m = open_ & rule.matches6_np(proto, shi, slo, dhi, dlo, dport)
+            if m.any():
+                allow[m] = rule.allow
+                which[m] = len(labels)
+                labels.append(rule.label)
+                open_ &= ~m
+        ports = np.concatenate([a.all_ports for a in self.app_rules]) if self.app_rules \
+            else np.zeros(0, np.int32)
+        nm = open_ & (proto == 6) & np.isin(dport, ports) if n else np.zeros(0, bool)
+        which[nm] = 1
+        return allow, labels, which, nm
 
     @cached_property
     def _network_classifier(self) -> tuple[AclClassifier, np.ndarray]:
@@ -309,17 +392,22 @@ def compile_firewall(topology: Topology, fw: AzureFirewall) -> CompiledFirewall:
     caveats: list[str] = []
     groups = {id_key(g.id): g for g in topology.ip_groups}
 
-    def intervals(addresses: tuple, group_ids: tuple[str, ...], where: str, fqdns: tuple = ()
-                  ) -> tuple[np.ndarray, np.ndarray]:
+    def intervals(addresses: tuple, group_ids: tuple[str, ...], where: str, fqdns: tuple = (),
+                  six: list[tuple[int, int]] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """IPv4 (lo, hi) arrays; the IPv6 intervals are appended to `six` when given."""
         lo, hi = [], []
+        v6 = six if six is not None else []
         for a in addresses:
             if a == "*":
                 lo.append(0)
                 hi.append((1 << 32) - 1)
+                v6.append(ALL6[0])
             elif isinstance(a, Prefix):
                 if a.version == 4:
                     lo.append(a.first)
                     hi.append(a.last)
+                else:
+                    v6.append((a.first, a.last))
             else:
                 caveats.append(f"firewall-service-tag: firewall {fw.name} rule {where} names "
                                f"'{a}', not resolved here; it matches no address")
@@ -334,6 +422,8 @@ def compile_firewall(topology: Topology, fw: AzureFirewall) -> CompiledFirewall:
                 if p.version == 4:
                     lo.append(p.first)
                     hi.append(p.last)
+                else:
+                    v6.append((p.first, p.last))
         if fqdns:
             caveats.append(f"firewall-fqdn: firewall {fw.name} rule {where} uses "
                            f"destinationFqdns ({', '.join(fqdns)}), resolved by the firewall's "
@@ -348,14 +438,17 @@ def compile_firewall(topology: Topology, fw: AzureFirewall) -> CompiledFirewall:
             where = f"{coll.name}/{r.name}"
             protos = frozenset(ANY_PROTOCOL if x.lower() == "any" else protocol_number(x)
                                for x in r.protocols)
-            s_lo, s_hi = intervals(r.source_addresses, r.source_ip_groups, where)
+            s6: list[tuple[int, int]] = []
+            d6: list[tuple[int, int]] = []
+            s_lo, s_hi = intervals(r.source_addresses, r.source_ip_groups, where, six=s6)
             d_lo, d_hi = intervals(r.destination_addresses, r.destination_ip_groups, where,
-                                   r.destination_fqdns)
+                                   r.destination_fqdns, six=d6)
             rules.append(FirewallRule(
                 f"firewall {fw.name}/{where}", coll.action.lower() == "allow", protos,
                 s_lo, s_hi, d_lo, d_hi,
                 np.array([p.low for p in r.destination_ports], dtype=np.int32),
-                np.array([p.high for p in r.destination_ports], dtype=np.int32)))
+                np.array([p.high for p in r.destination_ports], dtype=np.int32),
+                tuple(s6), tuple(d6)))
     app_rules = []
     for app in application_rules(topology, fw):
         caveats.extend((*app.caveats, *app.notes))
@@ -367,6 +460,8 @@ def compile_firewall(topology: Topology, fw: AzureFirewall) -> CompiledFirewall:
                                  app.unevaluated))
     nat = compile_nat(topology, fw)
     caveats += nat.caveats
+    if fw.private_ip_address6 is not None:  # dual stack: a preview (module docstring)
+        caveats.append(IPV6_PREVIEW_CAVEAT.format(name=fw.name))
     ip_groups = tuple((id_key(g.id), tuple((p.first, p.last) for p in g.ip_addresses
                                            if p.version == 4)) for g in topology.ip_groups)
     return CompiledFirewall(fw.name, tuple(rules), tuple(dict.fromkeys(caveats)),
@@ -409,13 +504,24 @@ def application_ports(firewalls: tuple[CompiledFirewall, ...]) -> np.ndarray:
     return np.unique(np.concatenate(ports)).astype(np.int32) if ports else np.zeros(0, np.int32)
 
 
+def _in6_np(hi: np.ndarray, lo: np.ndarray, intervals: tuple[tuple[int, int], ...]
+            ) -> np.ndarray:
+    """Rows whose address (uint64 halves) lies in one of the 128-bit `intervals`."""
+    m = np.zeros(hi.size, bool)
+    u = np.uint64
+    for a, b in intervals:
+        ah, al, bh, bl = u(a >> 64), u(a & M64), u(b >> 64), u(b & M64)
+        m |= ((hi > ah) | ((hi == ah) & (lo >= al))) & ((hi < bh) | ((hi == bh) & (lo <= bl)))
+    return m
+
+
 def _within(v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     if lo.size == 0:
         return np.zeros(v.size, bool)
     return ((v[:, None] >= lo[None, :]) & (v[:, None] <= hi[None, :])).any(1)
 
 
-__all__ = ["FIREWALL_ASSUMPTIONS", "AppRule", "CompiledFirewall",
+__all__ = ["FIREWALL_ASSUMPTIONS", "IPV6_PREVIEW_CAVEAT", "AppRule", "CompiledFirewall",
            "application_ports", "network_rule_classifier",
            "FirewallRule", "Verdict",
            "compile_firewall"]

@@ -58,6 +58,18 @@ delivers it (the backend's NSG, when present, still decides; Basic was retired o
 2025 but still reads in old templates). Replies are un-NATed by the
 connection table: they leave from the frontend address and port (engine/conntrack.py).
 Floating IP and outbound rules in packets are not modelled here (control/caveats.py).
+IPv6 (issue 17): an internal frontend with an IPv6 private address (privateIPAddressVersion
+IPv6, a dual-stack load balancer) balances IPv6 packets to the IPv6 ip configurations of its
+pool's NICs with the same rules, HA ports, hash, DNAT and un-DNAT of replies ("Overview of
+IPv6 for Azure Virtual Network", https://learn.microsoft.com/azure/virtual-network/
+ip-services/ipv6-overview, "Capabilities": "IPv6 support for ... Standard Load Balancer
+(public and internal)", internal IPv6 load balancing; "Deploy an IPv6 dual-stack application
+using Standard Internal Load Balancer in Azure", https://learn.microsoft.com/azure/
+load-balancer/ipv6-dual-stack-standard-internal-load-balancer-powershell: an IPv6 frontend
+and an IPv6 backend pool fed by the NICs' IPv6 ip configurations, one rule per family). An
+IPv6 frontend answers IPv6 packets only; a rule of an IPv6 frontend picks the IPv6
+addresses of its pool members (`LBTables.at6`, `Frontend.family`). Public IPv6 frontends
+are not modelled (their packets come from outside the VNets: UNMAPPED, stages/ipv6.py).
 Hash (assumption `lb-hash`): Azure documents a 5-tuple hash (source/destination address and
 port, protocol) but not the function. We use a deterministic, symmetric one: the two
 endpoints (address << 16 | port; ports 0 for protocols other than TCP/UDP) are ordered, then
@@ -65,10 +77,13 @@ mixed with the 32-bit MurmurHash3 finaliser (`_fmix`): h = fmix(fmix(fmix(lo_ip 
 lo_port ^ hi_port << 16) ^ hi_ip). Symmetric, so a flow's reply through the same ILB reaches
 the same NVA (flow symmetry). `flow_hash` (Python ints) and `flow_hash_np` (numpy uint64)
 are the same function; the reference pipeline uses the first, the batch stage the second.
+An IPv6 address is first folded to 32 bits (`fold6`: its four 32-bit words mixed in turn by
+`_fmix`; `fold6_np` over the two 64-bit halves), then hashed as above: still symmetric.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -93,6 +108,8 @@ LB_ASSUMPTIONS = (
     "lb-nat-pool-order: an inbound NAT rule in the pool form (frontendPortRangeStart..End "
     "over a backend pool) maps frontend port start+i to the i-th pool member in topology order "
     "(Azure assigns one port per instance, the order is not documented).",
+    "lb-hash-ipv6: an IPv6 5-tuple is hashed as the IPv4 one after folding each address to "
+    "32 bits (its four words MurmurHash3-mixed in turn); symmetric like lb-hash.",
     "lb-basic-global: a Basic SKU frontend is not reachable from a VNet in another region "
     "(global peering, docs/azure-behaviour.md §4.4); Standard is.",
 )
@@ -118,6 +135,21 @@ def flow_hash(src: int, dst: int, proto: int, sport: int, dport: int) -> int:
     return _fmix(h ^ ((hi >> 16) & M32))
 
 
+def fold6(address: int) -> int:
+    """A 128-bit IPv6 address folded to 32 bits (module docstring, lb-hash-ipv6)."""
+    h = 6
+    for shift in (96, 64, 32, 0):
+        h = _fmix(h ^ ((address >> shift) & M32))
+    return h
+
+
+def flow_hash_of(family: int, src: int, dst: int, proto: int, sport: int, dport: int) -> int:
+    """`flow_hash` of a packet of either family (IPv6 addresses folded, `fold6`)."""
+    if family == 6:
+        return flow_hash(fold6(src), fold6(dst), proto, sport, dport)
+    return flow_hash(src, dst, proto, sport, dport)
+
+
 def _fmix_np(h: np.ndarray) -> np.ndarray:
     m = np.uint64(M32)
     h = h ^ (h >> np.uint64(16))
@@ -141,6 +173,16 @@ def flow_hash_np(src: np.ndarray, dst: np.ndarray, proto: np.ndarray, sport: np.
     return _fmix_np(h ^ ((hi >> u(16)) & u(M32)))
 
 
+def fold6_np(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+    """`fold6` over addresses given as uint64 halves (uint64 result < 2**32)."""
+    u, m = np.uint64, np.uint64(M32)
+    h = np.full(hi.size, 6, dtype=u)
+    for half in (hi.astype(u), lo.astype(u)):
+        h = _fmix_np(h ^ (half >> u(32)))
+        h = _fmix_np(h ^ (half & m))
+    return h
+
+
 # -- tables --------------------------------------------------------------------------------
 @dataclass
 class Rule:
@@ -149,7 +191,14 @@ class Rule:
     frontend_port: int  # 0 with PROTO_ALL = HA ports
     backend_port: int
     backends: np.ndarray  # int32 NIC indices, topology order
-    backend_ips: np.ndarray  # int64 the pool ip configuration's address
+    backend_ips: np.ndarray  # int64 the pool ip configuration's address (object ints: IPv6)
+    backend_hi: np.ndarray = field(init=False)  # uint64 halves of backend_ips (hi 0: IPv4)
+    backend_lo: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        values = [int(v) for v in self.backend_ips.tolist()]
+        self.backend_hi = np.array([v >> 64 for v in values], dtype=np.uint64)
+        self.backend_lo = np.array([v & (1 << 64) - 1 for v in values], dtype=np.uint64)
 
     @property
     def ha_ports(self) -> bool:
@@ -186,6 +235,7 @@ class Frontend:
     vnet: int
     ip: int
     rules: list[Rule]
+    family: int = 4  # 6: an IPv6 private frontend (module docstring)
 
     @property
     def basic(self) -> bool:
@@ -206,6 +256,18 @@ class LBTables:
     public_keys: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     public_vals: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     nic_guarded: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # NSG on NIC/subnet
+    by_key6: dict[tuple[int, int], int] = field(default_factory=dict)  # (VNet, IPv6) -> index
+
+    def at6(self, vnet: int, ip: int) -> int:
+        """The IPv6 private frontend answering on `ip` (128-bit int) in VNet `vnet`, -1."""
+        return self.by_key6.get((vnet, ip), -1)
+
+    def at6_np(self, vnet: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+        """int32 frontend index of IPv6 destinations (uint64 halves) per VNet, -1 when none."""
+        if not self.by_key6:
+            return np.full(vnet.size, -1, np.int32)
+        return np.array([self.by_key6.get((v, h << 64 | x), -1) for v, h, x in zip(
+            vnet.tolist(), hi.tolist(), lo.tolist(), strict=True)], dtype=np.int32)
 
     def at(self, vnet: int, ip: int) -> int:
         return self.by_key.get((vnet, ip), -1)
@@ -233,48 +295,47 @@ def build_tables(topology: Topology, vnet_index: dict[str, int],
     """Frontends with a private address in a known VNet; `taken` (VNet, address) pairs held
     by NICs win over a frontend with the same address (an invalid configuration)."""
     nics = topology.network_interfaces
-    members: dict[str, list[tuple[int, int]]] = {}
+    members: dict[int, dict[str, list[tuple[int, int]]]] = {4: {}, 6: {}}  # family -> pools
     for i, nic in enumerate(nics):
         for config in nic.ip_configurations:
             ip = config.private_ip_address
-            if ip is None or ip.version != 4:
+            if ip is None or ip.version not in (4, 6):
                 continue
             for pool in config.load_balancer_backend_address_pools:
-                members.setdefault(id_key(pool), []).append((i, ip.value))
+                members[ip.version].setdefault(id_key(pool), []).append((i, ip.value))
     out = LBTables()
     for lb in topology.load_balancers:
         for fe in lb.frontend_ip_configurations:
             ip = fe.private_ip_address
-            if ip is None or ip.version != 4 or not fe.subnet:
+            if ip is None or ip.version not in (4, 6) or not fe.subnet:
                 continue
             vnet = topology.vnet_of_subnet(fe.subnet)
             vi = vnet_index.get(id_key(vnet.id), -1) if vnet is not None else -1
-            if vi < 0 or (vi, ip.value) in taken or (vi, ip.value) in out.by_key:
+            table = out.by_key if ip.version == 4 else out.by_key6
+            if vi < 0 or (ip.version == 4 and (vi, ip.value) in taken) or \
+                    (vi, ip.value) in table:
                 continue
-            rules = []
-            for r in lb.load_balancing_rules:
-                if id_key(r.frontend_ip_configuration) != id_key(fe.id):
-                    continue
-                pool = members.get(id_key(r.backend_address_pool), [])
-                proto = {"tcp": 6, "udp": 17}.get(r.protocol.lower(), PROTO_ALL)
-                rules.append(Rule(r.name, proto, int(r.frontend_port), int(r.backend_port),
-                                  np.array([m[0] for m in pool], dtype=np.int32),
-                                  np.array([m[1] for m in pool], dtype=np.int64)))
-            out.by_key[(vi, ip.value)] = len(out.frontends)
-            out.frontends.append(Frontend(lb.name, lb.sku or "Standard", vi, ip.value, rules))
+            pools = members[ip.version]  # an IPv6 frontend balances to IPv6 configurations
+            rules = [_rule(r.name, r.protocol, r.frontend_port, r.backend_port,
+                           pools.get(id_key(r.backend_address_pool), []), ip.version)
+                     for r in lb.load_balancing_rules
+                     if id_key(r.frontend_ip_configuration) == id_key(fe.id)]
+            table[(vi, ip.value)] = len(out.frontends)
+            out.frontends.append(Frontend(lb.name, lb.sku or "Standard", vi, ip.value, rules,
+                                          ip.version))
     keys = sorted(out.by_key)
     out.keys = np.array([(v << 32) | a for v, a in keys], dtype=np.int64)
     out.vals = np.array([out.by_key[k] for k in keys], dtype=np.int32)
-    _public_frontends(topology, members, out)
+    _public_frontends(topology, members[4], out)
     return out
 
 
 def _rule(name: str, protocol: str, frontend_port: int, backend_port: int,
-          pool: list[tuple[int, int]]) -> Rule:
+          pool: list[tuple[int, int]], family: int = 4) -> Rule:
     proto = {"tcp": 6, "udp": 17}.get(protocol.lower(), PROTO_ALL)
     return Rule(name, proto, int(frontend_port), int(backend_port),
                 np.array([m[0] for m in pool], dtype=np.int32),
-                np.array([m[1] for m in pool], dtype=np.int64))
+                np.array([m[1] for m in pool], dtype=np.int64 if family == 4 else object))
 
 
 def _public_frontends(topology: Topology, members: dict[str, list[tuple[int, int]]],
@@ -366,27 +427,28 @@ def choose(fe: Frontend, proto: int, src: int, sport: int, dst: int, dport: int
         return D.LB_NO_RULE, label_no_rule(fe), None, -1
     if rule.backends.size == 0:
         return D.LB_NO_BACKEND, label_no_backend(fe, rule), rule, -1
-    k = flow_hash(src, dst, proto, sport, dport) % int(rule.backends.size)
+    k = flow_hash_of(fe.family, src, dst, proto, sport, dport) % int(rule.backends.size)
     return None, label_rule(fe, rule), rule, k
 
 
 def lb_hop(net: Network, fe: Frontend, rule: Rule | None, k: int, p: Any,
            result: str, translated: tuple[int, int] | None = None) -> dict[str, Any]:
     hop: dict[str, Any] = {"step": "loadbalancer", "at": fe.lb, "sku": fe.sku,
-                           "frontend": _ip(fe.ip), "rule": rule.name if rule else None,
+                           "frontend": _ip(fe.ip, fe.family), "rule": rule.name if rule else None,
                            "result": result}
     if rule is not None and k >= 0:
         hop.update(backend=net.node_names[int(rule.backends[k])],
-                   backendIp=_ip(int(rule.backend_ips[k])), pool=int(rule.backends.size),
-                   hash=flow_hash(p.src, p.dst, p.proto, p.sport, p.dport))
+                   backendIp=_ip(int(rule.backend_ips[k]), fe.family),
+                   pool=int(rule.backends.size),
+                   hash=flow_hash_of(fe.family, p.src, p.dst, p.proto, p.sport, p.dport))
         if translated is not None:
-            hop["translated"] = {"destinationIp": _ip(translated[0]),
+            hop["translated"] = {"destinationIp": _ip(translated[0], fe.family),
                                  "destinationPort": translated[1]}
     return hop
 
 
-def _ip(v: int) -> str:
-    return ".".join(str((v >> s) & 255) for s in (24, 16, 8, 0))
+def _ip(v: int, family: int = 4) -> str:
+    return str(ipaddress.ip_address(v if family == 4 else ipaddress.IPv6Address(v)))
 
 
 # -- reference form --------------------------------------------------------------------------
@@ -454,7 +516,8 @@ def frontends_np(net: Network, labels: Any, c: Any, sel: np.ndarray, fe: np.ndar
     """Rows `sel` (indices into the columns `c`) addressed to frontends `fe` from VNets
     `from_vnet` (aligned). Drops (LB_BASIC_GLOBAL, LB_NO_RULE, LB_NO_BACKEND, LB_HAIRPIN) are
     written into disp/dec/active; returns the balanced rows with their backend NIC (int32),
-    DNAT address (int64) and port (int32), and deciding label index (int32), aligned."""
+    DNAT address (int64, IPv4 frontends; 0 for IPv6) and port (int32), deciding label index
+    (int32) and the DNAT address as uint64 halves (hi, lo; both families), aligned."""
     out: list[tuple[np.ndarray, ...]] = []
     for f in np.unique(fe).tolist():
         front = net.lb.frontends[f]
@@ -478,21 +541,33 @@ def frontends_np(net: Network, labels: Any, c: Any, sel: np.ndarray, fe: np.ndar
                 _end(rs, D.LB_NO_BACKEND, labels(label_no_backend(front, rule)), disp, dec,
                      active)
                 continue
-            h = flow_hash_np(c.src[rs], c.dst[rs], c.proto[rs], c.sport[rs], c.dport[rs])
+            h = rows_hash_np(front, c, rs)
             k = (h % np.uint64(rule.backends.size)).astype(np.int64)
             hair = rule.backends[k] == c.nic[rs]  # a backend's own flow mapped back to it
             if hair.any():
                 _end(rs[hair], D.LB_HAIRPIN, labels(label_hairpin(front, rule)), disp, dec,
                      active)
                 rs, k = rs[~hair], k[~hair]
-            out.append((rs, rule.backends[k].astype(np.int32), rule.backend_ips[k],
+            ip = rule.backend_ips[k] if front.family == 4 else np.zeros(rs.size, np.int64)
+            out.append((rs, rule.backends[k].astype(np.int32), ip.astype(np.int64),
                         rule.translate_port_np(c.proto[rs], c.dport[rs]).astype(np.int32),
-                        np.full(rs.size, labels(label_rule(front, rule)), np.int32)))
+                        np.full(rs.size, labels(label_rule(front, rule)), np.int32),
+                        rule.backend_hi[k], rule.backend_lo[k]))
         _end(rows_f[open_], D.LB_NO_RULE, labels(label_no_rule(front)), disp, dec, active)
     if not out:
         return (np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int64),
-                np.zeros(0, np.int32), np.zeros(0, np.int32))
+                np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.uint64),
+                np.zeros(0, np.uint64))
     return tuple(np.concatenate(cols) for cols in zip(*out, strict=True))
+
+
+def rows_hash_np(front: Frontend, c: Any, rs: np.ndarray) -> np.ndarray:
+    """`flow_hash_of` over rows `rs` of columns `c` (IPv6 frontends hash the halves)."""
+    if front.family == 6:
+        return flow_hash_np(fold6_np(c.src_hi[rs], c.src_lo[rs]),
+                            fold6_np(c.dst_hi[rs], c.dst_lo[rs]), c.proto[rs], c.sport[rs],
+                            c.dport[rs])
+    return flow_hash_np(c.src[rs], c.dst[rs], c.proto[rs], c.sport[rs], c.dport[rs])
 
 
 def public_np(net: Network, labels: Any, c: Any, rows: np.ndarray, disp: np.ndarray,
@@ -506,9 +581,8 @@ def public_np(net: Network, labels: Any, c: Any, rows: np.ndarray, disp: np.ndar
     if sel.size == 0:
         return (sel, np.zeros(0, np.int32), np.zeros(0, np.int64), np.zeros(0, np.int32),
                 np.zeros(0, np.int32))
-    out, backend, ip, port, label = frontends_np(net, labels, c, sel, fe,
-                                                 np.full(sel.size, -1, np.int32), disp, dec,
-                                                 active)
+    out, backend, ip, port, label, _, _ = frontends_np(
+        net, labels, c, sel, fe, np.full(sel.size, -1, np.int32), disp, dec, active)
     of = net.lb.at_public_np(c.dst[out])
     basic = np.array([net.lb.frontends[f].basic for f in of.tolist()], bool)
     shut = ~basic & ~net.lb.nic_guarded[backend]
@@ -547,7 +621,7 @@ def next_hop_np(net: Network, labels: Any, c: Any, idx: np.ndarray, rid: np.ndar
                 continue
             hs = s[hit]
             rs = idx[hs]
-            h = flow_hash_np(c.src[rs], c.dst[rs], c.proto[rs], c.sport[rs], c.dport[rs])
+            h = rows_hash_np(front, c, rs)
             k = (h % np.uint64(rule.backends.size)).astype(np.int64)
             backend = rule.backends[k]
             for j, (r, b) in enumerate(zip(rid[hs].tolist(), backend.tolist(), strict=True)):
@@ -567,4 +641,4 @@ def _end(sel: np.ndarray, d: D, label: int, disp: np.ndarray, dec: np.ndarray,
 __all__ = ["LB_ASSUMPTIONS", "Choice", "Frontend", "LBTables", "Rule", "basic_global",
            "build_tables", "choose", "closed_to", "decide_frontend", "decide_next_hop",
            "decide_public", "label_closed", "public_np", "flow_hash",
-           "flow_hash_np", "frontends_np", "lb_hop", "next_hop_np"]
+           "flow_hash_np", "flow_hash_of", "fold6", "fold6_np", "rows_hash_np", "frontends_np", "lb_hop", "next_hop_np"]

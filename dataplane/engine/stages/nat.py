@@ -20,6 +20,7 @@ given (the batch dispatcher passes its own copies).
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 import numpy as np
@@ -30,10 +31,13 @@ def _ported(proto: int) -> bool:
 
 
 # -- reference form --------------------------------------------------------------------------
-def unnat(p: Any, at: str, address: int, port: int) -> tuple[Any, dict[str, Any]]:
+def unnat(p: Any, at: str, address: int, port: int, family: int = 4
+          ) -> tuple[Any, dict[str, Any]]:
+    """A DNATed flow's reply leaving its host: its source becomes the flow's original
+    destination (`address`: an IPv4 or, family 6, a 128-bit IPv6 address)."""
     hop = {"step": "nat", "at": at, "kind": "un-DNAT",
-           "original": {"sourceIp": _ip(p.src), "sourcePort": p.sport},
-           "translated": {"sourceIp": _ip(address), "sourcePort": port}}
+           "original": {"sourceIp": _ip(p.src, family), "sourcePort": p.sport},
+           "translated": {"sourceIp": _ip(address, family), "sourcePort": port}}
     return p._replace(src=address, sport=port if _ported(p.proto) else p.sport), hop
 
 
@@ -73,7 +77,9 @@ def dnat_np(c: Any, rows: np.ndarray, address: np.ndarray, port: np.ndarray) -> 
     c.dst[rows] = address
 
 
-def _ip(v: int) -> str:
+def _ip(v: int, family: int = 4) -> str:
+    if family == 6:
+        return str(ipaddress.IPv6Address(v))
     return ".".join(str((v >> s) & 255) for s in (24, 16, 8, 0))
 
 

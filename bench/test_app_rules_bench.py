@@ -119,7 +119,12 @@ def capture(path: Path) -> int:
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory) -> tuple[Path, int, dict]:
-    base = tmp_path_factory.mktemp("apprules")
+    return build(tmp_path_factory.mktemp("apprules"))
+
+
+def build(base: Path) -> tuple[Path, int, dict]:
+    """The capture (written into `base`), its packet count and the two topologies by name
+    ("application", "network"); shared by the benchmark and bench/callgrind_app_rules.py."""
     (base / "t.yaml").write_text(HUB_AND_SPOKES)
     topology = dataplane.load(str(base / "t.yaml"))
     (fw,) = topology.azure_firewalls

@@ -10,10 +10,15 @@ takes; auto-map off), and `Emulator.replay` decides every packet with the engine
 IPv6 NSG rule, neighbour discovery answered by the host (assumption ipv6-nd-host), an MLD
 report blocked as multicast, IPv6 Internet egress, and IPv6 from the Internet (UNMAPPED: IPv6
 ingress is not modelled). Outputs go to `--out` as for the IPv4 demo.
+A second explicit map ships for the public captures the tests replay through this topology
+(dataplane/data/demo-dual-stack-real-map.csv, `real_captures_map()`: capture address, VM, the
+capture it comes from and the host's role; several capture hosts may share one VM).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import Counter
 from importlib import resources
 from pathlib import Path
@@ -25,6 +30,7 @@ from dataplane.model import Topology
 from dataplane.textable import fit, table
 
 DEMO_NAME = "demo-dual-stack.yaml"
+REAL_MAP_NAME = "demo-dual-stack-real-map.csv"
 WEB6, DB6 = "2001:db8:cafe::10", "2001:db8:cafe::20"
 WEB4, DB4 = "192.168.50.10", "192.168.50.20"
 CAPTURE_MAP = {WEB6: "web1", DB6: "db1", WEB4: "web1", DB4: "db1"}
@@ -46,6 +52,13 @@ FLOWS: list[tuple[str, int, str, str, str, int, int, int]] = [
 
 def demo_text() -> str:
     return resources.files("dataplane.data").joinpath(DEMO_NAME).read_text(encoding="utf-8")
+
+
+def real_captures_map() -> dict[str, str]:
+    """{capture address: VM name} for replaying public captures through the dual-stack demo
+    (package data REAL_MAP_NAME; the `dataplane replay --map CAPTURE_IP=VM` pairs)."""
+    text = resources.files("dataplane.data").joinpath(REAL_MAP_NAME).read_text(encoding="utf-8")
+    return {row["captureAddress"]: row["vm"] for row in csv.DictReader(io.StringIO(text))}
 
 
 def demo_topology() -> Topology:
@@ -117,4 +130,5 @@ def run(out: Path, show_yaml: bool) -> int:
     return 0
 
 
-__all__ = ["CAPTURE_MAP", "FLOWS", "demo_text", "demo_topology", "packets", "run"]
+__all__ = ["CAPTURE_MAP", "FLOWS", "demo_text", "demo_topology", "packets", "real_captures_map",
+           "run"]

@@ -30,7 +30,8 @@ ENGINE_IPV6_ASSUMPTION = (
     "balance to their backends' IPv6 addresses (lb-hash-ipv6); a dual-stack Azure Firewall "
     "(a preview) decides IPv6 by its network rules, without SNAT; IPv6 through its "
     "application rules and gateways end IPV6_NOT_MODELLED; IPv6 ingress from outside the "
-    "VNets is UNMAPPED; non-first IP fragments are UNSUPPORTED (not reassembled).")
+    "VNets is UNMAPPED unless it answers a tracked flow; IP fragments follow their first "
+    "fragment (engine/fragments.py, fragment-* assumptions).")
 
 
 def ipv6_label(what: str) -> str:

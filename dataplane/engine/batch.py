@@ -261,10 +261,10 @@ class BatchPipeline:
         self.openers = op
         # opener rows whose entry later rows read, or whose flow has later rows in the batch
         # (were the opener withdrawn, the next of them would open the flow)
-        _, inv = np.unique(fid, return_inverse=True)
-        last = np.full(inv.max() + 1 if n else 0, -1, np.int64)
-        np.maximum.at(last, inv, rows)
-        again = op[last[inv[op]] > op]
+        last = self._scratch  # indexed by flow id (sized by _grow_ids; reset here)
+        last[fid] = -1
+        np.maximum.at(last, fid, rows)
+        again = op[last[fid[op]] > op]
         self.depended_on = np.union1d(depends, again)
         if commit:
             self.commit()

@@ -203,8 +203,9 @@ def test_peering_reference_equals_batch(lb_net, drawn):
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 6), st.sampled_from(LB_IPS + [
-    ip("169.254.169.254"), ip("224.0.0.5"), ip("255.255.255.255")]), st.sampled_from(
-        [1, 4, 6, 17, 47]), st.sampled_from([53, 80, 443])), min_size=1, max_size=30))
+    ip("169.254.169.254"), ip("168.63.129.16"), ip("224.0.0.5"), ip("255.255.255.255")]),
+    st.sampled_from([1, 4, 6, 17, 47]), st.sampled_from([53, 67, 80, 443, 32526])),
+    min_size=1, max_size=30))
 def test_source_and_platform_reference_equals_batch(lb_net, drawn):
     net = lb_net
     nic = np.array([n for n, *_ in drawn], np.int64)

@@ -62,7 +62,8 @@ def decide_np(program: Any, rule_label: np.ndarray, c: Any, est: np.ndarray, mas
         return
     nics = at_nic[todo]
     six = c.family[todo] == 6
-    for nic in np.unique(nics).tolist():
+    low = int(nics.min())
+    for nic in (np.flatnonzero(np.bincount(nics - low)) + low).tolist():  # NICs present
         at = nics == nic
         for sel, v6 in ((todo[at & ~six], False), (todo[at & six], True)):
             if sel.size:

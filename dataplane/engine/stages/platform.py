@@ -41,6 +41,7 @@ PLATFORM_ASSUMPTIONS = (
     "by the Azure host (Microsoft documents none; the host is the VM's only link neighbour, as "
     "for ARP); it ends EXITS_PLATFORM and is never forwarded.",
 )
+ADDRESSES: tuple[int, ...] = tuple(dict.fromkeys(s.address.value for s in OUTBOUND))
 ICMPV6 = 58
 ND_KINDS: dict[int, str] = {133: "router solicitation", 134: "router advertisement",
                             135: "neighbour solicitation", 136: "neighbour advertisement",
@@ -123,13 +124,20 @@ def decide_np(dst: np.ndarray, proto: np.ndarray, dport: np.ndarray, nic: np.nda
     """Per row, the index into OUTBOUND of the host service answering it, or -1; `exempt`
     from `exempt_table`."""
     out = np.full(dst.size, -1, dtype=np.int8)
-    for i, service in enumerate(OUTBOUND):
-        m = (out < 0) & (dst == service.address.value) & np.isin(proto, service.protocols)
-        if service.ports:
-            m &= np.isin(dport, service.ports)
-        if m.any():
-            m &= exempt[i][nic]
-        out[m] = i
+    for address in ADDRESSES:  # only rows to a service address can match (most have none)
+        rows = np.flatnonzero(dst == address)
+        if rows.size == 0:
+            continue
+        got = np.full(rows.size, -1, dtype=np.int8)
+        for i, service in enumerate(OUTBOUND):
+            if service.address.value != address:
+                continue
+            m = (got < 0) & np.isin(proto[rows], service.protocols)
+            if service.ports:
+                m &= np.isin(dport[rows], service.ports)
+            m &= exempt[i][nic[rows]]
+            got[m] = i
+        out[rows] = got
     return out
 
 

@@ -34,6 +34,7 @@ from dataplane.load.resources import (
     _ref,
     _Where,
     address_match,
+    application_port,
     application_protocol,
     firewall_action,
     firewall_protocols,
@@ -85,8 +86,8 @@ def _protocols(obj: dict[str, Any], where: _Where, at: str) -> tuple[Application
             raise where.error(f"{at}.protocols[{i}]", "expected {protocolType, port}")
         out.append(ApplicationProtocol(application_protocol(
             _get(item, "protocolType", default=""), where, f"{at}.protocols[{i}].protocolType"),
-                                       _int(_get(item, "port", default=0), where,
-                                            f"{at}.protocols[{i}].port")))
+                                       application_port(_get(item, "port", default=0), where,
+                                                        f"{at}.protocols[{i}].port")))
     return tuple(out)
 
 

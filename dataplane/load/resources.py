@@ -203,6 +203,18 @@ def firewall_action(value: Any, allowed: tuple[str, ...], where: _Where, prop: s
     return name
 
 
+APPLICATION_PORT_MAX = 64_000  # "Port number for the protocol, cannot be greater than 64000"
+# (AzureFirewallApplicationRuleProtocol / FirewallPolicyRuleApplicationProtocol, ARM reference)
+
+
+def application_port(value: Any, where: _Where, prop: str) -> int:
+    """An application rule protocol's port, 0-64000 as ARM's schema allows; InputError else."""
+    port = _int(value, where, prop)
+    if not 0 <= port <= APPLICATION_PORT_MAX:
+        raise where.error(prop, f"application rule port {port} is outside 0-{APPLICATION_PORT_MAX}")
+    return port
+
+
 def application_protocol(value: Any, where: _Where, prop: str) -> str:
     """An application rule's protocolType (Http, Https, Mssql); InputError otherwise."""
     name = APPLICATION_PROTOCOLS.get(str(value).strip().lower())
@@ -734,7 +746,9 @@ def _firewall(raw: dict[str, Any], where: _Where) -> AzureFirewall:
             return str(x)
         kind = application_protocol(_get(x, "protocolType", default=""), where,
                                     f"{at}.protocolType")
-        return f"{kind}:{_get(x, 'port', default='')}"
+        port = _get(x, "port", default=None)
+        return f"{kind}:" + ("" if port is None else
+                             str(application_port(port, where, f"{at}.port")))
 
     def application(r: dict[str, Any], at: str) -> FirewallApplicationRule:
         return FirewallApplicationRule(
@@ -759,7 +773,7 @@ def _firewall(raw: dict[str, Any], where: _Where) -> AzureFirewall:
                 name=str(_get(c, "name", default="")),
                 priority=_int(_get(cp, "priority", default=100), where, f"{prop}.priority"),
                 action=firewall_action(action, actions, where, f"{prop}.properties.action.type"),
-                rules=tuple(rule(r, f"{prop}.rules[{j}]")
+                rules=tuple(rule(r, f"{prop}.properties.rules[{j}]")
                             for j, r in enumerate(_items(cp, "rules", where, prop)))))
         return tuple(out)
 

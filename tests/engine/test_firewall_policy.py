@@ -226,6 +226,13 @@ def test_an_action_or_application_protocol_azure_does_not_have_is_named() -> Non
         firewall_policy(typo_protocol, _Where(typo_protocol, "policy.json"))
     assert err.value.property.endswith(".rules[0].protocols[0].protocolType")
     assert "'Htps' is not Http, Https or Mssql" in str(err.value)
+    too_high = _policy("p", [_group("g", 200, [_filter("c", 100, "Allow", [
+        {"ruleType": "ApplicationRule", "name": "web", "sourceAddresses": ["*"],
+         "protocols": [{"protocolType": "Https", "port": 99999}], "targetFqdns": ["x.com"]}])])])
+    with pytest.raises(InputError) as err:
+        firewall_policy(too_high, _Where(too_high, "policy.json"))
+    assert err.value.property.endswith(".rules[0].protocols[0].port")
+    assert "99999 is outside 0-64000" in str(err.value)
     # the same spellings in any case load as Azure writes them
     fine = _policy("p", [_group("g", 200, [_filter("c", 100, "deny", [
         {"ruleType": "ApplicationRule", "name": "web", "sourceAddresses": ["*"],
@@ -243,6 +250,17 @@ def test_a_classic_collection_action_typo_is_named(make_topology) -> None:
         make_topology(text)
     assert err.value.resource == "fw"
     assert err.value.property == "properties.networkRuleCollections[0].properties.action.type"
+
+
+def test_a_classic_application_port_out_of_range_is_named(make_topology) -> None:
+    text = HUB_AND_SPOKES.replace("collections: []}", "collections: [], application_collections: "
+                                  "[{name: a, priority: 100, action: Allow, rules: [{name: r, "
+                                  "protocols: 'Https:99999', fqdns: [x.com]}]}]}")
+    with pytest.raises(InputError) as err:
+        make_topology(text)
+    assert err.value.resource == "fw"
+    assert err.value.property == ("properties.applicationRuleCollections[0].properties.rules[0]"
+                                  ".protocols[0].port")
 
 
 def test_default_deny_names_an_application_rule_that_may_allow(real_dir: Path) -> None:

@@ -36,6 +36,7 @@ from dataplane.load.resources import (
     address_match,
     application_port,
     application_protocol,
+    application_targets,
     firewall_action,
     firewall_protocols,
     port_ranges,
@@ -98,6 +99,10 @@ def _rule(raw: dict[str, Any], rule_type: str, where: _Where, at: str) -> Firewa
     translated = str(_get(raw, "translatedAddress", default=""))
     targets, unresolved_t = _names(raw, "targetFqdns", where, at)
     fqdns, unresolved_f = _names(raw, "destinationFqdns", where, at)
+    if rule_type == "ApplicationRule":
+        application_targets(targets + unresolved_t, _strings(raw, "fqdnTags", where, at)
+                            + _strings(raw, "webCategories", where, at)
+                            + _strings(raw, "targetUrls", where, at), where, at)
     unresolved = (unresolved_s + unresolved_d + unresolved_t + unresolved_f
                   + ((translated,) if _unknown(translated) else ()))
     return FirewallPolicyRule(

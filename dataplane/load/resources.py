@@ -215,6 +215,19 @@ def application_port(value: Any, where: _Where, prop: str) -> int:
     return port
 
 
+def application_targets(fqdns: tuple[str, ...], others: tuple[str, ...], where: _Where,
+                        prop: str) -> None:
+    """An application rule names what it allows: target FQDNs (none empty) or, in `others`,
+    FQDN tags (policy rules also web categories or target URLs); Azure refuses a rule with
+    none, and an empty FQDN would silently match nothing here. InputError naming `prop`."""
+    for i, fqdn in enumerate(fqdns):
+        if not fqdn.strip():
+            raise where.error(f"{prop}.targetFqdns[{i}]", "an empty target FQDN")
+    if not fqdns and not others:
+        raise where.error(prop, "an application rule needs targetFqdns or fqdnTags (policy "
+                          "rules: or webCategories / targetUrls)")
+
+
 def application_protocol(value: Any, where: _Where, prop: str) -> str:
     """An application rule's protocolType (Http, Https, Mssql); InputError otherwise."""
     name = APPLICATION_PROTOCOLS.get(str(value).strip().lower())
@@ -751,11 +764,13 @@ def _firewall(raw: dict[str, Any], where: _Where) -> AzureFirewall:
                              str(application_port(port, where, f"{at}.port")))
 
     def application(r: dict[str, Any], at: str) -> FirewallApplicationRule:
+        targets, tags = _strings(r, "targetFqdns"), _strings(r, "fqdnTags")
+        application_targets(targets, tags, where, at)
         return FirewallApplicationRule(
             name=str(_get(r, "name", default="")), source_addresses=sources(r, at),
             protocols=tuple(app_protocol(x, f"{at}.protocols[{i}]")
                             for i, x in enumerate(_get(r, "protocols", default=[]))),
-            target_fqdns=_strings(r, "targetFqdns"), fqdn_tags=_strings(r, "fqdnTags"),
+            target_fqdns=targets, fqdn_tags=tags,
             source_ip_groups=_strings(r, "sourceIpGroups"))
 
     def collections(key: str, kind: Callable[..., Any], default_action: str,

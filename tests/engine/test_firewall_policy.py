@@ -233,6 +233,14 @@ def test_an_action_or_application_protocol_azure_does_not_have_is_named() -> Non
         firewall_policy(too_high, _Where(too_high, "policy.json"))
     assert err.value.property.endswith(".rules[0].protocols[0].port")
     assert "99999 is outside 0-64000" in str(err.value)
+    for targets, prop in (({"targetFqdns": [""]}, ".rules[0].targetFqdns[0]"),
+                          ({}, ".rules[0]")):
+        nothing = _policy("p", [_group("g", 200, [_filter("c", 100, "Allow", [
+            {"ruleType": "ApplicationRule", "name": "web", "sourceAddresses": ["*"],
+             "protocols": [{"protocolType": "Https", "port": 443}], **targets}])])])
+        with pytest.raises(InputError) as err:
+            firewall_policy(nothing, _Where(nothing, "policy.json"))
+        assert err.value.property.endswith(prop)
     # the same spellings in any case load as Azure writes them
     fine = _policy("p", [_group("g", 200, [_filter("c", 100, "deny", [
         {"ruleType": "ApplicationRule", "name": "web", "sourceAddresses": ["*"],

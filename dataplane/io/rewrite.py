@@ -34,13 +34,13 @@ def _u16(buf: np.ndarray, at: np.ndarray) -> np.ndarray:
     return buf[at].astype(np.int64) << 8 | buf[at + 1]
 
 
-def ipv4_offsets(buf: np.ndarray, offsets: np.ndarray, caplens: np.ndarray,
-                 linktypes: np.ndarray) -> np.ndarray:
-    """Offset of each frame's IPv4 header inside the frame, or -1 (not IPv4 / too short)."""
-    n = offsets.size
-    l3 = np.full(n, -1, dtype=np.int64)
-    raw = np.isin(linktypes, RAW_IP_LINKTYPES)
-    l3[raw] = 0
+def _l3_offsets(buf: np.ndarray, offsets: np.ndarray, caplens: np.ndarray,
+                linktypes: np.ndarray, ethertype: int) -> np.ndarray:
+    """Offset of each frame's network header: 0 for raw-IP link types, after the Ethernet
+    header and up to MAX_VLAN_TAGS 802.1Q/ad tags when the innermost EtherType is
+    `ethertype`; -1 otherwise (the caller checks the IP version and length)."""
+    l3 = np.full(offsets.size, -1, dtype=np.int64)
+    l3[np.isin(linktypes, RAW_IP_LINKTYPES)] = 0
     eth = np.flatnonzero((linktypes == ETHERNET) & (caplens >= 14))
     at = np.full(eth.size, 14, dtype=np.int64)
     etype = _u16(buf, offsets[eth] + 12)
@@ -50,8 +50,16 @@ def ipv4_offsets(buf: np.ndarray, offsets: np.ndarray, caplens: np.ndarray,
             break
         etype[tagged] = _u16(buf, offsets[eth[tagged]] + at[tagged] + 2)
         at[tagged] += 4
-    ipv4 = etype == 0x0800
-    l3[eth[ipv4]] = at[ipv4]
+    match = etype == ethertype
+    l3[eth[match]] = at[match]
+    return l3
+
+
+def ipv4_offsets(buf: np.ndarray, offsets: np.ndarray, caplens: np.ndarray,
+                 linktypes: np.ndarray) -> np.ndarray:
+    """Offset of each frame's IPv4 header inside the frame, or -1 (not IPv4 / too short)."""
+    n = offsets.size
+    l3 = _l3_offsets(buf, offsets, caplens, linktypes, 0x0800)
     ok = np.flatnonzero(l3 >= 0)
     ok = ok[caplens[ok] >= l3[ok] + 20]
     first = buf[offsets[ok] + l3[ok]]
@@ -154,18 +162,7 @@ def ipv6_offsets(buf: np.ndarray, offsets: np.ndarray, caplens: np.ndarray,
                  linktypes: np.ndarray) -> np.ndarray:
     """Offset of each frame's IPv6 header inside the frame, or -1 (not IPv6 / too short)."""
     n = offsets.size
-    l3 = np.full(n, -1, dtype=np.int64)
-    l3[np.isin(linktypes, RAW_IP_LINKTYPES)] = 0
-    eth = np.flatnonzero((linktypes == ETHERNET) & (caplens >= 14))
-    at = np.full(eth.size, 14, dtype=np.int64)
-    etype = _u16(buf, offsets[eth] + 12)
-    for _ in range(MAX_VLAN_TAGS):
-        tagged = np.isin(etype, VLAN_TYPES) & (caplens[eth] >= at + 4)
-        if not tagged.any():
-            break
-        etype[tagged] = _u16(buf, offsets[eth[tagged]] + at[tagged] + 2)
-        at[tagged] += 4
-    l3[eth[etype == 0x86DD]] = at[etype == 0x86DD]
+    l3 = _l3_offsets(buf, offsets, caplens, linktypes, 0x86DD)
     ok = np.flatnonzero(l3 >= 0)
     ok = ok[caplens[ok] >= l3[ok] + 40]
     good = np.zeros(n, dtype=bool)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from dataplane.cli.check import check_report, peering_rows, render_text
-from dataplane.cli.demo_traffic import interleaved
+from dataplane.cli.demo_traffic import interleaved, replay_frames
 from dataplane.cli.options import command, out_dir
 from dataplane.control import peering
 from dataplane.errors import InputError
@@ -149,22 +149,9 @@ def traffic(topology: Topology, out: Path) -> None:
     """Generate, replay and report the demo traffic; outputs in `out`."""
     from collections import Counter
 
-    from scapy.utils import wrpcap
-
-    from dataplane.engine import Emulator
-    from dataplane.io.writers import Outputs, ReplayWriter
-
     frames, labels = _packets()
-    out.mkdir(parents=True, exist_ok=True)
     capture = out / "demo-traffic.pcap"
-    wrpcap(str(capture), frames)
-    em = Emulator(topology)
-    writer = ReplayWriter(out, em, Outputs(csv=True))
-    try:
-        result = em.replay(capture, timing="capture", sink=writer)
-    finally:
-        writer.close()
-    summary = writer.write_summary(result)
+    em, result, summary = replay_frames(topology, frames, capture, timing="capture")
     rows = result.rows()
     say(f"\nTraffic: {len(frames)} packets built with scapy ({capture}), replayed through "
           "the emulator:")

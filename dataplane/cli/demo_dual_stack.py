@@ -24,7 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from dataplane.cli.demo_traffic import interleaved
+from dataplane.cli.demo_traffic import interleaved, replay_frames
 from dataplane.load.scenario import load_scenario_text
 from dataplane.model import Topology
 from dataplane.textable import fit, table
@@ -91,23 +91,10 @@ def run(out: Path, show_yaml: bool) -> int:
     if show_yaml:
         print(demo_text(), end="")
         return 0
-    from scapy.utils import wrpcap
-
-    from dataplane.engine import Emulator
-    from dataplane.io.writers import Outputs, ReplayWriter
-
-    topology = demo_topology()
     frames, labels = packets()
-    out.mkdir(parents=True, exist_ok=True)
     capture = out / "demo-dual-stack.pcap"
-    wrpcap(str(capture), frames)
-    em = Emulator(topology)
-    writer = ReplayWriter(out, em, Outputs(csv=True))
-    try:
-        result = em.replay(capture, mapping=CAPTURE_MAP, auto_map=False, sink=writer)
-    finally:
-        writer.close()
-    summary = writer.write_summary(result)
+    _em, result, summary = replay_frames(demo_topology(), frames, capture, mapping=CAPTURE_MAP,
+                                    auto_map=False)
     print(fit("vnet-dataplane dual-stack demo: hub (NVA fd00:db8:0:1::4 / 10.0.1.4) and two "
               "spokes, every subnet and VM IPv4 + IPv6; spoke to spoke through the NVA.\n"))
     print("Address map (explicit, as `dataplane replay --map CAPTURE_IP=VM`):")

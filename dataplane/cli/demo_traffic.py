@@ -4,12 +4,18 @@ Contract: `interleaved(flows, frame)` takes flows as tuples whose first item is 
 and last item its packet count; round r sends the r-th packet of every flow that still has one,
 built by `frame(flow, r)` (a scapy frame); frames are 1 ms apart from `start_s`. Returns the
 frames, each frame's traffic name, and the time after the last frame (seconds).
+`replay_frames(topology, frames, capture, **replay)` writes them to the pcap `capture`, replays it
+into the writers' outputs beside it (packets.csv, per-VM pcaps, summary.json) and returns the
+Emulator, the Result and the summary dict.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
+
+from dataplane.model import Topology
 
 DEMO_START_S = 1_700_000_000.0
 FRAME_GAP_S = 0.001
@@ -30,3 +36,21 @@ def interleaved(flows: Sequence[tuple[Any, ...]], frame: Callable[[tuple[Any, ..
             frames.append(packet)
             names.append(flow[0])
     return frames, names, t
+
+
+def replay_frames(topology: Topology, frames: list[Any], capture: Path,
+                  **replay: Any) -> tuple[Any, Any, dict[str, Any]]:
+    from scapy.utils import wrpcap
+
+    from dataplane.engine import Emulator
+    from dataplane.io.writers import Outputs, ReplayWriter
+
+    capture.parent.mkdir(parents=True, exist_ok=True)
+    wrpcap(str(capture), frames)
+    emulator = Emulator(topology)
+    writer = ReplayWriter(capture.parent, emulator, Outputs(csv=True))
+    try:
+        result = emulator.replay(capture, sink=writer, **replay)
+    finally:
+        writer.close()
+    return emulator, result, writer.write_summary(result)

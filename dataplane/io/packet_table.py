@@ -83,22 +83,18 @@ def _address_of(b: Batch, which: str) -> pa.DictionaryArray:
     six = b.cols["family"] == 6 if "family" in b.cols else np.zeros(b.size, bool)
     if not six.any() or f"{which}_hi" not in b.cols:
         return _address(b.cols[which])
-    values = b.cols[which].astype(np.int64) & 0xFFFFFFFF
-    codes = np.where(six, -1, values).astype(object)
-    hi, lo = b.cols[f"{which}_hi"], b.cols[f"{which}_lo"]
-    for r in np.flatnonzero(six).tolist():
-        codes[r] = int(hi[r]) << 64 | int(lo[r]) | 1 << 128  # never an IPv4 value
-    texts: dict[int, int] = {}
-    names: list[str] = []
-    index = np.empty(b.size, np.int32)
-    for r, v in enumerate(codes.tolist()):
-        at = texts.get(v)
-        if at is None:
-            at = texts[v] = len(names)
-            names.append(str(ipaddress.IPv6Address(v & (1 << 128) - 1)) if v >> 128
-                         else str(ipaddress.IPv4Address(v)))
-        index[r] = at
-    return pa.DictionaryArray.from_arrays(pa.array(index), pa.array(names))
+    # One key per row (family flag, high half, low half; IPv4 rows: 0, 0, address), the
+    # distinct keys found by numpy (vectorised) and each formatted once.
+    keys = np.empty(b.size, dtype=[("six", "u1"), ("hi", "u8"), ("lo", "u8")])
+    keys["six"] = six
+    keys["hi"] = np.where(six, b.cols[f"{which}_hi"], 0)
+    keys["lo"] = np.where(six, b.cols[f"{which}_lo"],
+                          b.cols[which].astype(np.int64) & 0xFFFFFFFF)
+    distinct, index = np.unique(keys, return_inverse=True)
+    names = [str(ipaddress.IPv6Address(int(hi) << 64 | int(lo))) if v6
+             else str(ipaddress.IPv4Address(int(lo))) for v6, hi, lo in distinct.tolist()]
+    return pa.DictionaryArray.from_arrays(pa.array(index.astype(np.int32).ravel()),
+                                          pa.array(names, pa.string()))
 
 
 def _hops(b: Batch) -> pa.DictionaryArray:

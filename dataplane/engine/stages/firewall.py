@@ -83,7 +83,9 @@ IPV6_PREVIEW_CAVEAT = (
     "preview (Deploy Azure Firewall in dual stack mode (preview), "
     "https://learn.microsoft.com/azure/firewall/deploy-dual-stack-firewall): IPv6 packets are "
     "decided by its network rules only (application and DNAT rules: IPV6_NOT_MODELLED) and "
-    "leave without source translation")
+    "leave without source translation; its IPv6 address is taken as the first IPv6 "
+    "privateIPAddress of its ip configurations (assumed: no dual-stack firewall template "
+    "was found to check the shape against)")
 FIREWALL_ASSUMPTIONS = (
     "firewall-classic: classic network rule collections are evaluated by priority, first "
     "match, default deny (Azure Firewall rule processing logic); a Firewall Policy's network "

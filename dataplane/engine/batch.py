@@ -231,7 +231,8 @@ class BatchPipeline:
         for _ in range(n + 1):  # row r is final after r+1 rounds; usually 1-3 rounds
             op, tid, rid = self._openers(c, fid, rid, rev, ids, state[0], excl, room)
             scratch = self._scratch
-            also = op[self._unnat_of(c, ids, op)[0] >= UNSNAT]  # SNAT: reverse(original) too
+            unnat = self._unnat_of(c, ids, op)  # the openers' un-NAT state (reused below)
+            also = op[unnat[0] >= UNSNAT]  # SNAT: reverse(original) too
             keys, by = np.concatenate([tid, fid[also]]), np.concatenate([op, also])
             scratch[keys] = n
             scratch[rid] = n
@@ -249,9 +250,11 @@ class BatchPipeline:
             if changed.size == 0:
                 break
             ids[changed] = self._decisions(c, state, changed, dkeys[changed])
+        else:  # the rounds ran out after changing ids: the openers' state is recomputed
+            unnat = self._unnat_of(c, ids, op)
         # rid may hold new ids (translated tuples); ids/state warm-start a re-run
         self._prep = (c, fid, rid, rev, dkeys, (ids.copy(), state, prev_inner))
-        self._pending = (fid[op], tid, self._fwset[ids[op]], *self._unnat_of(c, ids, op))
+        self._pending = (fid[op], tid, self._fwset[ids[op]], *unnat)
         self.final = (self._fsrc[ids], self._fdst[ids], self._fsport[ids], self._fdport[ids])
         edge = np.flatnonzero(c.preset != UNDECIDED)  # decided at the edge: untranslated
         if edge.size:

@@ -462,7 +462,7 @@ class Emulator:
             self.batch.commit()
             fsrc, fdst, fsport, fdport = self.batch.final
             final6 = self.batch.final6  # IPv6 halves (an ILB's IPv6 DNAT), batch.py
-            commit_np(self._frag_plan, disp, dec, nodes, self.batch.final)
+            commit_np(self._frag_plan, disp, dec, nodes, self.batch.final, final6)
         else:
             fsrc, fdst = np.zeros(0, np.int64), np.zeros(0, np.int64)
             fsport, fdport = np.zeros(0, np.int32), np.zeros(0, np.int32)

@@ -215,13 +215,15 @@ def walk(ref: Any, chains: FragmentChains, p: Any, frag: Fragment | None) -> Any
 # -- batch form ----------------------------------------------------------------------------
 class Outcome(NamedTuple):
     """Batch form of a chain's outcome: disposition code, label index, node path row, final
-    source and destination (IPv4 columns)."""
+    source and destination: IPv4 columns (`final`) and IPv6 halves (`final6`: src_hi, src_lo,
+    dst_hi, dst_lo; an IPv6 ILB's DNAT, BatchPipeline.final6)."""
 
     disposition: int
     label: int
     nodes: np.ndarray
     src: int
     dst: int
+    final6: tuple[int, int, int, int] = (0, 0, 0, 0)
 
 
 @dataclass
@@ -346,20 +348,25 @@ def follow_np(plan: EdgePlan, net: Network, labels: Any, disp: np.ndarray, dec: 
         nodes[r] = np.stack([o.nodes for o in before])  # type: ignore[union-attr]
         fsrc[r] = [o.src for o in before]  # type: ignore[union-attr]
         fdst[r] = [o.dst for o in before]  # type: ignore[union-attr]
+        for k, half in enumerate(final6):  # IPv6 translations (an ILB's DNAT) too
+            half[r] = [o.final6[k] for o in before]  # type: ignore[union-attr]
     disp[plan.follow_rows] = FOLLOWER_OF[disp[plan.follow_rows]]
     return plan.first_rows[plan.first_drop]
 
 
 def commit_np(plan: EdgePlan, disp: np.ndarray, dec: np.ndarray, nodes: np.ndarray,
-              final: tuple[np.ndarray, ...]) -> None:
+              final: tuple[np.ndarray, ...], final6: tuple[np.ndarray, ...] = ()) -> None:
     """Batch commit step: the chains opened by this batch's first fragments record their
-    answers (after follow_np) as their outcome, for later fragments in later batches."""
+    answers (after follow_np) as their outcome, for later fragments in later batches; `final6`
+    the IPv6 halves (BatchPipeline.final6), recorded when given."""
     r = plan.first_rows
     paths = nodes[r]  # one copy for the batch; each outcome holds a row of it
-    for chain, d, lab, path, src, dst in zip(plan.first_chains, disp[r].tolist(),
-                                              dec[r].tolist(), paths, final[0][r].tolist(),
-                                              final[1][r].tolist(), strict=True):
-        chain.outcome = Outcome(d, lab, path, src, dst)
+    halves = list(zip(*(h[r].tolist() for h in final6), strict=True)) if final6 else \
+        [(0, 0, 0, 0)] * r.size
+    for chain, d, lab, path, src, dst, six in zip(
+            plan.first_chains, disp[r].tolist(), dec[r].tolist(), paths, final[0][r].tolist(),
+            final[1][r].tolist(), halves, strict=True):
+        chain.outcome = Outcome(d, lab, path, src, dst, six)
 
 
 __all__ = ["FRAGMENT_ASSUMPTIONS", "FRAGMENT_DROPS", "FRAGMENT_EXPLAINED",

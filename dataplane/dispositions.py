@@ -85,8 +85,9 @@ REASONS: dict[Disposition, str] = {
     Disposition.LOOP: "routing loop or hop limit exceeded between virtual appliances",
     Disposition.SHAPER_DROP: "dropped by the VM's egress shaper (queue full at the size's cap)",
     Disposition.UNPARSED: "the frame could not be parsed as IPv4/IPv6 (reason in the record)",
-    Disposition.UNSUPPORTED: "parsed but not emulated (a non-first IP fragment whose first "
-                             "fragment was not emulated: not reassembled)",
+    Disposition.UNSUPPORTED: "parsed but not carried: a frame that is not IP (EtherType in "
+                             "the label; a VNet is a layer-3 overlay), or a later IP fragment "
+                             "whose first fragment was not emulated",
     Disposition.UNMAPPED: "the source is not an emulated NIC and nothing admits it (label "
                           "says which): an Internet packet gets in only to a public IP or as "
                           "the reply to a flow a VM opened; a private capture address outside "

@@ -3,7 +3,8 @@
 Contract
 - `command(subparsers, name, help, handler, inputs=...)` makes a subcommand that takes the
   shared options (`SHARED`, added to every command at once: `--allow-path DIR`, `--bgp-routes
-  FILE`, `--service-tags FILE`, `--vm-cap VM=BPS`, `-o/--output
+  FILE`, `--service-tags FILE`, `--vm-cap VM=BPS`, `--fragments-out-of-order drop|forward`
+  (read by replay: engine/fragments.py), `-o/--output
   json|table|tsv`, `--query JMESPATH`, `--json`), and, unless `inputs=None`, positional INPUT
   files. `server_name_options(parser)` adds --sni/--host (validated DNS names) to
   the commands that send a synthetic flow (explain, trace) only. A flag another issue adds goes into `SHARED` once and appears on every command.
@@ -81,6 +82,11 @@ SHARED: tuple[Shared, ...] = (
         action="append", default=[], metavar="VM=BPS", dest="vm_caps",
         help="a VM's egress cap in bits per second (overrides its size's published bandwidth); "
              "repeatable")),
+    Shared(("--fragments-out-of-order",), dict(
+        choices=("drop", "forward"), default="drop", dest="fragments_out_of_order",
+        help="IP fragments that arrive out of order (replay): drop (Azure's default) or "
+             "forward (as for a subscription where Microsoft support enabled fragment "
+             "reordering; named in summary.json's assumptions)")),
     Shared(("-o", "--output"), dict(
         choices=OUTPUT_FORMATS, default="table",
         help="output format, as az: table (default, readable), json, tsv")),

@@ -103,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
     out = out_dir("--out", args.out)
     outputs = Outputs(csv=args.csv, parquet=not args.no_parquet, pcaps=not args.no_pcaps,
                       dropped=not args.no_dropped)
-    em = Emulator(load_inputs(args, topology_inputs))
+    em = Emulator(load_inputs(args, topology_inputs),
+                  fragments_out_of_order=args.fragments_out_of_order)
     mapping = _pairs(args.map, "--map")
     subnets = _pairs(args.map_subnet, "--map-subnet")
     em.address_map(mapping, subnets, auto=False)  # unknown VM/subnet names: before any work

@@ -324,6 +324,8 @@ ORDER_REASONS = {
     "first-again": "a first fragment for a datagram whose chain is already open",
 }
 FragKey = tuple[int, int, int, int, int, int, int]
+OUT_OF_ORDER_MODES = ("drop", "forward")  # FragmentChains(out_of_order=...), the CLI's
+# --fragments-out-of-order (engine/fragments.py FORWARD_ASSUMPTION)
 
 
 def fragment_key(family: int, src_hi: int, src_lo: int, dst_hi: int, dst_lo: int, proto: int,
@@ -339,33 +341,47 @@ class Chain:
     """One datagram's fragment chain: the NIC it is counted against, the offset (8-byte
     units) the next in-order fragment must start at (-1: closed out of order), when it expires
     (ns, FRAGMENT_TIMEOUT_NS after its last fragment) and `outcome`: the first fragment's
-    answer as the caller's form records it (engine/fragments.py), None while unknown."""
+    answer as the caller's form records it (engine/fragments.py), None while unknown;
+    `covered` the 8-byte units accepted so far and `total` the datagram's length in units once
+    its last fragment (more-fragments clear) is accepted (-1 before): the chain is complete
+    when covered reaches total."""
 
     nic: int
     next_offset: int
     expires_ns: int
     outcome: object = None
+    covered: int = 0
+    total: int = -1
 
 
 class FragmentChains:
     """Fragment chains, one table for both forms (reference and batch run the same `step`
     over fragments in packet order: a fragment's verdict depends on every earlier fragment of
     its datagram, never on a stage). Bounded like the flow table: at most `chains_max` chains
-    per NIC; a chain ends when its last fragment (more-fragments clear) is accepted, or
-    `timeout_ns` after its latest fragment. `counts`: opened, completed, expired, closed out of
-    order, refused (table full)."""
+    per NIC; a chain ends when its fragments cover the datagram up to its last fragment
+    (more-fragments clear), or `timeout_ns` after its latest fragment. `out_of_order`
+    (OUT_OF_ORDER_MODES): "drop" (Azure's default) closes a chain at its first fragment out of
+    order; "forward" (Azure changes it for a subscription on request: engine/fragments.py
+    FORWARD_ASSUMPTION) lets a gap, a repeat, an overlap or a repeated first fragment follow
+    the chain, and keeps no chain for a later fragment before its first fragment (so a first
+    fragment arriving after it still opens one). `counts`: chains opened, followers (later
+    fragments that followed a chain), completed, expired, out of order (dropped), out of order
+    forwarded, state full (a fragment refused a new chain)."""
 
     def __init__(self, chains_max: int = FRAGMENT_CHAINS_MAX,
-                 timeout_ns: int = FRAGMENT_TIMEOUT_NS) -> None:
+                 timeout_ns: int = FRAGMENT_TIMEOUT_NS, out_of_order: str = "drop") -> None:
+        if out_of_order not in OUT_OF_ORDER_MODES:
+            raise ValueError(f"out_of_order must be one of {OUT_OF_ORDER_MODES}")
         self.chains_max = chains_max
         self.timeout_ns = timeout_ns
+        self.out_of_order = out_of_order
         self.clear()
 
     def clear(self) -> None:
         self.chains: dict[FragKey, Chain] = {}
         self.per_nic: dict[int, int] = {}
-        self.counts = {"opened": 0, "completed": 0, "expired": 0, "outOfOrder": 0,
-                       "refused": 0}
+        self.counts = {"opened": 0, "followed": 0, "completed": 0, "expired": 0,
+                       "outOfOrder": 0, "outOfOrderForwarded": 0, "stateFull": 0}
 
     def __len__(self) -> int:
         return len(self.chains)
@@ -390,7 +406,8 @@ class FragmentChains:
         return self.per_nic.get(nic, 0) < self.chains_max
 
     def _open(self, key: FragKey, nic: int, next_offset: int, now_ns: int) -> Chain:
-        ch = self.chains[key] = Chain(nic, next_offset, now_ns + self.timeout_ns)
+        ch = self.chains[key] = Chain(nic, next_offset, now_ns + self.timeout_ns,
+                                      covered=max(next_offset, 0))
         self.per_nic[nic] = self.per_nic.get(nic, 0) + 1
         if next_offset < 0:
             self.counts["outOfOrder"] += 1
@@ -402,14 +419,20 @@ class FragmentChains:
              now_ns: int) -> tuple[int, str, Chain | None]:
         """One fragment, in packet order: (verdict, out-of-order reason or '', chain).
         OPENS: a first fragment opened `chain` (the caller records its outcome); FOLLOWS: a
-        later fragment in order, it takes chain.outcome (the chain ends if it was the last);
+        later fragment in order (reason ''), or out of order in the "forward" mode (reason in
+        ORDER_REASONS), it takes chain.outcome (the chain ends once complete);
         OUT_OF_ORDER (reason in ORDER_REASONS): the chain is closed and stays until it
-        expires, so the datagram's later fragments drop the same way; STATE_FULL: it needed a
-        new chain and its NIC has `chains_max`."""
+        expires, so the datagram's later fragments drop the same way (chain None: a later
+        fragment before its first in the "forward" mode, no chain kept); STATE_FULL: it
+        needed a new chain and its NIC has `chains_max`."""
+        forward = self.out_of_order == "forward"
         ch = self._live(key, now_ns)
         if ch is None:
+            if forward and not first:
+                self.counts["outOfOrder"] += 1
+                return OUT_OF_ORDER, "no-chain", None
             if not self._room(nic, now_ns):
-                self.counts["refused"] += 1
+                self.counts["stateFull"] += 1
                 return STATE_FULL, "", None
             if first:
                 return OPENS, "", self._open(key, nic, length // 8, now_ns)
@@ -417,18 +440,27 @@ class FragmentChains:
         ch.expires_ns = now_ns + self.timeout_ns
         if ch.next_offset < 0:
             return OUT_OF_ORDER, "closed", ch
+        reason = ""
         if first or offset != ch.next_offset:
             reason = "first-again" if first else "gap" if offset > ch.next_offset else "overlap"
-            ch.next_offset = -1
-            self.counts["outOfOrder"] += 1
-            return OUT_OF_ORDER, reason, ch
-        ch.next_offset = offset + length // 8
+            if not forward:
+                ch.next_offset = -1
+                self.counts["outOfOrder"] += 1
+                return OUT_OF_ORDER, reason, ch
+            self.counts["outOfOrderForwarded"] += 1
+        end = offset + length // 8
+        ch.next_offset = max(ch.next_offset, end)
+        ch.covered += length // 8
         if not more:
+            ch.total = end
+        self.counts["followed"] += 1
+        if 0 <= ch.total <= ch.covered:
             self._drop(key, "completed")
-        return FOLLOWS, "", ch
+        return FOLLOWS, reason, ch
 
 
 __all__ = ["BatchConnTrack", "CONNTRACK_ASSUMPTIONS", "Chain", "ConnTrack", "Entry",
            "FOLLOWS", "FRAGMENT_CHAINS_MAX", "FRAGMENT_TIMEOUT_NS", "FirewallSets",
-           "FragmentChains", "OPENS", "ORDER_REASONS", "OUT_OF_ORDER", "PASSING", "STATE_FULL",
+           "FragmentChains", "OPENS", "ORDER_REASONS", "OUT_OF_ORDER", "OUT_OF_ORDER_MODES",
+           "PASSING", "STATE_FULL",
            "UNSNAT", "fragment_key", "flow_key", "reverse"]

@@ -6,7 +6,8 @@ layer first); the ingress NIC is `source` (VM name) or the NIC owning the source
 packets are sent back to back from t=0 unless `times_ns` is given. `replay(paths, ...)`
 streams captures in batches (bounded memory: one batch of frames at a time; several captures
 merged by timestamp), maps capture endpoints (io/mapping.py), and runs the batch pipeline.
-Parse failures become UNPARSED (the parse status is kept); IPv6 packets go through the stages
+Parse failures become UNPARSED (the parse status is kept), frames that are not IP UNSUPPORTED
+with their EtherType named (engine/link_layer.py); IPv6 packets go through the stages
 like IPv4 ones (issue 17, assumption engine-ipv6, engine/stages/ipv6.py), their ingress NIC the
 one holding their IPv6 source, the address map mapping IPv6 endpoints too (io/mapping.py
 apply_dual); IP fragments follow their chains (engine/fragments.py: the edge step before the
@@ -45,17 +46,18 @@ from dataplane.control.spoken import spoken_ranges
 from dataplane.dispositions import Disposition as D
 from dataplane.engine.batch import UNDECIDED, BatchPipeline, Columns
 from dataplane.engine.compile import MAX_HOPS, Network, build_network
-from dataplane.engine.conntrack import CONNTRACK_ASSUMPTIONS
+from dataplane.engine.conntrack import CONNTRACK_ASSUMPTIONS, FragmentChains
 from dataplane.engine.conntrack import flow_key as _conn_key
 from dataplane.engine.fragments import (
-    FRAGMENT_ASSUMPTIONS,
     FRAGMENT_DROPS,
     FRAGMENT_EXPLAINED,
     EdgePlan,
     commit_np,
     edge_np,
     follow_np,
+    fragment_assumptions,
 )
+from dataplane.engine.link_layer import NON_IP_ASSUMPTION, decide_np
 from dataplane.engine.payload import NAME_WAIT_NS, NAME_WAIT_PACKETS, PAYLOAD_ASSUMPTIONS
 from dataplane.engine.reference import Packet, ReferencePipeline, flow_key
 from dataplane.engine.results import NOT_SHAPER_DROPPED, Result, opened_flows
@@ -110,12 +112,16 @@ def _keys6(hi: np.ndarray, lo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 class Emulator:
-    def __init__(self, topology: Topology, seed: int = 0, **timing: int) -> None:
+    def __init__(self, topology: Topology, seed: int = 0, fragments_out_of_order: str = "drop",
+                 **timing: int) -> None:
+        """`fragments_out_of_order`: "drop" (Azure's default) or "forward" (the lenient mode,
+        engine/fragments.py FORWARD_ASSUMPTION); ValueError otherwise."""
         self.topology = topology
         self.seed = seed
         self.params = TimingParams.from_kwargs(**timing)
         self.net: Network = build_network(topology, self.params)
         self.batch = BatchPipeline(self.net)
+        self.batch.fragments = FragmentChains(out_of_order=fragments_out_of_order)
         self._app_ports = application_ports(self.net.firewall_rules)  # where names are read
         self.shaper = Shaper(self.net.vm_cap_bps, self.params.queue_bytes)
         keys = sorted(self.net.ip_nic)
@@ -130,6 +136,7 @@ class Emulator:
         self._held: _Held | None = None  # rows whose timing waits for the next batch
         self._amap: AddressMap | None = None
         self._frag_plan = EdgePlan.empty()  # the fragment edge step of the batch being decided
+        self._non_ip = (np.zeros(0, np.int64), np.zeros(0, np.int32))  # its non-IP rows, labels
         self._waiting: _Rows | None = None  # rows whose server name waits (engine/payload.py)
         self.name_wait_ns, self.name_wait_packets = NAME_WAIT_NS, NAME_WAIT_PACKETS
         self._heard_ns = np.iinfo(np.int64).min  # the capture clock (names: payload.py)
@@ -156,7 +163,7 @@ class Emulator:
                 *LB_ASSUMPTIONS, *INGRESS_ASSUMPTIONS, *GATEWAY_ASSUMPTIONS,
                 *CONNTRACK_ASSUMPTIONS, *PLATFORM_ASSUMPTIONS, *APPLIANCE_ASSUMPTIONS,
                 *FIREWALL_ASSUMPTIONS, *FIREWALL_NAT_ASSUMPTIONS, *PAYLOAD_ASSUMPTIONS,
-                *FRAGMENT_ASSUMPTIONS,
+                *fragment_assumptions(self.batch.fragments.out_of_order), NON_IP_ASSUMPTION,
                 *firewall_cap_caveats(self.topology)]
 
     # -- address helpers --
@@ -285,6 +292,7 @@ class Emulator:
         later_frag = status == ParseStatus.NON_FIRST_FRAGMENT  # engine/fragments.py decides
         v6 = hc.ip_version == 6
         preset[~ok & ~later_frag] = D.UNPARSED
+        preset[status == ParseStatus.NOT_IP] = D.UNSUPPORTED  # engine/link_layer.py
         src = hc.src4.astype(np.int64)
         dst = hc.dst4.astype(np.int64)
         src_hi, src_lo, dst_hi, dst_lo = hc.src_hi, hc.src_lo, hc.dst_hi, hc.dst_lo
@@ -338,7 +346,7 @@ class Emulator:
                                                     position)
         rows = _Rows(cols, given, rb, flows, heard + self.name_wait_ns,
                      position + self.name_wait_packets,
-                     {k: getattr(hc, k) for k in _FRAGMENT_COLUMNS})
+                     {k: getattr(hc, k) for k in _EDGE_COLUMNS})
         if self._waiting is not None:
             rows = self._waiting.then(rows)
             self._waiting = None
@@ -374,6 +382,8 @@ class Emulator:
         self._frag_plan = edge_np(self.batch.fragments, self.batch.labels, rows.cols,
                                   SimpleNamespace(**rows.fragment), rows.records.time_ns,
                                   UNDECIDED)
+        self._non_ip = decide_np(rows.fragment["status"], rows.fragment["ethertype"],
+                                 self.batch.labels)  # labelled with their EtherType
         horizon = int(rows.given["time_in"][-1]) if more else None
         self._finish(result, keep, sink, horizon, rows.cols, rows.given, rows.records)
 
@@ -441,6 +451,7 @@ class Emulator:
                 disp, dec, nodes = self.batch.run(cols, excluded=excluded, commit=False)
                 frag_drop = follow_np(self._frag_plan, self.net, self.batch.labels, disp, dec,
                                       nodes, self.batch.final, self.batch.final6)
+                dec[self._non_ip[0]] = self._non_ip[1]
             else:
                 disp, dec = np.zeros(0, np.uint8), np.zeros(0, np.int32)
                 nodes = np.zeros((0, MAX_LEGS + 1), np.int32)
@@ -627,14 +638,16 @@ def _pad(legs: np.ndarray, width: int, fill: int) -> np.ndarray:
     return out
 
 
-_FRAGMENT_COLUMNS = ("frag", "frag_id", "frag_offset", "frag_more", "frag_len")
+_EDGE_COLUMNS = ("frag", "frag_id", "frag_offset", "frag_more", "frag_len", "status",
+                 "ethertype")
 
 
 class _Rows:
     """Rows not decided yet: their engine columns (`cols`; `given`, whose "server_name" is
     `cols.server_name` itself), records, flow ids in the name state (payload.FlowNames; -1:
     not read), the capture clock and position up to which each waits for its name, and the
-    header kernel's fragment columns (`fragment`: _FRAGMENT_COLUMNS, for engine/fragments.py)."""
+    header kernel's fragment and link columns (`fragment`: _EDGE_COLUMNS, for
+    engine/fragments.py and engine/link_layer.py)."""
 
     def __init__(self, cols: Columns, given: dict[str, np.ndarray], records: RecordBatch,
                  flows: np.ndarray, deadline_ns: np.ndarray, deadline_position: np.ndarray,

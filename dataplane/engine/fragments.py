@@ -13,7 +13,10 @@ test_fragments*.py). The stages stay fragment-blind; only this module knows frag
   tuning for Azure VMs", https://learn.microsoft.com/azure/virtual-network/
   virtual-network-tcpip-performance-tuning, "Azure and fragmentation": "Azure, by default,
   drops fragmented packets that arrive at the VM out of order"); the chain is closed and
-  the datagram's later fragments drop the same way. A fragment needing a new chain when its
+  the datagram's later fragments drop the same way. In the lenient mode
+  (FragmentChains(out_of_order="forward"), FORWARD_ASSUMPTION) a gap, a repeat, an overlap
+  or a repeated first fragment follows the chain instead; a later fragment before its first
+  still drops, keeping no chain. A fragment needing a new chain when its
   NIC's chains are at the bound ends FRAGMENT_STATE_FULL. Both are decided at the edge: no
   node path, deciding label `order_label(reason)` / STATE_FULL_LABEL.
 * Commit step (after the stages): the first fragment's answer becomes its chain's outcome,
@@ -88,6 +91,27 @@ FRAGMENT_ASSUMPTIONS = (
     "fragment-shaper: a first fragment dropped by a shaper queue still opens its chain from "
     "the stages' decision; later fragments are shaped on their own.",
 )
+# The lenient mode (FragmentChains(out_of_order="forward"), --fragments-out-of-order forward):
+# "TCP/IP performance tuning for Azure VMs", https://learn.microsoft.com/azure/virtual-network/
+# virtual-network-tcpip-performance-tuning, "Azure and fragmentation": Azure drops
+# out-of-order fragments "by default"; a Microsoft engineer names the support procedure that
+# changes it per subscription, "Enable UDP Fragment Reordering on a Subscription"
+# (MicrosoftDocs/azure-docs#69477, https://github.com/MicrosoftDocs/azure-docs/issues/69477).
+FORWARD_ASSUMPTION = (
+    "fragment-order-forward (--fragments-out-of-order forward, not Azure's default): out-of-order "
+    "fragments are forwarded, as for a subscription where Microsoft support enabled fragment "
+    "reordering (named 'UDP Fragment Reordering'; applied here to every protocol): a gap, a "
+    "repeat, an overlap or a repeated first fragment follows its datagram's first fragment; a "
+    "later fragment arriving before its first fragment still ends FRAGMENT_OUT_OF_ORDER (the "
+    "emulator does not hold fragments back), and its first fragment, arriving later, opens "
+    "the chain for the rest.")
+
+
+def fragment_assumptions(out_of_order: str) -> tuple[str, ...]:
+    """The fragment assumptions printed for a run in the mode `out_of_order`
+    (conntrack.OUT_OF_ORDER_MODES)."""
+    return (*FRAGMENT_ASSUMPTIONS, FORWARD_ASSUMPTION) if out_of_order == "forward" else \
+        FRAGMENT_ASSUMPTIONS
 FRAGMENT_DROPS = frozenset({D.FRAGMENT_OUT_OF_ORDER, D.LB_FRAGMENT, D.FRAGMENT_DEFAULT_OUTBOUND,
                             D.FRAGMENT_STATE_FULL})
 FRAGMENT_EXPLAINED = ("decided by its datagram's fragment chain (engine/fragments.py): a later "
@@ -203,8 +227,10 @@ def walk(ref: Any, chains: FragmentChains, p: Any, frag: Fragment | None) -> Any
         assert chain is not None
         first = chain.outcome
         out = first.out or (p.src, p.dst, 0, 0)
+        note = "follows its first fragment" + (
+            f" (out of order, forwarded: {ORDER_REASONS[reason]})" if reason else "")
         return Walk(follower(first.disposition), first.deciding, list(first.nodes),
-                    [{"fragment": "follows its first fragment", "offset": frag.offset}],
+                    [{"fragment": note, "offset": frag.offset}],
                     None, (out[0], out[1], p.sport, p.dport))
     if verdict == OUT_OF_ORDER:
         return Walk(D.FRAGMENT_OUT_OF_ORDER, order_label(reason), [],
@@ -369,7 +395,7 @@ def commit_np(plan: EdgePlan, disp: np.ndarray, dec: np.ndarray, nodes: np.ndarr
         chain.outcome = Outcome(d, lab, path, src, dst, six)
 
 
-__all__ = ["FRAGMENT_ASSUMPTIONS", "FRAGMENT_DROPS", "FRAGMENT_EXPLAINED",
+__all__ = ["FORWARD_ASSUMPTION", "FRAGMENT_ASSUMPTIONS", "FRAGMENT_DROPS", "FRAGMENT_EXPLAINED",
            "HOST_FRAGMENTATION_CAVEAT", "HOST_FRAGMENT_BYTES", "STATE_FULL_LABEL", "EdgePlan", "Fragment", "FragmentRules",
            "FOLLOWER_OF", "Outcome", "commit_np", "default_outbound_label", "edge_np", "first_fragment",
-           "follow_np", "follower", "order_label", "rules", "walk"]
+           "follow_np", "follower", "fragment_assumptions", "order_label", "rules", "walk"]

@@ -13,7 +13,11 @@ else):
   "DISPOSITION: reason; deciding"; one interface per link type.
 - `packets.parquet` / `packets.csv`: one row per packet (io/packet_table.py).
 - `summary.json`: running aggregates (io/aggregates.py) plus captures, address map, timing,
-  assumptions, caveats, and the files written.
+  assumptions, caveats, and the files written; `accounting` (`accounting()`: read = delivered
+  + leftNetwork + dropped + unparsed, UNSUPPORTED counted in dropped, the rule stated in the
+  file) and `fragmentChains` (engine/conntrack.py FragmentChains counters: chains opened,
+  followers, completed, expired, out of order dropped / forwarded, state-full drops, chains
+  still open, and the out-of-order mode of the run).
 `Outputs` switches each file off. Frames are written as the emulated network carries them
 (io/rewrite.py): the address map's source and destination; a delivered packet as its receiver
 sees it: the engine's final (translated) addresses and ports (`final_src`, `final_dst`,
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -36,7 +41,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dataplane.dispositions import PASSED_CODES
+from dataplane.dispositions import DROPPED, EXITED, PASSED_CODES
 from dataplane.dispositions import Disposition as D
 from dataplane.io.aggregates import LATENCY_CAVEAT, Aggregates
 from dataplane.io.packet_table import Batch, PacketTableWriter, record_batch
@@ -53,6 +58,22 @@ from dataplane.io.rewrite import rewrite_frames, rewrite_frames6
 from dataplane.kernels.headers import extract
 
 RESERVED = {"summary", "packets", "dropped"}
+ACCOUNTING_RULE = ("read = delivered + leftNetwork + dropped + unparsed; dropped includes "
+                   "unsupported (parsed, not carried: frames that are not IP, later fragments "
+                   "of a datagram not emulated); unreadable records are counted apart")
+
+
+def accounting(counts: Mapping[str, int], read: int) -> dict[str, Any]:
+    """The accounting invariant of a run from its disposition counts (name -> packets):
+    delivered, leftNetwork (EXITED), dropped (DROPPED, UNSUPPORTED included; `unsupported`
+    repeats its share), unparsed, and `holds` (the sum equals `read`)."""
+    def total(kinds: frozenset[D]) -> int:
+        return sum(int(counts.get(d.name, 0)) for d in kinds)
+
+    terms = {"delivered": int(counts.get(D.DELIVERED.name, 0)), "leftNetwork": total(EXITED),
+             "dropped": total(DROPPED), "unparsed": int(counts.get(D.UNPARSED.name, 0))}
+    return {"read": read, **terms, "unsupported": int(counts.get(D.UNSUPPORTED.name, 0)),
+            "holds": sum(terms.values()) == read, "rule": ACCOUNTING_RULE}
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -289,6 +310,9 @@ class ReplayWriter:
             **self.aggregates.as_dict(),
             "unreadableRecords": result.unreadable,
             "accountingOk": result.check_accounting() and self.aggregates.read == result.read,
+            "accounting": accounting(result.counts(), result.read),
+            "fragmentChains": {**em.batch.fragments.counts, "open": len(em.batch.fragments),
+                               "outOfOrderMode": em.batch.fragments.out_of_order},
             "shaperDropsByVm": {em.net.vm_names[v]: int(x) for v, x in
                                 enumerate(em.shaper.drops.tolist()) if x},
             "captures": [s.as_dict() for s in result.captures],

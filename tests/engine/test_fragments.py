@@ -175,7 +175,7 @@ def test_the_state_bound_refuses_new_chains(demo):
     assert [r["disposition"] for r in out.rows()] == [
         "DELIVERED", "FRAGMENT_STATE_FULL", "FRAGMENT_STATE_FULL", "DELIVERED"]
     assert out.row(1)["deciding"] == STATE_FULL_LABEL
-    assert demo.batch.fragments.counts["refused"] == 2
+    assert demo.batch.fragments.counts["stateFull"] == 2
 
 
 def test_chains_unit_verdicts_and_counts():
@@ -251,8 +251,9 @@ def test_afs_capture_fragments_are_decided_by_real_stages(demo_topology, real_di
     rows = out.rows()
     later = [r for r in rows if r["status"] == "NON_FIRST_FRAGMENT"]
     assert len(later) == 149
-    assert em.batch.fragments.counts == {"opened": 51, "completed": 51, "expired": 0,
-                                         "outOfOrder": 0, "refused": 0}
+    assert em.batch.fragments.counts == {"opened": 51, "followed": 149, "completed": 51,
+                                         "expired": 0, "outOfOrder": 0,
+                                         "outOfOrderForwarded": 0, "stateFull": 0}
     decided = Counter(r["disposition"] for r in later)
     assert set(decided) <= {d.name for d in D if d not in (D.UNSUPPORTED, D.UNMAPPED,
                                                             D.UNPARSED,
@@ -307,8 +308,9 @@ def test_ipv6_fragmented_dns_lone_last_fragment_is_out_of_order(demo_topology, r
         False, False, False, True, False, False, False, False]
     assert rows[3]["deciding"] == order_label("no-chain")
     assert rows[6]["disposition"] == rows[7]["disposition"] == rows[5]["disposition"]
-    assert em.batch.fragments.counts == {"opened": 1, "completed": 1, "expired": 0,
-                                         "outOfOrder": 1, "refused": 0}
+    assert em.batch.fragments.counts == {"opened": 1, "followed": 2, "completed": 1,
+                                         "expired": 0, "outOfOrder": 1,
+                                         "outOfOrderForwarded": 0, "stateFull": 0}
 
 
 def test_explain_names_the_fragment_chain(demo):

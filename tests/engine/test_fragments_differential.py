@@ -1,6 +1,7 @@
 """Fragments: batch == reference (engine/fragments.py, both forms) on fragmented datagrams drawn
 in shuffled order with fragments missing, mixed with whole packets, over random batch splits
-(the chains live across batches, so the answers must not depend on where batches split).
+(the chains live across batches, so the answers must not depend on where batches split), in
+both out-of-order modes (drop, Azure's default, and forward: FragmentChains(out_of_order=...)).
 Topology: the load-balancer one of test_lb (port-specific and HA ports frontends, an NSG that
 denies everything inbound, NVAs behind an ILB next hop, the Internet)."""
 
@@ -15,6 +16,7 @@ from test_lb import LB_TOPO
 
 from dataplane.dispositions import Disposition as D
 from dataplane.engine import Emulator
+from dataplane.engine.conntrack import FragmentChains
 from dataplane.engine.fragments import Fragment
 from dataplane.engine.reference import Packet, ReferencePipeline
 from dataplane.kernels.headers import FRAG_NONE, extract
@@ -62,6 +64,7 @@ def traffic(draw: st.DrawFn) -> tuple[list[tuple[bytes, str]], list[int]]:
 def _reference(em: Emulator, frames: list[tuple[bytes, str]]
                ) -> tuple[list[tuple], dict[str, int], int]:
     ref = ReferencePipeline(em.net)
+    ref.fragments = FragmentChains(out_of_order=em.batch.fragments.out_of_order)
     out = []
     for data, vm in frames:
         hc = extract(data, np.array([0]), np.array([len(data)], dtype=np.int32), 228)
@@ -95,10 +98,10 @@ def _batch(em: Emulator, frames: list[tuple[bytes, str]], cuts: list[int]) -> li
 
 
 @settings(max_examples=60, deadline=None)
-@given(traffic())
-def test_fragments_batch_equals_reference_over_batch_splits(lb_topology, case):
+@given(traffic(), st.sampled_from(["drop", "forward"]))
+def test_fragments_batch_equals_reference_over_batch_splits(lb_topology, case, mode):
     frames, cuts = case
-    em = Emulator(lb_topology)
+    em = Emulator(lb_topology, fragments_out_of_order=mode)
     got = _batch(em, frames, cuts)
     want = _reference(em, frames)
     assert got == want[0]

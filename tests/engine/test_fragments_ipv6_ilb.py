@@ -22,6 +22,7 @@ from test_ipv6_lb import lb_topo
 
 from dataplane.dispositions import Disposition as D
 from dataplane.engine import Emulator
+from dataplane.engine.conntrack import FragmentChains
 from dataplane.engine.fragments import Fragment
 from dataplane.engine.reference import Packet, ReferencePipeline
 from dataplane.kernels.headers import FRAG_NONE, extract
@@ -76,6 +77,7 @@ def traffic(draw: st.DrawFn) -> tuple[list[tuple[bytes, str]], list[int]]:
 
 def _reference(em: Emulator, frames: list[tuple[bytes, str]]) -> list[tuple]:
     ref = ReferencePipeline(em.net)
+    ref.fragments = FragmentChains(out_of_order=em.batch.fragments.out_of_order)
     out = []
     for data, vm in frames:
         hc = extract(data, np.array([0]), np.array([len(data)], np.int32), LINKTYPE_IPV6)
@@ -110,10 +112,11 @@ def _batch(em: Emulator, frames: list[tuple[bytes, str]], cuts: list[int]) -> li
 
 
 @settings(max_examples=60, deadline=None)
-@given(traffic())
-def test_ipv6_fragments_through_an_ilb_batch_equals_reference_over_batch_splits(topology, case):
+@given(traffic(), st.sampled_from(["drop", "forward"]))
+def test_ipv6_fragments_through_an_ilb_batch_equals_reference_over_batch_splits(topology, case,
+                                                                               mode):
     frames, cuts = case
-    em = Emulator(topology)
+    em = Emulator(topology, fragments_out_of_order=mode)
     assert _batch(em, frames, cuts) == _reference(em, frames)
 
 

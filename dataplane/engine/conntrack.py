@@ -365,8 +365,9 @@ class FragmentChains:
     FORWARD_ASSUMPTION) lets a gap, a repeat, an overlap or a repeated first fragment follow
     the chain, and keeps no chain for a later fragment before its first fragment (so a first
     fragment arriving after it still opens one). `counts`: chains opened, followers (later
-    fragments that followed a chain), completed, expired, out of order (dropped), out of order
-    forwarded, state full (a fragment refused a new chain)."""
+    fragments that followed a chain), completed, expired, out of order (fragments dropped
+    FRAGMENT_OUT_OF_ORDER), out of order forwarded, state full (fragments refused a new chain:
+    FRAGMENT_STATE_FULL)."""
 
     def __init__(self, chains_max: int = FRAGMENT_CHAINS_MAX,
                  timeout_ns: int = FRAGMENT_TIMEOUT_NS, out_of_order: str = "drop") -> None:
@@ -439,6 +440,7 @@ class FragmentChains:
             return OUT_OF_ORDER, "no-chain", self._open(key, nic, -1, now_ns)
         ch.expires_ns = now_ns + self.timeout_ns
         if ch.next_offset < 0:
+            self.counts["outOfOrder"] += 1
             return OUT_OF_ORDER, "closed", ch
         reason = ""
         if first or offset != ch.next_offset:

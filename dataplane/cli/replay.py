@@ -131,6 +131,16 @@ def _text(summary: dict, out: Path) -> str:
     rows = [(k, v, summary["reasons"][k]) for k, v in summary["dispositions"].items()]
     lines.append(table(["disposition", "packets", "reason"], rows))
     lines += [f"caveat: {c}" for c in summary["caveats"]]
-    lines.append(f"read {summary['read']} = sum of dispositions: {summary['accountingOk']}; "
-                 f"outputs in {out}: {', '.join(summary['files'])}")
+    frag = summary["fragmentChains"]
+    if frag["opened"] or frag["outOfOrder"] or frag["stateFull"]:
+        lines.append(f"fragments ({frag['outOfOrderMode']} out of order): {frag['opened']} "
+                     f"chain(s) opened, {frag['followed']} fragment(s) followed, "
+                     f"{frag['outOfOrder']} dropped out of order, {frag['outOfOrderForwarded']} "
+                     f"forwarded out of order, {frag['stateFull']} state full")
+    acc = summary["accounting"]
+    lines.append(f"read {summary['read']} = sum of dispositions: "
+                 f"{summary['accountingOk'] and acc['holds']} (delivered {acc['delivered']} + "
+                 f"left the network {acc['leftNetwork']} + dropped {acc['dropped']}, of which "
+                 f"unsupported {acc['unsupported']}, + unparsed {acc['unparsed']})")
+    lines.append(f"outputs in {out}: {', '.join(summary['files'])}")
     return "\n".join(lines)

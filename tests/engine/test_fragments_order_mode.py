@@ -126,3 +126,18 @@ def test_a_mode_other_than_drop_or_forward_is_a_usage_error(tmp_path, capsys) ->
     assert stop.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--fragments-out-of-order" in err[0]
+
+
+def test_replay_text_names_the_fragment_counters_and_the_accounting(tmp_path, capsys) -> None:
+    from importlib import resources
+
+    topo = str(resources.files("dataplane.data").joinpath("demo.yaml"))
+    first, second, last = datagram("10.0.2.4", "10.1.1.4", 61)
+    capture = _capture(tmp_path, [Ether() / f for f in (first, last, second)] + [Ether() / ARP()])
+    assert main(["replay", topo, capture, "--out", str(tmp_path / "o"), "--no-auto-map",
+                 "--fragments-out-of-order", "forward"]) == 0
+    text = " ".join(capsys.readouterr().out.split())  # unwrapped
+    assert ("fragments (forward out of order): 1 chain(s) opened, 2 fragment(s) followed, 0 "
+            "dropped out of order, 2 forwarded out of order, 0 state full") in text
+    assert ("read 4 = sum of dispositions: True (delivered 3 + left the network 0 + dropped 1, "
+            "of which unsupported 1, + unparsed 0)") in text

@@ -1,7 +1,9 @@
 """Address mapping of capture endpoints onto emulated NICs, the way tcprewrite maps endpoints.
 
 Takes: explicit host maps (CAPTURE_IP=VM: the VM's primary address), subnet maps
-(CIDR=VNET/SUBNET: host offset kept, like tcprewrite --pnat), the ranges the topology already
+(CIDR=VNET/SUBNET: host offset kept, like tcprewrite --pnat; an IPv4 address that would land on
+one of the subnet's five Azure-reserved addresses stays as captured and is listed, assumption
+`map-subnet-reserved`), the ranges the topology already
 speaks (`spoken`: VNet spaces, load-balancer frontends, on-premises prefixes;
 control/spoken.py) and `auto`.
 Auto-mapping is for captures taken elsewhere: it is decided once, on the first batch. When that
@@ -67,6 +69,10 @@ def reserved_position(addresses: np.ndarray) -> np.ndarray:
     return (host < 4) | (host == 255)
 
 
+MAP_SUBNET_RESERVED = (
+    "map-subnet-reserved: a --map-subnet keeps host offsets, so a capture address would land on "
+    "one of the five addresses Azure reserves in the subnet (its first four and its last): such "
+    "an address is not mapped and stays as captured (no NIC can hold it in Azure; IPv4)")
 IPV6_NOT_MAPPED = ("an IPv6 map, kept for the release whose packet engine decides IPv6 (IPv6 "
                    "packets end UNSUPPORTED today)")
 _PAIR = np.dtype([("hi", np.uint64), ("lo", np.uint64)])
@@ -116,6 +122,8 @@ class AddressMap:
         self.reserved_kept: list[int] = []  # capture addresses auto-map left (AUTO_MAP_RESERVED)
         self.seen = np.zeros(0, dtype=np.int64)
         self.explicit: set[tuple[int, int]] = set()  # (version, capture address) from --map
+        self.target_sizes: dict[int, int] = {}  # IPv4 --map-subnet target first -> its size
+        self.subnet_reserved_kept: set[int] = set()  # capture addresses (MAP_SUBNET_RESERVED)
         self.auto_on_at: int | None = None  # where printable() puts the auto-map decision
         # IPv6: the same state with Python-int addresses
         # None: the caller does not map IPv6 yet (the engine decides IPv6 in a later release):
@@ -182,6 +190,8 @@ class AddressMap:
                              "the subnet")
         (self.nets6 if net.version == 6 else self.nets).append(
             (int(net.network_address), int(net.broadcast_address), target_first, name))
+        if net.version == 4:  # MAP_SUBNET_RESERVED
+            self.target_sizes[target_first] = target_size
 
     def _decide(self, src: np.ndarray, dst: np.ndarray) -> None:
         """Auto-map only a capture that uses none of the topology's NIC addresses."""
@@ -263,7 +273,14 @@ class AddressMap:
         out = col.astype(np.int64).copy()
         for a, b, t, _ in self.nets:
             m = (col >= a) & (col <= b)
-            out[m] = col[m] - a + t
+            moved = col - a + t
+            size = self.target_sizes.get(t)
+            if size is not None:  # MAP_SUBNET_RESERVED: Azure's five stay as captured
+                reserved = m & ((moved - t < 4) | (moved == t + size - 1))
+                if reserved.any():
+                    self.subnet_reserved_kept.update(col[reserved].tolist())
+                    m &= ~reserved
+            out[m] = moved[m]
         if self.hosts:
             keys = np.array(sorted(self.hosts), dtype=np.int64)
             vals = np.array([self.hosts[k] for k in keys.tolist()], dtype=np.int64)
@@ -364,6 +381,12 @@ class AddressMap:
                       for k in order]
             lines += [f"capture {_text(version, a)}-{_text(version, b)} -> {n} (--map-subnet, "
                       "offset kept)" for a, b, _, n in nets]
+        if self.subnet_reserved_kept:
+            kept = sorted(self.subnet_reserved_kept)
+            shown = ", ".join(_text(4, a) for a in kept[:8])
+            more = len(kept) - 8
+            lines.append(f"not mapped by --map-subnet: {shown}"
+                         + (f" and {more} more" if more > 0 else "") + f" ({MAP_SUBNET_RESERVED})")
         if self.reserved_kept:
             shown = ", ".join(_text(4, a) for a in sorted(self.reserved_kept)[:8])
             more = len(self.reserved_kept) - 8

@@ -150,3 +150,27 @@ def test_the_map_says_what_each_way_moved(tmp_path, capsys, maps, decision, line
     else:
         assert [x for x in summary["addressMap"] if x.endswith("(auto-map)")] == [
             "capture 172.20.0.6 -> nva1 10.0.1.4 (auto-map)"]
+
+
+def test_map_subnet_leaves_azure_reserved_offsets_as_captured(tmp_path, capsys):
+    """New-user trial: --map-subnet keeps host offsets, so capture .0-.3 and .255 landed on
+    the five addresses Azure reserves in the subnet. They stay as captured, listed with the
+    assumption map-subnet-reserved; every other offset is kept."""
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether
+    from scapy.utils import wrpcap
+
+    flows = [("172.20.0.5", "172.20.0.1"), ("172.20.0.5", "172.20.0.6"),
+             ("172.20.0.255", "172.20.0.6"), ("172.20.0.3", "172.20.0.4")]
+    capture = tmp_path / "elsewhere.pcap"
+    wrpcap(str(capture), [Ether() / IP(src=s, dst=d) / TCP(dport=443) for s, d in flows])
+    out = tmp_path / "out"
+    assert main(["replay", DEMO, str(capture), "--out", str(out), "--csv", "--no-auto-map",
+                 "--map-subnet", "172.20.0.0/24=spoke1/web"]) == 0
+    printed = " ".join(capsys.readouterr().out.split())
+    assert ("map: not mapped by --map-subnet: 172.20.0.1, 172.20.0.3, 172.20.0.255 "
+            "(map-subnet-reserved: ") in printed
+    with (out / "packets.csv").open() as f:
+        by_flow = [(r["sourceIp"], r["destinationIp"]) for r in csv.DictReader(f)]
+    assert by_flow == [("10.1.1.5", "172.20.0.1"), ("10.1.1.5", "10.1.1.6"),
+                       ("172.20.0.255", "10.1.1.6"), ("172.20.0.3", "10.1.1.4")]

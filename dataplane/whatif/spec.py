@@ -62,6 +62,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from dataplane.errors import InputError
+from dataplane.load.scenario_keys import did_you_mean
 from dataplane.timing.params import TimingParams
 from dataplane.whatif.tcp import TcpParams
 
@@ -184,7 +185,7 @@ def _unknown(keys: Any, known: tuple[str, ...], source: str, path: str) -> None:
     for k in keys:
         if k not in known:
             where = f"{path}.{k}" if path else str(k)
-            raise err(source, where, f"unknown key '{k}'; known: {', '.join(known)}")
+            raise err(source, where, f"unknown key '{k}'{did_you_mean(str(k), known)}")
 
 
 @dataclass(frozen=True)

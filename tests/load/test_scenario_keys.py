@@ -78,3 +78,17 @@ def test_check_cli_exit_2_one_line(tmp_path, capsys):
     assert line == (f"dataplane: error: {path}: resource 'vm1': property 'ipp': unknown key "
                     "'ipp' (did you mean 'ip'?)")
     assert "Traceback" not in captured.err
+
+
+def test_bgp_sidecar_and_whatif_spec_suggest_the_closest_key(tmp_path):
+    from dataplane.load.bgp_sidecar import scenario_bgp_routes
+    from dataplane.whatif.spec import parse_spec
+
+    with pytest.raises(InputError) as info:
+        scenario_bgp_routes(NET + "bgp_routes: [{peer: x, prefixes: [10.9.0.0/16], aspath: [1]}]",
+                            "lab.yaml")
+    assert (info.value.resource, info.value.property) == ("bgpRoutes[0]", "aspath")
+    assert "did you mean 'asPath'?" in info.value.message
+    with pytest.raises(InputError, match=r"unknown key 'workloads' \(did you mean 'workload'\?\)"):
+        parse_spec({"name": "s", "base": "demo", "workloads": {}}, "s.yaml",
+                   check_topology=False)

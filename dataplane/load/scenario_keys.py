@@ -5,7 +5,8 @@ is a mistake, never a property we chose not to model: it is an InputError naming
 entry (resource) and the key (property), with the closest known key ("did you mean 'fqdns'?").
 
     check_scenario_keys(doc, source)   raises InputError at the first unknown key, walking the
-                                       sections in document order; returns None otherwise.
+                                       sections in document order, or at a VM's NIC key
+                                       beside its `nics:` (never read); returns None otherwise.
 
 SCHEMA maps a section to the keys of one of its entries; a key whose value is itself a mapping
 or a list of mappings (a subnet, a gateway, an NSG rule, a firewall rule collection, ...) maps to
@@ -100,6 +101,8 @@ def check_scenario_keys(doc: Mapping[str, Any], source: str) -> None:
         elif isinstance(body, Mapping):
             for name, entry in body.items():
                 _check(entry, schema, source, str(name), "")
+                if section == "vms":
+                    _nic_keys_beside_nics(entry, source, str(name))
 
 
 def _check(value: Any, schema: Schema | None, source: str, resource: str, path: str) -> None:
@@ -119,3 +122,14 @@ def _check(value: Any, schema: Schema | None, source: str, resource: str, path: 
                 _check(entry, child, source, resource, f"{where}[{index}]")
         else:
             _check(inner, child, source, resource, where)
+
+
+def _nic_keys_beside_nics(vm: Any, source: str, name: str) -> None:
+    """A VM with `nics:` reads its NIC settings from each entry only: a `subnet`, `ip`, ...
+    beside `nics` would be ignored, so it is an error naming it."""
+    if isinstance(vm, Mapping) and "nics" in vm:
+        beside = [k for k in vm if k in _NIC]
+        if beside:
+            raise InputError(f"'{beside[0]}' beside 'nics' is not read: a VM with nics: takes "
+                             f"{', '.join(sorted(_NIC))} in each NIC entry",
+                             file=source, resource=name, property=beside[0])

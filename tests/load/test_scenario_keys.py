@@ -92,3 +92,11 @@ def test_bgp_sidecar_and_whatif_spec_suggest_the_closest_key(tmp_path):
     with pytest.raises(InputError, match=r"unknown key 'workloads' \(did you mean 'workload'\?\)"):
         parse_spec({"name": "s", "base": "demo", "workloads": {}}, "s.yaml",
                    check_topology=False)
+
+
+def test_a_nic_key_beside_nics_is_refused():
+    with pytest.raises(InputError) as info:
+        load_scenario_text(NET + "vms: {vm1: {subnet: hub/web, nics: [{subnet: hub/web}]}}",
+                           "lab.yaml")
+    assert (info.value.resource, info.value.property) == ("vm1", "subnet")
+    assert "beside 'nics' is not read" in info.value.message

@@ -56,6 +56,11 @@ class InputError(DataplaneError):
         )
 
 
+# A load finding (Topology.load_findings) with this code is a warning, not an error: a property
+# a spelling away from one the loader reads (load/near_misses.py; control/validate.py, caveats.py).
+PROPERTY_NEAR_MISS = "PropertyNameNearMiss"
+
+
 @dataclass(frozen=True)
 class Finding:
     """One validation result, shaped like an ARM error: code, message, resource."""

@@ -2,7 +2,8 @@
 colour); shared by cli and whatif.
 
 `table()` fits the terminal (`width()`: $COLUMNS, else 100): when the natural widths do not fit,
-the widest columns are narrowed and their cells wrap onto extra lines at spaces, or when that
+the widest columns are narrowed (`keep` columns last) and their cells wrap onto extra lines at
+spaces, or when that
 cannot fit, also after ',', '>', and a '/' or '.' not followed by a digit (never inside a
 prefix, a number or a name_with_underscores); when even that does not fit, each row is printed as a record
 ("header: value" lines).
@@ -45,26 +46,34 @@ def _wrap(cell: str, w: int, pattern: re.Pattern[str]) -> list[str]:
     return [*lines, line.rstrip()]
 
 
-def _narrowed(natural: list[int], floors: list[int], budget: int) -> list[int]:
+def _narrowed(natural: list[int], floors: list[int], budget: int,
+              keep: Sequence[int] = ()) -> list[int]:
+    """Widths within `budget`: the column with the most room above its floor narrows first;
+    columns in `keep` narrow only once every other column is at its floor."""
     widths = list(natural)
     while sum(widths) > budget:
         shrinkable = [i for i in range(len(widths)) if widths[i] > floors[i]]
         if not shrinkable:
             break
+        shrinkable = [i for i in shrinkable if i not in keep] or shrinkable
         widths[max(shrinkable, key=lambda i: widths[i] - floors[i])] -= 1
     return widths
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]], indent: str = "  ",
-          max_width: int | None = None) -> str:
+          max_width: int | None = None, keep: Sequence[int] = ()) -> str:
+    """`keep`: indices of columns that stay whole (a row's name) while others can wrap."""
     cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
     columns = range(len(headers))
     natural = [max(len(row[i]) for row in cells) for i in columns]
     budget = (max_width or width()) - len(indent) - 2 * (len(headers) - 1)
-    for token in (_WORD, _PART):  # break at spaces if that fits, else also after '/' and ','
-        floors = [max(len(t.rstrip()) for row in cells for t in _tokens(row[i], token) or [""])
+    # break at spaces if that fits, else also after '/' and ','; `keep` columns whole if that
+    # fits either way, else narrowed last
+    for whole, token in ((True, _WORD), (True, _PART), (False, _WORD), (False, _PART)):
+        floors = [natural[i] if whole and i in keep else
+                  max(len(t.rstrip()) for row in cells for t in _tokens(row[i], token) or [""])
                   for i in columns]
-        widths = _narrowed(natural, floors, budget)
+        widths = _narrowed(natural, floors, budget, keep)
         if sum(widths) <= budget:
             break
     else:

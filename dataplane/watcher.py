@@ -287,6 +287,7 @@ def explain(topology: Topology, vm: str, destination: str, protocol: str = "Tcp"
     from dataplane.engine.compile import build_network
     from dataplane.engine.payload import synthetic
     from dataplane.engine.reference import Packet, ReferencePipeline, flow_key
+    from dataplane.engine.stages.firewall import FIREWALL_ASSUMPTIONS
     from dataplane.engine.stages.firewall_nat import FIREWALL_NAT_ASSUMPTIONS
     from dataplane.engine.stages.gateway import GATEWAY_ASSUMPTIONS, INGRESS_ASSUMPTIONS
     from dataplane.engine.stages.ipv6 import ENGINE_IPV6_ASSUMPTION
@@ -333,8 +334,7 @@ def explain(topology: Topology, vm: str, destination: str, protocol: str = "Tcp"
     if any(h["step"] == "loadbalancer" for h in walk.hops):
         notes += list(LB_ASSUMPTIONS)
     notes += gateway_notes(walk.hops, GATEWAY_ASSUMPTIONS)
-    if any(h["step"] == "nat" and "(firewall" in h.get("kind", "") for h in walk.hops):
-        notes += list(FIREWALL_NAT_ASSUMPTIONS)  # engine/stages/firewall_nat.py
+    notes += firewall_notes(walk.hops, FIREWALL_ASSUMPTIONS + FIREWALL_NAT_ASSUMPTIONS)
     if dest_ip.version == 6:
         notes += [ENGINE_IPV6_ASSUMPTION]
     answer = render.render(flow, walk.hops, walk.disposition.name, walk.deciding, notes)
@@ -356,6 +356,23 @@ def gateway_notes(hops: list[dict[str, Any]], notes: tuple[str, ...]) -> list[st
             "remote-route-server-nva": entered is not None and any(i > entered for i in nva),
             "route-server-nva-egress": bool(nva)}
     return [text for text in notes if used.get(text.split(":", 1)[0], True)]
+
+
+def firewall_notes(hops: list[dict[str, Any]], notes: tuple[str, ...]) -> list[str]:
+    """The Azure Firewall assumptions (engine/stages/firewall.py FIREWALL_ASSUMPTIONS and
+    firewall_nat.py FIREWALL_NAT_ASSUMPTIONS, each "key: text") this walk used: the rule
+    order when a firewall decided; the application-rule ones when an application rule, or the
+    server name it needs, decided; the translation ones when a firewall translated, DNAT's
+    only when it DNATed (an application rule's SNAT is not a DNAT)."""
+    firewall = [h for h in hops if h["step"] == "appliance" and h.get("kind") == "AzureFirewall"]
+    nat = [h.get("kind", "") for h in hops if h["step"] == "nat" and "(firewall" in
+           h.get("kind", "")]
+    application = any("application rule" in k for k in nat) or any(
+        h.get("serverName") or h.get("result") == "ServerNameUnknown" for h in firewall)
+    used = {"firewall-classic": bool(firewall),
+            "firewall-app-handshake": application, "firewall-app-no-name": application,
+            "firewall-dnat-snat": any("DNAT" in k for k in nat)}
+    return [text for text in notes if used.get(text.split(":", 1)[0], bool(nat))]
 
 
 def ipv6_source(interface: NetworkInterface) -> IPAddress:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from dataplane.cli.check import check_report, peering_rows, render_text
-from dataplane.cli.demo_traffic import interleaved, replay_frames
+from dataplane.cli.demo_traffic import footer, interleaved, replay_frames
 from dataplane.cli.options import command, out_dir
 from dataplane.control import peering
 from dataplane.errors import InputError
@@ -114,7 +114,7 @@ _FLOWS: list[tuple[str, str | None, str, str, str, int, int, int]] = [
      23, 6),
     ("blocked: branch -> db1:1433 (db-nsg)", None, "192.168.10.20", "10.2.1.4", "tcp", 47000,
      1433, 6),
-    ("outside every VNet: web1 -> 10.3.0.4 (private; the hub's None route)", "web1", "10.1.1.4",
+    ("outside every VNet: web1 -> 10.3.0.4 (private)", "web1", "10.1.1.4",
      "10.3.0.4", "udp", 48000, 53, 6),
     ("unknown source 10.1.1.99 (no NIC holds it)", None, "10.1.1.99", "10.2.1.4", "tcp", 49000,
      1433, 6),
@@ -171,7 +171,7 @@ def traffic(topology: Topology, out: Path) -> None:
         lines.append((label, sum(counts.values()), outcome,
                       example["deciding"] if example["disposition"] != "DELIVERED" or
                       "lb " in example["deciding"] else example["hops"]))
-    say(table(["traffic", "packets", "outcome", "decided by / path"], lines))
+    say(table(["traffic", "packets", "outcome", "decided by / path"], lines, keep=(0,)))
     say("\nDispositions:")
     say(table(["disposition", "packets", "reason"],
                 [(k, v, summary["reasons"][k]) for k, v in summary["dispositions"].items()]))
@@ -190,9 +190,7 @@ def traffic(topology: Topology, out: Path) -> None:
         cap = int(em.net.vm_cap_bps[em.net.vm_names.index("web1")])
         say(f"\nThroughput at web1's egress cap: {len(burst)} x {BURST_BYTES} B arrive over "
               f"{span / 1e6:.3f} ms = {bits / span:.3f} Gbit/s (cap {cap / 1e9:g} Gbit/s)")
-    say(f"\nread {result.read} = sum of dispositions: {summary['accountingOk']}; outputs "
-          f"in {out}/: {', '.join(summary['files'])} (one pcap per receiving VM with emulated "
-          "addresses and arrival times, dropped.pcapng with reasons)")
+    say(footer(summary, result.read, out))
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

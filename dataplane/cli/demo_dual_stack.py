@@ -24,7 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from dataplane.cli.demo_traffic import interleaved, replay_frames
+from dataplane.cli.demo_traffic import footer, interleaved, replay_frames
 from dataplane.load.scenario import load_scenario_text
 from dataplane.model import Topology
 from dataplane.textable import fit, table
@@ -111,9 +111,8 @@ def run(out: Path, show_yaml: bool) -> int:
                       example["hops"] if example["disposition"] == "DELIVERED"
                       else example["deciding"]))
     print(fit(f"\nTraffic: {len(frames)} packets ({capture}), replayed through the emulator:"))
-    print(table(["traffic", "packets", "outcome", "decided by / path"], lines))
-    print(fit(f"\nread {result.read} = sum of dispositions: {summary['accountingOk']}; "
-              f"outputs in {out}/"))
+    print(table(["traffic", "packets", "outcome", "decided by / path"], lines, keep=(0,)))
+    print(fit(footer(summary, result.read, out)))
     return 0
 
 

@@ -7,6 +7,9 @@ frames, each frame's traffic name, and the time after the last frame (seconds).
 `replay_frames(topology, frames, capture, **replay)` writes them to the pcap `capture`, replays it
 into the writers' outputs beside it (packets.csv, per-VM pcaps, summary.json) and returns the
 Emulator, the Result and the summary dict.
+`footer(summary, out)` -> the lines both demos print under their tables, so no row looks more
+settled than it is: each named caveat in full, the named assumptions every answer rests on (full
+texts in summary.json), and the accounting line listing the files written to `out`.
 """
 
 from __future__ import annotations
@@ -54,3 +57,14 @@ def replay_frames(topology: Topology, frames: list[Any], capture: Path,
     finally:
         writer.close()
     return emulator, result, writer.write_summary(result)
+
+
+def footer(summary: dict[str, Any], read: int, out: Path) -> str:
+    keys = [a.split(":", 1)[0] for a in summary["assumptions"]]
+    lines = ["", *(f"caveat: {c}" for c in summary["caveats"])]
+    lines.append(f"assumptions ({len(keys)}; full texts in {out}/summary.json): "
+                 + ", ".join(keys))
+    lines.append(f"\nread {read} = sum of dispositions: {summary['accountingOk']}; outputs in "
+                 f"{out}/: {', '.join(summary['files'])} (one pcap per receiving VM with emulated "
+                 "addresses and arrival times, dropped.pcapng with reasons)")
+    return "\n".join(lines)

@@ -48,7 +48,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--map", action="append", default=[], metavar="CAPTURE_IP=VM",
                    help="replay a capture address as the VM's address; repeatable")
     p.add_argument("--map-subnet", action="append", default=[], metavar="CIDR=VNET/SUBNET",
-                   help="replay a capture prefix inside a subnet (host offset kept)")
+                   help="replay a capture prefix inside a subnet (host offset kept; an "
+                        "offset on one of the subnet's five Azure-reserved addresses stays "
+                        "as captured, listed in the map)")
     p.add_argument("--no-auto-map", action="store_true",
                    help="never map capture addresses onto VMs by order of appearance")
     p.add_argument("--timing", choices=("capture", "asap"), default="capture")

@@ -58,16 +58,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     server_name_options(p)
 
 
-def _destination(args: argparse.Namespace) -> tuple[str, int]:
+def _destination(args: argparse.Namespace) -> tuple[str, int, bool]:
+    """An IPv4 address or VM name --to, with the port of --port, of --to or the default
+    (options.default_port) -> (host, port, port assumed)."""
     host, sep, port_text = args.to.rpartition(":")
     if not sep:
         host, port_text = args.to, ""
     if port_text and not port_text.isdigit():
         raise InputError(f"--to {args.to}: the port must be a number")
+    assumed = args.port is None and not port_text
     port = args.port if args.port is not None else int(port_text or default_port(args.sni))
     if not 0 <= port <= 65535:
         raise InputError(f"--port {port}: must be 0..65535")
-    return host, port
+    return host, port, assumed
 
 
 def _destination6(args: argparse.Namespace) -> tuple[str, int, bool]:
@@ -96,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     from dataplane.watcher import ipv6_source, nic_for
 
     six = args.to.startswith("[") or args.to.count(":") > 1  # IPv6 (issue 17)
-    host, port, assumed = _destination6(args) if six else (*_destination(args), False)
+    host, port, assumed = _destination6(args) if six else _destination(args)
     if (args.sni or args.host) and args.protocol != "Tcp":
         raise InputError("--sni and --host name the server of a TCP flow: use --protocol Tcp")
     try:
@@ -134,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
     answers = [_answer(direction, both.explain(i), vm)
                for i, (direction, vm) in enumerate(zip(("forward", "return"), sources,
                                                        strict=False))]
-    note = "\n" + port_assumed(args.to, answers[0]) if assumed else ""
+    note = "\n" + port_assumed(args.to, answers[0], args.sni) if assumed else ""
     emit(args, answers, lambda: _text(answers) + note)
     return 0
 

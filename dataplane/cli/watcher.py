@@ -134,16 +134,19 @@ def endpoint_text(ip: str, port: int) -> str:
     return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
-def port_assumed(to: str, flow: dict[str, Any]) -> str:
-    """The line saying which destination port was assumed and how to give one. An IPv6
-    address is never split at its last colon ('fd00::5:22' is one address, RFC 4291 text
-    form); a port goes after brackets, as in URLs (RFC 3986 host syntax)."""
+def port_assumed(to: str, flow: dict[str, Any], sni: str | None = None) -> str:
+    """The line saying which destination port was assumed, why, and how to give one: --to
+    gave none, so HTTPS's 443 for a flow naming a TLS server (--sni), else HTTP's 80
+    (options.default_port). An IPv6 address is never split at its last colon ('fd00::5:22' is
+    one address, RFC 4291 text form); a port goes after brackets, as in URLs (RFC 3986 host
+    syntax)."""
     example = (f"[{flow['destinationIp']}]:PORT" if ":" in flow["destinationIp"]
                else f"{flow['destinationIp']}:PORT")
     read = (f"'{to}' is read as the IPv6 address {flow['destinationIp']}; "
             if ":" in flow["destinationIp"] and not to.strip().startswith("[") else "")
-    return textwrap.fill(f"  ({read}destination port {flow['destinationPort']} assumed: give "
-                         f"another as --to {example})", 100, subsequent_indent="   ",
+    why = "HTTPS for --sni" if sni else "HTTP without --sni"
+    return textwrap.fill(f"  ({read}port {flow['destinationPort']} assumed, {why}: --to gives "
+                         f"none; give one as --to {example})", 100, subsequent_indent="   ",
                          break_on_hyphens=False, break_long_words=False)
 
 
@@ -155,7 +158,7 @@ def _explain(args: argparse.Namespace) -> int:
              f"{endpoint_text(flow['destinationIp'], flow['destinationPort'])} from "
              f"{flow['sourceVm']} ({flow['sourceNic']})"]
     if flow["portsAssumed"]:
-        lines.append(port_assumed(args.to, flow))
+        lines.append(port_assumed(args.to, flow, args.sni))
     for i, hop in enumerate(result["hops"], 1):
         lines.append(f"  {i}. {describe(hop)}")
     lines.append(textwrap.fill(

@@ -49,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--workers must be at least 1")
     out = out_dir("--out", args.out)
     scheduler_reachable("--scheduler", args.scheduler)
-    spec = load_spec(args.spec, allow_paths=tuple(args.allow_paths))
+    spec = load_spec(args.spec, allow_paths=tuple(args.allow_paths), bgp_routes=args.bgp_routes,
+                     service_tags=args.service_tags, vm_caps=tuple(args.vm_caps))
     variants = spec.variants()
     # with -o json/tsv or --query the rows go to stdout, the narration to stderr
     narrate = sys.stdout if args.output == "table" and args.query is None else sys.stderr

@@ -7,7 +7,8 @@ connected to through references, computed by the loader). Emits:
   each with its reason; every other type, listed or not, is assumed to change one.
 * `unknown_resource_message(unknown)` -> the `check` warning line for one unknown resource.
 * `topology_caveats(topology)` -> one `Caveat` per unknown resource that can change a verdict
-  (what a firewall's rules leave unevaluated travels with the engine's firewall hops).
+  (what a firewall's rules leave unevaluated travels with the engine's firewall hops), and one
+  per property a spelling away from one the loader reads (`near-miss:RESOURCE:PROPERTY`).
 * `caveats_touching(caveats, ids)` -> the caveats whose resources lie on a path (NIC, subnet,
   VNet, firewall, gateway ids): the answers that must carry them.
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from dataplane.errors import PROPERTY_NEAR_MISS
 from dataplane.model import PublicIPAddress, Topology, UnknownResource, id_key
 
 _N = "microsoft.network/"
@@ -150,6 +152,11 @@ def topology_caveats(topology: Topology) -> tuple[Caveat, ...]:
     and the modelled public edge the engine does not translate yet (`edge_caveats`).
     (What a firewall's rules leave unevaluated travels with the engine's firewall hops.)"""
     out = list(edge_caveats(topology))
+    for code, message, rid in topology.load_findings:  # a misspelt property (load/near_misses.py)
+        if code == PROPERTY_NEAR_MISS:
+            prop = message.split("property '", 1)[1].split("'", 1)[0]
+            out.append(Caveat(f"near-miss:{rid.rsplit('/', 1)[-1]}:{prop}", message,
+                              frozenset({id_key(rid)})))
     for unknown in topology.unknown_resources:
         changes, what = impact(unknown.type)
         if changes:

@@ -115,9 +115,13 @@ def describe(hop: dict[str, Any]) -> str:
         via = f" {hop['nextHopIpAddress']}" if hop.get("nextHopIpAddress") else ""
         if hop.get("ecmp"):  # one of equal-cost rows, by flow hash (stages/gateway.py)
             via += f" (equal-cost {hop['ecmp']})"
+        # a user route is named by its own ARM id (TABLE_ID/routes/NAME): one word, so a
+        # narrow terminal breaks it only after a '/'
+        source = hop.get("routeTableId") or "System Route"
+        if hop.get("routeTableId") and hop.get("routeName"):
+            source = f"{hop['routeTableId']}/routes/{hop['routeName']}"
         return (f"route at {hop['at']}: {hop.get('addressPrefix')} -> {hop['nextHopType']}{via}"
-                f" [{hop.get('routeTableId') or 'System Route'}"
-                + (f" / {hop['routeName']}" if hop.get("routeName") else "") + "]")
+                f" [{source}]")
     if step == "peering":
         if hop.get("transit"):
             return (f"peering {hop['from']} -> {hop['to']} from {hop['gateway']} (gateway "

@@ -287,12 +287,7 @@ def build_network(topology: Topology, params: TimingParams | None = None,
     route_index: dict[tuple[str, int], int] = {}
     fw_by_ip = {ip.value: len(nics) + i for i, fw in enumerate(firewalls)  # either family
                 for ip in (fw.private_ip_address, fw.private_ip_address6) if ip is not None}
-    owner = {(int(nvnet[i]), ip.value): i for i, nic in enumerate(nics)
-             for c in nic.ip_configurations if (ip := c.private_ip_address) is not None
-             and ip.version == 4}
-    owner6 = {(int(nvnet[i]), ip.value): i for i, nic in enumerate(nics)
-              for c in nic.ip_configurations if (ip := c.private_ip_address) is not None
-              and ip.version == 6}
+    owner, owner6 = _first_owners(nics, nvnet, 4), _first_owners(nics, nvnet, 6)
     lb = _lb.build_tables(topology, vnet_index, set(owner))
     rfe: list[int] = []
     route6: dict[int, Any] = {}
@@ -389,6 +384,20 @@ def build_network(topology: Topology, params: TimingParams | None = None,
                           for v in vnets),
         lb6_frontends=_lb6_frontends(topology, vnet_index),
         firewall_rules=tuple(compile_firewall(topology, fw) for fw in firewalls))
+
+
+def _first_owners(nics: Any, nvnet: Any, version: int) -> dict[tuple[int, int], int]:
+    """(VNet index, address) -> index of the first NIC (topology order) holding that private
+    address of IP `version`. Two NICs of one VNet with one address is a configuration Azure
+    refuses (PrivateIPAddressIsAllocated, reported by control/validate.py); the first owns it,
+    as in engine/addresses.py, the control plane's Program and `Network.ip_nic`."""
+    out: dict[tuple[int, int], int] = {}
+    for i, nic in enumerate(nics):
+        for config in nic.ip_configurations:
+            ip = config.private_ip_address
+            if ip is not None and ip.version == version:
+                out.setdefault((int(nvnet[i]), ip.value), i)
+    return out
 
 
 def _lb6_frontends(topology: Topology, vnet_index: dict[str, int]) -> dict[tuple[int, int], str]:

@@ -1,7 +1,9 @@
 """Address mapping of capture endpoints onto emulated NICs, the way tcprewrite maps endpoints.
 
 Takes: explicit host maps (CAPTURE_IP=VM: the VM's primary address), subnet maps
-(CIDR=VNET/SUBNET: host offset kept, like tcprewrite --pnat), the ranges the topology already
+(CIDR=VNET/SUBNET: host offset kept, like tcprewrite --pnat; an IPv4 address that would land on
+one of the subnet's five Azure-reserved addresses stays as captured and is listed, assumption
+`map-subnet-reserved`), the ranges the topology already
 speaks (`spoken`: VNet spaces, load-balancer frontends, on-premises prefixes;
 control/spoken.py) and `auto`.
 Auto-mapping is for captures taken elsewhere: it is decided once, on the first batch. When that
@@ -19,8 +21,9 @@ in my virtual networks?"). The capture's own subnets are unknown: assumption
 directed broadcast never becomes unicast to a VM); they are listed in `printable()`. When NICs
 run out, addresses stay as they are and later batches skip learning; each batch looks only at
 addresses not seen before. Emits: `AddressMap.apply(src, dst)` -> rewritten int64 columns
-(vectorised: sorted keys + searchsorted) and `printable()` lines (the decision, then
-"capture 1.2.3.4 -> web1 10.1.1.4").
+(vectorised: sorted keys + searchsorted) and `printable()` lines: the decision with what it
+did (how many addresses auto-mapping moved, how many --map and --map-subnet gave), then one
+line per moved address, "capture 1.2.3.4 -> web1 10.1.1.4 (--map)" or "(auto-map)".
 IPv6 follows the same rule with its own pools: explicit host maps (`add_host` with an IPv6
 capture address: the VM's IPv6 address, `nic_ips6`) and subnet maps (`add_subnet` with an IPv6
 prefix onto the subnet's IPv6 prefix, `target_version=6`); auto-mapping moves only unique-local
@@ -66,6 +69,10 @@ def reserved_position(addresses: np.ndarray) -> np.ndarray:
     return (host < 4) | (host == 255)
 
 
+MAP_SUBNET_RESERVED = (
+    "map-subnet-reserved: a --map-subnet keeps host offsets, so a capture address would land on "
+    "one of the five addresses Azure reserves in the subnet (its first four and its last): such "
+    "an address is not mapped and stays as captured (no NIC can hold it in Azure; IPv4)")
 IPV6_NOT_MAPPED = ("an IPv6 map, kept for the release whose packet engine decides IPv6 (IPv6 "
                    "packets end UNSUPPORTED today)")
 _PAIR = np.dtype([("hi", np.uint64), ("lo", np.uint64)])
@@ -114,6 +121,10 @@ class AddressMap:
         self.order: list[int] = []
         self.reserved_kept: list[int] = []  # capture addresses auto-map left (AUTO_MAP_RESERVED)
         self.seen = np.zeros(0, dtype=np.int64)
+        self.explicit: set[tuple[int, int]] = set()  # (version, capture address) from --map
+        self.target_sizes: dict[int, int] = {}  # IPv4 --map-subnet target first -> its size
+        self.subnet_reserved_kept: set[int] = set()  # capture addresses (MAP_SUBNET_RESERVED)
+        self.auto_on_at: int | None = None  # where printable() puts the auto-map decision
         # IPv6: the same state with Python-int addresses
         # None: the caller does not map IPv6 yet (the engine decides IPv6 in a later release):
         # IPv6 --map/--map-subnet entries are then noted, not applied (and not an error).
@@ -157,6 +168,7 @@ class AddressMap:
         hosts[int(parsed)] = match[0]
         names[int(parsed)] = name
         order.append(int(parsed))
+        self.explicit.add((parsed.version, int(parsed)))
 
     def add_subnet(self, cidr: str, target_first: int, target_size: int, name: str,
                    target_version: int | None = None) -> None:
@@ -178,6 +190,8 @@ class AddressMap:
                              "the subnet")
         (self.nets6 if net.version == 6 else self.nets).append(
             (int(net.network_address), int(net.broadcast_address), target_first, name))
+        if net.version == 4:  # MAP_SUBNET_RESERVED
+            self.target_sizes[target_first] = target_size
 
     def _decide(self, src: np.ndarray, dst: np.ndarray) -> None:
         """Auto-map only a capture that uses none of the topology's NIC addresses."""
@@ -193,11 +207,20 @@ class AddressMap:
             self.notes.append(
                 f"auto-map off: the capture already uses the topology's NIC addresses (first "
                 f"batch: {known}, ...); --map moves an address")
-        else:
-            self.notes.append(
-                "auto-map on: the capture uses none of the topology's NIC addresses; its "
-                "private addresses outside every VNet, load-balancer frontend and on-premises "
-                "prefix are mapped onto NICs in order of appearance (public ones stay)")
+        else:  # the line says what auto-mapping did, so printable() writes it at the end
+            self.auto_on_at = len(self.notes)
+
+    def _auto_on_line(self) -> str:
+        explicit = len(self.explicit)
+        auto = len(self.order) + len(self.order6) - explicit
+        nets = len(self.nets) + len(self.nets6)
+        given = [f"{explicit} by --map"] if explicit else []
+        given += [f"{nets} prefix(es) by --map-subnet"] if nets else []
+        moved = (f"{auto} private address(es) outside every VNet, load-balancer frontend and "
+                 "on-premises prefix mapped onto NICs in order of appearance (public ones stay)"
+                 if auto else "no address auto-mapped")
+        return ("auto-map on (the capture uses none of the topology's NIC addresses): " + moved
+                + (f"; {', '.join(given)}" if given else ""))
 
     def _known6(self, values: list[int]) -> str | None:
         nics = {ip for _, ip in self.nic_ips6}
@@ -250,7 +273,14 @@ class AddressMap:
         out = col.astype(np.int64).copy()
         for a, b, t, _ in self.nets:
             m = (col >= a) & (col <= b)
-            out[m] = col[m] - a + t
+            moved = col - a + t
+            size = self.target_sizes.get(t)
+            if size is not None:  # MAP_SUBNET_RESERVED: Azure's five stay as captured
+                reserved = m & ((moved - t < 4) | (moved == t + size - 1))
+                if reserved.any():
+                    self.subnet_reserved_kept.update(col[reserved].tolist())
+                    m &= ~reserved
+            out[m] = moved[m]
         if self.hosts:
             keys = np.array(sorted(self.hosts), dtype=np.int64)
             vals = np.array([self.hosts[k] for k in keys.tolist()], dtype=np.int64)
@@ -338,14 +368,25 @@ class AddressMap:
         return hi[inverse], lo[inverse]
 
     def printable(self) -> list[str]:
+        """What the map did: the auto-map decision with counts of what each way moved, then
+        one line per moved capture address (tagged --map or auto-map) and per --map-subnet."""
         lines = list(self.notes)
+        if self.auto_on_at is not None:
+            lines.insert(self.auto_on_at, self._auto_on_line())
         for version, order, names, hosts, nets in (
                 (4, self.order, self.names, self.hosts, self.nets),
                 (6, self.order6, self.names6, self.hosts6, self.nets6)):
-            lines += [f"capture {_text(version, k)} -> {names[k]} {_text(version, hosts[k])}"
+            lines += [f"capture {_text(version, k)} -> {names[k]} {_text(version, hosts[k])} "
+                      f"({'--map' if (version, k) in self.explicit else 'auto-map'})"
                       for k in order]
-            lines += [f"capture {_text(version, a)}-{_text(version, b)} -> {n} (offset kept)"
-                      for a, b, _, n in nets]
+            lines += [f"capture {_text(version, a)}-{_text(version, b)} -> {n} (--map-subnet, "
+                      "offset kept)" for a, b, _, n in nets]
+        if self.subnet_reserved_kept:
+            kept = sorted(self.subnet_reserved_kept)
+            shown = ", ".join(_text(4, a) for a in kept[:8])
+            more = len(kept) - 8
+            lines.append(f"not mapped by --map-subnet: {shown}"
+                         + (f" and {more} more" if more > 0 else "") + f" ({MAP_SUBNET_RESERVED})")
         if self.reserved_kept:
             shown = ", ".join(_text(4, a) for a in sorted(self.reserved_kept)[:8])
             more = len(self.reserved_kept) - 8

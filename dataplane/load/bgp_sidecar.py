@@ -22,6 +22,7 @@ from typing import Any
 
 from dataplane.errors import InputError
 from dataplane.load.jsonfile import read_json
+from dataplane.load.scenario_keys import did_you_mean
 from dataplane.model import BgpAdvertisement
 from dataplane.net import parse_ip, parse_prefix
 
@@ -57,7 +58,7 @@ def _entry(raw: Any, index: int, source: str) -> BgpAdvertisement:
 
     unknown = sorted(set(raw) - set(KEYS))
     if unknown:
-        raise fail(unknown[0], f"unknown key (known: {', '.join(KEYS)})")
+        raise fail(unknown[0], f"unknown key '{unknown[0]}'{did_you_mean(unknown[0], KEYS)}")
     peer = raw.get("peer")
     if not isinstance(peer, str) or not peer.strip():
         raise fail("peer", "expected the name, id or IP address of a BGP peer")

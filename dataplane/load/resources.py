@@ -22,6 +22,7 @@ from typing import Any
 
 from dataplane.errors import InputError
 from dataplane.load.arm.placeholders import refuse_read_placeholders
+from dataplane.load.near_misses import near_miss_findings
 from dataplane.load.related import referenced_ids, related_resources
 from dataplane.load.shapes import check_shape
 from dataplane.model import (
@@ -219,10 +220,18 @@ def application_targets(fqdns: tuple[str, ...], others: tuple[str, ...], where: 
                         prop: str) -> None:
     """An application rule names what it allows: target FQDNs (none empty) or, in `others`,
     FQDN tags (policy rules also web categories or target URLs); Azure refuses a rule with
-    none, and an empty FQDN would silently match nothing here. InputError naming `prop`."""
+    none, and an empty FQDN would silently match nothing here; a wildcard anywhere but the
+    left (`www.*.com`) is refused as Azure refuses it. InputError naming `prop`."""
     for i, fqdn in enumerate(fqdns):
         if not fqdn.strip():
             raise where.error(f"{prop}.targetFqdns[{i}]", "an empty target FQDN")
+        # A wildcard only at the left ("Azure Firewall FAQ", https://learn.microsoft.com/azure/
+        # firewall/firewall-faq, "How do wildcards work in target URLs and target FQDNs in
+        # application rules?"): Azure refuses `www.*.com` or `contoso.*` as a target FQDN.
+        if "*" in fqdn.strip()[1:]:
+            raise where.error(f"{prop}.targetFqdns[{i}]", f"target FQDN '{fqdn}': Azure "
+                              "Firewall takes a wildcard only at the left ('*.contoso.com', "
+                              "'*contoso.com' or '*')")
     if not fqdns and not others:
         raise where.error(prop, "an application rule needs targetFqdns or fqdnTags (policy "
                           "rules: or webCategories / targetUrls)")
@@ -1022,7 +1031,8 @@ def resources_to_topology(resources: Iterable[dict[str, Any]], source: str = "")
                         **{k: tuple(v) for k, v in collected.items()})
     refuse_read_placeholders(topology, resources, source)  # arm/placeholders.py
     topology = private_endpoint_addresses(topology)  # load/public_edge.py
-    return replace(topology, load_findings=tuple(cidr_findings(topology)))
+    return replace(topology, load_findings=tuple(cidr_findings(topology)
+                                                 + near_miss_findings(merged, source)))
 
 
 def cidr_findings(topology: Topology) -> list[tuple[str, str, str]]:

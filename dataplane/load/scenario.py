@@ -41,7 +41,8 @@ scenario and the equivalent template load to the same model.
     roles:       - {principal, role, scope: VNET | id, actions: [...]}
     bgp_routes:  - {peer, prefixes: [...], asPath, nextHop}   read by load/bgp_sidecar.py
 
-Errors are InputError naming the file, the entry (resource) and the key (property).
+Errors are InputError naming the file, the entry (resource) and the key (property); a key no
+section reads is one (load/scenario_keys.py, with the closest known key).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ import yaml
 from dataplane.errors import InputError
 from dataplane.load.other_inputs import OtherInputs, Subnet
 from dataplane.load.resources import resources_to_topology
+from dataplane.load.scenario_keys import check_scenario_keys, did_you_mean
 from dataplane.model import Topology
 from dataplane.net import parse_prefix
 
@@ -302,9 +304,6 @@ class _Builder:
             where = f"peerings[{index}]"
             if not isinstance(entry, dict):
                 raise self.error(where, "peerings", "expected a mapping")
-            unknown = set(entry) - {"between", "vnet", "remote", "name", *self.OPTIONS}
-            if unknown:
-                raise self.error(where, sorted(unknown)[0], "unknown peering option")
             if "between" in entry:
                 pair = entry["between"]
                 if not isinstance(pair, list) or len(pair) != 2:
@@ -649,10 +648,11 @@ def scenario_resources(text: str, source: str = "<scenario>",
                          file=source) from None
     if not isinstance(doc, dict):
         raise InputError("a scenario is a YAML mapping with a 'vnets:' section", file=source)
-    unknown = sorted(set(doc) - set(SECTIONS))
+    unknown = [str(key) for key in doc if key not in SECTIONS]
     if unknown:
-        raise InputError(f"unknown section '{unknown[0]}' (known: {', '.join(SECTIONS)})",
+        raise InputError(f"unknown section '{unknown[0]}'{did_you_mean(unknown[0], SECTIONS)}",
                          file=source, property=unknown[0])
+    check_scenario_keys(doc, source)  # a misspelt key is an error, never silently ignored
     builder = _Builder(doc, source, others)
     for step in (builder.vnets, builder.peerings, builder.nsgs, builder.asgs,
                  builder.route_tables, builder.public_ips, builder.nat_gateways, builder.vms,

@@ -88,9 +88,8 @@ def tcp_assumption(spec: Spec) -> str:
 
 def assumptions(spec: Spec) -> list[str]:
     from dataplane.timing.firewall_capacity import firewall_assumption
-    from dataplane.whatif.variants import load_base
 
-    base = load_base(spec.base, spec.allow_paths)
+    base = spec.base_topology()
     firewall = [firewall_assumption()] if base.azure_firewalls else []
     return [*WHATIF_ASSUMPTIONS, tcp_assumption(spec), *firewall, *_engine_assumptions()]
 

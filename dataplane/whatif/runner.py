@@ -40,7 +40,7 @@ from dataplane.whatif.tcp import (
     max_min_share,
     window_limit_bps,
 )
-from dataplane.whatif.variants import apply, flow_params, load_base, timing_overrides
+from dataplane.whatif.variants import apply, flow_params, timing_overrides
 
 PASSED = tuple(sorted(d.name for d in PASSED_DISPOSITIONS))
 
@@ -369,7 +369,7 @@ def evaluate(spec: Spec, variant: Variant) -> dict[str, Any]:
         row[f"set.{s.key}"] = s.text().split("=", 1)[1]
     row["error"] = ""
     try:
-        topo = apply(load_base(spec.base, spec.allow_paths), variant.settings)
+        topo = apply(spec.base_topology(), variant.settings)
         em = Emulator(topo, seed=spec.seed, **timing_overrides(spec, variant))
         paths, caps = probe_paths(spec, em) if spec.flows else ({}, {})
         for fw in topo.azure_firewalls:  # the SKU the throughput metric used

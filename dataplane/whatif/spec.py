@@ -57,13 +57,17 @@ import re
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from dataplane.errors import InputError
+from dataplane.load.scenario_keys import did_you_mean
 from dataplane.timing.params import TimingParams
 from dataplane.whatif.tcp import TcpParams
+
+if TYPE_CHECKING:
+    from dataplane.model import Topology
 
 METRICS = ("latency", "throughput", "cost")
 KINDS = ("region", "vm_size", "peering", "routing", "gateway_sku", "firewall_sku", "parallel",
@@ -181,7 +185,7 @@ def _unknown(keys: Any, known: tuple[str, ...], source: str, path: str) -> None:
     for k in keys:
         if k not in known:
             where = f"{path}.{k}" if path else str(k)
-            raise err(source, where, f"unknown key '{k}'; known: {', '.join(known)}")
+            raise err(source, where, f"unknown key '{k}'{did_you_mean(str(k), known)}")
 
 
 @dataclass(frozen=True)
@@ -258,6 +262,16 @@ class Spec:
     cases: tuple[tuple[str, tuple[Setting, ...]], ...] = (("base", ()),)
     targets: tuple[tuple[str, float], ...] = ()  # (TARGETS name, bit/s | ms | USD)
     allow_paths: tuple[str, ...] = ()  # --allow-path: where the base may read linked files
+    bgp_routes: str | None = None  # --bgp-routes: the BGP sidecar applied to the base
+    service_tags: str | None = None  # --service-tags: Microsoft's service tags file
+    vm_caps: tuple[str, ...] = ()  # --vm-cap VM=BPS overrides of the base's VMs
+
+    def base_topology(self) -> Topology:
+        """The base topology with the run's shared inputs (whatif/variants.py load_base)."""
+        from dataplane.whatif.variants import load_base
+
+        return load_base(self.base, self.allow_paths, self.bgp_routes, self.service_tags,
+                         self.vm_caps)
 
     def target(self, name: str) -> float | None:
         return dict(self.targets).get(name)
@@ -459,9 +473,13 @@ def _cases(doc: Any, flows: tuple[FlowSpec, ...], source: str
 
 
 def parse_spec(doc: dict[str, Any], source: str = "<spec>", base_dir: Path | None = None,
-               check_topology: bool = True, allow_paths: tuple[str, ...] = ()) -> Spec:
+               check_topology: bool = True, allow_paths: tuple[str, ...] = (), *,
+               bgp_routes: str | None = None, service_tags: str | None = None,
+               vm_caps: tuple[str, ...] = ()) -> Spec:
     """Validate a spec document. With check_topology, loads the base and checks targets.
-    `allow_paths`: folders the base template may read linked files from (--allow-path)."""
+    `allow_paths`: folders the base template may read linked files from (--allow-path);
+    `bgp_routes`, `service_tags`, `vm_caps`: the run's --bgp-routes, --service-tags and
+    --vm-cap, applied to the base (Spec.base_topology)."""
     if not isinstance(doc, dict):
         raise err(source, "", "the spec must be a YAML mapping")
     _unknown(doc, TOP_KEYS, source, "")
@@ -536,16 +554,18 @@ def parse_spec(doc: dict[str, Any], source: str = "<spec>", base_dir: Path | Non
                 hours_per_month=float(hours), flows=flows, capture=capture,
                 axes=_axes(doc.get("vary"), flows, source),
                 cases=_cases(doc.get("cases"), flows, source),
-                targets=_targets(doc.get("targets"), source), allow_paths=tuple(allow_paths))
+                targets=_targets(doc.get("targets"), source), allow_paths=tuple(allow_paths),
+                bgp_routes=bgp_routes, service_tags=service_tags, vm_caps=tuple(vm_caps))
     if check_topology:
-        from dataplane.whatif.variants import load_base, validate
+        from dataplane.whatif.variants import validate
 
-        validate(spec, load_base(spec.base, spec.allow_paths))
+        validate(spec, spec.base_topology())
     return spec
 
 
 def load_spec(path: str | Path, check_topology: bool = True,
-              allow_paths: tuple[str, ...] = ()) -> Spec:
+              allow_paths: tuple[str, ...] = (), **shared: Any) -> Spec:
+    """`shared`: parse_spec's bgp_routes, service_tags and vm_caps (the run's shared inputs)."""
     p = Path(path)
     if not p.is_file():
         raise InputError(f"{p}: no such spec file")
@@ -553,4 +573,4 @@ def load_spec(path: str | Path, check_topology: bool = True,
         doc = yaml.safe_load(p.read_text())
     except yaml.YAMLError as e:
         raise InputError(f"not valid YAML: {e}", file=str(p)) from None
-    return parse_spec(doc, str(p), p.parent.resolve(), check_topology, allow_paths)
+    return parse_spec(doc, str(p), p.parent.resolve(), check_topology, allow_paths, **shared)

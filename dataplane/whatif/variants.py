@@ -46,11 +46,17 @@ TOPOLOGY_KINDS = ("region", "vm_size", "peering", "routing", "gateway_sku", "fir
 
 
 @lru_cache(maxsize=8)
-def load_base(path: str, allow_paths: tuple[str, ...] = ()) -> Topology:
-    """The spec's base topology; `allow_paths`: the run's --allow-path folders."""
+def load_base(path: str, allow_paths: tuple[str, ...] = (), bgp_routes: str | None = None,
+              service_tags: str | None = None, vm_caps: tuple[str, ...] = ()) -> Topology:
+    """The spec's base topology with the run's shared inputs, as every other command applies
+    them (cli/options.load_inputs): `allow_paths` the --allow-path folders, `bgp_routes` the
+    --bgp-routes sidecar, `service_tags` the --service-tags file, `vm_caps` the --vm-cap
+    'VM=BPS' overrides (a variant that changes a VM's size drops its override)."""
     from dataplane.load import load
+    from dataplane.platform_inputs import with_platform_inputs
 
-    return load(path, allow_paths=allow_paths)
+    return with_platform_inputs(load(path, allow_paths=allow_paths, bgp_routes=bgp_routes),
+                                service_tags=service_tags, vm_caps=vm_caps)
 
 
 def known_regions() -> set[str]:

@@ -42,6 +42,12 @@ def test_demo_traffic_report_and_outputs(tmp_path, capsys, monkeypatch):
     assert "= 1.000 Gbit/s (cap 1 Gbit/s)" in traffic  # Standard_D2s_v3 serialisation
     summary = json.loads((out / "summary.json").read_text())
     assert summary["accountingOk"] and summary["dispositions"]["DELIVERED"] > 600
+    # the named assumptions and caveats under the tables, as in the dual-stack demo
+    keys = [a.split(":", 1)[0] for a in summary["assumptions"]]
+    words = " ".join(traffic.split())  # the long lines wrap even at 250 columns
+    assert f"assumptions ({len(keys)}; full texts in {out}/summary.json): " \
+        + ", ".join(keys) in words
+    assert all(f"caveat: {' '.join(c.split())}" in words for c in summary["caveats"])
     rows = list(csv.DictReader((out / "packets.csv").open()))
     assert len(rows) == summary["read"] == len(rdpcap(str(out / "demo-traffic.pcap")))
     assert (out / "dropped.pcapng").stat().st_size > 0

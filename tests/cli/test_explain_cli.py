@@ -30,8 +30,9 @@ def test_bare_ipv6_with_a_trailing_group_is_the_address(capsys):
     out = _explain(capsys, str(DUAL), "--vm", "VM0", "--to", "fd00:db8:50:1::5:22")
     flat = " ".join(out.split())
     assert "-> [fd00:db8:50:1::5:22]:80 " in flat
-    assert ("'fd00:db8:50:1::5:22' is read as the IPv6 address fd00:db8:50:1::5:22; destination "
-            "port 80 assumed: give another as --to [fd00:db8:50:1::5:22]:PORT") in flat
+    assert ("'fd00:db8:50:1::5:22' is read as the IPv6 address fd00:db8:50:1::5:22; port 80 "
+            "assumed, HTTP without --sni: --to gives none; give one as --to "
+            "[fd00:db8:50:1::5:22]:PORT") in flat
     assert main(["explain", str(DUAL), "--vm", "VM0", "--to", "[fd00:db8:50:1::5]:22",
                  "-o", "json"]) == 0
     flow = json.loads(capsys.readouterr().out)["flow"]
@@ -43,12 +44,17 @@ def test_trace_says_the_same_for_a_bare_ipv6_address(capsys):
     assert main(["trace", str(DUAL), "--vm", "VM0", "--to", "fd00:db8:50:1::5:22"]) == 0
     flat = " ".join(capsys.readouterr().out.split())
     assert "-> fd00:db8:50:1::5:22 TCP 80:" in flat  # the IPv4 trace's format (issue 17)
-    assert "destination port 80 assumed: give another as --to [fd00:db8:50:1::5:22]:PORT" in flat
+    assert ("port 80 assumed, HTTP without --sni: --to gives none; give one as --to "
+            "[fd00:db8:50:1::5:22]:PORT") in flat
 
 
 def test_ipv4_without_a_port_says_which_port_was_assumed(capsys):
     out = _explain(capsys, DEMO, "--vm", "web1", "--to", "10.2.1.4")
-    assert "(destination port 80 assumed: give another as --to 10.2.1.4:PORT)" in out
+    assert ("\n  (port 80 assumed, HTTP without --sni: --to gives none; give one as --to "
+            "10.2.1.4:PORT)\n") in out  # one line: which port and why
+    out = _explain(capsys, DEMO, "--vm", "web1", "--to", "8.8.8.8", "--sni", "example.com")
+    assert ("\n  (port 443 assumed, HTTPS for --sni: --to gives none; give one as --to "
+            "8.8.8.8:PORT)\n") in out
     assert "assumed" not in _explain(capsys, DEMO, "--vm", "web1", "--to", "10.2.1.4:1433")
 
 
@@ -126,3 +132,67 @@ def test_internet_non_routable_only_after_an_internet_route(capsys, to, expected
     assert any(h.get("nextHopType") == "Internet" for h in answer["hops"]) is expected
     keys = {a.split(":", 1)[0] for a in answer["assumptions"]}
     assert ("internet-non-routable" in keys) is expected
+
+
+def test_ipv4_trace_says_which_port_was_assumed(capsys):
+    """New-user trial: an IPv4 trace without a port used 80 silently."""
+    assert main(["trace", DEMO, "--vm", "web1", "--to", "10.2.1.4"]) == 0
+    out = capsys.readouterr().out
+    assert out.rstrip().endswith("(port 80 assumed, HTTP without --sni: --to gives none; give "
+                                 "one as --to 10.2.1.4:PORT)")
+    assert main(["trace", DEMO, "--vm", "web1", "--to", "10.2.1.4:1433"]) == 0
+    assert "assumed" not in capsys.readouterr().out
+
+
+def test_a_user_route_is_named_by_its_own_id(capsys):
+    """New-user trial: '[.../routeTables/to-fw' then ' / default]' on the next line; the route
+    is now one id, TABLE_ID/routes/NAME, that breaks only after a '/'."""
+    out = _explain(capsys, DEMO, "--vm", "web1", "--to", "8.8.8.8:443")
+    flat = "".join(line.strip() if line.startswith("      ") else "\n" + line
+                   for line in out.splitlines())
+    assert re.search(r"\[/subscriptions/[0-9a-f-]{36}/resourceGroups/vnet-dataplane-rg/providers/"
+                     r"Microsoft\.Network/routeTables/spoke-rt/routes/\S+\]", flat), flat
+    assert " / " not in out
+
+
+APP_RULE = """
+vnets:
+  hub: {region: westeurope, address_space: [10.0.0.0/16], subnets: {AzureFirewallSubnet: 10.0.1.0/26}}
+  spoke1: {region: westeurope, address_space: [10.1.0.0/16], subnets: {app: {prefix: 10.1.1.0/24,
+           route_table: to-fw}}}
+peerings:
+  - {between: [hub, spoke1], allow_forwarded_traffic: true}
+route_tables:
+  to-fw: {routes: [{name: default, prefix: 0.0.0.0/0, next_hop: VirtualAppliance,
+          next_hop_ip: 10.0.1.4}]}
+public_ips:
+  fw-pip: {address: 20.1.2.3}
+firewalls:
+  fw:
+    subnet: hub/AzureFirewallSubnet
+    ip: 10.0.1.4
+    public_ips: [fw-pip]
+    application_collections:
+      - {name: web, priority: 100, action: Allow, rules: [{name: ex, source: 10.1.0.0/16,
+         protocols: ["Https:443"], fqdns: [www.example.com]}]}
+vms:
+  app1: {subnet: spoke1/app, ip: 10.1.1.4}
+"""
+
+
+@pytest.mark.parametrize(("sni", "snat"), [("www.example.com", True), (None, False)])
+def test_application_rule_answers_carry_the_application_rule_assumptions(tmp_path, capsys, sni,
+                                                                         snat):
+    """New-user trial: an application rule's SNAT listed firewall-dnat-snat (a DNAT
+    assumption) and none of the firewall-app-* ones it rests on."""
+    path = tmp_path / "app.yaml"
+    path.write_text(APP_RULE, encoding="utf-8")
+    argv = ["explain", str(path), "--vm", "app1", "--to", "93.184.216.34:443", "-o", "json"]
+    assert main(argv + (["--sni", sni] if sni else [])) == 0
+    answer = json.loads(capsys.readouterr().out)
+    kinds = [h.get("kind", "") for h in answer["hops"] if h["step"] == "nat"]
+    assert (kinds == ["SNAT (firewall, application rule)"]) is snat, kinds
+    keys = {a.split(":", 1)[0] for a in answer["assumptions"]}
+    assert {"firewall-classic", "firewall-app-handshake", "firewall-app-no-name"} <= keys
+    assert "firewall-dnat-snat" not in keys
+    assert ({"firewall-instance-address", "firewall-snat-port"} <= keys) is snat

@@ -111,3 +111,66 @@ def test_the_emulator_exposes_the_replay_map(tmp_path):
     wrpcap(str(capture), [Ether() / IP(src="172.20.0.5", dst="172.20.0.6") / TCP(dport=443)])
     em.replay(capture, timing="asap")
     assert isinstance(em.replay_map, AddressMap) and not em.replay_map.moves_no_ipv4_address()
+
+
+@pytest.mark.parametrize(("maps", "decision", "lines"), [
+    # every private address given by --map: nothing is auto-mapped, and the map says so
+    (["--map", "172.20.0.5=web1", "--map", "172.20.0.6=db1"],
+     "auto-map on (the capture uses none of the topology's NIC addresses): no address "
+     "auto-mapped; 2 by --map",
+     ["capture 172.20.0.5 -> web1 10.1.1.4 (--map)", "capture 172.20.0.6 -> db1 10.2.1.4 (--map)"]),
+    (["--map", "172.20.0.5=web1"],
+     "auto-map on (the capture uses none of the topology's NIC addresses): 1 private "
+     "address(es) outside every VNet, load-balancer frontend and on-premises prefix mapped onto "
+     "NICs in order of appearance (public ones stay); 1 by --map",
+     ["capture 172.20.0.5 -> web1 10.1.1.4 (--map)"]),
+    (["--map-subnet", "172.20.0.0/24=spoke1/web"],
+     "auto-map on (the capture uses none of the topology's NIC addresses): no address "
+     "auto-mapped; 1 prefix(es) by --map-subnet",
+     ["capture 172.20.0.0-172.20.0.255 -> spoke1/web (--map-subnet, offset kept)"]),
+])
+def test_the_map_says_what_each_way_moved(tmp_path, capsys, maps, decision, lines):
+    """New-user trial: with an explicit --map the replay printed 'auto-map on ... private
+    addresses ... are mapped' though auto-mapping moved nothing."""
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether
+    from scapy.utils import wrpcap
+
+    capture = tmp_path / "elsewhere.pcap"
+    wrpcap(str(capture), [Ether() / IP(src=s, dst=d) / TCP(dport=443) for s, d in
+                          [("172.20.0.5", "172.20.0.6"), ("172.20.0.6", "172.20.0.5")]])
+    out = tmp_path / "out"
+    assert main(["replay", DEMO, str(capture), "--out", str(out), *maps]) == 0
+    capsys.readouterr()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["addressMap"][0] == decision
+    assert [x for x in summary["addressMap"] if x.startswith("capture")][:len(lines)] == lines
+    if "no address auto-mapped" in decision:
+        assert not [x for x in summary["addressMap"] if x.endswith("(auto-map)")]
+    else:
+        assert [x for x in summary["addressMap"] if x.endswith("(auto-map)")] == [
+            "capture 172.20.0.6 -> nva1 10.0.1.4 (auto-map)"]
+
+
+def test_map_subnet_leaves_azure_reserved_offsets_as_captured(tmp_path, capsys):
+    """New-user trial: --map-subnet keeps host offsets, so capture .0-.3 and .255 landed on
+    the five addresses Azure reserves in the subnet. They stay as captured, listed with the
+    assumption map-subnet-reserved; every other offset is kept."""
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether
+    from scapy.utils import wrpcap
+
+    flows = [("172.20.0.5", "172.20.0.1"), ("172.20.0.5", "172.20.0.6"),
+             ("172.20.0.255", "172.20.0.6"), ("172.20.0.3", "172.20.0.4")]
+    capture = tmp_path / "elsewhere.pcap"
+    wrpcap(str(capture), [Ether() / IP(src=s, dst=d) / TCP(dport=443) for s, d in flows])
+    out = tmp_path / "out"
+    assert main(["replay", DEMO, str(capture), "--out", str(out), "--csv", "--no-auto-map",
+                 "--map-subnet", "172.20.0.0/24=spoke1/web"]) == 0
+    printed = " ".join(capsys.readouterr().out.split())
+    assert ("map: not mapped by --map-subnet: 172.20.0.1, 172.20.0.3, 172.20.0.255 "
+            "(map-subnet-reserved: ") in printed
+    with (out / "packets.csv").open() as f:
+        by_flow = [(r["sourceIp"], r["destinationIp"]) for r in csv.DictReader(f)]
+    assert by_flow == [("10.1.1.5", "172.20.0.1"), ("10.1.1.5", "10.1.1.6"),
+                       ("172.20.0.255", "10.1.1.6"), ("172.20.0.3", "10.1.1.4")]

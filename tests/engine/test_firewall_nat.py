@@ -46,7 +46,7 @@ route_tables:
 nsgs:
   db-nsg:
     rules:
-      - {name: rdp-from-firewall, priority: 100, direction: Inbound, access: Allow, protocol: Tcp, source: 10.0.1.0/26, destination: "*", ports: 3389}
+      - {name: rdp-from-firewall, priority: 100, direction: Inbound, access: Allow, protocol: Tcp, source: 10.0.1.0/26, destination: "*", destination_ports: 3389}
 public_ips:
   fw-ip: {address: 203.0.113.10}
 firewalls:

@@ -53,8 +53,8 @@ def test_explicit_host_map_takes_the_vms_ipv6_address() -> None:
     src, dst = run6(m, [("fd00::99", "2001:db8::7"), ("fd00::98", "fd00::99")])
     assert src == ["ace:cab:deca:deed::5", "fd00::98"]
     assert dst == ["ace:cab:deca:deed::4", "ace:cab:deca:deed::5"]
-    assert m.printable()[1:] == ["capture fd00::99 -> web2 ace:cab:deca:deed::5",
-                                 "capture 2001:db8::7 -> WEB1 ace:cab:deca:deed::4"]
+    assert m.printable()[1:] == ["capture fd00::99 -> web2 ace:cab:deca:deed::5 (--map)",
+                                 "capture 2001:db8::7 -> WEB1 ace:cab:deca:deed::4 (--map)"]
 
 
 @pytest.mark.parametrize("capture, vm, message", [
@@ -73,7 +73,7 @@ def test_subnet_map_keeps_the_offset_in_the_ipv6_prefix() -> None:
     src, dst = run6(m, [("fd00:9::1:2", "fd00:8::1")])
     assert (src, dst) == (["ace:cab:deca:deed::1:2"], ["fd00:8::1"])
     assert m.printable()[-1] == ("capture fd00:9::-fd00:9::ffff:ffff:ffff:ffff -> v/s "
-                                 "(offset kept)")
+                                 "(--map-subnet, offset kept)")
     with pytest.raises(InputError, match="needs the subnet's IPv6 prefix"):
         m.add_subnet("fd00:9::/64", int(ipaddress.IPv4Address("10.0.0.0")), 256, "v/s")
     with pytest.raises(InputError, match="larger than the subnet"):

@@ -25,7 +25,7 @@ class _Oracle(AddressMap):
                 self.auto = False
                 self.notes.append("off")
                 return
-            self.notes.append("on")
+            self.auto_on_at = len(self.notes)  # printable() writes what auto-map did
         if not [ip for _, ip in self.nic_ips if ip not in self.hosts.values()]:
             return  # every NIC taken: learning (and listing reserved addresses) has ended
         both = np.empty(src.size * 2, dtype=np.int64)

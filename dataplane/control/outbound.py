@@ -103,9 +103,10 @@ class Outbound:
         return out
 
 
-def _addresses(topology: Topology, public_ips: tuple[str, ...]) -> tuple[IPAddress, ...]:
+def _addresses(topology: Topology, public_ips: tuple[str, ...], version: int = 4
+               ) -> tuple[IPAddress, ...]:
     found = (public_address(topology, p) for p in public_ips)
-    return tuple(a for a in found if a is not None and a.version == 4)
+    return tuple(a for a in found if a is not None and a.version == version)
 
 
 def _public_lbs(topology: Topology, pools: set[str]) -> list[LoadBalancer]:
@@ -113,8 +114,9 @@ def _public_lbs(topology: Topology, pools: set[str]) -> list[LoadBalancer]:
             and any(id_key(p.id) in pools for p in lb.backend_address_pools)]
 
 
-def _lb_methods(topology: Topology, pools: set[str]) -> list[Outbound]:
-    """Outbound rules, then load-balancing rules, of the public load balancers on `pools`."""
+def lb_methods(topology: Topology, pools: set[str], version: int = 4) -> list[Outbound]:
+    """Outbound rules, then load-balancing rules, of the public load balancers on `pools`;
+    `public_addresses`: their frontends' public addresses of IP `version` (4 | 6)."""
     out: list[Outbound] = []
     for kind in (LB_OUTBOUND_RULE, LB_RULE):
         for lb in _public_lbs(topology, pools):
@@ -129,7 +131,7 @@ def _lb_methods(topology: Topology, pools: set[str]) -> list[Outbound]:
                     continue
                 pips = tuple(frontends[id_key(f)].public_ip_address or "" for f in frontend_ids
                              if id_key(f) in frontends)
-                out.append(Outbound(kind, lb.id, name, _addresses(topology, pips),
+                out.append(Outbound(kind, lb.id, name, _addresses(topology, pips, version),
                                     public_ips=pips))
     return out
 
@@ -150,9 +152,9 @@ def outbound_access(topology: Topology, nic: NetworkInterface) -> Outbound:
         candidates.append(Outbound(INSTANCE_PUBLIC_IP, pip.id, "",
                                    _addresses(topology, (pip.id,)), public_ips=(pip.id,)))
     pools = {id_key(p) for p in config.load_balancer_backend_address_pools}
-    lb_methods = _lb_methods(topology, pools)
+    lb_found = lb_methods(topology, pools)
     if not isinstance(pip, PublicIPAddress):
-        candidates += lb_methods
+        candidates += lb_found
     assumptions: tuple[Assumption, ...] = ()
     if not candidates:
         vm = topology.vm_of_nic(nic)
@@ -166,7 +168,7 @@ def outbound_access(topology: Topology, nic: NetworkInterface) -> Outbound:
         method = NONE if private or vm_has_pip else DEFAULT_OUTBOUND
         return Outbound(method, assumptions=assumptions)
     chosen = candidates[0]
-    overridden = candidates[1:] + (lb_methods if isinstance(pip, PublicIPAddress) else [])
+    overridden = candidates[1:] + (lb_found if isinstance(pip, PublicIPAddress) else [])
     names = tuple(f"{o.method} {o.resource.rsplit('/', 1)[-1]}" + (f"/{o.rule}" if o.rule else "")
                   for o in overridden if o.resource)
     allocated = any(chosen_here(topology, p) for p in chosen.public_ips)

@@ -63,6 +63,7 @@ from dataplane.engine.stages import (
     peering,
     platform,
     public_edge,
+    public_edge6,
     source,
 )
 from dataplane.engine.stages import gateway as _gateway_stage  # semantics stage, see decide()
@@ -377,14 +378,16 @@ class BatchPipeline:
         ported = (c.proto[rows] == 6) | (c.proto[rows] == 17)
         dn = (self._fdst[d] != c.dst[rows]) | (self._fdport[d] != c.dport[rows])
         sn = ~dn & ((self._fsrc[d] != c.src[rows]) | (self._fsport[d] != c.sport[rows]))
-        dst = c.dst[rows]
-        six = c.family[rows] == 6  # IPv6: only a load balancer's DNAT translates (handles)
-        if six.any():
-            sn &= ~six
+        dst, src = c.dst[rows], c.src[rows]
+        six = c.family[rows] == 6  # IPv6 addresses as handles (address_handles.py): an ILB's
+        if six.any():  # DNAT, an instance public IPv6's SNAT (stages/public_edge6.py)
             m = six & dn
             dst = dst.copy()
             dst[m] = self.addr6.handle_np(c.dst_hi[rows[m]], c.dst_lo[rows[m]])
-        ip = np.where(dn, dst, np.where(sn, c.src[rows] | UNSNAT, -1))
+            m = six & sn
+            src = src.copy()
+            src[m] = self.addr6.handle_np(c.src_hi[rows[m]], c.src_lo[rows[m]])
+        ip = np.where(dn, dst, np.where(sn, src | UNSNAT, -1))
         port = np.where(dn, c.dport[rows], np.where(sn, c.sport[rows], -1))
         moved = ~six & ((self._fsrc[d] != c.src[rows]) | (self._fsport[d] != c.sport[rows]))
         usrc = np.where(moved, (c.src[rows].astype(np.int64) << 16)
@@ -686,8 +689,8 @@ class BatchPipeline:
         _gateway_stage.enter_stage(self, c, est, disp, dec, nodes, pos, active, subnet)
         disp[outside6] = D.UNMAPPED  # IPv6 from outside the VNets (reference.py, engine-ipv6)
         dec[outside6] = self.l_ingress6
-        if outside6.any():  # ... but a tracked flow's reply reaches its NIC (no NSG: stateful)
-            self._ingress6(c, est, np.flatnonzero(outside6 & est), nodes, disp, dec, active)
+        if outside6.any():  # ... but public IPv6 and tracked flows' replies get in (public_edge6)
+            self._ingress6(c, est, np.flatnonzero(outside6), nodes, disp, dec, active)
         for _ in range(MAX_HOPS):
             idx = np.flatnonzero(active)
             if idx.size == 0:
@@ -822,8 +825,8 @@ class BatchPipeline:
             return idx, rid, sub, nh, vnet
         keep = np.ones(idx.size, bool)
         six = c.family[idx] == 6
-        if six.any():  # IPv6 Internet edge and gateways (public_edge.py, stages/ipv6.py)
-            keep = self._edge6(c, idx, rid, nh, six, nodes, pos, disp, dec, active)
+        if six.any():  # IPv6 Internet edge and gateways (public_edge6.py, stages/ipv6.py)
+            keep = self._edge6(c, est, idx, rid, nh, six, nodes, pos, disp, dec, active)
         # >>> stages/gateway.py (Internet edge)
         if keep.any():
             keep[keep] = _gateway_stage.edge_stage(self, c, idx[keep], rid[keep], nh[keep],
@@ -857,24 +860,32 @@ class BatchPipeline:
 
     def _ingress6(self, c: Columns, est: np.ndarray, rows: np.ndarray, nodes: np.ndarray,
                   disp: np.ndarray, dec: np.ndarray, active: np.ndarray) -> None:
-        """IPv6 replies of tracked flows from outside the VNets: delivered to the NIC holding
-        the destination (reference.py `_ingress6`)."""
+        """IPv6 rows from outside the VNets (reference.py `_ingress6`, stages/public_edge6.py):
+        public IPv6 (DNAT) and tracked flows' replies delivered to their NIC; a public load
+        balancer's IPv6 frontend IPV6_NOT_MODELLED; closed Standard public IPs."""
         net = self.net
-        target = np.array([net.ip6_nic.get(int(h) << 64 | int(lo_), -1) for h, lo_ in zip(
-            c.dst_hi[rows].tolist(), c.dst_lo[rows].tolist(), strict=True)], dtype=np.int32)
-        for nic in np.unique(target[target >= 0]).tolist():
-            q = rows[target == nic]
+        found, _ = public_edge6.ingress_np(net, c, rows, est, self.addr6)
+        deliver_at: dict[tuple[int, bool], list[int]] = {}
+        for kind, r, target, label in found:
+            if kind in ("frontend", "closed"):
+                disp[r] = D.IPV6_NOT_MODELLED if kind == "frontend" else D.PUBLIC_IP_CLOSED
+                dec[r] = self.labels(label)
+            elif kind != "unmapped":
+                deliver_at.setdefault((target, kind == "reply"), []).append(r)
+        for (nic, reply), q_rows in deliver_at.items():
+            q = np.array(q_rows, np.int64)
             nodes[q, 0] = nic
             self.deliver(c, est, q, np.full(q.size, nic, np.int32),
-                         self.labels(_gateway_stage.label_internet(net, nic, True)), nodes,
+                         self.labels(_gateway_stage.label_internet(net, nic, reply)), nodes,
                          np.zeros(len(c), np.int64), disp, dec, active)
 
-    def _edge6(self, c: Columns, idx: np.ndarray, rid: np.ndarray, nh: np.ndarray, six: np.ndarray,
-               nodes: np.ndarray, pos: np.ndarray, disp: np.ndarray, dec: np.ndarray,
-               active: np.ndarray) -> np.ndarray:
+    def _edge6(self, c: Columns, est: np.ndarray, idx: np.ndarray, rid: np.ndarray,
+               nh: np.ndarray, six: np.ndarray, nodes: np.ndarray, pos: np.ndarray,
+               disp: np.ndarray, dec: np.ndarray, active: np.ndarray) -> np.ndarray:
         """IPv6 rows of one hop whose route leaves the VNet: Internet (NON_ROUTABLE outside
-        2000::/3, else EXITS_INTERNET keeping the source; stages/public_edge.py) and gateway
-        rows (IPV6_NOT_MODELLED, stages/ipv6.py). Returns keep (over idx)."""
+        2000::/3; NO_IPV6_INTERNET for a new flow from a NIC without IPv6 outbound method,
+        else EXITS_INTERNET, SNATed by an instance public IPv6; stages/public_edge6.py) and
+        gateway rows (IPV6_NOT_MODELLED, stages/ipv6.py). Returns keep (over idx)."""
         net = self.net
         c_hi = c.dst_hi[idx]
         out = six & (nh == NH_INTERNET)
@@ -882,6 +893,16 @@ class BatchPipeline:
         disp[idx[bad]] = D.NON_ROUTABLE
         dec[idx[bad]] = self.route_label[rid[bad]]
         ok = out & ~bad
+        if ok.any():
+            at = nodes[idx[ok], pos[idx[ok]] - 1]
+            shut = np.zeros(idx.size, bool)
+            shut[ok] = public_edge6.egress_np(net, c, idx[ok], at, est, self.addr6)
+            t6 = public_edge6.tables(net)
+            for node in np.unique(at[shut[ok]]).tolist():
+                m = shut & (nodes[idx, np.maximum(pos[idx] - 1, 0)] == node)
+                disp[idx[m]] = D.NO_IPV6_INTERNET
+                dec[idx[m]] = self.labels(t6.no_internet_label[node])
+            ok &= ~shut
         nodes[idx[ok], pos[idx[ok]]] = net.internet_node
         disp[idx[ok]] = D.EXITS_INTERNET
         dec[idx[ok]] = self.route_label[rid[ok]]

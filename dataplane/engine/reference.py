@@ -64,6 +64,7 @@ from dataplane.engine.stages import (
     peering,
     platform,
     public_edge,
+    public_edge6,
     source,
 )
 from dataplane.engine.stages import loadbalancer as lbm
@@ -298,18 +299,30 @@ class ReferencePipeline:
         return f if f >= 0 and f + len(self.net.nics) in entry.firewalls else -1
 
     def _ingress6(self, p: Packet, entry: Entry | None, flow: Flow) -> Walk:
-        """An IPv6 packet from outside the VNets: a reply of a tracked flow is delivered to
-        the NIC holding its destination (no NSG: stateful); anything else is UNMAPPED
-        (IPv6 ingress is not modelled, stages/ipv6.py)."""
+        """An IPv6 packet from outside the VNets (stages/public_edge6.py `ingress`): to an
+        instance public IPv6 (DNAT) or the private address behind one, through the NIC's
+        inbound NSG; a reply of a tracked flow to its NIC (no NSG: stateful); a public load
+        balancer's IPv6 frontend IPV6_NOT_MODELLED; anything else UNMAPPED."""
         net = self.net
-        target = net.ip6_nic.get(p.dst, -1) if entry is not None else -1
-        if target < 0:
+        state = entry is not None
+        kind, p, target, edge, label = public_edge6.ingress(net, p, state)
+        if kind == "unmapped":
             return Walk(D.UNMAPPED, IPV6_INGRESS_LABEL, [])
+        if kind in ("frontend", "closed"):
+            w = Walk(D.DELIVERED, "", [])
+            w.hops.append(edge or {"step": "ingress", "kind": "Internet", "result":
+                                   "IPv6NotModelled" if kind == "frontend" else
+                                   "ClosedToInbound"})
+            return self._end(w, D.IPV6_NOT_MODELLED if kind == "frontend"
+                             else D.PUBLIC_IP_CLOSED, label)
         w = Walk(D.DELIVERED, "", [target], reply_of=entry, out=(p.src, p.dst, p.sport, p.dport))
+        if edge is not None:
+            w.hops.append(edge)
         w.hops.append({"step": "ingress", "kind": "Internet", "at": net.node_names[target],
-                       "established": True, "result": "Allowed"})
-        return self._deliver(w, p, target, True, flow, gateway.label_internet(net, target, True),
-                             append=False)
+                       "publicIp": kind == "public", "established": state,
+                       "result": "Allowed"})
+        return self._deliver(w, p, target, state, _flow(p),
+                             gateway.label_internet(net, target, kind == "reply"), append=False)
 
     def _ingress(self, p: Packet, state: bool, flow: Flow, entry: Entry | None) -> Walk:
         """Sources that are no emulated NIC (stages/gateway.py)."""
@@ -377,8 +390,15 @@ class ReferencePipeline:
             if shut:  # stages/public_edge.py: a private subnet without outbound method
                 w.hops.append({"step": "exit", "at": "internet", "result": "NoOutboundAccess"})
                 return self._end(w, D.NO_OUTBOUND_ACCESS, shut)
-            if kind == "Internet" and p.family == 4:  # a new flow's outbound source
-                p, hop = public_edge.snat(net, current, p, state)  # stages/public_edge.py
+            shut = public_edge6.no_internet(net, current, state) if (
+                kind == "Internet" and p.family == 6) else ""
+            if shut:  # stages/public_edge6.py: no IPv6 outbound method on the NIC
+                w.hops.append({"step": "exit", "at": "internet", "result":
+                               "NoIPv6InternetAccess"})
+                return self._end(w, D.NO_IPV6_INTERNET, shut)
+            if kind == "Internet":  # a new flow's outbound source
+                p, hop = (public_edge.snat if p.family == 4 else public_edge6.snat)(
+                    net, current, p, state)  # stages/public_edge.py, public_edge6.py
                 if hop is not None:
                     w.hops.append(hop)
                     w.out = (p.src, p.dst, p.sport, p.dport)
@@ -389,7 +409,7 @@ class ReferencePipeline:
                                **({"outbound": public_edge.outbound_text(net, current)}
                                   if kind == "Internet" and p.family == 4 and
                                   public_edge.outbound_text(net, current) else {}),
-                               **({"assumption": public_edge.IPV6_EGRESS}
+                               **({"assumption": public_edge6.IPV6_EGRESS}
                                   if p.family == 6 else {})})
                 return self._end(w, D.EXITS_INTERNET, label)
             if p.family == 6 and int(net.route_nh[rid]) == NH_GATEWAY:  # gateways: IPv4 only

@@ -53,6 +53,7 @@ class Disposition(IntEnum):
     FRAGMENT_STATE_FULL = 35
     IPV6_NOT_MODELLED = 36
     NO_IPV6_INTERNET = 43  # v6edge (issue 17); 37-42 are other branches' (the lead renumbers)
+    GATEWAY_IPV4_ONLY = 44  # v6edge (issue 17)
 
     @property
     def reason(self) -> str:
@@ -146,6 +147,12 @@ REASONS: dict[Disposition, str] = {
                                   "IPv6 address or public load-balancer IPv6 frontend: IPv6 "
                                   "Internet connectivity exists only when the deployment "
                                   "requests it",
+    # ipv6-overview "Limitations"; "Add IPv6 support for private peering using the Azure
+    # portal", https://learn.microsoft.com/azure/expressroute/expressroute-howto-add-ipv6-portal
+    # (engine/stages/gateway.py `ipv4_only_reason`)
+    Disposition.GATEWAY_IPV4_ONLY: "an IPv6 packet at a virtual network gateway that carries "
+                                   "IPv4 only (a VPN gateway, or an ExpressRoute gateway "
+                                   "whose GatewaySubnet has no IPv6 prefix)",
     Disposition.EXITS_PLATFORM: "answered by Azure's host (DNS, DHCP, WireServer, IMDS at "
                                 "168.63.129.16 / 169.254.169.254): no NSG unless it names the "
                                 "service's tag, no user route",

@@ -196,15 +196,17 @@ IPV6_OUTBOUND_CAVEAT = (
 
 
 def edge_next_hop(topology: Topology, nic: NetworkInterface, route: EffectiveRoute,
-                  answer: dict[str, Any]) -> dict[str, Any]:
+                  answer: dict[str, Any], outbound6: Outbound | None = None) -> dict[str, Any]:
     """`answer` (a next-hop dict) with `outbound` when the next hop is Internet, and
     `privateEndpoint` ({id, privateLinkServiceId, groupIds}) when it is InterfaceEndpoint;
-    their assumptions appended."""
+    their assumptions appended. `outbound6`: the IPv6 method (control/outbound6.py) shown for
+    an IPv6 route; without it an IPv6 answer carries IPV6_OUTBOUND_CAVEAT."""
     if route.next_hop_type == "Internet":
-        outbound = outbound_access(topology, nic)
+        six = route.address_prefix.version == 6
+        outbound = outbound6 if six and outbound6 is not None else outbound_access(topology, nic)
         answer["outbound"] = outbound.as_dict()
         answer["assumptions"] = answer["assumptions"] + _lines(outbound.assumptions)
-        if route.address_prefix.version == 6:  # the precedence above is the IPv4 one
+        if six and outbound6 is None:  # the precedence above is the IPv4 one
             answer["caveats"] = [*answer.get("caveats", []), IPV6_OUTBOUND_CAVEAT]
     endpoint = topology.get(route.private_endpoint)
     if isinstance(endpoint, PrivateEndpoint):

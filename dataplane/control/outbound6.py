@@ -38,6 +38,12 @@ from dataplane.control.public_addresses import ALLOCATION, chosen_here, public_a
 from dataplane.model import IPConfiguration, NetworkInterface, PublicIPAddress, Topology, id_key
 
 
+def first_ipv6_config(nic: NetworkInterface) -> IPConfiguration | None:
+    """The NIC's first IPv6 IP configuration (the source of its IPv6 flows), None if none."""
+    return next((c for c in nic.ip_configurations if c.private_ip_address is not None
+                 and c.private_ip_address.version == 6), None)
+
+
 def outbound_access6(topology: Topology, nic: NetworkInterface, config: IPConfiguration
                      ) -> Outbound:
     """The IPv6 outbound method of `config` (an IPv6 IP configuration of `nic`; module
@@ -60,4 +66,4 @@ def outbound_access6(topology: Topology, nic: NetworkInterface, config: IPConfig
     return Outbound(NONE)
 
 
-__all__ = ["outbound_access6"]
+__all__ = ["first_ipv6_config", "outbound_access6"]

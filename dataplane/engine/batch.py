@@ -43,7 +43,6 @@ from dataplane.engine.compile import (
     MAX_HOPS,
     NH_APPLIANCE,
     NH_ENDPOINT,
-    NH_GATEWAY,
     NH_INTERNET,
     NH_NONE,
     NH_PEERING,
@@ -188,7 +187,6 @@ class BatchPipeline:
         self.fw_instance = firewall_nat.instance_owners(net)
         self.own6 = source.NicOwn6(net.nics)
         self.l_ingress6 = self.labels(IPV6_INGRESS_LABEL)
-        self.l_gateway6 = self.labels(_ipv6.ipv6_label("virtual network gateway"))
         self.fw_own6 = _ipv6.firewall_own6(net.firewalls)
 
     # -- public --
@@ -689,8 +687,9 @@ class BatchPipeline:
         _gateway_stage.enter_stage(self, c, est, disp, dec, nodes, pos, active, subnet)
         disp[outside6] = D.UNMAPPED  # IPv6 from outside the VNets (reference.py, engine-ipv6)
         dec[outside6] = self.l_ingress6
-        if outside6.any():  # ... but public IPv6 and tracked flows' replies get in (public_edge6)
-            self._ingress6(c, est, np.flatnonzero(outside6), nodes, disp, dec, active)
+        if outside6.any():  # ... but on-premises (ExpressRoute), public IPv6 and tracked
+            self._ingress6(c, est, np.flatnonzero(outside6), nodes, pos, subnet, disp, dec,
+                           active)  # flows' replies get in (gateway.py, public_edge6.py)
         for _ in range(MAX_HOPS):
             idx = np.flatnonzero(active)
             if idx.size == 0:
@@ -825,7 +824,7 @@ class BatchPipeline:
             return idx, rid, sub, nh, vnet
         keep = np.ones(idx.size, bool)
         six = c.family[idx] == 6
-        if six.any():  # IPv6 Internet edge and gateways (public_edge6.py, stages/ipv6.py)
+        if six.any():  # IPv6 Internet edge (stages/public_edge6.py)
             keep = self._edge6(c, est, idx, rid, nh, six, nodes, pos, disp, dec, active)
         # >>> stages/gateway.py (Internet edge)
         if keep.any():
@@ -859,11 +858,34 @@ class BatchPipeline:
         return idx[keep], rid[keep], sub[keep], nh[keep], vnet[keep]
 
     def _ingress6(self, c: Columns, est: np.ndarray, rows: np.ndarray, nodes: np.ndarray,
-                  disp: np.ndarray, dec: np.ndarray, active: np.ndarray) -> None:
-        """IPv6 rows from outside the VNets (reference.py `_ingress6`, stages/public_edge6.py):
-        public IPv6 (DNAT) and tracked flows' replies delivered to their NIC; a public load
-        balancer's IPv6 frontend IPV6_NOT_MODELLED; closed Standard public IPs."""
+                  pos: np.ndarray, subnet: np.ndarray, disp: np.ndarray, dec: np.ndarray,
+                  active: np.ndarray) -> None:
+        """IPv6 rows from outside the VNets (reference.py `_ingress6`): from an on-premises
+        IPv6 prefix, active at its gateway in the GatewaySubnet (GATEWAY_IPV4_ONLY at an
+        IPv4-only one; stages/gateway.py); public IPv6 (DNAT) and tracked flows' replies
+        delivered to their NIC; a public load balancer's IPv6 frontend IPV6_NOT_MODELLED;
+        closed Standard public IPs (stages/public_edge6.py)."""
         net = self.net
+        ing = net.ingress
+        if ing.sites6:
+            onprem = []
+            for r, src in zip(rows.tolist(), (int(h) << 64 | int(x) for h, x in zip(
+                    c.src_hi[rows].tolist(), c.src_lo[rows].tolist(), strict=True)),
+                    strict=True):
+                site = ing.site_of6(src)
+                if site is None:
+                    continue
+                onprem.append(r)
+                gw = site.gateway_node
+                if gw not in ing.entry_subnet:
+                    continue  # UNMAPPED, as for IPv4
+                nodes[r, 0] = gw
+                if gw in ing.ipv4_only:
+                    disp[r], dec[r] = D.GATEWAY_IPV4_ONLY, self.labels(ing.ipv4_only[gw])
+                    continue
+                disp[r], dec[r], active[r] = UNDECIDED, -1, True
+                subnet[r], pos[r] = ing.entry_subnet[gw], 1
+            rows = np.setdiff1d(rows, np.array(onprem, np.int64))
         found, _ = public_edge6.ingress_np(net, c, rows, est, self.addr6)
         deliver_at: dict[tuple[int, bool], list[int]] = {}
         for kind, r, target, label in found:
@@ -882,10 +904,10 @@ class BatchPipeline:
     def _edge6(self, c: Columns, est: np.ndarray, idx: np.ndarray, rid: np.ndarray,
                nh: np.ndarray, six: np.ndarray, nodes: np.ndarray, pos: np.ndarray,
                disp: np.ndarray, dec: np.ndarray, active: np.ndarray) -> np.ndarray:
-        """IPv6 rows of one hop whose route leaves the VNet: Internet (NON_ROUTABLE outside
+        """IPv6 rows of one hop whose route leaves for the Internet: NON_ROUTABLE outside
         2000::/3; NO_IPV6_INTERNET for a new flow from a NIC without IPv6 outbound method,
-        else EXITS_INTERNET, SNATed by an instance public IPv6; stages/public_edge6.py) and
-        gateway rows (IPV6_NOT_MODELLED, stages/ipv6.py). Returns keep (over idx)."""
+        else EXITS_INTERNET, SNATed by an instance public IPv6 (stages/public_edge6.py).
+        Gateway rows go on to stages/gateway.py `hop_np`. Returns keep (over idx)."""
         net = self.net
         c_hi = c.dst_hi[idx]
         out = six & (nh == NH_INTERNET)
@@ -906,11 +928,8 @@ class BatchPipeline:
         nodes[idx[ok], pos[idx[ok]]] = net.internet_node
         disp[idx[ok]] = D.EXITS_INTERNET
         dec[idx[ok]] = self.route_label[rid[ok]]
-        gw = six & (nh == NH_GATEWAY)
-        disp[idx[gw]] = D.IPV6_NOT_MODELLED
-        dec[idx[gw]] = self.l_gateway6
-        active[idx[out | gw]] = False
-        return ~(out | gw)
+        active[idx[out]] = False
+        return ~out
 
     def _frontends(self, c, est, sel, fe, vnet, prev, via_gw, nodes, pos, disp, dec,
                    active) -> None:

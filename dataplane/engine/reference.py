@@ -50,7 +50,7 @@ from dataplane.control.nsg import Flow, RuleCompiler
 from dataplane.dispositions import Disposition as D
 from dataplane.engine import fragments
 from dataplane.engine.addresses import NicAddresses
-from dataplane.engine.compile import MAX_HOPS, NH_GATEWAY, Network
+from dataplane.engine.compile import MAX_HOPS, Network
 from dataplane.engine.conntrack import PASSING, ConnTrack, Entry, FragmentChains
 from dataplane.engine.conntrack import flow_key as _key
 from dataplane.engine.payload import NOT_SEEN, FlowName
@@ -69,7 +69,7 @@ from dataplane.engine.stages import (
 )
 from dataplane.engine.stages import loadbalancer as lbm
 from dataplane.engine.stages import route as routing
-from dataplane.engine.stages.ipv6 import firewall_own6, firewall_own6_label, ipv6_label
+from dataplane.engine.stages.ipv6 import firewall_own6, firewall_own6_label
 from dataplane.model import Prefix
 from dataplane.net import IPAddress
 
@@ -305,6 +305,19 @@ class ReferencePipeline:
         balancer's IPv6 frontend IPV6_NOT_MODELLED; anything else UNMAPPED."""
         net = self.net
         state = entry is not None
+        site = net.ingress.site_of6(p.src)  # on-premises over ExpressRoute (stages/gateway.py)
+        if site is not None and site.gateway_node in net.ingress.entry_subnet:
+            gw = site.gateway_node
+            w = Walk(D.DELIVERED, "", [gw], reply_of=entry)
+            w.hops.append({"step": "ingress", "kind": "on-premises", "at": net.node_names[gw],
+                           site.site_key: site.site, "connection": site.connection,
+                           "prefix": site.prefix, "established": state})
+            if gw in net.ingress.ipv4_only:
+                w.hops[-1]["result"] = "IPv4Only"
+                return self._end(w, D.GATEWAY_IPV4_ONLY, net.ingress.ipv4_only[gw])
+            return self._hops(w, p, net.ingress.entry_subnet[gw], gw, state, flow)
+        if site is not None:  # no GatewaySubnet in the model (as for IPv4)
+            return Walk(D.UNMAPPED, IPV6_INGRESS_LABEL, [])
         kind, p, target, edge, label = public_edge6.ingress(net, p, state)
         if kind == "unmapped":
             return Walk(D.UNMAPPED, IPV6_INGRESS_LABEL, [])
@@ -412,11 +425,9 @@ class ReferencePipeline:
                                **({"assumption": public_edge6.IPV6_EGRESS}
                                   if p.family == 6 else {})})
                 return self._end(w, D.EXITS_INTERNET, label)
-            if p.family == 6 and int(net.route_nh[rid]) == NH_GATEWAY:  # gateways: IPv4 only
-                w.hops.append({"step": "gateway", "result": "IPv6NotModelled"})
-                return self._end(w, D.IPV6_NOT_MODELLED, ipv6_label("virtual network gateway"))
             if kind == "VirtualNetworkGateway" and not net.ingress.routes.to_nva[rid]:
-                end, path, entry, hop = gateway.cross(net, rid, route, p.dst, len(w.nodes))
+                end, path, entry, hop = gateway.cross(net, rid, route, p.dst, len(w.nodes),
+                                                      p.family)  # IPv6: ExpressRoute only
                 w.hops.append(hop)
                 w.nodes += path
                 if end is not None:

@@ -179,50 +179,36 @@ def test_ipv6_load_balancer_frontend_balances(make_topology) -> None:
                               family=6))[0] == "NO_DESTINATION"
 
 
-def test_dual_stack_tutorial_vm_reaches_the_ipv6_internet_through_the_emulator(tmp_path) -> None:
+def test_dual_stack_tutorial_vm_reaches_the_ipv6_internet_through_the_emulator() -> None:
     """"Create an Azure Virtual Machine with a dual-stack network using the Azure portal"
     (https://learn.microsoft.com/azure/virtual-network/ip-services/
     create-vm-dual-stack-ipv6-portal, "Network interface configuration"): the tutorial's
-    IPv6 ip configuration carries a public IPv6 address (myPublicIP-IPv6, Standard) and then
-    reaches the IPv6 Internet (route ::/0 Internet, the default AllowInternetOutBound) with
-    that address as its source. Without it (the fixture as shipped) IPv6 Internet egress ends
-    NO_IPV6_INTERNET ("only established when you explicitly request it", ipv6-overview) while
-    IPv4 leaves by default outbound access. Scapy packets through Emulator.send, the IPv6
-    source NIC found by its address."""
-    import json
+    IPv6 ip configuration carries a public IPv6 address (myPublicIP-IPv6, Standard;
+    fixture dual_stack_public_ipv6.json) and reaches the IPv6 Internet (route ::/0 Internet,
+    the default AllowInternetOutBound) with that address as its source. Without it
+    (dual_stack_minimal.json) IPv6 Internet egress ends NO_IPV6_INTERNET ("only established
+    when you explicitly request it", ipv6-overview) while IPv4 leaves by default outbound
+    access. Scapy packets through Emulator.send, the IPv6 source NIC found by its address."""
     from pathlib import Path
 
     from scapy.layers.inet import IP
     from scapy.layers.inet import TCP as TCP_
     from scapy.layers.inet6 import IPv6
 
+    from dataplane.control.public_addresses import public_address
     from dataplane.engine import Emulator
     from dataplane.load import load
 
-    dual = Path(__file__).parents[1] / "load" / "fixtures" / "arm" / "dual_stack_minimal.json"
+    fixtures = Path(__file__).parents[1] / "load" / "fixtures" / "arm"
     frames = [IPv6(src="ace:cab:deca:deed::4", dst="2001:4860:4860::8888") / TCP_(
         sport=50000, dport=443), IP(src="10.0.0.4", dst="8.8.8.8") / TCP_(sport=50000,
                                                                           dport=443)]
-    out = Emulator(load(dual)).send(frames)
+    out = Emulator(load(fixtures / "dual_stack_minimal.json")).send(frames)
     assert out.dispositions() == [D.NO_IPV6_INTERNET, D.EXITS_INTERNET]
-    template = json.loads(dual.read_text())
-    template["resources"].append({
-        "type": "Microsoft.Network/publicIPAddresses", "apiVersion": "2023-09-01",
-        "name": "myPublicIP-IPv6", "location": "eastus2", "sku": {"name": "Standard"},
-        "properties": {"publicIPAddressVersion": "IPv6", "publicIPAllocationMethod": "Static",
-                       "ipAddress": "2001:db8:e0::6"}})
-    nics = next(r for r in template["resources"]
-                if r["type"] == "Microsoft.Network/networkInterfaces")
-    config6 = next(c for c in nics["properties"]["ipConfigurations"]
-                   if c["properties"].get("privateIPAddressVersion") == "IPv6")
-    for loop in template["resources"]:  # one VM: a public IP belongs to one configuration
-        if "copy" in loop:
-            loop["copy"]["count"] = 1
-    config6["properties"]["publicIPAddress"] = {
-        "id": "[resourceId('Microsoft.Network/publicIPAddresses', 'myPublicIP-IPv6')]"}
-    patched = tmp_path / "dual_stack_public6.json"
-    patched.write_text(json.dumps(template))
-    out = Emulator(load(patched)).send(frames[:1])
+    tutorial = load(fixtures / "dual_stack_public_ipv6.json")
+    out = Emulator(tutorial).send(frames[:1])
     assert out.dispositions() == [D.EXITS_INTERNET]
     assert out.row(0)["deciding"] == "route System ::/0 Internet"
     assert out.row(0)["hops"].split(" > ")[0] == "VM0"
+    public = public_address(tutorial, tutorial.public_ip_addresses[0])
+    assert out.row(0)["final_src"] == str(public)  # translated 1:1 to the public IPv6 address

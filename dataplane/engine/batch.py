@@ -886,12 +886,18 @@ class BatchPipeline:
                 disp[r], dec[r], active[r] = UNDECIDED, -1, True
                 subnet[r], pos[r] = ing.entry_subnet[gw], 1
             rows = np.setdiff1d(rows, np.array(onprem, np.int64))
+        if net.lb.by_public6 and rows.size:  # new flows to public IPv6 frontends (loadbalancer)
+            fe = np.array([net.lb.at_public6(int(h) << 64 | int(x)) for h, x in zip(
+                c.dst_hi[rows].tolist(), c.dst_lo[rows].tolist(), strict=True)], np.int32)
+            m = (fe >= 0) & ~est[rows]
+            if m.any():
+                self._public6(c, est, rows[m], fe[m], nodes, disp, dec, active)
+                rows = rows[~m]
         found, _ = public_edge6.ingress_np(net, c, rows, est, self.addr6)
         deliver_at: dict[tuple[int, bool], list[int]] = {}
         for kind, r, target, label in found:
-            if kind in ("frontend", "closed"):
-                disp[r] = D.IPV6_NOT_MODELLED if kind == "frontend" else D.PUBLIC_IP_CLOSED
-                dec[r] = self.labels(label)
+            if kind == "closed":
+                disp[r], dec[r] = D.PUBLIC_IP_CLOSED, self.labels(label)
             elif kind != "unmapped":
                 deliver_at.setdefault((target, kind == "reply"), []).append(r)
         for (nic, reply), q_rows in deliver_at.items():
@@ -900,6 +906,30 @@ class BatchPipeline:
             self.deliver(c, est, q, np.full(q.size, nic, np.int32),
                          self.labels(_gateway_stage.label_internet(net, nic, reply)), nodes,
                          np.zeros(len(c), np.int64), disp, dec, active)
+
+    def _public6(self, c: Columns, est: np.ndarray, sel: np.ndarray, fe: np.ndarray,
+                 nodes: np.ndarray, disp: np.ndarray, dec: np.ndarray, active: np.ndarray
+                 ) -> None:
+        """New IPv6 flows to public load balancer frontends `fe` (rows `sel`): the rule and
+        hash (lb.frontends_np), the Standard SKU's closed default, DNAT to the backend's IPv6
+        address (halves, its handle in `dst`), delivery (reference `_public_frontend`)."""
+        net = self.net
+        rows, backend, _ip, port, label, hi, lo = lb.frontends_np(
+            net, self.labels, c, sel, fe, np.full(sel.size, -1, np.int32), disp, dec, active)
+        of = fe[np.searchsorted(sel, rows)] if rows.size else rows
+        basic = np.array([net.lb.frontends[f].basic for f in of.tolist()], bool)
+        shut = ~basic & ~net.lb.nic_guarded[backend]
+        for f in np.unique(of[shut]).tolist():
+            q = rows[shut & (of == f)]
+            disp[q], dec[q] = D.PUBLIC_IP_CLOSED, self.labels(lb.label_closed(
+                net.lb.frontends[f]))
+        keep = ~shut
+        rows, backend, port, label, hi, lo = (x[keep] for x in (rows, backend, port, label,
+                                                                 hi, lo))
+        c.dst_hi[rows], c.dst_lo[rows] = hi, lo
+        nat.dnat_np(c, rows, self.addr6.handle_np(hi, lo), port)
+        self.deliver(c, est, rows, backend, label, nodes, np.zeros(len(c), np.int64), disp,
+                     dec, active)
 
     def _edge6(self, c: Columns, est: np.ndarray, idx: np.ndarray, rid: np.ndarray,
                nh: np.ndarray, six: np.ndarray, nodes: np.ndarray, pos: np.ndarray,

@@ -299,10 +299,11 @@ class ReferencePipeline:
         return f if f >= 0 and f + len(self.net.nics) in entry.firewalls else -1
 
     def _ingress6(self, p: Packet, entry: Entry | None, flow: Flow) -> Walk:
-        """An IPv6 packet from outside the VNets (stages/public_edge6.py `ingress`): to an
-        instance public IPv6 (DNAT) or the private address behind one, through the NIC's
-        inbound NSG; a reply of a tracked flow to its NIC (no NSG: stateful); a public load
-        balancer's IPv6 frontend IPV6_NOT_MODELLED; anything else UNMAPPED."""
+        """An IPv6 packet from outside the VNets: from an on-premises IPv6 prefix, in at its
+        gateway (stages/gateway.py); a new flow to a public load balancer's IPv6 frontend, its
+        rule, DNAT and backend (stages/loadbalancer.py); to an instance public IPv6 (DNAT) or
+        the private address behind one, through the NIC's inbound NSG; a reply of a tracked
+        flow to its NIC (no NSG: stateful; stages/public_edge6.py); anything else UNMAPPED."""
         net = self.net
         state = entry is not None
         site = net.ingress.site_of6(p.src)  # on-premises over ExpressRoute (stages/gateway.py)
@@ -318,16 +319,16 @@ class ReferencePipeline:
             return self._hops(w, p, net.ingress.entry_subnet[gw], gw, state, flow)
         if site is not None:  # no GatewaySubnet in the model (as for IPv4)
             return Walk(D.UNMAPPED, IPV6_INGRESS_LABEL, [])
+        if not state and net.lb.at_public6(p.dst) >= 0:  # stages/loadbalancer.py, IPv6
+            return self._public_frontend(p, net.lb.frontends[net.lb.at_public6(p.dst)])
         kind, p, target, edge, label = public_edge6.ingress(net, p, state)
         if kind == "unmapped":
             return Walk(D.UNMAPPED, IPV6_INGRESS_LABEL, [])
-        if kind in ("frontend", "closed"):
+        if kind == "closed":
             w = Walk(D.DELIVERED, "", [])
             w.hops.append(edge or {"step": "ingress", "kind": "Internet", "result":
-                                   "IPv6NotModelled" if kind == "frontend" else
                                    "ClosedToInbound"})
-            return self._end(w, D.IPV6_NOT_MODELLED if kind == "frontend"
-                             else D.PUBLIC_IP_CLOSED, label)
+            return self._end(w, D.PUBLIC_IP_CLOSED, label)
         w = Walk(D.DELIVERED, "", [target], reply_of=entry, out=(p.src, p.dst, p.sport, p.dport))
         if edge is not None:
             w.hops.append(edge)

@@ -13,8 +13,8 @@ NICs' IPv6 IP configurations (control/outbound6.py):
     translation (the IPv4 rule of stages/gateway.py, assumption `ingress-internet`);
   - answering a flow the VM opened (a conntrack entry) reaches its NIC without NSG, the
     public address translated back by the same 1:1 mapping;
-  - to a public load balancer's IPv6 frontend: IPV6_NOT_MODELLED, labelled with the frontend
-    (public IPv6 load balancing is not modelled yet);
+  (a new flow to a public load balancer's IPv6 frontend is the load balancer's:
+  stages/loadbalancer.py, before this stage);
   - from a source outside 2000::/3 (not an Internet address), or anything else: UNMAPPED,
     labelled as before (reference.IPV6_INGRESS_LABEL).
 * outbound (`egress`, batch `egress_np`), at an Internet route for an IPv6 destination inside
@@ -43,9 +43,8 @@ import numpy as np
 
 from dataplane.control.outbound import INSTANCE_PUBLIC_IP, NONE
 from dataplane.control.outbound6 import outbound_access6
-from dataplane.control.public_addresses import closed_to_inbound, public_address
+from dataplane.control.public_addresses import closed_to_inbound
 from dataplane.engine.stages.public_edge import closed_label, nonroutable6
-from dataplane.model import LoadBalancer, PublicIPAddress
 
 LOW64 = (1 << 64) - 1
 IPV6_EGRESS = (
@@ -62,14 +61,13 @@ class Edge6Tables:
     """`dnat`: public IPv6 -> (private IPv6, NIC node, closed, public IP name); `exposed`:
     private IPv6 of a configuration with a public IPv6 -> (NIC node, closed, name); `snat`:
     private IPv6 -> public IPv6 (instance public IPv6); per node `no_internet` (bool) and its
-    label; `lb_frontends`: public IPv6 of a public load balancer frontend -> 'lb/frontend'."""
+    label."""
 
     dnat: dict[int, tuple[int, int, bool, str]]
     exposed: dict[int, tuple[int, bool, str]]
     snat: dict[int, int]
     no_internet: np.ndarray
     no_internet_label: tuple[str, ...]
-    lb_frontends: dict[int, str]
 
 
 _TABLES: weakref.WeakKeyDictionary[Any, Edge6Tables] = weakref.WeakKeyDictionary()
@@ -78,10 +76,6 @@ _TABLES: weakref.WeakKeyDictionary[Any, Edge6Tables] = weakref.WeakKeyDictionary
 def no_internet_label(nic_name: str) -> str:
     return (f"outbound IPv6 none: {nic_name} has no public IPv6 address and no public load "
             "balancer IPv6 frontend (IPv6 Internet only when the deployment requests it)")
-
-
-def frontend_label(name: str) -> str:
-    return f"IPv6 through public load balancer frontend {name}: not modelled"
 
 
 def tables(net: Any) -> Edge6Tables:
@@ -115,16 +109,7 @@ def tables(net: Any) -> Edge6Tables:
             dnat.setdefault(public, (private, i, closed, name))
             exposed.setdefault(private, (i, closed, name))
             snat.setdefault(private, public)
-    frontends: dict[int, str] = {}
-    for lb in topology.load_balancers:
-        if not isinstance(lb, LoadBalancer):
-            continue
-        for fe in lb.frontend_ip_configurations:
-            pip = topology.get(fe.public_ip_address) if fe.public_ip_address else None
-            address = public_address(topology, pip) if isinstance(pip, PublicIPAddress) else None
-            if address is not None and address.version == 6:
-                frontends.setdefault(address.value, f"{lb.name}/{fe.name}")
-    found = Edge6Tables(dnat, exposed, snat, no_internet, tuple(labels), frontends)
+    found = Edge6Tables(dnat, exposed, snat, no_internet, tuple(labels))
     _TABLES[net] = found
     return found
 
@@ -133,15 +118,13 @@ def tables(net: Any) -> Edge6Tables:
 def ingress(net: Any, p: Any, established: bool
             ) -> tuple[str, Any, int, dict[str, Any] | None, str]:
     """Classify an IPv6 packet from outside the VNets: (kind, packet, NIC node, DNAT hop or
-    None, label). kind: 'frontend' (IPV6_NOT_MODELLED, label), 'closed' (PUBLIC_IP_CLOSED,
-    label), 'public' (to the NIC through its inbound NSG unless established; the packet
+    None, label). kind: 'closed' (PUBLIC_IP_CLOSED, label), 'public' (to the NIC through its
+    inbound NSG unless established; the packet
     DNATed when it was addressed to the public IPv6), 'reply' (a tracked flow's reply to a NIC
     without public IPv6), 'unmapped'."""
     t = tables(net)
     if nonroutable6(p.src):
         return "unmapped", p, -1, None, ""
-    if not established and p.dst in t.lb_frontends:
-        return "frontend", p, -1, None, frontend_label(t.lb_frontends[p.dst])
     hop = None
     row = t.dnat.get(p.dst)
     if row is not None:
@@ -242,5 +225,5 @@ def _ip6(v: int) -> str:
     return str(ipaddress.IPv6Address(v))
 
 
-__all__ = ["IPV6_EGRESS", "Edge6Tables", "egress_np", "frontend_label", "ingress", "ingress_np",
+__all__ = ["IPV6_EGRESS", "Edge6Tables", "egress_np", "ingress", "ingress_np",
            "no_internet", "no_internet_label", "snat", "tables"]

@@ -139,8 +139,8 @@ REASONS: dict[Disposition, str] = {
                                      "NIC's chains are at their bound (assumption "
                                      "fragment-state)",
     Disposition.IPV6_NOT_MODELLED: "not decided: an IPv6 packet reached a part the emulator "
-                                   "models for IPv4 only (Azure Firewall IPv6 preview, an IPv6 "
-                                   "load-balancer frontend, a gateway; named in the label)",
+                                   "models for IPv4 only (Azure Firewall IPv6 preview: "
+                                   "application and DNAT rules; named in the label)",
     # "What is IPv6 for Azure Virtual Network?", https://learn.microsoft.com/azure/
     # virtual-network/ip-services/ipv6-overview, "Benefits" (engine/stages/public_edge6.py)
     Disposition.NO_IPV6_INTERNET: "a new IPv6 flow to the Internet from a NIC without a public "

@@ -689,7 +689,7 @@ class BatchPipeline:
         dec[outside6] = self.l_ingress6
         if outside6.any():  # ... but on-premises (ExpressRoute), public IPv6 and tracked
             self._ingress6(c, est, np.flatnonzero(outside6), nodes, pos, subnet, disp, dec,
-                           active)  # flows' replies get in (gateway.py, public_edge6.py)
+                           active, unnat_ip, unnat_port)  # flows' replies get in
         for _ in range(MAX_HOPS):
             idx = np.flatnonzero(active)
             if idx.size == 0:
@@ -859,7 +859,7 @@ class BatchPipeline:
 
     def _ingress6(self, c: Columns, est: np.ndarray, rows: np.ndarray, nodes: np.ndarray,
                   pos: np.ndarray, subnet: np.ndarray, disp: np.ndarray, dec: np.ndarray,
-                  active: np.ndarray) -> None:
+                  active: np.ndarray, unnat_ip: np.ndarray, unnat_port: np.ndarray) -> None:
         """IPv6 rows from outside the VNets (reference.py `_ingress6`): from an on-premises
         IPv6 prefix, active at its gateway in the GatewaySubnet (GATEWAY_IPV4_ONLY at an
         IPv4-only one; stages/gateway.py); public IPv6 (DNAT) and tracked flows' replies
@@ -893,6 +893,16 @@ class BatchPipeline:
             if m.any():
                 self._public6(c, est, rows[m], fe[m], nodes, disp, dec, active)
                 rows = rows[~m]
+        m = est[rows] & (unnat_ip[rows] >= UNSNAT)  # a SNATed flow's reply: un-SNAT
+        if m.any():
+            r = rows[m]
+            h = unnat_ip[r] & (UNSNAT - 1)
+            hi, lo = self.addr6.halves_np(h, c.dst_hi[r], c.dst_lo[r])
+            ported = (c.proto[r] == 6) | (c.proto[r] == 17)
+            port = np.where(ported, unnat_port[r], c.dport[r])
+            moved = (hi != c.dst_hi[r]) | (lo != c.dst_lo[r]) | (port != c.dport[r])
+            r, h, hi, lo, port = r[moved], h[moved], hi[moved], lo[moved], port[moved]
+            c.dst_hi[r], c.dst_lo[r], c.dst[r], c.dport[r] = hi, lo, h, port
         found, _ = public_edge6.ingress_np(net, c, rows, est, self.addr6)
         deliver_at: dict[tuple[int, bool], list[int]] = {}
         for kind, r, target, label in found:

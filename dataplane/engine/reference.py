@@ -321,7 +321,11 @@ class ReferencePipeline:
             return Walk(D.UNMAPPED, IPV6_INGRESS_LABEL, [])
         if not state and net.lb.at_public6(p.dst) >= 0:  # stages/loadbalancer.py, IPv6
             return self._public_frontend(p, net.lb.frontends[net.lb.at_public6(p.dst)])
-        kind, p, target, edge, label = public_edge6.ingress(net, p, state)
+        unsnat = entry.unsnat() if entry is not None else None
+        back = None
+        if unsnat is not None and (p.dst, p.dport) != (unsnat[0] & (V6_TAG - 1), unsnat[1]):
+            p, back = nat.unsnat(p, unsnat[0] & (V6_TAG - 1), unsnat[1], family=6)  # SNATed
+        kind, p, target, edge, label = public_edge6.ingress(net, p, state)  # (public_edge6)
         if kind == "unmapped":
             return Walk(D.UNMAPPED, IPV6_INGRESS_LABEL, [])
         if kind == "closed":
@@ -330,8 +334,7 @@ class ReferencePipeline:
                                    "ClosedToInbound"})
             return self._end(w, D.PUBLIC_IP_CLOSED, label)
         w = Walk(D.DELIVERED, "", [target], reply_of=entry, out=(p.src, p.dst, p.sport, p.dport))
-        if edge is not None:
-            w.hops.append(edge)
+        w.hops += [h for h in (back, edge) if h is not None]
         w.hops.append({"step": "ingress", "kind": "Internet", "at": net.node_names[target],
                        "publicIp": kind == "public", "established": state,
                        "result": "Allowed"})

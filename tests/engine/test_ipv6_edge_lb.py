@@ -137,11 +137,23 @@ def test_standard_frontend_without_nsg_is_closed() -> None:
 
 def test_backends_reach_the_ipv6_internet_through_the_load_balancer() -> None:
     # a load-balancing rule without disableOutboundSnat gives its pool outbound connectivity
-    # (control/outbound6.py): no NO_IPV6_INTERNET; the source is kept (assumption
-    # ipv6-internet-egress: the frontend's SNAT is not modelled)
+    # (control/outbound6.py): the source becomes the frontend's IPv6 address with a SNAT port
+    # (assumptions ipv6-internet-egress, snat-port); the reply is un-SNATed back to the VM
     net = dual_stack_lb()
-    (w,) = compare(net, [Packet(VM2N, VM2, CLIENT, TCP, 44000, 443, family=6)])
-    assert (w.disposition, w.out) == (D.EXITS_INTERNET, (VM2, CLIENT, 44000, 443))
+    (out,) = compare(net, [Packet(VM2N, VM2, CLIENT, TCP, 44000, 443, family=6)])
+    assert out.disposition == D.EXITS_INTERNET
+    src, dst, sport, dport = out.out
+    assert (src, dst, dport) == (FRONT6, CLIENT, 443) and 1024 <= sport <= 65535
+    assert sport != 44000  # a SNAT port, not the VM's
+    _, back, stray = compare(net, [
+        Packet(VM2N, VM2, CLIENT, TCP, 44000, 443, family=6),
+        Packet(-1, CLIENT, FRONT6, TCP, 443, sport, family=6),
+        Packet(-1, CLIENT, FRONT6, TCP, 443, sport + 1 if sport < 65535 else 1024,
+               family=6)])
+    assert (back.disposition, back.nodes) == (D.DELIVERED, [VM2N])
+    assert back.out == (CLIENT, VM2, 443, 44000)  # un-SNAT: the VM's address and port
+    assert back.deciding == "ingress internet to vm2 (reply of a flow it opened)"
+    assert stray.disposition == D.LB_NO_RULE  # a new flow to the frontend: its rules decide
 
 
 ADDRS6 = [CLIENT, FRONT6, VM1, VM2, v6("2001:db8:e0::81")]

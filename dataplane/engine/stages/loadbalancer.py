@@ -68,8 +68,12 @@ using Standard Internal Load Balancer in Azure", https://learn.microsoft.com/azu
 load-balancer/ipv6-dual-stack-standard-internal-load-balancer-powershell: an IPv6 frontend
 and an IPv6 backend pool fed by the NICs' IPv6 ip configurations, one rule per family). An
 IPv6 frontend answers IPv6 packets only; a rule of an IPv6 frontend picks the IPv6
-addresses of its pool members (`LBTables.at6`, `Frontend.family`). Public IPv6 frontends
-are not modelled (their packets come from outside the VNets: UNMAPPED, stages/ipv6.py).
+addresses of its pool members (`LBTables.at6`, `Frontend.family`). A public frontend whose
+public IP is IPv6 (`LBTables.by_public6`, `at_public6`) does the same for new flows from
+outside the VNets, with its inbound NAT rules, as an IPv4 public frontend does (reference
+`_ingress6` -> `decide_public`; batch `_public6` -> `frontends_np`): "Deploy an IPv6 dual
+stack application in Azure virtual network - PowerShell", https://learn.microsoft.com/azure/
+load-balancer/virtual-network-ipv4-ipv6-dual-stack-standard-load-balancer-powershell.
 Hash (assumption `lb-hash`): Azure documents a 5-tuple hash (source/destination address and
 port, protocol) but not the function. We use a deterministic, symmetric one: the two
 endpoints (address << 16 | port; ports 0 for protocols other than TCP/UDP) are ordered, then

@@ -25,8 +25,10 @@ NICs' IPv6 IP configurations (control/outbound6.py):
   https://learn.microsoft.com/azure/virtual-network/ip-services/ipv6-overview, "Benefits").
   A new flow sent by the NIC from the private address of a configuration with an instance
   public IPv6 leaves with that public address as its source (port kept); through a load
-  balancer's IPv6 frontend it leaves keeping its private source (the frontend's SNAT is not
-  modelled: assumption `ipv6-internet-egress`). Replies (tracked flows) are never stopped.
+  balancer's IPv6 frontend with that frontend's first IPv6 address and a SNAT port (as IPv4,
+  stages/public_edge.py `snat_port_np`, over the addresses folded to 32 bits; assumption
+  `ipv6-internet-egress`); its replies are un-SNATed by the connection table (reference
+  `_ingress6`, batch `_ingress6`). Replies (tracked flows) are never stopped.
   Nodes that are no NIC (a dual-stack Azure Firewall) and packets an NVA forwards keep the
   former behaviour: they leave keeping their source (the same assumption).
 Reference and batch forms take the same tables, so they agree by construction of the lookups.
@@ -44,28 +46,30 @@ import numpy as np
 from dataplane.control.outbound import INSTANCE_PUBLIC_IP, NONE
 from dataplane.control.outbound6 import outbound_access6
 from dataplane.control.public_addresses import closed_to_inbound
-from dataplane.engine.stages.public_edge import closed_label, nonroutable6
+from dataplane.engine.stages.loadbalancer import fold6, fold6_np
+from dataplane.engine.stages.public_edge import closed_label, nonroutable6, snat_port_np
 
 LOW64 = (1 << 64) - 1
 IPV6_EGRESS = (
     "ipv6-internet-egress: an IPv6 flow reaches the Internet only from a NIC whose IPv6 ip "
     "configuration has a public IPv6 address or sits behind a public load balancer's IPv6 "
     "frontend (else NO_IPV6_INTERNET, ipv6-overview 'only established when you explicitly "
-    "request it'); through an instance public IPv6 the source becomes that address (1:1, port "
-    "kept); through a load balancer's IPv6 frontend, and when an NVA or firewall forwards it, "
-    "the packet leaves keeping its source (that SNAT is not modelled)")
+    "request it'); its source becomes that address: an instance public IPv6 1:1 with the port "
+    "kept, a load balancer frontend with a SNAT port (snat-port, addresses folded as in "
+    "lb-hash-ipv6); a packet an NVA or firewall forwards leaves keeping its source (their "
+    "translation is not modelled)")
 
 
 @dataclass(frozen=True)
 class Edge6Tables:
     """`dnat`: public IPv6 -> (private IPv6, NIC node, closed, public IP name); `exposed`:
     private IPv6 of a configuration with a public IPv6 -> (NIC node, closed, name); `snat`:
-    private IPv6 -> public IPv6 (instance public IPv6); per node `no_internet` (bool) and its
-    label."""
+    private IPv6 -> (public IPv6, port kept: an instance public IPv6; else a load balancer
+    frontend's, with a SNAT port); per node `no_internet` (bool) and its label."""
 
     dnat: dict[int, tuple[int, int, bool, str]]
     exposed: dict[int, tuple[int, bool, str]]
-    snat: dict[int, int]
+    snat: dict[int, tuple[int, bool]]
     no_internet: np.ndarray
     no_internet_label: tuple[str, ...]
 
@@ -86,7 +90,7 @@ def tables(net: Any) -> Edge6Tables:
     topology = net.topology
     dnat: dict[int, tuple[int, int, bool, str]] = {}
     exposed: dict[int, tuple[int, bool, str]] = {}
-    snat: dict[int, int] = {}
+    snat: dict[int, tuple[int, bool]] = {}
     n_nodes = len(net.node_names)
     no_internet = np.zeros(n_nodes, dtype=bool)
     labels = [""] * n_nodes
@@ -100,15 +104,18 @@ def tables(net: Any) -> Edge6Tables:
             no_internet[i] = True
             labels[i] = no_internet_label(net.node_names[i])
         for config, method in zip(configs, methods, strict=True):
-            if method.method != INSTANCE_PUBLIC_IP:
+            if method.method == NONE:
                 continue
             private = config.private_ip_address.value  # type: ignore[union-attr]
             public = method.public_addresses[0].value
+            instance = method.method == INSTANCE_PUBLIC_IP
+            snat.setdefault(private, (public, instance))
+            if not instance:  # a load balancer's frontend: its rules decide inbound
+                continue
             closed = closed_to_inbound(topology, nic, config)
             name = str(method.resource).rsplit("/", 1)[-1]
             dnat.setdefault(public, (private, i, closed, name))
             exposed.setdefault(private, (i, closed, name))
-            snat.setdefault(private, public)
     found = Edge6Tables(dnat, exposed, snat, no_internet, tuple(labels))
     _TABLES[net] = found
     return found
@@ -153,15 +160,22 @@ def no_internet(net: Any, node: int, established: bool) -> str:
 
 
 def snat(net: Any, node: int, p: Any, established: bool) -> tuple[Any, dict[str, Any] | None]:
-    """(packet, hop or None): a new IPv6 flow sent by `node` from a private IPv6 with an
-    instance public IPv6 leaves with that public address (port kept)."""
-    public = tables(net).snat.get(p.src) if not established and node == p.nic else None
-    if public is None:
+    """(packet, hop or None): a new IPv6 flow sent by `node` from a private IPv6 with an IPv6
+    outbound method leaves with its public address: an instance public IPv6's with the port
+    kept, a load balancer frontend's with a SNAT port (TCP/UDP; assumption `snat-port`, the
+    IPv4 hash over the addresses folded to 32 bits, lb-hash-ipv6)."""
+    found = tables(net).snat.get(p.src) if not established and node == p.nic else None
+    if found is None:
         return p, None
+    public, keeps_port = found
+    port = p.sport
+    if p.proto in (6, 17) and not keeps_port:
+        port = int(snat_port_np(*(np.array([v], np.int64) for v in (
+            fold6(p.src), fold6(p.dst), p.proto, p.sport, p.dport)))[0])
     hop = {"step": "nat", "at": net.node_names[node], "kind": "SNAT",
            "original": {"sourceIp": _ip6(p.src), "sourcePort": p.sport},
-           "translated": {"sourceIp": _ip6(public), "sourcePort": p.sport}}
-    return p._replace(src=public), hop
+           "translated": {"sourceIp": _ip6(public), "sourcePort": port}}
+    return p._replace(src=public, sport=port), hop
 
 
 # -- batch form ----------------------------------------------------------------------------------
@@ -182,13 +196,21 @@ def egress_np(net: Any, c: Any, idx: np.ndarray, node: np.ndarray, est: np.ndarr
     go = new & ~shut & (node == c.nic[idx])
     if t.snat and go.any():
         rows = idx[go]
-        public = [t.snat.get(k, -1) for k in _keys(c.src_hi[rows], c.src_lo[rows])]
-        hit = np.array([v >= 0 for v in public], bool)
+        found = [t.snat.get(k) for k in _keys(c.src_hi[rows], c.src_lo[rows])]
+        hit = np.array([f is not None for f in found], bool)
         if hit.any():
             rows = rows[hit]
-            value = [v for v in public if v >= 0]
-            hi = np.array([v >> 64 for v in value], np.uint64)
-            lo = np.array([v & LOW64 for v in value], np.uint64)
+            value = [f for f in found if f is not None]
+            hi = np.array([v[0] >> 64 for v in value], np.uint64)
+            lo = np.array([v[0] & LOW64 for v in value], np.uint64)
+            ported = ((c.proto[rows] == 6) | (c.proto[rows] == 17)) & ~np.array(
+                [v[1] for v in value], bool)
+            if ported.any():  # a load balancer frontend's SNAT port (reference `snat`)
+                port = snat_port_np(
+                    fold6_np(c.src_hi[rows], c.src_lo[rows]).astype(np.int64),
+                    fold6_np(c.dst_hi[rows], c.dst_lo[rows]).astype(np.int64),
+                    c.proto[rows], c.sport[rows], c.dport[rows])
+                c.sport[rows] = np.where(ported, port, c.sport[rows])
             c.src_hi[rows], c.src_lo[rows] = hi, lo
             c.src[rows] = handles.handle_np(hi, lo)
     return shut

@@ -41,6 +41,7 @@ import numpy as np
 
 from dataplane.control.assumptions import texts
 from dataplane.control.peering import access_assumption
+from dataplane.control.public_addresses import public_address_assumptions
 from dataplane.control.spoken import spoken_ranges
 from dataplane.dispositions import Disposition as D
 from dataplane.engine.batch import UNDECIDED, BatchPipeline, Columns
@@ -163,6 +164,7 @@ class Emulator:
                 *CONNTRACK_ASSUMPTIONS, *PLATFORM_ASSUMPTIONS, *APPLIANCE_ASSUMPTIONS,
                 *FIREWALL_ASSUMPTIONS, *FIREWALL_NAT_ASSUMPTIONS, *PAYLOAD_ASSUMPTIONS,
                 *FRAGMENT_ASSUMPTIONS,
+                *(f"{a.key}: {a.text}" for a in public_address_assumptions(self.topology)),
                 *firewall_cap_caveats(self.topology)]
 
     # -- address helpers --

@@ -196,11 +196,17 @@ def test_explain_ipv6_walks_the_engine_to_the_ipv6_internet(capsys) -> None:
     assert any(a.startswith("ipv6-internet-egress:") for a in got["assumptions"])
     # without a public IPv6 (the fixture DUAL) there is no IPv6 Internet (ipv6-overview)
     none = watcher.explain(load(DUAL), "VM0", "[2001:4860:4860::8888]:443")
-    assert none["engineDisposition"] == "NO_IPV6_INTERNET"
+    assert (none["engineDisposition"], none["disposition"]) == ("NO_IPV6_INTERNET", "Dropped")
+    assert main(["explain", str(DUAL), "--vm", "VM0", "--to", "2001:4860:4860::8888"]) == 0
+    text = capsys.readouterr().out
+    assert "no IPv6 Internet access (no public IPv6, no load balancer IPv6 frontend)" in text
+    assert "=> Dropped: NoIpv6InternetAccess" in text
+    assert max(len(line) for line in text.splitlines()) <= 100
     assert main(["explain", str(DUAL_PUBLIC6), "--vm", "VM0", "--to",
                  "2001:4860:4860::8888"]) == 0
     out = capsys.readouterr().out
     assert "=> LeftNetwork: to the Internet  [decided by route System ::/0 Internet]" in out
+    assert "SNAT at VM0: source [ace:cab:deca:deed::4]:" in out  # IPv6 endpoints bracketed
     assert "=> UNSUPPORTED" not in out
     assert max(len(line) for line in out.splitlines()) <= 100
 

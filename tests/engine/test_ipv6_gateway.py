@@ -63,12 +63,13 @@ def _nic(arm: Arm, name: str, vnet: str, ip4: str, ip6: str) -> None:
 
 
 def hub_and_spoke(*, gateway_type: str = "ExpressRoute", gateway_subnet6: bool = True,
-                  transit: bool = True, udr: bool = False):
+                  transit: bool = True, udr: bool = False, active_active: bool = False):
     """Hub A (dual-stack, gateway `er` in its GatewaySubnet, NIC a; subnet s's NSG denies
     SSH from on-premises IPv6) peered with spoke B (NIC b), B using A's gateway when `transit`.
     The circuit connection advertises 10.50.0.0/16 and 2001:db8:50::/48 (a VPN gateway's
     local network gateway lists them). `udr`: s's route
-    table sends ::/0 to the gateway (a user route: the gateway forwards by what it learned)."""
+    table sends ::/0 to the gateway (a user route: the gateway forwards by what it learned).
+    `active_active`: two gateway instances (equal-cost rows per prefix for a VPN gateway)."""
     arm = Arm()
     arm.add("networkSecurityGroups", "s-nsg", {"securityRules": [{
         "name": "deny-ssh-onprem6", "properties": {
@@ -90,7 +91,8 @@ def hub_and_spoke(*, gateway_type: str = "ExpressRoute", gateway_subnet6: bool =
         "addressSpace": {"addressPrefixes": ["10.1.0.0/16", "fd00:b::/48"]},
         "subnets": [_subnet("B", "s", ["10.1.1.0/24", "fd00:b:0:1::/64"])],
         "virtualNetworkPeerings": [peering("B", "A", useRemoteGateways=transit)]})
-    arm.gateway("er", "A", gateway_type=gateway_type, sku="Standard")
+    arm.gateway("er", "A", gateway_type=gateway_type, sku="Standard",
+                active_active=active_active)
     if gateway_type == "ExpressRoute":
         arm.add("connections", "er-conn", {
             "connectionType": "ExpressRoute",
@@ -180,9 +182,25 @@ def test_expressroute_gateway_without_ipv6_gateway_subnet_carries_ipv4_only() ->
 
 def test_vpn_gateway_carries_ipv4_only() -> None:
     net = hub_and_spoke(gateway_type="Vpn")
-    (w,) = compare(net, [Packet(AN, A6, ONPREM_HOST, TCP, 50005, 443, family=6)])
-    assert (w.disposition, w.deciding) == (
-        D.GATEWAY_IPV4_ONLY, label_ipv4_only("er", "VPN gateways carry IPv4 traffic only"))
+    label = label_ipv4_only("er", "VPN gateways carry IPv4 traffic only")
+    out, into = compare(net, [Packet(AN, A6, ONPREM_HOST, TCP, 50005, 443, family=6),
+                              Packet(-1, ONPREM_HOST, A6, TCP, 40005, 443, family=6)])
+    assert (out.disposition, out.deciding) == (D.GATEWAY_IPV4_ONLY, label)
+    # from the local network gateway's IPv6 prefix: in at that gateway, which carries no IPv6
+    assert (into.disposition, into.deciding, into.nodes) == (
+        D.GATEWAY_IPV4_ONLY, label, [_gw(net)])
+
+
+def test_ipv6_rows_of_an_active_active_gateway_pick_an_instance_by_the_folded_hash() -> None:
+    # equal-cost rows (one per instance, "About active-active mode VPN gateways"): an IPv6 flow
+    # picks one by the symmetric hash over its addresses folded to 32 bits (lb-hash-ipv6) in
+    # both forms, then the VPN gateway carries no IPv6
+    net = hub_and_spoke(gateway_type="Vpn", active_active=True)
+    walks = compare(net, [Packet(AN, A6, ONPREM_HOST + i, TCP, 50100 + i, 443, family=6)
+                          for i in range(8)])
+    picked = {h["ecmp"] for w in walks for h in w.hops if h.get("ecmp")}
+    assert picked == {"1 of 2", "2 of 2"}
+    assert {w.disposition for w in walks} == {D.GATEWAY_IPV4_ONLY}
 
 
 def test_many_flows_both_ways_in_split_batches() -> None:
@@ -212,7 +230,7 @@ packet4 = st.builds(lambda n, s, d, sp, dp: Packet(n, s, d, TCP, sp, dp),
 @given(st.lists(st.one_of(packet6, packet4), min_size=1, max_size=25),
        st.fixed_dictionaries({"gateway_type": st.sampled_from(["ExpressRoute", "Vpn"]),
                               "gateway_subnet6": st.booleans(), "transit": st.booleans(),
-                              "udr": st.booleans()}),
+                              "udr": st.booleans(), "active_active": st.booleans()}),
        st.integers(1, 6))
 def test_gateway_ipv6_batch_equals_reference(packets, params, split) -> None:
     """Random dual-stack traffic over the hub-and-spoke's gateway variants: the batch form

@@ -237,10 +237,9 @@ def build_tables(topology: Topology, gateway_nodes: dict[str, int],
             else None
         if node is None or not isinstance(site, LocalNetworkGateway):
             continue
-        for prefix in site.address_prefixes:
-            if prefix.version == 4:
-                out.sites.append(Site(prefix.first, prefix.last, node, conn.name, site.name,
-                                      str(prefix)))
+        for prefix in site.address_prefixes:  # IPv6 ones: an IPv4-only VPN gateway's (sites6)
+            (out.sites if prefix.version == 4 else out.sites6).append(
+                Site(prefix.first, prefix.last, node, conn.name, site.name, str(prefix)))
     names = egress_names(topology)
     for gw in topology.virtual_network_gateways:  # BGP-learned on-premises prefixes
         node = gateway_nodes[id_key(gw.id)]

@@ -27,7 +27,9 @@ Precedence, first present wins (Microsoft pages, cited where each is decided):
 5. `DefaultOutboundAccess`: none of the above, and the subnet is not private; the address is
    Microsoft's and "subject to change" (default-outbound-access), so none is given. Having a
    public IP on any NIC of the VM removes it for the VM (same page, "How can I disable default
-   outbound access?").
+   outbound access?"); a VM whose only public IPs are IPv6 keeps it (assumption
+   `default-outbound-ipv6-public-ip`, IPV6_PIP: Microsoft is silent on the mix; the IPv6
+   method is control/outbound6.py's).
 6. `None`: a private subnet (`defaultOutboundAccess: false`): no outbound Internet access.
 
 `defaultOutboundAccess` absent: API versions before 2025-07-01 leave subnets non-private; from
@@ -69,6 +71,15 @@ UNSET = Assumption(
     "version 2025-07-01; from that version new VNets' subnets are private by default "
     "('Default outbound access in Azure', learn.microsoft.com/azure/virtual-network/"
     "ip-services/default-outbound-access). Set defaultOutboundAccess to decide.")
+
+
+IPV6_PIP = Assumption(
+    "default-outbound-ipv6-public-ip",
+    "A VM whose only public IPs are IPv6 keeps IPv4 default outbound access: an IPv6 address "
+    "gives no IPv4 connectivity, and the default outbound access IP is IPv4 ('Default outbound "
+    "access in Azure', learn.microsoft.com/azure/virtual-network/ip-services/"
+    "default-outbound-access, 'How is default outbound access provided?'); Microsoft does not "
+    "say whether an IPv6 public IP alone removes it (issue 17, control/outbound6.py for IPv6).")
 
 
 @dataclass(frozen=True)
@@ -159,12 +170,15 @@ def outbound_access(topology: Topology, nic: NetworkInterface) -> Outbound:
     if not candidates:
         vm = topology.vm_of_nic(nic)
         siblings = [topology.get(n) for n in vm.network_interfaces] if vm else [nic]
-        vm_has_pip = any(isinstance(topology.get(c.public_ip_address), PublicIPAddress)
-                         for s in siblings if isinstance(s, NetworkInterface)
-                         for c in s.ip_configurations)
+        pips = [pip for s in siblings if isinstance(s, NetworkInterface)
+                for c in s.ip_configurations
+                if isinstance(pip := topology.get(c.public_ip_address), PublicIPAddress)]
+        vm_has_pip = any(p.public_ip_address_version != "IPv6" for p in pips)  # IPV6_PIP
         private = isinstance(subnet, Subnet) and subnet.default_outbound_access is False
         if isinstance(subnet, Subnet) and subnet.default_outbound_access is None:
             assumptions = (UNSET,)
+        if pips and not vm_has_pip and not private:
+            assumptions += (IPV6_PIP,)
         method = NONE if private or vm_has_pip else DEFAULT_OUTBOUND
         return Outbound(method, assumptions=assumptions)
     chosen = candidates[0]

@@ -186,3 +186,35 @@ def test_reply_captured_inside_the_vm_answers_its_snated_flow(net) -> None:
         Packet(-1, GOOGLE6, WEB1, TCP, 443, 50021, family=6)])  # answers no flow
     assert (back.disposition, back.nodes) == (D.DELIVERED, [WEB1N])
     assert other.disposition == D.DENIED_IN  # web-nsg admits new flows to 443 only
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "engine/fragments.py (v6frag's) applies FRAGMENT_DEFAULT_OUTBOUND by the NIC's IPv4 outbound "
+    "method to IPv6 datagrams too; default outbound access is IPv4 ('Default outbound access in "
+    "Azure', 'How is default outbound access provided?'), so `first_fragment` / `follow_np` "
+    "should skip family 6. Remove this mark with that fix."))
+def test_ipv6_fragments_leaving_by_a_public_ipv6_are_not_default_outbound() -> None:
+    from scapy.layers.inet import UDP
+    from scapy.layers.inet6 import IPv6, IPv6ExtHdrFragment, fragment6
+    from scapy.packet import Raw
+
+    from dataplane.cli import demo_dual_stack as demo
+    from dataplane.engine import Emulator
+
+    datagram = (IPv6(src="fd00:db8:1:1::4", dst="2001:4860:4860::8888") / IPv6ExtHdrFragment()
+                / UDP(sport=5353, dport=53) / Raw(b"x" * 3000))
+    out = Emulator(demo.demo_topology()).send(fragment6(datagram, 1280), source="web1")
+    assert set(out.dispositions()) == {D.EXITS_INTERNET}  # through web1's public IPv6
+
+
+def test_an_ipv6_public_ip_alone_keeps_ipv4_default_outbound_access(net) -> None:
+    # assumption default-outbound-ipv6-public-ip (control/outbound.py): Microsoft is silent
+    from dataplane.control.outbound import DEFAULT_OUTBOUND, outbound_access
+
+    web1 = next(n for n in net.topology.network_interfaces if n.name == "web1-nic")
+    got = outbound_access(net.topology, web1)
+    assert got.method == DEFAULT_OUTBOUND
+    assert "default-outbound-ipv6-public-ip" in {a.key for a in got.assumptions}
+    (w,) = compare(net, [Packet(WEB1N, int(ipaddress.IPv4Address("10.0.1.4")),
+                                int(ipaddress.IPv4Address("8.8.8.8")), TCP, 50030, 443)])
+    assert w.disposition == D.EXITS_INTERNET

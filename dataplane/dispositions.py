@@ -52,6 +52,8 @@ class Disposition(IntEnum):
     FRAGMENT_DEFAULT_OUTBOUND = 34
     FRAGMENT_STATE_FULL = 35
     IPV6_NOT_MODELLED = 36
+    NO_IPV6_INTERNET = 43  # v6edge (issue 17); 37-42 are other branches' (the lead renumbers)
+    GATEWAY_IPV4_ONLY = 44  # v6edge (issue 17)
 
     @property
     def reason(self) -> str:
@@ -138,8 +140,20 @@ REASONS: dict[Disposition, str] = {
                                      "NIC's chains are at their bound (assumption "
                                      "fragment-state)",
     Disposition.IPV6_NOT_MODELLED: "not decided: an IPv6 packet reached a part the emulator "
-                                   "models for IPv4 only (Azure Firewall IPv6 preview, an IPv6 "
-                                   "load-balancer frontend, a gateway; named in the label)",
+                                   "models for IPv4 only (Azure Firewall IPv6 preview: "
+                                   "application and DNAT rules; named in the label)",
+    # "What is IPv6 for Azure Virtual Network?", https://learn.microsoft.com/azure/
+    # virtual-network/ip-services/ipv6-overview, "Benefits" (engine/stages/public_edge6.py)
+    Disposition.NO_IPV6_INTERNET: "a new IPv6 flow to the Internet from a NIC without a public "
+                                  "IPv6 address or public load-balancer IPv6 frontend: IPv6 "
+                                  "Internet connectivity exists only when the deployment "
+                                  "requests it",
+    # ipv6-overview "Limitations"; "Add IPv6 support for private peering using the Azure
+    # portal", https://learn.microsoft.com/azure/expressroute/expressroute-howto-add-ipv6-portal
+    # (engine/stages/gateway.py `ipv4_only_reason`)
+    Disposition.GATEWAY_IPV4_ONLY: "an IPv6 packet at a virtual network gateway that carries "
+                                   "IPv4 only (a VPN gateway, or an ExpressRoute gateway "
+                                   "whose GatewaySubnet has no IPv6 prefix)",
     Disposition.EXITS_PLATFORM: "answered by Azure's host (DNS, DHCP, WireServer, IMDS at "
                                 "168.63.129.16 / 169.254.169.254): no NSG unless it names the "
                                 "service's tag, no user route",

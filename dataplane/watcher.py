@@ -32,6 +32,7 @@ from dataplane.control.assumptions import texts
 from dataplane.control.caveats import caveats_touching, topology_caveats
 from dataplane.control.nsg import Flow, RuleCompiler, evaluate, protocol_number
 from dataplane.control.outbound import edge_assumptions, edge_next_hop, outbound_access
+from dataplane.control.outbound6 import first_ipv6_config, outbound_access6
 from dataplane.control.peering import access_assumption
 from dataplane.control.routes import effective_routes, lookup, nic_subnet
 from dataplane.control.tags import scope_of
@@ -185,7 +186,9 @@ def next_hop(topology: Topology, vm: str, source_ip: str, destination_ip: str,
         ) + family,
         "caveats": caveats,
     }
-    return edge_next_hop(topology, interface, route, out)  # control/outbound.py (issue 14)
+    config6 = first_ipv6_config(interface) if destination.version == 6 else None
+    return edge_next_hop(topology, interface, route, out,  # control/outbound.py (issue 14)
+                         outbound_access6(topology, interface, config6) if config6 else None)
 
 
 def parse_endpoint(text: str, what: str, *, port_required: bool
@@ -289,9 +292,14 @@ def explain(topology: Topology, vm: str, destination: str, protocol: str = "Tcp"
     from dataplane.engine.reference import Packet, ReferencePipeline, flow_key
     from dataplane.engine.stages.firewall import FIREWALL_ASSUMPTIONS
     from dataplane.engine.stages.firewall_nat import FIREWALL_NAT_ASSUMPTIONS
-    from dataplane.engine.stages.gateway import GATEWAY_ASSUMPTIONS, INGRESS_ASSUMPTIONS
+    from dataplane.engine.stages.gateway import (
+        EXPRESSROUTE_IPV6,
+        GATEWAY_ASSUMPTIONS,
+        INGRESS_ASSUMPTIONS,
+    )
     from dataplane.engine.stages.ipv6 import ENGINE_IPV6_ASSUMPTION
     from dataplane.engine.stages.loadbalancer import LB_ASSUMPTIONS
+    from dataplane.engine.stages.public_edge6 import IPV6_EGRESS
 
     dest_ip, dest_port = parse_endpoint(destination, "destination", port_required=False)
     if protocol.lower() not in ("tcp", "udp", "icmp", "esp", "ah"):
@@ -335,8 +343,12 @@ def explain(topology: Topology, vm: str, destination: str, protocol: str = "Tcp"
         notes += list(LB_ASSUMPTIONS)
     notes += gateway_notes(walk.hops, GATEWAY_ASSUMPTIONS)
     notes += firewall_notes(walk.hops, FIREWALL_ASSUMPTIONS + FIREWALL_NAT_ASSUMPTIONS)
-    if dest_ip.version == 6:
+    if dest_ip.version == 6:  # issue 17: IPv6 at the edge (public_edge6.py, gateway.py)
         notes += [ENGINE_IPV6_ASSUMPTION]
+        if any(h.get("step") == "exit" and h.get("at") == "internet" for h in walk.hops):
+            notes += [IPV6_EGRESS]
+        if any(h.get("step") == "gateway" for h in walk.hops):
+            notes += [EXPRESSROUTE_IPV6]
     answer = render.render(flow, walk.hops, walk.disposition.name, walk.deciding, notes)
     answer["caveats"] = list(dict.fromkeys(
         answer["caveats"] + caveats_for(topology, _nic_path(topology, interface)

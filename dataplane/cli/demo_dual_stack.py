@@ -8,8 +8,12 @@ mapped onto the VMs by an explicit address map (`CAPTURE_MAP`, what `dataplane r
 takes; auto-map off), and `Emulator.replay` decides every packet with the engine's stages
 (issue 17): SQL over IPv6 and IPv4 through the NVA and its replies, SSH over IPv6 denied by an
 IPv6 NSG rule, neighbour discovery answered by the host (assumption ipv6-nd-host), an MLD
-report blocked as multicast, IPv6 Internet egress, and IPv6 from the Internet (UNMAPPED: IPv6
-ingress is not modelled). Outputs go to `--out` as for the IPv4 demo.
+report blocked as multicast, IPv6 Internet egress through web1's public IPv6 (its source
+translated to that address), and IPv6 from the Internet to web1:443 (the capture shows the
+private address: taken as translated, web-nsg allows it; stages/public_edge6.py). Every VM's
+IPv6 ip configuration has a public IPv6 address (chosen offline, assumption
+public-address-allocation): Azure gives IPv6 Internet connectivity only when requested.
+Outputs go to `--out` as for the IPv4 demo.
 A second explicit map ships for the public captures the tests replay through this topology
 (dataplane/data/demo-dual-stack-real-map.csv, `real_captures_map()`: capture address, VM, the
 capture it comes from and the host's role; several capture hosts may share one VM).

@@ -40,7 +40,13 @@ _DROP_CODES = {
     "TRANSIT_BLOCKED": "GatewayTransitNotAllowed", "BLOCKED_IN_VNET": "BlockedInVirtualNetwork",
     "LB_HAIRPIN": "LoadBalancerHairpin",
     "PUBLIC_IP_CLOSED": "StandardPublicIpClosedToInbound", "NO_OUTBOUND_ACCESS": "NoOutboundAccess",
+    "NO_IPV6_INTERNET": "NoIpv6InternetAccess", "GATEWAY_IPV4_ONLY": "GatewayIpv4Only",  # v6edge
 }
+
+
+def _endpoint(address: str, port: object) -> str:
+    """'address:port', an IPv6 address in brackets ('[2001:db8::1]:443')."""
+    return f"[{address}]:{port}" if ":" in str(address) else f"{address}:{port}"
 
 
 def outcome(disposition: str, deciding: str, hops: list[dict[str, Any]]) -> tuple[str, str]:
@@ -174,6 +180,8 @@ def describe(hop: dict[str, Any]) -> str:
     if step == "exit":
         if hop.get("result") == "NoOutboundAccess":
             return "no outbound access to the Internet (private subnet, no outbound method)"
+        if hop.get("result") == "NoIPv6InternetAccess":  # engine/stages/public_edge6.py
+            return "no IPv6 Internet access (no public IPv6, no load balancer IPv6 frontend)"
         return "leaves to the Internet" + (" (service endpoint)" if hop.get("serviceEndpoint")
                                            else "") + (f", outbound {hop['outbound']}"
                                                        if hop.get("outbound") else "")
@@ -194,16 +202,18 @@ def describe(hop: dict[str, Any]) -> str:
                 f"{o['sourceIp']}:{o['sourcePort']} -> {t['sourceIp']}:{t['sourcePort']}")
     if step == "nat" and "destinationIp" in hop["original"]:  # public IP DNAT, un-SNAT
         o, t = hop["original"], hop["translated"]
-        port = (f":{o['destinationPort']} -> {t['destinationIp']}:{t['destinationPort']}"
+        port = (f" -> {_endpoint(t['destinationIp'], t['destinationPort'])}"
                 if "destinationPort" in o else f" -> {t['destinationIp']}")
-        return (f"{hop['kind']} {hop['at']}: destination {o['destinationIp']}{port}" + (
+        first = (_endpoint(o["destinationIp"], o["destinationPort"]) if "destinationPort" in o
+                 else o["destinationIp"])
+        return (f"{hop['kind']} {hop['at']}: destination {first}{port}" + (
             " closed: Standard SKU, no NSG allows it"
             if hop.get("result") == "ClosedToInbound" else ""))
     if step == "nat":  # un-DNAT of a load-balanced flow's reply, SNAT (public_edge)
         o, t = hop["original"], hop["translated"]
         why = " (reply of a load-balanced flow)" if hop["kind"] == "un-DNAT" else ""
-        return (f"{hop['kind']} at {hop['at']}: source {o['sourceIp']}:{o['sourcePort']} -> "
-                f"{t['sourceIp']}:{t['sourcePort']}{why}")
+        return (f"{hop['kind']} at {hop['at']}: source {_endpoint(o['sourceIp'], o['sourcePort'])}"
+                f" -> {_endpoint(t['sourceIp'], t['sourcePort'])}{why}")
     if step == "platform":
         return f"{hop['service']} at {hop['address']}: answered by Azure's host"
     if step == "source":

@@ -27,7 +27,9 @@ Precedence, first present wins (Microsoft pages, cited where each is decided):
 5. `DefaultOutboundAccess`: none of the above, and the subnet is not private; the address is
    Microsoft's and "subject to change" (default-outbound-access), so none is given. Having a
    public IP on any NIC of the VM removes it for the VM (same page, "How can I disable default
-   outbound access?").
+   outbound access?"); a VM whose only public IPs are IPv6 keeps it (assumption
+   `default-outbound-ipv6-public-ip`, IPV6_PIP: Microsoft is silent on the mix; the IPv6
+   method is control/outbound6.py's).
 6. `None`: a private subnet (`defaultOutboundAccess: false`): no outbound Internet access.
 
 `defaultOutboundAccess` absent: API versions before 2025-07-01 leave subnets non-private; from
@@ -71,6 +73,15 @@ UNSET = Assumption(
     "ip-services/default-outbound-access). Set defaultOutboundAccess to decide.")
 
 
+IPV6_PIP = Assumption(
+    "default-outbound-ipv6-public-ip",
+    "A VM whose only public IPs are IPv6 keeps IPv4 default outbound access: an IPv6 address "
+    "gives no IPv4 connectivity, and the default outbound access IP is IPv4 ('Default outbound "
+    "access in Azure', learn.microsoft.com/azure/virtual-network/ip-services/"
+    "default-outbound-access, 'How is default outbound access provided?'); Microsoft does not "
+    "say whether an IPv6 public IP alone removes it (issue 17, control/outbound6.py for IPv6).")
+
+
 @dataclass(frozen=True)
 class Outbound:
     """How a NIC reaches the Internet. `resource`: the NAT gateway, public IP or load balancer
@@ -103,9 +114,10 @@ class Outbound:
         return out
 
 
-def _addresses(topology: Topology, public_ips: tuple[str, ...]) -> tuple[IPAddress, ...]:
+def _addresses(topology: Topology, public_ips: tuple[str, ...], version: int = 4
+               ) -> tuple[IPAddress, ...]:
     found = (public_address(topology, p) for p in public_ips)
-    return tuple(a for a in found if a is not None and a.version == 4)
+    return tuple(a for a in found if a is not None and a.version == version)
 
 
 def _public_lbs(topology: Topology, pools: set[str]) -> list[LoadBalancer]:
@@ -113,8 +125,9 @@ def _public_lbs(topology: Topology, pools: set[str]) -> list[LoadBalancer]:
             and any(id_key(p.id) in pools for p in lb.backend_address_pools)]
 
 
-def _lb_methods(topology: Topology, pools: set[str]) -> list[Outbound]:
-    """Outbound rules, then load-balancing rules, of the public load balancers on `pools`."""
+def lb_methods(topology: Topology, pools: set[str], version: int = 4) -> list[Outbound]:
+    """Outbound rules, then load-balancing rules, of the public load balancers on `pools`;
+    `public_addresses`: their frontends' public addresses of IP `version` (4 | 6)."""
     out: list[Outbound] = []
     for kind in (LB_OUTBOUND_RULE, LB_RULE):
         for lb in _public_lbs(topology, pools):
@@ -129,7 +142,7 @@ def _lb_methods(topology: Topology, pools: set[str]) -> list[Outbound]:
                     continue
                 pips = tuple(frontends[id_key(f)].public_ip_address or "" for f in frontend_ids
                              if id_key(f) in frontends)
-                out.append(Outbound(kind, lb.id, name, _addresses(topology, pips),
+                out.append(Outbound(kind, lb.id, name, _addresses(topology, pips, version),
                                     public_ips=pips))
     return out
 
@@ -150,23 +163,26 @@ def outbound_access(topology: Topology, nic: NetworkInterface) -> Outbound:
         candidates.append(Outbound(INSTANCE_PUBLIC_IP, pip.id, "",
                                    _addresses(topology, (pip.id,)), public_ips=(pip.id,)))
     pools = {id_key(p) for p in config.load_balancer_backend_address_pools}
-    lb_methods = _lb_methods(topology, pools)
+    lb_found = lb_methods(topology, pools)
     if not isinstance(pip, PublicIPAddress):
-        candidates += lb_methods
+        candidates += lb_found
     assumptions: tuple[Assumption, ...] = ()
     if not candidates:
         vm = topology.vm_of_nic(nic)
         siblings = [topology.get(n) for n in vm.network_interfaces] if vm else [nic]
-        vm_has_pip = any(isinstance(topology.get(c.public_ip_address), PublicIPAddress)
-                         for s in siblings if isinstance(s, NetworkInterface)
-                         for c in s.ip_configurations)
+        pips = [pip for s in siblings if isinstance(s, NetworkInterface)
+                for c in s.ip_configurations
+                if isinstance(pip := topology.get(c.public_ip_address), PublicIPAddress)]
+        vm_has_pip = any(p.public_ip_address_version != "IPv6" for p in pips)  # IPV6_PIP
         private = isinstance(subnet, Subnet) and subnet.default_outbound_access is False
         if isinstance(subnet, Subnet) and subnet.default_outbound_access is None:
             assumptions = (UNSET,)
+        if pips and not vm_has_pip and not private:
+            assumptions += (IPV6_PIP,)
         method = NONE if private or vm_has_pip else DEFAULT_OUTBOUND
         return Outbound(method, assumptions=assumptions)
     chosen = candidates[0]
-    overridden = candidates[1:] + (lb_methods if isinstance(pip, PublicIPAddress) else [])
+    overridden = candidates[1:] + (lb_found if isinstance(pip, PublicIPAddress) else [])
     names = tuple(f"{o.method} {o.resource.rsplit('/', 1)[-1]}" + (f"/{o.rule}" if o.rule else "")
                   for o in overridden if o.resource)
     allocated = any(chosen_here(topology, p) for p in chosen.public_ips)
@@ -194,15 +210,17 @@ IPV6_OUTBOUND_CAVEAT = (
 
 
 def edge_next_hop(topology: Topology, nic: NetworkInterface, route: EffectiveRoute,
-                  answer: dict[str, Any]) -> dict[str, Any]:
+                  answer: dict[str, Any], outbound6: Outbound | None = None) -> dict[str, Any]:
     """`answer` (a next-hop dict) with `outbound` when the next hop is Internet, and
     `privateEndpoint` ({id, privateLinkServiceId, groupIds}) when it is InterfaceEndpoint;
-    their assumptions appended."""
+    their assumptions appended. `outbound6`: the IPv6 method (control/outbound6.py) shown for
+    an IPv6 route; without it an IPv6 answer carries IPV6_OUTBOUND_CAVEAT."""
     if route.next_hop_type == "Internet":
-        outbound = outbound_access(topology, nic)
+        six = route.address_prefix.version == 6
+        outbound = outbound6 if six and outbound6 is not None else outbound_access(topology, nic)
         answer["outbound"] = outbound.as_dict()
         answer["assumptions"] = answer["assumptions"] + _lines(outbound.assumptions)
-        if route.address_prefix.version == 6:  # the precedence above is the IPv4 one
+        if six and outbound6 is None:  # the precedence above is the IPv4 one
             answer["caveats"] = [*answer.get("caveats", []), IPV6_OUTBOUND_CAVEAT]
     endpoint = topology.get(route.private_endpoint)
     if isinstance(endpoint, PrivateEndpoint):

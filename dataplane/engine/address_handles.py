@@ -56,8 +56,10 @@ class Ipv6Handles:
         at = np.where(h, values - HANDLE_BASE, 0).astype(np.int64)
         if self.hi.size == 0:
             return hi.astype(np.uint64), lo.astype(np.uint64)
-        return (np.where(h, self.hi[np.minimum(at, self.hi.size - 1)], hi).astype(np.uint64),
-                np.where(h, self.lo[np.minimum(at, self.lo.size - 1)], lo).astype(np.uint64))
+        hi, lo = np.asarray(hi).astype(np.uint64), np.asarray(lo).astype(np.uint64)  # never
+        # mix int64 with uint64 in np.where: that promotes to float64 and loses low bits
+        return (np.where(h, self.hi[np.minimum(at, self.hi.size - 1)], hi),
+                np.where(h, self.lo[np.minimum(at, self.lo.size - 1)], lo))
 
 
 __all__ = ["HANDLE_BASE", "Ipv6Handles"]

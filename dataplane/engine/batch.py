@@ -43,7 +43,6 @@ from dataplane.engine.compile import (
     MAX_HOPS,
     NH_APPLIANCE,
     NH_ENDPOINT,
-    NH_GATEWAY,
     NH_INTERNET,
     NH_NONE,
     NH_PEERING,
@@ -63,6 +62,7 @@ from dataplane.engine.stages import (
     peering,
     platform,
     public_edge,
+    public_edge6,
     source,
 )
 from dataplane.engine.stages import gateway as _gateway_stage  # semantics stage, see decide()
@@ -187,7 +187,6 @@ class BatchPipeline:
         self.fw_instance = firewall_nat.instance_owners(net)
         self.own6 = source.NicOwn6(net.nics)
         self.l_ingress6 = self.labels(IPV6_INGRESS_LABEL)
-        self.l_gateway6 = self.labels(_ipv6.ipv6_label("virtual network gateway"))
         self.fw_own6 = _ipv6.firewall_own6(net.firewalls)
 
     # -- public --
@@ -377,14 +376,16 @@ class BatchPipeline:
         ported = (c.proto[rows] == 6) | (c.proto[rows] == 17)
         dn = (self._fdst[d] != c.dst[rows]) | (self._fdport[d] != c.dport[rows])
         sn = ~dn & ((self._fsrc[d] != c.src[rows]) | (self._fsport[d] != c.sport[rows]))
-        dst = c.dst[rows]
-        six = c.family[rows] == 6  # IPv6: only a load balancer's DNAT translates (handles)
-        if six.any():
-            sn &= ~six
+        dst, src = c.dst[rows], c.src[rows]
+        six = c.family[rows] == 6  # IPv6 addresses as handles (address_handles.py): an ILB's
+        if six.any():  # DNAT, an instance public IPv6's SNAT (stages/public_edge6.py)
             m = six & dn
             dst = dst.copy()
             dst[m] = self.addr6.handle_np(c.dst_hi[rows[m]], c.dst_lo[rows[m]])
-        ip = np.where(dn, dst, np.where(sn, c.src[rows] | UNSNAT, -1))
+            m = six & sn
+            src = src.copy()
+            src[m] = self.addr6.handle_np(c.src_hi[rows[m]], c.src_lo[rows[m]])
+        ip = np.where(dn, dst, np.where(sn, src | UNSNAT, -1))
         port = np.where(dn, c.dport[rows], np.where(sn, c.sport[rows], -1))
         moved = ~six & ((self._fsrc[d] != c.src[rows]) | (self._fsport[d] != c.sport[rows]))
         usrc = np.where(moved, (c.src[rows].astype(np.int64) << 16)
@@ -686,8 +687,9 @@ class BatchPipeline:
         _gateway_stage.enter_stage(self, c, est, disp, dec, nodes, pos, active, subnet)
         disp[outside6] = D.UNMAPPED  # IPv6 from outside the VNets (reference.py, engine-ipv6)
         dec[outside6] = self.l_ingress6
-        if outside6.any():  # ... but a tracked flow's reply reaches its NIC (no NSG: stateful)
-            self._ingress6(c, est, np.flatnonzero(outside6 & est), nodes, disp, dec, active)
+        if outside6.any():  # ... but on-premises (ExpressRoute), public IPv6 and tracked
+            self._ingress6(c, est, np.flatnonzero(outside6), nodes, pos, subnet, disp, dec,
+                           active, unnat_ip, unnat_port)  # flows' replies get in
         for _ in range(MAX_HOPS):
             idx = np.flatnonzero(active)
             if idx.size == 0:
@@ -822,8 +824,8 @@ class BatchPipeline:
             return idx, rid, sub, nh, vnet
         keep = np.ones(idx.size, bool)
         six = c.family[idx] == 6
-        if six.any():  # IPv6 Internet edge and gateways (public_edge.py, stages/ipv6.py)
-            keep = self._edge6(c, idx, rid, nh, six, nodes, pos, disp, dec, active)
+        if six.any():  # IPv6 Internet edge (stages/public_edge6.py)
+            keep = self._edge6(c, est, idx, rid, nh, six, nodes, pos, disp, dec, active)
         # >>> stages/gateway.py (Internet edge)
         if keep.any():
             keep[keep] = _gateway_stage.edge_stage(self, c, idx[keep], rid[keep], nh[keep],
@@ -856,25 +858,96 @@ class BatchPipeline:
         return idx[keep], rid[keep], sub[keep], nh[keep], vnet[keep]
 
     def _ingress6(self, c: Columns, est: np.ndarray, rows: np.ndarray, nodes: np.ndarray,
-                  disp: np.ndarray, dec: np.ndarray, active: np.ndarray) -> None:
-        """IPv6 replies of tracked flows from outside the VNets: delivered to the NIC holding
-        the destination (reference.py `_ingress6`)."""
+                  pos: np.ndarray, subnet: np.ndarray, disp: np.ndarray, dec: np.ndarray,
+                  active: np.ndarray, unnat_ip: np.ndarray, unnat_port: np.ndarray) -> None:
+        """IPv6 rows from outside the VNets (reference.py `_ingress6`): from an on-premises
+        IPv6 prefix, active at its gateway in the GatewaySubnet (GATEWAY_IPV4_ONLY at an
+        IPv4-only one; stages/gateway.py); public IPv6 (DNAT) and tracked flows' replies
+        delivered to their NIC; a public load balancer's IPv6 frontend IPV6_NOT_MODELLED;
+        closed Standard public IPs (stages/public_edge6.py)."""
         net = self.net
-        target = np.array([net.ip6_nic.get(int(h) << 64 | int(lo_), -1) for h, lo_ in zip(
-            c.dst_hi[rows].tolist(), c.dst_lo[rows].tolist(), strict=True)], dtype=np.int32)
-        for nic in np.unique(target[target >= 0]).tolist():
-            q = rows[target == nic]
+        ing = net.ingress
+        if ing.sites6:
+            onprem = []
+            for r, src in zip(rows.tolist(), (int(h) << 64 | int(x) for h, x in zip(
+                    c.src_hi[rows].tolist(), c.src_lo[rows].tolist(), strict=True)),
+                    strict=True):
+                site = ing.site_of6(src)
+                if site is None:
+                    continue
+                onprem.append(r)
+                gw = site.gateway_node
+                if gw not in ing.entry_subnet:
+                    continue  # UNMAPPED, as for IPv4
+                nodes[r, 0] = gw
+                if gw in ing.ipv4_only:
+                    disp[r], dec[r] = D.GATEWAY_IPV4_ONLY, self.labels(ing.ipv4_only[gw])
+                    continue
+                disp[r], dec[r], active[r] = UNDECIDED, -1, True
+                subnet[r], pos[r] = ing.entry_subnet[gw], 1
+            rows = np.setdiff1d(rows, np.array(onprem, np.int64))
+        if net.lb.by_public6 and rows.size:  # new flows to public IPv6 frontends (loadbalancer)
+            fe = np.array([net.lb.at_public6(int(h) << 64 | int(x)) for h, x in zip(
+                c.dst_hi[rows].tolist(), c.dst_lo[rows].tolist(), strict=True)], np.int32)
+            m = (fe >= 0) & ~est[rows]
+            if m.any():
+                self._public6(c, est, rows[m], fe[m], nodes, disp, dec, active)
+                rows = rows[~m]
+        m = est[rows] & (unnat_ip[rows] >= UNSNAT)  # a SNATed flow's reply: un-SNAT
+        if m.any():
+            r = rows[m]
+            h = unnat_ip[r] & (UNSNAT - 1)
+            hi, lo = self.addr6.halves_np(h, c.dst_hi[r], c.dst_lo[r])
+            ported = (c.proto[r] == 6) | (c.proto[r] == 17)
+            port = np.where(ported, unnat_port[r], c.dport[r])
+            moved = (hi != c.dst_hi[r]) | (lo != c.dst_lo[r]) | (port != c.dport[r])
+            r, h, hi, lo, port = r[moved], h[moved], hi[moved], lo[moved], port[moved]
+            c.dst_hi[r], c.dst_lo[r], c.dst[r], c.dport[r] = hi, lo, h, port
+        found, _ = public_edge6.ingress_np(net, c, rows, est, self.addr6)
+        deliver_at: dict[tuple[int, bool], list[int]] = {}
+        for kind, r, target, label in found:
+            if kind == "closed":
+                disp[r], dec[r] = D.PUBLIC_IP_CLOSED, self.labels(label)
+            elif kind != "unmapped":
+                deliver_at.setdefault((target, kind == "reply"), []).append(r)
+        for (nic, reply), q_rows in deliver_at.items():
+            q = np.array(q_rows, np.int64)
             nodes[q, 0] = nic
             self.deliver(c, est, q, np.full(q.size, nic, np.int32),
-                         self.labels(_gateway_stage.label_internet(net, nic, True)), nodes,
+                         self.labels(_gateway_stage.label_internet(net, nic, reply)), nodes,
                          np.zeros(len(c), np.int64), disp, dec, active)
 
-    def _edge6(self, c: Columns, idx: np.ndarray, rid: np.ndarray, nh: np.ndarray, six: np.ndarray,
-               nodes: np.ndarray, pos: np.ndarray, disp: np.ndarray, dec: np.ndarray,
-               active: np.ndarray) -> np.ndarray:
-        """IPv6 rows of one hop whose route leaves the VNet: Internet (NON_ROUTABLE outside
-        2000::/3, else EXITS_INTERNET keeping the source; stages/public_edge.py) and gateway
-        rows (IPV6_NOT_MODELLED, stages/ipv6.py). Returns keep (over idx)."""
+    def _public6(self, c: Columns, est: np.ndarray, sel: np.ndarray, fe: np.ndarray,
+                 nodes: np.ndarray, disp: np.ndarray, dec: np.ndarray, active: np.ndarray
+                 ) -> None:
+        """New IPv6 flows to public load balancer frontends `fe` (rows `sel`): the rule and
+        hash (lb.frontends_np), the Standard SKU's closed default, DNAT to the backend's IPv6
+        address (halves, its handle in `dst`), delivery (reference `_public_frontend`)."""
+        net = self.net
+        rows, backend, _ip, port, label, hi, lo = lb.frontends_np(
+            net, self.labels, c, sel, fe, np.full(sel.size, -1, np.int32), disp, dec, active)
+        of = fe[np.searchsorted(sel, rows)] if rows.size else rows
+        basic = np.array([net.lb.frontends[f].basic for f in of.tolist()], bool)
+        shut = ~basic & ~net.lb.nic_guarded[backend]
+        for f in np.unique(of[shut]).tolist():
+            q = rows[shut & (of == f)]
+            disp[q], dec[q] = D.PUBLIC_IP_CLOSED, self.labels(lb.label_closed(
+                net.lb.frontends[f]))
+        keep = ~shut
+        rows, backend, port, label, hi, lo = (x[keep] for x in (rows, backend, port, label,
+                                                                 hi, lo))
+        c.dst_hi[rows], c.dst_lo[rows] = hi, lo
+        nat.dnat_np(c, rows, self.addr6.handle_np(hi, lo), port)
+        self.deliver(c, est, rows, backend, label, nodes, np.zeros(len(c), np.int64), disp,
+                     dec, active)
+
+    def _edge6(self, c: Columns, est: np.ndarray, idx: np.ndarray, rid: np.ndarray,
+               nh: np.ndarray, six: np.ndarray, nodes: np.ndarray, pos: np.ndarray,
+               disp: np.ndarray, dec: np.ndarray, active: np.ndarray) -> np.ndarray:
+        """IPv6 rows of one hop whose route leaves for the Internet: NON_ROUTABLE outside
+        2000::/3; NO_IPV6_INTERNET for a new flow from a NIC without IPv6 outbound method,
+        else EXITS_INTERNET, SNATed by an instance public IPv6 (stages/public_edge6.py).
+        Gateway rows go on to stages/gateway.py `hop_np`. Returns keep (over idx)."""
         net = self.net
         c_hi = c.dst_hi[idx]
         out = six & (nh == NH_INTERNET)
@@ -882,14 +955,21 @@ class BatchPipeline:
         disp[idx[bad]] = D.NON_ROUTABLE
         dec[idx[bad]] = self.route_label[rid[bad]]
         ok = out & ~bad
+        if ok.any():
+            at = nodes[idx[ok], pos[idx[ok]] - 1]
+            shut = np.zeros(idx.size, bool)
+            shut[ok] = public_edge6.egress_np(net, c, idx[ok], at, est, self.addr6)
+            t6 = public_edge6.tables(net)
+            for node in np.unique(at[shut[ok]]).tolist():
+                m = shut & (nodes[idx, np.maximum(pos[idx] - 1, 0)] == node)
+                disp[idx[m]] = D.NO_IPV6_INTERNET
+                dec[idx[m]] = self.labels(t6.no_internet_label[node])
+            ok &= ~shut
         nodes[idx[ok], pos[idx[ok]]] = net.internet_node
         disp[idx[ok]] = D.EXITS_INTERNET
         dec[idx[ok]] = self.route_label[rid[ok]]
-        gw = six & (nh == NH_GATEWAY)
-        disp[idx[gw]] = D.IPV6_NOT_MODELLED
-        dec[idx[gw]] = self.l_gateway6
-        active[idx[out | gw]] = False
-        return ~(out | gw)
+        active[idx[out]] = False
+        return ~out
 
     def _frontends(self, c, est, sel, fe, vnet, prev, via_gw, nodes, pos, disp, dec,
                    active) -> None:

@@ -42,6 +42,7 @@ import numpy as np
 
 from dataplane.control.assumptions import texts
 from dataplane.control.peering import access_assumption
+from dataplane.control.public_addresses import public_address_assumptions
 from dataplane.control.spoken import spoken_ranges
 from dataplane.dispositions import Disposition as D
 from dataplane.engine.batch import UNDECIDED, BatchPipeline, Columns
@@ -64,10 +65,15 @@ from dataplane.engine.results import NOT_SHAPER_DROPPED, Result, opened_flows
 from dataplane.engine.stages.appliance import APPLIANCE_ASSUMPTIONS
 from dataplane.engine.stages.firewall import FIREWALL_ASSUMPTIONS, application_ports
 from dataplane.engine.stages.firewall_nat import FIREWALL_NAT_ASSUMPTIONS
-from dataplane.engine.stages.gateway import GATEWAY_ASSUMPTIONS, INGRESS_ASSUMPTIONS
+from dataplane.engine.stages.gateway import (
+    EXPRESSROUTE_IPV6,
+    GATEWAY_ASSUMPTIONS,
+    INGRESS_ASSUMPTIONS,
+)
 from dataplane.engine.stages.ipv6 import ENGINE_IPV6_ASSUMPTION
 from dataplane.engine.stages.loadbalancer import LB_ASSUMPTIONS
 from dataplane.engine.stages.platform import PLATFORM_ASSUMPTIONS
+from dataplane.engine.stages.public_edge6 import IPV6_EGRESS
 from dataplane.engine.timing_stage import leg_tables
 from dataplane.errors import InputError
 from dataplane.io.capture import CaptureStats, RecordBatch, read_batches
@@ -161,9 +167,11 @@ class Emulator:
         return [*ENGINE_ASSUMPTIONS, *texts("forwarded-traffic", access_assumption(),
                                             "platform-routes"),
                 *LB_ASSUMPTIONS, *INGRESS_ASSUMPTIONS, *GATEWAY_ASSUMPTIONS,
+                IPV6_EGRESS, EXPRESSROUTE_IPV6,  # issue 17: stages/public_edge6.py, gateway.py
                 *CONNTRACK_ASSUMPTIONS, *PLATFORM_ASSUMPTIONS, *APPLIANCE_ASSUMPTIONS,
                 *FIREWALL_ASSUMPTIONS, *FIREWALL_NAT_ASSUMPTIONS, *PAYLOAD_ASSUMPTIONS,
                 *fragment_assumptions(self.batch.fragments.out_of_order), NON_IP_ASSUMPTION,
+                *(f"{a.key}: {a.text}" for a in public_address_assumptions(self.topology)),
                 *firewall_cap_caveats(self.topology)]
 
     # -- address helpers --

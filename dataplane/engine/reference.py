@@ -50,7 +50,7 @@ from dataplane.control.nsg import Flow, RuleCompiler
 from dataplane.dispositions import Disposition as D
 from dataplane.engine import fragments
 from dataplane.engine.addresses import NicAddresses
-from dataplane.engine.compile import MAX_HOPS, NH_GATEWAY, Network
+from dataplane.engine.compile import MAX_HOPS, Network
 from dataplane.engine.conntrack import PASSING, ConnTrack, Entry, FragmentChains
 from dataplane.engine.conntrack import flow_key as _key
 from dataplane.engine.payload import NOT_SEEN, FlowName
@@ -64,11 +64,12 @@ from dataplane.engine.stages import (
     peering,
     platform,
     public_edge,
+    public_edge6,
     source,
 )
 from dataplane.engine.stages import loadbalancer as lbm
 from dataplane.engine.stages import route as routing
-from dataplane.engine.stages.ipv6 import firewall_own6, firewall_own6_label, ipv6_label
+from dataplane.engine.stages.ipv6 import firewall_own6, firewall_own6_label
 from dataplane.model import Prefix
 from dataplane.net import IPAddress
 
@@ -298,18 +299,47 @@ class ReferencePipeline:
         return f if f >= 0 and f + len(self.net.nics) in entry.firewalls else -1
 
     def _ingress6(self, p: Packet, entry: Entry | None, flow: Flow) -> Walk:
-        """An IPv6 packet from outside the VNets: a reply of a tracked flow is delivered to
-        the NIC holding its destination (no NSG: stateful); anything else is UNMAPPED
-        (IPv6 ingress is not modelled, stages/ipv6.py)."""
+        """An IPv6 packet from outside the VNets: from an on-premises IPv6 prefix, in at its
+        gateway (stages/gateway.py); a new flow to a public load balancer's IPv6 frontend, its
+        rule, DNAT and backend (stages/loadbalancer.py); to an instance public IPv6 (DNAT) or
+        the private address behind one, through the NIC's inbound NSG; a reply of a tracked
+        flow to its NIC (no NSG: stateful; stages/public_edge6.py); anything else UNMAPPED."""
         net = self.net
-        target = net.ip6_nic.get(p.dst, -1) if entry is not None else -1
-        if target < 0:
+        state = entry is not None
+        site = net.ingress.site_of6(p.src)  # on-premises over ExpressRoute (stages/gateway.py)
+        if site is not None and site.gateway_node in net.ingress.entry_subnet:
+            gw = site.gateway_node
+            w = Walk(D.DELIVERED, "", [gw], reply_of=entry)
+            w.hops.append({"step": "ingress", "kind": "on-premises", "at": net.node_names[gw],
+                           site.site_key: site.site, "connection": site.connection,
+                           "prefix": site.prefix, "established": state})
+            if gw in net.ingress.ipv4_only:
+                w.hops[-1]["result"] = "IPv4Only"
+                return self._end(w, D.GATEWAY_IPV4_ONLY, net.ingress.ipv4_only[gw])
+            return self._hops(w, p, net.ingress.entry_subnet[gw], gw, state, flow)
+        if site is not None:  # no GatewaySubnet in the model (as for IPv4)
             return Walk(D.UNMAPPED, IPV6_INGRESS_LABEL, [])
+        if not state and net.lb.at_public6(p.dst) >= 0:  # stages/loadbalancer.py, IPv6
+            return self._public_frontend(p, net.lb.frontends[net.lb.at_public6(p.dst)])
+        unsnat = entry.unsnat() if entry is not None else None
+        back = None
+        if unsnat is not None and (p.dst, p.dport) != (unsnat[0] & (V6_TAG - 1), unsnat[1]):
+            p, back = nat.unsnat(p, unsnat[0] & (V6_TAG - 1), unsnat[1], family=6)  # SNATed
+        kind, p, target, edge, label = public_edge6.ingress(net, p, state)  # (public_edge6)
+        if kind == "unmapped":
+            return Walk(D.UNMAPPED, IPV6_INGRESS_LABEL, [])
+        if kind == "closed":
+            w = Walk(D.DELIVERED, "", [])
+            w.hops.append(edge or {"step": "ingress", "kind": "Internet", "result":
+                                   "ClosedToInbound"})
+            return self._end(w, D.PUBLIC_IP_CLOSED, label)
         w = Walk(D.DELIVERED, "", [target], reply_of=entry, out=(p.src, p.dst, p.sport, p.dport))
+        w.hops += [h for h in (back, edge) if h is not None]
         w.hops.append({"step": "ingress", "kind": "Internet", "at": net.node_names[target],
-                       "established": True, "result": "Allowed"})
-        return self._deliver(w, p, target, True, flow, gateway.label_internet(net, target, True),
-                             append=False)
+                       "publicIp": kind == "public", "established": state,
+                       "result": "Allowed"})
+        return self._deliver(w, p, target, state, _flow(p),
+                             gateway.label_internet(net, target, kind == "reply"), append=False)
 
     def _ingress(self, p: Packet, state: bool, flow: Flow, entry: Entry | None) -> Walk:
         """Sources that are no emulated NIC (stages/gateway.py)."""
@@ -377,8 +407,15 @@ class ReferencePipeline:
             if shut:  # stages/public_edge.py: a private subnet without outbound method
                 w.hops.append({"step": "exit", "at": "internet", "result": "NoOutboundAccess"})
                 return self._end(w, D.NO_OUTBOUND_ACCESS, shut)
-            if kind == "Internet" and p.family == 4:  # a new flow's outbound source
-                p, hop = public_edge.snat(net, current, p, state)  # stages/public_edge.py
+            shut = public_edge6.no_internet(net, current, state) if (
+                kind == "Internet" and p.family == 6) else ""
+            if shut:  # stages/public_edge6.py: no IPv6 outbound method on the NIC
+                w.hops.append({"step": "exit", "at": "internet", "result":
+                               "NoIPv6InternetAccess"})
+                return self._end(w, D.NO_IPV6_INTERNET, shut)
+            if kind == "Internet":  # a new flow's outbound source
+                p, hop = (public_edge.snat if p.family == 4 else public_edge6.snat)(
+                    net, current, p, state)  # stages/public_edge.py, public_edge6.py
                 if hop is not None:
                     w.hops.append(hop)
                     w.out = (p.src, p.dst, p.sport, p.dport)
@@ -389,14 +426,12 @@ class ReferencePipeline:
                                **({"outbound": public_edge.outbound_text(net, current)}
                                   if kind == "Internet" and p.family == 4 and
                                   public_edge.outbound_text(net, current) else {}),
-                               **({"assumption": public_edge.IPV6_EGRESS}
+                               **({"assumption": public_edge6.IPV6_EGRESS}
                                   if p.family == 6 else {})})
                 return self._end(w, D.EXITS_INTERNET, label)
-            if p.family == 6 and int(net.route_nh[rid]) == NH_GATEWAY:  # gateways: IPv4 only
-                w.hops.append({"step": "gateway", "result": "IPv6NotModelled"})
-                return self._end(w, D.IPV6_NOT_MODELLED, ipv6_label("virtual network gateway"))
             if kind == "VirtualNetworkGateway" and not net.ingress.routes.to_nva[rid]:
-                end, path, entry, hop = gateway.cross(net, rid, route, p.dst, len(w.nodes))
+                end, path, entry, hop = gateway.cross(net, rid, route, p.dst, len(w.nodes),
+                                                      p.family)  # IPv6: ExpressRoute only
                 w.hops.append(hop)
                 w.nodes += path
                 if end is not None:

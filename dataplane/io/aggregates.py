@@ -21,6 +21,7 @@ import numpy as np
 from dataplane.dispositions import Disposition as D
 from dataplane.io.paths import PathIndex
 
+N_CODES = int(max(D)) + 1  # disposition codes may have gaps (branches append their own)
 SUB_BITS = 10
 SUB = 1 << SUB_BITS
 BUCKETS = SUB + 54 * SUB
@@ -86,8 +87,8 @@ class Aggregates:
         self.labels = labels
         nodes, vnets = len(node_names) + 1, len(vnet_names)
         self.read = 0
-        self.dispositions = np.zeros(len(D), dtype=np.int64)
-        self.pairs = _KeyCounter(nodes * nodes * len(D))
+        self.dispositions = np.zeros(N_CODES, dtype=np.int64)
+        self.pairs = _KeyCounter(nodes * nodes * N_CODES)
         self.rules = _KeyCounter(len(labels) + 1)
         self.peering = _KeyCounter(max(vnets * vnets, 1))
         self.latency = {kind: np.zeros(BUCKETS, dtype=np.int64)
@@ -99,13 +100,13 @@ class Aggregates:
         per distinct path."""
         disp = cols["disposition"].astype(np.int64)
         self.read += disp.size
-        self.dispositions += np.bincount(disp, minlength=len(D))
+        self.dispositions += np.bincount(disp, minlength=N_CODES)
         n_nodes = len(self.node_names) + 1
         p = paths.paths
         hops = (p >= 0).sum(axis=1)
         last = np.where(hops > 1, p[np.arange(p.shape[0]), np.maximum(hops - 1, 0)], -1)
         pair = (p[:, 0].astype(np.int64) + 1) * n_nodes + (last + 1)
-        self.pairs.add(pair[paths.index] * len(D) + disp)
+        self.pairs.add(pair[paths.index] * N_CODES + disp)
         self.rules.add(cols["deciding"].astype(np.int64) + 1)
         self._peering(paths, cols["length"], disp)
         self._latency(cols, paths, disp)
@@ -164,7 +165,7 @@ class Aggregates:
         counts = {D(v).name: int(c) for v, c in enumerate(self.dispositions.tolist()) if c}
         pairs: dict[str, Counter] = {}
         for key, count in self.pairs.items():
-            rest, d = divmod(key, len(D))
+            rest, d = divmod(key, N_CODES)
             a, b = divmod(rest, n_nodes)
             pairs.setdefault(f"{self._name(a - 1)} -> {self._name(b - 1)}", Counter())[
                 D(d).name] += count

@@ -34,7 +34,8 @@ from dataplane.io.paths import PathIndex
 from dataplane.kernels.headers import ParseStatus
 
 PROTOCOL_NAMES = {6: "Tcp", 17: "Udp", 1: "Icmp", 58: "Icmpv6", 50: "Esp", 51: "Ah"}
-_DISPOSITIONS = pa.array([d.name for d in D])
+_DISPOSITIONS = pa.array([D(v).name if v in D._value2member_map_ else ""  # codes may have gaps
+                          for v in range(int(max(D)) + 1)])
 _STATUSES = pa.array([s.name for s in ParseStatus])
 _STATUS_CODE = {s.name: int(s) for s in ParseStatus}
 

@@ -18,8 +18,8 @@ scenario and the equivalent template load to the same model.
     asgs:        [NAME, ...]
     route_tables: NAME: {disable_bgp_route_propagation, routes: [{name, prefix, next_hop, next_hop_ip}]}
     vms:         NAME: {subnet: VNET/SUBNET, ip, ip6, size, nsg, asgs, ip_forwarding, region,
-                 egress_cap_bps, public_ip, nics: [{subnet, ip, ip6, nsg, asgs, ip_forwarding,
-                 public_ip}]}
+                 egress_cap_bps, public_ip, public_ip6, nics: [{subnet, ip, ip6, nsg, asgs,
+                 ip_forwarding, public_ip, public_ip6}]}
                  (dual-stack: `prefix6` a subnet's IPv6 prefix, `ip6` a second ip configuration
                  with privateIPAddressVersion IPv6 in it, "auto" for a dynamic one; `asgs`
                  then apply to both ip configurations)
@@ -200,7 +200,10 @@ class _Builder:
             "privateIPAddressVersion": "IPv6", "primary": False,
             "applicationSecurityGroups": [
                 {"id": self.rid("Microsoft.Network/applicationSecurityGroups", a)}
-                for a in spec.get("asgs") or []]}}]
+                for a in spec.get("asgs") or []],
+            **({"publicIPAddress": self.named(PIP, "public_ips", spec["public_ip6"], vm,
+                                              "public_ip6")}  # an IPv6 public IP (issue 17)
+               if spec.get("public_ip6") else {})}}]
 
     def subnet_prefix(self, subnet_id: str) -> str:
         if subnet_id in self._other_subnets:

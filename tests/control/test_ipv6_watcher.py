@@ -27,6 +27,7 @@ from dataplane.load import load
 from dataplane.net import parse_ip, parse_prefix
 
 DUAL = Path(__file__).parents[1] / "load" / "fixtures" / "arm" / "dual_stack_minimal.json"
+DUAL_PUBLIC6 = DUAL.with_name("dual_stack_public_ipv6.json")  # the tutorial VM's public IPv6
 VM0_V6 = "ace:cab:deca:deed::4"
 
 
@@ -123,9 +124,13 @@ def test_next_hop_ipv6(dual) -> None:
     assert any(a.startswith("next-hop-ipv6:") for a in internet["assumptions"])
     ipv4 = watcher.next_hop(dual, "VM0", "10.0.0.4", "8.8.8.8")
     assert not any(a.startswith("next-hop-ipv6:") for a in ipv4["assumptions"])
-    # the outbound method shown is the IPv4 precedence: an IPv6 Internet answer says so
-    assert any(c.startswith("IPv6 outbound is not modelled") for c in internet["caveats"])
-    assert not any(c.startswith("IPv6 outbound") for c in ipv4["caveats"])
+    # the outbound method shown is the IPv6 one (control/outbound6.py): the fixture's IPv6 ip
+    # configuration has no public IPv6 and no load balancer, so none ("What is IPv6 for Azure
+    # Virtual Network?", ipv6-overview: only when explicitly requested), while IPv4 has default
+    # outbound access
+    assert internet["outbound"]["method"] == "None"
+    assert ipv4["outbound"]["method"] == "DefaultOutboundAccess"
+    assert not any(c.startswith("IPv6 outbound") for c in internet["caveats"] + ipv4["caveats"])
     # no gateway on the path: the gateway next-hop assumption does not apply, so is not printed
     assert not any(a.startswith("gateway-next-hop-ip") for a in ipv4["assumptions"])
 
@@ -178,30 +183,42 @@ def test_mixed_families_are_refused(dual) -> None:
         watcher.next_hop(dual, "VM0", "10.0.0.4", "2001:4860:4860::8888")
 
 
-def test_explain_ipv6_walks_the_engine_to_the_ipv6_internet(dual, capsys) -> None:
-    # the dual-stack tutorial's VM reaches the IPv6 Internet: route ::/0 Internet, allowed by
-    # the default AllowInternetOutBound (issue 17: the engine decides IPv6 packets)
-    got = watcher.explain(dual, "VM0", "[2001:4860:4860::8888]:443")
+def test_explain_ipv6_walks_the_engine_to_the_ipv6_internet(capsys) -> None:
+    # the dual-stack tutorial's VM (its public IPv6: DUAL_PUBLIC6) reaches the IPv6 Internet:
+    # route ::/0 Internet, allowed by the default AllowInternetOutBound (issue 17: the engine
+    # decides IPv6 packets); its source is translated to the public IPv6 address
+    got = watcher.explain(load(DUAL_PUBLIC6), "VM0", "[2001:4860:4860::8888]:443")
     assert (got["engineDisposition"], got["disposition"], got["deciding"]) == (
         "EXITS_INTERNET", "LeftNetwork", "route System ::/0 Internet")
-    assert [h["step"] for h in got["hops"]] == ["nsg-outbound", "route", "exit"]
+    assert [h["step"] for h in got["hops"]] == ["nsg-outbound", "route", "nat", "exit"]
     assert (got["flow"]["sourceIp"], got["flow"]["destinationPort"]) == (VM0_V6, 443)
     assert any(a.startswith("engine-ipv6:") for a in got["assumptions"])
+    assert any(a.startswith("ipv6-internet-egress:") for a in got["assumptions"])
+    # without a public IPv6 (the fixture DUAL) there is no IPv6 Internet (ipv6-overview)
+    none = watcher.explain(load(DUAL), "VM0", "[2001:4860:4860::8888]:443")
+    assert (none["engineDisposition"], none["disposition"]) == ("NO_IPV6_INTERNET", "Dropped")
     assert main(["explain", str(DUAL), "--vm", "VM0", "--to", "2001:4860:4860::8888"]) == 0
+    text = capsys.readouterr().out
+    assert "no IPv6 Internet access (no public IPv6, no load balancer IPv6 frontend)" in text
+    assert "=> Dropped: NoIpv6InternetAccess" in text
+    assert max(len(line) for line in text.splitlines()) <= 100
+    assert main(["explain", str(DUAL_PUBLIC6), "--vm", "VM0", "--to",
+                 "2001:4860:4860::8888"]) == 0
     out = capsys.readouterr().out
     assert "=> LeftNetwork: to the Internet  [decided by route System ::/0 Internet]" in out
+    assert "SNAT at VM0: source [ace:cab:deca:deed::4]:" in out  # IPv6 endpoints bracketed
     assert "=> UNSUPPORTED" not in out
     assert max(len(line) for line in out.splitlines()) <= 100
 
 
 def test_trace_ipv6_decides_the_forward_packet(capsys) -> None:
-    assert main(["trace", str(DUAL), "--vm", "VM0", "--to", "[2001:4860:4860::8888]:443",
+    assert main(["trace", str(DUAL_PUBLIC6), "--vm", "VM0", "--to", "[2001:4860:4860::8888]:443",
                  "-o", "json"]) == 0
     (answer,) = json.loads(capsys.readouterr().out)
     assert (answer["disposition"], answer["destinationPort"], answer["sourceIp"],
             answer["deciding"]) == ("EXITS_INTERNET", 443, VM0_V6, "route System ::/0 Internet")
     assert answer["hops"]
-    assert main(["trace", str(DUAL), "--vm", "VM0", "--to", "2001:4860:4860::8888"]) == 0
+    assert main(["trace", str(DUAL_PUBLIC6), "--vm", "VM0", "--to", "2001:4860:4860::8888"]) == 0
     text = capsys.readouterr().out
     # the IPv4 trace's format (issue 17: IPv6 trace sends both ways like IPv4)
     assert text.startswith(f"forward: {VM0_V6} -> 2001:4860:4860::8888 TCP 80: EXITS_INTERNET "

@@ -5,7 +5,9 @@ configuration per NIC, IPv6 subnets /64).
 hub/s holds a1 (NSG n1, route table rt: the spoke's IPv6 /48 through the NVA), a2; hub/nva the
 NVA (IP forwarding as drawn); spoke/s holds b1. The hub <-> spoke peering allows forwarded
 traffic as drawn. n1 denies IPv6 SSH from the spoke's IPv6 space inbound and UDP to the
-spoke's IPv6 subnet outbound; neither rule names an IPv4 prefix.
+spoke's IPv6 subnet outbound; neither rule names an IPv4 prefix. a1's IPv6 ip configuration has
+a Standard public IPv6 address (A1_PUBLIC), as the tutorial's VM has: it reaches the IPv6
+Internet; the other VMs have none (NO_IPV6_INTERNET, stages/public_edge6.py).
 """
 
 from __future__ import annotations
@@ -39,8 +41,11 @@ route_tables:
     routes:
       - {{name: spoke6-via-nva, prefix: "{udr_prefix}", next_hop: VirtualAppliance,
          next_hop_ip: "fd00:db8:0:2::4"}}
+public_ips:
+  a1-ip6: {{version: IPv6, address: "2001:db8:e0::a1"}}
 vms:
-  a1: {{subnet: hub/s, ip: 10.0.1.4, ip6: "fd00:db8:0:1::4", size: Standard_D2s_v3}}
+  a1: {{subnet: hub/s, ip: 10.0.1.4, ip6: "fd00:db8:0:1::4", public_ip6: a1-ip6,
+       size: Standard_D2s_v3}}
   a2: {{subnet: hub/s, ip: 10.0.1.5, ip6: auto, size: Standard_D2s_v3}}
   nva: {{subnet: hub/nva, ip: 10.0.2.4, ip6: "fd00:db8:0:2::4", size: Standard_D2s_v3,
         ip_forwarding: {ipf}}}
@@ -65,5 +70,6 @@ def v4(text: str) -> int:
 A1, A2, NVA, B1 = (v6(a) for a in ("fd00:db8:0:1::4", "fd00:db8:0:1::5", "fd00:db8:0:2::4",
                                    "fd00:db8:1:1::4"))
 A1_4, A2_4, NVA_4, B1_4 = (v4(a) for a in ("10.0.1.4", "10.0.1.5", "10.0.2.4", "10.1.1.4"))
+A1_PUBLIC = v6("2001:db8:e0::a1")
 A1N, A2N, NVAN, B1N = 0, 1, 2, 3  # NIC indices (topology order)
 TCP, UDP, ICMPV6 = 6, 17, 58

@@ -7,7 +7,24 @@ import ipaddress
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from ipv6_harness import columns, compare
-from ipv6_topo import A1, A1_4, A1N, A2, A2N, B1, B1_4, B1N, ICMPV6, NVA, NVAN, TCP, UDP, topo, v6
+from ipv6_topo import (
+    A1,
+    A1_4,
+    A1_PUBLIC,
+    A1N,
+    A2,
+    A2N,
+    B1,
+    B1_4,
+    B1N,
+    ICMPV6,
+    NVA,
+    NVAN,
+    TCP,
+    UDP,
+    topo,
+    v6,
+)
 
 from dataplane.engine.batch import BatchPipeline
 from dataplane.engine.compile import build_network
@@ -96,7 +113,8 @@ def test_random_topologies(make_topology, params, pkts):
 # IPv6 UDR's prefix, the spoke's region); packets of both families, from the NIC holding the
 # source half the time; batches split at random (state carried across them).
 ADDRS6 = [A1, A2, NVA, B1, v6("2001:4860:4860::8888"), v6("fd00:db8:0:1::99"),
-          v6("fd00:db8:9::1"), v6("ff02::1:ff00:5"), v6("fc00::1")]
+          v6("fd00:db8:9::1"), v6("ff02::1:ff00:5"), v6("fc00::1"),
+          A1_PUBLIC]  # a1's public IPv6 (stages/public_edge6.py: DNAT in, SNAT out)
 ADDRS4 = [A1_4, B1_4, 0x0A000205, 0x08080808]
 packet6 = st.builds(lambda n, s, d, pr, sp, dp: Packet(n, s, d, pr, sp, dp, family=6),
                     st.integers(-1, 3), st.sampled_from(ADDRS6), st.sampled_from(ADDRS6),

@@ -36,10 +36,14 @@ nsgs:
          source: '*', destination: '*', source_ports: '53'}}
       - {{name: dns-in, priority: 110, direction: Inbound, access: Allow, protocol: Udp,
          source: '*', destination: '*', destination_ports: '53'}}
+public_ips:  # IPv6 Internet only when requested (ipv6-overview): each host has a public IPv6
+  a-ip6: {{version: IPv6}}
+  b-ip6: {{version: IPv6}}
+  r-ip6: {{version: IPv6}}
 vms:
-  client-a: {{subnet: v/a, ip: '{CLIENT_A}'}}
-  client-b: {{subnet: v/b, ip: '{CLIENT_B}'}}
-  resolver-b: {{subnet: v/r, ip: '{RESOLVER_B}'}}
+  client-a: {{subnet: v/a, ip: '{CLIENT_A}', public_ip: a-ip6}}
+  client-b: {{subnet: v/b, ip: '{CLIENT_B}', public_ip: b-ip6}}
+  resolver-b: {{subnet: v/r, ip: '{RESOLVER_B}', public_ip: r-ip6}}
 """
 NOT_BY_STAGES = {D.UNSUPPORTED.name, D.UNMAPPED.name, D.UNPARSED.name}
 

@@ -21,7 +21,23 @@ from __future__ import annotations
 
 import pytest
 from ipv6_harness import compare
-from ipv6_topo import A1, A1_4, A1N, A2, B1, B1_4, B1N, ICMPV6, NVAN, TCP, UDP, topo, v6
+from ipv6_topo import (
+    A1,
+    A1_4,
+    A1_PUBLIC,
+    A1N,
+    A2,
+    A2N,
+    B1,
+    B1_4,
+    B1N,
+    ICMPV6,
+    NVAN,
+    TCP,
+    UDP,
+    topo,
+    v6,
+)
 
 from dataplane.dispositions import Disposition as D
 from dataplane.engine.compile import build_network
@@ -92,9 +108,12 @@ def test_forwarded_ipv6_needs_allow_forwarded_traffic(make_topology) -> None:
 
 
 def test_ipv6_internet_egress_and_non_routable(net) -> None:
-    # Microsoft's dual-stack tutorial: a VM reaches the IPv6 Internet with no outbound rule
+    # Microsoft's dual-stack tutorial: a VM with a public IPv6 reaches the IPv6 Internet with
+    # no outbound rule; one without any IPv6 outbound method does not (ipv6-overview)
     assert _one(net, Packet(A1N, A1, v6("2001:4860:4860::8888"), TCP, 40000, 443, family=6)) \
         == ("EXITS_INTERNET", "route System ::/0 Internet", [A1N, net.internet_node])
+    assert _one(net, Packet(A2N, A2, v6("2001:4860:4860::8888"), TCP, 40000, 443,
+                            family=6))[0] == "NO_IPV6_INTERNET"
 
 
 def test_neighbour_discovery_answered_by_host_other_multicast_blocked(net) -> None:
@@ -118,16 +137,20 @@ def test_no_nic_at_an_ipv6_address_of_the_vnet(net) -> None:
 
 
 def test_ipv6_from_outside_is_unmapped_unless_it_answers_a_tracked_flow(net) -> None:
-    name, label, nodes = _one(net, Packet(-1, v6("2001:db8::1"), A1, TCP, 40000, 22, family=6))
+    # a2 has no public IPv6: nothing from the Internet reaches it
+    name, label, nodes = _one(net, Packet(-1, v6("2001:db8::1"), A2, TCP, 40000, 22, family=6))
     assert (name, nodes) == ("UNMAPPED", []) and "IPv6" in label
     google = v6("2001:4860:4860::8888")
     out = Packet(A1N, A1, google, TCP, 40000, 443, family=6)
-    back = Packet(-1, google, A1, TCP, 443, 40000, family=6, time_ns=1)
-    other = Packet(-1, google, A1, TCP, 443, 40001, family=6, time_ns=2)  # no such flow
+    back = Packet(-1, google, A1_PUBLIC, TCP, 443, 40000, family=6, time_ns=1)
+    other = Packet(-1, google, A1_PUBLIC, TCP, 443, 40001, family=6, time_ns=2)  # no flow
     walks = compare(net, [out, back, other], split=2)
     assert [(w.disposition.name, w.nodes) for w in walks] == [
-        ("EXITS_INTERNET", [A1N, net.internet_node]), ("DELIVERED", [A1N]), ("UNMAPPED", [])]
-    assert walks[1].deciding == "ingress internet to a1 (reply of a flow it opened)"
+        ("EXITS_INTERNET", [A1N, net.internet_node]), ("DELIVERED", [A1N]),
+        ("DENIED_IN", [A1N])]  # a1's public IPv6 lets it in, n1's DenyAllInBound stops it
+    assert walks[0].out == (A1_PUBLIC, google, 40000, 443)  # SNAT to its public IPv6
+    assert walks[1].deciding == "ingress internet to a1 (public IP)"
+    assert walks[1].out == (google, A1, 443, 40000)
 
 
 def test_ipv6_reply_skips_the_nsg_and_ipv4_tuple_never_answers_it(net) -> None:
@@ -159,23 +182,33 @@ def test_ipv6_load_balancer_frontend_balances(make_topology) -> None:
 def test_dual_stack_tutorial_vm_reaches_the_ipv6_internet_through_the_emulator() -> None:
     """"Create an Azure Virtual Machine with a dual-stack network using the Azure portal"
     (https://learn.microsoft.com/azure/virtual-network/ip-services/
-    create-vm-dual-stack-ipv6-portal): the VM's IPv6 ip configuration reaches the IPv6
-    Internet (route ::/0 Internet, the default AllowInternetOutBound); its IPv4 one the IPv4
-    Internet. Scapy packets through Emulator.send, the IPv6 source NIC found by its address."""
+    create-vm-dual-stack-ipv6-portal, "Network interface configuration"): the tutorial's
+    IPv6 ip configuration carries a public IPv6 address (myPublicIP-IPv6, Standard;
+    fixture dual_stack_public_ipv6.json) and reaches the IPv6 Internet (route ::/0 Internet,
+    the default AllowInternetOutBound) with that address as its source. Without it
+    (dual_stack_minimal.json) IPv6 Internet egress ends NO_IPV6_INTERNET ("only established
+    when you explicitly request it", ipv6-overview) while IPv4 leaves by default outbound
+    access. Scapy packets through Emulator.send, the IPv6 source NIC found by its address."""
     from pathlib import Path
 
     from scapy.layers.inet import IP
     from scapy.layers.inet import TCP as TCP_
     from scapy.layers.inet6 import IPv6
 
+    from dataplane.control.public_addresses import public_address
     from dataplane.engine import Emulator
     from dataplane.load import load
 
-    dual = Path(__file__).parents[1] / "load" / "fixtures" / "arm" / "dual_stack_minimal.json"
-    em = Emulator(load(dual))
-    out = em.send([IPv6(src="ace:cab:deca:deed::4", dst="2001:4860:4860::8888") / TCP_(
+    fixtures = Path(__file__).parents[1] / "load" / "fixtures" / "arm"
+    frames = [IPv6(src="ace:cab:deca:deed::4", dst="2001:4860:4860::8888") / TCP_(
         sport=50000, dport=443), IP(src="10.0.0.4", dst="8.8.8.8") / TCP_(sport=50000,
-                                                                          dport=443)])
-    assert out.dispositions() == [D.EXITS_INTERNET, D.EXITS_INTERNET]
+                                                                          dport=443)]
+    out = Emulator(load(fixtures / "dual_stack_minimal.json")).send(frames)
+    assert out.dispositions() == [D.NO_IPV6_INTERNET, D.EXITS_INTERNET]
+    tutorial = load(fixtures / "dual_stack_public_ipv6.json")
+    out = Emulator(tutorial).send(frames[:1])
+    assert out.dispositions() == [D.EXITS_INTERNET]
     assert out.row(0)["deciding"] == "route System ::/0 Internet"
     assert out.row(0)["hops"].split(" > ")[0] == "VM0"
+    public = public_address(tutorial, tutorial.public_ip_addresses[0])
+    assert out.row(0)["final_src"] == str(public)  # translated 1:1 to the public IPv6 address

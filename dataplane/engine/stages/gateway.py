@@ -50,6 +50,14 @@ addresses, and `GatewayRoutes`: what each gateway route does beyond the local ga
   A Route Server row (next hop the NVA) is compiled as a VirtualAppliance hop to that NVA;
   at the NVA itself the same prefix leaves through it (EXITS_ON_PREMISES, assumption
   `route-server-nva-egress`).
+IPv6 (issue 17): an ExpressRoute gateway whose GatewaySubnet has an IPv6 prefix carries IPv6 as
+above -- BGP-learned IPv6 prefixes are `IngressTables.sites6` (ingress, reference
+`reference._ingress6`, batch `batch._ingress6`) and its IPv6 rows cross it (`cross(...,
+family=6)`: learned rows only; IPv4 learned paths and static sites are never looked up for an
+IPv6 destination); transit into spokes finds the NIC by its IPv6 halves; the ECMP hash folds
+IPv6 addresses (lb-hash-ipv6). A VPN gateway, or an ExpressRoute gateway without an IPv6
+GatewaySubnet prefix, is IPv4-only (`ipv4_only_reason`): IPv6 ends GATEWAY_IPV4_ONLY there,
+both ways (assumption `expressroute-ipv6`, EXPRESSROUTE_IPV6).
 Microsoft pages: "About BGP and VPN Gateway" (https://learn.microsoft.com/azure/vpn-gateway/
 vpn-gateway-bgp-overview, "transit routing"); "About VPN gateway transit for virtual network
 peering" (https://learn.microsoft.com/azure/vpn-gateway/vpn-gateway-peering-gateway-transit:
@@ -74,7 +82,7 @@ from dataplane.control.routes import EffectiveRoute
 from dataplane.control.tags import NOT_INTERNET
 from dataplane.dispositions import Disposition as D
 from dataplane.engine.stages import peering
-from dataplane.engine.stages.loadbalancer import flow_hash, flow_hash_np
+from dataplane.engine.stages.loadbalancer import flow_hash_np, flow_hash_of, fold6_np
 from dataplane.engine.stages.public_edge import closed_label
 from dataplane.model import LocalNetworkGateway, Topology, id_key
 
@@ -188,6 +196,12 @@ class IngressTables:
         [p.first for p in NOT_INTERNET], np.int64))
     nonroutable_hi: np.ndarray = field(default_factory=lambda: np.array(
         [p.last for p in NOT_INTERNET], np.int64))
+    sites6: list[Site] = field(default_factory=list)  # IPv6 on-premises prefixes (BGP-learned)
+    ipv4_only: dict[int, str] = field(default_factory=dict)  # gateway node -> why, its label
+
+    def site_of6(self, src: int) -> Site | None:
+        """The first IPv6 on-premises site holding `src` (a 128-bit address), None if none."""
+        return next((s for s in self.sites6 if s.prefix_first <= src <= s.prefix_last), None)
 
     def site_of(self, src: int) -> Site | None:
         return next((s for s in self.sites if s.prefix_first <= src <= s.prefix_last), None)
@@ -223,20 +237,19 @@ def build_tables(topology: Topology, gateway_nodes: dict[str, int],
             else None
         if node is None or not isinstance(site, LocalNetworkGateway):
             continue
-        for prefix in site.address_prefixes:
-            if prefix.version == 4:
-                out.sites.append(Site(prefix.first, prefix.last, node, conn.name, site.name,
-                                      str(prefix)))
+        for prefix in site.address_prefixes:  # IPv6 ones: an IPv4-only VPN gateway's (sites6)
+            (out.sites if prefix.version == 4 else out.sites6).append(
+                Site(prefix.first, prefix.last, node, conn.name, site.name, str(prefix)))
     names = egress_names(topology)
     for gw in topology.virtual_network_gateways:  # BGP-learned on-premises prefixes
         node = gateway_nodes[id_key(gw.id)]
         for prefix, paths in bgp.speaker_rib(topology, gw).items():
             path = next((q for q in paths if q.egress and not q.via and q.kind == bgp.BGP), None)
-            if path is not None and prefix.version == 4:
+            if path is not None:
                 conn, where = names.get(id_key(path.egress), (path.egress, None))
                 key, name = where or ("localNetworkGateway", conn)
-                out.sites.append(Site(prefix.first, prefix.last, node, conn, name, str(prefix),
-                                      key))
+                (out.sites if prefix.version == 4 else out.sites6).append(
+                    Site(prefix.first, prefix.last, node, conn, name, str(prefix), key))
     for gw in topology.virtual_network_gateways:
         node = gateway_nodes[id_key(gw.id)]
         vnet = topology.get(gw.virtual_network)
@@ -244,6 +257,9 @@ def build_tables(topology: Topology, gateway_nodes: dict[str, int],
         for sub in getattr(vnet, "subnets", ()):
             if sub.name.lower() == "gatewaysubnet" and id_key(sub.id) in subnet_index:
                 out.entry_subnet[node] = subnet_index[id_key(sub.id)]
+        why = ipv4_only_reason(topology, gw)
+        if why:
+            out.ipv4_only[node] = label_ipv4_only(gw.name, why)
         served = set()
         for v in topology.virtual_networks:
             if any(id_key(r.gateway.id) == id_key(gw.id) for r in reachable_gateways(topology, v)):
@@ -402,6 +418,41 @@ def _in_vnets(net: Network, ip: int) -> bool:
         net.vnet_lo, net.vnet_hi, strict=True))
 
 
+def ipv4_only_reason(topology: Topology, gw: Any) -> str:
+    """Why a virtual network gateway carries no IPv6 ('' when it does), Microsoft's pages:
+    * a VPN gateway: "VPN gateways currently support IPv4 traffic only" ("What is IPv6 for
+      Azure Virtual Network?", https://learn.microsoft.com/azure/virtual-network/ip-services/
+      ipv6-overview, "Limitations"; "Add IPv6 support for private peering using the Azure
+      portal", https://learn.microsoft.com/azure/expressroute/expressroute-howto-add-ipv6-portal,
+      "Limitations": coexistence "VPN Gateway only supports IPv4 traffic");
+    * an ExpressRoute gateway whose GatewaySubnet has no IPv6 prefix: the same ExpressRoute page
+      adds "IPv6 address space to your existing virtual network and GatewaySubnet" before the
+      gateway is created (or updated) for dual-stack connections.
+    What the ExpressRoute page also requires and a topology cannot show (IPv6 enabled on the
+    circuit's private peering, a gateway created or updated after the GatewaySubnet got its
+    IPv6 prefix, a Standard static public IP) is assumed (assumption `expressroute-ipv6`)."""
+    if gw.gateway_type != "ExpressRoute":
+        return "VPN gateways carry IPv4 traffic only"
+    vnet = topology.get(gw.virtual_network)
+    subnet = next((sub for sub in getattr(vnet, "subnets", ())
+                   if sub.name.lower() == "gatewaysubnet"), None)
+    if subnet is None or not any(p.version == 6 for p in subnet.address_prefixes):
+        return "its GatewaySubnet has no IPv6 prefix (IPv4-only ExpressRoute gateway)"
+    return ""
+
+
+def label_ipv4_only(name: str, why: str) -> str:
+    return f"gateway {name}: no IPv6, {why}"
+
+
+EXPRESSROUTE_IPV6 = (
+    "expressroute-ipv6: an ExpressRoute gateway whose GatewaySubnet has an IPv6 prefix carries "
+    "IPv6 (prefixes learned over its connections, docs/bgp-sidecar.md); IPv6 on the circuit's "
+    "private peering and the gateway's creation after the IPv6 GatewaySubnet prefix, which "
+    "Microsoft requires (expressroute-howto-add-ipv6-portal), are not visible in a topology and "
+    "are assumed. VPN gateways carry no IPv6 (GATEWAY_IPV4_ONLY, ipv6-overview 'Limitations').")
+
+
 def label_probe() -> str:
     return "probe AzureLoadBalancer 168.63.129.16"
 
@@ -525,12 +576,17 @@ def transit_stage(bp: Any, c: Any, est: np.ndarray, idx: np.ndarray, rid: np.nda
         target = np.where(program.addr_keys[at] == k, program.addr_nic[at], -1)
     else:
         target = np.full(idx.size, -1)
+    six = c.family[idx] == 6  # IPv6 from on-premises (ExpressRoute): the NIC by its halves
+    if six.any():
+        target = np.where(six, bp.addresses.owner_np(
+            b, c.family[idx], c.dst_hi[idx], np.where(six, c.dst_lo[idx], 0)), target)
     miss = target < 0
     disp[idx[miss]] = D.NO_DESTINATION
     active[idx[miss]] = False
     idx, rid, a, b, prev, target = (x[~miss] for x in (idx, rid, a, b, prev, target))
     ok = peering.decide_np(bp.net, bp.labels, bp.peer_label, c.src[idx], idx, a, b, prev,
-                           np.ones(idx.size, bool), disp, dec, active)
+                           np.ones(idx.size, bool), disp, dec, active, c.family[idx] == 6,
+                           c.src_hi[idx], c.src_lo[idx])
     idx, rid, target = idx[ok], rid[ok], target[ok]
     bp.deliver(c, est, idx, target.astype(np.int32), 0, nodes, pos, disp, dec, active)
     dec[idx[disp[idx] == D.DELIVERED]] = bp.route_label[rid[disp[idx] == D.DELIVERED]]
@@ -552,7 +608,7 @@ def ecmp(net: Network, rid: int, route: EffectiveRoute, hop: dict[str, Any], cur
         return rid, route
     k = _own(net, members, current)
     if k < 0:
-        k = flow_hash(p.src, p.dst, p.proto, p.sport, p.dport) % len(members)
+        k = flow_hash_of(p.family, p.src, p.dst, p.proto, p.sport, p.dport) % len(members)
     chosen = net.ingress.routes.members[members[k]]
     hop.update(route=net.route_labels[members[k]], ecmp=f"{k + 1} of {len(members)}",
                nextHopIpAddress=str(chosen.next_hop_ip[0]) if chosen.next_hop_ip else None)
@@ -573,7 +629,12 @@ def ecmp_np(net: Network, c: Any, idx: np.ndarray, rid: np.ndarray, nodes: np.nd
     out = rid.copy()
     rows = idx[m]
     current = nodes[rows, pos[rows] - 1]
-    h = flow_hash_np(c.src[rows], c.dst[rows], c.proto[rows], c.sport[rows], c.dport[rows])
+    src, dst = c.src[rows], c.dst[rows]
+    six = c.family[rows] == 6  # IPv6 addresses folded to 32 bits (lb-hash-ipv6)
+    if six.any():
+        src = np.where(six, fold6_np(c.src_hi[rows], c.src_lo[rows]).astype(np.int64), src)
+        dst = np.where(six, fold6_np(c.dst_hi[rows], c.dst_lo[rows]).astype(np.int64), dst)
+    h = flow_hash_np(src, dst, c.proto[rows], c.sport[rows], c.dport[rows])
     first = r.group_off[rid[m]]
     k = (h % size[m].astype(np.uint64)).astype(np.int64)
     found = np.zeros(rows.size, bool)
@@ -588,11 +649,13 @@ def ecmp_np(net: Network, c: Any, idx: np.ndarray, rid: np.ndarray, nodes: np.nd
 
 
 # -- gateway routes: crossing the gateways -----------------------------------------------------
-def cross(net: Network, rid: int, route: EffectiveRoute, dst: int, path_len: int
-          ) -> tuple[tuple[D, str] | None, list[int], int, dict[str, Any]]:
+def cross(net: Network, rid: int, route: EffectiveRoute, dst: int, path_len: int,
+          family: int = 4) -> tuple[tuple[D, str] | None, list[int], int, dict[str, Any]]:
     """Reference form for a gateway row (not a Route Server row): (the end (disposition,
     label) or None to continue, the gateway nodes appended to the path, the subnet the packet
-    continues in (-1 when it ends), the hop dict). `path_len`: nodes on the path so far."""
+    continues in (-1 when it ends), the hop dict). `path_len`: nodes on the path so far.
+    `family` 6: the gateway's learned paths and static sites (IPv4) are not looked up; an
+    IPv4-only gateway (`IngressTables.ipv4_only`) ends it GATEWAY_IPV4_ONLY."""
     from dataplane.engine.compile import MAX_HOPS
 
     r = net.ingress.routes
@@ -605,11 +668,14 @@ def cross(net: Network, rid: int, route: EffectiveRoute, dst: int, path_len: int
     hop["at"] = net.node_names[gw]
     if route.next_hop_ip:
         hop["instance"] = str(route.next_hop_ip[0])
+    if family == 6 and gw in net.ingress.ipv4_only:
+        hop["result"] = "IPv4Only"
+        return (D.GATEWAY_IPV4_ONLY, net.ingress.ipv4_only[gw]), [gw], -1, hop
     if rid in r.members:
         path, dest = [gw, *r.via(rid)], int(r.dest_vnet[rid])
         entry, egress, where = int(r.entry_subnet[rid]), r.egress[rid], r.site[rid]
     else:  # a user route to the gateway: the gateway forwards by what it learned
-        found = net.ingress.learned_at(gw, dst)
+        found = net.ingress.learned_at(gw, dst) if family == 4 else None
         path, dest, entry, egress, where = ([gw], -1, -1, None, None) if found is None else (
             [gw, *found.via], found.dest_vnet, found.entry_subnet, found.egress, found.site)
     if len(path) > 1:
@@ -628,7 +694,7 @@ def cross(net: Network, rid: int, route: EffectiveRoute, dst: int, path_len: int
         if where is not None:
             hop[where[0]] = where[1]
     else:  # a static site prefix names the connection
-        site = net.ingress.exit_site(gw, dst)
+        site = net.ingress.exit_site(gw, dst) if family == 4 else None
         if site is not None:
             hop.update({"connection": site.connection, site.site_key: site.site})
     return (D.EXITS_ON_PREMISES, label), path, -1, hop
@@ -670,8 +736,18 @@ def hop_np(bp: Any, c: Any, idx: np.ndarray, rid: np.ndarray, nh: np.ndarray,
     none = m & (gw < 0)
     _stop(idx[none], D.NO_ROUTE, bp.route_label[rid[none]], disp, dec, active)
     m &= gw >= 0
+    if net.ingress.ipv4_only and m.any():  # IPv6 rows at an IPv4-only gateway (reference cross)
+        six = m & (c.family[idx] == 6)
+        for g, text in net.ingress.ipv4_only.items():
+            stop = six & (gw == g)
+            if stop.any():
+                nodes[idx[stop], pos[idx[stop]]] = g
+                pos[idx[stop]] += 1
+                _stop(idx[stop], D.GATEWAY_IPV4_ONLY, bp.labels(text), disp, dec, active)
+                m &= ~stop
     sel, srid, sgw = idx[m], rid[m], gw[m]
-    nvia, vias, dest, entry = _crossings(net, srid, sgw, c.dst[sel])
+    nvia, vias, dest, entry = _crossings(net, srid, sgw, np.where(  # IPv4 learned paths:
+        c.family[sel] == 6, -1, c.dst[sel]))  # never an IPv6 row's (reference `cross`)
     over = pos[sel] + 1 + nvia >= width
     _stop(sel[over], D.LOOP, bp.l_hoplimit, disp, dec, active)
     sel, srid, sgw, nvia, vias, dest, entry = (

@@ -14,23 +14,30 @@ What is not modelled ends IPV6_NOT_MODELLED with a label naming it, never a gues
   port names ("azure firewall NAME: IPv6 through application rules not modelled ...");
 * an IPv6 packet addressed to a dual-stack firewall's own IPv6 address (where DNAT rules
   would apply; the page lists network rules and DNS proxy only): `firewall_own6_label`;
-* a VirtualNetworkGateway route for an IPv6 destination (stages/gateway.py is IPv4).
+* (gateways: an ExpressRoute gateway whose GatewaySubnet has an IPv6 prefix carries IPv6 both
+  ways, assumption `expressroute-ipv6`; VPN gateways and ExpressRoute gateways without one end
+  IPv6 GATEWAY_IPV4_ONLY, as Microsoft documents: stages/gateway.py `ipv4_only_reason`.)
 A firewall without an IPv6 address (IPv4 only) is no next hop for IPv6 routes
-(NEXT_HOP_UNREACHABLE). IPv6 packets from sources that are no emulated NIC (on-premises, the Internet) stay UNMAPPED
-with their own label. Assumption `engine-ipv6` (ENGINE_IPV6_ASSUMPTION) is printed with
-results.
+(NEXT_HOP_UNREACHABLE). IPv6 packets from the Internet: stages/public_edge6.py (instance public
+IPv6 in and out, the IPv6 Internet rule) and stages/loadbalancer.py (public IPv6 frontends);
+from other sources that are no emulated NIC they stay UNMAPPED with their own label.
+Assumption `engine-ipv6` (ENGINE_IPV6_ASSUMPTION) is printed with results.
 """
 
 from __future__ import annotations
 
 ENGINE_IPV6_ASSUMPTION = (
     "engine-ipv6: IPv6 packets are decided by the source, platform (neighbour discovery: "
-    "ipv6-nd-host), NSG, route, peering, NVA and delivery stages; IPv6 Internet egress leaves "
-    "with its private source (ipv6-internet-egress); internal load balancers' IPv6 frontends "
+    "ipv6-nd-host), NSG, route, peering, NVA and delivery stages; IPv6 Internet egress needs "
+    "a public IPv6 on the NIC or a public load balancer IPv6 frontend, which translates the "
+    "source (ipv6-internet-egress); internal and public load balancers' IPv6 frontends "
     "balance to their backends' IPv6 addresses (lb-hash-ipv6); a dual-stack Azure Firewall "
     "(a preview) decides IPv6 by its network rules, without SNAT; IPv6 through its "
-    "application rules and gateways end IPV6_NOT_MODELLED; IPv6 ingress from outside the "
-    "VNets is UNMAPPED unless it answers a tracked flow; IP fragments follow their first "
+    "application rules ends IPV6_NOT_MODELLED; ExpressRoute gateways carry IPv6 "
+    "(expressroute-ipv6), VPN gateways do not (GATEWAY_IPV4_ONLY); IPv6 ingress from the Internet "
+    "reaches a NIC through its instance public IPv6 or a public load balancer's IPv6 frontend "
+    "(DNAT, inbound NSG) or as the reply of a tracked flow, else UNMAPPED; "
+    "IP fragments follow their first "
     "fragment (engine/fragments.py, fragment-* assumptions).")
 
 

@@ -68,8 +68,12 @@ using Standard Internal Load Balancer in Azure", https://learn.microsoft.com/azu
 load-balancer/ipv6-dual-stack-standard-internal-load-balancer-powershell: an IPv6 frontend
 and an IPv6 backend pool fed by the NICs' IPv6 ip configurations, one rule per family). An
 IPv6 frontend answers IPv6 packets only; a rule of an IPv6 frontend picks the IPv6
-addresses of its pool members (`LBTables.at6`, `Frontend.family`). Public IPv6 frontends
-are not modelled (their packets come from outside the VNets: UNMAPPED, stages/ipv6.py).
+addresses of its pool members (`LBTables.at6`, `Frontend.family`). A public frontend whose
+public IP is IPv6 (`LBTables.by_public6`, `at_public6`) does the same for new flows from
+outside the VNets, with its inbound NAT rules, as an IPv4 public frontend does (reference
+`_ingress6` -> `decide_public`; batch `_public6` -> `frontends_np`): "Deploy an IPv6 dual
+stack application in Azure virtual network - PowerShell", https://learn.microsoft.com/azure/
+load-balancer/virtual-network-ipv4-ipv6-dual-stack-standard-load-balancer-powershell.
 Hash (assumption `lb-hash`): Azure documents a 5-tuple hash (source/destination address and
 port, protocol) but not the function. We use a deterministic, symmetric one: the two
 endpoints (address << 16 | port; ports 0 for protocols other than TCP/UDP) are ordered, then
@@ -257,6 +261,11 @@ class LBTables:
     public_vals: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     nic_guarded: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # NSG on NIC/subnet
     by_key6: dict[tuple[int, int], int] = field(default_factory=dict)  # (VNet, IPv6) -> index
+    by_public6: dict[int, int] = field(default_factory=dict)  # public IPv6 -> frontend index
+
+    def at_public6(self, ip: int) -> int:
+        """The public IPv6 frontend answering on `ip` (128-bit int), -1 when none."""
+        return self.by_public6.get(ip, -1)
 
     def at6(self, vnet: int, ip: int) -> int:
         """The IPv6 private frontend answering on `ip` (128-bit int) in VNet `vnet`, -1."""
@@ -326,7 +335,7 @@ def build_tables(topology: Topology, vnet_index: dict[str, int],
     keys = sorted(out.by_key)
     out.keys = np.array([(v << 32) | a for v, a in keys], dtype=np.int64)
     out.vals = np.array([out.by_key[k] for k in keys], dtype=np.int32)
-    _public_frontends(topology, members[4], out)
+    _public_frontends(topology, members, out)
     return out
 
 
@@ -338,18 +347,23 @@ def _rule(name: str, protocol: str, frontend_port: int, backend_port: int,
                 np.array([m[1] for m in pool], dtype=np.int64 if family == 4 else object))
 
 
-def _public_frontends(topology: Topology, members: dict[str, list[tuple[int, int]]],
+def _public_frontends(topology: Topology,
+                      family_members: dict[int, dict[str, list[tuple[int, int]]]],
                       out: LBTables) -> None:
-    """Frontends with an IPv4 public IP: load-balancing rules, then inbound NAT rules (one
-    backend each; the pool form one Rule per member, module docstring)."""
+    """Frontends with a public IP: load-balancing rules, then inbound NAT rules (one backend
+    each; the pool form one Rule per member, module docstring). An IPv6 public IP's frontend
+    (issue 17: "Deploy an IPv6 dual stack application in Azure virtual network", Standard
+    load balancer with an IPv6 frontend) balances to the IPv6 ip configurations of its pools
+    (`by_public6`); an IPv4 one to the IPv4 configurations (`by_public`)."""
     nics = topology.network_interfaces
-    configs: dict[str, tuple[int, int]] = {}
+    family_configs: dict[int, dict[str, tuple[int, int]]] = {4: {}, 6: {}}
     guarded = np.zeros(len(nics), bool)
     for i, nic in enumerate(nics):
         for config in nic.ip_configurations:
             ip = config.private_ip_address
-            if ip is not None and ip.version == 4:
-                configs[id_key(f"{nic.id}/ipConfigurations/{config.name}")] = (i, ip.value)
+            if ip is not None and ip.version in (4, 6):
+                family_configs[ip.version][id_key(f"{nic.id}/ipConfigurations/{config.name}")] \
+                    = (i, ip.value)
             subnet = topology.get(config.subnet) if config.subnet else None
             guarded[i] |= bool(nic.network_security_group) or (
                 isinstance(subnet, Subnet) and bool(subnet.network_security_group))
@@ -357,27 +371,33 @@ def _public_frontends(topology: Topology, members: dict[str, list[tuple[int, int
     for lb in topology.load_balancers:
         for fe in lb.frontend_ip_configurations:
             address = public_address(topology, fe.public_ip_address)
-            if address is None or address.version != 4 or address.value in out.by_public:
+            table = out.by_public if address is None or address.version == 4 \
+                else out.by_public6
+            if address is None or address.value in table:
                 continue
+            members, configs = family_members[address.version], family_configs[address.version]
             mine = [r for r in lb.load_balancing_rules
                     if id_key(r.frontend_ip_configuration) == id_key(fe.id)]
+            family = address.version
             rules = [_rule(r.name, r.protocol, r.frontend_port, r.backend_port,
-                           members.get(id_key(r.backend_address_pool), [])) for r in mine]
+                           members.get(id_key(r.backend_address_pool), []), family)
+                     for r in mine]
             for r in lb.inbound_nat_rules:
                 if id_key(r.frontend_ip_configuration) != id_key(fe.id):
                     continue
                 if r.backend_ip_configuration:
                     one = configs.get(id_key(r.backend_ip_configuration))
                     rules.append(_rule(r.name, r.protocol, r.frontend_port, r.backend_port,
-                                       [one] if one else []))
+                                       [one] if one else [], family))
                 elif r.backend_address_pool:
                     pool = members.get(id_key(r.backend_address_pool), [])
                     span = r.frontend_port_range_end - r.frontend_port_range_start + 1
                     rules += [_rule(r.name, r.protocol, r.frontend_port_range_start + k,
-                                    r.backend_port, [m]) for k, m in enumerate(pool[:span])]
-            out.by_public[address.value] = len(out.frontends)
+                                    r.backend_port, [m], family)
+                              for k, m in enumerate(pool[:span])]
+            table[address.value] = len(out.frontends)
             out.frontends.append(Frontend(lb.name, lb.sku or "Standard", -1, address.value,
-                                          rules))
+                                          rules, family))
     keys = sorted(out.by_public)
     out.public_keys = np.array(keys, dtype=np.int64)
     out.public_vals = np.array([out.by_public[k] for k in keys], dtype=np.int32)

@@ -41,13 +41,15 @@ def unnat(p: Any, at: str, address: int, port: int, family: int = 4
     return p._replace(src=address, sport=port if _ported(p.proto) else p.sport), hop
 
 
-def unsnat(p: Any, address: int, port: int, at: str = "internet") -> tuple[Any, dict[str, Any]]:
-    """A reply of a source-translated flow (engine/stages/public_edge.py) arriving from the
-    Internet, or (`at` its sending NIC) of a flow an Azure Firewall translated
-    (engine/stages/firewall_nat.py): its destination becomes the flow's original source."""
+def unsnat(p: Any, address: int, port: int, at: str = "internet", family: int = 4
+           ) -> tuple[Any, dict[str, Any]]:
+    """A reply of a source-translated flow (engine/stages/public_edge.py, public_edge6.py for
+    `family` 6) arriving from the Internet, or (`at` its sending NIC) of a flow an Azure
+    Firewall translated (engine/stages/firewall_nat.py): its destination becomes the flow's
+    original source."""
     hop = {"step": "nat", "at": at, "kind": "un-SNAT",
-           "original": {"destinationIp": _ip(p.dst), "destinationPort": p.dport},
-           "translated": {"destinationIp": _ip(address), "destinationPort": port}}
+           "original": {"destinationIp": _ip(p.dst, family), "destinationPort": p.dport},
+           "translated": {"destinationIp": _ip(address, family), "destinationPort": port}}
     return p._replace(dst=address, dport=port if _ported(p.proto) else p.dport), hop
 
 

@@ -52,14 +52,10 @@ ends NAT_OUTBOUND_ONLY: NAT gateway provides outbound connectivity only; inbound
 allowed only as the response to an outbound flow ("Azure NAT Gateway resource",
 https://learn.microsoft.com/azure/nat-gateway/nat-gateway-resource; "What is Azure NAT
 Gateway?", https://learn.microsoft.com/azure/nat-gateway/nat-overview).
-IPv6 Internet egress (`nonroutable6`, `nonroutable6_np`, `IPV6_EGRESS`): an IPv6 packet whose
-Internet route (::/0, system) matches leaves EXITS_INTERNET keeping its private source, as the
-dual-stack tutorial's VMs reach the IPv6 Internet ("Tutorial: Create a dual-stack network",
-https://learn.microsoft.com/azure/virtual-network/ip-services/create-vm-dual-stack-ipv6-portal);
-which IPv6 public address translates it and whether a private subnet stops it are not
-evaluated (assumption `ipv6-internet-egress`; control/outbound.py's IPV6_OUTBOUND_CAVEAT says
-the same for `next-hop`). A destination outside 2000::/3 (global unicast: the Internet tag's
-IPv6 range, control/program.py) through an Internet route ends NON_ROUTABLE, as IPv4
+IPv6 Internet egress and ingress: stages/public_edge6.py (instance public IPv6 SNAT/DNAT, the
+rule that IPv6 Internet needs a requested public IPv6, assumption `ipv6-internet-egress`). Here:
+`nonroutable6`, `nonroutable6_np`: a destination outside 2000::/3 (global unicast: the Internet
+tag's IPv6 range, control/program.py) through an Internet route ends NON_ROUTABLE, as IPv4
 non-routable space does (stages/gateway.py).
 """
 
@@ -336,10 +332,6 @@ def _ip(v: int) -> str:
     return ".".join(str((v >> s) & 255) for s in (24, 16, 8, 0))
 
 
-IPV6_EGRESS = (
-    "ipv6-internet-egress: an IPv6 packet leaves for the Internet with its private source; which "
-    "IPv6 public address (instance public IP, load balancer) translates it and whether a "
-    "private subnet stops it are not evaluated")
 GLOBAL_UNICAST6_TOP3 = 0b001  # 2000::/3
 
 
@@ -353,7 +345,8 @@ def nonroutable6_np(hi: np.ndarray) -> np.ndarray:
     return (np.asarray(hi, np.uint64) >> np.uint64(61)) != GLOBAL_UNICAST6_TOP3
 
 
-__all__ = ["IPV6_EGRESS", "EdgeTables", "nonroutable6", "nonroutable6_np", "closed_label", "endpoint_label", "exit_np",
+__all__ = ["EdgeTables", "closed_label", "endpoint_label", "exit_np", "nonroutable6",
+           "nonroutable6_np",
            "inbound", "inbound_np", "no_outbound", "outbound_label", "outbound_only_label",
            "outbound_only_np", "outbound_text", "reach", "reach_np", "snat", "snat_np",
            "snat_port_np", "tables"]

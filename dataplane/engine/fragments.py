@@ -162,12 +162,17 @@ def rules(net: Network) -> FragmentRules:
 
 
 def first_fragment(fr: FragmentRules, net: Network, disposition: D, label: str,
-                   nodes: list[int]) -> tuple[D, str] | None:
+                   nodes: list[int], family: int = 4) -> tuple[D, str] | None:
     """The drop a first fragment's answer turns into (LB_FRAGMENT, FRAGMENT_DEFAULT_OUTBOUND;
-    module docstring), or None when its datagram follows it."""
+    module docstring), or None when its datagram follows it. Default outbound access is IPv4
+    only ("Default outbound access in Azure", https://learn.microsoft.com/azure/virtual-network/
+    ip-services/default-outbound-access, "How is default outbound access provided?"): an IPv6
+    datagram reaches the Internet by a public IPv6 or an LB frontend (stages/public_edge6.py),
+    so FRAGMENT_DEFAULT_OUTBOUND never applies to family 6."""
     if disposition == D.DELIVERED and label in fr.port_rule_labels:
         return D.LB_FRAGMENT, label
-    if disposition == D.EXITS_INTERNET and len(nodes) >= 2 and fr.default_outbound[nodes[-2]]:
+    if (family == 4 and disposition == D.EXITS_INTERNET and len(nodes) >= 2
+            and fr.default_outbound[nodes[-2]]):
         return D.FRAGMENT_DEFAULT_OUTBOUND, default_outbound_label(net.node_names[nodes[-2]])
     return None
 
@@ -215,7 +220,8 @@ def walk(ref: Any, chains: FragmentChains, p: Any, frag: Fragment | None) -> Any
     if verdict == OPENS:
         assert chain is not None
         w = ref.walk(p)
-        drop = first_fragment(rules(ref.net), ref.net, w.disposition, w.deciding, w.nodes)
+        drop = first_fragment(rules(ref.net), ref.net, w.disposition, w.deciding, w.nodes,
+                              frag.family)
         if drop is None:
             ref.commit(p, w)
         else:
@@ -269,12 +275,13 @@ class EdgePlan:
     first_rows: np.ndarray
     first_chains: list[Chain]
     first_drop: np.ndarray  # bool per first_rows: the commit step dropped it (follow_np)
+    first_family: np.ndarray  # 4 or 6 per first_rows
 
     @classmethod
     def empty(cls) -> EdgePlan:
         z = np.zeros(0, dtype=np.int64)
         return cls(z, np.zeros(0, np.uint8), np.zeros(0, np.int32), z, z, [], z, [],
-                   np.zeros(0, bool))
+                   np.zeros(0, bool), z)
 
 
 def edge_np(chains: FragmentChains, labels: Any, c: Any, hc: Any, time_ns: np.ndarray,
@@ -293,7 +300,7 @@ def edge_np(chains: FragmentChains, labels: Any, c: Any, hc: Any, time_ns: np.nd
         return EdgePlan.empty()
     decided, ddisp, dlab = [], [], []
     frows, ffrom, fout = [], [], []
-    first_rows, first_chains = [], []
+    first_rows, first_chains, first_family = [], [], []
     pending: dict[int, int] = {}  # id(chain) -> its first fragment's row in this batch
     cols = [a[rows].tolist() for a in (c.family, c.src_hi, c.src_lo, c.dst_hi, c.dst_lo,
                                        c.proto, hc.frag_id, c.nic, kind, hc.frag_offset,
@@ -306,6 +313,7 @@ def edge_np(chains: FragmentChains, labels: Any, c: Any, hc: Any, time_ns: np.nd
             assert chain is not None
             first_rows.append(r)
             first_chains.append(chain)
+            first_family.append(fam)
             pending[id(chain)] = r
         elif verdict == FOLLOWS:
             assert chain is not None
@@ -323,7 +331,8 @@ def edge_np(chains: FragmentChains, labels: Any, c: Any, hc: Any, time_ns: np.nd
     plan = EdgePlan(np.array(decided, np.int64), np.array(ddisp, np.uint8),
                     np.array(dlab, np.int32), np.array(frows, np.int64),
                     np.array(ffrom, np.int64), fout, np.array(first_rows, np.int64),
-                    first_chains, np.zeros(len(first_rows), bool))
+                    first_chains, np.zeros(len(first_rows), bool),
+                    np.array(first_family, np.int64))
     preset[plan.decided] = plan.decided_disp
     preset[plan.follow_rows] = D.FRAGMENT_OUT_OF_ORDER  # placeholder until follow_np
     return plan
@@ -347,12 +356,13 @@ def follow_np(plan: EdgePlan, net: Network, labels: Any, disp: np.ndarray, dec: 
         port_rules = np.array([labels(x) for x in sorted(fr.port_rule_labels)], np.int32)
         maybe = (((disp[first] == D.DELIVERED) & np.isin(dec[first], port_rules))
                  | ((disp[first] == D.EXITS_INTERNET) & (length >= 2)
-                    & fr.default_outbound[exit_node]))
+                    & fr.default_outbound[exit_node] & (plan.first_family == 4)))
         names = labels.names
         for i in np.flatnonzero(maybe).tolist():
             r = int(first[i])
             drop = first_fragment(fr, net, D(int(disp[r])), names[int(dec[r])],
-                                  [int(x) for x in nodes[r] if x >= 0])
+                                  [int(x) for x in nodes[r] if x >= 0],
+                                  int(plan.first_family[i]))
             plan.first_drop[i] = drop is not None
             if drop is not None:
                 disp[r], dec[r] = drop[0], labels(drop[1])

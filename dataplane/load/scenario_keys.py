@@ -25,7 +25,7 @@ from dataplane.errors import InputError
 Schema = dict[str, Union["Schema", None]]  # key -> nested schema (mapping / list of mappings)
 
 _NIC: Schema = {k: None for k in ("subnet", "ip", "ip6", "nsg", "asgs", "ip_forwarding",
-                                  "public_ip", "nic_name")}
+                                  "public_ip", "public_ip6", "nic_name")}
 _FIREWALL_RULE_COLLECTION = ("name", "priority", "action")
 
 SCHEMA: Schema = {

@@ -188,11 +188,6 @@ def test_reply_captured_inside_the_vm_answers_its_snated_flow(net) -> None:
     assert other.disposition == D.DENIED_IN  # web-nsg admits new flows to 443 only
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine/fragments.py (v6frag's) applies FRAGMENT_DEFAULT_OUTBOUND by the NIC's IPv4 outbound "
-    "method to IPv6 datagrams too; default outbound access is IPv4 ('Default outbound access in "
-    "Azure', 'How is default outbound access provided?'), so `first_fragment` / `follow_np` "
-    "should skip family 6. Remove this mark with that fix."))
 def test_ipv6_fragments_leaving_by_a_public_ipv6_are_not_default_outbound() -> None:
     from scapy.layers.inet import UDP
     from scapy.layers.inet6 import IPv6, IPv6ExtHdrFragment, fragment6

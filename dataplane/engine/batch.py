@@ -51,7 +51,13 @@ from dataplane.engine.compile import (
     NH_VNETLOCAL,
     Network,
 )
-from dataplane.engine.conntrack import UNSNAT, BatchConnTrack, FirewallSets, FragmentChains
+from dataplane.engine.conntrack import (
+    IDLE_TIMEOUT_NS,
+    UNSNAT,
+    BatchConnTrack,
+    FirewallSets,
+    FragmentChains,
+)
 from dataplane.engine.payload import FlowNames
 from dataplane.engine.reference import IPV6_INGRESS_LABEL, V6_TAG, _in
 from dataplane.engine.stages import (
@@ -141,7 +147,7 @@ class Labels:
 
 class BatchPipeline:
     def __init__(self, net: Network, flow_capacity: int = 1 << 20,
-                 cache_limit: int = 1 << 20) -> None:
+                 cache_limit: int = 1 << 20, idle_timeout_ns: int = IDLE_TIMEOUT_NS) -> None:
         self.net = net
         self.labels = Labels()
         self.flow_capacity = flow_capacity
@@ -153,7 +159,8 @@ class BatchPipeline:
         self._clear_cache()
         self.flow_index = KeyIndex(KEY_WORDS, 1 << 16)  # 5-tuple -> flow id, across batches
         self.flow_limit = 2 * flow_capacity + (1 << 16)
-        self.ct = BatchConnTrack(flow_capacity)
+        self.ct = BatchConnTrack(flow_capacity, idle_timeout_ns)
+        self._touches: tuple[np.ndarray, ...] = (np.zeros(0, np.int64),) * 3
         self.fragments = FragmentChains()  # fragment chains (engine/fragments.py, emulator)
         self._pending: tuple | None = None
         self._prep: tuple | None = None  # the last batch's flow ids and decision keys
@@ -222,14 +229,15 @@ class BatchPipeline:
         rows = np.arange(n, dtype=np.int64)
         known = ct.reply_entry[rid]  # replies of entries opened in earlier batches
         base = self._entry_state(known)
+        empty = np.zeros(0, np.int64)
         if warm is None:
-            state, prev_inner = base, np.zeros(0, np.int64)
+            state, rkey, prev_inner, prev_dead = base, known >= 0, empty, empty
             ids = self._decisions(c, state, rows, dkeys)
         else:  # start from the last run's answer: the iteration converges from any start
-            ids, state, prev_inner = warm
+            ids, state, rkey, prev_inner, prev_dead = warm
         room = max(self.flow_capacity - ct.count, 0)
         for _ in range(n + 1):  # row r is final after r+1 rounds; usually 1-3 rounds
-            op, tid, rid = self._openers(c, fid, rid, rev, ids, state[0], excl, room)
+            op, tid, rid = self._openers(c, fid, rid, rev, ids, rkey, excl, room)
             scratch = self._scratch
             unnat = self._unnat_of(c, ids, op)  # the openers' un-NAT state (reused below)
             also = op[unnat[0] >= UNSNAT]  # SNAT: reverse(original) too
@@ -240,21 +248,33 @@ class BatchPipeline:
             cand = scratch[rid]
             inner = np.flatnonzero((cand < rows) & (known < 0))
             depends = cand[inner]
-            touched = np.union1d(prev_inner, inner)
+            entry = known.copy()  # each row's entry (opener id), -1 none (conntrack-idle)
+            entry[inner] = fid[depends]
+            alive, touches = self._alive(c, entry, fid, op, ids, excl)
+            dead = np.flatnonzero((entry >= 0) & ~alive)
+            touched = np.union1d(np.union1d(prev_inner, inner), np.union1d(prev_dead, dead))
             if touched.size == 0:
                 break
-            new = self._inner_state(base, c, ids, inner, depends)
+            live = alive[inner]
+            new = self._inner_state(base, c, ids, inner[live], depends[live])
+            if dead.size:  # an expired entry gives no state: the row is a new flow
+                new = tuple(a.copy() for a in new)
+                for a, none in zip(new, self._no_state(1), strict=True):
+                    a[dead] = none[0]
+            new_rkey = entry >= 0
             changed = touched[np.any([a[touched] != b[touched] for a, b in zip(
-                new, state, strict=True)], axis=0)]
-            state, prev_inner = new, inner
+                (*new, new_rkey), (*state, rkey), strict=True)], axis=0)]
+            state, rkey, prev_inner, prev_dead = new, new_rkey, inner, dead
             if changed.size == 0:
                 break
             ids[changed] = self._decisions(c, state, changed, dkeys[changed])
         else:  # the rounds ran out after changing ids: the openers' state is recomputed
             unnat = self._unnat_of(c, ids, op)
+            _, touches = self._alive(c, entry, fid, op, ids, excl)
         # rid may hold new ids (translated tuples); ids/state warm-start a re-run
-        self._prep = (c, fid, rid, rev, dkeys, (ids.copy(), state, prev_inner))
-        self._pending = (fid[op], tid, self._fwset[ids[op]], *unnat)
+        self._prep = (c, fid, rid, rev, dkeys, (ids.copy(), state, rkey, prev_inner, prev_dead))
+        self._pending = (fid[op], tid, self._fwset[ids[op]], *unnat, c.time_ns[op])
+        self._touches = touches
         self.final = (self._fsrc[ids], self._fdst[ids], self._fsport[ids], self._fdport[ids])
         edge = np.flatnonzero(c.preset != UNDECIDED)  # decided at the edge: untranslated
         if edge.size:
@@ -293,11 +313,15 @@ class BatchPipeline:
         keep = ~np.isin(self.openers, rows)
         self._pending = tuple(a[keep] for a in self._pending)
         self.openers = self.openers[keep]
+        keep = ~np.isin(self._touches[0], rows)  # a withdrawn opener touched only its entry
+        self._touches = tuple(a[keep] for a in self._touches)
 
     def commit(self) -> None:
         """Open the entries of the last run's openers."""
         if self._pending is not None:
-            self.ct.open(*self._pending)
+            fid, tid, fwset, uip, uport, usrc, last_ns = self._pending
+            self.ct.open(fid, tid, fwset, uip, uport, usrc, last_ns)
+            self.ct.touch(*self._touches[1:])  # replies and forward packets (conntrack-idle)
             self._pending = None
 
     def mark(self) -> tuple[int, int]:
@@ -353,6 +377,58 @@ class BatchPipeline:
             usrc[r] = ct.usrc[e]
         return est, fws, uip, uport, usrc
 
+    def _alive(self, c: Columns, entry: np.ndarray, fid: np.ndarray, op: np.ndarray,
+               ids: np.ndarray, excl: np.ndarray
+               ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Idle expiry (conntrack.py, assumption conntrack-idle) in capture time, batch
+        independent: (alive bool[n] -- False for a row whose entry `entry[r]` (opener id, -1
+        none) was idle longer than the timeout at its time --, touches (rows, entry ids,
+        time_ns) the commit applies). Events per entry in row order: committed forward
+        packets (passing, not shaper-excluded, not a reply key, the flow open before or by
+        the row) touch always; a reply touches when alive: its time minus the latest touch
+        before it (the committed last_ns, then earlier events) is at most the timeout. Fast
+        path: every reply alive assuming all earlier ones were; entries where that fails are
+        scanned in order."""
+        ct = self.ct
+        n = entry.size
+        rows = np.arange(n, dtype=np.int64)
+        alive = np.ones(n, bool)
+        rep = np.flatnonzero((entry >= 0) & (c.preset == UNDECIDED))
+        ofid = fid[op]  # one opener per flow: the row each in-batch flow opens at
+        order = np.argsort(ofid, kind="stable")
+        at = np.minimum(np.searchsorted(ofid[order], fid), max(op.size - 1, 0))
+        in_batch = (ofid[order][at] == fid) & (op[order][at] <= rows) if op.size else \
+            np.zeros(n, bool)
+        fwd = np.flatnonzero(self._pass[ids] & ~excl & (entry < 0) & (
+            ct.opened[fid] | in_batch))
+        ev_rows = np.concatenate([rep, fwd])
+        ev_ent = np.concatenate([entry[rep], fid[fwd]])
+        if rep.size == 0:
+            return alive, (fwd, fid[fwd], c.time_ns[fwd])
+        is_rep = np.concatenate([np.ones(rep.size, bool), np.zeros(fwd.size, bool)])
+        o = np.lexsort((ev_rows, ev_ent))
+        ev_rows, ev_ent, is_rep = ev_rows[o], ev_ent[o], is_rep[o]
+        t = c.time_ns[ev_rows].astype(np.int64)
+        start = np.r_[True, ev_ent[1:] != ev_ent[:-1]]
+        gid = np.cumsum(start) - 1
+        times, rank = np.unique(t, return_inverse=True)  # group-wise running max by rank
+        key = gid * times.size + rank.ravel()
+        upto = times[np.maximum.accumulate(key) - gid * times.size]
+        before = np.r_[np.int64(-(1 << 62)), upto[:-1]]
+        before[start] = -(1 << 62)
+        committed = np.where(ct.opened[ev_ent], ct.last_ns[ev_ent], -(1 << 62))
+        ok = ~is_rep | (t - np.maximum(before, committed) <= ct.idle_timeout_ns)
+        for g in np.unique(gid[~ok]).tolist():  # a reply expired: scan its entry in order
+            evs = np.flatnonzero(gid == g).tolist()
+            last = int(committed[evs[0]])
+            for k in evs:
+                tk = int(t[k])
+                ok[k] = not is_rep[k] or tk - last <= ct.idle_timeout_ns
+                if ok[k]:
+                    last = max(last, tk)
+        alive[ev_rows[is_rep & ~ok]] = False
+        return alive, (ev_rows[ok], ev_ent[ok], t[ok])
+
     def _inner_state(self, base: tuple[np.ndarray, ...], c: Columns, ids: np.ndarray,
                      rows: np.ndarray, opener: np.ndarray) -> tuple[np.ndarray, ...]:
         """`base` with rows answering an in-batch opener row (`opener`, per row) given that
@@ -393,13 +469,14 @@ class BatchPipeline:
                 usrc.astype(np.int64))
 
     def _openers(self, c: Columns, fid: np.ndarray, rid: np.ndarray, rev: tuple,
-                 ids: np.ndarray, est: np.ndarray, excl: np.ndarray, room: int
+                 ids: np.ndarray, rkey: np.ndarray, excl: np.ndarray, room: int
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Rows that open an entry (passing, not a reply, flow not yet open, first of their
-        flow, within the table's room; row order), the flow ids of their translated tuples,
-        and `rid` (re-looked-up when translated tuples got new ids)."""
+        """Rows that open an entry (passing, not a reply key -- `rkey`: the row answers an
+        entry, alive or expired --, flow not yet open, first of their flow, within the table's
+        room; row order), the flow ids of their translated tuples, and `rid` (re-looked-up
+        when translated tuples got new ids)."""
         n = fid.size
-        cand = self._pass[ids] & ~est & ~excl & ~self.ct.opened[fid]
+        cand = self._pass[ids] & ~rkey & ~excl & ~self.ct.opened[fid]
         first = self._scratch
         first[fid] = n
         np.minimum.at(first, fid[cand], np.flatnonzero(cand))

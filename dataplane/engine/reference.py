@@ -51,7 +51,13 @@ from dataplane.dispositions import Disposition as D
 from dataplane.engine import fragments
 from dataplane.engine.addresses import NicAddresses
 from dataplane.engine.compile import MAX_HOPS, NH_GATEWAY, Network
-from dataplane.engine.conntrack import PASSING, ConnTrack, Entry, FragmentChains
+from dataplane.engine.conntrack import (
+    IDLE_TIMEOUT_NS,
+    PASSING,
+    ConnTrack,
+    Entry,
+    FragmentChains,
+)
 from dataplane.engine.conntrack import flow_key as _key
 from dataplane.engine.payload import NOT_SEEN, FlowName
 from dataplane.engine.stages import (
@@ -132,13 +138,14 @@ def _in(matches: tuple, value: int) -> bool:
 
 
 class ReferencePipeline:
-    def __init__(self, net: Network, capacity: int | None = None) -> None:
+    def __init__(self, net: Network, capacity: int | None = None,
+                 idle_timeout_ns: int = IDLE_TIMEOUT_NS) -> None:
         self.net = net
         self.rules = RuleCompiler(net.topology)
         self.security = [self.rules.nic_security(n) if net.node_subnet[i] >= 0 else None
                          for i, n in enumerate(net.nics)]
         self.nic_tags = platform.tags_per_nic(net)
-        self.conntrack = ConnTrack(capacity)
+        self.conntrack = ConnTrack(capacity, idle_timeout_ns)
         self.fragments = FragmentChains()  # fragment chains (engine/fragments.py)
         self.addresses = NicAddresses(net.nics, net.node_vnet)
         self.server_names: dict[tuple[int, ...], FlowName] = {}  # flow_key -> its name
@@ -167,13 +174,13 @@ class ReferencePipeline:
         if w.disposition.name in PASSING:
             src, dst, sport, dport = w.out or (p.src, p.dst, p.sport, p.dport)
             self.conntrack.commit(flow_key(p), flow_key(p._replace(
-                src=src, dst=dst, sport=sport, dport=dport)), w.firewalls(self.net))
+                src=src, dst=dst, sport=sport, dport=dport)), w.firewalls(self.net), p.time_ns)
 
     # -- one packet --
     def walk(self, p: Packet) -> Walk:
         net = self.net
         self._name = self.server_names.get(flow_key(p), NOT_SEEN)  # as it was sent
-        entry = self.conntrack.reply_of(flow_key(p))
+        entry = self.conntrack.reply_of(flow_key(p), p.time_ns)  # live entries only
         state = entry is not None
         flow = _flow(p)
         if p.nic < 0 and p.family == 6:  # engine assumption `engine-ipv6`

@@ -718,6 +718,9 @@ class BatchPipeline:
         # replies to a firewall's own address return through it (restored above; firewall_nat)
         rows = np.flatnonzero((disp == D.UNMAPPED) & (c.nic < 0) & est)
         rows, fw = self._reply_firewall(rows, orig[1], fwset, self.fw_public)
+        if net.firewalls:  # firewall SNAT, the reply captured at the VM (reference.py)
+            at_vm, f = self._captured_at_vm(c, orig, est, fwset, unnat_ip, unnat_port, disp)
+            rows, fw = np.concatenate([rows, at_vm]), np.concatenate([fw, f])
         if rows.size:
             nodes[rows, 0] = net.internet_node
             nodes[rows, 1] = fw + len(net.nics)
@@ -854,6 +857,20 @@ class BatchPipeline:
     def _restore(c: Columns, row: int, key: tuple[int, int, int, int, int]) -> None:
         """Row `row` becomes reverse(`key`) (reference._restore; chains are TCP/UDP)."""
         c.src[row], c.dst[row], c.sport[row], c.dport[row] = key[1], key[0], key[4], key[3]
+
+    def _captured_at_vm(self, c: Columns, orig: tuple[np.ndarray, ...], est: np.ndarray,
+                        fwset: np.ndarray, unnat_ip: np.ndarray, unnat_port: np.ndarray,
+                        disp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, firewall index) of replies from outside the VNets keyed by reverse(original)
+        of a source-translated flow (captured at the VM, assumption snat-capture-at-vm) whose
+        session a firewall holds: they enter through the lowest-indexed such firewall
+        (reference._captured_at_vm)."""
+        rows = np.flatnonzero((disp == D.UNMAPPED) & (c.nic < 0) & est & (unnat_ip >= UNSNAT)
+                              & (orig[1] == (unnat_ip & (UNSNAT - 1)))
+                              & (orig[3] == unnat_port))
+        member = self.fwsets.member[fwset[rows]]
+        has = member.any(axis=1)
+        return rows[has], np.argmax(member[has], axis=1).astype(np.int64)
 
     def _reply_firewall(self, rows: np.ndarray, dst: np.ndarray, fwset: np.ndarray,
                         owners: dict[int, int]) -> tuple[np.ndarray, np.ndarray]:

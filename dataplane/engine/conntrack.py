@@ -90,7 +90,10 @@ CONNTRACK_ASSUMPTIONS = (
     "(bounded to 4 rounds).",
     "snat-capture-at-vm: a reply whose destination is already the private address of a "
     "source-translated (SNAT) flow -- captured at the VM, after Azure translated it back -- is "
-    "the reply of that flow (delivered as established), as is one to its public address:port.",
+    "the reply of that flow (delivered as established), as is one to its public address:port; "
+    "when an Azure Firewall translated the flow (its session holds it), the reply enters "
+    "through that firewall -- the lowest-indexed when several -- and is routed on from its "
+    "subnet, as one addressed to the firewall's public address is.",
     "snat-port: a new flow leaving for the Internet through a NAT gateway, a load balancer "
     "outbound rule or a load-balancing rule takes the method's first public address and the "
     f"SNAT port {SNAT_PORT_FIRST} + hash(original 5-tuple) mod {SNAT_PORT_COUNT} (Azure "

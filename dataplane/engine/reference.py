@@ -200,6 +200,8 @@ class ReferencePipeline:
             unsnat = entry.unsnat() if entry is not None else None
             back = None
             fw_at = self._reply_firewall(entry, p.dst, self.fw_public)
+            if fw_at < 0 and unsnat is not None and (p.dst, p.dport) == unsnat:
+                fw_at = self._captured_at_vm(entry)  # firewall SNAT, reply captured at the VM
             if unsnat is not None and (p.dst, p.dport) != unsnat:  # a SNATed flow's reply
                 p, back = nat.unsnat(p, *unsnat, **(
                     {"at": net.firewall_rules[fw_at].name} if fw_at >= 0 else {}))
@@ -303,6 +305,15 @@ class ReferencePipeline:
         (`owners`) and that holds the flow's session; -1 otherwise (stages/firewall_nat.py)."""
         f = owners.get(dst, -1) if entry is not None else -1
         return f if f >= 0 and f + len(self.net.nics) in entry.firewalls else -1
+
+    def _captured_at_vm(self, entry: Entry) -> int:
+        """The firewall (index) a source-translated flow's reply captured at the VM (keyed by
+        reverse(original), assumption snat-capture-at-vm) entered through: the lowest-indexed
+        firewall holding the flow's session, -1 none (batch form: batch.py
+        `_captured_at_vm`; assumption firewall-reply-return)."""
+        first = len(self.net.nics)
+        fws = [n - first for n in entry.firewalls if self.net.node_kind[n] == "firewall"]
+        return min(fws) if fws else -1
 
     def _ingress6(self, p: Packet, entry: Entry | None, flow: Flow) -> Walk:
         """An IPv6 packet from outside the VNets: a reply of a tracked flow is delivered to

@@ -644,6 +644,7 @@ class FirewallPolicy:
     intrusion_detection_mode: str | None = None  # properties.intrusionDetection.mode
     tls_inspection: bool = False  # properties.transportSecurity.certificateAuthority set
     snat_private_ranges: tuple[str, ...] = ()  # properties.snat.privateRanges; (): not set
+    snat_auto_learn: str | None = None  # properties.snat.autoLearnPrivateRanges; None: not set
 
 
 # --- access control --------------------------------------------------------------------------

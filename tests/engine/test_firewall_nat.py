@@ -348,3 +348,31 @@ def test_internet_reply_captured_at_the_vm_returns_through_the_firewall(make_top
     assert (at_vm["hops"], at_vm["latency_ns"]) == (at_edge["hops"], at_edge["latency_ns"])
     assert at_vm["latency_ns"] > 0
     assert (at_vm["final_dst"], at_vm["final_dport"]) == ("10.1.1.4", 40000)
+
+
+@pytest.mark.parametrize(("setting", "named"), [("Enabled", True), ("disabled", False),
+                                                (None, False)])
+def test_auto_learn_private_ranges_is_a_named_caveat_on_answers_crossing_the_firewall(
+        make_topology, setting, named) -> None:
+    """snat.autoLearnPrivateRanges (preview; snat-private-range: ranges learned from Azure
+    Route Server are not SNATed) is not modelled: Enabled names caveat
+    firewall-snat-autolearn on every answer crossing the firewall; Disabled or absent names
+    nothing; another value is one clear input error naming the property."""
+    topology = _hub(make_topology)
+    snat = {"privateRanges": ["IANAPrivateRanges"],
+            **({"autoLearnPrivateRanges": setting} if setting else {})}
+    policy = firewall_policy(_policy(snat), _Where({}, "t"))
+    (fw,) = topology.azure_firewalls
+    with_policy = replace(topology, firewall_policies=(policy,),
+                          azure_firewalls=(replace(fw, firewall_policy=policy.id),))
+    net = build_network(with_policy, caps=False)
+    ip = lambda a: int(ipaddress.IPv4Address(a))  # noqa: E731
+    (walk,) = ReferencePipeline(net).run([Packet(net.ip_nic[ip("10.1.1.4")], ip("10.1.1.4"),
+                                                 ip("8.8.8.8"), 6, 40000, 443)])
+    assert walk.nodes[:2] == [net.ip_nic[ip("10.1.1.4")], len(net.nics)]  # app1 > fw
+    learned = [c for c in net.caveats_of(walk.nodes) if c.startswith("firewall-snat-autolearn")]
+    assert bool(learned) is named
+    if named:
+        assert "policy p" in learned[0] and "snat-private-range" in learned[0]
+    with pytest.raises(InputError, match="autoLearnPrivateRanges"):
+        firewall_policy(_policy({"autoLearnPrivateRanges": "Sometimes"}), _Where({}, "t"))

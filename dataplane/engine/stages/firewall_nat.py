@@ -307,7 +307,8 @@ def compile_nat(topology: Topology, fw: AzureFirewall) -> FirewallNat:
     instances = np.array([private + 1 + k for k in range(INSTANCES)] if private >= 0 else [],
                          dtype=np.int64)
     found = nat_rules(topology, fw)
-    caveats = list(found.caveats)
+    ranges = snat_ranges(topology, fw)
+    caveats = list(found.caveats) + list(ranges.caveats)
     if found.rules and not public:
         caveats.append(f"firewall-dnat-no-public-ip: firewall {fw.name} has DNAT rules and no "
                        "public IP in the input; only its private address can be a DNAT "
@@ -335,7 +336,7 @@ def compile_nat(topology: Topology, fw: AzureFirewall) -> FirewallNat:
                            "Gateway or another resource not modelled): its flows end where the "
                            "routes leave them")
     return FirewallNat(fw.name, private, np.array(public, dtype=np.int64), instances,
-                       snat_ranges(topology, fw), found.rules, tuple(caveats))
+                       ranges, found.rules, tuple(caveats))
 
 
 def _ip(v: int) -> str:

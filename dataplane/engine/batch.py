@@ -161,6 +161,8 @@ class BatchPipeline:
         self.flow_limit = 2 * flow_capacity + (1 << 16)
         self.ct = BatchConnTrack(flow_capacity, idle_timeout_ns)
         self._touches: tuple[np.ndarray, ...] = (np.zeros(0, np.int64),) * 3
+        self.snat_pools: dict[tuple[int, ...], int] = {}  # firewall SNAT port pool -> id
+        self.pool_limit: list[int] = []  # ports of each pool (firewall_nat.snat_limit)
         self.fragments = FragmentChains()  # fragment chains (engine/fragments.py, emulator)
         self._pending: tuple | None = None
         self._prep: tuple | None = None  # the last batch's flow ids and decision keys
@@ -231,10 +233,10 @@ class BatchPipeline:
         base = self._entry_state(known)
         empty = np.zeros(0, np.int64)
         if warm is None:
-            state, rkey, prev_inner, prev_dead = base, known >= 0, empty, empty
+            state, rkey, prev = base, known >= 0, empty
             ids = self._decisions(c, state, rows, dkeys)
         else:  # start from the last run's answer: the iteration converges from any start
-            ids, state, rkey, prev_inner, prev_dead = warm
+            ids, state, rkey, prev = warm
         room = max(self.flow_capacity - ct.count, 0)
         for _ in range(n + 1):  # row r is final after r+1 rounds; usually 1-3 rounds
             op, tid, rid = self._openers(c, fid, rid, rev, ids, rkey, excl, room)
@@ -252,19 +254,22 @@ class BatchPipeline:
             entry[inner] = fid[depends]
             alive, touches = self._alive(c, entry, fid, op, ids, excl)
             dead = np.flatnonzero((entry >= 0) & ~alive)
-            touched = np.union1d(np.union1d(prev_inner, inner), np.union1d(prev_dead, dead))
+            full = self._snat_full(c, fid, op, ids, touches)
+            marked = np.union1d(np.union1d(inner, dead), np.flatnonzero(full))
+            touched = np.union1d(prev, marked)  # rows whose state may differ from base
             if touched.size == 0:
                 break
             live = alive[inner]
             new = self._inner_state(base, c, ids, inner[live], depends[live])
-            if dead.size:  # an expired entry gives no state: the row is a new flow
+            if dead.size or full.any():
                 new = tuple(a.copy() for a in new)
                 for a, none in zip(new, self._no_state(1), strict=True):
-                    a[dead] = none[0]
+                    a[dead] = none[0]  # an expired entry gives no state: a new flow
+                new[5][:] = full
             new_rkey = entry >= 0
             changed = touched[np.any([a[touched] != b[touched] for a, b in zip(
                 (*new, new_rkey), (*state, rkey), strict=True)], axis=0)]
-            state, rkey, prev_inner, prev_dead = new, new_rkey, inner, dead
+            state, rkey, prev = new, new_rkey, marked
             if changed.size == 0:
                 break
             ids[changed] = self._decisions(c, state, changed, dkeys[changed])
@@ -272,8 +277,9 @@ class BatchPipeline:
             unnat = self._unnat_of(c, ids, op)
             _, touches = self._alive(c, entry, fid, op, ids, excl)
         # rid may hold new ids (translated tuples); ids/state warm-start a re-run
-        self._prep = (c, fid, rid, rev, dkeys, (ids.copy(), state, rkey, prev_inner, prev_dead))
-        self._pending = (fid[op], tid, self._fwset[ids[op]], *unnat, c.time_ns[op])
+        self._prep = (c, fid, rid, rev, dkeys, (ids.copy(), state, rkey, prev))
+        self._pending = (fid[op], tid, self._fwset[ids[op]], *unnat, c.time_ns[op],
+                         self._pool[ids[op]])
         self._touches = touches
         self.final = (self._fsrc[ids], self._fdst[ids], self._fsport[ids], self._fdport[ids])
         edge = np.flatnonzero(c.preset != UNDECIDED)  # decided at the edge: untranslated
@@ -319,8 +325,8 @@ class BatchPipeline:
     def commit(self) -> None:
         """Open the entries of the last run's openers."""
         if self._pending is not None:
-            fid, tid, fwset, uip, uport, usrc, last_ns = self._pending
-            self.ct.open(fid, tid, fwset, uip, uport, usrc, last_ns)
+            fid, tid, fwset, uip, uport, usrc, last_ns, pool = self._pending
+            self.ct.open(fid, tid, fwset, uip, uport, usrc, last_ns, pool)
             self.ct.touch(*self._touches[1:])  # replies and forward packets (conntrack-idle)
             self._pending = None
 
@@ -361,21 +367,23 @@ class BatchPipeline:
 
     # -- conntrack state of rows --
     def _no_state(self, n: int) -> tuple[np.ndarray, ...]:
+        """(est, firewall-session set, un-NAT address, un-NAT port, source restore, SNAT
+        pool full) of rows without state."""
         return (np.zeros(n, bool), np.zeros(n, np.int32), np.full(n, -1, np.int64),
-                np.full(n, -1, np.int32), np.full(n, -1, np.int64))
+                np.full(n, -1, np.int32), np.full(n, -1, np.int64), np.zeros(n, bool))
 
     def _entry_state(self, ent: np.ndarray) -> tuple[np.ndarray, ...]:
         """(est, firewall-session set, un-NAT address, un-NAT port, source restore) of each
         row from the committed entry `ent` it answers (-1: none)."""
         ct = self.ct
-        est, fws, uip, uport, usrc = self._no_state(ent.size)
+        est, fws, uip, uport, usrc, full = self._no_state(ent.size)
         r = np.flatnonzero(ent >= 0)
         if r.size:
             e = ent[r]
             est[r] = True
             fws[r], uip[r], uport[r] = ct.fwset[e], ct.unnat_ip[e], ct.unnat_port[e]
             usrc[r] = ct.usrc[e]
-        return est, fws, uip, uport, usrc
+        return est, fws, uip, uport, usrc, full
 
     def _alive(self, c: Columns, entry: np.ndarray, fid: np.ndarray, op: np.ndarray,
                ids: np.ndarray, excl: np.ndarray
@@ -429,18 +437,66 @@ class BatchPipeline:
         alive[ev_rows[is_rep & ~ok]] = False
         return alive, (ev_rows[ok], ev_ent[ok], t[ok])
 
+    def _snat_full(self, c: Columns, fid: np.ndarray, op: np.ndarray, ids: np.ndarray,
+                   touches: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+        """bool[n]: rows of flows without an entry before them whose decision draws a firewall
+        SNAT port (`_pool`) from a pool that has `pool_limit` live entries at the row's time
+        (stages/firewall_nat.py; reference._firewall_snat): committed entries and earlier
+        in-batch openers of the pool, alive by their latest touch before the row (`touches`
+        of `_alive`). Fast path: a pool with fewer entries than its limit is not counted."""
+        n = len(c)
+        full = np.zeros(n, bool)
+        if not self.snat_pools:
+            return full
+        ct = self.ct
+        pool = self._pool[ids]
+        rows = np.arange(n, dtype=np.int64)
+        ofid = fid[op]
+        order = np.argsort(ofid, kind="stable")
+        at = np.minimum(np.searchsorted(ofid[order], fid), max(op.size - 1, 0))
+        before = (ofid[order][at] == fid) & (op[order][at] < rows) if op.size else \
+            np.zeros(n, bool)
+        cand = np.flatnonzero((pool >= 0) & ~ct.opened[fid] & ~before)
+        if cand.size == 0:
+            return full
+        op_pool = pool[op]
+        t_rows, t_ent, t_ns = touches
+        for k in np.unique(pool[cand]).tolist():
+            rk = cand[pool[cand] == k]
+            ob = op[op_pool == k]  # in-batch openers of the pool, row order
+            limit = self.pool_limit[k]
+            near = rk[ct.pool_entries.get(k, 0) + np.searchsorted(ob, rk) >= limit]
+            if near.size == 0:
+                continue
+            size = ct.opened.size
+            held = np.flatnonzero((ct.pool[:size] == k) & ct.opened[:size])
+            ents = np.concatenate([held, fid[ob]])
+            born = np.concatenate([np.full(held.size, -1, np.int64), ob])
+            base = np.concatenate([ct.last_ns[held], np.full(ob.size, -(1 << 62), np.int64)])
+            order = np.argsort(ents)
+            m = np.isin(t_ent, ents)
+            where = order[np.searchsorted(ents[order], t_ent[m])]
+            tr, tt = t_rows[m], t_ns[m]
+            for r in near.tolist():
+                last = base.copy()
+                b = tr < r
+                np.maximum.at(last, where[b], tt[b])
+                now = int(c.time_ns[r])
+                full[r] = int(((born < r) & (now - last <= ct.idle_timeout_ns)).sum()) >= limit
+        return full
+
     def _inner_state(self, base: tuple[np.ndarray, ...], c: Columns, ids: np.ndarray,
                      rows: np.ndarray, opener: np.ndarray) -> tuple[np.ndarray, ...]:
         """`base` with rows answering an in-batch opener row (`opener`, per row) given that
         opener's state: its decision's firewall set and translation."""
         if rows.size == 0:
             return base
-        est, fws, uip, uport, usrc = (a.copy() for a in base)
+        est, fws, uip, uport, usrc, full = (a.copy() for a in base)
         d = ids[opener]
         est[rows] = True
         fws[rows] = self._fwset[d]
         uip[rows], uport[rows], usrc[rows] = self._unnat_of(c, ids, opener)
-        return est, fws, uip, uport, usrc
+        return est, fws, uip, uport, usrc, full
 
     def _unnat_of(self, c: Columns, ids: np.ndarray, rows: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -507,14 +563,14 @@ class BatchPipeline:
     def _decision_keys(c: Columns, fid: np.ndarray) -> np.ndarray:
         """The row part of a decision key as exact uint64 words: the flow id (the exact
         5-tuple, ports 0 unless TCP/UDP), the raw ports (sport << 32 | dport, both int32),
-        nic << 9 | preset << 1 (the est bit or-ed in later) and the row's conntrack state id
+        nic << 10 | preset << 2 (the SNAT-pool-full bit 1 and the est bit 0 or-ed in later) and the row's conntrack state id
         (0: none; filled by `_decisions`). Flow ids are kept with the cache (see
         _compact_flows)."""
         n = len(c)
         k = np.zeros((n, 4), dtype=np.int64)
         k[:, 0] = fid
         k[:, 1] = (c.sport.astype(np.int64) << 32) | (c.dport.astype(np.int64) & 0xFFFFFFFF)
-        k[:, 2] = (c.nic.astype(np.int64) << 9) | (c.preset.astype(np.int64) << 1)
+        k[:, 2] = (c.nic.astype(np.int64) << 10) | (c.preset.astype(np.int64) << 2)
         k[:, 3] = c.server_name.astype(np.int64) << 32  # the state id is or-ed in below
         return k.view(np.uint64)
 
@@ -528,6 +584,10 @@ class BatchPipeline:
         decided once, by their first row."""
         est = state[0][rows]
         keys = dkeys  # rows without state: est bit and state id are 0 already
+        full = np.flatnonzero(state[5][rows])  # a new flow whose SNAT port pool is in use
+        if full.size:
+            keys = dkeys.copy()
+            keys[full, 2] |= np.uint64(2)
         st = np.flatnonzero(est)
         if st.size:
             r = rows[st]
@@ -539,7 +599,7 @@ class BatchPipeline:
             u = words.view(np.uint64)
             sid, _ = self.states.index(mix64(u[:, 0] ^ (u[:, 2] << np.uint64(32)), u[:, 1]
                                              ^ mix64(u[:, 3], u[:, 0])), u)
-            keys = dkeys.copy()
+            keys = keys.copy()
             keys[st, 2] |= np.uint64(1)
             keys[st, 3] |= (sid + 1).astype(np.uint64)
         h = mix64(keys[:, 0] ^ (keys[:, 3] << np.uint64(40)) ^ (keys[:, 3] >> np.uint64(32)),
@@ -552,11 +612,11 @@ class BatchPipeline:
 
     _STORE = (("_disp", np.uint8), ("_dec", np.int32), ("_pass", bool), ("_fwset", np.int32),
               ("_xlat", bool), ("_fsrc", np.int64), ("_fdst", np.int64),
-              ("_fsport", np.int32), ("_fdport", np.int32))
+              ("_fsport", np.int32), ("_fdport", np.int32), ("_pool", np.int64))
 
     def _store(self, disp: np.ndarray, dec: np.ndarray, nodes: np.ndarray, src: np.ndarray,
-               dst: np.ndarray, sport: np.ndarray, dport: np.ndarray, xlat: np.ndarray
-               ) -> None:
+               dst: np.ndarray, sport: np.ndarray, dport: np.ndarray, xlat: np.ndarray,
+               pool: np.ndarray) -> None:
         lo, k = self._stored, disp.size
         if lo + k > self._disp.size:
             cap = max(2 * self._disp.size, lo + k)
@@ -568,6 +628,7 @@ class BatchPipeline:
         self._pass[s] = np.isin(disp, PASSED_CODES)
         self._fwset[s] = self.fwsets.of_paths(nodes)
         self._xlat[s] = xlat
+        self._pool[s] = pool
         self._fsrc[s], self._fdst[s], self._fsport[s], self._fdport[s] = src, dst, sport, dport
         self._stored = lo + k
 
@@ -628,11 +689,16 @@ class BatchPipeline:
 
     # -- the stages --
     def decide(self, c: Columns, est: np.ndarray, fwset: np.ndarray, unnat_ip: np.ndarray,
-               unnat_port: np.ndarray, usrc: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+               unnat_port: np.ndarray, usrc: np.ndarray | None = None,
+               full: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
         """Rows in, (disposition, deciding label, node path, final src, dst, sport, dport,
-        translated flag) out; reads only the rows' fields and their conntrack state."""
+        translated flag, SNAT pool id) out; reads only the rows' fields and their conntrack
+        state (`full`: the row's SNAT port pool is in use, stages/firewall_nat.py). The pool
+        id (-1 none) names the firewall SNAT port pool the row drew from (`snat_pools`)."""
         net = self.net
         n = len(c)
+        pool = np.full(n, -1, np.int64)
+        full = np.zeros(n, bool) if full is None else full
         orig = (c.src, c.dst, c.sport, c.dport)
         c = replace(c, src=c.src.copy(), dst=c.dst.copy(), sport=c.sport.copy(),
                     dport=c.dport.copy(), src_hi=c.src_hi.copy(), src_lo=c.src_lo.copy(),
@@ -824,12 +890,12 @@ class BatchPipeline:
             m = nh == NH_APPLIANCE
             if m.any():
                 self._appliance(c, est, fwset, idx[m], rid[m], vnet[m], nodes, pos, subnet,
-                                disp, dec, active)
+                                disp, dec, active, full, pool)
         left = np.flatnonzero(active)
         end(left, D.LOOP, self.l_hoplimit)
         xlat = (c.src != orig[0]) | (c.dst != orig[1]) | (c.sport != orig[2]) | (
             c.dport != orig[3])
-        return disp, dec, nodes, c.src, c.dst, c.sport, c.dport, xlat
+        return disp, dec, nodes, c.src, c.dst, c.sport, c.dport, xlat, pool
 
     def _chains(self, c: Columns, est: np.ndarray, fwset: np.ndarray, unnat_ip: np.ndarray,
                 unnat_port: np.ndarray, usrc: np.ndarray | None
@@ -1072,10 +1138,12 @@ class BatchPipeline:
                       dec, active)
 
     def _appliance(self, c, est, fwset, idx, rid, vnet, nodes, pos, subnet, disp, dec,
-                   active) -> None:
+                   active, full, pool) -> None:
         """Movement through appliances (stages/appliance.py): peering into the appliance's
-        VNet, the loop check, then an Azure Firewall's rules (stages/firewall.py) or a NIC's
-        inbound NSG, IP forwarding and outbound NSG; survivors continue in its subnet."""
+        VNet, the loop check, then an Azure Firewall's rules (stages/firewall.py) and SNAT
+        (its port pool recorded in `pool` at the first SNAT; rows marked `full` dropped there)
+        or a NIC's inbound NSG, IP forwarding and outbound NSG; survivors continue in its
+        subnet."""
         net = self.net
         app = net.route_appliance[rid]
         miss = app < 0
@@ -1126,9 +1194,20 @@ class BatchPipeline:
                 fw_subnet = np.full(rows.size, appliance.next_subnet(net, f), np.int64)
                 rid = routing.decide_np(net, fw_subnet, c.dst[rows])
                 internet = (rid >= 0) & (net.route_nh[np.maximum(rid, 0)] == NH_INTERNET)
-                c.src[rows], c.sport[rows] = fw.nat.snat_np(
-                    internet, c.src[rows], c.dst[rows], c.proto[rows], c.sport[rows],
-                    c.dport[rows])
+                address, port = fw.nat.snat_np(internet, c.src[rows], c.dst[rows],
+                                               c.proto[rows], c.sport[rows], c.dport[rows])
+                first = pool[rows] < 0  # ports are counted at the first firewall that SNATs
+                if first.any():
+                    r = rows[first]
+                    pool[r] = self._pools(f - len(net.nics), fw.nat, address[first], c, r)
+                    out = first & full[rows]
+                    if out.any():
+                        disp[rows[out]] = D.FIREWALL_SNAT_EXHAUSTED
+                        dec[rows[out]] = [self.labels(firewall_nat.exhausted_label(fw.nat, a))
+                                          for a in address[out].tolist()]
+                        active[rows[out]] = False
+                        rows, address, port = rows[~out], address[~out], port[~out]
+                c.src[rows], c.sport[rows] = address, port
         nic_idx = idx[~is_fw]
         if nic_idx.size:
             a = np.full(len(c), -1, dtype=np.int32)
@@ -1148,6 +1227,25 @@ class BatchPipeline:
         bad = subnet[idx] < 0
         disp[idx[bad]] = D.NEXT_HOP_UNREACHABLE
         active[idx[bad]] = False
+
+    def _pools(self, firewall: int, fwn: firewall_nat.FirewallNat, address: np.ndarray,
+               c: Columns, rows: np.ndarray) -> np.ndarray:
+        """int64[k]: the interned SNAT port pool ids (`snat_pools`, firewall_nat.snat_key) of
+        rows SNATed to `address` at firewall `firewall`, as they reached it."""
+        inst = fwn.instance_np(c.src[rows], c.dst[rows], c.proto[rows], c.sport[rows],
+                               c.dport[rows])
+        ported = (c.proto[rows] == 6) | (c.proto[rows] == 17)
+        out = np.empty(rows.size, np.int64)
+        for k, key in enumerate(zip(address.tolist(), inst.tolist(), c.proto[rows].tolist(),
+                                    c.dst[rows].tolist(),
+                                    np.where(ported, c.dport[rows], 0).tolist(), strict=True)):
+            pool = (firewall, *key)
+            pid = self.snat_pools.get(pool)
+            if pid is None:
+                pid = self.snat_pools[pool] = len(self.snat_pools)
+                self.pool_limit.append(fwn.snat_limit(key[0]))
+            out[k] = pid
+        return out
 
     def _firewall(self, c: Columns, sel: np.ndarray, fw: CompiledFirewall,
                   session: np.ndarray) -> tuple[np.ndarray, ...]:

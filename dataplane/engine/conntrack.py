@@ -169,6 +169,7 @@ class ConnTrack:
         self.by_original: dict[Key, Entry] = {}
         self.by_reply: dict[Key, Entry] = {}
         self.last_ns: dict[Key, int] = {}  # by original key: the entry's latest touch
+        self.by_snat: dict[tuple[int, ...], list[Key]] = {}  # SNAT port pool -> its entries
 
     def __len__(self) -> int:
         return len(self.by_original)
@@ -186,12 +187,19 @@ class ConnTrack:
         self.last_ns[e.original] = max(last, now_ns)
         return e
 
+    def live_in_pool(self, pool: tuple[int, ...], now_ns: int) -> int:
+        """How many entries holding a port of SNAT pool `pool` (engine/stages/firewall_nat.py
+        `snat_key`) are alive at `now_ns`."""
+        return sum(1 for k in self.by_snat.get(pool, ())
+                   if now_ns - self.last_ns[k] <= self.idle_timeout_ns)
+
     def commit(self, original: Key, translated: Key, firewalls: frozenset[int],
-               now_ns: int | None = None) -> None:
+               now_ns: int | None = None, snat_pool: tuple[int, ...] | None = None) -> None:
         """A packet that survived its whole path (the caller checks the disposition): opens
         its entry, or touches (and so re-opens, when expired) its flow's entry; a packet whose
         key is a reply key of an entry (alive or expired) opens and touches nothing. now_ns
-        None (a table rebuilt for an explanation): the entry never expires."""
+        None (a table rebuilt for an explanation): the entry never expires. `snat_pool`: the
+        firewall SNAT port pool a new entry takes a port of (None: none)."""
         if original in self.by_reply:
             return
         t = NEVER_IDLE_NS if now_ns is None else now_ns
@@ -203,6 +211,8 @@ class ConnTrack:
         e = Entry(original, translated, firewalls)
         self.by_original[original] = e
         self.last_ns[original] = t
+        if snat_pool is not None:
+            self.by_snat.setdefault(snat_pool, []).append(original)
         self.by_reply.setdefault(reverse(translated), e)
         if e.snat:  # a reply captured at the VM, already translated back
             self.by_reply.setdefault(reverse(original), e)
@@ -285,6 +295,8 @@ class BatchConnTrack:
         self.seq = np.full(size, -1, dtype=np.int64)  # opening order of each entry
         self.usrc = np.full(size, -1, dtype=np.int64)  # Entry.source_restore: addr << 16 | port
         self.last_ns = np.full(size, -1, dtype=np.int64)  # latest touch (ns), by opener id
+        self.pool = np.full(size, -1, dtype=np.int64)  # firewall SNAT port pool id, -1 none
+        self.pool_entries: dict[int, int] = {}  # pool id -> entries holding one of its ports
         self.count = 0
 
     @property
@@ -312,16 +324,23 @@ class BatchConnTrack:
         self.seq = g(self.seq, -1)
         self.usrc = g(self.usrc, -1)
         self.last_ns = g(self.last_ns, -1)
+        self.pool = g(self.pool, -1)
 
     def open(self, fid: np.ndarray, tid: np.ndarray, fwset: np.ndarray,
              unnat_ip: np.ndarray, unnat_port: np.ndarray,
-             usrc: np.ndarray | None = None, last_ns: np.ndarray | None = None) -> None:
+             usrc: np.ndarray | None = None, last_ns: np.ndarray | None = None,
+             pool: np.ndarray | None = None) -> None:
         """Open entries (rows in commit order; the caller has applied capacity and removed
         replies and already-open flows). The earlier entry keeps a shared reply id.
         `usrc`: the source restore of each (original source address << 16 | port, -1);
-        `last_ns`: each opener's time (ns; None: never expires, as ConnTrack.commit)."""
+        `last_ns`: each opener's time (ns; None: never expires, as ConnTrack.commit);
+        `pool`: the firewall SNAT port pool id each takes a port of (-1 none)."""
         self.opened[fid] = True
         self.last_ns[fid] = NEVER_IDLE_NS if last_ns is None else last_ns
+        if pool is not None:
+            self.pool[fid] = pool
+            for p, k in zip(*np.unique(pool[pool >= 0], return_counts=True), strict=True):
+                self.pool_entries[int(p)] = self.pool_entries.get(int(p), 0) + int(k)
         self.usrc[fid] = -1 if usrc is None else usrc
         self.fwset[fid] = fwset
         self.unnat_ip[fid] = unnat_ip
@@ -359,7 +378,7 @@ class BatchConnTrack:
         arrays = {}
         for name, fill in (("opened", False), ("fwset", 0), ("unnat_ip", -1),
                            ("unnat_port", -1), ("reply_entry", -1), ("translated_id", -1),
-                           ("seq", -1), ("usrc", -1), ("last_ns", -1)):
+                           ("seq", -1), ("usrc", -1), ("last_ns", -1), ("pool", -1)):
             a = getattr(self, name)
             out = np.full(cap, fill, dtype=a.dtype)
             out[:kept] = a[:keep.size][keep]

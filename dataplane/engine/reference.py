@@ -127,6 +127,7 @@ class Walk:
     hops: list[dict[str, Any]] = field(default_factory=list)
     reply_of: Entry | None = None  # the tracked flow this packet answers (conntrack.py)
     out: tuple[int, int, int, int] | None = None  # (src, dst, sport, dport) as it arrived
+    snat_pool: tuple[int, ...] | None = None  # the firewall SNAT port pool it draws from
 
     def firewalls(self, net: Network) -> frozenset[int]:
         return frozenset(n for n in self.nodes if net.node_kind[n] == "firewall")
@@ -174,12 +175,14 @@ class ReferencePipeline:
         if w.disposition.name in PASSING:
             src, dst, sport, dport = w.out or (p.src, p.dst, p.sport, p.dport)
             self.conntrack.commit(flow_key(p), flow_key(p._replace(
-                src=src, dst=dst, sport=sport, dport=dport)), w.firewalls(self.net), p.time_ns)
+                src=src, dst=dst, sport=sport, dport=dport)), w.firewalls(self.net), p.time_ns,
+                w.snat_pool)
 
     # -- one packet --
     def walk(self, p: Packet) -> Walk:
         net = self.net
         self._name = self.server_names.get(flow_key(p), NOT_SEEN)  # as it was sent
+        self._sent = p  # the packet as it was sent (its flow's original key)
         entry = self.conntrack.reply_of(flow_key(p), p.time_ns)  # live entries only
         state = entry is not None
         flow = _flow(p)
@@ -542,7 +545,10 @@ class ReferencePipeline:
                     return self._end(w, D.FIREWALL_NAME_UNKNOWN if v.unknown else
                                      D.FIREWALL_DENIED, rule or fw.default_label)
                 if not session:  # SNAT of an allowed new flow (stages/firewall_nat.py)
-                    p, flow = self._firewall_snat(w, p, app, v.label in fw.app_labels, flow)
+                    step = self._firewall_snat(w, p, app, v.label in fw.app_labels, flow)
+                    if isinstance(step, Walk):
+                        return step
+                    p, flow = step
             else:
                 if not state and not self._nsg(w, app, "Inbound", flow):
                     return self._end(w, D.DENIED_IN, w.deciding)
@@ -578,10 +584,11 @@ class ReferencePipeline:
 
     # -- Azure Firewall translation (stages/firewall_nat.py) --
     def _firewall_snat(self, w: Walk, p: Packet, app: int, application: bool, flow: Flow
-                       ) -> tuple[Packet, Flow]:
+                       ) -> Walk | tuple[Packet, Flow]:
         """A new flow the firewall allowed: SNAT when its destination is outside the private
         ranges (or always for an application rule), to a public address when the firewall's
-        subnet routes the destination to the Internet, else to an instance address."""
+        subnet routes the destination to the Internet, else to an instance address; a flow
+        without an entry whose port pool is in use ends the walk (FIREWALL_SNAT_EXHAUSTED)."""
         net = self.net
         fwn = net.firewall_rules[app - len(net.nics)].nat
         if not fwn.needs_snat(p.dst, application):
@@ -589,6 +596,16 @@ class ReferencePipeline:
         _, route, _ = routing.decide(net, appliance.next_subnet(net, app), app, p.dst)
         internet = route is not None and route.next_hop_type == "Internet"
         address, port = fwn.snat_source(internet, p.src, p.dst, p.proto, p.sport, p.dport)
+        if w.snat_pool is None:  # ports are counted at the first firewall that SNATs
+            w.snat_pool = fwn.snat_key(app - len(net.nics), address, p.src, p.dst, p.proto,
+                                       p.sport, p.dport)
+            limit = fwn.snat_limit(address)
+            if flow_key(self._sent) not in self.conntrack.by_original and \
+                    self.conntrack.live_in_pool(w.snat_pool, self._sent.time_ns) >= limit:
+                w.hops.append({**firewall_nat.snat_hop(fwn, p, address, port, application),
+                               "result": "SnatPortsExhausted", "ports": limit})
+                return self._end(w, D.FIREWALL_SNAT_EXHAUSTED,
+                                 firewall_nat.exhausted_label(fwn, address))
         w.hops.append(firewall_nat.snat_hop(fwn, p, address, port, application))
         p = p._replace(src=address, sport=port)
         w.out = (p.src, p.dst, p.sport, p.dport)

@@ -31,7 +31,10 @@ unseen keys are decided.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
+from typing import Any
 
 import numpy as np
 
@@ -231,6 +234,7 @@ class BatchPipeline:
         rows = np.arange(n, dtype=np.int64)
         known = ct.reply_entry[rid]  # replies of entries opened in earlier batches
         base = self._entry_state(known)
+        known_since = np.where(known >= 0, ct.last_ns[known], -(1 << 62))
         empty = np.zeros(0, np.int64)
         if warm is None:
             state, rkey, prev = base, known >= 0, empty
@@ -252,9 +256,12 @@ class BatchPipeline:
             depends = cand[inner]
             entry = known.copy()  # each row's entry (opener id), -1 none (conntrack-idle)
             entry[inner] = fid[depends]
-            alive, touches = self._alive(c, entry, fid, op, ids, excl)
+            since = known_since.copy()  # a touch of each row's entry before it (ns)
+            since[inner] = c.time_ns[depends]
+            alive, _ = self._alive(c, entry, since, fid, op, ids, excl, False)
             dead = np.flatnonzero((entry >= 0) & ~alive)
-            full = self._snat_full(c, fid, op, ids, touches)
+            full = self._snat_full(c, fid, op, ids, partial(
+                self._alive, c, entry, since, fid, op, ids, excl, True))
             marked = np.union1d(np.union1d(inner, dead), np.flatnonzero(full))
             touched = np.union1d(prev, marked)  # rows whose state may differ from base
             if touched.size == 0:
@@ -275,7 +282,7 @@ class BatchPipeline:
             ids[changed] = self._decisions(c, state, changed, dkeys[changed])
         else:  # the rounds ran out after changing ids: the openers' state is recomputed
             unnat = self._unnat_of(c, ids, op)
-            _, touches = self._alive(c, entry, fid, op, ids, excl)
+        _, touches = self._alive(c, entry, since, fid, op, ids, excl, True)
         # rid may hold new ids (translated tuples); ids/state warm-start a re-run
         self._prep = (c, fid, rid, rev, dkeys, (ids.copy(), state, rkey, prev))
         self._pending = (fid[op], tid, self._fwset[ids[op]], *unnat, c.time_ns[op],
@@ -385,23 +392,27 @@ class BatchPipeline:
             usrc[r] = ct.usrc[e]
         return est, fws, uip, uport, usrc, full
 
-    def _alive(self, c: Columns, entry: np.ndarray, fid: np.ndarray, op: np.ndarray,
-               ids: np.ndarray, excl: np.ndarray
-               ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    def _alive(self, c: Columns, entry: np.ndarray, since: np.ndarray, fid: np.ndarray,
+               op: np.ndarray, ids: np.ndarray, excl: np.ndarray, touches: bool
+               ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
         """Idle expiry (conntrack.py, assumption conntrack-idle) in capture time, batch
         independent: (alive bool[n] -- False for a row whose entry `entry[r]` (opener id, -1
-        none) was idle longer than the timeout at its time --, touches (rows, entry ids,
-        time_ns) the commit applies). Events per entry in row order: committed forward
-        packets (passing, not shaper-excluded, not a reply key, the flow open before or by
-        the row) touch always; a reply touches when alive: its time minus the latest touch
-        before it (the committed last_ns, then earlier events) is at most the timeout. Fast
-        path: every reply alive assuming all earlier ones were; entries where that fails are
-        scanned in order."""
+        none) was idle longer than the timeout at its time --, with `touches`: (rows, entry
+        ids, time_ns) the commit applies, else None). Events per entry in row order: committed
+        forward packets (passing, not shaper-excluded, not a reply key, the flow open before
+        or by the row) touch always; a reply touches when alive: its time minus the latest
+        touch before it (the committed last_ns, then earlier events) is at most the timeout.
+        Fast paths: a reply within the timeout of `since` (a touch of its entry before it: the
+        committed last_ns or its in-batch opener's time) is alive; else every reply alive
+        assuming all earlier ones were; entries where that fails are scanned in order."""
         ct = self.ct
         n = entry.size
         rows = np.arange(n, dtype=np.int64)
         alive = np.ones(n, bool)
         rep = np.flatnonzero((entry >= 0) & (c.preset == UNDECIDED))
+        sure = bool((c.time_ns[rep] - since[rep] <= ct.idle_timeout_ns).all())
+        if sure and not touches:
+            return alive, None
         ofid = fid[op]  # one opener per flow: the row each in-batch flow opens at
         order = np.argsort(ofid, kind="stable")
         at = np.minimum(np.searchsorted(ofid[order], fid), max(op.size - 1, 0))
@@ -411,8 +422,8 @@ class BatchPipeline:
             ct.opened[fid] | in_batch))
         ev_rows = np.concatenate([rep, fwd])
         ev_ent = np.concatenate([entry[rep], fid[fwd]])
-        if rep.size == 0:
-            return alive, (fwd, fid[fwd], c.time_ns[fwd])
+        if sure:
+            return alive, (ev_rows, ev_ent, c.time_ns[ev_rows].astype(np.int64))
         is_rep = np.concatenate([np.ones(rep.size, bool), np.zeros(fwd.size, bool)])
         o = np.lexsort((ev_rows, ev_ent))
         ev_rows, ev_ent, is_rep = ev_rows[o], ev_ent[o], is_rep[o]
@@ -438,29 +449,29 @@ class BatchPipeline:
         return alive, (ev_rows[ok], ev_ent[ok], t[ok])
 
     def _snat_full(self, c: Columns, fid: np.ndarray, op: np.ndarray, ids: np.ndarray,
-                   touches: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+                   alive_of: Callable[[], tuple[np.ndarray, Any]]) -> np.ndarray:
         """bool[n]: rows of flows without an entry before them whose decision draws a firewall
         SNAT port (`_pool`) from a pool that has `pool_limit` live entries at the row's time
         (stages/firewall_nat.py; reference._firewall_snat): committed entries and earlier
-        in-batch openers of the pool, alive by their latest touch before the row (`touches`
-        of `_alive`). Fast path: a pool with fewer entries than its limit is not counted."""
+        in-batch openers of the pool, alive by their latest touch before the row (the touches
+        `alive_of()` gives, `_alive`'s). Fast path: a pool with fewer entries than its limit
+        is not counted."""
         n = len(c)
         full = np.zeros(n, bool)
         if not self.snat_pools:
             return full
         ct = self.ct
         pool = self._pool[ids]
-        rows = np.arange(n, dtype=np.int64)
-        ofid = fid[op]
-        order = np.argsort(ofid, kind="stable")
-        at = np.minimum(np.searchsorted(ofid[order], fid), max(op.size - 1, 0))
-        before = (ofid[order][at] == fid) & (op[order][at] < rows) if op.size else \
-            np.zeros(n, bool)
-        cand = np.flatnonzero((pool >= 0) & ~ct.opened[fid] & ~before)
+        cand = np.flatnonzero((pool >= 0) & ~ct.opened[fid])
         if cand.size == 0:
             return full
+        ofid = fid[op]
+        order = np.argsort(ofid, kind="stable")
+        at = np.minimum(np.searchsorted(ofid[order], fid[cand]), max(op.size - 1, 0))
+        if op.size:  # the flow's in-batch opener is an earlier row: it has an entry
+            cand = cand[~((ofid[order][at] == fid[cand]) & (op[order][at] < cand))]
         op_pool = pool[op]
-        t_rows, t_ent, t_ns = touches
+        t_rows: np.ndarray | None = None
         for k in np.unique(pool[cand]).tolist():
             rk = cand[pool[cand] == k]
             ob = op[op_pool == k]  # in-batch openers of the pool, row order
@@ -468,6 +479,8 @@ class BatchPipeline:
             near = rk[ct.pool_entries.get(k, 0) + np.searchsorted(ob, rk) >= limit]
             if near.size == 0:
                 continue
+            if t_rows is None:
+                t_rows, t_ent, t_ns = alive_of()[1]
             size = ct.opened.size
             held = np.flatnonzero((ct.pool[:size] == k) & ct.opened[:size])
             ents = np.concatenate([held, fid[ob]])

@@ -465,18 +465,25 @@ class BatchPipeline:
         cand = np.flatnonzero((pool >= 0) & ~ct.opened[fid])
         if cand.size == 0:
             return full
+        op_pool = pool[op]
+        size = len(self.snat_pools)  # a bound first: committed + every in-batch opener
+        counted = np.zeros(size, np.int64)
+        counted[:ct.pool_entries.size] = ct.pool_entries[:size]
+        bound = counted + np.bincount(op_pool[op_pool >= 0], minlength=size)
+        cand = cand[bound[pool[cand]] >= np.asarray(self.pool_limit, np.int64)[pool[cand]]]
+        if cand.size == 0:
+            return full
         ofid = fid[op]
         order = np.argsort(ofid, kind="stable")
         at = np.minimum(np.searchsorted(ofid[order], fid[cand]), max(op.size - 1, 0))
         if op.size:  # the flow's in-batch opener is an earlier row: it has an entry
             cand = cand[~((ofid[order][at] == fid[cand]) & (op[order][at] < cand))]
-        op_pool = pool[op]
         t_rows: np.ndarray | None = None
         for k in np.unique(pool[cand]).tolist():
             rk = cand[pool[cand] == k]
             ob = op[op_pool == k]  # in-batch openers of the pool, row order
             limit = self.pool_limit[k]
-            near = rk[ct.pool_entries.get(k, 0) + np.searchsorted(ob, rk) >= limit]
+            near = rk[counted[k] + np.searchsorted(ob, rk) >= limit]
             if near.size == 0:
                 continue
             if t_rows is None:
@@ -1248,17 +1255,18 @@ class BatchPipeline:
         inst = fwn.instance_np(c.src[rows], c.dst[rows], c.proto[rows], c.sport[rows],
                                c.dport[rows])
         ported = (c.proto[rows] == 6) | (c.proto[rows] == 17)
-        out = np.empty(rows.size, np.int64)
-        for k, key in enumerate(zip(address.tolist(), inst.tolist(), c.proto[rows].tolist(),
-                                    c.dst[rows].tolist(),
-                                    np.where(ported, c.dport[rows], 0).tolist(), strict=True)):
+        keys = np.stack([address, inst, c.proto[rows].astype(np.int64), c.dst[rows],
+                         np.where(ported, c.dport[rows], 0).astype(np.int64)], axis=1)
+        uniq, inv = np.unique(keys, axis=0, return_inverse=True)
+        ids = np.empty(uniq.shape[0], np.int64)
+        for k, key in enumerate(uniq.tolist()):
             pool = (firewall, *key)
             pid = self.snat_pools.get(pool)
             if pid is None:
                 pid = self.snat_pools[pool] = len(self.snat_pools)
                 self.pool_limit.append(fwn.snat_limit(key[0]))
-            out[k] = pid
-        return out
+            ids[k] = pid
+        return ids[inv.ravel()]
 
     def _firewall(self, c: Columns, sel: np.ndarray, fw: CompiledFirewall,
                   session: np.ndarray) -> tuple[np.ndarray, ...]:

@@ -296,7 +296,7 @@ class BatchConnTrack:
         self.usrc = np.full(size, -1, dtype=np.int64)  # Entry.source_restore: addr << 16 | port
         self.last_ns = np.full(size, -1, dtype=np.int64)  # latest touch (ns), by opener id
         self.pool = np.full(size, -1, dtype=np.int64)  # firewall SNAT port pool id, -1 none
-        self.pool_entries: dict[int, int] = {}  # pool id -> entries holding one of its ports
+        self.pool_entries = np.zeros(0, np.int64)  # pool id -> entries holding one of its ports
         self.count = 0
 
     @property
@@ -339,8 +339,13 @@ class BatchConnTrack:
         self.last_ns[fid] = NEVER_IDLE_NS if last_ns is None else last_ns
         if pool is not None:
             self.pool[fid] = pool
-            for p, k in zip(*np.unique(pool[pool >= 0], return_counts=True), strict=True):
-                self.pool_entries[int(p)] = self.pool_entries.get(int(p), 0) + int(k)
+            held = pool[pool >= 0]
+            if held.size:
+                need = int(held.max()) + 1
+                if need > self.pool_entries.size:
+                    self.pool_entries = np.concatenate([
+                        self.pool_entries, np.zeros(need - self.pool_entries.size, np.int64)])
+                np.add.at(self.pool_entries, held, 1)
         self.usrc[fid] = -1 if usrc is None else usrc
         self.fwset[fid] = fwset
         self.unnat_ip[fid] = unnat_ip

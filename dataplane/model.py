@@ -576,6 +576,7 @@ class AzureFirewall:
     public_ip_addresses: tuple[str, ...] = ()  # ipConfigurations[].publicIPAddress ids, in order
     # additionalProperties["Network.SNAT.PrivateRanges"] split at commas; (): not set
     snat_private_ranges: tuple[str, ...] = ()
+    min_capacity: int | None = None  # properties.autoscaleConfiguration.minCapacity; None: unset
 
 
 # --- Firewall Policy (Microsoft.Network/firewallPolicies) -----------------------

@@ -120,3 +120,46 @@ def test_exhaustion_reference_equals_batch(make_topology, data) -> None:
         pkts = data.draw(st.lists(st.sampled_from(flows), min_size=1, max_size=40))
         gaps = data.draw(st.lists(st.integers(0, 4), min_size=len(pkts), max_size=len(pkts)))
         _compare(net, pkts, gaps, data.draw(st.integers(1, 40)), data.draw(st.integers(0, 6)))
+
+
+def test_min_capacity_sets_the_instances_and_so_the_ports(make_topology, tmp_path) -> None:
+    """autoscaleConfiguration.minCapacity ("Azure Firewall prescaling": capacity units always
+    provisioned) is the instance count: 4 instances at the addresses after the firewall's,
+    flows spread over the 4 and each instance's pool counted alone; a value outside 2-50 is
+    one input error naming the property."""
+    import json
+
+    import dataplane
+    from dataplane.errors import InputError
+
+    def template(min_capacity) -> str:
+        fw = {"type": "Microsoft.Network/azureFirewalls", "apiVersion": "2024-05-01",
+              "name": "fw", "location": "westeurope", "properties": {
+                  "ipConfigurations": [{"name": "c", "properties": {
+                      "privateIPAddress": "10.0.1.4", "subnet": {"id": "[resourceId("
+                      "'Microsoft.Network/virtualNetworks/subnets', 'hub', "
+                      "'AzureFirewallSubnet')]"}}}],
+                  "autoscaleConfiguration": {"minCapacity": min_capacity}}}
+        vnet = {"type": "Microsoft.Network/virtualNetworks", "apiVersion": "2024-05-01",
+                "name": "hub", "location": "westeurope", "properties": {
+                    "addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
+                    "subnets": [{"name": "AzureFirewallSubnet",
+                                 "properties": {"addressPrefix": "10.0.1.0/26"}}]}}
+        path = tmp_path / f"fw{min_capacity}.json"
+        path.write_text(json.dumps({"$schema": "https://schema.management.azure.com/schemas/"
+                                    "2019-04-01/deploymentTemplate.json#",
+                                    "contentVersion": "1.0.0.0", "resources": [vnet, fw]}))
+        return str(path)
+
+    topology = dataplane.load(template(4))
+    assert topology.azure_firewalls[0].min_capacity == 4
+    nat = build_network(topology, caps=False).firewall_rules[0].nat
+    assert nat.instances.tolist() == [IP_(f"10.0.1.{k}") for k in (5, 6, 7, 8)]
+    spread = nat.instance_np(*(np.full(400, v) for v in (APP1, GOOGLE, 6)),
+                             np.arange(20000, 20400), np.full(400, 443))
+    assert sorted(set(spread.tolist())) == [0, 1, 2, 3]
+    keys = {nat.snat_key(0, IP_("10.0.1.5"), APP1, GOOGLE, 6, s, 443)[2]
+            for s in range(20000, 20050)}
+    assert keys == {0, 1, 2, 3}
+    with pytest.raises(InputError, match="autoscaleConfiguration.minCapacity"):
+        dataplane.load(template(1))

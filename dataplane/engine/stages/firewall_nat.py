@@ -28,8 +28,11 @@ transparent proxy"; Internet-bound traffic through forced tunnelling and non-pri
 SNATed "to one of the firewall's private IP addresses in AzureFirewallSubnet"). The new source
 is a firewall public address when the firewall's subnet routes the destination to the Internet
 and the firewall has a public IP; otherwise an instance address.
-Addresses and ports (assumptions `firewall-instance-address`, `firewall-snat-port`): two
-instances (Microsoft's minimum, "Scale SNAT ports with Azure NAT Gateway",
+Addresses and ports (assumptions `firewall-instance-address`, `firewall-snat-port`): the
+firewall's `autoscaleConfiguration.minCapacity` instances when the input sets it ("Azure
+Firewall prescaling", https://learn.microsoft.com/azure/firewall/prescaling: capacity units
+"always provisioned", 2 to 50), else two (Microsoft's minimum, "Scale SNAT ports with Azure
+NAT Gateway",
 https://learn.microsoft.com/azure/firewall/integrate-with-nat-gateway: "2,496 SNAT ports per
 public IP address configured per backend virtual machine scale set instance (Minimum of two
 instances)") at the AzureFirewallSubnet addresses right after the firewall's private address;
@@ -74,14 +77,15 @@ from dataplane.control.public_addresses import public_address
 from dataplane.kernels.pipeline_py import mix64
 from dataplane.model import AzureFirewall, Topology, id_key
 
-INSTANCES = 2  # Microsoft's minimum instance count (module contract)
+INSTANCES = 2  # Microsoft's minimum instance count, unless minCapacity (module contract)
 PORT_FIRST, PORT_COUNT = 1024, 65536 - 1024
 FIREWALL_NAT_ASSUMPTIONS = (
     "firewall-dnat-snat: a flow an Azure Firewall DNATs also has its source translated to one "
     "of the firewall's instance addresses in AzureFirewallSubnet (in Azure this brings the "
     "backend's replies back to the firewall; here see firewall-reply-return); Microsoft's "
     "rule-processing page does not say it (engine/stages/firewall_nat.py).",
-    "firewall-instance-address: an Azure Firewall has two instances (Microsoft's minimum) at "
+    "firewall-instance-address: an Azure Firewall has its autoscaleConfiguration.minCapacity "
+    "instances ('Azure Firewall prescaling'), else two (Microsoft's minimum); they sit at "
     "the AzureFirewallSubnet addresses right after its private address; the instance, the "
     "public address and the SNAT port of a flow are functions of its original 5-tuple, the "
     "same in every batch split (Azure chooses them at run time).",
@@ -91,8 +95,9 @@ FIREWALL_NAT_ASSUMPTIONS = (
     "learn.microsoft.com/azure/firewall/integrate-with-nat-gateway) -- 64,512 per instance "
     "address, for which Microsoft gives no number -- the next new flow is dropped "
     "(FIREWALL_SNAT_EXHAUSTED) until an entry idles out (conntrack-idle; TCP FIN/RST free "
-    "nothing); counted at the first firewall that SNATs the flow, two instances (the minimum; "
-    "autoscaling is not modelled); DNAT's source translation takes no counted port.",
+    "nothing); counted at the first firewall that SNATs the flow, over its instances "
+    "(firewall-instance-address; scale-out beyond minCapacity is not modelled); DNAT's source "
+    "translation takes no counted port.",
     "firewall-reply-return: a reply addressed to a firewall's own address (an instance "
     "address its SNAT or DNAT used, or a public address) of a flow whose session it holds "
     "goes to that firewall (peering checked, no route lookup at the sender), is restored there "
@@ -116,7 +121,7 @@ class FirewallNat:
     name: str
     private: int  # the firewall's private address (-1: unknown)
     public: np.ndarray  # its public addresses, in ipConfigurations order
-    instances: np.ndarray  # INSTANCES instance addresses (empty without a private address)
+    instances: np.ndarray  # its instance addresses (empty without a private address)
     ranges: SnatRanges
     rules: tuple[DnatRule, ...]
     caveats: tuple[str, ...]
@@ -216,9 +221,9 @@ class FirewallNat:
 
     def instance_np(self, src: np.ndarray, dst: np.ndarray, proto: np.ndarray,
                     sport: np.ndarray, dport: np.ndarray) -> np.ndarray:
-        """int64[n]: the instance (0..INSTANCES-1) each 5-tuple's flow is on (snat_np's)."""
-        return (self._hash(src, dst, proto, sport, dport) % np.uint64(INSTANCES)).astype(
-            np.int64)
+        """int64[n]: the instance (0..instances-1) each 5-tuple's flow is on (snat_np's)."""
+        return (self._hash(src, dst, proto, sport, dport) % np.uint64(
+            self.instances.size or INSTANCES)).astype(np.int64)
 
     def snat_np(self, internet: np.ndarray, src: np.ndarray, dst: np.ndarray, proto: np.ndarray,
                 sport: np.ndarray, dport: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -230,7 +235,8 @@ class FirewallNat:
         port = (PORT_FIRST + (h >> u(8)) % u(PORT_COUNT)).astype(np.int32)
         ported = (proto == 6) | (proto == 17)
         port = np.where(ported, port, np.asarray(sport)).astype(np.int32)
-        inst = self.instances[(h % u(INSTANCES)).astype(np.int64)] if self.instances.size else \
+        inst = self.instances[(h % u(self.instances.size or INSTANCES)).astype(np.int64)] \
+            if self.instances.size else \
             np.full(src.size, -1, np.int64)
         if self.public.size:
             pub = self.public[(h % u(self.public.size)).astype(np.int64)]
@@ -355,7 +361,8 @@ def compile_nat(topology: Topology, fw: AzureFirewall) -> FirewallNat:
         if address is not None and address.version == 4:
             public.append(address.value)
     private = fw.private_ip_address.value if fw.private_ip_address is not None else -1
-    instances = np.array([private + 1 + k for k in range(INSTANCES)] if private >= 0 else [],
+    count = fw.min_capacity or INSTANCES  # "Azure Firewall prescaling": minCapacity
+    instances = np.array([private + 1 + k for k in range(count)] if private >= 0 else [],
                          dtype=np.int64)
     found = nat_rules(topology, fw)
     ranges = snat_ranges(topology, fw)

@@ -52,7 +52,8 @@ class Disposition(IntEnum):
     FRAGMENT_DEFAULT_OUTBOUND = 34
     FRAGMENT_STATE_FULL = 35
     IPV6_NOT_MODELLED = 36
-    NO_IPV6_INTERNET = 43  # v6edge (issue 17); 37-42 are other branches' (the lead renumbers)
+    FIREWALL_SNAT_EXHAUSTED = 37
+    NO_IPV6_INTERNET = 43  # v6edge (issue 17)
     GATEWAY_IPV4_ONLY = 44  # v6edge (issue 17)
 
     @property
@@ -157,6 +158,12 @@ REASONS: dict[Disposition, str] = {
     Disposition.EXITS_PLATFORM: "answered by Azure's host (DNS, DHCP, WireServer, IMDS at "
                                 "168.63.129.16 / 169.254.169.254): no NSG unless it names the "
                                 "service's tag, no user route",
+    # engine/stages/firewall_nat.py: "Scale SNAT ports with Azure NAT Gateway",
+    # https://learn.microsoft.com/azure/firewall/integrate-with-nat-gateway
+    Disposition.FIREWALL_SNAT_EXHAUSTED: "a new flow an Azure Firewall would SNAT while its "
+                                         "SNAT port pool to that destination is in use (2,496 "
+                                         "ports per public IP per instance, 'Scale SNAT ports "
+                                         "with Azure NAT Gateway')",
 }
 
 EXITED: frozenset[Disposition] = frozenset({

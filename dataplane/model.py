@@ -576,6 +576,7 @@ class AzureFirewall:
     public_ip_addresses: tuple[str, ...] = ()  # ipConfigurations[].publicIPAddress ids, in order
     # additionalProperties["Network.SNAT.PrivateRanges"] split at commas; (): not set
     snat_private_ranges: tuple[str, ...] = ()
+    min_capacity: int | None = None  # properties.autoscaleConfiguration.minCapacity; None: unset
 
 
 # --- Firewall Policy (Microsoft.Network/firewallPolicies) -----------------------
@@ -644,6 +645,7 @@ class FirewallPolicy:
     intrusion_detection_mode: str | None = None  # properties.intrusionDetection.mode
     tls_inspection: bool = False  # properties.transportSecurity.certificateAuthority set
     snat_private_ranges: tuple[str, ...] = ()  # properties.snat.privateRanges; (): not set
+    snat_auto_learn: str | None = None  # properties.snat.autoLearnPrivateRanges; None: not set
 
 
 # --- access control --------------------------------------------------------------------------

@@ -19,8 +19,14 @@ Forms read: a Firewall Policy's `properties.snat.privateRanges` (the firewall's 
 the nearest ancestor that sets it -- assumption `firewall-snat-inherited`: Microsoft does not
 say whether a child policy inherits its parent's SNAT settings); classic
 `properties.additionalProperties["Network.SNAT.PrivateRanges"]` (comma-separated) when the
-firewall has no policy in the input. `autoLearnPrivateRanges` (learned from Azure Route Server)
-is not modelled. An empty list is the default (IANAPrivateRanges).
+firewall has no policy in the input. An empty list is the default (IANAPrivateRanges).
+`properties.snat.autoLearnPrivateRanges` = Enabled (the firewall's policy, else the nearest
+ancestor that sets it, as for the ranges): "Azure Firewall can be configured to auto-learn
+registered and private ranges every hour and use the learned routes for SNAT. This preview
+capability must have Azure Route Server deployed in the same VNet" (same page, "Configure SNAT
+private IP address ranges" list). The learned ranges are not modelled: the caveat
+`firewall-snat-autolearn` names it on every answer crossing the firewall (a network-rule flow
+to a learned range keeps its source in Azure and is SNATed here).
 """
 
 from __future__ import annotations
@@ -69,23 +75,39 @@ def _ranges(values: tuple[str, ...], firewall: str, prop: str) -> tuple[tuple[in
     return tuple(sorted(set(out)))
 
 
+def auto_learn_caveat(chain: list, firewall: str) -> tuple[str, ...]:
+    """The caveat `firewall-snat-autolearn` when the nearest policy of `chain` (root-most
+    first) setting snat.autoLearnPrivateRanges enables it, else ()."""
+    for policy in reversed(chain):
+        if policy.snat_auto_learn is not None:
+            if policy.snat_auto_learn != "Enabled":
+                return ()
+            return (f"firewall-snat-autolearn: firewall {firewall}'s policy {policy.name} sets "
+                    "snat.autoLearnPrivateRanges Enabled: Azure also keeps the source of "
+                    "network-rule traffic to the ranges it learns from Azure Route Server every "
+                    f"hour (preview, {PAGE}); those ranges are not modelled, so such flows are "
+                    "SNATed here and may not be in Azure",)
+    return ()
+
+
 def snat_ranges(topology: Topology, firewall: AzureFirewall) -> SnatRanges:
     """The firewall's SNAT private ranges (module contract). Raises InputError naming the
     firewall and property for a value that is neither a prefix, an address nor
     IANAPrivateRanges."""
     chain = policy_chain(topology, firewall)  # root-most first
+    learn = auto_learn_caveat(chain, firewall.name)
     if chain:
         for policy in reversed(chain):  # the firewall's own policy first
             if policy.snat_private_ranges:
                 prop = f"policy {policy.name} properties.snat.privateRanges"
                 return SnatRanges(_ranges(policy.snat_private_ranges, firewall.name, prop),
-                                  prop, policy.snat_private_ranges)
+                                  prop, policy.snat_private_ranges, learn)
     elif firewall.snat_private_ranges:
         prop = 'properties.additionalProperties["Network.SNAT.PrivateRanges"]'
         return SnatRanges(_ranges(firewall.snat_private_ranges, firewall.name, prop), prop,
                           firewall.snat_private_ranges)
     return SnatRanges(_ranges(("IANAPrivateRanges",), firewall.name, ""), "default",
-                      ("IANAPrivateRanges",))
+                      ("IANAPrivateRanges",), learn)
 
 
-__all__ = ["IANA_PRIVATE_RANGES", "PAGE", "SnatRanges", "snat_ranges"]
+__all__ = ["IANA_PRIVATE_RANGES", "PAGE", "SnatRanges", "auto_learn_caveat", "snat_ranges"]

@@ -31,7 +31,10 @@ unseen keys are decided.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
+from typing import Any
 
 import numpy as np
 
@@ -50,7 +53,13 @@ from dataplane.engine.compile import (
     NH_VNETLOCAL,
     Network,
 )
-from dataplane.engine.conntrack import UNSNAT, BatchConnTrack, FirewallSets, FragmentChains
+from dataplane.engine.conntrack import (
+    IDLE_TIMEOUT_NS,
+    UNSNAT,
+    BatchConnTrack,
+    FirewallSets,
+    FragmentChains,
+)
 from dataplane.engine.payload import FlowNames
 from dataplane.engine.reference import IPV6_INGRESS_LABEL, V6_TAG, _in
 from dataplane.engine.stages import (
@@ -141,7 +150,7 @@ class Labels:
 
 class BatchPipeline:
     def __init__(self, net: Network, flow_capacity: int = 1 << 20,
-                 cache_limit: int = 1 << 20) -> None:
+                 cache_limit: int = 1 << 20, idle_timeout_ns: int = IDLE_TIMEOUT_NS) -> None:
         self.net = net
         self.labels = Labels()
         self.flow_capacity = flow_capacity
@@ -153,7 +162,10 @@ class BatchPipeline:
         self._clear_cache()
         self.flow_index = KeyIndex(KEY_WORDS, 1 << 16)  # 5-tuple -> flow id, across batches
         self.flow_limit = 2 * flow_capacity + (1 << 16)
-        self.ct = BatchConnTrack(flow_capacity)
+        self.ct = BatchConnTrack(flow_capacity, idle_timeout_ns)
+        self._touches: tuple[np.ndarray, ...] = (np.zeros(0, np.int64),) * 3
+        self.snat_pools: dict[tuple[int, ...], int] = {}  # firewall SNAT port pool -> id
+        self.pool_limit: list[int] = []  # ports of each pool (firewall_nat.snat_limit)
         self.fragments = FragmentChains()  # fragment chains (engine/fragments.py, emulator)
         self._pending: tuple | None = None
         self._prep: tuple | None = None  # the last batch's flow ids and decision keys
@@ -221,14 +233,16 @@ class BatchPipeline:
         rows = np.arange(n, dtype=np.int64)
         known = ct.reply_entry[rid]  # replies of entries opened in earlier batches
         base = self._entry_state(known)
+        known_since = np.where(known >= 0, ct.last_ns[known], -(1 << 62))
+        empty = np.zeros(0, np.int64)
         if warm is None:
-            state, prev_inner = base, np.zeros(0, np.int64)
+            state, rkey, prev = base, known >= 0, empty
             ids = self._decisions(c, state, rows, dkeys)
         else:  # start from the last run's answer: the iteration converges from any start
-            ids, state, prev_inner = warm
+            ids, state, rkey, prev = warm
         room = max(self.flow_capacity - ct.count, 0)
         for _ in range(n + 1):  # row r is final after r+1 rounds; usually 1-3 rounds
-            op, tid, rid = self._openers(c, fid, rid, rev, ids, state[0], excl, room)
+            op, tid, rid = self._openers(c, fid, rid, rev, ids, rkey, excl, room)
             scratch = self._scratch
             unnat = self._unnat_of(c, ids, op)  # the openers' un-NAT state (reused below)
             also = op[unnat[0] >= UNSNAT]  # SNAT: reverse(original) too
@@ -239,21 +253,40 @@ class BatchPipeline:
             cand = scratch[rid]
             inner = np.flatnonzero((cand < rows) & (known < 0))
             depends = cand[inner]
-            touched = np.union1d(prev_inner, inner)
+            entry = known.copy()  # each row's entry (opener id), -1 none (conntrack-idle)
+            entry[inner] = fid[depends]
+            since = known_since.copy()  # a touch of each row's entry before it (ns)
+            since[inner] = c.time_ns[depends]
+            alive, _ = self._alive(c, entry, since, fid, op, ids, excl, False)
+            dead = np.flatnonzero((entry >= 0) & ~alive)
+            full = self._snat_full(c, fid, op, ids, partial(
+                self._alive, c, entry, since, fid, op, ids, excl, True))
+            marked = np.union1d(np.union1d(inner, dead), np.flatnonzero(full))
+            touched = np.union1d(prev, marked)  # rows whose state may differ from base
             if touched.size == 0:
                 break
-            new = self._inner_state(base, c, ids, inner, depends)
+            live = alive[inner]
+            new = self._inner_state(base, c, ids, inner[live], depends[live])
+            if dead.size or full.any():
+                new = tuple(a.copy() for a in new)
+                for a, none in zip(new, self._no_state(1), strict=True):
+                    a[dead] = none[0]  # an expired entry gives no state: a new flow
+                new[5][:] = full
+            new_rkey = entry >= 0
             changed = touched[np.any([a[touched] != b[touched] for a, b in zip(
-                new, state, strict=True)], axis=0)]
-            state, prev_inner = new, inner
+                (*new, new_rkey), (*state, rkey), strict=True)], axis=0)]
+            state, rkey, prev = new, new_rkey, marked
             if changed.size == 0:
                 break
             ids[changed] = self._decisions(c, state, changed, dkeys[changed])
         else:  # the rounds ran out after changing ids: the openers' state is recomputed
             unnat = self._unnat_of(c, ids, op)
+        _, touches = self._alive(c, entry, since, fid, op, ids, excl, True)
         # rid may hold new ids (translated tuples); ids/state warm-start a re-run
-        self._prep = (c, fid, rid, rev, dkeys, (ids.copy(), state, prev_inner))
-        self._pending = (fid[op], tid, self._fwset[ids[op]], *unnat)
+        self._prep = (c, fid, rid, rev, dkeys, (ids.copy(), state, rkey, prev))
+        self._pending = (fid[op], tid, self._fwset[ids[op]], *unnat, c.time_ns[op],
+                         self._pool[ids[op]])
+        self._touches = touches
         self.final = (self._fsrc[ids], self._fdst[ids], self._fsport[ids], self._fdport[ids])
         edge = np.flatnonzero(c.preset != UNDECIDED)  # decided at the edge: untranslated
         if edge.size:
@@ -292,11 +325,15 @@ class BatchPipeline:
         keep = ~np.isin(self.openers, rows)
         self._pending = tuple(a[keep] for a in self._pending)
         self.openers = self.openers[keep]
+        keep = ~np.isin(self._touches[0], rows)  # a withdrawn opener touched only its entry
+        self._touches = tuple(a[keep] for a in self._touches)
 
     def commit(self) -> None:
         """Open the entries of the last run's openers."""
         if self._pending is not None:
-            self.ct.open(*self._pending)
+            fid, tid, fwset, uip, uport, usrc, last_ns, pool = self._pending
+            self.ct.open(fid, tid, fwset, uip, uport, usrc, last_ns, pool)
+            self.ct.touch(*self._touches[1:])  # replies and forward packets (conntrack-idle)
             self._pending = None
 
     def mark(self) -> tuple[int, int]:
@@ -336,21 +373,136 @@ class BatchPipeline:
 
     # -- conntrack state of rows --
     def _no_state(self, n: int) -> tuple[np.ndarray, ...]:
+        """(est, firewall-session set, un-NAT address, un-NAT port, source restore, SNAT
+        pool full) of rows without state."""
         return (np.zeros(n, bool), np.zeros(n, np.int32), np.full(n, -1, np.int64),
-                np.full(n, -1, np.int32), np.full(n, -1, np.int64))
+                np.full(n, -1, np.int32), np.full(n, -1, np.int64), np.zeros(n, bool))
 
     def _entry_state(self, ent: np.ndarray) -> tuple[np.ndarray, ...]:
         """(est, firewall-session set, un-NAT address, un-NAT port, source restore) of each
         row from the committed entry `ent` it answers (-1: none)."""
         ct = self.ct
-        est, fws, uip, uport, usrc = self._no_state(ent.size)
+        est, fws, uip, uport, usrc, full = self._no_state(ent.size)
         r = np.flatnonzero(ent >= 0)
         if r.size:
             e = ent[r]
             est[r] = True
             fws[r], uip[r], uport[r] = ct.fwset[e], ct.unnat_ip[e], ct.unnat_port[e]
             usrc[r] = ct.usrc[e]
-        return est, fws, uip, uport, usrc
+        return est, fws, uip, uport, usrc, full
+
+    def _alive(self, c: Columns, entry: np.ndarray, since: np.ndarray, fid: np.ndarray,
+               op: np.ndarray, ids: np.ndarray, excl: np.ndarray, touches: bool
+               ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
+        """Idle expiry (conntrack.py, assumption conntrack-idle) in capture time, batch
+        independent: (alive bool[n] -- False for a row whose entry `entry[r]` (opener id, -1
+        none) was idle longer than the timeout at its time --, with `touches`: (rows, entry
+        ids, time_ns) the commit applies, else None). Events per entry in row order: committed
+        forward packets (passing, not shaper-excluded, not a reply key, the flow open before
+        or by the row) touch always; a reply touches when alive: its time minus the latest
+        touch before it (the committed last_ns, then earlier events) is at most the timeout.
+        Fast paths: a reply within the timeout of `since` (a touch of its entry before it: the
+        committed last_ns or its in-batch opener's time) is alive; else every reply alive
+        assuming all earlier ones were; entries where that fails are scanned in order."""
+        ct = self.ct
+        n = entry.size
+        rows = np.arange(n, dtype=np.int64)
+        alive = np.ones(n, bool)
+        rep = np.flatnonzero((entry >= 0) & (c.preset == UNDECIDED))
+        sure = bool((c.time_ns[rep] - since[rep] <= ct.idle_timeout_ns).all())
+        if sure and not touches:
+            return alive, None
+        ofid = fid[op]  # one opener per flow: the row each in-batch flow opens at
+        order = np.argsort(ofid, kind="stable")
+        at = np.minimum(np.searchsorted(ofid[order], fid), max(op.size - 1, 0))
+        in_batch = (ofid[order][at] == fid) & (op[order][at] <= rows) if op.size else \
+            np.zeros(n, bool)
+        fwd = np.flatnonzero(self._pass[ids] & ~excl & (entry < 0) & (
+            ct.opened[fid] | in_batch))
+        ev_rows = np.concatenate([rep, fwd])
+        ev_ent = np.concatenate([entry[rep], fid[fwd]])
+        if sure:
+            return alive, (ev_rows, ev_ent, c.time_ns[ev_rows].astype(np.int64))
+        is_rep = np.concatenate([np.ones(rep.size, bool), np.zeros(fwd.size, bool)])
+        o = np.lexsort((ev_rows, ev_ent))
+        ev_rows, ev_ent, is_rep = ev_rows[o], ev_ent[o], is_rep[o]
+        t = c.time_ns[ev_rows].astype(np.int64)
+        start = np.r_[True, ev_ent[1:] != ev_ent[:-1]]
+        gid = np.cumsum(start) - 1
+        times, rank = np.unique(t, return_inverse=True)  # group-wise running max by rank
+        key = gid * times.size + rank.ravel()
+        upto = times[np.maximum.accumulate(key) - gid * times.size]
+        before = np.r_[np.int64(-(1 << 62)), upto[:-1]]
+        before[start] = -(1 << 62)
+        committed = np.where(ct.opened[ev_ent], ct.last_ns[ev_ent], -(1 << 62))
+        ok = ~is_rep | (t - np.maximum(before, committed) <= ct.idle_timeout_ns)
+        for g in np.unique(gid[~ok]).tolist():  # a reply expired: scan its entry in order
+            evs = np.flatnonzero(gid == g).tolist()
+            last = int(committed[evs[0]])
+            for k in evs:
+                tk = int(t[k])
+                ok[k] = not is_rep[k] or tk - last <= ct.idle_timeout_ns
+                if ok[k]:
+                    last = max(last, tk)
+        alive[ev_rows[is_rep & ~ok]] = False
+        return alive, (ev_rows[ok], ev_ent[ok], t[ok])
+
+    def _snat_full(self, c: Columns, fid: np.ndarray, op: np.ndarray, ids: np.ndarray,
+                   alive_of: Callable[[], tuple[np.ndarray, Any]]) -> np.ndarray:
+        """bool[n]: rows of flows without an entry before them whose decision draws a firewall
+        SNAT port (`_pool`) from a pool that has `pool_limit` live entries at the row's time
+        (stages/firewall_nat.py; reference._firewall_snat): committed entries and earlier
+        in-batch openers of the pool, alive by their latest touch before the row (the touches
+        `alive_of()` gives, `_alive`'s). Fast path: a pool with fewer entries than its limit
+        is not counted."""
+        n = len(c)
+        full = np.zeros(n, bool)
+        if not self.snat_pools:
+            return full
+        ct = self.ct
+        pool = self._pool[ids]
+        cand = np.flatnonzero((pool >= 0) & ~ct.opened[fid])
+        if cand.size == 0:
+            return full
+        op_pool = pool[op]
+        size = len(self.snat_pools)  # a bound first: committed + every in-batch opener
+        counted = np.zeros(size, np.int64)
+        counted[:ct.pool_entries.size] = ct.pool_entries[:size]
+        bound = counted + np.bincount(op_pool[op_pool >= 0], minlength=size)
+        cand = cand[bound[pool[cand]] >= np.asarray(self.pool_limit, np.int64)[pool[cand]]]
+        if cand.size == 0:
+            return full
+        ofid = fid[op]
+        order = np.argsort(ofid, kind="stable")
+        at = np.minimum(np.searchsorted(ofid[order], fid[cand]), max(op.size - 1, 0))
+        if op.size:  # the flow's in-batch opener is an earlier row: it has an entry
+            cand = cand[~((ofid[order][at] == fid[cand]) & (op[order][at] < cand))]
+        t_rows: np.ndarray | None = None
+        for k in np.unique(pool[cand]).tolist():
+            rk = cand[pool[cand] == k]
+            ob = op[op_pool == k]  # in-batch openers of the pool, row order
+            limit = self.pool_limit[k]
+            near = rk[counted[k] + np.searchsorted(ob, rk) >= limit]
+            if near.size == 0:
+                continue
+            if t_rows is None:
+                t_rows, t_ent, t_ns = alive_of()[1]
+            size = ct.opened.size
+            held = np.flatnonzero((ct.pool[:size] == k) & ct.opened[:size])
+            ents = np.concatenate([held, fid[ob]])
+            born = np.concatenate([np.full(held.size, -1, np.int64), ob])
+            base = np.concatenate([ct.last_ns[held], np.full(ob.size, -(1 << 62), np.int64)])
+            order = np.argsort(ents)
+            m = np.isin(t_ent, ents)
+            where = order[np.searchsorted(ents[order], t_ent[m])]
+            tr, tt = t_rows[m], t_ns[m]
+            for r in near.tolist():
+                last = base.copy()
+                b = tr < r
+                np.maximum.at(last, where[b], tt[b])
+                now = int(c.time_ns[r])
+                full[r] = int(((born < r) & (now - last <= ct.idle_timeout_ns)).sum()) >= limit
+        return full
 
     def _inner_state(self, base: tuple[np.ndarray, ...], c: Columns, ids: np.ndarray,
                      rows: np.ndarray, opener: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -358,12 +510,12 @@ class BatchPipeline:
         opener's state: its decision's firewall set and translation."""
         if rows.size == 0:
             return base
-        est, fws, uip, uport, usrc = (a.copy() for a in base)
+        est, fws, uip, uport, usrc, full = (a.copy() for a in base)
         d = ids[opener]
         est[rows] = True
         fws[rows] = self._fwset[d]
         uip[rows], uport[rows], usrc[rows] = self._unnat_of(c, ids, opener)
-        return est, fws, uip, uport, usrc
+        return est, fws, uip, uport, usrc, full
 
     def _unnat_of(self, c: Columns, ids: np.ndarray, rows: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -394,13 +546,14 @@ class BatchPipeline:
                 usrc.astype(np.int64))
 
     def _openers(self, c: Columns, fid: np.ndarray, rid: np.ndarray, rev: tuple,
-                 ids: np.ndarray, est: np.ndarray, excl: np.ndarray, room: int
+                 ids: np.ndarray, rkey: np.ndarray, excl: np.ndarray, room: int
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Rows that open an entry (passing, not a reply, flow not yet open, first of their
-        flow, within the table's room; row order), the flow ids of their translated tuples,
-        and `rid` (re-looked-up when translated tuples got new ids)."""
+        """Rows that open an entry (passing, not a reply key -- `rkey`: the row answers an
+        entry, alive or expired --, flow not yet open, first of their flow, within the table's
+        room; row order), the flow ids of their translated tuples, and `rid` (re-looked-up
+        when translated tuples got new ids)."""
         n = fid.size
-        cand = self._pass[ids] & ~est & ~excl & ~self.ct.opened[fid]
+        cand = self._pass[ids] & ~rkey & ~excl & ~self.ct.opened[fid]
         first = self._scratch
         first[fid] = n
         np.minimum.at(first, fid[cand], np.flatnonzero(cand))
@@ -431,14 +584,14 @@ class BatchPipeline:
     def _decision_keys(c: Columns, fid: np.ndarray) -> np.ndarray:
         """The row part of a decision key as exact uint64 words: the flow id (the exact
         5-tuple, ports 0 unless TCP/UDP), the raw ports (sport << 32 | dport, both int32),
-        nic << 9 | preset << 1 (the est bit or-ed in later) and the row's conntrack state id
+        nic << 10 | preset << 2 (the SNAT-pool-full bit 1 and the est bit 0 or-ed in later) and the row's conntrack state id
         (0: none; filled by `_decisions`). Flow ids are kept with the cache (see
         _compact_flows)."""
         n = len(c)
         k = np.zeros((n, 4), dtype=np.int64)
         k[:, 0] = fid
         k[:, 1] = (c.sport.astype(np.int64) << 32) | (c.dport.astype(np.int64) & 0xFFFFFFFF)
-        k[:, 2] = (c.nic.astype(np.int64) << 9) | (c.preset.astype(np.int64) << 1)
+        k[:, 2] = (c.nic.astype(np.int64) << 10) | (c.preset.astype(np.int64) << 2)
         k[:, 3] = c.server_name.astype(np.int64) << 32  # the state id is or-ed in below
         return k.view(np.uint64)
 
@@ -452,6 +605,10 @@ class BatchPipeline:
         decided once, by their first row."""
         est = state[0][rows]
         keys = dkeys  # rows without state: est bit and state id are 0 already
+        full = np.flatnonzero(state[5][rows])  # a new flow whose SNAT port pool is in use
+        if full.size:
+            keys = dkeys.copy()
+            keys[full, 2] |= np.uint64(2)
         st = np.flatnonzero(est)
         if st.size:
             r = rows[st]
@@ -463,7 +620,7 @@ class BatchPipeline:
             u = words.view(np.uint64)
             sid, _ = self.states.index(mix64(u[:, 0] ^ (u[:, 2] << np.uint64(32)), u[:, 1]
                                              ^ mix64(u[:, 3], u[:, 0])), u)
-            keys = dkeys.copy()
+            keys = keys.copy()
             keys[st, 2] |= np.uint64(1)
             keys[st, 3] |= (sid + 1).astype(np.uint64)
         h = mix64(keys[:, 0] ^ (keys[:, 3] << np.uint64(40)) ^ (keys[:, 3] >> np.uint64(32)),
@@ -476,11 +633,11 @@ class BatchPipeline:
 
     _STORE = (("_disp", np.uint8), ("_dec", np.int32), ("_pass", bool), ("_fwset", np.int32),
               ("_xlat", bool), ("_fsrc", np.int64), ("_fdst", np.int64),
-              ("_fsport", np.int32), ("_fdport", np.int32))
+              ("_fsport", np.int32), ("_fdport", np.int32), ("_pool", np.int64))
 
     def _store(self, disp: np.ndarray, dec: np.ndarray, nodes: np.ndarray, src: np.ndarray,
-               dst: np.ndarray, sport: np.ndarray, dport: np.ndarray, xlat: np.ndarray
-               ) -> None:
+               dst: np.ndarray, sport: np.ndarray, dport: np.ndarray, xlat: np.ndarray,
+               pool: np.ndarray) -> None:
         lo, k = self._stored, disp.size
         if lo + k > self._disp.size:
             cap = max(2 * self._disp.size, lo + k)
@@ -492,6 +649,7 @@ class BatchPipeline:
         self._pass[s] = np.isin(disp, PASSED_CODES)
         self._fwset[s] = self.fwsets.of_paths(nodes)
         self._xlat[s] = xlat
+        self._pool[s] = pool
         self._fsrc[s], self._fdst[s], self._fsport[s], self._fdport[s] = src, dst, sport, dport
         self._stored = lo + k
 
@@ -552,11 +710,16 @@ class BatchPipeline:
 
     # -- the stages --
     def decide(self, c: Columns, est: np.ndarray, fwset: np.ndarray, unnat_ip: np.ndarray,
-               unnat_port: np.ndarray, usrc: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+               unnat_port: np.ndarray, usrc: np.ndarray | None = None,
+               full: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
         """Rows in, (disposition, deciding label, node path, final src, dst, sport, dport,
-        translated flag) out; reads only the rows' fields and their conntrack state."""
+        translated flag, SNAT pool id) out; reads only the rows' fields and their conntrack
+        state (`full`: the row's SNAT port pool is in use, stages/firewall_nat.py). The pool
+        id (-1 none) names the firewall SNAT port pool the row drew from (`snat_pools`)."""
         net = self.net
         n = len(c)
+        pool = np.full(n, -1, np.int64)
+        full = np.zeros(n, bool) if full is None else full
         orig = (c.src, c.dst, c.sport, c.dport)
         c = replace(c, src=c.src.copy(), dst=c.dst.copy(), sport=c.sport.copy(),
                     dport=c.dport.copy(), src_hi=c.src_hi.copy(), src_lo=c.src_lo.copy(),
@@ -642,6 +805,9 @@ class BatchPipeline:
         # replies to a firewall's own address return through it (restored above; firewall_nat)
         rows = np.flatnonzero((disp == D.UNMAPPED) & (c.nic < 0) & est)
         rows, fw = self._reply_firewall(rows, orig[1], fwset, self.fw_public)
+        if net.firewalls:  # firewall SNAT, the reply captured at the VM (reference.py)
+            at_vm, f = self._captured_at_vm(c, orig, est, fwset, unnat_ip, unnat_port, disp)
+            rows, fw = np.concatenate([rows, at_vm]), np.concatenate([fw, f])
         if rows.size:
             nodes[rows, 0] = net.internet_node
             nodes[rows, 1] = fw + len(net.nics)
@@ -746,12 +912,12 @@ class BatchPipeline:
             m = nh == NH_APPLIANCE
             if m.any():
                 self._appliance(c, est, fwset, idx[m], rid[m], vnet[m], nodes, pos, subnet,
-                                disp, dec, active)
+                                disp, dec, active, full, pool)
         left = np.flatnonzero(active)
         end(left, D.LOOP, self.l_hoplimit)
         xlat = (c.src != orig[0]) | (c.dst != orig[1]) | (c.sport != orig[2]) | (
             c.dport != orig[3])
-        return disp, dec, nodes, c.src, c.dst, c.sport, c.dport, xlat
+        return disp, dec, nodes, c.src, c.dst, c.sport, c.dport, xlat, pool
 
     def _chains(self, c: Columns, est: np.ndarray, fwset: np.ndarray, unnat_ip: np.ndarray,
                 unnat_port: np.ndarray, usrc: np.ndarray | None
@@ -779,6 +945,20 @@ class BatchPipeline:
     def _restore(c: Columns, row: int, key: tuple[int, int, int, int, int]) -> None:
         """Row `row` becomes reverse(`key`) (reference._restore; chains are TCP/UDP)."""
         c.src[row], c.dst[row], c.sport[row], c.dport[row] = key[1], key[0], key[4], key[3]
+
+    def _captured_at_vm(self, c: Columns, orig: tuple[np.ndarray, ...], est: np.ndarray,
+                        fwset: np.ndarray, unnat_ip: np.ndarray, unnat_port: np.ndarray,
+                        disp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, firewall index) of replies from outside the VNets keyed by reverse(original)
+        of a source-translated flow (captured at the VM, assumption snat-capture-at-vm) whose
+        session a firewall holds: they enter through the lowest-indexed such firewall
+        (reference._captured_at_vm)."""
+        rows = np.flatnonzero((disp == D.UNMAPPED) & (c.nic < 0) & est & (unnat_ip >= UNSNAT)
+                              & (orig[1] == (unnat_ip & (UNSNAT - 1)))
+                              & (orig[3] == unnat_port))
+        member = self.fwsets.member[fwset[rows]]
+        has = member.any(axis=1)
+        return rows[has], np.argmax(member[has], axis=1).astype(np.int64)
 
     def _reply_firewall(self, rows: np.ndarray, dst: np.ndarray, fwset: np.ndarray,
                         owners: dict[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -1058,10 +1238,12 @@ class BatchPipeline:
                       dec, active)
 
     def _appliance(self, c, est, fwset, idx, rid, vnet, nodes, pos, subnet, disp, dec,
-                   active) -> None:
+                   active, full, pool) -> None:
         """Movement through appliances (stages/appliance.py): peering into the appliance's
-        VNet, the loop check, then an Azure Firewall's rules (stages/firewall.py) or a NIC's
-        inbound NSG, IP forwarding and outbound NSG; survivors continue in its subnet."""
+        VNet, the loop check, then an Azure Firewall's rules (stages/firewall.py) and SNAT
+        (its port pool recorded in `pool` at the first SNAT; rows marked `full` dropped there)
+        or a NIC's inbound NSG, IP forwarding and outbound NSG; survivors continue in its
+        subnet."""
         net = self.net
         app = net.route_appliance[rid]
         miss = app < 0
@@ -1112,9 +1294,20 @@ class BatchPipeline:
                 fw_subnet = np.full(rows.size, appliance.next_subnet(net, f), np.int64)
                 rid = routing.decide_np(net, fw_subnet, c.dst[rows])
                 internet = (rid >= 0) & (net.route_nh[np.maximum(rid, 0)] == NH_INTERNET)
-                c.src[rows], c.sport[rows] = fw.nat.snat_np(
-                    internet, c.src[rows], c.dst[rows], c.proto[rows], c.sport[rows],
-                    c.dport[rows])
+                address, port = fw.nat.snat_np(internet, c.src[rows], c.dst[rows],
+                                               c.proto[rows], c.sport[rows], c.dport[rows])
+                first = pool[rows] < 0  # ports are counted at the first firewall that SNATs
+                if first.any():
+                    r = rows[first]
+                    pool[r] = self._pools(f - len(net.nics), fw.nat, address[first], c, r)
+                    out = first & full[rows]
+                    if out.any():
+                        disp[rows[out]] = D.FIREWALL_SNAT_EXHAUSTED
+                        dec[rows[out]] = [self.labels(firewall_nat.exhausted_label(fw.nat, a))
+                                          for a in address[out].tolist()]
+                        active[rows[out]] = False
+                        rows, address, port = rows[~out], address[~out], port[~out]
+                c.src[rows], c.sport[rows] = address, port
         nic_idx = idx[~is_fw]
         if nic_idx.size:
             a = np.full(len(c), -1, dtype=np.int32)
@@ -1134,6 +1327,26 @@ class BatchPipeline:
         bad = subnet[idx] < 0
         disp[idx[bad]] = D.NEXT_HOP_UNREACHABLE
         active[idx[bad]] = False
+
+    def _pools(self, firewall: int, fwn: firewall_nat.FirewallNat, address: np.ndarray,
+               c: Columns, rows: np.ndarray) -> np.ndarray:
+        """int64[k]: the interned SNAT port pool ids (`snat_pools`, firewall_nat.snat_key) of
+        rows SNATed to `address` at firewall `firewall`, as they reached it."""
+        inst = fwn.instance_np(c.src[rows], c.dst[rows], c.proto[rows], c.sport[rows],
+                               c.dport[rows])
+        ported = (c.proto[rows] == 6) | (c.proto[rows] == 17)
+        keys = np.stack([address, inst, c.proto[rows].astype(np.int64), c.dst[rows],
+                         np.where(ported, c.dport[rows], 0).astype(np.int64)], axis=1)
+        uniq, inv = np.unique(keys, axis=0, return_inverse=True)
+        ids = np.empty(uniq.shape[0], np.int64)
+        for k, key in enumerate(uniq.tolist()):
+            pool = (firewall, *key)
+            pid = self.snat_pools.get(pool)
+            if pid is None:
+                pid = self.snat_pools[pool] = len(self.snat_pools)
+                self.pool_limit.append(fwn.snat_limit(key[0]))
+            ids[k] = pid
+        return ids[inv.ravel()]
 
     def _firewall(self, c: Columns, sel: np.ndarray, fw: CompiledFirewall,
                   session: np.ndarray) -> tuple[np.ndarray, ...]:

@@ -33,7 +33,23 @@ tests in tests/engine):
   un-DNATs only (no flow is: SNAT applies to new flows leaving for the Internet). Batch form:
   the un-NAT address carries `UNSNAT` (bit 40) when the restored field is the destination.
 * When two entries would share a reply key (two flows translated onto the same tuple), the
-  earlier entry keeps it (assumption `conntrack-first-wins`).
+  earlier entry keeps it (assumption `conntrack-first-wins`), also after it expired.
+* Idle expiry (assumption `conntrack-idle`), in capture time and independent of batches: each
+  entry keeps `last_ns`, its latest touch. A packet at t answers entry E only while
+  t - E.last_ns <= the idle timeout (IDLE_TIMEOUT_NS, a constructor parameter), and then
+  touches it (last_ns = max(last_ns, t)); a committed forward packet of E's flow touches it
+  too, re-opening an expired entry (forward decisions read no state, so the entry's content is
+  unchanged). A reply after expiry is judged as a new flow and opens no entry (its key stays
+  E's reply key). Microsoft documents the Azure Firewall's TCP idle timeout: 4 minutes for
+  north-south traffic ("Understanding Azure Firewall TCP session management and idle timeout
+  behavior", https://learn.microsoft.com/azure/firewall/tcp-session-behavior, "Idle timeout
+  settings"; the page's versions disagree on east-west: 4 minutes, or none enforced); it
+  documents no idle timeout for a VM's own flow state (NSG) nor for UDP/ICMP: every entry
+  here idles out after 4 minutes, whatever its protocol and path (the load balancer's default
+  idle timeout is also 4 minutes, "Configure TCP reset and idle timeout for Azure Load
+  Balancer", https://learn.microsoft.com/azure/load-balancer/load-balancer-tcp-idle-timeout).
+  TCP FIN/RST do not end an entry (flags are not modelled). Batch form: engine/batch.py
+  `_alive` inside the fixed-point loop; touches are applied by commit.
 * Decision-cache rule (engine/batch.py): a cached decision is keyed by everything decide()
   reads of a row -- the row's exact 5-tuple (its flow id), raw ports, ingress NIC, edge
   preset -- and, for a row answering an entry, the est bit and the id of the interned state
@@ -56,6 +72,13 @@ SNAT_PORT_FIRST, SNAT_PORT_COUNT = 1024, 65536 - 1024  # engine/stages/public_ed
 CONNTRACK_ASSUMPTIONS = (
     "conntrack-first-wins: when two flows are translated onto the same 5-tuple, replies "
     "belong to the earlier flow.",
+    "conntrack-idle: a flow idle for more than 4 minutes (capture time) no longer has state: "
+    "its replies are judged as new flows (NSG rules, firewall rules); replies and committed "
+    "forward packets keep it alive, the forward direction re-opens it. 4 minutes is Azure "
+    "Firewall's TCP idle timeout ('Understanding Azure Firewall TCP session management and "
+    "idle timeout behavior', https://learn.microsoft.com/azure/firewall/tcp-session-behavior, "
+    "'Idle timeout settings'); Microsoft documents no idle timeout for NSG flow state nor for "
+    "UDP/ICMP: the same 4 minutes is assumed for every flow; TCP FIN/RST end nothing.",
     "firewall-stateful: replies of a flow an Azure Firewall allowed pass that firewall "
     "without rule evaluation (Azure Firewall features: stateful); a reply-shaped packet "
     "without a session, or reaching a firewall the flow did not cross (asymmetric path), is "
@@ -67,7 +90,10 @@ CONNTRACK_ASSUMPTIONS = (
     "(bounded to 4 rounds).",
     "snat-capture-at-vm: a reply whose destination is already the private address of a "
     "source-translated (SNAT) flow -- captured at the VM, after Azure translated it back -- is "
-    "the reply of that flow (delivered as established), as is one to its public address:port.",
+    "the reply of that flow (delivered as established), as is one to its public address:port; "
+    "when an Azure Firewall translated the flow (its session holds it), the reply enters "
+    "through that firewall -- the lowest-indexed when several -- and is routed on from its "
+    "subnet, as one addressed to the firewall's public address is.",
     "snat-port: a new flow leaving for the Internet through a NAT gateway, a load balancer "
     "outbound rule or a load-balancing rule takes the method's first public address and the "
     f"SNAT port {SNAT_PORT_FIRST} + hash(original 5-tuple) mod {SNAT_PORT_COUNT} (Azure "
@@ -77,6 +103,8 @@ CONNTRACK_ASSUMPTIONS = (
     "Microsoft's); a packet an appliance or firewall forwards to the Internet keeps the "
     "source it arrived with.",
 )
+IDLE_TIMEOUT_NS = 4 * 60 * 10**9  # assumption conntrack-idle (module contract)
+NEVER_IDLE_NS = 1 << 62  # the touch time of an entry that never expires (explanations)
 UNSNAT = 1 << 40  # batch form: flags an un-NAT address that restores the destination
 
 
@@ -130,28 +158,61 @@ class Entry:
 
 
 class ConnTrack:
-    """Reference form: dicts, one packet at a time."""
+    """Reference form: dicts, one packet at a time. `idle_timeout_ns`: a flow idle longer than
+    this (capture time) no longer answers replies (module contract, assumption `conntrack-idle`);
+    a parameter so tests can use a few ns."""
 
-    def __init__(self, capacity: int | None = None) -> None:
+    def __init__(self, capacity: int | None = None,
+                 idle_timeout_ns: int = IDLE_TIMEOUT_NS) -> None:
         self.capacity = capacity
+        self.idle_timeout_ns = idle_timeout_ns
         self.by_original: dict[Key, Entry] = {}
         self.by_reply: dict[Key, Entry] = {}
+        self.last_ns: dict[Key, int] = {}  # by original key: the entry's latest touch
+        self.by_snat: dict[tuple[int, ...], list[Key]] = {}  # SNAT port pool -> its entries
 
     def __len__(self) -> int:
         return len(self.by_original)
 
-    def reply_of(self, key: Key) -> Entry | None:
-        return self.by_reply.get(key)
+    def reply_of(self, key: Key, now_ns: int | None = None) -> Entry | None:
+        """The live entry `key` answers at `now_ns` (ns, capture time), touching it; None when
+        none, or when its entry has been idle longer than the timeout (the packet is then
+        judged as a new flow). now_ns None: no expiry check, no touch."""
+        e = self.by_reply.get(key)
+        if e is None or now_ns is None:
+            return e
+        last = self.last_ns[e.original]
+        if now_ns - last > self.idle_timeout_ns:
+            return None
+        self.last_ns[e.original] = max(last, now_ns)
+        return e
 
-    def commit(self, original: Key, translated: Key, firewalls: frozenset[int]) -> None:
-        """Open an entry for a packet that survived its whole path (the caller checks the
-        disposition); replies and flows already tracked open nothing."""
-        if original in self.by_reply or original in self.by_original:
+    def live_in_pool(self, pool: tuple[int, ...], now_ns: int) -> int:
+        """How many entries holding a port of SNAT pool `pool` (engine/stages/firewall_nat.py
+        `snat_key`) are alive at `now_ns`."""
+        return sum(1 for k in self.by_snat.get(pool, ())
+                   if now_ns - self.last_ns[k] <= self.idle_timeout_ns)
+
+    def commit(self, original: Key, translated: Key, firewalls: frozenset[int],
+               now_ns: int | None = None, snat_pool: tuple[int, ...] | None = None) -> None:
+        """A packet that survived its whole path (the caller checks the disposition): opens
+        its entry, or touches (and so re-opens, when expired) its flow's entry; a packet whose
+        key is a reply key of an entry (alive or expired) opens and touches nothing. now_ns
+        None (a table rebuilt for an explanation): the entry never expires. `snat_pool`: the
+        firewall SNAT port pool a new entry takes a port of (None: none)."""
+        if original in self.by_reply:
+            return
+        t = NEVER_IDLE_NS if now_ns is None else now_ns
+        if original in self.by_original:
+            self.last_ns[original] = max(self.last_ns[original], t)
             return
         if self.capacity is not None and len(self.by_original) >= self.capacity:
             return
         e = Entry(original, translated, firewalls)
         self.by_original[original] = e
+        self.last_ns[original] = t
+        if snat_pool is not None:
+            self.by_snat.setdefault(snat_pool, []).append(original)
         self.by_reply.setdefault(reverse(translated), e)
         if e.snat:  # a reply captured at the VM, already translated back
             self.by_reply.setdefault(reverse(original), e)
@@ -217,8 +278,9 @@ class BatchConnTrack:
     `generation`, bumped by clear(), a mark (generation, count) names the table as it stood).
     Arrays keep one spare last slot, the sentinel for "no id" (never an entry)."""
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, idle_timeout_ns: int = IDLE_TIMEOUT_NS) -> None:
         self.capacity = capacity
+        self.idle_timeout_ns = idle_timeout_ns
         self.clear()
 
     def clear(self) -> None:
@@ -232,6 +294,9 @@ class BatchConnTrack:
         self.translated_id = np.full(size, -1, dtype=np.int64)
         self.seq = np.full(size, -1, dtype=np.int64)  # opening order of each entry
         self.usrc = np.full(size, -1, dtype=np.int64)  # Entry.source_restore: addr << 16 | port
+        self.last_ns = np.full(size, -1, dtype=np.int64)  # latest touch (ns), by opener id
+        self.pool = np.full(size, -1, dtype=np.int64)  # firewall SNAT port pool id, -1 none
+        self.pool_entries = np.zeros(0, np.int64)  # pool id -> entries holding one of its ports
         self.count = 0
 
     @property
@@ -258,14 +323,29 @@ class BatchConnTrack:
         self.translated_id = g(self.translated_id, -1)
         self.seq = g(self.seq, -1)
         self.usrc = g(self.usrc, -1)
+        self.last_ns = g(self.last_ns, -1)
+        self.pool = g(self.pool, -1)
 
     def open(self, fid: np.ndarray, tid: np.ndarray, fwset: np.ndarray,
              unnat_ip: np.ndarray, unnat_port: np.ndarray,
-             usrc: np.ndarray | None = None) -> None:
+             usrc: np.ndarray | None = None, last_ns: np.ndarray | None = None,
+             pool: np.ndarray | None = None) -> None:
         """Open entries (rows in commit order; the caller has applied capacity and removed
         replies and already-open flows). The earlier entry keeps a shared reply id.
-        `usrc`: the source restore of each (original source address << 16 | port, -1)."""
+        `usrc`: the source restore of each (original source address << 16 | port, -1);
+        `last_ns`: each opener's time (ns; None: never expires, as ConnTrack.commit);
+        `pool`: the firewall SNAT port pool id each takes a port of (-1 none)."""
         self.opened[fid] = True
+        self.last_ns[fid] = NEVER_IDLE_NS if last_ns is None else last_ns
+        if pool is not None:
+            self.pool[fid] = pool
+            held = pool[pool >= 0]
+            if held.size:
+                need = int(held.max()) + 1
+                if need > self.pool_entries.size:
+                    self.pool_entries = np.concatenate([
+                        self.pool_entries, np.zeros(need - self.pool_entries.size, np.int64)])
+                np.add.at(self.pool_entries, held, 1)
         self.usrc[fid] = -1 if usrc is None else usrc
         self.fwset[fid] = fwset
         self.unnat_ip[fid] = unnat_ip
@@ -283,6 +363,10 @@ class BatchConnTrack:
         self.reply_entry[tid_f[first]] = fid_f[first]
         self.count += int(fid.size - snat.size)
 
+    def touch(self, entry: np.ndarray, time_ns: np.ndarray) -> None:
+        """Entries (opener ids) seen at `time_ns` (ns): their latest touch moves forward."""
+        np.maximum.at(self.last_ns, entry, time_ns)
+
     def keep_mask(self, size: int) -> np.ndarray:
         """Flow ids compaction must keep: open entries and translated tuples of entries."""
         keep = self.opened[:size].copy()
@@ -299,7 +383,7 @@ class BatchConnTrack:
         arrays = {}
         for name, fill in (("opened", False), ("fwset", 0), ("unnat_ip", -1),
                            ("unnat_port", -1), ("reply_entry", -1), ("translated_id", -1),
-                           ("seq", -1), ("usrc", -1)):
+                           ("seq", -1), ("usrc", -1), ("last_ns", -1), ("pool", -1)):
             a = getattr(self, name)
             out = np.full(cap, fill, dtype=a.dtype)
             out[:kept] = a[:keep.size][keep]

@@ -51,7 +51,13 @@ from dataplane.dispositions import Disposition as D
 from dataplane.engine import fragments
 from dataplane.engine.addresses import NicAddresses
 from dataplane.engine.compile import MAX_HOPS, Network
-from dataplane.engine.conntrack import PASSING, ConnTrack, Entry, FragmentChains
+from dataplane.engine.conntrack import (
+    IDLE_TIMEOUT_NS,
+    PASSING,
+    ConnTrack,
+    Entry,
+    FragmentChains,
+)
 from dataplane.engine.conntrack import flow_key as _key
 from dataplane.engine.payload import NOT_SEEN, FlowName
 from dataplane.engine.stages import (
@@ -122,6 +128,7 @@ class Walk:
     hops: list[dict[str, Any]] = field(default_factory=list)
     reply_of: Entry | None = None  # the tracked flow this packet answers (conntrack.py)
     out: tuple[int, int, int, int] | None = None  # (src, dst, sport, dport) as it arrived
+    snat_pool: tuple[int, ...] | None = None  # the firewall SNAT port pool it draws from
 
     def firewalls(self, net: Network) -> frozenset[int]:
         return frozenset(n for n in self.nodes if net.node_kind[n] == "firewall")
@@ -133,13 +140,14 @@ def _in(matches: tuple, value: int) -> bool:
 
 
 class ReferencePipeline:
-    def __init__(self, net: Network, capacity: int | None = None) -> None:
+    def __init__(self, net: Network, capacity: int | None = None,
+                 idle_timeout_ns: int = IDLE_TIMEOUT_NS) -> None:
         self.net = net
         self.rules = RuleCompiler(net.topology)
         self.security = [self.rules.nic_security(n) if net.node_subnet[i] >= 0 else None
                          for i, n in enumerate(net.nics)]
         self.nic_tags = platform.tags_per_nic(net)
-        self.conntrack = ConnTrack(capacity)
+        self.conntrack = ConnTrack(capacity, idle_timeout_ns)
         self.fragments = FragmentChains()  # fragment chains (engine/fragments.py)
         self.addresses = NicAddresses(net.nics, net.node_vnet)
         self.server_names: dict[tuple[int, ...], FlowName] = {}  # flow_key -> its name
@@ -168,13 +176,15 @@ class ReferencePipeline:
         if w.disposition.name in PASSING:
             src, dst, sport, dport = w.out or (p.src, p.dst, p.sport, p.dport)
             self.conntrack.commit(flow_key(p), flow_key(p._replace(
-                src=src, dst=dst, sport=sport, dport=dport)), w.firewalls(self.net))
+                src=src, dst=dst, sport=sport, dport=dport)), w.firewalls(self.net), p.time_ns,
+                w.snat_pool)
 
     # -- one packet --
     def walk(self, p: Packet) -> Walk:
         net = self.net
         self._name = self.server_names.get(flow_key(p), NOT_SEEN)  # as it was sent
-        entry = self.conntrack.reply_of(flow_key(p))
+        self._sent = p  # the packet as it was sent (its flow's original key)
+        entry = self.conntrack.reply_of(flow_key(p), p.time_ns)  # live entries only
         state = entry is not None
         flow = _flow(p)
         if p.nic < 0 and p.family == 6:  # engine assumption `engine-ipv6`
@@ -194,6 +204,8 @@ class ReferencePipeline:
             unsnat = entry.unsnat() if entry is not None else None
             back = None
             fw_at = self._reply_firewall(entry, p.dst, self.fw_public)
+            if fw_at < 0 and unsnat is not None and (p.dst, p.dport) == unsnat:
+                fw_at = self._captured_at_vm(entry)  # firewall SNAT, reply captured at the VM
             if unsnat is not None and (p.dst, p.dport) != unsnat:  # a SNATed flow's reply
                 p, back = nat.unsnat(p, *unsnat, **(
                     {"at": net.firewall_rules[fw_at].name} if fw_at >= 0 else {}))
@@ -297,6 +309,15 @@ class ReferencePipeline:
         (`owners`) and that holds the flow's session; -1 otherwise (stages/firewall_nat.py)."""
         f = owners.get(dst, -1) if entry is not None else -1
         return f if f >= 0 and f + len(self.net.nics) in entry.firewalls else -1
+
+    def _captured_at_vm(self, entry: Entry) -> int:
+        """The firewall (index) a source-translated flow's reply captured at the VM (keyed by
+        reverse(original), assumption snat-capture-at-vm) entered through: the lowest-indexed
+        firewall holding the flow's session, -1 none (batch form: batch.py
+        `_captured_at_vm`; assumption firewall-reply-return)."""
+        first = len(self.net.nics)
+        fws = [n - first for n in entry.firewalls if self.net.node_kind[n] == "firewall"]
+        return min(fws) if fws else -1
 
     def _ingress6(self, p: Packet, entry: Entry | None, flow: Flow) -> Walk:
         """An IPv6 packet from outside the VNets: from an on-premises IPv6 prefix, in at its
@@ -559,7 +580,10 @@ class ReferencePipeline:
                     return self._end(w, D.FIREWALL_NAME_UNKNOWN if v.unknown else
                                      D.FIREWALL_DENIED, rule or fw.default_label)
                 if not session:  # SNAT of an allowed new flow (stages/firewall_nat.py)
-                    p, flow = self._firewall_snat(w, p, app, v.label in fw.app_labels, flow)
+                    step = self._firewall_snat(w, p, app, v.label in fw.app_labels, flow)
+                    if isinstance(step, Walk):
+                        return step
+                    p, flow = step
             else:
                 if not state and not self._nsg(w, app, "Inbound", flow):
                     return self._end(w, D.DENIED_IN, w.deciding)
@@ -595,10 +619,11 @@ class ReferencePipeline:
 
     # -- Azure Firewall translation (stages/firewall_nat.py) --
     def _firewall_snat(self, w: Walk, p: Packet, app: int, application: bool, flow: Flow
-                       ) -> tuple[Packet, Flow]:
+                       ) -> Walk | tuple[Packet, Flow]:
         """A new flow the firewall allowed: SNAT when its destination is outside the private
         ranges (or always for an application rule), to a public address when the firewall's
-        subnet routes the destination to the Internet, else to an instance address."""
+        subnet routes the destination to the Internet, else to an instance address; a flow
+        without an entry whose port pool is in use ends the walk (FIREWALL_SNAT_EXHAUSTED)."""
         net = self.net
         fwn = net.firewall_rules[app - len(net.nics)].nat
         if not fwn.needs_snat(p.dst, application):
@@ -606,6 +631,16 @@ class ReferencePipeline:
         _, route, _ = routing.decide(net, appliance.next_subnet(net, app), app, p.dst)
         internet = route is not None and route.next_hop_type == "Internet"
         address, port = fwn.snat_source(internet, p.src, p.dst, p.proto, p.sport, p.dport)
+        if w.snat_pool is None:  # ports are counted at the first firewall that SNATs
+            w.snat_pool = fwn.snat_key(app - len(net.nics), address, p.src, p.dst, p.proto,
+                                       p.sport, p.dport)
+            limit = fwn.snat_limit(address)
+            if flow_key(self._sent) not in self.conntrack.by_original and \
+                    self.conntrack.live_in_pool(w.snat_pool, self._sent.time_ns) >= limit:
+                w.hops.append({**firewall_nat.snat_hop(fwn, p, address, port, application),
+                               "result": "SnatPortsExhausted", "ports": limit})
+                return self._end(w, D.FIREWALL_SNAT_EXHAUSTED,
+                                 firewall_nat.exhausted_label(fwn, address))
         w.hops.append(firewall_nat.snat_hop(fwn, p, address, port, application))
         p = p._replace(src=address, sport=port)
         w.out = (p.src, p.dst, p.sport, p.dport)

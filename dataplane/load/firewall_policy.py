@@ -221,7 +221,7 @@ def firewall_policy(raw: dict[str, Any], where: _Where) -> FirewallPolicy:
         intrusion_detection_mode=_idps_mode(p),
         tls_inspection=_get(_get(p, "transportSecurity", default={}) or {},
                             "certificateAuthority") is not None,
-        snat_private_ranges=_snat_ranges(p, where))
+        snat_private_ranges=_snat_ranges(p, where), snat_auto_learn=_auto_learn(p, where))
 
 
 def _snat_ranges(p: dict[str, Any], where: _Where) -> tuple[str, ...]:
@@ -236,6 +236,19 @@ def _snat_ranges(p: dict[str, Any], where: _Where) -> tuple[str, ...]:
     if not isinstance(ranges, list):
         raise where.error("properties.snat.privateRanges", f"expected a list, got {ranges!r}")
     return tuple(str(x).strip() for x in ranges)
+
+
+def _auto_learn(p: dict[str, Any], where: _Where) -> str | None:
+    """`properties.snat.autoLearnPrivateRanges` (Enabled | Disabled), None when absent
+    (control/firewall_snat.py names its caveat)."""
+    snat = _get(p, "snat", default={}) or {}
+    value = _get(snat, "autoLearnPrivateRanges") if isinstance(snat, dict) else None
+    if value is None:
+        return None
+    if str(value).lower() not in ("enabled", "disabled"):
+        raise where.error("properties.snat.autoLearnPrivateRanges",
+                          f"expected Enabled or Disabled, got {value!r}")
+    return "Enabled" if str(value).lower() == "enabled" else "Disabled"
 
 
 def _idps_mode(p: dict[str, Any]) -> str | None:

@@ -824,7 +824,22 @@ def _firewall(raw: dict[str, Any], where: _Where) -> AzureFirewall:
                          public_ip_addresses=tuple(
                              ref for c in configs
                              if (ref := _ref(_get(_props(c), "publicIPAddress"))) is not None),
-                         snat_private_ranges=_snat_ranges(p, where))
+                         snat_private_ranges=_snat_ranges(p, where),
+                         min_capacity=_min_capacity(p, where))
+
+
+def _min_capacity(p: dict[str, Any], where: _Where) -> int | None:
+    """`properties.autoscaleConfiguration.minCapacity` (capacity units, 2 to 50: "Azure
+    Firewall prescaling", https://learn.microsoft.com/azure/firewall/prescaling), None when
+    absent; engine/stages/firewall_nat.py counts SNAT ports per instance with it."""
+    scale = _get(p, "autoscaleConfiguration", default={}) or {}
+    value = _get(scale, "minCapacity") if isinstance(scale, dict) else None
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 2 <= value <= 50:
+        raise where.error("properties.autoscaleConfiguration.minCapacity",
+                          f"expected an integer from 2 to 50, got {value!r}")
+    return value
 
 
 def _snat_ranges(p: dict[str, Any], where: _Where) -> tuple[str, ...]:

@@ -221,8 +221,8 @@ def test_policy_ranges_win_over_classic_and_a_bad_range_names_its_property(make_
 
 
 def _flows(net) -> list[tuple]:
-    """Forward flows of the hub, and the replies to their translated tuples (as the reference
-    translates them, each flow on its own), as (src, dst, proto, sport, dport, nic choice)."""
+    """Forward flows of the hub, the replies to their translated tuples (as the reference
+    translates them, each flow on its own) and to their original tuples (captured at the VM), as (src, dst, proto, sport, dport, nic choice)."""
     ip = lambda a: int(ipaddress.IPv4Address(a))  # noqa: E731
     forward = [(ip(CLIENT), ip(FW_PUBLIC), 6, 50000, 53389), (ip(CLIENT), ip(FW_PUBLIC), 6, 50001, 22),
                (ip("10.1.1.4"), ip("8.8.8.8"), 6, 40000, 443),
@@ -238,6 +238,7 @@ def _flows(net) -> list[tuple]:
         if w.out is not None:
             s, d, sp, dp = w.out
             out.append((d, s, f[2], dp, sp, 0))
+        out.append((f[1], f[0], f[2], f[4], f[3], 0))  # a reply captured at the VM
     return out
 
 
@@ -326,3 +327,52 @@ def test_forced_tunnelling_snats_to_an_instance_address(make_topology) -> None:
                    source="app1")
     assert (row["disposition"], row["hops"]) == ("EXITS_INTERNET", "app1 > fw > nva1 > internet")
     assert row["final_src"] in INSTANCES
+
+
+def test_internet_reply_captured_at_the_vm_returns_through_the_firewall(make_topology) -> None:
+    """Trial finding (issue 11): the reply of an Internet flow the firewall SNATed, captured at
+    the VM (addressed to app1's own address, assumption snat-capture-at-vm), crosses the
+    firewall like the same reply captured on the Internet side (addressed to the public IP):
+    same path, same latency, not delivered straight to app1."""
+    topology = _hub(make_topology)
+    out = IP(src="10.1.1.4", dst="8.8.8.8") / TCP(sport=40000, dport=443)
+    answers = []
+    for reply in (IP(src="8.8.8.8", dst="10.1.1.4") / TCP(sport=443, dport=40000), None):
+        em = Emulator(topology)
+        first = em.send(out, source="app1").row(0)
+        if reply is None:  # on the Internet side: to the firewall's public address:port
+            reply = IP(src="8.8.8.8", dst=FW_PUBLIC) / TCP(sport=443, dport=first["final_sport"])
+        answers.append(em.send(reply).row(0))
+    at_vm, at_edge = answers
+    assert (at_vm["disposition"], at_vm["hops"]) == ("DELIVERED", "internet > fw > app1")
+    assert (at_vm["hops"], at_vm["latency_ns"]) == (at_edge["hops"], at_edge["latency_ns"])
+    assert at_vm["latency_ns"] > 0
+    assert (at_vm["final_dst"], at_vm["final_dport"]) == ("10.1.1.4", 40000)
+
+
+@pytest.mark.parametrize(("setting", "named"), [("Enabled", True), ("disabled", False),
+                                                (None, False)])
+def test_auto_learn_private_ranges_is_a_named_caveat_on_answers_crossing_the_firewall(
+        make_topology, setting, named) -> None:
+    """snat.autoLearnPrivateRanges (preview; snat-private-range: ranges learned from Azure
+    Route Server are not SNATed) is not modelled: Enabled names caveat
+    firewall-snat-autolearn on every answer crossing the firewall; Disabled or absent names
+    nothing; another value is one clear input error naming the property."""
+    topology = _hub(make_topology)
+    snat = {"privateRanges": ["IANAPrivateRanges"],
+            **({"autoLearnPrivateRanges": setting} if setting else {})}
+    policy = firewall_policy(_policy(snat), _Where({}, "t"))
+    (fw,) = topology.azure_firewalls
+    with_policy = replace(topology, firewall_policies=(policy,),
+                          azure_firewalls=(replace(fw, firewall_policy=policy.id),))
+    net = build_network(with_policy, caps=False)
+    ip = lambda a: int(ipaddress.IPv4Address(a))  # noqa: E731
+    (walk,) = ReferencePipeline(net).run([Packet(net.ip_nic[ip("10.1.1.4")], ip("10.1.1.4"),
+                                                 ip("8.8.8.8"), 6, 40000, 443)])
+    assert walk.nodes[:2] == [net.ip_nic[ip("10.1.1.4")], len(net.nics)]  # app1 > fw
+    learned = [c for c in net.caveats_of(walk.nodes) if c.startswith("firewall-snat-autolearn")]
+    assert bool(learned) is named
+    if named:
+        assert "policy p" in learned[0] and "snat-private-range" in learned[0]
+    with pytest.raises(InputError, match="autoLearnPrivateRanges"):
+        firewall_policy(_policy({"autoLearnPrivateRanges": "Sometimes"}), _Where({}, "t"))

@@ -28,16 +28,29 @@ transparent proxy"; Internet-bound traffic through forced tunnelling and non-pri
 SNATed "to one of the firewall's private IP addresses in AzureFirewallSubnet"). The new source
 is a firewall public address when the firewall's subnet routes the destination to the Internet
 and the firewall has a public IP; otherwise an instance address.
-Addresses and ports (assumptions `firewall-instance-address`, `firewall-snat-port`): two
-instances (Microsoft's minimum, "Scale SNAT ports with Azure NAT Gateway",
+Addresses and ports (assumptions `firewall-instance-address`, `firewall-snat-port`): the
+firewall's `autoscaleConfiguration.minCapacity` instances when the input sets it ("Azure
+Firewall prescaling", https://learn.microsoft.com/azure/firewall/prescaling: capacity units
+"always provisioned", 2 to 50), else two (Microsoft's minimum, "Scale SNAT ports with Azure
+NAT Gateway",
 https://learn.microsoft.com/azure/firewall/integrate-with-nat-gateway: "2,496 SNAT ports per
 public IP address configured per backend virtual machine scale set instance (Minimum of two
 instances)") at the AzureFirewallSubnet addresses right after the firewall's private address;
 the instance, the public address (Azure "randomly selects the source public IP address", same
 page) and the port are functions of the flow's original 5-tuple (a 64-bit mix), so a flow gets
-the same translation in every batch split. Port exhaustion is not modelled (named in the
-assumption: the connection table keeps no flow end, so a count of its flows is no count of
-ports in use).
+the same translation in every batch split.
+SNAT port exhaustion (`snat_key`, `snat_limit`; assumption `firewall-snat-port`): a new flow
+(one whose original 5-tuple has no connection-table entry) SNATed at a firewall needs a port
+of its (firewall, SNAT address, instance, protocol, destination address, destination port);
+when that key already has `snat_limit` live entries (engine/conntrack.py, idle expiry) at the
+packet's time the flow is dropped at the firewall: FIREWALL_SNAT_EXHAUSTED. Limits: 2,496
+ports per public IP per instance ("Scale SNAT ports with Azure NAT Gateway",
+https://learn.microsoft.com/azure/firewall/integrate-with-nat-gateway: "2,496 SNAT ports per
+public IP address configured per backend virtual machine scale set instance"); an instance
+address (private SNAT) has the whole dynamic range, PORT_COUNT (Microsoft gives no number).
+Ports are counted at the first firewall that SNATs the flow, per destination IP:port and
+protocol (a port is reused towards other destinations); a flow whose entry exists keeps its
+port, also when its entry expired and its forward direction re-opens it.
 Replies (assumption `firewall-reply-return`, engine/conntrack.py `source_restore`): a reply
 addressed to an instance address or a public address of a firewall holding the flow's session
 goes to that firewall, is restored there (destination: the flow's original source; source: the
@@ -64,23 +77,27 @@ from dataplane.control.public_addresses import public_address
 from dataplane.kernels.pipeline_py import mix64
 from dataplane.model import AzureFirewall, Topology, id_key
 
-INSTANCES = 2  # Microsoft's minimum instance count (module contract)
+INSTANCES = 2  # Microsoft's minimum instance count, unless minCapacity (module contract)
 PORT_FIRST, PORT_COUNT = 1024, 65536 - 1024
 FIREWALL_NAT_ASSUMPTIONS = (
     "firewall-dnat-snat: a flow an Azure Firewall DNATs also has its source translated to one "
     "of the firewall's instance addresses in AzureFirewallSubnet (in Azure this brings the "
     "backend's replies back to the firewall; here see firewall-reply-return); Microsoft's "
     "rule-processing page does not say it (engine/stages/firewall_nat.py).",
-    "firewall-instance-address: an Azure Firewall has two instances (Microsoft's minimum) at "
+    "firewall-instance-address: an Azure Firewall has its autoscaleConfiguration.minCapacity "
+    "instances ('Azure Firewall prescaling'), else two (Microsoft's minimum); they sit at "
     "the AzureFirewallSubnet addresses right after its private address; the instance, the "
     "public address and the SNAT port of a flow are functions of its original 5-tuple, the "
     "same in every batch split (Azure chooses them at run time).",
-    "firewall-snat-port: SNAT port exhaustion (2,496 ports per public IP per instance, 'Scale "
-    "SNAT ports with Azure NAT Gateway') is not modelled: the connection table keeps no flow "
-    "end (no TCP state, no idle timeout; Azure Firewall closes TCP connections idle for 4 "
-    "minutes north-south, 'Understanding Azure Firewall TCP session management and idle "
-    "timeout behavior', https://learn.microsoft.com/azure/firewall/tcp-session-behavior), so "
-    "counting its flows would drop flows Azure had closed.",
+    "firewall-snat-port: a new flow SNATed by an Azure Firewall takes a port of its (public IP "
+    "or instance address, instance, protocol, destination IP:port); with 2,496 live flows per "
+    "public IP per instance ('Scale SNAT ports with Azure NAT Gateway', https://"
+    "learn.microsoft.com/azure/firewall/integrate-with-nat-gateway) -- 64,512 per instance "
+    "address, for which Microsoft gives no number -- the next new flow is dropped "
+    "(FIREWALL_SNAT_EXHAUSTED) until an entry idles out (conntrack-idle; TCP FIN/RST free "
+    "nothing); counted at the first firewall that SNATs the flow, over its instances "
+    "(firewall-instance-address; scale-out beyond minCapacity is not modelled); DNAT's source "
+    "translation takes no counted port.",
     "firewall-reply-return: a reply addressed to a firewall's own address (an instance "
     "address its SNAT or DNAT used, or a public address) of a flow whose session it holds "
     "goes to that firewall (peering checked, no route lookup at the sender), is restored there "
@@ -92,6 +109,11 @@ FIREWALL_NAT_ASSUMPTIONS = (
 )
 
 
+SNAT_PORTS_PER_PUBLIC_IP = 2496  # per instance ("Scale SNAT ports with Azure NAT Gateway")
+INSTANCE_SNAT_PORTS = PORT_COUNT  # per instance address (assumption firewall-snat-port)
+SnatKey = tuple[int, int, int, int, int, int]  # (firewall, address, instance, proto, dst, dport)
+
+
 @dataclass(frozen=True)
 class FirewallNat:
     """One firewall's translation tables. Addresses are IPv4 integers (int64 arrays)."""
@@ -99,7 +121,7 @@ class FirewallNat:
     name: str
     private: int  # the firewall's private address (-1: unknown)
     public: np.ndarray  # its public addresses, in ipConfigurations order
-    instances: np.ndarray  # INSTANCES instance addresses (empty without a private address)
+    instances: np.ndarray  # its instance addresses (empty without a private address)
     ranges: SnatRanges
     rules: tuple[DnatRule, ...]
     caveats: tuple[str, ...]
@@ -137,6 +159,20 @@ class FirewallNat:
                                                           (src, dst, proto, sport, dport)))
         return int(addr[0]), int(port[0])
 
+    def snat_key(self, firewall: int, address: int, src: int, dst: int, proto: int, sport: int,
+                 dport: int) -> SnatKey:
+        """The port pool a new flow SNATed to `address` draws from (module contract); the
+        5-tuple is the flow's as it reached the firewall."""
+        inst = self.instance_np(*(np.array([v], dtype=np.int64)
+                                  for v in (src, dst, proto, sport, dport)))
+        return (firewall, address, int(inst[0]), proto, dst, dport if proto in (6, 17) else 0)
+
+    def snat_limit(self, address: int) -> int:
+        """Ports of one pool: SNAT_PORTS_PER_PUBLIC_IP for a public address, else
+        INSTANCE_SNAT_PORTS."""
+        return SNAT_PORTS_PER_PUBLIC_IP if address in self.public.tolist() else \
+            INSTANCE_SNAT_PORTS
+
     def needs_snat(self, dst: int, application: bool) -> bool:
         return bool(application or not self.ranges.private(dst)) and self.instances.size > 0
 
@@ -173,20 +209,34 @@ class FirewallNat:
             private |= (dst >= lo) & (dst <= hi)
         return application | ~private
 
+    @staticmethod
+    def _hash(src: np.ndarray, dst: np.ndarray, proto: np.ndarray, sport: np.ndarray,
+              dport: np.ndarray) -> np.ndarray:
+        """uint64[n]: the mix of each 5-tuple every translation choice reads."""
+        u = np.uint64
+        a = (np.asarray(src).astype(u) << u(32)) | np.asarray(dst).astype(u)
+        b = (np.asarray(proto).astype(u) << u(32)) | (np.asarray(sport).astype(u) << u(16)) ^ \
+            np.asarray(dport).astype(u)
+        return mix64(a, b)
+
+    def instance_np(self, src: np.ndarray, dst: np.ndarray, proto: np.ndarray,
+                    sport: np.ndarray, dport: np.ndarray) -> np.ndarray:
+        """int64[n]: the instance (0..instances-1) each 5-tuple's flow is on (snat_np's)."""
+        return (self._hash(src, dst, proto, sport, dport) % np.uint64(
+            self.instances.size or INSTANCES)).astype(np.int64)
+
     def snat_np(self, internet: np.ndarray, src: np.ndarray, dst: np.ndarray, proto: np.ndarray,
                 sport: np.ndarray, dport: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(address int64[n], port int32[n]): the translated source of each original 5-tuple;
         a public address where `internet` and the firewall has one, else an instance address;
         the port kept for protocols without ports."""
         u = np.uint64
-        a = (np.asarray(src).astype(u) << u(32)) | np.asarray(dst).astype(u)
-        b = (np.asarray(proto).astype(u) << u(32)) | (np.asarray(sport).astype(u) << u(16)) ^ \
-            np.asarray(dport).astype(u)
-        h = mix64(a, b)
+        h = self._hash(src, dst, proto, sport, dport)
         port = (PORT_FIRST + (h >> u(8)) % u(PORT_COUNT)).astype(np.int32)
         ported = (proto == 6) | (proto == 17)
         port = np.where(ported, port, np.asarray(sport)).astype(np.int32)
-        inst = self.instances[(h % u(INSTANCES)).astype(np.int64)] if self.instances.size else \
+        inst = self.instances[(h % u(self.instances.size or INSTANCES)).astype(np.int64)] \
+            if self.instances.size else \
             np.full(src.size, -1, np.int64)
         if self.public.size:
             pub = self.public[(h % u(self.public.size)).astype(np.int64)]
@@ -295,6 +345,13 @@ def snat_hop(fw: FirewallNat, p: Any, address: int, port: int, application: bool
             "translated": {"sourceIp": _ip(address), "sourcePort": port}}
 
 
+def exhausted_label(fw: FirewallNat, address: int) -> str:
+    """The deciding label of a flow dropped for SNAT ports (module contract)."""
+    kind = "public IP" if address in fw.public.tolist() else "instance address"
+    return (f"firewall {fw.name}/SNAT ports exhausted ({fw.snat_limit(address):,} per {kind} "
+            "per instance to one destination IP:port)")
+
+
 def compile_nat(topology: Topology, fw: AzureFirewall) -> FirewallNat:
     """The firewall's translation tables (module contract). Raises InputError (from
     control/firewall_rules.py, control/firewall_snat.py) for values that cannot be read."""
@@ -304,10 +361,12 @@ def compile_nat(topology: Topology, fw: AzureFirewall) -> FirewallNat:
         if address is not None and address.version == 4:
             public.append(address.value)
     private = fw.private_ip_address.value if fw.private_ip_address is not None else -1
-    instances = np.array([private + 1 + k for k in range(INSTANCES)] if private >= 0 else [],
+    count = fw.min_capacity or INSTANCES  # "Azure Firewall prescaling": minCapacity
+    instances = np.array([private + 1 + k for k in range(count)] if private >= 0 else [],
                          dtype=np.int64)
     found = nat_rules(topology, fw)
-    caveats = list(found.caveats)
+    ranges = snat_ranges(topology, fw)
+    caveats = list(found.caveats) + list(ranges.caveats)
     if found.rules and not public:
         caveats.append(f"firewall-dnat-no-public-ip: firewall {fw.name} has DNAT rules and no "
                        "public IP in the input; only its private address can be a DNAT "
@@ -335,12 +394,14 @@ def compile_nat(topology: Topology, fw: AzureFirewall) -> FirewallNat:
                            "Gateway or another resource not modelled): its flows end where the "
                            "routes leave them")
     return FirewallNat(fw.name, private, np.array(public, dtype=np.int64), instances,
-                       snat_ranges(topology, fw), found.rules, tuple(caveats))
+                       ranges, found.rules, tuple(caveats))
 
 
 def _ip(v: int) -> str:
     return ".".join(str((v >> s) & 255) for s in (24, 16, 8, 0))
 
 
-__all__ = ["FIREWALL_NAT_ASSUMPTIONS", "FirewallNat", "address_owners", "compile_nat",
-           "dnat_chain", "dnat_hop", "instance_owners", "owner_np", "restore_hop", "snat_hop"]
+__all__ = ["FIREWALL_NAT_ASSUMPTIONS", "FirewallNat", "INSTANCE_SNAT_PORTS",
+           "SNAT_PORTS_PER_PUBLIC_IP", "SnatKey", "address_owners", "compile_nat", "dnat_chain",
+           "dnat_hop", "exhausted_label", "instance_owners", "owner_np", "restore_hop",
+           "snat_hop"]

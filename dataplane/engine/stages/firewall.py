@@ -187,6 +187,7 @@ class Verdict:
     label: str | None
     unknown: bool = False
     not_modelled: bool = False  # IPv6 through application rules (IPV6_NOT_MODELLED)
+    application_part: bool = False  # decided by the application rules (the flow's name)
 
 
 @dataclass(frozen=True)
@@ -205,6 +206,17 @@ class CompiledFirewall:
     @cached_property
     def app_labels(self) -> frozenset[str]:
         return frozenset(a.label for a in self.app_rules)
+
+    @cached_property
+    def application_ports(self) -> frozenset[int]:
+        """The destination ports this firewall's application rules name: only a TCP flow to
+        one of them is decided by its server name (a server's reply, from such a port,
+        carries its flow's name too: engine/payload.py, but no application rule reads it)."""
+        return frozenset(int(p) for a in self.app_rules for p in a.all_ports.tolist())
+
+    @cached_property
+    def _application_ports_np(self) -> np.ndarray:
+        return np.array(sorted(self.application_ports), dtype=np.int32)
 
     def application_np(self, labels: list[str], which: np.ndarray) -> np.ndarray:
         """bool[n]: rows whose verdict (decide_np's labels / which) is an application rule's."""
@@ -299,34 +311,38 @@ class CompiledFirewall:
         for rule in self.rules:
             if rule.matches(proto, src, dst, dport):
                 return Verdict(rule.allow, rule.label)
-        if proto != 6 or not self.app_rules:
+        if proto != 6 or dport not in self.application_ports:  # no name can matter
             return Verdict(False, self.default_label)
         if name.protocol:
             for app in self.app_rules:  # in order; an opaque rule that may match: unknown
                 if dport in app.ports(name.protocol) and app.source(src):
                     if app.opaque:
-                        return Verdict(False, self.unknown_label(app, app.opaque), True)
+                        return Verdict(False, self.unknown_label(app, app.opaque), True,
+                                       application_part=True)
                     if app.names(name):
-                        return Verdict(app.allow, app.label)
-            return Verdict(False, self.unmatched_label)
+                        return Verdict(app.allow, app.label, application_part=True)
+            return Verdict(False, self.unmatched_label, application_part=True)
         if name.absent:
             for app in self.app_rules:
                 if app.allow and dport in app.mssql_ports and app.source(src):
-                    return Verdict(False, self.unknown_label(app, MSSQL), True)
-            return Verdict(False, self.absent_label(name))
+                    return Verdict(False, self.unknown_label(app, MSSQL), True,
+                                   application_part=True)
+            return Verdict(False, self.absent_label(name), application_part=True)
         for app in self.app_rules:
             if app.allow and dport in app.all_ports and app.source(src):
-                return Verdict(False, self.unknown_label(app, name.describe()), True)
+                return Verdict(False, self.unknown_label(app, name.describe()), True,
+                               application_part=True)
         return Verdict(False, self.default_label)
 
     # -- batch form --
     def decide_np(self, proto: np.ndarray, src: np.ndarray, dst: np.ndarray, dport: np.ndarray,
                   session: np.ndarray, name_id: np.ndarray | None = None,
                   names: NameTable | None = None
-                  ) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray]:
+                  ) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray, np.ndarray]:
         """(allowed bool[n], labels, label index int32[n] into labels (-1 for sessions),
-        unknown bool[n]); `name_id` int32[n]: each row's flow name in `names`
-        (engine/payload.py NameTable; None: every flow NOT_SEEN)."""
+        unknown bool[n], application part bool[n]: Verdict.application_part); `name_id`
+        int32[n]: each row's flow name in `names` (engine/payload.py NameTable; None: every
+        flow NOT_SEEN)."""
         n = proto.size
         allow = session.copy()
         unknown = np.zeros(n, bool)
@@ -349,9 +365,12 @@ class CompiledFirewall:
             for r in np.unique(hit[rows]).tolist():
                 if r >= 0:
                     settle(hit == r, self.rules[r].allow, self.rules[r].label)
-        tcp = open_ & (proto == 6)
-        if not self.app_rules or not tcp.any():
-            return allow, labels, which, unknown
+        first_app = len(labels)  # the labels settled from here on: the application part
+        tcp = open_ & (proto == 6)  # to a port an application rule names (as in decide)
+        if tcp.any():
+            tcp &= np.isin(dport, self._application_ports_np)
+        if not tcp.any():
+            return allow, labels, which, unknown, which >= first_app
         table = names if names is not None else NameTable()
         ids = np.zeros(n, np.int64) if name_id is None else name_id.astype(np.int64)
         k = np.where(tcp, table.codes[np.where(tcp, ids, 0)], -1)  # NameTable.codes
@@ -387,7 +406,7 @@ class CompiledFirewall:
             for i in np.unique(ids[m]).tolist():
                 settle(m & (ids == i), False, self.unknown_label(app, table.names[i].describe()),
                        True)
-        return allow, labels, which, unknown
+        return allow, labels, which, unknown, which >= first_app
 
 
 def compile_firewall(topology: Topology, fw: AzureFirewall) -> CompiledFirewall:

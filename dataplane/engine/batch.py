@@ -1092,9 +1092,10 @@ class BatchPipeline:
         """stages/firewall.py's batch form at firewall `node`; labels interned (sessions
         keep label -1), the labels it drops with registered for pending sessions
         (engine/pending.py); the last column tells the rows an application rule decided."""
-        allow, names, which, unknown, by_name = fw.decide_np(
+        by_name = np.zeros(sel.size, bool)  # Verdict.application_part
+        allow, names, which, unknown = fw.decide_np(
             c.proto[sel], c.src[sel], c.dst[sel], c.dport[sel], session, c.server_name[sel],
-            self.flow_names.table)
+            self.flow_names.table, by_name)
         ids = np.array([self.labels(x) for x in names], dtype=np.int32)
         label = np.where(which >= 0, ids[np.maximum(which, 0)], -1)
         self.pending_sessions.register(label[~allow], node, by_name[~allow])

@@ -284,8 +284,9 @@ def test_batch_and_reference_forms_agree(make_topology, rows) -> None:
     ids = np.array([r[3] for r in rows], np.int32)
     table = NameTable(FLOW_NAMES)
     ids = np.array([table.intern(FLOW_NAMES[i]) for i in ids], np.int32)
-    allow, labels, which, unknown, by_name = fw.decide_np(
-        proto, src, dst, dport, np.zeros(len(rows), bool), ids, table)
+    by_name = np.zeros(len(rows), bool)
+    allow, labels, which, unknown = fw.decide_np(
+        proto, src, dst, dport, np.zeros(len(rows), bool), ids, table, by_name)
     for i, r in enumerate(rows):
         v = fw.decide(r[0], int(src[i]), int(dst[i]), r[2], False, FLOW_NAMES[r[3]])
         assert (bool(allow[i]), labels[which[i]], bool(unknown[i]), bool(by_name[i])) == (
@@ -362,3 +363,16 @@ def test_an_mssql_rule_is_unknown_and_named(make_topology) -> None:
                            "pre-login is not parsed")
     # a port the rule does not name: a firm default deny, no caveat needed for it
     assert _run(topology, _flow(prelogin, dport=1434, sport=40001))[0][0] == "FIREWALL_DENIED"
+
+
+def test_an_mssql_rule_on_a_tds8_flow_is_unknown_not_denied(make_topology) -> None:
+    """TDS 8.0 (strict encryption) opens with a TLS ClientHello ([MS-TDS] 3.3.5.1 "Initial
+    State", https://learn.microsoft.com/openspecs/windows_protocols/ms-tds/
+    8bfcbcd2-1baf-4792-8fff-86a63a9e90fa: a first byte 0x16 is a TLS ClientHello): its SNI is a name,
+    but Microsoft does not say an Mssql rule matches it; the flow is not decided (it was denied
+    as matching no Https rule), its replies too (engine/pending.py)."""
+    topology = _topology(make_topology, _policy("p", [_group("apps", 100, [_filter(
+        "sql", 100, "Allow", [_app("db", ["sql1.database.windows.net"], [("Mssql", 1433)])])])]))
+    rows = _run(topology, _flow(client_hello("sql1.database.windows.net"), dport=1433))
+    assert set(rows) == {("FIREWALL_NAME_UNKNOWN", "firewall fw: application rule apps/sql/db "
+                          "may allow it; the SQL pre-login of an Mssql rule is not parsed")}

@@ -321,6 +321,9 @@ class CompiledFirewall:
                                        application_part=True)
                     if app.names(name):
                         return Verdict(app.allow, app.label, application_part=True)
+                elif app.allow and dport in app.mssql_ports and app.source(src):  # TDS 8: TLS
+                    return Verdict(False, self.unknown_label(app, MSSQL), True,
+                                   application_part=True)
             return Verdict(False, self.unmatched_label, application_part=True)
         if name.absent:
             for app in self.app_rules:
@@ -337,12 +340,12 @@ class CompiledFirewall:
     # -- batch form --
     def decide_np(self, proto: np.ndarray, src: np.ndarray, dst: np.ndarray, dport: np.ndarray,
                   session: np.ndarray, name_id: np.ndarray | None = None,
-                  names: NameTable | None = None
-                  ) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray, np.ndarray]:
+                  names: NameTable | None = None, application_part: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray]:
         """(allowed bool[n], labels, label index int32[n] into labels (-1 for sessions),
-        unknown bool[n], application part bool[n]: Verdict.application_part); `name_id`
-        int32[n]: each row's flow name in `names` (engine/payload.py NameTable; None: every
-        flow NOT_SEEN)."""
+        unknown bool[n]); `name_id` int32[n]: each row's flow name in `names`
+        (engine/payload.py NameTable; None: every flow NOT_SEEN); `application_part`, when
+        given, a bool[n] filled with each row's Verdict.application_part."""
         n = proto.size
         allow = session.copy()
         unknown = np.zeros(n, bool)
@@ -370,7 +373,7 @@ class CompiledFirewall:
         if tcp.any():
             tcp &= np.isin(dport, self._application_ports_np)
         if not tcp.any():
-            return allow, labels, which, unknown, which >= first_app
+            return self._parts(allow, labels, which, unknown, first_app, application_part)
         table = names if names is not None else NameTable()
         ids = np.zeros(n, np.int64) if name_id is None else name_id.astype(np.int64)
         k = np.where(tcp, table.codes[np.where(tcp, ids, 0)], -1)  # NameTable.codes
@@ -380,6 +383,9 @@ class CompiledFirewall:
             rows = tcp & (k == code)
             for app in self.app_rules if rows.any() else ():
                 m = open_ & rows & np.isin(dport, app.ports(protocol))
+                if app.allow and (q := open_ & rows & ~m & np.isin(dport, app.mssql_ports)
+                                  & app.source_np(src)).any():  # as in decide: TDS 8's TLS
+                    settle(q, False, self.unknown_label(app, MSSQL), True)
                 if not (m := m & app.source_np(src)).any():
                     continue
                 if app.opaque:
@@ -406,7 +412,16 @@ class CompiledFirewall:
             for i in np.unique(ids[m]).tolist():
                 settle(m & (ids == i), False, self.unknown_label(app, table.names[i].describe()),
                        True)
-        return allow, labels, which, unknown, which >= first_app
+        return self._parts(allow, labels, which, unknown, first_app, application_part)
+
+    @staticmethod
+    def _parts(allow: np.ndarray, labels: list[str], which: np.ndarray, unknown: np.ndarray,
+               first_app: int, application_part: np.ndarray | None
+               ) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray]:
+        """decide_np's answer; the labels from `first_app` on are the application part's."""
+        if application_part is not None:
+            application_part[:] = which >= first_app
+        return allow, labels, which, unknown
 
 
 def compile_firewall(topology: Topology, fw: AzureFirewall) -> CompiledFirewall:

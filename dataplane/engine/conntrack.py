@@ -34,6 +34,9 @@ tests in tests/engine):
   the un-NAT address carries `UNSNAT` (bit 40) when the restored field is the destination.
 * When two entries would share a reply key (two flows translated onto the same tuple), the
   earlier entry keeps it (assumption `conntrack-first-wins`).
+* Pending application-rule sessions (engine/pending.py, its own table beside this one): the
+  replies of a flow an Azure Firewall's application rules dropped take the flow's verdict
+  there; they open nothing here.
 * Decision-cache rule (engine/batch.py): a cached decision is keyed by everything decide()
   reads of a row -- the row's exact 5-tuple (its flow id), raw ports, ingress NIC, edge
   preset -- and, for a row answering an entry, the est bit and the id of the interned state

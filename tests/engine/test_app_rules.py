@@ -35,7 +35,7 @@ from dataplane.engine.compile import build_network
 from dataplane.engine.payload import REASSEMBLY_LIMIT_BYTES, FlowName, NameTable, synthetic
 from dataplane.kernels.servername_py import NameKind
 from dataplane.load.firewall_policy import firewall_policy
-from dataplane.load.resources import _Where
+from dataplane.load.resources import Where
 from dataplane.model import Topology
 
 APP, DB = "10.1.1.4", "10.2.1.4"
@@ -65,7 +65,7 @@ POLICY = _policy("p", [
 
 def _topology(make_topology, policy: dict = POLICY) -> Topology:
     topology = make_topology(HUB_AND_SPOKES)
-    loaded = firewall_policy(policy, _Where(policy, "test"))
+    loaded = firewall_policy(policy, Where(policy, "test"))
     (fw,) = topology.azure_firewalls
     return replace(topology, firewall_policies=(loaded,),
                    azure_firewalls=(replace(fw, firewall_policy=loaded.id),))

@@ -31,9 +31,18 @@ the verdict is `unknown` (disposition FIREWALL_NAME_UNKNOWN), naming the rule: n
 A rule naming what is not evaluated (FQDN tags, web categories, deployment-time values) that
 could match makes the verdict unknown too. A complete first payload without a name (TLS
 without SNI, HTTP without Host, neither) is denied (assumption firewall-app-no-name).
+Only a flow to a port one of this firewall's application rules names reaches them
+(`application_ports`); a server's reply (from such a port) never does.
 Handshake (assumption firewall-app-handshake): Azure Firewall's proxy completes the TCP
 handshake before it reads the name; the emulator gives every packet of the flow, SYN,
-SYN-ACK and ACK included, the flow's verdict, so outputs (packets.csv, per-VM pcaps) agree.
+SYN-ACK and ACK included, the flow's verdict, so outputs (packets.csv, per-VM pcaps) agree:
+client packets through their flow's name (engine/payload.py), the server's replies through the
+session an allowed flow opened (engine/conntrack.py) or, for a flow the application-rule part
+dropped (`Verdict.application_part`), the pending session it recorded (engine/pending.py).
+Mssql pairs (caveat firewall-mssql): a flow an Allow Mssql rule could allow is unknown,
+whether its first payload holds no name (a TDS PRELOGIN) or a TLS SNI (TDS 8.0): Microsoft
+does not say what an Mssql rule matches its target FQDNs against (docs/azure-behaviour.md
+§12.2).
 What cannot be evaluated matches nothing and puts a named caveat on every answer that crosses
 this firewall (never silence): FQDNs in network rules (resolved by the firewall's DNS proxy;
 "Azure Firewall Standard features", "FQDN in network rules"), IP groups absent from the
@@ -94,7 +103,10 @@ FIREWALL_ASSUMPTIONS = (
     "NAT rules, threat intelligence in Deny mode).",
     "firewall-app-handshake: a TCP flow an application rule decides is decided as a whole: "
     "its handshake packets (which Azure Firewall's proxy answers before it reads the server "
-    "name) carry the verdict of the flow's first payload (engine/payload.py).",
+    "name) carry the verdict of the flow's first payload (engine/payload.py); the server's "
+    "replies pass on the session of an allowed flow, and take the verdict of the latest "
+    "client packet of a flow the application rules denied or could not decide (a pending "
+    "application-rule session, engine/pending.py; it only rewrites a drop at that firewall).",
     "firewall-app-no-name: a flow whose complete first payload holds no server name (TLS "
     "without SNI, HTTP without Host, neither TLS nor HTTP) matches no application rule and is "
     "denied (Microsoft documents matching on SNI and Host only).",

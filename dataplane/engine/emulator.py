@@ -544,18 +544,22 @@ class Emulator:
         """Into `ref`: the pending application-rule session (engine/pending.py) row i may
         answer, as it stood before row i -- recorded by the latest earlier row of the reverse
         5-tuple (re-walked: whether a row records depends on its own verdict; one kept by its
-        source VM's shaper), else by a run before this one."""
+        source VM's shaper), else by a run before this one (the table as it stands, unless
+        a later row of this run may have recorded over it: then none; a record an earlier
+        run made and a later row of this run replaced is not seen)."""
         reply = reverse_key(p)  # the key of the client packets that record
-        for key, verdict in self.batch.pending_records():
-            if key == flow_key(p):
-                ref.pending_sessions.record(key, verdict)
-        same = ((c["family"][:i] == p.family) & (c["proto"][:i] == p.proto)
-                & (c["sport"][:i] == p.dport) & (c["dport"][:i] == p.sport)
-                & (c["src_hi"][:i] == c["dst_hi"][i]) & (c["src_lo"][:i] == c["dst_lo"][i])
-                & (c["dst_hi"][:i] == c["src_hi"][i]) & (c["dst_lo"][:i] == c["src_lo"][i])
-                & np.isin(c["decision"][:i], DROPS) & (c["shaper_drop_leg"][:i] != 0))
+        same = ((c["family"] == p.family) & (c["proto"] == p.proto)
+                & (c["sport"] == p.dport) & (c["dport"] == p.sport)
+                & (c["src_hi"] == c["dst_hi"][i]) & (c["src_lo"] == c["dst_lo"][i])
+                & (c["dst_hi"] == c["src_hi"][i]) & (c["dst_lo"] == c["src_lo"][i])
+                & np.isin(c["decision"], DROPS) & (c["shaper_drop_leg"] != 0))
+        same[i] = False
+        if not same[i:].any():
+            for key, verdict in self.batch.pending_records():
+                if key == flow_key(p):
+                    ref.pending_sessions.record(key, verdict)
         names = self.batch.flow_names.table.names
-        for j in np.flatnonzero(same)[::-1].tolist():
+        for j in np.flatnonzero(same[:i])[::-1].tolist():
             q = self._packet(c, j)
             if flow_key(q) != reply:
                 continue

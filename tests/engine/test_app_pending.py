@@ -17,6 +17,7 @@ from scapy.utils import rdpcap
 from test_app_rules import APP, DB, _flow, _topology, client_hello
 from test_app_rules_batches import _pcap, _replay
 
+from dataplane.control.explain import describe
 from dataplane.engine import Emulator
 from dataplane.engine.batch import BatchPipeline
 from dataplane.engine.compile import build_network
@@ -50,6 +51,10 @@ def test_a_handshake_only_flow_is_unknown_on_both_directions(make_topology) -> N
     assert rows == [("FIREWALL_NAME_UNKNOWN", UNKNOWN_LABEL)] * 3
     assert [h.get("session") for h in hops] == [None, "pending", None]
     assert [h["result"] for h in hops] == ["ServerNameUnknown"] * 3
+    said = describe(hops[1])  # the explanation's text (control/explain.py)
+    assert f"ServerNameUnknown by {UNKNOWN_LABEL} (a reply of a flow its application " \
+        "rules did not allow: the flow's verdict, pending session)" in said
+    assert "by its session" not in said
 
 
 def test_a_first_payload_that_is_not_tls_or_http_denies_every_packet(make_topology) -> None:
@@ -235,3 +240,15 @@ def test_the_tables_keep_the_latest_verdict_and_their_capacity() -> None:
     assert d.tolist() == [30, 15, 15, 15, 15] and lab.tolist() == [3, 4, 4, 4, 4]
     batch.commit()
     assert batch.export() == {10: (7, 15, 4)}
+
+
+def test_a_reply_before_its_flow_answers_no_pending_session(make_topology) -> None:
+    """The server's packet comes first (a capture started mid-flow): no client packet has
+    recorded yet, so it is evaluated as a new flow -- in the batch and in its explanation,
+    although the table holds the record by the time it is explained."""
+    syn, syn_ack, ack = _flow(client_hello("www.contoso.com"))[:3]
+    rows, hops = _sent(_topology(make_topology), [syn_ack, syn, ack])
+    assert rows == [("FIREWALL_DENIED", "firewall fw/default-deny")] + [
+        ("FIREWALL_NAME_UNKNOWN", UNKNOWN_LABEL)] * 2
+    assert (hops[0]["result"], hops[0]["rule"], hops[0].get("session")) == (
+        "FirewallDenied", "firewall fw/default-deny", None)

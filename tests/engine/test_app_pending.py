@@ -13,6 +13,7 @@ import numpy as np
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from ipv6_harness import columns
+from scapy.layers.inet import IP, TCP
 from scapy.utils import rdpcap
 from test_app_rules import APP, DB, _flow, _topology, client_hello
 from test_app_rules_batches import _pcap, _replay
@@ -252,3 +253,26 @@ def test_a_reply_before_its_flow_answers_no_pending_session(make_topology) -> No
         ("FIREWALL_NAME_UNKNOWN", UNKNOWN_LABEL)] * 2
     assert (hops[0]["result"], hops[0]["rule"], hops[0].get("session")) == (
         "FirewallDenied", "firewall fw/default-deny", None)
+
+
+def test_a_client_packet_its_own_shaper_drops_records_nothing(make_topology,
+                                                              tmp_path: Path) -> None:
+    """Like a flow opener (assumption shaper-no-state): the SYN dropped by app1's egress
+    shaper (a 9,000-byte packet just before it fills a 3,000-byte queue) never reached the
+    firewall, so the SYN-ACK answers no pending session; the ACK, 2 ms later, records. Sent at
+    once (the batch re-decided without the dropped SYN) and replayed one packet per batch."""
+    topology = _topology(make_topology)
+    big = IP(src=APP, dst=DB) / TCP(sport=40009, dport=8443) / bytes(8900)
+    syn, syn_ack, ack = _flow(client_hello("www.contoso.com"))[:3]
+    packets, times = [big, syn, syn_ack, ack], [0, 0, 1_000_000, 2_000_000]
+    path = _pcap(tmp_path / "s.pcap", packets, times)
+    runs = [Emulator(topology, queue_bytes=3000).send(packets, times_ns=times)] + [
+        Emulator(topology, queue_bytes=3000).replay(path, auto_map=False, batch=b,
+                                                    progress=False) for b in (1, 1 << 16)]
+    for result in runs:
+        rows = [(r["disposition"], r["deciding"]) for r in result.rows()]
+        assert [d for d, _ in rows] == ["DELIVERED", "SHAPER_DROP", "FIREWALL_DENIED",
+                                        "FIREWALL_NAME_UNKNOWN"]
+        assert rows[2][1] == "firewall fw/default-deny"
+        hop = _firewall_hop(result, 2)
+        assert (hop["rule"], hop.get("session")) == ("firewall fw/default-deny", None)

@@ -274,8 +274,8 @@ class BatchPipeline:
         again = op[last[fid[op]] > op]
         # pending application-rule sessions (engine/pending.py): replies take their flow's
         # verdict; rewrites drops only, so nothing above depends on it
-        disp, dec, self.recorders, used = self.pending_sessions.settle(fid, rid, self._disp[ids],
-                                                              self._dec[ids], excl)
+        disp, dec, self.recorders, used = self.pending_sessions.settle(
+            fid, rid, self._disp[ids], self._dec[ids], excl)
         self.depended_on = np.union1d(np.union1d(depends, again), used)
         if commit:
             self.commit()

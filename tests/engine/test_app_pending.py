@@ -170,21 +170,23 @@ HOSTS = [int.from_bytes(bytes(map(int, a.split("."))), "big") for a in (APP, "10
 
 
 @st.composite
-def traffic(draw) -> tuple[list[tuple], int, int | None]:
+def traffic(draw) -> tuple[list[tuple], int, int | None, int]:
     """Packets (client, server, sport, dport, name index, reply?) of a few TCP flows, some
-    replies before their flow's first packet, a batch size, maybe a small table."""
+    replies before their flow's first packet, a batch size, maybe a small table, the number
+    of flow ids past which the batch form compacts its ids (pending flows are kept)."""
     flows = draw(st.lists(st.tuples(st.sampled_from(HOSTS[:2]), st.just(HOSTS[2]),
                                     st.sampled_from([40000, 40001, 443]),
                                     st.sampled_from([443, 80, 8443, 22])),
                           min_size=1, max_size=4))
     packets = [(*draw(st.sampled_from(flows)), draw(st.integers(0, len(NAMES) - 1)),
                 draw(st.booleans())) for _ in range(draw(st.integers(1, 30)))]
-    return packets, draw(st.integers(1, 8)), draw(st.sampled_from([None, None, 1, 2]))
+    return (packets, draw(st.integers(1, 8)), draw(st.sampled_from([None, None, 1, 2])),
+            draw(st.sampled_from([1 << 30, 2, 4])))
 
 
 EXAMPLE = ([(HOSTS[0], HOSTS[2], 40000, 443, 2, False), (HOSTS[0], HOSTS[2], 40000, 443, 2, True),
             (HOSTS[0], HOSTS[2], 40000, 443, 1, False), (HOSTS[0], HOSTS[2], 40000, 443, 1, True)],
-           1, None)  # unknown, its reply; denied by name, its reply (each in its own batch)
+           1, None, 1 << 30)  # unknown, its reply; denied by name, its reply (own batches)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[
@@ -192,7 +194,7 @@ EXAMPLE = ([(HOSTS[0], HOSTS[2], 40000, 443, 2, False), (HOSTS[0], HOSTS[2], 400
 @given(traffic())
 @example(EXAMPLE)
 def test_batch_and_reference_forms_agree_on_pending_sessions(make_topology, drawn) -> None:
-    packets, split, capacity = drawn
+    packets, split, capacity, flow_limit = drawn
     net = build_network(_topology(make_topology), caps=False)
     pkts, names = [], []
     for i, (client, server, sport, dport, name, reply) in enumerate(packets):
@@ -209,6 +211,7 @@ def test_batch_and_reference_forms_agree_on_pending_sessions(make_topology, draw
     if drawn == EXAMPLE:  # the pending verdicts were given (not a default deny)
         assert [d for d, _ in want] == [30, 30, 15, 15] and want[1] == want[0]
     bp = BatchPipeline(net, flow_capacity=capacity or 1 << 20)
+    bp.flow_limit = flow_limit
     got = []
     for lo in range(0, len(pkts), split):
         cols = columns(pkts[lo:lo + split])

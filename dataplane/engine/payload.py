@@ -12,9 +12,10 @@ A flow is keyed (`FlowKeys`) by its client->server 5-tuple as the engine keys it
 addresses), both address families (family and 64-bit address halves: two IPv6 flows on the
 same ports are two flows); a server->client packet (`FlowKeys.reply`: its source port is
 the one application rules name) belongs to the flow of its reverse tuple and carries that
-flow's name (packets.csv's serverName), its own payload never read. Batch form: name ids (int32) into
-`FlowNames.table` (a `NameTable`; id 0 = `NOT_SEEN`); plain form: `FlowName`s. Both give the
-same names (tests/engine/test_app_rules_payload.py, hypothesis).
+flow's name (packets.csv's serverName), its own payload never read. Batch form: name ids
+(int32) into `FlowNames.table` (a `NameTable`; id 0 = `NOT_SEEN`); plain form: `FlowName`s.
+Both give the same names (tests/engine/test_app_rules_payload.py, hypothesis;
+tests/engine/test_app_names_keys.py: IPv6 flows, replies).
 
 What is read: the first payload bytes of each flow, through the server-name kernel
 (kernels/servername.py: TLS ClientHello server_name, HTTP/1.x Host). A ClientHello (or HTTP

@@ -92,6 +92,7 @@ class BatchPendingSessions:
         self.capacity = capacity
         self.drop_at = np.full(64, -1, np.int32)
         self.application = np.zeros(64, bool)
+        self.registered = False  # any label registered yet
         self.clear()
 
     def clear(self) -> None:
@@ -117,6 +118,7 @@ class BatchPendingSessions:
                                                np.zeros(size - self.application.size, bool)])
         self.drop_at[labels] = firewall
         self.application[labels] = application
+        self.registered = True
 
     def rule_drops(self, disposition: np.ndarray, label: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray]:
@@ -155,10 +157,14 @@ class BatchPendingSessions:
                label: np.ndarray, excluded: np.ndarray) -> tuple[np.ndarray, ...]:
         """One batch in row order (rows: flow id `fid`, reverse-tuple id `rid`, decided
         disposition and label; `excluded` rows record nothing): (disposition, label) with
-        the answers rewritten (copies), the recording rows (int64, staged until `commit`)
+        the answers rewritten (copies when any is), the recording rows (int64, staged until `commit`)
         and the recording rows some answer read (the caller re-decides without them when
         they are withdrawn, as for flow openers)."""
         n = fid.size
+        if not self.registered:  # no firewall rule evaluation has dropped a packet yet
+            self._staged = None
+            none = np.zeros(0, np.int64)
+            return disposition, label, none, none
         disposition, label = disposition.copy(), label.copy()
         at, app = self.rule_drops(disposition, label)
         rec = np.flatnonzero(app & ~excluded)

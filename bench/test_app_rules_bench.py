@@ -27,7 +27,7 @@ import pytest
 import dataplane
 from dataplane.engine import Emulator
 from dataplane.load.firewall_policy import firewall_policy
-from dataplane.load.resources import _Where
+from dataplane.load.resources import Where
 
 HUB_AND_SPOKES = """
 vnets:
@@ -131,7 +131,7 @@ def build(base: Path) -> tuple[Path, int, dict]:
     topologies = {}
     for with_apps in (True, False):
         raw = _policy(with_apps)
-        policy = firewall_policy(raw, _Where(raw, "bench"))
+        policy = firewall_policy(raw, Where(raw, "bench"))
         topologies["application" if with_apps else "network"] = replace(
             topology, firewall_policies=(policy,),
             azure_firewalls=(replace(fw, firewall_policy=policy.id),))

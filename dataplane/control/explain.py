@@ -137,7 +137,10 @@ def describe(hop: dict[str, Any]) -> str:
                 f"{fwd}: {hop['result']}")
     if step == "appliance":
         rule = f" by {hop['rule']}" if hop.get("rule") else ""
-        if hop.get("session"):
+        if hop.get("session") == "pending":  # engine/pending.py
+            rule = (f" by {hop['rule']} (a reply of a flow its application rules did not "
+                    "allow: the flow's verdict, pending session)")
+        elif hop.get("session"):
             rule = " by its session (a reply of a flow it allowed; stateful)"
         name = f" [{hop['serverName']}]" if hop.get("serverName") else ""
         text = (f"appliance {hop.get('at') or '?'} ({hop.get('kind', '?')}) at {hop['ip']}: "

@@ -61,6 +61,7 @@ from dataplane.engine.conntrack import (
     FragmentChains,
 )
 from dataplane.engine.payload import FlowNames
+from dataplane.engine.pending import BatchPendingSessions, PendingVerdict
 from dataplane.engine.reference import IPV6_INGRESS_LABEL, V6_TAG, _in
 from dataplane.engine.stages import (
     appliance,
@@ -166,6 +167,7 @@ class BatchPipeline:
         self._touches: tuple[np.ndarray, ...] = (np.zeros(0, np.int64),) * 3
         self.snat_pools: dict[tuple[int, ...], int] = {}  # firewall SNAT port pool -> id
         self.pool_limit: list[int] = []  # ports of each pool (firewall_nat.snat_limit)
+        self.pending_sessions = BatchPendingSessions(flow_capacity)  # engine/pending.py
         self.fragments = FragmentChains()  # fragment chains (engine/fragments.py, emulator)
         self._pending: tuple | None = None
         self._prep: tuple | None = None  # the last batch's flow ids and decision keys
@@ -173,6 +175,7 @@ class BatchPipeline:
         self.final6: tuple = ()  # uint64 (src_hi, src_lo, dst_hi, dst_lo) after translation
         self.addr6 = Ipv6Handles()  # translated IPv6 addresses in int64 columns
         self.openers = np.zeros(0, np.int64)
+        self.recorders = np.zeros(0, np.int64)  # rows recording a pending session
         self.depended_on = np.zeros(0, np.int64)
         self._clear_flows()
         p = net.program
@@ -217,6 +220,7 @@ class BatchPipeline:
             self.final = tuple(final[:4])
             self.final6 = (c.src_hi, c.src_lo, c.dst_hi, c.dst_lo)
             self._pending = None
+            self.recorders = np.zeros(0, np.int64)
             return disp, dec, nodes
         excl = np.zeros(n, bool) if excluded is None else excluded
         warm = None
@@ -300,10 +304,14 @@ class BatchPipeline:
         last[fid] = -1
         np.maximum.at(last, fid, rows)
         again = op[last[fid[op]] > op]
-        self.depended_on = np.union1d(depends, again)
+        # pending application-rule sessions (engine/pending.py): replies take their flow's
+        # verdict; rewrites drops only, so nothing above depends on it
+        disp, dec, self.recorders, used = self.pending_sessions.settle(
+            fid, rid, self._disp[ids], self._dec[ids], excl)
+        self.depended_on = np.union1d(np.union1d(depends, again), used)
         if commit:
             self.commit()
-        return self._disp[ids], self._dec[ids], self._nodes[ids]
+        return disp, dec, self._nodes[ids]
 
     def _final6(self, c: Columns, fsrc: np.ndarray, fdst: np.ndarray) -> tuple[np.ndarray, ...]:
         """The final addresses as uint64 halves (IPv6 translations are handles in `fsrc`/
@@ -319,7 +327,9 @@ class BatchPipeline:
         return shi, slo, dhi, dlo
 
     def drop_openers(self, rows: np.ndarray) -> None:
-        """Withdraw pending openers (rows of the last run) no later row depended on."""
+        """Withdraw pending openers and pending-session recorders (rows of the last run) no
+        later row depended on."""
+        self.pending_sessions.withdraw(rows)
         if self._pending is None or rows.size == 0:
             return
         keep = ~np.isin(self.openers, rows)
@@ -329,7 +339,8 @@ class BatchPipeline:
         self._touches = tuple(a[keep] for a in self._touches)
 
     def commit(self) -> None:
-        """Open the entries of the last run's openers."""
+        """Open the entries of the last run's openers (and write its pending sessions)."""
+        self.pending_sessions.commit()
         if self._pending is not None:
             fid, tid, fwset, uip, uport, usrc, last_ns, pool = self._pending
             self.ct.open(fid, tid, fwset, uip, uport, usrc, last_ns, pool)
@@ -353,15 +364,8 @@ class BatchPipeline:
         limit = ct.count if mark is None else mark[1]
         if limit == 0:
             return []
-        _, keys = self.flow_index.export()
-        size = keys.shape[0]
-        family, shi, slo, dhi, dlo, proto, sport, dport = key_fields(keys)
-        k = np.stack([slo.astype(np.int64), dst_ := dlo.astype(np.int64), proto, sport, dport],
-                     axis=1).astype(object)
-        for f in np.flatnonzero(family == 6).tolist():  # reference.flow_key's IPv6 form
-            k[f, 0] = (int(shi[f]) << 64 | int(slo[f])) | V6_TAG
-            k[f, 1] = (int(dhi[f]) << 64 | int(dlo[f])) | V6_TAG
-        del dst_
+        k = self._reference_keys()
+        size = k.shape[0]
         owner = ct.reply_entry[:size]
         sets = {v: frozenset(k_) for k_, v in self.fwsets.ids.items()}
         first, rest = [], []
@@ -370,6 +374,31 @@ class BatchPipeline:
             row = (tuple(k[f].tolist()), tuple(k[t].tolist()), sets[int(ct.fwset[f])])
             (first if int(owner[t]) == f else rest).append(row)
         return first + rest
+
+    def pending_records(self) -> list[tuple[tuple[int, ...], PendingVerdict]]:
+        """The committed pending sessions (engine/pending.py) as (the key of the replies they
+        answer, in reference.flow_key form; the verdict)."""
+        records = self.pending_sessions.export()
+        if not records:
+            return []
+        k = self._reference_keys()
+        out = []
+        for f, (fw, disp, label) in records.items():
+            s, d, proto, sport, dport = k[f].tolist()
+            out.append(((d, s, proto, dport, sport),
+                        PendingVerdict(fw, D(disp), self.labels.names[label])))
+        return out
+
+    def _reference_keys(self) -> np.ndarray:
+        """object[ids, 5]: each flow id's 5-tuple in reference.flow_key form."""
+        _, keys = self.flow_index.export()
+        family, shi, slo, dhi, dlo, proto, sport, dport = key_fields(keys)
+        k = np.stack([slo.astype(np.int64), dlo.astype(np.int64), proto, sport, dport],
+                     axis=1).astype(object)
+        for f in np.flatnonzero(family == 6).tolist():  # reference.flow_key's IPv6 form
+            k[f, 0] = (int(shi[f]) << 64 | int(slo[f])) | V6_TAG
+            k[f, 1] = (int(dhi[f]) << 64 | int(dlo[f])) | V6_TAG
+        return k
 
     # -- conntrack state of rows --
     def _no_state(self, n: int) -> tuple[np.ndarray, ...]:
@@ -686,6 +715,7 @@ class BatchPipeline:
 
     def _grow_ids(self) -> None:
         self.ct.grow(self.flow_index.size)
+        self.pending_sessions.grow(self.ct.opened.size)
         if self._scratch.size < self.ct.opened.size:
             self._scratch = np.empty(self.ct.opened.size, dtype=np.int64)
 
@@ -693,6 +723,7 @@ class BatchPipeline:
         self._prep = None
         self.flow_index.clear()
         self.ct.clear()
+        self.pending_sessions.clear()
         self._scratch = np.empty(self.ct.opened.size, dtype=np.int64)  # reset where used
 
     def _compact_flows(self) -> None:
@@ -701,10 +732,11 @@ class BatchPipeline:
         hold flow ids)."""
         self._prep = None
         h, k = self.flow_index.export()
-        keep = self.ct.keep_mask(h.size)
+        keep = self.ct.keep_mask(h.size) | self.pending_sessions.keep_mask(h.size)
         self.flow_index.clear()
         self.flow_index.index(h[keep], k[keep])
         self.ct.renumber(keep)
+        self.pending_sessions.renumber(keep, self.ct.opened.size)
         self._scratch = np.empty(self.ct.opened.size, dtype=np.int64)
         self._clear_cache()
 
@@ -1282,7 +1314,7 @@ class BatchPipeline:
                                     subnet, disp, dec, active)
                 sel = sel[~own]
             session = est[sel] & self.fwsets.has(fwset[sel], f)  # stateful: no evaluation
-            allow, label, unknown, application = self._firewall(c, sel, fw, session)
+            allow, label, unknown, application = self._firewall(c, sel, fw, session, f)
             disp[sel[~allow]] = np.where(unknown[~allow], D.FIREWALL_NAME_UNKNOWN,
                                          D.FIREWALL_DENIED)
             dec[sel[~allow]] = label[~allow]
@@ -1349,15 +1381,18 @@ class BatchPipeline:
         return ids[inv.ravel()]
 
     def _firewall(self, c: Columns, sel: np.ndarray, fw: CompiledFirewall,
-                  session: np.ndarray) -> tuple[np.ndarray, ...]:
-        """stages/firewall.py's batch form; labels interned (sessions keep label -1); the
-        last column tells the rows an application rule decided."""
+                  session: np.ndarray, node: int) -> tuple[np.ndarray, ...]:
+        """stages/firewall.py's batch form at firewall `node`; labels interned (sessions
+        keep label -1), the labels it drops with registered for pending sessions
+        (engine/pending.py); the last column tells the rows an application rule decided."""
+        by_name = np.zeros(sel.size, bool)  # Verdict.application_part
         allow, names, which, unknown = fw.decide_np(
             c.proto[sel], c.src[sel], c.dst[sel], c.dport[sel], session, c.server_name[sel],
-            self.flow_names.table)
+            self.flow_names.table, by_name)
         ids = np.array([self.labels(x) for x in names], dtype=np.int32)
-        return (allow, np.where(which >= 0, ids[np.maximum(which, 0)], -1), unknown,
-                fw.application_np(names, which))
+        label = np.where(which >= 0, ids[np.maximum(which, 0)], -1)
+        self.pending_sessions.register(label[~allow], node, by_name[~allow])
+        return allow, label, unknown, fw.application_np(names, which)
 
     def _firewall_dnat(self, c: Columns, rows: np.ndarray, fw: np.ndarray, subnet: np.ndarray,
                        disp: np.ndarray, dec: np.ndarray, active: np.ndarray) -> None:

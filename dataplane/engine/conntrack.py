@@ -50,6 +50,9 @@ tests in tests/engine):
   Balancer", https://learn.microsoft.com/azure/load-balancer/load-balancer-tcp-idle-timeout).
   TCP FIN/RST do not end an entry (flags are not modelled). Batch form: engine/batch.py
   `_alive` inside the fixed-point loop; touches are applied by commit.
+* Pending application-rule sessions (engine/pending.py, its own table beside this one): the
+  replies of a flow an Azure Firewall's application rules dropped take the flow's verdict
+  there; they open nothing here.
 * Decision-cache rule (engine/batch.py): a cached decision is keyed by everything decide()
   reads of a row -- the row's exact 5-tuple (its flow id), raw ports, ingress NIC, edge
   preset -- and, for a row answering an entry, the est bit and the id of the interned state

@@ -60,7 +60,8 @@ from dataplane.engine.fragments import (
 )
 from dataplane.engine.link_layer import NON_IP_ASSUMPTION, decide_np
 from dataplane.engine.payload import NAME_WAIT_NS, NAME_WAIT_PACKETS, PAYLOAD_ASSUMPTIONS
-from dataplane.engine.reference import Packet, ReferencePipeline, flow_key
+from dataplane.engine.pending import DROPS
+from dataplane.engine.reference import Packet, ReferencePipeline, flow_key, reverse_key
 from dataplane.engine.results import NOT_SHAPER_DROPPED, Result, opened_flows
 from dataplane.engine.stages.appliance import APPLIANCE_ASSUMPTIONS
 from dataplane.engine.stages.firewall import FIREWALL_ASSUMPTIONS, application_ports
@@ -350,8 +351,9 @@ class Emulator:
                  "length": cols.length, "nic": nic, "status": _STATUS_NAMES[status],
                  "family": cols.family, "src_hi": cols.src_hi, "src_lo": cols.src_lo,
                  "dst_hi": cols.dst_hi, "dst_lo": cols.dst_lo, "server_name": cols.server_name}
-        flows = self.batch.flow_names.observe_batch(rb, hc, src, dst, self._app_ports, heard,
-                                                    position)
+        flows = self.batch.flow_names.observe_batch(
+            rb, hc, cols.family, cols.src_hi, cols.src_lo, cols.dst_hi, cols.dst_lo,
+            self._app_ports, heard, position)
         rows = _Rows(cols, given, rb, flows, heard + self.name_wait_ns,
                      position + self.name_wait_packets,
                      {k: getattr(hc, k) for k in _EDGE_COLUMNS})
@@ -470,7 +472,8 @@ class Emulator:
                 break
             first_drop = (ways.dropped & (ways.leg == 0))[old.size:]
             first_drop[frag_drop] = True  # a dropped first fragment opens no flow either
-            lost = self.batch.openers[first_drop[self.batch.openers]]
+            state_rows = np.union1d(self.batch.openers, self.batch.recorders)  # flows, pending
+            lost = state_rows[first_drop[state_rows]]
             if round_ == 3 or not np.isin(lost, self.batch.depended_on).any():
                 self.batch.drop_openers(lost)  # no later row read their state: no re-run
                 break
@@ -543,6 +546,7 @@ class Emulator:
                 int(c["final_sport"][j]), int(c["final_dport"][j])), frozenset(
                 int(x) for x in result.nodes[j] if x >= 0 and fws[x] == "firewall"))
         p = self._packet(c, i)
+        self._pending_before(ref, c, i, p)
         ref.server_names[flow_key(p)] = self.batch.flow_names.table.names[
             int(c["server_name"][i])]
         walk = ref.walk(p)
@@ -553,6 +557,36 @@ class Emulator:
                 "shaper_drop": None if leg < 0 else {"leg": leg,
                                                      "at": self.net.node_names[path[leg]]},
                 "legs": self.legs(path)}
+
+    def _pending_before(self, ref: ReferencePipeline, c: dict[str, np.ndarray], i: int,
+                        p: Packet) -> None:
+        """Into `ref`: the pending application-rule session (engine/pending.py) row i may
+        answer, as it stood before row i -- recorded by the latest earlier row of the reverse
+        5-tuple (re-walked: whether a row records depends on its own verdict; one kept by its
+        source VM's shaper), else by a run before this one (the table as it stands, unless
+        a later row of this run may have recorded over it: then none; a record an earlier
+        run made and a later row of this run replaced is not seen)."""
+        reply = reverse_key(p)  # the key of the client packets that record
+        same = ((c["family"] == p.family) & (c["proto"] == p.proto)
+                & (c["sport"] == p.dport) & (c["dport"] == p.sport)
+                & (c["src_hi"] == c["dst_hi"][i]) & (c["src_lo"] == c["dst_lo"][i])
+                & (c["dst_hi"] == c["src_hi"][i]) & (c["dst_lo"] == c["src_lo"][i])
+                & np.isin(c["decision"], DROPS) & (c["shaper_drop_leg"] != 0))
+        same[i] = False
+        if not same[i:].any():
+            for key, verdict in self.batch.pending_records():
+                if key == flow_key(p):
+                    ref.pending_sessions.record(key, verdict)
+        names = self.batch.flow_names.table.names
+        for j in np.flatnonzero(same[:i])[::-1].tolist():
+            q = self._packet(c, j)
+            if flow_key(q) != reply:
+                continue
+            ref.server_names[reply] = names[int(c["server_name"][j])]
+            w = ref.walk(q)
+            if w.pending is not None:
+                ref.pending_sessions.record(flow_key(p), w.pending)
+                return
 
     def legs(self, path: list[int]) -> list[dict[str, Any]]:
         net = self.net

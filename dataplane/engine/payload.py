@@ -4,13 +4,18 @@ and batch forms side by side, state kept across batches.
 Contract. `payload_columns(rb, hc, rows)` cuts a capture batch (io/capture.py RecordBatch and the
 header kernel's columns) into `PayloadColumns`: per packet the TCP payload's start in the
 batch buffer, the bytes captured, the bytes on the wire and the TCP sequence number.
-`FlowNames.observe(p, src, dst, sport, dport)` (batch form) and `FlowNamesReference.observe`
-(plain form, one packet at a time) read them and return, per packet, the server name of the
-packet's flow (5-tuple as the engine keys it: mapped addresses) as it stands after the whole
-batch: every packet of a flow (its handshake too) carries the name of the flow's first payload
-when that payload is in the same batch or an earlier one. Batch form: name ids (int32) into
-`FlowNames.table` (a `NameTable`; id 0 = `NOT_SEEN`); plain form: `FlowName`s. Both give the
-same names (tests/engine/test_app_rules_payload.py, hypothesis).
+`FlowNames.observe(p, keys)` (batch form) and `FlowNamesReference.observe` (plain form, one
+packet at a time) read them and return, per packet, the server name of the packet's flow as
+it stands after the whole batch: every packet of a flow (its handshake too) carries the name
+of the flow's first payload when that payload is in the same batch or an earlier one.
+A flow is keyed (`FlowKeys`) by its client->server 5-tuple as the engine keys it (mapped
+addresses), both address families (family and 64-bit address halves: two IPv6 flows on the
+same ports are two flows); a server->client packet (`FlowKeys.reply`: its source port is
+the one application rules name) belongs to the flow of its reverse tuple and carries that
+flow's name (packets.csv's serverName), its own payload never read. Batch form: name ids
+(int32) into `FlowNames.table` (a `NameTable`; id 0 = `NOT_SEEN`); plain form: `FlowName`s.
+Both give the same names (tests/engine/test_app_rules_payload.py, hypothesis;
+tests/engine/test_app_names_keys.py: IPv6 flows, replies).
 
 What is read: the first payload bytes of each flow, through the server-name kernel
 (kernels/servername.py: TLS ClientHello server_name, HTTP/1.x Host). A ClientHello (or HTTP
@@ -300,18 +305,17 @@ class FlowNamesReference:
         self.first_at: dict[tuple[int, ...], Stamp] = {}  # the first payload's stamp
         self.settled_at: dict[tuple[int, ...], Stamp] = {}
 
-    def observe(self, p: PayloadColumns, src: np.ndarray, dst: np.ndarray, sport: np.ndarray,
-                dport: np.ndarray, time_ns: np.ndarray | None = None,
+    def observe(self, p: PayloadColumns, keys: FlowKeys, time_ns: np.ndarray | None = None,
                 position: np.ndarray | None = None) -> list[FlowName]:
         """Per packet, its flow's name after the whole batch; `time_ns`, `position`: each
         packet's stamp (capture clock, position in the capture; default 0)."""
-        keys = _keys(src, dst, sport, dport)
-        times = list(zip(*(([0] * len(keys)) if a is None else a.tolist()
+        flows = keys.flows()
+        times = list(zip(*(([0] * len(flows)) if a is None else a.tolist()
                            for a in (time_ns, position)), strict=True))
         buf = p.buf.tobytes()
-        for i, key in enumerate(keys):
+        for i, (key, reply) in enumerate(zip(flows, keys.replies().tolist(), strict=True)):
             start = int(p.start[i])
-            if start < 0 or key in self.settled:
+            if start < 0 or reply or key in self.settled:
                 continue
             self.first_at.setdefault(key, times[i])
             r = _step(self.pending.pop(key, None), buf[start:start + int(p.captured[i])],
@@ -321,18 +325,18 @@ class FlowNamesReference:
                 self.settled_at[key] = times[i]
             else:
                 self.pending[key] = r
-        return [self._now(k) for k in keys]
+        return [self._now(k) for k in flows]
 
     def _now(self, key: tuple[int, ...]) -> FlowName:
         return self.settled[key] if key in self.settled else _pending(
             self.pending[key]) if key in self.pending else NOT_SEEN
 
-    def names_at(self, src: np.ndarray, dst: np.ndarray, sport: np.ndarray, dport: np.ndarray,
-                 deadline_ns: np.ndarray, deadline_position: np.ndarray) -> list[FlowName]:
+    def names_at(self, keys: FlowKeys, deadline_ns: np.ndarray, deadline_position: np.ndarray
+                 ) -> list[FlowName]:
         """Per packet, its flow's name as it stood at its deadline (module contract)."""
         out = []
         never = (NEVER, NEVER)
-        for key, deadline in zip(_keys(src, dst, sport, dport), zip(
+        for key, deadline in zip(keys.flows(), zip(
                 deadline_ns.tolist(), deadline_position.tolist(), strict=True), strict=True):
             stage = int(_stage_at(self.settled_at.get(key, never),
                                   self.first_at.get(key, never), deadline))
@@ -341,9 +345,43 @@ class FlowNamesReference:
         return out
 
 
-def _keys(src: np.ndarray, dst: np.ndarray, sport: np.ndarray, dport: np.ndarray
-          ) -> list[tuple[int, ...]]:
-    return list(zip(src.tolist(), dst.tolist(), sport.tolist(), dport.tolist(), strict=True))
+class FlowKeys(NamedTuple):
+    """Per packet (n rows), its flow as the engine keys it (mapped addresses): `family` (4 or
+    6), source and destination addresses as uint64 halves (IPv4: in `*_lo`, `*_hi` 0), TCP
+    ports, and `reply` (bool; None: none): the packet goes server->client, its flow is its
+    reverse tuple and its payload is not read."""
+
+    family: np.ndarray
+    src_hi: np.ndarray
+    src_lo: np.ndarray
+    dst_hi: np.ndarray
+    dst_lo: np.ndarray
+    sport: np.ndarray
+    dport: np.ndarray
+    reply: np.ndarray | None = None
+
+    @classmethod
+    def ipv4(cls, src: np.ndarray, dst: np.ndarray, sport: np.ndarray, dport: np.ndarray,
+             reply: np.ndarray | None = None) -> FlowKeys:
+        """IPv4 packets by their integer addresses."""
+        zero = np.zeros(np.asarray(src).size, np.uint64)
+        return cls(np.full(zero.size, 4, np.uint8), zero, np.asarray(src, np.uint64), zero,
+                   np.asarray(dst, np.uint64), sport, dport, reply)
+
+    def replies(self) -> np.ndarray:
+        return np.zeros(self.sport.size, bool) if self.reply is None else \
+            np.asarray(self.reply, bool)
+
+    def flows(self) -> list[tuple[int, ...]]:
+        """Each packet's flow as a plain tuple (family, client halves, server halves, client
+        port, server port): a reply's fields reversed."""
+        fields = [np.asarray(a).tolist() for a in self[:7]]
+        out = []
+        for (f, shi, slo, dhi, dlo, sp, dp), reply in zip(zip(*fields, strict=True),
+                                                           self.replies().tolist(), strict=True):
+            out.append((f, dhi, dlo, shi, slo, dp, sp) if reply else
+                       (f, shi, slo, dhi, dlo, sp, dp))
+        return out
 
 
 class FlowNames:
@@ -368,41 +406,46 @@ class FlowNames:
     def reset(self) -> None:
         self.__init__()  # type: ignore[misc]
 
-    def observe_batch(self, rb: RecordBatch, hc: object, src: np.ndarray, dst: np.ndarray,
-                      ports: np.ndarray, time_ns: np.ndarray | None = None,
+    def observe_batch(self, rb: RecordBatch, hc: object, family: np.ndarray,
+                      src_hi: np.ndarray, src_lo: np.ndarray, dst_hi: np.ndarray,
+                      dst_lo: np.ndarray, ports: np.ndarray, time_ns: np.ndarray | None = None,
                       position: np.ndarray | None = None) -> np.ndarray:
         """int64[n] flow ids (into this object's state; -1: not read) of a capture batch's
-        packets (`src`/`dst`: as the engine keys them, mapped; `time_ns`, `position`: each
-        packet's stamp, default 0); only parsed IPv4 TCP packets to one of `ports` (the
-        ports application rules name: stages/firewall.py application_ports) are read. Their
-        names: `names_at`."""
+        packets (`family`, the address halves: as the engine keys them, mapped; `time_ns`,
+        `position`: each packet's stamp, default 0); only parsed IPv4 and IPv6 TCP packets
+        to one of `ports` (the ports application rules name: stages/firewall.py
+        application_ports) or from one (a server's replies: the flow of their reverse
+        tuple) are read. Their names: `names_at`."""
         out = np.full(len(rb), -1, dtype=np.int64)
         if ports.size == 0:
             return out
-        tcp = np.flatnonzero((hc.status == 0) & (hc.ip_version == 4) & (hc.proto == 6)  # type: ignore[attr-defined]
-                             & np.isin(hc.dport, ports))  # type: ignore[attr-defined]
-        if tcp.size:
-            out[tcp] = self.flows(payload_columns(rb, hc, tcp), src[tcp], dst[tcp],
-                                  hc.sport[tcp], hc.dport[tcp],  # type: ignore[attr-defined]
-                                  *(None if a is None else a[tcp] for a in (time_ns, position)))
+        tcp = (hc.status == 0) & (hc.proto == 6)  # type: ignore[attr-defined]
+        to = np.isin(hc.dport, ports)  # type: ignore[attr-defined]
+        from_ = np.isin(hc.sport, ports) & ~to  # type: ignore[attr-defined]
+        rows = np.flatnonzero(tcp & (to | from_))
+        if rows.size:
+            keys = FlowKeys(family[rows], src_hi[rows], src_lo[rows], dst_hi[rows],
+                            dst_lo[rows], hc.sport[rows], hc.dport[rows],  # type: ignore[attr-defined]
+                            from_[rows])
+            out[rows] = self.flows(payload_columns(rb, hc, rows), keys,
+                                   *(None if a is None else a[rows] for a in (time_ns, position)))
         return out
 
-    def observe(self, p: PayloadColumns, src: np.ndarray, dst: np.ndarray, sport: np.ndarray,
-                dport: np.ndarray, time_ns: np.ndarray | None = None,
+    def observe(self, p: PayloadColumns, keys: FlowKeys, time_ns: np.ndarray | None = None,
                 position: np.ndarray | None = None) -> np.ndarray:
         """int32[n] name ids into `self.table`: each packet's flow's name after the whole
         batch (see the module contract)."""
-        return self.name_of[self.flows(p, src, dst, sport, dport, time_ns, position)]
+        return self.name_of[self.flows(p, keys, time_ns, position)]
 
-    def flows(self, p: PayloadColumns, src: np.ndarray, dst: np.ndarray, sport: np.ndarray,
-              dport: np.ndarray, time_ns: np.ndarray | None = None,
+    def flows(self, p: PayloadColumns, keys: FlowKeys, time_ns: np.ndarray | None = None,
               position: np.ndarray | None = None) -> np.ndarray:
         """Read the packets (in order); int64[n] their flow ids."""
-        n = src.size
-        zero = np.zeros(n, np.uint64)  # IPv4 flows: family 4, high halves 0
-        keys, hashes = flow_keys(np.full(n, 4, np.uint8), zero, src, zero, dst,
-                                 np.full(n, 6, np.int16), sport, dport)
-        fid, _ = self.index.index(hashes[:n], keys[:n])
+        n = keys.sport.size
+        words, hashes = flow_keys(keys.family, keys.src_hi, keys.src_lo, keys.dst_hi,
+                                  keys.dst_lo, np.full(n, 6, np.int16), keys.sport, keys.dport)
+        reply = keys.replies()  # a reply's flow: its reverse tuple (flow_keys' second half)
+        pick = np.where(reply, np.arange(n) + n, np.arange(n))
+        fid, _ = self.index.index(hashes[pick], words[pick])
         if self.name_of.size < self.index.size:
             size = max(2 * self.name_of.size, self.index.size)
             old = self.name_of.size
@@ -412,7 +455,8 @@ class FlowNames:
                 grown = np.full(size, NEVER, dtype=np.int64)
                 grown[:old] = getattr(self, column)
                 setattr(self, column, grown)
-        open_ = (p.start >= 0) & ((self.name_of[fid] == 0) | (self.name_of[fid] == self._pending_id))
+        open_ = (p.start >= 0) & ~reply & (
+            (self.name_of[fid] == 0) | (self.name_of[fid] == self._pending_id))
         rows = np.flatnonzero(open_)
         if rows.size:
             t = tuple(np.zeros(n, np.int64) if a is None else a.astype(np.int64)
@@ -516,5 +560,6 @@ class FlowNames:
             self.name_of[f] = self.table.intern(_pending(r))
 
 
-__all__ = ["NAME_WAIT_NS", "NAME_WAIT_PACKETS", "NOT_SEEN", "PAYLOAD_ASSUMPTIONS", "REASSEMBLY_LIMIT_BYTES", "FlowName", "FlowNames",
+__all__ = ["NAME_WAIT_NS", "NAME_WAIT_PACKETS", "NOT_SEEN", "PAYLOAD_ASSUMPTIONS",
+           "REASSEMBLY_LIMIT_BYTES", "FlowKeys", "FlowName", "FlowNames",
            "FlowNamesReference", "NameTable", "first_payload", "PayloadColumns", "payload_columns", "synthetic"]

@@ -60,6 +60,7 @@ from dataplane.engine.conntrack import (
 )
 from dataplane.engine.conntrack import flow_key as _key
 from dataplane.engine.payload import NOT_SEEN, FlowName
+from dataplane.engine.pending import PendingSessions, PendingVerdict
 from dataplane.engine.stages import (
     appliance,
     deliver,
@@ -75,6 +76,7 @@ from dataplane.engine.stages import (
 )
 from dataplane.engine.stages import loadbalancer as lbm
 from dataplane.engine.stages import route as routing
+from dataplane.engine.stages.firewall import Verdict
 from dataplane.engine.stages.ipv6 import firewall_own6, firewall_own6_label
 from dataplane.model import Prefix
 from dataplane.net import IPAddress
@@ -129,6 +131,7 @@ class Walk:
     reply_of: Entry | None = None  # the tracked flow this packet answers (conntrack.py)
     out: tuple[int, int, int, int] | None = None  # (src, dst, sport, dport) as it arrived
     snat_pool: tuple[int, ...] | None = None  # the firewall SNAT port pool it draws from
+    pending: PendingVerdict | None = None  # the pending session it records (pending.py)
 
     def firewalls(self, net: Network) -> frozenset[int]:
         return frozenset(n for n in self.nodes if net.node_kind[n] == "firewall")
@@ -152,6 +155,8 @@ class ReferencePipeline:
         self.addresses = NicAddresses(net.nics, net.node_vnet)
         self.server_names: dict[tuple[int, ...], FlowName] = {}  # flow_key -> its name
         self._name = NOT_SEEN
+        self._key = (0, 0, 0, 0, 0)  # the walked packet's flow_key, as it was sent
+        self.pending_sessions = PendingSessions(capacity)  # engine/pending.py
         self.fw_public, self.fw_private = firewall_nat.address_owners(net)  # address -> firewall
         self.fw_instance = firewall_nat.instance_owners(net)
         self.fw_own6 = firewall_own6(net.firewalls)  # dual-stack firewalls (stages/ipv6.py)
@@ -173,6 +178,8 @@ class ReferencePipeline:
     def commit(self, p: Packet, w: Walk) -> None:
         """Conntrack: a packet that survived its whole path opens its flow (conntrack.py);
         callers that shape (the emulator) commit only packets the shaper kept."""
+        if w.pending is not None:  # dropped by a firewall's application rules (pending.py)
+            self.pending_sessions.record(reverse_key(p), w.pending)
         if w.disposition.name in PASSING:
             src, dst, sport, dport = w.out or (p.src, p.dst, p.sport, p.dport)
             self.conntrack.commit(flow_key(p), flow_key(p._replace(
@@ -182,9 +189,10 @@ class ReferencePipeline:
     # -- one packet --
     def walk(self, p: Packet) -> Walk:
         net = self.net
-        self._name = self.server_names.get(flow_key(p), NOT_SEEN)  # as it was sent
+        self._key = flow_key(p)
+        self._name = self.server_names.get(self._key, NOT_SEEN)  # as it was sent
         self._sent = p  # the packet as it was sent (its flow's original key)
-        entry = self.conntrack.reply_of(flow_key(p), p.time_ns)  # live entries only
+        entry = self.conntrack.reply_of(self._key, p.time_ns)  # live entries only
         state = entry is not None
         flow = _flow(p)
         if p.nic < 0 and p.family == 6:  # engine assumption `engine-ipv6`
@@ -569,10 +577,19 @@ class ReferencePipeline:
                     continue
                 name = self._name  # its flow's server name (engine/payload.py)
                 v = fw.decide(p.proto, p.src, p.dst, p.dport, session, name)
+                held = None  # a pending application-rule session (engine/pending.py)
+                if not v.allowed and v.application_part:
+                    w.pending = PendingVerdict(app, D.FIREWALL_NAME_UNKNOWN if v.unknown else
+                                               D.FIREWALL_DENIED, v.label or fw.default_label)
+                elif not v.allowed and not session:
+                    held = self.pending_sessions.answer(self._key, app)
+                    if held is not None:
+                        v = Verdict(False, held.label, held.disposition == D.FIREWALL_NAME_UNKNOWN)
                 ok, rule = v.allowed, v.label
                 w.hops.append({**hop, "rule": rule, "result": "Forwarded" if ok else
                                "ServerNameUnknown" if v.unknown else "FirewallDenied",
                                **({"session": "established"} if session else {}),
+                               **({"session": "pending"} if held is not None else {}),
                                **({"serverName": name.describe()} if p.proto == 6 and
                                   fw.app_rules and not session and not name.unknown else {}),
                                **({"caveats": list(fw.caveats)} if fw.caveats else {})})

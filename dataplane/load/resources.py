@@ -85,8 +85,9 @@ BUILTIN_ROLES = {
 }
 
 
-class _Where:
-    """Location of the value being converted, for error messages."""
+class Where:
+    """Location of the value being converted, for error messages: `Where(resource dict,
+    source file name)`; `error(property, message)` is the InputError naming all three."""
 
     def __init__(self, resource: dict[str, Any], source: str) -> None:
         self.resource = str(resource.get("name") or resource.get("id") or "?")
@@ -94,6 +95,9 @@ class _Where:
 
     def error(self, prop: str, message: str) -> InputError:
         return InputError(message, file=self.source, resource=self.resource, property=prop)
+
+
+_Where = Where  # the loaders' own name for it
 
 
 def _props(obj: Any) -> dict[str, Any]:

@@ -35,7 +35,7 @@ from dataplane.engine.compile import build_network
 from dataplane.engine.payload import REASSEMBLY_LIMIT_BYTES, FlowName, NameTable, synthetic
 from dataplane.kernels.servername_py import NameKind
 from dataplane.load.firewall_policy import firewall_policy
-from dataplane.load.resources import _Where
+from dataplane.load.resources import Where
 from dataplane.model import Topology
 
 APP, DB = "10.1.1.4", "10.2.1.4"
@@ -65,7 +65,7 @@ POLICY = _policy("p", [
 
 def _topology(make_topology, policy: dict = POLICY) -> Topology:
     topology = make_topology(HUB_AND_SPOKES)
-    loaded = firewall_policy(policy, _Where(policy, "test"))
+    loaded = firewall_policy(policy, Where(policy, "test"))
     (fw,) = topology.azure_firewalls
     return replace(topology, firewall_policies=(loaded,),
                    azure_firewalls=(replace(fw, firewall_policy=loaded.id),))
@@ -171,7 +171,7 @@ def test_a_retransmitted_segment_leaves_the_name_unknown(make_topology) -> None:
     assert rows[0] == ("FIREWALL_NAME_UNKNOWN", "firewall fw: application rule apps/web/contoso "
                        "may allow it; server name unknown: a segment of the first payload is "
                        "out of order or retransmitted")
-    assert {d for d, _ in rows} == {"FIREWALL_NAME_UNKNOWN", "FIREWALL_DENIED"}  # replies
+    assert set(rows) == {rows[0]}  # the server's replies too: the flow's pending verdict
 
 
 def test_a_client_hello_longer_than_the_limit_is_unknown(make_topology) -> None:
@@ -284,12 +284,13 @@ def test_batch_and_reference_forms_agree(make_topology, rows) -> None:
     ids = np.array([r[3] for r in rows], np.int32)
     table = NameTable(FLOW_NAMES)
     ids = np.array([table.intern(FLOW_NAMES[i]) for i in ids], np.int32)
-    allow, labels, which, unknown = fw.decide_np(proto, src, dst, dport, np.zeros(len(rows), bool),
-                                                 ids, table)
+    by_name = np.zeros(len(rows), bool)
+    allow, labels, which, unknown = fw.decide_np(
+        proto, src, dst, dport, np.zeros(len(rows), bool), ids, table, by_name)
     for i, r in enumerate(rows):
         v = fw.decide(r[0], int(src[i]), int(dst[i]), r[2], False, FLOW_NAMES[r[3]])
-        assert (bool(allow[i]), labels[which[i]], bool(unknown[i])) == (
-            v.allowed, v.label, v.unknown)
+        assert (bool(allow[i]), labels[which[i]], bool(unknown[i]), bool(by_name[i])) == (
+            v.allowed, v.label, v.unknown, v.application_part)
 
 
 def test_classic_collections_by_priority_a_deny_rule_first(make_topology) -> None:
@@ -362,3 +363,16 @@ def test_an_mssql_rule_is_unknown_and_named(make_topology) -> None:
                            "pre-login is not parsed")
     # a port the rule does not name: a firm default deny, no caveat needed for it
     assert _run(topology, _flow(prelogin, dport=1434, sport=40001))[0][0] == "FIREWALL_DENIED"
+
+
+def test_an_mssql_rule_on_a_tds8_flow_is_unknown_not_denied(make_topology) -> None:
+    """TDS 8.0 (strict encryption) opens with a TLS ClientHello ([MS-TDS] 3.3.5.1 "Initial
+    State", https://learn.microsoft.com/openspecs/windows_protocols/ms-tds/
+    8bfcbcd2-1baf-4792-8fff-86a63a9e90fa: a first byte 0x16 is a TLS ClientHello): its SNI is a name,
+    but Microsoft does not say an Mssql rule matches it; the flow is not decided (it was denied
+    as matching no Https rule), its replies too (engine/pending.py)."""
+    topology = _topology(make_topology, _policy("p", [_group("apps", 100, [_filter(
+        "sql", 100, "Allow", [_app("db", ["sql1.database.windows.net"], [("Mssql", 1433)])])])]))
+    rows = _run(topology, _flow(client_hello("sql1.database.windows.net"), dport=1433))
+    assert set(rows) == {("FIREWALL_NAME_UNKNOWN", "firewall fw: application rule apps/sql/db "
+                          "may allow it; the SQL pre-login of an Mssql rule is not parsed")}

@@ -16,6 +16,7 @@ from dataplane.engine.payload import (
     OUT_OF_ORDER,
     PENDING,
     SNAPLEN_CUT,
+    FlowKeys,
     FlowName,
     FlowNames,
     FlowNamesReference,
@@ -49,15 +50,20 @@ def _columns(segments: list[tuple[int, bytes, int, int]]) -> tuple[PayloadColumn
     return cols, np.array([f for f, *_ in segments], np.int64)
 
 
+def _keys(flow: np.ndarray) -> FlowKeys:
+    """Flow k: 10.1.1.k:40000+k -> 10.2.1.4:443."""
+    return FlowKeys.ipv4(flow + 0x0A010100, np.full(flow.size, 0x0A020104), 40000 + flow,
+                         np.full(flow.size, 443))
+
+
 def _both(batches: list[list[tuple[int, bytes, int, int]]]) -> tuple[list, list]:
     batch, plain = FlowNames(), FlowNamesReference()
     got, want = [], []
     for segments in batches:
         cols, flow = _columns(segments)
-        key = (flow + 0x0A010100, np.full(flow.size, 0x0A020104), 40000 + flow,
-               np.full(flow.size, 443))
-        got += [batch.table.names[i] for i in batch.observe(cols, *key).tolist()]
-        want += plain.observe(cols, *key)
+        key = _keys(flow)
+        got += [batch.table.names[i] for i in batch.observe(cols, key).tolist()]
+        want += plain.observe(cols, key)
     return got, want
 
 
@@ -145,15 +151,14 @@ def test_names_at_a_deadline_agree_and_follow_the_rule(batches, data) -> None:
         t = np.array(times, np.int64)
         pos = np.arange(read, read + len(segments), dtype=np.int64)
         read += len(segments)
-        key = (flow + 0x0A010100, np.full(flow.size, 0x0A020104), 40000 + flow,
-               np.full(flow.size, 443))
-        after = plain.observe(cols, *key, t, pos)
-        fid = batch.flows(cols, *key, t, pos)
+        key = _keys(flow)
+        after = plain.observe(cols, key, t, pos)
+        fid = batch.flows(cols, key, t, pos)
         assert len(after) == len(segments)
         for i, f in enumerate(flow.tolist()):  # the rule, one packet at a time
             (now,) = stepper.observe(PayloadColumns(*(c if j == 0 else c[i:i + 1]
                                                       for j, c in enumerate(cols))),
-                                     *(k[i:i + 1] for k in key))
+                                     _keys(flow[i:i + 1]))
             stamp = (times[i], int(pos[i]))
             if cols.start[i] >= 0:
                 began.setdefault(f, stamp)
@@ -164,7 +169,7 @@ def test_names_at_a_deadline_agree_and_follow_the_rule(batches, data) -> None:
         deadline_pos = pos + np.array([data.draw(st.sampled_from([0, 1, 3, 50]))
                                        for _ in segments], np.int64)
         got += [batch.table.names[i] for i in batch.names_at(fid, deadline, deadline_pos)]
-        want += plain.names_at(*key, deadline, deadline_pos)
+        want += plain.names_at(key, deadline, deadline_pos)
 
         def within(stamp: tuple[int, int], d: int, q: int) -> bool:
             return stamp[0] <= d and stamp[1] <= q

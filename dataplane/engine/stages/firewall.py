@@ -31,9 +31,18 @@ the verdict is `unknown` (disposition FIREWALL_NAME_UNKNOWN), naming the rule: n
 A rule naming what is not evaluated (FQDN tags, web categories, deployment-time values) that
 could match makes the verdict unknown too. A complete first payload without a name (TLS
 without SNI, HTTP without Host, neither) is denied (assumption firewall-app-no-name).
+Only a flow to a port one of this firewall's application rules names reaches them
+(`application_ports`); a server's reply (from such a port) never does.
 Handshake (assumption firewall-app-handshake): Azure Firewall's proxy completes the TCP
 handshake before it reads the name; the emulator gives every packet of the flow, SYN,
-SYN-ACK and ACK included, the flow's verdict, so outputs (packets.csv, per-VM pcaps) agree.
+SYN-ACK and ACK included, the flow's verdict, so outputs (packets.csv, per-VM pcaps) agree:
+client packets through their flow's name (engine/payload.py), the server's replies through the
+session an allowed flow opened (engine/conntrack.py) or, for a flow the application-rule part
+dropped (`Verdict.application_part`), the pending session it recorded (engine/pending.py).
+Mssql pairs (caveat firewall-mssql): a flow an Allow Mssql rule could allow is unknown,
+whether its first payload holds no name (a TDS PRELOGIN) or a TLS SNI (TDS 8.0): Microsoft
+does not say what an Mssql rule matches its target FQDNs against (docs/azure-behaviour.md
+§12.2).
 What cannot be evaluated matches nothing and puts a named caveat on every answer that crosses
 this firewall (never silence): FQDNs in network rules (resolved by the firewall's DNS proxy;
 "Azure Firewall Standard features", "FQDN in network rules"), IP groups absent from the
@@ -94,7 +103,10 @@ FIREWALL_ASSUMPTIONS = (
     "NAT rules, threat intelligence in Deny mode).",
     "firewall-app-handshake: a TCP flow an application rule decides is decided as a whole: "
     "its handshake packets (which Azure Firewall's proxy answers before it reads the server "
-    "name) carry the verdict of the flow's first payload (engine/payload.py).",
+    "name) carry the verdict of the flow's first payload (engine/payload.py); the server's "
+    "replies pass on the session of an allowed flow, and take the verdict of the latest "
+    "client packet of a flow the application rules denied or could not decide (a pending "
+    "application-rule session, engine/pending.py; it only rewrites a drop at that firewall).",
     "firewall-app-no-name: a flow whose complete first payload holds no server name (TLS "
     "without SNI, HTTP without Host, neither TLS nor HTTP) matches no application rule and is "
     "denied (Microsoft documents matching on SNI and Host only).",
@@ -187,6 +199,7 @@ class Verdict:
     label: str | None
     unknown: bool = False
     not_modelled: bool = False  # IPv6 through application rules (IPV6_NOT_MODELLED)
+    application_part: bool = False  # decided by the application rules (the flow's name)
 
 
 @dataclass(frozen=True)
@@ -205,6 +218,17 @@ class CompiledFirewall:
     @cached_property
     def app_labels(self) -> frozenset[str]:
         return frozenset(a.label for a in self.app_rules)
+
+    @cached_property
+    def application_ports(self) -> frozenset[int]:
+        """The destination ports this firewall's application rules name: only a TCP flow to
+        one of them is decided by its server name (a server's reply, from such a port,
+        carries its flow's name too: engine/payload.py, but no application rule reads it)."""
+        return frozenset(int(p) for a in self.app_rules for p in a.all_ports.tolist())
+
+    @cached_property
+    def _application_ports_np(self) -> np.ndarray:
+        return np.array(sorted(self.application_ports), dtype=np.int32)
 
     def application_np(self, labels: list[str], which: np.ndarray) -> np.ndarray:
         """bool[n]: rows whose verdict (decide_np's labels / which) is an application rule's."""
@@ -299,34 +323,41 @@ class CompiledFirewall:
         for rule in self.rules:
             if rule.matches(proto, src, dst, dport):
                 return Verdict(rule.allow, rule.label)
-        if proto != 6 or not self.app_rules:
+        if proto != 6 or dport not in self.application_ports:  # no name can matter
             return Verdict(False, self.default_label)
         if name.protocol:
             for app in self.app_rules:  # in order; an opaque rule that may match: unknown
                 if dport in app.ports(name.protocol) and app.source(src):
                     if app.opaque:
-                        return Verdict(False, self.unknown_label(app, app.opaque), True)
+                        return Verdict(False, self.unknown_label(app, app.opaque), True,
+                                       application_part=True)
                     if app.names(name):
-                        return Verdict(app.allow, app.label)
-            return Verdict(False, self.unmatched_label)
+                        return Verdict(app.allow, app.label, application_part=True)
+                elif app.allow and dport in app.mssql_ports and app.source(src):  # TDS 8: TLS
+                    return Verdict(False, self.unknown_label(app, MSSQL), True,
+                                   application_part=True)
+            return Verdict(False, self.unmatched_label, application_part=True)
         if name.absent:
             for app in self.app_rules:
                 if app.allow and dport in app.mssql_ports and app.source(src):
-                    return Verdict(False, self.unknown_label(app, MSSQL), True)
-            return Verdict(False, self.absent_label(name))
+                    return Verdict(False, self.unknown_label(app, MSSQL), True,
+                                   application_part=True)
+            return Verdict(False, self.absent_label(name), application_part=True)
         for app in self.app_rules:
             if app.allow and dport in app.all_ports and app.source(src):
-                return Verdict(False, self.unknown_label(app, name.describe()), True)
+                return Verdict(False, self.unknown_label(app, name.describe()), True,
+                               application_part=True)
         return Verdict(False, self.default_label)
 
     # -- batch form --
     def decide_np(self, proto: np.ndarray, src: np.ndarray, dst: np.ndarray, dport: np.ndarray,
                   session: np.ndarray, name_id: np.ndarray | None = None,
-                  names: NameTable | None = None
+                  names: NameTable | None = None, application_part: np.ndarray | None = None
                   ) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray]:
         """(allowed bool[n], labels, label index int32[n] into labels (-1 for sessions),
         unknown bool[n]); `name_id` int32[n]: each row's flow name in `names`
-        (engine/payload.py NameTable; None: every flow NOT_SEEN)."""
+        (engine/payload.py NameTable; None: every flow NOT_SEEN); `application_part`, when
+        given, a bool[n] filled with each row's Verdict.application_part."""
         n = proto.size
         allow = session.copy()
         unknown = np.zeros(n, bool)
@@ -349,9 +380,12 @@ class CompiledFirewall:
             for r in np.unique(hit[rows]).tolist():
                 if r >= 0:
                     settle(hit == r, self.rules[r].allow, self.rules[r].label)
-        tcp = open_ & (proto == 6)
-        if not self.app_rules or not tcp.any():
-            return allow, labels, which, unknown
+        first_app = len(labels)  # the labels settled from here on: the application part
+        tcp = open_ & (proto == 6)  # to a port an application rule names (as in decide)
+        if tcp.any():
+            tcp &= np.isin(dport, self._application_ports_np)
+        if not tcp.any():
+            return self._parts(allow, labels, which, unknown, first_app, application_part)
         table = names if names is not None else NameTable()
         ids = np.zeros(n, np.int64) if name_id is None else name_id.astype(np.int64)
         k = np.where(tcp, table.codes[np.where(tcp, ids, 0)], -1)  # NameTable.codes
@@ -361,6 +395,9 @@ class CompiledFirewall:
             rows = tcp & (k == code)
             for app in self.app_rules if rows.any() else ():
                 m = open_ & rows & np.isin(dport, app.ports(protocol))
+                if app.allow and (q := open_ & rows & ~m & np.isin(dport, app.mssql_ports)
+                                  & app.source_np(src)).any():  # as in decide: TDS 8's TLS
+                    settle(q, False, self.unknown_label(app, MSSQL), True)
                 if not (m := m & app.source_np(src)).any():
                     continue
                 if app.opaque:
@@ -387,6 +424,15 @@ class CompiledFirewall:
             for i in np.unique(ids[m]).tolist():
                 settle(m & (ids == i), False, self.unknown_label(app, table.names[i].describe()),
                        True)
+        return self._parts(allow, labels, which, unknown, first_app, application_part)
+
+    @staticmethod
+    def _parts(allow: np.ndarray, labels: list[str], which: np.ndarray, unknown: np.ndarray,
+               first_app: int, application_part: np.ndarray | None
+               ) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray]:
+        """decide_np's answer; the labels from `first_app` on are the application part's."""
+        if application_part is not None:
+            application_part[:] = which >= first_app
         return allow, labels, which, unknown
 
 

@@ -1,0 +1,242 @@
+"""Pending application-rule sessions: the reply direction of a TCP flow that an Azure
+Firewall's application rules did not allow takes the flow's verdict (issue 12 item 3).
+
+Why. Azure Firewall's proxy completes a TCP flow's handshake and only then reads the server
+name its application rules match ("Azure Firewall rule processing logic",
+https://learn.microsoft.com/azure/firewall/rule-processing, "Application rules": the TLS SNI
+or HTTP Host decides; "Azure Firewall FAQ", https://learn.microsoft.com/azure/firewall/
+firewall-faq). The emulator decides the flow as a whole (stages/firewall.py assumption
+firewall-app-handshake): its client packets carry the verdict of its server name
+(engine/payload.py). A flow the application rules deny, or whose name never arrives
+(FIREWALL_NAME_UNKNOWN), opens no connection-tracking entry (conntrack.py), so the server's
+replies (SYN-ACK, ACKs) would be evaluated as new flows and denied by the firewall's default
+rule -- another verdict than their flow's. A pending session carries the flow's verdict to
+them.
+
+Contract (reference form `PendingSessions`, batch form `BatchPendingSessions`, one rule):
+* A packet *records* at firewall F when F's rule evaluation drops it through the
+  application-rule part (stages/firewall.py `Verdict.application_part`: FIREWALL_DENIED by an
+  application rule, by no rule matching its name or by a first payload without a name;
+  FIREWALL_NAME_UNKNOWN). The record, keyed by the reverse of the packet's 5-tuple as it was
+  sent, holds F and the verdict (disposition, deciding label). The latest record of a flow
+  replaces the earlier one (a name that arrives late turns an unknown flow into a denied one).
+* A packet *answers* a record when its 5-tuple is the record's key, it reaches F without a
+  session there, and F's rules drop it outside the application-rule part (a reply's ports are
+  the client's: no application rule reads them): it takes the record's verdict, and its
+  firewall hop says `"session": "pending"`.
+* Only drops are rewritten (a drop stays a drop at the same firewall): pending sessions never
+  change which packets pass, open flows or are shaped. A reply the firewall's rules allow
+  stays allowed (assumption conntrack.py firewall-stateful: TCP flags are not modelled).
+* Like a flow entry, a record is kept only for a packet that left its source VM (callers that
+  shape record only packets their source VM's shaper kept); at most `capacity` flows are
+  recorded (a full table records no new flow: its replies are evaluated as new flows).
+  Records do not expire.
+Keys: the reference form keys by reference.flow_key tuples, the batch form by the engine's
+flow ids (batch.py: the ids of forward tuples; a row's reverse tuple id `rid`), so state
+crosses batches in both and a verdict does not depend on where the replay cuts them.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from dataplane.dispositions import Disposition as D
+
+Key = tuple[int, int, int, int, int]
+DROPS = (D.FIREWALL_DENIED, D.FIREWALL_NAME_UNKNOWN)  # what a firewall's rules drop with
+
+
+class PendingVerdict(NamedTuple):
+    """A recorded verdict: the firewall node (engine/compile.py node id), the disposition
+    and the deciding label of the flow's latest client packet there."""
+
+    firewall: int
+    disposition: D
+    label: str
+
+
+class PendingSessions:
+    """Reference form: a dict by reply key (reverse of the recording packet's key)."""
+
+    def __init__(self, capacity: int | None = None) -> None:
+        self.capacity = capacity
+        self.by_reply: dict[Key, PendingVerdict] = {}
+
+    def __len__(self) -> int:
+        return len(self.by_reply)
+
+    def record(self, reply_key: Key, verdict: PendingVerdict) -> None:
+        """A client packet dropped by `verdict.firewall`'s application rules (contract)."""
+        full = self.capacity is not None and len(self.by_reply) >= self.capacity
+        if reply_key in self.by_reply or not full:
+            self.by_reply[reply_key] = verdict
+
+    def answer(self, key: Key, firewall: int) -> PendingVerdict | None:
+        """The verdict a packet with `key` takes at `firewall` (node id) when its rules drop
+        it outside the application-rule part; None when it answers no record there."""
+        v = self.by_reply.get(key)
+        return v if v is not None and v.firewall == firewall else None
+
+
+class BatchPendingSessions:
+    """Batch form: arrays by flow id (the engine's forward-tuple ids, batch.py), one spare
+    last slot like conntrack.BatchConnTrack (the sentinel "no id" never holds a record).
+    `firewall` int32 (-1: no record), `disposition` uint8, `label` int32 (batch.Labels ids).
+    Label registries (by label id, filled by the firewall stage as it decides): `drop_at`
+    (int32: the firewall node whose rule evaluation drops with that label, -1) and
+    `application` (bool: the drop is the application-rule part's)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.drop_at = np.full(64, -1, np.int32)
+        self.application = np.zeros(64, bool)
+        self.registered = False  # any label registered yet
+        self.clear()
+
+    def clear(self) -> None:
+        size = 1 << 16
+        self.firewall = np.full(size, -1, np.int32)
+        self.disposition = np.zeros(size, np.uint8)
+        self.label = np.full(size, -1, np.int32)
+        self.count = 0
+        self._staged: tuple[np.ndarray, ...] | None = None
+
+    # -- labels --
+    def register(self, labels: np.ndarray, firewall: int, application: np.ndarray) -> None:
+        """Label ids the rule evaluation of `firewall` (node id) dropped rows with, and
+        whether each drop was the application-rule part's (stages/firewall.py)."""
+        if labels.size == 0:
+            return
+        top = int(labels.max()) + 1
+        if top > self.drop_at.size:
+            size = max(2 * self.drop_at.size, top)
+            self.drop_at = np.concatenate([self.drop_at, np.full(size - self.drop_at.size, -1,
+                                                                 np.int32)])
+            self.application = np.concatenate([self.application,
+                                               np.zeros(size - self.application.size, bool)])
+        self.drop_at[labels] = firewall
+        self.application[labels] = application
+        self.registered = True
+
+    def rule_drops(self, disposition: np.ndarray, label: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """(firewall node int32[n], -1 none; application part bool[n]) of rows a firewall's
+        rule evaluation dropped."""
+        known = (label >= 0) & (label < self.drop_at.size) & np.isin(disposition, DROPS)
+        at = np.where(known, self.drop_at[np.where(known, label, 0)], -1)
+        return at, known & (at >= 0) & self.application[np.where(known, label, 0)]
+
+    # -- state --
+    def grow(self, size: int) -> None:
+        """Room for flow ids 0..size-2 plus the sentinel slot (conntrack.BatchConnTrack)."""
+        if size <= self.firewall.size:
+            return
+        old = self.firewall.size - 1  # the old sentinel slot becomes an ordinary id
+        for name, fill in (("firewall", -1), ("disposition", 0), ("label", -1)):
+            a = getattr(self, name)
+            grown = np.full(size, fill, a.dtype)
+            grown[:old] = a[:old]
+            setattr(self, name, grown)
+
+    def keep_mask(self, size: int) -> np.ndarray:
+        """Flow ids compaction must keep: the recorded flows."""
+        return self.firewall[:size] >= 0
+
+    def renumber(self, keep: np.ndarray, size: int) -> None:
+        """After compaction kept the ids in `keep` (in order), arrays of `size` slots."""
+        kept = int(keep.sum())
+        for name, fill in (("firewall", -1), ("disposition", 0), ("label", -1)):
+            a = getattr(self, name)
+            out = np.full(size, fill, a.dtype)
+            out[:kept] = a[:keep.size][keep]
+            setattr(self, name, out)
+
+    def settle(self, fid: np.ndarray, rid: np.ndarray, disposition: np.ndarray,
+               label: np.ndarray, excluded: np.ndarray) -> tuple[np.ndarray, ...]:
+        """One batch in row order (rows: flow id `fid`, reverse-tuple id `rid`, decided
+        disposition and label; `excluded` rows record nothing): (disposition, label) with
+        the answers rewritten (copies when any is), the recording rows (int64, staged until `commit`)
+        and the recording rows some answer read (the caller re-decides without them when
+        they are withdrawn, as for flow openers)."""
+        n = fid.size
+        if not self.registered:  # no firewall rule evaluation has dropped a packet yet
+            self._staged = None
+            none = np.zeros(0, np.int64)
+            return disposition, label, none, none
+        disposition, label = disposition.copy(), label.copy()
+        at, app = self.rule_drops(disposition, label)
+        rec = np.flatnonzero(app & ~excluded)
+        rec = self._within_room(fid, rec)
+        answer = np.flatnonzero((at >= 0) & ~app)
+        used = np.zeros(0, np.int64)
+        if answer.size:
+            by = _latest_before(fid[rec], rec, rid[answer], answer, n)
+            inner = by >= 0
+            src_fw = np.where(inner, at[np.maximum(by, 0)], self.firewall[rid[answer]])
+            hit = src_fw == at[answer]
+            rows = answer[hit]
+            from_batch = by[hit]
+            b = from_batch >= 0
+            disposition[rows[b]] = disposition[from_batch[b]]
+            label[rows[b]] = label[from_batch[b]]
+            c = rid[rows[~b]]
+            disposition[rows[~b]] = self.disposition[c]
+            label[rows[~b]] = self.label[c]
+            used = np.unique(from_batch[b])
+        self._staged = (rec, fid[rec], at[rec], disposition[rec], label[rec])
+        return disposition, label, rec, used
+
+    def _within_room(self, fid: np.ndarray, rec: np.ndarray) -> np.ndarray:
+        """The recording rows whose flow is recorded already or fits in the table (new
+        flows in row order of their first recording row)."""
+        new = self.firewall[fid[rec]] < 0
+        if not new.any():
+            return rec
+        _, first = np.unique(fid[rec[new]], return_index=True)
+        order = np.sort(first)
+        room = max(self.capacity - self.count, 0)
+        refused = fid[rec[new]][order[room:]]
+        return rec[~np.isin(fid[rec], refused)] if refused.size else rec
+
+    def withdraw(self, rows: np.ndarray) -> None:
+        """Drop the staged records of `rows` (their source VM's shaper dropped them)."""
+        if self._staged is not None and rows.size:
+            keep = ~np.isin(self._staged[0], rows)
+            self._staged = tuple(a[keep] for a in self._staged)
+
+    def commit(self) -> None:
+        """Write the staged records, in row order (the latest of a flow wins)."""
+        if self._staged is None:
+            return
+        _, fid, fw, disp, lab = self._staged
+        self._staged = None
+        self.count += int(np.unique(fid[self.firewall[fid] < 0]).size)
+        _, last = np.unique(fid[::-1], return_index=True)  # the latest row of each flow
+        last = fid.size - 1 - last
+        f = fid[last]
+        self.firewall[f], self.disposition[f], self.label[f] = fw[last], disp[last], lab[last]
+
+    def export(self) -> dict[int, tuple[int, int, int]]:
+        """{flow id: (firewall node, disposition, label id)} of the committed records."""
+        ids = np.flatnonzero(self.firewall >= 0)
+        return {int(f): (int(self.firewall[f]), int(self.disposition[f]), int(self.label[f]))
+                for f in ids.tolist()}
+
+
+def _latest_before(keys: np.ndarray, rows: np.ndarray, want: np.ndarray, before: np.ndarray,
+                   n: int) -> np.ndarray:
+    """Per query i: the latest row r in `rows` (ascending) with keys[r] == want[i] and
+    r < before[i]; -1 when none."""
+    if rows.size == 0:
+        return np.full(want.size, -1, np.int64)
+    packed = keys.astype(np.int64) * (n + 1) + rows
+    order = np.argsort(packed, kind="stable")
+    packed, rows = packed[order], rows[order]
+    at = np.searchsorted(packed, want.astype(np.int64) * (n + 1) + before, side="left") - 1
+    ok = (at >= 0) & (packed[np.maximum(at, 0)] // (n + 1) == want)
+    return np.where(ok, rows[np.maximum(at, 0)], -1)
+
+
+__all__ = ["DROPS", "BatchPendingSessions", "PendingSessions", "PendingVerdict"]

@@ -124,6 +124,15 @@ class Columns:
         return Columns(*(getattr(self, f)[rows] for f in self.__dataclass_fields__))
 
 
+def _union_rows(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """np.union1d of two arrays of row numbers in [0, n) (sorted, distinct), by a mask: no
+    sort (int64)."""
+    mask = np.zeros(n, bool)
+    mask[a] = True
+    mask[b] = True
+    return np.flatnonzero(mask)
+
+
 class Labels:
     """Interned deciding-rule/route strings; columns carry indices."""
 
@@ -240,7 +249,7 @@ class BatchPipeline:
             cand = scratch[rid]
             inner = np.flatnonzero((cand < rows) & (known < 0))
             depends = cand[inner]
-            touched = np.union1d(prev_inner, inner)
+            touched = _union_rows(n, prev_inner, inner)
             if touched.size == 0:
                 break
             new = self._inner_state(base, c, ids, inner, depends)
@@ -268,10 +277,10 @@ class BatchPipeline:
         last[fid] = -1
         np.maximum.at(last, fid, rows)
         again = op[last[fid[op]] > op]
-        self.depended_on = np.union1d(depends, again)
+        self.depended_on = _union_rows(n, depends, again)
         if commit:
             self.commit()
-        return self._disp[ids], self._dec[ids], self._nodes[ids]
+        return self._disp[ids], self._dec[ids], np.take(self._nodes, ids, axis=0)
 
     def _final6(self, c: Columns, fsrc: np.ndarray, fdst: np.ndarray) -> tuple[np.ndarray, ...]:
         """The final addresses as uint64 halves (IPv6 translations are handles in `fsrc`/

@@ -86,6 +86,26 @@ cdef inline void _push(int64_t *ht, int64_t *hk, Py_ssize_t size, int64_t t,
     hk[pos] = key
 
 
+cdef inline void _sift_down(int64_t *ht, int64_t *hk, Py_ssize_t size, int64_t t,
+                            int64_t key) noexcept nogil:
+    """Put (t, key) at the root of the binary min-heap of `size` entries (the old root is
+    gone) and sift it down (order: _before)."""
+    cdef Py_ssize_t pos = 0, child
+    while True:
+        child = 2 * pos + 1
+        if child >= size:
+            break
+        if child + 1 < size and _before(ht[child + 1], hk[child + 1], ht[child], hk[child]):
+            child += 1
+        if not _before(ht[child], hk[child], t, key):
+            break
+        ht[pos] = ht[child]
+        hk[pos] = hk[child]
+        pos = child
+    ht[pos] = t
+    hk[pos] = key
+
+
 def advance(const int64_t[::1] cap_bps, const int64_t[::1] queue_ns,
             int64_t[::1] last_depart_ns, int64_t[::1] drops, const int32_t[::1] leg_vm,
             const int64_t[::1] leg_cost_ns, const int32_t[::1] length_bytes,
@@ -117,8 +137,9 @@ def advance(const int64_t[::1] cap_bps, const int64_t[::1] queue_ns,
         free(qt)
         free(qk)
         raise MemoryError()
-    cdef Py_ssize_t size = 0, pos, child, parent, qn = 0, qpos = 0
+    cdef Py_ssize_t size = 0, qn = 0, qpos = 0
     cdef int64_t t, key, now, depart, start, cap, bits
+    cdef bint from_heap
     cdef int32_t m
     cdef Py_ssize_t j
     with nogil:
@@ -137,36 +158,22 @@ def advance(const int64_t[::1] cap_bps, const int64_t[::1] queue_ns,
                     _push(ht, hk, size, start_ns[i], i * width + j)
                     size += 1
         while True:
+            # the next event: the head of the queue or the heap's root; an event from the
+            # heap leaves its root in place until the event is done, then the root is
+            # replaced by the packet's next leg (one sift-down) or by the heap's last entry
             if qpos < qn and (size == 0 or _before(qt[qpos], qk[qpos], ht[0], hk[0])):
                 now = qt[qpos]
                 if now > horizon_ns:
                     break
                 key = qk[qpos]
                 qpos += 1
+                from_heap = 0
             elif size > 0:
                 now = ht[0]
                 if now > horizon_ns:
                     break
                 key = hk[0]
-                size -= 1
-                if size > 0:
-                    t = ht[size]
-                    k = hk[size]
-                    pos = 0
-                    while True:
-                        child = 2 * pos + 1
-                        if child >= size:
-                            break
-                        if child + 1 < size and _before(ht[child + 1], hk[child + 1], ht[child],
-                                                        hk[child]):
-                            child += 1
-                        if not _before(ht[child], hk[child], t, k):
-                            break
-                        ht[pos] = ht[child]
-                        hk[pos] = hk[child]
-                        pos = child
-                    ht[pos] = t
-                    hk[pos] = k
+                from_heap = 1
             else:
                 break
             i = key // width
@@ -183,16 +190,27 @@ def advance(const int64_t[::1] cap_bps, const int64_t[::1] queue_ns,
                     time_out_ns[i] = -1
                     leg[i] = <int32_t>j
                     drops[m] += 1
+                    if from_heap:
+                        size -= 1
+                        if size > 0:
+                            _sift_down(ht, hk, size, ht[size], hk[size])
                     continue
                 bits = <int64_t>length_bytes[i] * 8
                 depart = start + (bits * 1000000000 + cap - 1) // cap
                 last_depart_ns[m] = depart
             t = depart + leg_cost_ns[key]
             if j + 1 < width and leg_vm[key + 1] != -2:
-                _push(ht, hk, size, t, key + 1)
-                size += 1
+                if from_heap:
+                    _sift_down(ht, hk, size, t, key + 1)
+                else:
+                    _push(ht, hk, size, t, key + 1)
+                    size += 1
             else:
                 time_out_ns[i] = t
+                if from_heap:
+                    size -= 1
+                    if size > 0:
+                        _sift_down(ht, hk, size, ht[size], hk[size])
         for k in range(size):  # still travelling at the horizon
             i = hk[k] // width
             done[i] = 0

@@ -134,6 +134,15 @@ class Columns:
         return Columns(*(getattr(self, f)[rows] for f in self.__dataclass_fields__))
 
 
+def _union_rows(n: int, *arrays: np.ndarray) -> np.ndarray:
+    """np.union1d of arrays of row numbers in [0, n) (sorted, distinct), by a mask: no sort
+    (int64)."""
+    mask = np.zeros(n, bool)
+    for a in arrays:
+        mask[a] = True
+    return np.flatnonzero(mask)
+
+
 class Labels:
     """Interned deciding-rule/route strings; columns carry indices."""
 
@@ -265,8 +274,8 @@ class BatchPipeline:
             dead = np.flatnonzero((entry >= 0) & ~alive)
             full = self._snat_full(c, fid, op, ids, partial(
                 self._alive, c, entry, since, fid, op, ids, excl, True))
-            marked = np.union1d(np.union1d(inner, dead), np.flatnonzero(full))
-            touched = np.union1d(prev, marked)  # rows whose state may differ from base
+            marked = _union_rows(n, inner, dead, np.flatnonzero(full))
+            touched = _union_rows(n, prev, marked)  # rows whose state may differ from base
             if touched.size == 0:
                 break
             live = alive[inner]
@@ -308,10 +317,10 @@ class BatchPipeline:
         # verdict; rewrites drops only, so nothing above depends on it
         disp, dec, self.recorders, used = self.pending_sessions.settle(
             fid, rid, self._disp[ids], self._dec[ids], excl)
-        self.depended_on = np.union1d(np.union1d(depends, again), used)
+        self.depended_on = _union_rows(n, depends, again, used)
         if commit:
             self.commit()
-        return disp, dec, self._nodes[ids]
+        return disp, dec, np.take(self._nodes, ids, axis=0)
 
     def _final6(self, c: Columns, fsrc: np.ndarray, fdst: np.ndarray) -> tuple[np.ndarray, ...]:
         """The final addresses as uint64 halves (IPv6 translations are handles in `fsrc`/

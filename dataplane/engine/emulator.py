@@ -313,8 +313,10 @@ class Emulator:
                 src[v4], dst[v4], src_hi[s6], src_lo[s6], dst_hi[s6], dst_lo[s6])
             src[v4], dst[v4] = ms, md
             src_hi[s6], src_lo[s6], dst_hi[s6], dst_lo[s6] = shi, slo, dhi, dlo
-        elif amap is not None:  # nothing maps IPv6 addresses: the IPv4 map alone
+        elif amap is not None and not amap.moves_no_ipv4_address():  # the IPv4 map alone
             src[v4], dst[v4] = amap.apply(src[v4], dst[v4])
+        else:  # nothing maps an address: the low halves already hold the IPv4 addresses
+            amap = None
         nic = self.nic_of(src)
         nic[hc.ip_version != 4] = -1
         nic[s6] = self.nic_of6(src_hi[s6], src_lo[s6])  # an IPv6 packet by its IPv6 source
@@ -376,17 +378,21 @@ class Emulator:
         names = self.batch.flow_names
         n = len(rows.flows)
         ready = n
-        if heard_ns is not None:
-            late = np.flatnonzero(names.waiting(rows.flows, rows.deadline_ns,
-                                                rows.deadline_position, heard_ns, self._read))
+        named = np.flatnonzero(rows.flows >= 0)  # rows of flows whose name is read
+        if heard_ns is not None and named.size:
+            late = named[names.waiting(rows.flows[named], rows.deadline_ns[named],
+                                       rows.deadline_position[named], heard_ns, self._read)]
             ready = int(late[0]) if late.size else n
         if ready < n:
             self._waiting = rows.take(slice(ready, None), compact=True)
             rows = rows.take(slice(0, ready))
         if ready == 0:
             return
-        rows.cols.server_name[:] = names.names_at(rows.flows, rows.deadline_ns,
-                                                  rows.deadline_position)
+        named = named[named < ready]  # names_at gives the others 0 (no name read)
+        rows.cols.server_name[:] = 0
+        if named.size:
+            rows.cols.server_name[named] = names.names_at(
+                rows.flows[named], rows.deadline_ns[named], rows.deadline_position[named])
         # The fragment edge step runs on the rows decided now, in capture order (rows that
         # wait for names are stepped when they are decided: engine/fragments.py)
         self._frag_plan = edge_np(self.batch.fragments, self.batch.labels, rows.cols,
@@ -418,12 +424,19 @@ class Emulator:
         held = self._held
         self._held = None
         out, nodes, ways = self._decide_and_time(cols, given, held, horizon)
+        if held is not None and rb is None and held.ways.done.all():
+            # every held row is finished: handed out as they are, the new rows after them
+            # (results join the parts in row order; no copy of the new rows' columns)
+            result.add(held.out, held.nodes, keep=keep)
+            held = None
+        waiting = np.flatnonzero(~ways.done)
         if held is not None:
+            ways = held.ways.then(ways)
+            waiting = np.flatnonzero(~ways.done)
             out = {k: np.concatenate([held.out[k], v]) for k, v in out.items()}
             nodes = np.concatenate([held.nodes, nodes])
             if rb is not None:
                 rb = _joined_records(held.records, rb)
-        waiting = np.flatnonzero(~ways.done)
         ready = int(waiting[0]) if waiting.size else len(out["disposition"])
         if ready < len(out["disposition"]):
             rest = slice(ready, None)
@@ -444,13 +457,13 @@ class Emulator:
                          ) -> tuple[dict[str, np.ndarray], np.ndarray, _Ways]:
         """Decide the new rows, then shape in event order (timing_stage.py) the held packets
         still travelling and the new ones, up to `horizon`. Returns the new rows' output
-        columns, their node paths, and the travel state of held + new rows (the held rows'
-        output columns are updated in place). A flow is opened unless its opener is dropped by
-        its source VM's shaper (its first leg, shaped at its own time, so always within its
-        batch; conntrack.py, assumption shaper-no-state): such an opener is withdrawn, and
-        when later rows of the batch read its state, the batch is decided again without it
-        (those rows are then new flows) and re-shaped from the state before the batch; at
-        most 4 rounds."""
+        columns, their node paths, and the new rows' travel state (the held rows' output
+        columns and travel state are updated in place). A flow is opened unless its opener
+        is dropped by its source VM's shaper (its first leg, shaped at its own time, so
+        always within its batch; conntrack.py, assumption shaper-no-state): such an opener
+        is withdrawn, and when later rows of the batch read its state, the batch is decided
+        again without it (those rows are then new flows) and re-shaped from the state before
+        the batch; at most 4 rounds."""
         t = given["time_in"]
         before = (self.shaper.last_depart_ns.copy(), self.shaper.drops.copy())
         excluded = np.zeros(len(cols), bool)
@@ -474,7 +487,7 @@ class Emulator:
             first_drop[frag_drop] = True  # a dropped first fragment opens no flow either
             state_rows = np.union1d(self.batch.openers, self.batch.recorders)  # flows, pending
             lost = state_rows[first_drop[state_rows]]
-            if round_ == 3 or not np.isin(lost, self.batch.depended_on).any():
+            if round_ == 3 or lost.size == 0 or not np.isin(lost, self.batch.depended_on).any():
                 self.batch.drop_openers(lost)  # no later row read their state: no re-run
                 break
             excluded[lost] = True
@@ -493,7 +506,7 @@ class Emulator:
                "final_src": fsrc, "final_dst": fdst, "final_sport": fsport,
                "final_dport": fdport, "decision": disp,
                **dict(zip(("final_src_hi", "final_src_lo", "final_dst_hi", "final_dst_lo"),
-                          (np.asarray(a, np.uint64).copy() for a in final6), strict=True)),
+                          (np.asarray(a, np.uint64) for a in final6), strict=True)),
                "shaper_drop_leg": np.full(n, NOT_SHAPER_DROPPED, np.int8)}
         if held is not None:  # the held rows that were travelling
             rows = np.flatnonzero(~held.ways.done)
@@ -508,8 +521,6 @@ class Emulator:
         lost = mine.done & mine.dropped
         out["disposition"][lost] = D.SHAPER_DROP
         out["shaper_drop_leg"][lost] = mine.leg[lost]
-        if held is not None:
-            mine = held.ways.then(mine)
         return out, nodes, mine
 
     # -- explanations --

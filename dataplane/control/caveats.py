@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from dataplane.control.outbound6 import first_ipv6_config
 from dataplane.errors import PROPERTY_NEAR_MISS
 from dataplane.model import PublicIPAddress, Topology, UnknownResource, id_key
 
@@ -109,8 +110,9 @@ def unknown_resource_message(unknown: UnknownResource) -> str:
 
 def edge_caveats(topology: Topology) -> tuple[Caveat, ...]:
     """The public edge the loader models but the packet engine does not translate yet (issue
-    14, engine part): outbound SNAT to a public IP on a NIC's secondary IP configuration or an
-    IPv6 one (the engine translates the primary configuration's IPv4 source only), and a
+    14, engine part): outbound SNAT to a public IP on a NIC's secondary IP configuration (the
+    engine translates the primary configuration's IPv4 source and, issue 17, the first IPv6
+    configuration's IPv6 source: stages/public_edge6.py), and a
     public load balancer's floating IP (touching its backend NICs; its inbound load-balancing
     and NAT rules and its outbound SNAT are modelled, engine/stages/loadbalancer.py and
     stages/public_edge.py). Modelled, no caveat: private endpoint routes and packets,
@@ -118,8 +120,9 @@ def edge_caveats(topology: Topology) -> tuple[Caveat, ...]:
     (control/outbound.py), outbound SNAT of a NAT gateway and a primary configuration's
     public IP (engine/stages/public_edge.py) and a private subnet's missing outbound access."""
     out = []
-    text = ("public IP {name} ({sku}) on a secondary IP configuration or IPv6: packets leaving "
-            "for the Internet from that address are not source-translated by the engine")
+    text = ("public IP {name} ({sku}) on a secondary IP configuration (IPv4 other than the "
+            "primary, IPv6 other than the first IPv6 one): packets leaving for the Internet from "
+            "that address are not source-translated by the engine")
     lb_text = ("public IP {name} ({sku}), frontend of load balancer {lb}: inbound "
                "load-balancing and inbound NAT rules are applied (engine/stages/loadbalancer.py)"
                " and outbound SNAT to it (stages/public_edge.py); floating IP, probe state and "
@@ -129,8 +132,12 @@ def edge_caveats(topology: Topology) -> tuple[Caveat, ...]:
             pip = topology.get(config.public_ip_address)
             primary = config is next((c for c in nic.ip_configurations if c.primary),
                                      nic.ip_configurations[0])
-            if isinstance(pip, PublicIPAddress) and (
-                    not primary or pip.public_ip_address_version == "IPv6"):
+            ipv6 = pip.public_ip_address_version == "IPv6" if isinstance(
+                pip, PublicIPAddress) else False
+            # translated: the primary configuration's IPv4 public IP (stages/public_edge.py) and
+            # the first IPv6 configuration's IPv6 one (stages/public_edge6.py, issue 17)
+            translated = config is first_ipv6_config(nic) if ipv6 else primary
+            if isinstance(pip, PublicIPAddress) and not translated:
                 out.append(Caveat(f"public-edge:{pip.name}", text.format(name=pip.name,
                                                                          sku=pip.sku),
                                   frozenset({id_key(nic.id)})))

@@ -40,6 +40,8 @@ from dataplane.load.resources import (
     firewall_action,
     firewall_protocols,
     port_ranges,
+    snat_private_ranges,
+    translated_port,
 )
 from dataplane.model import (
     ApplicationProtocol,
@@ -121,7 +123,8 @@ def _rule(raw: dict[str, Any], rule_type: str, where: _Where, at: str) -> Firewa
         target_urls=_strings(raw, "targetUrls", where, at),
         terminate_tls=str(_get(raw, "terminateTLS", default=False)).lower() == "true",
         translated_address="" if _unknown(translated) else translated,
-        translated_port=str(_get(raw, "translatedPort", default="")),
+        translated_port=translated_port(_get(raw, "translatedPort", default=""), where,
+                                        f"{at}.translatedPort"),
         translated_fqdn=str(_get(raw, "translatedFqdn", default="")),
         unresolved=unresolved)
 
@@ -235,7 +238,8 @@ def _snat_ranges(p: dict[str, Any], where: _Where) -> tuple[str, ...]:
         return ()
     if not isinstance(ranges, list):
         raise where.error("properties.snat.privateRanges", f"expected a list, got {ranges!r}")
-    return tuple(str(x).strip() for x in ranges)
+    return snat_private_ranges(tuple(str(x).strip() for x in ranges), where,
+                               "properties.snat.privateRanges")
 
 
 def _auto_learn(p: dict[str, Any], where: _Where) -> str | None:

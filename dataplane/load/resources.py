@@ -220,6 +220,34 @@ def application_port(value: Any, where: _Where, prop: str) -> int:
     return port
 
 
+def translated_port(value: Any, where: _Where, prop: str) -> str:
+    """A DNAT rule's translatedPort as written ("" when absent), a port 1-65535 otherwise;
+    InputError naming `prop` (a TCP/UDP port is 16 bits: RFC 793 / RFC 768 headers; the ARM
+    schema types it as a string, so Azure's own range check is not in the template)."""
+    if value is None or str(value).strip() == "":
+        return ""
+    port = _int(str(value).strip(), where, prop)
+    if not 1 <= port <= 65_535:
+        raise where.error(prop, f"translated port {port} is outside 1-65535")
+    return str(port)
+
+
+def snat_private_ranges(values: tuple[str, ...], where: _Where, prop: str) -> tuple[str, ...]:
+    """SNAT private ranges as written: each "IANAPrivateRanges", an address prefix or an
+    address (control/firewall_snat.py reads their meaning); InputError naming `prop[i]` for
+    anything else, so `check` refuses what a later answer could not read."""
+    for i, text in enumerate(values):
+        if text.lower() == "ianaprivateranges":
+            continue
+        try:
+            parse_prefix(text if "/" in text else f"{text}/{128 if ':' in text else 32}",
+                         strict=False)
+        except InputError as e:
+            raise where.error(f"{prop}[{i}]", f"SNAT private range {text!r} is not an address "
+                              f"prefix or address ({e.message})") from None
+    return values
+
+
 def application_targets(fqdns: tuple[str, ...], others: tuple[str, ...], where: _Where,
                         prop: str) -> None:
     """An application rule names what it allows: target FQDNs (none empty) or, in `others`,
@@ -764,7 +792,9 @@ def _firewall(raw: dict[str, Any], where: _Where) -> AzureFirewall:
             destination_addresses=_strings(r, "destinationAddresses"),
             destination_ports=_strings(r, "destinationPorts"),
             translated_address=_get(r, "translatedAddress"),
-            translated_port=_get(r, "translatedPort"), source_ip_groups=_strings(r, "sourceIpGroups"))
+            translated_port=translated_port(_get(r, "translatedPort", default=""), where,
+                                            f"{at}.translatedPort"),
+            source_ip_groups=_strings(r, "sourceIpGroups"))
 
     def app_protocol(x: Any, at: str) -> str:
         """'Https:443' from {protocolType, port} (a plain string as written)."""
@@ -859,7 +889,8 @@ def _snat_ranges(p: dict[str, Any], where: _Where) -> tuple[str, ...]:
     if not isinstance(value, str):
         raise where.error('properties.additionalProperties["Network.SNAT.PrivateRanges"]',
                           f"expected a comma-separated string, got {value!r}")
-    return tuple(x.strip() for x in value.split(",") if x.strip())
+    return snat_private_ranges(tuple(x.strip() for x in value.split(",") if x.strip()), where,
+                               'properties.additionalProperties["Network.SNAT.PrivateRanges"]')
 
 
 def _sku_tier(p: dict[str, Any], raw: dict[str, Any], where: _Where) -> str | None:

@@ -97,3 +97,25 @@ def test_a_caveat_on_a_vnet_covers_its_subnets() -> None:
     assert caveat.key == "unmodelled:Microsoft.Network/bastionHosts:nat"
     assert caveats_touching([caveat], [SUB + "Microsoft.Network/virtualNetworks/v/subnets/s"]) == [caveat]
     assert caveats_touching([caveat], [SUB + "Microsoft.Network/virtualNetworks/v/subnets/other"]) == []
+
+
+def test_a_public_ipv6_on_the_first_ipv6_configuration_carries_no_edge_caveat() -> None:
+    # Microsoft's dual-stack tutorial VM: its public IPv6 is on its (first) IPv6 configuration,
+    # which stages/public_edge6.py translates (issue 17); only a public IP the engine does not
+    # translate (a secondary configuration) keeps the public-edge caveat (new-user trial: the
+    # caveat said "not source-translated" beside an explain showing the translation).
+    import dataclasses
+
+    fixture = Path(__file__).parents[1] / "load" / "fixtures" / "arm" / "dual_stack_public_ipv6.json"
+    topology = dataplane.load(fixture)
+    from dataplane.control.caveats import edge_caveats
+
+    assert not [c for c in edge_caveats(topology) if c.key.startswith("public-edge:")]
+    (nic,) = topology.network_interfaces
+    v4, v6 = nic.ip_configurations
+    second = dataclasses.replace(v6, name="ipconfig-v6b")  # a second IPv6 configuration
+    moved = dataclasses.replace(v6, public_ip_address=None)
+    changed = dataclasses.replace(topology, network_interfaces=(
+        dataclasses.replace(nic, ip_configurations=(v4, moved, second)),))
+    (caveat,) = [c for c in edge_caveats(changed) if c.key.startswith("public-edge:")]
+    assert caveat.key == "public-edge:myPublicIP-IPv6" and "not source-translated" in caveat.text

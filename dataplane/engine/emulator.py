@@ -63,6 +63,7 @@ from dataplane.engine.payload import NAME_WAIT_NS, NAME_WAIT_PACKETS, PAYLOAD_AS
 from dataplane.engine.pending import DROPS
 from dataplane.engine.reference import Packet, ReferencePipeline, flow_key, reverse_key
 from dataplane.engine.results import NOT_SHAPER_DROPPED, Result, opened_flows
+from dataplane.engine.stages import public_edge6
 from dataplane.engine.stages.appliance import APPLIANCE_ASSUMPTIONS
 from dataplane.engine.stages.firewall import FIREWALL_ASSUMPTIONS, application_ports
 from dataplane.engine.stages.firewall_nat import FIREWALL_NAT_ASSUMPTIONS
@@ -259,8 +260,12 @@ class Emulator:
         names6 = [(self.net.node_names[i], c.private_ip_address.value)
                   for i, nic in enumerate(self.net.nics) for c in nic.ip_configurations
                   if c.private_ip_address is not None and c.private_ip_address.version == 6]
+        public6 = [(self.net.node_names[nic], public, private)  # --map IPV6=VM:public (v6fix)
+                   for public, (private, nic, _closed, _name) in
+                   public_edge6.tables(self.net).dnat.items()]
         amap = AddressMap(names, auto=auto, spoken=spoken_ranges(self.topology),
-                          nic_ips6=names6, spoken6=spoken_ranges(self.topology, 6))
+                          nic_ips6=names6, spoken6=spoken_ranges(self.topology, 6),
+                          public_ips6=public6)
         for cap, vm in (mapping or {}).items():
             amap.add_host(cap, vm)
         for cidr, target in (subnet_mapping or {}).items():

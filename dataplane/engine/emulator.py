@@ -75,7 +75,7 @@ from dataplane.engine.stages.gateway import (
 from dataplane.engine.stages.ipv6 import ENGINE_IPV6_ASSUMPTION
 from dataplane.engine.stages.loadbalancer import LB_ASSUMPTIONS
 from dataplane.engine.stages.platform import PLATFORM_ASSUMPTIONS
-from dataplane.engine.stages.public_edge6 import IPV6_EGRESS
+from dataplane.engine.stages.public_edge6 import FIREWALL_IPV6_INTERNET, IPV6_EGRESS
 from dataplane.engine.timing_stage import INTERNET_EDGE_LATENCY, leg_tables
 from dataplane.errors import InputError
 from dataplane.io.capture import CaptureStats, RecordBatch, read_batches
@@ -169,7 +169,7 @@ class Emulator:
         return [*ENGINE_ASSUMPTIONS, *texts("forwarded-traffic", access_assumption(),
                                             "platform-routes"),
                 *LB_ASSUMPTIONS, *INGRESS_ASSUMPTIONS, *GATEWAY_ASSUMPTIONS,
-                IPV6_EGRESS, EXPRESSROUTE_IPV6,  # issue 17: stages/public_edge6.py, gateway.py
+                IPV6_EGRESS, FIREWALL_IPV6_INTERNET, EXPRESSROUTE_IPV6,  # issue 17: stages/public_edge6.py, gateway.py
                 *CONNTRACK_ASSUMPTIONS, *PLATFORM_ASSUMPTIONS, *APPLIANCE_ASSUMPTIONS,
                 *FIREWALL_ASSUMPTIONS, *FIREWALL_NAT_ASSUMPTIONS, *PAYLOAD_ASSUMPTIONS,
                 *fragment_assumptions(self.batch.fragments.out_of_order), NON_IP_ASSUMPTION,

@@ -30,6 +30,7 @@ from typing import Any
 
 from dataplane.control.assumptions import texts
 from dataplane.control.caveats import caveats_touching, topology_caveats
+from dataplane.control.gateway_family import ipv6_gateway_caveats
 from dataplane.control.nsg import Flow, RuleCompiler, evaluate, protocol_number
 from dataplane.control.outbound import edge_assumptions, edge_next_hop, outbound_access
 from dataplane.control.outbound6 import first_ipv6_config, outbound_access6
@@ -132,7 +133,8 @@ def effective_route_table(topology: Topology, nic: str) -> dict[str, Any]:
                                  "bgp-best-path", "none-route-172-16",
                                  "equal-prefix-default-routes")
             + edge_assumptions(routes, outbound),
-            "caveats": caveats_for(topology, _nic_path(topology, interface))}
+            "caveats": caveats_for(topology, _nic_path(topology, interface))
+            + ipv6_gateway_caveats(topology, routes)}
 
 
 def effective_security_rules(topology: Topology, nic: str) -> dict[str, Any]:
@@ -184,7 +186,7 @@ def next_hop(topology: Topology, vm: str, source_ip: str, destination_ip: str,
         "assumptions": texts("next-hop-peering-names", *(
             ("gateway-next-hop-ip",) if route.next_hop_type == "VirtualNetworkGateway" else ())
         ) + family,
-        "caveats": caveats,
+        "caveats": caveats + ipv6_gateway_caveats(topology, (route,)),
     }
     config6 = first_ipv6_config(interface) if destination.version == 6 else None
     return edge_next_hop(topology, interface, route, out,  # control/outbound.py (issue 14)

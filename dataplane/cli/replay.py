@@ -46,7 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                             "folder of them), then the pcap/pcapng captures")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--map", action="append", default=[], metavar="CAPTURE_IP=VM",
-                   help="replay a capture address as the VM's address; repeatable")
+                   help="replay a capture address as the VM's address; an IPv6 one with "
+                        "VM:public as its public IPv6 (translated at the edge); repeatable")
     p.add_argument("--map-subnet", action="append", default=[], metavar="CIDR=VNET/SUBNET",
                    help="replay a capture prefix inside a subnet (host offset kept; an "
                         "offset on one of the subnet's five Azure-reserved addresses stays "

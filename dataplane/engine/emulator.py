@@ -63,6 +63,7 @@ from dataplane.engine.payload import NAME_WAIT_NS, NAME_WAIT_PACKETS, PAYLOAD_AS
 from dataplane.engine.pending import DROPS
 from dataplane.engine.reference import Packet, ReferencePipeline, flow_key, reverse_key
 from dataplane.engine.results import NOT_SHAPER_DROPPED, Result, opened_flows
+from dataplane.engine.stages import public_edge6
 from dataplane.engine.stages.appliance import APPLIANCE_ASSUMPTIONS
 from dataplane.engine.stages.firewall import FIREWALL_ASSUMPTIONS, application_ports
 from dataplane.engine.stages.firewall_nat import FIREWALL_NAT_ASSUMPTIONS
@@ -74,8 +75,8 @@ from dataplane.engine.stages.gateway import (
 from dataplane.engine.stages.ipv6 import ENGINE_IPV6_ASSUMPTION
 from dataplane.engine.stages.loadbalancer import LB_ASSUMPTIONS
 from dataplane.engine.stages.platform import PLATFORM_ASSUMPTIONS
-from dataplane.engine.stages.public_edge6 import IPV6_EGRESS
-from dataplane.engine.timing_stage import leg_tables
+from dataplane.engine.stages.public_edge6 import FIREWALL_IPV6_INTERNET, IPV6_EGRESS
+from dataplane.engine.timing_stage import INTERNET_EDGE_LATENCY, leg_tables
 from dataplane.errors import InputError
 from dataplane.io.capture import CaptureStats, RecordBatch, read_batches
 from dataplane.io.mapping import AddressMap
@@ -168,11 +169,12 @@ class Emulator:
         return [*ENGINE_ASSUMPTIONS, *texts("forwarded-traffic", access_assumption(),
                                             "platform-routes"),
                 *LB_ASSUMPTIONS, *INGRESS_ASSUMPTIONS, *GATEWAY_ASSUMPTIONS,
-                IPV6_EGRESS, EXPRESSROUTE_IPV6,  # issue 17: stages/public_edge6.py, gateway.py
+                IPV6_EGRESS, FIREWALL_IPV6_INTERNET, EXPRESSROUTE_IPV6,  # issue 17: stages/public_edge6.py, gateway.py
                 *CONNTRACK_ASSUMPTIONS, *PLATFORM_ASSUMPTIONS, *APPLIANCE_ASSUMPTIONS,
                 *FIREWALL_ASSUMPTIONS, *FIREWALL_NAT_ASSUMPTIONS, *PAYLOAD_ASSUMPTIONS,
                 *fragment_assumptions(self.batch.fragments.out_of_order), NON_IP_ASSUMPTION,
                 *(f"{a.key}: {a.text}" for a in public_address_assumptions(self.topology)),
+                INTERNET_EDGE_LATENCY,  # issue 17 leftover 5 (v6fix)
                 *firewall_cap_caveats(self.topology)]
 
     # -- address helpers --
@@ -259,8 +261,12 @@ class Emulator:
         names6 = [(self.net.node_names[i], c.private_ip_address.value)
                   for i, nic in enumerate(self.net.nics) for c in nic.ip_configurations
                   if c.private_ip_address is not None and c.private_ip_address.version == 6]
+        public6 = [(self.net.node_names[nic], public, private)  # --map IPV6=VM:public (v6fix)
+                   for public, (private, nic, _closed, _name) in
+                   public_edge6.tables(self.net).dnat.items()]
         amap = AddressMap(names, auto=auto, spoken=spoken_ranges(self.topology),
-                          nic_ips6=names6, spoken6=spoken_ranges(self.topology, 6))
+                          nic_ips6=names6, spoken6=spoken_ranges(self.topology, 6),
+                          public_ips6=public6)
         for cap, vm in (mapping or {}).items():
             amap.add_host(cap, vm)
         for cidr, target in (subnet_mapping or {}).items():

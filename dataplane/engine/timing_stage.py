@@ -11,7 +11,9 @@ depart = shaper(sender's slot, t) (`max(t, last_depart) + bits / cap`; a VM at i
 an Azure Firewall at its SKU's throughput, timing/firewall_capacity.py; virtual network
 gateways and the Internet edge are unshaped: depart = t), arrive = depart + one-way
 latency(sender region, receiver region) + receiver cost (NVA / firewall / gateway,
-TimingParams). Exits (Internet) use the sender's region. A packet a shaper drops stops there:
+TimingParams). The Internet node takes the region of the other end of its leg: an exit the
+sender's, a leg from the Internet (to a firewall's public address) the receiver's.
+Microsoft publishes no latency for the Internet itself (INTERNET_EDGE_LATENCY). A packet a shaper drops stops there:
 its time_out is -1 and the leg is kept (the emulator's `shaper_drop_leg`, 0 = its source VM).
 Order: exact per packet. Every leg of every packet is shaped in event order, keyed by (the
 time the packet reaches the sender, row, leg) -- the kernel keeps a heap of each packet's next
@@ -37,6 +39,14 @@ from dataplane.kernels.shaper_py import NO_LEG, UNSHAPED
 from dataplane.timing.latency import rtt_table
 
 _LEG_TABLE_MAX_NODES = 2048
+INTERNET_EDGE_LATENCY = (
+    "internet-edge-latency: Microsoft publishes no latency for the Internet leg (Azure network "
+    "round-trip latency statistics cover region pairs only). A packet leaving for the Internet "
+    "is timed to its region's edge (the intra-region one-way latency, timing/params.py); a "
+    "packet arriving from the Internet is timed from its capture timestamp, taken as its "
+    "arrival at the region's edge: straight to a VM's public IP (IPv4 or IPv6) it has no leg "
+    "before the VM, latencyNs 0; through a firewall's public address the edge -> firewall leg "
+    "counts (the intra-region latency) and the legs after it")
 _leg_tables: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -50,7 +60,7 @@ def _leg_table(net: Network) -> tuple[np.ndarray, bool] | None:
     if table is None:
         rs = np.repeat(net.node_region.astype(np.int64), nn)
         rr = np.tile(net.node_region.astype(np.int64), nn)
-        rr = np.where(rr < 0, rs, rr)
+        rs, rr = np.where(rs < 0, rr, rs), np.where(rr < 0, rs, rr)  # the Internet node
         lat = net.latency_ns[rs, rr].astype(np.int64)
         cost = np.where(lat < 0, -1, lat + np.tile(net.node_cost_ns.astype(np.int64), nn))
         table = _leg_tables[net] = (cost.reshape(nn, nn), bool((lat < 0).any()))
@@ -68,7 +78,7 @@ def _leg_cost(net: Network, send: np.ndarray, recv: np.ndarray) -> np.ndarray:
             return out
     rs = net.node_region[send]
     rr = net.node_region[recv]
-    rr = np.where(rr < 0, rs, rr)
+    rs, rr = np.where(rs < 0, rr, rs), np.where(rr < 0, rs, rr)  # the Internet node
     lat = net.latency_ns[rs, rr]
     if (lat < 0).any():
         bad = int(np.flatnonzero(lat < 0)[0])

@@ -25,8 +25,12 @@ addresses not seen before. Emits: `AddressMap.apply(src, dst)` -> rewritten int6
 did (how many addresses auto-mapping moved, how many --map and --map-subnet gave), then one
 line per moved address, "capture 1.2.3.4 -> web1 10.1.1.4 (--map)" or "(auto-map)".
 IPv6 follows the same rule with its own pools: explicit host maps (`add_host` with an IPv6
-capture address: the VM's IPv6 address, `nic_ips6`) and subnet maps (`add_subnet` with an IPv6
-prefix onto the subnet's IPv6 prefix, `target_version=6`); auto-mapping moves only unique-local
+capture address: the VM's IPv6 address, `nic_ips6`; with VM:public, `public_ips6`, the VM's
+instance-level public IPv6 as destination and its private IPv6 as source, so the edge translates
+as Azure does: stages/public_edge6.py DNATs a packet to the public address, the VM answers from
+its private one and the connection table gives the reply the public source) and subnet maps (`add_subnet` with an IPv6
+prefix onto the subnet's IPv6 prefix, `target_version=6`; an address landing on ::0-::3 of
+the subnet stays as captured and is listed, MAP_SUBNET_RESERVED6); auto-mapping moves only unique-local
 addresses (fc00::/7, RFC 4193: IPv6's private space, `MAPPABLE6`) outside every spoken IPv6
 range (`spoken6`) onto NICs' IPv6 addresses, in order of first appearance; link-local
 (fe80::/10, neighbour discovery), multicast and global addresses stay themselves. The decision
@@ -73,6 +77,14 @@ MAP_SUBNET_RESERVED = (
     "map-subnet-reserved: a --map-subnet keeps host offsets, so a capture address would land on "
     "one of the five addresses Azure reserves in the subnet (its first four and its last): such "
     "an address is not mapped and stays as captured (no NIC can hold it in Azure; IPv4)")
+MAP_SUBNET_RESERVED6 = (
+    "map-subnet-reserved-ipv6: Microsoft states the five reserved addresses for IPv4 subnets "
+    "only (virtual-networks-faq, 'Are there any restrictions on using IP addresses within these "
+    "subnets?') and none for IPv6; as the dynamic allocation does (ipv6-dynamic-allocation), "
+    "an IPv6 subnet's ::0-::3 are taken as reserved (no broadcast): a capture address a "
+    "--map-subnet would move there is not mapped and stays as captured")
+RESERVED6_AT_START = 4  # ::0-::3 (MAP_SUBNET_RESERVED6)
+PUBLIC_SUFFIX = ":public"  # --map CAPTURE_IPV6=VM:public (VM names cannot hold ':')
 IPV6_NOT_MAPPED = ("an IPv6 map, kept for the release whose packet engine decides IPv6 (IPv6 "
                    "packets end UNSUPPORTED today)")
 _PAIR = np.dtype([("hi", np.uint64), ("lo", np.uint64)])
@@ -108,7 +120,8 @@ class AddressMap:
                  mappable: tuple[tuple[int, int], ...] = PRIVATE_RANGES, *,
                  nic_ips6: list[tuple[str, int]] | None = None,
                  spoken6: list[tuple[int, int, str]] | None = None,
-                 mappable6: tuple[tuple[int, int], ...] = MAPPABLE6) -> None:
+                 mappable6: tuple[tuple[int, int], ...] = MAPPABLE6,
+                 public_ips6: list[tuple[str, int, int]] | None = None) -> None:
         self.nic_ips = nic_ips  # (name, ip) in topology order
         self.auto = auto
         self.spoken = [(a, b) for a, b, _ in (spoken or [])]
@@ -137,6 +150,11 @@ class AddressMap:
         self.nets6: list[tuple[int, int, int, str]] = []
         self.order6: list[int] = []
         self.seen6: set[int] = set()
+        # (name, public IPv6, private IPv6) of instance-level public IPv6 addresses
+        self.public_ips6 = list(public_ips6 or [])
+        self.public_dst6: dict[int, int] = {}  # capture address -> public IPv6 (destination)
+        self.subnet_reserved_kept6: set[int] = set()  # capture addresses (MAP_SUBNET_RESERVED6)
+        self.reserved_targets6: set[int] = set()  # IPv6 --map-subnet target firsts
 
     def moves_no_ipv4_address(self) -> bool:
         """True while the map has no IPv4 host or subnet entry: the replay's IPv4 frames keep
@@ -146,7 +164,13 @@ class AddressMap:
 
     def add_host(self, capture_ip: str, name: str) -> None:
         """CAPTURE_IP=VM: an IPv4 capture address onto the VM's IPv4 address, an IPv6 one
-        (bare or in brackets) onto the VM's IPv6 address."""
+        (bare or in brackets) onto the VM's IPv6 address. CAPTURE_IPV6=VM:public: as
+        destination onto the VM's public IPv6 address, as source onto the private IPv6 address
+        behind it (the edge translates, stages/public_edge6.py). Raises InputError naming the
+        entry for an unparsable address, an unknown VM, a VM without such an address."""
+        public = name.lower().endswith(PUBLIC_SUFFIX)
+        if public:
+            return self._add_public6(capture_ip, name, name[:-len(PUBLIC_SUFFIX)])
         text = capture_ip.strip().removeprefix("[").removesuffix("]")
         try:
             parsed = ipaddress.ip_address(text)
@@ -170,6 +194,26 @@ class AddressMap:
         order.append(int(parsed))
         self.explicit.add((parsed.version, int(parsed)))
 
+    def _add_public6(self, capture_ip: str, entry: str, name: str) -> None:
+        text = capture_ip.strip().removeprefix("[").removesuffix("]")
+        try:
+            parsed = ipaddress.IPv6Address(text)
+        except ValueError:
+            raise InputError(f"--map {capture_ip}={entry}: not an IPv6 address (a public "
+                             "map takes an IPv6 capture address)") from None
+        match = [(pub, priv) for n, pub, priv in self.public_ips6 if n.lower() == name.lower()]
+        if not match:
+            known = any(n.lower() == name.lower() for n, _ in (*self.nic_ips, *self.nic_ips6))
+            raise InputError(f"--map {capture_ip}={entry}: " + (
+                f"VM '{name}' has no instance-level public IPv6 address" if known
+                else f"no VM named '{name}'"))
+        value = int(parsed)
+        self.public_dst6[value] = match[0][0]
+        self.hosts6[value] = match[0][1]
+        self.names6[value] = name
+        self.order6.append(value)
+        self.explicit.add((6, value))
+
     def add_subnet(self, cidr: str, target_first: int, target_size: int, name: str,
                    target_version: int | None = None) -> None:
         """CIDR=VNET/SUBNET: the capture prefix onto the subnet's prefix of the same IP version
@@ -192,6 +236,8 @@ class AddressMap:
             (int(net.network_address), int(net.broadcast_address), target_first, name))
         if net.version == 4:  # MAP_SUBNET_RESERVED
             self.target_sizes[target_first] = target_size
+        else:  # MAP_SUBNET_RESERVED6 (`_one6`)
+            self.reserved_targets6.add(target_first)
 
     def _decide(self, src: np.ndarray, dst: np.ndarray) -> None:
         """Auto-map only a capture that uses none of the topology's NIC addresses."""
@@ -303,7 +349,7 @@ class AddressMap:
                 self._decided(self._known6(src[0] + dst[0]))
             if self.auto:
                 self._learn6(src, dst)
-        return (*self._map6(src), *self._map6(dst))
+        return (*self._map6(src), *self._map6(dst, destination=True))
 
     def apply_dual(self, src: np.ndarray, dst: np.ndarray, src_hi: np.ndarray,
                    src_lo: np.ndarray, dst_hi: np.ndarray, dst_lo: np.ndarray
@@ -351,18 +397,24 @@ class AddressMap:
             self.names6[value] = next(n for n, ip in self.nic_ips6 if ip == free[0])
             self.order6.append(value)
 
-    def _one6(self, value: int) -> int:
+    def _one6(self, value: int, destination: bool) -> int:
+        if destination and value in self.public_dst6:
+            return self.public_dst6[value]
         if value in self.hosts6:
             return self.hosts6[value]
         for first, last, target, _ in self.nets6:
             if first <= value <= last:
+                if (value - first < RESERVED6_AT_START  # MAP_SUBNET_RESERVED6
+                        and target in self.reserved_targets6):
+                    self.subnet_reserved_kept6.add(value)
+                    return value
                 return value - first + target
         return value
 
-    def _map6(self, distinct: tuple[list[int], np.ndarray, np.ndarray]
-              ) -> tuple[np.ndarray, np.ndarray]:
+    def _map6(self, distinct: tuple[list[int], np.ndarray, np.ndarray],
+              destination: bool = False) -> tuple[np.ndarray, np.ndarray]:
         values, inverse, _ = distinct
-        mapped = [self._one6(v) for v in values]
+        mapped = [self._one6(v, destination) for v in values]
         hi = np.array([v >> 64 for v in mapped], dtype=np.uint64)
         lo = np.array([v & _LOW64 for v in mapped], dtype=np.uint64)
         return hi[inverse], lo[inverse]
@@ -378,7 +430,11 @@ class AddressMap:
                 (6, self.order6, self.names6, self.hosts6, self.nets6)):
             lines += [f"capture {_text(version, k)} -> {names[k]} {_text(version, hosts[k])} "
                       f"({'--map' if (version, k) in self.explicit else 'auto-map'})"
-                      for k in order]
+                      for k in order if version == 4 or k not in self.public_dst6]
+            lines += [f"capture {_text(6, k)} -> {names[k]} public {_text(6, self.public_dst6[k])}"
+                      f" as destination, private {_text(6, hosts[k])} as source (--map, "
+                      "translated at the edge)" for k in order if version == 6
+                      and k in self.public_dst6]
             lines += [f"capture {_text(version, a)}-{_text(version, b)} -> {n} (--map-subnet, "
                       "offset kept)" for a, b, _, n in nets]
         if self.subnet_reserved_kept:
@@ -387,6 +443,12 @@ class AddressMap:
             more = len(kept) - 8
             lines.append(f"not mapped by --map-subnet: {shown}"
                          + (f" and {more} more" if more > 0 else "") + f" ({MAP_SUBNET_RESERVED})")
+        if self.subnet_reserved_kept6:
+            kept = sorted(self.subnet_reserved_kept6)
+            more = len(kept) - 8
+            lines.append(f"not mapped by --map-subnet: {', '.join(_text(6, a) for a in kept[:8])}"
+                         + (f" and {more} more" if more > 0 else "")
+                         + f" ({MAP_SUBNET_RESERVED6})")
         if self.reserved_kept:
             shown = ", ".join(_text(4, a) for a in sorted(self.reserved_kept)[:8])
             more = len(self.reserved_kept) - 8

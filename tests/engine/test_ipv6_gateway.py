@@ -20,7 +20,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import replace
 
-from gateway_topo import RG, Arm, peering
+from gateway_topo import RG, Arm, peering, vm
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from ipv6_harness import compare
@@ -62,14 +62,21 @@ def _nic(arm: Arm, name: str, vnet: str, ip4: str, ip6: str) -> None:
                                       "subnet": subnet}}]})
 
 
-def hub_and_spoke(*, gateway_type: str = "ExpressRoute", gateway_subnet6: bool = True,
-                  transit: bool = True, udr: bool = False, active_active: bool = False):
+def hub_and_spoke(**options):
+    """The engine's Network of `hub_and_spoke_topology(**options)`."""
+    return build_network(hub_and_spoke_topology(**options))
+
+
+def hub_and_spoke_topology(*, gateway_type: str = "ExpressRoute", gateway_subnet6: bool = True,
+                           transit: bool = True, udr: bool = False, active_active: bool = False,
+                           vms: bool = False):
     """Hub A (dual-stack, gateway `er` in its GatewaySubnet, NIC a; subnet s's NSG denies
     SSH from on-premises IPv6) peered with spoke B (NIC b), B using A's gateway when `transit`.
     The circuit connection advertises 10.50.0.0/16 and 2001:db8:50::/48 (a VPN gateway's
     local network gateway lists them). `udr`: s's route
     table sends ::/0 to the gateway (a user route: the gateway forwards by what it learned).
-    `active_active`: two gateway instances (equal-cost rows per prefix for a VPN gateway)."""
+    `active_active`: two gateway instances (equal-cost rows per prefix for a VPN gateway).
+    `vms`: VMs vm-a and vm-b hold the NICs (watcher queries start from a VM)."""
     arm = Arm()
     arm.add("networkSecurityGroups", "s-nsg", {"securityRules": [{
         "name": "deny-ssh-onprem6", "properties": {
@@ -102,9 +109,11 @@ def hub_and_spoke(*, gateway_type: str = "ExpressRoute", gateway_subnet6: bool =
         arm.site("onprem", "er", ["10.50.0.0/16", ONPREM6], enable_bgp=False)
     _nic(arm, "a", "A", "10.0.1.4", "fd00:a:0:1::4")
     _nic(arm, "b", "B", "10.1.1.4", "fd00:b:0:1::4")
-    topology = replace(arm.build(), bgp_advertisements=(BgpAdvertisement(
+    if vms:
+        vm(arm, "vm-a", "a")
+        vm(arm, "vm-b", "b")
+    return replace(arm.build(), bgp_advertisements=(BgpAdvertisement(
         "er-conn", (parse_prefix("10.50.0.0/16"), parse_prefix(ONPREM6))),))
-    return build_network(topology)
 
 
 A6, B6, ONPREM_HOST = v6("fd00:a:0:1::4"), v6("fd00:b:0:1::4"), v6("2001:db8:50::9")

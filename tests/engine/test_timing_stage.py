@@ -40,7 +40,7 @@ def _oracle(net, shaper, nodes, time_in, length):
                 continue
             depart = int(d[0])
         rs, rr = int(net.node_region[send]), int(net.node_region[recv])
-        rr = rs if rr < 0 else rr
+        rs, rr = (rr if rs < 0 else rs), (rs if rr < 0 else rr)  # the Internet node (v6fix)
         lat = int(net.latency_ns[rs, rr])
         if lat < 0:
             raise InputError("no published latency")

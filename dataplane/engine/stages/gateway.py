@@ -77,6 +77,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dataplane.control import bgp
+from dataplane.control.gateway_family import ipv4_only_reason  # moved down (v6fix)
 from dataplane.control.public_addresses import closed_to_inbound
 from dataplane.control.routes import EffectiveRoute
 from dataplane.control.tags import NOT_INTERNET
@@ -416,29 +417,6 @@ def classify(net: Network, src: int, dst: int) -> tuple[str, Any]:
 def _in_vnets(net: Network, ip: int) -> bool:
     return any(bool(((lo <= ip) & (ip <= hi)).any()) for lo, hi in zip(
         net.vnet_lo, net.vnet_hi, strict=True))
-
-
-def ipv4_only_reason(topology: Topology, gw: Any) -> str:
-    """Why a virtual network gateway carries no IPv6 ('' when it does), Microsoft's pages:
-    * a VPN gateway: "VPN gateways currently support IPv4 traffic only" ("What is IPv6 for
-      Azure Virtual Network?", https://learn.microsoft.com/azure/virtual-network/ip-services/
-      ipv6-overview, "Limitations"; "Add IPv6 support for private peering using the Azure
-      portal", https://learn.microsoft.com/azure/expressroute/expressroute-howto-add-ipv6-portal,
-      "Limitations": coexistence "VPN Gateway only supports IPv4 traffic");
-    * an ExpressRoute gateway whose GatewaySubnet has no IPv6 prefix: the same ExpressRoute page
-      adds "IPv6 address space to your existing virtual network and GatewaySubnet" before the
-      gateway is created (or updated) for dual-stack connections.
-    What the ExpressRoute page also requires and a topology cannot show (IPv6 enabled on the
-    circuit's private peering, a gateway created or updated after the GatewaySubnet got its
-    IPv6 prefix, a Standard static public IP) is assumed (assumption `expressroute-ipv6`)."""
-    if gw.gateway_type != "ExpressRoute":
-        return "VPN gateways carry IPv4 traffic only"
-    vnet = topology.get(gw.virtual_network)
-    subnet = next((sub for sub in getattr(vnet, "subnets", ())
-                   if sub.name.lower() == "gatewaysubnet"), None)
-    if subnet is None or not any(p.version == 6 for p in subnet.address_prefixes):
-        return "its GatewaySubnet has no IPv6 prefix (IPv4-only ExpressRoute gateway)"
-    return ""
 
 
 def label_ipv4_only(name: str, why: str) -> str:

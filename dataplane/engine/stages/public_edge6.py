@@ -29,8 +29,15 @@ NICs' IPv6 IP configurations (control/outbound6.py):
   stages/public_edge.py `snat_port_np`, over the addresses folded to 32 bits; assumption
   `ipv6-internet-egress`); its replies are un-SNATed by the connection table (reference
   `_ingress6`, batch `_ingress6`). Replies (tracked flows) are never stopped.
-  Nodes that are no NIC (a dual-stack Azure Firewall) and packets an NVA forwards keep the
-  former behaviour: they leave keeping their source (the same assumption).
+  The rule is applied at the node that sends the packet to the Internet, so a packet an NVA
+  forwards meets the NVA NIC's IPv6 outbound method (none: NO_IPV6_INTERNET labelled with the
+  NVA); a dual-stack Azure Firewall (IPv6 private address) forwarding IPv6 to the Internet
+  needs a public IPv6 address among its ip configurations' public IPs ("Deploy Azure Firewall
+  in dual stack mode (preview)", https://learn.microsoft.com/azure/firewall/
+  deploy-dual-stack-firewall, "Supported scenarios and limitations": IPv6 address spaces,
+  "public IPv6 addresses", UDRs and network rules; assumption `firewall-ipv6-internet`), else
+  NO_IPV6_INTERNET labelled with the firewall. What a forwarding node translates is not
+  modelled: a forwarded packet that passes leaves keeping its source (IPV6_EGRESS).
 Reference and batch forms take the same tables, so they agree by construction of the lookups.
 """
 
@@ -45,7 +52,7 @@ import numpy as np
 
 from dataplane.control.outbound import INSTANCE_PUBLIC_IP, NONE
 from dataplane.control.outbound6 import outbound_access6
-from dataplane.control.public_addresses import closed_to_inbound
+from dataplane.control.public_addresses import closed_to_inbound, public_address
 from dataplane.engine.stages.loadbalancer import fold6, fold6_np
 from dataplane.engine.stages.public_edge import closed_label, nonroutable6, snat_port_np
 
@@ -77,9 +84,23 @@ class Edge6Tables:
 _TABLES: weakref.WeakKeyDictionary[Any, Edge6Tables] = weakref.WeakKeyDictionary()
 
 
+FIREWALL_IPV6_INTERNET = (
+    "firewall-ipv6-internet: a dual-stack Azure Firewall sends IPv6 to the Internet only when "
+    "one of its ip configurations has a public IPv6 address (deploy-dual-stack-firewall lists "
+    "public IPv6 addresses among what the preview configures; Microsoft does not say what a "
+    "dual-stack firewall without one does: taken as no IPv6 Internet path, as for a VM, "
+    "ipv6-overview 'only established when you explicitly request it'); the address it "
+    "translates forwarded IPv6 to is not modelled (the packet keeps its source)")
+
+
 def no_internet_label(nic_name: str) -> str:
     return (f"outbound IPv6 none: {nic_name} has no public IPv6 address and no public load "
             "balancer IPv6 frontend (IPv6 Internet only when the deployment requests it)")
+
+
+def firewall_no_internet_label(name: str) -> str:
+    return (f"outbound IPv6 none: azure firewall {name} is dual stack without a public IPv6 "
+            "address (firewall-ipv6-internet)")
 
 
 def tables(net: Any) -> Edge6Tables:
@@ -116,6 +137,15 @@ def tables(net: Any) -> Edge6Tables:
             name = str(method.resource).rsplit("/", 1)[-1]
             dnat.setdefault(public, (private, i, closed, name))
             exposed.setdefault(private, (i, closed, name))
+    for k, fw in enumerate(net.firewalls):  # FIREWALL_IPV6_INTERNET
+        node = len(net.nics) + k
+        if fw.private_ip_address6 is None or node >= n_nodes:
+            continue
+        versions = {getattr(public_address(topology, pip), "version", 0)
+                    for pip in fw.public_ip_addresses}
+        if 6 not in versions:
+            no_internet[node] = True
+            labels[node] = firewall_no_internet_label(fw.name)
     found = Edge6Tables(dnat, exposed, snat, no_internet, tuple(labels))
     _TABLES[net] = found
     return found
@@ -247,5 +277,5 @@ def _ip6(v: int) -> str:
     return str(ipaddress.IPv6Address(v))
 
 
-__all__ = ["IPV6_EGRESS", "Edge6Tables", "egress_np", "ingress", "ingress_np",
+__all__ = ["FIREWALL_IPV6_INTERNET", "IPV6_EGRESS", "Edge6Tables", "firewall_no_internet_label", "egress_np", "ingress", "ingress_np",
            "no_internet", "no_internet_label", "snat", "tables"]

@@ -178,7 +178,7 @@ class BatchPipeline:
         self.snat_pools: dict[tuple[int, ...], int] = {}  # firewall SNAT port pool -> id
         self._pool_keys: list[tuple[int, ...]] = []  # id -> pool (pool_key)
         self.pool_limit: list[int] = []  # ports of each pool (firewall_nat.snat_limit)
-        self.pending_sessions = BatchPendingSessions(flow_capacity)  # engine/pending.py
+        self.pending_sessions = BatchPendingSessions(flow_capacity, idle_timeout_ns)  # engine/pending.py
         self.fragments = FragmentChains()  # fragment chains (engine/fragments.py, emulator)
         self._pending: tuple | None = None
         self._prep: tuple | None = None  # the last batch's flow ids and decision keys
@@ -320,7 +320,7 @@ class BatchPipeline:
         # pending application-rule sessions (engine/pending.py): replies take their flow's
         # verdict; rewrites drops only, so nothing above depends on it
         disp, dec, self.recorders, used = self.pending_sessions.settle(
-            fid, rid, self._disp[ids], self._dec[ids], excl)
+            fid, rid, self._disp[ids], self._dec[ids], excl, c.time_ns)
         self.depended_on = _union_rows(n, depends, again, used)
         if commit:
             self.commit()
@@ -421,9 +421,10 @@ class BatchPipeline:
             (first if int(owner[t]) == f else rest).append(row)
         return first + rest
 
-    def pending_records(self) -> list[tuple[tuple[int, ...], PendingVerdict]]:
+    def pending_records(self) -> list[tuple[tuple[int, ...], PendingVerdict, int]]:
         """The committed pending sessions (engine/pending.py) as (the key of the replies they
-        answer, in reference.flow_key form; the verdict)."""
+        answer, in reference.flow_key form; the verdict; the capture time ns it was recorded
+        at)."""
         records = self.pending_sessions.export()
         if not records:
             return []
@@ -432,7 +433,8 @@ class BatchPipeline:
         for f, (fw, disp, label) in records.items():
             s, d, proto, sport, dport = k[f].tolist()
             out.append(((d, s, proto, dport, sport),
-                        PendingVerdict(fw, D(disp), self.labels.names[label])))
+                        PendingVerdict(fw, D(disp), self.labels.names[label]),
+                        self.pending_sessions.recorded_at(f)))
         return out
 
     def _reference_keys(self) -> np.ndarray:

@@ -67,7 +67,7 @@ from dataplane.engine.fragments import (
 )
 from dataplane.engine.link_layer import NON_IP_ASSUMPTION, decide_np
 from dataplane.engine.payload import NAME_WAIT_NS, NAME_WAIT_PACKETS, PAYLOAD_ASSUMPTIONS
-from dataplane.engine.pending import DROPS
+from dataplane.engine.pending import DROPS, PENDING_ASSUMPTION
 from dataplane.engine.reference import Packet, ReferencePipeline, flow_key, reverse_key
 from dataplane.engine.results import NOT_SHAPER_DROPPED, Result, opened_flows
 from dataplane.engine.stages.appliance import APPLIANCE_ASSUMPTIONS
@@ -184,6 +184,7 @@ class Emulator:
                 IPV6_EGRESS, EXPRESSROUTE_IPV6,  # issue 17: stages/public_edge6.py, gateway.py
                 *CONNTRACK_ASSUMPTIONS, *PLATFORM_ASSUMPTIONS, *APPLIANCE_ASSUMPTIONS,
                 *FIREWALL_ASSUMPTIONS, *FIREWALL_NAT_ASSUMPTIONS, *PAYLOAD_ASSUMPTIONS,
+                PENDING_ASSUMPTION,
                 *fragment_assumptions(self.batch.fragments.out_of_order), NON_IP_ASSUMPTION,
                 *(f"{a.key}: {a.text}" for a in public_address_assumptions(self.topology)),
                 *firewall_cap_caveats(self.topology)]
@@ -618,9 +619,9 @@ class Emulator:
                 & np.isin(c["decision"], DROPS) & (c["shaper_drop_leg"] != 0))
         same[i] = False
         if not same[i:].any():
-            for key, verdict in self.batch.pending_records():
+            for key, verdict, recorded_ns in self.batch.pending_records():
                 if key == flow_key(p):
-                    ref.pending_sessions.record(key, verdict)
+                    ref.pending_sessions.record(key, verdict, recorded_ns)
         names = self.batch.flow_names.table.names
         for j in np.flatnonzero(same[:i])[::-1].tolist():
             q = self._packet(c, j)
@@ -629,7 +630,7 @@ class Emulator:
             ref.server_names[reply] = names[int(c["server_name"][j])]
             w = ref.walk(q)
             if w.pending is not None:
-                ref.pending_sessions.record(flow_key(p), w.pending)
+                ref.pending_sessions.record(flow_key(p), w.pending, q.time_ns)
                 return
 
     def legs(self, path: list[int]) -> list[dict[str, Any]]:

@@ -55,6 +55,7 @@ from dataplane.engine.compile import (
 )
 from dataplane.engine.conntrack import (
     IDLE_TIMEOUT_NS,
+    NEVER_IDLE_NS,
     UNSNAT,
     BatchConnTrack,
     FirewallSets,
@@ -175,8 +176,9 @@ class BatchPipeline:
         self.ct = BatchConnTrack(flow_capacity, idle_timeout_ns)
         self._touches: tuple[np.ndarray, ...] = (np.zeros(0, np.int64),) * 3
         self.snat_pools: dict[tuple[int, ...], int] = {}  # firewall SNAT port pool -> id
+        self._pool_keys: list[tuple[int, ...]] = []  # id -> pool (pool_key)
         self.pool_limit: list[int] = []  # ports of each pool (firewall_nat.snat_limit)
-        self.pending_sessions = BatchPendingSessions(flow_capacity)  # engine/pending.py
+        self.pending_sessions = BatchPendingSessions(flow_capacity, idle_timeout_ns)  # engine/pending.py
         self.fragments = FragmentChains()  # fragment chains (engine/fragments.py, emulator)
         self._pending: tuple | None = None
         self._prep: tuple | None = None  # the last batch's flow ids and decision keys
@@ -227,6 +229,7 @@ class BatchPipeline:
         if n == 0:
             disp, dec, nodes, *final = self.decide(c, *self._no_state(0))
             self.final = tuple(final[:4])
+            self.snat_pool_rows = np.zeros(0, np.int64)
             self.final6 = (c.src_hi, c.src_lo, c.dst_hi, c.dst_lo)
             self._pending = None
             self.recorders = np.zeros(0, np.int64)
@@ -301,6 +304,7 @@ class BatchPipeline:
                          self._pool[ids[op]])
         self._touches = touches
         self.final = (self._fsrc[ids], self._fdst[ids], self._fsport[ids], self._fdport[ids])
+        self.snat_pool_rows = self._pool[ids]  # each row's SNAT port pool id (explanations)
         edge = np.flatnonzero(c.preset != UNDECIDED)  # decided at the edge: untranslated
         if edge.size:
             for f, col in zip(self.final, (c.src, c.dst, c.sport, c.dport), strict=True):
@@ -316,7 +320,7 @@ class BatchPipeline:
         # pending application-rule sessions (engine/pending.py): replies take their flow's
         # verdict; rewrites drops only, so nothing above depends on it
         disp, dec, self.recorders, used = self.pending_sessions.settle(
-            fid, rid, self._disp[ids], self._dec[ids], excl)
+            fid, rid, self._disp[ids], self._dec[ids], excl, c.time_ns)
         self.depended_on = _union_rows(n, depends, again, used)
         if commit:
             self.commit()
@@ -360,12 +364,42 @@ class BatchPipeline:
         """The conntrack table as it stands now: (generation, entries opened)."""
         return self.ct.generation, self.ct.count
 
+    def entry_times(self) -> tuple[np.ndarray, np.ndarray]:
+        """(latest touch ns int64[entries], SNAT port pool id int64[entries], -1 none) of the
+        committed entries, by opening order (`seq`): a Result keeps them from when it was
+        made, so explanations see each entry's age and port as the run found them."""
+        ct = self.ct
+        last = np.full(ct.count, NEVER_IDLE_NS, np.int64)
+        pool = np.full(ct.count, -1, np.int64)
+        held = np.flatnonzero(ct.opened)
+        last[ct.seq[held]] = ct.last_ns[held]
+        pool[ct.seq[held]] = ct.pool[held]
+        return last, pool
+
+    def pool_key(self, pool_id: int) -> tuple[int, ...] | None:
+        """The SNAT port pool (reference form, firewall_nat.snat_key with its firewall) of an
+        interned pool id; None for -1."""
+        if pool_id < 0:
+            return None
+        if len(self._pool_keys) != len(self.snat_pools):
+            self._pool_keys = list(self.snat_pools)
+        return self._pool_keys[pool_id]
+
     def entries(self, mark: tuple[int, int] | None = None
                 ) -> list[tuple[tuple[int, ...], tuple[int, ...], frozenset[int]]]:
         """The committed conntrack entries (those opened before `mark`, when given) as
         (original key, translated key, firewall nodes), the reply-key owners first
         (re-committing them in this order into a conntrack.ConnTrack gives the same reply
         lookups). InputError when the table was reset since the mark."""
+        return [e[:3] for e in self.timed_entries(mark)]
+
+    def timed_entries(self, mark: tuple[int, int] | None = None,
+                      times: tuple[np.ndarray, np.ndarray] | None = None
+                      ) -> list[tuple[tuple[int, ...], tuple[int, ...], frozenset[int], int,
+                                      tuple[int, ...] | None]]:
+        """entries(mark), each with its latest touch (ns) and its SNAT port pool (reference
+        form, None: none) -- as `times` (entry_times() taken with the mark) has them, else as
+        they stand now."""
         ct = self.ct
         if mark is not None and mark[0] != ct.generation:
             raise InputError("the emulator's flow state was reset after this result was "
@@ -377,16 +411,20 @@ class BatchPipeline:
         size = k.shape[0]
         owner = ct.reply_entry[:size]
         sets = {v: frozenset(k_) for k_, v in self.fwsets.ids.items()}
+        last, pool = self.entry_times() if times is None else times
         first, rest = [], []
         for f in np.flatnonzero(ct.opened[:size] & (ct.seq[:size] < limit)).tolist():
             t = int(ct.translated_id[f])
-            row = (tuple(k[f].tolist()), tuple(k[t].tolist()), sets[int(ct.fwset[f])])
+            q = int(ct.seq[f])
+            row = (tuple(k[f].tolist()), tuple(k[t].tolist()), sets[int(ct.fwset[f])],
+                   int(last[q]), self.pool_key(int(pool[q])))
             (first if int(owner[t]) == f else rest).append(row)
         return first + rest
 
-    def pending_records(self) -> list[tuple[tuple[int, ...], PendingVerdict]]:
+    def pending_records(self) -> list[tuple[tuple[int, ...], PendingVerdict, int]]:
         """The committed pending sessions (engine/pending.py) as (the key of the replies they
-        answer, in reference.flow_key form; the verdict)."""
+        answer, in reference.flow_key form; the verdict; the capture time ns it was recorded
+        at)."""
         records = self.pending_sessions.export()
         if not records:
             return []
@@ -395,7 +433,8 @@ class BatchPipeline:
         for f, (fw, disp, label) in records.items():
             s, d, proto, sport, dport = k[f].tolist()
             out.append(((d, s, proto, dport, sport),
-                        PendingVerdict(fw, D(disp), self.labels.names[label])))
+                        PendingVerdict(fw, D(disp), self.labels.names[label]),
+                        self.pending_sessions.recorded_at(f)))
         return out
 
     def _reference_keys(self) -> np.ndarray:

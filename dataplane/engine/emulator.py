@@ -3,7 +3,14 @@
 Takes: a Topology (dataplane.load), timing overrides (TimingParams fields, ns). Emits `Result`
 (results.py). `send(packets, source=None)` takes one scapy packet or a list (Ether or IP
 layer first); the ingress NIC is `source` (VM name) or the NIC owning the source address;
-packets are sent back to back from t=0 unless `times_ns` is given. `replay(paths, ...)`
+packets are sent back to back unless `times_ns` (capture timestamps, ns) is given.
+One capture clock per Emulator (assumption engine-clock), kept across send and replay calls
+until reset(): its origin is the first timestamp it sees (a `times_ns` entry or a capture
+record), every later timestamp is placed at its distance from that origin (clamped to no
+earlier than the latest packet so far), and an untimed packet (send without `times_ns`, a
+replay with timing "asap") is placed at the latest time so far (t=0 on a fresh emulator): so
+flow state ages across calls (conntrack.py conntrack-idle, pending.py) exactly as within one
+call. `replay(paths, ...)`
 streams captures in batches (bounded memory: one batch of frames at a time; several captures
 merged by timestamp), maps capture endpoints (io/mapping.py), and runs the batch pipeline.
 Parse failures become UNPARSED (the parse status is kept), frames that are not IP UNSUPPORTED
@@ -60,7 +67,7 @@ from dataplane.engine.fragments import (
 )
 from dataplane.engine.link_layer import NON_IP_ASSUMPTION, decide_np
 from dataplane.engine.payload import NAME_WAIT_NS, NAME_WAIT_PACKETS, PAYLOAD_ASSUMPTIONS
-from dataplane.engine.pending import DROPS
+from dataplane.engine.pending import DROPS, PENDING_ASSUMPTION
 from dataplane.engine.reference import Packet, ReferencePipeline, flow_key, reverse_key
 from dataplane.engine.results import NOT_SHAPER_DROPPED, Result, opened_flows
 from dataplane.engine.stages import public_edge6
@@ -102,6 +109,10 @@ ENGINE_ASSUMPTIONS = (
     "type/code.",
     ENGINE_IPV6_ASSUMPTION,
     "engine-time: capture timestamps going backwards are clamped to the previous packet's.",
+    "engine-clock: one capture clock per emulator run (send and replay calls until reset): its "
+    "origin is the first timestamp seen, later calls continue it (a timestamp before the "
+    "latest packet is clamped to it) and untimed packets are placed at the latest time; so "
+    "flows idle out across calls as within one.",
     "engine-order: every leg of every packet is shaped in the order packets reach the sender "
     "(time, then packet order), whatever the batch size; with --timing asap every packet "
     "starts at t = 0 and each batch is timed as one burst after the previous batches.",
@@ -149,6 +160,7 @@ class Emulator:
         self.name_wait_ns, self.name_wait_packets = NAME_WAIT_NS, NAME_WAIT_PACKETS
         self._heard_ns = np.iinfo(np.int64).min  # the capture clock (names: payload.py)
         self._read = 0  # packets read so far (their positions, names: payload.py)
+        self._clock: dict[str, int] = {}  # capture clock: "t0" origin, "last" latest (ns)
 
     @property
     def replay_map(self) -> AddressMap | None:
@@ -164,6 +176,7 @@ class Emulator:
         self._waiting = None
         self._heard_ns = np.iinfo(np.int64).min
         self._read = 0
+        self._clock = {}
 
     def assumptions(self) -> list[str]:
         return [*ENGINE_ASSUMPTIONS, *texts("forwarded-traffic", access_assumption(),
@@ -172,6 +185,7 @@ class Emulator:
                 IPV6_EGRESS, FIREWALL_IPV6_INTERNET, EXPRESSROUTE_IPV6,  # issue 17: stages/public_edge6.py, gateway.py
                 *CONNTRACK_ASSUMPTIONS, *PLATFORM_ASSUMPTIONS, *APPLIANCE_ASSUMPTIONS,
                 *FIREWALL_ASSUMPTIONS, *FIREWALL_NAT_ASSUMPTIONS, *PAYLOAD_ASSUMPTIONS,
+                PENDING_ASSUMPTION,
                 *fragment_assumptions(self.batch.fragments.out_of_order), NON_IP_ASSUMPTION,
                 *(f"{a.key}: {a.text}" for a in public_address_assumptions(self.topology)),
                 INTERNET_EDGE_LATENCY,  # issue 17 leftover 5 (v6fix)
@@ -212,7 +226,8 @@ class Emulator:
         sources = source if isinstance(source, (list, tuple)) else [source] * len(pkts)
         nic_override = np.array([self.net.nic_by_vm(s) if s else -2 for s in sources],
                                 dtype=np.int32)
-        result = Result(self, conntrack_mark=self.batch.mark())
+        result = Result(self, conntrack_mark=self.batch.mark(),
+                        conntrack_times=self.batch.entry_times())
         self._held = self._waiting = None
         self._process(rb, 0, result, nic_override=nic_override, asap=times_ns is None)
         return result
@@ -231,11 +246,11 @@ class Emulator:
         if speed <= 0:
             raise InputError("--speed must be positive")
         amap = self.address_map(mapping, subnet_mapping, auto_map)
-        result = Result(self, conntrack_mark=self.batch.mark())
+        result = Result(self, conntrack_mark=self.batch.mark(),
+                        conntrack_times=self.batch.entry_times())
         stats = [CaptureStats(str(p)) for p in paths]
         result.captures = stats
         self._amap = amap
-        self._clock: dict[str, int] = {}
         total = sum(Path(p).stat().st_size for p in paths)
         bar = _bar(total, progress)
         self._held = self._waiting = None
@@ -328,16 +343,15 @@ class Emulator:
         nic[s6] = self.nic_of6(src_hi[s6], src_lo[s6])  # an IPv6 packet by its IPv6 source
         if nic_override is not None:
             nic = np.where(nic_override >= 0, nic_override, nic).astype(np.int32)
+        last = self._clock.get("last", 0)  # one capture clock (the module contract)
         if asap:
-            t = np.zeros(n, dtype=np.int64)
+            t = np.full(n, last, dtype=np.int64)
         else:
-            t0 = self._clock.setdefault("t0", int(rb.time_ns[0]) if n else 0) \
-                if hasattr(self, "_clock") else int(rb.time_ns[0]) if n else 0
+            t0 = self._clock.setdefault("t0", int(rb.time_ns[0]) if n else 0)
             rel = ((rb.time_ns - t0) / speed).astype(np.int64) if speed != 1 else \
                 rb.time_ns - t0
-            last = self._clock.get("last", 0) if hasattr(self, "_clock") else 0
             t = np.maximum.accumulate(np.maximum(rel, last)) if n else rel
-            if n and hasattr(self, "_clock"):
+            if n:
                 self._clock["last"] = int(t[-1])
         heard = np.maximum.accumulate(np.maximum(rb.time_ns, self._heard_ns)) if n else \
             rb.time_ns
@@ -513,7 +527,8 @@ class Emulator:
                "final_dport": fdport, "decision": disp,
                **dict(zip(("final_src_hi", "final_src_lo", "final_dst_hi", "final_dst_lo"),
                           (np.asarray(a, np.uint64) for a in final6), strict=True)),
-               "shaper_drop_leg": np.full(n, NOT_SHAPER_DROPPED, np.int8)}
+               "shaper_drop_leg": np.full(n, NOT_SHAPER_DROPPED, np.int8),
+               "snat_pool": self.batch.snat_pool_rows if n else np.zeros(0, np.int64)}
         if held is not None:  # the held rows that were travelling
             rows = np.flatnonzero(~held.ways.done)
             finished = ways.done[:old.size]
@@ -548,20 +563,11 @@ class Emulator:
             return {**row, "hops": [], "reason": d.reason}
         if d in FRAGMENT_DROPS or c["status"][i] == ParseStatus.NON_FIRST_FRAGMENT.name:
             return {**row, "hops": [], "reason": d.reason, "fragment": FRAGMENT_EXPLAINED}
-        ref = ReferencePipeline(self.net)
-        fws = self.net.node_kind
-        for original, translated, firewalls in self.batch.entries(result.conntrack_mark):
-            ref.conntrack.commit(original, translated, firewalls)
-        for j in opened_flows(c, i).tolist():  # the conntrack table as it stood before packet i
-            p = self._packet(c, j)
-            ref.conntrack.commit(flow_key(p), flow_key(p._replace(
-                src=int(c["final_src_hi"][j]) << 64 | int(c["final_src_lo"][j]),
-                dst=int(c["final_dst_hi"][j]) << 64 | int(c["final_dst_lo"][j]),
-                sport=int(c["final_sport"][j]), dport=int(c["final_dport"][j])))
-                if p.family == 6 else _conn_key(
-                int(c["final_src"][j]), int(c["final_dst"][j]), p.proto,
-                int(c["final_sport"][j]), int(c["final_dport"][j])), frozenset(
-                int(x) for x in result.nodes[j] if x >= 0 and fws[x] == "firewall"))
+        ref = ReferencePipeline(self.net, self.batch.ct.capacity, self.batch.ct.idle_timeout_ns)
+        for original, translated, firewalls, last_ns, pool in self.batch.timed_entries(
+                result.conntrack_mark, result.conntrack_times):
+            ref.conntrack.commit(original, translated, firewalls, last_ns, pool)
+        self._flows_before(ref, result, i)
         p = self._packet(c, i)
         self._pending_before(ref, c, i, p)
         ref.server_names[flow_key(p)] = self.batch.flow_names.table.names[
@@ -574,6 +580,34 @@ class Emulator:
                 "shaper_drop": None if leg < 0 else {"leg": leg,
                                                      "at": self.net.node_names[path[leg]]},
                 "legs": self.legs(path)}
+
+    def _flows_before(self, ref: ReferencePipeline, result: Result, i: int) -> None:
+        """Into `ref.conntrack`: the flow table as it stood before row i -- every earlier
+        row the stages decided, in order, touches the live entry it answers at its time
+        (conntrack.py conntrack-idle), and one that opened or kept its flow (opened_flows:
+        passing, not dropped by its source VM's shaper) commits it at its time with the SNAT
+        port pool it drew from, so expiry and port exhaustion read what the run read."""
+        c = result.columns
+        fws = self.net.node_kind
+        committed = np.zeros(i, bool)
+        committed[opened_flows(c, i)] = True
+        walked = ~np.isin(c["disposition"][:i], _NOT_WALKED) \
+            & (c["status"][:i] != ParseStatus.NON_FIRST_FRAGMENT.name)
+        for j in np.flatnonzero(walked).tolist():
+            p = self._packet(c, j)
+            ref.conntrack.reply_of(flow_key(p), p.time_ns)  # a live entry's reply touches it
+            if not committed[j]:
+                continue
+            final = flow_key(p._replace(
+                src=int(c["final_src_hi"][j]) << 64 | int(c["final_src_lo"][j]),
+                dst=int(c["final_dst_hi"][j]) << 64 | int(c["final_dst_lo"][j]),
+                sport=int(c["final_sport"][j]), dport=int(c["final_dport"][j]))) \
+                if p.family == 6 else _conn_key(
+                int(c["final_src"][j]), int(c["final_dst"][j]), p.proto,
+                int(c["final_sport"][j]), int(c["final_dport"][j]))
+            ref.conntrack.commit(flow_key(p), final, frozenset(
+                int(x) for x in result.nodes[j] if x >= 0 and fws[x] == "firewall"),
+                p.time_ns, self.batch.pool_key(int(c["snat_pool"][j])))
 
     def _pending_before(self, ref: ReferencePipeline, c: dict[str, np.ndarray], i: int,
                         p: Packet) -> None:
@@ -591,9 +625,9 @@ class Emulator:
                 & np.isin(c["decision"], DROPS) & (c["shaper_drop_leg"] != 0))
         same[i] = False
         if not same[i:].any():
-            for key, verdict in self.batch.pending_records():
+            for key, verdict, recorded_ns in self.batch.pending_records():
                 if key == flow_key(p):
-                    ref.pending_sessions.record(key, verdict)
+                    ref.pending_sessions.record(key, verdict, recorded_ns)
         names = self.batch.flow_names.table.names
         for j in np.flatnonzero(same[:i])[::-1].tolist():
             q = self._packet(c, j)
@@ -602,7 +636,7 @@ class Emulator:
             ref.server_names[reply] = names[int(c["server_name"][j])]
             w = ref.walk(q)
             if w.pending is not None:
-                ref.pending_sessions.record(flow_key(p), w.pending)
+                ref.pending_sessions.record(flow_key(p), w.pending, q.time_ns)
                 return
 
     def legs(self, path: list[int]) -> list[dict[str, Any]]:
@@ -786,6 +820,7 @@ def _record_batch(frames: list[bytes], links: list[int], times: Sequence[int] | 
                                 dtype=np.int64), np.arange(len(frames), dtype=np.int64))
 
 
+_NOT_WALKED = np.array([D.UNPARSED, D.UNSUPPORTED, D.UNMAPPED, *FRAGMENT_DROPS], np.uint8)
 MAX_LEGS = MAX_HOPS + 1  # node paths are MAX_HOPS + 2 wide (batch.WIDTH)
 _STATUS_NAMES = np.array([s.name for s in ParseStatus], dtype=object)
 

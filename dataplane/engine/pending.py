@@ -30,7 +30,12 @@ Contract (reference form `PendingSessions`, batch form `BatchPendingSessions`, o
 * Like a flow entry, a record is kept only for a packet that left its source VM (callers that
   shape record only packets their source VM's shaper kept); at most `capacity` flows are
   recorded (a full table records no new flow: its replies are evaluated as new flows).
-  Records do not expire.
+* Idle expiry (assumption `pending-idle`, the flow table's conntrack-idle timeout,
+  conntrack.IDLE_TIMEOUT_NS, a constructor parameter): a record keeps the capture time of its
+  latest recording packet; a packet at t answers it only while t - that time <= the timeout
+  (a record older than the timeout is gone: the reply is evaluated as a new flow). Answers
+  do not refresh it (only the flow's client packets record). An expired record still counts
+  against `capacity` until its flow records again (as a flow entry does, conntrack.py).
 Keys: the reference form keys by reference.flow_key tuples, the batch form by the engine's
 flow ids (batch.py: the ids of forward tuples; a row's reverse tuple id `rid`), so state
 crosses batches in both and a verdict does not depend on where the replay cuts them.
@@ -43,9 +48,14 @@ from typing import NamedTuple
 import numpy as np
 
 from dataplane.dispositions import Disposition as D
+from dataplane.engine.conntrack import IDLE_TIMEOUT_NS
 
 Key = tuple[int, int, int, int, int]
 DROPS = (D.FIREWALL_DENIED, D.FIREWALL_NAME_UNKNOWN)  # what a firewall's rules drop with
+PENDING_ASSUMPTION = (
+    "pending-idle: the verdict a flow's application rules gave (FIREWALL_DENIED, "
+    "FIREWALL_NAME_UNKNOWN) carries to its replies while the flow's latest client packet is at "
+    "most 4 minutes old (conntrack-idle's timeout); a later reply is evaluated as a new flow.")
 
 
 class PendingVerdict(NamedTuple):
@@ -58,38 +68,52 @@ class PendingVerdict(NamedTuple):
 
 
 class PendingSessions:
-    """Reference form: a dict by reply key (reverse of the recording packet's key)."""
+    """Reference form: a dict by reply key (reverse of the recording packet's key), and the
+    capture time (ns) each was recorded at."""
 
-    def __init__(self, capacity: int | None = None) -> None:
+    def __init__(self, capacity: int | None = None,
+                 idle_timeout_ns: int = IDLE_TIMEOUT_NS) -> None:
         self.capacity = capacity
+        self.idle_timeout_ns = idle_timeout_ns
         self.by_reply: dict[Key, PendingVerdict] = {}
+        self.recorded_ns: dict[Key, int] = {}
 
     def __len__(self) -> int:
         return len(self.by_reply)
 
-    def record(self, reply_key: Key, verdict: PendingVerdict) -> None:
-        """A client packet dropped by `verdict.firewall`'s application rules (contract)."""
+    def record(self, reply_key: Key, verdict: PendingVerdict, now_ns: int = 0) -> None:
+        """A client packet at `now_ns` (capture time) dropped by `verdict.firewall`'s
+        application rules (contract)."""
         full = self.capacity is not None and len(self.by_reply) >= self.capacity
         if reply_key in self.by_reply or not full:
             self.by_reply[reply_key] = verdict
+            self.recorded_ns[reply_key] = now_ns
 
-    def answer(self, key: Key, firewall: int) -> PendingVerdict | None:
-        """The verdict a packet with `key` takes at `firewall` (node id) when its rules drop
-        it outside the application-rule part; None when it answers no record there."""
+    def answer(self, key: Key, firewall: int, now_ns: int | None = None
+               ) -> PendingVerdict | None:
+        """The verdict a packet with `key` at `now_ns` takes at `firewall` (node id) when its
+        rules drop it outside the application-rule part; None when it answers no live record
+        there (now_ns None: no expiry check)."""
         v = self.by_reply.get(key)
-        return v if v is not None and v.firewall == firewall else None
+        if v is None or v.firewall != firewall:
+            return None
+        if now_ns is not None and now_ns - self.recorded_ns[key] > self.idle_timeout_ns:
+            return None
+        return v
 
 
 class BatchPendingSessions:
     """Batch form: arrays by flow id (the engine's forward-tuple ids, batch.py), one spare
     last slot like conntrack.BatchConnTrack (the sentinel "no id" never holds a record).
-    `firewall` int32 (-1: no record), `disposition` uint8, `label` int32 (batch.Labels ids).
+    `firewall` int32 (-1: no record), `disposition` uint8, `label` int32 (batch.Labels ids),
+    `recorded_ns` int64 (capture time of the latest recording packet).
     Label registries (by label id, filled by the firewall stage as it decides): `drop_at`
     (int32: the firewall node whose rule evaluation drops with that label, -1) and
     `application` (bool: the drop is the application-rule part's)."""
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, idle_timeout_ns: int = IDLE_TIMEOUT_NS) -> None:
         self.capacity = capacity
+        self.idle_timeout_ns = idle_timeout_ns
         self.drop_at = np.full(64, -1, np.int32)
         self.application = np.zeros(64, bool)
         self.registered = False  # any label registered yet
@@ -100,6 +124,7 @@ class BatchPendingSessions:
         self.firewall = np.full(size, -1, np.int32)
         self.disposition = np.zeros(size, np.uint8)
         self.label = np.full(size, -1, np.int32)
+        self.recorded_ns = np.zeros(size, np.int64)
         self.count = 0
         self._staged: tuple[np.ndarray, ...] | None = None
 
@@ -134,7 +159,8 @@ class BatchPendingSessions:
         if size <= self.firewall.size:
             return
         old = self.firewall.size - 1  # the old sentinel slot becomes an ordinary id
-        for name, fill in (("firewall", -1), ("disposition", 0), ("label", -1)):
+        for name, fill in (("firewall", -1), ("disposition", 0), ("label", -1),
+                           ("recorded_ns", 0)):
             a = getattr(self, name)
             grown = np.full(size, fill, a.dtype)
             grown[:old] = a[:old]
@@ -147,16 +173,19 @@ class BatchPendingSessions:
     def renumber(self, keep: np.ndarray, size: int) -> None:
         """After compaction kept the ids in `keep` (in order), arrays of `size` slots."""
         kept = int(keep.sum())
-        for name, fill in (("firewall", -1), ("disposition", 0), ("label", -1)):
+        for name, fill in (("firewall", -1), ("disposition", 0), ("label", -1),
+                           ("recorded_ns", 0)):
             a = getattr(self, name)
             out = np.full(size, fill, a.dtype)
             out[:kept] = a[:keep.size][keep]
             setattr(self, name, out)
 
     def settle(self, fid: np.ndarray, rid: np.ndarray, disposition: np.ndarray,
-               label: np.ndarray, excluded: np.ndarray) -> tuple[np.ndarray, ...]:
+               label: np.ndarray, excluded: np.ndarray, time_ns: np.ndarray | None = None
+               ) -> tuple[np.ndarray, ...]:
         """One batch in row order (rows: flow id `fid`, reverse-tuple id `rid`, decided
-        disposition and label; `excluded` rows record nothing): (disposition, label) with
+        disposition and label, capture time ns -- None: all 0; `excluded` rows record
+        nothing): (disposition, label) with
         the answers rewritten (copies when any is), the recording rows (int64, staged until `commit`)
         and the recording rows some answer read (the caller re-decides without them when
         they are withdrawn, as for flow openers)."""
@@ -166,6 +195,7 @@ class BatchPendingSessions:
             none = np.zeros(0, np.int64)
             return disposition, label, none, none
         disposition, label = disposition.copy(), label.copy()
+        t = np.zeros(n, np.int64) if time_ns is None else np.asarray(time_ns, np.int64)
         at, app = self.rule_drops(disposition, label)
         rec = np.flatnonzero(app & ~excluded)
         rec = self._within_room(fid, rec)
@@ -175,7 +205,8 @@ class BatchPendingSessions:
             by = _latest_before(fid[rec], rec, rid[answer], answer, n)
             inner = by >= 0
             src_fw = np.where(inner, at[np.maximum(by, 0)], self.firewall[rid[answer]])
-            hit = src_fw == at[answer]
+            since = np.where(inner, t[np.maximum(by, 0)], self.recorded_ns[rid[answer]])
+            hit = (src_fw == at[answer]) & (t[answer] - since <= self.idle_timeout_ns)
             rows = answer[hit]
             from_batch = by[hit]
             b = from_batch >= 0
@@ -185,7 +216,7 @@ class BatchPendingSessions:
             disposition[rows[~b]] = self.disposition[c]
             label[rows[~b]] = self.label[c]
             used = np.unique(from_batch[b])
-        self._staged = (rec, fid[rec], at[rec], disposition[rec], label[rec])
+        self._staged = (rec, fid[rec], at[rec], disposition[rec], label[rec], t[rec])
         return disposition, label, rec, used
 
     def _within_room(self, fid: np.ndarray, rec: np.ndarray) -> np.ndarray:
@@ -210,19 +241,24 @@ class BatchPendingSessions:
         """Write the staged records, in row order (the latest of a flow wins)."""
         if self._staged is None:
             return
-        _, fid, fw, disp, lab = self._staged
+        _, fid, fw, disp, lab, when = self._staged
         self._staged = None
         self.count += int(np.unique(fid[self.firewall[fid] < 0]).size)
         _, last = np.unique(fid[::-1], return_index=True)  # the latest row of each flow
         last = fid.size - 1 - last
         f = fid[last]
         self.firewall[f], self.disposition[f], self.label[f] = fw[last], disp[last], lab[last]
+        self.recorded_ns[f] = when[last]
 
     def export(self) -> dict[int, tuple[int, int, int]]:
         """{flow id: (firewall node, disposition, label id)} of the committed records."""
         ids = np.flatnonzero(self.firewall >= 0)
         return {int(f): (int(self.firewall[f]), int(self.disposition[f]), int(self.label[f]))
                 for f in ids.tolist()}
+
+    def recorded_at(self, flow_id: int) -> int:
+        """The capture time (ns) of the committed record of `flow_id`."""
+        return int(self.recorded_ns[flow_id])
 
 
 def _latest_before(keys: np.ndarray, rows: np.ndarray, want: np.ndarray, before: np.ndarray,
@@ -239,4 +275,4 @@ def _latest_before(keys: np.ndarray, rows: np.ndarray, want: np.ndarray, before:
     return np.where(ok, rows[np.maximum(at, 0)], -1)
 
 
-__all__ = ["DROPS", "BatchPendingSessions", "PendingSessions", "PendingVerdict"]
+__all__ = ["DROPS", "PENDING_ASSUMPTION", "BatchPendingSessions", "PendingSessions", "PendingVerdict"]

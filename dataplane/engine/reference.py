@@ -156,7 +156,7 @@ class ReferencePipeline:
         self.server_names: dict[tuple[int, ...], FlowName] = {}  # flow_key -> its name
         self._name = NOT_SEEN
         self._key = (0, 0, 0, 0, 0)  # the walked packet's flow_key, as it was sent
-        self.pending_sessions = PendingSessions(capacity)  # engine/pending.py
+        self.pending_sessions = PendingSessions(capacity, idle_timeout_ns)  # engine/pending.py
         self.fw_public, self.fw_private = firewall_nat.address_owners(net)  # address -> firewall
         self.fw_instance = firewall_nat.instance_owners(net)
         self.fw_own6 = firewall_own6(net.firewalls)  # dual-stack firewalls (stages/ipv6.py)
@@ -179,7 +179,7 @@ class ReferencePipeline:
         """Conntrack: a packet that survived its whole path opens its flow (conntrack.py);
         callers that shape (the emulator) commit only packets the shaper kept."""
         if w.pending is not None:  # dropped by a firewall's application rules (pending.py)
-            self.pending_sessions.record(reverse_key(p), w.pending)
+            self.pending_sessions.record(reverse_key(p), w.pending, p.time_ns)
         if w.disposition.name in PASSING:
             src, dst, sport, dport = w.out or (p.src, p.dst, p.sport, p.dport)
             self.conntrack.commit(flow_key(p), flow_key(p._replace(
@@ -582,7 +582,7 @@ class ReferencePipeline:
                     w.pending = PendingVerdict(app, D.FIREWALL_NAME_UNKNOWN if v.unknown else
                                                D.FIREWALL_DENIED, v.label or fw.default_label)
                 elif not v.allowed and not session:
-                    held = self.pending_sessions.answer(self._key, app)
+                    held = self.pending_sessions.answer(self._key, app, self._sent.time_ns)
                     if held is not None:
                         v = Verdict(False, held.label, held.disposition == D.FIREWALL_NAME_UNKNOWN)
                 ok, rule = v.allowed, v.label

@@ -15,7 +15,9 @@ reply's un-DNAT, engine/conntrack.py) -- the writers read the final_* columns.
 Timing columns: `decision` (the disposition code the decision stages gave, before the shaper:
 a SHAPER_DROP row keeps what it would have been) and `shaper_drop_leg` (int8: the leg whose
 sender's shaper dropped the packet, 0 = its source VM, k = the k-th node on its path;
-NOT_SHAPER_DROPPED otherwise). `opened_flows` reads them to rebuild the flow table.
+NOT_SHAPER_DROPPED otherwise). `opened_flows` reads them to rebuild the flow table;
+`snat_pool` (int64: the Azure Firewall SNAT port pool id the row drew a port from,
+BatchPipeline.pool_key; -1 none) lets that rebuild count ports as the run did.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ COLS = ("capture", "record", "time_in", "src", "dst", "proto", "sport", "dport",
         "nic", "disposition", "deciding", "time_out", "status", "final_src", "final_dst",
         "final_sport", "final_dport", "family", "src_hi", "src_lo", "dst_hi", "dst_lo",
         "server_name", "decision", "shaper_drop_leg", "final_src_hi", "final_src_lo",
-        "final_dst_hi", "final_dst_lo")
+        "final_dst_hi", "final_dst_lo", "snat_pool")
 NOT_SHAPER_DROPPED = -1  # shaper_drop_leg of a packet no shaper dropped
 
 
@@ -75,6 +77,8 @@ class Result:
     # the conntrack table as this run found it (BatchPipeline.mark): explain re-opens the
     # entries that existed then
     conntrack_mark: tuple[int, int] | None = field(default=None, repr=False)
+    # (latest touch ns, SNAT port pool id) of those entries then (BatchPipeline.entry_times)
+    conntrack_times: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
     # batches as added; `columns` / `nodes` concatenate them once, on first access
     _parts: list[tuple[dict[str, np.ndarray], np.ndarray]] = field(default_factory=list,
                                                                     repr=False)

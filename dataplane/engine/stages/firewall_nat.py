@@ -49,8 +49,11 @@ https://learn.microsoft.com/azure/firewall/integrate-with-nat-gateway: "2,496 SN
 public IP address configured per backend virtual machine scale set instance"); an instance
 address (private SNAT) has the whole dynamic range, PORT_COUNT (Microsoft gives no number).
 Ports are counted at the first firewall that SNATs the flow, per destination IP:port and
-protocol (a port is reused towards other destinations); a flow whose entry exists keeps its
-port, also when its entry expired and its forward direction re-opens it.
+protocol (a port is reused towards other destinations): a later firewall that SNATs the flow
+again takes no port of its own pools; DNAT's source translation (firewall-dnat-snat) takes no
+port at all (Microsoft documents no count for either: the assumption says so). A flow whose
+entry exists keeps its port, also when its entry expired and its forward direction re-opens
+it.
 Replies (assumption `firewall-reply-return`, engine/conntrack.py `source_restore`): a reply
 addressed to an instance address or a public address of a firewall holding the flow's session
 goes to that firewall, is restored there (destination: the flow's original source; source: the
@@ -96,8 +99,12 @@ FIREWALL_NAT_ASSUMPTIONS = (
     "address, for which Microsoft gives no number -- the next new flow is dropped "
     "(FIREWALL_SNAT_EXHAUSTED) until an entry idles out (conntrack-idle; TCP FIN/RST free "
     "nothing); counted at the first firewall that SNATs the flow, over its instances "
-    "(firewall-instance-address; scale-out beyond minCapacity is not modelled); DNAT's source "
-    "translation takes no counted port.",
+    "(firewall-instance-address; scale-out beyond minCapacity is not modelled): a flow a "
+    "second firewall SNATs again draws no port of that firewall's pools, so a later "
+    "firewall's pools are never exhausted by such flows; DNAT's source translation to an "
+    "instance address draws no port of any pool (Microsoft documents no port count for it): "
+    "inbound DNAT flows never end FIREWALL_SNAT_EXHAUSTED and do not use up ports of the "
+    "outbound flows. Microsoft is silent on both; chosen here.",
     "firewall-reply-return: a reply addressed to a firewall's own address (an instance "
     "address its SNAT or DNAT used, or a public address) of a flow whose session it holds "
     "goes to that firewall (peering checked, no route lookup at the sender), is restored there "

@@ -75,6 +75,7 @@ from dataplane.engine.stages.ipv6 import ENGINE_IPV6_ASSUMPTION
 from dataplane.engine.stages.loadbalancer import LB_ASSUMPTIONS
 from dataplane.engine.stages.platform import PLATFORM_ASSUMPTIONS
 from dataplane.engine.stages.public_edge6 import IPV6_EGRESS
+from dataplane.engine.path_caveats import path_caveats
 from dataplane.engine.timing_stage import leg_tables
 from dataplane.errors import InputError
 from dataplane.io.capture import CaptureStats, RecordBatch, read_batches
@@ -174,6 +175,11 @@ class Emulator:
                 *fragment_assumptions(self.batch.fragments.out_of_order), NON_IP_ASSUMPTION,
                 *(f"{a.key}: {a.text}" for a in public_address_assumptions(self.topology)),
                 *firewall_cap_caveats(self.topology)]
+
+    def path_caveats(self) -> tuple[Any, ...]:
+        """The named caveats a replay's packets can carry, each with the nodes that bring it
+        (engine/path_caveats.py; io/writers.py counts them into summary.json)."""
+        return path_caveats(self.net)
 
     # -- address helpers --
     def address_of(self, name_or_ip: str) -> int:

@@ -61,7 +61,8 @@ def path_caveats(net: Network) -> tuple[PathCaveat, ...]:
     for caveat in topology_caveats(net.topology):
         nodes = frozenset(n for n, node_ids in enumerate(ids)
                           if caveats_touching([caveat], node_ids))
-        names = tuple(sorted(r.rsplit("/", 1)[-1] for r in caveat.resources))
+        names = tuple(sorted(getattr(net.topology.get(r), "name", r.rsplit("/", 1)[-1])
+                             for r in caveat.resources))
         out.append(PathCaveat(caveat.key, caveat.text, names, nodes))
     first = len(net.nics)
     for k, rules in enumerate(net.firewall_rules):

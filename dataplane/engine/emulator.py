@@ -59,6 +59,7 @@ from dataplane.engine.fragments import (
     fragment_assumptions,
 )
 from dataplane.engine.link_layer import NON_IP_ASSUMPTION, decide_np
+from dataplane.engine.path_caveats import path_caveats
 from dataplane.engine.payload import NAME_WAIT_NS, NAME_WAIT_PACKETS, PAYLOAD_ASSUMPTIONS
 from dataplane.engine.pending import DROPS
 from dataplane.engine.reference import Packet, ReferencePipeline, flow_key, reverse_key
@@ -75,7 +76,6 @@ from dataplane.engine.stages.ipv6 import ENGINE_IPV6_ASSUMPTION
 from dataplane.engine.stages.loadbalancer import LB_ASSUMPTIONS
 from dataplane.engine.stages.platform import PLATFORM_ASSUMPTIONS
 from dataplane.engine.stages.public_edge6 import IPV6_EGRESS
-from dataplane.engine.path_caveats import path_caveats
 from dataplane.engine.timing_stage import leg_tables
 from dataplane.errors import InputError
 from dataplane.io.capture import CaptureStats, RecordBatch, read_batches

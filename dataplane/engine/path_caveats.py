@@ -7,7 +7,9 @@ Takes a compiled Network (engine/compile.py). Emits `path_caveats(net)` -> (Path
   engine does not translate), on the nodes whose resources it touches (`caveats_touching`);
 * every caveat of a firewall's rules (control/firewall_rules.py, the same texts `explain` puts
   on the firewall's hop), on that firewall's node; key `PREFIX:FIREWALL` from the text's
-  `PREFIX: ...` (`#2`, `#3` appended when one firewall has several with the same prefix).
+  `PREFIX: ...` (`#2`, `#3` appended when one firewall has several with the same prefix);
+* `host-fragmentation-not-modelled` on every packet longer than HOST_FRAGMENT_BYTES
+  (engine/fragments.py, as Result.caveats counts it).
 A node's resources (`node_resource_ids`): a NIC node its NIC, VM, subnets, their NSGs, route
 tables and NAT gateways, the NIC's NSG, public IPs and load-balancer backend pools; a firewall
 node the firewall and its subnet (with that subnet's route table); a gateway node the gateway,
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 from dataplane.control.caveats import caveats_touching, topology_caveats
 from dataplane.engine.compile import Network
+from dataplane.engine.fragments import HOST_FRAGMENT_BYTES, HOST_FRAGMENTATION_CAVEAT
 from dataplane.io.caveat_counts import PathCaveat
 from dataplane.model import Subnet, id_key
 
@@ -75,4 +78,6 @@ def path_caveats(net: Network) -> tuple[PathCaveat, ...]:
             key = f"{prefix}:{name}" + (f"#{seen[prefix]}" if seen[prefix] > 1 else "")
             out.append(PathCaveat(key, rest if sep and prefix != "firewall" else text,
                                   (name,), frozenset({first + k})))
+    key, _, text = HOST_FRAGMENTATION_CAVEAT.partition(": ")
+    out.append(PathCaveat(key, text, (), None, HOST_FRAGMENT_BYTES))
     return tuple(out)

@@ -144,7 +144,7 @@ class ReplayWriter:
         n = int(cols["disposition"].size)
         paths = PathIndex.of(nodes)
         self.aggregates.add(cols, paths)
-        self.path_caveats.add(paths)
+        self.path_caveats.add(paths, cols["length"])
         if self.outputs.parquet or self.outputs.csv:
             self.table.write(record_batch(Batch(cols, paths, self.index, self.node_names,
                                                 self.labels, self._server_names())))

@@ -74,11 +74,12 @@ def _topology(tmp: Path) -> Path:
 
 
 def _capture(tmp: Path) -> Path:
-    """3 packets app1 -> db1:1433 (through the firewall, allowed), 2 packets db1 -> the
+    """3 packets app1 -> db1:1433 (through the firewall, allowed; one of 1,454 bytes), 2 db1 -> the
     Internet (through the firewall, denied), 1 packet from an address outside the topology
     (no path: it touches no resource)."""
     frames = [Ether() / IP(src="10.1.1.4", dst="10.2.1.4") / TCP(sport=40000 + i, dport=1433)
               for i in range(3)]
+    frames[2] = frames[2] / (b"x" * 1400)  # over 1,400 bytes: host-fragmentation caveat
     frames += [Ether() / IP(src="10.2.1.4", dst="8.8.8.8") / TCP(sport=41000 + i, dport=443)
                for i in range(2)]
     frames.append(Ether() / IP(src="192.0.2.1", dst="10.1.1.4") / TCP(sport=42000, dport=22))
@@ -121,6 +122,8 @@ def test_summary_counts_each_caveat_on_the_packets_it_touches(replayed):
     assert "sql.contoso.internal" in fqdn["text"]
     agw = caveats["unmodelled:Microsoft.Network/applicationGateways:agw"]
     assert agw["resources"] == [] and agw["packets"] == 0
+    fragmentation = caveats["host-fragmentation-not-modelled"]
+    assert fragmentation["packets"] == 1 and "1,400 bytes" in fragmentation["text"]
     # the replay's own caveat: latency of the packets that have one (delivered or exited)
     timed = sum(v for k, v in summary["dispositions"].items()
                 if k == "DELIVERED" or k.startswith("EXITS_"))

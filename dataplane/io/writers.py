@@ -13,7 +13,8 @@ else):
   "DISPOSITION: reason; deciding"; one interface per link type.
 - `packets.parquet` / `packets.csv`: one row per packet (io/packet_table.py).
 - `summary.json`: running aggregates (io/aggregates.py) plus captures, address map, timing,
-  assumptions, caveats, and the files written; `accounting` (`accounting()`: read = delivered
+  assumptions, caveats (`caveats()`: {key, text, resources, packets}, the replay's own then the
+  emulator's `path_caveats()` counted per packet path, io/caveat_counts.py), and the files written; `accounting` (`accounting()`: read = delivered
   + leftNetwork + dropped + unparsed, UNSUPPORTED counted in dropped, the rule stated in the
   file) and `fragmentChains` (engine/conntrack.py FragmentChains counters: chains opened,
   followers, completed, expired, out of order dropped / forwarded, state-full drops, chains

@@ -152,9 +152,17 @@ READ: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
-# Properties Azure's schema defines (Network REST API, api-version 2024-05-01) that are a spelling
-# away from one READ lists at the same place but are not read: never a near miss. (Which of them
-# can change a verdict is a modelling question, not a typo: see docs/azure-behaviour.md.)
+# Properties Azure's schema defines that are a spelling away from one READ lists at the same place
+# but are not read: never a near miss (which of them can change a verdict is a modelling question,
+# not a typo). Microsoft's REST API reference, each page's "Request Body" section:
+# "Load Balancers - Create Or Update",
+#   https://learn.microsoft.com/rest/api/virtualnetwork/load-balancers/create-or-update
+# "Nat Gateways - Create Or Update",
+#   https://learn.microsoft.com/rest/api/virtualnetwork/nat-gateways/create-or-update
+# "Network Interfaces - Create Or Update",
+#   https://learn.microsoft.com/rest/api/virtualnetwork/network-interfaces/create-or-update
+# "Virtual Networks - Create Or Update",
+#   https://learn.microsoft.com/rest/api/virtualnetwork/virtual-networks/create-or-update
 AZURE_NOT_READ: dict[str, dict[str, tuple[str, ...]]] = {
     "microsoft.network/loadbalancers": {
         "properties": ("inboundNatPools",),

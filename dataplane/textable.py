@@ -8,7 +8,8 @@ cannot fit, also after ',', '>', and a '/' or '.' not followed by a digit (never
 prefix, a number or a name_with_underscores); when even that does not fit, each row is printed as a record
 ("header: value" lines).
 `fit()` wraps prose lines longer than the width at spaces, keeping their indent; a word longer
-than the width (a resource id) breaks like a table cell, after '/' (never mid-name). `duration()` gives a
+than the width (a resource id) breaks like a table cell, after '/' (never mid-name).
+`items_line()` lists items after a lead, wrapping only between items. `duration()` gives a
 nanosecond count with a unit.
 """
 
@@ -116,6 +117,21 @@ def fit(text: str, max_width: int | None = None) -> str:
                                      break_on_hyphens=False, break_long_words=False) or [line]:
             out.extend(_long_word(wrapped, limit, hang))
     return "\n".join(out)
+
+
+def items_line(lead: str, items: Sequence[str], max_width: int | None = None) -> str:
+    """`lead` then `items` joined by ', ', wrapped only between items ("1 firewall" never
+    splits), continuation lines indented 4 as `fit` indents them; an item longer than a line
+    stands alone on its line (`fit` then breaks it like a long word). `lead` is not empty."""
+    limit = max_width or width()
+    lines = [lead.rstrip()]
+    for k, item in enumerate(items):
+        piece = item + ("," if k < len(items) - 1 else "")
+        if len(lines[-1]) + 1 + len(piece) <= limit:
+            lines[-1] += " " + piece
+        else:
+            lines.append("    " + piece)
+    return "\n".join(lines)
 
 
 def _long_word(line: str, limit: int, hang: str) -> list[str]:

@@ -38,7 +38,7 @@ from dataplane.model import (
     VirtualNetworkGateway,
     id_name,
 )
-from dataplane.textable import table
+from dataplane.textable import items_line, table
 
 
 def peering_rows(topology: Topology) -> list[dict[str, Any]]:
@@ -135,6 +135,10 @@ def check_report(topology: Topology) -> dict[str, Any]:
     }
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def _gateway_text(g: dict[str, Any]) -> str:
     bgp = g["bgpSettings"]
     return (f"{g['name']} ({g['gatewayType']} {g['sku']}"
@@ -188,14 +192,13 @@ def render_text(topology: Topology, report: dict[str, Any]) -> str:
         parts += ["", "Public IP addresses:", table(["name", "SKU", "address", "source"], [
             (p["name"], p["sku"], p["ipAddress"], "chosen offline" if p["chosenOffline"]
              else "input") for p in report["publicIpAddresses"]])]
-    counts = (f"{len(topology.network_interfaces)} NICs, {len(topology.virtual_machines)} VMs, "
-              f"{len(topology.network_security_groups)} NSGs, {len(topology.route_tables)} route "
-              f"tables, {len(topology.local_network_gateways)} on-premises networks, "
-              f"{len(topology.load_balancers)} load balancers, "
-              f"{len(topology.azure_firewalls)} firewalls, "
-              f"{len(topology.nat_gateways)} NAT gateways, "
-              f"{len(topology.private_endpoints)} private endpoints")
-    parts += ["", f"Resources: {counts}"]
+    counts = [_count(len(group), name) for group, name in (
+        (topology.network_interfaces, "NIC"), (topology.virtual_machines, "VM"),
+        (topology.network_security_groups, "NSG"), (topology.route_tables, "route table"),
+        (topology.local_network_gateways, "on-premises network"),
+        (topology.load_balancers, "load balancer"), (topology.azure_firewalls, "firewall"),
+        (topology.nat_gateways, "NAT gateway"), (topology.private_endpoints, "private endpoint"))]
+    parts += ["", items_line("Resources:", counts)]
     for title, key in (("Errors", "errors"), ("Warnings", "warnings")):
         parts += ["", f"{title}: {len(report[key])}"]
         parts += [f"  {f['code']}: {f['message']}" for f in report[key]]

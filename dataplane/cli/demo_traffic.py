@@ -8,8 +8,9 @@ frames, each frame's traffic name, and the time after the last frame (seconds).
 into the writers' outputs beside it (packets.csv, per-VM pcaps, summary.json) and returns the
 Emulator, the Result and the summary dict.
 `footer(summary, out)` -> the lines both demos print under their tables, so no row looks more
-settled than it is: each named caveat in full, the named assumptions every answer rests on (full
-texts in summary.json), and the accounting line listing the files written to `out`.
+settled than it is: `notes` (each named caveat that touched a packet in full, the keys of the
+others, the named assumptions every answer rests on; full texts in summary.json; `replay` prints
+the same notes), and the accounting line listing the files written to `out`.
 """
 
 from __future__ import annotations
@@ -59,11 +60,27 @@ def replay_frames(topology: Topology, frames: list[Any], capture: Path,
     return emulator, result, writer.write_summary(result)
 
 
-def footer(summary: dict[str, Any], read: int, out: Path) -> str:
+def caveat_lines(summary: dict[str, Any]) -> list[str]:
+    """summary.json's caveats as the terminal shows them: each caveat that touched a packet in
+    full with its key and packet count, then the keys of those that touched none."""
+    touched = [c for c in summary["caveats"] if c["packets"]]
+    lines = [f"caveat {c['key']} ({c['packets']} packet(s)): {c['text']}" for c in touched]
+    idle = [c["key"] for c in summary["caveats"] if not c["packets"]]
+    if idle:
+        lines.append(f"caveats touching no replayed packet ({len(idle)}; texts in "
+                     f"summary.json): {', '.join(idle)}")
+    return lines
+
+
+def notes(summary: dict[str, Any], out: Path) -> list[str]:
+    """The caveats (`caveat_lines`) and the keys of the named assumptions under a table."""
     keys = [a.split(":", 1)[0] for a in summary["assumptions"]]
-    lines = ["", *(f"caveat: {c}" for c in summary["caveats"])]
-    lines.append(f"assumptions ({len(keys)}; full texts in {out}/summary.json): "
-                 + ", ".join(keys))
+    return [*caveat_lines(summary),
+            f"assumptions ({len(keys)}; full texts in {out}/summary.json): " + ", ".join(keys)]
+
+
+def footer(summary: dict[str, Any], read: int, out: Path) -> str:
+    lines = ["", *notes(summary, out)]
     lines.append(f"\nread {read} = sum of dispositions: {summary['accountingOk']}; outputs in "
                  f"{out}/: {', '.join(summary['files'])} (one pcap per receiving VM with emulated "
                  "addresses and arrival times, dropped.pcapng with reasons)")

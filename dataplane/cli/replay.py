@@ -21,9 +21,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from dataplane.cli.demo_traffic import notes
 from dataplane.cli.options import command, emit, load_inputs, out_dir, positive_finite
 from dataplane.errors import InputError
-from dataplane.textable import table
+from dataplane.textable import fit, table
 
 CAPTURE_MAGICS = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1",
                   b"\xa1\xb2\x3c\x4d", b"\x0a\x0d\x0d\x0a")
@@ -133,7 +134,7 @@ def _text(summary: dict, out: Path) -> str:
         lines.append(msg)
     rows = [(k, v, summary["reasons"][k]) for k, v in summary["dispositions"].items()]
     lines.append(table(["disposition", "packets", "reason"], rows))
-    lines += [f"caveat: {c}" for c in summary["caveats"]]
+    lines += notes(summary, out)
     frag = summary["fragmentChains"]
     if frag["opened"] or frag["outOfOrder"] or frag["stateFull"]:
         lines.append(f"fragments ({frag['outOfOrderMode']} out of order): {frag['opened']} "
@@ -146,4 +147,4 @@ def _text(summary: dict, out: Path) -> str:
                  f"left the network {acc['leftNetwork']} + dropped {acc['dropped']}, of which "
                  f"unsupported {acc['unsupported']}, + unparsed {acc['unparsed']})")
     lines.append(f"outputs in {out}: {', '.join(summary['files'])}")
-    return "\n".join(lines)
+    return fit("\n".join(lines))

@@ -66,6 +66,7 @@ from dataplane.engine.fragments import (
     fragment_assumptions,
 )
 from dataplane.engine.link_layer import NON_IP_ASSUMPTION, decide_np
+from dataplane.engine.path_caveats import path_caveats
 from dataplane.engine.payload import NAME_WAIT_NS, NAME_WAIT_PACKETS, PAYLOAD_ASSUMPTIONS
 from dataplane.engine.pending import DROPS, PENDING_ASSUMPTION
 from dataplane.engine.reference import Packet, ReferencePipeline, flow_key, reverse_key
@@ -190,6 +191,11 @@ class Emulator:
                 *(f"{a.key}: {a.text}" for a in public_address_assumptions(self.topology)),
                 INTERNET_EDGE_LATENCY,  # issue 17 leftover 5 (v6fix)
                 *firewall_cap_caveats(self.topology)]
+
+    def path_caveats(self) -> tuple[Any, ...]:
+        """The named caveats a replay's packets can carry, each with the nodes that bring it
+        (engine/path_caveats.py; io/writers.py counts them into summary.json)."""
+        return path_caveats(self.net)
 
     # -- address helpers --
     def address_of(self, name_or_ip: str) -> int:

@@ -13,7 +13,8 @@ else):
   "DISPOSITION: reason; deciding"; one interface per link type.
 - `packets.parquet` / `packets.csv`: one row per packet (io/packet_table.py).
 - `summary.json`: running aggregates (io/aggregates.py) plus captures, address map, timing,
-  assumptions, caveats, and the files written; `accounting` (`accounting()`: read = delivered
+  assumptions, caveats (`caveats()`: {key, text, resources, packets}, the replay's own then the
+  emulator's `path_caveats()` counted per packet path, io/caveat_counts.py), and the files written; `accounting` (`accounting()`: read = delivered
   + leftNetwork + dropped + unparsed, UNSUPPORTED counted in dropped, the rule stated in the
   file) and `fragmentChains` (engine/conntrack.py FragmentChains counters: chains opened,
   followers, completed, expired, out of order dropped / forwarded, state-full drops, chains
@@ -44,6 +45,7 @@ import pyarrow.compute as pc
 from dataplane.dispositions import DROPPED, EXITED, PASSED_CODES
 from dataplane.dispositions import Disposition as D
 from dataplane.io.aggregates import LATENCY_CAVEAT, Aggregates
+from dataplane.io.caveat_counts import CaveatCounter
 from dataplane.io.packet_table import Batch, PacketTableWriter, record_batch
 from dataplane.io.paths import PathIndex
 from dataplane.io.records import (
@@ -123,6 +125,7 @@ class ReplayWriter:
         self.labels = emulator.batch.labels.names
         self.aggregates = Aggregates(self.node_names, net.node_region, net.node_vnet,
                                      tuple(net.vnet_names), self.labels)
+        self.path_caveats = CaveatCounter(emulator.path_caveats(), len(self.node_names))
         self.table = PacketTableWriter(
             _inside(out, "packets.parquet") if outputs.parquet else None,
             _inside(out, "packets.csv") if outputs.csv else None)
@@ -142,6 +145,7 @@ class ReplayWriter:
         n = int(cols["disposition"].size)
         paths = PathIndex.of(nodes)
         self.aggregates.add(cols, paths)
+        self.path_caveats.add(paths, cols["length"])
         if self.outputs.parquet or self.outputs.csv:
             self.table.write(record_batch(Batch(cols, paths, self.index, self.node_names,
                                                 self.labels, self._server_names())))
@@ -284,17 +288,24 @@ class ReplayWriter:
             f.file.close()
 
     # -- summary.json --
-    def caveats(self) -> list[str]:
-        out = [LATENCY_CAVEAT]
+    def caveats(self, counts: Mapping[str, int]) -> list[dict[str, Any]]:
+        """summary.json's `caveats`: each {"key", "text", "resources", "packets"} (packets whose
+        answer it touches): the replay's own (latency histogram, clamped pcap times, IPv6 frames
+        left as captured), then the topology's and its firewalls' (io/caveat_counts.py)."""
+        timed = sum(int(v) for k, v in counts.items()
+                    if k == D.DELIVERED.name or D[k] in EXITED)
+        out = [_own("latency-histogram", LATENCY_CAVEAT, timed)]
         if self.clamped:
-            out.append(f"{self.clamped} arrival time(s) outside the classic pcap range "
-                       "(0 .. 2^32 s) were clamped into it in the per-VM pcaps; dropped.pcapng "
-                       "and packets.parquet hold the exact nanoseconds")
+            out.append(_own("pcap-time-clamped", (
+                "arrival time(s) outside the classic pcap range (0 .. 2^32 s) were clamped into "
+                "it in the per-VM pcaps; dropped.pcapng and packets.parquet hold the exact "
+                "nanoseconds"), self.clamped))
         if self.unrewritten6:
-            out.append(f"{self.unrewritten6} IPv6 frame(s) with extension headers before their "
-                       "L4 header were written with their captured addresses and ports, not "
-                       "the mapped or translated ones (packets.parquet holds those)")
-        return out
+            out.append(_own("ipv6-frames-as-captured", (
+                "IPv6 frame(s) with extension headers before their L4 header were written with "
+                "their captured addresses and ports, not the mapped or translated ones "
+                "(packets.parquet holds those)"), self.unrewritten6))
+        return out + self.path_caveats.as_list()
 
     def files(self) -> list[str]:
         names = ["summary.json"]
@@ -319,10 +330,14 @@ class ReplayWriter:
             "addressMap": list(result.mapping),
             "timing": em.params.as_dict(),
             "assumptions": em.assumptions(),
-            "caveats": self.caveats(),
+            "caveats": self.caveats(result.counts()),
             "files": self.files(),
             "pcapFiles": dict(sorted(self.pcap_names.items())),
             "pcapFilesByLinkType": dict(sorted(self.pcap_links.items())),
         }
         _inside(self.out, "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         return summary
+
+
+def _own(key: str, text: str, packets: int) -> dict[str, Any]:
+    return {"key": key, "text": text, "resources": [], "packets": packets}

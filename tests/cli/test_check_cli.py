@@ -154,3 +154,40 @@ def test_check_without_connections_says_none(tmp_path, capsys):
     lines = text.splitlines()
     assert lines[lines.index("Connections:") + 1] == "  (none)"
     assert json.loads(run(capsys, "check", str(path), "--json")[1])["connections"] == []
+
+
+RESOURCE_ITEMS = ("NIC", "VM", "NSG", "route table", "on-premises network", "load balancer",
+                  "firewall", "NAT gateway", "private endpoint")
+
+
+@pytest.mark.parametrize("columns", [100, 60])
+def test_check_resources_line_wraps_between_items(real_dir, capsys, monkeypatch, columns):
+    """The DNS-proxy hub-spoke template at 100 columns used to split '... 1' / 'firewalls'."""
+    monkeypatch.setenv("COLUMNS", str(columns))
+    arm = real_dir / "arm"
+    name = "ans_azfw-dns-proxy-hub-spoke.azuredeploy"
+    status, out, _ = run(capsys, "check", str(arm / f"{name}.json"), "--parameters",
+                         str(arm / f"{name}.parameters.json"))
+    assert status == 0 and max(len(line) for line in out.splitlines()) <= columns
+    lines = out[out.index("Resources:"):out.index("\n\nErrors:")].splitlines()
+    assert len(lines) >= 2 and all(line.startswith("    ") for line in lines[1:])
+    pieces = [p.strip() for line in lines for p in line.removeprefix("Resources:").split(",")
+              if p.strip()]
+    assert [p.split(" ", 1)[1] for p in pieces] == [
+        "NICs", "VMs", "NSGs", "route tables", "on-premises networks", "load balancers",
+        "firewall", "NAT gateways", "private endpoints"]  # every count next to its noun
+    assert pieces[6] == "1 firewall" and pieces[8] == "3 private endpoints"
+
+
+def test_items_line_never_splits_an_item():
+    from dataplane.textable import items_line
+
+    items = [f"{n} {noun}s" for n, noun in enumerate(RESOURCE_ITEMS)]
+    for limit in (30, 45, 70, 100):
+        lines = items_line("Resources:", items, max_width=limit).splitlines()
+        assert max(len(line) for line in lines) <= limit
+        joined = " ".join(line.strip() for line in lines)
+        assert joined == "Resources: " + ", ".join(items)
+        assert all(line.rstrip().endswith(",") for line in lines[:-1])
+    assert items_line("Wide:", ["a" * 50, "b"], max_width=20).splitlines() == [
+        "Wide:", "    " + "a" * 50 + ",", "    b"]  # too long for any line: alone on one

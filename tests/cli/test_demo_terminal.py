@@ -54,8 +54,13 @@ def test_dual_stack_names_its_caveats_and_assumptions_under_the_table(dual_stack
     text, out = dual_stack
     summary = json.loads((out / "summary.json").read_text())
     words = " ".join(text[text.index("  traffic"):].split())
+    assert summary["caveats"]
     for caveat in summary["caveats"]:
-        assert f"caveat: {' '.join(caveat.split())}" in words
+        if caveat["packets"]:
+            assert (f"caveat {caveat['key']} ({caveat['packets']} packet(s)): "
+                    f"{' '.join(caveat['text'].split())}") in words
+        else:
+            assert caveat["key"] in words[words.index("caveats touching no replayed packet"):]
     keys = [a.split(":", 1)[0] for a in summary["assumptions"]]
     assert "ipv6-nd-host" in keys
     assert (f"assumptions ({len(keys)}; full texts in {out}/summary.json): "

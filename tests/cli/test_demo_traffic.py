@@ -47,7 +47,9 @@ def test_demo_traffic_report_and_outputs(tmp_path, capsys, monkeypatch):
     words = " ".join(traffic.split())  # the long lines wrap even at 250 columns
     assert f"assumptions ({len(keys)}; full texts in {out}/summary.json): " \
         + ", ".join(keys) in words
-    assert all(f"caveat: {' '.join(c.split())}" in words for c in summary["caveats"])
+    assert summary["caveats"] and all(
+        f"caveat {c['key']} ({c['packets']} packet(s)): {' '.join(c['text'].split())}" in words
+        for c in summary["caveats"] if c["packets"])
     rows = list(csv.DictReader((out / "packets.csv").open()))
     assert len(rows) == summary["read"] == len(rdpcap(str(out / "demo-traffic.pcap")))
     assert (out / "dropped.pcapng").stat().st_size > 0

@@ -1,0 +1,83 @@
+"""The named caveats a replay's packets can carry, each tied to the engine nodes that bring it.
+
+Takes a compiled Network (engine/compile.py). Emits `path_caveats(net)` -> (PathCaveat, ...)
+(io/caveat_counts.py), in this order:
+* every topology caveat (control/caveats.py `topology_caveats`: unmodelled resources that can
+  change a verdict, properties a spelling away from one the loader reads, the public edge the
+  engine does not translate), on the nodes whose resources it touches (`caveats_touching`);
+* every caveat of a firewall's rules (control/firewall_rules.py, the same texts `explain` puts
+  on the firewall's hop), on that firewall's node; key `PREFIX:FIREWALL` from the text's
+  `PREFIX: ...` (`#2`, `#3` appended when one firewall has several with the same prefix);
+* `host-fragmentation-not-modelled` on every packet longer than HOST_FRAGMENT_BYTES
+  (engine/fragments.py, as Result.caveats counts it).
+A node's resources (`node_resource_ids`): a NIC node its NIC, VM, subnets, their NSGs, route
+tables and NAT gateways, the NIC's NSG, public IPs and load-balancer backend pools; a firewall
+node the firewall and its subnet (with that subnet's route table); a gateway node the gateway,
+its GatewaySubnet, its connections and their local network gateways. A VNet touched covers its
+subnets (control/caveats.py). The Internet node has none.
+"""
+
+from __future__ import annotations
+
+from dataplane.control.caveats import caveats_touching, topology_caveats
+from dataplane.engine.compile import Network
+from dataplane.engine.fragments import HOST_FRAGMENT_BYTES, HOST_FRAGMENTATION_CAVEAT
+from dataplane.io.caveat_counts import PathCaveat
+from dataplane.model import Subnet, id_key
+
+
+def _subnet_ids(net: Network, subnet_id: str | None) -> list[str]:
+    subnet = net.topology.get(subnet_id) if subnet_id else None
+    if not isinstance(subnet, Subnet):
+        return [subnet_id] if subnet_id else []
+    return [subnet.id, subnet.network_security_group or "", subnet.route_table or "",
+            subnet.nat_gateway or ""]
+
+
+def node_resource_ids(net: Network) -> list[list[str]]:
+    """Per engine node, the ids of the resources a packet crossing it involves."""
+    out: list[list[str]] = []
+    for nic in net.nics:
+        ids = [nic.id, nic.virtual_machine or "", nic.network_security_group or ""]
+        for config in nic.ip_configurations:
+            ids += [*_subnet_ids(net, config.subnet), config.public_ip_address or "",
+                    *config.load_balancer_backend_address_pools]
+        out.append(ids)
+    for fw in net.firewalls:
+        out.append([fw.id, *_subnet_ids(net, fw.subnet)])
+    for gw in net.topology.virtual_network_gateways:
+        ids = [gw.id, f"{gw.virtual_network}/subnets/GatewaySubnet"]
+        for c in net.topology.connections:
+            if id_key(gw.id) in {id_key(c.virtual_network_gateway1),
+                                 id_key(c.virtual_network_gateway2 or "")}:
+                ids += [c.id, c.local_network_gateway2 or ""]
+        out.append(ids)
+    while len(out) < len(net.node_names):  # the Internet exit
+        out.append([])
+    return out
+
+
+def path_caveats(net: Network) -> tuple[PathCaveat, ...]:
+    """Topology caveats and firewall-rule caveats with the nodes that carry each (module doc)."""
+    ids = node_resource_ids(net)
+    out = []
+    for caveat in topology_caveats(net.topology):
+        nodes = frozenset(n for n, node_ids in enumerate(ids)
+                          if caveats_touching([caveat], node_ids))
+        names = tuple(sorted(getattr(net.topology.get(r), "name", r.rsplit("/", 1)[-1])
+                             for r in caveat.resources))
+        out.append(PathCaveat(caveat.key, caveat.text, names, nodes))
+    first = len(net.nics)
+    for k, rules in enumerate(net.firewall_rules):
+        name = net.firewalls[k].name
+        seen: dict[str, int] = {}
+        for text in dict.fromkeys(rules.caveats):
+            prefix, sep, rest = text.partition(": ")
+            prefix = prefix if sep and " " not in prefix else "firewall"
+            seen[prefix] = seen.get(prefix, 0) + 1
+            key = f"{prefix}:{name}" + (f"#{seen[prefix]}" if seen[prefix] > 1 else "")
+            out.append(PathCaveat(key, rest if sep and prefix != "firewall" else text,
+                                  (name,), frozenset({first + k})))
+    key, _, text = HOST_FRAGMENTATION_CAVEAT.partition(": ")
+    out.append(PathCaveat(key, text, (), None, HOST_FRAGMENT_BYTES))
+    return tuple(out)

@@ -292,16 +292,6 @@ def explain(topology: Topology, vm: str, destination: str, protocol: str = "Tcp"
     from dataplane.engine.compile import build_network
     from dataplane.engine.payload import synthetic
     from dataplane.engine.reference import Packet, ReferencePipeline, flow_key
-    from dataplane.engine.stages.firewall import FIREWALL_ASSUMPTIONS
-    from dataplane.engine.stages.firewall_nat import FIREWALL_NAT_ASSUMPTIONS
-    from dataplane.engine.stages.gateway import (
-        EXPRESSROUTE_IPV6,
-        GATEWAY_ASSUMPTIONS,
-        INGRESS_ASSUMPTIONS,
-    )
-    from dataplane.engine.stages.ipv6 import ENGINE_IPV6_ASSUMPTION
-    from dataplane.engine.stages.loadbalancer import LB_ASSUMPTIONS
-    from dataplane.engine.stages.public_edge6 import IPV6_EGRESS
 
     dest_ip, dest_port = parse_endpoint(destination, "destination", port_required=False)
     if protocol.lower() not in ("tcp", "udp", "icmp", "esp", "ah"):
@@ -336,26 +326,48 @@ def explain(topology: Topology, vm: str, destination: str, protocol: str = "Tcp"
     flow = render.flow_dict(machine.name if machine else None, interface.name, str(src_ip),
                             str(dest_ip), number, sport, dport,
                             dest_port is None and ported)
+    notes, caveats = walk_notes(topology, interface, walk.hops, dest_ip.version)
+    answer = render.render(flow, walk.hops, walk.disposition.name, walk.deciding, notes)
+    answer["caveats"] = list(dict.fromkeys(answer["caveats"] + caveats))
+    return answer
+
+
+def walk_notes(topology: Topology, interface: NetworkInterface, hops: list[dict[str, Any]],
+               family: int = 4) -> tuple[list[str], list[str]]:
+    """(assumptions, caveats) of one packet's walk (engine/reference.py hops) from
+    `interface`: the assumptions the walk used (texts "key: text", control/assumptions.py and
+    the stages' own) and the caveats of the unmodelled resources on its path (the hops' own,
+    then control/caveats.py for the NIC's path and the resources the hops name). Shared by
+    `explain` and the CLI's `trace`, so both print the same vocabulary."""
+    from dataplane.engine.stages.firewall import FIREWALL_ASSUMPTIONS
+    from dataplane.engine.stages.firewall_nat import FIREWALL_NAT_ASSUMPTIONS
+    from dataplane.engine.stages.gateway import (
+        EXPRESSROUTE_IPV6,
+        GATEWAY_ASSUMPTIONS,
+        INGRESS_ASSUMPTIONS,
+    )
+    from dataplane.engine.stages.ipv6 import ENGINE_IPV6_ASSUMPTION
+    from dataplane.engine.stages.loadbalancer import LB_ASSUMPTIONS
+    from dataplane.engine.stages.public_edge6 import IPV6_EGRESS
+
     notes = texts("stateful", "forwarded-traffic", access_assumption(), "platform-routes",
                   "no-nsg-inbound-internet", "virtualnetwork-udr-prefixes",
                   "service-tag-prefixes")
-    if any(h.get("nextHopType") == "Internet" for h in walk.hops):  # the edge's decision
+    if any(h.get("nextHopType") == "Internet" for h in hops):  # the edge's decision
         notes.append(INGRESS_ASSUMPTIONS[2])  # internet-non-routable
-    if any(h["step"] == "loadbalancer" for h in walk.hops):
+    if any(h["step"] == "loadbalancer" for h in hops):
         notes += list(LB_ASSUMPTIONS)
-    notes += gateway_notes(walk.hops, GATEWAY_ASSUMPTIONS)
-    notes += firewall_notes(walk.hops, FIREWALL_ASSUMPTIONS + FIREWALL_NAT_ASSUMPTIONS)
-    if dest_ip.version == 6:  # issue 17: IPv6 at the edge (public_edge6.py, gateway.py)
+    notes += gateway_notes(hops, GATEWAY_ASSUMPTIONS)
+    notes += firewall_notes(hops, FIREWALL_ASSUMPTIONS + FIREWALL_NAT_ASSUMPTIONS)
+    if family == 6:  # issue 17: IPv6 at the edge (public_edge6.py, gateway.py)
         notes += [ENGINE_IPV6_ASSUMPTION]
-        if any(h.get("step") == "exit" and h.get("at") == "internet" for h in walk.hops):
+        if any(h.get("step") == "exit" and h.get("at") == "internet" for h in hops):
             notes += [IPV6_EGRESS]
-        if any(h.get("step") == "gateway" for h in walk.hops):
+        if any(h.get("step") == "gateway" for h in hops):
             notes += [EXPRESSROUTE_IPV6]
-    answer = render.render(flow, walk.hops, walk.disposition.name, walk.deciding, notes)
-    answer["caveats"] = list(dict.fromkeys(
-        answer["caveats"] + caveats_for(topology, _nic_path(topology, interface)
-                                        + _named(topology, walk.hops))))
-    return answer
+    caveats = [c for h in hops for c in h.get("caveats", ())] + caveats_for(
+        topology, _nic_path(topology, interface) + _named(topology, hops))
+    return notes, list(dict.fromkeys(caveats))
 
 
 def gateway_notes(hops: list[dict[str, Any]], notes: tuple[str, ...]) -> list[str]:

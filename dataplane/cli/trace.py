@@ -18,7 +18,9 @@ and per-leg propagation and processing (µs/ms), like Network Watcher's connecti
 troubleshoot. A packet that was dropped shows where and why, and no latency.
 -o json: [{"direction", "sourceVm", "sourceIp", "destinationIp", "protocol", "sourcePort",
 "destinationPort", "disposition", "reason", "deciding", "hops", "latencyNs" (arrived only),
-"legs": [{"from", "to", "propagationNs", "processingNs", "global"}] (arrived only)}].
+"legs": [{"from", "to", "propagationNs", "processingNs", "global"}] (arrived only),
+"assumptions", "caveats" (as explain: dataplane/watcher.py walk_notes)}]; the table ends with
+the Caveats and Assumptions of both directions, as explain's.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from dataplane.cli.options import (
     protocol,
     server_name_options,
 )
+from dataplane.engine.payload import NOT_IN_CAPTURE, synthetic
 from dataplane.errors import InputError
 from dataplane.textable import duration, table
 
@@ -92,11 +95,11 @@ def run(args: argparse.Namespace) -> int:
     from scapy.layers.inet import ICMP, IP, TCP, UDP
     from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6
 
-    from dataplane.cli.watcher import port_assumed
+    from dataplane.cli.watcher import notes_text, port_assumed
     from dataplane.dispositions import Disposition
     from dataplane.engine import Emulator
     from dataplane.engine.payload import first_payload
-    from dataplane.watcher import ipv6_source, nic_for
+    from dataplane.watcher import ipv6_source, nic_for, walk_notes
 
     six = args.to.startswith("[") or args.to.count(":") > 1  # IPv6 (issue 17)
     host, port, assumed = _destination6(args) if six else _destination(args)
@@ -134,12 +137,33 @@ def run(args: argparse.Namespace) -> int:
         sources.append(receiver)
     em.reset()  # one run with both packets: the reply meets the request's state
     both = em.send(packets, source=sources, times_ns=[0, REPLY_AFTER_NS][:len(packets)])
-    answers = [_answer(direction, both.explain(i), vm)
-               for i, (direction, vm) in enumerate(zip(("forward", "return"), sources,
-                                                       strict=False))]
+    answers, caveats, notes = [], [], []
+    for i, (direction, vm) in enumerate(zip(("forward", "return"), sources, strict=False)):
+        explained = _synthetic_name(both.explain(i))
+        answer = _answer(direction, explained, vm)
+        answer["assumptions"], answer["caveats"] = walk_notes(
+            topology, nic_for(topology, vm), explained["hops"], 6 if six else 4)
+        answers.append(answer)
+        notes += answer["assumptions"]
+        caveats += answer["caveats"]
     note = "\n" + port_assumed(args.to, answers[0], args.sni) if assumed else ""
-    emit(args, answers, lambda: _text(answers) + note)
+    emit(args, answers, lambda: notes_text(_text(answers), list(dict.fromkeys(caveats)),
+                                           list(dict.fromkeys(notes))) + note)
     return 0
+
+
+def _synthetic_name(value: Any) -> Any:
+    """`value` (an explained row: dicts, lists, strings) with the capture-side reason for an
+    unknown server name ("no payload of this flow is in the capture (yet)") replaced by the
+    synthetic flow's ("no --sni or --host given", engine/payload.py `synthetic`, as explain
+    says): trace sends no capture, and with --sni/--host the name is known."""
+    if isinstance(value, str):
+        return value.replace(NOT_IN_CAPTURE, synthetic().missing)
+    if isinstance(value, dict):
+        return {k: _synthetic_name(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_synthetic_name(v) for v in value)
+    return value
 
 
 def _answer(direction: str, explained: dict[str, Any], vm: str) -> dict[str, Any]:

@@ -41,14 +41,20 @@ def _bullets(lines: list[str], mark: str) -> str:
                      for line in lines)
 
 
-def _emit(args: argparse.Namespace, result: dict[str, Any], text: str) -> int:
-    caveats, notes = result.get("caveats", []), result.get("assumptions", [])
+def notes_text(text: str, caveats: list[str], notes: list[str]) -> str:
+    """`text` followed by the "Caveats" and "Assumptions" blocks (100 columns; a caveat
+    `text` already shows is not printed twice). Shared by the watcher commands and trace."""
     printed = " ".join(text.split())
     caveats = [c for c in caveats if " ".join(c.split()) not in printed]  # not twice
-    emit(args, result, text
-         + ("\n\nCaveats (what the model leaves out that can change this answer):\n"
-            + _bullets(caveats, "!") if caveats else "")
-         + ("\n\nAssumptions:\n" + _bullets(notes, "-") if notes else ""))
+    return (text
+            + ("\n\nCaveats (what the model leaves out that can change this answer):\n"
+               + _bullets(caveats, "!") if caveats else "")
+            + ("\n\nAssumptions:\n" + _bullets(notes, "-") if notes else ""))
+
+
+def _emit(args: argparse.Namespace, result: dict[str, Any], text: str) -> int:
+    emit(args, result, notes_text(text, result.get("caveats", []),
+                                  result.get("assumptions", [])))
     return 0
 
 

@@ -16,7 +16,8 @@ test_fragments*.py). The stages stay fragment-blind; only this module knows frag
   the datagram's later fragments drop the same way. In the lenient mode
   (FragmentChains(out_of_order="forward"), FORWARD_ASSUMPTION) a gap, a repeat, an overlap
   or a repeated first fragment follows the chain instead; a later fragment before its first
-  still drops, keeping no chain. A fragment needing a new chain when its
+  still drops, keeping no chain, labelled as the emulator's limit (FORWARD_LIMIT: it does
+  not hold fragments back), not Azure's drop. A fragment needing a new chain when its
   NIC's chains are at the bound ends FRAGMENT_STATE_FULL. Both are decided at the edge: no
   node path, deciding label `order_label(reason)` / STATE_FULL_LABEL.
 * Commit step (after the stages): the first fragment's answer becomes its chain's outcome,
@@ -102,9 +103,9 @@ FORWARD_ASSUMPTION = (
     "fragments are forwarded, as for a subscription where Microsoft support enabled fragment "
     "reordering (named 'UDP Fragment Reordering'; applied here to every protocol): a gap, a "
     "repeat, an overlap or a repeated first fragment follows its datagram's first fragment; a "
-    "later fragment arriving before its first fragment still ends FRAGMENT_OUT_OF_ORDER (the "
-    "emulator does not hold fragments back), and its first fragment, arriving later, opens "
-    "the chain for the rest.")
+    "later fragment arriving before its first fragment still ends FRAGMENT_OUT_OF_ORDER, "
+    "labelled as this emulator's limit, not Azure's drop (the emulator does not hold "
+    "fragments back), and its first fragment, arriving later, opens the chain for the rest.")
 
 
 def fragment_assumptions(out_of_order: str) -> tuple[str, ...]:
@@ -125,8 +126,18 @@ HOST_FRAGMENTATION_CAVEAT = (
 STATE_FULL_LABEL = "fragment-state: the sending NIC's fragment chains are at their bound"
 
 
-def order_label(reason: str) -> str:
-    """The deciding label of a FRAGMENT_OUT_OF_ORDER drop (reason: conntrack.ORDER_REASONS)."""
+FORWARD_LIMIT = ("fragment-order-forward: arrived before its first fragment; the emulator's "
+                 "limit, not Azure's: it does not hold fragments back (an Azure subscription "
+                 "with fragment reordering enabled may deliver it)")
+
+
+def order_label(reason: str, out_of_order: str = "drop") -> str:
+    """The deciding label of a FRAGMENT_OUT_OF_ORDER drop (reason: conntrack.ORDER_REASONS)
+    in the mode `out_of_order` (conntrack.OUT_OF_ORDER_MODES): in the "forward" mode such a
+    drop is only a later fragment before its first, the emulator's limit (FORWARD_LIMIT,
+    assumption fragment-order-forward), not Azure's documented drop."""
+    if out_of_order == "forward":
+        return FORWARD_LIMIT
     return f"fragment-order: {ORDER_REASONS[reason]}"
 
 
@@ -239,7 +250,7 @@ def walk(ref: Any, chains: FragmentChains, p: Any, frag: Fragment | None) -> Any
                     [{"fragment": note, "offset": frag.offset}],
                     None, (out[0], out[1], p.sport, p.dport))
     if verdict == OUT_OF_ORDER:
-        return Walk(D.FRAGMENT_OUT_OF_ORDER, order_label(reason), [],
+        return Walk(D.FRAGMENT_OUT_OF_ORDER, order_label(reason, chains.out_of_order), [],
                     [{"fragment": reason, "offset": frag.offset}])
     return Walk(D.FRAGMENT_STATE_FULL, STATE_FULL_LABEL, [], [{"fragment": "state full"}])
 
@@ -324,7 +335,7 @@ def edge_np(chains: FragmentChains, labels: Any, c: Any, hc: Any, time_ns: np.nd
             decided.append(r)
             if verdict == OUT_OF_ORDER:
                 ddisp.append(D.FRAGMENT_OUT_OF_ORDER)
-                dlab.append(labels(order_label(reason)))
+                dlab.append(labels(order_label(reason, chains.out_of_order)))
             else:
                 ddisp.append(D.FRAGMENT_STATE_FULL)
                 dlab.append(labels(STATE_FULL_LABEL))
@@ -408,4 +419,4 @@ def commit_np(plan: EdgePlan, disp: np.ndarray, dec: np.ndarray, nodes: np.ndarr
 __all__ = ["FORWARD_ASSUMPTION", "FRAGMENT_ASSUMPTIONS", "FRAGMENT_DROPS", "FRAGMENT_EXPLAINED",
            "HOST_FRAGMENTATION_CAVEAT", "HOST_FRAGMENT_BYTES", "STATE_FULL_LABEL", "EdgePlan", "Fragment", "FragmentRules",
            "FOLLOWER_OF", "Outcome", "commit_np", "default_outbound_label", "edge_np", "first_fragment",
-           "follow_np", "follower", "fragment_assumptions", "order_label", "rules", "walk"]
+           "FORWARD_LIMIT", "follow_np", "follower", "fragment_assumptions", "order_label", "rules", "walk"]

@@ -9,7 +9,9 @@ timeOutNs, latencyNs, parseStatus, and when the engine hands over translated add
 finalDestinationIp, finalSourcePort, finalDestinationPort, and serverName (the TLS SNI or HTTP
 Host the packet's flow asked for, as Azure Firewall's application rules read it:
 engine/payload.py; empty when the flow has none, or none is known). timeOutNs and latencyNs are empty (null) for a packet that
-did not arrive (not delivered and not left the network). Strings with few distinct values
+did not arrive (not delivered and not left the network). Rows without an IP header (non-IP
+frames such as ARP, status NOT_IP; frames cut before their IP header) have empty (null)
+addresses, protocol and ports rather than 0.0.0.0 / 0. Strings with few distinct values
 (addresses, names, hop paths) are dictionary-encoded: each distinct value is formatted once per
 batch. Parquet is written uncompressed, without statistics, dictionary pages for those string
 columns only (the writer keeps up with the engine). A new column is one entry in `COLUMNS`: a name and a function of the batch (`Batch`).
@@ -98,6 +100,36 @@ def _address_of(b: Batch, which: str) -> pa.DictionaryArray:
                                           pa.array(names, pa.string()))
 
 
+def _no_ip_header(b: Batch) -> np.ndarray:
+    """Rows without an IP header: non-IP frames (status NOT_IP) and unparsed frames whose
+    header columns are all zero (cut before the IP header)."""
+    c = b.cols
+    d = c["disposition"]
+    odd = (d == D.UNPARSED) | (d == D.UNSUPPORTED)
+    if not odd.any():
+        return np.zeros(b.size, bool)
+    not_ip = np.zeros(b.size, bool)
+    rows = np.flatnonzero(odd)
+    not_ip[rows] = [str(s) == ParseStatus.NOT_IP.name for s in c["status"][rows].tolist()]
+    cut = odd & (d == D.UNPARSED) & (c["src"] == 0) & (c["dst"] == 0) & (c["proto"] == 0)
+    return not_ip | cut
+
+
+def _blank(make: Callable[[Batch], pa.Array]) -> Callable[[Batch], pa.Array]:
+    """`make`'s column with the rows without an IP header null (empty CSV cells)."""
+    def column(b: Batch) -> pa.Array:
+        values = make(b)
+        empty = _no_ip_header(b)
+        if not empty.any():
+            return values
+        if isinstance(values, pa.DictionaryArray):
+            return pa.DictionaryArray.from_arrays(
+                pa.array(values.indices.to_numpy(zero_copy_only=False), mask=empty),
+                                                  values.dictionary)
+        return pa.array(values.to_numpy(zero_copy_only=False), mask=empty)
+    return column
+
+
 def _hops(b: Batch) -> pa.DictionaryArray:
     """Hop paths 'web1 > nva1 > db1': each distinct path rendered once (io/paths.py)."""
     return pa.DictionaryArray.from_arrays(pa.array(b.paths.index.astype(np.int32)),
@@ -149,11 +181,12 @@ COLUMNS: tuple[tuple[str, str | None, Callable[[Batch], pa.Array]], ...] = (
     ("capture", None, lambda b: pa.array(b.cols["capture"].astype(np.int32))),
     ("record", None, lambda b: pa.array(b.cols["record"].astype(np.int64))),
     ("timeInNs", None, lambda b: pa.array(b.cols["time_in"].astype(np.int64))),
-    ("sourceIp", None, lambda b: _address_of(b, "src")),
-    ("destinationIp", None, lambda b: _address_of(b, "dst")),
-    ("protocol", None, _protocol),
-    ("sourcePort", None, lambda b: pa.array(b.cols["sport"].astype(np.int32))),
-    ("destinationPort", None, lambda b: pa.array(b.cols["dport"].astype(np.int32))),
+    ("sourceIp", None, _blank(lambda b: _address_of(b, "src"))),
+    ("destinationIp", None, _blank(lambda b: _address_of(b, "dst"))),
+    ("protocol", None, _blank(_protocol)),
+    ("sourcePort", None, _blank(lambda b: pa.array(b.cols["sport"].astype(np.int32)))),
+    ("destinationPort", None,
+     _blank(lambda b: pa.array(b.cols["dport"].astype(np.int32)))),
     ("length", None, lambda b: pa.array(b.cols["length"].astype(np.int32))),
     ("disposition", None, lambda b: pa.DictionaryArray.from_arrays(
         pa.array(b.cols["disposition"].astype(np.int32)), _DISPOSITIONS)),
@@ -162,12 +195,12 @@ COLUMNS: tuple[tuple[str, str | None, Callable[[Batch], pa.Array]], ...] = (
     ("timeOutNs", None, _time_out),
     ("latencyNs", None, _latency),
     ("parseStatus", None, _status),
-    ("finalSourceIp", "final_src", lambda b: _address_of(b, "final_src")),
-    ("finalDestinationIp", "final_dst", lambda b: _address_of(b, "final_dst")),
+    ("finalSourceIp", "final_src", _blank(lambda b: _address_of(b, "final_src"))),
+    ("finalDestinationIp", "final_dst", _blank(lambda b: _address_of(b, "final_dst"))),
     ("finalSourcePort", "final_sport",
-     lambda b: pa.array(b.cols["final_sport"].astype(np.int32))),
+     _blank(lambda b: pa.array(b.cols["final_sport"].astype(np.int32)))),
     ("finalDestinationPort", "final_dport",
-     lambda b: pa.array(b.cols["final_dport"].astype(np.int32))),
+     _blank(lambda b: pa.array(b.cols["final_dport"].astype(np.int32)))),
     ("serverName", "server_name", _server_name),
 )
 

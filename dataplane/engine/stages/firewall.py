@@ -99,8 +99,9 @@ FIREWALL_ASSUMPTIONS = (
     "firewall-classic: classic network rule collections are evaluated by priority, first "
     "match, default deny (Azure Firewall rule processing logic); a Firewall Policy's network "
     "rules likewise, parent policy first, then rule collection groups and collections by "
-    "priority; caveats name what is not evaluated (FQDNs, missing IP groups, service tags, "
-    "NAT rules, threat intelligence in Deny mode).",
+    "priority; DNAT rules are evaluated first (engine/stages/firewall_nat.py); caveats name "
+    "what is not evaluated (FQDNs, missing IP groups, service tags, threat intelligence in "
+    "Deny mode).",
     "firewall-app-handshake: a TCP flow an application rule decides is decided as a whole: "
     "its handshake packets (which Azure Firewall's proxy answers before it reads the server "
     "name) carry the verdict of the flow's first payload (engine/payload.py); the server's "

@@ -83,6 +83,7 @@ from dataplane.engine.stages import route as routing
 from dataplane.engine.stages.firewall import CompiledFirewall
 from dataplane.engine.vnet_pairs import PeerLabels
 from dataplane.errors import InputError
+from dataplane.kernels.openers import earliest, first_openers
 from dataplane.kernels.pipeline import KEY_WORDS, KeyIndex, flow_keys, key_fields
 from dataplane.kernels.pipeline_py import mix64  # the one 64-bit column mix
 
@@ -263,10 +264,7 @@ class BatchPipeline:
             unnat = self._unnat_of(c, ids, op)  # the openers' un-NAT state (reused below)
             also = op[unnat[0] >= UNSNAT]  # SNAT: reverse(original) too
             keys, by = np.concatenate([tid, fid[also]]), np.concatenate([op, also])
-            scratch[keys] = n
-            scratch[rid] = n
-            np.minimum.at(scratch, keys, by)
-            cand = scratch[rid]
+            cand = earliest(keys, by, rid, n, scratch)  # each row's earliest in-batch opener
             inner = np.flatnonzero((cand < rows) & (known < 0))
             depends = cand[inner]
             entry = known.copy()  # each row's entry (opener id), -1 none (conntrack-idle)
@@ -629,12 +627,8 @@ class BatchPipeline:
         entry, alive or expired --, flow not yet open, first of their flow, within the table's
         room; row order), the flow ids of their translated tuples, and `rid` (re-looked-up
         when translated tuples got new ids)."""
-        n = fid.size
-        cand = self._pass[ids] & ~rkey & ~excl & ~self.ct.opened[fid]
-        first = self._scratch
-        first[fid] = n
-        np.minimum.at(first, fid[cand], np.flatnonzero(cand))
-        op = np.flatnonzero(cand & (first[fid] == np.arange(n)))[:room]
+        op = first_openers(fid, ids, self._pass, rkey, excl, self.ct.opened, room,
+                           self._scratch)
         tid = fid[op].copy()
         x = self._xlat[ids[op]]
         if x.any():

@@ -23,7 +23,7 @@ import sys
 from types import ModuleType
 
 KERNELS: tuple[str, ...] = ("overlap", "lpm", "acl", "flows", "shaper", "headers", "pcapscan",
-                            "pipeline", "records", "servername", "legs")
+                            "pipeline", "records", "servername", "legs", "openers")
 
 
 def _flag(name: str) -> str:

@@ -90,9 +90,11 @@ def _address_of(b: Batch, which: str) -> pa.DictionaryArray:
     # distinct keys found by numpy (vectorised) and each formatted once.
     keys = np.empty(b.size, dtype=[("six", "u1"), ("hi", "u8"), ("lo", "u8")])
     keys["six"] = six
-    keys["hi"] = np.where(six, b.cols[f"{which}_hi"], 0)
-    keys["lo"] = np.where(six, b.cols[f"{which}_lo"],
-                          b.cols[which].astype(np.int64) & 0xFFFFFFFF)
+    # uint64 on both sides: numpy promotes uint64 with int64 to float64, which rounds the low
+    # half of an IPv6 address (new-user trial: ...:29cc:1c40 written as ...:29cc:2000)
+    keys["hi"] = np.where(six, b.cols[f"{which}_hi"].astype(np.uint64), np.uint64(0))
+    keys["lo"] = np.where(six, b.cols[f"{which}_lo"].astype(np.uint64),
+                          (b.cols[which].astype(np.int64) & 0xFFFFFFFF).astype(np.uint64))
     distinct, index = np.unique(keys, return_inverse=True)
     names = [str(ipaddress.IPv6Address(int(hi) << 64 | int(lo))) if v6
              else str(ipaddress.IPv4Address(int(lo))) for v6, hi, lo in distinct.tolist()]

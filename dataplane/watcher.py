@@ -26,6 +26,7 @@ InputError.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from dataplane.control.assumptions import texts
@@ -35,6 +36,7 @@ from dataplane.control.nsg import Flow, RuleCompiler, evaluate, protocol_number
 from dataplane.control.outbound import edge_assumptions, edge_next_hop, outbound_access
 from dataplane.control.outbound6 import first_ipv6_config, outbound_access6
 from dataplane.control.peering import access_assumption
+from dataplane.control.public_addresses import ALLOCATION, chosen_addresses
 from dataplane.control.routes import effective_routes, lookup, nic_subnet
 from dataplane.control.tags import scope_of
 from dataplane.errors import InputError
@@ -365,6 +367,9 @@ def walk_notes(topology: Topology, interface: NetworkInterface, hops: list[dict[
             notes += [IPV6_EGRESS]
         if any(h.get("step") == "gateway" for h in hops):
             notes += [EXPRESSROUTE_IPV6]
+    chosen = chosen_addresses(topology)  # a public address this walk shows was chosen offline
+    if chosen and any(a in json.dumps(hops, default=str) for a in chosen):
+        notes += [f"{ALLOCATION.key}: {ALLOCATION.text}"]
     caveats = [c for h in hops for c in h.get("caveats", ())] + caveats_for(
         topology, _nic_path(topology, interface) + _named(topology, hops))
     return notes, list(dict.fromkeys(caveats))

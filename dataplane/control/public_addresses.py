@@ -106,6 +106,11 @@ def closed_to_inbound(topology: Topology, nic: Any, config: Any) -> bool:
                 or (isinstance(subnet, Subnet) and subnet.network_security_group))
 
 
+def chosen_addresses(topology: Topology) -> frozenset[str]:
+    """The public addresses chosen here (not given by the input), as text (str of the address)."""
+    return frozenset(str(a) for a, chosen in _plan(topology).values() if chosen)
+
+
 def public_address_assumptions(topology: Topology) -> tuple[Assumption, ...]:
     """(ALLOCATION,) when any public IP's address was chosen here, else ()."""
     return (ALLOCATION,) if any(chosen for _, chosen in _plan(topology).values()) else ()

@@ -241,3 +241,17 @@ def test_ip_flow_verify_cli_help_says_azure_takes_ipv4_only(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["ip-flow-verify", "--help"])
     assert "Azure's IP flow verify takes IPv4 only" in " ".join(capsys.readouterr().out.split())
+
+
+def test_explain_names_a_public_address_chosen_offline_only_where_the_walk_shows_one() -> None:
+    # New-user trial: explain printed "SNAT ... -> [2001:db8:e0:...]" (an address the input does
+    # not carry, chosen by control/public_addresses.py) without the public-address-allocation
+    # assumption that replay and check print.
+    from importlib import resources
+
+    dual = load(resources.files("dataplane.data").joinpath("demo-dual-stack.yaml"))
+    out = watcher.explain(dual, "web1", "[2001:4860:4860::8888]:443")
+    assert any("SNAT" in str(h) for h in out["hops"])
+    assert any(a.startswith("public-address-allocation:") for a in out["assumptions"])
+    inside = watcher.explain(dual, "web1", "[fd00:db8:2:1::4]:1433")
+    assert not any(a.startswith("public-address-allocation:") for a in inside["assumptions"])

@@ -128,7 +128,9 @@ REASONS: dict[Disposition, str] = {
     # azure/virtual-network/virtual-network-tcpip-performance-tuning, "Azure and fragmentation"
     Disposition.FRAGMENT_OUT_OF_ORDER: "an IP fragment out of its datagram's transmission order "
                                        "(before its first fragment, a gap, a repeat or an "
-                                       "overlap): Azure drops out-of-order fragments",
+                                       "overlap): Azure drops out-of-order fragments by "
+                                       "default; with --fragments-out-of-order forward only "
+                                       "one before its first fragment (the emulator's limit)",
     # "Azure Load Balancer components", https://learn.microsoft.com/azure/load-balancer/
     # components, "Limitations"
     Disposition.LB_FRAGMENT: "a fragmented datagram on a port-specific load-balancing rule: "

@@ -119,7 +119,9 @@ FRAGMENT_EXPLAINED = ("decided by its datagram's fragment chain (engine/fragment
                       "fragment takes its first fragment's answer, path and deciding label")
 HOST_FRAGMENT_BYTES = 1400
 HOST_FRAGMENTATION_CAVEAT = (
-    "host-fragmentation-not-modelled: packets over 1,400 bytes keep the size the capture has; "
+    "host-fragmentation-not-modelled: frames over 1,400 bytes as captured (link-layer header "
+    "included, so an IP packet of 1,387-1,400 bytes in an Ethernet frame counts too) keep the "
+    "size the capture has; "
     "a 2019 revision of 'TCP/IP performance tuning for Azure VMs' (https://learn.microsoft.com/"
     "azure/virtual-network/virtual-network-tcpip-performance-tuning, 'Azure and VM MTU') said "
     "the Azure host fragments at 1,400 bytes; the current page no longer does.")

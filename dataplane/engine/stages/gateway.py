@@ -443,8 +443,8 @@ def label_internet(net: Network, nic: int, reply: bool = False) -> str:
 
 
 def label_not_exposed(net: Network, nic: int) -> str:
-    return (f"ingress internet: {net.node_names[nic]} has no public IP (and the packet answers "
-            f"no flow it opened)")
+    return (f"ingress internet: {net.node_names[nic]} has no public IPv4 address (and the "
+            f"packet answers no flow it opened)")
 
 
 # -- batch stages --------------------------------------------------------------------------

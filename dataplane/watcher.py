@@ -27,6 +27,7 @@ InputError.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from dataplane.control.assumptions import texts
@@ -368,11 +369,19 @@ def walk_notes(topology: Topology, interface: NetworkInterface, hops: list[dict[
         if any(h.get("step") == "gateway" for h in hops):
             notes += [EXPRESSROUTE_IPV6]
     chosen = chosen_addresses(topology)  # a public address this walk shows was chosen offline
-    if chosen and any(a in json.dumps(hops, default=str) for a in chosen):
+    if chosen and chosen & _addresses_in(hops):
         notes += [f"{ALLOCATION.key}: {ALLOCATION.text}"]
     caveats = [c for h in hops for c in h.get("caveats", ())] + caveats_for(
         topology, _nic_path(topology, interface) + _named(topology, hops))
     return notes, list(dict.fromkeys(caveats))
+
+
+def _addresses_in(hops: list[dict[str, Any]]) -> set[str]:
+    """Address-like tokens of the hops' text, whole ("20.1.2.3", "2001:db8::1"), also without a
+    ":PORT" suffix ("20.1.2.3:3389" -> "20.1.2.3"; "[2001:db8::1]:443" splits at the brackets),
+    so a chosen address matches exactly, never as part of a longer one."""
+    tokens = re.findall(r"[0-9A-Fa-f:.]+", json.dumps(hops, default=str))
+    return {t for token in tokens for t in (token, token.rsplit(":", 1)[0])}
 
 
 def gateway_notes(hops: list[dict[str, Any]], notes: tuple[str, ...]) -> list[str]:

@@ -59,6 +59,10 @@ class InputError(DataplaneError):
 # A load finding (Topology.load_findings) with this code is a warning, not an error: a property
 # a spelling away from one the loader reads (load/near_misses.py; control/validate.py, caveats.py).
 PROPERTY_NEAR_MISS = "PropertyNameNearMiss"
+# Likewise a warning: a real Azure property set so that it can change a verdict, which the model
+# does not evaluate (load/unread.py; a named caveat `unread:...` on the answers it touches).
+PROPERTY_NOT_MODELLED = "PropertyNotModelled"
+WARNING_FINDINGS = frozenset({PROPERTY_NEAR_MISS, PROPERTY_NOT_MODELLED})
 
 
 @dataclass(frozen=True)

@@ -370,6 +370,18 @@ class LoadBalancingRule:
     probe: str | None = None
     enable_floating_ip: bool = False
     disable_outbound_snat: bool = False
+    # `backendAddressPools` (a list; newer API versions write it instead of, or beside, the
+    # singular): the rule balances over the union ("LoadBalancingRuleProperties.
+    # BackendAddressPools": "An array of references to pool of DIPs", https://learn.microsoft.
+    # com/dotnet/api/azure.resourcemanager.network.models.loadbalancingruleproperties.
+    # backendaddresspools)
+    backend_address_pools: tuple[str, ...] = ()
+
+    @property
+    def all_backend_address_pools(self) -> tuple[str, ...]:
+        """The singular pool and the plural ones, each once, the singular first."""
+        return tuple(dict.fromkeys(
+            p for p in (self.backend_address_pool, *self.backend_address_pools) if p))
 
 
 @dataclass(frozen=True)
@@ -447,6 +459,9 @@ class NatGateway:
     public_ip_addresses: tuple[str, ...] = ()
     public_ip_prefixes: tuple[str, ...] = ()
     idle_timeout_in_minutes: int = 4
+    # StandardV2's IPv6 public IPs and prefixes (control/outbound6.py)
+    public_ip_addresses_v6: tuple[str, ...] = ()
+    public_ip_prefixes_v6: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,9 @@ connected to through references, computed by the loader). Emits:
 * `unknown_resource_message(unknown)` -> the `check` warning line for one unknown resource.
 * `topology_caveats(topology)` -> one `Caveat` per unknown resource that can change a verdict
   (what a firewall's rules leave unevaluated travels with the engine's firewall hops), and one
-  per property a spelling away from one the loader reads (`near-miss:RESOURCE:PROPERTY`).
+  per property a spelling away from one the loader reads (`near-miss:RESOURCE:PROPERTY`), and
+  one per Azure property set so that it can change a verdict the model does not evaluate
+  (load/unread.py, `unread:RESOURCE:PROPERTY`, touching its subnet or resource).
 * `caveats_touching(caveats, ids)` -> the caveats whose resources lie on a path (NIC, subnet,
   VNet, firewall, gateway ids): the answers that must carry them.
 
@@ -25,7 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from dataplane.control.outbound6 import first_ipv6_config
-from dataplane.errors import PROPERTY_NEAR_MISS
+from dataplane.errors import PROPERTY_NEAR_MISS, PROPERTY_NOT_MODELLED
 from dataplane.model import PublicIPAddress, Topology, UnknownResource, id_key
 
 _N = "microsoft.network/"
@@ -163,6 +165,10 @@ def topology_caveats(topology: Topology) -> tuple[Caveat, ...]:
         if code == PROPERTY_NEAR_MISS:
             prop = message.split("property '", 1)[1].split("'", 1)[0]
             out.append(Caveat(f"near-miss:{rid.rsplit('/', 1)[-1]}:{prop}", message,
+                              frozenset({id_key(rid)})))
+        elif code == PROPERTY_NOT_MODELLED:  # load/unread.py: set, can change a verdict
+            resource, prop = message.split("resource '", 1)[1].split("': property '", 1)
+            out.append(Caveat(f"unread:{resource}:{prop.split(chr(39), 1)[0]}", message,
                               frozenset({id_key(rid)})))
     for unknown in topology.unknown_resources:
         changes, what = impact(unknown.type)

@@ -70,6 +70,7 @@ CODES: dict[str, str] = {
     "RemoteVnetNotInTopology": OURS,
     "UnknownResourceType": OURS,
     "PropertyNameNearMiss": OURS,  # load/near_misses.py: a property a spelling away from one read
+    "PropertyNotModelled": OURS,  # load/unread.py: a verdict-changing property not evaluated
     "ServiceTagPrefixesNotLoaded": OURS,
     "RegionLatencyNotPublished": OURS,
     "RegionPricingZoneMissing": OURS,

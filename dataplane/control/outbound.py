@@ -133,12 +133,12 @@ def lb_methods(topology: Topology, pools: set[str], version: int = 4) -> list[Ou
         for lb in _public_lbs(topology, pools):
             frontends = {id_key(f.id): f for f in lb.frontend_ip_configurations}
             rules = (
-                [(r.name, r.backend_address_pool, r.frontend_ip_configurations)
+                [(r.name, (r.backend_address_pool,), r.frontend_ip_configurations)
                  for r in lb.outbound_rules] if kind == LB_OUTBOUND_RULE else
-                [(r.name, r.backend_address_pool, (r.frontend_ip_configuration,))
+                [(r.name, r.all_backend_address_pools, (r.frontend_ip_configuration,))
                  for r in lb.load_balancing_rules if not r.disable_outbound_snat])
-            for name, pool, frontend_ids in rules:
-                if id_key(pool) not in pools:
+            for name, rule_pools, frontend_ids in rules:
+                if not any(id_key(p) in pools for p in rule_pools):
                     continue
                 pips = tuple(frontends[id_key(f)].public_ip_address or "" for f in frontend_ids
                              if id_key(f) in frontends)

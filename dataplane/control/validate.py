@@ -19,7 +19,7 @@ from dataplane.control.bgp_validate import bgp_findings
 from dataplane.control.caveats import unknown_resource_message
 from dataplane.control.peering import back_link, link_findings
 from dataplane.control.platform import platform_findings
-from dataplane.errors import PROPERTY_NEAR_MISS, Finding
+from dataplane.errors import WARNING_FINDINGS, Finding
 from dataplane.kernels.overlap import overlap_pairs
 from dataplane.model import NetworkSecurityGroup, Topology, VirtualNetwork, id_key
 from dataplane.net import Prefix, parse_prefix
@@ -226,7 +226,7 @@ def _peering_findings(topology: Topology) -> list[Finding]:
 
 def validate(topology: Topology) -> list[Finding]:
     """All findings, errors first, each in input order."""
-    findings = [Finding(code, message, rid, "warning" if code == PROPERTY_NEAR_MISS else "error")
+    findings = [Finding(code, message, rid, "warning" if code in WARNING_FINDINGS else "error")
                 for code, message, rid in topology.load_findings]
     for vnet in topology.virtual_networks:
         findings += _vnet_findings(vnet)

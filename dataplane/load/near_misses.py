@@ -19,7 +19,8 @@ names read there (load/resources.py, load/firewall_policy.py, load/public_edge.p
 policy rule collection groups, NSGs, route tables, VNets, NICs, load balancers, virtual network
 gateways, local network gateways, connections, public IPs, NAT gateways, private endpoints.
 AZURE_NOT_READ lists the properties Azure defines that are a spelling away from a read one
-(`natGateways.publicIpAddressesV6`): real properties, never reported as a near miss.
+(`loadBalancers.inboundNatPools`): real properties, never reported as a near miss (those that
+can change a verdict are caveated by load/unread.py).
 """
 
 from __future__ import annotations
@@ -96,8 +97,8 @@ READ: dict[str, dict[str, tuple[str, ...]]] = {
         "properties.frontendIPConfigurations[].properties": (
             "privateIPAddress", "subnet", "publicIPAddress"),
         "properties.loadBalancingRules[].properties": (
-            "frontendIPConfiguration", "backendAddressPool", "protocol", "frontendPort",
-            "backendPort", "probe", "enableFloatingIP", "disableOutboundSnat"),
+            "frontendIPConfiguration", "backendAddressPool", "backendAddressPools", "protocol",
+            "frontendPort", "backendPort", "probe", "enableFloatingIP", "disableOutboundSnat"),
         "properties.inboundNatRules[].properties": (
             "frontendIPConfiguration", "protocol", "frontendPort", "backendPort",
             "backendIPConfiguration", "backendAddressPool", "frontendPortRangeStart",
@@ -130,7 +131,8 @@ READ: dict[str, dict[str, tuple[str, ...]]] = {
                        "publicIPPrefix"),
     },
     "microsoft.network/natgateways": {
-        "properties": ("publicIpAddresses", "publicIpPrefixes", "idleTimeoutInMinutes"),
+        "properties": ("publicIpAddresses", "publicIpPrefixes", "idleTimeoutInMinutes",
+                       "publicIpAddressesV6", "publicIpPrefixesV6"),
     },
     "microsoft.network/privateendpoints": {
         "properties": ("subnet", "ipConfigurations", "customDnsConfigs", "networkInterfaces",
@@ -167,10 +169,6 @@ AZURE_NOT_READ: dict[str, dict[str, tuple[str, ...]]] = {
     "microsoft.network/loadbalancers": {
         "properties": ("inboundNatPools",),
         "properties.frontendIPConfigurations[].properties": ("privateIPAddressVersion",),
-        "properties.loadBalancingRules[].properties": ("backendAddressPools",),
-    },
-    "microsoft.network/natgateways": {
-        "properties": ("publicIpAddressesV6", "publicIpPrefixesV6"),
     },
     "microsoft.network/networkinterfaces": {
         "properties": ("tapConfigurations", "dscpConfiguration"),
@@ -195,7 +193,7 @@ def near_miss_findings(resources: Iterable[dict[str, Any]], source: str = ""
         places = READ.get(kind)
         for path, names in (places or {}).items():
             valid = {n.lower() for n in AZURE_NOT_READ.get(kind, {}).get(path, ())}
-            for where, obj in _objects(raw, path.split(".")):
+            for where, obj, _owner in objects_at(raw, path.split(".")):
                 for key in obj:
                     close = None if str(key).lower() in valid else _close(str(key), names)
                     if close is not None:
@@ -219,26 +217,30 @@ def _message(raw: dict[str, Any], source: str, where: str, key: str, close: str)
             "the resource is modelled without it")
 
 
-def _objects(obj: Any, path: list[str], where: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
-    """The dicts at `path` below `obj`, each with its location ('properties.rules[2]')."""
+def objects_at(obj: Any, path: list[str], where: str = "", owner: Any = None
+               ) -> Iterator[tuple[str, dict[str, Any], Any]]:
+    """The dicts at `path` below `obj`, each with its location ('properties.rules[2]') and the
+    list element it lies in (the subnet dict for `properties.subnets[].properties`; None above
+    any list). Used by load/unread.py too."""
     if not isinstance(obj, dict):
         return
     if not path:
-        yield where, obj
+        yield where, obj, owner
         return
     step, rest = path[0], path[1:]
     if step == "properties":  # ARM nests, az flattens
         inner = obj.get("properties")
         if isinstance(inner, dict):
-            yield from _objects(inner, rest, f"{where}.properties" if where else "properties")
+            yield from objects_at(inner, rest, f"{where}.properties" if where else "properties",
+                                  owner)
         else:
-            yield from _objects(obj, rest, where)
+            yield from objects_at(obj, rest, where, owner)
         return
     name, many = step.removesuffix("[]"), step.endswith("[]")
     value = next((v for k, v in obj.items() if str(k).lower() == name.lower()), None)
     at = f"{where}.{name}" if where else name
     if many and isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _objects(item, rest, f"{at}[{index}]")
+            yield from objects_at(item, rest, f"{at}[{index}]", item)
     elif not many:
-        yield from _objects(value, rest, at)
+        yield from objects_at(value, rest, at, owner)

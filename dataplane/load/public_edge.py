@@ -94,7 +94,10 @@ def public_ip_address(raw: dict[str, Any], where: _Where) -> PublicIPAddress:
 
 def nat_gateway(raw: dict[str, Any], where: _Where) -> NatGateway:
     """sku.name (Standard; StandardV2 kept as written), publicIpAddresses, publicIpPrefixes,
-    idleTimeoutInMinutes (default 4: "Azure NAT Gateway resource", nat-gateway-resource)."""
+    idleTimeoutInMinutes (default 4: "Azure NAT Gateway resource", nat-gateway-resource),
+    publicIpAddressesV6, publicIpPrefixesV6 (StandardV2: "Azure NAT Gateway SKUs",
+    https://learn.microsoft.com/azure/nat-gateway/nat-sku, "SKU comparison": public IP
+    version IPv4, IPv6)."""
     p = _props(raw)
     sku = _get(raw, "sku", default=None)
     return NatGateway(
@@ -104,7 +107,11 @@ def nat_gateway(raw: dict[str, Any], where: _Where) -> NatGateway:
         public_ip_addresses=tuple(_ref(a) or "" for a in _items(p, "publicIpAddresses", where)),
         public_ip_prefixes=tuple(_ref(a) or "" for a in _items(p, "publicIpPrefixes", where)),
         idle_timeout_in_minutes=_int(_get(p, "idleTimeoutInMinutes", default=4), where,
-                                     "properties.idleTimeoutInMinutes"))
+                                     "properties.idleTimeoutInMinutes"),
+        public_ip_addresses_v6=tuple(
+            _ref(a) or "" for a in _items(p, "publicIpAddressesV6", where)),
+        public_ip_prefixes_v6=tuple(
+            _ref(a) or "" for a in _items(p, "publicIpPrefixesV6", where)))
 
 
 def private_endpoint(raw: dict[str, Any], where: _Where) -> PrivateEndpoint:

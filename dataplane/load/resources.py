@@ -25,6 +25,7 @@ from dataplane.load.arm.placeholders import refuse_read_placeholders
 from dataplane.load.near_misses import near_miss_findings
 from dataplane.load.related import referenced_ids, related_resources
 from dataplane.load.shapes import check_shape
+from dataplane.load.unread import unread_findings
 from dataplane.model import (
     ALL_PORTS,
     ANY,
@@ -708,6 +709,8 @@ def _load_balancer(raw: dict[str, Any], where: _Where) -> LoadBalancer:
             name=str(_get(r, "name", default="")),
             frontend_ip_configuration=_ref(_get(rp, "frontendIPConfiguration")) or "",
             backend_address_pool=_ref(_get(rp, "backendAddressPool")) or "",
+            backend_address_pools=tuple(
+                _ref(b) or "" for b in _items(rp, "backendAddressPools", where, prop)),
             protocol=str(_get(rp, "protocol", default="All")),
             frontend_port=_int(_get(rp, "frontendPort", default=0), where, f"{prop}.frontendPort"),
             backend_port=_int(_get(rp, "backendPort", default=0), where, f"{prop}.backendPort"),
@@ -1082,7 +1085,8 @@ def resources_to_topology(resources: Iterable[dict[str, Any]], source: str = "")
     refuse_read_placeholders(topology, resources, source)  # arm/placeholders.py
     topology = private_endpoint_addresses(topology)  # load/public_edge.py
     return replace(topology, load_findings=tuple(cidr_findings(topology)
-                                                 + near_miss_findings(merged, source)))
+                                                 + near_miss_findings(merged, source)
+                                                 + unread_findings(merged, source)))
 
 
 def cidr_findings(topology: Topology) -> list[tuple[str, str, str]]:

@@ -74,7 +74,7 @@ SHAPES: dict[str, dict[str, Shape]] = {
                                       "privateIPAddress": SCALAR}],
         "backendAddressPools": [{}],
         "loadBalancingRules": [{"frontendIPConfiguration": REF, "backendAddressPool": REF,
-                                "probe": REF, "protocol": SCALAR, "frontendPort": SCALAR,
+                                "backendAddressPools": REFS, "probe": REF, "protocol": SCALAR, "frontendPort": SCALAR,
                                 "backendPort": SCALAR, "disableOutboundSnat": SCALAR}],
         "inboundNatRules": [{"frontendIPConfiguration": REF, "protocol": SCALAR,
                              "frontendPort": SCALAR, "backendPort": SCALAR,
@@ -86,7 +86,8 @@ SHAPES: dict[str, dict[str, Shape]] = {
                                 "publicIPAllocationMethod": SCALAR, "ipAddress": SCALAR,
                                 "publicIPPrefix": REF},
     NET + "natgateways": {"publicIpAddresses": REFS, "publicIpPrefixes": REFS,
-                          "idleTimeoutInMinutes": SCALAR},
+                          "idleTimeoutInMinutes": SCALAR, "publicIpAddressesV6": REFS,
+                          "publicIpPrefixesV6": REFS},
     NET + "privateendpoints": {
         "subnet": REF, "networkInterfaces": REFS,
         "ipConfigurations": [{"privateIPAddress": SCALAR}],

@@ -326,7 +326,7 @@ def build_tables(topology: Topology, vnet_index: dict[str, int],
                 continue
             pools = members[ip.version]  # an IPv6 frontend balances to IPv6 configurations
             rules = [_rule(r.name, r.protocol, r.frontend_port, r.backend_port,
-                           pools.get(id_key(r.backend_address_pool), []), ip.version)
+                           _union(pools, r.all_backend_address_pools), ip.version)
                      for r in lb.load_balancing_rules
                      if id_key(r.frontend_ip_configuration) == id_key(fe.id)]
             table[(vi, ip.value)] = len(out.frontends)
@@ -337,6 +337,13 @@ def build_tables(topology: Topology, vnet_index: dict[str, int],
     out.vals = np.array([out.by_key[k] for k in keys], dtype=np.int32)
     _public_frontends(topology, members, out)
     return out
+
+
+def _union(members: dict[str, list[tuple[int, int]]], pools: tuple[str, ...]
+           ) -> list[tuple[int, int]]:
+    """The members (NIC, address) of all `pools`, each once, in pool order: a rule with
+    several pools (`backendAddressPools`, model.LoadBalancingRule) balances over the union."""
+    return list(dict.fromkeys(m for p in pools for m in members.get(id_key(p), [])))
 
 
 def _rule(name: str, protocol: str, frontend_port: int, backend_port: int,
@@ -380,7 +387,7 @@ def _public_frontends(topology: Topology,
                     if id_key(r.frontend_ip_configuration) == id_key(fe.id)]
             family = address.version
             rules = [_rule(r.name, r.protocol, r.frontend_port, r.backend_port,
-                           members.get(id_key(r.backend_address_pool), []), family)
+                           _union(members, r.all_backend_address_pools), family)
                      for r in mine]
             for r in lb.inbound_nat_rules:
                 if id_key(r.frontend_ip_configuration) != id_key(fe.id):

@@ -19,15 +19,18 @@ NICs' IPv6 IP configurations (control/outbound6.py):
     labelled as before (reference.IPV6_INGRESS_LABEL).
 * outbound (`egress`, batch `egress_np`), at an Internet route for an IPv6 destination inside
   2000::/3: a new flow leaving a NIC whose IPv6 IP configurations have no IPv6 outbound method
-  (control/outbound6.py: no instance public IPv6, no public load balancer IPv6 frontend) ends
+  (control/outbound6.py: no NAT gateway IPv6 public IP or prefix, no instance public IPv6, no
+  public load balancer IPv6 frontend) ends
   NO_IPV6_INTERNET: "IPv6 connectivity to the Internet is only established when you explicitly
   request it in your deployment" ("What is IPv6 for Azure Virtual Network?",
   https://learn.microsoft.com/azure/virtual-network/ip-services/ipv6-overview, "Benefits").
   A new flow sent by the NIC from the private address of a configuration with an instance
   public IPv6 leaves with that public address as its source (port kept); through a load
-  balancer's IPv6 frontend with that frontend's first IPv6 address and a SNAT port (as IPv4,
-  stages/public_edge.py `snat_port_np`, over the addresses folded to 32 bits; assumption
-  `ipv6-internet-egress`); its replies are un-SNATed by the connection table (reference
+  balancer's IPv6 frontend, or through its subnet's NAT gateway (StandardV2 IPv6 public IPs,
+  outbound6.py precedence 1), with that frontend's or NAT gateway's first IPv6 address and a
+  SNAT port (as IPv4, stages/public_edge.py `snat_port_np`, over the addresses folded to 32
+  bits; assumption `ipv6-internet-egress`; a NAT gateway with IPv6 prefixes only has no known
+  address: the packet leaves keeping its source); its replies are un-SNATed by the connection table (reference
   `_ingress6`, batch `_ingress6`). Replies (tracked flows) are never stopped.
   The rule is applied at the node that sends the packet to the Internet, so a packet an NVA
   forwards meets the NVA NIC's IPv6 outbound method (none: NO_IPV6_INTERNET labelled with the
@@ -59,10 +62,11 @@ from dataplane.engine.stages.public_edge import closed_label, nonroutable6, snat
 LOW64 = (1 << 64) - 1
 IPV6_EGRESS = (
     "ipv6-internet-egress: an IPv6 flow reaches the Internet only from a NIC whose IPv6 ip "
-    "configuration has a public IPv6 address or sits behind a public load balancer's IPv6 "
-    "frontend (else NO_IPV6_INTERNET, ipv6-overview 'only established when you explicitly "
-    "request it'); its source becomes that address: an instance public IPv6 1:1 with the port "
-    "kept, a load balancer frontend with a SNAT port (snat-port, addresses folded as in "
+    "configuration has a public IPv6 address, sits behind a public load balancer's IPv6 "
+    "frontend or in a subnet whose NAT gateway has IPv6 public IPs or prefixes (else "
+    "NO_IPV6_INTERNET, ipv6-overview 'only established when you explicitly request it'); its "
+    "source becomes that address: an instance public IPv6 1:1 with the port kept, a load "
+    "balancer frontend or NAT gateway with a SNAT port (snat-port, addresses folded as in "
     "lb-hash-ipv6); a packet an NVA or firewall forwards leaves keeping its source (their "
     "translation is not modelled)")
 
@@ -94,8 +98,9 @@ FIREWALL_IPV6_INTERNET = (
 
 
 def no_internet_label(nic_name: str) -> str:
-    return (f"outbound IPv6 none: {nic_name} has no public IPv6 address and no public load "
-            "balancer IPv6 frontend (IPv6 Internet only when the deployment requests it)")
+    return (f"outbound IPv6 none: {nic_name} has no public IPv6 address, no public load "
+            "balancer IPv6 frontend and no NAT gateway IPv6 address (IPv6 Internet only when "
+            "the deployment requests it)")
 
 
 def firewall_no_internet_label(name: str) -> str:
@@ -125,7 +130,7 @@ def tables(net: Any) -> Edge6Tables:
             no_internet[i] = True
             labels[i] = no_internet_label(net.node_names[i])
         for config, method in zip(configs, methods, strict=True):
-            if method.method == NONE:
+            if method.method == NONE or not method.public_addresses:  # NAT prefixes only
                 continue
             private = config.private_ip_address.value  # type: ignore[union-attr]
             public = method.public_addresses[0].value

@@ -10,7 +10,9 @@ Precedence, first present wins (Microsoft pages, cited where each is decided):
    https://learn.microsoft.com/azure/nat-gateway/nat-gateway-resource, "NAT gateway and
    other outbound connectivity methods": "NAT gateway takes precedence over other outbound
    scenarios", over a load balancer and instance-level public IPs). IPv4 only ("What is Azure
-   NAT Gateway?", nat-overview: NAT gateway does not support IPv6 public addresses).
+   NAT Gateway?", nat-overview: a Standard NAT gateway has IPv4 public addresses only; a
+   StandardV2 one's IPv6 addresses are control/outbound6.py's, and one with IPv6 addresses
+   only gives no IPv4 method: assumption `nat-gateway-ipv6-only`, NAT_IPV6_ONLY).
 2. `InstancePublicIP`: a public IP on the IP configuration ("Default outbound access in
    Azure", https://learn.microsoft.com/azure/virtual-network/ip-services/
    default-outbound-access: "Virtual machines with public IP addresses explicitly associated
@@ -80,6 +82,15 @@ IPV6_PIP = Assumption(
     "access in Azure', learn.microsoft.com/azure/virtual-network/ip-services/"
     "default-outbound-access, 'How is default outbound access provided?'); Microsoft does not "
     "say whether an IPv6 public IP alone removes it (issue 17, control/outbound6.py for IPv6).")
+
+
+NAT_IPV6_ONLY = Assumption(
+    "nat-gateway-ipv6-only",
+    "A NAT gateway with IPv6 public IPs or prefixes only (StandardV2: 'Azure NAT Gateway SKUs', "
+    "learn.microsoft.com/azure/nat-gateway/nat-sku) is taken to give its subnets no IPv4 "
+    "outbound: their IPv4 flows take the next method (instance public IP, load balancer, "
+    "default outbound access); Microsoft does not say what such a gateway does with IPv4. "
+    "Its IPv6 outbound is control/outbound6.py's.")
 
 
 @dataclass(frozen=True)
@@ -154,7 +165,10 @@ def outbound_access(topology: Topology, nic: NetworkInterface) -> Outbound:
     subnet = topology.get(config.subnet)
     candidates: list[Outbound] = []
     nat = topology.get(subnet.nat_gateway) if isinstance(subnet, Subnet) else None
-    if isinstance(nat, NatGateway):
+    ipv6_only = isinstance(nat, NatGateway) and not (
+        nat.public_ip_addresses or nat.public_ip_prefixes) and bool(
+        nat.public_ip_addresses_v6 or nat.public_ip_prefixes_v6)
+    if isinstance(nat, NatGateway) and not ipv6_only:
         candidates.append(Outbound(NAT_GATEWAY, nat.id, "",
                                    _addresses(topology, nat.public_ip_addresses),
                                    public_ips=nat.public_ip_addresses))
@@ -166,7 +180,7 @@ def outbound_access(topology: Topology, nic: NetworkInterface) -> Outbound:
     lb_found = lb_methods(topology, pools)
     if not isinstance(pip, PublicIPAddress):
         candidates += lb_found
-    assumptions: tuple[Assumption, ...] = ()
+    assumptions: tuple[Assumption, ...] = (NAT_IPV6_ONLY,) if ipv6_only else ()
     if not candidates:
         vm = topology.vm_of_nic(nic)
         siblings = [topology.get(n) for n in vm.network_interfaces] if vm else [nic]
@@ -176,7 +190,7 @@ def outbound_access(topology: Topology, nic: NetworkInterface) -> Outbound:
         vm_has_pip = any(p.public_ip_address_version != "IPv6" for p in pips)  # IPV6_PIP
         private = isinstance(subnet, Subnet) and subnet.default_outbound_access is False
         if isinstance(subnet, Subnet) and subnet.default_outbound_access is None:
-            assumptions = (UNSET,)
+            assumptions += (UNSET,)
         if pips and not vm_has_pip and not private:
             assumptions += (IPV6_PIP,)
         method = NONE if private or vm_has_pip else DEFAULT_OUTBOUND
@@ -187,8 +201,8 @@ def outbound_access(topology: Topology, nic: NetworkInterface) -> Outbound:
                   for o in overridden if o.resource)
     allocated = any(chosen_here(topology, p) for p in chosen.public_ips)
     return Outbound(chosen.method, chosen.resource, chosen.rule, chosen.public_addresses,
-                    tuple(dict.fromkeys(names)), (ALLOCATION,) if allocated else (),
-                    chosen.public_ips)
+                    tuple(dict.fromkeys(names)),
+                    assumptions + ((ALLOCATION,) if allocated else ()), chosen.public_ips)
 
 
 def _lines(assumptions: Iterable[Assumption]) -> list[str]:

@@ -23,7 +23,16 @@ import pytest
 from ipv6_harness import compare
 from scapy.layers.inet import IP, TCP
 
-from dataplane.control.outbound import INSTANCE_PUBLIC_IP, LB_RULE, NAT_GATEWAY, NONE, lb_methods
+from dataplane.control.outbound import (
+    DEFAULT_OUTBOUND,
+    INSTANCE_PUBLIC_IP,
+    LB_RULE,
+    NAT_GATEWAY,
+    NAT_IPV6_ONLY,
+    NONE,
+    lb_methods,
+    outbound_access,
+)
 from dataplane.control.outbound6 import outbound_access6
 from dataplane.dispositions import Disposition as D
 from dataplane.engine import Emulator
@@ -136,10 +145,12 @@ AN, BN = 0, 1
 TCP_ = 6
 
 
-def _dual(tmp: Path, v6: bool, prefixes_only: bool = False):
+def _dual(tmp: Path, v6: bool, prefixes_only: bool = False, v4: bool = True):
     resources = _resources(tmp, DUAL)
     nat = next(r for r in resources if r["type"] == "Microsoft.Network/natGateways")
     base = nat["id"].rsplit("/natGateways/", 1)[0]
+    if not v4:
+        nat["properties"]["publicIpAddresses"] = []
     if v6:
         nat["sku"] = {"name": "StandardV2"}
         if prefixes_only:
@@ -199,3 +210,13 @@ def test_prefixes_only_reach_the_internet_keeping_the_source(tmp_path):
     assert (got.method, got.public_addresses) == (NAT_GATEWAY, ())
     (w,) = compare(net, [Packet(AN, A6, GOOGLE6, TCP_, 50000, 443, family=6)])
     assert w.disposition == D.EXITS_INTERNET and w.out[0] == A6
+
+
+def test_ipv4_keeps_the_nat_gateway_and_an_ipv6_only_one_gives_no_ipv4(tmp_path):
+    both = _dual(tmp_path, v6=True).topology
+    got = outbound_access(both, next(n for n in both.network_interfaces if n.name == "a-nic"))
+    assert (got.method, [str(a) for a in got.public_addresses]) == (NAT_GATEWAY,
+                                                                    ["198.51.100.4"])
+    only6 = _dual(tmp_path, v6=True, v4=False).topology
+    got = outbound_access(only6, next(n for n in only6.network_interfaces if n.name == "a-nic"))
+    assert got.method == DEFAULT_OUTBOUND and NAT_IPV6_ONLY in got.assumptions

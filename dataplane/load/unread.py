@@ -117,6 +117,13 @@ UNREAD: tuple[Unread, ...] = (
            "'Gateway Load Balancer', https://learn.microsoft.com/azure/load-balancer/"
            "gateway-overview, 'Chaining'"),
     Unread(_N + "loadbalancers", "properties.loadBalancingRules[].properties",
+           "enableFloatingIP", _true,
+           "with floating IP the backend receives the frontend's address as destination (no "
+           "DNAT to its own address, guest loopback needed); the engine translates to the "
+           "backend address, so the backend NSG matches another destination",
+           "'Azure Load Balancer Floating IP configuration', https://learn.microsoft.com/"
+           "azure/load-balancer/load-balancer-floating-ip, 'Floating IP'"),
+    Unread(_N + "loadbalancers", "properties.loadBalancingRules[].properties",
            "idleTimeoutInMinutes", _not_four_minutes, _IDLE,
            "'Configure TCP reset and idle timeout for Azure Load Balancer', https://"
            "learn.microsoft.com/azure/load-balancer/load-balancer-tcp-idle-timeout"),
@@ -160,6 +167,21 @@ UNREAD: tuple[Unread, ...] = (
            "dynamic NAT); the engine keeps the addresses, so routes and NSG matches can differ",
            "'About NAT on Azure VPN Gateway', https://learn.microsoft.com/azure/vpn-gateway/"
            "nat-overview"),
+    Unread(_N + "virtualnetworkgateways", "properties", "gatewayDefaultSite", _set,
+           "forced tunneling: the VNet's Internet-bound traffic goes to this on-premises site "
+           "instead of the Internet (not modelled: it is answered as leaving for the Internet)",
+           "'Configure forced tunneling using the Azure Resource Manager deployment model', "
+           "https://learn.microsoft.com/azure/vpn-gateway/vpn-gateway-forced-tunneling-rm"),
+    Unread(_N + "virtualnetworkgateways", "properties", "vpnClientConfiguration", _set,
+           "point-to-site clients' address pool is reachable through the gateway (routes to "
+           "it are not modelled: packets to those addresses find no route)",
+           "'About Point-to-Site VPN', https://learn.microsoft.com/azure/vpn-gateway/"
+           "point-to-site-about"),
+    Unread(_N + "azurefirewalls", "properties", "virtualHub", _set,
+           "a secured virtual hub's firewall: its private address (hubIPAddresses) and the "
+           "hub's routing intent decide the paths, neither modelled",
+           "'What is a secured virtual hub?', https://learn.microsoft.com/azure/"
+           "firewall-manager/secured-virtual-hub"),
     Unread(_N + "connections", "properties", "ingressNatRules", _listed,
            "the connection's NAT rules translate on-premises addresses (not modelled)",
            "'About NAT on Azure VPN Gateway', https://learn.microsoft.com/azure/vpn-gateway/"

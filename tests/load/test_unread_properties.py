@@ -19,6 +19,7 @@ from scapy.layers.l2 import Ether
 from scapy.utils import wrpcap
 
 import dataplane
+from dataplane import watcher
 from dataplane.cli import main
 from dataplane.control.caveats import caveats_touching, topology_caveats
 from dataplane.control.validate import validate
@@ -144,6 +145,30 @@ def test_service_endpoint_policies_touch_only_their_subnets_answers():
     b = f"{SUB}/virtualNetworks/v/subnets/b"
     assert caveats_touching([caveat], [f"{SUB}/networkInterfaces/nic-a", a]) == [caveat]
     assert caveats_touching([caveat], [f"{SUB}/networkInterfaces/nic-b", b]) == []
+
+
+def test_next_hop_and_ip_flow_verify_answers_carry_the_caveat():
+    """Network Watcher answers about a NIC (watcher.py) name the caveats touching its subnet:
+    nic-a's (subnet a, with a service endpoint policy) carry it, nic-b's do not."""
+    resources = _vnet_with_two_subnets(
+        serviceEndpoints=[{"service": "Microsoft.Storage"}],
+        serviceEndpointPolicies=[{"id": f"{SUB}/serviceEndpointPolicies/sep"}])
+    for nic in resources[1:]:  # a VM for each NIC (watcher answers name VMs)
+        nic["properties"]["virtualMachine"] = {"id": nic["id"].replace(
+            "Microsoft.Network/networkInterfaces/nic-", "Microsoft.Compute/virtualMachines/vm-")}
+    resources += [{"type": "Microsoft.Compute/virtualMachines", "name": f"vm-{s}",
+                   "location": "westeurope", "id": f"{SUB.rsplit('/', 1)[0]}/Microsoft.Compute/"
+                   f"virtualMachines/vm-{s}", "properties": {"networkProfile": {
+                       "networkInterfaces": [{"id": f"{SUB}/networkInterfaces/nic-{s}"}]}}}
+                  for s in "ab"]
+    topology = resources_to_topology(resources, "v.json")
+    a = watcher.next_hop(topology, "vm-a", "10.0.1.4", "10.0.2.4")
+    b = watcher.next_hop(topology, "vm-b", "10.0.2.4", "10.0.1.4")
+    assert any("serviceEndpointPolicies" in c for c in a["caveats"])
+    assert not any("serviceEndpointPolicies" in c for c in b["caveats"])
+    verdict = watcher.ip_flow_verify(topology, "vm-a", "Outbound", "TCP", "10.0.1.4:40000",
+                                     "10.0.2.4:443")
+    assert any("serviceEndpointPolicies" in c for c in verdict["caveats"])
 
 
 def test_inbound_nat_pools_are_a_real_property_never_a_near_miss():

@@ -349,6 +349,7 @@ class FrontendIPConfiguration:
     private_ip_address: IPAddress | None
     subnet: str | None = None
     public_ip_address: str | None = None
+    private_ip_address_version: str = "IPv4"  # IPv4 | IPv6 (ARM's default: IPv4)
 
 
 @dataclass(frozen=True)

@@ -95,7 +95,7 @@ READ: dict[str, dict[str, tuple[str, ...]]] = {
         "properties": ("frontendIPConfigurations", "backendAddressPools", "loadBalancingRules",
                        "inboundNatRules", "outboundRules"),
         "properties.frontendIPConfigurations[].properties": (
-            "privateIPAddress", "subnet", "publicIPAddress"),
+            "privateIPAddress", "subnet", "publicIPAddress", "privateIPAddressVersion"),
         "properties.loadBalancingRules[].properties": (
             "frontendIPConfiguration", "backendAddressPool", "backendAddressPools", "protocol",
             "frontendPort", "backendPort", "probe", "enableFloatingIP", "disableOutboundSnat"),
@@ -168,7 +168,6 @@ READ: dict[str, dict[str, tuple[str, ...]]] = {
 AZURE_NOT_READ: dict[str, dict[str, tuple[str, ...]]] = {
     "microsoft.network/loadbalancers": {
         "properties": ("inboundNatPools",),
-        "properties.frontendIPConfigurations[].properties": ("privateIPAddressVersion",),
     },
     "microsoft.network/networkinterfaces": {
         "properties": ("tapConfigurations", "dscpConfiguration"),

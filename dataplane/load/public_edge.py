@@ -37,6 +37,7 @@ from dataplane.load.resources import (
 )
 from dataplane.model import (
     Assumption,
+    FrontendIPConfiguration,
     NatGateway,
     PrivateEndpoint,
     PrivateLinkServiceConnection,
@@ -46,6 +47,13 @@ from dataplane.model import (
 )
 from dataplane.net import IPAddress, parse_ip
 
+INTERNAL_FRONTEND_ADDRESS = Assumption(
+    "internal-frontend-address",
+    "An internal load balancer frontend whose input gives no address (a template's dynamic "
+    "frontend) is given the lowest free address of its subnet (of its privateIPAddressVersion) "
+    "after every NIC, firewall, static frontend and private endpoint, frontends in input "
+    "order (Azure allocates it at "
+    "deployment: 'Private IP addresses', private-ip-addresses, 'Dynamic allocation').")
 SKUS = ("Basic", "Standard")
 VERSIONS = ("IPv4", "IPv6")
 ALLOCATIONS = ("Static", "Dynamic")
@@ -156,8 +164,11 @@ def private_endpoint(raw: dict[str, Any], where: _Where) -> PrivateEndpoint:
 
 def private_endpoint_addresses(topology: Topology) -> Topology:
     """Endpoints without an address take their NIC's (dumps list the NIC) or the lowest free
-    address of their subnet (assumption `private-endpoint-address`); others are unchanged."""
-    if not topology.private_endpoints:
+    address of their subnet (assumption `private-endpoint-address`); others are unchanged.
+    Then internal load-balancer frontends without an address (`_frontend_addresses`)."""
+    if not topology.private_endpoints and not any(
+            _unaddressed(fe) for lb in topology.load_balancers
+            for fe in lb.frontend_ip_configurations):
         return topology
     nic_address = {id_key(n.id): n.primary_ip for n in topology.network_interfaces}
     allocator = AddressAllocator()
@@ -190,4 +201,36 @@ def private_endpoint_addresses(topology: Topology) -> Topology:
     order = {id_key(e.id): i for i, e in enumerate(topology.private_endpoints)}
     endpoints.sort(key=lambda e: order[id_key(e.id)])
     assumptions = topology.assumptions + ((PRIVATE_ENDPOINT_ADDRESS,) if allocated else ())
-    return replace(topology, private_endpoints=tuple(endpoints), assumptions=assumptions)
+    return _frontend_addresses(replace(topology, private_endpoints=tuple(endpoints),
+                                       assumptions=assumptions), allocator)
+
+
+def _unaddressed(fe: FrontendIPConfiguration) -> bool:
+    return fe.private_ip_address is None and bool(fe.subnet) and not fe.public_ip_address
+
+
+def _frontend_addresses(topology: Topology, allocator: AddressAllocator) -> Topology:
+    """Internal load-balancer frontends without an address (a template's dynamic frontend:
+    Azure allocates it at deployment, "Private IP addresses", https://learn.microsoft.com/
+    azure/virtual-network/ip-services/private-ip-addresses, "Dynamic allocation") take the
+    lowest free address of their subnet's prefix of their `privateIPAddressVersion` after
+    every NIC, firewall, static frontend and private endpoint, frontends in input order
+    (assumption `internal-frontend-address`); without one the engine could not reach them."""
+    changed, balancers = False, []
+    for lb in topology.load_balancers:
+        frontends = []
+        for fe in lb.frontend_ip_configurations:
+            subnet = topology.get(fe.subnet) if fe.subnet else None
+            version = 6 if fe.private_ip_address_version == "IPv6" else 4
+            prefixes = [p for p in getattr(subnet, "address_prefixes", ())
+                        if p.version == version]
+            if _unaddressed(fe) and prefixes:
+                fe = replace(fe, private_ip_address=parse_ip(allocator.allocate(
+                    str(prefixes[0]), key=id_key(fe.subnet or ""))))
+                changed = True
+            frontends.append(fe)
+        balancers.append(replace(lb, frontend_ip_configurations=tuple(frontends)))
+    if not changed:
+        return topology
+    return replace(topology, load_balancers=tuple(balancers),
+                   assumptions=topology.assumptions + (INTERNAL_FRONTEND_ADDRESS,))

@@ -685,6 +685,16 @@ def _virtual_hub(raw: dict[str, Any], where: _Where) -> VirtualHub:
         bgp_connections=tuple(peers))
 
 
+def _frontend_version(frontend: dict[str, Any], where: _Where, prop: str) -> str:
+    """A frontend's IP version: its address's when given (inputs that leave out
+    privateIPAddressVersion beside an IPv6 address load as before), else
+    privateIPAddressVersion (IPv4 when absent): load/public_edge.py allocates from that pool."""
+    address = _ip(_get(_props(frontend), "privateIPAddress"), where, f"{prop}.privateIPAddress")
+    if address is not None:
+        return f"IPv{address.version}"
+    return _ip_version(_props(frontend), None, where, prop)
+
+
 def _load_balancer(raw: dict[str, Any], where: _Where) -> LoadBalancer:
     p = _props(raw)
     lb_id = raw["id"]
@@ -695,7 +705,9 @@ def _load_balancer(raw: dict[str, Any], where: _Where) -> LoadBalancer:
             private_ip_address=_ip(_get(_props(f), "privateIPAddress"), where,
                                    f"properties.frontendIPConfigurations[{i}].privateIPAddress"),
             subnet=_ref(_get(_props(f), "subnet")),
-            public_ip_address=_ref(_get(_props(f), "publicIPAddress")))
+            public_ip_address=_ref(_get(_props(f), "publicIPAddress")),
+            private_ip_address_version=_frontend_version(
+                f, where, f"properties.frontendIPConfigurations[{i}]"))
         for i, f in enumerate(_items(p, "frontendIPConfigurations", where)))
     pools = tuple(BackendAddressPool(
         id=_get(b, "id") or f"{lb_id}/backendAddressPools/{_get(b, 'name')}",

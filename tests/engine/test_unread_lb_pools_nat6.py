@@ -220,3 +220,24 @@ def test_ipv4_keeps_the_nat_gateway_and_an_ipv6_only_one_gives_no_ipv4(tmp_path)
     only6 = _dual(tmp_path, v6=True, v4=False).topology
     got = outbound_access(only6, next(n for n in only6.network_interfaces if n.name == "a-nic"))
     assert got.method == DEFAULT_OUTBOUND and NAT_IPV6_ONLY in got.assumptions
+
+
+def test_a_dynamic_internal_frontend_gets_an_address_and_balances(tmp_path):
+    """A template's internal frontend with `privateIPAllocationMethod: Dynamic` and no address
+    (Azure allocates it at deployment): the lowest free address of its subnet after the NICs
+    (assumption internal-frontend-address), so packets to it are load-balanced; before, the
+    frontend had no address and was silently absent from the engine."""
+    resources = _resources(tmp_path, ILB)
+    lb = next(r for r in resources if r["type"] == "Microsoft.Network/loadBalancers")
+    props = lb["properties"]["frontendIPConfigurations"][0]["properties"]
+    del props["privateIPAddress"]
+    props["privateIPAllocationMethod"] = "Dynamic"
+    topology = resources_to_topology(resources, "t.json")
+    (fe,) = topology.load_balancers[0].frontend_ip_configurations
+    assert str(fe.private_ip_address) == "10.5.2.6"  # .4 be1, .5 be2 (NICs first)
+    assert "internal-frontend-address" in {a.key for a in topology.assumptions}
+    em = Emulator(topology)
+    out = em.send([IP(src="10.5.1.4", dst="10.5.2.6") / TCP(sport=30000, dport=80)],
+                  source=["client"])
+    assert out.dispositions() == [D.DELIVERED]
+    assert out.row(0)["hops"].endswith("be1")

@@ -23,7 +23,8 @@ condition, or that makes evaluation fail, is reported as the missing required pa
 dynamic private IPs of NICs and Azure Firewalls are the lowest free host of their subnet in
 deployment order (statics reserved first); runtime-only values read via reference() (public
 IPs, principal ids, keys) become "<runtime: ...>" placeholders. Other address consumers
-(private endpoints, internal load balancers, gateways) are not allocated.
+(private endpoints, internal load balancers, gateways) are not allocated here (private endpoints
+and internal load-balancer frontends are, after loading: load/public_edge.py).
 """
 
 from __future__ import annotations

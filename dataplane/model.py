@@ -354,8 +354,13 @@ class FrontendIPConfiguration:
 
 @dataclass(frozen=True)
 class BackendAddressPool:
+    """`load_balancer_backend_addresses`: an IP-based pool's members as (virtual network or
+    subnet id, private IP) pairs (load/backend_addresses.py joins them to NIC ip
+    configurations); a NIC-based pool has none (its NICs name it)."""
+
     id: str
     name: str
+    load_balancer_backend_addresses: tuple[tuple[str, IPAddress], ...] = ()
 
 
 @dataclass(frozen=True)

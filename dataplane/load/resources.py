@@ -695,6 +695,29 @@ def _frontend_version(frontend: dict[str, Any], where: _Where, prop: str) -> str
     return _ip_version(_props(frontend), None, where, prop)
 
 
+def backend_addresses(pool: dict[str, Any], where: _Where, prop: str
+                      ) -> tuple[tuple[str, IPAddress], ...]:
+    """An IP-based pool's `loadBalancerBackendAddresses[]`: (virtualNetwork or subnet id,
+    ipAddress) for each entry with an address ("Backend pool management",
+    https://learn.microsoft.com/azure/load-balancer/backend-pool-management, "Configure backend
+    pool by IP address and virtual network"); entries without one (an az dump lists a NIC-based
+    pool's members by networkInterfaceIPConfiguration) are the NICs' own references."""
+    out = []
+    for j, entry in enumerate(_items(_props(pool), "loadBalancerBackendAddresses", where,
+                                     f"{prop}.properties")):
+        at = f"{prop}.properties.loadBalancerBackendAddresses[{j}]"
+        ep = _props(entry)
+        address = _ip(_get(ep, "ipAddress"), where, f"{at}.ipAddress")
+        if address is None:
+            continue
+        scope = _ref(_get(ep, "virtualNetwork")) or _ref(_get(ep, "subnet"))
+        if not scope:
+            raise where.error(f"{at}.virtualNetwork.id", "a backend address names no virtual "
+                              "network or subnet")
+        out.append((scope, address))
+    return tuple(out)
+
+
 def _load_balancer(raw: dict[str, Any], where: _Where) -> LoadBalancer:
     p = _props(raw)
     lb_id = raw["id"]
@@ -711,8 +734,10 @@ def _load_balancer(raw: dict[str, Any], where: _Where) -> LoadBalancer:
         for i, f in enumerate(_items(p, "frontendIPConfigurations", where)))
     pools = tuple(BackendAddressPool(
         id=_get(b, "id") or f"{lb_id}/backendAddressPools/{_get(b, 'name')}",
-        name=str(_get(b, "name", default="")))
-        for b in _items(p, "backendAddressPools", where))
+        name=str(_get(b, "name", default="")),
+        load_balancer_backend_addresses=backend_addresses(
+            b, where, f"properties.backendAddressPools[{i}]"))
+        for i, b in enumerate(_items(p, "backendAddressPools", where)))
     rules = []
     for i, r in enumerate(_items(p, "loadBalancingRules", where)):
         rp = _props(r)
@@ -958,6 +983,7 @@ def _location(raw: dict[str, Any]) -> str:
 
 
 # Converters in their own files import the helpers above (so this import comes after them).
+from dataplane.load.backend_addresses import ip_based_pool_members  # noqa: E402
 from dataplane.load.firewall_policy import firewall_policy  # noqa: E402
 from dataplane.load.public_edge import (  # noqa: E402
     nat_gateway,
@@ -1096,6 +1122,7 @@ def resources_to_topology(resources: Iterable[dict[str, Any]], source: str = "")
                         **{k: tuple(v) for k, v in collected.items()})
     refuse_read_placeholders(topology, resources, source)  # arm/placeholders.py
     topology = private_endpoint_addresses(topology)  # load/public_edge.py
+    topology = ip_based_pool_members(topology)  # load/backend_addresses.py
     return replace(topology, load_findings=tuple(cidr_findings(topology)
                                                  + near_miss_findings(merged, source)
                                                  + unread_findings(merged, source)))

@@ -72,7 +72,8 @@ SHAPES: dict[str, dict[str, Shape]] = {
     NET + "loadbalancers": {
         "frontendIPConfigurations": [{"subnet": REF, "publicIPAddress": REF,
                                       "privateIPAddress": SCALAR}],
-        "backendAddressPools": [{}],
+        "backendAddressPools": [{"loadBalancerBackendAddresses": [{
+            "ipAddress": SCALAR, "virtualNetwork": REF, "subnet": REF}]}],
         "loadBalancingRules": [{"frontendIPConfiguration": REF, "backendAddressPool": REF,
                                 "backendAddressPools": REFS, "probe": REF, "protocol": SCALAR, "frontendPort": SCALAR,
                                 "backendPort": SCALAR, "disableOutboundSnat": SCALAR}],

@@ -241,3 +241,27 @@ def test_a_dynamic_internal_frontend_gets_an_address_and_balances(tmp_path):
                   source=["client"])
     assert out.dispositions() == [D.DELIVERED]
     assert out.row(0)["hops"].endswith("be1")
+
+
+def test_an_ip_based_backend_pool_balances_to_the_nics_holding_its_addresses(tmp_path):
+    """A pool configured by IP address and virtual network ("Backend pool management",
+    https://learn.microsoft.com/azure/load-balancer/backend-pool-management): be2's address
+    listed in the pool makes be2 a member though its NIC names no pool; an address in
+    another VNet's space joins nothing."""
+    resources = _resources(tmp_path, ILB)
+    lb = next(r for r in resources if r["type"] == "Microsoft.Network/loadBalancers")
+    vnet = next(r for r in resources if r["type"] == "Microsoft.Network/virtualNetworks")
+    pool = lb["properties"]["backendAddressPools"][0]
+    pool["properties"] = {"loadBalancerBackendAddresses": [
+        {"name": "be2", "properties": {"ipAddress": "10.5.2.5",
+                                       "virtualNetwork": {"id": vnet["id"]}}},
+        {"name": "elsewhere", "properties": {"ipAddress": "10.5.2.4",
+                                             "virtualNetwork": {"id": vnet["id"] + "-other"}}}]}
+    be1 = next(r for r in resources if r["name"] == "be1-nic")
+    del be1["properties"]["ipConfigurations"][0]["properties"][
+        "loadBalancerBackendAddressPools"]
+    topology = resources_to_topology(resources, "t.json")
+    members = {n.name for n in topology.network_interfaces for c in n.ip_configurations
+               if c.load_balancer_backend_address_pools}
+    assert members == {"be2-nic"}
+    assert _delivered_to(topology, flows=8) == {"be2"}

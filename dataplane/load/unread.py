@@ -131,6 +131,15 @@ UNREAD: tuple[Unread, ...] = (
            "idleTimeoutInMinutes", _not_four_minutes, _IDLE,
            "'Outbound rules Azure Load Balancer', https://learn.microsoft.com/azure/"
            "load-balancer/outbound-rules, 'Outbound flow idle timeout and TCP reset'"),
+    Unread(_N + "loadbalancers", "properties.inboundNatRules[].properties",
+           "idleTimeoutInMinutes", _not_four_minutes, _IDLE,
+           "'Configure TCP reset and idle timeout for Azure Load Balancer', https://"
+           "learn.microsoft.com/azure/load-balancer/load-balancer-tcp-idle-timeout"),
+    Unread(_N + "publicipaddresses", "properties", "idleTimeoutInMinutes", _not_four_minutes,
+           _IDLE,
+           "'Public IP addresses', https://learn.microsoft.com/azure/virtual-network/"
+           "ip-services/public-ip-addresses, 'SKU' (inbound originated flow idle timeout, "
+           "4 to 30 minutes, default 4)"),
     Unread(_N + "natgateways", "properties", "idleTimeoutInMinutes", _not_four_minutes, _IDLE,
            "'Azure NAT Gateway resource', https://learn.microsoft.com/azure/nat-gateway/"
            "nat-gateway-resource, 'TCP idle timeout'"),
@@ -162,6 +171,13 @@ UNREAD: tuple[Unread, ...] = (
            "peers the whole address spaces, so other subnets are answered as reachable",
            "'How to configure subnet peering', https://learn.microsoft.com/azure/"
            "virtual-network/how-to-configure-subnet-peering, 'Configure subnet peering'"),
+    Unread(_N + "virtualnetworks", "properties.virtualNetworkPeerings[].properties",
+           "enableOnlyIPv6Peering", _true,
+           "only the IPv6 address spaces are peered; the engine peers the IPv4 ones too, so "
+           "IPv4 flows across this peering are answered as reachable",
+           "'Virtual Network Peerings - Create Or Update', https://learn.microsoft.com/rest/"
+           "api/virtualnetwork/virtual-network-peerings/create-or-update, 'Request Body' "
+           "(enableOnlyIPv6Peering)"),
     Unread(_N + "virtualnetworkgateways", "properties", "natRules", _listed,
            "the gateway translates addresses between the VNet and on-premises (static or "
            "dynamic NAT); the engine keeps the addresses, so routes and NSG matches can differ",

@@ -51,6 +51,13 @@ CASES = [
         "idleTimeoutInMinutes": 30}}]},
      "properties.outboundRules[0].properties.idleTimeoutInMinutes", 4),
     ("natGateways", {"idleTimeoutInMinutes": 10}, "properties.idleTimeoutInMinutes", 4),
+    ("loadBalancers", {"inboundNatRules": [{"name": "n", "properties": {
+        "idleTimeoutInMinutes": 30}}]},
+     "properties.inboundNatRules[0].properties.idleTimeoutInMinutes", 4),
+    ("publicIPAddresses", {"idleTimeoutInMinutes": 30}, "properties.idleTimeoutInMinutes", 4),
+    ("virtualNetworks", {"virtualNetworkPeerings": [{"name": "p", "properties": {
+        "enableOnlyIPv6Peering": True}}]},
+     "properties.virtualNetworkPeerings[0].properties.enableOnlyIPv6Peering", False),
     ("networkInterfaces", {"disableTcpStateTracking": True},
      "properties.disableTcpStateTracking", False),
     ("networkInterfaces", {"ipConfigurations": [{"name": "c", "properties": {

@@ -286,6 +286,7 @@ class BatchPipeline:
                 for a, none in zip(new, self._no_state(1), strict=True):
                     a[dead] = none[0]  # an expired entry gives no state: a new flow
                 new[5][:] = full
+                new[6][dead] = self._expired(c, dead, known, cand, ids)  # ... that expired
             new_rkey = entry >= 0
             changed = touched[np.any([a[touched] != b[touched] for a, b in zip(
                 (*new, new_rkey), (*state, rkey), strict=True)], axis=0)]
@@ -322,7 +323,12 @@ class BatchPipeline:
         self.depended_on = _union_rows(n, depends, again, used)
         if commit:
             self.commit()
-        return disp, dec, np.take(self._nodes, ids, axis=0)
+        nodes = np.take(self._nodes, ids, axis=0)
+        came, fw = self.pending_sessions.entered  # Internet replies of pending sessions
+        if came.size:
+            nodes[came] = -1
+            nodes[came, 0], nodes[came, 1] = self.net.internet_node, fw
+        return disp, dec, nodes
 
     def _final6(self, c: Columns, fsrc: np.ndarray, fdst: np.ndarray) -> tuple[np.ndarray, ...]:
         """The final addresses as uint64 halves (IPv6 translations are handles in `fsrc`/
@@ -449,22 +455,49 @@ class BatchPipeline:
     # -- conntrack state of rows --
     def _no_state(self, n: int) -> tuple[np.ndarray, ...]:
         """(est, firewall-session set, un-NAT address, un-NAT port, source restore, SNAT
-        pool full) of rows without state."""
+        pool full, expired) of rows without state; `expired` (int32): -1 the row answers no
+        expired entry, else `_expired`'s value."""
         return (np.zeros(n, bool), np.zeros(n, np.int32), np.full(n, -1, np.int64),
-                np.full(n, -1, np.int32), np.full(n, -1, np.int64), np.zeros(n, bool))
+                np.full(n, -1, np.int32), np.full(n, -1, np.int64), np.zeros(n, bool),
+                np.full(n, -1, np.int32))
+
+    def _expired(self, c: Columns, dead: np.ndarray, known: np.ndarray, opener: np.ndarray,
+                 ids: np.ndarray) -> np.ndarray:
+        """int32 per row of `dead` (rows whose entry idled out: the committed entry `known`,
+        else the in-batch opener row `opener`): k + 1 when the entry is a source-translated
+        flow that Azure Firewall k (lowest index) holds and the row is keyed by
+        reverse(original) -- an Internet reply captured at the VM, reference._unexposed,
+        assumption stages/gateway.py expired-reply-at-vm --, else 0."""
+        ct = self.ct
+        k = known[dead]
+        held = k >= 0
+        fws = np.zeros(dead.size, np.int32)
+        uip = np.full(dead.size, -1, np.int64)
+        uport = np.full(dead.size, -1, np.int32)
+        e = k[held]
+        fws[held], uip[held], uport[held] = ct.fwset[e], ct.unnat_ip[e], ct.unnat_port[e]
+        rows = opener[dead[~held]]
+        if rows.size:
+            fws[~held] = self._fwset[ids[rows]]
+            uip[~held], uport[~held], _ = self._unnat_of(c, ids, rows)
+        at_vm = (uip >= UNSNAT) & (c.dst[dead] == (uip & (UNSNAT - 1))) & (
+            c.dport[dead] == uport)
+        member = self.fwsets.member[fws]
+        has = member.any(axis=1) & at_vm
+        return np.where(has, np.argmax(member, axis=1) + 1, 0).astype(np.int32)
 
     def _entry_state(self, ent: np.ndarray) -> tuple[np.ndarray, ...]:
         """(est, firewall-session set, un-NAT address, un-NAT port, source restore) of each
         row from the committed entry `ent` it answers (-1: none)."""
         ct = self.ct
-        est, fws, uip, uport, usrc, full = self._no_state(ent.size)
+        est, fws, uip, uport, usrc, full, expired = self._no_state(ent.size)
         r = np.flatnonzero(ent >= 0)
         if r.size:
             e = ent[r]
             est[r] = True
             fws[r], uip[r], uport[r] = ct.fwset[e], ct.unnat_ip[e], ct.unnat_port[e]
             usrc[r] = ct.usrc[e]
-        return est, fws, uip, uport, usrc, full
+        return est, fws, uip, uport, usrc, full, expired
 
     def _alive(self, c: Columns, entry: np.ndarray, since: np.ndarray, fid: np.ndarray,
                op: np.ndarray, ids: np.ndarray, excl: np.ndarray, touches: bool
@@ -585,12 +618,12 @@ class BatchPipeline:
         opener's state: its decision's firewall set and translation."""
         if rows.size == 0:
             return base
-        est, fws, uip, uport, usrc, full = (a.copy() for a in base)
+        est, fws, uip, uport, usrc, full, expired = (a.copy() for a in base)
         d = ids[opener]
         est[rows] = True
         fws[rows] = self._fwset[d]
         uip[rows], uport[rows], usrc[rows] = self._unnat_of(c, ids, opener)
-        return est, fws, uip, uport, usrc, full
+        return est, fws, uip, uport, usrc, full, expired
 
     def _unnat_of(self, c: Columns, ids: np.ndarray, rows: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -680,6 +713,10 @@ class BatchPipeline:
         if full.size:
             keys = dkeys.copy()
             keys[full, 2] |= np.uint64(2)
+        gone = np.flatnonzero(state[6][rows] >= 0)  # answers an expired entry (no est bit)
+        if gone.size:
+            keys = keys.copy()
+            keys[gone, 3] |= np.uint64(1 << 31) | state[6][rows[gone]].astype(np.uint64)
         st = np.flatnonzero(est)
         if st.size:
             r = rows[st]
@@ -785,7 +822,8 @@ class BatchPipeline:
     # -- the stages --
     def decide(self, c: Columns, est: np.ndarray, fwset: np.ndarray, unnat_ip: np.ndarray,
                unnat_port: np.ndarray, usrc: np.ndarray | None = None,
-               full: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+               full: np.ndarray | None = None, expired: np.ndarray | None = None
+               ) -> tuple[np.ndarray, ...]:
         """Rows in, (disposition, deciding label, node path, final src, dst, sport, dport,
         translated flag, SNAT pool id) out; reads only the rows' fields and their conntrack
         state (`full`: the row's SNAT port pool is in use, stages/firewall_nat.py). The pool
@@ -924,7 +962,8 @@ class BatchPipeline:
                     public_edge.outbound_only_label(
                         public_edge.tables(net).outbound_only_names[k])))
         # >>> semantics stage owned by stages/gateway.py (on-premises/probe/Internet ingress)
-        _gateway_stage.enter_stage(self, c, est, disp, dec, nodes, pos, active, subnet)
+        _gateway_stage.enter_stage(self, c, est, disp, dec, nodes, pos, active, subnet,
+                                   expired)
         disp[outside6] = D.UNMAPPED  # IPv6 from outside the VNets (reference.py, engine-ipv6)
         dec[outside6] = self.l_ingress6
         if outside6.any():  # ... but on-premises (ExpressRoute), public IPv6 and tracked

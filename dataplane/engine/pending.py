@@ -24,6 +24,13 @@ Contract (reference form `PendingSessions`, batch form `BatchPendingSessions`, o
   session there, and F's rules drop it outside the application-rule part (a reply's ports are
   the client's: no application rule reads them): it takes the record's verdict, and its
   firewall hop says `"session": "pending"`.
+* Internet replies (issues 11/12, inet): a packet from the Internet to a VM's private
+  address that nothing admits (no public address, no live flow entry: UNMAPPED at the
+  Internet entry, stages/gateway.py) whose 5-tuple is a live record's key answers it at the
+  record's firewall, whatever that is: the server's reply of a denied or undecided flow
+  captured at the VM (assumption conntrack.py snat-capture-at-vm) enters through the firewall
+  that dropped its flow (path internet > firewall, as the SNATed reply of an allowed flow
+  enters) and takes the flow's verdict there, explain hop `"session": "pending"`.
 * Only drops are rewritten (a drop stays a drop at the same firewall): pending sessions never
   change which packets pass, open flows or are shaped. A reply the firewall's rules allow
   stays allowed (assumption conntrack.py firewall-stateful: TCP flags are not modelled).
@@ -101,6 +108,12 @@ class PendingSessions:
             return None
         return v
 
+    def answer_from_internet(self, key: Key, now_ns: int) -> PendingVerdict | None:
+        """The verdict an Internet packet with `key` at `now_ns` takes when it reaches no VM
+        on its own (contract, "Internet replies"): the live record's, whatever its firewall."""
+        v = self.by_reply.get(key)
+        return None if v is None else self.answer(key, v.firewall, now_ns)
+
 
 class BatchPendingSessions:
     """Batch form: arrays by flow id (the engine's forward-tuple ids, batch.py), one spare
@@ -116,6 +129,8 @@ class BatchPendingSessions:
         self.idle_timeout_ns = idle_timeout_ns
         self.drop_at = np.full(64, -1, np.int32)
         self.application = np.zeros(64, bool)
+        self.internet = np.zeros(64, bool)  # label ids of Internet packets nothing admits
+        self.entered = (np.zeros(0, np.int64), np.zeros(0, np.int32))  # see settle
         self.registered = False  # any label registered yet
         self.clear()
 
@@ -134,16 +149,26 @@ class BatchPendingSessions:
         whether each drop was the application-rule part's (stages/firewall.py)."""
         if labels.size == 0:
             return
-        top = int(labels.max()) + 1
-        if top > self.drop_at.size:
-            size = max(2 * self.drop_at.size, top)
-            self.drop_at = np.concatenate([self.drop_at, np.full(size - self.drop_at.size, -1,
-                                                                 np.int32)])
-            self.application = np.concatenate([self.application,
-                                               np.zeros(size - self.application.size, bool)])
+        self._fit(int(labels.max()) + 1)
         self.drop_at[labels] = firewall
         self.application[labels] = application
         self.registered = True
+
+    def register_internet(self, label: int) -> None:
+        """A label id the Internet entry (stages/gateway.py `enter_stage`) gives a packet to a
+        VM's private address that nothing admits: such a row may answer a record from the
+        Internet (contract, "Internet replies")."""
+        self._fit(label + 1)
+        self.internet[label] = True
+
+    def _fit(self, top: int) -> None:
+        """Label registries with room for label ids below `top`."""
+        if top <= self.drop_at.size:
+            return
+        grow = max(2 * self.drop_at.size, top) - self.drop_at.size
+        self.drop_at = np.concatenate([self.drop_at, np.full(grow, -1, np.int32)])
+        self.application = np.concatenate([self.application, np.zeros(grow, bool)])
+        self.internet = np.concatenate([self.internet, np.zeros(grow, bool)])
 
     def rule_drops(self, disposition: np.ndarray, label: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray]:
@@ -188,8 +213,10 @@ class BatchPendingSessions:
         nothing): (disposition, label) with
         the answers rewritten (copies when any is), the recording rows (int64, staged until `commit`)
         and the recording rows some answer read (the caller re-decides without them when
-        they are withdrawn, as for flow openers)."""
+        they are withdrawn, as for flow openers). `entered`: (rows, firewall node int32) of
+        the answers that came from the Internet (their path becomes internet > firewall)."""
         n = fid.size
+        self.entered = (np.zeros(0, np.int64), np.zeros(0, np.int32))
         if not self.registered:  # no firewall rule evaluation has dropped a packet yet
             self._staged = None
             none = np.zeros(0, np.int64)
@@ -199,15 +226,21 @@ class BatchPendingSessions:
         at, app = self.rule_drops(disposition, label)
         rec = np.flatnonzero(app & ~excluded)
         rec = self._within_room(fid, rec)
-        answer = np.flatnonzero((at >= 0) & ~app)
+        known = (label >= 0) & (label < self.internet.size)
+        inet = known & self.internet[np.where(known, label, 0)]  # from the Internet, unadmitted
+        answer = np.flatnonzero(((at >= 0) & ~app) | inet)
         used = np.zeros(0, np.int64)
+        self.entered = (np.zeros(0, np.int64), np.zeros(0, np.int32))
         if answer.size:
             by = _latest_before(fid[rec], rec, rid[answer], answer, n)
             inner = by >= 0
             src_fw = np.where(inner, at[np.maximum(by, 0)], self.firewall[rid[answer]])
             since = np.where(inner, t[np.maximum(by, 0)], self.recorded_ns[rid[answer]])
-            hit = (src_fw == at[answer]) & (t[answer] - since <= self.idle_timeout_ns)
+            at_fw = np.where(inet[answer], src_fw, at[answer])  # any firewall from the Internet
+            hit = (src_fw >= 0) & (src_fw == at_fw) & (t[answer] - since <= self.idle_timeout_ns)
             rows = answer[hit]
+            came = inet[rows]
+            self.entered = (rows[came], src_fw[hit][came].astype(np.int32))
             from_batch = by[hit]
             b = from_batch >= 0
             disposition[rows[b]] = disposition[from_batch[b]]

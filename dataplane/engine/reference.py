@@ -398,12 +398,45 @@ class ReferencePipeline:
                            "publicIp": p.dst in net.ingress.public, "established": state,
                            "result": "Allowed" if exposed else "NotExposed"})
             if not exposed:
-                w.nodes = []
-                return self._end(w, D.UNMAPPED, gateway.label_not_exposed(net, what))
+                return self._unexposed(p, what)
             return self._deliver(w, p, what, state, flow,
                                  gateway.label_internet(net, what, p.dst not in net.ingress.public),
                                  append=False)
         return Walk(D.UNMAPPED, "source address is not an emulated NIC", [])
+
+    def _unexposed(self, p: Packet, nic: int) -> Walk:
+        """An Internet packet to NIC `nic`'s private address without a live flow entry (no
+        public address admits it): the reply of a flow an Azure Firewall's application rules
+        dropped enters through that firewall and takes the flow's verdict (a live pending
+        record, engine/pending.py `answer_from_internet`); the reply of a flow that idled out
+        is labelled so (stages/gateway.py assumption expired-reply-at-vm); else UNMAPPED."""
+        net = self.net
+        held = self.pending_sessions.answer_from_internet(self._key, self._sent.time_ns)
+        if held is not None:  # captured at the VM: through the firewall, the flow's verdict
+            name = net.node_names[held.firewall]
+            w = Walk(D.DELIVERED, "", [net.internet_node, held.firewall])
+            w.hops.append({"step": "ingress", "kind": "Internet", "at": name,
+                           "publicIp": False, "established": False, "result": "ToFirewall"})
+            unknown = held.disposition == D.FIREWALL_NAME_UNKNOWN
+            w.hops.append({"step": "appliance", "ip": None, "at": name, "kind": "AzureFirewall",
+                           "rule": held.label, "result": "ServerNameUnknown" if unknown
+                           else "FirewallDenied", "session": "pending"})
+            return self._end(w, held.disposition, held.label)
+        gone = self.conntrack.by_reply.get(self._key) if p.family == 4 else None
+        if gone is not None:  # its flow idled out (conntrack-idle)
+            fw_at = self._captured_at_vm(gone) if gone.snat and \
+                (self._sent.dst, self._sent.dport) == gone.unsnat() else -1
+            name = net.firewall_rules[fw_at].name if fw_at >= 0 else None
+            label = gateway.label_expired(net, nic, self._key, name)
+            if name is None:
+                return Walk(D.UNMAPPED, label, [])
+            node = fw_at + len(net.nics)
+            w = Walk(D.DELIVERED, "", [net.internet_node, node])
+            w.hops.append({"step": "ingress", "kind": "Internet", "at": name,
+                           "publicIp": False, "established": False, "expired": True,
+                           "result": "FirewallDenied"})
+            return self._end(w, D.FIREWALL_DENIED, label)
+        return Walk(D.UNMAPPED, gateway.label_not_exposed(net, nic), [])
 
     def _hops(self, w: Walk, p: Packet, subnet: int, current: int, state: bool,
               flow: Flow, visited: set[int] | None = None) -> Walk:

@@ -23,10 +23,12 @@ on earlier rows, so row r is exact after r + 1 rounds and the fixed point is the
 (reference) answer. At most `flow_capacity` entries (a full table refuses new flows, in row
 order); past `flow_limit` ids the index is compacted to the ids the entries need.
 Decision cache: decide() reads only a row's (nic, src, dst, proto, sport, dport, preset) and
-its conntrack state (est, firewall-session set, un-NAT address and port); its answer is stored
-per distinct key (flow id, raw ports, nic/preset/est, interned state id -- the rule written
-down in conntrack.py), cleared past `cache_limit` keys, on compaction and by reset_state; only
-unseen keys are decided.
+its conntrack state (est, firewall-session set, un-NAT address and port; the expired value of
+a row whose entry idled out, `_expired`); its answer is stored
+per distinct key (flow id, raw ports, nic/preset/est, interned state id or expired value -- the
+rule written down in conntrack.py), cleared past `cache_limit` keys, on compaction and by
+reset_state; only unseen keys are decided. Pending application-rule sessions (engine/pending.py)
+are settled after the decisions (they rewrite drops only, Internet replies' paths included).
 """
 
 from __future__ import annotations
@@ -826,7 +828,8 @@ class BatchPipeline:
                ) -> tuple[np.ndarray, ...]:
         """Rows in, (disposition, deciding label, node path, final src, dst, sport, dport,
         translated flag, SNAT pool id) out; reads only the rows' fields and their conntrack
-        state (`full`: the row's SNAT port pool is in use, stages/firewall_nat.py). The pool
+        state (`full`: the row's SNAT port pool is in use, stages/firewall_nat.py; `expired`:
+        int32, -1 or `_expired`'s value for a row whose entry idled out). The pool
         id (-1 none) names the firewall SNAT port pool the row drew from (`snat_pools`)."""
         net = self.net
         n = len(c)

@@ -76,6 +76,7 @@ from dataplane.engine.stages.appliance import APPLIANCE_ASSUMPTIONS
 from dataplane.engine.stages.firewall import FIREWALL_ASSUMPTIONS, application_ports
 from dataplane.engine.stages.firewall_nat import FIREWALL_NAT_ASSUMPTIONS
 from dataplane.engine.stages.gateway import (
+    EXPIRED_AT_VM,
     EXPRESSROUTE_IPV6,
     GATEWAY_ASSUMPTIONS,
     INGRESS_ASSUMPTIONS,
@@ -186,7 +187,7 @@ class Emulator:
                 IPV6_EGRESS, FIREWALL_IPV6_INTERNET, EXPRESSROUTE_IPV6,  # issue 17: stages/public_edge6.py, gateway.py
                 *CONNTRACK_ASSUMPTIONS, *PLATFORM_ASSUMPTIONS, *APPLIANCE_ASSUMPTIONS,
                 *FIREWALL_ASSUMPTIONS, *FIREWALL_NAT_ASSUMPTIONS, *PAYLOAD_ASSUMPTIONS,
-                PENDING_ASSUMPTION,
+                PENDING_ASSUMPTION, EXPIRED_AT_VM,  # inet: engine/pending.py, stages/gateway.py
                 *fragment_assumptions(self.batch.fragments.out_of_order), NON_IP_ASSUMPTION,
                 *(f"{a.key}: {a.text}" for a in public_address_assumptions(self.topology)),
                 INTERNET_EDGE_LATENCY,  # issue 17 leftover 5 (v6fix)

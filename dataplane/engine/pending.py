@@ -62,7 +62,9 @@ DROPS = (D.FIREWALL_DENIED, D.FIREWALL_NAME_UNKNOWN)  # what a firewall's rules 
 PENDING_ASSUMPTION = (
     "pending-idle: the verdict a flow's application rules gave (FIREWALL_DENIED, "
     "FIREWALL_NAME_UNKNOWN) carries to its replies while the flow's latest client packet is at "
-    "most 4 minutes old (conntrack-idle's timeout); a later reply is evaluated as a new flow.")
+    "most 4 minutes old (conntrack-idle's timeout); a later reply is evaluated as a new flow. "
+    "A reply from the Internet captured at the VM (its private address, snat-capture-at-vm) "
+    "enters through the firewall that dropped its flow and takes that verdict there.")
 
 
 class PendingVerdict(NamedTuple):

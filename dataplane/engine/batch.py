@@ -64,7 +64,7 @@ from dataplane.engine.conntrack import (
     FragmentChains,
 )
 from dataplane.engine.payload import FlowNames
-from dataplane.engine.pending import BatchPendingSessions, PendingVerdict
+from dataplane.engine.pending import BatchPendingSessions, PendingVerdict, public_reply_key
 from dataplane.engine.reference import IPV6_INGRESS_LABEL, V6_TAG, _in
 from dataplane.engine.stages import (
     appliance,
@@ -320,8 +320,9 @@ class BatchPipeline:
         again = op[last[fid[op]] > op]
         # pending application-rule sessions (engine/pending.py): replies take their flow's
         # verdict; rewrites drops only, so nothing above depends on it
+        public, rid = self._public_replies(c, fid, rid, rev, ids)
         disp, dec, self.recorders, used = self.pending_sessions.settle(
-            fid, rid, self._disp[ids], self._dec[ids], excl, c.time_ns)
+            fid, rid, self._disp[ids], self._dec[ids], excl, c.time_ns, public)
         self.depended_on = _union_rows(n, depends, again, used)
         if commit:
             self.commit()
@@ -331,6 +332,48 @@ class BatchPipeline:
             nodes[came] = -1
             nodes[came, 0], nodes[came, 1] = self.net.internet_node, fw
         return disp, dec, nodes
+
+    def _public_replies(self, c: Columns, fid: np.ndarray, rid: np.ndarray, rev: tuple,
+                        ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(int64[n]: per row an Azure Firewall's application rules dropped, the flow id of
+        the forward tuple of its pending.public_reply_key, -1 none; `rid`, re-looked-up when
+        that interned new tuples). Computed once per (flow, firewall) of the batch."""
+        n = len(c)
+        public = np.full(n, -1, np.int64)
+        if not self.pending_sessions.registered or not self.fw_public:
+            return public, rid
+        at, app = self.pending_sessions.rule_drops(self._disp[ids], self._dec[ids])
+        rows = np.flatnonzero(app & (c.family == 4))
+        if rows.size == 0:
+            return public, rid
+        _, first = np.unique(fid[rows] * (len(self.net.node_kind) + 1) + at[rows],
+                             return_index=True)
+        found: list[tuple[int, int, tuple[int, ...]]] = []
+        for r in rows[first].tolist():
+            key = public_reply_key(self.net, int(at[r]), self.fw_public, (
+                int(c.src[r]), int(c.dst[r]), int(c.proto[r]), int(c.sport[r]),
+                int(c.dport[r])))
+            if key is not None:
+                found.append((int(fid[r]), int(at[r]), key))
+        if not found:
+            return public, rid
+        k = np.array([key for _, _, key in found], np.int64)  # (server, public, proto, ports)
+        m = k.shape[0]
+        u, h = flow_keys(np.full(m, 4, np.uint8), np.zeros(m, np.uint64), k[:, 1].astype(
+            np.uint64), np.zeros(m, np.uint64), k[:, 0].astype(np.uint64), k[:, 2].astype(
+            np.int16), k[:, 4].astype(np.int32), k[:, 3].astype(np.int32))
+        tid, new = self.flow_index.index(h[:m], u[:m])
+        if new.any():
+            self._grow_ids()
+            rid = self.flow_index.lookup(*rev)
+            rid[rid < 0] = self.ct.sentinel
+        pair = np.array([f * (len(self.net.node_kind) + 1) + a for f, a, _ in found], np.int64)
+        order = np.argsort(pair)
+        want = fid[rows] * (len(self.net.node_kind) + 1) + at[rows]
+        at_pair = np.minimum(np.searchsorted(pair[order], want), m - 1)
+        hit = pair[order][at_pair] == want
+        public[rows[hit]] = tid[order][at_pair][hit]
+        return public, rid
 
     def _final6(self, c: Columns, fsrc: np.ndarray, fdst: np.ndarray) -> tuple[np.ndarray, ...]:
         """The final addresses as uint64 halves (IPv6 translations are handles in `fsrc`/
@@ -436,8 +479,15 @@ class BatchPipeline:
             return []
         k = self._reference_keys()
         out = []
+        aliases = self.pending_sessions.aliases()  # public reply tuples (public_reply_key)
         for f, (fw, disp, label) in records.items():
             s, d, proto, sport, dport = k[f].tolist()
+            out.append(((d, s, proto, dport, sport),
+                        PendingVerdict(fw, D(disp), self.labels.names[label]),
+                        self.pending_sessions.recorded_at(f)))
+        for t, f in aliases.items():
+            fw, disp, label = records[f]
+            s, d, proto, sport, dport = k[t].tolist()
             out.append(((d, s, proto, dport, sport),
                         PendingVerdict(fw, D(disp), self.labels.names[label]),
                         self.pending_sessions.recorded_at(f)))
@@ -1493,6 +1543,9 @@ class BatchPipeline:
             disp[miss] = D.FIREWALL_DENIED
             dec[miss] = self.labels(cf.no_dnat_label)
             active[miss] = False
+            if miss.size:  # may answer a pending session (engine/pending.py public_reply_key)
+                self.pending_sessions.register(dec[miss[:1]], f + len(net.nics),
+                                               np.zeros(1, bool))
             sel, rule = sel[rule >= 0], rule[rule >= 0]
             if sel.size == 0:
                 continue

@@ -628,11 +628,14 @@ class Emulator:
         or a later run wrote over is not seen (issues 11/12, inet item 3)."""
         c = result.columns
         reply = reverse_key(p)  # the key of the client packets that record
-        same = ((c["family"] == p.family) & (c["proto"] == p.proto)
-                & (c["sport"] == p.dport) & (c["dport"] == p.sport)
-                & (c["src_hi"] == c["dst_hi"][i]) & (c["src_lo"] == c["dst_lo"][i])
+        public = p.family == 4 and p.dst in ref.fw_public  # to a firewall's public address:
+        # recorded by a client packet whose pending.public_reply_key it is
+        same = ((c["family"] == p.family) & (c["proto"] == p.proto) & (c["dport"] == p.sport)
                 & (c["dst_hi"] == c["src_hi"][i]) & (c["dst_lo"] == c["src_lo"][i])
                 & np.isin(c["decision"], DROPS) & (c["shaper_drop_leg"] != 0))
+        if not public:
+            same &= ((c["sport"] == p.dport) & (c["src_hi"] == c["dst_hi"][i])
+                     & (c["src_lo"] == c["dst_lo"][i]))
         same[i] = False
         found = result.pending_records
         if found is None:  # a result made without the snapshot: the table unless overwritten
@@ -643,11 +646,11 @@ class Emulator:
         names = self.batch.flow_names.table.names
         for j in np.flatnonzero(same[:i])[::-1].tolist():
             q = self._packet(c, j)
-            if flow_key(q) != reply:
+            if not public and flow_key(q) != reply:
                 continue
-            ref.server_names[reply] = names[int(c["server_name"][j])]
+            ref.server_names[flow_key(q)] = names[int(c["server_name"][j])]
             w = ref.walk(q)
-            if w.pending is not None:
+            if w.pending is not None and (not public or w.pending_public == flow_key(p)):
                 ref.pending_sessions.record(flow_key(p), w.pending, q.time_ns)
                 return
 

@@ -60,7 +60,7 @@ from dataplane.engine.conntrack import (
 )
 from dataplane.engine.conntrack import flow_key as _key
 from dataplane.engine.payload import NOT_SEEN, FlowName
-from dataplane.engine.pending import PendingSessions, PendingVerdict
+from dataplane.engine.pending import PendingSessions, PendingVerdict, public_reply_key
 from dataplane.engine.stages import (
     appliance,
     deliver,
@@ -132,6 +132,7 @@ class Walk:
     out: tuple[int, int, int, int] | None = None  # (src, dst, sport, dport) as it arrived
     snat_pool: tuple[int, ...] | None = None  # the firewall SNAT port pool it draws from
     pending: PendingVerdict | None = None  # the pending session it records (pending.py)
+    pending_public: tuple[int, ...] | None = None  # its pending.public_reply_key
 
     def firewalls(self, net: Network) -> frozenset[int]:
         return frozenset(n for n in self.nodes if net.node_kind[n] == "firewall")
@@ -179,7 +180,8 @@ class ReferencePipeline:
         """Conntrack: a packet that survived its whole path opens its flow (conntrack.py);
         callers that shape (the emulator) commit only packets the shaper kept."""
         if w.pending is not None:  # dropped by a firewall's application rules (pending.py)
-            self.pending_sessions.record(reverse_key(p), w.pending, p.time_ns)
+            self.pending_sessions.record(reverse_key(p), w.pending, p.time_ns,
+                                        w.pending_public)
         if w.disposition.name in PASSING:
             src, dst, sport, dport = w.out or (p.src, p.dst, p.sport, p.dport)
             self.conntrack.commit(flow_key(p), flow_key(p._replace(
@@ -614,6 +616,7 @@ class ReferencePipeline:
                 if not v.allowed and v.application_part:
                     w.pending = PendingVerdict(app, D.FIREWALL_NAME_UNKNOWN if v.unknown else
                                                D.FIREWALL_DENIED, v.label or fw.default_label)
+                    w.pending_public = public_reply_key(net, app, self.fw_public, self._key)
                 elif not v.allowed and not session:
                     held = self.pending_sessions.answer(self._key, app, self._sent.time_ns)
                     if held is not None:
@@ -708,10 +711,15 @@ class ReferencePipeline:
         if w.nodes[-1] != node:
             w.nodes.append(node)
         i = fw.nat.dnat(p.proto, p.src, p.dst, p.dport, fw.groups)
-        if i < 0:
+        if i < 0:  # a server's reply to a flow the application rules dropped (pending.py)?
+            held = self.pending_sessions.answer(self._key, node, self._sent.time_ns)
             w.hops.append({"step": "nat", "at": fw.name, "kind": "DNAT (firewall)",
-                           "rule": None, "result": "FirewallDenied",
+                           "rule": held.label if held else None, "result": "FirewallDenied"
+                           if held is None or held.disposition == D.FIREWALL_DENIED else
+                           "ServerNameUnknown", **({"session": "pending"} if held else {}),
                            **({"caveats": list(fw.caveats)} if fw.caveats else {})})
+            if held is not None:
+                return self._end(w, held.disposition, held.label)
             return self._end(w, D.FIREWALL_DENIED, fw.no_dnat_label)
         rule = fw.nat.rules[i]
         address, port = fw.nat.snat_source(False, p.src, p.dst, p.proto, p.sport, p.dport)

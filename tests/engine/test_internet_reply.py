@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from inet_topo import APP, SERVER, internet_flow, internet_topology
+from inet_topo import APP, FW_PUBLIC, SERVER, internet_flow, internet_topology
 from scapy.utils import rdpcap
 from test_app_rules_batches import _pcap, _replay
 
@@ -119,3 +119,34 @@ def test_packets_csv_and_the_vm_pcap_agree(make_topology, tmp_path: Path) -> Non
         (443, 40001, "SA"), (443, 40001, "A"), (443, 40001, "PA")]
     delivered = [r for r in rows if r["disposition"] == "DELIVERED"]
     assert {(r["sourceIp"], r["destinationIp"]) for r in delivered} == {(SERVER, APP)}
+
+
+def test_replies_to_the_firewalls_public_address_take_the_flows_verdict(
+        make_topology, tmp_path: Path) -> None:
+    """The same denied flow, its server's replies addressed to the firewall's public address
+    and the SNAT port the firewall gives that 5-tuple (the port an allowed flow on it leaves
+    with): FIREWALL_DENIED by the flow's rule at fw (was: "no DNAT rule matches"), explain
+    hop session pending; at every batch size."""
+    topology = internet_topology(make_topology)
+    flow = internet_flow("www.contoso.com")
+    allowed = Emulator(topology).send(flow, times_ns=_times(len(flow))).row(0)
+    assert allowed["final_src"] == FW_PUBLIC
+    packets = internet_flow("evil.example", reply_to=FW_PUBLIC,
+                            reply_dport=allowed["final_sport"])
+    path = _pcap(tmp_path / "public.pcap", packets, _times(len(packets)))
+    whole = _replay(topology, path, batch=1 << 16)
+    for batch in (1, 2, 3):
+        assert _replay(topology, path, batch=batch) == whole
+    assert [(r[0], r[1]) for r in whole] == [("FIREWALL_DENIED", UNMATCHED)] * 6
+    result = Emulator(topology).send(packets, times_ns=_times(len(packets)))
+    for i in SERVER_ROWS:
+        said = result.explain(i)
+        assert (said["decision"], result.row(i)["hops"]) == ("FIREWALL_DENIED", "internet > fw")
+        (hop,) = said["hops"]
+        assert (hop["kind"], hop["rule"], hop["session"]) == ("DNAT (firewall)", UNMATCHED,
+                                                              "pending")
+    other_port = internet_flow("evil.example", reply_to=FW_PUBLIC,
+                               reply_dport=allowed["final_sport"] + 1)
+    result = Emulator(topology).send(other_port, times_ns=_times(len(other_port)))
+    assert {result.row(i)["deciding"] for i in SERVER_ROWS} == {
+        "firewall fw/default-deny (no DNAT rule matches)"}  # not the flow's SNAT: a new flow

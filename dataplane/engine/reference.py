@@ -416,11 +416,13 @@ class ReferencePipeline:
         held = self.pending_sessions.answer_from_internet(self._key, self._sent.time_ns)
         if held is not None:  # captured at the VM: through the firewall, the flow's verdict
             name = net.node_names[held.firewall]
+            own = net.firewalls[held.firewall - len(net.nics)].private_ip_address
             w = Walk(D.DELIVERED, "", [net.internet_node, held.firewall])
             w.hops.append({"step": "ingress", "kind": "Internet", "at": name,
                            "publicIp": False, "established": False, "result": "ToFirewall"})
             unknown = held.disposition == D.FIREWALL_NAME_UNKNOWN
-            w.hops.append({"step": "appliance", "ip": None, "at": name, "kind": "AzureFirewall",
+            w.hops.append({"step": "appliance", "ip": str(own) if own else None, "at": name,
+                           "kind": "AzureFirewall",
                            "rule": held.label, "result": "ServerNameUnknown" if unknown
                            else "FirewallDenied", "session": "pending"})
             return self._end(w, held.disposition, held.label)

@@ -19,6 +19,7 @@ from inet_topo import APP, FW_PUBLIC, SERVER, internet_flow, internet_topology
 from scapy.utils import rdpcap
 from test_app_rules_batches import _pcap, _replay
 
+from dataplane.control.explain import describe
 from dataplane.engine import Emulator
 from dataplane.engine.conntrack import IDLE_TIMEOUT_NS
 from dataplane.io.writers import Outputs, ReplayWriter
@@ -56,6 +57,10 @@ def test_a_denied_sni_denies_the_servers_replies_at_the_firewall(make_topology,
         assert (hop["rule"], hop["result"], hop["session"]) == (
             UNMATCHED, "FirewallDenied", "pending")
         assert said["hops"][0]["result"] == "ToFirewall"
+        assert describe(hop) == (
+            f"appliance fw (AzureFirewall) at 10.0.1.4: FirewallDenied by {UNMATCHED} (a reply "
+            "of a flow its application rules did not allow: the flow's verdict, pending "
+            "session)")
         assert [leg["to"] for leg in said["legs"]] == ["fw"]  # the Internet to fw leg
 
 
@@ -145,6 +150,10 @@ def test_replies_to_the_firewalls_public_address_take_the_flows_verdict(
         (hop,) = said["hops"]
         assert (hop["kind"], hop["rule"], hop["session"]) == ("DNAT (firewall)", UNMATCHED,
                                                               "pending")
+        assert describe(hop) == (
+            f"DNAT (firewall) fw: no DNAT rule matches; FirewallDenied by {UNMATCHED} (a reply "
+            "of a flow its application rules did not allow: the flow's verdict, pending "
+            "session)")
     other_port = internet_flow("evil.example", reply_to=FW_PUBLIC,
                                reply_dport=allowed["final_sport"] + 1)
     result = Emulator(topology).send(other_port, times_ns=_times(len(other_port)))

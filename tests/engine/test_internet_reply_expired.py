@@ -16,6 +16,7 @@ from inet_topo import internet_flow, internet_topology
 from scapy.layers.inet import IP, TCP
 from test_app_rules_batches import _pcap, _replay
 
+from dataplane.control.explain import describe
 from dataplane.engine import Emulator
 from dataplane.engine.conntrack import IDLE_TIMEOUT_NS
 from dataplane.load.scenario import load_scenario_text
@@ -52,6 +53,9 @@ def test_an_expired_reply_at_the_vm_is_denied_at_the_firewall_that_snated_it(
     assert (said["decision"], said["deciding"]) == ("FIREWALL_DENIED", EXPIRED_FW)
     assert [(h["kind"], h["result"], h.get("expired")) for h in said["hops"]] == [
         ("Internet", "FirewallDenied", True)]
+    assert describe(said["hops"][0]) == (
+        "enters from Internet: the reply of a flow that idled out (conntrack-idle), a new "
+        "flow: FirewallDenied at fw")
     assert result.check_accounting()
 
 

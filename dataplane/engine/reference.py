@@ -9,7 +9,10 @@ watcher.explain render its hops (control/explain.py), Result.explain shows them.
 Order (DESIGN.md pipeline):
 0 a source that is no emulated NIC: ingress (stages/gateway.py): on-premises through the VPN
   gateway (routed with the GatewaySubnet's routes; TRANSIT_BLOCKED), the probe source
-  168.63.129.16 and the Internet (UNMAPPED, labelled, without a public IP); else UNMAPPED;
+  168.63.129.16 and the Internet (UNMAPPED, labelled, without a public IP -- but the reply of
+  a flow an Azure Firewall's application rules dropped enters through that firewall with the
+  flow's verdict, engine/pending.py, and an expired flow's reply is labelled so,
+  stages/gateway.py expired-reply-at-vm: `_unexposed`); else UNMAPPED;
 1 source NIC, anti-spoofing unless enableIPForwarding (SPOOFED);
 2 outbound NSG, NIC then subnet (docs/azure-behaviour.md §2.4; DENIED_OUT); return traffic of an
   established flow skips every NSG (stateful, 2.1; assumption `stateful`);

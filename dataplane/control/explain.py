@@ -177,6 +177,9 @@ def describe(hop: dict[str, Any]) -> str:
         return text
     if step == "ingress":
         where = (f" from {site_of(hop)} over {hop['connection']}" if site_of(hop) else "")
+        if hop.get("expired"):  # engine/stages/gateway.py expired-reply-at-vm
+            where += (": the reply of a flow that idled out (conntrack-idle), a new flow: "
+                      f"{hop['result']}")
         return f"enters from {hop['kind']}{where} at {hop['at']}"
     if step == "edge":
         return f"Azure edge: {hop['result']} ({hop['destination']})"
@@ -197,6 +200,10 @@ def describe(hop: dict[str, Any]) -> str:
     if step == "nat" and hop.get("result") == "OutboundOnly":  # public_edge: NAT gateway
         return f"{hop['kind']} {hop['at']}: outbound only, no flow to answer"
     if step == "nat" and hop.get("kind") == "DNAT (firewall)":  # engine/stages/firewall_nat.py
+        if hop.get("session") == "pending":  # engine/pending.py public_reply_key
+            return (f"{hop['kind']} {hop['at']}: no DNAT rule matches; {hop['result']} by "
+                    f"{hop['rule']} (a reply of a flow its application rules did not allow: "
+                    "the flow's verdict, pending session)")
         if hop.get("rule") is None:
             return f"{hop['kind']} {hop['at']}: no DNAT rule matches"
         o, t = hop["original"], hop["translated"]

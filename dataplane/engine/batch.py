@@ -23,10 +23,12 @@ on earlier rows, so row r is exact after r + 1 rounds and the fixed point is the
 (reference) answer. At most `flow_capacity` entries (a full table refuses new flows, in row
 order); past `flow_limit` ids the index is compacted to the ids the entries need.
 Decision cache: decide() reads only a row's (nic, src, dst, proto, sport, dport, preset) and
-its conntrack state (est, firewall-session set, un-NAT address and port); its answer is stored
-per distinct key (flow id, raw ports, nic/preset/est, interned state id -- the rule written
-down in conntrack.py), cleared past `cache_limit` keys, on compaction and by reset_state; only
-unseen keys are decided.
+its conntrack state (est, firewall-session set, un-NAT address and port; the expired value of
+a row whose entry idled out, `_expired`); its answer is stored
+per distinct key (flow id, raw ports, nic/preset/est, interned state id or expired value -- the
+rule written down in conntrack.py), cleared past `cache_limit` keys, on compaction and by
+reset_state; only unseen keys are decided. Pending application-rule sessions (engine/pending.py)
+are settled after the decisions (they rewrite drops only, Internet replies' paths included).
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ from dataplane.engine.conntrack import (
     FragmentChains,
 )
 from dataplane.engine.payload import FlowNames
-from dataplane.engine.pending import BatchPendingSessions, PendingVerdict
+from dataplane.engine.pending import BatchPendingSessions, PendingVerdict, public_reply_key
 from dataplane.engine.reference import IPV6_INGRESS_LABEL, V6_TAG, _in
 from dataplane.engine.stages import (
     appliance,
@@ -286,6 +288,7 @@ class BatchPipeline:
                 for a, none in zip(new, self._no_state(1), strict=True):
                     a[dead] = none[0]  # an expired entry gives no state: a new flow
                 new[5][:] = full
+                new[6][dead] = self._expired(c, dead, known, cand, ids)  # ... that expired
             new_rkey = entry >= 0
             changed = touched[np.any([a[touched] != b[touched] for a, b in zip(
                 (*new, new_rkey), (*state, rkey), strict=True)], axis=0)]
@@ -317,12 +320,60 @@ class BatchPipeline:
         again = op[last[fid[op]] > op]
         # pending application-rule sessions (engine/pending.py): replies take their flow's
         # verdict; rewrites drops only, so nothing above depends on it
+        public, rid = self._public_replies(c, fid, rid, rev, ids)
         disp, dec, self.recorders, used = self.pending_sessions.settle(
-            fid, rid, self._disp[ids], self._dec[ids], excl, c.time_ns)
+            fid, rid, self._disp[ids], self._dec[ids], excl, c.time_ns, public)
         self.depended_on = _union_rows(n, depends, again, used)
         if commit:
             self.commit()
-        return disp, dec, np.take(self._nodes, ids, axis=0)
+        nodes = np.take(self._nodes, ids, axis=0)
+        came, fw = self.pending_sessions.entered  # Internet replies of pending sessions
+        if came.size:
+            nodes[came] = -1
+            nodes[came, 0], nodes[came, 1] = self.net.internet_node, fw
+        return disp, dec, nodes
+
+    def _public_replies(self, c: Columns, fid: np.ndarray, rid: np.ndarray, rev: tuple,
+                        ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(int64[n]: per row an Azure Firewall's application rules dropped, the flow id of
+        the forward tuple of its pending.public_reply_key, -1 none; `rid`, re-looked-up when
+        that interned new tuples). Computed once per (flow, firewall) of the batch."""
+        n = len(c)
+        public = np.full(n, -1, np.int64)
+        if not self.pending_sessions.registered or not self.fw_public:
+            return public, rid
+        at, app = self.pending_sessions.rule_drops(self._disp[ids], self._dec[ids])
+        rows = np.flatnonzero(app & (c.family == 4))
+        if rows.size == 0:
+            return public, rid
+        _, first = np.unique(fid[rows] * (len(self.net.node_kind) + 1) + at[rows],
+                             return_index=True)
+        found: list[tuple[int, int, tuple[int, ...]]] = []
+        for r in rows[first].tolist():
+            key = public_reply_key(self.net, int(at[r]), self.fw_public, (
+                int(c.src[r]), int(c.dst[r]), int(c.proto[r]), int(c.sport[r]),
+                int(c.dport[r])))
+            if key is not None:
+                found.append((int(fid[r]), int(at[r]), key))
+        if not found:
+            return public, rid
+        k = np.array([key for _, _, key in found], np.int64)  # (server, public, proto, ports)
+        m = k.shape[0]
+        u, h = flow_keys(np.full(m, 4, np.uint8), np.zeros(m, np.uint64), k[:, 1].astype(
+            np.uint64), np.zeros(m, np.uint64), k[:, 0].astype(np.uint64), k[:, 2].astype(
+            np.int16), k[:, 4].astype(np.int32), k[:, 3].astype(np.int32))
+        tid, new = self.flow_index.index(h[:m], u[:m])
+        if new.any():
+            self._grow_ids()
+            rid = self.flow_index.lookup(*rev)
+            rid[rid < 0] = self.ct.sentinel
+        pair = np.array([f * (len(self.net.node_kind) + 1) + a for f, a, _ in found], np.int64)
+        order = np.argsort(pair)
+        want = fid[rows] * (len(self.net.node_kind) + 1) + at[rows]
+        at_pair = np.minimum(np.searchsorted(pair[order], want), m - 1)
+        hit = pair[order][at_pair] == want
+        public[rows[hit]] = tid[order][at_pair][hit]
+        return public, rid
 
     def _final6(self, c: Columns, fsrc: np.ndarray, fdst: np.ndarray) -> tuple[np.ndarray, ...]:
         """The final addresses as uint64 halves (IPv6 translations are handles in `fsrc`/
@@ -428,8 +479,15 @@ class BatchPipeline:
             return []
         k = self._reference_keys()
         out = []
+        aliases = self.pending_sessions.aliases()  # public reply tuples (public_reply_key)
         for f, (fw, disp, label) in records.items():
             s, d, proto, sport, dport = k[f].tolist()
+            out.append(((d, s, proto, dport, sport),
+                        PendingVerdict(fw, D(disp), self.labels.names[label]),
+                        self.pending_sessions.recorded_at(f)))
+        for t, f in aliases.items():
+            fw, disp, label = records[f]
+            s, d, proto, sport, dport = k[t].tolist()
             out.append(((d, s, proto, dport, sport),
                         PendingVerdict(fw, D(disp), self.labels.names[label]),
                         self.pending_sessions.recorded_at(f)))
@@ -449,22 +507,49 @@ class BatchPipeline:
     # -- conntrack state of rows --
     def _no_state(self, n: int) -> tuple[np.ndarray, ...]:
         """(est, firewall-session set, un-NAT address, un-NAT port, source restore, SNAT
-        pool full) of rows without state."""
+        pool full, expired) of rows without state; `expired` (int32): -1 the row answers no
+        expired entry, else `_expired`'s value."""
         return (np.zeros(n, bool), np.zeros(n, np.int32), np.full(n, -1, np.int64),
-                np.full(n, -1, np.int32), np.full(n, -1, np.int64), np.zeros(n, bool))
+                np.full(n, -1, np.int32), np.full(n, -1, np.int64), np.zeros(n, bool),
+                np.full(n, -1, np.int32))
+
+    def _expired(self, c: Columns, dead: np.ndarray, known: np.ndarray, opener: np.ndarray,
+                 ids: np.ndarray) -> np.ndarray:
+        """int32 per row of `dead` (rows whose entry idled out: the committed entry `known`,
+        else the in-batch opener row `opener`): k + 1 when the entry is a source-translated
+        flow that Azure Firewall k (lowest index) holds and the row is keyed by
+        reverse(original) -- an Internet reply captured at the VM, reference._unexposed,
+        assumption stages/gateway.py expired-reply-at-vm --, else 0."""
+        ct = self.ct
+        k = known[dead]
+        held = k >= 0
+        fws = np.zeros(dead.size, np.int32)
+        uip = np.full(dead.size, -1, np.int64)
+        uport = np.full(dead.size, -1, np.int32)
+        e = k[held]
+        fws[held], uip[held], uport[held] = ct.fwset[e], ct.unnat_ip[e], ct.unnat_port[e]
+        rows = opener[dead[~held]]
+        if rows.size:
+            fws[~held] = self._fwset[ids[rows]]
+            uip[~held], uport[~held], _ = self._unnat_of(c, ids, rows)
+        at_vm = (uip >= UNSNAT) & (c.dst[dead] == (uip & (UNSNAT - 1))) & (
+            c.dport[dead] == uport)
+        member = self.fwsets.member[fws]
+        has = member.any(axis=1) & at_vm
+        return np.where(has, np.argmax(member, axis=1) + 1, 0).astype(np.int32)
 
     def _entry_state(self, ent: np.ndarray) -> tuple[np.ndarray, ...]:
         """(est, firewall-session set, un-NAT address, un-NAT port, source restore) of each
         row from the committed entry `ent` it answers (-1: none)."""
         ct = self.ct
-        est, fws, uip, uport, usrc, full = self._no_state(ent.size)
+        est, fws, uip, uport, usrc, full, expired = self._no_state(ent.size)
         r = np.flatnonzero(ent >= 0)
         if r.size:
             e = ent[r]
             est[r] = True
             fws[r], uip[r], uport[r] = ct.fwset[e], ct.unnat_ip[e], ct.unnat_port[e]
             usrc[r] = ct.usrc[e]
-        return est, fws, uip, uport, usrc, full
+        return est, fws, uip, uport, usrc, full, expired
 
     def _alive(self, c: Columns, entry: np.ndarray, since: np.ndarray, fid: np.ndarray,
                op: np.ndarray, ids: np.ndarray, excl: np.ndarray, touches: bool
@@ -585,12 +670,12 @@ class BatchPipeline:
         opener's state: its decision's firewall set and translation."""
         if rows.size == 0:
             return base
-        est, fws, uip, uport, usrc, full = (a.copy() for a in base)
+        est, fws, uip, uport, usrc, full, expired = (a.copy() for a in base)
         d = ids[opener]
         est[rows] = True
         fws[rows] = self._fwset[d]
         uip[rows], uport[rows], usrc[rows] = self._unnat_of(c, ids, opener)
-        return est, fws, uip, uport, usrc, full
+        return est, fws, uip, uport, usrc, full, expired
 
     def _unnat_of(self, c: Columns, ids: np.ndarray, rows: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -680,6 +765,10 @@ class BatchPipeline:
         if full.size:
             keys = dkeys.copy()
             keys[full, 2] |= np.uint64(2)
+        gone = np.flatnonzero(state[6][rows] >= 0)  # answers an expired entry (no est bit)
+        if gone.size:
+            keys = keys.copy()
+            keys[gone, 3] |= np.uint64(1 << 31) | state[6][rows[gone]].astype(np.uint64)
         st = np.flatnonzero(est)
         if st.size:
             r = rows[st]
@@ -785,10 +874,12 @@ class BatchPipeline:
     # -- the stages --
     def decide(self, c: Columns, est: np.ndarray, fwset: np.ndarray, unnat_ip: np.ndarray,
                unnat_port: np.ndarray, usrc: np.ndarray | None = None,
-               full: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+               full: np.ndarray | None = None, expired: np.ndarray | None = None
+               ) -> tuple[np.ndarray, ...]:
         """Rows in, (disposition, deciding label, node path, final src, dst, sport, dport,
         translated flag, SNAT pool id) out; reads only the rows' fields and their conntrack
-        state (`full`: the row's SNAT port pool is in use, stages/firewall_nat.py). The pool
+        state (`full`: the row's SNAT port pool is in use, stages/firewall_nat.py; `expired`:
+        int32, -1 or `_expired`'s value for a row whose entry idled out). The pool
         id (-1 none) names the firewall SNAT port pool the row drew from (`snat_pools`)."""
         net = self.net
         n = len(c)
@@ -924,7 +1015,8 @@ class BatchPipeline:
                     public_edge.outbound_only_label(
                         public_edge.tables(net).outbound_only_names[k])))
         # >>> semantics stage owned by stages/gateway.py (on-premises/probe/Internet ingress)
-        _gateway_stage.enter_stage(self, c, est, disp, dec, nodes, pos, active, subnet)
+        _gateway_stage.enter_stage(self, c, est, disp, dec, nodes, pos, active, subnet,
+                                   expired)
         disp[outside6] = D.UNMAPPED  # IPv6 from outside the VNets (reference.py, engine-ipv6)
         dec[outside6] = self.l_ingress6
         if outside6.any():  # ... but on-premises (ExpressRoute), public IPv6 and tracked
@@ -1451,6 +1543,9 @@ class BatchPipeline:
             disp[miss] = D.FIREWALL_DENIED
             dec[miss] = self.labels(cf.no_dnat_label)
             active[miss] = False
+            if miss.size:  # may answer a pending session (engine/pending.py public_reply_key)
+                self.pending_sessions.register(dec[miss[:1]], f + len(net.nics),
+                                               np.zeros(1, bool))
             sel, rule = sel[rule >= 0], rule[rule >= 0]
             if sel.size == 0:
                 continue

@@ -58,7 +58,11 @@ tests in tests/engine):
   preset -- and, for a row answering an entry, the est bit and the id of the interned state
   the entry gives it (firewall-session set, un-NAT address, un-NAT port), never the entry id:
   two rows with the same fields and the same state share one answer whichever entry supplied
-  it. Flow ids are renumbered only by compaction, which clears the cache.
+  it. Flow ids are renumbered only by compaction, which clears the cache. A row whose entry
+  idled out has no state (no est bit, state id 0) but its *expired* value is in its key
+  (word 3: bit 31 | value; batch.py `_expired`: 0, or k + 1 when firewall k SNATed the flow
+  and the row is keyed by reverse(original)): the Internet entry labels such a reply
+  (stages/gateway.py expired-reply-at-vm), so the value is read by decide() and keyed.
 """
 
 from __future__ import annotations

@@ -76,6 +76,7 @@ from dataplane.engine.stages.appliance import APPLIANCE_ASSUMPTIONS
 from dataplane.engine.stages.firewall import FIREWALL_ASSUMPTIONS, application_ports
 from dataplane.engine.stages.firewall_nat import FIREWALL_NAT_ASSUMPTIONS
 from dataplane.engine.stages.gateway import (
+    EXPIRED_AT_VM,
     EXPRESSROUTE_IPV6,
     GATEWAY_ASSUMPTIONS,
     INGRESS_ASSUMPTIONS,
@@ -186,7 +187,7 @@ class Emulator:
                 IPV6_EGRESS, FIREWALL_IPV6_INTERNET, EXPRESSROUTE_IPV6,  # issue 17: stages/public_edge6.py, gateway.py
                 *CONNTRACK_ASSUMPTIONS, *PLATFORM_ASSUMPTIONS, *APPLIANCE_ASSUMPTIONS,
                 *FIREWALL_ASSUMPTIONS, *FIREWALL_NAT_ASSUMPTIONS, *PAYLOAD_ASSUMPTIONS,
-                PENDING_ASSUMPTION,
+                PENDING_ASSUMPTION, EXPIRED_AT_VM,  # inet: engine/pending.py, stages/gateway.py
                 *fragment_assumptions(self.batch.fragments.out_of_order), NON_IP_ASSUMPTION,
                 *(f"{a.key}: {a.text}" for a in public_address_assumptions(self.topology)),
                 INTERNET_EDGE_LATENCY,  # issue 17 leftover 5 (v6fix)
@@ -233,7 +234,8 @@ class Emulator:
         nic_override = np.array([self.net.nic_by_vm(s) if s else -2 for s in sources],
                                 dtype=np.int32)
         result = Result(self, conntrack_mark=self.batch.mark(),
-                        conntrack_times=self.batch.entry_times())
+                        conntrack_times=self.batch.entry_times(),
+                        pending_records=self.batch.pending_records())
         self._held = self._waiting = None
         self._process(rb, 0, result, nic_override=nic_override, asap=times_ns is None)
         return result
@@ -253,7 +255,8 @@ class Emulator:
             raise InputError("--speed must be positive")
         amap = self.address_map(mapping, subnet_mapping, auto_map)
         result = Result(self, conntrack_mark=self.batch.mark(),
-                        conntrack_times=self.batch.entry_times())
+                        conntrack_times=self.batch.entry_times(),
+                        pending_records=self.batch.pending_records())
         stats = [CaptureStats(str(p)) for p in paths]
         result.captures = stats
         self._amap = amap
@@ -575,7 +578,7 @@ class Emulator:
             ref.conntrack.commit(original, translated, firewalls, last_ns, pool)
         self._flows_before(ref, result, i)
         p = self._packet(c, i)
-        self._pending_before(ref, c, i, p)
+        self._pending_before(ref, result, i, p)
         ref.server_names[flow_key(p)] = self.batch.flow_names.table.names[
             int(c["server_name"][i])]
         walk = ref.walk(p)
@@ -615,33 +618,39 @@ class Emulator:
                 int(x) for x in result.nodes[j] if x >= 0 and fws[x] == "firewall"),
                 p.time_ns, self.batch.pool_key(int(c["snat_pool"][j])))
 
-    def _pending_before(self, ref: ReferencePipeline, c: dict[str, np.ndarray], i: int,
+    def _pending_before(self, ref: ReferencePipeline, result: Result, i: int,
                         p: Packet) -> None:
         """Into `ref`: the pending application-rule session (engine/pending.py) row i may
         answer, as it stood before row i -- recorded by the latest earlier row of the reverse
         5-tuple (re-walked: whether a row records depends on its own verdict; one kept by its
-        source VM's shaper), else by a run before this one (the table as it stands, unless
-        a later row of this run may have recorded over it: then none; a record an earlier
-        run made and a later row of this run replaced is not seen)."""
+        source VM's shaper), else by a run before this one: the record as the run found it
+        (`result.pending_records`, taken when the result was made), so a record a later row
+        or a later run wrote over is not seen (issues 11/12, inet item 3)."""
+        c = result.columns
         reply = reverse_key(p)  # the key of the client packets that record
-        same = ((c["family"] == p.family) & (c["proto"] == p.proto)
-                & (c["sport"] == p.dport) & (c["dport"] == p.sport)
-                & (c["src_hi"] == c["dst_hi"][i]) & (c["src_lo"] == c["dst_lo"][i])
+        public = p.family == 4 and p.dst in ref.fw_public  # to a firewall's public address:
+        # recorded by a client packet whose pending.public_reply_key it is
+        same = ((c["family"] == p.family) & (c["proto"] == p.proto) & (c["dport"] == p.sport)
                 & (c["dst_hi"] == c["src_hi"][i]) & (c["dst_lo"] == c["src_lo"][i])
                 & np.isin(c["decision"], DROPS) & (c["shaper_drop_leg"] != 0))
+        if not public:
+            same &= ((c["sport"] == p.dport) & (c["src_hi"] == c["dst_hi"][i])
+                     & (c["src_lo"] == c["dst_lo"][i]))
         same[i] = False
-        if not same[i:].any():
-            for key, verdict, recorded_ns in self.batch.pending_records():
-                if key == flow_key(p):
-                    ref.pending_sessions.record(key, verdict, recorded_ns)
+        found = result.pending_records
+        if found is None:  # a result made without the snapshot: the table unless overwritten
+            found = self.batch.pending_records() if not same[i:].any() else []
+        for key, verdict, recorded_ns in found:
+            if key == flow_key(p):
+                ref.pending_sessions.record(key, verdict, recorded_ns)
         names = self.batch.flow_names.table.names
         for j in np.flatnonzero(same[:i])[::-1].tolist():
             q = self._packet(c, j)
-            if flow_key(q) != reply:
+            if not public and flow_key(q) != reply:
                 continue
-            ref.server_names[reply] = names[int(c["server_name"][j])]
+            ref.server_names[flow_key(q)] = names[int(c["server_name"][j])]
             w = ref.walk(q)
-            if w.pending is not None:
+            if w.pending is not None and (not public or w.pending_public == flow_key(p)):
                 ref.pending_sessions.record(flow_key(p), w.pending, q.time_ns)
                 return
 

@@ -24,6 +24,16 @@ Contract (reference form `PendingSessions`, batch form `BatchPendingSessions`, o
   session there, and F's rules drop it outside the application-rule part (a reply's ports are
   the client's: no application rule reads them): it takes the record's verdict, and its
   firewall hop says `"session": "pending"`.
+* Internet replies (issues 11/12, inet): a packet from the Internet to a VM's private
+  address that nothing admits (no public address, no live flow entry: UNMAPPED at the
+  Internet entry, stages/gateway.py) whose 5-tuple is a live record's key answers it at the
+  record's firewall, whatever that is: the server's reply of a denied or undecided flow
+  captured at the VM (assumption conntrack.py snat-capture-at-vm) enters through the firewall
+  that dropped its flow (path internet > firewall, as the SNATed reply of an allowed flow
+  enters) and takes the flow's verdict there, explain hop `"session": "pending"`. A reply to
+  the firewall's public address keyed by the record's `public_reply_key` (the SNAT an
+  application rule would have applied) answers it too, at the firewall's DNAT step (whose
+  default deny, "no DNAT rule matches", is a drop outside the application-rule part).
 * Only drops are rewritten (a drop stays a drop at the same firewall): pending sessions never
   change which packets pass, open flows or are shaped. A reply the firewall's rules allow
   stays allowed (assumption conntrack.py firewall-stateful: TCP flags are not modelled).
@@ -43,19 +53,44 @@ crosses batches in both and a verdict does not depend on where the replay cuts t
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from dataplane.dispositions import Disposition as D
 from dataplane.engine.conntrack import IDLE_TIMEOUT_NS
+from dataplane.engine.stages import appliance
+from dataplane.engine.stages import route as routing
 
 Key = tuple[int, int, int, int, int]
 DROPS = (D.FIREWALL_DENIED, D.FIREWALL_NAME_UNKNOWN)  # what a firewall's rules drop with
 PENDING_ASSUMPTION = (
     "pending-idle: the verdict a flow's application rules gave (FIREWALL_DENIED, "
     "FIREWALL_NAME_UNKNOWN) carries to its replies while the flow's latest client packet is at "
-    "most 4 minutes old (conntrack-idle's timeout); a later reply is evaluated as a new flow.")
+    "most 4 minutes old (conntrack-idle's timeout); a later reply is evaluated as a new flow. "
+    "A reply from the Internet captured at the VM (its private address, snat-capture-at-vm) "
+    "enters through the firewall that dropped its flow and takes that verdict there.")
+
+
+def public_reply_key(net: Any, fw_node: int, public: dict[int, int], key: Key) -> Key | None:
+    """The 5-tuple of a server's reply addressed to a firewall's public address had firewall
+    node `fw_node` translated the client flow `key` (as sent, IPv4) as an application rule
+    does (always SNAT; stages/firewall_nat.py: a public address when the firewall's subnet
+    routes the destination to the Internet, port from the 5-tuple's hash); None when it would
+    not leave with one of the firewall's public addresses (`public`: address -> firewall)."""
+    src, dst, proto, sport, dport = key
+    if max(src, dst) >> 32:  # IPv6 (reference.V6_TAG): application rules are IPv4 only
+        return None
+    fwn = net.firewall_rules[fw_node - len(net.nics)].nat
+    if not fwn.needs_snat(dst, True):
+        return None
+    _, route, _ = routing.decide(net, appliance.next_subnet(net, fw_node), fw_node, dst)
+    if route is None or route.next_hop_type != "Internet":
+        return None
+    address, port = fwn.snat_source(True, src, dst, proto, sport, dport)
+    if public.get(address, -1) != fw_node - len(net.nics):
+        return None
+    return (dst, address, proto, dport, port if proto in (6, 17) else 0)
 
 
 class PendingVerdict(NamedTuple):
@@ -77,29 +112,40 @@ class PendingSessions:
         self.idle_timeout_ns = idle_timeout_ns
         self.by_reply: dict[Key, PendingVerdict] = {}
         self.recorded_ns: dict[Key, int] = {}
+        self.alias: dict[Key, Key] = {}  # public_reply_key -> the record's key
 
     def __len__(self) -> int:
         return len(self.by_reply)
 
-    def record(self, reply_key: Key, verdict: PendingVerdict, now_ns: int = 0) -> None:
+    def record(self, reply_key: Key, verdict: PendingVerdict, now_ns: int = 0,
+               public_key: Key | None = None) -> None:
         """A client packet at `now_ns` (capture time) dropped by `verdict.firewall`'s
-        application rules (contract)."""
+        application rules (contract); `public_key`: its public_reply_key, answered too."""
         full = self.capacity is not None and len(self.by_reply) >= self.capacity
         if reply_key in self.by_reply or not full:
             self.by_reply[reply_key] = verdict
             self.recorded_ns[reply_key] = now_ns
+            if public_key is not None:
+                self.alias[public_key] = reply_key
 
     def answer(self, key: Key, firewall: int, now_ns: int | None = None
                ) -> PendingVerdict | None:
         """The verdict a packet with `key` at `now_ns` takes at `firewall` (node id) when its
         rules drop it outside the application-rule part; None when it answers no live record
         there (now_ns None: no expiry check)."""
+        key = key if key in self.by_reply else self.alias.get(key, key)
         v = self.by_reply.get(key)
         if v is None or v.firewall != firewall:
             return None
         if now_ns is not None and now_ns - self.recorded_ns[key] > self.idle_timeout_ns:
             return None
         return v
+
+    def answer_from_internet(self, key: Key, now_ns: int) -> PendingVerdict | None:
+        """The verdict an Internet packet with `key` at `now_ns` takes when it reaches no VM
+        on its own (contract, "Internet replies"): the live record's, whatever its firewall."""
+        v = self.by_reply.get(key)
+        return None if v is None else self.answer(key, v.firewall, now_ns)
 
 
 class BatchPendingSessions:
@@ -116,6 +162,8 @@ class BatchPendingSessions:
         self.idle_timeout_ns = idle_timeout_ns
         self.drop_at = np.full(64, -1, np.int32)
         self.application = np.zeros(64, bool)
+        self.internet = np.zeros(64, bool)  # label ids of Internet packets nothing admits
+        self.entered = (np.zeros(0, np.int64), np.zeros(0, np.int32))  # see settle
         self.registered = False  # any label registered yet
         self.clear()
 
@@ -125,6 +173,7 @@ class BatchPendingSessions:
         self.disposition = np.zeros(size, np.uint8)
         self.label = np.full(size, -1, np.int32)
         self.recorded_ns = np.zeros(size, np.int64)
+        self.alias_to = np.full(size, -1, np.int64)  # public reply tuple id -> recorded flow id
         self.count = 0
         self._staged: tuple[np.ndarray, ...] | None = None
 
@@ -134,16 +183,26 @@ class BatchPendingSessions:
         whether each drop was the application-rule part's (stages/firewall.py)."""
         if labels.size == 0:
             return
-        top = int(labels.max()) + 1
-        if top > self.drop_at.size:
-            size = max(2 * self.drop_at.size, top)
-            self.drop_at = np.concatenate([self.drop_at, np.full(size - self.drop_at.size, -1,
-                                                                 np.int32)])
-            self.application = np.concatenate([self.application,
-                                               np.zeros(size - self.application.size, bool)])
+        self._fit(int(labels.max()) + 1)
         self.drop_at[labels] = firewall
         self.application[labels] = application
         self.registered = True
+
+    def register_internet(self, label: int) -> None:
+        """A label id the Internet entry (stages/gateway.py `enter_stage`) gives a packet to a
+        VM's private address that nothing admits: such a row may answer a record from the
+        Internet (contract, "Internet replies")."""
+        self._fit(label + 1)
+        self.internet[label] = True
+
+    def _fit(self, top: int) -> None:
+        """Label registries with room for label ids below `top`."""
+        if top <= self.drop_at.size:
+            return
+        grow = max(2 * self.drop_at.size, top) - self.drop_at.size
+        self.drop_at = np.concatenate([self.drop_at, np.full(grow, -1, np.int32)])
+        self.application = np.concatenate([self.application, np.zeros(grow, bool)])
+        self.internet = np.concatenate([self.internet, np.zeros(grow, bool)])
 
     def rule_drops(self, disposition: np.ndarray, label: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray]:
@@ -160,36 +219,43 @@ class BatchPendingSessions:
             return
         old = self.firewall.size - 1  # the old sentinel slot becomes an ordinary id
         for name, fill in (("firewall", -1), ("disposition", 0), ("label", -1),
-                           ("recorded_ns", 0)):
+                           ("recorded_ns", 0), ("alias_to", -1)):
             a = getattr(self, name)
             grown = np.full(size, fill, a.dtype)
             grown[:old] = a[:old]
             setattr(self, name, grown)
 
     def keep_mask(self, size: int) -> np.ndarray:
-        """Flow ids compaction must keep: the recorded flows."""
-        return self.firewall[:size] >= 0
+        """Flow ids compaction must keep: the recorded flows and their public reply tuples."""
+        return (self.firewall[:size] >= 0) | (self.alias_to[:size] >= 0)
 
     def renumber(self, keep: np.ndarray, size: int) -> None:
         """After compaction kept the ids in `keep` (in order), arrays of `size` slots."""
         kept = int(keep.sum())
         for name, fill in (("firewall", -1), ("disposition", 0), ("label", -1),
-                           ("recorded_ns", 0)):
+                           ("recorded_ns", 0), ("alias_to", -1)):
             a = getattr(self, name)
             out = np.full(size, fill, a.dtype)
             out[:kept] = a[:keep.size][keep]
             setattr(self, name, out)
+        new_id = np.cumsum(keep) - 1
+        has = self.alias_to[:kept] >= 0
+        self.alias_to[:kept][has] = new_id[self.alias_to[:kept][has]]
 
     def settle(self, fid: np.ndarray, rid: np.ndarray, disposition: np.ndarray,
-               label: np.ndarray, excluded: np.ndarray, time_ns: np.ndarray | None = None
-               ) -> tuple[np.ndarray, ...]:
+               label: np.ndarray, excluded: np.ndarray, time_ns: np.ndarray | None = None,
+               public: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
         """One batch in row order (rows: flow id `fid`, reverse-tuple id `rid`, decided
         disposition and label, capture time ns -- None: all 0; `excluded` rows record
         nothing): (disposition, label) with
         the answers rewritten (copies when any is), the recording rows (int64, staged until `commit`)
         and the recording rows some answer read (the caller re-decides without them when
-        they are withdrawn, as for flow openers)."""
+        they are withdrawn, as for flow openers). `entered`: (rows, firewall node int32) of
+        the answers that came from the Internet (their path becomes internet > firewall).
+        `public` (int64[n], -1 none): per recording row, the flow id of the forward tuple of
+        its public_reply_key (a reply keyed by it answers the record too)."""
         n = fid.size
+        self.entered = (np.zeros(0, np.int64), np.zeros(0, np.int32))
         if not self.registered:  # no firewall rule evaluation has dropped a packet yet
             self._staged = None
             none = np.zeros(0, np.int64)
@@ -199,24 +265,36 @@ class BatchPendingSessions:
         at, app = self.rule_drops(disposition, label)
         rec = np.flatnonzero(app & ~excluded)
         rec = self._within_room(fid, rec)
-        answer = np.flatnonzero((at >= 0) & ~app)
+        pub = np.full(n, -1, np.int64) if public is None else public
+        known = (label >= 0) & (label < self.internet.size)
+        inet = known & self.internet[np.where(known, label, 0)]  # from the Internet, unadmitted
+        answer = np.flatnonzero(((at >= 0) & ~app) | inet)
         used = np.zeros(0, np.int64)
+        self.entered = (np.zeros(0, np.int64), np.zeros(0, np.int32))
         if answer.size:
-            by = _latest_before(fid[rec], rec, rid[answer], answer, n)
+            aliased = rec[pub[rec] >= 0]  # recorders also answered by their public tuple
+            by = _latest_before(np.concatenate([fid[rec], pub[aliased]]),
+                                np.concatenate([rec, aliased]), rid[answer], answer, n)
             inner = by >= 0
-            src_fw = np.where(inner, at[np.maximum(by, 0)], self.firewall[rid[answer]])
-            since = np.where(inner, t[np.maximum(by, 0)], self.recorded_ns[rid[answer]])
-            hit = (src_fw == at[answer]) & (t[answer] - since <= self.idle_timeout_ns)
+            rr = rid[answer]  # the record of the reply key, else of its public tuple
+            rr = np.where((self.firewall[rr] < 0) & (self.alias_to[rr] >= 0),
+                          self.alias_to[rr], rr)
+            src_fw = np.where(inner, at[np.maximum(by, 0)], self.firewall[rr])
+            since = np.where(inner, t[np.maximum(by, 0)], self.recorded_ns[rr])
+            at_fw = np.where(inet[answer], src_fw, at[answer])  # any firewall from the Internet
+            hit = (src_fw >= 0) & (src_fw == at_fw) & (t[answer] - since <= self.idle_timeout_ns)
             rows = answer[hit]
+            came = inet[rows]
+            self.entered = (rows[came], src_fw[hit][came].astype(np.int32))
             from_batch = by[hit]
             b = from_batch >= 0
             disposition[rows[b]] = disposition[from_batch[b]]
             label[rows[b]] = label[from_batch[b]]
-            c = rid[rows[~b]]
+            c = rr[hit][~b]
             disposition[rows[~b]] = self.disposition[c]
             label[rows[~b]] = self.label[c]
             used = np.unique(from_batch[b])
-        self._staged = (rec, fid[rec], at[rec], disposition[rec], label[rec], t[rec])
+        self._staged = (rec, fid[rec], at[rec], disposition[rec], label[rec], t[rec], pub[rec])
         return disposition, label, rec, used
 
     def _within_room(self, fid: np.ndarray, rec: np.ndarray) -> np.ndarray:
@@ -241,7 +319,7 @@ class BatchPendingSessions:
         """Write the staged records, in row order (the latest of a flow wins)."""
         if self._staged is None:
             return
-        _, fid, fw, disp, lab, when = self._staged
+        _, fid, fw, disp, lab, when, pub = self._staged
         self._staged = None
         self.count += int(np.unique(fid[self.firewall[fid] < 0]).size)
         _, last = np.unique(fid[::-1], return_index=True)  # the latest row of each flow
@@ -249,12 +327,20 @@ class BatchPendingSessions:
         f = fid[last]
         self.firewall[f], self.disposition[f], self.label[f] = fw[last], disp[last], lab[last]
         self.recorded_ns[f] = when[last]
+        m = pub >= 0
+        self.alias_to[pub[m]] = fid[m]  # row order: the latest recorder of a tuple wins
 
     def export(self) -> dict[int, tuple[int, int, int]]:
         """{flow id: (firewall node, disposition, label id)} of the committed records."""
         ids = np.flatnonzero(self.firewall >= 0)
         return {int(f): (int(self.firewall[f]), int(self.disposition[f]), int(self.label[f]))
                 for f in ids.tolist()}
+
+    def aliases(self) -> dict[int, int]:
+        """{public reply tuple's forward flow id: recorded flow id} of the committed records."""
+        ids = np.flatnonzero(self.alias_to >= 0)
+        return {int(t): int(self.alias_to[t]) for t in ids.tolist()
+                if self.firewall[self.alias_to[t]] >= 0}
 
     def recorded_at(self, flow_id: int) -> int:
         """The capture time (ns) of the committed record of `flow_id`."""
@@ -275,4 +361,5 @@ def _latest_before(keys: np.ndarray, rows: np.ndarray, want: np.ndarray, before:
     return np.where(ok, rows[np.maximum(at, 0)], -1)
 
 
-__all__ = ["DROPS", "PENDING_ASSUMPTION", "BatchPendingSessions", "PendingSessions", "PendingVerdict"]
+__all__ = ["DROPS", "PENDING_ASSUMPTION", "BatchPendingSessions", "PendingSessions", "PendingVerdict",
+           "public_reply_key"]

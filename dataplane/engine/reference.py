@@ -9,7 +9,10 @@ watcher.explain render its hops (control/explain.py), Result.explain shows them.
 Order (DESIGN.md pipeline):
 0 a source that is no emulated NIC: ingress (stages/gateway.py): on-premises through the VPN
   gateway (routed with the GatewaySubnet's routes; TRANSIT_BLOCKED), the probe source
-  168.63.129.16 and the Internet (UNMAPPED, labelled, without a public IP); else UNMAPPED;
+  168.63.129.16 and the Internet (UNMAPPED, labelled, without a public IP -- but the reply of
+  a flow an Azure Firewall's application rules dropped enters through that firewall with the
+  flow's verdict, engine/pending.py, and an expired flow's reply is labelled so,
+  stages/gateway.py expired-reply-at-vm: `_unexposed`); else UNMAPPED;
 1 source NIC, anti-spoofing unless enableIPForwarding (SPOOFED);
 2 outbound NSG, NIC then subnet (docs/azure-behaviour.md §2.4; DENIED_OUT); return traffic of an
   established flow skips every NSG (stateful, 2.1; assumption `stateful`);
@@ -60,7 +63,7 @@ from dataplane.engine.conntrack import (
 )
 from dataplane.engine.conntrack import flow_key as _key
 from dataplane.engine.payload import NOT_SEEN, FlowName
-from dataplane.engine.pending import PendingSessions, PendingVerdict
+from dataplane.engine.pending import PendingSessions, PendingVerdict, public_reply_key
 from dataplane.engine.stages import (
     appliance,
     deliver,
@@ -132,6 +135,7 @@ class Walk:
     out: tuple[int, int, int, int] | None = None  # (src, dst, sport, dport) as it arrived
     snat_pool: tuple[int, ...] | None = None  # the firewall SNAT port pool it draws from
     pending: PendingVerdict | None = None  # the pending session it records (pending.py)
+    pending_public: tuple[int, ...] | None = None  # its pending.public_reply_key
 
     def firewalls(self, net: Network) -> frozenset[int]:
         return frozenset(n for n in self.nodes if net.node_kind[n] == "firewall")
@@ -179,7 +183,8 @@ class ReferencePipeline:
         """Conntrack: a packet that survived its whole path opens its flow (conntrack.py);
         callers that shape (the emulator) commit only packets the shaper kept."""
         if w.pending is not None:  # dropped by a firewall's application rules (pending.py)
-            self.pending_sessions.record(reverse_key(p), w.pending, p.time_ns)
+            self.pending_sessions.record(reverse_key(p), w.pending, p.time_ns,
+                                        w.pending_public)
         if w.disposition.name in PASSING:
             src, dst, sport, dport = w.out or (p.src, p.dst, p.sport, p.dport)
             self.conntrack.commit(flow_key(p), flow_key(p._replace(
@@ -398,12 +403,47 @@ class ReferencePipeline:
                            "publicIp": p.dst in net.ingress.public, "established": state,
                            "result": "Allowed" if exposed else "NotExposed"})
             if not exposed:
-                w.nodes = []
-                return self._end(w, D.UNMAPPED, gateway.label_not_exposed(net, what))
+                return self._unexposed(p, what)
             return self._deliver(w, p, what, state, flow,
                                  gateway.label_internet(net, what, p.dst not in net.ingress.public),
                                  append=False)
         return Walk(D.UNMAPPED, "source address is not an emulated NIC", [])
+
+    def _unexposed(self, p: Packet, nic: int) -> Walk:
+        """An Internet packet to NIC `nic`'s private address without a live flow entry (no
+        public address admits it): the reply of a flow an Azure Firewall's application rules
+        dropped enters through that firewall and takes the flow's verdict (a live pending
+        record, engine/pending.py `answer_from_internet`); the reply of a flow that idled out
+        is labelled so (stages/gateway.py assumption expired-reply-at-vm); else UNMAPPED."""
+        net = self.net
+        held = self.pending_sessions.answer_from_internet(self._key, self._sent.time_ns)
+        if held is not None:  # captured at the VM: through the firewall, the flow's verdict
+            name = net.node_names[held.firewall]
+            own = net.firewalls[held.firewall - len(net.nics)].private_ip_address
+            w = Walk(D.DELIVERED, "", [net.internet_node, held.firewall])
+            w.hops.append({"step": "ingress", "kind": "Internet", "at": name,
+                           "publicIp": False, "established": False, "result": "ToFirewall"})
+            unknown = held.disposition == D.FIREWALL_NAME_UNKNOWN
+            w.hops.append({"step": "appliance", "ip": str(own) if own else None, "at": name,
+                           "kind": "AzureFirewall",
+                           "rule": held.label, "result": "ServerNameUnknown" if unknown
+                           else "FirewallDenied", "session": "pending"})
+            return self._end(w, held.disposition, held.label)
+        gone = self.conntrack.by_reply.get(self._key) if p.family == 4 else None
+        if gone is not None:  # its flow idled out (conntrack-idle)
+            fw_at = self._captured_at_vm(gone) if gone.snat and \
+                (self._sent.dst, self._sent.dport) == gone.unsnat() else -1
+            name = net.firewall_rules[fw_at].name if fw_at >= 0 else None
+            label = gateway.label_expired(net, nic, self._key, name)
+            if name is None:
+                return Walk(D.UNMAPPED, label, [])
+            node = fw_at + len(net.nics)
+            w = Walk(D.DELIVERED, "", [net.internet_node, node])
+            w.hops.append({"step": "ingress", "kind": "Internet", "at": name,
+                           "publicIp": False, "established": False, "expired": True,
+                           "result": "FirewallDenied"})
+            return self._end(w, D.FIREWALL_DENIED, label)
+        return Walk(D.UNMAPPED, gateway.label_not_exposed(net, nic), [])
 
     def _hops(self, w: Walk, p: Packet, subnet: int, current: int, state: bool,
               flow: Flow, visited: set[int] | None = None) -> Walk:
@@ -581,6 +621,7 @@ class ReferencePipeline:
                 if not v.allowed and v.application_part:
                     w.pending = PendingVerdict(app, D.FIREWALL_NAME_UNKNOWN if v.unknown else
                                                D.FIREWALL_DENIED, v.label or fw.default_label)
+                    w.pending_public = public_reply_key(net, app, self.fw_public, self._key)
                 elif not v.allowed and not session:
                     held = self.pending_sessions.answer(self._key, app, self._sent.time_ns)
                     if held is not None:
@@ -675,10 +716,15 @@ class ReferencePipeline:
         if w.nodes[-1] != node:
             w.nodes.append(node)
         i = fw.nat.dnat(p.proto, p.src, p.dst, p.dport, fw.groups)
-        if i < 0:
+        if i < 0:  # a server's reply to a flow the application rules dropped (pending.py)?
+            held = self.pending_sessions.answer(self._key, node, self._sent.time_ns)
             w.hops.append({"step": "nat", "at": fw.name, "kind": "DNAT (firewall)",
-                           "rule": None, "result": "FirewallDenied",
+                           "rule": held.label if held else None, "result": "FirewallDenied"
+                           if held is None or held.disposition == D.FIREWALL_DENIED else
+                           "ServerNameUnknown", **({"session": "pending"} if held else {}),
                            **({"caveats": list(fw.caveats)} if fw.caveats else {})})
+            if held is not None:
+                return self._end(w, held.disposition, held.label)
             return self._end(w, D.FIREWALL_DENIED, fw.no_dnat_label)
         rule = fw.nat.rules[i]
         address, port = fw.nat.snat_source(False, p.src, p.dst, p.proto, p.sport, p.dport)

@@ -79,6 +79,9 @@ class Result:
     conntrack_mark: tuple[int, int] | None = field(default=None, repr=False)
     # (latest touch ns, SNAT port pool id) of those entries then (BatchPipeline.entry_times)
     conntrack_times: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    # the pending application-rule sessions as this run found them (engine/pending.py;
+    # BatchPipeline.pending_records: (reply key, verdict, recorded ns)); None: not taken
+    pending_records: list[tuple[Any, ...]] | None = field(default=None, repr=False)
     # batches as added; `columns` / `nodes` concatenate them once, on first access
     _parts: list[tuple[dict[str, np.ndarray], np.ndarray]] = field(default_factory=list,
                                                                     repr=False)

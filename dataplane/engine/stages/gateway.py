@@ -77,6 +77,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dataplane.control import bgp
+from dataplane.control.explain import PROTOCOL_NAMES
 from dataplane.control.gateway_family import ipv4_only_reason  # moved down (v6fix)
 from dataplane.control.public_addresses import closed_to_inbound
 from dataplane.control.routes import EffectiveRoute
@@ -447,13 +448,56 @@ def label_not_exposed(net: Network, nic: int) -> str:
             f"packet answers no flow it opened)")
 
 
+EXPIRED_AT_VM = (
+    "expired-reply-at-vm: an Internet reply captured at the VM (addressed to its private "
+    "address) whose flow idled out (conntrack-idle) is judged as the same reply at the "
+    "flow's public address without state: when an Azure Firewall SNATed the flow, it enters "
+    "through that firewall (the lowest-indexed of the flow's firewalls) and is denied there as "
+    "a new flow no DNAT rule matches (FIREWALL_DENIED: DNAT rules name listening ports, the "
+    "SNAT port is the firewall's choice; they are not evaluated against it); otherwise it stays "
+    "UNMAPPED (the VM has no public address that admits a new flow); the label names the flow "
+    "and conntrack-idle.")
+
+
+def _flow_text(flow: tuple[int, int, int, int, int]) -> str:
+    """'10.1.1.4:40000 -> 93.184.216.34:443 Tcp' of an IPv4 5-tuple."""
+    src, dst, proto, sport, dport = flow
+    name = PROTOCOL_NAMES.get(proto, f"protocol {proto}")
+    if proto in (6, 17):
+        return f"{_dotted(src)}:{sport} -> {_dotted(dst)}:{dport} {name}"
+    return f"{_dotted(src)} -> {_dotted(dst)} {name}"
+
+
+def _dotted(v: int) -> str:
+    return ".".join(str((v >> s) & 255) for s in (24, 16, 8, 0))
+
+
+def label_expired(net: Network, nic: int, reply: tuple[int, int, int, int, int],
+                  firewall: str | None) -> str:
+    """An Internet reply captured at NIC `nic` (its 5-tuple `reply`, IPv4) whose flow idled
+    out (assumption expired-reply-at-vm): the label names the flow (reverse of `reply`, as
+    the VM sent it) and conntrack-idle; `firewall`: the name of the Azure Firewall it enters
+    through (FIREWALL_DENIED there), None: it stays UNMAPPED."""
+    s, d, proto, sp, dp = reply
+    flow = _flow_text((d, s, proto, dp, sp))
+    why = (f"the reply of {net.node_names[nic]}'s flow {flow} after the flow idled out "
+           f"(conntrack-idle: no state after 4 idle minutes), a new flow")
+    if firewall is not None:
+        return f"firewall {firewall}/default-deny ({why} no DNAT rule matches)"
+    return (f"ingress internet: {why}; {net.node_names[nic]} has no public IPv4 address")
+
+
 # -- batch stages --------------------------------------------------------------------------
 def enter_stage(bp: Any, c: Any, est: np.ndarray, disp: np.ndarray, dec: np.ndarray,
-                nodes: np.ndarray, pos: np.ndarray, active: np.ndarray, subnet: np.ndarray
-                ) -> None:
+                nodes: np.ndarray, pos: np.ndarray, active: np.ndarray, subnet: np.ndarray,
+                expired: np.ndarray | None = None) -> None:
     """Once per batch, before the hop loop: packets marked UNMAPPED are classified; on-premises
     ones become active at their gateway with the GatewaySubnet as current subnet; probe and
-    Internet ones are decided here (inbound NSG at the destination)."""
+    Internet ones are decided here (inbound NSG at the destination). An Internet packet to a
+    private address nothing admits stays UNMAPPED, its label registered with the pending
+    sessions (engine/pending.py: it may answer one); `expired` (int32 per row, batch.py
+    `_expired`; -1 none): one answering an expired flow is labelled so, and one a firewall
+    SNATed (value k + 1) is FIREWALL_DENIED at firewall k (assumption expired-reply-at-vm)."""
     net = bp.net
     ing = net.ingress
     un = np.flatnonzero(disp == D.UNMAPPED)
@@ -508,10 +552,23 @@ def enter_stage(bp: Any, c: Any, est: np.ndarray, disp: np.ndarray, dec: np.ndar
             dec[q] = bp.labels(ing.closed[address])
         p, t, public = p[~shut], t[~shut], public[~shut]
         exposed = public | est[p]
-        closed = p[~exposed]
-        for nic in np.unique(t[~exposed]).tolist():
-            q = closed[t[~exposed] == nic]  # stays UNMAPPED, with the reason as its label
+        closed, tc = p[~exposed], t[~exposed]
+        gone = np.full(closed.size, -1) if expired is None else expired[closed]
+        for nic in np.unique(tc[gone < 0]).tolist():
+            q = closed[(tc == nic) & (gone < 0)]  # stays UNMAPPED, with the reason as its label
             dec[q] = bp.labels(label_not_exposed(net, nic))
+            bp.pending_sessions.register_internet(int(dec[q[0]]))
+        for i, nic, fw in zip(closed[gone >= 0].tolist(), tc[gone >= 0].tolist(),
+                              (gone[gone >= 0] - 1).tolist(), strict=True):
+            ported = int(c.proto[i]) in (6, 17)
+            key = (int(c.src[i]), int(c.dst[i]), int(c.proto[i]),
+                   int(c.sport[i]) if ported else 0, int(c.dport[i]) if ported else 0)
+            dec[i] = bp.labels(label_expired(net, nic, key, net.firewall_rules[fw].name
+                                             if fw >= 0 else None))
+            bp.pending_sessions.register_internet(int(dec[i]))
+            if fw >= 0:  # through the firewall that SNATed it: a new flow, denied there
+                disp[i] = D.FIREWALL_DENIED
+                nodes[i, 0], nodes[i, 1] = net.internet_node, fw + len(net.nics)
         for reply in (False, True):
             pick = exposed & (public != reply)
             ok, tok = p[pick], t[pick]

@@ -11,6 +11,11 @@ connected to through references, computed by the loader). Emits:
   per property a spelling away from one the loader reads (`near-miss:RESOURCE:PROPERTY`).
 * `caveats_touching(caveats, ids)` -> the caveats whose resources lie on a path (NIC, subnet,
   VNet, firewall, gateway ids): the answers that must carry them.
+* `nic_resource_ids(topology, nic, reads)` -> the ids of the resources an answer about a NIC
+  reads: the NIC, its VM and subnets always; with "security" the NIC's NSG and its subnets'
+  NSGs; with "routing" its subnets' route tables and NAT gateways, its public IPs and
+  load-balancer backend pools. Shared by the watcher's answers and the engine's NIC nodes
+  (engine/path_caveats.py), so both name the same caveats.
 
 The project's rule (never silently wrong): a resource that can change a verdict is modelled, or
 every answer it touches carries a named caveat. A resource touches an answer when it is connected,
@@ -26,7 +31,14 @@ from dataclasses import dataclass
 
 from dataplane.control.outbound6 import first_ipv6_config
 from dataplane.errors import PROPERTY_NEAR_MISS
-from dataplane.model import PublicIPAddress, Topology, UnknownResource, id_key
+from dataplane.model import (
+    NetworkInterface,
+    PublicIPAddress,
+    Subnet,
+    Topology,
+    UnknownResource,
+    id_key,
+)
 
 _N = "microsoft.network/"
 
@@ -183,3 +195,30 @@ def caveats_touching(caveats: Iterable[Caveat], ids: Iterable[str]) -> list[Cave
     """The caveats that touch any of `ids` (resource ids on an answer's path), in input order."""
     path = [id_key(i) for i in ids if i]
     return [c for c in caveats if any(_covers(t, p) for t in c.resources for p in path)]
+
+
+NIC_READS = ("security", "routing")
+
+
+def nic_resource_ids(topology: Topology, nic: NetworkInterface,
+                     reads: tuple[str, ...] = NIC_READS) -> list[str]:
+    """Ids of the resources an answer about `nic` reads (module doc; "" where a reference is
+    unset): NIC, VM and subnets; "security": the NIC's NSG and its subnets' NSGs (what
+    `ip-flow-verify` and `rules` evaluate); "routing": its subnets' route tables and NAT
+    gateways, its public IPs and load-balancer backend pools (what `next-hop` and `routes`
+    read, with the outbound method)."""
+    security, routing = "security" in reads, "routing" in reads
+    ids = [nic.id, nic.virtual_machine or ""]
+    if security:
+        ids.append(nic.network_security_group or "")
+    for config in nic.ip_configurations:
+        subnet = topology.get(config.subnet) if config.subnet else None
+        ids.append(config.subnet or "")
+        if isinstance(subnet, Subnet):
+            if security:
+                ids.append(subnet.network_security_group or "")
+            if routing:
+                ids += [subnet.route_table or "", subnet.nat_gateway or ""]
+        if routing:
+            ids += [config.public_ip_address or "", *config.load_balancer_backend_address_pools]
+    return ids

@@ -19,7 +19,7 @@ subnets (control/caveats.py). The Internet node has none.
 
 from __future__ import annotations
 
-from dataplane.control.caveats import caveats_touching, topology_caveats
+from dataplane.control.caveats import caveats_touching, nic_resource_ids, topology_caveats
 from dataplane.engine.compile import Network
 from dataplane.engine.fragments import HOST_FRAGMENT_BYTES, HOST_FRAGMENTATION_CAVEAT
 from dataplane.io.caveat_counts import PathCaveat
@@ -36,13 +36,7 @@ def _subnet_ids(net: Network, subnet_id: str | None) -> list[str]:
 
 def node_resource_ids(net: Network) -> list[list[str]]:
     """Per engine node, the ids of the resources a packet crossing it involves."""
-    out: list[list[str]] = []
-    for nic in net.nics:
-        ids = [nic.id, nic.virtual_machine or "", nic.network_security_group or ""]
-        for config in nic.ip_configurations:
-            ids += [*_subnet_ids(net, config.subnet), config.public_ip_address or "",
-                    *config.load_balancer_backend_address_pools]
-        out.append(ids)
+    out = [nic_resource_ids(net.topology, nic) for nic in net.nics]  # as the watcher's
     for fw in net.firewalls:
         out.append([fw.id, *_subnet_ids(net, fw.subnet)])
     for gw in net.topology.virtual_network_gateways:

@@ -83,10 +83,12 @@ class CaveatCounter:
             count = int(rows[held[:, g]].sum())
             for k in members:
                 self.packets[k] += count
-        cells = [";".join(self.keys[k] for k in sorted(
-            k for g in np.flatnonzero(row).tolist() for k in self.groups[g][2]))
-            for row in held]
-        return pa.DictionaryArray.from_arrays(encoded.indices, pa.array(cells, pa.string()))
+        cells: dict[str, int] = {}  # distinct cells (Parquet keeps a dictionary of unique values)
+        cell_of_code = np.array([cells.setdefault(";".join(self.keys[k] for k in sorted(
+            k for g in np.flatnonzero(row).tolist() for k in self.groups[g][2])), len(cells))
+            for row in held], dtype=np.int32)
+        return pa.DictionaryArray.from_arrays(
+            pa.array(cell_of_code[encoded.indices.to_numpy()]), pa.array(list(cells), pa.string()))
 
     def as_list(self) -> list[dict[str, Any]]:
         return [{"key": c.key, "text": c.text, "resources": list(c.resources), "packets": n,

@@ -35,6 +35,7 @@ from dataplane.control.caveats import (
     NIC_READS,
     caveats_touching,
     nic_resource_ids,
+    subnet_resource_ids,
     topology_caveats,
 )
 from dataplane.control.gateway_family import ipv6_gateway_caveats
@@ -117,7 +118,9 @@ def caveats_for(topology: Topology, ids: list[str]) -> list[str]:
 
 
 def _named(topology: Topology, hops: list[dict[str, Any]]) -> list[str]:
-    """Ids of the resources an explained walk names (VMs, NICs, VNets, firewalls, gateways)."""
+    """Ids of the resources an explained walk names (VMs, NICs, VNets, firewalls, gateways),
+    with what each NIC reads (`nic_resource_ids`: a receiving NIC's NSGs and its subnet's
+    route table) and each firewall's subnet (its route table)."""
     names = {str(v).lower() for hop in hops for v in hop.values() if isinstance(v, str)}
     out = []
     for collection in ("network_interfaces", "virtual_machines", "virtual_networks",
@@ -126,6 +129,13 @@ def _named(topology: Topology, hops: list[dict[str, Any]]) -> list[str]:
     for vm in topology.virtual_machines:
         if vm.name.lower() in names:
             out += list(vm.network_interfaces)
+    named = {id_key(i) for i in out}
+    for nic in topology.network_interfaces:
+        if id_key(nic.id) in named:
+            out += nic_resource_ids(topology, nic)
+    for fw in topology.azure_firewalls:
+        if id_key(fw.id) in named:
+            out += subnet_resource_ids(topology, fw.subnet)
     return out
 
 

@@ -207,18 +207,22 @@ def nic_resource_ids(topology: Topology, nic: NetworkInterface,
     `ip-flow-verify` and `rules` evaluate); "routing": its subnets' route tables and NAT
     gateways, its public IPs and load-balancer backend pools (what `next-hop` and `routes`
     read, with the outbound method)."""
-    security, routing = "security" in reads, "routing" in reads
     ids = [nic.id, nic.virtual_machine or ""]
-    if security:
+    if "security" in reads:
         ids.append(nic.network_security_group or "")
     for config in nic.ip_configurations:
-        subnet = topology.get(config.subnet) if config.subnet else None
-        ids.append(config.subnet or "")
-        if isinstance(subnet, Subnet):
-            if security:
-                ids.append(subnet.network_security_group or "")
-            if routing:
-                ids += [subnet.route_table or "", subnet.nat_gateway or ""]
-        if routing:
+        ids += subnet_resource_ids(topology, config.subnet, reads)
+        if "routing" in reads:
             ids += [config.public_ip_address or "", *config.load_balancer_backend_address_pools]
     return ids
+
+
+def subnet_resource_ids(topology: Topology, subnet_id: str | None,
+                        reads: tuple[str, ...] = NIC_READS) -> list[str]:
+    """The subnet's id and, per `reads` (nic_resource_ids), its NSG ("security"), its route
+    table and NAT gateway ("routing"); [] without a subnet."""
+    subnet = topology.get(subnet_id) if subnet_id else None
+    if not isinstance(subnet, Subnet):
+        return [subnet_id] if subnet_id else []
+    return [subnet.id, *((subnet.network_security_group or "",) if "security" in reads else ()),
+            *((subnet.route_table or "", subnet.nat_gateway or "") if "routing" in reads else ())]

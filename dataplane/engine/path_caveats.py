@@ -19,26 +19,23 @@ subnets (control/caveats.py). The Internet node has none.
 
 from __future__ import annotations
 
-from dataplane.control.caveats import caveats_touching, nic_resource_ids, topology_caveats
+from dataplane.control.caveats import (
+    caveats_touching,
+    nic_resource_ids,
+    subnet_resource_ids,
+    topology_caveats,
+)
 from dataplane.engine.compile import Network
 from dataplane.engine.fragments import HOST_FRAGMENT_BYTES, HOST_FRAGMENTATION_CAVEAT
 from dataplane.io.caveat_counts import PathCaveat
-from dataplane.model import Subnet, id_key
-
-
-def _subnet_ids(net: Network, subnet_id: str | None) -> list[str]:
-    subnet = net.topology.get(subnet_id) if subnet_id else None
-    if not isinstance(subnet, Subnet):
-        return [subnet_id] if subnet_id else []
-    return [subnet.id, subnet.network_security_group or "", subnet.route_table or "",
-            subnet.nat_gateway or ""]
+from dataplane.model import id_key
 
 
 def node_resource_ids(net: Network) -> list[list[str]]:
     """Per engine node, the ids of the resources a packet crossing it involves."""
     out = [nic_resource_ids(net.topology, nic) for nic in net.nics]  # as the watcher's
     for fw in net.firewalls:
-        out.append([fw.id, *_subnet_ids(net, fw.subnet)])
+        out.append([fw.id, *subnet_resource_ids(net.topology, fw.subnet)])
     for gw in net.topology.virtual_network_gateways:
         ids = [gw.id, f"{gw.virtual_network}/subnets/GatewaySubnet"]
         for c in net.topology.connections:

@@ -130,9 +130,19 @@ def test_the_other_subnet_gets_its_own(topology):
     assert not _texts(topology, "app-nsg", "nic-nsg", "app-rt") & (hop | flow)
 
 
-def test_explain_reads_the_whole_nic_path(topology):
-    caveats = set(watcher.explain(topology, "app1", "10.1.2.4:1433")["caveats"])
+def test_explain_reads_both_ends_nic_paths(topology):
+    answer = watcher.explain(topology, "app1", "10.1.2.4:1433")
+    assert answer["disposition"] == "Delivered"  # db-nsg's inbound rule read on the way in
+    assert _texts(topology, "app-nsg", "nic-nsg", "app-rt", "db-nsg", "db-rt") <= set(
+        answer["caveats"])
+
+
+def test_explain_of_a_flow_that_stays_home_names_only_its_nic_path(topology):
+    answer = watcher.explain(topology, "app1", "172.16.0.1:443")  # app-rt's None route
+    assert answer["disposition"] != "Delivered"
+    caveats = set(answer["caveats"])
     assert _texts(topology, "app-nsg", "nic-nsg", "app-rt") <= caveats
+    assert not _texts(topology, "db-nsg", "db-rt") & caveats
 
 
 def _run(*args: str) -> str:

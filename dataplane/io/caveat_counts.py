@@ -33,13 +33,19 @@ from dataplane.io.paths import PathIndex
 class PathCaveat:
     """`nodes`: engine node indices (engine/compile.py Network order) whose crossing touches it
     (None: every path); `resources`: the names of the resources it is about, as summary.json
-    lists them; `longer_than_bytes`: only packets longer than this carry it (-1: any length)."""
+    lists them; `longer_than_bytes`: only packets longer than this carry it (-1: any length);
+    `shown`: the line a packet's answer prints for it (`line()`: "key: text" unless set, as
+    a firewall hop's own caveat text)."""
 
     key: str
     text: str
     resources: tuple[str, ...]
     nodes: frozenset[int] | None
     longer_than_bytes: int = -1
+    shown: str = ""
+
+    def line(self) -> str:
+        return self.shown or f"{self.key}: {self.text}"
 
 
 class CaveatCounter:

@@ -112,7 +112,7 @@ def replayed(tmp_path_factory):
     with (out / "packets.csv").open() as f:
         text = [row["caveats"] for row in csv.DictReader(f)]
     table = pq.read_table(out / "packets.parquet").column("caveats").to_pylist()
-    return summary, table, text
+    return summary, table, text, result
 
 
 def _keys(cell: str) -> set[str]:
@@ -120,12 +120,12 @@ def _keys(cell: str) -> set[str]:
 
 
 def test_each_row_names_the_caveats_on_its_path(replayed):
-    _, table, _ = replayed
+    _, table, _, _ = replayed
     assert [_keys(cell) for cell in table] == [keys for *_, keys in PACKETS]
 
 
 def test_csv_and_parquet_hold_the_same_cells_in_summary_order(replayed):
-    summary, table, text = replayed
+    summary, table, text, _ = replayed
     assert text == table
     order = [c["key"] for c in summary["caveats"]]
     for cell in table:  # keys in summary.json's order, no key twice
@@ -134,7 +134,7 @@ def test_csv_and_parquet_hold_the_same_cells_in_summary_order(replayed):
 
 
 def test_summary_counts_equal_the_rows_naming_each_key(replayed):
-    summary, table, _ = replayed
+    summary, table, _, _ = replayed
     named = Counter(k for cell in table for k in _keys(cell))
     in_table = {c["key"]: c["packets"] for c in summary["caveats"] if c["inPacketsTable"]}
     assert {NEAR_MISS, FQDN, FRAGMENTATION} <= set(in_table)
@@ -145,10 +145,23 @@ def test_summary_counts_equal_the_rows_naming_each_key(replayed):
 
 
 def test_the_replays_own_caveats_are_in_no_cell(replayed):
-    summary, table, _ = replayed
+    summary, table, _, _ = replayed
     own = [c for c in summary["caveats"] if not c["inPacketsTable"]]
     assert "latency-histogram" in {c["key"] for c in own}
     assert not {c["key"] for c in own} & {k for cell in table for k in _keys(cell)}
+
+
+def test_engine_rows_carry_the_same_caveats(replayed):
+    """Result.row / Result.caveats (engine/results.py) print each caveat as its answer does
+    (PathCaveat.line: a firewall's own text, else "key: text") for the same keys."""
+    summary, table, _, result = replayed
+    line = {c.key: c.line() for c in result.emulator.path_caveats()}
+    rows = [result.row(i)["caveats"] for i in range(len(result))]
+    assert rows == [[line[k] for k in cell.split(";")] if cell else [] for cell in table]
+    assert f"{NEAR_MISS}: " in rows[0][0]  # a topology caveat reaches the engine's rows too
+    assert rows[0][1].startswith("firewall-fqdn: firewall fw rule sql/by-name")
+    assert result.caveats() == {line[c["key"]]: c["packets"] for c in summary["caveats"]
+                                if c["inPacketsTable"] and c["packets"]}
 
 
 # -- CaveatCounter against the module doc's definition, packet by packet --

@@ -206,7 +206,14 @@ def nic_resource_ids(topology: Topology, nic: NetworkInterface,
     unset): NIC, VM and subnets; "security": the NIC's NSG and its subnets' NSGs (what
     `ip-flow-verify` and `rules` evaluate); "routing": its subnets' route tables and NAT
     gateways, its public IPs and load-balancer backend pools (what `next-hop` and `routes`
-    read, with the outbound method)."""
+    read, with the outbound method).
+    Microsoft: "Next hop overview", https://learn.microsoft.com/azure/network-watcher/next-hop-overview
+    (intro: the next hop type, IP address and the route table holding the user route that
+    decided, else "System Route": routes only, no NSG); "Network Watchers - Verify IP Flow",
+    https://learn.microsoft.com/rest/api/network-watcher/network-watchers/verify-ip-flow (the
+    operation's description: the flow is verified "given the currently configured NSG rules")
+    and "IP flow verify overview", https://learn.microsoft.com/azure/network-watcher/ip-flow-verify-overview
+    (NSG rules of the NIC and its subnet: no routes)."""
     ids = [nic.id, nic.virtual_machine or ""]
     if "security" in reads:
         ids.append(nic.network_security_group or "")

@@ -31,7 +31,13 @@ import re
 from typing import Any
 
 from dataplane.control.assumptions import texts
-from dataplane.control.caveats import caveats_touching, topology_caveats
+from dataplane.control.caveats import (
+    NIC_READS,
+    caveats_touching,
+    nic_resource_ids,
+    subnet_resource_ids,
+    topology_caveats,
+)
 from dataplane.control.gateway_family import ipv6_gateway_caveats
 from dataplane.control.nsg import Flow, RuleCompiler, evaluate, protocol_number
 from dataplane.control.outbound import edge_assumptions, edge_next_hop, outbound_access
@@ -96,10 +102,14 @@ def nic_for(topology: Topology, vm: str, address: IPAddress | None = None,
     raise InputError(f"{address} is not an address of virtual machine '{machine.name}'")
 
 
-def _nic_path(topology: Topology, interface: NetworkInterface) -> list[str]:
-    """The resource ids an answer about this NIC involves: the NIC, its VM, its subnets."""
-    return [interface.id, interface.virtual_machine or "",
-            *(c.subnet for c in interface.ip_configurations)]
+def _nic_path(topology: Topology, interface: NetworkInterface,
+              reads: tuple[str, ...] = NIC_READS) -> list[str]:
+    """The resource ids an answer about this NIC reads (control/caveats.py nic_resource_ids):
+    the NIC, its VM and subnets; "security" adds the NIC's and its subnets' NSGs (rules,
+    ip-flow-verify), "routing" its subnets' route tables and NAT gateways, its public IPs and
+    backend pools (routes, next-hop); explain and trace read both. A caveat on any of them
+    (an unmodelled resource, a misspelt property: load/near_misses.py) reaches the answer."""
+    return nic_resource_ids(topology, interface, reads)
 
 
 def caveats_for(topology: Topology, ids: list[str]) -> list[str]:
@@ -108,7 +118,9 @@ def caveats_for(topology: Topology, ids: list[str]) -> list[str]:
 
 
 def _named(topology: Topology, hops: list[dict[str, Any]]) -> list[str]:
-    """Ids of the resources an explained walk names (VMs, NICs, VNets, firewalls, gateways)."""
+    """Ids of the resources an explained walk names (VMs, NICs, VNets, firewalls, gateways),
+    with what each NIC reads (`nic_resource_ids`: a receiving NIC's NSGs and its subnet's
+    route table) and each firewall's subnet (its route table)."""
     names = {str(v).lower() for hop in hops for v in hop.values() if isinstance(v, str)}
     out = []
     for collection in ("network_interfaces", "virtual_machines", "virtual_networks",
@@ -117,6 +129,13 @@ def _named(topology: Topology, hops: list[dict[str, Any]]) -> list[str]:
     for vm in topology.virtual_machines:
         if vm.name.lower() in names:
             out += list(vm.network_interfaces)
+    named = {id_key(i) for i in out}
+    for nic in topology.network_interfaces:
+        if id_key(nic.id) in named:
+            out += nic_resource_ids(topology, nic)
+    for fw in topology.azure_firewalls:
+        if id_key(fw.id) in named:
+            out += subnet_resource_ids(topology, fw.subnet)
     return out
 
 
@@ -136,7 +155,7 @@ def effective_route_table(topology: Topology, nic: str) -> dict[str, Any]:
                                  "bgp-best-path", "none-route-172-16",
                                  "equal-prefix-default-routes")
             + edge_assumptions(routes, outbound),
-            "caveats": caveats_for(topology, _nic_path(topology, interface))
+            "caveats": caveats_for(topology, _nic_path(topology, interface, ("routing",)))
             + ipv6_gateway_caveats(topology, routes)}
 
 
@@ -166,7 +185,7 @@ def effective_security_rules(topology: Topology, nic: str) -> dict[str, Any]:
     out = {"value": value,
            "assumptions": texts("virtualnetwork-udr-prefixes", access_assumption(),
                                 "service-tag-prefixes", "no-nsg-inbound-internet"),
-           "caveats": caveats_for(topology, _nic_path(topology, interface))}
+           "caveats": caveats_for(topology, _nic_path(topology, interface, ("security",)))}
     return _with_service_tags(out, topology, compiler)
 
 
@@ -177,7 +196,7 @@ def next_hop(topology: Topology, vm: str, source_ip: str, destination_ip: str,
     _same_family(source, destination, "next-hop")
     interface = nic_for(topology, vm, source, nic)
     route = lookup(effective_routes(topology, nic_subnet(topology, interface)), destination)
-    caveats = caveats_for(topology, _nic_path(topology, interface))
+    caveats = caveats_for(topology, _nic_path(topology, interface, ("routing",)))
     family = texts("next-hop-ipv6") if destination.version == 6 else []
     if route is None:
         return {"nextHopType": "None", "nextHopIpAddress": None, "routeTableId": "System Route",
@@ -264,7 +283,7 @@ def ip_flow_verify(topology: Topology, vm: str, direction: str, protocol: str, l
     if local_ip.version == 6:
         out["assumptions"] += texts("ip-flow-verify-ipv6", "internet-tag-ipv6",
                                     "azureloadbalancer-ipv6")
-    out["caveats"] = caveats_for(topology, _nic_path(topology, interface))
+    out["caveats"] = caveats_for(topology, _nic_path(topology, interface, ("security",)))
     return _with_service_tags(out, topology, compiler)
 
 

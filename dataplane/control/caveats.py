@@ -13,6 +13,11 @@ connected to through references, computed by the loader). Emits:
   (load/unread.py, `unread:RESOURCE:PROPERTY`, touching its subnet or resource).
 * `caveats_touching(caveats, ids)` -> the caveats whose resources lie on a path (NIC, subnet,
   VNet, firewall, gateway ids): the answers that must carry them.
+* `nic_resource_ids(topology, nic, reads)` -> the ids of the resources an answer about a NIC
+  reads: the NIC, its VM and subnets always; with "security" the NIC's NSG and its subnets'
+  NSGs; with "routing" its subnets' route tables and NAT gateways, its public IPs and
+  load-balancer backend pools. Shared by the watcher's answers and the engine's NIC nodes
+  (engine/path_caveats.py), so both name the same caveats.
 
 The project's rule (never silently wrong): a resource that can change a verdict is modelled, or
 every answer it touches carries a named caveat. A resource touches an answer when it is connected,
@@ -28,7 +33,14 @@ from dataclasses import dataclass
 
 from dataplane.control.outbound6 import first_ipv6_config
 from dataplane.errors import PROPERTY_NEAR_MISS, PROPERTY_NOT_MODELLED
-from dataplane.model import PublicIPAddress, Topology, UnknownResource, id_key
+from dataplane.model import (
+    NetworkInterface,
+    PublicIPAddress,
+    Subnet,
+    Topology,
+    UnknownResource,
+    id_key,
+)
 
 _N = "microsoft.network/"
 
@@ -189,3 +201,41 @@ def caveats_touching(caveats: Iterable[Caveat], ids: Iterable[str]) -> list[Cave
     """The caveats that touch any of `ids` (resource ids on an answer's path), in input order."""
     path = [id_key(i) for i in ids if i]
     return [c for c in caveats if any(_covers(t, p) for t in c.resources for p in path)]
+
+
+NIC_READS = ("security", "routing")
+
+
+def nic_resource_ids(topology: Topology, nic: NetworkInterface,
+                     reads: tuple[str, ...] = NIC_READS) -> list[str]:
+    """Ids of the resources an answer about `nic` reads (module doc; "" where a reference is
+    unset): NIC, VM and subnets; "security": the NIC's NSG and its subnets' NSGs (what
+    `ip-flow-verify` and `rules` evaluate); "routing": its subnets' route tables and NAT
+    gateways, its public IPs and load-balancer backend pools (what `next-hop` and `routes`
+    read, with the outbound method).
+    Microsoft: "Next hop overview", https://learn.microsoft.com/azure/network-watcher/next-hop-overview
+    (intro: the next hop type, IP address and the route table holding the user route that
+    decided, else "System Route": routes only, no NSG); "Network Watchers - Verify IP Flow",
+    https://learn.microsoft.com/rest/api/network-watcher/network-watchers/verify-ip-flow (the
+    operation's description: the flow is verified "given the currently configured NSG rules")
+    and "IP flow verify overview", https://learn.microsoft.com/azure/network-watcher/ip-flow-verify-overview
+    (NSG rules of the NIC and its subnet: no routes)."""
+    ids = [nic.id, nic.virtual_machine or ""]
+    if "security" in reads:
+        ids.append(nic.network_security_group or "")
+    for config in nic.ip_configurations:
+        ids += subnet_resource_ids(topology, config.subnet, reads)
+        if "routing" in reads:
+            ids += [config.public_ip_address or "", *config.load_balancer_backend_address_pools]
+    return ids
+
+
+def subnet_resource_ids(topology: Topology, subnet_id: str | None,
+                        reads: tuple[str, ...] = NIC_READS) -> list[str]:
+    """The subnet's id and, per `reads` (nic_resource_ids), its NSG ("security"), its route
+    table and NAT gateway ("routing"); [] without a subnet."""
+    subnet = topology.get(subnet_id) if subnet_id else None
+    if not isinstance(subnet, Subnet):
+        return [subnet_id] if subnet_id else []
+    return [subnet.id, *((subnet.network_security_group or "",) if "security" in reads else ()),
+            *((subnet.route_table or "", subnet.nat_gateway or "") if "routing" in reads else ())]

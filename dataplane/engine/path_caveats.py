@@ -10,6 +10,10 @@ Takes a compiled Network (engine/compile.py). Emits `path_caveats(net)` -> (Path
   `PREFIX: ...` (`#2`, `#3` appended when one firewall has several with the same prefix);
 * `host-fragmentation-not-modelled` on every packet longer than HOST_FRAGMENT_BYTES
   (engine/fragments.py, as Result.caveats counts it).
+Per row: `caveat_lines(caveats, node_count, nodes, length_bytes)` -> each packet's caveats
+as its answer prints them (PathCaveat.line: a firewall's own text, else "key: text"), the
+caveats packets.csv's `caveats` cell names (io/caveat_counts.py), in the same order, and each
+line's packet count (engine/results.py Result.row / Result.caveats).
 A node's resources (`node_resource_ids`): a NIC node its NIC, VM, subnets, their NSGs, route
 tables and NAT gateways, the NIC's NSG, public IPs and load-balancer backend pools; a firewall
 node the firewall and its subnet (with that subnet's route table); a gateway node the gateway,
@@ -19,32 +23,28 @@ subnets (control/caveats.py). The Internet node has none.
 
 from __future__ import annotations
 
-from dataplane.control.caveats import caveats_touching, topology_caveats
+from collections.abc import Sequence
+
+import numpy as np
+
+from dataplane.control.caveats import (
+    caveats_touching,
+    nic_resource_ids,
+    subnet_resource_ids,
+    topology_caveats,
+)
 from dataplane.engine.compile import Network
 from dataplane.engine.fragments import HOST_FRAGMENT_BYTES, HOST_FRAGMENTATION_CAVEAT
-from dataplane.io.caveat_counts import PathCaveat
-from dataplane.model import Subnet, id_key
-
-
-def _subnet_ids(net: Network, subnet_id: str | None) -> list[str]:
-    subnet = net.topology.get(subnet_id) if subnet_id else None
-    if not isinstance(subnet, Subnet):
-        return [subnet_id] if subnet_id else []
-    return [subnet.id, subnet.network_security_group or "", subnet.route_table or "",
-            subnet.nat_gateway or ""]
+from dataplane.io.caveat_counts import CaveatCounter, PathCaveat
+from dataplane.io.paths import PathIndex
+from dataplane.model import id_key
 
 
 def node_resource_ids(net: Network) -> list[list[str]]:
     """Per engine node, the ids of the resources a packet crossing it involves."""
-    out: list[list[str]] = []
-    for nic in net.nics:
-        ids = [nic.id, nic.virtual_machine or "", nic.network_security_group or ""]
-        for config in nic.ip_configurations:
-            ids += [*_subnet_ids(net, config.subnet), config.public_ip_address or "",
-                    *config.load_balancer_backend_address_pools]
-        out.append(ids)
+    out = [nic_resource_ids(net.topology, nic) for nic in net.nics]  # as the watcher's
     for fw in net.firewalls:
-        out.append([fw.id, *_subnet_ids(net, fw.subnet)])
+        out.append([fw.id, *subnet_resource_ids(net.topology, fw.subnet)])
     for gw in net.topology.virtual_network_gateways:
         ids = [gw.id, f"{gw.virtual_network}/subnets/GatewaySubnet"]
         for c in net.topology.connections:
@@ -77,7 +77,20 @@ def path_caveats(net: Network) -> tuple[PathCaveat, ...]:
             seen[prefix] = seen.get(prefix, 0) + 1
             key = f"{prefix}:{name}" + (f"#{seen[prefix]}" if seen[prefix] > 1 else "")
             out.append(PathCaveat(key, rest if sep and prefix != "firewall" else text,
-                                  (name,), frozenset({first + k})))
+                                  (name,), frozenset({first + k}), shown=text))
     key, _, text = HOST_FRAGMENTATION_CAVEAT.partition(": ")
     out.append(PathCaveat(key, text, (), None, HOST_FRAGMENT_BYTES))
     return tuple(out)
+
+
+def caveat_lines(caveats: Sequence[PathCaveat], node_count: int, nodes: np.ndarray,
+                 length_bytes: np.ndarray) -> tuple[list[list[str]], dict[str, int]]:
+    """Per row of `nodes` (int node paths, -1 padded; shape (packets, hops)) and
+    `length_bytes` (as captured), the lines (PathCaveat.line) of every caveat of `caveats`
+    (path_caveats) the packet carries, and line -> packets for those carried by at least one:
+    the same answer as packets.csv's `caveats` column (io/caveat_counts.py CaveatCounter.add)."""
+    counter = CaveatCounter(caveats, node_count)
+    cells = counter.add(PathIndex.of(nodes), length_bytes).to_pylist()
+    line = {c.key: c.line() for c in caveats}
+    rows = [[line[k] for k in cell.split(";")] if cell else [] for cell in cells]
+    return rows, {line[c["key"]]: c["packets"] for c in counter.as_list() if c["packets"]}

@@ -5,7 +5,8 @@ Takes: batches of decided packets (engine/emulator.py). Emits `Result` with
 `by_rule()` (deciding rule/route), `latency_percentiles()` (delivered, ns, by regional vs
 global path), `peering_bytes()` (bytes per VNet pair crossed), `flow(src, dst, dport, proto)`
 ("was it delivered, in what time?"), `explain(i)` (hop by hop, reference walk), `rows()`,
-`summary()` (summary.json shape), `caveats()` (named caveat -> packets it touches) and
+`summary()` (summary.json shape), `caveats()` (named caveat -> packets it touches;
+engine/path_caveats.py, as a row's `caveats`) and
 `check_accounting()` (read = sum over dispositions + unreadable records).
 Columns: the packet as read (src, dst: IPv4, 0 otherwise; family 4 | 6 with the addresses
 as 64-bit halves src_hi/src_lo, dst_hi/dst_lo for both families; sport, dport, ...) and as it
@@ -31,7 +32,7 @@ import numpy as np
 
 from dataplane.dispositions import PASSED_CODES
 from dataplane.dispositions import Disposition as D
-from dataplane.engine.fragments import HOST_FRAGMENT_BYTES, HOST_FRAGMENTATION_CAVEAT
+from dataplane.engine.path_caveats import caveat_lines
 
 _PROTO = {6: "TCP", 17: "UDP", 1: "ICMP"}
 COLS = ("capture", "record", "time_in", "src", "dst", "proto", "sport", "dport", "length",
@@ -87,6 +88,7 @@ class Result:
                                                                     repr=False)
     _columns: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _nodes: np.ndarray | None = field(default=None, repr=False)
+    _caveats: tuple[list[list[str]], dict[str, int]] | None = field(default=None, repr=False)
 
     def add(self, cols: dict[str, np.ndarray], nodes: np.ndarray, keep: bool = True) -> None:
         """Count a decided batch and keep its columns (not copied: callers hand over fresh
@@ -268,25 +270,28 @@ class Result:
             "latency_ns": tout - tin if (d == D.DELIVERED or d.exited) and tout >= 0 else -1,
             "final_src": _address(c, "final_src", i), "final_dst": _address(c, "final_dst", i),
             "final_sport": int(c["final_sport"][i]), "final_dport": int(c["final_dport"][i]),
-            "caveats": self.emulator.net.caveats_of([int(x) for x in self.nodes[i] if x >= 0])
-            + ([HOST_FRAGMENTATION_CAVEAT] if c["length"][i] > HOST_FRAGMENT_BYTES else []),
+            "caveats": self._caveat_lines()[0][i],
         }
 
     def caveats(self) -> dict[str, int]:
-        """Named caveat -> packets whose answer it touches (the firewalls they crossed; packets
-        over 1,400 bytes: engine/fragments.py HOST_FRAGMENTATION_CAVEAT)."""
-        net = self.emulator.net
+        """Named caveat (its line: a firewall's own text, else "key: text") -> packets whose
+        answer it touches: the topology's on the resources a packet's path crosses, its
+        firewalls' rules, packets over 1,400 bytes (engine/path_caveats.py; the rows'
+        `caveats` and packets.csv's column say the same)."""
         if self.nodes is None or not len(self):
             return {}
-        out: Counter = Counter()
-        out[HOST_FRAGMENTATION_CAVEAT] = int((self.columns["length"] > HOST_FRAGMENT_BYTES).sum())
-        first = len(net.nics)
-        for k, fw in enumerate(net.firewall_rules):
-            if fw.caveats:
-                hit = int((self.nodes == first + k).any(axis=1).sum())
-                for text in fw.caveats:
-                    out[text] += hit
-        return {k: v for k, v in out.items() if v}
+        return self._caveat_lines()[1]
+
+    def _caveat_lines(self) -> tuple[list[list[str]], dict[str, int]]:
+        """Per row its caveats' lines, and each line's packets (path_caveats.py caveat_lines),
+        computed once for the rows gathered so far."""
+        nodes = self.nodes
+        if self._caveats is None or len(self._caveats[0]) != len(self):
+            self._caveats = caveat_lines(
+                self.emulator.path_caveats(), len(self.emulator.net.node_names),
+                nodes if nodes is not None else np.zeros((len(self), 1), np.int32),
+                self.columns["length"])
+        return self._caveats
 
     def rows(self) -> list[dict[str, Any]]:
         return [self.row(i) for i in range(len(self))]

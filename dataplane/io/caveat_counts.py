@@ -4,10 +4,16 @@ Takes `PathCaveat`s (key, text, the names of the resources it is about, and the 
 whose crossing makes a packet's answer carry it; built by engine/path_caveats.py) and, batch by
 batch, the batch's distinct node paths (io/paths.py PathIndex). A packet carries a caveat when
 its node path (source NIC, appliances, firewalls, gateways, destination NIC) holds one of the
-caveat's nodes (and, for a caveat about size, the packet is longer than its bound). Emits `as_list()`: summary.json's `caveats` entries
-{"key", "text", "resources", "packets"} in input order (packets = 0: the caveat holds for the
-topology but touched no packet of this replay). Work per batch is one boolean lookup per
-distinct path and group of caveats sharing their nodes, never per packet and caveat.
+caveat's nodes (and, for a caveat about size, the packet is longer than its bound). Emits:
+* `add(paths, length_bytes)` -> each packet's caveat keys, ';'-joined in input order ('' when
+  none): packets.csv/parquet's `caveats` column (a dictionary array: one string per distinct
+  (path, length class));
+* `as_list()`: summary.json's `caveats` entries {"key", "text", "resources", "packets",
+  "inPacketsTable": true} in input order (packets = 0: the caveat holds for the topology but touched no packet of this
+  replay). A caveat's `packets` is counted from the same per-packet answer as the column, so
+  it equals the number of rows whose `caveats` cell holds its key.
+Work per batch is one boolean lookup per distinct path and group of caveats sharing their
+nodes, and one per distinct (path, length class), never per packet and caveat.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from dataplane.io.paths import PathIndex
 
@@ -25,13 +33,19 @@ from dataplane.io.paths import PathIndex
 class PathCaveat:
     """`nodes`: engine node indices (engine/compile.py Network order) whose crossing touches it
     (None: every path); `resources`: the names of the resources it is about, as summary.json
-    lists them; `longer_than_bytes`: only packets longer than this carry it (-1: any length)."""
+    lists them; `longer_than_bytes`: only packets longer than this carry it (-1: any length);
+    `shown`: the line a packet's answer prints for it (`line()`: "key: text" unless set, as
+    a firewall hop's own caveat text)."""
 
     key: str
     text: str
     resources: tuple[str, ...]
     nodes: frozenset[int] | None
     longer_than_bytes: int = -1
+    shown: str = ""
+
+    def line(self) -> str:
+        return self.shown or f"{self.key}: {self.text}"
 
 
 class CaveatCounter:
@@ -50,22 +64,39 @@ class CaveatCounter:
                 mask = np.zeros(node_count + 1, dtype=bool)
                 mask[[n for n in nodes if 0 <= n < node_count]] = True
             self.groups.append((mask, longer_than_bytes, members))
+        self.keys = [c.key for c in self.caveats]
+        self.bounds = sorted({b for _, b, _ in self.groups if b >= 0})  # the length bounds
 
-    def add(self, paths: PathIndex, length_bytes: np.ndarray) -> None:
-        """One batch: its distinct paths and each packet's length (bytes, as captured)."""
-        for mask, longer_than_bytes, members in self.groups:
-            if mask is None:
-                hit = np.ones(paths.index.size, dtype=bool)
-            elif mask.any():
-                hit = mask[paths.paths].any(axis=1)[paths.index]
-            else:
-                continue
-            if longer_than_bytes >= 0:
-                hit = hit & (length_bytes > longer_than_bytes)
-            count = int(hit.sum())
+    def add(self, paths: PathIndex, length_bytes: np.ndarray) -> pa.DictionaryArray:
+        """One batch: its distinct paths and each packet's length (bytes, as captured).
+        Counts every caveat's packets and returns each packet's keys ';'-joined (module doc)."""
+        hits = np.zeros((paths.paths.shape[0], len(self.groups)), dtype=bool)
+        for g, (mask, _, _) in enumerate(self.groups):  # per distinct path, per group
+            hits[:, g] = True if mask is None else mask[paths.paths].any(axis=1)
+        # a packet's length class: bit i set when it is longer than the i-th bound
+        longer = np.zeros(paths.index.size, dtype=np.int64)
+        for i, bound in enumerate(self.bounds):
+            longer |= (length_bytes > bound).astype(np.int64) << i
+        classes = 1 << len(self.bounds)
+        encoded = pc.dictionary_encode(pa.array(paths.index * classes + longer))
+        codes = encoded.dictionary.to_numpy()  # distinct (path, length class)
+        held = hits[codes // classes]
+        for g, (_, bound, _) in enumerate(self.groups):
+            if bound >= 0:
+                held[:, g] &= (codes >> self.bounds.index(bound) & 1).astype(bool)
+        rows = np.bincount(encoded.indices.to_numpy(), minlength=codes.size)
+        for g, (_, _, members) in enumerate(self.groups):
+            count = int(rows[held[:, g]].sum())
             for k in members:
                 self.packets[k] += count
+        cells: dict[str, int] = {}  # distinct cells (Parquet keeps a dictionary of unique values)
+        cell_of_code = np.array([cells.setdefault(";".join(self.keys[k] for k in sorted(
+            k for g in np.flatnonzero(row).tolist() for k in self.groups[g][2])), len(cells))
+            for row in held], dtype=np.int32)
+        return pa.DictionaryArray.from_arrays(
+            pa.array(cell_of_code[encoded.indices.to_numpy()]), pa.array(list(cells), pa.string()))
 
     def as_list(self) -> list[dict[str, Any]]:
-        return [{"key": c.key, "text": c.text, "resources": list(c.resources), "packets": n}
+        return [{"key": c.key, "text": c.text, "resources": list(c.resources), "packets": n,
+                 "inPacketsTable": True}
                 for c, n in zip(self.caveats, self.packets, strict=True)]

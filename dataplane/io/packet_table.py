@@ -8,7 +8,9 @@ timeOutNs, latencyNs, parseStatus, and when the engine hands over translated add
 (`final_*` columns: NAT, load balancers; engine/conntrack.py) finalSourceIp,
 finalDestinationIp, finalSourcePort, finalDestinationPort, and serverName (the TLS SNI or HTTP
 Host the packet's flow asked for, as Azure Firewall's application rules read it:
-engine/payload.py; empty when the flow has none, or none is known). timeOutNs and latencyNs are empty (null) for a packet that
+engine/payload.py; empty when the flow has none, or none is known), and caveats (the keys
+of the named caveats touching the packet's path, ';'-joined, empty when none: io/caveat_counts.py,
+summary.json's `caveats` texts them). timeOutNs and latencyNs are empty (null) for a packet that
 did not arrive (not delivered and not left the network). Rows without an IP header (non-IP
 frames such as ARP, status NOT_IP; frames cut before their IP header) have empty (null)
 addresses, protocol and ports rather than 0.0.0.0 / 0. Strings with few distinct values
@@ -52,6 +54,7 @@ class Batch:
     node_names: tuple[str, ...]
     labels: tuple[str, ...] | list[str]
     server_names: Sequence[str] = ()  # name id -> the name asked ('' for none)
+    caveats: pa.Array | None = None  # per row, caveat keys ';'-joined (None: none known)
 
     @property
     def size(self) -> int:
@@ -177,6 +180,15 @@ def _status(b: Batch) -> pa.DictionaryArray:
     return pa.DictionaryArray.from_arrays(pa.array(code), _STATUSES)
 
 
+def _caveats(b: Batch) -> pa.Array:
+    """The caveat keys per row (io/caveat_counts.py CaveatCounter.add); '' for a batch
+    without them (the empty table written when no packet was read)."""
+    if b.caveats is not None:
+        return b.caveats
+    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(b.size, np.int32)),
+                                          pa.array([""]))
+
+
 # (name, the batch column it needs or None, builder)
 COLUMNS: tuple[tuple[str, str | None, Callable[[Batch], pa.Array]], ...] = (
     ("index", None, lambda b: pa.array(np.arange(b.first_index, b.first_index + b.size))),
@@ -204,6 +216,7 @@ COLUMNS: tuple[tuple[str, str | None, Callable[[Batch], pa.Array]], ...] = (
     ("finalDestinationPort", "final_dport",
      _blank(lambda b: pa.array(b.cols["final_dport"].astype(np.int32)))),
     ("serverName", "server_name", _server_name),
+    ("caveats", None, _caveats),
 )
 
 

@@ -11,7 +11,12 @@ else):
   case-insensitively; the VM -> file map is summary.json's `pcapFiles`.
 - `dropped.pcapng`: every dropped and unparsed frame, its Enhanced Packet Block's opt_comment
   "DISPOSITION: reason; deciding"; one interface per link type.
-- `packets.parquet` / `packets.csv`: one row per packet (io/packet_table.py).
+- `packets.parquet` / `packets.csv`: one row per packet (io/packet_table.py); its `caveats`
+  column holds the keys of the path caveats (io/caveat_counts.py) that touch the packet, so
+  summary.json's count of each of those equals the rows whose cell holds its key. The
+  replay's own caveats (latency histogram, clamped pcap times, IPv6 frames left as captured)
+  are about the histogram and the pcaps, which the row's exact columns do not share: they are
+  in no cell, and their summary.json entries say so (`"inPacketsTable": false`).
 - `summary.json`: running aggregates (io/aggregates.py) plus captures, address map, timing,
   assumptions, caveats (`caveats()`: {key, text, resources, packets}, the replay's own then the
   emulator's `path_caveats()` counted per packet path, io/caveat_counts.py), and the files written; `accounting` (`accounting()`: read = delivered
@@ -145,10 +150,10 @@ class ReplayWriter:
         n = int(cols["disposition"].size)
         paths = PathIndex.of(nodes)
         self.aggregates.add(cols, paths)
-        self.path_caveats.add(paths, cols["length"])
+        caveats = self.path_caveats.add(paths, cols["length"])  # counted, and per row
         if self.outputs.parquet or self.outputs.csv:
             self.table.write(record_batch(Batch(cols, paths, self.index, self.node_names,
-                                                self.labels, self._server_names())))
+                                                self.labels, self._server_names(), caveats)))
         if self.outputs.pcaps or self.outputs.dropped:
             self._frames(cols, rb, paths.last)
         self.index += n
@@ -289,8 +294,9 @@ class ReplayWriter:
 
     # -- summary.json --
     def caveats(self, counts: Mapping[str, int]) -> list[dict[str, Any]]:
-        """summary.json's `caveats`: each {"key", "text", "resources", "packets"} (packets whose
-        answer it touches): the replay's own (latency histogram, clamped pcap times, IPv6 frames
+        """summary.json's `caveats`: each {"key", "text", "resources", "packets",
+        "inPacketsTable"} (packets whose answer it touches; whether packets.csv/parquet's
+        `caveats` cells name it): the replay's own (latency histogram, clamped pcap times, IPv6 frames
         left as captured), then the topology's and its firewalls' (io/caveat_counts.py)."""
         timed = sum(int(v) for k, v in counts.items()
                     if k == D.DELIVERED.name or D[k] in EXITED)
@@ -340,4 +346,6 @@ class ReplayWriter:
 
 
 def _own(key: str, text: str, packets: int) -> dict[str, Any]:
-    return {"key": key, "text": text, "resources": [], "packets": packets}
+    """A caveat of the replay's outputs, not of a packet's answer: in no `caveats` cell."""
+    return {"key": key, "text": text, "resources": [], "packets": packets,
+            "inPacketsTable": False}

@@ -128,7 +128,8 @@ def test_summary_counts_each_caveat_on_the_packets_it_touches(replayed):
     timed = sum(v for k, v in summary["dispositions"].items()
                 if k == "DELIVERED" or k.startswith("EXITS_"))
     assert caveats["latency-histogram"]["packets"] == timed
-    assert all(set(c) == {"key", "text", "resources", "packets"} for c in summary["caveats"])
+    assert all(set(c) == {"key", "text", "resources", "packets", "inPacketsTable"}
+               for c in summary["caveats"])
 
 
 def test_terminal_names_touching_caveats_in_full_and_the_others_by_key(replayed):

@@ -1099,6 +1099,11 @@ class BatchPipeline:
                                 pos, disp, dec, active)
                 keep &= ~m
         m = keep & direct & via_gw & (tv != vnet)
+        if m.any() and self.fw_private:  # private-IP DNAT from a gateway: `_direct`'s
+            j = np.flatnonzero(m)
+            to_fw = self._private_dnat(c, est, idx[j], tv[j]) >= 0
+            to_fw[to_fw] = self._owner(c, idx[j[to_fw]], tv[j[to_fw]]) < 0
+            m[j[to_fw]] = False
         if m.any():
             # >>> stages/gateway.py (gateway transit)
             _gateway_stage.transit_stage(self, c, est, idx[m], rid[m], vnet[m], tv[m], prev[m],
@@ -1285,13 +1290,14 @@ class BatchPipeline:
                 if subnet[i] < 0:
                     disp[i] = D.NEXT_HOP_UNREACHABLE
                     active[i] = False
-        fw = firewall_nat.owner_np(self.fw_private, c.dst[idx]) if self.fw_private else \
-            np.full(idx.size, -1, np.int32)
-        m = miss & ~est[idx] & (fw >= 0) & (c.family[idx] == 4)  # private-IP DNAT (firewall_nat)
+        fw = self._private_dnat(c, est, idx, tv)
+        m = miss & (fw >= 0)  # private-IP DNAT (stages/firewall_nat.py), also from a gateway
         if m.any():
             rows, fw = idx[m], fw[m]
-            ok = self._cross(c, rows, vnet[m], net.node_vnet[fw + len(net.nics)], disp, dec,
-                             active)
+            prev = nodes[rows, pos[rows] - 1]
+            via_gw = net.node_is_gateway[np.maximum(prev, 0)] & (prev >= 0)
+            ok = peering.decide_np(net, self.labels, self.peer_label, c.src[rows], rows,
+                                   vnet[m], tv[m], prev, via_gw, disp, dec, active)
             rows, fw = rows[ok], fw[ok]
             nodes[rows, pos[rows]] = fw + len(net.nics)
             pos[rows] += 1
@@ -1310,6 +1316,17 @@ class BatchPipeline:
         ok = self._cross(c, idx, vnet, tv, disp, dec, active)
         self.deliver(c, est, idx[ok], target[ok], self.route_label[rid[ok]], nodes, pos, disp,
                       dec, active)
+
+    def _private_dnat(self, c: Columns, est: np.ndarray, idx: np.ndarray, tv: np.ndarray
+                      ) -> np.ndarray:
+        """int32 (over idx): the firewall whose private-IP DNAT each new IPv4 row reaches in
+        VNet `tv` (stages/firewall_nat.py `private_target_np`; the caller checks that no NIC
+        holds the address), -1 none."""
+        if not self.fw_private:
+            return np.full(idx.size, -1, np.int32)
+        fw = firewall_nat.private_target_np(self.fw_private, self.net, c.dst[idx], tv)
+        fw[est[idx] | (c.family[idx] != 4)] = -1
+        return fw
 
     def _appliance(self, c, est, fwset, idx, rid, vnet, nodes, pos, subnet, disp, dec,
                    active, full, pool) -> None:

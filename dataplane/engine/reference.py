@@ -477,9 +477,8 @@ class ReferencePipeline:
             if kind in ("VnetLocal", "VNetPeering", "VNetGlobalPeering"):
                 tv = int(net.route_vnet[rid])
                 target = self.addresses.owner(tv, IPAddress(p.family, p.dst))
-                fw_at = self.fw_private.get(p.dst, -1) if (
-                    target < 0 and p.family == 4 and not state
-                    and not (via_gateway and tv != vnet)) else -1  # (transit: stages/gateway.py)
+                fw_at = firewall_nat.private_target(self.fw_private, net, p.dst, tv) if (
+                    target < 0 and p.family == 4 and not state) else -1  # also from a gateway
                 back = self._reply_firewall(w.reply_of, p.dst, self.fw_instance) if (
                     target < 0 and state and p.family == 4) else -1
                 chain = self._chain(w.reply_of) if back >= 0 else {}
@@ -497,7 +496,7 @@ class ReferencePipeline:
                         return self._end(w, D.NEXT_HOP_UNREACHABLE, label)
                     continue
                 if fw_at >= 0:  # private-IP DNAT at the firewall (stages/firewall_nat.py)
-                    blocked = self._cross(w, vnet, int(net.node_vnet[fw_at + len(net.nics)]), p)
+                    blocked = self._cross(w, vnet, tv, p, current if via_gateway else -1)
                     if blocked is not None:
                         return blocked
                     w.nodes.append(fw_at + len(net.nics))

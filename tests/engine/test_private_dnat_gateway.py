@@ -227,3 +227,15 @@ def test_replay_writes_the_translated_addresses(tmp_path) -> None:
     assert (rows[1]["finalSourceIp"], rows[1]["finalDestinationIp"]) == ("10.1.1.4", BRANCH)
     (at_db,) = [p for p in rdpcap(str(out / "db1.pcap")) if p[IP].dst == "10.1.2.4"]
     assert (at_db[IP].src, at_db[TCP].sport, at_db[TCP].dport) == (src, sport, 1433)
+
+
+def test_a_basic_firewall_with_private_ip_dnat_says_it_is_not_offered(make_topology) -> None:
+    """Private IP DNAT is Standard/Premium only (tutorial-private-ip-dnat, "Prerequisites"):
+    on a Basic firewall the answer names it; Standard and Premium answers do not."""
+    text, fw, _, _ = PLACEMENTS["in the gateway's VNet"]
+    packet = IP(src=BRANCH, dst=fw) / TCP(sport=50000, dport=11433)
+    basic = Emulator(make_topology(text.replace("sku: Standard", "sku: Basic"))).send(packet)
+    (named,) = [c for c in basic.row(0)["caveats"] if c.startswith("firewall-private-dnat-basic:")]
+    assert "firewall fw is Basic" in named and "10.0.1.4" in named
+    standard = Emulator(make_topology(text)).send(packet).row(0)["caveats"]
+    assert not [c for c in standard if c.startswith("firewall-private-dnat-basic:")]

@@ -401,6 +401,15 @@ def compile_nat(topology: Topology, fw: AzureFirewall) -> FirewallNat:
         caveats.append(f"firewall-dnat-no-public-ip: firewall {fw.name} has DNAT rules and no "
                        "public IP in the input; only its private address can be a DNAT "
                        "destination")
+    if (fw.sku_tier or "").lower() == "basic" and any(private in r.destinations
+                                                      for r in found.rules if private >= 0):
+        caveats.append(f"firewall-private-dnat-basic: firewall {fw.name} is Basic and a DNAT "
+                       f"rule names its private address {_ip(private)}; Microsoft offers "
+                       "private IP DNAT on Standard and Premium only ('Tutorial: Deploy Azure "
+                       "Firewall private IP DNAT for overlapped and nonroutable networks', "
+                       "https://learn.microsoft.com/azure/firewall/tutorial-private-ip-dnat, "
+                       "'Prerequisites'): the rule is applied here as written, Azure would not "
+                       "accept it")
     held = {c.private_ip_address.value for n in topology.network_interfaces
             for c in n.ip_configurations if c.private_ip_address is not None} | {
         f.private_ip_address.value for lb in topology.load_balancers

@@ -40,6 +40,7 @@ import numpy as np
 
 from dataplane.dispositions import PASSED_CODES
 from dataplane.dispositions import Disposition as D
+from dataplane.engine import reopen
 from dataplane.engine.address_handles import Ipv6Handles
 from dataplane.engine.addresses import NicAddresses
 from dataplane.engine.compile import (
@@ -231,6 +232,7 @@ class BatchPipeline:
             disp, dec, nodes, *final = self.decide(c, *self._no_state(0))
             self.final = tuple(final[:4])
             self.snat_pool_rows = np.zeros(0, np.int64)
+            self.reopened = np.zeros(0, bool)
             self.final6 = (c.src_hi, c.src_lo, c.dst_hi, c.dst_lo)
             self._pending = None
             self.recorders = np.zeros(0, np.int64)
@@ -296,6 +298,8 @@ class BatchPipeline:
         else:  # the rounds ran out after changing ids: the openers' state is recomputed
             unnat = self._unnat_of(c, ids, op)
         _, touches = self._alive(c, entry, since, fid, op, ids, excl, True)
+        self.reopened = reopen.reopened_np(n, *touches, entry < 0, c.proto, ct.opened,
+                                           ct.last_ns, ct.idle_timeout_ns)  # engine/reopen.py
         # rid may hold new ids (translated tuples); ids/state warm-start a re-run
         self._prep = (c, fid, rid, rev, dkeys, (ids.copy(), state, rkey, prev))
         self._pending = (fid[op], tid, self._fwset[ids[op]], *unnat, c.time_ns[op],

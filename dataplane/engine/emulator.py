@@ -534,7 +534,8 @@ class Emulator:
                **dict(zip(("final_src_hi", "final_src_lo", "final_dst_hi", "final_dst_lo"),
                           (np.asarray(a, np.uint64) for a in final6), strict=True)),
                "shaper_drop_leg": np.full(n, NOT_SHAPER_DROPPED, np.int8),
-               "snat_pool": self.batch.snat_pool_rows if n else np.zeros(0, np.int64)}
+               "snat_pool": self.batch.snat_pool_rows if n else np.zeros(0, np.int64),
+               "reopened": self.batch.reopened if n else np.zeros(0, bool)}  # engine/reopen.py
         if held is not None:  # the held rows that were travelling
             rows = np.flatnonzero(~held.ways.done)
             finished = ways.done[:old.size]

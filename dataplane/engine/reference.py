@@ -48,7 +48,7 @@ from typing import Any, NamedTuple
 
 from dataplane.control.nsg import Flow, RuleCompiler
 from dataplane.dispositions import Disposition as D
-from dataplane.engine import fragments
+from dataplane.engine import fragments, reopen
 from dataplane.engine.addresses import NicAddresses
 from dataplane.engine.compile import MAX_HOPS, Network
 from dataplane.engine.conntrack import (
@@ -132,6 +132,7 @@ class Walk:
     out: tuple[int, int, int, int] | None = None  # (src, dst, sport, dport) as it arrived
     snat_pool: tuple[int, ...] | None = None  # the firewall SNAT port pool it draws from
     pending: PendingVerdict | None = None  # the pending session it records (pending.py)
+    reopens: bool = False  # committed, it re-opened its idled-out flow (engine/reopen.py)
 
     def firewalls(self, net: Network) -> frozenset[int]:
         return frozenset(n for n in self.nodes if net.node_kind[n] == "firewall")
@@ -181,6 +182,7 @@ class ReferencePipeline:
         if w.pending is not None:  # dropped by a firewall's application rules (pending.py)
             self.pending_sessions.record(reverse_key(p), w.pending, p.time_ns)
         if w.disposition.name in PASSING:
+            w.reopens = reopen.reopens(self.conntrack, flow_key(p), p.proto, p.time_ns)
             src, dst, sport, dport = w.out or (p.src, p.dst, p.sport, p.dport)
             self.conntrack.commit(flow_key(p), flow_key(p._replace(
                 src=src, dst=dst, sport=sport, dport=dport)), w.firewalls(self.net), p.time_ns,

@@ -18,6 +18,8 @@ sender's shaper dropped the packet, 0 = its source VM, k = the k-th node on its 
 NOT_SHAPER_DROPPED otherwise). `opened_flows` reads them to rebuild the flow table;
 `snat_pool` (int64: the Azure Firewall SNAT port pool id the row drew a port from,
 BatchPipeline.pool_key; -1 none) lets that rebuild count ports as the run did.
+`reopened` (bool: the row's decision re-opened its idled-out TCP flow, engine/reopen.py): a
+passing row with it carries the caveat `conntrack-reopen` (`reopened_rows`).
 """
 
 from __future__ import annotations
@@ -32,13 +34,15 @@ import numpy as np
 from dataplane.dispositions import PASSED_CODES
 from dataplane.dispositions import Disposition as D
 from dataplane.engine.fragments import HOST_FRAGMENT_BYTES, HOST_FRAGMENTATION_CAVEAT
+from dataplane.engine.reopen import REOPEN_CAVEAT
 
 _PROTO = {6: "TCP", 17: "UDP", 1: "ICMP"}
+PASSING_NAMES = frozenset(D(int(v)).name for v in PASSED_CODES)
 COLS = ("capture", "record", "time_in", "src", "dst", "proto", "sport", "dport", "length",
         "nic", "disposition", "deciding", "time_out", "status", "final_src", "final_dst",
         "final_sport", "final_dport", "family", "src_hi", "src_lo", "dst_hi", "dst_lo",
         "server_name", "decision", "shaper_drop_leg", "final_src_hi", "final_src_lo",
-        "final_dst_hi", "final_dst_lo", "snat_pool")
+        "final_dst_hi", "final_dst_lo", "snat_pool", "reopened")
 NOT_SHAPER_DROPPED = -1  # shaper_drop_leg of a packet no shaper dropped
 
 
@@ -266,17 +270,26 @@ class Result:
             "final_src": _address(c, "final_src", i), "final_dst": _address(c, "final_dst", i),
             "final_sport": int(c["final_sport"][i]), "final_dport": int(c["final_dport"][i]),
             "caveats": self.emulator.net.caveats_of([int(x) for x in self.nodes[i] if x >= 0])
-            + ([HOST_FRAGMENTATION_CAVEAT] if c["length"][i] > HOST_FRAGMENT_BYTES else []),
+            + ([HOST_FRAGMENTATION_CAVEAT] if c["length"][i] > HOST_FRAGMENT_BYTES else [])
+            + ([REOPEN_CAVEAT] if c["reopened"][i] and d.name in PASSING_NAMES else []),
         }
+
+    def reopened_rows(self) -> np.ndarray:
+        """bool[n]: rows whose answer re-opened their idled-out TCP flow and passed (caveat
+        `conntrack-reopen`, engine/reopen.py)."""
+        c = self.columns
+        return c["reopened"] & np.isin(c["disposition"], PASSED_CODES)
 
     def caveats(self) -> dict[str, int]:
         """Named caveat -> packets whose answer it touches (the firewalls they crossed; packets
-        over 1,400 bytes: engine/fragments.py HOST_FRAGMENTATION_CAVEAT)."""
+        over 1,400 bytes: engine/fragments.py HOST_FRAGMENTATION_CAVEAT; TCP packets that
+        re-opened an idled-out flow: engine/reopen.py REOPEN_CAVEAT)."""
         net = self.emulator.net
         if self.nodes is None or not len(self):
             return {}
         out: Counter = Counter()
         out[HOST_FRAGMENTATION_CAVEAT] = int((self.columns["length"] > HOST_FRAGMENT_BYTES).sum())
+        out[REOPEN_CAVEAT] = int(self.reopened_rows().sum())
         first = len(net.nics)
         for k, fw in enumerate(net.firewall_rules):
             if fw.caveats:

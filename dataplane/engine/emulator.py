@@ -70,6 +70,7 @@ from dataplane.engine.path_caveats import path_caveats
 from dataplane.engine.payload import NAME_WAIT_NS, NAME_WAIT_PACKETS, PAYLOAD_ASSUMPTIONS
 from dataplane.engine.pending import DROPS, PENDING_ASSUMPTION
 from dataplane.engine.reference import Packet, ReferencePipeline, flow_key, reverse_key
+from dataplane.engine.reopen import REOPEN_CAVEAT
 from dataplane.engine.results import NOT_SHAPER_DROPPED, Result, opened_flows
 from dataplane.engine.stages import public_edge6
 from dataplane.engine.stages.appliance import APPLIANCE_ASSUMPTIONS
@@ -191,6 +192,8 @@ class Emulator:
                 *(f"{a.key}: {a.text}" for a in public_address_assumptions(self.topology)),
                 INTERNET_EDGE_LATENCY,  # issue 17 leftover 5 (v6fix)
                 *firewall_cap_caveats(self.topology)]
+
+    reopen_caveat = REOPEN_CAVEAT  # per row: Result column `reopened` (engine/reopen.py)
 
     def path_caveats(self) -> tuple[Any, ...]:
         """The named caveats a replay's packets can carry, each with the nodes that bring it

@@ -138,6 +138,7 @@ class ReplayWriter:
         self.comments: dict[tuple[int, int], int] = {}
         self.clamped = 0
         self.unrewritten6 = 0  # IPv6 frames with extension headers left as captured
+        self.reopened = 0  # passing TCP rows that re-opened an idled-out flow (fwdnat)
         self.index = 0
 
     # -- the sink --
@@ -146,6 +147,7 @@ class ReplayWriter:
         paths = PathIndex.of(nodes)
         self.aggregates.add(cols, paths)
         self.path_caveats.add(paths, cols["length"])
+        self.reopened += int((cols["reopened"] & np.isin(cols["disposition"], PASSED_CODES)).sum())
         if self.outputs.parquet or self.outputs.csv:
             self.table.write(record_batch(Batch(cols, paths, self.index, self.node_names,
                                                 self.labels, self._server_names())))
@@ -291,7 +293,7 @@ class ReplayWriter:
     def caveats(self, counts: Mapping[str, int]) -> list[dict[str, Any]]:
         """summary.json's `caveats`: each {"key", "text", "resources", "packets"} (packets whose
         answer it touches): the replay's own (latency histogram, clamped pcap times, IPv6 frames
-        left as captured), then the topology's and its firewalls' (io/caveat_counts.py)."""
+        left as captured, TCP packets that re-opened an idled-out flow), then the topology's and its firewalls' (io/caveat_counts.py)."""
         timed = sum(int(v) for k, v in counts.items()
                     if k == D.DELIVERED.name or D[k] in EXITED)
         out = [_own("latency-histogram", LATENCY_CAVEAT, timed)]
@@ -305,6 +307,9 @@ class ReplayWriter:
                 "IPv6 frame(s) with extension headers before their L4 header were written with "
                 "their captured addresses and ports, not the mapped or translated ones "
                 "(packets.parquet holds those)"), self.unrewritten6))
+        if self.reopened:  # the emulator's text (engine/reopen.py REOPEN_CAVEAT)
+            key, _, text = self.em.reopen_caveat.partition(": ")
+            out.append(_own(key, text, self.reopened))
         return out + self.path_caveats.as_list()
 
     def files(self) -> list[str]:

@@ -123,3 +123,30 @@ def test_the_idle_assumption_says_the_sources_disagree_and_which_we_chose(make_t
     for words in ("east-west", "disagree", "4 minutes", "5 minutes without a TCP RST",
                   "no idle timeout is enforced", "we chose 4 minutes", "conntrack-reopen"):
         assert words in idle, words
+
+
+def test_replay_prints_and_counts_the_caveat(tmp_path, capsys) -> None:
+    """`dataplane replay`: summary.json's caveats count the re-opening packet and the terminal
+    prints the caveat; the same flow 3 minutes apart re-opens nothing."""
+    import json
+
+    from test_firewall_nat import HUB
+
+    from dataplane.cli import main
+
+    topo = tmp_path / "hub.yaml"
+    topo.write_text(HUB.replace("    SNAT\n", ""))
+    out = IP(src="10.1.1.4", dst="8.8.8.8") / TCP(sport=40000, dport=443, flags="A")
+    for gap_s, expected in ((300, 1), (180, 0)):
+        packets = []
+        for t in (0, gap_s):
+            q = out.copy()
+            q.time = 1_000_000 + t
+            packets.append(q)
+        wrpcap(str(tmp_path / "in.pcap"), packets)
+        assert main(["replay", str(topo), str(tmp_path / "in.pcap"), "--out",
+                     str(tmp_path / "out"), "--no-auto-map"]) == 0
+        summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+        counted = [c["packets"] for c in summary["caveats"] if c["key"] == "conntrack-reopen"]
+        printed = "caveat conntrack-reopen (1 packet(s))" in capsys.readouterr().out
+        assert (counted, printed) == (([1], True) if expected else ([], False)), gap_s

@@ -59,7 +59,13 @@ def reopened_np(n: int, rows: np.ndarray, entries: np.ndarray, times_ns: np.ndar
     `forward` (bool[n]): rows that are no reply of an entry; `proto` (int[n]); `opened` /
     `last_ns` (by opener id): the committed table before this batch."""
     out = np.zeros(n, bool)
-    if rows.size == 0:
+    cand = forward[rows] & (proto[rows] == TCP)
+    if not cand.any():
+        return out
+    # fast path: each entry's previous touch is at least its committed one, or (opened in
+    # this batch) the batch's first time; within the timeout of that bound, nothing re-opens
+    floor = np.where(opened[entries[cand]], last_ns[entries[cand]], times_ns.min())
+    if (times_ns[cand] - floor <= idle_timeout_ns).all():
         return out
     order = np.lexsort((rows, entries))
     rows, entries, times_ns = rows[order], entries[order], times_ns[order]

@@ -42,6 +42,7 @@ import numpy as np
 
 from dataplane.dispositions import PASSED_CODES
 from dataplane.dispositions import Disposition as D
+from dataplane.engine import reopen
 from dataplane.engine.address_handles import Ipv6Handles
 from dataplane.engine.addresses import NicAddresses
 from dataplane.engine.compile import (
@@ -233,6 +234,7 @@ class BatchPipeline:
             disp, dec, nodes, *final = self.decide(c, *self._no_state(0))
             self.final = tuple(final[:4])
             self.snat_pool_rows = np.zeros(0, np.int64)
+            self.reopened = np.zeros(0, bool)
             self.final6 = (c.src_hi, c.src_lo, c.dst_hi, c.dst_lo)
             self._pending = None
             self.recorders = np.zeros(0, np.int64)
@@ -299,6 +301,8 @@ class BatchPipeline:
         else:  # the rounds ran out after changing ids: the openers' state is recomputed
             unnat = self._unnat_of(c, ids, op)
         _, touches = self._alive(c, entry, since, fid, op, ids, excl, True)
+        self.reopened = reopen.reopened_np(n, *touches, entry < 0, c.proto, ct.opened,
+                                           ct.last_ns, ct.idle_timeout_ns)  # engine/reopen.py
         # rid may hold new ids (translated tuples); ids/state warm-start a re-run
         self._prep = (c, fid, rid, rev, dkeys, (ids.copy(), state, rkey, prev))
         self._pending = (fid[op], tid, self._fwset[ids[op]], *unnat, c.time_ns[op],
@@ -1191,6 +1195,11 @@ class BatchPipeline:
                                 pos, disp, dec, active)
                 keep &= ~m
         m = keep & direct & via_gw & (tv != vnet)
+        if m.any() and self.fw_private:  # private-IP DNAT from a gateway: `_direct`'s
+            j = np.flatnonzero(m)
+            to_fw = self._private_dnat(c, est, idx[j], tv[j]) >= 0
+            to_fw[to_fw] = self._owner(c, idx[j[to_fw]], tv[j[to_fw]]) < 0
+            m[j[to_fw]] = False
         if m.any():
             # >>> stages/gateway.py (gateway transit)
             _gateway_stage.transit_stage(self, c, est, idx[m], rid[m], vnet[m], tv[m], prev[m],
@@ -1377,13 +1386,14 @@ class BatchPipeline:
                 if subnet[i] < 0:
                     disp[i] = D.NEXT_HOP_UNREACHABLE
                     active[i] = False
-        fw = firewall_nat.owner_np(self.fw_private, c.dst[idx]) if self.fw_private else \
-            np.full(idx.size, -1, np.int32)
-        m = miss & ~est[idx] & (fw >= 0) & (c.family[idx] == 4)  # private-IP DNAT (firewall_nat)
+        fw = self._private_dnat(c, est, idx, tv)
+        m = miss & (fw >= 0)  # private-IP DNAT (stages/firewall_nat.py), also from a gateway
         if m.any():
             rows, fw = idx[m], fw[m]
-            ok = self._cross(c, rows, vnet[m], net.node_vnet[fw + len(net.nics)], disp, dec,
-                             active)
+            prev = nodes[rows, pos[rows] - 1]
+            via_gw = net.node_is_gateway[np.maximum(prev, 0)] & (prev >= 0)
+            ok = peering.decide_np(net, self.labels, self.peer_label, c.src[rows], rows,
+                                   vnet[m], tv[m], prev, via_gw, disp, dec, active)
             rows, fw = rows[ok], fw[ok]
             nodes[rows, pos[rows]] = fw + len(net.nics)
             pos[rows] += 1
@@ -1402,6 +1412,17 @@ class BatchPipeline:
         ok = self._cross(c, idx, vnet, tv, disp, dec, active)
         self.deliver(c, est, idx[ok], target[ok], self.route_label[rid[ok]], nodes, pos, disp,
                       dec, active)
+
+    def _private_dnat(self, c: Columns, est: np.ndarray, idx: np.ndarray, tv: np.ndarray
+                      ) -> np.ndarray:
+        """int32 (over idx): the firewall whose private-IP DNAT each new IPv4 row reaches in
+        VNet `tv` (stages/firewall_nat.py `private_target_np`; the caller checks that no NIC
+        holds the address), -1 none."""
+        if not self.fw_private:
+            return np.full(idx.size, -1, np.int32)
+        fw = firewall_nat.private_target_np(self.fw_private, self.net, c.dst[idx], tv)
+        fw[est[idx] | (c.family[idx] != 4)] = -1
+        return fw
 
     def _appliance(self, c, est, fwset, idx, rid, vnet, nodes, pos, subnet, disp, dec,
                    active, full, pool) -> None:

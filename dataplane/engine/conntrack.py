@@ -43,7 +43,8 @@ tests in tests/engine):
   E's reply key). Microsoft documents the Azure Firewall's TCP idle timeout: 4 minutes for
   north-south traffic ("Understanding Azure Firewall TCP session management and idle timeout
   behavior", https://learn.microsoft.com/azure/firewall/tcp-session-behavior, "Idle timeout
-  settings"; the page's versions disagree on east-west: 4 minutes, or none enforced); it
+  settings"; Microsoft's sources disagree on east-west: 4 minutes, 5 minutes without a TCP
+  RST, or none enforced -- 4 minutes is chosen, the printed assumption says so); it
   documents no idle timeout for a VM's own flow state (NSG) nor for UDP/ICMP: every entry
   here idles out after 4 minutes, whatever its protocol and path (the load balancer's default
   idle timeout is also 4 minutes, "Configure TCP reset and idle timeout for Azure Load
@@ -81,11 +82,17 @@ CONNTRACK_ASSUMPTIONS = (
     "belong to the earlier flow.",
     "conntrack-idle: a flow idle for more than 4 minutes (capture time) no longer has state: "
     "its replies are judged as new flows (NSG rules, firewall rules); replies and committed "
-    "forward packets keep it alive, the forward direction re-opens it. 4 minutes is Azure "
-    "Firewall's TCP idle timeout ('Understanding Azure Firewall TCP session management and "
-    "idle timeout behavior', https://learn.microsoft.com/azure/firewall/tcp-session-behavior, "
-    "'Idle timeout settings'); Microsoft documents no idle timeout for NSG flow state nor for "
-    "UDP/ICMP: the same 4 minutes is assumed for every flow; TCP FIN/RST end nothing.",
+    "forward packets keep it alive, the forward direction re-opens it (a TCP answer that "
+    "does names caveat conntrack-reopen). 4 minutes is Azure Firewall's north-south TCP idle "
+    "timeout ('Understanding Azure Firewall TCP session management and idle timeout "
+    "behavior', https://learn.microsoft.com/azure/firewall/tcp-session-behavior, 'Idle "
+    "timeout settings'). For east-west traffic (between VNets, over peering, VPN or "
+    "ExpressRoute) Microsoft's sources disagree: versions of that page say 4 minutes, or 5 "
+    "minutes without a TCP RST, and the earlier 'TCP idle timeout behavior and long-running "
+    "TCP sessions in Azure Firewall' says no idle timeout is enforced; we chose 4 minutes for "
+    "all traffic, so an east-west flow idle for more than 4 minutes expires here and may live "
+    "on in Azure. Microsoft documents no idle timeout for NSG flow state nor for UDP/ICMP: the "
+    "same 4 minutes is assumed for every flow; TCP FIN/RST end nothing.",
     "firewall-stateful: replies of a flow an Azure Firewall allowed pass that firewall "
     "without rule evaluation (Azure Firewall features: stateful); a reply-shaped packet "
     "without a session, or reaching a firewall the flow did not cross (asymmetric path), is "

@@ -70,6 +70,7 @@ from dataplane.engine.path_caveats import path_caveats
 from dataplane.engine.payload import NAME_WAIT_NS, NAME_WAIT_PACKETS, PAYLOAD_ASSUMPTIONS
 from dataplane.engine.pending import DROPS, PENDING_ASSUMPTION
 from dataplane.engine.reference import Packet, ReferencePipeline, flow_key, reverse_key
+from dataplane.engine.reopen import REOPEN_CAVEAT
 from dataplane.engine.results import NOT_SHAPER_DROPPED, Result, opened_flows
 from dataplane.engine.stages import public_edge6
 from dataplane.engine.stages.appliance import APPLIANCE_ASSUMPTIONS
@@ -192,6 +193,8 @@ class Emulator:
                 *(f"{a.key}: {a.text}" for a in public_address_assumptions(self.topology)),
                 INTERNET_EDGE_LATENCY,  # issue 17 leftover 5 (v6fix)
                 *firewall_cap_caveats(self.topology)]
+
+    reopen_caveat = REOPEN_CAVEAT  # per row: Result column `reopened` (engine/reopen.py)
 
     def path_caveats(self) -> tuple[Any, ...]:
         """The named caveats a replay's packets can carry, each with the nodes that bring it
@@ -537,7 +540,8 @@ class Emulator:
                **dict(zip(("final_src_hi", "final_src_lo", "final_dst_hi", "final_dst_lo"),
                           (np.asarray(a, np.uint64) for a in final6), strict=True)),
                "shaper_drop_leg": np.full(n, NOT_SHAPER_DROPPED, np.int8),
-               "snat_pool": self.batch.snat_pool_rows if n else np.zeros(0, np.int64)}
+               "snat_pool": self.batch.snat_pool_rows if n else np.zeros(0, np.int64),
+               "reopened": self.batch.reopened if n else np.zeros(0, bool)}  # engine/reopen.py
         if held is not None:  # the held rows that were travelling
             rows = np.flatnonzero(~held.ways.done)
             finished = ways.done[:old.size]

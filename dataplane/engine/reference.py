@@ -51,7 +51,7 @@ from typing import Any, NamedTuple
 
 from dataplane.control.nsg import Flow, RuleCompiler
 from dataplane.dispositions import Disposition as D
-from dataplane.engine import fragments
+from dataplane.engine import fragments, reopen
 from dataplane.engine.addresses import NicAddresses
 from dataplane.engine.compile import MAX_HOPS, Network
 from dataplane.engine.conntrack import (
@@ -136,6 +136,7 @@ class Walk:
     snat_pool: tuple[int, ...] | None = None  # the firewall SNAT port pool it draws from
     pending: PendingVerdict | None = None  # the pending session it records (pending.py)
     pending_public: tuple[int, ...] | None = None  # its pending.public_reply_key
+    reopens: bool = False  # committed, it re-opened its idled-out flow (engine/reopen.py)
 
     def firewalls(self, net: Network) -> frozenset[int]:
         return frozenset(n for n in self.nodes if net.node_kind[n] == "firewall")
@@ -186,6 +187,7 @@ class ReferencePipeline:
             self.pending_sessions.record(reverse_key(p), w.pending, p.time_ns,
                                         w.pending_public)
         if w.disposition.name in PASSING:
+            w.reopens = reopen.reopens(self.conntrack, flow_key(p), p.proto, p.time_ns)
             src, dst, sport, dport = w.out or (p.src, p.dst, p.sport, p.dport)
             self.conntrack.commit(flow_key(p), flow_key(p._replace(
                 src=src, dst=dst, sport=sport, dport=dport)), w.firewalls(self.net), p.time_ns,
@@ -517,9 +519,8 @@ class ReferencePipeline:
             if kind in ("VnetLocal", "VNetPeering", "VNetGlobalPeering"):
                 tv = int(net.route_vnet[rid])
                 target = self.addresses.owner(tv, IPAddress(p.family, p.dst))
-                fw_at = self.fw_private.get(p.dst, -1) if (
-                    target < 0 and p.family == 4 and not state
-                    and not (via_gateway and tv != vnet)) else -1  # (transit: stages/gateway.py)
+                fw_at = firewall_nat.private_target(self.fw_private, net, p.dst, tv) if (
+                    target < 0 and p.family == 4 and not state) else -1  # also from a gateway
                 back = self._reply_firewall(w.reply_of, p.dst, self.fw_instance) if (
                     target < 0 and state and p.family == 4) else -1
                 chain = self._chain(w.reply_of) if back >= 0 else {}
@@ -537,7 +538,7 @@ class ReferencePipeline:
                         return self._end(w, D.NEXT_HOP_UNREACHABLE, label)
                     continue
                 if fw_at >= 0:  # private-IP DNAT at the firewall (stages/firewall_nat.py)
-                    blocked = self._cross(w, vnet, int(net.node_vnet[fw_at + len(net.nics)]), p)
+                    blocked = self._cross(w, vnet, tv, p, current if via_gateway else -1)
                     if blocked is not None:
                         return blocked
                     w.nodes.append(fw_at + len(net.nics))

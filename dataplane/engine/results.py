@@ -19,6 +19,8 @@ sender's shaper dropped the packet, 0 = its source VM, k = the k-th node on its 
 NOT_SHAPER_DROPPED otherwise). `opened_flows` reads them to rebuild the flow table;
 `snat_pool` (int64: the Azure Firewall SNAT port pool id the row drew a port from,
 BatchPipeline.pool_key; -1 none) lets that rebuild count ports as the run did.
+`reopened` (bool: the row's decision re-opened its idled-out TCP flow, engine/reopen.py): a
+passing row with it carries the caveat `conntrack-reopen` (`reopened_rows`).
 """
 
 from __future__ import annotations
@@ -33,13 +35,15 @@ import numpy as np
 from dataplane.dispositions import PASSED_CODES
 from dataplane.dispositions import Disposition as D
 from dataplane.engine.path_caveats import caveat_lines
+from dataplane.engine.reopen import REOPEN_CAVEAT
 
 _PROTO = {6: "TCP", 17: "UDP", 1: "ICMP"}
+PASSING_NAMES = frozenset(D(int(v)).name for v in PASSED_CODES)
 COLS = ("capture", "record", "time_in", "src", "dst", "proto", "sport", "dport", "length",
         "nic", "disposition", "deciding", "time_out", "status", "final_src", "final_dst",
         "final_sport", "final_dport", "family", "src_hi", "src_lo", "dst_hi", "dst_lo",
         "server_name", "decision", "shaper_drop_leg", "final_src_hi", "final_src_lo",
-        "final_dst_hi", "final_dst_lo", "snat_pool")
+        "final_dst_hi", "final_dst_lo", "snat_pool", "reopened")
 NOT_SHAPER_DROPPED = -1  # shaper_drop_leg of a packet no shaper dropped
 
 
@@ -270,8 +274,15 @@ class Result:
             "latency_ns": tout - tin if (d == D.DELIVERED or d.exited) and tout >= 0 else -1,
             "final_src": _address(c, "final_src", i), "final_dst": _address(c, "final_dst", i),
             "final_sport": int(c["final_sport"][i]), "final_dport": int(c["final_dport"][i]),
-            "caveats": self._caveat_lines()[0][i],
+            "caveats": self._caveat_lines()[0][i]
+            + ([REOPEN_CAVEAT] if c["reopened"][i] and d.name in PASSING_NAMES else []),
         }
+
+    def reopened_rows(self) -> np.ndarray:
+        """bool[n]: rows whose answer re-opened their idled-out TCP flow and passed (caveat
+        `conntrack-reopen`, engine/reopen.py)."""
+        c = self.columns
+        return c["reopened"] & np.isin(c["disposition"], PASSED_CODES)
 
     def caveats(self) -> dict[str, int]:
         """Named caveat (its line: a firewall's own text, else "key: text") -> packets whose
@@ -280,7 +291,11 @@ class Result:
         `caveats` and packets.csv's column say the same)."""
         if self.nodes is None or not len(self):
             return {}
-        return self._caveat_lines()[1]
+        out = dict(self._caveat_lines()[1])
+        reopened = int(self.reopened_rows().sum())  # engine/reopen.py, per row
+        if reopened:
+            out[REOPEN_CAVEAT] = reopened
+        return out
 
     def _caveat_lines(self) -> tuple[list[list[str]], dict[str, int]]:
         """Per row its caveats' lines, and each line's packets (path_caveats.py caveat_lines),

@@ -143,6 +143,7 @@ class ReplayWriter:
         self.comments: dict[tuple[int, int], int] = {}
         self.clamped = 0
         self.unrewritten6 = 0  # IPv6 frames with extension headers left as captured
+        self.reopened = 0  # passing TCP rows that re-opened an idled-out flow (fwdnat)
         self.index = 0
 
     # -- the sink --
@@ -151,6 +152,7 @@ class ReplayWriter:
         paths = PathIndex.of(nodes)
         self.aggregates.add(cols, paths)
         caveats = self.path_caveats.add(paths, cols["length"])  # counted, and per row
+        self.reopened += int((cols["reopened"] & np.isin(cols["disposition"], PASSED_CODES)).sum())
         if self.outputs.parquet or self.outputs.csv:
             self.table.write(record_batch(Batch(cols, paths, self.index, self.node_names,
                                                 self.labels, self._server_names(), caveats)))
@@ -297,7 +299,7 @@ class ReplayWriter:
         """summary.json's `caveats`: each {"key", "text", "resources", "packets",
         "inPacketsTable"} (packets whose answer it touches; whether packets.csv/parquet's
         `caveats` cells name it): the replay's own (latency histogram, clamped pcap times, IPv6 frames
-        left as captured), then the topology's and its firewalls' (io/caveat_counts.py)."""
+        left as captured, TCP packets that re-opened an idled-out flow), then the topology's and its firewalls' (io/caveat_counts.py)."""
         timed = sum(int(v) for k, v in counts.items()
                     if k == D.DELIVERED.name or D[k] in EXITED)
         out = [_own("latency-histogram", LATENCY_CAVEAT, timed)]
@@ -311,6 +313,9 @@ class ReplayWriter:
                 "IPv6 frame(s) with extension headers before their L4 header were written with "
                 "their captured addresses and ports, not the mapped or translated ones "
                 "(packets.parquet holds those)"), self.unrewritten6))
+        if self.reopened:  # the emulator's text (engine/reopen.py REOPEN_CAVEAT)
+            key, _, text = self.em.reopen_caveat.partition(": ")
+            out.append(_own(key, text, self.reopened))
         return out + self.path_caveats.as_list()
 
     def files(self) -> list[str]:

@@ -265,6 +265,29 @@ def address_owners(net: Any) -> tuple[dict[int, int], dict[int, int]]:
     return public, private
 
 
+def private_target(private: dict[int, int], net: Any, dst: int, vnet: int) -> int:
+    """The firewall (index) whose private-IP DNAT a new IPv4 flow to `dst` reaches over a
+    VnetLocal/peering route into VNet `vnet`: `dst` is that firewall's private address, one of
+    its DNAT rules names it (`address_owners`' `private`) and the firewall is in `vnet`; -1
+    otherwise. Also from a gateway (on-premises over VPN/ExpressRoute, or VNet-to-VNet): the
+    packet reaches the firewall, not gateway transit's delivery ("Tutorial: Deploy Azure
+    Firewall private IP DNAT for overlapped and nonroutable networks",
+    https://learn.microsoft.com/azure/firewall/tutorial-private-ip-dnat, "Scenario overview":
+    "Non-routable networks ... such as accessing on-premises resources through Azure
+    Firewall"; the peering checks are gateway transit's, stages/peering.py)."""
+    f = private.get(dst, -1)
+    return f if f >= 0 and int(net.node_vnet[f + len(net.nics)]) == vnet else -1
+
+
+def private_target_np(private: dict[int, int], net: Any, dst: np.ndarray, vnet: np.ndarray
+                      ) -> np.ndarray:
+    """Batch form of `private_target`: int32[n], -1 where none."""
+    f = owner_np(private, dst)
+    held = f >= 0
+    f[held & (net.node_vnet[np.maximum(f, 0) + len(net.nics)] != vnet)] = -1
+    return f
+
+
 def instance_owners(net: Any) -> dict[int, int]:
     """{instance address: firewall index} of a compiled Network's firewalls (the addresses
     their SNAT and DNAT source translation use; replies to them go to that firewall)."""
@@ -378,6 +401,15 @@ def compile_nat(topology: Topology, fw: AzureFirewall) -> FirewallNat:
         caveats.append(f"firewall-dnat-no-public-ip: firewall {fw.name} has DNAT rules and no "
                        "public IP in the input; only its private address can be a DNAT "
                        "destination")
+    if (fw.sku_tier or "").lower() == "basic" and any(private in r.destinations
+                                                      for r in found.rules if private >= 0):
+        caveats.append(f"firewall-private-dnat-basic: firewall {fw.name} is Basic and a DNAT "
+                       f"rule names its private address {_ip(private)}; Microsoft offers "
+                       "private IP DNAT on Standard and Premium only ('Tutorial: Deploy Azure "
+                       "Firewall private IP DNAT for overlapped and nonroutable networks', "
+                       "https://learn.microsoft.com/azure/firewall/tutorial-private-ip-dnat, "
+                       "'Prerequisites'): the rule is applied here as written, Azure would not "
+                       "accept it")
     held = {c.private_ip_address.value for n in topology.network_interfaces
             for c in n.ip_configurations if c.private_ip_address is not None} | {
         f.private_ip_address.value for lb in topology.load_balancers
@@ -410,5 +442,5 @@ def _ip(v: int) -> str:
 
 __all__ = ["FIREWALL_NAT_ASSUMPTIONS", "FirewallNat", "INSTANCE_SNAT_PORTS",
            "SNAT_PORTS_PER_PUBLIC_IP", "SnatKey", "address_owners", "compile_nat", "dnat_chain",
-           "dnat_hop", "exhausted_label", "instance_owners", "owner_np", "restore_hop",
-           "snat_hop"]
+           "dnat_hop", "exhausted_label", "instance_owners", "owner_np", "private_target",
+           "private_target_np", "restore_hop", "snat_hop"]

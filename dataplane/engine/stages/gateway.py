@@ -25,7 +25,10 @@ addresses, and `GatewayRoutes`: what each gateway route does beyond the local ga
   selects a non-Internet destination (control/tags.NOT_INTERNET) is dropped at Azure's edge:
   NON_ROUTABLE. Batch: `edge_stage`; reference: `IngressTables.nonroutable`.
 * transit: from a gateway over a peering route into a spoke (batch `transit_stage`; the
-  reference form is stages/peering.decide with the gateway node).
+  reference form is stages/peering.decide with the gateway node). A new IPv4 flow to an Azure
+  Firewall's private address that its DNAT rules name, the firewall in that spoke, is not
+  transit's: it crosses the peering by the same transit rules and the firewall's DNAT decides
+  (stages/firewall_nat.py `private_target`; batch: `BatchPipeline._direct`).
 * gateway routes (next hop VirtualNetworkGateway; control/bgp.py, docs/bgp.md "What the
   engine's gateway stage must do"). Reference `ecmp` / batch `ecmp_np`, right after the route
   lookup: rows of one prefix programmed by one speaker are equal-cost (one per active-active

@@ -320,3 +320,20 @@ def test_check_refuses_a_parameters_link_outside_the_folder(tmp_path: Path) -> N
     status, out, err = run_cli(["check", str(top)])
     assert_clean(status, out, err, tmp_path, (2,))
     assert "properties.parametersLink.relativePath" in err and "s3cr3t" not in out + err
+
+
+def test_replay_through_a_template_without_resources_accounts_for_every_packet(
+        tmp_path: Path) -> None:
+    """Found by the long fuzz profile: a template whose `resources` is null (no VNet, so no
+    region) crashed the latency table; every frame now ends UNMAPPED and is accounted for."""
+    template = tmp_path / "empty.json"
+    template.write_text(json.dumps({
+        "$schema": "https://schema.management.azure.com/schemas/2019-04-01/"
+                   "deploymentTemplate.json#", "contentVersion": "1.0.0.0", "resources": None}))
+    cap = tmp_path / "in.pcap"
+    cap.write_bytes(CAPTURES[0])
+    status, out, err = run_cli(["replay", str(template), str(cap), "--out", str(tmp_path / "o")])
+    assert_clean(status, out, err, tmp_path, (0,))
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["dispositions"] == {"UNMAPPED": 3}
+    assert "= sum of dispositions: True" in out

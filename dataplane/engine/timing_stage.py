@@ -57,6 +57,8 @@ def _leg_table(net: Network) -> tuple[np.ndarray, bool] | None:
     if nn > _LEG_TABLE_MAX_NODES:
         return None
     table = _leg_tables.get(net)
+    if table is None and net.latency_ns.size == 0:  # no region at all (no VNet): no leg
+        table = _leg_tables[net] = (np.full((nn, nn), -1, np.int64), True)
     if table is None:
         rs = np.repeat(net.node_region.astype(np.int64), nn)
         rr = np.tile(net.node_region.astype(np.int64), nn)

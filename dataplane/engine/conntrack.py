@@ -209,11 +209,28 @@ class ConnTrack:
         if original in self.by_original:
             self.last_ns[original] = max(self.last_ns[original], t)
             return
-        if self.capacity is not None and len(self.by_original) >= self.capacity:
+        if self.capacity is not None and len(self.by_original) >= self.capacity \
+                and self.live(now_ns) >= self.capacity:  # assumption conntrack-capacity
+            return
+        self.restore(original, translated, firewalls, t, snat_pool)
+
+    def live(self, now_ns: int | None) -> int:
+        """How many entries are alive at `now_ns` (ns): last touch within the idle timeout
+        (assumption conntrack-capacity); None: every entry (nothing expires)."""
+        if now_ns is None:
+            return len(self.by_original)
+        return sum(1 for last in self.last_ns.values() if now_ns - last <= self.idle_timeout_ns)
+
+    def restore(self, original: Key, translated: Key, firewalls: frozenset[int],
+                last_ns: int, snat_pool: tuple[int, ...] | None = None) -> None:
+        """Put back an entry a table held (an explanation rebuilding the table as a run found
+        it): opened with its latest touch `last_ns`, whatever the room (the table held it).
+        A key already held, or that is a reply key of an entry, is left alone."""
+        if original in self.by_original or original in self.by_reply:
             return
         e = Entry(original, translated, firewalls)
         self.by_original[original] = e
-        self.last_ns[original] = t
+        self.last_ns[original] = last_ns
         if snat_pool is not None:
             self.by_snat.setdefault(snat_pool, []).append(original)
         self.by_reply.setdefault(reverse(translated), e)

@@ -51,6 +51,32 @@ def test_capacity_reference_equals_batch_firewall_translations(make_topology, da
     _compare(net, pkts, gaps, split, timeout, capacity, data.draw(st.sampled_from([None, 0])))
 
 
+@SETTINGS
+@given(data=st.data())
+def test_capacity_reference_equals_batch_churn(make_topology, data) -> None:
+    """Many short flows through the hub firewall (each SNATed, its reply returning through
+    the firewall only while its entry lives) and the hub's other flows: the table fills,
+    entries idle out and free room, in any split, with or without compaction."""
+    net = build_network(_hub(make_topology), caps=False)
+    churn = _internet_flows(net, 40000, 8)
+    flows = churn + _replies(net, churn) + data.draw(st.lists(st.sampled_from(_flows(net)),
+                                                              max_size=4))
+    pkts, gaps, split, timeout = data.draw(_timed(flows))
+    capacity = data.draw(st.integers(1, 4))
+    _compare(net, pkts, gaps, split, timeout, capacity, data.draw(st.sampled_from([None, 0])))
+
+
+def _replies(net, flows: list[tuple]) -> list[tuple]:
+    """The Internet replies to `flows` as the firewall translates each (to its public address
+    and SNAT port), as (src, dst, proto, sport, dport, nic choice)."""
+    probe = ReferencePipeline(net)
+    out = []
+    for f in flows:
+        src, _, sport, _ = probe.walk(Packet(net.ip_nic[f[0]], *f[:5], 100, 0)).out
+        out.append((f[1], src, f[2], f[4], sport, 0))
+    return out
+
+
 def _internet_flows(net, first_port: int, count: int) -> list[tuple]:
     """`count` flows app1 -> 8.8.8.8:443 (SNATed by the hub firewall), from successive source
     ports, as (src, dst, proto, sport, dport, nic choice)."""
@@ -66,13 +92,7 @@ def test_three_expired_flows_free_room_for_three_new_flows(make_topology) -> Non
     net = build_network(_hub(make_topology), caps=False)
     old, new, late = (_internet_flows(net, 40000, 3), _internet_flows(net, 41000, 3),
                       _internet_flows(net, 42000, 1))
-    probe = ReferencePipeline(net)  # the SNAT tuples, as the firewall translates each flow
-    outs = {}
-    for f in old + new + late:
-        w = probe.walk(Packet(net.ip_nic[f[0]], *f[:5], 100, 0))
-        assert w.disposition.name == "EXITS_INTERNET"
-        outs[f] = w.out
-    back = {f: (IP_("8.8.8.8"), outs[f][0], 6, 443, outs[f][2], 0) for f in outs}
+    back = dict(zip(old + new + late, _replies(net, old + new + late), strict=True))
     plan = [(f, t) for f, t in zip(old, (0, 1, 2), strict=True)]
     plan += [(f, 100) for f in new] + [(back[f], 100) for f in new]
     plan += [(late[0], 101), (back[late[0]], 101), (late[0], 200), (back[late[0]], 200)]
@@ -116,3 +136,20 @@ def test_admit_counts_entries_alive_at_each_row() -> None:
                 np.array([1], np.int64), np.array([11], np.int64), np.array([6], np.int64),
                 2, 5)
     assert got.tolist() == [1, 4]
+
+
+def test_touches_keep_the_table_full(make_topology) -> None:
+    """Capacity 1, timeout 2 ns: flow A opens at t 0 and is touched at t 2 -- by its own
+    forward packet, or by its reply; flow B at t 3 finds A alive (idle 1) and is refused: its
+    reply is a new flow the firewall denies. Untouched, A has idled out (3 > 2) and B opens.
+    Reference and batch, any split."""
+    net = build_network(_hub(make_topology), caps=False)
+    a, b = _internet_flows(net, 40000, 2)
+    back = dict(zip((a, b), _replies(net, [a, b]), strict=True))
+    for toucher, want in ((a, "FIREWALL_DENIED"), (back[a], "FIREWALL_DENIED"),
+                          (None, "DELIVERED")):
+        plan = [(a, 0)] + ([(toucher, 2)] if toucher else []) + [(b, 3), (back[b], 3)]
+        gaps = np.diff([0] + [t for _, t in plan]).tolist()
+        for split in (1, 2, len(plan)):
+            got = _compare(net, [f for f, _ in plan], gaps, split, 2, capacity=1)
+            assert D(got[-1]).name == want, (toucher, split)

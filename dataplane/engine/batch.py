@@ -20,8 +20,9 @@ kept across batches); a row answering an entry reads its state (NSGs skipped, fi
 sessions, un-DNAT). Within a batch the state is solved in row order by iterating every row's
 state from the current decisions of earlier rows until nothing changes: each row depends only
 on earlier rows, so row r is exact after r + 1 rounds and the fixed point is the sequential
-(reference) answer. At most `flow_capacity` entries (a full table refuses new flows, in row
-order); past `flow_limit` ids the index is compacted to the ids the entries need.
+(reference) answer. A new flow opens an entry only while fewer than `flow_capacity` entries
+are alive at its time (assumption conntrack-capacity, engine/room.py; in row order); past
+`flow_limit` ids the index is compacted to the ids the entries need.
 Decision cache: decide() reads only a row's (nic, src, dst, proto, sport, dport, preset) and
 its conntrack state (est, firewall-session set, un-NAT address and port); its answer is stored
 per distinct key (flow id, raw ports, nic/preset/est, interned state id -- the rule written

@@ -7,8 +7,14 @@ tests in tests/engine):
 * An entry is opened by the first packet of a flow that (a) survives the whole path -- it is
   DELIVERED or leaves the network (EXITS_INTERNET, EXITS_ON_PREMISES) and is not dropped by
   its source VM's shaper (a drop at a forwarding NVA's shaper later keeps the flow) --, (b) is not itself a reply of an entry
-  and (c) whose original key has no entry yet. At most `capacity` entries (a full table refuses
-  new flows; Azure's per-VM flow limit is the motivation, the count is global here).
+  and (c) whose original key has no entry yet. Room (assumption `conntrack-capacity`,
+  engine/room.py): a new flow opens its entry only while fewer than `capacity` entries are
+  ALIVE at its capture time (latest touch within the idle timeout, below); a refused flow
+  opens nothing (its later packets ask again). Expired entries are still held (they keep
+  their reply keys and their flow's forward packets revive them whatever the room), so a
+  table may hold more than `capacity` entries. Microsoft documents no size for this table
+  (Azure's per-VM flow limit is the motivation; the count is global here): `capacity` is the
+  emulator's bound.
 * The entry holds: `original` (the key as the opener left its source), `translated` (the key
   as it arrived: destination address/port rewritten by a load balancer's DNAT), `firewalls`
   (the Azure Firewall nodes on its path: each holds a session) -- the NSG "established" state
@@ -82,6 +88,13 @@ CONNTRACK_ASSUMPTIONS = (
     "idle timeout behavior', https://learn.microsoft.com/azure/firewall/tcp-session-behavior, "
     "'Idle timeout settings'); Microsoft documents no idle timeout for NSG flow state nor for "
     "UDP/ICMP: the same 4 minutes is assumed for every flow; TCP FIN/RST end nothing.",
+    "conntrack-capacity: the emulator's flow table (Microsoft documents no size; "
+    "flow_capacity, default 1,048,576 entries, one table for the whole network) refuses a "
+    "new flow only when the entries alive at its capture time (touched within the idle "
+    "timeout, conntrack-idle) reach it: expired entries free their room; a refused flow keeps "
+    "its verdict but opens no entry (its replies are judged as new flows), and its next "
+    "packet asks again; a flow's forward packet revives its expired entry whatever the room. "
+    "Pending application-rule sessions count the same way.",
     "firewall-stateful: replies of a flow an Azure Firewall allowed pass that firewall "
     "without rule evaluation (Azure Firewall features: stateful); a reply-shaped packet "
     "without a session, or reaching a firewall the flow did not cross (asymmetric path), is "

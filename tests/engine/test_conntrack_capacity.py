@@ -153,3 +153,28 @@ def test_touches_keep_the_table_full(make_topology) -> None:
         for split in (1, 2, len(plan)):
             got = _compare(net, [f for f, _ in plan], gaps, split, 2, capacity=1)
             assert D(got[-1]).name == want, (toucher, split)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_admit_sweep_equals_counting(data) -> None:
+    """room.admit's two forms (the sweep for rows in time order, the count per candidate for
+    any order) admit the same rows: random held entries, touches and candidates."""
+    from dataplane.engine.room import _admit_counting, _admit_sweep
+
+    n = data.draw(st.integers(1, 30))
+    time_ns = np.cumsum(data.draw(st.lists(st.integers(0, 3), min_size=n, max_size=n)))
+    held = data.draw(st.lists(st.integers(0, 9), unique=True, max_size=6))
+    held_key = np.array(held, np.int64)
+    held_last = np.array(data.draw(st.lists(st.integers(-5, 5), min_size=len(held),
+                                            max_size=len(held))), np.int64)
+    cand = np.array(sorted(data.draw(st.sets(st.integers(0, n - 1), min_size=1))), np.int64)
+    cand_key = np.array([data.draw(st.integers(10, 14)) for _ in cand.tolist()], np.int64)
+    m = data.draw(st.integers(0, 20))
+    t_rows = np.sort(np.array(data.draw(st.lists(st.integers(0, n - 1), min_size=m,
+                                                 max_size=m)), np.int64))
+    t_key = np.array(data.draw(st.lists(st.integers(0, 14), min_size=m, max_size=m)), np.int64)
+    t_ns = time_ns[t_rows].astype(np.int64)
+    args = (cand, cand_key, time_ns.astype(np.int64), held_key, held_last, t_rows, t_key, t_ns,
+            data.draw(st.integers(1, 5)), data.draw(st.integers(0, 4)))
+    assert _admit_sweep(*args).tolist() == _admit_counting(*args).tolist()

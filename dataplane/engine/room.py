@@ -21,6 +21,7 @@ capture: engine-clock), else a count per candidate.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 
 import numpy as np
@@ -104,6 +105,9 @@ def _admit_sweep(cand, cand_key, time_ns, held_key, held_last_ns, t_rows, t_key,
         hit = sorted_keys[at] == t_key
         t_static[hit] = rank[key_order[at[hit]]]
     pointer, static_alive = 0, int(static_last.size)
+    static_list = static_last.tolist()  # Python scalars in the loop (bisect, no numpy calls)
+    t_rows_l, t_key_l, t_ns_l, t_static_l = (a.tolist() for a in (t_rows, t_key, t_ns, t_static))
+    n_touch = len(t_rows_l)
     latest: dict[int, int] = {}  # heap entries: key -> latest touch
     alive: set[int] = set()
     heap: list[tuple[int, int]] = []
@@ -115,22 +119,23 @@ def _admit_sweep(cand, cand_key, time_ns, held_key, held_last_ns, t_rows, t_key,
         alive.add(k)
         heapq.heappush(heap, (t, k))
 
+    times = time_ns.tolist()
     for r, k in zip(cand.tolist(), cand_key.tolist(), strict=True):
-        while j < t_rows.size and t_rows[j] < r:  # touches by rows before r
-            tk, tt, i = int(t_key[j]), int(t_ns[j]), int(t_static[j])
+        while j < n_touch and t_rows_l[j] < r:  # touches by rows before r
+            tk, tt, i = t_key_l[j], t_ns_l[j], t_static_l[j]
             if i >= 0 and not removed[i]:
                 removed[i] = True
                 static_alive -= i >= pointer
-                latest[tk] = int(static_last[i])
+                latest[tk] = static_list[i]
                 touch(tk, tt)
             elif tk in latest:
                 touch(tk, tt)
             j += 1
         if k in latest:
             continue
-        now = int(time_ns[r])
+        now = times[r]
         frontier = now - timeout_ns  # alive: latest touch >= frontier
-        moved = int(np.searchsorted(static_last, frontier, side="left"))
+        moved = bisect.bisect_left(static_list, frontier, lo=pointer)
         if moved > pointer:
             static_alive -= moved - pointer - int(removed[pointer:moved].sum())
             pointer = moved

@@ -178,3 +178,35 @@ def test_admit_sweep_equals_counting(data) -> None:
     args = (cand, cand_key, time_ns.astype(np.int64), held_key, held_last, t_rows, t_key, t_ns,
             data.draw(st.integers(1, 5)), data.draw(st.integers(0, 4)))
     assert _admit_sweep(*args).tolist() == _admit_counting(*args).tolist()
+
+
+def test_expired_pending_records_free_room_in_both_forms() -> None:
+    """Pending application-rule records (engine/pending.py) count the same way: capacity 1,
+    timeout 10 ns. Flow 10 records at t 0; flow 11 at t 5 is refused (10 alive); flow 11 at
+    t 11 records (10 idle 11 > 10). Reference PendingSessions and BatchPendingSessions, in
+    one batch and across two (the committed record's age is read from the table)."""
+    from dataplane.engine.pending import BatchPendingSessions, PendingSessions, PendingVerdict
+
+    ref = PendingSessions(capacity=1, idle_timeout_ns=10)
+    a, b = (1, 2, 6, 443, 40000), (1, 2, 6, 443, 40001)
+    v = PendingVerdict(7, 30, "unknown")
+    ref.record(a, v, 0)
+    ref.record(b, v, 5)
+    assert ref.answer(b, 7, 5) is None
+    ref.record(b, v, 11)
+    assert ref.answer(b, 7, 11) == v
+    fid, t = np.array([10, 11, 11]), np.array([0, 5, 11])
+    for cut in (3, 1):
+        batch = BatchPendingSessions(capacity=1, idle_timeout_ns=10)
+        batch.register(np.array([3]), 7, np.array([True]))
+        recorded = []
+        for lo, hi in ((0, cut), (cut, 3)):
+            if lo == hi:
+                continue
+            _, _, rec, _ = batch.settle(fid[lo:hi], np.full(hi - lo, 99), np.full(
+                hi - lo, 30, np.uint8), np.full(hi - lo, 3, np.int32), np.zeros(hi - lo, bool),
+                t[lo:hi])
+            recorded += (rec + lo).tolist()
+            batch.commit()
+        assert recorded == [0, 2], cut
+        assert set(batch.export()) == {10, 11}

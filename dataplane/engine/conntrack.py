@@ -12,9 +12,11 @@ tests in tests/engine):
   ALIVE at its capture time (latest touch within the idle timeout, below); a refused flow
   opens nothing (its later packets ask again). Expired entries are still held (they keep
   their reply keys and their flow's forward packets revive them whatever the room), so a
-  table may hold more than `capacity` entries. Microsoft documents no size for this table
-  (Azure's per-VM flow limit is the motivation; the count is global here): `capacity` is the
-  emulator's bound.
+  table may hold more than `capacity` entries. Microsoft documents a per-NIC limit ("Azure
+  subscription and service limits, quotas, and constraints", https://learn.microsoft.com/
+  azure/azure-resource-manager/management/azure-subscription-service-limits, "Networking
+  limits": 500,000 concurrent TCP or UDP flows per NIC), not a network-wide table: the count
+  is global here and `capacity` is the emulator's bound (per-NIC limits are not modelled).
 * The entry holds: `original` (the key as the opener left its source), `translated` (the key
   as it arrived: destination address/port rewritten by a load balancer's DNAT), `firewalls`
   (the Azure Firewall nodes on its path: each holds a session) -- the NSG "established" state
@@ -88,8 +90,12 @@ CONNTRACK_ASSUMPTIONS = (
     "idle timeout behavior', https://learn.microsoft.com/azure/firewall/tcp-session-behavior, "
     "'Idle timeout settings'); Microsoft documents no idle timeout for NSG flow state nor for "
     "UDP/ICMP: the same 4 minutes is assumed for every flow; TCP FIN/RST end nothing.",
-    "conntrack-capacity: the emulator's flow table (Microsoft documents no size; "
-    "flow_capacity, default 1,048,576 entries, one table for the whole network) refuses a "
+    "conntrack-capacity: the emulator's flow table (flow_capacity, default 1,048,576 "
+    "entries, one table for the whole network; Microsoft documents a per-NIC limit, 500,000 "
+    "concurrent TCP or UDP flows ('Azure subscription and service limits, quotas, and "
+    "constraints', https://learn.microsoft.com/azure/azure-resource-manager/management/"
+    "azure-subscription-service-limits, 'Networking limits'), not a network-wide table nor "
+    "how idle flows count: per-NIC limits are not modelled) refuses a "
     "new flow only when the entries alive at its capture time (touched within the idle "
     "timeout, conntrack-idle) reach it: expired entries free their room; a refused flow keeps "
     "its verdict but opens no entry (its replies are judged as new flows), and its next "

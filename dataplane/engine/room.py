@@ -10,8 +10,8 @@ that would open a new entry opens it only while fewer than `capacity` entries ar
 t -- entries held before the batch (`held_last_ns`, as touched by earlier rows) and entries
 this batch opened at earlier rows (opened at their row's time, then touched). A refused row
 opens nothing; a later row of the same key is asked again (room frees as entries idle out).
-Microsoft documents no size for these tables: the capacity is the emulator's bound
-(docs/azure-behaviour.md section 12b).
+Microsoft documents a per-NIC flow limit, not these global tables: the capacity is the
+emulator's bound (assumption text in conntrack.py; docs/azure-behaviour.md section 12b).
 
 Speed: callers check cheap bounds first (held entries + openers < capacity: nothing to
 count); this exact scan runs only near the limit: a Python loop over the candidate rows,

@@ -20,8 +20,9 @@ kept across batches); a row answering an entry reads its state (NSGs skipped, fi
 sessions, un-DNAT). Within a batch the state is solved in row order by iterating every row's
 state from the current decisions of earlier rows until nothing changes: each row depends only
 on earlier rows, so row r is exact after r + 1 rounds and the fixed point is the sequential
-(reference) answer. At most `flow_capacity` entries (a full table refuses new flows, in row
-order); past `flow_limit` ids the index is compacted to the ids the entries need.
+(reference) answer. A new flow opens an entry only while fewer than `flow_capacity` entries
+are alive at its time (assumption conntrack-capacity, engine/room.py; in row order); past
+`flow_limit` ids the index is compacted to the ids the entries need.
 Decision cache: decide() reads only a row's (nic, src, dst, proto, sport, dport, preset) and
 its conntrack state (est, firewall-session set, un-NAT address and port; the expired value of
 a row whose entry idled out, `_expired`); its answer is stored
@@ -67,6 +68,7 @@ from dataplane.engine.conntrack import (
 from dataplane.engine.payload import FlowNames
 from dataplane.engine.pending import BatchPendingSessions, PendingVerdict, public_reply_key
 from dataplane.engine.reference import IPV6_INGRESS_LABEL, V6_TAG, _in
+from dataplane.engine.room import admit as room_admit
 from dataplane.engine.stages import (
     appliance,
     deliver,
@@ -261,9 +263,12 @@ class BatchPipeline:
             ids = self._decisions(c, state, rows, dkeys)
         else:  # start from the last run's answer: the iteration converges from any start
             ids, state, rkey, prev = warm
-        room = max(self.flow_capacity - ct.count, 0)
+        entry, since, op = known, known_since, empty  # the previous round's (room touches)
         for _ in range(n + 1):  # row r is final after r+1 rounds; usually 1-3 rounds
-            op, tid, rid = self._openers(c, fid, rid, rev, ids, rkey, excl, room)
+            last_op = op
+            op, tid, rid, exact = self._openers(c, fid, rid, rev, ids, rkey, excl, partial(
+                self._room_touches, c, entry, since, fid, ids, excl))
+            again_room = exact and not np.array_equal(op, last_op)  # room read earlier rows
             scratch = self._scratch
             unnat = self._unnat_of(c, ids, op)  # the openers' un-NAT state (reused below)
             also = op[unnat[0] >= UNSNAT]  # SNAT: reverse(original) too
@@ -281,7 +286,7 @@ class BatchPipeline:
                 self._alive, c, entry, since, fid, op, ids, excl, True))
             marked = _union_rows(n, inner, dead, np.flatnonzero(full))
             touched = _union_rows(n, prev, marked)  # rows whose state may differ from base
-            if touched.size == 0:
+            if touched.size == 0 and not again_room:
                 break
             live = alive[inner]
             new = self._inner_state(base, c, ids, inner[live], depends[live])
@@ -295,7 +300,7 @@ class BatchPipeline:
             changed = touched[np.any([a[touched] != b[touched] for a, b in zip(
                 (*new, new_rkey), (*state, rkey), strict=True)], axis=0)]
             state, rkey, prev = new, new_rkey, marked
-            if changed.size == 0:
+            if changed.size == 0 and not again_room:
                 break
             ids[changed] = self._decisions(c, state, changed, dkeys[changed])
         else:  # the rounds ran out after changing ids: the openers' state is recomputed
@@ -710,14 +715,39 @@ class BatchPipeline:
                 usrc.astype(np.int64))
 
     def _openers(self, c: Columns, fid: np.ndarray, rid: np.ndarray, rev: tuple,
-                 ids: np.ndarray, rkey: np.ndarray, excl: np.ndarray, room: int
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 ids: np.ndarray, rkey: np.ndarray, excl: np.ndarray,
+                 touches_of: Callable[[np.ndarray], tuple[np.ndarray, ...]]
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
         """Rows that open an entry (passing, not a reply key -- `rkey`: the row answers an
         entry, alive or expired --, flow not yet open, first of their flow, within the table's
-        room; row order), the flow ids of their translated tuples, and `rid` (re-looked-up
-        when translated tuples got new ids)."""
-        op = first_openers(fid, ids, self._pass, rkey, excl, self.ct.opened, room,
+        room; row order), the flow ids of their translated tuples, `rid` (re-looked-up
+        when translated tuples got new ids) and whether the room was counted exactly.
+        Room (assumption conntrack-capacity, engine/room.py): a row opens only while fewer
+        than `flow_capacity` entries are alive at its time. Fast path: the entries held plus
+        this batch's openers stay below the capacity; else the entries possibly alive at the
+        batch's first time bound it; else `room.admit` counts, with the touches
+        `touches_of(openers)` gives (the previous round's `_alive`: exact for a row once the
+        rows before it are, so the caller repeats rounds while the openers change)."""
+        ct = self.ct
+        room = max(self.flow_capacity - ct.count, 0)
+        op = first_openers(fid, ids, self._pass, rkey, excl, ct.opened, room + 1,
                            self._scratch)
+        exact = False
+        if op.size > room:  # the held entries alone no longer bound the room
+            op = first_openers(fid, ids, self._pass, rkey, excl, ct.opened, fid.size,
+                               self._scratch)
+            size = ct.opened.size
+            held = np.flatnonzero(ct.opened[:size])
+            held_last = ct.last_ns[held]
+            lowest = int(c.time_ns.min()) - ct.idle_timeout_ns
+            maybe = int((held_last >= lowest).sum())  # alive at some row, or revived by one:
+            revive = np.unique(fid[ct.opened[fid] & self._pass[ids]]).size  # a forward row
+            if maybe + revive + op.size > self.flow_capacity:
+                exact = True
+                cand = np.flatnonzero(self._pass[ids] & ~rkey & ~excl & ~ct.opened[fid])
+                rows, ent, t = touches_of(op)
+                op = room_admit(cand, fid[cand], c.time_ns, held, held_last, rows, ent, t,
+                                self.flow_capacity, ct.idle_timeout_ns)
         tid = fid[op].copy()
         x = self._xlat[ids[op]]
         if x.any():
@@ -737,7 +767,14 @@ class BatchPipeline:
                 self._grow_ids()
                 rid = self.flow_index.lookup(*rev)
                 rid[rid < 0] = self.ct.sentinel
-        return op, tid, rid
+        return op, tid, rid, exact
+
+    def _room_touches(self, c: Columns, entry: np.ndarray, since: np.ndarray,
+                      fid: np.ndarray, ids: np.ndarray, excl: np.ndarray, op: np.ndarray
+                      ) -> tuple[np.ndarray, ...]:
+        """(rows, entry ids, time_ns) that touch entries (`_alive`'s touches) given each
+        row's entry, its touch before it and the openers `op`."""
+        return self._alive(c, entry, since, fid, op, ids, excl, True)[1]
 
     # -- the decision cache --
     @staticmethod

@@ -7,8 +7,16 @@ tests in tests/engine):
 * An entry is opened by the first packet of a flow that (a) survives the whole path -- it is
   DELIVERED or leaves the network (EXITS_INTERNET, EXITS_ON_PREMISES) and is not dropped by
   its source VM's shaper (a drop at a forwarding NVA's shaper later keeps the flow) --, (b) is not itself a reply of an entry
-  and (c) whose original key has no entry yet. At most `capacity` entries (a full table refuses
-  new flows; Azure's per-VM flow limit is the motivation, the count is global here).
+  and (c) whose original key has no entry yet. Room (assumption `conntrack-capacity`,
+  engine/room.py): a new flow opens its entry only while fewer than `capacity` entries are
+  ALIVE at its capture time (latest touch within the idle timeout, below); a refused flow
+  opens nothing (its later packets ask again). Expired entries are still held (they keep
+  their reply keys and their flow's forward packets revive them whatever the room), so a
+  table may hold more than `capacity` entries. Microsoft documents a per-NIC limit ("Azure
+  subscription and service limits, quotas, and constraints", https://learn.microsoft.com/
+  azure/azure-resource-manager/management/azure-subscription-service-limits, "Networking
+  limits": 500,000 concurrent TCP or UDP flows per NIC), not a network-wide table: the count
+  is global here and `capacity` is the emulator's bound (per-NIC limits are not modelled).
 * The entry holds: `original` (the key as the opener left its source), `translated` (the key
   as it arrived: destination address/port rewritten by a load balancer's DNAT), `firewalls`
   (the Azure Firewall nodes on its path: each holds a session) -- the NSG "established" state
@@ -93,6 +101,17 @@ CONNTRACK_ASSUMPTIONS = (
     "all traffic, so an east-west flow idle for more than 4 minutes expires here and may live "
     "on in Azure. Microsoft documents no idle timeout for NSG flow state nor for UDP/ICMP: the "
     "same 4 minutes is assumed for every flow; TCP FIN/RST end nothing.",
+    "conntrack-capacity: the emulator's flow table (flow_capacity, default 1,048,576 "
+    "entries, one table for the whole network; Microsoft documents a per-NIC limit, 500,000 "
+    "concurrent TCP or UDP flows ('Azure subscription and service limits, quotas, and "
+    "constraints', https://learn.microsoft.com/azure/azure-resource-manager/management/"
+    "azure-subscription-service-limits, 'Networking limits'), not a network-wide table nor "
+    "how idle flows count: per-NIC limits are not modelled) refuses a "
+    "new flow only when the entries alive at its capture time (touched within the idle "
+    "timeout, conntrack-idle) reach it: expired entries free their room; a refused flow keeps "
+    "its verdict but opens no entry (its replies are judged as new flows), and its next "
+    "packet asks again; a flow's forward packet revives its expired entry whatever the room. "
+    "Pending application-rule sessions count the same way.",
     "firewall-stateful: replies of a flow an Azure Firewall allowed pass that firewall "
     "without rule evaluation (Azure Firewall features: stateful); a reply-shaped packet "
     "without a session, or reaching a firewall the flow did not cross (asymmetric path), is "
@@ -220,11 +239,28 @@ class ConnTrack:
         if original in self.by_original:
             self.last_ns[original] = max(self.last_ns[original], t)
             return
-        if self.capacity is not None and len(self.by_original) >= self.capacity:
+        if self.capacity is not None and len(self.by_original) >= self.capacity \
+                and self.live(now_ns) >= self.capacity:  # assumption conntrack-capacity
+            return
+        self.restore(original, translated, firewalls, t, snat_pool)
+
+    def live(self, now_ns: int | None) -> int:
+        """How many entries are alive at `now_ns` (ns): last touch within the idle timeout
+        (assumption conntrack-capacity); None: every entry (nothing expires)."""
+        if now_ns is None:
+            return len(self.by_original)
+        return sum(1 for last in self.last_ns.values() if now_ns - last <= self.idle_timeout_ns)
+
+    def restore(self, original: Key, translated: Key, firewalls: frozenset[int],
+                last_ns: int, snat_pool: tuple[int, ...] | None = None) -> None:
+        """Put back an entry a table held (an explanation rebuilding the table as a run found
+        it): opened with its latest touch `last_ns`, whatever the room (the table held it).
+        A key already held, or that is a reply key of an entry, is left alone."""
+        if original in self.by_original or original in self.by_reply:
             return
         e = Entry(original, translated, firewalls)
         self.by_original[original] = e
-        self.last_ns[original] = t
+        self.last_ns[original] = last_ns
         if snat_pool is not None:
             self.by_snat.setdefault(snat_pool, []).append(original)
         self.by_reply.setdefault(reverse(translated), e)

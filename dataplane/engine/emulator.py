@@ -579,7 +579,7 @@ class Emulator:
         ref = ReferencePipeline(self.net, self.batch.ct.capacity, self.batch.ct.idle_timeout_ns)
         for original, translated, firewalls, last_ns, pool in self.batch.timed_entries(
                 result.conntrack_mark, result.conntrack_times):
-            ref.conntrack.commit(original, translated, firewalls, last_ns, pool)
+            ref.conntrack.restore(original, translated, firewalls, last_ns, pool)
         self._flows_before(ref, result, i)
         p = self._packet(c, i)
         self._pending_before(ref, result, i, p)

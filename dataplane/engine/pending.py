@@ -44,8 +44,10 @@ Contract (reference form `PendingSessions`, batch form `BatchPendingSessions`, o
   conntrack.IDLE_TIMEOUT_NS, a constructor parameter): a record keeps the capture time of its
   latest recording packet; a packet at t answers it only while t - that time <= the timeout
   (a record older than the timeout is gone: the reply is evaluated as a new flow). Answers
-  do not refresh it (only the flow's client packets record). An expired record still counts
-  against `capacity` until its flow records again (as a flow entry does, conntrack.py).
+  do not refresh it (only the flow's client packets record). Room (assumption
+  conntrack-capacity, engine/room.py): a new flow records only while fewer than `capacity`
+  records are alive at its time; an expired record counts for nothing (it stays, and its
+  flow's next record replaces it without needing room).
 Keys: the reference form keys by reference.flow_key tuples, the batch form by the engine's
 flow ids (batch.py: the ids of forward tuples; a row's reverse tuple id `rid`), so state
 crosses batches in both and a verdict does not depend on where the replay cuts them.
@@ -59,6 +61,7 @@ import numpy as np
 
 from dataplane.dispositions import Disposition as D
 from dataplane.engine.conntrack import IDLE_TIMEOUT_NS
+from dataplane.engine.room import admit
 from dataplane.engine.stages import appliance
 from dataplane.engine.stages import route as routing
 
@@ -121,7 +124,9 @@ class PendingSessions:
                public_key: Key | None = None) -> None:
         """A client packet at `now_ns` (capture time) dropped by `verdict.firewall`'s
         application rules (contract); `public_key`: its public_reply_key, answered too."""
-        full = self.capacity is not None and len(self.by_reply) >= self.capacity
+        full = self.capacity is not None and len(self.by_reply) >= self.capacity and sum(
+            1 for t in self.recorded_ns.values()
+            if now_ns - t <= self.idle_timeout_ns) >= self.capacity  # conntrack-capacity
         if reply_key in self.by_reply or not full:
             self.by_reply[reply_key] = verdict
             self.recorded_ns[reply_key] = now_ns
@@ -264,7 +269,7 @@ class BatchPendingSessions:
         t = np.zeros(n, np.int64) if time_ns is None else np.asarray(time_ns, np.int64)
         at, app = self.rule_drops(disposition, label)
         rec = np.flatnonzero(app & ~excluded)
-        rec = self._within_room(fid, rec)
+        rec = self._within_room(fid, rec, t)
         pub = np.full(n, -1, np.int64) if public is None else public
         known = (label >= 0) & (label < self.internet.size)
         inet = known & self.internet[np.where(known, label, 0)]  # from the Internet, unadmitted
@@ -297,17 +302,25 @@ class BatchPendingSessions:
         self._staged = (rec, fid[rec], at[rec], disposition[rec], label[rec], t[rec], pub[rec])
         return disposition, label, rec, used
 
-    def _within_room(self, fid: np.ndarray, rec: np.ndarray) -> np.ndarray:
-        """The recording rows whose flow is recorded already or fits in the table (new
-        flows in row order of their first recording row)."""
+    def _within_room(self, fid: np.ndarray, rec: np.ndarray, time_ns: np.ndarray
+                     ) -> np.ndarray:
+        """The recording rows whose flow is recorded already, or that fit in the table: a
+        new flow's recording row records only while fewer than `capacity` records are alive
+        at its time (assumption conntrack-capacity, engine/room.py; records touched by the
+        flow's earlier recording rows); a refused flow may record at a later row. Fast path:
+        records held plus this batch's new flows stay within the capacity."""
         new = self.firewall[fid[rec]] < 0
         if not new.any():
             return rec
-        _, first = np.unique(fid[rec[new]], return_index=True)
-        order = np.sort(first)
-        room = max(self.capacity - self.count, 0)
-        refused = fid[rec[new]][order[room:]]
-        return rec[~np.isin(fid[rec], refused)] if refused.size else rec
+        if self.count + np.unique(fid[rec[new]]).size <= self.capacity:
+            return rec
+        held = np.flatnonzero(self.firewall >= 0)
+        cand = rec[new]
+        first = admit(cand, fid[cand], time_ns, held, self.recorded_ns[held], rec, fid[rec],
+                      time_ns[rec], self.capacity, self.idle_timeout_ns)
+        opened_at = np.full(self.firewall.size, np.iinfo(np.int64).max, np.int64)
+        opened_at[fid[first]] = first
+        return rec[~new | (rec >= opened_at[fid[rec]])]
 
     def withdraw(self, rows: np.ndarray) -> None:
         """Drop the staged records of `rows` (their source VM's shaper dropped them)."""

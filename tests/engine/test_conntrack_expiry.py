@@ -26,16 +26,21 @@ from dataplane.engine.reference import Packet, ReferencePipeline
 IP_ = lambda a: int(ipaddress.IPv4Address(a))  # noqa: E731
 
 
-def _compare(net, pkts, gaps, split, timeout_ns) -> list[int]:
+def _compare(net, pkts, gaps, split, timeout_ns, capacity: int | None = None,
+             flow_limit: int | None = None) -> list[int]:
     """Reference and batch (chunks of `split`) over `pkts` sent at the running sum of `gaps`
-    (ns); asserts equal answers and returns the reference dispositions."""
+    (ns), with a flow table of `capacity` entries (None: unbounded) and the batch's ids
+    compacted past `flow_limit`; asserts equal answers and returns the reference
+    dispositions."""
     t, packets = 0, []
     for (s, d, p, sp, dp, k), gap in zip(pkts, gaps, strict=True):
         t += gap
         packets.append(Packet(net.ip_nic.get(s, -1) if k == 0 else k - 1, s, d, p, sp, dp, 100,
                               t))
-    walks = ReferencePipeline(net, idle_timeout_ns=timeout_ns).run(packets)
-    bp = BatchPipeline(net, idle_timeout_ns=timeout_ns)
+    walks = ReferencePipeline(net, capacity, idle_timeout_ns=timeout_ns).run(packets)
+    bp = BatchPipeline(net, flow_capacity=capacity or 1 << 20, idle_timeout_ns=timeout_ns)
+    if flow_limit is not None:
+        bp.flow_limit = flow_limit
     got = []
     for lo in range(0, len(packets), split):
         part = packets[lo:lo + split]

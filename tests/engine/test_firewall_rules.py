@@ -10,8 +10,8 @@ import copy
 from pathlib import Path
 
 import pytest
+from hub_topo import HUB_FW
 from scapy.layers.inet import IP, TCP
-from test_conntrack import HUB_FW
 
 from dataplane.control.validate import validate
 from dataplane.engine import Disposition as D

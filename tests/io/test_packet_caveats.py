@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from hub_topo import SPOKE1_TO_SQL, SPOKE2_TO_APP, hub_fw
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scapy.layers.inet import IP, TCP
@@ -30,33 +31,7 @@ from dataplane.io.writers import Outputs, ReplayWriter
 from dataplane.load import read_resources
 
 # app1 (spoke1, route table rt1) and db1 (spoke2, rt2) reach each other through the hub firewall.
-HUB = """
-vnets:
-  hub: {region: westeurope, address_space: [10.0.0.0/16],
-        subnets: {AzureFirewallSubnet: 10.0.255.0/26}}
-  spoke1: {region: westeurope, address_space: [10.1.0.0/16],
-           subnets: {app: {prefix: 10.1.1.0/24, route_table: rt1}}}
-  spoke2: {region: westeurope, address_space: [10.2.0.0/16],
-           subnets: {db: {prefix: 10.2.1.0/24, route_table: rt2}}}
-peerings:
-  - {between: [hub, spoke1], allow_forwarded_traffic: true}
-  - {between: [hub, spoke2], allow_forwarded_traffic: true}
-route_tables:
-  rt1: {routes: [{name: default-via-fw, prefix: 0.0.0.0/0, next_hop: VirtualAppliance,
-                  next_hop_ip: 10.0.255.4}]}
-  rt2: {routes: [{name: default-via-fw, prefix: 0.0.0.0/0, next_hop: VirtualAppliance,
-                  next_hop_ip: 10.0.255.4}]}
-firewalls:
-  fw: {subnet: hub/AzureFirewallSubnet, ip: 10.0.255.4, collections: [
-        {name: sql, priority: 100, action: Allow, rules: [
-          {name: spoke1-to-sql, protocols: [TCP], source: [10.1.0.0/16],
-           destination: [10.2.0.0/16], ports: ["1433"]},
-          {name: spoke2-to-app, protocols: [TCP], source: [10.2.0.0/16],
-           destination: [10.1.0.0/16], ports: ["1433"]}]}]}
-vms:
-  app1: {subnet: spoke1/app, ip: 10.1.1.4, size: Standard_D2s_v3}
-  db1: {subnet: spoke2/db, ip: 10.2.1.4, size: Standard_D2s_v3}
-"""
+HUB = hub_fw(SPOKE1_TO_SQL, SPOKE2_TO_APP)
 NEAR_MISS = "near-miss:rt1:properties.routes[0].properties.nextHopIpAdress"
 FQDN = "firewall-fqdn:fw"
 FRAGMENTATION = "host-fragmentation-not-modelled"

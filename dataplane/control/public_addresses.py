@@ -93,13 +93,14 @@ def chosen_here(topology: Topology, public_ip: str) -> bool:
 
 
 def closed_to_inbound(topology: Topology, nic: Any, config: Any) -> bool:
-    """True when `config` (an IP configuration of `nic`) has a Standard public IP and neither
+    """True when `config` (an IP configuration of `nic`) has a Standard (or StandardV2:
+    STANDARD_V2) public IP and neither
     the NIC nor its subnet has an NSG: Standard public IPs are "secure by default and closed to
     inbound traffic" until an NSG allows it ("Public IP addresses",
     https://learn.microsoft.com/azure/virtual-network/ip-services/public-ip-addresses, "SKU");
     Basic ones are open."""
     pip = topology.get(config.public_ip_address) if config.public_ip_address else None
-    if not isinstance(pip, PublicIPAddress) or pip.sku != "Standard":
+    if not isinstance(pip, PublicIPAddress) or pip.sku not in STANDARD_SKUS:
         return False
     subnet = topology.get(config.subnet) if config.subnet else None
     return not (nic.network_security_group
@@ -111,6 +112,19 @@ def chosen_addresses(topology: Topology) -> frozenset[str]:
     return frozenset(str(a) for a, chosen in _plan(topology).values() if chosen)
 
 
+STANDARD_SKUS = ("Standard", "StandardV2")
+STANDARD_V2 = Assumption(
+    "public-ip-standardv2",
+    "A public IP with sku StandardV2 (the SKU a StandardV2 NAT gateway takes: 'Azure NAT "
+    "Gateway SKUs', https://learn.microsoft.com/azure/nat-gateway/nat-sku, 'SKU comparison') "
+    "is treated as Standard: closed to inbound traffic until an NSG allows it and used for "
+    "outbound like a Standard address; Microsoft's 'Public IP addresses' page documents only "
+    "Basic and Standard.")
+
+
 def public_address_assumptions(topology: Topology) -> tuple[Assumption, ...]:
-    """(ALLOCATION,) when any public IP's address was chosen here, else ()."""
-    return (ALLOCATION,) if any(chosen for _, chosen in _plan(topology).values()) else ()
+    """ALLOCATION when any public IP's address was chosen here; STANDARD_V2 when any public IP
+    has sku StandardV2."""
+    chosen = any(chosen for _, chosen in _plan(topology).values())
+    v2 = any(p.sku == "StandardV2" for p in topology.public_ip_addresses)
+    return (ALLOCATION,) * chosen + (STANDARD_V2,) * v2

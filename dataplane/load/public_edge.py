@@ -11,7 +11,9 @@ Raises: InputError naming the file, the resource and the property.
 
 Microsoft pages modelled:
 * "Public IP addresses" (https://learn.microsoft.com/azure/virtual-network/ip-services/
-  public-ip-addresses, "SKU"): sku Basic or Standard; the REST reference (publicIPAddresses,
+  public-ip-addresses, "SKU"): sku Basic or Standard (StandardV2, the SKU a StandardV2 NAT
+  gateway takes: "Azure NAT Gateway SKUs", https://learn.microsoft.com/azure/nat-gateway/
+  nat-sku, is read as Standard: assumption public-ip-standardv2); the REST reference (publicIPAddresses,
   2024-05-01) gives Basic as the default SKU and Dynamic allocation.
 * "What is a private endpoint?" (https://learn.microsoft.com/azure/private-link/
   private-endpoint-overview, "Private endpoint properties"): the endpoint takes a private IP of
@@ -54,7 +56,7 @@ INTERNAL_FRONTEND_ADDRESS = Assumption(
     "after every NIC, firewall, static frontend and private endpoint, frontends in input "
     "order (Azure allocates it at "
     "deployment: 'Private IP addresses', private-ip-addresses, 'Dynamic allocation').")
-SKUS = ("Basic", "Standard")
+SKUS = ("Basic", "Standard", "StandardV2")  # StandardV2: control/public_addresses.py
 VERSIONS = ("IPv4", "IPv6")
 ALLOCATIONS = ("Static", "Dynamic")
 PRIVATE_ENDPOINT_ADDRESS = Assumption(

@@ -120,3 +120,20 @@ flows = st.tuples(st.sampled_from(IPS), st.sampled_from(IPS), st.sampled_from([6
 def test_reference_equals_batch_at_the_public_edge(sku, nsg, nat, pkts, split) -> None:
     net = Emulator(_topology(sku, nsg, nat=nat)).net
     assert_batch_matches_reference(net, pkts, split)
+
+
+def test_standardv2_is_read_as_standard_with_the_assumption_printed() -> None:
+    """A StandardV2 public IP (the SKU StandardV2 NAT gateways take: "Azure NAT Gateway SKUs",
+    https://learn.microsoft.com/azure/nat-gateway/nat-sku) loads (it was refused) and, under
+    assumption public-ip-standardv2, is closed to inbound like Standard until an NSG allows it."""
+    closed = Emulator(_topology("StandardV2"))
+    out = _from_internet(closed)
+    assert out.dispositions() == [D.PUBLIC_IP_CLOSED]
+    # the label names the rule applied (Standard's), as the assumption says
+    assert out.row(0)["deciding"] == ("public IP web-ip (Standard): closed to inbound, no NSG "
+                                      "allows it")
+    assert any(a.startswith("public-ip-standardv2: ") for a in closed.assumptions())
+    assert not any(a.startswith("public-ip-standardv2")
+                   for a in Emulator(_topology("Standard")).assumptions())
+    opened = _from_internet(Emulator(_topology("StandardV2", nsg="443")))
+    assert opened.dispositions() == [D.DELIVERED]

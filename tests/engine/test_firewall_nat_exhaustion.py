@@ -163,3 +163,24 @@ def test_min_capacity_sets_the_instances_and_so_the_ports(make_topology, tmp_pat
     assert keys == {0, 1, 2, 3}
     with pytest.raises(InputError, match="autoscaleConfiguration.minCapacity"):
         dataplane.load(template(1))
+
+
+def test_every_public_ip_and_instance_pair_draws_ports(make_topology) -> None:
+    """Two public IPs on two instances give four pools of 2,496 ports ("2,496 SNAT ports per
+    public IP address configured per backend virtual machine scale set instance"): flows to one
+    destination spread over all four (address, instance) pairs. The new-user trial found the
+    address and the instance chosen by the same hash digit (address k always on instance k),
+    so a second public IP added no ports."""
+    from dataclasses import replace
+
+    nat = build_network(_hub(make_topology), caps=False).firewall_rules[0].nat
+    assert nat.instances.size == 2
+    two = replace(nat, public=np.array([IP_("198.19.0.1"), IP_("198.19.0.2")], np.int64))
+    sports = np.arange(10000, 12000, dtype=np.int64)
+    n = sports.size
+    args = (np.full(n, APP1, np.int64), np.full(n, GOOGLE, np.int64), np.full(n, 6, np.int64),
+            sports, np.full(n, 443, np.int64))
+    address, _ = two.snat_np(np.ones(n, bool), *args)
+    instance = two.instance_np(*args)
+    pairs = {(int(a), int(i)) for a, i in zip(address, instance, strict=True)}
+    assert pairs == {(a, i) for a in two.public.tolist() for i in (0, 1)}

@@ -246,7 +246,11 @@ class FirewallNat:
             if self.instances.size else \
             np.full(src.size, -1, np.int64)
         if self.public.size:
-            pub = self.public[(h % u(self.public.size)).astype(np.int64)]
+            # the address from the hash's next digit (h // instances): independent of the
+            # instance (h % instances), so every (address, instance) pool is used -- with the
+            # same digit, address k would always pair with instance k (new-user trial)
+            spread = h // u(self.instances.size or INSTANCES)
+            pub = self.public[(spread % u(self.public.size)).astype(np.int64)]
             return np.where(internet, pub, inst).astype(np.int64), port
         return inst.astype(np.int64), port
 

@@ -39,6 +39,7 @@ from dataplane.load.resources import (
     application_targets,
     firewall_action,
     firewall_protocols,
+    nat_target,
     port_ranges,
     snat_private_ranges,
     translated_port,
@@ -101,6 +102,8 @@ def _rule(raw: dict[str, Any], rule_type: str, where: _Where, at: str) -> Firewa
     translated = str(_get(raw, "translatedAddress", default=""))
     targets, unresolved_t = _names(raw, "targetFqdns", where, at)
     fqdns, unresolved_f = _names(raw, "destinationFqdns", where, at)
+    if rule_type == "NatRule":
+        nat_target(translated, _get(raw, "translatedFqdn", default=""), where, at)
     if rule_type == "ApplicationRule":
         application_targets(targets + unresolved_t, _strings(raw, "fqdnTags", where, at)
                             + _strings(raw, "webCategories", where, at)

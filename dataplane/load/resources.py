@@ -221,6 +221,18 @@ def application_port(value: Any, where: _Where, prop: str) -> int:
     return port
 
 
+def nat_target(address: Any, fqdn: Any, where: _Where, at: str) -> None:
+    """A DNAT rule translates to `translatedAddress` or `translatedFqdn`: Azure refuses a NAT
+    rule with neither ("Firewall Policy Rule Collection Groups - Create Or Update",
+    https://learn.microsoft.com/rest/api/firewall/firewall-policy-rule-collection-groups/
+    create-or-update, NatRule: translatedAddress / translatedFqdn). InputError naming
+    `{at}.translatedAddress` otherwise (the rule would silently match nothing)."""
+    if str(address or "").strip() or str(fqdn or "").strip():
+        return
+    raise where.error(f"{at}.translatedAddress",
+                      "a NAT rule needs translatedAddress (or translatedFqdn); it has neither")
+
+
 def translated_port(value: Any, where: _Where, prop: str) -> str:
     """A DNAT rule's translatedPort as written ("" when absent), a port 1-65535 otherwise;
     InputError naming `prop` (a TCP/UDP port is 16 bits: RFC 793 / RFC 768 headers; the ARM
@@ -826,6 +838,8 @@ def _firewall(raw: dict[str, Any], where: _Where) -> AzureFirewall:
             destination_fqdns=_strings(r, "destinationFqdns"))
 
     def nat_rule(r: dict[str, Any], at: str) -> FirewallNatRule:
+        nat_target(_get(r, "translatedAddress", default=""),
+                   _get(r, "translatedFqdn", default=""), where, at)
         return FirewallNatRule(
             name=str(_get(r, "name", default="")), protocols=_strings(r, "protocols"),
             source_addresses=sources(r, at),

@@ -88,3 +88,38 @@ def test_a_policy_with_a_bad_snat_private_range_or_port_is_refused(tmp_path: Pat
         with pytest.raises(InputError) as e:
             load(path)
         assert str(path) in str(e.value) and prop in str(e.value) and "'pol'" in str(e.value)
+
+
+def test_a_nat_rule_without_a_translated_address_is_refused(tmp_path: Path) -> None:
+    """Azure refuses a NAT rule with neither translatedAddress nor translatedFqdn; it loaded and
+    matched nothing, in silence (new-user trial finding 5): classic and policy rules."""
+    path = _yaml(tmp_path, "{subnet: hub/AzureFirewallSubnet, public_ips: [fw-pip], "
+                 "nat_collections: [{name: in, priority: 100, rules: [{name: rdp, "
+                 "protocols: [TCP], source: ['*'], destination: [fw-pip], ports: ['3389'], "
+                 "translated_port: '3389'}]}]}")
+    with pytest.raises(InputError) as e:
+        load(path)
+    assert str(path) in str(e.value) and "'fw'" in str(e.value)
+    assert "translatedAddress" in str(e.value) and "neither" in str(e.value)
+    doc = {"$schema": "https://schema.management.azure.com/schemas/2019-04-01/"
+                      "deploymentTemplate.json#", "contentVersion": "1.0.0.0",
+           "resources": [
+               {"type": "Microsoft.Network/firewallPolicies", "apiVersion": "2023-04-01",
+                "name": "pol", "location": "westeurope", "properties": {}},
+               {"type": "Microsoft.Network/firewallPolicies/ruleCollectionGroups",
+                "apiVersion": "2023-04-01", "name": "pol/dnat",
+                "properties": {"priority": 100, "ruleCollections": [{
+                    "ruleCollectionType": "FirewallPolicyNatRuleCollection",
+                    "name": "in", "priority": 100, "action": {"type": "Dnat"},
+                    "rules": [{"ruleType": "NatRule", "name": "rdp", "ipProtocols": ["TCP"],
+                               "sourceAddresses": ["*"], "destinationAddresses": ["20.1.2.3"],
+                               "destinationPorts": ["3389"], "translatedPort": "3389"}]}]}}]}
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps(doc))
+    with pytest.raises(InputError) as e:
+        load(policy)
+    assert str(policy) in str(e.value) and "translatedAddress" in str(e.value)
+    doc["resources"][1]["properties"]["ruleCollections"][0]["rules"][0][
+        "translatedFqdn"] = "web.contoso.internal"
+    policy.write_text(json.dumps(doc))
+    load(policy)  # a translatedFqdn is a target too

@@ -80,7 +80,9 @@ def policy_chain(topology: Topology, firewall: AzureFirewall) -> list[FirewallPo
     return chain[::-1]
 
 
-def _missing_policies(topology: Topology, firewall: AzureFirewall) -> list[str]:
+def missing_policies(topology: Topology, firewall: AzureFirewall) -> list[str]:
+    """Names of the Firewall Policies the firewall (or its policy chain's basePolicy) names
+    that the input does not hold."""
     known = {id_key(p.id) for p in topology.firewall_policies}
     refs = [firewall.firewall_policy] + [p.base_policy for p in policy_chain(topology, firewall)]
     return [r.rsplit("/", 1)[-1] for r in refs if r and id_key(r) not in known]
@@ -107,7 +109,7 @@ def firewall_rules(topology: Topology, firewall: AzureFirewall) -> FirewallRules
     Raises InputError for a basePolicy cycle."""
     caveats = [f"firewall-policy: firewall {firewall.name} uses Firewall Policy '{name}', which "
                "is not in the input: its rules are not applied"
-               for name in _missing_policies(topology, firewall)]
+               for name in missing_policies(topology, firewall)]
     chain = policy_chain(topology, firewall)
     if not chain:
         ordered = sorted(firewall.network_rule_collections, key=lambda c: c.priority)

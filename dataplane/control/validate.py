@@ -17,6 +17,7 @@ from collections import defaultdict
 
 from dataplane.control.bgp_validate import bgp_findings
 from dataplane.control.caveats import unknown_resource_message
+from dataplane.control.firewall_rules import missing_policies
 from dataplane.control.peering import back_link, link_findings
 from dataplane.control.platform import platform_findings
 from dataplane.errors import WARNING_FINDINGS, Finding
@@ -183,6 +184,17 @@ def _reference_findings(topology: Topology) -> list[Finding]:
             for target, owner in checks if target and topology.get(target) is None]
 
 
+def _firewall_policy_findings(topology: Topology) -> list[Finding]:
+    """A warning per Firewall Policy a firewall names that the input does not hold (an
+    existing policy deployed elsewhere is common, so not an error): the firewall's answers
+    carry caveat firewall-policy (control/firewall_rules.py), its rules are not applied."""
+    return [Finding("FirewallPolicyNotInInput",
+                    f"Firewall {fw.name} uses Firewall Policy '{name}', which is not in the "
+                    "input: its rules are not applied (every flow through the firewall is "
+                    "answered by the default deny, with caveat firewall-policy)", fw.id, "warning")
+            for fw in topology.azure_firewalls for name in missing_policies(topology, fw)]
+
+
 def _peering_findings(topology: Topology) -> list[Finding]:
     out: list[Finding] = []
     for vnet in topology.virtual_networks:
@@ -236,6 +248,7 @@ def validate(topology: Topology) -> list[Finding]:
     findings += _route_findings(topology)
     findings += _reference_findings(topology)
     findings += _peering_findings(topology)
+    findings += _firewall_policy_findings(topology)
     findings += platform_findings(topology)
     findings += bgp_findings(topology)  # gateways, BGP, Route Server, ExpressRoute
     for unknown in topology.unknown_resources:

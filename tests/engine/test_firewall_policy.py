@@ -130,6 +130,15 @@ def test_a_base_policy_cycle_is_an_input_error_a_missing_policy_a_caveat() -> No
     missing = firewall_rules(Topology(firewall_policies=(a,)), fw)  # b, a's parent, absent
     assert missing.caveats == ("firewall-policy: firewall fw uses Firewall Policy 'b', which is "
                                "not in the input: its rules are not applied",)
+    # `check` says it too, as a warning (new-user trial: it said nothing)
+    from dataplane.control.validate import validate
+    findings = validate(Topology(firewall_policies=(a,), azure_firewalls=(fw,)))
+    (finding,) = [f for f in findings if f.code == "FirewallPolicyNotInInput"]
+    assert finding.severity == "warning" and "'b'" in finding.message and "fw" in finding.message
+    c = firewall_policy(_policy("c", []), _Where({}, "t"))
+    held = replace(fw, firewall_policy=c.id)  # its one policy is in the input: no warning
+    assert not [f for f in validate(Topology(firewall_policies=(c,), azure_firewalls=(held,)))
+                if f.code == "FirewallPolicyNotInInput"]
 
 
 def test_ip_groups_fqdns_and_application_rules(make_topology) -> None:

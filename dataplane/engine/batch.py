@@ -487,10 +487,9 @@ class BatchPipeline:
         sure = bool((c.time_ns[rep] - since[rep] <= ct.idle_timeout_ns).all())
         if sure and not touches:
             return alive, None
-        ofid = fid[op]  # one opener per flow: the row each in-batch flow opens at
-        order = np.argsort(ofid, kind="stable")
-        at = np.minimum(np.searchsorted(ofid[order], fid), max(op.size - 1, 0))
-        in_batch = (ofid[order][at] == fid) & (op[order][at] <= rows) if op.size else \
+        # the row each in-batch flow opens at (first_openers: at most one opener per flow,
+        # so the earliest opener of a row's flow is its flow's opener; n: none)
+        in_batch = earliest(fid[op], op, fid, n, self._scratch) <= rows if op.size else \
             np.zeros(n, bool)
         fwd = np.flatnonzero(self._pass[ids] & ~excl & (entry < 0) & (
             ct.opened[fid] | in_batch))

@@ -83,9 +83,9 @@ from dataplane.engine.stages import route as routing
 from dataplane.engine.stages.firewall import CompiledFirewall
 from dataplane.engine.vnet_pairs import PeerLabels
 from dataplane.errors import InputError
+from dataplane.kernels.dkeys import key_hashes, row_keys, state_hashes
 from dataplane.kernels.openers import earliest, first_openers
 from dataplane.kernels.pipeline import KEY_WORDS, KeyIndex, flow_keys, key_fields
-from dataplane.kernels.pipeline_py import mix64  # the one 64-bit column mix
 
 WIDTH = MAX_HOPS + 2
 UNDECIDED = 255
@@ -657,13 +657,7 @@ class BatchPipeline:
         nic << 10 | preset << 2 (the SNAT-pool-full bit 1 and the est bit 0 or-ed in later) and the row's conntrack state id
         (0: none; filled by `_decisions`). Flow ids are kept with the cache (see
         _compact_flows)."""
-        n = len(c)
-        k = np.zeros((n, 4), dtype=np.int64)
-        k[:, 0] = fid
-        k[:, 1] = (c.sport.astype(np.int64) << 32) | (c.dport.astype(np.int64) & 0xFFFFFFFF)
-        k[:, 2] = (c.nic.astype(np.int64) << 10) | (c.preset.astype(np.int64) << 2)
-        k[:, 3] = c.server_name.astype(np.int64) << 32  # the state id is or-ed in below
-        return k.view(np.uint64)
+        return row_keys(fid, c.sport, c.dport, c.nic, c.preset, c.server_name)  # kernels/dkeys
 
     def _decisions(self, c: Columns, state: tuple[np.ndarray, ...], rows: np.ndarray,
                    dkeys: np.ndarray) -> np.ndarray:
@@ -688,14 +682,11 @@ class BatchPipeline:
             words[:, 2] = state[3][r]
             words[:, 3] = state[4][r]
             u = words.view(np.uint64)
-            sid, _ = self.states.index(mix64(u[:, 0] ^ (u[:, 2] << np.uint64(32)), u[:, 1]
-                                             ^ mix64(u[:, 3], u[:, 0])), u)
+            sid, _ = self.states.index(state_hashes(u), u)
             keys = keys.copy()
             keys[st, 2] |= np.uint64(1)
             keys[st, 3] |= (sid + 1).astype(np.uint64)
-        h = mix64(keys[:, 0] ^ (keys[:, 3] << np.uint64(40)) ^ (keys[:, 3] >> np.uint64(32)),
-                  keys[:, 1] ^ (keys[:, 2] << np.uint64(17)))
-        ids, new = self.cache.index(h, keys)
+        ids, new = self.cache.index(key_hashes(keys), keys)
         if new.any():
             reps = rows[new]
             self._store(*self.decide(c.take(reps), *(a[reps] for a in state)))

@@ -86,6 +86,7 @@ from dataplane.errors import InputError
 from dataplane.kernels.dkeys import key_hashes, row_keys, state_hashes
 from dataplane.kernels.openers import earliest, first_openers
 from dataplane.kernels.pipeline import KEY_WORDS, KeyIndex, flow_keys, key_fields
+from dataplane.kernels.rowdiff import changed_rows
 
 WIDTH = MAX_HOPS + 2
 UNDECIDED = 255
@@ -282,13 +283,13 @@ class BatchPipeline:
             live = alive[inner]
             new = self._inner_state(base, c, ids, inner[live], depends[live])
             if dead.size or full.any():
-                new = tuple(a.copy() for a in new)
-                for a, none in zip(new, self._no_state(1), strict=True):
+                if new[0] is base[0]:  # never write base (reused by every round)
+                    new = tuple(a.copy() for a in new[:5])
+                new = (*new[:5], full)  # full: a fresh array of _snat_full's
+                for a, none in zip(new[:5], self._no_state(1)[:5], strict=True):
                     a[dead] = none[0]  # an expired entry gives no state: a new flow
-                new[5][:] = full
             new_rkey = entry >= 0
-            changed = touched[np.any([a[touched] != b[touched] for a, b in zip(
-                (*new, new_rkey), (*state, rkey), strict=True)], axis=0)]
+            changed = changed_rows(touched, (*new, new_rkey), (*state, rkey))  # kernels/rowdiff
             state, rkey, prev = new, new_rkey, marked
             if changed.size == 0:
                 break
@@ -584,7 +585,8 @@ class BatchPipeline:
         opener's state: its decision's firewall set and translation."""
         if rows.size == 0:
             return base
-        est, fws, uip, uport, usrc, full = (a.copy() for a in base)
+        est, fws, uip, uport, usrc = (a.copy() for a in base[:5])
+        full = base[5]  # not written here, nor by the caller (it replaces the array)
         d = ids[opener]
         est[rows] = True
         fws[rows] = self._fwset[d]

@@ -312,10 +312,8 @@ class BatchPipeline:
         self.openers = op
         # opener rows whose entry later rows read, or whose flow has later rows in the batch
         # (were the opener withdrawn, the next of them would open the flow)
-        last = self._scratch  # indexed by flow id (sized by _grow_ids; reset here)
-        last[fid] = -1
-        np.maximum.at(last, fid, rows)
-        again = op[last[fid[op]] > op]
+        # (each opener flow's last row in the batch: the earliest of -row, one scatter pass)
+        again = op[-earliest(fid, -rows, fid[op], 0, self._scratch) > op]
         # pending application-rule sessions (engine/pending.py): replies take their flow's
         # verdict; rewrites drops only, so nothing above depends on it
         disp, dec, self.recorders, used = self.pending_sessions.settle(

@@ -88,9 +88,10 @@ from dataplane.engine.stages import route as routing
 from dataplane.engine.stages.firewall import CompiledFirewall
 from dataplane.engine.vnet_pairs import PeerLabels
 from dataplane.errors import InputError
+from dataplane.kernels.dkeys import key_hashes, row_keys, state_hashes
 from dataplane.kernels.openers import earliest, first_openers
 from dataplane.kernels.pipeline import KEY_WORDS, KeyIndex, flow_keys, key_fields
-from dataplane.kernels.pipeline_py import mix64  # the one 64-bit column mix
+from dataplane.kernels.rowdiff import changed_rows
 
 WIDTH = MAX_HOPS + 2
 UNDECIDED = 255
@@ -291,14 +292,15 @@ class BatchPipeline:
             live = alive[inner]
             new = self._inner_state(base, c, ids, inner[live], depends[live])
             if dead.size or full.any():
-                new = tuple(a.copy() for a in new)
-                for a, none in zip(new, self._no_state(1), strict=True):
+                if new[0] is base[0]:  # never write base (reused by every round)
+                    new = (*(a.copy() for a in new[:5]), *new[5:])
+                expired = new[6].copy()  # each dead row's expired flow (never base's array)
+                expired[dead] = self._expired(c, dead, known, cand, ids)
+                new = (*new[:5], full, expired)  # full: a fresh array of _snat_full's
+                for a, none in zip(new[:5], self._no_state(1)[:5], strict=True):
                     a[dead] = none[0]  # an expired entry gives no state: a new flow
-                new[5][:] = full
-                new[6][dead] = self._expired(c, dead, known, cand, ids)  # ... that expired
             new_rkey = entry >= 0
-            changed = touched[np.any([a[touched] != b[touched] for a, b in zip(
-                (*new, new_rkey), (*state, rkey), strict=True)], axis=0)]
+            changed = changed_rows(touched, (*new, new_rkey), (*state, rkey))  # kernels/rowdiff
             state, rkey, prev = new, new_rkey, marked
             if changed.size == 0 and not again_room:
                 break
@@ -323,10 +325,8 @@ class BatchPipeline:
         self.openers = op
         # opener rows whose entry later rows read, or whose flow has later rows in the batch
         # (were the opener withdrawn, the next of them would open the flow)
-        last = self._scratch  # indexed by flow id (sized by _grow_ids; reset here)
-        last[fid] = -1
-        np.maximum.at(last, fid, rows)
-        again = op[last[fid[op]] > op]
+        # (each opener flow's last row in the batch: the earliest of -row, one scatter pass)
+        again = op[-earliest(fid, -rows, fid[op], 0, self._scratch) > op]
         # pending application-rule sessions (engine/pending.py): replies take their flow's
         # verdict; rewrites drops only, so nothing above depends on it
         public, rid = self._public_replies(c, fid, rid, rev, ids)
@@ -581,10 +581,9 @@ class BatchPipeline:
         sure = bool((c.time_ns[rep] - since[rep] <= ct.idle_timeout_ns).all())
         if sure and not touches:
             return alive, None
-        ofid = fid[op]  # one opener per flow: the row each in-batch flow opens at
-        order = np.argsort(ofid, kind="stable")
-        at = np.minimum(np.searchsorted(ofid[order], fid), max(op.size - 1, 0))
-        in_batch = (ofid[order][at] == fid) & (op[order][at] <= rows) if op.size else \
+        # the row each in-batch flow opens at (first_openers: at most one opener per flow,
+        # so the earliest opener of a row's flow is its flow's opener; n: none)
+        in_batch = earliest(fid[op], op, fid, n, self._scratch) <= rows if op.size else \
             np.zeros(n, bool)
         fwd = np.flatnonzero(self._pass[ids] & ~excl & (entry < 0) & (
             ct.opened[fid] | in_batch))
@@ -679,7 +678,8 @@ class BatchPipeline:
         opener's state: its decision's firewall set and translation."""
         if rows.size == 0:
             return base
-        est, fws, uip, uport, usrc, full, expired = (a.copy() for a in base)
+        est, fws, uip, uport, usrc = (a.copy() for a in base[:5])
+        full, expired = base[5], base[6]  # not written here (the caller replaces them)
         d = ids[opener]
         est[rows] = True
         fws[rows] = self._fwset[d]
@@ -784,13 +784,7 @@ class BatchPipeline:
         nic << 10 | preset << 2 (the SNAT-pool-full bit 1 and the est bit 0 or-ed in later) and the row's conntrack state id
         (0: none; filled by `_decisions`). Flow ids are kept with the cache (see
         _compact_flows)."""
-        n = len(c)
-        k = np.zeros((n, 4), dtype=np.int64)
-        k[:, 0] = fid
-        k[:, 1] = (c.sport.astype(np.int64) << 32) | (c.dport.astype(np.int64) & 0xFFFFFFFF)
-        k[:, 2] = (c.nic.astype(np.int64) << 10) | (c.preset.astype(np.int64) << 2)
-        k[:, 3] = c.server_name.astype(np.int64) << 32  # the state id is or-ed in below
-        return k.view(np.uint64)
+        return row_keys(fid, c.sport, c.dport, c.nic, c.preset, c.server_name)  # kernels/dkeys
 
     def _decisions(self, c: Columns, state: tuple[np.ndarray, ...], rows: np.ndarray,
                    dkeys: np.ndarray) -> np.ndarray:
@@ -819,14 +813,11 @@ class BatchPipeline:
             words[:, 2] = state[3][r]
             words[:, 3] = state[4][r]
             u = words.view(np.uint64)
-            sid, _ = self.states.index(mix64(u[:, 0] ^ (u[:, 2] << np.uint64(32)), u[:, 1]
-                                             ^ mix64(u[:, 3], u[:, 0])), u)
+            sid, _ = self.states.index(state_hashes(u), u)
             keys = keys.copy()
             keys[st, 2] |= np.uint64(1)
             keys[st, 3] |= (sid + 1).astype(np.uint64)
-        h = mix64(keys[:, 0] ^ (keys[:, 3] << np.uint64(40)) ^ (keys[:, 3] >> np.uint64(32)),
-                  keys[:, 1] ^ (keys[:, 2] << np.uint64(17)))
-        ids, new = self.cache.index(h, keys)
+        ids, new = self.cache.index(key_hashes(keys), keys)
         if new.any():
             reps = rows[new]
             self._store(*self.decide(c.take(reps), *(a[reps] for a in state)))

@@ -92,6 +92,7 @@ from dataplane.kernels.dkeys import key_hashes, row_keys, state_hashes
 from dataplane.kernels.openers import earliest, first_openers
 from dataplane.kernels.pipeline import KEY_WORDS, KeyIndex, flow_keys, key_fields
 from dataplane.kernels.rowdiff import changed_rows
+from dataplane.kernels.unnat import unnat
 
 WIDTH = MAX_HOPS + 2
 UNDECIDED = 255
@@ -693,26 +694,9 @@ class BatchPipeline:
         original source or-ed with UNSNAT, -1 when nothing was translated; ports 0 unless
         TCP/UDP; the source restore (conntrack.Entry.source_restore) is the original source
         address << 16 | port whenever the source was translated, else -1."""
-        d = ids[rows]
-        ported = (c.proto[rows] == 6) | (c.proto[rows] == 17)
-        dn = (self._fdst[d] != c.dst[rows]) | (self._fdport[d] != c.dport[rows])
-        sn = ~dn & ((self._fsrc[d] != c.src[rows]) | (self._fsport[d] != c.sport[rows]))
-        dst, src = c.dst[rows], c.src[rows]
-        six = c.family[rows] == 6  # IPv6 addresses as handles (address_handles.py): an ILB's
-        if six.any():  # DNAT, an instance public IPv6's SNAT (stages/public_edge6.py)
-            m = six & dn
-            dst = dst.copy()
-            dst[m] = self.addr6.handle_np(c.dst_hi[rows[m]], c.dst_lo[rows[m]])
-            m = six & sn
-            src = src.copy()
-            src[m] = self.addr6.handle_np(c.src_hi[rows[m]], c.src_lo[rows[m]])
-        ip = np.where(dn, dst, np.where(sn, src | UNSNAT, -1))
-        port = np.where(dn, c.dport[rows], np.where(sn, c.sport[rows], -1))
-        moved = ~six & ((self._fsrc[d] != c.src[rows]) | (self._fsport[d] != c.sport[rows]))
-        usrc = np.where(moved, (c.src[rows].astype(np.int64) << 16)
-                        | np.where(ported, c.sport[rows], 0), -1)
-        return (ip.astype(np.int64), np.where(ported | (port < 0), port, 0).astype(np.int32),
-                usrc.astype(np.int64))
+        return unnat(rows, ids, c.family, c.proto, c.src, c.dst, c.sport, c.dport,  # kernels/
+                     self._fsrc, self._fdst, self._fsport, self._fdport, UNSNAT,  # unnat
+                     c.src_hi, c.src_lo, c.dst_hi, c.dst_lo, self.addr6.handle_np)
 
     def _openers(self, c: Columns, fid: np.ndarray, rid: np.ndarray, rev: tuple,
                  ids: np.ndarray, rkey: np.ndarray, excl: np.ndarray,

@@ -89,6 +89,7 @@ from dataplane.engine.stages.firewall import CompiledFirewall
 from dataplane.engine.vnet_pairs import PeerLabels
 from dataplane.errors import InputError
 from dataplane.kernels.dkeys import key_hashes, row_keys, state_hashes
+from dataplane.kernels.entrystate import entry_state
 from dataplane.kernels.openers import earliest, first_openers
 from dataplane.kernels.pipeline import KEY_WORDS, KeyIndex, flow_keys, key_fields
 from dataplane.kernels.rowdiff import changed_rows
@@ -256,9 +257,11 @@ class BatchPipeline:
             dkeys = self._decision_keys(c, fid)
         ct = self.ct
         rows = np.arange(n, dtype=np.int64)
-        known = ct.reply_entry[rid]  # replies of entries opened in earlier batches
-        base = self._entry_state(known)
-        known_since = np.where(known >= 0, ct.last_ns[known], -(1 << 62))
+        # replies of entries opened in earlier batches: the entry, its state, its last touch
+        known, *base5, known_since = entry_state(  # kernels/entrystate
+            rid, ct.reply_entry, ct.fwset, ct.unnat_ip, ct.unnat_port, ct.usrc, ct.last_ns,
+            -(1 << 62))
+        base = (*base5, *self._no_state(n)[5:])  # SNAT-pool-full and expired: none yet
         empty = np.zeros(0, np.int64)
         if warm is None:
             state, rkey, prev = base, known >= 0, empty
@@ -547,19 +550,6 @@ class BatchPipeline:
         member = self.fwsets.member[fws]
         has = member.any(axis=1) & at_vm
         return np.where(has, np.argmax(member, axis=1) + 1, 0).astype(np.int32)
-
-    def _entry_state(self, ent: np.ndarray) -> tuple[np.ndarray, ...]:
-        """(est, firewall-session set, un-NAT address, un-NAT port, source restore) of each
-        row from the committed entry `ent` it answers (-1: none)."""
-        ct = self.ct
-        est, fws, uip, uport, usrc, full, expired = self._no_state(ent.size)
-        r = np.flatnonzero(ent >= 0)
-        if r.size:
-            e = ent[r]
-            est[r] = True
-            fws[r], uip[r], uport[r] = ct.fwset[e], ct.unnat_ip[e], ct.unnat_port[e]
-            usrc[r] = ct.usrc[e]
-        return est, fws, uip, uport, usrc, full, expired
 
     def _alive(self, c: Columns, entry: np.ndarray, since: np.ndarray, fid: np.ndarray,
                op: np.ndarray, ids: np.ndarray, excl: np.ndarray, touches: bool

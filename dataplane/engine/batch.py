@@ -89,6 +89,7 @@ from dataplane.engine.stages.firewall import CompiledFirewall
 from dataplane.engine.vnet_pairs import PeerLabels
 from dataplane.errors import InputError
 from dataplane.kernels.dkeys import key_hashes, row_keys, state_hashes
+from dataplane.kernels.dtake import take_decided
 from dataplane.kernels.entrystate import entry_state
 from dataplane.kernels.openers import earliest, first_openers
 from dataplane.kernels.pipeline import KEY_WORDS, KeyIndex, flow_keys, key_fields
@@ -319,8 +320,12 @@ class BatchPipeline:
         self._pending = (fid[op], tid, self._fwset[ids[op]], *unnat, c.time_ns[op],
                          self._pool[ids[op]])
         self._touches = touches
-        self.final = (self._fsrc[ids], self._fdst[ids], self._fsport[ids], self._fdport[ids])
-        self.snat_pool_rows = self._pool[ids]  # each row's SNAT port pool id (explanations)
+        # each row's answer from the decision store, one pass (kernels/dtake): the final
+        # addresses and ports, the SNAT port pool id (explanations), disposition and label
+        *final, self.snat_pool_rows, disp, dec = take_decided(
+            ids, self._fsrc, self._fdst, self._fsport, self._fdport, self._pool, self._disp,
+            self._dec)
+        self.final = tuple(final)
         edge = np.flatnonzero(c.preset != UNDECIDED)  # decided at the edge: untranslated
         if edge.size:
             for f, col in zip(self.final, (c.src, c.dst, c.sport, c.dport), strict=True):
@@ -335,7 +340,7 @@ class BatchPipeline:
         # verdict; rewrites drops only, so nothing above depends on it
         public, rid = self._public_replies(c, fid, rid, rev, ids)
         disp, dec, self.recorders, used = self.pending_sessions.settle(
-            fid, rid, self._disp[ids], self._dec[ids], excl, c.time_ns, public)
+            fid, rid, disp, dec, excl, c.time_ns, public)
         self.depended_on = _union_rows(n, depends, again, used)
         if commit:
             self.commit()

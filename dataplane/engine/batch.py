@@ -773,13 +773,17 @@ class BatchPipeline:
         id, so a cached answer is exact whatever entry supplied the state. Rows with the
         same key share one decide() (within this batch and across batches); new keys are
         decided once, by their first row."""
-        est = state[0][rows]
+        # fast path: `rows` are distinct ascending rows of the batch (run's arange, or
+        # changed_rows' subset of the ascending `touched`), so as many as the batch are all of
+        # them in order: the state columns are read as they are, without a gather
+        sel = slice(None) if rows.size == state[0].size else rows
+        est = state[0][sel]
         keys = dkeys  # rows without state: est bit and state id are 0 already
-        full = np.flatnonzero(state[5][rows])  # a new flow whose SNAT port pool is in use
+        full = np.flatnonzero(state[5][sel])  # a new flow whose SNAT port pool is in use
         if full.size:
             keys = dkeys.copy()
             keys[full, 2] |= np.uint64(2)
-        gone = np.flatnonzero(state[6][rows] >= 0)  # answers an expired entry (no est bit)
+        gone = np.flatnonzero(state[6][sel] >= 0)  # answers an expired entry (no est bit)
         if gone.size:
             keys = keys.copy()
             keys[gone, 3] |= np.uint64(1 << 31) | state[6][rows[gone]].astype(np.uint64)

@@ -88,9 +88,13 @@ from dataplane.engine.stages import route as routing
 from dataplane.engine.stages.firewall import CompiledFirewall
 from dataplane.engine.vnet_pairs import PeerLabels
 from dataplane.errors import InputError
+from dataplane.kernels.dkeys import key_hashes, row_keys, state_hashes
+from dataplane.kernels.dtake import take_decided
+from dataplane.kernels.entrystate import entry_state
 from dataplane.kernels.openers import earliest, first_openers
 from dataplane.kernels.pipeline import KEY_WORDS, KeyIndex, flow_keys, key_fields
-from dataplane.kernels.pipeline_py import mix64  # the one 64-bit column mix
+from dataplane.kernels.rowdiff import changed_rows
+from dataplane.kernels.unnat import unnat
 
 WIDTH = MAX_HOPS + 2
 UNDECIDED = 255
@@ -254,9 +258,11 @@ class BatchPipeline:
             dkeys = self._decision_keys(c, fid)
         ct = self.ct
         rows = np.arange(n, dtype=np.int64)
-        known = ct.reply_entry[rid]  # replies of entries opened in earlier batches
-        base = self._entry_state(known)
-        known_since = np.where(known >= 0, ct.last_ns[known], -(1 << 62))
+        # replies of entries opened in earlier batches: the entry, its state, its last touch
+        known, *base5, known_since = entry_state(  # kernels/entrystate
+            rid, ct.reply_entry, ct.fwset, ct.unnat_ip, ct.unnat_port, ct.usrc, ct.last_ns,
+            -(1 << 62))
+        base = (*base5, *self._no_state(n)[5:])  # SNAT-pool-full and expired: none yet
         empty = np.zeros(0, np.int64)
         if warm is None:
             state, rkey, prev = base, known >= 0, empty
@@ -291,14 +297,15 @@ class BatchPipeline:
             live = alive[inner]
             new = self._inner_state(base, c, ids, inner[live], depends[live])
             if dead.size or full.any():
-                new = tuple(a.copy() for a in new)
-                for a, none in zip(new, self._no_state(1), strict=True):
+                if new[0] is base[0]:  # never write base (reused by every round)
+                    new = (*(a.copy() for a in new[:5]), *new[5:])
+                expired = new[6].copy()  # each dead row's expired flow (never base's array)
+                expired[dead] = self._expired(c, dead, known, cand, ids)
+                new = (*new[:5], full, expired)  # full: a fresh array of _snat_full's
+                for a, none in zip(new[:5], self._no_state(1)[:5], strict=True):
                     a[dead] = none[0]  # an expired entry gives no state: a new flow
-                new[5][:] = full
-                new[6][dead] = self._expired(c, dead, known, cand, ids)  # ... that expired
             new_rkey = entry >= 0
-            changed = touched[np.any([a[touched] != b[touched] for a, b in zip(
-                (*new, new_rkey), (*state, rkey), strict=True)], axis=0)]
+            changed = changed_rows(touched, (*new, new_rkey), (*state, rkey))  # kernels/rowdiff
             state, rkey, prev = new, new_rkey, marked
             if changed.size == 0 and not again_room:
                 break
@@ -313,8 +320,12 @@ class BatchPipeline:
         self._pending = (fid[op], tid, self._fwset[ids[op]], *unnat, c.time_ns[op],
                          self._pool[ids[op]])
         self._touches = touches
-        self.final = (self._fsrc[ids], self._fdst[ids], self._fsport[ids], self._fdport[ids])
-        self.snat_pool_rows = self._pool[ids]  # each row's SNAT port pool id (explanations)
+        # each row's answer from the decision store, one pass (kernels/dtake): the final
+        # addresses and ports, the SNAT port pool id (explanations), disposition and label
+        *final, self.snat_pool_rows, disp, dec = take_decided(
+            ids, self._fsrc, self._fdst, self._fsport, self._fdport, self._pool, self._disp,
+            self._dec)
+        self.final = tuple(final)
         edge = np.flatnonzero(c.preset != UNDECIDED)  # decided at the edge: untranslated
         if edge.size:
             for f, col in zip(self.final, (c.src, c.dst, c.sport, c.dport), strict=True):
@@ -323,15 +334,13 @@ class BatchPipeline:
         self.openers = op
         # opener rows whose entry later rows read, or whose flow has later rows in the batch
         # (were the opener withdrawn, the next of them would open the flow)
-        last = self._scratch  # indexed by flow id (sized by _grow_ids; reset here)
-        last[fid] = -1
-        np.maximum.at(last, fid, rows)
-        again = op[last[fid[op]] > op]
+        # (each opener flow's last row in the batch: the earliest of -row, one scatter pass)
+        again = op[-earliest(fid, -rows, fid[op], 0, self._scratch) > op]
         # pending application-rule sessions (engine/pending.py): replies take their flow's
         # verdict; rewrites drops only, so nothing above depends on it
         public, rid = self._public_replies(c, fid, rid, rev, ids)
         disp, dec, self.recorders, used = self.pending_sessions.settle(
-            fid, rid, self._disp[ids], self._dec[ids], excl, c.time_ns, public)
+            fid, rid, disp, dec, excl, c.time_ns, public)
         self.depended_on = _union_rows(n, depends, again, used)
         if commit:
             self.commit()
@@ -547,19 +556,6 @@ class BatchPipeline:
         has = member.any(axis=1) & at_vm
         return np.where(has, np.argmax(member, axis=1) + 1, 0).astype(np.int32)
 
-    def _entry_state(self, ent: np.ndarray) -> tuple[np.ndarray, ...]:
-        """(est, firewall-session set, un-NAT address, un-NAT port, source restore) of each
-        row from the committed entry `ent` it answers (-1: none)."""
-        ct = self.ct
-        est, fws, uip, uport, usrc, full, expired = self._no_state(ent.size)
-        r = np.flatnonzero(ent >= 0)
-        if r.size:
-            e = ent[r]
-            est[r] = True
-            fws[r], uip[r], uport[r] = ct.fwset[e], ct.unnat_ip[e], ct.unnat_port[e]
-            usrc[r] = ct.usrc[e]
-        return est, fws, uip, uport, usrc, full, expired
-
     def _alive(self, c: Columns, entry: np.ndarray, since: np.ndarray, fid: np.ndarray,
                op: np.ndarray, ids: np.ndarray, excl: np.ndarray, touches: bool
                ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
@@ -581,10 +577,9 @@ class BatchPipeline:
         sure = bool((c.time_ns[rep] - since[rep] <= ct.idle_timeout_ns).all())
         if sure and not touches:
             return alive, None
-        ofid = fid[op]  # one opener per flow: the row each in-batch flow opens at
-        order = np.argsort(ofid, kind="stable")
-        at = np.minimum(np.searchsorted(ofid[order], fid), max(op.size - 1, 0))
-        in_batch = (ofid[order][at] == fid) & (op[order][at] <= rows) if op.size else \
+        # the row each in-batch flow opens at (first_openers: at most one opener per flow,
+        # so the earliest opener of a row's flow is its flow's opener; n: none)
+        in_batch = earliest(fid[op], op, fid, n, self._scratch) <= rows if op.size else \
             np.zeros(n, bool)
         fwd = np.flatnonzero(self._pass[ids] & ~excl & (entry < 0) & (
             ct.opened[fid] | in_batch))
@@ -679,7 +674,8 @@ class BatchPipeline:
         opener's state: its decision's firewall set and translation."""
         if rows.size == 0:
             return base
-        est, fws, uip, uport, usrc, full, expired = (a.copy() for a in base)
+        est, fws, uip, uport, usrc = (a.copy() for a in base[:5])
+        full, expired = base[5], base[6]  # not written here (the caller replaces them)
         d = ids[opener]
         est[rows] = True
         fws[rows] = self._fwset[d]
@@ -693,26 +689,9 @@ class BatchPipeline:
         original source or-ed with UNSNAT, -1 when nothing was translated; ports 0 unless
         TCP/UDP; the source restore (conntrack.Entry.source_restore) is the original source
         address << 16 | port whenever the source was translated, else -1."""
-        d = ids[rows]
-        ported = (c.proto[rows] == 6) | (c.proto[rows] == 17)
-        dn = (self._fdst[d] != c.dst[rows]) | (self._fdport[d] != c.dport[rows])
-        sn = ~dn & ((self._fsrc[d] != c.src[rows]) | (self._fsport[d] != c.sport[rows]))
-        dst, src = c.dst[rows], c.src[rows]
-        six = c.family[rows] == 6  # IPv6 addresses as handles (address_handles.py): an ILB's
-        if six.any():  # DNAT, an instance public IPv6's SNAT (stages/public_edge6.py)
-            m = six & dn
-            dst = dst.copy()
-            dst[m] = self.addr6.handle_np(c.dst_hi[rows[m]], c.dst_lo[rows[m]])
-            m = six & sn
-            src = src.copy()
-            src[m] = self.addr6.handle_np(c.src_hi[rows[m]], c.src_lo[rows[m]])
-        ip = np.where(dn, dst, np.where(sn, src | UNSNAT, -1))
-        port = np.where(dn, c.dport[rows], np.where(sn, c.sport[rows], -1))
-        moved = ~six & ((self._fsrc[d] != c.src[rows]) | (self._fsport[d] != c.sport[rows]))
-        usrc = np.where(moved, (c.src[rows].astype(np.int64) << 16)
-                        | np.where(ported, c.sport[rows], 0), -1)
-        return (ip.astype(np.int64), np.where(ported | (port < 0), port, 0).astype(np.int32),
-                usrc.astype(np.int64))
+        return unnat(rows, ids, c.family, c.proto, c.src, c.dst, c.sport, c.dport,  # kernels/
+                     self._fsrc, self._fdst, self._fsport, self._fdport, UNSNAT,  # unnat
+                     c.src_hi, c.src_lo, c.dst_hi, c.dst_lo, self.addr6.handle_np)
 
     def _openers(self, c: Columns, fid: np.ndarray, rid: np.ndarray, rev: tuple,
                  ids: np.ndarray, rkey: np.ndarray, excl: np.ndarray,
@@ -784,13 +763,7 @@ class BatchPipeline:
         nic << 10 | preset << 2 (the SNAT-pool-full bit 1 and the est bit 0 or-ed in later) and the row's conntrack state id
         (0: none; filled by `_decisions`). Flow ids are kept with the cache (see
         _compact_flows)."""
-        n = len(c)
-        k = np.zeros((n, 4), dtype=np.int64)
-        k[:, 0] = fid
-        k[:, 1] = (c.sport.astype(np.int64) << 32) | (c.dport.astype(np.int64) & 0xFFFFFFFF)
-        k[:, 2] = (c.nic.astype(np.int64) << 10) | (c.preset.astype(np.int64) << 2)
-        k[:, 3] = c.server_name.astype(np.int64) << 32  # the state id is or-ed in below
-        return k.view(np.uint64)
+        return row_keys(fid, c.sport, c.dport, c.nic, c.preset, c.server_name)  # kernels/dkeys
 
     def _decisions(self, c: Columns, state: tuple[np.ndarray, ...], rows: np.ndarray,
                    dkeys: np.ndarray) -> np.ndarray:
@@ -800,13 +773,17 @@ class BatchPipeline:
         id, so a cached answer is exact whatever entry supplied the state. Rows with the
         same key share one decide() (within this batch and across batches); new keys are
         decided once, by their first row."""
-        est = state[0][rows]
+        # fast path: `rows` are distinct ascending rows of the batch (run's arange, or
+        # changed_rows' subset of the ascending `touched`), so as many as the batch are all of
+        # them in order: the state columns are read as they are, without a gather
+        sel = slice(None) if rows.size == state[0].size else rows
+        est = state[0][sel]
         keys = dkeys  # rows without state: est bit and state id are 0 already
-        full = np.flatnonzero(state[5][rows])  # a new flow whose SNAT port pool is in use
+        full = np.flatnonzero(state[5][sel])  # a new flow whose SNAT port pool is in use
         if full.size:
             keys = dkeys.copy()
             keys[full, 2] |= np.uint64(2)
-        gone = np.flatnonzero(state[6][rows] >= 0)  # answers an expired entry (no est bit)
+        gone = np.flatnonzero(state[6][sel] >= 0)  # answers an expired entry (no est bit)
         if gone.size:
             keys = keys.copy()
             keys[gone, 3] |= np.uint64(1 << 31) | state[6][rows[gone]].astype(np.uint64)
@@ -819,14 +796,11 @@ class BatchPipeline:
             words[:, 2] = state[3][r]
             words[:, 3] = state[4][r]
             u = words.view(np.uint64)
-            sid, _ = self.states.index(mix64(u[:, 0] ^ (u[:, 2] << np.uint64(32)), u[:, 1]
-                                             ^ mix64(u[:, 3], u[:, 0])), u)
+            sid, _ = self.states.index(state_hashes(u), u)
             keys = keys.copy()
             keys[st, 2] |= np.uint64(1)
             keys[st, 3] |= (sid + 1).astype(np.uint64)
-        h = mix64(keys[:, 0] ^ (keys[:, 3] << np.uint64(40)) ^ (keys[:, 3] >> np.uint64(32)),
-                  keys[:, 1] ^ (keys[:, 2] << np.uint64(17)))
-        ids, new = self.cache.index(h, keys)
+        ids, new = self.cache.index(key_hashes(keys), keys)
         if new.any():
             reps = rows[new]
             self._store(*self.decide(c.take(reps), *(a[reps] for a in state)))

@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from dataplane.engine.conntrack import ConnTrack, Key
+from dataplane.kernels.reopenscan import none_reopen
 
 REOPEN_CAVEAT = (
     "conntrack-reopen: a forward TCP packet of a flow idle for longer than the idle timeout "
@@ -59,13 +60,10 @@ def reopened_np(n: int, rows: np.ndarray, entries: np.ndarray, times_ns: np.ndar
     `forward` (bool[n]): rows that are no reply of an entry; `proto` (int[n]); `opened` /
     `last_ns` (by opener id): the committed table before this batch."""
     out = np.zeros(n, bool)
-    cand = forward[rows] & (proto[rows] == TCP)
-    if not cand.any():
-        return out
     # fast path: each entry's previous touch is at least its committed one, or (opened in
     # this batch) the batch's first time; within the timeout of that bound, nothing re-opens
-    floor = np.where(opened[entries[cand]], last_ns[entries[cand]], times_ns.min())
-    if (times_ns[cand] - floor <= idle_timeout_ns).all():
+    # (kernels/reopenscan.py; also True when no touch is a forward TCP packet)
+    if none_reopen(rows, entries, times_ns, forward, proto, opened, last_ns, idle_timeout_ns):
         return out
     order = np.lexsort((rows, entries))
     rows, entries, times_ns = rows[order], entries[order], times_ns[order]

@@ -23,7 +23,8 @@ import sys
 from types import ModuleType
 
 KERNELS: tuple[str, ...] = ("overlap", "lpm", "acl", "flows", "shaper", "headers", "pcapscan",
-                            "pipeline", "records", "servername", "legs", "openers")
+                            "pipeline", "records", "servername", "legs", "openers",
+                            "dkeys", "rowdiff", "unnat", "entrystate", "reopenscan", "dtake")
 
 
 def _flag(name: str) -> str:

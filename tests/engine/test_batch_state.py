@@ -22,8 +22,11 @@ def test_repeated_flows_and_replies_across_batches(demo_topology, case):
 @settings(max_examples=25, deadline=None)
 @given(traffic())
 def test_hash_collisions_fall_back_to_exact_ids(demo_topology, case):
-    """Every 5-tuple hashes alike: `_flow_ids` must notice and use exact ids."""
+    """Every decision key and conntrack state hashes alike (kernels/dkeys, as batch.py imports
+    them): the decision cache and the state table must compare whole keys and keep exact ids."""
     pkts, split = case
+    zeros = lambda keys: np.zeros(keys.shape[0], dtype=np.uint64)  # noqa: E731
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(batch_mod, "mix64", lambda a, b: np.zeros(a.shape, dtype=np.uint64))
+        mp.setattr(batch_mod, "key_hashes", zeros)
+        mp.setattr(batch_mod, "state_hashes", zeros)
         assert_batch_matches_reference(build_network(demo_topology), pkts, split)

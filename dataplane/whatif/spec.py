@@ -488,6 +488,10 @@ def parse_spec(doc: dict[str, Any], source: str = "<spec>", base_dir: Path | Non
     base = doc.get("base")
     if not base:
         raise err(source, "base", "required: 'demo' or a topology file")
+    if isinstance(base, (list, dict)):
+        raise err(source, "base", "one topology file or folder, not a list: to combine files "
+                                  "(a template and a scenario of test VMs), put them in one "
+                                  "folder and name the folder")
     if base == "demo":
         base_path = demo_path()
     else:

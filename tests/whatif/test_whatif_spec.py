@@ -67,6 +67,8 @@ def test_units():
      "non-empty list"),
     (lambda d: d.update(cases=[{"name": "a"}, {"name": "a"}]), "cases[1].name", "duplicate"),
     (lambda d: d.update(workload={}), "property 'workload'", "needs flows"),
+    (lambda d: d.update(base=["smallest.json", "vms.yaml"]), "property 'base'",
+     "put them in one folder"),
 ])
 def test_errors_name_the_key_path(mutate, path, words):
     d = doc()

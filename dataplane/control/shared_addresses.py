@@ -13,7 +13,9 @@ NIC, written down because Microsoft's pages have no notion of a capture's sender
 Takes a Topology. Emits `shared_private_addresses(topology)` -> tuple[SharedAddress, ...]
 (IPv4 address as int, NIC indices in topology order: the first is the one captures are
 attributed to; only addresses two or more NICs hold) and `shared_address_findings(topology)`
--> one warning Finding `AmbiguousSourceAddress` per such address (`check` prints them).
+-> one warning Finding `AmbiguousSourceAddress` per such address held in two or more VNets
+(`check` prints them; holders within one VNet are Azure's error PrivateIPAddressIsAllocated,
+control/validate.py, though the engine's caveat covers them too).
 IPv6 private addresses are not examined (left for a later change).
 """
 
@@ -23,7 +25,7 @@ import ipaddress
 from dataclasses import dataclass
 
 from dataplane.errors import Finding
-from dataplane.model import Topology
+from dataplane.model import NetworkInterface, Topology, id_key
 
 AMBIGUOUS_SOURCE_KEY = "ambiguous-source-address"
 AMBIGUOUS_SOURCE = (
@@ -58,12 +60,20 @@ def holder_name(topology: Topology, nic_index: int) -> str:
     return f"{vm.name} ({nic.name})" if vm is not None else nic.name
 
 
+def _vnet_key(topology: Topology, nic: NetworkInterface) -> str:
+    subnets = [c.subnet for c in nic.ip_configurations if c.subnet]
+    vnet = topology.vnet_of_subnet(subnets[0]) if subnets else None
+    return id_key(vnet.id) if vnet is not None else nic.id
+
+
 def shared_address_findings(topology: Topology) -> list[Finding]:
     """One warning per shared address: the address, every NIC/VM holding it, and which one a
     captured packet from it is attributed to."""
     nics = topology.network_interfaces
     out = []
     for shared in shared_private_addresses(topology):
+        if len({_vnet_key(topology, nics[n]) for n in shared.nics}) < 2:
+            continue  # one VNet: Azure refuses it (PrivateIPAddressIsAllocated, validate.py)
         names = [holder_name(topology, n) for n in shared.nics]
         out.append(Finding(
             "AmbiguousSourceAddress",

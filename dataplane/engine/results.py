@@ -35,9 +35,9 @@ from typing import Any
 
 import numpy as np
 
+from dataplane.control.shared_addresses import AMBIGUOUS_SOURCE
 from dataplane.dispositions import PASSED_CODES
 from dataplane.dispositions import Disposition as D
-from dataplane.control.shared_addresses import AMBIGUOUS_SOURCE
 from dataplane.engine.path_caveats import caveat_lines
 from dataplane.engine.reopen import REOPEN_CAVEAT
 

@@ -148,3 +148,12 @@ def test_real_template_warns_and_maps_to_win_vm_2(overlapped, tmp_path) -> None:
     assert row["hops"].startswith("win-vm-2") and AMBIGUOUS_SOURCE not in row["caveats"]
     (row,) = Emulator(overlapped).replay(pcap).rows()
     assert row["hops"].startswith("win-vm-1") and AMBIGUOUS_SOURCE in row["caveats"]
+
+
+def test_a_mapped_capture_address_enters_at_the_named_vm(topology, tmp_path) -> None:
+    # a capture taken elsewhere: 10.9.9.9 stands for b-client, whose address a-client holds too
+    packets = [IP(src="10.9.9.9", dst="192.168.0.6") / UDP(sport=7, dport=53)]
+    (row,) = Emulator(topology).replay(_capture(tmp_path, packets),
+                                       mapping={"10.9.9.9": "b-client"}).rows()
+    assert (row["src"], row["hops"]) == (SHARED, "b-client > b-server")
+    assert AMBIGUOUS_SOURCE not in row["caveats"]

@@ -20,6 +20,7 @@ from dataplane.control.caveats import unknown_resource_message
 from dataplane.control.firewall_rules import missing_policies
 from dataplane.control.peering import back_link, link_findings
 from dataplane.control.platform import platform_findings
+from dataplane.control.shared_addresses import shared_address_findings
 from dataplane.errors import WARNING_FINDINGS, Finding
 from dataplane.kernels.overlap import overlap_pairs
 from dataplane.model import NetworkSecurityGroup, Topology, VirtualNetwork, id_key
@@ -243,6 +244,7 @@ def validate(topology: Topology) -> list[Finding]:
     for vnet in topology.virtual_networks:
         findings += _vnet_findings(vnet)
     findings += _nic_findings(topology)
+    findings += shared_address_findings(topology)  # control/shared_addresses.py
     for nsg in topology.network_security_groups:
         findings += _nsg_findings(nsg)
     findings += _route_findings(topology)

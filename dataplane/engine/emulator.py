@@ -50,6 +50,7 @@ import numpy as np
 from dataplane.control.assumptions import texts
 from dataplane.control.peering import access_assumption
 from dataplane.control.public_addresses import public_address_assumptions
+from dataplane.control.shared_addresses import AMBIGUOUS_SOURCE, shared_private_addresses
 from dataplane.control.spoken import spoken_ranges
 from dataplane.dispositions import Disposition as D
 from dataplane.engine.batch import UNDECIDED, BatchPipeline, Columns
@@ -155,6 +156,8 @@ class Emulator:
                                           np.array([a & LOW64 for a, _ in six], np.uint64)))
         self._ip_keys = np.array(keys, dtype=np.int64)
         self._ip_vals = np.array([self.net.ip_nic[k] for k in keys], dtype=np.int32)
+        self._shared_ips = np.array(sorted(s.address for s in shared_private_addresses(
+            topology)), dtype=np.int64)  # ambiguous sources (control/shared_addresses.py)
         self._held: _Held | None = None  # rows whose timing waits for the next batch
         self._amap: AddressMap | None = None
         self._frag_plan = EdgePlan.empty()  # the fragment edge step of the batch being decided
@@ -195,6 +198,7 @@ class Emulator:
                 *firewall_cap_caveats(self.topology)]
 
     reopen_caveat = REOPEN_CAVEAT  # per row: Result column `reopened` (engine/reopen.py)
+    ambiguous_source_caveat = AMBIGUOUS_SOURCE  # per row: `ambiguous_source` (shared_addresses.py)
 
     def path_caveats(self) -> tuple[Any, ...]:
         """The named caveats a replay's packets can carry, each with the nodes that bring it
@@ -311,6 +315,19 @@ class Emulator:
             amap.add_subnet(cidr, pre.first, pre.size, target, pre.version)
         return amap
 
+    def _mapped_senders(self, amap: AddressMap | None, captured_src: np.ndarray) -> np.ndarray:
+        """Per row (captured IPv4 source, int64) the NIC an explicit `--map ADDR=VM` names as
+        its sender, -1 elsewhere: the packet enters at that VM's NIC even when another NIC
+        (of another VNet) holds the same address (control/shared_addresses.py)."""
+        out = np.full(captured_src.size, -1, dtype=np.int32)
+        if amap is None:
+            return out
+        picked = {cap: self.net.nic_by_vm(amap.names[cap]) for version, cap in amap.explicit
+                  if version == 4 and cap in amap.names}
+        for cap, nic in picked.items():
+            out[captured_src == cap] = nic
+        return out
+
     def _process(self, rb: RecordBatch, capture: int | np.ndarray, result: Result,
                  amap: AddressMap | None = None, nic_override: np.ndarray | None = None,
                  asap: bool = True, speed: float = 1.0, keep: bool = True,
@@ -336,6 +353,7 @@ class Emulator:
         preset[~ok & ~later_frag] = D.UNPARSED
         preset[status == ParseStatus.NOT_IP] = D.UNSUPPORTED  # engine/link_layer.py
         src = hc.src4.astype(np.int64)
+        captured_src = src.copy()  # before the address map: --map ADDR=VM names the sender
         dst = hc.dst4.astype(np.int64)
         src_hi, src_lo, dst_hi, dst_lo = hc.src_hi, hc.src_lo, hc.dst_hi, hc.dst_lo
         go = preset == UNDECIDED
@@ -353,8 +371,12 @@ class Emulator:
         nic = self.nic_of(src)
         nic[hc.ip_version != 4] = -1
         nic[s6] = self.nic_of6(src_hi[s6], src_lo[s6])  # an IPv6 packet by its IPv6 source
-        if nic_override is not None:
-            nic = np.where(nic_override >= 0, nic_override, nic).astype(np.int32)
+        chosen = self._mapped_senders(amap, captured_src)  # -1: the map named no sender
+        chosen[~v4] = -1
+        if nic_override is not None:  # send(source=VM) wins
+            chosen = np.where(nic_override >= 0, nic_override, chosen).astype(np.int32)
+        nic = np.where(chosen >= 0, chosen, nic).astype(np.int32)
+        ambiguous = v4 & (chosen < 0) & np.isin(src, self._shared_ips)  # AMBIGUOUS_SOURCE
         last = self._clock.get("last", 0)  # one capture clock (the module contract)
         if asap:
             t = np.full(n, last, dtype=np.int64)
@@ -384,7 +406,8 @@ class Emulator:
                  "proto": cols.proto, "sport": cols.sport, "dport": cols.dport,
                  "length": cols.length, "nic": nic, "status": _STATUS_NAMES[status],
                  "family": cols.family, "src_hi": cols.src_hi, "src_lo": cols.src_lo,
-                 "dst_hi": cols.dst_hi, "dst_lo": cols.dst_lo, "server_name": cols.server_name}
+                 "dst_hi": cols.dst_hi, "dst_lo": cols.dst_lo, "server_name": cols.server_name,
+                 "ambiguous_source": ambiguous}
         flows = self.batch.flow_names.observe_batch(
             rb, hc, cols.family, cols.src_hi, cols.src_lo, cols.dst_hi, cols.dst_lo,
             self._app_ports, heard, position)

@@ -21,6 +21,9 @@ NOT_SHAPER_DROPPED otherwise). `opened_flows` reads them to rebuild the flow tab
 BatchPipeline.pool_key; -1 none) lets that rebuild count ports as the run did.
 `reopened` (bool: the row's decision re-opened its idled-out TCP flow, engine/reopen.py): a
 passing row with it carries the caveat `conntrack-reopen` (`reopened_rows`).
+`ambiguous_source` (bool: the row's IPv4 source is held by NICs of several VNets and nothing named
+its sender, so it entered at the first holder; control/shared_addresses.py): the row carries
+the caveat `ambiguous-source-address`.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from dataplane.control.shared_addresses import AMBIGUOUS_SOURCE
 from dataplane.dispositions import PASSED_CODES
 from dataplane.dispositions import Disposition as D
 from dataplane.engine.path_caveats import caveat_lines
@@ -43,7 +47,7 @@ COLS = ("capture", "record", "time_in", "src", "dst", "proto", "sport", "dport",
         "nic", "disposition", "deciding", "time_out", "status", "final_src", "final_dst",
         "final_sport", "final_dport", "family", "src_hi", "src_lo", "dst_hi", "dst_lo",
         "server_name", "decision", "shaper_drop_leg", "final_src_hi", "final_src_lo",
-        "final_dst_hi", "final_dst_lo", "snat_pool", "reopened")
+        "final_dst_hi", "final_dst_lo", "snat_pool", "reopened", "ambiguous_source")
 NOT_SHAPER_DROPPED = -1  # shaper_drop_leg of a packet no shaper dropped
 
 
@@ -275,7 +279,8 @@ class Result:
             "final_src": _address(c, "final_src", i), "final_dst": _address(c, "final_dst", i),
             "final_sport": int(c["final_sport"][i]), "final_dport": int(c["final_dport"][i]),
             "caveats": self._caveat_lines()[0][i]
-            + ([REOPEN_CAVEAT] if c["reopened"][i] and d.name in PASSING_NAMES else []),
+            + ([REOPEN_CAVEAT] if c["reopened"][i] and d.name in PASSING_NAMES else [])
+            + ([AMBIGUOUS_SOURCE] if c["ambiguous_source"][i] else []),
         }
 
     def reopened_rows(self) -> np.ndarray:
@@ -295,6 +300,9 @@ class Result:
         reopened = int(self.reopened_rows().sum())  # engine/reopen.py, per row
         if reopened:
             out[REOPEN_CAVEAT] = reopened
+        ambiguous = int(self.columns["ambiguous_source"].sum())  # control/shared_addresses.py
+        if ambiguous:
+            out[AMBIGUOUS_SOURCE] = ambiguous
         return out
 
     def _caveat_lines(self) -> tuple[list[list[str]], dict[str, int]]:

@@ -144,6 +144,7 @@ class ReplayWriter:
         self.clamped = 0
         self.unrewritten6 = 0  # IPv6 frames with extension headers left as captured
         self.reopened = 0  # passing TCP rows that re-opened an idled-out flow (fwdnat)
+        self.ambiguous = 0  # rows from an address NICs of several VNets hold, sender not named
         self.index = 0
 
     # -- the sink --
@@ -153,6 +154,7 @@ class ReplayWriter:
         self.aggregates.add(cols, paths)
         caveats = self.path_caveats.add(paths, cols["length"])  # counted, and per row
         self.reopened += int((cols["reopened"] & np.isin(cols["disposition"], PASSED_CODES)).sum())
+        self.ambiguous += int(cols["ambiguous_source"].sum())  # control/shared_addresses.py
         if self.outputs.parquet or self.outputs.csv:
             self.table.write(record_batch(Batch(cols, paths, self.index, self.node_names,
                                                 self.labels, self._server_names(), caveats)))
@@ -316,6 +318,9 @@ class ReplayWriter:
         if self.reopened:  # the emulator's text (engine/reopen.py REOPEN_CAVEAT)
             key, _, text = self.em.reopen_caveat.partition(": ")
             out.append(_own(key, text, self.reopened))
+        if self.ambiguous:  # the emulator's text (control/shared_addresses.py)
+            key, _, text = self.em.ambiguous_source_caveat.partition(": ")
+            out.append(_own(key, text, self.ambiguous))
         return out + self.path_caveats.as_list()
 
     def files(self) -> list[str]:

@@ -21,6 +21,9 @@ NOT_SHAPER_DROPPED otherwise). `opened_flows` reads them to rebuild the flow tab
 BatchPipeline.pool_key; -1 none) lets that rebuild count ports as the run did.
 `reopened` (bool: the row's decision re-opened its idled-out TCP flow, engine/reopen.py): a
 passing row with it carries the caveat `conntrack-reopen` (`reopened_rows`).
+`snat_collided` (bool: the row opened a firewall-SNATed flow on an address:port another flow
+holds, engine/snat_collision.py): it carries the caveat `firewall-snat-port-collision` naming
+the firewall and the address:port; caveats() counts them per firewall.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from dataplane.dispositions import PASSED_CODES
 from dataplane.dispositions import Disposition as D
 from dataplane.engine.path_caveats import caveat_lines
 from dataplane.engine.reopen import REOPEN_CAVEAT
+from dataplane.engine.snat_collision import firewall_caveat
 
 _PROTO = {6: "TCP", 17: "UDP", 1: "ICMP"}
 PASSING_NAMES = frozenset(D(int(v)).name for v in PASSED_CODES)
@@ -43,7 +47,7 @@ COLS = ("capture", "record", "time_in", "src", "dst", "proto", "sport", "dport",
         "nic", "disposition", "deciding", "time_out", "status", "final_src", "final_dst",
         "final_sport", "final_dport", "family", "src_hi", "src_lo", "dst_hi", "dst_lo",
         "server_name", "decision", "shaper_drop_leg", "final_src_hi", "final_src_lo",
-        "final_dst_hi", "final_dst_lo", "snat_pool", "reopened")
+        "final_dst_hi", "final_dst_lo", "snat_pool", "reopened", "snat_collided")
 NOT_SHAPER_DROPPED = -1  # shaper_drop_leg of a packet no shaper dropped
 
 
@@ -275,7 +279,10 @@ class Result:
             "final_src": _address(c, "final_src", i), "final_dst": _address(c, "final_dst", i),
             "final_sport": int(c["final_sport"][i]), "final_dport": int(c["final_dport"][i]),
             "caveats": self._caveat_lines()[0][i]
-            + ([REOPEN_CAVEAT] if c["reopened"][i] and d.name in PASSING_NAMES else []),
+            + ([REOPEN_CAVEAT] if c["reopened"][i] and d.name in PASSING_NAMES else [])
+            + (self.emulator.snat_collision_lines({k: c[k][i:i + 1] for k in (
+                "snat_collided", "snat_pool", "final_src", "final_sport")})
+               if c["snat_collided"][i] else []),
         }
 
     def reopened_rows(self) -> np.ndarray:
@@ -295,6 +302,8 @@ class Result:
         reopened = int(self.reopened_rows().sum())  # engine/reopen.py, per row
         if reopened:
             out[REOPEN_CAVEAT] = reopened
+        for fw, k in Counter(self.emulator.snat_collision_firewalls(self.columns)).items():
+            out[firewall_caveat(fw)] = k  # engine/snat_collision.py
         return out
 
     def _caveat_lines(self) -> tuple[list[list[str]], dict[str, int]]:

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,6 +145,8 @@ class ReplayWriter:
         self.clamped = 0
         self.unrewritten6 = 0  # IPv6 frames with extension headers left as captured
         self.reopened = 0  # passing TCP rows that re-opened an idled-out flow (fwdnat)
+        self.snat_collided: Counter[str] = Counter()  # firewall -> rows that drew a held
+        # SNAT address:port (engine/snat_collision.py)
         self.index = 0
 
     # -- the sink --
@@ -153,6 +156,7 @@ class ReplayWriter:
         self.aggregates.add(cols, paths)
         caveats = self.path_caveats.add(paths, cols["length"])  # counted, and per row
         self.reopened += int((cols["reopened"] & np.isin(cols["disposition"], PASSED_CODES)).sum())
+        self.snat_collided.update(self.em.snat_collision_firewalls(cols))
         if self.outputs.parquet or self.outputs.csv:
             self.table.write(record_batch(Batch(cols, paths, self.index, self.node_names,
                                                 self.labels, self._server_names(), caveats)))
@@ -316,6 +320,9 @@ class ReplayWriter:
         if self.reopened:  # the emulator's text (engine/reopen.py REOPEN_CAVEAT)
             key, _, text = self.em.reopen_caveat.partition(": ")
             out.append(_own(key, text, self.reopened))
+        for fw, k in sorted(self.snat_collided.items()):  # engine/snat_collision.py
+            key, _, text = self.em.snat_collision_caveat(fw).partition(": ")
+            out.append(_own(key, text, k))
         return out + self.path_caveats.as_list()
 
     def files(self) -> list[str]:

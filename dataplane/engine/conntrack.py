@@ -89,7 +89,8 @@ PASSING = frozenset(d.name for d in PASSED)
 SNAT_PORT_FIRST, SNAT_PORT_COUNT = 1024, 65536 - 1024  # engine/stages/public_edge.py
 CONNTRACK_ASSUMPTIONS = (
     "conntrack-first-wins: when two flows are translated onto the same 5-tuple, replies "
-    "belong to the earlier flow.",
+    "belong to the earlier flow; a later flow an Azure Firewall SNATed onto a held "
+    "address:port carries caveat firewall-snat-port-collision (Azure gives it its own port).",
     "conntrack-idle: a flow idle for more than 4 minutes (capture time) no longer has state: "
     "its replies are judged as new flows (NSG rules, firewall rules); replies and committed "
     "forward packets keep it alive, the forward direction re-opens it (a TCP answer that "

@@ -12,9 +12,12 @@ import ipaddress
 import json
 
 import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from ipv6_harness import columns
 from scapy.layers.inet import IP, TCP
 from scapy.utils import wrpcap
+from test_conntrack_expiry import _compare
 from test_firewall_nat import FW_PUBLIC, HUB, _hub
 
 from dataplane.engine import Emulator
@@ -120,3 +123,19 @@ def test_replay_summary_counts_and_prints_the_collision(make_topology, tmp_path,
         counted = [c["packets"] for c in summary["caveats"] if c["key"] == KEY]
         printed = f"caveat {KEY} (1 packet(s))" in capsys.readouterr().out
         assert (counted, printed) == (expected, bool(expected)), sports
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_reference_equals_batch_on_which_flows_collide(make_topology, data) -> None:
+    """The colliding pair, a lone flow and the replies to the shared address:port, in random
+    order at random gaps around a tiny idle timeout, any batch split: the batch form flags
+    exactly the rows the reference's commit flags (test_conntrack_expiry._compare)."""
+    net = build_network(_hub(make_topology), caps=False)
+    first, second, port, lone = _colliding_sports(net)
+    flows = [(APP1, GOOGLE, 6, s, 443, 0) for s in (first, second, lone)]
+    flows.append((GOOGLE, IP_(FW_PUBLIC), 6, 443, port, 0))  # a reply to the shared port
+    pkts = data.draw(st.lists(st.sampled_from(flows), min_size=1, max_size=12))
+    gaps = data.draw(st.lists(st.integers(0, 4), min_size=len(pkts), max_size=len(pkts)))
+    _compare(net, pkts, gaps, data.draw(st.integers(1, 12)), data.draw(st.integers(0, 6)))

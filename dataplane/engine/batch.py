@@ -196,6 +196,7 @@ class BatchPipeline:
         self.final6: tuple = ()  # uint64 (src_hi, src_lo, dst_hi, dst_lo) after translation
         self.addr6 = Ipv6Handles()  # translated IPv6 addresses in int64 columns
         self.openers = np.zeros(0, np.int64)
+        self.snat_collided = np.zeros(0, bool)  # last run: engine/snat_collision.py
         self.recorders = np.zeros(0, np.int64)  # rows recording a pending session
         self.depended_on = np.zeros(0, np.int64)
         self._clear_flows()
@@ -241,6 +242,7 @@ class BatchPipeline:
             self.final = tuple(final[:4])
             self.snat_pool_rows = np.zeros(0, np.int64)
             self.reopened = np.zeros(0, bool)
+            self.snat_collided = np.zeros(0, bool)
             self.final6 = (c.src_hi, c.src_lo, c.dst_hi, c.dst_lo)
             self._pending = None
             self.recorders = np.zeros(0, np.int64)
@@ -315,6 +317,7 @@ class BatchPipeline:
         _, touches = self._alive(c, entry, since, fid, op, ids, excl, True)
         self.reopened = reopen.reopened_np(n, *touches, entry < 0, c.proto, ct.opened,
                                            ct.last_ns, ct.idle_timeout_ns)  # engine/reopen.py
+        self.snat_collided = np.zeros(n, bool)  # set by commit() (engine/snat_collision.py)
         # rid may hold new ids (translated tuples); ids/state warm-start a re-run
         self._prep = (c, fid, rid, rev, dkeys, (ids.copy(), state, rkey, prev))
         self._pending = (fid[op], tid, self._fwset[ids[op]], *unnat, c.time_ns[op],
@@ -419,11 +422,15 @@ class BatchPipeline:
         self._touches = tuple(a[keep] for a in self._touches)
 
     def commit(self) -> None:
-        """Open the entries of the last run's openers (and write its pending sessions)."""
+        """Open the entries of the last run's openers (and write its pending sessions);
+        `snat_collided` (bool[n] of the last run) marks the openers of firewall-SNATed flows
+        whose reply key another entry holds (engine/snat_collision.py)."""
         self.pending_sessions.commit()
         if self._pending is not None:
             fid, tid, fwset, uip, uport, usrc, last_ns, pool = self._pending
-            self.ct.open(fid, tid, fwset, uip, uport, usrc, last_ns, pool)
+            lost = self.ct.open(fid, tid, fwset, uip, uport, usrc, last_ns, pool)
+            # openers of firewall-SNATed flows on a held reply key (engine/snat_collision.py)
+            self.snat_collided[self.openers[lost & (pool >= 0)]] = True
             self.ct.touch(*self._touches[1:])  # replies and forward packets (conntrack-idle)
             self._pending = None
 

@@ -41,7 +41,9 @@ tests in tests/engine):
   un-DNATs only (no flow is: SNAT applies to new flows leaving for the Internet). Batch form:
   the un-NAT address carries `UNSNAT` (bit 40) when the restored field is the destination.
 * When two entries would share a reply key (two flows translated onto the same tuple), the
-  earlier entry keeps it (assumption `conntrack-first-wins`), also after it expired.
+  earlier entry keeps it (assumption `conntrack-first-wins`), also after it expired; the
+  later entry's opening is reported (commit/open return it) so a firewall-SNATed flow's row
+  carries caveat `firewall-snat-port-collision` (engine/snat_collision.py).
 * Idle expiry (assumption `conntrack-idle`), in capture time and independent of batches: each
   entry keeps `last_ns`, its latest touch. A packet at t answers entry E only while
   t - E.last_ns <= the idle timeout (IDLE_TIMEOUT_NS, a constructor parameter), and then
@@ -87,7 +89,8 @@ PASSING = frozenset(d.name for d in PASSED)
 SNAT_PORT_FIRST, SNAT_PORT_COUNT = 1024, 65536 - 1024  # engine/stages/public_edge.py
 CONNTRACK_ASSUMPTIONS = (
     "conntrack-first-wins: when two flows are translated onto the same 5-tuple, replies "
-    "belong to the earlier flow.",
+    "belong to the earlier flow; a later flow an Azure Firewall SNATed onto a held "
+    "address:port carries caveat firewall-snat-port-collision (Azure gives it its own port).",
     "conntrack-idle: a flow idle for more than 4 minutes (capture time) no longer has state: "
     "its replies are judged as new flows (NSG rules, firewall rules); replies and committed "
     "forward packets keep it alive, the forward direction re-opens it (a TCP answer that "
@@ -227,22 +230,25 @@ class ConnTrack:
                    if now_ns - self.last_ns[k] <= self.idle_timeout_ns)
 
     def commit(self, original: Key, translated: Key, firewalls: frozenset[int],
-               now_ns: int | None = None, snat_pool: tuple[int, ...] | None = None) -> None:
+               now_ns: int | None = None, snat_pool: tuple[int, ...] | None = None) -> bool:
         """A packet that survived its whole path (the caller checks the disposition): opens
         its entry, or touches (and so re-opens, when expired) its flow's entry; a packet whose
         key is a reply key of an entry (alive or expired) opens and touches nothing. now_ns
         None (a table rebuilt for an explanation): the entry never expires. `snat_pool`: the
-        firewall SNAT port pool a new entry takes a port of (None: none)."""
+        firewall SNAT port pool a new entry takes a port of (None: none). Returns True when
+        it opened an entry whose reply key another entry already holds (it lost
+        conntrack-first-wins: engine/snat_collision.py), else False."""
         if original in self.by_reply:
-            return
+            return False
         t = NEVER_IDLE_NS if now_ns is None else now_ns
         if original in self.by_original:
             self.last_ns[original] = max(self.last_ns[original], t)
-            return
+            return False
         if self.capacity is not None and len(self.by_original) >= self.capacity \
                 and self.live(now_ns) >= self.capacity:  # assumption conntrack-capacity
-            return
+            return False
         self.restore(original, translated, firewalls, t, snat_pool)
+        return self.by_reply[reverse(translated)].original != original
 
     def live(self, now_ns: int | None) -> int:
         """How many entries are alive at `now_ns` (ns): last touch within the idle timeout
@@ -379,9 +385,11 @@ class BatchConnTrack:
     def open(self, fid: np.ndarray, tid: np.ndarray, fwset: np.ndarray,
              unnat_ip: np.ndarray, unnat_port: np.ndarray,
              usrc: np.ndarray | None = None, last_ns: np.ndarray | None = None,
-             pool: np.ndarray | None = None) -> None:
+             pool: np.ndarray | None = None) -> np.ndarray:
         """Open entries (rows in commit order; the caller has applied capacity and removed
-        replies and already-open flows). The earlier entry keeps a shared reply id.
+        replies and already-open flows). The earlier entry keeps a shared reply id: returns
+        bool[rows], the entries whose reply id another entry holds (they lost
+        conntrack-first-wins: engine/snat_collision.py).
         `usrc`: the source restore of each (original source address << 16 | port, -1);
         `last_ns`: each opener's time (ns; None: never expires, as ConnTrack.commit);
         `pool`: the firewall SNAT port pool id each takes a port of (-1 none)."""
@@ -405,6 +413,7 @@ class BatchConnTrack:
         snat = np.flatnonzero(unnat_ip >= UNSNAT)  # also answer reverse(original) (un-SNAT)
         order = np.argsort(np.concatenate([2 * np.arange(fid.size), 2 * snat + 1]),
                            kind="stable")
+        opened_fid, opened_tid = fid, tid
         tid = np.concatenate([tid, fid[snat]])[order]
         fid = np.concatenate([fid, fid[snat]])[order]
         free = self.reply_entry[tid] < 0
@@ -412,6 +421,7 @@ class BatchConnTrack:
         _, first = np.unique(tid_f, return_index=True)  # the first row per reply id wins
         self.reply_entry[tid_f[first]] = fid_f[first]
         self.count += int(fid.size - snat.size)
+        return self.reply_entry[opened_tid] != opened_fid  # lost first-wins (snat_collision)
 
     def touch(self, entry: np.ndarray, time_ns: np.ndarray) -> None:
         """Entries (opener ids) seen at `time_ns` (ns): their latest touch moves forward."""

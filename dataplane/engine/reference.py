@@ -137,6 +137,8 @@ class Walk:
     pending: PendingVerdict | None = None  # the pending session it records (pending.py)
     pending_public: tuple[int, ...] | None = None  # its pending.public_reply_key
     reopens: bool = False  # committed, it re-opened its idled-out flow (engine/reopen.py)
+    snat_collision: bool = False  # it opened a firewall-SNATed flow on a held reply key
+    # (engine/snat_collision.py, caveat firewall-snat-port-collision)
 
     def firewalls(self, net: Network) -> frozenset[int]:
         return frozenset(n for n in self.nodes if net.node_kind[n] == "firewall")
@@ -189,9 +191,10 @@ class ReferencePipeline:
         if w.disposition.name in PASSING:
             w.reopens = reopen.reopens(self.conntrack, flow_key(p), p.proto, p.time_ns)
             src, dst, sport, dport = w.out or (p.src, p.dst, p.sport, p.dport)
-            self.conntrack.commit(flow_key(p), flow_key(p._replace(
+            lost = self.conntrack.commit(flow_key(p), flow_key(p._replace(
                 src=src, dst=dst, sport=sport, dport=dport)), w.firewalls(self.net), p.time_ns,
                 w.snat_pool)
+            w.snat_collision = lost and w.snat_pool is not None  # engine/snat_collision.py
 
     # -- one packet --
     def walk(self, p: Packet) -> Walk:

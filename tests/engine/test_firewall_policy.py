@@ -305,3 +305,21 @@ def test_default_deny_names_an_application_rule_that_may_allow(real_dir: Path) -
     assert [labels[i] for i in which] == [w.label for w in want]
     assert unknown.tolist() == [w.unknown for w in want]
     assert not allow.any()
+
+
+@pytest.mark.parametrize("proxy", [False, True])
+def test_the_fqdn_caveat_says_whether_the_policy_enables_dns_proxy(make_topology, proxy) -> None:
+    """FQDNs in network rules need DNS proxy ("Azure Firewall DNS settings",
+    https://learn.microsoft.com/azure/firewall/dns-settings): the caveat said "resolved by the
+    firewall's DNS proxy" even for a policy without it (new-user trial finding 10)."""
+    from dataplane.engine.stages.firewall import compile_firewall
+
+    policy = _policy("p", [_group("g", 200, [_filter("c", 100, "Allow", [
+        _net("by-name", ["443"], ["10.1.0.0/16"], [], destinationFqdns=["api.contoso.com"])])])],
+        dnsSettings={"enableProxy": proxy})
+    topology = _with_policies(make_topology, policy)
+    (fw,) = topology.azure_firewalls
+    (caveat,) = [c for c in compile_firewall(topology, fw).caveats
+                 if c.startswith("firewall-fqdn:")]
+    assert ("resolved by the firewall's DNS proxy in Azure" in caveat) is proxy
+    assert ("no policy of this firewall enables it" in caveat) is not proxy

@@ -78,7 +78,7 @@ from dataplane.control.application_rules import (
     application_rules,
     request_name,
 )
-from dataplane.control.firewall_rules import firewall_rules
+from dataplane.control.firewall_rules import firewall_rules, policy_chain
 from dataplane.control.nsg import ANY_PROTOCOL, protocol_number
 from dataplane.engine.payload import ABSENT, HTTP, HTTPS, NOT_SEEN, UNKNOWN, FlowName, NameTable
 from dataplane.engine.stages.firewall_nat import FirewallNat, compile_nat
@@ -440,6 +440,8 @@ class CompiledFirewall:
 def compile_firewall(topology: Topology, fw: AzureFirewall) -> CompiledFirewall:
     caveats: list[str] = []
     groups = {id_key(g.id): g for g in topology.ip_groups}
+    chain = policy_chain(topology, fw)  # DNS proxy: a policy's dnsSettings.enableProxy
+    proxied = any(p.dns_proxy_enabled for p in chain)
 
     def intervals(addresses: tuple, group_ids: tuple[str, ...], where: str, fqdns: tuple = (),
                   six: list[tuple[int, int]] | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -473,10 +475,16 @@ def compile_firewall(topology: Topology, fw: AzureFirewall) -> CompiledFirewall:
                     hi.append(p.last)
                 else:
                     v6.append((p.first, p.last))
-        if fqdns:
+        if fqdns:  # "Azure Firewall DNS settings", https://learn.microsoft.com/azure/
+            # firewall/dns-settings, "DNS proxy": FQDNs in network rules need DNS proxy enabled
+            how = ("resolved by the firewall's DNS proxy in Azure" if proxied else
+                   "which Azure resolves only with DNS proxy enabled ('Azure Firewall DNS "
+                   "settings', dns-settings), and no policy of this firewall enables it"
+                   if chain else "resolved in Azure by the firewall's DNS proxy when enabled "
+                   "(classic additionalProperties 'Network.DNS.EnableProxy', not read here)")
             caveats.append(f"firewall-fqdn: firewall {fw.name} rule {where} uses "
-                           f"destinationFqdns ({', '.join(fqdns)}), resolved by the firewall's "
-                           "DNS proxy in Azure; not resolved here, they match no address")
+                           f"destinationFqdns ({', '.join(fqdns)}), {how}; not resolved here, "
+                           "they match no address")
         return np.array(lo, dtype=np.int64), np.array(hi, dtype=np.int64)
 
     effective = firewall_rules(topology, fw)  # classic rules or the policy chain, in order

@@ -9,8 +9,9 @@ https://learn.microsoft.com/azure/firewall/snat-private-range:
 * by default network-rule traffic is not SNATed when the destination is in a private range per
   IANA RFC 1918 (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16) or the shared address space of
   IANA RFC 6598 (100.64.0.0/10); every other destination is SNATed;
-* `0.0.0.0/0` as a private range: never SNAT network-rule traffic; `255.255.255.255/32`:
-  always SNAT (no destination is private);
+* `0.0.0.0/0` as a private range: never SNAT network-rule traffic ("Azure Firewall can never
+  route traffic directly to the Internet": caveat `firewall-snat-never`, `never_snat_caveat`);
+  `255.255.255.255/32`: always SNAT (no destination is private);
 * the keyword `IANAPrivateRanges` stands for the default ranges inside a custom list (a custom
   list without it replaces them);
 * application rules are always SNATed (transparent proxy), whatever these ranges say
@@ -90,6 +91,20 @@ def auto_learn_caveat(chain: list, firewall: str) -> tuple[str, ...]:
     return ()
 
 
+def never_snat_caveat(intervals: tuple[tuple[int, int], ...], firewall: str,
+                      prop: str) -> tuple[str, ...]:
+    """The caveat `firewall-snat-never` when the ranges hold 0.0.0.0/0: "use 0.0.0.0/0 as your
+    private IP address range. With this configuration, Azure Firewall can never route traffic
+    directly to the Internet" (PAGE, "Configure SNAT private IP address ranges"); the engine
+    still lets such network-rule flows leave for the Internet, with their private source."""
+    if not any(lo == 0 and hi == (1 << 32) - 1 for lo, hi in intervals):
+        return ()
+    return (f"firewall-snat-never: firewall {firewall}'s {prop} holds 0.0.0.0/0 (never SNAT): "
+            "Azure Firewall then never routes traffic directly to the Internet "
+            f"({PAGE}); Internet-bound network-rule flows are answered here as leaving with "
+            "their private source, and their replies cannot return",)
+
+
 def snat_ranges(topology: Topology, firewall: AzureFirewall) -> SnatRanges:
     """The firewall's SNAT private ranges (module contract). Raises InputError naming the
     firewall and property for a value that is neither a prefix, an address nor
@@ -100,14 +115,17 @@ def snat_ranges(topology: Topology, firewall: AzureFirewall) -> SnatRanges:
         for policy in reversed(chain):  # the firewall's own policy first
             if policy.snat_private_ranges:
                 prop = f"policy {policy.name} properties.snat.privateRanges"
-                return SnatRanges(_ranges(policy.snat_private_ranges, firewall.name, prop),
-                                  prop, policy.snat_private_ranges, learn)
+                ranges = _ranges(policy.snat_private_ranges, firewall.name, prop)
+                return SnatRanges(ranges, prop, policy.snat_private_ranges,
+                                  learn + never_snat_caveat(ranges, firewall.name, prop))
     elif firewall.snat_private_ranges:
         prop = 'properties.additionalProperties["Network.SNAT.PrivateRanges"]'
-        return SnatRanges(_ranges(firewall.snat_private_ranges, firewall.name, prop), prop,
-                          firewall.snat_private_ranges)
+        ranges = _ranges(firewall.snat_private_ranges, firewall.name, prop)
+        return SnatRanges(ranges, prop, firewall.snat_private_ranges,
+                          never_snat_caveat(ranges, firewall.name, prop))
     return SnatRanges(_ranges(("IANAPrivateRanges",), firewall.name, ""), "default",
                       ("IANAPrivateRanges",), learn)
 
 
-__all__ = ["IANA_PRIVATE_RANGES", "PAGE", "SnatRanges", "auto_learn_caveat", "snat_ranges"]
+__all__ = ["IANA_PRIVATE_RANGES", "PAGE", "SnatRanges", "auto_learn_caveat", "never_snat_caveat",
+           "snat_ranges"]

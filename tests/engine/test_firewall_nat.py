@@ -171,8 +171,17 @@ def test_snat_always_and_the_reply_returns_through_the_firewall(make_topology) -
 
 
 def test_snat_never(make_topology) -> None:
+    """0.0.0.0/0 never SNATs; "Azure Firewall can never route traffic directly to the Internet"
+    then (snat-private-range): the answer carries caveat firewall-snat-never (new-user trial:
+    it left with its private source in silence); the default ranges carry none."""
     topology = _hub(make_topology, "0.0.0.0/0")
     assert _snat_of(topology, "8.8.8.8", 443) == ("EXITS_INTERNET", "10.1.1.4")
+    row = Emulator(topology).send(IP(src="10.1.1.4", dst="8.8.8.8") / TCP(sport=40000, dport=443),
+                                  source="app1").row(0)
+    assert [c for c in row["caveats"] if c.startswith("firewall-snat-never: firewall fw")]
+    plain = Emulator(_hub(make_topology)).send(
+        IP(src="10.1.1.4", dst="8.8.8.8") / TCP(sport=40000, dport=443), source="app1").row(0)
+    assert not [c for c in plain["caveats"] if c.startswith("firewall-snat-never")]
 
 
 def test_udp_snat_takes_a_port_too(make_topology) -> None:

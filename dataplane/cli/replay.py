@@ -48,7 +48,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--map", action="append", default=[], metavar="CAPTURE_IP=VM",
                    help="replay a capture address as the VM's address; an IPv6 one with "
-                        "VM:public as its public IPv6 (translated at the edge); repeatable")
+                        "VM:public as its public IPv6 (translated at the edge); an IPv4 one "
+                        "as a public IP resource's address (CAPTURE_IP=PUBLIC_IP_NAME, e.g. "
+                        "a firewall's, for its DNAT rules); repeatable")
     p.add_argument("--map-subnet", action="append", default=[], metavar="CIDR=VNET/SUBNET",
                    help="replay a capture prefix inside a subnet (host offset kept; an "
                         "offset on one of the subnet's five Azure-reserved addresses stays "

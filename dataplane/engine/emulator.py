@@ -49,7 +49,7 @@ import numpy as np
 
 from dataplane.control.assumptions import texts
 from dataplane.control.peering import access_assumption
-from dataplane.control.public_addresses import public_address_assumptions
+from dataplane.control.public_addresses import public_address, public_address_assumptions
 from dataplane.control.shared_addresses import AMBIGUOUS_SOURCE, shared_private_addresses
 from dataplane.control.spoken import spoken_ranges
 from dataplane.dispositions import Disposition as D
@@ -312,9 +312,11 @@ class Emulator:
         public6 = [(self.net.node_names[nic], public, private)  # --map IPV6=VM:public (v6fix)
                    for public, (private, nic, _closed, _name) in
                    public_edge6.tables(self.net).dnat.items()]
+        public4 = [(pip.name, a.value) for pip in self.topology.public_ip_addresses
+                   if (a := public_address(self.topology, pip)) is not None and a.version == 4]
         amap = AddressMap(names, auto=auto, spoken=spoken_ranges(self.topology),
                           nic_ips6=names6, spoken6=spoken_ranges(self.topology, 6),
-                          public_ips6=public6)
+                          public_ips6=public6, public_ips=public4)
         for cap, vm in (mapping or {}).items():
             amap.add_host(cap, vm)
         for cidr, target in (subnet_mapping or {}).items():
@@ -340,7 +342,7 @@ class Emulator:
         if amap is None:
             return out
         picked = {cap: self.net.nic_by_vm(amap.names[cap]) for version, cap in amap.explicit
-                  if version == 4 and cap in amap.names}
+                  if version == 4 and cap in amap.names and cap not in amap.to_public}
         for cap, nic in picked.items():
             out[captured_src == cap] = nic
         return out

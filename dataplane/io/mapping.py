@@ -121,8 +121,12 @@ class AddressMap:
                  nic_ips6: list[tuple[str, int]] | None = None,
                  spoken6: list[tuple[int, int, str]] | None = None,
                  mappable6: tuple[tuple[int, int], ...] = MAPPABLE6,
-                 public_ips6: list[tuple[str, int, int]] | None = None) -> None:
+                 public_ips6: list[tuple[str, int, int]] | None = None,
+                 public_ips: list[tuple[str, int]] | None = None) -> None:
         self.nic_ips = nic_ips  # (name, ip) in topology order
+        # (public IP resource name, IPv4 address): CAPTURE_IP=PUBLIC_IP_NAME targets
+        self.public_ips = list(public_ips or [])
+        self.to_public: set[int] = set()  # IPv4 capture addresses mapped onto a public IP
         self.auto = auto
         self.spoken = [(a, b) for a, b, _ in (spoken or [])]
         self.mappable = mappable
@@ -164,7 +168,10 @@ class AddressMap:
 
     def add_host(self, capture_ip: str, name: str) -> None:
         """CAPTURE_IP=VM: an IPv4 capture address onto the VM's IPv4 address, an IPv6 one
-        (bare or in brackets) onto the VM's IPv6 address. CAPTURE_IPV6=VM:public: as
+        (bare or in brackets) onto the VM's IPv6 address. CAPTURE_IPV4=PUBLIC_IP (a public IP
+        resource's name, when no VM has it): onto the address that public IP answers on (the
+        input's, else the one chosen offline: control/public_addresses.py), e.g. a capture's
+        real firewall public address onto the firewall's public IP for its DNAT rules. CAPTURE_IPV6=VM:public: as
         destination onto the VM's public IPv6 address, as source onto the private IPv6 address
         behind it (the edge translates, stages/public_edge6.py). Raises InputError naming the
         entry for an unparsable address, an unknown VM, a VM without such an address."""
@@ -182,11 +189,16 @@ class AddressMap:
             return
         pool = self.nic_ips6 if six else self.nic_ips
         match = [ip for n, ip in pool if n.lower() == name.lower()]
+        public = [] if match or six else [ip for n, ip in self.public_ips
+                                          if n.lower() == name.lower()]
+        if public:  # a public IP resource (a firewall's, a load balancer's, a NIC's)
+            match = public
+            self.to_public.add(int(parsed))
         if not match:
             known = any(n.lower() == name.lower() for n, _ in (*self.nic_ips, *self.nic_ips6))
             raise InputError(f"--map {capture_ip}={name}: " + (
                 f"VM '{name}' has no IPv{parsed.version} address" if known
-                else f"no VM named '{name}'"))
+                else f"no VM named '{name}'" + ("" if six else " (nor a public IP)")))
         hosts, names, order = ((self.hosts6, self.names6, self.order6) if six
                                else (self.hosts, self.names, self.order))
         hosts[int(parsed)] = match[0]

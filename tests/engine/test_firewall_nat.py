@@ -385,3 +385,36 @@ def test_auto_learn_private_ranges_is_a_named_caveat_on_answers_crossing_the_fir
         assert "policy p" in learned[0] and "snat-private-range" in learned[0]
     with pytest.raises(InputError, match="autoLearnPrivateRanges"):
         firewall_policy(_policy({"autoLearnPrivateRanges": "Sometimes"}), _Where({}, "t"))
+
+
+def test_replay_maps_a_captured_public_address_onto_the_firewall_public_ip(make_topology,
+                                                                          tmp_path) -> None:
+    """A capture of DNAT traffic carries the firewall's real public address (20.50.60.70 here),
+    not the one in the input: `--map 20.50.60.70=fw-ip` replays it as the public IP resource
+    fw-ip's address, so the DNAT rule applies (new-user trial: the map took only VM names, and
+    issue 11 item 4 promises mapping onto firewall public IPs). Without the map the packet
+    reaches no DNAT rule; an unknown name exits 2."""
+    import csv
+
+    from scapy.utils import wrpcap
+
+    from dataplane.cli import main
+
+    topo = tmp_path / "hub.yaml"
+    topo.write_text(HUB.replace("    SNAT\n", ""))
+    packets = [IP(src=CLIENT, dst="20.50.60.70") / TCP(sport=50000, dport=53389, flags="S")]
+    packets[0].time = 1
+    wrpcap(str(tmp_path / "in.pcap"), packets)
+    out = tmp_path / "out"
+    assert main(["replay", str(topo), str(tmp_path / "in.pcap"), "--out", str(out), "--csv",
+                 "--no-auto-map", "--map", "20.50.60.70=fw-ip"]) == 0
+    (row,) = list(csv.DictReader((out / "packets.csv").open()))
+    assert (row["disposition"], row["finalDestinationIp"], row["finalDestinationPort"]) == (
+        "DELIVERED", "10.2.1.4", "3389")
+    unmapped = tmp_path / "plain"
+    assert main(["replay", str(topo), str(tmp_path / "in.pcap"), "--out", str(unmapped), "--csv",
+                 "--no-auto-map"]) == 0
+    (row,) = list(csv.DictReader((unmapped / "packets.csv").open()))
+    assert row["disposition"] != "DELIVERED"
+    assert main(["replay", str(topo), str(tmp_path / "in.pcap"), "--out", str(tmp_path / "x"),
+                 "--map", "20.50.60.70=no-such-ip"]) == 2

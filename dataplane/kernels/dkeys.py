@@ -4,18 +4,12 @@ Used by engine/batch.py's decision cache (`_decision_keys`, `_decisions`): the r
 decision key and the slot hashes of decision keys and conntrack states, one pass each.
 `row_keys(fid, sport, dport, nic, preset, server_name) -> uint64[n, 4]`: (fid, sport << 32 |
 dport's 32 bits, nic << 10 | preset << 2, server_name << 32), int64 words viewed as uint64.
-`key_hashes(keys uint64[m, 4]) -> uint64[m]`, `state_hashes(words uint64[m, 4]) -> uint64[m]`.
-`state_keys(dkeys, rows, est, fwset, unnat_ip, unnat_port, usrc, full, expired) -> (keys
-uint64[m, 4], st int64[s], words uint64[s, 4])`: `_decisions`' keys with each row's conntrack
-state or-ed in (SNAT pool full: word 2 | 2; expired entry e >= 0: word 3 | 1 << 31 | e; est:
-word 2 | 1), the positions of est rows and their state words (fwset, unnat_ip, unnat_port,
-usrc), one pass (state columns in `_no_state`'s dtypes: bool, int32, int64, int32, int64, bool,
-int32; others go to the twin). `key_hashes` and `state_hashes` give
+`key_hashes(keys uint64[m, 4]) -> uint64[m]`, `state_hashes(words uint64[m, 4]) -> uint64[m]`:
 the 64-bit mixes the cache and the state table use (a hash only picks a slot: keys are
 compared whole, so a collision costs time, never an answer).
 Takes: fid int64; sport, dport, nic, server_name int32; preset uint8 (other dtypes go to the
 twin, which computes in int64 like the numpy form it replaced). Errors: ValueError when
-columns differ in length, keys are not 4 words wide or a row is out of range.
+columns differ in length or keys are not 4 words wide.
 """
 
 from __future__ import annotations
@@ -46,19 +40,3 @@ def state_hashes(words: np.ndarray) -> np.ndarray:
     if _ext is None:
         return dkeys_py.state_hashes(words)
     return _ext.state_hashes(np.ascontiguousarray(words, dtype=np.uint64))
-
-
-_STATE_TYPES = (np.bool_, np.int32, np.int64, np.int32, np.int64, np.bool_, np.int32)
-
-
-def state_keys(dkeys: np.ndarray, rows: np.ndarray, est: np.ndarray, fwset: np.ndarray,
-               unnat_ip: np.ndarray, unnat_port: np.ndarray, usrc: np.ndarray,
-               full: np.ndarray, expired: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    cols = (est, fwset, unnat_ip, unnat_port, usrc, full, expired)
-    if (_ext is None or rows.dtype != np.int64 or dkeys.dtype != np.uint64
-            or any(a.dtype != t for a, t in zip(cols, _STATE_TYPES, strict=True))):
-        return dkeys_py.state_keys(dkeys, rows, *cols)
-    c = [np.ascontiguousarray(a) for a in cols]
-    c[0], c[5] = c[0].view(np.uint8), c[5].view(np.uint8)
-    return _ext.state_keys(np.ascontiguousarray(dkeys), np.ascontiguousarray(rows), *c)

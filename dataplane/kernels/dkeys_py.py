@@ -7,11 +7,6 @@ key_hashes(keys) -> uint64[m]
     mix64(k0 ^ (k3 << 40) ^ (k3 >> 32), k1 ^ (k2 << 17)) of each 4-word decision key.
 state_hashes(words) -> uint64[m]
     mix64(w0 ^ (w2 << 32), w1 ^ mix64(w3, w0)) of each 4-word conntrack state.
-state_keys(dkeys, rows, est, fwset, unnat_ip, unnat_port, usrc, full, expired)
-    -> (keys uint64[m, 4], st int64[s], words uint64[s, 4]): the decision keys of `rows` with
-    their conntrack state or-ed in (full: word 2 | 2; expired >= 0: word 3 | 1 << 31 | expired;
-    est: word 2 | 1), the positions with est, and those rows' state words (numpy form of
-    engine/batch.py `_decisions` before the kernel).
 Errors: ValueError when columns differ in length or keys are not 4 words wide.
 """
 
@@ -51,29 +46,3 @@ def key_hashes(keys: np.ndarray) -> np.ndarray:
 def state_hashes(words: np.ndarray) -> np.ndarray:
     u = _words(words, "state_hashes")
     return mix64(u[:, 0] ^ (u[:, 2] << _U(32)), u[:, 1] ^ mix64(u[:, 3], u[:, 0]))
-
-
-def state_keys(dkeys: np.ndarray, rows: np.ndarray, est: np.ndarray, fwset: np.ndarray,
-               unnat_ip: np.ndarray, unnat_port: np.ndarray, usrc: np.ndarray,
-               full: np.ndarray, expired: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    m, n = rows.shape[0], est.shape[0]
-    if dkeys.ndim != 2 or dkeys.shape[1] != 4:
-        raise ValueError("state_keys: keys must have 4 words per row")
-    if dkeys.shape[0] != m:
-        raise ValueError("state_keys: keys and rows differ in length")
-    if not all(a.shape[0] == n for a in (fwset, unnat_ip, unnat_port, usrc, full, expired)):
-        raise ValueError("state_keys: state columns differ in length")
-    if m and (rows.min() < 0 or rows.max() >= n):
-        raise ValueError("state_keys: row out of range")
-    keys = dkeys.astype(_U, copy=True)
-    gone = np.flatnonzero(expired[rows] >= 0)
-    keys[np.flatnonzero(full[rows]), 2] |= _U(2)
-    keys[gone, 3] |= _U(1 << 31) | expired[rows[gone]].astype(_U)
-    st = np.flatnonzero(est[rows])
-    keys[st, 2] |= _U(1)
-    r = rows[st]
-    words = np.empty((st.size, 4), dtype=np.int64)
-    for j, col in enumerate((fwset, unnat_ip, unnat_port, usrc)):
-        words[:, j] = col[r]
-    return keys, st.astype(np.int64), words.view(_U)

@@ -1,4 +1,4 @@
-"""row_keys / key_hashes / state_hashes / state_keys (engine/batch.py's decision cache): the compiled kernel
+"""row_keys / key_hashes / state_hashes (engine/batch.py's decision cache): the compiled kernel
 equals its plain-Python twin on drawn columns (hypothesis), both equal the numpy form batch.py
 used before the kernel, and malformed input is refused."""
 
@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dataplane.kernels import compiled, dkeys_py
-from dataplane.kernels.dkeys import key_hashes, row_keys, state_hashes, state_keys
+from dataplane.kernels.dkeys import key_hashes, row_keys, state_hashes
 from dataplane.kernels.pipeline_py import mix64
 
 U = np.uint64
@@ -76,70 +76,3 @@ def test_malformed_input_is_refused(impl) -> None:
         mod.key_hashes(np.zeros((2, 3), U))
     with pytest.raises(ValueError, match="4 words"):
         mod.state_hashes(np.zeros((2, 5), U))
-
-
-@st.composite
-def states(draw):
-    """A batch's state columns (engine/batch.py `_no_state`'s dtypes), its decision keys and
-    a subset of its rows: all of them in order (run's arange) or an ascending subset."""
-    n = draw(st.integers(0, 20))
-    col = lambda s, t: np.array(draw(st.lists(s, min_size=n, max_size=n)), t)  # noqa: E731
-    cols = (col(st.booleans(), bool), col(I32, np.int32), col(st.integers(-1, (1 << 63) - 1),
-            np.int64), col(st.integers(-1, 65535), np.int32), col(st.integers(-1, 1 << 40),
-            np.int64), col(st.booleans(), bool), col(st.integers(-1, 1 << 20), np.int32))
-    rows = np.array(draw(st.one_of(st.just(list(range(n))), st.lists(
-        st.integers(0, max(n - 1, 0)), max_size=n, unique=True).map(sorted))) if n else [],
-        np.int64)
-    dkeys = np.array(draw(st.lists(st.lists(words, min_size=4, max_size=4), min_size=rows.size,
-                                   max_size=rows.size)), U).reshape(rows.size, 4)
-    return dkeys, rows, cols
-
-
-def _numpy_state_keys(dkeys, rows, est, fwset, unnat_ip, unnat_port, usrc, full, expired):
-    """The numpy form of BatchPipeline._decisions' state or-ing before the kernel."""
-    keys = dkeys
-    f = np.flatnonzero(full[rows])
-    if f.size:
-        keys = dkeys.copy()
-        keys[f, 2] |= U(2)
-    gone = np.flatnonzero(expired[rows] >= 0)
-    if gone.size:
-        keys = keys.copy()
-        keys[gone, 3] |= U(1 << 31) | expired[rows[gone]].astype(U)
-    s = np.flatnonzero(est[rows])
-    words = np.empty((s.size, 4), dtype=np.int64)
-    for j, c in enumerate((fwset, unnat_ip, unnat_port, usrc)):
-        words[:, j] = c[rows[s]]
-    keys = keys.copy()
-    keys[s, 2] |= U(1)
-    return keys, s, words.view(U)
-
-
-@given(states())
-def test_state_keys_kernel_equals_twin_and_numpy(drawn) -> None:
-    dkeys, rows, cols = drawn
-    before = dkeys.copy()
-    got, twin, old = (f(dkeys, rows, *cols) for f in (state_keys, dkeys_py.state_keys,
-                                                       _numpy_state_keys))
-    for a, b, c in zip(got, twin, old, strict=True):
-        assert a.tolist() == b.tolist() == c.tolist()
-    assert got[0].dtype == U and got[2].dtype == U and got[1].dtype == np.int64
-    assert dkeys.tolist() == before.tolist()  # the row keys are not written
-
-
-@pytest.mark.parametrize("impl", ["kernel", "twin"])
-def test_state_keys_refuses_malformed_input(impl) -> None:
-    mod = compiled("dkeys") if impl == "kernel" else dkeys_py
-    if mod is None:
-        pytest.skip("compiled kernels not loaded (DATAPLANE_PURE_PYTHON=1)")
-    b = lambda n: np.zeros(n, np.uint8 if impl == "kernel" else bool)  # noqa: E731
-    i32, i64 = (lambda n: np.zeros(n, np.int32)), (lambda n: np.zeros(n, np.int64))  # noqa: E731
-    cols = (b(2), i32(2), i64(2), i32(2), i64(2), b(2), i32(2))
-    with pytest.raises(ValueError, match="4 words"):
-        mod.state_keys(np.zeros((1, 3), U), i64(1), *cols)
-    with pytest.raises(ValueError, match="differ in length"):
-        mod.state_keys(np.zeros((2, 4), U), i64(1), *cols)
-    with pytest.raises(ValueError, match="differ in length"):
-        mod.state_keys(np.zeros((1, 4), U), i64(1), *cols[:6], i32(3))
-    with pytest.raises(ValueError, match="out of range"):
-        mod.state_keys(np.zeros((1, 4), U), np.array([2], np.int64), *cols)

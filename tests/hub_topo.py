@@ -9,6 +9,12 @@ mappings); HUB_FW holds spoke1 -> spoke2 TCP 1433 only.
 
 from __future__ import annotations
 
+import copy
+import json
+from pathlib import Path
+
+from dataplane.load import read_resources
+
 SPOKE1_TO_SQL = ('{name: spoke1-to-sql, protocols: [TCP], source: [10.1.0.0/16],\n'
                  '           destination: [10.2.0.0/16], ports: ["1433"]}')
 SPOKE2_TO_APP = ('{name: spoke2-to-app, protocols: [TCP], source: [10.2.0.0/16],\n'
@@ -51,3 +57,24 @@ vms:
 
 
 HUB_FW = hub_fw(SPOKE1_TO_SQL)
+
+
+def caveated_hub_json(tmp: Path, text: str, extra: tuple[dict, ...] = ()) -> Path:
+    """`text` (a hub_fw scenario) written as az JSON at tmp/hub.json, with a misspelt route
+    property on rt1 (beside the right one, so the route still works: a near-miss caveat on
+    app1's subnet) and a classic FQDN rule on the firewall (not evaluated: a firewall caveat),
+    plus the resources `extra`."""
+    (tmp / "hub.yaml").write_text(text)
+    resources = copy.deepcopy(read_resources(tmp / "hub.yaml")[0])
+    rt1 = next(r for r in resources if r["name"] == "rt1")
+    rt1["properties"]["routes"][0]["properties"]["nextHopIpAdress"] = "10.0.255.4"
+    fw = next(r for r in resources if r["type"] == "Microsoft.Network/azureFirewalls")
+    fw["properties"]["networkRuleCollections"][0]["properties"]["rules"].append(
+        {"name": "by-name", "protocols": ["TCP"], "sourceAddresses": ["10.1.0.0/16"],
+         "destinationFqdns": ["sql.contoso.internal"], "destinationPorts": ["1433"]})
+    resources.extend(extra)
+    for r in resources:
+        r.pop("source", None)
+    path = tmp / "hub.json"
+    path.write_text(json.dumps(resources))
+    return path

@@ -7,19 +7,17 @@ as the demos do (cli/demo_traffic.py `notes`), at 100 columns."""
 from __future__ import annotations
 
 import contextlib
-import copy
 import io
 import json
 from pathlib import Path
 
 import pytest
-from hub_topo import HUB_FW
+from hub_topo import HUB_FW, caveated_hub_json
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 from scapy.utils import wrpcap
 
 from dataplane.cli import main
-from dataplane.load import read_resources
 
 # Two spokes behind a hub firewall (tests/hub_topo.py):
 # app1 (spoke1, route table rt1) and db1 (spoke2, rt2) both route 0.0.0.0/0 to the firewall.
@@ -31,23 +29,9 @@ def _topology(tmp: Path) -> Path:
     """HUB as az JSON with: a misspelt route property on rt1 (beside the right one, so the
     route still works), a classic FQDN rule on the firewall (not evaluated: a firewall
     caveat), and an Application Gateway nothing refers to (unmodelled, touches no packet)."""
-    (tmp / "hub.yaml").write_text(HUB)
-    resources = copy.deepcopy(read_resources(tmp / "hub.yaml")[0])
-    rt1 = next(r for r in resources if r["name"] == "rt1")
-    rt1["properties"]["routes"][0]["properties"]["nextHopIpAdress"] = "10.0.255.4"
-    fw = next(r for r in resources if r["type"] == "Microsoft.Network/azureFirewalls")
-    fw["properties"]["networkRuleCollections"][0]["properties"]["rules"].append(
-        {"name": "by-name", "protocols": ["TCP"], "sourceAddresses": ["10.1.0.0/16"],
-         "destinationFqdns": ["sql.contoso.internal"], "destinationPorts": ["1433"]})
-    resources.append({"type": "Microsoft.Network/applicationGateways", "name": "agw",
-                      "location": "westeurope",
-                      "id": f"{SUB}/Microsoft.Network/applicationGateways/agw",
-                      "properties": {}})
-    for r in resources:
-        r.pop("source", None)
-    path = tmp / "hub.json"
-    path.write_text(json.dumps(resources))
-    return path
+    return caveated_hub_json(tmp, HUB, ({
+        "type": "Microsoft.Network/applicationGateways", "name": "agw", "location": "westeurope",
+        "id": f"{SUB}/Microsoft.Network/applicationGateways/agw", "properties": {}},))
 
 
 def _capture(tmp: Path) -> Path:

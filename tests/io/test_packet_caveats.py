@@ -7,16 +7,14 @@ replay's own caveats (histogram, pcaps) are in no cell and say so ("inPacketsTab
 
 from __future__ import annotations
 
-import copy
 import csv
-import json
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from hub_topo import SPOKE1_TO_SQL, SPOKE2_TO_APP, hub_fw
+from hub_topo import SPOKE1_TO_SQL, SPOKE2_TO_APP, caveated_hub_json, hub_fw
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scapy.layers.inet import IP, TCP
@@ -28,7 +26,6 @@ from dataplane.engine import Emulator
 from dataplane.io.caveat_counts import CaveatCounter, PathCaveat
 from dataplane.io.paths import PathIndex
 from dataplane.io.writers import Outputs, ReplayWriter
-from dataplane.load import read_resources
 
 # app1 (spoke1, route table rt1) and db1 (spoke2, rt2) reach each other through the hub firewall.
 HUB = hub_fw(SPOKE1_TO_SQL, SPOKE2_TO_APP)
@@ -40,19 +37,7 @@ FRAGMENTATION = "host-fragmentation-not-modelled"
 def _topology(tmp: Path) -> Path:
     """HUB with a misspelt route property on rt1 (app1's subnet only) and a classic FQDN rule
     on the firewall (a firewall caveat on every packet crossing fw)."""
-    (tmp / "hub.yaml").write_text(HUB)
-    resources = copy.deepcopy(read_resources(tmp / "hub.yaml")[0])
-    rt1 = next(r for r in resources if r["name"] == "rt1")
-    rt1["properties"]["routes"][0]["properties"]["nextHopIpAdress"] = "10.0.255.4"
-    fw = next(r for r in resources if r["type"] == "Microsoft.Network/azureFirewalls")
-    fw["properties"]["networkRuleCollections"][0]["properties"]["rules"].append(
-        {"name": "by-name", "protocols": ["TCP"], "sourceAddresses": ["10.1.0.0/16"],
-         "destinationFqdns": ["sql.contoso.internal"], "destinationPorts": ["1433"]})
-    for r in resources:
-        r.pop("source", None)
-    path = tmp / "hub.json"
-    path.write_text(json.dumps(resources))
-    return path
+    return caveated_hub_json(tmp, HUB)
 
 
 # (source, destination, payload bytes, the caveat keys its row must name)

@@ -14,17 +14,9 @@ temporaries. Errors: ValueError when columns differ in length or keys are not 4 
 
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
 
+from mixhash cimport mix as _mix
+
 import numpy as np
-
-
-cdef inline uint64_t _mix(uint64_t a, uint64_t b) noexcept nogil:
-    cdef uint64_t h = a * <uint64_t>0x9E3779B97F4A7C15ULL
-    h ^= h >> 29
-    h += b * <uint64_t>0xBF58476D1CE4E5B9ULL
-    h ^= h >> 32
-    h *= <uint64_t>0x94D049BB133111EBULL
-    h ^= h >> 29
-    return h
 
 
 def row_keys(const int64_t[::1] fid, const int32_t[::1] sport, const int32_t[::1] dport,

@@ -20,6 +20,8 @@ import numpy as np
 
 from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 
+from mixhash cimport mix as _mix
+
 
 cdef class KeyIndex:
     cdef readonly int width
@@ -143,16 +145,6 @@ cdef class KeyIndex:
 
 cdef uint64_t _K1 = <uint64_t>0xC2B2AE3D27D4EB4FULL
 cdef uint64_t _K2 = <uint64_t>0x165667B19E3779F9ULL
-
-
-cdef inline uint64_t _mix(uint64_t a, uint64_t b) noexcept nogil:
-    cdef uint64_t h = a * <uint64_t>0x9E3779B97F4A7C15ULL
-    h ^= h >> 29
-    h += b * <uint64_t>0xBF58476D1CE4E5B9ULL
-    h ^= h >> 32
-    h *= <uint64_t>0x94D049BB133111EBULL
-    h ^= h >> 29
-    return h
 
 
 def flow_keys(const uint8_t[::1] family, const uint64_t[::1] src_hi,

@@ -39,6 +39,7 @@ from dataplane.model import (
     Subnet,
     Topology,
     UnknownResource,
+    VirtualNetworkGateway,
     id_key,
 )
 
@@ -180,8 +181,10 @@ def topology_caveats(topology: Topology) -> tuple[Caveat, ...]:
                               frozenset({id_key(rid)})))
         elif code == PROPERTY_NOT_MODELLED:  # load/unread.py: set, can change a verdict
             resource, prop = message.split("resource '", 1)[1].split("': property '", 1)
-            out.append(Caveat(f"unread:{resource}:{prop.split(chr(39), 1)[0]}", message,
-                              frozenset({id_key(rid)})))
+            prop = prop.split(chr(39), 1)[0]
+            touched = (dns_service_id(rid) if prop.endswith(DNS_SERVERS_PROPERTY)
+                       else id_key(rid))
+            out.append(Caveat(f"unread:{resource}:{prop}", message, frozenset({touched})))
     for unknown in topology.unknown_resources:
         changes, what = impact(unknown.type)
         if changes:
@@ -190,6 +193,25 @@ def topology_caveats(topology: Topology) -> tuple[Caveat, ...]:
                               f"{what}",
                               frozenset(id_key(r) for r in unknown.related)))
     return tuple(out)
+
+
+# A VNet's custom DNS servers (load/unread.py) touch only the answers that reach its DNS host
+# service (168.63.129.16:53, engine/stages/platform.py): an id below the VNet's, which no
+# resource has, that such answers add to their path (`dns_service_ids`).
+DNS_SERVERS_PROPERTY = "dhcpOptions.dnsServers"
+DNS_SERVICE = "hostServices/AzureDNS"
+
+
+def dns_service_id(vnet_id: str) -> str:
+    """The path id of the DNS host service as the VNet `vnet_id`'s VMs reach it (lower case)."""
+    return f"{id_key(vnet_id)}/{DNS_SERVICE.lower()}"
+
+
+def dns_service_ids(topology: Topology, nic: NetworkInterface) -> list[str]:
+    """`dns_service_id` of each VNet the NIC's IP configurations lie in: the ids an answer
+    whose packet the DNS host service answers adds to its path."""
+    vnets = (topology.vnet_of_subnet(c.subnet) for c in nic.ip_configurations if c.subnet)
+    return list(dict.fromkeys(dns_service_id(v.id) for v in vnets if v is not None))
 
 
 def _covers(touched: str, on_path: str) -> bool:
@@ -227,6 +249,18 @@ def nic_resource_ids(topology: Topology, nic: NetworkInterface,
         ids += subnet_resource_ids(topology, config.subnet, reads)
         if "routing" in reads:
             ids += [config.public_ip_address or "", *config.load_balancer_backend_address_pools]
+    return ids
+
+
+def gateway_resource_ids(topology: Topology, gateway: VirtualNetworkGateway) -> list[str]:
+    """Ids an answer crossing a virtual network gateway reads: the gateway, its GatewaySubnet,
+    its connections and their local network gateways ("" where unset). Shared by the engine's
+    gateway nodes (engine/path_caveats.py) and explain's named gateways (watcher.py)."""
+    ids = [gateway.id, f"{gateway.virtual_network}/subnets/GatewaySubnet"]
+    for c in topology.connections:
+        if id_key(gateway.id) in {id_key(c.virtual_network_gateway1),
+                                  id_key(c.virtual_network_gateway2 or "")}:
+            ids += [c.id, c.local_network_gateway2 or ""]
     return ids
 
 

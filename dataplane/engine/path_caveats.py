@@ -29,6 +29,7 @@ import numpy as np
 
 from dataplane.control.caveats import (
     caveats_touching,
+    gateway_resource_ids,
     nic_resource_ids,
     subnet_resource_ids,
     topology_caveats,
@@ -37,7 +38,6 @@ from dataplane.engine.compile import Network
 from dataplane.engine.fragments import HOST_FRAGMENT_BYTES, HOST_FRAGMENTATION_CAVEAT
 from dataplane.io.caveat_counts import CaveatCounter, PathCaveat
 from dataplane.io.paths import PathIndex
-from dataplane.model import id_key
 
 
 def node_resource_ids(net: Network) -> list[list[str]]:
@@ -46,12 +46,7 @@ def node_resource_ids(net: Network) -> list[list[str]]:
     for fw in net.firewalls:
         out.append([fw.id, *subnet_resource_ids(net.topology, fw.subnet)])
     for gw in net.topology.virtual_network_gateways:
-        ids = [gw.id, f"{gw.virtual_network}/subnets/GatewaySubnet"]
-        for c in net.topology.connections:
-            if id_key(gw.id) in {id_key(c.virtual_network_gateway1),
-                                 id_key(c.virtual_network_gateway2 or "")}:
-                ids += [c.id, c.local_network_gateway2 or ""]
-        out.append(ids)
+        out.append(gateway_resource_ids(net.topology, gw))
     while len(out) < len(net.node_names):  # the Internet exit
         out.append([])
     return out

@@ -16,10 +16,37 @@ message names the file, the resource, the property path, what it can change and 
 
 `touched id`: the id whose answers carry the caveat (control/caveats.py `caveats_touching`; a
 VNet covers its subnets, a load balancer its backend pools, so the NICs in them): the subnet for
-a subnet property, else the top-level resource.
+a subnet property (a property below `properties.subnets[i]`), an entry's own `touch` where it
+has one (a private endpoint's ASGs: its VNet, and only when an NSG rule names them), else the
+top-level resource. A VNet's `dhcpOptions.dnsServers` touches the answers that reach its DNS
+host service only (control/caveats.py remaps it: `dns_service_ids`).
 Modelled elsewhere, not listed: a load-balancing rule's `backendAddressPools` (the union of its
 pools, load/resources.py), a NAT gateway's `publicIpAddressesV6` / `publicIpPrefixesV6`
-(control/outbound6.py).
+(control/outbound6.py), a subnet's `privateEndpointNetworkPolicies` (route tables:
+control/routes.py; its NSG is named on the endpoint's answers: engine/stages/public_edge.py),
+a Firewall Policy's `threatIntelMode` Deny (caveat `firewall-threat-intel` on the firewall's
+hops, control/firewall_rules.py).
+Read and judged unable to change a verdict, not listed (each with Microsoft's page):
+* `threatIntelWhitelist` of a firewall (`additionalProperties` ThreatIntel.Whitelist.*) or a
+  Firewall Policy: it only exempts addresses and FQDNs from threat intelligence ("You can
+  define allowlists so threat intelligence doesn't filter traffic to any of the listed FQDNs,
+  IP addresses, ranges, or subnets": "Azure Firewall threat intelligence-based filtering",
+  https://learn.microsoft.com/azure/firewall/threat-intel); the model filters nothing by
+  threat intelligence, so an allowlist cannot make an answer wrong (threatIntelMode Deny is
+  caveated, below);
+* a subnet's `privateLinkServiceNetworkPolicies`: it only lets a private link service take
+  its NAT addresses in the subnet ("Disable network policies for Private Link service source
+  IP", https://learn.microsoft.com/azure/private-link/disable-private-link-service-network-policy);
+  private link services are unmodelled resources, caveated as such (control/caveats.py);
+* a VPN gateway's `enableBgpRouteTranslationForNat`: it translates the BGP routes of the
+  gateway's `natRules` ("About NAT on Azure VPN Gateway", https://learn.microsoft.com/azure/
+  vpn-gateway/nat-overview), so it acts only where `natRules` is set, which is caveated;
+* a VPN gateway's `enablePrivateIpAddress`: the tunnel's outer addresses become the gateway's
+  private ones (site-to-site over ExpressRoute private peering, "Configure a Site-to-Site VPN
+  connection over ExpressRoute private peering", https://learn.microsoft.com/azure/
+  vpn-gateway/site-to-site-vpn-private-peering); the tunnel's underlay is not emulated and
+  the packets inside it meet the same routes and rules. (An Application Gateway is an
+  unmodelled resource as a whole: control/caveats.py IMPACT.)
 """
 
 from __future__ import annotations
@@ -66,13 +93,89 @@ def _not_default(value: Any) -> bool:
     return value is not None and str(value).lower() != "default"
 
 
+def _deny(value: Any) -> bool:
+    return str(value).lower() == "deny"
+
+
+def _regional(endpoint: Any) -> bool:
+    """A service endpoint whose `locations` is not ["*"]: absent (Azure fills in the VNet's
+    region, and its paired region for Storage) or a list of regions."""
+    locations = endpoint.get("locations") if isinstance(endpoint, dict) else None
+    return not (isinstance(locations, list) and "*" in locations)
+
+
+def _regional_endpoints(value: Any) -> bool:
+    return _listed(value) and any(_regional(e) for e in value)
+
+
+def _region_note(raw: dict[str, Any], where: str, value: Any, resources: list[dict[str, Any]]
+                 ) -> tuple[str, str] | None:
+    """The subnet, and which of its endpoints cover which regions."""
+    del resources
+    shown = []
+    for e in value:
+        if not _regional(e):
+            continue
+        service = e.get("service", "?") if isinstance(e, dict) else str(e)
+        locations = e.get("locations") if isinstance(e, dict) else None
+        shown.append(f"{service} in {', '.join(map(str, locations))}" if locations
+                     else f"{service} in the VNet's region")
+    return _subnet_id(raw, where) or str(raw.get("id", "")), "; ".join(shown)
+
+
+def _custom_dns(value: Any) -> bool:
+    """dnsServers naming a server other than Azure DNS (168.63.129.16)."""
+    return _listed(value) and any(str(v).strip() != "168.63.129.16" for v in value)
+
+
+def _asg_ids(value: Any) -> set[str]:
+    return {str(a.get("id", "")).lower() for a in value if isinstance(a, dict)} \
+        if isinstance(value, list) else set()
+
+
+def _rules_naming(resources: list[dict[str, Any]], asgs: set[str]) -> list[str]:
+    """'NSG/rule' for every security rule (of the NSGs among `resources`) naming one of `asgs`."""
+    out = []
+    for raw in resources:
+        if str(raw.get("type", "")).lower() != _N + "networksecuritygroups":
+            continue
+        for _where, rule, _owner in objects_at(raw, ["properties", "securityRules[]"]):
+            inner = rule.get("properties") if isinstance(rule.get("properties"), dict) else rule
+            named = {str(a.get("id", "")).lower() for key in (
+                "sourceApplicationSecurityGroups", "destinationApplicationSecurityGroups")
+                for a in (inner.get(key) or []) if isinstance(a, dict)}
+            if named & asgs:
+                out.append(f"{raw.get('name', '?')}/{rule.get('name', '?')}")
+    return out
+
+
+def _endpoint_asgs(raw: dict[str, Any], where: str, value: Any,
+                   resources: list[dict[str, Any]]) -> tuple[str, str] | None:
+    """A private endpoint's ASGs matter only when an NSG rule names one of them (no rule reads
+    them otherwise); they then touch the endpoint's VNet: an ASG's members lie in one VNet
+    ("Application security groups", https://learn.microsoft.com/azure/virtual-network/
+    application-security-groups, "Constraints"), so the NICs whose NSGs can name them do too
+    (assumption: a rule in a peered VNet's NSG naming them is not covered)."""
+    del where
+    rules = _rules_naming(resources, _asg_ids(value))
+    if not rules:
+        return None
+    props = raw.get("properties") if isinstance(raw.get("properties"), dict) else raw
+    subnet = props.get("subnet") if isinstance(props, dict) else None
+    subnet_id = str(subnet.get("id", "")) if isinstance(subnet, dict) else ""
+    vnet = subnet_id.rsplit("/subnets/", 1)[0] if "/subnets/" in subnet_id else ""
+    return (vnet or str(raw.get("id", ""))), f"named by NSG rules {', '.join(rules)}"
+
+
 @dataclass(frozen=True)
 class Unread:
     """One property: at `path` below a resource of type `kind` (near_misses.py's path syntax,
     `properties` standing for ARM's nesting or az's flattening), property `name`; `matters`
     says whether its value changes a verdict; `subnet`: the caveat touches the subnet, else the
     top-level resource; `what`: what it changes and why the model does not; `page`:
-    Microsoft's page (title, URL, section)."""
+    Microsoft's page (title, URL, section). `touch(raw, where, value, resources)`, where
+    given, decides instead of `subnet`: None (the value changes no verdict in this input) or
+    (touched id, a note the message shows)."""
 
     kind: str
     path: str
@@ -81,6 +184,8 @@ class Unread:
     what: str
     page: str
     subnet: bool = False
+    touch: Callable[[dict[str, Any], str, Any, list[dict[str, Any]]],
+                    tuple[str, str] | None] | None = None
 
 
 _N = "microsoft.network/"
@@ -88,6 +193,50 @@ _IDLE = ("the engine's connection table forgets a flow after 4 minutes idle (ass
          "conntrack-idle); with this timeout Azure keeps (or drops) the flow's state for "
          "another length, so replies after the idle time can get another verdict")
 UNREAD: tuple[Unread, ...] = (
+    Unread(_N + "virtualnetworks", "properties.subnets[].properties", "serviceEndpoints",
+           _regional_endpoints,
+           "an endpoint's route covers the service's addresses in its `locations` only (absent:"
+           " the VNet's region, and its paired region for Storage; '*': every region); the "
+           "engine gives every region's addresses of the service the "
+           "VirtualNetworkServiceEndpoint route, where Azure sends the other regions' by the "
+           "Internet route (a user route to an appliance or firewall then applies to them)",
+           "'Virtual Network service endpoints', https://learn.microsoft.com/azure/"
+           "virtual-network/virtual-network-service-endpoints-overview, 'Configuration' "
+           "('By default, service endpoints are configured to the virtual network's region')",
+           touch=_region_note),
+    Unread(_N + "virtualnetworks", "properties.subnets[].properties", "delegations", _listed,
+           "the subnet is delegated to an Azure service that can add its own network intent "
+           "policies (NSG rules, routes) to the subnet; those are not in the input, so answers "
+           "for the subnet are given without them",
+           "'What is subnet delegation?', https://learn.microsoft.com/azure/virtual-network/"
+           "subnet-delegation-overview (the service may 'add to the service a set of Network "
+           "Intent Policies')", subnet=True),
+    Unread(_N + "virtualnetworks", "properties.dhcpOptions", "dnsServers", _custom_dns,
+           "VMs in this VNet are given these DNS servers by DHCP and send their queries there, "
+           "not to Azure DNS (168.63.129.16); a query to 168.63.129.16 is still answered by the "
+           "host, but whether the VMs resolve names depends on the path to these servers",
+           "'Create, change, or delete a virtual network', https://learn.microsoft.com/azure/"
+           "virtual-network/manage-virtual-network, 'Change DNS servers'"),
+    Unread(_N + "azurefirewalls", "properties", "threatIntelMode", _deny,
+           "threat intelligence in Alert and deny mode drops flows to and from known-malicious "
+           "addresses and FQDNs before any NAT, network or application rule; the feed is not "
+           "known offline, so every flow is answered by the rules alone",
+           "'Azure Firewall threat intelligence-based filtering', https://learn.microsoft.com/"
+           "azure/firewall/threat-intel ('the firewall processes the associated rules before "
+           "any of the NAT rules, network rules, or application rules')"),
+    Unread(_N + "privateendpoints", "properties", "applicationSecurityGroups", _listed,
+           "the endpoint's address is a member of these ASGs, so NSG rules naming them match "
+           "it; the engine's ASG members are NICs' IP configurations only, so those rules do "
+           "not match the endpoint",
+           "'Configure an application security group with a private endpoint', https://"
+           "learn.microsoft.com/azure/private-link/configure-asg-private-endpoint",
+           touch=_endpoint_asgs),
+    Unread(_N + "connections", "properties", "connectionMode", _not_default,
+           "InitiatorOnly: Azure must start the IKE connection; ResponderOnly: the on-premises "
+           "device must; with a peer set the same way the tunnel never comes up, where the "
+           "engine takes the connection as carrying traffic",
+           "'About VPN Gateway configuration settings', https://learn.microsoft.com/azure/"
+           "vpn-gateway/vpn-gateway-about-vpn-gateway-settings, 'Connection modes'"),
     Unread(_N + "virtualnetworks", "properties.subnets[].properties", "serviceEndpointPolicies",
            _listed,
            "traffic from this subnet to Azure Storage over its service endpoint reaches only "
@@ -223,27 +372,48 @@ def unread_findings(resources: Iterable[dict[str, Any]], source: str = ""
                     ) -> list[tuple[str, str, str]]:
     """(PROPERTY_NOT_MODELLED, message, touched id) for every UNREAD property set so that it
     matters (module docstring)."""
+    resources = [r for r in resources if isinstance(r, dict)]
     out = []
     for raw in resources:
-        if not isinstance(raw, dict):
-            continue
         kind = str(raw.get("type", "")).lower()
         for entry in (u for u in UNREAD if u.kind == kind):
-            for where, obj, owner in objects_at(raw, entry.path.split(".")):
+            for where, obj, _owner in objects_at(raw, entry.path.split(".")):
                 value = next((v for k, v in obj.items() if str(k).lower() == entry.name.lower()),
                              None)
                 if not entry.matters(value):
                     continue
-                touched = str(raw.get("id", ""))
-                if entry.subnet and isinstance(owner, dict):
-                    touched = str(owner.get("id") or f"{touched}/subnets/{owner.get('name', '')}")
-                out.append((PROPERTY_NOT_MODELLED, _message(raw, source, where, entry, value),
-                            touched))
+                touched, note = str(raw.get("id", "")), ""
+                if entry.touch is not None:
+                    found = entry.touch(raw, where, value, resources)
+                    if found is None:
+                        continue
+                    touched, note = found
+                elif entry.subnet:
+                    touched = _subnet_id(raw, where) or touched
+                out.append((PROPERTY_NOT_MODELLED,
+                            _message(raw, source, where, entry, value, note), touched))
     return out
 
 
-def _message(raw: dict[str, Any], source: str, where: str, entry: Unread, value: Any) -> str:
+def _subnet_id(raw: dict[str, Any], where: str) -> str:
+    """The id of the subnet `where` ('properties.subnets[2]...') lies in, '' if none."""
+    _, found, rest = where.partition("subnets[")
+    if not found:
+        return ""
+    index = int(rest.split("]", 1)[0])
+    holder = raw.get("properties") if isinstance(raw.get("properties"), dict) else raw
+    subnets = next((v for k, v in holder.items() if str(k).lower() == "subnets"), None)
+    subnet = subnets[index] if isinstance(subnets, list) and index < len(subnets) else {}
+    if not isinstance(subnet, dict):
+        return ""
+    return str(subnet.get("id") or f"{raw.get('id', '')}/subnets/{subnet.get('name', '')}")
+
+
+def _message(raw: dict[str, Any], source: str, where: str, entry: Unread, value: Any,
+             note: str = "") -> str:
     file = str(raw.get("source") or source)
-    shown = f"a list of {len(value)}" if isinstance(value, list) else repr(value)
+    shown = (f"a list of {len(value)}" if isinstance(value, list)
+             else "absent: Azure's default" if value is None else repr(value))
     return (f"{file + ': ' if file else ''}resource '{raw.get('name', '?')}': property "
-            f"'{f'{where}.' if where else ''}{entry.name}' ({shown}) is not modelled: {entry.what} ({entry.page})")
+            f"'{f'{where}.' if where else ''}{entry.name}' ({shown}{'; ' + note if note else ''})"
+            f" is not modelled: {entry.what} ({entry.page})")

@@ -34,6 +34,8 @@ from dataplane.control.assumptions import texts
 from dataplane.control.caveats import (
     NIC_READS,
     caveats_touching,
+    dns_service_ids,
+    gateway_resource_ids,
     nic_resource_ids,
     subnet_resource_ids,
     topology_caveats,
@@ -118,13 +120,16 @@ def caveats_for(topology: Topology, ids: list[str]) -> list[str]:
 
 
 def _named(topology: Topology, hops: list[dict[str, Any]]) -> list[str]:
-    """Ids of the resources an explained walk names (VMs, NICs, VNets, firewalls, gateways),
+    """Ids of the resources an explained walk names (VMs, NICs, VNets, firewalls, gateways,
+    connections),
     with what each NIC reads (`nic_resource_ids`: a receiving NIC's NSGs and its subnet's
-    route table) and each firewall's subnet (its route table)."""
+    route table), each firewall's subnet (its route table) and each gateway's GatewaySubnet,
+    connections and local network gateways (`gateway_resource_ids`)."""
     names = {str(v).lower() for hop in hops for v in hop.values() if isinstance(v, str)}
     out = []
     for collection in ("network_interfaces", "virtual_machines", "virtual_networks",
-                       "azure_firewalls", "virtual_network_gateways", "load_balancers"):
+                       "azure_firewalls", "virtual_network_gateways", "load_balancers",
+                       "connections"):
         out += [item.id for item in getattr(topology, collection) if item.name.lower() in names]
     for vm in topology.virtual_machines:
         if vm.name.lower() in names:
@@ -136,6 +141,9 @@ def _named(topology: Topology, hops: list[dict[str, Any]]) -> list[str]:
     for fw in topology.azure_firewalls:
         if id_key(fw.id) in named:
             out += subnet_resource_ids(topology, fw.subnet)
+    for gw in topology.virtual_network_gateways:  # hops name it as its engine node does
+        if id_key(gw.id) in named or f"gateway {gw.name}".lower() in names:
+            out += gateway_resource_ids(topology, gw)  # its subnet, connections, sites
     return out
 
 
@@ -184,7 +192,8 @@ def effective_security_rules(topology: Topology, nic: str) -> dict[str, Any]:
         })
     out = {"value": value,
            "assumptions": texts("virtualnetwork-udr-prefixes", access_assumption(),
-                                "service-tag-prefixes", "no-nsg-inbound-internet"),
+                                "service-tag-prefixes",
+                                *(() if value else ("no-nsg-inbound-internet",))),
            "caveats": caveats_for(topology, _nic_path(topology, interface, ("security",)))}
     return _with_service_tags(out, topology, compiler)
 
@@ -274,12 +283,16 @@ def ip_flow_verify(topology: Topology, vm: str, direction: str, protocol: str, l
     flow = (Flow(number, remote_ip, remote_port, local_ip, local_port) if direction == "Inbound"
             else Flow(number, local_ip, local_port, remote_ip, remote_port))
     compiler = RuleCompiler(topology)
-    verdict = evaluate(compiler.nic_security(interface), direction, flow)
+    security = compiler.nic_security(interface)
+    verdict = evaluate(security, direction, flow)
     out: dict[str, Any] = {"access": verdict.access}
     if verdict.rule_name is not None:
         out["ruleName"] = verdict.rule_name
-    out["assumptions"] = texts("ip-flow-rule-name", "no-nsg-inbound-internet", "stateful",
-                               "virtualnetwork-udr-prefixes")
+    # no-nsg-inbound-internet speaks of the answer given when no NSG applies: only then
+    no_nsg = security.subnet is None and security.interface is None
+    out["assumptions"] = texts("ip-flow-rule-name", *(("no-nsg-inbound-internet",) if no_nsg
+                                                      else ()),
+                               "stateful", "virtualnetwork-udr-prefixes")
     if local_ip.version == 6:
         out["assumptions"] += texts("ip-flow-verify-ipv6", "internet-tag-ipv6",
                                     "azureloadbalancer-ipv6")
@@ -390,8 +403,12 @@ def walk_notes(topology: Topology, interface: NetworkInterface, hops: list[dict[
     chosen = chosen_addresses(topology)  # a public address this walk shows was chosen offline
     if chosen and chosen & _addresses_in(hops):
         notes += [f"{ALLOCATION.key}: {ALLOCATION.text}"]
+    # a packet the DNS host service answers reads the VNet's DNS settings (custom dnsServers:
+    # load/unread.py, control/caveats.py dns_service_ids)
+    dns = dns_service_ids(topology, interface) if any(
+        h.get("step") == "platform" and h.get("service") == "AzureDNS" for h in hops) else []
     caveats = [c for h in hops for c in h.get("caveats", ())] + caveats_for(
-        topology, _nic_path(topology, interface) + _named(topology, hops))
+        topology, _nic_path(topology, interface) + _named(topology, hops) + dns)
     return notes, list(dict.fromkeys(caveats))
 
 

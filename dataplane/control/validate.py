@@ -2,8 +2,8 @@
 
 Covers docs/azure-behaviour.md §8 (address spaces, subnets, reserved addresses and ranges, sizes),
 2.1 (NSG priorities), 3.3 (next-hop IP only for VirtualAppliance), 4.4-4.6 (peering rules,
-shared with control/peering.py), dangling references, and gateways/BGP/Route Server/
-ExpressRoute (control/bgp_validate.py). Errors make a topology invalid;
+shared with control/peering.py), dangling references, a Standard NAT gateway with IPv6 public
+IPs (StandardV2 only), and gateways/BGP/Route Server/ExpressRoute (control/bgp_validate.py). Errors make a topology invalid;
 warnings (links not Connected or not in sync, transit that will not work, unknown resource
 types) do not. Prefix overlap inside a VNet uses the compiled overlap kernel.
 Names Azure checks (platform.py): service tags in security rules (SecurityRuleInvalidAddressPrefix
@@ -23,10 +23,17 @@ from dataplane.control.platform import platform_findings
 from dataplane.control.shared_addresses import shared_address_findings
 from dataplane.errors import WARNING_FINDINGS, Finding
 from dataplane.kernels.overlap import overlap_pairs
-from dataplane.model import NetworkSecurityGroup, Topology, VirtualNetwork, id_key
+from dataplane.model import (
+    NetworkSecurityGroup,
+    PublicIPAddress,
+    Topology,
+    VirtualNetwork,
+    id_key,
+)
 from dataplane.net import Prefix, parse_prefix
 
 # Ranges a VNet cannot use (docs/azure-behaviour.md §8, "Cannot add").
+NAT_GATEWAY_IPV6_SKU = "NatGatewayStandardSkuIPv6"
 RESERVED_RANGES = tuple(parse_prefix(p) for p in (
     "224.0.0.0/4", "255.255.255.255/32", "127.0.0.0/8", "169.254.0.0/16", "168.63.129.16/32"))
 SUBNET_V4_MIN_LENGTH, SUBNET_V4_MAX_LENGTH = 2, 29  # "/29 smallest, /2 largest"
@@ -196,6 +203,28 @@ def _firewall_policy_findings(topology: Topology) -> list[Finding]:
             for fw in topology.azure_firewalls for name in missing_policies(topology, fw)]
 
 
+def _nat_gateway_findings(topology: Topology) -> list[Finding]:
+    """An error per Standard NAT gateway given an IPv6 public IP or prefix: only StandardV2
+    takes IPv6 ("Azure NAT Gateway SKUs", https://learn.microsoft.com/azure/nat-gateway/
+    nat-sku, "SKU comparison": public IP version Standard "IPv4", StandardV2 "IPv4, IPv6").
+    Azure's error code is not documented: NAT_GATEWAY_IPV6_SKU is ours (control/codes.py)."""
+    out = []
+    for nat in topology.nat_gateways:
+        if nat.sku.lower() != "standard":
+            continue
+        six = [*nat.public_ip_addresses_v6, *nat.public_ip_prefixes_v6, *(
+            p for p in nat.public_ip_addresses if isinstance(pip := topology.get(p),
+                                                               PublicIPAddress)
+            and pip.public_ip_address_version == "IPv6")]
+        if six:
+            names = ", ".join(s.rsplit("/", 1)[-1] for s in six)
+            out.append(Finding(NAT_GATEWAY_IPV6_SKU,
+                               f"NAT gateway '{nat.name}' is Standard SKU and has IPv6 public "
+                               f"IPs or prefixes ({names}): only a StandardV2 NAT gateway "
+                               "supports IPv6.", nat.id))
+    return out
+
+
 def _peering_findings(topology: Topology) -> list[Finding]:
     out: list[Finding] = []
     for vnet in topology.virtual_networks:
@@ -251,6 +280,7 @@ def validate(topology: Topology) -> list[Finding]:
     findings += _reference_findings(topology)
     findings += _peering_findings(topology)
     findings += _firewall_policy_findings(topology)
+    findings += _nat_gateway_findings(topology)
     findings += platform_findings(topology)
     findings += bgp_findings(topology)  # gateways, BGP, Route Server, ExpressRoute
     for unknown in topology.unknown_resources:

@@ -1279,8 +1279,9 @@ class BatchPipeline:
         found, _ = public_edge6.ingress_np(net, c, rows, est, self.addr6)
         deliver_at: dict[tuple[int, bool], list[int]] = {}
         for kind, r, target, label in found:
-            if kind == "closed":
-                disp[r], dec[r] = D.PUBLIC_IP_CLOSED, self.labels(label)
+            if kind in ("closed", "outbound-only"):  # outbound-only: a NAT gateway's address
+                disp[r] = D.PUBLIC_IP_CLOSED if kind == "closed" else D.NAT_OUTBOUND_ONLY
+                dec[r] = self.labels(label)
             elif kind != "unmapped":
                 deliver_at.setdefault((target, kind == "reply"), []).append(r)
         for (nic, reply), q_rows in deliver_at.items():

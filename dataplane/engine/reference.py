@@ -367,11 +367,12 @@ class ReferencePipeline:
         kind, p, target, edge, label = public_edge6.ingress(net, p, state)  # (public_edge6)
         if kind == "unmapped":
             return Walk(D.UNMAPPED, IPV6_INGRESS_LABEL, [])
-        if kind == "closed":
+        if kind in ("closed", "outbound-only"):  # a NAT gateway's address: outbound only
             w = Walk(D.DELIVERED, "", [])
             w.hops.append(edge or {"step": "ingress", "kind": "Internet", "result":
                                    "ClosedToInbound"})
-            return self._end(w, D.PUBLIC_IP_CLOSED, label)
+            return self._end(w, D.PUBLIC_IP_CLOSED if kind == "closed"
+                             else D.NAT_OUTBOUND_ONLY, label)
         w = Walk(D.DELIVERED, "", [target], reply_of=entry, out=(p.src, p.dst, p.sport, p.dport))
         w.hops += [h for h in (back, edge) if h is not None]
         w.hops.append({"step": "ingress", "kind": "Internet", "at": net.node_names[target],

@@ -15,6 +15,14 @@ NICs' IPv6 IP configurations (control/outbound6.py):
     public address translated back by the same 1:1 mapping;
   (a new flow to a public load balancer's IPv6 frontend is the load balancer's:
   stages/loadbalancer.py, before this stage);
+  - a new flow (no conntrack entry) to a NAT gateway's IPv6 public address ends
+    NAT_OUTBOUND_ONLY with the IPv4 case's label (stages/public_edge.py `outbound_only_label`):
+    "NAT gateway provides outbound connectivity only; inbound traffic is allowed only as the
+    response to an outbound flow" ("Azure NAT Gateway resource", https://learn.microsoft.com/
+    azure/nat-gateway/nat-gateway-resource; the page does not restrict it to IPv4, and
+    StandardV2 takes IPv6 public IPs: "Azure NAT Gateway SKUs", https://learn.microsoft.com/
+    azure/nat-gateway/nat-sku). A Standard NAT gateway given IPv6 addresses is a `check`
+    error (control/validate.py); its addresses are answered the same way;
   - from a source outside 2000::/3 (not an Internet address), or anything else: UNMAPPED,
     labelled as before (reference.IPV6_INGRESS_LABEL).
 * outbound (`egress`, batch `egress_np`), at an Internet route for an IPv6 destination inside
@@ -57,7 +65,12 @@ from dataplane.control.outbound import INSTANCE_PUBLIC_IP, NONE
 from dataplane.control.outbound6 import outbound_access6
 from dataplane.control.public_addresses import closed_to_inbound, public_address
 from dataplane.engine.stages.loadbalancer import fold6, fold6_np
-from dataplane.engine.stages.public_edge import closed_label, nonroutable6, snat_port_np
+from dataplane.engine.stages.public_edge import (
+    closed_label,
+    nonroutable6,
+    outbound_only_label,
+    snat_port_np,
+)
 
 LOW64 = (1 << 64) - 1
 IPV6_EGRESS = (
@@ -76,13 +89,15 @@ class Edge6Tables:
     """`dnat`: public IPv6 -> (private IPv6, NIC node, closed, public IP name); `exposed`:
     private IPv6 of a configuration with a public IPv6 -> (NIC node, closed, name); `snat`:
     private IPv6 -> (public IPv6, port kept: an instance public IPv6; else a load balancer
-    frontend's, with a SNAT port); per node `no_internet` (bool) and its label."""
+    frontend's, with a SNAT port); per node `no_internet` (bool) and its label;
+    `outbound_only`: a NAT gateway's public IPv6 -> the NAT gateway's name."""
 
     dnat: dict[int, tuple[int, int, bool, str]]
     exposed: dict[int, tuple[int, bool, str]]
     snat: dict[int, tuple[int, bool]]
     no_internet: np.ndarray
     no_internet_label: tuple[str, ...]
+    outbound_only: dict[int, str]
 
 
 _TABLES: weakref.WeakKeyDictionary[Any, Edge6Tables] = weakref.WeakKeyDictionary()
@@ -151,7 +166,11 @@ def tables(net: Any) -> Edge6Tables:
         if 6 not in versions:
             no_internet[node] = True
             labels[node] = firewall_no_internet_label(fw.name)
-    found = Edge6Tables(dnat, exposed, snat, no_internet, tuple(labels))
+    outbound_only = {a.value: nat.name for nat in topology.nat_gateways
+                     for a in (public_address(topology, pip) for pip in (
+                         *nat.public_ip_addresses_v6, *nat.public_ip_addresses))
+                     if a is not None and a.version == 6}
+    found = Edge6Tables(dnat, exposed, snat, no_internet, tuple(labels), outbound_only)
     _TABLES[net] = found
     return found
 
@@ -160,13 +179,18 @@ def tables(net: Any) -> Edge6Tables:
 def ingress(net: Any, p: Any, established: bool
             ) -> tuple[str, Any, int, dict[str, Any] | None, str]:
     """Classify an IPv6 packet from outside the VNets: (kind, packet, NIC node, DNAT hop or
-    None, label). kind: 'closed' (PUBLIC_IP_CLOSED, label), 'public' (to the NIC through its
-    inbound NSG unless established; the packet
+    None, label). kind: 'closed' (PUBLIC_IP_CLOSED, label), 'outbound-only'
+    (NAT_OUTBOUND_ONLY: a new flow to a NAT gateway's address, its hop and label), 'public'
+    (to the NIC through its inbound NSG unless established; the packet
     DNATed when it was addressed to the public IPv6), 'reply' (a tracked flow's reply to a NIC
     without public IPv6), 'unmapped'."""
     t = tables(net)
     if nonroutable6(p.src):
         return "unmapped", p, -1, None, ""
+    nat = t.outbound_only.get(p.dst)
+    if nat is not None and not established:
+        return "outbound-only", p, -1, {"step": "nat", "at": nat, "kind": "NAT gateway",
+                                        "result": "OutboundOnly"}, outbound_only_label(nat)
     hop = None
     row = t.dnat.get(p.dst)
     if row is not None:

@@ -11,6 +11,15 @@ https://learn.microsoft.com/azure/virtual-network/what-is-ip-address-168-63-129-
 route part is assumption `platform-routes`). A NIC whose NSG rules name such a tag goes the
 ordinary way (NSG out, routes) for that service. The host's replies come back from outside the
 VNet and are not emulated (assumption `platform-replies`).
+Custom DNS servers: a VNet whose `dhcpOptions.dnsServers` names other servers gives its VMs
+those by DHCP ("Create, change, or delete a virtual network", https://learn.microsoft.com/
+azure/virtual-network/manage-virtual-network, "Change DNS servers"); a query sent to
+168.63.129.16 is still answered here, but the VMs' resolvers ask the custom servers. The model
+does not read the setting (load/unread.py): `explain` and `trace` answers whose packet this
+stage gives to the DNS service carry caveat `unread:VNET:properties.dhcpOptions.dnsServers`
+(control/caveats.py `dns_service_ids`); a replayed packet does not (it was sent to
+168.63.129.16, and that answer is right), and queries to the custom servers are ordinary
+packets (NSGs, routes).
 IPv6: Azure's host services have IPv4 addresses only (168.63.129.16, 169.254.169.254; the
 pages above name no IPv6 address), so no IPv6 packet reaches them: an IPv6 packet is routed
 like any other. IPv6 neighbour discovery (ICMPv6 types 133-137: router and neighbour

@@ -110,17 +110,19 @@ def _regional_endpoints(value: Any) -> bool:
 
 def _region_note(raw: dict[str, Any], where: str, value: Any, resources: list[dict[str, Any]]
                  ) -> tuple[str, str] | None:
-    """The subnet, and which of its endpoints cover which regions."""
+    """The subnet, and which of its endpoints cover which regions ('Microsoft.Storage,
+    Microsoft.Sql in the VNet's region; Microsoft.Web in westeurope')."""
     del resources
-    shown = []
+    scopes: dict[str, list[str]] = {}
     for e in value:
         if not _regional(e):
             continue
-        service = e.get("service", "?") if isinstance(e, dict) else str(e)
+        service = str(e.get("service", "?")) if isinstance(e, dict) else str(e)
         locations = e.get("locations") if isinstance(e, dict) else None
-        shown.append(f"{service} in {', '.join(map(str, locations))}" if locations
-                     else f"{service} in the VNet's region")
-    return _subnet_id(raw, where) or str(raw.get("id", "")), "; ".join(shown)
+        scope = ", ".join(map(str, locations)) if locations else "the VNet's region"
+        scopes.setdefault(scope, []).append(service)
+    shown = "; ".join(f"{', '.join(services)} in {scope}" for scope, services in scopes.items())
+    return _subnet_id(raw, where) or str(raw.get("id", "")), shown
 
 
 def _custom_dns(value: Any) -> bool:

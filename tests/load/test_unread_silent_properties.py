@@ -119,13 +119,22 @@ def test_listed_regions_are_named_and_every_region_is_silent(tmp_path):
     def regions(locations):
         def change(by_name):
             _subnet(by_name, "app")["properties"]["serviceEndpoints"] = [
-                {"service": "Microsoft.Storage", "locations": locations}]
+                {"service": "Microsoft.Storage", "locations": locations},
+                {"service": "Microsoft.Sql"}, {"service": "Microsoft.KeyVault"},
+                {"service": "Microsoft.EventHub", "locations": ["*"]}]
         return change
 
     (finding,) = [f for f in validate(_topology(tmp_path, regions(["westeurope"])))
                   if f.code == PROPERTY_NOT_MODELLED]
-    assert "Microsoft.Storage in westeurope)" in finding.message
-    assert _unread(_topology(tmp_path, regions(["*"]))) == []
+    assert ("(a list of 4; Microsoft.Storage in westeurope; Microsoft.Sql, Microsoft.KeyVault "
+            "in the VNet's region)") in finding.message
+    assert "EventHub" not in finding.message
+
+    def every_region(by_name):
+        _subnet(by_name, "app")["properties"]["serviceEndpoints"] = [
+            {"service": "Microsoft.Storage", "locations": ["*"]}]
+
+    assert _unread(_topology(tmp_path, every_region)) == []
 
 
 # -- subnet delegation ----------------------------------------------------------------------------

@@ -102,7 +102,8 @@ def _check(tmp: Path, resources: list[dict], capsys) -> str:
 
 
 # -- service endpoints: regions -------------------------------------------------------------------
-def test_an_endpoint_in_its_vnets_region_only_is_caveated_on_its_subnets_answers(tmp_path):
+def test_an_endpoint_in_its_vnets_region_only_is_caveated_on_its_subnets_answers(tmp_path,
+                                                                               capsys):
     """HUB's app subnet has a Storage endpoint without `locations` (Azure: the VNet's region
     and its pair): app1's next hop carries the caveat, db1's does not."""
     topology = _topology(tmp_path)
@@ -113,6 +114,9 @@ def test_an_endpoint_in_its_vnets_region_only_is_caveated_on_its_subnets_answers
     app = watcher.next_hop(topology, "app1", "10.1.1.4", "20.60.0.1")
     db = watcher.next_hop(topology, "db1", "10.1.2.4", "20.60.0.1")
     assert _named(app, "serviceEndpoints") and not _named(db, "serviceEndpoints")
+    out = _check(tmp_path, _resources(tmp_path), capsys)
+    assert ("resource 'v': property 'properties.subnets[0].properties.serviceEndpoints' (a list "
+            "of 1; Microsoft.Storage in the VNet's region) is not modelled") in out
 
 
 def test_listed_regions_are_named_and_every_region_is_silent(tmp_path):
@@ -186,7 +190,8 @@ def test_azure_dns_itself_as_the_dns_server_is_silent(tmp_path):
 
 # -- Azure Firewall threat intelligence -----------------------------------------------------------
 @pytest.mark.parametrize(("mode", "caveated"), [("Deny", True), ("Alert", False), ("Off", False)])
-def test_threat_intel_deny_is_caveated_on_flows_through_the_firewall(tmp_path, mode, caveated):
+def test_threat_intel_deny_is_caveated_on_flows_through_the_firewall(tmp_path, mode, caveated,
+                                                                     capsys):
     def threat_intel(by_name):
         by_name["fw"]["properties"]["threatIntelMode"] = mode
 
@@ -196,6 +201,9 @@ def test_threat_intel_deny_is_caveated_on_flows_through_the_firewall(tmp_path, m
     assert _named(through, "'properties.threatIntelMode' ('Deny')") is caveated
     beside = watcher.explain(topology, "db1", "10.1.1.4:443")  # never crosses the firewall
     assert not _named(beside, "threat intelligence")
+    out = _check(tmp_path, _resources(tmp_path, threat_intel), capsys)
+    assert ("resource 'fw': property 'properties.threatIntelMode' ('Deny') is not modelled"
+            in out) is caveated
 
 
 # -- private endpoint ASGs ------------------------------------------------------------------------

@@ -20,8 +20,9 @@ _TEXTS = {
         "rule order decides).",
     "no-nsg-inbound-internet":
         "No NSG on the subnet nor the NIC allows the flow at the NSG layer (ip-flow-verify: "
-        "Allow without ruleName); the public IP SKU's own closed-by-default inbound is not "
-        "modelled (2.4).",
+        "Allow without ruleName, as Azure's IP flow verify checks NSG rules only); replay, explain "
+        "and trace do apply a Standard public IP's closed-by-default inbound "
+        "(engine/stages/public_edge.py) (2.4).",
     "vnet-access-tag-only":
         "allowVirtualNetworkAccess=false read as the 2022 peering page does (only the remote "
         "space leaves the local VNet's VirtualNetwork tag; peering routes stay and explicit NSG "

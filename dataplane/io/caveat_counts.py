@@ -12,6 +12,9 @@ caveat's nodes (and, for a caveat about size, the packet is longer than its boun
   "inPacketsTable": true} in input order (packets = 0: the caveat holds for the topology but touched no packet of this
   replay). A caveat's `packets` is counted from the same per-packet answer as the column, so
   it equals the number of rows whose `caveats` cell holds its key.
+* `with_row_keys(cells, flagged)`: prepends to each packet's cell the keys of caveats decided
+  per row, not per path (a TCP flow re-opened after idling out, a source address NICs of
+  several VNets hold, a firewall SNAT address:port already held), in `flagged`'s order.
 Work per batch is one boolean lookup per distinct path and group of caveats sharing their
 nodes, and one per distinct (path, length class), never per packet and caveat.
 """
@@ -100,3 +103,24 @@ class CaveatCounter:
         return [{"key": c.key, "text": c.text, "resources": list(c.resources), "packets": n,
                  "inPacketsTable": True}
                 for c, n in zip(self.caveats, self.packets, strict=True)]
+
+
+def with_row_keys(cells: pa.DictionaryArray,
+                  flagged: Sequence[tuple[str, np.ndarray]]) -> pa.DictionaryArray:
+    """`cells` (CaveatCounter.add's column, n rows) with, per row, the keys of `flagged`
+    ((key, bool[n]) pairs) whose mask holds the row, ';'-joined before the row's own keys in
+    `flagged`'s order. Work is per distinct (cell, flags) pair, never per packet."""
+    flagged = [(key, mask) for key, mask in flagged if mask.any()]
+    if not flagged:
+        return cells
+    code = cells.indices.to_numpy().astype(np.int64) << len(flagged)
+    for bit, (_, mask) in enumerate(flagged):
+        code |= mask.astype(np.int64) << bit
+    encoded = pc.dictionary_encode(pa.array(code))
+    old = cells.dictionary.to_pylist()
+    texts = []
+    for c in encoded.dictionary.to_numpy().tolist():
+        keys = [key for bit, (key, _) in enumerate(flagged) if c >> bit & 1]
+        texts.append(";".join(keys + ([old[c >> len(flagged)]] if old[c >> len(flagged)] else [])))
+    return pa.DictionaryArray.from_arrays(encoded.indices, pa.array(texts, pa.string()))
+

@@ -12,8 +12,10 @@ else):
 - `dropped.pcapng`: every dropped and unparsed frame, its Enhanced Packet Block's opt_comment
   "DISPOSITION: reason; deciding"; one interface per link type.
 - `packets.parquet` / `packets.csv`: one row per packet (io/packet_table.py); its `caveats`
-  column holds the keys of the path caveats (io/caveat_counts.py) that touch the packet, so
-  summary.json's count of each of those equals the rows whose cell holds its key. The
+  column holds the keys of the caveats the engine decided for the row (a re-opened idled-out
+  TCP flow, a source address several VNets hold, a firewall SNAT address:port already held)
+  and of the path caveats (io/caveat_counts.py) that touch the packet, so summary.json's count
+  of each of those equals the rows whose cell holds its key. The
   replay's own caveats (latency histogram, clamped pcap times, IPv6 frames left as captured)
   are about the histogram and the pcaps, which the row's exact columns do not share: they are
   in no cell, and their summary.json entries say so (`"inPacketsTable": false`).
@@ -51,7 +53,7 @@ import pyarrow.compute as pc
 from dataplane.dispositions import DROPPED, EXITED, PASSED_CODES
 from dataplane.dispositions import Disposition as D
 from dataplane.io.aggregates import LATENCY_CAVEAT, Aggregates
-from dataplane.io.caveat_counts import CaveatCounter
+from dataplane.io.caveat_counts import CaveatCounter, with_row_keys
 from dataplane.io.packet_table import Batch, PacketTableWriter, record_batch
 from dataplane.io.paths import PathIndex
 from dataplane.io.records import (
@@ -155,10 +157,15 @@ class ReplayWriter:
         n = int(cols["disposition"].size)
         paths = PathIndex.of(nodes)
         self.aggregates.add(cols, paths)
-        caveats = self.path_caveats.add(paths, cols["length"])  # counted, and per row
-        self.reopened += int((cols["reopened"] & np.isin(cols["disposition"], PASSED_CODES)).sum())
+        reopened = cols["reopened"] & np.isin(cols["disposition"], PASSED_CODES)
+        self.reopened += int(reopened.sum())
         self.ambiguous += int(cols["ambiguous_source"].sum())  # control/shared_addresses.py
         self.snat_collided.update(self.em.snat_collision_firewalls(cols))
+        caveats = with_row_keys(  # the path's caveats (counted), after the row's own
+            self.path_caveats.add(paths, cols["length"]),
+            [(_key(self.em.reopen_caveat), reopened),
+             (_key(self.em.ambiguous_source_caveat), cols["ambiguous_source"]),
+             (_key(self.em.snat_collision_caveat("")), cols["snat_collided"])])
         if self.outputs.parquet or self.outputs.csv:
             self.table.write(record_batch(Batch(cols, paths, self.index, self.node_names,
                                                 self.labels, self._server_names(), caveats)))
@@ -305,7 +312,9 @@ class ReplayWriter:
         """summary.json's `caveats`: each {"key", "text", "resources", "packets",
         "inPacketsTable"} (packets whose answer it touches; whether packets.csv/parquet's
         `caveats` cells name it): the replay's own (latency histogram, clamped pcap times, IPv6 frames
-        left as captured, TCP packets that re-opened an idled-out flow), then the topology's and its firewalls' (io/caveat_counts.py)."""
+        left as captured: in no cell), the engine's per-row ones (TCP packets that re-opened an
+        idled-out flow, sources several VNets hold, firewall SNAT ports already held: in their
+        rows' cells), then the topology's and its firewalls' (io/caveat_counts.py)."""
         timed = sum(int(v) for k, v in counts.items()
                     if k == D.DELIVERED.name or D[k] in EXITED)
         out = [_own("latency-histogram", LATENCY_CAVEAT, timed)]
@@ -319,15 +328,13 @@ class ReplayWriter:
                 "IPv6 frame(s) with extension headers before their L4 header were written with "
                 "their captured addresses and ports, not the mapped or translated ones "
                 "(packets.parquet holds those)"), self.unrewritten6))
+        # per-row caveats, in the rows' `caveats` cells (with_row_keys, same order)
         if self.reopened:  # the emulator's text (engine/reopen.py REOPEN_CAVEAT)
-            key, _, text = self.em.reopen_caveat.partition(": ")
-            out.append(_own(key, text, self.reopened))
+            out.append(_per_row(self.em.reopen_caveat, self.reopened))
         if self.ambiguous:  # the emulator's text (control/shared_addresses.py)
-            key, _, text = self.em.ambiguous_source_caveat.partition(": ")
-            out.append(_own(key, text, self.ambiguous))
+            out.append(_per_row(self.em.ambiguous_source_caveat, self.ambiguous))
         for fw, k in sorted(self.snat_collided.items()):  # engine/snat_collision.py
-            key, _, text = self.em.snat_collision_caveat(fw).partition(": ")
-            out.append(_own(key, text, k))
+            out.append(_per_row(self.em.snat_collision_caveat(fw), k))
         return out + self.path_caveats.as_list()
 
     def files(self) -> list[str]:
@@ -360,6 +367,18 @@ class ReplayWriter:
         }
         _inside(self.out, "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         return summary
+
+
+def _key(line: str) -> str:
+    """A caveat line's key ("key: text")."""
+    return line.partition(": ")[0]
+
+
+def _per_row(line: str, packets: int) -> dict[str, Any]:
+    """A caveat the engine decides per row ("key: text"): named in those rows' `caveats` cells."""
+    key, _, text = line.partition(": ")
+    return {"key": key, "text": text, "resources": [], "packets": packets,
+            "inPacketsTable": True}
 
 
 def _own(key: str, text: str, packets: int) -> dict[str, Any]:

@@ -128,6 +128,7 @@ def test_the_idle_assumption_says_the_sources_disagree_and_which_we_chose(make_t
 def test_replay_prints_and_counts_the_caveat(tmp_path, capsys) -> None:
     """`dataplane replay`: summary.json's caveats count the re-opening packet and the terminal
     prints the caveat; the same flow 3 minutes apart re-opens nothing."""
+    import csv
     import json
 
     from test_firewall_nat import HUB
@@ -145,8 +146,11 @@ def test_replay_prints_and_counts_the_caveat(tmp_path, capsys) -> None:
             packets.append(q)
         wrpcap(str(tmp_path / "in.pcap"), packets)
         assert main(["replay", str(topo), str(tmp_path / "in.pcap"), "--out",
-                     str(tmp_path / "out"), "--no-auto-map"]) == 0
+                     str(tmp_path / "out"), "--no-auto-map", "--csv"]) == 0
         summary = json.loads((tmp_path / "out" / "summary.json").read_text())
         counted = [c["packets"] for c in summary["caveats"] if c["key"] == "conntrack-reopen"]
         printed = "caveat conntrack-reopen (1 packet(s))" in capsys.readouterr().out
         assert (counted, printed) == (([1], True) if expected else ([], False)), gap_s
+        with (tmp_path / "out" / "packets.csv").open() as f:  # the re-opening row names it
+            cells = ["conntrack-reopen" in row["caveats"].split(";") for row in csv.DictReader(f)]
+        assert cells == [False, bool(expected)], gap_s

@@ -7,6 +7,7 @@ VM's NIC (new-user trial: the map line named win-vm-2 while the hops said win-vm
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -113,15 +114,20 @@ def test_replay_cli_names_the_caveat(tmp_path) -> None:
     (tmp_path / "t.yaml").write_text(SCENARIO)
     pcap = _capture(tmp_path, _packets("192.168.0.5", 2))
     out = tmp_path / "out"
-    assert main(["replay", str(tmp_path / "t.yaml"), str(pcap), "--out", str(out)]) == 0
+    assert main(["replay", str(tmp_path / "t.yaml"), str(pcap), "--out", str(out),
+                 "--csv"]) == 0
     summary = json.loads((out / "summary.json").read_text())
     (entry,) = [c for c in summary["caveats"] if c["key"] == AMBIGUOUS_SOURCE_KEY]
-    assert entry["packets"] == 2
+    assert entry["packets"] == 2 and entry["inPacketsTable"]
+    assert [AMBIGUOUS_SOURCE_KEY in row["caveats"].split(";")  # each row names it
+            for row in csv.DictReader((out / "packets.csv").open())] == [True, True]
     named = tmp_path / "named"
     assert main(["replay", str(tmp_path / "t.yaml"), str(pcap), "--out", str(named),
-                 "--map", f"{SHARED}=b-client"]) == 0
+                 "--map", f"{SHARED}=b-client", "--csv"]) == 0
     summary = json.loads((named / "summary.json").read_text())
     assert not [c for c in summary["caveats"] if c["key"] == AMBIGUOUS_SOURCE_KEY]
+    assert not [row for row in csv.DictReader((named / "packets.csv").open())
+                if AMBIGUOUS_SOURCE_KEY in row["caveats"]]
 
 
 def test_replay_terminal_prints_the_caveat(tmp_path, capsys) -> None:

@@ -12,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from hub_topo import SPOKE1_TO_SQL, SPOKE2_TO_APP, caveated_hub_json, hub_fw
@@ -23,7 +24,7 @@ from scapy.utils import wrpcap
 
 import dataplane
 from dataplane.engine import Emulator
-from dataplane.io.caveat_counts import CaveatCounter, PathCaveat
+from dataplane.io.caveat_counts import CaveatCounter, PathCaveat, with_row_keys
 from dataplane.io.paths import PathIndex
 from dataplane.io.writers import Outputs, ReplayWriter
 
@@ -158,3 +159,16 @@ def test_counter_cells_follow_the_definition_packet_by_packet(case):
     assert cells == expected
     assert [e["packets"] for e in counter.as_list()] == [
         sum(c.key in _keys(cell) for cell in expected) for c in caveats]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["", "a", "a;b", "c"]), st.booleans(), st.booleans()),
+                max_size=30))
+def test_row_keys_go_before_the_path_keys_row_by_row(rows):
+    """with_row_keys: a row's flagged keys (in the flags' order), then its own cell."""
+    cells = pa.array([cell for cell, *_ in rows], pa.string()).dictionary_encode()
+    flags = [("reopen", np.array([f for _, f, _ in rows], bool)),
+             ("shared", np.array([g for *_, g in rows], bool))]
+    out = with_row_keys(cells, flags).to_pylist()
+    assert out == [";".join([k for k, on in (("reopen", f), ("shared", g)) if on]
+                            + ([cell] if cell else [])) for cell, f, g in rows]

@@ -7,8 +7,9 @@ spaces, or when that
 cannot fit, also after ',', '>', and a '/' or '.' not followed by a digit (never inside a
 prefix, a number or a name_with_underscores); when even that does not fit, each row is printed as a record
 ("header: value" lines).
-`fit()` wraps prose lines longer than the width at spaces, keeping their indent; a word longer
-than the width (a resource id) breaks like a table cell, after '/' (never mid-name).
+`fit()` wraps prose lines longer than the width at spaces, keeping their indent, never between
+a number and its unit ("500 µs"); a word longer than the width (a resource id) breaks like a
+table cell, after '/' (never mid-name).
 `items_line()` lists items after a lead, wrapping only between items. `duration()` gives a
 nanosecond count with a unit.
 """
@@ -24,6 +25,10 @@ _WORD = re.compile(r"\S*\s*")
 # breaks after '/', ',', '>' and a '.' before a letter; '/' and '.' before a digit hold
 # (prefixes, numbers); names_with_underscores stay whole
 _PART = re.compile(r"(?:[^\s,/>.]|[/.](?=\d))*(?:[/,>]|\.(?=[A-Za-z]))?\s*")
+# a number and its unit: `fit` holds them on one line (joined by _GLUE while wrapping)
+_UNIT = re.compile(r"(\d) (ns|µs|ms|s|min|h|bps|kbps|Mbps|Gbps|B|KiB|MiB|GiB|bytes|packet\(s\)|"
+                   r"packets|%)(?=$|[\s,;.)])")
+_GLUE = "\x00"
 
 
 def width() -> int:
@@ -113,9 +118,10 @@ def fit(text: str, max_width: int | None = None) -> str:
             continue
         lead = len(line) - len(line.lstrip())
         hang = " " * (lead + (2 if line.lstrip().startswith("- ") else 4))
-        for wrapped in textwrap.wrap(line, limit, initial_indent="", subsequent_indent=hang,
-                                     break_on_hyphens=False, break_long_words=False) or [line]:
-            out.extend(_long_word(wrapped, limit, hang))
+        glued = _UNIT.sub(rf"\1{_GLUE}\2", line)
+        for wrapped in textwrap.wrap(glued, limit, initial_indent="", subsequent_indent=hang,
+                                     break_on_hyphens=False, break_long_words=False) or [glued]:
+            out.extend(_long_word(wrapped.replace(_GLUE, " "), limit, hang))
     return "\n".join(out)
 
 

@@ -1007,10 +1007,13 @@ class BatchPipeline:
         for i, f in zip(rows.tolist(), fw.tolist(), strict=True):
             if f in chains.get(i, {}):  # chained DNAT: this firewall undoes its own only
                 self._restore(c, i, chains[i][f])
-        if rows.size:
+        if rows.size:  # they cross as sent (orig), restored at the firewall (reference.py)
             node = fw + len(net.nics)
             ok = self._cross(c, rows, net.node_vnet[c.nic[rows]], net.node_vnet[node], disp, dec,
-                             active)
+                             active, src=orig[0][rows])
+            stopped = rows[~ok]  # dropped before the firewall: never translated
+            for now, sent in zip((c.src, c.dst, c.sport, c.dport), orig, strict=True):
+                now[stopped] = sent[stopped]
             rows, node = rows[ok], node[ok]
             nodes[rows, 1] = node
             pos[rows] = 2
@@ -1162,11 +1165,14 @@ class BatchPipeline:
         return rows[keep], fw[keep]
 
     def _cross(self, c: Columns, idx: np.ndarray, a: np.ndarray, b: np.ndarray,
-               disp: np.ndarray, dec: np.ndarray, active: np.ndarray) -> np.ndarray:
+               disp: np.ndarray, dec: np.ndarray, active: np.ndarray,
+               src: np.ndarray | None = None) -> np.ndarray:
         """stages/peering.py's batch form for packets not entering from a gateway; returns
-        the mask (over idx) of packets that may cross."""
+        the mask (over idx) of packets that may cross. `src` (IPv4, over idx): the source
+        they cross with when not their current one (a reply restored past the crossing)."""
         none = np.zeros(idx.size, bool)
-        return peering.decide_np(self.net, self.labels, self.peer_label, c.src[idx], idx, a, b,
+        src = c.src[idx] if src is None else src
+        return peering.decide_np(self.net, self.labels, self.peer_label, src, idx, a, b,
                                  np.full(idx.size, -1), none, disp, dec, active,
                                  c.family[idx] == 6, c.src_hi[idx], c.src_lo[idx])
 

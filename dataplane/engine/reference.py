@@ -276,6 +276,12 @@ class ReferencePipeline:
             return self._end(w, D.DENIED_OUT, w.deciding)
         fw_at = self._reply_firewall(entry, p.dst, self.fw_instance)
         at = net.firewall_rules[fw_at].name if fw_at >= 0 else net.node_names[p.nic]
+        if fw_at >= 0:  # to a firewall's instance address: it crosses as sent, then is
+            # restored at the firewall (stages/firewall_nat.py, firewall-reply-return)
+            blocked = self._cross(w, int(net.node_vnet[p.nic]),
+                                  int(net.node_vnet[fw_at + len(net.nics)]), p)
+            if blocked is not None:
+                return blocked
         chain = self._chain(entry) if fw_at >= 0 else {}
         unnat = entry.unnat() if entry is not None and fw_at not in chain else None
         if fw_at in chain:  # chained DNAT: this firewall undoes its own translation only
@@ -292,11 +298,8 @@ class ReferencePipeline:
             w.hops.append(hop)
             flow = Flow(p.proto, IPAddress(4, p.src), p.sport, IPAddress(4, p.dst), p.dport)
             w.out = (p.src, p.dst, p.sport, p.dport)
-        if fw_at >= 0:  # to a firewall's instance address: restored there, routed on
+        if fw_at >= 0:  # restored at the firewall (above), routed on from its subnet
             node = fw_at + len(net.nics)
-            blocked = self._cross(w, int(net.node_vnet[p.nic]), int(net.node_vnet[node]), p)
-            if blocked is not None:
-                return blocked
             w.nodes.append(node)
             return self._hops(w, p, appliance.next_subnet(net, node), node, state, flow, {node})
         return self._hops(w, p, int(net.node_subnet[p.nic]), p.nic, state, flow)

@@ -192,6 +192,19 @@ def test_table_layouts():
     assert records.splitlines()[0].strip() == "-- 1 --" and len(records.splitlines()) == 21
 
 
+@pytest.mark.parametrize("unit", ["ns", "µs", "ms", "s", "packet(s)", "Mbps"])
+def test_fit_never_parts_a_number_from_its_unit(unit):
+    """A wrapped line breaks before the number, not between '500' and its unit."""
+    from dataplane.textable import fit
+
+    for pad in range(80, 100):
+        line = "x" * pad + f" latency 500 {unit}; more words after it"
+        wrapped = fit(line, 100).splitlines()
+        assert max(len(w) for w in wrapped) <= 100
+        assert not any(w.rstrip().endswith(" 500") for w in wrapped), (pad, wrapped)
+        assert f"500 {unit}" in "\n".join(wrapped), pad
+
+
 WHATIF = """name: g
 base: demo
 metrics: [cost, throughput, latency]

@@ -70,9 +70,12 @@ vms:
 """
 
 
-def _hub(make_topology, snat: str = ""):
-    return make_topology(HUB.replace("    SNAT\n", f"    snat_private_ranges: {snat}\n"
-                                     if snat else ""))
+def _hub(make_topology, snat: str = "", spoke2_forwarded: bool = True):
+    """HUB; `spoke2_forwarded` False: the hub <-> spoke2 peering allows no forwarded traffic."""
+    text = HUB if spoke2_forwarded else HUB.replace(
+        "{between: [hub, spoke2], allow_forwarded_traffic: true}", "{between: [hub, spoke2]}")
+    return make_topology(text.replace("    SNAT\n", f"    snat_private_ranges: {snat}\n"
+                                      if snat else ""))
 
 
 def _rows(topology, *packets, source=None):
@@ -251,13 +254,15 @@ def _flows(net) -> list[tuple]:
     return out
 
 
-@pytest.mark.parametrize("snat", ["", "255.255.255.255/32"])
+@pytest.mark.parametrize(("snat", "forwarded"), [("", True), ("255.255.255.255/32", True),
+                                                 ("", False)])
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
-def test_reference_equals_batch_with_firewall_translations(make_topology, snat, data) -> None:
+def test_reference_equals_batch_with_firewall_translations(make_topology, snat, forwarded,
+                                                           data) -> None:
     """Random sequences of DNAT, SNAT and reply packets, any batch split: the batch pipeline
     gives the reference's disposition, deciding label, path and translated addresses."""
-    net = build_network(_hub(make_topology, snat), caps=False)
+    net = build_network(_hub(make_topology, snat, forwarded), caps=False)
     flows = _flows(net)
     pkts = data.draw(st.lists(st.sampled_from(flows), min_size=1, max_size=30))
     split = data.draw(st.integers(1, 30))
@@ -418,3 +423,32 @@ def test_replay_maps_a_captured_public_address_onto_the_firewall_public_ip(make_
     assert row["disposition"] != "DELIVERED"
     assert main(["replay", str(topo), str(tmp_path / "in.pcap"), "--out", str(tmp_path / "x"),
                  "--map", "20.50.60.70=no-such-ip"]) == 2
+
+
+def test_a_reply_to_an_instance_address_crosses_the_peering_as_sent(make_topology) -> None:
+    """db1's reply to the private-DNAT flow is addressed to a firewall instance address: it
+    crosses spoke2 -> hub as db1 sent it (source db1, which spoke2 holds: no forwarded traffic,
+    "Virtual network peering", https://learn.microsoft.com/azure/virtual-network/virtual-network-peering-overview:
+    allowForwardedTraffic is about traffic that did not originate in the peered network) and is
+    restored at the firewall, so a hub <-> spoke2 peering without allowForwardedTraffic carries it
+    (both forms; before, the restored source 10.0.1.4 was checked and the reply dropped)."""
+    topology = _hub(make_topology, spoke2_forwarded=False)
+    em = Emulator(topology)
+    (forward,) = [em.send(IP(src="10.1.1.4", dst="10.0.1.4") / TCP(sport=40000, dport=11433),
+                          source="app1").row(0)]
+    assert forward["disposition"] == "DELIVERED"
+    reply = IP(src="10.2.1.4", dst=forward["final_src"]) / TCP(sport=1433,
+                                                               dport=forward["final_sport"])
+    back = em.send(reply, source="db1").row(0)
+    assert (back["disposition"], back["hops"]) == ("DELIVERED", "db1 > fw > app1")
+    net = build_network(topology, caps=False)
+    ip = lambda a: int(ipaddress.IPv4Address(a))  # noqa: E731
+    ref = ReferencePipeline(net)
+    (w,) = ref.run([Packet(net.ip_nic[ip("10.1.1.4")], ip("10.1.1.4"), ip("10.0.1.4"), 6,
+                           40000, 11433)])
+    s, d, sp, dp = w.out
+    (r,) = ref.run([Packet(net.ip_nic[ip("10.2.1.4")], d, s, 6, dp, sp)])
+    steps = [h["step"] for h in r.hops]
+    assert r.disposition.name == "DELIVERED"
+    assert steps[:4] == ["source", "peering", "nat", "nat"], steps  # translated at fw
+

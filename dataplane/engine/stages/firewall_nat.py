@@ -58,7 +58,9 @@ Replies (assumption `firewall-reply-return`, engine/conntrack.py `source_restore
 addressed to an instance address or a public address of a firewall holding the flow's session
 goes to that firewall, is restored there (destination: the flow's original source; source: the
 original destination when DNATed) and is routed on from the firewall's subnet, so its path and
-timing include the firewall. A TCP/UDP flow two or more firewalls DNATed in turn (chained
+timing include the firewall. On its way to the firewall it is the packet its sender wrote: a
+peering it crosses checks that source (allowForwardedTraffic), and a reply dropped before the
+firewall keeps its addresses. A TCP/UDP flow two or more firewalls DNATed in turn (chained
 private DNAT) is restored firewall by firewall (`dnat_chain`): each firewall rewrites the reply
 into the reverse of the tuple it received, so the reply goes on to the previous firewall's
 instance address and is restored there, back to the original source (caveat

@@ -598,6 +598,8 @@ class AzureFirewall:
     # additionalProperties["Network.SNAT.PrivateRanges"] split at commas; (): not set
     snat_private_ranges: tuple[str, ...] = ()
     min_capacity: int | None = None  # properties.autoscaleConfiguration.minCapacity; None: unset
+    # additionalProperties["Network.DNS.EnableProxy"] == "true" (classic rules' DNS proxy)
+    dns_proxy_enabled: bool = False
 
 
 # --- Firewall Policy (Microsoft.Network/firewallPolicies) -----------------------

@@ -913,7 +913,8 @@ def _firewall(raw: dict[str, Any], where: _Where) -> AzureFirewall:
                              ref for c in configs
                              if (ref := _ref(_get(_props(c), "publicIPAddress"))) is not None),
                          snat_private_ranges=_snat_ranges(p, where),
-                         min_capacity=_min_capacity(p, where))
+                         min_capacity=_min_capacity(p, where),
+                         dns_proxy_enabled=_dns_proxy(p, where))
 
 
 def _min_capacity(p: dict[str, Any], where: _Where) -> int | None:
@@ -930,14 +931,36 @@ def _min_capacity(p: dict[str, Any], where: _Where) -> int | None:
     return value
 
 
+def _additional(p: dict[str, Any], where: _Where, key: str) -> Any:
+    """Classic `additionalProperties[key]` (key case-insensitive); None when not set."""
+    extra = _get(p, "additionalProperties", default={}) or {}
+    if not isinstance(extra, dict):
+        raise where.error("properties.additionalProperties", f"expected an object, got {extra!r}")
+    return next((v for k, v in extra.items() if k.lower() == key.lower()), None)
+
+
+def _dns_proxy(p: dict[str, Any], where: _Where) -> bool:
+    """Classic `additionalProperties["Network.DNS.EnableProxy"]`: "true" turns the firewall's
+    DNS proxy on (what a Firewall Policy's dnsSettings.enableProxy does; New-AzFirewall
+    -EnableDnsProxy writes it, Azure PowerShell "New-AzFirewall",
+    https://learn.microsoft.com/powershell/module/az.network/new-azfirewall); FQDNs in network
+    rules resolve only with it ("Azure Firewall DNS settings",
+    https://learn.microsoft.com/azure/firewall/dns-settings, "DNS proxy")."""
+    value = _additional(p, where, "Network.DNS.EnableProxy")
+    if value is None:
+        return False
+    text = str(value).strip().lower()
+    if text not in ("true", "false"):
+        raise where.error('properties.additionalProperties["Network.DNS.EnableProxy"]',
+                          f"expected \"true\" or \"false\", got {value!r}")
+    return text == "true"
+
+
 def _snat_ranges(p: dict[str, Any], where: _Where) -> tuple[str, ...]:
     """Classic `additionalProperties["Network.SNAT.PrivateRanges"]`: a comma-separated string
     ("IANAPrivateRanges", prefixes, addresses); () when the firewall does not set it
     (control/firewall_snat.py reads the values)."""
-    extra = _get(p, "additionalProperties", default={}) or {}
-    if not isinstance(extra, dict):
-        raise where.error("properties.additionalProperties", f"expected an object, got {extra!r}")
-    value = next((v for k, v in extra.items() if k.lower() == "network.snat.privateranges"), None)
+    value = _additional(p, where, "Network.SNAT.PrivateRanges")
     if value is None:
         return ()
     if not isinstance(value, str):

@@ -37,7 +37,8 @@ scenario and the equivalent template load to the same model.
                  protocols ("Https:443"), fqdns}]}], public_ips: [NAME, ...] (its
                  ipConfigurations' publicIPAddress, in order), nat_collections: [{name,
                  priority, rules: [{name, protocols, source, destination, ports,
-                 translated_address, translated_port}]}], snat_private_ranges: [...]}
+                 translated_address, translated_port}]}], snat_private_ranges: [...],
+                 dns_proxy: BOOL}
     roles:       - {principal, role, scope: VNET | id, actions: [...]}
     bgp_routes:  - {peer, prefixes: [...], asPath, nextHop}   read by load/bgp_sidecar.py
 
@@ -605,9 +606,14 @@ class _Builder:
                 "networkRuleCollections": collections,
                 **({"applicationRuleCollections": applications} if applications else {}),
                 **({"natRuleCollections": nats} if nats else {})}
+            extra: dict[str, str] = {}
             if body.get("snat_private_ranges") is not None:
-                props["additionalProperties"] = {"Network.SNAT.PrivateRanges": ", ".join(
-                    str(x) for x in one_or_many(body["snat_private_ranges"]))}
+                extra["Network.SNAT.PrivateRanges"] = ", ".join(
+                    str(x) for x in one_or_many(body["snat_private_ranges"]))
+            if body.get("dns_proxy") is not None:  # classic DNS proxy
+                extra["Network.DNS.EnableProxy"] = str(bool(body["dns_proxy"])).lower()
+            if extra:
+                props["additionalProperties"] = extra
             if body.get("sku") is not None:  # the tier: Basic | Standard | Premium
                 props["sku"] = {"name": "AZFW_VNet", "tier": str(body["sku"])}
             self.add("Microsoft.Network/azureFirewalls", name, props)

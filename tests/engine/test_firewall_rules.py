@@ -16,6 +16,7 @@ from scapy.layers.inet import IP, TCP
 from dataplane.control.validate import validate
 from dataplane.engine import Disposition as D
 from dataplane.engine import Emulator
+from dataplane.errors import InputError
 from dataplane.load import read_resources
 from dataplane.load.resources import resources_to_topology
 
@@ -64,6 +65,30 @@ def test_fqdn_rule_does_not_match_any_address_and_says_so(base):
     assert [c.split(":")[0] for c in row["caveats"]] == ["firewall-fqdn"]
     assert "sql.contoso.internal" in row["caveats"][0]
     assert list(out.summary()["caveats"].values()) == [1]
+
+
+@pytest.mark.parametrize(("extra", "enabled"), [({}, False),
+                                                ({"Network.DNS.EnableProxy": "true"}, True),
+                                                ({"network.dns.enableproxy": "False"}, False)])
+def test_classic_dns_proxy_is_read_and_named_in_the_fqdn_caveat(base, extra, enabled):
+    """Classic firewalls turn DNS proxy on with additionalProperties "Network.DNS.EnableProxy"
+    (New-AzFirewall -EnableDnsProxy); FQDNs in network rules resolve only with it ("Azure
+    Firewall DNS settings", https://learn.microsoft.com/azure/firewall/dns-settings)."""
+    topo = with_firewall(base, {"name": "sql-by-name", "protocols": ["TCP"],
+                                "sourceAddresses": ["10.1.0.0/16"],
+                                "destinationFqdns": ["sql.contoso.internal"],
+                                "destinationPorts": ["1433"]}, additionalProperties=extra)
+    assert topo.azure_firewalls[0].dns_proxy_enabled is enabled
+    (caveat,) = send(topo, "10.1.1.4", "10.2.1.4", "app1").row(0)["caveats"]
+    said = "resolved by the firewall's DNS proxy in Azure" in caveat
+    assert said is enabled and ("does not enable it" in caveat) is not enabled
+
+
+def test_a_bad_classic_dns_proxy_value_names_its_property(base):
+    with pytest.raises(InputError, match=r'additionalProperties\["Network.DNS.EnableProxy"\]'):
+        with_firewall(base, {"name": "r", "protocols": ["TCP"], "sourceAddresses": ["*"],
+                             "destinationAddresses": ["*"], "destinationPorts": ["1"]},
+                      additionalProperties={"Network.DNS.EnableProxy": "yes"})
 
 
 def test_ip_groups_in_the_topology_are_evaluated(base):

@@ -440,8 +440,9 @@ class CompiledFirewall:
 def compile_firewall(topology: Topology, fw: AzureFirewall) -> CompiledFirewall:
     caveats: list[str] = []
     groups = {id_key(g.id): g for g in topology.ip_groups}
-    chain = policy_chain(topology, fw)  # DNS proxy: a policy's dnsSettings.enableProxy
-    proxied = any(p.dns_proxy_enabled for p in chain)
+    chain = policy_chain(topology, fw)  # DNS proxy: a policy's dnsSettings.enableProxy,
+    proxied = (any(p.dns_proxy_enabled for p in chain) if chain  # classic: additionalProperties
+               else fw.dns_proxy_enabled)
 
     def intervals(addresses: tuple, group_ids: tuple[str, ...], where: str, fqdns: tuple = (),
                   six: list[tuple[int, int]] | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -480,8 +481,9 @@ def compile_firewall(topology: Topology, fw: AzureFirewall) -> CompiledFirewall:
             how = ("resolved by the firewall's DNS proxy in Azure" if proxied else
                    "which Azure resolves only with DNS proxy enabled ('Azure Firewall DNS "
                    "settings', dns-settings), and no policy of this firewall enables it"
-                   if chain else "resolved in Azure by the firewall's DNS proxy when enabled "
-                   "(classic additionalProperties 'Network.DNS.EnableProxy', not read here)")
+                   if chain else "which Azure resolves only with DNS proxy enabled ('Azure "
+                   "Firewall DNS settings', dns-settings), and the firewall's additionalProperties "
+                   "'Network.DNS.EnableProxy' does not enable it")
             caveats.append(f"firewall-fqdn: firewall {fw.name} rule {where} uses "
                            f"destinationFqdns ({', '.join(fqdns)}), {how}; not resolved here, "
                            "they match no address")

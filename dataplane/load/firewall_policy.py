@@ -12,7 +12,8 @@ schemas are read into one model:
   `FirewallPolicyFilterRule` (a priority, an action and `ruleConditions` of type
   NetworkRuleCondition / ApplicationRuleCondition) and `FirewallPolicyNatRule` (one
   `ruleCondition`, `translatedAddress`, `translatedPort`). Each such rule becomes a collection of
-  the current schema with the same priority and action, its conditions its rules.
+  the current schema with the same priority and action, its conditions its rules (named by the
+  condition's `name`: a label reads group/rule/condition, as the template nests them).
 Values that a template can only know at deployment (the evaluator's `<runtime: ...>` text, e.g. a
 public IP's address) or builds from a parameter given no value (load/arm/placeholders.py: an
 FQDN made of an Application Gateway's name, say) are kept in `unresolved`, never read as an
@@ -183,7 +184,8 @@ def _preview_group(raw: dict[str, Any], where: _Where, at: str) -> FirewallPolic
         name = str(_get(rule, "name", default=""))
         if kind == "firewallpolicynatrule":
             condition = _get(rule, "ruleCondition", default={})
-            merged = {**condition, "name": name,
+            merged = {**condition,  # the rule names the collection, its condition the rule
+                      "name": str(_get(condition, "name", default="") or name),
                       "translatedAddress": _get(rule, "translatedAddress", default=""),
                       "translatedPort": _get(rule, "translatedPort", default="")}
             collections.append(FirewallPolicyRuleCollection(

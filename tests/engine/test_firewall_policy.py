@@ -190,8 +190,9 @@ def test_preview_schema_of_a_real_template(real_dir: Path) -> None:
     assert any("threat intelligence in Deny mode" in c for c in rules.caveats)
     assert not any("DNAT" in c for c in rules.caveats)  # DNAT rules are applied (issue 11)
     dnat = nat_rules(topology, fw)
-    assert [r.label.rsplit("/", 1)[-1] for r in dnat.rules] == [
-        "APPGW-WEBAPP", "VM-Win11", "VM-Kali", "VM-Win2019"]
+    assert [r.label for r in dnat.rules] == [  # group/rule/its ruleCondition, as nested
+        f"firewall SOC-NS-FW/DefaultDnatRuleCollectionGroup/{rule}/DNATRule"
+        for rule in ("APPGW-WEBAPP", "VM-Win11", "VM-Kali", "VM-Win2019")]
     assert sum(c.startswith("firewall-dnat-runtime-address:") for c in dnat.caveats) == 4
 
 

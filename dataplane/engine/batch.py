@@ -544,7 +544,10 @@ class BatchPipeline:
         else the in-batch opener row `opener`): k + 1 when the entry is a source-translated
         flow that Azure Firewall k (lowest index) holds and the row is keyed by
         reverse(original) -- an Internet reply captured at the VM, reference._unexposed,
-        assumption stages/gateway.py expired-reply-at-vm --, else 0."""
+        assumption stages/gateway.py expired-reply-at-vm --; EXPIRED_OWN | k + 1 when the
+        row (IPv4) is addressed to an instance or public address of firewall k and k held the
+        flow's session -- the reply to the address:port k translated the source to,
+        `_expired_at_firewall`, assumption expired-reply-at-firewall --; else 0."""
         ct = self.ct
         k = known[dead]
         held = k >= 0

@@ -15,7 +15,11 @@ Order (DESIGN.md pipeline):
   stages/gateway.py expired-reply-at-vm: `_unexposed`); else UNMAPPED;
 1 source NIC, anti-spoofing unless enableIPForwarding (SPOOFED);
 2 outbound NSG, NIC then subnet (docs/azure-behaviour.md §2.4; DENIED_OUT); return traffic of an
-  established flow skips every NSG (stateful, 2.1; assumption `stateful`);
+  established flow skips every NSG (stateful, 2.1; assumption `stateful`); a packet to the
+  instance address:port an Azure Firewall translated a flow's source to, after the flow idled
+  out, goes to that firewall and is its default deny (`_expired_firewall`; at the public
+  address the DNAT miss is relabelled, `_expired_own`; stages/gateway.py
+  expired-reply-at-firewall);
 3 route: longest prefix match on the current subnet's effective routes (3.4; NO_ROUTE,
   NULL_ROUTED for next hop None);
 4 peering: both links Connected (4.2; PEERING_BLOCKED); traffic not originating in the

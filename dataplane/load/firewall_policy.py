@@ -291,7 +291,8 @@ def firewall_policy(raw: dict[str, Any], where: _Where) -> FirewallPolicy:
         intrusion_detection_mode=_idps_mode(p),
         tls_inspection=_get(_get(p, "transportSecurity", default={}) or {},
                             "certificateAuthority") is not None,
-        snat_private_ranges=_snat_ranges(p, where), snat_auto_learn=_auto_learn(p, where))
+        snat_private_ranges=_snat_ranges(p, where), snat_auto_learn=_auto_learn(p, where),
+        source=where.source)
 
 
 def _snat_ranges(p: dict[str, Any], where: _Where) -> tuple[str, ...]:

@@ -669,6 +669,7 @@ class FirewallPolicy:
     tls_inspection: bool = False  # properties.transportSecurity.certificateAuthority set
     snat_private_ranges: tuple[str, ...] = ()  # properties.snat.privateRanges; (): not set
     snat_auto_learn: str | None = None  # properties.snat.autoLearnPrivateRanges; None: not set
+    source: str = ""  # the input file (and entry) declaring it, for errors (policy_chain)
 
 
 # --- access control --------------------------------------------------------------------------

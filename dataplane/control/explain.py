@@ -205,7 +205,10 @@ def describe(hop: dict[str, Any]) -> str:
                     f"{hop['rule']} (a reply of a flow its application rules did not allow: "
                     "the flow's verdict, pending session)")
         if hop.get("rule") is None:
-            return f"{hop['kind']} {hop['at']}: no DNAT rule matches"
+            return f"{hop['kind']} {hop['at']}: no DNAT rule matches" + (
+                " (the reply of a flow it translated, after the flow idled out "
+                "(conntrack-idle): a new flow; engine/stages/gateway.py "
+                "expired-reply-at-firewall)" if hop.get("expired") else "")
         o, t = hop["original"], hop["translated"]
         return (f"{hop['kind']} {hop['at']} by {hop['rule']}: destination {o['destinationIp']}:"
                 f"{o['destinationPort']} -> {t['destinationIp']}:{t['destinationPort']}, source "

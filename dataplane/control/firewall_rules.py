@@ -48,6 +48,7 @@ from dataplane.model import (
     Prefix,
     Topology,
     id_key,
+    id_name,
 )
 from dataplane.net import parse_prefix
 
@@ -62,16 +63,22 @@ def policy_chain(topology: Topology, firewall: AzureFirewall) -> list[FirewallPo
     """The firewall's policy and its ancestors present in the input, the root-most parent
     first (a policy missing from the input ends the chain: see `firewall_rules`).
 
-    Raises InputError when parents form a cycle (ARM cannot deploy one)."""
+    Raises InputError when parents form a cycle (ARM cannot deploy one): it names the file
+    declaring the policy whose basePolicy closes the cycle, that policy and property, and the
+    policies of the cycle in order."""
     chain: list[FirewallPolicy] = []
     ref = firewall.firewall_policy
-    seen: set[str] = set()
+    seen: dict[str, int] = {}  # id key -> its position in `chain`
     while ref:
         if id_key(ref) in seen:
-            raise InputError(f"firewall policy '{ref.rsplit('/', 1)[-1]}' is its own ancestor "
-                             "(basePolicy cycle)", resource=firewall.name,
-                             property="properties.firewallPolicy.id")
-        seen.add(id_key(ref))
+            cycle = [p.name for p in chain[seen[id_key(ref)]:]] + [id_name(ref)]
+            last = chain[-1]
+            raise InputError(
+                "basePolicy cycle: firewall policies " + " -> ".join(f"'{n}'" for n in cycle)
+                + f" (each is its own ancestor; ARM cannot deploy one); firewall "
+                f"'{firewall.name}' uses '{chain[0].name}'", file=last.source or None,
+                resource=last.name, property="properties.basePolicy.id")
+        seen[id_key(ref)] = len(chain)
         policy = next((p for p in topology.firewall_policies if id_key(p.id) == id_key(ref)), None)
         if policy is None:
             break

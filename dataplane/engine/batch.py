@@ -544,7 +544,10 @@ class BatchPipeline:
         else the in-batch opener row `opener`): k + 1 when the entry is a source-translated
         flow that Azure Firewall k (lowest index) holds and the row is keyed by
         reverse(original) -- an Internet reply captured at the VM, reference._unexposed,
-        assumption stages/gateway.py expired-reply-at-vm --, else 0."""
+        assumption stages/gateway.py expired-reply-at-vm --; EXPIRED_OWN | k + 1 when the
+        row (IPv4) is addressed to an instance or public address of firewall k and k held the
+        flow's session -- the reply to the address:port k translated the source to,
+        `_expired_at_firewall`, assumption expired-reply-at-firewall --; else 0."""
         ct = self.ct
         k = known[dead]
         held = k >= 0
@@ -561,7 +564,53 @@ class BatchPipeline:
             c.dport[dead] == uport)
         member = self.fwsets.member[fws]
         has = member.any(axis=1) & at_vm
-        return np.where(has, np.argmax(member, axis=1) + 1, 0).astype(np.int32)
+        value = np.where(has, np.argmax(member, axis=1) + 1, 0)
+        # to the address:port firewall k translated the flow's source to, k holding its
+        # session: EXPIRED_OWN | k + 1 (assumption stages/gateway.py expired-reply-at-firewall)
+        k = firewall_nat.owner_np({**self.fw_public, **self.fw_instance}, c.dst[dead])
+        own = np.flatnonzero((k >= 0) & (c.family[dead] == 4))
+        own = own[member[own, k[own]]]
+        value[own] = _gateway_stage.EXPIRED_OWN | (k[own] + 1)
+        return value.astype(np.int32)
+
+    def _expired_at_firewall(self, c: Columns, expired: np.ndarray | None, disp: np.ndarray,
+                             dec: np.ndarray, nodes: np.ndarray, pos: np.ndarray,
+                             active: np.ndarray) -> None:
+        """decide()'s rows answering an expired flow at the address:port firewall k translated
+        its source to (`_expired` value EXPIRED_OWN | k + 1; assumption stages/gateway.py
+        expired-reply-at-firewall), before the hop loop: from a VM to an instance address,
+        after its outbound NSG, to firewall k (peering checks) and denied there; from outside
+        to a public address, a DNAT miss (the firewall's default deny) is relabelled
+        (reference._expired_firewall, _expired_own)."""
+        if expired is None:
+            return
+        rows = np.flatnonzero((expired & _gateway_stage.EXPIRED_OWN) != 0)
+        if rows.size == 0:
+            return
+        net = self.net
+        fw = (expired[rows] & (_gateway_stage.EXPIRED_OWN - 1)).astype(np.int64) - 1
+        node = fw + len(net.nics)
+        vm = active[rows] & (c.nic[rows] >= 0) & (
+            firewall_nat.owner_np(self.fw_instance, c.dst[rows]) == fw)
+        ok = self._cross(c, rows[vm], net.node_vnet[c.nic[rows[vm]]], net.node_vnet[node[vm]],
+                         disp, dec, active)
+        to_fw = np.flatnonzero(vm)[ok]
+        nodes[rows[to_fw], 1] = node[to_fw]
+        pos[rows[to_fw]] = 2
+        public = (c.nic[rows] < 0) & (disp[rows] == D.FIREWALL_DENIED) & (
+            nodes[rows, 1] == node)
+        public[public] = dec[rows[public]] == np.array(
+            [self.labels(net.firewall_rules[f].no_dnat_label) for f in fw[public].tolist()],
+            np.int32).reshape(-1)
+        for j in np.union1d(to_fw, np.flatnonzero(public)).tolist():
+            r, f = int(rows[j]), int(fw[j])
+            dec[r] = self.labels(_gateway_stage.label_expired_own(
+                net.firewall_rules[f].name, int(c.dst[r]), int(c.proto[r]), int(c.dport[r])))
+            disp[r] = D.FIREWALL_DENIED
+            active[r] = False
+            if public[j]:  # may answer a pending session, as the default deny (pending.py)
+                self.pending_sessions.register(dec[r:r + 1], f + len(net.nics),
+                                               np.zeros(1, bool))
 
     def _alive(self, c: Columns, entry: np.ndarray, since: np.ndarray, fid: np.ndarray,
                op: np.ndarray, ids: np.ndarray, excl: np.ndarray, touches: bool
@@ -1039,6 +1088,7 @@ class BatchPipeline:
                 end(shut[which == k], D.NAT_OUTBOUND_ONLY, self.labels(
                     public_edge.outbound_only_label(
                         public_edge.tables(net).outbound_only_names[k])))
+        self._expired_at_firewall(c, expired, disp, dec, nodes, pos, active)
         # >>> semantics stage owned by stages/gateway.py (on-premises/probe/Internet ingress)
         _gateway_stage.enter_stage(self, c, est, disp, dec, nodes, pos, active, subnet,
                                    expired)

@@ -72,8 +72,10 @@ tests in tests/engine):
   it. Flow ids are renumbered only by compaction, which clears the cache. A row whose entry
   idled out has no state (no est bit, state id 0) but its *expired* value is in its key
   (word 3: bit 31 | value; batch.py `_expired`: 0, or k + 1 when firewall k SNATed the flow
-  and the row is keyed by reverse(original)): the Internet entry labels such a reply
-  (stages/gateway.py expired-reply-at-vm), so the value is read by decide() and keyed.
+  and the row is keyed by reverse(original), or EXPIRED_OWN | k + 1 when the row is
+  addressed to firewall k's own translated address): the Internet entry labels such a reply
+  (stages/gateway.py expired-reply-at-vm), firewall k denies the other
+  (expired-reply-at-firewall), so the value is read by decide() and keyed.
 """
 
 from __future__ import annotations

@@ -79,6 +79,7 @@ from dataplane.engine.stages.appliance import APPLIANCE_ASSUMPTIONS
 from dataplane.engine.stages.firewall import FIREWALL_ASSUMPTIONS, application_ports
 from dataplane.engine.stages.firewall_nat import FIREWALL_NAT_ASSUMPTIONS
 from dataplane.engine.stages.gateway import (
+    EXPIRED_AT_FIREWALL,
     EXPIRED_AT_VM,
     EXPRESSROUTE_IPV6,
     GATEWAY_ASSUMPTIONS,
@@ -193,6 +194,7 @@ class Emulator:
                 *CONNTRACK_ASSUMPTIONS, *PLATFORM_ASSUMPTIONS, *APPLIANCE_ASSUMPTIONS,
                 *FIREWALL_ASSUMPTIONS, *FIREWALL_NAT_ASSUMPTIONS, *PAYLOAD_ASSUMPTIONS,
                 PENDING_ASSUMPTION, EXPIRED_AT_VM,  # inet: engine/pending.py, stages/gateway.py
+                EXPIRED_AT_FIREWALL,  # issue 11 (d): stages/gateway.py
                 *fragment_assumptions(self.batch.fragments.out_of_order), NON_IP_ASSUMPTION,
                 *(f"{a.key}: {a.text}" for a in public_address_assumptions(self.topology)),
                 INTERNET_EDGE_LATENCY,  # issue 17 leftover 5 (v6fix)

@@ -15,7 +15,11 @@ Order (DESIGN.md pipeline):
   stages/gateway.py expired-reply-at-vm: `_unexposed`); else UNMAPPED;
 1 source NIC, anti-spoofing unless enableIPForwarding (SPOOFED);
 2 outbound NSG, NIC then subnet (docs/azure-behaviour.md §2.4; DENIED_OUT); return traffic of an
-  established flow skips every NSG (stateful, 2.1; assumption `stateful`);
+  established flow skips every NSG (stateful, 2.1; assumption `stateful`); a packet to the
+  instance address:port an Azure Firewall translated a flow's source to, after the flow idled
+  out, goes to that firewall and is its default deny (`_expired_firewall`; at the public
+  address the DNAT miss is relabelled, `_expired_own`; stages/gateway.py
+  expired-reply-at-firewall);
 3 route: longest prefix match on the current subnet's effective routes (3.4; NO_ROUTE,
   NULL_ROUTED for next hop None);
 4 peering: both links Connected (4.2; PEERING_BLOCKED); traffic not originating in the
@@ -212,7 +216,7 @@ class ReferencePipeline:
             fw_at = self.fw_public[p.dst]
             step = self._firewall_dnat(w, p, fw_at)
             if isinstance(step, Walk):
-                return step
+                return self._expired_own(step, fw_at)
             q, subnet, translated = step
             node = fw_at + len(net.nics)
             return self._hops(w, q, subnet, node, False, translated, {node})
@@ -274,6 +278,18 @@ class ReferencePipeline:
             return self._end(w, D.EXITS_PLATFORM, platform.label(service))
         if not state and not self._nsg(w, p.nic, "Outbound", flow):
             return self._end(w, D.DENIED_OUT, w.deciding)
+        fw_at = self._expired_firewall(self.fw_instance) if not state else -1
+        if fw_at >= 0:  # to a firewall's instance address, its flow idled out: denied there
+            node = fw_at + len(net.nics)
+            blocked = self._cross(w, int(net.node_vnet[p.nic]), int(net.node_vnet[node]), p)
+            if blocked is not None:
+                return blocked
+            w.nodes.append(node)
+            name = net.firewall_rules[fw_at].name
+            w.hops.append({"step": "appliance", "ip": str(IPAddress(4, p.dst)), "at": name,
+                           "kind": "AzureFirewall", "result": "FirewallDenied",
+                           "expired": True})
+            return self._expired_own(self._end(w, D.FIREWALL_DENIED, ""), fw_at)
         fw_at = self._reply_firewall(entry, p.dst, self.fw_instance)
         at = net.firewall_rules[fw_at].name if fw_at >= 0 else net.node_names[p.nic]
         if fw_at >= 0:  # to a firewall's instance address: it crosses as sent, then is
@@ -324,6 +340,34 @@ class ReferencePipeline:
                        dport=key[3] if p.proto in (6, 17) else p.dport)
         w.out = (p.src, p.dst, p.sport, p.dport)
         return p, hop
+
+    def _expired_firewall(self, owners: dict[int, int]) -> int:
+        """The firewall (index) whose own address (`owners`: instance or public addresses) the
+        packet as sent is addressed to, when its key is the reply key of a flow that idled
+        out and that firewall held the flow's session (it translated the flow's source to
+        that address:port); -1 otherwise. Batch form: batch.py `_expired` (value
+        EXPIRED_OWN | k + 1); assumption stages/gateway.py expired-reply-at-firewall."""
+        sent = self._sent
+        f = owners.get(sent.dst, -1) if sent.family == 4 else -1
+        gone = self.conntrack.by_reply.get(self._key) if f >= 0 else None
+        return f if gone is not None and f + len(self.net.nics) in gone.firewalls else -1
+
+    def _expired_own(self, w: Walk, fw_index: int) -> Walk:
+        """A walk that ended in firewall `fw_index`'s default deny: when the packet is the
+        reply of a flow that firewall translated to the address:port it is sent to, after the
+        flow idled out (`_expired_firewall`), its label says so (expired-reply-at-firewall);
+        otherwise unchanged."""
+        fw = self.net.firewall_rules[fw_index]
+        owners = {**self.fw_public, **self.fw_instance}
+        if w.disposition != D.FIREWALL_DENIED or w.deciding not in ("", fw.no_dnat_label) \
+                or self._expired_firewall(owners) != fw_index:
+            return w
+        sent = self._sent
+        w.deciding = gateway.label_expired_own(fw.name, sent.dst, sent.proto, sent.dport)
+        w.hops[-1]["expired"] = True
+        if w.hops[-1]["step"] == "appliance":
+            w.hops[-1]["rule"] = w.deciding
+        return w
 
     def _reply_firewall(self, entry: Entry | None, dst: int, owners: dict[int, int]) -> int:
         """The firewall (index) a reply addressed to `dst` returns to: one whose address it is

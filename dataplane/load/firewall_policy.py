@@ -18,15 +18,28 @@ Values that a template can only know at deployment (the evaluator's `<runtime: .
 public IP's address) or builds from a parameter given no value (load/arm/placeholders.py: an
 FQDN made of an Application Gateway's name, say) are kept in `unresolved`, never read as an
 address, a service tag or a name: answers name them in a caveat.
-Errors name the file, the resource and the property.
+Errors name the file, the resource and the property. A rule collection group (or preview rule
+group) written as its own resource (`Microsoft.Network/firewallPolicies/ruleCollectionGroups`
+named "pol/rcg", folded into policy 'pol' by the loader) is named as itself: its file, its name,
+its type and the property path inside it (`_group_where`), never the policy's merged path.
+Priorities (`_priority`): a rule collection group's and a rule collection's priority must lie in
+100-65000, as Azure's schema requires ("Microsoft.Network firewallPolicies/ruleCollectionGroups"
+ARM template reference, https://learn.microsoft.com/azure/templates/microsoft.network/
+firewallpolicies/rulecollectiongroups, `priority`: "Constraints: Min value = 100, Max value =
+65000", for the group and for FirewallPolicyFilterRuleCollection / FirewallPolicyNatRuleCollection;
+"Azure Firewall Policy rule sets", https://learn.microsoft.com/azure/firewall/policy-rule-sets,
+"Rule collection groups": groups are processed by priority); anything else is an InputError.
+The preview schema's priorities are read as written (its 2019-06-01 range is not checked).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from dataplane.errors import InputError
 from dataplane.load.arm.placeholders import names_in
 from dataplane.load.resources import (
+    Where,
     _get,
     _int,
     _items,
@@ -54,6 +67,55 @@ from dataplane.model import (
 )
 
 RUNTIME = "<runtime"
+PRIORITY_MIN, PRIORITY_MAX = 100, 65_000  # rule collection groups and rule collections
+_CHILD_TYPES = ("microsoft.network/firewallpolicies/rulecollectiongroups",
+                "microsoft.network/firewallpolicies/rulegroups")  # resources.CHILDREN
+
+
+class _ChildWhere(Where):
+    """The location of a value inside a rule collection group (or preview rule group) written
+    as its own resource: errors name that resource, its type and its policy."""
+
+    def __init__(self, child: dict[str, Any], source: str, policy: str) -> None:
+        super().__init__(child, source)
+        self.kind = str(child.get("type", ""))
+        self.policy = policy
+        own = str(child.get("name") or "").rsplit("/", 1)[-1]
+        if own:  # named as the template names it: 'pol/rcg' (an evaluated name may be 'rcg')
+            self.resource = f"{policy}/{own}"
+
+    def error(self, prop: str, message: str) -> InputError:
+        return InputError(f"{message} (a {self.kind} resource, child of policy "
+                          f"'{self.policy}')", file=self.source, resource=self.resource,
+                          property=prop)
+
+
+def _group_where(group: Any, where: _Where, at: str) -> tuple[_Where, str]:
+    """(where, property path prefix) for errors in one element of a policy's
+    ruleCollectionGroups / ruleGroups: the child resource itself when the loader folded a
+    separate resource in (resources._merge_children keeps its dict, `type` and `source`
+    included), else the policy at `at`."""
+    if isinstance(group, dict) and str(group.get("type", "")).lower() in _CHILD_TYPES:
+        return _ChildWhere(group, where.source, where.resource), ""
+    return where, at
+
+
+def _path(at: str, rest: str) -> str:
+    return f"{at}.{rest}" if at else rest
+
+
+def _priority(obj: dict[str, Any], where: _Where, prop: str) -> int:
+    """`obj`'s priority (a rule collection group's properties or a rule collection): an integer
+    in 100-65000 (module contract: Azure's schema constraint), InputError naming `prop`
+    otherwise; 0 when absent (as before: an az dump's sub-resource reference carries none)."""
+    value = _get(obj, "priority")
+    if value is None:
+        return 0
+    priority = _int(value, where, prop)
+    if not PRIORITY_MIN <= priority <= PRIORITY_MAX:
+        raise where.error(prop, f"priority {priority} is outside Azure's range "
+                          f"{PRIORITY_MIN}-{PRIORITY_MAX}")
+    return priority
 
 
 def _unknown(text: str) -> bool:
@@ -148,10 +210,11 @@ def _action(raw: dict[str, Any], where: _Where, at: str) -> str:
 
 
 def _current_group(raw: dict[str, Any], where: _Where, at: str) -> FirewallPolicyRuleCollectionGroup:
+    where, at = _group_where(raw, where, at)
     props = _props(raw)
     collections = []
-    for i, coll in enumerate(_items(props, "ruleCollections", where, f"{at}.properties")):
-        here = f"{at}.properties.ruleCollections[{i}]"
+    for i, coll in enumerate(_items(props, "ruleCollections", where, _path(at, "properties"))):
+        here = _path(at, f"properties.ruleCollections[{i}]")
         kind = str(_get(coll, "ruleCollectionType", default="")).lower()
         nat = "nat" in kind
         rules = []
@@ -164,21 +227,22 @@ def _current_group(raw: dict[str, Any], where: _Where, at: str) -> FirewallPolic
             rules.append(_rule(rule, rule_type, where, f"{here}.rules[{j}]"))
         collections.append(FirewallPolicyRuleCollection(
             name=str(_get(coll, "name", default="")),
-            priority=_int(_get(coll, "priority", default=0), where, f"{here}.priority"),
+            priority=_priority(coll, where, f"{here}.priority"),
             collection_type="Nat" if nat else "Filter",
             action="Dnat" if nat else _action(coll, where, here), rules=tuple(rules)))
     return FirewallPolicyRuleCollectionGroup(
         name=str(_get(raw, "name", default="")).rsplit("/", 1)[-1],
-        priority=_int(_get(props, "priority", default=0), where, f"{at}.properties.priority"),
+        priority=_priority(props, where, _path(at, "properties.priority")),
         rule_collections=tuple(collections))
 
 
 def _preview_group(raw: dict[str, Any], where: _Where, at: str) -> FirewallPolicyRuleCollectionGroup:
     """2019-06-01 `ruleGroups`: each rule becomes a collection of the current schema."""
+    where, at = _group_where(raw, where, at)
     props = _props(raw)
     collections = []
-    for i, rule in enumerate(_items(props, "rules", where, f"{at}.properties")):
-        here = f"{at}.properties.rules[{i}]"
+    for i, rule in enumerate(_items(props, "rules", where, _path(at, "properties"))):
+        here = _path(at, f"properties.rules[{i}]")
         kind = str(_get(rule, "ruleType", default="")).lower()
         priority = _int(_get(rule, "priority", default=0), where, f"{here}.priority")
         name = str(_get(rule, "name", default=""))
@@ -206,7 +270,7 @@ def _preview_group(raw: dict[str, Any], where: _Where, at: str) -> FirewallPolic
                               f"FirewallPolicyNatRule, got {_get(rule, 'ruleType')!r}")
     return FirewallPolicyRuleCollectionGroup(
         name=str(_get(raw, "name", default="")).rsplit("/", 1)[-1],
-        priority=_int(_get(props, "priority", default=0), where, f"{at}.properties.priority"),
+        priority=_int(_get(props, "priority", default=0), where, _path(at, "properties.priority")),
         rule_collections=tuple(collections))
 
 
@@ -229,7 +293,8 @@ def firewall_policy(raw: dict[str, Any], where: _Where) -> FirewallPolicy:
         intrusion_detection_mode=_idps_mode(p),
         tls_inspection=_get(_get(p, "transportSecurity", default={}) or {},
                             "certificateAuthority") is not None,
-        snat_private_ranges=_snat_ranges(p, where), snat_auto_learn=_auto_learn(p, where))
+        snat_private_ranges=_snat_ranges(p, where), snat_auto_learn=_auto_learn(p, where),
+        source=where.source)
 
 
 def _snat_ranges(p: dict[str, Any], where: _Where) -> tuple[str, ...]:

@@ -62,8 +62,8 @@ READ: dict[str, dict[str, tuple[str, ...]]] = {
         "properties.applicationRuleCollections[].properties.rules[]": (
             "name", *_ADDRESS, "protocols", "targetFqdns", "fqdnTags"),
     },
-    # A rule collection group as its own resource, and folded into its policy's properties by
-    # the loader (resources._merge_children) before this check runs.
+    # A rule collection group as its own resource (folded into its policy's properties by the
+    # loader, resources._merge_children, and taken out again here: `_unfolded`), and inline.
     "microsoft.network/firewallpolicies/rulecollectiongroups": _RCG_READ,
     "microsoft.network/firewallpolicies": {
         f"properties.ruleCollectionGroups[].{path}": names for path, names in _RCG_READ.items()},
@@ -185,7 +185,7 @@ def near_miss_findings(resources: Iterable[dict[str, Any]], source: str = ""
     dicts as resources_to_topology takes them); the message names the file, the resource, the
     property path and the name it is close to."""
     out = []
-    for raw in resources:
+    for raw in _unfolded(resources):
         if not isinstance(raw, dict):
             continue
         kind = str(raw.get("type", "")).lower()
@@ -199,6 +199,35 @@ def near_miss_findings(resources: Iterable[dict[str, Any]], source: str = ""
                         out.append((PROPERTY_NEAR_MISS, _message(raw, source, where, str(key),
                                                                  close), str(raw.get("id", ""))))
     return out
+
+
+_POLICY = "microsoft.network/firewallpolicies"
+_POLICY_CHILDREN = {"rulecollectiongroups": "ruleCollectionGroups", "rulegroups": "ruleGroups"}
+
+
+def _unfolded(resources: Iterable[Any]) -> Iterator[Any]:
+    """`resources` with each Firewall Policy's folded child resources (rule collection groups
+    written as their own resources, resources._merge_children) taken out again: the policy
+    without them, then each child as itself (named 'pol/rcg', its own type, file and paths),
+    so a near miss inside a child names the child, not the policy's merged path."""
+    for raw in resources:
+        if not (isinstance(raw, dict) and str(raw.get("type", "")).lower() == _POLICY
+                and isinstance(raw.get("properties"), dict)):
+            yield raw
+            continue
+        props, children = dict(raw["properties"]), []
+        for suffix, prop in _POLICY_CHILDREN.items():
+            items = props.get(prop)
+            if not isinstance(items, list):
+                continue
+            kind = f"{_POLICY}/{suffix}"
+            mine = [c for c in items if isinstance(c, dict)
+                    and str(c.get("type", "")).lower() == kind]
+            props[prop] = [c for c in items if not any(c is m for m in mine)]
+            children += [{**c, "name": f"{raw.get('name', '?')}/"
+                          f"{str(c.get('name') or '?').rsplit('/', 1)[-1]}"} for c in mine]
+        yield {**raw, "properties": props}
+        yield from children
 
 
 def _close(key: str, names: tuple[str, ...]) -> str | None:

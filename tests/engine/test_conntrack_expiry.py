@@ -135,7 +135,11 @@ def test_firewall_reply_after_four_idle_minutes_is_a_new_flow(make_topology, tmp
     rows = [result.row(i) for i in range(len(plan))]
     assert [r["disposition"] for r in rows] == expected
     assert rows[1]["hops"] == "internet > fw > app1"
-    assert rows[2]["deciding"] == "firewall fw/default-deny (no DNAT rule matches)"
+    assert rows[2]["hops"] == "internet > fw"
+    assert rows[2]["deciding"] == (  # stages/gateway.py expired-reply-at-firewall
+        f"firewall fw/default-deny (the reply of the flow fw translated to 203.0.113.10:"
+        f"{first['final_sport']}, after the flow idled out (conntrack-idle: no state after 4 "
+        f"idle minutes): a new flow no DNAT rule matches)")
     wrpcap(str(tmp_path / "in.pcap"), packets)
     for size in (1, 2, 64):
         replayed = Emulator(topology).replay(tmp_path / "in.pcap", auto_map=False, batch=size)

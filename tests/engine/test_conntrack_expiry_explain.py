@@ -19,7 +19,14 @@ from dataplane.engine.conntrack import IDLE_TIMEOUT_NS
 from dataplane.engine.stages import firewall_nat
 
 OUT = IP(src="10.1.1.4", dst="8.8.8.8") / TCP(sport=40000, dport=443)
-DENIED = "firewall fw/default-deny (no DNAT rule matches)"
+
+
+def _denied(sport: int) -> str:
+    """The label of the reply to the firewall's public address:`sport` after its flow idled
+    out (stages/gateway.py expired-reply-at-firewall): the default deny, saying why."""
+    return (f"firewall fw/default-deny (the reply of the flow fw translated to {FW_PUBLIC}:"
+            f"{sport}, after the flow idled out (conntrack-idle: no state after 4 idle "
+            f"minutes): a new flow no DNAT rule matches)")
 
 
 def _back(sport: int) -> IP:
@@ -44,7 +51,7 @@ def test_explain_of_an_expired_reply_agrees_with_the_row(make_topology) -> None:
     result = emu.send([OUT, back, back], times_ns=[0, IDLE_TIMEOUT_NS, 2 * IDLE_TIMEOUT_NS + 1])
     assert [r["disposition"] for r in result.rows()] == ["EXITS_INTERNET", "DELIVERED",
                                                          "FIREWALL_DENIED"]
-    assert result.row(2)["deciding"] == DENIED
+    assert result.row(2)["deciding"] == _denied(sport)
     for i in range(3):
         _agree(result, i)
     assert result.explain(1)["hops"][0]["kind"] == "un-SNAT"  # by its session
@@ -87,7 +94,7 @@ def test_one_capture_clock_across_send_calls(make_topology) -> None:
     assert emu.send(back, times_ns=[5_000 + IDLE_TIMEOUT_NS]).row(0)["disposition"] == \
         "DELIVERED"  # idle exactly the timeout
     late = emu.send(back, times_ns=[5_000 + 2 * IDLE_TIMEOUT_NS + 1])
-    assert (late.row(0)["disposition"], late.row(0)["deciding"]) == ("FIREWALL_DENIED", DENIED)
+    assert (late.row(0)["disposition"], late.row(0)["deciding"]) == ("FIREWALL_DENIED", _denied(sport))
     _agree(late, 0)
     assert emu.send(back).row(0)["disposition"] == "FIREWALL_DENIED"  # still expired
     assert emu.send(OUT, source="app1").row(0)["disposition"] == "EXITS_INTERNET"

@@ -80,14 +80,17 @@ def test_a_policy_with_a_bad_snat_private_range_or_port_is_refused(tmp_path: Pat
     good = tmp_path / "good.json"
     good.write_text(json.dumps(policy(["IANAPrivateRanges", "100.64.0.0/10"], "3389")))
     load(good)  # loads: both values are what Azure accepts
-    for name, doc, prop in (("port.json", policy([], "70000"), "translatedPort"),
-                            ("snat.json", policy(["10.0.0.0/33"], "3389"),
-                             "snat.privateRanges[0]")):
+    # the port is in the child group 'pol/dnat' (its own resource, issue 11 finding e), the
+    # SNAT ranges in the policy 'pol'
+    for name, doc, prop, resource in (
+            ("port.json", policy([], "70000"), "translatedPort", "resource 'pol/dnat'"),
+            ("snat.json", policy(["10.0.0.0/33"], "3389"), "snat.privateRanges[0]",
+             "resource 'pol'")):
         path = tmp_path / name
         path.write_text(json.dumps(doc))
         with pytest.raises(InputError) as e:
             load(path)
-        assert str(path) in str(e.value) and prop in str(e.value) and "'pol'" in str(e.value)
+        assert str(path) in str(e.value) and prop in str(e.value) and resource in str(e.value)
 
 
 def test_a_nat_rule_without_a_translated_address_is_refused(tmp_path: Path) -> None:

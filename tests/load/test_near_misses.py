@@ -225,7 +225,10 @@ def test_real_templates_load_without_near_miss_findings(real_dir):
 def test_a_policy_rule_near_miss_is_found_after_its_group_is_folded_into_the_policy(
         real_dir, tmp_path):
     """Rule collection groups are child resources the loader folds into their policy before the
-    check (the DNS-proxy hub-spoke template's network rules spell `ipProtocols`, read)."""
+    check (the DNS-proxy hub-spoke template's network rules spell `ipProtocols`, read); the
+    finding names the child resource as the template writes it ('policy/group', its own file
+    entry and id) and the property path inside it (issue 11 finding e), not the policy's merged
+    path."""
     arm = real_dir / "arm"
     name = "ans_azfw-dns-proxy-hub-spoke.azuredeploy"
     text = (arm / f"{name}.json").read_text()
@@ -233,6 +236,12 @@ def test_a_policy_rule_near_miss_is_found_after_its_group_is_folded_into_the_pol
     path = tmp_path / "hub.json"
     path.write_text(text.replace('"ipProtocols"', '"ipProtocol"', 1))
     topology = dataplane.load(path, parameters=arm / f"{name}.parameters.json")
-    (message,) = [m for c, m, _ in topology.load_findings if c == PROPERTY_NEAR_MISS]
-    assert "property 'properties.ruleCollectionGroups[" in message
-    assert ".ipProtocol' is not read (did you mean 'ipProtocols'?)" in message
+    ((message, rid),) = [(m, r) for c, m, r in topology.load_findings
+                         if c == PROPERTY_NEAR_MISS]
+    assert message.startswith(f"{path}#resources[")
+    assert ("resource 'HubFirewallPolicy/DefaultNetworkRuleCollectionGroup': property "
+            "'properties.ruleCollections[0].rules[0].ipProtocol' is not read (did you mean "
+            "'ipProtocols'?)") in message
+    assert "ruleCollectionGroups[" not in message
+    assert rid.endswith("/firewallPolicies/HubFirewallPolicy/ruleCollectionGroups/"
+                        "DefaultNetworkRuleCollectionGroup")

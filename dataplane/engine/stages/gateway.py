@@ -490,6 +490,35 @@ def label_expired(net: Network, nic: int, reply: tuple[int, int, int, int, int],
     return (f"ingress internet: {why}; {net.node_names[nic]} has no public IPv4 address")
 
 
+
+EXPIRED_AT_FIREWALL = (
+    "expired-reply-at-firewall: a packet addressed to the address:port an Azure Firewall "
+    "translated a flow's source to (an instance address in AzureFirewallSubnet: private SNAT "
+    "or DNAT's source translation; or a public address: SNAT to the Internet) after that flow "
+    "idled out (conntrack-idle) finds no session at the firewall ('Azure Firewall features', "
+    "https://learn.microsoft.com/azure/firewall/features: stateful; 'Azure Firewall FAQ', "
+    "https://learn.microsoft.com/azure/firewall/firewall-faq: TCP idle timeout four "
+    "minutes): it is a new flow to the firewall's own address, which no DNAT rule matches (DNAT "
+    "rules name the firewall's public and private addresses and listening ports; an instance "
+    "address is never a DNAT destination, and a DNAT rule that names a public address:port is "
+    "evaluated as for any new flow), so the firewall's default deny drops it (FIREWALL_DENIED "
+    "at the firewall; Microsoft does not describe this packet: our reading of the stateful "
+    "firewall). From a VM, such a packet to an instance address reaches the firewall as the "
+    "live reply does (straight to the instance, peering checks applied after the source's "
+    "outbound NSG); the label names the firewall, the translated address:port and "
+    "conntrack-idle.")
+
+EXPIRED_OWN = 1 << 16  # batch.py `_expired`: value EXPIRED_OWN | k + 1, expired-reply-at-firewall
+
+
+def label_expired_own(firewall: str, address: int, proto: int, port: int) -> str:
+    """The deciding label of a packet to `address`:`port`, the source firewall `firewall`
+    translated a flow to, after the flow idled out (assumption expired-reply-at-firewall)."""
+    at = f"{_dotted(address)}:{port}" if proto in (6, 17) else _dotted(address)
+    return (f"firewall {firewall}/default-deny (the reply of the flow {firewall} translated to "
+            f"{at}, after the flow idled out (conntrack-idle: no state after 4 idle minutes): "
+            f"a new flow no DNAT rule matches)")
+
 # -- batch stages --------------------------------------------------------------------------
 def enter_stage(bp: Any, c: Any, est: np.ndarray, disp: np.ndarray, dec: np.ndarray,
                 nodes: np.ndarray, pos: np.ndarray, active: np.ndarray, subnet: np.ndarray,

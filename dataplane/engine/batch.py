@@ -1044,8 +1044,19 @@ class BatchPipeline:
         if net.firewalls:  # firewall SNAT, the reply captured at the VM (reference.py)
             at_vm, f = self._captured_at_vm(c, orig, est, fwset, unnat_ip, unnat_port, disp)
             rows, fw = np.concatenate([rows, at_vm]), np.concatenate([fw, f])
+        entered = np.full(rows.size, net.internet_node, np.int64)
+        if self.fw_instance:  # to an instance address from on-premises (reference.py)
+            inst = np.flatnonzero((disp == D.UNMAPPED) & (c.nic < 0) & est)
+            inst, f = self._reply_firewall(inst, orig[1], fwset, self.fw_instance)
+            gw = _gateway_stage.onprem_gateways_np(net, orig[0][inst])
+            inst, f, gw = inst[gw >= 0], f[gw >= 0], gw[gw >= 0]
+            ok = peering.decide_np(net, self.labels, self.peer_label, orig[0][inst], inst,
+                                   net.node_vnet[gw], net.node_vnet[f + len(net.nics)], gw,
+                                   np.ones(inst.size, bool), disp, dec, active)
+            rows, fw = np.concatenate([rows, inst[ok]]), np.concatenate([fw, f[ok]])
+            entered = np.concatenate([entered, gw[ok]])
         if rows.size:
-            nodes[rows, 0] = net.internet_node
+            nodes[rows, 0] = entered
             nodes[rows, 1] = fw + len(net.nics)
             pos[rows] = 2
             disp[rows], dec[rows], active[rows] = UNDECIDED, -1, True

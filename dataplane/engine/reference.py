@@ -226,15 +226,30 @@ class ReferencePipeline:
             unsnat = entry.unsnat() if entry is not None else None
             back = None
             fw_at = self._reply_firewall(entry, p.dst, self.fw_public)
+            entered = net.internet_node  # where the reply enters
+            if fw_at < 0 and entry is not None and self.fw_instance:  # to an instance
+                kind, site = gateway.classify(net, p.src, p.dst)  # address, from on-premises
+                if kind == "onprem":  # (forced tunnelling: stages/firewall_nat.py)
+                    fw_at = self._reply_firewall(entry, p.dst, self.fw_instance)
+                    entered = site.gateway_node if fw_at >= 0 else entered
             if fw_at < 0 and unsnat is not None and (p.dst, p.dport) == unsnat:
                 fw_at = self._captured_at_vm(entry)  # firewall SNAT, reply captured at the VM
             if unsnat is not None and (p.dst, p.dport) != unsnat:  # a SNATed flow's reply
                 p, back = nat.unsnat(p, *unsnat, **(
                     {"at": net.firewall_rules[fw_at].name} if fw_at >= 0 else {}))
-            if fw_at >= 0:  # to a firewall's public address: restored there, routed on
+            if fw_at >= 0:  # to a firewall's address: restored there, routed on
                 node = fw_at + len(net.nics)
-                w = Walk(D.DELIVERED, "", [net.internet_node, node], reply_of=entry,
+                w = Walk(D.DELIVERED, "", [entered, node], reply_of=entry,
                          out=(p.src, p.dst, p.sport, p.dport))
+                if entered != net.internet_node:  # from on-premises, through its gateway
+                    w.hops.append({"step": "ingress", "kind": "on-premises",
+                                   "at": net.node_names[entered], site.site_key: site.site,
+                                   "connection": site.connection, "prefix": site.prefix,
+                                   "established": True})
+                    blocked = self._cross(w, int(net.node_vnet[entered]),
+                                          int(net.node_vnet[node]), self._sent, entered)
+                    if blocked is not None:
+                        return blocked
                 if back is not None:
                     w.hops.append(back)
                 flow = Flow(p.proto, IPAddress(4, p.src), p.sport, IPAddress(4, p.dst), p.dport)

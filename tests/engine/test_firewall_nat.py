@@ -452,3 +452,58 @@ def test_a_reply_to_an_instance_address_crosses_the_peering_as_sent(make_topolog
     assert r.disposition.name == "DELIVERED"
     assert steps[:4] == ["source", "peering", "nat", "nat"], steps  # translated at fw
 
+
+
+def _tunnelled_through_the_gateway(make_topology):
+    """HUB with forced tunnelling through the hub's VPN gateway: the branch announces
+    0.0.0.0/1 and 128.0.0.0/1 (the Internet, as BGP would) behind the gateway, so the firewall's
+    subnet sends Internet-bound flows on-premises ("Azure Firewall forced tunneling",
+    https://learn.microsoft.com/azure/firewall/forced-tunneling)."""
+    text = HUB.replace("    SNAT\n", "").replace(
+        "subnets: {AzureFirewallSubnet: 10.0.1.0/26}",
+        "subnets: {AzureFirewallSubnet: 10.0.1.0/26, GatewaySubnet: 10.0.255.0/27}, "
+        "gateway: {type: Vpn, sku: VpnGw1}").replace(
+        "vms:\n", "on_premises:\n  branch: {prefixes: [192.168.0.0/16, 0.0.0.0/1, 128.0.0.0/1], "
+        "gateway_ip: 198.51.100.10, connect_to: hub}\nvms:\n")
+    return make_topology(text)
+
+
+def test_a_tunnelled_flows_reply_from_on_premises_returns_through_the_firewall(
+        make_topology) -> None:
+    """"If you've enabled forced tunneling, Internet-bound traffic is SNATed to one of the
+    firewall's private IP addresses in AzureFirewallSubnet" (snat-private-range): the reply
+    comes back through the gateway to that instance address, so it reaches the firewall, is
+    restored there and routed on to app1 (before: restored at the gateway and judged as on-premises
+    traffic to spoke1, TRANSIT_BLOCKED). Both forms, hop by hop in the reference."""
+    topology = _tunnelled_through_the_gateway(make_topology)
+    em = Emulator(topology)
+    out = em.send(IP(src="10.1.1.4", dst="8.8.8.8") / TCP(sport=40000, dport=443),
+                  source="app1").row(0)
+    assert (out["disposition"], out["hops"]) == ("EXITS_ON_PREMISES", "app1 > fw > gateway hub-gw")
+    assert out["final_src"] in INSTANCES
+    back = em.send(IP(src="8.8.8.8", dst=out["final_src"]) / TCP(
+        sport=443, dport=out["final_sport"])).row(0)
+    assert (back["disposition"], back["hops"]) == ("DELIVERED", "gateway hub-gw > fw > app1")
+    assert (back["final_dst"], back["final_dport"]) == ("10.1.1.4", 40000)
+    net = build_network(topology, caps=False)
+    ip = lambda a: int(ipaddress.IPv4Address(a))  # noqa: E731
+    forward = (ip("10.1.1.4"), ip("8.8.8.8"), 6, 40000, 443)
+    ref = ReferencePipeline(net)
+    (w,) = ref.run([Packet(net.ip_nic[forward[0]], *forward)])
+    s, d, sp, dp = w.out
+    (r,) = ref.run([Packet(-1, d, s, 6, dp, sp)])
+    assert [h["step"] for h in r.hops][:2] == ["ingress", "nat"] and r.hops[1]["at"] == "fw"
+    stray = (ip("192.168.1.9"), s, 6, dp, sp)  # the same address:port from another site host
+    assert_batch_matches_reference(net, [(*forward, 0), (d, s, 6, dp, sp, 0), (*stray, 0),
+                                         (d, s, 6, dp, sp, 0)], 1)
+    assert_batch_matches_reference(net, [(*forward, 0), (d, s, 6, dp, sp, 0), (*stray, 0)], 3)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_reference_equals_batch_with_forced_tunnelling(make_topology, data) -> None:
+    """The hub's flows and replies with the Internet behind the VPN gateway, any batch split."""
+    net = build_network(_tunnelled_through_the_gateway(make_topology), caps=False)
+    flows = _flows(net)
+    pkts = data.draw(st.lists(st.sampled_from(flows), min_size=1, max_size=30))
+    assert_batch_matches_reference(net, pkts, data.draw(st.integers(1, 30)))

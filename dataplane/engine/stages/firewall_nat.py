@@ -60,7 +60,9 @@ goes to that firewall, is restored there (destination: the flow's original sourc
 original destination when DNATed) and is routed on from the firewall's subnet, so its path and
 timing include the firewall. On its way to the firewall it is the packet its sender wrote: a
 peering it crosses checks that source (allowForwardedTraffic), and a reply dropped before the
-firewall keeps its addresses. A TCP/UDP flow two or more firewalls DNATed in turn (chained
+firewall keeps its addresses. A reply from on-premises to an instance address (a flow SNATed on
+its way out through forced tunnelling) enters at its site's gateway and goes to the firewall
+the same way. A TCP/UDP flow two or more firewalls DNATed in turn (chained
 private DNAT) is restored firewall by firewall (`dnat_chain`): each firewall rewrites the reply
 into the reverse of the tuple it received, so the reply goes on to the previous firewall's
 instance address and is restored there, back to the original source (caveat

@@ -418,6 +418,17 @@ def classify(net: Network, src: int, dst: int) -> tuple[str, Any]:
     return "unmapped", None
 
 
+def onprem_gateways_np(net: Network, src: np.ndarray) -> np.ndarray:
+    """int64 per IPv4 source: the gateway node an on-premises source enters at (`classify`'s
+    'onprem' site), -2 for a site whose gateway has no entry subnet, -1 for no site."""
+    ing = net.ingress
+    gw = np.full(src.size, -1, np.int64)
+    for s in reversed(ing.sites):  # the first site in topology order wins
+        at = (src >= s.prefix_first) & (src <= s.prefix_last)
+        gw[at] = s.gateway_node if s.gateway_node in ing.entry_subnet else -2
+    return gw
+
+
 def _in_vnets(net: Network, ip: int) -> bool:
     return any(bool(((lo <= ip) & (ip <= hi)).any()) for lo, hi in zip(
         net.vnet_lo, net.vnet_hi, strict=True))
@@ -535,13 +546,7 @@ def enter_stage(bp: Any, c: Any, est: np.ndarray, disp: np.ndarray, dec: np.ndar
     un = np.flatnonzero(disp == D.UNMAPPED)
     if un.size == 0:
         return
-    src = c.src[un]
-    gw = np.full(un.size, -1, np.int64)
-    for s in reversed(ing.sites):  # the first site in topology order wins
-        if s.gateway_node in ing.entry_subnet:
-            gw[(src >= s.prefix_first) & (src <= s.prefix_last)] = s.gateway_node
-        else:
-            gw[(src >= s.prefix_first) & (src <= s.prefix_last)] = -2
+    gw = onprem_gateways_np(net, c.src[un])
     m = gw >= 0
     if m.any():
         sel = un[m]

@@ -51,6 +51,7 @@ from dataplane.load.resources import (
     application_port,
     application_protocol,
     application_targets,
+    collection_priority,
     firewall_action,
     firewall_protocols,
     nat_target,
@@ -67,7 +68,6 @@ from dataplane.model import (
 )
 
 RUNTIME = "<runtime"
-PRIORITY_MIN, PRIORITY_MAX = 100, 65_000  # rule collection groups and rule collections
 _CHILD_TYPES = ("microsoft.network/firewallpolicies/rulecollectiongroups",
                 "microsoft.network/firewallpolicies/rulegroups")  # resources.CHILDREN
 
@@ -109,13 +109,7 @@ def _priority(obj: dict[str, Any], where: _Where, prop: str) -> int:
     in 100-65000 (module contract: Azure's schema constraint), InputError naming `prop`
     otherwise; 0 when absent (as before: an az dump's sub-resource reference carries none)."""
     value = _get(obj, "priority")
-    if value is None:
-        return 0
-    priority = _int(value, where, prop)
-    if not PRIORITY_MIN <= priority <= PRIORITY_MAX:
-        raise where.error(prop, f"priority {priority} is outside Azure's range "
-                          f"{PRIORITY_MIN}-{PRIORITY_MAX}")
-    return priority
+    return 0 if value is None else collection_priority(value, where, prop)
 
 
 def _unknown(text: str) -> bool:

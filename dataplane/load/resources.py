@@ -209,6 +209,23 @@ def firewall_action(value: Any, allowed: tuple[str, ...], where: _Where, prop: s
     return name
 
 
+COLLECTION_PRIORITY_MIN, COLLECTION_PRIORITY_MAX = 100, 65_000
+
+
+def collection_priority(value: Any, where: _Where, prop: str) -> int:
+    """An Azure Firewall rule collection's (or rule collection group's) priority: an integer
+    in 100-65000, as Azure's schema requires of classic network/application/NAT rule
+    collections ("Microsoft.Network azureFirewalls" ARM template reference,
+    https://learn.microsoft.com/azure/templates/microsoft.network/azurefirewalls, `priority`:
+    "Constraints: Min value = 100, Max value = 65000") and of Firewall Policy groups and
+    collections (load/firewall_policy.py); InputError naming `prop` otherwise."""
+    priority = _int(value, where, prop)
+    if not COLLECTION_PRIORITY_MIN <= priority <= COLLECTION_PRIORITY_MAX:
+        raise where.error(prop, f"priority {priority} is outside Azure's range "
+                          f"{COLLECTION_PRIORITY_MIN}-{COLLECTION_PRIORITY_MAX}")
+    return priority
+
+
 APPLICATION_PORT_MAX = 64_000  # "Port number for the protocol, cannot be greater than 64000"
 # (AzureFirewallApplicationRuleProtocol / FirewallPolicyRuleApplicationProtocol, ARM reference)
 
@@ -883,7 +900,8 @@ def _firewall(raw: dict[str, Any], where: _Where) -> AzureFirewall:
                 if isinstance(action, dict) else action
             out.append(kind(
                 name=str(_get(c, "name", default="")),
-                priority=_int(_get(cp, "priority", default=100), where, f"{prop}.priority"),
+                priority=collection_priority(_get(cp, "priority", default=100), where,
+                                             f"{prop}.properties.priority"),
                 action=firewall_action(action, actions, where, f"{prop}.properties.action.type"),
                 rules=tuple(rule(r, f"{prop}.properties.rules[{j}]")
                             for j, r in enumerate(_items(cp, "rules", where, prop)))))

@@ -183,3 +183,23 @@ def test_explain_names_the_caveat_at_the_firewall_hop(base):
     lines = describe(fw_hop).splitlines()
     assert lines[1].strip().startswith("caveat firewall-fqdn:")
     assert "firewall fw " in describe(fw_hop) and max(len(x) for x in lines[1:]) <= 92
+
+
+@pytest.mark.parametrize("priority", [50, 99, 65001, 70000])
+@pytest.mark.parametrize("key", ["networkRuleCollections", "applicationRuleCollections",
+                                 "natRuleCollections"])
+def test_a_classic_collection_priority_outside_azures_range_is_an_error(base, key, priority):
+    """Classic rule collections take priorities 100-65000 ("Microsoft.Network azureFirewalls"
+    ARM reference, https://learn.microsoft.com/azure/templates/microsoft.network/azurefirewalls,
+    `priority`: Min value = 100, Max value = 65000); the error names the property."""
+    resources = copy.deepcopy(base)
+    fw = next(r for r in resources if r["type"] == "Microsoft.Network/azureFirewalls")
+    fw["properties"][key] = [{"name": "c", "properties": {
+        "priority": priority, "action": {"type": "Dnat" if key.startswith("nat") else "Allow"},
+        "rules": []}}]
+    with pytest.raises(InputError) as err:
+        resources_to_topology(resources, "test")
+    assert err.value.property == f"properties.{key}[0].properties.priority"
+    assert f"priority {priority} is outside Azure's range 100-65000" in str(err.value)
+    fw["properties"][key][0]["properties"]["priority"] = 65000  # the edge is accepted
+    resources_to_topology(resources, "test")

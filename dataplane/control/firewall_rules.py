@@ -88,11 +88,26 @@ def policy_chain(topology: Topology, firewall: AzureFirewall) -> list[FirewallPo
 
 
 def missing_policies(topology: Topology, firewall: AzureFirewall) -> list[str]:
-    """Names of the Firewall Policies the firewall (or its policy chain's basePolicy) names
-    that the input does not hold."""
+    """One sentence per Firewall Policy the firewall, or a policy of its chain as its
+    basePolicy, names that the input does not hold: what is missing and what the answers then
+    apply ("Azure Firewall Policy rule sets", https://learn.microsoft.com/azure/firewall/
+    policy-rule-sets: a parent policy's rule collection groups are processed before the
+    child's)."""
     known = {id_key(p.id) for p in topology.firewall_policies}
-    refs = [firewall.firewall_policy] + [p.base_policy for p in policy_chain(topology, firewall)]
-    return [r.rsplit("/", 1)[-1] for r in refs if r and id_key(r) not in known]
+    out = []
+    if firewall.firewall_policy and id_key(firewall.firewall_policy) not in known:
+        out.append(f"firewall {firewall.name} uses Firewall Policy "
+                   f"'{id_name(firewall.firewall_policy)}', which is not in the input: its rules "
+                   "are not applied (every flow through the firewall is answered by the default "
+                   "deny)")
+    for child in policy_chain(topology, firewall):
+        if child.base_policy and id_key(child.base_policy) not in known:
+            out.append(f"firewall {firewall.name}'s Firewall Policy '{child.name}' has "
+                       f"basePolicy '{id_name(child.base_policy)}', which is not in the input: "
+                       "the parent's rules, which Azure processes before the child's, are not "
+                       f"applied (answers use the rules of '{child.name}' and its ancestors in "
+                       "the input only)")
+    return out
 
 
 def _network_rule(rule: FirewallPolicyRule, where: str, caveats: list[str]) -> FirewallNetworkRule:
@@ -114,9 +129,7 @@ def firewall_rules(topology: Topology, firewall: AzureFirewall) -> FirewallRules
     but missing from the input is a caveat: its rules are not applied).
 
     Raises InputError for a basePolicy cycle."""
-    caveats = [f"firewall-policy: firewall {firewall.name} uses Firewall Policy '{name}', which "
-               "is not in the input: its rules are not applied"
-               for name in missing_policies(topology, firewall)]
+    caveats = [f"firewall-policy: {missing}" for missing in missing_policies(topology, firewall)]
     chain = policy_chain(topology, firewall)
     if not chain:
         ordered = sorted(firewall.network_rule_collections, key=lambda c: c.priority)

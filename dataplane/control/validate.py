@@ -197,10 +197,9 @@ def _firewall_policy_findings(topology: Topology) -> list[Finding]:
     existing policy deployed elsewhere is common, so not an error): the firewall's answers
     carry caveat firewall-policy (control/firewall_rules.py), its rules are not applied."""
     return [Finding("FirewallPolicyNotInInput",
-                    f"Firewall {fw.name} uses Firewall Policy '{name}', which is not in the "
-                    "input: its rules are not applied (every flow through the firewall is "
-                    "answered by the default deny, with caveat firewall-policy)", fw.id, "warning")
-            for fw in topology.azure_firewalls for name in missing_policies(topology, fw)]
+                    f"{missing[0].upper()}{missing[1:]}; answers through it carry caveat "
+                    "firewall-policy", fw.id, "warning")
+            for fw in topology.azure_firewalls for missing in missing_policies(topology, fw)]
 
 
 def _nat_gateway_findings(topology: Topology) -> list[Finding]:

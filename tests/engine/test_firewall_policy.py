@@ -128,13 +128,20 @@ def test_a_base_policy_cycle_is_an_input_error_a_missing_policy_a_caveat() -> No
     with pytest.raises(InputError, match="its own ancestor"):
         policy_chain(Topology(firewall_policies=(a, b)), fw)
     missing = firewall_rules(Topology(firewall_policies=(a,)), fw)  # b, a's parent, absent
-    assert missing.caveats == ("firewall-policy: firewall fw uses Firewall Policy 'b', which is "
-                               "not in the input: its rules are not applied",)
-    # `check` says it too, as a warning (new-user trial: it said nothing)
+    assert missing.caveats == (  # a missing parent: the child's rules still apply
+        "firewall-policy: firewall fw's Firewall Policy 'a' has basePolicy 'b', which is not in "
+        "the input: the parent's rules, which Azure processes before the child's, are not applied "
+        "(answers use the rules of 'a' and its ancestors in the input only)",)
+    # `check` says it too, as a warning (new-user trial: it said nothing; then it said every
+    # flow meets the default deny, which holds for a missing own policy only)
     from dataplane.control.validate import validate
     findings = validate(Topology(firewall_policies=(a,), azure_firewalls=(fw,)))
     (finding,) = [f for f in findings if f.code == "FirewallPolicyNotInInput"]
-    assert finding.severity == "warning" and "'b'" in finding.message and "fw" in finding.message
+    assert finding.severity == "warning" and "basePolicy 'b'" in finding.message
+    assert "default deny" not in finding.message and finding.message.startswith("Firewall fw's")
+    (own,) = [f for f in validate(Topology(firewall_policies=(b,), azure_firewalls=(fw,)))
+              if f.code == "FirewallPolicyNotInInput"]  # its own policy 'a' is missing
+    assert "uses Firewall Policy 'a'" in own.message and "default deny" in own.message
     c = firewall_policy(_policy("c", []), _Where({}, "t"))
     held = replace(fw, firewall_policy=c.id)  # its one policy is in the input: no warning
     assert not [f for f in validate(Topology(firewall_policies=(c,), azure_firewalls=(held,)))

@@ -189,6 +189,7 @@ def _rule(raw: dict[str, Any], rule_type: str, where: _Where, at: str) -> Firewa
         unresolved=unresolved)
 
 
+_COLLECTION_TYPES = ("firewallpolicyfilterrulecollection", "firewallpolicynatrulecollection")
 _CURRENT_RULE_TYPES = {"networkrule": "NetworkRule", "applicationrule": "ApplicationRule",
                        "natrule": "NatRule"}
 _CONDITION_TYPES = {"networkrulecondition": "NetworkRule",
@@ -210,6 +211,11 @@ def _current_group(raw: dict[str, Any], where: _Where, at: str) -> FirewallPolic
     for i, coll in enumerate(_items(props, "ruleCollections", where, _path(at, "properties"))):
         here = _path(at, f"properties.ruleCollections[{i}]")
         kind = str(_get(coll, "ruleCollectionType", default="")).lower()
+        if kind and kind not in _COLLECTION_TYPES:  # ARM's discriminator: two values
+            raise where.error(f"{here}.ruleCollectionType", "expected "
+                              "FirewallPolicyFilterRuleCollection or "
+                              f"FirewallPolicyNatRuleCollection, got "
+                              f"{_get(coll, 'ruleCollectionType')!r}")
         nat = "nat" in kind
         rules = []
         for j, rule in enumerate(_items(coll, "rules", where, here)):
@@ -218,6 +224,11 @@ def _current_group(raw: dict[str, Any], where: _Where, at: str) -> FirewallPolic
                 raise where.error(f"{here}.rules[{j}].ruleType",
                                   "expected NetworkRule, ApplicationRule or NatRule, got "
                                   f"{_get(rule, 'ruleType')!r}")
+            if kind and (rule_type == "NatRule") != nat:  # a NAT collection holds NAT rules
+                raise where.error(f"{here}.rules[{j}].ruleType", f"a {_get(rule, 'ruleType')} "
+                                  f"in a {_get(coll, 'ruleCollectionType')} (NatRule belongs in "
+                                  "a FirewallPolicyNatRuleCollection, NetworkRule and "
+                                  "ApplicationRule in a FirewallPolicyFilterRuleCollection)")
             rules.append(_rule(rule, rule_type, where, f"{here}.rules[{j}]"))
         collections.append(FirewallPolicyRuleCollection(
             name=str(_get(coll, "name", default="")),

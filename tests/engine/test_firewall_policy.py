@@ -331,3 +331,25 @@ def test_the_fqdn_caveat_says_whether_the_policy_enables_dns_proxy(make_topology
                  if c.startswith("firewall-fqdn:")]
     assert ("resolved by the firewall's DNS proxy in Azure" in caveat) is proxy
     assert ("no policy of this firewall enables it" in caveat) is not proxy
+
+
+@pytest.mark.parametrize(("collection_type", "rule_type", "prop", "words"), [
+    ("FirewallPolicyFiltreRuleCollection", "NetworkRule", ".ruleCollectionType",
+     "expected FirewallPolicyFilterRuleCollection or FirewallPolicyNatRuleCollection"),
+    ("FirewallPolicyFilterRuleCollection", "NatRule", ".rules[0].ruleType",
+     "a NatRule in a FirewallPolicyFilterRuleCollection"),
+    ("FirewallPolicyNatRuleCollection", "NetworkRule", ".rules[0].ruleType",
+     "a NetworkRule in a FirewallPolicyNatRuleCollection")])
+def test_a_collection_type_azure_does_not_have_or_rules_of_the_wrong_kind_are_named(
+        collection_type, rule_type, prop, words) -> None:
+    """ruleCollectionType is ARM's discriminator (two values); a NAT collection holds NAT rules,
+    a filter collection network and application rules ("Azure Firewall Policy rule sets",
+    https://learn.microsoft.com/azure/firewall/policy-rule-sets, "Rule collections")."""
+    coll = {**_filter("c", 100, "Allow", [{**_net("r", ["80"], ["*"], ["*"]),
+                                            "ruleType": rule_type}]),
+            "ruleCollectionType": collection_type}
+    policy = _policy("p", [_group("g", 200, [coll])])
+    with pytest.raises(InputError) as err:
+        firewall_policy(policy, _Where(policy, "policy.json"))
+    assert err.value.property == "properties.ruleCollectionGroups[0].properties.ruleCollections[0]" + prop
+    assert words in str(err.value)

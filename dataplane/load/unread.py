@@ -125,6 +125,22 @@ def _region_note(raw: dict[str, Any], where: str, value: Any, resources: list[di
     return _subnet_id(raw, where) or str(raw.get("id", "")), shown
 
 
+def _classic_threat_intel(raw: dict[str, Any], where: str, value: Any,
+                          resources: list[dict[str, Any]]) -> tuple[str, str] | None:
+    """The firewall, when no Firewall Policy governs it: a firewall with a policy takes its
+    threat-intelligence mode from the policy ("Azure Firewall Policy rule sets" /
+    "Azure Firewall Manager policy overview",
+    https://learn.microsoft.com/azure/firewall-manager/policy-overview: the policy holds
+    "threat intelligence" settings), whose own Deny mode is named by control/firewall_rules.py;
+    the firewall's property would name it a second time."""
+    del where, value, resources
+    props = raw.get("properties") if isinstance(raw.get("properties"), dict) else raw
+    policy = props.get("firewallPolicy") if isinstance(props, dict) else None
+    if isinstance(policy, dict) and policy.get("id"):
+        return None
+    return str(raw.get("id", "")), ""
+
+
 def _custom_dns(value: Any) -> bool:
     """dnsServers naming a server other than Azure DNS (168.63.129.16)."""
     return _listed(value) and any(str(v).strip() != "168.63.129.16" for v in value)
@@ -225,7 +241,8 @@ UNREAD: tuple[Unread, ...] = (
            "known offline, so every flow is answered by the rules alone",
            "'Azure Firewall threat intelligence-based filtering', https://learn.microsoft.com/"
            "azure/firewall/threat-intel ('the firewall processes the associated rules before "
-           "any of the NAT rules, network rules, or application rules')"),
+           "any of the NAT rules, network rules, or application rules')",
+           touch=_classic_threat_intel),
     Unread(_N + "privateendpoints", "properties", "applicationSecurityGroups", _listed,
            "the endpoint's address is a member of these ASGs, so NSG rules naming them match "
            "it; the engine's ASG members are NICs' IP configurations only, so those rules do "

@@ -158,6 +158,14 @@ def _vnet_with_two_subnets(**subnet_a: object) -> list[dict]:
     return [vnet, *nics]
 
 
+def test_a_firewall_governed_by_a_policy_takes_its_threat_intel_mode_from_the_policy():
+    """With a Firewall Policy the firewall's own threatIntelMode is not the one in force (the
+    policy's Deny is named by control/firewall_rules.py): no second caveat for it."""
+    props = {"threatIntelMode": "Deny",
+             "firewallPolicy": {"id": f"{SUB}/firewallPolicies/p"}}
+    assert unread_findings([_raw("azureFirewalls", props)], "t.json") == []
+
+
 def test_service_endpoint_policies_touch_only_their_subnets_answers():
     topology = resources_to_topology(_vnet_with_two_subnets(
         serviceEndpoints=[{"service": "Microsoft.Storage"}],
@@ -263,8 +271,8 @@ def test_replay_summary_counts_the_caveat_on_the_packets_from_that_subnet(tmp_pa
 def test_real_templates_unread_findings(real_dir: Path):
     """The public templates (ARM path: dataplane.load evaluates each one): the Firewall Manager
     quickstart's secured-hub firewall (`virtualHub`), the DNS-proxy hub's spokes pointing their
-    VMs at the firewall's DNS proxy (`dhcpOptions.dnsServers`), the network-security labs'
-    firewalls in threat intelligence Deny mode and the demo lab's service endpoints without
+    VMs at the firewall's DNS proxy (`dhcpOptions.dnsServers`) and the demo lab's service
+    endpoints without
     `locations` (the VNet's region only) are the unread properties that matter; the others
     raise no false warning."""
     loaded, found = 0, {}
@@ -288,10 +296,9 @@ def test_real_templates_unread_findings(real_dir: Path):
         "ans_azfw-dns-proxy-hub-spoke.azuredeploy.json": [
             f"unread:{v}VNet:properties.dhcpOptions.dnsServers"
             for v in ("Development", "Production")],
-        "ans_netsec-demo-lab-standard.AzNetSecdeploy.json": [
-            "unread:SOC-NS-FW:properties.threatIntelMode", *endpoints],
-        "ans_netsec-workshop.labdeployment.json": [
-            "unread:azfw-hub-alpineSkiHouse:properties.threatIntelMode"]}
+        # its firewall's Firewall Policy sets Deny itself (firewall-threat-intel names that):
+        # the firewall's own threatIntelMode is not in force, so not named a second time
+        "ans_netsec-demo-lab-standard.AzNetSecdeploy.json": endpoints}  # the workshop's too
 
 
 def test_a_real_templates_peering_made_a_subnet_peering_is_caveated(real_dir: Path, tmp_path):

@@ -7,7 +7,10 @@ Takes a compiled Network (engine/compile.py). Emits `path_caveats(net)` -> (Path
   engine does not translate), on the nodes whose resources it touches (`caveats_touching`);
 * every caveat of a firewall's rules (control/firewall_rules.py, the same texts `explain` puts
   on the firewall's hop), on that firewall's node; key `PREFIX:FIREWALL` from the text's
-  `PREFIX: ...` (`#2`, `#3` appended when one firewall has several with the same prefix);
+  `PREFIX: ...` (`#2`, `#3` appended when one firewall has several with the same prefix); a
+  caveat about one DNAT rule's translation (`DNAT_RULE_CAVEATS`) only on packets addressed (as sent) to a
+  firewall's address (`firewall_addresses`): DNAT translates nothing else ("Azure Firewall
+  rule processing logic", https://learn.microsoft.com/azure/firewall/rule-processing);
 * `host-fragmentation-not-modelled` on every packet longer than HOST_FRAGMENT_BYTES
   (engine/fragments.py, as Result.caveats counts it).
 Per row: `caveat_lines(caveats, node_count, nodes, length_bytes)` -> each packet's caveats
@@ -52,6 +55,36 @@ def node_resource_ids(net: Network) -> list[list[str]]:
     return out
 
 
+# caveats about one DNAT rule's translation (control/firewall_rules.py, stages/firewall_nat.py):
+# only a packet addressed to a firewall's address can meet them (`firewall-dnat-no-public-ip`,
+# about the firewall's whole DNAT configuration, stays on every answer crossing it)
+DNAT_RULE_CAVEATS = ("firewall-dnat-runtime-address", "firewall-dnat-target",
+                     "firewall-dnat-chain", "firewall-dnat-fqdn")
+
+
+def firewall_addresses(net: Network) -> frozenset[int]:
+    """The IPv4 addresses a DNAT rule can translate a packet to or from: every firewall's
+    private, instance and public addresses and the destinations its DNAT rules name."""
+    out: set[int] = set()
+    for fw in net.firewall_rules:
+        nat = fw.nat
+        if nat is None:
+            continue
+        out.update(int(a) for a in nat.public.tolist())
+        out.update(int(a) for a in nat.instances.tolist())
+        if nat.private >= 0:
+            out.add(int(nat.private))
+        out.update(int(a) for r in nat.rules for a in r.destinations)
+    return frozenset(out)
+
+
+def hop_caveats(caveats: Sequence[str], addressed: bool) -> list[str]:
+    """A firewall hop's caveats (explain, engine/reference.py): its DNAT ones only when the
+    packet is addressed to a firewall's address (`addressed`, `firewall_addresses`), as the
+    replay counts them."""
+    return [c for c in caveats if addressed or not c.startswith(DNAT_RULE_CAVEATS)]
+
+
 def path_caveats(net: Network) -> tuple[PathCaveat, ...]:
     """Topology caveats and firewall-rule caveats with the nodes that carry each (module doc)."""
     ids = node_resource_ids(net)
@@ -63,6 +96,7 @@ def path_caveats(net: Network) -> tuple[PathCaveat, ...]:
                              for r in caveat.resources))
         out.append(PathCaveat(caveat.key, caveat.text, names, nodes))
     first = len(net.nics)
+    addresses = firewall_addresses(net)
     for k, rules in enumerate(net.firewall_rules):
         name = net.firewalls[k].name
         seen: dict[str, int] = {}
@@ -72,20 +106,24 @@ def path_caveats(net: Network) -> tuple[PathCaveat, ...]:
             seen[prefix] = seen.get(prefix, 0) + 1
             key = f"{prefix}:{name}" + (f"#{seen[prefix]}" if seen[prefix] > 1 else "")
             out.append(PathCaveat(key, rest if sep and prefix != "firewall" else text,
-                                  (name,), frozenset({first + k}), shown=text))
+                                  (name,), frozenset({first + k}), shown=text,
+                                  to_addresses=addresses if prefix in DNAT_RULE_CAVEATS
+                                  else None))
     key, _, text = HOST_FRAGMENTATION_CAVEAT.partition(": ")
     out.append(PathCaveat(key, text, (), None, HOST_FRAGMENT_BYTES))
     return tuple(out)
 
 
 def caveat_lines(caveats: Sequence[PathCaveat], node_count: int, nodes: np.ndarray,
-                 length_bytes: np.ndarray) -> tuple[list[list[str]], dict[str, int]]:
-    """Per row of `nodes` (int node paths, -1 padded; shape (packets, hops)) and
-    `length_bytes` (as captured), the lines (PathCaveat.line) of every caveat of `caveats`
+                 length_bytes: np.ndarray, dst: np.ndarray | None = None
+                 ) -> tuple[list[list[str]], dict[str, int]]:
+    """Per row of `nodes` (int node paths, -1 padded; shape (packets, hops)),
+    `length_bytes` (as captured) and `dst` (IPv4 destination as sent, -1 for IPv6), the
+    lines (PathCaveat.line) of every caveat of `caveats`
     (path_caveats) the packet carries, and line -> packets for those carried by at least one:
     the same answer as packets.csv's `caveats` column (io/caveat_counts.py CaveatCounter.add)."""
     counter = CaveatCounter(caveats, node_count)
-    cells = counter.add(PathIndex.of(nodes), length_bytes).to_pylist()
+    cells = counter.add(PathIndex.of(nodes), length_bytes, dst).to_pylist()
     line = {c.key: c.line() for c in caveats}
     rows = [[line[k] for k in cell.split(";")] if cell else [] for cell in cells]
     return rows, {line[c["key"]]: c["packets"] for c in counter.as_list() if c["packets"]}

@@ -66,6 +66,7 @@ from dataplane.engine.conntrack import (
     FragmentChains,
 )
 from dataplane.engine.conntrack import flow_key as _key
+from dataplane.engine.path_caveats import firewall_addresses, hop_caveats
 from dataplane.engine.payload import NOT_SEEN, FlowName
 from dataplane.engine.pending import PendingSessions, PendingVerdict, public_reply_key
 from dataplane.engine.stages import (
@@ -170,6 +171,7 @@ class ReferencePipeline:
         self.pending_sessions = PendingSessions(capacity, idle_timeout_ns)  # engine/pending.py
         self.fw_public, self.fw_private = firewall_nat.address_owners(net)  # address -> firewall
         self.fw_instance = firewall_nat.instance_owners(net)
+        self.fw_addresses = firewall_addresses(net)  # DNAT caveats: engine/path_caveats.py
         self.fw_own6 = firewall_own6(net.firewalls)  # dual-stack firewalls (stages/ipv6.py)
 
     def run(self, packets: list[Packet]) -> list[Walk]:
@@ -383,6 +385,13 @@ class ReferencePipeline:
         if w.hops[-1]["step"] == "appliance":
             w.hops[-1]["rule"] = w.deciding
         return w
+
+    def _fw_caveats(self, fw: Any) -> dict[str, list[str]]:
+        """A firewall hop's "caveats" (none: {}), its DNAT ones only for a packet addressed to
+        a firewall's address, as the replay counts them (engine/path_caveats.py hop_caveats)."""
+        sent = self._sent
+        shown = hop_caveats(fw.caveats, sent.family == 4 and sent.dst in self.fw_addresses)
+        return {"caveats": shown} if shown else {}
 
     def _reply_firewall(self, entry: Entry | None, dst: int, owners: dict[int, int]) -> int:
         """The firewall (index) a reply addressed to `dst` returns to: one whose address it is
@@ -700,7 +709,7 @@ class ReferencePipeline:
                                **({"session": "pending"} if held is not None else {}),
                                **({"serverName": name.describe()} if p.proto == 6 and
                                   fw.app_rules and not session and not name.unknown else {}),
-                               **({"caveats": list(fw.caveats)} if fw.caveats else {})})
+                               **self._fw_caveats(fw)})
                 if not ok:
                     return self._end(w, D.FIREWALL_NAME_UNKNOWN if v.unknown else
                                      D.FIREWALL_DENIED, rule or fw.default_label)
@@ -736,7 +745,7 @@ class ReferencePipeline:
         w.hops.append({**hop, "rule": v.label, "result": "Forwarded" if v.allowed else
                        "IPv6NotModelled" if v.not_modelled else "FirewallDenied",
                        **({"session": "established"} if session else {}),
-                       **({"caveats": list(fw.caveats)} if fw.caveats else {})})
+                       **self._fw_caveats(fw)})
         if v.allowed:
             return None
         return self._end(w, D.IPV6_NOT_MODELLED if v.not_modelled else D.FIREWALL_DENIED,
@@ -789,7 +798,7 @@ class ReferencePipeline:
                            "rule": held.label if held else None, "result": "FirewallDenied"
                            if held is None or held.disposition == D.FIREWALL_DENIED else
                            "ServerNameUnknown", **({"session": "pending"} if held else {}),
-                           **({"caveats": list(fw.caveats)} if fw.caveats else {})})
+                           **self._fw_caveats(fw)})
             if held is not None:
                 return self._end(w, held.disposition, held.label)
             return self._end(w, D.FIREWALL_DENIED, fw.no_dnat_label)
@@ -799,7 +808,7 @@ class ReferencePipeline:
             src=address, sport=port)
         w.hops.append({**firewall_nat.dnat_hop(fw.nat, rule, p, (q.src, q.dst, q.sport, q.dport)),
                        "result": "Forwarded",
-                       **({"caveats": list(fw.caveats)} if fw.caveats else {})})
+                       **self._fw_caveats(fw)})
         w.out = (q.src, q.dst, q.sport, q.dport)
         w.deciding = rule.label
         flow = Flow(q.proto, IPAddress(4, q.src), q.sport, IPAddress(4, q.dst), q.dport)

@@ -44,6 +44,7 @@ from dataplane.dispositions import Disposition as D
 from dataplane.engine.path_caveats import caveat_lines
 from dataplane.engine.reopen import REOPEN_CAVEAT
 from dataplane.engine.snat_collision import firewall_caveat
+from dataplane.io.caveat_counts import sent_ipv4
 
 _PROTO = {6: "TCP", 17: "UDP", 1: "ICMP"}
 PASSING_NAMES = frozenset(D(int(v)).name for v in PASSED_CODES)
@@ -323,7 +324,7 @@ class Result:
             self._caveats = caveat_lines(
                 self.emulator.path_caveats(), len(self.emulator.net.node_names),
                 nodes if nodes is not None else np.zeros((len(self), 1), np.int32),
-                self.columns["length"])
+                self.columns["length"], sent_ipv4(self.columns))
         return self._caveats
 
     def rows(self) -> list[dict[str, Any]]:

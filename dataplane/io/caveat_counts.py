@@ -4,8 +4,9 @@ Takes `PathCaveat`s (key, text, the names of the resources it is about, and the 
 whose crossing makes a packet's answer carry it; built by engine/path_caveats.py) and, batch by
 batch, the batch's distinct node paths (io/paths.py PathIndex). A packet carries a caveat when
 its node path (source NIC, appliances, firewalls, gateways, destination NIC) holds one of the
-caveat's nodes (and, for a caveat about size, the packet is longer than its bound). Emits:
-* `add(paths, length_bytes)` -> each packet's caveat keys, ';'-joined in input order ('' when
+caveat's nodes (and, for a caveat about size, the packet is longer than its bound; for one
+about address translation, the packet is addressed to one of its addresses). Emits:
+* `add(paths, length_bytes, dst)` -> each packet's caveat keys, ';'-joined in input order ('' when
   none): packets.csv/parquet's `caveats` column (a dictionary array: one string per distinct
   (path, length class));
 * `as_list()`: summary.json's `caveats` entries {"key", "text", "resources", "packets",
@@ -46,47 +47,72 @@ class PathCaveat:
     nodes: frozenset[int] | None
     longer_than_bytes: int = -1
     shown: str = ""
+    # only packets whose destination (IPv4, as sent) is one of these carry it (None: any)
+    to_addresses: frozenset[int] | None = None
 
     def line(self) -> str:
         return self.shown or f"{self.key}: {self.text}"
+
+
+def sent_ipv4(columns: dict[str, np.ndarray]) -> np.ndarray:
+    """int64 per row: the IPv4 destination as sent (result columns `dst`), -1 for IPv6 rows
+    (`add`'s `dst`)."""
+    dst = columns["dst"].astype(np.int64)
+    return np.where(columns["family"] == 6, -1, dst) if "family" in columns else dst
 
 
 class CaveatCounter:
     def __init__(self, caveats: Sequence[PathCaveat], node_count: int) -> None:
         self.caveats = tuple(caveats)
         self.packets = [0] * len(self.caveats)
-        groups: dict[tuple[frozenset[int] | None, int], list[int]] = {}
+        groups: dict[tuple[frozenset[int] | None, int, frozenset[int] | None], list[int]] = {}
         for k, caveat in enumerate(self.caveats):
-            groups.setdefault((caveat.nodes, caveat.longer_than_bytes), []).append(k)
+            groups.setdefault((caveat.nodes, caveat.longer_than_bytes, caveat.to_addresses),
+                              []).append(k)
         # (node mask or None for every packet, length bound, caveats): the mask's last slot
         # stands for the -1 padding of a path and is never set
         self.groups: list[tuple[np.ndarray | None, int, list[int]]] = []
-        for (nodes, longer_than_bytes), members in groups.items():
+        self.group_addresses: list[frozenset[int] | None] = []
+        for (nodes, longer_than_bytes, addresses), members in groups.items():
             mask = None
             if nodes is not None:
                 mask = np.zeros(node_count + 1, dtype=bool)
                 mask[[n for n in nodes if 0 <= n < node_count]] = True
             self.groups.append((mask, longer_than_bytes, members))
+            self.group_addresses.append(addresses)
         self.keys = [c.key for c in self.caveats]
         self.bounds = sorted({b for _, b, _ in self.groups if b >= 0})  # the length bounds
+        self.address_sets = list(dict.fromkeys(a for a in self.group_addresses if a is not None))
+        self._address_arrays = [np.array(sorted(a), dtype=np.int64) for a in self.address_sets]
 
-    def add(self, paths: PathIndex, length_bytes: np.ndarray) -> pa.DictionaryArray:
-        """One batch: its distinct paths and each packet's length (bytes, as captured).
-        Counts every caveat's packets and returns each packet's keys ';'-joined (module doc)."""
+    def add(self, paths: PathIndex, length_bytes: np.ndarray,
+            dst: np.ndarray | None = None) -> pa.DictionaryArray:
+        """One batch: its distinct paths, each packet's length (bytes, as captured) and its
+        IPv4 destination as sent (int64, -1 for other families; needed when a caveat has
+        `to_addresses`, None: no packet is addressed to them). Counts every caveat's packets
+        and returns each packet's keys ';'-joined (module doc)."""
         hits = np.zeros((paths.paths.shape[0], len(self.groups)), dtype=bool)
         for g, (mask, _, _) in enumerate(self.groups):  # per distinct path, per group
             hits[:, g] = True if mask is None else mask[paths.paths].any(axis=1)
-        # a packet's length class: bit i set when it is longer than the i-th bound
+        # a packet's class: bit i set when it is longer than the i-th bound, then a bit per
+        # address set holding its destination
         longer = np.zeros(paths.index.size, dtype=np.int64)
         for i, bound in enumerate(self.bounds):
             longer |= (length_bytes > bound).astype(np.int64) << i
-        classes = 1 << len(self.bounds)
+        for j, addresses in enumerate(self._address_arrays):
+            if dst is not None:
+                longer |= np.isin(dst, addresses).astype(np.int64) << (len(self.bounds) + j)
+        classes = 1 << (len(self.bounds) + len(self.address_sets))
         encoded = pc.dictionary_encode(pa.array(paths.index * classes + longer))
-        codes = encoded.dictionary.to_numpy()  # distinct (path, length class)
+        codes = encoded.dictionary.to_numpy()  # distinct (path, class)
         held = hits[codes // classes]
         for g, (_, bound, _) in enumerate(self.groups):
             if bound >= 0:
                 held[:, g] &= (codes >> self.bounds.index(bound) & 1).astype(bool)
+            addresses = self.group_addresses[g]
+            if addresses is not None:
+                bit = len(self.bounds) + self.address_sets.index(addresses)
+                held[:, g] &= (codes >> bit & 1).astype(bool)
         rows = np.bincount(encoded.indices.to_numpy(), minlength=codes.size)
         for g, (_, _, members) in enumerate(self.groups):
             count = int(rows[held[:, g]].sum())

@@ -53,7 +53,7 @@ import pyarrow.compute as pc
 from dataplane.dispositions import DROPPED, EXITED, PASSED_CODES
 from dataplane.dispositions import Disposition as D
 from dataplane.io.aggregates import LATENCY_CAVEAT, Aggregates
-from dataplane.io.caveat_counts import CaveatCounter, with_row_keys
+from dataplane.io.caveat_counts import CaveatCounter, sent_ipv4, with_row_keys
 from dataplane.io.packet_table import Batch, PacketTableWriter, record_batch
 from dataplane.io.paths import PathIndex
 from dataplane.io.records import (
@@ -162,7 +162,7 @@ class ReplayWriter:
         self.ambiguous += int(cols["ambiguous_source"].sum())  # control/shared_addresses.py
         self.snat_collided.update(self.em.snat_collision_firewalls(cols))
         caveats = with_row_keys(  # the path's caveats (counted), after the row's own
-            self.path_caveats.add(paths, cols["length"]),
+            self.path_caveats.add(paths, cols["length"], sent_ipv4(cols)),
             [(_key(self.em.reopen_caveat), reopened),
              (_key(self.em.ambiguous_source_caveat), cols["ambiguous_source"]),
              (_key(self.em.snat_collision_caveat("")), cols["snat_collided"])])

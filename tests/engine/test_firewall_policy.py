@@ -353,3 +353,27 @@ def test_a_collection_type_azure_does_not_have_or_rules_of_the_wrong_kind_are_na
         firewall_policy(policy, _Where(policy, "policy.json"))
     assert err.value.property == "properties.ruleCollectionGroups[0].properties.ruleCollections[0]" + prop
     assert words in str(err.value)
+
+
+def test_dnat_rule_caveats_only_on_flows_addressed_to_the_firewall(real_dir: Path) -> None:
+    """The demo lab's DNAT rules take their public address at deployment (caveat
+    firewall-dnat-runtime-address): DNAT translates only packets addressed to the firewall
+    ("Azure Firewall rule processing logic", https://learn.microsoft.com/azure/firewall/rule-processing),
+    so an east-west flow the network rules forward does not carry those caveats, an Internet
+    flow to the public address does -- in explain's hop and in the replayed row alike."""
+    topology = dataplane.load(real_dir / "arm" / "ans_netsec-demo-lab-standard.AzNetSecdeploy.json")
+    (fw,) = build_network(topology, caps=False).firewall_rules
+    public = str(ipaddress.IPv4Address(int(fw.nat.public[0])))
+    assert sum(c.startswith("firewall-dnat-runtime-address") for c in fw.caveats) == 4
+    em = Emulator(topology)
+    east_west = em.send(IP(src="10.0.27.4", dst="10.0.28.4") / TCP(sport=50000, dport=3389),
+                        source="VM-Win11")
+    inbound = em.send(IP(src="198.51.100.7", dst=public) / TCP(sport=50001, dport=33891))
+    for result, dnat in ((east_west, 0), (inbound, 4)):
+        row = result.row(0)
+        assert row["hops"].split(" > ")[1] == "SOC-NS-FW", row["hops"]
+        assert sum("firewall-dnat-runtime-address" in c for c in row["caveats"]) == dnat, row
+        hop = next(h for h in result.explain(0)["hops"] if h.get("at") == "SOC-NS-FW"
+                   and h.get("caveats"))
+        assert sum("firewall-dnat-runtime-address" in c for c in hop["caveats"]) == dnat
+    assert inbound.row(0)["disposition"] == "DELIVERED"  # VM-Win11's RDP through DNAT

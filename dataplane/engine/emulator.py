@@ -136,6 +136,25 @@ def _keys6(hi: np.ndarray, lo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mix64(k[:, 0], k[:, 1]), k
 
 
+# assumption key prefixes -> the resources without which no answer can use them
+_NEEDS: tuple[tuple[tuple[str, ...], Callable[[Topology], bool]], ...] = (
+    (("lb-", "fragment-inbound-nat", "fragment-lb-next-hop"), lambda t: bool(t.load_balancers)),
+    (("firewall-", "payload-", "pending-idle", "expired-reply-at-firewall"),
+     lambda t: bool(t.azure_firewalls)),
+    (("expressroute-",), lambda t: any(g.gateway_type.lower() == "expressroute"
+                                       for g in t.virtual_network_gateways)),
+    (("ingress-onprem", "vnet-to-vnet-entry", "gateway-"),
+     lambda t: bool(t.virtual_network_gateways)),
+    (("remote-route-server-", "route-server-"), lambda t: bool(t.virtual_hubs)),
+)
+
+
+def _relevant(assumption: str, topology: Topology) -> bool:
+    """False when `assumption`'s key names a kind of resource `topology` has none of."""
+    key = assumption.partition(":")[0]
+    return all(needs(topology) for prefixes, needs in _NEEDS if key.startswith(prefixes))
+
+
 class Emulator:
     def __init__(self, topology: Topology, seed: int = 0, fragments_out_of_order: str = "drop",
                  **timing: int) -> None:
@@ -187,6 +206,11 @@ class Emulator:
         self._clock = {}
 
     def assumptions(self) -> list[str]:
+        """The engine's assumptions ("key: text") that can touch an answer for this topology:
+        those about a kind of resource it does not hold are left out (`_relevant`)."""
+        return [a for a in self._all_assumptions() if _relevant(a, self.topology)]
+
+    def _all_assumptions(self) -> list[str]:
         return [*ENGINE_ASSUMPTIONS, *texts("forwarded-traffic", access_assumption(),
                                             "platform-routes"),
                 *LB_ASSUMPTIONS, *INGRESS_ASSUMPTIONS, *GATEWAY_ASSUMPTIONS,

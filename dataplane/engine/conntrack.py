@@ -83,6 +83,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dataplane.dispositions import PASSED
+from dataplane.engine.snat_ports import SnatPorts, ported, space_of
 
 Key = tuple[int, int, int, int, int]
 PASSING = frozenset(d.name for d in PASSED)
@@ -206,6 +207,7 @@ class ConnTrack:
         self.by_reply: dict[Key, Entry] = {}
         self.last_ns: dict[Key, int] = {}  # by original key: the entry's latest touch
         self.by_snat: dict[tuple[int, ...], list[Key]] = {}  # SNAT port pool -> its entries
+        self.ports = SnatPorts()  # firewall SNAT ports by space (engine/snat_ports.py)
 
     def __len__(self) -> int:
         return len(self.by_original)
@@ -230,25 +232,37 @@ class ConnTrack:
                    if now_ns - self.last_ns[k] <= self.idle_timeout_ns)
 
     def commit(self, original: Key, translated: Key, firewalls: frozenset[int],
-               now_ns: int | None = None, snat_pool: tuple[int, ...] | None = None) -> bool:
+               now_ns: int | None = None, snat_pool: tuple[int, ...] | None = None
+               ) -> Key | None:
         """A packet that survived its whole path (the caller checks the disposition): opens
         its entry, or touches (and so re-opens, when expired) its flow's entry; a packet whose
         key is a reply key of an entry (alive or expired) opens and touches nothing. now_ns
         None (a table rebuilt for an explanation): the entry never expires. `snat_pool`: the
-        firewall SNAT port pool a new entry takes a port of (None: none). Returns True when
-        it opened an entry whose reply key another entry already holds (it lost
-        conntrack-first-wins: engine/snat_collision.py), else False."""
+        firewall SNAT port pool a new entry takes a port of (None: none); such an entry's
+        source port is allocated here (engine/snat_ports.py: `translated`'s port when free,
+        else the next free one). Returns the translated key of the flow's entry (the port the
+        packet leaves with), None when it has none (a reply key, or refused for room)."""
         if original in self.by_reply:
-            return False
+            return None
         t = NEVER_IDLE_NS if now_ns is None else now_ns
         if original in self.by_original:
             self.last_ns[original] = max(self.last_ns[original], t)
-            return False
+            return self.by_original[original].translated
         if self.capacity is not None and len(self.by_original) >= self.capacity \
                 and self.live(now_ns) >= self.capacity:  # assumption conntrack-capacity
-            return False
-        self.restore(original, translated, firewalls, t, snat_pool)
-        return self.by_reply[reverse(translated)].original != original
+            return None
+        take = True
+        if snat_pool is not None and ported(translated[2]):  # engine/snat_ports.py
+            def alive(h: object) -> bool:
+                return t - self.last_ns[h] <= self.idle_timeout_ns  # type: ignore[index]
+
+            space = space_of(translated)
+            port = self.ports.allocate(space, translated[3], alive)
+            held = self.ports.holder(space, port)
+            take = held is None or not alive(held)  # False: no port was free
+            translated = (*translated[:3], port, translated[4])
+        self.restore(original, translated, firewalls, t, snat_pool, take=take)
+        return translated
 
     def live(self, now_ns: int | None) -> int:
         """How many entries are alive at `now_ns` (ns): last touch within the idle timeout
@@ -258,18 +272,28 @@ class ConnTrack:
         return sum(1 for last in self.last_ns.values() if now_ns - last <= self.idle_timeout_ns)
 
     def restore(self, original: Key, translated: Key, firewalls: frozenset[int],
-                last_ns: int, snat_pool: tuple[int, ...] | None = None) -> None:
+                last_ns: int, snat_pool: tuple[int, ...] | None = None,
+                take: bool = False) -> None:
         """Put back an entry a table held (an explanation rebuilding the table as a run found
         it): opened with its latest touch `last_ns`, whatever the room (the table held it).
-        A key already held, or that is a reply key of an entry, is left alone."""
+        A key already held, or that is a reply key of an entry, is left alone. `take` (commit):
+        the entry's SNAT port was allocated free (engine/snat_ports.py), so it takes over the
+        port and the reply key from the idled-out entry that held them."""
         if original in self.by_original or original in self.by_reply:
             return
         e = Entry(original, translated, firewalls)
         self.by_original[original] = e
         self.last_ns[original] = last_ns
+        back = reverse(translated)
         if snat_pool is not None:
             self.by_snat.setdefault(snat_pool, []).append(original)
-        self.by_reply.setdefault(reverse(translated), e)
+            if ported(translated[2]):
+                before = self.ports.holder(space_of(translated), translated[3])
+                self.ports.hold(space_of(translated), translated[3], original, take)
+                held = self.by_reply.get(back)
+                if take and held is not None and held.original == before:
+                    self.by_reply[back] = e  # the idled-out holder's reply key
+        self.by_reply.setdefault(back, e)
         if e.snat:  # a reply captured at the VM, already translated back
             self.by_reply.setdefault(reverse(original), e)
 

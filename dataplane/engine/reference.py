@@ -64,6 +64,7 @@ from dataplane.engine.conntrack import (
 from dataplane.engine.conntrack import flow_key as _key
 from dataplane.engine.payload import NOT_SEEN, FlowName
 from dataplane.engine.pending import PendingSessions, PendingVerdict, public_reply_key
+from dataplane.engine.snat_ports import ported
 from dataplane.engine.stages import (
     appliance,
     deliver,
@@ -137,8 +138,6 @@ class Walk:
     pending: PendingVerdict | None = None  # the pending session it records (pending.py)
     pending_public: tuple[int, ...] | None = None  # its pending.public_reply_key
     reopens: bool = False  # committed, it re-opened its idled-out flow (engine/reopen.py)
-    snat_collision: bool = False  # it opened a firewall-SNATed flow on a held reply key
-    # (engine/snat_collision.py, caveat firewall-snat-port-collision)
 
     def firewalls(self, net: Network) -> frozenset[int]:
         return frozenset(n for n in self.nodes if net.node_kind[n] == "firewall")
@@ -191,10 +190,11 @@ class ReferencePipeline:
         if w.disposition.name in PASSING:
             w.reopens = reopen.reopens(self.conntrack, flow_key(p), p.proto, p.time_ns)
             src, dst, sport, dport = w.out or (p.src, p.dst, p.sport, p.dport)
-            lost = self.conntrack.commit(flow_key(p), flow_key(p._replace(
+            kept = self.conntrack.commit(flow_key(p), flow_key(p._replace(
                 src=src, dst=dst, sport=sport, dport=dport)), w.firewalls(self.net), p.time_ns,
                 w.snat_pool)
-            w.snat_collision = lost and w.snat_pool is not None  # engine/snat_collision.py
+            if kept is not None and w.snat_pool is not None and ported(p.proto):
+                w.out = (src, dst, kept[3], dport)  # its entry's SNAT port (snat_ports.py)
 
     # -- one packet --
     def walk(self, p: Packet) -> Walk:

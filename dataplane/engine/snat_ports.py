@@ -1,0 +1,104 @@
+"""Azure Firewall SNAT ports: every live connection its own port (issue 11) -- the port table and
+the probe both connection-table forms share (engine/conntrack.py `ConnTrack`, engine/batch.py
+`BatchPipeline._allocate` with `BatchConnTrack`).
+
+Contract. A new flow an Azure Firewall SNATs (engine/stages/firewall_nat.py: it draws from a
+port pool, `snat_key`) is given its port when its entry is opened (the connection table's
+commit, in capture order: time, then capture index). Its *space* is its translated tuple
+without the source port -- (SNAT address, destination address, protocol, destination port),
+the reply keys its port can collide in (`space_of`). The port is the flow's hash port
+(`FirewallNat.snat_np`) when no live entry of the space holds it, else the next port upward,
+wrapping inside [PORT_FIRST, PORT_FIRST + PORT_COUNT), that no live entry holds (`probe`).
+"Live" is the table's idle rule (engine/conntrack.py, assumption conntrack-idle): an entry
+idle longer than the timeout no longer holds its port, and the flow that takes the port over
+also takes its reply key (the idled-out flow's replies are then the new flow's). The forward
+decision never reads the port (it is state, not a decision: the decision cache keys on the
+hash port, engine/batch.py); only the flow's translated tuple -- its replies' key and the
+row's final source port -- carries it. Established packets of the flow leave with their
+entry's port. Microsoft: "Scale SNAT ports with Azure NAT Gateway",
+https://learn.microsoft.com/azure/firewall/integrate-with-nat-gateway (ports are counted per
+public IP per instance: "2,496 SNAT ports per public IP address configured per backend virtual
+machine scale set instance"; each connection holds one) and "Azure Firewall SNAT private IP
+address ranges", https://learn.microsoft.com/azure/firewall/snat-private-range (which flows are
+SNATed). Microsoft does not document which port a connection gets: the hash start and the
+upward probe are this emulator's (assumption `firewall-snat-port`). Exhaustion stays the
+pool's count (FIREWALL_SNAT_EXHAUSTED before a pool has more live entries than ports), so a
+probe finds a free port whenever the space's entries are one pool's; when it finds none (a
+space shared by several pools: a flow a second firewall SNATs again, counted at the first)
+the hash port is kept and the earlier entry keeps the reply key (conntrack-first-wins).
+A flow whose entry idled out and whose port a later flow took keeps its port when its forward
+direction re-opens the entry (conntrack-idle); its replies then belong to the later flow
+(assumption `firewall-snat-port`, named in its text).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+
+from dataplane.engine.stages.firewall_nat import PORT_COUNT, PORT_FIRST
+
+Space = tuple[int, int, int, int]  # (SNAT address, destination, protocol, destination port)
+
+
+def space_of(key: tuple[int, int, int, int, int]) -> Space:
+    """The space of a translated 5-tuple key (src, dst, proto, sport, dport)."""
+    return key[0], key[1], key[2], key[4]
+
+
+def ported(proto: int) -> bool:
+    """Whether a protocol has ports to allocate (TCP, UDP); other flows keep their field."""
+    return proto in (6, 17)
+
+
+def next_port(port: int) -> int:
+    """The port after `port`, wrapping inside [PORT_FIRST, PORT_FIRST + PORT_COUNT)."""
+    return PORT_FIRST + (port - PORT_FIRST + 1) % PORT_COUNT
+
+
+def probe(start: int, taken: Callable[[int], bool]) -> int:
+    """The first port from `start` upward (wrapping) that is not `taken`; `start` when every
+    port is (module contract)."""
+    port = start
+    for _ in range(PORT_COUNT):
+        if not taken(port):
+            return port
+        port = next_port(port)
+    return start
+
+
+class SnatPorts:
+    """{space: {port: holder}}: the entry (a holder id: the reference form's original key, the
+    batch form's opener flow id) that last took each port of each space."""
+
+    def __init__(self) -> None:
+        self.held: dict[Space, dict[int, Hashable]] = {}
+
+    def holder(self, space: Space, port: int) -> Hashable | None:
+        ports = self.held.get(space)
+        return None if ports is None else ports.get(port)
+
+    def allocate(self, space: Space, start: int, alive: Callable[[Hashable], bool]) -> int:
+        """The port a new flow of `space` takes (`probe` from its hash port `start`): a port
+        is taken while its holder is `alive`."""
+        ports = self.held.get(space)
+        if not ports:
+            return start
+        return probe(start, lambda p: p in ports and alive(ports[p]))
+
+    def hold(self, space: Space, port: int, holder: Hashable, take: bool) -> None:
+        """Record `holder` on the port: over an earlier holder when `take` (an allocation
+        found it free), else only when none (an entry put back in a rebuilt table)."""
+        ports = self.held.setdefault(space, {})
+        if take:
+            ports[port] = holder
+        else:
+            ports.setdefault(port, holder)
+
+    def renumber(self, new_id: Callable[[int], int]) -> None:
+        """Holders are batch flow ids renumbered by compaction (engine/batch.py)."""
+        for ports in self.held.values():
+            for p, h in ports.items():
+                ports[p] = new_id(int(h))  # type: ignore[call-overload]
+
+
+__all__ = ["SnatPorts", "Space", "next_port", "ported", "probe", "space_of"]

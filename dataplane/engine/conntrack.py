@@ -83,7 +83,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dataplane.dispositions import PASSED
-from dataplane.engine.snat_ports import SnatPorts, ported, space_of
+from dataplane.engine.snat_ports import allocate, ported
 
 Key = tuple[int, int, int, int, int]
 PASSING = frozenset(d.name for d in PASSED)
@@ -207,7 +207,6 @@ class ConnTrack:
         self.by_reply: dict[Key, Entry] = {}
         self.last_ns: dict[Key, int] = {}  # by original key: the entry's latest touch
         self.by_snat: dict[tuple[int, ...], list[Key]] = {}  # SNAT port pool -> its entries
-        self.ports = SnatPorts()  # firewall SNAT ports by space (engine/snat_ports.py)
 
     def __len__(self) -> int:
         return len(self.by_original)
@@ -251,16 +250,13 @@ class ConnTrack:
         if self.capacity is not None and len(self.by_original) >= self.capacity \
                 and self.live(now_ns) >= self.capacity:  # assumption conntrack-capacity
             return None
-        take = True
+        take = False
         if snat_pool is not None and ported(translated[2]):  # engine/snat_ports.py
-            def alive(h: object) -> bool:
-                return t - self.last_ns[h] <= self.idle_timeout_ns  # type: ignore[index]
-
-            space = space_of(translated)
-            port = self.ports.allocate(space, translated[3], alive)
-            held = self.ports.holder(space, port)
-            take = held is None or not alive(held)  # False: no port was free
-            translated = (*translated[:3], port, translated[4])
+            src, dst, proto, _, dport = translated
+            port, take = allocate(translated[3], lambda q: self.by_reply.get(
+                (dst, src, proto, dport, q)), lambda e: (
+                t - self.last_ns[e.original] <= self.idle_timeout_ns))
+            translated = (src, dst, proto, port, dport)
         self.restore(original, translated, firewalls, t, snat_pool, take=take)
         return translated
 
@@ -277,8 +273,8 @@ class ConnTrack:
         """Put back an entry a table held (an explanation rebuilding the table as a run found
         it): opened with its latest touch `last_ns`, whatever the room (the table held it).
         A key already held, or that is a reply key of an entry, is left alone. `take` (commit):
-        the entry's SNAT port was allocated free (engine/snat_ports.py), so it takes over the
-        port and the reply key from the idled-out entry that held them."""
+        its SNAT port's reply key was held by an idled-out entry (engine/snat_ports.py
+        `allocate`): the new entry takes it over."""
         if original in self.by_original or original in self.by_reply:
             return
         e = Entry(original, translated, firewalls)
@@ -287,12 +283,8 @@ class ConnTrack:
         back = reverse(translated)
         if snat_pool is not None:
             self.by_snat.setdefault(snat_pool, []).append(original)
-            if ported(translated[2]):
-                before = self.ports.holder(space_of(translated), translated[3])
-                self.ports.hold(space_of(translated), translated[3], original, take)
-                held = self.by_reply.get(back)
-                if take and held is not None and held.original == before:
-                    self.by_reply[back] = e  # the idled-out holder's reply key
+        if take:  # its SNAT port's idled-out holder's reply key (engine/snat_ports.py)
+            self.by_reply[back] = e
         self.by_reply.setdefault(back, e)
         if e.snat:  # a reply captured at the VM, already translated back
             self.by_reply.setdefault(reverse(original), e)

@@ -1,6 +1,6 @@
 """Azure Firewall SNAT ports: every live connection its own port (issue 11) -- the port table and
 the probe both connection-table forms share (engine/conntrack.py `ConnTrack`, engine/batch.py
-`BatchPipeline._allocate` with `BatchConnTrack`).
+`BatchPipeline._snat_ports` with `BatchConnTrack`).
 
 Contract. A new flow an Azure Firewall SNATs (engine/stages/firewall_nat.py: it draws from a
 port pool, `snat_key`) is given its port when its entry is opened (the connection table's
@@ -33,16 +33,12 @@ direction re-opens the entry (conntrack-idle); its replies then belong to the la
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
+from typing import TypeVar
 
 from dataplane.engine.stages.firewall_nat import PORT_COUNT, PORT_FIRST
 
-Space = tuple[int, int, int, int]  # (SNAT address, destination, protocol, destination port)
-
-
-def space_of(key: tuple[int, int, int, int, int]) -> Space:
-    """The space of a translated 5-tuple key (src, dst, proto, sport, dport)."""
-    return key[0], key[1], key[2], key[4]
+H = TypeVar("H")  # a holder: the reference form's Entry, the batch form's row or entry id
 
 
 def ported(proto: int) -> bool:
@@ -66,39 +62,20 @@ def probe(start: int, taken: Callable[[int], bool]) -> int:
     return start
 
 
-class SnatPorts:
-    """{space: {port: holder}}: the entry (a holder id: the reference form's original key, the
-    batch form's opener flow id) that last took each port of each space."""
+def allocate(start: int, holder: Callable[[int], H | None], alive: Callable[[H], bool]
+             ) -> tuple[int, bool]:
+    """(port, take): the port a new flow of one space takes, probing from its hash port
+    `start`; `holder(port)` is the entry holding that port's reply key in the space (None:
+    none), taken while `alive`. `take`: the port's holder idled out, so the new flow takes
+    over its reply key (False: the key was free, or no port was and the earlier entry keeps
+    it -- conntrack-first-wins)."""
+    def taken(port: int) -> bool:
+        h = holder(port)
+        return h is not None and alive(h)
 
-    def __init__(self) -> None:
-        self.held: dict[Space, dict[int, Hashable]] = {}
-
-    def holder(self, space: Space, port: int) -> Hashable | None:
-        ports = self.held.get(space)
-        return None if ports is None else ports.get(port)
-
-    def allocate(self, space: Space, start: int, alive: Callable[[Hashable], bool]) -> int:
-        """The port a new flow of `space` takes (`probe` from its hash port `start`): a port
-        is taken while its holder is `alive`."""
-        ports = self.held.get(space)
-        if not ports:
-            return start
-        return probe(start, lambda p: p in ports and alive(ports[p]))
-
-    def hold(self, space: Space, port: int, holder: Hashable, take: bool) -> None:
-        """Record `holder` on the port: over an earlier holder when `take` (an allocation
-        found it free), else only when none (an entry put back in a rebuilt table)."""
-        ports = self.held.setdefault(space, {})
-        if take:
-            ports[port] = holder
-        else:
-            ports.setdefault(port, holder)
-
-    def renumber(self, new_id: Callable[[int], int]) -> None:
-        """Holders are batch flow ids renumbered by compaction (engine/batch.py)."""
-        for ports in self.held.values():
-            for p, h in ports.items():
-                ports[p] = new_id(int(h))  # type: ignore[call-overload]
+    port = probe(start, taken)
+    h = holder(port)
+    return port, h is not None and not alive(h)
 
 
-__all__ = ["SnatPorts", "Space", "next_port", "ported", "probe", "space_of"]
+__all__ = ["allocate", "next_port", "ported", "probe"]

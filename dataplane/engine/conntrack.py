@@ -368,6 +368,7 @@ class BatchConnTrack:
         self.usrc = np.full(size, -1, dtype=np.int64)  # Entry.source_restore: addr << 16 | port
         self.last_ns = np.full(size, -1, dtype=np.int64)  # latest touch (ns), by opener id
         self.pool = np.full(size, -1, dtype=np.int64)  # firewall SNAT port pool id, -1 none
+        self.sport = np.full(size, -1, dtype=np.int32)  # its allocated SNAT port (snat_ports)
         self.pool_entries = np.zeros(0, np.int64)  # pool id -> entries holding one of its ports
         self.count = 0
 
@@ -397,20 +398,24 @@ class BatchConnTrack:
         self.usrc = g(self.usrc, -1)
         self.last_ns = g(self.last_ns, -1)
         self.pool = g(self.pool, -1)
+        self.sport = g(self.sport, -1)
 
     def open(self, fid: np.ndarray, tid: np.ndarray, fwset: np.ndarray,
              unnat_ip: np.ndarray, unnat_port: np.ndarray,
              usrc: np.ndarray | None = None, last_ns: np.ndarray | None = None,
-             pool: np.ndarray | None = None) -> np.ndarray:
+             pool: np.ndarray | None = None, sport: np.ndarray | None = None,
+             take: np.ndarray | None = None) -> None:
         """Open entries (rows in commit order; the caller has applied capacity and removed
-        replies and already-open flows). The earlier entry keeps a shared reply id: returns
-        bool[rows], the entries whose reply id another entry holds (they lost
-        conntrack-first-wins: engine/snat_collision.py).
+        replies and already-open flows). The earlier entry keeps a shared reply id
+        (conntrack-first-wins), but a row marked `take` takes it over (its SNAT port's holder
+        idled out: engine/snat_ports.py `allocate`; in row order, so the latest such row).
         `usrc`: the source restore of each (original source address << 16 | port, -1);
         `last_ns`: each opener's time (ns; None: never expires, as ConnTrack.commit);
-        `pool`: the firewall SNAT port pool id each takes a port of (-1 none)."""
+        `pool`: the firewall SNAT port pool id each takes a port of (-1 none); `sport`: the
+        SNAT port each was allocated (-1 none)."""
         self.opened[fid] = True
         self.last_ns[fid] = NEVER_IDLE_NS if last_ns is None else last_ns
+        self.sport[fid] = -1 if sport is None else sport
         if pool is not None:
             self.pool[fid] = pool
             held = pool[pool >= 0]
@@ -426,18 +431,21 @@ class BatchConnTrack:
         self.unnat_port[fid] = unnat_port
         self.translated_id[fid] = tid
         self.seq[fid] = self.count + np.arange(fid.size)
+        taking = np.flatnonzero(take) if take is not None else np.zeros(0, np.int64)
+        taken_tid, taken_fid = tid[taking], fid[taking]
         snat = np.flatnonzero(unnat_ip >= UNSNAT)  # also answer reverse(original) (un-SNAT)
         order = np.argsort(np.concatenate([2 * np.arange(fid.size), 2 * snat + 1]),
                            kind="stable")
-        opened_fid, opened_tid = fid, tid
         tid = np.concatenate([tid, fid[snat]])[order]
         fid = np.concatenate([fid, fid[snat]])[order]
         free = self.reply_entry[tid] < 0
         tid_f, fid_f = tid[free], fid[free]
         _, first = np.unique(tid_f, return_index=True)  # the first row per reply id wins
         self.reply_entry[tid_f[first]] = fid_f[first]
+        if taking.size:  # the latest taking row per reply id
+            _, last = np.unique(taken_tid[::-1], return_index=True)
+            self.reply_entry[taken_tid[::-1][last]] = taken_fid[::-1][last]
         self.count += int(fid.size - snat.size)
-        return self.reply_entry[opened_tid] != opened_fid  # lost first-wins (snat_collision)
 
     def touch(self, entry: np.ndarray, time_ns: np.ndarray) -> None:
         """Entries (opener ids) seen at `time_ns` (ns): their latest touch moves forward."""
@@ -459,7 +467,8 @@ class BatchConnTrack:
         arrays = {}
         for name, fill in (("opened", False), ("fwset", 0), ("unnat_ip", -1),
                            ("unnat_port", -1), ("reply_entry", -1), ("translated_id", -1),
-                           ("seq", -1), ("usrc", -1), ("last_ns", -1), ("pool", -1)):
+                           ("seq", -1), ("usrc", -1), ("last_ns", -1), ("pool", -1),
+                           ("sport", -1)):
             a = getattr(self, name)
             out = np.full(cap, fill, dtype=a.dtype)
             out[:kept] = a[:keep.size][keep]

@@ -197,7 +197,6 @@ class BatchPipeline:
         self.final6: tuple = ()  # uint64 (src_hi, src_lo, dst_hi, dst_lo) after translation
         self.addr6 = Ipv6Handles()  # translated IPv6 addresses in int64 columns
         self.openers = np.zeros(0, np.int64)
-        self.snat_collided = np.zeros(0, bool)  # last run: engine/snat_collision.py
         self._snat_prev: tuple[np.ndarray, np.ndarray] | None = None  # _snat_ports, by round
         self._snat_moved = False
         self._snat_sport = self._snat_blockers = np.zeros(0, np.int64)
@@ -247,7 +246,6 @@ class BatchPipeline:
             self.final = tuple(final[:4])
             self.snat_pool_rows = np.zeros(0, np.int64)
             self.reopened = np.zeros(0, bool)
-            self.snat_collided = np.zeros(0, bool)
             self.final6 = (c.src_hi, c.src_lo, c.dst_hi, c.dst_lo)
             self._pending = None
             self.recorders = np.zeros(0, np.int64)
@@ -325,7 +323,6 @@ class BatchPipeline:
         _, touches = self._alive(c, entry, since, fid, op, ids, excl, True)
         self.reopened = reopen.reopened_np(n, *touches, entry < 0, c.proto, ct.opened,
                                            ct.last_ns, ct.idle_timeout_ns)  # engine/reopen.py
-        self.snat_collided = np.zeros(n, bool)  # set by commit() (engine/snat_collision.py)
         # rid may hold new ids (translated tuples); ids/state warm-start a re-run
         self._prep = (c, fid, rid, rev, dkeys, (ids.copy(), state, rkey, prev))
         self._pending = (fid[op], tid, self._fwset[ids[op]], *unnat, c.time_ns[op],
@@ -431,9 +428,8 @@ class BatchPipeline:
         self._touches = tuple(a[keep] for a in self._touches)
 
     def commit(self) -> None:
-        """Open the entries of the last run's openers (and write its pending sessions);
-        `snat_collided` (bool[n] of the last run) marks the openers of firewall-SNATed flows
-        whose reply key another entry holds (engine/snat_collision.py)."""
+        """Open the entries of the last run's openers (with their SNAT ports,
+        engine/snat_ports.py) and write its pending sessions."""
         self.pending_sessions.commit()
         if self._pending is not None:
             fid, tid, fwset, uip, uport, usrc, last_ns, pool, sport, take = self._pending

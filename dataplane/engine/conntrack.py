@@ -40,10 +40,17 @@ tests in tests/engine):
   Azure translated it back (assumption `snat-capture-at-vm`). A flow translated both ways
   un-DNATs only (no flow is: SNAT applies to new flows leaving for the Internet). Batch form:
   the un-NAT address carries `UNSNAT` (bit 40) when the restored field is the destination.
-* When two entries would share a reply key (two flows translated onto the same tuple), the
-  earlier entry keeps it (assumption `conntrack-first-wins`), also after it expired; the
-  later entry's opening is reported (commit/open return it) so a firewall-SNATed flow's row
-  carries caveat `firewall-snat-port-collision` (engine/snat_collision.py).
+* Azure Firewall SNAT ports (engine/snat_ports.py, assumption `firewall-snat-port`): a new
+  entry of a flow an Azure Firewall SNATed (it draws from a port pool) is given its source
+  port at its opening -- the hash port when no live entry holds that tuple's reply key, else
+  the next free port up (wrapping); if the holder idled out, the new entry takes its reply
+  key over. The flow's later forward packets leave with the entry's port (`commit` returns
+  the entry's translated key; batch: BatchPipeline._snat_final). Reference: `commit`; batch:
+  BatchPipeline._snat_ports at `_openers`, `open(take=...)`, the entry's port in `sport`.
+* When two entries would share a reply key otherwise (two flows translated onto the same
+  tuple: NAT gateway / load balancer SNAT hash ports, firewall DNAT source translation, a
+  firewall SNAT space with no free port), the earlier entry keeps it (assumption
+  `conntrack-first-wins`), also after it expired.
 * Idle expiry (assumption `conntrack-idle`), in capture time and independent of batches: each
   entry keeps `last_ns`, its latest touch. A packet at t answers entry E only while
   t - E.last_ns <= the idle timeout (IDLE_TIMEOUT_NS, a constructor parameter), and then
@@ -89,9 +96,10 @@ Key = tuple[int, int, int, int, int]
 PASSING = frozenset(d.name for d in PASSED)
 SNAT_PORT_FIRST, SNAT_PORT_COUNT = 1024, 65536 - 1024  # engine/stages/public_edge.py
 CONNTRACK_ASSUMPTIONS = (
-    "conntrack-first-wins: when two flows are translated onto the same 5-tuple, replies "
-    "belong to the earlier flow; a later flow an Azure Firewall SNATed onto a held "
-    "address:port carries caveat firewall-snat-port-collision (Azure gives it its own port).",
+    "conntrack-first-wins: when two flows are translated onto the same 5-tuple (hash SNAT "
+    "ports of a NAT gateway or load balancer, an Azure Firewall's DNAT source translation), "
+    "replies belong to the earlier flow; an Azure Firewall's SNAT gives each live flow its "
+    "own port instead (firewall-snat-port).",
     "conntrack-idle: a flow idle for more than 4 minutes (capture time) no longer has state: "
     "its replies are judged as new flows (NSG rules, firewall rules); replies and committed "
     "forward packets keep it alive, the forward direction re-opens it (a TCP answer that "

@@ -1,12 +1,12 @@
-"""Azure Firewall SNAT ports: every live connection its own port (issue 11) -- the port table and
-the probe both connection-table forms share (engine/conntrack.py `ConnTrack`, engine/batch.py
-`BatchPipeline._snat_ports` with `BatchConnTrack`).
+"""Azure Firewall SNAT ports: every live connection its own port (issue 11) -- the probe both
+connection-table forms share (engine/conntrack.py `ConnTrack.commit`; engine/batch.py
+`BatchPipeline._snat_ports` with `BatchConnTrack.open`), over the entries holding reply keys.
 
 Contract. A new flow an Azure Firewall SNATs (engine/stages/firewall_nat.py: it draws from a
 port pool, `snat_key`) is given its port when its entry is opened (the connection table's
 commit, in capture order: time, then capture index). Its *space* is its translated tuple
 without the source port -- (SNAT address, destination address, protocol, destination port),
-the reply keys its port can collide in (`space_of`). The port is the flow's hash port
+the reply keys its port can collide in. The port is the flow's hash port
 (`FirewallNat.snat_np`) when no live entry of the space holds it, else the next port upward,
 wrapping inside [PORT_FIRST, PORT_FIRST + PORT_COUNT), that no live entry holds (`probe`).
 "Live" is the table's idle rule (engine/conntrack.py, assumption conntrack-idle): an entry
@@ -22,10 +22,15 @@ machine scale set instance"; each connection holds one) and "Azure Firewall SNAT
 address ranges", https://learn.microsoft.com/azure/firewall/snat-private-range (which flows are
 SNATed). Microsoft does not document which port a connection gets: the hash start and the
 upward probe are this emulator's (assumption `firewall-snat-port`). Exhaustion stays the
-pool's count (FIREWALL_SNAT_EXHAUSTED before a pool has more live entries than ports), so a
-probe finds a free port whenever the space's entries are one pool's; when it finds none (a
-space shared by several pools: a flow a second firewall SNATs again, counted at the first)
-the hash port is kept and the earlier entry keeps the reply key (conntrack-first-wins).
+pool's count (FIREWALL_SNAT_EXHAUSTED once a pool has its limit of live entries; a public
+IP's space spans its instances' pools, 2 x 2,496 of 64,512 ports at the minimum), so a probe
+finds a free port; when it finds none (a space whose flows count elsewhere: flows a second
+firewall SNATs again are counted at the first) the hash port is kept and the earlier entry keeps the reply key (conntrack-first-wins).
+A port's holder is whichever entry holds the reply key of the space's tuple with that port
+(the table's own reply keys: a firewall-SNATed entry, or any other entry translated onto it;
+the batch form sees in-batch openers as holders only when they were allocated here too).
+Stages after the SNAT (a later firewall, load-balancer and gateway flow hashes, NSG source
+ports, explain hops) read the hash port (named in `firewall-snat-port`).
 A flow whose entry idled out and whose port a later flow took keeps its port when its forward
 direction re-opens the entry (conntrack-idle); its replies then belong to the later flow
 (assumption `firewall-snat-port`, named in its text).

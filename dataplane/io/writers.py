@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,8 +145,6 @@ class ReplayWriter:
         self.unrewritten6 = 0  # IPv6 frames with extension headers left as captured
         self.reopened = 0  # passing TCP rows that re-opened an idled-out flow (fwdnat)
         self.ambiguous = 0  # rows from an address NICs of several VNets hold, sender not named
-        self.snat_collided: Counter[str] = Counter()  # firewall -> rows that drew a held
-        # SNAT address:port (engine/snat_collision.py)
         self.index = 0
 
     # -- the sink --
@@ -158,7 +155,6 @@ class ReplayWriter:
         caveats = self.path_caveats.add(paths, cols["length"])  # counted, and per row
         self.reopened += int((cols["reopened"] & np.isin(cols["disposition"], PASSED_CODES)).sum())
         self.ambiguous += int(cols["ambiguous_source"].sum())  # control/shared_addresses.py
-        self.snat_collided.update(self.em.snat_collision_firewalls(cols))
         if self.outputs.parquet or self.outputs.csv:
             self.table.write(record_batch(Batch(cols, paths, self.index, self.node_names,
                                                 self.labels, self._server_names(), caveats)))
@@ -325,9 +321,6 @@ class ReplayWriter:
         if self.ambiguous:  # the emulator's text (control/shared_addresses.py)
             key, _, text = self.em.ambiguous_source_caveat.partition(": ")
             out.append(_own(key, text, self.ambiguous))
-        for fw, k in sorted(self.snat_collided.items()):  # engine/snat_collision.py
-            key, _, text = self.em.snat_collision_caveat(fw).partition(": ")
-            out.append(_own(key, text, k))
         return out + self.path_caveats.as_list()
 
     def files(self) -> list[str]:

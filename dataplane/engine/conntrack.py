@@ -260,13 +260,18 @@ class ConnTrack:
             return None
         take = False
         if snat_pool is not None and ported(translated[2]):  # engine/snat_ports.py
-            src, dst, proto, _, dport = translated
-            port, take = allocate(translated[3], lambda q: self.by_reply.get(
-                (dst, src, proto, dport, q)), lambda e: (
-                t - self.last_ns[e.original] <= self.idle_timeout_ns))
-            translated = (src, dst, proto, port, dport)
+            port, take = self.snat_port(translated, t)
+            translated = (*translated[:3], port, translated[4])
         self.restore(original, translated, firewalls, t, snat_pool, take=take)
         return translated
+
+    def snat_port(self, translated: Key, now_ns: int) -> tuple[int, bool]:
+        """(port, take) a new firewall-SNATed flow translated to `translated` (its hash port)
+        is given at `now_ns` (engine/snat_ports.py `allocate` over the reply keys of its
+        space); reads the table only (the walk's explain hop shows it)."""
+        src, dst, proto, _, dport = translated
+        return allocate(translated[3], lambda q: self.by_reply.get((dst, src, proto, dport, q)),
+                        lambda e: now_ns - self.last_ns[e.original] <= self.idle_timeout_ns)
 
     def live(self, now_ns: int | None) -> int:
         """How many entries are alive at `now_ns` (ns): last touch within the idle timeout

@@ -704,10 +704,30 @@ class ReferencePipeline:
                                "result": "SnatPortsExhausted", "ports": limit})
                 return self._end(w, D.FIREWALL_SNAT_EXHAUSTED,
                                  firewall_nat.exhausted_label(fwn, address))
-        w.hops.append(firewall_nat.snat_hop(fwn, p, address, port, application))
+        w.hops.append(self._snat_hop(fwn, p, address, port, application))
         p = p._replace(src=address, sport=port)
         w.out = (p.src, p.dst, p.sport, p.dport)
         return p, Flow(p.proto, IPAddress(4, p.src), p.sport, IPAddress(4, p.dst), p.dport)
+
+    def _snat_hop(self, fwn: firewall_nat.FirewallNat, p: Packet, address: int, port: int,
+                  application: bool) -> dict[str, Any]:
+        """The SNAT hop with the port the flow leaves with (engine/snat_ports.py): its
+        entry's, else the one its commit would allocate now; the stages after it read the
+        hash port `port` (assumption firewall-snat-port), the hop says so when they differ."""
+        given = port
+        if ported(p.proto):
+            e = self.conntrack.by_original.get(flow_key(self._sent))
+            translated = (address, p.dst, p.proto, port, p.dport)
+            if e is None:
+                given = self.conntrack.snat_port(translated, self._sent.time_ns)[0]
+            elif e.translated[0::2] == translated[0::2]:
+                given = e.translated[3]
+        hop = firewall_nat.snat_hop(fwn, p, address, given, application)
+        if given != port:
+            hop["note"] = (f"port {port} (the flow's hash port, which the stages after this "
+                           "one read) was held by another live flow when this flow opened: "
+                           "the next free port (engine/snat_ports.py)")
+        return hop
 
     def _firewall_dnat(self, w: Walk, p: Packet, fw_index: int
                        ) -> Walk | tuple[Packet, int, Flow]:

@@ -125,3 +125,37 @@ def test_reference_equals_batch_on_colliding_flows(make_topology, data) -> None:
     pkts = data.draw(st.lists(st.sampled_from(flows), min_size=1, max_size=14))
     gaps = data.draw(st.lists(st.integers(0, 4), min_size=len(pkts), max_size=len(pkts)))
     _compare(net, pkts, gaps, data.draw(st.integers(1, 14)), data.draw(st.integers(0, 6)))
+
+
+def test_replay_rows_and_explain_carry_each_flows_port(make_topology, tmp_path) -> None:
+    """`Emulator.replay` (batches of 1, 2, 64) of the colliding flows and their replies: the
+    rows' final source ports differ, each reply is DELIVERED to its own flow's source port,
+    the explanation of the second reply (the table rebuilt as the run found it) restores it
+    to the second flow, and the second flow's SNAT hop shows its port and why."""
+    from scapy.layers.inet import IP, TCP
+    from scapy.utils import wrpcap
+
+    from dataplane.engine import Emulator
+
+    topology = _hub(make_topology)
+    first, second, port, _ = _colliding_sports(build_network(topology, caps=False))
+    packets = [IP(src="10.1.1.4", dst="8.8.8.8") / TCP(sport=s, dport=443)
+               for s in (first, second)]
+    packets += [IP(src="8.8.8.8", dst=FW_PUBLIC) / TCP(sport=443, dport=q)
+                for q in (port, next_port(port))]
+    for k, p in enumerate(packets):
+        p.time = 1_000_000 + k
+    wrpcap(str(tmp_path / "in.pcap"), packets)
+    for size in (1, 2, 64):
+        result = Emulator(topology).replay(tmp_path / "in.pcap", auto_map=False, batch=size)
+        rows = [result.row(i) for i in range(4)]
+        assert [r["disposition"] for r in rows] == ["EXITS_INTERNET"] * 2 + ["DELIVERED"] * 2
+        assert [r["final_sport"] for r in rows[:2]] == [port, next_port(port)], size
+        assert [(r["final_dst"], r["final_dport"]) for r in rows[2:]] == [
+            ("10.1.1.4", first), ("10.1.1.4", second)], size
+        hops = result.explain(3)["hops"]
+        restored = [h for h in hops if h.get("step") == "nat"]
+        assert restored and restored[-1]["translated"]["destinationPort"] == second, hops
+        (snat,) = [h for h in result.explain(1)["hops"] if h.get("kind") == "SNAT (firewall)"]
+        assert snat["translated"]["sourcePort"] == next_port(port)
+        assert f"port {port} (the flow's hash port" in snat["note"]

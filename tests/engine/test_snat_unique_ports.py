@@ -159,3 +159,25 @@ def test_replay_rows_and_explain_carry_each_flows_port(make_topology, tmp_path) 
         (snat,) = [h for h in result.explain(1)["hops"] if h.get("kind") == "SNAT (firewall)"]
         assert snat["translated"]["sourcePort"] == next_port(port)
         assert f"port {port} (the flow's hash port" in snat["note"]
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_reference_equals_batch_in_a_crowded_port_range(make_topology, monkeypatch,
+                                                        data) -> None:
+    """A port range of 4 (hash and probe both; the pool limit stays 2,496, so a fifth live
+    flow finds no free port and keeps its hash port, conntrack-first-wins): six flows and the
+    replies to every port, random order and gaps around a tiny timeout, any batch split --
+    probing, wrapping, take-overs of idled-out holders within and across batches."""
+    from dataplane.engine import snat_ports
+    from dataplane.engine.stages import firewall_nat
+
+    monkeypatch.setattr(firewall_nat, "PORT_COUNT", 4)
+    monkeypatch.setattr(snat_ports, "PORT_COUNT", 4)
+    net = build_network(_hub(make_topology), caps=False)
+    flows = [(APP1, GOOGLE, 6, s, 443, 0) for s in range(40000, 40006)]
+    flows += [(GOOGLE, PUBLIC, 6, 443, q, 0) for q in range(1024, 1028)]
+    pkts = data.draw(st.lists(st.sampled_from(flows), min_size=1, max_size=24))
+    gaps = data.draw(st.lists(st.integers(0, 4), min_size=len(pkts), max_size=len(pkts)))
+    _compare(net, pkts, gaps, data.draw(st.integers(1, 24)), data.draw(st.integers(0, 8)))

@@ -94,6 +94,7 @@ from dataplane.kernels.dtake import take_decided
 from dataplane.kernels.entrystate import entry_state
 from dataplane.kernels.openers import earliest, first_openers
 from dataplane.kernels.pipeline import KEY_WORDS, KeyIndex, flow_keys, key_fields
+from dataplane.kernels.pipeline_py import mix64
 from dataplane.kernels.rowdiff import changed_rows
 from dataplane.kernels.unnat import unnat
 
@@ -762,98 +763,126 @@ class BatchPipeline:
     def _snat_ports(self, c: Columns, fid: np.ndarray, op: np.ndarray, ids: np.ndarray,
                     touches_of: Callable[[np.ndarray], tuple[np.ndarray, ...]]) -> np.ndarray:
         """int32 per opener row `op`: the source port of its translated tuple. An opener of a
-        flow an Azure Firewall SNATed (its decision's pool, TCP/UDP) takes the first port from
-        its hash port up that no live entry of its space holds (engine/snat_ports.py
-        `allocate`, as ConnTrack.commit): the committed entry owning the tuple's reply id, or
-        the latest earlier opener of this batch that took the port, alive at the opener's
-        time by its latest touch before it (committed last_ns, the previous round's touches
-        `touches_of(op)`). Fast path: no hash tuple is held or drawn twice. Leaves per opener
-        `_snat_sport` (-1: none) and `_snat_take` (it takes over an idled-out holder's reply
-        id: BatchConnTrack.open), `_snat_blockers` (opener rows whose live port moved a later
+        flow an Azure Firewall SNATed (its decision's pool, IPv4 TCP/UDP) takes the first port
+        from its hash port up that no live entry of its space holds (engine/snat_ports.py
+        `allocate`, as ConnTrack.commit). Fast path (`_snat_hot`): no hash tuple is held by a
+        committed entry or drawn twice, so every opener keeps its hash port; else the spaces
+        involved are probed in row order (`_snat_probe`). Leaves per opener `_snat_sport`
+        (-1: none) and `_snat_take` (it takes over an idled-out holder's reply id:
+        BatchConnTrack.open), `_snat_blockers` (opener rows whose live port moved a later
         opener: withdrawing them would change its port) and `_snat_moved` (the ports differ
-        from the previous round's, and read touches: the caller decides another round)."""
+        from the previous round's and read touches: the caller decides another round)."""
         d = ids[op]
         port = self._fsport[d].astype(np.int32)
         sport = np.full(op.size, -1, np.int32)
         take = np.zeros(op.size, bool)
-        blockers: list[int] = []
+        self._snat_blockers = np.zeros(0, np.int64)
+        used_touches = False
         a = np.flatnonzero(self._xlat[d] & (self._pool[d] >= 0) & (c.family[op] == 4)
                            & ((c.proto[op] == 6) | (c.proto[op] == 17)))
-        used_touches = False
         if a.size:
             rows, da = op[a], d[a]
             space = np.stack([self._fsrc[da], self._fdst[da], c.proto[rows].astype(np.int64),
                               self._fdport[da].astype(np.int64)], axis=1)
             start = port[a]
-            owner = self._reply_owner(space, start)
-            _, inv = np.unique(space, axis=0, return_inverse=True)
-            inv = inv.ravel()
-            _, first, count = np.unique(inv.astype(np.int64) << 17 | start, return_index=True,
-                                        return_counts=True)
-            hot = owner >= 0
-            hot[first[count > 1]] = True
-            sport[a] = start
-            touches: list[tuple[np.ndarray, ...]] = []
-            ct = self.ct
-            timeout = ct.idle_timeout_ns
-
-            def last_touch(entry: int, before: int, base: int) -> int:
-                nonlocal used_touches
-                used_touches = True
-                if not touches:
-                    touches.append(touches_of(op))
-                tr, te, tt = touches[0]
-                m = (te == entry) & (tr < before)
-                return max(base, int(tt[m].max())) if m.any() else base
-
-            for sp in np.unique(inv[hot]).tolist():
-                members = np.flatnonzero(inv == sp).tolist()  # row order
-                key = space[members[0]]
-                local: dict[int, int] = {}  # port -> index in `a` of its in-batch holder
-                known: dict[int, int] = {}  # port -> committed owner of its reply id
-
-                def holder(q: int, members: list[int] = members, key: np.ndarray = key,
-                           local: dict[int, int] = local, known: dict[int, int] = known
-                           ) -> tuple[str, int] | None:
-                    if q in local:
-                        return "row", local[q]
-                    if q not in known:
-                        known[q] = int(self._reply_owner(key[None, :], np.array([q]))[0])
-                    return ("entry", known[q]) if known[q] >= 0 else None
-
-                for j in members:
-                    r = int(rows[j])
-                    now = int(c.time_ns[r])
-                    moved_by: list[int] = []
-
-                    def alive(h: tuple[str, int], r: int = r, now: int = now,
-                              moved_by: list[int] = moved_by) -> bool:
-                        kind, v = h
-                        if kind == "row":
-                            q = int(rows[v])
-                            base = int(c.time_ns[q])
-                            ent = int(fid[q])
-                        else:
-                            base, ent = int(ct.last_ns[v]), v
-                        ok = now - base <= timeout or \
-                            now - last_touch(ent, r, base) <= timeout
-                        if ok and kind == "row":
-                            moved_by.append(int(rows[v]))
-                        return ok
-
-                    got, took = allocate(int(start[j]), holder, alive)
-                    if got != start[j]:
-                        blockers += moved_by
-                    local[got] = j
-                    sport[a[j]], take[a[j]] = got, took
-            port[a] = sport[a]
+            owner, groups = self._snat_hot(space, start)
+            got, took = start.copy(), np.zeros(a.size, bool)
+            if groups:
+                used_touches = self._snat_probe(c, fid, op, rows, space, start, owner, groups,
+                                                touches_of, got, took)
+            sport[a], take[a] = got, took
+            port[a] = got
         prev = self._snat_prev
         self._snat_prev = (op, sport)
         self._snat_moved = used_touches and (prev is None or not (
             np.array_equal(prev[0], op) and np.array_equal(prev[1], sport)))
         self._snat_sport, self._snat_take = sport, take
-        self._snat_blockers = np.unique(np.array(blockers, np.int64))
         return port
+
+    def _snat_hot(self, space: np.ndarray, start: np.ndarray
+                  ) -> tuple[np.ndarray, list[list[int]]]:
+        """(the committed owner of each hash tuple's reply id, -1 none; the groups of indexes
+        -- one space each, in row order -- that need probing: every space where a hash tuple
+        is owned or drawn twice). Tuples and spaces are found by 64-bit hashes (a hash
+        collision only adds a space to probe); the groups by exact space."""
+        k = start.size
+        zero = np.zeros(k, np.uint64)
+        u, h = flow_keys(np.full(k, 4, np.uint8), zero, space[:, 0].astype(np.uint64), zero,
+                         space[:, 1].astype(np.uint64), space[:, 2], start, space[:, 3])
+        t = self.flow_index.lookup(h[:k], u[:k])
+        owner = np.where(t >= 0, self.ct.reply_entry[np.maximum(t, 0)], -1)
+        _, inv, count = np.unique(h[:k], return_inverse=True, return_counts=True)
+        hot = (owner >= 0) | (count[inv.ravel()] > 1)
+        if not hot.any():
+            return owner, []
+        sh = mix64((space[:, 0].astype(np.uint64) << np.uint64(32))
+                   | space[:, 1].astype(np.uint64),
+                   (space[:, 2].astype(np.uint64) << np.uint64(32))
+                   | space[:, 3].astype(np.uint64))
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for j in np.flatnonzero(np.isin(sh, sh[hot])).tolist():
+            groups.setdefault(tuple(space[j].tolist()), []).append(j)
+        return owner, list(groups.values())
+
+    def _snat_probe(self, c: Columns, fid: np.ndarray, op: np.ndarray, rows: np.ndarray,
+                    space: np.ndarray, start: np.ndarray, owner: np.ndarray,
+                    groups: list[list[int]],
+                    touches_of: Callable[[np.ndarray], tuple[np.ndarray, ...]],
+                    got: np.ndarray, took: np.ndarray) -> bool:
+        """`_snat_ports`' slow path: each group's openers (`rows`, one space) in row order
+        take `allocate`'s port into `got`/`took`; a port's holder is the latest earlier
+        opener of the group that took it, else the committed owner of its reply id, alive at
+        the opener's time by its latest touch before it (committed last_ns, then the previous
+        round's touches `touches_of(op)`). Sets `_snat_blockers`; True when touches were
+        read."""
+        ct = self.ct
+        timeout = ct.idle_timeout_ns
+        touches: list[tuple[np.ndarray, ...]] = []
+        blockers: list[int] = []
+
+        def last_touch(entry: int, before: int, base: int) -> int:
+            if not touches:
+                touches.append(touches_of(op))
+            tr, te, tt = touches[0]
+            m = (te == entry) & (tr < before)
+            return max(base, int(tt[m].max())) if m.any() else base
+
+        for members in groups:
+            key = space[members[0]]
+            local: dict[int, int] = {}  # port -> index of the opener that took it
+            known = {int(start[j]): int(owner[j]) for j in members}  # port -> committed owner
+
+            def holder(q: int, key: np.ndarray = key, local: dict[int, int] = local,
+                       known: dict[int, int] = known) -> tuple[bool, int] | None:
+                if q in local:
+                    return True, local[q]
+                if q not in known:
+                    known[q] = int(self._reply_owner(key[None, :], np.array([q]))[0])
+                return (False, known[q]) if known[q] >= 0 else None
+
+            for j in members:
+                r = int(rows[j])
+                now = int(c.time_ns[r])
+                moved: list[int] = []
+
+                def alive(h: tuple[bool, int], r: int = r, now: int = now,
+                          moved: list[int] = moved) -> bool:
+                    in_batch, v = h
+                    q = int(rows[v]) if in_batch else -1
+                    base = int(c.time_ns[q]) if in_batch else int(ct.last_ns[v])
+                    ent = int(fid[q]) if in_batch else v
+                    ok = now - base <= timeout or now - last_touch(ent, r, base) <= timeout
+                    if ok and in_batch:
+                        moved.append(q)
+                    return ok
+
+                port, take = allocate(int(start[j]), holder, alive)
+                if port != start[j]:
+                    blockers += moved
+                local[port] = j
+                got[j], took[j] = port, take
+        self._snat_blockers = np.unique(np.array(blockers, np.int64))
+        return bool(touches)
 
     def _snat_owners(self, rid: np.ndarray, op: np.ndarray, tid: np.ndarray, cand: np.ndarray,
                      known: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

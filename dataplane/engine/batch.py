@@ -861,6 +861,10 @@ class BatchPipeline:
                 return (False, known[q]) if known[q] >= 0 else None
 
             for j in members:
+                first = int(start[j])
+                if first not in local and known[first] < 0:  # its hash port is free
+                    local[first] = j
+                    continue
                 r = int(rows[j])
                 now = int(c.time_ns[r])
                 moved: list[int] = []

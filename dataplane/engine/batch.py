@@ -739,32 +739,45 @@ class BatchPipeline:
                 op = room_admit(cand, fid[cand], c.time_ns, held, held_last, rows, ent, t,
                                 self.flow_capacity, ct.idle_timeout_ns)
         tid = fid[op].copy()
-        x = self._xlat[ids[op]]
-        port = self._snat_ports(c, fid, op, ids, touches_of)  # engine/snat_ports.py
-        if x.any():
-            xo = op[x]
-            d = ids[xo]
-            shi, slo = self.addr6.halves_np(self._fsrc[d], c.src_hi[xo], self._fsrc[d])
-            dhi, dlo = self.addr6.halves_np(self._fdst[d], c.dst_hi[xo], self._fdst[d])
-            six = c.family[xo] == 6  # untranslated IPv6 halves stay the row's own
-            slo = np.where(six & ~self.addr6.is_handle(self._fsrc[d]), c.src_lo[xo], slo)
-            dlo = np.where(six & ~self.addr6.is_handle(self._fdst[d]), c.dst_lo[xo], dlo)
-            u, h = flow_keys(c.family[xo], shi, slo, dhi, dlo, c.proto[xo], port[x],
-                             self._fdport[d])
-            m = xo.size
-            t, new = self.flow_index.index(h[:m], u[:m])
-            tid[x] = t
-            if new.any():
-                self._grow_ids()
-                rid = self.flow_index.lookup(*rev)
-                rid[rid < 0] = self.ct.sentinel
+        x = np.flatnonzero(self._xlat[ids[op]])
+        grown = False
+        if x.size:
+            tid[x], grown = self._translated_ids(c, op[x], ids, self._fsport[ids[op[x]]])
+        moved = self._snat_ports(c, fid, op, ids, tid, touches_of)  # engine/snat_ports.py
+        if moved.size:  # allocated ports other than the hash ports
+            tid[moved], more = self._translated_ids(c, op[moved], ids, self._snat_sport[moved])
+            grown |= more
+        if grown:
+            rid = self.flow_index.lookup(*rev)
+            rid[rid < 0] = self.ct.sentinel
         return op, tid, rid, exact
 
+    def _translated_ids(self, c: Columns, xo: np.ndarray, ids: np.ndarray, sport: np.ndarray
+                        ) -> tuple[np.ndarray, bool]:
+        """(flow ids of the translated tuples of opener rows `xo` with source ports `sport`,
+        whether new ids were made -- the conntrack arrays are grown for them)."""
+        d = ids[xo]
+        shi, slo = self.addr6.halves_np(self._fsrc[d], c.src_hi[xo], self._fsrc[d])
+        dhi, dlo = self.addr6.halves_np(self._fdst[d], c.dst_hi[xo], self._fdst[d])
+        six = c.family[xo] == 6  # untranslated IPv6 halves stay the row's own
+        slo = np.where(six & ~self.addr6.is_handle(self._fsrc[d]), c.src_lo[xo], slo)
+        dlo = np.where(six & ~self.addr6.is_handle(self._fdst[d]), c.dst_lo[xo], dlo)
+        u, h = flow_keys(c.family[xo], shi, slo, dhi, dlo, c.proto[xo], sport,
+                         self._fdport[d])
+        m = xo.size
+        t, new = self.flow_index.index(h[:m], u[:m])
+        grown = bool(new.any())
+        if grown:
+            self._grow_ids()
+        return t, grown
+
     def _snat_ports(self, c: Columns, fid: np.ndarray, op: np.ndarray, ids: np.ndarray,
-                    touches_of: Callable[[np.ndarray], tuple[np.ndarray, ...]]) -> np.ndarray:
-        """int32 per opener row `op`: the source port of its translated tuple. An opener of a
-        flow an Azure Firewall SNATed (its decision's pool, IPv4 TCP/UDP) takes the first port
-        from its hash port up that no live entry of its space holds (engine/snat_ports.py
+                    tid: np.ndarray, touches_of: Callable[[np.ndarray], tuple[np.ndarray, ...]]
+                    ) -> np.ndarray:
+        """Indexes into `op` (opener rows) whose translated tuple takes another source port
+        than the hash port its decision carries (`tid`: the translated tuples' ids with the
+        hash ports). An opener of a flow an Azure Firewall SNATed (its decision's pool, IPv4
+        TCP/UDP) takes the first port from its hash port up that no live entry of its space holds (engine/snat_ports.py
         `allocate`, as ConnTrack.commit). Fast path (`_snat_hot`): no hash tuple is held by a
         committed entry or drawn twice, so every opener keeps its hash port; else the spaces
         involved are probed in row order (`_snat_probe`). Leaves per opener `_snat_sport`
@@ -773,7 +786,6 @@ class BatchPipeline:
         opener: withdrawing them would change its port) and `_snat_moved` (the ports differ
         from the previous round's and read touches: the caller decides another round)."""
         d = ids[op]
-        port = self._fsport[d].astype(np.int32)
         sport = np.full(op.size, -1, np.int32)
         take = np.zeros(op.size, bool)
         self._snat_blockers = np.zeros(0, np.int64)
@@ -784,35 +796,33 @@ class BatchPipeline:
             rows, da = op[a], d[a]
             space = np.stack([self._fsrc[da], self._fdst[da], c.proto[rows].astype(np.int64),
                               self._fdport[da].astype(np.int64)], axis=1)
-            start = port[a]
-            owner, groups = self._snat_hot(space, start)
+            start = self._fsport[da].astype(np.int32)
+            owner, groups = self._snat_hot(space, tid[a])
             got, took = start.copy(), np.zeros(a.size, bool)
             if groups:
                 used_touches = self._snat_probe(c, fid, op, rows, space, start, owner, groups,
                                                 touches_of, got, took)
             sport[a], take[a] = got, took
-            port[a] = got
+            moved = a[got != start]
+        else:
+            moved = a
         prev = self._snat_prev
         self._snat_prev = (op, sport)
         self._snat_moved = used_touches and (prev is None or not (
             np.array_equal(prev[0], op) and np.array_equal(prev[1], sport)))
         self._snat_sport, self._snat_take = sport, take
-        return port
+        return moved
 
-    def _snat_hot(self, space: np.ndarray, start: np.ndarray
+    def _snat_hot(self, space: np.ndarray, tid: np.ndarray
                   ) -> tuple[np.ndarray, list[list[int]]]:
-        """(the committed owner of each hash tuple's reply id, -1 none; the groups of indexes
-        -- one space each, in row order -- that need probing: every space where a hash tuple
-        is owned or drawn twice). Tuples and spaces are found by 64-bit hashes (a hash
-        collision only adds a space to probe); the groups by exact space."""
-        k = start.size
-        zero = np.zeros(k, np.uint64)
-        u, h = flow_keys(np.full(k, 4, np.uint8), zero, space[:, 0].astype(np.uint64), zero,
-                         space[:, 1].astype(np.uint64), space[:, 2], start, space[:, 3])
-        t = self.flow_index.lookup(h[:k], u[:k])
-        owner = np.where(t >= 0, self.ct.reply_entry[np.maximum(t, 0)], -1)
-        _, inv, count = np.unique(h[:k], return_inverse=True, return_counts=True)
-        hot = (owner >= 0) | (count[inv.ravel()] > 1)
+        """(the committed owner of each hash tuple's reply id -- `tid`: the tuples' flow ids --,
+        -1 none; the groups of indexes -- one space each, in row order -- that need probing:
+        every space where a hash tuple is owned or drawn twice). Spaces are found by a 64-bit
+        hash (a collision only adds a space to probe), the groups by exact space."""
+        k = tid.size
+        owner = self.ct.reply_entry[tid]
+        at = np.arange(k, dtype=np.int64)
+        hot = (owner >= 0) | (earliest(tid, at, tid, k, self._scratch) != at)  # drawn twice
         if not hot.any():
             return owner, []
         sh = mix64((space[:, 0].astype(np.uint64) << np.uint64(32))

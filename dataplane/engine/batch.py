@@ -777,8 +777,8 @@ class BatchPipeline:
         """Indexes into `op` (opener rows) whose translated tuple takes another source port
         than the hash port its decision carries (`tid`: the translated tuples' ids with the
         hash ports). An opener of a flow an Azure Firewall SNATed (its decision's pool, IPv4
-        TCP/UDP) takes the first port from its hash port up that no live entry of its space holds (engine/snat_ports.py
-        `allocate`, as ConnTrack.commit). Fast path (`_snat_hot`): no hash tuple is held by a
+        TCP/UDP) takes the first port from its hash port up that no live entry of its space
+        holds (engine/snat_ports.py `allocate`, as ConnTrack.commit). Fast path (`_snat_hot`): no hash tuple is held by a
         committed entry or drawn twice, so every opener keeps its hash port; else the spaces
         involved are probed in row order (`_snat_probe`). Leaves per opener `_snat_sport`
         (-1: none) and `_snat_take` (it takes over an idled-out holder's reply id:

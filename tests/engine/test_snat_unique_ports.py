@@ -18,6 +18,7 @@ from ipv6_harness import columns
 from test_conntrack_expiry import _compare
 from test_firewall_nat import FW_PUBLIC, _hub
 
+from dataplane.control.explain import describe
 from dataplane.engine.batch import BatchPipeline
 from dataplane.engine.compile import build_network
 from dataplane.engine.reference import Packet, ReferencePipeline
@@ -159,6 +160,8 @@ def test_replay_rows_and_explain_carry_each_flows_port(make_topology, tmp_path) 
         (snat,) = [h for h in result.explain(1)["hops"] if h.get("kind") == "SNAT (firewall)"]
         assert snat["translated"]["sourcePort"] == next_port(port)
         assert f"port {port} (the flow's hash port" in snat["note"]
+        line = describe(snat)
+        assert f":{next_port(port)} (port {port} (the flow's hash port" in line, line
 
 
 @settings(max_examples=60, deadline=None,

@@ -225,8 +225,9 @@ def describe(hop: dict[str, Any]) -> str:
     if step == "nat":  # un-DNAT of a load-balanced flow's reply, SNAT (public_edge)
         o, t = hop["original"], hop["translated"]
         why = " (reply of a load-balanced flow)" if hop["kind"] == "un-DNAT" else ""
+        note = f" ({hop['note']})" if hop.get("note") else ""  # firewall SNAT port moved
         return (f"{hop['kind']} at {hop['at']}: source {_endpoint(o['sourceIp'], o['sourcePort'])}"
-                f" -> {_endpoint(t['sourceIp'], t['sourcePort'])}{why}")
+                f" -> {_endpoint(t['sourceIp'], t['sourcePort'])}{why}{note}")
     if step == "platform":
         return f"{hop['service']} at {hop['address']}: answered by Azure's host"
     if step == "source":

@@ -69,6 +69,7 @@ from dataplane.engine.payload import FlowNames
 from dataplane.engine.pending import BatchPendingSessions, PendingVerdict, public_reply_key
 from dataplane.engine.reference import IPV6_INGRESS_LABEL, V6_TAG, _in
 from dataplane.engine.room import admit as room_admit
+from dataplane.engine.snat_ports import allocate
 from dataplane.engine.stages import (
     appliance,
     deliver,
@@ -93,6 +94,7 @@ from dataplane.kernels.dtake import take_decided
 from dataplane.kernels.entrystate import entry_state
 from dataplane.kernels.openers import earliest, first_openers
 from dataplane.kernels.pipeline import KEY_WORDS, KeyIndex, flow_keys, key_fields
+from dataplane.kernels.pipeline_py import mix64
 from dataplane.kernels.rowdiff import changed_rows
 from dataplane.kernels.unnat import unnat
 
@@ -196,7 +198,10 @@ class BatchPipeline:
         self.final6: tuple = ()  # uint64 (src_hi, src_lo, dst_hi, dst_lo) after translation
         self.addr6 = Ipv6Handles()  # translated IPv6 addresses in int64 columns
         self.openers = np.zeros(0, np.int64)
-        self.snat_collided = np.zeros(0, bool)  # last run: engine/snat_collision.py
+        self._snat_prev: tuple[np.ndarray, np.ndarray] | None = None  # _snat_ports, by round
+        self._snat_moved = False
+        self._snat_sport = self._snat_blockers = np.zeros(0, np.int64)
+        self._snat_take = np.zeros(0, bool)
         self.recorders = np.zeros(0, np.int64)  # rows recording a pending session
         self.depended_on = np.zeros(0, np.int64)
         self._clear_flows()
@@ -242,7 +247,6 @@ class BatchPipeline:
             self.final = tuple(final[:4])
             self.snat_pool_rows = np.zeros(0, np.int64)
             self.reopened = np.zeros(0, bool)
-            self.snat_collided = np.zeros(0, bool)
             self.final6 = (c.src_hi, c.src_lo, c.dst_hi, c.dst_lo)
             self._pending = None
             self.recorders = np.zeros(0, np.int64)
@@ -272,19 +276,22 @@ class BatchPipeline:
         else:  # start from the last run's answer: the iteration converges from any start
             ids, state, rkey, prev = warm
         entry, since, op = known, known_since, empty  # the previous round's (room touches)
+        self._snat_prev = None  # SNAT ports of the previous round (engine/snat_ports.py)
         for _ in range(n + 1):  # row r is final after r+1 rounds; usually 1-3 rounds
             last_op = op
             op, tid, rid, exact = self._openers(c, fid, rid, rev, ids, rkey, excl, partial(
                 self._room_touches, c, entry, since, fid, ids, excl))
             again_room = exact and not np.array_equal(op, last_op)  # room read earlier rows
+            again_room |= self._snat_moved  # SNAT ports read touches (engine/snat_ports.py)
             scratch = self._scratch
             unnat = self._unnat_of(c, ids, op)  # the openers' un-NAT state (reused below)
             also = op[unnat[0] >= UNSNAT]  # SNAT: reverse(original) too
             keys, by = np.concatenate([tid, fid[also]]), np.concatenate([op, also])
             cand = earliest(keys, by, rid, n, scratch)  # each row's earliest in-batch opener
-            inner = np.flatnonzero((cand < rows) & (known < 0))
+            cand, kr = self._snat_owners(rid, op, tid, cand, known)  # taken-over reply ids
+            inner = np.flatnonzero((cand < rows) & (kr < 0))
             depends = cand[inner]
-            entry = known.copy()  # each row's entry (opener id), -1 none (conntrack-idle)
+            entry = kr.copy()  # each row's entry (opener id), -1 none (conntrack-idle)
             entry[inner] = fid[depends]
             since = known_since.copy()  # a touch of each row's entry before it (ns)
             since[inner] = c.time_ns[depends]
@@ -302,7 +309,7 @@ class BatchPipeline:
                 if new[0] is base[0]:  # never write base (reused by every round)
                     new = (*(a.copy() for a in new[:5]), *new[5:])
                 expired = new[6].copy()  # each dead row's expired flow (never base's array)
-                expired[dead] = self._expired(c, dead, known, cand, ids)
+                expired[dead] = self._expired(c, dead, kr, cand, ids)
                 new = (*new[:5], full, expired)  # full: a fresh array of _snat_full's
                 for a, none in zip(new[:5], self._no_state(1)[:5], strict=True):
                     a[dead] = none[0]  # an expired entry gives no state: a new flow
@@ -317,11 +324,10 @@ class BatchPipeline:
         _, touches = self._alive(c, entry, since, fid, op, ids, excl, True)
         self.reopened = reopen.reopened_np(n, *touches, entry < 0, c.proto, ct.opened,
                                            ct.last_ns, ct.idle_timeout_ns)  # engine/reopen.py
-        self.snat_collided = np.zeros(n, bool)  # set by commit() (engine/snat_collision.py)
         # rid may hold new ids (translated tuples); ids/state warm-start a re-run
         self._prep = (c, fid, rid, rev, dkeys, (ids.copy(), state, rkey, prev))
         self._pending = (fid[op], tid, self._fwset[ids[op]], *unnat, c.time_ns[op],
-                         self._pool[ids[op]])
+                         self._pool[ids[op]], self._snat_sport, self._snat_take)
         self._touches = touches
         # each row's answer from the decision store, one pass (kernels/dtake): the final
         # addresses and ports, the SNAT port pool id (explanations), disposition and label
@@ -333,6 +339,7 @@ class BatchPipeline:
         if edge.size:
             for f, col in zip(self.final, (c.src, c.dst, c.sport, c.dport), strict=True):
                 f[edge] = col[edge]
+        self._snat_final(c, fid, op, ids, rkey, excl)  # engine/snat_ports.py
         self.final6 = self._final6(c, self.final[0], self.final[1])
         self.openers = op
         # opener rows whose entry later rows read, or whose flow has later rows in the batch
@@ -344,7 +351,7 @@ class BatchPipeline:
         public, rid = self._public_replies(c, fid, rid, rev, ids)
         disp, dec, self.recorders, used = self.pending_sessions.settle(
             fid, rid, disp, dec, excl, c.time_ns, public)
-        self.depended_on = _union_rows(n, depends, again, used)
+        self.depended_on = _union_rows(n, depends, again, used, self._snat_blockers)
         if commit:
             self.commit()
         nodes = np.take(self._nodes, ids, axis=0)
@@ -422,15 +429,12 @@ class BatchPipeline:
         self._touches = tuple(a[keep] for a in self._touches)
 
     def commit(self) -> None:
-        """Open the entries of the last run's openers (and write its pending sessions);
-        `snat_collided` (bool[n] of the last run) marks the openers of firewall-SNATed flows
-        whose reply key another entry holds (engine/snat_collision.py)."""
+        """Open the entries of the last run's openers (with their SNAT ports,
+        engine/snat_ports.py) and write its pending sessions."""
         self.pending_sessions.commit()
         if self._pending is not None:
-            fid, tid, fwset, uip, uport, usrc, last_ns, pool = self._pending
-            lost = self.ct.open(fid, tid, fwset, uip, uport, usrc, last_ns, pool)
-            # openers of firewall-SNATed flows on a held reply key (engine/snat_collision.py)
-            self.snat_collided[self.openers[lost & (pool >= 0)]] = True
+            fid, tid, fwset, uip, uport, usrc, last_ns, pool, sport, take = self._pending
+            self.ct.open(fid, tid, fwset, uip, uport, usrc, last_ns, pool, sport, take)
             self.ct.touch(*self._touches[1:])  # replies and forward packets (conntrack-idle)
             self._pending = None
 
@@ -784,25 +788,213 @@ class BatchPipeline:
                 op = room_admit(cand, fid[cand], c.time_ns, held, held_last, rows, ent, t,
                                 self.flow_capacity, ct.idle_timeout_ns)
         tid = fid[op].copy()
-        x = self._xlat[ids[op]]
-        if x.any():
-            xo = op[x]
-            d = ids[xo]
-            shi, slo = self.addr6.halves_np(self._fsrc[d], c.src_hi[xo], self._fsrc[d])
-            dhi, dlo = self.addr6.halves_np(self._fdst[d], c.dst_hi[xo], self._fdst[d])
-            six = c.family[xo] == 6  # untranslated IPv6 halves stay the row's own
-            slo = np.where(six & ~self.addr6.is_handle(self._fsrc[d]), c.src_lo[xo], slo)
-            dlo = np.where(six & ~self.addr6.is_handle(self._fdst[d]), c.dst_lo[xo], dlo)
-            u, h = flow_keys(c.family[xo], shi, slo, dhi, dlo, c.proto[xo], self._fsport[d],
-                             self._fdport[d])
-            m = xo.size
-            t, new = self.flow_index.index(h[:m], u[:m])
-            tid[x] = t
-            if new.any():
-                self._grow_ids()
-                rid = self.flow_index.lookup(*rev)
-                rid[rid < 0] = self.ct.sentinel
+        x = np.flatnonzero(self._xlat[ids[op]])
+        grown = False
+        if x.size:
+            tid[x], grown = self._translated_ids(c, op[x], ids, self._fsport[ids[op[x]]])
+        moved = self._snat_ports(c, fid, op, ids, tid, touches_of)  # engine/snat_ports.py
+        if moved.size:  # allocated ports other than the hash ports
+            tid[moved], more = self._translated_ids(c, op[moved], ids, self._snat_sport[moved])
+            grown |= more
+        if grown:
+            rid = self.flow_index.lookup(*rev)
+            rid[rid < 0] = self.ct.sentinel
         return op, tid, rid, exact
+
+    def _translated_ids(self, c: Columns, xo: np.ndarray, ids: np.ndarray, sport: np.ndarray
+                        ) -> tuple[np.ndarray, bool]:
+        """(flow ids of the translated tuples of opener rows `xo` with source ports `sport`,
+        whether new ids were made -- the conntrack arrays are grown for them)."""
+        d = ids[xo]
+        shi, slo = self.addr6.halves_np(self._fsrc[d], c.src_hi[xo], self._fsrc[d])
+        dhi, dlo = self.addr6.halves_np(self._fdst[d], c.dst_hi[xo], self._fdst[d])
+        six = c.family[xo] == 6  # untranslated IPv6 halves stay the row's own
+        slo = np.where(six & ~self.addr6.is_handle(self._fsrc[d]), c.src_lo[xo], slo)
+        dlo = np.where(six & ~self.addr6.is_handle(self._fdst[d]), c.dst_lo[xo], dlo)
+        u, h = flow_keys(c.family[xo], shi, slo, dhi, dlo, c.proto[xo], sport,
+                         self._fdport[d])
+        m = xo.size
+        t, new = self.flow_index.index(h[:m], u[:m])
+        grown = bool(new.any())
+        if grown:
+            self._grow_ids()
+        return t, grown
+
+    def _snat_ports(self, c: Columns, fid: np.ndarray, op: np.ndarray, ids: np.ndarray,
+                    tid: np.ndarray, touches_of: Callable[[np.ndarray], tuple[np.ndarray, ...]]
+                    ) -> np.ndarray:
+        """Indexes into `op` (opener rows) whose translated tuple takes another source port
+        than the hash port its decision carries (`tid`: the translated tuples' ids with the
+        hash ports). An opener of a flow an Azure Firewall SNATed (its decision's pool, IPv4
+        TCP/UDP) takes the first port from its hash port up that no live entry of its space
+        holds (engine/snat_ports.py `allocate`, as ConnTrack.commit). Fast path (`_snat_hot`): no hash tuple is held by a
+        committed entry or drawn twice, so every opener keeps its hash port; else the spaces
+        involved are probed in row order (`_snat_probe`). Leaves per opener `_snat_sport`
+        (-1: none) and `_snat_take` (it takes over an idled-out holder's reply id:
+        BatchConnTrack.open), `_snat_blockers` (opener rows whose live port moved a later
+        opener: withdrawing them would change its port) and `_snat_moved` (the ports differ
+        from the previous round's and read touches: the caller decides another round)."""
+        d = ids[op]
+        sport = np.full(op.size, -1, np.int32)
+        take = np.zeros(op.size, bool)
+        self._snat_blockers = np.zeros(0, np.int64)
+        used_touches = False
+        a = np.flatnonzero(self._xlat[d] & (self._pool[d] >= 0) & (c.family[op] == 4)
+                           & ((c.proto[op] == 6) | (c.proto[op] == 17)))
+        if a.size:
+            rows, da = op[a], d[a]
+            space = np.stack([self._fsrc[da], self._fdst[da], c.proto[rows].astype(np.int64),
+                              self._fdport[da].astype(np.int64)], axis=1)
+            start = self._fsport[da].astype(np.int32)
+            owner, groups = self._snat_hot(space, tid[a])
+            got, took = start.copy(), np.zeros(a.size, bool)
+            if groups:
+                used_touches = self._snat_probe(c, fid, op, rows, space, start, owner, groups,
+                                                touches_of, got, took)
+            sport[a], take[a] = got, took
+            moved = a[got != start]
+        else:
+            moved = a
+        prev = self._snat_prev
+        self._snat_prev = (op, sport)
+        self._snat_moved = used_touches and (prev is None or not (
+            np.array_equal(prev[0], op) and np.array_equal(prev[1], sport)))
+        self._snat_sport, self._snat_take = sport, take
+        return moved
+
+    def _snat_hot(self, space: np.ndarray, tid: np.ndarray
+                  ) -> tuple[np.ndarray, list[list[int]]]:
+        """(the committed owner of each hash tuple's reply id -- `tid`: the tuples' flow ids --,
+        -1 none; the groups of indexes -- one space each, in row order -- that need probing:
+        every space where a hash tuple is owned or drawn twice). Spaces are found by a 64-bit
+        hash (a collision only adds a space to probe), the groups by exact space."""
+        k = tid.size
+        owner = self.ct.reply_entry[tid]
+        at = np.arange(k, dtype=np.int64)
+        hot = (owner >= 0) | (earliest(tid, at, tid, k, self._scratch) != at)  # drawn twice
+        if not hot.any():
+            return owner, []
+        sh = mix64((space[:, 0].astype(np.uint64) << np.uint64(32))
+                   | space[:, 1].astype(np.uint64),
+                   (space[:, 2].astype(np.uint64) << np.uint64(32))
+                   | space[:, 3].astype(np.uint64))
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for j in np.flatnonzero(np.isin(sh, sh[hot])).tolist():
+            groups.setdefault(tuple(space[j].tolist()), []).append(j)
+        return owner, list(groups.values())
+
+    def _snat_probe(self, c: Columns, fid: np.ndarray, op: np.ndarray, rows: np.ndarray,
+                    space: np.ndarray, start: np.ndarray, owner: np.ndarray,
+                    groups: list[list[int]],
+                    touches_of: Callable[[np.ndarray], tuple[np.ndarray, ...]],
+                    got: np.ndarray, took: np.ndarray) -> bool:
+        """`_snat_ports`' slow path: each group's openers (`rows`, one space) in row order
+        take `allocate`'s port into `got`/`took`; a port's holder is the latest earlier
+        opener of the group that took it, else the committed owner of its reply id, alive at
+        the opener's time by its latest touch before it (committed last_ns, then the previous
+        round's touches `touches_of(op)`). Sets `_snat_blockers`; True when touches were
+        read."""
+        ct = self.ct
+        timeout = ct.idle_timeout_ns
+        touches: list[tuple[np.ndarray, ...]] = []
+        blockers: list[int] = []
+
+        def last_touch(entry: int, before: int, base: int) -> int:
+            if not touches:
+                touches.append(touches_of(op))
+            tr, te, tt = touches[0]
+            m = (te == entry) & (tr < before)
+            return max(base, int(tt[m].max())) if m.any() else base
+
+        for members in groups:
+            key = space[members[0]]
+            local: dict[int, int] = {}  # port -> index of the opener that took it
+            known = {int(start[j]): int(owner[j]) for j in members}  # port -> committed owner
+
+            def holder(q: int, key: np.ndarray = key, local: dict[int, int] = local,
+                       known: dict[int, int] = known) -> tuple[bool, int] | None:
+                if q in local:
+                    return True, local[q]
+                if q not in known:
+                    known[q] = int(self._reply_owner(key[None, :], np.array([q]))[0])
+                return (False, known[q]) if known[q] >= 0 else None
+
+            for j in members:
+                first = int(start[j])
+                if first not in local and known[first] < 0:  # its hash port is free
+                    local[first] = j
+                    continue
+                r = int(rows[j])
+                now = int(c.time_ns[r])
+                moved: list[int] = []
+
+                def alive(h: tuple[bool, int], r: int = r, now: int = now,
+                          moved: list[int] = moved) -> bool:
+                    in_batch, v = h
+                    q = int(rows[v]) if in_batch else -1
+                    base = int(c.time_ns[q]) if in_batch else int(ct.last_ns[v])
+                    ent = int(fid[q]) if in_batch else v
+                    ok = now - base <= timeout or now - last_touch(ent, r, base) <= timeout
+                    if ok and in_batch:
+                        moved.append(q)
+                    return ok
+
+                port, take = allocate(int(start[j]), holder, alive)
+                if port != start[j]:
+                    blockers += moved
+                local[port] = j
+                got[j], took[j] = port, take
+        self._snat_blockers = np.unique(np.array(blockers, np.int64))
+        return bool(touches)
+
+    def _snat_owners(self, rid: np.ndarray, op: np.ndarray, tid: np.ndarray, cand: np.ndarray,
+                     known: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(each row's in-batch opener `cand`, its committed entry `known`) once openers that
+        took over an idled-out holder's reply id (`_snat_take`, engine/snat_ports.py) are
+        applied: a later row keyed by that reply id answers the latest such opener before it
+        (no longer the committed entry, nor an earlier opener)."""
+        took = np.flatnonzero(self._snat_take)
+        if took.size == 0:
+            return cand, known
+        cand, known = cand.copy(), known.copy()
+        rows = np.arange(rid.size, dtype=np.int64)
+        for k in took.tolist():  # row order: the latest taker wins
+            q = int(op[k])
+            m = (rid == tid[k]) & (rows > q)
+            cand[m] = q
+            known[m] = -1
+        return cand, known
+
+    def _snat_final(self, c: Columns, fid: np.ndarray, op: np.ndarray, ids: np.ndarray,
+                    rkey: np.ndarray, excl: np.ndarray) -> None:
+        """The final source port (`final[2]`) of rows whose flow holds an allocated SNAT port
+        (engine/snat_ports.py): its opener, and its later forward rows (passing, not a reply
+        key, not shaper-excluded) leave with the entry's port, not the hash port -- the
+        committed entry's (`ct.sport`) or this batch's opener's (`_snat_sport`)."""
+        n = fid.size
+        rows = np.arange(n, dtype=np.int64)
+        cand = np.flatnonzero((self._pool[ids] >= 0) & self._pass[ids] & ~rkey & ~excl)
+        if cand.size == 0:
+            return
+        port = np.full(cand.size, -1, np.int32)
+        held = self.ct.opened[fid[cand]]
+        port[held] = self.ct.sport[fid[cand[held]]]
+        if op.size:
+            at = earliest(fid[op], op, fid, n, self._scratch)[cand]  # its flow's opener row
+            mine = ~held & (at <= rows[cand])
+            port[mine] = self._snat_sport[np.searchsorted(op, at[mine])]
+        m = port >= 0
+        self.final[2][cand[m]] = port[m]
+
+    def _reply_owner(self, space: np.ndarray, port: np.ndarray) -> np.ndarray:
+        """int64[k]: the committed entry owning the reply id of each IPv4 tuple (space row:
+        source, destination, protocol, destination port; source port `port`), -1 none."""
+        k = port.size
+        zero = np.zeros(k, np.uint64)
+        u, h = flow_keys(np.full(k, 4, np.uint8), zero, space[:, 0].astype(np.uint64), zero,
+                         space[:, 1].astype(np.uint64), space[:, 2], port, space[:, 3])
+        t = self.flow_index.lookup(h[:k], u[:k])
+        return np.where(t >= 0, self.ct.reply_entry[np.maximum(t, 0)], -1)
 
     def _room_touches(self, c: Columns, entry: np.ndarray, since: np.ndarray,
                       fid: np.ndarray, ids: np.ndarray, excl: np.ndarray, op: np.ndarray

@@ -40,10 +40,17 @@ tests in tests/engine):
   Azure translated it back (assumption `snat-capture-at-vm`). A flow translated both ways
   un-DNATs only (no flow is: SNAT applies to new flows leaving for the Internet). Batch form:
   the un-NAT address carries `UNSNAT` (bit 40) when the restored field is the destination.
-* When two entries would share a reply key (two flows translated onto the same tuple), the
-  earlier entry keeps it (assumption `conntrack-first-wins`), also after it expired; the
-  later entry's opening is reported (commit/open return it) so a firewall-SNATed flow's row
-  carries caveat `firewall-snat-port-collision` (engine/snat_collision.py).
+* Azure Firewall SNAT ports (engine/snat_ports.py, assumption `firewall-snat-port`): a new
+  entry of a flow an Azure Firewall SNATed (it draws from a port pool) is given its source
+  port at its opening -- the hash port when no live entry holds that tuple's reply key, else
+  the next free port up (wrapping); if the holder idled out, the new entry takes its reply
+  key over. The flow's later forward packets leave with the entry's port (`commit` returns
+  the entry's translated key; batch: BatchPipeline._snat_final). Reference: `commit`; batch:
+  BatchPipeline._snat_ports at `_openers`, `open(take=...)`, the entry's port in `sport`.
+* When two entries would share a reply key otherwise (two flows translated onto the same
+  tuple: NAT gateway / load balancer SNAT hash ports, firewall DNAT source translation, a
+  firewall SNAT space with no free port), the earlier entry keeps it (assumption
+  `conntrack-first-wins`), also after it expired.
 * Idle expiry (assumption `conntrack-idle`), in capture time and independent of batches: each
   entry keeps `last_ns`, its latest touch. A packet at t answers entry E only while
   t - E.last_ns <= the idle timeout (IDLE_TIMEOUT_NS, a constructor parameter), and then
@@ -85,14 +92,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from dataplane.dispositions import PASSED
+from dataplane.engine.snat_ports import allocate, ported
 
 Key = tuple[int, int, int, int, int]
 PASSING = frozenset(d.name for d in PASSED)
 SNAT_PORT_FIRST, SNAT_PORT_COUNT = 1024, 65536 - 1024  # engine/stages/public_edge.py
 CONNTRACK_ASSUMPTIONS = (
-    "conntrack-first-wins: when two flows are translated onto the same 5-tuple, replies "
-    "belong to the earlier flow; a later flow an Azure Firewall SNATed onto a held "
-    "address:port carries caveat firewall-snat-port-collision (Azure gives it its own port).",
+    "conntrack-first-wins: when two flows are translated onto the same 5-tuple (hash SNAT "
+    "ports of a NAT gateway or load balancer, an Azure Firewall's DNAT source translation), "
+    "replies belong to the earlier flow; an Azure Firewall's SNAT gives each live flow its "
+    "own port instead (firewall-snat-port).",
     "conntrack-idle: a flow idle for more than 4 minutes (capture time) no longer has state: "
     "its replies are judged as new flows (NSG rules, firewall rules); replies and committed "
     "forward packets keep it alive, the forward direction re-opens it (a TCP answer that "
@@ -232,25 +241,39 @@ class ConnTrack:
                    if now_ns - self.last_ns[k] <= self.idle_timeout_ns)
 
     def commit(self, original: Key, translated: Key, firewalls: frozenset[int],
-               now_ns: int | None = None, snat_pool: tuple[int, ...] | None = None) -> bool:
+               now_ns: int | None = None, snat_pool: tuple[int, ...] | None = None
+               ) -> Key | None:
         """A packet that survived its whole path (the caller checks the disposition): opens
         its entry, or touches (and so re-opens, when expired) its flow's entry; a packet whose
         key is a reply key of an entry (alive or expired) opens and touches nothing. now_ns
         None (a table rebuilt for an explanation): the entry never expires. `snat_pool`: the
-        firewall SNAT port pool a new entry takes a port of (None: none). Returns True when
-        it opened an entry whose reply key another entry already holds (it lost
-        conntrack-first-wins: engine/snat_collision.py), else False."""
+        firewall SNAT port pool a new entry takes a port of (None: none); such an entry's
+        source port is allocated here (engine/snat_ports.py: `translated`'s port when free,
+        else the next free one). Returns the translated key of the flow's entry (the port the
+        packet leaves with), None when it has none (a reply key, or refused for room)."""
         if original in self.by_reply:
-            return False
+            return None
         t = NEVER_IDLE_NS if now_ns is None else now_ns
         if original in self.by_original:
             self.last_ns[original] = max(self.last_ns[original], t)
-            return False
+            return self.by_original[original].translated
         if self.capacity is not None and len(self.by_original) >= self.capacity \
                 and self.live(now_ns) >= self.capacity:  # assumption conntrack-capacity
-            return False
-        self.restore(original, translated, firewalls, t, snat_pool)
-        return self.by_reply[reverse(translated)].original != original
+            return None
+        take = False
+        if snat_pool is not None and ported(translated[2]):  # engine/snat_ports.py
+            port, take = self.snat_port(translated, t)
+            translated = (*translated[:3], port, translated[4])
+        self.restore(original, translated, firewalls, t, snat_pool, take=take)
+        return translated
+
+    def snat_port(self, translated: Key, now_ns: int) -> tuple[int, bool]:
+        """(port, take) a new firewall-SNATed flow translated to `translated` (its hash port)
+        is given at `now_ns` (engine/snat_ports.py `allocate` over the reply keys of its
+        space); reads the table only (the walk's explain hop shows it)."""
+        src, dst, proto, _, dport = translated
+        return allocate(translated[3], lambda q: self.by_reply.get((dst, src, proto, dport, q)),
+                        lambda e: now_ns - self.last_ns[e.original] <= self.idle_timeout_ns)
 
     def live(self, now_ns: int | None) -> int:
         """How many entries are alive at `now_ns` (ns): last touch within the idle timeout
@@ -260,18 +283,24 @@ class ConnTrack:
         return sum(1 for last in self.last_ns.values() if now_ns - last <= self.idle_timeout_ns)
 
     def restore(self, original: Key, translated: Key, firewalls: frozenset[int],
-                last_ns: int, snat_pool: tuple[int, ...] | None = None) -> None:
+                last_ns: int, snat_pool: tuple[int, ...] | None = None,
+                take: bool = False) -> None:
         """Put back an entry a table held (an explanation rebuilding the table as a run found
         it): opened with its latest touch `last_ns`, whatever the room (the table held it).
-        A key already held, or that is a reply key of an entry, is left alone."""
+        A key already held, or that is a reply key of an entry, is left alone. `take` (commit):
+        its SNAT port's reply key was held by an idled-out entry (engine/snat_ports.py
+        `allocate`): the new entry takes it over."""
         if original in self.by_original or original in self.by_reply:
             return
         e = Entry(original, translated, firewalls)
         self.by_original[original] = e
         self.last_ns[original] = last_ns
+        back = reverse(translated)
         if snat_pool is not None:
             self.by_snat.setdefault(snat_pool, []).append(original)
-        self.by_reply.setdefault(reverse(translated), e)
+        if take:  # its SNAT port's idled-out holder's reply key (engine/snat_ports.py)
+            self.by_reply[back] = e
+        self.by_reply.setdefault(back, e)
         if e.snat:  # a reply captured at the VM, already translated back
             self.by_reply.setdefault(reverse(original), e)
 
@@ -354,6 +383,7 @@ class BatchConnTrack:
         self.usrc = np.full(size, -1, dtype=np.int64)  # Entry.source_restore: addr << 16 | port
         self.last_ns = np.full(size, -1, dtype=np.int64)  # latest touch (ns), by opener id
         self.pool = np.full(size, -1, dtype=np.int64)  # firewall SNAT port pool id, -1 none
+        self.sport = np.full(size, -1, dtype=np.int32)  # its allocated SNAT port (snat_ports)
         self.pool_entries = np.zeros(0, np.int64)  # pool id -> entries holding one of its ports
         self.count = 0
 
@@ -383,20 +413,24 @@ class BatchConnTrack:
         self.usrc = g(self.usrc, -1)
         self.last_ns = g(self.last_ns, -1)
         self.pool = g(self.pool, -1)
+        self.sport = g(self.sport, -1)
 
     def open(self, fid: np.ndarray, tid: np.ndarray, fwset: np.ndarray,
              unnat_ip: np.ndarray, unnat_port: np.ndarray,
              usrc: np.ndarray | None = None, last_ns: np.ndarray | None = None,
-             pool: np.ndarray | None = None) -> np.ndarray:
+             pool: np.ndarray | None = None, sport: np.ndarray | None = None,
+             take: np.ndarray | None = None) -> None:
         """Open entries (rows in commit order; the caller has applied capacity and removed
-        replies and already-open flows). The earlier entry keeps a shared reply id: returns
-        bool[rows], the entries whose reply id another entry holds (they lost
-        conntrack-first-wins: engine/snat_collision.py).
+        replies and already-open flows). The earlier entry keeps a shared reply id
+        (conntrack-first-wins), but a row marked `take` takes it over (its SNAT port's holder
+        idled out: engine/snat_ports.py `allocate`; in row order, so the latest such row).
         `usrc`: the source restore of each (original source address << 16 | port, -1);
         `last_ns`: each opener's time (ns; None: never expires, as ConnTrack.commit);
-        `pool`: the firewall SNAT port pool id each takes a port of (-1 none)."""
+        `pool`: the firewall SNAT port pool id each takes a port of (-1 none); `sport`: the
+        SNAT port each was allocated (-1 none)."""
         self.opened[fid] = True
         self.last_ns[fid] = NEVER_IDLE_NS if last_ns is None else last_ns
+        self.sport[fid] = -1 if sport is None else sport
         if pool is not None:
             self.pool[fid] = pool
             held = pool[pool >= 0]
@@ -412,18 +446,21 @@ class BatchConnTrack:
         self.unnat_port[fid] = unnat_port
         self.translated_id[fid] = tid
         self.seq[fid] = self.count + np.arange(fid.size)
+        taking = np.flatnonzero(take) if take is not None else np.zeros(0, np.int64)
+        taken_tid, taken_fid = tid[taking], fid[taking]
         snat = np.flatnonzero(unnat_ip >= UNSNAT)  # also answer reverse(original) (un-SNAT)
         order = np.argsort(np.concatenate([2 * np.arange(fid.size), 2 * snat + 1]),
                            kind="stable")
-        opened_fid, opened_tid = fid, tid
         tid = np.concatenate([tid, fid[snat]])[order]
         fid = np.concatenate([fid, fid[snat]])[order]
         free = self.reply_entry[tid] < 0
         tid_f, fid_f = tid[free], fid[free]
         _, first = np.unique(tid_f, return_index=True)  # the first row per reply id wins
         self.reply_entry[tid_f[first]] = fid_f[first]
+        if taking.size:  # the latest taking row per reply id
+            _, last = np.unique(taken_tid[::-1], return_index=True)
+            self.reply_entry[taken_tid[::-1][last]] = taken_fid[::-1][last]
         self.count += int(fid.size - snat.size)
-        return self.reply_entry[opened_tid] != opened_fid  # lost first-wins (snat_collision)
 
     def touch(self, entry: np.ndarray, time_ns: np.ndarray) -> None:
         """Entries (opener ids) seen at `time_ns` (ns): their latest touch moves forward."""
@@ -445,7 +482,8 @@ class BatchConnTrack:
         arrays = {}
         for name, fill in (("opened", False), ("fwset", 0), ("unnat_ip", -1),
                            ("unnat_port", -1), ("reply_entry", -1), ("translated_id", -1),
-                           ("seq", -1), ("usrc", -1), ("last_ns", -1), ("pool", -1)):
+                           ("seq", -1), ("usrc", -1), ("last_ns", -1), ("pool", -1),
+                           ("sport", -1)):
             a = getattr(self, name)
             out = np.full(cap, fill, dtype=a.dtype)
             out[:kept] = a[:keep.size][keep]

@@ -53,7 +53,6 @@ from dataplane.control.public_addresses import public_address, public_address_as
 from dataplane.control.shared_addresses import AMBIGUOUS_SOURCE, shared_private_addresses
 from dataplane.control.spoken import spoken_ranges
 from dataplane.dispositions import Disposition as D
-from dataplane.engine import snat_collision
 from dataplane.engine.batch import UNDECIDED, BatchPipeline, Columns
 from dataplane.engine.compile import MAX_HOPS, Network, build_network
 from dataplane.engine.conntrack import CONNTRACK_ASSUMPTIONS, FragmentChains
@@ -226,23 +225,6 @@ class Emulator:
 
     reopen_caveat = REOPEN_CAVEAT  # per row: Result column `reopened` (engine/reopen.py)
     ambiguous_source_caveat = AMBIGUOUS_SOURCE  # per row: `ambiguous_source` (shared_addresses.py)
-    snat_collision_caveat = staticmethod(snat_collision.firewall_caveat)  # per firewall
-
-    def snat_collision_firewalls(self, columns: dict[str, np.ndarray]) -> list[str]:
-        """The Azure Firewall name of each row of `columns` flagged `snat_collided` (in row
-        order; its SNAT pool's firewall, engine/snat_collision.py)."""
-        names = [f.name for f in self.net.firewall_rules]
-        return [names[self.batch.pool_key(int(columns["snat_pool"][i]))[0]]
-                for i in np.flatnonzero(columns["snat_collided"])]
-
-    def snat_collision_lines(self, columns: dict[str, np.ndarray]) -> list[str]:
-        """Per row flagged `snat_collided` (in row order): its caveat line naming the firewall
-        and the translated address:port (engine/snat_collision.py row_caveat)."""
-        rows = np.flatnonzero(columns["snat_collided"])
-        return [snat_collision.row_caveat(fw, int(columns["final_src"][i]),
-                                          int(columns["final_sport"][i]))
-                for fw, i in zip(self.snat_collision_firewalls(columns), rows, strict=True)]
-
     def path_caveats(self) -> tuple[Any, ...]:
         """The named caveats a replay's packets can carry, each with the nodes that bring it
         (engine/path_caveats.py; io/writers.py counts them into summary.json)."""
@@ -609,8 +591,7 @@ class Emulator:
                           (np.asarray(a, np.uint64) for a in final6), strict=True)),
                "shaper_drop_leg": np.full(n, NOT_SHAPER_DROPPED, np.int8),
                "snat_pool": self.batch.snat_pool_rows if n else np.zeros(0, np.int64),
-               "reopened": self.batch.reopened if n else np.zeros(0, bool),  # engine/reopen.py
-               "snat_collided": self.batch.snat_collided.copy() if n else np.zeros(0, bool)}
+               "reopened": self.batch.reopened if n else np.zeros(0, bool),}  # engine/reopen.py
         if held is not None:  # the held rows that were travelling
             rows = np.flatnonzero(~held.ways.done)
             finished = ways.done[:old.size]

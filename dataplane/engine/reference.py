@@ -69,6 +69,7 @@ from dataplane.engine.conntrack import flow_key as _key
 from dataplane.engine.path_caveats import firewall_addresses, hop_caveats
 from dataplane.engine.payload import NOT_SEEN, FlowName
 from dataplane.engine.pending import PendingSessions, PendingVerdict, public_reply_key
+from dataplane.engine.snat_ports import ported
 from dataplane.engine.stages import (
     appliance,
     deliver,
@@ -142,8 +143,6 @@ class Walk:
     pending: PendingVerdict | None = None  # the pending session it records (pending.py)
     pending_public: tuple[int, ...] | None = None  # its pending.public_reply_key
     reopens: bool = False  # committed, it re-opened its idled-out flow (engine/reopen.py)
-    snat_collision: bool = False  # it opened a firewall-SNATed flow on a held reply key
-    # (engine/snat_collision.py, caveat firewall-snat-port-collision)
 
     def firewalls(self, net: Network) -> frozenset[int]:
         return frozenset(n for n in self.nodes if net.node_kind[n] == "firewall")
@@ -197,10 +196,11 @@ class ReferencePipeline:
         if w.disposition.name in PASSING:
             w.reopens = reopen.reopens(self.conntrack, flow_key(p), p.proto, p.time_ns)
             src, dst, sport, dport = w.out or (p.src, p.dst, p.sport, p.dport)
-            lost = self.conntrack.commit(flow_key(p), flow_key(p._replace(
+            kept = self.conntrack.commit(flow_key(p), flow_key(p._replace(
                 src=src, dst=dst, sport=sport, dport=dport)), w.firewalls(self.net), p.time_ns,
                 w.snat_pool)
-            w.snat_collision = lost and w.snat_pool is not None  # engine/snat_collision.py
+            if kept is not None and w.snat_pool is not None and ported(p.proto):
+                w.out = (src, dst, kept[3], dport)  # its entry's SNAT port (snat_ports.py)
 
     # -- one packet --
     def walk(self, p: Packet) -> Walk:
@@ -775,10 +775,30 @@ class ReferencePipeline:
                                "result": "SnatPortsExhausted", "ports": limit})
                 return self._end(w, D.FIREWALL_SNAT_EXHAUSTED,
                                  firewall_nat.exhausted_label(fwn, address))
-        w.hops.append(firewall_nat.snat_hop(fwn, p, address, port, application))
+        w.hops.append(self._snat_hop(fwn, p, address, port, application))
         p = p._replace(src=address, sport=port)
         w.out = (p.src, p.dst, p.sport, p.dport)
         return p, Flow(p.proto, IPAddress(4, p.src), p.sport, IPAddress(4, p.dst), p.dport)
+
+    def _snat_hop(self, fwn: firewall_nat.FirewallNat, p: Packet, address: int, port: int,
+                  application: bool) -> dict[str, Any]:
+        """The SNAT hop with the port the flow leaves with (engine/snat_ports.py): its
+        entry's, else the one its commit would allocate now; the stages after it read the
+        hash port `port` (assumption firewall-snat-port), the hop says so when they differ."""
+        given = port
+        if ported(p.proto):
+            e = self.conntrack.by_original.get(flow_key(self._sent))
+            translated = (address, p.dst, p.proto, port, p.dport)
+            if e is None:
+                given = self.conntrack.snat_port(translated, self._sent.time_ns)[0]
+            elif e.translated[0::2] == translated[0::2]:
+                given = e.translated[3]
+        hop = firewall_nat.snat_hop(fwn, p, address, given, application)
+        if given != port:
+            hop["note"] = (f"port {port} (the flow's hash port, which the stages after this "
+                           "one read) was held by another live flow when this flow opened: "
+                           "the next free port (engine/snat_ports.py)")
+        return hop
 
     def _firewall_dnat(self, w: Walk, p: Packet, fw_index: int
                        ) -> Walk | tuple[Packet, int, Flow]:

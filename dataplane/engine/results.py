@@ -24,9 +24,6 @@ passing row with it carries the caveat `conntrack-reopen` (`reopened_rows`).
 `ambiguous_source` (bool: the row's IPv4 source is held by NICs of several VNets and nothing named
 its sender, so it entered at the first holder; control/shared_addresses.py): the row carries
 the caveat `ambiguous-source-address`.
-`snat_collided` (bool: the row opened a firewall-SNATed flow on an address:port another flow
-holds, engine/snat_collision.py): it carries the caveat `firewall-snat-port-collision` naming
-the firewall and the address:port; caveats() counts them per firewall.
 """
 
 from __future__ import annotations
@@ -43,7 +40,6 @@ from dataplane.dispositions import PASSED_CODES
 from dataplane.dispositions import Disposition as D
 from dataplane.engine.path_caveats import caveat_lines
 from dataplane.engine.reopen import REOPEN_CAVEAT
-from dataplane.engine.snat_collision import firewall_caveat
 from dataplane.io.caveat_counts import sent_ipv4
 
 _PROTO = {6: "TCP", 17: "UDP", 1: "ICMP"}
@@ -52,8 +48,7 @@ COLS = ("capture", "record", "time_in", "src", "dst", "proto", "sport", "dport",
         "nic", "disposition", "deciding", "time_out", "status", "final_src", "final_dst",
         "final_sport", "final_dport", "family", "src_hi", "src_lo", "dst_hi", "dst_lo",
         "server_name", "decision", "shaper_drop_leg", "final_src_hi", "final_src_lo",
-        "final_dst_hi", "final_dst_lo", "snat_pool", "reopened", "ambiguous_source",
-        "snat_collided")
+        "final_dst_hi", "final_dst_lo", "snat_pool", "reopened", "ambiguous_source")
 NOT_SHAPER_DROPPED = -1  # shaper_drop_leg of a packet no shaper dropped
 
 
@@ -286,10 +281,7 @@ class Result:
             "final_sport": int(c["final_sport"][i]), "final_dport": int(c["final_dport"][i]),
             "caveats": self._caveat_lines()[0][i]
             + ([REOPEN_CAVEAT] if c["reopened"][i] and d.name in PASSING_NAMES else [])
-            + ([AMBIGUOUS_SOURCE] if c["ambiguous_source"][i] else [])
-            + (self.emulator.snat_collision_lines({k: c[k][i:i + 1] for k in (
-                "snat_collided", "snat_pool", "final_src", "final_sport")})
-               if c["snat_collided"][i] else []),
+            + ([AMBIGUOUS_SOURCE] if c["ambiguous_source"][i] else []),
         }
 
     def reopened_rows(self) -> np.ndarray:
@@ -312,8 +304,6 @@ class Result:
         ambiguous = int(self.columns["ambiguous_source"].sum())  # control/shared_addresses.py
         if ambiguous:
             out[AMBIGUOUS_SOURCE] = ambiguous
-        for fw, k in Counter(self.emulator.snat_collision_firewalls(self.columns)).items():
-            out[firewall_caveat(fw)] = k  # engine/snat_collision.py
         return out
 
     def _caveat_lines(self) -> tuple[list[list[str]], dict[str, int]]:

@@ -15,7 +15,7 @@ about address translation, the packet is addressed to one of its addresses). Emi
   it equals the number of rows whose `caveats` cell holds its key.
 * `with_row_keys(cells, flagged)`: prepends to each packet's cell the keys of caveats decided
   per row, not per path (a TCP flow re-opened after idling out, a source address NICs of
-  several VNets hold, a firewall SNAT address:port already held), in `flagged`'s order.
+  several VNets hold), in `flagged`'s order.
 Work per batch is one boolean lookup per distinct path and group of caveats sharing their
 nodes, and one per distinct (path, length class), never per packet and caveat.
 """

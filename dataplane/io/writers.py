@@ -13,7 +13,7 @@ else):
   "DISPOSITION: reason; deciding"; one interface per link type.
 - `packets.parquet` / `packets.csv`: one row per packet (io/packet_table.py); its `caveats`
   column holds the keys of the caveats the engine decided for the row (a re-opened idled-out
-  TCP flow, a source address several VNets hold, a firewall SNAT address:port already held)
+  TCP flow, a source address several VNets hold)
   and of the path caveats (io/caveat_counts.py) that touch the packet, so summary.json's count
   of each of those equals the rows whose cell holds its key. The
   replay's own caveats (latency histogram, clamped pcap times, IPv6 frames left as captured)
@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,8 +147,6 @@ class ReplayWriter:
         self.unrewritten6 = 0  # IPv6 frames with extension headers left as captured
         self.reopened = 0  # passing TCP rows that re-opened an idled-out flow (fwdnat)
         self.ambiguous = 0  # rows from an address NICs of several VNets hold, sender not named
-        self.snat_collided: Counter[str] = Counter()  # firewall -> rows that drew a held
-        # SNAT address:port (engine/snat_collision.py)
         self.index = 0
 
     # -- the sink --
@@ -160,12 +157,10 @@ class ReplayWriter:
         reopened = cols["reopened"] & np.isin(cols["disposition"], PASSED_CODES)
         self.reopened += int(reopened.sum())
         self.ambiguous += int(cols["ambiguous_source"].sum())  # control/shared_addresses.py
-        self.snat_collided.update(self.em.snat_collision_firewalls(cols))
         caveats = with_row_keys(  # the path's caveats (counted), after the row's own
             self.path_caveats.add(paths, cols["length"], sent_ipv4(cols)),
             [(_key(self.em.reopen_caveat), reopened),
-             (_key(self.em.ambiguous_source_caveat), cols["ambiguous_source"]),
-             (_key(self.em.snat_collision_caveat("")), cols["snat_collided"])])
+             (_key(self.em.ambiguous_source_caveat), cols["ambiguous_source"])])
         if self.outputs.parquet or self.outputs.csv:
             self.table.write(record_batch(Batch(cols, paths, self.index, self.node_names,
                                                 self.labels, self._server_names(), caveats)))
@@ -313,7 +308,7 @@ class ReplayWriter:
         "inPacketsTable"} (packets whose answer it touches; whether packets.csv/parquet's
         `caveats` cells name it): the replay's own (latency histogram, clamped pcap times, IPv6 frames
         left as captured: in no cell), the engine's per-row ones (TCP packets that re-opened an
-        idled-out flow, sources several VNets hold, firewall SNAT ports already held: in their
+        idled-out flow, sources several VNets hold: in their
         rows' cells), then the topology's and its firewalls' (io/caveat_counts.py)."""
         timed = sum(int(v) for k, v in counts.items()
                     if k == D.DELIVERED.name or D[k] in EXITED)
@@ -333,8 +328,6 @@ class ReplayWriter:
             out.append(_per_row(self.em.reopen_caveat, self.reopened))
         if self.ambiguous:  # the emulator's text (control/shared_addresses.py)
             out.append(_per_row(self.em.ambiguous_source_caveat, self.ambiguous))
-        for fw, k in sorted(self.snat_collided.items()):  # engine/snat_collision.py
-            out.append(_per_row(self.em.snat_collision_caveat(fw), k))
         return out + self.path_caveats.as_list()
 
     def files(self) -> list[str]:

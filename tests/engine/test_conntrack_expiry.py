@@ -30,9 +30,8 @@ def _compare(net, pkts, gaps, split, timeout_ns, capacity: int | None = None,
              flow_limit: int | None = None) -> list[int]:
     """Reference and batch (chunks of `split`) over `pkts` sent at the running sum of `gaps`
     (ns), with a flow table of `capacity` entries (None: unbounded) and the batch's ids
-    compacted past `flow_limit`; asserts equal answers (and SNAT collision flags,
-    engine/snat_collision.py) and returns the reference
-    dispositions."""
+    compacted past `flow_limit`; asserts equal answers (final addresses and ports included:
+    allocated SNAT ports, engine/snat_ports.py) and returns the reference dispositions."""
     t, packets = 0, []
     for (s, d, p, sp, dp, k), gap in zip(pkts, gaps, strict=True):
         t += gap
@@ -47,10 +46,9 @@ def _compare(net, pkts, gaps, split, timeout_ns, capacity: int | None = None,
         part = packets[lo:lo + split]
         disp, dec, nodes = bp.run(columns(part))
         got += [(int(disp[i]), bp.labels.names[dec[i]] if dec[i] >= 0 else "",
-                 [int(x) for x in nodes[i] if x >= 0], tuple(int(f[i]) for f in bp.final),
-                 bool(bp.snat_collided[i])) for i in range(len(part))]
-    assert got == [(int(w.disposition), w.deciding, w.nodes, w.out, w.snat_collision)
-                   for w in walks]
+                 [int(x) for x in nodes[i] if x >= 0], tuple(int(f[i]) for f in bp.final))
+                for i in range(len(part))]
+    assert got == [(int(w.disposition), w.deciding, w.nodes, w.out) for w in walks]
     return [int(w.disposition) for w in walks]
 
 

@@ -36,9 +36,18 @@ NAT Gateway",
 https://learn.microsoft.com/azure/firewall/integrate-with-nat-gateway: "2,496 SNAT ports per
 public IP address configured per backend virtual machine scale set instance (Minimum of two
 instances)") at the AzureFirewallSubnet addresses right after the firewall's private address;
-the instance, the public address (Azure "randomly selects the source public IP address", same
-page) and the port are functions of the flow's original 5-tuple (a 64-bit mix), so a flow gets
-the same translation in every batch split.
+the instance and the public address (Azure "randomly selects the source public IP address",
+same page) are functions of the flow's original 5-tuple (a 64-bit mix), so a flow gets the
+same translation in every batch split. The SNAT port: the decision carries the 5-tuple's hash
+port (`snat_np`), the start of the flow's allocation; the connection table gives each live
+flow its own port when its entry opens (engine/snat_ports.py: the hash port when free in the
+flow's reply-key space -- SNAT address, destination, protocol, destination port -- else the
+next free port up, wrapping; an idled-out flow frees its port; allocation in capture order,
+whatever the batch split), and the flow's packets leave with that port. The stages after the
+SNAT (a later firewall, a load balancer's or gateway's flow hash, NSG source ports, explain
+hops) read the hash port: the port is state, not a decision (a flow that never opens an entry
+keeps the hash port). DNAT's source translation keeps its hash port (no allocation: two such
+flows on one tuple, conntrack-first-wins).
 SNAT port exhaustion (`snat_key`, `snat_limit`; assumption `firewall-snat-port`): a new flow
 (one whose original 5-tuple has no connection-table entry) SNATed at a firewall needs a port
 of its (firewall, SNAT address, instance, protocol, destination address, destination port);
@@ -93,10 +102,17 @@ FIREWALL_NAT_ASSUMPTIONS = (
     "rule-processing page does not say it (engine/stages/firewall_nat.py).",
     "firewall-instance-address: an Azure Firewall has its autoscaleConfiguration.minCapacity "
     "instances ('Azure Firewall prescaling'), else two (Microsoft's minimum); they sit at "
-    "the AzureFirewallSubnet addresses right after its private address; the instance, the "
-    "public address and the SNAT port of a flow are functions of its original 5-tuple, the "
-    "same in every batch split (Azure chooses them at run time).",
-    "firewall-snat-port: a new flow SNATed by an Azure Firewall takes a port of its (public IP "
+    "the AzureFirewallSubnet addresses right after its private address; the instance and the "
+    "public address of a flow are functions of its original 5-tuple, the same in every batch "
+    "split (Azure chooses them at run time).",
+    "firewall-snat-port: a new flow SNATed by an Azure Firewall takes its own port when its "
+    "connection-table entry opens (in capture order): the port a hash of its 5-tuple picks "
+    "when no live flow to the same destination IP:port holds it on that address, else the "
+    "next free port up (Microsoft does not say which port a connection gets); a flow idle "
+    "past the timeout frees its port, and should its forward direction resume after a later "
+    "flow took the port, it keeps the port and its replies go to the later flow; stages "
+    "after the SNAT (a later firewall, load-balancer and gateway flow hashes, NSG source "
+    "ports) see the hash port. The port counts against the pool (public IP "
     "or instance address, instance, protocol, destination IP:port); with 2,496 live flows per "
     "public IP per instance ('Scale SNAT ports with Azure NAT Gateway', https://"
     "learn.microsoft.com/azure/firewall/integrate-with-nat-gateway) -- 64,512 per instance "

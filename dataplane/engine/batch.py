@@ -194,6 +194,10 @@ class BatchPipeline:
         self._prep: tuple | None = None  # the last batch's flow ids and decision keys
         self.final: tuple = ()
         self.final6: tuple = ()  # uint64 (src_hi, src_lo, dst_hi, dst_lo) after translation
+        # whether the caller writes rows of `final6` after run (the emulator's fragment
+        # followers, fragments.follow_np): then run hands out copies of the untranslated
+        # halves, else the Columns' own arrays (read only)
+        self.final6_written = True
         self.addr6 = Ipv6Handles()  # translated IPv6 addresses in int64 columns
         self.openers = np.zeros(0, np.int64)
         self.snat_collided = np.zeros(0, bool)  # last run: engine/snat_collision.py
@@ -399,10 +403,12 @@ class BatchPipeline:
     def _final6(self, c: Columns, fsrc: np.ndarray, fdst: np.ndarray) -> tuple[np.ndarray, ...]:
         """The final addresses as uint64 halves (IPv6 translations are handles in `fsrc`/
         `fdst`, engine/address_handles.py); IPv6 rows' `fsrc`/`fdst` are reset to 0 (the
-        IPv4 columns' value for other families)."""
+        IPv4 columns' value for other families). Untranslated halves are the Columns' own
+        arrays unless `final6_written` (then copies: the caller writes followers' rows)."""
         six = c.family == 6
-        if not six.any() or not self.addr6.index:  # copies: callers write followers' rows
-            return tuple(a.copy() for a in (c.src_hi, c.src_lo, c.dst_hi, c.dst_lo))
+        if not six.any() or not self.addr6.index:
+            halves = (c.src_hi, c.src_lo, c.dst_hi, c.dst_lo)
+            return tuple(a.copy() for a in halves) if self.final6_written else halves
         shi, slo = self.addr6.halves_np(np.where(six, fsrc, 0), c.src_hi, c.src_lo)
         dhi, dlo = self.addr6.halves_np(np.where(six, fdst, 0), c.dst_hi, c.dst_lo)
         fsrc[six] = 0

@@ -268,7 +268,7 @@ class BatchPipeline:
         known, *base5, known_since = entry_state(  # kernels/entrystate
             rid, ct.reply_entry, ct.fwset, ct.unnat_ip, ct.unnat_port, ct.usrc, ct.last_ns,
             -(1 << 62))
-        base = (*base5, *self._no_state(n)[5:])  # SNAT-pool-full and expired: none yet
+        base = (*base5, *self._no_state(n, 5))  # SNAT-pool-full and expired: none yet
         empty = np.zeros(0, np.int64)
         if warm is None:
             state, rkey, prev = base, known >= 0, empty
@@ -303,8 +303,8 @@ class BatchPipeline:
             live = alive[inner]
             new = self._inner_state(base, c, ids, inner[live], depends[live])
             if dead.size or full.any():
-                if new[0] is base[0]:  # never write base (reused by every round)
-                    new = (*(a.copy() for a in new[:5]), *new[5:])
+                new = (*(a.copy() if a is b else a  # never write base (reused by every round)
+                         for a, b in zip(new[:5], base[:5], strict=True)), *new[5:])
                 expired = new[6].copy()  # each dead row's expired flow (never base's array)
                 expired[dead] = self._expired(c, dead, known, cand, ids)
                 new = (*new[:5], full, expired)  # full: a fresh array of _snat_full's
@@ -536,13 +536,14 @@ class BatchPipeline:
         return k
 
     # -- conntrack state of rows --
-    def _no_state(self, n: int) -> tuple[np.ndarray, ...]:
+    _NO_STATE = ((bool, 0), (np.int32, 0), (np.int64, -1), (np.int32, -1), (np.int64, -1),
+                 (bool, 0), (np.int32, -1))  # (dtype, value) of each state column, no state
+
+    def _no_state(self, n: int, first: int = 0) -> tuple[np.ndarray, ...]:
         """(est, firewall-session set, un-NAT address, un-NAT port, source restore, SNAT
-        pool full, expired) of rows without state; `expired` (int32): -1 the row answers no
-        expired entry, else `_expired`'s value."""
-        return (np.zeros(n, bool), np.zeros(n, np.int32), np.full(n, -1, np.int64),
-                np.full(n, -1, np.int32), np.full(n, -1, np.int64), np.zeros(n, bool),
-                np.full(n, -1, np.int32))
+        pool full, expired) of rows without state, from column `first` on; `expired`
+        (int32): -1 the row answers no expired entry, else `_expired`'s value."""
+        return tuple(np.full(n, v, t) if v else np.zeros(n, t) for t, v in self._NO_STATE[first:])
 
     def _expired(self, c: Columns, dead: np.ndarray, known: np.ndarray, opener: np.ndarray,
                  ids: np.ndarray) -> np.ndarray:
@@ -684,16 +685,20 @@ class BatchPipeline:
     def _inner_state(self, base: tuple[np.ndarray, ...], c: Columns, ids: np.ndarray,
                      rows: np.ndarray, opener: np.ndarray) -> tuple[np.ndarray, ...]:
         """`base` with rows answering an in-batch opener row (`opener`, per row) given that
-        opener's state: its decision's firewall set and translation."""
+        opener's state: its decision's firewall set and translation. A column whose `rows`
+        already hold those values is base's own array (never written: callers copy a column
+        that `is` base's before writing it); the others are copies."""
         if rows.size == 0:
             return base
-        est, fws, uip, uport, usrc = (a.copy() for a in base[:5])
-        full, expired = base[5], base[6]  # not written here (the caller replaces them)
         d = ids[opener]
-        est[rows] = True
-        fws[rows] = self._fwset[d]
-        uip[rows], uport[rows], usrc[rows] = self._unnat_of(c, ids, opener)
-        return est, fws, uip, uport, usrc, full, expired
+        values = (True, self._fwset[d], *self._unnat_of(c, ids, opener))
+        new = []
+        for a, v in zip(base[:5], values, strict=True):
+            if (a[rows] != v).any():  # most rows: est only (no firewall set, no translation)
+                a = a.copy()
+                a[rows] = v
+            new.append(a)
+        return (*new, *base[5:])  # SNAT-pool-full, expired: not written here (caller's)
 
     def _unnat_of(self, c: Columns, ids: np.ndarray, rows: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

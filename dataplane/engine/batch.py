@@ -145,9 +145,16 @@ class Columns:
         return Columns(*(getattr(self, f)[rows] for f in self.__dataclass_fields__))
 
 
-def _union_rows(n: int, *arrays: np.ndarray) -> np.ndarray:
+def _union_rows(n: int, *arrays: np.ndarray, distinct: bool = False) -> np.ndarray:
     """np.union1d of arrays of row numbers in [0, n) (sorted, distinct), by a mask: no sort
-    (int64)."""
+    (int64). With `distinct` (every array already sorted and distinct), one non-empty array,
+    or all non-empty ones equal, is the answer itself (not a copy: callers only read it)."""
+    if distinct:
+        full = [a for a in arrays if a.size]
+        if not full:
+            return np.zeros(0, np.int64)
+        if all(a is full[0] or np.array_equal(a, full[0]) for a in full[1:]):
+            return full[0].astype(np.int64, copy=False)
     mask = np.zeros(n, bool)
     for a in arrays:
         mask[a] = True
@@ -203,6 +210,7 @@ class BatchPipeline:
         self.snat_collided = np.zeros(0, bool)  # last run: engine/snat_collision.py
         self.recorders = np.zeros(0, np.int64)  # rows recording a pending session
         self.depended_on = np.zeros(0, np.int64)
+        self._iota = np.zeros(0, np.int64)  # row numbers (_rows)
         self._clear_flows()
         p = net.program
         self.route_label = np.array([self.labels(s) for s in net.route_labels], dtype=np.int32)
@@ -263,7 +271,7 @@ class BatchPipeline:
             fid, rid, rev = self._flow_ids(c)
             dkeys = self._decision_keys(c, fid)
         ct = self.ct
-        rows = np.arange(n, dtype=np.int64)
+        rows = self._rows(n)
         # replies of entries opened in earlier batches: the entry, its state, its last touch
         known, *base5, known_since = entry_state(  # kernels/entrystate
             rid, ct.reply_entry, ct.fwset, ct.unnat_ip, ct.unnat_port, ct.usrc, ct.last_ns,
@@ -275,7 +283,10 @@ class BatchPipeline:
             ids = self._decisions(c, state, rows, dkeys)
         else:  # start from the last run's answer: the iteration converges from any start
             ids, state, rkey, prev = warm
+            ids = ids.copy()  # written below; the last run's (not copied when stored)
         entry, since, op = known, known_since, empty  # the previous round's (room touches)
+        wrote = empty  # rows of entry/since the last round wrote (copies of known/known_since)
+        no_entry = known < 0
         for _ in range(n + 1):  # row r is final after r+1 rounds; usually 1-3 rounds
             last_op = op
             op, tid, rid, exact = self._openers(c, fid, rid, rev, ids, rkey, excl, partial(
@@ -286,22 +297,31 @@ class BatchPipeline:
             also = op[unnat[0] >= UNSNAT]  # SNAT: reverse(original) too
             keys, by = np.concatenate([tid, fid[also]]), np.concatenate([op, also])
             cand = earliest(keys, by, rid, n, scratch)  # each row's earliest in-batch opener
-            inner = np.flatnonzero((cand < rows) & (known < 0))
+            inner = np.flatnonzero((cand < rows) & no_entry)
             depends = cand[inner]
-            entry = known.copy()  # each row's entry (opener id), -1 none (conntrack-idle)
-            entry[inner] = fid[depends]
-            since = known_since.copy()  # a touch of each row's entry before it (ns)
-            since[inner] = c.time_ns[depends]
+            # each row's entry (opener id), -1 none (conntrack-idle), and a touch of it before
+            # the row (ns): known/known_since with the inner rows' in-batch openers; one copy
+            # per run, then the last round's rows put back (the room touches of this round's
+            # _openers read the last round's, before this)
+            if entry is known and inner.size:
+                entry, since = known.copy(), known_since.copy()
+            if entry is not known:
+                entry[wrote], since[wrote] = known[wrote], known_since[wrote]
+                entry[inner], since[inner] = fid[depends], c.time_ns[depends]
+                wrote = inner
             alive, _ = self._alive(c, entry, since, fid, op, ids, excl, False)
-            dead = np.flatnonzero((entry >= 0) & ~alive)
+            dead = empty if alive is None else np.flatnonzero((entry >= 0) & ~alive)
             full = self._snat_full(c, fid, op, ids, partial(
                 self._alive, c, entry, since, fid, op, ids, excl, True))
-            marked = _union_rows(n, inner, dead, np.flatnonzero(full))
-            touched = _union_rows(n, prev, marked)  # rows whose state may differ from base
+            marked = _union_rows(n, inner, dead, np.flatnonzero(full), distinct=True)
+            touched = _union_rows(n, prev, marked, distinct=True)  # may differ from base
             if touched.size == 0 and not again_room:
                 break
-            live = alive[inner]
-            new = self._inner_state(base, c, ids, inner[live], depends[live])
+            if alive is None:
+                new = self._inner_state(base, c, ids, inner, depends)
+            else:
+                live = alive[inner]
+                new = self._inner_state(base, c, ids, inner[live], depends[live])
             if dead.size or full.any():
                 new = (*(a.copy() if a is b else a  # never write base (reused by every round)
                          for a, b in zip(new[:5], base[:5], strict=True)), *new[5:])
@@ -323,7 +343,7 @@ class BatchPipeline:
                                            ct.last_ns, ct.idle_timeout_ns)  # engine/reopen.py
         self.snat_collided = np.zeros(n, bool)  # set by commit() (engine/snat_collision.py)
         # rid may hold new ids (translated tuples); ids/state warm-start a re-run
-        self._prep = (c, fid, rid, rev, dkeys, (ids.copy(), state, rkey, prev))
+        self._prep = (c, fid, rid, rev, dkeys, (ids, state, rkey, prev))
         self._pending = (fid[op], tid, self._fwset[ids[op]], *unnat, c.time_ns[op],
                          self._pool[ids[op]])
         self._touches = touches
@@ -582,25 +602,25 @@ class BatchPipeline:
         touch before it (the committed last_ns, then earlier events) is at most the timeout.
         Fast paths: a reply within the timeout of `since` (a touch of its entry before it: the
         committed last_ns or its in-batch opener's time) is alive; else every reply alive
-        assuming all earlier ones were; entries where that fails are scanned in order."""
+        assuming all earlier ones were; entries where that fails are scanned in order.
+        `alive` is None when every row is alive (the first fast path)."""
         ct = self.ct
         n = entry.size
-        rows = np.arange(n, dtype=np.int64)
-        alive = np.ones(n, bool)
         rep = np.flatnonzero((entry >= 0) & (c.preset == UNDECIDED))
         sure = bool((c.time_ns[rep] - since[rep] <= ct.idle_timeout_ns).all())
         if sure and not touches:
-            return alive, None
+            return None, None
         # the row each in-batch flow opens at (first_openers: at most one opener per flow,
         # so the earliest opener of a row's flow is its flow's opener; n: none)
-        in_batch = earliest(fid[op], op, fid, n, self._scratch) <= rows if op.size else \
-            np.zeros(n, bool)
+        in_batch = earliest(fid[op], op, fid, n, self._scratch) <= self._rows(n) if op.size \
+            else np.zeros(n, bool)
         fwd = np.flatnonzero(self._pass[ids] & ~excl & (entry < 0) & (
             ct.opened[fid] | in_batch))
         ev_rows = np.concatenate([rep, fwd])
         ev_ent = np.concatenate([entry[rep], fid[fwd]])
         if sure:
-            return alive, (ev_rows, ev_ent, c.time_ns[ev_rows].astype(np.int64))
+            return None, (ev_rows, ev_ent, c.time_ns[ev_rows].astype(np.int64))
+        alive = np.ones(n, bool)
         is_rep = np.concatenate([np.ones(rep.size, bool), np.zeros(fwd.size, bool)])
         o = np.lexsort((ev_rows, ev_ent))
         ev_rows, ev_ent, is_rep = ev_rows[o], ev_ent[o], is_rep[o]
@@ -624,6 +644,13 @@ class BatchPipeline:
                     last = max(last, tk)
         alive[ev_rows[is_rep & ~ok]] = False
         return alive, (ev_rows[ok], ev_ent[ok], t[ok])
+
+    def _rows(self, n: int) -> np.ndarray:
+        """np.arange(n) (int64), read only: a view of one array kept for the largest n."""
+        if self._iota.size < n:
+            self._iota = np.arange(max(n, 2 * self._iota.size), dtype=np.int64)
+            self._iota.flags.writeable = False
+        return self._iota[:n]
 
     def _snat_full(self, c: Columns, fid: np.ndarray, op: np.ndarray, ids: np.ndarray,
                    alive_of: Callable[[], tuple[np.ndarray, Any]]) -> np.ndarray:

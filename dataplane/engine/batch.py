@@ -91,7 +91,7 @@ from dataplane.errors import InputError
 from dataplane.kernels.dkeys import key_hashes, row_keys, state_hashes
 from dataplane.kernels.dtake import take_decided
 from dataplane.kernels.entrystate import entry_state
-from dataplane.kernels.openers import earliest, first_openers
+from dataplane.kernels.openers import earliest, first_openers, touch_events
 from dataplane.kernels.pipeline import KEY_WORDS, KeyIndex, flow_keys, key_fields
 from dataplane.kernels.rowdiff import changed_rows
 from dataplane.kernels.unnat import unnat
@@ -610,21 +610,17 @@ class BatchPipeline:
         sure = bool((c.time_ns[rep] - since[rep] <= ct.idle_timeout_ns).all())
         if sure and not touches:
             return None, None
-        # the row each in-batch flow opens at (first_openers: at most one opener per flow,
-        # so the earliest opener of a row's flow is its flow's opener; n: none)
-        in_batch = earliest(fid[op], op, fid, n, self._scratch) <= self._rows(n) if op.size \
-            else np.zeros(n, bool)
-        fwd = np.flatnonzero(self._pass[ids] & ~excl & (entry < 0) & (
-            ct.opened[fid] | in_batch))
-        ev_rows = np.concatenate([rep, fwd])
-        ev_ent = np.concatenate([entry[rep], fid[fwd]])
+        # the events in one pass (kernels/openers): the replies `rep`, then the forward rows
+        # (a flow opened in the batch: by its opener row, first_openers' at most one per flow)
+        ev_rows, ev_ent, t, nrep = touch_events(entry, c.preset, UNDECIDED, fid, ids,
+                                                self._pass, excl, ct.opened, op, c.time_ns,
+                                                self._scratch)
         if sure:
-            return None, (ev_rows, ev_ent, c.time_ns[ev_rows].astype(np.int64))
+            return None, (ev_rows, ev_ent, t)
         alive = np.ones(n, bool)
-        is_rep = np.concatenate([np.ones(rep.size, bool), np.zeros(fwd.size, bool)])
+        is_rep = self._rows(ev_rows.size) < nrep
         o = np.lexsort((ev_rows, ev_ent))
-        ev_rows, ev_ent, is_rep = ev_rows[o], ev_ent[o], is_rep[o]
-        t = c.time_ns[ev_rows].astype(np.int64)
+        ev_rows, ev_ent, is_rep, t = ev_rows[o], ev_ent[o], is_rep[o], t[o]
         start = np.r_[True, ev_ent[1:] != ev_ent[:-1]]
         gid = np.cumsum(start) - 1
         times, rank = np.unique(t, return_inverse=True)  # group-wise running max by rank

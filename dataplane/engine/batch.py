@@ -92,7 +92,7 @@ from dataplane.errors import InputError
 from dataplane.kernels.dkeys import key_hashes, row_keys, state_hashes
 from dataplane.kernels.dtake import take_decided
 from dataplane.kernels.entrystate import entry_state
-from dataplane.kernels.openers import earliest, first_openers
+from dataplane.kernels.openers import earliest, first_openers, touch_events
 from dataplane.kernels.pipeline import KEY_WORDS, KeyIndex, flow_keys, key_fields
 from dataplane.kernels.pipeline_py import mix64
 from dataplane.kernels.rowdiff import changed_rows
@@ -147,9 +147,16 @@ class Columns:
         return Columns(*(getattr(self, f)[rows] for f in self.__dataclass_fields__))
 
 
-def _union_rows(n: int, *arrays: np.ndarray) -> np.ndarray:
+def _union_rows(n: int, *arrays: np.ndarray, distinct: bool = False) -> np.ndarray:
     """np.union1d of arrays of row numbers in [0, n) (sorted, distinct), by a mask: no sort
-    (int64)."""
+    (int64). With `distinct` (every array already sorted and distinct), one non-empty array,
+    or all non-empty ones equal, is the answer itself (not a copy: callers only read it)."""
+    if distinct:
+        full = [a for a in arrays if a.size]
+        if not full:
+            return np.zeros(0, np.int64)
+        if all(a is full[0] or np.array_equal(a, full[0]) for a in full[1:]):
+            return full[0].astype(np.int64, copy=False)
     mask = np.zeros(n, bool)
     for a in arrays:
         mask[a] = True
@@ -196,6 +203,10 @@ class BatchPipeline:
         self._prep: tuple | None = None  # the last batch's flow ids and decision keys
         self.final: tuple = ()
         self.final6: tuple = ()  # uint64 (src_hi, src_lo, dst_hi, dst_lo) after translation
+        # whether the caller writes rows of `final6` after run (the emulator's fragment
+        # followers, fragments.follow_np): then run hands out copies of the untranslated
+        # halves, else the Columns' own arrays (read only)
+        self.final6_written = True
         self.addr6 = Ipv6Handles()  # translated IPv6 addresses in int64 columns
         self.openers = np.zeros(0, np.int64)
         self._snat_prev: tuple[np.ndarray, np.ndarray] | None = None  # _snat_ports, by round
@@ -204,6 +215,7 @@ class BatchPipeline:
         self._snat_take = np.zeros(0, bool)
         self.recorders = np.zeros(0, np.int64)  # rows recording a pending session
         self.depended_on = np.zeros(0, np.int64)
+        self._iota = np.zeros(0, np.int64)  # row numbers (_rows)
         self._clear_flows()
         p = net.program
         self.route_label = np.array([self.labels(s) for s in net.route_labels], dtype=np.int32)
@@ -263,20 +275,23 @@ class BatchPipeline:
             fid, rid, rev = self._flow_ids(c)
             dkeys = self._decision_keys(c, fid)
         ct = self.ct
-        rows = np.arange(n, dtype=np.int64)
+        rows = self._rows(n)
         # replies of entries opened in earlier batches: the entry, its state, its last touch
         known, *base5, known_since = entry_state(  # kernels/entrystate
             rid, ct.reply_entry, ct.fwset, ct.unnat_ip, ct.unnat_port, ct.usrc, ct.last_ns,
             -(1 << 62))
-        base = (*base5, *self._no_state(n)[5:])  # SNAT-pool-full and expired: none yet
+        base = (*base5, *self._no_state(n, 5))  # SNAT-pool-full and expired: none yet
         empty = np.zeros(0, np.int64)
         if warm is None:
             state, rkey, prev = base, known >= 0, empty
             ids = self._decisions(c, state, rows, dkeys)
         else:  # start from the last run's answer: the iteration converges from any start
             ids, state, rkey, prev = warm
+            ids = ids.copy()  # written below; the last run's (not copied when stored)
         entry, since, op = known, known_since, empty  # the previous round's (room touches)
         self._snat_prev = None  # SNAT ports of the previous round (engine/snat_ports.py)
+        wrote = empty  # rows of entry/since the last round wrote (copies of known/known_since)
+        no_entry = known < 0
         for _ in range(n + 1):  # row r is final after r+1 rounds; usually 1-3 rounds
             last_op = op
             op, tid, rid, exact = self._openers(c, fid, rid, rev, ids, rkey, excl, partial(
@@ -289,25 +304,41 @@ class BatchPipeline:
             keys, by = np.concatenate([tid, fid[also]]), np.concatenate([op, also])
             cand = earliest(keys, by, rid, n, scratch)  # each row's earliest in-batch opener
             cand, kr = self._snat_owners(rid, op, tid, cand, known)  # taken-over reply ids
-            inner = np.flatnonzero((cand < rows) & (kr < 0))
-            depends = cand[inner]
-            entry = kr.copy()  # each row's entry (opener id), -1 none (conntrack-idle)
-            entry[inner] = fid[depends]
-            since = known_since.copy()  # a touch of each row's entry before it (ns)
-            since[inner] = c.time_ns[depends]
+            # each row's entry (opener id), -1 none (conntrack-idle), and a touch of it before
+            # the row (ns): known/known_since with the inner rows' in-batch openers; one copy
+            # per run, then the last round's rows put back (the room touches of this round's
+            # _openers read the last round's, before this)
+            if kr is known:  # no reply id taken over by a SNAT port (the common case)
+                inner = np.flatnonzero((cand < rows) & no_entry)
+                depends = cand[inner]
+                if entry is known and inner.size:
+                    entry, since = known.copy(), known_since.copy()
+                if entry is not known:
+                    entry[wrote], since[wrote] = known[wrote], known_since[wrote]
+                    entry[inner], since[inner] = fid[depends], c.time_ns[depends]
+                    wrote = inner
+            else:  # taken-over reply ids: entries from kr, every row put back next round
+                inner = np.flatnonzero((cand < rows) & (kr < 0))
+                depends = cand[inner]
+                entry, since = kr.copy(), known_since.copy()
+                entry[inner], since[inner] = fid[depends], c.time_ns[depends]
+                wrote = rows
             alive, _ = self._alive(c, entry, since, fid, op, ids, excl, False)
-            dead = np.flatnonzero((entry >= 0) & ~alive)
+            dead = empty if alive is None else np.flatnonzero((entry >= 0) & ~alive)
             full = self._snat_full(c, fid, op, ids, partial(
                 self._alive, c, entry, since, fid, op, ids, excl, True))
-            marked = _union_rows(n, inner, dead, np.flatnonzero(full))
-            touched = _union_rows(n, prev, marked)  # rows whose state may differ from base
+            marked = _union_rows(n, inner, dead, np.flatnonzero(full), distinct=True)
+            touched = _union_rows(n, prev, marked, distinct=True)  # may differ from base
             if touched.size == 0 and not again_room:
                 break
-            live = alive[inner]
-            new = self._inner_state(base, c, ids, inner[live], depends[live])
+            if alive is None:
+                new = self._inner_state(base, c, ids, inner, depends)
+            else:
+                live = alive[inner]
+                new = self._inner_state(base, c, ids, inner[live], depends[live])
             if dead.size or full.any():
-                if new[0] is base[0]:  # never write base (reused by every round)
-                    new = (*(a.copy() for a in new[:5]), *new[5:])
+                new = (*(a.copy() if a is b else a  # never write base (reused by every round)
+                         for a, b in zip(new[:5], base[:5], strict=True)), *new[5:])
                 expired = new[6].copy()  # each dead row's expired flow (never base's array)
                 expired[dead] = self._expired(c, dead, kr, cand, ids)
                 new = (*new[:5], full, expired)  # full: a fresh array of _snat_full's
@@ -325,7 +356,7 @@ class BatchPipeline:
         self.reopened = reopen.reopened_np(n, *touches, entry < 0, c.proto, ct.opened,
                                            ct.last_ns, ct.idle_timeout_ns)  # engine/reopen.py
         # rid may hold new ids (translated tuples); ids/state warm-start a re-run
-        self._prep = (c, fid, rid, rev, dkeys, (ids.copy(), state, rkey, prev))
+        self._prep = (c, fid, rid, rev, dkeys, (ids, state, rkey, prev))
         self._pending = (fid[op], tid, self._fwset[ids[op]], *unnat, c.time_ns[op],
                          self._pool[ids[op]], self._snat_sport, self._snat_take)
         self._touches = touches
@@ -406,10 +437,12 @@ class BatchPipeline:
     def _final6(self, c: Columns, fsrc: np.ndarray, fdst: np.ndarray) -> tuple[np.ndarray, ...]:
         """The final addresses as uint64 halves (IPv6 translations are handles in `fsrc`/
         `fdst`, engine/address_handles.py); IPv6 rows' `fsrc`/`fdst` are reset to 0 (the
-        IPv4 columns' value for other families)."""
+        IPv4 columns' value for other families). Untranslated halves are the Columns' own
+        arrays unless `final6_written` (then copies: the caller writes followers' rows)."""
         six = c.family == 6
-        if not six.any() or not self.addr6.index:  # copies: callers write followers' rows
-            return tuple(a.copy() for a in (c.src_hi, c.src_lo, c.dst_hi, c.dst_lo))
+        if not six.any() or not self.addr6.index:
+            halves = (c.src_hi, c.src_lo, c.dst_hi, c.dst_lo)
+            return tuple(a.copy() for a in halves) if self.final6_written else halves
         shi, slo = self.addr6.halves_np(np.where(six, fsrc, 0), c.src_hi, c.src_lo)
         dhi, dlo = self.addr6.halves_np(np.where(six, fdst, 0), c.dst_hi, c.dst_lo)
         fsrc[six] = 0
@@ -534,13 +567,14 @@ class BatchPipeline:
         return k
 
     # -- conntrack state of rows --
-    def _no_state(self, n: int) -> tuple[np.ndarray, ...]:
+    _NO_STATE = ((bool, 0), (np.int32, 0), (np.int64, -1), (np.int32, -1), (np.int64, -1),
+                 (bool, 0), (np.int32, -1))  # (dtype, value) of each state column, no state
+
+    def _no_state(self, n: int, first: int = 0) -> tuple[np.ndarray, ...]:
         """(est, firewall-session set, un-NAT address, un-NAT port, source restore, SNAT
-        pool full, expired) of rows without state; `expired` (int32): -1 the row answers no
-        expired entry, else `_expired`'s value."""
-        return (np.zeros(n, bool), np.zeros(n, np.int32), np.full(n, -1, np.int64),
-                np.full(n, -1, np.int32), np.full(n, -1, np.int64), np.zeros(n, bool),
-                np.full(n, -1, np.int32))
+        pool full, expired) of rows without state, from column `first` on; `expired`
+        (int32): -1 the row answers no expired entry, else `_expired`'s value."""
+        return tuple(np.full(n, v, t) if v else np.zeros(n, t) for t, v in self._NO_STATE[first:])
 
     def _expired(self, c: Columns, dead: np.ndarray, known: np.ndarray, opener: np.ndarray,
                  ids: np.ndarray) -> np.ndarray:
@@ -628,29 +662,25 @@ class BatchPipeline:
         touch before it (the committed last_ns, then earlier events) is at most the timeout.
         Fast paths: a reply within the timeout of `since` (a touch of its entry before it: the
         committed last_ns or its in-batch opener's time) is alive; else every reply alive
-        assuming all earlier ones were; entries where that fails are scanned in order."""
+        assuming all earlier ones were; entries where that fails are scanned in order.
+        `alive` is None when every row is alive (the first fast path)."""
         ct = self.ct
         n = entry.size
-        rows = np.arange(n, dtype=np.int64)
-        alive = np.ones(n, bool)
         rep = np.flatnonzero((entry >= 0) & (c.preset == UNDECIDED))
         sure = bool((c.time_ns[rep] - since[rep] <= ct.idle_timeout_ns).all())
         if sure and not touches:
-            return alive, None
-        # the row each in-batch flow opens at (first_openers: at most one opener per flow,
-        # so the earliest opener of a row's flow is its flow's opener; n: none)
-        in_batch = earliest(fid[op], op, fid, n, self._scratch) <= rows if op.size else \
-            np.zeros(n, bool)
-        fwd = np.flatnonzero(self._pass[ids] & ~excl & (entry < 0) & (
-            ct.opened[fid] | in_batch))
-        ev_rows = np.concatenate([rep, fwd])
-        ev_ent = np.concatenate([entry[rep], fid[fwd]])
+            return None, None
+        # the events in one pass (kernels/openers): the replies `rep`, then the forward rows
+        # (a flow opened in the batch: by its opener row, first_openers' at most one per flow)
+        ev_rows, ev_ent, t, nrep = touch_events(entry, c.preset, UNDECIDED, fid, ids,
+                                                self._pass, excl, ct.opened, op, c.time_ns,
+                                                self._scratch)
         if sure:
-            return alive, (ev_rows, ev_ent, c.time_ns[ev_rows].astype(np.int64))
-        is_rep = np.concatenate([np.ones(rep.size, bool), np.zeros(fwd.size, bool)])
+            return None, (ev_rows, ev_ent, t)
+        alive = np.ones(n, bool)
+        is_rep = self._rows(ev_rows.size) < nrep
         o = np.lexsort((ev_rows, ev_ent))
-        ev_rows, ev_ent, is_rep = ev_rows[o], ev_ent[o], is_rep[o]
-        t = c.time_ns[ev_rows].astype(np.int64)
+        ev_rows, ev_ent, is_rep, t = ev_rows[o], ev_ent[o], is_rep[o], t[o]
         start = np.r_[True, ev_ent[1:] != ev_ent[:-1]]
         gid = np.cumsum(start) - 1
         times, rank = np.unique(t, return_inverse=True)  # group-wise running max by rank
@@ -670,6 +700,13 @@ class BatchPipeline:
                     last = max(last, tk)
         alive[ev_rows[is_rep & ~ok]] = False
         return alive, (ev_rows[ok], ev_ent[ok], t[ok])
+
+    def _rows(self, n: int) -> np.ndarray:
+        """np.arange(n) (int64), read only: a view of one array kept for the largest n."""
+        if self._iota.size < n:
+            self._iota = np.arange(max(n, 2 * self._iota.size), dtype=np.int64)
+            self._iota.flags.writeable = False
+        return self._iota[:n]
 
     def _snat_full(self, c: Columns, fid: np.ndarray, op: np.ndarray, ids: np.ndarray,
                    alive_of: Callable[[], tuple[np.ndarray, Any]]) -> np.ndarray:
@@ -731,16 +768,20 @@ class BatchPipeline:
     def _inner_state(self, base: tuple[np.ndarray, ...], c: Columns, ids: np.ndarray,
                      rows: np.ndarray, opener: np.ndarray) -> tuple[np.ndarray, ...]:
         """`base` with rows answering an in-batch opener row (`opener`, per row) given that
-        opener's state: its decision's firewall set and translation."""
+        opener's state: its decision's firewall set and translation. A column whose `rows`
+        already hold those values is base's own array (never written: callers copy a column
+        that `is` base's before writing it); the others are copies."""
         if rows.size == 0:
             return base
-        est, fws, uip, uport, usrc = (a.copy() for a in base[:5])
-        full, expired = base[5], base[6]  # not written here (the caller replaces them)
         d = ids[opener]
-        est[rows] = True
-        fws[rows] = self._fwset[d]
-        uip[rows], uport[rows], usrc[rows] = self._unnat_of(c, ids, opener)
-        return est, fws, uip, uport, usrc, full, expired
+        values = (True, self._fwset[d], *self._unnat_of(c, ids, opener))
+        new = []
+        for a, v in zip(base[:5], values, strict=True):
+            if (a[rows] != v).any():  # most rows: est only (no firewall set, no translation)
+                a = a.copy()
+                a[rows] = v
+            new.append(a)
+        return (*new, *base[5:])  # SNAT-pool-full, expired: not written here (caller's)
 
     def _unnat_of(self, c: Columns, ids: np.ndarray, rows: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -480,6 +480,7 @@ class Emulator:
         self._frag_plan = edge_np(self.batch.fragments, self.batch.labels, rows.cols,
                                   SimpleNamespace(**rows.fragment), rows.records.time_ns,
                                   UNDECIDED)
+        self.batch.final6_written = self._frag_plan.follow_rows.size > 0  # follow_np writes
         self._non_ip = decide_np(rows.fragment["status"], rows.fragment["ethertype"],
                                  self.batch.labels)  # labelled with their EtherType
         horizon = int(rows.given["time_in"][-1]) if more else None

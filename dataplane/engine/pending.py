@@ -261,7 +261,7 @@ class BatchPendingSessions:
         its public_reply_key (a reply keyed by it answers the record too)."""
         n = fid.size
         self.entered = (np.zeros(0, np.int64), np.zeros(0, np.int32))
-        if not self.registered:  # no firewall rule evaluation has dropped a packet yet
+        if not self.registered or self._quiet(disposition, label):
             self._staged = None
             none = np.zeros(0, np.int64)
             return disposition, label, none, none
@@ -301,6 +301,15 @@ class BatchPendingSessions:
             used = np.unique(from_batch[b])
         self._staged = (rec, fid[rec], at[rec], disposition[rec], label[rec], t[rec], pub[rec])
         return disposition, label, rec, used
+
+    def _quiet(self, disposition: np.ndarray, label: np.ndarray) -> bool:
+        """The batch neither records nor answers (settle's fast path): no row has a firewall
+        rule drop's disposition (a recorder or an answer at a firewall needs one) and no row
+        is an Internet packet nothing admits (an answer from the Internet)."""
+        if ((disposition == DROPS[0]) | (disposition == DROPS[1])).any():
+            return False
+        inet = np.flatnonzero(self.internet)
+        return inet.size == 0 or not np.isin(label, inet).any()
 
     def _within_room(self, fid: np.ndarray, rec: np.ndarray, time_ns: np.ndarray
                      ) -> np.ndarray:

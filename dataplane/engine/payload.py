@@ -384,6 +384,17 @@ class FlowKeys(NamedTuple):
         return out
 
 
+def _among(values: np.ndarray, ports: np.ndarray) -> np.ndarray:
+    """bool[n]: which `values` are among `ports` (the few ports application rules name: one
+    comparison each, cheaper than np.isin's sort or table; np.isin for many)."""
+    if ports.size > 8:
+        return np.isin(values, ports)
+    out = np.zeros(values.size, bool)
+    for port in ports.tolist():
+        out |= values == port
+    return out
+
+
 class FlowNames:
     """Batch form: flows interned by the key kernel (kernels/pipeline.py), first payloads
     through the compiled server-name kernel, only split ones continued in Python. Per flow id:
@@ -420,15 +431,23 @@ class FlowNames:
         if ports.size == 0:
             return out
         tcp = (hc.status == 0) & (hc.proto == 6)  # type: ignore[attr-defined]
-        to = np.isin(hc.dport, ports)  # type: ignore[attr-defined]
-        from_ = np.isin(hc.sport, ports) & ~to  # type: ignore[attr-defined]
+        to = _among(hc.dport, ports)  # type: ignore[attr-defined]
+        from_ = _among(hc.sport, ports) & ~to  # type: ignore[attr-defined]
         rows = np.flatnonzero(tcp & (to | from_))
-        if rows.size:
-            keys = FlowKeys(family[rows], src_hi[rows], src_lo[rows], dst_hi[rows],
-                            dst_lo[rows], hc.sport[rows], hc.dport[rows],  # type: ignore[attr-defined]
-                            from_[rows])
-            out[rows] = self.flows(payload_columns(rb, hc, rows), keys,
-                                   *(None if a is None else a[rows] for a in (time_ns, position)))
+        if rows.size == 0:
+            return out
+        reply = from_[rows]
+        fid = self._flow_ids(FlowKeys(family[rows], src_hi[rows], src_lo[rows], dst_hi[rows],
+                                      dst_lo[rows], hc.sport[rows], hc.dport[rows],  # type: ignore[attr-defined]
+                                      reply))
+        # only a client packet with a payload, of a flow whose name is not settled, is read:
+        # the payload columns of those rows alone (payload_columns drops the empty ones)
+        sel = ~reply & (hc.payload_len[rows] > 0) & self._unsettled(fid)  # type: ignore[attr-defined]
+        if sel.any():
+            read = rows[sel]
+            self._read(payload_columns(rb, hc, read), fid[sel],
+                       *(None if a is None else a[read] for a in (time_ns, position)))
+        out[rows] = fid
         return out
 
     def observe(self, p: PayloadColumns, keys: FlowKeys, time_ns: np.ndarray | None = None,
@@ -440,11 +459,18 @@ class FlowNames:
     def flows(self, p: PayloadColumns, keys: FlowKeys, time_ns: np.ndarray | None = None,
               position: np.ndarray | None = None) -> np.ndarray:
         """Read the packets (in order); int64[n] their flow ids."""
+        fid = self._flow_ids(keys)
+        self._read(p, fid, time_ns, position, ~keys.replies())
+        return fid
+
+    def _flow_ids(self, keys: FlowKeys) -> np.ndarray:
+        """int64[n]: each packet's flow id (a reply's: its reverse tuple's), interned; the
+        per-flow columns grown to hold them."""
         n = keys.sport.size
         words, hashes = flow_keys(keys.family, keys.src_hi, keys.src_lo, keys.dst_hi,
                                   keys.dst_lo, np.full(n, 6, np.int16), keys.sport, keys.dport)
-        reply = keys.replies()  # a reply's flow: its reverse tuple (flow_keys' second half)
-        pick = np.where(reply, np.arange(n) + n, np.arange(n))
+        pick = np.arange(n)  # a reply's flow: its reverse tuple (flow_keys' second half)
+        pick[keys.replies()] += n
         fid, _ = self.index.index(hashes[pick], words[pick])
         if self.name_of.size < self.index.size:
             size = max(2 * self.name_of.size, self.index.size)
@@ -455,15 +481,24 @@ class FlowNames:
                 grown = np.full(size, NEVER, dtype=np.int64)
                 grown[:old] = getattr(self, column)
                 setattr(self, column, grown)
-        open_ = (p.start >= 0) & ~reply & (
-            (self.name_of[fid] == 0) | (self.name_of[fid] == self._pending_id))
-        rows = np.flatnonzero(open_)
+        return fid
+
+    def _unsettled(self, fid: np.ndarray) -> np.ndarray:
+        """bool[n]: flows whose name is not settled (not seen, or its first payload pending)."""
+        name = self.name_of[fid]
+        return (name == 0) | (name == self._pending_id)
+
+    def _read(self, p: PayloadColumns, fid: np.ndarray, time_ns: np.ndarray | None,
+              position: np.ndarray | None, client: np.ndarray | bool = True) -> None:
+        """Read, in order, the payloads `p` of packets of flows `fid` (stamps `time_ns`,
+        `position`), only those of `client` packets (a reply's payload is never read)."""
+        rows = np.flatnonzero((p.start >= 0) & client & self._unsettled(fid))
         if rows.size:
+            n = fid.size
             t = tuple(np.zeros(n, np.int64) if a is None else a.astype(np.int64)
                       for a in (time_ns, position))
             done = self._first_segments(p, fid, rows, t)
             self._continue(p, fid, rows, done, t)
-        return fid
 
     def names_at(self, fid: np.ndarray, deadline_ns: np.ndarray,
                  deadline_position: np.ndarray) -> np.ndarray:

@@ -411,7 +411,7 @@ class FlowNames:
         self.first_pos = np.full(1 << 12, NEVER, dtype=np.int64)
         self.settled_pos = np.full(1 << 12, NEVER, dtype=np.int64)
         self.pending: dict[int, _Reassembly] = {}
-        self._by_bytes: dict[tuple[int, bytes], int] = {}  # (kind, name bytes) -> name id
+        self._by_bytes: dict[int, dict[bytes, int]] = {}  # kind -> name bytes -> name id
         self._pending_id = self.table.intern(WAITING)
 
     def reset(self) -> None:
@@ -555,24 +555,40 @@ class FlowNames:
     def _intern_named(self, buf: np.ndarray, kinds: np.ndarray, offsets: np.ndarray,
                       lengths: np.ndarray) -> np.ndarray:
         """Name ids of names at buf[offsets : offsets + lengths]: the bytes gathered in one
-        go, each distinct (kind, bytes) interned once (the same FlowName as `_settle`'s)."""
+        go, each distinct (kind, bytes) interned once, in order of first appearance (the same
+        FlowName as `_settle`'s); looked up in one dict of name bytes per kind."""
         lengths = lengths.astype(np.int64)
         ends = np.cumsum(lengths)
         begins = ends - lengths
         blob = buf[np.repeat(offsets - begins, lengths) + np.arange(int(ends[-1]))].tobytes()
-        pieces = [blob[a:b] for a, b in zip(begins.tolist(), ends.tolist(), strict=True)]
-        return np.array(self._ids_of(list(zip(kinds.tolist(), pieces, strict=True))),
-                        dtype=np.int32)
+        groups = []  # per kind (TLS SNI, HTTP Host): its rows and their names' bytes
+        for kind in np.unique(kinds).tolist():
+            at = np.flatnonzero(kinds == kind)
+            groups.append((kind, at, list(map(blob.__getitem__, map(
+                slice, begins[at].tolist(), ends[at].tolist())))))
+        self._intern_fresh(groups)
+        ids = np.empty(kinds.size, dtype=np.int32)
+        for kind, at, names in groups:
+            ids[at] = list(map(self._by_bytes[kind].__getitem__, names))
+        return ids
 
-    def _ids_of(self, keys: list[tuple[int, bytes]]) -> list[int]:
-        """Name ids of (kind, name bytes) keys, each new one interned once (the same FlowName
-        as `_settle`'s)."""
-        by_bytes = self._by_bytes
-        fresh = [k for k in dict.fromkeys(keys) if k not in by_bytes]
-        if fresh:  # each new (kind, bytes) once, in order
-            by_bytes.update(zip(fresh, self.table.intern_many([FlowName(
-                k, b.decode("ascii", "backslashreplace")) for k, b in fresh]), strict=True))
-        return [by_bytes[k] for k in keys]
+    def _intern_fresh(self, groups: list[tuple[int, np.ndarray, list[bytes]]]) -> None:
+        """Intern the names of `groups` (kind, rows, name bytes) not seen yet, each once, in
+        order of their first row."""
+        fresh: list[tuple[int, int, bytes]] = []  # (first row, kind, name bytes)
+        for kind, at, names in groups:
+            known = self._by_bytes.setdefault(kind, {})
+            new = [b for b in dict.fromkeys(names) if b not in known]
+            if new:
+                first = dict(zip(reversed(names), reversed(at.tolist()), strict=True)) \
+                    if len(groups) > 1 else {}
+                fresh += [(first.get(b, 0), kind, b) for b in new]
+        if len(groups) > 1:
+            fresh.sort()
+        ids = self.table.intern_many([FlowName(kind, b.decode("ascii", "backslashreplace"))
+                                      for _, kind, b in fresh])
+        for (_, kind, b), i in zip(fresh, ids, strict=True):
+            self._by_bytes[kind][b] = i
 
     def _continue(self, p: PayloadColumns, fid: np.ndarray, rows: np.ndarray,
                   done: np.ndarray, t: tuple[np.ndarray, np.ndarray]) -> None:

@@ -52,6 +52,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
+from itertools import repeat
+from operator import itemgetter
 from typing import NamedTuple
 
 import numpy as np
@@ -129,6 +132,8 @@ class FlowName(NamedTuple):
         return _ABSENT[NameKind(self.kind)] if self.absent else f"server name unknown: {self.missing}"
 
 
+# FlowName from a (kind, name, missing) tuple without a Python-level call (what its __new__ does)
+_flow_name = partial(tuple.__new__, FlowName)
 NOT_SEEN = FlowName(NameKind.NO_PAYLOAD, "", NOT_IN_CAPTURE)
 WAITING = FlowName(NameKind.INCOMPLETE, "", PENDING)  # first payload begun, name not settled
 
@@ -187,26 +192,22 @@ class NameTable:
         return self.intern_many([name])[0]
 
     def intern_many(self, names: list[FlowName]) -> list[int]:
-        """Ids of `names`, the new ones appended in order (their codes and normalised names
-        computed together)."""
-        ids, new = [], []
-        for name in names:
-            i = self._ids.get(name)
-            if i is None:
-                i = self._ids[name] = len(self.names)
-                self.names.append(name)
-                new.append(name)
-            ids.append(i)
+        """Ids of `names`, the new ones appended in order of first appearance (their codes and
+        normalised names computed together)."""
+        ids = self._ids
+        new = [name for name in dict.fromkeys(names) if name not in ids]
         if new:
-            start, stop = len(self.asked), len(self.names)
-            protocols = [_KNOWN.get(name.kind, "") for name in new]
+            start, stop = len(self.names), len(self.names) + len(new)
+            ids.update(zip(new, range(start, stop), strict=True))
+            self.names += new
+            protocols = list(map(_KNOWN.get, map(itemgetter(0), new), repeat("")))
             self.asked += [normal_name(n.name, p) if p else ""
                            for n, p in zip(new, protocols, strict=True)]
             if stop > self._codes.size:
                 self._codes = np.resize(self._codes, max(2 * self._codes.size, stop))
             self._codes[start:stop] = [_CODES[p] if p else ABSENT if n.absent else UNKNOWN
                                        for n, p in zip(new, protocols, strict=True)]
-        return ids
+        return list(map(ids.__getitem__, names))
 
 
 class PayloadColumns(NamedTuple):
@@ -582,13 +583,17 @@ class FlowNames:
             if new:
                 first = dict(zip(reversed(names), reversed(at.tolist()), strict=True)) \
                     if len(groups) > 1 else {}
-                fresh += [(first.get(b, 0), kind, b) for b in new]
+                fresh += zip(map(first.get, new, repeat(0)), repeat(kind), new)
+        if not fresh:
+            return
         if len(groups) > 1:
             fresh.sort()
-        ids = self.table.intern_many([FlowName(kind, b.decode("ascii", "backslashreplace"))
-                                      for _, kind, b in fresh])
-        for (_, kind, b), i in zip(fresh, ids, strict=True):
-            self._by_bytes[kind][b] = i
+        _, kinds, raw = zip(*fresh, strict=True)
+        ids = self.table.intern_many(list(map(_flow_name, zip(kinds, map(
+            bytes.decode, raw, repeat("ascii"), repeat("backslashreplace")), repeat("")))))
+        by_bytes = self._by_bytes
+        for kind, b, i in zip(kinds, raw, ids, strict=True):
+            by_bytes[kind][b] = i
 
     def _continue(self, p: PayloadColumns, fid: np.ndarray, rows: np.ndarray,
                   done: np.ndarray, t: tuple[np.ndarray, np.ndarray]) -> None:

@@ -565,8 +565,8 @@ class FlowNames:
         groups = []  # per kind (TLS SNI, HTTP Host): its rows and their names' bytes
         for kind in np.unique(kinds).tolist():
             at = np.flatnonzero(kinds == kind)
-            groups.append((kind, at, list(map(blob.__getitem__, map(
-                slice, begins[at].tolist(), ends[at].tolist())))))
+            groups.append((kind, at, [blob[a:b] for a, b in zip(
+                begins[at].tolist(), ends[at].tolist(), strict=True)]))
         self._intern_fresh(groups)
         ids = np.empty(kinds.size, dtype=np.int32)
         for kind, at, names in groups:

@@ -10,7 +10,8 @@ topologies (the build-only run subtracted from the others). The totals line of e
 (`callgrind_annotate FILE | grep 'PROGRAM TOTALS'`) is the user-space instruction count; the
 difference of 3 and 1 replays is two warm replays, free of one-time costs (imports inside the
 engine, first-call set-up). Prints the disposition counts of the last replay so a run that
-decided differently is seen.
+decided differently is seen, and the dataplane package it imported: the script puts its own
+tree's root first on sys.path, so a worktree measures its own sources (not the editable install's).
 """
 
 from __future__ import annotations
@@ -19,9 +20,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+_HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(_HERE.parent), str(_HERE)]  # this tree's dataplane, then bench/
 
 from test_app_rules_bench import _replay, build  # noqa: E402
+
+import dataplane  # noqa: E402
 
 
 def main(variant: str, replays: int) -> None:
@@ -30,7 +34,7 @@ def main(variant: str, replays: int) -> None:
         counts: dict = {}
         for _ in range(replays):
             counts = _replay(path, topologies[variant])
-        print(variant, replays, n, counts)
+        print(variant, replays, n, counts, dataplane.__file__)
 
 
 if __name__ == "__main__":

@@ -408,10 +408,11 @@ class BatchPipeline:
         _, first = np.unique(fid[rows] * (len(self.net.node_kind) + 1) + at[rows],
                              return_index=True)
         found: list[tuple[int, int, tuple[int, ...]]] = []
+        leaves: dict[tuple[int, int], bool] = {}  # route checks by (firewall, server)
         for r in rows[first].tolist():
             key = public_reply_key(self.net, int(at[r]), self.fw_public, (
                 int(c.src[r]), int(c.dst[r]), int(c.proto[r]), int(c.sport[r]),
-                int(c.dport[r])))
+                int(c.dport[r])), leaves)
             if key is not None:
                 found.append((int(fid[r]), int(at[r]), key))
         if not found:

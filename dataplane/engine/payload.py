@@ -52,6 +52,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
+from itertools import repeat
+from operator import itemgetter
 from typing import NamedTuple
 
 import numpy as np
@@ -129,6 +132,8 @@ class FlowName(NamedTuple):
         return _ABSENT[NameKind(self.kind)] if self.absent else f"server name unknown: {self.missing}"
 
 
+# FlowName from a (kind, name, missing) tuple without a Python-level call (what its __new__ does)
+_flow_name = partial(tuple.__new__, FlowName)
 NOT_SEEN = FlowName(NameKind.NO_PAYLOAD, "", NOT_IN_CAPTURE)
 WAITING = FlowName(NameKind.INCOMPLETE, "", PENDING)  # first payload begun, name not settled
 
@@ -187,26 +192,22 @@ class NameTable:
         return self.intern_many([name])[0]
 
     def intern_many(self, names: list[FlowName]) -> list[int]:
-        """Ids of `names`, the new ones appended in order (their codes and normalised names
-        computed together)."""
-        ids, new = [], []
-        for name in names:
-            i = self._ids.get(name)
-            if i is None:
-                i = self._ids[name] = len(self.names)
-                self.names.append(name)
-                new.append(name)
-            ids.append(i)
+        """Ids of `names`, the new ones appended in order of first appearance (their codes and
+        normalised names computed together)."""
+        ids = self._ids
+        new = [name for name in dict.fromkeys(names) if name not in ids]
         if new:
-            start, stop = len(self.asked), len(self.names)
-            protocols = [_KNOWN.get(name.kind, "") for name in new]
+            start, stop = len(self.names), len(self.names) + len(new)
+            ids.update(zip(new, range(start, stop), strict=True))
+            self.names += new
+            protocols = list(map(_KNOWN.get, map(itemgetter(0), new), repeat("")))
             self.asked += [normal_name(n.name, p) if p else ""
                            for n, p in zip(new, protocols, strict=True)]
             if stop > self._codes.size:
                 self._codes = np.resize(self._codes, max(2 * self._codes.size, stop))
             self._codes[start:stop] = [_CODES[p] if p else ABSENT if n.absent else UNKNOWN
                                        for n, p in zip(new, protocols, strict=True)]
-        return ids
+        return list(map(ids.__getitem__, names))
 
 
 class PayloadColumns(NamedTuple):
@@ -384,6 +385,17 @@ class FlowKeys(NamedTuple):
         return out
 
 
+def _among(values: np.ndarray, ports: np.ndarray) -> np.ndarray:
+    """bool[n]: which `values` are among `ports` (the few ports application rules name: one
+    comparison each, cheaper than np.isin's sort or table; np.isin for many)."""
+    if ports.size > 8:
+        return np.isin(values, ports)
+    out = np.zeros(values.size, bool)
+    for port in ports.tolist():
+        out |= values == port
+    return out
+
+
 class FlowNames:
     """Batch form: flows interned by the key kernel (kernels/pipeline.py), first payloads
     through the compiled server-name kernel, only split ones continued in Python. Per flow id:
@@ -400,7 +412,7 @@ class FlowNames:
         self.first_pos = np.full(1 << 12, NEVER, dtype=np.int64)
         self.settled_pos = np.full(1 << 12, NEVER, dtype=np.int64)
         self.pending: dict[int, _Reassembly] = {}
-        self._by_bytes: dict[tuple[int, bytes], int] = {}  # (kind, name bytes) -> name id
+        self._by_bytes: dict[int, dict[bytes, int]] = {}  # kind -> name bytes -> name id
         self._pending_id = self.table.intern(WAITING)
 
     def reset(self) -> None:
@@ -420,15 +432,23 @@ class FlowNames:
         if ports.size == 0:
             return out
         tcp = (hc.status == 0) & (hc.proto == 6)  # type: ignore[attr-defined]
-        to = np.isin(hc.dport, ports)  # type: ignore[attr-defined]
-        from_ = np.isin(hc.sport, ports) & ~to  # type: ignore[attr-defined]
+        to = _among(hc.dport, ports)  # type: ignore[attr-defined]
+        from_ = _among(hc.sport, ports) & ~to  # type: ignore[attr-defined]
         rows = np.flatnonzero(tcp & (to | from_))
-        if rows.size:
-            keys = FlowKeys(family[rows], src_hi[rows], src_lo[rows], dst_hi[rows],
-                            dst_lo[rows], hc.sport[rows], hc.dport[rows],  # type: ignore[attr-defined]
-                            from_[rows])
-            out[rows] = self.flows(payload_columns(rb, hc, rows), keys,
-                                   *(None if a is None else a[rows] for a in (time_ns, position)))
+        if rows.size == 0:
+            return out
+        reply = from_[rows]
+        fid = self._flow_ids(FlowKeys(family[rows], src_hi[rows], src_lo[rows], dst_hi[rows],
+                                      dst_lo[rows], hc.sport[rows], hc.dport[rows],  # type: ignore[attr-defined]
+                                      reply))
+        # only a client packet with a payload, of a flow whose name is not settled, is read:
+        # the payload columns of those rows alone (payload_columns drops the empty ones)
+        sel = ~reply & (hc.payload_len[rows] > 0) & self._unsettled(fid)  # type: ignore[attr-defined]
+        if sel.any():
+            read = rows[sel]
+            self._read(payload_columns(rb, hc, read), fid[sel],
+                       *(None if a is None else a[read] for a in (time_ns, position)))
+        out[rows] = fid
         return out
 
     def observe(self, p: PayloadColumns, keys: FlowKeys, time_ns: np.ndarray | None = None,
@@ -440,11 +460,18 @@ class FlowNames:
     def flows(self, p: PayloadColumns, keys: FlowKeys, time_ns: np.ndarray | None = None,
               position: np.ndarray | None = None) -> np.ndarray:
         """Read the packets (in order); int64[n] their flow ids."""
+        fid = self._flow_ids(keys)
+        self._read(p, fid, time_ns, position, ~keys.replies())
+        return fid
+
+    def _flow_ids(self, keys: FlowKeys) -> np.ndarray:
+        """int64[n]: each packet's flow id (a reply's: its reverse tuple's), interned; the
+        per-flow columns grown to hold them."""
         n = keys.sport.size
         words, hashes = flow_keys(keys.family, keys.src_hi, keys.src_lo, keys.dst_hi,
                                   keys.dst_lo, np.full(n, 6, np.int16), keys.sport, keys.dport)
-        reply = keys.replies()  # a reply's flow: its reverse tuple (flow_keys' second half)
-        pick = np.where(reply, np.arange(n) + n, np.arange(n))
+        pick = np.arange(n)  # a reply's flow: its reverse tuple (flow_keys' second half)
+        pick[keys.replies()] += n
         fid, _ = self.index.index(hashes[pick], words[pick])
         if self.name_of.size < self.index.size:
             size = max(2 * self.name_of.size, self.index.size)
@@ -455,15 +482,24 @@ class FlowNames:
                 grown = np.full(size, NEVER, dtype=np.int64)
                 grown[:old] = getattr(self, column)
                 setattr(self, column, grown)
-        open_ = (p.start >= 0) & ~reply & (
-            (self.name_of[fid] == 0) | (self.name_of[fid] == self._pending_id))
-        rows = np.flatnonzero(open_)
+        return fid
+
+    def _unsettled(self, fid: np.ndarray) -> np.ndarray:
+        """bool[n]: flows whose name is not settled (not seen, or its first payload pending)."""
+        name = self.name_of[fid]
+        return (name == 0) | (name == self._pending_id)
+
+    def _read(self, p: PayloadColumns, fid: np.ndarray, time_ns: np.ndarray | None,
+              position: np.ndarray | None, client: np.ndarray | bool = True) -> None:
+        """Read, in order, the payloads `p` of packets of flows `fid` (stamps `time_ns`,
+        `position`), only those of `client` packets (a reply's payload is never read)."""
+        rows = np.flatnonzero((p.start >= 0) & client & self._unsettled(fid))
         if rows.size:
+            n = fid.size
             t = tuple(np.zeros(n, np.int64) if a is None else a.astype(np.int64)
                       for a in (time_ns, position))
             done = self._first_segments(p, fid, rows, t)
             self._continue(p, fid, rows, done, t)
-        return fid
 
     def names_at(self, fid: np.ndarray, deadline_ns: np.ndarray,
                  deadline_position: np.ndarray) -> np.ndarray:
@@ -520,24 +556,44 @@ class FlowNames:
     def _intern_named(self, buf: np.ndarray, kinds: np.ndarray, offsets: np.ndarray,
                       lengths: np.ndarray) -> np.ndarray:
         """Name ids of names at buf[offsets : offsets + lengths]: the bytes gathered in one
-        go, each distinct (kind, bytes) interned once (the same FlowName as `_settle`'s)."""
+        go, each distinct (kind, bytes) interned once, in order of first appearance (the same
+        FlowName as `_settle`'s); looked up in one dict of name bytes per kind."""
         lengths = lengths.astype(np.int64)
         ends = np.cumsum(lengths)
         begins = ends - lengths
         blob = buf[np.repeat(offsets - begins, lengths) + np.arange(int(ends[-1]))].tobytes()
-        pieces = [blob[a:b] for a, b in zip(begins.tolist(), ends.tolist(), strict=True)]
-        return np.array(self._ids_of(list(zip(kinds.tolist(), pieces, strict=True))),
-                        dtype=np.int32)
+        groups = []  # per kind (TLS SNI, HTTP Host): its rows and their names' bytes
+        for kind in np.unique(kinds).tolist():
+            at = np.flatnonzero(kinds == kind)
+            groups.append((kind, at, [blob[a:b] for a, b in zip(
+                begins[at].tolist(), ends[at].tolist(), strict=True)]))
+        self._intern_fresh(groups)
+        ids = np.empty(kinds.size, dtype=np.int32)
+        for kind, at, names in groups:
+            ids[at] = list(map(self._by_bytes[kind].__getitem__, names))
+        return ids
 
-    def _ids_of(self, keys: list[tuple[int, bytes]]) -> list[int]:
-        """Name ids of (kind, name bytes) keys, each new one interned once (the same FlowName
-        as `_settle`'s)."""
+    def _intern_fresh(self, groups: list[tuple[int, np.ndarray, list[bytes]]]) -> None:
+        """Intern the names of `groups` (kind, rows, name bytes) not seen yet, each once, in
+        order of their first row."""
+        fresh: list[tuple[int, int, bytes]] = []  # (first row, kind, name bytes)
+        for kind, at, names in groups:
+            known = self._by_bytes.setdefault(kind, {})
+            new = [b for b in dict.fromkeys(names) if b not in known]
+            if new:
+                first = dict(zip(reversed(names), reversed(at.tolist()), strict=True)) \
+                    if len(groups) > 1 else {}
+                fresh += zip(map(first.get, new, repeat(0)), repeat(kind), new)
+        if not fresh:
+            return
+        if len(groups) > 1:
+            fresh.sort()
+        _, kinds, raw = zip(*fresh, strict=True)
+        ids = self.table.intern_many(list(map(_flow_name, zip(kinds, map(
+            bytes.decode, raw, repeat("ascii"), repeat("backslashreplace")), repeat("")))))
         by_bytes = self._by_bytes
-        fresh = [k for k in dict.fromkeys(keys) if k not in by_bytes]
-        if fresh:  # each new (kind, bytes) once, in order
-            by_bytes.update(zip(fresh, self.table.intern_many([FlowName(
-                k, b.decode("ascii", "backslashreplace")) for k, b in fresh]), strict=True))
-        return [by_bytes[k] for k in keys]
+        for kind, b, i in zip(kinds, raw, ids, strict=True):
+            by_bytes[kind][b] = i
 
     def _continue(self, p: PayloadColumns, fid: np.ndarray, rows: np.ndarray,
                   done: np.ndarray, t: tuple[np.ndarray, np.ndarray]) -> None:

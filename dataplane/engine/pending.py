@@ -75,25 +75,38 @@ PENDING_ASSUMPTION = (
     "enters through the firewall that dropped its flow and takes that verdict there.")
 
 
-def public_reply_key(net: Any, fw_node: int, public: dict[int, int], key: Key) -> Key | None:
+def public_reply_key(net: Any, fw_node: int, public: dict[int, int], key: Key,
+                     leaves: dict[tuple[int, int], bool] | None = None) -> Key | None:
     """The 5-tuple of a server's reply addressed to a firewall's public address had firewall
     node `fw_node` translated the client flow `key` (as sent, IPv4) as an application rule
     does (always SNAT; stages/firewall_nat.py: a public address when the firewall's subnet
     routes the destination to the Internet, port from the 5-tuple's hash); None when it would
-    not leave with one of the firewall's public addresses (`public`: address -> firewall)."""
+    not leave with one of the firewall's public addresses (`public`: address -> firewall).
+    `leaves`: a memo of `_leaves_to_internet` by (firewall node, destination) a caller
+    deriving many keys passes along (its answer depends on nothing else)."""
     src, dst, proto, sport, dport = key
     if max(src, dst) >> 32:  # IPv6 (reference.V6_TAG): application rules are IPv4 only
         return None
     fwn = net.firewall_rules[fw_node - len(net.nics)].nat
-    if not fwn.needs_snat(dst, True):
-        return None
-    _, route, _ = routing.decide(net, appliance.next_subnet(net, fw_node), fw_node, dst)
-    if route is None or route.next_hop_type != "Internet":
+    memo: dict[tuple[int, int], bool] = {} if leaves is None else leaves
+    out = memo.get((fw_node, dst))
+    if out is None:
+        out = memo[(fw_node, dst)] = _leaves_to_internet(net, fwn, fw_node, dst)
+    if not out:
         return None
     address, port = fwn.snat_source(True, src, dst, proto, sport, dport)
     if public.get(address, -1) != fw_node - len(net.nics):
         return None
     return (dst, address, proto, dport, port if proto in (6, 17) else 0)
+
+
+def _leaves_to_internet(net: Any, fwn: Any, fw_node: int, dst: int) -> bool:
+    """An application rule's flow to `dst` leaves firewall node `fw_node` SNATed to a public
+    address: its NAT SNATs `dst` and the firewall's subnet routes it to the Internet."""
+    if not fwn.needs_snat(dst, True):
+        return False
+    _, route, _ = routing.decide(net, appliance.next_subnet(net, fw_node), fw_node, dst)
+    return route is not None and route.next_hop_type == "Internet"
 
 
 class PendingVerdict(NamedTuple):
@@ -261,7 +274,7 @@ class BatchPendingSessions:
         its public_reply_key (a reply keyed by it answers the record too)."""
         n = fid.size
         self.entered = (np.zeros(0, np.int64), np.zeros(0, np.int32))
-        if not self.registered:  # no firewall rule evaluation has dropped a packet yet
+        if not self.registered or self._quiet(disposition, label):
             self._staged = None
             none = np.zeros(0, np.int64)
             return disposition, label, none, none
@@ -301,6 +314,15 @@ class BatchPendingSessions:
             used = np.unique(from_batch[b])
         self._staged = (rec, fid[rec], at[rec], disposition[rec], label[rec], t[rec], pub[rec])
         return disposition, label, rec, used
+
+    def _quiet(self, disposition: np.ndarray, label: np.ndarray) -> bool:
+        """The batch neither records nor answers (settle's fast path): no row has a firewall
+        rule drop's disposition (a recorder or an answer at a firewall needs one) and no row
+        is an Internet packet nothing admits (an answer from the Internet)."""
+        if ((disposition == DROPS[0]) | (disposition == DROPS[1])).any():
+            return False
+        inet = np.flatnonzero(self.internet)
+        return inet.size == 0 or not np.isin(label, inet).any()
 
     def _within_room(self, fid: np.ndarray, rec: np.ndarray, time_ns: np.ndarray
                      ) -> np.ndarray:

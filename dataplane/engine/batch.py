@@ -1844,7 +1844,7 @@ class BatchPipeline:
         ported = (c.proto[rows] == 6) | (c.proto[rows] == 17)
         keys = np.stack([address, inst, c.proto[rows].astype(np.int64), c.dst[rows],
                          np.where(ported, c.dport[rows], 0).astype(np.int64)], axis=1)
-        uniq, inv = np.unique(keys, axis=0, return_inverse=True)
+        uniq, inv = _unique_rows(keys)
         ids = np.empty(uniq.shape[0], np.int64)
         for k, key in enumerate(uniq.tolist()):
             pool = (firewall, *key)
@@ -1853,7 +1853,7 @@ class BatchPipeline:
                 pid = self.snat_pools[pool] = len(self.snat_pools)
                 self.pool_limit.append(fwn.snat_limit(key[0]))
             ids[k] = pid
-        return ids[inv.ravel()]
+        return ids[inv]
 
     def _firewall(self, c: Columns, sel: np.ndarray, fw: CompiledFirewall,
                   session: np.ndarray, node: int) -> tuple[np.ndarray, ...]:
@@ -1911,4 +1911,18 @@ class BatchPipeline:
                       deny, dec, disp)
 
 
+def _unique_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """np.unique(keys, axis=0, return_inverse=True) for an int64 (n, k) array -- the same
+    rows in the same (lexicographic) order and the same inverse -- by one lexsort of the
+    columns (np.unique sorts the rows as a structured type, several times slower)."""
+    order = np.lexsort(keys.T[::-1])
+    ordered = keys[order]
+    first = np.ones(order.size, bool)
+    first[1:] = (ordered[1:] != ordered[:-1]).any(axis=1)
+    inverse = np.empty(order.size, np.int64)
+    inverse[order] = np.cumsum(first) - 1
+    return ordered[first], inverse
+
+
 __all__ = ["Columns", "BatchPipeline", "Labels", "UNDECIDED", "_in"]
+

@@ -24,6 +24,8 @@ from dataplane import watcher
 from dataplane.cli.options import (
     APPLICATION_RULE_HINT,
     command,
+    destination,
+    destination_ip,
     emit,
     protocol,
     server_name_options,
@@ -157,8 +159,12 @@ def port_assumed(to: str, flow: dict[str, Any], sni: str | None = None) -> str:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    result = watcher.explain(load_topology(args), args.vm, args.to, args.protocol,
-                             sni=args.sni, host=args.host)
+    topology = load_topology(args)
+    dest = destination(args.to, sni=args.sni)  # cli/options.py, shared with trace
+    address = destination_ip(topology, dest)
+    to = address if dest.assumed else endpoint_text(address, dest.port)
+    result = watcher.explain(topology, args.vm, to, args.protocol, sni=args.sni,
+                             host=args.host)
     flow = result["flow"]
     lines = [f"Flow {flow['protocol']} {endpoint_text(flow['sourceIp'], flow['sourcePort'])} -> "
              f"{endpoint_text(flow['destinationIp'], flow['destinationPort'])} from "

@@ -1,0 +1,33 @@
+"""Findings of the new-user trial (task cli15): the command line agrees with itself: explain reads
+--to as trace does (a VM name too)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from dataplane.cli import main
+
+HUB = str(Path(__file__).parents[2] / "examples" / "inputs" / "firewall-hub.yaml")
+
+
+def _json(capsys, *argv: str) -> object:
+    assert main([*argv, "-o", "json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_explain_takes_a_vm_name_as_destination_as_trace_does(capsys):
+    """--to db1:1433 names the VM db1: both commands send to db1's address, port 1433."""
+    explained = _json(capsys, "explain", HUB, "--vm", "app1", "--to", "db1:1433")
+    traced = _json(capsys, "trace", HUB, "--vm", "app1", "--to", "db1:1433")
+    by_ip = _json(capsys, "explain", HUB, "--vm", "app1", "--to", "10.2.1.4:1433")
+    assert explained["flow"]["destinationIp"] == traced[0]["destinationIp"] == "10.2.1.4"
+    assert explained["flow"]["destinationPort"] == traced[0]["destinationPort"] == 1433
+    assert explained["disposition"] == by_ip["disposition"]
+    assert explained["hops"] == by_ip["hops"]
+
+
+def test_explain_rejects_an_unknown_destination_name_in_one_line(capsys):
+    assert main(["explain", HUB, "--vm", "app1", "--to", "nosuch:1433"]) == 2
+    err = capsys.readouterr().err
+    assert "nosuch" in err and len(err.strip().splitlines()) == 1

@@ -36,6 +36,7 @@ import math
 import os
 import re
 import socket
+import sys
 import tempfile
 import textwrap
 from collections.abc import Callable, Sequence
@@ -339,7 +340,7 @@ def emit(args: argparse.Namespace, value: Any, text: str | Callable[[], str]) ->
     if fmt == "json":
         print(json.dumps(value, indent=2, default=str))
     elif fmt == "tsv":
-        print(tsv(value))
+        sys.stdout.write(tsv(value))
     elif query is not None:
         print(query_table(value))
     else:
@@ -354,7 +355,8 @@ def _scalar(value: Any) -> str:
 
 def tsv(value: Any) -> str:
     """az's tsv: a list gives one line per item; an object one line of its scalar values in
-    key order (nested objects and lists are left out); a scalar itself."""
+    key order (nested objects and lists are left out); a scalar itself. Every line ends in a
+    newline (an empty list prints nothing), so the output pipes as lines."""
     rows = value if isinstance(value, list) else [value]
     lines = []
     for row in rows:
@@ -365,7 +367,7 @@ def tsv(value: Any) -> str:
             lines.append("\t".join(_scalar(v) for v in row if not isinstance(v, (dict, list))))
         else:
             lines.append(_scalar(row))
-    return "\n".join(lines)
+    return "".join(line + "\n" for line in lines)
 
 
 def query_table(value: Any) -> str:

@@ -1,5 +1,5 @@
-"""Findings of the new-user trial (task cli15): the command line agrees with itself: explain reads
---to as trace does (a VM name too)."""
+"""Findings of the new-user trial (task cli15): the command line agrees with itself -- explain
+reads --to as trace does (a VM name too), tsv output is lines."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from dataplane.cli import main
+from dataplane.cli.options import tsv
 
 HUB = str(Path(__file__).parents[2] / "examples" / "inputs" / "firewall-hub.yaml")
 
@@ -31,3 +32,13 @@ def test_explain_rejects_an_unknown_destination_name_in_one_line(capsys):
     assert main(["explain", HUB, "--vm", "app1", "--to", "nosuch:1433"]) == 2
     err = capsys.readouterr().err
     assert "nosuch" in err and len(err.strip().splitlines()) == 1
+
+
+def test_tsv_lines_end_in_a_newline(capsys):
+    assert tsv(["a", "b"]) == "a\nb\n"
+    assert tsv([]) == ""
+    assert main(["check", HUB, "--query", "virtualNetworks[].name", "-o", "tsv"]) == 0
+    out = capsys.readouterr().out
+    assert out == "hub\nspoke1\nspoke2\n"
+    assert main(["check", HUB, "--query", "warnings", "-o", "tsv"]) == 0
+    assert capsys.readouterr().out == ""

@@ -32,6 +32,7 @@ from dataplane.cli.options import (
 )
 from dataplane.cli.options import load_inputs as load_topology
 from dataplane.control.explain import describe
+from dataplane.model import Topology
 from dataplane.textable import table
 
 
@@ -61,7 +62,9 @@ def _emit(args: argparse.Namespace, result: dict[str, Any], text: str) -> int:
 
 
 def _routes(args: argparse.Namespace) -> int:
-    result = watcher.effective_route_table(load_topology(args), args.nic)
+    topology = load_topology(args)
+    result = watcher.effective_route_table(topology, args.nic)
+    result["outbound"] = internet_egress(topology, result)
     rows = [(r["source"], r["state"], ", ".join(r["addressPrefix"]), r["nextHopType"],
              ", ".join(r["nextHopIpAddress"]), "yes" if r["disableBgpRoutePropagation"] else "")
             for r in result["value"]]
@@ -71,11 +74,74 @@ def _routes(args: argparse.Namespace) -> int:
     return _emit(args, result, text + _edge_lines(result))
 
 
+def appliance_names(topology: Topology, addresses: list[str]) -> list[str]:
+    """What holds each next-hop address: 'Azure Firewall fw', 'VM nva1' (its NIC's address),
+    'load balancer ilb (frontend fe)'; an address nothing in the input holds is left out."""
+    names = []
+    for text in addresses:
+        for fw in topology.azure_firewalls:
+            if str(fw.private_ip_address) == text:
+                names.append(f"Azure Firewall {fw.name}")
+        for nic in topology.network_interfaces:
+            if any(str(c.private_ip_address) == text for c in nic.ip_configurations):
+                machine = topology.vm_of_nic(nic)
+                names.append(f"VM {machine.name}" if machine else f"NIC {nic.name}")
+        for lb in topology.load_balancers:
+            names += [f"load balancer {lb.name} (frontend {f.name})"
+                      for f in lb.frontend_ip_configurations
+                      if str(f.private_ip_address) == text]
+        for gw in topology.virtual_network_gateways:
+            settings = gw.bgp_settings
+            if settings and text in map(str, settings.bgp_peering_address):
+                names.append(f"gateway {gw.name}")
+    return list(dict.fromkeys(names))
+
+
+def internet_egress(topology: Topology, result: dict[str, Any]) -> dict[str, Any] | None:
+    """A routes answer's way to the Internet, following its Active 0.0.0.0/0 route: Internet
+    traffic takes that route, and a user route 0.0.0.0/0 overrides the system one ("Virtual
+    network traffic routing", https://learn.microsoft.com/azure/virtual-network/
+    virtual-networks-udr-overview, "Default route": next hop VirtualAppliance or
+    VirtualNetworkGateway (forced tunnelling) or None). Next hop
+    Internet: the answer's own `outbound` (control/outbound.py: NAT gateway, public IP, load
+    balancer rule or default outbound access). Otherwise that route's next hop instead:
+    {"method": VirtualAppliance | VirtualNetworkGateway | None, "nextHopIpAddress",
+    "appliances" (what holds those addresses: `appliance_names`), "routeSource",
+    "publicIpAddresses": []} -- the source address is then the appliance's or the far side's,
+    not this NIC's. No Active 0.0.0.0/0 route: the answer's `outbound` unchanged."""
+    current = result.get("outbound")
+    default = next((r for r in result.get("value", []) if r["state"] == "Active"
+                    and "0.0.0.0/0" in r["addressPrefix"]), None)
+    if default is None or default["nextHopType"] == "Internet":
+        return current
+    return {"method": default["nextHopType"], "nextHopIpAddress": default["nextHopIpAddress"],
+            "appliances": appliance_names(topology, default["nextHopIpAddress"]),
+            "routeSource": default["source"], "publicIpAddresses": []}
+
+
+def _egress_text(out: dict[str, Any]) -> str:
+    """The 'Outbound to the Internet' line of a route's next hop other than Internet."""
+    ips = ", ".join(out["nextHopIpAddress"])
+    held = f" ({', '.join(out['appliances'])})" if out.get("appliances") else ""
+    route = f"{out['routeSource']} route 0.0.0.0/0"
+    if out["method"] == "VirtualAppliance":
+        return (f"Outbound to the Internet: through the appliance {ips}{held} ({route}; the "
+                "appliance's own outbound method gives the source address)")
+    if out["method"] == "VirtualNetworkGateway":
+        return (f"Outbound to the Internet: through the virtual network gateway"
+                f"{' ' + ips if ips else ''}{held} ({route}: forced tunnelling, the far side "
+                "decides the way out)")
+    return f"Outbound to the Internet: none ({route} -> {out['method']}: dropped)"
+
+
 def _edge_lines(result: dict[str, Any]) -> str:
     """The outbound method and the private endpoint of an answer (control/outbound.py)."""
     lines = []
     out = result.get("outbound")
-    if out:
+    if out and out["method"] in ("VirtualAppliance", "VirtualNetworkGateway", "None") and \
+            "routeSource" in out:
+        lines.append(_egress_text(out))
+    elif out:
         via = out["method"] + (f" {out['resourceId'].rsplit('/', 1)[-1]}" if out.get(
             "resourceId") else "") + (f"/{out['rule']}" if out.get("rule") else "")
         source = ("source " + ", ".join(out["publicIpAddresses"]) if out["publicIpAddresses"]

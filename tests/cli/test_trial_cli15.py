@@ -42,3 +42,28 @@ def test_tsv_lines_end_in_a_newline(capsys):
     assert out == "hub\nspoke1\nspoke2\n"
     assert main(["check", HUB, "--query", "warnings", "-o", "tsv"]) == 0
     assert capsys.readouterr().out == ""
+
+
+def test_outbound_line_follows_the_effective_default_route(capsys):
+    """app1's subnet sends 0.0.0.0/0 to the firewall (the system Internet route is Invalid):
+    its way out is the firewall, never default outbound access; db1's too; the hub, whose
+    default route is Internet's, keeps its outbound method."""
+    assert main(["routes", HUB, "--nic", "app1-nic"]) == 0
+    out = capsys.readouterr().out
+    line = " ".join(out[out.index("Outbound to the Internet"):].split("\n\n")[0].split())
+    assert "DefaultOutboundAccess" not in line
+    assert "through the appliance 10.0.1.4 (Azure Firewall fw)" in line
+    answer = _json(capsys, "routes", HUB, "--nic", "app1-nic")
+    assert answer["outbound"]["method"] == "VirtualAppliance"
+    assert answer["outbound"]["appliances"] == ["Azure Firewall fw"]
+
+
+def test_outbound_line_says_none_for_a_none_default_route(tmp_path, capsys):
+    text = Path(HUB).read_text().replace(
+        "next_hop: VirtualAppliance, next_hop_ip: 10.0.1.4", "next_hop: None")
+    (tmp_path / "t.yaml").write_text(text)
+    answer = _json(capsys, "routes", str(tmp_path / "t.yaml"), "--nic", "app1-nic")
+    assert answer["outbound"]["method"] == "None"
+    assert main(["routes", str(tmp_path / "t.yaml"), "--nic", "app1-nic"]) == 0
+    assert "Outbound to the Internet: none (User route 0.0.0.0/0 -> None" in (
+        capsys.readouterr().out)

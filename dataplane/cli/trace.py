@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     from scapy.layers.inet import ICMP, IP, TCP, UDP
     from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6
 
-    from dataplane.cli.watcher import notes_text, port_assumed
+    from dataplane.cli.watcher import input_notes, notes_text, port_assumed
     from dataplane.dispositions import Disposition
     from dataplane.engine import Emulator
     from dataplane.engine.payload import first_payload
@@ -114,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
         answer = _answer(direction, explained, vm)
         answer["assumptions"], answer["caveats"] = walk_notes(
             topology, nic_for(topology, vm), explained["hops"], 6 if six else 4)
+        answer["assumptions"] = [*input_notes(topology, answer), *answer["assumptions"]]
         answers.append(answer)
         notes += answer["assumptions"]
         caveats += answer["caveats"]

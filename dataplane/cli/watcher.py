@@ -17,6 +17,8 @@ IPv6 flows through the engine's stages like IPv4 ones (issue 17).
 from __future__ import annotations
 
 import argparse
+import json
+import re
 import textwrap
 from typing import Any
 
@@ -224,6 +226,19 @@ def port_assumed(to: str, flow: dict[str, Any], sni: str | None = None) -> str:
                          break_on_hyphens=False, break_long_words=False)
 
 
+_ADDRESS = re.compile(r"(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?![\d./])")  # IPv4, not a prefix
+
+
+def input_notes(topology: Topology, answer: Any) -> list[str]:
+    """The load's assumptions (`topology.assumptions`: a template's dynamic private IP, a
+    scenario entry given no ip, load/scenario.py) that name an IPv4 address the answer
+    shows, as "key: text" lines: a flow from or to a chosen address says it was chosen.
+    Shared by explain and trace."""
+    shown = set(_ADDRESS.findall(json.dumps(answer, default=str)))
+    return [f"{a.key}: {a.text}" for a in topology.assumptions
+            if shown & set(_ADDRESS.findall(a.text))]
+
+
 def _explain(args: argparse.Namespace) -> int:
     topology = load_topology(args)
     dest = destination(args.to, sni=args.sni)  # cli/options.py, shared with trace
@@ -231,6 +246,7 @@ def _explain(args: argparse.Namespace) -> int:
     to = address if dest.assumed else endpoint_text(address, dest.port)
     result = watcher.explain(topology, args.vm, to, args.protocol, sni=args.sni,
                              host=args.host)
+    result["assumptions"] = [*input_notes(topology, result), *result["assumptions"]]
     flow = result["flow"]
     lines = [f"Flow {flow['protocol']} {endpoint_text(flow['sourceIp'], flow['sourcePort'])} -> "
              f"{endpoint_text(flow['destinationIp'], flow['destinationPort'])} from "

@@ -359,7 +359,8 @@ class ReplayWriter:
             "captures": [s.as_dict() for s in result.captures],
             "addressMap": list(result.mapping),
             "timing": em.params.as_dict(),
-            "assumptions": em.assumptions(),
+            "assumptions": [*em.assumptions(),  # + the load's (a chosen private IP, ...)
+                            *(f"{a.key}: {a.text}" for a in em.topology.assumptions)],
             "caveats": self.caveats(result.counts()),
             "files": self.files(),
             "pcapFiles": dict(sorted(self.pcap_names.items())),

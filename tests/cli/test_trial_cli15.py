@@ -67,3 +67,49 @@ def test_outbound_line_says_none_for_a_none_default_route(tmp_path, capsys):
     assert main(["routes", str(tmp_path / "t.yaml"), "--nic", "app1-nic"]) == 0
     assert "Outbound to the Internet: none (User route 0.0.0.0/0 -> None" in (
         capsys.readouterr().out)
+
+
+DYNAMIC = """
+vnets:
+  v: {region: westeurope, address_space: 10.5.0.0/16, subnets: {s: 10.5.1.0/24}}
+vms:
+  a: {subnet: v/s}
+  b: {subnet: v/s, ip: 10.5.1.9}
+"""
+
+
+def test_a_vm_without_ip_is_listed_as_an_assumption(tmp_path, capsys):
+    """docs/scenario.md: a VM without `ip` gets the first free address, "listed as an
+    assumption" -- by check, by explain and trace for a flow that shows it, in replay's
+    summary.json; a VM given its ip is not."""
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether
+    from scapy.utils import wrpcap
+
+    topo = tmp_path / "dyn.yaml"
+    topo.write_text(DYNAMIC)
+
+    def chosen(notes: list[str]) -> list[str]:
+        return [n for n in notes if "assumed" in n and "10.5.1." in n]
+
+    checked = _json(capsys, "check", str(topo))["assumptions"]
+    assert len(chosen(checked)) == 1 and "10.5.1.4" in chosen(checked)[0]
+    assert "a (dyn.yaml) gives no ip" in chosen(checked)[0]
+    explained = _json(capsys, "explain", str(topo), "--vm", "a", "--to", "10.5.1.9:22")
+    assert explained["flow"]["sourceIp"] == "10.5.1.4"
+    assert len(chosen(explained["assumptions"])) == 1
+    traced = _json(capsys, "trace", str(topo), "--vm", "b", "--to", "a:22")
+    assert all(len(chosen(t["assumptions"])) == 1 for t in traced)
+    frame = Ether() / IP(src="10.5.1.4", dst="10.5.1.9") / TCP(sport=40000, dport=22)
+    frame.time = 1.0
+    wrpcap(str(tmp_path / "c.pcap"), [frame])
+    assert main(["replay", str(topo), str(tmp_path / "c.pcap"), "--out",
+                 str(tmp_path / "out"), "--no-pcaps", "--no-parquet", "--no-dropped"]) == 0
+    capsys.readouterr()
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert len(chosen(summary["assumptions"])) == 1
+
+
+def test_a_flow_between_given_addresses_carries_no_chosen_address_note(capsys):
+    explained = _json(capsys, "explain", HUB, "--vm", "app1", "--to", "10.2.1.4:1433")
+    assert not [n for n in explained["assumptions"] if "assumed (lowest free" in n]

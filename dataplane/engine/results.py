@@ -44,6 +44,7 @@ from dataplane.dispositions import Disposition as D
 from dataplane.engine.path_caveats import caveat_lines
 from dataplane.engine.reopen import REOPEN_CAVEAT
 from dataplane.engine.snat_collision import firewall_caveat
+from dataplane.io.aggregates import global_paths
 
 _PROTO = {6: "TCP", 17: "UDP", 1: "ICMP"}
 PASSING_NAMES = frozenset(D(int(v)).name for v in PASSED_CODES)
@@ -212,10 +213,7 @@ class Result:
         net = self.emulator.net
         ok = np.flatnonzero(c["disposition"] == D.DELIVERED)
         lat = c["time_out"][ok] - c["time_in"][ok]
-        regions = np.where(self.nodes[ok] >= 0, net.node_region[np.maximum(self.nodes[ok], 0)],
-                           -1)
-        first = regions[:, 0]
-        glob = ((regions != first[:, None]) & (regions >= 0)).any(axis=1)
+        glob = global_paths(self.nodes[ok], net.node_region)  # io/aggregates.py, shared
         out = {}
         for name, sel in (("all", np.ones(ok.size, bool)), ("regional", ~glob),
                           ("global", glob)):

@@ -113,3 +113,67 @@ def test_a_vm_without_ip_is_listed_as_an_assumption(tmp_path, capsys):
 def test_a_flow_between_given_addresses_carries_no_chosen_address_note(capsys):
     explained = _json(capsys, "explain", HUB, "--vm", "app1", "--to", "10.2.1.4:1433")
     assert not [n for n in explained["assumptions"] if "assumed (lowest free" in n]
+
+
+EDGE = """
+vnets:
+  hub: {region: westeurope, address_space: [10.0.0.0/16], subnets: {AzureFirewallSubnet: 10.0.1.0/26}}
+  spoke: {region: westeurope, address_space: [10.1.0.0/16],
+          subnets: {app: {prefix: 10.1.1.0/24, route_table: to-fw}}}
+peerings:
+  - {between: [hub, spoke], allow_forwarded_traffic: true}
+route_tables:
+  to-fw: {routes: [{name: default, prefix: 0.0.0.0/0, next_hop: VirtualAppliance,
+                    next_hop_ip: 10.0.1.4}]}
+public_ips:
+  fw-pip: {address: 20.50.1.10}
+firewalls:
+  fw:
+    subnet: hub/AzureFirewallSubnet
+    ip: 10.0.1.4
+    public_ips: [fw-pip]
+    collections:
+      - {name: out, priority: 100, action: Allow,
+         rules: [{name: web, protocols: [TCP], source: ["*"], destination: ["*"], ports: ["*"]}]}
+    nat_collections:
+      - {name: inbound, priority: 100,
+         rules: [{name: web-dnat, protocols: [TCP], source: ["*"], destination: [20.50.1.10],
+                  ports: ["8443"], translated_address: 10.1.1.4, translated_port: "443"}]}
+vms:
+  app1: {subnet: spoke/app, ip: 10.1.1.4}
+  app2: {subnet: spoke/app, ip: 10.1.1.5}
+"""
+
+
+def test_latency_histogram_of_a_one_region_network_is_regional(tmp_path, capsys):
+    """Packets from the Internet through the firewall's DNAT to a VM of a one-region network
+    cross no region: summary.json
+    counts them regional, as the timing legs do (no leg global), never global; the
+    latency-histogram caveat counts the packets the histogram holds (delivered), not the
+    ones that left for the Internet."""
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether
+    from scapy.utils import wrpcap
+
+    topo = tmp_path / "edge.yaml"
+    topo.write_text(EDGE)
+    frames = [Ether() / IP(src="203.0.113.50", dst="20.50.1.10") / TCP(sport=51000 + i,
+                                                                        dport=8443)
+              for i in range(2)]
+    frames += [Ether() / IP(src="10.1.1.5", dst="10.1.1.4") / TCP(sport=40000, dport=80)]
+    frames += [Ether() / IP(src="10.1.1.5", dst="8.8.8.8") / TCP(sport=41000 + i, dport=443)
+               for i in range(3)]
+    for i, frame in enumerate(frames):
+        frame.time = 1.0 + i / 1000
+    wrpcap(str(tmp_path / "c.pcap"), frames)
+    assert main(["replay", str(topo), str(tmp_path / "c.pcap"), "--out", str(tmp_path / "out"),
+                 "--no-pcaps", "--no-parquet", "--no-dropped"]) == 0
+    capsys.readouterr()
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    delivered = summary["dispositions"]["DELIVERED"]
+    assert delivered == 3 and summary["dispositions"].get("EXITS_INTERNET") == 3, summary
+    latency = summary["latencyNs"]
+    assert "global" not in latency and latency["regional"]["count"] == delivered
+    assert latency["all"]["count"] == delivered
+    caveat = next(c for c in summary["caveats"] if c["key"] == "latency-histogram")
+    assert caveat["packets"] == latency["all"]["count"]

@@ -544,6 +544,18 @@ class _Builder:
                 props["ipAddress"] = str(body["address"])
             self.add(PIP, name, props, sku={"name": str(body.get("sku", "Standard"))})
 
+    def dnat_destination(self, value: str) -> str:
+        """A DNAT rule's `destination` as the ARM loader reads it: the name of a `public_ips`
+        entry is that public IP -- its `address` when given, else the reference a template
+        writes (`[reference(resourceId(...)).ipAddress]`), which control/firewall_rules.py
+        resolves to the address chosen offline (caveat firewall-dnat-runtime-address); an
+        address, prefix or '*' as written."""
+        if value not in self.section("public_ips"):
+            return value
+        address = self.section("public_ips")[value].get("address")
+        return str(address) if address else (
+            f"[reference(resourceId('{PIP}', '{value}')).ipAddress]")
+
     def nat_gateways(self) -> None:
         for name, body in self.section("nat_gateways").items():
             self.add("Microsoft.Network/natGateways", name, {"publicIpAddresses": [
@@ -599,7 +611,8 @@ class _Builder:
                 "rules": [{"name": str(r.get("name", "rule")),
                            "protocols": one_or_many(r.get("protocols", "TCP")),
                            "sourceAddresses": one_or_many(r.get("source", "*")),
-                           "destinationAddresses": one_or_many(r.get("destination", [])),
+                           "destinationAddresses": [self.dnat_destination(d) for d in
+                                                    one_or_many(r.get("destination", []))],
                            "destinationPorts": one_or_many(r.get("ports", [])),
                            "translatedAddress": str(r.get("translated_address", "")),
                            "translatedPort": str(r.get("translated_port", ""))}

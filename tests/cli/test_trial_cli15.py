@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from dataplane.cli import main
 from dataplane.cli.options import tsv
 
@@ -177,3 +179,47 @@ def test_latency_histogram_of_a_one_region_network_is_regional(tmp_path, capsys)
     assert latency["all"]["count"] == delivered
     caveat = next(c for c in summary["caveats"] if c["key"] == "latency-histogram")
     assert caveat["packets"] == latency["all"]["count"]
+
+
+def _dnat_scenario(destination: str, address: str = "") -> str:
+    pip = f"{{address: {address}}}" if address else "{sku: Standard}"
+    return EDGE.replace("fw-pip: {address: 20.50.1.10}", f"fw-pip: {pip}").replace(
+        "destination: [20.50.1.10]", f"destination: [{destination}]")
+
+
+@pytest.mark.parametrize("address", ["20.50.1.10", ""])
+def test_dnat_destination_names_a_public_ip(tmp_path, capsys, address):
+    """`destination: [fw-pip]` is the public IP fw-pip (docs/scenario.md): its address, given or
+    chosen offline; check and explain both read it, and a packet from the Internet to that
+    address is translated to app1:443."""
+    from scapy.layers.inet import IP, TCP
+
+    from dataplane import load
+    from dataplane.engine import Emulator
+
+    topo = tmp_path / "dnat.yaml"
+    topo.write_text(_dnat_scenario("fw-pip", address))
+    report = _json(capsys, "check", str(topo))
+    assert report["valid"]
+    pip = next(p["ipAddress"] for p in report["publicIpAddresses"] if p["name"] == "fw-pip")
+    assert not address or pip == address
+    _json(capsys, "explain", str(topo), "--vm", "app2", "--to", "8.8.8.8:443")
+    em = Emulator(load(str(topo)))
+    sent = em.send(IP(src="203.0.113.5", dst=pip) / TCP(sport=5000, dport=8443))
+    row = sent.row(0)
+    assert sent.dispositions()[0].name == "DELIVERED"
+    assert (row["final_dst"], row["final_dport"]) == ("10.1.1.4", 443)
+
+
+@pytest.mark.parametrize("command", ["check", "explain"])
+def test_an_unreadable_dnat_address_fails_at_load_naming_file_and_property(tmp_path, capsys,
+                                                                          command):
+    topo = tmp_path / "dnat.yaml"
+    topo.write_text(_dnat_scenario("no-such-pip"))
+    extra = ["--vm", "app2", "--to", "8.8.8.8:443"] if command == "explain" else []
+    assert main([command, str(topo), *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert str(topo) in err and "resource 'fw'" in err and "'no-such-pip'" in err
+    assert ("properties.natRuleCollections[0].properties.rules[0].destinationAddresses[0]"
+            in err)

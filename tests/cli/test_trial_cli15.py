@@ -223,3 +223,52 @@ def test_an_unreadable_dnat_address_fails_at_load_naming_file_and_property(tmp_p
     assert str(topo) in err and "resource 'fw'" in err and "'no-such-pip'" in err
     assert ("properties.natRuleCollections[0].properties.rules[0].destinationAddresses[0]"
             in err)
+
+
+def test_check_lists_the_azure_firewalls(tmp_path, capsys):
+    """check's Azure Firewall section (table and JSON, az's keys): name, SKU tier, private IP,
+    public IPs with their addresses, classic collection counts, DNS proxy."""
+    topo = tmp_path / "dnat.yaml"
+    topo.write_text(_dnat_scenario("fw-pip", "20.50.1.10").replace(
+        "public_ips: [fw-pip]", "public_ips: [fw-pip]\n    dns_proxy: true\n    sku: Premium"))
+    (fw,) = _json(capsys, "check", str(topo))["azureFirewalls"]
+    assert fw["name"] == "fw" and fw["privateIPAddress"] == "10.0.1.4"
+    assert fw["sku"] == {"tier": "Premium"}
+    assert fw["publicIPAddresses"] == [{"name": "fw-pip", "ipAddress": "20.50.1.10"}]
+    assert fw["firewallPolicy"] is None
+    assert (fw["networkRuleCollections"], fw["applicationRuleCollections"],
+            fw["natRuleCollections"]) == (1, 0, 1)
+    assert fw["additionalProperties"] == {"Network.DNS.EnableProxy": "true"}
+    assert main(["check", str(topo)]) == 0
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 100
+    section = out[out.index("Azure Firewalls:"):].split("\n\n")[0].splitlines()
+    first = section[3].split()  # title, header, rule, then the row (its cells may wrap)
+    assert first[:6] == ["fw", "Premium", "10.0.1.4", "fw-pip", "20.50.1.10", "-"]
+    assert first[-1] == "yes" and "classic: network 1," in section[3]
+
+
+def test_check_names_a_firewall_policy_and_its_base(capsys):
+    """A policy-governed firewall: the policy, its base policy, its rule collection groups."""
+    from dataclasses import replace
+
+    from dataplane import load
+    from dataplane.cli.check import check_report, render_text
+    from dataplane.model import FirewallPolicy
+
+    rg = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/firewallPolicies/"
+    topology = load(HUB)
+    child = FirewallPolicy(rg + "child", "child", "westeurope", base_policy=rg + "parent",
+                           dns_proxy_enabled=True)
+    (fw,) = topology.azure_firewalls
+    topology = replace(topology, firewall_policies=(child,),
+                       azure_firewalls=(replace(fw, firewall_policy=child.id),))
+    report = check_report(topology)
+    (row,) = report["azureFirewalls"]
+    assert row["firewallPolicy"] == {
+        "id": child.id, "name": "child", "inInput": True, "basePolicy": {"id": rg + "parent"},
+        "ruleCollectionGroups": 0, "dnsSettings": {"enableProxy": True}}
+    text = render_text(topology, report)
+    row = text[text.index("Azure Firewalls:"):].splitlines()[3]
+    assert "child (base parent)" in row and row.split()[-1] == "yes"
+    assert "policy: 0 rule" in row

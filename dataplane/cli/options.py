@@ -38,7 +38,6 @@ import re
 import socket
 import sys
 import tempfile
-import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +45,7 @@ from typing import Any, NoReturn
 
 from dataplane.errors import InputError
 from dataplane.model import Topology
-from dataplane.textable import fit, table
+from dataplane.textable import fit, reflow, table
 
 OUTPUT_FORMATS = ("table", "json", "tsv")
 PROTOCOLS = {"tcp": "Tcp", "udp": "Udp", "icmp": "Icmp", "esp": "Esp", "ah": "Ah", "*": "*",
@@ -150,8 +149,7 @@ def command(subparsers: argparse._SubParsersAction, name: str, help_text: str,
             inputs_help: str = "ARM template, az JSON dump(s), scenario YAML, or a folder of "
                                "them") -> argparse.ArgumentParser:
     """A subcommand with the shared options (and INPUT... positionals unless inputs=None)."""
-    text = "\n".join(textwrap.fill(line, 100, subsequent_indent=line[:len(line) - len(line.lstrip())])
-                     if len(line) > 100 else line for line in (description or help_text).splitlines())
+    text = reflow(description or help_text, 100)  # a docstring's paragraphs re-flowed
     parser = subparsers.add_parser(name, help=help_text, description=text,
                                    formatter_class=argparse.RawDescriptionHelpFormatter,
                                    allow_abbrev=False)

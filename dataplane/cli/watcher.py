@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import textwrap
 from typing import Any
 
 from dataplane import watcher
@@ -35,15 +34,12 @@ from dataplane.cli.options import (
 from dataplane.cli.options import load_inputs as load_topology
 from dataplane.control.explain import describe
 from dataplane.model import Topology
-from dataplane.textable import table
+from dataplane.textable import fit, table
 
 
 def _bullets(lines: list[str], mark: str) -> str:
-    """One wrapped bullet per line, 100 columns."""
-    return "\n".join(textwrap.fill(line, 100, initial_indent=f"  {mark} ",
-                                    subsequent_indent="    ", break_on_hyphens=False,
-                                    break_long_words=False)  # ids: fit() breaks at '/'
-                     for line in lines)
+    """One wrapped bullet per line (textable.fit: the terminal's width, 100 by default)."""
+    return "\n".join(fit(f"  {mark} {line}") for line in lines)  # textable.fit: ids at '/'
 
 
 def notes_text(text: str, caveats: list[str], notes: list[str]) -> str:
@@ -157,9 +153,7 @@ def _edge_lines(result: dict[str, Any]) -> str:
         groups = f" ({', '.join(endpoint['groupIds'])})" if endpoint["groupIds"] else ""
         lines.append(f"Private endpoint {endpoint['id'].rsplit('/', 1)[-1]} -> "
                      f"{endpoint['privateLinkServiceId']}{groups}")
-    return "".join("\n" + textwrap.fill(line, 100, subsequent_indent="    ",
-                                         break_on_hyphens=False, break_long_words=False)
-                   for line in lines)
+    return "".join("\n" + fit(line) for line in lines)
 
 
 def _rules(args: argparse.Namespace) -> int:
@@ -221,9 +215,8 @@ def port_assumed(to: str, flow: dict[str, Any], sni: str | None = None) -> str:
     read = (f"'{to}' is read as the IPv6 address {flow['destinationIp']}; "
             if ":" in flow["destinationIp"] and not to.strip().startswith("[") else "")
     why = "HTTPS for --sni" if sni else "HTTP without --sni"
-    return textwrap.fill(f"  ({read}port {flow['destinationPort']} assumed, {why}: --to gives "
-                         f"none; give one as --to {example})", 100, subsequent_indent="   ",
-                         break_on_hyphens=False, break_long_words=False)
+    return fit(f"  ({read}port {flow['destinationPort']} assumed, {why}: --to gives "
+               f"none; give one as --to {example})")
 
 
 _ADDRESS = re.compile(r"(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?![\d./])")  # IPv4, not a prefix
@@ -255,10 +248,9 @@ def _explain(args: argparse.Namespace) -> int:
         lines.append(port_assumed(args.to, flow, args.sni))
     for i, hop in enumerate(result["hops"], 1):
         lines.append(f"  {i}. {describe(hop)}")
-    lines.append(textwrap.fill(
-        f"=> {result['disposition']}: {result['reason']}"
-        + (f"  [decided by {result['deciding']}]" if result.get("deciding") else ""),
-        100, subsequent_indent="   ", break_on_hyphens=False, break_long_words=False))
+    lines.append(fit(f"=> {result['disposition']}: {result['reason']}"
+                     + (f"  [decided by {result['deciding']}]" if result.get("deciding")
+                        else "")))
     if result["engineDisposition"] == "FIREWALL_NAME_UNKNOWN":
         lines.append(APPLICATION_RULE_HINT)
     return _emit(args, result, "\n".join(lines))

@@ -272,3 +272,54 @@ def test_check_names_a_firewall_policy_and_its_base(capsys):
     row = text[text.index("Azure Firewalls:"):].splitlines()[3]
     assert "child (base parent)" in row and row.split()[-1] == "yes"
     assert "policy: 0 rule" in row
+
+
+LOCATION = ("/work/shared/real/arm/ans_netsec-demo-lab-standard.AzNetSecdeploy.json#resources[0]."
+            "properties.template.resources[0]:")
+RESOURCE_ID = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/vnet-dataplane-rg"
+               "/providers/Microsoft.Network/virtualHubs/Hub-01")
+
+
+def _cuts(wrapped: str, word: str) -> list[str]:
+    """The characters `word` (no spaces) was cut after by the line breaks inside it."""
+    parts = [line.strip() for line in wrapped.splitlines()]
+    flat = "".join(parts)
+    start, ends, at = flat.index(word), [], 0
+    for part in parts[:-1]:
+        at += len(part)
+        ends.append(at)
+    return [flat[end - 1] for end in ends if start < end < start + len(word)]
+
+
+def test_a_warning_label_never_stands_alone_and_paths_break_after_a_slash():
+    """check's '  Code: /long/path#json.path: ...' at 100 columns: the label keeps the start of
+    the location on its line; the location is cut only after '/' or '#' (never inside the
+    file name or after a '.' of a property path); a resource id only after '/'."""
+    from dataplane.textable import fit
+
+    text = fit(f"  PropertyNotModelled: {LOCATION} resource 'VN-HUB': property "
+               f"'properties.virtualHub' ({{'id': '{RESOURCE_ID}'}}) is not modelled", 100)
+    lines = text.splitlines()
+    assert all(len(line) <= 100 for line in lines)
+    assert lines[0].startswith("  PropertyNotModelled: /work/")
+    assert "AzNetSecdeploy.json#" in text and "ans_netsec-demo-lab-standard.AzNetSecdeploy" in text
+    assert "resources[0].properties.template.resources[0]:" in text
+    assert _cuts(text, LOCATION) and set(_cuts(text, LOCATION)) <= {"/", "#"}
+    assert set(_cuts(text, RESOURCE_ID)) <= {"/"}
+    assert "Microsoft.Network/" in text
+    bullet = fit("  ! " + RESOURCE_ID + " is a hub", 100).splitlines()
+    assert bullet[0].startswith("  ! /subscriptions/") and bullet[0] != "  !"
+
+
+def test_help_descriptions_are_reflowed_paragraphs(capsys):
+    """trace --help: a docstring's hard-wrapped paragraph is re-flowed, not wrapped line by line
+    ("Both packets" / "go" / "through" on lines of their own)."""
+    with pytest.raises(SystemExit):
+        main(["trace", "--help"])
+    out = capsys.readouterr().out
+    description = out[out.index("\n\n") + 2:out.index("positional arguments")]
+    for paragraph in description.strip().split("\n\n"):
+        lines = paragraph.splitlines()
+        assert all(len(line) <= 100 for line in lines)
+        assert all(len(line) > 60 for line in lines[:-1]), paragraph
+    assert "Both packets go through the engine" in " ".join(description.split())

@@ -274,7 +274,7 @@ def test_check_names_a_firewall_policy_and_its_base(capsys):
     assert "policy: 0 rule" in row
 
 
-LOCATION = ("/work/shared/real/arm/ans_netsec-demo-lab-standard.AzNetSecdeploy.json#resources[0]."
+LOCATION = ("/home/me/templates/arm/ans_netsec-demo-lab-standard.AzNetSecdeploy.json#resources[0]."
             "properties.template.resources[0]:")
 RESOURCE_ID = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/vnet-dataplane-rg"
                "/providers/Microsoft.Network/virtualHubs/Hub-01")
@@ -301,7 +301,7 @@ def test_a_warning_label_never_stands_alone_and_paths_break_after_a_slash():
                f"'properties.virtualHub' ({{'id': '{RESOURCE_ID}'}}) is not modelled", 100)
     lines = text.splitlines()
     assert all(len(line) <= 100 for line in lines)
-    assert lines[0].startswith("  PropertyNotModelled: /work/")
+    assert lines[0].startswith("  PropertyNotModelled: /home/")
     assert "AzNetSecdeploy.json#" in text and "ans_netsec-demo-lab-standard.AzNetSecdeploy" in text
     assert "resources[0].properties.template.resources[0]:" in text
     assert _cuts(text, LOCATION) and set(_cuts(text, LOCATION)) <= {"/", "#"}

@@ -7,9 +7,13 @@ spaces, or when that
 cannot fit, also after ',', '>', and a '/' or '.' not followed by a digit (never inside a
 prefix, a number or a name_with_underscores); when even that does not fit, each row is printed as a record
 ("header: value" lines).
-`fit()` wraps prose lines longer than the width at spaces, keeping their indent, never between
-a number and its unit ("500 µs"); a word longer than the width (a resource id) breaks like a
-table cell, after '/' (never mid-name).
+`fit()` wraps prose lines longer than the width at spaces, keeping their indent (continuation
+lines hang past it, and past a '- ' or '! ' bullet), never between a number and its unit
+("500 µs"); a word too long for a line (a resource id, a file path), or a long one that would
+leave a label or a bullet alone on its line, is cut to fill the lines from where it stands, after '/', '#', ',' or '>' (`_PATH`: never inside a name, a file
+name or a provider namespace), and only where a piece is still too long also after a '.'
+before a letter (`_PART`). `reflow()` re-flows hard-wrapped paragraphs (a docstring) before
+fitting them: one piece of code for every wrapped text of the command line.
 `items_line()` lists items after a lead, wrapping only between items. `duration()` gives a
 nanosecond count with a unit.
 """
@@ -18,13 +22,14 @@ from __future__ import annotations
 
 import re
 import shutil
-import textwrap
 from collections.abc import Sequence
 
 _WORD = re.compile(r"\S*\s*")
 # breaks after '/', ',', '>' and a '.' before a letter; '/' and '.' before a digit hold
 # (prefixes, numbers); names_with_underscores stay whole
 _PART = re.compile(r"(?:[^\s,/>.]|[/.](?=\d))*(?:[/,>]|\.(?=[A-Za-z]))?\s*")
+# a long word's first cuts: after '/', '#', ',' and '>' only (paths, resource ids)
+_PATH = re.compile(r"[^\s,/>#]*[/,>#]?\s*")
 # a number and its unit: `fit` holds them on one line (joined by _GLUE while wrapping)
 _UNIT = re.compile(r"(\d) (ns|µs|ms|s|min|h|bps|kbps|Mbps|Gbps|B|KiB|MiB|GiB|bytes|packet\(s\)|"
                    r"packets|%)(?=$|[\s,;.)])")
@@ -109,7 +114,7 @@ def _records(cells: list[list[str]], indent: str, limit: int) -> str:
 
 def fit(text: str, max_width: int | None = None) -> str:
     """Prose lines longer than the width wrapped, continuation lines indented past the
-    line's own indent (and past a leading '- ')."""
+    line's own indent (2 past a leading '- ' or '! ', else 4)."""
     limit = max_width or width()
     out = []
     for line in text.split("\n"):
@@ -117,12 +122,56 @@ def fit(text: str, max_width: int | None = None) -> str:
             out.append(line)
             continue
         lead = len(line) - len(line.lstrip())
-        hang = " " * (lead + (2 if line.lstrip().startswith("- ") else 4))
-        glued = _UNIT.sub(rf"\1{_GLUE}\2", line)
-        for wrapped in textwrap.wrap(glued, limit, initial_indent="", subsequent_indent=hang,
-                                     break_on_hyphens=False, break_long_words=False) or [glued]:
-            out.extend(_long_word(wrapped.replace(_GLUE, " "), limit, hang))
+        bullet = line.lstrip()[:2] in ("- ", "! ")
+        out.extend(_fill(line, limit, " " * (lead + (2 if bullet else 4))))
     return "\n".join(out)
+
+
+def _fill(line: str, limit: int, hang: str) -> list[str]:
+    """Greedy fill at spaces (a number and its unit glued). A word that does not fit where it
+    stands starts the next line, whole when it fits one; a word too long for any line, or a
+    long one (over half a line: a path, a resource id) that would leave a line holding only
+    its first word (a label, a bullet), is cut (`_pieces`) and fills the line it stands on."""
+    room = max(limit - len(hang), 1)
+    lines, current = [], line[:len(line) - len(line.lstrip())]
+    for token in _tokens(_UNIT.sub(rf"\1{_GLUE}\2", line.lstrip()), _WORD):
+        word = token.rstrip()
+        # a word that fits a line of its own moves there whole, unless the line would keep
+        # only its first word (a label, a bullet): then, a long word is cut to fill it
+        fits = (len(current + word) <= limit or len(word) <= room // 2
+                or (len(word) <= room and " " in current.strip()))
+        for piece in [token] if fits else _pieces(token, room):
+            if current.strip() and len(current + piece.rstrip()) > limit:
+                lines.append(current.rstrip())
+                current = hang
+            current += piece
+    lines.append(current.rstrip())
+    return [x.replace(_GLUE, " ") for x in lines]
+
+
+def _pieces(word: str, room: int) -> list[str]:
+    """A word too long for a line, cut after '/', '#', ',', '>' (`_PATH`); a piece still
+    longer than `room` also after a '.' before a letter (`_PART`); never inside a name."""
+    return [part for piece in _tokens(word, _PATH)
+            for part in ([piece] if len(piece.rstrip()) <= room else _tokens(piece, _PART))]
+
+
+def reflow(text: str, max_width: int | None = None) -> str:
+    """Hard-wrapped paragraphs (a docstring's) joined and `fit` again: within a paragraph
+    (blank lines separate them) a line is joined to the one before unless it is indented or
+    starts a bullet ('- ', '* '), so lists and usage lines keep their own lines; a paragraph's
+    lines wrap flush with its indent (a help text, not an answer's hanging prose)."""
+    lines: list[str] = []
+    for line in text.strip("\n").split("\n"):
+        joins = (lines and lines[-1].strip() and line.strip() and not line[:1].isspace()
+                 and line[:2] not in ("- ", "* "))
+        if joins:
+            lines[-1] = lines[-1].rstrip() + " " + line.strip()
+        else:
+            lines.append(line.rstrip())
+    limit = max_width or width()
+    return "\n".join(x for line in lines for x in (
+        [line] if len(line) <= limit else _fill(line, limit, line[:len(line) - len(line.lstrip())])))
 
 
 def items_line(lead: str, items: Sequence[str], max_width: int | None = None) -> str:
@@ -138,16 +187,6 @@ def items_line(lead: str, items: Sequence[str], max_width: int | None = None) ->
         else:
             lines.append("    " + piece)
     return "\n".join(lines)
-
-
-def _long_word(line: str, limit: int, hang: str) -> list[str]:
-    """A line still too long holds a word longer than the width (a resource id, a URL): it
-    breaks after '/', ',', '>' or a '.' before a letter (`_PART`), never inside a name."""
-    if len(line) <= limit:
-        return [line]
-    lead = line[:len(line) - len(line.lstrip())]  # never longer than `hang`
-    pieces = _wrap(line.lstrip(), max(limit - len(hang), 1), _PART)
-    return [lead + pieces[0], *(hang + piece for piece in pieces[1:])]
 
 
 def duration(ns: int | float) -> str:

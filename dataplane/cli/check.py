@@ -12,9 +12,16 @@ contract other tools build on): {"valid", "errors": [{"code", "message", "resour
 "virtualNetworkGateway2" | "localNetworkGateway2" | "peer": {"id"}}], "routeServers": [{"name",
 "virtualRouterAsn", "virtualRouterIps", "bgpConnections": [{"name", "peerIp", "peerAsn"}]}],
 "bgpAdvertisements": [{"peer", "prefixes", "asPath", "nextHop"}], "publicIpAddresses":
-[{"name", "sku", "ipAddress", "chosenOffline"}], "unknownResources", "assumptions"}.
-Keys are az's (az network vnet / vnet-gateway / vpn-connection show; a subnet with one prefix
-has addressPrefix, with several addressPrefixes, as az prints them).
+[{"name", "sku", "ipAddress", "chosenOffline"}], "azureFirewalls": [{"name", "location",
+"sku": {"tier"}, "privateIPAddress", "publicIPAddresses": [{"name", "ipAddress"}],
+"firewallPolicy": {"id", "name", "inInput", "basePolicy": {"id"} | null,
+"ruleCollectionGroups", "dnsSettings": {"enableProxy"}} | null, "networkRuleCollections",
+"applicationRuleCollections", "natRuleCollections", "additionalProperties":
+{"Network.DNS.EnableProxy"}}], "unknownResources", "assumptions"}.
+Keys are az's (az network vnet / vnet-gateway / vpn-connection / firewall show; a subnet with
+one prefix has addressPrefix, with several addressPrefixes, as az prints them; a firewall's
+rule collections and a policy's rule collection groups are counted, the classic DNS proxy
+setting is its additionalProperties entry, a policy's is the policy's dnsSettings).
 """
 
 from __future__ import annotations
@@ -33,6 +40,8 @@ from dataplane.model import (
     AZURE_DEFAULT_ASN,
     BgpSettings,
     Connection,
+    FirewallPolicy,
+    PublicIPAddress,
     Topology,
     VirtualNetwork,
     VirtualNetworkGateway,
@@ -114,6 +123,59 @@ def bgp_rows(topology: Topology) -> dict[str, list[dict[str, Any]]]:
     }
 
 
+def firewall_rows(topology: Topology) -> list[dict[str, Any]]:
+    """The Azure Firewalls as `az network firewall show` names their parts (module doc)."""
+    rows = []
+    for fw in topology.azure_firewalls:
+        found = topology.get(fw.firewall_policy) if fw.firewall_policy else None
+        policy = found if isinstance(found, FirewallPolicy) else None
+        pips = []
+        for ref in fw.public_ip_addresses:
+            pip = topology.get(ref)
+            address = (public_address(topology, pip) if isinstance(pip, PublicIPAddress)
+                       else None)
+            pips.append({"name": id_name(ref), "ipAddress": str(address) if address else None})
+        rows.append({
+            "name": fw.name, "location": fw.location, "sku": {"tier": fw.sku_tier},
+            "privateIPAddress": str(fw.private_ip_address) if fw.private_ip_address else None,
+            "publicIPAddresses": pips,
+            "firewallPolicy": None if not fw.firewall_policy else {
+                "id": fw.firewall_policy, "name": id_name(fw.firewall_policy),
+                "inInput": policy is not None,
+                "basePolicy": {"id": policy.base_policy} if policy and policy.base_policy
+                else None,
+                "ruleCollectionGroups": len(policy.rule_collection_groups) if policy else None,
+                "dnsSettings": {"enableProxy": policy.dns_proxy_enabled} if policy else None},
+            "networkRuleCollections": len(fw.network_rule_collections),
+            "applicationRuleCollections": len(fw.application_rule_collections),
+            "natRuleCollections": len(fw.nat_rule_collections),
+            "additionalProperties": {"Network.DNS.EnableProxy":
+                                     "true" if fw.dns_proxy_enabled else "false"},
+        })
+    return rows
+
+
+def _firewall_text(f: dict[str, Any]) -> tuple[str, ...]:
+    """One table row: name, SKU tier, private IP, public IPs, policy, rules, DNS proxy."""
+    policy = f["firewallPolicy"]
+    if policy is None:
+        rules = (f"classic: network {f['networkRuleCollections']}, application "
+                 f"{f['applicationRuleCollections']}, NAT {f['natRuleCollections']}")
+        proxy = f["additionalProperties"]["Network.DNS.EnableProxy"] == "true"
+        named = "-"
+    else:
+        base = policy["basePolicy"]
+        named = policy["name"] + (f" (base {id_name(base['id'])})" if base else "") + (
+            "" if policy["inInput"] else " (not in the input)")
+        groups = policy["ruleCollectionGroups"]
+        rules = ("policy: " + _count(groups, "rule collection group") if groups is not None
+                 else "policy: not in the input")
+        proxy = bool(policy["dnsSettings"] and policy["dnsSettings"]["enableProxy"])
+    return (f["name"], f["sku"]["tier"] or "?", f["privateIPAddress"] or "-",
+            ", ".join(f"{p['name']} {p['ipAddress'] or '?'}" for p in f["publicIPAddresses"])
+            or "-", named, rules, "yes" if proxy else "no")
+
+
 def check_report(topology: Topology) -> dict[str, Any]:
     findings = validate(topology)
     errors = [f.as_dict() for f in findings if f.severity == "error"]
@@ -128,6 +190,7 @@ def check_report(topology: Topology) -> dict[str, Any]:
         "publicIpAddresses": [  # control/public_addresses.py
             {"name": p.name, "sku": p.sku, "ipAddress": str(public_address(topology, p)),
              "chosenOffline": chosen_here(topology, p.id)} for p in topology.public_ip_addresses],
+        "azureFirewalls": firewall_rows(topology),
         "unknownResources": [{"type": u.type, "name": u.name, "id": u.id}
                              for u in topology.unknown_resources],
         "assumptions": [a.text for a in (*topology.assumptions,
@@ -192,6 +255,10 @@ def render_text(topology: Topology, report: dict[str, Any]) -> str:
         parts += ["", "Public IP addresses:", table(["name", "SKU", "address", "source"], [
             (p["name"], p["sku"], p["ipAddress"], "chosen offline" if p["chosenOffline"]
              else "input") for p in report["publicIpAddresses"]])]
+    if report["azureFirewalls"]:
+        parts += ["", "Azure Firewalls:", table(
+            ["firewall", "SKU", "private IP", "public IPs", "policy", "rules", "DNS proxy"],
+            [_firewall_text(f) for f in report["azureFirewalls"]], keep=(0,))]
     counts = [_count(len(group), name) for group, name in (
         (topology.network_interfaces, "NIC"), (topology.virtual_machines, "VM"),
         (topology.network_security_groups, "NSG"), (topology.route_tables, "route table"),
@@ -220,4 +287,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             description="Load a topology (ARM template, az JSON dumps, scenario YAML) and "
                         "report Azure's validation errors, warnings, the VNets with their "
                         "gateways (BGP settings), the peering links with their states, the "
-                        "gateway connections and BGP peers. Exit 0 valid, 1 errors found, 2 unreadable input.")
+                        "gateway connections and BGP peers, the Azure Firewalls. Exit 0 valid, 1 errors found, 2 unreadable input.")

@@ -19,6 +19,9 @@ Contract
   jmespath library, as az does), `-o tsv` prints az's tsv (one line per row, scalars only),
   `-o table` (the default) prints `text` (prose wrapped to the terminal, tables fitted:
   dataplane/textable.py), or with `--query` a table of the query's result.
+- `destination(text, port=None, sni=None)` reads a flow's --to (an IPv4 address or VM name,
+  optionally :PORT; an IPv6 address bare or as [ADDRESS]:PORT) for every command that sends
+  one (explain, trace); `destination_ip(topology, dest)` gives a VM name's primary address.
 - Usage checks, run before any work: `out_dir(flag, path)` (a folder that is or can be made and
   written), `positive_finite(text)`, `protocol(text)` (one spelling: Tcp|Udp|Icmp|Esp|Ah|*,
   any case), `scheduler_reachable(flag, address)`. Each failure is an InputError naming the
@@ -33,8 +36,8 @@ import math
 import os
 import re
 import socket
+import sys
 import tempfile
-import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +45,7 @@ from typing import Any, NoReturn
 
 from dataplane.errors import InputError
 from dataplane.model import Topology
-from dataplane.textable import fit, table
+from dataplane.textable import fit, reflow, table
 
 OUTPUT_FORMATS = ("table", "json", "tsv")
 PROTOCOLS = {"tcp": "Tcp", "udp": "Udp", "icmp": "Icmp", "esp": "Esp", "ah": "Ah", "*": "*",
@@ -146,8 +149,7 @@ def command(subparsers: argparse._SubParsersAction, name: str, help_text: str,
             inputs_help: str = "ARM template, az JSON dump(s), scenario YAML, or a folder of "
                                "them") -> argparse.ArgumentParser:
     """A subcommand with the shared options (and INPUT... positionals unless inputs=None)."""
-    text = "\n".join(textwrap.fill(line, 100, subsequent_indent=line[:len(line) - len(line.lstrip())])
-                     if len(line) > 100 else line for line in (description or help_text).splitlines())
+    text = reflow(description or help_text, 100)  # a docstring's paragraphs re-flowed
     parser = subparsers.add_parser(name, help=help_text, description=text,
                                    formatter_class=argparse.RawDescriptionHelpFormatter,
                                    allow_abbrev=False)
@@ -254,6 +256,66 @@ def load_inputs(args: argparse.Namespace,
                                 vm_caps=getattr(args, "vm_caps", None) or ())
 
 
+# -- a flow's destination (explain, trace: one parser) --
+
+@dataclass(frozen=True)
+class Destination:
+    """A flow's --to: `host` an IP address or a VM name, `port` given or the default (then
+    `assumed`), `six` for an IPv6 address."""
+
+    host: str
+    port: int
+    assumed: bool
+    six: bool
+
+
+def destination(text: str, port: int | None = None, sni: str | None = None,
+                flag: str = "--to") -> Destination:
+    """--to as explain and trace read it: 'IP', 'VM', 'IP:PORT', 'VM:PORT', an IPv6 address
+    (never split at its last colon: dataplane/watcher.py parse_endpoint) or '[IPv6]:PORT'.
+    `port` (trace's --port) wins over the one in `text`; with neither, the default
+    (`default_port`: 443 with --sni, else 80) and `assumed`."""
+    from dataplane.watcher import parse_endpoint
+
+    raw = text.strip()
+    six = raw.startswith("[") or raw.count(":") > 1  # IPv6 (issue 17)
+    if six:
+        address, given = parse_endpoint(raw, flag, port_required=False)
+        host = str(address)
+    else:
+        host, sep, port_text = raw.rpartition(":")
+        if not sep:
+            host, port_text = raw, ""
+        if not host or (port_text and not port_text.isdigit()):
+            raise InputError(f"{flag} {text}: expected IP[:PORT] or VM[:PORT] with a numeric "
+                             "port")
+        given = int(port_text) if port_text else None
+    chosen = port if port is not None else given
+    resolved = chosen if chosen is not None else default_port(sni)
+    if not 0 <= resolved <= 65535:
+        raise InputError(f"{'--port' if port is not None else flag} {resolved}: the port "
+                         "must be 0..65535")
+    return Destination(host, resolved, chosen is None, six)
+
+
+def destination_ip(topology: Topology, dest: Destination) -> str:
+    """The destination's address: an IP as given, a VM name as its primary NIC's primary
+    IPv4 address (the address trace and explain send to)."""
+    from dataplane.net import parse_ip
+    from dataplane.watcher import nic_for
+
+    if dest.six:
+        return dest.host
+    try:
+        return str(parse_ip(dest.host))
+    except (InputError, ValueError):
+        pass
+    address = nic_for(topology, dest.host).primary_ip
+    if address is None or address.version != 4:
+        raise InputError(f"--to {dest.host}: the VM has no private IPv4 address")
+    return str(address)
+
+
 # -- output, as az prints it --
 
 def _compile_query(text: str) -> Any:
@@ -276,7 +338,7 @@ def emit(args: argparse.Namespace, value: Any, text: str | Callable[[], str]) ->
     if fmt == "json":
         print(json.dumps(value, indent=2, default=str))
     elif fmt == "tsv":
-        print(tsv(value))
+        sys.stdout.write(tsv(value))
     elif query is not None:
         print(query_table(value))
     else:
@@ -291,7 +353,8 @@ def _scalar(value: Any) -> str:
 
 def tsv(value: Any) -> str:
     """az's tsv: a list gives one line per item; an object one line of its scalar values in
-    key order (nested objects and lists are left out); a scalar itself."""
+    key order (nested objects and lists are left out); a scalar itself. Every line ends in a
+    newline (an empty list prints nothing), so the output pipes as lines."""
     rows = value if isinstance(value, list) else [value]
     lines = []
     for row in rows:
@@ -302,7 +365,7 @@ def tsv(value: Any) -> str:
             lines.append("\t".join(_scalar(v) for v in row if not isinstance(v, (dict, list))))
         else:
             lines.append(_scalar(row))
-    return "\n".join(lines)
+    return "".join(line + "\n" for line in lines)
 
 
 def query_table(value: Any) -> str:

@@ -32,7 +32,8 @@ from typing import Any
 from dataplane.cli.options import (
     APPLICATION_RULE_HINT,
     command,
-    default_port,
+    destination,
+    destination_ip,
     emit,
     load_inputs,
     protocol,
@@ -61,48 +62,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     server_name_options(p)
 
 
-def _destination(args: argparse.Namespace) -> tuple[str, int, bool]:
-    """An IPv4 address or VM name --to, with the port of --port, of --to or the default
-    (options.default_port) -> (host, port, port assumed)."""
-    host, sep, port_text = args.to.rpartition(":")
-    if not sep:
-        host, port_text = args.to, ""
-    if port_text and not port_text.isdigit():
-        raise InputError(f"--to {args.to}: the port must be a number")
-    assumed = args.port is None and not port_text
-    port = args.port if args.port is not None else int(port_text or default_port(args.sni))
-    if not 0 <= port <= 65535:
-        raise InputError(f"--port {port}: must be 0..65535")
-    return host, port, assumed
-
-
-def _destination6(args: argparse.Namespace) -> tuple[str, int, bool]:
-    """An IPv6 --to ('[IPv6]', '[IPv6]:PORT' or a bare IPv6 address, never split at its last
-    colon: dataplane/watcher.py parse_endpoint) -> (address, port, port assumed)."""
-    from dataplane.watcher import parse_endpoint
-
-    address, port = parse_endpoint(args.to, "--to", port_required=False)
-    if args.port is not None:
-        port = args.port
-    assumed = port is None
-    port = int(default_port(args.sni)) if port is None else port
-    if not 0 <= port <= 65535:
-        raise InputError(f"--port {port}: must be 0..65535")
-    return str(address), port, assumed
-
-
 def run(args: argparse.Namespace) -> int:
     from scapy.layers.inet import ICMP, IP, TCP, UDP
     from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6
 
-    from dataplane.cli.watcher import notes_text, port_assumed
+    from dataplane.cli.watcher import input_notes, notes_text, port_assumed
     from dataplane.dispositions import Disposition
     from dataplane.engine import Emulator
     from dataplane.engine.payload import first_payload
     from dataplane.watcher import ipv6_source, nic_for, walk_notes
 
-    six = args.to.startswith("[") or args.to.count(":") > 1  # IPv6 (issue 17)
-    host, port, assumed = _destination6(args) if six else _destination(args)
+    dest = destination(args.to, args.port, args.sni)  # cli/options.py, shared with explain
+    six, port, assumed = dest.six, dest.port, dest.assumed
     if (args.sni or args.host) and args.protocol != "Tcp":
         raise InputError("--sni and --host name the server of a TCP flow: use --protocol Tcp")
     try:
@@ -111,11 +82,11 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(str(e)) from None
     topology = load_inputs(args)
     em = Emulator(topology)
+    dst_ip = destination_ip(topology, dest)
     if six:  # the VM's IPv6 ip configuration sends it (a packet's family selects it)
-        src_ip, dst_ip = str(ipv6_source(nic_for(topology, args.vm))), host
+        src_ip = str(ipv6_source(nic_for(topology, args.vm)))
     else:
         src_ip = str(ipaddress.IPv4Address(em.address_of(args.vm)))
-        dst_ip = str(ipaddress.IPv4Address(em.address_of(host)))
 
     def packet(s: str, d: str, sport: int, dport: int, data: bytes = b"") -> Any:
         icmp = ICMPv6EchoRequest if six else ICMP
@@ -143,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
         answer = _answer(direction, explained, vm)
         answer["assumptions"], answer["caveats"] = walk_notes(
             topology, nic_for(topology, vm), explained["hops"], 6 if six else 4)
+        answer["assumptions"] = [*input_notes(topology, answer), *answer["assumptions"]]
         answers.append(answer)
         notes += answer["assumptions"]
         caveats += answer["caveats"]

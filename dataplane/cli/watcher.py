@@ -17,28 +17,29 @@ IPv6 flows through the engine's stages like IPv4 ones (issue 17).
 from __future__ import annotations
 
 import argparse
-import textwrap
+import json
+import re
 from typing import Any
 
 from dataplane import watcher
 from dataplane.cli.options import (
     APPLICATION_RULE_HINT,
     command,
+    destination,
+    destination_ip,
     emit,
     protocol,
     server_name_options,
 )
 from dataplane.cli.options import load_inputs as load_topology
 from dataplane.control.explain import describe
-from dataplane.textable import table
+from dataplane.model import Topology
+from dataplane.textable import fit, table
 
 
 def _bullets(lines: list[str], mark: str) -> str:
-    """One wrapped bullet per line, 100 columns."""
-    return "\n".join(textwrap.fill(line, 100, initial_indent=f"  {mark} ",
-                                    subsequent_indent="    ", break_on_hyphens=False,
-                                    break_long_words=False)  # ids: fit() breaks at '/'
-                     for line in lines)
+    """One wrapped bullet per line (textable.fit: the terminal's width, 100 by default)."""
+    return "\n".join(fit(f"  {mark} {line}") for line in lines)  # textable.fit: ids at '/'
 
 
 def notes_text(text: str, caveats: list[str], notes: list[str]) -> str:
@@ -59,7 +60,9 @@ def _emit(args: argparse.Namespace, result: dict[str, Any], text: str) -> int:
 
 
 def _routes(args: argparse.Namespace) -> int:
-    result = watcher.effective_route_table(load_topology(args), args.nic)
+    topology = load_topology(args)
+    result = watcher.effective_route_table(topology, args.nic)
+    result["outbound"] = internet_egress(topology, result)
     rows = [(r["source"], r["state"], ", ".join(r["addressPrefix"]), r["nextHopType"],
              ", ".join(r["nextHopIpAddress"]), "yes" if r["disableBgpRoutePropagation"] else "")
             for r in result["value"]]
@@ -69,11 +72,74 @@ def _routes(args: argparse.Namespace) -> int:
     return _emit(args, result, text + _edge_lines(result))
 
 
+def appliance_names(topology: Topology, addresses: list[str]) -> list[str]:
+    """What holds each next-hop address: 'Azure Firewall fw', 'VM nva1' (its NIC's address),
+    'load balancer ilb (frontend fe)'; an address nothing in the input holds is left out."""
+    names = []
+    for text in addresses:
+        for fw in topology.azure_firewalls:
+            if str(fw.private_ip_address) == text:
+                names.append(f"Azure Firewall {fw.name}")
+        for nic in topology.network_interfaces:
+            if any(str(c.private_ip_address) == text for c in nic.ip_configurations):
+                machine = topology.vm_of_nic(nic)
+                names.append(f"VM {machine.name}" if machine else f"NIC {nic.name}")
+        for lb in topology.load_balancers:
+            names += [f"load balancer {lb.name} (frontend {f.name})"
+                      for f in lb.frontend_ip_configurations
+                      if str(f.private_ip_address) == text]
+        for gw in topology.virtual_network_gateways:
+            settings = gw.bgp_settings
+            if settings and text in map(str, settings.bgp_peering_address):
+                names.append(f"gateway {gw.name}")
+    return list(dict.fromkeys(names))
+
+
+def internet_egress(topology: Topology, result: dict[str, Any]) -> dict[str, Any] | None:
+    """A routes answer's way to the Internet, following its Active 0.0.0.0/0 route: Internet
+    traffic takes that route, and a user route 0.0.0.0/0 overrides the system one ("Virtual
+    network traffic routing", https://learn.microsoft.com/azure/virtual-network/
+    virtual-networks-udr-overview, "Default route": next hop VirtualAppliance or
+    VirtualNetworkGateway (forced tunnelling) or None). Next hop
+    Internet: the answer's own `outbound` (control/outbound.py: NAT gateway, public IP, load
+    balancer rule or default outbound access). Otherwise that route's next hop instead:
+    {"method": VirtualAppliance | VirtualNetworkGateway | None, "nextHopIpAddress",
+    "appliances" (what holds those addresses: `appliance_names`), "routeSource",
+    "publicIpAddresses": []} -- the source address is then the appliance's or the far side's,
+    not this NIC's. No Active 0.0.0.0/0 route: the answer's `outbound` unchanged."""
+    current = result.get("outbound")
+    default = next((r for r in result.get("value", []) if r["state"] == "Active"
+                    and "0.0.0.0/0" in r["addressPrefix"]), None)
+    if default is None or default["nextHopType"] == "Internet":
+        return current
+    return {"method": default["nextHopType"], "nextHopIpAddress": default["nextHopIpAddress"],
+            "appliances": appliance_names(topology, default["nextHopIpAddress"]),
+            "routeSource": default["source"], "publicIpAddresses": []}
+
+
+def _egress_text(out: dict[str, Any]) -> str:
+    """The 'Outbound to the Internet' line of a route's next hop other than Internet."""
+    ips = ", ".join(out["nextHopIpAddress"])
+    held = f" ({', '.join(out['appliances'])})" if out.get("appliances") else ""
+    route = f"{out['routeSource']} route 0.0.0.0/0"
+    if out["method"] == "VirtualAppliance":
+        return (f"Outbound to the Internet: through the appliance {ips}{held} ({route}; the "
+                "appliance's own outbound method gives the source address)")
+    if out["method"] == "VirtualNetworkGateway":
+        return (f"Outbound to the Internet: through the virtual network gateway"
+                f"{' ' + ips if ips else ''}{held} ({route}: forced tunnelling, the far side "
+                "decides the way out)")
+    return f"Outbound to the Internet: none ({route} -> {out['method']}: dropped)"
+
+
 def _edge_lines(result: dict[str, Any]) -> str:
     """The outbound method and the private endpoint of an answer (control/outbound.py)."""
     lines = []
     out = result.get("outbound")
-    if out:
+    if out and out["method"] in ("VirtualAppliance", "VirtualNetworkGateway", "None") and \
+            "routeSource" in out:
+        lines.append(_egress_text(out))
+    elif out:
         via = out["method"] + (f" {out['resourceId'].rsplit('/', 1)[-1]}" if out.get(
             "resourceId") else "") + (f"/{out['rule']}" if out.get("rule") else "")
         source = ("source " + ", ".join(out["publicIpAddresses"]) if out["publicIpAddresses"]
@@ -87,9 +153,7 @@ def _edge_lines(result: dict[str, Any]) -> str:
         groups = f" ({', '.join(endpoint['groupIds'])})" if endpoint["groupIds"] else ""
         lines.append(f"Private endpoint {endpoint['id'].rsplit('/', 1)[-1]} -> "
                      f"{endpoint['privateLinkServiceId']}{groups}")
-    return "".join("\n" + textwrap.fill(line, 100, subsequent_indent="    ",
-                                         break_on_hyphens=False, break_long_words=False)
-                   for line in lines)
+    return "".join("\n" + fit(line) for line in lines)
 
 
 def _rules(args: argparse.Namespace) -> int:
@@ -151,14 +215,31 @@ def port_assumed(to: str, flow: dict[str, Any], sni: str | None = None) -> str:
     read = (f"'{to}' is read as the IPv6 address {flow['destinationIp']}; "
             if ":" in flow["destinationIp"] and not to.strip().startswith("[") else "")
     why = "HTTPS for --sni" if sni else "HTTP without --sni"
-    return textwrap.fill(f"  ({read}port {flow['destinationPort']} assumed, {why}: --to gives "
-                         f"none; give one as --to {example})", 100, subsequent_indent="   ",
-                         break_on_hyphens=False, break_long_words=False)
+    return fit(f"  ({read}port {flow['destinationPort']} assumed, {why}: --to gives "
+               f"none; give one as --to {example})")
+
+
+_ADDRESS = re.compile(r"(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?![\d./])")  # IPv4, not a prefix
+
+
+def input_notes(topology: Topology, answer: Any) -> list[str]:
+    """The load's assumptions (`topology.assumptions`: a template's dynamic private IP, a
+    scenario entry given no ip, load/scenario.py) that name an IPv4 address the answer
+    shows, as "key: text" lines: a flow from or to a chosen address says it was chosen.
+    Shared by explain and trace."""
+    shown = set(_ADDRESS.findall(json.dumps(answer, default=str)))
+    return [f"{a.key}: {a.text}" for a in topology.assumptions
+            if shown & set(_ADDRESS.findall(a.text))]
 
 
 def _explain(args: argparse.Namespace) -> int:
-    result = watcher.explain(load_topology(args), args.vm, args.to, args.protocol,
-                             sni=args.sni, host=args.host)
+    topology = load_topology(args)
+    dest = destination(args.to, sni=args.sni)  # cli/options.py, shared with trace
+    address = destination_ip(topology, dest)
+    to = address if dest.assumed else endpoint_text(address, dest.port)
+    result = watcher.explain(topology, args.vm, to, args.protocol, sni=args.sni,
+                             host=args.host)
+    result["assumptions"] = [*input_notes(topology, result), *result["assumptions"]]
     flow = result["flow"]
     lines = [f"Flow {flow['protocol']} {endpoint_text(flow['sourceIp'], flow['sourcePort'])} -> "
              f"{endpoint_text(flow['destinationIp'], flow['destinationPort'])} from "
@@ -167,10 +248,9 @@ def _explain(args: argparse.Namespace) -> int:
         lines.append(port_assumed(args.to, flow, args.sni))
     for i, hop in enumerate(result["hops"], 1):
         lines.append(f"  {i}. {describe(hop)}")
-    lines.append(textwrap.fill(
-        f"=> {result['disposition']}: {result['reason']}"
-        + (f"  [decided by {result['deciding']}]" if result.get("deciding") else ""),
-        100, subsequent_indent="   ", break_on_hyphens=False, break_long_words=False))
+    lines.append(fit(f"=> {result['disposition']}: {result['reason']}"
+                     + (f"  [decided by {result['deciding']}]" if result.get("deciding")
+                        else "")))
     if result["engineDisposition"] == "FIREWALL_NAME_UNKNOWN":
         lines.append(APPLICATION_RULE_HINT)
     return _emit(args, result, "\n".join(lines))

@@ -40,6 +40,7 @@ from dataplane.dispositions import PASSED_CODES
 from dataplane.dispositions import Disposition as D
 from dataplane.engine.path_caveats import caveat_lines
 from dataplane.engine.reopen import REOPEN_CAVEAT
+from dataplane.io.aggregates import global_paths
 from dataplane.io.caveat_counts import sent_ipv4
 
 _PROTO = {6: "TCP", 17: "UDP", 1: "ICMP"}
@@ -208,10 +209,7 @@ class Result:
         net = self.emulator.net
         ok = np.flatnonzero(c["disposition"] == D.DELIVERED)
         lat = c["time_out"][ok] - c["time_in"][ok]
-        regions = np.where(self.nodes[ok] >= 0, net.node_region[np.maximum(self.nodes[ok], 0)],
-                           -1)
-        first = regions[:, 0]
-        glob = ((regions != first[:, None]) & (regions >= 0)).any(axis=1)
+        glob = global_paths(self.nodes[ok], net.node_region)  # io/aggregates.py, shared
         out = {}
         for name, sel in (("all", np.ones(ok.size, bool)), ("regional", ~glob),
                           ("global", glob)):

@@ -3,7 +3,11 @@
 Takes decided batches (the columns the Emulator's sink hands over, the node paths) and the
 network's names (node names, regions, VNets, deciding-rule labels). Keeps only counters:
 dispositions, (source node, last node, disposition) pairs, deciding rules, bytes per VNet pair
-crossed, and latency histograms of delivered packets (all / regional / global path).
+crossed, and latency histograms of delivered packets (all / regional / global path: `global_paths`).
+The histograms hold DELIVERED packets only: a packet that leaves the network (EXITS_*) is timed
+only to its region's edge (assumption internet-edge-latency, engine/timing_stage.py), not to
+where it goes; summary.json's latency-histogram caveat counts the same packets
+(io/writers.py).
 Emits `as_dict()`: camelCase keys as az prints them.
 Latency percentiles come from a log-linear histogram: exact below 1024 ns, above that
 buckets 1/1024 of a power of two wide (the value reported is the bucket's lower bound, at most
@@ -42,6 +46,19 @@ def bucket_floor(index: np.ndarray) -> np.ndarray:
     shift = np.maximum(index - SUB, 0) // SUB
     mantissa = (index - SUB) % SUB + SUB
     return np.where(index < SUB, index, mantissa << shift)
+
+
+def global_paths(paths: np.ndarray, node_region: np.ndarray) -> np.ndarray:
+    """Per path (rows of node indices, -1 after the last): whether a leg of it is global, as
+    the timing legs say (`global` per leg; engine/timing_stage.py times a leg between its two
+    nodes' regions): a leg is global when both nodes have a region and the regions differ. A
+    node without one -- the Internet, on-premises (region -1) -- takes the other end's region
+    for its leg's latency, so a leg to or from it is never global: a packet from the Internet
+    to a VM in one region is regional, whatever the path's first node. Shared by summary.json
+    and engine/results.py's exact percentiles."""
+    regions = np.where(paths >= 0, node_region[np.maximum(paths, 0)], -1)
+    a, b = regions[:, :-1], regions[:, 1:]
+    return ((a >= 0) & (b >= 0) & (a != b)).any(axis=1)
 
 
 class _KeyCounter:
@@ -131,9 +148,7 @@ class Aggregates:
         if not ok.size:
             return
         lat = (cols["time_out"][ok] - cols["time_in"][ok]).astype(np.int64)
-        p = paths.paths
-        regions = np.where(p >= 0, self.node_region[np.maximum(p, 0)], -1)
-        glob = ((regions != regions[:, :1]) & (regions >= 0)).any(axis=1)[paths.index[ok]]
+        glob = global_paths(paths.paths, self.node_region)[paths.index[ok]]
         buckets = latency_bucket(lat)
         for kind, sel in (("all", slice(None)), ("regional", ~glob), ("global", glob)):
             chosen = buckets[sel]

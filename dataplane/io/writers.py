@@ -310,8 +310,7 @@ class ReplayWriter:
         left as captured: in no cell), the engine's per-row ones (TCP packets that re-opened an
         idled-out flow, sources several VNets hold: in their
         rows' cells), then the topology's and its firewalls' (io/caveat_counts.py)."""
-        timed = sum(int(v) for k, v in counts.items()
-                    if k == D.DELIVERED.name or D[k] in EXITED)
+        timed = int(counts.get(D.DELIVERED.name, 0))  # what the histogram holds (aggregates.py)
         out = [_own("latency-histogram", LATENCY_CAVEAT, timed)]
         if self.clamped:
             out.append(_own("pcap-time-clamped", (
@@ -352,7 +351,8 @@ class ReplayWriter:
             "captures": [s.as_dict() for s in result.captures],
             "addressMap": list(result.mapping),
             "timing": em.params.as_dict(),
-            "assumptions": em.assumptions(),
+            "assumptions": [*em.assumptions(),  # + the load's (a chosen private IP, ...)
+                            *(f"{a.key}: {a.text}" for a in em.topology.assumptions)],
             "caveats": self.caveats(result.counts()),
             "files": self.files(),
             "pcapFiles": dict(sorted(self.pcap_names.items())),

@@ -106,7 +106,7 @@ def read_resources(path: Path, parameters: Parameters = None, *,
     confinement = confinement or Confinement.for_input(path, allow_paths)
     if _is_scenario(path):
         from dataplane.load.other_inputs import OtherInputs
-        from dataplane.load.scenario import scenario_resources
+        from dataplane.load.scenario import scenario_assumptions, scenario_read
 
         if parameters is not None:
             raise InputError("parameters (--parameters FILE, -p NAME=VALUE) only apply to ARM "
@@ -117,7 +117,8 @@ def read_resources(path: Path, parameters: Parameters = None, *,
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
             raise InputError(f"cannot read file: {error}", file=str(path)) from None
-        return scenario_resources(text, str(path), OtherInputs.of(others)), ()
+        found, notes = scenario_read(text, str(path), OtherInputs.of(others))
+        return found, scenario_assumptions(str(path), notes)
     doc = read_json(path)
     if _is_template(doc):
         from dataplane.load.arm.template import evaluate_template

@@ -52,6 +52,7 @@ from dataplane.load.resources import (
     application_protocol,
     application_targets,
     collection_priority,
+    dnat_destinations,
     firewall_action,
     firewall_protocols,
     nat_target,
@@ -161,6 +162,9 @@ def _rule(raw: dict[str, Any], rule_type: str, where: _Where, at: str) -> Firewa
     fqdns, unresolved_f = _names(raw, "destinationFqdns", where, at)
     if rule_type == "NatRule":
         nat_target(translated, _get(raw, "translatedFqdn", default=""), where, at)
+        dnat_destinations(tuple("*" if _unknown(str(v)) else str(v) for v in  # runtime: kept
+                                _items(raw, "destinationAddresses", where, at)), where,
+                          f"{at}.destinationAddresses")
     if rule_type == "ApplicationRule":
         application_targets(targets + unresolved_t, _strings(raw, "fqdnTags", where, at)
                             + _strings(raw, "webCategories", where, at)

@@ -250,6 +250,31 @@ def nat_target(address: Any, fqdn: Any, where: _Where, at: str) -> None:
                       "a NAT rule needs translatedAddress (or translatedFqdn); it has neither")
 
 
+def dnat_destinations(values: tuple[str, ...], where: _Where, prop: str) -> tuple[str, ...]:
+    """A classic DNAT rule's destinationAddresses as written, each readable as
+    control/firewall_rules.py reads it (AzureFirewallNatRule destinationAddresses, "Azure
+    Firewall" REST reference: addresses, ranges, prefixes, service tags): '*', an address or
+    prefix, a range 'a-b' of two addresses, a runtime reference to a public IP (templates) or
+    a name without '-' (a service tag: a caveat there). Anything else -- a public IP's name
+    such as 'fw-pip' -- is an InputError naming `prop[i]` here, at load, not at the first
+    answer that compiles the rule."""
+    for i, value in enumerate(values):
+        text, at = value.strip(), f"{prop}[{i}]"
+        if text == "*" or "reference(" in text.lower():
+            continue
+        if "-" in text:
+            lo, _, hi = text.partition("-")
+            try:
+                parse_prefix(lo.strip()), parse_prefix(hi.strip())
+            except InputError:
+                raise where.error(at, f"DNAT address {text!r} is not an address, prefix, range "
+                                  "(a-b) or service tag (a public IP is named by its address, "
+                                  "or in a scenario by its public_ips entry)") from None
+        elif text[:1].isdigit() or ":" in text:
+            _prefix(text, where, at)
+    return values
+
+
 def translated_port(value: Any, where: _Where, prop: str) -> str:
     """A DNAT rule's translatedPort as written ("" when absent), a port 1-65535 otherwise;
     InputError naming `prop` (a TCP/UDP port is 16 bits: RFC 793 / RFC 768 headers; the ARM
@@ -860,7 +885,8 @@ def _firewall(raw: dict[str, Any], where: _Where) -> AzureFirewall:
         return FirewallNatRule(
             name=str(_get(r, "name", default="")), protocols=_strings(r, "protocols"),
             source_addresses=sources(r, at),
-            destination_addresses=_strings(r, "destinationAddresses"),
+            destination_addresses=dnat_destinations(_strings(r, "destinationAddresses"), where,
+                                                    f"{at}.destinationAddresses"),
             destination_ports=_strings(r, "destinationPorts"),
             translated_address=_get(r, "translatedAddress"),
             translated_port=translated_port(_get(r, "translatedPort", default=""), where,

@@ -48,6 +48,7 @@ section reads is one (load/scenario_keys.py, with the closest known key).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,7 @@ from dataplane.errors import InputError
 from dataplane.load.other_inputs import OtherInputs, Subnet
 from dataplane.load.resources import resources_to_topology
 from dataplane.load.scenario_keys import check_scenario_keys, did_you_mean
-from dataplane.model import Topology
+from dataplane.model import Assumption, Topology
 from dataplane.net import parse_prefix
 
 DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
@@ -91,6 +92,7 @@ class _Builder:
         self.taken: dict[str, set[str]] = {}
         self._other_subnets: dict[str, Subnet] = {}  # id -> a subnet of another input
         self._reserved: set[str] = set()  # other inputs' subnets whose addresses are taken
+        self.notes: list[str] = []  # assumptions made reading the scenario (`allocate`)
 
     # -- helpers --
 
@@ -161,12 +163,21 @@ class _Builder:
 
     def allocate(self, subnet_id: str, prefix: str, requested: Any, *, resource: str,
                  prop: str) -> str:
-        """The address `requested` (static) or the lowest free one in the subnet; a bad or
-        taken request is an InputError naming the file, `resource` and `prop`."""
+        """The address `requested` (static) or the lowest free one in the subnet, noted as an
+        assumption as the ARM loader notes a dynamic ipConfiguration (load/arm/template.py;
+        docs/scenario.md: "listed as an assumption"); a bad or taken request is an InputError
+        naming the file, `resource` and `prop`."""
         try:
-            return self._allocate(subnet_id, prefix, requested)
+            got = self._allocate(subnet_id, prefix, requested)
         except InputError as error:
             raise self.error(resource, prop, error.message) from None
+        if requested is None:
+            self.notes.append(
+                f"{resource} ({Path(self.source).name}) gives no {prop}: private IP {got} "
+                f"assumed (lowest free address of subnet {prefix} after Azure's 4 reserved, in "
+                "input order; Azure allocates it at deployment: 'Private IP addresses', "
+                "private-ip-addresses, 'Dynamic allocation')")
+        return got
 
     def _allocate(self, subnet_id: str, prefix: str, requested: Any) -> str:
         from dataplane.load.allocation import AddressAllocator
@@ -533,6 +544,18 @@ class _Builder:
                 props["ipAddress"] = str(body["address"])
             self.add(PIP, name, props, sku={"name": str(body.get("sku", "Standard"))})
 
+    def dnat_destination(self, value: str) -> str:
+        """A DNAT rule's `destination` as the ARM loader reads it: the name of a `public_ips`
+        entry is that public IP -- its `address` when given, else the reference a template
+        writes (`[reference(resourceId(...)).ipAddress]`), which control/firewall_rules.py
+        resolves to the address chosen offline (caveat firewall-dnat-runtime-address); an
+        address, prefix or '*' as written."""
+        if value not in self.section("public_ips"):
+            return value
+        address = self.section("public_ips")[value].get("address")
+        return str(address) if address else (
+            f"[reference(resourceId('{PIP}', '{value}')).ipAddress]")
+
     def nat_gateways(self) -> None:
         for name, body in self.section("nat_gateways").items():
             self.add("Microsoft.Network/natGateways", name, {"publicIpAddresses": [
@@ -588,7 +611,8 @@ class _Builder:
                 "rules": [{"name": str(r.get("name", "rule")),
                            "protocols": one_or_many(r.get("protocols", "TCP")),
                            "sourceAddresses": one_or_many(r.get("source", "*")),
-                           "destinationAddresses": one_or_many(r.get("destination", [])),
+                           "destinationAddresses": [self.dnat_destination(d) for d in
+                                                    one_or_many(r.get("destination", []))],
                            "destinationPorts": one_or_many(r.get("ports", [])),
                            "translatedAddress": str(r.get("translated_address", "")),
                            "translatedPort": str(r.get("translated_port", ""))}
@@ -640,6 +664,14 @@ class _Builder:
                 rid=f"{scope}/providers/Microsoft.Authorization/roleAssignments/role{index}")
 
 
+def scenario_read(text: str, source: str = "<scenario>", others: OtherInputs | None = None
+                  ) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
+    """The scenario's resource dicts and the assumptions made reading it (an address chosen
+    for an entry that gives none)."""
+    builder = _build(text, source, others)
+    return builder.resources, tuple(dict.fromkeys(builder.notes))
+
+
 def scenario_resources(text: str, source: str = "<scenario>",
                        others: OtherInputs | None = None) -> list[dict[str, Any]]:
     """Parse scenario YAML text into the ARM resource dicts it stands for.
@@ -648,6 +680,10 @@ def scenario_resources(text: str, source: str = "<scenario>",
     VNET/SUBNET reference (vms, firewalls, load balancer frontends, private endpoints) that the
     scenario's own vnets: do not hold resolves there, so test VMs can be added to a template's
     subnets (docs/scenario.md, "Adding test VMs to a template")."""
+    return _build(text, source, others).resources
+
+
+def _build(text: str, source: str, others: OtherInputs | None) -> _Builder:
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as error:
@@ -672,12 +708,22 @@ def scenario_resources(text: str, source: str = "<scenario>",
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as error:
             raise InputError(f"malformed {step.__name__} section: {error}", file=source,
                              property=step.__name__) from None
-    return builder.resources
+    return builder
 
 
 def load_scenario_text(text: str, source: str = "<scenario>") -> Topology:
-    """Parse scenario YAML text into a Topology."""
-    return resources_to_topology(scenario_resources(text, source), source)
+    """Parse scenario YAML text into a Topology (with the assumptions made reading it)."""
+    resources, notes = scenario_read(text, source)
+    topology = resources_to_topology(resources, source)
+    return replace(topology, assumptions=(*scenario_assumptions(source, notes),
+                                          *topology.assumptions))
+
+
+def scenario_assumptions(source: str, notes: tuple[str, ...]) -> tuple[Assumption, ...]:
+    """`scenario_read`'s notes as the topology's assumptions, keyed as the ARM loader keys a
+    template's (load/__init__.py: arm.FILE.N)."""
+    return tuple(Assumption(f"scenario.{Path(source).name}.{i}", text)
+                 for i, text in enumerate(notes))
 
 
 def load_scenario(path: str | Path) -> Topology:

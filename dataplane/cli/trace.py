@@ -9,7 +9,10 @@ application rule could allow ends FIREWALL_NAME_UNKNOWN and the output says so.
 Sends one synthetic packet from the VM to the address (or VM name; an IPv6 address as
 '[IPv6]:PORT', leaving from the VM's IPv6 ip configuration, issue 17) and, when it is delivered to
 a VM, the reply from the VM that received it (behind an internal load balancer: the chosen
-backend, from its own address and the translated port, engine/stages/loadbalancer.py). Both packets go
+backend, from its own address and the translated port, engine/stages/loadbalancer.py); when it
+leaves for on-premises, or for the Internet after a source NAT (an Azure Firewall's, a NAT
+gateway's, a public IP's), the reply from there to the address:port it left with (`sourceVm`
+null), so the return path and its un-SNAT are shown. Both packets go
 through the engine in one run, the reply one second after the request, so the reply meets the
 state the request left (NSGs are stateful: an allowed flow's reply passes, docs/azure-behaviour.md §2.1)
 and the hop-by-hop explanation (the engine's reference walk, as `explain`) sees that same state.
@@ -98,22 +101,24 @@ def run(args: argparse.Namespace) -> int:
     request = packet(src_ip, dst_ip, CLIENT_PORT, port, payload)
     first = em.send(request, source=args.vm)
     packets, sources = [request], [args.vm]
-    if first.dispositions()[0] == Disposition.DELIVERED:
-        row = first.row(0)
-        receiver = row["hops"].split(" > ")[-1]
+    sent, row = first.dispositions()[0], first.row(0)
+    translated = (row["final_src"], row["final_sport"]) != (row["src"], row["sport"])
+    if sent in (Disposition.DELIVERED, Disposition.EXITS_ON_PREMISES) or (
+            sent == Disposition.EXITS_INTERNET and translated):  # a reply to its SNAT address
         # the request as it arrived (a load balancer's or an Azure Firewall's translation,
-        # engine/stages/nat.py, firewall_nat.py): the reply answers that 5-tuple
+        # engine/stages/nat.py, firewall_nat.py; the source NAT of its way out, public_edge.py):
+        # the reply answers that 5-tuple, from the VM that received it or from outside
         packets.append(packet(row["final_dst"], row["final_src"], row["final_dport"],
                               row["final_sport"]))
-        sources.append(receiver)
+        sources.append(row["hops"].split(" > ")[-1] if sent == Disposition.DELIVERED else None)
     em.reset()  # one run with both packets: the reply meets the request's state
     both = em.send(packets, source=sources, times_ns=[0, REPLY_AFTER_NS][:len(packets)])
     answers, caveats, notes = [], [], []
     for i, (direction, vm) in enumerate(zip(("forward", "return"), sources, strict=False)):
         explained = _synthetic_name(both.explain(i))
         answer = _answer(direction, explained, vm)
-        answer["assumptions"], answer["caveats"] = walk_notes(
-            topology, nic_for(topology, vm), explained["hops"], 6 if six else 4)
+        answer["assumptions"], answer["caveats"] = walk_notes(  # from outside: the VM's path
+            topology, nic_for(topology, vm or args.vm), explained["hops"], 6 if six else 4)
         answer["assumptions"] = [*input_notes(topology, answer), *answer["assumptions"]]
         answers.append(answer)
         notes += answer["assumptions"]
@@ -195,7 +200,11 @@ def _text(answers: list[dict[str, Any]]) -> str:
                 (g["from"], g["to"], duration(g["propagationNs"]), duration(g["processingNs"]),
                  "global" if g["global"] else "regional") for g in a["legs"]]))
     if len(answers) == 1:
-        parts.append("return: not sent (the request was not delivered to a VM)")
+        parts.append("return: not sent (" + (
+            "the request left for the Internet with its own address, no source NAT on its "
+            "path to reply to" if answers[0]["disposition"] == "EXITS_INTERNET"
+            else "the request reached no VM and did not leave for on-premises or the "
+            "Internet") + ")")
     if answers[0]["disposition"] == "FIREWALL_NAME_UNKNOWN":
         parts.append(APPLICATION_RULE_HINT)
     return "\n".join(parts)

@@ -714,7 +714,10 @@ class Emulator:
         out = []
         for a, b in zip(path, path[1:], strict=False):
             ra, rb_ = int(net.node_region[a]), int(net.node_region[b])
+            # a leg to or from the Internet / on-premises takes its Azure end's region (as
+            # the timing stage times it: never global)
             rb_ = ra if rb_ < 0 else rb_
+            ra = rb_ if ra < 0 else ra
             out.append({"from": net.node_names[a], "to": net.node_names[b],
                         "propagation_ns": net.latency(ra, rb_),
                         "processing_ns": int(net.node_cost_ns[b]),

@@ -243,7 +243,13 @@ class ReferencePipeline:
                 node = fw_at + len(net.nics)
                 w = Walk(D.DELIVERED, "", [entered, node], reply_of=entry,
                          out=(p.src, p.dst, p.sport, p.dport))
-                if entered != net.internet_node:  # from on-premises, through its gateway
+                if entered == net.internet_node:  # from the Internet (to its public address,
+                    # or captured at the VM: snat-capture-at-vm)
+                    w.hops.append({"step": "ingress", "kind": "Internet",
+                                   "at": net.node_names[node],
+                                   "publicIp": self._sent.dst in self.fw_public,
+                                   "established": True, "result": "ToFirewall"})
+                else:  # from on-premises, through its gateway
                     w.hops.append({"step": "ingress", "kind": "on-premises",
                                    "at": net.node_names[entered], site.site_key: site.site,
                                    "connection": site.connection, "prefix": site.prefix,

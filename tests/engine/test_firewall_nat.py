@@ -507,3 +507,27 @@ def test_reference_equals_batch_with_forced_tunnelling(make_topology, data) -> N
     flows = _flows(net)
     pkts = data.draw(st.lists(st.sampled_from(flows), min_size=1, max_size=30))
     assert_batch_matches_reference(net, pkts, data.draw(st.integers(1, 30)))
+
+
+def test_trace_sends_the_internet_reply_to_the_firewall_snat_address(tmp_path, capsys) -> None:
+    """`dataplane trace` to the Internet through the firewall: the reply comes from the server
+    to the public address:port the flow was SNATed to, enters at the firewall, is un-SNATed
+    there and delivered to app1 (new-user trial: the return was 'not sent', so the un-SNAT
+    could not be seen); its legs are regional (one region: the Internet leg takes the
+    firewall's)."""
+    import json
+
+    from dataplane.cli import main
+
+    topo = tmp_path / "hub.yaml"
+    topo.write_text(HUB.replace("    SNAT\n", ""))
+    assert main(["trace", str(topo), "--vm", "app1", "--to", "8.8.8.8:443", "-o", "json"]) == 0
+    forward, back = json.loads(capsys.readouterr().out)
+    assert forward["disposition"] == "EXITS_INTERNET" and back["disposition"] == "DELIVERED"
+    snat = next(h for h in forward["hops"] if h["step"] == "nat")
+    assert back["sourceVm"] is None and back["sourceIp"] == "8.8.8.8"
+    assert (back["destinationIp"], back["destinationPort"]) == (
+        FW_PUBLIC, snat["translated"]["sourcePort"])
+    steps = [(h["step"], h.get("at")) for h in back["hops"]]
+    assert steps[:2] == [("ingress", "fw"), ("nat", "fw")] and steps[-1] == ("deliver", "app1")
+    assert [g["global"] for g in back["legs"]] == [False, False]

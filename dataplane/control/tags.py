@@ -61,7 +61,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from dataplane.control.servicetags import is_known_tag
-from dataplane.model import RouteTable, Topology, VirtualNetwork, id_key
+from dataplane.model import Route, RouteTable, Topology, VirtualNetwork, id_key
 from dataplane.net import Prefix, parse_prefix, subtract
 
 HOST_VIRTUAL_IP = parse_prefix("168.63.129.16/32")
@@ -236,10 +236,16 @@ class TagResolver:
 
     def _virtual_network_parts(self, scope: TagScope | VirtualNetwork) -> list[Prefix]:
         """The VirtualNetwork tag's members as listed (not summarised)."""
-        from dataplane.control.routes import onprem_prefixes  # routes imports this module
-
         if isinstance(scope, VirtualNetwork):
             scope = TagScope(scope)
+        return [*self.non_route_parts(scope),
+                *(r.address_prefix for _, r in self.user_routes(scope))]
+
+    def non_route_parts(self, scope: TagScope) -> list[Prefix]:
+        """The VirtualNetwork tag's members other than user-route prefixes: the VNet space,
+        the host's virtual IP, peers, on-premises and learned prefixes."""
+        from dataplane.control.routes import onprem_prefixes  # routes imports this module
+
         vnet, topology = scope.vnet, self.topology
         parts: list[Prefix] = [*vnet.address_space, HOST_VIRTUAL_IP]
         for link in vnet.virtual_network_peerings:
@@ -247,11 +253,15 @@ class TagResolver:
                 parts.extend(link.remote_address_space)
         parts.extend(onprem_prefixes(topology, vnet))
         parts.extend(self.learned.get(id_key(vnet.id), ()))
-        table = topology.get(scope.route_table) if scope.route_table else None
-        if isinstance(table, RouteTable):
-            parts.extend(r.address_prefix for r in table.routes
-                         if isinstance(r.address_prefix, Prefix))
         return parts
+
+    def user_routes(self, scope: TagScope) -> list[tuple[RouteTable, Route]]:
+        """The scope's route table's routes whose prefix joins the VirtualNetwork tag
+        (assumption virtualnetwork-udr-prefixes; service-tag routes do not)."""
+        table = self.topology.get(scope.route_table) if scope.route_table else None
+        if not isinstance(table, RouteTable):
+            return []
+        return [(table, r) for r in table.routes if isinstance(r.address_prefix, Prefix)]
 
     def caveats(self) -> list[str]:
         """One line per tag answered from the built-in subset (no file loaded for it)."""

@@ -1,0 +1,150 @@
+"""The VirtualNetwork tag's user-route prefixes: say so when they alone decide an NSG verdict.
+
+The VirtualNetwork tag holds "address prefixes used on user-defined routes. This tag might also
+contain default routes." ("Virtual network service tags",
+https://learn.microsoft.com/azure/virtual-network/service-tags-overview, "Available service
+tags"), so control/tags.py puts every user-route prefix of the NIC subnet's route table in it,
+0.0.0.0/0 included, whatever the next hop (assumption `virtualnetwork-udr-prefixes`;
+docs/azure-behaviour.md §2.3). The user reports behind that reading
+(MicrosoftDocs/azure-docs#22178) are about a default route to a network virtual appliance; for
+another next hop (Internet, None, VirtualNetworkGateway, VnetLocal) Azure's behaviour is not
+confirmed. Verdicts are kept (no evidence against the page's text); answers name it.
+
+Takes: a NicSecurity built by a RuleCompiler (control/nsg.py), a direction, a Flow and its
+Verdict; or, for the rules table, a RuleCompiler and a TagScope.
+Emits:
+* `route_only(compiler, scope, address)`: the (RouteTable, Route) pairs whose prefix holds
+  `address` when no other member of the scope's VirtualNetwork tag does (the VNet space, the
+  host's virtual IP, Connected peers, on-premises and learned prefixes); () otherwise.
+* `verdict_caveats(security, direction, flow, verdict)`: one `virtualnetwork-tag-route-prefix`
+  line per level rule of the verdict that matched an address of the flow through the
+  VirtualNetwork tag only because of such a route (nothing else the rule side names -- its other
+  prefixes, tags, ASGs -- holds the address). Used by ip-flow-verify and by the engine's NSG
+  stage (explain, trace: the hop carries it).
+* `widening_caveats(compiler, scope)`: for the rules table, one line per user route whose prefix
+  reaches beyond the tag's other members (rules naming VirtualNetwork match those addresses).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from dataplane.control.tags import TagScope, canonical_tag
+from dataplane.model import Prefix, Route, RouteTable
+from dataplane.net import IPAddress
+
+if TYPE_CHECKING:
+    from dataplane.control.nsg import EffectiveRule, Flow, NicSecurity, RuleCompiler, Verdict
+
+KEY = "virtualnetwork-tag-route-prefix"
+_SOURCE = ("(Virtual network service tags, https://learn.microsoft.com/azure/virtual-network/"
+           "service-tags-overview, \"Available service tags\": \"address prefixes used on "
+           "user-defined routes\")")
+
+
+def _spans(prefixes: list[Prefix], version: int) -> list[tuple[int, int]]:
+    merged: list[list[int]] = []
+    for lo, hi in sorted((p.first, p.last) for p in prefixes if p.version == version):
+        if merged and lo <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    return [(lo, hi) for lo, hi in merged]
+
+
+def _holds(prefixes: list[Prefix] | tuple[Prefix, ...], address: IPAddress) -> bool:
+    return any(p.contains_address(address) for p in prefixes)
+
+
+def route_only(compiler: RuleCompiler, scope: TagScope, address: IPAddress
+               ) -> tuple[tuple[RouteTable, Route], ...]:
+    """User routes that alone put `address` in the scope's VirtualNetwork tag (module doc)."""
+    routes = [(t, r) for t, r in compiler.tags.user_routes(scope)
+              if isinstance(r.address_prefix, Prefix) and r.address_prefix.contains_address(address)]
+    if not routes or _holds(compiler.tags.non_route_parts(scope), address):
+        return ()
+    return tuple(routes)
+
+
+def _describe(routes: tuple[tuple[RouteTable, Route], ...] | list[tuple[RouteTable, Route]]
+              ) -> str:
+    return "; ".join(f"route table {t.name} route {r.name} ({r.address_prefix}, next hop "
+                     f"{r.next_hop_type})" for t, r in routes)
+
+
+def _confirmation(routes: tuple[tuple[RouteTable, Route], ...] | list[tuple[RouteTable, Route]]
+                  ) -> str:
+    others = sorted({r.next_hop_type for _, r in routes
+                     if r.next_hop_type.lower() != "virtualappliance"})
+    said = ("Azure's behaviour here is reported for default routes to an appliance "
+            "(MicrosoftDocs/azure-docs#22178)")
+    if others:
+        return f"{said}; with next hop {', '.join(others)} it is unconfirmed"
+    return said
+
+
+def _only_through_tag(compiler: RuleCompiler, scope: TagScope, matches: tuple,
+                      asgs: tuple[str, ...], address: IPAddress) -> bool:
+    """The side names VirtualNetwork and nothing else it names holds `address`."""
+    if not any(isinstance(m, str) and canonical_tag(m) == "virtualnetwork" for m in matches):
+        return False
+    others = tuple(m for m in matches
+                   if not (isinstance(m, str) and canonical_tag(m) == "virtualnetwork"))
+    if not others and not asgs:
+        return True
+    any_address, prefixes = compiler.side(scope, others, asgs)
+    return not any_address and not _holds(prefixes, address)
+
+
+def _rule(security: NicSecurity, level: str, direction: str, name: str | None
+          ) -> EffectiveRule | None:
+    eff = security.subnet if level == "subnet" else security.interface
+    if eff is None or name is None:
+        return None
+    return next((r for r in eff.rules(direction) if r.name == name), None)
+
+
+def verdict_caveats(security: NicSecurity, direction: str, flow: Flow, verdict: Verdict
+                    ) -> list[str]:
+    """Caveat lines for the verdict's level rules (module doc); [] when none applies or the
+    NicSecurity was built without its compiler."""
+    compiler, scope = security.compiler, security.scope
+    if compiler is None or scope is None:
+        return []
+    out = []
+    for decision in verdict.levels:
+        rule = _rule(security, decision.level, direction, decision.rule)
+        if rule is None:
+            continue
+        r = rule.rule
+        for address, matches, asgs in (
+                (flow.source, r.source_address_prefixes, r.source_application_security_groups),
+                (flow.destination, r.destination_address_prefixes,
+                 r.destination_application_security_groups)):
+            if not _only_through_tag(compiler, scope, matches, asgs, address):
+                continue
+            routes = route_only(compiler, scope, address)
+            if not routes:
+                continue
+            nsg = (decision.nsg or "").rstrip("/").rsplit("/", 1)[-1]
+            out.append(f"{KEY}: rule {nsg}/{r.name} matched {address} through the "
+                       f"VirtualNetwork tag only because {_describe(routes)} puts that prefix "
+                       f"in the tag {_SOURCE}; {_confirmation(routes)}")
+    return list(dict.fromkeys(out))
+
+
+def widening_caveats(compiler: RuleCompiler, scope: TagScope) -> list[str]:
+    """Rules table: the user routes whose prefixes reach beyond the tag's other members."""
+    base = compiler.tags.non_route_parts(scope)
+    spans = {v: _spans(base, v) for v in (4, 6)}
+    wide = [(t, r) for t, r in compiler.tags.user_routes(scope)
+            if isinstance(r.address_prefix, Prefix) and not any(
+                lo <= r.address_prefix.first and r.address_prefix.last <= hi
+                for lo, hi in spans[r.address_prefix.version])]
+    if not wide:
+        return []
+    return [f"{KEY}: the VirtualNetwork tag of this NIC's rules holds addresses outside the "
+            f"virtual network, its peers and on-premises space because {_describe(wide)} "
+            f"puts that prefix in the tag {_SOURCE}; rules naming VirtualNetwork "
+            "(AllowVnetInBound, AllowVnetOutBound among them) match those addresses; "
+            f"{_confirmation(wide)}"]

@@ -196,7 +196,7 @@ def effective_security_rules(topology: Topology, nic: str) -> dict[str, Any]:
                                 "service-tag-prefixes",
                                 *(() if value else ("no-nsg-inbound-internet",))),
            "caveats": caveats_for(topology, _nic_path(topology, interface, ("security",)))
-           + widening_caveats(compiler, scope)}  # control/vnet_tag_routes.py
+           + widening_caveats(compiler.tags, scope)}  # control/vnet_tag_routes.py
     return _with_service_tags(out, topology, compiler)
 
 

@@ -11,7 +11,7 @@ another next hop (Internet, None, VirtualNetworkGateway, VnetLocal) Azure's beha
 confirmed. Verdicts are kept (no evidence against the page's text); answers name it.
 
 Takes: a NicSecurity built by a RuleCompiler (control/nsg.py), a direction, a Flow and its
-Verdict; or, for the rules table, a RuleCompiler and a TagScope.
+Verdict; or, for the rules table, a TagResolver and a TagScope.
 Emits:
 * `route_only(compiler, scope, address)`: the (RouteTable, Route) pairs whose prefix holds
   `address` when no other member of the scope's VirtualNetwork tag does (the VNet space, the
@@ -21,15 +21,20 @@ Emits:
   VirtualNetwork tag only because of such a route (nothing else the rule side names -- its other
   prefixes, tags, ASGs -- holds the address). Used by ip-flow-verify and by the engine's NSG
   stage (explain, trace: the hop carries it).
-* `widening_caveats(compiler, scope)`: for the rules table, one line per user route whose prefix
-  reaches beyond the tag's other members (rules naming VirtualNetwork match those addresses).
+* `widening_caveats(tags, scope)`: for the rules table, a line naming the user routes whose
+  prefixes reach beyond the tag's other members (rules naming VirtualNetwork match those
+  addresses); replay puts it on the paths through the NIC (engine/path_caveats.py: per path,
+  not per row, so it says the verdict may rest on it) for the routes whose next hop is not
+  VirtualAppliance only: the reported case (a forced-tunnelling default route to an appliance,
+  common in hub-and-spoke) would otherwise mark every packet of such a spoke, while the
+  unconfirmed one is rare and worth the noise.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from dataplane.control.tags import TagScope, canonical_tag
+from dataplane.control.tags import TagResolver, TagScope, canonical_tag
 from dataplane.model import Prefix, Route, RouteTable
 from dataplane.net import IPAddress
 
@@ -133,17 +138,22 @@ def verdict_caveats(security: NicSecurity, direction: str, flow: Flow, verdict: 
     return list(dict.fromkeys(out))
 
 
-def widening_caveats(compiler: RuleCompiler, scope: TagScope) -> list[str]:
-    """Rules table: the user routes whose prefixes reach beyond the tag's other members."""
-    base = compiler.tags.non_route_parts(scope)
+def widening_caveats(tags: TagResolver, scope: TagScope, whose: str = "this NIC's rules",
+                     unconfirmed_only: bool = False) -> list[str]:
+    """Rules table (and replay, per NIC path): the user routes whose prefixes reach beyond
+    the tag's other members (`unconfirmed_only`: those whose next hop is not
+    VirtualAppliance)."""
+    base = tags.non_route_parts(scope)
     spans = {v: _spans(base, v) for v in (4, 6)}
-    wide = [(t, r) for t, r in compiler.tags.user_routes(scope)
-            if isinstance(r.address_prefix, Prefix) and not any(
+    wide = [(t, r) for t, r in tags.user_routes(scope)
+            if isinstance(r.address_prefix, Prefix)
+            and not (unconfirmed_only and r.next_hop_type.lower() == "virtualappliance")
+            and not any(
                 lo <= r.address_prefix.first and r.address_prefix.last <= hi
                 for lo, hi in spans[r.address_prefix.version])]
     if not wide:
         return []
-    return [f"{KEY}: the VirtualNetwork tag of this NIC's rules holds addresses outside the "
+    return [f"{KEY}: the VirtualNetwork tag of {whose} holds addresses outside the "
             f"virtual network, its peers and on-premises space because {_describe(wide)} "
             f"puts that prefix in the tag {_SOURCE}; rules naming VirtualNetwork "
             "(AllowVnetInBound, AllowVnetOutBound among them) match those addresses; "

@@ -25,7 +25,9 @@ tags") and docs/azure-behaviour.md §2.3.
   "If this route table contains UDRs ... or the default route (0.0.0.0/0) ... the prefix is
   added to the VirtualNetwork Tag ... the VirtualNetwork Tag contains only one prefix:
   0.0.0.0/0"; #124192: route-table destinations join the tag of the subnets the table is
-  associated with, not of other subnets).
+  associated with, not of other subnets). Kept whatever the next hop; an NSG verdict that
+  rests on a route prefix alone carries caveat `virtualnetwork-tag-route-prefix`
+  (control/vnet_tag_routes.py, reading `non_route_parts` and `user_routes`).
 * AzureLoadBalancer: 168.63.129.16/32 ("Azure Load Balancer health probes",
   https://learn.microsoft.com/azure/load-balancer/load-balancer-custom-probe-overview, "Probe
   source IP address") and, for IPv6, fe80::1234:5678:9abc/128: Microsoft's page names no IPv6

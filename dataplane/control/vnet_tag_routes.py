@@ -114,7 +114,8 @@ def verdict_caveats(security: NicSecurity, direction: str, flow: Flow, verdict: 
     """Caveat lines for the verdict's level rules (module doc); [] when none applies or the
     NicSecurity was built without its compiler."""
     compiler, scope = security.compiler, security.scope
-    if compiler is None or scope is None:
+    if compiler is None or scope is None or not scope.route_table \
+            or not compiler.tags.user_routes(scope):
         return []
     out = []
     for decision in verdict.levels:

@@ -198,6 +198,7 @@ class TagResolver:
                         (topology.service_tags.tags if topology.service_tags else ())}
         self.unknown: set[str] = set()
         self.partial: set[str] = set()
+        self._non_route: dict[str, list[Prefix]] = {}
 
     def resolve(self, scope: TagScope | VirtualNetwork, name: str) -> tuple[Prefix, ...] | None:
         if isinstance(scope, VirtualNetwork):
@@ -245,7 +246,13 @@ class TagResolver:
 
     def non_route_parts(self, scope: TagScope) -> list[Prefix]:
         """The VirtualNetwork tag's members other than user-route prefixes: the VNet space,
-        the host's virtual IP, peers, on-premises and learned prefixes."""
+        the host's virtual IP, peers, on-premises and learned prefixes (cached per VNet)."""
+        key = id_key(scope.vnet.id)
+        if key not in self._non_route:
+            self._non_route[key] = self._non_route_parts(scope)
+        return list(self._non_route[key])
+
+    def _non_route_parts(self, scope: TagScope) -> list[Prefix]:
         from dataplane.control.routes import onprem_prefixes  # routes imports this module
 
         vnet, topology = scope.vnet, self.topology

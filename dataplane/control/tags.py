@@ -64,7 +64,7 @@ from dataclasses import dataclass
 
 from dataplane.control.servicetags import is_known_tag
 from dataplane.model import Route, RouteTable, Topology, VirtualNetwork, id_key
-from dataplane.net import Prefix, parse_prefix, subtract
+from dataplane.net import IPAddress, Prefix, parse_prefix, subtract
 
 HOST_VIRTUAL_IP = parse_prefix("168.63.129.16/32")
 LOAD_BALANCER_PROBE_V6 = parse_prefix("fe80::1234:5678:9abc/128")  # azureloadbalancer-ipv6
@@ -199,6 +199,7 @@ class TagResolver:
         self.unknown: set[str] = set()
         self.partial: set[str] = set()
         self._non_route: dict[str, list[Prefix]] = {}
+        self._route_only: dict[tuple[str, int, int], tuple[tuple[RouteTable, Route], ...]] = {}
 
     def resolve(self, scope: TagScope | VirtualNetwork, name: str) -> tuple[Prefix, ...] | None:
         if isinstance(scope, VirtualNetwork):
@@ -263,6 +264,22 @@ class TagResolver:
         parts.extend(onprem_prefixes(topology, vnet))
         parts.extend(self.learned.get(id_key(vnet.id), ()))
         return parts
+
+    def route_only(self, scope: TagScope, address: IPAddress
+                   ) -> tuple[tuple[RouteTable, Route], ...]:
+        """The user routes whose prefix holds `address` when no other member of the scope's
+        VirtualNetwork tag does; () otherwise (control/vnet_tag_routes.py). Memoised."""
+        key = (scope.id, address.version, address.value)
+        found = self._route_only.get(key)
+        if found is None:
+            routes = tuple((t, r) for t, r in self.user_routes(scope)
+                           if r.address_prefix.contains_address(address))  # type: ignore[union-attr]
+            found = () if not routes or any(p.contains_address(address) for p in
+                                            self.non_route_parts(scope)) else routes
+            if len(self._route_only) >= 1 << 16:
+                self._route_only.clear()
+            self._route_only[key] = found
+        return found
 
     def user_routes(self, scope: TagScope) -> list[tuple[RouteTable, Route]]:
         """The scope's route table's routes whose prefix joins the VirtualNetwork tag

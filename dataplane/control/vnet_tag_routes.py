@@ -63,12 +63,9 @@ def _holds(prefixes: list[Prefix] | tuple[Prefix, ...], address: IPAddress) -> b
 
 def route_only(compiler: RuleCompiler, scope: TagScope, address: IPAddress
                ) -> tuple[tuple[RouteTable, Route], ...]:
-    """User routes that alone put `address` in the scope's VirtualNetwork tag (module doc)."""
-    routes = [(t, r) for t, r in compiler.tags.user_routes(scope)
-              if isinstance(r.address_prefix, Prefix) and r.address_prefix.contains_address(address)]
-    if not routes or _holds(compiler.tags.non_route_parts(scope), address):
-        return ()
-    return tuple(routes)
+    """User routes that alone put `address` in the scope's VirtualNetwork tag (module doc;
+    control/tags.py `TagResolver.route_only`)."""
+    return compiler.tags.route_only(scope, address)
 
 
 def _describe(routes: tuple[tuple[RouteTable, Route], ...] | list[tuple[RouteTable, Route]]
@@ -127,10 +124,8 @@ def verdict_caveats(security: NicSecurity, direction: str, flow: Flow, verdict: 
                 (flow.source, r.source_address_prefixes, r.source_application_security_groups),
                 (flow.destination, r.destination_address_prefixes,
                  r.destination_application_security_groups)):
-            if not _only_through_tag(compiler, scope, matches, asgs, address):
-                continue
-            routes = route_only(compiler, scope, address)
-            if not routes:
+            routes = route_only(compiler, scope, address)  # memoised: first
+            if not routes or not _only_through_tag(compiler, scope, matches, asgs, address):
                 continue
             nsg = (decision.nsg or "").rstrip("/").rsplit("/", 1)[-1]
             out.append(f"{KEY}: rule {nsg}/{r.name} matched {address} through the "

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from dataplane.control.tags import TagResolver, TagScope, canonical_tag
+from dataplane.control.tags import TagResolver, TagScope, canonical_tag, summarize_prefixes
 from dataplane.model import Prefix, Route, RouteTable
 from dataplane.net import IPAddress
 
@@ -45,16 +45,6 @@ KEY = "virtualnetwork-tag-route-prefix"
 _SOURCE = ("(Virtual network service tags, https://learn.microsoft.com/azure/virtual-network/"
            "service-tags-overview, \"Available service tags\": \"address prefixes used on "
            "user-defined routes\")")
-
-
-def _spans(prefixes: list[Prefix], version: int) -> list[tuple[int, int]]:
-    merged: list[list[int]] = []
-    for lo, hi in sorted((p.first, p.last) for p in prefixes if p.version == version):
-        if merged and lo <= merged[-1][1] + 1:
-            merged[-1][1] = max(merged[-1][1], hi)
-        else:
-            merged.append([lo, hi])
-    return [(lo, hi) for lo, hi in merged]
 
 
 def _holds(prefixes: list[Prefix] | tuple[Prefix, ...], address: IPAddress) -> bool:
@@ -139,14 +129,13 @@ def widening_caveats(tags: TagResolver, scope: TagScope, whose: str = "this NIC'
     """Rules table (and replay, per NIC path): the user routes whose prefixes reach beyond
     the tag's other members (`unconfirmed_only`: those whose next hop is not
     VirtualAppliance)."""
-    base = tags.non_route_parts(scope)
-    spans = {v: _spans(base, v) for v in (4, 6)}
+    # a prefix inside the members' union lies inside one block of their minimal cover
+    base = summarize_prefixes(tags.non_route_parts(scope))
     wide = [(t, r) for t, r in tags.user_routes(scope)
             if isinstance(r.address_prefix, Prefix)
             and not (unconfirmed_only and r.next_hop_type.lower() == "virtualappliance")
-            and not any(
-                lo <= r.address_prefix.first and r.address_prefix.last <= hi
-                for lo, hi in spans[r.address_prefix.version])]
+            and not any(b.version == r.address_prefix.version and b.first <= r.address_prefix.first
+                        and r.address_prefix.last <= b.last for b in base)]
     if not wide:
         return []
     return [f"{KEY}: the VirtualNetwork tag of {whose} holds addresses outside the "

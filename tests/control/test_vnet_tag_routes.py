@@ -82,7 +82,8 @@ def appliance(source: str) -> Topology:
             .vnet("v", "10.0.0.0/16", subnets={
                 "s": {"prefix": "10.0.1.0/24", "nsg": "n", "route_table": "rt"},
                 "dmz": "10.0.100.0/24"})
-            .route_table("rt", [("default-nva", "0.0.0.0/0", "VirtualAppliance", "10.0.100.4")])
+            .route_table("rt", [("default-nva", "0.0.0.0/0", "VirtualAppliance", "10.0.100.4"),
+                                ("inside", "10.0.0.0/17", "VirtualAppliance", "10.0.100.4")])
             .vm("vm1", "v/s", "10.0.1.4").vm("nva", "v/dmz", "10.0.100.4", ip_forwarding=True)
             .build())
 
@@ -97,3 +98,9 @@ def test_an_appliance_route_is_the_reported_case_and_other_prefixes_win():
     # the rule's own prefix holds the address: the tag does not decide alone
     assert not ours(ip_flow_verify(appliance("198.51.100.0/24"), "vm1", "Inbound", "TCP",
                                    "10.0.1.4:22", "198.51.100.7:50001"))
+
+
+def test_rules_table_names_only_routes_beyond_the_vnet():
+    (line,) = ours(effective_security_rules(appliance("192.0.2.0/24"), "vm1-nic"))
+    assert "route default-nva (0.0.0.0/0, next hop VirtualAppliance)" in line
+    assert "route inside" not in line  # 10.0.0.0/17 is inside the VNet's space

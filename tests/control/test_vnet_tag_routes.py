@@ -104,3 +104,18 @@ def test_rules_table_names_only_routes_beyond_the_vnet():
     (line,) = ours(effective_security_rules(appliance("192.0.2.0/24"), "vm1-nic"))
     assert "route default-nva (0.0.0.0/0, next hop VirtualAppliance)" in line
     assert "route inside" not in line  # 10.0.0.0/17 is inside the VNet's space
+
+
+def test_replay_marks_paths_through_the_nic_of_a_non_appliance_route(quickstart):
+    from dataplane.engine.compile import build_network
+    from dataplane.engine.path_caveats import path_caveats
+
+    net = build_network(quickstart, caps=False)
+    (caveat,) = [c for c in path_caveats(net) if c.key.startswith(KEY)]
+    assert caveat.key == f"{KEY}:RT-01" and caveat.resources == ("netInterface-jump-srv",)
+    assert caveat.nodes == frozenset(i for i, n in enumerate(net.nics)
+                                     if n.name == "netInterface-jump-srv")
+    assert "may rest on it" in caveat.line() and "next hop Internet" in caveat.line()
+    # an appliance default route (the reported case) is left to the assumption in replay
+    assert not [c for c in path_caveats(build_network(appliance("192.0.2.0/24"), caps=False))
+                if c.key.startswith(KEY)]

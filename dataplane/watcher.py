@@ -48,6 +48,7 @@ from dataplane.control.peering import access_assumption
 from dataplane.control.public_addresses import ALLOCATION, chosen_addresses
 from dataplane.control.routes import effective_routes, lookup, nic_subnet
 from dataplane.control.tags import scope_of
+from dataplane.control.vnet_tag_routes import verdict_caveats, widening_caveats
 from dataplane.errors import InputError
 from dataplane.model import NetworkInterface, Topology, VirtualMachine, id_key
 from dataplane.net import IPAddress, parse_ip
@@ -194,7 +195,8 @@ def effective_security_rules(topology: Topology, nic: str) -> dict[str, Any]:
            "assumptions": texts("virtualnetwork-udr-prefixes", access_assumption(),
                                 "service-tag-prefixes",
                                 *(() if value else ("no-nsg-inbound-internet",))),
-           "caveats": caveats_for(topology, _nic_path(topology, interface, ("security",)))}
+           "caveats": caveats_for(topology, _nic_path(topology, interface, ("security",)))
+           + widening_caveats(compiler.tags, scope)}  # control/vnet_tag_routes.py
     return _with_service_tags(out, topology, compiler)
 
 
@@ -296,7 +298,8 @@ def ip_flow_verify(topology: Topology, vm: str, direction: str, protocol: str, l
     if local_ip.version == 6:
         out["assumptions"] += texts("ip-flow-verify-ipv6", "internet-tag-ipv6",
                                     "azureloadbalancer-ipv6")
-    out["caveats"] = caveats_for(topology, _nic_path(topology, interface, ("security",)))
+    out["caveats"] = caveats_for(topology, _nic_path(topology, interface, ("security",))) \
+        + verdict_caveats(security, direction, flow, verdict)  # control/vnet_tag_routes.py
     return _with_service_tags(out, topology, compiler)
 
 

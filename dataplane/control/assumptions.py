@@ -17,7 +17,9 @@ _TEXTS = {
         "count). 'This tag might also contain default routes' (service-tags-overview) taken "
         "literally, per MicrosoftDocs/azure-docs#22178 and #124192 (user reports, 2019, 2024). "
         "Internet excludes the tag's specific prefixes but not a 0.0.0.0/0 (the tags overlap; "
-        "rule order decides).",
+        "rule order decides). A verdict that rests on a user-route prefix alone carries caveat "
+        "virtualnetwork-tag-route-prefix (unconfirmed for a next hop other than "
+        "VirtualAppliance).",
     "no-nsg-inbound-internet":
         "No NSG on the subnet nor the NIC allows the flow at the NSG layer (ip-flow-verify: "
         "Allow without ruleName, as Azure's IP flow verify checks NSG rules only); replay, explain "
@@ -41,7 +43,8 @@ _TEXTS = {
         "from Microsoft's file when given (--service-tags FILE, VNET_DATAPLANE_SERVICE_TAGS); "
         "otherwise from a small representative built-in set (regional forms share the global "
         "set), and answers that use such a tag name it in a caveat. The same sets are the "
-        "service-endpoint routes. A tag name Azure does not have is a check error.",
+        "service-endpoint routes; Azure Firewall network rules resolve tags the same way. A tag "
+        "name Azure does not have is a check error (NSG) or warning (firewall rule).",
     "gateway-next-hop-ip":
         "VirtualNetworkGateway rows carry a next-hop address per ECMP member: an active-active "
         "VPN gateway's two instance (BGP) addresses, one row each; an active-standby VPN "

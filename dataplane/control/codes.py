@@ -77,6 +77,11 @@ CODES: dict[str, str] = {
     "RegionPricingZoneMissing": OURS,
     "VmSizeUnknown": OURS,
     "VmSizeBandwidthNotPublished": OURS,
+    # firewall rule items that match no address (control/firewall_addresses.py)
+    "FirewallRuleFqdnNotResolved": OURS,
+    "FirewallRuleIpGroupMissing": OURS,
+    "FirewallRuleServiceTagUnknown": OURS,
+    "FirewallRuleServiceTagNotSupported": OURS,
 }
 
 PEERING_LIMIT = 500  # docs/azure-behaviour.md §4.5

@@ -16,10 +16,10 @@ ports only when the rule allows all ports (assumption `ports-portless-protocols`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dataplane.control.routes import nic_subnet
-from dataplane.control.tags import TagResolver, scope_of, summarize_prefixes
+from dataplane.control.tags import TagResolver, TagScope, scope_of, summarize_prefixes
 from dataplane.model import (
     ALL_PORTS,
     ANY,
@@ -163,6 +163,10 @@ class NicSecurity:
     nic: NetworkInterface
     subnet: EffectiveNsg | None
     interface: EffectiveNsg | None
+    # the VirtualNetwork tag's scope and the compiler that expanded the rules (for the caveat
+    # lines of control/vnet_tag_routes.py); not part of the value
+    scope: TagScope | None = field(default=None, compare=False, repr=False)
+    compiler: RuleCompiler | None = field(default=None, compare=False, repr=False)
 
     def levels(self, direction: str) -> tuple[tuple[str, EffectiveNsg | None], ...]:
         """2.4: inbound subnet then NIC; outbound NIC then subnet."""
@@ -294,7 +298,7 @@ class RuleCompiler:
             self.effective_nsg(sub_nsg, scope, "subnet", subnet.id)
             if isinstance(sub_nsg, NetworkSecurityGroup) else None,
             self.effective_nsg(nic_nsg, scope, "networkInterface", nic.id)
-            if isinstance(nic_nsg, NetworkSecurityGroup) else None)
+            if isinstance(nic_nsg, NetworkSecurityGroup) else None, scope, self)
 
 
 def nic_security(topology: Topology, nic: NetworkInterface) -> NicSecurity:

@@ -25,7 +25,9 @@ tags") and docs/azure-behaviour.md §2.3.
   "If this route table contains UDRs ... or the default route (0.0.0.0/0) ... the prefix is
   added to the VirtualNetwork Tag ... the VirtualNetwork Tag contains only one prefix:
   0.0.0.0/0"; #124192: route-table destinations join the tag of the subnets the table is
-  associated with, not of other subnets).
+  associated with, not of other subnets). Kept whatever the next hop; an NSG verdict that
+  rests on a route prefix alone carries caveat `virtualnetwork-tag-route-prefix`
+  (control/vnet_tag_routes.py, reading `non_route_parts` and `user_routes`).
 * AzureLoadBalancer: 168.63.129.16/32 ("Azure Load Balancer health probes",
   https://learn.microsoft.com/azure/load-balancer/load-balancer-custom-probe-overview, "Probe
   source IP address") and, for IPv6, fe80::1234:5678:9abc/128: Microsoft's page names no IPv6
@@ -61,8 +63,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from dataplane.control.servicetags import is_known_tag
-from dataplane.model import RouteTable, Topology, VirtualNetwork, id_key
-from dataplane.net import Prefix, parse_prefix, subtract
+from dataplane.model import Route, RouteTable, Topology, VirtualNetwork, id_key
+from dataplane.net import IPAddress, Prefix, parse_prefix, subtract
 
 HOST_VIRTUAL_IP = parse_prefix("168.63.129.16/32")
 LOAD_BALANCER_PROBE_V6 = parse_prefix("fe80::1234:5678:9abc/128")  # azureloadbalancer-ipv6
@@ -196,6 +198,8 @@ class TagResolver:
                         (topology.service_tags.tags if topology.service_tags else ())}
         self.unknown: set[str] = set()
         self.partial: set[str] = set()
+        self._non_route: dict[str, list[Prefix]] = {}
+        self._route_only: dict[tuple[str, int, int], tuple[tuple[RouteTable, Route], ...]] = {}
 
     def resolve(self, scope: TagScope | VirtualNetwork, name: str) -> tuple[Prefix, ...] | None:
         if isinstance(scope, VirtualNetwork):
@@ -236,10 +240,22 @@ class TagResolver:
 
     def _virtual_network_parts(self, scope: TagScope | VirtualNetwork) -> list[Prefix]:
         """The VirtualNetwork tag's members as listed (not summarised)."""
-        from dataplane.control.routes import onprem_prefixes  # routes imports this module
-
         if isinstance(scope, VirtualNetwork):
             scope = TagScope(scope)
+        return [*self.non_route_parts(scope),
+                *(r.address_prefix for _, r in self.user_routes(scope))]
+
+    def non_route_parts(self, scope: TagScope) -> list[Prefix]:
+        """The VirtualNetwork tag's members other than user-route prefixes: the VNet space,
+        the host's virtual IP, peers, on-premises and learned prefixes (cached per VNet)."""
+        key = id_key(scope.vnet.id)
+        if key not in self._non_route:
+            self._non_route[key] = self._non_route_parts(scope)
+        return list(self._non_route[key])
+
+    def _non_route_parts(self, scope: TagScope) -> list[Prefix]:
+        from dataplane.control.routes import onprem_prefixes  # routes imports this module
+
         vnet, topology = scope.vnet, self.topology
         parts: list[Prefix] = [*vnet.address_space, HOST_VIRTUAL_IP]
         for link in vnet.virtual_network_peerings:
@@ -247,11 +263,31 @@ class TagResolver:
                 parts.extend(link.remote_address_space)
         parts.extend(onprem_prefixes(topology, vnet))
         parts.extend(self.learned.get(id_key(vnet.id), ()))
-        table = topology.get(scope.route_table) if scope.route_table else None
-        if isinstance(table, RouteTable):
-            parts.extend(r.address_prefix for r in table.routes
-                         if isinstance(r.address_prefix, Prefix))
         return parts
+
+    def route_only(self, scope: TagScope, address: IPAddress
+                   ) -> tuple[tuple[RouteTable, Route], ...]:
+        """The user routes whose prefix holds `address` when no other member of the scope's
+        VirtualNetwork tag does; () otherwise (control/vnet_tag_routes.py). Memoised."""
+        key = (scope.id, address.version, address.value)
+        found = self._route_only.get(key)
+        if found is None:
+            routes = tuple((t, r) for t, r in self.user_routes(scope)
+                           if r.address_prefix.contains_address(address))  # type: ignore[union-attr]
+            found = () if not routes or any(p.contains_address(address) for p in
+                                            self.non_route_parts(scope)) else routes
+            if len(self._route_only) >= 1 << 16:
+                self._route_only.clear()
+            self._route_only[key] = found
+        return found
+
+    def user_routes(self, scope: TagScope) -> list[tuple[RouteTable, Route]]:
+        """The scope's route table's routes whose prefix joins the VirtualNetwork tag
+        (assumption virtualnetwork-udr-prefixes; service-tag routes do not)."""
+        table = self.topology.get(scope.route_table) if scope.route_table else None
+        if not isinstance(table, RouteTable):
+            return []
+        return [(table, r) for r in table.routes if isinstance(r.address_prefix, Prefix)]
 
     def caveats(self) -> list[str]:
         """One line per tag answered from the built-in subset (no file loaded for it)."""

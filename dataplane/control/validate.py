@@ -17,6 +17,7 @@ from collections import defaultdict
 
 from dataplane.control.bgp_validate import bgp_findings
 from dataplane.control.caveats import unknown_resource_message
+from dataplane.control.firewall_addresses import unresolved_items
 from dataplane.control.firewall_rules import missing_policies
 from dataplane.control.peering import back_link, link_findings
 from dataplane.control.platform import platform_findings
@@ -202,6 +203,15 @@ def _firewall_policy_findings(topology: Topology) -> list[Finding]:
             for fw in topology.azure_firewalls for missing in missing_policies(topology, fw)]
 
 
+def _firewall_rule_findings(topology: Topology) -> list[Finding]:
+    """A warning per item of a firewall network rule that matches no address (FQDNs, tag
+    names Azure does not have or that firewall rules cannot use, IP groups not in the input):
+    the engine's own reading (control/firewall_addresses.py), whose caveats the firewall's
+    answers carry."""
+    return [Finding(u.code, u.message, fw.id, "warning") for fw in topology.azure_firewalls
+            for u in unresolved_items(topology, fw)]
+
+
 def _nat_gateway_findings(topology: Topology) -> list[Finding]:
     """An error per Standard NAT gateway given an IPv6 public IP or prefix: only StandardV2
     takes IPv6 ("Azure NAT Gateway SKUs", https://learn.microsoft.com/azure/nat-gateway/
@@ -279,6 +289,7 @@ def validate(topology: Topology) -> list[Finding]:
     findings += _reference_findings(topology)
     findings += _peering_findings(topology)
     findings += _firewall_policy_findings(topology)
+    findings += _firewall_rule_findings(topology)
     findings += _nat_gateway_findings(topology)
     findings += platform_findings(topology)
     findings += bgp_findings(topology)  # gateways, BGP, Route Server, ExpressRoute

@@ -11,6 +11,9 @@ Takes a compiled Network (engine/compile.py). Emits `path_caveats(net)` -> (Path
   caveat about one DNAT rule's translation (`DNAT_RULE_CAVEATS`) only on packets addressed (as sent) to a
   firewall's address (`firewall_addresses`): DNAT translates nothing else ("Azure Firewall
   rule processing logic", https://learn.microsoft.com/azure/firewall/rule-processing);
+* `virtualnetwork-tag-route-prefix:TABLE` on the NICs whose VirtualNetwork tag a user route
+  with a next hop other than VirtualAppliance widens (control/vnet_tag_routes.py; per path:
+  the verdict may rest on it);
 * `host-fragmentation-not-modelled` on every packet longer than HOST_FRAGMENT_BYTES
   (engine/fragments.py, as Result.caveats counts it).
 Per row: `caveat_lines(caveats, node_count, nodes, length_bytes)` -> each packet's caveats
@@ -37,6 +40,10 @@ from dataplane.control.caveats import (
     subnet_resource_ids,
     topology_caveats,
 )
+from dataplane.control.routes import nic_subnet
+from dataplane.control.tags import TagResolver, scope_of
+from dataplane.control.vnet_tag_routes import KEY as VNET_TAG_ROUTE_KEY
+from dataplane.control.vnet_tag_routes import widening_caveats
 from dataplane.engine.compile import Network
 from dataplane.engine.fragments import HOST_FRAGMENT_BYTES, HOST_FRAGMENTATION_CAVEAT
 from dataplane.io.caveat_counts import CaveatCounter, PathCaveat
@@ -109,6 +116,7 @@ def path_caveats(net: Network) -> tuple[PathCaveat, ...]:
                                   (name,), frozenset({first + k}), shown=text,
                                   to_addresses=addresses if prefix in DNAT_RULE_CAVEATS
                                   else None))
+    out += _vnet_tag_route_caveats(net)
     key, _, text = HOST_FRAGMENTATION_CAVEAT.partition(": ")
     out.append(PathCaveat(key, text, (), None, HOST_FRAGMENT_BYTES))
     return tuple(out)
@@ -127,3 +135,35 @@ def caveat_lines(caveats: Sequence[PathCaveat], node_count: int, nodes: np.ndarr
     line = {c.key: c.line() for c in caveats}
     rows = [[line[k] for k in cell.split(";")] if cell else [] for cell in cells]
     return rows, {line[c["key"]]: c["packets"] for c in counter.as_list() if c["packets"]}
+
+
+def _vnet_tag_route_caveats(net: Network) -> list[PathCaveat]:
+    """`virtualnetwork-tag-route-prefix` on the NIC nodes whose VirtualNetwork tag a user
+    route widens beyond the VNet, peers and on-premises space (control/vnet_tag_routes.py):
+    per path, as the engine's batch form does not record which rule allowed a row; key
+    `virtualnetwork-tag-route-prefix:TABLE` (`#2`, ... when one table gives several texts)."""
+    tags = TagResolver(net.topology)
+    nodes: dict[tuple[str, str], set[int]] = {}
+    for n, nic in enumerate(net.nics):
+        if net.node_subnet[n] < 0:  # no subnet: no NSG evaluated there
+            continue
+        subnet = nic_subnet(net.topology, nic)
+        vnet = net.topology.vnet_of_subnet(subnet.id)
+        if vnet is None or not subnet.route_table:
+            continue
+        table = net.topology.get(subnet.route_table)
+        for text in widening_caveats(tags, scope_of(net.topology, vnet, subnet.id),
+                                     "the rules of the NICs whose subnet uses that table; an "
+                                     "NSG verdict at such a NIC by a rule naming VirtualNetwork "
+                                     "may rest on it", unconfirmed_only=True):
+            nodes.setdefault((getattr(table, "name", ""), text), set()).add(n)
+    out: list[PathCaveat] = []
+    seen: dict[str, int] = {}
+    for (table_name, text), members in nodes.items():
+        key = f"{VNET_TAG_ROUTE_KEY}:{table_name}"
+        seen[key] = seen.get(key, 0) + 1
+        key += f"#{seen[key]}" if seen[key] > 1 else ""
+        out.append(PathCaveat(key, text.partition(": ")[2],
+                              tuple(sorted(net.nics[m].name for m in members)),
+                              frozenset(members), shown=text))
+    return out

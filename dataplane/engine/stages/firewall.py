@@ -46,9 +46,12 @@ does not say what an Mssql rule matches its target FQDNs against (docs/azure-beh
 What cannot be evaluated matches nothing and puts a named caveat on every answer that crosses
 this firewall (never silence): FQDNs in network rules (resolved by the firewall's DNS proxy;
 "Azure Firewall Standard features", "FQDN in network rules"), IP groups absent from the
-topology, service tags in destinations, and what a Firewall Policy holds beyond its rules
+topology, tag names Azure does not have, and what a Firewall Policy holds beyond its rules
 (control/firewall_rules.py: threat intelligence in Deny mode, Premium inspection, values
-known only at deployment).
+known only at deployment). Service tags ("Azure Firewall service tags",
+https://learn.microsoft.com/azure/firewall/service-tags) match their prefixes, IPv4 and IPv6,
+resolved as for NSGs (control/firewall_addresses.py, control/tags.py; the built-in set carries
+the caveat `service-tag-prefixes-not-loaded`).
 IPv6 (issue 17): Microsoft documents IPv6 on Azure Firewall as a preview ("Deploy Azure
 Firewall in dual stack mode (preview)", https://learn.microsoft.com/azure/firewall/
 deploy-dual-stack-firewall, "Supported scenarios and limitations": dual stack only, "Azure
@@ -78,11 +81,12 @@ from dataplane.control.application_rules import (
     application_rules,
     request_name,
 )
-from dataplane.control.firewall_rules import firewall_rules, policy_chain
+from dataplane.control.firewall_addresses import FirewallAddresses
+from dataplane.control.firewall_rules import firewall_rules
 from dataplane.control.nsg import ANY_PROTOCOL, protocol_number
 from dataplane.engine.payload import ABSENT, HTTP, HTTPS, NOT_SEEN, UNKNOWN, FlowName, NameTable
 from dataplane.engine.stages.firewall_nat import FirewallNat, compile_nat
-from dataplane.model import AzureFirewall, Prefix, Topology, id_key
+from dataplane.model import AzureFirewall, Topology, id_key
 
 MSSQL = "the SQL pre-login of an Mssql rule is not parsed"
 ALL6 = ((0, (1 << 128) - 1),)  # "*" in an IPv6 row
@@ -439,54 +443,23 @@ class CompiledFirewall:
 
 def compile_firewall(topology: Topology, fw: AzureFirewall) -> CompiledFirewall:
     caveats: list[str] = []
-    groups = {id_key(g.id): g for g in topology.ip_groups}
-    chain = policy_chain(topology, fw)  # DNS proxy: a policy's dnsSettings.enableProxy,
-    proxied = (any(p.dns_proxy_enabled for p in chain) if chain  # classic: additionalProperties
-               else fw.dns_proxy_enabled)
+    resolver = FirewallAddresses(topology, fw)  # service tags as for NSGs, IP groups, FQDNs
 
     def intervals(addresses: tuple, group_ids: tuple[str, ...], where: str, fqdns: tuple = (),
-                  six: list[tuple[int, int]] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """IPv4 (lo, hi) arrays; the IPv6 intervals are appended to `six` when given."""
-        lo, hi = [], []
+                  six: list[tuple[int, int]] | None = None, source: bool = False
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """IPv4 (lo, hi) arrays; the IPv6 intervals are appended to `six` when given.
+        Service tags: "Azure Firewall service tags",
+        https://learn.microsoft.com/azure/firewall/service-tags (control/firewall_addresses.py)."""
+        side = resolver.side(addresses, group_ids, where, fqdns, source)
         v6 = six if six is not None else []
-        for a in addresses:
-            if a == "*":
-                lo.append(0)
-                hi.append((1 << 32) - 1)
-                v6.append(ALL6[0])
-            elif isinstance(a, Prefix):
-                if a.version == 4:
-                    lo.append(a.first)
-                    hi.append(a.last)
-                else:
-                    v6.append((a.first, a.last))
-            else:
-                caveats.append(f"firewall-service-tag: firewall {fw.name} rule {where} names "
-                               f"'{a}', not resolved here; it matches no address")
-        for gid in group_ids:
-            g = groups.get(id_key(gid))
-            if g is None:
-                caveats.append(f"firewall-ipgroup-missing: firewall {fw.name} rule {where} "
-                               f"uses IP group '{gid.rsplit('/', 1)[-1]}', which is not in the "
-                               "topology; it matches no address")
-                continue
-            for p in g.ip_addresses:
-                if p.version == 4:
-                    lo.append(p.first)
-                    hi.append(p.last)
-                else:
-                    v6.append((p.first, p.last))
-        if fqdns:  # "Azure Firewall DNS settings", https://learn.microsoft.com/azure/
-            # firewall/dns-settings, "DNS proxy": FQDNs in network rules need DNS proxy enabled
-            how = ("resolved by the firewall's DNS proxy in Azure" if proxied else
-                   "which Azure resolves only with DNS proxy enabled ('Azure Firewall DNS "
-                   "settings', dns-settings), and no policy of this firewall enables it"
-                   if chain else "which Azure resolves only with DNS proxy enabled ('Azure "
-                   "Firewall DNS settings', dns-settings), and the firewall's additionalProperties "
-                   "'Network.DNS.EnableProxy' does not enable it")
-            caveats.append(f"firewall-fqdn: firewall {fw.name} rule {where} uses "
-                           f"destinationFqdns ({', '.join(fqdns)}), {how}; not resolved here, "
-                           "they match no address")
+        lo = [p.first for p in side.prefixes if p.version == 4]
+        hi = [p.last for p in side.prefixes if p.version == 4]
+        v6 += [(p.first, p.last) for p in side.prefixes if p.version == 6]
+        if side.any_address:
+            lo.append(0)
+            hi.append((1 << 32) - 1)
+            v6.append(ALL6[0])
         return np.array(lo, dtype=np.int64), np.array(hi, dtype=np.int64)
 
     effective = firewall_rules(topology, fw)  # classic rules or the policy chain, in order
@@ -499,7 +472,8 @@ def compile_firewall(topology: Topology, fw: AzureFirewall) -> CompiledFirewall:
                                for x in r.protocols)
             s6: list[tuple[int, int]] = []
             d6: list[tuple[int, int]] = []
-            s_lo, s_hi = intervals(r.source_addresses, r.source_ip_groups, where, six=s6)
+            s_lo, s_hi = intervals(r.source_addresses, r.source_ip_groups, where, six=s6,
+                                   source=True)
             d_lo, d_hi = intervals(r.destination_addresses, r.destination_ip_groups, where,
                                    r.destination_fqdns, six=d6)
             rules.append(FirewallRule(
@@ -511,12 +485,13 @@ def compile_firewall(topology: Topology, fw: AzureFirewall) -> CompiledFirewall:
     app_rules = []
     for app in application_rules(topology, fw):
         caveats.extend((*app.caveats, *app.notes))
-        lo, hi = intervals(tuple(a for a in app.sources), (), app.label)
+        lo, hi = intervals(tuple(a for a in app.sources), (), app.label, source=True)
         ports = {kind: np.array(sorted({port for k, port in app.protocols if k == kind}),
                                 dtype=np.int32) for kind in ("https", "http", "mssql")}
         app_rules.append(AppRule(app.label, app.allow, lo, hi, ports["https"], ports["http"],
                                  ports["mssql"], FqdnMatcher(app.target_fqdns),
                                  app.unevaluated))
+    caveats += resolver.all_caveats()
     nat = compile_nat(topology, fw)
     caveats += nat.caveats
     if fw.private_ip_address6 is not None:  # dual stack: a preview (module docstring)

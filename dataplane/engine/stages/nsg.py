@@ -10,7 +10,9 @@ https://learn.microsoft.com/azure/virtual-network/network-security-group-how-it-
 reference form with the control plane's rule-by-rule evaluator (it returns the hop dict
 `explain` renders, with each level's rule), the batch form with the compiled Program
 (control/program.py); the two evaluators are kept equal by the control plane's tests.
-Emits allow/deny and, on deny, the deciding label "nsg NSG/RULE".
+Emits allow/deny and, on deny, the deciding label "nsg NSG/RULE"; the reference form's hop
+carries the caveat `virtualnetwork-tag-route-prefix` when a rule's VirtualNetwork tag matched
+an address only through a user-route prefix (control/vnet_tag_routes.py).
 Dual-stack: IPv6 rows are classified on the Program's IPv6 rule tables (`evaluate6`: IPv6
 prefixes, service tags with their IPv6 ranges, ASG members' IPv6 addresses; "Network security
 groups", "Security rules": a rule's prefixes may be IPv4 or IPv6), the same rules in the same
@@ -24,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from dataplane.control.nsg import Flow, evaluate
+from dataplane.control.vnet_tag_routes import verdict_caveats
 
 
 def nsg_label(verdict: Any) -> str:
@@ -46,6 +49,9 @@ def decide(security: Any, at: str, direction: str, flow: Flow
            "rule": verdict.rule_name,
            "levels": [{"level": d.level, "nsg": d.nsg.rsplit("/", 1)[-1] if d.nsg else None,
                        "access": d.access, "rule": d.rule} for d in verdict.levels]}
+    caveats = verdict_caveats(security, direction, flow, verdict)  # control/vnet_tag_routes.py
+    if caveats:
+        hop["caveats"] = caveats
     if verdict.access != "Allow":
         return False, hop, nsg_label(verdict)
     return True, hop, None

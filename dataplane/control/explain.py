@@ -65,6 +65,9 @@ def outcome(disposition: str, deciding: str, hops: list[dict[str, Any]]) -> tupl
         return "LeftNetwork", f"to {last.get('private-endpoint', {}).get('privateLinkService')}"
     if disposition == "EXITS_PLATFORM":
         hop = last.get("platform", {})
+        if hop.get("result") == "AnsweredByFirewall":  # engine/stages/firewall.py DNS proxy
+            return "LeftNetwork", (f"answered by Azure Firewall {hop.get('at')}'s DNS proxy at "
+                                   f"{hop.get('address', '?')}")
         return "LeftNetwork", (f"answered by Azure's host: {hop.get('service', '?')} at "
                                f"{hop.get('address', '?')} (no NSG, no user route)")
     if disposition == "EXITS_ON_PREMISES":
@@ -229,7 +232,9 @@ def describe(hop: dict[str, Any]) -> str:
         return (f"{hop['kind']} at {hop['at']}: source {_endpoint(o['sourceIp'], o['sourcePort'])}"
                 f" -> {_endpoint(t['sourceIp'], t['sourcePort'])}{why}{note}")
     if step == "platform":
-        return f"{hop['service']} at {hop['address']}: answered by Azure's host"
+        who = f"firewall {hop['at']}" if hop.get("result") == "AnsweredByFirewall" else \
+            "Azure's host"
+        return f"{hop['service']} at {hop['address']}: answered by {who}"
     if step == "source":
         return f"source {hop['at']}: {hop.get('result')}"
     return ", ".join(f"{k}={v}" for k, v in hop.items())

@@ -1872,13 +1872,20 @@ class BatchPipeline:
     def _firewall_dnat(self, c: Columns, rows: np.ndarray, fw: np.ndarray, subnet: np.ndarray,
                        disp: np.ndarray, dec: np.ndarray, active: np.ndarray) -> None:
         """New flows at firewall `fw` (index per row; the firewall is the rows' last path node)
-        addressed to its own address: its DNAT rules (stages/firewall_nat.py); a match
-        translates destination and source and continues in the firewall's subnet, no match is
-        the firewall's default deny."""
+        addressed to its own address: its DNS proxy (TCP/UDP 53 to its private address,
+        stages/firewall.py), its DNAT rules (stages/firewall_nat.py); a match translates
+        destination and source and continues in the firewall's subnet, no match is the
+        firewall's default deny."""
         net = self.net
         for f in np.unique(fw).tolist():
             sel = rows[fw == f]
             cf = net.firewall_rules[f]
+            proxy = cf.dns_proxy_np(c.proto[sel], c.dst[sel], c.dport[sel])  # firewall-own-address
+            if proxy.any():
+                answered = sel[proxy]
+                disp[answered], dec[answered] = D.EXITS_PLATFORM, self.labels(cf.dns_proxy_label)
+                active[answered] = False
+                sel = sel[~proxy]
             rule = cf.nat.dnat_np(c.proto[sel], c.src[sel], c.dst[sel], c.dport[sel], cf.groups)
             miss = sel[rule < 0]
             disp[miss] = D.FIREWALL_DENIED

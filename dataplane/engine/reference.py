@@ -817,6 +817,10 @@ class ReferencePipeline:
         node = len(net.nics) + fw_index
         if w.nodes[-1] != node:
             w.nodes.append(node)
+        if fw.dns_proxy_answers(p.proto, p.dst, p.dport):  # stages/firewall.py, firewall-own-address
+            w.hops.append({"step": "platform", "at": fw.name, "service": "Azure Firewall DNS proxy",
+                           "address": _ip(p.dst), "result": "AnsweredByFirewall"})
+            return self._end(w, D.EXITS_PLATFORM, fw.dns_proxy_label)
         i = fw.nat.dnat(p.proto, p.src, p.dst, p.dport, fw.groups)
         if i < 0:  # a server's reply to a flow the application rules dropped (pending.py)?
             held = self.pending_sessions.answer(self._key, node, self._sent.time_ns)

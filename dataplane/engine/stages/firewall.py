@@ -100,6 +100,11 @@ IPV6_PREVIEW_CAVEAT = (
     "privateIPAddress of its ip configurations (assumed: no dual-stack firewall template "
     "was found to check the shape against)")
 FIREWALL_ASSUMPTIONS = (
+    "firewall-own-address: a new flow to an Azure Firewall's own private address is the "
+    "firewall's to answer, not to forward: with DNS proxy on, TCP/UDP port 53 is answered by "
+    "the proxy (EXITS_PLATFORM; 'Azure Firewall DNS settings', DNS proxy: the firewall "
+    "'listens to requests on port 53'; the proxy answers before any DNAT rule, and the query "
+    "it sends on is not modelled), else its DNAT rules, else its default deny.",
     "firewall-classic: classic network rule collections are evaluated by priority, first "
     "match, default deny (Azure Firewall rule processing logic); a Firewall Policy's network "
     "rules likewise, parent policy first, then rule collection groups and collections by "
@@ -207,6 +212,9 @@ class Verdict:
     application_part: bool = False  # decided by the application rules (the flow's name)
 
 
+DNS_PORT = 53
+
+
 @dataclass(frozen=True)
 class CompiledFirewall:
     name: str
@@ -215,6 +223,7 @@ class CompiledFirewall:
     app_rules: tuple[AppRule, ...] = ()
     nat: FirewallNat | None = None  # DNAT rules, SNAT (stages/firewall_nat.py)
     ip_groups: tuple[tuple[str, tuple[tuple[int, int], ...]], ...] = ()  # (id key, intervals)
+    dns_proxy: bool = False  # DNS proxy on (policy dnsSettings.enableProxy / classic property)
 
     @cached_property
     def groups(self) -> dict[str, tuple[tuple[int, int], ...]]:
@@ -239,6 +248,27 @@ class CompiledFirewall:
         """bool[n]: rows whose verdict (decide_np's labels / which) is an application rule's."""
         is_app = np.array([x in self.app_labels for x in labels] + [False])
         return is_app[np.where(which >= 0, which, len(labels))]
+
+    def dns_proxy_answers(self, proto: int, dst: int, dport: int) -> bool:
+        """A new flow to this firewall's own private address that its DNS proxy answers: TCP
+        or UDP to port 53 with DNS proxy on ("Azure Firewall DNS settings",
+        https://learn.microsoft.com/azure/firewall/dns-settings, "DNS proxy": "Azure Firewall
+        listens to requests on port 53", the clients' DNS server set to the firewall's private
+        IP address). Assumption `firewall-own-address`: the proxy answers before any DNAT rule
+        (it owns port 53 of that address); its reply and the query it sends on are not modelled."""
+        return (self.dns_proxy and self.nat is not None and dst == self.nat.private
+                and proto in (6, 17) and dport == DNS_PORT)
+
+    def dns_proxy_np(self, proto: np.ndarray, dst: np.ndarray, dport: np.ndarray) -> np.ndarray:
+        """Batch form of `dns_proxy_answers` (bool per row)."""
+        if not self.dns_proxy or self.nat is None:
+            return np.zeros(proto.size, bool)
+        return (dst == self.nat.private) & ((proto == 6) | (proto == 17)) & (dport == DNS_PORT)
+
+    @property
+    def dns_proxy_label(self) -> str:
+        return (f"firewall {self.name}/dns-proxy (its DNS proxy answers on its private address, "
+                "port 53: 'Azure Firewall DNS settings', dns-settings)")
 
     @property
     def no_dnat_label(self) -> str:
@@ -499,7 +529,7 @@ def compile_firewall(topology: Topology, fw: AzureFirewall) -> CompiledFirewall:
     ip_groups = tuple((id_key(g.id), tuple((p.first, p.last) for p in g.ip_addresses
                                            if p.version == 4)) for g in topology.ip_groups)
     return CompiledFirewall(fw.name, tuple(rules), tuple(dict.fromkeys(caveats)),
-                            tuple(app_rules), nat, ip_groups)
+                            tuple(app_rules), nat, ip_groups, resolver.proxied)
 
 
 def network_rule_classifier(rules: tuple[FirewallRule, ...]

@@ -155,11 +155,11 @@ class FirewallNat:
 
     @cached_property
     def addresses(self) -> np.ndarray:
-        """The destinations the DNAT rules decide: the public addresses, and the private one
-        when a DNAT rule names it (other traffic to the private address, such as DNS proxy
-        queries, is not DNAT's; address_owners keeps the same rule)."""
-        named = self.private >= 0 and any(self.private in r.destinations for r in self.rules)
-        own = self.public.tolist() + ([self.private] if named else [])
+        """The firewall's own addresses, where a new flow is the firewall's to answer (not a
+        flow it forwards): the public addresses and the private one -- its DNS proxy
+        (stages/firewall.py `dns_proxy_answers`), then its DNAT rules, else its default deny
+        (address_owners keeps the same rule)."""
+        own = self.public.tolist() + ([self.private] if self.private >= 0 else [])
         return np.array(sorted(set(own)), dtype=np.int64)
 
     # -- reference form --
@@ -277,14 +277,16 @@ class FirewallNat:
 
 def address_owners(net: Any) -> tuple[dict[int, int], dict[int, int]]:
     """({public address: firewall index}, {private address: firewall index}) of a compiled
-    Network's firewalls (engine/compile.py `firewall_rules`); a private address only when one
-    of that firewall's DNAT rules names it (private-IP DNAT)."""
+    Network's firewalls (engine/compile.py `firewall_rules`). A new flow to a firewall's private
+    address reaches the firewall: its DNAT rules (private-IP DNAT), its DNS proxy
+    (stages/firewall.py `dns_proxy_answers`), else its default deny -- the firewall receives it
+    whether or not a rule names the address."""
     public: dict[int, int] = {}
     private: dict[int, int] = {}
     for i, fw in enumerate(net.firewall_rules):
         for a in fw.nat.public.tolist():
             public.setdefault(int(a), i)
-        if fw.nat.private >= 0 and any(fw.nat.private in r.destinations for r in fw.nat.rules):
+        if fw.nat.private >= 0:
             private.setdefault(fw.nat.private, i)
     return public, private
 

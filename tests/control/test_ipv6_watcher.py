@@ -214,16 +214,23 @@ def test_explain_ipv6_walks_the_engine_to_the_ipv6_internet(capsys) -> None:
 def test_trace_ipv6_decides_the_forward_packet(capsys) -> None:
     assert main(["trace", str(DUAL_PUBLIC6), "--vm", "VM0", "--to", "[2001:4860:4860::8888]:443",
                  "-o", "json"]) == 0
-    (answer,) = json.loads(capsys.readouterr().out)
+    answer, back = json.loads(capsys.readouterr().out)
     assert (answer["disposition"], answer["destinationPort"], answer["sourceIp"],
             answer["deciding"]) == ("EXITS_INTERNET", 443, VM0_V6, "route System ::/0 Internet")
     assert answer["hops"]
+    # it left through the VM's public IPv6 (SNAT): the reply comes back to that address and is
+    # un-SNATed to the VM (trace sends the reply of a source-translated Internet flow)
+    snat = next(h for h in answer["hops"] if h["step"] == "nat")
+    assert (back["sourceVm"], back["destinationIp"], back["disposition"]) == (
+        None, snat["translated"]["sourceIp"], "DELIVERED")
+    assert back["hops"][0]["translated"]["destinationIp"] == VM0_V6
     assert main(["trace", str(DUAL_PUBLIC6), "--vm", "VM0", "--to", "2001:4860:4860::8888"]) == 0
     text = capsys.readouterr().out
     # the IPv4 trace's format (issue 17: IPv6 trace sends both ways like IPv4)
     assert text.startswith(f"forward: {VM0_V6} -> 2001:4860:4860::8888 TCP 80: EXITS_INTERNET "
                            "(route System ::/0")
-    assert "return: not sent" in text  # the Internet is no VM: no reply
+    assert f"return: 2001:4860:4860::8888 -> {snat['translated']['sourceIp']} TCP 49152: " \
+        "DELIVERED" in text  # the header gives the destination port: the client's
 
 
 def test_ipv6_flow_from_ipv4_only_nic_is_a_usage_error(tmp_path: Path, capsys) -> None:

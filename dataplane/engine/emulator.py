@@ -145,6 +145,9 @@ _NEEDS: tuple[tuple[tuple[str, ...], Callable[[Topology], bool]], ...] = (
     (("ingress-onprem", "vnet-to-vnet-entry", "gateway-"),
      lambda t: bool(t.virtual_network_gateways)),
     (("remote-route-server-", "route-server-"), lambda t: bool(t.virtual_hubs)),
+    (("engine-global",), lambda t: len({v.location.lower() for v in t.virtual_networks}) > 1),
+    (("snat-port",), lambda t: bool(t.nat_gateways or t.load_balancers
+                                    or t.public_ip_addresses)),
 )
 
 

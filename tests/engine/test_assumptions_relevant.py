@@ -21,7 +21,8 @@ def _keys(em: Emulator) -> set[str]:
 def test_the_demo_lists_no_firewall_assumption_and_keeps_its_own(tmp_path) -> None:
     keys = _keys(Emulator(dataplane.load(DEMO)))  # a load balancer and a VPN gateway, no firewall
     assert not {k for k in keys if k.startswith("firewall-")}
-    assert {"lb-hash", "ingress-onprem", "conntrack-idle", "engine-stateful"} <= keys
+    assert {"lb-hash", "ingress-onprem", "conntrack-idle", "engine-stateful", "engine-global",
+            "snat-port"} <= keys  # two regions, a load balancer
     assert "expressroute-ipv6" not in keys and "route-server-nva-egress" not in keys
 
 
@@ -30,3 +31,4 @@ def test_a_firewall_hub_lists_its_firewall_assumptions_and_no_load_balancer_one(
     keys = _keys(Emulator(dataplane.load(tmp_path / "hub.yaml")))
     assert {"firewall-stateful", "firewall-dnat-snat", "firewall-reply-return"} <= keys
     assert not {k for k in keys if k.startswith("lb-")} and "ingress-onprem" not in keys
+    assert "engine-global" not in keys  # one region

@@ -103,8 +103,9 @@ def run(args: argparse.Namespace) -> int:
     packets, sources = [request], [args.vm]
     sent, row = first.dispositions()[0], first.row(0)
     translated = (row["final_src"], row["final_sport"]) != (row["src"], row["sport"])
+    hairpin = sent == Disposition.EXITS_INTERNET and _own_public(topology, row["dst"])
     if sent in (Disposition.DELIVERED, Disposition.EXITS_ON_PREMISES) or (
-            sent == Disposition.EXITS_INTERNET and translated):  # a reply to its SNAT address
+            sent == Disposition.EXITS_INTERNET and translated and not hairpin):  # to its SNAT
         # the request as it arrived (a load balancer's or an Azure Firewall's translation,
         # engine/stages/nat.py, firewall_nat.py; the source NAT of its way out, public_edge.py):
         # the reply answers that 5-tuple, from the VM that received it or from outside
@@ -120,6 +121,8 @@ def run(args: argparse.Namespace) -> int:
         answer["assumptions"], answer["caveats"] = walk_notes(  # from outside: the VM's path
             topology, nic_for(topology, vm or args.vm), explained["hops"], 6 if six else 4)
         answer["assumptions"] = [*input_notes(topology, answer), *answer["assumptions"]]
+        if direction == "forward" and hairpin:
+            answer["caveats"] = [*answer["caveats"], HAIRPIN.format(address=row["dst"])]
         answers.append(answer)
         notes += answer["assumptions"]
         caveats += answer["caveats"]
@@ -127,6 +130,23 @@ def run(args: argparse.Namespace) -> int:
     emit(args, answers, lambda: notes_text(_text(answers), list(dict.fromkeys(caveats)),
                                            list(dict.fromkeys(notes))) + note)
     return 0
+
+
+HAIRPIN = (
+    "public-hairpin: {address} is one of this topology's own public addresses; a flow from a VM "
+    "to it leaves for the Internet edge and comes back in to that address (its DNAT, firewall or "
+    "load balancer rules then decide it, from the VM's outbound address): that way back in is not "
+    "modelled, so the answer ends at the edge and no reply is traced (docs/public-edge.md, "
+    "'Left undone')")
+
+
+def _own_public(topology: Any, address: str) -> bool:
+    """Whether `address` is a public IP resource's of `topology` (control/public_addresses.py:
+    the input's address or the one chosen offline)."""
+    from dataplane.control.public_addresses import public_address
+
+    return any(str(public_address(topology, pip)) == address
+               for pip in topology.public_ip_addresses)
 
 
 def _synthetic_name(value: Any) -> Any:
@@ -201,7 +221,9 @@ def _text(answers: list[dict[str, Any]]) -> str:
                  "global" if g["global"] else "regional") for g in a["legs"]]))
     if len(answers) == 1:
         parts.append("return: not sent (" + (
-            "the request left for the Internet with its own address, no source NAT on its "
+            "its destination is one of the topology's own public addresses (caveat "
+            "public-hairpin)" if any(c.startswith("public-hairpin") for c in answers[0]["caveats"])
+            else "the request left for the Internet with its own address, no source NAT on its "
             "path to reply to" if answers[0]["disposition"] == "EXITS_INTERNET"
             else "the request reached no VM and did not leave for on-premises or the "
             "Internet") + ")")

@@ -531,3 +531,32 @@ def test_trace_sends_the_internet_reply_to_the_firewall_snat_address(tmp_path, c
     steps = [(h["step"], h.get("at")) for h in back["hops"]]
     assert steps[:2] == [("ingress", "fw"), ("nat", "fw")] and steps[-1] == ("deliver", "app1")
     assert [g["global"] for g in back["legs"]] == [False, False]
+
+
+def test_trace_to_the_topologys_own_public_address_sends_no_invented_reply(tmp_path, capsys):
+    """A VM with its own public IP and no route to the firewall sends to the firewall's public
+    address: the flow leaves for the Internet edge and would come back in to the DNAT rule,
+    which is not modelled -- the answer names it (caveat public-hairpin) and trace sends no
+    reply from that address as if it were an outside server (second trial)."""
+    import json
+
+    from dataplane.cli import main
+
+    text = HUB.replace("    SNAT\n", "").replace(
+        "subnets: {AzureFirewallSubnet: 10.0.1.0/26}",
+        "subnets: {AzureFirewallSubnet: 10.0.1.0/26, mgmt: 10.0.3.0/24}").replace(
+        "public_ips:\n", "public_ips:\n  jump-ip: {address: 203.0.113.20}\n").replace(
+        "vms:\n", "vms:\n  jump: {subnet: hub/mgmt, ip: 10.0.3.4, public_ip: jump-ip}\n")
+    topo = tmp_path / "hub.yaml"
+    topo.write_text(text)
+    assert main(["trace", str(topo), "--vm", "jump", "--to", f"{FW_PUBLIC}:53389", "-o",
+                 "json"]) == 0
+    (forward,) = json.loads(capsys.readouterr().out)
+    assert forward["disposition"] == "EXITS_INTERNET"
+    assert any(c.startswith(f"public-hairpin: {FW_PUBLIC} is one of this topology's own")
+               for c in forward["caveats"])
+    assert main(["trace", str(topo), "--vm", "jump", "--to", "8.8.8.8:443", "-o", "json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 2  # an outside server does reply
+    assert main(["trace", str(topo), "--vm", "jump", "--to", f"{FW_PUBLIC}:53389"]) == 0
+    assert "return: not sent (its destination is one of the topology's own public addresses" \
+        in capsys.readouterr().out

@@ -600,6 +600,7 @@ class AzureFirewall:
     min_capacity: int | None = None  # properties.autoscaleConfiguration.minCapacity; None: unset
     # additionalProperties["Network.DNS.EnableProxy"] == "true" (classic rules' DNS proxy)
     dns_proxy_enabled: bool = False
+    management_ip_configuration: bool = False  # properties.managementIpConfiguration set
 
 
 # --- Firewall Policy (Microsoft.Network/firewallPolicies) -----------------------

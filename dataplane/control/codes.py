@@ -69,6 +69,7 @@ CODES: dict[str, str] = {
     "GatewayTransitBasicSku": OURS,
     "RemoteVnetNotInTopology": OURS,
     "UnknownResourceType": OURS,
+    "FirewallForcedTunnelingWithoutManagement": OURS,  # control/firewall_tunnel.py
     "NatGatewayStandardSkuIPv6": OURS,  # control/validate.py: IPv6 needs StandardV2 (nat-sku)
     "PropertyNameNearMiss": OURS,  # load/near_misses.py: a property a spelling away from one read
     "PropertyNotModelled": OURS,  # load/unread.py: a verdict-changing property not evaluated

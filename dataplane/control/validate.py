@@ -19,6 +19,8 @@ from dataplane.control.bgp_validate import bgp_findings
 from dataplane.control.caveats import unknown_resource_message
 from dataplane.control.firewall_addresses import unresolved_items
 from dataplane.control.firewall_rules import missing_policies
+from dataplane.control.firewall_tunnel import PAGE as TUNNEL_PAGE
+from dataplane.control.firewall_tunnel import unmanaged_tunnel
 from dataplane.control.peering import back_link, link_findings
 from dataplane.control.platform import platform_findings
 from dataplane.control.shared_addresses import shared_address_findings
@@ -212,6 +214,23 @@ def _firewall_rule_findings(topology: Topology) -> list[Finding]:
             for u in unresolved_items(topology, fw)]
 
 
+def _firewall_tunnel_findings(topology: Topology) -> list[Finding]:
+    """A warning per firewall whose subnet forces 0.0.0.0/0 elsewhere than the Internet
+    without a management IP configuration (control/firewall_tunnel.py)."""
+    out = []
+    for fw in topology.azure_firewalls:
+        where = unmanaged_tunnel(topology, fw)
+        if where is not None:
+            out.append(Finding(
+                "FirewallForcedTunnelingWithoutManagement",
+                f"Firewall {fw.name}: its AzureFirewallSubnet sends 0.0.0.0/0 by route "
+                f"{where[0]}/{where[1]}, not to the Internet, and it has no "
+                "managementIpConfiguration; Azure disables such a route without the "
+                f"management NIC ({TUNNEL_PAGE}); answers follow the route as written, with "
+                "caveat firewall-forced-tunnel", fw.id, "warning"))
+    return out
+
+
 def _nat_gateway_findings(topology: Topology) -> list[Finding]:
     """An error per Standard NAT gateway given an IPv6 public IP or prefix: only StandardV2
     takes IPv6 ("Azure NAT Gateway SKUs", https://learn.microsoft.com/azure/nat-gateway/
@@ -289,6 +308,7 @@ def validate(topology: Topology) -> list[Finding]:
     findings += _reference_findings(topology)
     findings += _peering_findings(topology)
     findings += _firewall_policy_findings(topology)
+    findings += _firewall_tunnel_findings(topology)
     findings += _firewall_rule_findings(topology)
     findings += _nat_gateway_findings(topology)
     findings += platform_findings(topology)

@@ -958,7 +958,9 @@ def _firewall(raw: dict[str, Any], where: _Where) -> AzureFirewall:
                              if (ref := _ref(_get(_props(c), "publicIPAddress"))) is not None),
                          snat_private_ranges=_snat_ranges(p, where),
                          min_capacity=_min_capacity(p, where),
-                         dns_proxy_enabled=_dns_proxy(p, where))
+                         dns_proxy_enabled=_dns_proxy(p, where),
+                         management_ip_configuration=bool(
+                             _get(p, "managementIpConfiguration", default=None)))
 
 
 def _min_capacity(p: dict[str, Any], where: _Where) -> int | None:

@@ -38,7 +38,7 @@ scenario and the equivalent template load to the same model.
                  ipConfigurations' publicIPAddress, in order), nat_collections: [{name,
                  priority, rules: [{name, protocols, source, destination, ports,
                  translated_address, translated_port}]}], snat_private_ranges: [...],
-                 dns_proxy: BOOL}
+                 dns_proxy: BOOL, management: BOOL}
     roles:       - {principal, role, scope: VNET | id, actions: [...]}
     bgp_routes:  - {peer, prefixes: [...], asPath, nextHop}   read by load/bgp_sidecar.py
 
@@ -638,6 +638,8 @@ class _Builder:
                 extra["Network.DNS.EnableProxy"] = str(bool(body["dns_proxy"])).lower()
             if extra:
                 props["additionalProperties"] = extra
+            if body.get("management"):  # a management IP configuration (forced tunnelling)
+                props["managementIpConfiguration"] = {"name": "management", "properties": {}}
             if body.get("sku") is not None:  # the tier: Basic | Standard | Premium
                 props["sku"] = {"name": "AZFW_VNet", "tier": str(body["sku"])}
             self.add("Microsoft.Network/azureFirewalls", name, props)

@@ -64,7 +64,7 @@ SCHEMA: Schema = {
     },
     "firewalls": {
         "subnet": None, "ip": None, "ip6": None, "sku": None, "public_ips": None,
-        "snat_private_ranges": None, "dns_proxy": None,
+        "snat_private_ranges": None, "dns_proxy": None, "management": None,
         "collections": {**{k: None for k in _FIREWALL_RULE_COLLECTION}, "rules": {
             k: None for k in ("name", "protocols", "source", "destination", "ports")}},
         "application_collections": {**{k: None for k in _FIREWALL_RULE_COLLECTION}, "rules": {

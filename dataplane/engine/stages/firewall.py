@@ -83,6 +83,8 @@ from dataplane.control.application_rules import (
 )
 from dataplane.control.firewall_addresses import FirewallAddresses
 from dataplane.control.firewall_rules import firewall_rules
+from dataplane.control.firewall_tunnel import caveat as tunnel_caveat
+from dataplane.control.firewall_tunnel import unmanaged_tunnel
 from dataplane.control.nsg import ANY_PROTOCOL, protocol_number
 from dataplane.engine.payload import ABSENT, HTTP, HTTPS, NOT_SEEN, UNKNOWN, FlowName, NameTable
 from dataplane.engine.stages.firewall_nat import FirewallNat, compile_nat
@@ -524,6 +526,9 @@ def compile_firewall(topology: Topology, fw: AzureFirewall) -> CompiledFirewall:
     caveats += resolver.all_caveats()
     nat = compile_nat(topology, fw)
     caveats += nat.caveats
+    tunnel = unmanaged_tunnel(topology, fw)  # control/firewall_tunnel.py
+    if tunnel is not None:
+        caveats.append(tunnel_caveat(fw, tunnel))
     if fw.private_ip_address6 is not None:  # dual stack: a preview (module docstring)
         caveats.append(IPV6_PREVIEW_CAVEAT.format(name=fw.name))
     ip_groups = tuple((id_key(g.id), tuple((p.first, p.last) for p in g.ip_addresses

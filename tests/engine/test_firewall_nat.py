@@ -560,3 +560,28 @@ def test_trace_to_the_topologys_own_public_address_sends_no_invented_reply(tmp_p
     assert main(["trace", str(topo), "--vm", "jump", "--to", f"{FW_PUBLIC}:53389"]) == 0
     assert "return: not sent (its destination is one of the topology's own public addresses" \
         in capsys.readouterr().out
+
+
+def test_forced_tunnelling_with_no_site_covering_the_destination_says_so(make_topology) -> None:
+    """The firewall's subnet sends 0.0.0.0/0 to the VPN gateway, but the branch announces only
+    192.168.0.0/16 and no Default Site or BGP default route is given: the packet still leaves
+    for on-premises here, and its deciding label says what Azure needs to tunnel it ("About
+    forced tunneling for site-to-site") -- both forms (second trial: it said nothing)."""
+    text = HUB.replace("    SNAT\n", "").replace(
+        "subnets: {AzureFirewallSubnet: 10.0.1.0/26}",
+        "subnets: {AzureFirewallSubnet: {prefix: 10.0.1.0/26, route_table: tunnel}, "
+        "GatewaySubnet: 10.0.255.0/27}, gateway: {type: Vpn, sku: VpnGw1}").replace(
+        "route_tables:\n", "route_tables:\n  tunnel: {routes: [{name: onprem, prefix: 0.0.0.0/0, "
+        "next_hop: VirtualNetworkGateway}]}\n").replace(
+        "vms:\n", "on_premises:\n  branch: {prefixes: [192.168.0.0/16], gateway_ip: "
+        "198.51.100.10, connect_to: hub}\nvms:\n")
+    topology = make_topology(text)
+    row = Emulator(topology).send(IP(src="10.1.1.4", dst="8.8.8.8") / TCP(sport=1, dport=443),
+                                  source="app1").row(0)
+    assert (row["disposition"], row["hops"]) == ("EXITS_ON_PREMISES", "app1 > fw > gateway hub-gw")
+    assert row["deciding"].startswith("route tunnel/onprem (gateway hub-gw: no local network "
+                                      "gateway prefix or learned route covers the destination")
+    net = build_network(topology, caps=False)
+    ip = lambda a: int(ipaddress.IPv4Address(a))  # noqa: E731
+    assert_batch_matches_reference(net, [(ip("10.1.1.4"), ip("8.8.8.8"), 6, 1, 443, 0),
+                                         (ip("10.1.1.4"), ip("192.168.1.9"), 6, 2, 443, 0)], 2)

@@ -769,7 +769,24 @@ def cross(net: Network, rid: int, route: EffectiveRoute, dst: int, path_len: int
         site = net.ingress.exit_site(gw, dst) if family == 4 else None
         if site is not None:
             hop.update({"connection": site.connection, site.site_key: site.site})
+        elif family == 4 and rid not in r.members and net.ingress.learned_at(gw, dst) is None:
+            # a user route, and nothing behind the gateway covers dst
+            hop["result"] = "NoSiteCovers"
+            return (D.EXITS_ON_PREMISES, uncovered_label(net, gw, label)), path, -1, hop
     return (D.EXITS_ON_PREMISES, label), path, -1, hop
+
+
+def uncovered_label(net: Network, gateway_node: int, route_label: str) -> str:
+    """The deciding label of a packet a user route sends to a gateway when no local network
+    gateway prefix and no learned route of that gateway covers its destination (forced
+    tunnelling without a Default Site or a BGP default route): it still leaves for
+    on-premises here, and the label says what Azure needs ("About forced tunneling for
+    site-to-site", https://learn.microsoft.com/azure/vpn-gateway/about-site-to-site-tunneling:
+    a Default Site or a 0.0.0.0/0 advertised over BGP; a Default Site, `gatewayDefaultSite`,
+    is not read here)."""
+    return (f"{route_label} ({net.node_names[gateway_node]}: no local network gateway "
+            "prefix or learned route covers the destination; Azure tunnels it only with a "
+            "Default Site or a BGP default route: 'About forced tunneling for site-to-site')")
 
 
 def nva_exit(net: Network, rid: int, app: int, current: int) -> dict[str, Any] | None:
@@ -830,7 +847,12 @@ def hop_np(bp: Any, c: Any, idx: np.ndarray, rid: np.ndarray, nh: np.ndarray,
         nodes[sel[has], pos[sel[has]] + 1 + j] = vias[has, j]
     pos[sel] += 1 + nvia
     dest = dest >= 0
-    _stop(sel[~dest], D.EXITS_ON_PREMISES, bp.route_label[srid[~dest]], disp, dec, active)
+    label = bp.route_label[srid].copy()
+    for j in np.flatnonzero(~dest & ~r.learned_row[srid] & (c.family[sel] == 4)).tolist():
+        g, d = int(sgw[j]), int(c.dst[sel[j]])  # a user route no site covers (reference cross)
+        if net.ingress.exit_site(g, d) is None and net.ingress.learned_at(g, d) is None:
+            label[j] = bp.labels(uncovered_label(net, g, net.route_labels[int(srid[j])]))
+    _stop(sel[~dest], D.EXITS_ON_PREMISES, label[~dest], disp, dec, active)
     lost = dest & (entry < 0)
     _stop(sel[lost], D.NEXT_HOP_UNREACHABLE, bp.route_label[srid[lost]], disp, dec, active)
     go = dest & (entry >= 0)

@@ -459,7 +459,7 @@ def label_internet(net: Network, nic: int, reply: bool = False) -> str:
 
 def label_not_exposed(net: Network, nic: int) -> str:
     return (f"ingress internet: {net.node_names[nic]} has no public IPv4 address (and the "
-            f"packet answers no flow it opened)")
+            "packet answers no live flow: one dropped on its way out opened none)")
 
 
 EXPIRED_AT_VM = (

@@ -35,9 +35,9 @@ from dataplane.control.caveats import (
     NIC_READS,
     caveats_touching,
     dns_service_ids,
+    firewall_resource_ids,
     gateway_resource_ids,
     nic_resource_ids,
-    subnet_resource_ids,
     topology_caveats,
 )
 from dataplane.control.gateway_family import ipv6_gateway_caveats
@@ -141,7 +141,7 @@ def _named(topology: Topology, hops: list[dict[str, Any]]) -> list[str]:
             out += nic_resource_ids(topology, nic)
     for fw in topology.azure_firewalls:
         if id_key(fw.id) in named:
-            out += subnet_resource_ids(topology, fw.subnet)
+            out += firewall_resource_ids(topology, fw)  # its subnet, its policy chain
     for gw in topology.virtual_network_gateways:  # hops name it as its engine node does
         if id_key(gw.id) in named or f"gateway {gw.name}".lower() in names:
             out += gateway_resource_ids(topology, gw)  # its subnet, connections, sites

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from dataplane.control.outbound6 import first_ipv6_config
 from dataplane.errors import PROPERTY_NEAR_MISS, PROPERTY_NOT_MODELLED
 from dataplane.model import (
+    AzureFirewall,
     NetworkInterface,
     PublicIPAddress,
     Subnet,
@@ -261,6 +262,24 @@ def gateway_resource_ids(topology: Topology, gateway: VirtualNetworkGateway) -> 
         if id_key(gateway.id) in {id_key(c.virtual_network_gateway1),
                                   id_key(c.virtual_network_gateway2 or "")}:
             ids += [c.id, c.local_network_gateway2 or ""]
+    return ids
+
+
+def firewall_resource_ids(topology: Topology, firewall: AzureFirewall) -> list[str]:
+    """Ids an answer crossing an Azure Firewall reads: the firewall, its subnet (with that
+    subnet's route table), its Firewall Policy and the policy's ancestors with their rule
+    collection groups, and a policy it or an ancestor names that the input does not hold (so a
+    misspelt property of a policy or of one of its groups reaches the answers it can change).
+    Shared by the engine's firewall nodes (engine/path_caveats.py) and explain's named
+    firewalls (watcher.py)."""
+    from dataplane.control.firewall_rules import policy_chain
+
+    chain = policy_chain(topology, firewall)
+    ids = [firewall.id, *subnet_resource_ids(topology, firewall.subnet),
+           firewall.firewall_policy or ""]
+    for policy in chain:
+        ids += [policy.id, policy.base_policy or ""]
+        ids += [f"{policy.id}/ruleCollectionGroups/{g.name}" for g in policy.rule_collection_groups]
     return ids
 
 

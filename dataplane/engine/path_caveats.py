@@ -35,9 +35,9 @@ import numpy as np
 
 from dataplane.control.caveats import (
     caveats_touching,
+    firewall_resource_ids,
     gateway_resource_ids,
     nic_resource_ids,
-    subnet_resource_ids,
     topology_caveats,
 )
 from dataplane.control.routes import nic_subnet
@@ -54,7 +54,7 @@ def node_resource_ids(net: Network) -> list[list[str]]:
     """Per engine node, the ids of the resources a packet crossing it involves."""
     out = [nic_resource_ids(net.topology, nic) for nic in net.nics]  # as the watcher's
     for fw in net.firewalls:
-        out.append([fw.id, *subnet_resource_ids(net.topology, fw.subnet)])
+        out.append(firewall_resource_ids(net.topology, fw))
     for gw in net.topology.virtual_network_gateways:
         out.append(gateway_resource_ids(net.topology, gw))
     while len(out) < len(net.node_names):  # the Internet exit

@@ -203,3 +203,28 @@ def test_a_classic_collection_priority_outside_azures_range_is_an_error(base, ke
     assert f"priority {priority} is outside Azure's range 100-65000" in str(err.value)
     fw["properties"][key][0]["properties"]["priority"] = 65000  # the edge is accepted
     resources_to_topology(resources, "test")
+
+
+def test_a_misspelt_policy_rule_property_reaches_the_answers_through_the_firewall(base):
+    """`ipProtocol` for `ipProtocols` in a Firewall Policy rule: Azure ignores the unknown
+    property, so the rule matches any protocol here as the loader reads it; the near-miss
+    caveat names it on the answers through the firewall (second trial: the policy was not among
+    the resources a firewall's answers read, so the warning never reached them)."""
+    policy = {"type": "Microsoft.Network/firewallPolicies", "name": "p1", "location": "westeurope",
+              "id": f"{SUB}/Microsoft.Network/firewallPolicies/p1",
+              "properties": {"ruleCollectionGroups": [{"name": "g", "properties": {
+                  "priority": 200, "ruleCollections": [{
+                      "ruleCollectionType": "FirewallPolicyFilterRuleCollection", "name": "c",
+                      "priority": 100, "action": {"type": "Allow"}, "rules": [{
+                          "ruleType": "NetworkRule", "name": "sql", "ipProtocol": ["TCP"],
+                          "sourceAddresses": ["10.1.0.0/16"],
+                          "destinationAddresses": ["10.2.0.0/16"],
+                          "destinationPorts": ["1433"]}]}]}}]}}
+    resources = copy.deepcopy(base)
+    fw = next(r for r in resources if r["type"] == "Microsoft.Network/azureFirewalls")
+    fw["properties"]["firewallPolicy"] = {"id": policy["id"]}
+    topo = resources_to_topology([*resources, policy], "test")
+    out = send(topo, "10.1.1.4", "10.2.1.4", "app1")
+    assert out.dispositions() == [D.DELIVERED]
+    named = [c for c in out.row(0)["caveats"] if c.startswith("near-miss:")]
+    assert len(named) == 1 and "ipProtocol" in named[0], out.row(0)["caveats"]

@@ -100,7 +100,7 @@ def test_internet_ingress_needs_a_public_ip(demo_topology):
     # no public IP on web1: stays UNMAPPED, with the reason as its label
     assert one(em, tcp("203.0.113.7", "10.1.1.4", 443))[:2] == (
         "UNMAPPED", "ingress internet: web1 has no public IPv4 address (and the packet answers no "
-        "flow it opened)")
+        "live flow: one dropped on its way out opened none)")
     nics = tuple(
         replace(n, ip_configurations=(replace(n.ip_configurations[0], public_ip_address=(
             "/subscriptions/x/resourceGroups/rg/providers/Microsoft.Network/publicIPAddresses/"

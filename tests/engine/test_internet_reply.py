@@ -28,7 +28,7 @@ UNMATCHED = "firewall fw/default-deny (no application rule matches the flow's se
 UNKNOWN = ("firewall fw: application rule apps/web/contoso may allow it; server name unknown: "
            "no payload of this flow is in the capture (yet)")
 NOT_EXPOSED = ("ingress internet: app1 has no public IPv4 address (and the packet answers no "
-               "flow it opened)")
+               "live flow: one dropped on its way out opened none)")
 SERVER_ROWS = [1, 4, 5]  # internet_flow with a ClientHello: the server's SYN-ACK, ACK, data
 
 

@@ -48,6 +48,7 @@ from dataplane.model import (
     id_name,
 )
 from dataplane.textable import items_line, table
+from dataplane.timing.firewall_capacity import DEFAULT_TIER
 
 
 def peering_rows(topology: Topology) -> list[dict[str, Any]]:
@@ -171,7 +172,8 @@ def _firewall_text(f: dict[str, Any]) -> tuple[str, ...]:
         rules = ("policy: " + _count(groups, "rule collection group") if groups is not None
                  else "policy: not in the input")
         proxy = bool(policy["dnsSettings"] and policy["dnsSettings"]["enableProxy"])
-    return (f["name"], f["sku"]["tier"] or "?", f["privateIPAddress"] or "-",
+    return (f["name"], f["sku"]["tier"] or f"{DEFAULT_TIER} (assumed)",
+            f["privateIPAddress"] or "-",
             ", ".join(f"{p['name']} {p['ipAddress'] or '?'}" for p in f["publicIPAddresses"])
             or "-", named, rules, "yes" if proxy else "no")
 

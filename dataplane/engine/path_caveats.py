@@ -153,9 +153,10 @@ def _vnet_tag_route_caveats(net: Network) -> list[PathCaveat]:
             continue
         table = net.topology.get(subnet.route_table)
         for text in widening_caveats(tags, scope_of(net.topology, vnet, subnet.id),
-                                     "the rules of the NICs whose subnet uses that table; an "
-                                     "NSG verdict at such a NIC by a rule naming VirtualNetwork "
-                                     "may rest on it", unconfirmed_only=True):
+                                     "the NICs whose subnet uses that route table",
+                                     unconfirmed_only=True):
+            text += ("; an NSG verdict at such a NIC by a rule naming VirtualNetwork may rest "
+                     "on it (per packet path: the replay does not record which rule decided)")
             nodes.setdefault((getattr(table, "name", ""), text), set()).add(n)
     out: list[PathCaveat] = []
     seen: dict[str, int] = {}

@@ -270,11 +270,33 @@ def render_text(topology: Topology, report: dict[str, Any]) -> str:
     parts += ["", items_line("Resources:", counts)]
     for title, key in (("Errors", "errors"), ("Warnings", "warnings")):
         parts += ["", f"{title}: {len(report[key])}"]
-        parts += [f"  {f['code']}: {f['message']}" for f in report[key]]
+        parts += _finding_lines(report[key])
     if report["assumptions"]:
         parts += ["", "Assumptions:"] + [f"  - {a}" for a in report["assumptions"]]
     parts += ["", "VALID" if report["valid"] else "INVALID"]
     return "\n".join(parts)
+
+
+_NOT_MODELLED = " is not modelled: "
+
+
+def _finding_lines(findings: list[dict[str, Any]]) -> list[str]:
+    """One line per finding ("  CODE: message"), except that findings of one code whose
+    message says the same "... is not modelled: WHY" (a property set the same way on several
+    subnets, say) print WHY once, then one "- where" line each."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for f in findings:
+        where, sep, why = f["message"].partition(_NOT_MODELLED)
+        groups.setdefault((f["code"], why if sep else f["message"]), []).append(
+            where if sep else "")
+    lines = []
+    for (code, why), places in groups.items():
+        if len(places) == 1:
+            lines.append(f"  {code}: {places[0] + _NOT_MODELLED + why if places[0] else why}")
+            continue
+        lines.append(f"  {code} ({len(places)} places): not modelled: {why}")
+        lines += [f"    - {place}" for place in places]
+    return lines
 
 
 def run(args: argparse.Namespace) -> int:

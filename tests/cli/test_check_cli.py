@@ -191,3 +191,18 @@ def test_items_line_never_splits_an_item():
         assert all(line.rstrip().endswith(",") for line in lines[:-1])
     assert items_line("Wide:", ["a" * 50, "b"], max_width=20).splitlines() == [
         "Wide:", "    " + "a" * 50 + ",", "    b"]  # too long for any line: alone on one
+
+
+def test_the_same_unmodelled_property_on_several_subnets_prints_its_reason_once(real_dir, capsys,
+                                                                                monkeypatch):
+    """The network-security demo lab sets the same service endpoints on six subnets: check
+    prints the reason once and one line per place (second trial: six identical 10-line
+    warnings)."""
+    monkeypatch.setenv("COLUMNS", "100")
+    path = real_dir / "arm" / "ans_netsec-demo-lab-standard.AzNetSecdeploy.json"
+    assert main(["check", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("an endpoint's route covers the service's addresses") == 1
+    assert "PropertyNotModelled (6 places): not modelled:" in out
+    assert out.count("properties.serviceEndpoints' (a list of 6") == 6
+    assert max(len(line) for line in out.splitlines()) <= 100

@@ -114,14 +114,18 @@ class Caveat:
 
 def unknown_resource_message(unknown: UnknownResource) -> str:
     changes, what = impact(unknown.type)
+    subject = f"Resource type {unknown.type} ('{unknown.name}') is not modelled"
+    if unknown.type.lower() == _N + "publicipaddresses":  # load/resources.py: a public IP
+        # the loader keeps only when a modelled resource (NIC, LB, firewall, NAT gateway) uses it
+        subject = (f"Public IP address '{unknown.name}' is not modelled: public IPs are where "
+                   "a NIC, load balancer, Azure Firewall or NAT gateway uses them, and this "
+                   "one's user (an Application Gateway, a VPN gateway, ...) is none of these")
     if not changes:
-        return (f"Resource type {unknown.type} ('{unknown.name}') is not modelled; it cannot "
-                f"change a verdict ({what}).")
+        return f"{subject}; it cannot change a verdict ({what})."
     touched = ", ".join(sorted(r.rsplit("/", 1)[1] for r in unknown.related))
     whom = (f"answers involving {touched} carry a caveat" if touched
             else "no modelled resource refers to it, so no answer names it")
-    return (f"Resource type {unknown.type} ('{unknown.name}') is not modelled and can change "
-            f"verdicts ({what}); {whom}.")
+    return f"{subject} and can change verdicts ({what}); {whom}."
 
 
 def edge_caveats(topology: Topology) -> tuple[Caveat, ...]:

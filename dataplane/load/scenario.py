@@ -150,7 +150,10 @@ class _Builder:
         if name is None:
             return {}
         if str(name) not in self.section(section) and section != "asgs":
-            raise self.error(where, prop, f"unknown {section[:-1]} '{name}'")
+            known = [str(k) for k in self.section(section)]
+            raise self.error(where, prop, f"unknown {section[:-1]} '{name}'"
+                             + (did_you_mean(str(name), known) if known else
+                                f" (no {section} are defined)"))
         return {"id": self.rid(kind, str(name))}
 
     def add(self, kind: str, name: str, properties: dict[str, Any], *, rid: str | None = None,

@@ -181,7 +181,8 @@ def _answer(direction: str, explained: dict[str, Any], vm: str) -> dict[str, Any
 
 def _hop_rows(hops: list[dict[str, Any]]) -> list[tuple[str, ...]]:
     return [(str(h.get("step", "")), str(h.get("at") or f"{h.get('from')}->{h.get('to')}"),
-             str(h.get("route") or h.get("rule") or ""),
+             str(h.get("route") or h.get("rule") or (
+                 f"{h['session']} session (no rule evaluated)" if h.get("session") else "")),
              _translation(h) or str(h.get("result", h.get("access", "")))) for h in hops]
 
 

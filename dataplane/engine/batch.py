@@ -869,13 +869,14 @@ class BatchPipeline:
         than the hash port its decision carries (`tid`: the translated tuples' ids with the
         hash ports). An opener of a flow an Azure Firewall SNATed (its decision's pool, IPv4
         TCP/UDP) takes the first port from its hash port up that no live entry of its space
-        holds (engine/snat_ports.py `allocate`, as ConnTrack.commit). Fast path (`_snat_hot`): no hash tuple is held by a
-        committed entry or drawn twice, so every opener keeps its hash port; else the spaces
-        involved are probed in row order (`_snat_probe`). Leaves per opener `_snat_sport`
-        (-1: none) and `_snat_take` (it takes over an idled-out holder's reply id:
-        BatchConnTrack.open), `_snat_blockers` (opener rows whose live port moved a later
-        opener: withdrawing them would change its port) and `_snat_moved` (the ports differ
-        from the previous round's and read touches: the caller decides another round)."""
+        holds (engine/snat_ports.py `allocate`, as ConnTrack.commit). Fast path (`_snat_hot`):
+        no hash tuple is held by a committed entry or drawn twice, so every opener keeps its
+        hash port; else only the openers that may not keep theirs are walked in row order
+        (`_snat_probe`). Leaves per opener `_snat_sport` (-1: none) and `_snat_take` (it takes
+        over an idled-out holder's reply id: BatchConnTrack.open), `_snat_blockers` (opener
+        rows whose live port moved a later opener: withdrawing them would change its port) and
+        `_snat_moved` (the ports differ from the previous round's and read touches: the caller
+        decides another round)."""
         d = ids[op]
         sport = np.full(op.size, -1, np.int32)
         take = np.zeros(op.size, bool)
@@ -888,11 +889,11 @@ class BatchPipeline:
             space = np.stack([self._fsrc[da], self._fdst[da], c.proto[rows].astype(np.int64),
                               self._fdport[da].astype(np.int64)], axis=1)
             start = self._fsport[da].astype(np.int32)
-            owner, groups = self._snat_hot(space, tid[a])
+            owner, hot, members = self._snat_hot(space, tid[a])
             got, took = start.copy(), np.zeros(a.size, bool)
-            if groups:
-                used_touches = self._snat_probe(c, fid, op, rows, space, start, owner, groups,
-                                                touches_of, got, took)
+            if members.size:
+                used_touches = self._snat_probe(c, fid, op, rows, space, start, owner, hot,
+                                                members, touches_of, got, took)
             sport[a], take[a] = got, took
             moved = a[got != start]
         else:
@@ -905,78 +906,108 @@ class BatchPipeline:
         return moved
 
     def _snat_hot(self, space: np.ndarray, tid: np.ndarray
-                  ) -> tuple[np.ndarray, list[list[int]]]:
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(the committed owner of each hash tuple's reply id -- `tid`: the tuples' flow ids --,
-        -1 none; the groups of indexes -- one space each, in row order -- that need probing:
-        every space where a hash tuple is owned or drawn twice). Spaces are found by a 64-bit
-        hash (a collision only adds a space to probe), the groups by exact space."""
+        -1 none; `hot`: bool, the hash tuple is owned or drawn by an earlier opener; the
+        indexes, in row order, of every opener in a space holding a hot one -- empty when none
+        is hot). Spaces are matched by a 64-bit hash here (a collision only adds openers that
+        `_snat_probe` groups exactly)."""
         k = tid.size
         owner = self.ct.reply_entry[tid]
-        at = np.arange(k, dtype=np.int64)
+        at = self._rows(k)
         hot = (owner >= 0) | (earliest(tid, at, tid, k, self._scratch) != at)  # drawn twice
         if not hot.any():
-            return owner, []
+            return owner, hot, at[:0]
         sh = mix64((space[:, 0].astype(np.uint64) << np.uint64(32))
                    | space[:, 1].astype(np.uint64),
                    (space[:, 2].astype(np.uint64) << np.uint64(32))
                    | space[:, 3].astype(np.uint64))
-        groups: dict[tuple[int, ...], list[int]] = {}
-        for j in np.flatnonzero(np.isin(sh, sh[hot])).tolist():
-            groups.setdefault(tuple(space[j].tolist()), []).append(j)
-        return owner, list(groups.values())
+        return owner, hot, np.flatnonzero(np.isin(sh, sh[hot]))
 
     def _snat_probe(self, c: Columns, fid: np.ndarray, op: np.ndarray, rows: np.ndarray,
-                    space: np.ndarray, start: np.ndarray, owner: np.ndarray,
-                    groups: list[list[int]],
+                    space: np.ndarray, start: np.ndarray, owner: np.ndarray, hot: np.ndarray,
+                    members: np.ndarray,
                     touches_of: Callable[[np.ndarray], tuple[np.ndarray, ...]],
                     got: np.ndarray, took: np.ndarray) -> bool:
-        """`_snat_ports`' slow path: each group's openers (`rows`, one space) in row order
-        take `allocate`'s port into `got`/`took`; a port's holder is the latest earlier
-        opener of the group that took it, else the committed owner of its reply id, alive at
-        the opener's time by its latest touch before it (committed last_ns, then the previous
-        round's touches `touches_of(op)`). Sets `_snat_blockers`; True when touches were
-        read."""
+        """`_snat_ports`' slow path over `members` (the openers of the hot spaces, indexes
+        into `rows`, row order): each opener takes `allocate`'s port into `got`/`took` as if
+        every opener of its space were walked in row order -- a port's holder is the latest
+        earlier opener of the space that took it, else the committed owner of its reply id,
+        alive at the opener's time by its latest touch before it (committed last_ns, then the
+        previous round's touches `touches_of(op)`). Sets `_snat_blockers`; True when touches
+        were read.
+
+        Only a set W of openers is walked; the others keep their hash ports without a walk.
+        W starts as the `hot` openers (hash tuple owned by a committed entry, or drawn by an
+        earlier opener) and grows by every opener whose hash port a walked opener before it
+        took, walking W again until no opener is added (W only grows: at most one walk per
+        member). Proof that the answer is the full walk's, by induction over the members in
+        row order, assuming every member before j got the full walk's port: (1) j in W: its
+        walk reads the holders of its space's ports as the latest earlier opener that took
+        each -- the walked ones (`local`) and the unwalked ones, each holding its own hash
+        port (`first`: the earliest opener of a (space, port) that is not in W) -- the same
+        holders as the full walk's by the assumption, so the same port, take-over and
+        blockers. (2) j not in W: it is not hot, so no committed entry owns its hash tuple and
+        no earlier opener drew it (an earlier unwalked opener holds only its own hash port);
+        no walked opener before j took it either, or j would have been added; so the full
+        walk finds its hash port free (snat_ports.allocate returns `start` unchanged, no
+        take-over, no holder read: no blocker, no touch) -- what an unwalked opener keeps.
+        Touches are read by walks only, so True matches the full walk's too (last pass)."""
         ct = self.ct
         timeout = ct.idle_timeout_ns
         touches: list[tuple[np.ndarray, ...]] = []
-        blockers: list[int] = []
+        time_ns = c.time_ns
+        _, group = _unique_rows(space[members])  # exact spaces (the hash may collide)
+        key = (group << 16) | start[members]  # (space, port): ports < 65,536
+        uk, at = np.unique(key, return_index=True)
+        first = dict(zip(uk.tolist(), members[at].tolist(), strict=True))
+        base = dict(zip(members.tolist(), (group << 16).tolist(), strict=True))
+        committed = dict(zip(uk.tolist(), owner[members[at]].tolist(), strict=True))
 
-        def last_touch(entry: int, before: int, base: int) -> int:
+        def last_touch(entry: int, before: int, since: int) -> int:
             if not touches:
                 touches.append(touches_of(op))
             tr, te, tt = touches[0]
             m = (te == entry) & (tr < before)
-            return max(base, int(tt[m].max())) if m.any() else base
+            return max(since, int(tt[m].max())) if m.any() else since
 
-        for members in groups:
-            key = space[members[0]]
-            local: dict[int, int] = {}  # port -> index of the opener that took it
-            known = {int(start[j]): int(owner[j]) for j in members}  # port -> committed owner
-
-            def holder(q: int, key: np.ndarray = key, local: dict[int, int] = local,
-                       known: dict[int, int] = known) -> tuple[bool, int] | None:
-                if q in local:
-                    return True, local[q]
-                if q not in known:
-                    known[q] = int(self._reply_owner(key[None, :], np.array([q]))[0])
-                return (False, known[q]) if known[q] >= 0 else None
-
-            for j in members:
-                first = int(start[j])
-                if first not in local and known[first] < 0:  # its hash port is free
-                    local[first] = j
-                    continue
+        walk = set(members[hot[members]].tolist())
+        while True:
+            local: dict[int, int] = {}  # (space, port) -> latest walked opener that took it
+            taken: list[tuple[int, int]] = []  # every walked opener's (space, port), opener
+            blockers: list[int] = []
+            read = False
+            for j in sorted(walk):
+                b = base[j]
                 r = int(rows[j])
-                now = int(c.time_ns[r])
+                now = int(time_ns[r])
                 moved: list[int] = []
+
+                def holder(q: int, j: int = j, b: int = b, local: dict[int, int] = local,
+                           walk: set[int] = walk) -> tuple[bool, int] | None:
+                    v = local.get(b | q, -1)
+                    s = first.get(b | q, -1)
+                    if v < s < j and s not in walk:  # an unwalked opener's hash port
+                        v = s
+                    if v >= 0:
+                        return True, v
+                    own = committed.get(b | q)
+                    if own is None:
+                        own = committed[b | q] = int(self._reply_owner(
+                            space[j][None, :], np.array([q]))[0])
+                    return (False, own) if own >= 0 else None
 
                 def alive(h: tuple[bool, int], r: int = r, now: int = now,
                           moved: list[int] = moved) -> bool:
+                    nonlocal read
                     in_batch, v = h
                     q = int(rows[v]) if in_batch else -1
-                    base = int(c.time_ns[q]) if in_batch else int(ct.last_ns[v])
+                    since = int(time_ns[q]) if in_batch else int(ct.last_ns[v])
                     ent = int(fid[q]) if in_batch else v
-                    ok = now - base <= timeout or now - last_touch(ent, r, base) <= timeout
+                    ok = now - since <= timeout
+                    if not ok:
+                        read = True
+                        ok = now - last_touch(ent, r, since) <= timeout
                     if ok and in_batch:
                         moved.append(q)
                     return ok
@@ -984,10 +1015,16 @@ class BatchPipeline:
                 port, take = allocate(int(start[j]), holder, alive)
                 if port != start[j]:
                     blockers += moved
-                local[port] = j
+                local[b | port] = j
+                taken.append((b | port, j))
                 got[j], took[j] = port, take
+            more = {s for k, j in taken for s in (first.get(k, -1),)
+                    if s > j and s not in walk}  # a later opener's hash port taken
+            if not more:
+                break
+            walk |= more
         self._snat_blockers = np.unique(np.array(blockers, np.int64))
-        return bool(touches)
+        return read
 
     def _snat_owners(self, rid: np.ndarray, op: np.ndarray, tid: np.ndarray, cand: np.ndarray,
                      known: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

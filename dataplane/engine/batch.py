@@ -69,7 +69,7 @@ from dataplane.engine.payload import FlowNames
 from dataplane.engine.pending import BatchPendingSessions, PendingVerdict, public_reply_key
 from dataplane.engine.reference import IPV6_INGRESS_LABEL, V6_TAG, _in
 from dataplane.engine.room import admit as room_admit
-from dataplane.engine.snat_ports import allocate
+from dataplane.engine.snat_ports import allocate, window
 from dataplane.engine.stages import (
     appliance,
     deliver,
@@ -100,6 +100,7 @@ from dataplane.kernels.unnat import unnat
 
 WIDTH = MAX_HOPS + 2
 UNDECIDED = 255
+SNAT_PROBE_AHEAD = 4  # _snat_probe: ports per walked opener whose owners are looked up at once
 
 
 @dataclass
@@ -972,6 +973,13 @@ class BatchPipeline:
             return max(since, int(tt[m].max())) if m.any() else since
 
         walk = set(members[hot[members]].tolist())
+        ahead = np.array(sorted(walk), np.int64)  # their first ports' owners, one look-up
+        ports = window(start[ahead], SNAT_PROBE_AHEAD).ravel()
+        space_of = np.repeat(ahead, SNAT_PROBE_AHEAD)
+        keys = (np.repeat(group[np.searchsorted(members, ahead)], SNAT_PROBE_AHEAD) << 16) | ports
+        new = np.flatnonzero(~np.isin(keys, uk))
+        found = self._reply_owner(space[space_of[new]], ports[new])
+        committed.update(zip(keys[new].tolist(), found.tolist(), strict=True))
         while True:
             local: dict[int, int] = {}  # (space, port) -> latest walked opener that took it
             taken: list[tuple[int, int]] = []  # every walked opener's (space, port), opener

@@ -94,7 +94,6 @@ from dataplane.kernels.dtake import take_decided
 from dataplane.kernels.entrystate import entry_state
 from dataplane.kernels.openers import earliest, first_openers, touch_events
 from dataplane.kernels.pipeline import KEY_WORDS, KeyIndex, flow_keys, key_fields
-from dataplane.kernels.pipeline_py import mix64
 from dataplane.kernels.rowdiff import changed_rows
 from dataplane.kernels.unnat import unnat
 
@@ -890,11 +889,11 @@ class BatchPipeline:
             space = np.stack([self._fsrc[da], self._fdst[da], c.proto[rows].astype(np.int64),
                               self._fdport[da].astype(np.int64)], axis=1)
             start = self._fsport[da].astype(np.int32)
-            owner, hot, members = self._snat_hot(space, tid[a])
+            owner, hot = self._snat_hot(tid[a])
             got, took = start.copy(), np.zeros(a.size, bool)
-            if members.size:
-                used_touches = self._snat_probe(c, fid, op, rows, space, start, owner, hot,
-                                                members, touches_of, got, took)
+            if hot.any():
+                used_touches = self._snat_probe(c, fid, op, rows, space, start, tid[a], owner,
+                                                hot, touches_of, got, took)
             sport[a], take[a] = got, took
             moved = a[got != start]
         else:
@@ -906,64 +905,67 @@ class BatchPipeline:
         self._snat_sport, self._snat_take = sport, take
         return moved
 
-    def _snat_hot(self, space: np.ndarray, tid: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _snat_hot(self, tid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(the committed owner of each hash tuple's reply id -- `tid`: the tuples' flow ids --,
-        -1 none; `hot`: bool, the hash tuple is owned or drawn by an earlier opener; the
-        indexes, in row order, of every opener in a space holding a hot one -- empty when none
-        is hot). Spaces are matched by a 64-bit hash here (a collision only adds openers that
-        `_snat_probe` groups exactly)."""
+        -1 none; `hot`: bool, the hash tuple is owned or drawn by an earlier opener)."""
         k = tid.size
         owner = self.ct.reply_entry[tid]
         at = self._rows(k)
-        hot = (owner >= 0) | (earliest(tid, at, tid, k, self._scratch) != at)  # drawn twice
-        if not hot.any():
-            return owner, hot, at[:0]
-        sh = mix64((space[:, 0].astype(np.uint64) << np.uint64(32))
-                   | space[:, 1].astype(np.uint64),
-                   (space[:, 2].astype(np.uint64) << np.uint64(32))
-                   | space[:, 3].astype(np.uint64))
-        return owner, hot, np.flatnonzero(np.isin(sh, sh[hot]))
+        return owner, (owner >= 0) | (earliest(tid, at, tid, k, self._scratch) != at)
 
     def _snat_probe(self, c: Columns, fid: np.ndarray, op: np.ndarray, rows: np.ndarray,
-                    space: np.ndarray, start: np.ndarray, owner: np.ndarray, hot: np.ndarray,
-                    members: np.ndarray,
-                    touches_of: Callable[[np.ndarray], tuple[np.ndarray, ...]],
+                    space: np.ndarray, start: np.ndarray, tid: np.ndarray, owner: np.ndarray,
+                    hot: np.ndarray, touches_of: Callable[[np.ndarray], tuple[np.ndarray, ...]],
                     got: np.ndarray, took: np.ndarray) -> bool:
-        """`_snat_ports`' slow path over `members` (the openers of the hot spaces, indexes
-        into `rows`, row order): each opener takes `allocate`'s port into `got`/`took` as if
-        every opener of its space were walked in row order -- a port's holder is the latest
-        earlier opener of the space that took it, else the committed owner of its reply id,
-        alive at the opener's time by its latest touch before it (committed last_ns, then the
-        previous round's touches `touches_of(op)`). Sets `_snat_blockers`; True when touches
-        were read.
+        """`_snat_ports`' slow path: each opener (`rows`, row order; its `space`, hash port
+        `start`, hash tuple id `tid`) takes `allocate`'s port into `got`/`took` as if every
+        opener were walked in row order -- a port's holder is the latest earlier opener of the
+        space that took it, else the committed owner of its reply id, alive at the opener's
+        time by its latest touch before it (committed last_ns, then the previous round's
+        touches `touches_of(op)`). Sets `_snat_blockers`; True when touches were read.
 
         Only a set W of openers is walked; the others keep their hash ports without a walk.
         W starts as the `hot` openers (hash tuple owned by a committed entry, or drawn by an
         earlier opener) and grows by every opener whose hash port a walked opener before it
         took, walking W again until no opener is added (W only grows: at most one walk per
-        member). Proof that the answer is the full walk's, by induction over the members in
-        row order, assuming every member before j got the full walk's port: (1) j in W: its
+        opener). Proof that the answer is the full walk's, by induction over the openers in
+        row order, assuming every opener before j got the full walk's port: (1) j in W: its
         walk reads the holders of its space's ports as the latest earlier opener that took
         each -- the walked ones (`local`) and the unwalked ones, each holding its own hash
-        port (`first`: the earliest opener of a (space, port) that is not in W) -- the same
-        holders as the full walk's by the assumption, so the same port, take-over and
-        blockers. (2) j not in W: it is not hot, so no committed entry owns its hash tuple and
-        no earlier opener drew it (an earlier unwalked opener holds only its own hash port);
-        no walked opener before j took it either, or j would have been added; so the full
-        walk finds its hash port free (snat_ports.allocate returns `start` unchanged, no
-        take-over, no holder read: no blocker, no touch) -- what an unwalked opener keeps.
-        Touches are read by walks only, so True matches the full walk's too (last pass)."""
+        port only (the earliest opener of that hash tuple, `earliest` over `tid`; a later one
+        drew it twice and is hot) -- the same holders as the full walk's by the assumption, so
+        the same port, take-over and blockers. (2) j not in W: it is not hot, so no committed
+        entry owns its hash tuple and no earlier opener drew it (an earlier unwalked opener
+        holds only its own hash port); no walked opener before j took it either, or j would
+        have been added; so the full walk finds its hash port free (snat_ports.allocate
+        returns `start` unchanged, no take-over, no holder read: no blocker, no touch) -- what
+        an unwalked opener keeps. Touches are read by walks only, so the returned flag is the
+        full walk's too (the last pass's). A (space, port) is one flow id (the translated
+        tuple's, `_tuple_ids`): its committed owner and its earliest hash-port opener come
+        from it; a tuple never interned has neither."""
         ct = self.ct
         timeout = ct.idle_timeout_ns
         touches: list[tuple[np.ndarray, ...]] = []
         time_ns = c.time_ns
-        _, group = _unique_rows(space[members])  # exact spaces (the hash may collide)
-        key = (group << 16) | start[members]  # (space, port): ports < 65,536
-        uk, at = np.unique(key, return_index=True)
-        first = dict(zip(uk.tolist(), members[at].tolist(), strict=True))
-        base = dict(zip(members.tolist(), (group << 16).tolist(), strict=True))
-        committed = dict(zip(uk.tolist(), owner[members[at]].tolist(), strict=True))
+        k = tid.size
+        at = self._rows(k)
+        # (space, port) -> (earliest opener with it as hash tuple, committed owner), -1 none
+        info: dict[tuple[int, ...], tuple[int, int]] = {}
+        spaces: dict[int, tuple[int, ...]] = {}
+
+        def learn(who: np.ndarray, ports: np.ndarray) -> None:
+            t = self._tuple_ids(space[who], ports)
+            known = t >= 0
+            first = np.full(t.size, -1, np.int64)
+            own = np.full(t.size, -1, np.int64)
+            first[known] = earliest(tid, at, t[known], k, self._scratch)  # k: none
+            first[first == k] = -1
+            own[known] = ct.reply_entry[t[known]]
+            for w, q, f, o in zip(who.tolist(), ports.tolist(), first.tolist(), own.tolist(),
+                                  strict=True):
+                if w not in spaces:
+                    spaces[w] = tuple(space[w].tolist())
+                info[(*spaces[w], q)] = f, o
 
         def last_touch(entry: int, before: int, since: int) -> int:
             if not touches:
@@ -972,37 +974,34 @@ class BatchPipeline:
             m = (te == entry) & (tr < before)
             return max(since, int(tt[m].max())) if m.any() else since
 
-        walk = set(members[hot[members]].tolist())
-        ahead = np.array(sorted(walk), np.int64)  # their first ports' owners, one look-up
-        ports = window(start[ahead], SNAT_PROBE_AHEAD).ravel()
-        space_of = np.repeat(ahead, SNAT_PROBE_AHEAD)
-        keys = (np.repeat(group[np.searchsorted(members, ahead)], SNAT_PROBE_AHEAD) << 16) | ports
-        new = np.flatnonzero(~np.isin(keys, uk))
-        found = self._reply_owner(space[space_of[new]], ports[new])
-        committed.update(zip(keys[new].tolist(), found.tolist(), strict=True))
+        ahead = np.flatnonzero(hot)  # their first ports, looked up at once
+        learn(np.repeat(ahead, SNAT_PROBE_AHEAD), window(start[ahead], SNAT_PROBE_AHEAD).ravel())
+        walk = set(ahead.tolist())
         while True:
-            local: dict[int, int] = {}  # (space, port) -> latest walked opener that took it
-            taken: list[tuple[int, int]] = []  # every walked opener's (space, port), opener
+            local: dict[tuple[int, ...], int] = {}  # (space, port) -> latest walker taking it
+            taken: list[tuple[tuple[int, ...], int]] = []  # every walker's (space, port)
             blockers: list[int] = []
             read = False
             for j in sorted(walk):
-                b = base[j]
+                if j not in spaces:
+                    spaces[j] = tuple(space[j].tolist())
+                sp = spaces[j]
                 r = int(rows[j])
                 now = int(time_ns[r])
                 moved: list[int] = []
 
-                def holder(q: int, j: int = j, b: int = b, local: dict[int, int] = local,
+                def holder(q: int, j: int = j, sp: tuple[int, ...] = sp,
+                           local: dict[tuple[int, ...], int] = local,
                            walk: set[int] = walk) -> tuple[bool, int] | None:
-                    v = local.get(b | q, -1)
-                    s = first.get(b | q, -1)
+                    key = (*sp, q)
+                    if key not in info:
+                        learn(np.array([j]), np.array([q], np.int64))
+                    s, own = info[key]
+                    v = local.get(key, -1)
                     if v < s < j and s not in walk:  # an unwalked opener's hash port
                         v = s
                     if v >= 0:
                         return True, v
-                    own = committed.get(b | q)
-                    if own is None:
-                        own = committed[b | q] = int(self._reply_owner(
-                            space[j][None, :], np.array([q]))[0])
                     return (False, own) if own >= 0 else None
 
                 def alive(h: tuple[bool, int], r: int = r, now: int = now,
@@ -1023,12 +1022,12 @@ class BatchPipeline:
                 port, take = allocate(int(start[j]), holder, alive)
                 if port != start[j]:
                     blockers += moved
-                local[b | port] = j
-                taken.append((b | port, j))
+                key = (*sp, port)
+                local[key] = j
+                taken.append((key, j))
                 got[j], took[j] = port, take
-            more = {s for k, j in taken for s in (first.get(k, -1),)
-                    if s > j and s not in walk}  # a later opener's hash port taken
-            if not more:
+            more = {s for key, j in taken for s in (info[key][0],) if s > j and s not in walk}
+            if not more:  # no later opener's hash port taken by a walker
                 break
             walk |= more
         self._snat_blockers = np.unique(np.array(blockers, np.int64))
@@ -1073,15 +1072,14 @@ class BatchPipeline:
         m = port >= 0
         self.final[2][cand[m]] = port[m]
 
-    def _reply_owner(self, space: np.ndarray, port: np.ndarray) -> np.ndarray:
-        """int64[k]: the committed entry owning the reply id of each IPv4 tuple (space row:
-        source, destination, protocol, destination port; source port `port`), -1 none."""
+    def _tuple_ids(self, space: np.ndarray, port: np.ndarray) -> np.ndarray:
+        """int64[k]: the flow id of each IPv4 tuple (space row: source, destination, protocol,
+        destination port; source port `port`), -1 when never interned (no entry holds it)."""
         k = port.size
         zero = np.zeros(k, np.uint64)
         u, h = flow_keys(np.full(k, 4, np.uint8), zero, space[:, 0].astype(np.uint64), zero,
                          space[:, 1].astype(np.uint64), space[:, 2], port, space[:, 3])
-        t = self.flow_index.lookup(h[:k], u[:k])
-        return np.where(t >= 0, self.ct.reply_entry[np.maximum(t, 0)], -1)
+        return self.flow_index.lookup(h[:k], u[:k])
 
     def _room_touches(self, c: Columns, entry: np.ndarray, since: np.ndarray,
                       fid: np.ndarray, ids: np.ndarray, excl: np.ndarray, op: np.ndarray

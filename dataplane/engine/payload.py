@@ -53,7 +53,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
-from itertools import accumulate, repeat
+from itertools import repeat
 from operator import itemgetter
 from typing import NamedTuple
 
@@ -208,18 +208,6 @@ class NameTable:
             self._codes[start:stop] = [_CODES[p] if p else ABSENT if n.absent else UNKNOWN
                                        for n, p in zip(new, protocols, strict=True)]
         return list(map(ids.__getitem__, names))
-
-
-def _decoded(raw: tuple[bytes, ...]) -> list[str]:
-    """Each name's bytes as _settle writes them (ASCII, other bytes backslash-escaped): one
-    decode of them all when they are all ASCII (the common case; the same strings, cut at
-    the same offsets), else one decode each."""
-    joined = b"".join(raw)
-    if not joined.isascii():
-        return list(map(bytes.decode, raw, repeat("ascii"), repeat("backslashreplace")))
-    text = joined.decode("ascii")
-    ends = list(accumulate(map(len, raw)))
-    return [text[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
 
 
 class PayloadColumns(NamedTuple):
@@ -601,8 +589,8 @@ class FlowNames:
         if len(groups) > 1:
             fresh.sort()
         _, kinds, raw = zip(*fresh, strict=True)
-        ids = self.table.intern_many(list(map(_flow_name, zip(kinds, _decoded(raw),
-                                                              repeat("")))))
+        ids = self.table.intern_many(list(map(_flow_name, zip(kinds, map(
+            bytes.decode, raw, repeat("ascii"), repeat("backslashreplace")), repeat("")))))
         by_bytes = self._by_bytes
         for kind, b, i in zip(kinds, raw, ids, strict=True):
             by_bytes[kind][b] = i

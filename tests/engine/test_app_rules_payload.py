@@ -182,13 +182,3 @@ def test_names_at_a_deadline_agree_and_follow_the_rule(batches, data) -> None:
                 rule.append(NOT_SEEN)
     assert got == want
     assert want == rule
-
-
-@given(st.lists(st.binary(max_size=12), min_size=1, max_size=8))
-def test_names_decoded_together_as_one_by_one(raw) -> None:
-    """payload._decoded (one decode of all-ASCII names, cut at their offsets) gives each
-    name's bytes as decoding them one by one does (ASCII, other bytes backslash-escaped)."""
-    from dataplane.engine.payload import _decoded
-
-    want = [b.decode("ascii", "backslashreplace") for b in raw]
-    assert _decoded(tuple(raw)) == want

@@ -715,13 +715,18 @@ class BatchPipeline:
         SNAT port (`_pool`) from a pool that has `pool_limit` live entries at the row's time
         (stages/firewall_nat.py; reference._firewall_snat): committed entries and earlier
         in-batch openers of the pool, alive by their latest touch before the row (the touches
-        `alive_of()` gives, `_alive`'s). Fast path: a pool with fewer entries than its limit
-        is not counted."""
+        `alive_of()` gives, `_alive`'s). Fast paths: the committed entries of every pool and
+        the batch's pooled openers together stay below the smallest limit (so does each pool's
+        share); a pool with fewer entries than its limit is not counted."""
         n = len(c)
         full = np.zeros(n, bool)
         if not self.snat_pools:
             return full
         ct = self.ct
+        size = len(self.snat_pools)
+        if int(ct.pool_entries[:size].sum()) + int(np.count_nonzero(
+                self._pool[ids[op]] >= 0)) < min(self.pool_limit):
+            return full
         pool = self._pool[ids]
         cand = np.flatnonzero((pool >= 0) & ~ct.opened[fid])
         if cand.size == 0:

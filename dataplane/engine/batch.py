@@ -69,7 +69,7 @@ from dataplane.engine.payload import FlowNames
 from dataplane.engine.pending import BatchPendingSessions, PendingVerdict, public_reply_key
 from dataplane.engine.reference import IPV6_INGRESS_LABEL, V6_TAG, _in
 from dataplane.engine.room import admit as room_admit
-from dataplane.engine.snat_ports import allocate
+from dataplane.engine.snat_ports import allocate, window
 from dataplane.engine.stages import (
     appliance,
     deliver,
@@ -94,12 +94,12 @@ from dataplane.kernels.dtake import take_decided
 from dataplane.kernels.entrystate import entry_state
 from dataplane.kernels.openers import earliest, first_openers, touch_events
 from dataplane.kernels.pipeline import KEY_WORDS, KeyIndex, flow_keys, key_fields
-from dataplane.kernels.pipeline_py import mix64
 from dataplane.kernels.rowdiff import changed_rows
 from dataplane.kernels.unnat import unnat
 
 WIDTH = MAX_HOPS + 2
 UNDECIDED = 255
+SNAT_PROBE_AHEAD = 4  # _snat_probe: ports per walked opener whose owners are looked up at once
 
 
 @dataclass
@@ -209,7 +209,7 @@ class BatchPipeline:
         self.final6_written = True
         self.addr6 = Ipv6Handles()  # translated IPv6 addresses in int64 columns
         self.openers = np.zeros(0, np.int64)
-        self._snat_prev: tuple[np.ndarray, np.ndarray] | None = None  # _snat_ports, by round
+        self._snat_prev: tuple | None = None  # _snat_ports' previous round (and its answer)
         self._snat_moved = False
         self._snat_sport = self._snat_blockers = np.zeros(0, np.int64)
         self._snat_take = np.zeros(0, bool)
@@ -715,13 +715,18 @@ class BatchPipeline:
         SNAT port (`_pool`) from a pool that has `pool_limit` live entries at the row's time
         (stages/firewall_nat.py; reference._firewall_snat): committed entries and earlier
         in-batch openers of the pool, alive by their latest touch before the row (the touches
-        `alive_of()` gives, `_alive`'s). Fast path: a pool with fewer entries than its limit
-        is not counted."""
+        `alive_of()` gives, `_alive`'s). Fast paths: the committed entries of every pool and
+        the batch's pooled openers together stay below the smallest limit (so does each pool's
+        share); a pool with fewer entries than its limit is not counted."""
         n = len(c)
         full = np.zeros(n, bool)
         if not self.snat_pools:
             return full
         ct = self.ct
+        size = len(self.snat_pools)
+        if int(ct.pool_entries[:size].sum()) + int(np.count_nonzero(
+                self._pool[ids[op]] >= 0)) < min(self.pool_limit):
+            return full
         pool = self._pool[ids]
         cand = np.flatnonzero((pool >= 0) & ~ct.opened[fid])
         if cand.size == 0:
@@ -869,14 +874,23 @@ class BatchPipeline:
         than the hash port its decision carries (`tid`: the translated tuples' ids with the
         hash ports). An opener of a flow an Azure Firewall SNATed (its decision's pool, IPv4
         TCP/UDP) takes the first port from its hash port up that no live entry of its space
-        holds (engine/snat_ports.py `allocate`, as ConnTrack.commit). Fast path (`_snat_hot`): no hash tuple is held by a
-        committed entry or drawn twice, so every opener keeps its hash port; else the spaces
-        involved are probed in row order (`_snat_probe`). Leaves per opener `_snat_sport`
-        (-1: none) and `_snat_take` (it takes over an idled-out holder's reply id:
-        BatchConnTrack.open), `_snat_blockers` (opener rows whose live port moved a later
-        opener: withdrawing them would change its port) and `_snat_moved` (the ports differ
-        from the previous round's and read touches: the caller decides another round)."""
+        holds (engine/snat_ports.py `allocate`, as ConnTrack.commit). Fast path (`_snat_hot`):
+        no hash tuple is held by a committed entry or drawn twice, so every opener keeps its
+        hash port; else only the openers that may not keep theirs are walked in row order
+        (`_snat_probe`). Leaves per opener `_snat_sport` (-1: none) and `_snat_take` (it takes
+        over an idled-out holder's reply id: BatchConnTrack.open), `_snat_blockers` (opener
+        rows whose live port moved a later opener: withdrawing them would change its port) and
+        `_snat_moved` (the ports differ from the previous round's and read touches: the caller
+        decides another round). A round whose openers, their decisions and hash tuples are the
+        previous round's (same batch and table: `_snat_prev` is per run) gets that round's
+        answer again when it read no touches (the only input that changes between rounds)."""
         d = ids[op]
+        prev = self._snat_prev
+        if prev is not None and not prev[4] and np.array_equal(prev[0], op) and \
+                np.array_equal(prev[2], d) and np.array_equal(prev[3], tid):
+            self._snat_sport, self._snat_take, self._snat_blockers = prev[1], prev[5], prev[6]
+            self._snat_moved = False
+            return prev[7]
         sport = np.full(op.size, -1, np.int32)
         take = np.zeros(op.size, bool)
         self._snat_blockers = np.zeros(0, np.int64)
@@ -888,95 +902,132 @@ class BatchPipeline:
             space = np.stack([self._fsrc[da], self._fdst[da], c.proto[rows].astype(np.int64),
                               self._fdport[da].astype(np.int64)], axis=1)
             start = self._fsport[da].astype(np.int32)
-            owner, groups = self._snat_hot(space, tid[a])
+            owner, hot = self._snat_hot(tid[a])
             got, took = start.copy(), np.zeros(a.size, bool)
-            if groups:
-                used_touches = self._snat_probe(c, fid, op, rows, space, start, owner, groups,
-                                                touches_of, got, took)
+            if hot.any():
+                used_touches = self._snat_probe(c, fid, op, rows, space, start, tid[a], owner,
+                                                hot, touches_of, got, took)
             sport[a], take[a] = got, took
             moved = a[got != start]
         else:
             moved = a
-        prev = self._snat_prev
-        self._snat_prev = (op, sport)
+        self._snat_prev = (op, sport, d, tid.copy(), used_touches, take, self._snat_blockers,
+                           moved)
         self._snat_moved = used_touches and (prev is None or not (
             np.array_equal(prev[0], op) and np.array_equal(prev[1], sport)))
         self._snat_sport, self._snat_take = sport, take
         return moved
 
-    def _snat_hot(self, space: np.ndarray, tid: np.ndarray
-                  ) -> tuple[np.ndarray, list[list[int]]]:
+    def _snat_hot(self, tid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(the committed owner of each hash tuple's reply id -- `tid`: the tuples' flow ids --,
-        -1 none; the groups of indexes -- one space each, in row order -- that need probing:
-        every space where a hash tuple is owned or drawn twice). Spaces are found by a 64-bit
-        hash (a collision only adds a space to probe), the groups by exact space."""
+        -1 none; `hot`: bool, the hash tuple is owned or drawn by an earlier opener)."""
         k = tid.size
         owner = self.ct.reply_entry[tid]
-        at = np.arange(k, dtype=np.int64)
-        hot = (owner >= 0) | (earliest(tid, at, tid, k, self._scratch) != at)  # drawn twice
-        if not hot.any():
-            return owner, []
-        sh = mix64((space[:, 0].astype(np.uint64) << np.uint64(32))
-                   | space[:, 1].astype(np.uint64),
-                   (space[:, 2].astype(np.uint64) << np.uint64(32))
-                   | space[:, 3].astype(np.uint64))
-        groups: dict[tuple[int, ...], list[int]] = {}
-        for j in np.flatnonzero(np.isin(sh, sh[hot])).tolist():
-            groups.setdefault(tuple(space[j].tolist()), []).append(j)
-        return owner, list(groups.values())
+        at = self._rows(k)
+        return owner, (owner >= 0) | (earliest(tid, at, tid, k, self._scratch) != at)
 
     def _snat_probe(self, c: Columns, fid: np.ndarray, op: np.ndarray, rows: np.ndarray,
-                    space: np.ndarray, start: np.ndarray, owner: np.ndarray,
-                    groups: list[list[int]],
-                    touches_of: Callable[[np.ndarray], tuple[np.ndarray, ...]],
+                    space: np.ndarray, start: np.ndarray, tid: np.ndarray, owner: np.ndarray,
+                    hot: np.ndarray, touches_of: Callable[[np.ndarray], tuple[np.ndarray, ...]],
                     got: np.ndarray, took: np.ndarray) -> bool:
-        """`_snat_ports`' slow path: each group's openers (`rows`, one space) in row order
-        take `allocate`'s port into `got`/`took`; a port's holder is the latest earlier
-        opener of the group that took it, else the committed owner of its reply id, alive at
-        the opener's time by its latest touch before it (committed last_ns, then the previous
-        round's touches `touches_of(op)`). Sets `_snat_blockers`; True when touches were
-        read."""
+        """`_snat_ports`' slow path: each opener (`rows`, row order; its `space`, hash port
+        `start`, hash tuple id `tid`) takes `allocate`'s port into `got`/`took` as if every
+        opener were walked in row order -- a port's holder is the latest earlier opener of the
+        space that took it, else the committed owner of its reply id, alive at the opener's
+        time by its latest touch before it (committed last_ns, then the previous round's
+        touches `touches_of(op)`). Sets `_snat_blockers`; True when touches were read.
+
+        Only a set W of openers is walked; the others keep their hash ports without a walk.
+        W starts as the `hot` openers (hash tuple owned by a committed entry, or drawn by an
+        earlier opener) and grows by every opener whose hash port a walked opener before it
+        took, walking W again until no opener is added (W only grows: at most one walk per
+        opener). Proof that the answer is the full walk's, by induction over the openers in
+        row order, assuming every opener before j got the full walk's port: (1) j in W: its
+        walk reads the holders of its space's ports as the latest earlier opener that took
+        each -- the walked ones (`local`) and the unwalked ones, each holding its own hash
+        port only (the earliest opener of that hash tuple, `earliest` over `tid`; a later one
+        drew it twice and is hot) -- the same holders as the full walk's by the assumption, so
+        the same port, take-over and blockers. (2) j not in W: it is not hot, so no committed
+        entry owns its hash tuple and no earlier opener drew it (an earlier unwalked opener
+        holds only its own hash port); no walked opener before j took it either, or j would
+        have been added; so the full walk finds its hash port free (snat_ports.allocate
+        returns `start` unchanged, no take-over, no holder read: no blocker, no touch) -- what
+        an unwalked opener keeps. Touches are read by walks only, so the returned flag is the
+        full walk's too (the last pass's). A (space, port) is one flow id (the translated
+        tuple's, `_tuple_ids`): its committed owner and its earliest hash-port opener come
+        from it; a tuple never interned has neither."""
         ct = self.ct
         timeout = ct.idle_timeout_ns
         touches: list[tuple[np.ndarray, ...]] = []
-        blockers: list[int] = []
+        time_ns = c.time_ns
+        k = tid.size
+        at = self._rows(k)
+        # (space, port) -> (earliest opener with it as hash tuple, committed owner), -1 none
+        info: dict[tuple[int, ...], tuple[int, int]] = {}
+        spaces: dict[int, tuple[int, ...]] = {}
 
-        def last_touch(entry: int, before: int, base: int) -> int:
+        def learn(who: np.ndarray, ports: np.ndarray) -> None:
+            t = self._tuple_ids(space[who], ports)
+            known = t >= 0
+            first = np.full(t.size, -1, np.int64)
+            own = np.full(t.size, -1, np.int64)
+            first[known] = earliest(tid, at, t[known], k, self._scratch)  # k: none
+            first[first == k] = -1
+            own[known] = ct.reply_entry[t[known]]
+            for w, q, f, o in zip(who.tolist(), ports.tolist(), first.tolist(), own.tolist(),
+                                  strict=True):
+                if w not in spaces:
+                    spaces[w] = tuple(space[w].tolist())
+                info[(*spaces[w], q)] = f, o
+
+        def last_touch(entry: int, before: int, since: int) -> int:
             if not touches:
                 touches.append(touches_of(op))
             tr, te, tt = touches[0]
             m = (te == entry) & (tr < before)
-            return max(base, int(tt[m].max())) if m.any() else base
+            return max(since, int(tt[m].max())) if m.any() else since
 
-        for members in groups:
-            key = space[members[0]]
-            local: dict[int, int] = {}  # port -> index of the opener that took it
-            known = {int(start[j]): int(owner[j]) for j in members}  # port -> committed owner
-
-            def holder(q: int, key: np.ndarray = key, local: dict[int, int] = local,
-                       known: dict[int, int] = known) -> tuple[bool, int] | None:
-                if q in local:
-                    return True, local[q]
-                if q not in known:
-                    known[q] = int(self._reply_owner(key[None, :], np.array([q]))[0])
-                return (False, known[q]) if known[q] >= 0 else None
-
-            for j in members:
-                first = int(start[j])
-                if first not in local and known[first] < 0:  # its hash port is free
-                    local[first] = j
-                    continue
+        ahead = np.flatnonzero(hot)  # their first ports, looked up at once
+        learn(np.repeat(ahead, SNAT_PROBE_AHEAD), window(start[ahead], SNAT_PROBE_AHEAD).ravel())
+        walk = set(ahead.tolist())
+        while True:
+            local: dict[tuple[int, ...], int] = {}  # (space, port) -> latest walker taking it
+            taken: list[tuple[tuple[int, ...], int]] = []  # every walker's (space, port)
+            blockers: list[int] = []
+            read = False
+            for j in sorted(walk):
+                if j not in spaces:
+                    spaces[j] = tuple(space[j].tolist())
+                sp = spaces[j]
                 r = int(rows[j])
-                now = int(c.time_ns[r])
+                now = int(time_ns[r])
                 moved: list[int] = []
+
+                def holder(q: int, j: int = j, sp: tuple[int, ...] = sp,
+                           local: dict[tuple[int, ...], int] = local,
+                           walk: set[int] = walk) -> tuple[bool, int] | None:
+                    key = (*sp, q)
+                    if key not in info:
+                        learn(np.array([j]), np.array([q], np.int64))
+                    s, own = info[key]
+                    v = local.get(key, -1)
+                    if v < s < j and s not in walk:  # an unwalked opener's hash port
+                        v = s
+                    if v >= 0:
+                        return True, v
+                    return (False, own) if own >= 0 else None
 
                 def alive(h: tuple[bool, int], r: int = r, now: int = now,
                           moved: list[int] = moved) -> bool:
+                    nonlocal read
                     in_batch, v = h
                     q = int(rows[v]) if in_batch else -1
-                    base = int(c.time_ns[q]) if in_batch else int(ct.last_ns[v])
+                    since = int(time_ns[q]) if in_batch else int(ct.last_ns[v])
                     ent = int(fid[q]) if in_batch else v
-                    ok = now - base <= timeout or now - last_touch(ent, r, base) <= timeout
+                    ok = now - since <= timeout
+                    if not ok:
+                        read = True
+                        ok = now - last_touch(ent, r, since) <= timeout
                     if ok and in_batch:
                         moved.append(q)
                     return ok
@@ -984,10 +1035,16 @@ class BatchPipeline:
                 port, take = allocate(int(start[j]), holder, alive)
                 if port != start[j]:
                     blockers += moved
-                local[port] = j
+                key = (*sp, port)
+                local[key] = j
+                taken.append((key, j))
                 got[j], took[j] = port, take
+            more = {s for key, j in taken for s in (info[key][0],) if s > j and s not in walk}
+            if not more:  # no later opener's hash port taken by a walker
+                break
+            walk |= more
         self._snat_blockers = np.unique(np.array(blockers, np.int64))
-        return bool(touches)
+        return read
 
     def _snat_owners(self, rid: np.ndarray, op: np.ndarray, tid: np.ndarray, cand: np.ndarray,
                      known: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -1028,15 +1085,14 @@ class BatchPipeline:
         m = port >= 0
         self.final[2][cand[m]] = port[m]
 
-    def _reply_owner(self, space: np.ndarray, port: np.ndarray) -> np.ndarray:
-        """int64[k]: the committed entry owning the reply id of each IPv4 tuple (space row:
-        source, destination, protocol, destination port; source port `port`), -1 none."""
+    def _tuple_ids(self, space: np.ndarray, port: np.ndarray) -> np.ndarray:
+        """int64[k]: the flow id of each IPv4 tuple (space row: source, destination, protocol,
+        destination port; source port `port`), -1 when never interned (no entry holds it)."""
         k = port.size
         zero = np.zeros(k, np.uint64)
         u, h = flow_keys(np.full(k, 4, np.uint8), zero, space[:, 0].astype(np.uint64), zero,
                          space[:, 1].astype(np.uint64), space[:, 2], port, space[:, 3])
-        t = self.flow_index.lookup(h[:k], u[:k])
-        return np.where(t >= 0, self.ct.reply_entry[np.maximum(t, 0)], -1)
+        return self.flow_index.lookup(h[:k], u[:k])
 
     def _room_touches(self, c: Columns, entry: np.ndarray, since: np.ndarray,
                       fid: np.ndarray, ids: np.ndarray, excl: np.ndarray, op: np.ndarray

@@ -41,6 +41,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
+import numpy as np
+
 from dataplane.engine.stages.firewall_nat import PORT_COUNT, PORT_FIRST
 
 H = TypeVar("H")  # a holder: the reference form's Entry, the batch form's row or entry id
@@ -54,6 +56,13 @@ def ported(proto: int) -> bool:
 def next_port(port: int) -> int:
     """The port after `port`, wrapping inside [PORT_FIRST, PORT_FIRST + PORT_COUNT)."""
     return PORT_FIRST + (port - PORT_FIRST + 1) % PORT_COUNT
+
+
+def window(start: np.ndarray, count: int) -> np.ndarray:
+    """int64[len(start), count]: each start port and the count - 1 ports after it (next_port's
+    wrapping), the ports a probe from `start` reads first."""
+    step = np.arange(count, dtype=np.int64)
+    return PORT_FIRST + (start.astype(np.int64)[:, None] - PORT_FIRST + step) % PORT_COUNT
 
 
 def probe(start: int, taken: Callable[[int], bool]) -> int:
@@ -83,4 +92,4 @@ def allocate(start: int, holder: Callable[[int], H | None], alive: Callable[[H],
     return port, h is not None and not alive(h)
 
 
-__all__ = ["allocate", "next_port", "ported", "probe"]
+__all__ = ["allocate", "next_port", "ported", "probe", "window"]

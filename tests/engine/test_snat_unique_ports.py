@@ -184,3 +184,30 @@ def test_reference_equals_batch_in_a_crowded_port_range(make_topology, monkeypat
     pkts = data.draw(st.lists(st.sampled_from(flows), min_size=1, max_size=24))
     gaps = data.draw(st.lists(st.integers(0, 4), min_size=len(pkts), max_size=len(pkts)))
     _compare(net, pkts, gaps, data.draw(st.integers(1, 24)), data.draw(st.integers(0, 8)))
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_reference_equals_batch_with_many_flows_in_few_ports(make_topology, monkeypatch,
+                                                             data) -> None:
+    """A port range of 16 to 160 and up to 40 flows (batch._snat_probe walks only the openers
+    that may not keep their hash port -- owned or drawn twice, then those whose hash port a
+    walked opener took --, the others keep theirs unwalked): chains of probes into other
+    flows' hash ports, wrapping, take-overs around a tiny timeout, any batch split, replies
+    to some ports."""
+    from dataplane.engine import snat_ports
+    from dataplane.engine.stages import firewall_nat
+
+    span = data.draw(st.sampled_from([16, 48, 160]))
+    monkeypatch.setattr(firewall_nat, "PORT_COUNT", span)
+    monkeypatch.setattr(snat_ports, "PORT_COUNT", span)
+    net = build_network(_hub(make_topology), caps=False)
+    count = data.draw(st.integers(2, 40))
+    flows = [(APP1, GOOGLE, 6, s, 443, 0) for s in range(40000, 40000 + count)]
+    replies = [(GOOGLE, PUBLIC, 6, 443, q, 0) for q in range(1024, 1024 + span, 5)]
+    pkts = data.draw(st.permutations(flows)) + data.draw(
+        st.lists(st.sampled_from(flows + replies), max_size=30))
+    gaps = data.draw(st.lists(st.integers(0, 3), min_size=len(pkts), max_size=len(pkts)))
+    _compare(net, pkts, gaps, data.draw(st.integers(1, len(pkts))),
+             data.draw(st.sampled_from([0, 2, 10, 1000])))

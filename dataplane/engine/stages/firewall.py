@@ -429,23 +429,25 @@ class CompiledFirewall:
         named = np.unique(ids[(k == HTTPS) | (k == HTTP)])  # their names, as one str array
         asked = np.array([table.asked[i] for i in named.tolist()] or [""])
         for code, protocol in ((HTTPS, "https"), (HTTP, "http")):
-            rows = tcp & (k == code)
-            for app in self.app_rules if rows.any() else ():
-                m = open_ & rows & np.isin(dport, app.ports(protocol))
-                if app.allow and (q := open_ & rows & ~m & np.isin(dport, app.mssql_ports)
-                                  & app.source_np(src)).any():  # as in decide: TDS 8's TLS
-                    settle(q, False, self.unknown_label(app, MSSQL), True)
-                if not (m := m & app.source_np(src)).any():
+            r = np.flatnonzero(tcp & (k == code))  # the protocol's rows, worked on as a subset
+            d, s, i = dport[r], src[r], ids[r]
+            for app in self.app_rules if r.size else ():
+                o = open_[r]
+                m = o & np.isin(d, app.ports(protocol))
+                within = app.source_np(s)
+                if app.allow and (q := o & ~m & np.isin(d, app.mssql_ports) & within).any():
+                    settle(r[q], False, self.unknown_label(app, MSSQL), True)  # decide: TDS 8
+                if not (m := m & within).any():
                     continue
                 if app.opaque:
-                    settle(m, False, self.unknown_label(app, app.opaque), True)
+                    settle(r[m], False, self.unknown_label(app, app.opaque), True)
                     continue
-                seen = np.unique(ids[m])  # only the names of rows still open
+                seen = np.unique(i[m])  # only the names of rows still open
                 hit = seen[app.targets.normal(asked[np.searchsorted(named, seen)])]
-                if hit.size and (m := m & np.isin(ids, hit)).any():
-                    settle(m, app.allow, app.label)
-            if (m := open_ & rows).any():
-                settle(m, False, self.unmatched_label)
+                if hit.size and (m := m & np.isin(i, hit)).any():
+                    settle(r[m], app.allow, app.label)
+            if r.size and (m := open_[r]).any():
+                settle(r[m], False, self.unmatched_label)
         absent = open_ & (k == ABSENT)
         for app in self.app_rules if absent.any() else ():
             m = absent & open_ & np.isin(dport, app.mssql_ports)

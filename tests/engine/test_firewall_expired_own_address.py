@@ -17,12 +17,11 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
-from ipv6_harness import columns
 from scapy.layers.inet import IP, TCP
+from test_conntrack_expiry import _compare
 from test_firewall_nat import CLIENT, FW_PUBLIC, HUB, INSTANCES, _hub
 
 from dataplane.engine import Emulator
-from dataplane.engine.batch import BatchPipeline
 from dataplane.engine.compile import build_network
 from dataplane.engine.conntrack import IDLE_TIMEOUT_NS as T
 from dataplane.engine.reference import Packet, ReferencePipeline
@@ -158,24 +157,19 @@ def test_reference_equals_batch_for_expired_replies_to_firewall_addresses(make_t
     forward = [(ip(CLIENT), ip(FW_PUBLIC), 6, 50000, 53389),
                (ip("10.1.1.4"), ip("8.8.8.8"), 6, 40000, 443),
                (ip("10.1.1.4"), ip("10.2.1.4"), 6, 40002, 1433)]
-    packets, t = [], 0
+    pkts, gaps = [], []
     for f in forward:
         (w,) = ReferencePipeline(net).run([Packet(net.ip_nic.get(f[0], -1), *f)])
         s, d, sp, dp = w.out
         back = (d, s, f[2], dp, sp)
         for key, gap in ((f, 1), (back, 2), (back, 10), (back, 1), (f, 1), (back, 3)):
-            t += gap
-            packets.append(Packet(net.ip_nic.get(key[0], -1), *key, 100, t))
+            pkts.append((*key, 0))
+            gaps.append(gap)
+    t, packets = 0, []
+    for key, gap in zip(pkts, gaps, strict=True):
+        t += gap
+        packets.append(Packet(net.ip_nic.get(key[0], -1), *key[:5], 100, t))
     walks = ReferencePipeline(net, idle_timeout_ns=5).run(packets)
-    want = [(int(w.disposition), w.deciding, w.nodes, w.out) for w in walks]
     assert sum("idled out" in w.deciding for w in walks) >= 2
-    for split in (1, 2, 3, 7, len(packets)):
-        bp = BatchPipeline(net, idle_timeout_ns=5)
-        got = []
-        for lo in range(0, len(packets), split):
-            part = packets[lo:lo + split]
-            disp, dec, nodes = bp.run(columns(part))
-            got += [(int(disp[i]), bp.labels.names[dec[i]] if dec[i] >= 0 else "",
-                     [int(x) for x in nodes[i] if x >= 0], tuple(int(f[i]) for f in bp.final))
-                    for i in range(len(part))]
-        assert got == want, split
+    for split in (1, 2, 3, 7, len(packets)):  # test_conntrack_expiry's comparison
+        _compare(net, pkts, gaps, split, timeout_ns=5)

@@ -198,11 +198,13 @@ def test_the_same_unmodelled_property_on_several_subnets_prints_its_reason_once(
     """The network-security demo lab sets the same service endpoints on six subnets: check
     prints the reason once and one line per place (second trial: six identical 10-line
     warnings)."""
-    monkeypatch.setenv("COLUMNS", "100")
     path = real_dir / "arm" / "ans_netsec-demo-lab-standard.AzNetSecdeploy.json"
+    monkeypatch.setenv("COLUMNS", "1000")  # unwrapped: the counts do not depend on the path
     assert main(["check", str(path)]) == 0
     out = capsys.readouterr().out
     assert out.count("an endpoint's route covers the service's addresses") == 1
     assert "PropertyNotModelled (6 places): not modelled:" in out
     assert out.count("properties.serviceEndpoints' (a list of 6") == 6
-    assert max(len(line) for line in out.splitlines()) <= 100
+    monkeypatch.setenv("COLUMNS", "100")
+    assert main(["check", str(path)]) == 0
+    assert max(len(line) for line in capsys.readouterr().out.splitlines()) <= 100

@@ -239,6 +239,7 @@ class BatchPipeline:
         self.addresses = NicAddresses(net.nics, net.node_vnet)
         self.fw_public, self.fw_private = firewall_nat.address_owners(net)  # stages/firewall_nat
         self.fw_instance = firewall_nat.instance_owners(net)
+        self.fw_own = {**self.fw_public, **self.fw_instance}  # _expired
         self.own6 = source.NicOwn6(net.nics)
         self.l_ingress6 = self.labels(IPV6_INGRESS_LABEL)
         self.fw_own6 = _ipv6.firewall_own6(net.firewalls)
@@ -606,7 +607,7 @@ class BatchPipeline:
         value = np.where(has, np.argmax(member, axis=1) + 1, 0)
         # to the address:port firewall k translated the flow's source to, k holding its
         # session: EXPIRED_OWN | k + 1 (assumption stages/gateway.py expired-reply-at-firewall)
-        k = firewall_nat.owner_np({**self.fw_public, **self.fw_instance}, c.dst[dead])
+        k = firewall_nat.owner_np(self.fw_own, c.dst[dead])
         own = np.flatnonzero((k >= 0) & (c.family[dead] == 4))
         own = own[member[own, k[own]]]
         value[own] = _gateway_stage.EXPIRED_OWN | (k[own] + 1)

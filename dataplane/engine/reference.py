@@ -170,6 +170,7 @@ class ReferencePipeline:
         self.pending_sessions = PendingSessions(capacity, idle_timeout_ns)  # engine/pending.py
         self.fw_public, self.fw_private = firewall_nat.address_owners(net)  # address -> firewall
         self.fw_instance = firewall_nat.instance_owners(net)
+        self.fw_own = {**self.fw_public, **self.fw_instance}  # _expired_own
         self.fw_addresses = firewall_addresses(net)  # DNAT caveats: engine/path_caveats.py
         self.fw_own6 = firewall_own6(net.firewalls)  # dual-stack firewalls (stages/ipv6.py)
 
@@ -381,9 +382,8 @@ class ReferencePipeline:
         flow idled out (`_expired_firewall`), its label says so (expired-reply-at-firewall);
         otherwise unchanged."""
         fw = self.net.firewall_rules[fw_index]
-        owners = {**self.fw_public, **self.fw_instance}
         if w.disposition != D.FIREWALL_DENIED or w.deciding not in ("", fw.no_dnat_label) \
-                or self._expired_firewall(owners) != fw_index:
+                or self._expired_firewall(self.fw_own) != fw_index:
             return w
         sent = self._sent
         w.deciding = gateway.label_expired_own(fw.name, sent.dst, sent.proto, sent.dport)

@@ -19,16 +19,9 @@ from dataplane.control.validate import validate
 from dataplane.engine import Emulator
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
-from test_firewall_nat import HUB  # noqa: E402
+from test_firewall_nat import tunnel_text  # noqa: E402
 
-TUNNEL = HUB.replace("    SNAT\n", "").replace(
-    "subnets: {AzureFirewallSubnet: 10.0.1.0/26}",
-    "subnets: {AzureFirewallSubnet: {prefix: 10.0.1.0/26, route_table: tunnel}, "
-    "GatewaySubnet: 10.0.255.0/27}, gateway: {type: Vpn, sku: VpnGw1}").replace(
-    "route_tables:\n", "route_tables:\n  tunnel: {routes: [{name: onprem, prefix: 0.0.0.0/0, "
-    "next_hop: VirtualNetworkGateway}]}\n").replace(
-    "vms:\n", "on_premises:\n  branch: {prefixes: [192.168.0.0/16], gateway_ip: 198.51.100.10, "
-    "connect_to: hub}\nvms:\n")
+TUNNEL = tunnel_text(internet_behind=False, user_route=True)
 
 
 @pytest.mark.parametrize("management", [False, True])

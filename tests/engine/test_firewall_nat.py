@@ -454,18 +454,29 @@ def test_a_reply_to_an_instance_address_crosses_the_peering_as_sent(make_topolog
 
 
 
-def _tunnelled_through_the_gateway(make_topology):
-    """HUB with forced tunnelling through the hub's VPN gateway: the branch announces
-    0.0.0.0/1 and 128.0.0.0/1 (the Internet, as BGP would) behind the gateway, so the firewall's
-    subnet sends Internet-bound flows on-premises ("Azure Firewall forced tunneling",
-    https://learn.microsoft.com/azure/firewall/forced-tunneling)."""
+def tunnel_text(internet_behind: bool = True, user_route: bool = False) -> str:
+    """HUB with forced tunnelling through the hub's VPN gateway ("Azure Firewall forced
+    tunneling", https://learn.microsoft.com/azure/firewall/forced-tunneling): with
+    `internet_behind` the branch announces 0.0.0.0/1 and 128.0.0.0/1 (the Internet, as BGP
+    would) besides 192.168.0.0/16, so the firewall's subnet sends Internet-bound flows
+    on-premises; with `user_route` the AzureFirewallSubnet's route table sends 0.0.0.0/0 to the
+    gateway (route tunnel/onprem)."""
+    subnet = ("{prefix: 10.0.1.0/26, route_table: tunnel}" if user_route else "10.0.1.0/26")
+    prefixes = "192.168.0.0/16, 0.0.0.0/1, 128.0.0.0/1" if internet_behind else "192.168.0.0/16"
     text = HUB.replace("    SNAT\n", "").replace(
         "subnets: {AzureFirewallSubnet: 10.0.1.0/26}",
-        "subnets: {AzureFirewallSubnet: 10.0.1.0/26, GatewaySubnet: 10.0.255.0/27}, "
+        f"subnets: {{AzureFirewallSubnet: {subnet}, GatewaySubnet: 10.0.255.0/27}}, "
         "gateway: {type: Vpn, sku: VpnGw1}").replace(
-        "vms:\n", "on_premises:\n  branch: {prefixes: [192.168.0.0/16, 0.0.0.0/1, 128.0.0.0/1], "
+        "vms:\n", f"on_premises:\n  branch: {{prefixes: [{prefixes}], "
         "gateway_ip: 198.51.100.10, connect_to: hub}\nvms:\n")
-    return make_topology(text)
+    if user_route:
+        text = text.replace("route_tables:\n", "route_tables:\n  tunnel: {routes: [{name: onprem, "
+                            "prefix: 0.0.0.0/0, next_hop: VirtualNetworkGateway}]}\n")
+    return text
+
+
+def _tunnelled_through_the_gateway(make_topology):
+    return make_topology(tunnel_text())
 
 
 def test_a_tunnelled_flows_reply_from_on_premises_returns_through_the_firewall(
@@ -499,11 +510,14 @@ def test_a_tunnelled_flows_reply_from_on_premises_returns_through_the_firewall(
     assert_batch_matches_reference(net, [(*forward, 0), (d, s, 6, dp, sp, 0), (*stray, 0)], 3)
 
 
+@pytest.mark.parametrize(("internet_behind", "user_route"), [(True, False), (False, True)])
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
-def test_reference_equals_batch_with_forced_tunnelling(make_topology, data) -> None:
-    """The hub's flows and replies with the Internet behind the VPN gateway, any batch split."""
-    net = build_network(_tunnelled_through_the_gateway(make_topology), caps=False)
+def test_reference_equals_batch_with_forced_tunnelling(make_topology, internet_behind,
+                                                       user_route, data) -> None:
+    """The hub's flows and replies with the Internet behind the VPN gateway, or sent there by
+    a user route no site covers, any batch split."""
+    net = build_network(make_topology(tunnel_text(internet_behind, user_route)), caps=False)
     flows = _flows(net)
     pkts = data.draw(st.lists(st.sampled_from(flows), min_size=1, max_size=30))
     assert_batch_matches_reference(net, pkts, data.draw(st.integers(1, 30)))
@@ -567,15 +581,7 @@ def test_forced_tunnelling_with_no_site_covering_the_destination_says_so(make_to
     192.168.0.0/16 and no Default Site or BGP default route is given: the packet still leaves
     for on-premises here, and its deciding label says what Azure needs to tunnel it ("About
     forced tunneling for site-to-site") -- both forms (second trial: it said nothing)."""
-    text = HUB.replace("    SNAT\n", "").replace(
-        "subnets: {AzureFirewallSubnet: 10.0.1.0/26}",
-        "subnets: {AzureFirewallSubnet: {prefix: 10.0.1.0/26, route_table: tunnel}, "
-        "GatewaySubnet: 10.0.255.0/27}, gateway: {type: Vpn, sku: VpnGw1}").replace(
-        "route_tables:\n", "route_tables:\n  tunnel: {routes: [{name: onprem, prefix: 0.0.0.0/0, "
-        "next_hop: VirtualNetworkGateway}]}\n").replace(
-        "vms:\n", "on_premises:\n  branch: {prefixes: [192.168.0.0/16], gateway_ip: "
-        "198.51.100.10, connect_to: hub}\nvms:\n")
-    topology = make_topology(text)
+    topology = make_topology(tunnel_text(internet_behind=False, user_route=True))
     row = Emulator(topology).send(IP(src="10.1.1.4", dst="8.8.8.8") / TCP(sport=1, dport=443),
                                   source="app1").row(0)
     assert (row["disposition"], row["hops"]) == ("EXITS_ON_PREMISES", "app1 > fw > gateway hub-gw")

@@ -223,6 +223,21 @@ class IngressTables:
         return next((x for x in self.learned.get(gateway_node, ())
                      if x.prefix_first <= dst <= x.prefix_last), None)
 
+    def covers(self, gateway_node: int, dst: int) -> bool:
+        """Whether a site prefix or a learned route of `gateway_node` holds IPv4 `dst` (where
+        a user route to the gateway can send it: `exit_site`, `learned_at`)."""
+        return self.exit_site(gateway_node, dst) is not None or \
+            self.learned_at(gateway_node, dst) is not None
+
+    def covers_np(self, gateway_node: np.ndarray, dst: np.ndarray) -> np.ndarray:
+        """Batch form of `covers` (bool per row)."""
+        out = np.zeros(dst.size, bool)
+        spans = [(s.gateway_node, s.prefix_first, s.prefix_last) for s in self.sites] + [
+            (g, x.prefix_first, x.prefix_last) for g, paths in self.learned.items() for x in paths]
+        for g, first, last in spans:
+            out |= (gateway_node == g) & (dst >= first) & (dst <= last)
+        return out
+
     def nonroutable(self, ip: int) -> bool:
         return bool(((self.nonroutable_lo <= ip) & (ip <= self.nonroutable_hi)).any())
 
@@ -769,7 +784,7 @@ def cross(net: Network, rid: int, route: EffectiveRoute, dst: int, path_len: int
         site = net.ingress.exit_site(gw, dst) if family == 4 else None
         if site is not None:
             hop.update({"connection": site.connection, site.site_key: site.site})
-        elif family == 4 and rid not in r.members and net.ingress.learned_at(gw, dst) is None:
+        elif family == 4 and rid not in r.members and not net.ingress.covers(gw, dst):
             # a user route, and nothing behind the gateway covers dst
             hop["result"] = "NoSiteCovers"
             return (D.EXITS_ON_PREMISES, uncovered_label(net, gw, label)), path, -1, hop
@@ -847,11 +862,13 @@ def hop_np(bp: Any, c: Any, idx: np.ndarray, rid: np.ndarray, nh: np.ndarray,
         nodes[sel[has], pos[sel[has]] + 1 + j] = vias[has, j]
     pos[sel] += 1 + nvia
     dest = dest >= 0
-    label = bp.route_label[srid].copy()
-    for j in np.flatnonzero(~dest & ~r.learned_row[srid] & (c.family[sel] == 4)).tolist():
-        g, d = int(sgw[j]), int(c.dst[sel[j]])  # a user route no site covers (reference cross)
-        if net.ingress.exit_site(g, d) is None and net.ingress.learned_at(g, d) is None:
-            label[j] = bp.labels(uncovered_label(net, g, net.route_labels[int(srid[j])]))
+    label = bp.route_label[srid]  # a copy (fancy index): relabelled below
+    bare = np.flatnonzero(~dest & ~r.learned_row[srid] & (c.family[sel] == 4))
+    bare = bare[~net.ingress.covers_np(sgw[bare], c.dst[sel[bare]])]  # a user route no site
+    if bare.size:  # or learned route covers (reference cross)
+        for g, rid_ in set(zip(sgw[bare].tolist(), srid[bare].tolist(), strict=True)):
+            label[bare[(sgw[bare] == g) & (srid[bare] == rid_)]] = bp.labels(
+                uncovered_label(net, g, net.route_labels[rid_]))
     _stop(sel[~dest], D.EXITS_ON_PREMISES, label[~dest], disp, dec, active)
     lost = dest & (entry < 0)
     _stop(sel[lost], D.NEXT_HOP_UNREACHABLE, bp.route_label[srid[lost]], disp, dec, active)

@@ -50,7 +50,7 @@ import numpy as np
 from dataplane.control.assumptions import texts
 from dataplane.control.peering import access_assumption
 from dataplane.control.public_addresses import public_address, public_address_assumptions
-from dataplane.control.shared_addresses import AMBIGUOUS_SOURCE, shared_private_addresses
+from dataplane.control.shared_addresses import shared_private_addresses
 from dataplane.control.spoken import spoken_ranges
 from dataplane.dispositions import Disposition as D
 from dataplane.engine.batch import UNDECIDED, BatchPipeline, Columns
@@ -71,8 +71,7 @@ from dataplane.engine.path_caveats import path_caveats
 from dataplane.engine.payload import NAME_WAIT_NS, NAME_WAIT_PACKETS, PAYLOAD_ASSUMPTIONS
 from dataplane.engine.pending import DROPS, PENDING_ASSUMPTION
 from dataplane.engine.reference import Packet, ReferencePipeline, flow_key, reverse_key
-from dataplane.engine.reopen import REOPEN_CAVEAT
-from dataplane.engine.results import NOT_SHAPER_DROPPED, Result, opened_flows
+from dataplane.engine.results import NOT_SHAPER_DROPPED, Result, opened_flows, row_caveats
 from dataplane.engine.stages import public_edge6
 from dataplane.engine.stages.appliance import APPLIANCE_ASSUMPTIONS
 from dataplane.engine.stages.firewall import FIREWALL_ASSUMPTIONS, application_ports
@@ -226,8 +225,7 @@ class Emulator:
                 INTERNET_EDGE_LATENCY,  # issue 17 leftover 5 (v6fix)
                 *firewall_cap_caveats(self.topology)]
 
-    reopen_caveat = REOPEN_CAVEAT  # per row: Result column `reopened` (engine/reopen.py)
-    ambiguous_source_caveat = AMBIGUOUS_SOURCE  # per row: `ambiguous_source` (shared_addresses.py)
+    row_caveats = staticmethod(row_caveats)  # per row: engine/results.py (io/writers.py)
     def path_caveats(self) -> tuple[Any, ...]:
         """The named caveats a replay's packets can carry, each with the nodes that bring it
         (engine/path_caveats.py; io/writers.py counts them into summary.json)."""
@@ -595,7 +593,7 @@ class Emulator:
                           (np.asarray(a, np.uint64) for a in final6), strict=True)),
                "shaper_drop_leg": np.full(n, NOT_SHAPER_DROPPED, np.int8),
                "snat_pool": self.batch.snat_pool_rows if n else np.zeros(0, np.int64),
-               "reopened": self.batch.reopened if n else np.zeros(0, bool),}  # engine/reopen.py
+               "reopened": self.batch.reopened if n else np.zeros(0, bool)}  # engine/reopen.py
         if held is not None:  # the held rows that were travelling
             rows = np.flatnonzero(~held.ways.done)
             finished = ways.done[:old.size]

@@ -20,7 +20,7 @@ NOT_SHAPER_DROPPED otherwise). `opened_flows` reads them to rebuild the flow tab
 `snat_pool` (int64: the Azure Firewall SNAT port pool id the row drew a port from,
 BatchPipeline.pool_key; -1 none) lets that rebuild count ports as the run did.
 `reopened` (bool: the row's decision re-opened its idled-out TCP flow, engine/reopen.py): a
-passing row with it carries the caveat `conntrack-reopen` (`reopened_rows`).
+passing row with it carries the caveat `conntrack-reopen` (`row_caveats`).
 `ambiguous_source` (bool: the row's IPv4 source is held by NICs of several VNets and nothing named
 its sender, so it entered at the first holder; control/shared_addresses.py): the row carries
 the caveat `ambiguous-source-address`.
@@ -44,7 +44,6 @@ from dataplane.io.aggregates import global_paths
 from dataplane.io.caveat_counts import sent_ipv4
 
 _PROTO = {6: "TCP", 17: "UDP", 1: "ICMP"}
-PASSING_NAMES = frozenset(D(int(v)).name for v in PASSED_CODES)
 COLS = ("capture", "record", "time_in", "src", "dst", "proto", "sport", "dport", "length",
         "nic", "disposition", "deciding", "time_out", "status", "final_src", "final_dst",
         "final_sport", "final_dport", "family", "src_hi", "src_lo", "dst_hi", "dst_lo",
@@ -278,15 +277,8 @@ class Result:
             "final_src": _address(c, "final_src", i), "final_dst": _address(c, "final_dst", i),
             "final_sport": int(c["final_sport"][i]), "final_dport": int(c["final_dport"][i]),
             "caveats": self._caveat_lines()[0][i]
-            + ([REOPEN_CAVEAT] if c["reopened"][i] and d.name in PASSING_NAMES else [])
-            + ([AMBIGUOUS_SOURCE] if c["ambiguous_source"][i] else []),
+            + [line for line, mask in row_caveats(c) if mask[i]],
         }
-
-    def reopened_rows(self) -> np.ndarray:
-        """bool[n]: rows whose answer re-opened their idled-out TCP flow and passed (caveat
-        `conntrack-reopen`, engine/reopen.py)."""
-        c = self.columns
-        return c["reopened"] & np.isin(c["disposition"], PASSED_CODES)
 
     def caveats(self) -> dict[str, int]:
         """Named caveat (its line: a firewall's own text, else "key: text") -> packets whose
@@ -296,12 +288,9 @@ class Result:
         if self.nodes is None or not len(self):
             return {}
         out = dict(self._caveat_lines()[1])
-        reopened = int(self.reopened_rows().sum())  # engine/reopen.py, per row
-        if reopened:
-            out[REOPEN_CAVEAT] = reopened
-        ambiguous = int(self.columns["ambiguous_source"].sum())  # control/shared_addresses.py
-        if ambiguous:
-            out[AMBIGUOUS_SOURCE] = ambiguous
+        for line, mask in row_caveats(self.columns):  # decided per row
+            if mask.any():
+                out[line] = int(mask.sum())
         return out
 
     def _caveat_lines(self) -> tuple[list[list[str]], dict[str, int]]:
@@ -349,3 +338,14 @@ def _address(c: dict[str, np.ndarray], which: str, i: int) -> str:
         return str(ipaddress.IPv6Address((int(c[f"{which}_hi"][i]) << 64)
                                          | int(c[f"{which}_lo"][i])))
     return str(ipaddress.IPv4Address(int(c[which][i]) & 0xFFFFFFFF))
+
+
+def row_caveats(columns: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
+    """The caveats the engine decides per row, as (line "key: text", bool[n] rows carrying it),
+    in this order: `conntrack-reopen` (a passing row that re-opened its idled-out TCP flow,
+    engine/reopen.py), `ambiguous-source-address` (a source NICs of several VNets hold,
+    control/shared_addresses.py). Shared by Result rows/counts and the replay writer's
+    packets.csv cells and summary.json (io/writers.py)."""
+    passed = np.isin(columns["disposition"], PASSED_CODES)
+    return [(REOPEN_CAVEAT, columns["reopened"] & passed),
+            (AMBIGUOUS_SOURCE, columns["ambiguous_source"].astype(bool))]

@@ -145,8 +145,7 @@ class ReplayWriter:
         self.comments: dict[tuple[int, int], int] = {}
         self.clamped = 0
         self.unrewritten6 = 0  # IPv6 frames with extension headers left as captured
-        self.reopened = 0  # passing TCP rows that re-opened an idled-out flow (fwdnat)
-        self.ambiguous = 0  # rows from an address NICs of several VNets hold, sender not named
+        self.row_counts: dict[str, int] = {}  # per-row caveat line -> rows (em.row_caveats)
         self.index = 0
 
     # -- the sink --
@@ -154,13 +153,12 @@ class ReplayWriter:
         n = int(cols["disposition"].size)
         paths = PathIndex.of(nodes)
         self.aggregates.add(cols, paths)
-        reopened = cols["reopened"] & np.isin(cols["disposition"], PASSED_CODES)
-        self.reopened += int(reopened.sum())
-        self.ambiguous += int(cols["ambiguous_source"].sum())  # control/shared_addresses.py
+        flagged = self.em.row_caveats(cols)  # engine/results.py: reopened, ambiguous source
+        for line, mask in flagged:
+            self.row_counts[line] = self.row_counts.get(line, 0) + int(mask.sum())
         caveats = with_row_keys(  # the path's caveats (counted), after the row's own
             self.path_caveats.add(paths, cols["length"], sent_ipv4(cols)),
-            [(_key(self.em.reopen_caveat), reopened),
-             (_key(self.em.ambiguous_source_caveat), cols["ambiguous_source"])])
+            [(_key(line), mask) for line, mask in flagged])
         if self.outputs.parquet or self.outputs.csv:
             self.table.write(record_batch(Batch(cols, paths, self.index, self.node_names,
                                                 self.labels, self._server_names(), caveats)))
@@ -323,10 +321,7 @@ class ReplayWriter:
                 "their captured addresses and ports, not the mapped or translated ones "
                 "(packets.parquet holds those)"), self.unrewritten6))
         # per-row caveats, in the rows' `caveats` cells (with_row_keys, same order)
-        if self.reopened:  # the emulator's text (engine/reopen.py REOPEN_CAVEAT)
-            out.append(_per_row(self.em.reopen_caveat, self.reopened))
-        if self.ambiguous:  # the emulator's text (control/shared_addresses.py)
-            out.append(_per_row(self.em.ambiguous_source_caveat, self.ambiguous))
+        out += [_per_row(line, k) for line, k in self.row_counts.items() if k]
         return out + self.path_caveats.as_list()
 
     def files(self) -> list[str]:

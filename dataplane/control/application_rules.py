@@ -37,7 +37,7 @@ service tag in network rules).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,7 +70,7 @@ class FqdnMatcher:
     name by the firewall FAQ's wildcard rule (see the module contract)."""
 
     def __init__(self, patterns: Iterable[str]) -> None:
-        norm = [_normal(p) for p in patterns]
+        norm = _normals(patterns)
         self.any = "*" in norm
         self.exact = frozenset(p for p in norm if not p.startswith("*"))
         self.suffixes = tuple(p[1:] for p in norm if p.startswith("*") and p != "*")
@@ -92,13 +92,24 @@ class FqdnMatcher:
         return out
 
 
+def _normals(texts: Iterable[str]) -> list[str]:
+    return [t.strip().rstrip(".").lower() for t in texts]
+
+
 def _normal(text: str) -> str:
-    return text.strip().rstrip(".").lower()
+    return _normals((text,))[0]
 
 
 def normal_name(name: str, protocol: str) -> str:
     """The name a rule compares: `request_name`, stripped, no trailing dot, lower case."""
-    return _normal(request_name(name, protocol))
+    return normal_names((name,), (protocol.lower(),))[0]
+
+
+def normal_names(names: Sequence[str], protocols: Sequence[str]) -> list[str]:
+    """`normal_name` of each of `names` with its protocol ('https', 'http' or '', lower case:
+    engine/payload.py FlowName.protocol), in one pass (the batch engine normalises a batch's
+    new names at once, without a Python call per name)."""
+    return _normals(_request_names(names, protocols))
 
 
 def fqdn_matches(pattern: str, name: str) -> bool:
@@ -108,10 +119,14 @@ def fqdn_matches(pattern: str, name: str) -> bool:
 
 def request_name(name: str, protocol: str) -> str:
     """The name a rule matches: an HTTP Host without its port (RFC 9110 7.2)."""
-    text = name.strip()
-    if protocol.lower() == "http" and not text.startswith("[") and text.count(":") == 1:
-        text = text.split(":", 1)[0]
-    return text
+    return _request_names((name,), (protocol.lower(),))[0]
+
+
+def _request_names(names: Sequence[str], protocols: Sequence[str]) -> list[str]:
+    """`request_name` of each name with its (lower-case) protocol, in one pass."""
+    texts = [n.strip() for n in names]
+    return [t.split(":", 1)[0] if p == "http" and t.count(":") == 1 and not t.startswith("[")
+            else t for t, p in zip(texts, protocols, strict=True)]
 
 
 def _protocol(text: str) -> tuple[str, int] | None:

@@ -58,6 +58,7 @@ from operator import itemgetter
 from typing import NamedTuple
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from dataplane.control.application_rules import normal_name
 from dataplane.io.capture import RecordBatch
@@ -174,40 +175,152 @@ _CODES = {"https": HTTPS, "http": HTTP}
 class NameTable:
     """Interned FlowNames; id 0 is NOT_SEEN. Per id, computed once: `codes` (int8: UNKNOWN,
     HTTPS, HTTP or ABSENT) and `asked` (the name application rules compare, normalised:
-    control/application_rules.normal_name; '' without one)."""
+    control/application_rules.normal_name; '' without one); `names`, the FlowNames, made when
+    first asked for. A name with a protocol (TLS SNI, HTTP Host) and nothing missing whose
+    text is ASCII without NUL, at most `KEYED_MAX_BYTES` long, is *keyed*: interned by its
+    kind byte and text bytes through the key-interning kernel (kernels/pipeline.py KeyIndex,
+    one per key width: 8, 16, ... 256 bytes), a batch's names at once (`intern_rows`); the
+    others (absent, unknown, pending: few) through a dict."""
 
     def __init__(self, names: Iterable[FlowName] = ()) -> None:
-        self.names: list[FlowName] = []
         self.asked: list[str] = []
+        self._fields: tuple[list[int], list[str], list[str]] = ([], [], [])  # kind, name, missing
+        self._names: list[FlowName] = []  # the first ids' FlowNames, made (`names`)
         self._codes = np.zeros(64, dtype=np.int8)
-        self._ids: dict[FlowName, int] = {}
+        self._ids: dict[FlowName, int] = {}  # the names that are not keyed
+        self._keys: dict[int, tuple[KeyIndex, np.ndarray]] = {}  # words -> index, table ids
         for name in (NOT_SEEN, *names):
             self.intern(name)
 
+    def __len__(self) -> int:
+        return len(self.asked)
+
+    @property
+    def names(self) -> list[FlowName]:
+        """The FlowName of each id (a list: index it by id)."""
+        done = len(self._names)
+        if done < len(self):
+            self._names += map(_flow_name, zip(*(f[done:] for f in self._fields), strict=True))
+        return self._names
+
     @property
     def codes(self) -> np.ndarray:
-        return self._codes[:len(self.names)]
+        return self._codes[:len(self)]
 
     def intern(self, name: FlowName) -> int:
         return self.intern_many([name])[0]
 
     def intern_many(self, names: list[FlowName]) -> list[int]:
-        """Ids of `names`, the new ones appended in order of first appearance (their codes and
-        normalised names computed together)."""
+        """Ids of `names`, the new ones appended in order of first appearance."""
+        keyed = list(map(_keyed, names))
+        if all(keyed):
+            texts = [n.name.encode("ascii") for n in names]
+            size = np.array(list(map(len, texts)), np.int64)
+            body, size = _gather(np.frombuffer(b"".join(texts) + bytes(int(size.max())),
+                                               np.uint8), np.cumsum(size) - size, size)
+            return self.intern_rows(np.array([n.kind for n in names], np.uint8), body,
+                                    size).tolist()
+        if any(keyed):  # some of each (rare): one at a time, in order
+            return [self.intern_many([name])[0] for name in names]
         ids = self._ids
         new = [name for name in dict.fromkeys(names) if name not in ids]
         if new:
-            start, stop = len(self.names), len(self.names) + len(new)
-            ids.update(zip(new, range(start, stop), strict=True))
-            self.names += new
+            ids.update(zip(new, range(len(self), len(self) + len(new)), strict=True))
             protocols = list(map(_KNOWN.get, map(itemgetter(0), new), repeat("")))
-            self.asked += [normal_name(n.name, p) if p else ""
-                           for n, p in zip(new, protocols, strict=True)]
-            if stop > self._codes.size:
-                self._codes = np.resize(self._codes, max(2 * self._codes.size, stop))
-            self._codes[start:stop] = [_CODES[p] if p else ABSENT if n.absent else UNKNOWN
-                                       for n, p in zip(new, protocols, strict=True)]
+            self._append(list(map(itemgetter(0), new)), list(map(itemgetter(1), new)),
+                         list(map(itemgetter(2), new)), [
+                             _CODES[p] if p else ABSENT if n.absent else UNKNOWN
+                             for n, p in zip(new, protocols, strict=True)],
+                         [normal_name(n.name, p) if p else ""
+                          for n, p in zip(new, protocols, strict=True)])
         return list(map(ids.__getitem__, names))
+
+    def intern_rows(self, kinds: np.ndarray, body: np.ndarray, size: np.ndarray
+                    ) -> np.ndarray:
+        """int32[n] ids of keyed names given as columns: `kinds` (uint8[n], TLS_SNI or
+        HTTP_HOST), `body` (uint8[n, w]: each name's ASCII text bytes, zero-padded) and
+        `size` (int64[n] text bytes, 0 < size < KEYED_MAX_BYTES + 1 <= ...). Those not interned
+        yet are added in order of first appearance."""
+        n = kinds.size
+        words = _KEY_WORDS[np.searchsorted(_KEY_WORDS, (size + 8) // 8)]  # kind byte + text
+        key = np.zeros((n, 8 * int(words.max()) if n else 8), np.uint8)
+        key[:, 0] = kinds
+        m = min(body.shape[1], key.shape[1] - 1)
+        key[:, 1:1 + m] = body[:, :m]
+        ids = np.empty(n, dtype=np.int32)
+        found = []  # per key width: (width, rows, local ids, new)
+        for w in np.unique(words).tolist():
+            rows = np.flatnonzero(words == w)
+            k = np.ascontiguousarray(key[rows, :8 * w]).view(np.uint64)
+            index = self._keys.setdefault(w, (KeyIndex(w, 256), np.zeros(0, np.int32)))[0]
+            found.append((w, rows, *index.index(_key_hash(k), k)))
+        first = np.sort(np.concatenate([np.zeros(0, np.int64), *(rows[new] for _, rows, _, new in found)]))
+        for w, rows, local, new in found:  # new names: the next ids, in row order
+            index, table_ids = self._keys[w]
+            if new.any():
+                grown = np.empty(index.size, np.int32)
+                grown[:table_ids.size] = table_ids
+                grown[local[new]] = len(self) + np.searchsorted(first, rows[new])
+                self._keys[w] = (index, table_ids := grown)
+            ids[rows] = table_ids[local]
+        if first.size:
+            self._append_keyed(kinds[first], body[first], size[first])
+        return ids
+
+    def _append_keyed(self, kinds: np.ndarray, body: np.ndarray, size: np.ndarray) -> None:
+        """Add keyed names (columns as intern_rows') as the next ids."""
+        texts = list(map(bytes.decode, body.view(f"S{body.shape[1]}").ravel().tolist()))
+        asked = list(map(str.lower, texts))  # ASCII: as normal_name, unless odd below
+        odd = ((body == 32) | ((body >= 9) & (body <= 13)) | ((body >= 28) & (body <= 31))
+               ).any(axis=1)  # bytes str.strip() may remove (Python's whitespace)
+        odd |= body[np.arange(kinds.size), size - 1] == ord(".")
+        odd |= (kinds == NameKind.HTTP_HOST) & (body == ord(":")).any(axis=1)  # a port
+        protocols = list(map(_KNOWN.__getitem__, kinds.tolist()))
+        for i in np.flatnonzero(odd).tolist():  # spaces, a trailing dot, a port: in Python
+            asked[i] = normal_name(texts[i], protocols[i])
+        self._append(kinds.tolist(), texts, [""] * kinds.size,
+                     list(map(_CODES.__getitem__, protocols)), asked)
+
+    def _append(self, kinds: list[int], names: list[str], missing: list[str],
+                 codes: list[int], asked: list[str]) -> None:
+        """Add names (their fields, codes and asked names) as the next ids."""
+        start, stop = len(self), len(self) + len(kinds)
+        for field, values in zip(self._fields, (kinds, names, missing), strict=True):
+            field += values
+        if stop > self._codes.size:
+            self._codes = np.resize(self._codes, max(2 * self._codes.size, stop))
+        self._codes[start:stop] = codes
+        self.asked += asked
+
+
+KEYED_MAX_BYTES = 255  # RFC 1035 section 2.3.4: a domain name is at most 255 bytes
+_KEY_WORDS = np.array([1, 2, 4, 8, 16, 32])  # NameTable's key widths (uint64 words)
+_HASH_MUL = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _key_hash(k: np.ndarray) -> np.ndarray:
+    """uint64[n]: a hash of each row of keys `k` (uint64[n, w]): any function of the key does
+    (KeyIndex compares keys in full); a multiply-xor over the words."""
+    h = np.zeros(k.shape[0], np.uint64)
+    for j in range(k.shape[1]):
+        h = (h ^ k[:, j]) * _HASH_MUL
+    return h ^ (h >> np.uint64(29))
+
+
+def _gather(buf: np.ndarray, offsets: np.ndarray, lengths: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """(uint8[n, w] the bytes buf[offsets : offsets + lengths], zero-padded, w the largest
+    length; int64[n] the lengths). Needs offsets + w <= buf.size."""
+    width = max(int(lengths.max()) if lengths.size else 1, 1)
+    body = sliding_window_view(buf, width)[offsets].copy()
+    body[np.arange(width) >= lengths[:, None]] = 0
+    return body, lengths
+
+
+def _keyed(name: FlowName) -> bool:
+    """Whether NameTable keys `name` (its contract)."""
+    return name.kind in _KNOWN and not name.missing and name.name.isascii() \
+        and "\0" not in name.name and 0 < len(name.name) <= KEYED_MAX_BYTES
 
 
 class PayloadColumns(NamedTuple):
@@ -412,7 +525,6 @@ class FlowNames:
         self.first_pos = np.full(1 << 12, NEVER, dtype=np.int64)
         self.settled_pos = np.full(1 << 12, NEVER, dtype=np.int64)
         self.pending: dict[int, _Reassembly] = {}
-        self._by_bytes: dict[int, dict[bytes, int]] = {}  # kind -> name bytes -> name id
         self._pending_id = self.table.intern(WAITING)
 
     def reset(self) -> None:
@@ -468,11 +580,17 @@ class FlowNames:
         """int64[n]: each packet's flow id (a reply's: its reverse tuple's), interned; the
         per-flow columns grown to hold them."""
         n = keys.sport.size
-        words, hashes = flow_keys(keys.family, keys.src_hi, keys.src_lo, keys.dst_hi,
-                                  keys.dst_lo, np.full(n, 6, np.int16), keys.sport, keys.dport)
-        pick = np.arange(n)  # a reply's flow: its reverse tuple (flow_keys' second half)
-        pick[keys.replies()] += n
-        fid, _ = self.index.index(hashes[pick], words[pick])
+        reply = keys.replies()
+
+        def client(a: np.ndarray, b: np.ndarray) -> np.ndarray:  # a reply's flow: reversed
+            return np.where(reply, b, a) if reply.any() else a
+
+        words, hashes = flow_keys(keys.family, client(keys.src_hi, keys.dst_hi),
+                                  client(keys.src_lo, keys.dst_lo),
+                                  client(keys.dst_hi, keys.src_hi),
+                                  client(keys.dst_lo, keys.src_lo), np.full(n, 6, np.int16),
+                                  client(keys.sport, keys.dport), client(keys.dport, keys.sport))
+        fid, _ = self.index.index(hashes[:n], words[:n])
         if self.name_of.size < self.index.size:
             size = max(2 * self.name_of.size, self.index.size)
             old = self.name_of.size
@@ -555,45 +673,28 @@ class FlowNames:
 
     def _intern_named(self, buf: np.ndarray, kinds: np.ndarray, offsets: np.ndarray,
                       lengths: np.ndarray) -> np.ndarray:
-        """Name ids of names at buf[offsets : offsets + lengths]: the bytes gathered in one
-        go, each distinct (kind, bytes) interned once, in order of first appearance (the same
-        FlowName as `_settle`'s); looked up in one dict of name bytes per kind."""
+        """Name ids of the names at buf[offsets : offsets + lengths] (kinds TLS SNI or HTTP
+        Host): the same FlowNames as `_settle`'s, gathered as rows of bytes in one go and
+        interned at once (NameTable.intern_rows); a name whose bytes are not its text as
+        they are (a byte that is not ASCII, escaped in the text; a NUL), too long to key
+        or too near the buffer's end to gather is made on its own."""
         lengths = lengths.astype(np.int64)
-        ends = np.cumsum(lengths)
-        begins = ends - lengths
-        blob = buf[np.repeat(offsets - begins, lengths) + np.arange(int(ends[-1]))].tobytes()
-        groups = []  # per kind (TLS SNI, HTTP Host): its rows and their names' bytes
-        for kind in np.unique(kinds).tolist():
-            at = np.flatnonzero(kinds == kind)
-            groups.append((kind, at, [blob[a:b] for a, b in zip(
-                begins[at].tolist(), ends[at].tolist(), strict=True)]))
-        self._intern_fresh(groups)
+        offsets = offsets.astype(np.int64)
         ids = np.empty(kinds.size, dtype=np.int32)
-        for kind, at, names in groups:
-            ids[at] = list(map(self._by_bytes[kind].__getitem__, names))
+        alone = (lengths > KEYED_MAX_BYTES) | (offsets + int(lengths.max()) > buf.size)
+        rows = np.flatnonzero(~alone)
+        if rows.size:
+            body, size = _gather(buf, offsets[rows], lengths[rows])
+            odd = (((body == 0) | (body >= 0x80))
+                   & (np.arange(body.shape[1]) < size[:, None])).any(axis=1)
+            ids[rows[~odd]] = self.table.intern_rows(kinds[rows[~odd]].astype(np.uint8),
+                                                     body[~odd], size[~odd])
+            alone[rows[odd]] = True
+        for r in np.flatnonzero(alone).tolist():
+            o, k = int(offsets[r]), int(lengths[r])
+            ids[r] = self.table.intern(FlowName(int(kinds[r]), buf[o:o + k].tobytes().decode(
+                "ascii", "backslashreplace")))
         return ids
-
-    def _intern_fresh(self, groups: list[tuple[int, np.ndarray, list[bytes]]]) -> None:
-        """Intern the names of `groups` (kind, rows, name bytes) not seen yet, each once, in
-        order of their first row."""
-        fresh: list[tuple[int, int, bytes]] = []  # (first row, kind, name bytes)
-        for kind, at, names in groups:
-            known = self._by_bytes.setdefault(kind, {})
-            new = [b for b in dict.fromkeys(names) if b not in known]
-            if new:
-                first = dict(zip(reversed(names), reversed(at.tolist()), strict=True)) \
-                    if len(groups) > 1 else {}
-                fresh += zip(map(first.get, new, repeat(0)), repeat(kind), new)
-        if not fresh:
-            return
-        if len(groups) > 1:
-            fresh.sort()
-        _, kinds, raw = zip(*fresh, strict=True)
-        ids = self.table.intern_many(list(map(_flow_name, zip(kinds, map(
-            bytes.decode, raw, repeat("ascii"), repeat("backslashreplace")), repeat("")))))
-        by_bytes = self._by_bytes
-        for kind, b, i in zip(kinds, raw, ids, strict=True):
-            by_bytes[kind][b] = i
 
     def _continue(self, p: PayloadColumns, fid: np.ndarray, rows: np.ndarray,
                   done: np.ndarray, t: tuple[np.ndarray, np.ndarray]) -> None:

@@ -11,6 +11,7 @@ from scapy.layers.tls.extensions import ServerName, TLS_Ext_ServerName
 from scapy.layers.tls.handshake import TLSClientHello
 from scapy.layers.tls.record import TLS
 
+from dataplane.control.application_rules import normal_name
 from dataplane.engine.payload import (
     NOT_SEEN,
     OUT_OF_ORDER,
@@ -20,6 +21,7 @@ from dataplane.engine.payload import (
     FlowName,
     FlowNames,
     FlowNamesReference,
+    NameTable,
     PayloadColumns,
     first_payload,
 )
@@ -33,7 +35,16 @@ def hello(name: str) -> bytes:
 
 PAYLOADS = [hello("www.contoso.com"), hello("a.b"), b"GET / HTTP/1.1\r\nHost: x.example\r\n\r\n",
             b"GET / HTTP/1.1\r\nUser-Agent: y\r\n\r\n", b"\x16\x03\x01\x00", b"SSH-2.0-x\r\n",
-            b"\x16\x03\x01\x40\x06\x01"]
+            b"\x16\x03\x01\x40\x06\x01",
+            # names the batch form cannot key from its gathered bytes as they are (a byte that
+            # is not ASCII, a NUL, longer than a domain name) or that must normalise
+            # (NameTable.asked): each is read on its own and must give the plain form's name
+            b"GET / HTTP/1.1\r\nHost: h\xc3\xa9.example\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: h\\xc3\\xa9.example\r\n\r\n",  # the same text
+            b"GET / HTTP/1.1\r\nHost: a\x00b.example\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: WWW.Example.COM.:8080\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: " + b"x" * 300 + b".example\r\n\r\n",
+            hello("Login.Contoso.com.")]
 
 
 def _columns(segments: list[tuple[int, bytes, int, int]]) -> tuple[PayloadColumns, np.ndarray]:
@@ -64,6 +75,13 @@ def _both(batches: list[list[tuple[int, bytes, int, int]]]) -> tuple[list, list]
         key = _keys(flow)
         got += [batch.table.names[i] for i in batch.observe(cols, key).tolist()]
         want += plain.observe(cols, key)
+    table = batch.table  # every name once, its code and asked name as computed for it alone
+    assert len(set(table.names)) == len(table.names)
+    alone = NameTable(table.names[1:])
+    assert alone.names == table.names and alone.asked == table.asked
+    assert table.asked == [normal_name(n.name, n.protocol) if n.protocol else ""
+                           for n in table.names]
+    assert (alone.codes == table.codes).all()
     return got, want
 
 

@@ -210,6 +210,7 @@ class BatchPipeline:
         self.addr6 = Ipv6Handles()  # translated IPv6 addresses in int64 columns
         self.openers = np.zeros(0, np.int64)
         self._snat_prev: tuple | None = None  # _snat_ports' previous round (and its answer)
+        self._xlat_prev: list[tuple[np.ndarray, ...]] = []  # _translated_ids' last calls
         self._snat_moved = False
         self._snat_sport = self._snat_blockers = np.zeros(0, np.int64)
         self._snat_take = np.zeros(0, bool)
@@ -291,6 +292,7 @@ class BatchPipeline:
             ids = ids.copy()  # written below; the last run's (not copied when stored)
         entry, since, op = known, known_since, empty  # the previous round's (room touches)
         self._snat_prev = None  # SNAT ports of the previous round (engine/snat_ports.py)
+        self._xlat_prev = []  # translated ids of the previous round (_translated_ids)
         wrote = empty  # rows of entry/since the last round wrote (copies of known/known_since)
         no_entry = known < 0
         for _ in range(n + 1):  # row r is final after r+1 rounds; usually 1-3 rounds
@@ -356,8 +358,6 @@ class BatchPipeline:
         _, touches = self._alive(c, entry, since, fid, op, ids, excl, True)
         self.reopened = reopen.reopened_np(n, *touches, entry < 0, c.proto, ct.opened,
                                            ct.last_ns, ct.idle_timeout_ns)  # engine/reopen.py
-        # rid may hold new ids (translated tuples); ids/state warm-start a re-run
-        self._prep = (c, fid, rid, rev, dkeys, (ids, state, rkey, prev))
         self._pending = (fid[op], tid, self._fwset[ids[op]], *unnat, c.time_ns[op],
                          self._pool[ids[op]], self._snat_sport, self._snat_take)
         self._touches = touches
@@ -381,6 +381,9 @@ class BatchPipeline:
         # pending application-rule sessions (engine/pending.py): replies take their flow's
         # verdict; rewrites drops only, so nothing above depends on it
         public, rid = self._public_replies(c, fid, rid, rev, ids)
+        # rid may hold new ids (translated tuples, public reply keys) and the current "no id"
+        # sentinel (_reverse_ids relies on it); ids/state warm-start a re-run
+        self._prep = (c, fid, rid, rev, dkeys, (ids, state, rkey, prev))
         disp, dec, self.recorders, used = self.pending_sessions.settle(
             fid, rid, disp, dec, excl, c.time_ns, public)
         self.depended_on = _union_rows(n, depends, again, used, self._snat_blockers)
@@ -425,9 +428,9 @@ class BatchPipeline:
             np.int16), k[:, 4].astype(np.int32), k[:, 3].astype(np.int32))
         tid, new = self.flow_index.index(h[:m], u[:m])
         if new.any():
+            sentinel = self.ct.sentinel
             self._grow_ids()
-            rid = self.flow_index.lookup(*rev)
-            rid[rid < 0] = self.ct.sentinel
+            rid = self._reverse_ids(rid, rev, sentinel)
         pair = np.array([f * (len(self.net.node_kind) + 1) + a for f, a, _ in found], np.int64)
         order = np.argsort(pair)
         want = fid[rows] * (len(self.net.node_kind) + 1) + at[rows]
@@ -837,7 +840,7 @@ class BatchPipeline:
                                 self.flow_capacity, ct.idle_timeout_ns)
         tid = fid[op].copy()
         x = np.flatnonzero(self._xlat[ids[op]])
-        grown = False
+        grown, sentinel = False, ct.sentinel  # "no id" in rid (moves when the arrays grow)
         if x.size:
             tid[x], grown = self._translated_ids(c, op[x], ids, self._fsport[ids[op[x]]])
         moved = self._snat_ports(c, fid, op, ids, tid, touches_of)  # engine/snat_ports.py
@@ -845,15 +848,35 @@ class BatchPipeline:
             tid[moved], more = self._translated_ids(c, op[moved], ids, self._snat_sport[moved])
             grown |= more
         if grown:
-            rid = self.flow_index.lookup(*rev)
-            rid[rid < 0] = self.ct.sentinel
+            rid = self._reverse_ids(rid, rev, sentinel)
         return op, tid, rid, exact
+
+    def _reverse_ids(self, rid: np.ndarray, rev: tuple, sentinel: int) -> np.ndarray:
+        """`rid` (int64[n], each row's reverse-tuple flow id, `sentinel`: none) once new flow
+        ids were made (the conntrack arrays grown: the current sentinel may differ): ids are
+        never renumbered within a run, so only the rows without one can have one now; only
+        they are looked up again (reverse tuples `rev`: `_flow_ids`' hashes and keys). A new
+        array when a row changes; `rid` itself is not written."""
+        miss = np.flatnonzero(rid == sentinel)
+        if miss.size == 0:
+            return rid
+        found = self.flow_index.lookup(rev[0][miss], rev[1][miss])
+        rid = rid.copy()
+        rid[miss] = np.where(found >= 0, found, self.ct.sentinel)
+        return rid
 
     def _translated_ids(self, c: Columns, xo: np.ndarray, ids: np.ndarray, sport: np.ndarray
                         ) -> tuple[np.ndarray, bool]:
         """(flow ids of the translated tuples of opener rows `xo` with source ports `sport`,
-        whether new ids were made -- the conntrack arrays are grown for them)."""
+        whether new ids were made -- the conntrack arrays are grown for them). A call with
+        the rows, their decisions and ports of one of this run's last two calls (`_xlat_prev`:
+        a round makes at most two, hash ports and moved ports; ids are stable within a run)
+        gets that call's ids again (and no new ids)."""
         d = ids[xo]
+        for rows, dec, ports, t in self._xlat_prev:
+            if np.array_equal(rows, xo) and np.array_equal(dec, d) and \
+                    np.array_equal(ports, sport):
+                return t, False
         shi, slo = self.addr6.halves_np(self._fsrc[d], c.src_hi[xo], self._fsrc[d])
         dhi, dlo = self.addr6.halves_np(self._fdst[d], c.dst_hi[xo], self._fdst[d])
         six = c.family[xo] == 6  # untranslated IPv6 halves stay the row's own
@@ -866,6 +889,7 @@ class BatchPipeline:
         grown = bool(new.any())
         if grown:
             self._grow_ids()
+        self._xlat_prev = [*self._xlat_prev[-1:], (xo, d, sport, t)]
         return t, grown
 
     def _snat_ports(self, c: Columns, fid: np.ndarray, op: np.ndarray, ids: np.ndarray,

@@ -1095,18 +1095,18 @@ class BatchPipeline:
         (engine/snat_ports.py): its opener, and its later forward rows (passing, not a reply
         key, not shaper-excluded) leave with the entry's port, not the hash port -- the
         committed entry's (`ct.sport`) or this batch's opener's (`_snat_sport`)."""
-        n = fid.size
-        rows = np.arange(n, dtype=np.int64)
-        cand = np.flatnonzero((self._pool[ids] >= 0) & self._pass[ids] & ~rkey & ~excl)
+        cand = np.flatnonzero((self._pool[ids] >= 0) & self._pass[ids] & ~(rkey | excl))
         if cand.size == 0:
             return
         port = np.full(cand.size, -1, np.int32)
-        held = self.ct.opened[fid[cand]]
-        port[held] = self.ct.sport[fid[cand[held]]]
-        if op.size:
-            at = earliest(fid[op], op, fid, n, self._scratch)[cand]  # its flow's opener row
-            mine = ~held & (at <= rows[cand])
-            port[mine] = self._snat_sport[np.searchsorted(op, at[mine])]
+        flow = fid[cand]
+        held = self.ct.opened[flow]
+        port[held] = self.ct.sport[flow[held]]
+        if op.size:  # its flow's opener: the earliest index into op (row order), op.size none
+            k = earliest(fid[op], self._rows(op.size), flow, op.size, self._scratch)
+            mine = np.flatnonzero(~held & (k < op.size))
+            mine = mine[op[k[mine]] <= cand[mine]]
+            port[mine] = self._snat_sport[k[mine]]
         m = port >= 0
         self.final[2][cand[m]] = port[m]
 

@@ -211,6 +211,7 @@ class BatchPipeline:
         self.openers = np.zeros(0, np.int64)
         self._snat_prev: tuple | None = None  # _snat_ports' previous round (and its answer)
         self._xlat_prev: list[tuple[np.ndarray, ...]] = []  # _translated_ids' last calls
+        self._inner_prev: tuple | None = None  # _inner_state's last call (and its answer)
         self._snat_moved = False
         self._snat_sport = self._snat_blockers = np.zeros(0, np.int64)
         self._snat_take = np.zeros(0, bool)
@@ -293,6 +294,7 @@ class BatchPipeline:
         entry, since, op = known, known_since, empty  # the previous round's (room touches)
         self._snat_prev = None  # SNAT ports of the previous round (engine/snat_ports.py)
         self._xlat_prev = []  # translated ids of the previous round (_translated_ids)
+        self._inner_prev = None  # in-batch openers' state of the previous round
         wrote = empty  # rows of entry/since the last round wrote (copies of known/known_since)
         no_entry = known < 0
         for _ in range(n + 1):  # row r is final after r+1 rounds; usually 1-3 rounds
@@ -339,16 +341,15 @@ class BatchPipeline:
             else:
                 live = alive[inner]
                 new = self._inner_state(base, c, ids, inner[live], depends[live])
-            if dead.size or full.any():
-                new = (*(a.copy() if a is b else a  # never write base (reused by every round)
-                         for a, b in zip(new[:5], base[:5], strict=True)), *new[5:])
+            if dead.size or full.any():  # never write base's or _inner_state's columns (reused)
+                new = (*(a.copy() for a in new[:5]), *new[5:])
                 expired = new[6].copy()  # each dead row's expired flow (never base's array)
                 expired[dead] = self._expired(c, dead, kr, cand, ids)
                 new = (*new[:5], full, expired)  # full: a fresh array of _snat_full's
                 for a, none in zip(new[:5], self._no_state(1)[:5], strict=True):
                     a[dead] = none[0]  # an expired entry gives no state: a new flow
             new_rkey = entry >= 0
-            changed = changed_rows(touched, (*new, new_rkey), (*state, rkey))  # kernels/rowdiff
+            changed = self._changed(touched, (*new, new_rkey), (*state, rkey))
             state, rkey, prev = new, new_rkey, marked
             if changed.size == 0 and not again_room:
                 break
@@ -775,22 +776,42 @@ class BatchPipeline:
                 full[r] = int(((born < r) & (now - last <= ct.idle_timeout_ns)).sum()) >= limit
         return full
 
+    @staticmethod
+    def _changed(touched: np.ndarray, news: tuple[np.ndarray, ...], olds: tuple[np.ndarray, ...]
+                 ) -> np.ndarray:
+        """Rows of `touched` where a column of `news` differs from its pair in `olds`
+        (kernels/rowdiff `changed_rows`); a pair that is one array (a column never written
+        once made: base's, `_inner_state`'s) is not compared."""
+        pairs = [(a, b) for a, b in zip(news, olds, strict=True) if a is not b]
+        if not pairs:
+            return touched[:0]
+        return changed_rows(touched, [a for a, _ in pairs], [b for _, b in pairs])
+
     def _inner_state(self, base: tuple[np.ndarray, ...], c: Columns, ids: np.ndarray,
                      rows: np.ndarray, opener: np.ndarray) -> tuple[np.ndarray, ...]:
         """`base` with rows answering an in-batch opener row (`opener`, per row) given that
         opener's state: its decision's firewall set and translation. A column whose `rows`
         already hold those values is base's own array (never written: callers copy a column
-        that `is` base's before writing it); the others are copies."""
+        that `is` base's before writing it); the others are copies, never written either (the
+        caller copies before writing). A call with the base, rows, openers and openers'
+        decisions of the previous call (`_inner_prev`: a later round of the same run, usually
+        the same answer) gets that call's own columns again."""
         if rows.size == 0:
             return base
         d = ids[opener]
-        values = (True, self._fwset[d], *self._unnat_of(c, ids, opener))
-        new = []
-        for a, v in zip(base[:5], values, strict=True):
-            if (a[rows] != v).any():  # most rows: est only (no firewall set, no translation)
-                a = a.copy()
-                a[rows] = v
-            new.append(a)
+        prev = self._inner_prev
+        if prev is not None and prev[0] is base and np.array_equal(prev[1], rows) and \
+                np.array_equal(prev[2], opener) and np.array_equal(prev[3], d):
+            new = prev[4]
+        else:
+            values = (True, self._fwset[d], *self._unnat_of(c, ids, opener))
+            new = []
+            for a, v in zip(base[:5], values, strict=True):
+                if (a[rows] != v).any():  # most rows: est only (no firewall set, no translation)
+                    a = a.copy()
+                    a[rows] = v
+                new.append(a)
+            self._inner_prev = (base, rows, opener, d, new)
         return (*new, *base[5:])  # SNAT-pool-full, expired: not written here (caller's)
 
     def _unnat_of(self, c: Columns, ids: np.ndarray, rows: np.ndarray

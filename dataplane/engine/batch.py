@@ -296,6 +296,7 @@ class BatchPipeline:
         self._xlat_prev = []  # translated ids of the previous round (_translated_ids)
         self._inner_prev = None  # in-batch openers' state of the previous round
         wrote = empty  # rows of entry/since the last round wrote (copies of known/known_since)
+        wrote_from: np.ndarray | None = None  # their in-batch openers (None: kr's, not known's)
         no_entry = known < 0
         for _ in range(n + 1):  # row r is final after r+1 rounds; usually 1-3 rounds
             last_op = op
@@ -318,16 +319,18 @@ class BatchPipeline:
                 depends = cand[inner]
                 if entry is known and inner.size:
                     entry, since = known.copy(), known_since.copy()
-                if entry is not known:
+                if entry is not known and not (  # else the last round's writes, again
+                        wrote_from is not None and np.array_equal(inner, wrote)
+                        and np.array_equal(depends, wrote_from)):
                     entry[wrote], since[wrote] = known[wrote], known_since[wrote]
                     entry[inner], since[inner] = fid[depends], c.time_ns[depends]
-                    wrote = inner
+                    wrote, wrote_from = inner, depends
             else:  # taken-over reply ids: entries from kr, every row put back next round
                 inner = np.flatnonzero((cand < rows) & (kr < 0))
                 depends = cand[inner]
                 entry, since = kr.copy(), known_since.copy()
                 entry[inner], since[inner] = fid[depends], c.time_ns[depends]
-                wrote = rows
+                wrote, wrote_from = rows, None  # not known's plus inner rows: rewritten
             alive, _ = self._alive(c, entry, since, fid, op, ids, excl, False)
             dead = empty if alive is None else np.flatnonzero((entry >= 0) & ~alive)
             full = self._snat_full(c, fid, op, ids, partial(

@@ -212,6 +212,7 @@ class BatchPipeline:
         self._snat_prev: tuple | None = None  # _snat_ports' previous round (and its answer)
         self._xlat_prev: list[tuple[np.ndarray, ...]] = []  # _translated_ids' last calls
         self._inner_prev: tuple | None = None  # _inner_state's last call (and its answer)
+        self._round_prev: tuple | None = None  # _in_batch_openers' last call (and answer)
         self._snat_moved = False
         self._snat_sport = self._snat_blockers = np.zeros(0, np.int64)
         self._snat_take = np.zeros(0, bool)
@@ -295,6 +296,7 @@ class BatchPipeline:
         self._snat_prev = None  # SNAT ports of the previous round (engine/snat_ports.py)
         self._xlat_prev = []  # translated ids of the previous round (_translated_ids)
         self._inner_prev = None  # in-batch openers' state of the previous round
+        self._round_prev = None  # each row's in-batch opener in the previous round
         wrote = empty  # rows of entry/since the last round wrote (copies of known/known_since)
         wrote_from: np.ndarray | None = None  # their in-batch openers (None: kr's, not known's)
         no_entry = known < 0
@@ -304,12 +306,9 @@ class BatchPipeline:
                 self._room_touches, c, entry, since, fid, ids, excl))
             again_room = exact and not np.array_equal(op, last_op)  # room read earlier rows
             again_room |= self._snat_moved  # SNAT ports read touches (engine/snat_ports.py)
-            scratch = self._scratch
-            unnat = self._unnat_of(c, ids, op)  # the openers' un-NAT state (reused below)
-            also = op[unnat[0] >= UNSNAT]  # SNAT: reverse(original) too
-            keys, by = np.concatenate([tid, fid[also]]), np.concatenate([op, also])
-            cand = earliest(keys, by, rid, n, scratch)  # each row's earliest in-batch opener
-            cand, kr = self._snat_owners(rid, op, tid, cand, known)  # taken-over reply ids
+            # the openers' un-NAT state (reused below), each row's earliest in-batch opener,
+            # the committed entries with taken-over reply ids
+            unnat, cand, kr = self._in_batch_openers(c, fid, ids, op, tid, rid, known)
             # each row's entry (opener id), -1 none (conntrack-idle), and a touch of it before
             # the row (ns): known/known_since with the inner rows' in-batch openers; one copy
             # per run, then the last round's rows put back (the room touches of this round's
@@ -1094,6 +1093,29 @@ class BatchPipeline:
             walk |= more
         self._snat_blockers = np.unique(np.array(blockers, np.int64))
         return read
+
+    def _in_batch_openers(self, c: Columns, fid: np.ndarray, ids: np.ndarray, op: np.ndarray,
+                          tid: np.ndarray, rid: np.ndarray, known: np.ndarray
+                          ) -> tuple[tuple[np.ndarray, ...], np.ndarray, np.ndarray]:
+        """(the un-NAT state of the openers `op` (`_unnat_of`); int64[n], each row's earliest
+        in-batch opener row -- its reverse tuple (`rid`) is an opener's translated tuple
+        (`tid`) or a SNATed opener's original one --, n none; the committed entries `known`
+        once SNAT take-overs apply (`_snat_owners`: both may be replaced)). A round with the
+        last call's openers, their decisions, translated ids and take-overs and the same
+        `rid` array (`_round_prev`, per run) gets the last call's answer."""
+        d = ids[op]
+        prev = self._round_prev
+        if prev is not None and prev[0] is rid and np.array_equal(prev[1], op) and \
+                np.array_equal(prev[2], d) and np.array_equal(prev[3], tid) and \
+                np.array_equal(prev[4], self._snat_take):
+            return prev[5]
+        unnat = self._unnat_of(c, ids, op)
+        also = op[unnat[0] >= UNSNAT]  # SNAT: reverse(original) too
+        keys, by = np.concatenate([tid, fid[also]]), np.concatenate([op, also])
+        cand = earliest(keys, by, rid, rid.size, self._scratch)
+        answer = (unnat, *self._snat_owners(rid, op, tid, cand, known))
+        self._round_prev = (rid, op, d, tid, self._snat_take, answer)
+        return answer
 
     def _snat_owners(self, rid: np.ndarray, op: np.ndarray, tid: np.ndarray, cand: np.ndarray,
                      known: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

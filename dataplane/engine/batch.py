@@ -1148,11 +1148,11 @@ class BatchPipeline:
         flow = fid[cand]
         held = self.ct.opened[flow]
         port[held] = self.ct.sport[flow[held]]
-        if op.size:  # its flow's opener: the earliest index into op (row order), op.size none
-            k = earliest(fid[op], self._rows(op.size), flow, op.size, self._scratch)
-            mine = np.flatnonzero(~held & (k < op.size))
-            mine = mine[op[k[mine]] <= cand[mine]]
-            port[mine] = self._snat_sport[k[mine]]
+        if op.size:  # its flow's opener row (n: none), then that opener's port (a flow has
+            ofid = fid[op]  # one opener: first_openers, room.admit)
+            at = earliest(ofid, op, flow, fid.size, self._scratch)
+            mine = np.flatnonzero(~held & (at <= cand))
+            port[mine] = earliest(ofid, self._snat_sport, flow[mine], 1 << 31, self._scratch)
         m = port >= 0
         self.final[2][cand[m]] = port[m]
 

@@ -210,6 +210,9 @@ class BatchPipeline:
         self.addr6 = Ipv6Handles()  # translated IPv6 addresses in int64 columns
         self.openers = np.zeros(0, np.int64)
         self._snat_prev: tuple | None = None  # _snat_ports' previous round (and its answer)
+        self._xlat_prev: list[tuple[np.ndarray, ...]] = []  # _translated_ids' last calls
+        self._inner_prev: tuple | None = None  # _inner_state's last call (and its answer)
+        self._round_prev: tuple | None = None  # _in_batch_openers' last call (and answer)
         self._snat_moved = False
         self._snat_sport = self._snat_blockers = np.zeros(0, np.int64)
         self._snat_take = np.zeros(0, bool)
@@ -291,7 +294,11 @@ class BatchPipeline:
             ids = ids.copy()  # written below; the last run's (not copied when stored)
         entry, since, op = known, known_since, empty  # the previous round's (room touches)
         self._snat_prev = None  # SNAT ports of the previous round (engine/snat_ports.py)
+        self._xlat_prev = []  # translated ids of the previous round (_translated_ids)
+        self._inner_prev = None  # in-batch openers' state of the previous round
+        self._round_prev = None  # each row's in-batch opener in the previous round
         wrote = empty  # rows of entry/since the last round wrote (copies of known/known_since)
+        wrote_from: np.ndarray | None = None  # their in-batch openers (None: kr's, not known's)
         no_entry = known < 0
         for _ in range(n + 1):  # row r is final after r+1 rounds; usually 1-3 rounds
             last_op = op
@@ -299,12 +306,9 @@ class BatchPipeline:
                 self._room_touches, c, entry, since, fid, ids, excl))
             again_room = exact and not np.array_equal(op, last_op)  # room read earlier rows
             again_room |= self._snat_moved  # SNAT ports read touches (engine/snat_ports.py)
-            scratch = self._scratch
-            unnat = self._unnat_of(c, ids, op)  # the openers' un-NAT state (reused below)
-            also = op[unnat[0] >= UNSNAT]  # SNAT: reverse(original) too
-            keys, by = np.concatenate([tid, fid[also]]), np.concatenate([op, also])
-            cand = earliest(keys, by, rid, n, scratch)  # each row's earliest in-batch opener
-            cand, kr = self._snat_owners(rid, op, tid, cand, known)  # taken-over reply ids
+            # the openers' un-NAT state (reused below), each row's earliest in-batch opener,
+            # the committed entries with taken-over reply ids
+            unnat, cand, kr = self._in_batch_openers(c, fid, ids, op, tid, rid, known)
             # each row's entry (opener id), -1 none (conntrack-idle), and a touch of it before
             # the row (ns): known/known_since with the inner rows' in-batch openers; one copy
             # per run, then the last round's rows put back (the room touches of this round's
@@ -314,16 +318,18 @@ class BatchPipeline:
                 depends = cand[inner]
                 if entry is known and inner.size:
                     entry, since = known.copy(), known_since.copy()
-                if entry is not known:
+                if entry is not known and not (  # else the last round's writes, again
+                        wrote_from is not None and np.array_equal(inner, wrote)
+                        and np.array_equal(depends, wrote_from)):
                     entry[wrote], since[wrote] = known[wrote], known_since[wrote]
                     entry[inner], since[inner] = fid[depends], c.time_ns[depends]
-                    wrote = inner
+                    wrote, wrote_from = inner, depends
             else:  # taken-over reply ids: entries from kr, every row put back next round
                 inner = np.flatnonzero((cand < rows) & (kr < 0))
                 depends = cand[inner]
                 entry, since = kr.copy(), known_since.copy()
                 entry[inner], since[inner] = fid[depends], c.time_ns[depends]
-                wrote = rows
+                wrote, wrote_from = rows, None  # not known's plus inner rows: rewritten
             alive, _ = self._alive(c, entry, since, fid, op, ids, excl, False)
             dead = empty if alive is None else np.flatnonzero((entry >= 0) & ~alive)
             full = self._snat_full(c, fid, op, ids, partial(
@@ -337,16 +343,15 @@ class BatchPipeline:
             else:
                 live = alive[inner]
                 new = self._inner_state(base, c, ids, inner[live], depends[live])
-            if dead.size or full.any():
-                new = (*(a.copy() if a is b else a  # never write base (reused by every round)
-                         for a, b in zip(new[:5], base[:5], strict=True)), *new[5:])
+            if dead.size or full.any():  # never write base's or _inner_state's columns (reused)
+                new = (*(a.copy() for a in new[:5]), *new[5:])
                 expired = new[6].copy()  # each dead row's expired flow (never base's array)
                 expired[dead] = self._expired(c, dead, kr, cand, ids)
                 new = (*new[:5], full, expired)  # full: a fresh array of _snat_full's
                 for a, none in zip(new[:5], self._no_state(1)[:5], strict=True):
                     a[dead] = none[0]  # an expired entry gives no state: a new flow
             new_rkey = entry >= 0
-            changed = changed_rows(touched, (*new, new_rkey), (*state, rkey))  # kernels/rowdiff
+            changed = self._changed(touched, (*new, new_rkey), (*state, rkey))
             state, rkey, prev = new, new_rkey, marked
             if changed.size == 0 and not again_room:
                 break
@@ -356,8 +361,6 @@ class BatchPipeline:
         _, touches = self._alive(c, entry, since, fid, op, ids, excl, True)
         self.reopened = reopen.reopened_np(n, *touches, entry < 0, c.proto, ct.opened,
                                            ct.last_ns, ct.idle_timeout_ns)  # engine/reopen.py
-        # rid may hold new ids (translated tuples); ids/state warm-start a re-run
-        self._prep = (c, fid, rid, rev, dkeys, (ids, state, rkey, prev))
         self._pending = (fid[op], tid, self._fwset[ids[op]], *unnat, c.time_ns[op],
                          self._pool[ids[op]], self._snat_sport, self._snat_take)
         self._touches = touches
@@ -381,6 +384,9 @@ class BatchPipeline:
         # pending application-rule sessions (engine/pending.py): replies take their flow's
         # verdict; rewrites drops only, so nothing above depends on it
         public, rid = self._public_replies(c, fid, rid, rev, ids)
+        # rid may hold new ids (translated tuples, public reply keys) and the current "no id"
+        # sentinel (_reverse_ids relies on it); ids/state warm-start a re-run
+        self._prep = (c, fid, rid, rev, dkeys, (ids, state, rkey, prev))
         disp, dec, self.recorders, used = self.pending_sessions.settle(
             fid, rid, disp, dec, excl, c.time_ns, public)
         self.depended_on = _union_rows(n, depends, again, used, self._snat_blockers)
@@ -425,9 +431,9 @@ class BatchPipeline:
             np.int16), k[:, 4].astype(np.int32), k[:, 3].astype(np.int32))
         tid, new = self.flow_index.index(h[:m], u[:m])
         if new.any():
+            sentinel = self.ct.sentinel
             self._grow_ids()
-            rid = self.flow_index.lookup(*rev)
-            rid[rid < 0] = self.ct.sentinel
+            rid = self._reverse_ids(rid, rev, sentinel)
         pair = np.array([f * (len(self.net.node_kind) + 1) + a for f, a, _ in found], np.int64)
         order = np.argsort(pair)
         want = fid[rows] * (len(self.net.node_kind) + 1) + at[rows]
@@ -772,22 +778,42 @@ class BatchPipeline:
                 full[r] = int(((born < r) & (now - last <= ct.idle_timeout_ns)).sum()) >= limit
         return full
 
+    @staticmethod
+    def _changed(touched: np.ndarray, news: tuple[np.ndarray, ...], olds: tuple[np.ndarray, ...]
+                 ) -> np.ndarray:
+        """Rows of `touched` where a column of `news` differs from its pair in `olds`
+        (kernels/rowdiff `changed_rows`); a pair that is one array (a column never written
+        once made: base's, `_inner_state`'s) is not compared."""
+        pairs = [(a, b) for a, b in zip(news, olds, strict=True) if a is not b]
+        if not pairs:
+            return touched[:0]
+        return changed_rows(touched, [a for a, _ in pairs], [b for _, b in pairs])
+
     def _inner_state(self, base: tuple[np.ndarray, ...], c: Columns, ids: np.ndarray,
                      rows: np.ndarray, opener: np.ndarray) -> tuple[np.ndarray, ...]:
         """`base` with rows answering an in-batch opener row (`opener`, per row) given that
         opener's state: its decision's firewall set and translation. A column whose `rows`
         already hold those values is base's own array (never written: callers copy a column
-        that `is` base's before writing it); the others are copies."""
+        that `is` base's before writing it); the others are copies, never written either (the
+        caller copies before writing). A call with the base, rows, openers and openers'
+        decisions of the previous call (`_inner_prev`: a later round of the same run, usually
+        the same answer) gets that call's own columns again."""
         if rows.size == 0:
             return base
         d = ids[opener]
-        values = (True, self._fwset[d], *self._unnat_of(c, ids, opener))
-        new = []
-        for a, v in zip(base[:5], values, strict=True):
-            if (a[rows] != v).any():  # most rows: est only (no firewall set, no translation)
-                a = a.copy()
-                a[rows] = v
-            new.append(a)
+        prev = self._inner_prev
+        if prev is not None and prev[0] is base and np.array_equal(prev[1], rows) and \
+                np.array_equal(prev[2], opener) and np.array_equal(prev[3], d):
+            new = prev[4]
+        else:
+            values = (True, self._fwset[d], *self._unnat_of(c, ids, opener))
+            new = []
+            for a, v in zip(base[:5], values, strict=True):
+                if (a[rows] != v).any():  # most rows: est only (no firewall set, no translation)
+                    a = a.copy()
+                    a[rows] = v
+                new.append(a)
+            self._inner_prev = (base, rows, opener, d, new)
         return (*new, *base[5:])  # SNAT-pool-full, expired: not written here (caller's)
 
     def _unnat_of(self, c: Columns, ids: np.ndarray, rows: np.ndarray
@@ -837,7 +863,7 @@ class BatchPipeline:
                                 self.flow_capacity, ct.idle_timeout_ns)
         tid = fid[op].copy()
         x = np.flatnonzero(self._xlat[ids[op]])
-        grown = False
+        grown, sentinel = False, ct.sentinel  # "no id" in rid (moves when the arrays grow)
         if x.size:
             tid[x], grown = self._translated_ids(c, op[x], ids, self._fsport[ids[op[x]]])
         moved = self._snat_ports(c, fid, op, ids, tid, touches_of)  # engine/snat_ports.py
@@ -845,15 +871,35 @@ class BatchPipeline:
             tid[moved], more = self._translated_ids(c, op[moved], ids, self._snat_sport[moved])
             grown |= more
         if grown:
-            rid = self.flow_index.lookup(*rev)
-            rid[rid < 0] = self.ct.sentinel
+            rid = self._reverse_ids(rid, rev, sentinel)
         return op, tid, rid, exact
+
+    def _reverse_ids(self, rid: np.ndarray, rev: tuple, sentinel: int) -> np.ndarray:
+        """`rid` (int64[n], each row's reverse-tuple flow id, `sentinel`: none) once new flow
+        ids were made (the conntrack arrays grown: the current sentinel may differ): ids are
+        never renumbered within a run, so only the rows without one can have one now; only
+        they are looked up again (reverse tuples `rev`: `_flow_ids`' hashes and keys). A new
+        array when a row changes; `rid` itself is not written."""
+        miss = np.flatnonzero(rid == sentinel)
+        if miss.size == 0:
+            return rid
+        found = self.flow_index.lookup(rev[0][miss], rev[1][miss])
+        rid = rid.copy()
+        rid[miss] = np.where(found >= 0, found, self.ct.sentinel)
+        return rid
 
     def _translated_ids(self, c: Columns, xo: np.ndarray, ids: np.ndarray, sport: np.ndarray
                         ) -> tuple[np.ndarray, bool]:
         """(flow ids of the translated tuples of opener rows `xo` with source ports `sport`,
-        whether new ids were made -- the conntrack arrays are grown for them)."""
+        whether new ids were made -- the conntrack arrays are grown for them). A call with
+        the rows, their decisions and ports of one of this run's last two calls (`_xlat_prev`:
+        a round makes at most two, hash ports and moved ports; ids are stable within a run)
+        gets that call's ids again (and no new ids)."""
         d = ids[xo]
+        for rows, dec, ports, t in self._xlat_prev:
+            if np.array_equal(rows, xo) and np.array_equal(dec, d) and \
+                    np.array_equal(ports, sport):
+                return t, False
         shi, slo = self.addr6.halves_np(self._fsrc[d], c.src_hi[xo], self._fsrc[d])
         dhi, dlo = self.addr6.halves_np(self._fdst[d], c.dst_hi[xo], self._fdst[d])
         six = c.family[xo] == 6  # untranslated IPv6 halves stay the row's own
@@ -866,6 +912,7 @@ class BatchPipeline:
         grown = bool(new.any())
         if grown:
             self._grow_ids()
+        self._xlat_prev = [*self._xlat_prev[-1:], (xo, d, sport, t)]
         return t, grown
 
     def _snat_ports(self, c: Columns, fid: np.ndarray, op: np.ndarray, ids: np.ndarray,
@@ -1047,6 +1094,29 @@ class BatchPipeline:
         self._snat_blockers = np.unique(np.array(blockers, np.int64))
         return read
 
+    def _in_batch_openers(self, c: Columns, fid: np.ndarray, ids: np.ndarray, op: np.ndarray,
+                          tid: np.ndarray, rid: np.ndarray, known: np.ndarray
+                          ) -> tuple[tuple[np.ndarray, ...], np.ndarray, np.ndarray]:
+        """(the un-NAT state of the openers `op` (`_unnat_of`); int64[n], each row's earliest
+        in-batch opener row -- its reverse tuple (`rid`) is an opener's translated tuple
+        (`tid`) or a SNATed opener's original one --, n none; the committed entries `known`
+        once SNAT take-overs apply (`_snat_owners`: both may be replaced)). A round with the
+        last call's openers, their decisions, translated ids and take-overs and the same
+        `rid` array (`_round_prev`, per run) gets the last call's answer."""
+        d = ids[op]
+        prev = self._round_prev
+        if prev is not None and prev[0] is rid and np.array_equal(prev[1], op) and \
+                np.array_equal(prev[2], d) and np.array_equal(prev[3], tid) and \
+                np.array_equal(prev[4], self._snat_take):
+            return prev[5]
+        unnat = self._unnat_of(c, ids, op)
+        also = op[unnat[0] >= UNSNAT]  # SNAT: reverse(original) too
+        keys, by = np.concatenate([tid, fid[also]]), np.concatenate([op, also])
+        cand = earliest(keys, by, rid, rid.size, self._scratch)
+        answer = (unnat, *self._snat_owners(rid, op, tid, cand, known))
+        self._round_prev = (rid, op, d, tid, self._snat_take, answer)
+        return answer
+
     def _snat_owners(self, rid: np.ndarray, op: np.ndarray, tid: np.ndarray, cand: np.ndarray,
                      known: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(each row's in-batch opener `cand`, its committed entry `known`) once openers that
@@ -1071,18 +1141,18 @@ class BatchPipeline:
         (engine/snat_ports.py): its opener, and its later forward rows (passing, not a reply
         key, not shaper-excluded) leave with the entry's port, not the hash port -- the
         committed entry's (`ct.sport`) or this batch's opener's (`_snat_sport`)."""
-        n = fid.size
-        rows = np.arange(n, dtype=np.int64)
-        cand = np.flatnonzero((self._pool[ids] >= 0) & self._pass[ids] & ~rkey & ~excl)
+        cand = np.flatnonzero((self._pool[ids] >= 0) & self._pass[ids] & ~(rkey | excl))
         if cand.size == 0:
             return
         port = np.full(cand.size, -1, np.int32)
-        held = self.ct.opened[fid[cand]]
-        port[held] = self.ct.sport[fid[cand[held]]]
-        if op.size:
-            at = earliest(fid[op], op, fid, n, self._scratch)[cand]  # its flow's opener row
-            mine = ~held & (at <= rows[cand])
-            port[mine] = self._snat_sport[np.searchsorted(op, at[mine])]
+        flow = fid[cand]
+        held = self.ct.opened[flow]
+        port[held] = self.ct.sport[flow[held]]
+        if op.size:  # its flow's opener row (n: none), then that opener's port (a flow has
+            ofid = fid[op]  # one opener: first_openers, room.admit)
+            at = earliest(ofid, op, flow, fid.size, self._scratch)
+            mine = np.flatnonzero(~held & (at <= cand))
+            port[mine] = earliest(ofid, self._snat_sport, flow[mine], 1 << 31, self._scratch)
         m = port >= 0
         self.final[2][cand[m]] = port[m]
 

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from operator import methodcaller
 
 import numpy as np
 
@@ -74,21 +75,30 @@ class FqdnMatcher:
         self.any = "*" in norm
         self.exact = frozenset(p for p in norm if not p.startswith("*"))
         self.suffixes = tuple(p[1:] for p in norm if p.startswith("*") and p != "*")
+        # "*.x" needs a label before ".x" (the name ".x" itself is no match); "*x" matches x too
+        self._dotted = frozenset(s for s in self.suffixes if s.startswith("."))
+        self._undotted = tuple(s for s in self.suffixes if not s.startswith("."))
 
     def __call__(self, name: str) -> bool:
-        return bool(self.normal(np.array([_normal(name)]))[0])
+        return bool(self.normal([_normal(name)])[0])
 
-    def normal(self, names: np.ndarray) -> np.ndarray:
-        """bool[n]: which of `names` (a numpy str array, each already stripped of spaces and
-        a trailing dot and lower-cased: `normal_name`) a target matches."""
+    def normal(self, names: Sequence[str]) -> np.ndarray:
+        """bool[n]: which of `names` (each already stripped of spaces and a trailing dot and
+        lower-cased: `normal_name`) a target matches; a pass over the names per kind of
+        target, each test a C-level str or set method."""
+        n = len(names)
         if self.any:
-            return np.ones(names.size, bool)
-        out = np.isin(names, list(self.exact)) if self.exact else np.zeros(names.size, bool)
-        for suffix in self.suffixes:  # "*.x" needs a label before ".x"; "*x" matches x too
-            hit = np.strings.endswith(names, suffix)
-            if suffix.startswith("."):
-                hit &= np.strings.str_len(names) > len(suffix)
-            out |= hit
+            return np.ones(n, bool)
+        out = np.fromiter(map(self.exact.__contains__, names), bool, n)
+        if self.suffixes:
+            ends = np.fromiter(map(methodcaller("endswith", self.suffixes), names), bool, n)
+            if self._dotted:
+                bare = np.fromiter(map(self._dotted.__contains__, names), bool, n)
+                if self._undotted:
+                    bare &= ~np.fromiter(map(methodcaller("endswith", self._undotted), names),
+                                         bool, n)
+                ends &= ~bare
+            out |= ends
         return out
 
 

@@ -60,7 +60,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from dataplane.control.application_rules import normal_name
+from dataplane.control.application_rules import FqdnMatcher, normal_name
 from dataplane.io.capture import RecordBatch
 from dataplane.kernels.pipeline import KEY_WORDS, KeyIndex, flow_keys
 from dataplane.kernels.servername import NameKind, server_names
@@ -189,6 +189,7 @@ class NameTable:
         self._codes = np.zeros(64, dtype=np.int8)
         self._ids: dict[FlowName, int] = {}  # the names that are not keyed
         self._keys: dict[int, tuple[KeyIndex, np.ndarray]] = {}  # words -> index, table ids
+        self._matched: dict[FqdnMatcher, np.ndarray] = {}  # matcher -> `matches` so far
         for name in (NOT_SEEN, *names):
             self.intern(name)
 
@@ -206,6 +207,17 @@ class NameTable:
     @property
     def codes(self) -> np.ndarray:
         return self._codes[:len(self)]
+
+    def matches(self, targets: FqdnMatcher) -> np.ndarray:
+        """bool[len(self)]: per id, whether `targets` (an application rule's) match its asked
+        name ('' for a name without a protocol: index by the ids of names with one). Each id's
+        answer is computed once per matcher while this table lives: a batch's rounds and the
+        next batches ask again for the same names."""
+        done = self._matched.get(targets, np.zeros(0, bool))
+        if done.size < len(self):
+            done = self._matched[targets] = np.concatenate(
+                [done, targets.normal(self.asked[done.size:])])
+        return done
 
     def intern(self, name: FlowName) -> int:
         return self.intern_many([name])[0]

@@ -10,9 +10,12 @@ import ipaddress
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import dataplane
 from dataplane.control.application_rules import (
+    FqdnMatcher,
     application_rules,
     decide,
     fqdn_matches,
@@ -41,6 +44,30 @@ from dataplane.net import parse_prefix
 ])
 def test_fqdn_wildcards_as_the_faq_describes(pattern: str, name: str, matches: bool) -> None:
     assert fqdn_matches(pattern, name) is matches
+
+
+def _faq_match(pattern: str, name: str) -> bool:
+    """The FAQ's rule for one target, written out plainly (names already normalised)."""
+    if pattern == "*":
+        return True
+    if pattern.startswith("*."):
+        return name.endswith(pattern[1:]) and len(name) > len(pattern) - 1
+    if pattern.startswith("*"):
+        return name.endswith(pattern[1:])
+    return name == pattern
+
+
+_LABELS = st.sampled_from(["a", "b", "x", "contoso", "blob", "com"])  # normalised names
+_NAMES = st.lists(_LABELS, min_size=1, max_size=4).map(".".join)
+
+
+@given(st.lists(st.one_of(_NAMES, _NAMES.map("*.".__add__), _NAMES.map("*".__add__),
+                          st.just("*")), min_size=1, max_size=4),
+       st.lists(_NAMES, max_size=12))
+def test_a_rules_targets_match_a_batch_of_names_as_each_target_alone(patterns: list[str],
+                                                                      names: list[str]) -> None:
+    got = FqdnMatcher(patterns).normal(names)
+    assert got.tolist() == [any(_faq_match(p, n) for p in patterns) for n in names]
 
 
 def test_http_host_port_is_not_part_of_the_name() -> None:

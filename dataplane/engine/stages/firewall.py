@@ -426,13 +426,13 @@ class CompiledFirewall:
         table = names if names is not None else NameTable()
         ids = np.zeros(n, np.int64) if name_id is None else name_id.astype(np.int64)
         k = np.where(tcp, table.codes[np.where(tcp, ids, 0)], -1)  # NameTable.codes
-        named = np.unique(ids[(k == HTTPS) | (k == HTTP)])  # their names, as one str array
-        asked = np.array([table.asked[i] for i in named.tolist()] or [""])
         for code, protocol in ((HTTPS, "https"), (HTTP, "http")):
             r = np.flatnonzero(tcp & (k == code))  # the protocol's rows, worked on as a subset
             d, s, i = dport[r], src[r], ids[r]
             for app in self.app_rules if r.size else ():
                 o = open_[r]
+                if not o.any():
+                    break
                 m = o & np.isin(d, app.ports(protocol))
                 within = app.source_np(s)
                 if app.allow and (q := o & ~m & np.isin(d, app.mssql_ports) & within).any():
@@ -442,9 +442,7 @@ class CompiledFirewall:
                 if app.opaque:
                     settle(r[m], False, self.unknown_label(app, app.opaque), True)
                     continue
-                seen = np.unique(i[m])  # only the names of rows still open
-                hit = seen[app.targets.normal(asked[np.searchsorted(named, seen)])]
-                if hit.size and (m := m & np.isin(i, hit)).any():
+                if (m := m & table.matches(app.targets)[i]).any():  # per name, once
                     settle(r[m], app.allow, app.label)
             if r.size and (m := open_[r]).any():
                 settle(r[m], False, self.unmatched_label)

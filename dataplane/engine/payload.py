@@ -24,8 +24,10 @@ capture order, each starting at the sequence number where the previous one ended
 `REASSEMBLY_LIMIT_BYTES` (one full TLS record: RFC 8446 section 5.1, 2^14 bytes of plaintext
 and a 5-byte header). What is not reassembled gives a name that is *unknown* (never guessed,
 `FlowName.missing` says why): a segment cut by the capture's snaplen before the name, a
-segment out of order or retransmitted, more than the limit, a ClientHello continuing into a
-second TLS record, a malformed handshake, a flow whose payload is not (yet) in the capture.
+segment out of order or retransmitted (a first segment too, when the flow's SYN is in the
+capture and says the byte stream begins elsewhere: RFC 9293 3.4.1, the SYN's sequence number +
+1), more than the limit, a ClientHello continuing into a second TLS record, a malformed
+handshake, a flow whose payload is not (yet) in the capture.
 A first payload that is complete but holds no name (TLS without SNI, HTTP without Host,
 neither TLS nor HTTP) is *absent*: the flow carries no name Azure Firewall could match.
 When a packet learns its name (the rule that makes a flow's verdict independent of how the
@@ -42,8 +44,9 @@ packets are held for names). So a flow's handshake, in a batch before its Client
 carries the ClientHello's name, and a name that comes later than either bound after a packet
 leaves that packet unknown (FIREWALL_NAME_UNKNOWN where an application rule could allow it),
 whatever the batch size.
-Assumptions (PAYLOAD_ASSUMPTIONS): the first payload segment in capture order starts the flow's
-byte stream (a lost or reordered first segment is read as it comes); a 5-tuple keeps the name
+Assumptions (PAYLOAD_ASSUMPTIONS): without the flow's SYN in the capture, the first payload segment
+in capture order starts the flow's byte stream (a lost or reordered one is read as it comes);
+with it, a first segment elsewhere leaves the name unknown; a 5-tuple keeps the name
 of its first payload for the whole replay (a later connection reusing it is not told apart);
 the name wait above.
 """
@@ -86,9 +89,11 @@ PENDING = "the first payload continues beyond the capture read so far"
 PAYLOAD_ASSUMPTIONS = (
     "payload-first-name: a TCP flow's server name is the TLS SNI or HTTP/1.x Host of its first "
     f"payload; segments split in order are reassembled up to {REASSEMBLY_LIMIT_BYTES} bytes; the "
-    "flow's first payload segment in capture order is taken as the start of its byte stream (a "
-    "lost or reordered first segment is read as it comes); a 5-tuple keeps that name for the "
-    "whole replay (engine/payload.py).",
+    "flow's byte stream begins where its SYN says (sequence number + 1; a first segment "
+    "elsewhere is out of order: name unknown) or, without the SYN in the capture, at its first "
+    "payload segment in capture order (a lost or reordered first segment is then read as it "
+    "comes); a 5-tuple keeps that name for the whole replay, a new connection on it too "
+    "(engine/payload.py).",
     f"payload-name-wait: every packet of a flow (its handshake too) carries the name the flow "
     f"has {NAME_WAIT_NS // 1_000_000} ms of capture time or {NAME_WAIT_PACKETS:,} packets of "
     "the capture after the packet, whichever comes first (or at the end of the capture), "
@@ -340,27 +345,41 @@ class PayloadColumns(NamedTuple):
     start: np.ndarray      # int64 start of the TCP payload in buf; -1: no TCP payload
     captured: np.ndarray   # int32 payload bytes captured
     wire_len: np.ndarray   # int32 payload bytes on the wire
-    seq: np.ndarray        # int64 TCP sequence number of the payload's first byte
+    seq: np.ndarray        # int64 TCP sequence number of the payload's first byte (a SYN's:
+    #                        its own + 1, where the byte stream begins: RFC 9293 3.4.1)
+    syn: np.ndarray | None = None  # bool: a client's SYN (SYN set, ACK clear); None: no SYNs
 
 
 def payload_columns(rb: RecordBatch, hc: object, rows: np.ndarray | None = None
                     ) -> PayloadColumns:
     """Per packet of `rb` (header kernel columns `hc`; only `rows` of them when given): its TCP
-    payload, when it has one (parsed IPv4/IPv6 TCP, payload_len > 0, one byte captured)."""
+    payload, when it has one (parsed IPv4/IPv6 TCP, payload_len > 0, one byte captured), and
+    whether it is a SYN without ACK (its `seq`: where the flow's byte stream begins)."""
     pick = slice(None) if rows is None else rows
     off = hc.payload_offset[pick].astype(np.int64)  # type: ignore[attr-defined]
     wire = hc.payload_len[pick].astype(np.int32)  # type: ignore[attr-defined]
     frame = rb.offsets[pick]
     captured = np.clip(rb.caplens[pick].astype(np.int64) - off, 0, wire).astype(np.int32)
-    has = ((hc.status[pick] == 0) & (hc.proto[pick] == 6) & (off >= 0) & (wire > 0)  # type: ignore[attr-defined]
-           & (captured > 0))
+    tcp = (hc.status[pick] == 0) & (hc.proto[pick] == 6)  # type: ignore[attr-defined]
+    has = tcp & (off >= 0) & (wire > 0) & (captured > 0)
     start = np.where(has, frame + off, -1)
+    l4 = frame + hc.l4_offset[pick].astype(np.int64)  # type: ignore[attr-defined]
+    syn = _syn(rb.buf, l4, tcp)
     seq = np.zeros(off.size, dtype=np.int64)
-    at = frame[has] + hc.l4_offset[pick][has].astype(np.int64) + 4  # type: ignore[attr-defined]
+    read = has | syn
     for k in range(4):
-        seq[has] = (seq[has] << 8) | rb.buf[at + k]
+        seq[read] = (seq[read] << 8) | rb.buf[l4[read] + 4 + k]
+    seq[syn] = (seq[syn] + 1) & 0xFFFFFFFF
     return PayloadColumns(rb.buf, start, np.where(has, captured, 0).astype(np.int32),
-                          np.where(has, wire, 0).astype(np.int32), seq)
+                          np.where(has, wire, 0).astype(np.int32), seq, syn)
+
+
+def _syn(buf: np.ndarray, l4: np.ndarray, tcp: np.ndarray) -> np.ndarray:
+    """bool[n]: the TCP rows (`tcp`; their headers at buf[l4]) that are a SYN without ACK
+    (RFC 9293 section 3.1: flags byte 13, SYN 0x02, ACK 0x10)."""
+    out = np.zeros(l4.size, bool)
+    out[tcp] = (buf[l4[tcp] + 13] & 0x12) == 0x02
+    return out
 
 
 @dataclass
@@ -430,6 +449,7 @@ class FlowNamesReference:
         self.pending: dict[tuple[int, ...], _Reassembly] = {}
         self.first_at: dict[tuple[int, ...], Stamp] = {}  # the first payload's stamp
         self.settled_at: dict[tuple[int, ...], Stamp] = {}
+        self.stream_start: dict[tuple[int, ...], int] = {}  # from the client's SYN
 
     def observe(self, p: PayloadColumns, keys: FlowKeys, time_ns: np.ndarray | None = None,
                 position: np.ndarray | None = None) -> list[FlowName]:
@@ -439,13 +459,20 @@ class FlowNamesReference:
         times = list(zip(*(([0] * len(flows)) if a is None else a.tolist()
                            for a in (time_ns, position)), strict=True))
         buf = p.buf.tobytes()
+        syn = [False] * len(flows) if p.syn is None else p.syn.tolist()
         for i, (key, reply) in enumerate(zip(flows, keys.replies().tolist(), strict=True)):
             start = int(p.start[i])
-            if start < 0 or reply or key in self.settled:
+            if reply or key in self.settled:
+                continue
+            if syn[i] and key not in self.first_at:  # where the byte stream will begin
+                self.stream_start[key] = int(p.seq[i])
+            if start < 0:
                 continue
             self.first_at.setdefault(key, times[i])
-            r = _step(self.pending.pop(key, None), buf[start:start + int(p.captured[i])],
-                      int(p.seq[i]), int(p.wire_len[i]))
+            begun = self.stream_start.get(key)
+            r = _step(self.pending.pop(key, None if begun is None else _Reassembly(b"", begun)),
+                      buf[start:start + int(p.captured[i])], int(p.seq[i]),
+                      int(p.wire_len[i]))
             if isinstance(r, FlowName):
                 self.settled[key] = r
                 self.settled_at[key] = times[i]
@@ -536,6 +563,7 @@ class FlowNames:
         self.settled_at = np.full(1 << 12, NEVER, dtype=np.int64)
         self.first_pos = np.full(1 << 12, NEVER, dtype=np.int64)
         self.settled_pos = np.full(1 << 12, NEVER, dtype=np.int64)
+        self.stream_start = np.full(1 << 12, -1, dtype=np.int64)  # from the SYN; -1: none
         self.pending: dict[int, _Reassembly] = {}
         self._pending_id = self.table.intern(WAITING)
 
@@ -567,7 +595,10 @@ class FlowNames:
                                       reply))
         # only a client packet with a payload, of a flow whose name is not settled, is read:
         # the payload columns of those rows alone (payload_columns drops the empty ones)
+        # and a client's SYN of a flow without a first payload yet (where its stream begins)
         sel = ~reply & (hc.payload_len[rows] > 0) & self._unsettled(fid)  # type: ignore[attr-defined]
+        sel |= ~reply & (self.name_of[fid] == 0) & _syn(
+            rb.buf, rb.offsets[rows] + hc.l4_offset[rows].astype(np.int64), tcp[rows])  # type: ignore[attr-defined]
         if sel.any():
             read = rows[sel]
             self._read(payload_columns(rb, hc, read), fid[sel],
@@ -608,8 +639,9 @@ class FlowNames:
             old = self.name_of.size
             self.name_of = np.resize(self.name_of, size)
             self.name_of[old:] = 0
-            for column in ("first_at", "settled_at", "first_pos", "settled_pos"):
-                grown = np.full(size, NEVER, dtype=np.int64)
+            for column in ("first_at", "settled_at", "first_pos", "settled_pos",
+                           "stream_start"):
+                grown = np.full(size, -1 if column == "stream_start" else NEVER, np.int64)
                 grown[:old] = getattr(self, column)
                 setattr(self, column, grown)
         return fid
@@ -624,12 +656,18 @@ class FlowNames:
         """Read, in order, the payloads `p` of packets of flows `fid` (stamps `time_ns`,
         `position`), only those of `client` packets (a reply's payload is never read)."""
         rows = np.flatnonzero((p.start >= 0) & client & self._unsettled(fid))
+        syns = np.zeros(0, np.int64) if p.syn is None else np.flatnonzero(
+            p.syn & client & (self.name_of[fid] == 0))
         if rows.size:
             n = fid.size
             t = tuple(np.zeros(n, np.int64) if a is None else a.astype(np.int64)
                       for a in (time_ns, position))
-            done = self._first_segments(p, fid, rows, t)
+            done = self._first_segments(p, fid, rows, t, syns)
             self._continue(p, fid, rows, done, t)
+        if syns.size:  # where each flow's byte stream begins, for its first payload to come
+            last = syns[::-1][np.unique(fid[syns[::-1]], return_index=True)[1]]
+            waiting = last[self.name_of[fid[last]] == 0]
+            self.stream_start[fid[waiting]] = p.seq[waiting]
 
     def names_at(self, fid: np.ndarray, deadline_ns: np.ndarray,
                  deadline_position: np.ndarray) -> np.ndarray:
@@ -652,11 +690,23 @@ class FlowNames:
                 & (deadline_position >= read))
 
     def _first_segments(self, p: PayloadColumns, fid: np.ndarray, rows: np.ndarray,
-                        t: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-        """The compiled kernel on each new flow's first payload segment; returns those rows."""
+                        t: tuple[np.ndarray, np.ndarray], syns: np.ndarray) -> np.ndarray:
+        """The compiled kernel on each new flow's first payload segment; returns those rows.
+        A segment that does not begin where the flow's SYN (its last before the segment:
+        rows `syns`, or an earlier batch's) says the byte stream begins is out of order: the
+        name is unknown (OUT_OF_ORDER), never read from the middle of the stream."""
         fresh = rows[self.name_of[fid[rows]] == 0]
         _, first = np.unique(fid[fresh], return_index=True)
         first = fresh[np.sort(first)]
+        begins = self.stream_start[fid[first]]
+        if syns.size:  # this batch's SYN of the flow before the segment, if any
+            order = np.argsort(fid[syns] * (fid.size + 1) + syns, kind="stable")
+            keyed = (fid[syns] * (fid.size + 1) + syns)[order]
+            q = np.searchsorted(keyed, fid[first] * (fid.size + 1) + first, "right") - 1
+            hit = q >= 0
+            hit[hit] = fid[syns[order[q[hit]]]] == fid[first[hit]]
+            begins[hit] = p.seq[syns[order[q[hit]]]]
+        astray = (begins >= 0) & (p.seq[first] != begins)
         got = server_names(p.buf, p.start[first], p.captured[first])
         buf, table = p.buf, self.table
         ids = np.empty(first.size, dtype=np.int32)
@@ -675,6 +725,10 @@ class FlowNames:
             if isinstance(r, _Reassembly):
                 self.pending[fids[j]] = r
             ids[j] = table.intern(_pending(r))
+        if astray.any():
+            ids[astray] = table.intern(FlowName(NameKind.INCOMPLETE, "", OUT_OF_ORDER))
+            for f in fid[first[astray]].tolist():
+                self.pending.pop(f, None)
         flows = fid[first]
         self.name_of[flows] = ids
         self.first_at[flows], self.first_pos[flows] = t[0][first], t[1][first]

@@ -47,17 +47,19 @@ PAYLOADS = [hello("www.contoso.com"), hello("a.b"), b"GET / HTTP/1.1\r\nHost: x.
             hello("Login.Contoso.com.")]
 
 
-def _columns(segments: list[tuple[int, bytes, int, int]]) -> tuple[PayloadColumns, np.ndarray]:
-    """(flow, bytes captured, bytes on the wire, seq) per packet -> columns and flow ids."""
+def _columns(segments: list[tuple]) -> tuple[PayloadColumns, np.ndarray]:
+    """(flow, bytes captured, bytes on the wire, seq[, SYN]) per packet -> columns and flow
+    ids; a SYN's seq: where the flow's byte stream begins (its own + 1)."""
     buf, start = bytearray(), []
-    for _, data, _, _ in segments:
+    for _, data, *_ in segments:
         start.append(len(buf) if data else -1)
         buf += data
     cols = PayloadColumns(np.frombuffer(bytes(buf) or b"\0", np.uint8),
                           np.array(start, np.int64),
-                          np.array([len(d) for _, d, _, _ in segments], np.int32),
-                          np.array([w for _, _, w, _ in segments], np.int32),
-                          np.array([q for *_, q in segments], np.int64))
+                          np.array([len(d) for _, d, *_ in segments], np.int32),
+                          np.array([w for _, _, w, *_ in segments], np.int32),
+                          np.array([q for _, _, _, q, *_ in segments], np.int64),
+                          np.array([len(x) > 4 and x[4] for x in segments], bool))
     return cols, np.array([f for f, *_ in segments], np.int64)
 
 
@@ -94,6 +96,9 @@ def traffic(draw) -> list[list[tuple[int, bytes, int, int]]]:
         data = draw(st.sampled_from(PAYLOADS))
         cuts = sorted(draw(st.sets(st.integers(1, max(len(data) - 1, 1)), max_size=3)))
         seq = draw(st.integers(0, 2**32 - 1))
+        if draw(st.booleans()):  # the client's SYN: where the stream begins (or, once, not)
+            packets.append((flow, b"", 0, (seq + draw(st.sampled_from([0, 0, 3])))
+                            & 0xFFFFFFFF, True))
         pieces = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
         for piece in pieces:
             if not piece:
@@ -119,6 +124,26 @@ def traffic(draw) -> list[list[tuple[int, bytes, int, int]]]:
 def test_batch_and_plain_forms_agree(batches) -> None:
     got, want = _both(batches)
     assert got == want
+
+
+def test_a_first_segment_that_does_not_begin_the_stream_the_syn_began_is_not_read() -> None:
+    """A split ClientHello whose second segment comes first: with the flow's SYN in the
+    capture, that segment is known not to begin the stream, so the name is unknown (out of
+    order), never read from the middle (which would say: not TLS); in order, it is read."""
+    data = hello("www.contoso.com")
+    one, two = data[:20], data[20:]
+    astray = [(0, b"", 0, 1001, True), (0, two, len(two), 1001 + len(one)), (0, one, 20, 1001)]
+    in_order = [(0, b"", 0, 1001, True), (0, one, 20, 1001), (0, two, len(two), 1001 + 20)]
+    for cut in range(4):  # whole, and with the batch boundary anywhere
+        got, want = _both([astray[:cut], astray[cut:]])
+        assert got == want
+        assert got[-1] == FlowName(NameKind.INCOMPLETE, "", OUT_OF_ORDER)
+        got, want = _both([in_order[:cut], in_order[cut:]])
+        assert got == want
+        assert got[-1] == FlowName(NameKind.TLS_SNI, "www.contoso.com")
+    # without its SYN the capture cannot tell: read as it comes (assumption payload-first-name)
+    got, _ = _both([astray[1:]])
+    assert got[-1].kind != NameKind.TLS_SNI
 
 
 def test_a_split_hello_across_batches_and_every_packet_of_the_flow() -> None:

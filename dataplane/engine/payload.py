@@ -24,9 +24,9 @@ capture order, each starting at the sequence number where the previous one ended
 `REASSEMBLY_LIMIT_BYTES` (one full TLS record: RFC 8446 section 5.1, 2^14 bytes of plaintext
 and a 5-byte header). What is not reassembled gives a name that is *unknown* (never guessed,
 `FlowName.missing` says why): a segment cut by the capture's snaplen before the name, a
-segment out of order or retransmitted (a first segment too, when the flow's SYN is in the
-capture and says the byte stream begins elsewhere: RFC 9293 3.4.1, the SYN's sequence number +
-1), more than the limit, a ClientHello continuing into a second TLS record, a malformed
+segment out of order or retransmitted (a first segment too, when the flow's first packet in
+the capture is the client's SYN and says the byte stream begins elsewhere: RFC 9293 3.4.1, the
+SYN's sequence number + 1), more than the limit, a ClientHello continuing into a second TLS record, a malformed
 handshake, a flow whose payload is not (yet) in the capture.
 A first payload that is complete but holds no name (TLS without SNI, HTTP without Host,
 neither TLS nor HTTP) is *absent*: the flow carries no name Azure Firewall could match.
@@ -44,9 +44,10 @@ packets are held for names). So a flow's handshake, in a batch before its Client
 carries the ClientHello's name, and a name that comes later than either bound after a packet
 leaves that packet unknown (FIREWALL_NAME_UNKNOWN where an application rule could allow it),
 whatever the batch size.
-Assumptions (PAYLOAD_ASSUMPTIONS): without the flow's SYN in the capture, the first payload segment
-in capture order starts the flow's byte stream (a lost or reordered one is read as it comes);
-with it, a first segment elsewhere leaves the name unknown; a 5-tuple keeps the name
+Assumptions (PAYLOAD_ASSUMPTIONS): when the flow's first packet in the capture is not the client's
+SYN, the first payload segment in capture order starts the flow's byte stream (a lost or
+reordered one is read as it comes); when it is, a first segment elsewhere leaves the name
+unknown (a SYN retried with another sequence number is not read); a 5-tuple keeps the name
 of its first payload for the whole replay (a later connection reusing it is not told apart);
 the name wait above.
 """
@@ -89,11 +90,11 @@ PENDING = "the first payload continues beyond the capture read so far"
 PAYLOAD_ASSUMPTIONS = (
     "payload-first-name: a TCP flow's server name is the TLS SNI or HTTP/1.x Host of its first "
     f"payload; segments split in order are reassembled up to {REASSEMBLY_LIMIT_BYTES} bytes; the "
-    "flow's byte stream begins where its SYN says (sequence number + 1; a first segment "
-    "elsewhere is out of order: name unknown) or, without the SYN in the capture, at its first "
-    "payload segment in capture order (a lost or reordered first segment is then read as it "
-    "comes); a 5-tuple keeps that name for the whole replay, a new connection on it too "
-    "(engine/payload.py).",
+    "flow's byte stream begins where the client's SYN says (sequence number + 1; a first "
+    "segment elsewhere is out of order: name unknown) when that SYN is the flow's first packet "
+    "in the capture, else at its first payload segment in capture order (a lost or reordered "
+    "first segment is then read as it comes); a 5-tuple keeps that name for the whole replay, "
+    "a new connection on it too (engine/payload.py).",
     f"payload-name-wait: every packet of a flow (its handshake too) carries the name the flow "
     f"has {NAME_WAIT_NS // 1_000_000} ms of capture time or {NAME_WAIT_PACKETS:,} packets of "
     "the capture after the packet, whichever comes first (or at the end of the capture), "
@@ -363,23 +364,25 @@ def payload_columns(rb: RecordBatch, hc: object, rows: np.ndarray | None = None
     tcp = (hc.status[pick] == 0) & (hc.proto[pick] == 6)  # type: ignore[attr-defined]
     has = tcp & (off >= 0) & (wire > 0) & (captured > 0)
     start = np.where(has, frame + off, -1)
-    l4 = frame + hc.l4_offset[pick].astype(np.int64)  # type: ignore[attr-defined]
-    syn = _syn(rb.buf, l4, tcp)
-    seq = np.zeros(off.size, dtype=np.int64)
-    read = has | syn
-    for k in range(4):
-        seq[read] = (seq[read] << 8) | rb.buf[l4[read] + 4 + k]
-    seq[syn] = (seq[syn] + 1) & 0xFFFFFFFF
+    syn, seq = _syn_seq(rb.buf, frame + hc.l4_offset[pick].astype(np.int64), tcp)  # type: ignore[attr-defined]
     return PayloadColumns(rb.buf, start, np.where(has, captured, 0).astype(np.int32),
                           np.where(has, wire, 0).astype(np.int32), seq, syn)
 
 
-def _syn(buf: np.ndarray, l4: np.ndarray, tcp: np.ndarray) -> np.ndarray:
-    """bool[n]: the TCP rows (`tcp`; their headers at buf[l4]) that are a SYN without ACK
-    (RFC 9293 section 3.1: flags byte 13, SYN 0x02, ACK 0x10)."""
-    out = np.zeros(l4.size, bool)
-    out[tcp] = (buf[l4[tcp] + 13] & 0x12) == 0x02
-    return out
+def _syn_seq(buf: np.ndarray, l4: np.ndarray, tcp: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """(bool[n] the TCP rows (`tcp`; their headers at buf[l4]) that are a SYN without ACK,
+    int64[n] each TCP row's sequence number, a SYN's + 1: where its payload or the byte stream
+    begins; RFC 9293 section 3.1: sequence number at byte 4, flags at byte 13, SYN 0x02, ACK
+    0x10; 3.4.1: the SYN takes one sequence number)."""
+    syn = np.zeros(l4.size, bool)
+    seq = np.zeros(l4.size, np.int64)
+    at = l4[tcp]
+    syn[tcp] = (buf[at + 13] & 0x12) == 0x02
+    seq[tcp] = ((buf[at + 4].astype(np.int64) << 24) | (buf[at + 5].astype(np.int64) << 16)
+                | (buf[at + 6].astype(np.int64) << 8) | buf[at + 7])
+    seq[syn] = (seq[syn] + 1) & 0xFFFFFFFF
+    return syn, seq
 
 
 @dataclass
@@ -450,6 +453,7 @@ class FlowNamesReference:
         self.first_at: dict[tuple[int, ...], Stamp] = {}  # the first payload's stamp
         self.settled_at: dict[tuple[int, ...], Stamp] = {}
         self.stream_start: dict[tuple[int, ...], int] = {}  # from the client's SYN
+        self.seen: set[tuple[int, ...]] = set()
 
     def observe(self, p: PayloadColumns, keys: FlowKeys, time_ns: np.ndarray | None = None,
                 position: np.ndarray | None = None) -> list[FlowName]:
@@ -462,11 +466,11 @@ class FlowNamesReference:
         syn = [False] * len(flows) if p.syn is None else p.syn.tolist()
         for i, (key, reply) in enumerate(zip(flows, keys.replies().tolist(), strict=True)):
             start = int(p.start[i])
-            if reply or key in self.settled:
-                continue
-            if syn[i] and key not in self.first_at:  # where the byte stream will begin
+            lead = key not in self.seen  # the flow's first packet
+            self.seen.add(key)
+            if lead and syn[i] and not reply:  # the client's SYN: where the stream begins
                 self.stream_start[key] = int(p.seq[i])
-            if start < 0:
+            if start < 0 or reply or key in self.settled:
                 continue
             self.first_at.setdefault(key, times[i])
             begun = self.stream_start.get(key)
@@ -590,15 +594,17 @@ class FlowNames:
         if rows.size == 0:
             return out
         reply = from_[rows]
-        fid = self._flow_ids(FlowKeys(family[rows], src_hi[rows], src_lo[rows], dst_hi[rows],
+        fid, new = self._flow_ids(FlowKeys(family[rows], src_hi[rows], src_lo[rows], dst_hi[rows],
                                       dst_lo[rows], hc.sport[rows], hc.dport[rows],  # type: ignore[attr-defined]
                                       reply))
+        lead = np.flatnonzero(new & ~reply)  # a flow's first packet, the client's: a SYN?
+        if lead.size:
+            syn, seq = _syn_seq(rb.buf, rb.offsets[rows[lead]] + hc.l4_offset[rows[lead]]  # type: ignore[attr-defined]
+                                .astype(np.int64), np.ones(lead.size, bool))  # all TCP
+            self.stream_start[fid[lead[syn]]] = seq[syn]
         # only a client packet with a payload, of a flow whose name is not settled, is read:
         # the payload columns of those rows alone (payload_columns drops the empty ones)
-        # and a client's SYN of a flow without a first payload yet (where its stream begins)
         sel = ~reply & (hc.payload_len[rows] > 0) & self._unsettled(fid)  # type: ignore[attr-defined]
-        sel |= ~reply & (self.name_of[fid] == 0) & _syn(
-            rb.buf, rb.offsets[rows] + hc.l4_offset[rows].astype(np.int64), tcp[rows])  # type: ignore[attr-defined]
         if sel.any():
             read = rows[sel]
             self._read(payload_columns(rb, hc, read), fid[sel],
@@ -615,13 +621,15 @@ class FlowNames:
     def flows(self, p: PayloadColumns, keys: FlowKeys, time_ns: np.ndarray | None = None,
               position: np.ndarray | None = None) -> np.ndarray:
         """Read the packets (in order); int64[n] their flow ids."""
-        fid = self._flow_ids(keys)
+        fid, new = self._flow_ids(keys)
+        lead = new & ~keys.replies() & (False if p.syn is None else p.syn)
+        self.stream_start[fid[lead]] = p.seq[lead]
         self._read(p, fid, time_ns, position, ~keys.replies())
         return fid
 
-    def _flow_ids(self, keys: FlowKeys) -> np.ndarray:
-        """int64[n]: each packet's flow id (a reply's: its reverse tuple's), interned; the
-        per-flow columns grown to hold them."""
+    def _flow_ids(self, keys: FlowKeys) -> tuple[np.ndarray, np.ndarray]:
+        """(int64[n] each packet's flow id (a reply's: its reverse tuple's), interned; bool[n]
+        the packets that are their flow's first); the per-flow columns grown to hold them."""
         n = keys.sport.size
         reply = keys.replies()
 
@@ -633,7 +641,7 @@ class FlowNames:
                                   client(keys.dst_hi, keys.src_hi),
                                   client(keys.dst_lo, keys.src_lo), np.full(n, 6, np.int16),
                                   client(keys.sport, keys.dport), client(keys.dport, keys.sport))
-        fid, _ = self.index.index(hashes[:n], words[:n])
+        fid, new = self.index.index(hashes[:n], words[:n])
         if self.name_of.size < self.index.size:
             size = max(2 * self.name_of.size, self.index.size)
             old = self.name_of.size
@@ -644,7 +652,7 @@ class FlowNames:
                 grown = np.full(size, -1 if column == "stream_start" else NEVER, np.int64)
                 grown[:old] = getattr(self, column)
                 setattr(self, column, grown)
-        return fid
+        return fid, new
 
     def _unsettled(self, fid: np.ndarray) -> np.ndarray:
         """bool[n]: flows whose name is not settled (not seen, or its first payload pending)."""
@@ -656,18 +664,12 @@ class FlowNames:
         """Read, in order, the payloads `p` of packets of flows `fid` (stamps `time_ns`,
         `position`), only those of `client` packets (a reply's payload is never read)."""
         rows = np.flatnonzero((p.start >= 0) & client & self._unsettled(fid))
-        syns = np.zeros(0, np.int64) if p.syn is None else np.flatnonzero(
-            p.syn & client & (self.name_of[fid] == 0))
         if rows.size:
             n = fid.size
             t = tuple(np.zeros(n, np.int64) if a is None else a.astype(np.int64)
                       for a in (time_ns, position))
-            done = self._first_segments(p, fid, rows, t, syns)
+            done = self._first_segments(p, fid, rows, t)
             self._continue(p, fid, rows, done, t)
-        if syns.size:  # where each flow's byte stream begins, for its first payload to come
-            last = syns[::-1][np.unique(fid[syns[::-1]], return_index=True)[1]]
-            waiting = last[self.name_of[fid[last]] == 0]
-            self.stream_start[fid[waiting]] = p.seq[waiting]
 
     def names_at(self, fid: np.ndarray, deadline_ns: np.ndarray,
                  deadline_position: np.ndarray) -> np.ndarray:
@@ -690,22 +692,15 @@ class FlowNames:
                 & (deadline_position >= read))
 
     def _first_segments(self, p: PayloadColumns, fid: np.ndarray, rows: np.ndarray,
-                        t: tuple[np.ndarray, np.ndarray], syns: np.ndarray) -> np.ndarray:
+                        t: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         """The compiled kernel on each new flow's first payload segment; returns those rows.
-        A segment that does not begin where the flow's SYN (its last before the segment:
-        rows `syns`, or an earlier batch's) says the byte stream begins is out of order: the
+        A segment that does not begin where the flow's SYN (its first packet, when that is
+        the client's SYN: `stream_start`) says the byte stream begins is out of order: the
         name is unknown (OUT_OF_ORDER), never read from the middle of the stream."""
         fresh = rows[self.name_of[fid[rows]] == 0]
         _, first = np.unique(fid[fresh], return_index=True)
         first = fresh[np.sort(first)]
         begins = self.stream_start[fid[first]]
-        if syns.size:  # this batch's SYN of the flow before the segment, if any
-            order = np.argsort(fid[syns] * (fid.size + 1) + syns, kind="stable")
-            keyed = (fid[syns] * (fid.size + 1) + syns)[order]
-            q = np.searchsorted(keyed, fid[first] * (fid.size + 1) + first, "right") - 1
-            hit = q >= 0
-            hit[hit] = fid[syns[order[q[hit]]]] == fid[first[hit]]
-            begins[hit] = p.seq[syns[order[q[hit]]]]
         astray = (begins >= 0) & (p.seq[first] != begins)
         got = server_names(p.buf, p.start[first], p.captured[first])
         buf, table = p.buf, self.table

@@ -34,7 +34,7 @@ are settled after the decisions (they rewrite drops only, Internet replies' path
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
@@ -802,8 +802,7 @@ class BatchPipeline:
             return base
         d = ids[opener]
         prev = self._inner_prev
-        if prev is not None and prev[0] is base and np.array_equal(prev[1], rows) and \
-                np.array_equal(prev[2], opener) and np.array_equal(prev[3], d):
+        if prev is not None and prev[0] is base and _same_inputs(prev[1:4], (rows, opener, d)):
             new = prev[4]
         else:
             values = (True, self._fwset[d], *self._unnat_of(c, ids, opener))
@@ -896,9 +895,8 @@ class BatchPipeline:
         a round makes at most two, hash ports and moved ports; ids are stable within a run)
         gets that call's ids again (and no new ids)."""
         d = ids[xo]
-        for rows, dec, ports, t in self._xlat_prev:
-            if np.array_equal(rows, xo) and np.array_equal(dec, d) and \
-                    np.array_equal(ports, sport):
+        for *inputs, t in self._xlat_prev:
+            if _same_inputs(inputs, (xo, d, sport)):
                 return t, False
         shi, slo = self.addr6.halves_np(self._fsrc[d], c.src_hi[xo], self._fsrc[d])
         dhi, dlo = self.addr6.halves_np(self._fdst[d], c.dst_hi[xo], self._fdst[d])
@@ -934,8 +932,8 @@ class BatchPipeline:
         answer again when it read no touches (the only input that changes between rounds)."""
         d = ids[op]
         prev = self._snat_prev
-        if prev is not None and not prev[4] and np.array_equal(prev[0], op) and \
-                np.array_equal(prev[2], d) and np.array_equal(prev[3], tid):
+        if prev is not None and not prev[4] and _same_inputs((prev[0], prev[2], prev[3]),
+                                                             (op, d, tid)):
             self._snat_sport, self._snat_take, self._snat_blockers = prev[1], prev[5], prev[6]
             self._snat_moved = False
             return prev[7]
@@ -1105,9 +1103,8 @@ class BatchPipeline:
         `rid` array (`_round_prev`, per run) gets the last call's answer."""
         d = ids[op]
         prev = self._round_prev
-        if prev is not None and prev[0] is rid and np.array_equal(prev[1], op) and \
-                np.array_equal(prev[2], d) and np.array_equal(prev[3], tid) and \
-                np.array_equal(prev[4], self._snat_take):
+        if prev is not None and prev[0] is rid and _same_inputs(
+                prev[1:5], (op, d, tid, self._snat_take)):
             return prev[5]
         unnat = self._unnat_of(c, ids, op)
         also = op[unnat[0] >= UNSNAT]  # SNAT: reverse(original) too
@@ -2056,6 +2053,13 @@ def _unique_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     inverse = np.empty(order.size, np.int64)
     inverse[order] = np.cumsum(first) - 1
     return ordered[first], inverse
+
+
+def _same_inputs(before: Sequence[np.ndarray], now: Sequence[np.ndarray]) -> bool:
+    """Whether a decision round's inputs `now` equal a previous call's `before`, array by
+    array (the rounds' memos: `_snat_ports`, `_translated_ids`, `_inner_state`,
+    `_in_batch_openers` give that call's answer again)."""
+    return all(np.array_equal(a, b) for a, b in zip(before, now, strict=True))
 
 
 __all__ = ["Columns", "BatchPipeline", "Labels", "UNDECIDED", "_in"]

@@ -67,6 +67,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from dataplane.control.application_rules import FqdnMatcher, normal_name
 from dataplane.io.capture import RecordBatch
 from dataplane.kernels.pipeline import KEY_WORDS, KeyIndex, flow_keys
+from dataplane.kernels.pipeline_py import mix64
 from dataplane.kernels.servername import NameKind, server_names
 from dataplane.kernels.servername_py import server_names as server_names_py
 
@@ -234,8 +235,8 @@ class NameTable:
         if all(keyed):
             texts = [n.name.encode("ascii") for n in names]
             size = np.array(list(map(len, texts)), np.int64)
-            body, size = _gather(np.frombuffer(b"".join(texts) + bytes(int(size.max())),
-                                               np.uint8), np.cumsum(size) - size, size)
+            body = _gather(np.frombuffer(b"".join(texts) + bytes(int(size.max())), np.uint8),
+                           np.cumsum(size) - size, size)
             return self.intern_rows(np.array([n.kind for n in names], np.uint8), body,
                                     size).tolist()
         if any(keyed):  # some of each (rare): one at a time, in order
@@ -257,11 +258,13 @@ class NameTable:
                     ) -> np.ndarray:
         """int32[n] ids of keyed names given as columns: `kinds` (uint8[n], TLS_SNI or
         HTTP_HOST), `body` (uint8[n, w]: each name's ASCII text bytes, zero-padded) and
-        `size` (int64[n] text bytes, 0 < size < KEYED_MAX_BYTES + 1 <= ...). Those not interned
-        yet are added in order of first appearance."""
+        `size` (int64[n] text bytes, 1 to KEYED_MAX_BYTES). Those not interned yet are added
+        in order of first appearance."""
         n = kinds.size
+        if n == 0:
+            return np.zeros(0, np.int32)
         words = _KEY_WORDS[np.searchsorted(_KEY_WORDS, (size + 8) // 8)]  # kind byte + text
-        key = np.zeros((n, 8 * int(words.max()) if n else 8), np.uint8)
+        key = np.zeros((n, 8 * int(words.max())), np.uint8)
         key[:, 0] = kinds
         m = min(body.shape[1], key.shape[1] - 1)
         key[:, 1:1 + m] = body[:, :m]
@@ -272,7 +275,7 @@ class NameTable:
             k = np.ascontiguousarray(key[rows, :8 * w]).view(np.uint64)
             index = self._keys.setdefault(w, (KeyIndex(w, 256), np.zeros(0, np.int32)))[0]
             found.append((w, rows, *index.index(_key_hash(k), k)))
-        first = np.sort(np.concatenate([np.zeros(0, np.int64), *(rows[new] for _, rows, _, new in found)]))
+        first = np.sort(np.concatenate([rows[new] for _, rows, _, new in found]))
         for w, rows, local, new in found:  # new names: the next ids, in row order
             index, table_ids = self._keys[w]
             if new.any():
@@ -313,26 +316,24 @@ class NameTable:
 
 KEYED_MAX_BYTES = 255  # RFC 1035 section 2.3.4: a domain name is at most 255 bytes
 _KEY_WORDS = np.array([1, 2, 4, 8, 16, 32])  # NameTable's key widths (uint64 words)
-_HASH_MUL = np.uint64(0x9E3779B97F4A7C15)
 
 
 def _key_hash(k: np.ndarray) -> np.ndarray:
     """uint64[n]: a hash of each row of keys `k` (uint64[n, w]): any function of the key does
-    (KeyIndex compares keys in full); a multiply-xor over the words."""
+    (KeyIndex compares keys in full); the project's mix64 folded over the words."""
     h = np.zeros(k.shape[0], np.uint64)
     for j in range(k.shape[1]):
-        h = (h ^ k[:, j]) * _HASH_MUL
-    return h ^ (h >> np.uint64(29))
+        h = mix64(h, k[:, j])
+    return h
 
 
-def _gather(buf: np.ndarray, offsets: np.ndarray, lengths: np.ndarray
-            ) -> tuple[np.ndarray, np.ndarray]:
-    """(uint8[n, w] the bytes buf[offsets : offsets + lengths], zero-padded, w the largest
-    length; int64[n] the lengths). Needs offsets + w <= buf.size."""
+def _gather(buf: np.ndarray, offsets: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """uint8[n, w]: the bytes buf[offsets : offsets + lengths], zero-padded, w the largest
+    length. Needs offsets + w <= buf.size."""
     width = max(int(lengths.max()) if lengths.size else 1, 1)
     body = sliding_window_view(buf, width)[offsets].copy()
     body[np.arange(width) >= lengths[:, None]] = 0
-    return body, lengths
+    return body
 
 
 def _keyed(name: FlowName) -> bool:
@@ -745,7 +746,8 @@ class FlowNames:
         alone = (lengths > KEYED_MAX_BYTES) | (offsets + int(lengths.max()) > buf.size)
         rows = np.flatnonzero(~alone)
         if rows.size:
-            body, size = _gather(buf, offsets[rows], lengths[rows])
+            size = lengths[rows]
+            body = _gather(buf, offsets[rows], size)
             odd = (((body == 0) | (body >= 0x80))
                    & (np.arange(body.shape[1]) < size[:, None])).any(axis=1)
             ids[rows[~odd]] = self.table.intern_rows(kinds[rows[~odd]].astype(np.uint8),
